@@ -1,0 +1,111 @@
+"""The embedding API: run TinyLang from Python.
+
+    from tinyvm import VM
+    vm = VM()
+    vm.run_source('fn add(a, b) { return a + b }')
+    vm.call("add", 2, 3)        # 5
+    vm.call("add", [1], [2])    # [1, 2]  (lists, dicts convert both ways)
+
+Each `VM` is independent (its own heap, modules, built-ins). Guest errors raise
+`GuestException` (with `.class_name`, `.message`, `.trace`); compile errors raise
+`CompileError` (with `.diagnostics`, and `.render()` for the user-facing text).
+
+Conversions host -> guest: int (must fit int64), float, str, bool, None, list
+and tuple -> array, dict -> map. Guest -> host: arrays -> list, maps -> dict,
+records -> dict, scalars as themselves; other guest objects (instances,
+functions, classes) are returned as they are (opaque handles usable as
+arguments to later calls).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .bytecode.code import Bundle
+from .heap.objects import Array, Map, ModuleObject, Record, map_key, unmap_key
+from .vm.errors import GuestException, RtError
+from .vm.machine import DEFAULT_MAX_DEPTH, Machine
+
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+
+
+class VM:
+    def __init__(self, *, gc_stress: bool = False, max_depth: int = DEFAULT_MAX_DEPTH, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None) -> None:
+        self.machine = Machine(gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv)
+        self.main: ModuleObject | None = None
+
+    # ------------------------------------------------------------------ running
+
+    def compile_file(self, path: str) -> Bundle:
+        from .compiler.driver import compile_program
+
+        return compile_program(path)
+
+    def run_file(self, path: str) -> None:
+        """Compile (or load, for .tvm) and run a program."""
+        if path.endswith(".tvm"):
+            from .bytecode.tvmfile import read_file
+
+            self.run_bundle(read_file(path))
+        else:
+            self.run_bundle(self.compile_file(path))
+
+    def run_source(self, text: str, path: str = "<string>") -> None:
+        from .compiler.driver import compile_program
+
+        self.run_bundle(compile_program(path, source=text))
+
+    def run_bundle(self, bundle: Bundle) -> None:
+        module = self.machine.load_bundle(bundle)
+        self.main = module
+        self.machine.run_module_now(module)
+
+    # ------------------------------------------------------------------ calling in
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call the global function `name` of the last program run."""
+        fn = self.get(name)
+        m = self.machine
+        guest_args = [self.to_guest(a) for a in args]
+        m.extra_roots = guest_args
+        try:
+            return self.to_host(m.run_function(fn, guest_args))
+        except RtError as e:  # raised before any guest frame ran (e.g. arity)
+            raise GuestException(m.make_error(e.cls, e.message), e.cls, e.message, []) from None
+        finally:
+            m.extra_roots = []
+
+    def get(self, name: str) -> Any:
+        if self.main is None or self.main.code is None:
+            raise KeyError(name)
+        names = self.main.code.globals
+        if name not in names:
+            raise KeyError(name)
+        return self.main.globals[names.index(name)]
+
+    # ------------------------------------------------------------------ conversions
+
+    def to_guest(self, v: Any) -> Any:
+        alloc = self.machine.heap.alloc
+        if v is None or isinstance(v, (bool, float, str)):
+            return v
+        if isinstance(v, int):
+            if not INT_MIN <= v <= INT_MAX:
+                raise OverflowError(f"{v} does not fit in a TinyLang int (64-bit)")
+            return int(v)
+        if isinstance(v, (list, tuple)):
+            return alloc(Array([self.to_guest(x) for x in v]))
+        if isinstance(v, dict):
+            return alloc(Map({map_key(self.to_guest(k)): self.to_guest(x) for k, x in v.items()}))
+        return v  # a guest object handed back in
+
+    def to_host(self, v: Any) -> Any:
+        t = type(v)
+        if t is Array:
+            return [self.to_host(x) for x in v.items]
+        if t is Map:
+            return {unmap_key(k): self.to_host(x) for k, x in v.items.items()}
+        if t is Record:
+            return {k: self.to_host(x) for k, x in v.fields.items()}
+        return v

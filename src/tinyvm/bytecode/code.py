@@ -1,0 +1,106 @@
+"""Code objects: the compiled, serialisable form of functions, classes and modules.
+
+A `Code` is immutable once the assembler builds it. It is pure data (ints,
+strings, tuples, nested `Code`/`ClassInfo` constants) so that the `.tvm` writer
+can serialise it exactly and the verifier can check it without running it.
+The VM never executes `Code` directly: it pre-decodes it (vm/predecode.py).
+
+Tables carried by every code object:
+
+* `consts`   -- int, float, str, bool, None, tuple[str, ...], `Code`, `ClassInfo`
+* `names`    -- field, method and built-in names used by NAME operands
+* `lines`    -- (offset, line, col) triples sorted by offset: the source position
+  of the instruction starting at `offset` and of every instruction after it up
+  to the next entry
+* `handlers` -- (start, end, target, depth): an error raised by an instruction
+  whose offset is in [start, end) jumps to `target` with the stack cut back to
+  `depth` values and the error pushed. Innermost handlers come first.
+* `captures` -- for MAKE_CLOSURE: (from_local, index) per upvalue: a cell taken
+  from the enclosing frame's local slot, or from the enclosing closure's upvalues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Code.flags bits
+FLAG_METHOD = 1  # slot 0 is `self`
+FLAG_INIT = 2  # a class's init: always returns self
+FLAG_GENERATOR = 4  # contains `yield` (issue 4)
+FLAG_ASYNC = 8  # `async fn` (issue 4)
+FLAG_MODULE = 16  # a module's top-level code
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Code:
+    name: str
+    path: str
+    line: int
+    col: int
+    arity: int
+    nlocals: int
+    local_names: tuple[str, ...]
+    code: tuple[int, ...]
+    consts: tuple
+    names: tuple[str, ...]
+    captures: tuple[tuple[bool, int], ...]
+    upval_names: tuple[str, ...]
+    lines: tuple[tuple[int, int, int], ...]
+    handlers: tuple[tuple[int, int, int, int], ...]
+    max_stack: int
+    flags: int = 0
+    # Declared types (as source text, "" when absent) of parameters and locals, for
+    # the type checker's runtime boundary and the JIT tiers (issue 3).
+    local_types: tuple[str, ...] = ()
+    ret_type: str = ""
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """Source (line, col) of the instruction covering `offset`."""
+        best = (self.line, self.col)
+        for off, line, col in self.lines:
+            if off > offset:
+                break
+            best = (line, col)
+        return best
+
+    def __repr__(self) -> str:
+        return f"<code {self.name} {self.path}:{self.line}>"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ClassInfo:
+    """Constant describing a class for MAKE_CLASS.
+
+    `fields` lists the fields the class declares itself (not inherited ones), in
+    declaration order; `defaults` gives a constant default per field (None when
+    the field's default is not a constant: such fields are set by the class's
+    `$fields` method, compiled from their default expressions).
+    `methods` names the closures MAKE_CLASS pops, in order.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    defaults: tuple  # constant default value per field, in field order
+    methods: tuple[str, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ModuleCode:
+    """A compiled module: its top-level code plus what importers need to know."""
+
+    path: str  # the source path as given (used in messages and traces)
+    source_hash: str  # sha256 hex of the source text
+    globals: tuple[str, ...]  # global slot names
+    exports: tuple[str, ...]  # exported global names
+    imports: tuple[str, ...]  # resolved paths / std module names this module imports
+    init: Code
+    lang: str = "tinylang"
+
+
+@dataclass(slots=True)
+class Bundle:
+    """What a `.tvm` file holds: a main module and the file modules it imports."""
+
+    main: str  # key of the main module in `modules`
+    modules: dict[str, ModuleCode] = field(default_factory=dict)

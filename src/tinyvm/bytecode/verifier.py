@@ -1,0 +1,423 @@
+"""Static verifier for TinyVM code objects.
+
+The VM's pre-decoder and interpreter trust their input: they index locals,
+constants and the operand stack without bounds checks. Anything that comes from
+outside the compiler (a `.tvm` file above all) therefore goes through
+`verify_code` / `verify_module` first, which prove, without running the code:
+
+* the instruction stream decodes: every opcode exists and its operands fit;
+* every operand is in range for its kind (`opcodes.OPERAND_KINDS`) and constant
+  operands have the type their opcode needs;
+* every jump target and exception-handler target is an instruction start;
+* along every path the operand-stack depth never drops below what an
+  instruction pops, never exceeds `max_stack`, is the same wherever paths merge,
+  and control never runs off the end of the code;
+* the tables are consistent: line-table offsets are instruction starts in
+  non-decreasing order; handler ranges and targets lie on instruction
+  boundaries, a handler target is entered with `depth + 1` values, and every
+  reachable instruction a handler protects has at least `depth` values;
+  `nlocals >= arity + 1` and one local name per slot;
+* nested code objects in the constant pool verify too, with their captures
+  valid in the enclosing code.
+
+Frame layout assumed (shared with the compiler and VM): local slot 0 holds the
+running function, parameters occupy slots 1..arity (a method's `self` is
+parameter 1, counted in arity), so `nlocals >= arity + 1`.
+
+Failures raise `VerifyError` (a `LoadError`) with a message naming the
+function, the offset when there is one, and the problem. Verification never
+raises any other exception, whatever the Python types inside the `Code` are.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from ..vm.errors import LoadError
+from .code import ClassInfo, Code, ModuleCode
+from .opcodes import (
+    CONST,
+    COUNT,
+    GLOBAL,
+    LOCAL,
+    NAME,
+    NUM_OPCODES,
+    OPCODES,
+    OPERAND_KINDS,
+    UPVAL,
+    stack_effect,
+)
+
+# `opcodes.JUMP` is the operand-kind string at definition time but is then
+# overwritten by the JUMP opcode number (opcodes exports every opcode name as a
+# module constant), so the jump operand kind is spelled out here.
+_JUMP_KIND = "jump"
+assert _JUMP_KIND in OPERAND_KINDS
+
+__all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NESTING"]
+
+# COUNT operands (argument counts, element counts) above this are certainly
+# corrupt; the cap also keeps "2*a"-style stack effects small.
+MAX_COUNT = 2**16
+# Nested code objects (closures in closures, tuples in tuples) deeper than this
+# are rejected rather than risking Python recursion limits.
+MAX_NESTING = 64
+
+_OP_BY_NAME = {op.name: op.code for op in OPCODES}
+_LOAD_CONST = _OP_BY_NAME["LOAD_CONST"]
+_IMPORT = _OP_BY_NAME["IMPORT"]
+_MAKE_CLOSURE = _OP_BY_NAME["MAKE_CLOSURE"]
+_MAKE_CLASS = _OP_BY_NAME["MAKE_CLASS"]
+_BUILD_RECORD = _OP_BY_NAME["BUILD_RECORD"]
+
+
+class VerifyError(LoadError):
+    """Code that fails static verification."""
+
+
+def _is_int(v: object) -> bool:
+    # bool is an int subclass in Python; a True in an int field is a type error.
+    return type(v) is int
+
+
+def _is_str_tuple(v: object) -> bool:
+    return type(v) is tuple and all(type(s) is str for s in v)
+
+
+def _const_type_name(v: object) -> str:
+    return type(v).__name__
+
+
+class _Verifier:
+    """Verifies one code object (not its nested ones: `verify_code` recurses)."""
+
+    def __init__(self, code: Code, nglobals: int) -> None:
+        self.code = code
+        self.nglobals = nglobals
+        name = getattr(code, "name", None)
+        self.fname = name if type(name) is str else repr(name)
+
+    def fail(self, msg: str, offset: int | None = None) -> VerifyError:
+        where = f"function {self.fname}" if offset is None else f"function {self.fname} at offset {offset}"
+        return VerifyError(f"verify: {where}: {msg}")
+
+    # -- field types and tables ------------------------------------------------
+
+    def check_fields(self) -> None:
+        c = self.code
+        if not isinstance(c, Code):
+            raise VerifyError(f"verify: expected a code object, got {_const_type_name(c)}")
+        for fld in ("line", "col", "arity", "nlocals", "max_stack", "flags"):
+            v = getattr(c, fld)
+            if not _is_int(v) or v < 0:
+                raise self.fail(f"field {fld} must be a non-negative int, got {v!r:.40}")
+        for fld in ("name", "path", "ret_type"):
+            if type(getattr(c, fld)) is not str:
+                raise self.fail(f"field {fld} must be a string")
+        for fld in ("local_names", "names", "upval_names", "local_types"):
+            if not _is_str_tuple(getattr(c, fld)):
+                raise self.fail(f"field {fld} must be a tuple of strings")
+        for fld in ("code", "consts", "captures", "lines", "handlers"):
+            if type(getattr(c, fld)) is not tuple:
+                raise self.fail(f"field {fld} must be a tuple")
+        if not all(_is_int(x) for x in c.code):
+            raise self.fail("the instruction stream must contain only ints")
+        if c.nlocals < c.arity + 1:
+            # slot 0 is the running function, parameters follow it
+            raise self.fail(f"nlocals {c.nlocals} is less than arity {c.arity} + 1")
+        if len(c.local_names) != c.nlocals:
+            raise self.fail(f"{len(c.local_names)} local names for {c.nlocals} locals")
+        for i, cap in enumerate(c.captures):
+            if not (type(cap) is tuple and len(cap) == 2 and type(cap[0]) is bool and _is_int(cap[1])):
+                raise self.fail(f"capture {i} must be a (bool, int) pair")
+        for i, k in enumerate(c.consts):
+            self.check_const_value(k, i, 0)
+
+    def check_const_value(self, v: object, index: int, depth: int) -> None:
+        """Every constant must be of a serialisable kind, whatever uses it."""
+        if depth > MAX_NESTING:
+            raise self.fail(f"constant {index} is nested too deeply")
+        if v is None or type(v) in (bool, int, float, str, Code):
+            return
+        if type(v) is tuple:
+            for x in v:
+                if isinstance(x, (Code, ClassInfo)):
+                    raise self.fail(f"constant {index}: a tuple constant cannot hold {x!r}")
+                self.check_const_value(x, index, depth + 1)
+            return
+        if type(v) is ClassInfo:
+            ok = (
+                type(v.name) is str
+                and _is_str_tuple(v.fields)
+                and _is_str_tuple(v.methods)
+                and type(v.defaults) is tuple
+                and len(v.defaults) == len(v.fields)
+                and _is_int(v.line)
+            )
+            if not ok:
+                raise self.fail(f"constant {index}: malformed class info")
+            for d in v.defaults:
+                if isinstance(d, (Code, ClassInfo)):
+                    raise self.fail(f"constant {index}: class field default cannot be {d!r}")
+                self.check_const_value(d, index, depth + 1)
+            return
+        raise self.fail(f"constant {index} has unsupported type {_const_type_name(v)}")
+
+    # -- instruction decoding and operands -------------------------------------
+
+    def decode(self) -> dict[int, tuple[int, tuple[int, ...]]]:
+        """Map each instruction start to (opcode, operands), checking operands."""
+        code = self.code.code
+        n = len(code)
+        insns: dict[int, tuple[int, tuple[int, ...]]] = {}
+        pc = 0
+        while pc < n:
+            op = code[pc]
+            if not 0 <= op < NUM_OPCODES:
+                raise self.fail(f"invalid opcode {op}", pc)
+            info = OPCODES[op]
+            if pc + info.size > n:
+                raise self.fail(f"{info.name} needs {len(info.operands)} operand(s) but the code ends", pc)
+            operands = code[pc + 1 : pc + info.size]
+            insns[pc] = (op, operands)
+            pc += info.size
+        for pc, (op, operands) in insns.items():
+            self.check_operands(pc, op, operands, insns)
+        return insns
+
+    def check_operands(self, pc: int, op: int, operands: tuple[int, ...], insns: dict) -> None:
+        c = self.code
+        info = OPCODES[op]
+        limits = {
+            CONST: (len(c.consts), "constant"),
+            LOCAL: (c.nlocals, "local"),
+            UPVAL: (len(c.captures), "upvalue"),
+            GLOBAL: (self.nglobals, "global"),
+            NAME: (len(c.names), "name"),
+        }
+        for kind, v in zip(info.operands, operands):
+            if kind == _JUMP_KIND:
+                if not 0 <= v < len(c.code):
+                    raise self.fail(f"jump target {v} is outside the code", pc)
+                if v not in insns:
+                    raise self.fail(f"jump target {v} is inside an instruction", pc)
+            elif kind == COUNT:
+                if not 0 <= v < MAX_COUNT:
+                    raise self.fail(f"{info.name} count {v} is out of range", pc)
+            else:
+                limit, what = limits[kind]
+                if not 0 <= v < limit:
+                    raise self.fail(f"{info.name} {what} index {v} is out of range (have {limit})", pc)
+        self.check_const_use(pc, op, operands)
+
+    def check_const_use(self, pc: int, op: int, operands: tuple[int, ...]) -> None:
+        c = self.code
+        if op == _LOAD_CONST:
+            k = c.consts[operands[0]]
+            if isinstance(k, (Code, ClassInfo)):
+                raise self.fail(f"LOAD_CONST of {k!r}: use MAKE_CLOSURE / MAKE_CLASS", pc)
+        elif op == _IMPORT:
+            k = c.consts[operands[0]]
+            if type(k) is not str:
+                raise self.fail(f"IMPORT needs a string constant, got {_const_type_name(k)}", pc)
+        elif op == _MAKE_CLOSURE:
+            k = c.consts[operands[0]]
+            if type(k) is not Code:
+                raise self.fail(f"MAKE_CLOSURE needs a code constant, got {_const_type_name(k)}", pc)
+        elif op == _MAKE_CLASS:
+            k = c.consts[operands[0]]
+            if type(k) is not ClassInfo:
+                raise self.fail(f"MAKE_CLASS needs a class info constant, got {_const_type_name(k)}", pc)
+            if len(k.methods) != operands[1]:
+                raise self.fail(f"MAKE_CLASS count {operands[1]} but class {k.name} has {len(k.methods)} methods", pc)
+        elif op == _BUILD_RECORD:
+            k = c.consts[operands[0]]
+            if not _is_str_tuple(k):
+                raise self.fail(f"BUILD_RECORD needs a tuple of field names, got {_const_type_name(k)}", pc)
+            if len(k) != operands[1]:
+                raise self.fail(f"BUILD_RECORD count {operands[1]} but {len(k)} field names", pc)
+
+    def check_captures_of(self, inner: Code, index: int) -> None:
+        """A nested function's captures must name cells of this (enclosing) code."""
+        c = self.code
+        for j, (from_local, i) in enumerate(inner.captures):
+            limit = c.nlocals if from_local else len(c.captures)
+            if not 0 <= i < limit:
+                src = "local" if from_local else "upvalue"
+                raise self.fail(
+                    f"nested function {inner.name} (constant {index}) captures {src} {i}, "
+                    f"but the enclosing function has {limit}"
+                )
+
+    # -- tables that reference offsets ---------------------------------------------
+
+    def check_lines(self, insns: dict) -> None:
+        prev = -1
+        for i, entry in enumerate(self.code.lines):
+            if not (type(entry) is tuple and len(entry) == 3 and all(_is_int(x) for x in entry)):
+                raise self.fail(f"line table entry {i} must be an (offset, line, col) triple of ints")
+            off, line, col = entry
+            if off < prev:
+                raise self.fail(f"line table offsets are not ascending ({prev} then {off})")
+            if off not in insns:
+                raise self.fail(f"line table entry {i}: offset {off} is not an instruction start")
+            if line < 0 or col < 0:
+                raise self.fail(f"line table entry {i}: negative line or column")
+            prev = off
+
+    def check_handlers(self, insns: dict) -> None:
+        n = len(self.code.code)
+        for i, h in enumerate(self.code.handlers):
+            if not (type(h) is tuple and len(h) == 4 and all(_is_int(x) for x in h)):
+                raise self.fail(f"handler {i} must be a (start, end, target, depth) tuple of ints")
+            start, end, target, depth = h
+            if not 0 <= start < end <= n:
+                raise self.fail(f"handler {i} range [{start}, {end}) is invalid for code of length {n}")
+            if start not in insns or (end != n and end not in insns):
+                raise self.fail(f"handler {i} range [{start}, {end}) does not lie on instruction boundaries")
+            if target not in insns:
+                raise self.fail(f"handler {i} target {target} is not an instruction start")
+            if depth < 0:
+                raise self.fail(f"handler {i} has negative depth {depth}")
+
+    # -- stack depth along every path -------------------------------------------
+
+    def check_stack(self, insns: dict) -> None:
+        c = self.code
+        n = len(c.code)
+        depth_at: dict[int, int] = {}
+        work: list[int] = []
+
+        def enter(target: int, depth: int, source: int | None) -> None:
+            if depth > c.max_stack:
+                raise self.fail(f"stack depth {depth} exceeds max_stack {c.max_stack}", source)
+            old = depth_at.get(target)
+            if old is None:
+                depth_at[target] = depth
+                work.append(target)
+            elif old != depth:
+                raise self.fail(f"inconsistent stack depth at offset {target}: {old} vs {depth}", source)
+
+        if n == 0:
+            raise self.fail("control runs off the end of the code", 0)
+        enter(0, 0, None)
+        # A handler target is an extra entry point: the stack is cut back to
+        # `depth` values and the error pushed.
+        for _start, _end, target, depth in c.handlers:
+            enter(target, depth + 1, target)
+        while work:
+            pc = work.pop()
+            depth = depth_at[pc]
+            op, operands = insns[pc]
+            info = OPCODES[op]
+            pops = info.pushes - stack_effect(info, operands)
+            if depth < pops:
+                raise self.fail(f"stack underflow: {info.name} needs {pops} value(s), stack has {depth}", pc)
+            if not info.terminal:
+                nxt = pc + info.size
+                if nxt >= n:
+                    raise self.fail(f"control runs off the end of the code after {info.name}", pc)
+                enter(nxt, depth + stack_effect(info, operands), pc)
+            if info.branch is not None:
+                enter(operands[0], depth + stack_effect(info, operands, branch=True), pc)
+        self.check_handler_depths(insns, depth_at)
+
+    def check_handler_depths(self, insns: dict, depth_at: dict[int, int]) -> None:
+        """The VM cuts the stack back to a handler's depth, so every reachable
+        instruction the handler protects must have at least that many values."""
+        handlers = self.code.handlers
+        if not handlers:
+            return
+        starts = sorted(insns)
+        # Range-minimum over instruction depths with a sparse table, so many
+        # handlers over long code stay O(n log n) instead of O(handlers * n).
+        big = 1 << 62  # unreachable instructions constrain nothing
+        table = [[depth_at.get(pc, big) for pc in starts]]
+        width = 1
+        while 2 * width <= len(starts):
+            prev = table[-1]
+            table.append([min(prev[i], prev[i + width]) for i in range(len(prev) - width)])
+            width *= 2
+        for i, (start, end, _target, hdepth) in enumerate(handlers):
+            lo = bisect_left(starts, start)
+            hi = bisect_left(starts, end)  # exclusive
+            level = (hi - lo).bit_length() - 1
+            row = table[level]
+            least = min(row[lo], row[hi - (1 << level)])
+            if least < hdepth:
+                pc = next(p for p in starts[lo:hi] if depth_at.get(p, big) == least)
+                raise self.fail(f"handler {i} depth {hdepth} exceeds the stack depth {least}", pc)
+
+    def run(self) -> list[tuple[int, Code]]:
+        """Verify; return the nested code constants (index, code) to recurse into."""
+        self.check_fields()
+        c = self.code
+        if c.max_stack >= MAX_COUNT * 4:
+            raise self.fail(f"max_stack {c.max_stack} is unreasonably large")
+        insns = self.decode()
+        self.check_lines(insns)
+        self.check_handlers(insns)
+        self.check_stack(insns)
+        nested = [(i, k) for i, k in enumerate(c.consts) if type(k) is Code]
+        for i, k in nested:
+            if type(k.captures) is tuple and all(
+                type(cap) is tuple and len(cap) == 2 and type(cap[0]) is bool and _is_int(cap[1])
+                for cap in k.captures
+            ):
+                self.check_captures_of(k, i)
+            # malformed capture entries are reported when the nested code is verified
+        return nested
+
+
+def _verify(code: Code, nglobals: int, depth: int, seen: set[int]) -> None:
+    if depth > MAX_NESTING:
+        raise VerifyError(f"verify: function {getattr(code, 'name', '?')!s:.60}: functions nested too deeply")
+    # A hand-built Code may share one nested code object between several
+    # constants; verifying it once keeps shared (DAG-shaped) input linear.
+    # (Its captures are still checked against every enclosing code, in run().)
+    if id(code) in seen:
+        return
+    seen.add(id(code))
+    for _i, inner in _Verifier(code, nglobals).run():
+        _verify(inner, nglobals, depth + 1, seen)
+
+
+def verify_code(code: Code, nglobals: int) -> None:
+    """Verify `code` and every code object nested in its constants.
+
+    `nglobals` is the number of global slots of the module the code belongs to.
+    Raises `VerifyError` on the first problem found.
+    """
+    if not _is_int(nglobals) or nglobals < 0:
+        raise VerifyError(f"verify: bad global count {nglobals!r}")
+    try:
+        _verify(code, nglobals, 0, set())
+    except VerifyError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the contract is "only VerifyError"
+        # Defensive: malformed objects (e.g. a Code whose fields were forced to
+        # odd types) must not leak host exceptions to the loader.
+        raise VerifyError(f"verify: malformed code object ({type(e).__name__}: {e})") from e
+
+
+def verify_module(m: ModuleCode) -> None:
+    """Verify a compiled module: its metadata and its top-level code."""
+    if not isinstance(m, ModuleCode):
+        raise VerifyError(f"verify: expected a module, got {type(m).__name__}")
+    label = m.path if type(m.path) is str else repr(m.path)
+    for fld in ("path", "source_hash", "lang"):
+        if type(getattr(m, fld)) is not str:
+            raise VerifyError(f"verify: module {label}: field {fld} must be a string")
+    for fld in ("globals", "exports", "imports"):
+        if not _is_str_tuple(getattr(m, fld)):
+            raise VerifyError(f"verify: module {label}: field {fld} must be a tuple of strings")
+    known = set(m.globals)
+    for name in m.exports:
+        if name not in known:
+            raise VerifyError(f"verify: module {label}: export {name!r} is not a global")
+    if type(m.init) is not Code:
+        raise VerifyError(f"verify: module {label}: init must be a code object")
+    if type(m.init.captures) is not tuple or m.init.captures:
+        # top-level code runs with no enclosing function, so it has nothing to capture
+        raise VerifyError(f"verify: module {label}: top-level code cannot capture variables")
+    verify_code(m.init, len(m.globals))

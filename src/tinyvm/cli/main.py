@@ -1,0 +1,244 @@
+"""The `tvm` and `tvmc` commands.
+
+    tvm run FILE.tl|FILE.tvm [args...]   run a program
+    tvm check FILE...                    front end only (parse, resolve, compile)
+    tvm disasm FILE.tl|FILE.tvm          readable bytecode listing
+    tvm repl                             interactive session (also plain `tvm`)
+    tvmc FILE.tl [-o FILE.tvm]           compile a program and its imports
+
+Exit status: 0 success, 1 uncaught guest error, 2 compile error (or a .tvm file
+that cannot be loaded), 64 usage error. `main()` takes its streams as arguments
+so tests and the embedding API run it in-process; it never lets a Python
+traceback reach the user for anything the user did.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, TextIO
+
+from .. import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE = 0, 1, 2, 64
+
+COMMANDS = [
+    ("run", "FILE [args...]", "run a .tl or .tvm program"),
+    ("check", "FILE...", "compile without running; report every error"),
+    ("disasm", "FILE", "show the bytecode of a .tl or .tvm program"),
+    ("repl", "", "start an interactive session (the default with no command)"),
+]
+
+RUN_OPTIONS = """options for run:
+  --gc-stress       collect garbage at every allocation (also TVM_GC_STRESS=1)
+  --max-depth N     guest call depth limit (default 100000)"""
+
+
+def usage() -> str:
+    lines = ["usage: tvm [--version] [--help] <command> [args]", "", "commands:"]
+    for name, args, help_ in COMMANDS:
+        lines.append(f"  {name:<7} {args:<16} {help_}")
+    lines += ["", RUN_OPTIONS, "", "Compile to a .tvm module with: tvmc FILE.tl [-o FILE.tvm]"]
+    return "\n".join(lines)
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        return _dispatch(argv, stdin, stdout, stderr)
+    except UsageError as e:
+        print(f"tvm: {e}\n(see 'tvm --help')", file=stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=stderr)
+        return 130
+
+
+def _dispatch(argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    if not argv:
+        return _repl([], stdin, stdout, stderr)
+    cmd, rest = argv[0], argv[1:]
+    if cmd in ("-h", "--help", "help"):
+        print(usage(), file=stdout)
+        return EXIT_OK
+    if cmd in ("-V", "--version"):
+        print(f"tvm {__version__}", file=stdout)
+        return EXIT_OK
+    if cmd == "run":
+        return _run(rest, stdin, stdout, stderr)
+    if cmd == "check":
+        return _check(rest, stderr)
+    if cmd == "disasm":
+        return _disasm(rest, stdout, stderr)
+    if cmd == "repl":
+        return _repl(rest, stdin, stdout, stderr)
+    if cmd.endswith((".tl", ".tvm")):
+        return _run(argv, stdin, stdout, stderr)
+    raise UsageError(f"unknown command '{cmd}'")
+
+
+def _run(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    gc_stress = os.environ.get("TVM_GC_STRESS") == "1"
+    max_depth = None
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt == "--gc-stress":
+            gc_stress = True
+        elif opt == "--max-depth":
+            if not args or not args[0].isdigit() or int(args[0]) < 1:
+                raise UsageError("--max-depth needs a positive integer")
+            max_depth = int(args.pop(0))
+        elif opt == "--":
+            break
+        else:
+            raise UsageError(f"unknown option '{opt}' for run")
+    if not args:
+        raise UsageError("run needs a FILE")
+    path, prog_args = args[0], args[1:]
+    from ..api import VM
+    from ..diagnostics import CompileError
+    from ..vm.errors import GuestException, LoadError
+
+    kwargs: dict[str, Any] = {"gc_stress": gc_stress, "stdout": stdout, "stdin": stdin, "argv": prog_args}
+    if max_depth is not None:
+        kwargs["max_depth"] = max_depth
+    vm = VM(**kwargs)
+    try:
+        vm.run_file(path)
+    except CompileError as e:
+        print(e.render(), file=stderr)
+        return EXIT_COMPILE
+    except LoadError as e:
+        print(f"error: {path}: {e}", file=stderr)
+        return EXIT_COMPILE
+    except GuestException as e:
+        stdout.flush()
+        print(e.render(), file=stderr)
+        return EXIT_ERROR
+    finally:
+        try:
+            stdout.flush()
+        except Exception:  # pragma: no cover - a closed pipe
+            pass
+    return EXIT_OK
+
+
+def _check(paths: list[str], stderr: TextIO) -> int:
+    if not paths:
+        raise UsageError("check needs at least one FILE")
+    from ..compiler.driver import compile_program
+    from ..diagnostics import CompileError
+
+    status = EXIT_OK
+    for path in paths:
+        try:
+            compile_program(path)
+        except CompileError as e:
+            print(e.render(), file=stderr)
+            status = EXIT_COMPILE
+    return status
+
+
+def _load_any(path: str) -> Any:
+    if path.endswith(".tvm"):
+        from ..bytecode.tvmfile import read_file
+
+        return read_file(path)
+    from ..compiler.driver import compile_program
+
+    return compile_program(path)
+
+
+def _disasm(args: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    if len(args) != 1:
+        raise UsageError("disasm needs exactly one FILE")
+    from ..bytecode.disasm import format_module
+    from ..diagnostics import CompileError
+    from ..vm.errors import LoadError
+
+    try:
+        bundle = _load_any(args[0])
+    except CompileError as e:
+        print(e.render(), file=stderr)
+        return EXIT_COMPILE
+    except LoadError as e:
+        print(f"error: {args[0]}: {e}", file=stderr)
+        return EXIT_COMPILE
+    keys = [bundle.main] + [k for k in bundle.modules if k != bundle.main]
+    for i, key in enumerate(keys):
+        if i:
+            print(file=stdout)
+        print(format_module(bundle.modules[key]), file=stdout, end="")
+    return EXIT_OK
+
+
+def _repl(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from .repl import run_repl
+
+    return run_repl(stdin, stdout, stderr)
+
+
+def tvm_main() -> None:
+    sys.exit(main())
+
+
+def tvmc_main(argv: list[str] | None = None, stderr: TextIO | None = None, stdout: TextIO | None = None) -> int | None:
+    argv = sys.argv[1:] if argv is None else argv
+    stderr = stderr or sys.stderr
+    stdout = stdout or sys.stdout
+    code = _tvmc(argv, stdout, stderr)
+    if argv is sys.argv[1:]:
+        sys.exit(code)
+    return code
+
+
+def _tvmc(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: tvmc FILE.tl [-o FILE.tvm]\ncompile a TinyLang program and the files it imports into one .tvm module", file=stdout if argv else stderr)
+        return EXIT_OK if argv else EXIT_USAGE
+    if argv[0] in ("-V", "--version"):
+        print(f"tvmc {__version__}", file=stdout)
+        return EXIT_OK
+    src, out = None, None
+    rest = list(argv)
+    while rest:
+        a = rest.pop(0)
+        if a == "-o":
+            if not rest:
+                print("tvmc: -o needs a file name", file=stderr)
+                return EXIT_USAGE
+            out = rest.pop(0)
+        elif a.startswith("-"):
+            print(f"tvmc: unknown option '{a}'", file=stderr)
+            return EXIT_USAGE
+        elif src is None:
+            src = a
+        else:
+            print("tvmc: only one input file", file=stderr)
+            return EXIT_USAGE
+    if src is None:
+        print("tvmc: no input file", file=stderr)
+        return EXIT_USAGE
+    from ..bytecode.tvmfile import write_file
+    from ..compiler.driver import compile_program
+    from ..diagnostics import CompileError
+
+    try:
+        bundle = compile_program(src)
+    except CompileError as e:
+        print(e.render(), file=stderr)
+        return EXIT_COMPILE
+    out = out or os.path.splitext(src)[0] + ".tvm"
+    try:
+        write_file(out, bundle)
+    except OSError as e:
+        print(f"tvmc: cannot write {out}: {e.strerror or e}", file=stderr)
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,213 @@
+"""The compiler driver: source files in, a `Bundle` of verified-ready modules out.
+
+Pipeline per module: parse -> resolve -> emit (-> assemble, inside emit).
+Imports are compiled first, depth first, so the resolver knows what each
+imported module exports. Every module's errors are collected; one
+`CompileError` carries all of them.
+
+Module keys: a module is named by its path relative to the main module's folder,
+POSIX separators, no extension (`main`, `lib/geometry`). Code refers to imports
+by the spec as written (`"./geometry"`); the VM resolves a spec against the
+importing module's key with `resolve_spec`, so a bundle is position independent
+and a `.tvm` file can be imported like a `.tl` file (`.tl` is preferred when
+both exist).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+from ..bytecode.code import Bundle, ModuleCode
+from ..diagnostics import CompileError, Diagnostic, DiagnosticBag
+from ..syntax import ast as A
+from ..sema.resolver import ModuleInfo, Resolver
+from .emitter import ModuleEmitter
+
+# Standard modules and their exported names (the VM builds the values).
+STD_MODULES: dict[str, tuple[str, ...]] = {
+    "math": ("pi", "e", "inf", "nan", "sqrt", "sin", "cos", "tan", "atan2", "exp", "log", "pow", "floor", "ceil"),
+}
+
+
+def resolve_spec(importer_key: str, spec: str) -> str:
+    """Module key for import `spec` written in module `importer_key`."""
+    if not (spec.startswith("./") or spec.startswith("../") or spec.startswith("/")):
+        return spec  # a standard module
+    for ext in (".tl", ".tvm"):
+        if spec.endswith(ext):
+            spec = spec[: -len(ext)]
+    return posixpath.normpath(posixpath.join(posixpath.dirname(importer_key), spec))
+
+
+def source_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Compilation:
+    """State of one `compile_program` run."""
+
+    base_dir: str
+    main_path: str
+    bundle: Bundle
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    infos: dict[str, ModuleInfo] = field(default_factory=dict)  # key -> exports
+    stack: list[str] = field(default_factory=list)  # keys being compiled (cycle check)
+    # (module key, message): a cycle found deeper in the DFS, reported on the
+    # import line of the module where the cycle starts once the DFS is back there.
+    pending_cycle: tuple[str, str] | None = None
+
+    def display(self, key: str) -> str:
+        if key == self.bundle.main:
+            return self.main_path
+        return os.path.normpath(os.path.join(os.path.dirname(self.main_path), key + ".tl"))
+
+
+def parse_source(source: str, path: str, bag: DiagnosticBag) -> A.Module:
+    from ..syntax.parser import parse
+
+    return parse(source, path, bag)
+
+
+def compile_module_ast(
+    mod: A.Module,
+    path: str,
+    source: str,
+    bag: DiagnosticBag,
+    imports: dict[str, ModuleInfo],
+    import_keys: tuple[str, ...] = (),
+    allow_private: bool = False,
+) -> ModuleCode | None:
+    """Resolve and emit one parsed module; None when errors were reported."""
+    resolver = Resolver(bag, imports, allow_private)
+    scope = resolver.resolve_module(mod)
+    init = ModuleEmitter(path, bag).module_code(mod, scope)
+    if bag:
+        return None
+    exports = tuple(v.name for v in resolver.globals if getattr(v.decl, "exported", False) and not v.is_import)
+    return ModuleCode(
+        path=path,
+        source_hash=source_hash(source),
+        globals=tuple(v.name for v in resolver.globals),
+        exports=exports,
+        imports=import_keys,
+        init=init,
+    )
+
+
+def exported_decls(mod: A.Module) -> dict[str, A.Stmt | None]:
+    out: dict[str, A.Stmt | None] = {}
+    for s in mod.body:
+        if isinstance(s, (A.VarDecl, A.FnDecl, A.ClassDecl)) and s.exported:
+            out[s.name] = s
+    return out
+
+
+def compile_program(path: str, source: str | None = None) -> Bundle:
+    """Compile the program whose main module is the file `path` (or `source`)."""
+    base_dir = os.path.dirname(os.path.abspath(path))
+    main_key = os.path.splitext(os.path.basename(path))[0]
+    comp = Compilation(base_dir, path, Bundle(main_key))
+    if source is None:
+        source = read_source(path)
+    _compile_file(comp, main_key, path, source)
+    if comp.diagnostics:
+        raise CompileError(comp.diagnostics, comp.sources)
+    return comp.bundle
+
+
+def read_source(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CompileError([Diagnostic(path, 1, 1, f"cannot read file: {e.strerror or e}")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise CompileError([Diagnostic(path, line, col, "source is not valid UTF-8")])
+
+
+def _compile_file(comp: Compilation, key: str, display: str, source: str) -> None:
+    comp.sources[display] = source
+    bag = DiagnosticBag(display, source)
+    mod = parse_source(source, display, bag)
+    comp.stack.append(key)
+    imports: dict[str, ModuleInfo] = {}
+    import_keys: list[str] = []
+    for s in mod.body:
+        if not isinstance(s, (A.Import, A.FromImport)):
+            continue
+        info = _import(comp, key, s, bag)
+        if info is not None:
+            imports[s.path] = info
+            import_keys.append(resolve_spec(key, s.path))
+    comp.stack.pop()
+    if not bag:
+        code = compile_module_ast(mod, display, source, bag, imports, tuple(import_keys))
+        if code is not None:
+            comp.bundle.modules[key] = code
+            comp.infos[key] = ModuleInfo(key, exported_decls(mod))
+    comp.diagnostics.extend(bag.items)
+
+
+def _import(comp: Compilation, importer: str, s: A.Import | A.FromImport, bag: DiagnosticBag) -> ModuleInfo | None:
+    spec = s.path
+    if not s.is_file:
+        names = STD_MODULES.get(spec)
+        if names is None:
+            bag.error(s.line, s.col, f"unknown standard module '{spec}'")
+            return None
+        return ModuleInfo(spec, {n: None for n in names})
+    key = resolve_spec(importer, spec)
+    if key in comp.stack:
+        cycle = comp.stack[comp.stack.index(key) :] + [key]
+        message = "import cycle: " + " -> ".join(k + ".tl" for k in cycle)
+        if key == importer:
+            bag.error(s.line, s.col, message)
+        else:
+            comp.pending_cycle = (key, message)
+        return None
+    if key in comp.infos:
+        return comp.infos[key]
+    base = os.path.join(comp.base_dir, *key.split("/"))
+    display = comp.display(key)
+    if os.path.isfile(base + ".tl"):
+        try:
+            source = read_source(display if os.path.isfile(display) else base + ".tl")
+        except CompileError as e:
+            comp.diagnostics.extend(e.diagnostics)
+            return None
+        _compile_file(comp, key, display, source)
+        if comp.pending_cycle is not None and comp.pending_cycle[0] == importer:
+            bag.error(s.line, s.col, comp.pending_cycle[1])
+            comp.pending_cycle = None
+        return comp.infos.get(key) or ModuleInfo(key, {})
+    if os.path.isfile(base + ".tvm"):
+        return _import_tvm(comp, key, base + ".tvm", s, bag)
+    bag.error(s.line, s.col, f'cannot find module "{spec}"')
+    return None
+
+
+def _import_tvm(comp: Compilation, key: str, file: str, s: A.Node, bag: DiagnosticBag) -> ModuleInfo | None:
+    from ..bytecode.tvmfile import read_file
+    from ..vm.errors import LoadError
+
+    try:
+        sub = read_file(file)
+    except LoadError as e:
+        bag.error(s.line, s.col, f"cannot load {file}: {e}")
+        return None
+    prefix = posixpath.dirname(key)
+    for k, m in sub.modules.items():
+        comp.bundle.modules.setdefault(posixpath.normpath(posixpath.join(prefix, k)), m)
+    main = sub.modules[sub.main]
+    info = ModuleInfo(key, {n: None for n in main.exports})
+    comp.infos[key] = info
+    return info

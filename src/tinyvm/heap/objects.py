@@ -1,0 +1,359 @@
+"""The guest object model: every heap-allocated TinyLang value.
+
+Scalars are plain Python values and never live on the guest heap:
+int (int64, checked by the arithmetic), float, bool, str, and `None` for nil.
+Everything else is an instance of a class below, created *only* through
+`Heap.alloc` (heap/heap.py) so the heap can count and trace it.
+
+Each type lists its outgoing references in `refs()`; the collector needs nothing
+else to know about the object model. `size()` is the accounted size in bytes: a
+deterministic estimate (header plus 8 bytes per slot), the same on every host, so
+memory limits and GC statistics are reproducible.
+
+`free()` is called on objects the collector found unreachable. It poisons the
+object (drops its contents), so that a missing root shows up as a wrong result
+under `--gc-stress` instead of passing silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+HEADER = 32  # accounted bytes per object
+SLOT = 8  # accounted bytes per reference or scalar slot
+
+
+class HeapObject:
+    __slots__ = ("mark",)
+    type_name = "object"
+
+    def refs(self) -> Iterable[Any]:
+        return ()
+
+    def size(self) -> int:
+        return HEADER
+
+    def free(self) -> None:
+        pass
+
+
+class Cell(HeapObject):
+    """A captured variable shared by closures (and the frame that declared it)."""
+
+    __slots__ = ("value",)
+    type_name = "cell"
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def refs(self) -> Iterable[Any]:
+        return (self.value,)
+
+    def size(self) -> int:
+        return HEADER + SLOT
+
+    def free(self) -> None:
+        self.value = _POISON
+
+
+class Array(HeapObject):
+    __slots__ = ("items",)
+    type_name = "array"
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def refs(self) -> Iterable[Any]:
+        return self.items
+
+    def size(self) -> int:
+        return HEADER + SLOT * len(self.items)
+
+    def free(self) -> None:
+        self.items = _POISON
+
+
+class BoolKey:
+    """Map key standing for `true`/`false`, so that they stay distinct from 1 and 0
+    (Python's dict would merge `True` and `1`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return hash((BoolKey, self.value))
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is BoolKey and other.value == self.value
+
+    def __repr__(self) -> str:
+        return f"BoolKey({self.value})"
+
+
+TRUE_KEY = BoolKey(True)
+FALSE_KEY = BoolKey(False)
+
+
+def map_key(k: Any) -> Any:
+    """The dict key used for guest value k (validated by the caller)."""
+    if k is True:
+        return TRUE_KEY
+    if k is False:
+        return FALSE_KEY
+    return k
+
+
+def unmap_key(k: Any) -> Any:
+    return k.value if type(k) is BoolKey else k
+
+
+class Map(HeapObject):
+    """Insertion-ordered map; keys are int, float, bool, string or nil (see map_key)."""
+
+    __slots__ = ("items",)
+    type_name = "map"
+
+    def __init__(self, items: dict) -> None:
+        self.items = items
+
+    def refs(self) -> Iterable[Any]:
+        return self.items.values()
+
+    def size(self) -> int:
+        return HEADER + 2 * SLOT * len(self.items)
+
+    def free(self) -> None:
+        self.items = _POISON
+
+
+class Record(HeapObject):
+    """`{x: 1, y: 2}`: a fixed set of named fields with mutable values."""
+
+    __slots__ = ("fields",)
+    type_name = "record"
+
+    def __init__(self, fields: dict) -> None:
+        self.fields = fields
+
+    def refs(self) -> Iterable[Any]:
+        return self.fields.values()
+
+    def size(self) -> int:
+        return HEADER + SLOT * len(self.fields)
+
+    def free(self) -> None:
+        self.fields = _POISON
+
+
+class Function(HeapObject):
+    """A closure: code plus captured cells. `entry` is the pre-decoded first
+    instruction (vm/predecode.py); `module` gives the globals the code sees."""
+
+    __slots__ = ("code", "name", "upvals", "module", "entry", "arity", "nlocals", "owner", "code_pad")
+    type_name = "function"
+
+    def __init__(self, code: Any, upvals: tuple, module: Any, entry: Any) -> None:
+        # Nils appended to [fn, args...] to make a new frame's local slots.
+        self.code_pad: list = [None] * (code.nlocals - code.arity - 1)
+        self.code = code
+        self.name = code.name
+        self.upvals = upvals
+        self.module = module
+        self.entry = entry
+        self.arity = code.arity
+        self.nlocals = code.nlocals
+        self.owner = None  # the class a method belongs to
+
+    def refs(self) -> Iterable[Any]:
+        out = list(self.upvals)
+        out.append(self.module)
+        if self.owner is not None:
+            out.append(self.owner)
+        return out
+
+    def size(self) -> int:
+        return HEADER + SLOT * (4 + len(self.upvals))
+
+    def free(self) -> None:
+        self.upvals = _POISON
+        self.entry = None
+
+
+class Native(HeapObject):
+    """A built-in function implemented in Python. `fn` takes the guest arguments;
+    arity -1 means variadic (fn checks its own arguments)."""
+
+    __slots__ = ("name", "fn", "arity")
+    type_name = "function"
+
+    def __init__(self, name: str, fn: Callable, arity: int) -> None:
+        self.name = name
+        self.fn = fn
+        self.arity = arity
+
+
+class BoundMethod(HeapObject):
+    __slots__ = ("receiver", "method")
+    type_name = "function"
+
+    def __init__(self, receiver: Any, method: Any) -> None:
+        self.receiver = receiver
+        self.method = method  # Function or Native
+
+    def refs(self) -> Iterable[Any]:
+        return (self.receiver, self.method)
+
+    def size(self) -> int:
+        return HEADER + 2 * SLOT
+
+    def free(self) -> None:
+        self.receiver = self.method = _POISON
+
+
+class Class(HeapObject):
+    """A class. `methods` is flattened at creation (inherited methods included) so
+    that method lookup is one dict probe; `template` holds every field (inherited
+    ones first) with its constant default, copied into each new instance."""
+
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info")
+    type_name = "class"
+
+    def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
+        self.name = name
+        self.parent = parent
+        self.info = info
+        self.own_methods: dict[str, Any] = {}
+        self.methods: dict[str, Any] = dict(parent.methods) if parent else {}
+        self.template: dict[str, Any] = dict(parent.template) if parent else {}
+        # `$fields` methods to run on a new instance, root class first.
+        self.field_inits: list[Any] = list(parent.field_inits) if parent else []
+        self.init: Any = None
+
+    def is_subclass_of(self, other: "Class") -> bool:
+        c: Class | None = self
+        while c is not None:
+            if c is other:
+                return True
+            c = c.parent
+        return False
+
+    def refs(self) -> Iterable[Any]:
+        out: list[Any] = list(self.methods.values())
+        out.extend(self.template.values())
+        out.extend(self.field_inits)
+        if self.parent is not None:
+            out.append(self.parent)
+        return out
+
+    def size(self) -> int:
+        return HEADER + SLOT * (len(self.methods) + len(self.template) + 4)
+
+    def free(self) -> None:
+        self.methods = _POISON
+
+
+class Instance(HeapObject):
+    __slots__ = ("cls", "fields")
+    type_name = "instance"
+
+    def __init__(self, cls: Class, fields: dict) -> None:
+        self.cls = cls
+        self.fields = fields
+
+    def refs(self) -> Iterable[Any]:
+        out: list[Any] = list(self.fields.values())
+        out.append(self.cls)
+        return out
+
+    def size(self) -> int:
+        return HEADER + SLOT * (1 + len(self.fields))
+
+    def free(self) -> None:
+        self.fields = _POISON
+
+
+class Range(HeapObject):
+    """An int range, stored half-open: `a..=b` is Range(a, b + 1)."""
+
+    __slots__ = ("start", "stop", "inclusive")
+    type_name = "range"
+
+    def __init__(self, start: int, stop: int, inclusive: bool) -> None:
+        self.start = start
+        self.stop = stop
+        self.inclusive = inclusive
+
+    def size(self) -> int:
+        return HEADER + 2 * SLOT
+
+
+class Iterator(HeapObject):
+    """State of a `for` loop over a guest value: `source` is the array, map (a
+    snapshot of its keys), string, or range being iterated; `pos` the next index."""
+
+    __slots__ = ("source", "pos", "kind")
+    type_name = "iterator"
+
+    def __init__(self, kind: int, source: Any) -> None:
+        self.kind = kind
+        self.source = source
+        self.pos = 0
+
+    def refs(self) -> Iterable[Any]:
+        return (self.source,)
+
+    def size(self) -> int:
+        return HEADER + 2 * SLOT
+
+    def free(self) -> None:
+        self.source = _POISON
+
+
+class ModuleObject(HeapObject):
+    """A loaded module: its globals (one slot per top-level name) and exports."""
+
+    __slots__ = ("name", "path", "globals", "exports", "initialized", "code", "native")
+    type_name = "module"
+
+    def __init__(self, name: str, path: str, globals_: list, exports: dict[str, int], code: Any = None) -> None:
+        self.name = name
+        self.path = path
+        self.globals = globals_
+        self.exports = exports  # exported name -> global slot
+        self.initialized = False
+        self.code = code  # ModuleCode, or None for native modules
+        self.native = False
+
+    def refs(self) -> Iterable[Any]:
+        return self.globals
+
+    def size(self) -> int:
+        return HEADER + SLOT * len(self.globals)
+
+    def free(self) -> None:
+        self.globals = _POISON
+
+
+class _Poison:
+    """What a freed object's contents become; any use of it is a VM bug."""
+
+    def __repr__(self) -> str:
+        return "<freed>"
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("use of an object freed by the garbage collector (missing GC root)")
+
+
+_POISON: Any = _Poison()
+
+# Sentinel stored in global slots before their definition runs.
+class _Uninit:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<uninitialised>"
+
+
+UNINIT: Any = _Uninit()

@@ -1,0 +1,381 @@
+"""The typed TinyLang syntax tree produced by the parser.
+
+Every node carries the 1-based `line` and `col` of its first character; these flow
+into diagnostics, the bytecode line table and guest stack traces. Later passes
+annotate nodes in place rather than building parallel trees:
+
+* the resolver sets `Name.ref` / `Assign` targets' `ref` (where a variable lives),
+  `FnDecl.scope` / `Lambda.scope` (slots, captured variables) and
+  `Block.scope`;
+* the type checker (issue 3) sets `Expr.ty` on every expression.
+
+Nodes are plain slotted dataclasses: cheap to build, easy to pattern-match.
+Statement lists are Python lists; optional children are `None`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(slots=True)
+class Node:
+    line: int
+    col: int
+
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass(slots=True)
+class TypeExpr(Node):
+    pass
+
+
+@dataclass(slots=True)
+class NamedType(TypeExpr):
+    """`int`, `Point`, `Task<int>` (args holds the generic arguments)."""
+
+    name: str
+    args: list[TypeExpr] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ArrayType(TypeExpr):
+    elem: TypeExpr
+
+
+@dataclass(slots=True)
+class MapType(TypeExpr):
+    key: TypeExpr
+    value: TypeExpr
+
+
+@dataclass(slots=True)
+class RecordType(TypeExpr):
+    fields: list[tuple[str, TypeExpr]]
+
+
+@dataclass(slots=True)
+class FnType(TypeExpr):
+    params: list[TypeExpr]
+    ret: TypeExpr | None
+
+
+@dataclass(slots=True)
+class OptionalType(TypeExpr):
+    inner: TypeExpr
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+@dataclass(slots=True)
+class Expr(Node):
+    # Checked type, filled in by the type checker (issue 3).
+    ty: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class IntLit(Expr):
+    value: int  # may exceed int64: the compiler reports that
+
+
+@dataclass(slots=True)
+class FloatLit(Expr):
+    value: float
+
+
+@dataclass(slots=True)
+class StrLit(Expr):
+    value: str  # escapes already decoded
+
+
+@dataclass(slots=True)
+class BoolLit(Expr):
+    value: bool
+
+
+@dataclass(slots=True)
+class NilLit(Expr):
+    pass
+
+
+@dataclass(slots=True)
+class Interp(Expr):
+    """String interpolation: parts alternate freely between str and Expr."""
+
+    parts: list[Union[str, Expr]]
+
+
+@dataclass(slots=True)
+class Name(Expr):
+    name: str
+    ref: Any = field(default=None, kw_only=True)  # set by the resolver
+
+
+@dataclass(slots=True)
+class SelfExpr(Expr):
+    ref: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class SuperField(Expr):
+    """`super.name` (only valid inside a method of a class with a parent)."""
+
+    name: str
+    ref: Any = field(default=None, kw_only=True)  # where the parent class lives
+
+
+@dataclass(slots=True)
+class ArrayLit(Expr):
+    items: list[Expr]
+
+
+@dataclass(slots=True)
+class MapLit(Expr):
+    entries: list[tuple[Expr, Expr]]
+
+
+@dataclass(slots=True)
+class RecordLit(Expr):
+    fields: list[tuple[str, Expr]]
+
+
+@dataclass(slots=True)
+class Unary(Expr):
+    op: str  # "-", "~", "not"
+    operand: Expr
+
+
+@dataclass(slots=True)
+class Binary(Expr):
+    # "+ - * / % & | ^ << >> == != < <= > >= .. ..= is"
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(slots=True)
+class Logical(Expr):
+    op: str  # "and" | "or"
+    left: Expr
+    right: Expr
+
+
+@dataclass(slots=True)
+class Call(Expr):
+    callee: Expr
+    args: list[Expr]
+
+
+@dataclass(slots=True)
+class Index(Expr):
+    obj: Expr
+    index: Expr
+
+
+@dataclass(slots=True)
+class Field(Expr):
+    obj: Expr
+    name: str
+
+
+@dataclass(slots=True)
+class Param(Node):
+    name: str
+    type: TypeExpr | None
+
+
+@dataclass(slots=True)
+class Lambda(Expr):
+    """`fn(x: int) -> int => x * 2` (body is an Expr) or `fn(x) { ... }` (a Block)."""
+
+    params: list[Param]
+    ret_type: TypeExpr | None
+    body: Union["Block", Expr]
+    is_async: bool = False
+    scope: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class Await(Expr):
+    value: Expr
+
+
+@dataclass(slots=True)
+class Spawn(Expr):
+    call: Expr  # a Call node
+
+
+@dataclass(slots=True)
+class Yield(Expr):
+    value: Expr | None
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@dataclass(slots=True)
+class Stmt(Node):
+    pass
+
+
+@dataclass(slots=True)
+class Block(Stmt):
+    stmts: list[Stmt]
+    scope: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass(slots=True)
+class VarDecl(Stmt):
+    """`let name: T = init` (mutable=False) or `var name: T = init`."""
+
+    mutable: bool
+    name: str
+    type: TypeExpr | None
+    init: Expr | None  # `let` always has one; `var x: int` may not
+    exported: bool = False
+    ref: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class FnDecl(Stmt):
+    name: str
+    params: list[Param]
+    ret_type: TypeExpr | None
+    body: Block
+    is_async: bool = False
+    exported: bool = False
+    ref: Any = field(default=None, kw_only=True)  # where the function's binding lives
+    scope: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class FieldDecl(Node):
+    name: str
+    type: TypeExpr | None
+    default: Expr | None
+
+
+@dataclass(slots=True)
+class ClassDecl(Stmt):
+    name: str
+    parent: Name | None
+    fields: list[FieldDecl]
+    methods: list[FnDecl]
+    exported: bool = False
+    ref: Any = field(default=None, kw_only=True)
+    scope: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class Assign(Stmt):
+    """`target op value` with op one of `= += -= *= /= %=`; target is Name/Index/Field."""
+
+    target: Expr
+    op: str
+    value: Expr
+
+
+@dataclass(slots=True)
+class If(Stmt):
+    cond: Expr
+    then: Block
+    orelse: Union[Block, "If", None]
+
+
+@dataclass(slots=True)
+class While(Stmt):
+    cond: Expr
+    body: Block
+
+
+@dataclass(slots=True)
+class For(Stmt):
+    var: str
+    var_line: int
+    var_col: int
+    iterable: Expr
+    body: Block
+    ref: Any = field(default=None, kw_only=True)  # the loop variable's slot
+
+
+@dataclass(slots=True)
+class Return(Stmt):
+    value: Expr | None
+
+
+@dataclass(slots=True)
+class Break(Stmt):
+    pass
+
+
+@dataclass(slots=True)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(slots=True)
+class Throw(Stmt):
+    value: Expr
+
+
+@dataclass(slots=True)
+class Try(Stmt):
+    body: Block
+    catch_name: str | None  # None with a catch body means `catch { }`
+    catch_body: Block | None
+    finally_body: Block | None
+    catch_line: int = 0
+    catch_col: int = 0
+    ref: Any = field(default=None, kw_only=True)  # the catch variable's slot
+
+
+@dataclass(slots=True)
+class Import(Stmt):
+    """`import math` (path="math", alias="math") or `import "./geo" as geo`."""
+
+    path: str
+    alias: str
+    is_file: bool
+    ref: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class FromImport(Stmt):
+    """`from "./geo" import Point, dist` -- names as (name, line, col)."""
+
+    path: str
+    names: list[tuple[str, int, int]]
+    is_file: bool
+    refs: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class SelectCase(Node):
+    """One `case` of a select: kind is "recv", "send", "sleep" or "default"."""
+
+    kind: str
+    var: str | None  # `case v = ch.recv()` binds v
+    channel: Expr | None
+    value: Expr | None  # the value sent, or the sleep duration
+    body: Block
+    ref: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class Select(Stmt):
+    cases: list[SelectCase]
+
+
+@dataclass(slots=True)
+class Module(Node):
+    path: str
+    body: list[Stmt]

@@ -1,0 +1,647 @@
+"""The interpreter: dispatch loop, calls, classes, errors and modules.
+
+One `Machine` is one independent VM: its own heap, built-ins, loaded modules
+and pre-decoded code. Nothing is shared between machines (no module globals
+hold state), so many can run in one process.
+
+The dispatch loop (`run`) is
+
+    for _ in budget: op = op(fiber)
+
+where `op` is a pre-decoded instruction (predecode.py). The end of each budget
+chunk is the VM's single hook point -- the place for GC safe points now, and
+for preemption, fuel, tracing and breakpoints in later issues (set the chunk
+to 1 to see every instruction). Guest errors arrive as Python exceptions
+(`RtError`, `Throw`) and are dispatched to exception-table handlers by
+`_unwind`, which walks the fiber's explicit frame stack: guest calls never
+recurse in Python.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from ..bytecode.code import Bundle, Code, ModuleCode
+from ..heap.heap import Heap
+from ..heap.objects import (
+    UNINIT,
+    Array,
+    BoundMethod,
+    Class,
+    Function,
+    Instance,
+    Iterator,
+    Map,
+    ModuleObject,
+    Native,
+    Range,
+    Record,
+    unmap_key,
+)
+from .errors import GuestException, RtError, Throw
+from .fiber import Fiber
+from .predecode import Decoder
+from .methods import PRELUDE_METHODS
+from .values import NeedsGuest, check_key, to_str, typeof
+
+ERROR_CLASSES = (
+    "TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError "
+    "MemoryError Cancelled DeadlockError PermissionError IOError"
+).split()
+
+ITER_ARRAY, ITER_RANGE, ITER_STRING, ITER_MAP = 0, 1, 2, 3
+DEFAULT_MAX_DEPTH = 100_000
+CHUNK = 4096  # dispatches between safe points
+
+
+class Halt(Exception):
+    """Raised by the bottom frame's continuation: the fiber's entry call returned."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _plural(n: int) -> str:
+    return "1 argument" if n == 1 else f"{n} arguments"
+
+
+class Machine:
+    def __init__(self, *, gc_stress: bool = False, max_depth: int = DEFAULT_MAX_DEPTH, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None) -> None:
+        self.heap = Heap(stress=gc_stress)
+        self.max_depth = max_depth
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.argv = argv or []
+        self.decoded: dict[Code, list] = {}
+        self.op_info: dict[Any, tuple[Code | None, int]] = {}
+        self.modules: dict[str, ModuleObject] = {}
+        self.module_codes: dict[str, ModuleCode] = {}
+        self.chunk = 1 if gc_stress else CHUNK
+        self._discard_conts: dict[Any, Callable] = {}
+        self.fiber: Fiber | None = None
+        self.prelude: ModuleObject | None = None
+        self.extra_roots: list = []  # values held by the embedding API
+
+        def halt(fb: Fiber) -> Any:
+            raise Halt(fb.L[-1])
+
+        self._halt = halt
+        self.op_info[halt] = (None, -1)
+        self._init_builtins()
+
+    # ------------------------------------------------------------------ setup
+
+    def _init_builtins(self) -> None:
+        from .builtins import make_builtins
+        from .methods import make_methods
+
+        self.builtins: dict[str, Any] = make_builtins(self)
+        self.error_classes: dict[str, Class] = {}
+        base = self._native_class("Error", None)
+        for name in ERROR_CLASSES:
+            self._native_class(name, base)
+        self.methods = make_methods(self)
+
+    def _native_class(self, name: str, parent: Class | None) -> Class:
+        cls = self.heap.alloc(Class(name, parent, None))
+        if parent is None:
+            cls.template = {"message": "", "stack": ""}
+
+            def init(inst: Instance, *args: Any) -> Any:
+                if len(args) > 1:
+                    raise RtError("TypeError", f"{inst.cls.name}.init expects at most 1 argument, got {len(args)}")
+                inst.fields["message"] = to_str(args[0]) if args else ""
+                return inst
+
+            cls.init = self.heap.alloc(Native("init", init, -1))
+            cls.methods["init"] = cls.init
+        self.error_classes[name] = cls
+        self.builtins[name] = cls
+        return cls
+
+    def gc_roots(self) -> list:
+        """Every root of the guest heap, in one place."""
+        roots: list = list(self.modules.values())
+        roots.extend(self.builtins.values())
+        roots.extend(self.error_classes.values())
+        if self.prelude is not None:
+            roots.append(self.prelude)
+        if self.fiber is not None:
+            roots.append(self.fiber)
+        roots.extend(self.extra_roots)
+        return roots
+
+    def collect(self) -> int:
+        return self.heap.collect(self.gc_roots())
+
+    # ------------------------------------------------------------------ running
+
+    def run_function(self, fn: Any, args: list) -> Any:
+        """Call a guest callable from the host and run until it returns."""
+        fb = Fiber(self)
+        outer = self.fiber
+        self.fiber = fb
+        fb.L = [None]
+        fb.frames = []
+        try:
+            bottom = fb.L
+            fb.L = bottom
+            bottom.append(fn)
+            bottom.extend(args)
+            op = self.call_slow(fb, fn, len(args), self._halt)
+            if op is self._halt:  # a native returned at once
+                return bottom[-1]
+            return self.run(fb, op)
+        finally:
+            self.fiber = outer
+
+    def run(self, fb: Fiber, op: Any) -> Any:
+        chunk = range(self.chunk)
+        heap = self.heap
+        while True:
+            try:
+                while True:
+                    for _ in chunk:
+                        op = op(fb)
+                    # Safe point: every live value is reachable from a root here.
+                    if heap.pending:
+                        self.collect()
+            except Halt as h:
+                if heap.pending:
+                    self.collect()
+                return h.value
+            except RtError as e:
+                op = self._unwind(fb, op, self.make_error(e.cls, e.message))
+            except Throw as t:
+                op = self._unwind(fb, op, t.value)
+            except NeedsGuest:  # pragma: no cover - handled where raised
+                raise
+            except RecursionError:
+                op = self._unwind(fb, op, self.make_error("StackOverflowError", "host recursion limit reached"))
+            except ZeroDivisionError:
+                op = self._unwind(fb, op, self.make_error("ZeroDivisionError", "division by zero"))
+            except OverflowError:
+                op = self._unwind(fb, op, self.make_error("OverflowError", "numeric result out of range"))
+
+    def make_error(self, cls_name: str, message: str) -> Instance:
+        cls = self.error_classes.get(cls_name) or self.error_classes["Error"]
+        inst = self.heap.alloc(Instance(cls, dict(cls.template)))
+        inst.fields["message"] = message
+        return inst
+
+    # ------------------------------------------------------------------ errors
+
+    def trace(self, fb: Fiber, op: Any) -> list[str]:
+        """Guest stack trace, innermost first: `at fn (file:line:col)`."""
+        out = []
+        code, pc = self.op_info.get(op, (None, -1))
+        if code is not None:
+            out.append(self._frame_line(code, pc))
+        for _, ret in reversed(fb.frames):
+            code, pc = self.op_info.get(ret, (None, -1))
+            if code is not None and pc > 0:
+                out.append(self._frame_line(code, pc - 1))
+        return out
+
+    @staticmethod
+    def _frame_line(code: Code, pc: int) -> str:
+        line, col = code.position(pc)
+        return f"at {code.name} ({code.path}:{line}:{col})"
+
+    def _unwind(self, fb: Fiber, op: Any, value: Any) -> Any:
+        """Find the handler for `value` thrown by `op`; returns the op to continue
+        at, or raises GuestException when no guest frame catches it."""
+        trace = self.trace(fb, op)
+        if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
+            if not value.fields.get("stack"):
+                value.fields["stack"] = "\n".join(trace)
+        fb.error_trace = trace
+        code, pc = self.op_info.get(op, (None, -1))
+        while True:
+            if code is not None:
+                for start, end, target, depth in code.handlers:
+                    if start <= pc < end:
+                        L = fb.L
+                        del L[code.nlocals + depth :]
+                        L.append(value)
+                        return self.decoded[code][target]
+            if not fb.frames:
+                raise self.uncaught(value, trace)
+            L, ret = fb.frames.pop()
+            fb.L = L
+            if ret is self._halt and not fb.frames:
+                raise self.uncaught(value, trace)
+            code, pc = self.op_info.get(ret, (None, -1))
+            pc -= 1
+
+    def uncaught(self, value: Any, trace: list[str]) -> GuestException:
+        if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
+            stack = value.fields.get("stack") or ""
+            lines = stack.split("\n") if stack else trace
+            return GuestException(value, value.cls.name, to_str_safe(value.fields.get("message", "")), lines)
+        return GuestException(value, "", self.safe_str(value), trace)
+
+    def safe_str(self, value: Any) -> str:
+        try:
+            return to_str(value)
+        except NeedsGuest:
+            return f"<{typeof(value)} instance>"
+
+    # ------------------------------------------------------------------ calls
+
+    def push_frame(self, fb: Fiber, fn: Function, args: list, ret: Any) -> Any:
+        """Enter guest function fn with `args` (self included for methods)."""
+        if fn.arity != len(args):
+            raise self.arity_error(fn, len(args))
+        frames = fb.frames
+        if len(frames) >= self.max_depth:
+            raise RtError("StackOverflowError", "maximum call depth exceeded")
+        new = [fn]
+        new += args
+        new += fn.code_pad
+        frames.append((fb.L, ret))
+        fb.L = new
+        return fn.entry
+
+    def arity_error(self, fn: Function, got: int) -> RtError:
+        method = fn.code.flags & 1
+        expected = fn.arity - (1 if method else 0)
+        got -= 1 if method else 0
+        name = fn.name.split(".")[-1] if fn.name.endswith(".init") else fn.name
+        if fn.name.endswith(".init"):
+            name = fn.name[: -len(".init")]
+        return RtError("TypeError", f"{name} expects {_plural(expected)}, got {got}")
+
+    def call_slow(self, fb: Fiber, fn: Any, n: int, ret: Any) -> Any:
+        """Call `fn` sitting below n arguments on the stack; returns the next op."""
+        L = fb.L
+        t = type(fn)
+        if t is Function:
+            args = L[len(L) - n :]
+            del L[len(L) - n - 1 :]
+            return self.push_frame(fb, fn, args, ret)
+        if t is Native:
+            args = L[len(L) - n :]
+            if fn.arity >= 0 and fn.arity != n:
+                raise RtError("TypeError", f"{fn.name} expects {_plural(fn.arity)}, got {n}")
+            try:
+                result = fn.fn(*args)
+            except NeedsGuest:
+                return self._guest_fallback(fb, fn, args, n, ret)
+            del L[len(L) - n - 1 :]
+            L.append(result)
+            return ret
+        if t is BoundMethod:
+            L.insert(len(L) - n, fn.receiver)
+            L[len(L) - n - 2] = fn.method
+            return self.call_slow(fb, fn.method, n + 1, ret)
+        if t is Class:
+            return self.construct(fb, fn, n, ret)
+        raise RtError("TypeError", f"{typeof(fn)} is not callable")
+
+    def construct(self, fb: Fiber, cls: Class, n: int, ret: Any) -> Any:
+        """`Cls(args)`: a new instance from the class template, then its `$fields`
+        methods (root class first) and `init`, each as a guest frame."""
+        L = fb.L
+        inst = self.heap.alloc(Instance(cls, dict(cls.template)))
+        args = L[len(L) - n :]
+        del L[len(L) - n - 1 :]
+        init = cls.init
+        if type(init) is Function:
+            if init.arity != n + 1:
+                raise self.arity_error(init, n + 1)
+            nxt = self.push_frame(fb, init, [inst] + args, ret)  # init returns self
+        else:
+            if init is not None:  # the native init of the Error classes
+                init.fn(inst, *args)
+            elif n:
+                raise RtError("TypeError", f"{cls.name} expects 0 arguments, got {n}")
+            L.append(inst)
+            nxt = ret
+        # Frames pushed last run first; each `$fields` frame's return value is
+        # dropped before its caller (the next initialiser, or init) starts.
+        for fi in reversed(cls.field_inits):
+            nxt = self.push_frame(fb, fi, [inst], self._discard_cont(nxt))
+        return nxt
+
+    def _discard_cont(self, target: Any) -> Callable:
+        """An op that drops the value a `$fields` frame returned, then goes to target."""
+        cont = self._discard_conts.get(target)
+        if cont is None:
+
+            def cont(fb: Fiber) -> Any:
+                fb.L.pop()
+                return target
+
+            self._discard_conts[target] = cont
+            self.op_info[cont] = (None, -1)
+        return cont
+
+    def call_method_slow(self, fb: Fiber, recv: Any, name: str, n: int, ret: Any) -> Any:
+        L = fb.L
+        t = type(recv)
+        if t is Instance:
+            meth = recv.cls.methods.get(name)
+            if meth is not None:
+                L.insert(len(L) - n - 1, meth)
+                return self.call_slow(fb, meth, n + 1, ret)
+            value = recv.fields.get(name, UNINIT)
+            if value is UNINIT:
+                raise RtError("TypeError", f"{recv.cls.name} has no method '{name}'")
+        elif t is Record:
+            value = recv.fields.get(name, UNINIT)
+            if value is UNINIT:
+                raise RtError("TypeError", f"record has no field '{name}'")
+        elif t is ModuleObject:
+            value = self.module_get(recv, name)
+        else:
+            kind = "string" if t is str else typeof(recv)
+            table = self.methods.get(kind)
+            pname = PRELUDE_METHODS.get(kind, {}).get(name)
+            if name == "sort" and n != 1:
+                pname = None  # sort() is native; sort(key) needs guest calls
+            if pname is not None:
+                fn = self.prelude_fn(pname)
+                L.insert(len(L) - n - 1, fn)
+                return self.call_slow(fb, fn, n + 1, ret)
+            meth = table.get(name) if table is not None else None
+            if meth is None:
+                raise RtError("TypeError", f"{kind} has no method '{name}'")
+            args = L[len(L) - n :]
+            try:
+                result = meth(recv, *args)
+            except NeedsGuest:
+                return self._method_fallback(fb, kind, recv, name, n, ret)
+            del L[len(L) - n - 1 :]
+            L.append(result)
+            return ret
+        # A field or export holding a callable: call it without a receiver.
+        L[len(L) - n - 1] = value
+        return self.call_slow(fb, value, n, ret)
+
+    def super_method(self, cls: Any, name: str) -> Any:
+        if type(cls) is not Class:
+            raise RtError("TypeError", "superclass is not a class")
+        meth = cls.methods.get(name)
+        if meth is None:
+            raise RtError("TypeError", f"{cls.name} has no method '{name}'")
+        return meth
+
+    # ------------------------------------------------------------------ guest fallbacks
+
+    def prelude_fn(self, name: str) -> Function:
+        if self.prelude is None:
+            self._load_prelude()
+        assert self.prelude is not None and self.prelude.code is not None
+        return self.prelude.globals[self.prelude.code.globals.index(name)]
+
+    def _load_prelude(self) -> None:
+        from importlib import resources
+
+        from ..compiler.driver import compile_module_ast, parse_source
+        from ..diagnostics import CompileError, DiagnosticBag
+
+        source = resources.files("tinyvm.vm").joinpath("prelude.tl").read_text("utf-8")
+        bag = DiagnosticBag("<prelude>", source)
+        mod = parse_source(source, "<prelude>", bag)
+        code = None if bag else compile_module_ast(mod, "<prelude>", source, bag, {}, allow_private=True)
+        if code is None:
+            raise CompileError(bag.items, {"<prelude>": source})
+        module = self._new_module("<prelude>", code)
+        self.prelude = module
+        self.run_module_now(module)
+
+    def _guest_fallback(self, fb: Fiber, fn: Native, args: list, n: int, ret: Any) -> Any:
+        """A native met a value it cannot format without calling guest code (an
+        instance with a `str` method): redo the call with its prelude version."""
+        from .builtins import GUEST_FALLBACKS
+
+        target = GUEST_FALLBACKS.get(fn.name)
+        if target is None:
+            raise RtError("TypeError", f"{fn.name}: cannot format this value")
+        L = fb.L
+        del L[len(L) - n - 1 :]
+        if fn.name == "print":
+            args = [self.heap.alloc(Array(list(args)))]
+        return self.push_frame(fb, self.prelude_fn(target), list(args), ret)
+
+    def _method_fallback(self, fb: Fiber, kind: str, recv: Any, name: str, n: int, ret: Any) -> Any:
+        from .methods import GUEST_FALLBACKS
+
+        target = GUEST_FALLBACKS.get(kind, {}).get(name)
+        if target is None:
+            raise RtError("TypeError", f"{kind}.{name}: cannot format this value")
+        L = fb.L
+        args = L[len(L) - n :]
+        del L[len(L) - n - 1 :]
+        return self.push_frame(fb, self.prelude_fn(target), [recv] + args, ret)
+
+    def to_str_op(self, fb: Fiber, ret: Any) -> Any:
+        L = fb.L
+        try:
+            L[-1] = to_str(L[-1])
+            return ret
+        except NeedsGuest:
+            v = L.pop()
+            return self.push_frame(fb, self.prelude_fn("format_value"), [v], ret)
+
+    # ------------------------------------------------------------------ objects
+
+    def get_field(self, obj: Any, name: str) -> Any:
+        t = type(obj)
+        if t is Instance:
+            v = obj.fields.get(name, UNINIT)
+            if v is not UNINIT:
+                return v
+            meth = obj.cls.methods.get(name)
+            if meth is not None:
+                return self.heap.alloc(BoundMethod(obj, meth))
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+        if t is Record:
+            v = obj.fields.get(name, UNINIT)
+            if v is UNINIT:
+                raise RtError("TypeError", f"record has no field '{name}'")
+            return v
+        if t is ModuleObject:
+            return self.module_get(obj, name)
+        kind = "string" if t is str else typeof(obj)
+        table = self.methods.get(kind)
+        if table is not None and name in table:
+            meth = table[name]
+            return self.heap.alloc(Native(name, lambda *a: meth(obj, *a), -1))
+        raise RtError("TypeError", f"{kind} has no field '{name}'")
+
+    def set_field(self, obj: Any, name: str, value: Any) -> None:
+        t = type(obj)
+        if t is Instance:
+            if name in obj.fields:
+                obj.fields[name] = value
+                return
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+        if t is Record:
+            if name in obj.fields:
+                obj.fields[name] = value
+                return
+            raise RtError("TypeError", f"record has no field '{name}'")
+        raise RtError("TypeError", f"cannot set field '{name}' on {typeof(obj)}")
+
+    def get_index(self, obj: Any, i: Any) -> Any:
+        t = type(obj)
+        if t is Array or t is str:
+            if type(i) is not int:
+                raise RtError("TypeError", f"{typeof(obj)} index must be int, got {typeof(i)}")
+            n = len(obj.items) if t is Array else len(obj)
+            if not 0 <= i < n:
+                raise RtError("IndexError", f"index {i} out of range for length {n}")
+            return obj.items[i] if t is Array else obj[i]
+        if t is Map:
+            v = obj.items.get(check_key(i), UNINIT)
+            if v is UNINIT:
+                from .values import repr_value
+
+                raise RtError("KeyError", f"key not found: {repr_value(i)}")
+            return v
+        raise RtError("TypeError", f"{typeof(obj)} is not indexable")
+
+    def set_index(self, obj: Any, i: Any, value: Any) -> None:
+        t = type(obj)
+        if t is Array:
+            if type(i) is not int:
+                raise RtError("TypeError", f"array index must be int, got {typeof(i)}")
+            n = len(obj.items)
+            if not 0 <= i < n:
+                raise RtError("IndexError", f"index {i} out of range for length {n}")
+            obj.items[i] = value
+            return
+        if t is Map:
+            obj.items[check_key(i)] = value
+            return
+        raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
+
+    def make_iter(self, v: Any) -> Iterator:
+        t = type(v)
+        if t is Array:
+            it = Iterator(ITER_ARRAY, v)
+        elif t is Range:
+            it = Iterator(ITER_RANGE, v)
+            it.pos = v.start
+        elif t is str:
+            it = Iterator(ITER_STRING, v)
+        elif t is Map:
+            # Iterate a snapshot of the keys: mutation during the loop is safe.
+            it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
+        else:
+            raise RtError("TypeError", f"{typeof(v)} is not iterable")
+        return self.heap.alloc(it)
+
+    def next_item(self, it: Iterator) -> Any:
+        kind = it.kind
+        if kind == ITER_RANGE:
+            if it.pos < it.source.stop:
+                it.pos += 1
+                return it.pos - 1
+            return UNINIT
+        if kind == ITER_STRING:
+            s = it.source
+            if it.pos < len(s):
+                it.pos += 1
+                return s[it.pos - 1]
+            return UNINIT
+        items = it.source.items  # ITER_MAP: an array of keys
+        if it.pos < len(items):
+            it.pos += 1
+            return items[it.pos - 1]
+        return UNINIT
+
+    def make_class(self, info: Any, parent: Any, methods: list) -> Class:
+        if parent is not None and type(parent) is not Class:
+            raise RtError("TypeError", f"a class can only extend a class, not {typeof(parent)}")
+        cls = self.heap.alloc(Class(info.name, parent, info))
+        for name, default in zip(info.fields, info.defaults):
+            cls.template[name] = default
+        for name, fn in zip(info.methods, methods):
+            fn.owner = cls
+            if name == "$fields":
+                cls.field_inits.append(fn)
+                continue
+            cls.own_methods[name] = fn
+            cls.methods[name] = fn
+        init = cls.methods.get("init")
+        cls.init = init
+        return cls
+
+    # ------------------------------------------------------------------ modules
+
+    def load_bundle(self, bundle: Bundle) -> ModuleObject:
+        for key, code in bundle.modules.items():
+            self.module_codes.setdefault(key, code)
+        return self.module_for(bundle.main)
+
+    def module_for(self, key: str) -> ModuleObject:
+        module = self.modules.get(key)
+        if module is not None:
+            return module
+        if key in self.module_codes:
+            return self._new_module(key, self.module_codes[key])
+        native = self._native_module(key)
+        if native is None:
+            raise RtError("Error", f"cannot find module \"{key}\"")
+        return native
+
+    def _new_module(self, key: str, code: ModuleCode) -> ModuleObject:
+        module = self.heap.alloc(ModuleObject(key, code.path, [UNINIT] * len(code.globals), {}, code))
+        module.exports = {name: code.globals.index(name) for name in code.exports}
+        if key != "<prelude>":
+            self.modules[key] = module
+        return module
+
+    def _native_module(self, key: str) -> ModuleObject | None:
+        if key == "math":
+            from .stdlib_math import make_math_module
+
+            values = make_math_module(self)
+        else:
+            return None
+        names = list(values)
+        module = self.heap.alloc(ModuleObject(key, key, [values[n] for n in names], {n: i for i, n in enumerate(names)}))
+        module.native = True
+        module.initialized = True
+        self.modules[key] = module
+        return module
+
+    def module_get(self, module: ModuleObject, name: str) -> Any:
+        slot = module.exports.get(name)
+        if slot is None:
+            raise RtError("TypeError", f"module \"{module.name}\" has no export '{name}'")
+        v = module.globals[slot]
+        if v is UNINIT:
+            raise RtError("Error", f"'{name}' of module \"{module.name}\" is used before its declaration has run")
+        return v
+
+    def module_entry(self, module: ModuleObject) -> Function:
+        assert module.code is not None
+        ops = Decoder(self, module).decode(module.code.init)
+        return self.heap.alloc(Function(module.code.init, (), module, ops[0]))
+
+    def import_module(self, fb: Fiber, importer: str, spec: str, ret: Any) -> Any:
+        from ..compiler.driver import resolve_spec
+
+        module = self.module_for(resolve_spec(importer, spec))
+        if module.initialized:
+            fb.L.append(module)
+            return ret
+        # Run its top level now; its code ends by returning the module object.
+        module.initialized = True
+        return self.push_frame(fb, self.module_entry(module), [], ret)
+
+    def run_module_now(self, module: ModuleObject) -> Any:
+        module.initialized = True
+        return self.run_function(self.module_entry(module), [])
+
+
+def to_str_safe(v: Any) -> str:
+    try:
+        return to_str(v)
+    except NeedsGuest:
+        return "<error message>"

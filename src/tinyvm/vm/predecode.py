@@ -1,0 +1,1051 @@
+"""Pre-decoding: verified bytecode -> threaded closures, the form the VM runs.
+
+Each instruction at offset `pc` becomes a Python closure `op(fiber) -> next_op`
+with its operands already decoded into closure variables (constant values,
+slot numbers, resolved globals list, the built-in object...). The dispatch loop
+is then just `op = op(fiber)` (see machine.py): no opcode switch, no operand
+fetch. Jumps are threaded: an instruction followed by an unconditional JUMP
+continues straight at the jump's target.
+
+Superinstructions: common bytecode sequences are fused into one closure (the
+instructions inside keep their own closures too, so jumps into the middle of a
+sequence still work). Fusion never crosses an exception-range boundary, so a
+fused closure is covered by exactly the handlers of its first instruction. The
+fused shapes are generated from templates (`_TEMPLATES`) so every operator gets
+the same fast paths: int64 with an overflow check, float, then the exact slow
+path in arith.py.
+
+A dispatch is one unit of the instruction budget (preemption, fuel): counts are
+deterministic because fusion is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..bytecode import opcodes as O
+from ..bytecode.code import Code
+from ..heap.objects import (
+    UNINIT,
+    Array,
+    BoundMethod,
+    Cell,
+    Class,
+    Function,
+    Instance,
+    Iterator,
+    Map,
+    ModuleObject,
+    Native,
+    Range,
+    Record,
+)
+from . import arith
+from .errors import RtError, Throw
+from .values import check_key, typeof
+
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+
+# --------------------------------------------------------------------------- fused templates
+#
+# Placeholders: {X}/{Y} load the operands, {OP} is the Python operator, {DEST}
+# delivers the result r. `slow` is the arith.py function for the opcode.
+
+_ARITH_BODY = """
+def make(ops, k, a, b, d, t, slow, alloc):
+    def f(fb):
+        L = fb.L
+        x = {X}; y = {Y}
+        if type(x) is int and type(y) is int:
+            r = x {OP} y
+            if -9223372036854775808 <= r <= 9223372036854775807:
+                {DEST}
+        elif type(x) is float and type(y) is float:
+            r = x {OP} y
+            {DEST}
+        r = slow(x, y)
+        if type(r) is Array:
+            alloc(r)
+        {DEST}
+    return f
+"""
+
+_CMP_BODY = """
+def make(ops, k, a, b, d, t, slow, alloc):
+    def f(fb):
+        L = fb.L
+        x = {X}; y = {Y}
+        if type(x) is int and type(y) is int:
+            r = x {OP} y
+        else:
+            r = slow(x, y)
+        {DEST}
+    return f
+"""
+
+_OTHER_BODY = """
+def make(ops, k, a, b, d, t, slow, alloc):
+    def f(fb):
+        L = fb.L
+        r = slow({X}, {Y})
+        {DEST}
+    return f
+"""
+
+_SOURCES = {"L": "L[{v}]", "C": "{v}", "S": None}
+_DESTS = {
+    "push": "L.append(r); return ops[k]",
+    "store": "L[d] = r; return ops[k]",
+    "jf": "return ops[k] if r is True else ops[t]",
+}
+
+_ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
+_CMP_OPS = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
+_OTHER_OPS = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
+
+_factories: dict[tuple, Callable] = {}
+
+
+def _factory(opcode: int, xs: str, ys: str, dest: str) -> Callable:
+    key = (opcode, xs, ys, dest)
+    fac = _factories.get(key)
+    if fac is not None:
+        return fac
+    if opcode in _ARITH_OPS:
+        body, op = _ARITH_BODY, _ARITH_OPS[opcode]
+    elif opcode in _CMP_OPS:
+        body, op = _CMP_BODY, _CMP_OPS[opcode]
+    else:
+        body, op = _OTHER_BODY, ""
+    x = "L[a]" if xs == "L" else "a"
+    y = "L[b]" if ys == "L" else "b"
+    src = body.replace("{X}", x).replace("{Y}", y).replace("{OP}", op).replace("{DEST}", _DESTS[dest])
+    if dest == "jf":
+        # A comparison feeding a branch must yield a bool: ints always do; the
+        # slow path returns bools or raises.
+        pass
+    env: dict[str, Any] = {"Array": Array}
+    exec(compile(src, f"<tinyvm fused {O.OPCODES[opcode].name} {xs}{ys} {dest}>", "exec"), env)
+    fac = env["make"]
+    _factories[key] = fac
+    return fac
+
+
+class Decoder:
+    """Pre-decodes the code objects of one module for one VM."""
+
+    def __init__(self, vm: Any, module: ModuleObject) -> None:
+        self.vm = vm
+        self.module = module
+        self.G = module.globals
+
+    def decode(self, code: Code) -> list:
+        cached = self.vm.decoded.get(code)
+        if cached is not None:
+            return cached
+        ops: list = [None] * (len(code.code) + 1)
+        self.vm.decoded[code] = ops
+        instrs = list(_iter_instructions(code.code))
+        starts = {pc for pc, _, _ in instrs}
+        nxt_of = {}
+        for i, (pc, opc, args) in enumerate(instrs):
+            nxt_of[pc] = instrs[i + 1][0] if i + 1 < len(instrs) else len(code.code)
+        boundaries = _handler_boundaries(code)
+        info = self.vm.op_info
+        for i, (pc, opc, args) in enumerate(instrs):
+            window = instrs[i : i + 4]
+            fn = self._fuse(code, ops, window, boundaries, nxt_of)
+            if fn is None:
+                k = self._thread(code, nxt_of[pc])
+                fn = BUILDERS[opc](self, code, ops, pc, args, k)
+            ops[pc] = fn
+            info[fn] = (code, pc)
+        del starts
+        return ops
+
+    def _thread(self, code: Code, pc: int) -> int:
+        """Follow unconditional jumps so an instruction continues at the final target."""
+        seen = 0
+        c = code.code
+        while pc < len(c) and c[pc] == O.JUMP and seen < 8:
+            pc = c[pc + 1]
+            seen += 1
+        return pc
+
+    # ------------------------------------------------------------------ fusion
+
+    def _fuse(self, code: Code, ops: list, window: list, boundaries: set, nxt_of: dict) -> Callable | None:
+        if len(window) < 2:
+            return None
+        for pc, _, _ in window[1:]:
+            if pc in boundaries:
+                return None
+        (p0, o0, a0) = window[0]
+        (p1, o1, a1) = window[1]
+        consts = code.consts
+        # LOAD_LOCAL x; RETURN
+        if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
+            return _ret_local(a0[0])
+        if o0 in (O.LOAD_LOCAL, O.LOAD_CONST) and len(window) >= 3:
+            p2, o2, a2 = window[2]
+            if o1 in (O.LOAD_LOCAL, O.LOAD_CONST) and (o2 in _ARITH_OPS or o2 in _CMP_OPS or o2 in _OTHER_OPS):
+                xs = "L" if o0 == O.LOAD_LOCAL else "C"
+                ys = "L" if o1 == O.LOAD_LOCAL else "C"
+                a = a0[0] if xs == "L" else consts[a0[0]]
+                b = a1[0] if ys == "L" else consts[a1[0]]
+                if xs == "C" and ys == "C":
+                    return None
+                slow = arith.BINARY[o2]
+                alloc = self.vm.heap.alloc
+                if len(window) >= 4:
+                    p3, o3, a3 = window[3]
+                    if o3 == O.STORE_LOCAL:
+                        k = self._thread(code, nxt_of[p3])
+                        return _factory(o2, xs, ys, "store")(ops, k, a, b, a3[0], 0, slow, alloc)
+                    if o3 == O.JUMP_IF_FALSE and o2 in _CMP_OPS:
+                        k = self._thread(code, nxt_of[p3])
+                        t = self._thread(code, a3[0])
+                        return _factory(o2, xs, ys, "jf")(ops, k, a, b, 0, t, slow, alloc)
+                k = self._thread(code, nxt_of[p2])
+                return _factory(o2, xs, ys, "push")(ops, k, a, b, 0, 0, slow, alloc)
+        if o0 == O.LOAD_LOCAL and o1 == O.GET_FIELD:
+            k = self._thread(code, nxt_of[p1])
+            return _local_get_field(self, ops, k, a0[0], code.names[a1[0]])
+        if o0 == O.LOAD_LOCAL and o1 == O.STORE_LOCAL:
+            k = self._thread(code, nxt_of[p1])
+            return _copy_local(ops, k, a0[0], a1[0])
+        if (o0 in _CMP_OPS) and o1 == O.JUMP_IF_FALSE:
+            k = self._thread(code, nxt_of[p1])
+            t = self._thread(code, a1[0])
+            return _cmp_branch(ops, k, t, o0)
+        return None
+
+
+def _iter_instructions(code: tuple[int, ...]):
+    pc = 0
+    n = len(code)
+    while pc < n:
+        opc = code[pc]
+        size = O.OPCODES[opc].size
+        yield pc, opc, tuple(code[pc + 1 : pc + size])
+        pc += size
+
+
+def _handler_boundaries(code: Code) -> set:
+    out = set()
+    for start, end, target, _ in code.handlers:
+        out.update((start, end, target))
+    return out
+
+
+# --------------------------------------------------------------------------- fused helpers
+
+
+def _ret_local(i: int) -> Callable:
+    def f(fb):
+        v = fb.L[i]
+        L, ret = fb.frames.pop()
+        L.append(v)
+        fb.L = L
+        return ret
+
+    return f
+
+
+def _copy_local(ops: list, k: int, a: int, b: int) -> Callable:
+    def f(fb):
+        L = fb.L
+        L[b] = L[a]
+        return ops[k]
+
+    return f
+
+
+def _cmp_branch(ops: list, k: int, t: int, opcode: int) -> Callable:
+    slow = arith.BINARY[opcode]
+
+    def f(fb):
+        L = fb.L
+        y = L.pop()
+        x = L.pop()
+        return ops[k] if slow(x, y) is True else ops[t]
+
+    return f
+
+
+def _local_get_field(d: Decoder, ops: list, k: int, i: int, name: str) -> Callable:
+    get_field = d.vm.get_field
+
+    def f(fb):
+        L = fb.L
+        obj = L[i]
+        if type(obj) is Instance:
+            v = obj.fields.get(name, UNINIT)
+            if v is not UNINIT:
+                L.append(v)
+                return ops[k]
+        L.append(get_field(obj, name))
+        return ops[k]
+
+    return f
+
+
+# --------------------------------------------------------------------------- builders
+#
+# BUILDERS[opcode](decoder, code, ops, pc, args, k) -> closure; k is the threaded
+# offset of the next instruction.
+
+BUILDERS: list[Callable] = [None] * O.NUM_OPCODES  # type: ignore[list-item]
+
+
+def builder(*opcodes: int) -> Callable:
+    def register(fn: Callable) -> Callable:
+        for opc in opcodes:
+            BUILDERS[opc] = fn
+        return fn
+
+    return register
+
+
+@builder(O.NOP)
+def b_nop(d, code, ops, pc, args, k):
+    def f(fb):
+        return ops[k]
+
+    return f
+
+
+@builder(O.POP)
+def b_pop(d, code, ops, pc, args, k):
+    def f(fb):
+        fb.L.pop()
+        return ops[k]
+
+    return f
+
+
+@builder(O.DUP)
+def b_dup(d, code, ops, pc, args, k):
+    def f(fb):
+        L = fb.L
+        L.append(L[-1])
+        return ops[k]
+
+    return f
+
+
+@builder(O.DUP2)
+def b_dup2(d, code, ops, pc, args, k):
+    def f(fb):
+        L = fb.L
+        L += L[-2:]
+        return ops[k]
+
+    return f
+
+
+@builder(O.SWAP)
+def b_swap(d, code, ops, pc, args, k):
+    def f(fb):
+        L = fb.L
+        L[-1], L[-2] = L[-2], L[-1]
+        return ops[k]
+
+    return f
+
+
+def _push_value(ops: list, k: int, value: Any) -> Callable:
+    def f(fb):
+        fb.L.append(value)
+        return ops[k]
+
+    return f
+
+
+@builder(O.LOAD_CONST)
+def b_load_const(d, code, ops, pc, args, k):
+    return _push_value(ops, k, code.consts[args[0]])
+
+
+@builder(O.LOAD_NIL)
+def b_load_nil(d, code, ops, pc, args, k):
+    return _push_value(ops, k, None)
+
+
+@builder(O.LOAD_TRUE)
+def b_load_true(d, code, ops, pc, args, k):
+    return _push_value(ops, k, True)
+
+
+@builder(O.LOAD_FALSE)
+def b_load_false(d, code, ops, pc, args, k):
+    return _push_value(ops, k, False)
+
+
+@builder(O.LOAD_LOCAL)
+def b_load_local(d, code, ops, pc, args, k):
+    i = args[0]
+
+    def f(fb):
+        L = fb.L
+        L.append(L[i])
+        return ops[k]
+
+    return f
+
+
+@builder(O.STORE_LOCAL)
+def b_store_local(d, code, ops, pc, args, k):
+    i = args[0]
+
+    def f(fb):
+        L = fb.L
+        L[i] = L.pop()
+        return ops[k]
+
+    return f
+
+
+@builder(O.LOAD_CELL)
+def b_load_cell(d, code, ops, pc, args, k):
+    i = args[0]
+
+    def f(fb):
+        L = fb.L
+        L.append(L[i].value)
+        return ops[k]
+
+    return f
+
+
+@builder(O.STORE_CELL)
+def b_store_cell(d, code, ops, pc, args, k):
+    i = args[0]
+
+    def f(fb):
+        L = fb.L
+        L[i].value = L.pop()
+        return ops[k]
+
+    return f
+
+
+@builder(O.MAKE_CELL)
+def b_make_cell(d, code, ops, pc, args, k):
+    i = args[0]
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        L[i] = alloc(Cell(L[i]))
+        return ops[k]
+
+    return f
+
+
+@builder(O.LOAD_UPVAL)
+def b_load_upval(d, code, ops, pc, args, k):
+    i = args[0]
+
+    def f(fb):
+        L = fb.L
+        L.append(L[0].upvals[i].value)
+        return ops[k]
+
+    return f
+
+
+@builder(O.STORE_UPVAL)
+def b_store_upval(d, code, ops, pc, args, k):
+    i = args[0]
+
+    def f(fb):
+        L = fb.L
+        L[0].upvals[i].value = L.pop()
+        return ops[k]
+
+    return f
+
+
+@builder(O.LOAD_GLOBAL)
+def b_load_global(d, code, ops, pc, args, k):
+    g = args[0]
+    G = d.G
+    name = d.module.code.globals[g] if d.module.code is not None else str(g)
+
+    def f(fb):
+        v = G[g]
+        if v is UNINIT:
+            raise RtError("Error", f"'{name}' is used before its declaration has run")
+        fb.L.append(v)
+        return ops[k]
+
+    return f
+
+
+@builder(O.STORE_GLOBAL)
+def b_store_global(d, code, ops, pc, args, k):
+    g = args[0]
+    G = d.G
+
+    def f(fb):
+        G[g] = fb.L.pop()
+        return ops[k]
+
+    return f
+
+
+@builder(O.LOAD_BUILTIN)
+def b_load_builtin(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    value = d.vm.builtins.get(name, UNINIT)
+    if value is UNINIT:
+
+        def missing(fb):
+            raise RtError("Error", f"built-in '{name}' is not available in this version")
+
+        return missing
+    return _push_value(ops, k, value)
+
+
+@builder(O.THIS_MODULE)
+def b_this_module(d, code, ops, pc, args, k):
+    return _push_value(ops, k, d.module)
+
+
+@builder(O.IMPORT)
+def b_import(d, code, ops, pc, args, k):
+    spec = code.consts[args[0]]
+    vm = d.vm
+    importer = d.module.name
+
+    def f(fb):
+        return vm.import_module(fb, importer, spec, ops[k])
+
+    return f
+
+
+_STACK_ARITH = """
+def make(ops, k, slow, alloc):
+    def f(fb):
+        L = fb.L
+        y = L.pop(); x = L[-1]
+        if type(x) is int and type(y) is int:
+            r = x {OP} y
+            if -9223372036854775808 <= r <= 9223372036854775807:
+                L[-1] = r
+                return ops[k]
+        elif type(x) is float and type(y) is float:
+            L[-1] = x {OP} y
+            return ops[k]
+        r = slow(x, y)
+        if type(r) is Array:
+            alloc(r)
+        L[-1] = r
+        return ops[k]
+    return f
+"""
+
+_STACK_CMP = """
+def make(ops, k, slow, alloc):
+    def f(fb):
+        L = fb.L
+        y = L.pop(); x = L[-1]
+        if type(x) is int and type(y) is int:
+            L[-1] = x {OP} y
+        else:
+            L[-1] = slow(x, y)
+        return ops[k]
+    return f
+"""
+
+_STACK_OTHER = """
+def make(ops, k, slow, alloc):
+    def f(fb):
+        L = fb.L
+        y = L.pop()
+        L[-1] = slow(L[-1], y)
+        return ops[k]
+    return f
+"""
+
+
+def _stack_factory(opcode: int) -> Callable:
+    if opcode in _ARITH_OPS:
+        src = _STACK_ARITH.replace("{OP}", _ARITH_OPS[opcode])
+    elif opcode in _CMP_OPS:
+        src = _STACK_CMP.replace("{OP}", _CMP_OPS[opcode])
+    else:
+        src = _STACK_OTHER
+    env: dict[str, Any] = {"Array": Array}
+    exec(compile(src, f"<tinyvm {O.OPCODES[opcode].name}>", "exec"), env)
+    return env["make"]
+
+
+_STACK_FACTORIES = {opc: _stack_factory(opc) for opc in list(_ARITH_OPS) + list(_CMP_OPS) + list(_OTHER_OPS) + [O.IS]}
+
+
+@builder(*_STACK_FACTORIES)
+def b_binary(d, code, ops, pc, args, k):
+    opc = code.code[pc]
+    return _STACK_FACTORIES[opc](ops, k, arith.BINARY[opc], d.vm.heap.alloc)
+
+
+def _unary(fn: Callable) -> Callable:
+    def build(d, code, ops, pc, args, k):
+        def f(fb):
+            L = fb.L
+            L[-1] = fn(L[-1])
+            return ops[k]
+
+        return f
+
+    return build
+
+
+BUILDERS[O.NEG] = _unary(arith.neg)
+BUILDERS[O.BNOT] = _unary(arith.bnot)
+BUILDERS[O.NOT] = _unary(arith.not_)
+
+
+def _check_bool(v: Any) -> Any:
+    if v is True or v is False:
+        return v
+    raise RtError("TypeError", f"condition must be bool, got {typeof(v)}")
+
+
+BUILDERS[O.CHECK_BOOL] = _unary(_check_bool)
+
+
+@builder(O.RANGE, O.RANGE_INCL)
+def b_range(d, code, ops, pc, args, k):
+    inclusive = code.code[pc] == O.RANGE_INCL
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        y = L.pop()
+        L[-1] = alloc(arith.make_range(L[-1], y, inclusive))
+        return ops[k]
+
+    return f
+
+
+@builder(O.TO_STR)
+def b_to_str(d, code, ops, pc, args, k):
+    vm = d.vm
+
+    def f(fb):
+        L = fb.L
+        v = L[-1]
+        if type(v) is str:
+            return ops[k]
+        return vm.to_str_op(fb, ops[k])
+
+    return f
+
+
+@builder(O.BUILD_STRING)
+def b_build_string(d, code, ops, pc, args, k):
+    n = args[0]
+
+    def f(fb):
+        L = fb.L
+        s = "".join(L[-n:])
+        del L[-n:]
+        L.append(s)
+        return ops[k]
+
+    return f
+
+
+@builder(O.BUILD_ARRAY)
+def b_build_array(d, code, ops, pc, args, k):
+    n = args[0]
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        if n:
+            items = L[-n:]
+            del L[-n:]
+        else:
+            items = []
+        L.append(alloc(Array(items)))
+        return ops[k]
+
+    return f
+
+
+@builder(O.BUILD_MAP)
+def b_build_map(d, code, ops, pc, args, k):
+    n = args[0]
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        items: dict = {}
+        if n:
+            flat = L[-2 * n :]
+            del L[-2 * n :]
+            for i in range(0, 2 * n, 2):
+                items[check_key(flat[i])] = flat[i + 1]
+        L.append(alloc(Map(items)))
+        return ops[k]
+
+    return f
+
+
+@builder(O.BUILD_RECORD)
+def b_build_record(d, code, ops, pc, args, k):
+    names = code.consts[args[0]]
+    n = args[1]
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        if n:
+            values = L[-n:]
+            del L[-n:]
+        else:
+            values = []
+        L.append(alloc(Record(dict(zip(names, values)))))
+        return ops[k]
+
+    return f
+
+
+@builder(O.GET_FIELD)
+def b_get_field(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    get_field = d.vm.get_field
+
+    def f(fb):
+        L = fb.L
+        obj = L[-1]
+        if type(obj) is Instance:
+            v = obj.fields.get(name, UNINIT)
+            if v is not UNINIT:
+                L[-1] = v
+                return ops[k]
+        L[-1] = get_field(obj, name)
+        return ops[k]
+
+    return f
+
+
+@builder(O.SET_FIELD)
+def b_set_field(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    set_field = d.vm.set_field
+
+    def f(fb):
+        L = fb.L
+        v = L.pop()
+        obj = L.pop()
+        if type(obj) is Instance:
+            fields = obj.fields
+            if name in fields:
+                fields[name] = v
+                return ops[k]
+        set_field(obj, name, v)
+        return ops[k]
+
+    return f
+
+
+@builder(O.GET_INDEX)
+def b_get_index(d, code, ops, pc, args, k):
+    get_index = d.vm.get_index
+
+    def f(fb):
+        L = fb.L
+        i = L.pop()
+        obj = L[-1]
+        if type(obj) is Array and type(i) is int:
+            items = obj.items
+            if 0 <= i < len(items):
+                L[-1] = items[i]
+                return ops[k]
+        L[-1] = get_index(obj, i)
+        return ops[k]
+
+    return f
+
+
+@builder(O.SET_INDEX)
+def b_set_index(d, code, ops, pc, args, k):
+    set_index = d.vm.set_index
+
+    def f(fb):
+        L = fb.L
+        v = L.pop()
+        i = L.pop()
+        obj = L.pop()
+        if type(obj) is Array and type(i) is int:
+            items = obj.items
+            if 0 <= i < len(items):
+                items[i] = v
+                return ops[k]
+        set_index(obj, i, v)
+        return ops[k]
+
+    return f
+
+
+@builder(O.JUMP)
+def b_jump(d, code, ops, pc, args, k):
+    t = d._thread(code, args[0])
+
+    def f(fb):
+        return ops[t]
+
+    return f
+
+
+@builder(O.JUMP_IF_FALSE, O.JUMP_IF_TRUE)
+def b_jump_if(d, code, ops, pc, args, k):
+    t = d._thread(code, args[0])
+    on_false = code.code[pc] == O.JUMP_IF_FALSE
+    fall, jump = (k, t) if on_false else (t, k)
+
+    def f(fb):
+        v = fb.L.pop()
+        if v is True:
+            return ops[fall]
+        if v is False:
+            return ops[jump]
+        raise RtError("TypeError", f"condition must be bool, got {typeof(v)}")
+
+    return f
+
+
+@builder(O.GET_ITER)
+def b_get_iter(d, code, ops, pc, args, k):
+    make_iter = d.vm.make_iter
+
+    def f(fb):
+        L = fb.L
+        L[-1] = make_iter(L[-1])
+        return ops[k]
+
+    return f
+
+
+@builder(O.FOR_ITER)
+def b_for_iter(d, code, ops, pc, args, k):
+    t = d._thread(code, args[0])
+    next_item = d.vm.next_item
+    done = UNINIT
+
+    def f(fb):
+        L = fb.L
+        it = L[-1]
+        if it.kind == 0:  # array: the fast, common case
+            items = it.source.items
+            pos = it.pos
+            if pos < len(items):
+                it.pos = pos + 1
+                L.append(items[pos])
+                return ops[k]
+            L.pop()
+            return ops[t]
+        v = next_item(it)
+        if v is done:
+            L.pop()
+            return ops[t]
+        L.append(v)
+        return ops[k]
+
+    return f
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@builder(O.CALL)
+def b_call(d, code, ops, pc, args, k):
+    n = args[0]
+    vm = d.vm
+    call_slow = vm.call_slow
+    limit = vm.max_depth
+    m = -n - 1
+
+    def f(fb):
+        L = fb.L
+        fn = L[m]
+        if type(fn) is Function and fn.arity == n:
+            frames = fb.frames
+            if len(frames) >= limit:
+                raise RtError("StackOverflowError", "maximum call depth exceeded")
+            new = L[m:]
+            del L[m:]
+            if fn.nlocals > n + 1:
+                new += fn.code_pad
+            frames.append((L, ops[k]))
+            fb.L = new
+            return fn.entry
+        return call_slow(fb, fn, n, ops[k])
+
+    return f
+
+
+@builder(O.CALL_GLOBAL)
+def b_call_global(d, code, ops, pc, args, k):
+    g, n = args
+    G = d.G
+    vm = d.vm
+    call_slow = vm.call_slow
+    limit = vm.max_depth
+
+    def f(fb):
+        fn = G[g]
+        if type(fn) is Function and fn.arity == n:
+            L = fb.L
+            frames = fb.frames
+            if len(frames) >= limit:
+                raise RtError("StackOverflowError", "maximum call depth exceeded")
+            if n:
+                new = L[-n:]
+                del L[-n:]
+                new.insert(0, fn)
+            else:
+                new = [fn]
+            if fn.nlocals > n + 1:
+                new += fn.code_pad
+            frames.append((L, ops[k]))
+            fb.L = new
+            return fn.entry
+        L = fb.L
+        L.insert(len(L) - n, fn)
+        return call_slow(fb, fn, n, ops[k])
+
+    return f
+
+
+@builder(O.CALL_METHOD)
+def b_call_method(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    n = args[1]
+    vm = d.vm
+    method_slow = vm.call_method_slow
+    limit = vm.max_depth
+    m = -n - 1
+
+    def f(fb):
+        L = fb.L
+        recv = L[m]
+        if type(recv) is Instance:
+            meth = recv.cls.methods.get(name)
+            if type(meth) is Function and meth.arity == n + 1:
+                frames = fb.frames
+                if len(frames) >= limit:
+                    raise RtError("StackOverflowError", "maximum call depth exceeded")
+                new = L[m:]
+                del L[m:]
+                new.insert(0, meth)
+                if meth.nlocals > n + 2:
+                    new += meth.code_pad
+                frames.append((L, ops[k]))
+                fb.L = new
+                return meth.entry
+        return method_slow(fb, recv, name, n, ops[k])
+
+    return f
+
+
+@builder(O.SUPER_CALL)
+def b_super_call(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    n = args[1]
+    vm = d.vm
+
+    def f(fb):
+        L = fb.L
+        cls = L.pop()
+        meth = vm.super_method(cls, name)
+        # Stack: self args... -> call meth with self as its first argument.
+        L.insert(len(L) - n - 1, meth)
+        return vm.call_slow(fb, meth, n + 1, ops[k])
+
+    return f
+
+
+@builder(O.GET_SUPER)
+def b_get_super(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    vm = d.vm
+    alloc = vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        cls = L.pop()
+        meth = vm.super_method(cls, name)
+        L[-1] = alloc(BoundMethod(L[-1], meth))
+        return ops[k]
+
+    return f
+
+
+@builder(O.RETURN)
+def b_return(d, code, ops, pc, args, k):
+    def f(fb):
+        v = fb.L[-1]
+        L, ret = fb.frames.pop()
+        L.append(v)
+        fb.L = L
+        return ret
+
+    return f
+
+
+@builder(O.THROW)
+def b_throw(d, code, ops, pc, args, k):
+    def f(fb):
+        raise Throw(fb.L.pop())
+
+    return f
+
+
+@builder(O.MAKE_CLOSURE)
+def b_make_closure(d, code, ops, pc, args, k):
+    sub: Code = code.consts[args[0]]
+    sub_ops = d.decode(sub)
+    entry = sub_ops[0]
+    module = d.module
+    captures = sub.captures
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        if captures:
+            ups = L[0].upvals
+            upvals = tuple(L[i] if from_local else ups[i] for from_local, i in captures)
+        else:
+            upvals = ()
+        L.append(alloc(Function(sub, upvals, module, entry)))
+        return ops[k]
+
+    return f
+
+
+@builder(O.MAKE_CLASS)
+def b_make_class(d, code, ops, pc, args, k):
+    info = code.consts[args[0]]
+    n = args[1]
+    make_class = d.vm.make_class
+
+    def f(fb):
+        L = fb.L
+        methods = L[-n:] if n else []
+        if n:
+            del L[-n:]
+        L[-1] = make_class(info, L[-1], methods)
+        return ops[k]
+
+    return f
+
+
+_missing = [O.OPCODES[i].name for i, b in enumerate(BUILDERS) if b is None]
+assert not _missing, f"opcodes without a pre-decode builder: {_missing}"

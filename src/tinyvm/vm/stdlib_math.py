@@ -1,0 +1,116 @@
+"""The `math` standard module (spec section 11): constants and float functions.
+
+`make_math_module(vm)` returns the module's exports, name -> value: the float
+constants `pi e inf nan` and Natives `sqrt sin cos tan atan2 exp log pow floor
+ceil`. Arguments are ints or floats (bools are not numbers); results are floats,
+except `floor` and `ceil`, which return ints exactly like the builtins of the
+same name.
+
+Errors follow IEEE 754 where the spec does (`1 / 0.0` is inf, no error): a
+result too large for a float is +-inf (`exp(1000)`, `pow(10, 400)`), while an
+argument outside a function's domain (`sqrt(-1)`, `log(0)`, `log(-1)`,
+`sin(inf)`, `pow(-8, 1/3)`, `pow(0, -1)`) is ValueError "math domain error" --
+the cases where Python's math module raises ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from ..heap.objects import Native
+from .builtins import arg_count_error, num_ceil, num_floor, num_sqrt
+from .errors import RtError
+from .values import typeof
+
+__all__ = ["make_math_module"]
+
+
+def _float_arg(name: str, x: Any) -> float:
+    t = type(x)
+    if t is float:
+        return x
+    if t is int:
+        return float(x)
+    raise RtError("TypeError", f"math.{name} expects a number, got {typeof(x)}")
+
+
+def _domain() -> RtError:
+    return RtError("ValueError", "math domain error")
+
+
+def _unary_float(name: str, fn: Callable[[float], float], overflow: float | None = None) -> Callable[..., float]:
+    def call(*args: Any) -> float:
+        if len(args) != 1:
+            raise arg_count_error("math." + name, 1, len(args))
+        x = _float_arg(name, args[0])
+        try:
+            return fn(x)
+        except ValueError:
+            raise _domain() from None
+        except OverflowError:
+            if overflow is None:
+                raise
+            return overflow
+
+    return call
+
+
+def _atan2(*args: Any) -> float:
+    if len(args) != 2:
+        raise arg_count_error("math.atan2", 2, len(args))
+    return math.atan2(_float_arg("atan2", args[0]), _float_arg("atan2", args[1]))
+
+
+def _pow(*args: Any) -> float:
+    if len(args) != 2:
+        raise arg_count_error("math.pow", 2, len(args))
+    x = _float_arg("pow", args[0])
+    y = _float_arg("pow", args[1])
+    try:
+        return math.pow(x, y)
+    except ValueError:
+        raise _domain() from None
+    except OverflowError:
+        # The magnitude overflowed; the sign is negative only for a negative
+        # base raised to an odd integer power.
+        if x < 0.0 and y.is_integer() and int(y) % 2 == 1:
+            return -math.inf
+        return math.inf
+
+
+def _qualified(name: str, fn: Callable[[str, Any], int]) -> Callable[..., int]:
+    qual = "math." + name
+
+    def call(*args: Any) -> int:
+        if len(args) != 1:
+            raise arg_count_error(qual, 1, len(args))
+        return fn(qual, args[0])
+
+    return call
+
+
+def make_math_module(vm: Any) -> dict[str, Any]:
+    """The exports of `import math`, functions allocated on vm.heap."""
+    alloc = vm.heap.alloc
+    fns: list[tuple[str, Callable[..., Any], int]] = [
+        ("sqrt", _qualified("sqrt", num_sqrt), 1),
+        ("sin", _unary_float("sin", math.sin), 1),
+        ("cos", _unary_float("cos", math.cos), 1),
+        ("tan", _unary_float("tan", math.tan), 1),
+        ("atan2", _atan2, 2),
+        ("exp", _unary_float("exp", math.exp, overflow=math.inf), 1),
+        ("log", _unary_float("log", math.log), 1),
+        ("pow", _pow, 2),
+        ("floor", _qualified("floor", num_floor), 1),
+        ("ceil", _qualified("ceil", num_ceil), 1),
+    ]
+    exports: dict[str, Any] = {
+        "pi": math.pi,
+        "e": math.e,
+        "inf": math.inf,
+        "nan": math.nan,
+    }
+    for name, fn, arity in fns:
+        exports[name] = alloc(Native(name, fn, arity))
+    return exports

@@ -1,0 +1,412 @@
+"""Verifier tests: the samples pass, and each rejection rule fires with its message."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tvm_samples import (  # noqa: E402
+    asm,
+    replace,
+    sample_bundle,
+    sample_class_init,
+    sample_closure,
+    sample_fib,
+    sample_loop,
+    sample_main,
+    sample_try,
+)
+
+from tinyvm.bytecode.code import ClassInfo, ModuleCode  # noqa: E402
+from tinyvm.bytecode.verifier import MAX_NESTING, VerifyError, verify_code, verify_module  # noqa: E402
+from tinyvm.vm.errors import LoadError  # noqa: E402
+
+
+def rejects(code, pattern: str, nglobals: int = 4) -> str:
+    with pytest.raises(VerifyError) as info:
+        verify_code(code, nglobals)
+    msg = str(info.value)
+    assert re.search(pattern, msg), msg
+    return msg
+
+
+def f(ops, **kw):
+    kw.setdefault("arity", 0)
+    return asm("f", ops, **kw)
+
+
+# -- accepted ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [sample_fib, sample_loop, sample_try, sample_closure, sample_class_init])
+def test_samples_verify(make):
+    verify_code(make(), 4)
+
+
+def test_sample_modules_verify():
+    for m in sample_bundle().modules.values():
+        verify_module(m)
+
+
+def test_verify_error_is_a_load_error():
+    assert issubclass(VerifyError, LoadError)
+
+
+# -- decoding and operands -----------------------------------------------------
+
+
+def test_invalid_opcode():
+    code = replace(f([("LOAD_NIL",), ("RETURN",)]), code=(99,))
+    assert rejects(code, "invalid opcode") == "verify: function f at offset 0: invalid opcode 99"
+
+
+def test_negative_opcode():
+    rejects(replace(f([("LOAD_NIL",), ("RETURN",)]), code=(-1,)), "at offset 0: invalid opcode -1")
+
+
+def test_truncated_instruction():
+    code = f([("LOAD_NIL",), ("RETURN",), ("LOAD_CONST",)], consts=(1,))
+    rejects(code, r"at offset 2: LOAD_CONST needs 1 operand\(s\) but the code ends")
+
+
+def test_const_index_out_of_range():
+    rejects(f([("LOAD_CONST", 1), ("RETURN",)], consts=(5,)), r"at offset 0: LOAD_CONST constant index 1 is out of range \(have 1\)")
+
+
+def test_local_index_out_of_range():
+    rejects(f([("LOAD_LOCAL", 2), ("RETURN",)], arity=1), r"at offset 0: LOAD_LOCAL local index 2 is out of range \(have 2\)")
+
+
+def test_negative_local_index():
+    rejects(f([("LOAD_LOCAL", -1), ("RETURN",)]), "local index -1 is out of range")
+
+
+def test_upval_index_out_of_range():
+    rejects(f([("LOAD_UPVAL", 0), ("RETURN",)]), r"LOAD_UPVAL upvalue index 0 is out of range \(have 0\)")
+
+
+def test_global_index_out_of_range():
+    code = f([("LOAD_GLOBAL", 4), ("RETURN",)])
+    verify_code(code, 5)
+    rejects(code, r"at offset 0: LOAD_GLOBAL global index 4 is out of range \(have 4\)", nglobals=4)
+
+
+def test_call_global_index_out_of_range():
+    rejects(f([("CALL_GLOBAL", 9, 0), ("RETURN",)]), "CALL_GLOBAL global index 9 is out of range")
+
+
+def test_name_index_out_of_range():
+    rejects(f([("LOAD_NIL",), ("GET_FIELD", 0), ("RETURN",)]), r"at offset 1: GET_FIELD name index 0 is out of range \(have 0\)")
+
+
+def test_negative_count():
+    rejects(f([("BUILD_ARRAY", -1), ("RETURN",)], max_stack=1), "at offset 0: BUILD_ARRAY count -1 is out of range")
+
+
+def test_huge_count():
+    rejects(f([("BUILD_ARRAY", 2**16), ("RETURN",)], max_stack=1), "BUILD_ARRAY count 65536 is out of range")
+
+
+# -- constant types per opcode -------------------------------------------------
+
+
+def test_load_const_of_code():
+    inner = f([("LOAD_NIL",), ("RETURN",)])
+    rejects(f([("LOAD_CONST", 0), ("RETURN",)], consts=(inner,)), "at offset 0: LOAD_CONST of <code f")
+
+
+def test_load_const_of_class_info():
+    ci = ClassInfo("P", (), (), ())
+    rejects(f([("LOAD_CONST", 0), ("RETURN",)], consts=(ci,)), "LOAD_CONST of .*use MAKE_CLOSURE / MAKE_CLASS")
+
+
+def test_make_closure_needs_code():
+    rejects(f([("MAKE_CLOSURE", 0), ("RETURN",)], consts=("x",)), "at offset 0: MAKE_CLOSURE needs a code constant, got str")
+
+
+def test_capture_of_missing_local():
+    inner = asm("g", [("LOAD_UPVAL", 0), ("RETURN",)], captures=((True, 3),))
+    msg = rejects(f([("MAKE_CLOSURE", 0), ("RETURN",)], arity=1, consts=(inner,)), "captures local 3")
+    assert msg == (
+        "verify: function f: nested function g (constant 0) captures local 3, but the enclosing function has 2"
+    )
+
+
+def test_capture_of_missing_upvalue():
+    inner = asm("g", [("LOAD_UPVAL", 0), ("RETURN",)], captures=((False, 1),))
+    outer = f([("MAKE_CLOSURE", 0), ("RETURN",)], consts=(inner,), captures=((True, 0),))
+    # `outer` itself captures something, so verify it as a nested function body
+    rejects(outer, "nested function g .* captures upvalue 1, but the enclosing function has 1")
+
+
+def test_make_class_needs_class_info():
+    rejects(f([("LOAD_NIL",), ("MAKE_CLASS", 0, 0), ("RETURN",)], consts=(3,)), "MAKE_CLASS needs a class info constant, got int")
+
+
+def test_make_class_method_count():
+    ci = ClassInfo("Point", ("x",), (None,), ("init", "show"))
+    code = f([("LOAD_NIL",), ("LOAD_NIL",), ("MAKE_CLASS", 0, 1), ("RETURN",)], consts=(ci,))
+    rejects(code, "at offset 2: MAKE_CLASS count 1 but class Point has 2 methods")
+
+
+def test_malformed_class_info():
+    ci = ClassInfo("Point", ("x", "y"), (None,), ())  # one default for two fields
+    rejects(f([("LOAD_NIL",), ("MAKE_CLASS", 0, 0), ("RETURN",)], consts=(ci,)), "constant 0: malformed class info")
+
+
+def test_build_record_needs_tuple_of_str():
+    rejects(f([("BUILD_RECORD", 0, 0), ("RETURN",)], consts=("x",)), "BUILD_RECORD needs a tuple of field names, got str")
+    rejects(f([("BUILD_RECORD", 0, 0), ("RETURN",)], consts=((1,),)), "BUILD_RECORD needs a tuple of field names")
+
+
+def test_build_record_count():
+    code = f([("LOAD_NIL",), ("BUILD_RECORD", 0, 1), ("RETURN",)], consts=(("x", "y"),))
+    rejects(code, r"at offset 1: BUILD_RECORD count 1 but 2 field names")
+
+
+def test_import_needs_str():
+    rejects(f([("IMPORT", 0), ("RETURN",)], consts=(1.5,)), "at offset 0: IMPORT needs a string constant, got float")
+
+
+def test_unsupported_constant_type():
+    rejects(f([("LOAD_NIL",), ("RETURN",)], consts=([1, 2],)), "constant 0 has unsupported type list")
+
+
+def test_code_inside_tuple_constant():
+    inner = f([("LOAD_NIL",), ("RETURN",)])
+    rejects(f([("LOAD_NIL",), ("RETURN",)], consts=((1, inner),)), "constant 0: a tuple constant cannot hold <code f")
+
+
+# -- jumps -----------------------------------------------------------------------
+
+
+def test_jump_target_outside():
+    code = f([("LOAD_NIL",), ("RETURN",), ("JUMP", 99)])
+    assert rejects(code, "outside") == "verify: function f at offset 2: jump target 99 is outside the code"
+
+
+def test_negative_jump_target():
+    rejects(f([("JUMP", -2)]), "jump target -2 is outside the code")
+
+
+def test_jump_into_instruction():
+    rejects(f([("LOAD_CONST", 0), ("JUMP", 1)], consts=(1,)), "at offset 2: jump target 1 is inside an instruction")
+
+
+# -- stack depth -----------------------------------------------------------------
+
+
+def test_stack_underflow():
+    rejects(f([("POP",), ("LOAD_NIL",), ("RETURN",)]), r"at offset 0: stack underflow: POP needs 1 value\(s\), stack has 0")
+
+
+def test_underflow_despite_zero_net_effect():
+    # SWAP pops two and pushes two: net 0, but it still needs two values.
+    rejects(f([("LOAD_NIL",), ("SWAP",), ("RETURN",)]), "at offset 1: stack underflow: SWAP needs 2")
+
+
+def test_inconsistent_depth_at_merge():
+    code = f([("LOAD_TRUE",), ("JUMP_IF_FALSE", "join"), ("LOAD_NIL",), "join", ("LOAD_NIL",), ("RETURN",)], max_stack=4)
+    rejects(code, r"inconsistent stack depth at offset 4: (0 vs 1|1 vs 0)")
+
+
+def test_exceeds_max_stack():
+    code = replace(sample_fib(), max_stack=2)
+    rejects(code, "stack depth 3 exceeds max_stack 2")
+
+
+def test_runs_off_the_end():
+    rejects(f([("LOAD_NIL",)]), "at offset 0: control runs off the end of the code after LOAD_NIL")
+
+
+def test_empty_code_runs_off_the_end():
+    rejects(replace(f([("LOAD_NIL",), ("RETURN",)]), code=(), lines=()), "control runs off the end of the code")
+
+
+def test_conditional_jump_at_end_runs_off():
+    rejects(f([("LOAD_TRUE",), ("JUMP_IF_TRUE", 0)], max_stack=1), "runs off the end of the code after JUMP_IF_TRUE")
+
+
+def test_unreachable_code_is_only_decoded():
+    # Dead code after RETURN needs valid instructions but no consistent depth.
+    verify_code(f([("LOAD_NIL",), ("RETURN",), ("POP",), ("POP",)]), 0)
+
+
+# -- exception handlers ----------------------------------------------------------
+
+
+def try_code(handlers, max_stack=None):
+    ops = ["a", ("LOAD_CONST", 0), ("LOAD_CONST", 0), ("DIV",), ("RETURN",), "h", ("RETURN",)]
+    return f(ops, consts=(1,), handlers=handlers, max_stack=max_stack)
+
+
+def test_handler_ok():
+    verify_code(try_code((("a", "h", "h", 0),)), 0)
+
+
+def test_handler_empty_range():
+    rejects(try_code(((2, 2, "h", 0),)), r"handler 0 range \[2, 2\) is invalid for code of length 7")
+
+
+def test_handler_end_past_code():
+    rejects(try_code(((0, 8, "h", 0),)), r"handler 0 range \[0, 8\) is invalid")
+
+
+def test_handler_range_off_boundary():
+    rejects(try_code(((1, 6, "h", 0),)), r"handler 0 range \[1, 6\) does not lie on instruction boundaries")
+    rejects(try_code(((0, 3, "h", 0),)), r"handler 0 range \[0, 3\) does not lie on instruction boundaries")
+
+
+def test_handler_end_may_equal_code_length():
+    verify_code(try_code(((0, 7, "h", 0),)), 0)
+
+
+def test_handler_target_off_boundary():
+    rejects(try_code((("a", "h", 1, 0),)), "handler 0 target 1 is not an instruction start")
+
+
+def test_handler_negative_depth():
+    rejects(try_code((("a", "h", "h", -1),)), "handler 0 has negative depth -1")
+
+
+def test_handler_entry_depth_inconsistent():
+    # The target is reached by a JUMP at depth 0, but the handler enters it at depth 0 + 1.
+    ops = ["a", ("LOAD_NIL",), ("POP",), ("JUMP", "h"), "h", ("LOAD_NIL",), ("RETURN",)]
+    code = f(ops, handlers=(("a", "h", "h", 0),), max_stack=2)
+    rejects(code, r"inconsistent stack depth at offset 4: (1 vs 0|0 vs 1)")
+
+
+def test_handler_depth_above_protected_stack():
+    rejects(try_code((("a", "h", "h", 1),), max_stack=3), r"at offset 0: handler 0 depth 1 exceeds the stack depth 0")
+
+
+def test_handler_entry_exceeds_max_stack():
+    code = f(["a", ("LOAD_NIL",), ("RETURN",), "h", ("RETURN",)], handlers=(("a", "h", "h", 1),), max_stack=1)
+    rejects(code, "stack depth 2 exceeds max_stack 1")
+
+
+# -- line table and frame layout ---------------------------------------------------
+
+
+def test_lines_not_ascending():
+    code = f([("LOAD_NIL",), ("RETURN",)], lines=((1, 1, 1), (0, 2, 1)))
+    rejects(code, r"line table offsets are not ascending \(1 then 0\)")
+
+
+def test_line_offset_not_instruction_start():
+    code = f([("LOAD_CONST", 0), ("RETURN",)], consts=(1,), lines=((0, 1, 1), (1, 1, 5)))
+    rejects(code, "line table entry 1: offset 1 is not an instruction start")
+
+
+def test_malformed_line_entry():
+    rejects(replace(f([("LOAD_NIL",), ("RETURN",)]), lines=((0, 1),)), r"line table entry 0 must be an \(offset, line, col\) triple")
+
+
+def test_nlocals_below_arity():
+    code = replace(f([("LOAD_NIL",), ("RETURN",)], arity=2), arity=2, nlocals=2, local_names=("f", "a"))
+    assert rejects(code, "nlocals") == "verify: function f: nlocals 2 is less than arity 2 + 1"
+
+
+def test_local_names_length():
+    code = replace(f([("LOAD_NIL",), ("RETURN",)], arity=1), local_names=("f",))
+    rejects(code, "1 local names for 2 locals")
+
+
+def test_nested_code_verified_recursively():
+    inner = asm("inner_fn", [("LOAD_NIL",), ("POP",), ("POP",), ("RETURN",)])
+    msg = rejects(f([("MAKE_CLOSURE", 0), ("RETURN",)], consts=(inner,)), "inner_fn")
+    assert msg == "verify: function inner_fn at offset 2: stack underflow: POP needs 1 value(s), stack has 0"
+
+
+def test_nesting_too_deep():
+    code = f([("LOAD_NIL",), ("RETURN",)])
+    for i in range(MAX_NESTING + 2):
+        code = asm(f"n{i}", [("MAKE_CLOSURE", 0), ("RETURN",)], consts=(code,))
+    rejects(code, "nested too deeply")
+
+
+def test_unreasonable_max_stack():
+    rejects(replace(sample_fib(), max_stack=10**9), "max_stack 1000000000 is unreasonably large")
+
+
+# -- hostile Python values: always VerifyError, never a host exception -------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"code": (1, "x")},
+        {"code": [5, 0]},
+        {"code": (True,)},
+        {"nlocals": "2"},
+        {"arity": None},
+        {"arity": -1},
+        {"max_stack": 1.5},
+        {"name": 7},
+        {"local_names": ("fib", 3)},
+        {"consts": [2, 1]},
+        {"consts": (object(), 1)},
+        {"consts": ({}, 1)},
+        {"names": None},
+        {"captures": ((1, 0),)},
+        {"captures": ("ab",)},
+        {"lines": ((0, "1", 1),)},
+        {"lines": None},
+        {"handlers": ((0, 1, 2),)},
+        {"handlers": ((0, 10, 10, "0"),)},
+        {"flags": -1},
+        {"local_types": (None,)},
+        {"ret_type": None},
+    ],
+    ids=lambda c: repr(c)[:40],
+)
+def test_wrong_python_types_raise_verify_error(changes):
+    with pytest.raises(VerifyError, match="^verify: "):
+        verify_code(replace(sample_fib(), **changes), 4)
+
+
+def test_not_a_code_object():
+    with pytest.raises(VerifyError, match="expected a code object, got str"):
+        verify_code("fib", 0)
+
+
+def test_bad_global_count():
+    with pytest.raises(VerifyError, match="bad global count"):
+        verify_code(sample_fib(), -1)
+
+
+# -- modules -----------------------------------------------------------------------
+
+
+def test_module_export_must_be_a_global():
+    m = sample_main()
+    bad = ModuleCode(m.path, m.source_hash, m.globals, ("nope",), m.imports, m.init)
+    with pytest.raises(VerifyError, match="verify: module main.tl: export 'nope' is not a global"):
+        verify_module(bad)
+
+
+def test_module_init_cannot_capture():
+    m = sample_main()
+    bad = ModuleCode(m.path, m.source_hash, m.globals, m.exports, m.imports, replace(m.init, captures=((True, 0),)))
+    with pytest.raises(VerifyError, match="top-level code cannot capture"):
+        verify_module(bad)
+
+
+def test_module_globals_bound_global_operands():
+    m = sample_main()
+    bad = ModuleCode(m.path, m.source_hash, m.globals[:3], (), m.imports, m.init)
+    with pytest.raises(VerifyError, match="STORE_GLOBAL global index 3 is out of range"):
+        verify_module(bad)
+
+
+def test_module_field_types():
+    m = sample_main()
+    with pytest.raises(VerifyError, match="field globals must be a tuple of strings"):
+        verify_module(ModuleCode(m.path, m.source_hash, ["a"], (), (), m.init))
+    with pytest.raises(VerifyError, match="expected a module"):
+        verify_module(m.init)
