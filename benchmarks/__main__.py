@@ -72,7 +72,7 @@ def load_tinyvm() -> tuple[Optional[MainFn], str]:
     if src.is_dir() and str(src) not in sys.path:
         sys.path.insert(0, str(src))
     try:
-        from tinyvm.cli.main import main  # noqa: PLC0415
+        from tinyvm.cli.main import main
     except BaseException as exc:  # noqa: BLE001 -- report anything, keep going
         if isinstance(exc, KeyboardInterrupt):
             raise

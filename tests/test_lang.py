@@ -4,7 +4,7 @@ Each program states its expectations in comments (see tests/lang/README.md):
 
     // expect: TEXT                 next stdout line is TEXT
     // expect runtime error: TEXT   exit 1, first stderr line is `error: TEXT`
-    // expect stderr: TEXT          some stderr line contains TEXT
+    // expect stderr: TEXT          some stderr line contains TEXT (in file order)
     // error: MESSAGE               (end of a line) compile error on that line
     // syntax error                 (end of a line) some diagnostic on that line
     // expect exit: N               expected exit status
@@ -259,9 +259,16 @@ def check(path: Path, exp: Expectations, res: Result) -> list[str]:
         if got != want:
             failures.append(f"first stderr line:\n  expected: {want}\n  actual:   {got}")
 
+    # `// expect stderr:` texts must be found in file order (stack frames: innermost first).
+    pos = 0
     for text in exp.stderr_contains:
-        if not any(text in ln for ln in err_lines):
-            failures.append(f"no stderr line contains: {text!r}")
+        hit = next((i for i in range(pos, len(err_lines)) if text in err_lines[i]), None)
+        if hit is None:
+            earlier = any(text in ln for ln in err_lines[:pos])
+            where = " (only before the previous expected line)" if earlier else ""
+            failures.append(f"no stderr line contains: {text!r}{where}")
+        else:
+            pos = hit + 1
 
     if exp.expects_compile_error:
         diags = []

@@ -162,7 +162,7 @@ def _import(comp: Compilation, importer: str, s: A.Import | A.FromImport, bag: D
     if not s.is_file:
         names = STD_MODULES.get(spec)
         if names is None:
-            bag.error(s.line, s.col, f"unknown standard module '{spec}'")
+            bag.error(s.line, s.col, f'cannot find module "{spec}"')
             return None
         return ModuleInfo(spec, {n: None for n in names})
     key = resolve_spec(importer, spec)

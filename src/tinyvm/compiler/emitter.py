@@ -116,6 +116,7 @@ class FunctionEmitter:
         self.tries: list[TryCtx] = []
         self.loops: list[LoopCtx] = []
         self.base_depth = 0  # operand values held by enclosing constructs (for-loop iterators)
+        self.ret_type: A.TypeExpr | None = None
         self.pos = (line, col)
 
     # ------------------------------------------------------------------ basics
@@ -217,6 +218,7 @@ class FunctionEmitter:
             flags |= FLAG_INIT
         arity = len(node.params) + (1 if is_method else 0)
         self.pos = (node.line, node.col)
+        self.ret_type = node.ret_type
         # Captured parameters (and `self`) move into cells on entry.
         for slot in range(1, arity + 1):
             var = scope.slot_vars[slot]
@@ -286,15 +288,24 @@ class FunctionEmitter:
         self.expr(s.expr)
         self.emit(O.POP)
 
+    def value(self, e: A.Expr, declared: A.TypeExpr | None) -> None:
+        """Emit e for a place declared with type `declared`: an int literal widens
+        to float where a float is declared (general int->float conversion at
+        typed boundaries comes with the type checker)."""
+        if isinstance(e, A.IntLit) and type_text(declared) in ("float", "float?"):
+            self.at(e)
+            self.emit(O.LOAD_CONST, self.const(float(e.value)))
+        elif isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, A.IntLit) and type_text(declared) in ("float", "float?"):
+            self.at(e)
+            self.emit(O.LOAD_CONST, self.const(-float(e.operand.value)))
+        else:
+            self.expr(e)
+
     def s_VarDecl(self, s: A.VarDecl) -> None:
         if s.init is None:
             self.emit(O.LOAD_NIL)
-        elif isinstance(s.init, A.IntLit) and type_text(s.type) in ("float", "float?"):
-            # An int literal widens to float where a float is declared.
-            self.at(s.init)
-            self.emit(O.LOAD_CONST, self.const(float(s.init.value)))
         else:
-            self.expr(s.init)
+            self.value(s.init, s.type)
         self.at(s)
         self.declare(s.ref)
 
@@ -342,7 +353,8 @@ class FunctionEmitter:
             if t.ref is None:
                 return
             if op is None:
-                self.expr(s.value)
+                decl = t.ref.var.decl if t.ref.var is not None else None
+                self.value(s.value, decl.type if isinstance(decl, A.VarDecl) else None)
             else:
                 self.load(t.ref)
                 self.expr(s.value)
@@ -479,7 +491,7 @@ class FunctionEmitter:
         elif s.value is None:
             self.emit(O.LOAD_NIL)
         else:
-            self.expr(s.value)
+            self.value(s.value, self.ret_type)
         self.at(s)
         if any(t.finally_body is not None for t in self.tries):
             tmp = self.hidden_local("$return")
@@ -504,6 +516,8 @@ class FunctionEmitter:
             ctx.resume(self)
 
     def s_Break(self, s: A.Break) -> None:
+        if not self.loops:
+            return  # reported by the resolver
         loop = self.loops[-1]
         self.exit_tries(loop.try_depth)
         self.at(s)
@@ -511,6 +525,8 @@ class FunctionEmitter:
         self.reenter_tries(loop.try_depth)
 
     def s_Continue(self, s: A.Continue) -> None:
+        if not self.loops:
+            return  # reported by the resolver
         loop = self.loops[-1]
         self.exit_tries(loop.try_depth)
         self.at(s)
@@ -730,8 +746,9 @@ class FunctionEmitter:
         if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
             var = callee.ref.var
             if var is not None and var.is_fn:
-                for a in e.args:
-                    self.expr(a)
+                params = var.decl.params if isinstance(var.decl, A.FnDecl) else []
+                for i, a in enumerate(e.args):
+                    self.value(a, params[i].type if i < len(params) else None)
                 self.pos = pos
                 self.emit(O.CALL_GLOBAL, callee.ref.index, n)
                 return

@@ -392,6 +392,29 @@ class Resolver:
         else:
             e.ref = self.ref_to(sv)
 
+    def _enclosing_class(self) -> A.ClassDecl | None:
+        return self.fn.class_decl if self.fn is not None else None
+
+    def _class_members(self, cls: A.ClassDecl | None) -> set[str] | None:
+        """Every field and method name of a class and its ancestors, or None
+        when some ancestor is not statically known (then checks wait for run time)."""
+        names: set[str] = set()
+        seen = 0
+        while cls is not None and seen < 100:
+            seen += 1
+            names.update(f.name for f in cls.fields)
+            names.update(m.name for m in cls.methods)
+            if cls.parent is None:
+                return names
+            ref = cls.parent.ref
+            if ref is None:
+                return None
+            if ref.kind == BUILTIN:
+                return names | {"message", "stack", "init"}
+            decl = ref.var.decl if ref.var is not None else None
+            cls = decl if isinstance(decl, A.ClassDecl) else None
+        return None
+
     def _in_method(self) -> bool:
         fn = self.fn
         while fn is not None:
@@ -481,6 +504,11 @@ class Resolver:
 
     def e_Field(self, e: A.Field) -> None:
         self.expr(e.obj)
+        if isinstance(e.obj, A.SelfExpr) and e.obj.ref is not None:
+            members = self._class_members(self._enclosing_class())
+            if members is not None and e.name not in members:
+                cls = self._enclosing_class()
+                self.bag.error(e.line, e.col, f"{cls.name} has no field '{e.name}'")
         if isinstance(e.obj, A.Name) and e.obj.ref is not None and e.obj.ref.var is not None:
             var = e.obj.ref.var
             if var.is_import and var.module_exports is not None and e.name not in var.module_exports:

@@ -38,6 +38,7 @@ syntax error, and every statement of a file gets checked. Nesting deeper than
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from ..diagnostics import DiagnosticBag
@@ -197,11 +198,18 @@ class Parser:
                 self.restore(saved)
                 self.sync(start)
 
+    def at_statement_end(self) -> bool:
+        tok = self.tok
+        if tok.kind in _STMT_END:
+            return True
+        # `?` does not insert a `;`, so `var x: int?` then a newline ends here.
+        prev = self.toks[self.pos - 1]
+        return prev.kind is TK.QUESTION and prev.line < tok.line
+
     def end_statement(self) -> None:
-        k = self.tok.kind
-        if k is TK.SEMI:
+        if self.tok.kind is TK.SEMI:
             self.advance()
-        elif k is not TK.RBRACE and k is not TK.EOF:
+        elif not self.at_statement_end():
             self.fail(f"expected newline or ';' after statement, found {describe(self.tok)}")
 
     def sync(self, start: int) -> None:
@@ -352,7 +360,7 @@ class Parser:
         if self.tok.kind is TK.ASSIGN:
             self.advance()
             init = self.expr()
-        elif self.tok.kind not in _STMT_END:
+        elif not self.at_statement_end():
             self.fail(f"expected '=' in variable declaration, found {describe(self.tok)}")
         elif not mutable:
             self.report(kw, "'let' needs an initializer")
@@ -992,6 +1000,10 @@ def _run(parser: Parser, path: str, bag: DiagnosticBag) -> ast.Module:
     old = sys.getrecursionlimit()
     if old < _RECURSION_LIMIT:
         sys.setrecursionlimit(_RECURSION_LIMIT)
+    # The tree has no reference cycles; pausing the cyclic GC while it is built
+    # avoids repeated rescans of a fast-growing heap (as in the lexer).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return parser.parse_module()
     except RecursionError:  # MAX_DEPTH should prevent this; never crash the host
@@ -999,6 +1011,8 @@ def _run(parser: Parser, path: str, bag: DiagnosticBag) -> ast.Module:
         bag.error(tok.line, tok.col, "expression nested too deeply")
         return ast.Module(1, 1, path, [])
     finally:
+        if gc_was_enabled:
+            gc.enable()
         if old < _RECURSION_LIMIT:
             sys.setrecursionlimit(old)
 

@@ -93,6 +93,8 @@ def mod(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
         if b == 0:
             raise RtError("ZeroDivisionError", "division by zero")
+        if a == INT_MIN and b == -1:
+            raise overflow()  # the quotient overflows; the spec makes % fail with it
         r = abs(a) % abs(b)
         return -r if a < 0 else r
     if _num(a) and _num(b):

@@ -106,10 +106,12 @@ def _overflow() -> RtError:
 
 
 def float_to_int(f: float) -> int:
-    """Truncate toward zero; nan/inf are ValueError, values outside int64
-    OverflowError."""
-    if f != f or f == math.inf or f == -math.inf:
+    """Truncate toward zero; nan is ValueError, inf and values outside int64
+    OverflowError (as Python does)."""
+    if f != f:
         raise RtError("ValueError", f"cannot convert {format_float(f)} to int")
+    if f == math.inf or f == -math.inf:
+        raise _overflow()
     i = int(f)
     if i < INT_MIN or i > INT_MAX:
         raise _overflow()

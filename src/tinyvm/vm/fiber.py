@@ -21,6 +21,7 @@ class Fiber(HeapObject):
     type_name = "fiber"
 
     def __init__(self, vm: Any, name: str = "main") -> None:
+        self.mark = 0  # fibers are roots, not (yet) heap-allocated: see Heap.collect
         self.vm = vm
         self.L: list = []
         self.frames: list[tuple[list, Any]] = []

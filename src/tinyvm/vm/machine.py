@@ -116,6 +116,8 @@ class Machine:
 
             cls.init = self.heap.alloc(Native("init", init, -1))
             cls.methods["init"] = cls.init
+        else:
+            cls.init = parent.init
         self.error_classes[name] = cls
         self.builtins[name] = cls
         return cls
@@ -243,10 +245,16 @@ class Machine:
         return GuestException(value, "", self.safe_str(value), trace)
 
     def safe_str(self, value: Any) -> str:
+        """The str form of an uncaught value, running its `str()` method if it has
+        one (in a fresh fiber: the failed one has been unwound)."""
         try:
             return to_str(value)
         except NeedsGuest:
-            return f"<{typeof(value)} instance>"
+            pass
+        try:
+            return str(self.run_function(self.prelude_fn("format_value"), [value]))
+        except GuestException as e:
+            return f"<{typeof(value)}: str() failed: {e.message}>"
 
     # ------------------------------------------------------------------ calls
 

@@ -155,12 +155,17 @@ class Decoder:
         info = self.vm.op_info
         for i, (pc, opc, args) in enumerate(instrs):
             window = instrs[i : i + 4]
-            fn = self._fuse(code, ops, window, boundaries, nxt_of)
-            if fn is None:
+            fused = self._fuse(code, ops, window, boundaries, nxt_of)
+            if fused is None:
                 k = self._thread(code, nxt_of[pc])
                 fn = BUILDERS[opc](self, code, ops, pc, args, k)
+                info[fn] = (code, pc)
+            else:
+                # Errors of a fused op are reported at the instruction that can
+                # raise (the operator), so traces point at the operator's column.
+                fn, raising_pc = fused
+                info[fn] = (code, raising_pc)
             ops[pc] = fn
-            info[fn] = (code, pc)
         del starts
         return ops
 
@@ -175,7 +180,7 @@ class Decoder:
 
     # ------------------------------------------------------------------ fusion
 
-    def _fuse(self, code: Code, ops: list, window: list, boundaries: set, nxt_of: dict) -> Callable | None:
+    def _fuse(self, code: Code, ops: list, window: list, boundaries: set, nxt_of: dict) -> tuple[Callable, int] | None:
         if len(window) < 2:
             return None
         for pc, _, _ in window[1:]:
@@ -186,7 +191,7 @@ class Decoder:
         consts = code.consts
         # LOAD_LOCAL x; RETURN
         if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
-            return _ret_local(a0[0])
+            return _ret_local(a0[0]), p0
         if o0 in (O.LOAD_LOCAL, O.LOAD_CONST) and len(window) >= 3:
             p2, o2, a2 = window[2]
             if o1 in (O.LOAD_LOCAL, O.LOAD_CONST) and (o2 in _ARITH_OPS or o2 in _CMP_OPS or o2 in _OTHER_OPS):
@@ -202,23 +207,23 @@ class Decoder:
                     p3, o3, a3 = window[3]
                     if o3 == O.STORE_LOCAL:
                         k = self._thread(code, nxt_of[p3])
-                        return _factory(o2, xs, ys, "store")(ops, k, a, b, a3[0], 0, slow, alloc)
+                        return _factory(o2, xs, ys, "store")(ops, k, a, b, a3[0], 0, slow, alloc), p2
                     if o3 == O.JUMP_IF_FALSE and o2 in _CMP_OPS:
                         k = self._thread(code, nxt_of[p3])
                         t = self._thread(code, a3[0])
-                        return _factory(o2, xs, ys, "jf")(ops, k, a, b, 0, t, slow, alloc)
+                        return _factory(o2, xs, ys, "jf")(ops, k, a, b, 0, t, slow, alloc), p2
                 k = self._thread(code, nxt_of[p2])
-                return _factory(o2, xs, ys, "push")(ops, k, a, b, 0, 0, slow, alloc)
+                return _factory(o2, xs, ys, "push")(ops, k, a, b, 0, 0, slow, alloc), p2
         if o0 == O.LOAD_LOCAL and o1 == O.GET_FIELD:
             k = self._thread(code, nxt_of[p1])
-            return _local_get_field(self, ops, k, a0[0], code.names[a1[0]])
+            return _local_get_field(self, ops, k, a0[0], code.names[a1[0]]), p1
         if o0 == O.LOAD_LOCAL and o1 == O.STORE_LOCAL:
             k = self._thread(code, nxt_of[p1])
-            return _copy_local(ops, k, a0[0], a1[0])
+            return _copy_local(ops, k, a0[0], a1[0]), p0
         if (o0 in _CMP_OPS) and o1 == O.JUMP_IF_FALSE:
             k = self._thread(code, nxt_of[p1])
             t = self._thread(code, a1[0])
-            return _cmp_branch(ops, k, t, o0)
+            return _cmp_branch(ops, k, t, o0), p0
         return None
 
 
