@@ -111,6 +111,7 @@ _TABLE: list[tuple] = [
     ("JUMP_IF_TRUE", (JUMP_KIND,), "1", 0, "pop a bool; jump to a if it is true", "-1"),
     ("GET_ITER", (), "1", 1, "replace an iterable by an iterator over it"),
     ("FOR_ITER", (JUMP_KIND,), "1", 2, "push the iterator's next value, or pop the iterator and jump to a when done", "-1"),
+    ("FOR_RANGE", (LOCAL, COUNT, JUMP_KIND), "0", 1, "counted loop: if local a < local a+1 (<= when b is 1) push local a and increment it, else jump to c", "0"),
     ("CALL", (COUNT,), "a+1", 1, "call the callee below a arguments"),
     ("CALL_GLOBAL", (GLOBAL, COUNT), "b", 1, "call the function in global a with b arguments"),
     ("CALL_METHOD", (NAME, COUNT), "b+1", 1, "call method names[a] of the receiver below b arguments"),
@@ -135,7 +136,7 @@ NUM_OPCODES = len(OPCODES)
 
 def eval_effect(expr: str, operands: tuple[int, ...] | list[int]) -> int:
     """Evaluate a stack-effect expression such as "a+1" or "2*a" for given operands."""
-    env = {"a": operands[0] if operands else 0, "b": operands[1] if len(operands) > 1 else 0}
+    env = {"a": operands[0] if operands else 0, "b": operands[1] if len(operands) > 1 else 0, "c": operands[2] if len(operands) > 2 else 0}
     total = 0
     for term in expr.replace("-", "+-").split("+"):
         term = term.strip()

@@ -29,6 +29,9 @@ from .emitter import ModuleEmitter
 # Standard modules and their exported names (the VM builds the values).
 STD_MODULES: dict[str, tuple[str, ...]] = {
     "math": ("pi", "e", "inf", "nan", "sqrt", "sin", "cos", "tan", "atan2", "exp", "log", "pow", "floor", "ceil"),
+    "time": ("now_ms", "monotonic_ms"),
+    "json": ("parse", "stringify"),
+    "random": ("seed", "int", "float"),
 }
 
 

@@ -450,38 +450,29 @@ class FunctionEmitter:
         self.place(end)
 
     def _for_range(self, s: A.For, rng: A.Binary) -> None:
-        # for v in a..b: counter and bound live in hidden locals; RANGE validates
-        # that both ends are ints once, before the loop.
+        # for v in a..b: counter and bound live in two adjacent hidden locals;
+        # RANGE validates that both ends are ints once, before the loop, and
+        # FOR_RANGE does test, yield and increment in one instruction.
         i_slot = self.hidden_local(f"${s.var}.i")
-        end_slot = self.hidden_local(f"${s.var}.end")
+        self.hidden_local(f"${s.var}.end")
         self.expr(rng.left)
         self.emit(O.DUP)
         self.emit(O.STORE_LOCAL, i_slot)
         self.expr(rng.right)
         self.emit(O.DUP)
-        self.emit(O.STORE_LOCAL, end_slot)
+        self.emit(O.STORE_LOCAL, i_slot + 1)
         self.at(rng)
         self.emit(O.RANGE)
         self.emit(O.POP)
         top = self.label()
-        cont, end = self.newlabel(), self.newlabel()
+        end = self.newlabel()
         self.at(s)
-        self.emit(O.LOAD_LOCAL, i_slot)
-        self.emit(O.LOAD_LOCAL, end_slot)
-        self.emit(O.LT if rng.op == ".." else O.LE)
-        self.emit(O.JUMP_IF_FALSE, end)
-        self.emit(O.LOAD_LOCAL, i_slot)
+        self.emit(O.FOR_RANGE, i_slot, 1 if rng.op == "..=" else 0, end)
         self.pos = (s.var_line, s.var_col)
         self.declare(s.ref)
-        self.loops.append(LoopCtx(end, cont, len(self.tries)))
+        self.loops.append(LoopCtx(end, top, len(self.tries)))
         self.block(s.body.stmts)
         self.loops.pop()
-        self.place(cont)
-        self.at(s)
-        self.emit(O.LOAD_LOCAL, i_slot)
-        self.emit(O.LOAD_CONST, self.const(1))
-        self.emit(O.ADD)
-        self.emit(O.STORE_LOCAL, i_slot)
         self.emit(O.JUMP, top)
         self.place(end)
 

@@ -12,7 +12,8 @@ Hand-written recursive descent, with precedence climbing for binary operators.
 Precedence, lowest first: `or` . `and` . `not` (prefix) . `== != < <= > >= is` .
 `.. ..=` . `|` . `^` . `&` . `<< >>` . `+ -` . `* / %` . unary `- ~ await spawn` .
 postfix call / index / field. All binary operators are left-associative
-(`a < b < c` is `(a < b) < c`). `yield` takes a whole expression (`yield a + b`).
+(`a < b < c` is `(a < b) < c`). `yield` takes a whole expression (`yield a + b`);
+a bare `yield` ends at `;`, a closing bracket or the end of its line.
 
 Node positions. Every node carries the line/col of its first token, except the
 nodes for an *operation*, which carry the position of the operator so that
@@ -22,7 +23,13 @@ first token), `Call` (the `(`), `Index` (the `[`), `Field` (the field name).
 Statements carry their first token (`export` for an exported declaration, the
 target's first token for `Assign`). `Try.catch_line/col` is the catch variable's
 position, or the `catch` keyword's when there is no variable. A negated
-`-9223372036854775808` is folded into one `IntLit` at the `-`.
+`-9223372036854775808` is folded into one `IntLit` at the `-`; any other use of
+that literal is "integer literal too large".
+
+Newlines. The lexer inserts `;` exactly as Go does. Inside `( )`, `[ ]` and
+record literals the parser skips inserted `;` (flag `nl_ok`), so argument lists,
+parameter lists, arrays, maps and records may span lines freely, and a line in
+brackets may even start with a binary operator or a `.method` call.
 
 Condition expressions (`if`, `while`, `for ... in`, select cases) are parsed
 with `no_record` set: there a `{` ends the expression (it opens the block), as in
@@ -30,16 +37,17 @@ Go and Rust. Any bracket, call, lambda body or block resets the flag inside it.
 
 Error recovery: the first error in a statement is recorded and a `_ParseError`
 unwinds to the innermost statement loop (block, class body, select, module),
-which skips to the next `;` or `}` at the statement's own nesting level, or to a
-statement keyword that starts a line. So each statement reports at most one
-syntax error, and every statement of a file gets checked. Nesting deeper than
-`MAX_DEPTH` is reported as "expression nested too deeply" instead of recursing.
+which skips to the end of the statement (see `sync`). So each statement reports
+at most one syntax error, and every statement of a file gets checked. Nesting
+deeper than `MAX_DEPTH` is reported as "expression nested too deeply" instead of
+recursing.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
+from typing import Callable, NoReturn, TypeVar
 
 from ..diagnostics import DiagnosticBag
 from . import ast
@@ -62,16 +70,20 @@ _BINARY_PREC: dict[TK, int] = {
     TK.PLUS: 10, TK.MINUS: 10, TK.STAR: 11, TK.SLASH: 11, TK.PERCENT: 11,
 }  # fmt: skip
 _NOT_PREC = 3
+_LOGICAL_PREC = 2  # `and`/`or` build Logical nodes, the rest Binary
 
 _ASSIGN_OPS = {TK.ASSIGN, TK.PLUS_EQ, TK.MINUS_EQ, TK.STAR_EQ, TK.SLASH_EQ, TK.PERCENT_EQ}
 _STMT_END = {TK.SEMI, TK.RBRACE, TK.EOF}
 _YIELD_END = {TK.SEMI, TK.RBRACE, TK.RPAREN, TK.RBRACKET, TK.COMMA, TK.COLON, TK.EOF}
+_PREFIX = {TK.MINUS, TK.TILDE, TK.AWAIT, TK.SPAWN}
 _KEYWORD_KINDS = frozenset(KEYWORDS.values())
 # Recovery stops before one of these when it is the first token on its line.
 _SYNC_KEYWORDS = {
     TK.LET, TK.VAR, TK.FN, TK.CLASS, TK.IF, TK.WHILE, TK.FOR, TK.RETURN, TK.THROW,
     TK.TRY, TK.IMPORT, TK.FROM, TK.EXPORT, TK.SELECT, TK.BREAK, TK.CONTINUE, TK.ASYNC,
 }  # fmt: skip
+
+T = TypeVar("T")
 
 
 class _ParseError(Exception):
@@ -103,22 +115,29 @@ class Parser:
             self.tok = self.toks[self.pos]
         return tok
 
+    def accept(self, kind: TK) -> bool:
+        if self.tok.kind is kind:
+            self.advance()
+            return True
+        return False
+
     def peek(self, k: int = 1) -> Token:
         toks = self.toks
         return toks[min(self.pos + k, len(toks) - 1)]
 
-    def fail(self, message: str, tok: Token | None = None) -> None:
+    def fail(self, message: str, tok: Token | None = None) -> NoReturn:
         """Record a syntax error at `tok` (default: the current token) and unwind."""
         tok = tok or self.tok
-        if tok.kind is TK.ERROR:
-            pass  # the lexer already reported this spot
-        elif tok.kind is TK.EOF:
+        if tok.kind is TK.EOF:
             if not self.eof_reported:
                 self.eof_reported = True
                 self.report(tok, message)
-        else:
+        elif tok.kind is not TK.ERROR:  # ERROR: the lexer already reported this spot
             self.report(tok, message)
         raise _ParseError
+
+    def fail_expected(self, what: str) -> NoReturn:
+        self.fail(f"expected {what}, found {describe(self.tok)}")
 
     def report(self, tok: Token, message: str) -> None:
         """Record an error without unwinding (the construct is still usable)."""
@@ -128,89 +147,102 @@ class Parser:
     def expect(self, kind: TK, context: str) -> Token:
         if self.tok.kind is kind:
             return self.advance()
-        self.fail(f"expected '{SPELLING[kind]}' {context}, found {describe(self.tok)}")
-        raise AssertionError  # unreachable
+        self.fail_expected(f"'{SPELLING[kind]}' {context}")
 
     def ident(self, what: str) -> Token:
         if self.tok.kind is TK.IDENT:
             return self.advance()
-        self.fail(f"expected {what}, found {describe(self.tok)}")
-        raise AssertionError  # unreachable
+        self.fail_expected(what)
 
     def name_like(self, what: str) -> Token:
         """A field name: an identifier or a keyword (`r.default`, `{in: 1}`)."""
         k = self.tok.kind
         if k is TK.IDENT or k in _KEYWORD_KINDS:
             return self.advance()
-        self.fail(f"expected {what}, found {describe(self.tok)}")
-        raise AssertionError  # unreachable
+        self.fail_expected(what)
 
     def skip_newlines(self) -> None:
         """Skip `;` the lexer inserted: bracketed constructs may span lines."""
         while self.tok.kind is TK.SEMI and self.tok.text != ";":
             self.advance()
 
-    def save(self) -> tuple:
-        return (self.depth, self.no_record, self.nl_ok, self.block_depth)
-
-    def restore(self, saved: tuple) -> None:
-        self.depth, self.no_record, self.nl_ok, self.block_depth = saved
-
-    def enter_brackets(self) -> tuple[bool, bool]:
-        """Inside ( ) [ ] { record }: records allowed again, newlines insignificant."""
-        saved = (self.no_record, self.nl_ok)
-        self.no_record = False
-        self.nl_ok = True
-        return saved
-
     def nested(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.fail("expression nested too deeply")
+
+    def bracketed(self, parse: Callable[[], T]) -> T:
+        """Run `parse` inside ( ) [ ] or a record: records allowed, newlines ignored."""
+        saved = self.no_record, self.nl_ok
+        self.no_record, self.nl_ok = False, True
+        result = parse()
+        self.no_record, self.nl_ok = saved
+        return result
+
+    def seq(self, close: TK, item: Callable[[], T], what: str) -> list[T]:
+        """`item, item, ...` with an optional trailing comma, up to and including
+        `close`; `what` names the expected token(s) for the error message."""
+        out: list[T] = []
+        self.skip_newlines()
+        while self.tok.kind is not close:
+            out.append(item())
+            self.skip_newlines()
+            if not self.accept(TK.COMMA):
+                break
+            self.skip_newlines()
+        if self.tok.kind is not close:
+            self.fail_expected(what)
+        self.advance()
+        return out
 
     # ------------------------------------------------------------------ statements
 
     def parse_module(self) -> ast.Module:
         return ast.Module(1, 1, self.path, self.statements(top=True))
 
-    def statements(self, top: bool) -> list[ast.Stmt]:
+    def statements(self, top: bool = False) -> list[ast.Stmt]:
         """Statements up to a `}` (left in place) or end of file."""
         out: list[ast.Stmt] = []
+        self.items(lambda: out.append(self.statement()), top)
+        return out
+
+    def items(self, item: Callable[[], object], top: bool = False, separated: bool = True) -> None:
+        """Call `item` for each statement (or class member, or select case) up to
+        a `}` or end of file, recovering from errors in each one separately."""
         while True:
             k = self.tok.kind
             if k is TK.SEMI:
                 self.advance()
-                continue
-            if k is TK.EOF:
-                return out
-            if k is TK.RBRACE:
+            elif k is TK.EOF:
+                return
+            elif k is TK.RBRACE:
                 if not top:
-                    return out
+                    return
                 self.report(self.tok, "unexpected '}' (no open block to close)")
                 self.advance()
-                continue
-            start = self.pos
-            saved = self.save()
-            try:
-                out.append(self.statement())
-                self.end_statement()
-            except _ParseError:
-                self.restore(saved)
-                self.sync(start)
+            else:
+                start = self.pos
+                saved = (self.depth, self.no_record, self.nl_ok, self.block_depth)
+                try:
+                    item()
+                    if separated:
+                        self.end_statement()
+                except _ParseError:
+                    self.depth, self.no_record, self.nl_ok, self.block_depth = saved
+                    self.sync(start)
 
     def at_statement_end(self) -> bool:
         tok = self.tok
         if tok.kind in _STMT_END:
             return True
-        # `?` does not insert a `;`, so `var x: int?` then a newline ends here.
+        # `?` and `yield` do not insert a `;` (spec section 1), yet `var x: int?`
+        # or a bare `yield` at the end of a line plainly ends the statement.
         prev = self.toks[self.pos - 1]
-        return prev.kind is TK.QUESTION and prev.line < tok.line
+        return (prev.kind is TK.QUESTION or prev.kind is TK.YIELD) and prev.line < tok.line
 
     def end_statement(self) -> None:
-        if self.tok.kind is TK.SEMI:
-            self.advance()
-        elif not self.at_statement_end():
-            self.fail(f"expected newline or ';' after statement, found {describe(self.tok)}")
+        if not self.accept(TK.SEMI) and not self.at_statement_end():
+            self.fail_expected("newline or ';' after statement")
 
     def sync(self, start: int) -> None:
         """After an error in the statement starting at token `start`, skip to its end.
@@ -224,8 +256,9 @@ class Parser:
         """
         toks = self.toks
         braces = parens = 0
-        for t in toks[start : self.pos]:
-            k = t.kind
+
+        def count(k: TK) -> None:
+            nonlocal braces, parens
             if k is TK.LBRACE:
                 braces += 1
             elif k is TK.RBRACE:
@@ -234,20 +267,21 @@ class Parser:
                 parens += 1
             elif (k is TK.RPAREN or k is TK.RBRACKET) and parens > 0:
                 parens -= 1
+
+        for t in toks[start : self.pos]:
+            count(t.kind)
         first = self.pos == start  # always make progress
-        while True:
-            tok = self.tok
-            k = tok.kind
-            if k is TK.EOF:
-                return
+        while (k := (tok := self.tok).kind) is not TK.EOF:
             if not first and braces == 0:
                 if k is TK.SEMI and (parens == 0 or tok.text != ";"):
                     self.advance()
                     return
                 if k is TK.RBRACE:
+                    # It closes the enclosing block, unless there is none or it is
+                    # a typo for `)`/`]` as in `f(x})`.
                     nxt = self.peek()
                     typo = parens > 0 and nxt.line == tok.line and nxt.kind in (TK.RPAREN, TK.RBRACKET)
-                    if not typo:  # `f(x})` is a typo; otherwise it closes our block
+                    if not typo and self.block_depth > 0:
                         return
                 if (
                     k in _SYNC_KEYWORDS
@@ -256,46 +290,44 @@ class Parser:
                 ):
                     return
             first = False
-            if k is TK.LBRACE:
-                braces += 1
-            elif k is TK.RBRACE:
-                braces = max(braces - 1, 0)
-            elif k is TK.LPAREN or k is TK.LBRACKET:
-                parens += 1
-            elif (k is TK.RPAREN or k is TK.RBRACKET) and parens > 0:
-                parens -= 1
+            count(k)
             self.advance()
 
     def statement(self) -> ast.Stmt:
         tok = self.tok
         k = tok.kind
+        line, col = tok.line, tok.col
         if k is TK.LET or k is TK.VAR:
             return self.var_decl(tok, False)
-        if k is TK.FN and self.peek().kind is TK.IDENT:
-            return self.fn_decl(tok, False)
-        if k is TK.ASYNC and self.peek().kind is TK.FN and self.peek(2).kind is TK.IDENT:
+        if (k is TK.FN and self.peek().kind is TK.IDENT) or (
+            k is TK.ASYNC and self.peek().kind is TK.FN and self.peek(2).kind is TK.IDENT
+        ):
             return self.fn_decl(tok, False)
         if k is TK.IF:
             return self.if_stmt()
         if k is TK.WHILE:
             self.advance()
             cond = self.condition()
-            return ast.While(tok.line, tok.col, cond, self.block("after while condition"))
+            return ast.While(line, col, cond, self.block("after while condition"))
         if k is TK.FOR:
-            return self.for_stmt()
+            self.advance()
+            var = self.ident("loop variable after 'for'")
+            self.expect(TK.IN, "after the loop variable")
+            iterable = self.condition()
+            body = self.block("after the for-in expression")
+            return ast.For(line, col, var.value, var.line, var.col, iterable, body)
         if k is TK.RETURN:
             self.advance()
-            value = None if self.tok.kind in _STMT_END else self.expr()
-            return ast.Return(tok.line, tok.col, value)
+            return ast.Return(line, col, None if self.tok.kind in _STMT_END else self.expr())
         if k is TK.BREAK:
             self.advance()
-            return ast.Break(tok.line, tok.col)
+            return ast.Break(line, col)
         if k is TK.CONTINUE:
             self.advance()
-            return ast.Continue(tok.line, tok.col)
+            return ast.Continue(line, col)
         if k is TK.THROW:
             self.advance()
-            return ast.Throw(tok.line, tok.col, self.expr())
+            return ast.Throw(line, col, self.expr())
         if k is TK.TRY:
             return self.try_stmt()
         if k is TK.LBRACE:
@@ -304,10 +336,8 @@ class Parser:
             return self.class_decl(tok, False)
         if k is TK.EXPORT:
             return self.export()
-        if k is TK.IMPORT:
+        if k is TK.IMPORT or k is TK.FROM:
             return self.import_stmt()
-        if k is TK.FROM:
-            return self.from_import()
         if k is TK.SELECT:
             return self.select()
         if k is TK.ELSE:
@@ -316,34 +346,28 @@ class Parser:
             self.fail(f"'{tok.text}' must be on the same line as the '}}' closing the try block")
         if k is TK.CASE or k is TK.DEFAULT:
             self.fail(f"'{tok.text}' outside of a select")
-        # expression statement or assignment
-        target = self.expr()
+        target = self.expr()  # an expression statement or an assignment
         if self.tok.kind in _ASSIGN_OPS:
             op = self.advance()
             if not isinstance(target, (ast.Name, ast.Index, ast.Field)):
                 self.report(tok, "invalid assignment target")
-            value = self.expr()
-            return ast.Assign(tok.line, tok.col, target, op.text, value)
-        return ast.ExprStmt(tok.line, tok.col, target)
+            return ast.Assign(line, col, target, op.text, self.expr())
+        return ast.ExprStmt(line, col, target)
 
     def block(self, context: str) -> ast.Block:
         open_tok = self.tok
         if open_tok.kind is not TK.LBRACE:
-            where = f" {context}" if context else ""
-            self.fail(f"expected '{{'{where}, found {describe(open_tok)}")
+            self.fail_expected("'{'" + (f" {context}" if context else ""))
         self.nested()
         self.advance()
-        saved = (self.no_record, self.nl_ok)
+        saved = self.no_record, self.nl_ok
         self.no_record = self.nl_ok = False
         self.block_depth += 1
-        stmts = self.statements(top=False)
+        stmts = self.statements()
         self.block_depth -= 1
         self.no_record, self.nl_ok = saved
         if self.tok.kind is not TK.RBRACE:
-            self.fail(
-                f"expected '}}' to close the block opened at {open_tok.line}:{open_tok.col}, "
-                f"found {describe(self.tok)}"
-            )
+            self.fail_expected(f"'}}' to close the block opened at {open_tok.line}:{open_tok.col}")
         self.advance()
         self.depth -= 1
         return ast.Block(open_tok.line, open_tok.col, stmts)
@@ -352,53 +376,33 @@ class Parser:
         kw = self.advance()
         mutable = kw.kind is TK.VAR
         name = self.ident(f"variable name after '{kw.text}'")
-        type_ = None
-        if self.tok.kind is TK.COLON:
-            self.advance()
-            type_ = self.parse_type()
+        type_ = self.parse_type() if self.accept(TK.COLON) else None
         init = None
-        if self.tok.kind is TK.ASSIGN:
-            self.advance()
+        if self.accept(TK.ASSIGN):
             init = self.expr()
         elif not self.at_statement_end():
-            self.fail(f"expected '=' in variable declaration, found {describe(self.tok)}")
+            self.fail_expected("'=' in variable declaration")
         elif not mutable:
             self.report(kw, "'let' needs an initializer")
             init = ast.NilLit(kw.line, kw.col)
         return ast.VarDecl(start.line, start.col, mutable, name.value, type_, init, exported)
 
-    def params(self, context: str) -> list[ast.Param]:
+    def param(self) -> ast.Param:
+        name = self.ident("parameter name")
+        type_ = self.parse_type() if self.accept(TK.COLON) else None
+        return ast.Param(name.line, name.col, name.value, type_)
+
+    def signature(self, context: str) -> tuple[list[ast.Param], ast.TypeExpr | None]:
+        """`(params) -> ret` of a function declaration or lambda."""
         self.expect(TK.LPAREN, context)
-        params: list[ast.Param] = []
-        self.skip_newlines()
-        while self.tok.kind is not TK.RPAREN:
-            name = self.ident("parameter name")
-            type_ = None
-            if self.tok.kind is TK.COLON:
-                self.advance()
-                type_ = self.parse_type()
-            params.append(ast.Param(name.line, name.col, name.value, type_))
-            self.skip_newlines()
-            if self.tok.kind is not TK.COMMA:
-                break
-            self.advance()
-            self.skip_newlines()
-        if self.tok.kind is not TK.RPAREN:
-            self.fail(f"expected ',' or ')' after parameter, found {describe(self.tok)}")
-        self.advance()
-        return params
+        params = self.seq(TK.RPAREN, self.param, "',' or ')' after parameter")
+        return params, (self.parse_type() if self.accept(TK.ARROW) else None)
 
     def fn_decl(self, start: Token, exported: bool) -> ast.FnDecl:
-        is_async = self.tok.kind is TK.ASYNC
-        if is_async:
-            self.advance()
+        is_async = self.accept(TK.ASYNC)
         self.expect(TK.FN, "after 'async'")
         name = self.ident("function name after 'fn'")
-        params = self.params("after function name")
-        ret = None
-        if self.tok.kind is TK.ARROW:
-            self.advance()
-            ret = self.parse_type()
+        params, ret = self.signature("after function name")
         body = self.block("to start the function body")
         return ast.FnDecl(start.line, start.col, name.value, params, ret, body, is_async, exported)
 
@@ -406,59 +410,40 @@ class Parser:
         self.advance()
         name = self.ident("class name after 'class'")
         parent = None
-        if self.tok.kind is TK.EXTENDS:
-            self.advance()
+        if self.accept(TK.EXTENDS):
             p = self.ident("parent class name after 'extends'")
             parent = ast.Name(p.line, p.col, p.value)
         self.expect(TK.LBRACE, "to start the class body")
         fields: list[ast.FieldDecl] = []
         methods: list[ast.FnDecl] = []
-        self.block_depth += 1
-        while True:
+
+        def member() -> None:
             tok = self.tok
             k = tok.kind
-            if k is TK.SEMI:
+            if k is TK.VAR or k is TK.LET:
+                if k is TK.LET:
+                    self.report(tok, "fields are declared with 'var'")
                 self.advance()
-                continue
-            if k is TK.RBRACE or k is TK.EOF:
-                break
-            start_pos = self.pos
-            saved = self.save()
-            try:
-                if k is TK.VAR or k is TK.LET:
-                    if k is TK.LET:
-                        self.report(tok, "fields are declared with 'var'")
-                    fields.append(self.field_decl())
-                elif k is TK.FN or (k is TK.ASYNC and self.peek().kind is TK.FN):
-                    methods.append(self.fn_decl(tok, False))
-                else:
-                    self.fail(f"expected 'var' or 'fn' in class body, found {describe(tok)}")
-                self.end_statement()
-            except _ParseError:
-                self.restore(saved)
-                self.sync(start_pos)
+                name = self.ident("field name")
+                type_ = self.parse_type() if self.accept(TK.COLON) else None
+                default = self.expr() if self.accept(TK.ASSIGN) else None
+                fields.append(ast.FieldDecl(tok.line, tok.col, name.value, type_, default))
+            elif k is TK.FN or (k is TK.ASYNC and self.peek().kind is TK.FN):
+                methods.append(self.fn_decl(tok, False))
+            else:
+                self.fail_expected("'var' or 'fn' in class body")
+
+        self.block_depth += 1
+        self.items(member)
         self.block_depth -= 1
         self.expect(TK.RBRACE, "to close the class body")
         return ast.ClassDecl(start.line, start.col, name.value, parent, fields, methods, exported)
 
-    def field_decl(self) -> ast.FieldDecl:
-        kw = self.advance()
-        name = self.ident("field name")
-        type_ = default = None
-        if self.tok.kind is TK.COLON:
-            self.advance()
-            type_ = self.parse_type()
-        if self.tok.kind is TK.ASSIGN:
-            self.advance()
-            default = self.expr()
-        return ast.FieldDecl(kw.line, kw.col, name.value, type_, default)
-
     def export(self) -> ast.Stmt:
         tok = self.advance()
-        exported = True
-        if self.block_depth > 0:
+        exported = self.block_depth == 0
+        if not exported:
             self.report(tok, "export is only allowed at top level")
-            exported = False
         k = self.tok.kind
         if k is TK.LET or k is TK.VAR:
             return self.var_decl(tok, exported)
@@ -466,49 +451,33 @@ class Parser:
             return self.fn_decl(tok, exported)
         if k is TK.CLASS:
             return self.class_decl(tok, exported)
-        self.fail(f"expected let, var, fn or class after 'export', found {describe(self.tok)}")
-        raise AssertionError  # unreachable
+        self.fail_expected("let, var, fn or class after 'export'")
 
-    def module_path(self, after: str) -> tuple[str, bool]:
-        tok = self.tok
-        if tok.kind is TK.STRING:
-            self.advance()
-            return tok.value, True
-        if tok.kind is TK.IDENT:
-            self.advance()
-            return tok.value, False
-        if tok.kind is TK.INTERP:
-            self.fail("an import path cannot use interpolation")
-        self.fail(f"expected module name or file path after '{after}', found {describe(tok)}")
-        raise AssertionError  # unreachable
-
-    def import_stmt(self) -> ast.Import:
+    def import_stmt(self) -> ast.Import | ast.FromImport:
         tok = self.advance()
         if self.block_depth > 0:
             self.report(tok, "import is only allowed at top level")
-        path, is_file = self.module_path("import")
-        alias = path
-        if self.tok.kind is TK.AS:
-            self.advance()
+        path = self.tok
+        if path.kind is TK.INTERP:
+            self.fail("an import path cannot use interpolation")
+        if path.kind is not TK.STRING and path.kind is not TK.IDENT:
+            self.fail_expected(f"module name or file path after '{tok.text}'")
+        self.advance()
+        is_file = path.kind is TK.STRING
+        if tok.kind is TK.FROM:
+            self.expect(TK.IMPORT, "after the module path")
+            names = []
+            while True:
+                n = self.ident("a name to import")
+                names.append((n.value, n.line, n.col))
+                if not self.accept(TK.COMMA):
+                    return ast.FromImport(tok.line, tok.col, path.value, names, is_file)
+        alias = path.value
+        if self.accept(TK.AS):
             alias = self.ident("a name after 'as'").value
         elif is_file:
-            self.fail(f"expected 'as NAME' after a file path in import, found {describe(self.tok)}")
-        return ast.Import(tok.line, tok.col, path, alias, is_file)
-
-    def from_import(self) -> ast.FromImport:
-        tok = self.advance()
-        if self.block_depth > 0:
-            self.report(tok, "import is only allowed at top level")
-        path, is_file = self.module_path("from")
-        self.expect(TK.IMPORT, "after the module path")
-        names = []
-        while True:
-            n = self.ident("a name to import")
-            names.append((n.value, n.line, n.col))
-            if self.tok.kind is not TK.COMMA:
-                break
-            self.advance()
-        return ast.FromImport(tok.line, tok.col, path, names, is_file)
+            self.fail_expected("'as NAME' after a file path in import")
+        return ast.Import(tok.line, tok.col, path.value, alias, is_file)
 
     def condition(self) -> ast.Expr:
         saved = self.no_record
@@ -527,21 +496,11 @@ class Parser:
             if chain:
                 chain[-1].orelse = node
             chain.append(node)
-            if self.tok.kind is not TK.ELSE:
-                break
-            self.advance()
+            if not self.accept(TK.ELSE):
+                return chain[0]
             if self.tok.kind is not TK.IF:
                 node.orelse = self.block("after 'else'")
-                break
-        return chain[0]
-
-    def for_stmt(self) -> ast.For:
-        tok = self.advance()
-        var = self.ident("loop variable after 'for'")
-        self.expect(TK.IN, "after the loop variable")
-        iterable = self.condition()
-        body = self.block("after the for-in expression")
-        return ast.For(tok.line, tok.col, var.value, var.line, var.col, iterable, body)
+                return chain[0]
 
     def try_stmt(self) -> ast.Try:
         tok = self.advance()
@@ -555,66 +514,48 @@ class Parser:
                 n = self.advance()
                 catch_name, catch_line, catch_col = n.value, n.line, n.col
             catch_body = self.block("after 'catch'")
-        if self.tok.kind is TK.FINALLY:
-            self.advance()
+        if self.accept(TK.FINALLY):
             finally_body = self.block("after 'finally'")
         if catch_body is None and finally_body is None:
             nxt = self.peek().kind if self.tok.kind is TK.SEMI else None
             if nxt is not TK.CATCH and nxt is not TK.FINALLY:  # else: reported there
                 self.report(tok, "try needs a catch or a finally")
-        return ast.Try(tok.line, tok.col, body, catch_name, catch_body, finally_body,
-                       catch_line, catch_col)  # fmt: skip
+        return ast.Try(tok.line, tok.col, body, catch_name, catch_body, finally_body, catch_line, catch_col)
 
     def select(self) -> ast.Select:
         tok = self.advance()
         self.expect(TK.LBRACE, "after 'select'")
         cases: list[ast.SelectCase] = []
-        has_default = False
         self.block_depth += 1
-        while True:
-            c = self.tok
-            k = c.kind
-            if k is TK.SEMI:
-                self.advance()
-                continue
-            if k is TK.RBRACE or k is TK.EOF:
-                break
-            start_pos = self.pos
-            saved = self.save()
-            try:
-                if k is TK.CASE:
-                    cases.append(self.select_case())
-                elif k is TK.DEFAULT:
-                    self.advance()
-                    body = self.block("after 'default'")
-                    if has_default:
-                        self.report(c, "select has more than one default")
-                    has_default = True
-                    cases.append(ast.SelectCase(c.line, c.col, "default", None, None, None, body))
-                else:
-                    self.fail(f"expected 'case' or 'default' in select, found {describe(c)}")
-            except _ParseError:
-                self.restore(saved)
-                self.sync(start_pos)
+        self.items(lambda: cases.append(self.select_case(cases)), separated=False)
         self.block_depth -= 1
         self.expect(TK.RBRACE, "to close the select")
         return ast.Select(tok.line, tok.col, cases)
 
-    def select_case(self) -> ast.SelectCase:
-        c = self.advance()
+    def select_case(self, previous: list[ast.SelectCase]) -> ast.SelectCase:
+        c = self.tok
+        if c.kind is TK.DEFAULT:
+            self.advance()
+            body = self.block("after 'default'")
+            if any(p.kind == "default" for p in previous):
+                self.report(c, "select has more than one default")
+            return ast.SelectCase(c.line, c.col, "default", None, None, None, body)
+        if c.kind is not TK.CASE:
+            self.fail_expected("'case' or 'default' in select")
+        self.advance()
         var = None
         if self.tok.kind is TK.IDENT and self.peek().kind is TK.ASSIGN:
             var = self.advance().value
             self.advance()
         first = self.tok
         e = self.condition()
-        kind = None
-        channel = value = None
+        kind = channel = value = None
         if isinstance(e, ast.Call):
             callee, args = e.callee, e.args
-            if isinstance(callee, ast.Field) and callee.name == "recv" and not args:
+            method = callee.name if isinstance(callee, ast.Field) else None
+            if method == "recv" and not args:
                 kind, channel = "recv", callee.obj
-            elif var is None and isinstance(callee, ast.Field) and callee.name == "send" and len(args) == 1:
+            elif var is None and method == "send" and len(args) == 1:
                 kind, channel, value = "send", callee.obj, args[0]
             elif var is None and isinstance(callee, ast.Name) and callee.name == "sleep" and len(args) == 1:
                 kind, value = "sleep", args[0]
@@ -655,17 +596,16 @@ class Parser:
                 return left
             self.advance()
             right = self.binary(p + 1)
-            if p <= 2:
-                left = ast.Logical(op.line, op.col, op.text, left, right)
-            else:
-                left = ast.Binary(op.line, op.col, op.text, left, right)
+            node = ast.Logical if p <= _LOGICAL_PREC else ast.Binary
+            left = node(op.line, op.col, op.text, left, right)
 
     def unary(self) -> ast.Expr:
         tok = self.tok
         k = tok.kind
-        if k is TK.MINUS or k is TK.TILDE or k is TK.AWAIT or k is TK.SPAWN:
+        if k in _PREFIX:
             self.advance()
-            if k is TK.MINUS and self.tok.kind is TK.INT and self.tok.value == _INT_MIN_MAGNITUDE:
+            nxt = self.tok
+            if k is TK.MINUS and nxt.kind is TK.INT and nxt.value == _INT_MIN_MAGNITUDE:
                 # `-9223372036854775808` is the one literal that needs the minus to fit.
                 if self.peek().kind not in (TK.LPAREN, TK.LBRACKET, TK.DOT):
                     self.advance()
@@ -682,197 +622,154 @@ class Parser:
             return ast.Unary(tok.line, tok.col, tok.text, operand)
         if k is TK.YIELD:
             self.advance()
-            value = None if self.tok.kind in _YIELD_END else self.expr()
-            return ast.Yield(tok.line, tok.col, value)
+            nxt = self.tok
+            bare = nxt.kind in _YIELD_END or nxt.line > tok.line
+            return ast.Yield(tok.line, tok.col, None if bare else self.expr())
         e = self.primary()
         while True:  # postfix operators
             tok = self.tok
             k = tok.kind
             if k is TK.LPAREN:
                 self.advance()
-                e = ast.Call(tok.line, tok.col, e, self.arguments())
+                args = self.bracketed(lambda: self.seq(TK.RPAREN, self.expr, "')' after arguments"))
+                e = ast.Call(tok.line, tok.col, e, args)
             elif k is TK.LBRACKET:
                 self.advance()
-                saved = self.enter_brackets()
-                index = self.expr()
-                self.skip_newlines()
-                self.no_record, self.nl_ok = saved
+                index = self.bracketed(self.expr_in_brackets)
                 self.expect(TK.RBRACKET, "after index")
                 e = ast.Index(tok.line, tok.col, e, index)
-            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind is TK.DOT:
-                self.advance()  # a method chain continued on the next line, in brackets
             elif k is TK.DOT:
                 self.advance()
                 name = self.name_like("field name after '.'")
                 e = ast.Field(name.line, name.col, e, name.text)
+            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind is TK.DOT:
+                self.advance()  # a method chain continued on the next line, in brackets
             else:
                 return e
 
-    def arguments(self) -> list[ast.Expr]:
-        saved = self.enter_brackets()
-        args: list[ast.Expr] = []
+    def expr_in_brackets(self) -> ast.Expr:
         self.skip_newlines()
-        while self.tok.kind is not TK.RPAREN:
-            args.append(self.expr())
-            self.skip_newlines()
-            if self.tok.kind is not TK.COMMA:
-                break
-            self.advance()
-            self.skip_newlines()
-        self.no_record, self.nl_ok = saved
-        if self.tok.kind is not TK.RPAREN:
-            self.fail(f"expected ')' after arguments, found {describe(self.tok)}")
-        self.advance()
-        return args
+        e = self.expr()
+        self.skip_newlines()
+        return e
 
     def primary(self) -> ast.Expr:
         tok = self.tok
         k = tok.kind
+        line, col = tok.line, tok.col
         if k is TK.IDENT:
             self.advance()
-            return ast.Name(tok.line, tok.col, tok.value)
+            return ast.Name(line, col, tok.value)
         if k is TK.INT:
             self.advance()
             if tok.value == _INT_MIN_MAGNITUDE:  # not directly negated (see unary)
                 self.report(tok, "integer literal too large")
-            return ast.IntLit(tok.line, tok.col, tok.value)
+            return ast.IntLit(line, col, tok.value)
         if k is TK.FLOAT:
             self.advance()
-            return ast.FloatLit(tok.line, tok.col, tok.value)
+            return ast.FloatLit(line, col, tok.value)
         if k is TK.STRING:
             self.advance()
-            return ast.StrLit(tok.line, tok.col, tok.value)
+            return ast.StrLit(line, col, tok.value)
         if k is TK.INTERP:
             return self.interpolation()
         if k is TK.TRUE or k is TK.FALSE:
             self.advance()
-            return ast.BoolLit(tok.line, tok.col, k is TK.TRUE)
+            return ast.BoolLit(line, col, k is TK.TRUE)
         if k is TK.NIL:
             self.advance()
-            return ast.NilLit(tok.line, tok.col)
+            return ast.NilLit(line, col)
         if k is TK.SELF:
             self.advance()
-            return ast.SelfExpr(tok.line, tok.col)
+            return ast.SelfExpr(line, col)
         if k is TK.SUPER:
             self.advance()
-            if self.tok.kind is not TK.DOT:
+            if not self.accept(TK.DOT):
                 self.fail("expected '.' after 'super'", tok)
-            self.advance()
-            name = self.name_like("method name after 'super.'")
-            return ast.SuperField(tok.line, tok.col, name.text)
+            return ast.SuperField(line, col, self.name_like("method name after 'super.'").text)
         if k is TK.LPAREN:
             self.advance()
-            saved = self.enter_brackets()
-            self.skip_newlines()
-            e = self.expr()
-            self.skip_newlines()
-            self.no_record, self.nl_ok = saved
+            e = self.bracketed(self.expr_in_brackets)
             self.expect(TK.RPAREN, "after expression")
             return e
         if k is TK.LBRACKET:
-            return self.array_or_map()
+            self.advance()
+            return self.bracketed(lambda: self.array_or_map(line, col))
         if k is TK.LBRACE and not self.no_record:
-            return self.record()
-        if k is TK.FN:
-            return self.lambda_(tok, False)
+            self.advance()
+            fields = self.bracketed(lambda: self.record_fields(self.expr, "literal"))
+            return ast.RecordLit(line, col, fields)
+        if k is TK.FN or (k is TK.ASYNC and self.peek().kind is TK.FN):
+            return self.lambda_()
         if k is TK.ASYNC:
             self.advance()
-            if self.tok.kind is not TK.FN:
-                self.fail(f"expected 'fn' after 'async', found {describe(self.tok)}")
-            return self.lambda_(tok, True)
-        self.fail(f"expected expression, found {describe(tok)}")
-        raise AssertionError  # unreachable
+            self.fail_expected("'fn' after 'async'")
+        self.fail_expected("expression")
 
-    def array_or_map(self) -> ast.Expr:
-        open_tok = self.advance()
-        line, col = open_tok.line, open_tok.col
-        saved = self.enter_brackets()
+    def array_or_map(self, line: int, col: int) -> ast.Expr:
+        """After `[`: `[]`, `[:]`, `[a, b]` or `[k: v, ...]`, with trailing commas."""
         self.skip_newlines()
-        result: ast.Expr
-        if self.tok.kind is TK.RBRACKET:
-            result = ast.ArrayLit(line, col, [])
-        elif self.tok.kind is TK.COLON and self.peek().kind is TK.RBRACKET:
+        if self.accept(TK.RBRACKET):
+            return ast.ArrayLit(line, col, [])
+        if self.tok.kind is TK.COLON and self.peek().kind is TK.RBRACKET:
             self.advance()
-            result = ast.MapLit(line, col, [])
-        else:
-            first = self.expr()
-            self.skip_newlines()
-            if self.tok.kind is TK.COLON:
-                self.advance()
-                entries = [(first, self.expr())]
-                self.skip_newlines()
-                while self.tok.kind is TK.COMMA:
-                    self.advance()
-                    self.skip_newlines()
-                    if self.tok.kind is TK.RBRACKET:
-                        break
-                    key = self.expr()
-                    self.skip_newlines()
-                    self.expect(TK.COLON, "after map key")
-                    entries.append((key, self.expr()))
-                    self.skip_newlines()
-                what = "map entry"
-                result = ast.MapLit(line, col, entries)
-            else:
-                items = [first]
-                while self.tok.kind is TK.COMMA:
-                    self.advance()
-                    self.skip_newlines()
-                    if self.tok.kind is TK.RBRACKET:
-                        break
-                    items.append(self.expr())
-                    self.skip_newlines()
-                what = "array element"
-                result = ast.ArrayLit(line, col, items)
-            if self.tok.kind is not TK.RBRACKET:
-                self.fail(f"expected ',' or ']' after {what}, found {describe(self.tok)}")
-        self.advance()
-        self.no_record, self.nl_ok = saved
-        return result
+            self.advance()
+            return ast.MapLit(line, col, [])
+        first = self.expr()
+        self.skip_newlines()
+        if not self.accept(TK.COLON):
+            rest = self.seq(TK.RBRACKET, self.expr, "',' or ']' after array element") if self.accept(TK.COMMA) else None
+            if rest is None:
+                self.expect_close_after(TK.RBRACKET, "',' or ']' after array element")
+            return ast.ArrayLit(line, col, [first, *(rest or [])])
+        value = self.expr()
 
-    def record(self) -> ast.RecordLit:
-        open_tok = self.advance()
-        saved = self.enter_brackets()
-        fields: list[tuple[str, ast.Expr]] = []
-        seen: set[str] = set()
-        while True:
+        def entry() -> tuple[ast.Expr, ast.Expr]:
+            key = self.expr()
             self.skip_newlines()
-            if self.tok.kind is TK.RBRACE:
-                break
-            name = self.name_like("field name in record literal")
+            self.expect(TK.COLON, "after map key")
+            return key, self.expr()
+
+        self.skip_newlines()
+        rest = self.seq(TK.RBRACKET, entry, "',' or ']' after map entry") if self.accept(TK.COMMA) else None
+        if rest is None:
+            self.expect_close_after(TK.RBRACKET, "',' or ']' after map entry")
+        return ast.MapLit(line, col, [(first, value), *(rest or [])])
+
+    def expect_close_after(self, close: TK, what: str) -> None:
+        self.skip_newlines()
+        if not self.accept(close):
+            self.fail_expected(what)
+
+    def record_fields(self, value: Callable[[], T], what: str) -> list[tuple[str, T]]:
+        """After `{`: `name: value, ...` up to `}`, for record literals and types."""
+        seen: set[str] = set()
+
+        def field() -> tuple[str, T]:
+            name = self.name_like(f"field name in record {what}")
             self.expect(TK.COLON, "after record field name")
             if name.text in seen:
-                self.report(name, f"duplicate field '{name.text}' in record literal")
+                self.report(name, f"duplicate field '{name.text}' in record {what}")
             seen.add(name.text)
-            fields.append((name.text, self.expr()))
-            self.skip_newlines()
-            if self.tok.kind is not TK.COMMA:
-                break
-            self.advance()
-        if self.tok.kind is not TK.RBRACE:
-            self.fail(f"expected ',' or '}}' in record literal, found {describe(self.tok)}")
-        self.advance()
-        self.no_record, self.nl_ok = saved
-        return ast.RecordLit(open_tok.line, open_tok.col, fields)
+            return name.text, value()
 
-    def lambda_(self, start: Token, is_async: bool) -> ast.Lambda:
+        return self.seq(TK.RBRACE, field, f"',' or '}}' in record {what}")
+
+    def lambda_(self) -> ast.Lambda:
+        start = self.tok
+        is_async = self.accept(TK.ASYNC)
         self.advance()  # `fn`
-        params = self.params("after 'fn'")
-        ret = None
-        if self.tok.kind is TK.ARROW:
-            self.advance()
-            ret = self.parse_type()
+        params, ret = self.signature("after 'fn'")
         body: ast.Block | ast.Expr
-        if self.tok.kind is TK.FAT_ARROW:
-            self.advance()
-            saved_nr = self.no_record
+        if self.accept(TK.FAT_ARROW):
+            saved = self.no_record
             self.no_record = False
             body = self.expr()
-            self.no_record = saved_nr
+            self.no_record = saved
         elif self.tok.kind is TK.LBRACE:
             body = self.block("")
         else:
-            self.fail(f"expected '=>' or '{{' after lambda parameters, found {describe(self.tok)}")
+            self.fail_expected("'=>' or '{' after lambda parameters")
         return ast.Lambda(start.line, start.col, params, ret, body, is_async)
 
     def interpolation(self) -> ast.Interp:
@@ -889,7 +786,7 @@ class Parser:
                     self.fail("expected expression in '${}', found '}'")
                 parts.append(self.expr())
                 if self.tok.kind is not TK.EOF:
-                    self.fail(f"expected '}}' after interpolated expression, found {describe(self.tok)}")
+                    self.fail_expected("'}' after interpolated expression")
             finally:
                 self.toks, self.pos, self.tok, self.no_record, self.nl_ok = saved
         return ast.Interp(tok.line, tok.col, parts)
@@ -899,8 +796,7 @@ class Parser:
     def parse_type(self) -> ast.TypeExpr:
         self.nested()
         t = self.type_atom()
-        while self.tok.kind is TK.QUESTION:
-            self.advance()
+        while self.accept(TK.QUESTION):
             t = ast.OptionalType(t.line, t.col, t)
         self.depth -= 1
         return t
@@ -908,89 +804,56 @@ class Parser:
     def type_atom(self) -> ast.TypeExpr:
         tok = self.tok
         k = tok.kind
+        line, col = tok.line, tok.col
         if k is TK.IDENT or k is TK.NIL:
             self.advance()
             args: list[ast.TypeExpr] = []
-            if k is TK.IDENT and self.tok.kind is TK.LT:
-                self.advance()
-                while True:
+            if k is TK.IDENT and self.accept(TK.LT):
+                args.append(self.parse_type())
+                while self.accept(TK.COMMA):
                     args.append(self.parse_type())
-                    if self.tok.kind is not TK.COMMA:
-                        break
-                    self.advance()
                 self.close_angle()
-            return ast.NamedType(tok.line, tok.col, tok.text, args)
+            return ast.NamedType(line, col, tok.text, args)
         if k is TK.LBRACKET:
             self.advance()
             elem = self.parse_type()
-            if self.tok.kind is TK.COLON:
-                self.advance()
+            if self.accept(TK.COLON):
                 value = self.parse_type()
                 self.expect(TK.RBRACKET, "after map value type")
-                return ast.MapType(tok.line, tok.col, elem, value)
+                return ast.MapType(line, col, elem, value)
             self.expect(TK.RBRACKET, "after array element type")
-            return ast.ArrayType(tok.line, tok.col, elem)
+            return ast.ArrayType(line, col, elem)
         if k is TK.LBRACE:
             self.advance()
-            fields: list[tuple[str, ast.TypeExpr]] = []
-            seen: set[str] = set()
-            while True:
-                self.skip_newlines()
-                if self.tok.kind is TK.RBRACE:
-                    break
-                name = self.name_like("field name in record type")
-                self.expect(TK.COLON, "after record field name")
-                if name.text in seen:
-                    self.report(name, f"duplicate field '{name.text}' in record type")
-                seen.add(name.text)
-                fields.append((name.text, self.parse_type()))
-                self.skip_newlines()
-                if self.tok.kind is not TK.COMMA:
-                    break
-                self.advance()
-            if self.tok.kind is not TK.RBRACE:
-                self.fail(f"expected ',' or '}}' in record type, found {describe(self.tok)}")
-            self.advance()
-            return ast.RecordType(tok.line, tok.col, fields)
+            return ast.RecordType(line, col, self.record_fields(self.parse_type, "type"))
         if k is TK.FN:
             self.advance()
             self.expect(TK.LPAREN, "after 'fn' in a function type")
-            params: list[ast.TypeExpr] = []
-            while self.tok.kind is not TK.RPAREN:
-                if self.tok.kind is TK.IDENT and self.peek().kind is TK.COLON:
-                    self.advance()  # an optional parameter name: `fn(x: int)`
-                    self.advance()
-                params.append(self.parse_type())
-                if self.tok.kind is not TK.COMMA:
-                    break
-                self.advance()
-            self.expect(TK.RPAREN, "after function type parameters")
-            ret = None
-            if self.tok.kind is TK.ARROW:
-                self.advance()
-                ret = self.parse_type()
-            return ast.FnType(tok.line, tok.col, params, ret)
+            params = self.seq(TK.RPAREN, self.fn_type_param, "',' or ')' in function type")
+            return ast.FnType(line, col, params, self.parse_type() if self.accept(TK.ARROW) else None)
         if k is TK.LPAREN:  # grouping, e.g. `(fn() -> int)?`
             self.advance()
             t = self.parse_type()
             self.expect(TK.RPAREN, "after type")
             return t
-        self.fail(f"expected type, found {describe(tok)}")
-        raise AssertionError  # unreachable
+        self.fail_expected("type")
+
+    def fn_type_param(self) -> ast.TypeExpr:
+        if self.tok.kind is TK.IDENT and self.peek().kind is TK.COLON:
+            self.advance()  # an optional parameter name: `fn(x: int) -> int`
+            self.advance()
+        return self.parse_type()
 
     def close_angle(self) -> None:
         """Consume the `>` closing type arguments, splitting `>>` and `>=` tokens
         (`Chan<Task<int>>`, `var c: Chan<int>= Chan()`)."""
         tok = self.tok
-        if tok.kind is TK.GT:
-            self.advance()
+        if self.accept(TK.GT):
             return
         rest = {TK.SHR: (TK.GT, ">"), TK.GE: (TK.ASSIGN, "=")}.get(tok.kind)
         if rest is None:
-            self.fail(f"expected '>' to close type arguments, found {describe(tok)}")
-            return
-        self.tok = Token(rest[0], rest[1], None, tok.line, tok.col + 1)
-        self.toks[self.pos] = self.tok
+            self.fail_expected("'>' to close type arguments")
+        self.tok = self.toks[self.pos] = Token(rest[0], rest[1], None, tok.line, tok.col + 1)
 
 
 # --------------------------------------------------------------------------- API
@@ -1019,8 +882,7 @@ def _run(parser: Parser, path: str, bag: DiagnosticBag) -> ast.Module:
 
 def parse(source: str, path: str, bag: DiagnosticBag) -> ast.Module:
     """Lex and parse one TinyLang file; errors are recorded in `bag`."""
-    lexer = Lexer(source, bag)
-    return _run(Parser(lexer.tokenize(), path, bag), path, bag)
+    return _run(Parser(Lexer(source, bag).tokenize(), path, bag), path, bag)
 
 
 def is_incomplete(source: str) -> bool:
@@ -1031,7 +893,7 @@ def is_incomplete(source: str) -> bool:
     Implemented as "every syntax error is at the real end of input": an error at a
     `;` the lexer inserted at the end means a newline would end the statement
     anyway, so more lines cannot help. Lexical errors mean erroneous, not
-    incomplete.
+    incomplete (except an unterminated block comment).
     """
     bag = DiagnosticBag("<input>")
     lexer = Lexer(source, bag)
@@ -1042,6 +904,4 @@ def is_incomplete(source: str) -> bool:
         return False
     parser = Parser(toks, "<input>", bag)
     _run(parser, "<input>", bag)
-    if not bag.items:
-        return False
-    return all(t.kind is TK.EOF for t in parser.error_tokens) and len(parser.error_tokens) == len(bag.items)
+    return bool(parser.error_tokens) and all(t.kind is TK.EOF for t in parser.error_tokens)

@@ -13,7 +13,8 @@ Token payloads (`Token.value`):
 * `STRING`  -- the decoded `str` of a string without interpolation;
 * `INTERP`  -- a list of parts, each either a decoded `str` piece or a `list[Token]`
   holding one interpolated expression (lexed recursively, ending with an `EOF`
-  token placed at the closing `}`);
+  token placed at the closing `}`; when the line ends before that `}`, the list
+  ends with `ERROR`, `EOF` instead and the lexer has reported the string);
 * `SEMI`    -- `None`; `text` is `";"` for an explicit semicolon, `"\\n"` for one
   inserted at a newline and `""` for one inserted at end of file;
 * everything else -- `None`.
@@ -111,7 +112,7 @@ class TK(IntEnum):
     FAT_ARROW = 96
     QUESTION = 97
     # special
-    ERROR = 120  # an unexpected character (already reported by the lexer)
+    ERROR = 120  # a spot the lexer already reported: the parser stays quiet there
     EOF = 121
 
 

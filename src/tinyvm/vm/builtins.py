@@ -31,6 +31,7 @@ Decisions where the spec is silent:
 * `min`/`max`: one array argument, or 2+ arguments; all numbers (int and float
   mixed, compared as floats) or all strings; on ties the first wins, and its
   type is kept (`min(1, 1.0)` is the int 1). `min(5)` is a TypeError.
+* `sqrt` of a negative number (or -inf) is nan, never an error (IEEE 754).
 * `abs(INT_MIN)` is OverflowError; `floor/ceil/round` of nan/inf are
   ValueError "cannot convert nan to int", of a too-large float OverflowError.
 * `round` takes one argument and rounds half away from zero.
@@ -235,7 +236,7 @@ def num_sqrt(name: str, x: Any) -> float:
             raise _number_error(name, x)
         x = float(x)
     if x < 0.0:
-        raise RtError("ValueError", "math domain error")
+        return math.nan  # IEEE 754: floats never raise
     return math.sqrt(x)
 
 

@@ -80,6 +80,9 @@ class Machine:
         self.chunk = 1 if gc_stress else CHUNK
         self._discard_conts: dict[Any, Callable] = {}
         self.fiber: Fiber | None = None
+        # Fibers being run, outermost first: a host call made while a fiber runs
+        # (loading the prelude, formatting an uncaught error) nests another.
+        self.fibers: list[Fiber] = []
         self.prelude: ModuleObject | None = None
         self.extra_roots: list = []  # values held by the embedding API
 
@@ -129,8 +132,7 @@ class Machine:
         roots.extend(self.error_classes.values())
         if self.prelude is not None:
             roots.append(self.prelude)
-        if self.fiber is not None:
-            roots.append(self.fiber)
+        roots.extend(self.fibers)
         roots.extend(self.extra_roots)
         return roots
 
@@ -144,6 +146,7 @@ class Machine:
         fb = Fiber(self)
         outer = self.fiber
         self.fiber = fb
+        self.fibers.append(fb)
         fb.L = [None]
         fb.frames = []
         try:
@@ -157,6 +160,7 @@ class Machine:
             return self.run(fb, op)
         finally:
             self.fiber = outer
+            self.fibers.pop()
 
     def run(self, fb: Fiber, op: Any) -> Any:
         chunk = range(self.chunk)
@@ -428,11 +432,14 @@ class Machine:
         target = GUEST_FALLBACKS.get(fn.name)
         if target is None:
             raise RtError("TypeError", f"{fn.name}: cannot format this value")
+        # Look the function up first: loading the prelude runs guest code, which
+        # may collect, and values held only in Python locals are not roots.
+        guest = self.prelude_fn(target)
         L = fb.L
         del L[len(L) - n - 1 :]
         if fn.name == "print":
             args = [self.heap.alloc(Array(list(args)))]
-        return self.push_frame(fb, self.prelude_fn(target), list(args), ret)
+        return self.push_frame(fb, guest, list(args), ret)
 
     def _method_fallback(self, fb: Fiber, kind: str, recv: Any, name: str, n: int, ret: Any) -> Any:
         from .methods import GUEST_FALLBACKS
@@ -440,10 +447,11 @@ class Machine:
         target = GUEST_FALLBACKS.get(kind, {}).get(name)
         if target is None:
             raise RtError("TypeError", f"{kind}.{name}: cannot format this value")
+        guest = self.prelude_fn(target)  # before unrooting the arguments
         L = fb.L
         args = L[len(L) - n :]
         del L[len(L) - n - 1 :]
-        return self.push_frame(fb, self.prelude_fn(target), [recv] + args, ret)
+        return self.push_frame(fb, guest, [recv] + args, ret)
 
     def to_str_op(self, fb: Fiber, ret: Any) -> Any:
         L = fb.L
@@ -451,8 +459,9 @@ class Machine:
             L[-1] = to_str(L[-1])
             return ret
         except NeedsGuest:
+            guest = self.prelude_fn("format_value")  # before unrooting v
             v = L.pop()
-            return self.push_frame(fb, self.prelude_fn("format_value"), [v], ret)
+            return self.push_frame(fb, guest, [v], ret)
 
     # ------------------------------------------------------------------ objects
 
@@ -609,6 +618,18 @@ class Machine:
             from .stdlib_math import make_math_module
 
             values = make_math_module(self)
+        elif key == "time":
+            from .stdlib_time import make_time_module
+
+            values = make_time_module(self)
+        elif key == "json":
+            from .stdlib_json import make_json_module
+
+            values = make_json_module(self)
+        elif key == "random":
+            from .stdlib_random import make_random_module
+
+            values = make_random_module(self)
         else:
             return None
         names = list(values)

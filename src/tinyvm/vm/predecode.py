@@ -56,7 +56,7 @@ _ARITH_BODY = """
 def make(ops, k, a, b, d, t, slow, alloc):
     def f(fb):
         L = fb.L
-        x = {X}; y = {Y}
+        {LOAD}
         if type(x) is int and type(y) is int:
             r = x {OP} y
             if -9223372036854775808 <= r <= 9223372036854775807:
@@ -75,7 +75,7 @@ _CMP_BODY = """
 def make(ops, k, a, b, d, t, slow, alloc):
     def f(fb):
         L = fb.L
-        x = {X}; y = {Y}
+        {LOAD}
         if type(x) is int and type(y) is int:
             r = x {OP} y
         else:
@@ -88,27 +88,39 @@ _OTHER_BODY = """
 def make(ops, k, a, b, d, t, slow, alloc):
     def f(fb):
         L = fb.L
-        r = slow({X}, {Y})
+        {LOAD}
+        r = slow(x, y)
         {DEST}
     return f
 """
 
-_SOURCES = {"L": "L[{v}]", "C": "{v}", "S": None}
+# Operand sources: L = local slot a/b, C = constant a/b, S = popped from the stack.
+_LOADS = {
+    "LL": "x = L[a]; y = L[b]",
+    "LC": "x = L[a]; y = b",
+    "CL": "x = a; y = L[b]",
+    "SL": "y = L[b]; x = L.pop()",
+    "SC": "y = b; x = L.pop()",
+    "SS": "y = L.pop(); x = L.pop()",
+}
 _DESTS = {
     "push": "L.append(r); return ops[k]",
     "store": "L[d] = r; return ops[k]",
     "jf": "return ops[k] if r is True else ops[t]",
+    "ret": "L, ret = fb.frames.pop(); L.append(r); fb.L = L; return ret",
 }
 
 _ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP_OPS = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER_OPS = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
+_BINOPS = frozenset(_ARITH_OPS) | frozenset(_CMP_OPS) | frozenset(_OTHER_OPS)
+_OPERAND_LOADS = {O.LOAD_LOCAL: "L", O.LOAD_CONST: "C"}
 
 _factories: dict[tuple, Callable] = {}
 
 
-def _factory(opcode: int, xs: str, ys: str, dest: str) -> Callable:
-    key = (opcode, xs, ys, dest)
+def _factory(opcode: int, sources: str, dest: str) -> Callable:
+    key = (opcode, sources, dest)
     fac = _factories.get(key)
     if fac is not None:
         return fac
@@ -118,15 +130,9 @@ def _factory(opcode: int, xs: str, ys: str, dest: str) -> Callable:
         body, op = _CMP_BODY, _CMP_OPS[opcode]
     else:
         body, op = _OTHER_BODY, ""
-    x = "L[a]" if xs == "L" else "a"
-    y = "L[b]" if ys == "L" else "b"
-    src = body.replace("{X}", x).replace("{Y}", y).replace("{OP}", op).replace("{DEST}", _DESTS[dest])
-    if dest == "jf":
-        # A comparison feeding a branch must yield a bool: ints always do; the
-        # slow path returns bools or raises.
-        pass
+    src = body.replace("{LOAD}", _LOADS[sources]).replace("{OP}", op).replace("{DEST}", _DESTS[dest])
     env: dict[str, Any] = {"Array": Array}
-    exec(compile(src, f"<tinyvm fused {O.OPCODES[opcode].name} {xs}{ys} {dest}>", "exec"), env)
+    exec(compile(src, f"<tinyvm fused {O.OPCODES[opcode].name} {sources} {dest}>", "exec"), env)
     fac = env["make"]
     _factories[key] = fac
     return fac
@@ -181,49 +187,59 @@ class Decoder:
     # ------------------------------------------------------------------ fusion
 
     def _fuse(self, code: Code, ops: list, window: list, boundaries: set, nxt_of: dict) -> tuple[Callable, int] | None:
+        """A fused closure for the instructions starting the window, and the
+        offset of the one among them that can raise; None when nothing fuses."""
         if len(window) < 2:
             return None
         for pc, _, _ in window[1:]:
             if pc in boundaries:
                 return None
-        (p0, o0, a0) = window[0]
-        (p1, o1, a1) = window[1]
+        p0, o0, a0 = window[0]
+        p1, o1, a1 = window[1]
         consts = code.consts
-        # LOAD_LOCAL x; RETURN
         if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
             return _ret_local(a0[0]), p0
-        if o0 in (O.LOAD_LOCAL, O.LOAD_CONST) and len(window) >= 3:
-            p2, o2, a2 = window[2]
-            if o1 in (O.LOAD_LOCAL, O.LOAD_CONST) and (o2 in _ARITH_OPS or o2 in _CMP_OPS or o2 in _OTHER_OPS):
-                xs = "L" if o0 == O.LOAD_LOCAL else "C"
-                ys = "L" if o1 == O.LOAD_LOCAL else "C"
-                a = a0[0] if xs == "L" else consts[a0[0]]
-                b = a1[0] if ys == "L" else consts[a1[0]]
-                if xs == "C" and ys == "C":
-                    return None
-                slow = arith.BINARY[o2]
-                alloc = self.vm.heap.alloc
-                if len(window) >= 4:
-                    p3, o3, a3 = window[3]
-                    if o3 == O.STORE_LOCAL:
-                        k = self._thread(code, nxt_of[p3])
-                        return _factory(o2, xs, ys, "store")(ops, k, a, b, a3[0], 0, slow, alloc), p2
-                    if o3 == O.JUMP_IF_FALSE and o2 in _CMP_OPS:
-                        k = self._thread(code, nxt_of[p3])
-                        t = self._thread(code, a3[0])
-                        return _factory(o2, xs, ys, "jf")(ops, k, a, b, 0, t, slow, alloc), p2
-                k = self._thread(code, nxt_of[p2])
-                return _factory(o2, xs, ys, "push")(ops, k, a, b, 0, 0, slow, alloc), p2
+        if o0 == O.FOR_RANGE and o1 == O.STORE_LOCAL:
+            k = self._thread(code, nxt_of[p1])
+            t = self._thread(code, a0[2])
+            return _for_range_store(ops, k, t, a0[0], a0[1], a1[0]), p0
+        # Binary operator with its operands' loads fused in: X Y OP [DEST].
+        s0, s1 = _OPERAND_LOADS.get(o0), _OPERAND_LOADS.get(o1)
+        if s0 and s1 and len(window) >= 3 and window[2][1] in _BINOPS and not (s0 == s1 == "C"):
+            sources, rest = s0 + s1, window[2:]
+            a = a0[0] if s0 == "L" else consts[a0[0]]
+            b = a1[0] if s1 == "L" else consts[a1[0]]
+        elif s0 and o1 in _BINOPS:
+            sources, rest = "S" + s0, window[1:]
+            a, b = 0, a0[0] if s0 == "L" else consts[a0[0]]
+        elif o0 in _BINOPS and o1 in (O.STORE_LOCAL, O.RETURN, O.JUMP_IF_FALSE):
+            sources, rest = "SS", window
+            a = b = 0
+        else:
+            rest = []
+        if rest:
+            p_op, o_op, _ = rest[0]
+            slow = arith.BINARY[o_op]
+            alloc = self.vm.heap.alloc
+            dest, d, t, last = "push", 0, 0, p_op
+            if len(rest) >= 2:
+                p_d, o_d, a_d = rest[1]
+                if o_d == O.STORE_LOCAL:
+                    dest, d, last = "store", a_d[0], p_d
+                elif o_d == O.RETURN:
+                    dest, last = "ret", p_d
+                elif o_d == O.JUMP_IF_FALSE and o_op in _CMP_OPS:
+                    dest, t, last = "jf", self._thread(code, a_d[0]), p_d
+            if sources == "SS" and dest == "push":
+                return None  # the plain instruction is the same thing
+            k = self._thread(code, nxt_of[last])
+            return _factory(o_op, sources, dest)(ops, k, a, b, d, t, slow, alloc), p_op
         if o0 == O.LOAD_LOCAL and o1 == O.GET_FIELD:
             k = self._thread(code, nxt_of[p1])
             return _local_get_field(self, ops, k, a0[0], code.names[a1[0]]), p1
         if o0 == O.LOAD_LOCAL and o1 == O.STORE_LOCAL:
             k = self._thread(code, nxt_of[p1])
             return _copy_local(ops, k, a0[0], a1[0]), p0
-        if (o0 in _CMP_OPS) and o1 == O.JUMP_IF_FALSE:
-            k = self._thread(code, nxt_of[p1])
-            t = self._thread(code, a1[0])
-            return _cmp_branch(ops, k, t, o0), p0
         return None
 
 
@@ -258,23 +274,40 @@ def _ret_local(i: int) -> Callable:
     return f
 
 
+def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) -> Callable:
+    # Counter and bound are ints (checked by RANGE before the loop); the
+    # counter is a hidden local, so stepping past INT64_MAX cannot be observed.
+    j = i + 1
+    if inclusive:
+
+        def f(fb):
+            L = fb.L
+            v = L[i]
+            if v <= L[j]:
+                L[i] = v + 1
+                L[d] = v
+                return ops[k]
+            return ops[t]
+
+    else:
+
+        def f(fb):
+            L = fb.L
+            v = L[i]
+            if v < L[j]:
+                L[i] = v + 1
+                L[d] = v
+                return ops[k]
+            return ops[t]
+
+    return f
+
+
 def _copy_local(ops: list, k: int, a: int, b: int) -> Callable:
     def f(fb):
         L = fb.L
         L[b] = L[a]
         return ops[k]
-
-    return f
-
-
-def _cmp_branch(ops: list, k: int, t: int, opcode: int) -> Callable:
-    slow = arith.BINARY[opcode]
-
-    def f(fb):
-        L = fb.L
-        y = L.pop()
-        x = L.pop()
-        return ops[k] if slow(x, y) is True else ops[t]
 
     return f
 
@@ -862,6 +895,24 @@ def b_for_iter(d, code, ops, pc, args, k):
             return ops[t]
         L.append(v)
         return ops[k]
+
+    return f
+
+
+@builder(O.FOR_RANGE)
+def b_for_range(d, code, ops, pc, args, k):
+    i, inclusive, t = args
+    t = d._thread(code, t)
+    j = i + 1
+
+    def f(fb):
+        L = fb.L
+        v = L[i]
+        if v < L[j] or (inclusive and v == L[j]):
+            L[i] = v + 1
+            L.append(v)
+            return ops[k]
+        return ops[t]
 
     return f
 

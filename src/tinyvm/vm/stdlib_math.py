@@ -6,11 +6,14 @@ ceil`. Arguments are ints or floats (bools are not numbers); results are floats,
 except `floor` and `ceil`, which return ints exactly like the builtins of the
 same name.
 
-Errors follow IEEE 754 where the spec does (`1 / 0.0` is inf, no error): a
-result too large for a float is +-inf (`exp(1000)`, `pow(10, 400)`), while an
-argument outside a function's domain (`sqrt(-1)`, `log(0)`, `log(-1)`,
-`sin(inf)`, `pow(-8, 1/3)`, `pow(0, -1)`) is ValueError "math domain error" --
-the cases where Python's math module raises ValueError.
+Float math follows IEEE 754 like the rest of the language (`1 / 0.0` is inf):
+these functions never raise for a numeric argument. A result too large for a
+float is +-inf (`exp(1000)`, `pow(10, 400)`, `pow(-10, 401)` is -inf); a pole
+gives +-inf (`log(0)` is -inf, `pow(0, -1)` is inf, `pow(-0.0, -1)` is -inf);
+an argument outside a function's domain gives nan (`sqrt(-1)`, `log(-1)`,
+`sin(inf)`, `pow(-8, 1/3)`) -- the C library's answers where Python's math
+module raises. Only a non-number argument (TypeError) or a wrong argument
+count is an error; `floor`/`ceil` keep the builtins' int conversion errors.
 """
 
 from __future__ import annotations
@@ -35,11 +38,24 @@ def _float_arg(name: str, x: Any) -> float:
     raise RtError("TypeError", f"math.{name} expects a number, got {typeof(x)}")
 
 
-def _domain() -> RtError:
-    return RtError("ValueError", "math domain error")
+def _nan(x: float) -> float:
+    return math.nan
 
 
-def _unary_float(name: str, fn: Callable[[float], float], overflow: float | None = None) -> Callable[..., float]:
+def _log_domain(x: float) -> float:
+    # Python raises for x <= 0: log(+-0) is the pole -inf, log(negative) is nan.
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _unary_float(
+    name: str,
+    fn: Callable[[float], float],
+    domain: Callable[[float], float] = _nan,
+    overflow: float = math.inf,
+) -> Callable[..., float]:
+    """A one-argument float function; `domain(x)` is the IEEE result where
+    Python raises ValueError, `overflow` where it raises OverflowError."""
+
     def call(*args: Any) -> float:
         if len(args) != 1:
             raise arg_count_error("math." + name, 1, len(args))
@@ -47,10 +63,8 @@ def _unary_float(name: str, fn: Callable[[float], float], overflow: float | None
         try:
             return fn(x)
         except ValueError:
-            raise _domain() from None
+            return domain(x)
         except OverflowError:
-            if overflow is None:
-                raise
             return overflow
 
     return call
@@ -70,7 +84,14 @@ def _pow(*args: Any) -> float:
     try:
         return math.pow(x, y)
     except ValueError:
-        raise _domain() from None
+        # Python raises for 0 ** negative (a pole: +-inf, the sign of the base
+        # for an odd integer exponent) and for a negative finite base with a
+        # non-integer exponent (nan), as C's pow returns.
+        if x == 0.0:
+            if y.is_integer() and int(y) % 2 == 1:
+                return math.copysign(math.inf, x)
+            return math.inf
+        return math.nan
     except OverflowError:
         # The magnitude overflowed; the sign is negative only for a negative
         # base raised to an odd integer power.
@@ -99,8 +120,8 @@ def make_math_module(vm: Any) -> dict[str, Any]:
         ("cos", _unary_float("cos", math.cos), 1),
         ("tan", _unary_float("tan", math.tan), 1),
         ("atan2", _atan2, 2),
-        ("exp", _unary_float("exp", math.exp, overflow=math.inf), 1),
-        ("log", _unary_float("log", math.log), 1),
+        ("exp", _unary_float("exp", math.exp), 1),
+        ("log", _unary_float("log", math.log, domain=_log_domain), 1),
         ("pow", _pow, 2),
         ("floor", _qualified("floor", num_floor), 1),
         ("ceil", _qualified("ceil", num_ceil), 1),
