@@ -24,6 +24,7 @@ from ..bytecode.code import Bundle, ModuleCode
 from ..diagnostics import CompileError, Diagnostic, DiagnosticBag
 from ..syntax import ast as A
 from ..sema.resolver import ModuleInfo, Resolver
+from ..sema.scopes import Var
 from .emitter import ModuleEmitter
 
 # Standard modules and their exported names (the VM builds the values).
@@ -84,13 +85,21 @@ def compile_module_ast(
     imports: dict[str, ModuleInfo],
     import_keys: tuple[str, ...] = (),
     allow_private: bool = False,
+    predeclared: list[Var] | None = None,
 ) -> ModuleCode | None:
-    """Resolve and emit one parsed module; None when errors were reported."""
-    resolver = Resolver(bag, imports, allow_private)
+    """Resolve and emit one parsed module; None when errors were reported.
+
+    `predeclared` (the REPL): globals already declared by earlier entries, in
+    slot order (see Resolver); the module's globals extend them. On success the
+    module's own new globals are appended to that list, ready for the next entry.
+    """
+    resolver = Resolver(bag, imports, allow_private, predeclared or ())
     scope = resolver.resolve_module(mod)
     init = ModuleEmitter(path, bag).module_code(mod, scope)
     if bag:
         return None
+    if predeclared is not None:
+        predeclared.extend(resolver.globals[len(predeclared) :])
     exports = tuple(v.name for v in resolver.globals if getattr(v.decl, "exported", False) and not v.is_import)
     return ModuleCode(
         path=path,

@@ -21,7 +21,7 @@ each so all of them are reported.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..diagnostics import DiagnosticBag
 from ..syntax import ast as A
@@ -61,13 +61,20 @@ class ModuleInfo:
 
 
 class Resolver:
-    def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], allow_private: bool = False):
+    def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], allow_private: bool = False, predeclared: Sequence[Var] = ()):
         self.bag = bag
         # The prelude may call the VM's private natives (`__name`) as built-ins.
         self.allow_private = allow_private
         self.imports = imports  # import spec as written -> ModuleInfo (None when missing)
-        self.globals: list[Var] = []
-        self.global_names: dict[str, Var] = {}
+        # `predeclared` (the REPL): the globals of earlier entries, in slot order
+        # (var.index == position; of equal names the last one is visible). They
+        # count as declared before this module's first statement. A top-level
+        # declaration of one of their names is allowed: it gets a new slot and
+        # shadows the old binding, which top-level code before it still sees.
+        self.globals: list[Var] = list(predeclared)
+        self.global_names: dict[str, Var] = {v.name: v for v in predeclared}
+        self.first_slot = len(self.globals)  # this module's own globals start here
+        self.shadowed: dict[str, Var] = {}  # name -> predeclared Var redeclared here
         self.fn: FnScope | None = None
         self.blocks: list[BlockScope] = []
         self.loop_depth = 0
@@ -84,8 +91,11 @@ class Resolver:
         for i, stmt in enumerate(mod.body):
             for name, line, col, node in self._declared_names(stmt):
                 if name in self.global_names:
-                    self.bag.error(line, col, f"'{name}' is already declared in this scope")
-                    continue
+                    old = self.global_names[name]
+                    if old.index >= self.first_slot:
+                        self.bag.error(line, col, f"'{name}' is already declared in this scope")
+                        continue
+                    self.shadowed[name] = old  # an earlier REPL entry's global
                 var = Var(name, self._is_mutable(stmt), GLOBAL, len(self.globals), None, line, col, decl_order=i)
                 var.is_fn = isinstance(stmt, A.FnDecl)
                 var.is_class = isinstance(stmt, A.ClassDecl)
@@ -141,9 +151,12 @@ class Resolver:
                 return self.ref_to(var)
         var = self.global_names.get(name)
         if var is not None:
-            if self.top_level_code and not var.is_fn and var.decl_order >= self.stmt_index and self._is_module_code():
-                # Top-level code runs in order: a later global is not declared yet.
-                return None
+            if self.top_level_code and not var.is_fn and var.index >= self.first_slot and var.decl_order >= self.stmt_index and self._is_module_code():
+                # Top-level code runs in order: a later global is not declared yet
+                # (but the earlier entry's binding it will shadow is).
+                var = self.shadowed.get(name)
+                if var is None:
+                    return None
             return Ref(GLOBAL, var.index, var, name)
         if name in BUILTIN_NAMES or (self.allow_private and name.startswith("__")):
             return Ref(BUILTIN, 0, None, name)

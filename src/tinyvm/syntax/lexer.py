@@ -400,7 +400,8 @@ class Lexer:
             if m is not None:
                 cp = int(m.group(1), 16)
                 if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
-                    self.bag.error(self.line, col, f"invalid unicode escape: U+{cp:X} is not a valid code point")
+                    why = f"U+{cp:X} is not a valid code point"
+                    self.bag.error(self.line, col, f"invalid unicode escape: {why}")
                 else:
                     buf.append(chr(cp))
                 return m.end()

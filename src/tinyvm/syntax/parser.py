@@ -173,8 +173,7 @@ class Parser:
 
     def bracketed(self, parse: Callable[[], T]) -> T:
         """Run `parse` inside ( ) [ ] or a record: records allowed, newlines ignored."""
-        saved = self.no_record, self.nl_ok
-        self.no_record, self.nl_ok = False, True
+        saved, (self.no_record, self.nl_ok) = (self.no_record, self.nl_ok), (False, True)
         result = parse()
         self.no_record, self.nl_ok = saved
         return result
@@ -319,12 +318,9 @@ class Parser:
         if k is TK.RETURN:
             self.advance()
             return ast.Return(line, col, None if self.tok.kind in _STMT_END else self.expr())
-        if k is TK.BREAK:
+        if k is TK.BREAK or k is TK.CONTINUE:
             self.advance()
-            return ast.Break(line, col)
-        if k is TK.CONTINUE:
-            self.advance()
-            return ast.Continue(line, col)
+            return ast.Break(line, col) if k is TK.BREAK else ast.Continue(line, col)
         if k is TK.THROW:
             self.advance()
             return ast.Throw(line, col, self.expr())
@@ -480,8 +476,7 @@ class Parser:
         return ast.Import(tok.line, tok.col, path.value, alias, is_file)
 
     def condition(self) -> ast.Expr:
-        saved = self.no_record
-        self.no_record = True
+        saved, self.no_record = self.no_record, True
         e = self.expr()
         self.no_record = saved
         return e
@@ -509,10 +504,10 @@ class Parser:
         catch_line = catch_col = 0
         if self.tok.kind is TK.CATCH:
             c = self.advance()
-            catch_line, catch_col = c.line, c.col
             if self.tok.kind is TK.IDENT:
-                n = self.advance()
-                catch_name, catch_line, catch_col = n.value, n.line, n.col
+                c = self.advance()
+                catch_name = c.value
+            catch_line, catch_col = c.line, c.col
             catch_body = self.block("after 'catch'")
         if self.accept(TK.FINALLY):
             finally_body = self.block("after 'finally'")
@@ -560,7 +555,8 @@ class Parser:
             elif var is None and isinstance(callee, ast.Name) and callee.name == "sleep" and len(args) == 1:
                 kind, value = "sleep", args[0]
         if kind is None:
-            self.report(first, "a select case must be 'ch.recv()', 'v = ch.recv()', 'ch.send(v)' or 'sleep(ms)'")
+            what = "'ch.recv()', 'v = ch.recv()', 'ch.send(v)' or 'sleep(ms)'"
+            self.report(first, f"a select case must be {what}")
             kind, channel = "recv", e
         body = self.block("after the select case")
         return ast.SelectCase(c.line, c.col, kind, var, channel, value, body)
@@ -718,11 +714,7 @@ class Parser:
         first = self.expr()
         self.skip_newlines()
         if not self.accept(TK.COLON):
-            rest = self.seq(TK.RBRACKET, self.expr, "',' or ']' after array element") if self.accept(TK.COMMA) else None
-            if rest is None:
-                self.expect_close_after(TK.RBRACKET, "',' or ']' after array element")
-            return ast.ArrayLit(line, col, [first, *(rest or [])])
-        value = self.expr()
+            return ast.ArrayLit(line, col, [first, *self.rest(self.expr, "',' or ']' after array element")])
 
         def entry() -> tuple[ast.Expr, ast.Expr]:
             key = self.expr()
@@ -730,16 +722,17 @@ class Parser:
             self.expect(TK.COLON, "after map key")
             return key, self.expr()
 
-        self.skip_newlines()
-        rest = self.seq(TK.RBRACKET, entry, "',' or ']' after map entry") if self.accept(TK.COMMA) else None
-        if rest is None:
-            self.expect_close_after(TK.RBRACKET, "',' or ']' after map entry")
-        return ast.MapLit(line, col, [(first, value), *(rest or [])])
+        entries = [(first, self.expr())]
+        return ast.MapLit(line, col, entries + self.rest(entry, "',' or ']' after map entry"))
 
-    def expect_close_after(self, close: TK, what: str) -> None:
+    def rest(self, item: Callable[[], T], what: str) -> list[T]:
+        """The items of a `[...]` literal after its first one, and the `]`."""
         self.skip_newlines()
-        if not self.accept(close):
+        if self.accept(TK.COMMA):
+            return self.seq(TK.RBRACKET, item, what)
+        if not self.accept(TK.RBRACKET):
             self.fail_expected(what)
+        return []
 
     def record_fields(self, value: Callable[[], T], what: str) -> list[tuple[str, T]]:
         """After `{`: `name: value, ...` up to `}`, for record literals and types."""
@@ -762,8 +755,7 @@ class Parser:
         params, ret = self.signature("after 'fn'")
         body: ast.Block | ast.Expr
         if self.accept(TK.FAT_ARROW):
-            saved = self.no_record
-            self.no_record = False
+            saved, self.no_record = self.no_record, False
             body = self.expr()
             self.no_record = saved
         elif self.tok.kind is TK.LBRACE:

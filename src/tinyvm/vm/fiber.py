@@ -17,7 +17,7 @@ from ..heap.objects import HeapObject
 
 
 class Fiber(HeapObject):
-    __slots__ = ("L", "frames", "vm", "error_trace", "name")
+    __slots__ = ("L", "frames", "vm", "error_trace", "name", "epc")
     type_name = "fiber"
 
     def __init__(self, vm: Any, name: str = "main") -> None:
@@ -27,6 +27,9 @@ class Fiber(HeapObject):
         self.frames: list[tuple[list, Any]] = []
         self.error_trace: list[str] = []
         self.name = name
+        # Offset of the operator a fused expression block was executing when it
+        # raised (see vm/blocks.py); only meaningful right after such an error.
+        self.epc = 0
 
     def refs(self) -> list:
         out = list(self.L)

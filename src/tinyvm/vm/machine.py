@@ -41,6 +41,7 @@ from ..heap.objects import (
 )
 from .errors import GuestException, RtError, Throw
 from .fiber import Fiber
+from .blocks import BLOCK_PC
 from .predecode import Decoder
 from .methods import PRELUDE_METHODS
 from .values import NeedsGuest, check_key, to_str, typeof
@@ -201,7 +202,7 @@ class Machine:
     def trace(self, fb: Fiber, op: Any) -> list[str]:
         """Guest stack trace, innermost first: `at fn (file:line:col)`."""
         out = []
-        code, pc = self.op_info.get(op, (None, -1))
+        code, pc = self.where(fb, op)
         if code is not None:
             out.append(self._frame_line(code, pc))
         for _, ret in reversed(fb.frames):
@@ -209,6 +210,13 @@ class Machine:
             if code is not None and pc > 0:
                 out.append(self._frame_line(code, pc - 1))
         return out
+
+    def where(self, fb: Fiber, op: Any) -> tuple[Code | None, int]:
+        """(code, offset) of the instruction `op` was executing."""
+        code, pc = self.op_info.get(op, (None, -1))
+        if pc == BLOCK_PC:
+            pc = fb.epc
+        return code, pc
 
     @staticmethod
     def _frame_line(code: Code, pc: int) -> str:
@@ -223,7 +231,7 @@ class Machine:
             if not value.fields.get("stack"):
                 value.fields["stack"] = "\n".join(trace)
         fb.error_trace = trace
-        code, pc = self.op_info.get(op, (None, -1))
+        code, pc = self.where(fb, op)
         while True:
             if code is not None:
                 for start, end, target, depth in code.handlers:
@@ -667,6 +675,25 @@ class Machine:
     def run_module_now(self, module: ModuleObject) -> Any:
         module.initialized = True
         return self.run_function(self.module_entry(module), [])
+
+    def run_entry(self, key: str, code: ModuleCode) -> ModuleObject:
+        """Run `code` as the next piece of top-level code of the growing module
+        `key` (the REPL: each entry is compiled against the globals of the
+        entries before it, so `code.globals` starts with the module's current
+        ones). The first entry creates the module. The globals list is extended
+        in place, never replaced: decoded code holds that very list. Guest
+        errors propagate (the module stays in `self.modules[key]`)."""
+        module = self.modules.get(key)
+        if module is None:
+            module = self._new_module(key, code)
+        else:
+            G = module.globals
+            if len(code.globals) < len(G):
+                raise ValueError(f"entry code for module {key!r} has fewer globals than the module")
+            G.extend([UNINIT] * (len(code.globals) - len(G)))
+            module.code = code
+        self.run_module_now(module)
+        return module
 
 
 def to_str_safe(v: Any) -> str:

@@ -41,6 +41,7 @@ from ..heap.objects import (
     Record,
 )
 from . import arith
+from .blocks import BLOCK_PC, compile_block
 from .errors import RtError, Throw
 from .values import check_key, typeof
 
@@ -160,6 +161,11 @@ class Decoder:
         boundaries = _handler_boundaries(code)
         info = self.vm.op_info
         for i, (pc, opc, args) in enumerate(instrs):
+            block = compile_block(self, code, ops, instrs, i, boundaries, nxt_of)
+            if block is not None:
+                ops[pc] = block
+                info[block] = (code, BLOCK_PC)
+                continue
             window = instrs[i : i + 4]
             fused = self._fuse(code, ops, window, boundaries, nxt_of)
             if fused is None:

@@ -1,0 +1,192 @@
+"""Expression blocks: a straight run of pure stack instructions as one closure.
+
+The pre-decoder calls `compile_block` at every instruction. A block is a
+maximal run of LOAD_LOCAL / LOAD_CONST / LOAD_NIL/TRUE/FALSE / binary operators
+/ NEG / STORE_LOCAL, optionally ended by JUMP_IF_FALSE, JUMP_IF_TRUE or
+RETURN, inside one exception range. Its operand stack is simulated at
+pre-decode time, so values live in Python locals and only what the block leaves
+behind touches the frame list. `s = s + i * j % 7` becomes one dispatch instead
+of eight.
+
+Every operator keeps its exact semantics: an inline fast path for int (with
+the int64 overflow check) and float operands, and the arith.py function
+otherwise. Before any call that can raise, the generated code stores the
+operator's bytecode offset in `fiber.epc`, so errors and traces point at the
+operator, as they would without fusion (op_info records such closures with
+offset BLOCK_PC, meaning "ask the fiber").
+
+Blocks of the same shape share one generated factory (cached by source text),
+so compilation cost is per shape, not per block.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..bytecode import opcodes as O
+from . import arith
+from .errors import RtError
+from .values import typeof
+
+BLOCK_PC = -2
+MAX_BLOCK = 24
+
+_ARITH = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
+_CMP = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
+_OTHER = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
+_BINARY = frozenset(_ARITH) | frozenset(_CMP) | frozenset(_OTHER)
+_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG}) | _BINARY
+_ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.RETURN})
+_SCALARS = (int, float, str, bool, type(None))
+
+_cache: dict[str, Callable] = {}
+
+
+def _cond_error(v: Any) -> RtError:
+    return RtError("TypeError", f"condition must be bool, got {typeof(v)}")
+
+
+def _neg(x: Any) -> Any:
+    return arith.neg(x)
+
+
+class _Gen:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.params: list[str] = []  # closure parameters, in order
+        self.args: list[Any] = []
+        self.stack: list[str] = []  # names of Python locals holding virtual stack values
+        self.ntemp = 0
+        self.popped = 0  # values taken from the frame's real stack
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params.append(name)
+        self.args.append(value)
+        return name
+
+    def temp(self) -> str:
+        self.ntemp += 1
+        return f"t{self.ntemp}"
+
+    def pop(self) -> str:
+        if self.stack:
+            return self.stack.pop()
+        t = self.temp()
+        self.lines.append(f"{t} = L.pop()")
+        self.popped += 1
+        return t
+
+    def emit(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, boundaries: set, nxt_of: dict) -> Callable | None:
+    """A closure for the block starting at instrs[start], or None when fewer than
+    two instructions would be fused (the plain builders are as fast then)."""
+    block = []
+    for idx in range(start, min(start + MAX_BLOCK, len(instrs))):
+        pc, opc, args = instrs[idx]
+        if idx > start and pc in boundaries:
+            break
+        if opc == O.LOAD_CONST and not isinstance(code.consts[args[0]], _SCALARS):
+            break
+        if opc in _BODY_OPS:
+            block.append(instrs[idx])
+            continue
+        if opc in _ENDS:
+            block.append(instrs[idx])
+        break
+    # A block must do real work: at least one operator or store, and 2+ instructions.
+    if len(block) < 2 or not any(op in _BINARY or op == O.STORE_LOCAL or op == O.NEG for _, op, _ in block):
+        return None
+    g = _Gen()
+    ops_p = g.param(ops)
+    consts = code.consts
+    end = None
+    for pc, opc, args in block:
+        if opc == O.LOAD_LOCAL:
+            t = g.temp()
+            g.emit(f"{t} = L[{g.param(args[0])}]")
+            g.stack.append(t)
+        elif opc == O.LOAD_CONST:
+            g.stack.append(g.param(consts[args[0]]))
+        elif opc == O.LOAD_NIL:
+            g.stack.append("None")
+        elif opc == O.LOAD_TRUE:
+            g.stack.append("True")
+        elif opc == O.LOAD_FALSE:
+            g.stack.append("False")
+        elif opc == O.STORE_LOCAL:
+            v = g.pop()
+            g.emit(f"L[{g.param(args[0])}] = {v}")
+        elif opc == O.NEG:
+            x = g.pop()
+            r = g.temp()
+            g.emit(f"if type({x}) is float: {r} = -{x}")
+            g.emit(f"else: fb.epc = {g.param(pc)}; {r} = neg({x})")
+            g.stack.append(r)
+        elif opc in _BINARY:
+            y = g.pop()
+            x = g.pop()
+            r = g.temp()
+            pcp = g.param(pc)
+            slow = g.param(arith.BINARY[opc])
+            if opc in _ARITH:
+                op = _ARITH[opc]
+                g.emit(f"if type({x}) is int and type({y}) is int:")
+                g.emit(f"    {r} = {x} {op} {y}")
+                g.emit(f"    if not -9223372036854775808 <= {r} <= 9223372036854775807: fb.epc = {pcp}; {slow}({x}, {y})")
+                g.emit(f"elif type({x}) is float and type({y}) is float: {r} = {x} {op} {y}")
+                g.emit("else:")
+                g.emit(f"    fb.epc = {pcp}; {r} = {slow}({x}, {y})")
+                if opc == O.ADD:
+                    g.emit(f"    if type({r}) is Array: alloc({r})")
+            elif opc in _CMP:
+                g.emit(f"if type({x}) is int and type({y}) is int: {r} = {x} {_CMP[opc]} {y}")
+                g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
+            elif opc in (O.DIV, O.MOD):
+                pyop = "//" if opc == O.DIV else "%"
+                # Non-negative ints: truncation and floor agree, no overflow possible.
+                g.emit(f"if type({x}) is int and type({y}) is int and {x} >= 0 and {y} > 0: {r} = {x} {pyop} {y}")
+                g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
+            else:
+                g.emit(f"fb.epc = {pcp}; {r} = {slow}({x}, {y})")
+            g.stack.append(r)
+        else:
+            end = (pc, opc, args)
+    if end is None:
+        for v in g.stack:
+            g.emit(f"L.append({v})")
+        k = decoder._thread(code, nxt_of[block[-1][0]])
+        g.emit(f"return {ops_p}[{g.param(k)}]")
+    else:
+        pc, opc, args = end
+        if opc == O.RETURN:
+            v = g.pop()  # values left below it are discarded with the frame
+            g.emit("L, ret = fb.frames.pop()")
+            g.emit(f"L.append({v}); fb.L = L")
+            g.emit("return ret")
+        else:
+            v = g.pop()
+            for extra in g.stack:
+                g.emit(f"L.append({extra})")
+            k = decoder._thread(code, nxt_of[pc])
+            t = decoder._thread(code, args[0])
+            fall, jump = (k, t) if opc == O.JUMP_IF_FALSE else (t, k)
+            g.emit(f"if {v} is True: return {ops_p}[{g.param(fall)}]")
+            g.emit(f"if {v} is False: return {ops_p}[{g.param(jump)}]")
+            g.emit(f"fb.epc = {g.param(pc)}; raise cond_error({v})")
+    body = "\n".join("        " + line for line in g.lines)
+    # `alloc` (per VM) is always the first parameter so shapes stay shareable.
+    src = f"def make(alloc, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
+    factory = _cache.get(src)
+    if factory is None:
+        env: dict[str, Any] = {"Array": Array, "neg": _neg, "cond_error": _cond_error}
+        exec(compile(src, "<tinyvm block>", "exec"), env)
+        factory = env["make"]
+        _cache[src] = factory
+    return factory(decoder.vm.heap.alloc, *g.args)
+
+
+from ..heap.objects import Array  # noqa: E402  (used by the generated code)
