@@ -6,9 +6,10 @@ run reports every lexical error of a file.
 
 Design notes:
 
-* Speed: one compiled master regex recognises everything except the insides of
-  strings and block comments, and the main loop is a tight `match` / dispatch on
-  `lastgroup` with everything hoisted into locals.
+* Speed: one compiled master regex (blanks + one token per match) recognises
+  everything except strings with escapes or `${` and block comments; the main
+  loop iterates `finditer` and dispatches on the group number with everything
+  hoisted into locals. The cyclic GC is paused while tokens are created.
 * Positions are 1-based; columns count code points (Python `str` indices).
 * Semicolon insertion follows Go: at a newline (or at a block comment spanning
   lines, or at end of file) a `;` is inserted when the last token was an

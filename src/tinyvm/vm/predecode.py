@@ -961,6 +961,32 @@ def b_call_global(d, code, ops, pc, args, k):
     call_slow = vm.call_slow
     limit = vm.max_depth
 
+    def slow(fb, fn):
+        L = fb.L
+        L.insert(len(L) - n, fn)
+        return call_slow(fb, fn, n, ops[k])
+
+    # The common arities get their own closure: building the new frame list
+    # directly is the bulk of a call's cost.
+    if n == 1:
+
+        def f(fb):
+            fn = G[g]
+            if type(fn) is Function and fn.arity == 1:
+                frames = fb.frames
+                if len(frames) >= limit:
+                    raise RtError("StackOverflowError", "maximum call depth exceeded")
+                L = fb.L
+                new = [fn, L.pop()]
+                if fn.nlocals > 2:
+                    new += fn.code_pad
+                frames.append((L, ops[k]))
+                fb.L = new
+                return fn.entry
+            return slow(fb, fn)
+
+        return f
+
     def f(fb):
         fn = G[g]
         if type(fn) is Function and fn.arity == n:
@@ -968,20 +994,16 @@ def b_call_global(d, code, ops, pc, args, k):
             frames = fb.frames
             if len(frames) >= limit:
                 raise RtError("StackOverflowError", "maximum call depth exceeded")
+            new = [fn]
             if n:
-                new = L[-n:]
+                new += L[-n:]
                 del L[-n:]
-                new.insert(0, fn)
-            else:
-                new = [fn]
             if fn.nlocals > n + 1:
                 new += fn.code_pad
             frames.append((L, ops[k]))
             fb.L = new
             return fn.entry
-        L = fb.L
-        L.insert(len(L) - n, fn)
-        return call_slow(fb, fn, n, ops[k])
+        return slow(fb, fn)
 
     return f
 
