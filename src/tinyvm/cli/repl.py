@@ -48,6 +48,7 @@ to stdout. prompt_toolkit is imported only on the terminal path.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, TextIO
 
@@ -185,6 +186,9 @@ class Session:
                 slots[j] = Var(f"<shadowed {old.name}>", False, old.kind, j, None)
             latest[v.name] = i
         self.slots = slots
+        if module is not None and module.code is not None:
+            # Name the module's slots as the next entry will (VM.get, disassembly).
+            module.code = dataclasses.replace(module.code, globals=tuple(v.name for v in slots))
 
     def _echo_text(self, v: Any) -> str | None:
         from ..vm.values import NeedsGuest, quote_string, to_str

@@ -97,12 +97,9 @@ def _show_char(ch: str) -> str:
 
 class Lexer:
     """Lexer state for one source text. Use `tokenize`; `is_incomplete` in the
-    parser also reads the end state (open brackets, unterminated comment)."""
+    parser also reads `unterminated_comment` afterwards."""
 
-    __slots__ = (
-        "src", "n", "bag", "line", "ls", "interp_depth",
-        "open_at_eof", "mismatched", "unterminated_comment", "too_deep",
-    )  # fmt: skip
+    __slots__ = ("src", "n", "bag", "line", "ls", "interp_depth", "unterminated_comment", "too_deep")
 
     def __init__(self, source: str, bag: DiagnosticBag) -> None:
         self.src = source
@@ -111,8 +108,6 @@ class Lexer:
         self.line = 1
         self.ls = 0  # index of the first character of the current line
         self.interp_depth = 0
-        self.open_at_eof: list[TK] = []
-        self.mismatched = False  # a closing bracket did not match its opener
         self.unterminated_comment = False
         self.too_deep = False  # interpolation nesting limit hit: enclosing strings stay quiet
 
@@ -152,9 +147,7 @@ class Lexer:
         inserts = INSERTS_SEMI
         IDENT = TK.IDENT
         SEMI = TK.SEMI
-        # Open brackets, innermost last: only needed to find the `}` that ends an
-        # interpolation (`"${ {x: 1}.x }"`), and to tell the REPL about open ones.
-        stack: list[TK] = []
+        stack: list[TK] = []  # interpolation mode: open brackets, innermost last
         trig = False  # would a newline here insert a `;`?
         line = self.line
         ls = self.ls
@@ -174,22 +167,17 @@ class Lexer:
                 elif g == _OP:
                     text = m.group(g)
                     kind = ops[text]
-                    if kind in _OPENER_KINDS:
-                        stack.append(kind)
-                    elif kind in _OPENER:
-                        opener = _OPENER[kind]
-                        if stack and stack[-1] is opener:
-                            stack.pop()
-                        elif opener in stack:  # close the inner unclosed brackets too
-                            while stack.pop() is not opener:
-                                pass
-                            self.mismatched = True
-                        elif interp and kind is TK.RBRACE:
-                            # The `}` that ends this interpolation.
-                            append(Token(TK.EOF, "", None, line, m.start(g) - ls + 1))
-                            return toks, m.end(), True
-                        else:
-                            self.mismatched = True
+                    if interp:  # track brackets to find the `}` ending the `${`
+                        if kind in _OPENER_KINDS:
+                            stack.append(kind)
+                        elif kind in _OPENER:
+                            opener = _OPENER[kind]
+                            if opener in stack:  # also closes unclosed inner brackets
+                                while stack.pop() is not opener:
+                                    pass
+                            elif kind is TK.RBRACE:
+                                append(Token(TK.EOF, "", None, line, m.start(g) - ls + 1))
+                                return toks, m.end(), True
                     append(Token(kind, text, None, line, m.start(g) - ls + 1))
                     trig = kind in inserts
                 elif g == _NL:
@@ -250,7 +238,6 @@ class Lexer:
             append(Token(SEMI, "", None, line, col))
         append(Token(TK.EOF, "", None, line, col))
         self.line, self.ls = line, ls
-        self.open_at_eof = stack
         return toks, pos, True
 
     # ------------------------------------------------------------------ helpers

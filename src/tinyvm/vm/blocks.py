@@ -35,8 +35,9 @@ _ARITH = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
 _BINARY = frozenset(_ARITH) | frozenset(_CMP) | frozenset(_OTHER)
-_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG}) | _BINARY
+_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD}) | _BINARY
 _ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.RETURN})
+_WORK = frozenset({O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD})
 _SCALARS = (int, float, str, bool, type(None))
 
 _cache: dict[str, Callable] = {}
@@ -98,7 +99,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             block.append(instrs[idx])
         break
     # A block must do real work: at least one operator or store, and 2+ instructions.
-    if len(block) < 2 or not any(op in _BINARY or op == O.STORE_LOCAL or op == O.NEG for _, op, _ in block):
+    if len(block) < 2 or not any(op in _BINARY or op in _WORK for _, op, _ in block):
         return None
     g = _Gen()
     ops_p = g.param(ops)
@@ -120,6 +121,25 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         elif opc == O.STORE_LOCAL:
             v = g.pop()
             g.emit(f"L[{g.param(args[0])}] = {v}")
+        elif opc == O.GET_FIELD:
+            # Instance fields inline; everything else (methods, records,
+            # modules, errors) through the VM's general lookup.
+            x = g.pop()
+            r = g.temp()
+            name = g.param(code.names[args[0]])
+            pcp = g.param(pc)
+            get = g.param(decoder.vm.get_field)
+            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else UNINIT")
+            g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {get}({x}, {name})")
+            g.stack.append(r)
+        elif opc == O.SET_FIELD:
+            v = g.pop()
+            x = g.pop()
+            name = g.param(code.names[args[0]])
+            pcp = g.param(pc)
+            put = g.param(decoder.vm.set_field)
+            g.emit(f"if type({x}) is Instance and {name} in {x}.fields: {x}.fields[{name}] = {v}")
+            g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
         elif opc == O.NEG:
             x = g.pop()
             r = g.temp()
@@ -182,11 +202,11 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     src = f"def make(alloc, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
-        env: dict[str, Any] = {"Array": Array, "neg": _neg, "cond_error": _cond_error}
+        env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "neg": _neg, "cond_error": _cond_error}
         exec(compile(src, "<tinyvm block>", "exec"), env)
         factory = env["make"]
         _cache[src] = factory
     return factory(decoder.vm.heap.alloc, *g.args)
 
 
-from ..heap.objects import Array  # noqa: E402  (used by the generated code)
+from ..heap.objects import UNINIT, Array, Instance  # noqa: E402  (used by the generated code)
