@@ -263,10 +263,13 @@ class Machine:
             return to_str(value)
         except NeedsGuest:
             pass
+        self.extra_roots.append(value)  # unwound from every frame: root it here
         try:
             return str(self.run_function(self.prelude_fn("format_value"), [value]))
         except GuestException as e:
             return f"<{typeof(value)}: str() failed: {e.message}>"
+        finally:
+            self.extra_roots.remove(value)
 
     # ------------------------------------------------------------------ calls
 

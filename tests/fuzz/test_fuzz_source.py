@@ -1,0 +1,509 @@
+"""Fuzzing whole programs through the `tvm run` CLI (in-process).
+
+Seeds are the valid programs of the conformance suite (tests/lang) and of
+examples/. Each case applies a few random mutations -- delete, duplicate, swap
+or transplant lines; delete or insert characters and tokens (braces, quotes,
+keywords, operators, edge-case numbers like 9223372036854775808); truncate --
+writes the result next to its seed's copy (so relative imports still resolve)
+and runs it with `main(["run", "--max-depth", N, path])`.
+
+The property, whatever the program:
+
+* `main` returns 0, 1 or 2: no Python exception escapes it;
+* stderr never holds a Python traceback;
+* exit 2 (compile error): stderr is made only of diagnostics
+  `FILE:LINE:COL: error: MESSAGE`, each optionally followed by the source line
+  and a caret (both indented by four spaces), and there is at least one;
+* exit 1 (uncaught guest error): stderr starts with `error: `;
+* exit 0: stderr is empty.
+
+Mutated programs may loop forever, so every run is under a SIGALRM timer
+(`signal.setitimer`); a run cut by it counts as "timed out" -- acceptable,
+unless too many do. `.tvm` files are fuzzed the same way: examples compiled by
+`tvmc`, then raw byte mutations, payload mutations with a recomputed checksum,
+and structure-aware mutations of the decoded code, each run through the CLI.
+
+A failure is shrunk (line then character deletion, keeping the same kind of
+failure) and reported with the minimized program. Everything is driven by a
+seeded `random.Random`, so failures reproduce. Knobs: TVM_FUZZ_CASES (source
+cases, default 2000), TVM_FUZZ_SEED, TVM_FUZZ_CASE_SECONDS (per-run limit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import random
+import re
+import shutil
+import signal
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tinyvm.bytecode.code import Bundle, Code
+from tinyvm.bytecode.tvmfile import HEADER_SIZE, MAGIC, dump_bundle, load_bundle
+from tinyvm.cli.main import main, tvmc_main
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = int(os.environ.get("TVM_FUZZ_SEED", "20240612"))
+N_CASES = int(os.environ.get("TVM_FUZZ_CASES", "2000"))
+N_TVM_CASES = int(os.environ.get("TVM_FUZZ_TVM_CASES", "600"))
+CASE_SECONDS = float(os.environ.get("TVM_FUZZ_CASE_SECONDS", "1.0"))
+MAX_DEPTH = "2000"
+MAX_TIMEOUT_FRACTION = 0.03  # more timed-out runs than this fails the test
+MAX_REPORTED = 6  # distinct failures minimized and reported per test
+MINIMIZE_SECONDS = 20.0  # time budget for shrinking one failure
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM (POSIX)")
+
+# --------------------------------------------------------------------------- running one program
+
+
+class CaseTimeout(BaseException):
+    """Raised by the SIGALRM handler. A BaseException, so that no `except
+    Exception` inside the VM can swallow it."""
+
+
+@dataclass
+class Outcome:
+    kind: str  # "exit" | "timeout" | "exception"
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    exc: str = ""  # for "exception": the Python traceback
+    exc_type: str = ""
+    seconds: float = 0.0
+
+
+def run_cli(argv: list[str], seconds: float = CASE_SECONDS) -> Outcome:
+    out, err = io.StringIO(), io.StringIO()
+
+    def on_alarm(signum, frame):
+        raise CaseTimeout()
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    start = time.perf_counter()
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            rc = main(argv, stdin=io.StringIO(""), stdout=out, stderr=err)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except CaseTimeout:
+        return Outcome("timeout", seconds=time.perf_counter() - start)
+    except (Exception, RecursionError, MemoryError) as e:  # the property under test
+        return Outcome(
+            "exception",
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            exc="".join(traceback.format_exception(e)),
+            exc_type=type(e).__name__,
+            seconds=time.perf_counter() - start,
+        )
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    return Outcome("exit", rc, out.getvalue(), err.getvalue(), seconds=time.perf_counter() - start)
+
+
+_DIAG = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.+)$")
+_LOAD_ERROR = re.compile(r"^error: .+")
+
+
+def violation(o: Outcome, allow_load_error: bool = False) -> str | None:
+    """A short description (stable enough to compare failures) of how outcome
+    `o` breaks the property, or None."""
+    if o.kind == "timeout":
+        return None
+    if o.kind == "exception":
+        return f"exception {o.exc_type} escaped main"
+    if o.rc not in (0, 1, 2):
+        return f"exit status {o.rc}"
+    if "Traceback (most recent call last)" in o.stderr:
+        return "Python traceback in stderr"
+    if o.rc == 2:
+        lines = o.stderr.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            return "exit 2 with empty stderr"
+        if allow_load_error and len(lines) == 1 and _LOAD_ERROR.match(lines[0]):
+            return None
+        if not _DIAG.match(lines[0]):
+            return "exit 2: first stderr line is not FILE:LINE:COL: error: ..."
+        for line in lines[1:]:
+            if line.startswith("    "):
+                continue  # source line or caret
+            if not _DIAG.match(line):
+                return "exit 2: stderr line is neither a diagnostic nor an indented source/caret line"
+            m = _DIAG.match(line)
+            assert m is not None
+        return None
+    if o.rc == 1:
+        if not o.stderr.startswith("error: "):
+            return "exit 1: stderr does not start with 'error: '"
+        return None
+    if o.stderr:
+        return "exit 0 with output on stderr"
+    return None
+
+
+def describe(o: Outcome) -> str:
+    if o.kind == "exception":
+        return o.exc.rstrip()
+    return f"exit {o.rc}\n--- stderr ---\n{o.stderr[:3000]}"
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def _seed_files() -> list[Path]:
+    files = sorted((ROOT / "tests" / "lang").rglob("*.tl")) + sorted((ROOT / "examples").rglob("*.tl"))
+    return [f for f in files if not f.name.startswith("fuzz_case")]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A copy of tests/lang and examples, so mutants can sit next to their seed
+    (relative imports keep working) without touching the repository."""
+    base = tmp_path_factory.mktemp("fuzz_src")
+    shutil.copytree(ROOT / "tests" / "lang", base / "lang", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "examples", base / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.tvm"))
+    return base
+
+
+def _workspace_path(base: Path, seed: Path) -> Path:
+    rel = seed.relative_to(ROOT)
+    parts = rel.parts[1:] if rel.parts[0] == "tests" else rel.parts
+    return base.joinpath(*parts)
+
+
+# --------------------------------------------------------------------------- mutations
+
+KEYWORDS = (
+    "let var fn return if else while for in break continue class extends self super nil true false "
+    "and or not is try catch finally throw import from as export spawn async await yield select case default"
+).split()
+PUNCT = (
+    "{ } ( ) [ ] [: ] ; , . : .. ..= => -> + - * / % << >> & | ^ ~ == != < <= > >= = += -= *= /= %= "
+    "? // /* */ \" ' \\ $ ${ @ #"
+).split()
+NUMBERS = [
+    "0", "1", "-1", "07", "1_000", "1__0", "_1", "1_", "0x", "0xff", "0xFFFFFFFFFFFFFFFF", "0x8000000000000000",
+    "0b", "0b102", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "99999999999999999999999",
+    "1e999", "1e-999", "1.5e", "1e+", ".5", "5.", "3.14", "1.0.0", "0.0", "-0.0", "1/0", "0/0",
+]
+SNIPPETS = [
+    '"', '"${', '"${x', '}"', '"\\u{110000}"', '"\\u{D800}"', '"\\u{', '"\\q"', '"\\', "/*", "*/", "/* /*", "//",
+    "print(", "print()", "x", "self.x", "super.init(", "Error(", "typeof(", "len(", "int(", "fn(x) => x",
+    "fn() {", "class A {", "class B extends A {", "import math", 'import "./nope"', 'import "./"', "from math import ",
+    "try {", "} catch e {", "} finally {", "throw ", "return", "while true {", "for i in 0..3 {", "yield 1",
+    "spawn f()", "await ", "select {", "[1, 2", "[:]", "{x: 1", "a[0]", "m.get(", "\n", "\n\n", "\t", "\r", "\x0c",
+    "\x00", "\u2028", "é", "😀", "\ufeff", "\x7f", "(((((((((", ")))))))))", "[[[[[[", "{{{{{{", "-------",
+    "not not not", "x = x", "let x = 1", "var y: int = ", ": int", ": [string]", ": fn(int) -> int", "-> float",
+    "?", "int?",
+]
+INSERT_CHARS = '{}()[]";,.:+-*/%<>=&|^~!?$\\\'`@#0123456789abcxyz_ \t\n'
+
+
+def _tokenish(rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.25:
+        return rng.choice(KEYWORDS)
+    if r < 0.5:
+        return rng.choice(PUNCT)
+    if r < 0.7:
+        return rng.choice(NUMBERS)
+    return rng.choice(SNIPPETS)
+
+
+def mutate_source(rng: random.Random, text: str, donors: list[str]) -> str:
+    for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 5))):
+        lines = text.split("\n")
+        kind = rng.randrange(11)
+        i = rng.randrange(len(lines))
+        if kind == 0 and len(lines) > 1:  # delete a line (or a few)
+            del lines[i : i + rng.choice((1, 1, 1, 2, 4))]
+        elif kind == 1:  # duplicate a line
+            lines.insert(i, lines[i])
+        elif kind == 2:  # swap two lines
+            j = rng.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif kind == 3:  # a line from another program
+            donor = rng.choice(donors).split("\n")
+            lines.insert(i, rng.choice(donor))
+        elif kind == 10 and len(text) > 1:  # truncate
+            text = text[: rng.randrange(len(text))]
+            continue
+        else:
+            pos = rng.randrange(len(text) + 1)
+            if kind == 4 and text:  # delete characters
+                text = text[:pos] + text[pos + rng.choice((1, 1, 1, 2, 5)) :]
+            elif kind == 5:  # insert a character
+                text = text[:pos] + rng.choice(INSERT_CHARS) + text[pos:]
+            elif kind in (6, 7):  # insert a token, padded or glued
+                pad = rng.choice(("", " "))
+                text = text[:pos] + pad + _tokenish(rng) + pad + text[pos:]
+            elif kind == 8:  # replace a word with a token
+                words = list(re.finditer(r"\w+|[^\w\s]+", text))
+                if words:
+                    w = rng.choice(words)
+                    text = text[: w.start()] + _tokenish(rng) + text[w.end() :]
+            else:  # kind 9: duplicate a chunk of text in place
+                j = min(len(text), pos + rng.randint(1, 40))
+                text = text[:j] + text[pos:j] + text[j:]
+            continue
+        text = "\n".join(lines)
+    return text
+
+
+# --------------------------------------------------------------------------- minimizing
+
+
+def _shrink(text: str, still_fails, deadline: float) -> str:
+    """Delta debugging on lines, then on characters, while `still_fails(text)`."""
+    for unit in ("line", "char"):
+        parts = text.split("\n") if unit == "line" else list(text)
+        joiner = "\n" if unit == "line" else ""
+        n = 2
+        while len(parts) >= 2 and time.perf_counter() < deadline:
+            chunk = max(1, len(parts) // n)
+            removed = False
+            for start in range(0, len(parts), chunk):
+                if time.perf_counter() >= deadline:
+                    break
+                candidate = parts[:start] + parts[start + chunk :]
+                if candidate and still_fails(joiner.join(candidate)):
+                    parts = candidate
+                    n = max(n - 1, 2)
+                    removed = True
+                    break
+            if not removed:
+                if chunk == 1:
+                    break
+                n = min(len(parts), n * 2)
+        text = joiner.join(parts)
+    return text
+
+
+def minimize_source(text: str, path: Path, signature: str) -> str:
+    def still_fails(candidate: str) -> bool:
+        path.write_text(candidate, encoding="utf-8", newline="")
+        return violation(run_cli(["run", "--max-depth", MAX_DEPTH, str(path)])) == signature
+
+    deadline = time.perf_counter() + MINIMIZE_SECONDS
+    small = _shrink(text, still_fails, deadline)
+    path.write_text(small, encoding="utf-8", newline="")
+    return small
+
+
+# --------------------------------------------------------------------------- source fuzzing
+
+
+def test_fuzz_source_programs(workspace):
+    rng = random.Random(SEED)
+    seeds = _seed_files()
+    texts = {s: s.read_text(encoding="utf-8") for s in seeds}
+    donors = list(texts.values())
+    outcomes: Counter = Counter()
+    failures: dict[str, tuple[int, Path, str, Outcome]] = {}
+    slowest: list[tuple[float, int, str]] = []
+    start = time.perf_counter()
+    for case in range(N_CASES):
+        seed = rng.choice(seeds)
+        text = mutate_source(rng, texts[seed], donors)
+        target = _workspace_path(workspace, seed).with_name("fuzz_case.tl")
+        target.write_text(text, encoding="utf-8", newline="")
+        o = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)])
+        slowest.append((o.seconds, case, seed.name))
+        if o.kind == "timeout":
+            outcomes["timeout"] += 1
+            continue
+        outcomes[f"exit {o.rc}" if o.kind == "exit" else "exception"] += 1
+        bad = violation(o)
+        if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
+            failures[bad] = (case, seed, text, o)
+    elapsed = time.perf_counter() - start
+    slowest.sort(reverse=True)
+    summary = f"{N_CASES} cases in {elapsed:.1f}s: {dict(outcomes)}; slowest {slowest[:3]}"
+    print(summary)
+
+    if failures:
+        reports = []
+        for bad, (case, seed, text, o) in failures.items():
+            target = _workspace_path(workspace, seed).with_name("fuzz_min.tl")
+            small = minimize_source(text, target, bad)
+            om = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)])
+            reports.append(
+                f"== {bad} (case {case}, seed {seed.relative_to(ROOT)})\n"
+                f"--- minimized program ({len(small)} chars) ---\n{small!r}\n"
+                f"--- what happened ---\n{describe(om)}"
+            )
+        pytest.fail(summary + "\n\n" + "\n\n".join(reports), pytrace=False)
+    # The mutants must reach every stage: compile errors, runtime errors, and clean runs.
+    assert outcomes["exit 2"] > N_CASES // 10, summary
+    assert outcomes["exit 1"] > N_CASES // 50, summary
+    assert outcomes["exit 0"] > N_CASES // 20, summary
+    assert outcomes["timeout"] <= MAX_TIMEOUT_FRACTION * N_CASES, summary
+
+
+def test_fuzz_harness_detects_escaping_exceptions(workspace, monkeypatch):
+    """The harness itself: an exception escaping `main`, a traceback on stderr,
+    and a malformed diagnostic are all reported; a timeout is not."""
+    target = workspace / "lang" / "harness_check.tl"
+    target.write_text("while true { }\n", encoding="utf-8")
+    assert run_cli(["run", str(target)], seconds=0.2).kind == "timeout"
+    assert violation(Outcome("exception", exc_type="IndexError")) == "exception IndexError escaped main"
+    assert violation(Outcome("exit", 1, stderr="Traceback (most recent call last):\n")) is not None
+    assert violation(Outcome("exit", 2, stderr="f.tl:1:2: error: x\n    src\n    ^\n")) is None
+    assert violation(Outcome("exit", 2, stderr="f.tl:1: error: x\n")) is not None
+    assert violation(Outcome("exit", 2, stderr="f.tl:1:2: error: x\noops\n")) is not None
+    assert violation(Outcome("exit", 0, stderr="warning\n")) is not None
+
+
+# --------------------------------------------------------------------------- .tvm fuzzing
+
+TVM_SEEDS = ["hello.tl", "fizzbuzz.tl", "classes.tl", "closures.tl", "errors.tl", "modules.tl", "collections.tl"]
+
+
+def _with_payload(header: bytes, payload: bytes) -> bytes:
+    """The file with `payload` and a recomputed, valid checksum (layout: magic,
+    2-byte version, sha256 of the payload, payload)."""
+    version = header[len(MAGIC) : len(MAGIC) + 2]
+    return MAGIC + version + hashlib.sha256(payload).digest() + payload
+
+
+def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.choice((1, 1, 1, 2, 3, 6))):
+        if not b:
+            b.append(rng.randrange(256))
+            continue
+        i = rng.randrange(len(b))
+        kind = rng.randrange(7)
+        if kind == 0:
+            b[i] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            b[i] = rng.choice((0, 1, 0x7F, 0x80, 0xFF, rng.randrange(256)))
+        elif kind == 2:
+            del b[i:]
+        elif kind == 3:
+            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif kind == 4:
+            j = min(len(b), i + rng.randint(1, 64))
+            b[j:j] = b[i:j]
+        elif kind == 5:
+            del b[i : i + rng.randint(1, 16)]
+        else:
+            b[i] = (b[i] + rng.choice((-1, 1))) % 256
+    return bytes(b)
+
+
+def _all_codes(code: Code) -> list[Code]:
+    out = [code]
+    for k in code.consts:
+        if type(k) is Code:
+            out += _all_codes(k)
+    return out
+
+
+def _replace_code(code: Code, target: Code, new: Code) -> Code:
+    if code is target:
+        return new
+    consts = tuple(_replace_code(k, target, new) if type(k) is Code else k for k in code.consts)
+    return dataclasses.replace(code, consts=consts)
+
+
+_INTERESTING = (0, 1, 2, 3, -1, 7, 63, 64, 255, 256, 2**31, 2**63 - 1, -(2**63))
+
+
+def _mutate_structure(rng: random.Random, bundle: Bundle) -> Bundle:
+    """Well-formed files with wrong contents: instruction words, constants,
+    arities, local counts, stack sizes."""
+    key = rng.choice(list(bundle.modules))
+    m = bundle.modules[key]
+    init = m.init
+    for _ in range(rng.choice((1, 1, 2))):
+        target = rng.choice(_all_codes(init))
+        what = rng.randrange(6)
+        if what <= 2 and target.code:  # an instruction word (opcode or operand)
+            seq = list(target.code)
+            i = rng.randrange(len(seq))
+            seq[i] = rng.choice(_INTERESTING + (seq[i] + 1, max(0, seq[i] - 1), rng.randrange(100)))
+            new = dataclasses.replace(target, code=tuple(seq))
+        elif what == 3 and target.consts:  # a constant of another kind or value
+            consts = list(target.consts)
+            i = rng.randrange(len(consts))
+            if type(consts[i]) is not Code:
+                consts[i] = rng.choice((None, True, 0, -1, 2**63 - 1, -(2**63), 1.5, float("nan"), "", "x", ("a",)))
+            new = dataclasses.replace(target, consts=tuple(consts))
+        elif what == 4:
+            new = dataclasses.replace(target, max_stack=max(0, target.max_stack + rng.choice((-2, -1, 1))))
+        else:
+            new = dataclasses.replace(target, arity=max(0, target.arity + rng.choice((-1, 1))))
+        init = _replace_code(init, target, new)
+    modules = dict(bundle.modules)
+    modules[key] = dataclasses.replace(m, init=init)
+    return Bundle(bundle.main, modules)
+
+
+@pytest.fixture(scope="module")
+def tvm_seeds(workspace) -> list[bytes]:
+    out = []
+    for name in TVM_SEEDS:
+        src = workspace / "examples" / name
+        dst = workspace / "examples" / (name[:-3] + ".tvm")
+        err = io.StringIO()
+        rc = tvmc_main([str(src), "-o", str(dst)], stderr=err, stdout=io.StringIO())
+        assert rc == 0, f"tvmc {name}: {err.getvalue()}"
+        data = dst.read_bytes()
+        o = run_cli(["run", str(dst)], seconds=10)
+        assert o.kind == "exit" and o.rc == 0, f"{name}.tvm does not run: {describe(o)}"
+        out.append(data)
+    return out
+
+
+def test_fuzz_tvm_files(workspace, tvm_seeds):
+    rng = random.Random(SEED + 1)
+    outcomes: Counter = Counter()
+    failures: dict[str, tuple[int, str, bytes, Outcome]] = {}
+    target = workspace / "examples" / "fuzz_case.tvm"
+    start = time.perf_counter()
+    for case in range(N_TVM_CASES):
+        seed = rng.choice(tvm_seeds)
+        layer = ("raw", "payload", "payload", "structure", "structure")[case % 5]
+        if layer == "raw":
+            data = _mutate_bytes(rng, seed)
+        elif layer == "payload":
+            data = _with_payload(seed, _mutate_bytes(rng, seed[HEADER_SIZE:]))
+        else:
+            data = dump_bundle(_mutate_structure(rng, load_bundle(seed)))
+        target.write_bytes(data)
+        o = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)])
+        if o.kind == "timeout":
+            outcomes["timeout"] += 1
+            continue
+        outcomes[f"{layer} exit {o.rc}" if o.kind == "exit" else f"{layer} exception"] += 1
+        bad = violation(o, allow_load_error=True)
+        if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
+            failures[bad] = (case, layer, data, o)
+    elapsed = time.perf_counter() - start
+    summary = f"{N_TVM_CASES} .tvm cases in {elapsed:.1f}s: {dict(sorted(outcomes.items()))}"
+    print(summary)
+    if failures:
+        reports = []
+        for bad, (case, layer, data, o) in failures.items():
+            p = workspace / "examples" / f"fuzz_fail_{case}.tvm"
+            p.write_bytes(data)
+            reports.append(f"== {bad} (case {case}, {layer} mutation, file kept at {p})\n{describe(o)}")
+        pytest.fail(summary + "\n\n" + "\n\n".join(reports), pytrace=False)
+    # Mutants got past the checksum and the verifier and ran, not only rejected.
+    ran = sum(v for k, v in outcomes.items() if k.endswith(("exit 0", "exit 1")))
+    assert ran > N_TVM_CASES // 20, summary
+    assert outcomes["timeout"] <= MAX_TIMEOUT_FRACTION * N_TVM_CASES, summary
