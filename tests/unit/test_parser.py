@@ -388,7 +388,10 @@ def test_messages_name_what_was_expected_and_found():
     assert errors_of("f(1 2)") == [(1, 5, "expected ')' after arguments, found '2'")]
     assert errors_of("fn f() {") == [(1, 9, "expected '}' to close the block opened at 1:8, found end of file")]
     assert errors_of("}") == [(1, 1, "unexpected '}' (no open block to close)")]
-    assert errors_of('x = "${}"') == [(1, 8, "expected expression in '${}', found '}'")]
+    assert errors_of('x = "${}"') == [(1, 8, "expected expression in '${}'")]
+    assert errors_of('x = "${a +}"\ny = "${f(1}"') == [
+        (1, 11, "expected expression, found '}'"), (2, 11, "expected ')' after arguments, found '}'"),
+    ]  # fmt: skip
     assert errors_of('x = "${a b}"') == [(1, 10, "expected '}' after interpolated expression, found 'b'")]
     assert errors_of("case x { }") == [(1, 1, "'case' outside of a select")]
 
@@ -458,7 +461,8 @@ def test_incomplete_input(src):
 
 
 @pytest.mark.parametrize(
-    "src", ["", "let x = 1", "f(1 2", "fn f()", "let x", "}", '"abc', 'let s = "${', "try { }", "x = 1 @", "f(x]"],
+    "src", ["", "let x = 1", "f(1 2", "fn f()", "let x", "}", '"abc', 'let s = "${', "try { }", "x = 1 @", "f(x]",
+            'x = "${a +}"'],
 )
 def test_complete_or_erroneous_input(src):
     assert not is_incomplete(src)

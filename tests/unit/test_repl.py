@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 
@@ -446,3 +447,60 @@ def test_tvm_repl_quit_through_the_cli():
     p = _tvm(["repl"], lines("1", ":q", "2"))
     assert p.returncode == 0
     assert p.stdout == ">>> 1\n>>> "
+
+
+# --------------------------------------------------------------------------- a real terminal (tmux)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_terminal_session_with_prompt_toolkit(tmp_path):
+    pytest.importorskip("prompt_toolkit")
+    import time
+
+    sock = f"tvm-repl-test-{os.getpid()}"
+    tmux = ["tmux", "-L", sock]
+    done = tmp_path / "status"
+    script = (
+        f"HOME={tmp_path} {sys.executable} -c 'from tinyvm.cli.main import main; import sys; sys.exit(main([\"repl\"]))';"
+        f" echo $? > {done}; sleep 60"
+    )
+
+    def screen() -> str:
+        return subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+
+    def wait_for(text: str, last_line: bool = False) -> None:
+        # (capture-pane drops trailing blanks: prompts show as ">>>")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            s = screen()
+            shown = [line for line in s.split("\n") if line.strip()]
+            if (shown and shown[-1] == text) if last_line else text in s:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared on the terminal:\n{screen()}")
+
+    def send(*keys: str) -> None:
+        subprocess.run(tmux + ["send-keys", "-t", "t", *keys], check=True)
+
+    subprocess.run(tmux + ["new-session", "-d", "-s", "t", "-x", "100", "-y", "40", script], check=True)
+    try:
+        wait_for(">>>")
+        send("fn sq(n) {", "Enter")
+        wait_for("...")
+        send("return n * n", "Enter", "}", "Enter")
+        wait_for("... }")  # the closing brace was dedented
+        send("sq(12)", "Enter")
+        wait_for("144")
+        send("1 / 0", "Enter")
+        wait_for("error: ZeroDivisionError: division by zero")
+        send("Up", "Up")  # history: back to sq(12)
+        wait_for(">>> sq(12)", last_line=True)
+        send("C-c")  # discards the recalled line
+        send(":q", "Enter")
+        deadline = time.monotonic() + 20
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done.read_text().strip() == "0"
+        assert "sq(12)" in (tmp_path / ".tvm_history").read_text()
+    finally:
+        subprocess.run(tmux + ["kill-server"], capture_output=True)

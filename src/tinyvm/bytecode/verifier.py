@@ -319,7 +319,8 @@ class _Verifier:
                     raise self.fail(f"control runs off the end of the code after {info.name}", pc)
                 enter(nxt, depth + stack_effect(info, operands), pc)
             if info.branch is not None:
-                enter(operands[0], depth + stack_effect(info, operands, branch=True), pc)
+                target = operands[info.operands.index(_JUMP_KIND)]
+                enter(target, depth + stack_effect(info, operands, branch=True), pc)
         self.check_handler_depths(insns, depth_at)
 
     def check_handler_depths(self, insns: dict, depth_at: dict[int, int]) -> None:

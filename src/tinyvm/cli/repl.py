@@ -106,7 +106,6 @@ class Session:
                 module = machine.run_entry(REPL_KEY, code)
                 self.vm.main = module
                 text = self._echo_text(module.globals[0]) if echo else None
-                module.globals[0] = None  # do not keep the value alive
             finally:
                 self._commit(slots, first_new)
         except GuestException as e:
@@ -174,6 +173,8 @@ class Session:
 
         module = self.vm.machine.modules.get(REPL_KEY)
         values = module.globals if module is not None else []
+        if values:
+            values[0] = None  # the echoed value: do not keep it alive
         latest: dict[str, int] = {}
         for i, v in enumerate(slots):
             if i >= first_new and (i >= len(values) or values[i] is UNINIT):
@@ -284,6 +285,14 @@ class TerminalReader:
                 buf.insert_text("\n" + indent)
             else:
                 buf.validate_and_handle()
+
+        @kb.add("}")
+        def _close(event: Any) -> None:
+            buf = event.current_buffer
+            line = buf.document.current_line_before_cursor
+            if line and not line.strip():  # dedent a closing brace typed on its own
+                buf.delete_before_cursor(min(2, len(line)))
+            buf.insert_text("}")
 
         @kb.add("escape", "enter")
         def _submit(event: Any) -> None:

@@ -176,7 +176,7 @@ class Lexer:
                                 while stack.pop() is not opener:
                                     pass
                             elif kind is TK.RBRACE:
-                                append(Token(TK.EOF, "", None, line, m.start(g) - ls + 1))
+                                append(Token(TK.EOF, "}", None, line, m.start(g) - ls + 1))
                                 return toks, m.end(), True
                     append(Token(kind, text, None, line, m.start(g) - ls + 1))
                     trig = kind in inserts

@@ -128,7 +128,7 @@ class Parser:
     def fail(self, message: str, tok: Token | None = None) -> NoReturn:
         """Record a syntax error at `tok` (default: the current token) and unwind."""
         tok = tok or self.tok
-        if tok.kind is TK.EOF:
+        if tok.kind is TK.EOF and tok.text != "}":  # the real end, not a `${...}`'s
             if not self.eof_reported:
                 self.eof_reported = True
                 self.report(tok, message)
@@ -775,7 +775,7 @@ class Parser:
             self.toks, self.pos, self.tok, self.no_record, self.nl_ok = part, 0, part[0], False, False
             try:
                 if self.tok.kind is TK.EOF:
-                    self.fail("expected expression in '${}', found '}'")
+                    self.fail("expected expression in '${}'")
                 parts.append(self.expr())
                 if self.tok.kind is not TK.EOF:
                     self.fail_expected("'}' after interpolated expression")
@@ -896,4 +896,4 @@ def is_incomplete(source: str) -> bool:
         return False
     parser = Parser(toks, "<input>", bag)
     _run(parser, "<input>", bag)
-    return bool(parser.error_tokens) and all(t.kind is TK.EOF for t in parser.error_tokens)
+    return bool(parser.error_tokens) and all(t.kind is TK.EOF and t.text == "" for t in parser.error_tokens)

@@ -13,7 +13,7 @@ Token payloads (`Token.value`):
 * `STRING`  -- the decoded `str` of a string without interpolation;
 * `INTERP`  -- a list of parts, each either a decoded `str` piece or a `list[Token]`
   holding one interpolated expression (lexed recursively, ending with an `EOF`
-  token placed at the closing `}`; when the line ends before that `}`, the list
+  token whose text is `"}"`, placed at the closing `}`; when the line ends before that `}`, the list
   ends with `ERROR`, `EOF` instead and the lexer has reported the string);
 * `SEMI`    -- `None`; `text` is `";"` for an explicit semicolon, `"\\n"` for one
   inserted at a newline and `""` for one inserted at end of file;
@@ -176,7 +176,7 @@ def describe(tok: Token) -> str:
     """How a token is named in 'found ...' parts of diagnostics."""
     k = tok.kind
     if k is TK.EOF:
-        return "end of file"
+        return "'}'" if tok.text == "}" else "end of file"  # end of a `${...}`
     if k is TK.SEMI:
         if tok.text == "\n":
             return "newline"
