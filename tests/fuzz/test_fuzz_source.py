@@ -116,9 +116,21 @@ _DIAG = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.
 _LOAD_ERROR = re.compile(r"^error: .+")
 
 
-def violation(o: Outcome, allow_load_error: bool = False) -> str | None:
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _upto_control(s: str) -> str:
+    """`s` up to its first control or line-separator character: how such
+    characters are echoed in a diagnostic is the renderer's choice."""
+    m = _CONTROL.search(s)
+    return s if m is None else s[: m.start()]
+
+
+def violation(o: Outcome, allow_load_error: bool = False, path: str | None = None, source: str | None = None) -> str | None:
     """A short description (stable enough to compare failures) of how outcome
-    `o` breaks the property, or None."""
+    `o` breaks the property, or None. With `path` and `source` (the program
+    run), a diagnostic for that file that echoes a source line must echo line
+    LINE of the file as the lexer counts lines (split at "\n" only)."""
     if o.kind == "timeout":
         return None
     if o.kind == "exception":
@@ -137,11 +149,19 @@ def violation(o: Outcome, allow_load_error: bool = False) -> str | None:
             return None
         if not _DIAG.match(lines[0]):
             return "exit 2: first stderr line is not FILE:LINE:COL: error: ..."
-        for line in lines[1:]:
+        file_lines = source.split("\n") if source is not None else None
+        for i, line in enumerate(lines):
             if line.startswith("    "):
                 continue  # source line or caret
-            if not _DIAG.match(line):
+            m = _DIAG.match(line)
+            if not m:
                 return "exit 2: stderr line is neither a diagnostic nor an indented source/caret line"
+            echo = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].startswith("    ") else None
+            if file_lines is not None and echo is not None and m["path"] == path:
+                n = int(m["line"])
+                want = file_lines[n - 1].rstrip("\r").replace("\t", " ") if 1 <= n <= len(file_lines) else None
+                if want is None or _upto_control(echo[4:]) != _upto_control(want):
+                    return "exit 2: the echoed source line is not line LINE of the file"
         return None
     if o.rc == 1:
         if not o.stderr.startswith("error: "):
@@ -293,7 +313,8 @@ def _shrink(text: str, still_fails, deadline: float) -> str:
 def minimize_source(text: str, path: Path, signature: str) -> str:
     def still_fails(candidate: str) -> bool:
         path.write_text(candidate, encoding="utf-8", newline="")
-        return violation(run_cli(["run", "--max-depth", MAX_DEPTH, str(path)])) == signature
+        o = run_cli(["run", "--max-depth", MAX_DEPTH, str(path)])
+        return violation(o, path=str(path), source=candidate) == signature
 
     deadline = time.perf_counter() + MINIMIZE_SECONDS
     small = _shrink(text, still_fails, deadline)
@@ -324,7 +345,7 @@ def test_fuzz_source_programs(workspace):
             outcomes["timeout"] += 1
             continue
         outcomes[f"exit {o.rc}" if o.kind == "exit" else "exception"] += 1
-        bad = violation(o)
+        bad = violation(o, path=str(target), source=text)
         if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
             failures[bad] = (case, seed, text, o)
     elapsed = time.perf_counter() - start
@@ -351,6 +372,29 @@ def test_fuzz_source_programs(workspace):
     assert outcomes["timeout"] <= MAX_TIMEOUT_FRACTION * N_CASES, summary
 
 
+# Minimized programs the fuzzer found; each must satisfy the property.
+REGRESSIONS = {
+    "return_in_finally": "fn f() {\n  try {\n  } finally {\n    return 1\n  }\n}\nprint(f())\n",
+    "break_in_finally": "while true {\n  try {\n  } finally {\n    break\n  }\n}\n",
+    "continue_in_finally": "for i in 0..2 {\n  try {\n  } finally {\n    continue\n  }\n}\n",
+    "return_in_finally_after_catch": "fn f() {\n  try {\n    throw 1\n  } catch e {\n  } finally {\n    return 2\n  }\n}\nprint(f())\n",
+    "assign_to_builtin": "print=(i)\n",
+    "form_feed_then_error": "\x0c\nt\n",
+    "carriage_return_in_string_then_error": 'let s = "a\rb"\nprint(x)\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_fuzz_regressions(workspace, name):
+    target = workspace / "lang" / f"regression_{name}.tl"
+    source = REGRESSIONS[name]
+    target.write_text(source, encoding="utf-8", newline="")
+    o = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)], seconds=10)
+    assert o.kind != "timeout", "timed out"
+    bad = violation(o, path=str(target), source=source)
+    assert bad is None, f"{bad}\n{describe(o)}"
+
+
 def test_fuzz_harness_detects_escaping_exceptions(workspace, monkeypatch):
     """The harness itself: an exception escaping `main`, a traceback on stderr,
     and a malformed diagnostic are all reported; a timeout is not."""
@@ -363,6 +407,11 @@ def test_fuzz_harness_detects_escaping_exceptions(workspace, monkeypatch):
     assert violation(Outcome("exit", 2, stderr="f.tl:1: error: x\n")) is not None
     assert violation(Outcome("exit", 2, stderr="f.tl:1:2: error: x\noops\n")) is not None
     assert violation(Outcome("exit", 0, stderr="warning\n")) is not None
+    echo = Outcome("exit", 2, stderr="f.tl:2:1: error: x\n    b\n    ^\n")
+    assert violation(echo, path="f.tl", source="a\nb\n") is None
+    assert violation(echo, path="f.tl", source="a\x0cz\nb\n") is None
+    assert violation(echo, path="f.tl", source="a\nc\n") is not None
+    assert violation(echo, path="f.tl", source="a\nb\x0cq\n") is None
 
 
 # --------------------------------------------------------------------------- .tvm fuzzing
@@ -482,6 +531,70 @@ def _mutate_structure(rng: random.Random, bundle: Bundle) -> Bundle:
     modules = dict(bundle.modules)
     modules[key] = dataclasses.replace(m, init=init)
     return Bundle(bundle.main, modules)
+
+
+def _patch_code(c: Code, name: str, fn) -> Code:
+    """`c` with its nested code object called `name` (or itself) replaced by fn(code)."""
+    if c.name == name:
+        return fn(c)
+    consts = tuple(_patch_code(k, name, fn) if type(k) is Code else k for k in c.consts)
+    return dataclasses.replace(c, consts=consts)
+
+
+def _nop_out(opname: str):
+    from tinyvm.bytecode.opcodes import BY_NAME
+
+    op, nop = BY_NAME[opname], BY_NAME["NOP"]
+
+    def patch(c: Code) -> Code:
+        seq = list(c.code)
+        i = seq.index(op.code)
+        seq[i : i + op.size] = [nop.code] * op.size
+        return dataclasses.replace(c, code=tuple(seq))
+
+    return patch
+
+
+# Verifiable .tvm files with nonsensical contents, minimized from fuzzer finds:
+# (source, function name, patch of that function's code object).
+TVM_REGRESSIONS = {
+    # BUILD_STRING over a constant that is not a string (the "a" prefix became 1.5).
+    "build_string_non_string": (
+        'let x = 1\nprint("a${x}")\n',
+        "<module>",
+        lambda c: dataclasses.replace(c, consts=tuple(1.5 if k == "a" else k for k in c.consts)),
+    ),
+    # A module's top-level code declared with one parameter.
+    "module_code_with_arity": (
+        "print(1)\n",
+        "<module>",
+        lambda c: dataclasses.replace(c, arity=1, nlocals=c.nlocals + 1, local_names=c.local_names + ("p",)),
+    ),
+    # LOAD_CELL of a local that never became a cell (its MAKE_CELL replaced by NOPs).
+    "load_cell_of_plain_local": (
+        "fn f() {\n  var n = 0\n  let g = fn() { n += 1 }\n  g()\n  return n\n}\nprint(f())\n",
+        "f",
+        _nop_out("MAKE_CELL"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TVM_REGRESSIONS))
+def test_fuzz_tvm_regressions(workspace, name):
+    from tinyvm.compiler.driver import compile_program
+
+    source, fn_name, patch = TVM_REGRESSIONS[name]
+    src = workspace / "examples" / f"regression_{name}.tl"
+    src.write_text(source, encoding="utf-8")
+    bundle = compile_program(str(src))
+    m = bundle.modules[bundle.main]
+    init = _patch_code(m.init, fn_name, patch)
+    target = workspace / "examples" / f"regression_{name}.tvm"
+    target.write_bytes(dump_bundle(Bundle(bundle.main, {**bundle.modules, bundle.main: dataclasses.replace(m, init=init)})))
+    o = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)], seconds=10)
+    assert o.kind != "timeout", "timed out"
+    bad = violation(o, allow_load_error=True)
+    assert bad is None, f"{bad}\n{describe(o)}"
 
 
 def test_fuzz_tvm_files(workspace, tvm_seeds):

@@ -36,6 +36,7 @@ from bisect import bisect_left
 from ..vm.errors import LoadError
 from .code import ClassInfo, Code, ModuleCode
 from .opcodes import (
+    BY_NAME,
     CONST,
     COUNT,
     GLOBAL,
@@ -53,6 +54,8 @@ from .opcodes import (
 # module constant), so the jump operand kind is spelled out here.
 _JUMP_KIND = "jump"
 assert _JUMP_KIND in OPERAND_KINDS
+_SLOT0_WRITERS = frozenset(BY_NAME[n].code for n in ("STORE_LOCAL", "MAKE_CELL", "STORE_CELL", "FOR_RANGE"))
+_FOR_RANGE = BY_NAME["FOR_RANGE"].code
 
 __all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NESTING"]
 
@@ -208,6 +211,11 @@ class _Verifier:
                 limit, what = limits[kind]
                 if not 0 <= v < limit:
                     raise self.fail(f"{info.name} {what} index {v} is out of range (have {limit})", pc)
+                if kind == LOCAL and v == 0 and op in _SLOT0_WRITERS:
+                    # The VM reads the running function (its upvalues) from slot 0.
+                    raise self.fail(f"{info.name} writes local slot 0, which holds the running function", pc)
+        if op == _FOR_RANGE and operands[0] + 1 >= c.nlocals:
+            raise self.fail("FOR_RANGE needs two adjacent local slots", pc)
         self.check_const_use(pc, op, operands)
 
     def check_const_use(self, pc: int, op: int, operands: tuple[int, ...]) -> None:

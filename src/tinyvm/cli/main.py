@@ -59,6 +59,13 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     except KeyboardInterrupt:
         print("interrupted", file=stderr)
         return 130
+    except BrokenPipeError:
+        # `tvm run x.tl | head -1`: the reader left; exit quietly like other tools.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
 
 
 def _dispatch(argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:

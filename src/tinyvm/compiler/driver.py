@@ -95,6 +95,8 @@ def compile_module_ast(
     """
     resolver = Resolver(bag, imports, allow_private, predeclared or ())
     scope = resolver.resolve_module(mod)
+    if bag:
+        return None  # the emitter relies on a fully resolved tree
     init = ModuleEmitter(path, bag).module_code(mod, scope)
     if bag:
         return None

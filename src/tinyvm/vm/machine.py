@@ -155,7 +155,10 @@ class Machine:
             fb.L = bottom
             bottom.append(fn)
             bottom.extend(args)
-            op = self.call_slow(fb, fn, len(args), self._halt)
+            try:
+                op = self.call_slow(fb, fn, len(args), self._halt)
+            except RtError as e:  # the call itself failed (arity, not callable)
+                raise self.uncaught(self.make_error(e.cls, e.message), []) from None
             if op is self._halt:  # a native returned at once
                 return bottom[-1]
             return self.run(fb, op)
@@ -190,6 +193,15 @@ class Machine:
                 op = self._unwind(fb, op, self.make_error("ZeroDivisionError", "division by zero"))
             except OverflowError:
                 op = self._unwind(fb, op, self.make_error("OverflowError", "numeric result out of range"))
+            except GuestException:
+                raise
+            except Exception as e:
+                # Verified bytecode can still be nonsensical (a .tvm file crafted
+                # to load a non-cell as a cell, say). Never show a host traceback:
+                # stop with a clear message naming where it happened.
+                code, pc = self.where(fb, op)
+                place = f" in {code.name} at offset {pc}" if code is not None else ""
+                raise GuestException(None, "InternalError", f"{type(e).__name__}: {e}{place} (corrupt bytecode or a VM bug)", self.trace(fb, op)) from e
 
     def make_error(self, cls_name: str, message: str) -> Instance:
         cls = self.error_classes.get(cls_name) or self.error_classes["Error"]
