@@ -193,7 +193,7 @@ class Machine:
                 op = self._unwind(fb, op, self.make_error("ZeroDivisionError", "division by zero"))
             except OverflowError:
                 op = self._unwind(fb, op, self.make_error("OverflowError", "numeric result out of range"))
-            except GuestException:
+            except (GuestException, BrokenPipeError):
                 raise
             except Exception as e:
                 # Verified bytecode can still be nonsensical (a .tvm file crafted
