@@ -27,7 +27,8 @@ class Diagnostic:
         head = f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
         if source is None:
             return head
-        lines = source.splitlines()
+        # Lines as the lexer counts them: only "\n" ends a line.
+        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in source.split("\n")]
         if not 1 <= self.line <= len(lines):
             return head
         text = lines[self.line - 1].replace("\t", " ")

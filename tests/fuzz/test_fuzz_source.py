@@ -3,9 +3,11 @@
 Seeds are the valid programs of the conformance suite (tests/lang) and of
 examples/. Each case applies a few random mutations -- delete, duplicate, swap
 or transplant lines; delete or insert characters and tokens (braces, quotes,
-keywords, operators, edge-case numbers like 9223372036854775808); truncate --
-writes the result next to its seed's copy (so relative imports still resolve)
-and runs it with `main(["run", "--max-depth", N, path])`.
+keywords, operators, edge-case numbers like 9223372036854775808); truncate;
+and "semantic" ones that usually still compile (an identifier, number,
+operator or string literal replaced by another), so the VM gets exercised too
+-- writes the result next to its seed's copy (so relative imports still
+resolve) and runs it with `main(["run", "--max-depth", N, path])`.
 
 The property, whatever the program:
 
@@ -13,8 +15,12 @@ The property, whatever the program:
 * stderr never holds a Python traceback;
 * exit 2 (compile error): stderr is made only of diagnostics
   `FILE:LINE:COL: error: MESSAGE`, each optionally followed by the source line
-  and a caret (both indented by four spaces), and there is at least one;
-* exit 1 (uncaught guest error): stderr starts with `error: `;
+  and a caret (both indented by four spaces), and there is at least one; an
+  echoed source line is line LINE of the file (lines end at "\n" only, as the
+  lexer counts them);
+* exit 1 (uncaught guest error): stderr starts with `error: `, and for a
+  source program it is never the VM's corrupt-bytecode safety net
+  (`error: InternalError: ...`);
 * exit 0: stderr is empty.
 
 Mutated programs may loop forever, so every run is under a SIGALRM timer
@@ -24,7 +30,8 @@ unless too many do. `.tvm` files are fuzzed the same way: examples compiled by
 and structure-aware mutations of the decoded code, each run through the CLI.
 
 A failure is shrunk (line then character deletion, keeping the same kind of
-failure) and reported with the minimized program. Everything is driven by a
+failure) and reported with the minimized program; the programs found so far
+are kept as fixed regression cases (REGRESSIONS, TVM_REGRESSIONS). Everything is driven by a
 seeded `random.Random`, so failures reproduce. Knobs: TVM_FUZZ_CASES (source
 cases, default 2000), TVM_FUZZ_SEED, TVM_FUZZ_CASE_SECONDS (per-run limit).
 """
@@ -166,6 +173,9 @@ def violation(o: Outcome, allow_load_error: bool = False, path: str | None = Non
     if o.rc == 1:
         if not o.stderr.startswith("error: "):
             return "exit 1: stderr does not start with 'error: '"
+        if not allow_load_error and o.stderr.startswith("error: InternalError"):
+            # The VM's safety net for corrupt bytecode: compiled source never needs it.
+            return "InternalError (the VM's corrupt-bytecode safety net) from a source program"
         return None
     if o.stderr:
         return "exit 0 with output on stderr"
@@ -241,10 +251,45 @@ def _tokenish(rng: random.Random) -> str:
     return rng.choice(SNIPPETS)
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"(?<![\w.])\d[\w.]*")
+_OPERATOR = re.compile(r"==|!=|<=|>=|<<|>>|\.\.=|\.\.|[-+*/%<>&|^]")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+OPERATORS = ["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "<<", ">>", "&", "|", "^", "..", "..="]
+VALUES = ["0", "-1", "1.5", "-0.0", '""', '"x"', "nil", "true", "[]", "[:]", "{a: 1}", "[1, 2]", "9223372036854775807",
+          "(0 - 9223372036854775807 - 1)", "1e308", "(0.0 / 0.0)", "print", "Error", "fn(x) => x"]
+
+
+def _replace_match(rng: random.Random, text: str, pattern: re.Pattern, choices) -> str:
+    found = list(pattern.finditer(text))
+    if not found:
+        return text
+    m = rng.choice(found)
+    new = choices(m.group()) if callable(choices) else rng.choice(choices)
+    return text[: m.start()] + new + text[m.end() :]
+
+
+def mutate_semantic(rng: random.Random, text: str) -> str:
+    """Mutations that usually keep the program well-formed, so that the
+    mutant gets past the compiler and exercises the VM."""
+    kind = rng.randrange(4)
+    if kind == 0:  # an identifier -> another identifier of the same program
+        words = sorted(set(_WORD.findall(text)) - set(KEYWORDS))
+        return _replace_match(rng, text, _WORD, lambda w: rng.choice(words) if w not in KEYWORDS and words else w)
+    if kind == 1:  # a number -> an edge-case number or value
+        return _replace_match(rng, text, _NUMBER, NUMBERS[:4] + NUMBERS[14:17] + VALUES)
+    if kind == 2:  # an operator -> another operator
+        return _replace_match(rng, text, _OPERATOR, OPERATORS)
+    return _replace_match(rng, text, _STRING, VALUES)  # a string literal -> another value
+
+
 def mutate_source(rng: random.Random, text: str, donors: list[str]) -> str:
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 5))):
         lines = text.split("\n")
-        kind = rng.randrange(11)
+        kind = rng.randrange(15)
+        if kind >= 11:
+            text = mutate_semantic(rng, text)
+            continue
         i = rng.randrange(len(lines))
         if kind == 0 and len(lines) > 1:  # delete a line (or a few)
             del lines[i : i + rng.choice((1, 1, 1, 2, 4))]
@@ -618,6 +663,8 @@ def test_fuzz_tvm_files(workspace, tvm_seeds):
             outcomes["timeout"] += 1
             continue
         outcomes[f"{layer} exit {o.rc}" if o.kind == "exit" else f"{layer} exception"] += 1
+        if o.kind == "exit" and o.stderr.startswith("error: InternalError"):
+            outcomes["internal errors (verified but nonsensical code)"] += 1
         bad = violation(o, allow_load_error=True)
         if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
             failures[bad] = (case, layer, data, o)

@@ -82,6 +82,7 @@ class TryCtx:
     depth: int
     segments: list[tuple[Label, Label]] = field(default_factory=list)
     open: Label | None = None
+    in_finally: bool = False  # its finally body is being emitted right now
 
     def suspend(self, em: "FunctionEmitter") -> None:
         if self.open is not None:
@@ -499,8 +500,15 @@ class FunctionEmitter:
         first), each outside its own protected range."""
         for ctx in reversed(self.tries[down_to:]):
             ctx.suspend(self)
-            if ctx.finally_body is not None:
-                self.block(ctx.finally_body.stmts)
+            # A jump out of a finally body itself does not run that body again.
+            if ctx.finally_body is not None and not ctx.in_finally:
+                self.emit_finally(ctx)
+
+    def emit_finally(self, ctx: TryCtx) -> None:
+        assert ctx.finally_body is not None
+        ctx.in_finally = True
+        self.block(ctx.finally_body.stmts)
+        ctx.in_finally = False
 
     def reenter_tries(self, down_to: int) -> None:
         for ctx in self.tries[down_to:]:
@@ -545,7 +553,7 @@ class FunctionEmitter:
             self._close(catch)
         if fin is not None:
             fin.suspend(self)
-            self.block(s.finally_body.stmts)  # type: ignore[union-attr]
+            self.emit_finally(fin)
             fin.resume(self)
         self.emit(O.JUMP, after)
         if catch is not None:
@@ -555,7 +563,7 @@ class FunctionEmitter:
             self.block(s.catch_body.stmts)  # type: ignore[union-attr]
             if fin is not None:
                 fin.suspend(self)
-                self.block(s.finally_body.stmts)  # type: ignore[union-attr]
+                self.emit_finally(fin)
             self.emit(O.JUMP, after)
         if fin is not None:
             self.tries.pop()

@@ -5,7 +5,8 @@ gets its own generator (Python's Mersenne Twister, `random.Random`), seeded
 with 0 when the module is first imported, so a program that never calls `seed`
 still prints the same numbers on every run.
 
-* `seed(n)` -- restart the sequence from int `n` (any int64); returns nil.
+* `seed(n)` -- restart the sequence from int `n` (any int64; distinct seeds,
+  negative ones included, give distinct sequences); returns nil.
 * `int(a, b)` -- a uniformly chosen int with `a <= result <= b` (both ends
   included); `a > b` is ValueError.
 * `float()` -- a float in [0, 1).
@@ -43,7 +44,9 @@ def make_random_module(vm: Any) -> dict[str, Any]:
     def seed(*args: Any) -> None:
         if len(args) != 1:
             raise arg_count_error("random.seed", 1, len(args))
-        rng.seed(_int_arg("seed", args[0]))
+        # As an unsigned 64-bit value: Python seeds with abs(n), which would
+        # make seed(-1) and seed(1) the same sequence.
+        rng.seed(_int_arg("seed", args[0]) & 0xFFFFFFFFFFFFFFFF)
         return None
 
     def int_(*args: Any) -> int:
