@@ -59,6 +59,7 @@ class _Gen:
         self.stack: list[str] = []  # names of Python locals holding virtual stack values
         self.ntemp = 0
         self.popped = 0  # values taken from the frame's real stack
+        self.consts: dict[str, Any] = {}  # parameter name -> constant operand value
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -86,9 +87,16 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     """A closure for the block starting at instrs[start], or None when fewer than
     two instructions would be fused (the plain builders are as fast then)."""
     block = []
-    for idx in range(start, min(start + MAX_BLOCK, len(instrs))):
+    head = None  # a FOR_RANGE + STORE_LOCAL loop step opening the block
+    first = start
+    if start + 1 < len(instrs) and instrs[start][1] == O.FOR_RANGE and instrs[start + 1][1] == O.STORE_LOCAL and instrs[start + 1][0] not in boundaries:
+        head = (instrs[start], instrs[start + 1])
+        first = start + 2
+    for idx in range(first, min(first + MAX_BLOCK, len(instrs))):
         pc, opc, args = instrs[idx]
         if idx > start and pc in boundaries:
+            break
+        if idx == first and head is not None and opc not in _BODY_OPS:
             break
         if opc == O.LOAD_CONST and not isinstance(code.consts[args[0]], _SCALARS):
             break
@@ -104,6 +112,14 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     g = _Gen()
     ops_p = g.param(ops)
     consts = code.consts
+    if head is not None:
+        # The loop step: leave for the exit, or take the next counter value.
+        (fr_pc, _, (i, inclusive, exit_pc)), (_, _, (d,)) = head
+        cmp = "<=" if inclusive else "<"
+        g.emit(f"v = L[{g.param(i)}]")
+        g.emit(f"if not v {cmp} L[{g.param(i + 1)}]: return {ops_p}[{g.param(decoder._thread(code, exit_pc))}]")
+        g.emit(f"L[{g.param(i)}] = v + 1")
+        g.emit(f"L[{g.param(d)}] = v")
     end = None
     for pc, opc, args in block:
         if opc == O.LOAD_LOCAL:
@@ -111,7 +127,9 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit(f"{t} = L[{g.param(args[0])}]")
             g.stack.append(t)
         elif opc == O.LOAD_CONST:
-            g.stack.append(g.param(consts[args[0]]))
+            name = g.param(consts[args[0]])
+            g.consts[name] = consts[args[0]]
+            g.stack.append(name)
         elif opc == O.LOAD_NIL:
             g.stack.append("None")
         elif opc == O.LOAD_TRUE:
@@ -152,9 +170,11 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             r = g.temp()
             pcp = g.param(pc)
             slow = g.param(arith.BINARY[opc])
+            # A constant operand's type is known now: test only the other one.
+            both_int = " and ".join(f"type({v}) is int" for v in (x, y) if type(g.consts.get(v)) is not int) or "True"
             if opc in _ARITH:
                 op = _ARITH[opc]
-                g.emit(f"if type({x}) is int and type({y}) is int:")
+                g.emit(f"if {both_int}:")
                 g.emit(f"    {r} = {x} {op} {y}")
                 g.emit(f"    if not -9223372036854775808 <= {r} <= 9223372036854775807: fb.epc = {pcp}; {slow}({x}, {y})")
                 g.emit(f"elif type({x}) is float and type({y}) is float: {r} = {x} {op} {y}")
@@ -163,12 +183,13 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
                 if opc == O.ADD:
                     g.emit(f"    if type({r}) is Array: alloc({r})")
             elif opc in _CMP:
-                g.emit(f"if type({x}) is int and type({y}) is int: {r} = {x} {_CMP[opc]} {y}")
+                g.emit(f"if {both_int}: {r} = {x} {_CMP[opc]} {y}")
                 g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
             elif opc in (O.DIV, O.MOD):
                 pyop = "//" if opc == O.DIV else "%"
                 # Non-negative ints: truncation and floor agree, no overflow possible.
-                g.emit(f"if type({x}) is int and type({y}) is int and {x} >= 0 and {y} > 0: {r} = {x} {pyop} {y}")
+                ypos = "" if type(g.consts.get(y)) is int and g.consts[y] > 0 else f" and {y} > 0"
+                g.emit(f"if {both_int} and {x} >= 0{ypos}: {r} = {x} {pyop} {y}")
                 g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
             else:
                 g.emit(f"fb.epc = {pcp}; {r} = {slow}({x}, {y})")
