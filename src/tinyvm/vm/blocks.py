@@ -35,9 +35,9 @@ _ARITH = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
 _BINARY = frozenset(_ARITH) | frozenset(_CMP) | frozenset(_OTHER)
-_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD}) | _BINARY
+_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD, O.GET_INDEX, O.SET_INDEX}) | _BINARY
 _ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.RETURN})
-_WORK = frozenset({O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD})
+_WORK = frozenset({O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD, O.GET_INDEX, O.SET_INDEX})
 _SCALARS = (int, float, str, bool, type(None))
 
 _cache: dict[str, Callable] = {}
@@ -158,6 +158,21 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             put = g.param(decoder.vm.set_field)
             g.emit(f"if type({x}) is Instance and {name} in {x}.fields: {x}.fields[{name}] = {v}")
             g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
+        elif opc == O.GET_INDEX:
+            i = g.pop()
+            x = g.pop()
+            r = g.temp()
+            get = g.param(decoder.vm.get_index)
+            g.emit(f"if type({x}) is Array and type({i}) is int and 0 <= {i} < len({x}.items): {r} = {x}.items[{i}]")
+            g.emit(f"else: fb.epc = {g.param(pc)}; {r} = {get}({x}, {i})")
+            g.stack.append(r)
+        elif opc == O.SET_INDEX:
+            v = g.pop()
+            i = g.pop()
+            x = g.pop()
+            put = g.param(decoder.vm.set_index)
+            g.emit(f"if type({x}) is Array and type({i}) is int and 0 <= {i} < len({x}.items): {x}.items[{i}] = {v}")
+            g.emit(f"else: fb.epc = {g.param(pc)}; {put}({x}, {i}, {v})")
         elif opc == O.NEG:
             x = g.pop()
             r = g.temp()
