@@ -627,13 +627,17 @@ def _stack_factory(opcode: int) -> Callable:
     return env["make"]
 
 
-_STACK_FACTORIES = {opc: _stack_factory(opc) for opc in list(_ARITH_OPS) + list(_CMP_OPS) + list(_OTHER_OPS) + [O.IS]}
+# Built on first use (exec at import time would slow down every start-up).
+_STACK_FACTORIES: dict[int, Callable] = {}
 
 
-@builder(*_STACK_FACTORIES)
+@builder(*(list(_ARITH_OPS) + list(_CMP_OPS) + list(_OTHER_OPS) + [O.IS]))
 def b_binary(d, code, ops, pc, args, k):
     opc = code.code[pc]
-    return _STACK_FACTORIES[opc](ops, k, arith.BINARY[opc], d.vm.heap.alloc)
+    fac = _STACK_FACTORIES.get(opc)
+    if fac is None:
+        fac = _STACK_FACTORIES[opc] = _stack_factory(opc)
+    return fac(ops, k, arith.BINARY[opc], d.vm.heap.alloc)
 
 
 def _unary(fn: Callable) -> Callable:
