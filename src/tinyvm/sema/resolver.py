@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 from ..diagnostics import DiagnosticBag
 from ..syntax import ast as A
-from .scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
+from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
 BUILTIN_NAMES = frozenset(
     """print len str int float typeof assert input sleep yield_now Chan abs min max sqrt floor ceil round

@@ -7,13 +7,11 @@ is then just `op = op(fiber)` (see machine.py): no opcode switch, no operand
 fetch. Jumps are threaded: an instruction followed by an unconditional JUMP
 continues straight at the jump's target.
 
-Superinstructions: common bytecode sequences are fused into one closure (the
-instructions inside keep their own closures too, so jumps into the middle of a
-sequence still work). Fusion never crosses an exception-range boundary, so a
-fused closure is covered by exactly the handlers of its first instruction. The
-fused shapes are generated from templates (`_TEMPLATES`) so every operator gets
-the same fast paths: int64 with an overflow check, float, then the exact slow
-path in arith.py.
+Superinstructions: straight-line expression code is compiled into one closure
+per block by blocks.py; a few other pairs are fused here (`_fuse`). The
+instructions inside a fused run keep their own closures too, so jumps into the
+middle of it still work, and fusion never crosses an exception-range boundary,
+so a fused closure is covered by exactly the handlers of its first instruction.
 
 A dispatch is one unit of the instruction budget (preemption, fuel): counts are
 deterministic because fusion is.
@@ -30,14 +28,10 @@ from ..heap.objects import (
     Array,
     BoundMethod,
     Cell,
-    Class,
     Function,
     Instance,
-    Iterator,
     Map,
     ModuleObject,
-    Native,
-    Range,
     Record,
 )
 from . import arith
@@ -48,95 +42,9 @@ from .values import check_key, typeof
 INT_MIN = -(1 << 63)
 INT_MAX = (1 << 63) - 1
 
-# --------------------------------------------------------------------------- fused templates
-#
-# Placeholders: {X}/{Y} load the operands, {OP} is the Python operator, {DEST}
-# delivers the result r. `slow` is the arith.py function for the opcode.
-
-_ARITH_BODY = """
-def make(ops, k, a, b, d, t, slow, alloc):
-    def f(fb):
-        L = fb.L
-        {LOAD}
-        if type(x) is int and type(y) is int:
-            r = x {OP} y
-            if -9223372036854775808 <= r <= 9223372036854775807:
-                {DEST}
-        elif type(x) is float and type(y) is float:
-            r = x {OP} y
-            {DEST}
-        r = slow(x, y)
-        if type(r) is Array:
-            alloc(r)
-        {DEST}
-    return f
-"""
-
-_CMP_BODY = """
-def make(ops, k, a, b, d, t, slow, alloc):
-    def f(fb):
-        L = fb.L
-        {LOAD}
-        if type(x) is int and type(y) is int:
-            r = x {OP} y
-        else:
-            r = slow(x, y)
-        {DEST}
-    return f
-"""
-
-_OTHER_BODY = """
-def make(ops, k, a, b, d, t, slow, alloc):
-    def f(fb):
-        L = fb.L
-        {LOAD}
-        r = slow(x, y)
-        {DEST}
-    return f
-"""
-
-# Operand sources: L = local slot a/b, C = constant a/b, S = popped from the stack.
-_LOADS = {
-    "LL": "x = L[a]; y = L[b]",
-    "LC": "x = L[a]; y = b",
-    "CL": "x = a; y = L[b]",
-    "SL": "y = L[b]; x = L.pop()",
-    "SC": "y = b; x = L.pop()",
-    "SS": "y = L.pop(); x = L.pop()",
-}
-_DESTS = {
-    "push": "L.append(r); return ops[k]",
-    "store": "L[d] = r; return ops[k]",
-    "jf": "return ops[k] if r is True else ops[t]",
-    "ret": "L, ret = fb.frames.pop(); L.append(r); fb.L = L; return ret",
-}
-
 _ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP_OPS = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER_OPS = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
-_BINOPS = frozenset(_ARITH_OPS) | frozenset(_CMP_OPS) | frozenset(_OTHER_OPS)
-_OPERAND_LOADS = {O.LOAD_LOCAL: "L", O.LOAD_CONST: "C"}
-
-_factories: dict[tuple, Callable] = {}
-
-
-def _factory(opcode: int, sources: str, dest: str) -> Callable:
-    key = (opcode, sources, dest)
-    fac = _factories.get(key)
-    if fac is not None:
-        return fac
-    if opcode in _ARITH_OPS:
-        body, op = _ARITH_BODY, _ARITH_OPS[opcode]
-    elif opcode in _CMP_OPS:
-        body, op = _CMP_BODY, _CMP_OPS[opcode]
-    else:
-        body, op = _OTHER_BODY, ""
-    src = body.replace("{LOAD}", _LOADS[sources]).replace("{OP}", op).replace("{DEST}", _DESTS[dest])
-    env: dict[str, Any] = {"Array": Array}
-    exec(compile(src, f"<tinyvm fused {O.OPCODES[opcode].name} {sources} {dest}>", "exec"), env)
-    fac = env["make"]
-    _factories[key] = fac
-    return fac
 
 
 class Decoder:
@@ -193,59 +101,18 @@ class Decoder:
     # ------------------------------------------------------------------ fusion
 
     def _fuse(self, code: Code, ops: list, window: list, boundaries: set, nxt_of: dict) -> tuple[Callable, int] | None:
-        """A fused closure for the instructions starting the window, and the
-        offset of the one among them that can raise; None when nothing fuses."""
-        if len(window) < 2:
+        """Pairs the block compiler (blocks.py) does not take: a fused closure and
+        the offset of the instruction in it that can raise, or None."""
+        if len(window) < 2 or window[1][0] in boundaries:
             return None
-        for pc, _, _ in window[1:]:
-            if pc in boundaries:
-                return None
         p0, o0, a0 = window[0]
         p1, o1, a1 = window[1]
-        consts = code.consts
         if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
             return _ret_local(a0[0]), p0
         if o0 == O.FOR_RANGE and o1 == O.STORE_LOCAL:
             k = self._thread(code, nxt_of[p1])
             t = self._thread(code, a0[2])
             return _for_range_store(ops, k, t, a0[0], a0[1], a1[0]), p0
-        # Binary operator with its operands' loads fused in: X Y OP [DEST].
-        s0, s1 = _OPERAND_LOADS.get(o0), _OPERAND_LOADS.get(o1)
-        if s0 and s1 and len(window) >= 3 and window[2][1] in _BINOPS and not (s0 == s1 == "C"):
-            sources, rest = s0 + s1, window[2:]
-            a = a0[0] if s0 == "L" else consts[a0[0]]
-            b = a1[0] if s1 == "L" else consts[a1[0]]
-        elif s0 and o1 in _BINOPS:
-            sources, rest = "S" + s0, window[1:]
-            a, b = 0, a0[0] if s0 == "L" else consts[a0[0]]
-        elif o0 in _BINOPS and o1 in (O.STORE_LOCAL, O.RETURN, O.JUMP_IF_FALSE):
-            sources, rest = "SS", window
-            a = b = 0
-        else:
-            rest = []
-        if rest:
-            p_op, o_op, _ = rest[0]
-            slow = arith.BINARY[o_op]
-            alloc = self.vm.heap.alloc
-            dest, d, t, last = "push", 0, 0, p_op
-            if len(rest) >= 2:
-                p_d, o_d, a_d = rest[1]
-                if o_d == O.STORE_LOCAL:
-                    dest, d, last = "store", a_d[0], p_d
-                elif o_d == O.RETURN:
-                    dest, last = "ret", p_d
-                elif o_d == O.JUMP_IF_FALSE and o_op in _CMP_OPS:
-                    dest, t, last = "jf", self._thread(code, a_d[0]), p_d
-            if sources == "SS" and dest == "push":
-                return None  # the plain instruction is the same thing
-            k = self._thread(code, nxt_of[last])
-            return _factory(o_op, sources, dest)(ops, k, a, b, d, t, slow, alloc), p_op
-        if o0 == O.LOAD_LOCAL and o1 == O.GET_FIELD:
-            k = self._thread(code, nxt_of[p1])
-            return _local_get_field(self, ops, k, a0[0], code.names[a1[0]]), p1
-        if o0 == O.LOAD_LOCAL and o1 == O.STORE_LOCAL:
-            k = self._thread(code, nxt_of[p1])
-            return _copy_local(ops, k, a0[0], a1[0]), p0
         return None
 
 
@@ -305,32 +172,6 @@ def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) 
                 L[d] = v
                 return ops[k]
             return ops[t]
-
-    return f
-
-
-def _copy_local(ops: list, k: int, a: int, b: int) -> Callable:
-    def f(fb):
-        L = fb.L
-        L[b] = L[a]
-        return ops[k]
-
-    return f
-
-
-def _local_get_field(d: Decoder, ops: list, k: int, i: int, name: str) -> Callable:
-    get_field = d.vm.get_field
-
-    def f(fb):
-        L = fb.L
-        obj = L[i]
-        if type(obj) is Instance:
-            v = obj.fields.get(name, UNINIT)
-            if v is not UNINIT:
-                L.append(v)
-                return ops[k]
-        L.append(get_field(obj, name))
-        return ops[k]
 
     return f
 
