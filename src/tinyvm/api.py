@@ -22,12 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from .bytecode.code import Bundle
-from .heap.objects import Array, Map, ModuleObject, Record, map_key, unmap_key
+from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
 from .vm.errors import GuestException, RtError
 from .vm.machine import DEFAULT_MAX_DEPTH, Machine
 
-INT_MIN = -(1 << 63)
-INT_MAX = (1 << 63) - 1
 
 
 class VM:

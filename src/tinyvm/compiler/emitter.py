@@ -25,13 +25,12 @@ from typing import Any
 from ..bytecode import opcodes as O
 from ..bytecode.code import FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
 from ..diagnostics import DiagnosticBag
+from ..heap.objects import INT_MAX, INT_MIN
 from ..syntax import ast as A
 from .assembler import Handler, Instr, Label, assemble
 from ..sema.resolver import constant_value
 from ..sema.scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
 
-INT_MIN = -(1 << 63)
-INT_MAX = (1 << 63) - 1
 
 BINOPS = {
     "+": O.ADD, "-": O.SUB, "*": O.MUL, "/": O.DIV, "%": O.MOD,
@@ -391,15 +390,15 @@ class FunctionEmitter:
             self.emit(O.SET_FIELD, self.name_(t.name))
 
     def s_If(self, s: A.If) -> None:
-        orelse = self.newlabel()
-        self.cond(s.cond)
+        orelse = Label()
+        self.expr(s.cond)
         self.at(s.cond)
         self.emit(O.JUMP_IF_FALSE, orelse)
         self.block(s.then.stmts)
         if s.orelse is None:
             self.place(orelse)
             return
-        end = self.newlabel()
+        end = Label()
         self.emit(O.JUMP, end)
         self.place(orelse)
         if isinstance(s.orelse, A.Block):
@@ -408,16 +407,10 @@ class FunctionEmitter:
             self.stmt(s.orelse)
         self.place(end)
 
-    def newlabel(self) -> Label:
-        return Label()
-
-    def cond(self, e: A.Expr) -> None:
-        self.expr(e)
-
     def s_While(self, s: A.While) -> None:
         top = self.label()
-        end = self.newlabel()
-        self.cond(s.cond)
+        end = Label()
+        self.expr(s.cond)
         self.at(s.cond)
         self.emit(O.JUMP_IF_FALSE, end)
         self.loops.append(LoopCtx(end, top, len(self.tries)))
@@ -435,7 +428,7 @@ class FunctionEmitter:
         self.at(it)
         self.emit(O.GET_ITER)
         top = self.label()
-        brk, end = self.newlabel(), self.newlabel()
+        brk, end = Label(), Label()
         self.emit(O.FOR_ITER, end)
         self.at(s)
         self.pos = (s.var_line, s.var_col)
@@ -466,7 +459,7 @@ class FunctionEmitter:
         self.emit(O.RANGE)
         self.emit(O.POP)
         top = self.label()
-        end = self.newlabel()
+        end = Label()
         self.at(s)
         self.emit(O.FOR_RANGE, i_slot, 1 if rng.op == "..=" else 0, end)
         self.pos = (s.var_line, s.var_col)
@@ -539,9 +532,9 @@ class FunctionEmitter:
 
     def s_Try(self, s: A.Try) -> None:
         depth = self.base_depth
-        after = self.newlabel()
-        fin = TryCtx(s.finally_body, self.newlabel(), depth) if s.finally_body is not None else None
-        catch = TryCtx(None, self.newlabel(), depth) if s.catch_body is not None else None
+        after = Label()
+        fin = TryCtx(s.finally_body, Label(), depth) if s.finally_body is not None else None
+        catch = TryCtx(None, Label(), depth) if s.catch_body is not None else None
         for ctx in (fin, catch):
             if ctx is not None:
                 self.tries.append(ctx)
@@ -651,12 +644,11 @@ class FunctionEmitter:
         else:
             self.load(e.ref)
 
-    def _load_super(self, e: A.SuperField) -> bool:
+    def _load_super(self, e: A.SuperField) -> None:
         if e.ref is None:
-            self.emit(O.LOAD_NIL)
-            return False
-        self.load(e.ref)
-        return True
+            self.emit(O.LOAD_NIL)  # already reported
+        else:
+            self.load(e.ref)
 
     def _load_self_for_super(self) -> None:
         ref = self.unit.resolver_self_ref(self.scope)
@@ -712,7 +704,7 @@ class FunctionEmitter:
         self.emit(BINOPS[e.op])
 
     def e_Logical(self, e: A.Logical) -> None:
-        end = self.newlabel()
+        end = Label()
         self.expr(e.left)
         self.at(e)
         self.emit(O.DUP)

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+# TinyLang ints are int64: the bounds every arithmetic check and conversion uses.
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+
 HEADER = 32  # accounted bytes per object
 SLOT = 8  # accounted bytes per reference or scalar slot
 

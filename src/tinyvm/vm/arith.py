@@ -15,12 +15,10 @@ import math
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from ..heap.objects import Array, Class, Instance, Range
+from ..heap.objects import INT_MAX, INT_MIN, Array, Class, Instance, Range
 from .errors import RtError
 from .values import compare, equals, typeof
 
-INT_MIN = -(1 << 63)
-INT_MAX = (1 << 63) - 1
 
 
 def overflow() -> RtError:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from ..heap.objects import Array, Instance, Map, Native, Range, Record
+from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
 from .errors import RtError
 from .methods import sort_by_keys
 from .values import (
@@ -67,8 +67,6 @@ __all__ = [
     "PRELUDE_NATIVES",
 ]
 
-INT_MIN = -(1 << 63)
-INT_MAX = (1 << 63) - 1
 
 # Builtin -> prelude function to call instead when the builtin raised NeedsGuest.
 # `print_guest` takes one array holding print's arguments; the others take the

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
-from ..bytecode.code import Bundle, Code, ModuleCode
+from ..bytecode.code import FLAG_METHOD, Bundle, Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import (
     UNINIT,
@@ -300,12 +300,10 @@ class Machine:
         return fn.entry
 
     def arity_error(self, fn: Function, got: int) -> RtError:
-        method = fn.code.flags & 1
-        expected = fn.arity - (1 if method else 0)
-        got -= 1 if method else 0
-        name = fn.name.split(".")[-1] if fn.name.endswith(".init") else fn.name
-        if fn.name.endswith(".init"):
-            name = fn.name[: -len(".init")]
+        # Counts exclude `self`; a constructor is named by its class ("Point").
+        self_arg = 1 if fn.code.flags & FLAG_METHOD else 0
+        expected, got = fn.arity - self_arg, got - self_arg
+        name = fn.name[: -len(".init")] if fn.name.endswith(".init") else fn.name
         return RtError("TypeError", f"{name} expects {_plural(expected)}, got {got}")
 
     def call_slow(self, fb: Fiber, fn: Any, n: int, ret: Any) -> Any:

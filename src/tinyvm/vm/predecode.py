@@ -39,8 +39,6 @@ from .blocks import BLOCK_PC, compile_block
 from .errors import RtError, Throw
 from .values import check_key, typeof
 
-INT_MIN = -(1 << 63)
-INT_MAX = (1 << 63) - 1
 
 _ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP_OPS = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}

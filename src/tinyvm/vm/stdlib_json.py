@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..heap.objects import Array, Map, Native, Record, map_key, unmap_key
+from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, map_key, unmap_key
 from .builtins import arg_count_error
 from .errors import RtError
 from .values import format_float, to_str, typeof
@@ -61,8 +61,6 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _STR_CHUNK = re.compile(r'[^"\\\x00-\x1f]*')
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_INT_MIN = -(1 << 63)
-_INT_MAX = (1 << 63) - 1
 
 
 class _JsonError(Exception):
@@ -144,7 +142,7 @@ def _parse_number(text: str, pos: int) -> tuple[Any, int]:
     s = m.group()
     if m.group(1) is None and m.group(2) is None and len(s) <= 20:
         i = int(s)
-        if _INT_MIN <= i <= _INT_MAX:
+        if INT_MIN <= i <= INT_MAX:
             return i, m.end()
     return float(s), m.end()
 
