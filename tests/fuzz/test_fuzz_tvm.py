@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from tvm_samples import TRICKY_CONSTS, asm, sample_bundle, sample_lib  # noqa: E402
 
 from tinyvm.bytecode.code import FLAG_MODULE, Bundle, ClassInfo, Code, ModuleCode  # noqa: E402
-from tinyvm.bytecode.tvmfile import HEADER_SIZE, MAGIC, dump_bundle, load_bundle  # noqa: E402
+from tinyvm.bytecode.tvmfile import FORMAT_VERSION, HEADER_SIZE, MAGIC, dump_bundle, load_bundle  # noqa: E402
 from tinyvm.bytecode.verifier import VerifyError  # noqa: E402
 from tinyvm.vm.errors import LoadError  # noqa: E402
 
@@ -43,7 +43,7 @@ CASE_TIME_LIMIT = 2.0  # seconds; a slower single load counts as a hang
 
 
 def with_payload(payload: bytes) -> bytes:
-    return MAGIC + (1).to_bytes(2, "big") + hashlib.sha256(payload).digest() + payload
+    return MAGIC + FORMAT_VERSION.to_bytes(2, "big") + hashlib.sha256(payload).digest() + payload
 
 
 def seeds() -> list[bytes]:

@@ -21,10 +21,15 @@ def repl(text: str) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def shown(out: str) -> list[str]:
+def typed(out: str) -> list[str]:
     """What the session printed, prompts removed, blank lines dropped."""
     text = out.replace(">>> ", "").replace("... ", "")
     return [line for line in text.split("\n") if line]
+
+
+def shown(out: str) -> list[str]:
+    """The printed lines without the static type an echo ends with (`3 : int`)."""
+    return [line.rsplit(" : ", 1)[0] for line in typed(out)]
 
 
 def lines(*entries: str) -> str:
@@ -32,6 +37,40 @@ def lines(*entries: str) -> str:
 
 
 # --------------------------------------------------------------------------- echo
+
+
+def test_echo_shows_static_type():
+    entries = (
+        "42",
+        "2.5 * 2",
+        '"a" + "b"',
+        "[1, 2]",
+        '["k": 1]',
+        "({x: 1, y: true})",
+        "fn(x: int) -> int => x * 2",
+        "class P { var x = 1 }",
+        "P()",
+        "let xs = [1, 2, 3]",
+        "xs.map(fn(v) => v * 0.5)",
+        "let a: any = 3",
+        "a",
+        "[1, 2.5]",
+    )
+    rc, out, err = repl(lines(*entries))
+    assert rc == 0 and err == ""
+    assert typed(out) == [
+        "42 : int",
+        "5.0 : float",
+        '"ab" : string',
+        "[1, 2] : [int]",
+        '["k": 1] : [string: int]',
+        "{x: 1, y: true} : {x: int, y: bool}",
+        "<fn> : fn(int) -> int",
+        "P(x: 1) : P",
+        "[0.5, 1.0, 1.5] : [float]",
+        "3 : any",
+        "[1, 2.5] : [any]",
+    ]
 
 
 def test_expression_echo():
@@ -60,7 +99,7 @@ def test_only_the_last_statement_echoes():
 
 def test_prompts_in_plain_mode():
     rc, out, err = repl(lines("1", "fn f() {", "  return 2", "}"))
-    assert out == ">>> 1\n>>> ... ... >>> \n"
+    assert out == ">>> 1 : int\n>>> ... ... >>> \n"
 
 
 def test_instance_echo_uses_its_str_method():
@@ -402,7 +441,7 @@ def test_plain_mode_does_not_import_prompt_toolkit():
         "from tinyvm.cli.repl import run_repl\n"
         "out = io.StringIO()\n"
         "run_repl(io.StringIO('1 + 1\\n'), out, sys.stderr)\n"
-        "assert out.getvalue() == '>>> 2\\n>>> \\n', out.getvalue()\n"
+        "assert out.getvalue() == '>>> 2 : int\\n>>> \\n', out.getvalue()\n"
         "assert 'prompt_toolkit' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -438,7 +477,7 @@ def _tvm(args: list[str], stdin: str) -> subprocess.CompletedProcess:
 def test_tvm_repl_through_the_cli(args):
     p = _tvm(args, lines("let x = 20", "fn double(n) {", "  return n * 2", "}", "double(x) + 2", "1 / 0", "let = 1", '"done"'))
     assert p.returncode == 0
-    assert p.stdout == '>>> >>> ... ... >>> 42\n>>> >>> >>> "done"\n>>> \n'
+    assert p.stdout == '>>> >>> ... ... >>> 42 : any\n>>> >>> >>> "done" : string\n>>> \n'
     assert "error: ZeroDivisionError: division by zero\n  at <module> (<repl>:1:3)" in p.stderr
     assert "<repl>:1:5: error:" in p.stderr
 
@@ -446,7 +485,7 @@ def test_tvm_repl_through_the_cli(args):
 def test_tvm_repl_quit_through_the_cli():
     p = _tvm(["repl"], lines("1", ":q", "2"))
     assert p.returncode == 0
-    assert p.stdout == ">>> 1\n>>> "
+    assert p.stdout == ">>> 1 : int\n>>> "
 
 
 # --------------------------------------------------------------------------- a real terminal (tmux)

@@ -50,7 +50,9 @@ class Code:
     max_stack: int
     flags: int = 0
     # Declared types (as source text, "" when absent) of parameters and locals, for
-    # the type checker's runtime boundary and the JIT tiers (issue 3).
+    # the type checker's runtime boundary and the JIT tiers (issue 3). The VM
+    # checks arguments against the types of parameter slots 1..arity on entry
+    # (except under CALL_GLOBAL); other slots' types are information only.
     local_types: tuple[str, ...] = ()
     ret_type: str = ""
 
@@ -76,6 +78,9 @@ class ClassInfo:
     the field's default is not a constant: such fields are set by the class's
     `$fields` method, compiled from their default expressions).
     `methods` names the closures MAKE_CLASS pops, in order.
+    `field_types` is parallel to `fields`: each field's declared type as text
+    ("" when untyped), or empty when no field is typed. SET_FIELD checks values
+    written to typed fields at run time (SET_FIELD_PROVEN does not).
     """
 
     name: str
@@ -83,6 +88,7 @@ class ClassInfo:
     defaults: tuple  # constant default value per field, in field order
     methods: tuple[str, ...]
     line: int = 0
+    field_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)

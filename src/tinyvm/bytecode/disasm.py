@@ -17,7 +17,8 @@ instruction with its decoded operands and a human-readable `argrepr`, so tools
 
 A line is: `>>` when the offset is a jump or handler target, the offset, the
 source line:col, the opcode name, the raw operands, and the operands decoded
-(constant values, local/upvalue/global/field names, `to N` for jumps). A
+(constant values, local/upvalue/global/field names, `to N` for jumps; for
+CHECK_TYPE, the type and place unquoted: `(int, argument 'n' of fib)`). A
 function's exception table (`start to end -> target [depth d]`) follows its
 code; nested functions follow their parent, each under its own header.
 
@@ -32,13 +33,14 @@ import math
 from dataclasses import dataclass
 
 from .code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code, ModuleCode
-from .opcodes import CONST, COUNT, GLOBAL, LOCAL, NAME, NUM_OPCODES, OPCODES, OPERAND_KINDS, UPVAL
+from .opcodes import BY_NAME, CONST, COUNT, GLOBAL, LOCAL, NAME, NUM_OPCODES, OPCODES, OPERAND_KINDS, UPVAL
 
 # `opcodes.JUMP` is the operand-kind string at definition time but is then
 # overwritten by the JUMP opcode number (opcodes exports every opcode name as a
 # module constant), so the jump operand kind is spelled out here.
 _JUMP_KIND = "jump"
 assert _JUMP_KIND in OPERAND_KINDS
+_CHECK_TYPE = BY_NAME["CHECK_TYPE"].code
 
 __all__ = ["Instruction", "instructions", "render_const", "format_code", "format_module"]
 
@@ -80,6 +82,11 @@ def _render_str(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _render_text(s: str) -> str:
+    """Text shown unquoted (a type, a place): only escapes are applied."""
+    return _render_str(s)[1:-1].replace('\\"', '"')
+
+
 def render_const(v: object) -> str:
     """A constant as TinyLang would write it (nil, true, "text", 1.5, ...)."""
     if v is None:
@@ -113,10 +120,13 @@ def _lookup(table: object, i: int) -> str | None:
     return None
 
 
-def _argrepr(code: Code, kind: str, v: int, globals_: tuple[str, ...]) -> str:
+def _argrepr(code: Code, kind: str, v: int, globals_: tuple[str, ...], op: int = -1) -> str:
     if kind == CONST:
         if isinstance(code.consts, tuple) and 0 <= v < len(code.consts):
-            return render_const(code.consts[v])
+            k = code.consts[v]
+            if op == _CHECK_TYPE and type(k) is tuple and len(k) == 2 and all(type(x) is str for x in k):
+                return f"{_render_text(k[0])}, {_render_text(k[1])}"
+            return render_const(k)
         return "?"
     if kind == _JUMP_KIND:
         return f"to {v}"
@@ -167,7 +177,7 @@ def instructions(code: Code, globals: tuple[str, ...] = ()) -> list[Instruction]
         if type(op) is int and 0 <= op < NUM_OPCODES:
             info = OPCODES[op]
             operands = tuple(seq[pc + 1 : pc + info.size])
-            parts = [_argrepr(code, kind, v, globals) for kind, v in zip(info.operands, operands)]
+            parts = [_argrepr(code, kind, v, globals, op) for kind, v in zip(info.operands, operands)]
             argrepr = ", ".join(p for p in parts if p)
             if len(operands) < len(info.operands):
                 argrepr = (argrepr + ", " if argrepr else "") + "<truncated>"

@@ -7,13 +7,16 @@ as hostile: whatever the bytes, it either returns a verified `Bundle` or raises
 `LoadError` -- never another exception, never an allocation driven by an
 unchecked length, never unbounded recursion.
 
-File layout (version 1)
+File layout (version 2)
 -----------------------
+
+Version 2 (issue 3) added `field_types` to class constants; version 1 files
+are rejected (recompile them with `tvmc`).
 
 Header, fixed 38 bytes::
 
     magic     4 bytes   b"TVM\\x00"
-    version   u16       big-endian, currently 1
+    version   u16       big-endian, currently 2
     checksum  32 bytes  sha256 of the payload (everything after the header)
 
 Primitive encodings used by the payload:
@@ -68,7 +71,7 @@ Payload::
     6 tuple    uvarint count, then `const` per element
     7 code     code
     8 class    str name, strs fields, uvarint count + `const` per default,
-               strs methods, svarint line
+               strs methods, svarint line, strs field_types
 
 The reader is strict, so that every accepted file is byte-for-byte what
 `dump_bundle` would write for its content: varints must be canonical (no zero
@@ -93,7 +96,7 @@ from .verifier import VerifyError, verify_module
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]
 
 MAGIC = b"TVM\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CHECKSUM_SIZE = 32  # sha256 digest
 HEADER_SIZE = len(MAGIC) + 2 + _CHECKSUM_SIZE
 # Maximum nesting of tuple/code/class constants. Deeper input is corrupt in
@@ -182,6 +185,7 @@ class _Writer:
                 self.const(d)
             self.strings(v.methods)
             self.svarint(v.line)
+            self.strings(v.field_types)
         else:
             raise TypeError(f"cannot serialise constant of type {type(v).__name__}")
 
@@ -363,7 +367,8 @@ class _Reader:
             defaults = tuple(self.const(depth + 1) for _ in range(n))
             methods = self.strings("class methods")
             line = self.svarint("class line")
-            return ClassInfo(name, fields, defaults, methods, line)
+            field_types = self.strings("class field types")
+            return ClassInfo(name, fields, defaults, methods, line, field_types)
         raise _bad(f"unknown constant tag {tag} at byte {at}")
 
     def code(self, depth: int) -> Code:

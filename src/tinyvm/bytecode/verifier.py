@@ -18,7 +18,13 @@ outside the compiler (a `.tvm` file above all) therefore goes through
   reachable instruction a handler protects has at least `depth` values;
   `nlocals >= arity + 1` and one local name per slot;
 * nested code objects in the constant pool verify too, with their captures
-  valid in the enclosing code.
+  valid in the enclosing code;
+* type texts the VM checks values against parse (`sema.types.parse_type_text`):
+  CHECK_TYPE's `(type, place)` constant, a class's non-empty `field_types`
+  (one per field, or none at all), and the `local_types` of parameter slots
+  1..arity. The types of other local slots are information only (the compiler
+  may record types no text can express there, such as `class Point`), so any
+  string is accepted for them.
 
 Frame layout assumed (shared with the compiler and VM): local slot 0 holds the
 running function, parameters occupy slots 1..arity (a method's `self` is
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from ..sema.types import parse_type_text
 from ..vm.errors import LoadError
 from .code import ClassInfo, Code, ModuleCode
 from .opcodes import (
@@ -72,6 +79,10 @@ _IMPORT = _OP_BY_NAME["IMPORT"]
 _MAKE_CLOSURE = _OP_BY_NAME["MAKE_CLOSURE"]
 _MAKE_CLASS = _OP_BY_NAME["MAKE_CLASS"]
 _BUILD_RECORD = _OP_BY_NAME["BUILD_RECORD"]
+_CHECK_TYPE = _OP_BY_NAME["CHECK_TYPE"]
+
+# Longer type texts are rejected outright (parsing is recursive).
+MAX_TYPE_TEXT = 4096
 
 
 class VerifyError(LoadError):
@@ -89,6 +100,23 @@ def _is_str_tuple(v: object) -> bool:
 
 def _const_type_name(v: object) -> str:
     return type(v).__name__
+
+
+def _pair_desc(v: object) -> str:
+    if type(v) is tuple:
+        return f"a tuple of {len(v)}: ({', '.join(_const_type_name(x) for x in v[:3])}{', ...' if len(v) > 3 else ''})"
+    return _const_type_name(v)
+
+
+def _type_parses(text: str) -> bool:
+    """Whether `text` is the text form of a type the VM can check against."""
+    if len(text) > MAX_TYPE_TEXT:
+        return False
+    try:
+        parse_type_text(text)
+    except Exception:  # noqa: BLE001 - TypeTextError, or RecursionError on deep nesting
+        return False
+    return True
 
 
 class _Verifier:
@@ -135,6 +163,10 @@ class _Verifier:
                 raise self.fail(f"capture {i} must be a (bool, int) pair")
         for i, k in enumerate(c.consts):
             self.check_const_value(k, i, 0)
+        for slot in range(1, min(c.arity + 1, len(c.local_types))):
+            text = c.local_types[slot]
+            if text and not _type_parses(text):
+                raise self.fail(f"parameter slot {slot} has malformed type {text!r:.80}")
 
     def check_const_value(self, v: object, index: int, depth: int) -> None:
         """Every constant must be of a serialisable kind, whatever uses it."""
@@ -156,9 +188,15 @@ class _Verifier:
                 and type(v.defaults) is tuple
                 and len(v.defaults) == len(v.fields)
                 and _is_int(v.line)
+                and _is_str_tuple(v.field_types)
             )
             if not ok:
                 raise self.fail(f"constant {index}: malformed class info")
+            if len(v.field_types) not in (0, len(v.fields)):
+                raise self.fail(f"constant {index}: class {v.name} has {len(v.field_types)} field types for {len(v.fields)} fields")
+            for fname, text in zip(v.fields, v.field_types):
+                if text and not _type_parses(text):
+                    raise self.fail(f"constant {index}: field {fname!r} of class {v.name} has malformed type {text!r:.80}")
             for d in v.defaults:
                 if isinstance(d, (Code, ClassInfo)):
                     raise self.fail(f"constant {index}: class field default cannot be {d!r}")
@@ -244,6 +282,12 @@ class _Verifier:
                 raise self.fail(f"BUILD_RECORD needs a tuple of field names, got {_const_type_name(k)}", pc)
             if len(k) != operands[1]:
                 raise self.fail(f"BUILD_RECORD count {operands[1]} but {len(k)} field names", pc)
+        elif op == _CHECK_TYPE:
+            k = c.consts[operands[0]]
+            if not (type(k) is tuple and len(k) == 2 and type(k[0]) is str and type(k[1]) is str):
+                raise self.fail(f"CHECK_TYPE needs a (type, place) pair of strings, got {_pair_desc(k)}", pc)
+            if not _type_parses(k[0]):
+                raise self.fail(f"CHECK_TYPE of malformed type {k[0]!r:.80}", pc)
 
     def check_captures_of(self, inner: Code, index: int) -> None:
         """A nested function's captures must name cells of this (enclosing) code."""

@@ -1,7 +1,7 @@
 """The `tvm` and `tvmc` commands.
 
     tvm run FILE.tl|FILE.tvm [args...]   run a program
-    tvm check FILE...                    front end only (parse, resolve, compile)
+    tvm check FILE...                    front end and type checker only (no code generation)
     tvm disasm FILE.tl|FILE.tvm          readable bytecode listing
     tvm repl                             interactive session (also plain `tvm`)
     tvmc FILE.tl [-o FILE.tvm]           compile a program and its imports
@@ -24,7 +24,7 @@ EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE = 0, 1, 2, 64
 
 COMMANDS = [
     ("run", "FILE [args...]", "run a .tl or .tvm program"),
-    ("check", "FILE...", "compile without running; report every error"),
+    ("check", "FILE...", "parse, resolve and type-check without running; report every error"),
     ("disasm", "FILE", "show the bytecode of a .tl or .tvm program"),
     ("repl", "", "start an interactive session (the default with no command)"),
 ]
@@ -146,7 +146,7 @@ def _check(paths: list[str], stderr: TextIO) -> int:
     status = EXIT_OK
     for path in paths:
         try:
-            compile_program(path)
+            compile_program(path, check_only=True)
         except CompileError as e:
             print(e.render(), file=stderr)
             status = EXIT_COMPILE

@@ -18,7 +18,8 @@ one entry at a time:
   binding (`let x = x + 1` works). This keeps every earlier function's view of
   its globals as a file would give it: a `let` it read never changes under it.
 * Echo: when the entry's LAST statement is an expression statement, its value is
-  printed unless it is nil. The form is `str()`'s (an instance by its `str()`
+  printed unless it is nil, followed by ` : ` and its static type (`42 : int`,
+  `[1, 2] : [int]`, `"a" : string`). The form is `str()`'s (an instance by its `str()`
   method), except that a string is shown quoted and escaped, as inside a
   container, so `"a"` echoes `"a"` and `print("a")` shows `a` (and echoes
   nothing: print returns nil). The value goes through a hidden global (`$value`,
@@ -61,7 +62,7 @@ QUIT_COMMANDS = (":quit", ":q")
 HELP = """commands:
   :quit, :q    end the session (also Ctrl-D)
   :help        this text
-An entry's last expression statement is echoed unless it is nil."""
+An entry's last expression statement is echoed with its static type unless it is nil."""
 
 
 class Session:
@@ -105,7 +106,7 @@ class Session:
             try:
                 module = machine.run_entry(REPL_KEY, code)
                 self.vm.main = module
-                text = self._echo_text(module.globals[0]) if echo else None
+                text = self._echo_text(module.globals[0]) if echo is not None else None
             finally:
                 self._commit(slots, first_new)
         except GuestException as e:
@@ -124,13 +125,13 @@ class Session:
             self._err(f"internal error: {type(e).__name__}: {e}")
             return False
         if text is not None:
-            print(text, file=self.stdout)
+            print(f"{text} : {echo}", file=self.stdout)
         self._flush(self.stdout)
         return True
 
-    def compile(self, source: str) -> tuple[Any, list, bool]:
-        """(ModuleCode, the slot list it was compiled with, whether to echo).
-        Raises CompileError."""
+    def compile(self, source: str) -> tuple[Any, list, str | None]:
+        """(ModuleCode, the slot list it was compiled with, the static type of
+        the value to echo or None for no echo). Raises CompileError."""
         from ..compiler.driver import _import, compile_module_ast, parse_source, resolve_spec
         from ..diagnostics import CompileError, DiagnosticBag
         from ..syntax import ast as A
@@ -144,7 +145,8 @@ class Session:
         import_keys: list[str] = []
         code = None
         slots = list(self.slots)
-        echo = False
+        echo = None
+        echo_expr = None
         if not bag:
             for s in mod.body:
                 if isinstance(s, (A.Import, A.FromImport)):
@@ -156,7 +158,7 @@ class Session:
             if isinstance(last, A.ExprStmt):
                 # `expr` -> `$value = expr`: the entry leaves its value in slot 0.
                 mod.body[-1] = A.Assign(last.line, last.col, A.Name(last.line, last.col, VALUE), "=", last.expr)
-                echo = True
+                echo_expr = last.expr
             if not bag:
                 code = compile_module_ast(mod, REPL_KEY, source, bag, imports, tuple(import_keys), predeclared=slots)
         if code is None or comp.diagnostics:
@@ -164,6 +166,8 @@ class Session:
             sources[REPL_KEY] = source
             raise CompileError(comp.diagnostics + bag.items, sources)
         self.imports = imports
+        if echo_expr is not None:
+            echo = str(echo_expr.ty or "any")
         return code, slots, echo
 
     def _commit(self, slots: list, first_new: int) -> None:

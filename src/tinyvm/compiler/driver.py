@@ -1,6 +1,7 @@
 """The compiler driver: source files in, a `Bundle` of verified-ready modules out.
 
-Pipeline per module: parse -> resolve -> emit (-> assemble, inside emit).
+Pipeline per module: parse -> resolve -> check types -> emit (-> assemble,
+inside emit). `check_program` stops after the checker (`tvm check`).
 Imports are compiled first, depth first, so the resolver knows what each
 imported module exports. Every module's errors are collected; one
 `CompileError` carries all of them.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from ..bytecode.code import Bundle, ModuleCode
 from ..diagnostics import CompileError, Diagnostic, DiagnosticBag
 from ..syntax import ast as A
+from ..sema.checker import check_module
 from ..sema.resolver import ModuleInfo, Resolver
 from ..sema.scopes import Var
 from .emitter import ModuleEmitter
@@ -64,6 +66,7 @@ class Compilation:
     # (module key, message): a cycle found deeper in the DFS, reported on the
     # import line of the module where the cycle starts once the DFS is back there.
     pending_cycle: tuple[str, str] | None = None
+    check_only: bool = False
 
     def display(self, key: str) -> str:
         if key == self.bundle.main:
@@ -86,8 +89,10 @@ def compile_module_ast(
     import_keys: tuple[str, ...] = (),
     allow_private: bool = False,
     predeclared: list[Var] | None = None,
+    emit: bool = True,
 ) -> ModuleCode | None:
-    """Resolve and emit one parsed module; None when errors were reported.
+    """Resolve, check and emit one parsed module; None when errors were
+    reported (or when `emit` is False: `tvm check` stops after the checker).
 
     `predeclared` (the REPL): globals already declared by earlier entries, in
     slot order (see Resolver); the module's globals extend them. On success the
@@ -95,8 +100,11 @@ def compile_module_ast(
     """
     resolver = Resolver(bag, imports, allow_private, predeclared or ())
     scope = resolver.resolve_module(mod)
-    if bag:
-        return None  # the emitter relies on a fully resolved tree
+    # The checker copes with what the resolver could not resolve (its type is
+    # `any`), so that type errors are reported along with scope errors.
+    check_module(mod, scope, bag, imports, resolver.globals)
+    if bag or not emit:
+        return None  # the emitter relies on a fully resolved, checked tree
     init = ModuleEmitter(path, bag).module_code(mod, scope)
     if bag:
         return None
@@ -121,11 +129,12 @@ def exported_decls(mod: A.Module) -> dict[str, A.Stmt | None]:
     return out
 
 
-def compile_program(path: str, source: str | None = None) -> Bundle:
-    """Compile the program whose main module is the file `path` (or `source`)."""
+def compile_program(path: str, source: str | None = None, check_only: bool = False) -> Bundle:
+    """Compile the program whose main module is the file `path` (or `source`).
+    With check_only, stop after the type checker: the bundle stays empty."""
     base_dir = os.path.dirname(os.path.abspath(path))
     main_key = os.path.splitext(os.path.basename(path))[0]
-    comp = Compilation(base_dir, path, Bundle(main_key))
+    comp = Compilation(base_dir, path, Bundle(main_key), check_only=check_only)
     if source is None:
         source = read_source(path)
     _compile_file(comp, main_key, path, source)
@@ -164,9 +173,10 @@ def _compile_file(comp: Compilation, key: str, display: str, source: str) -> Non
             import_keys.append(resolve_spec(key, s.path))
     comp.stack.pop()
     if not bag:
-        code = compile_module_ast(mod, display, source, bag, imports, tuple(import_keys))
+        code = compile_module_ast(mod, display, source, bag, imports, tuple(import_keys), emit=not comp.check_only)
         if code is not None:
             comp.bundle.modules[key] = code
+        if not bag:
             comp.infos[key] = ModuleInfo(key, exported_decls(mod))
     comp.diagnostics.extend(bag.items)
 

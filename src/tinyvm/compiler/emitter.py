@@ -30,6 +30,7 @@ from ..syntax import ast as A
 from .assembler import Handler, Instr, Label, assemble
 from ..sema.resolver import constant_value
 from ..sema.scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
+from ..sema.types import ANY, checkable
 
 
 BINOPS = {
@@ -39,26 +40,6 @@ BINOPS = {
     "..": O.RANGE, "..=": O.RANGE_INCL, "is": O.IS,
 }  # fmt: skip
 ASSIGN_OPS = {"+=": O.ADD, "-=": O.SUB, "*=": O.MUL, "/=": O.DIV, "%=": O.MOD}
-
-
-def type_text(t: A.TypeExpr | None) -> str:
-    """Source-like text of a type annotation (stored in code objects)."""
-    if t is None:
-        return ""
-    if isinstance(t, A.NamedType):
-        return t.name + (f"<{', '.join(type_text(a) for a in t.args)}>" if t.args else "")
-    if isinstance(t, A.ArrayType):
-        return f"[{type_text(t.elem)}]"
-    if isinstance(t, A.MapType):
-        return f"[{type_text(t.key)}: {type_text(t.value)}]"
-    if isinstance(t, A.RecordType):
-        return "{" + ", ".join(f"{n}: {type_text(x)}" for n, x in t.fields) + "}"
-    if isinstance(t, A.FnType):
-        ret = f" -> {type_text(t.ret)}" if t.ret is not None else ""
-        return f"fn({', '.join(type_text(p) for p in t.params)}){ret}"
-    if isinstance(t, A.OptionalType):
-        return type_text(t.inner) + "?"
-    return "?"
 
 
 def start_pos(e: A.Expr) -> tuple[int, int]:
@@ -116,7 +97,6 @@ class FunctionEmitter:
         self.tries: list[TryCtx] = []
         self.loops: list[LoopCtx] = []
         self.base_depth = 0  # operand values held by enclosing constructs (for-loop iterators)
-        self.ret_type: A.TypeExpr | None = None
         self.pos = (line, col)
 
     # ------------------------------------------------------------------ basics
@@ -218,7 +198,6 @@ class FunctionEmitter:
             flags |= FLAG_INIT
         arity = len(node.params) + (1 if is_method else 0)
         self.pos = (node.line, node.col)
-        self.ret_type = node.ret_type
         # Captured parameters (and `self`) move into cells on entry.
         for slot in range(1, arity + 1):
             var = scope.slot_vars[slot]
@@ -230,10 +209,26 @@ class FunctionEmitter:
             self.pos = self._end_pos(body)
             self.implicit_return()
         else:
-            self.expr(body)
+            self.arg(body)  # an expression body's conv is its return check
             self.emit(O.RETURN)
-        local_types = ("",) * (1 + (1 if is_method else 0)) + tuple(type_text(p.type) for p in node.params)
-        return self.finish(arity, flags, local_types, type_text(node.ret_type))
+        ret = scope.ty.ret.text() if scope.ty is not None else ""
+        return self.finish(arity, flags, self.local_types(node, 1 + (1 if is_method else 0)), ret)
+
+    def local_types(self, node: A.FnDecl | A.Lambda | None, first_param: int) -> tuple[str, ...]:
+        """Checked type text per frame slot, for the JIT tiers and the VM's entry
+        checks. A parameter's type is recorded only when it is declared: the VM
+        checks those on entry, while a lambda parameter's type inferred from its
+        context is an assumption that untyped callers need not honour."""
+        out = []
+        declared = {first_param + i for i, p in enumerate(node.params) if p.type is not None} if node is not None else set()
+        nparams = len(node.params) if node is not None else 0
+        for slot, var in enumerate(self.scope.slot_vars):
+            t = var.ty if var is not None else None
+            if t is None or t is ANY or not checkable(t) or (first_param <= slot < first_param + nparams and slot not in declared):
+                out.append("")
+            else:
+                out.append(t.text())
+        return tuple(out)
 
     def _end_pos(self, body: A.Block) -> tuple[int, int]:
         return (body.stmts[-1].line, body.stmts[-1].col) if body.stmts else (body.line, body.col)
@@ -288,24 +283,29 @@ class FunctionEmitter:
         self.expr(s.expr)
         self.emit(O.POP)
 
-    def value(self, e: A.Expr, declared: A.TypeExpr | None) -> None:
-        """Emit e for a place declared with type `declared`: an int literal widens
-        to float where a float is declared (general int->float conversion at
-        typed boundaries comes with the type checker)."""
-        if isinstance(e, A.IntLit) and type_text(declared) in ("float", "float?"):
-            self.at(e)
-            self.emit(O.LOAD_CONST, self.const(float(e.value)))
-        elif isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, A.IntLit) and type_text(declared) in ("float", "float?"):
-            self.at(e)
-            self.emit(O.LOAD_CONST, self.const(-float(e.operand.value)))
-        else:
-            self.expr(e)
+    def value(self, e: A.Expr, conv: tuple[str, str] | None) -> None:
+        """Emit e for a typed place: `conv` (from the checker) is the place's type
+        and name when the value needs a run-time check or int-to-float
+        widening. An int literal widens at compile time."""
+        if conv is not None and conv[0].startswith("float"):
+            lit = e.operand if isinstance(e, A.Unary) and e.op == "-" else e
+            if isinstance(lit, A.IntLit) and INT_MIN <= lit.value <= INT_MAX:
+                self.at(e)
+                self.emit(O.LOAD_CONST, self.const(float(-lit.value if lit is not e else lit.value)))
+                return
+        self.expr(e)
+        self.check(e, conv)
+
+    def check(self, node: A.Node, conv: tuple[str, str] | None) -> None:
+        if conv is not None:
+            self.at(node)
+            self.emit(O.CHECK_TYPE, self.const(conv))
 
     def s_VarDecl(self, s: A.VarDecl) -> None:
         if s.init is None:
             self.emit(O.LOAD_NIL)
         else:
-            self.value(s.init, s.type)
+            self.value(s.init, s.conv)
         self.at(s)
         self.declare(s.ref)
 
@@ -330,9 +330,9 @@ class FunctionEmitter:
         else:
             self.emit(O.LOAD_NIL)
         defaults = []
-        for f in s.fields:
+        for f, ftype in zip(s.fields, s.field_types or [""] * len(s.fields)):
             ok, value = constant_value(f.default)
-            if ok and isinstance(value, int) and not isinstance(value, bool) and type_text(f.type) in ("float", "float?"):
+            if ok and isinstance(value, int) and not isinstance(value, bool) and ftype.startswith("float"):
                 value = float(value)
             defaults.append(value if ok else None)
         names = []
@@ -341,7 +341,7 @@ class FunctionEmitter:
             self.at(m)
             self.emit(O.MAKE_CLOSURE, self.const(code))
             names.append(m.name)
-        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line)
+        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or ())
         self.at(s)
         self.emit(O.MAKE_CLASS, self.const(info), len(names))
         self.declare(s.ref)
@@ -353,13 +353,13 @@ class FunctionEmitter:
             if t.ref is None:
                 return
             if op is None:
-                decl = t.ref.var.decl if t.ref.var is not None else None
-                self.value(s.value, decl.type if isinstance(decl, A.VarDecl) else None)
+                self.value(s.value, s.conv)
             else:
                 self.load(t.ref)
                 self.expr(s.value)
                 self.at(s)
                 self.emit(op)
+                self.check(s, s.conv)
             self.store(t.ref)
         elif isinstance(t, A.Index):
             self.expr(t.obj)
@@ -371,8 +371,9 @@ class FunctionEmitter:
                 self.expr(s.value)
                 self.at(s)
                 self.emit(op)
+                self.check(s, s.conv)
             else:
-                self.expr(s.value)
+                self.value(s.value, s.conv)
             self.at(t)
             self.emit(O.SET_INDEX)
         elif isinstance(t, A.Field):
@@ -384,10 +385,11 @@ class FunctionEmitter:
                 self.expr(s.value)
                 self.at(s)
                 self.emit(op)
+                self.check(s, s.conv)
             else:
-                self.expr(s.value)
+                self.value(s.value, s.conv)
             self.at(t)
-            self.emit(O.SET_FIELD, self.name_(t.name))
+            self.emit(O.SET_FIELD_PROVEN if s.proven else O.SET_FIELD, self.name_(t.name))
 
     def s_If(self, s: A.If) -> None:
         orelse = Label()
@@ -476,7 +478,7 @@ class FunctionEmitter:
         elif s.value is None:
             self.emit(O.LOAD_NIL)
         else:
-            self.value(s.value, self.ret_type)
+            self.value(s.value, s.conv)
         self.at(s)
         if any(t.finally_body is not None for t in self.tries):
             tmp = self.hidden_local("$return")
@@ -597,6 +599,11 @@ class FunctionEmitter:
         self.at(e)
         getattr(self, "e_" + type(e).__name__)(e)
 
+    def arg(self, e: A.Expr) -> None:
+        """An argument, array element, map entry or record field: the checker
+        puts the place's run-time work on the value node itself."""
+        self.value(e, e.conv)
+
     def e_IntLit(self, e: A.IntLit) -> None:
         if not INT_MIN <= e.value <= INT_MAX:
             self.error(e, "integer literal too large")
@@ -665,20 +672,20 @@ class FunctionEmitter:
 
     def e_ArrayLit(self, e: A.ArrayLit) -> None:
         for x in e.items:
-            self.expr(x)
+            self.arg(x)
         self.at(e)
         self.emit(O.BUILD_ARRAY, len(e.items))
 
     def e_MapLit(self, e: A.MapLit) -> None:
         for k, v in e.entries:
-            self.expr(k)
-            self.expr(v)
+            self.arg(k)
+            self.arg(v)
         self.at(e)
         self.emit(O.BUILD_MAP, len(e.entries))
 
     def e_RecordLit(self, e: A.RecordLit) -> None:
         for _, v in e.fields:
-            self.expr(v)
+            self.arg(v)
         self.at(e)
         self.emit(O.BUILD_RECORD, self.const(tuple(n for n, _ in e.fields)), len(e.fields))
 
@@ -722,14 +729,14 @@ class FunctionEmitter:
         if isinstance(callee, A.Field):
             self.expr(callee.obj)
             for a in e.args:
-                self.expr(a)
+                self.arg(a)
             self.pos = pos
             self.emit(O.CALL_METHOD, self.name_(callee.name), n)
             return
         if isinstance(callee, A.SuperField):
             self._load_self_for_super()
             for a in e.args:
-                self.expr(a)
+                self.arg(a)
             self._load_super(callee)
             self.pos = pos
             self.emit(O.SUPER_CALL, self.name_(callee.name), n)
@@ -737,15 +744,16 @@ class FunctionEmitter:
         if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
             var = callee.ref.var
             if var is not None and var.is_fn:
-                params = var.decl.params if isinstance(var.decl, A.FnDecl) else []
-                for i, a in enumerate(e.args):
-                    self.value(a, params[i].type if i < len(params) else None)
+                # The checker proved or converted every argument (see
+                # Checker.is_global_fn): CALL_GLOBAL skips the callee's entry checks.
+                for a in e.args:
+                    self.arg(a)
                 self.pos = pos
                 self.emit(O.CALL_GLOBAL, callee.ref.index, n)
                 return
         self.expr(callee)
         for a in e.args:
-            self.expr(a)
+            self.arg(a)
         self.pos = pos
         self.emit(O.CALL, n)
 
@@ -802,4 +810,4 @@ class ModuleEmitter:
         em.pos = (mod.body[-1].line, mod.body[-1].col) if mod.body else (1, 1)
         em.emit(O.THIS_MODULE)
         em.emit(O.RETURN)
-        return em.finish(0, FLAG_MODULE)
+        return em.finish(0, FLAG_MODULE, em.local_types(None, 1))

@@ -153,12 +153,15 @@ class Record(HeapObject):
 
 class Function(HeapObject):
     """A closure: code plus captured cells. `entry` is the pre-decoded first
-    instruction (vm/predecode.py); `module` gives the globals the code sees."""
+    instruction (vm/predecode.py); `module` gives the globals the code sees.
+    `checks` is None, or the run-time checks of its typed parameters: a tuple
+    of (frame slot, checker) applied on entry by every call but CALL_GLOBAL
+    (vm/typecheck.py; built once per code object by the VM)."""
 
-    __slots__ = ("code", "name", "upvals", "module", "entry", "arity", "nlocals", "owner", "code_pad")
+    __slots__ = ("code", "name", "upvals", "module", "entry", "arity", "nlocals", "owner", "code_pad", "checks")
     type_name = "function"
 
-    def __init__(self, code: Any, upvals: tuple, module: Any, entry: Any) -> None:
+    def __init__(self, code: Any, upvals: tuple, module: Any, entry: Any, checks: tuple | None = None) -> None:
         # Nils appended to [fn, args...] to make a new frame's local slots.
         self.code_pad: list = [None] * (code.nlocals - code.arity - 1)
         self.code = code
@@ -169,6 +172,7 @@ class Function(HeapObject):
         self.arity = code.arity
         self.nlocals = code.nlocals
         self.owner = None  # the class a method belongs to
+        self.checks = checks
 
     def refs(self) -> Iterable[Any]:
         out = list(self.upvals)
@@ -219,9 +223,12 @@ class BoundMethod(HeapObject):
 class Class(HeapObject):
     """A class. `methods` is flattened at creation (inherited methods included) so
     that method lookup is one dict probe; `template` holds every field (inherited
-    ones first) with its constant default, copied into each new instance."""
+    ones first) with its constant default, copied into each new instance.
+    `field_checks` is None when no field of the class or of an ancestor is
+    typed, else a dict field name -> checker (vm/typecheck.py), inherited
+    entries included, that SET_FIELD applies."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -234,6 +241,7 @@ class Class(HeapObject):
         # `$fields` methods to run on a new instance, root class first.
         self.field_inits: list[Any] = list(parent.field_inits) if parent else []
         self.init: Any = None
+        self.field_checks: dict[str, Any] | None = parent.field_checks if parent else None
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self

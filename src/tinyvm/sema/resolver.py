@@ -12,8 +12,9 @@ For each module it:
 * enforces the scoping rules of spec section 4: undeclared names, redeclaration
   in one scope, assignment to `let`, `break`/`continue` outside loops, `return`
   outside functions, `self`/`super` outside methods;
-* checks what it can about imports: exported names and static arity of calls to
-  known top-level functions and classes.
+* checks that imported names are exported.
+
+Types, including call arity and class members, are the checker's (checker.py).
 
 Errors are collected in the module's DiagnosticBag; resolution continues after
 each so all of them are reported.
@@ -57,7 +58,7 @@ class ModuleInfo:
 
     def __init__(self, name: str, exports: dict[str, A.Stmt | None]):
         self.name = name
-        self.exports = exports  # exported name -> declaring node (for arity checks)
+        self.exports = exports  # exported name -> declaring node (whose Var carries its type)
 
 
 class Resolver:
@@ -405,29 +406,6 @@ class Resolver:
         else:
             e.ref = self.ref_to(sv)
 
-    def _enclosing_class(self) -> A.ClassDecl | None:
-        return self.fn.class_decl if self.fn is not None else None
-
-    def _class_members(self, cls: A.ClassDecl | None) -> set[str] | None:
-        """Every field and method name of a class and its ancestors, or None
-        when some ancestor is not statically known (then checks wait for run time)."""
-        names: set[str] = set()
-        seen = 0
-        while cls is not None and seen < 100:
-            seen += 1
-            names.update(f.name for f in cls.fields)
-            names.update(m.name for m in cls.methods)
-            if cls.parent is None:
-                return names
-            ref = cls.parent.ref
-            if ref is None:
-                return None
-            if ref.kind == BUILTIN:
-                return names | {"message", "stack", "init"}
-            decl = ref.var.decl if ref.var is not None else None
-            cls = decl if isinstance(decl, A.ClassDecl) else None
-        return None
-
     def _in_method(self) -> bool:
         fn = self.fn
         while fn is not None:
@@ -475,41 +453,6 @@ class Resolver:
         self.expr(e.callee)
         for a in e.args:
             self.expr(a)
-        self._check_arity(e)
-
-    def _check_arity(self, e: A.Call) -> None:
-        callee = e.callee
-        decl = None
-        if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.var is not None:
-            var = callee.ref.var
-            if var.is_fn or var.is_class or (var.kind == GLOBAL and not var.mutable):
-                decl = var.decl
-        elif isinstance(callee, A.Field) and isinstance(callee.obj, A.Name):
-            ref = callee.obj.ref
-            if ref is not None and ref.var is not None and ref.var.is_import:
-                exports = ref.var.module_exports
-                if exports is not None and callee.name not in exports:
-                    return  # reported by e_Field
-                info = self.imports.get(ref.var.module_name)
-                if info is not None:
-                    decl = info.exports.get(callee.name)
-        if decl is None:
-            return
-        if isinstance(decl, A.FnDecl):
-            expected, name = len(decl.params), decl.name
-        elif isinstance(decl, A.ClassDecl):
-            init = next((m for m in decl.methods if m.name == "init"), None)
-            if init is None:
-                if decl.parent is not None:
-                    return  # init may be inherited: checked at run time
-                expected = 0
-            else:
-                expected = len(init.params)
-            name = decl.name
-        else:
-            return
-        if len(e.args) != expected:
-            self.bag.error(e.line, e.col, f"{name} expects {plural(expected, 'argument')}, got {len(e.args)}")
 
     def e_Index(self, e: A.Index) -> None:
         self.expr(e.obj)
@@ -517,11 +460,6 @@ class Resolver:
 
     def e_Field(self, e: A.Field) -> None:
         self.expr(e.obj)
-        if isinstance(e.obj, A.SelfExpr) and e.obj.ref is not None:
-            members = self._class_members(self._enclosing_class())
-            if members is not None and e.name not in members:
-                cls = self._enclosing_class()
-                self.bag.error(e.line, e.col, f"{cls.name} has no field '{e.name}'")
         if isinstance(e.obj, A.Name) and e.obj.ref is not None and e.obj.ref.var is not None:
             var = e.obj.ref.var
             if var.is_import and var.module_exports is not None and e.name not in var.module_exports:

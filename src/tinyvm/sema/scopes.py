@@ -44,6 +44,7 @@ class Var:
     is_import: bool = False
     module_exports: tuple[str, ...] | None = None  # for `import ... as alias`
     module_name: str = ""
+    ty: Any = None  # static type, set by the type checker (None: not known yet)
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +70,7 @@ class FnScope:
     super_var: Var | None = None  # the parent class's variable, for `super`
     has_yield: bool = False
     is_async: bool = False
+    ty: Any = None  # the function's checked FnT, set by the type checker
 
     def new_slot(self, name: str, var: Var | None) -> int:
         self.slots.append(name)

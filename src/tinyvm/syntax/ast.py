@@ -7,7 +7,10 @@ annotate nodes in place rather than building parallel trees:
 * the resolver sets `Name.ref` / `Assign` targets' `ref` (where a variable lives),
   `FnDecl.scope` / `Lambda.scope` (slots, captured variables) and
   `Block.scope`;
-* the type checker (issue 3) sets `Expr.ty` on every expression.
+* the type checker sets `Expr.ty` on every expression, and `conv` where a
+  value flows into a typed place and needs run-time work: `(type_text, place)`
+  for the emitter's CHECK_TYPE (a check of an `any` value, or an int widened
+  to float).
 
 Nodes are plain slotted dataclasses: cheap to build, easy to pattern-match.
 Statement lists are Python lists; optional children are `None`.
@@ -73,8 +76,11 @@ class OptionalType(TypeExpr):
 
 @dataclass(slots=True)
 class Expr(Node):
-    # Checked type, filled in by the type checker (issue 3).
+    # Checked type, filled in by the type checker.
     ty: Any = field(default=None, kw_only=True)
+    # (type_text, place) when this value, as an argument or element, needs a
+    # run-time check or int-to-float conversion before it is used.
+    conv: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -243,6 +249,7 @@ class VarDecl(Stmt):
     init: Expr | None  # `let` always has one; `var x: int` may not
     exported: bool = False
     ref: Any = field(default=None, kw_only=True)
+    conv: Any = field(default=None, kw_only=True)  # for the initializer (see Expr.conv)
 
 
 @dataclass(slots=True)
@@ -273,6 +280,9 @@ class ClassDecl(Stmt):
     exported: bool = False
     ref: Any = field(default=None, kw_only=True)
     scope: Any = field(default=None, kw_only=True)
+    # Checked type text per field ("" for none), set by the type checker; the
+    # VM checks stores into typed fields through untyped receivers.
+    field_types: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -282,6 +292,10 @@ class Assign(Stmt):
     target: Expr
     op: str
     value: Expr
+    conv: Any = field(default=None, kw_only=True)  # for the value stored (see Expr.conv)
+    # A field store whose receiver's class is statically known: the checker has
+    # checked (or converted) the value, so no run-time field check is needed.
+    proven: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -310,6 +324,7 @@ class For(Stmt):
 @dataclass(slots=True)
 class Return(Stmt):
     value: Expr | None
+    conv: Any = field(default=None, kw_only=True)  # for the returned value
 
 
 @dataclass(slots=True)

@@ -35,9 +35,10 @@ _ARITH = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
 _BINARY = frozenset(_ARITH) | frozenset(_CMP) | frozenset(_OTHER)
-_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD, O.GET_INDEX, O.SET_INDEX}) | _BINARY
+_FIELD_OPS = frozenset({O.GET_FIELD, O.SET_FIELD, O.SET_FIELD_PROVEN})
+_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS | _BINARY
 _ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.RETURN})
-_WORK = frozenset({O.STORE_LOCAL, O.NEG, O.GET_FIELD, O.SET_FIELD, O.GET_INDEX, O.SET_INDEX})
+_WORK = frozenset({O.STORE_LOCAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS
 _SCALARS = (int, float, str, bool, type(None))
 
 _cache: dict[str, Callable] = {}
@@ -150,14 +151,27 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else UNINIT")
             g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {get}({x}, {name})")
             g.stack.append(r)
-        elif opc == O.SET_FIELD:
+        elif opc == O.SET_FIELD or opc == O.SET_FIELD_PROVEN:
+            # Inline for an instance of a class without typed fields (or when
+            # the compiler proved the type); else the VM's set_field, which
+            # runs the field's type check.
             v = g.pop()
             x = g.pop()
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
-            put = g.param(decoder.vm.set_field)
-            g.emit(f"if type({x}) is Instance and {name} in {x}.fields: {x}.fields[{name}] = {v}")
+            if opc == O.SET_FIELD:
+                put = g.param(decoder.vm.set_field)
+                g.emit(f"if type({x}) is Instance and {name} in {x}.fields and {x}.cls.field_checks is None: {x}.fields[{name}] = {v}")
+            else:
+                put = g.param(decoder.vm.set_field_proven)
+                g.emit(f"if type({x}) is Instance and {name} in {x}.fields: {x}.fields[{name}] = {v}")
             g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
+        elif opc == O.CHECK_TYPE:
+            x = g.pop()
+            r = g.temp()
+            check = g.param(decoder.vm.type_checks.check_const(consts[args[0]]))
+            g.emit(f"fb.epc = {g.param(pc)}; {r} = {check}({x})")
+            g.stack.append(r)
         elif opc == O.GET_INDEX:
             i = g.pop()
             x = g.pop()

@@ -43,6 +43,7 @@ from .errors import GuestException, RtError, Throw
 from .fiber import Fiber
 from .blocks import BLOCK_PC
 from .predecode import Decoder
+from .typecheck import TypeChecks
 from .methods import PRELUDE_METHODS
 from .values import NeedsGuest, check_key, to_str, typeof
 
@@ -75,6 +76,8 @@ class Machine:
         self.stdin = stdin if stdin is not None else sys.stdin
         self.argv = argv or []
         self.decoded: dict[Code, list] = {}
+        # Compiled run-time type checks (parameters, fields, CHECK_TYPE), per VM.
+        self.type_checks = TypeChecks()
         self.op_info: dict[Any, tuple[Code | None, int]] = {}
         self.modules: dict[str, ModuleObject] = {}
         self.module_codes: dict[str, ModuleCode] = {}
@@ -294,6 +297,10 @@ class Machine:
             raise RtError("StackOverflowError", "maximum call depth exceeded")
         new = [fn]
         new += args
+        checks = fn.checks
+        if checks is not None:  # typed parameters: checked before the callee runs
+            for i, check in checks:
+                new[i] = check(new[i])
         new += fn.code_pad
         frames.append((fb.L, ret))
         fb.L = new
@@ -511,6 +518,22 @@ class Machine:
         raise RtError("TypeError", f"{kind} has no field '{name}'")
 
     def set_field(self, obj: Any, name: str, value: Any) -> None:
+        """SET_FIELD: checks the value against the field's declared type."""
+        t = type(obj)
+        if t is Instance:
+            if name in obj.fields:
+                checks = obj.cls.field_checks
+                if checks is not None:
+                    check = checks.get(name)
+                    if check is not None:
+                        value = check(value)
+                obj.fields[name] = value
+                return
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+        self.set_field_proven(obj, name, value)
+
+    def set_field_proven(self, obj: Any, name: str, value: Any) -> None:
+        """SET_FIELD_PROVEN: as set_field, without the type check."""
         t = type(obj)
         if t is Instance:
             if name in obj.fields:
@@ -607,6 +630,16 @@ class Machine:
             cls.methods[name] = fn
         init = cls.methods.get("init")
         cls.init = init
+        # Field type checks: the parent's (cls.field_checks starts as those),
+        # overridden by the fields this class declares itself.
+        own = self.type_checks.fields(info)
+        inherited = cls.field_checks
+        if own or (inherited is not None and any(name in inherited for name in info.fields)):
+            merged = dict(inherited) if inherited is not None else {}
+            for name in info.fields:
+                merged.pop(name, None)
+            merged.update(own)
+            cls.field_checks = merged or None
         return cls
 
     # ------------------------------------------------------------------ modules
@@ -671,8 +704,9 @@ class Machine:
 
     def module_entry(self, module: ModuleObject) -> Function:
         assert module.code is not None
-        ops = Decoder(self, module).decode(module.code.init)
-        return self.heap.alloc(Function(module.code.init, (), module, ops[0]))
+        init = module.code.init
+        ops = Decoder(self, module).decode(init)
+        return self.heap.alloc(Function(init, (), module, ops[0], self.type_checks.params(init)))
 
     def import_module(self, fb: Fiber, importer: str, spec: str, ret: Any) -> Any:
         from ..compiler.driver import resolve_spec

@@ -505,6 +505,18 @@ def _check_bool(v: Any) -> Any:
 BUILDERS[O.CHECK_BOOL] = _unary(_check_bool)
 
 
+@builder(O.CHECK_TYPE)
+def b_check_type(d, code, ops, pc, args, k):
+    check = d.vm.type_checks.check_const(code.consts[args[0]])
+
+    def f(fb):
+        L = fb.L
+        L[-1] = check(L[-1])
+        return ops[k]
+
+    return f
+
+
 @builder(O.RANGE, O.RANGE_INCL)
 def b_range(d, code, ops, pc, args, k):
     inclusive = code.code[pc] == O.RANGE_INCL
@@ -626,6 +638,31 @@ def b_get_field(d, code, ops, pc, args, k):
 def b_set_field(d, code, ops, pc, args, k):
     name = code.names[args[0]]
     set_field = d.vm.set_field
+
+    def f(fb):
+        L = fb.L
+        v = L.pop()
+        obj = L.pop()
+        if type(obj) is Instance:
+            fields = obj.fields
+            if name in fields:
+                checks = obj.cls.field_checks
+                if checks is None:  # no typed field in the class
+                    fields[name] = v
+                    return ops[k]
+                check = checks.get(name)
+                fields[name] = v if check is None else check(v)
+                return ops[k]
+        set_field(obj, name, v)
+        return ops[k]
+
+    return f
+
+
+@builder(O.SET_FIELD_PROVEN)
+def b_set_field_proven(d, code, ops, pc, args, k):
+    name = code.names[args[0]]
+    set_field = d.vm.set_field_proven
 
     def f(fb):
         L = fb.L
@@ -785,6 +822,10 @@ def b_call(d, code, ops, pc, args, k):
             if len(frames) >= limit:
                 raise RtError("StackOverflowError", "maximum call depth exceeded")
             new = L[m:]
+            checks = fn.checks
+            if checks is not None:  # typed parameters (see vm/typecheck.py)
+                for i, check in checks:
+                    new[i] = check(new[i])
             del L[m:]
             if fn.nlocals > n + 1:
                 new += fn.code_pad
@@ -798,6 +839,8 @@ def b_call(d, code, ops, pc, args, k):
 
 @builder(O.CALL_GLOBAL)
 def b_call_global(d, code, ops, pc, args, k):
+    # No parameter type checks here: the compiler emits CALL_GLOBAL only for
+    # hoisted top-level functions whose arguments it proved or checked itself.
     g, n = args
     G = d.G
     vm = d.vm
@@ -870,8 +913,12 @@ def b_call_method(d, code, ops, pc, args, k):
                 if len(frames) >= limit:
                     raise RtError("StackOverflowError", "maximum call depth exceeded")
                 new = L[m:]
-                del L[m:]
                 new.insert(0, meth)
+                checks = meth.checks
+                if checks is not None:  # typed parameters (see vm/typecheck.py)
+                    for i, check in checks:
+                        new[i] = check(new[i])
+                del L[m:]
                 if meth.nlocals > n + 2:
                     new += meth.code_pad
                 frames.append((L, ops[k]))
@@ -943,6 +990,7 @@ def b_make_closure(d, code, ops, pc, args, k):
     module = d.module
     captures = sub.captures
     alloc = d.vm.heap.alloc
+    checks = d.vm.type_checks.params(sub)  # built once per code object
 
     def f(fb):
         L = fb.L
@@ -951,7 +999,7 @@ def b_make_closure(d, code, ops, pc, args, k):
             upvals = tuple(L[i] if from_local else ups[i] for from_local, i in captures)
         else:
             upvals = ()
-        L.append(alloc(Function(sub, upvals, module, entry)))
+        L.append(alloc(Function(sub, upvals, module, entry, checks)))
         return ops[k]
 
     return f
