@@ -522,7 +522,10 @@ class Checker(MemberChecks):
         self.forget(changed)
         self.condition(s.cond, "condition")
         saved = dict(self.narrow)
-        self.narrow.update({v: t for v, t in self.conditions(s.cond)[0].items() if v not in changed})
+        # The condition is tested before every iteration, so what it proves
+        # holds at the top of the body even for variables the body assigns
+        # (an assignment ends the narrowing from there on).
+        self.narrow.update(self.conditions(s.cond)[0])
         self.block(s.body.stmts)
         self.narrow = saved
 
@@ -738,9 +741,17 @@ class Checker(MemberChecks):
         if op in ("..", "..="):
             return RANGE if lt in (INT, ANY) and rt in (INT, ANY) else None
         if lt is ANY or rt is ANY:
+            # What the result must be if the operation succeeds at run time:
+            # a string only concatenates with a string, a float stays a float.
             known = rt if lt is ANY else lt
-            if known is ANY or known in NUMERIC or (op == "+" and (known is STRING or isinstance(known, ArrayT))):
+            if known is ANY or known is INT:
                 return ANY
+            if known is FLOAT:
+                return FLOAT
+            if op == "+" and known is STRING:
+                return STRING
+            if op == "+" and isinstance(known, ArrayT):
+                return ArrayT(ANY)
             return None
         if lt in NUMERIC and rt in NUMERIC:
             return INT if lt is INT and rt is INT else FLOAT
