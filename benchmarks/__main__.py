@@ -8,6 +8,12 @@ compiling their source. Each side is run N times and the best time is reported.
 The two programs print the same result; the harness compares their stdout and
 flags a mismatch.
 
+Typed twins: a ``NAME_typed.tl`` beside ``NAME.tl`` is the same program with
+type annotations (the untyped ``NAME.tl`` has none). It is its own row, checked
+against the same ``NAME.py``, and its TinyVM runs alternate with those of
+``NAME.tl`` (so that a change of machine load hits both alike); after the table,
+a second section gives the typed/untyped time ratio of each pair.
+
 A TinyVM failure (exception, non-zero exit, import error) marks that row as failed,
 prints the error under it, and the run goes on with the next benchmark.
 
@@ -41,7 +47,9 @@ PROGRAMS = HERE / "programs"
 LOX_DIR = REPO.parent / "shared" / "lox-tests" / "benchmark"
 
 # Display order; any other NAME.tl with a NAME.py twin is appended alphabetically.
+# A typed twin NAME_typed.tl is listed right after NAME.
 ORDER = ["fib", "loop", "float", "oop", "strings", "closures", "sieve"]
+TYPED = "_typed"  # NAME_typed.tl: the annotated twin of NAME.tl, checked against NAME.py
 
 MainFn = Callable[..., Optional[int]]
 
@@ -57,6 +65,9 @@ class Result:
     check: str = "-"  # "ok" | "MISMATCH" | "-" (not compared) | "n/a"
     note: str = ""
     errors: list[str] = field(default_factory=list)
+    # Typed twins only: the untyped program's name and typed / untyped TinyVM time.
+    untyped: Optional[str] = None
+    typed_ratio: Optional[float] = None
 
     @property
     def label(self) -> str:
@@ -131,35 +142,63 @@ def first_lines(text: str, n: int = 8) -> list[str]:
     return lines
 
 
-def tvm_best(main: Optional[MainFn], load_error: str, path: Path, repeat: int, res: Result) -> Optional[str]:
-    """Time TinyVM on PATH (best of REPEAT) into RES; returns its stdout, or None on failure."""
-    if main is None:
-        res.status = "failed"
-        res.note = "tinyvm not importable (see note above)"
-        return None
-    best = math.inf
-    output = ""
-    for _ in range(repeat):
+class TvmTimer:
+    """Best-of-N TinyVM timing of one program into a Result, one run at a time
+    (so that the runs of a typed twin can alternate with the untyped program's)."""
+
+    def __init__(self, main: Optional[MainFn], path: Path, res: Result) -> None:
+        self.main, self.path, self.res = main, path, res
+        self.best = math.inf
+        self.output = ""
+        self.failed = False
+        if main is None:
+            self.fail("tinyvm not importable (see note above)")
+
+    def fail(self, note: str = "") -> None:
+        self.failed = True
+        self.res.status = "failed"
+        if note:
+            self.res.note = note
+
+    def run_once(self) -> None:
+        if self.failed:
+            return
+        assert self.main is not None
+        res = self.res
         try:
-            elapsed, code, output, errtext = call_tvm(main, path)
+            elapsed, code, output, errtext = call_tvm(self.main, self.path)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 -- a VM bug must not stop the run
-            res.status = "failed"
+            self.fail()
             res.errors.append(f"tinyvm raised {type(exc).__name__}:")
             res.errors.extend("  " + line for line in short_error(exc))
-            return None
+            return
         if code != 0:
-            res.status = "failed"
+            self.fail()
             res.errors.append(f"tinyvm exited with status {code}")
             res.errors.extend("  " + line for line in first_lines(errtext))
-            return None
-        if errtext:
+            return
+        if errtext and not res.note:
             res.note = "tinyvm wrote to stderr"
             res.errors.extend("  " + line for line in first_lines(errtext, 3))
-        best = min(best, elapsed)
-    res.tinyvm_s = best
-    return output
+        self.best = min(self.best, elapsed)
+        self.output = output
+
+    def finish(self) -> Optional[str]:
+        """Record the best time; returns the program's stdout, or None on failure."""
+        if self.failed:
+            return None
+        self.res.tinyvm_s = self.best
+        return self.output
+
+
+def tvm_best(main: Optional[MainFn], load_error: str, path: Path, repeat: int, res: Result) -> Optional[str]:
+    """Time TinyVM on PATH (best of REPEAT) into RES; returns its stdout, or None on failure."""
+    timer = TvmTimer(main, path, res)
+    for _ in range(repeat):
+        timer.run_once()
+    return timer.finish()
 
 
 def py_best(path: Path, repeat: int, res: Result) -> Optional[str]:
@@ -197,10 +236,31 @@ def first_difference(a: str, b: str) -> str:
 # --------------------------------------------------------------------------- benchmarks
 
 
+def untyped_name(name: str) -> Optional[str]:
+    """NAME for a typed twin NAME_typed (when NAME.tl exists), else None."""
+    if name.endswith(TYPED) and (PROGRAMS / f"{name[: -len(TYPED)]}.tl").is_file():
+        return name[: -len(TYPED)]
+    return None
+
+
+def py_twin(name: str) -> Path:
+    """The CPython program for NAME: NAME.py, or for a typed twin its untyped program's."""
+    own = PROGRAMS / f"{name}.py"
+    base = untyped_name(name)
+    return PROGRAMS / f"{base}.py" if base is not None and not own.is_file() else own
+
+
 def tl_programs() -> list[str]:
-    names = {p.stem for p in PROGRAMS.glob("*.tl") if (PROGRAMS / f"{p.stem}.py").is_file()}
-    ordered = [n for n in ORDER if n in names]
-    return ordered + sorted(names - set(ordered))
+    """Every NAME.tl with a CPython twin, in display order (typed twins right after NAME)."""
+    names = {p.stem for p in PROGRAMS.glob("*.tl") if py_twin(p.stem).is_file()}
+    bases = {n for n in names if untyped_name(n) not in names}
+    ordered = [n for n in ORDER if n in bases] + sorted(bases - set(ORDER))
+    out: list[str] = []
+    for n in ordered:
+        out.append(n)
+        if n + TYPED in names:
+            out.append(n + TYPED)
+    return out
 
 
 def selected(label: str, filters: Optional[list[str]]) -> bool:
@@ -209,10 +269,7 @@ def selected(label: str, filters: Optional[list[str]]) -> bool:
     return any(f.lower() in label.lower() for f in filters)
 
 
-def run_tl(name: str, main: Optional[MainFn], load_error: str, repeat: int) -> Result:
-    res = Result("tl", name)
-    py_out = py_best(PROGRAMS / f"{name}.py", repeat, res)
-    tvm_out = tvm_best(main, load_error, PROGRAMS / f"{name}.tl", repeat, res)
+def compare(res: Result, tvm_out: Optional[str], py_out: Optional[str]) -> None:
     if tvm_out is not None and py_out is not None:
         if normalize(tvm_out) == normalize(py_out):
             res.check = "ok"
@@ -221,7 +278,40 @@ def run_tl(name: str, main: Optional[MainFn], load_error: str, repeat: int) -> R
             res.errors.append(first_difference(tvm_out, py_out))
     if res.tinyvm_s is not None and res.cpython_s:
         res.ratio = res.tinyvm_s / res.cpython_s
+
+
+def run_tl(name: str, main: Optional[MainFn], load_error: str, repeat: int) -> Result:
+    res = Result("tl", name, untyped=untyped_name(name))
+    py_out = py_best(py_twin(name), repeat, res)
+    tvm_out = tvm_best(main, load_error, PROGRAMS / f"{name}.tl", repeat, res)
+    compare(res, tvm_out, py_out)
     return res
+
+
+def run_pair(name: str, main: Optional[MainFn], repeat: int) -> tuple[Result, Result]:
+    """NAME.tl and NAME_typed.tl against NAME.py: the CPython program runs once
+    (best of REPEAT) for both rows, and the two TinyVM programs run in turns,
+    alternating which goes first, so that load changes affect both alike."""
+    res = Result("tl", name)
+    typed = Result("tl", name + TYPED, untyped=name)
+    py_out = py_best(py_twin(name), repeat, res)
+    typed.cpython_s = res.cpython_s
+    if py_out is None:
+        typed.status = "failed"
+        typed.errors = list(res.errors)
+    timers = [TvmTimer(main, PROGRAMS / f"{name}.tl", res), TvmTimer(main, PROGRAMS / f"{name}{TYPED}.tl", typed)]
+    for i in range(repeat):
+        for t in timers if i % 2 == 0 else timers[::-1]:
+            t.run_once()
+    compare(res, timers[0].finish(), py_out)
+    compare(typed, timers[1].finish(), py_out)
+    if res.tinyvm_s and typed.tinyvm_s is not None and pair_ok(res, typed):
+        typed.typed_ratio = typed.tinyvm_s / res.tinyvm_s
+    return res, typed
+
+
+def pair_ok(untyped: Result, typed: Result) -> bool:
+    return all(r.status == "ok" and r.check == "ok" for r in (untyped, typed))
 
 
 def probe_lox(main: Optional[MainFn]) -> bool:
@@ -273,6 +363,52 @@ def fmt_ratio(v: Optional[float]) -> str:
 
 
 HEADER = f"{'benchmark':<20} {'tinyvm s':>10} {'cpython s':>10} {'ratio':>9}  {'check':<9} note"
+
+
+def fmt_typed(v: Optional[float]) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def verdict(v: float) -> str:
+    """Reading of a typed/untyped ratio (as printed, to 2 decimals); within 5%
+    is taken as noise."""
+    v = round(v, 2)
+    if v > 1.05:
+        return "typed slower"
+    if v < 0.95:
+        return "typed faster"
+    return "same"
+
+
+TYPED_HEADER = f"{'pair':<20} {'untyped s':>10} {'typed s':>10} {'typed/untyped':>14}  note"
+
+
+def print_typed_section(results: list[Result]) -> list[float]:
+    """The typed/untyped table (pairs whose two rows both ran); returns the ratios."""
+    by_name = {r.name: r for r in results if r.group == "tl"}
+    pairs = [(by_name[r.untyped], r) for r in results if r.untyped in by_name]
+    if not pairs:
+        return []
+    print()
+    print("typed twins: TinyVM time of NAME_typed.tl / NAME.tl (below 1 = typed is faster)")
+    print(TYPED_HEADER)
+    print("-" * len(TYPED_HEADER))
+    ratios = []
+    for untyped, typed in pairs:
+        if typed.typed_ratio is not None:
+            ratios.append(typed.typed_ratio)
+            note = verdict(typed.typed_ratio)
+        else:
+            note = "not compared: a row failed or mismatched"
+        print(
+            f"{untyped.name:<20} {fmt_s(untyped.tinyvm_s):>10} {fmt_s(typed.tinyvm_s):>10} "
+            f"{fmt_typed(typed.typed_ratio):>14}  {note}".rstrip()
+        )
+    print("-" * len(TYPED_HEADER))
+    if ratios:
+        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print(f"geometric mean typed/untyped over {len(ratios)} pair(s): {geo:.2f}x")
+    return ratios
 
 
 def print_row(res: Result) -> None:
@@ -347,6 +483,13 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     results: list[Result] = []
     for name in names:
+        if untyped_name(name) in names:
+            continue  # ran with its untyped program
+        if name + TYPED in names:
+            for res in run_pair(name, main_fn, repeat):
+                results.append(res)
+                print_row(res)
+            continue
         res = run_tl(name, main_fn, load_error, repeat)
         results.append(res)
         print_row(res)
@@ -354,13 +497,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         results.append(res)
         print_row(res)
 
-    ratios = [r.ratio for r in results if r.ratio and r.status == "ok" and r.check == "ok"]
+    def checked(rows: list[Result]) -> list[float]:
+        return [r.ratio for r in rows if r.ratio and r.status == "ok" and r.check == "ok"]
+
+    # The main mean leaves the typed twins out, so that it stays comparable
+    # with runs made before they existed; they get a line of their own.
+    ratios = checked([r for r in results if r.untyped is None])
+    typed_ratios = checked([r for r in results if r.untyped is not None])
     failed = [r.label for r in results if r.status == "failed"]
     mismatched = [r.label for r in results if r.check == "MISMATCH"]
     print("-" * len(HEADER))
     if ratios:
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         print(f"geometric mean ratio over {len(ratios)} checked benchmark(s): {geo:.1f}x")
+    if typed_ratios:
+        geo = math.exp(sum(math.log(r) for r in typed_ratios) / len(typed_ratios))
+        print(f"geometric mean ratio over {len(typed_ratios)} checked typed twin(s): {geo:.1f}x")
+    print_typed_section(results)
     if failed:
         print(f"failed: {', '.join(failed)}")
     if mismatched:
@@ -372,6 +525,17 @@ def main(argv: Optional[list[str]] = None) -> int:
             "repeat": repeat,
             "results": [
                 asdict(r) | {"label": r.label} for r in results
+            ],
+            "typed_pairs": [
+                {
+                    "name": r.untyped,
+                    "typed": r.name,
+                    "untyped_s": next(u.tinyvm_s for u in results if u.group == "tl" and u.name == r.untyped),
+                    "typed_s": r.tinyvm_s,
+                    "typed_ratio": r.typed_ratio,
+                }
+                for r in results
+                if r.untyped is not None and any(u.group == "tl" and u.name == r.untyped for u in results)
             ],
         }
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

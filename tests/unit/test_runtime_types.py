@@ -6,6 +6,7 @@ run in a real VM, so these tests do not depend on the compiler."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tinyvm.bytecode.tvmfile import FORMAT_VERSION, dump_bundle, load_bundle  # 
 from tinyvm.bytecode.verifier import VerifyError, verify_code, verify_module  # noqa: E402
 from tinyvm.heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record  # noqa: E402
 from tinyvm.vm.errors import GuestException, RtError  # noqa: E402
-from tinyvm.vm.typecheck import TypeChecks, compile_check, identity  # noqa: E402
+from tinyvm.vm.typecheck import TypeChecks, compile_check, identity, inline_test  # noqa: E402
 
 # --------------------------------------------------------------------------- a tiny program builder
 
@@ -71,7 +72,7 @@ class Prog:
         b = self.bundle()
         for m in b.modules.values():
             verify_module(m)  # hand-made code must pass the verifier like any .tvm
-        vm = VM(stdout=io.StringIO())
+        vm = VM(stdout=io.StringIO(), gc_stress=os.environ.get("TVM_GC_STRESS") == "1")
         vm.run_bundle(b)
         return vm
 
@@ -83,15 +84,8 @@ def fn(name: str, ops: list, *, arity: int = 1, types: tuple[str, ...] = (), **k
 
 def method(cls: str, name: str, params: tuple[str, ...], types: tuple[str, ...], ops: list, **kw) -> Code:
     flags = FLAG_METHOD | (FLAG_INIT if name == "init" else 0)
-    return asm(
-        f"{cls}.{name}",
-        ops,
-        arity=1 + len(params),
-        local_names=(name, "self") + params,
-        local_types=("", "") + types,
-        flags=flags,
-        **kw,
-    )
+    kw.setdefault("local_types", ("", cls) + types)  # as the compiler records self
+    return asm(f"{cls}.{name}", ops, arity=1 + len(params), local_names=(name, "self") + params, flags=flags, **kw)
 
 
 def guest_error(call, *args) -> GuestException:
@@ -323,6 +317,14 @@ def test_compile_check_generics_by_typeof():
         compile_check("Task<int>", "p")(inst)
 
 
+def test_inline_tests_for_blocks():
+    assert inline_test("int") == "type({v}) is int"
+    assert inline_test("float?") == "type({v}) is float or {v} is None"
+    assert inline_test("bool") == "{v} is True or {v} is False"
+    for text in ("[int]", "Point", "any", "fn() -> int", "[int", 3):
+        assert inline_test(text) is None
+
+
 def test_compile_check_rejects_bad_text():
     from tinyvm.sema.types import TypeTextError
 
@@ -449,6 +451,20 @@ def test_super_call_checks_parameters():
     e = guest_error(vm.call, "via_method", sub, "2")
     assert e.message == "argument 'x' of C.m: expected float, got string"
     assert e.trace[0].startswith("at Sub.m ")
+
+
+def test_method_self_is_not_checked():
+    # The compiler records self's (inferred) type; the VM never checks slot 1 of
+    # a method, and the verifier accepts any text there.
+    tc = TypeChecks()
+    m = method("C", "m", ("x",), ("int",), [("LOAD_NIL",), ("RETURN",)], local_types=("", "C", "int"))
+    assert [slot for slot, _ in tc.params(m)] == [2]
+    m = method("C", "m", ("x",), ("",), [("LOAD_NIL",), ("RETURN",)], local_types=("", "class C", ""))
+    assert tc.params(m) is None
+    verify_code(m, 0)
+    # A plain function's slot 1 is a parameter like any other.
+    f = fn("f", [("LOAD_NIL",), ("RETURN",)], arity=1, types=("", "class C"))
+    rejects(f, "parameter slot 1 has malformed type 'class C'")
 
 
 def test_functions_carry_their_checks():

@@ -52,7 +52,8 @@ class Code:
     # Declared types (as source text, "" when absent) of parameters and locals, for
     # the type checker's runtime boundary and the JIT tiers (issue 3). The VM
     # checks arguments against the types of parameter slots 1..arity on entry
-    # (except under CALL_GLOBAL); other slots' types are information only.
+    # (except under CALL_GLOBAL; a method's `self`, slot 1, is not checked);
+    # other slots' types are information only.
     local_types: tuple[str, ...] = ()
     ret_type: str = ""
 

@@ -22,9 +22,9 @@ outside the compiler (a `.tvm` file above all) therefore goes through
 * type texts the VM checks values against parse (`sema.types.parse_type_text`):
   CHECK_TYPE's `(type, place)` constant, a class's non-empty `field_types`
   (one per field, or none at all), and the `local_types` of parameter slots
-  1..arity. The types of other local slots are information only (the compiler
-  may record types no text can express there, such as `class Point`), so any
-  string is accepted for them.
+  1..arity (2..arity for a method: `self` is not checked). The types of other
+  local slots are information only (the compiler may record types no text can
+  express there, such as `class Point`), so any string is accepted for them.
 
 Frame layout assumed (shared with the compiler and VM): local slot 0 holds the
 running function, parameters occupy slots 1..arity (a method's `self` is
@@ -41,7 +41,7 @@ from bisect import bisect_left
 
 from ..sema.types import parse_type_text
 from ..vm.errors import LoadError
-from .code import ClassInfo, Code, ModuleCode
+from .code import FLAG_METHOD, ClassInfo, Code, ModuleCode
 from .opcodes import (
     BY_NAME,
     CONST,
@@ -163,7 +163,8 @@ class _Verifier:
                 raise self.fail(f"capture {i} must be a (bool, int) pair")
         for i, k in enumerate(c.consts):
             self.check_const_value(k, i, 0)
-        for slot in range(1, min(c.arity + 1, len(c.local_types))):
+        # The slots the VM checks on entry: the parameters, except a method's self.
+        for slot in range(2 if c.flags & FLAG_METHOD else 1, min(c.arity + 1, len(c.local_types))):
             text = c.local_types[slot]
             if text and not _type_parses(text):
                 raise self.fail(f"parameter slot {slot} has malformed type {text!r:.80}")

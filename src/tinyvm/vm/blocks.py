@@ -2,11 +2,18 @@
 
 The pre-decoder calls `compile_block` at every instruction. A block is a
 maximal run of LOAD_LOCAL / LOAD_CONST / LOAD_NIL/TRUE/FALSE / binary operators
-/ NEG / STORE_LOCAL, optionally ended by JUMP_IF_FALSE, JUMP_IF_TRUE or
+/ NEG / STORE_LOCAL / GET_FIELD / SET_FIELD / SET_FIELD_PROVEN / GET_INDEX /
+SET_INDEX / CHECK_TYPE, optionally ended by JUMP_IF_FALSE, JUMP_IF_TRUE or
 RETURN, inside one exception range. Its operand stack is simulated at
 pre-decode time, so values live in Python locals and only what the block leaves
 behind touches the frame list. `s = s + i * j % 7` becomes one dispatch instead
 of eight.
+
+Type checks (vm/typecheck.py): SET_FIELD stays inline only for instances of
+classes without typed fields, and otherwise calls the VM's `set_field`, which
+runs the field's check; SET_FIELD_PROVEN stays inline for every instance;
+CHECK_TYPE of a scalar type (`int`, `float?`...) tests the value inline and
+calls its pre-built checker only when that test fails, others call it always.
 
 Every operator keeps its exact semantics: an inline fast path for int (with
 the int64 overflow check) and float operands, and the arith.py function
@@ -26,6 +33,7 @@ from typing import Any, Callable
 from ..bytecode import opcodes as O
 from . import arith
 from .errors import RtError
+from .typecheck import inline_test
 from .values import typeof
 
 BLOCK_PC = -2
@@ -169,8 +177,14 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         elif opc == O.CHECK_TYPE:
             x = g.pop()
             r = g.temp()
-            check = g.param(decoder.vm.type_checks.check_const(consts[args[0]]))
-            g.emit(f"fb.epc = {g.param(pc)}; {r} = {check}({x})")
+            k = consts[args[0]]
+            check = g.param(decoder.vm.type_checks.check_const(k))
+            test = inline_test(k[0]) if type(k) is tuple and len(k) == 2 else None
+            if test is None:
+                g.emit(f"fb.epc = {g.param(pc)}; {r} = {check}({x})")
+            else:  # a scalar type: the checker runs only when the inline test fails
+                g.emit(f"{r} = {x}")
+                g.emit(f"if not ({test.format(v=r)}): fb.epc = {g.param(pc)}; {r} = {check}({r})")
             g.stack.append(r)
         elif opc == O.GET_INDEX:
             i = g.pop()

@@ -6,8 +6,9 @@ checks the value against the declared type. Three places do so:
 
 * `CHECK_TYPE k` -- consts[k] is `(type_text, place)`: check the top of stack;
 * function entry -- a `Function`'s `checks` (built from `Code.local_types` of
-  its parameter slots) run on every call except `CALL_GLOBAL`, whose arguments
-  the compiler has already proven or checked;
+  its parameter slots; a method's `self` is never checked) run on every call
+  except `CALL_GLOBAL`, whose arguments the compiler has already proven or
+  checked;
 * `SET_FIELD` on an instance of a class with typed fields (`Class.field_checks`,
   built from `ClassInfo.field_types`, inherited entries included).
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..bytecode.code import FLAG_METHOD
 from ..heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record
 from ..sema.types import (
     ANY,
@@ -56,7 +58,7 @@ from ..sema.types import (
 from .errors import RtError
 from .values import typeof
 
-__all__ = ["Checker", "TypeChecks", "compile_check", "compile_type", "identity", "is_identity"]
+__all__ = ["Checker", "TypeChecks", "compile_check", "compile_type", "first_checked_param", "identity", "inline_test", "is_identity"]
 
 Checker = Callable[[Any], Any]
 
@@ -171,6 +173,25 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
     return lambda v: v if v is None and nil_ok else fail(v)
 
 
+_INLINE_TESTS = {INT: "type({v}) is int", FLOAT: "type({v}) is float", STRING: "type({v}) is str", BOOL: "{v} is True or {v} is False", NIL: "{v} is None"}
+
+
+def inline_test(type_text: Any) -> str | None:
+    """For the scalar types (and their optionals), a Python expression over
+    `{v}` that is true when the value fits unchanged; generated code (vm/blocks.py)
+    tests it inline and calls the checker only when it is false. None for other
+    types, or when the text does not parse."""
+    try:
+        t = parse_type_text(type_text) if type(type_text) is str else None
+    except (TypeTextError, RecursionError):
+        return None
+    nil_ok = isinstance(t, OptionalT)
+    test = _INLINE_TESTS.get(t.inner if nil_ok else t)  # type: ignore[union-attr]
+    if test is None:
+        return None
+    return f"{test} or {{v}} is None" if nil_ok else test
+
+
 def compile_check(type_text: str, place: str) -> Checker:
     """A checker for the text form of a type (see sema/types.py). Raises
     `TypeTextError` (a ValueError) when the text does not parse."""
@@ -184,13 +205,21 @@ def _bad_type(type_text: str, place: str) -> Checker:
     return check
 
 
+def first_checked_param(code: Any) -> int:
+    """The first frame slot whose declared type is checked on entry: 1, or 2
+    for a method, whose `self` (slot 1) is always an instance of its class (its
+    recorded type is information only)."""
+    return 2 if code.flags & FLAG_METHOD else 1
+
+
 class TypeChecks:
     """Per-VM cache of compiled checkers (one `Machine` owns one).
 
     * `check(type_text, place)` -- the checker for CHECK_TYPE; an unparsable
       type (only possible in unverified code) gives a checker that raises;
+    * `check_const(const)` -- the same for CHECK_TYPE's constant;
     * `params(code)` -- a function's entry checks: None, or a tuple of
-      `(slot, checker)` for its typed parameter slots;
+      `(slot, checker)` for its typed parameter slots (`self` excluded);
     * `fields(info)` -- a class's own typed fields: a dict name -> checker,
       possibly empty.
     """
@@ -242,7 +271,7 @@ class TypeChecks:
         out = []
         types = code.local_types
         names = code.local_names
-        for slot in range(1, min(code.arity + 1, len(types))):
+        for slot in range(first_checked_param(code), min(code.arity + 1, len(types))):
             name = names[slot] if slot < len(names) else f"#{slot}"
             chk = self._optional_check(types[slot], f"argument '{name}' of {code.name}")
             if chk is not None:
