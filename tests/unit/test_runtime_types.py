@@ -347,8 +347,14 @@ def test_param_check_table():
     tc = TypeChecks()
     code = fn("f", [("LOAD_NIL",), ("RETURN",)], arity=4, types=("", "int", "", "any", "float"))
     checks = tc.params(code)
-    assert [slot for slot, _ in checks] == [1, 4]
+    assert [slot for slot, _ in checks.items] == [1, 4]
+    assert checks.sig == ("int", "", "", "float")  # `any` is no type to check
     assert tc.params(code) is checks  # built once per code object
+    # Equal signatures are one object: proven call sites compare by identity.
+    other = fn("o", [("LOAD_NIL",), ("RETURN",)], arity=4, types=("", "int", "any", "", "float"))
+    assert tc.params(other).sig is checks.sig
+    assert tc.sig(("int", "any", "", "float")) is checks.sig
+    assert tc.sig(("int", 3)) is None and tc.sig("int") is None  # malformed constants
     assert tc.params(fn("g", [("LOAD_NIL",), ("RETURN",)], arity=2, types=("", "", "any"))) is None
     assert tc.params(fn("h", [("LOAD_NIL",), ("RETURN",)], arity=2)) is None  # no local_types at all
     # Locals past the parameters are not checked, whatever their types.
@@ -453,12 +459,44 @@ def test_super_call_checks_parameters():
     assert e.trace[0].startswith("at Sub.m ")
 
 
+def proven_program() -> Prog:
+    """Call sites that proved their arguments (CALL_TYPED, CALL_METHOD_TYPED)
+    against the callee's declared types, or against other types."""
+    p = Prog("callee", "typed_same", "typed_other", "C", "via_method_typed", "make_c_typed", "Animal")
+    ret2 = [("LOAD_LOCAL", 1), ("LOAD_LOCAL", 2), ("BUILD_ARRAY", 2), ("RETURN",)]
+    p.fn("callee", fn("callee", ret2, arity=2, local_names=("callee", "n", "s"), types=("", "int", "")))
+    for name, sig in (("typed_same", ("int", "")), ("typed_other", ("float", "any"))):
+        ops = [("LOAD_GLOBAL", p.g("callee")), ("LOAD_LOCAL", 1), ("LOAD_LOCAL", 2), ("CALL_TYPED", 2, 0), ("RETURN",)]
+        p.fn(name, fn(name, ops, arity=2, consts=(sig,)))
+    p.cls("Animal", ClassInfo("Animal", (), (), ()))
+    init = method("C", "init", ("a",), ("Animal",), [("LOAD_LOCAL", 1), ("RETURN",)])
+    m = method("C", "m", ("x",), ("float",), [("LOAD_LOCAL", 2), ("RETURN",)])
+    p.cls("C", ClassInfo("C", (), (), ("init", "m")), methods=(init, m))
+    ops = [("LOAD_LOCAL", 1), ("LOAD_LOCAL", 2), ("CALL_METHOD_TYPED", 0, 1, 0), ("RETURN",)]
+    p.fn("via_method_typed", fn("via_method_typed", ops, arity=2, names=("m",), consts=(("float",),)))
+    ops = [("LOAD_GLOBAL", p.g("C")), ("LOAD_LOCAL", 1), ("CALL_TYPED", 1, 0), ("RETURN",)]
+    p.fn("make_c_typed", fn("make_c_typed", ops, consts=(("Animal",),)))
+    return p
+
+
+def test_proven_call_sites_skip_entry_checks_of_matching_callees():
+    vm = proven_program().run()
+    # Proven against the callee's own types: no entry check (a wrong value
+    # passes through, which only compiler-proven code can rely on).
+    assert vm.call("typed_same", "not an int", 1) == ["not an int", 1]
+    c = vm.call("make_c_typed", 5)  # init(a: Animal), proven: not checked
+    assert vm.call("via_method_typed", c, "x") == "x"
+    # Proven against other types: the callee checks as usual.
+    e = guest_error(vm.call, "typed_other", "not an int", 1)
+    assert e.message == "argument 'n' of callee: expected int, got string"
+
+
 def test_method_self_is_not_checked():
     # The compiler records self's (inferred) type; the VM never checks slot 1 of
     # a method, and the verifier accepts any text there.
     tc = TypeChecks()
     m = method("C", "m", ("x",), ("int",), [("LOAD_NIL",), ("RETURN",)], local_types=("", "C", "int"))
-    assert [slot for slot, _ in tc.params(m)] == [2]
+    assert [slot for slot, _ in tc.params(m).items] == [2]
     m = method("C", "m", ("x",), ("",), [("LOAD_NIL",), ("RETURN",)], local_types=("", "class C", ""))
     assert tc.params(m) is None
     verify_code(m, 0)
@@ -470,7 +508,7 @@ def test_method_self_is_not_checked():
 def test_functions_carry_their_checks():
     vm = typed_program().run()
     callee = vm.get("callee")
-    assert type(callee) is Function and [slot for slot, _ in callee.checks] == [1, 2]
+    assert type(callee) is Function and [slot for slot, _ in callee.checks.items] == [1, 2]
     assert vm.get("via_call").checks is None
     assert vm.get("C").methods["m"].checks is not None
     # One table per code object, shared by every closure of it.

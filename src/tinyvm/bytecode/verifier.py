@@ -80,6 +80,8 @@ _MAKE_CLOSURE = _OP_BY_NAME["MAKE_CLOSURE"]
 _MAKE_CLASS = _OP_BY_NAME["MAKE_CLASS"]
 _BUILD_RECORD = _OP_BY_NAME["BUILD_RECORD"]
 _CHECK_TYPE = _OP_BY_NAME["CHECK_TYPE"]
+# operand index of the proven-signature constant
+_PROVEN_SIG = {_OP_BY_NAME["CALL_TYPED"]: 1, _OP_BY_NAME["CALL_METHOD_TYPED"]: 2}
 
 # Longer type texts are rejected outright (parsing is recursive).
 MAX_TYPE_TEXT = 4096
@@ -289,6 +291,10 @@ class _Verifier:
                 raise self.fail(f"CHECK_TYPE needs a (type, place) pair of strings, got {_pair_desc(k)}", pc)
             if not _type_parses(k[0]):
                 raise self.fail(f"CHECK_TYPE of malformed type {k[0]!r:.80}", pc)
+        elif op in _PROVEN_SIG:
+            k = c.consts[operands[_PROVEN_SIG[op]]]
+            if not _is_str_tuple(k) or not all(t == "" or _type_parses(t) for t in k):
+                raise self.fail(f"{OPCODES[op].name} needs a tuple of parameter types, got {_const_type_name(k)}", pc)
 
     def check_captures_of(self, inner: Code, index: int) -> None:
         """A nested function's captures must name cells of this (enclosing) code."""

@@ -731,7 +731,10 @@ class FunctionEmitter:
             for a in e.args:
                 self.arg(a)
             self.pos = pos
-            self.emit(O.CALL_METHOD, self.name_(callee.name), n)
+            if e.proven is not None:
+                self.emit(O.CALL_METHOD_TYPED, self.name_(callee.name), n, self.const(e.proven))
+            else:
+                self.emit(O.CALL_METHOD, self.name_(callee.name), n)
             return
         if isinstance(callee, A.SuperField):
             self._load_self_for_super()
@@ -755,7 +758,10 @@ class FunctionEmitter:
         for a in e.args:
             self.arg(a)
         self.pos = pos
-        self.emit(O.CALL, n)
+        if e.proven is not None:
+            self.emit(O.CALL_TYPED, n, self.const(e.proven))
+        else:
+            self.emit(O.CALL, n)
 
     def e_Index(self, e: A.Index) -> None:
         self.expr(e.obj)

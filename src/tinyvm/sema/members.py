@@ -32,6 +32,7 @@ from .types import (
     NIL,
     NUMERIC,
     OK,
+    WIDEN,
     RANGE,
     STRING,
     ArrayT,
@@ -231,7 +232,7 @@ class MemberChecks(_Base):
             # Places name the callee as its own run-time checks do; a function
             # type written as an annotation has no names: use the expression.
             owner = ct.owner if ct.owner and ct.names else who
-            self.args(e, ct.params, ct.names, owner, who=who, global_call=global_call)
+            self.args(e, ct.params, ct.names, owner, who=who, global_call=global_call, prove=not global_call)
             return ct.ret
         if isinstance(ct, ClassRefT):
             return self.construct(e, ct.cls)
@@ -254,7 +255,7 @@ class MemberChecks(_Base):
         if found is not None:
             sig = self.method_sig(*found)
             if sig is not None:
-                self.args(e, sig.params, sig.names, sig.owner, who=sym.name)
+                self.args(e, sig.params, sig.names, sig.owner, who=sym.name, prove=True)
         elif any(c.builtin for c in sym.ancestors()):
             self.args(e, S.ERROR_INIT.params, (), f"{sym.name}.init", S.ERROR_INIT.min_args, who=sym.name)
         elif sym.is_open():
@@ -263,10 +264,12 @@ class MemberChecks(_Base):
             self.args(e, (), (), f"{sym.name}.init", who=sym.name)
         return cls
 
-    def args(self, e: A.Call, params: tuple[Type, ...], names: tuple[str, ...], owner: str, required: int = -1, who: str | None = None, global_call: bool = False, lookup: bool = False) -> None:
+    def args(self, e: A.Call, params: tuple[Type, ...], names: tuple[str, ...], owner: str, required: int = -1, who: str | None = None, global_call: bool = False, lookup: bool = False, prove: bool = False) -> None:
         """Check a call's arguments against parameter types. With `lookup`, the
         first argument is only compared with `==` (a search or map key): an int
-        and a float both fit a numeric type, unconverted."""
+        and a float both fit a numeric type, unconverted. With `prove` (a guest
+        callee that checks its typed parameters on entry), a call whose every
+        argument is proven records the types in `e.proven`."""
         n = len(e.args)
         most = len(params)
         least = most if required < 0 else required
@@ -280,6 +283,7 @@ class MemberChecks(_Base):
             self.error(e, f"{who or owner} expects {count}, got {n}")
             self.loose_args(e)
             return
+        proven = prove
         for i, a in enumerate(e.args):
             pt = params[i]
             at = self.expr(a, pt)
@@ -288,6 +292,10 @@ class MemberChecks(_Base):
             place = f"argument '{names[i]}' of {owner}" if i < len(names) else f"argument {i + 1} of {owner}"
             # Callees check `any` arguments on entry, except under CALL_GLOBAL.
             a.conv = self.flow(a, at, pt, place, runtime=global_call)
+            proven = proven and relation(at, pt) in (OK, WIDEN)
+        texts = tuple(self._runtime_text(p) for p in params)
+        if proven and any(texts):
+            e.proven = texts
 
     def call_method(self, e: A.Call, callee: A.Field, ot: Type) -> Type:
         name = callee.name
@@ -298,7 +306,7 @@ class MemberChecks(_Base):
                 if sig is None:  # a built-in class's method (init)
                     return self.loose_args(e)
                 callee.ty = sig
-                self.args(e, sig.params, sig.names, sig.owner)
+                self.args(e, sig.params, sig.names, sig.owner, prove=True)
                 return sig.ret
         if isinstance(ot, ArrayT) and name in S.GENERIC_ARRAY_METHODS:
             callee.ty = ANY

@@ -174,6 +174,10 @@ class Logical(Expr):
 class Call(Expr):
     callee: Expr
     args: list[Expr]
+    # Set by the checker when it proved every argument against the callee's
+    # declared parameter types (their text): emitted as CALL_TYPED /
+    # CALL_METHOD_TYPED, so the callee skips its entry checks.
+    proven: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)

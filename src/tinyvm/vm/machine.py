@@ -288,8 +288,9 @@ class Machine:
 
     # ------------------------------------------------------------------ calls
 
-    def push_frame(self, fb: Fiber, fn: Function, args: list, ret: Any) -> Any:
-        """Enter guest function fn with `args` (self included for methods)."""
+    def push_frame(self, fb: Fiber, fn: Function, args: list, ret: Any, proven: tuple | None = None) -> Any:
+        """Enter guest function fn with `args` (self included for methods).
+        `proven`: the parameter types the call site proved (see ParamChecks)."""
         if fn.arity != len(args):
             raise self.arity_error(fn, len(args))
         frames = fb.frames
@@ -298,8 +299,8 @@ class Machine:
         new = [fn]
         new += args
         checks = fn.checks
-        if checks is not None:  # typed parameters: checked before the callee runs
-            for i, check in checks:
+        if checks is not None and checks.sig is not proven:  # typed parameters
+            for i, check in checks.items:
                 new[i] = check(new[i])
         new += fn.code_pad
         frames.append((fb.L, ret))
@@ -313,14 +314,14 @@ class Machine:
         name = fn.name[: -len(".init")] if fn.name.endswith(".init") else fn.name
         return RtError("TypeError", f"{name} expects {_plural(expected)}, got {got}")
 
-    def call_slow(self, fb: Fiber, fn: Any, n: int, ret: Any) -> Any:
+    def call_slow(self, fb: Fiber, fn: Any, n: int, ret: Any, proven: tuple | None = None) -> Any:
         """Call `fn` sitting below n arguments on the stack; returns the next op."""
         L = fb.L
         t = type(fn)
         if t is Function:
             args = L[len(L) - n :]
             del L[len(L) - n - 1 :]
-            return self.push_frame(fb, fn, args, ret)
+            return self.push_frame(fb, fn, args, ret, proven)
         if t is Native:
             args = L[len(L) - n :]
             if fn.arity >= 0 and fn.arity != n:
@@ -335,12 +336,12 @@ class Machine:
         if t is BoundMethod:
             L.insert(len(L) - n, fn.receiver)
             L[len(L) - n - 2] = fn.method
-            return self.call_slow(fb, fn.method, n + 1, ret)
+            return self.call_slow(fb, fn.method, n + 1, ret, proven)
         if t is Class:
-            return self.construct(fb, fn, n, ret)
+            return self.construct(fb, fn, n, ret, proven)
         raise RtError("TypeError", f"{typeof(fn)} is not callable")
 
-    def construct(self, fb: Fiber, cls: Class, n: int, ret: Any) -> Any:
+    def construct(self, fb: Fiber, cls: Class, n: int, ret: Any, proven: tuple | None = None) -> Any:
         """`Cls(args)`: a new instance from the class template, then its `$fields`
         methods (root class first) and `init`, each as a guest frame."""
         L = fb.L
@@ -351,7 +352,7 @@ class Machine:
         if type(init) is Function:
             if init.arity != n + 1:
                 raise self.arity_error(init, n + 1)
-            nxt = self.push_frame(fb, init, [inst] + args, ret)  # init returns self
+            nxt = self.push_frame(fb, init, [inst] + args, ret, proven)  # init returns self
         else:
             if init is not None:  # the native init of the Error classes
                 init.fn(inst, *args)

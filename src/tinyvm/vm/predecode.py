@@ -806,13 +806,20 @@ def b_for_range(d, code, ops, pc, args, k):
 # --------------------------------------------------------------------------- calls
 
 
-@builder(O.CALL)
+def _proven_sig(d, code, args, i):
+    """The signature a CALL_TYPED-like instruction proved its arguments
+    against (operand i), or None for the plain instruction."""
+    return d.vm.type_checks.sig(code.consts[args[i]]) if len(args) > i else None
+
+
+@builder(O.CALL, O.CALL_TYPED)
 def b_call(d, code, ops, pc, args, k):
     n = args[0]
     vm = d.vm
     call_slow = vm.call_slow
     limit = vm.max_depth
     m = -n - 1
+    want = _proven_sig(d, code, args, 1)
 
     def f(fb):
         L = fb.L
@@ -823,8 +830,9 @@ def b_call(d, code, ops, pc, args, k):
                 raise RtError("StackOverflowError", "maximum call depth exceeded")
             new = L[m:]
             checks = fn.checks
-            if checks is not None:  # typed parameters (see vm/typecheck.py)
-                for i, check in checks:
+            # Typed parameters (vm/typecheck.py), unless proven at this site.
+            if checks is not None and checks.sig is not want:
+                for i, check in checks.items:
                     new[i] = check(new[i])
             del L[m:]
             if fn.nlocals > n + 1:
@@ -832,7 +840,7 @@ def b_call(d, code, ops, pc, args, k):
             frames.append((L, ops[k]))
             fb.L = new
             return fn.entry
-        return call_slow(fb, fn, n, ops[k])
+        return call_slow(fb, fn, n, ops[k], want)
 
     return f
 
@@ -894,7 +902,7 @@ def b_call_global(d, code, ops, pc, args, k):
     return f
 
 
-@builder(O.CALL_METHOD)
+@builder(O.CALL_METHOD, O.CALL_METHOD_TYPED)
 def b_call_method(d, code, ops, pc, args, k):
     name = code.names[args[0]]
     n = args[1]
@@ -902,6 +910,7 @@ def b_call_method(d, code, ops, pc, args, k):
     method_slow = vm.call_method_slow
     limit = vm.max_depth
     m = -n - 1
+    want = _proven_sig(d, code, args, 2)
 
     def f(fb):
         L = fb.L
@@ -915,8 +924,8 @@ def b_call_method(d, code, ops, pc, args, k):
                 new = L[m:]
                 new.insert(0, meth)
                 checks = meth.checks
-                if checks is not None:  # typed parameters (see vm/typecheck.py)
-                    for i, check in checks:
+                if checks is not None and checks.sig is not want:  # as in CALL
+                    for i, check in checks.items:
                         new[i] = check(new[i])
                 del L[m:]
                 if meth.nlocals > n + 2:

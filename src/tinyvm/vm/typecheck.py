@@ -212,21 +212,38 @@ def first_checked_param(code: Any) -> int:
     return 2 if code.flags & FLAG_METHOD else 1
 
 
+class ParamChecks:
+    """A function's entry checks: `items`, the `(slot, checker)` pairs of its
+    typed parameters, and `sig`, the interned tuple of its parameters' declared
+    types (`self` excluded, `""` for none). A call site that proved its
+    arguments against the same types (CALL_TYPED, CALL_METHOD_TYPED) finds the
+    same tuple object there and skips the checks."""
+
+    __slots__ = ("items", "sig")
+
+    def __init__(self, items: tuple, sig: tuple) -> None:
+        self.items = items
+        self.sig = sig
+
+
 class TypeChecks:
     """Per-VM cache of compiled checkers (one `Machine` owns one).
 
     * `check(type_text, place)` -- the checker for CHECK_TYPE; an unparsable
       type (only possible in unverified code) gives a checker that raises;
     * `check_const(const)` -- the same for CHECK_TYPE's constant;
-    * `params(code)` -- a function's entry checks: None, or a tuple of
-      `(slot, checker)` for its typed parameter slots (`self` excluded);
+    * `params(code)` -- a function's entry checks: None, or `ParamChecks`
+      for its typed parameter slots (`self` excluded);
+    * `sig(types)` -- the interned signature a proven call site compares with
+      `ParamChecks.sig` (None for a malformed constant);
     * `fields(info)` -- a class's own typed fields: a dict name -> checker,
       possibly empty.
     """
 
     def __init__(self) -> None:
         self._checks: dict[tuple[str, str], Checker] = {}
-        self._params: dict[Any, tuple | None] = {}
+        self._params: dict[Any, ParamChecks | None] = {}
+        self._sigs: dict[tuple, tuple] = {}
         self._fields: dict[Any, dict[str, Checker]] = {}
 
     def check(self, type_text: str, place: str) -> Checker:
@@ -263,7 +280,13 @@ class TypeChecks:
             self._checks[key] = chk
         return None if chk is identity else chk
 
-    def params(self, code: Any) -> tuple | None:
+    def sig(self, types: Any) -> tuple | None:
+        if type(types) is not tuple or not all(type(t) is str for t in types):
+            return None
+        key = tuple("" if t == "any" else t for t in types)
+        return self._sigs.setdefault(key, key)
+
+    def params(self, code: Any) -> ParamChecks | None:
         try:
             return self._params[code]
         except KeyError:
@@ -271,12 +294,16 @@ class TypeChecks:
         out = []
         types = code.local_types
         names = code.local_names
-        for slot in range(first_checked_param(code), min(code.arity + 1, len(types))):
+        first = first_checked_param(code)
+        for slot in range(first, min(code.arity + 1, len(types))):
             name = names[slot] if slot < len(names) else f"#{slot}"
             chk = self._optional_check(types[slot], f"argument '{name}' of {code.name}")
             if chk is not None:
                 out.append((slot, chk))
-        result = tuple(out) if out else None
+        result = None
+        if out:
+            declared = tuple(types[slot] if slot < len(types) else "" for slot in range(first, code.arity + 1))
+            result = ParamChecks(tuple(out), self.sig(declared))
         self._params[code] = result
         return result
 
