@@ -97,8 +97,8 @@ def mod(a: Any, b: Any) -> Any:
         return -r if a < 0 else r
     if _num(a) and _num(b):
         a, b = float(a), float(b)
-        if b == 0.0:
-            return float("nan")
+        if b == 0.0 or math.isinf(a):
+            return float("nan")  # IEEE fmod: no error (math.fmod raises here)
         return math.fmod(a, b)
     raise bad_operands("%", a, b)
 
