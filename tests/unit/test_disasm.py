@@ -73,6 +73,11 @@ def test_render_const():
     assert render_const(ClassInfo("Point", (), (), ())) == "<class Point>"
 
 
+def test_untyped_code_has_no_types_line():
+    untyped = replace(sample_fib(), local_types=("", ""), ret_type="")
+    assert not any(line.startswith("types:") for line in format_code(untyped).splitlines())
+
+
 def test_malformed_code_does_not_raise():
     code = replace(sample_fib(), code=(99, 5, 0, 5, 7, BY_NAME["LOAD_CONST"].code), handlers=((0, 1, 2),))
     ins = instructions(code)
@@ -90,7 +95,8 @@ def test_format_header_and_lines():
     text = format_code(fib, globals=("fib",))
     lines = text.splitlines()
     assert lines[0] == "== fn fib (fib.tl:1) arity 1, 2 locals, max stack 3 =="
-    assert lines[1] == "    0  L2:8   LOAD_LOCAL        1 (n)"
+    assert lines[1] == "types: n: int -> int"  # the types the checker recorded
+    assert lines[2] == "    0  L2:8   LOAD_LOCAL        1 (n)"
     assert "   12  L3:5   LOAD_CONST        1 (1)" in lines
     assert ">> 10  L2:8   LOAD_LOCAL        1 (n)" in lines
     assert "    5  L2:8   JUMP_IF_FALSE     10 (to 10)" in lines

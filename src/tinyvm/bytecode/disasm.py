@@ -208,6 +208,10 @@ def _format_one(code: Code, globals_: tuple[str, ...]) -> list[str]:
             else:
                 caps.append(f"{name} (<bad {cap!r}>)")
         out.append("captures: " + ", ".join(caps))
+    # The checker's types (parameters: declared only, as the VM checks them).
+    typed = [f"{_lookup(code.local_names, i) or i}: {t}" for i, t in enumerate(code.local_types) if t and type(t) is str]
+    if typed or (code.ret_type and type(code.ret_type) is str):
+        out.append("types: " + ", ".join(typed) + (f" -> {code.ret_type}" if code.ret_type else ""))
     for ins in instructions(code, globals_):
         mark = ">>" if ins.is_jump_target else "  "
         pos = f"L{ins.line}:{ins.col}"

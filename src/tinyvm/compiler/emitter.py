@@ -30,7 +30,7 @@ from ..syntax import ast as A
 from .assembler import Handler, Instr, Label, assemble
 from ..sema.resolver import constant_value
 from ..sema.scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
-from ..sema.types import ANY, checkable
+from ..sema.types import runtime_text
 
 
 BINOPS = {
@@ -211,8 +211,7 @@ class FunctionEmitter:
         else:
             self.arg(body)  # an expression body's conv is its return check
             self.emit(O.RETURN)
-        ret = scope.ty.ret.text() if scope.ty is not None else ""
-        return self.finish(arity, flags, self.local_types(node, 1 + (1 if is_method else 0)), ret)
+        return self.finish(arity, flags, self.local_types(node, 1 + (1 if is_method else 0)), runtime_text(scope.ty.ret if scope.ty is not None else None))
 
     def local_types(self, node: A.FnDecl | A.Lambda | None, first_param: int) -> tuple[str, ...]:
         """Checked type text per frame slot, for the JIT tiers and the VM's entry
@@ -223,11 +222,8 @@ class FunctionEmitter:
         declared = {first_param + i for i, p in enumerate(node.params) if p.type is not None} if node is not None else set()
         nparams = len(node.params) if node is not None else 0
         for slot, var in enumerate(self.scope.slot_vars):
-            t = var.ty if var is not None else None
-            if t is None or t is ANY or not checkable(t) or (first_param <= slot < first_param + nparams and slot not in declared):
-                out.append("")
-            else:
-                out.append(t.text())
+            inferred_param = first_param <= slot < first_param + nparams and slot not in declared
+            out.append("" if var is None or inferred_param else runtime_text(var.ty))
         return tuple(out)
 
     def _end_pos(self, body: A.Block) -> tuple[int, int]:

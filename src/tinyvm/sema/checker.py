@@ -70,6 +70,7 @@ from .types import (
     class_type,
     join,
     relation,
+    runtime_text,
     strip_optional,
 )
 
@@ -131,7 +132,7 @@ class Checker(MemberChecks):
                     self.check_fn_body(decl)
         for sym in list(self.syms.values()):
             decl = sym.decl
-            decl.field_types = tuple(self._runtime_text(self.field_type(sym, f.name)) for f in decl.fields)
+            decl.field_types = tuple(runtime_text(self.field_type(sym, f.name)) for f in decl.fields)
         scope.ty = FnT((), NIL, (), "<module>")
         for var in self.globals:  # what importers of this module see
             if var.ty is None and var.decl is not None and var.kind == GLOBAL:
@@ -174,11 +175,6 @@ class Checker(MemberChecks):
         var = c.ref.var if c.ref is not None else None
         if var is not None:
             var.ty = ClassRefT(class_type(sym))
-
-    @staticmethod
-    def _runtime_text(t: Type | None) -> str:
-        """A type as the VM checks it ("" for none: `any` or not checkable)."""
-        return t.text() if t is not None and t is not ANY and checkable(t) else ""
 
     def field_type(self, sym: ClassSym, name: str) -> Type | None:
         for c in sym.ancestors():

@@ -47,6 +47,7 @@ from .types import (
     RecordT,
     Type,
     relation,
+    runtime_text,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -293,7 +294,7 @@ class MemberChecks(_Base):
             # Callees check `any` arguments on entry, except under CALL_GLOBAL.
             a.conv = self.flow(a, at, pt, place, runtime=global_call)
             proven = proven and relation(at, pt) in (OK, WIDEN)
-        texts = tuple(self._runtime_text(p) for p in params)
+        texts = tuple(runtime_text(p) for p in params)
         if proven and any(texts):
             e.proven = texts
 

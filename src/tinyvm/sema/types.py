@@ -370,6 +370,13 @@ def checkable(t: Type) -> bool:
     return True
 
 
+def runtime_text(t: Type | None) -> str:
+    """A checked type as code objects record it and the VM checks it: its text,
+    or "" when there is nothing to check (unknown, `any`, or no annotation
+    syntax for it)."""
+    return t.text() if t is not None and t is not ANY and checkable(t) else ""
+
+
 # --------------------------------------------------------------------------- text
 
 
