@@ -124,12 +124,9 @@ class Checker(MemberChecks):
             self._declare_class(c)
         for s in mod.body:
             self.stmt(s)
-        while self.deferred:
-            decl = self.deferred.pop(0)
+        for decl in self.deferred:  # some were checked on demand already
             if id(decl) not in self.done:
-                self.fn_sig(decl)
-                if id(decl) not in self.done:
-                    self.check_fn_body(decl)
+                self.check_fn_body(decl)
         for sym in list(self.syms.values()):
             decl = sym.decl
             decl.field_types = tuple(runtime_text(self.field_type(sym, f.name)) for f in decl.fields)
@@ -574,10 +571,11 @@ class Checker(MemberChecks):
 
     def s_Try(self, s: A.Try) -> None:
         saved = dict(self.narrow)
-        # The catch and finally bodies may start after any point of the try body.
-        self.forget(assigned_vars(s.body))
         self.block(s.body.stmts)
-        self.narrow = {v: t for v, t in saved.items() if v not in assigned_vars(s.body)}
+        # The catch and finally bodies may start after any point of the try
+        # body: only what held before it, and it did not change, holds there.
+        changed = assigned_vars(s.body)
+        self.narrow = {v: t for v, t in saved.items() if v not in changed}
         if s.catch_body is not None:
             if s.ref is not None and s.ref.var is not None:
                 s.ref.var.ty = ANY
