@@ -25,12 +25,27 @@ from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
 from .vm.errors import GuestException, RtError
 from .vm.machine import DEFAULT_MAX_DEPTH, Machine
+from .vm.scheduler import DEFAULT_BUDGET
 
 
 
 class VM:
-    def __init__(self, *, gc_stress: bool = False, max_depth: int = DEFAULT_MAX_DEPTH, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None) -> None:
-        self.machine = Machine(gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv)
+    def __init__(
+        self,
+        *,
+        gc_stress: bool = False,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        stdout: Any = None,
+        stdin: Any = None,
+        argv: list[str] | None = None,
+        budget: int = DEFAULT_BUDGET,
+        warn_leaks: bool = False,
+    ) -> None:
+        """`budget`: instructions a fiber runs before another ready fiber gets a
+        turn. `warn_leaks`: note fibers still blocked when the main fiber ends
+        in `warnings`."""
+        self.machine = Machine(gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
+        self.machine.warn_leaks = warn_leaks
         self.main: ModuleObject | None = None
 
     # ------------------------------------------------------------------ running
@@ -53,6 +68,11 @@ class VM:
         from .compiler.driver import compile_program
 
         self.run_bundle(compile_program(path, source=text))
+
+    @property
+    def warnings(self) -> list[str]:
+        """Notes from the last run: tasks that failed unobserved, leaked fibers."""
+        return self.machine.warnings
 
     def run_bundle(self, bundle: Bundle) -> None:
         module = self.machine.load_bundle(bundle)

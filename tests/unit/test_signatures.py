@@ -26,15 +26,16 @@ from tinyvm.diagnostics import CompileError
 from tinyvm.heap.objects import Array, Class, Instance, Map, Native, map_key
 from tinyvm.sema import signatures as S
 from tinyvm.sema.resolver import BUILTIN_NAMES
-from tinyvm.sema.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, FnT, MapT, Type
+from tinyvm.sema.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, FnT, GenericT, MapT, Type
+from tinyvm.vm.concurrency import BlockingNative
 from tinyvm.vm import machine as vm_machine
 from tinyvm.vm.errors import RtError
 from tinyvm.vm.methods import GUEST_FALLBACKS as METHOD_FALLBACKS
 from tinyvm.vm.methods import PRELUDE_METHODS
 
-# Typed ahead of the scheduler (spec section 9): the VM may not provide them yet.
-# Once it does, they are checked like every other built-in.
-SCHEDULER_BUILTINS = {"sleep", "yield_now", "Chan"}
+# Built-ins that may park the calling fiber take (fiber, args, ret), not plain
+# arguments: the concurrency language tests (tests/lang/09_concurrency) check them.
+SCHEDULER_BUILTINS = {"sleep", "yield_now"}
 
 # How many arguments the checker takes for the generic array methods (see
 # MemberChecks.generic_array_method): (min, max).
@@ -135,8 +136,16 @@ def test_method_names_match_the_vm(machine, kind):
 
 
 def test_vm_method_kinds_are_typed(machine):
-    assert set(machine.methods) == set(typed_methods())
+    assert set(machine.methods) - {"chan", "task"} == set(typed_methods())
     assert set(PRELUDE_METHODS) <= set(typed_methods())
+
+
+@pytest.mark.parametrize("kind", ["Chan", "Task", "Gen"])
+def test_concurrency_methods_match_the_vm(machine, kind):
+    typed = set(S.generic_methods(GenericT(kind, ANY)))
+    vm_kind = kind.lower() if kind != "Task" else "task"
+    vm_names = set(machine.methods.get(vm_kind, {})) | set(machine.blocking_methods.get(vm_kind, {}))
+    assert typed == vm_names
 
 
 def test_generic_array_methods_are_the_prelude_ones():
@@ -195,7 +204,7 @@ def test_method_guest_fallbacks_exist(machine):
 
 def test_typed_builtins_are_vm_builtins(machine):
     missing = typed_builtins() - set(machine.builtins)
-    assert missing <= SCHEDULER_BUILTINS, f"typed built-ins the VM lacks: {sorted(missing - SCHEDULER_BUILTINS)}"
+    assert missing == set(), f"typed built-ins the VM lacks: {sorted(missing)}"
 
 
 def test_vm_builtins_are_typed(machine):
@@ -241,10 +250,10 @@ BUILTIN_SAMPLES = {"len": ["abc"], "int": ["12"], "float": ["1.5"], "sqrt": [4],
 
 @pytest.mark.parametrize("name", sorted(S.BUILTIN_SIGS))
 def test_builtin_arity(machine, name):
-    native = machine.builtins.get(name)
-    if native is None:
-        assert name in SCHEDULER_BUILTINS
-        pytest.skip(f"{name}: not in the VM yet (scheduler)")
+    native = machine.builtins[name]
+    if name in SCHEDULER_BUILTINS:
+        assert isinstance(native, BlockingNative)
+        pytest.skip(f"{name}: a blocking built-in, tested by tests/lang/09_concurrency")
     sig = S.BUILTIN_SIGS[name]
     assert isinstance(native, Native)
     fixed = sig.min_args == len(sig.params)

@@ -31,7 +31,9 @@ COMMANDS = [
 
 RUN_OPTIONS = """options for run:
   --gc-stress       collect garbage at every allocation (also TVM_GC_STRESS=1)
-  --max-depth N     guest call depth limit (default 100000)"""
+  --max-depth N     guest call depth limit (default 100000)
+  --budget N        instructions a fiber runs before another ready fiber gets a turn (default 8192)
+  --warn-leaks      report fibers still blocked when the main fiber ends"""
 
 
 def usage() -> str:
@@ -93,15 +95,17 @@ def _dispatch(argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) ->
 
 def _run(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     gc_stress = os.environ.get("TVM_GC_STRESS") == "1"
-    max_depth = None
+    kwargs: dict[str, Any] = {}
     while args and args[0].startswith("--"):
         opt = args.pop(0)
         if opt == "--gc-stress":
             gc_stress = True
-        elif opt == "--max-depth":
+        elif opt == "--warn-leaks":
+            kwargs["warn_leaks"] = True
+        elif opt in ("--max-depth", "--budget"):
             if not args or not args[0].isdigit() or int(args[0]) < 1:
-                raise UsageError("--max-depth needs a positive integer")
-            max_depth = int(args.pop(0))
+                raise UsageError(f"{opt} needs a positive integer")
+            kwargs[opt[2:].replace("-", "_")] = int(args.pop(0))
         elif opt == "--":
             break
         else:
@@ -113,12 +117,14 @@ def _run(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     from ..diagnostics import CompileError
     from ..vm.errors import GuestException, LoadError
 
-    kwargs: dict[str, Any] = {"gc_stress": gc_stress, "stdout": stdout, "stdin": stdin, "argv": prog_args}
-    if max_depth is not None:
-        kwargs["max_depth"] = max_depth
+    kwargs.update(gc_stress=gc_stress, stdout=stdout, stdin=stdin, argv=prog_args)
     vm = VM(**kwargs)
     try:
-        vm.run_file(path)
+        try:
+            vm.run_file(path)
+        finally:
+            for w in vm.warnings:
+                print(w, file=stderr)
     except CompileError as e:
         print(e.render(), file=stderr)
         return EXIT_COMPILE

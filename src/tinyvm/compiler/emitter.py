@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bytecode import opcodes as O
-from ..bytecode.code import FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
+from ..bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
 from ..diagnostics import DiagnosticBag
 from ..heap.objects import INT_MAX, INT_MIN
 from ..syntax import ast as A
@@ -196,6 +196,10 @@ class FunctionEmitter:
             flags |= FLAG_METHOD
         if scope.kind == "init":
             flags |= FLAG_INIT
+        if scope.has_yield:
+            flags |= FLAG_GENERATOR
+        if scope.is_async:
+            flags |= FLAG_ASYNC
         arity = len(node.params) + (1 if is_method else 0)
         self.pos = (node.line, node.col)
         # Captured parameters (and `self`) move into cells on entry.
@@ -587,7 +591,42 @@ class FunctionEmitter:
         self.emit(O.POP)
 
     def s_Select(self, s: A.Select) -> None:
-        pass  # rejected by the resolver
+        # The operands of every case, in order; SELECT pushes the chosen case's
+        # index and received value, and a compare chain dispatches on the index.
+        count = 0
+        for c in s.cases:
+            if c.kind == "recv":
+                self.expr(c.channel)
+                count += 1
+            elif c.kind == "send":
+                self.expr(c.channel)
+                self.arg(c.value)
+                count += 2
+            elif c.kind == "sleep":
+                self.expr(c.value)
+                count += 1
+        self.at(s)
+        self.emit(O.SELECT, count, self.const(tuple(c.kind for c in s.cases)))
+        self.emit(O.SWAP)  # value index
+        end = Label()
+        for n, c in enumerate(s.cases):
+            nxt = Label()
+            self.at(c)
+            self.emit(O.DUP)
+            self.emit(O.LOAD_CONST, self.const(n))
+            self.emit(O.EQ)
+            self.emit(O.JUMP_IF_FALSE, nxt)
+            self.emit(O.POP)
+            if c.var is not None:
+                self.declare(c.ref)
+            else:
+                self.emit(O.POP)
+            self.block(c.body.stmts)
+            self.emit(O.JUMP, end)
+            self.place(nxt)
+        self.emit(O.POP)  # not reached: some case always matches
+        self.emit(O.POP)
+        self.place(end)
 
     # ------------------------------------------------------------------ expressions
 
@@ -774,9 +813,34 @@ class FunctionEmitter:
         self.make_closure(e)
 
     def e_Await(self, e: A.Await) -> None:
-        self.emit(O.LOAD_NIL)
+        self.expr(e.value)
+        self.at(e)
+        self.emit(O.AWAIT)
 
-    e_Spawn = e_Yield = e_Await
+    def e_Yield(self, e: A.Yield) -> None:
+        if e.value is None:
+            self.emit(O.LOAD_NIL)
+        else:
+            self.arg(e.value)
+        self.at(e)
+        self.emit(O.YIELD)
+
+    def e_Spawn(self, e: A.Spawn) -> None:
+        call = e.call
+        if not isinstance(call, A.Call):
+            self.emit(O.LOAD_NIL)  # reported by the resolver
+            return
+        callee = call.callee
+        if isinstance(callee, A.Field):  # spawn obj.m(x): the bound method
+            self.expr(callee.obj)
+            self.at(callee)
+            self.emit(O.GET_FIELD, self.name_(callee.name))
+        else:
+            self.expr(callee)
+        for a in call.args:
+            self.arg(a)
+        self.at(e)
+        self.emit(O.SPAWN, len(call.args))
 
 
 class ModuleEmitter:

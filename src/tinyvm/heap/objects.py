@@ -189,6 +189,20 @@ class Function(HeapObject):
         self.entry = None
 
 
+class AsyncFunction(Function):
+    """An `async fn`: calling it starts a fiber and returns its Task. (A
+    distinct type, so the call fast paths, which test `type(fn) is Function`,
+    leave it to the slow path.)"""
+
+    __slots__ = ()
+
+
+class GeneratorFunction(Function):
+    """A function containing `yield`: calling it returns a `Gen` (vm/generators.py)."""
+
+    __slots__ = ()
+
+
 class Native(HeapObject):
     """A built-in function implemented in Python. `fn` takes the guest arguments;
     arity -1 means variadic (fn checks its own arguments)."""

@@ -71,6 +71,7 @@ from .types import (
     join,
     relation,
     runtime_text,
+    optional,
     strip_optional,
 )
 
@@ -88,6 +89,8 @@ class FnCtx:
     declared: Type | None  # declared return type; None: inferred from `returns`
     cls: ClassSym | None  # the class of `self`
     returns: list[Type] = field(default_factory=list)
+    yields: list[Type] = field(default_factory=list)
+    yield_type: Type | None = None  # a generator declared -> Gen<T>: T
 
 
 class Checker(MemberChecks):
@@ -275,9 +278,15 @@ class Checker(MemberChecks):
                 return FnT(self.param_types(decl), ANY, tuple(p.name for p in decl.params), decl.scope.name)
             self.check_fn_body(decl)
             return self.sigs[id(decl)]
-        sig = FnT(self.param_types(decl), self.annot(decl.ret_type), tuple(p.name for p in decl.params), decl.scope.name)
+        sig = FnT(self.param_types(decl), self.call_type(decl, self.annot(decl.ret_type)), tuple(p.name for p in decl.params), decl.scope.name)
         self.sigs[id(decl)] = sig
         return sig
+
+    @staticmethod
+    def call_type(node: A.FnDecl | A.Lambda, ret: Type) -> Type:
+        """What calling a function gives, from what its body returns: a Task
+        for an async function. (A generator's type is Gen<T> either way.)"""
+        return GenericT("Task", ret) if node.is_async else ret
 
     def check_fn_body(self, decl: A.FnDecl) -> None:
         key = id(decl)
@@ -286,7 +295,7 @@ class Checker(MemberChecks):
         params = self.param_types(decl)
         declared = self.annot(decl.ret_type) if decl.ret_type is not None else None
         if declared is not None:
-            self.sigs[key] = FnT(params, declared, tuple(p.name for p in decl.params), scope.name)
+            self.sigs[key] = FnT(params, self.call_type(decl, declared), tuple(p.name for p in decl.params), scope.name)
         cls = self.owner.get(key)
         ret = self.check_function(decl, params, declared, cls)
         if scope.kind == "init":
@@ -307,7 +316,17 @@ class Checker(MemberChecks):
             if var is not None:
                 var.ty = t
         saved = (self.ctx, self.narrow)
+        gen_decl = declared
+        if scope.has_yield and declared is not None:
+            # A generator's declared type is Gen<T>: T checks its yields; its
+            # returns (which end it) are not checked.
+            if not (isinstance(declared, GenericT) and declared.name == "Gen"):
+                self.error(node, f"generator '{scope.name}' must be declared -> Gen<T>, got {declared}")
+                gen_decl = GenericT("Gen", ANY)
+            declared = None
         self.ctx = FnCtx(scope.name, scope.kind, declared, cls)
+        if gen_decl is not None and scope.has_yield:
+            self.ctx.yield_type = gen_decl.arg
         self.narrow = {}
         self.type_scopes.append({})
         body = node.body
@@ -316,11 +335,12 @@ class Checker(MemberChecks):
                 self.stmt(s)
             falls_off = completes(body.stmts)
             returns = self.ctx.returns
+            yields = self.ctx.yields
         else:
             t = self.expr(body, declared)
             if declared is not None:
                 body.conv = self.flow(body, t, declared, f"return value of {scope.name}")
-            falls_off, returns = False, [t]
+            falls_off, returns, yields = False, [t], []
         self.type_scopes.pop()
         self.ctx, self.narrow = saved
         if declared is not None:
@@ -335,6 +355,12 @@ class Checker(MemberChecks):
                 ret = join(ret, NIL)
             if ret is NEVER:
                 ret = NIL
+        if scope.has_yield:
+            elem = NEVER
+            for t in yields:
+                elem = join(elem, t)
+            ret = gen_decl if gen_decl is not None else GenericT("Gen", ANY if elem in (NEVER, NIL) else elem)
+        ret = self.call_type(node, ret)
         scope.ty = FnT(params, ret, tuple(p.name for p in node.params), scope.name)
         return ret
 
@@ -609,7 +635,26 @@ class Checker(MemberChecks):
                 ref.var.ty = ANY
 
     def s_Select(self, s: A.Select) -> None:
-        pass  # rejected by the resolver
+        for c in s.cases:
+            if c.kind in ("recv", "send"):
+                ct = self.expr(c.channel)
+                elem = ANY
+                if isinstance(ct, GenericT) and ct.name == "Chan":
+                    elem = ct.arg
+                elif ct is not ANY:
+                    self.error(c.channel, f"a select case needs a channel, got {ct}")
+                if c.kind == "send":
+                    c.value.conv = self.flow(c.value, self.expr(c.value, elem), elem, f"value sent to {ct}")
+                elif c.ref is not None and c.ref.var is not None:
+                    c.ref.var.ty = optional(elem)  # nil once the channel is closed
+            elif c.kind == "sleep":
+                t = self.expr(c.value)
+                if t not in NUMERIC and t is not ANY:
+                    self.error(c.value, f"sleep expects int or float milliseconds, got {t}")
+            saved = dict(self.narrow)
+            self.block(c.body.stmts)
+            self.narrow = saved
+        self.forget(assigned_vars([c.body for c in s.cases]))
 
     # ------------------------------------------------------------------ expressions
 
@@ -777,9 +822,23 @@ class Checker(MemberChecks):
         return FnT(params, ret, tuple(p.name for p in e.params), "<lambda>")
 
     def e_Await(self, e: A.Await, expected: Type | None) -> Type:
-        return ANY  # rejected by the resolver until concurrency lands
+        t = self.expr(e.value)
+        if isinstance(t, GenericT) and t.name == "Task":
+            return t.arg
+        if t is not ANY:
+            self.error(e.value, f"await expects a task, got {t}")
+        return ANY
 
-    e_Spawn = e_Yield = e_Await
+    def e_Spawn(self, e: A.Spawn, expected: Type | None) -> Type:
+        return GenericT("Task", self.expr(e.call))
+
+    def e_Yield(self, e: A.Yield, expected: Type | None) -> Type:
+        want = self.ctx.yield_type
+        t = self.expr(e.value, want) if e.value is not None else NIL
+        if want is not None and e.value is not None:
+            e.value.conv = self.flow(e.value, t, want, f"value yielded by {self.ctx.name}")
+        self.ctx.yields.append(t)
+        return NIL
 
     # ------------------------------------------------------------------ calls
 

@@ -41,6 +41,7 @@ from .types import (
     ClassSym,
     ClassT,
     FnT,
+    GenericT,
     MapT,
     ModuleT,
     OptionalT,
@@ -199,6 +200,8 @@ class MemberChecks(_Base):
             return S.map_methods(t.key, t.value)
         if t is STRING:
             return S.STRING_METHODS
+        if isinstance(t, GenericT):
+            return S.generic_methods(t)
         return None
 
     def e_Call(self, e: A.Call, expected: Type | None) -> Type:
@@ -319,7 +322,7 @@ class MemberChecks(_Base):
         table = self.methods_of(ot)
         if table is not None and name in table:
             sig = table[name]
-            kind = "array" if isinstance(ot, ArrayT) else "map" if isinstance(ot, MapT) else "string"
+            kind = "array" if isinstance(ot, ArrayT) else "map" if isinstance(ot, MapT) else "string" if ot is STRING else ot.name.lower()
             # Natives do not check element types: check `any` values here.
             self.args(e, sig.params, (), f"{kind}.{name}", sig.required, global_call=True, lookup=sig.lookup)
             if isinstance(ot, MapT) and name == "get":

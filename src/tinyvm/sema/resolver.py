@@ -188,6 +188,7 @@ class Resolver:
         so `self` and `super` work inside them (captured like other variables)."""
         outer_fn, outer_loop = self.fn, self.loop_depth
         scope = FnScope(name, outer_fn, kind)
+        scope.is_async = node.is_async
         if cls is not None:
             scope.class_decl, scope.super_var = cls
         elif outer_fn is not None and kind == "lambda":
@@ -199,6 +200,8 @@ class Resolver:
         self.blocks.append(BlockScope())
         was_top = self.top_level_code
         self.top_level_code = False
+        if kind == "init" and node.is_async:
+            self.bag.error(node.line, node.col, "'init' cannot be async")
         if kind in ("method", "init"):
             self.declare_local("self", False, node.line, node.col)
         for p in node.params:
@@ -370,7 +373,14 @@ class Resolver:
         s.refs = refs
 
     def s_Select(self, s: A.Select, top: bool) -> None:
-        self.bag.error(s.line, s.col, "'select' is not supported yet (concurrency arrives in a later release)")
+        for c in s.cases:
+            self.expr(c.channel)
+            self.expr(c.value)
+            if c.var is not None:
+                (var,) = self.block(c.body, [(c.var, True, c.line, c.col)])
+                c.ref = Ref(LOCAL, var.index, var, c.var)
+            else:
+                self.block(c.body)
 
     # ------------------------------------------------------------------ expressions
 
@@ -469,10 +479,22 @@ class Resolver:
         self.function(e, "<lambda>", "lambda")
 
     def e_Await(self, e: A.Await) -> None:
-        self.bag.error(e.line, e.col, "'await' is not supported yet (concurrency arrives in a later release)")
+        self.expr(e.value)
 
     def e_Spawn(self, e: A.Spawn) -> None:
-        self.bag.error(e.line, e.col, "'spawn' is not supported yet (concurrency arrives in a later release)")
+        self.expr(e.call)
+        if not isinstance(e.call, A.Call):
+            self.bag.error(e.line, e.col, "spawn needs a call, like 'spawn f(x)'")
 
     def e_Yield(self, e: A.Yield) -> None:
-        self.bag.error(e.line, e.col, "'yield' is not supported yet (generators arrive in a later release)")
+        self.expr(e.value)
+        fn = self.fn
+        assert fn is not None
+        if fn.kind == "module":
+            self.bag.error(e.line, e.col, "'yield' outside a function")
+        elif fn.kind == "init":
+            self.bag.error(e.line, e.col, "'init' cannot be a generator")
+        elif fn.is_async:
+            self.bag.error(e.line, e.col, "an async function cannot yield")
+        else:
+            fn.has_yield = True

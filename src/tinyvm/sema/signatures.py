@@ -29,6 +29,7 @@ from .types import (
     FnT,
     GenericT,
     ModuleT,
+    RecordT,
     Type,
     class_type,
     join,
@@ -159,6 +160,22 @@ def map_methods(k: Type, v: Type) -> dict[str, Sig]:
 def map_get_result(v: Type, default: Type | None) -> Type:
     """The type of `m.get(k)` / `m.get(k, default)` on a map of values v."""
     return optional(v) if default is None else join(v, default)
+
+
+def generic_methods(t: GenericT) -> dict[str, Sig]:
+    """Methods of tasks, channels and generators (vm/concurrency.py)."""
+    a = t.arg
+    if t.name == "Chan":
+        return {
+            "send": Sig((a,), NIL),
+            "recv": Sig((), optional(a)),  # nil once closed and drained
+            "close": Sig((), NIL),
+            "len": Sig((), INT),
+            "cap": Sig((), INT),
+        }
+    if t.name == "Task":
+        return {"cancel": Sig((), NIL), "done": Sig((), BOOL)}
+    return {"next": Sig((), RecordT((("done", BOOL), ("value", a))))}
 
 
 # --------------------------------------------------------------------------- standard modules

@@ -5,8 +5,13 @@ then parameters and locals (`code.nlocals` slots in all), then the operand stack
 Instruction handlers push and pop at its end. A call saves `(L, ret)` on
 `frames` -- the caller's list and the pre-decoded instruction to continue at --
 and installs the callee's list as `L`; a return pops it back. So switching
-fibers (issue 4) or suspending a generator is swapping these two attributes,
-at any instruction boundary.
+fibers or suspending a generator is swapping these attributes at an
+instruction boundary: a suspended fiber keeps `L`, `frames` and `resume`, the
+op to continue at.
+
+A fiber is also the guest's `Task` (typeof "task"): `spawn` returns it, and
+`await` reads its `result` or rethrows its `error`. While alive it is a GC
+root (the scheduler lists it); its refs are its frames, its result or error.
 """
 
 from __future__ import annotations
@@ -15,27 +20,68 @@ from typing import Any
 
 from ..heap.objects import HeapObject
 
+# Fiber.state
+READY = "ready"  # in the run queue (or running)
+BLOCKED = "blocked"  # parked: `waiting` says on what
+DONE = "done"  # finished: `result`, or `error` when `failed`
+
+
+class Wait:
+    """One parked wait of a fiber: the entries a blocked fiber leaves in channel
+    queues and the timer heap all point to one Wait, and the first to fire sets
+    `done`, which makes the others dead (they are skipped, not searched for)."""
+
+    __slots__ = ("fiber", "done", "what", "cases")
+
+    def __init__(self, fiber: "Fiber", what: str, cases: int = 0) -> None:
+        self.fiber = fiber
+        self.done = False
+        self.what = what  # for deadlock reports: "recv on chan 3", "await task 2"...
+        self.cases = cases  # a select's number of cases (0: not a select)
+
 
 class Fiber(HeapObject):
-    __slots__ = ("L", "frames", "vm", "error_trace", "name", "epc")
-    type_name = "fiber"
+    __slots__ = (
+        "L", "frames", "vm", "error_trace", "name", "epc", "id", "state", "resume", "resume_error",
+        "wait", "result", "error", "failed", "awaiters", "cancelled", "observed", "nested",
+    )  # fmt: skip
+    type_name = "task"
 
-    def __init__(self, vm: Any, name: str = "main") -> None:
-        self.mark = 0  # fibers are roots, not (yet) heap-allocated: see Heap.collect
+    def __init__(self, vm: Any, name: str = "main", fid: int = 0) -> None:
+        self.mark = 0
         self.vm = vm
         self.L: list = []
         self.frames: list[tuple[list, Any]] = []
         self.error_trace: list[str] = []
         self.name = name
+        self.id = fid
         # Offset of the operator a fused expression block was executing when it
         # raised (see vm/blocks.py); only meaningful right after such an error.
         self.epc = 0
+        self.state = READY
+        self.resume: Any = None  # the op to continue at when scheduled
+        self.resume_error: Any = None  # an error to raise there instead (a `Throw`)
+        self.wait: Wait | None = None
+        self.result: Any = None
+        self.error: Any = None
+        self.failed = False
+        self.awaiters: list[Wait] = []
+        self.cancelled = False  # cancel() was called: Cancelled at each suspension
+        self.observed = False  # someone awaited it (an unobserved failure is reported)
+        self.nested = False  # a host callback's fiber: it may not block
 
     def refs(self) -> list:
         out = list(self.L)
         for L, _ in self.frames:
             out.extend(L)
+        out.append(self.result)
+        out.append(self.error)
+        if self.resume_error is not None:
+            out.append(self.resume_error.value)
         return out
 
     def size(self) -> int:
-        return 64 + 8 * (len(self.L) + sum(len(L) + 2 for L, _ in self.frames))
+        return 96 + 8 * (len(self.L) + sum(len(L) + 2 for L, _ in self.frames))
+
+    def __repr__(self) -> str:
+        return f"<fiber {self.id} {self.name} {self.state}>"

@@ -27,6 +27,8 @@ from ..heap.heap import Heap
 from ..heap.objects import (
     UNINIT,
     Array,
+    AsyncFunction,
+    GeneratorFunction,
     BoundMethod,
     Class,
     Function,
@@ -39,8 +41,11 @@ from ..heap.objects import (
     Record,
     unmap_key,
 )
+from .concurrency import BlockingNative, chan_iter_next, install as install_concurrency
 from .errors import GuestException, RtError, Throw
-from .fiber import Fiber
+from .fiber import BLOCKED, DONE, Fiber
+from .generators import FINISHED, Gen, gen_enter
+from .scheduler import DEFAULT_BUDGET, Chan, Scheduler, Switch
 from .blocks import BLOCK_PC
 from .predecode import Decoder
 from .typecheck import TypeChecks
@@ -53,6 +58,9 @@ ERROR_CLASSES = (
 ).split()
 
 ITER_ARRAY, ITER_RANGE, ITER_STRING, ITER_MAP = 0, 1, 2, 3
+# Iterators whose next item may need guest code or a wait: FOR_ITER hands
+# them to Machine.iter_transfer.
+ITER_GEN, ITER_CHAN = 4, 5
 DEFAULT_MAX_DEPTH = 100_000
 CHUNK = 4096  # dispatches between safe points
 
@@ -64,12 +72,19 @@ class Halt(Exception):
         self.value = value
 
 
+_NO_ERROR = object()
+
+
+class FiberExit(Halt):
+    """The bottom frame of a spawned fiber returned."""
+
+
 def _plural(n: int) -> str:
     return "1 argument" if n == 1 else f"{n} arguments"
 
 
 class Machine:
-    def __init__(self, *, gc_stress: bool = False, max_depth: int = DEFAULT_MAX_DEPTH, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None) -> None:
+    def __init__(self, *, gc_stress: bool = False, max_depth: int = DEFAULT_MAX_DEPTH, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET) -> None:
         self.heap = Heap(stress=gc_stress)
         self.max_depth = max_depth
         self.stdout = stdout if stdout is not None else sys.stdout
@@ -93,9 +108,22 @@ class Machine:
         def halt(fb: Fiber) -> Any:
             raise Halt(fb.L[-1])
 
+        def fiber_exit(fb: Fiber) -> Any:
+            raise FiberExit(fb.L[-1])
+
         self._halt = halt
+        self._fiber_exit = fiber_exit
         self.op_info[halt] = (None, -1)
+        self.op_info[fiber_exit] = (None, -1)
+        self.sched = Scheduler(self, budget)
+        self.running = False  # a scheduling run is active (nested runs may not block)
+        self.warnings: list[str] = []  # for the host to show (--warn-leaks, lost task errors)
+        self.warn_leaks = False
+        self._lost: list[Fiber] = []  # failed tasks nobody awaited yet
+        self._start_ops: dict[int, Callable] = {}
+        self._rethrow_ops: dict[Any, Callable] = {}
         self._init_builtins()
+        install_concurrency(self)
 
     # ------------------------------------------------------------------ setup
 
@@ -137,6 +165,7 @@ class Machine:
         if self.prelude is not None:
             roots.append(self.prelude)
         roots.extend(self.fibers)
+        roots.extend(self.sched.alive)
         roots.extend(self.extra_roots)
         return roots
 
@@ -170,32 +199,81 @@ class Machine:
             self.fibers.pop()
 
     def run(self, fb: Fiber, op: Any) -> Any:
-        chunk = range(self.chunk)
+        """Run fiber fb from op until its entry call returns; returns the value.
+
+        The outermost run is the scheduler's loop: fibers spawned meanwhile run
+        too, and when fb (the main fiber) ends, the others are cancelled and
+        run until they finish. A nested run (a host callback such as a str()
+        method, while another run is active) runs fb alone and may not block.
+        """
+        if self.running:
+            fb.nested = True
+            return self._loop(fb, op, None)
+        self.running = True
+        sched = self.sched
+        sched.main = fb
+        try:
+            return self._loop(fb, op, sched)
+        finally:
+            self.running = False
+            sched.main = None
+
+    def _loop(self, fb: Fiber, op: Any, sched: Scheduler | None) -> Any:
+        chunk = self.chunk
         heap = self.heap
+        budget = sched.budget if sched is not None else 1 << 62
+        main = fb
+        used = 0  # instructions run by fb since it was scheduled
+        outcome: list = []  # main's return value, or the GuestException that ended it
+        i = 0
         while True:
+            err: Any = _NO_ERROR  # `throw nil` throws nil
+            switch = False
             try:
                 while True:
-                    for _ in chunk:
+                    i = -1
+                    for i in range(min(chunk, budget - used)):
                         op = op(fb)
+                    used += i + 1
                     # Safe point: every live value is reachable from a root here.
                     if heap.pending:
                         self.collect()
+                    if used >= budget:
+                        used = 0
+                        if fb.cancelled:  # preemption is a suspension point
+                            err = self.make_error("Cancelled", "task was cancelled")
+                            break
+                        if sched.ready:
+                            fb.resume = op
+                            sched.ready.append(fb)
+                            fb, op = self._next(sched, main)
+            except Switch:
+                switch = True
+            except FiberExit as x:
+                sched.finish(fb, x.value)
+                switch = True
             except Halt as h:
                 if heap.pending:
                     self.collect()
-                return h.value
+                if sched is None:
+                    return h.value
+                outcome.append(h.value)
+                self._end_main(sched, main)
+                switch = True
             except RtError as e:
-                op = self._unwind(fb, op, self.make_error(e.cls, e.message))
+                used += i + 1
+                err = self.make_error(e.cls, e.message)
             except Throw as t:
-                op = self._unwind(fb, op, t.value)
+                used += i + 1
+                err = t.value
             except NeedsGuest:  # pragma: no cover - handled where raised
                 raise
             except RecursionError:
-                op = self._unwind(fb, op, self.make_error("StackOverflowError", "host recursion limit reached"))
+                err = self.make_error("StackOverflowError", "host recursion limit reached")
             except ZeroDivisionError:
-                op = self._unwind(fb, op, self.make_error("ZeroDivisionError", "division by zero"))
+                err = self.make_error("ZeroDivisionError", "division by zero")
             except OverflowError:
-                op = self._unwind(fb, op, self.make_error("OverflowError", "numeric result out of range"))
+                err = self.make_error("OverflowError", "numeric result out of range")
             except (GuestException, BrokenPipeError):
                 raise
             except Exception as e:
@@ -205,6 +283,107 @@ class Machine:
                 code, pc = self.where(fb, op)
                 place = f" in {code.name} at offset {pc}" if code is not None else ""
                 raise GuestException(None, "InternalError", f"{type(e).__name__}: {e}{place} (corrupt bytecode or a VM bug)", self.trace(fb, op)) from e
+            if err is not _NO_ERROR:
+                try:
+                    op = self._unwind(fb, op, err)
+                except GuestException as g:
+                    if sched is None:
+                        raise
+                    if fb is main:  # the program fails once the others are cancelled
+                        outcome.append(g)
+                        self._end_main(sched, main)
+                    else:  # the fiber ends; its task holds the error
+                        fb.error_trace = g.trace
+                        sched.finish(fb, None, g.value if g.value is not None else err, failed=True)
+                        if not fb.observed:
+                            self._lost.append(fb)
+                    switch = True
+            if switch:
+                used = 0
+                nxt = self._next(sched, main)
+                if nxt is None:
+                    self._report_lost()
+                    if outcome and isinstance(outcome[0], GuestException):
+                        raise outcome[0]
+                    return outcome[0] if outcome else None
+                fb, op = nxt
+
+    def _end_main(self, sched: Scheduler, main: Fiber) -> None:
+        """The main fiber is done: cancel the others (they run to their end)."""
+        main.state = DONE
+        if self.warn_leaks:
+            for f in sched.alive:
+                if f.state == BLOCKED and f.wait is not None:
+                    self.warnings.append(f"warning: {sched.describe(f)} still waits on {f.wait.what} at {self.resume_place(f)} when the main fiber ends")
+        for f in list(sched.alive):
+            sched.cancel(f)
+
+    def _report_lost(self) -> None:
+        for f in self._lost:
+            # Cancelled fibers (at the end of the program, say) failed on purpose.
+            if not f.observed and type(f.error) is Instance and not (f.cancelled and f.error.cls.name == "Cancelled"):
+                msg = to_str_safe(f.error.fields.get("message", ""))
+                self.warnings.append(f"warning: {self.sched.describe(f)} failed and was never awaited: {f.error.cls.name}: {msg}")
+        self._lost = []
+
+    def _next(self, sched: Scheduler, main: Fiber) -> tuple[Fiber, Any] | None:
+        """Switch to the next ready fiber. When none can ever run and the main
+        fiber is parked, it gets a DeadlockError; None when all are done."""
+        nxt = sched.next_fiber()
+        if nxt is None:
+            if main.state != BLOCKED or main.wait is None:
+                return None
+            report = sched.blocked_report()
+            sched.wake(main.wait, error=self.make_error("DeadlockError", f"all fibers are blocked: {report}"))
+            nxt = sched.next_fiber()
+        self.fiber = nxt
+        op = nxt.resume
+        nxt.resume = None
+        if nxt.resume_error is not None:
+            op = self._rethrow_op(op)
+        return nxt, op
+
+    def _rethrow_op(self, ret: Any) -> Callable:
+        """An op that raises the resumed fiber's pending error as if the call
+        that parked it (the instruction before `ret`) had raised it."""
+        op = self._rethrow_ops.get(ret)
+        if op is None:
+
+            def op(fb: Fiber) -> Any:
+                err = fb.resume_error
+                fb.resume_error = None
+                raise err
+
+            code, pc = self.op_info.get(ret, (None, -1))
+            self.op_info[op] = (code, pc - 1 if code is not None else -1)
+            self._rethrow_ops[ret] = op
+        return op
+
+    def resume_place(self, fb: Fiber) -> str:
+        """`fn (file:line:col)` of the operation a parked fiber waits in."""
+        code, pc = self.op_info.get(fb.resume, (None, -1))
+        if code is None:
+            return "?"
+        line, col = code.position(max(0, pc - 1))
+        return f"{code.name} ({code.path}:{line}:{col})"
+
+    def start_op(self, n: int) -> Callable:
+        """The first op of a spawned fiber whose frame is [fn, args...]: call fn."""
+        op = self._start_ops.get(n)
+        if op is None:
+
+            def op(fb: Fiber) -> Any:
+                L = fb.L
+                fn = L[0]
+                if type(fn) is Function or type(fn) is AsyncFunction:  # run it here, not in another fiber
+                    args = L[1:]
+                    del L[1:]
+                    return self.push_frame(fb, fn, args, self._fiber_exit)
+                return self.call_slow(fb, fn, n, self._fiber_exit)
+
+            self.op_info[op] = (None, -1)
+            self._start_ops[n] = op
+        return op
 
     def make_error(self, cls_name: str, message: str) -> Instance:
         cls = self.error_classes.get(cls_name) or self.error_classes["Error"]
@@ -221,7 +400,7 @@ class Machine:
         if code is not None:
             out.append(self._frame_line(code, pc))
         for _, ret in reversed(fb.frames):
-            code, pc = self.op_info.get(ret, (None, -1))
+            code, pc = self.op_info.get(self._caller_ret(ret), (None, -1))
             if code is not None and pc > 0:
                 out.append(self._frame_line(code, pc - 1))
         return out
@@ -261,8 +440,18 @@ class Machine:
             fb.L = L
             if ret is self._halt and not fb.frames:
                 raise self.uncaught(value, trace)
-            code, pc = self.op_info.get(ret, (None, -1))
+            gen = getattr(ret, "gen", None)
+            if gen is not None:  # the error leaves a generator: it is finished
+                gen.state, gen.L = FINISHED, []
+            code, pc = self.op_info.get(self._caller_ret(ret), (None, -1))
             pc -= 1
+
+    @staticmethod
+    def _caller_ret(ret: Any) -> Any:
+        """Where a frame's caller continues: a generator's frame returns through
+        its `finish` op to the caller of the current next()."""
+        gen = getattr(ret, "gen", None)
+        return gen.caller_ret if gen is not None else ret
 
     def uncaught(self, value: Any, trace: list[str]) -> GuestException:
         if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
@@ -339,6 +528,23 @@ class Machine:
             return self.call_slow(fb, fn.method, n + 1, ret, proven)
         if t is Class:
             return self.construct(fb, fn, n, ret, proven)
+        if t is BlockingNative:
+            args = L[len(L) - n :]
+            del L[len(L) - n - 1 :]
+            return fn.fn(fb, args, ret)
+        if t is AsyncFunction or t is GeneratorFunction:
+            args = L[len(L) - n :]
+            del L[len(L) - n - 1 :]
+            if fn.arity != n:
+                raise self.arity_error(fn, n)
+            if fn.checks is not None and fn.checks.sig is not proven:
+                for i, check in fn.checks.items:
+                    args[i - 1] = check(args[i - 1])
+            if t is AsyncFunction:  # starts a fiber, returns its Task
+                L.append(self.sched.spawn(fn, args))
+            else:
+                L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name)))
+            return ret
         raise RtError("TypeError", f"{typeof(fn)} is not callable")
 
     def construct(self, fb: Fiber, cls: Class, n: int, ret: Any, proven: tuple | None = None) -> Any:
@@ -398,6 +604,11 @@ class Machine:
             value = self.module_get(recv, name)
         else:
             kind = "string" if t is str else typeof(recv)
+            blocking = self.blocking_methods.get(kind)
+            if blocking is not None and name in blocking:
+                args = L[len(L) - n :]
+                del L[len(L) - n - 1 :]
+                return blocking[name](fb, recv, args, ret)
             table = self.methods.get(kind)
             pname = PRELUDE_METHODS.get(kind, {}).get(name)
             if name == "sort" and n != 1:
@@ -593,9 +804,21 @@ class Machine:
         elif t is Map:
             # Iterate a snapshot of the keys: mutation during the loop is safe.
             it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
+        elif t is Gen:
+            it = Iterator(ITER_GEN, v)
+        elif t is Chan:
+            it = Iterator(ITER_CHAN, v)
         else:
             raise RtError("TypeError", f"{typeof(v)} is not iterable")
         return self.heap.alloc(it)
+
+    def iter_transfer(self, fb: Fiber, it: Iterator, gen_cont: Any, chan_cont: Any) -> Any:
+        """FOR_ITER over a generator or a channel: run the generator (or wait for
+        a value); then `gen_cont` gets the result record, or `chan_cont` the
+        value and an ok flag, on top of the iterator."""
+        if it.kind == ITER_GEN:
+            return gen_enter(fb, it.source, gen_cont)
+        return chan_iter_next(self, fb, it.source, chan_cont)
 
     def next_item(self, it: Iterator) -> Any:
         kind = it.kind

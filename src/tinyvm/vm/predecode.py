@@ -22,10 +22,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from ..bytecode.code import Code
+from ..bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, Code
 from ..heap.objects import (
     UNINIT,
     Array,
+    AsyncFunction,
+    GeneratorFunction,
     BoundMethod,
     Cell,
     Function,
@@ -37,6 +39,7 @@ from ..heap.objects import (
 from . import arith
 from .blocks import BLOCK_PC, compile_block
 from .errors import RtError, Throw
+from .generators import gen_yield
 from .values import check_key, typeof
 
 
@@ -760,8 +763,30 @@ def b_get_iter(d, code, ops, pc, args, k):
 @builder(O.FOR_ITER)
 def b_for_iter(d, code, ops, pc, args, k):
     t = d._thread(code, args[0])
-    next_item = d.vm.next_item
+    vm = d.vm
+    next_item = vm.next_item
+    transfer = vm.iter_transfer
     done = UNINIT
+
+    # Generators and channels: the next item arrives later, through these.
+    def gen_cont(fb):
+        L = fb.L
+        rec = L.pop().fields
+        if rec["done"]:
+            L.pop()
+            return ops[t]
+        L.append(rec["value"])
+        return ops[k]
+
+    def chan_cont(fb):
+        L = fb.L
+        if L.pop():
+            return ops[k]
+        del L[-2:]  # nil and the iterator: the channel is closed and drained
+        return ops[t]
+
+    for cont in (gen_cont, chan_cont):
+        vm.op_info[cont] = (code, pc + 2)  # as if FOR_ITER's next instruction
 
     def f(fb):
         L = fb.L
@@ -775,6 +800,8 @@ def b_for_iter(d, code, ops, pc, args, k):
                 return ops[k]
             L.pop()
             return ops[t]
+        if it.kind >= 4:
+            return transfer(fb, it, gen_cont, chan_cont)
         v = next_item(it)
         if v is done:
             L.pop()
@@ -991,6 +1018,57 @@ def b_throw(d, code, ops, pc, args, k):
     return f
 
 
+@builder(O.SPAWN)
+def b_spawn(d, code, ops, pc, args, k):
+    n = args[0]
+    spawn = d.vm.sched.spawn
+
+    def f(fb):
+        L = fb.L
+        fn = L[-n - 1]
+        if typeof(fn) not in ("function", "class"):
+            raise RtError("TypeError", f"spawn needs a function call, got {typeof(fn)}")
+        a = L[len(L) - n :]
+        del L[len(L) - n - 1 :]
+        L.append(spawn(fn, a))
+        return ops[k]
+
+    return f
+
+
+@builder(O.AWAIT)
+def b_await(d, code, ops, pc, args, k):
+    await_task = d.vm.sched.await_task
+
+    def f(fb):
+        return await_task(fb, fb.L.pop(), ops[k])
+
+    return f
+
+
+@builder(O.YIELD)
+def b_yield(d, code, ops, pc, args, k):
+    def f(fb):
+        return gen_yield(fb, fb.L.pop(), ops[k])
+
+    return f
+
+
+@builder(O.SELECT)
+def b_select(d, code, ops, pc, args, k):
+    n = args[0]
+    cases = code.consts[args[1]]
+    select = d.vm.sched.select
+
+    def f(fb):
+        L = fb.L
+        values = L[len(L) - n :] if n else []
+        del L[len(L) - n :]
+        return select(fb, cases, values, ops[k])
+
+    return f
+
+
 @builder(O.MAKE_CLOSURE)
 def b_make_closure(d, code, ops, pc, args, k):
     sub: Code = code.consts[args[0]]
@@ -1000,6 +1078,7 @@ def b_make_closure(d, code, ops, pc, args, k):
     captures = sub.captures
     alloc = d.vm.heap.alloc
     checks = d.vm.type_checks.params(sub)  # built once per code object
+    kind = AsyncFunction if sub.flags & FLAG_ASYNC else GeneratorFunction if sub.flags & FLAG_GENERATOR else Function
 
     def f(fb):
         L = fb.L
@@ -1008,7 +1087,7 @@ def b_make_closure(d, code, ops, pc, args, k):
             upvals = tuple(L[i] if from_local else ups[i] for from_local, i in captures)
         else:
             upvals = ()
-        L.append(alloc(Function(sub, upvals, module, entry, checks)))
+        L.append(alloc(kind(sub, upvals, module, entry, checks)))
         return ops[k]
 
     return f

@@ -1,0 +1,375 @@
+"""Green threads: the run queue, timers, channels, tasks and select (spec section 9).
+
+One `Scheduler` per VM. Fibers run one at a time on the VM's dispatch loop
+(`Machine.run`); a fiber gives the loop up in three ways:
+
+* it blocks: a blocking operation (`ch.recv()`, `await t`, `sleep(ms)`...)
+  parks it with a `Wait` and raises `Switch`;
+* it yields: `yield_now()` puts it at the back of the run queue;
+* it is preempted: after `budget` instructions, if another fiber is ready.
+
+Order is deterministic: the run queue is FIFO (a spawned fiber joins the back;
+the spawner keeps running), timers fire by deadline then by the order they were
+set, and a woken fiber joins the back of the queue.
+
+Blocking operations are "blocking natives": Python functions `(fb, args, ret)`
+that either finish at once (push a result, return `ret`) or park the fiber
+(`fb.resume = ret`) and raise `Switch`. Waking a fiber pushes the operation's
+result onto its frame (or sets `resume_error`) and queues it.
+
+When nothing is ready and no timer can fire, the program is deadlocked:
+`DeadlockError` is raised in the main fiber, naming every blocked fiber, what
+it waits on and where.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from typing import Any, Callable
+
+from ..heap.objects import HEADER, SLOT, HeapObject, Record
+from .errors import RtError, Throw
+from .fiber import BLOCKED, DONE, READY, Fiber, Wait
+from .values import typeof
+
+DEFAULT_BUDGET = 8192  # instructions a fiber runs before another ready one gets a turn
+
+
+class Switch(Exception):
+    """Raised by a blocking operation after parking the current fiber: the
+    dispatch loop picks the next fiber."""
+
+
+class Chan(HeapObject):
+    """A channel: `cap` 0 is unbuffered (a send waits for a receiver)."""
+
+    __slots__ = ("buf", "cap", "closed", "recvq", "sendq", "id")
+    type_name = "chan"
+
+    def __init__(self, cap: int, cid: int) -> None:
+        self.buf: deque = deque()
+        self.cap = cap
+        self.closed = False
+        self.recvq: deque = deque()  # (Wait, mode, case)
+        self.sendq: deque = deque()  # (Wait, value, case)
+        self.id = cid
+
+    def refs(self) -> list:
+        out = list(self.buf)
+        out.extend(v for _, v, _ in self.sendq)
+        return out
+
+    def size(self) -> int:
+        return HEADER + 4 * SLOT + SLOT * (len(self.buf) + len(self.recvq) + len(self.sendq))
+
+
+# What a parked receiver wants pushed when a value arrives (Chan.recvq modes).
+RECV = 0  # ch.recv(): the value (nil once closed and drained)
+ITER = 1  # for v in ch: the value and whether there was one
+SELECT = 2  # a select case: the case index and the value
+
+
+class Scheduler:
+    def __init__(self, vm: Any, budget: int = DEFAULT_BUDGET) -> None:
+        self.vm = vm
+        self.budget = max(1, budget)
+        self.ready: deque[Fiber] = deque()
+        self.timers: list = []  # heap of (deadline, seq, Wait, case)
+        self.seq = 0
+        self.alive: list[Fiber] = []  # spawned fibers not done yet (GC roots)
+        self.next_id = 1
+        self.next_chan = 1
+        self.main: Fiber | None = None
+        self.clock: Callable[[], float] = time.monotonic
+
+    # ------------------------------------------------------------------ fibers
+
+    def spawn(self, fn: Any, args: list) -> Fiber:
+        """A new fiber that will call fn(*args); it joins the back of the queue."""
+        vm = self.vm
+        self.next_id += 1
+        fb = vm.heap.alloc(Fiber(vm, getattr(fn, "name", "fiber") or "fiber", self.next_id))
+        fb.L = [fn, *args]
+        fb.frames = []
+        fb.resume = vm.start_op(len(args))
+        self.alive.append(fb)
+        self.ready.append(fb)
+        return fb
+
+    def finish(self, fb: Fiber, result: Any, error: Any = None, failed: bool = False) -> None:
+        fb.state = DONE
+        fb.result, fb.error, fb.failed = result, error, failed
+        fb.L, fb.frames, fb.resume, fb.resume_error, fb.wait = [], [], None, None, None
+        if fb in self.alive:
+            self.alive.remove(fb)
+        for w in fb.awaiters:
+            if not w.done:
+                fb.observed = True
+                self.wake_await(w, fb)
+        fb.awaiters = []
+
+    def wake(self, w: Wait, *push: Any, error: Any = None) -> None:
+        """Complete wait w: push values onto the fiber's frame (or arrange for
+        `error` to be raised there) and queue the fiber."""
+        w.done = True
+        fb = w.fiber
+        fb.wait = None
+        if error is not None:
+            fb.resume_error = Throw(error)
+        else:
+            fb.L.extend(push)
+        fb.state = READY
+        self.ready.append(fb)
+
+    def park(self, fb: Fiber, ret: Any, what: str, cases: int = 0) -> Wait:
+        """Park fb (to continue at ret); the caller registers the Wait, then raises Switch."""
+        if fb.nested:
+            raise RtError("Error", f"cannot block ({what}) inside a host callback such as str()")
+        self.check_cancel(fb)
+        w = Wait(fb, what, cases)
+        fb.wait = w
+        fb.state = BLOCKED
+        fb.resume = ret
+        return w
+
+    def check_cancel(self, fb: Fiber) -> None:
+        if fb.cancelled:
+            raise RtError("Cancelled", "task was cancelled")
+
+    def cancel(self, fb: Fiber) -> None:
+        """t.cancel(): Cancelled is raised in fb at its next suspension point
+        (at once if it is parked now)."""
+        if fb.state == DONE or fb.cancelled:
+            return
+        fb.cancelled = True
+        w = fb.wait
+        if w is not None and not w.done:
+            self.wake(w, error=self.vm.make_error("Cancelled", "task was cancelled"))
+
+    # ------------------------------------------------------------------ the loop
+
+    def next_fiber(self) -> Fiber | None:
+        """The next fiber to run, waiting for timers if that is all there is;
+        None when nothing can ever run again (deadlock, or all done)."""
+        while True:
+            if self.ready:
+                return self.ready.popleft()
+            if not self.fire_timers(wait=True):
+                return None
+
+    def fire_timers(self, wait: bool) -> bool:
+        """Wake the fibers whose timers are due (sleeping until the first one
+        is, with wait). False when there is no live timer at all."""
+        timers = self.timers
+        while timers and timers[0][2].done:
+            heapq.heappop(timers)
+        if not timers:
+            return False
+        now = self.clock()
+        if wait and timers[0][0] > now:
+            time.sleep(timers[0][0] - now)
+            now = self.clock()
+        while timers and timers[0][0] <= now:
+            _, _, w, case = heapq.heappop(timers)
+            if not w.done:
+                if w.cases:
+                    self.wake(w, case, None)
+                else:
+                    self.wake(w, None)
+        return True
+
+    def add_timer(self, w: Wait, ms: Any, case: int = 0) -> None:
+        if type(ms) not in (int, float) or type(ms) is bool:
+            raise RtError("TypeError", f"sleep expects a number of milliseconds, got {typeof(ms)}")
+        self.seq += 1
+        heapq.heappush(self.timers, (self.clock() + max(0.0, ms) / 1000.0, self.seq, w, case))
+
+    def blocked_report(self) -> str:
+        """`name waits on X at place` for every blocked fiber, main first."""
+        fibers = [self.main] if self.main is not None else []
+        fibers += [f for f in self.alive if f is not self.main]
+        parts = []
+        for fb in fibers:
+            if fb is None or fb.state != BLOCKED or fb.wait is None:
+                continue
+            parts.append(f"{self.describe(fb)} waits on {fb.wait.what} at {self.vm.resume_place(fb)}")
+        return "; ".join(parts)
+
+    @staticmethod
+    def describe(fb: Fiber) -> str:
+        return "main fiber" if fb.id <= 1 else f"fiber {fb.id} ({fb.name})"
+
+    # ------------------------------------------------------------------ channels
+
+    def make_chan(self, cap: Any = 0) -> Chan:
+        if type(cap) is not int:
+            raise RtError("TypeError", f"Chan expects an int capacity, got {typeof(cap)}")
+        if cap < 0:
+            raise RtError("ValueError", f"channel capacity must be >= 0, got {cap}")
+        self.next_chan += 1
+        return self.vm.heap.alloc(Chan(cap, self.next_chan - 1))
+
+    @staticmethod
+    def _live(q: deque) -> Any:
+        while q and q[0][0].done:
+            q.popleft()
+        return q[0] if q else None
+
+    def try_send(self, ch: Chan, v: Any) -> bool:
+        """Send without blocking if possible; raises on a closed channel."""
+        if ch.closed:
+            raise RtError("Error", "send on closed channel")
+        r = self._live(ch.recvq)
+        if r is not None:
+            ch.recvq.popleft()
+            self.deliver(r, v, True)
+            return True
+        if len(ch.buf) < ch.cap:
+            ch.buf.append(v)
+            return True
+        return False
+
+    def try_recv(self, ch: Chan) -> tuple[bool, Any, bool]:
+        """(done, value, ok): done False when a receiver would have to wait."""
+        if ch.buf:
+            v = ch.buf.popleft()
+            s = self._live(ch.sendq)
+            if s is not None:  # a parked sender's value moves into the buffer
+                ch.sendq.popleft()
+                ch.buf.append(s[1])
+                self.sent(s)
+            return True, v, True
+        s = self._live(ch.sendq)
+        if s is not None:  # unbuffered: take the value from the parked sender
+            ch.sendq.popleft()
+            self.sent(s)
+            return True, s[1], True
+        if ch.closed:
+            return True, None, False
+        return False, None, False
+
+    def deliver(self, entry: tuple, v: Any, ok: bool) -> None:
+        w, mode, case = entry
+        if mode == RECV:
+            self.wake(w, v)
+        elif mode == ITER:
+            self.wake(w, v, ok)
+        else:
+            self.wake(w, case, v)
+
+    def sent(self, entry: tuple) -> None:
+        w, _, case = entry
+        if w.cases:
+            self.wake(w, case, None)
+        else:
+            self.wake(w, None)
+
+    def close(self, ch: Chan) -> None:
+        if ch.closed:
+            raise RtError("Error", "close of closed channel")
+        ch.closed = True
+        while ch.recvq:
+            entry = ch.recvq.popleft()
+            if not entry[0].done:
+                self.deliver(entry, None, False)
+        while ch.sendq:
+            w = ch.sendq.popleft()[0]
+            if not w.done:
+                self.wake(w, error=self.vm.make_error("Error", "send on closed channel"))
+
+    def send(self, fb: Fiber, ch: Chan, v: Any, ret: Any) -> Any:
+        self.check_cancel(fb)
+        if self.try_send(ch, v):
+            fb.L.append(None)
+            return ret
+        w = self.park(fb, ret, f"send to chan {ch.id}")
+        ch.sendq.append((w, v, 0))
+        raise Switch
+
+    def recv(self, fb: Fiber, ch: Chan, ret: Any, mode: int = RECV) -> Any:
+        self.check_cancel(fb)
+        done, v, ok = self.try_recv(ch)
+        if done:
+            fb.L.append(v)
+            if mode == ITER:
+                fb.L.append(ok)
+            return ret
+        w = self.park(fb, ret, f"recv from chan {ch.id}")
+        ch.recvq.append((w, mode, 0))
+        raise Switch
+
+    # ------------------------------------------------------------------ tasks
+
+    def await_task(self, fb: Fiber, t: Any, ret: Any) -> Any:
+        if type(t) is not Fiber:
+            raise RtError("TypeError", f"await expects a task, got {typeof(t)}")
+        if t is fb:
+            raise RtError("Error", "a task cannot await itself")
+        self.check_cancel(fb)
+        if t.state == DONE:
+            t.observed = True
+            if t.failed:
+                raise Throw(t.error)
+            fb.L.append(t.result)
+            return ret
+        w = self.park(fb, ret, f"await {self.describe(t)}")
+        t.awaiters.append(w)
+        raise Switch
+
+    def wake_await(self, w: Wait, t: Fiber) -> None:
+        if t.failed:
+            self.wake(w, error=t.error)
+        else:
+            self.wake(w, t.result)
+
+    # ------------------------------------------------------------------ select
+
+    def select(self, fb: Fiber, cases: tuple, values: list, ret: Any) -> Any:
+        """Commit the first ready case in order, else `default`, else park on
+        all of them. Pushes (case index, received value or nil)."""
+        self.check_cancel(fb)
+        i = 0
+        for n, kind in enumerate(cases):
+            if kind == "recv":
+                ch = self._chan(values[i], "recv")
+                i += 1
+                done, v, _ = self.try_recv(ch)
+                if done:
+                    fb.L.extend((n, v))
+                    return ret
+            elif kind == "send":
+                ch = self._chan(values[i], "send")
+                if self.try_send(ch, values[i + 1]):
+                    fb.L.extend((n, None))
+                    return ret
+                i += 2
+            elif kind == "sleep":
+                i += 1
+            else:  # default
+                fb.L.extend((n, None))
+                return ret
+        w = self.park(fb, ret, "select", len(cases))
+        i = 0
+        for n, kind in enumerate(cases):
+            if kind == "recv":
+                values[i].recvq.append((w, SELECT, n))
+                i += 1
+            elif kind == "send":
+                values[i].sendq.append((w, values[i + 1], n))
+                i += 2
+            elif kind == "sleep":
+                self.add_timer(w, values[i], n)
+                i += 1
+        raise Switch
+
+    @staticmethod
+    def _chan(v: Any, what: str) -> Chan:
+        if type(v) is not Chan:
+            raise RtError("TypeError", f"select {what} case needs a channel, got {typeof(v)}")
+        return v
+
+
+def make_record(vm: Any, fields: dict) -> Record:
+    return vm.heap.alloc(Record(fields))
