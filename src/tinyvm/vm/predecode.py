@@ -30,10 +30,12 @@ from ..heap.objects import (
     GeneratorFunction,
     BoundMethod,
     Cell,
+    Class,
     Function,
     Instance,
     Map,
     ModuleObject,
+    Native,
     Record,
 )
 from . import arith
@@ -1022,11 +1024,14 @@ def b_throw(d, code, ops, pc, args, k):
 def b_spawn(d, code, ops, pc, args, k):
     n = args[0]
     spawn = d.vm.sched.spawn
+    from .concurrency import BlockingNative  # (concurrency imports the scheduler, which imports this module's users)
+
+    callables = (Function, AsyncFunction, GeneratorFunction, BoundMethod, Class, Native, BlockingNative)
 
     def f(fb):
         L = fb.L
         fn = L[-n - 1]
-        if typeof(fn) not in ("function", "class"):
+        if type(fn) not in callables:
             raise RtError("TypeError", f"spawn needs a function call, got {typeof(fn)}")
         a = L[len(L) - n :]
         del L[len(L) - n - 1 :]

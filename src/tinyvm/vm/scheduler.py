@@ -29,7 +29,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from ..heap.objects import HEADER, SLOT, HeapObject, Record
+from ..heap.objects import HEADER, SLOT, BoundMethod, HeapObject, Record
 from .errors import RtError, Throw
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
 from .values import typeof
@@ -78,7 +78,9 @@ class Scheduler:
         self.ready: deque[Fiber] = deque()
         self.timers: list = []  # heap of (deadline, seq, Wait, case)
         self.seq = 0
-        self.alive: list[Fiber] = []  # spawned fibers not done yet (GC roots)
+        # Spawned fibers not done yet, in spawn order (GC roots); a dict so
+        # that a finishing fiber leaves in O(1).
+        self.alive: dict[Fiber, None] = {}
         self.next_id = 1
         self.next_chan = 1
         self.main: Fiber | None = None
@@ -90,11 +92,11 @@ class Scheduler:
         """A new fiber that will call fn(*args); it joins the back of the queue."""
         vm = self.vm
         self.next_id += 1
-        fb = vm.heap.alloc(Fiber(vm, getattr(fn, "name", "fiber") or "fiber", self.next_id))
-        fb.L = [fn, *args]
-        fb.frames = []
-        fb.resume = vm.start_op(len(args))
-        self.alive.append(fb)
+        fb = vm.heap.alloc(Fiber(vm, fn.method.name if type(fn) is BoundMethod else fn.name, self.next_id))
+        args.insert(0, fn)
+        fb.L = args
+        fb.resume = vm.start_op(len(args) - 1)
+        self.alive[fb] = None
         self.ready.append(fb)
         return fb
 
@@ -102,8 +104,7 @@ class Scheduler:
         fb.state = DONE
         fb.result, fb.error, fb.failed = result, error, failed
         fb.L, fb.frames, fb.resume, fb.resume_error, fb.wait = [], [], None, None, None
-        if fb in self.alive:
-            self.alive.remove(fb)
+        self.alive.pop(fb, None)
         for w in fb.awaiters:
             if not w.done:
                 fb.observed = True
