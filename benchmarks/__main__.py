@@ -26,211 +26,36 @@ otherwise they are listed as skipped with the reason.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-import io
 import json
 import math
 import platform
-import runpy
 import sys
 import tempfile
-import time
-import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-PROGRAMS = HERE / "programs"
+from . import concurrency
+from .runner import (
+    PROGRAMS,
+    REPO,
+    MainFn,
+    Result,
+    TvmTimer,
+    call_tvm,
+    compare,
+    load_tinyvm,
+    py_best,
+    selected,
+    tvm_best,
+)
+
 LOX_DIR = REPO.parent / "shared" / "lox-tests" / "benchmark"
 
 # Display order; any other NAME.tl with a NAME.py twin is appended alphabetically.
 # A typed twin NAME_typed.tl is listed right after NAME.
 ORDER = ["fib", "loop", "float", "oop", "strings", "closures", "sieve"]
 TYPED = "_typed"  # NAME_typed.tl: the annotated twin of NAME.tl, checked against NAME.py
-
-MainFn = Callable[..., Optional[int]]
-
-
-@dataclass
-class Result:
-    group: str  # "tl" or "lox"
-    name: str
-    status: str = "ok"  # "ok" | "failed" | "skipped"
-    tinyvm_s: Optional[float] = None
-    cpython_s: Optional[float] = None
-    ratio: Optional[float] = None
-    check: str = "-"  # "ok" | "MISMATCH" | "-" (not compared) | "n/a"
-    note: str = ""
-    errors: list[str] = field(default_factory=list)
-    # Typed twins only: the untyped program's name and typed / untyped TinyVM time.
-    untyped: Optional[str] = None
-    typed_ratio: Optional[float] = None
-
-    @property
-    def label(self) -> str:
-        return self.name if self.group == "tl" else f"{self.group}/{self.name}"
-
-
-# --------------------------------------------------------------------------- runners
-
-
-def load_tinyvm() -> tuple[Optional[MainFn], str]:
-    """Import ``tinyvm.cli.main.main`` from this checkout (untimed warm-up import)."""
-    src = REPO / "src"
-    if src.is_dir() and str(src) not in sys.path:
-        sys.path.insert(0, str(src))
-    try:
-        from tinyvm.cli.main import main
-    except BaseException as exc:  # noqa: BLE001 -- report anything, keep going
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        return None, f"cannot import tinyvm.cli.main: {type(exc).__name__}: {exc}"
-    return main, ""
-
-
-def call_tvm(main: MainFn, path: Path) -> tuple[float, int, str, str]:
-    """Run ``tvm run PATH`` in-process; returns (seconds, exit code, stdout, stderr).
-
-    Raises whatever the VM raises (other than SystemExit, which becomes the code).
-    Anything the VM writes to sys.stdout/sys.stderr directly (instead of the
-    streams it is given) is appended to stderr so it cannot garble the table.
-    """
-    out, err, stray = io.StringIO(), io.StringIO(), io.StringIO()
-    gc.collect()
-    with contextlib.redirect_stdout(stray), contextlib.redirect_stderr(stray):
-        t0 = time.perf_counter()
-        try:
-            code = main(["run", str(path)], stdout=out, stderr=err)
-        except SystemExit as exc:
-            code = exc.code
-        elapsed = time.perf_counter() - t0
-    if code is None:
-        code = 0
-    elif not isinstance(code, int):
-        code = 1
-    errtext = err.getvalue()
-    if stray.getvalue():
-        errtext += "[written to sys.stdout/sys.stderr directly]\n" + stray.getvalue()
-    return elapsed, code, out.getvalue(), errtext
-
-
-def call_py(path: Path) -> tuple[float, str]:
-    """Run a Python program in-process; returns (seconds, stdout)."""
-    out = io.StringIO()
-    gc.collect()
-    with contextlib.redirect_stdout(out):
-        t0 = time.perf_counter()
-        runpy.run_path(str(path), run_name="__main__")
-        elapsed = time.perf_counter() - t0
-    return elapsed, out.getvalue()
-
-
-def short_error(exc: BaseException) -> list[str]:
-    """The last few lines of a traceback: enough to see where the VM broke."""
-    lines = traceback.format_exception(exc)
-    text = "".join(lines[-3:]).rstrip()
-    return [ln for ln in text.splitlines() if ln.strip(" ^~")]
-
-
-def first_lines(text: str, n: int = 8) -> list[str]:
-    lines = text.rstrip().splitlines()
-    if len(lines) > n:
-        lines = lines[:n] + [f"... ({len(lines) - n} more lines)"]
-    return lines
-
-
-class TvmTimer:
-    """Best-of-N TinyVM timing of one program into a Result, one run at a time
-    (so that the runs of a typed twin can alternate with the untyped program's)."""
-
-    def __init__(self, main: Optional[MainFn], path: Path, res: Result) -> None:
-        self.main, self.path, self.res = main, path, res
-        self.best = math.inf
-        self.output = ""
-        self.failed = False
-        if main is None:
-            self.fail("tinyvm not importable (see note above)")
-
-    def fail(self, note: str = "") -> None:
-        self.failed = True
-        self.res.status = "failed"
-        if note:
-            self.res.note = note
-
-    def run_once(self) -> None:
-        if self.failed:
-            return
-        assert self.main is not None
-        res = self.res
-        try:
-            elapsed, code, output, errtext = call_tvm(self.main, self.path)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # noqa: BLE001 -- a VM bug must not stop the run
-            self.fail()
-            res.errors.append(f"tinyvm raised {type(exc).__name__}:")
-            res.errors.extend("  " + line for line in short_error(exc))
-            return
-        if code != 0:
-            self.fail()
-            res.errors.append(f"tinyvm exited with status {code}")
-            res.errors.extend("  " + line for line in first_lines(errtext))
-            return
-        if errtext and not res.note:
-            res.note = "tinyvm wrote to stderr"
-            res.errors.extend("  " + line for line in first_lines(errtext, 3))
-        self.best = min(self.best, elapsed)
-        self.output = output
-
-    def finish(self) -> Optional[str]:
-        """Record the best time; returns the program's stdout, or None on failure."""
-        if self.failed:
-            return None
-        self.res.tinyvm_s = self.best
-        return self.output
-
-
-def tvm_best(main: Optional[MainFn], load_error: str, path: Path, repeat: int, res: Result) -> Optional[str]:
-    """Time TinyVM on PATH (best of REPEAT) into RES; returns its stdout, or None on failure."""
-    timer = TvmTimer(main, path, res)
-    for _ in range(repeat):
-        timer.run_once()
-    return timer.finish()
-
-
-def py_best(path: Path, repeat: int, res: Result) -> Optional[str]:
-    best = math.inf
-    output = ""
-    for _ in range(repeat):
-        try:
-            elapsed, output = call_py(path)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # noqa: BLE001
-            res.status = "failed"
-            res.errors.append(f"cpython program raised {type(exc).__name__}:")
-            res.errors.extend("  " + line for line in short_error(exc))
-            return None
-        best = min(best, elapsed)
-    res.cpython_s = best
-    return output
-
-
-def normalize(text: str) -> str:
-    return text.replace("\r\n", "\n").rstrip("\n")
-
-
-def first_difference(a: str, b: str) -> str:
-    la, lb = normalize(a).split("\n"), normalize(b).split("\n")
-    for i in range(max(len(la), len(lb))):
-        x = la[i] if i < len(la) else "<missing>"
-        y = lb[i] if i < len(lb) else "<missing>"
-        if x != y:
-            return f"line {i + 1}: tinyvm {x!r} vs cpython {y!r}"
-    return "outputs differ"
 
 
 # --------------------------------------------------------------------------- benchmarks
@@ -263,21 +88,6 @@ def tl_programs() -> list[str]:
     return out
 
 
-def selected(label: str, filters: Optional[list[str]]) -> bool:
-    if not filters:
-        return True
-    return any(f.lower() in label.lower() for f in filters)
-
-
-def compare(res: Result, tvm_out: Optional[str], py_out: Optional[str]) -> None:
-    if tvm_out is not None and py_out is not None:
-        if normalize(tvm_out) == normalize(py_out):
-            res.check = "ok"
-        else:
-            res.check = "MISMATCH"
-            res.errors.append(first_difference(tvm_out, py_out))
-    if res.tinyvm_s is not None and res.cpython_s:
-        res.ratio = res.tinyvm_s / res.cpython_s
 
 
 def run_tl(name: str, main: Optional[MainFn], load_error: str, repeat: int) -> Result:
@@ -440,6 +250,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     ap.add_argument("--lox", action="store_true",
                     help="run the Lox benchmarks of ../shared/lox-tests/benchmark too (slow)")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--concurrency", action="store_true",
+                       help="run only the concurrency group (fibers and channels vs asyncio)")
+    group.add_argument("--no-concurrency", action="store_true",
+                       help="leave the concurrency group out")
     args = ap.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         ap.error("--repeat must be at least 1")
@@ -449,15 +264,21 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     repeat = 1 if args.quick else (args.repeat or 3)
-    names = [n for n in tl_programs() if selected(n, args.filter)]
+    main_group = not args.concurrency
+    names = [n for n in tl_programs() if selected(n, args.filter)] if main_group else []
+    lox_files = (
+        [p for p in sorted(LOX_DIR.glob("*.lox")) if selected(f"lox/{p.stem}", args.filter)]
+        if main_group and LOX_DIR.is_dir() else []
+    )
+    conc_names = [] if args.no_concurrency else concurrency.wanted(args.filter)
 
     if args.list:
         for n in names:
             print(n)
-        if LOX_DIR.is_dir():
-            for p in sorted(LOX_DIR.glob("*.lox")):
-                if selected(f"lox/{p.stem}", args.filter):
-                    print(f"lox/{p.stem}")
+        for p in lox_files:
+            print(f"lox/{p.stem}")
+        for n in conc_names:
+            print(f"{concurrency.GROUP}/{n}")
         return 0
 
     # Untimed warm-up: import the VM, then run a trivial program once so that
@@ -478,8 +299,9 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"wall-clock seconds including compilation")
     if load_error:
         print(f"note: {load_error}")
-    print(HEADER)
-    print("-" * len(HEADER))
+    if names or lox_files:
+        print(HEADER)
+        print("-" * len(HEADER))
 
     results: list[Result] = []
     for name in names:
@@ -493,9 +315,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         res = run_tl(name, main_fn, load_error, repeat)
         results.append(res)
         print_row(res)
-    for res in lox_results(main_fn, load_error, args, repeat):
-        results.append(res)
-        print_row(res)
+    if lox_files:
+        for res in lox_results(main_fn, load_error, args, repeat):
+            results.append(res)
+            print_row(res)
 
     def checked(rows: list[Result]) -> list[float]:
         return [r.ratio for r in rows if r.ratio and r.status == "ok" and r.check == "ok"]
@@ -506,7 +329,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     typed_ratios = checked([r for r in results if r.untyped is not None])
     failed = [r.label for r in results if r.status == "failed"]
     mismatched = [r.label for r in results if r.check == "MISMATCH"]
-    print("-" * len(HEADER))
+    if names or lox_files:
+        print("-" * len(HEADER))
     if ratios:
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         print(f"geometric mean ratio over {len(ratios)} checked benchmark(s): {geo:.1f}x")
@@ -514,10 +338,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         geo = math.exp(sum(math.log(r) for r in typed_ratios) / len(typed_ratios))
         print(f"geometric mean ratio over {len(typed_ratios)} checked typed twin(s): {geo:.1f}x")
     print_typed_section(results)
+    conc_results = concurrency.run_group(main_fn, repeat, args.filter) if conc_names else []
+    failed += [r.label for r in conc_results if r.status == "failed"]
+    mismatched += [r.label for r in conc_results if r.check == "MISMATCH"]
+    over = [r.label for r in conc_results if r.check == "OVER"]
     if failed:
         print(f"failed: {', '.join(failed)}")
     if mismatched:
         print(f"output mismatch: {', '.join(mismatched)}")
+    if over:
+        print(f"over the heap limit per idle fiber ({concurrency.HEAP_LIMIT} B): {', '.join(over)}")
 
     if args.json:
         payload = {
@@ -525,6 +355,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             "repeat": repeat,
             "results": [
                 asdict(r) | {"label": r.label} for r in results
+            ],
+            "concurrency": [
+                asdict(r) | {"label": r.label} for r in conc_results
             ],
             "typed_pairs": [
                 {
@@ -541,7 +374,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
 
-    return 1 if failed or mismatched else 0
+    return 1 if failed or mismatched or over else 0
 
 
 if __name__ == "__main__":

@@ -964,6 +964,40 @@ def b_call_method(d, code, ops, pc, args, k):
                 return meth.entry
         return method_slow(fb, recv, name, n, ops[k])
 
+    if (name == "send" and n == 1) or (name == "recv" and n == 0):
+        return _chan_call_site(d, name, f, ops, k)
+    return f
+
+
+def _chan_call_site(d, name, generic, ops, k):
+    """A `x.send(v)` / `x.recv()` call site: channels go straight to the
+    scheduler (the common case in concurrent code), anything else the usual way."""
+    from .scheduler import Chan
+
+    sched = d.vm.sched
+    if name == "send":
+        send = sched.send
+
+        def f(fb):
+            L = fb.L
+            ch = L[-2]
+            if type(ch) is Chan:
+                v = L.pop()
+                L.pop()
+                return send(fb, ch, v, ops[k])
+            return generic(fb)
+
+        return f
+    recv = sched.recv
+
+    def f(fb):
+        L = fb.L
+        ch = L[-1]
+        if type(ch) is Chan:
+            L.pop()
+            return recv(fb, ch, ops[k])
+        return generic(fb)
+
     return f
 
 

@@ -234,17 +234,18 @@ class Scheduler:
 
     def try_recv(self, ch: Chan) -> tuple[bool, Any, bool]:
         """(done, value, ok): done False when a receiver would have to wait."""
+        sq = ch.sendq
+        while sq and sq[0][0].done:
+            sq.popleft()
         if ch.buf:
             v = ch.buf.popleft()
-            s = self._live(ch.sendq)
-            if s is not None:  # a parked sender's value moves into the buffer
-                ch.sendq.popleft()
+            if sq:  # a parked sender's value moves into the buffer
+                s = sq.popleft()
                 ch.buf.append(s[1])
                 self.sent(s)
             return True, v, True
-        s = self._live(ch.sendq)
-        if s is not None:  # unbuffered: take the value from the parked sender
-            ch.sendq.popleft()
+        if sq:  # unbuffered: take the value from the parked sender
+            s = sq.popleft()
             self.sent(s)
             return True, s[1], True
         if ch.closed:
@@ -281,23 +282,36 @@ class Scheduler:
                 self.wake(w, error=self.vm.make_error("Error", "send on closed channel"))
 
     def send(self, fb: Fiber, ch: Chan, v: Any, ret: Any) -> Any:
-        self.check_cancel(fb)
-        if self.try_send(ch, v):
+        # The hot path of channel code: the common cases are inlined.
+        if fb.cancelled:
+            raise RtError("Cancelled", "task was cancelled")
+        if ch.closed:
+            raise RtError("Error", "send on closed channel")
+        q = ch.recvq
+        while q:
+            entry = q.popleft()
+            if not entry[0].done:
+                self.deliver(entry, v, True)
+                fb.L.append(None)
+                return ret
+        if len(ch.buf) < ch.cap:
+            ch.buf.append(v)
             fb.L.append(None)
             return ret
-        w = self.park(fb, ret, f"send to chan {ch.id}")
+        w = self.park(fb, ret, "send to chan %d" % ch.id)
         ch.sendq.append((w, v, 0))
         raise Switch
 
     def recv(self, fb: Fiber, ch: Chan, ret: Any, mode: int = RECV) -> Any:
-        self.check_cancel(fb)
+        if fb.cancelled:
+            raise RtError("Cancelled", "task was cancelled")
         done, v, ok = self.try_recv(ch)
         if done:
             fb.L.append(v)
             if mode == ITER:
                 fb.L.append(ok)
             return ret
-        w = self.park(fb, ret, f"recv from chan {ch.id}")
+        w = self.park(fb, ret, "recv from chan %d" % ch.id)
         ch.recvq.append((w, mode, 0))
         raise Switch
 

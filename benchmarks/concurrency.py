@@ -1,0 +1,290 @@
+"""The concurrency group of ``python -m benchmarks``: TinyVM's fibers and channels
+against CPython's asyncio doing the same work (benchmarks/README.md, "Concurrency").
+
+Programs live in ``benchmarks/programs/concurrency/``:
+
+* ``spawn`` -- spawn 100 000 fibers that each compute one value, then await
+  them all (asyncio: create and await 100 000 tasks);
+* ``pingpong`` -- 200 000 messages between two fibers over unbuffered
+  channels (asyncio: two tasks over two ``asyncio.Queue(1)``);
+* ``idle`` -- not timed: the accounted heap per idle fiber (``IDLE_N`` fibers
+  parked on one channel), which must stay under ``HEAP_LIMIT`` bytes, and the
+  host memory (tracemalloc) per idle fiber and per idle asyncio task.
+
+The two timed programs run like the main table's (``tvm run NAME.tl`` and
+``runpy`` of ``NAME.py`` in-process, wall clock, best of N, compilation
+included), their runs alternating so that a change of machine load affects
+both sides alike. Their outputs must match. Timings never fail the run; a
+crash, a mismatch, or an idle fiber over the heap limit does (exit status 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import math
+import runpy
+import sys
+import tracemalloc
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .runner import (
+    PROGRAMS,
+    MainFn,
+    Result,
+    TvmTimer,
+    call_py,
+    compare,
+    selected,
+    short_error,
+)
+
+CONC = PROGRAMS / "concurrency"
+GROUP = "conc"
+IDLE_N = 10_000  # idle fibers (and idle asyncio tasks) measured
+HEAP_LIMIT = 1024  # accounted bytes allowed per idle fiber
+
+
+@dataclass(frozen=True)
+class Timed:
+    name: str
+    work: int  # units of work done by one run
+    unit: str  # what a unit is ("fibers", "messages")
+    target: str  # the goal, as a condition on the time ratio tinyvm/asyncio
+    met: Callable[[float], bool]
+
+
+TIMED = [
+    Timed("spawn", 100_000, "fibers", "ratio < 1 (faster than asyncio)", lambda r: r < 1.0),
+    Timed("pingpong", 200_000, "messages", "ratio <= 1 (as many msg/s as asyncio)", lambda r: r <= 1.0),
+]
+# The TCP echo benchmark (a TinyLang server, a Python load generator) joins this
+# list once the `net` module exists; see benchmarks/README.md.
+NAMES = [t.name for t in TIMED] + ["idle"]
+
+
+def labels() -> list[str]:
+    return [f"{GROUP}/{n}" for n in NAMES]
+
+
+def wanted(filters: Optional[list[str]]) -> list[str]:
+    return [n for n in NAMES if selected(f"{GROUP}/{n}", filters)]
+
+
+# --------------------------------------------------------------------------- timed pairs
+
+
+def run_timed(spec: Timed, main: Optional[MainFn], repeat: int) -> Result:
+    res = Result(GROUP, spec.name)
+    tl, py = CONC / f"{spec.name}.tl", CONC / f"{spec.name}.py"
+    timer = TvmTimer(main, tl, res)
+    py_best, py_out, py_failed = math.inf, None, False
+
+    def run_py() -> None:
+        nonlocal py_best, py_out, py_failed
+        if py_failed:
+            return
+        try:
+            elapsed, out = call_py(py)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            py_failed = True
+            res.status = "failed"
+            res.errors.append(f"asyncio program raised {type(exc).__name__}:")
+            res.errors.extend("  " + line for line in short_error(exc))
+            return
+        py_best, py_out = min(py_best, elapsed), out
+
+    for i in range(repeat):
+        for side in (run_py, timer.run_once) if i % 2 == 0 else (timer.run_once, run_py):
+            side()
+    tvm_out = timer.finish()
+    if not py_failed:
+        res.cpython_s = py_best
+    compare(res, tvm_out, py_out)
+    m = res.metrics
+    m["work"], m["unit"], m["target"] = spec.work, spec.unit, spec.target
+    if res.tinyvm_s:
+        m["tinyvm_per_s"] = spec.work / res.tinyvm_s
+    if res.cpython_s:
+        m["asyncio_per_s"] = spec.work / res.cpython_s
+    if res.ratio is not None and res.status == "ok" and res.check == "ok":
+        m["target_met"] = spec.met(res.ratio)
+        res.note = "target met" if m["target_met"] else f"target {spec.target.split(' (')[0]}: not met"
+    return res
+
+
+# --------------------------------------------------------------------------- idle fibers
+
+
+def idle_tinyvm(n: int) -> tuple[int, list[tuple[int, int, int]]]:
+    """Run idle.tl's measure(n, probe) on an embedded VM; returns (fibers woken,
+    [(accounted bytes, heap objects, traced host bytes)] at each probe)."""
+    from tinyvm import VM
+    from tinyvm.heap.objects import Native
+
+    vm = VM(stdout=io.StringIO())
+    vm.run_file(str(CONC / "idle.tl"))
+    m = vm.machine
+    samples: list[tuple[int, int, int]] = []
+
+    def probe() -> None:
+        # Called by the guest, between instructions, with no guest value held
+        # in a Python local: a collection here is as safe as at a safe point.
+        m.collect()
+        gc.collect()
+        samples.append((m.heap.bytes, m.heap.count, tracemalloc.get_traced_memory()[0]))
+
+    native = m.heap.alloc(Native("probe", probe, 0))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        woke = vm.call("measure", n, native)
+    finally:
+        tracemalloc.stop()
+    return woke, samples
+
+
+def idle_asyncio(n: int) -> tuple[int, list[int]]:
+    """idle.py's measure(n, probe) under asyncio; returns (tasks woken, [traced bytes])."""
+    ns = runpy.run_path(str(CONC / "idle.py"), run_name="idle")
+    samples: list[int] = []
+
+    def probe() -> None:
+        gc.collect()
+        samples.append(tracemalloc.get_traced_memory()[0])
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        woke = asyncio.run(ns["measure"](n, probe))
+    finally:
+        tracemalloc.stop()
+    return woke, samples
+
+
+def run_idle(main: Optional[MainFn]) -> Result:
+    res = Result(GROUP, "idle", check="-")
+    m = res.metrics
+    m["work"], m["unit"], m["limit_bytes"] = IDLE_N, "idle fibers", HEAP_LIMIT
+    woke_a: Any = None
+    try:
+        woke_a, host_a = idle_asyncio(IDLE_N)
+        m["asyncio_host_bytes_per_task"] = (host_a[1] - host_a[0]) / IDLE_N
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        res.status = "failed"
+        res.errors.append(f"asyncio program raised {type(exc).__name__}:")
+        res.errors.extend("  " + line for line in short_error(exc))
+    if main is None:
+        res.status, res.note = "failed", "tinyvm not importable (see note above)"
+        return res
+    try:
+        woke_t, samples = idle_tinyvm(IDLE_N)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- a VM bug must not stop the run
+        res.status = "failed"
+        res.errors.append(f"tinyvm raised {type(exc).__name__}:")
+        res.errors.extend("  " + line for line in short_error(exc))
+        return res
+    (b0, c0, h0), (b1, c1, h1) = samples[0], samples[1]
+    per = (b1 - b0) / IDLE_N
+    m["accounted_bytes_per_fiber"] = per
+    m["heap_objects_per_fiber"] = (c1 - c0) / IDLE_N
+    m["tinyvm_host_bytes_per_fiber"] = (h1 - h0) / IDLE_N
+    if woke_t != IDLE_N or (woke_a is not None and woke_a != IDLE_N):
+        res.check = "MISMATCH"
+        res.errors.append(f"fibers woken: tinyvm {woke_t}, asyncio {woke_a}, expected {IDLE_N}")
+    elif per >= HEAP_LIMIT:
+        res.check = "OVER"
+        res.errors.append(f"an idle fiber takes {per:.0f} accounted bytes; the limit is {HEAP_LIMIT}")
+    else:
+        res.check = "ok"
+    return res
+
+
+# --------------------------------------------------------------------------- output
+
+
+def fmt_rate(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v / div:.1f}{suffix}/s"
+    return f"{v:.0f}/s"
+
+
+def fmt_bytes(v: Optional[float]) -> str:
+    return "-" if v is None else f"{v:,.0f} B"
+
+
+HEADER = (
+    f"{'benchmark':<16} {'work':>16} {'tinyvm s':>9} {'asyncio s':>9} {'ratio':>7} "
+    f"{'tinyvm':>10} {'asyncio':>10}  {'check':<6} note"
+)
+
+
+def print_header(repeat: int) -> None:
+    print()
+    print(f"concurrency: TinyVM fibers and channels vs CPython {sys.version.split()[0]} asyncio, "
+          f"same work -- best of {repeat} run(s)")
+    print("(ratio = tinyvm s / asyncio s, below 1 = TinyVM faster; rates = work / best time)")
+    print(HEADER)
+    print("-" * len(HEADER))
+
+
+def print_row(res: Result) -> None:
+    m = res.metrics
+    note = res.note
+    if res.status == "failed":
+        note = ("FAILED " + note).strip()
+    work = f"{m.get('work', '')} {m.get('unit', '')}".strip()
+    if res.name == "idle":
+        if "accounted_bytes_per_fiber" in m:
+            note = (f"accounted heap {fmt_bytes(m['accounted_bytes_per_fiber'])} per idle fiber "
+                    f"(limit {HEAP_LIMIT} B, {m['heap_objects_per_fiber']:.2f} heap objects) {note}").strip()
+        print(f"{res.label:<16} {work:>16} {'-':>9} {'-':>9} {'-':>7} {'-':>10} {'-':>10}  {res.check:<6} {note}".rstrip())
+        host_t, host_a = m.get("tinyvm_host_bytes_per_fiber"), m.get("asyncio_host_bytes_per_task")
+        if host_t is not None or host_a is not None:
+            print(f"{'':<16} host memory (tracemalloc): TinyVM {fmt_bytes(host_t)} per idle fiber, "
+                  f"asyncio {fmt_bytes(host_a)} per idle task")
+    else:
+        ratio = "-" if res.ratio is None else f"{res.ratio:.2f}x"
+        s = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(
+            f"{res.label:<16} {work:>16} {s(res.tinyvm_s):>9} {s(res.cpython_s):>9} {ratio:>7} "
+            f"{fmt_rate(m.get('tinyvm_per_s')):>10} {fmt_rate(m.get('asyncio_per_s')):>10}  {res.check:<6} {note}".rstrip()
+        )
+    for line in res.errors:
+        print(f"    {line}")
+    sys.stdout.flush()
+
+
+def run_group(main: Optional[MainFn], repeat: int, filters: Optional[list[str]]) -> list[Result]:
+    """Run and print the selected concurrency benchmarks; returns their rows."""
+    names = wanted(filters)
+    if not names:
+        return []
+    print_header(repeat)
+    results = []
+    for spec in TIMED:
+        if spec.name in names:
+            res = run_timed(spec, main, repeat)
+            results.append(res)
+            print_row(res)
+    if "idle" in names:
+        res = run_idle(main)
+        results.append(res)
+        print_row(res)
+    print("-" * len(HEADER))
+    return results
+
+
+def failed(results: list[Result]) -> list[str]:
+    return [r.label for r in results if r.status == "failed" or r.check not in ("ok", "-")]
