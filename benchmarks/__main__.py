@@ -1,4 +1,4 @@
-"""Benchmark harness: ``python -m benchmarks [--filter NAME] [--repeat N] [--quick] [--json FILE]``.
+"""Benchmark harness: ``python -m benchmarks [--filter NAME] [--repeat N] [--quick] [--json FILE] [--concurrency]``.
 
 For every ``benchmarks/programs/NAME.tl`` that has a ``NAME.py`` beside it, runs the
 TinyLang program in-process through ``tinyvm.cli.main.main(["run", path])`` and the
@@ -21,6 +21,11 @@ If ``../shared/lox-tests/benchmark/`` exists, its Lox programs are listed as a
 "lox" group. They run (TinyVM only, no CPython twin, output not checked since they
 print their own timings) when ``--lox`` is given and the Lox front end is present;
 otherwise they are listed as skipped with the reason.
+
+Last, the concurrency group (concurrency.py): fibers, channels and a TCP echo
+server against CPython's asyncio doing the same work, plus the accounted heap
+of an idle fiber. ``--concurrency`` runs only that group, ``--no-concurrency``
+leaves it out.
 """
 
 from __future__ import annotations

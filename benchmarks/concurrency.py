@@ -9,7 +9,14 @@ Programs live in ``benchmarks/programs/concurrency/``:
   channels (asyncio: two tasks over two ``asyncio.Queue(1)``);
 * ``idle`` -- not timed: the accounted heap per idle fiber (``IDLE_N`` fibers
   parked on one channel), which must stay under ``HEAP_LIMIT`` bytes, and the
-  host memory (tracemalloc) per idle fiber and per idle asyncio task.
+  host memory (tracemalloc) per idle fiber and per idle asyncio task;
+* ``echo`` -- a TCP line-echo server (``echo_server.tl``, one fiber per
+  connection, ``net`` module) under ``ECHO_CONNS`` concurrent connections on
+  loopback, against its asyncio twin (``echo_server.py``) under the same load
+  from ``echo_load.py``: requests per second and latency percentiles. Each
+  server runs as its own process (``tvm run --allow-net``, ``python``); the
+  load generator runs in the harness's process. Skipped when TinyVM has no
+  ``net`` module.
 
 The two timed programs run like the main table's (``tvm run NAME.tl`` and
 ``runpy`` of ``NAME.py`` in-process, wall clock, best of N, compilation
@@ -22,16 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import io
 import math
+import os
 import runpy
+import subprocess
 import sys
+import threading
 import tracemalloc
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from .echo_load import Load, run_load
 from .runner import (
     PROGRAMS,
+    REPO,
     MainFn,
     Result,
     TvmTimer,
@@ -45,6 +58,9 @@ CONC = PROGRAMS / "concurrency"
 GROUP = "conc"
 IDLE_N = 10_000  # idle fibers (and idle asyncio tasks) measured
 HEAP_LIMIT = 1024  # accounted bytes allowed per idle fiber
+ECHO_CONNS = 100  # concurrent connections (echo_server.tl/.py serve exactly this many)
+ECHO_REQS = 100  # requests per connection, one after the other
+ECHO_TIMEOUT = 120.0  # seconds a server may take to start, serve and exit
 
 
 @dataclass(frozen=True)
@@ -60,9 +76,7 @@ TIMED = [
     Timed("spawn", 100_000, "fibers", "ratio < 1 (faster than asyncio)", lambda r: r < 1.0),
     Timed("pingpong", 200_000, "messages", "ratio <= 1 (as many msg/s as asyncio)", lambda r: r <= 1.0),
 ]
-# The TCP echo benchmark (a TinyLang server, a Python load generator) joins this
-# list once the `net` module exists; see benchmarks/README.md.
-NAMES = [t.name for t in TIMED] + ["idle"]
+NAMES = [t.name for t in TIMED] + ["idle", "echo"]
 
 
 def labels() -> list[str]:
@@ -208,6 +222,107 @@ def run_idle(main: Optional[MainFn]) -> Result:
     return res
 
 
+# --------------------------------------------------------------------------- TCP echo
+
+
+def has_net() -> bool:
+    """True when this checkout's TinyVM has the `net` module."""
+    try:
+        return importlib.util.find_spec("tinyvm.vm.stdlib_net") is not None
+    except ImportError:
+        return False
+
+
+def serve_and_load(cmd: list[str]) -> tuple[Load, str]:
+    """Start a server (it prints its port first), put the load on it, wait for
+    it to exit; returns the load's measurements and the rest of its output."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    # A server that hangs (before printing its port, or mid-load) is killed:
+    # its connections reset, the load generator fails, and the row says so.
+    watchdog = threading.Timer(ECHO_TIMEOUT, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until the server listens (or dies)
+        try:
+            port = int(first)
+        except ValueError:
+            proc.kill()
+            out, err = proc.communicate()
+            raise RuntimeError(f"server did not print its port: {(first + out + err).strip()[-500:]}") from None
+        load = run_load(port, ECHO_CONNS, ECHO_REQS)
+        out, err = proc.communicate()
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        raise
+    finally:
+        watchdog.cancel()
+    if proc.returncode != 0:
+        raise RuntimeError(f"server exited with status {proc.returncode}: {err.strip()[-500:]}")
+    if err.strip():
+        raise RuntimeError(f"server wrote to stderr: {err.strip()[-500:]}")
+    return load, out
+
+
+def run_echo(main: Optional[MainFn], repeat: int) -> Result:
+    res = Result(GROUP, "echo")
+    m = res.metrics
+    m["work"], m["unit"] = ECHO_CONNS * ECHO_REQS, "requests"
+    m["connections"] = ECHO_CONNS
+    if main is None:
+        res.status, res.note = "failed", "tinyvm not importable (see note above)"
+        return res
+    if not has_net():
+        res.status, res.check = "skipped", "-"
+        res.note = "TinyVM has no net module yet"
+        return res
+    tl, py = CONC / "echo_server.tl", CONC / "echo_server.py"
+    sides = {
+        "tinyvm": [sys.executable, "-c", "import sys; from tinyvm.cli.main import main; sys.exit(main())",
+                   "run", "--allow-net", str(tl)],
+        "asyncio": [sys.executable, str(py)],
+    }
+    best: dict[str, Load] = {}
+    outs: dict[str, str] = {}
+    for i in range(repeat):
+        for side in (("asyncio", "tinyvm") if i % 2 == 0 else ("tinyvm", "asyncio")):
+            if side in outs and outs[side] is None:
+                continue
+            try:
+                load, out = serve_and_load(sides[side])
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                res.status = "failed"
+                res.errors.append(f"{side} echo server: {type(exc).__name__}: {exc}")
+                outs[side] = None  # type: ignore[assignment]
+                continue
+            if load.mismatches:
+                res.check = "MISMATCH"
+                res.errors.append(f"{side}: {load.mismatches} echo(es) differ from their request")
+            outs[side] = out
+            if side not in best or load.seconds < best[side].seconds:
+                best[side] = load
+    for side, load in best.items():
+        m[f"{side}_per_s"] = load.per_second
+        for p in (50, 90, 99):
+            m[f"{side}_p{p}_ms"] = load.percentile(p)
+    if "tinyvm" in best:
+        res.tinyvm_s = best["tinyvm"].seconds
+    if "asyncio" in best:
+        res.cpython_s = best["asyncio"].seconds
+    if res.check != "MISMATCH" and outs.get("tinyvm") is not None and outs.get("asyncio") is not None:
+        compare(res, outs["tinyvm"], outs["asyncio"])
+    elif res.tinyvm_s is not None and res.cpython_s:
+        res.ratio = res.tinyvm_s / res.cpython_s
+    return res
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -245,7 +360,20 @@ def print_row(res: Result) -> None:
     if res.status == "failed":
         note = ("FAILED " + note).strip()
     work = f"{m.get('work', '')} {m.get('unit', '')}".strip()
-    if res.name == "idle":
+    if res.name == "echo" and res.status != "skipped":
+        ratio = "-" if res.ratio is None else f"{res.ratio:.2f}x"
+        s = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(
+            f"{res.label:<16} {work:>16} {s(res.tinyvm_s):>9} {s(res.cpython_s):>9} {ratio:>7} "
+            f"{fmt_rate(m.get('tinyvm_per_s')):>10} {fmt_rate(m.get('asyncio_per_s')):>10}  {res.check:<6} {note}".rstrip()
+        )
+        for side in ("tinyvm", "asyncio"):
+            if f"{side}_p50_ms" in m:
+                print(f"{'':<16} {side} latency: p50 {m[side + '_p50_ms']:.2f} ms, p90 {m[side + '_p90_ms']:.2f} ms, "
+                      f"p99 {m[side + '_p99_ms']:.2f} ms ({ECHO_CONNS} connections)")
+    elif res.status == "skipped":
+        print(f"{res.label:<16} {work:>16} {'-':>9} {'-':>9} {'-':>7} {'-':>10} {'-':>10}  {res.check:<6} skipped: {note}")
+    elif res.name == "idle":
         if "accounted_bytes_per_fiber" in m:
             note = (f"accounted heap {fmt_bytes(m['accounted_bytes_per_fiber'])} per idle fiber "
                     f"(limit {HEAP_LIMIT} B, {m['heap_objects_per_fiber']:.2f} heap objects) {note}").strip()
@@ -280,6 +408,10 @@ def run_group(main: Optional[MainFn], repeat: int, filters: Optional[list[str]])
             print_row(res)
     if "idle" in names:
         res = run_idle(main)
+        results.append(res)
+        print_row(res)
+    if "echo" in names:
+        res = run_echo(main, repeat)
         results.append(res)
         print_row(res)
     print("-" * len(HEADER))

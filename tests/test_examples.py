@@ -5,11 +5,15 @@ Each example is run the way a user would from the repository root
 must exit 0, write nothing to stderr, and print exactly
 `examples/expected/NAME.out`. The expected files were derived from the language
 reference (../shared/spec/tinylang.md), not from the VM's output.
+
+An example whose first line is `// tvm-flags: FLAG...` runs with those flags
+after `run` (say `--allow-net`, for an example that needs a capability).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO / "examples"
 EXPECTED_DIR = EXAMPLES_DIR / "expected"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.tl"))
+_FLAGS = re.compile(r"// tvm-flags:(.*)$")
+
+
+def run_flags(path: Path) -> list[str]:
+    """The flags an example asks for on its first line (`// tvm-flags: --allow-net`)."""
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    m = _FLAGS.match(first)
+    return m.group(1).split() if m else []
 
 
 def run_tvm(argv: list[str]) -> tuple[int, str, str]:
@@ -35,7 +47,7 @@ def run_tvm(argv: list[str]) -> tuple[int, str, str]:
 def test_example_output(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     expected = (EXPECTED_DIR / f"{path.stem}.out").read_bytes().decode("utf-8")
-    code, out, err = run_tvm(["run", f"examples/{path.name}"])
+    code, out, err = run_tvm(["run", *run_flags(path), f"examples/{path.name}"])
     assert (code, err) == (0, ""), f"exit {code}, stderr:\n{err}"
     assert out == expected
 

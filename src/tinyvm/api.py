@@ -23,6 +23,7 @@ from typing import Any
 
 from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
+from .vm.capabilities import Capabilities
 from .vm.errors import GuestException, RtError
 from .vm.machine import DEFAULT_MAX_DEPTH, Machine
 from .vm.scheduler import DEFAULT_BUDGET
@@ -40,13 +41,24 @@ class VM:
         argv: list[str] | None = None,
         budget: int = DEFAULT_BUDGET,
         warn_leaks: bool = False,
+        allow: Any = None,
     ) -> None:
         """`budget`: instructions a fiber runs before another ready fiber gets a
         turn. `warn_leaks`: note fibers still blocked when the main fiber ends
-        in `warnings`."""
+        in `warnings`. `allow`: what the `fs`, `os` and `net` modules may touch
+        (docs/capabilities.md); nothing by default. `True` or `"all"` grants
+        everything; else kinds among "read", "write", "net", "env" (a name, an
+        iterable of names, or a mapping kind -> True or a list of paths, hosts
+        or variable names), or a `tinyvm.vm.capabilities.Capabilities`."""
         self.machine = Machine(gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
         self.machine.warn_leaks = warn_leaks
+        self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
+
+    def close(self) -> None:
+        """Close the sockets the program left open (and the VM's selector).
+        The VM can still run code afterwards."""
+        self.machine.sched.io.close_all()
 
     # ------------------------------------------------------------------ running
 

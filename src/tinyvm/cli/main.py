@@ -1,6 +1,6 @@
 """The `tvm` and `tvmc` commands.
 
-    tvm run FILE.tl|FILE.tvm [args...]   run a program
+    tvm run [options] FILE.tl|FILE.tvm [args...]   run a program (options: tvm --help)
     tvm check FILE...                    front end and type checker only (no code generation)
     tvm disasm FILE.tl|FILE.tvm          readable bytecode listing
     tvm repl                             interactive session (also plain `tvm`)
@@ -33,7 +33,12 @@ RUN_OPTIONS = """options for run:
   --gc-stress       collect garbage at every allocation (also TVM_GC_STRESS=1)
   --max-depth N     guest call depth limit (default 100000)
   --budget N        instructions a fiber runs before another ready fiber gets a turn (default 8192)
-  --warn-leaks      report fibers still blocked when the main fiber ends"""
+  --warn-leaks      report fibers still blocked when the main fiber ends
+  --allow-read[=PATH,...]   let fs read files (all, or these files and directories)
+  --allow-write[=PATH,...]  let fs write files
+  --allow-net[=HOST[:PORT],...]  let net listen and connect
+  --allow-env[=NAME,...]    let os.env read environment variables
+  -A, --allow-all   all of the above (without them, fs, net and os.env raise PermissionError)"""
 
 
 def usage() -> str:
@@ -88,17 +93,26 @@ def _dispatch(argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) ->
         return _disasm(rest, stdout, stderr)
     if cmd == "repl":
         return _repl(rest, stdin, stdout, stderr)
-    if cmd.endswith((".tl", ".tvm")):
-        return _run(argv, stdin, stdout, stderr)
+    if cmd.endswith((".tl", ".tvm")) or cmd == "-A" or cmd.startswith("--allow-"):
+        return _run(argv, stdin, stdout, stderr)  # `tvm [-A] FILE` is `tvm run [-A] FILE`
     raise UsageError(f"unknown command '{cmd}'")
 
 
 def _run(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     gc_stress = os.environ.get("TVM_GC_STRESS") == "1"
     kwargs: dict[str, Any] = {}
-    while args and args[0].startswith("--"):
+    from ..vm.capabilities import grants_from, parse_flag
+
+    grants: list = []
+    while args and (args[0].startswith("--") or args[0] == "-A"):
         opt = args.pop(0)
-        if opt == "--gc-stress":
+        try:
+            grant = ("all", True) if opt == "-A" else parse_flag(opt)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        if grant is not None:
+            grants.append(grant)
+        elif opt == "--gc-stress":
             gc_stress = True
         elif opt == "--warn-leaks":
             kwargs["warn_leaks"] = True
@@ -117,14 +131,17 @@ def _run(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     from ..diagnostics import CompileError
     from ..vm.errors import GuestException, LoadError
 
-    kwargs.update(gc_stress=gc_stress, stdout=stdout, stdin=stdin, argv=prog_args)
+    from ..vm.stdlib_os import ProgramExit
+
+    kwargs.update(gc_stress=gc_stress, stdout=stdout, stdin=stdin, argv=prog_args, allow=grants_from(grants))
     vm = VM(**kwargs)
     try:
         try:
             vm.run_file(path)
         finally:
-            for w in vm.warnings:
-                print(w, file=stderr)
+            vm.close()
+    except ProgramExit as e:  # os.exit(code)
+        return e.code if isinstance(e.code, int) else EXIT_ERROR
     except CompileError as e:
         print(e.render(), file=stderr)
         return EXIT_COMPILE
@@ -140,6 +157,9 @@ def _run(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
             stdout.flush()
         except Exception:  # pragma: no cover - a closed pipe
             pass
+        # After the error, if any: its `error:` line comes first.
+        for w in vm.warnings:
+            print(w, file=stderr)
     return EXIT_OK
 
 

@@ -35,6 +35,9 @@ STD_MODULES: dict[str, tuple[str, ...]] = {
     "time": ("now_ms", "monotonic_ms"),
     "json": ("parse", "stringify"),
     "random": ("seed", "int", "float"),
+    "fs": ("read_text", "write_text", "exists", "list_dir"),
+    "os": ("args", "env", "exit"),
+    "net": ("listen", "connect"),
 }
 
 

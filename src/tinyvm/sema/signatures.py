@@ -207,4 +207,21 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
         "random",
         (("seed", FnT((INT,), NIL)), ("int", FnT((INT, INT), INT)), ("float", FnT((), FLOAT))),
     ),
+    # fs, os and net act only with the host's grants (vm/capabilities.py).
+    "fs": ModuleT(
+        "fs",
+        (
+            ("read_text", FnT((STRING,), STRING)),
+            ("write_text", FnT((STRING, STRING), NIL)),
+            ("exists", FnT((STRING,), BOOL)),
+            ("list_dir", FnT((STRING,), ArrayT(STRING))),
+        ),
+    ),
+    "os": ModuleT(
+        "os",
+        (("args", ArrayT(STRING)), ("env", FnT((STRING,), optional(STRING))), ("exit", FnT((INT,), NIL))),
+    ),
+    # Listeners and conns have no static type of their own: their methods
+    # (accept, read, read_line, write, close...) are checked at run time.
+    "net": ModuleT("net", (("listen", FnT((STRING, INT), ANY)), ("connect", FnT((STRING, INT), ANY)))),
 }

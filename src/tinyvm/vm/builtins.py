@@ -27,7 +27,10 @@ Decisions where the spec is silent:
 * `assert(false, msg)`: a nil msg gives "assertion failed"; a non-string msg is
   converted with to_str.
 * `input()`: strips "\n" or "\r\n"; returns nil at EOF or without stdin; the
-  prompt (converted with to_str) is flushed before reading.
+  prompt (converted with to_str) is flushed before reading. When stdin is a
+  pipe or a terminal (and the builtins belong to a VM with a scheduler),
+  `input` is a blocking native instead: the calling fiber parks until a line
+  is there and the others keep running (vm/io.py, StdinReader).
 * `min`/`max`: one array argument, or 2+ arguments; all numbers (int and float
   mixed, compared as floats) or all strings; on ties the first wins, and its
   type is kept (`min(1, 1.0)` is the int 1). `min(5)` is a TypeError.
@@ -357,7 +360,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             raise RtError("Error", "assertion failed")
         raise RtError("Error", msg if type(msg) is str else to_str(msg))
 
-    def input_(*args: Any) -> str | None:
+    def prompt(args: tuple | list) -> None:
         n = len(args)
         if n > 1:
             raise arg_count_error("input", "0 or 1", n)
@@ -368,6 +371,9 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             flush = getattr(out, "flush", None)
             if flush is not None:
                 flush()  # the prompt must show before we block on input
+
+    def input_(*args: Any) -> str | None:
+        prompt(args)
         stdin = vm.stdin
         if stdin is None:
             return None
@@ -473,7 +479,42 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         ("__fields", _fixed("__fields", fields_), 1),
         ("__sort_by_keys", sort_by_keys_, 2),
     ]
-    return {name: alloc(Native(name, fn, arity)) for name, fn, arity in table}
+    natives = {name: alloc(Native(name, fn, arity)) for name, fn, arity in table}
+    if hasattr(vm, "sched"):
+        from .io import selectable_fd
+
+        fd = selectable_fd(vm.stdin)
+        if fd is not None:  # a pipe or terminal: input() parks only its fiber
+            natives["input"] = alloc(_async_input(vm, fd, prompt))
+    return natives
+
+
+def _async_input(vm: Any, fd: int, prompt: Callable[[tuple | list], None]) -> Any:
+    """`input` as a blocking native, for a stdin that select can wait on: the
+    calling fiber parks until a whole line (or the end of input) is there,
+    and the other fibers keep running (see io.StdinReader)."""
+    from .concurrency import BlockingNative
+    from .io import READ, StdinReader
+    from .values import NeedsGuest
+
+    readers: list = []
+
+    def input_async(fb: Any, args: list, ret: Any) -> Any:
+        try:
+            prompt(args)
+        except NeedsGuest:  # a prompt with a str() method: format it in guest code
+            fb.L.append(args[0])  # (rooted while the prelude may be loaded)
+            guest = vm.prelude_fn(GUEST_FALLBACKS["input"])
+            return vm.push_frame(fb, guest, [fb.L.pop()], ret)
+        if not readers:
+            readers.append(StdinReader(vm.stdin, fd))
+        reader = readers[0]
+        if fb.nested:  # a host callback may not park: read as before
+            fb.L.append(reader.read_blocking())
+            return ret
+        return vm.sched.io.run(fb, ret, "input on stdin", fd, READ, reader.attempt)
+
+    return BlockingNative("input", input_async, -1)
 
 
 def _fixed(name: str, fn: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -57,10 +57,11 @@ def install(vm: Any) -> None:
             raise _argc("yield_now", 0, len(args))
         sched.check_cancel(fb)
         fb.L.append(None)
-        if fb.nested or not sched.ready:
-            return ret  # nobody else to run
+        if fb.nested or not (sched.ready or sched.poll_now()):
+            return ret  # nobody else to run (not even a fiber whose timer or I/O is due)
         fb.resume = ret
         fb.state = READY
+        fb.yielded = True
         sched.ready.append(fb)
         raise Switch
 

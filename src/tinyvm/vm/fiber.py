@@ -43,7 +43,7 @@ class Wait:
 class Fiber(HeapObject):
     __slots__ = (
         "L", "frames", "vm", "error_trace", "name", "epc", "id", "state", "resume", "resume_error",
-        "wait", "result", "error", "failed", "awaiters", "cancelled", "observed", "nested",
+        "wait", "result", "error", "failed", "awaiters", "cancelled", "cancel_pending", "observed", "nested", "yielded",
     )  # fmt: skip
     type_name = "task"
 
@@ -66,9 +66,15 @@ class Fiber(HeapObject):
         self.error: Any = None
         self.failed = False
         self.awaiters: list[Wait] = []
-        self.cancelled = False  # cancel() was called: Cancelled at each suspension
+        # cancel() was called: every blocking operation raises Cancelled.
+        self.cancelled = False
+        # ...and it has not been raised yet: the next preemption point raises
+        # it, once (so a runaway loop stops, but a catch or finally block that
+        # only computes is not cut short).
+        self.cancel_pending = False
         self.observed = False  # someone awaited it (an unobserved failure is reported)
         self.nested = False  # a host callback's fiber: it may not block
+        self.yielded = False  # queued by yield_now(): a cancel() raises there
 
     def refs(self) -> list:
         out = list(self.L)

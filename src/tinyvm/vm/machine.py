@@ -47,6 +47,7 @@ from .fiber import BLOCKED, DONE, Fiber
 from .generators import FINISHED, Gen, gen_enter
 from .scheduler import DEFAULT_BUDGET, Chan, Scheduler, Switch
 from .blocks import BLOCK_PC
+from .capabilities import Capabilities
 from .predecode import Decoder
 from .typecheck import TypeChecks
 from .methods import PRELUDE_METHODS
@@ -73,6 +74,7 @@ class Halt(Exception):
 
 
 _NO_ERROR = object()
+_NO_PLACE = (None, -1)
 
 
 class FiberExit(Halt):
@@ -119,8 +121,11 @@ class Machine:
         self.running = False  # a scheduling run is active (nested runs may not block)
         self.warnings: list[str] = []  # for the host to show (--warn-leaks, lost task errors)
         self.warn_leaks = False
+        # What fs/os/net may touch: nothing unless the host grants it (vm/capabilities.py).
+        self.caps = Capabilities()
         self._lost: list[Fiber] = []  # failed tasks nobody awaited yet
         self._start_ops: dict[int, Callable] = {}
+        self.block_start: dict[Any, int] = {}  # expression block op -> its first offset
         self._rethrow_ops: dict[Any, Callable] = {}
         self._init_builtins()
         install_concurrency(self)
@@ -166,6 +171,7 @@ class Machine:
             roots.append(self.prelude)
         roots.extend(self.fibers)
         roots.extend(self.sched.alive)
+        roots.extend(self._lost)  # failed tasks to report unless awaited
         roots.extend(self.extra_roots)
         return roots
 
@@ -240,10 +246,16 @@ class Machine:
                         self.collect()
                     if used >= budget:
                         used = 0
-                        if fb.cancelled:  # preemption is a suspension point
+                        # Preemption is a suspension point, except at a continuation
+                        # that has no place in the code (a generator's or fiber's
+                        # end): the next preemption point then raises it.
+                        if fb.cancel_pending and self.op_info.get(op, _NO_PLACE)[0] is not None:
+                            fb.cancel_pending = False
                             err = self.make_error("Cancelled", "task was cancelled")
+                            # Raised before `op` runs: the handler search starts at its offset.
+                            fb.epc = self.block_start.get(op, fb.epc)
                             break
-                        if sched.ready:
+                        if sched.ready or sched.poll_now():  # (poll_now: due timers, ready I/O)
                             fb.resume = op
                             sched.ready.append(fb)
                             fb, op = self._next(sched, main)
@@ -258,6 +270,7 @@ class Machine:
                 if sched is None:
                     return h.value
                 outcome.append(h.value)
+                self.extra_roots.append(h.value)  # while the others finish
                 self._end_main(sched, main)
                 switch = True
             except RtError as e:
@@ -291,6 +304,7 @@ class Machine:
                         raise
                     if fb is main:  # the program fails once the others are cancelled
                         outcome.append(g)
+                        self.extra_roots.append(g.value)
                         self._end_main(sched, main)
                     else:  # the fiber ends; its task holds the error
                         fb.error_trace = g.trace
@@ -303,6 +317,8 @@ class Machine:
                 nxt = self._next(sched, main)
                 if nxt is None:
                     self._report_lost()
+                    if outcome:
+                        self.extra_roots.pop()
                     if outcome and isinstance(outcome[0], GuestException):
                         raise outcome[0]
                     return outcome[0] if outcome else None
@@ -339,6 +355,7 @@ class Machine:
         self.fiber = nxt
         op = nxt.resume
         nxt.resume = None
+        nxt.yielded = False
         if nxt.resume_error is not None:
             op = self._rethrow_op(op)
         return nxt, op
@@ -908,6 +925,18 @@ class Machine:
             from .stdlib_random import make_random_module
 
             values = make_random_module(self)
+        elif key == "fs":
+            from .stdlib_fs import make_fs_module
+
+            values = make_fs_module(self)
+        elif key == "os":
+            from .stdlib_os import make_os_module
+
+            values = make_os_module(self)
+        elif key == "net":
+            from .stdlib_net import make_net_module
+
+            values = make_net_module(self)
         else:
             return None
         names = list(values)

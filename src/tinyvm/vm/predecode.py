@@ -76,6 +76,7 @@ class Decoder:
             if block is not None:
                 ops[pc] = block
                 info[block] = (code, BLOCK_PC)
+                self.vm.block_start[block] = pc
                 continue
             window = instrs[i : i + 4]
             fused = self._fuse(code, ops, window, boundaries, nxt_of)

@@ -17,9 +17,19 @@ that either finish at once (push a result, return `ret`) or park the fiber
 (`fb.resume = ret`) and raise `Switch`. Waking a fiber pushes the operation's
 result onto its frame (or sets `resume_error`) and queues it.
 
-When nothing is ready and no timer can fire, the program is deadlocked:
-`DeadlockError` is raised in the main fiber, naming every blocked fiber, what
-it waits on and where.
+Fibers also wait on file descriptors (sockets, stdin): `io`, an `IOPoller`
+(vm/io.py), registers a descriptor with a `selectors` selector while some
+fiber waits on it. When nothing is ready, the loop waits in one `select` for
+both the first timer and I/O. While fibers are ready, `poll_now` still fires
+due timers and polls I/O (without waiting), at most every `POLL_INTERVAL`
+seconds: between fibers, at preemption and in `yield_now`, so busy fibers
+cannot starve sleepers or the network.
+
+When nothing is ready, no timer can fire and no fiber waits on I/O, the
+program is deadlocked: `DeadlockError` is raised in the main fiber, naming
+every blocked fiber, what it waits on and where. A fiber waiting on I/O is
+never part of a deadlock: something outside the program (a peer, the user)
+can always wake it, so the VM waits for that instead.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from typing import Any, Callable
 from ..heap.objects import HEADER, SLOT, BoundMethod, HeapObject, Record
 from .errors import RtError, Throw
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
+from .io import POLL_INTERVAL, IOPoller
 from .values import typeof
 
 DEFAULT_BUDGET = 8192  # instructions a fiber runs before another ready one gets a turn
@@ -85,6 +96,8 @@ class Scheduler:
         self.next_chan = 1
         self.main: Fiber | None = None
         self.clock: Callable[[], float] = time.monotonic
+        self.io = IOPoller(self)  # fibers waiting on file descriptors
+        self.next_poll = 0.0  # when poll_now looks at timers and I/O again
 
     # ------------------------------------------------------------------ fibers
 
@@ -135,30 +148,77 @@ class Scheduler:
         fb.resume = ret
         return w
 
-    def check_cancel(self, fb: Fiber) -> None:
+    @staticmethod
+    def check_cancel(fb: Fiber) -> None:
+        """At a blocking point: a cancelled fiber never waits (sticky: every
+        blocking operation after cancel() raises Cancelled again)."""
         if fb.cancelled:
+            fb.cancel_pending = False
             raise RtError("Cancelled", "task was cancelled")
 
     def cancel(self, fb: Fiber) -> None:
         """t.cancel(): Cancelled is raised in fb at its next suspension point
         (at once if it is parked now)."""
-        if fb.state == DONE or fb.cancelled:
+        if fb.state == DONE or fb.cancel_pending:
             return
         fb.cancelled = True
         w = fb.wait
         if w is not None and not w.done:
             self.wake(w, error=self.vm.make_error("Cancelled", "task was cancelled"))
+            self.io.forget(w)  # a descriptor nobody waits on leaves the selector
+        elif fb.yielded:  # suspended in yield_now(): raise it there
+            fb.resume_error = Throw(self.vm.make_error("Cancelled", "task was cancelled"))
+        else:
+            fb.cancel_pending = True
 
     # ------------------------------------------------------------------ the loop
 
     def next_fiber(self) -> Fiber | None:
-        """The next fiber to run, waiting for timers if that is all there is;
-        None when nothing can ever run again (deadlock, or all done)."""
+        """The next fiber to run, waiting for timers and I/O if that is all
+        there is; None when nothing can ever run again (deadlock, or all done)."""
         while True:
             if self.ready:
+                self.poll_now()  # due timers and ready I/O join the queue too
                 return self.ready.popleft()
-            if not self.fire_timers(wait=True):
+            if not self.wait_for_work():
                 return None
+
+    def poll_now(self) -> bool:
+        """Without waiting: wake the fibers whose timer is due or whose I/O is
+        ready (looked at most every `POLL_INTERVAL` seconds). True when some
+        fiber is ready. Called between fibers, and by the points where a fiber
+        that never blocks could keep the loop to itself (preemption,
+        `yield_now`), so busy fibers cannot starve sleepers or the network."""
+        if not (self.timers or self.io.masks):
+            return bool(self.ready)
+        now = self.clock()
+        if now >= self.next_poll:
+            self.next_poll = now + POLL_INTERVAL
+            if self.timers and self.timers[0][0] <= now:
+                self.fire_timers(wait=False)
+            if self.io.masks:
+                self.io.poll(0)
+        return bool(self.ready)
+
+    def wait_for_work(self) -> bool:
+        """Nothing is ready: wait until the first timer is due or a descriptor
+        some fiber waits on is ready, and wake whoever that was. False when
+        neither can ever happen (no live timer, no fiber waiting on I/O)."""
+        io = self.io
+        if io.waiting:  # (exact: a cancelled fiber's watch is dropped by cancel)
+            io.poll(self.timer_timeout())
+            self.fire_timers(wait=False)
+            return True
+        return self.fire_timers(wait=True)
+
+    def timer_timeout(self) -> float | None:
+        """Seconds until the first live timer is due (0 if it is); None without one."""
+        timers = self.timers
+        while timers and timers[0][2].done:
+            heapq.heappop(timers)
+        if not timers:
+            return None
+        return max(0.0, timers[0][0] - self.clock())
 
     def fire_timers(self, wait: bool) -> bool:
         """Wake the fibers whose timers are due (sleeping until the first one
@@ -185,7 +245,10 @@ class Scheduler:
         if type(ms) not in (int, float) or type(ms) is bool:
             raise RtError("TypeError", f"sleep expects a number of milliseconds, got {typeof(ms)}")
         self.seq += 1
-        heapq.heappush(self.timers, (self.clock() + max(0.0, ms) / 1000.0, self.seq, w, case))
+        # Clamped to about 30 years: longer is forever, and the OS's sleep
+        # cannot take it (nan is 0).
+        ms = min(max(0.0, ms), 1e12) if ms == ms else 0.0
+        heapq.heappush(self.timers, (self.clock() + ms / 1000.0, self.seq, w, case))
 
     def blocked_report(self) -> str:
         """`name waits on X at place` for every blocked fiber, main first."""
@@ -284,7 +347,7 @@ class Scheduler:
     def send(self, fb: Fiber, ch: Chan, v: Any, ret: Any) -> Any:
         # The hot path of channel code: the common cases are inlined.
         if fb.cancelled:
-            raise RtError("Cancelled", "task was cancelled")
+            self.check_cancel(fb)
         if ch.closed:
             raise RtError("Error", "send on closed channel")
         q = ch.recvq
@@ -304,7 +367,7 @@ class Scheduler:
 
     def recv(self, fb: Fiber, ch: Chan, ret: Any, mode: int = RECV) -> Any:
         if fb.cancelled:
-            raise RtError("Cancelled", "task was cancelled")
+            self.check_cancel(fb)
         done, v, ok = self.try_recv(ch)
         if done:
             fb.L.append(v)
@@ -362,9 +425,9 @@ class Scheduler:
                 i += 2
             elif kind == "sleep":
                 i += 1
-            else:  # default
-                fb.L.extend((n, None))
-                return ret
+        if "default" in cases:  # only when no other case is ready, wherever listed
+            fb.L.extend((cases.index("default"), None))
+            return ret
         w = self.park(fb, ret, "select", len(cases))
         i = 0
         for n, kind in enumerate(cases):
