@@ -79,10 +79,6 @@ TIMED = [
 NAMES = [t.name for t in TIMED] + ["idle", "echo"]
 
 
-def labels() -> list[str]:
-    return [f"{GROUP}/{n}" for n in NAMES]
-
-
 def wanted(filters: Optional[list[str]]) -> list[str]:
     return [n for n in NAMES if selected(f"{GROUP}/{n}", filters)]
 
