@@ -9,6 +9,7 @@ Everything stays on 127.0.0.1. Programs run through the embedding API (with
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import os
 import re
@@ -24,6 +25,15 @@ import pytest
 from tinyvm.api import VM
 from tinyvm.cli.main import main
 from tinyvm.vm.errors import GuestException
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    """A regression here tends to hang (a fiber waiting forever): fail loudly,
+    with every thread's stack, instead."""
+    faulthandler.dump_traceback_later(240, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def run(source: str, *, gc_stress: bool = False, **kw) -> tuple[str, VM]:
@@ -667,3 +677,51 @@ def test_input_with_a_stringio_stays_synchronous():
     assert type(vm.machine.builtins["input"]).__name__ == "Native"
     vm.run_source('print(input("? "), input(), input())')
     assert out.getvalue() == "? x y nil\n"
+
+
+# --------------------------------------------------------------------------- connect: every address in turn
+
+
+def test_connect_moves_on_to_the_next_address(monkeypatch):
+    """A host resolving to several addresses: when connecting to the first fails
+    (here: asynchronously, after the fiber parked), the next one is tried and
+    the fiber keeps waiting on the new socket."""
+    import errno
+
+    from tinyvm.vm import stdlib_net
+
+    dead_port = 9  # never really dialled: the fake socket pretends it is refused
+    made: list = []
+
+    class FlakySocket(socket.socket):
+        def connect_ex(self, sa):
+            made.append(self)
+            if sa[1] == dead_port:
+                self.refused = True
+                return errno.EINPROGRESS  # "in progress", then refused once writable
+            return super().connect_ex(sa)
+
+        def getsockopt(self, *args):
+            if getattr(self, "refused", False) and args[:2] == (socket.SOL_SOCKET, socket.SO_ERROR):
+                return errno.ECONNREFUSED
+            return super().getsockopt(*args)
+
+    vm = VM(stdout=io.StringIO(), allow="net")
+    vm.run_source('import net\nlet l = net.listen("127.0.0.1", 0)\nfn port() { return l.port() }\n'
+                  'fn go() { let c = net.connect("two.example", 80); let s = l.accept(); c.write("hi\\n"); return s.read_line() }',
+                  "prog.tl")
+    port = vm.call("port")
+    real_getaddrinfo = socket.getaddrinfo
+
+    def fake_getaddrinfo(host, p, *args, **kw):
+        if host == "two.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", dead_port)),
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real_getaddrinfo(host, p, *args, **kw)
+
+    monkeypatch.setattr(stdlib_net.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(stdlib_net.socket, "socket", FlakySocket)
+    assert vm.call("go") == "hi"
+    assert len(made) == 2 and made[0].fileno() == -1  # the refused socket was closed
+    assert vm.machine.sched.io.masks == {}
+    vm.close()

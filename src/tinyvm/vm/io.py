@@ -8,16 +8,17 @@ finish, `(False, None)` when it would have to wait, or raises `RtError`.
 same descriptor and direction, which keeps them first-come first-served); if
 it must wait, the fiber parks with a `Watch` on the descriptor and the
 scheduler's loop calls `poll` when nothing else is ready (and, at most every
-`POLL_INTERVAL` seconds, between fibers when something is: Scheduler.poll_now). A readiness event
-retries the attempts of the waiting fibers in order, and each one that
-finishes wakes its fiber with the value (or raises the error at the call).
+`POLL_INTERVAL` seconds, between fibers when something is: see
+`Scheduler.poll_now`). A readiness event retries the attempts of the waiting
+fibers in order, and each one that finishes wakes its fiber with the value
+(or raises the error at the call).
 
 A descriptor is registered with the selector only while some fiber waits on
 it, for the directions someone waits for. The Wait's `done` flag decides who
-is still waiting, as for channels: a cancelled fiber's watch is dropped (and
-the descriptor unregistered) at once by `forget`, and any watch found done is
-skipped. Closing a descriptor through `close_fd` wakes its waiters with an
-`IOError` first.
+is still waiting, as for channels; moreover setting `done` on an `IOWait`
+drops its watch at once (`forget`), so a cancelled fiber's descriptor leaves
+the selector right away and `waiting` counts live waits only. Closing a
+descriptor through `close_fd` wakes its waiters with an `IOError` first.
 
 Deadlocks: a fiber waiting on I/O can always be woken from outside (a peer
 process writes, connects, or closes), so while any fiber waits on I/O the
@@ -34,9 +35,9 @@ from collections import deque
 from typing import Any, Callable
 
 from .errors import RtError
-from .fiber import READY
+from .fiber import READY, Wait
 
-__all__ = ["IOPoller", "Watch", "Retarget", "READ", "WRITE", "StdinReader", "selectable_fd", "os_message"]
+__all__ = ["IOPoller", "IOWait", "Watch", "Retarget", "READ", "WRITE", "StdinReader", "selectable_fd", "os_message"]
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
@@ -56,6 +57,29 @@ class Watch:
         self.event = event
         self.attempt = attempt
         self.cleanup = cleanup  # called if the wait ends without the operation (cancelled)
+
+
+class IOWait(Wait):
+    """The Wait of a fiber parked on I/O. Whoever completes it (the poller, a
+    cancel, anything that sets `done`) also takes its watch out of the poller,
+    so the poller's count of waiting fibers -- which decides whether the
+    program is deadlocked -- is always exact, and a descriptor nobody waits on
+    leaves the selector at once."""
+
+    __slots__ = ()
+
+    @property
+    def done(self) -> bool:
+        return _wait_done.__get__(self)
+
+    @done.setter
+    def done(self, value: bool) -> None:
+        _wait_done.__set__(self, value)
+        if value:
+            self.fiber.vm.sched.io.forget(self)
+
+
+_wait_done = Wait.__dict__["done"]  # the slot of the base class
 
 
 class Retarget(Exception):
@@ -111,6 +135,7 @@ class IOPoller:
         from .scheduler import Switch
 
         w = sched.park(fb, ret, what)
+        w.__class__ = IOWait  # (same layout: only `done` gets a setter)
         watch = Watch(w, fd, event, attempt, cleanup)
         self.by_wait[w] = watch
         try:
@@ -131,10 +156,8 @@ class IOPoller:
         self._sync(fd)
 
     def forget(self, w: Any) -> None:
-        """Wait w is over without us (its fiber was cancelled): drop its watch.
-        Scheduler.cancel calls this, which keeps `by_wait` (and so `waiting`,
-        which decides whether the program is deadlocked) exact: no other code
-        completes an I/O wait."""
+        """Wait w is over (IOWait.done was set): drop its watch if the poller
+        still holds it (the fiber was cancelled, say)."""
         watch = self.by_wait.get(w)
         if watch is not None:
             self._drop(watch)

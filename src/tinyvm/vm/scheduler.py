@@ -165,7 +165,6 @@ class Scheduler:
         w = fb.wait
         if w is not None and not w.done:
             self.wake(w, error=self.vm.make_error("Cancelled", "task was cancelled"))
-            self.io.forget(w)  # a descriptor nobody waits on leaves the selector
         elif fb.yielded:  # suspended in yield_now(): raise it there
             fb.resume_error = Throw(self.vm.make_error("Cancelled", "task was cancelled"))
         else:
@@ -205,7 +204,7 @@ class Scheduler:
         some fiber waits on is ready, and wake whoever that was. False when
         neither can ever happen (no live timer, no fiber waiting on I/O)."""
         io = self.io
-        if io.waiting:  # (exact: a cancelled fiber's watch is dropped by cancel)
+        if io.waiting:  # (exact: see io.IOWait)
             io.poll(self.timer_timeout())
             self.fire_timers(wait=False)
             return True
