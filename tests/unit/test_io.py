@@ -573,9 +573,32 @@ open_and_drop()
 TVM = [sys.executable, "-c", "from tinyvm.cli.main import tvm_main; tvm_main()"]
 
 
-def tvm_proc(prog: Path, **kw) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(TVM + ["run", str(prog)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
+def tvm_proc(prog: Path, *flags: str) -> subprocess.Popen:
+    # (stdout is a pipe, so block-buffered: the VM flushes it whenever it goes idle)
+    return subprocess.Popen(TVM + ["run", *flags, str(prog)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_output_shows_while_the_vm_waits(tmp_path):
+    prog = tmp_path / "srv.tl"
+    prog.write_text(
+        'import net\nlet l = net.listen("127.0.0.1", 0)\nprint("listening", l.port())\n'
+        'let c = l.accept()\nprint("got", c.read_line())\n',
+        encoding="utf-8",
+    )
+    p = tvm_proc(prog, "--allow-net")
+    killer = threading.Timer(60, p.kill)
+    killer.start()
+    try:
+        assert p.stdout is not None
+        words = p.stdout.readline().split()  # printed, and flushed before waiting in accept
+        assert words[0] == "listening"
+        with socket.create_connection(("127.0.0.1", int(words[1]))) as s:
+            s.sendall(b"hi\n")
+        assert p.stdout.read() == "got hi\n"
+        assert p.wait(30) == 0
+    finally:
+        killer.cancel()
+        p.kill()
 
 
 def test_input_parks_only_the_reading_fiber(tmp_path):

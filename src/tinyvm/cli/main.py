@@ -29,16 +29,16 @@ COMMANDS = [
     ("repl", "", "start an interactive session (the default with no command)"),
 ]
 
-RUN_OPTIONS = """options for run:
-  --gc-stress       collect garbage at every allocation (also TVM_GC_STRESS=1)
-  --max-depth N     guest call depth limit (default 100000)
-  --budget N        instructions a fiber runs before another ready fiber gets a turn (default 8192)
-  --warn-leaks      report fibers still blocked when the main fiber ends
-  --allow-read[=PATH,...]   let fs read files (all, or these files and directories)
-  --allow-write[=PATH,...]  let fs write files
-  --allow-net[=HOST[:PORT],...]  let net listen and connect
-  --allow-env[=NAME,...]    let os.env read environment variables
-  -A, --allow-all   all of the above (without them, fs, net and os.env raise PermissionError)"""
+RUN_OPTIONS = """options for run (before FILE):
+  --gc-stress                    collect garbage at every allocation (also TVM_GC_STRESS=1)
+  --max-depth N                  guest call depth limit (default 100000)
+  --budget N                     instructions a fiber runs before another ready fiber gets a turn (default 8192)
+  --warn-leaks                   report fibers still blocked when the main fiber ends
+  --allow-read[=PATH,...]        let fs read files (all, or only these files and directories)
+  --allow-write[=PATH,...]       let fs write files (all, or only these)
+  --allow-net[=HOST[:PORT],...]  let net listen and connect (all, or only these hosts)
+  --allow-env[=NAME,...]         let os.env read environment variables (all, or only these)
+  -A, --allow-all                all of the above; without them fs, net and os.env raise PermissionError"""
 
 
 def usage() -> str:

@@ -326,8 +326,9 @@ class IOPoller:
         except KeyError:  # pragma: no cover - the selector lost it (fd closed under us)
             self.masks.pop(fd, None)
         except (OSError, ValueError) as e:
-            self.masks.pop(fd, None)
-            raise RtError("IOError", f"cannot wait on descriptor {fd}: {os_message(e) if isinstance(e, OSError) else e}") from None
+            self.masks.pop(fd, None)  # (the selector drops a descriptor it failed on)
+            if mask & ~old:  # only a new wait fails; giving one up never does
+                raise RtError("IOError", f"cannot wait on descriptor {fd}: {os_message(e) if isinstance(e, OSError) else e}") from None
 
 
 def os_message(e: OSError) -> str:

@@ -202,13 +202,31 @@ class Scheduler:
     def wait_for_work(self) -> bool:
         """Nothing is ready: wait until the first timer is due or a descriptor
         some fiber waits on is ready, and wake whoever that was. False when
-        neither can ever happen (no live timer, no fiber waiting on I/O)."""
+        neither can ever happen (no live timer, no fiber waiting on I/O).
+        Before the VM goes idle it flushes its stdout, so that what a program
+        printed (a server's "listening on ...") shows while it waits."""
         io = self.io
         if io.waiting:  # (exact: see io.IOWait)
-            io.poll(self.timer_timeout())
+            timeout = self.timer_timeout()
+            if timeout != 0:
+                self.flush_output()
+            io.poll(timeout)
             self.fire_timers(wait=False)
             return True
+        timeout = self.timer_timeout()
+        if timeout is None:
+            return False
+        if timeout > 0:
+            self.flush_output()
         return self.fire_timers(wait=True)
+
+    def flush_output(self) -> None:
+        flush = getattr(self.vm.stdout, "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except (OSError, ValueError):  # a closed pipe: the next print reports it
+                pass
 
     def timer_timeout(self) -> float | None:
         """Seconds until the first live timer is due (0 if it is); None without one."""

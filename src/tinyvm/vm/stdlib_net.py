@@ -73,7 +73,7 @@ def _addr_text(sa: Any) -> str:
 class _Socket(HeapObject):
     """What listeners and conns share: a non-blocking socket owned by one VM."""
 
-    __slots__ = ("sock", "fd", "id", "io", "closed", "freed")
+    __slots__ = ("sock", "fd", "id", "io", "closed")
     kind = "socket"
 
     def __init__(self, sock: socket.socket, io: Any) -> None:
@@ -83,11 +83,10 @@ class _Socket(HeapObject):
         io.next_id[self.kind] = self.id = io.next_id.get(self.kind, 0) + 1
         self.io = io
         self.closed = False
-        self.freed = False
         io.adopt(self)
 
     def size(self) -> int:
-        return HEADER + 6 * SLOT
+        return HEADER + 5 * SLOT
 
     def close(self) -> None:
         """Close (idempotent): fibers parked on it get `IOError: KIND is closed`."""
@@ -108,7 +107,6 @@ class _Socket(HeapObject):
 
     def free(self) -> None:
         # Unreachable from the guest: nobody can use it again.
-        self.freed = True
         if not self.closed:
             self.io.release(self)
 
@@ -123,7 +121,7 @@ class Listener(_Socket):
         self.addr = _addr_text(sock.getsockname())
 
     def port(self) -> int:
-        return self.sock.getsockname()[1] if not self.closed else int(self.addr.rsplit(":", 1)[1])
+        return int(self.addr.rsplit(":", 1)[1])
 
 
 class Conn(_Socket):
