@@ -45,9 +45,6 @@ def install(vm: Any) -> None:
     def sleep(fb: Fiber, args: list, ret: Any) -> Any:
         if len(args) != 1:
             raise _argc("sleep", 1, len(args))
-        sched.check_cancel(fb)
-        if fb.nested:
-            raise RtError("Error", "cannot sleep inside a host callback such as str()")
         w = sched.park(fb, ret, f"sleep({args[0]})")
         sched.add_timer(w, args[0])
         raise Switch

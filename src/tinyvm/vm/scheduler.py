@@ -362,7 +362,8 @@ class Scheduler:
                 self.wake(w, error=self.vm.make_error("Error", "send on closed channel"))
 
     def send(self, fb: Fiber, ch: Chan, v: Any, ret: Any) -> Any:
-        # The hot path of channel code: the common cases are inlined.
+        # The hot path of channel code: try_send inlined (calling it costs
+        # about 7% of an unbuffered ping-pong's time).
         if fb.cancelled:
             self.check_cancel(fb)
         if ch.closed:
