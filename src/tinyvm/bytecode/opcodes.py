@@ -124,6 +124,7 @@ _TABLE: list[tuple] = [
     ("RETURN", (), "1", 0, "return the top of stack to the caller", None, True),
     ("THROW", (), "1", 0, "throw the top of stack", None, True),
     ("SPAWN", (COUNT,), "a+1", 1, "callee and a arguments -> the Task of a new fiber that calls callee(args); it joins the back of the run queue"),
+    ("SPAWN_GLOBAL", (GLOBAL, COUNT), "b", 1, "as SPAWN of the function in global a, without its parameter type checks (as CALL_GLOBAL)"),
     ("AWAIT", (), "1", 1, "task -> its result, once it is done (parks this fiber until then); rethrows the task's error"),
     ("YIELD", (), "1", 1, "suspend the running generator, handing the value to next() or the for loop; nil when resumed"),
     ("SELECT", (COUNT, CONST), "a", 2, "consts[b] lists the cases ('recv' 'send' 'sleep' 'default'); a values (a channel, a channel and a value, milliseconds) -> case index and received value; parks until a case is ready unless there is a default"),

@@ -7,16 +7,17 @@ as hostile: whatever the bytes, it either returns a verified `Bundle` or raises
 `LoadError` -- never another exception, never an allocation driven by an
 unchecked length, never unbounded recursion.
 
-File layout (version 2)
+File layout (version 3)
 -----------------------
 
-Version 2 (issue 3) added `field_types` to class constants; version 1 files
-are rejected (recompile them with `tvmc`).
+Version 2 (issue 3) added `field_types` to class constants; version 3 (issue
+4) added the SPAWN_GLOBAL instruction, which renumbers the opcodes after it.
+Files of other versions are rejected (recompile them with `tvmc`).
 
 Header, fixed 38 bytes::
 
     magic     4 bytes   b"TVM\\x00"
-    version   u16       big-endian, currently 2
+    version   u16       big-endian, currently 3
     checksum  32 bytes  sha256 of the payload (everything after the header)
 
 Primitive encodings used by the payload:
@@ -96,7 +97,7 @@ from .verifier import VerifyError, verify_module
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]
 
 MAGIC = b"TVM\x00"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _CHECKSUM_SIZE = 32  # sha256 digest
 HEADER_SIZE = len(MAGIC) + 2 + _CHECKSUM_SIZE
 # Maximum nesting of tuple/code/class constants. Deeper input is corrupt in

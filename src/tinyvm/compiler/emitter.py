@@ -779,16 +779,12 @@ class FunctionEmitter:
             self.pos = pos
             self.emit(O.SUPER_CALL, self.name_(callee.name), n)
             return
-        if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
-            var = callee.ref.var
-            if var is not None and var.is_fn:
-                # The checker proved or converted every argument (see
-                # Checker.is_global_fn): CALL_GLOBAL skips the callee's entry checks.
-                for a in e.args:
-                    self.arg(a)
-                self.pos = pos
-                self.emit(O.CALL_GLOBAL, callee.ref.index, n)
-                return
+        if self._global_fn(callee):
+            for a in e.args:
+                self.arg(a)
+            self.pos = pos
+            self.emit(O.CALL_GLOBAL, callee.ref.index, n)
+            return
         self.expr(callee)
         for a in e.args:
             self.arg(a)
@@ -797,6 +793,16 @@ class FunctionEmitter:
             self.emit(O.CALL_TYPED, n, self.const(e.proven))
         else:
             self.emit(O.CALL, n)
+
+    @staticmethod
+    def _global_fn(callee: A.Expr) -> bool:
+        """A hoisted top-level function: the checker proved or converted every
+        argument of a call to it (see Checker.is_global_fn), so CALL_GLOBAL and
+        SPAWN_GLOBAL skip its entry checks."""
+        if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
+            var = callee.ref.var
+            return var is not None and var.is_fn
+        return False
 
     def e_Index(self, e: A.Index) -> None:
         self.expr(e.obj)
@@ -831,6 +837,12 @@ class FunctionEmitter:
             self.emit(O.LOAD_NIL)  # reported by the resolver
             return
         callee = call.callee
+        if self._global_fn(callee):  # as CALL_GLOBAL: no entry checks
+            for a in call.args:
+                self.arg(a)
+            self.at(e)
+            self.emit(O.SPAWN_GLOBAL, callee.ref.index, len(call.args))
+            return
         if isinstance(callee, A.Field):  # spawn obj.m(x): the bound method
             self.expr(callee.obj)
             self.at(callee)

@@ -42,30 +42,29 @@ class Wait:
 
 class Fiber(HeapObject):
     __slots__ = (
-        "L", "frames", "vm", "error_trace", "name", "epc", "id", "state", "resume", "resume_error",
+        "L", "frames", "vm", "name", "epc", "id", "state", "resume", "resume_error",
         "wait", "result", "error", "failed", "awaiters", "cancelled", "cancel_pending", "observed", "nested", "yielded",
     )  # fmt: skip
     type_name = "task"
 
-    def __init__(self, vm: Any, name: str = "main", fid: int = 0) -> None:
+    def __init__(self, vm: Any, name: str = "main", fid: int = 0, L: list | None = None, frames: list | None = None, resume: Any = None) -> None:
         self.mark = 0
         self.vm = vm
-        self.L: list = []
-        self.frames: list[tuple[list, Any]] = []
-        self.error_trace: list[str] = []
+        self.L: list = [] if L is None else L
+        self.frames: list[tuple[list, Any]] = [] if frames is None else frames
         self.name = name
         self.id = fid
         # Offset of the operator a fused expression block was executing when it
         # raised (see vm/blocks.py); only meaningful right after such an error.
         self.epc = 0
         self.state = READY
-        self.resume: Any = None  # the op to continue at when scheduled
+        self.resume: Any = resume  # the op to continue at when scheduled
         self.resume_error: Any = None  # an error to raise there instead (a `Throw`)
         self.wait: Wait | None = None
         self.result: Any = None
         self.error: Any = None
         self.failed = False
-        self.awaiters: list[Wait] = []
+        self.awaiters: list[Wait] | None = None  # (made by the first await that waits)
         # cancel() was called: every blocking operation raises Cancelled.
         self.cancelled = False
         # ...and it has not been raised yet: the next preemption point raises
@@ -76,7 +75,9 @@ class Fiber(HeapObject):
         self.nested = False  # a host callback's fiber: it may not block
         self.yielded = False  # queued by yield_now(): a cancel() raises there
 
-    def refs(self) -> list:
+    def refs(self) -> Any:
+        if self.state is DONE:  # (most fibers a collection meets, when many are spawned)
+            return (self.result, self.error)
         out = list(self.L)
         for L, _ in self.frames:
             out.extend(L)

@@ -52,7 +52,7 @@ from .capabilities import Capabilities
 from .predecode import Decoder
 from .typecheck import TypeChecks
 from .methods import PRELUDE_METHODS
-from .values import NeedsGuest, check_key, to_str, typeof
+from .values import NeedsGuest, check_key, kind_of_type, to_str, typeof
 
 ERROR_CLASSES = (
     "TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError "
@@ -76,10 +76,6 @@ class Halt(Exception):
 
 _NO_ERROR = object()
 _NO_PLACE = (None, -1)
-
-
-class FiberExit(Halt):
-    """The bottom frame of a spawned fiber returned."""
 
 
 def _plural(n: int) -> str:
@@ -112,10 +108,11 @@ class Machine:
             raise Halt(fb.L[-1])
 
         def fiber_exit(fb: Fiber) -> Any:
-            raise FiberExit(fb.L[-1])
+            self.sched.finish(fb, fb.L[-1])
+            raise Switch
 
         self._halt = halt
-        self._fiber_exit = fiber_exit
+        self.fiber_exit = fiber_exit
         self.op_info[halt] = (None, -1)
         self.op_info[fiber_exit] = (None, -1)
         self.sched = Scheduler(self, budget)
@@ -239,6 +236,7 @@ class Machine:
         main = fb
         used = 0  # instructions run by fb since it was scheduled
         outcome: list = []  # main's return value, or the GuestException that ended it
+        ready = sched.ready if sched is not None else None
         i = 0
         while True:
             err: Any = _NO_ERROR  # `throw nil` throws nil
@@ -268,9 +266,6 @@ class Machine:
                             sched.ready.append(fb)
                             fb, op = self._next(sched, main)
             except Switch:
-                switch = True
-            except FiberExit as x:
-                sched.finish(fb, x.value)
                 switch = True
             except Halt as h:
                 if heap.pending:
@@ -315,13 +310,22 @@ class Machine:
                         self.extra_roots.append(g.value)
                         self._end_main(sched, main)
                     else:  # the fiber ends; its task holds the error
-                        fb.error_trace = g.trace
                         sched.finish(fb, None, g.value if g.value is not None else err, failed=True)
                         if not fb.observed:
                             self._lost.append(fb)
                     switch = True
             if switch:
                 used = 0
+                if ready and not (sched.timers or sched.io.masks):
+                    # The common case of _next, inline: a fiber is ready, and
+                    # no timer or I/O can have become due meanwhile.
+                    fb = self.fiber = ready.popleft()
+                    op = fb.resume
+                    fb.resume = None
+                    fb.yielded = False
+                    if fb.resume_error is not None:
+                        op = self._rethrow_op(op)
+                    continue
                 nxt = self._next(sched, main)
                 if nxt is None:
                     self._report_lost()
@@ -403,8 +407,8 @@ class Machine:
                 if type(fn) is Function or type(fn) is AsyncFunction:  # run it here, not in another fiber
                     args = L[1:]
                     del L[1:]
-                    return self.push_frame(fb, fn, args, self._fiber_exit)
-                return self.call_slow(fb, fn, n, self._fiber_exit)
+                    return self.push_frame(fb, fn, args, self.fiber_exit)
+                return self.call_slow(fb, fn, n, self.fiber_exit)
 
             self.op_info[op] = (None, -1)
             self._start_ops[n] = op
@@ -449,7 +453,6 @@ class Machine:
         if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
             if not value.fields.get("stack"):
                 value.fields["stack"] = "\n".join(trace)
-        fb.error_trace = trace
         code, pc = self.where(fb, op)
         while True:
             if code is not None:
@@ -566,7 +569,8 @@ class Machine:
                 for i, check in fn.checks.items:
                     args[i - 1] = check(args[i - 1])
             if t is AsyncFunction:  # starts a fiber, returns its Task
-                L.append(self.sched.spawn(fn, args))
+                args.insert(0, fn)
+                L.append(self.sched.spawn(args))
             else:
                 L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name)))
             return ret
@@ -634,15 +638,12 @@ class Machine:
                 args = L[len(L) - n :]
                 del L[len(L) - n - 1 :]
                 return blocking[name](fb, recv, args, ret)
-            table = self.methods.get(kind)
-            pname = PRELUDE_METHODS.get(kind, {}).get(name)
-            if name == "sort" and n != 1:
-                pname = None  # sort() is native; sort(key) needs guest calls
+            pname = self.prelude_method(kind, name, n)
             if pname is not None:
                 fn = self.prelude_fn(pname)
                 L.insert(len(L) - n - 1, fn)
                 return self.call_slow(fb, fn, n + 1, ret)
-            meth = table.get(name) if table is not None else None
+            meth = self.methods.get(kind, {}).get(name)
             if meth is None:
                 raise RtError("TypeError", f"{kind} has no method '{name}'")
             args = L[len(L) - n :]
@@ -656,6 +657,25 @@ class Machine:
         # A field or export holding a callable: call it without a receiver.
         L[len(L) - n - 1] = value
         return self.call_slow(fb, value, n, ret)
+
+    @staticmethod
+    def prelude_method(kind: str, name: str, n: int) -> str | None:
+        """The prelude function implementing `kind.name` with n arguments, if any."""
+        if name == "sort" and n != 1:
+            return None  # sort() is native; sort(key) needs guest calls
+        return PRELUDE_METHODS.get(kind, {}).get(name)
+
+    def native_method(self, t: type, name: str, n: int) -> Callable | None:
+        """The native behind `recv.name(n args)` for every receiver of Python
+        type t (not Instance, Record or module, whose members vary), when it is
+        a plain host call: not blocking, not written in the prelude. Call sites
+        cache it per receiver type (vm/predecode.py)."""
+        if t is Instance or t is Record or t is ModuleObject:
+            return None
+        kind = kind_of_type(t)
+        if kind is None or name in self.blocking_methods.get(kind, ()) or self.prelude_method(kind, name, n):
+            return None
+        return self.methods.get(kind, {}).get(name)
 
     def super_method(self, cls: Any, name: str) -> Any:
         if type(cls) is not Class:

@@ -42,7 +42,7 @@ from . import arith
 from .blocks import BLOCK_PC, compile_block
 from .errors import RtError, Throw
 from .generators import gen_yield
-from .values import check_key, typeof
+from .values import NeedsGuest, check_key, typeof
 
 
 _ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
@@ -941,11 +941,30 @@ def b_call_method(d, code, ops, pc, args, k):
     limit = vm.max_depth
     m = -n - 1
     want = _proven_sig(d, code, args, 2)
+    native_method = vm.native_method
+    fallback = vm._method_fallback
+    natives: dict = {}  # receiver type -> its plain native for this call, or None
 
     def f(fb):
         L = fb.L
         recv = L[m]
-        if type(recv) is Instance:
+        t = type(recv)
+        if t is not Instance:
+            try:
+                meth = natives[t]
+            except KeyError:
+                meth = natives[t] = native_method(t, name, n)
+            if meth is not None:
+                # As call_method_slow, without its lookups: arguments stay on
+                # the stack until the call succeeds (NeedsGuest falls back).
+                try:
+                    result = meth(recv, L[-1]) if n == 1 else meth(recv, *L[len(L) - n :])
+                except NeedsGuest:
+                    return fallback(fb, typeof(recv), recv, name, n, ops[k])
+                del L[m:]
+                L.append(result)
+                return ops[k]
+        else:
             meth = recv.cls.methods.get(name)
             if type(meth) is Function and meth.arity == n + 1:
                 frames = fb.frames
@@ -1058,6 +1077,7 @@ def b_throw(d, code, ops, pc, args, k):
 @builder(O.SPAWN)
 def b_spawn(d, code, ops, pc, args, k):
     n = args[0]
+    m = -n - 1
     spawn = d.vm.sched.spawn
     from .concurrency import BlockingNative  # (concurrency imports the scheduler, which imports this module's users)
 
@@ -1065,12 +1085,35 @@ def b_spawn(d, code, ops, pc, args, k):
 
     def f(fb):
         L = fb.L
-        fn = L[-n - 1]
+        fn = L[m]
         if type(fn) not in callables:
             raise RtError("TypeError", f"spawn needs a function call, got {typeof(fn)}")
-        a = L[len(L) - n :]
-        del L[len(L) - n - 1 :]
-        L.append(spawn(fn, a))
+        frame = L[m:]
+        del L[m:]
+        L.append(spawn(frame))
+        return ops[k]
+
+    return f
+
+
+@builder(O.SPAWN_GLOBAL)
+def b_spawn_global(d, code, ops, pc, args, k):
+    g, n = args
+    G = d.G
+    spawn = d.vm.sched.spawn
+    generic = b_spawn(d, code, ops, pc, (n,), k)
+
+    def f(fb):
+        fn = G[g]
+        if type(fn) is not Function:  # not yet defined: as SPAWN, which reports it
+            L = fb.L
+            L.insert(len(L) - n, fn)
+            return generic(fb)
+        L = fb.L
+        frame = L[len(L) - n :] if n else []
+        del L[len(L) - n :]
+        frame.insert(0, fn)
+        L.append(spawn(frame, True))
         return ops[k]
 
     return f

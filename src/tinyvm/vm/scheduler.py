@@ -39,12 +39,13 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from ..heap.objects import HEADER, SLOT, BoundMethod, HeapObject, Record
+from ..heap.objects import HEADER, SLOT, AsyncFunction, BoundMethod, Function, HeapObject, Record
 from .errors import RtError, Throw
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
 from .io import POLL_INTERVAL, IOPoller
 from .values import typeof
 
+_GONE: Any = ()  # a finished fiber's frame and frame stack
 DEFAULT_BUDGET = 8192  # instructions a fiber runs before another ready one gets a turn
 
 
@@ -101,28 +102,54 @@ class Scheduler:
 
     # ------------------------------------------------------------------ fibers
 
-    def spawn(self, fn: Any, args: list) -> Fiber:
-        """A new fiber that will call fn(*args); it joins the back of the queue."""
+    def spawn(self, frame: list, proven: bool = False) -> Fiber:
+        """A new fiber that will call fn(*args), given frame [fn, args...] (which
+        becomes its stack); it joins the back of the queue. `proven`: the
+        compiler proved or checked the arguments (SPAWN_GLOBAL)."""
         vm = self.vm
         self.next_id += 1
-        fb = vm.heap.alloc(Fiber(vm, fn.method.name if type(fn) is BoundMethod else fn.name, self.next_id))
-        args.insert(0, fn)
-        fb.L = args
-        fb.resume = vm.start_op(len(args) - 1)
+        fn = frame[0]
+        t = type(fn)
+        name = fn.method.name if t is BoundMethod else fn.name
+        if (t is Function or t is AsyncFunction) and fn.arity == len(frame) - 1 and (proven or self._enter(fn, frame)):
+            # The common case, entered now as push_frame would: the fiber's
+            # first op is fn's own. Its bottom frame ends the fiber: RETURN
+            # pushes the result onto `frame` (the list is free by then).
+            frame += fn.code_pad
+            fb = vm.heap.alloc(Fiber(vm, name, self.next_id, frame, [(frame, vm.fiber_exit)], fn.entry))
+        else:  # anything else is called when the fiber starts, and fails there
+            fb = vm.heap.alloc(Fiber(vm, name, self.next_id, frame, None, vm.start_op(len(frame) - 1)))
         self.alive[fb] = None
         self.ready.append(fb)
         return fb
 
+    @staticmethod
+    def _enter(fn: Function, frame: list) -> bool:
+        """Apply fn's parameter checks to frame [fn, args...]; False if one
+        fails (the fiber then makes the call, and fails, when it starts)."""
+        checks = fn.checks
+        if checks is not None:
+            try:
+                for i, check in checks.items:
+                    frame[i] = check(frame[i])
+            except RtError:
+                return False
+        return True
+
     def finish(self, fb: Fiber, result: Any, error: Any = None, failed: bool = False) -> None:
         fb.state = DONE
-        fb.result, fb.error, fb.failed = result, error, failed
-        fb.L, fb.frames, fb.resume, fb.resume_error, fb.wait = [], [], None, None, None
+        fb.result = result
+        if failed:
+            fb.error, fb.failed = error, True
+        fb.L = fb.frames = _GONE  # (done fibers are not run, but still sized)
+        fb.resume = fb.resume_error = fb.wait = None
         self.alive.pop(fb, None)
-        for w in fb.awaiters:
-            if not w.done:
-                fb.observed = True
-                self.wake_await(w, fb)
-        fb.awaiters = []
+        if fb.awaiters is not None:
+            for w in fb.awaiters:
+                if not w.done:
+                    fb.observed = True
+                    self.wake_await(w, fb)
+            fb.awaiters = None
 
     def wake(self, w: Wait, *push: Any, error: Any = None) -> None:
         """Complete wait w: push values onto the fiber's frame (or arrange for
@@ -411,7 +438,10 @@ class Scheduler:
             fb.L.append(t.result)
             return ret
         w = self.park(fb, ret, f"await {self.describe(t)}")
-        t.awaiters.append(w)
+        if t.awaiters is None:
+            t.awaiters = [w]
+        else:
+            t.awaiters.append(w)
         raise Switch
 
     def wake_await(self, w: Wait, t: Fiber) -> None:

@@ -95,6 +95,12 @@ _SCALAR_TYPE_NAMES: dict[type, str] = {
 }
 
 
+def kind_of_type(t: type) -> str | None:
+    """typeof() of every value of Python type t, when the type alone decides it
+    (not for Instance, whose typeof is its class name)."""
+    return _SCALAR_TYPE_NAMES.get(t) or getattr(t, "type_name", None)
+
+
 def typeof(v: Any) -> str:
     """The spec's `typeof(v)`.
 
