@@ -10,8 +10,8 @@ instruction boundary: a suspended fiber keeps `L`, `frames` and `resume`, the
 op to continue at.
 
 A fiber is also the guest's `Task` (typeof "task"): `spawn` returns it, and
-`await` reads its `result` or rethrows its `error`. While alive it is a GC
-root (the scheduler lists it); its refs are its frames, its result or error.
+`await` reads its `result` or rethrows it (the error, when `failed`). While alive it is a GC
+root (the scheduler lists it); its refs are its frames and its result.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..heap.objects import HeapObject
 # Fiber.state
 READY = "ready"  # in the run queue (or running)
 BLOCKED = "blocked"  # parked: `waiting` says on what
-DONE = "done"  # finished: `result`, or `error` when `failed`
+DONE = "done"  # finished: `result` holds the value, or the error when `failed`
 
 
 class Wait:
@@ -42,14 +42,13 @@ class Wait:
 
 class Fiber(HeapObject):
     __slots__ = (
-        "L", "frames", "vm", "name", "epc", "id", "state", "resume", "resume_error",
-        "wait", "result", "error", "failed", "awaiters", "cancelled", "cancel_pending", "observed", "nested", "yielded",
+        "L", "frames", "name", "epc", "id", "state", "resume", "resume_error",
+        "wait", "result", "failed", "awaiters", "cancelled", "cancel_pending", "observed", "nested", "yielded",
     )  # fmt: skip
     type_name = "task"
 
-    def __init__(self, vm: Any, name: str = "main", fid: int = 0, L: list | None = None, frames: list | None = None, resume: Any = None) -> None:
+    def __init__(self, name: str = "main", fid: int = 0, L: list | None = None, frames: list | None = None, resume: Any = None) -> None:
         self.mark = 0
-        self.vm = vm
         self.L: list = [] if L is None else L
         self.frames: list[tuple[list, Any]] = [] if frames is None else frames
         self.name = name
@@ -61,8 +60,7 @@ class Fiber(HeapObject):
         self.resume: Any = resume  # the op to continue at when scheduled
         self.resume_error: Any = None  # an error to raise there instead (a `Throw`)
         self.wait: Wait | None = None
-        self.result: Any = None
-        self.error: Any = None
+        self.result: Any = None  # once done: the return value, or the error if `failed`
         self.failed = False
         self.awaiters: list[Wait] | None = None  # (made by the first await that waits)
         # cancel() was called: every blocking operation raises Cancelled.
@@ -77,12 +75,11 @@ class Fiber(HeapObject):
 
     def refs(self) -> Any:
         if self.state is DONE:  # (most fibers a collection meets, when many are spawned)
-            return (self.result, self.error)
+            return (self.result,)
         out = list(self.L)
         for L, _ in self.frames:
             out.extend(L)
         out.append(self.result)
-        out.append(self.error)
         if self.resume_error is not None:
             out.append(self.resume_error.value)
         return out

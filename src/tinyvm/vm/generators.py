@@ -26,11 +26,12 @@ NEW, SUSPENDED, RUNNING, FINISHED = range(4)
 
 
 class Gen(HeapObject):
-    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name")
+    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name", "alloc")
     type_name = "gen"
 
-    def __init__(self, L: list, entry: Any, name: str) -> None:
+    def __init__(self, L: list, entry: Any, name: str, alloc: Any) -> None:
         self.L = L
+        self.alloc = alloc  # the VM's heap.alloc, for the result records
         self.resume = entry
         self.state = NEW
         self.caller_ret: Any = None  # where the current next() continues
@@ -41,7 +42,7 @@ class Gen(HeapObject):
             L = fb.L
             self.state = FINISHED
             self.L = []
-            L[-1] = fb.vm.heap.alloc(Record({"done": True, "value": L[-1]}))
+            L[-1] = self.alloc(Record({"done": True, "value": L[-1]}))
             return self.caller_ret
 
         finish.gen = self  # type: ignore[attr-defined]  (YIELD finds its Gen here)
@@ -61,7 +62,7 @@ def gen_enter(fb: Any, g: Gen, ret: Any) -> Any:
     if g.state == RUNNING:
         raise RtError("Error", "generator is already running")
     if g.state == FINISHED:
-        fb.L.append(fb.vm.heap.alloc(Record({"done": True, "value": None})))
+        fb.L.append(g.alloc(Record({"done": True, "value": None})))
         return ret
     g.state = RUNNING
     g.caller_ret = ret
@@ -84,5 +85,5 @@ def gen_yield(fb: Any, value: Any, next_op: Any) -> Any:
     g.resume = next_op
     g.state = SUSPENDED
     fb.L = caller_L
-    caller_L.append(fb.vm.heap.alloc(Record({"done": False, "value": value})))
+    caller_L.append(g.alloc(Record({"done": False, "value": value})))
     return g.caller_ret

@@ -66,7 +66,11 @@ class IOWait(Wait):
     program is deadlocked -- is always exact, and a descriptor nobody waits on
     leaves the selector at once."""
 
-    __slots__ = ()
+    __slots__ = ("poller",)
+
+    def __init__(self, fiber: Any, what: str, poller: "IOPoller") -> None:
+        super().__init__(fiber, what)
+        self.poller = poller
 
     @property
     def done(self) -> bool:
@@ -76,7 +80,7 @@ class IOWait(Wait):
     def done(self, value: bool) -> None:
         _wait_done.__set__(self, value)
         if value:
-            self.fiber.vm.sched.io.forget(self)
+            self.poller.forget(self)
 
 
 _wait_done = Wait.__dict__["done"]  # the slot of the base class
@@ -134,8 +138,7 @@ class IOPoller:
                 return ret
         from .scheduler import Switch
 
-        w = sched.park(fb, ret, what)
-        w.__class__ = IOWait  # (same layout: only `done` gets a setter)
+        w = sched.park(fb, ret, what, wait=IOWait(fb, what, self))
         watch = Watch(w, fd, event, attempt, cleanup)
         self.by_wait[w] = watch
         try:

@@ -104,18 +104,20 @@ class Machine:
         self.prelude: ModuleObject | None = None
         self.extra_roots: list = []  # values held by the embedding API
 
+        self.sched = Scheduler(self, budget)
+        finish = self.sched.finish
+
         def halt(fb: Fiber) -> Any:
             raise Halt(fb.L[-1])
 
         def fiber_exit(fb: Fiber) -> Any:
-            self.sched.finish(fb, fb.L[-1])
+            finish(fb, fb.L[-1])
             raise Switch
 
         self._halt = halt
         self.fiber_exit = fiber_exit
         self.op_info[halt] = (None, -1)
         self.op_info[fiber_exit] = (None, -1)
-        self.sched = Scheduler(self, budget)
         self.running = False  # a scheduling run is active (nested runs may not block)
         self.warnings: list[str] = []  # for the host to show (--warn-leaks, lost task errors)
         self.warn_leaks = False
@@ -180,7 +182,7 @@ class Machine:
 
     def run_function(self, fn: Any, args: list) -> Any:
         """Call a guest callable from the host and run until it returns."""
-        fb = Fiber(self)
+        fb = Fiber()
         outer = self.fiber
         self.fiber = fb
         self.fibers.append(fb)
@@ -310,7 +312,7 @@ class Machine:
                         self.extra_roots.append(g.value)
                         self._end_main(sched, main)
                     else:  # the fiber ends; its task holds the error
-                        sched.finish(fb, None, g.value if g.value is not None else err, failed=True)
+                        sched.finish(fb, g.value if g.value is not None else err, failed=True)
                         if not fb.observed:
                             self._lost.append(fb)
                     switch = True
@@ -349,9 +351,10 @@ class Machine:
     def _report_lost(self) -> None:
         for f in self._lost:
             # Cancelled fibers (at the end of the program, say) failed on purpose.
-            if not f.observed and type(f.error) is Instance and not (f.cancelled and f.error.cls.name == "Cancelled"):
-                msg = to_str_safe(f.error.fields.get("message", ""))
-                self.warnings.append(f"warning: {self.sched.describe(f)} failed and was never awaited: {f.error.cls.name}: {msg}")
+            err = f.result  # (the error, as it failed)
+            if not f.observed and type(err) is Instance and not (f.cancelled and err.cls.name == "Cancelled"):
+                msg = to_str_safe(err.fields.get("message", ""))
+                self.warnings.append(f"warning: {self.sched.describe(f)} failed and was never awaited: {err.cls.name}: {msg}")
         self._lost = []
 
     def _next(self, sched: Scheduler, main: Fiber) -> tuple[Fiber, Any] | None:
@@ -572,7 +575,7 @@ class Machine:
                 args.insert(0, fn)
                 L.append(self.sched.spawn(args))
             else:
-                L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name)))
+                L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name, self.heap.alloc)))
             return ret
         raise RtError("TypeError", f"{typeof(fn)} is not callable")
 

@@ -41,6 +41,7 @@ from ..heap.objects import (
 from . import arith
 from .blocks import BLOCK_PC, compile_block
 from .errors import RtError, Throw
+from .fiber import DONE, Fiber
 from .generators import gen_yield
 from .values import NeedsGuest, check_key, typeof
 
@@ -1110,10 +1111,12 @@ def b_spawn_global(d, code, ops, pc, args, k):
             L.insert(len(L) - n, fn)
             return generic(fb)
         L = fb.L
-        frame = L[len(L) - n :] if n else []
-        del L[len(L) - n :]
-        frame.insert(0, fn)
-        L.append(spawn(frame, True))
+        if n == 1:
+            L[-1] = spawn([fn, L[-1]], True)
+        else:
+            frame = [fn, *L[len(L) - n :]]
+            del L[len(L) - n :]
+            L.append(spawn(frame, True))
         return ops[k]
 
     return f
@@ -1124,7 +1127,15 @@ def b_await(d, code, ops, pc, args, k):
     await_task = d.vm.sched.await_task
 
     def f(fb):
-        return await_task(fb, fb.L.pop(), ops[k])
+        L = fb.L
+        t = L[-1]
+        # A task that already succeeded, awaited by a fiber not cancelled:
+        # await_task's common case, inline.
+        if type(t) is Fiber and t.state is DONE and not t.failed and not fb.cancelled:
+            t.observed = True
+            L[-1] = t.result
+            return ops[k]
+        return await_task(fb, L.pop(), ops[k])
 
     return f
 

@@ -107,18 +107,19 @@ class Scheduler:
         becomes its stack); it joins the back of the queue. `proven`: the
         compiler proved or checked the arguments (SPAWN_GLOBAL)."""
         vm = self.vm
-        self.next_id += 1
+        self.next_id = fid = self.next_id + 1
         fn = frame[0]
         t = type(fn)
-        name = fn.method.name if t is BoundMethod else fn.name
-        if (t is Function or t is AsyncFunction) and fn.arity == len(frame) - 1 and (proven or self._enter(fn, frame)):
+        if (t is Function or t is AsyncFunction) and fn.arity == len(frame) - 1 and (proven or fn.checks is None or self._enter(fn, frame)):
             # The common case, entered now as push_frame would: the fiber's
             # first op is fn's own. Its bottom frame ends the fiber: RETURN
             # pushes the result onto `frame` (the list is free by then).
-            frame += fn.code_pad
-            fb = vm.heap.alloc(Fiber(vm, name, self.next_id, frame, [(frame, vm.fiber_exit)], fn.entry))
+            if fn.code_pad:
+                frame += fn.code_pad
+            fb = Fiber(fn.name, fid, frame, [(frame, vm.fiber_exit)], fn.entry)
         else:  # anything else is called when the fiber starts, and fails there
-            fb = vm.heap.alloc(Fiber(vm, name, self.next_id, frame, None, vm.start_op(len(frame) - 1)))
+            fb = Fiber(fn.method.name if t is BoundMethod else fn.name, fid, frame, None, vm.start_op(len(frame) - 1))
+        vm.heap.alloc(fb)
         self.alive[fb] = None
         self.ready.append(fb)
         return fb
@@ -136,11 +137,12 @@ class Scheduler:
                 return False
         return True
 
-    def finish(self, fb: Fiber, result: Any, error: Any = None, failed: bool = False) -> None:
+    def finish(self, fb: Fiber, result: Any, failed: bool = False) -> None:
+        """fb is done: `result` is its return value, or its error if it failed."""
         fb.state = DONE
         fb.result = result
         if failed:
-            fb.error, fb.failed = error, True
+            fb.failed = True
         fb.L = fb.frames = _GONE  # (done fibers are not run, but still sized)
         fb.resume = fb.resume_error = fb.wait = None
         self.alive.pop(fb, None)
@@ -164,12 +166,13 @@ class Scheduler:
         fb.state = READY
         self.ready.append(fb)
 
-    def park(self, fb: Fiber, ret: Any, what: str, cases: int = 0) -> Wait:
-        """Park fb (to continue at ret); the caller registers the Wait, then raises Switch."""
+    def park(self, fb: Fiber, ret: Any, what: str, cases: int = 0, wait: Wait | None = None) -> Wait:
+        """Park fb (to continue at ret) with a new Wait (or `wait`, made by the
+        caller); the caller registers the Wait, then raises Switch."""
         if fb.nested:
             raise RtError("Error", f"cannot block ({what}) inside a host callback such as str()")
         self.check_cancel(fb)
-        w = Wait(fb, what, cases)
+        w = Wait(fb, what, cases) if wait is None else wait
         fb.wait = w
         fb.state = BLOCKED
         fb.resume = ret
@@ -434,7 +437,7 @@ class Scheduler:
         if t.state == DONE:
             t.observed = True
             if t.failed:
-                raise Throw(t.error)
+                raise Throw(t.result)
             fb.L.append(t.result)
             return ret
         w = self.park(fb, ret, f"await {self.describe(t)}")
@@ -446,7 +449,7 @@ class Scheduler:
 
     def wake_await(self, w: Wait, t: Fiber) -> None:
         if t.failed:
-            self.wake(w, error=t.error)
+            self.wake(w, error=t.result)
         else:
             self.wake(w, t.result)
 
