@@ -1,13 +1,19 @@
 """Expression blocks: a straight run of pure stack instructions as one closure.
 
 The pre-decoder calls `compile_block` at every instruction. A block is a
-maximal run of LOAD_LOCAL / LOAD_CONST / LOAD_NIL/TRUE/FALSE / binary operators
-/ NEG / STORE_LOCAL / GET_FIELD / SET_FIELD / SET_FIELD_PROVEN / GET_INDEX /
-SET_INDEX / CHECK_TYPE, optionally ended by JUMP_IF_FALSE, JUMP_IF_TRUE or
-RETURN, inside one exception range. Its operand stack is simulated at
-pre-decode time, so values live in Python locals and only what the block leaves
-behind touches the frame list. `s = s + i * j % 7` becomes one dispatch instead
-of eight.
+maximal run of LOAD_LOCAL / LOAD_GLOBAL / LOAD_CONST / LOAD_NIL/TRUE/FALSE /
+binary operators / NEG / STORE_LOCAL / STORE_GLOBAL / GET_FIELD / SET_FIELD /
+SET_FIELD_PROVEN / GET_INDEX / SET_INDEX / CHECK_TYPE, optionally ended by
+JUMP_IF_FALSE, JUMP_IF_TRUE or RETURN, inside one exception range. Its operand
+stack is simulated at pre-decode time, so values live in Python locals and only
+what the block leaves behind touches the frame list. `s = s + i * j % 7`
+becomes one dispatch instead of eight.
+
+A block may also end in a *tail*: the call, spawn, await or constructor
+instruction its values feed (`f(a, b + 1)`, `xs.push(x)`, `await t`). The
+block pushes them, then runs the tail's own closure and returns what it
+returns, so loading arguments and making the call is one dispatch; errors of
+the tail are reported at the tail's offset like any other in the block.
 
 Type checks (vm/typecheck.py): SET_FIELD stays inline only for instances of
 classes without typed fields, and otherwise calls the VM's `set_field`, which
@@ -44,12 +50,24 @@ _CMP = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
 _BINARY = frozenset(_ARITH) | frozenset(_CMP) | frozenset(_OTHER)
 _FIELD_OPS = frozenset({O.GET_FIELD, O.SET_FIELD, O.SET_FIELD_PROVEN})
-_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS | _BINARY
+_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_GLOBAL, O.STORE_GLOBAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS | _BINARY
 _ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.RETURN})
-_WORK = frozenset({O.STORE_LOCAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS
+_WORK = frozenset({O.STORE_LOCAL, O.STORE_GLOBAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS
+# Instructions that may end a block as its tail: those whose operands are
+# mostly loaded just before them. (Not JUMP, which is threaded anyway, nor
+# the loop and iteration instructions, which are block heads or pairs.)
+_TAILS = frozenset({
+    O.CALL, O.CALL_GLOBAL, O.CALL_TYPED, O.CALL_METHOD, O.CALL_METHOD_TYPED, O.SUPER_CALL,
+    O.SPAWN, O.SPAWN_GLOBAL, O.AWAIT, O.BUILD_ARRAY, O.BUILD_MAP, O.BUILD_RECORD, O.BUILD_STRING,
+    O.TO_STR, O.GET_ITER, O.THROW, O.YIELD,
+})  # fmt: skip
 _SCALARS = (int, float, str, bool, type(None))
 
 _cache: dict[str, Callable] = {}
+
+
+def _uninit_error(name: str) -> RtError:
+    return RtError("Error", f"'{name}' is used before its declaration has run")
 
 
 def _cond_error(v: Any) -> RtError:
@@ -96,6 +114,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     """A closure for the block starting at instrs[start], or None when fewer than
     two instructions would be fused (the plain builders are as fast then)."""
     block = []
+    tail = None  # (pc, opcode, args) of the instruction ending the block as its tail
     head = None  # a FOR_RANGE + STORE_LOCAL loop step opening the block
     first = start
     if start + 1 < len(instrs) and instrs[start][1] == O.FOR_RANGE and instrs[start + 1][1] == O.STORE_LOCAL and instrs[start + 1][0] not in boundaries:
@@ -114,9 +133,12 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             continue
         if opc in _ENDS:
             block.append(instrs[idx])
+        elif opc in _TAILS and block and idx > start:
+            tail = instrs[idx]
         break
-    # A block must do real work: at least one operator or store, and 2+ instructions.
-    if len(block) < 2 or not any(op in _BINARY or op in _WORK for _, op, _ in block):
+    # A block must do real work: at least one operator or store, and 2+
+    # instructions; or load the operands of its tail.
+    if tail is None and (len(block) < 2 or not any(op in _BINARY or op in _WORK for _, op, _ in block)):
         return None
     g = _Gen()
     ops_p = g.param(ops)
@@ -148,6 +170,17 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         elif opc == O.STORE_LOCAL:
             v = g.pop()
             g.emit(f"L[{g.param(args[0])}] = {v}")
+        elif opc == O.LOAD_GLOBAL:
+            t = g.temp()
+            G = g.param(decoder.G)
+            g.emit(f"{t} = {G}[{g.param(args[0])}]")
+            mod = decoder.module.code
+            name = mod.globals[args[0]] if mod is not None else str(args[0])
+            g.emit(f"if {t} is UNINIT: fb.epc = {g.param(pc)}; raise uninit_error({g.param(name)})")
+            g.stack.append(t)
+        elif opc == O.STORE_GLOBAL:
+            v = g.pop()
+            g.emit(f"{g.param(decoder.G)}[{g.param(args[0])}] = {v}")
         elif opc == O.GET_FIELD:
             # Instance fields inline; everything else (methods, records,
             # modules, errors) through the VM's general lookup.
@@ -239,7 +272,12 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.stack.append(r)
         else:
             end = (pc, opc, args)
-    if end is None:
+    if tail is not None:
+        for v in g.stack:
+            g.emit(f"L.append({v})")
+        g.emit(f"fb.epc = {g.param(tail[0])}")
+        g.emit(f"return {ops_p}[{g.param(tail[0])}](fb)")
+    elif end is None:
         for v in g.stack:
             g.emit(f"L.append({v})")
         k = decoder._thread(code, nxt_of[block[-1][0]])
@@ -266,7 +304,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     src = f"def make(alloc, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
-        env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "neg": _neg, "cond_error": _cond_error}
+        env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "neg": _neg, "cond_error": _cond_error, "uninit_error": _uninit_error}
         exec(compile(src, "<tinyvm block>", "exec"), env)
         factory = env["make"]
         _cache[src] = factory

@@ -386,17 +386,16 @@ class Machine:
                 fb.resume_error = None
                 raise err
 
-            code, pc = self.op_info.get(ret, (None, -1))
-            self.op_info[op] = (code, pc - 1 if code is not None else -1)
+            self.op_info[op] = self.call_site(ret)
             self._rethrow_ops[ret] = op
         return op
 
     def resume_place(self, fb: Fiber) -> str:
         """`fn (file:line:col)` of the operation a parked fiber waits in."""
-        code, pc = self.op_info.get(fb.resume, (None, -1))
+        code, pc = self.call_site(fb.resume)
         if code is None:
             return "?"
-        line, col = code.position(max(0, pc - 1))
+        line, col = code.position(max(0, pc))
         return f"{code.name} ({code.path}:{line}:{col})"
 
     def start_op(self, n: int) -> Callable:
@@ -432,10 +431,22 @@ class Machine:
         if code is not None:
             out.append(self._frame_line(code, pc))
         for _, ret in reversed(fb.frames):
-            code, pc = self.op_info.get(self._caller_ret(ret), (None, -1))
-            if code is not None and pc > 0:
-                out.append(self._frame_line(code, pc - 1))
+            code, pc = self.call_site(self._caller_ret(ret))
+            if code is not None and pc >= 0:
+                out.append(self._frame_line(code, pc))
         return out
+
+    def call_site(self, ret: Any) -> tuple[Code | None, int]:
+        """(code, offset) of the instruction a frame or a parked fiber will
+        continue after, given the op it continues at: an offset inside the
+        call (or parking) instruction just before `ret`. (None, -1) for
+        continuations outside the code, such as a fiber's end."""
+        code, pc = self.op_info.get(ret, _NO_PLACE)
+        if code is None:
+            return _NO_PLACE
+        if pc == BLOCK_PC:  # the continuation is a fused block: where it starts
+            pc = self.block_start[ret]
+        return code, pc - 1
 
     def where(self, fb: Fiber, op: Any) -> tuple[Code | None, int]:
         """(code, offset) of the instruction `op` was executing."""
@@ -474,8 +485,7 @@ class Machine:
             gen = getattr(ret, "gen", None)
             if gen is not None:  # the error leaves a generator: it is finished
                 gen.state, gen.L = FINISHED, []
-            code, pc = self.op_info.get(self._caller_ret(ret), (None, -1))
-            pc -= 1
+            code, pc = self.call_site(self._caller_ret(ret))
 
     @staticmethod
     def _caller_ret(ret: Any) -> Any:
