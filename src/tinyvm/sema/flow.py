@@ -48,6 +48,8 @@ def stmt_completes(s: A.Stmt) -> bool:
         if completes(s.body.stmts):
             return True
         return s.catch_body is not None and completes(s.catch_body.stmts)
+    if isinstance(s, A.Select):  # exactly one case runs (it waits until one can)
+        return any(completes(c.body.stmts) for c in s.cases)
     return True
 
 
@@ -70,6 +72,8 @@ def _breaks(stmts: Iterable[A.Stmt]) -> bool:
             for body in (s.body, s.catch_body, s.finally_body):
                 if body is not None and _breaks(body.stmts):
                     return True
+        if isinstance(s, A.Select) and any(_breaks(c.body.stmts) for c in s.cases):
+            return True
     return False
 
 

@@ -74,6 +74,7 @@ _LOGICAL_PREC = 2  # `and`/`or` build Logical nodes, the rest Binary
 
 _ASSIGN_OPS = {TK.ASSIGN, TK.PLUS_EQ, TK.MINUS_EQ, TK.STAR_EQ, TK.SLASH_EQ, TK.PERCENT_EQ}
 _STMT_END = {TK.SEMI, TK.RBRACE, TK.EOF}
+_ENDS_AT_NEWLINE = {TK.QUESTION, TK.YIELD, TK.GT, TK.SHR}  # see at_statement_end
 _YIELD_END = {TK.SEMI, TK.RBRACE, TK.RPAREN, TK.RBRACKET, TK.COMMA, TK.COLON, TK.EOF}
 _PREFIX = {TK.MINUS, TK.TILDE, TK.AWAIT, TK.SPAWN}
 _KEYWORD_KINDS = frozenset(KEYWORDS.values())
@@ -234,10 +235,11 @@ class Parser:
         tok = self.tok
         if tok.kind in _STMT_END:
             return True
-        # `?` and `yield` do not insert a `;` (spec section 1), yet `var x: int?`
-        # or a bare `yield` at the end of a line plainly ends the statement.
+        # `?`, `>` and `yield` do not insert a `;` (spec section 1), yet
+        # `var x: int?`, `var c: Chan<int>` or a bare `yield` at the end of a
+        # line plainly ends the statement. (An expression never ends in `>`.)
         prev = self.toks[self.pos - 1]
-        return (prev.kind is TK.QUESTION or prev.kind is TK.YIELD) and prev.line < tok.line
+        return prev.kind in _ENDS_AT_NEWLINE and prev.line < tok.line
 
     def end_statement(self) -> None:
         if not self.accept(TK.SEMI) and not self.at_statement_end():
