@@ -543,3 +543,29 @@ def test_terminal_session_with_prompt_toolkit(tmp_path):
         assert "sq(12)" in (tmp_path / ".tvm_history").read_text()
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
+
+
+# --------------------------------------------------------------------------- capabilities
+
+
+def test_repl_denies_env_by_default_and_takes_allow_flags(monkeypatch):
+    from tinyvm.cli.main import main
+
+    monkeypatch.setenv("TVM_REPL_PROBE", "yes")
+    entry = "import os\nos.env(\"TVM_REPL_PROBE\")\n"
+    for flags, want_out, want_err in (([], None, "PermissionError"), (["--allow-env=TVM_REPL_PROBE"], '"yes"', None), (["-A"], '"yes"', None)):
+        out, err = io.StringIO(), io.StringIO()
+        rc = main(["repl", *flags], stdin=io.StringIO(entry), stdout=out, stderr=err)
+        assert rc == 0
+        if want_out is not None:
+            assert any(line.startswith(want_out) for line in typed(out.getvalue())), out.getvalue()
+        if want_err is not None:
+            assert want_err in err.getvalue()
+
+
+def test_repl_rejects_unknown_options():
+    from tinyvm.cli.main import main
+
+    err = io.StringIO()
+    rc = main(["repl", "--bogus"], stdin=io.StringIO(""), stdout=io.StringIO(), stderr=err)
+    assert rc == 64 and "unknown option '--bogus' for repl" in err.getvalue()

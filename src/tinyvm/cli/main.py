@@ -3,7 +3,7 @@
     tvm run [options] FILE.tl|FILE.tvm [args...]   run a program (options: tvm --help)
     tvm check FILE...                    front end and type checker only (no code generation)
     tvm disasm FILE.tl|FILE.tvm          readable bytecode listing
-    tvm repl                             interactive session (also plain `tvm`)
+    tvm repl [--allow-...]               interactive session (also plain `tvm`)
     tvmc FILE.tl [-o FILE.tvm]           compile a program and its imports
 
 Exit status: 0 success, 1 uncaught guest error, 2 compile error (or a .tvm file
@@ -26,7 +26,7 @@ COMMANDS = [
     ("run", "FILE [args...]", "run a .tl or .tvm program"),
     ("check", "FILE...", "parse, resolve and type-check without running; report every error"),
     ("disasm", "FILE", "show the bytecode of a .tl or .tvm program"),
-    ("repl", "", "start an interactive session (the default with no command)"),
+    ("repl", "[-A|--allow-...]", "start an interactive session (the default with no command); takes run's --allow flags"),
 ]
 
 RUN_OPTIONS = """options for run (before FILE):
@@ -213,9 +213,19 @@ def _disasm(args: list[str], stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _repl(args: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from ..vm.capabilities import grants_from, parse_flag
     from .repl import run_repl
 
-    return run_repl(stdin, stdout, stderr)
+    grants: list = []
+    for opt in args:  # only the capability flags, as for run
+        try:
+            grant = ("all", True) if opt == "-A" else parse_flag(opt)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        if grant is None:
+            raise UsageError(f"unknown option '{opt}' for repl")
+        grants.append(grant)
+    return run_repl(stdin, stdout, stderr, allow=grants_from(grants))
 
 
 def tvm_main() -> None:

@@ -68,7 +68,7 @@ An entry's last expression statement is echoed with its static type unless it is
 class Session:
     """One REPL session: a VM and the growing `<repl>` module."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> None:
+    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO, allow: Any = None) -> None:
         from ..api import VM
         from ..bytecode.code import Bundle
         from ..compiler.driver import Compilation
@@ -76,7 +76,7 @@ class Session:
         from ..sema.scopes import GLOBAL, Var
 
         self.stdout, self.stderr = stdout, stderr
-        self.vm = VM(stdout=stdout, stdin=stdin)
+        self.vm = VM(stdout=stdout, stdin=stdin, allow=allow)  # allow: what fs/os/net may touch
         # Global slots so far, in slot order; slot 0 is the echo value. A slot
         # whose binding is gone (shadowed, or its declaration never ran) holds a
         # placeholder Var whose name no identifier can match.
@@ -362,8 +362,8 @@ def make_reader(stdin: TextIO, stdout: TextIO) -> Any:
 # --------------------------------------------------------------------------- the loop
 
 
-def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    session = Session(stdin, stdout, stderr)
+def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO, allow: Any = None) -> int:
+    session = Session(stdin, stdout, stderr, allow)
     reader = make_reader(stdin, stdout)
     if isinstance(reader, TerminalReader):
         print(f"TinyVM {__version__} REPL (TinyLang). :help for help, :quit or Ctrl-D to exit.", file=stdout)
