@@ -25,7 +25,7 @@ from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
 from .vm.capabilities import Capabilities
 from .vm.errors import GuestException, RtError
-from .vm.machine import DEFAULT_MAX_DEPTH, Machine
+from .vm.machine import DEFAULT_MAX_DEPTH, Machine  # noqa: F401  (re-exported)
 from .vm.scheduler import DEFAULT_BUDGET
 
 
@@ -35,7 +35,7 @@ class VM:
         self,
         *,
         gc_stress: bool = False,
-        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_depth: int | None = None,
         stdout: Any = None,
         stdin: Any = None,
         argv: list[str] | None = None,
@@ -43,7 +43,9 @@ class VM:
         warn_leaks: bool = False,
         allow: Any = None,
     ) -> None:
-        """`budget`: instructions a fiber runs before another ready fiber gets a
+        """`max_depth`: the guest frame limit (None: the default of the main
+        program's language, 100000 for TinyLang and clox's 64 for Lox).
+        `budget`: instructions a fiber runs before another ready fiber gets a
         turn. `warn_leaks`: note fibers still blocked when the main fiber ends
         in `warnings`. `allow`: what the `fs`, `os` and `net` modules may touch
         (docs/capabilities.md); nothing by default. `True` or `"all"` grants
@@ -62,24 +64,26 @@ class VM:
 
     # ------------------------------------------------------------------ running
 
-    def compile_file(self, path: str) -> Bundle:
+    def compile_file(self, path: str, lang: str | None = None) -> Bundle:
+        """Compile a program; `lang` ("tinylang" or "lox") forces the front
+        end, which is otherwise chosen by the extension (`.lox` is Lox)."""
         from .compiler.driver import compile_program
 
-        return compile_program(path)
+        return compile_program(path, lang=lang)
 
-    def run_file(self, path: str) -> None:
+    def run_file(self, path: str, lang: str | None = None) -> None:
         """Compile (or load, for .tvm) and run a program."""
-        if path.endswith(".tvm"):
+        if path.endswith(".tvm") and lang is None:
             from .bytecode.tvmfile import read_file
 
             self.run_bundle(read_file(path))
         else:
-            self.run_bundle(self.compile_file(path))
+            self.run_bundle(self.compile_file(path, lang))
 
-    def run_source(self, text: str, path: str = "<string>") -> None:
+    def run_source(self, text: str, path: str = "<string>", lang: str | None = None) -> None:
         from .compiler.driver import compile_program
 
-        self.run_bundle(compile_program(path, source=text))
+        self.run_bundle(compile_program(path, source=text, lang=lang))
 
     @property
     def warnings(self) -> list[str]:

@@ -30,6 +30,15 @@ FLAG_GENERATOR = 4  # contains `yield` (issue 4)
 FLAG_ASYNC = 8  # `async fn` (issue 4)
 FLAG_MODULE = 16  # a module's top-level code
 
+# ClassInfo.flags bits
+CLASS_OPEN = 1  # instances accept new fields at any time (Lox), not only the declared ones
+CLASS_EXTENDS = 2  # declared with a superclass: MAKE_CLASS's parent operand must be a class (nil is an error)
+
+# ModuleCode.lang values: the source language, which selects the run-time rules
+# (operator type rules, error messages) the VM applies to the module's code
+# (vm/dialects.py).
+LANGS = ("tinylang", "lox")
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Code:
@@ -82,6 +91,10 @@ class ClassInfo:
     `field_types` is parallel to `fields`: each field's declared type as text
     ("" when untyped), or empty when no field is typed. SET_FIELD checks values
     written to typed fields at run time (SET_FIELD_PROVEN does not).
+    `flags`: CLASS_OPEN makes the class's instances open: SET_FIELD adds a field
+    the instance lacks (a subclass of an open class is open too);
+    CLASS_EXTENDS says the class was declared with a superclass, so a nil
+    parent is an error rather than "no parent".
     """
 
     name: str
@@ -90,6 +103,7 @@ class ClassInfo:
     methods: tuple[str, ...]
     line: int = 0
     field_types: tuple[str, ...] = ()
+    flags: int = 0
 
 
 @dataclass(frozen=True, slots=True, eq=False)

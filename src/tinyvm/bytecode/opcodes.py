@@ -130,6 +130,13 @@ _TABLE: list[tuple] = [
     ("SELECT", (COUNT, CONST), "a", 2, "consts[b] lists the cases ('recv' 'send' 'sleep' 'default'); a values (a channel, a channel and a value, milliseconds) -> case index and received value; parks until a case is ready unless there is a default"),
     ("MAKE_CLOSURE", (CONST,), "0", 1, "closure of function consts[a], capturing per its capture list"),
     ("MAKE_CLASS", (CONST, COUNT), "b+1", 1, "parent-or-nil and b methods -> class described by consts[a]"),
+    # Issue 5 (the Lox front end): truthiness, a print statement and checked
+    # assignment of late-bound globals, for any dynamically typed language.
+    ("JUMP_IF_FALSY", (JUMP_KIND,), "1", 0, "pop a value; jump to a if it is nil or false (truthiness: every other value is true)", "-1"),
+    ("JUMP_IF_TRUTHY", (JUMP_KIND,), "1", 0, "pop a value; jump to a unless it is nil or false", "-1"),
+    ("FALSY", (), "1", 1, "true if a is nil or false, else false (logical not by truthiness)"),
+    ("PRINT", (COUNT,), "1", 0, "pop a value and write it and a newline to the program's output, formatted in mode a (0: as print() does; 1: clox's forms, C printf(\"%g\") numbers)"),
+    ("ASSIGN_GLOBAL", (GLOBAL,), "1", 0, "pop into module global a, which must already hold a value (else the error of LOAD_GLOBAL)"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

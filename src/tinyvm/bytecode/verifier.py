@@ -41,7 +41,7 @@ from bisect import bisect_left
 
 from ..sema.types import parse_type_text
 from ..vm.errors import LoadError
-from .code import FLAG_METHOD, ClassInfo, Code, ModuleCode
+from .code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, LANGS, ClassInfo, Code, ModuleCode
 from .opcodes import (
     BY_NAME,
     CONST,
@@ -63,6 +63,7 @@ _JUMP_KIND = "jump"
 assert _JUMP_KIND in OPERAND_KINDS
 _SLOT0_WRITERS = frozenset(BY_NAME[n].code for n in ("STORE_LOCAL", "MAKE_CELL", "STORE_CELL", "FOR_RANGE"))
 _FOR_RANGE = BY_NAME["FOR_RANGE"].code
+_PRINT = BY_NAME["PRINT"].code
 
 __all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NESTING"]
 
@@ -192,6 +193,8 @@ class _Verifier:
                 and len(v.defaults) == len(v.fields)
                 and _is_int(v.line)
                 and _is_str_tuple(v.field_types)
+                and _is_int(v.flags)
+                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS) == 0
             )
             if not ok:
                 raise self.fail(f"constant {index}: malformed class info")
@@ -257,6 +260,8 @@ class _Verifier:
                     raise self.fail(f"{info.name} writes local slot 0, which holds the running function", pc)
         if op == _FOR_RANGE and operands[0] + 1 >= c.nlocals:
             raise self.fail("FOR_RANGE needs two adjacent local slots", pc)
+        if op == _PRINT and operands[0] not in (0, 1):
+            raise self.fail(f"PRINT mode {operands[0]} is not 0 (print) or 1 (clox)", pc)
         self.check_const_use(pc, op, operands)
 
     def check_const_use(self, pc: int, op: int, operands: tuple[int, ...]) -> None:
@@ -468,6 +473,8 @@ def verify_module(m: ModuleCode) -> None:
     for fld in ("path", "source_hash", "lang"):
         if type(getattr(m, fld)) is not str:
             raise VerifyError(f"verify: module {label}: field {fld} must be a string")
+    if m.lang not in LANGS:
+        raise VerifyError(f"verify: module {label}: unknown language {m.lang!r:.40}")
     for fld in ("globals", "exports", "imports"):
         if not _is_str_tuple(getattr(m, fld)):
             raise VerifyError(f"verify: module {label}: field {fld} must be a tuple of strings")

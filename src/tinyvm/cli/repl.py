@@ -39,6 +39,12 @@ one entry at a time:
   `:help` lists the commands. Ctrl-C discards the line being typed or interrupts
   the running entry.
 
+Lox (`tvm repl --lang lox`): a `LoxSession` runs each entry as more of one
+Lox script, as clox's REPL does: globals persist (a `var` may redefine one),
+nothing is echoed (`print` is a statement), and errors are reported in clox's
+formats (lox/errors.py) without ending the session. An entry continues while
+a `(` or `{` is open or a string is unterminated.
+
 Input: with a terminal on stdin and stdout and prompt_toolkit installed,
 entries are edited with prompt_toolkit (multi-line buffer: Enter inserts a
 newline while the entry is incomplete, Esc-Enter submits it anyway; history in
@@ -63,6 +69,10 @@ HELP = """commands:
   :quit, :q    end the session (also Ctrl-D)
   :help        this text
 An entry's last expression statement is echoed with its static type unless it is nil."""
+LOX_HELP = """commands:
+  :quit, :q    end the session (also Ctrl-D)
+  :help        this text
+Each entry runs as more of one Lox script: globals persist. Use print to see a value."""
 
 
 class Session:
@@ -221,21 +231,81 @@ class Session:
             pass
 
 
+class LoxSession:
+    """One Lox REPL session (see the module docstring)."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> None:
+        from ..api import VM
+        from ..vm.lox_rules import LOX_MAX_DEPTH
+
+        self.stdout, self.stderr = stdout, stderr
+        self.vm = VM(stdout=stdout, stdin=stdin, max_depth=LOX_MAX_DEPTH)
+        self.globals: list[str] = []  # global slot names so far
+
+    def execute(self, source: str) -> bool:
+        from ..diagnostics import CompileError
+        from ..lox.compiler import compile_lox_module
+        from ..lox.errors import render_runtime_error
+        from ..vm.errors import GuestException, RtError
+
+        try:
+            code = compile_lox_module(source, REPL_KEY, self.globals)
+        except CompileError as e:
+            self._err(e.render())
+            return False
+        try:
+            try:
+                self.vm.main = self.vm.machine.run_entry(REPL_KEY, code)
+            finally:
+                self.globals = list(code.globals)
+        except GuestException as e:
+            self._err(render_runtime_error(e))
+            return False
+        except RtError as e:  # raised before any guest frame ran
+            self._err(e.message)
+            return False
+        except KeyboardInterrupt:
+            self._err("interrupted")
+            return False
+        except RecursionError:
+            self._err("host recursion limit reached")
+            return False
+        except Exception as e:  # a VM bug: report it, keep the session
+            self._err(f"internal error: {type(e).__name__}: {e}")
+            return False
+        Session._flush(self.stdout)
+        return True
+
+    def _err(self, text: str) -> None:
+        Session._flush(self.stdout)
+        print(text, file=self.stderr)
+        Session._flush(self.stderr)
+
+
 # --------------------------------------------------------------------------- input
+
+
+def _incompleteness(lang: str) -> Any:
+    """The language's test for an entry that needs more lines."""
+    if lang == "lox":
+        from ..lox.parser import is_incomplete
+    else:
+        from ..syntax.parser import is_incomplete
+    return is_incomplete
 
 
 class PlainReader:
     """Entries from `readline()`, prompts written to stdout."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(self, stdin: TextIO, stdout: TextIO, lang: str = "tinylang") -> None:
         self.stdin, self.stdout = stdin, stdout
         self.eof = False
+        self.is_incomplete = _incompleteness(lang)
 
     def read_entry(self) -> str | None:
         """The next complete entry (or a `:command`); None at end of input.
         KeyboardInterrupt discards the partial entry."""
-        from ..syntax.parser import is_incomplete
-
+        is_incomplete = self.is_incomplete
         if self.eof:
             return None
         lines: list[str] = []
@@ -267,13 +337,13 @@ class PlainReader:
 class TerminalReader:
     """Entries edited with prompt_toolkit: one multi-line buffer per entry."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(self, stdin: TextIO, stdout: TextIO, lang: str = "tinylang") -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.input import create_input
         from prompt_toolkit.key_binding import KeyBindings
         from prompt_toolkit.output import create_output
 
-        from ..syntax.parser import is_incomplete
+        is_incomplete = _incompleteness(lang)
 
         kb = KeyBindings()
 
@@ -350,23 +420,25 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-def make_reader(stdin: TextIO, stdout: TextIO) -> Any:
+def make_reader(stdin: TextIO, stdout: TextIO, lang: str = "tinylang") -> Any:
     if _is_terminal(stdin) and _is_terminal(stdout):
         try:
-            return TerminalReader(stdin, stdout)
+            return TerminalReader(stdin, stdout, lang)
         except ImportError:
             pass  # prompt_toolkit is optional: fall back to plain lines
-    return PlainReader(stdin, stdout)
+    return PlainReader(stdin, stdout, lang)
 
 
 # --------------------------------------------------------------------------- the loop
 
 
-def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO, allow: Any = None) -> int:
-    session = Session(stdin, stdout, stderr, allow)
-    reader = make_reader(stdin, stdout)
+def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO, lang: str = "tinylang", allow: Any = None) -> int:
+    # (Lox has no modules, so nothing for capabilities to grant there.)
+    session: Any = LoxSession(stdin, stdout, stderr) if lang == "lox" else Session(stdin, stdout, stderr, allow)
+    reader = make_reader(stdin, stdout, lang)
     if isinstance(reader, TerminalReader):
-        print(f"TinyVM {__version__} REPL (TinyLang). :help for help, :quit or Ctrl-D to exit.", file=stdout)
+        name = "Lox" if lang == "lox" else "TinyLang"
+        print(f"TinyVM {__version__} REPL ({name}). :help for help, :quit or Ctrl-D to exit.", file=stdout)
     while True:
         try:
             text = reader.read_entry()
@@ -381,7 +453,7 @@ def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO, allow: Any = None) -
             if command in QUIT_COMMANDS:
                 return 0
             if command in (":help", ":h", ":?"):
-                print(HELP, file=stdout)
+                print(LOX_HELP if lang == "lox" else HELP, file=stdout)
             else:
                 session._err(f"unknown command '{command}' (:help lists them)")
             continue

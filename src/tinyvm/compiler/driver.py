@@ -12,6 +12,13 @@ by the spec as written (`"./geometry"`); the VM resolves a spec against the
 importing module's key with `resolve_spec`, so a bundle is position independent
 and a `.tvm` file can be imported like a `.tl` file (`.tl` is preferred when
 both exist).
+
+Lox: a program whose main file ends in `.lox` (or compiled with lang="lox")
+is compiled by the Lox front end (lox/compiler.py), imported lazily so that
+TinyLang programs never load it. A TinyLang module may import a Lox file:
+`import "./shapes.lox" as shapes` (a spec without extension finds
+`shapes.lox` when there is neither `shapes.tl` nor `shapes.tvm`). Its exports
+are the globals it declares at top level, all of type `any` for the checker.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ def resolve_spec(importer_key: str, spec: str) -> str:
     """Module key for import `spec` written in module `importer_key`."""
     if not (spec.startswith("./") or spec.startswith("../") or spec.startswith("/")):
         return spec  # a standard module
-    for ext in (".tl", ".tvm"):
+    for ext in (".tl", ".tvm", ".lox"):
         if spec.endswith(ext):
             spec = spec[: -len(ext)]
     return posixpath.normpath(posixpath.join(posixpath.dirname(importer_key), spec))
@@ -132,9 +139,19 @@ def exported_decls(mod: A.Module) -> dict[str, A.Stmt | None]:
     return out
 
 
-def compile_program(path: str, source: str | None = None, check_only: bool = False) -> Bundle:
+def compile_program(path: str, source: str | None = None, check_only: bool = False, lang: str | None = None) -> Bundle:
     """Compile the program whose main module is the file `path` (or `source`).
-    With check_only, stop after the type checker: the bundle stays empty."""
+    With check_only, stop after the type checker: the bundle stays empty.
+    `lang` ("tinylang" or "lox") forces the front end; by default a `.lox`
+    file is Lox (which has no separate checking pass: check_only compiles)."""
+    if lang is None:
+        lang = "lox" if path.endswith(".lox") else "tinylang"
+    if lang == "lox":
+        from ..lox.compiler import compile_lox_program
+
+        return compile_lox_program(path, source)
+    if lang != "tinylang":
+        raise ValueError(f"unknown language {lang!r}")
     base_dir = os.path.dirname(os.path.abspath(path))
     main_key = os.path.splitext(os.path.basename(path))[0]
     comp = Compilation(base_dir, path, Bundle(main_key), check_only=check_only)
@@ -205,6 +222,13 @@ def _import(comp: Compilation, importer: str, s: A.Import | A.FromImport, bag: D
         return comp.infos[key]
     base = os.path.join(comp.base_dir, *key.split("/"))
     display = comp.display(key)
+    explicit_lox = spec.endswith(".lox")
+    if explicit_lox or not (os.path.isfile(base + ".tl") or os.path.isfile(base + ".tvm")):
+        if os.path.isfile(base + ".lox"):
+            return _import_lox(comp, key, base + ".lox", bag)
+        if explicit_lox:
+            bag.error(s.line, s.col, f'cannot find module "{spec}"')
+            return None
     if os.path.isfile(base + ".tl"):
         try:
             source = read_source(display if os.path.isfile(display) else base + ".tl")
@@ -220,6 +244,25 @@ def _import(comp: Compilation, importer: str, s: A.Import | A.FromImport, bag: D
         return _import_tvm(comp, key, base + ".tvm", s, bag)
     bag.error(s.line, s.col, f'cannot find module "{spec}"')
     return None
+
+
+def _import_lox(comp: Compilation, key: str, file: str, bag: DiagnosticBag) -> ModuleInfo | None:
+    """Compile an imported Lox file; its errors join the program's."""
+    from ..lox.compiler import compile_lox_module
+
+    display = os.path.normpath(os.path.join(os.path.dirname(comp.main_path), key + ".lox"))
+    try:
+        source = read_source(display if os.path.isfile(display) else file)
+        comp.sources[display] = source
+        code = compile_lox_module(source, display)
+    except CompileError as e:
+        comp.diagnostics.extend(e.diagnostics)
+        comp.sources.update(e.sources)
+        return None
+    comp.bundle.modules[key] = code
+    info = ModuleInfo(key, {n: None for n in code.exports})
+    comp.infos[key] = info
+    return info
 
 
 def _import_tvm(comp: Compilation, key: str, file: str, s: A.Node, bag: DiagnosticBag) -> ModuleInfo | None:

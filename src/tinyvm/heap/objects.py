@@ -240,9 +240,10 @@ class Class(HeapObject):
     ones first) with its constant default, copied into each new instance.
     `field_checks` is None when no field of the class or of an ancestor is
     typed, else a dict field name -> checker (vm/typecheck.py), inherited
-    entries included, that SET_FIELD applies."""
+    entries included, that SET_FIELD applies. `open`: its instances accept new
+    fields at any time (a Lox class, or a subclass of one; ClassInfo.flags)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -256,6 +257,7 @@ class Class(HeapObject):
         self.field_inits: list[Any] = list(parent.field_inits) if parent else []
         self.init: Any = None
         self.field_checks: dict[str, Any] | None = parent.field_checks if parent else None
+        self.open: bool = parent.open if parent else False
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self

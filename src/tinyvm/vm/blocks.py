@@ -1,13 +1,14 @@
 """Expression blocks: a straight run of pure stack instructions as one closure.
 
 The pre-decoder calls `compile_block` at every instruction. A block is a
-maximal run of LOAD_LOCAL / LOAD_GLOBAL / LOAD_CONST / LOAD_NIL/TRUE/FALSE /
-binary operators / NEG / STORE_LOCAL / STORE_GLOBAL / GET_FIELD / SET_FIELD /
-SET_FIELD_PROVEN / GET_INDEX / SET_INDEX / CHECK_TYPE, optionally ended by
-JUMP_IF_FALSE, JUMP_IF_TRUE or RETURN, inside one exception range. Its operand
-stack is simulated at pre-decode time, so values live in Python locals and only
-what the block leaves behind touches the frame list. `s = s + i * j % 7`
-becomes one dispatch instead of eight.
+maximal run of LOAD_LOCAL / LOAD_CONST / LOAD_NIL/TRUE/FALSE / LOAD_GLOBAL /
+STORE_GLOBAL / ASSIGN_GLOBAL / binary operators / NEG / FALSY / STORE_LOCAL / POP /
+GET_FIELD / SET_FIELD / SET_FIELD_PROVEN / GET_INDEX / SET_INDEX / CHECK_TYPE,
+optionally ended by JUMP_IF_FALSE, JUMP_IF_TRUE, JUMP_IF_FALSY,
+JUMP_IF_TRUTHY or RETURN, inside one exception range. Its operand stack is simulated at
+pre-decode time, so values live in Python locals and only what the block leaves
+behind touches the frame list. `s = s + i * j % 7` becomes one dispatch instead
+of eight.
 
 A block may also end in a *tail*: the call, spawn, await or constructor
 instruction its values feed (`f(a, b + 1)`, `xs.push(x)`, `await t`). The
@@ -22,8 +23,9 @@ CHECK_TYPE of a scalar type (`int`, `float?`...) tests the value inline and
 calls its pre-built checker only when that test fails, others call it always.
 
 Every operator keeps its exact semantics: an inline fast path for int (with
-the int64 overflow check) and float operands, and the arith.py function
-otherwise. Before any call that can raise, the generated code stores the
+the int64 overflow check, in languages with ints) and float operands, and the
+slow path of the module's language otherwise (arith.py for TinyLang; see
+vm/dialects.py). Before any call that can raise, the generated code stores the
 operator's bytecode offset in `fiber.epc`, so errors and traces point at the
 operator, as they would without fusion (op_info records such closures with
 offset BLOCK_PC, meaning "ask the fiber").
@@ -37,8 +39,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from . import arith
-from .errors import RtError
+from .errors import RtError, undefined_global
 from .typecheck import inline_test
 from .values import typeof
 
@@ -50,9 +51,11 @@ _CMP = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
 _OTHER = (O.DIV, O.MOD, O.BAND, O.BOR, O.BXOR, O.SHL, O.SHR)
 _BINARY = frozenset(_ARITH) | frozenset(_CMP) | frozenset(_OTHER)
 _FIELD_OPS = frozenset({O.GET_FIELD, O.SET_FIELD, O.SET_FIELD_PROVEN})
-_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_GLOBAL, O.STORE_GLOBAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS | _BINARY
-_ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.RETURN})
-_WORK = frozenset({O.STORE_LOCAL, O.STORE_GLOBAL, O.NEG, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS
+_GLOBAL_OPS = frozenset({O.LOAD_GLOBAL, O.STORE_GLOBAL, O.ASSIGN_GLOBAL})
+_BODY_OPS = frozenset({O.LOAD_LOCAL, O.LOAD_CONST, O.LOAD_NIL, O.LOAD_TRUE, O.LOAD_FALSE, O.STORE_LOCAL, O.POP, O.NEG, O.FALSY, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE}) | _FIELD_OPS | _BINARY | _GLOBAL_OPS
+_ENDS = frozenset({O.JUMP_IF_FALSE, O.JUMP_IF_TRUE, O.JUMP_IF_FALSY, O.JUMP_IF_TRUTHY, O.RETURN})
+# (POP is work: fused, the value it drops is never pushed at all.)
+_WORK = frozenset({O.STORE_LOCAL, O.POP, O.NEG, O.FALSY, O.GET_INDEX, O.SET_INDEX, O.CHECK_TYPE, O.STORE_GLOBAL, O.ASSIGN_GLOBAL}) | _FIELD_OPS
 # Instructions that may end a block as its tail: those whose operands are
 # mostly loaded just before them. (Not JUMP, which is threaded anyway, nor
 # the loop and iteration instructions, which are block heads or pairs.)
@@ -66,16 +69,9 @@ _SCALARS = (int, float, str, bool, type(None))
 _cache: dict[str, Callable] = {}
 
 
-def _uninit_error(name: str) -> RtError:
-    return RtError("Error", f"'{name}' is used before its declaration has run")
-
-
 def _cond_error(v: Any) -> RtError:
     return RtError("TypeError", f"condition must be bool, got {typeof(v)}")
 
-
-def _neg(x: Any) -> Any:
-    return arith.neg(x)
 
 
 class _Gen:
@@ -143,6 +139,8 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     g = _Gen()
     ops_p = g.param(ops)
     consts = code.consts
+    rules = decoder.rules
+    int_fast = rules.int_fast
     if head is not None:
         # The loop step: leave for the exit, or take the next counter value.
         (fr_pc, _, (i, inclusive, exit_pc)), (_, _, (d,)) = head
@@ -170,17 +168,27 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         elif opc == O.STORE_LOCAL:
             v = g.pop()
             g.emit(f"L[{g.param(args[0])}] = {v}")
+        elif opc == O.POP:
+            g.pop()  # a value of the block is dropped; one below it is popped
         elif opc == O.LOAD_GLOBAL:
             t = g.temp()
             G = g.param(decoder.G)
-            g.emit(f"{t} = {G}[{g.param(args[0])}]")
-            mod = decoder.module.code
-            name = mod.globals[args[0]] if mod is not None else str(args[0])
-            g.emit(f"if {t} is UNINIT: fb.epc = {g.param(pc)}; raise uninit_error({g.param(name)})")
+            gi = g.param(args[0])
+            g.emit(f"{t} = {G}[{gi}]")
+            g.emit(f"if {t} is UNINIT: fb.epc = {g.param(pc)}; raise undefined({g.param(_global_name(decoder, args[0]))})")
             g.stack.append(t)
-        elif opc == O.STORE_GLOBAL:
+        elif opc == O.STORE_GLOBAL or opc == O.ASSIGN_GLOBAL:
             v = g.pop()
-            g.emit(f"{g.param(decoder.G)}[{g.param(args[0])}] = {v}")
+            G = g.param(decoder.G)
+            gi = g.param(args[0])
+            if opc == O.ASSIGN_GLOBAL:
+                g.emit(f"if {G}[{gi}] is UNINIT: fb.epc = {g.param(pc)}; raise undefined({g.param(_global_name(decoder, args[0]))})")
+            g.emit(f"{G}[{gi}] = {v}")
+        elif opc == O.FALSY:
+            x = g.pop()
+            r = g.temp()
+            g.emit(f"{r} = {x} is None or {x} is False")
+            g.stack.append(r)
         elif opc == O.GET_FIELD:
             # Instance fields inline; everything else (methods, records,
             # modules, errors) through the VM's general lookup.
@@ -188,7 +196,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             r = g.temp()
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
-            get = g.param(decoder.vm.get_field)
+            get = g.param(rules.get_field)
             g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else UNINIT")
             g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {get}({x}, {name})")
             g.stack.append(r)
@@ -200,12 +208,13 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             x = g.pop()
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
+            # An open instance (Lox) takes a new field inline too.
             if opc == O.SET_FIELD:
-                put = g.param(decoder.vm.set_field)
-                g.emit(f"if type({x}) is Instance and {name} in {x}.fields and {x}.cls.field_checks is None: {x}.fields[{name}] = {v}")
+                put = g.param(rules.set_field)
+                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None: {x}.fields[{name}] = {v}")
             else:
-                put = g.param(decoder.vm.set_field_proven)
-                g.emit(f"if type({x}) is Instance and {name} in {x}.fields: {x}.fields[{name}] = {v}")
+                put = g.param(rules.set_field_proven)
+                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open): {x}.fields[{name}] = {v}")
             g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
         elif opc == O.CHECK_TYPE:
             x = g.pop()
@@ -238,34 +247,47 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             x = g.pop()
             r = g.temp()
             g.emit(f"if type({x}) is float: {r} = -{x}")
-            g.emit(f"else: fb.epc = {g.param(pc)}; {r} = neg({x})")
+            g.emit(f"else: fb.epc = {g.param(pc)}; {r} = {g.param(rules.neg)}({x})")
             g.stack.append(r)
         elif opc in _BINARY:
             y = g.pop()
             x = g.pop()
             r = g.temp()
             pcp = g.param(pc)
-            slow = g.param(arith.BINARY[opc])
+            slow = g.param(rules.binary[opc])
             # A constant operand's type is known now: test only the other one.
             both_int = " and ".join(f"type({v}) is int" for v in (x, y) if type(g.consts.get(v)) is not int) or "True"
+            both_float = " and ".join(f"type({v}) is float" for v in (x, y) if type(g.consts.get(v)) is not float) or "True"
             if opc in _ARITH:
                 op = _ARITH[opc]
-                g.emit(f"if {both_int}:")
-                g.emit(f"    {r} = {x} {op} {y}")
-                g.emit(f"    if not -9223372036854775808 <= {r} <= 9223372036854775807: fb.epc = {pcp}; {slow}({x}, {y})")
-                g.emit(f"elif type({x}) is float and type({y}) is float: {r} = {x} {op} {y}")
+                if int_fast:
+                    g.emit(f"if {both_int}:")
+                    g.emit(f"    {r} = {x} {op} {y}")
+                    g.emit(f"    if not -9223372036854775808 <= {r} <= 9223372036854775807: fb.epc = {pcp}; {slow}({x}, {y})")
+                    g.emit(f"elif {both_float}: {r} = {x} {op} {y}")
+                else:
+                    g.emit(f"if {both_float}: {r} = {x} {op} {y}")
                 g.emit("else:")
                 g.emit(f"    fb.epc = {pcp}; {r} = {slow}({x}, {y})")
                 if opc == O.ADD:
                     g.emit(f"    if type({r}) is Array: alloc({r})")
             elif opc in _CMP:
-                g.emit(f"if {both_int}: {r} = {x} {_CMP[opc]} {y}")
+                if int_fast:
+                    g.emit(f"if {both_int}: {r} = {x} {_CMP[opc]} {y}")
+                    g.emit(f"elif {both_float}: {r} = {rules.cmp[opc].format(x=x, y=y)}")
+                else:
+                    g.emit(f"if {both_float}: {r} = {rules.cmp[opc].format(x=x, y=y)}")
+                g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
+            elif opc == O.DIV and not int_fast:
+                g.emit(f"if {both_float} and {y}: {r} = {x} / {y}")
                 g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
             elif opc in (O.DIV, O.MOD):
                 pyop = "//" if opc == O.DIV else "%"
                 # Non-negative ints: truncation and floor agree, no overflow possible.
                 ypos = "" if type(g.consts.get(y)) is int and g.consts[y] > 0 else f" and {y} > 0"
                 g.emit(f"if {both_int} and {x} >= 0{ypos}: {r} = {x} {pyop} {y}")
+                if opc == O.DIV:
+                    g.emit(f"elif {both_float} and {y}: {r} = {x} / {y}")
                 g.emit(f"else: fb.epc = {pcp}; {r} = {slow}({x}, {y})")
             else:
                 g.emit(f"fb.epc = {pcp}; {r} = {slow}({x}, {y})")
@@ -289,6 +311,15 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit("L, ret = fb.frames.pop()")
             g.emit(f"L.append({v}); fb.L = L")
             g.emit("return ret")
+        elif opc == O.JUMP_IF_FALSY or opc == O.JUMP_IF_TRUTHY:
+            v = g.pop()
+            for extra in g.stack:
+                g.emit(f"L.append({extra})")
+            k = decoder._thread(code, nxt_of[pc])
+            t = decoder._thread(code, args[0])
+            falsy, truthy = (t, k) if opc == O.JUMP_IF_FALSY else (k, t)
+            g.emit(f"if {v} is False or {v} is None: return {ops_p}[{g.param(falsy)}]")
+            g.emit(f"return {ops_p}[{g.param(truthy)}]")
         else:
             v = g.pop()
             for extra in g.stack:
@@ -304,11 +335,16 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     src = f"def make(alloc, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
-        env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "neg": _neg, "cond_error": _cond_error, "uninit_error": _uninit_error}
+        env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "undefined": undefined_global, "cond_error": _cond_error}
         exec(compile(src, "<tinyvm block>", "exec"), env)
         factory = env["make"]
         _cache[src] = factory
     return factory(decoder.vm.heap.alloc, *g.args)
+
+
+def _global_name(decoder: Any, g: int) -> str:
+    code = decoder.module.code
+    return code.globals[g] if code is not None else str(g)
 
 
 from ..heap.objects import UNINIT, Array, Instance  # noqa: E402  (used by the generated code)

@@ -23,7 +23,7 @@ import gc
 import sys
 from typing import Any, Callable
 
-from ..bytecode.code import FLAG_METHOD, Bundle, Code, ModuleCode
+from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, FLAG_MODULE, Bundle, Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import (
     UNINIT,
@@ -43,7 +43,8 @@ from ..heap.objects import (
     unmap_key,
 )
 from .concurrency import BlockingNative, chan_iter_next, install as install_concurrency
-from .errors import GuestException, RtError, Throw
+from .dialects import DEFAULT_MAX_DEPTH, Rules, make_rules
+from .errors import GuestException, RtError, Throw, TraceFrame, stack_overflow
 from .fiber import BLOCKED, DONE, Fiber
 from .generators import FINISHED, Gen, gen_enter
 from .scheduler import DEFAULT_BUDGET, Chan, Scheduler, Switch
@@ -63,7 +64,6 @@ ITER_ARRAY, ITER_RANGE, ITER_STRING, ITER_MAP = 0, 1, 2, 3
 # Iterators whose next item may need guest code or a wait: FOR_ITER hands
 # them to Machine.iter_transfer.
 ITER_GEN, ITER_CHAN = 4, 5
-DEFAULT_MAX_DEPTH = 100_000
 CHUNK = 4096  # dispatches between safe points
 
 
@@ -83,9 +83,17 @@ def _plural(n: int) -> str:
 
 
 class Machine:
-    def __init__(self, *, gc_stress: bool = False, max_depth: int = DEFAULT_MAX_DEPTH, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET) -> None:
+    def __init__(self, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET) -> None:
         self.heap = Heap(stress=gc_stress)
-        self.max_depth = max_depth
+        # None: the default of the main program's language (load_bundle), until
+        # then TinyLang's. Decoded call sites hold the value, so it is fixed
+        # once code has been decoded.
+        self.max_depth = max_depth if max_depth is not None else DEFAULT_MAX_DEPTH
+        self.depth_fixed = max_depth is not None
+        # Run-time rules per language (vm/dialects.py), and those of each
+        # decoded code object (for the text of keyed errors).
+        self._rules: dict[str, Rules] = {}
+        self.code_rules: dict[Code, Rules] = {}
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stdin = stdin if stdin is not None else sys.stdin
         self.argv = argv or []
@@ -131,6 +139,20 @@ class Machine:
         install_concurrency(self)
 
     # ------------------------------------------------------------------ setup
+
+    def rules_for(self, lang: str) -> Rules:
+        rules = self._rules.get(lang)
+        if rules is None:
+            rules = self._rules[lang] = make_rules(self, lang)
+        return rules
+
+    def error_text(self, fb: Fiber, op: Any, e: RtError) -> str:
+        """The message of e in the language of the code that raised it."""
+        if e.key is None:
+            return e.message
+        code, _ = self.where(fb, op)
+        rules = self.code_rules.get(code) if code is not None else None
+        return rules.message(e) if rules is not None else e.message
 
     def _init_builtins(self) -> None:
         from .builtins import make_builtins
@@ -280,7 +302,7 @@ class Machine:
                 switch = True
             except RtError as e:
                 used += i + 1
-                err = self.make_error(e.cls, e.message)
+                err = self.make_error(e.cls, e.message if e.key is None else self.error_text(fb, op, e))
             except Throw as t:
                 used += i + 1
                 err = t.value
@@ -426,14 +448,18 @@ class Machine:
 
     def trace(self, fb: Fiber, op: Any) -> list[str]:
         """Guest stack trace, innermost first: `at fn (file:line:col)`."""
+        return [f"at {f.name} ({f.path}:{f.line}:{f.col})" for f in self.trace_frames(fb, op)]
+
+    def trace_frames(self, fb: Fiber, op: Any) -> list[TraceFrame]:
+        """The frames of the guest stack trace as data, innermost first."""
         out = []
         code, pc = self.where(fb, op)
         if code is not None:
-            out.append(self._frame_line(code, pc))
+            out.append(self._frame(code, pc))
         for _, ret in reversed(fb.frames):
             code, pc = self.call_site(self._caller_ret(ret))
             if code is not None and pc >= 0:
-                out.append(self._frame_line(code, pc))
+                out.append(self._frame(code, pc))
         return out
 
     def call_site(self, ret: Any) -> tuple[Code | None, int]:
@@ -456,14 +482,15 @@ class Machine:
         return code, pc
 
     @staticmethod
-    def _frame_line(code: Code, pc: int) -> str:
+    def _frame(code: Code, pc: int) -> TraceFrame:
         line, col = code.position(pc)
-        return f"at {code.name} ({code.path}:{line}:{col})"
+        return TraceFrame(code.name, code.path, line, col, bool(code.flags & FLAG_MODULE))
 
     def _unwind(self, fb: Fiber, op: Any, value: Any) -> Any:
         """Find the handler for `value` thrown by `op`; returns the op to continue
         at, or raises GuestException when no guest frame catches it."""
-        trace = self.trace(fb, op)
+        frames = self.trace_frames(fb, op)
+        trace = [f"at {f.name} ({f.path}:{f.line}:{f.col})" for f in frames]
         if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
             if not value.fields.get("stack"):
                 value.fields["stack"] = "\n".join(trace)
@@ -477,11 +504,11 @@ class Machine:
                         L.append(value)
                         return self.decoded[code][target]
             if not fb.frames:
-                raise self.uncaught(value, trace)
+                raise self.uncaught(value, trace, frames)
             L, ret = fb.frames.pop()
             fb.L = L
             if ret is self._halt and not fb.frames:
-                raise self.uncaught(value, trace)
+                raise self.uncaught(value, trace, frames)
             gen = getattr(ret, "gen", None)
             if gen is not None:  # the error leaves a generator: it is finished
                 gen.state, gen.L = FINISHED, []
@@ -494,12 +521,14 @@ class Machine:
         gen = getattr(ret, "gen", None)
         return gen.caller_ret if gen is not None else ret
 
-    def uncaught(self, value: Any, trace: list[str]) -> GuestException:
+    def uncaught(self, value: Any, trace: list[str], frames: list[TraceFrame] | None = None) -> GuestException:
+        # `frames` are those of the last unwinding (for a rethrown error, where
+        # it was rethrown); `trace` prefers the error's recorded `stack`.
         if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
             stack = value.fields.get("stack") or ""
             lines = stack.split("\n") if stack else trace
-            return GuestException(value, value.cls.name, to_str_safe(value.fields.get("message", "")), lines)
-        return GuestException(value, "", self.safe_str(value), trace)
+            return GuestException(value, value.cls.name, to_str_safe(value.fields.get("message", "")), lines, frames)
+        return GuestException(value, "", self.safe_str(value), trace, frames)
 
     def safe_str(self, value: Any) -> str:
         """The str form of an uncaught value, running its `str()` method if it has
@@ -525,7 +554,7 @@ class Machine:
             raise self.arity_error(fn, len(args))
         frames = fb.frames
         if len(frames) >= self.max_depth:
-            raise RtError("StackOverflowError", "maximum call depth exceeded")
+            raise stack_overflow()
         new = [fn]
         new += args
         checks = fn.checks
@@ -542,7 +571,7 @@ class Machine:
         self_arg = 1 if fn.code.flags & FLAG_METHOD else 0
         expected, got = fn.arity - self_arg, got - self_arg
         name = fn.name[: -len(".init")] if fn.name.endswith(".init") else fn.name
-        return RtError("TypeError", f"{name} expects {_plural(expected)}, got {got}")
+        return RtError("TypeError", f"{name} expects {_plural(expected)}, got {got}", "arity", {"name": name, "expected": expected, "got": got})
 
     def call_slow(self, fb: Fiber, fn: Any, n: int, ret: Any, proven: tuple | None = None) -> Any:
         """Call `fn` sitting below n arguments on the stack; returns the next op."""
@@ -587,7 +616,7 @@ class Machine:
             else:
                 L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name, self.heap.alloc)))
             return ret
-        raise RtError("TypeError", f"{typeof(fn)} is not callable")
+        raise RtError("TypeError", f"{typeof(fn)} is not callable", "not_callable", {"type": typeof(fn)})
 
     def construct(self, fb: Fiber, cls: Class, n: int, ret: Any, proven: tuple | None = None) -> Any:
         """`Cls(args)`: a new instance from the class template, then its `$fields`
@@ -605,7 +634,7 @@ class Machine:
             if init is not None:  # the native init of the Error classes
                 init.fn(inst, *args)
             elif n:
-                raise RtError("TypeError", f"{cls.name} expects 0 arguments, got {n}")
+                raise RtError("TypeError", f"{cls.name} expects 0 arguments, got {n}", "arity", {"name": cls.name, "expected": 0, "got": n})
             L.append(inst)
             nxt = ret
         # Frames pushed last run first; each `$fields` frame's return value is
@@ -637,7 +666,7 @@ class Machine:
                 return self.call_slow(fb, meth, n + 1, ret)
             value = recv.fields.get(name, UNINIT)
             if value is UNINIT:
-                raise RtError("TypeError", f"{recv.cls.name} has no method '{name}'")
+                raise RtError("TypeError", f"{recv.cls.name} has no method '{name}'", "no_method", {"cls": recv.cls.name, "name": name})
         elif t is Record:
             value = recv.fields.get(name, UNINIT)
             if value is UNINIT:
@@ -695,7 +724,7 @@ class Machine:
             raise RtError("TypeError", "superclass is not a class")
         meth = cls.methods.get(name)
         if meth is None:
-            raise RtError("TypeError", f"{cls.name} has no method '{name}'")
+            raise RtError("TypeError", f"{cls.name} has no method '{name}'", "no_method", {"cls": cls.name, "name": name})
         return meth
 
     # ------------------------------------------------------------------ guest fallbacks
@@ -772,7 +801,7 @@ class Machine:
             meth = obj.cls.methods.get(name)
             if meth is not None:
                 return self.heap.alloc(BoundMethod(obj, meth))
-            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'", "no_field", {"cls": obj.cls.name, "name": name})
         if t is Record:
             v = obj.fields.get(name, UNINIT)
             if v is UNINIT:
@@ -799,6 +828,9 @@ class Machine:
                         value = check(value)
                 obj.fields[name] = value
                 return
+            if obj.cls.open:  # an open instance (Lox) takes new fields
+                obj.fields[name] = value
+                return
             raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
         self.set_field_proven(obj, name, value)
 
@@ -806,7 +838,7 @@ class Machine:
         """SET_FIELD_PROVEN: as set_field, without the type check."""
         t = type(obj)
         if t is Instance:
-            if name in obj.fields:
+            if name in obj.fields or obj.cls.open:
                 obj.fields[name] = value
                 return
             raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
@@ -898,9 +930,11 @@ class Machine:
         return UNINIT
 
     def make_class(self, info: Any, parent: Any, methods: list) -> Class:
-        if parent is not None and type(parent) is not Class:
-            raise RtError("TypeError", f"a class can only extend a class, not {typeof(parent)}")
+        if (parent is not None or info.flags & CLASS_EXTENDS) and type(parent) is not Class:
+            raise RtError("TypeError", f"a class can only extend a class, not {typeof(parent)}", "bad_superclass", {"type": typeof(parent)})
         cls = self.heap.alloc(Class(info.name, parent, info))
+        if info.flags & CLASS_OPEN:
+            cls.open = True
         for name, default in zip(info.fields, info.defaults):
             cls.template[name] = default
         for name, fn in zip(info.methods, methods):
@@ -927,6 +961,10 @@ class Machine:
     # ------------------------------------------------------------------ modules
 
     def load_bundle(self, bundle: Bundle) -> ModuleObject:
+        if not self.depth_fixed:
+            # The frame limit of the main program's language (Lox: clox's 64).
+            self.max_depth = self.rules_for(bundle.modules[bundle.main].lang).max_depth
+            self.depth_fixed = True
         for key, code in bundle.modules.items():
             self.module_codes.setdefault(key, code)
         return self.module_for(bundle.main)

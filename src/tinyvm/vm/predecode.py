@@ -15,6 +15,10 @@ so a fused closure is covered by exactly the handlers of its first instruction.
 
 A dispatch is one unit of the instruction budget (preemption, fuel): counts are
 deterministic because fusion is.
+
+Languages: a module's language selects the run-time rules (vm/dialects.py)
+its instructions are built with -- operator slow paths and fast paths,
+property access, messages. The rules are closure variables like any operand.
 """
 
 from __future__ import annotations
@@ -40,10 +44,10 @@ from ..heap.objects import (
 )
 from . import arith
 from .blocks import BLOCK_PC, compile_block
-from .errors import RtError, Throw
+from .errors import RtError, Throw, stack_overflow, undefined_global
 from .fiber import DONE, Fiber
 from .generators import gen_yield
-from .values import NeedsGuest, check_key, typeof
+from .values import PRINT_CLOX, NeedsGuest, check_key, to_str, to_str_clox, typeof
 
 
 _ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
@@ -58,6 +62,7 @@ class Decoder:
         self.vm = vm
         self.module = module
         self.G = module.globals
+        self.rules = vm.rules_for(module.code.lang if module.code is not None else "tinylang")
 
     def decode(self, code: Code) -> list:
         cached = self.vm.decoded.get(code)
@@ -65,6 +70,7 @@ class Decoder:
             return cached
         ops: list = [None] * (len(code.code) + 1)
         self.vm.decoded[code] = ops
+        self.vm.code_rules[code] = self.rules
         instrs = list(_iter_instructions(code.code))
         starts = {pc for pc, _, _ in instrs}
         nxt_of = {}
@@ -367,7 +373,7 @@ def b_load_global(d, code, ops, pc, args, k):
     def f(fb):
         v = G[g]
         if v is UNINIT:
-            raise RtError("Error", f"'{name}' is used before its declaration has run")
+            raise undefined_global(name)
         fb.L.append(v)
         return ops[k]
 
@@ -437,6 +443,23 @@ def make(ops, k, slow, alloc):
     return f
 """
 
+# Languages without TinyLang's ints (Lox): floats inline, everything else slow.
+_STACK_ARITH_FLOAT = """
+def make(ops, k, slow, alloc):
+    def f(fb):
+        L = fb.L
+        y = L.pop(); x = L[-1]
+        if type(x) is float and type(y) is float:
+            L[-1] = x {OP} y
+            return ops[k]
+        r = slow(x, y)
+        if type(r) is Array:
+            alloc(r)
+        L[-1] = r
+        return ops[k]
+    return f
+"""
+
 _STACK_CMP = """
 def make(ops, k, slow, alloc):
     def f(fb):
@@ -444,6 +467,19 @@ def make(ops, k, slow, alloc):
         y = L.pop(); x = L[-1]
         if type(x) is int and type(y) is int:
             L[-1] = x {OP} y
+        else:
+            L[-1] = slow(x, y)
+        return ops[k]
+    return f
+"""
+
+_STACK_CMP_FLOAT = """
+def make(ops, k, slow, alloc):
+    def f(fb):
+        L = fb.L
+        y = L.pop(); x = L[-1]
+        if type(x) is float and type(y) is float:
+            L[-1] = {EXPR}
         else:
             L[-1] = slow(x, y)
         return ops[k]
@@ -461,11 +497,14 @@ def make(ops, k, slow, alloc):
 """
 
 
-def _stack_factory(opcode: int) -> Callable:
+def _stack_factory(opcode: int, int_fast: bool, cmp: dict[int, str]) -> Callable:
     if opcode in _ARITH_OPS:
-        src = _STACK_ARITH.replace("{OP}", _ARITH_OPS[opcode])
+        src = (_STACK_ARITH if int_fast else _STACK_ARITH_FLOAT).replace("{OP}", _ARITH_OPS[opcode])
     elif opcode in _CMP_OPS:
-        src = _STACK_CMP.replace("{OP}", _CMP_OPS[opcode])
+        if int_fast:
+            src = _STACK_CMP.replace("{OP}", _CMP_OPS[opcode])
+        else:
+            src = _STACK_CMP_FLOAT.replace("{EXPR}", cmp[opcode].format(x="x", y="y"))
     else:
         src = _STACK_OTHER
     env: dict[str, Any] = {"Array": Array}
@@ -474,16 +513,31 @@ def _stack_factory(opcode: int) -> Callable:
 
 
 # Built on first use (exec at import time would slow down every start-up).
-_STACK_FACTORIES: dict[int, Callable] = {}
+_STACK_FACTORIES: dict[tuple, Callable] = {}
 
 
 @builder(*(list(_ARITH_OPS) + list(_CMP_OPS) + list(_OTHER_OPS) + [O.IS]))
 def b_binary(d, code, ops, pc, args, k):
     opc = code.code[pc]
-    fac = _STACK_FACTORIES.get(opc)
+    rules = d.rules
+    key = (opc, rules.int_fast, rules.cmp.get(opc))
+    fac = _STACK_FACTORIES.get(key)
     if fac is None:
-        fac = _STACK_FACTORIES[opc] = _stack_factory(opc)
-    return fac(ops, k, arith.BINARY[opc], d.vm.heap.alloc)
+        fac = _STACK_FACTORIES[key] = _stack_factory(opc, rules.int_fast, rules.cmp)
+    return fac(ops, k, rules.binary[opc], d.vm.heap.alloc)
+
+
+@builder(O.NEG)
+def b_neg(d, code, ops, pc, args, k):
+    neg = d.rules.neg
+
+    def f(fb):
+        L = fb.L
+        x = L[-1]
+        L[-1] = -x if type(x) is float else neg(x)
+        return ops[k]
+
+    return f
 
 
 def _unary(fn: Callable) -> Callable:
@@ -498,7 +552,6 @@ def _unary(fn: Callable) -> Callable:
     return build
 
 
-BUILDERS[O.NEG] = _unary(arith.neg)
 BUILDERS[O.BNOT] = _unary(arith.bnot)
 BUILDERS[O.NOT] = _unary(arith.not_)
 
@@ -625,7 +678,7 @@ def b_build_record(d, code, ops, pc, args, k):
 @builder(O.GET_FIELD)
 def b_get_field(d, code, ops, pc, args, k):
     name = code.names[args[0]]
-    get_field = d.vm.get_field
+    get_field = d.rules.get_field
 
     def f(fb):
         L = fb.L
@@ -644,7 +697,7 @@ def b_get_field(d, code, ops, pc, args, k):
 @builder(O.SET_FIELD)
 def b_set_field(d, code, ops, pc, args, k):
     name = code.names[args[0]]
-    set_field = d.vm.set_field
+    set_field = d.rules.set_field  # (also adds the fields of open instances)
 
     def f(fb):
         L = fb.L
@@ -669,7 +722,7 @@ def b_set_field(d, code, ops, pc, args, k):
 @builder(O.SET_FIELD_PROVEN)
 def b_set_field_proven(d, code, ops, pc, args, k):
     name = code.names[args[0]]
-    set_field = d.vm.set_field_proven
+    set_field = d.rules.set_field_proven
 
     def f(fb):
         L = fb.L
@@ -858,7 +911,7 @@ def b_call(d, code, ops, pc, args, k):
         if type(fn) is Function and fn.arity == n:
             frames = fb.frames
             if len(frames) >= limit:
-                raise RtError("StackOverflowError", "maximum call depth exceeded")
+                raise stack_overflow()
             new = L[m:]
             checks = fn.checks
             # Typed parameters (vm/typecheck.py), unless proven at this site.
@@ -872,6 +925,30 @@ def b_call(d, code, ops, pc, args, k):
             fb.L = new
             return fn.entry
         return call_slow(fb, fn, n, ops[k], want)
+
+    if n == 1 and want is None:
+        generic = f
+
+        # One argument, the common case (Lox calls every function this way, as
+        # it has no CALL_GLOBAL): build the frame list directly, as
+        # CALL_GLOBAL does. Typed parameters go the generic way.
+        def f(fb):
+            L = fb.L
+            fn = L[-2]
+            if type(fn) is Function:
+                if fn.arity == 1 and fn.checks is None:
+                    frames = fb.frames
+                    if len(frames) >= limit:
+                        raise stack_overflow()
+                    new = [fn, L.pop()]
+                    L.pop()
+                    if fn.nlocals > 2:
+                        new += fn.code_pad
+                    frames.append((L, ops[k]))
+                    fb.L = new
+                    return fn.entry
+                return generic(fb)  # typed parameters, or an arity error
+            return call_slow(fb, fn, 1, ops[k])  # natives, classes, bound methods...
 
     return f
 
@@ -900,7 +977,7 @@ def b_call_global(d, code, ops, pc, args, k):
             if type(fn) is Function and fn.arity == 1:
                 frames = fb.frames
                 if len(frames) >= limit:
-                    raise RtError("StackOverflowError", "maximum call depth exceeded")
+                    raise stack_overflow()
                 L = fb.L
                 new = [fn, L.pop()]
                 if fn.nlocals > 2:
@@ -918,7 +995,7 @@ def b_call_global(d, code, ops, pc, args, k):
             L = fb.L
             frames = fb.frames
             if len(frames) >= limit:
-                raise RtError("StackOverflowError", "maximum call depth exceeded")
+                raise stack_overflow()
             new = [fn]
             if n:
                 new += L[-n:]
@@ -935,10 +1012,12 @@ def b_call_global(d, code, ops, pc, args, k):
 
 @builder(O.CALL_METHOD, O.CALL_METHOD_TYPED)
 def b_call_method(d, code, ops, pc, args, k):
+    if d.rules.fields_shadow_methods:
+        return _call_method_fields_first(d, code, ops, pc, args, k)
     name = code.names[args[0]]
     n = args[1]
     vm = d.vm
-    method_slow = vm.call_method_slow
+    method_slow = d.rules.call_method_slow
     limit = vm.max_depth
     m = -n - 1
     want = _proven_sig(d, code, args, 2)
@@ -970,7 +1049,7 @@ def b_call_method(d, code, ops, pc, args, k):
             if type(meth) is Function and meth.arity == n + 1:
                 frames = fb.frames
                 if len(frames) >= limit:
-                    raise RtError("StackOverflowError", "maximum call depth exceeded")
+                    raise stack_overflow()
                 new = L[m:]
                 new.insert(0, meth)
                 checks = meth.checks
@@ -987,6 +1066,39 @@ def b_call_method(d, code, ops, pc, args, k):
 
     if (name == "send" and n == 1) or (name == "recv" and n == 0):
         return _chan_call_site(d, name, f, ops, k)
+    return f
+
+
+def _call_method_fields_first(d, code, ops, pc, args, k):
+    """CALL_METHOD where a field of the receiver shadows a method of its class
+    (Lox): the fast path is for an instance without such a field whose class
+    method is a guest function of the right arity; everything else (fields,
+    natives, errors) goes to the rules' slow path."""
+    name = code.names[args[0]]
+    n = args[1]
+    method_slow = d.rules.call_method_slow
+    limit = d.vm.max_depth
+    m = -n - 1
+
+    def f(fb):
+        L = fb.L
+        recv = L[m]
+        if type(recv) is Instance and name not in recv.fields:
+            meth = recv.cls.methods.get(name)
+            if type(meth) is Function and meth.arity == n + 1 and meth.checks is None:
+                frames = fb.frames
+                if len(frames) >= limit:
+                    raise stack_overflow()
+                new = L[m:]
+                new.insert(0, meth)
+                del L[m:]
+                if meth.nlocals > n + 2:
+                    new += meth.code_pad
+                frames.append((L, ops[k]))
+                fb.L = new
+                return meth.entry
+        return method_slow(fb, recv, name, n, ops[k])
+
     return f
 
 
@@ -1199,6 +1311,79 @@ def b_make_class(d, code, ops, pc, args, k):
         if n:
             del L[-n:]
         L[-1] = make_class(info, L[-1], methods)
+        return ops[k]
+
+    return f
+
+
+
+
+
+# --------------------------------------------------------------------------- truthiness, print, globals
+
+
+def _falsy(v: Any) -> bool:
+    return v is None or v is False
+
+
+@builder(O.JUMP_IF_FALSY, O.JUMP_IF_TRUTHY)
+def b_jump_if_falsy(d, code, ops, pc, args, k):
+    t = d._thread(code, args[0])
+    # (falsy target, truthy target)
+    falsy, truthy = (t, k) if code.code[pc] == O.JUMP_IF_FALSY else (k, t)
+
+    def f(fb):
+        v = fb.L.pop()
+        if v is False or v is None:
+            return ops[falsy]
+        return ops[truthy]
+
+    return f
+
+
+BUILDERS[O.FALSY] = _unary(_falsy)
+
+
+@builder(O.PRINT)
+def b_print(d, code, ops, pc, args, k):
+    vm = d.vm
+    if args[0] == PRINT_CLOX:
+
+        def f(fb):
+            v = fb.L.pop()
+            vm.stdout.write((v if type(v) is str else to_str_clox(v)) + "\n")
+            return ops[k]
+
+        return f
+    alloc = vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        v = L[-1]
+        try:
+            text = v if type(v) is str else to_str(v)
+        except NeedsGuest:
+            # An instance with a str() method: the prelude's print does it.
+            guest = vm.prelude_fn("print_guest")  # (may collect: v is still on the stack)
+            L.pop()
+            return vm.push_frame(fb, guest, [alloc(Array([v]))], vm._discard_cont(ops[k]))
+        L.pop()
+        vm.stdout.write(text + "\n")
+        return ops[k]
+
+    return f
+
+
+@builder(O.ASSIGN_GLOBAL)
+def b_assign_global(d, code, ops, pc, args, k):
+    g = args[0]
+    G = d.G
+    name = d.module.code.globals[g] if d.module.code is not None else str(g)
+
+    def f(fb):
+        if G[g] is UNINIT:
+            raise undefined_global(name)
+        G[g] = fb.L.pop()
         return ops[k]
 
     return f

@@ -10,6 +10,11 @@ Printing comes in two forms:
 * `to_str(v)` -- what `print`, `str()` and interpolation show: a string is itself;
 * `repr_value(v)` -- the form used inside containers: strings are quoted.
 
+and a second printing mode, `to_str_clox(v)`, the forms of the C implementation
+of Lox (clox), which the PRINT instruction uses in mode PRINT_CLOX: numbers as
+C's `printf("%g")` prints them, `<fn name>`, `<native fn>`, a class by its
+name, `Name instance`.
+
 Both walk containers iteratively (an explicit stack, no Python recursion), so
 any nesting depth prints without `RecursionError`. A container met again while
 it is being printed (a cycle) prints as `[...]` (array, map) or `{...}` (record,
@@ -39,6 +44,7 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Callable
 
@@ -69,6 +75,10 @@ __all__ = [
     "compare",
     "check_key",
     "has_guest_str",
+    "PRINT_STR",
+    "PRINT_CLOX",
+    "format_c_number",
+    "to_str_clox",
 ]
 
 _NoneType = type(None)
@@ -345,6 +355,54 @@ def _render(root: Any) -> str:
         seg.reverse()
         stack.extend(seg)
     return "".join(out)
+
+
+# ---------------------------------------------------------------------------
+# The clox printing mode
+
+PRINT_STR = 0  # PRINT's mode operand: as print() (to_str, str() methods included)
+PRINT_CLOX = 1  # clox's forms (to_str_clox)
+
+
+def format_c_number(x: float | int) -> str:
+    """A number as C's `printf("%g")` prints it with glibc: 6 significant
+    digits, trailing zeros dropped, an exponent of at least two digits (`3`,
+    `3.5`, `-0`, `1e+20`, `1.23457e+08`), `inf`, `-inf`, and a NaN by its sign
+    bit (`nan`, `-nan`: 0/0 computed on x86 is the negative default NaN).
+    Python's `%g` is C's, except that it never prints a NaN's sign."""
+    if x != x:
+        return "-nan" if math.copysign(1.0, x) < 0 else "nan"
+    return "%g" % x
+
+
+def to_str_clox(v: Any) -> str:
+    """The printed form of v in clox's printing mode. Values clox has no form
+    for (TinyLang arrays, maps, records, modules...) print as `to_str` would,
+    without running guest `str()` methods."""
+    t = type(v)
+    if t is str:
+        return v
+    if t is float or t is int:
+        return format_c_number(v)
+    if v is None:
+        return "nil"
+    if t is bool:
+        return "true" if v else "false"
+    if t is Instance:
+        return v.cls.name + " instance"
+    if t is BoundMethod:
+        v = v.method
+        t = type(v)
+    if t is Native:
+        return "<native fn>"
+    if isinstance(v, Function):
+        return "<fn " + v.name + ">"
+    if t is Class:
+        return v.name
+    try:
+        return to_str(v)
+    except NeedsGuest:
+        return "<" + typeof(v) + ">"
 
 
 # ---------------------------------------------------------------------------
