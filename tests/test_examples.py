@@ -1,7 +1,7 @@
-"""Every examples/*.tl runs to completion with exactly its expected output.
+"""Every examples/*.tl and *.lox runs to completion with exactly its expected output.
 
 Each example is run the way a user would from the repository root
-(`tvm run examples/NAME.tl`), in-process through `tinyvm.cli.main.main`, and
+(`tvm run examples/NAME.tl`, `tvm run examples/NAME.lox`), in-process through `tinyvm.cli.main.main`, and
 must exit 0, write nothing to stderr, and print exactly
 `examples/expected/NAME.out`. The expected files were derived from the language
 reference (../shared/spec/tinylang.md), not from the VM's output.
@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO / "examples"
 EXPECTED_DIR = EXAMPLES_DIR / "expected"
-EXAMPLES = sorted(EXAMPLES_DIR.glob("*.tl"))
+EXAMPLES = sorted([*EXAMPLES_DIR.glob("*.tl"), *EXAMPLES_DIR.glob("*.lox")])
 _FLAGS = re.compile(r"// tvm-flags:(.*)$")
 
 
