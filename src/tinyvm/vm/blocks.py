@@ -175,14 +175,14 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             G = g.param(decoder.G)
             gi = g.param(args[0])
             g.emit(f"{t} = {G}[{gi}]")
-            g.emit(f"if {t} is UNINIT: fb.epc = {g.param(pc)}; raise undefined({g.param(_global_name(decoder, args[0]))})")
+            g.emit(f"if {t} is UNINIT: fb.epc = {g.param(pc)}; raise undefined({g.param(decoder.global_name(args[0]))})")
             g.stack.append(t)
         elif opc == O.STORE_GLOBAL or opc == O.ASSIGN_GLOBAL:
             v = g.pop()
             G = g.param(decoder.G)
             gi = g.param(args[0])
             if opc == O.ASSIGN_GLOBAL:
-                g.emit(f"if {G}[{gi}] is UNINIT: fb.epc = {g.param(pc)}; raise undefined({g.param(_global_name(decoder, args[0]))})")
+                g.emit(f"if {G}[{gi}] is UNINIT: fb.epc = {g.param(pc)}; raise undefined({g.param(decoder.global_name(args[0]))})")
             g.emit(f"{G}[{gi}] = {v}")
         elif opc == O.FALSY:
             x = g.pop()
@@ -340,11 +340,6 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         factory = env["make"]
         _cache[src] = factory
     return factory(decoder.vm.heap.alloc, *g.args)
-
-
-def _global_name(decoder: Any, g: int) -> str:
-    code = decoder.module.code
-    return code.globals[g] if code is not None else str(g)
 
 
 from ..heap.objects import UNINIT, Array, Instance  # noqa: E402  (used by the generated code)

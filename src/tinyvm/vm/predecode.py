@@ -100,6 +100,11 @@ class Decoder:
         del starts
         return ops
 
+    def global_name(self, g: int) -> str:
+        """The name of this module's global slot g (for error messages)."""
+        code = self.module.code
+        return code.globals[g] if code is not None else str(g)
+
     def _thread(self, code: Code, pc: int) -> int:
         """Follow unconditional jumps so an instruction continues at the final target."""
         seen = 0
@@ -368,7 +373,7 @@ def b_store_upval(d, code, ops, pc, args, k):
 def b_load_global(d, code, ops, pc, args, k):
     g = args[0]
     G = d.G
-    name = d.module.code.globals[g] if d.module.code is not None else str(g)
+    name = d.global_name(g)
 
     def f(fb):
         v = G[g]
@@ -1378,7 +1383,7 @@ def b_print(d, code, ops, pc, args, k):
 def b_assign_global(d, code, ops, pc, args, k):
     g = args[0]
     G = d.G
-    name = d.module.code.globals[g] if d.module.code is not None else str(g)
+    name = d.global_name(g)
 
     def f(fb):
         if G[g] is UNINIT:
