@@ -51,7 +51,6 @@ from .runner import (
     call_py,
     compare,
     selected,
-    short_error,
 )
 
 CONC = PROGRAMS / "concurrency"
@@ -102,9 +101,7 @@ def run_timed(spec: Timed, main: Optional[MainFn], repeat: int) -> Result:
             raise
         except BaseException as exc:  # noqa: BLE001
             py_failed = True
-            res.status = "failed"
-            res.errors.append(f"asyncio program raised {type(exc).__name__}:")
-            res.errors.extend("  " + line for line in short_error(exc))
+            res.raised("asyncio program", exc)
             return
         py_best, py_out = min(py_best, elapsed), out
 
@@ -187,9 +184,7 @@ def run_idle(main: Optional[MainFn]) -> Result:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001
-        res.status = "failed"
-        res.errors.append(f"asyncio program raised {type(exc).__name__}:")
-        res.errors.extend("  " + line for line in short_error(exc))
+        res.raised("asyncio program", exc)
     if main is None:
         res.status, res.note = "failed", "tinyvm not importable (see note above)"
         return res
@@ -198,9 +193,7 @@ def run_idle(main: Optional[MainFn]) -> Result:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 -- a VM bug must not stop the run
-        res.status = "failed"
-        res.errors.append(f"tinyvm raised {type(exc).__name__}:")
-        res.errors.extend("  " + line for line in short_error(exc))
+        res.raised("tinyvm", exc)
         return res
     (b0, c0, h0), (b1, c1, h1) = samples[0], samples[1]
     per = (b1 - b0) / IDLE_N

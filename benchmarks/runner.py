@@ -47,6 +47,13 @@ class Result:
     def label(self) -> str:
         return self.name if self.group == "tl" else f"{self.group}/{self.name}"
 
+    def raised(self, who: str, exc: BaseException) -> None:
+        """Record that `who` ("tinyvm", "cpython program"...) raised exc: the
+        benchmark failed, with the end of the traceback among its errors."""
+        self.status = "failed"
+        self.errors.append(f"{who} raised {type(exc).__name__}:")
+        self.errors.extend("  " + line for line in short_error(exc))
+
 
 # --------------------------------------------------------------------------- runners
 
@@ -145,8 +152,7 @@ class TvmTimer:
             raise
         except BaseException as exc:  # noqa: BLE001 -- a VM bug must not stop the run
             self.fail()
-            res.errors.append(f"tinyvm raised {type(exc).__name__}:")
-            res.errors.extend("  " + line for line in short_error(exc))
+            res.raised("tinyvm", exc)
             return
         if code != 0:
             self.fail()
@@ -184,9 +190,7 @@ def py_best(path: Path, repeat: int, res: Result) -> Optional[str]:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001
-            res.status = "failed"
-            res.errors.append(f"cpython program raised {type(exc).__name__}:")
-            res.errors.extend("  " + line for line in short_error(exc))
+            res.raised("cpython program", exc)
             return None
         best = min(best, elapsed)
     res.cpython_s = best
