@@ -105,6 +105,11 @@ class _Gen:
     def emit(self, line: str) -> None:
         self.lines.append(line)
 
+    def spill(self) -> None:
+        """Push the values the block leaves behind onto the frame's real stack."""
+        for v in self.stack:
+            self.lines.append(f"L.append({v})")
+
 
 def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, boundaries: set, nxt_of: dict) -> Callable | None:
     """A closure for the block starting at instrs[start], or None when fewer than
@@ -295,13 +300,12 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         else:
             end = (pc, opc, args)
     if tail is not None:
-        for v in g.stack:
-            g.emit(f"L.append({v})")
-        g.emit(f"fb.epc = {g.param(tail[0])}")
-        g.emit(f"return {ops_p}[{g.param(tail[0])}](fb)")
+        g.spill()
+        tail_pc = g.param(tail[0])
+        g.emit(f"fb.epc = {tail_pc}")
+        g.emit(f"return {ops_p}[{tail_pc}](fb)")
     elif end is None:
-        for v in g.stack:
-            g.emit(f"L.append({v})")
+        g.spill()
         k = decoder._thread(code, nxt_of[block[-1][0]])
         g.emit(f"return {ops_p}[{g.param(k)}]")
     else:
@@ -313,8 +317,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit("return ret")
         elif opc == O.JUMP_IF_FALSY or opc == O.JUMP_IF_TRUTHY:
             v = g.pop()
-            for extra in g.stack:
-                g.emit(f"L.append({extra})")
+            g.spill()
             k = decoder._thread(code, nxt_of[pc])
             t = decoder._thread(code, args[0])
             falsy, truthy = (t, k) if opc == O.JUMP_IF_FALSY else (k, t)
@@ -322,8 +325,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit(f"return {ops_p}[{g.param(truthy)}]")
         else:
             v = g.pop()
-            for extra in g.stack:
-                g.emit(f"L.append({extra})")
+            g.spill()
             k = decoder._thread(code, nxt_of[pc])
             t = decoder._thread(code, args[0])
             fall, jump = (k, t) if opc == O.JUMP_IF_FALSE else (t, k)
