@@ -43,11 +43,11 @@ SRC = HERE.parent / "src"
 if SRC.is_dir() and str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
-from tinyvm.compiler.driver import STD_MODULES, parse_source  # noqa: E402
-from tinyvm.compiler.emitter import ModuleEmitter  # noqa: E402
-from tinyvm.diagnostics import DiagnosticBag  # noqa: E402
-from tinyvm.sema.checker import check_module  # noqa: E402
-from tinyvm.sema.resolver import ModuleInfo, Resolver  # noqa: E402
+from tinyvm.lang.tinylang.pipeline import STD_MODULES, parse_source  # noqa: E402
+from tinyvm.lang.tinylang.emitter import ModuleEmitter  # noqa: E402
+from tinyvm.lang.diagnostics import DiagnosticBag  # noqa: E402
+from tinyvm.lang.tinylang.checker import check_module  # noqa: E402
+from tinyvm.lang.tinylang.resolver import ModuleInfo, Resolver  # noqa: E402
 
 IMPORTS = ("math",)  # standard modules the generated program imports
 

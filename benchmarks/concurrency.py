@@ -217,7 +217,7 @@ def run_idle(main: Optional[MainFn]) -> Result:
 def has_net() -> bool:
     """True when this checkout's TinyVM has the `net` module."""
     try:
-        return importlib.util.find_spec("tinyvm.vm.stdlib_net") is not None
+        return importlib.util.find_spec("tinyvm.stdlib.net") is not None
     except ImportError:
         return False
 

@@ -21,7 +21,7 @@ def __getattr__(name: str):
 
         return VM
     if name == "GuestException":
-        from .vm.errors import GuestException
+        from .runtime.errors import GuestException
 
         return GuestException
     raise AttributeError(name)

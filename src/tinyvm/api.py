@@ -1,4 +1,4 @@
-"""The embedding API: run TinyLang from Python.
+"""The embedding API: run TinyLang (and Lox) from Python.
 
     from tinyvm import VM
     vm = VM()
@@ -23,11 +23,13 @@ from typing import Any
 
 from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
-from .vm.capabilities import Capabilities
-from .vm.errors import GuestException, RtError
-from .vm.machine import DEFAULT_MAX_DEPTH, Machine  # noqa: F401  (re-exported)
-from .vm.scheduler import DEFAULT_BUDGET
-
+from .lang.driver import Languages
+from .lang.loader import Loader
+from .runtime.dialects import DEFAULT_MAX_DEPTH  # noqa: F401  (re-exported)
+from .runtime.errors import GuestException, RtError
+from .sched.scheduler import DEFAULT_BUDGET
+from .stdlib.capabilities import Capabilities
+from .vm.machine import Machine
 
 
 class VM:
@@ -42,6 +44,7 @@ class VM:
         budget: int = DEFAULT_BUDGET,
         warn_leaks: bool = False,
         allow: Any = None,
+        languages: Languages | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: the default of the main
         program's language, 100000 for TinyLang and clox's 64 for Lox).
@@ -51,8 +54,11 @@ class VM:
         (docs/capabilities.md); nothing by default. `True` or `"all"` grants
         everything; else kinds among "read", "write", "net", "env" (a name, an
         iterable of names, or a mapping kind -> True or a list of paths, hosts
-        or variable names), or a `tinyvm.vm.capabilities.Capabilities`."""
-        self.machine = Machine(gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
+        or variable names), or a `tinyvm.stdlib.capabilities.Capabilities`.
+        `languages`: the front ends its programs may be written in
+        (lang/driver.py; by default those of the package)."""
+        self.languages = languages or Languages.default()
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
@@ -65,11 +71,12 @@ class VM:
     # ------------------------------------------------------------------ running
 
     def compile_file(self, path: str, lang: str | None = None) -> Bundle:
-        """Compile a program; `lang` ("tinylang" or "lox") forces the front
-        end, which is otherwise chosen by the extension (`.lox` is Lox)."""
-        from .compiler.driver import compile_program
+        """Compile a program; `lang` (a front end's name: "tinylang", "lox")
+        forces the front end, which is otherwise chosen by the extension
+        (`.lox` is Lox)."""
+        from .lang.driver import compile_program
 
-        return compile_program(path, lang=lang)
+        return compile_program(path, lang=lang, languages=self.languages)
 
     def run_file(self, path: str, lang: str | None = None) -> None:
         """Compile (or load, for .tvm) and run a program."""
@@ -81,9 +88,9 @@ class VM:
             self.run_bundle(self.compile_file(path, lang))
 
     def run_source(self, text: str, path: str = "<string>", lang: str | None = None) -> None:
-        from .compiler.driver import compile_program
+        from .lang.driver import compile_program
 
-        self.run_bundle(compile_program(path, source=text, lang=lang))
+        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages))
 
     @property
     def warnings(self) -> list[str]:

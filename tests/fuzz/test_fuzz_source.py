@@ -627,7 +627,7 @@ TVM_REGRESSIONS = {
 
 @pytest.mark.parametrize("name", sorted(TVM_REGRESSIONS))
 def test_fuzz_tvm_regressions(workspace, name):
-    from tinyvm.compiler.driver import compile_program
+    from tinyvm.lang.driver import compile_program
 
     source, fn_name, patch = TVM_REGRESSIONS[name]
     src = workspace / "examples" / f"regression_{name}.tl"

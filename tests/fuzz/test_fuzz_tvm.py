@@ -36,7 +36,7 @@ from tvm_samples import TRICKY_CONSTS, asm, sample_bundle, sample_lib  # noqa: E
 from tinyvm.bytecode.code import FLAG_MODULE, Bundle, ClassInfo, Code, ModuleCode  # noqa: E402
 from tinyvm.bytecode.tvmfile import FORMAT_VERSION, HEADER_SIZE, MAGIC, dump_bundle, load_bundle  # noqa: E402
 from tinyvm.bytecode.verifier import VerifyError  # noqa: E402
-from tinyvm.vm.errors import LoadError  # noqa: E402
+from tinyvm.bytecode.code import LoadError  # noqa: E402
 
 SEED = 20240611
 CASE_TIME_LIMIT = 2.0  # seconds; a slower single load counts as a hang

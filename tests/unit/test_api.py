@@ -7,7 +7,7 @@ import io
 import pytest
 
 from tinyvm import VM, GuestException
-from tinyvm.diagnostics import CompileError
+from tinyvm.lang.diagnostics import CompileError
 
 SOURCE = """
 fn add(a, b) { return a + b }

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 from tinyvm.heap.objects import Array, Class, Function, Instance, Map, Native, Range, Record, map_key
-from tinyvm.vm import builtins as builtins_mod
-from tinyvm.vm import methods as methods_mod
-from tinyvm.vm.builtins import GUEST_FALLBACKS, PRELUDE_NATIVES, make_builtins
-from tinyvm.vm.errors import RtError
-from tinyvm.vm.stdlib_math import make_math_module
-from tinyvm.vm.values import NeedsGuest
+from tinyvm.runtime import builtins as builtins_mod
+from tinyvm.runtime import methods as methods_mod
+from tinyvm.runtime.builtins import GUEST_FALLBACKS, PRELUDE_NATIVES, make_builtins
+from tinyvm.runtime.errors import RtError
+from tinyvm.stdlib.math import make_math_module
+from tinyvm.runtime.values import NeedsGuest
 
 PRELUDE = Path(builtins_mod.__file__).with_name("prelude.tl")
 

@@ -14,8 +14,8 @@ import pytest
 
 from tinyvm.api import VM
 from tinyvm.cli.main import main
-from tinyvm.vm.capabilities import Capabilities
-from tinyvm.vm.errors import GuestException
+from tinyvm.stdlib.capabilities import Capabilities
+from tinyvm.runtime.errors import GuestException
 
 
 def run(tmp_path: Path, source: str, *flags: str, args: tuple[str, ...] = ()) -> tuple[int, str, str]:

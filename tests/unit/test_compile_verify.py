@@ -14,8 +14,8 @@ import pytest
 
 from tinyvm.bytecode.tvmfile import dump_bundle, load_bundle
 from tinyvm.bytecode.verifier import verify_module
-from tinyvm.compiler.driver import compile_program
-from tinyvm.diagnostics import CompileError
+from tinyvm.lang.driver import compile_program
+from tinyvm.lang.diagnostics import CompileError
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = sorted(

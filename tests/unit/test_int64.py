@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyvm import VM
-from tinyvm.vm.errors import GuestException
+from tinyvm.runtime.errors import GuestException
 
 INT_MIN = -(1 << 63)
 INT_MAX = (1 << 63) - 1

@@ -24,7 +24,7 @@ import pytest
 
 from tinyvm.api import VM
 from tinyvm.cli.main import main
-from tinyvm.vm.errors import GuestException
+from tinyvm.runtime.errors import GuestException
 
 
 @pytest.fixture(autouse=True)
@@ -712,7 +712,7 @@ def test_connect_moves_on_to_the_next_address(monkeypatch):
     the fiber keeps waiting on the new socket."""
     import errno
 
-    from tinyvm.vm import stdlib_net
+    from tinyvm.stdlib import net as stdlib_net
 
     dead_port = 9  # never really dialled: the fake socket pretends it is refused
     made: list = []

@@ -1,4 +1,4 @@
-"""Unit tests for the TinyLang lexer (tinyvm.syntax.lexer / tokens)."""
+"""Unit tests for the TinyLang lexer (tinyvm.lang.tinylang.lexer / tokens)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyvm.diagnostics import DiagnosticBag
-from tinyvm.syntax.lexer import tokenize
-from tinyvm.syntax.tokens import KEYWORDS, OPERATORS, TK, Token
+from tinyvm.lang.diagnostics import DiagnosticBag
+from tinyvm.lang.tinylang.lexer import tokenize
+from tinyvm.lang.tinylang.tokens import KEYWORDS, OPERATORS, TK, Token
 
 
 def lex(src: str) -> tuple[list[Token], list[tuple[int, int, str]]]:

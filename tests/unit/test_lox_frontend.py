@@ -16,11 +16,11 @@ from tinyvm.bytecode.tvmfile import dump_bundle, load_bundle
 from tinyvm.bytecode.verifier import verify_module
 from tinyvm.cli.main import main, tvmc_main
 from tinyvm.cli.repl import run_repl
-from tinyvm.compiler.driver import compile_program
-from tinyvm.diagnostics import CompileError
-from tinyvm.lox.errors import LoxCompileError
-from tinyvm.lox.lexer import EOF, ERROR, IDENTIFIER, NUMBER, STRING, tokenize
-from tinyvm.vm.errors import GuestException
+from tinyvm.lang.driver import compile_program
+from tinyvm.lang.diagnostics import CompileError
+from tinyvm.lang.lox.errors import LoxCompileError
+from tinyvm.lang.lox.lexer import EOF, ERROR, IDENTIFIER, NUMBER, STRING, tokenize
+from tinyvm.runtime.errors import GuestException
 
 ROOT = Path(__file__).resolve().parents[2]
 LOX_FILES = sorted(

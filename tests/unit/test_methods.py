@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from tinyvm.heap.objects import Array, Class, Function, Instance, Map, Record, map_key
-from tinyvm.vm.errors import RtError
-from tinyvm.vm.methods import PRELUDE_METHODS, make_methods, sort_by_keys
-from tinyvm.vm.values import NeedsGuest
+from tinyvm.runtime.errors import RtError
+from tinyvm.runtime.methods import PRELUDE_METHODS, make_methods, sort_by_keys
+from tinyvm.runtime.values import NeedsGuest
 
 
 def fake_vm() -> SimpleNamespace:

@@ -1,4 +1,4 @@
-"""Unit tests for the TinyLang parser (tinyvm.syntax.parser)."""
+"""Unit tests for the TinyLang parser (tinyvm.lang.tinylang.parser)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyvm.diagnostics import DiagnosticBag
-from tinyvm.syntax import ast
-from tinyvm.syntax.parser import is_incomplete, parse
-from tinyvm.syntax.tokens import KEYWORDS, OPERATORS
+from tinyvm.lang.diagnostics import DiagnosticBag
+from tinyvm.lang.tinylang import ast
+from tinyvm.lang.tinylang.parser import is_incomplete, parse
+from tinyvm.lang.tinylang.tokens import KEYWORDS, OPERATORS
 
 
 def parse_src(src: str) -> tuple[ast.Module, list[tuple[int, int, str]]]:

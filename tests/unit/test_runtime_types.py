@@ -22,7 +22,7 @@ from tinyvm.bytecode.disasm import format_code, instructions  # noqa: E402
 from tinyvm.bytecode.tvmfile import FORMAT_VERSION, dump_bundle, load_bundle  # noqa: E402
 from tinyvm.bytecode.verifier import VerifyError, verify_code, verify_module  # noqa: E402
 from tinyvm.heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record  # noqa: E402
-from tinyvm.vm.errors import GuestException, RtError  # noqa: E402
+from tinyvm.runtime.errors import GuestException, RtError  # noqa: E402
 from tinyvm.vm.typecheck import TypeChecks, compile_check, identity, inline_test  # noqa: E402
 
 # --------------------------------------------------------------------------- a tiny program builder
@@ -326,7 +326,7 @@ def test_inline_tests_for_blocks():
 
 
 def test_compile_check_rejects_bad_text():
-    from tinyvm.sema.types import TypeTextError
+    from tinyvm.bytecode.types import TypeTextError
 
     with pytest.raises(TypeTextError):
         compile_check("class Point", "p")

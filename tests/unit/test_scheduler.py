@@ -18,8 +18,8 @@ import pytest
 
 from tinyvm.api import VM
 from tinyvm.cli.main import main
-from tinyvm.vm.errors import GuestException
-from tinyvm.vm.scheduler import DEFAULT_BUDGET
+from tinyvm.runtime.errors import GuestException
+from tinyvm.sched.scheduler import DEFAULT_BUDGET
 
 
 TIME_LIMIT = 20.0  # seconds per program: a scheduling bug may make one spin forever

@@ -21,17 +21,18 @@ from typing import Any
 import pytest
 
 from tinyvm.api import VM
-from tinyvm.compiler.driver import STD_MODULES, compile_program
-from tinyvm.diagnostics import CompileError
+from tinyvm.lang.driver import compile_program
+from tinyvm.lang.tinylang.pipeline import STD_MODULES
+from tinyvm.lang.diagnostics import CompileError
 from tinyvm.heap.objects import Array, Class, Instance, Map, Native, map_key
-from tinyvm.sema import signatures as S
-from tinyvm.sema.resolver import BUILTIN_NAMES
-from tinyvm.sema.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, FnT, GenericT, MapT, Type
-from tinyvm.vm.concurrency import BlockingNative
+from tinyvm.lang.tinylang import signatures as S
+from tinyvm.lang.tinylang.resolver import BUILTIN_NAMES
+from tinyvm.lang.tinylang.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, FnT, GenericT, MapT, Type
+from tinyvm.sched.concurrency import BlockingNative
 from tinyvm.vm import machine as vm_machine
-from tinyvm.vm.errors import RtError
-from tinyvm.vm.methods import GUEST_FALLBACKS as METHOD_FALLBACKS
-from tinyvm.vm.methods import PRELUDE_METHODS
+from tinyvm.runtime.errors import RtError
+from tinyvm.runtime.methods import GUEST_FALLBACKS as METHOD_FALLBACKS
+from tinyvm.runtime.methods import PRELUDE_METHODS
 
 # Built-ins that may park the calling fiber take (fiber, args, ret), not plain
 # arguments: the concurrency language tests (tests/lang/09_concurrency) check them.
@@ -287,8 +288,12 @@ def test_abs_arity(machine):
 # --------------------------------------------------------------------------- standard modules
 
 
-def test_std_modules_match_the_driver():
-    assert set(S.STD_MODULE_TYPES) == set(STD_MODULES)
+def test_std_modules_are_the_vms_and_the_front_ends():
+    from tinyvm.stdlib import NAMES
+
+    # Every standard module the VM can build is typed for the checker, and the
+    # front end resolves imports of exactly those (in the same export order).
+    assert set(S.STD_MODULE_TYPES) == set(NAMES) == set(STD_MODULES)
     for name, mt in S.STD_MODULE_TYPES.items():
         assert mt.name == name
         assert tuple(n for n, _ in mt.exports) == STD_MODULES[name]

@@ -28,7 +28,7 @@ from tinyvm.bytecode.tvmfile import (  # noqa: E402
     write_file,
 )
 from tinyvm.bytecode.verifier import VerifyError  # noqa: E402
-from tinyvm.vm.errors import LoadError  # noqa: E402
+from tinyvm.bytecode.code import LoadError  # noqa: E402
 
 
 def with_payload(payload: bytes, version: int = FORMAT_VERSION) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tinyvm.bytecode.code import Code
 from tinyvm.bytecode.disasm import instructions
-from tinyvm.compiler.driver import compile_program
+from tinyvm.lang.driver import compile_program
 
 PROGRAM = """
 fn fib(n: int) -> int {

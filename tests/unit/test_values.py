@@ -24,8 +24,8 @@ from tinyvm.heap.objects import (
     Record,
     map_key,
 )
-from tinyvm.vm.errors import RtError
-from tinyvm.vm.values import (
+from tinyvm.runtime.errors import RtError
+from tinyvm.runtime.values import (
     NeedsGuest,
     check_key,
     compare,

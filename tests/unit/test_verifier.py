@@ -24,7 +24,7 @@ from tvm_samples import (  # noqa: E402
 
 from tinyvm.bytecode.code import ClassInfo, ModuleCode  # noqa: E402
 from tinyvm.bytecode.verifier import MAX_NESTING, VerifyError, verify_code, verify_module  # noqa: E402
-from tinyvm.vm.errors import LoadError  # noqa: E402
+from tinyvm.bytecode.code import LoadError  # noqa: E402
 
 
 def rejects(code, pattern: str, nglobals: int = 4) -> str:

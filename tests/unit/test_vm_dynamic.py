@@ -20,7 +20,7 @@ from tinyvm.api import VM  # noqa: E402
 from tinyvm.bytecode.code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, FLAG_MODULE, Bundle, ClassInfo, ModuleCode  # noqa: E402
 from tinyvm.bytecode.tvmfile import dump_bundle, load_bundle  # noqa: E402
 from tinyvm.bytecode.verifier import VerifyError, verify_module  # noqa: E402
-from tinyvm.vm.errors import GuestException  # noqa: E402
+from tinyvm.runtime.errors import GuestException  # noqa: E402
 
 
 def module(ops: list, *, consts: tuple = (), names: tuple = (), globals_: tuple = (), lang: str = "tinylang") -> Bundle:

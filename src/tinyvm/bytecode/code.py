@@ -21,6 +21,7 @@ Tables carried by every code object:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 # Code.flags bits
@@ -34,10 +35,28 @@ FLAG_MODULE = 16  # a module's top-level code
 CLASS_OPEN = 1  # instances accept new fields at any time (Lox), not only the declared ones
 CLASS_EXTENDS = 2  # declared with a superclass: MAKE_CLASS's parent operand must be a class (nil is an error)
 
-# ModuleCode.lang values: the source language, which selects the run-time rules
-# (operator type rules, error messages) the VM applies to the module's code
-# (vm/dialects.py).
+# ModuleCode.lang values: the dialect of the module's code, which selects the
+# run-time rules (operator type rules, error messages, frame limit) the VM
+# applies to it (runtime/dialects.py). Each is named after the language whose
+# semantics it is; a new front end emits code in one of these (its FrontEnd's
+# `dialect`, lang/frontend.py), and a new dialect is a change to the VM.
 LANGS = ("tinylang", "lox")
+
+# The range of the int values code objects hold: ints are 64-bit. (heap/objects.py
+# states the same bounds for the values the VM computes; the two packages import
+# nothing of each other.)
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+
+
+class LoadError(Exception):
+    """A `.tvm` file or module that cannot be loaded (bad bytes, failed verification,
+    missing file). The message is complete and user-facing."""
+
+
+def source_hash(text: str) -> str:
+    """`ModuleCode.source_hash`: the sha256 hex digest of the source text (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True, eq=False)

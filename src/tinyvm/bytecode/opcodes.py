@@ -34,6 +34,10 @@ JUMP_KIND = "jump"  # absolute instruction offset (JUMP is the opcode)
 COUNT = "count"  # a small non-negative integer
 OPERAND_KINDS = (CONST, LOCAL, UPVAL, GLOBAL, NAME, JUMP_KIND, COUNT)
 
+# PRINT's mode operand: how the value is formatted (runtime/values.py).
+PRINT_STR = 0  # as print() does (to_str; an instance's str() method included)
+PRINT_CLOX = 1  # clox's forms: numbers as C's printf("%g"), <fn f>, `Name instance`
+
 
 @dataclass(frozen=True, slots=True)
 class OpInfo:

@@ -93,8 +93,7 @@ import hashlib
 import struct
 from pathlib import Path
 
-from ..vm.errors import LoadError
-from .code import Bundle, ClassInfo, Code, ModuleCode
+from .code import Bundle, ClassInfo, Code, LoadError, ModuleCode
 from .verifier import VerifyError, verify_module
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]

@@ -19,7 +19,7 @@ outside the compiler (a `.tvm` file above all) therefore goes through
   `nlocals >= arity + 1` and one local name per slot;
 * nested code objects in the constant pool verify too, with their captures
   valid in the enclosing code;
-* type texts the VM checks values against parse (`sema.types.parse_type_text`):
+* type texts the VM checks values against parse (`bytecode/types.py`, `parse_type_text`):
   CHECK_TYPE's `(type, place)` constant, a class's non-empty `field_types`
   (one per field, or none at all), and the `local_types` of parameter slots
   1..arity (2..arity for a method: `self` is not checked). The types of other
@@ -39,9 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from ..sema.types import parse_type_text
-from ..vm.errors import LoadError
-from .code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, LANGS, ClassInfo, Code, ModuleCode
+from .code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, LANGS, ClassInfo, Code, LoadError, ModuleCode
 from .opcodes import (
     BY_NAME,
     CONST,
@@ -55,6 +53,7 @@ from .opcodes import (
     UPVAL,
     stack_effect,
 )
+from .types import parse_type_text
 
 # `opcodes.JUMP` is the operand-kind string at definition time but is then
 # overwritten by the JUMP opcode number (opcodes exports every opcode name as a

@@ -198,7 +198,7 @@ class AsyncFunction(Function):
 
 
 class GeneratorFunction(Function):
-    """A function containing `yield`: calling it returns a `Gen` (vm/generators.py)."""
+    """A function containing `yield`: calling it returns a `Gen` (sched/generators.py)."""
 
     __slots__ = ()
 

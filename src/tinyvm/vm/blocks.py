@@ -25,7 +25,7 @@ calls its pre-built checker only when that test fails, others call it always.
 Every operator keeps its exact semantics: an inline fast path for int (with
 the int64 overflow check, in languages with ints) and float operands, and the
 slow path of the module's language otherwise (arith.py for TinyLang; see
-vm/dialects.py). Before any call that can raise, the generated code stores the
+runtime/dialects.py). Before any call that can raise, the generated code stores the
 operator's bytecode offset in `fiber.epc`, so errors and traces point at the
 operator, as they would without fusion (op_info records such closures with
 offset BLOCK_PC, meaning "ask the fiber").
@@ -39,9 +39,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from .errors import RtError, undefined_global
+from ..runtime.errors import RtError, undefined_global
 from .typecheck import inline_test
-from .values import typeof
+from ..runtime.values import typeof
 
 BLOCK_PC = -2
 MAX_BLOCK = 24
@@ -151,7 +151,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         (fr_pc, _, (i, inclusive, exit_pc)), (_, _, (d,)) = head
         cmp = "<=" if inclusive else "<"
         g.emit(f"v = L[{g.param(i)}]")
-        g.emit(f"if not v {cmp} L[{g.param(i + 1)}]: return {ops_p}[{g.param(decoder._thread(code, exit_pc))}]")
+        g.emit(f"if not v {cmp} L[{g.param(i + 1)}]: return {ops_p}[{g.param(decoder.thread(code, exit_pc))}]")
         g.emit(f"L[{g.param(i)}] = v + 1")
         g.emit(f"L[{g.param(d)}] = v")
     end = None
@@ -306,7 +306,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         g.emit(f"return {ops_p}[{tail_pc}](fb)")
     elif end is None:
         g.spill()
-        k = decoder._thread(code, nxt_of[block[-1][0]])
+        k = decoder.thread(code, nxt_of[block[-1][0]])
         g.emit(f"return {ops_p}[{g.param(k)}]")
     else:
         pc, opc, args = end
@@ -318,16 +318,16 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         elif opc == O.JUMP_IF_FALSY or opc == O.JUMP_IF_TRUTHY:
             v = g.pop()
             g.spill()
-            k = decoder._thread(code, nxt_of[pc])
-            t = decoder._thread(code, args[0])
+            k = decoder.thread(code, nxt_of[pc])
+            t = decoder.thread(code, args[0])
             falsy, truthy = (t, k) if opc == O.JUMP_IF_FALSY else (k, t)
             g.emit(f"if {v} is False or {v} is None: return {ops_p}[{g.param(falsy)}]")
             g.emit(f"return {ops_p}[{g.param(truthy)}]")
         else:
             v = g.pop()
             g.spill()
-            k = decoder._thread(code, nxt_of[pc])
-            t = decoder._thread(code, args[0])
+            k = decoder.thread(code, nxt_of[pc])
+            t = decoder.thread(code, args[0])
             fall, jump = (k, t) if opc == O.JUMP_IF_FALSE else (t, k)
             g.emit(f"if {v} is True: return {ops_p}[{g.param(fall)}]")
             g.emit(f"if {v} is False: return {ops_p}[{g.param(jump)}]")

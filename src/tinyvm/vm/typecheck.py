@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD
 from ..heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record
-from ..sema.types import (
+from ..bytecode.types import (
     ANY,
     BOOL,
     FLOAT,
@@ -55,8 +55,8 @@ from ..sema.types import (
     TypeTextError,
     parse_type_text,
 )
-from .errors import RtError
-from .values import typeof
+from ..runtime.errors import RtError
+from ..runtime.values import typeof
 
 __all__ = ["Checker", "TypeChecks", "compile_check", "compile_type", "first_checked_param", "identity", "inline_test", "is_identity"]
 
@@ -193,7 +193,7 @@ def inline_test(type_text: Any) -> str | None:
 
 
 def compile_check(type_text: str, place: str) -> Checker:
-    """A checker for the text form of a type (see sema/types.py). Raises
+    """A checker for the text form of a type (see bytecode/types.py). Raises
     `TypeTextError` (a ValueError) when the text does not parse."""
     return compile_type(parse_type_text(type_text), type_text, place)
 

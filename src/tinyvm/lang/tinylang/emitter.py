@@ -1,0 +1,891 @@
+"""The emit pass: resolved AST in, symbolic instructions out (one function at a time).
+
+Shapes worth knowing (they are what the VM's pre-decoder fuses into
+superinstructions, so keep them regular):
+
+* `x op y` on locals/constants is `LOAD_LOCAL x; LOAD_CONST y; OP`;
+* conditions end in `JUMP_IF_FALSE`; `and`/`or` are `DUP; JUMP_IF_x; POP; rhs; CHECK_BOOL`;
+* `for i in a..b` compiles to an integer counter loop over hidden locals (no
+  iterator object); other `for` loops use `GET_ITER`/`FOR_ITER`;
+* calls to hoisted top-level functions are `CALL_GLOBAL g n`.
+
+`try`/`finally` is compiled by duplication, as CPython does: the finally body is
+emitted inline on every exit path (normal, `return`, `break`, `continue`) and once
+more in a catch-all handler that rethrows. Protected ranges are split around
+those inline copies so that an error inside a finally block is not caught by
+its own try. Each `TryCtx` therefore owns a list of segments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...bytecode import opcodes as O
+from ...bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
+from ..diagnostics import DiagnosticBag
+from ...bytecode.code import INT_MAX, INT_MIN
+from . import ast as A
+from ...bytecode.assembler import Handler, Instr, Label, assemble
+from .resolver import constant_value
+from .scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
+from .types import runtime_text
+
+
+BINOPS = {
+    "+": O.ADD, "-": O.SUB, "*": O.MUL, "/": O.DIV, "%": O.MOD,
+    "&": O.BAND, "|": O.BOR, "^": O.BXOR, "<<": O.SHL, ">>": O.SHR,
+    "==": O.EQ, "!=": O.NE, "<": O.LT, "<=": O.LE, ">": O.GT, ">=": O.GE,
+    "..": O.RANGE, "..=": O.RANGE_INCL, "is": O.IS,
+}  # fmt: skip
+ASSIGN_OPS = {"+=": O.ADD, "-=": O.SUB, "*=": O.MUL, "/=": O.DIV, "%=": O.MOD}
+
+
+def start_pos(e: A.Expr) -> tuple[int, int]:
+    """Position of an expression's first character (operators carry their own)."""
+    while True:
+        if isinstance(e, (A.Binary, A.Logical)):
+            e = e.left
+        elif isinstance(e, A.Call):
+            e = e.callee
+        elif isinstance(e, (A.Field, A.Index)):
+            e = e.obj
+        else:
+            return e.line, e.col
+
+
+@dataclass(slots=True, eq=False)
+class TryCtx:
+    finally_body: A.Block | None
+    target: Label  # handler entry
+    depth: int
+    segments: list[tuple[Label, Label]] = field(default_factory=list)
+    open: Label | None = None
+    in_finally: bool = False  # its finally body is being emitted right now
+
+    def suspend(self, em: "FunctionEmitter") -> None:
+        if self.open is not None:
+            end = em.label()
+            self.segments.append((self.open, end))
+            self.open = None
+
+    def resume(self, em: "FunctionEmitter") -> None:
+        if self.open is None:
+            self.open = em.label()
+
+
+@dataclass(slots=True, eq=False)
+class LoopCtx:
+    brk: Label
+    cont: Label
+    try_depth: int  # len(em.tries) when the loop began
+
+
+class FunctionEmitter:
+    def __init__(self, unit: "ModuleEmitter", scope: FnScope, name: str, line: int, col: int):
+        self.unit = unit
+        self.scope = scope
+        self.name = name
+        self.line, self.col = line, col
+        self.items: list = []
+        self.consts: list = []
+        self.const_index: dict = {}
+        self.names: list[str] = []
+        self.name_index: dict[str, int] = {}
+        self.handlers: list[Handler] = []
+        self.tries: list[TryCtx] = []
+        self.loops: list[LoopCtx] = []
+        self.base_depth = 0  # operand values held by enclosing constructs (for-loop iterators)
+        self.pos = (line, col)
+
+    # ------------------------------------------------------------------ basics
+
+    def emit(self, op: int, *args: Any) -> None:
+        self.items.append(Instr(op, args, self.pos[0], self.pos[1]))
+
+    def at(self, node: A.Node) -> None:
+        self.pos = (node.line, node.col)
+
+    def label(self) -> Label:
+        lab = Label()
+        self.items.append(lab)
+        return lab
+
+    def place(self, lab: Label) -> None:
+        self.items.append(lab)
+
+    def const(self, value: Any) -> int:
+        if isinstance(value, (Code, ClassInfo, tuple)):
+            key: Any = ("obj", id(value))
+        elif isinstance(value, float):
+            key = ("float", math.copysign(1.0, value), repr(value))
+        else:
+            key = (type(value).__name__, value)
+        idx = self.const_index.get(key)
+        if idx is None:
+            idx = len(self.consts)
+            self.consts.append(value)
+            self.const_index[key] = idx
+        return idx
+
+    def name_(self, name: str) -> int:
+        idx = self.name_index.get(name)
+        if idx is None:
+            idx = len(self.names)
+            self.names.append(name)
+            self.name_index[name] = idx
+        return idx
+
+    def hidden_local(self, name: str) -> int:
+        return self.scope.new_slot(name, None)
+
+    def error(self, node: A.Node, message: str) -> None:
+        self.unit.bag.error(node.line, node.col, message)
+
+    # ------------------------------------------------------------------ variables
+
+    def load(self, ref: Ref) -> None:
+        kind = ref.kind
+        if kind == LOCAL:
+            self.emit(O.LOAD_CELL if ref.var is not None and ref.var.kind == CELL else O.LOAD_LOCAL, ref.index)
+        elif kind == UPVAL:
+            self.emit(O.LOAD_UPVAL, ref.index)
+        elif kind == GLOBAL:
+            self.emit(O.LOAD_GLOBAL, ref.index)
+        elif kind == BUILTIN:
+            self.emit(O.LOAD_BUILTIN, self.name_(ref.name))
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+
+    def store(self, ref: Ref) -> None:
+        kind = ref.kind
+        if kind == LOCAL:
+            self.emit(O.STORE_CELL if ref.var is not None and ref.var.kind == CELL else O.STORE_LOCAL, ref.index)
+        elif kind == UPVAL:
+            self.emit(O.STORE_UPVAL, ref.index)
+        elif kind == GLOBAL:
+            self.emit(O.STORE_GLOBAL, ref.index)
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+
+    def declare(self, ref: Ref | None) -> None:
+        """Store the top of stack into a newly declared variable: a captured local
+        gets a fresh cell each time its declaration runs (so every loop iteration
+        has its own binding)."""
+        if ref is None:
+            self.emit(O.POP)
+        elif ref.kind == LOCAL and ref.var is not None and ref.var.kind == CELL:
+            self.emit(O.STORE_LOCAL, ref.index)
+            self.emit(O.MAKE_CELL, ref.index)
+        else:
+            self.store(ref)
+
+    # ------------------------------------------------------------------ functions
+
+    def function_code(self, node: A.FnDecl | A.Lambda, flags: int) -> Code:
+        scope: FnScope = node.scope
+        name = scope.name
+        sub = FunctionEmitter(self.unit, scope, name, node.line, node.col)
+        return sub.compile_function(node, flags)
+
+    def compile_function(self, node: A.FnDecl | A.Lambda, flags: int) -> Code:
+        scope = self.scope
+        is_method = scope.kind in ("method", "init")
+        if is_method:
+            flags |= FLAG_METHOD
+        if scope.kind == "init":
+            flags |= FLAG_INIT
+        if scope.has_yield:
+            flags |= FLAG_GENERATOR
+        if scope.is_async:
+            flags |= FLAG_ASYNC
+        arity = len(node.params) + (1 if is_method else 0)
+        self.pos = (node.line, node.col)
+        # Captured parameters (and `self`) move into cells on entry.
+        for slot in range(1, arity + 1):
+            var = scope.slot_vars[slot]
+            if var is not None and var.kind == CELL:
+                self.emit(O.MAKE_CELL, slot)
+        body = node.body
+        if isinstance(body, A.Block):
+            self.block(body.stmts)
+            self.pos = self._end_pos(body)
+            self.implicit_return()
+        else:
+            self.arg(body)  # an expression body's conv is its return check
+            self.emit(O.RETURN)
+        return self.finish(arity, flags, self.local_types(node, 1 + (1 if is_method else 0)), runtime_text(scope.ty.ret if scope.ty is not None else None))
+
+    def local_types(self, node: A.FnDecl | A.Lambda | None, first_param: int) -> tuple[str, ...]:
+        """Checked type text per frame slot, for the JIT tiers and the VM's entry
+        checks. A parameter's type is recorded only when it is declared: the VM
+        checks those on entry, while a lambda parameter's type inferred from its
+        context is an assumption that untyped callers need not honour."""
+        out = []
+        declared = {first_param + i for i, p in enumerate(node.params) if p.type is not None} if node is not None else set()
+        nparams = len(node.params) if node is not None else 0
+        for slot, var in enumerate(self.scope.slot_vars):
+            inferred_param = first_param <= slot < first_param + nparams and slot not in declared
+            out.append("" if var is None or inferred_param else runtime_text(var.ty))
+        return tuple(out)
+
+    def _end_pos(self, body: A.Block) -> tuple[int, int]:
+        return (body.stmts[-1].line, body.stmts[-1].col) if body.stmts else (body.line, body.col)
+
+    def implicit_return(self) -> None:
+        if self.scope.kind == "init":
+            self.emit(O.LOAD_LOCAL, 1)
+        else:
+            self.emit(O.LOAD_NIL)
+        self.emit(O.RETURN)
+
+    def finish(self, arity: int, flags: int, local_types: tuple[str, ...] = (), ret_type: str = "") -> Code:
+        scope = self.scope
+        nslots = len(scope.slots)
+        local_types = (local_types + ("",) * nslots)[:nslots]
+        return assemble(
+            self.items,
+            self.handlers,
+            name=self.name,
+            path=self.unit.path,
+            line=self.line,
+            col=self.col,
+            arity=arity,
+            local_names=tuple(scope.slots),
+            consts=tuple(self.consts),
+            names=tuple(self.names),
+            captures=tuple((fl, i) for fl, i, _ in scope.upvalues),
+            upval_names=tuple(n for _, _, n in scope.upvalues),
+            flags=flags,
+            local_types=local_types,
+            ret_type=ret_type,
+        )
+
+    def make_closure(self, node: A.FnDecl | A.Lambda) -> None:
+        code = self.function_code(node, 0)
+        self.emit(O.MAKE_CLOSURE, self.const(code))
+
+    # ------------------------------------------------------------------ statements
+
+    def block(self, stmts: list[A.Stmt]) -> None:
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s: A.Stmt) -> None:
+        self.at(s)
+        getattr(self, "s_" + type(s).__name__)(s)
+
+    def s_Block(self, s: A.Block) -> None:
+        self.block(s.stmts)
+
+    def s_ExprStmt(self, s: A.ExprStmt) -> None:
+        self.expr(s.expr)
+        self.emit(O.POP)
+
+    def value(self, e: A.Expr, conv: tuple[str, str] | None) -> None:
+        """Emit e for a typed place: `conv` (from the checker) is the place's type
+        and name when the value needs a run-time check or int-to-float
+        widening. An int literal widens at compile time."""
+        if conv is not None and conv[0].startswith("float"):
+            lit = e.operand if isinstance(e, A.Unary) and e.op == "-" else e
+            if isinstance(lit, A.IntLit) and INT_MIN <= lit.value <= INT_MAX:
+                self.at(e)
+                self.emit(O.LOAD_CONST, self.const(float(-lit.value if lit is not e else lit.value)))
+                return
+        self.expr(e)
+        self.check(e, conv)
+
+    def check(self, node: A.Node, conv: tuple[str, str] | None) -> None:
+        if conv is not None:
+            self.at(node)
+            self.emit(O.CHECK_TYPE, self.const(conv))
+
+    def s_VarDecl(self, s: A.VarDecl) -> None:
+        if s.init is None:
+            self.emit(O.LOAD_NIL)
+        else:
+            self.value(s.init, s.conv)
+        self.at(s)
+        self.declare(s.ref)
+
+    def s_FnDecl(self, s: A.FnDecl) -> None:
+        ref = s.ref
+        if ref is not None and ref.kind == GLOBAL:
+            return  # hoisted: bound in the module prologue
+        if ref is not None and ref.var is not None and ref.var.kind == CELL:
+            # The function may capture itself (recursion): make the cell first.
+            self.emit(O.LOAD_NIL)
+            self.emit(O.STORE_LOCAL, ref.index)
+            self.emit(O.MAKE_CELL, ref.index)
+            self.make_closure(s)
+            self.emit(O.STORE_CELL, ref.index)
+        else:
+            self.make_closure(s)
+            self.declare(ref)
+
+    def s_ClassDecl(self, s: A.ClassDecl) -> None:
+        if s.parent is not None:
+            self.expr(s.parent)
+        else:
+            self.emit(O.LOAD_NIL)
+        defaults = []
+        for f, ftype in zip(s.fields, s.field_types or [""] * len(s.fields)):
+            ok, value = constant_value(f.default)
+            if ok and isinstance(value, int) and not isinstance(value, bool) and ftype.startswith("float"):
+                value = float(value)
+            defaults.append(value if ok else None)
+        names = []
+        for m in s.methods:
+            code = self.function_code(m, 0)
+            self.at(m)
+            self.emit(O.MAKE_CLOSURE, self.const(code))
+            names.append(m.name)
+        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or ())
+        self.at(s)
+        self.emit(O.MAKE_CLASS, self.const(info), len(names))
+        self.declare(s.ref)
+
+    def s_Assign(self, s: A.Assign) -> None:
+        t = s.target
+        op = ASSIGN_OPS.get(s.op)
+        if isinstance(t, A.Name):
+            if t.ref is None:
+                return
+            if op is None:
+                self.value(s.value, s.conv)
+            else:
+                self.load(t.ref)
+                self.expr(s.value)
+                self.at(s)
+                self.emit(op)
+                self.check(s, s.conv)
+            self.store(t.ref)
+        elif isinstance(t, A.Index):
+            self.expr(t.obj)
+            self.expr(t.index)
+            if op is not None:
+                self.emit(O.DUP2)
+                self.at(t)
+                self.emit(O.GET_INDEX)
+                self.expr(s.value)
+                self.at(s)
+                self.emit(op)
+                self.check(s, s.conv)
+            else:
+                self.value(s.value, s.conv)
+            self.at(t)
+            self.emit(O.SET_INDEX)
+        elif isinstance(t, A.Field):
+            self.expr(t.obj)
+            if op is not None:
+                self.emit(O.DUP)
+                self.at(t)
+                self.emit(O.GET_FIELD, self.name_(t.name))
+                self.expr(s.value)
+                self.at(s)
+                self.emit(op)
+                self.check(s, s.conv)
+            else:
+                self.value(s.value, s.conv)
+            self.at(t)
+            self.emit(O.SET_FIELD_PROVEN if s.proven else O.SET_FIELD, self.name_(t.name))
+
+    def s_If(self, s: A.If) -> None:
+        orelse = Label()
+        self.expr(s.cond)
+        self.at(s.cond)
+        self.emit(O.JUMP_IF_FALSE, orelse)
+        self.block(s.then.stmts)
+        if s.orelse is None:
+            self.place(orelse)
+            return
+        end = Label()
+        self.emit(O.JUMP, end)
+        self.place(orelse)
+        if isinstance(s.orelse, A.Block):
+            self.block(s.orelse.stmts)
+        else:
+            self.stmt(s.orelse)
+        self.place(end)
+
+    def s_While(self, s: A.While) -> None:
+        top = self.label()
+        end = Label()
+        self.expr(s.cond)
+        self.at(s.cond)
+        self.emit(O.JUMP_IF_FALSE, end)
+        self.loops.append(LoopCtx(end, top, len(self.tries)))
+        self.block(s.body.stmts)
+        self.loops.pop()
+        self.emit(O.JUMP, top)
+        self.place(end)
+
+    def s_For(self, s: A.For) -> None:
+        it = s.iterable
+        if isinstance(it, A.Binary) and it.op in ("..", "..="):
+            self._for_range(s, it)
+            return
+        self.expr(it)
+        self.at(it)
+        self.emit(O.GET_ITER)
+        top = self.label()
+        brk, end = Label(), Label()
+        self.emit(O.FOR_ITER, end)
+        self.at(s)
+        self.pos = (s.var_line, s.var_col)
+        self.declare(s.ref)
+        self.base_depth += 1
+        self.loops.append(LoopCtx(brk, top, len(self.tries)))
+        self.block(s.body.stmts)
+        self.loops.pop()
+        self.base_depth -= 1
+        self.emit(O.JUMP, top)
+        self.place(brk)
+        self.emit(O.POP)  # the iterator, when leaving by `break`
+        self.place(end)
+
+    def _for_range(self, s: A.For, rng: A.Binary) -> None:
+        # for v in a..b: counter and bound live in two adjacent hidden locals;
+        # RANGE validates that both ends are ints once, before the loop, and
+        # FOR_RANGE does test, yield and increment in one instruction.
+        i_slot = self.hidden_local(f"${s.var}.i")
+        self.hidden_local(f"${s.var}.end")
+        self.expr(rng.left)
+        self.emit(O.DUP)
+        self.emit(O.STORE_LOCAL, i_slot)
+        self.expr(rng.right)
+        self.emit(O.DUP)
+        self.emit(O.STORE_LOCAL, i_slot + 1)
+        self.at(rng)
+        self.emit(O.RANGE)
+        self.emit(O.POP)
+        top = self.label()
+        end = Label()
+        self.at(s)
+        self.emit(O.FOR_RANGE, i_slot, 1 if rng.op == "..=" else 0, end)
+        self.pos = (s.var_line, s.var_col)
+        self.declare(s.ref)
+        self.loops.append(LoopCtx(end, top, len(self.tries)))
+        self.block(s.body.stmts)
+        self.loops.pop()
+        self.emit(O.JUMP, top)
+        self.place(end)
+
+    def s_Return(self, s: A.Return) -> None:
+        if self.scope.kind == "init":
+            self.emit(O.LOAD_LOCAL, 1)
+        elif s.value is None:
+            self.emit(O.LOAD_NIL)
+        else:
+            self.value(s.value, s.conv)
+        self.at(s)
+        if any(t.finally_body is not None for t in self.tries):
+            tmp = self.hidden_local("$return")
+            self.emit(O.STORE_LOCAL, tmp)
+            self.exit_tries(0)
+            self.emit(O.LOAD_LOCAL, tmp)
+            self.emit(O.RETURN)
+            self.reenter_tries(0)
+        else:
+            self.emit(O.RETURN)
+
+    def exit_tries(self, down_to: int) -> None:
+        """Run the finally bodies of the try statements being left (innermost
+        first), each outside its own protected range."""
+        for ctx in reversed(self.tries[down_to:]):
+            ctx.suspend(self)
+            # A jump out of a finally body itself does not run that body again.
+            if ctx.finally_body is not None and not ctx.in_finally:
+                self.emit_finally(ctx)
+
+    def emit_finally(self, ctx: TryCtx) -> None:
+        assert ctx.finally_body is not None
+        ctx.in_finally = True
+        self.block(ctx.finally_body.stmts)
+        ctx.in_finally = False
+
+    def reenter_tries(self, down_to: int) -> None:
+        for ctx in self.tries[down_to:]:
+            ctx.resume(self)
+
+    def s_Break(self, s: A.Break) -> None:
+        if not self.loops:
+            return  # reported by the resolver
+        loop = self.loops[-1]
+        self.exit_tries(loop.try_depth)
+        self.at(s)
+        self.emit(O.JUMP, loop.brk)
+        self.reenter_tries(loop.try_depth)
+
+    def s_Continue(self, s: A.Continue) -> None:
+        if not self.loops:
+            return  # reported by the resolver
+        loop = self.loops[-1]
+        self.exit_tries(loop.try_depth)
+        self.at(s)
+        self.emit(O.JUMP, loop.cont)
+        self.reenter_tries(loop.try_depth)
+
+    def s_Throw(self, s: A.Throw) -> None:
+        self.expr(s.value)
+        self.at(s)
+        self.emit(O.THROW)
+
+    def s_Try(self, s: A.Try) -> None:
+        depth = self.base_depth
+        after = Label()
+        fin = TryCtx(s.finally_body, Label(), depth) if s.finally_body is not None else None
+        catch = TryCtx(None, Label(), depth) if s.catch_body is not None else None
+        for ctx in (fin, catch):
+            if ctx is not None:
+                self.tries.append(ctx)
+                ctx.resume(self)
+        self.block(s.body.stmts)
+        if catch is not None:
+            self.tries.pop()
+            catch.suspend(self)
+            self._close(catch)
+        if fin is not None:
+            fin.suspend(self)
+            self.emit_finally(fin)
+            fin.resume(self)
+        self.emit(O.JUMP, after)
+        if catch is not None:
+            self.place(catch.target)
+            self.pos = (s.catch_line or s.line, s.catch_col or s.col)
+            self.declare(s.ref) if s.catch_name else self.emit(O.POP)
+            self.block(s.catch_body.stmts)  # type: ignore[union-attr]
+            if fin is not None:
+                fin.suspend(self)
+                self.emit_finally(fin)
+            self.emit(O.JUMP, after)
+        if fin is not None:
+            self.tries.pop()
+            fin.suspend(self)
+            self._close(fin)
+            self.place(fin.target)
+            tmp = self.hidden_local("$error")
+            self.at(s)
+            self.emit(O.STORE_LOCAL, tmp)
+            self.block(s.finally_body.stmts)  # type: ignore[union-attr]
+            self.emit(O.LOAD_LOCAL, tmp)
+            self.emit(O.THROW)
+        self.place(after)
+
+    def _close(self, ctx: TryCtx) -> None:
+        for start, end in ctx.segments:
+            self.handlers.append(Handler(start, end, ctx.target, ctx.depth))
+
+    def s_Import(self, s: A.Import) -> None:
+        self.emit(O.IMPORT, self.const(s.path))
+        self.declare(s.ref)
+
+    def s_FromImport(self, s: A.FromImport) -> None:
+        self.emit(O.IMPORT, self.const(s.path))
+        for (name, line, col), ref in zip(s.names, s.refs or []):
+            self.pos = (line, col)
+            self.emit(O.DUP)
+            self.emit(O.GET_FIELD, self.name_(name))
+            self.declare(ref)
+        self.emit(O.POP)
+
+    def s_Select(self, s: A.Select) -> None:
+        # The operands of every case, in order; SELECT pushes the chosen case's
+        # index and received value, and a compare chain dispatches on the index.
+        count = 0
+        for c in s.cases:
+            if c.kind == "recv":
+                self.expr(c.channel)
+                count += 1
+            elif c.kind == "send":
+                self.expr(c.channel)
+                self.arg(c.value)
+                count += 2
+            elif c.kind == "sleep":
+                self.expr(c.value)
+                count += 1
+        self.at(s)
+        self.emit(O.SELECT, count, self.const(tuple(c.kind for c in s.cases)))
+        self.emit(O.SWAP)  # value index
+        end = Label()
+        for n, c in enumerate(s.cases):
+            nxt = Label()
+            self.at(c)
+            self.emit(O.DUP)
+            self.emit(O.LOAD_CONST, self.const(n))
+            self.emit(O.EQ)
+            self.emit(O.JUMP_IF_FALSE, nxt)
+            self.emit(O.POP)
+            if c.var is not None:
+                self.declare(c.ref)
+            else:
+                self.emit(O.POP)
+            self.block(c.body.stmts)
+            self.emit(O.JUMP, end)
+            self.place(nxt)
+        self.emit(O.POP)  # not reached: some case always matches
+        self.emit(O.POP)
+        self.place(end)
+
+    # ------------------------------------------------------------------ expressions
+
+    def expr(self, e: A.Expr) -> None:
+        self.at(e)
+        getattr(self, "e_" + type(e).__name__)(e)
+
+    def arg(self, e: A.Expr) -> None:
+        """An argument, array element, map entry or record field: the checker
+        puts the place's run-time work on the value node itself."""
+        self.value(e, e.conv)
+
+    def e_IntLit(self, e: A.IntLit) -> None:
+        if not INT_MIN <= e.value <= INT_MAX:
+            self.error(e, "integer literal too large")
+        self.emit(O.LOAD_CONST, self.const(e.value))
+
+    def e_FloatLit(self, e: A.FloatLit) -> None:
+        self.emit(O.LOAD_CONST, self.const(e.value))
+
+    def e_StrLit(self, e: A.StrLit) -> None:
+        self.emit(O.LOAD_CONST, self.const(e.value))
+
+    def e_BoolLit(self, e: A.BoolLit) -> None:
+        self.emit(O.LOAD_TRUE if e.value else O.LOAD_FALSE)
+
+    def e_NilLit(self, e: A.NilLit) -> None:
+        self.emit(O.LOAD_NIL)
+
+    def e_Interp(self, e: A.Interp) -> None:
+        n = 0
+        for part in e.parts:
+            if isinstance(part, str):
+                if part:
+                    self.emit(O.LOAD_CONST, self.const(part))
+                    n += 1
+            else:
+                self.expr(part)
+                self.at(part)
+                self.emit(O.TO_STR)
+                n += 1
+        if n == 0:
+            self.emit(O.LOAD_CONST, self.const(""))
+        elif n > 1:
+            self.at(e)
+            self.emit(O.BUILD_STRING, n)
+
+    def e_Name(self, e: A.Name) -> None:
+        if e.ref is None:
+            self.emit(O.LOAD_NIL)  # already reported
+        else:
+            self.load(e.ref)
+
+    def e_SelfExpr(self, e: A.SelfExpr) -> None:
+        if e.ref is None:
+            self.emit(O.LOAD_NIL)
+        else:
+            self.load(e.ref)
+
+    def _load_super(self, e: A.SuperField) -> None:
+        if e.ref is None:
+            self.emit(O.LOAD_NIL)  # already reported
+        else:
+            self.load(e.ref)
+
+    def _load_self_for_super(self) -> None:
+        ref = self.unit.resolver_self_ref(self.scope)
+        if ref is None:
+            self.emit(O.LOAD_NIL)
+        else:
+            self.load(ref)
+
+    def e_SuperField(self, e: A.SuperField) -> None:
+        self._load_self_for_super()
+        self._load_super(e)
+        self.at(e)
+        self.emit(O.GET_SUPER, self.name_(e.name))
+
+    def e_ArrayLit(self, e: A.ArrayLit) -> None:
+        for x in e.items:
+            self.arg(x)
+        self.at(e)
+        self.emit(O.BUILD_ARRAY, len(e.items))
+
+    def e_MapLit(self, e: A.MapLit) -> None:
+        for k, v in e.entries:
+            self.arg(k)
+            self.arg(v)
+        self.at(e)
+        self.emit(O.BUILD_MAP, len(e.entries))
+
+    def e_RecordLit(self, e: A.RecordLit) -> None:
+        for _, v in e.fields:
+            self.arg(v)
+        self.at(e)
+        self.emit(O.BUILD_RECORD, self.const(tuple(n for n, _ in e.fields)), len(e.fields))
+
+    def e_Unary(self, e: A.Unary) -> None:
+        operand = e.operand
+        if e.op == "-" and isinstance(operand, A.IntLit):
+            value = -operand.value
+            if not INT_MIN <= value <= INT_MAX:
+                self.error(operand, "integer literal too large")
+            self.emit(O.LOAD_CONST, self.const(value))
+            return
+        if e.op == "-" and isinstance(operand, A.FloatLit):
+            self.emit(O.LOAD_CONST, self.const(-operand.value))
+            return
+        self.expr(operand)
+        self.at(e)
+        self.emit({"-": O.NEG, "~": O.BNOT, "not": O.NOT}[e.op])
+
+    def e_Binary(self, e: A.Binary) -> None:
+        self.expr(e.left)
+        self.expr(e.right)
+        self.at(e)
+        self.emit(BINOPS[e.op])
+
+    def e_Logical(self, e: A.Logical) -> None:
+        end = Label()
+        self.expr(e.left)
+        self.at(e)
+        self.emit(O.DUP)
+        self.emit(O.JUMP_IF_FALSE if e.op == "and" else O.JUMP_IF_TRUE, end)
+        self.emit(O.POP)
+        self.expr(e.right)
+        self.at(e)
+        self.emit(O.CHECK_BOOL)
+        self.place(end)
+
+    def e_Call(self, e: A.Call) -> None:
+        callee = e.callee
+        n = len(e.args)
+        pos = start_pos(e)
+        if isinstance(callee, A.Field):
+            self.expr(callee.obj)
+            for a in e.args:
+                self.arg(a)
+            self.pos = pos
+            if e.proven is not None:
+                self.emit(O.CALL_METHOD_TYPED, self.name_(callee.name), n, self.const(e.proven))
+            else:
+                self.emit(O.CALL_METHOD, self.name_(callee.name), n)
+            return
+        if isinstance(callee, A.SuperField):
+            self._load_self_for_super()
+            for a in e.args:
+                self.arg(a)
+            self._load_super(callee)
+            self.pos = pos
+            self.emit(O.SUPER_CALL, self.name_(callee.name), n)
+            return
+        if self._global_fn(callee):
+            for a in e.args:
+                self.arg(a)
+            self.pos = pos
+            self.emit(O.CALL_GLOBAL, callee.ref.index, n)
+            return
+        self.expr(callee)
+        for a in e.args:
+            self.arg(a)
+        self.pos = pos
+        if e.proven is not None:
+            self.emit(O.CALL_TYPED, n, self.const(e.proven))
+        else:
+            self.emit(O.CALL, n)
+
+    @staticmethod
+    def _global_fn(callee: A.Expr) -> bool:
+        """A hoisted top-level function: the checker proved or converted every
+        argument of a call to it (see Checker.is_global_fn), so CALL_GLOBAL and
+        SPAWN_GLOBAL skip its entry checks."""
+        if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
+            var = callee.ref.var
+            return var is not None and var.is_fn
+        return False
+
+    def e_Index(self, e: A.Index) -> None:
+        self.expr(e.obj)
+        self.expr(e.index)
+        self.at(e)
+        self.emit(O.GET_INDEX)
+
+    def e_Field(self, e: A.Field) -> None:
+        self.expr(e.obj)
+        self.at(e)
+        self.emit(O.GET_FIELD, self.name_(e.name))
+
+    def e_Lambda(self, e: A.Lambda) -> None:
+        self.make_closure(e)
+
+    def e_Await(self, e: A.Await) -> None:
+        self.expr(e.value)
+        self.at(e)
+        self.emit(O.AWAIT)
+
+    def e_Yield(self, e: A.Yield) -> None:
+        if e.value is None:
+            self.emit(O.LOAD_NIL)
+        else:
+            self.arg(e.value)
+        self.at(e)
+        self.emit(O.YIELD)
+
+    def e_Spawn(self, e: A.Spawn) -> None:
+        call = e.call
+        if not isinstance(call, A.Call):
+            self.emit(O.LOAD_NIL)  # reported by the resolver
+            return
+        callee = call.callee
+        if self._global_fn(callee):  # as CALL_GLOBAL: no entry checks
+            for a in call.args:
+                self.arg(a)
+            self.at(e)
+            self.emit(O.SPAWN_GLOBAL, callee.ref.index, len(call.args))
+            return
+        if isinstance(callee, A.Field):  # spawn obj.m(x): the bound method
+            self.expr(callee.obj)
+            self.at(callee)
+            self.emit(O.GET_FIELD, self.name_(callee.name))
+        else:
+            self.expr(callee)
+        for a in call.args:
+            self.arg(a)
+        self.at(e)
+        self.emit(O.SPAWN, len(call.args))
+
+
+class ModuleEmitter:
+    """Emits a whole module: its top-level code and, through it, every function."""
+
+    def __init__(self, path: str, bag: DiagnosticBag):
+        self.path = path
+        self.bag = bag
+
+    @staticmethod
+    def resolver_self_ref(scope: FnScope) -> Ref | None:
+        # `self` is slot 1 of the nearest method; lambdas reach it as an upvalue.
+        fn: FnScope | None = scope
+        while fn is not None and fn.kind == "lambda":
+            fn = fn.parent
+        if fn is None or fn.kind not in ("method", "init"):
+            return None
+        var = fn.slot_vars[1]
+        if fn is scope:
+            return Ref(LOCAL, 1, var, "self")
+        assert var is not None
+        return Ref(UPVAL, scope.upvalue_for(var), var, "self")
+
+    def module_code(self, mod: A.Module, scope: FnScope) -> Code:
+        em = FunctionEmitter(self, scope, "<module>", 1, 1)
+        # Hoisted top-level functions are bound before any statement runs.
+        for s in mod.body:
+            if isinstance(s, A.FnDecl) and s.ref is not None and s.ref.kind == GLOBAL:
+                em.at(s)
+                em.make_closure(s)
+                em.emit(O.STORE_GLOBAL, s.ref.index)
+        em.block(mod.body)
+        em.pos = (mod.body[-1].line, mod.body[-1].col) if mod.body else (1, 1)
+        em.emit(O.THIS_MODULE)
+        em.emit(O.RETURN)
+        return em.finish(0, FLAG_MODULE, em.local_types(None, 1))

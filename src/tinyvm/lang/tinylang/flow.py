@@ -1,0 +1,104 @@
+"""Control-flow facts the type checker needs, computed on the syntax tree.
+
+* `completes(stmts)`: can control fall off the end of this statement list?
+  A function with a declared non-nil return type whose body completes is
+  missing a return; an `if` branch that cannot complete (it returns, throws,
+  breaks or continues) lets a nil test narrow the variable after the `if`.
+* `assigned_vars(node)`: the variables a statement or expression assigns
+  (not counting nested functions, which can only assign captured variables,
+  and captured variables are never narrowed). Narrowing of those variables is
+  dropped on entry to a loop that assigns them, and after an `if` whose
+  branches do.
+
+Both are conservative in the safe direction: `completes` says True unless it
+is sure, and `assigned_vars` finds every plain assignment.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from . import ast as A
+
+
+def completes(stmts: Iterable[A.Stmt]) -> bool:
+    for s in stmts:
+        if not stmt_completes(s):
+            return False
+    return True
+
+
+def stmt_completes(s: A.Stmt) -> bool:
+    if isinstance(s, (A.Return, A.Throw, A.Break, A.Continue)):
+        return False
+    if isinstance(s, A.Block):
+        return completes(s.stmts)
+    if isinstance(s, A.If):
+        if s.orelse is None:
+            return True
+        return completes(s.then.stmts) or stmt_completes(s.orelse)
+    if isinstance(s, A.While):
+        # `while true` ends only through a `break` aimed at it.
+        if isinstance(s.cond, A.BoolLit) and s.cond.value:
+            return _breaks(s.body.stmts)
+        return True
+    if isinstance(s, A.Try):
+        if s.finally_body is not None and not completes(s.finally_body.stmts):
+            return False
+        if completes(s.body.stmts):
+            return True
+        return s.catch_body is not None and completes(s.catch_body.stmts)
+    if isinstance(s, A.Select):  # exactly one case runs (it waits until one can)
+        return any(completes(c.body.stmts) for c in s.cases)
+    return True
+
+
+def _breaks(stmts: Iterable[A.Stmt]) -> bool:
+    """Does a `break` in stmts leave the loop whose body they are? (Breaks in
+    nested loops leave those loops instead.)"""
+    for s in stmts:
+        if isinstance(s, A.Break):
+            return True
+        if isinstance(s, A.Block) and _breaks(s.stmts):
+            return True
+        if isinstance(s, A.If):
+            if _breaks(s.then.stmts):
+                return True
+            if isinstance(s.orelse, A.Block) and _breaks(s.orelse.stmts):
+                return True
+            if isinstance(s.orelse, A.If) and _breaks([s.orelse]):
+                return True
+        if isinstance(s, A.Try):
+            for body in (s.body, s.catch_body, s.finally_body):
+                if body is not None and _breaks(body.stmts):
+                    return True
+        if isinstance(s, A.Select) and any(_breaks(c.body.stmts) for c in s.cases):
+            return True
+    return False
+
+
+def assigned_vars(node: object, out: set | None = None) -> set:
+    """Resolver `Var`s assigned anywhere inside node (a Stmt, Expr or list)."""
+    if out is None:
+        out = set()
+    _collect(node, out)
+    return out
+
+
+def _collect(node: object, out: set) -> None:
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            _collect(x, out)
+        return
+    if isinstance(node, (A.Lambda, A.FnDecl, A.ClassDecl)) or not isinstance(node, A.Node):
+        return
+    if isinstance(node, A.Assign) and isinstance(node.target, A.Name):
+        ref = node.target.ref
+        if ref is not None and ref.var is not None:
+            out.add(ref.var)
+    for name in node.__slots__:  # type: ignore[attr-defined]
+        if name in ("line", "col", "ty", "ref", "scope", "conv"):
+            continue
+        child = getattr(node, name, None)
+        if isinstance(child, (A.Node, list, tuple)):
+            _collect(child, out)

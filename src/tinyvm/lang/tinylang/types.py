@@ -1,0 +1,286 @@
+"""TinyLang's static types (spec section 12): the type language and its rules.
+
+The type values, their text form and `parse_type_text` are the bytecode's
+(bytecode/types.py: code objects record types as text, and the VM reads them
+back without the checker); this module adds what only the checker needs --
+class symbols, the types of classes, modules and built-ins as values -- and
+the rules. Names from bytecode/types.py are re-exported, so the checker's
+passes import every type from here.
+
+Rules (the checker's, in one place):
+
+* `relation(src, dst)` says whether a value of static type `src` may flow into
+  a place of type `dst`: OK (proven, no run-time work), WIDEN (an int becomes a
+  float: the compiler emits the conversion), CHECK (`src` is `any`: checked at
+  run time), or ERROR.
+* Containers are invariant in their element types, up to `any` (`[any]` fits
+  `[int]` and back, without a run-time check of the elements: boundary checks
+  are shallow), and allow class subtyping of elements (`[Dog]` fits
+  `[Animal]`, as in TypeScript). `[int]` does not fit `[float]`: its elements
+  would stay ints while typed code computes with them as floats.
+* Records are structural with width subtyping: `{x: int, y: int}` fits `{x: int}`.
+* Classes are nominal: an instance of a subclass fits where the parent is expected.
+* `T?` is `T` or `nil`; `nil` fits only optional types and `any`.
+* `join(a, b)` is the inferred type of a value that is either: `int` and
+  `float` join to `any` (no value is silently converted in code that has no
+  annotations), `T` and `nil` to `T?`, two classes to their nearest common
+  ancestor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...bytecode.types import (  # noqa: F401  (re-exported for the checker's passes)
+    ANY,
+    BOOL,
+    FLOAT,
+    GENERICS,
+    INT,
+    NIL,
+    NUMERIC,
+    PRIMS,
+    STRING,
+    ArrayT,
+    ClassT,
+    FnT,
+    GenericT,
+    MapT,
+    OptionalT,
+    Prim,
+    RecordT,
+    Type,
+    TypeTextError,
+    optional,
+    parse_type_text,
+    strip_optional,
+)
+
+# relation() results
+OK, WIDEN, CHECK, ERROR = "ok", "widen", "check", "error"
+
+RANGE = Prim("range")  # the value of `a..b`
+# The type of an expression that never produces a value (a call to a function
+# that always throws is not tracked; this is for the join of no returns).
+NEVER = Prim("never")
+
+
+class ClassSym:
+    """What the checker knows about one class: nominal identity, parent, member
+    types. Filled in by the checker (member types may be inferred lazily)."""
+
+    __slots__ = ("name", "parent", "fields", "methods", "decl", "builtin", "open")
+
+    def __init__(self, name: str, parent: "ClassSym | None" = None, decl: Any = None, builtin: bool = False):
+        self.name = name
+        self.parent = parent
+        # name -> Type, or the FieldDecl whose default's type is not known yet.
+        self.fields: dict[str, Any] = {}
+        self.methods: dict[str, Any] = {}  # name -> FnDecl (checker resolves its type)
+        self.decl = decl
+        self.builtin = builtin
+        # True when some ancestor is not statically known: any member may exist.
+        self.open = False
+
+    def ancestors(self):
+        c: ClassSym | None = self
+        seen = 0
+        while c is not None and seen < 1000:  # guard against a broken parent chain
+            yield c
+            c = c.parent
+            seen += 1
+
+    def is_open(self) -> bool:
+        return any(c.open for c in self.ancestors())
+
+    def find_method(self, name: str) -> tuple["ClassSym", Any] | None:
+        for c in self.ancestors():
+            if name in c.methods:
+                return c, c.methods[name]
+        return None
+
+    def member_names(self) -> list[str]:
+        out: list[str] = []
+        for c in self.ancestors():
+            out.extend(c.fields)
+            out.extend(m for m in c.methods if not m.startswith("$"))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<class {self.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRefT(Type):
+    """The class itself, as a value (calling it constructs an instance)."""
+
+    cls: ClassT
+
+    def text(self) -> str:
+        return f"class {self.cls.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleT(Type):
+    """An imported module (`import math`): its exports' types."""
+
+    name: str
+    exports: tuple[tuple[str, Type], ...]
+
+    def get(self, name: str) -> Type | None:
+        for n, t in self.exports:
+            if n == name:
+                return t
+        return None
+
+    def text(self) -> str:
+        return f"module {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinT(Type):
+    """A built-in function with a signature the type language cannot write
+    (variadic `print`, overloaded `abs`); the checker types calls to it by name."""
+
+    name: str
+
+    def text(self) -> str:
+        return "fn"
+
+
+def class_type(sym: ClassSym) -> ClassT:
+    return ClassT(sym.name, sym, id(sym))
+
+
+def is_callable(t: Type) -> bool:
+    return isinstance(t, (FnT, ClassRefT, BuiltinT)) or t is ANY
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def is_subclass(a: ClassT, b: ClassT) -> bool:
+    if a == b:
+        return True
+    if a.sym is None or b.sym is None:
+        return a.name == b.name
+    return any(c is b.sym for c in a.sym.ancestors())
+
+
+def relation(src: Type, dst: Type) -> str:
+    """How a value of static type src flows into a place of type dst."""
+    if dst is ANY or src is NEVER:
+        return OK
+    if src is ANY:
+        return CHECK
+    if src == dst:
+        return OK
+    if isinstance(dst, OptionalT):
+        if src is NIL:
+            return OK
+        return relation(strip_optional(src), dst.inner)
+    if isinstance(src, OptionalT) or src is NIL:
+        return ERROR
+    if src is INT and dst is FLOAT:
+        return WIDEN
+    if isinstance(dst, ClassT):
+        return OK if isinstance(src, ClassT) and is_subclass(src, dst) else ERROR
+    if isinstance(dst, ArrayT):
+        return OK if isinstance(src, ArrayT) and _inner(src.elem, dst.elem) else ERROR
+    if isinstance(dst, MapT):
+        return OK if isinstance(src, MapT) and _inner(src.key, dst.key) and _inner(src.value, dst.value) else ERROR
+    if isinstance(dst, GenericT):
+        return OK if isinstance(src, GenericT) and src.name == dst.name and _inner(src.arg, dst.arg) else ERROR
+    if isinstance(dst, RecordT):
+        if not isinstance(src, RecordT):
+            return ERROR
+        for name, t in dst.fields:
+            s = src.get(name)
+            if s is None or not _inner(s, t):
+                return ERROR
+        return OK
+    if isinstance(dst, FnT):
+        if isinstance(src, (ClassRefT, BuiltinT)):
+            return OK  # checked by the callee at run time
+        if not isinstance(src, FnT) or len(src.params) != len(dst.params):
+            return ERROR
+        if all(_inner(d, s) for s, d in zip(src.params, dst.params)) and (dst.ret is NIL or _inner(src.ret, dst.ret)):
+            return OK
+        return ERROR
+    return ERROR
+
+
+def _inner(src: Type, dst: Type) -> bool:
+    """Element-position compatibility: no conversion possible, `any` consistent."""
+    if src is ANY or dst is ANY:
+        return True
+    r = relation(src, dst)
+    return r == OK
+
+
+def join(a: Type, b: Type) -> Type:
+    """The type of a value that has type a or type b."""
+    if a is NEVER:
+        return b
+    if b is NEVER:
+        return a
+    if a == b:
+        return a
+    if a is ANY or b is ANY:
+        return ANY
+    if a is NIL:
+        return optional(b)
+    if b is NIL:
+        return optional(a)
+    if isinstance(a, OptionalT) or isinstance(b, OptionalT):
+        inner = join(strip_optional(a), strip_optional(b))
+        return ANY if inner is ANY else optional(inner)
+    if isinstance(a, ClassT) and isinstance(b, ClassT) and a.sym is not None and b.sym is not None:
+        for c in a.sym.ancestors():
+            if any(c is d for d in b.sym.ancestors()):
+                return class_type(c)
+        return ANY
+    if relation(a, b) == OK:
+        return b
+    if relation(b, a) == OK:
+        return a
+    return ANY
+
+
+def has_any(t: Type) -> bool:
+    """True when `any` occurs anywhere in t (its values are then only partly known)."""
+    if t is ANY:
+        return True
+    if isinstance(t, ArrayT):
+        return has_any(t.elem)
+    if isinstance(t, MapT):
+        return has_any(t.key) or has_any(t.value)
+    if isinstance(t, OptionalT):
+        return has_any(t.inner)
+    if isinstance(t, GenericT):
+        return has_any(t.arg)
+    if isinstance(t, RecordT):
+        return any(has_any(x) for _, x in t.fields)
+    if isinstance(t, FnT):
+        return any(has_any(x) for x in t.params) or has_any(t.ret)
+    return False
+
+
+def checkable(t: Type) -> bool:
+    """Whether the VM can check a value against t at run time (the type can be
+    written in TinyLang syntax and parsed back)."""
+    if isinstance(t, (ClassRefT, ModuleT, BuiltinT)) or t in (RANGE, NEVER):
+        return False
+    if isinstance(t, OptionalT):
+        return checkable(t.inner)
+    return True
+
+
+def runtime_text(t: Type | None) -> str:
+    """A checked type as code objects record it and the VM checks it: its text,
+    or "" when there is nothing to check (unknown, `any`, or no annotation
+    syntax for it)."""
+    return t.text() if t is not None and t is not ANY and checkable(t) else ""
+
+

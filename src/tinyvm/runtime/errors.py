@@ -1,0 +1,98 @@
+"""How errors travel through the VM.
+
+Inside the interpreter, instruction handlers and natives signal a guest error by
+raising `RtError(class_name, message)`: cheap to build, no VM needed. The
+dispatch loop turns it into a guest `Error` instance of that built-in class,
+records the guest stack trace, and unwinds guest frames through exception
+tables. A guest `throw v` is carried as `Throw(v)`.
+
+When an error escapes the program, the embedding API raises `GuestException`:
+a Python exception carrying the guest error value, its class name, message and
+the formatted guest stack (`at fn (file:line:col)` per frame).
+
+Errors raised by the VM's generic paths (calls, globals, property lookup) may
+carry a message `key` and its `params`: the dispatch loop then asks the
+run-time rules of the language of the code that raised it for the text
+(runtime/dialects.py), so a Lox program reads "Expected 2 arguments but got 1."
+where TinyLang reads "f expects 2 arguments, got 1". `message` is the
+TinyLang text, used when the language has no text of its own for the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RtError(Exception):
+    """A runtime error of a built-in error class, raised from Python code."""
+
+    __slots__ = ("cls", "message", "key", "params")
+
+    def __init__(self, cls: str, message: str, key: str | None = None, params: dict | None = None) -> None:
+        super().__init__(message)
+        self.cls = cls
+        self.message = message
+        self.key = key  # a message key (runtime/dialects.py), or None: `message` is the text
+        self.params = params
+
+
+class Throw(Exception):
+    """A guest value being thrown (already an Error instance or any value)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+class GuestException(Exception):
+    """An uncaught guest error, as seen from Python."""
+
+    def __init__(self, value: Any, class_name: str, message: str, trace: list[str], frames: list | None = None) -> None:
+        self.value = value
+        self.class_name = class_name
+        self.message = message
+        self.trace = trace  # "at fn (file:line:col)" lines, innermost first
+        # The same frames as data, innermost first: TraceFrame per guest frame
+        # (empty when unknown), for renderings other than `trace` (Lox's).
+        self.frames: list[TraceFrame] = frames or []
+        super().__init__(self.render())
+
+    @property
+    def stack(self) -> str:
+        return "\n".join(self.trace)
+
+    def render(self) -> str:
+        head = f"error: {self.class_name}: {self.message}" if self.class_name else f"error: {self.message}"
+        return "\n".join([head] + ["  " + t for t in self.trace])
+
+
+class TraceFrame:
+    """One guest frame of an error's stack trace: the function's name, its file,
+    the position of the instruction the frame was executing, and whether the
+    function is a module's top-level code."""
+
+    __slots__ = ("name", "path", "line", "col", "module")
+
+    def __init__(self, name: str, path: str, line: int, col: int, module: bool) -> None:
+        self.name = name
+        self.path = path
+        self.line = line
+        self.col = col
+        self.module = module
+
+    def __repr__(self) -> str:
+        return f"TraceFrame({self.name!r}, {self.path!r}, {self.line}, {self.col}, module={self.module})"
+
+
+def type_error(msg: str) -> RtError:
+    return RtError("TypeError", msg)
+
+
+def stack_overflow() -> RtError:
+    return RtError("StackOverflowError", "maximum call depth exceeded", "stack_overflow")
+
+
+def undefined_global(name: str) -> RtError:
+    return RtError("Error", f"'{name}' is used before its declaration has run", "undefined_global", {"name": name})

@@ -1,0 +1,442 @@
+"""Built-in methods of arrays, strings and maps (spec section 11).
+
+`make_methods(vm)` returns {"array": {...}, "string": {...}, "map": {...}}: each
+maps a method name to a Python callable `(receiver, *args) -> value`, where the
+receiver is the `Array`/`Map` object or the Python `str`. Every callable checks
+its own argument count and types and raises TypeError ("array.insert expects 2
+arguments, got 1", "string.find expects a string, got int").
+
+Methods that call guest functions (`map filter reduce` and `sort(key)`) are not
+here: they are written in TinyLang in runtime/prelude.tl, and PRELUDE_METHODS tells
+the VM which prelude function implements each (receiver passed first). `sort`
+is both: `sort()` is the native below, `sort(key)` is the prelude's
+`array_sort_key`, which computes the keys and calls `sort_by_keys` (exposed as
+the native `__sort_by_keys`).
+
+`array.join` and `string.join` convert elements with `to_str`, which can raise
+`NeedsGuest`; GUEST_FALLBACKS names the prelude function to call instead.
+
+Decisions (the spec is silent):
+* `slice(a, b)` (arrays and strings) clamps both bounds to [0, len], so
+  negative bounds act as 0 (there is no counting from the end, as there are no
+  negative indices); b < a gives an empty result; `slice(a)` runs to the end.
+* `split()` with no argument splits on runs of whitespace; `split("")` is a
+  ValueError "empty separator".
+* `replace("", b)` inserts b around every character (as Go and Python do).
+* `map.get(k)` without a default returns nil. Invalid key types (array...) are
+  a TypeError in get/has/remove, as in indexing.
+* Sorting: numbers (ints and floats mixed) or strings; any other element
+  type, or a mix, is a TypeError "cannot compare string and int" (offending
+  element's type first, then the first element's). Arrays of 0 or 1 elements
+  sort without checks. The sort is stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..heap.objects import Array, Map, unmap_key
+from .errors import RtError
+from .values import check_key, equals, repr_value, to_str, typeof
+
+__all__ = ["make_methods", "sort_by_keys", "sort_array", "PRELUDE_METHODS", "GUEST_FALLBACKS"]
+
+# receiver type -> method -> prelude function taking the receiver first.
+# "sort" goes to the prelude only when called with one argument (the key).
+PRELUDE_METHODS: dict[str, dict[str, str]] = {
+    "array": {
+        "map": "array_map",
+        "filter": "array_filter",
+        "reduce": "array_reduce",
+        "sort": "array_sort_key",
+    },
+}
+
+# receiver type -> method -> prelude function to call (same arguments, receiver
+# first) when the native raised NeedsGuest.
+GUEST_FALLBACKS: dict[str, dict[str, str]] = {
+    "array": {"join": "array_join_guest"},
+    "string": {"join": "string_join_guest"},
+}
+
+
+def _argc(name: str, expected: int | str, got: int) -> RtError:
+    noun = "argument" if expected == 1 else "arguments"
+    return RtError("TypeError", f"{name} expects {expected} {noun}, got {got}")
+
+
+def _want_int(name: str, what: str, v: Any) -> int:
+    if type(v) is not int:
+        raise RtError("TypeError", f"{name} expects an int {what}, got {typeof(v)}")
+    return v
+
+
+def _want_str(name: str, v: Any) -> str:
+    if type(v) is not str:
+        raise RtError("TypeError", f"{name} expects a string, got {typeof(v)}")
+    return v
+
+
+def _slice_bounds(name: str, n: int, args: tuple) -> tuple[int, int]:
+    na = len(args)
+    if na == 2:
+        a, b = args
+    elif na == 1:
+        a = args[0]
+        b = n
+    else:
+        raise _argc(name, "1 or 2", na)
+    _want_int(name, "bound", a)
+    _want_int(name, "bound", b)
+    a = 0 if a < 0 else (n if a > n else a)
+    b = a if b < a else (n if b > n else b)
+    return a, b
+
+
+# ---------------------------------------------------------------------------
+# Sorting
+
+
+_NUMBER_TYPES = frozenset({int, float})
+_STRING_TYPES = frozenset({str})
+
+
+def _check_sortable(vals: list) -> None:
+    """TypeError unless vals (2+ elements) are all numbers or all strings."""
+    types = set(map(type, vals))
+    if types <= _NUMBER_TYPES or types == _STRING_TYPES:
+        return
+    first = vals[0]
+    t0 = type(first)
+    if t0 is str:
+        ok: tuple = (str,)
+    elif t0 is int or t0 is float:
+        ok = (int, float)
+    else:
+        raise RtError("TypeError", f"cannot compare {typeof(vals[1])} and {typeof(first)}")
+    for x in vals:
+        if type(x) not in ok:
+            raise RtError("TypeError", f"cannot compare {typeof(x)} and {typeof(first)}")
+
+
+def sort_array(arr: Array) -> None:
+    """`arr.sort()`: in place, stable, numbers or strings."""
+    items = arr.items
+    if len(items) > 1:
+        _check_sortable(items)
+        # Python compares a big int against a float exactly, not after promotion;
+        # that only matters beyond 2**53 and is still a consistent total order.
+        items.sort()
+
+
+def sort_by_keys(arr: Array, keys: Array) -> None:
+    """Sort arr in place by the parallel array of keys (stable). Used by the
+    prelude's `array_sort_key`, which computed the keys with guest calls."""
+    items = arr.items
+    ks = keys.items
+    n = len(items)
+    if len(ks) != n:
+        raise RtError("ValueError", "array changed size during sort")
+    if n < 2:
+        return
+    _check_sortable(ks)
+    order = sorted(range(n), key=ks.__getitem__)
+    items[:] = [items[i] for i in order]
+
+
+# ---------------------------------------------------------------------------
+# Array methods (non-allocating ones at module level)
+
+
+def array_push(arr: Array, *args: Any) -> None:
+    if len(args) != 1:
+        raise _argc("array.push", 1, len(args))
+    arr.items.append(args[0])
+    return None
+
+
+def array_pop(arr: Array, *args: Any) -> Any:
+    if args:
+        raise _argc("array.pop", 0, len(args))
+    items = arr.items
+    if not items:
+        raise RtError("IndexError", "pop from empty array")
+    return items.pop()
+
+
+def array_insert(arr: Array, *args: Any) -> None:
+    if len(args) != 2:
+        raise _argc("array.insert", 2, len(args))
+    i, v = args
+    _want_int("array.insert", "index", i)
+    items = arr.items
+    if i < 0 or i > len(items):
+        raise RtError("IndexError", f"insert index {i} out of range for array of length {len(items)}")
+    items.insert(i, v)
+    return None
+
+
+def array_remove(arr: Array, *args: Any) -> Any:
+    if len(args) != 1:
+        raise _argc("array.remove", 1, len(args))
+    i = args[0]
+    _want_int("array.remove", "index", i)
+    items = arr.items
+    if i < 0 or i >= len(items):
+        raise RtError("IndexError", f"remove index {i} out of range for array of length {len(items)}")
+    return items.pop(i)
+
+
+def _index_of(items: list, v: Any) -> int:
+    tv = type(v)
+    if tv is str or v is None:
+        # Python's == agrees with the spec's for these (heap objects compare by
+        # identity in Python), so the C loop of list.index can do the search.
+        try:
+            return items.index(v)
+        except ValueError:
+            return -1
+    for i, x in enumerate(items):
+        if equals(x, v):
+            return i
+    return -1
+
+
+def array_index_of(arr: Array, *args: Any) -> int:
+    if len(args) != 1:
+        raise _argc("array.index_of", 1, len(args))
+    return _index_of(arr.items, args[0])
+
+
+def array_contains(arr: Array, *args: Any) -> bool:
+    if len(args) != 1:
+        raise _argc("array.contains", 1, len(args))
+    return _index_of(arr.items, args[0]) >= 0
+
+
+def array_reverse(arr: Array, *args: Any) -> None:
+    if args:
+        raise _argc("array.reverse", 0, len(args))
+    arr.items.reverse()
+    return None
+
+
+def array_sort(arr: Array, *args: Any) -> None:
+    if args:
+        # sort(key) is routed to the prelude (PRELUDE_METHODS) by the VM.
+        raise _argc("array.sort", 0, len(args))
+    sort_array(arr)
+    return None
+
+
+def _join(sep: str, items: list) -> str:
+    return sep.join([x if type(x) is str else to_str(x) for x in items])
+
+
+def array_join(arr: Array, *args: Any) -> str:
+    if len(args) != 1:
+        raise _argc("array.join", 1, len(args))
+    sep = args[0]
+    if type(sep) is not str:
+        raise RtError("TypeError", f"array.join expects a string separator, got {typeof(sep)}")
+    return _join(sep, arr.items)
+
+
+def array_len(arr: Array, *args: Any) -> int:
+    if args:
+        raise _argc("array.len", 0, len(args))
+    return len(arr.items)
+
+
+# ---------------------------------------------------------------------------
+# String methods
+
+
+def string_len(s: str, *args: Any) -> int:
+    if args:
+        raise _argc("string.len", 0, len(args))
+    return len(s)
+
+
+def string_upper(s: str, *args: Any) -> str:
+    if args:
+        raise _argc("string.upper", 0, len(args))
+    return s.upper()
+
+
+def string_lower(s: str, *args: Any) -> str:
+    if args:
+        raise _argc("string.lower", 0, len(args))
+    return s.lower()
+
+
+def string_trim(s: str, *args: Any) -> str:
+    if args:
+        raise _argc("string.trim", 0, len(args))
+    return s.strip()
+
+
+def string_join(s: str, *args: Any) -> str:
+    if len(args) != 1:
+        raise _argc("string.join", 1, len(args))
+    lst = args[0]
+    if type(lst) is not Array:
+        raise RtError("TypeError", f"string.join expects an array, got {typeof(lst)}")
+    return _join(s, lst.items)
+
+
+def string_contains(s: str, *args: Any) -> bool:
+    if len(args) != 1:
+        raise _argc("string.contains", 1, len(args))
+    return _want_str("string.contains", args[0]) in s
+
+
+def string_starts_with(s: str, *args: Any) -> bool:
+    if len(args) != 1:
+        raise _argc("string.starts_with", 1, len(args))
+    return s.startswith(_want_str("string.starts_with", args[0]))
+
+
+def string_ends_with(s: str, *args: Any) -> bool:
+    if len(args) != 1:
+        raise _argc("string.ends_with", 1, len(args))
+    return s.endswith(_want_str("string.ends_with", args[0]))
+
+
+def string_find(s: str, *args: Any) -> int:
+    if len(args) != 1:
+        raise _argc("string.find", 1, len(args))
+    # Python str indices are code points, as the spec's are.
+    return s.find(_want_str("string.find", args[0]))
+
+
+def string_replace(s: str, *args: Any) -> str:
+    if len(args) != 2:
+        raise _argc("string.replace", 2, len(args))
+    a, b = args
+    return s.replace(_want_str("string.replace", a), _want_str("string.replace", b))
+
+
+def string_slice(s: str, *args: Any) -> str:
+    a, b = _slice_bounds("string.slice", len(s), args)
+    return s[a:b]
+
+
+# ---------------------------------------------------------------------------
+# Map methods
+
+
+def map_get(m: Map, *args: Any) -> Any:
+    n = len(args)
+    if n == 2:
+        return m.items.get(check_key(args[0]), args[1])
+    if n == 1:
+        return m.items.get(check_key(args[0]))
+    raise _argc("map.get", "1 or 2", n)
+
+
+def map_has(m: Map, *args: Any) -> bool:
+    if len(args) != 1:
+        raise _argc("map.has", 1, len(args))
+    return check_key(args[0]) in m.items
+
+
+def map_remove(m: Map, *args: Any) -> Any:
+    if len(args) != 1:
+        raise _argc("map.remove", 1, len(args))
+    k = args[0]
+    d = m.items
+    key = check_key(k)
+    if key not in d:
+        raise RtError("KeyError", f"key not found: {repr_value(k)}")
+    return d.pop(key)
+
+
+def map_len(m: Map, *args: Any) -> int:
+    if args:
+        raise _argc("map.len", 0, len(args))
+    return len(m.items)
+
+
+# ---------------------------------------------------------------------------
+
+
+def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
+    """The method tables; methods that allocate use vm.heap.alloc."""
+    alloc = vm.heap.alloc
+
+    def array_slice(arr: Array, *args: Any) -> Array:
+        items = arr.items
+        a, b = _slice_bounds("array.slice", len(items), args)
+        return alloc(Array(items[a:b]))
+
+    def string_split(s: str, *args: Any) -> Array:
+        n = len(args)
+        if n == 0:
+            return alloc(Array(s.split()))
+        if n != 1:
+            raise _argc("string.split", "0 or 1", n)
+        sep = _want_str("string.split", args[0])
+        if not sep:
+            raise RtError("ValueError", "empty separator")
+        return alloc(Array(s.split(sep)))
+
+    def string_chars(s: str, *args: Any) -> Array:
+        if args:
+            raise _argc("string.chars", 0, len(args))
+        return alloc(Array(list(s)))
+
+    def map_keys(m: Map, *args: Any) -> Array:
+        if args:
+            raise _argc("map.keys", 0, len(args))
+        return alloc(Array([unmap_key(k) for k in m.items]))
+
+    def map_values(m: Map, *args: Any) -> Array:
+        if args:
+            raise _argc("map.values", 0, len(args))
+        return alloc(Array(list(m.items.values())))
+
+    def map_items(m: Map, *args: Any) -> Array:
+        if args:
+            raise _argc("map.items", 0, len(args))
+        return alloc(Array([alloc(Array([unmap_key(k), v])) for k, v in m.items.items()]))
+
+    return {
+        "array": {
+            "push": array_push,
+            "pop": array_pop,
+            "insert": array_insert,
+            "remove": array_remove,
+            "slice": array_slice,
+            "index_of": array_index_of,
+            "contains": array_contains,
+            "reverse": array_reverse,
+            "sort": array_sort,
+            "join": array_join,
+            "len": array_len,
+        },
+        "string": {
+            "len": string_len,
+            "upper": string_upper,
+            "lower": string_lower,
+            "trim": string_trim,
+            "split": string_split,
+            "join": string_join,
+            "contains": string_contains,
+            "starts_with": string_starts_with,
+            "ends_with": string_ends_with,
+            "find": string_find,
+            "replace": string_replace,
+            "slice": string_slice,
+            "chars": string_chars,
+        },
+        "map": {
+            "get": map_get,
+            "has": map_has,
+            "remove": map_remove,
+            "keys": map_keys,
+            "values": map_values,
+            "items": map_items,
+            "len": map_len,
+        },
+    }

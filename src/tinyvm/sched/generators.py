@@ -1,0 +1,89 @@
+"""Generators (spec section 10): a suspended frame, resumed on the caller's fiber.
+
+Calling a function whose body contains `yield` returns a `Gen` holding the
+function's frame list `L`, not yet started. `g.next()` (or a `for` loop)
+splices that frame onto the running fiber: the caller's `(L, ret)` goes on the
+fiber's frame stack as for a call, with the Gen's own `finish` op as the
+continuation, and the generator's code runs from `resume`. `YIELD v` pops the
+frame back into the Gen (remembering the next op), and the caller continues
+with `{done: false, value: v}`; a `return v` (or the end of the body) lands in
+`finish`, which marks the Gen done and gives `{done: true, value: v}`.
+
+Only the generator function's own frame is ever suspended (a `yield` is
+always in it: a nested call returns before the generator can yield), so no
+Python stack and no thread is involved. A `for` loop that breaks early simply
+drops the suspended Gen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..heap.objects import HEADER, SLOT, HeapObject, Record
+from ..runtime.errors import RtError
+
+NEW, SUSPENDED, RUNNING, FINISHED = range(4)
+
+
+class Gen(HeapObject):
+    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name", "alloc")
+    type_name = "gen"
+
+    def __init__(self, L: list, entry: Any, name: str, alloc: Any) -> None:
+        self.L = L
+        self.alloc = alloc  # the VM's heap.alloc, for the result records
+        self.resume = entry
+        self.state = NEW
+        self.caller_ret: Any = None  # where the current next() continues
+        self.name = name
+
+        def finish(fb: Any) -> Any:
+            # The generator returned: its value is on the caller's stack.
+            L = fb.L
+            self.state = FINISHED
+            self.L = []
+            L[-1] = self.alloc(Record({"done": True, "value": L[-1]}))
+            return self.caller_ret
+
+        finish.gen = self  # type: ignore[attr-defined]  (YIELD finds its Gen here)
+        self.finish = finish
+
+    def refs(self) -> list:
+        return list(self.L)
+
+    def size(self) -> int:
+        return HEADER + 5 * SLOT + SLOT * len(self.L)
+
+
+def gen_enter(fb: Any, g: Gen, ret: Any) -> Any:
+    """Resume g on fiber fb; the caller continues at ret with the result record."""
+    if type(g) is not Gen:
+        raise RtError("TypeError", f"expected a generator, got {type(g).__name__}")
+    if g.state == RUNNING:
+        raise RtError("Error", "generator is already running")
+    if g.state == FINISHED:
+        fb.L.append(g.alloc(Record({"done": True, "value": None})))
+        return ret
+    g.state = RUNNING
+    g.caller_ret = ret
+    fb.frames.append((fb.L, g.finish))
+    fb.L = g.L
+    op = g.resume
+    g.resume = None
+    return op
+
+
+def gen_yield(fb: Any, value: Any, next_op: Any) -> Any:
+    """YIELD: suspend the running generator frame (the top of fb) with `value`."""
+    caller_L, finish = fb.frames.pop()
+    g = getattr(finish, "gen", None)
+    if g is None:  # pragma: no cover - the verifier and compiler prevent it
+        raise RtError("Error", "yield outside a generator")
+    L = fb.L
+    L.append(None)  # the value of the `yield` expression when resumed
+    g.L = L
+    g.resume = next_op
+    g.state = SUSPENDED
+    fb.L = caller_L
+    caller_L.append(g.alloc(Record({"done": False, "value": value})))
+    return g.caller_ret

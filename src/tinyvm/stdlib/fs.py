@@ -1,0 +1,96 @@
+"""The `fs` standard module: text files (needs `--allow-read` / `--allow-write`).
+
+`make_fs_module(vm)` returns the module's exports, name -> Native:
+
+* `read_text(path) -> string`: the whole file, decoded as UTF-8 (read);
+* `write_text(path, s)`: create or truncate the file and write s as UTF-8 (write);
+* `exists(path) -> bool`: whether something exists at path (read);
+* `list_dir(path) -> [string]`: the names in a directory, sorted (read).
+
+Paths are relative to the working directory of the process. Each call first
+asks the VM's capabilities (capabilities.py) for read or write access to its
+path, so without the grant it raises `PermissionError: read access to
+"notes.txt" denied (run with --allow-read)` and touches nothing. OS errors
+raise `IOError` with the path and the OS's message (`IOError: notes.txt: No
+such file or directory`); a file that is not valid UTF-8 raises `IOError`
+too. Files are read and written synchronously: a regular file never makes a
+fiber wait in the sense of the scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from ..heap.objects import Array, Native
+from ..runtime.builtins import arg_count_error
+from ..runtime.errors import RtError
+from ..sched.io import os_message
+from ..runtime.values import typeof
+
+__all__ = ["make_fs_module"]
+
+
+def make_fs_module(vm: Any) -> dict[str, Any]:
+    alloc = vm.heap.alloc
+
+    def path_arg(name: str, args: tuple, n: int) -> str:
+        if len(args) != n:
+            raise arg_count_error(name, n, len(args))
+        p = args[0]
+        if type(p) is not str:
+            raise RtError("TypeError", f"{name} expects a string path, got {typeof(p)}")
+        if p == "" or "\0" in p:
+            raise RtError("ValueError", f"{name}: invalid path {p!r}")
+        return p
+
+    def io_error(path: str, e: OSError) -> RtError:
+        return RtError("IOError", f"{path}: {os_message(e)}")
+
+    def read_text(*args: Any) -> str:
+        path = path_arg("fs.read_text", args, 1)
+        vm.caps.require("read", path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise io_error(path, e) from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RtError("IOError", f"{path}: not valid UTF-8 (byte {e.start})") from None
+
+    def write_text(*args: Any) -> None:
+        path = path_arg("fs.write_text", args, 2)
+        s = args[1]
+        if type(s) is not str:
+            raise RtError("TypeError", f"fs.write_text expects a string, got {typeof(s)}")
+        vm.caps.require("write", path)
+        try:
+            with open(path, "wb") as f:
+                f.write(s.encode("utf-8", "surrogatepass"))
+        except OSError as e:
+            raise io_error(path, e) from None
+        return None
+
+    def exists(*args: Any) -> bool:
+        path = path_arg("fs.exists", args, 1)
+        vm.caps.require("read", path)
+        return os.path.lexists(path)
+
+    def list_dir(*args: Any) -> Array:
+        path = path_arg("fs.list_dir", args, 1)
+        vm.caps.require("read", path)
+        try:
+            names = sorted(os.listdir(path))
+        except OSError as e:
+            raise io_error(path, e) from None
+        return alloc(Array(names))
+
+    fns: list[tuple[str, Callable[..., Any], int]] = [
+        ("read_text", read_text, 1),
+        ("write_text", write_text, 2),
+        ("exists", exists, 1),
+        ("list_dir", list_dir, 1),
+    ]
+    return {name: alloc(Native(name, fn, arity)) for name, fn, arity in fns}

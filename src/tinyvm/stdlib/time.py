@@ -1,0 +1,44 @@
+"""The `time` standard module (spec section 11): clocks in milliseconds.
+
+`make_time_module(vm)` returns the module's exports, name -> Native:
+
+* `now_ms()` -- wall-clock time, integer milliseconds since the Unix epoch
+  (floor of the host's `time.time_ns()` / 1e6). It may jump when the host clock
+  is adjusted.
+* `monotonic_ms()` -- integer milliseconds of a monotonic clock with an
+  unspecified origin; never decreases, so use it to measure durations.
+
+Both take no arguments and return ints.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ..heap.objects import Native
+from ..runtime.builtins import arg_count_error
+
+__all__ = ["make_time_module"]
+
+
+def _now_ms(*args: Any) -> int:
+    if args:
+        raise arg_count_error("time.now_ms", 0, len(args))
+    return time.time_ns() // 1_000_000
+
+
+def _monotonic_ms(*args: Any) -> int:
+    if args:
+        raise arg_count_error("time.monotonic_ms", 0, len(args))
+    return time.monotonic_ns() // 1_000_000
+
+
+def make_time_module(vm: Any) -> dict[str, Any]:
+    """The exports of `import time`, functions allocated on vm.heap."""
+    alloc = vm.heap.alloc
+    fns: list[tuple[str, Callable[..., Any], int]] = [
+        ("now_ms", _now_ms, 0),
+        ("monotonic_ms", _monotonic_ms, 0),
+    ]
+    return {name: alloc(Native(name, fn, arity)) for name, fn, arity in fns}

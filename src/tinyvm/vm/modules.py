@@ -1,0 +1,144 @@
+"""Modules at run time: loading bundles, creating module objects, running
+their top-level code, imports, standard modules and the prelude.
+
+A program arrives as a `Bundle` (compiled from source by the driver, or read
+from a `.tvm` file): `load_bundle` records its module codes, and a module
+object is made for a key on first use. `IMPORT` resolves the spec as written
+against the importing module's key -- through the machine's loader, the one
+piece of the front ends the VM is given (lang/loader.py) -- and runs the
+module's top-level code once, the first time it is imported. Keys that are
+no file module of the bundle are standard modules (stdlib/), built per VM on
+first import.
+
+The prelude is runtime library code written in TinyLang (runtime/prelude.tl);
+the loader compiles it, on first use, so a program that never needs it never
+compiles it.
+
+The REPL grows one module entry by entry (`run_entry`): each entry's code
+extends the module's globals list in place.
+
+`Modules` is a mixin of `Machine` (vm/machine.py).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from ..bytecode.code import Bundle, ModuleCode
+from ..heap.objects import UNINIT, Function, ModuleObject
+from ..runtime.errors import RtError
+from ..sched.fiber import Fiber
+from ..stdlib import make_module
+from .predecode import Decoder
+
+# The prelude: runtime/prelude.tl, compiled by the loader with the front end of
+# its extension; `<prelude>` in traces, and no module key of a program.
+PRELUDE_FILE = "prelude.tl"
+PRELUDE_KEY = "<prelude>"
+
+
+class Modules:
+    """The module paths of `Machine` (see the module docstring)."""
+
+    def prelude_fn(self, name: str) -> Function:
+        if self.prelude is None:
+            self._load_prelude()
+        assert self.prelude is not None and self.prelude.code is not None
+        return self.prelude.globals[self.prelude.code.globals.index(name)]
+
+    def _load_prelude(self) -> None:
+        source = resources.files("tinyvm.runtime").joinpath(PRELUDE_FILE).read_text("utf-8")
+        module = self._new_module(PRELUDE_KEY, self.loader.compile_library(source, PRELUDE_FILE, PRELUDE_KEY))
+        self.prelude = module
+        self.run_module_now(module)
+
+    def _fix_depth(self, lang: str) -> None:
+        """Unless the host chose one, the frame limit is that of the language
+        of the first code run (the main module; Lox: clox's 64)."""
+        if not self.depth_fixed:
+            self.max_depth = self.rules_for(lang).max_depth
+            self.depth_fixed = True
+
+    def load_bundle(self, bundle: Bundle) -> ModuleObject:
+        self._fix_depth(bundle.modules[bundle.main].lang)
+        for key, code in bundle.modules.items():
+            self.module_codes.setdefault(key, code)
+        return self.module_for(bundle.main)
+
+    def module_for(self, key: str) -> ModuleObject:
+        module = self.modules.get(key)
+        if module is not None:
+            return module
+        if key in self.module_codes:
+            return self._new_module(key, self.module_codes[key])
+        native = self._native_module(key)
+        if native is None:
+            raise RtError("Error", f"cannot find module \"{key}\"")
+        return native
+
+    def _new_module(self, key: str, code: ModuleCode) -> ModuleObject:
+        module = self.heap.alloc(ModuleObject(key, code.path, [UNINIT] * len(code.globals), {}, code))
+        module.exports = {name: code.globals.index(name) for name in code.exports}
+        if key != PRELUDE_KEY:
+            self.modules[key] = module
+        return module
+
+    def _native_module(self, key: str) -> ModuleObject | None:
+        values = make_module(self, key)
+        if values is None:
+            return None
+        names = list(values)
+        module = self.heap.alloc(ModuleObject(key, key, [values[n] for n in names], {n: i for i, n in enumerate(names)}))
+        module.native = True
+        module.initialized = True
+        self.modules[key] = module
+        return module
+
+    def module_get(self, module: ModuleObject, name: str) -> Any:
+        slot = module.exports.get(name)
+        if slot is None:
+            raise RtError("TypeError", f"module \"{module.name}\" has no export '{name}'")
+        v = module.globals[slot]
+        if v is UNINIT:
+            raise RtError("Error", f"'{name}' of module \"{module.name}\" is used before its declaration has run")
+        return v
+
+    def module_entry(self, module: ModuleObject) -> Function:
+        assert module.code is not None
+        init = module.code.init
+        ops = Decoder(self, module).decode(init)
+        return self.heap.alloc(Function(init, (), module, ops[0], self.type_checks.params(init)))
+
+    def import_module(self, fb: Fiber, importer: str, spec: str, ret: Any) -> Any:
+        module = self.module_for(self.loader.resolve(importer, spec))
+        if module.initialized:
+            fb.L.append(module)
+            return ret
+        # Run its top level now; its code ends by returning the module object.
+        module.initialized = True
+        return self.push_frame(fb, self.module_entry(module), [], ret)
+
+    def run_module_now(self, module: ModuleObject) -> Any:
+        module.initialized = True
+        return self.run_function(self.module_entry(module), [])
+
+    def run_entry(self, key: str, code: ModuleCode) -> ModuleObject:
+        """Run `code` as the next piece of top-level code of the growing module
+        `key` (the REPL: each entry is compiled against the globals of the
+        entries before it, so `code.globals` starts with the module's current
+        ones). The first entry creates the module. The globals list is extended
+        in place, never replaced: decoded code holds that very list. Guest
+        errors propagate (the module stays in `self.modules[key]`)."""
+        self._fix_depth(code.lang)
+        module = self.modules.get(key)
+        if module is None:
+            module = self._new_module(key, code)
+        else:
+            G = module.globals
+            if len(code.globals) < len(G):
+                raise ValueError(f"entry code for module {key!r} has fewer globals than the module")
+            G.extend([UNINIT] * (len(code.globals) - len(G)))
+            module.code = code
+        self.run_module_now(module)
+        return module

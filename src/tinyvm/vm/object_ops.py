@@ -1,0 +1,201 @@
+"""The object protocol the instructions share: field and index access,
+iteration and class creation.
+
+These are the paths of GET_FIELD, SET_FIELD, GET_INDEX, SET_INDEX, GET_ITER,
+FOR_ITER and MAKE_CLASS that the pre-decoded fast paths (vm/predecode.py,
+vm/blocks.py) do not take inline, with TinyLang's rules and messages; a
+language whose rules differ wraps them (runtime/dialects.py, Lox's
+runtime/lox_rules.py).
+
+Iterators: an `Iterator` has a kind. Arrays, ranges, strings and maps (a
+snapshot of the keys) step in `next_item`; generators and channels may need
+guest code or a wait, so FOR_ITER hands them to `iter_transfer`.
+
+`ObjectOps` is a mixin of `Machine` (vm/machine.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN
+from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, unmap_key
+from ..runtime.errors import RtError
+from ..runtime.values import check_key, repr_value, typeof
+from ..sched.concurrency import chan_iter_next
+from ..sched.fiber import Fiber
+from ..sched.generators import Gen, gen_enter
+from ..sched.scheduler import Chan
+
+ITER_ARRAY, ITER_RANGE, ITER_STRING, ITER_MAP = 0, 1, 2, 3
+# Iterators whose next item may need guest code or a wait: FOR_ITER hands
+# them to ObjectOps.iter_transfer.
+ITER_GEN, ITER_CHAN = 4, 5
+
+
+class ObjectOps:
+    """Field, index, iteration and class paths of `Machine`."""
+
+    def get_field(self, obj: Any, name: str) -> Any:
+        t = type(obj)
+        if t is Instance:
+            v = obj.fields.get(name, UNINIT)
+            if v is not UNINIT:
+                return v
+            meth = obj.cls.methods.get(name)
+            if meth is not None:
+                return self.heap.alloc(BoundMethod(obj, meth))
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'", "no_field", {"cls": obj.cls.name, "name": name})
+        if t is Record:
+            v = obj.fields.get(name, UNINIT)
+            if v is UNINIT:
+                raise RtError("TypeError", f"record has no field '{name}'")
+            return v
+        if t is ModuleObject:
+            return self.module_get(obj, name)
+        kind = "string" if t is str else typeof(obj)
+        table = self.methods.get(kind)
+        if table is not None and name in table:
+            meth = table[name]
+            return self.heap.alloc(Native(name, lambda *a: meth(obj, *a), -1))
+        raise RtError("TypeError", f"{kind} has no field '{name}'")
+
+    def set_field(self, obj: Any, name: str, value: Any) -> None:
+        """SET_FIELD: checks the value against the field's declared type."""
+        t = type(obj)
+        if t is Instance:
+            if name in obj.fields:
+                checks = obj.cls.field_checks
+                if checks is not None:
+                    check = checks.get(name)
+                    if check is not None:
+                        value = check(value)
+                obj.fields[name] = value
+                return
+            if obj.cls.open:  # an open instance (Lox) takes new fields
+                obj.fields[name] = value
+                return
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+        self.set_field_proven(obj, name, value)
+
+    def set_field_proven(self, obj: Any, name: str, value: Any) -> None:
+        """SET_FIELD_PROVEN: as set_field, without the type check."""
+        t = type(obj)
+        if t is Instance:
+            if name in obj.fields or obj.cls.open:
+                obj.fields[name] = value
+                return
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+        if t is Record:
+            if name in obj.fields:
+                obj.fields[name] = value
+                return
+            raise RtError("TypeError", f"record has no field '{name}'")
+        raise RtError("TypeError", f"cannot set field '{name}' on {typeof(obj)}")
+
+    def get_index(self, obj: Any, i: Any) -> Any:
+        t = type(obj)
+        if t is Array or t is str:
+            if type(i) is not int:
+                raise RtError("TypeError", f"{typeof(obj)} index must be int, got {typeof(i)}")
+            n = len(obj.items) if t is Array else len(obj)
+            if not 0 <= i < n:
+                raise RtError("IndexError", f"index {i} out of range for length {n}")
+            return obj.items[i] if t is Array else obj[i]
+        if t is Map:
+            v = obj.items.get(check_key(i), UNINIT)
+            if v is UNINIT:
+                raise RtError("KeyError", f"key not found: {repr_value(i)}")
+            return v
+        raise RtError("TypeError", f"{typeof(obj)} is not indexable")
+
+    def set_index(self, obj: Any, i: Any, value: Any) -> None:
+        t = type(obj)
+        if t is Array:
+            if type(i) is not int:
+                raise RtError("TypeError", f"array index must be int, got {typeof(i)}")
+            n = len(obj.items)
+            if not 0 <= i < n:
+                raise RtError("IndexError", f"index {i} out of range for length {n}")
+            obj.items[i] = value
+            return
+        if t is Map:
+            obj.items[check_key(i)] = value
+            return
+        raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
+
+    def make_iter(self, v: Any) -> Iterator:
+        t = type(v)
+        if t is Array:
+            it = Iterator(ITER_ARRAY, v)
+        elif t is Range:
+            it = Iterator(ITER_RANGE, v)
+            it.pos = v.start
+        elif t is str:
+            it = Iterator(ITER_STRING, v)
+        elif t is Map:
+            # Iterate a snapshot of the keys: mutation during the loop is safe.
+            it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
+        elif t is Gen:
+            it = Iterator(ITER_GEN, v)
+        elif t is Chan:
+            it = Iterator(ITER_CHAN, v)
+        else:
+            raise RtError("TypeError", f"{typeof(v)} is not iterable")
+        return self.heap.alloc(it)
+
+    def iter_transfer(self, fb: Fiber, it: Iterator, gen_cont: Any, chan_cont: Any) -> Any:
+        """FOR_ITER over a generator or a channel: run the generator (or wait for
+        a value); then `gen_cont` gets the result record, or `chan_cont` the
+        value and an ok flag, on top of the iterator."""
+        if it.kind == ITER_GEN:
+            return gen_enter(fb, it.source, gen_cont)
+        return chan_iter_next(self, fb, it.source, chan_cont)
+
+    def next_item(self, it: Iterator) -> Any:
+        kind = it.kind
+        if kind == ITER_RANGE:
+            if it.pos < it.source.stop:
+                it.pos += 1
+                return it.pos - 1
+            return UNINIT
+        if kind == ITER_STRING:
+            s = it.source
+            if it.pos < len(s):
+                it.pos += 1
+                return s[it.pos - 1]
+            return UNINIT
+        items = it.source.items  # ITER_MAP: an array of keys
+        if it.pos < len(items):
+            it.pos += 1
+            return items[it.pos - 1]
+        return UNINIT
+
+    def make_class(self, info: Any, parent: Any, methods: list) -> Class:
+        if (parent is not None or info.flags & CLASS_EXTENDS) and type(parent) is not Class:
+            raise RtError("TypeError", f"a class can only extend a class, not {typeof(parent)}", "bad_superclass", {"type": typeof(parent)})
+        cls = self.heap.alloc(Class(info.name, parent, info))
+        if info.flags & CLASS_OPEN:
+            cls.open = True
+        for name, default in zip(info.fields, info.defaults):
+            cls.template[name] = default
+        for name, fn in zip(info.methods, methods):
+            fn.owner = cls
+            if name == "$fields":
+                cls.field_inits.append(fn)
+                continue
+            cls.own_methods[name] = fn
+            cls.methods[name] = fn
+        init = cls.methods.get("init")
+        cls.init = init
+        # Field type checks: the parent's (cls.field_checks starts as those),
+        # overridden by the fields this class declares itself.
+        own = self.type_checks.fields(info)
+        inherited = cls.field_checks
+        if own or (inherited is not None and any(name in inherited for name in info.fields)):
+            merged = dict(inherited) if inherited is not None else {}
+            for name in info.fields:
+                merged.pop(name, None)
+            merged.update(own)
+            cls.field_checks = merged or None
+        return cls
