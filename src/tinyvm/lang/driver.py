@@ -38,7 +38,7 @@ import pkgutil
 import posixpath
 from typing import Iterable
 
-from ..bytecode.code import Bundle, LoadError
+from ..bytecode.code import LANGS, Bundle, LoadError
 from .diagnostics import CompileError, Diagnostic
 from .frontend import CompiledModule, FrontEnd, ImportFailure, ModuleInfo
 
@@ -62,6 +62,9 @@ class Languages:
             raise ValueError(f"two front ends claim the same extension (or {TVM_EXT}): {exts}")
         if sum(f.default for f in fes) != 1:
             raise ValueError("exactly one front end must be the default (FrontEnd.default)")
+        for f in fes:
+            if not f.name or not f.extensions or f.dialect not in LANGS:
+                raise ValueError(f"front end {f.name!r}: needs a name, extensions and a dialect among {LANGS}")
         self.frontends: tuple[FrontEnd, ...] = tuple(fes)
         self._by_ext = {e: f for f in fes for e in f.extensions}
 

@@ -133,7 +133,7 @@ class FrontEnd:
     name: str = ""
     title: str = ""
     extensions: tuple[str, ...] = ()
-    dialect: str = "tinylang"
+    dialect: str = ""  # one of bytecode.code.LANGS
     default: bool = False
 
     # Errors, for programs whose main module is in this language.
