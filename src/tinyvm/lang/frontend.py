@@ -32,7 +32,6 @@ The front end compiles to the shared bytecode with the shared assembler
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from ..bytecode.code import ModuleCode
@@ -44,7 +43,10 @@ class ImportFailure(Exception):
     importer to report at its import statement ("cannot find module ...")."""
 
 
-@dataclass(slots=True)
+# (Plain classes, not dataclasses: every `tvm run` imports this module, and a
+# dataclass costs a fraction of a millisecond to create.)
+
+
 class ModuleInfo:
     """What an importer may know of a module: its key and its exports.
 
@@ -54,11 +56,16 @@ class ModuleInfo:
     between modules of the same front end: an importer in another language,
     or of a `.tvm` module, sees the names with None (untyped)."""
 
-    name: str
-    exports: dict[str, Any]
+    __slots__ = ("name", "exports")
+
+    def __init__(self, name: str, exports: dict[str, Any]) -> None:
+        self.name = name
+        self.exports = exports
+
+    def __repr__(self) -> str:
+        return f"ModuleInfo({self.name!r}, {list(self.exports)})"
 
 
-@dataclass(slots=True)
 class CompiledModule:
     """What `FrontEnd.compile_module` returns.
 
@@ -68,9 +75,12 @@ class CompiledModule:
     offers them nothing (importers then treat the import as failed, without
     further errors)."""
 
-    code: ModuleCode | None
-    exports: dict[str, Any] | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    __slots__ = ("code", "exports", "diagnostics")
+
+    def __init__(self, code: ModuleCode | None, exports: dict[str, Any] | None, diagnostics: list[Diagnostic] | None = None) -> None:
+        self.code = code
+        self.exports = exports
+        self.diagnostics = diagnostics if diagnostics is not None else []
 
 
 class ModuleContext(Protocol):
@@ -93,7 +103,6 @@ class ModuleContext(Protocol):
         ...
 
 
-@dataclass(slots=True)
 class ReplEntry:
     """One compiled REPL entry: module code whose globals extend those of the
     entries before it (the VM runs it as more of one module, `<repl>`), the
@@ -101,9 +110,12 @@ class ReplEntry:
     front end's own record of what the entry changes in the session, for
     `ReplCompiler.commit`."""
 
-    code: ModuleCode
-    echo: str | None = None
-    state: Any = None
+    __slots__ = ("code", "echo", "state")
+
+    def __init__(self, code: ModuleCode, echo: str | None = None, state: Any = None) -> None:
+        self.code = code
+        self.echo = echo
+        self.state = state
 
 
 class ReplCompiler(Protocol):

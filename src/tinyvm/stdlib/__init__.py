@@ -15,7 +15,7 @@ their types (lang/tinylang/signatures.py); a test compares the two.
 
 from __future__ import annotations
 
-import importlib
+import sys
 from typing import Any
 
 # The standard modules, in the order the documentation lists them.
@@ -27,5 +27,6 @@ def make_module(vm: Any, name: str) -> dict[str, Any] | None:
     no standard module of that name."""
     if name not in NAMES:
         return None
-    module = importlib.import_module(f"{__name__}.{name}")
-    return getattr(module, f"make_{name}_module")(vm)
+    module = f"{__name__}.{name}"
+    __import__(module)
+    return getattr(sys.modules[module], f"make_{name}_module")(vm)

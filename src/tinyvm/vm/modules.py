@@ -22,7 +22,6 @@ extends the module's globals list in place.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from ..bytecode.code import Bundle, ModuleCode
@@ -48,6 +47,8 @@ class Modules:
         return self.prelude.globals[self.prelude.code.globals.index(name)]
 
     def _load_prelude(self) -> None:
+        from importlib import resources  # (lazy: it imports much, and most programs need no prelude)
+
         source = resources.files("tinyvm.runtime").joinpath(PRELUDE_FILE).read_text("utf-8")
         module = self._new_module(PRELUDE_KEY, self.loader.compile_library(source, PRELUDE_FILE, PRELUDE_KEY))
         self.prelude = module
