@@ -219,6 +219,9 @@ class Compilation:
         self.sources: dict[str, str] = {}
         # key -> (interface, the front end that compiled it; None for a .tvm)
         self.infos: dict[str, tuple[ModuleInfo, FrontEnd | None]] = {}
+        # key -> (what importers of a module that failed get, its front end):
+        # its errors are reported once, however many modules import it.
+        self.failed: dict[str, tuple[ModuleInfo | None, FrontEnd | None]] = {}
         self.stack: list[tuple[str, str]] = []  # (key, extension) being compiled: the cycle check
         # (module key, message): a cycle found deeper in the DFS, reported on the
         # import line of the module where the cycle starts once the DFS is back there.
@@ -260,6 +263,8 @@ class Compilation:
             return None
         if key in self.infos:
             return _visible(*self.infos[key], importer_fe)
+        if key in self.failed:
+            return _visible(*self.failed[key], importer_fe)
         base = os.path.join(self.base_dir, *key.split("/"))
         ext = self._find(base, spec, importer_fe)
         if ext is None:
@@ -273,6 +278,7 @@ class Compilation:
             source = read_source(path if os.path.isfile(path) else base + ext)
         except CompileError as e:
             self.diagnostics.extend(e.diagnostics)
+            self.failed[key] = (None, frontend)
             return None
         result = self.compile_file(key, path, source, frontend, ext)
         if self.pending_cycle is not None and self.pending_cycle[0] == importer:
@@ -282,7 +288,8 @@ class Compilation:
         if key in self.infos:
             return _visible(*self.infos[key], importer_fe)
         # It failed: importers see what it offers anyway (the front end's choice).
-        return None if result.exports is None else _visible(ModuleInfo(key, result.exports), frontend, importer_fe)
+        self.failed[key] = (None if result.exports is None else ModuleInfo(key, result.exports), frontend)
+        return _visible(*self.failed[key], importer_fe)
 
     def _find(self, base: str, spec: str, importer_fe: FrontEnd) -> str | None:
         """The extension of the file that import `spec` (key path `base`) names."""
@@ -293,7 +300,9 @@ class Compilation:
         return next((e for e in order if os.path.isfile(base + e)), None)
 
     def _load_tvm(self, key: str, file: str) -> ModuleInfo:
-        """A `.tvm` import: its modules join the bundle (keys relative to its folder)."""
+        """A `.tvm` import: its main module joins the bundle as `key` (whatever
+        name it was compiled under), the modules it imports with keys relative
+        to its folder."""
         from ..bytecode.tvmfile import read_file
 
         try:
@@ -302,15 +311,15 @@ class Compilation:
             raise ImportFailure(f"cannot load {file}: {e}") from None
         prefix = posixpath.dirname(key)
         for k, m in sub.modules.items():
-            self.bundle.modules.setdefault(posixpath.normpath(posixpath.join(prefix, k)), m)
+            self.bundle.modules.setdefault(key if k == sub.main else posixpath.normpath(posixpath.join(prefix, k)), m)
         info = ModuleInfo(key, dict.fromkeys(sub.modules[sub.main].exports))
         self.infos[key] = (info, None)
         return info
 
 
-def _visible(info: ModuleInfo, frontend: FrontEnd | None, importer_fe: FrontEnd) -> ModuleInfo:
+def _visible(info: ModuleInfo | None, frontend: FrontEnd | None, importer_fe: FrontEnd) -> ModuleInfo | None:
     """`info` as an importer in `importer_fe` sees it: declarations stay within a language."""
-    if frontend is importer_fe:
+    if info is None or frontend is importer_fe:
         return info
     return ModuleInfo(info.name, dict.fromkeys(info.exports))
 

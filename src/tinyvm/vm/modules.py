@@ -22,6 +22,7 @@ extends the module's globals list in place.
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from ..bytecode.code import Bundle, ModuleCode
@@ -111,8 +112,21 @@ class Modules:
         ops = Decoder(self, module).decode(init)
         return self.heap.alloc(Function(init, (), module, ops[0], self.type_checks.params(init)))
 
+    def import_key(self, importer: str, spec: str) -> str:
+        """The key of the module import `spec` (as written in module
+        `importer`) names: the loader's answer, or, when the bundle holds no
+        such module and the spec ends in an extension the loader does not
+        know (code compiled with a front end this VM lacks, from a .tvm),
+        the key without that extension."""
+        key = self.loader.resolve(importer, spec)
+        if key not in self.module_codes and key not in self.modules:
+            stem, ext = posixpath.splitext(key)
+            if ext and stem in self.module_codes:
+                return stem
+        return key
+
     def import_module(self, fb: Fiber, importer: str, spec: str, ret: Any) -> Any:
-        module = self.module_for(self.loader.resolve(importer, spec))
+        module = self.module_for(self.import_key(importer, spec))
         if module.initialized:
             fb.L.append(module)
             return ret
