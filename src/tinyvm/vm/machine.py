@@ -70,9 +70,9 @@ class Machine(Calls, ObjectOps, Modules):
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
         self.heap = Heap(stress=gc_stress)
-        # None: the default of the main program's language (load_bundle), until
-        # then TinyLang's. Decoded call sites hold the value, so it is fixed
-        # once code has been decoded.
+        # None: the default of the language of the first code run (_fix_depth:
+        # clox's 64 for Lox), until then the default dialect's. Decoded call
+        # sites hold the value, so it is fixed once code has been decoded.
         self.max_depth = max_depth if max_depth is not None else DEFAULT_MAX_DEPTH
         self.depth_fixed = max_depth is not None
         # Run-time rules per language (runtime/dialects.py), and those of each
