@@ -378,6 +378,23 @@ def test_file_imports_are_relative_to_the_current_directory(tmp_path, monkeypatc
     assert "module \"./geo\" has no export 'nope'" in err
 
 
+def test_a_file_that_failed_is_compiled_again_by_a_later_entry(tmp_path):
+    # An entry reports a broken import's errors each time it imports it, and
+    # once the file is fixed the next entry's import compiles and runs it.
+    from tinyvm.cli.repl import Session
+
+    (tmp_path / "lib.tl").write_text("export let = 1\n")
+    out, err = io.StringIO(), io.StringIO()
+    s = Session(io.StringIO(), out, err)
+    s.comp.base_dir = str(tmp_path)  # (the session's imports are relative to this folder)
+    assert not s.execute('import "./lib" as lib')
+    assert not s.execute('import "./lib" as lib')
+    assert err.getvalue().count("lib.tl:1:12: error:") == 2
+    (tmp_path / "lib.tl").write_text("export let v = 7\n")
+    assert s.execute('import "./lib" as lib\nlib.v')
+    assert out.getvalue() == "7 : int\n"
+
+
 # --------------------------------------------------------------------------- the session's state
 
 

@@ -125,8 +125,7 @@ class Session:
         from ..lang.diagnostics import CompileError
 
         comp = self.comp
-        comp.diagnostics = []
-        comp.pending_cycle = None
+        comp.forget_failures()
         entry, own, own_sources = None, [], {}
         try:
             entry = self.repl.compile(source)

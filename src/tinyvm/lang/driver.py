@@ -227,6 +227,13 @@ class Compilation:
         # import line of the module where the cycle starts once the DFS is back there.
         self.pending_cycle: tuple[str, str] | None = None
 
+    def forget_failures(self) -> None:
+        """Start a new round of errors: a REPL entry reports its own, and
+        compiles again a file that failed before (the user may have fixed it)."""
+        self.diagnostics = []
+        self.failed = {}
+        self.pending_cycle = None
+
     def context(self, key: str, path: str, frontend: FrontEnd, privileged: bool = False) -> _Context:
         return _Context(self, frontend, key, path, privileged)
 
