@@ -42,6 +42,11 @@ CLASS_EXTENDS = 2  # declared with a superclass: MAKE_CLASS's parent operand mus
 # `dialect`, lang/frontend.py), and a new dialect is a change to the VM.
 LANGS = ("tinylang", "lox")
 
+# How deeply code objects (functions in functions) and constants (tuples in
+# tuples) may nest in a module: the one limit the .tvm reader, the verifier
+# and the compilers share, so a compiler never writes what a loader refuses.
+MAX_NESTING = 64
+
 # The range of the int values code objects hold: ints are 64-bit. (heap/objects.py
 # states the same bounds for the values the VM computes; the two packages import
 # nothing of each other.)

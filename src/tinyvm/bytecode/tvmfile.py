@@ -93,7 +93,7 @@ import hashlib
 import struct
 from pathlib import Path
 
-from .code import Bundle, ClassInfo, Code, LoadError, ModuleCode
+from .code import MAX_NESTING, Bundle, ClassInfo, Code, LoadError, ModuleCode
 from .verifier import VerifyError, verify_module
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]
@@ -102,9 +102,9 @@ MAGIC = b"TVM\x00"
 FORMAT_VERSION = 4
 _CHECKSUM_SIZE = 32  # sha256 digest
 HEADER_SIZE = len(MAGIC) + 2 + _CHECKSUM_SIZE
-# Maximum nesting of tuple/code/class constants. Deeper input is corrupt in
-# practice and would otherwise recurse without bound.
-MAX_DEPTH = 64
+# Maximum nesting of tuple/code/class constants: the format's one nesting
+# limit (bytecode/code.py), which the compilers respect too.
+MAX_DEPTH = MAX_NESTING
 
 T_NIL, T_TRUE, T_FALSE, T_INT, T_FLOAT, T_STR, T_TUPLE, T_CODE, T_CLASS = range(9)
 

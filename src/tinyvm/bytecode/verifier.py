@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from .code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, LANGS, ClassInfo, Code, LoadError, ModuleCode
+from .code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, LANGS, MAX_NESTING, ClassInfo, Code, LoadError, ModuleCode
 from .opcodes import (
     BY_NAME,
     CONST,
@@ -69,9 +69,8 @@ __all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NEST
 # COUNT operands (argument counts, element counts) above this are certainly
 # corrupt; the cap also keeps "2*a"-style stack effects small.
 MAX_COUNT = 2**16
-# Nested code objects (closures in closures, tuples in tuples) deeper than this
-# are rejected rather than risking Python recursion limits.
-MAX_NESTING = 64
+# Nested code objects (closures in closures, tuples in tuples) deeper than
+# MAX_NESTING (bytecode/code.py: the format's one limit) are rejected.
 
 _OP_BY_NAME = {op.name: op.code for op in OPCODES}
 _LOAD_CONST = _OP_BY_NAME["LOAD_CONST"]
