@@ -38,7 +38,9 @@ Decisions where the spec is silent:
 * `abs(INT_MIN)` is OverflowError; `floor/ceil/round` of nan/inf are
   ValueError "cannot convert nan to int", of a too-large float OverflowError.
 * `round` takes one argument and rounds half away from zero.
-* `len` of a range counts its elements (0 when empty).
+* `len` of a range counts its elements (0 when empty); a range of more than
+  INT_MAX elements is OverflowError "integer overflow", like every built-in
+  whose int result would not fit in 64 bits.
 """
 
 from __future__ import annotations
@@ -321,8 +323,9 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         if t is Record:
             return len(x.fields)
         if t is Range:
+            # A range may count more elements than an int holds (`INT_MIN..INT_MAX`).
             n = x.stop - x.start
-            return n if n > 0 else 0
+            return _check_int64(n) if n > 0 else 0
         raise RtError("TypeError", f"len expects a string, array, map, record or range, got {typeof(x)}")
 
     def str_(*args: Any) -> str:
