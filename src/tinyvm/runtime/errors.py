@@ -68,6 +68,44 @@ class GuestException(Exception):
         return "\n".join([head] + ["  " + t for t in self.trace])
 
 
+# How a stack trace is written for people (GuestException.trace, an error's
+# `stack` field): a line per frame, innermost first, `at fn (file:line:col)`.
+# A frame repeated on consecutive lines (deep recursion) is shown TRACE_REPEAT
+# times, then counted, as CPython does; a trace still longer than
+# TRACE_HEAD + TRACE_TAIL lines keeps both ends and counts the middle. So a
+# StackOverflowError at 100 000 frames prints a handful of lines, and a caught
+# one's `stack` stays small. (GuestException.frames keeps every frame as data.)
+TRACE_REPEAT = 3
+TRACE_HEAD, TRACE_TAIL = 50, 50
+
+
+def trace_lines(frames: "list[TraceFrame]") -> list[str]:
+    """The text of a stack trace (see above), from its frames, innermost first."""
+    out: list[str] = []
+    prev, seen = None, 0
+    for f in frames:
+        line = f"at {f.name} ({f.path}:{f.line}:{f.col})"
+        if line == prev:
+            seen += 1
+            if seen <= TRACE_REPEAT:
+                out.append(line)
+            continue
+        if seen > TRACE_REPEAT:
+            out.append(_repeated(seen - TRACE_REPEAT))
+        prev, seen = line, 1
+        out.append(line)
+    if seen > TRACE_REPEAT:
+        out.append(_repeated(seen - TRACE_REPEAT))
+    if len(out) > TRACE_HEAD + TRACE_TAIL:
+        omitted = len(out) - TRACE_HEAD - TRACE_TAIL
+        out[TRACE_HEAD:-TRACE_TAIL] = [f"[{omitted} more lines]"]
+    return out
+
+
+def _repeated(n: int) -> str:
+    return f"[previous line repeated {n} more time{'' if n == 1 else 's'}]"
+
+
 class TraceFrame:
     """One guest frame of an error's stack trace: the function's name, its file,
     the position of the instruction the frame was executing, and whether the

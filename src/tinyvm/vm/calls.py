@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD, FLAG_MODULE, Code
 from ..heap.objects import UNINIT, Array, AsyncFunction, BoundMethod, Class, Function, GeneratorFunction, Instance, ModuleObject, Native, Record
-from ..runtime.errors import GuestException, RtError, TraceFrame, stack_overflow
+from ..runtime.errors import GuestException, RtError, TraceFrame, stack_overflow, trace_lines
 from ..runtime.methods import PRELUDE_METHODS
 from ..runtime.values import NeedsGuest, kind_of_type, to_str, typeof
 from ..sched.concurrency import BlockingNative
@@ -57,18 +57,21 @@ class Calls:
     # ------------------------------------------------------------------ errors
 
     def trace(self, fb: Fiber, op: Any) -> list[str]:
-        """Guest stack trace, innermost first: `at fn (file:line:col)`."""
-        return [f"at {f.name} ({f.path}:{f.line}:{f.col})" for f in self.trace_frames(fb, op)]
+        """Guest stack trace, innermost first: `at fn (file:line:col)` (runtime/errors.py, trace_lines)."""
+        return trace_lines(self.trace_frames(fb, op))
 
     def trace_frames(self, fb: Fiber, op: Any) -> list[TraceFrame]:
-        """The frames of the guest stack trace as data, innermost first."""
+        """The frames of the guest stack trace as data, innermost first. The
+        runtime library's frames (the prelude's) are left out: they are the
+        inside of built-ins, which have no frame of their own."""
         out = []
+        library = self.library_code
         code, pc = self.where(fb, op)
-        if code is not None:
+        if code is not None and code not in library:
             out.append(self._frame(code, pc))
         for _, ret in reversed(fb.frames):
             code, pc = self.call_site(self._caller_ret(ret))
-            if code is not None and pc >= 0:
+            if code is not None and pc >= 0 and code not in library:
                 out.append(self._frame(code, pc))
         return out
 
@@ -100,7 +103,7 @@ class Calls:
         """Find the handler for `value` thrown by `op`; returns the op to continue
         at, or raises GuestException when no guest frame catches it."""
         frames = self.trace_frames(fb, op)
-        trace = [f"at {f.name} ({f.path}:{f.line}:{f.col})" for f in frames]
+        trace = trace_lines(frames)
         if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
             if not value.fields.get("stack"):
                 value.fields["stack"] = "\n".join(trace)
