@@ -307,7 +307,7 @@ HOST_MODULES = {"fs", "os", "net"}
 
 @pytest.mark.parametrize("name", sorted(S.STD_MODULE_TYPES))
 def test_std_modules_match_the_vm(machine, name):
-    module = machine.module_for(name)
+    module = machine.std_module(name)
     mt = S.STD_MODULE_TYPES[name]
     assert set(module.exports) == {n for n, _ in mt.exports}
     for export, t in mt.exports:

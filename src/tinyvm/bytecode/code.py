@@ -59,6 +59,13 @@ class LoadError(Exception):
     missing file). The message is complete and user-facing."""
 
 
+def is_file_spec(spec: str) -> bool:
+    """Whether an import spec (IMPORT's operand, as written in the source) names
+    a file module -- a path: `./x`, `../x`, `/x` -- rather than a standard
+    module by its name (`math`). The two namespaces never mix."""
+    return spec.startswith(("./", "../", "/"))
+
+
 def source_hash(text: str) -> str:
     """`ModuleCode.source_hash`: the sha256 hex digest of the source text (UTF-8)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

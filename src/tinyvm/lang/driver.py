@@ -37,7 +37,7 @@ import posixpath
 import sys
 from typing import Iterable
 
-from ..bytecode.code import LANGS, Bundle, LoadError
+from ..bytecode.code import LANGS, Bundle, LoadError, is_file_spec
 from .diagnostics import CompileError, Diagnostic
 from .frontend import CompiledModule, FrontEnd, ImportFailure, ModuleInfo
 
@@ -173,7 +173,7 @@ def read_source(path: str) -> str:
 def resolve_spec(importer_key: str, spec: str, extensions: tuple[str, ...]) -> str:
     """Module key for import `spec` written in module `importer_key`; a spec
     that is not a path is a standard module's name, its own key."""
-    if not (spec.startswith("./") or spec.startswith("../") or spec.startswith("/")):
+    if not is_file_spec(spec):
         return spec  # a standard module
     for ext in extensions:
         if spec.endswith(ext):
@@ -259,6 +259,8 @@ class Compilation:
 
     def load(self, importer: str, importer_fe: FrontEnd, spec: str) -> ModuleInfo | None:
         """`ModuleContext.load` for module `importer` (see there)."""
+        if not is_file_spec(spec):  # a file is named by a path, never like a standard module
+            raise ImportFailure(f'the path of a file import starts with "./", "../" or "/": "{spec}"')
         key = resolve_spec(importer, spec, self.languages.extensions)
         keys = [k for k, _ in self.stack]
         if key in keys:

@@ -86,7 +86,8 @@ class Machine(Calls, ObjectOps, Modules):
         # Compiled run-time type checks (parameters, fields, CHECK_TYPE), per VM.
         self.type_checks = TypeChecks()
         self.op_info: dict[Any, tuple[Code | None, int]] = {}
-        self.modules: dict[str, ModuleObject] = {}
+        self.modules: dict[str, ModuleObject] = {}  # file modules, by key
+        self.std_modules: dict[str, ModuleObject] = {}  # standard modules, by name
         self.module_codes: dict[str, ModuleCode] = {}
         self.chunk = 1 if gc_stress else CHUNK
         self._discard_conts: dict[Any, Callable] = {}
@@ -174,6 +175,7 @@ class Machine(Calls, ObjectOps, Modules):
     def gc_roots(self) -> list:
         """Every root of the guest heap, in one place."""
         roots: list = list(self.modules.values())
+        roots.extend(self.std_modules.values())
         roots.extend(self.builtins.values())
         roots.extend(self.error_classes.values())
         if self.prelude is not None:

@@ -3,12 +3,13 @@ their top-level code, imports, standard modules and the prelude.
 
 A program arrives as a `Bundle` (compiled from source by the driver, or read
 from a `.tvm` file): `load_bundle` records its module codes, and a module
-object is made for a key on first use. `IMPORT` resolves the spec as written
-against the importing module's key -- through the machine's loader, the one
+object is made for a key on first use. `IMPORT` of a path (`"./geo"`) resolves
+it against the importing module's key -- through the machine's loader, the one
 piece of the front ends the VM is given (lang/loader.py) -- and runs the
-module's top-level code once, the first time it is imported. Keys that are
-no file module of the bundle are standard modules (stdlib/), built per VM on
-first import.
+module's top-level code once, the first time it is imported. `IMPORT` of a
+name (`math`) is a standard module (stdlib/), built per VM on first import.
+The two are kept apart (`modules` and `std_modules`): a program's file
+`math.tl`, or a main module named `fs`, never stands for a standard module.
 
 The prelude is runtime library code written in TinyLang (runtime/prelude.tl);
 the loader compiles it, on first use, so a program that never needs it never
@@ -25,7 +26,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..bytecode.code import Bundle, Code, ModuleCode
+from ..bytecode.code import Bundle, Code, ModuleCode, is_file_spec
 from ..heap.objects import UNINIT, Function, ModuleObject
 from ..runtime.errors import RtError
 from ..sched.fiber import Fiber
@@ -71,15 +72,24 @@ class Modules:
         return self.module_for(bundle.main)
 
     def module_for(self, key: str) -> ModuleObject:
+        """The file module `key` of the program (a module of its bundles)."""
         module = self.modules.get(key)
         if module is not None:
             return module
         if key in self.module_codes:
             return self._new_module(key, self.module_codes[key])
-        native = self._native_module(key)
-        if native is None:
-            raise RtError("Error", f"cannot find module \"{key}\"")
-        return native
+        raise RtError("Error", f"cannot find module \"{key}\"")
+
+    def std_module(self, name: str) -> ModuleObject:
+        """The standard module `name`, built on first use. Standard modules
+        have a namespace of their own: a file `math.tl` (key "math") never
+        stands for `import math`, nor the other way round."""
+        module = self.std_modules.get(name)
+        if module is None:
+            module = self._native_module(name)
+            if module is None:
+                raise RtError("Error", f"cannot find module \"{name}\"")
+        return module
 
     def _new_module(self, key: str, code: ModuleCode) -> ModuleObject:
         module = self.heap.alloc(ModuleObject(key, code.path, [UNINIT] * len(code.globals), {}, code))
@@ -96,7 +106,7 @@ class Modules:
         module = self.heap.alloc(ModuleObject(key, key, [values[n] for n in names], {n: i for i, n in enumerate(names)}))
         module.native = True
         module.initialized = True
-        self.modules[key] = module
+        self.std_modules[key] = module
         return module
 
     def module_get(self, module: ModuleObject, name: str) -> Any:
@@ -128,6 +138,9 @@ class Modules:
         return key
 
     def import_module(self, fb: Fiber, importer: str, spec: str, ret: Any) -> Any:
+        if not is_file_spec(spec):
+            fb.L.append(self.std_module(spec))
+            return ret
         module = self.module_for(self.import_key(importer, spec))
         if module.initialized:
             fb.L.append(module)
