@@ -472,7 +472,7 @@ class _Cli:
     # ------------------------------------------------------------------ programs
 
     def _load(self, word: str | None, code: str | None, lang: str | None, check_only: bool = False) -> tuple[Any, "FrontEnd", str]:
-        """(the program's bundle -- None after a check --, the front end that
+        """(the program's bundle, the front end that
         reports on it, its path in messages) for FILE `word`, `-` or -e `code`.
         Raises CompileError or LoadError."""
         from ..lang.driver import compile_program

@@ -29,13 +29,13 @@ Decisions where the spec is silent:
 * `input()`: strips "\n" or "\r\n"; returns nil at EOF or without stdin; the
   prompt (converted with to_str) is flushed before reading. A stdin that
   cannot be read (a directory, an I/O error, bytes that are not valid in its
-  encoding) raises a guest `IOError: stdin: REASON`, which the program can catch.
+  encoding) raises a guest `IOError: stdin: REASON`, which the program can
+  catch. When stdin is a pipe or a terminal, the scheduler replaces `input`
+  with a blocking native: the calling fiber parks until a line is there and
+  the others keep running (sched/concurrency.py, sched/io.py StdinReader).
 * Output that cannot be written (`print`, `input`'s prompt) raises
   `HostIOError` (runtime/errors.py): not a guest error, it ends the run, and
-  `tvm` reports `error: cannot write to stdout: REASON` (exit status 74). When stdin is a
-  pipe or a terminal, the scheduler replaces `input` with a blocking native:
-  the calling fiber parks until a line is there and the others keep running
-  (sched/concurrency.py, sched/io.py StdinReader).
+  `tvm` reports `error: cannot write to stdout: REASON` (exit status 74).
 * `min`/`max`: one array argument, or 2+ arguments; all numbers (int and float
   mixed, compared as floats) or all strings; on ties the first wins, and its
   type is kept (`min(1, 1.0)` is the int 1). `min(5)` is a TypeError.
