@@ -586,3 +586,24 @@ def test_repl_rejects_unknown_options():
     err = io.StringIO()
     rc = main(["repl", "--bogus"], stdin=io.StringIO(""), stdout=io.StringIO(), stderr=err)
     assert rc == 64 and "unknown option '--bogus' for repl" in err.getvalue()
+
+
+# --------------------------------------------------------------------------- the README
+
+
+def test_readme_transcript_is_what_the_repl_prints():
+    """The README's `$ tvm repl` session: its entries, run through the REPL,
+    print exactly the lines the README shows (an echo ends with ` : TYPE`)."""
+    from pathlib import Path
+
+    from tinyvm import __version__
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ tvm repl\n", 1)[1].split("```", 1)[0].rstrip("\n").split("\n")
+    assert block[0] == repl_mod.BANNER.format(version=__version__, title="TinyLang")
+    entries = [line[4:] for line in block[1:] if line.startswith((">>> ", "... "))]
+    shown_lines = [line for line in block[1:] if not line.startswith((">>> ", "... ", ">>>"))]
+    assert entries and shown_lines, "the README lost its REPL transcript"
+    rc, out, err = repl(lines(*entries))
+    assert (rc, err) == (0, "")
+    assert typed(out) == shown_lines

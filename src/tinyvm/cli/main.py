@@ -1,50 +1,75 @@
 """The `tvm` and `tvmc` commands.
 
-    tvm run [options] FILE.tl|FILE.lox|FILE.tvm [args...]   run a program (options: tvm --help)
-    tvm check FILE...                    front end and type checker only (no code generation)
-    tvm disasm FILE.tl|FILE.lox|FILE.tvm readable bytecode listing
-    tvm repl [--lang lox] [--allow-...]  interactive session (also plain `tvm`)
-    tvmc FILE.tl|FILE.lox [-o FILE.tvm]  compile a program and its imports
+    tvm run [options] FILE [args...]    run a program (FILE.tl, FILE.lox, FILE.tvm)
+    tvm run [options] - [args...]       ... read from standard input
+    tvm run [options] -e CODE [args...] ... given on the command line
+    tvm check [options] FILE...         front end and type checker only (no code generation)
+    tvm disasm [options] FILE           readable bytecode listing
+    tvm repl [options]                  interactive session (also plain `tvm`)
+    tvm help [COMMAND]                  usage (also `tvm --help`, `tvm COMMAND --help`)
+    tvmc [options] FILE [-o FILE.tvm]   compile a program and its imports
+
+Every command answers `-h`/`--help` with its usage, options and examples.
+The options are parsed by cli/options.py, the same way for every command: a
+value follows its option or is joined with `=`, and options given before the
+command word count as given after it (`tvm -A x.tl` is `tvm run -A x.tl`).
+In `tvm run`, every word after FILE is the program's, untouched.
 
 The language of a source file is chosen by its extension (`.lox` is Lox,
-anything else TinyLang); `--lang lox` or `--lang tinylang` (before FILE)
-forces it. A .tvm file records the dialect of its modules. The CLI names no
-language itself: the front ends (lang/driver.py, `Languages`) give the names,
-extensions, exit statuses and error formats that the help text and the
-commands use, and `main(languages=...)` runs it with more front ends.
+anything else TinyLang); `--lang` forces it; a program read from standard
+input (`-`) or given with `-e` is in the default language unless `--lang`
+says otherwise (standard input holding a `.tvm` file runs it). A .tvm file
+records the dialect of its modules. The CLI names no language itself: the
+front ends (lang/driver.py, `Languages`) give the names, extensions, exit
+statuses and error formats that the help text and the commands use, and
+`main(languages=...)` runs it with more front ends.
 
 Exit status: 0 success, 1 uncaught guest error, 2 compile error (or a .tvm file
-that cannot be loaded), 64 usage error. A program whose main module is Lox
-exits as clox does: 65 for compile errors, 70 for a runtime error, reported
-in clox's formats (lang/lox/errors.py). `main()` takes its streams as arguments
-so tests and the embedding API run it in-process; it never lets a Python
-traceback reach the user for anything the user did.
+that cannot be loaded), 64 usage error (EX_USAGE), 74 a standard stream failed
+(EX_IOERR: `error: cannot write to stdout: No space left on device`). A program
+whose main module is Lox exits as clox does: 65 for compile errors, 70 for a
+runtime error, reported in clox's formats (lang/lox/errors.py).
+
+Host streams. Diagnostics go to stderr, never to stdout, and are dropped when
+stderr itself cannot be written (the status still tells). A closed descriptor
+(`tvm run x.tl >&-`) is a stream whose every write fails with EBADF. A failed
+write to stdout, by the program or by the CLI, is reported as above, at once or
+at the final flush; a broken pipe (`tvm run x.tl | head -1`) ends quietly with
+status 0, as other tools do. `tvm_main` finally points a failed standard
+descriptor at /dev/null, so that Python's own flush at exit neither prints a
+traceback nor changes the status.
+
+`main()` takes its streams as arguments so tests and the embedding API run it
+in-process; it never lets a Python traceback reach the user for anything the
+user did.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .. import __version__
+from ..runtime.errors import STREAM_ERRORS, HostIOError
+from .options import FLAG, OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, positive_int
 
 if TYPE_CHECKING:
     from ..lang.driver import Languages
     from ..lang.frontend import FrontEnd
 
-EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE = 0, 1, 2, 64
+EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE, EXIT_IOERR = 0, 1, 2, 64, 74
 TVM_EXT = ".tvm"
+STDIN_WORD = "-"  # FILE `-`: the program is read from standard input
+STDIN_PATH = "<stdin>"  # ... and is named so in messages and traces
+CODE_PATH = "<string>"  # the program given with -e
 
-RUN_OPTIONS = """  --gc-stress                    collect garbage at every allocation (also TVM_GC_STRESS=1)
-  --max-depth N                  guest call depth limit (default 100000)
-  --budget N                     instructions a fiber runs before another ready fiber gets a turn (default 8192)
-  --warn-leaks                   report fibers still blocked when the main fiber ends
-  --allow-read[=PATH,...]        let fs read files (all, or only these files and directories)
-  --allow-write[=PATH,...]       let fs write files (all, or only these)
-  --allow-net[=HOST[:PORT],...]  let net listen and connect (all, or only these hosts)
-  --allow-env[=NAME,...]         let os.env read environment variables (all, or only these)
-  -A, --allow-all                all of the above; without them fs, net and os.env raise PermissionError"""
+__all__ = ["main", "tvmc_main", "tvm_main", "usage", "UsageError", "EXIT_IOERR"]
+
+
+# --------------------------------------------------------------------------- options
 
 
 def _either(words: list[str]) -> str:
@@ -65,23 +90,201 @@ def _source_files(langs: "Languages") -> str:
     return "|".join("FILE" + e for e in _source_extensions(langs))
 
 
+def _program_files(langs: "Languages") -> str:
+    """`a .tl, .lox or .tvm program`."""
+    return "a " + _either(_source_extensions(langs) + [TVM_EXT]) + " program"
+
+
+class _Options:
+    """The option tables of the commands, for one set of front ends."""
+
+    def __init__(self, langs: "Languages") -> None:
+        names = list(langs.names)
+        by_ext = ", ".join(f"{e} is {fe.title}" for fe in langs.frontends[1:] for e in fe.extensions)
+        default = f"by extension, {by_ext}" if by_ext else "by extension"
+        needs_lang = _either([repr(n) for n in names])
+
+        def lang(name: str, text: str | None) -> str:
+            if text not in names:
+                raise ValueError(f"{name} needs {needs_lang}")
+            return text
+
+        def grant(kind: str) -> Callable[[str, str | None], Any]:
+            def convert(name: str, text: str | None) -> Any:
+                from ..stdlib.capabilities import parse_flag
+
+                return parse_flag(name if text is None else f"{name}={text}")  # ValueError: its message
+
+            return convert
+
+        self.help = Option(("-h", "--help"), "help", "show this help and exit")
+        self.version = Option(("-V", "--version"), "version", f"print the version ({__version__}) and exit")
+        self.lang = Option(("--lang",), "lang", f"the source language (default: {default})", REQUIRED, "|".join(names), lang, needs_lang)
+        repl_lang = Option(("--lang",), "lang", f"the session's language (default: {langs.default_frontend.title})", REQUIRED, "|".join(names), lang, needs_lang)
+        self.code = Option(("-e",), "code", "the program is CODE (default language unless --lang), not a file", REQUIRED, "CODE", needs="the program's text")
+        self.gc_stress = Option(("--gc-stress",), "gc_stress", "collect garbage at every allocation (also TVM_GC_STRESS=1)")
+        self.max_depth = Option(("--max-depth",), "max_depth", "guest call depth limit (default 100000)", REQUIRED, "N", positive_int, "a positive integer")
+        self.budget = Option(
+            ("--budget",), "budget", "instructions a fiber runs before another ready fiber gets a turn (default 8192)", REQUIRED, "N", positive_int, "a positive integer"
+        )
+        self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
+        self.allow = [
+            Option(("--allow-read",), "grants", "let fs read files (all, or only these files and directories)", OPTIONAL, "PATH,...", grant("read"), append=True),
+            Option(("--allow-write",), "grants", "let fs write files (all, or only these)", OPTIONAL, "PATH,...", grant("write"), append=True),
+            Option(("--allow-net",), "grants", "let net listen and connect (all, or only these hosts)", OPTIONAL, "HOST[:PORT],...", grant("net"), append=True),
+            Option(("--allow-env",), "grants", "let os.env read environment variables (all, or only these)", OPTIONAL, "NAME,...", grant("env"), append=True),
+            Option(("-A", "--allow-all"), "grants", "all of the above; without them fs, net and os.env raise PermissionError", convert=lambda n, t: ("all", True), append=True),
+        ]
+        self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
+        vm = [self.gc_stress, self.max_depth, self.budget]
+        self.commands: dict[str, list[Option]] = {
+            "run": [self.help, self.lang, self.code, *vm, self.warn_leaks, *self.allow],
+            "check": [self.help, self.lang, self.code],
+            "disasm": [self.help, self.lang, self.code],
+            "repl": [self.help, repl_lang, *vm, *self.allow],
+            "help": [self.help],
+        }
+        self.tvmc = [self.help, self.version, self.lang, self.output]
+        # Before the command word: any command's options (checked against the
+        # command once it is known), and --version. (A name means the same
+        # option, taking a value or not, in every command.)
+        every = {name: o for opts in self.commands.values() for o in opts for name in o.names}
+        self.leading = [self.version, *{id(o): o for o in every.values()}.values()]
+
+    def takes(self, command: str, name: str) -> bool:
+        """Does `command` have the option spelled `name`?"""
+        return any(name in o.names for o in self.commands[command])
+
+
+# --------------------------------------------------------------------------- help texts
+
+
 def usage(langs: "Languages | None" = None) -> str:
+    """`tvm --help`: the commands, run's options, the exit statuses."""
     langs = langs or _languages(None)
-    files = _either(_source_extensions(langs) + [TVM_EXT])
+    o = _Options(langs)
     commands = [
-        ("run", "FILE [args...]", f"run a {files} program"),
-        ("check", "FILE...", "parse, resolve and type-check without running; report every error"),
-        ("disasm", "FILE", f"show the bytecode of a {files} program"),
-        ("repl", f"{_other_langs(langs)} [-A|--allow-...]", "start an interactive session (the default with no command); takes run's --allow flags"),
+        ("run", "[options] FILE [args...]", f"run {_program_files(langs)}; FILE - reads it from stdin, -e CODE runs CODE"),
+        ("check", "[options] FILE...", "parse, resolve and type-check without running; report every error"),
+        ("disasm", "[options] FILE", f"show the bytecode of {_program_files(langs)}"),
+        ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
+        ("", "", "--gc-stress, --max-depth, --budget and the --allow flags as run does"),
+        ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
-    lines = ["usage: tvm [--version] [--help] <command> [args]", "", "commands:"]
+    first = _source_extensions(langs)[0]
+    lines = [
+        "usage: tvm [--version] [--help] <command> [options] [args]",
+        f"       tvm [options] FILE{first} [args...]     (short for tvm run)",
+        "",
+        "commands:",
+    ]
     for name, args, help_ in commands:
-        lines.append(f"  {name:<7} {args:<16} {help_}")
-    by_ext = ", ".join(f"{e} is {fe.title}" for fe in langs.frontends[1:] for e in fe.extensions)
-    default = f"by extension, {by_ext}" if by_ext else "by extension"
-    lang_option = f"  {'--lang ' + '|'.join(langs.names):<31}the source language (default: {default})"
-    lines += ["", "options for run (before FILE):", lang_option, RUN_OPTIONS, ""]
-    lines.append(f"Compile to a .tvm module with: tvmc {_other_langs(langs)} {_source_files(langs)} [-o FILE.tvm]")
+        lines.append(f"  {name:<7} {args:<25} {help_}")
+    run_options = [opt for opt in o.commands["run"] if opt is not o.help]
+    lines += ["", "options for run (before FILE; options before the command work as after it):"]
+    lines += option_lines(run_options)
+    lines += [
+        "",
+        "An option's value follows it or is joined with '=' (--max-depth 500 or --max-depth=500);",
+        "the --allow flags take theirs only after '='. Everything after FILE is the program's.",
+        "",
+        _exit_statuses(langs),
+        "",
+        f"Compile to a .tvm module with: tvmc {_other_langs(langs)} {_source_files(langs)} [-o FILE.tvm]",
+        "Each command's options and examples: tvm COMMAND --help",
+    ]
+    return "\n".join(lines)
+
+
+def _exit_statuses(langs: "Languages") -> str:
+    text = (
+        "exit status: 0 success, 1 uncaught error in the program, 2 compile errors or an unloadable .tvm file,\n"
+        "  64 usage error, 74 standard input or output failed (error: cannot write to stdout: ...)"
+    )
+    for fe in langs.frontends:
+        if (fe.exit_compile, fe.exit_runtime) != (EXIT_COMPILE, EXIT_ERROR):
+            text += f";\n  a {fe.title} program: {fe.exit_compile} compile errors, {fe.exit_runtime} runtime error"
+    return text
+
+
+def _command_help(langs: "Languages", command: str) -> str:
+    o = _Options(langs)
+    ext = _source_extensions(langs)[0]
+    files = _program_files(langs)
+    head, about, examples = {
+        "run": (
+            ["tvm run [options] FILE [args...]", "tvm run [options] - [args...]", "tvm run [options] -e CODE [args...]"],
+            [
+                f"Run {files}. The words after FILE (or after -e CODE) are the program's",
+                "arguments (os.args), passed untouched, -h and -- included. FILE - reads the program",
+                "from standard input; the program's input() then reads end of input (nil). A source",
+                "program's language is --lang, else FILE's extension; - and -e use the default language.",
+            ],
+            [
+                (f"tvm run hello{ext}", "run a program"),
+                (f"tvm run --allow-read=data count{ext} data/words.txt", "let it read under data/; one argument"),
+                (f"tvm run --max-depth=500 --budget 1000 server{ext}", "options take N or =N"),
+                (f"cat hello{ext} | tvm run - a b", "the program from standard input, with arguments"),
+                ("tvm run -e CODE a b", "run CODE with the arguments a b"),
+                (f"tvm run hello{TVM_EXT}", "run a compiled program (see tvmc)"),
+            ],
+        ),
+        "check": (
+            ["tvm check [options] FILE...", "tvm check [options] -e CODE"],
+            [
+                "Parse, resolve and type-check each program and what it imports; report every",
+                "error; run nothing. FILE - reads a program from standard input.",
+            ],
+            [(f"tvm check main{ext}", "check a program"), (f"tvm check *{ext}", "check several"), (f"cat main{ext} | tvm check -", "check standard input")],
+        ),
+        "disasm": (
+            ["tvm disasm [options] FILE", "tvm disasm [options] -e CODE"],
+            [
+                f"Show the bytecode of {files} and of every module it imports:",
+                "offset, source line:col, opcode, operands and their meaning, exception tables.",
+                "FILE - reads the program from standard input.",
+            ],
+            [(f"tvm disasm add{ext}", "the listing of a source program"), (f"tvm disasm add{TVM_EXT}", "the listing of a compiled one")],
+        ),
+        "repl": (
+            ["tvm repl [options]", "tvm [options]"],
+            [
+                "Start an interactive session: definitions persist from one entry to the next, and",
+                "the value of a final expression is echoed with its static type. :help lists the",
+                "commands; :quit or Ctrl-D ends the session.",
+            ],
+            [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
+        ),
+        "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
+    }[command]
+    lines = ["usage: " + head[0]] + ["       " + h for h in head[1:]] + ["", *about, "", "options:"]
+    lines += option_lines(o.commands[command])
+    lines += ["", "examples:"] + _examples(examples)
+    if command == "run":
+        lines += ["", _exit_statuses(langs)]
+    return "\n".join(lines)
+
+
+def _examples(pairs: list[tuple[str, str]]) -> list[str]:
+    width = max(len(cmd) for cmd, _ in pairs) + 3
+    return [f"  {cmd:<{width}}{what}" for cmd, what in pairs]
+
+
+def _tvmc_help(langs: "Languages") -> str:
+    o = _Options(langs)
+    titles = _either([fe.title for fe in langs.frontends])
+    ext = _source_extensions(langs)[0]
+    lines = [
+        f"usage: tvmc [--lang {'|'.join(langs.names)}] {_source_files(langs)} [-o FILE.tvm]",
+        f"compile a {titles} program and the files it imports into one .tvm module",
+        "(FILE - reads the program from standard input; -o is then required)",
+        "",
+        "options:",
+        *option_lines(o.tvmc),
+        "",
+        "examples:",
+        *_examples([(f"tvmc hello{ext}", f"writes hello{TVM_EXT}"), (f"tvmc hello{ext} -o build/hello{TVM_EXT}", "writes it there"), (f"tvm run hello{TVM_EXT}", "runs it")]),
+    ]
     return "\n".join(lines)
 
 
@@ -91,8 +294,65 @@ def _languages(languages: "Languages | None") -> "Languages":
     return languages or Languages.default()
 
 
-class UsageError(Exception):
-    pass
+# --------------------------------------------------------------------------- streams
+
+
+class _ClosedStream(io.TextIOBase):
+    """A standard stream whose descriptor was closed when the process started
+    (Python then sets sys.stdout to None): every read or write fails as the
+    descriptor would, with EBADF."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _fail(self, *args: Any) -> Any:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    write = read = readline = _fail
+
+    def flush(self) -> None:
+        pass  # nothing is ever buffered: only a write fails
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+
+def _say(stream: TextIO, text: str) -> None:
+    """Write a diagnostic line to stderr. A stderr that fails loses it: there
+    is nowhere left to report that (the exit status still tells)."""
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except STREAM_ERRORS:
+        pass
+
+
+def _settle_std_streams() -> None:
+    """Before the process exits: flush sys.stdout and sys.stderr, and point
+    one that fails at /dev/null. Python flushes them again at exit; a stream
+    still holding what it could not write would then print "Exception
+    ignored" and change the exit status to 120. (The failure itself has been
+    reported, or the reader of the pipe is gone.)"""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except STREAM_ERRORS:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(null, stream.fileno())
+                finally:
+                    os.close(null)
+            except STREAM_ERRORS:
+                pass
+
+
+# --------------------------------------------------------------------------- tvm
 
 
 def main(
@@ -102,293 +362,382 @@ def main(
     stderr: TextIO | None = None,
     languages: "Languages | None" = None,
 ) -> int:
+    """Run `tvm` with these arguments and streams (default: the process's);
+    the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    # A closed stdin stays None for the VM: a program without stdin reads end
+    # of input, as documented for input(); the CLI's own reads get _ClosedStream.
+    stdin = stdin if stdin is not None else sys.stdin
+    stdout = stdout if stdout is not None else (sys.stdout if sys.stdout is not None else _ClosedStream("<stdout>"))
+    stderr = stderr if stderr is not None else (sys.stderr if sys.stderr is not None else _ClosedStream("<stderr>"))
+    cli = _Cli(_languages(languages), stdin, stdout, stderr)
     try:
-        return _Cli(_languages(languages), stdin, stdout, stderr).dispatch(argv)
+        status = cli.dispatch(list(argv))
+        failed = cli.flush_out()  # what it wrote must reach stdout: else it failed
+        if failed is not None:
+            raise failed
+        return status
     except UsageError as e:
-        print(f"tvm: {e}\n(see 'tvm --help')", file=stderr)
+        _say(stderr, f"tvm: {e}\n(see 'tvm --help')")
         return EXIT_USAGE
+    except HostIOError as e:
+        if e.broken_pipe:
+            return EXIT_OK  # `tvm run x.tl | head -1`: the reader left; end quietly like other tools
+        _say(stderr, f"error: {e}")
+        return EXIT_IOERR
     except KeyboardInterrupt:
-        print("interrupted", file=stderr)
+        _say(stderr, "interrupted")
         return 130
-    except BrokenPipeError:
-        # `tvm run x.tl | head -1`: the reader left; exit quietly like other tools.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return EXIT_OK
-
-
-def _lang_option(langs: "Languages", args: list[str]) -> str:
-    """The value of a `--lang` option just popped from args."""
-    if not args or args[0] not in langs.names:
-        raise UsageError(f"--lang needs {_either([repr(n) for n in langs.names])}")
-    return args.pop(0)
-
-
-def _leading_lang(langs: "Languages", args: list[str]) -> tuple[str | None, list[str]]:
-    """(the `--lang` option at the front of args or None, the other args)."""
-    args = list(args)
-    lang = None
-    if args and args[0] == "--lang":
-        args.pop(0)
-        lang = _lang_option(langs, args)
-    elif args and args[0].startswith("--lang="):
-        value = args.pop(0)[len("--lang=") :]
-        lang = _lang_option(langs, [value])
-    return lang, args
-
-
-def _load_any(langs: "Languages", path: str, lang: str | None = None) -> tuple[Any, "FrontEnd"]:
-    """(the program's bundle, the front end that reports on it): a .tvm file's
-    main module names its dialect; a source file is compiled by its front end."""
-    if path.endswith(TVM_EXT) and lang is None:
-        from ..bytecode.tvmfile import read_file
-
-        bundle = read_file(path)
-        return bundle, langs.for_dialect(bundle.modules[bundle.main].lang)
-    from ..lang.driver import compile_program
-
-    return compile_program(path, lang=lang, languages=langs), langs.select(path, lang)
 
 
 class _Cli:
     """One `tvm` command: its front ends and streams."""
 
-    def __init__(self, langs: "Languages", stdin: TextIO, stdout: TextIO, stderr: TextIO) -> None:
+    def __init__(self, langs: "Languages", stdin: TextIO | None, stdout: TextIO, stderr: TextIO) -> None:
         self.langs = langs
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.options = _Options(langs)
+
+    # ------------------------------------------------------------------ output
+
+    def out(self, text: str, end: str = "\n") -> None:
+        """Write the command's own output (help, listings) to stdout."""
+        try:
+            self.stdout.write(text + end)
+        except STREAM_ERRORS as e:
+            raise HostIOError("stdout", "write to", e) from e
+
+    def err(self, text: str) -> None:
+        _say(self.stderr, text)
+
+    def flush_out(self) -> HostIOError | None:
+        """Flush stdout; the failure, if any (the caller decides when to report it)."""
+        try:
+            self.stdout.flush()
+        except STREAM_ERRORS as e:
+            return HostIOError("stdout", "write to", e)
+        return None
+
+    # ------------------------------------------------------------------ arguments
 
     def dispatch(self, argv: list[str]) -> int:
-        if not argv:
-            return self.repl([])
-        cmd, rest = argv[0], argv[1:]
-        if cmd in ("-h", "--help", "help"):
-            print(usage(self.langs), file=self.stdout)
+        o = self.options
+        lead, rest = parse(argv, o.leading, lambda name: f"unknown option '{name}'", stop_at_word=True)
+        if lead.get("version"):
+            self.out(f"tvm {__version__}")
             return EXIT_OK
-        if cmd in ("-V", "--version"):
-            print(f"tvm {__version__}", file=self.stdout)
+        if rest and not lead.ended and rest[0] in o.commands:
+            command, rest = rest[0], rest[1:]
+        elif rest or lead.ended or lead.get("code") is not None:
+            if rest and not (lead.given or lead.ended or self._names_program(rest[0])):
+                raise UsageError(f"unknown command '{rest[0]}'")
+            command = "run"  # `tvm [options] FILE` is `tvm run [options] FILE`
+        elif lead.get("help"):
+            self.out(usage(self.langs))
             return EXIT_OK
-        if cmd == "run":
-            return self.run(rest)
-        if cmd == "check":
-            return self.check(rest)
-        if cmd == "disasm":
-            return self.disasm(rest)
-        if cmd == "repl":
-            return self.repl(rest)
-        files = tuple(_source_extensions(self.langs)) + (TVM_EXT,)
-        if cmd.endswith(files) or cmd == "-A" or cmd.startswith("--allow-") or cmd == "--lang":
-            return self.run(argv)  # `tvm [-A] FILE` is `tvm run [-A] FILE`
-        raise UsageError(f"unknown command '{cmd}'")
+        else:
+            command = "repl"  # plain `tvm`
+        for name, _ in lead.given:
+            if not o.takes(command, name):
+                raise UsageError(f"unknown option '{name}' for {command}")
+        # run's options end at FILE (the rest is the program's); the others' may follow files.
+        if lead.ended:  # `tvm [options] -- FILE ...`
+            opts, words = Parsed(), rest
+        else:
+            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command == "run")
+        lead.merge(opts)
+        words = words if command == "run" else opts.words
+        if command == "help":
+            return self.help(words, lead)
+        if lead.get("help"):
+            self.out(_command_help(self.langs, command))
+            return EXIT_OK
+        return getattr(self, command)(words, lead)
 
-    def run(self, args: list[str]) -> int:
-        stdin, stdout, stderr = self.stdin, self.stdout, self.stderr
-        gc_stress = os.environ.get("TVM_GC_STRESS") == "1"
-        kwargs: dict[str, Any] = {}
-        from ..stdlib.capabilities import grants_from, parse_flag
+    def _names_program(self, word: str) -> bool:
+        """Does `tvm WORD` name a program to run (rather than a mistyped
+        command)? `-`, a program's extension, or an existing file. (After an
+        option, `tvm --lang lox prog.txt`, the word is always the program.)"""
+        return word == STDIN_WORD or word.endswith(tuple(_source_extensions(self.langs)) + (TVM_EXT,)) or os.path.isfile(word)
 
-        grants: list = []
-        lang: str | None = None
-        while args and (args[0].startswith("--") or args[0] == "-A"):
-            opt = args.pop(0)
-            if opt == "--lang" or opt.startswith("--lang="):
-                lang, _ = _leading_lang(self.langs, [opt] + ([args.pop(0)] if opt == "--lang" and args else []))
-                continue
-            try:
-                grant = ("all", True) if opt == "-A" else parse_flag(opt)
-            except ValueError as e:
-                raise UsageError(str(e)) from None
-            if grant is not None:
-                grants.append(grant)
-            elif opt == "--gc-stress":
-                gc_stress = True
-            elif opt == "--warn-leaks":
-                kwargs["warn_leaks"] = True
-            elif opt in ("--max-depth", "--budget"):
-                if not args or not args[0].isdigit() or int(args[0]) < 1:
-                    raise UsageError(f"{opt} needs a positive integer")
-                kwargs[opt[2:].replace("-", "_")] = int(args.pop(0))
-            elif opt == "--":
-                break
-            else:
-                raise UsageError(f"unknown option '{opt}' for run")
-        if not args:
+    def help(self, words: list[str], opts: Parsed) -> int:
+        if not words:
+            self.out(usage(self.langs))
+            return EXIT_OK
+        if len(words) > 1 or words[0] not in self.options.commands:
+            raise UsageError(f"no help for '{' '.join(words)}': the commands are {_either(list(self.options.commands))}")
+        self.out(_command_help(self.langs, words[0]))
+        return EXIT_OK
+
+    # ------------------------------------------------------------------ programs
+
+    def _load(self, word: str | None, code: str | None, lang: str | None, check_only: bool = False) -> tuple[Any, "FrontEnd", str]:
+        """(the program's bundle, the front end that
+        reports on it, its path in messages) for FILE `word`, `-` or -e `code`.
+        Raises CompileError or LoadError."""
+        from ..lang.driver import compile_program
+
+        langs = self.langs
+        if code is not None or word == STDIN_WORD:
+            path = _display(word, code)
+            data: bytes | str = code if code is not None else _read_all(self.stdin)
+            if isinstance(data, bytes):
+                from ..bytecode.tvmfile import MAGIC, load_bundle
+
+                if lang is None and data.startswith(MAGIC):
+                    bundle = load_bundle(data)
+                    return bundle, langs.for_dialect(bundle.modules[bundle.main].lang), path
+                data = _decode_source(data, path)
+            fe = langs.select(path, lang)
+            return compile_program(path, source=data, check_only=check_only, lang=lang, languages=langs), fe, path
+        assert word is not None
+        if word.endswith(TVM_EXT) and lang is None:
+            from ..bytecode.tvmfile import read_file
+
+            bundle = read_file(word)
+            return bundle, langs.for_dialect(bundle.modules[bundle.main].lang), word
+        return compile_program(word, check_only=check_only, lang=lang, languages=langs), langs.select(word, lang), word
+
+    def run(self, words: list[str], opts: Parsed) -> int:
+        code = opts.get("code")
+        if code is None and not words:
             raise UsageError("run needs a FILE")
-        path, prog_args = args[0], args[1:]
+        word, prog_args = (None, words) if code is not None else (words[0], words[1:])
+        lang = opts.get("lang")
         from ..api import VM
         from ..bytecode.code import LoadError
         from ..lang.diagnostics import CompileError
         from ..runtime.errors import GuestException
+        from ..stdlib.capabilities import grants_from
         from ..stdlib.os import ProgramExit
 
-        kwargs.update(gc_stress=gc_stress, stdout=stdout, stdin=stdin, argv=prog_args, allow=grants_from(grants), languages=self.langs)
-        vm = VM(**kwargs)
+        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget") if opts.get(k) is not None}
+        gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"
+        # A program read from stdin leaves it at its end: input() reads nil.
+        stdin = io.StringIO("") if word == STDIN_WORD and code is None else self.stdin
+        vm = VM(
+            gc_stress=gc_stress,
+            stdout=self.stdout,
+            stdin=stdin,
+            argv=prog_args,
+            allow=grants_from(opts.get("grants", [])),
+            languages=self.langs,
+            warn_leaks=bool(opts.get("warn_leaks")),
+            **kwargs,
+        )
+        path = _display(word, code)
         fe = self.langs.select(path, lang)
+        status = EXIT_OK
+        failed: HostIOError | None = None  # a standard stream that failed: reported last, status 74
         try:
             try:
-                bundle, fe = _load_any(self.langs, path, lang)
+                bundle, fe, path = self._load(word, code, lang)
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
         except ProgramExit as e:  # os.exit(code)
-            return e.code if isinstance(e.code, int) else EXIT_ERROR
+            status = e.code if isinstance(e.code, int) else EXIT_ERROR
         except CompileError as e:
-            print(e.render(), file=stderr)
-            return fe.exit_compile
+            self.err(e.render())
+            status = fe.exit_compile
         except LoadError as e:
-            print(f"error: {path}: {e}", file=stderr)
-            return EXIT_COMPILE
+            self.err(f"error: {path}: {e}")
+            status = EXIT_COMPILE
         except GuestException as e:
-            stdout.flush()
-            print(fe.render_runtime_error(e), file=stderr)
-            return fe.exit_runtime
-        finally:
-            try:
-                stdout.flush()
-            except Exception:  # pragma: no cover - a closed pipe
-                pass
-            # After the error, if any: its `error:` line comes first.
-            for w in vm.warnings:
-                print(w, file=stderr)
-        return EXIT_OK
+            failed = self.flush_out()  # what the program printed comes before its error
+            self.err(fe.render_runtime_error(e))
+            status = fe.exit_runtime
+        except HostIOError as e:  # the run ended there: its stdout (or stdin) failed
+            failed = e
+        flushed = self.flush_out()
+        failed = failed or flushed
+        # After the error, if any: its `error:` line comes first.
+        for w in vm.warnings:
+            self.err(w)
+        if failed is not None and not failed.broken_pipe:
+            raise failed  # main reports it
+        return status  # (a broken pipe: the reader left, as `| head` does; no message)
 
-    def check(self, paths: list[str]) -> int:
-        lang, paths = _leading_lang(self.langs, paths)
-        if not paths:
+    def check(self, words: list[str], opts: Parsed) -> int:
+        code, lang = opts.get("code"), opts.get("lang")
+        if not words and code is None:
             raise UsageError("check needs at least one FILE")
+        from ..bytecode.code import LoadError
         from ..lang.diagnostics import CompileError
-        from ..lang.driver import compile_program
 
         status = EXIT_OK
-        for path in paths:
+        programs: list[tuple[str | None, str | None]] = ([(None, code)] if code is not None else []) + [(w, None) for w in words]
+        for word, text in programs:
             try:
-                compile_program(path, check_only=True, lang=lang, languages=self.langs)
+                self._load(word, text, lang, check_only=True)
             except CompileError as e:
-                print(e.render(), file=self.stderr)
+                self.err(e.render())
                 # Each language's status while all failures agree; else the generic one.
-                own = self.langs.select(path, lang).exit_compile
+                own = self.langs.select(_display(word, text), lang).exit_compile
                 status = own if status in (EXIT_OK, own) else EXIT_COMPILE
+            except LoadError as e:  # a .tvm program: it was loaded and verified
+                self.err(f"error: {_display(word, text)}: {e}")
+                status = EXIT_COMPILE
         return status
 
-    def disasm(self, args: list[str]) -> int:
-        lang, args = _leading_lang(self.langs, args)
-        if len(args) != 1:
+    def disasm(self, words: list[str], opts: Parsed) -> int:
+        code, lang = opts.get("code"), opts.get("lang")
+        if len(words) + (code is not None) != 1:
             raise UsageError("disasm needs exactly one FILE")
         from ..bytecode.code import LoadError
         from ..bytecode.disasm import format_module
         from ..lang.diagnostics import CompileError
 
+        word = words[0] if words else None
         try:
-            bundle, _ = _load_any(self.langs, args[0], lang)
+            bundle, _, _ = self._load(word, code, lang)
         except CompileError as e:
-            print(e.render(), file=self.stderr)
-            return self.langs.select(args[0], lang).exit_compile
+            self.err(e.render())
+            return self.langs.select(_display(word, code), lang).exit_compile
         except LoadError as e:
-            print(f"error: {args[0]}: {e}", file=self.stderr)
+            self.err(f"error: {_display(word, code)}: {e}")
             return EXIT_COMPILE
         keys = [bundle.main] + [k for k in bundle.modules if k != bundle.main]
         for i, key in enumerate(keys):
             if i:
-                print(file=self.stdout)
-            print(format_module(bundle.modules[key]), file=self.stdout, end="")
+                self.out("")
+            self.out(format_module(bundle.modules[key]), end="")
+        failed = self.flush_out()
+        if failed is not None:
+            raise failed
         return EXIT_OK
 
-    def repl(self, args: list[str]) -> int:
-        from ..stdlib.capabilities import grants_from, parse_flag
+    def repl(self, words: list[str], opts: Parsed) -> int:
+        if words:
+            raise UsageError(f"repl takes no FILE (to run '{words[0]}': tvm run {words[0]})")
+        from ..stdlib.capabilities import grants_from
         from .repl import run_repl
 
-        lang = None
-        grants: list = []
-        args = list(args)
-        while args:  # --lang, and the capability flags as for run
-            if args[0] == "--lang" or args[0].startswith("--lang="):
-                one, args = _leading_lang(self.langs, args)
-                lang = one
-                continue
-            opt = args.pop(0)
-            try:
-                grant = ("all", True) if opt == "-A" else parse_flag(opt)
-            except ValueError as e:
-                raise UsageError(str(e)) from None
-            if grant is None:
-                raise UsageError(f"unknown option '{opt}' for repl")
-            grants.append(grant)
-        return run_repl(self.stdin, self.stdout, self.stderr, lang, allow=grants_from(grants), languages=self.langs)
+        vm_options: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget") if opts.get(k) is not None}
+        if opts.get("gc_stress") or os.environ.get("TVM_GC_STRESS") == "1":
+            vm_options["gc_stress"] = True
+        stdin = _ClosedStream("<stdin>") if self.stdin is None else self.stdin
+        return run_repl(stdin, self.stdout, self.stderr, opts.get("lang"), allow=grants_from(opts.get("grants", [])), languages=self.langs, vm_options=vm_options)
+
+
+def _display(word: str | None, code: str | None) -> str:
+    """The program's path in messages: FILE, `<stdin>` for `-`, `<string>` for -e."""
+    if code is not None:
+        return CODE_PATH
+    return STDIN_PATH if word == STDIN_WORD or word is None else word
+
+
+def _read_all(stdin: TextIO | None) -> bytes | str:
+    """All of standard input: bytes when the stream has them (a .tvm file may
+    come that way), else text."""
+    stream = _ClosedStream("<stdin>") if stdin is None else stdin
+    try:
+        buffer = getattr(stream, "buffer", None)
+        return buffer.read() if buffer is not None else stream.read()
+    except STREAM_ERRORS as e:
+        raise HostIOError("stdin", "read from", e) from e
+
+
+def _decode_source(data: bytes, path: str) -> str:
+    """Program text read from stdin, as the driver reads a file (lang/driver.py
+    read_source): invalid UTF-8 is a compile error at its line and column."""
+    from ..lang.diagnostics import CompileError, Diagnostic
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise CompileError([Diagnostic(path, line, col, "source is not valid UTF-8")]) from None
 
 
 def tvm_main() -> None:
-    sys.exit(main())
+    """The `tvm` executable."""
+    code = main()
+    _settle_std_streams()
+    sys.exit(code)
 
 
-def tvmc_main(argv: list[str] | None = None, stderr: TextIO | None = None, stdout: TextIO | None = None, languages: "Languages | None" = None) -> int | None:
+# --------------------------------------------------------------------------- tvmc
+
+
+def tvmc_main(
+    argv: list[str] | None = None,
+    stderr: TextIO | None = None,
+    stdout: TextIO | None = None,
+    languages: "Languages | None" = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run `tvmc` (the `tvmc` executable calls it with no arguments); the exit status."""
+    process = argv is None
     argv = sys.argv[1:] if argv is None else argv
-    stderr = stderr or sys.stderr
-    stdout = stdout or sys.stdout
-    code = _tvmc(_languages(languages), argv, stdout, stderr)
-    if argv is sys.argv[1:]:
-        sys.exit(code)
+    stdin = stdin if stdin is not None else sys.stdin
+    stdout = stdout if stdout is not None else (sys.stdout if sys.stdout is not None else _ClosedStream("<stdout>"))
+    stderr = stderr if stderr is not None else (sys.stderr if sys.stderr is not None else _ClosedStream("<stderr>"))
+    langs = _languages(languages)
+    try:
+        code = _tvmc(langs, list(argv), stdin, stdout, stderr)
+    except UsageError as e:
+        _say(stderr, f"tvmc: {e}\n(see 'tvmc --help')")
+        code = EXIT_USAGE
+    except HostIOError as e:
+        if not e.broken_pipe:
+            _say(stderr, f"tvmc: {e}")
+        code = EXIT_OK if e.broken_pipe else EXIT_IOERR
+    except KeyboardInterrupt:
+        _say(stderr, "interrupted")
+        code = 130
+    if process:
+        _settle_std_streams()
     return code
 
 
-def _tvmc(langs: "Languages", argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        titles = _either([fe.title for fe in langs.frontends])
-        print(
-            f"usage: tvmc [--lang {'|'.join(langs.names)}] {_source_files(langs)} [-o FILE.tvm]\n"
-            f"compile a {titles} program and the files it imports into one .tvm module",
-            file=stdout if argv else stderr,
-        )
-        return EXIT_OK if argv else EXIT_USAGE
-    if argv[0] in ("-V", "--version"):
-        print(f"tvmc {__version__}", file=stdout)
-        return EXIT_OK
-    src, out = None, None
-    lang: str | None = None
-    rest = list(argv)
-    while rest:
-        a = rest.pop(0)
-        if a == "--lang" or a.startswith("--lang="):
-            try:
-                lang, _ = _leading_lang(langs, [a] + ([rest.pop(0)] if a == "--lang" and rest else []))
-            except UsageError as e:
-                print(f"tvmc: {e}", file=stderr)
-                return EXIT_USAGE
-            continue
-        if a == "-o":
-            if not rest:
-                print("tvmc: -o needs a file name", file=stderr)
-                return EXIT_USAGE
-            out = rest.pop(0)
-        elif a.startswith("-"):
-            print(f"tvmc: unknown option '{a}'", file=stderr)
-            return EXIT_USAGE
-        elif src is None:
-            src = a
-        else:
-            print("tvmc: only one input file", file=stderr)
-            return EXIT_USAGE
-    if src is None:
-        print("tvmc: no input file", file=stderr)
+def _tvmc(langs: "Languages", argv: list[str], stdin: TextIO | None, stdout: TextIO, stderr: TextIO) -> int:
+    o = _Options(langs)
+
+    def out(text: str) -> None:
+        try:
+            stdout.write(text + "\n")
+            stdout.flush()
+        except STREAM_ERRORS as e:
+            raise HostIOError("stdout", "write to", e) from e
+
+    if not argv:
+        _say(stderr, _tvmc_help(langs))
         return EXIT_USAGE
+    opts, _ = parse(argv, o.tvmc, lambda name: f"unknown option '{name}'")
+    if opts.get("help"):
+        out(_tvmc_help(langs))
+        return EXIT_OK
+    if opts.get("version"):
+        out(f"tvmc {__version__}")
+        return EXIT_OK
+    if not opts.words:
+        raise UsageError("no input file")
+    if len(opts.words) > 1:
+        raise UsageError("only one input file")
+    src, out_path, lang = opts.words[0], opts.get("output"), opts.get("lang")
+    if src == STDIN_WORD and out_path is None:
+        raise UsageError("a program read from standard input (-) needs -o FILE.tvm")
     from ..bytecode.tvmfile import write_file
     from ..lang.diagnostics import CompileError
     from ..lang.driver import compile_program
 
     try:
-        bundle = compile_program(src, lang=lang, languages=langs)
+        if src == STDIN_WORD:
+            data = _read_all(stdin)
+            text = data if isinstance(data, str) else _decode_source(data, STDIN_PATH)
+            bundle = compile_program(STDIN_PATH, source=text, lang=lang, languages=langs)
+        else:
+            bundle = compile_program(src, lang=lang, languages=langs)
     except CompileError as e:
-        print(e.render(), file=stderr)
-        return langs.select(src, lang).exit_compile
-    out = out or os.path.splitext(src)[0] + TVM_EXT
+        _say(stderr, e.render())
+        return langs.select(STDIN_PATH if src == STDIN_WORD else src, lang).exit_compile
+    out_path = out_path or os.path.splitext(src)[0] + TVM_EXT
     try:
-        write_file(out, bundle)
+        write_file(out_path, bundle)
     except OSError as e:
-        print(f"tvmc: cannot write {out}: {e.strerror or e}", file=stderr)
+        _say(stderr, f"tvmc: cannot write {out_path}: {e.strerror or e}")
         return EXIT_ERROR
     return EXIT_OK
 

@@ -26,6 +26,10 @@ one entry at a time:
   which of its declarations ran.
 * `import "./file"` is relative to the current directory. A module runs once
   per session, on its first import.
+* A standard stream that fails ends the session: HostIOError goes up to the
+  caller (`tvm` prints `error: cannot write to stdout: REASON` or `cannot
+  read from stdin: ...` and exits with status 74); invalid UTF-8 typed at the
+  prompt counts as such a failure. A failing stderr loses the message only.
 * `:quit` / `:q` (or end of input, Ctrl-D) ends the session with status 0;
   `:help` lists the commands. Ctrl-C discards the line being typed or interrupts
   the running entry.
@@ -45,10 +49,12 @@ import os
 from typing import Any, Callable, TextIO
 
 from .. import __version__
+from ..runtime.errors import STREAM_ERRORS, HostIOError
 
 REPL_KEY = "<repl>"  # module key and file name in messages
 PROMPT, CONTINUATION = ">>> ", "... "
 QUIT_COMMANDS = (":quit", ":q")
+BANNER = "TinyVM {version} REPL ({title}). :help for help, :quit or Ctrl-D to exit."  # on a terminal
 HELP = """commands:
   :quit, :q    end the session (also Ctrl-D)
   :help        this text"""
@@ -58,7 +64,16 @@ class Session:
     """One REPL session: a VM, the growing `<repl>` module, and the front
     end's compiler for its entries."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO, allow: Any = None, lang: str | None = None, languages: Any = None) -> None:
+    def __init__(
+        self,
+        stdin: TextIO,
+        stdout: TextIO,
+        stderr: TextIO,
+        allow: Any = None,
+        lang: str | None = None,
+        languages: Any = None,
+        vm_options: dict[str, Any] | None = None,
+    ) -> None:
         from ..api import VM
         from ..bytecode.code import Bundle
         from ..lang.driver import Compilation, Languages
@@ -68,7 +83,8 @@ class Session:
         if self.fe is None:
             raise ValueError(f"unknown language {lang!r}")
         self.stdout, self.stderr = stdout, stderr
-        self.vm = VM(stdout=stdout, stdin=stdin, allow=allow, languages=languages)  # allow: what fs/os/net may touch
+        # allow: what fs/os/net may touch; vm_options: gc_stress, max_depth, budget (as for run)
+        self.vm = VM(stdout=stdout, stdin=stdin, allow=allow, languages=languages, **(vm_options or {}))
         # File imports are compiled as by `tvmc`, relative to the current directory.
         self.comp = Compilation(os.getcwd(), REPL_KEY, Bundle(REPL_KEY), languages)
         repl = self.fe.repl(self.comp.context(REPL_KEY, REPL_KEY, self.fe))
@@ -82,7 +98,7 @@ class Session:
         """Compile and run one entry, printing its value or its errors.
         True when it compiled and ran without error."""
         from ..lang.diagnostics import CompileError
-        from ..runtime.errors import GuestException, RtError
+        from ..runtime.errors import GuestException, HostIOError, RtError
 
         try:
             entry = self.compile(source)
@@ -111,11 +127,13 @@ class Session:
         except RecursionError:
             self._err(self.fe.render_runtime_error(GuestException(None, "StackOverflowError", "host recursion limit reached", [])))
             return False
+        except HostIOError:
+            raise  # stdout failed: the session cannot go on (main reports it, status 74)
         except Exception as e:  # a VM bug: report it, keep the session
             self._err(f"internal error: {type(e).__name__}: {e}")
             return False
         if text is not None:
-            print(f"{text} : {entry.echo}", file=self.stdout)
+            _write(self.stdout, f"{text} : {entry.echo}\n")
         self._flush(self.stdout)
         return True
 
@@ -168,15 +186,33 @@ class Session:
 
     def _err(self, text: str) -> None:
         self._flush(self.stdout)
-        print(text, file=self.stderr)
+        try:
+            self.stderr.write(text + "\n")
+        except STREAM_ERRORS:
+            pass  # stderr failed: nowhere left to report it
         self._flush(self.stderr)
 
     @staticmethod
     def _flush(stream: TextIO) -> None:
         try:
             stream.flush()
-        except Exception:  # pragma: no cover - a closed pipe
-            pass
+        except STREAM_ERRORS:
+            pass  # a failed stdout is reported by its next write
+
+
+def _write(stdout: TextIO, text: str) -> None:
+    """Write the session's output (prompts, echoes); a failure ends the session."""
+    try:
+        stdout.write(text)
+    except STREAM_ERRORS as e:
+        raise HostIOError("stdout", "write to", e) from e
+
+
+def _flush_out(stdout: TextIO) -> None:
+    try:
+        stdout.flush()
+    except STREAM_ERRORS as e:
+        raise HostIOError("stdout", "write to", e) from e
 
 
 # --------------------------------------------------------------------------- input
@@ -202,17 +238,19 @@ class PlainReader:
             return None
         lines: list[str] = []
         while True:
-            self.stdout.write(CONTINUATION if lines else PROMPT)
-            self.stdout.flush()
+            _write(self.stdout, CONTINUATION if lines else PROMPT)
+            _flush_out(self.stdout)
             try:
                 line = self.stdin.readline()
             except KeyboardInterrupt:
-                self.stdout.write("\n")
+                _write(self.stdout, "\n")
                 raise
+            except STREAM_ERRORS as e:  # (invalid UTF-8 too: a UnicodeDecodeError)
+                raise HostIOError("stdin", "read from", e) from e
             if not line:
                 self.eof = True
-                self.stdout.write("\n")
-                self.stdout.flush()
+                _write(self.stdout, "\n")
+                _flush_out(self.stdout)
                 # An incomplete last entry is still compiled: its error is reported.
                 return "\n".join(lines) if lines else None
             line = line.rstrip("\r\n")
@@ -322,18 +360,32 @@ def make_reader(stdin: TextIO, stdout: TextIO, is_incomplete: Callable[[str], bo
 # --------------------------------------------------------------------------- the loop
 
 
-def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO, lang: str | None = None, allow: Any = None, languages: Any = None) -> int:
+def run_repl(
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    lang: str | None = None,
+    allow: Any = None,
+    languages: Any = None,
+    vm_options: dict[str, Any] | None = None,
+) -> int:
     """Run a session in `lang` (a front end's name; None: the default
-    language) until :quit or the end of input; the exit status."""
+    language) until :quit or the end of input; the exit status. `vm_options`:
+    keyword arguments for the session's `VM` (gc_stress, max_depth, budget).
+    Raises HostIOError when stdin cannot be read or stdout written (the
+    caller reports it: `tvm` exits with status 74)."""
     try:
-        session = Session(stdin, stdout, stderr, allow, lang, languages)
+        session = Session(stdin, stdout, stderr, allow, lang, languages, vm_options)
     except ValueError as e:  # no such language, or it has no REPL
-        print(f"tvm: {e}", file=stderr)
+        try:
+            stderr.write(f"tvm: {e}\n")
+        except STREAM_ERRORS:
+            pass
         return 64
     fe = session.fe
     reader = make_reader(stdin, stdout, fe.is_incomplete)
     if isinstance(reader, TerminalReader):
-        print(f"TinyVM {__version__} REPL ({fe.title}). :help for help, :quit or Ctrl-D to exit.", file=stdout)
+        _write(stdout, BANNER.format(version=__version__, title=fe.title) + "\n")
     while True:
         try:
             text = reader.read_entry()
@@ -348,7 +400,7 @@ def run_repl(stdin: TextIO, stdout: TextIO, stderr: TextIO, lang: str | None = N
             if command in QUIT_COMMANDS:
                 return 0
             if command in (":help", ":h", ":?"):
-                print(HELP + ("\n" + fe.repl_help if fe.repl_help else ""), file=stdout)
+                _write(stdout, HELP + ("\n" + fe.repl_help if fe.repl_help else "") + "\n")
             else:
                 session._err(f"unknown command '{command}' (:help lists them)")
             continue

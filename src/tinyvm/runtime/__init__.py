@@ -1,6 +1,7 @@
 """The value model's operations, shared by every execution tier.
 
-    errors.py     how guest errors travel: RtError, Throw, GuestException, TraceFrame
+    errors.py     how guest errors travel: RtError, Throw, GuestException, TraceFrame;
+                  HostIOError, a failed standard stream of the host
     values.py     type names, printing, equality, ordering, map keys
     arith.py      the exact semantics of every operator
     builtins.py   the global built-in functions (print, len, str, ...)

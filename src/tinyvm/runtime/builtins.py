@@ -27,10 +27,15 @@ Decisions where the spec is silent:
 * `assert(false, msg)`: a nil msg gives "assertion failed"; a non-string msg is
   converted with to_str.
 * `input()`: strips "\n" or "\r\n"; returns nil at EOF or without stdin; the
-  prompt (converted with to_str) is flushed before reading. When stdin is a
-  pipe or a terminal, the scheduler replaces `input` with a blocking native:
-  the calling fiber parks until a line is there and the others keep running
-  (sched/concurrency.py, sched/io.py StdinReader).
+  prompt (converted with to_str) is flushed before reading. A stdin that
+  cannot be read (a directory, an I/O error, bytes that are not valid in its
+  encoding) raises a guest `IOError: stdin: REASON`, which the program can
+  catch. When stdin is a pipe or a terminal, the scheduler replaces `input`
+  with a blocking native: the calling fiber parks until a line is there and
+  the others keep running (sched/concurrency.py, sched/io.py StdinReader).
+* Output that cannot be written (`print`, `input`'s prompt) raises
+  `HostIOError` (runtime/errors.py): not a guest error, it ends the run, and
+  `tvm` reports `error: cannot write to stdout: REASON` (exit status 74).
 * `min`/`max`: one array argument, or 2+ arguments; all numbers (int and float
   mixed, compared as floats) or all strings; on ties the first wins, and its
   type is kept (`min(1, 1.0)` is the int 1). `min(5)` is a TypeError.
@@ -49,7 +54,7 @@ import math
 from typing import Any, Callable
 
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
-from .errors import RtError
+from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
 from .values import (
     _instance_fields,
@@ -308,7 +313,10 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             line = "\n"
         else:
             line = " ".join([a if type(a) is str else to_str(a) for a in args]) + "\n"
-        vm.stdout.write(line)
+        try:
+            vm.stdout.write(line)
+        except STREAM_ERRORS as e:
+            raise HostIOError("stdout", "write to", e) from e
         return None
 
     def len_(*args: Any) -> int:
@@ -368,7 +376,11 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         stdin = vm.stdin
         if stdin is None:
             return None
-        line = stdin.readline()
+        try:
+            line = stdin.readline()
+        except STREAM_ERRORS as e:  # (UnicodeDecodeError is a ValueError)
+            # Unlike output, a read fails at the call that made it: the program may catch it.
+            raise RtError("IOError", f"stdin: {host_reason(e)}") from None
         if not line:
             return None  # EOF
         if line[-1:] == "\n":
@@ -481,11 +493,15 @@ def write_prompt(vm: Any, args: tuple | list) -> None:
         raise arg_count_error("input", "0 or 1", n)
     if n == 1 and args[0] is not None:
         p = args[0]
+        text = p if type(p) is str else to_str(p)
         out = vm.stdout
-        out.write(p if type(p) is str else to_str(p))
-        flush = getattr(out, "flush", None)
-        if flush is not None:
-            flush()  # the prompt must show before we block on input
+        try:
+            out.write(text)
+            flush = getattr(out, "flush", None)
+            if flush is not None:
+                flush()  # the prompt must show before we block on input
+        except STREAM_ERRORS as e:
+            raise HostIOError("stdout", "write to", e) from e
 
 
 def _fixed(name: str, fn: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -16,10 +16,15 @@ run-time rules of the language of the code that raised it for the text
 (runtime/dialects.py), so a Lox program reads "Expected 2 arguments but got 1."
 where TinyLang reads "f expects 2 arguments, got 1". `message` is the
 TinyLang text, used when the language has no text of its own for the key.
+
+A failure of the host's standard streams (stdout full or closed) is neither:
+it travels as `HostIOError`, which no guest code can catch, and ends the run
+(see the class).
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -134,3 +139,51 @@ def stack_overflow() -> RtError:
 
 def undefined_global(name: str) -> RtError:
     return RtError("Error", f"'{name}' is used before its declaration has run", "undefined_global", {"name": name})
+
+
+# What a failing host stream raises: OSError (a full disk, a closed descriptor,
+# a broken pipe), ValueError (a closed file object; UnicodeEncodeError and
+# UnicodeDecodeError for text the stream's encoding cannot carry) and
+# AttributeError (no stream at all: sys.stdout is None when descriptor 1 was
+# closed). Callers put only the stream call inside their `try`, so that nothing
+# else is mistaken for a stream failure.
+STREAM_ERRORS = (OSError, ValueError, AttributeError)
+
+
+class HostIOError(Exception):
+    """A standard stream of the host failed: `print` could not write stdout
+    (the disk is full, the descriptor is closed, the encoding cannot represent
+    a character), or the command line could not read stdin or write stderr.
+
+    It is neither a guest error nor a VM bug. The program cannot catch it: a
+    failed write often surfaces later than the `print` that made it (output
+    is buffered, and the last flush comes after the program ended), so no guest
+    code could handle it reliably; the run ends where it is found. `tvm`
+    reports `error: cannot write to stdout: No space left on device` and exits
+    with status 74 (cli/main.py); a broken pipe (`tvm run x.tl | head -1`)
+    ends it quietly. The embedding API raises it from `run_source`/`call`.
+    Reading stdin from a program is different: `input()` raises a guest
+    `IOError` there, at the call that failed, which the program can catch."""
+
+    def __init__(self, stream: str, action: str, cause: BaseException) -> None:
+        self.stream = stream  # "stdout", "stderr" or "stdin"
+        self.action = action  # "write to" or "read from"
+        self.errno: int | None = getattr(cause, "errno", None)
+        self.reason = host_reason(cause)
+        super().__init__(f"cannot {action} {stream}: {self.reason}")
+
+    @property
+    def broken_pipe(self) -> bool:
+        """The reader of a pipe went away (EPIPE): the normal end of `... | head`."""
+        return self.errno == errno.EPIPE
+
+
+def host_reason(e: BaseException) -> str:
+    """The host's reason for a stream failure, for people: the OS's message
+    without Python's `[Errno N]` (`No space left on device`), or the text of a
+    closed stream or encoding error."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    if isinstance(e, AttributeError):  # None, or an object without write/readline
+        return "not an open stream"
+    return str(e).rstrip(".") or type(e).__name__

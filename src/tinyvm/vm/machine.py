@@ -33,7 +33,7 @@ from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
 from ..runtime.dialects import DEFAULT_MAX_DEPTH, Rules, make_rules
-from ..runtime.errors import GuestException, RtError, Throw
+from ..runtime.errors import GuestException, HostIOError, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
@@ -303,12 +303,16 @@ class Machine(Calls, ObjectOps, Modules):
                 err = self.make_error("ZeroDivisionError", "division by zero")
             except OverflowError:
                 err = self.make_error("OverflowError", "numeric result out of range")
-            except (GuestException, BrokenPipeError):
+            except (GuestException, HostIOError):
+                # An uncaught error of a nested run; a host stream that failed
+                # (print's stdout): neither is the program's to catch nor a VM bug.
                 raise
             except Exception as e:
                 # Verified bytecode can still be nonsensical (a .tvm file crafted
                 # to load a non-cell as a cell, say). Never show a host traceback:
-                # stop with a clear message naming where it happened.
+                # stop with a clear message naming where it happened. These words
+                # are for that alone: every expected host failure has its own
+                # exception (HostIOError) or guest error class.
                 code, pc = self.where(fb, op)
                 place = f" in {code.name} at offset {pc}" if code is not None else ""
                 raise GuestException(None, "InternalError", f"{type(e).__name__}: {e}{place} (corrupt bytecode or a VM bug)", self.trace(fb, op)) from e

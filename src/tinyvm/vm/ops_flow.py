@@ -14,7 +14,7 @@ from ..heap.objects import (
     UNINIT,
     Array,
 )
-from ..runtime.errors import RtError
+from ..runtime.errors import STREAM_ERRORS, HostIOError, RtError
 from ..runtime.values import NeedsGuest, to_str, to_str_clox, typeof
 from .ops import BUILDERS, builder, unary
 
@@ -160,7 +160,11 @@ def b_print(d, code, ops, pc, args, k):
 
         def f(fb):
             v = fb.L.pop()
-            vm.stdout.write((v if type(v) is str else to_str_clox(v)) + "\n")
+            text = (v if type(v) is str else to_str_clox(v)) + "\n"
+            try:  # (free when nothing is raised)
+                vm.stdout.write(text)
+            except STREAM_ERRORS as e:
+                raise HostIOError("stdout", "write to", e) from e
             return ops[k]
 
         return f
@@ -177,7 +181,10 @@ def b_print(d, code, ops, pc, args, k):
             L.pop()
             return vm.push_frame(fb, guest, [alloc(Array([v]))], vm._discard_cont(ops[k]))
         L.pop()
-        vm.stdout.write(text + "\n")
+        try:  # a failing stdout is the host's, not the program's: see HostIOError
+            vm.stdout.write(text + "\n")
+        except STREAM_ERRORS as e:
+            raise HostIOError("stdout", "write to", e) from e
         return ops[k]
 
     return f
