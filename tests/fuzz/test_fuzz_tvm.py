@@ -91,8 +91,9 @@ def seeds() -> list[bytes]:
     ]
 
 
-class Hang(Exception):
-    pass
+class Hang(BaseException):
+    """A load that took too long. A BaseException, so that the verifier's
+    "only VerifyError escapes" wrapper cannot turn it into a rejection."""
 
 
 @contextmanager
@@ -282,7 +283,7 @@ def test_fuzz_structured_code_mutations():
 # -- mutants of real programs, run -------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-BYTECODE_CASES = int(os.environ.get("TVM_FUZZ_BYTECODE_CASES", "400"))
+BYTECODE_CASES = int(os.environ.get("TVM_FUZZ_BYTECODE_CASES", "1500"))
 BYTECODE_SEED = int(os.environ.get("TVM_FUZZ_BYTECODE_SEED", "20240613"))
 RUN_SECONDS = float(os.environ.get("TVM_FUZZ_BYTECODE_RUN_SECONDS", "0.5"))
 MAX_SEED_BYTES = 20_000  # bigger programs (the Lox limit tests) take seconds to run
@@ -318,9 +319,10 @@ def programs() -> list[tuple[str, Bundle]]:
     return out
 
 
-def run(bundle: Bundle) -> str:
+def run(bundle: Bundle, seconds: float = RUN_SECONDS) -> str:
     """How the VM's run of a verified bundle ends: "ok", "guest error", "exit"
-    (os.exit), "timeout" or "InternalError: ..."; a host exception propagates."""
+    (os.exit), "timeout" (after `seconds`) or "InternalError: ..."; a host
+    exception propagates."""
     vm = VM(stdout=io.StringIO(), stdin=io.StringIO(""), max_depth=MAX_DEPTH)
 
     def on_alarm(signum, frame):
@@ -328,7 +330,7 @@ def run(bundle: Bundle) -> str:
 
     old = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, RUN_SECONDS)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             vm.run_bundle(bundle)
         finally:
@@ -461,8 +463,8 @@ def _pathological_handler() -> bytes:
 
 
 def _pathological_locals() -> bytes:
-    # 40,000 locals, copied at each of 40,000 stores.
-    n = 40_000
+    # 20,000 locals, copied at each of 20,000 stores.
+    n = 20_000
     stores = [x for i in range(n) for x in (("LOAD_NIL",), ("STORE_LOCAL", 1 + i % (n - 1)))]
     return _module(asm("m", stores + [("LOAD_NIL",), ("RETURN",)], local_names=("m",) + tuple(f"v{i}" for i in range(n - 1)), flags=FLAG_MODULE))
 
@@ -478,10 +480,10 @@ def _pathological_aliases() -> bytes:
 # name -> (file, "load" | "reject" | "either"): what the loader must do with it,
 # within a few seconds.
 EXTREMES = {
-    # long flat chains: 50,000 pushes and pops, 20,000 jumps, a 60,000-part string, a 60,000-deep stack
-    "flat_push_pop": (lambda: _module(asm("m", [("LOAD_NIL",), ("POP",)] * 50_000 + [("LOAD_NIL",), ("RETURN",)], flags=FLAG_MODULE)), "load"),
+    # long flat chains: 25,000 pushes and pops, 20,000 jumps, a 40,000-part string, a 60,000-deep stack
+    "flat_push_pop": (lambda: _module(asm("m", [("LOAD_NIL",), ("POP",)] * 25_000 + [("LOAD_NIL",), ("RETURN",)], flags=FLAG_MODULE)), "load"),
     "flat_jumps": (lambda: _module(asm("m", [x for i in range(20_000) for x in (("JUMP", f"l{i}"), f"l{i}")] + [("LOAD_NIL",), ("RETURN",)], flags=FLAG_MODULE)), "load"),
-    "wide_build_string": (lambda: _module(asm("m", [("LOAD_CONST", 0)] * 60_000 + [("BUILD_STRING", 60_000), ("PRINT", 0), ("LOAD_NIL",), ("RETURN",)], consts=("ab",), flags=FLAG_MODULE)), "load"),
+    "wide_build_string": (lambda: _module(asm("m", [("LOAD_CONST", 0)] * 40_000 + [("BUILD_STRING", 40_000), ("PRINT", 0), ("LOAD_NIL",), ("RETURN",)], consts=("ab",), flags=FLAG_MODULE)), "load"),
     "deep_stack": (lambda: _module(asm("m", [("LOAD_NIL",)] * 60_000 + [("BUILD_ARRAY", 60_000), ("RETURN",)], flags=FLAG_MODULE)), "load"),
     # many handlers, all over the same code
     "many_handlers": (lambda: _module(asm("m", ["a"] + [("LOAD_NIL",), ("POP",)] * 2000 + ["z", ("LOAD_NIL",), ("RETURN",), "h", ("RETURN",)], handlers=(("a", "z", "h", 0),) * 5000, flags=FLAG_MODULE)), "load"),
@@ -498,17 +500,19 @@ EXTREMES = {
 
 
 @pytest.mark.parametrize("name", sorted(EXTREMES))
-def test_extreme_files_load_or_fail_cleanly(name, tmp_path):
+def test_extreme_files_load_or_fail_cleanly(name):
     make, expected = EXTREMES[name]
     data = make()
-    campaign = Campaign(name, tmp_path)
     start = time.perf_counter()
-    campaign.case(0, name, data)
+    try:
+        bundle = load_bundle(data)
+    except LoadError:
+        bundle = None
     elapsed = time.perf_counter() - start
-    campaign.finish(1)
-    assert elapsed < 5, f"{name} took {elapsed:.1f}s"
-    rejected = campaign.outcomes["rejected"] == 1
-    assert expected == "either" or rejected == (expected == "reject"), campaign.outcomes
+    assert elapsed < 5, f"loading {name} took {elapsed:.1f}s"
+    assert expected == "either" or (bundle is None) == (expected == "reject")
+    if bundle is not None:  # it runs to its end (decoding 100,000 instructions takes a second or two)
+        assert run(bundle, seconds=30) in ("ok", "guest error")
 
 
 # -- hypothesis ---------------------------------------------------------------------------
