@@ -15,8 +15,18 @@ outside the compiler (a `.tvm` file above all) therefore goes through
 * the tables are consistent: line-table offsets are instruction starts in
   non-decreasing order; handler ranges and targets lie on instruction
   boundaries, a handler target is entered with `depth + 1` values, and every
-  reachable instruction a handler protects has at least `depth` values;
-  `nlocals >= arity + 1` and one local name per slot;
+  reachable instruction a handler protects leaves at least `depth` values
+  after its pops (it may take its operands before it raises: the VM cuts the
+  stack back to `depth`, and cannot grow it); `nlocals >= arity + 1` and one
+  local name per slot;
+* every value has the kind its instruction trusts it to have, on every path
+  (the type pass, bytecode/dataflow.py: cells, iterators, strings for
+  BUILD_STRING, ints for FOR_RANGE, closures for MAKE_CLASS, guest values
+  everywhere else);
+* SELECT's case list matches its count, YIELD is only in a generator's code,
+  LOAD_BUILTIN names no private built-in (`__id`...: the prelude's own, see
+  code.PRIVATE_BUILTIN_PREFIX), and a module's top-level code takes no
+  parameters and is neither a generator nor async;
 * nested code objects in the constant pool verify too, with their captures
   valid in the enclosing code;
 * type texts the VM checks values against parse (`bytecode/types.py`, `parse_type_text`):

@@ -5,7 +5,8 @@ with its operands already decoded into closure variables (constant values,
 slot numbers, resolved globals list, the built-in object...). The dispatch loop
 is then just `op = op(fiber)` (see machine.py): no opcode switch, no operand
 fetch. Jumps are threaded: an instruction followed by an unconditional JUMP
-continues straight at the jump's target.
+continues straight at the jump's target (except a call-like one, whose
+successor is a return address: `_RETURNS`).
 
 The closure of each instruction is made by its builder, one per opcode
 (the table in ops.py, filled in by the instruction families ops_values.py,
