@@ -42,12 +42,15 @@ every other instruction that takes a value, and every place a value goes to
 FOR_RANGE's locals are ints because the compiler stores the two ends of the
 range into them and then runs RANGE on the same values, which fails unless both
 are ints. To see that, a stack entry also records which local it is equal to
-(LOAD_LOCAL, or DUP then STORE_LOCAL of the copy); RANGE narrows those locals to
-INT. Any write to a local forgets the equalities with it, and a join keeps only
-the equalities every incoming path has, so each is true on every path.
+(after DUP then STORE_LOCAL of the copy: `expr; DUP; STORE_LOCAL i`); RANGE
+narrows those locals to INT. Any write to a local forgets the equalities with
+it, and a join keeps only the equalities every incoming path has, so each is
+true on every path.
 
 Entries are ints: the mask in bits 0-6, SAME (the entry equals the one below
 it: the copy DUP made) in bit 7, and the local it equals, plus one, from bit 8.
+The stack is a persistent linked list and the work is counted (`budget`), so
+the pass takes time linear in the size of the code: see check_kinds.
 
 Locals start as the frame layout says: slot 0 the running function, the
 parameters guest values, the other slots nil. A handler target starts with the
@@ -59,12 +62,13 @@ entry. Unreachable code is not checked: it never runs.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any, Callable
 
 from .code import FLAG_ASYNC, FLAG_GENERATOR, Code
-from .opcodes import BY_NAME, OPCODES, stack_effect
+from .opcodes import BY_NAME, OPCODES
 
-__all__ = ["check_kinds", "first_handlers"]
+__all__ = ["check_kinds", "first_handlers", "budget", "describe"]
 
 INT, STR, OTHER, FN, FNX, ITER, CELL = 1, 2, 4, 8, 16, 32, 64
 GUEST = INT | STR | OTHER | FN | FNX
@@ -87,7 +91,6 @@ _RANGES = frozenset((_op["RANGE"], _op["RANGE_INCL"]))
 _BUILD_STRING = _op["BUILD_STRING"]
 _MAKE_CLOSURE, _MAKE_CLASS = _op["MAKE_CLOSURE"], _op["MAKE_CLASS"]
 _SELECT = _op["SELECT"]
-_JUMP = _op["JUMP"]
 _RESULT = {
     _op["TO_STR"]: STR,
     _BUILD_STRING: STR,
@@ -125,8 +128,6 @@ def first_handlers(code: Code, starts: list[int]) -> dict[int, tuple[int, int]]:
     that no earlier one claimed, skipping claimed runs through `nxt` (a
     union-find "next unclaimed" pointer), so overlapping tables stay near
     linear."""
-    from bisect import bisect_left
-
     out: dict[int, tuple[int, int]] = {}
     n = len(starts)
     nxt = list(range(n + 1))
