@@ -1,28 +1,52 @@
-"""Fuzzing the `.tvm` loader: whatever the bytes, `load_bundle` returns a Bundle
-or raises `LoadError` -- never another exception, never a hang.
+"""Fuzzing `.tvm` files: the loader, the verifier, and the VM behind them.
 
-Three layers of mutation, so every stage of the loader is exercised:
+Whatever the bytes, `load_bundle` returns a Bundle or raises `LoadError` --
+never another exception, never a hang -- and whatever the verifier accepts,
+the VM runs to its end or to a guest error: never a host exception, never
+`InternalError` (the VM's safety net for "corrupt bytecode or a VM bug").
+
+Layers of mutation, so every stage is exercised:
 
 * raw mutations of whole files (mostly stopped by the header and checksum);
 * mutations of the payload followed by a recomputed, valid checksum, which get
   past the checksum into the decoder and, when they still decode, the verifier;
+  and the byte-level operators of tvm_mutations.py: truncation, a splice of two
+  files, invalid UTF-8 written over a string;
 * structure-aware mutations of the decoded code objects (instruction ints,
   operands, tables, sizes), re-dumped, which reach the verifier with
-  well-formed but wrong code.
+  well-formed but wrong code;
+* structure-aware mutations of real programs (every language test and example,
+  compiled; tvm_mutations.py `mutate_bundle`): the mutants the verifier
+  accepts are run, and must end cleanly;
+* extremes: long flat code, deep nesting of functions and constants, many
+  handlers, at and past the format's limits.
 
 Accepted files must also be canonical: dump(load(x)) == x.
 Everything is driven by a seeded `random.Random` so failures reproduce; a
 hypothesis-based variant adds shrinking for the payload layer.
+
+The normal suite runs a bounded campaign. A long one (the number of program
+mutants, and the per-run time limit in seconds, are knobs):
+
+    TVM_FUZZ_BYTECODE_CASES=25000 TVM_FUZZ_BYTECODE_SEED=1 \
+        .venv/bin/python -m pytest -q -o addopts="" -s tests/fuzz/test_fuzz_tvm.py -k mutants
+
+prints one summary line per test: cases, how many the verifier accepted, and
+how those runs ended (ok, guest error, timeout); it fails on any host exception
+or InternalError, with the seed program, the case number and the file kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
+import os
 import random
 import signal
 import sys
 import time
+import traceback
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,12 +55,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tvm_mutations import break_utf8, mutate_bundle, splice, truncate  # noqa: E402
 from tvm_samples import TRICKY_CONSTS, asm, sample_bundle, sample_lib  # noqa: E402
 
-from tinyvm.bytecode.code import FLAG_MODULE, Bundle, ClassInfo, Code, ModuleCode  # noqa: E402
+from tinyvm.api import VM  # noqa: E402
+from tinyvm.bytecode.code import FLAG_MODULE, MAX_NESTING, Bundle, ClassInfo, Code, LoadError, ModuleCode  # noqa: E402
 from tinyvm.bytecode.tvmfile import FORMAT_VERSION, HEADER_SIZE, MAGIC, dump_bundle, load_bundle  # noqa: E402
 from tinyvm.bytecode.verifier import VerifyError  # noqa: E402
-from tinyvm.bytecode.code import LoadError  # noqa: E402
+from tinyvm.runtime.errors import GuestException  # noqa: E402
+from tinyvm.stdlib.os import ProgramExit  # noqa: E402
 
 SEED = 20240611
 CASE_TIME_LIMIT = 2.0  # seconds; a slower single load counts as a hang
@@ -62,8 +91,9 @@ def seeds() -> list[bytes]:
     ]
 
 
-class Hang(Exception):
-    pass
+class Hang(BaseException):
+    """A load that took too long. A BaseException, so that the verifier's
+    "only VerifyError escapes" wrapper cannot turn it into a rejection."""
 
 
 @contextmanager
@@ -248,6 +278,241 @@ def test_fuzz_structured_code_mutations():
         check(dump_bundle(Bundle(base.main, modules)), outcomes, f"structured case {case}")
     assert outcomes["verify-error"] > 300, outcomes
     assert outcomes["loaded"] > 0, outcomes
+
+
+# -- mutants of real programs, run -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+BYTECODE_CASES = int(os.environ.get("TVM_FUZZ_BYTECODE_CASES", "1500"))
+BYTECODE_SEED = int(os.environ.get("TVM_FUZZ_BYTECODE_SEED", "20240613"))
+RUN_SECONDS = float(os.environ.get("TVM_FUZZ_BYTECODE_RUN_SECONDS", "0.5"))
+MAX_SEED_BYTES = 20_000  # bigger programs (the Lox limit tests) take seconds to run
+MAX_DEPTH = 2000
+MAX_REPORTED = 5
+
+
+class CaseTimeout(BaseException):
+    """Raised by SIGALRM during a run: a BaseException, so that no `except
+    Exception` inside the VM can swallow it."""
+
+
+@pytest.fixture(scope="module")
+def programs() -> list[tuple[str, Bundle]]:
+    """Every language test and example that compiles, as (path, Bundle)."""
+    from tinyvm.lang.diagnostics import CompileError
+    from tinyvm.lang.driver import compile_program
+
+    files = sorted(p for folder in ("tests/lang", "tests/lox", "examples") for p in (ROOT / folder).rglob("*") if p.suffix in (".tl", ".lox"))
+    out = []
+    cwd = os.getcwd()
+    for path in files:
+        os.chdir(path.parent)
+        try:
+            bundle = compile_program(path.name)
+        except CompileError:
+            continue
+        finally:
+            os.chdir(cwd)
+        if len(dump_bundle(bundle)) <= MAX_SEED_BYTES:
+            out.append((str(path.relative_to(ROOT)), bundle))
+    assert len(out) > 300, f"only {len(out)} programs compiled"
+    return out
+
+
+def run(bundle: Bundle, seconds: float = RUN_SECONDS) -> str:
+    """How the VM's run of a verified bundle ends: "ok", "guest error", "exit"
+    (os.exit), "timeout" (after `seconds`) or "InternalError: ..."; a host
+    exception propagates."""
+    vm = VM(stdout=io.StringIO(), stdin=io.StringIO(""), max_depth=MAX_DEPTH)
+
+    def on_alarm(signum, frame):
+        raise CaseTimeout()
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            vm.run_bundle(bundle)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        return "ok"
+    except CaseTimeout:
+        return "timeout"
+    except ProgramExit:
+        return "exit"
+    except GuestException as e:
+        return f"InternalError: {e.message}" if e.class_name == "InternalError" else "guest error"
+    finally:
+        signal.signal(signal.SIGALRM, old)
+        vm.close()
+
+
+def load_and_run(data: bytes) -> str:
+    """"rejected" by the loader, or how the run of the loaded file ended."""
+    try:
+        with time_limit(CASE_TIME_LIMIT):
+            bundle = load_bundle(data)
+    except LoadError:
+        return "rejected"
+    assert dump_bundle(bundle) == data, "accepted a non-canonical file"
+    return run(bundle)
+
+
+class Campaign:
+    """Outcomes of many cases, and the first failures (host exceptions,
+    InternalErrors), each kept as a file to reproduce it."""
+
+    def __init__(self, name: str, tmp_path: Path) -> None:
+        self.name = name
+        self.tmp_path = tmp_path
+        self.outcomes: Counter = Counter()
+        self.failures: list[str] = []
+        self.start = time.perf_counter()
+
+    def case(self, case: int, origin: str, data: bytes) -> None:
+        try:
+            outcome = load_and_run(data)
+        except Hang:
+            outcome = "HANG in the loader"
+        except BaseException as e:  # noqa: BLE001 - the property under test
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            outcome = "HOST EXCEPTION: " + "".join(traceback.format_exception(e))[-1500:]
+        key = outcome if not outcome.startswith(("InternalError", "HOST", "HANG")) else "FAILED"
+        self.outcomes[key] += 1
+        if key == "FAILED" and len(self.failures) < MAX_REPORTED:
+            kept = self.tmp_path / f"{self.name}_case{case}.tvm"
+            kept.write_bytes(data)
+            self.failures.append(f"case {case} (a mutant of {origin}, kept at {kept}): {outcome}")
+
+    def finish(self, cases: int) -> str:
+        accepted = cases - self.outcomes["rejected"]
+        summary = (
+            f"{self.name}: {cases} cases in {time.perf_counter() - self.start:.1f}s, "
+            f"{accepted} passed the verifier: {dict(sorted(self.outcomes.items()))}"
+        )
+        print(summary)
+        if self.failures:
+            pytest.fail(summary + "\n" + "\n".join(self.failures), pytrace=False)
+        return summary
+
+
+def test_fuzz_program_mutants_verify_or_run_cleanly(programs, tmp_path):
+    """Structure-aware mutants of real programs: every one the verifier accepts
+    runs to its end or to a guest error (InternalError means the verifier let
+    through code the VM trusts to be well-typed)."""
+    rng = random.Random(BYTECODE_SEED)
+    donors = [c for _, b in programs[:60] for m in b.modules.values() for c in all_codes(m.init)]
+    campaign = Campaign("program mutants", tmp_path)
+    for case in range(BYTECODE_CASES):
+        origin, bundle = rng.choice(programs)
+        campaign.case(case, origin, dump_bundle(mutate_bundle(rng, bundle, donors)))
+    summary = campaign.finish(BYTECODE_CASES)
+    # The mutants reached every stage: rejected, run to the end, stopped by a guest error.
+    out = campaign.outcomes
+    assert out["rejected"] > BYTECODE_CASES // 10 and out["ok"] > BYTECODE_CASES // 10 and out["guest error"] > 0, summary
+    assert out["timeout"] <= BYTECODE_CASES // 20, summary
+
+
+def test_fuzz_truncated_spliced_and_broken_utf8_files(programs, tmp_path):
+    """Byte-level operators with a recomputed checksum, over compiled programs."""
+    rng = random.Random(BYTECODE_SEED + 1)
+    files = [(origin, dump_bundle(b)) for origin, b in programs]
+    campaign = Campaign("byte operators", tmp_path)
+    cases = max(BYTECODE_CASES // 2, 100)
+    for case in range(cases):
+        origin, data = rng.choice(files)
+        kind = case % 3
+        if kind == 0:
+            data = truncate(rng, data)
+        elif kind == 1:
+            other, more = rng.choice(files)
+            data, origin = splice(rng, data, more), f"{origin} + {other}"
+        else:
+            data = break_utf8(rng, data)
+        campaign.case(case, origin, data)
+    summary = campaign.finish(cases)
+    assert campaign.outcomes["rejected"] > cases // 2, summary
+
+
+# -- extremes -----------------------------------------------------------------------------
+
+
+def _module(init: Code, nglobals: int = 0) -> bytes:
+    return dump_bundle(Bundle("m", {"m": ModuleCode("m.tl", "00", tuple(f"g{i}" for i in range(nglobals)), (), (), init)}))
+
+
+def _nested_functions(depth: int) -> Code:
+    code = asm("f0", [("LOAD_NIL",), ("RETURN",)])
+    for i in range(1, depth + 1):
+        code = asm(f"f{i}", [("MAKE_CLOSURE", 0), ("RETURN",)], consts=(code,))
+    return dataclasses.replace(code, flags=FLAG_MODULE)
+
+
+def _nested_tuple(depth: int) -> tuple:
+    t: tuple = ()
+    for _ in range(depth):
+        t = (t,)
+    return t
+
+
+def _pathological_handler() -> bytes:
+    # 30,000 instructions under a handler of depth 0, each over a stack 30,000 deep.
+    body = [("LOAD_NIL",)] * 30_000 + ["a"] + [("LOAD_NIL",), ("POP",)] * 15_000 + ["z", ("BUILD_ARRAY", 30_000), ("RETURN",), "h", ("RETURN",)]
+    return _module(asm("m", body, handlers=(("a", "z", "h", 0),), flags=FLAG_MODULE))
+
+
+def _pathological_locals() -> bytes:
+    # 20,000 locals, copied at each of 20,000 stores.
+    n = 20_000
+    stores = [x for i in range(n) for x in (("LOAD_NIL",), ("STORE_LOCAL", 1 + i % (n - 1)))]
+    return _module(asm("m", stores + [("LOAD_NIL",), ("RETURN",)], local_names=("m",) + tuple(f"v{i}" for i in range(n - 1)), flags=FLAG_MODULE))
+
+
+def _pathological_aliases() -> bytes:
+    # A value known to equal local 1 at the bottom of a stack 30,000 deep, then
+    # 20,000 stores into local 2: each would look for entries equal to local 2.
+    body = [("LOAD_NIL",), ("DUP",), ("STORE_LOCAL", 1)] + [("LOAD_NIL",)] * 30_000 + [("LOAD_NIL",), ("STORE_LOCAL", 2)] * 20_000
+    body += [("BUILD_ARRAY", 30_001), ("RETURN",)]
+    return _module(asm("m", body, local_names=("m", "a", "b"), flags=FLAG_MODULE))
+
+
+# name -> (file, "load" | "reject" | "either"): what the loader must do with it,
+# within a few seconds.
+EXTREMES = {
+    # long flat chains: 25,000 pushes and pops, 20,000 jumps, a 40,000-part string, a 60,000-deep stack
+    "flat_push_pop": (lambda: _module(asm("m", [("LOAD_NIL",), ("POP",)] * 25_000 + [("LOAD_NIL",), ("RETURN",)], flags=FLAG_MODULE)), "load"),
+    "flat_jumps": (lambda: _module(asm("m", [x for i in range(20_000) for x in (("JUMP", f"l{i}"), f"l{i}")] + [("LOAD_NIL",), ("RETURN",)], flags=FLAG_MODULE)), "load"),
+    "wide_build_string": (lambda: _module(asm("m", [("LOAD_CONST", 0)] * 40_000 + [("BUILD_STRING", 40_000), ("PRINT", 0), ("LOAD_NIL",), ("RETURN",)], consts=("ab",), flags=FLAG_MODULE)), "load"),
+    "deep_stack": (lambda: _module(asm("m", [("LOAD_NIL",)] * 60_000 + [("BUILD_ARRAY", 60_000), ("RETURN",)], flags=FLAG_MODULE)), "load"),
+    # many handlers, all over the same code
+    "many_handlers": (lambda: _module(asm("m", ["a"] + [("LOAD_NIL",), ("POP",)] * 2000 + ["z", ("LOAD_NIL",), ("RETURN",), "h", ("RETURN",)], handlers=(("a", "z", "h", 0),) * 5000, flags=FLAG_MODULE)), "load"),
+    # deep nesting, within the format's limit and past it
+    "functions_near_limit": (lambda: _module(_nested_functions(MAX_NESTING - 1)), "load"),
+    "functions_past_limit": (lambda: _module(_nested_functions(MAX_NESTING + 2)), "reject"),
+    "tuples_near_limit": (lambda: _module(asm("m", [("LOAD_CONST", 0), ("RETURN",)], consts=(_nested_tuple(MAX_NESTING - 2),), flags=FLAG_MODULE)), "load"),
+    "tuples_past_limit": (lambda: _module(asm("m", [("LOAD_CONST", 0), ("RETURN",)], consts=(_nested_tuple(MAX_NESTING + 2),), flags=FLAG_MODULE)), "reject"),
+    # shapes whose type analysis would take time quadratic in their size
+    "pathological_handler": (_pathological_handler, "either"),
+    "pathological_locals": (_pathological_locals, "either"),
+    "pathological_aliases": (_pathological_aliases, "either"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTREMES))
+def test_extreme_files_load_or_fail_cleanly(name):
+    make, expected = EXTREMES[name]
+    data = make()
+    start = time.perf_counter()
+    try:
+        bundle = load_bundle(data)
+    except LoadError:
+        bundle = None
+    elapsed = time.perf_counter() - start
+    assert elapsed < 5, f"loading {name} took {elapsed:.1f}s"
+    assert expected == "either" or (bundle is None) == (expected == "reject")
+    if bundle is not None:  # it runs to its end (decoding 100,000 instructions takes a second or two)
+        assert run(bundle, seconds=30) in ("ok", "guest error")
 
 
 # -- hypothesis ---------------------------------------------------------------------------

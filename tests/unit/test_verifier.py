@@ -22,7 +22,7 @@ from tvm_samples import (  # noqa: E402
     sample_try,
 )
 
-from tinyvm.bytecode.code import ClassInfo, ModuleCode  # noqa: E402
+from tinyvm.bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_METHOD, ClassInfo, ModuleCode  # noqa: E402
 from tinyvm.bytecode.verifier import MAX_NESTING, VerifyError, verify_code, verify_module  # noqa: E402
 from tinyvm.bytecode.code import LoadError  # noqa: E402
 
@@ -410,3 +410,191 @@ def test_module_field_types():
         verify_module(ModuleCode(m.path, m.source_hash, ["a"], (), (), m.init))
     with pytest.raises(VerifyError, match="expected a module"):
         verify_module(m.init)
+
+
+def test_module_code_takes_no_parameters():
+    m = sample_main()
+    init = replace(m.init, arity=1, nlocals=2, local_names=("main", "p"))
+    with pytest.raises(VerifyError, match=r"top-level code cannot take parameters \(arity 1\)"):
+        verify_module(ModuleCode(m.path, m.source_hash, m.globals, m.exports, m.imports, init))
+
+
+@pytest.mark.parametrize("flag", [FLAG_GENERATOR, FLAG_ASYNC])
+def test_module_code_is_not_a_generator_nor_async(flag):
+    m = sample_main()
+    init = replace(m.init, flags=m.init.flags | flag)
+    with pytest.raises(VerifyError, match="top-level code cannot be a generator or async"):
+        verify_module(ModuleCode(m.path, m.source_hash, m.globals, m.exports, m.imports, init))
+
+
+# -- handler depths: what the raising instruction leaves ------------------------------
+
+
+def test_handler_depth_counts_the_pops_of_the_raising_instruction():
+    # SHR at depth 2 raises after taking both operands: the stack the handler
+    # cuts back to 1 has 0 values left (the VM then ran off the frame's bottom).
+    code = f([("LOAD_CONST", 0), ("LOAD_NIL",), "op", ("SHR",), ("RETURN",)], consts=(1,), handlers=(("op", "end", "op", 1),))
+    rejects(code, r"at offset 3: handler 0 depth 1 exceeds the stack depth 0 left by SHR")
+
+
+def test_handler_depth_within_what_a_call_leaves():
+    # A call's callee and arguments are gone when the error arrives; what is below them stays.
+    body = [("LOAD_NIL",), ("LOAD_GLOBAL", 0), ("LOAD_NIL",), "a", ("CALL", 1), "b", ("POP",), ("RETURN",), "h", ("POP",), ("RETURN",)]
+    verify_code(f(body, handlers=(("a", "b", "h", 1),)), 1)
+    rejects(f(body, handlers=(("a", "b", "h", 2),)), "at offset 4: handler 0 depth 2 exceeds the stack depth 1 left by CALL")
+
+
+# -- value kinds along every path (bytecode/dataflow.py) ----------------------------
+
+
+def test_load_cell_of_a_plain_local():
+    # The VM reads `.value` of whatever the slot holds.
+    msg = rejects(f([("LOAD_CELL", 1), ("RETURN",)], arity=1), "LOAD_CELL")
+    assert msg == "verify: function f at offset 0: LOAD_CELL of local 1 (p1) needs a cell, but it may be any value"
+
+
+def test_store_cell_into_a_plain_local():
+    rejects(f([("LOAD_NIL",), ("STORE_CELL", 1), ("LOAD_NIL",), ("RETURN",)], arity=1), "at offset 1: STORE_CELL into local 1 .* needs a cell")
+
+
+def test_cells_accepted_after_make_cell():
+    code = f([("MAKE_CELL", 1), ("LOAD_NIL",), ("STORE_CELL", 1), ("LOAD_CELL", 1), ("RETURN",)], arity=1)
+    verify_code(code, 0)
+
+
+def test_make_cell_of_a_cell():
+    rejects(f([("MAKE_CELL", 1), ("MAKE_CELL", 1), ("LOAD_NIL",), ("RETURN",)], arity=1), "at offset 2: MAKE_CELL of local 1 .* needs any value, but it may be a cell")
+
+
+def test_cell_only_on_one_path():
+    # The paths join with the local a cell on one of them only.
+    ops = [("LOAD_LOCAL", 1), ("JUMP_IF_FALSE", "join"), ("MAKE_CELL", 1), "join", ("LOAD_CELL", 1), ("RETURN",)]
+    rejects(f(ops, arity=1), "at offset 6: LOAD_CELL of local 1 .* needs a cell")
+
+
+def test_cell_stored_over_is_not_a_cell():
+    rejects(f([("MAKE_CELL", 1), ("LOAD_NIL",), ("STORE_LOCAL", 1), ("LOAD_CELL", 1), ("RETURN",)], arity=1), "at offset 5: LOAD_CELL")
+
+
+def test_cells_are_not_values():
+    rejects(f([("MAKE_CELL", 1), ("LOAD_LOCAL", 1), ("RETURN",)], arity=1), "at offset 4: RETURN needs any value, but it may be a cell")
+    rejects(f([("MAKE_CELL", 1), ("LOAD_LOCAL", 1), ("STORE_GLOBAL", 0), ("LOAD_NIL",), ("RETURN",)], arity=1), "STORE_GLOBAL needs any value, but it may be a cell")
+    # ... but they may be moved: loaded and stored back, dropped.
+    verify_code(f([("MAKE_CELL", 1), ("LOAD_LOCAL", 1), ("STORE_LOCAL", 2), ("LOAD_LOCAL", 2), ("POP",), ("LOAD_CELL", 2), ("RETURN",)], local_names=("f", "a", "b"), arity=1), 0)
+
+
+def test_closure_captures_need_cells():
+    inner = asm("g", [("LOAD_UPVAL", 0), ("RETURN",)], captures=((True, 1),))
+    rejects(f([("MAKE_CLOSURE", 0), ("RETURN",)], arity=1, consts=(inner,)), "at offset 0: MAKE_CLOSURE capturing local 1 .* needs a cell")
+    verify_code(f([("MAKE_CELL", 1), ("MAKE_CLOSURE", 0), ("RETURN",)], arity=1, consts=(inner,)), 0)
+
+
+def test_handler_sees_the_locals_of_every_protected_instruction():
+    # The cell is made inside the protected range: an error before MAKE_CELL
+    # reaches the handler with the local not yet a cell.
+    ops = ["a", ("LOAD_GLOBAL", 0), ("POP",), ("MAKE_CELL", 1), ("LOAD_CELL", 1), ("RETURN",), "h", ("POP",), ("LOAD_CELL", 1), ("RETURN",)]
+    rejects(f(ops, arity=1, handlers=(("a", "h", "h", 0),)), "LOAD_CELL of local 1 .* may be any value or a cell")
+
+
+def test_for_iter_needs_an_iterator():
+    rejects(f([("LOAD_NIL",), "top", ("FOR_ITER", "end"), ("POP",), ("JUMP", "top"), "end", ("LOAD_NIL",), ("RETURN",)]), "at offset 1: FOR_ITER needs an iterator, but it may be a value")
+    verify_code(f([("LOAD_NIL",), ("GET_ITER",), "top", ("FOR_ITER", "end"), ("POP",), ("JUMP", "top"), "end", ("LOAD_NIL",), ("RETURN",)]), 0)
+
+
+def test_iterators_are_not_values():
+    rejects(f([("LOAD_NIL",), ("GET_ITER",), ("RETURN",)]), "RETURN needs any value, but it may be an iterator")
+    rejects(f([("LOAD_NIL",), ("GET_ITER",), ("GET_ITER",), ("RETURN",)]), "at offset 2: GET_ITER needs any value, but it may be an iterator")
+
+
+def test_build_string_needs_strings():
+    rejects(f([("LOAD_CONST", 0), ("LOAD_CONST", 1), ("BUILD_STRING", 2), ("RETURN",)], consts=("a", 1.5)), "at offset 4: BUILD_STRING needs a string, but it may be a value")
+    rejects(f([("LOAD_LOCAL", 1), ("BUILD_STRING", 1), ("RETURN",)], arity=1), "BUILD_STRING needs a string, but it may be any value")
+    verify_code(f([("LOAD_CONST", 0), ("LOAD_LOCAL", 1), ("TO_STR",), ("BUILD_STRING", 2), ("RETURN",)], arity=1, consts=("a",)), 0)
+
+
+def range_loop(*between):
+    """for i in p1..p2 { }, as the compiler emits it; `between` goes between the
+    stores of the two ends and RANGE."""
+    return f(
+        [("LOAD_LOCAL", 1), ("DUP",), ("STORE_LOCAL", 3), ("LOAD_LOCAL", 2), ("DUP",), ("STORE_LOCAL", 4), *between, ("RANGE",), ("POP",),
+         "top", ("FOR_RANGE", 3, 0, "end"), ("STORE_LOCAL", 5), ("JUMP", "top"), "end", ("LOAD_NIL",), ("RETURN",)],
+        arity=2, local_names=("f", "a", "b", "$i", "$end", "i"),
+    )  # fmt: skip
+
+
+def test_for_range_after_range_checked_its_ends():
+    verify_code(range_loop(), 0)
+
+
+def test_for_range_needs_int_locals():
+    code = f([("LOAD_LOCAL", 1), ("STORE_LOCAL", 3), ("LOAD_LOCAL", 2), ("STORE_LOCAL", 4), "top", ("FOR_RANGE", 3, 0, "end"), ("STORE_LOCAL", 5), ("JUMP", "top"), "end", ("LOAD_NIL",), ("RETURN",)], arity=2, local_names=("f", "a", "b", "$i", "$end", "i"))
+    rejects(code, r"FOR_RANGE counter local 3 \(\$i\) needs an int, but it may be any value")
+
+
+def test_for_range_local_overwritten_before_range():
+    # RANGE checks the value on the stack; the local no longer holds it.
+    rejects(range_loop(("LOAD_NIL",), ("STORE_LOCAL", 3)), r"FOR_RANGE counter local 3 \(\$i\) needs an int, but it may be a value")
+
+
+def test_for_range_with_int_constants():
+    code = f([("LOAD_CONST", 0), ("STORE_LOCAL", 1), ("LOAD_CONST", 1), ("STORE_LOCAL", 2), "top", ("FOR_RANGE", 1, 1, "end"), ("POP",), ("JUMP", "top"), "end", ("LOAD_NIL",), ("RETURN",)], consts=(0, 10), local_names=("f", "i", "n"))
+    verify_code(code, 0)
+
+
+def make_class(*methods, names=None):
+    """A class whose methods are made by `methods` (lists of instructions)."""
+    names = names or tuple(f"m{i}" for i in range(len(methods)))
+    ci = ClassInfo("K", (), (), names)
+    plain = asm("K.m", [("LOAD_NIL",), ("RETURN",)], arity=1, flags=FLAG_METHOD)
+    gen = replace(plain, flags=FLAG_METHOD | FLAG_GENERATOR)
+    ops = [("LOAD_NIL",)] + [op for m in methods for op in m] + [("MAKE_CLASS", 0, len(methods)), ("RETURN",)]
+    return f(ops, consts=(ci, plain, gen))
+
+
+def test_make_class_methods_are_closures():
+    verify_code(make_class([("MAKE_CLOSURE", 1)], [("MAKE_CLOSURE", 2)], names=("init", "items")), 0)
+    rejects(make_class([("LOAD_NIL",)]), "MAKE_CLASS needs a function or an async or generator function, but it may be a value")
+
+
+@pytest.mark.parametrize("name", ["init", "$fields"])
+def test_make_class_init_is_a_plain_function(name):
+    # The VM enters `init` and `$fields` as ordinary frames.
+    rejects(make_class([("MAKE_CLOSURE", 2)], names=(name,)), f"MAKE_CLASS method {re.escape(repr(name))} needs a function, but it may be an async or generator function")
+
+
+def test_kinds_of_unreachable_code_are_not_checked():
+    verify_code(f([("LOAD_NIL",), ("RETURN",), ("LOAD_CELL", 1), ("RETURN",)], arity=1), 0)
+
+
+def test_type_pass_has_a_budget(monkeypatch):
+    from tinyvm.bytecode import dataflow
+
+    monkeypatch.setattr(dataflow, "budget", lambda code: 5)
+    rejects(sample_loop(), r"too complex to verify \(the type analysis needs more than 5 steps\)")
+
+
+# -- other instructions the VM trusts ---------------------------------------------
+
+
+def test_select_cases():
+    def sel(count, cases):
+        return f([("LOAD_NIL",)] * count + [("SELECT", count, 0), ("POP",), ("RETURN",)], consts=(cases,))
+
+    verify_code(sel(4, ("recv", "send", "sleep", "default")), 0)
+    rejects(sel(1, 5), r"SELECT needs a tuple of case kinds \(recv, send, sleep, default\), got int")
+    rejects(sel(1, ("recv", "bogus")), "SELECT needs a tuple of case kinds")
+    rejects(sel(2, ("recv", "recv", "recv")), r"SELECT count 2 but its cases take 3 value\(s\)")
+
+
+def test_yield_only_in_generators():
+    body = [("LOAD_NIL",), ("YIELD",), ("RETURN",)]
+    verify_code(f(body, flags=FLAG_GENERATOR), 0)
+    rejects(f(body), "at offset 1: YIELD outside a generator function")
+    rejects(f(body, flags=FLAG_GENERATOR | FLAG_ASYNC), "YIELD outside a generator function")
+
+
+@pytest.mark.parametrize("name", ["__id", "__fields", "__kind", "__repr_scalar", "__sort_by_keys", "__anything"])
+def test_private_builtins_are_rejected(name):
+    msg = rejects(f([("LOAD_BUILTIN", 0), ("RETURN",)], names=(name,)), "private")
+    assert msg == f"verify: function f at offset 0: LOAD_BUILTIN of {name!r}: built-ins starting with '__' are private to the runtime library"
+    verify_code(f([("LOAD_BUILTIN", 0), ("RETURN",)], names=("print",)), 0)

@@ -42,6 +42,13 @@ CLASS_EXTENDS = 2  # declared with a superclass: MAKE_CLASS's parent operand mus
 # `dialect`, lang/frontend.py), and a new dialect is a change to the VM.
 LANGS = ("tinylang", "lox")
 
+# Built-in names that start with this prefix are the runtime library's private
+# helpers (runtime/builtins.py PRELUDE_NATIVES: `__id`, `__fields`...). Only the
+# prelude, which the VM's loader compiles (lang/loader.py), may name them: the
+# verifier rejects a LOAD_BUILTIN of one in any other code (a .tvm file), and
+# the VM resolves them for the prelude only (vm/ops_values.py).
+PRIVATE_BUILTIN_PREFIX = "__"
+
 # How deeply code objects (functions in functions) and constants (tuples in
 # tuples) may nest in a module: the one limit the .tvm reader, the verifier
 # and the compilers share, so a compiler never writes what a loader refuses.

@@ -38,6 +38,10 @@ OPERAND_KINDS = (CONST, LOCAL, UPVAL, GLOBAL, NAME, JUMP_KIND, COUNT)
 PRINT_STR = 0  # as print() does (to_str; an instance's str() method included)
 PRINT_CLOX = 1  # clox's forms: numbers as C's printf("%g"), <fn f>, `Name instance`
 
+# SELECT's cases (its constant operand lists them): how many stack values each
+# takes, in order (sched/scheduler.py select).
+SELECT_CASES = {"recv": 1, "send": 2, "sleep": 1, "default": 0}
+
 
 @dataclass(frozen=True, slots=True)
 class OpInfo:

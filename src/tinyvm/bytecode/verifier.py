@@ -15,8 +15,18 @@ outside the compiler (a `.tvm` file above all) therefore goes through
 * the tables are consistent: line-table offsets are instruction starts in
   non-decreasing order; handler ranges and targets lie on instruction
   boundaries, a handler target is entered with `depth + 1` values, and every
-  reachable instruction a handler protects has at least `depth` values;
-  `nlocals >= arity + 1` and one local name per slot;
+  reachable instruction a handler protects leaves at least `depth` values
+  after its pops (it may take its operands before it raises: the VM cuts the
+  stack back to `depth`, and cannot grow it); `nlocals >= arity + 1` and one
+  local name per slot;
+* every value has the kind its instruction trusts it to have, on every path
+  (the type pass, bytecode/dataflow.py: cells, iterators, strings for
+  BUILD_STRING, ints for FOR_RANGE, closures for MAKE_CLASS, guest values
+  everywhere else);
+* SELECT's case list matches its count, YIELD is only in a generator's code,
+  LOAD_BUILTIN names no private built-in (`__id`...: the prelude's own, see
+  code.PRIVATE_BUILTIN_PREFIX), and a module's top-level code takes no
+  parameters and is neither a generator nor async;
 * nested code objects in the constant pool verify too, with their captures
   valid in the enclosing code;
 * type texts the VM checks values against parse (`bytecode/types.py`, `parse_type_text`):
@@ -39,7 +49,20 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from .code import CLASS_EXTENDS, CLASS_OPEN, FLAG_METHOD, LANGS, MAX_NESTING, ClassInfo, Code, LoadError, ModuleCode
+from .code import (
+    CLASS_EXTENDS,
+    CLASS_OPEN,
+    FLAG_ASYNC,
+    FLAG_GENERATOR,
+    FLAG_METHOD,
+    LANGS,
+    MAX_NESTING,
+    PRIVATE_BUILTIN_PREFIX,
+    ClassInfo,
+    Code,
+    LoadError,
+    ModuleCode,
+)
 from .opcodes import (
     BY_NAME,
     CONST,
@@ -50,9 +73,11 @@ from .opcodes import (
     NUM_OPCODES,
     OPCODES,
     OPERAND_KINDS,
+    SELECT_CASES,
     UPVAL,
-    stack_effect,
+    eval_effect,
 )
+from .dataflow import check_kinds
 from .types import parse_type_text
 
 # `opcodes.JUMP` is the operand-kind string at definition time but is then
@@ -63,6 +88,9 @@ assert _JUMP_KIND in OPERAND_KINDS
 _SLOT0_WRITERS = frozenset(BY_NAME[n].code for n in ("STORE_LOCAL", "MAKE_CELL", "STORE_CELL", "FOR_RANGE"))
 _FOR_RANGE = BY_NAME["FOR_RANGE"].code
 _PRINT = BY_NAME["PRINT"].code
+_YIELD = BY_NAME["YIELD"].code
+_LOAD_BUILTIN = BY_NAME["LOAD_BUILTIN"].code
+_SELECT = BY_NAME["SELECT"].code
 
 __all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NESTING"]
 
@@ -81,6 +109,31 @@ _BUILD_RECORD = _OP_BY_NAME["BUILD_RECORD"]
 _CHECK_TYPE = _OP_BY_NAME["CHECK_TYPE"]
 # operand index of the proven-signature constant
 _PROVEN_SIG = {_OP_BY_NAME["CALL_TYPED"]: 1, _OP_BY_NAME["CALL_METHOD_TYPED"]: 2}
+
+
+
+def _linear(expr: str) -> tuple[int, ...]:
+    """A stack-effect expression of the opcode table ("a+1", "2*a", "b"...) as
+    (constant, coefficient of a, of b, of c): evaluating the text for every
+    instruction was most of the verifier's time."""
+    k = eval_effect(expr, (0, 0, 0))
+    form = (k,) + tuple(eval_effect(expr, unit) - k for unit in ((1, 0, 0), (0, 1, 0), (0, 0, 1)))
+    assert eval_effect(expr, (2, 3, 5)) == k + 2 * form[1] + 3 * form[2] + 5 * form[3], f"{expr!r} is not linear"
+    return form
+
+
+def _apply(form: tuple[int, ...], operands: tuple[int, ...]) -> int:
+    total = form[0]
+    for coef, v in zip(form[1:], operands):
+        if coef:
+            total += coef * v
+    return total
+
+
+_POPS = tuple(_linear(op.pops) for op in OPCODES)
+_BRANCH = tuple(_linear(op.branch) if op.branch is not None else None for op in OPCODES)
+_SIZES = tuple(op.size for op in OPCODES)
+_JUMP_INDEX = tuple(op.operands.index(_JUMP_KIND) if _JUMP_KIND in op.operands else -1 for op in OPCODES)
 
 # Longer type texts are rejected outright (parsing is recursive).
 MAX_TYPE_TEXT = 4096
@@ -128,6 +181,8 @@ class _Verifier:
         self.nglobals = nglobals
         name = getattr(code, "name", None)
         self.fname = name if type(name) is str else repr(name)
+        self.depth_at: dict[int, int] = {}
+        self.pops_of: dict[int, int] = {}  # pc -> values its instruction pops
 
     def fail(self, msg: str, offset: int | None = None) -> VerifyError:
         where = f"function {self.fname}" if offset is None else f"function {self.fname} at offset {offset}"
@@ -220,19 +275,12 @@ class _Verifier:
             op = code[pc]
             if not 0 <= op < NUM_OPCODES:
                 raise self.fail(f"invalid opcode {op}", pc)
-            info = OPCODES[op]
-            if pc + info.size > n:
-                raise self.fail(f"{info.name} needs {len(info.operands)} operand(s) but the code ends", pc)
-            operands = code[pc + 1 : pc + info.size]
-            insns[pc] = (op, operands)
-            pc += info.size
-        for pc, (op, operands) in insns.items():
-            self.check_operands(pc, op, operands, insns)
-        return insns
-
-    def check_operands(self, pc: int, op: int, operands: tuple[int, ...], insns: dict) -> None:
+            size = _SIZES[op]
+            if pc + size > n:
+                raise self.fail(f"{OPCODES[op].name} needs {size - 1} operand(s) but the code ends", pc)
+            insns[pc] = (op, code[pc + 1 : pc + size])
+            pc += size
         c = self.code
-        info = OPCODES[op]
         limits = {
             CONST: (len(c.consts), "constant"),
             LOCAL: (c.nlocals, "local"),
@@ -240,6 +288,13 @@ class _Verifier:
             GLOBAL: (self.nglobals, "global"),
             NAME: (len(c.names), "name"),
         }
+        for pc, (op, operands) in insns.items():
+            self.check_operands(pc, op, operands, insns, limits)
+        return insns
+
+    def check_operands(self, pc: int, op: int, operands: tuple[int, ...], insns: dict, limits: dict) -> None:
+        c = self.code
+        info = OPCODES[op]
         for kind, v in zip(info.operands, operands):
             if kind == _JUMP_KIND:
                 if not 0 <= v < len(c.code):
@@ -260,6 +315,12 @@ class _Verifier:
             raise self.fail("FOR_RANGE needs two adjacent local slots", pc)
         if op == _PRINT and operands[0] not in (0, 1):
             raise self.fail(f"PRINT mode {operands[0]} is not 0 (print) or 1 (clox)", pc)
+        if op == _YIELD and c.flags & (FLAG_GENERATOR | FLAG_ASYNC) != FLAG_GENERATOR:
+            # YIELD suspends the frame of a Gen: only a generator function's
+            # code runs in one (an async one runs in a fiber of its own).
+            raise self.fail("YIELD outside a generator function", pc)
+        if op == _LOAD_BUILTIN and c.names[operands[0]].startswith(PRIVATE_BUILTIN_PREFIX):
+            raise self.fail(f"LOAD_BUILTIN of {c.names[operands[0]]!r}: built-ins starting with {PRIVATE_BUILTIN_PREFIX!r} are private to the runtime library", pc)
         self.check_const_use(pc, op, operands)
 
     def check_const_use(self, pc: int, op: int, operands: tuple[int, ...]) -> None:
@@ -294,6 +355,13 @@ class _Verifier:
                 raise self.fail(f"CHECK_TYPE needs a (type, place) pair of strings, got {_pair_desc(k)}", pc)
             if not _type_parses(k[0]):
                 raise self.fail(f"CHECK_TYPE of malformed type {k[0]!r:.80}", pc)
+        elif op == _SELECT:
+            k = c.consts[operands[1]]
+            if not (_is_str_tuple(k) and all(case in SELECT_CASES for case in k)):
+                raise self.fail(f"SELECT needs a tuple of case kinds ({', '.join(SELECT_CASES)}), got {_pair_desc(k)}", pc)
+            want = sum(SELECT_CASES[case] for case in k)
+            if operands[0] != want:
+                raise self.fail(f"SELECT count {operands[0]} but its cases take {want} value(s)", pc)
         elif op in _PROVEN_SIG:
             k = c.consts[operands[_PROVEN_SIG[op]]]
             if not _is_str_tuple(k) or not all(t == "" or _type_parses(t) for t in k):
@@ -348,6 +416,8 @@ class _Verifier:
         c = self.code
         n = len(c.code)
         depth_at: dict[int, int] = {}
+        self.depth_at = depth_at
+        pops_of = self.pops_of
         work: list[int] = []
 
         def enter(target: int, depth: int, source: int | None) -> None:
@@ -372,30 +442,37 @@ class _Verifier:
             depth = depth_at[pc]
             op, operands = insns[pc]
             info = OPCODES[op]
-            pops = info.pushes - stack_effect(info, operands)
+            pops = _apply(_POPS[op], operands)
+            pops_of[pc] = pops
             if depth < pops:
                 raise self.fail(f"stack underflow: {info.name} needs {pops} value(s), stack has {depth}", pc)
             if not info.terminal:
-                nxt = pc + info.size
+                nxt = pc + _SIZES[op]
                 if nxt >= n:
                     raise self.fail(f"control runs off the end of the code after {info.name}", pc)
-                enter(nxt, depth + stack_effect(info, operands), pc)
-            if info.branch is not None:
-                target = operands[info.operands.index(_JUMP_KIND)]
-                enter(target, depth + stack_effect(info, operands, branch=True), pc)
+                enter(nxt, depth - pops + info.pushes, pc)
+            branch = _BRANCH[op]
+            if branch is not None:
+                enter(operands[_JUMP_INDEX[op]], depth + _apply(branch, operands), pc)
         self.check_handler_depths(insns, depth_at)
 
     def check_handler_depths(self, insns: dict, depth_at: dict[int, int]) -> None:
         """The VM cuts the stack back to a handler's depth, so every reachable
-        instruction the handler protects must have at least that many values."""
+        instruction the handler protects must leave at least that many values
+        when it raises. An instruction may raise after taking its operands
+        (`y = L.pop()`, then the operator fails; a call's arguments are gone
+        from the caller's stack when the callee fails), and a fused block
+        (vm/blocks.py) pops the values below it as it goes: the depth that
+        counts is the one after the instruction's pops."""
         handlers = self.code.handlers
         if not handlers:
             return
         starts = sorted(insns)
+        pops_of = self.pops_of
         # Range-minimum over instruction depths with a sparse table, so many
         # handlers over long code stay O(n log n) instead of O(handlers * n).
         big = 1 << 62  # unreachable instructions constrain nothing
-        table = [[depth_at.get(pc, big) for pc in starts]]
+        table = [[depth_at[pc] - pops_of[pc] if pc in depth_at else big for pc in starts]]
         width = 1
         while 2 * width <= len(starts):
             prev = table[-1]
@@ -408,8 +485,8 @@ class _Verifier:
             row = table[level]
             least = min(row[lo], row[hi - (1 << level)])
             if least < hdepth:
-                pc = next(p for p in starts[lo:hi] if depth_at.get(p, big) == least)
-                raise self.fail(f"handler {i} depth {hdepth} exceeds the stack depth {least}", pc)
+                pc = next(p for p in starts[lo:hi] if p in depth_at and depth_at[p] - pops_of[p] == least)
+                raise self.fail(f"handler {i} depth {hdepth} exceeds the stack depth {least} left by {OPCODES[insns[pc][0]].name}", pc)
 
     def run(self) -> list[tuple[int, Code]]:
         """Verify; return the nested code constants (index, code) to recurse into."""
@@ -423,13 +500,20 @@ class _Verifier:
         self.check_stack(insns)
         nested = [(i, k) for i, k in enumerate(c.consts) if type(k) is Code]
         for i, k in nested:
-            if type(k.captures) is tuple and all(
-                type(cap) is tuple and len(cap) == 2 and type(cap[0]) is bool and _is_int(cap[1])
-                for cap in k.captures
-            ):
-                self.check_captures_of(k, i)
-            # malformed capture entries are reported when the nested code is verified
+            if not _captures_well_formed(k):
+                # Reported when the nested code itself is verified (first:
+                # before this code's type pass reads the captures).
+                _Verifier(k, self.nglobals).check_fields()
+            self.check_captures_of(k, i)
+        # Operand kinds along every path (bytecode/dataflow.py).
+        check_kinds(c, insns, self.pops_of, self.fail)
         return nested
+
+
+def _captures_well_formed(code: Code) -> bool:
+    return type(code.captures) is tuple and all(
+        type(cap) is tuple and len(cap) == 2 and type(cap[0]) is bool and _is_int(cap[1]) for cap in code.captures
+    )
 
 
 def _verify(code: Code, nglobals: int, depth: int, seen: set[int]) -> None:
@@ -485,4 +569,9 @@ def verify_module(m: ModuleCode) -> None:
     if type(m.init.captures) is not tuple or m.init.captures:
         # top-level code runs with no enclosing function, so it has nothing to capture
         raise VerifyError(f"verify: module {label}: top-level code cannot capture variables")
+    # The VM runs top-level code as a plain function called with no arguments.
+    if m.init.arity != 0:
+        raise VerifyError(f"verify: module {label}: top-level code cannot take parameters (arity {m.init.arity!r:.20})")
+    if not _is_int(m.init.flags) or m.init.flags & (FLAG_GENERATOR | FLAG_ASYNC):
+        raise VerifyError(f"verify: module {label}: top-level code cannot be a generator or async")
     verify_code(m.init, len(m.globals))

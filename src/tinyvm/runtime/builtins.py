@@ -53,6 +53,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
@@ -88,8 +89,45 @@ GUEST_FALLBACKS: dict[str, str] = {
     "input": "input_guest",
 }
 
-# Helpers only the prelude is meant to call (the VM may hide them from users).
+# Helpers only the prelude may call: their names carry the private prefix, so
+# the verifier rejects them in .tvm files and the VM resolves them for the
+# prelude only (bytecode/code.py PRIVATE_BUILTIN_PREFIX).
 PRELUDE_NATIVES = frozenset({"__kind", "__id", "__repr_scalar", "__fields", "__sort_by_keys"})
+assert all(name.startswith(PRIVATE_BUILTIN_PREFIX) for name in PRELUDE_NATIVES)
+
+
+class Identities:
+    """`__id(v)`: a per-VM serial number standing for v's identity (the prelude's
+    formatter keys the containers on the current path by it, to print a cycle as
+    `[...]`). Never the host's address of the object: that would show the
+    host's memory layout, and differ from run to run.
+
+    The table maps id(v) to (v, number). Holding v keeps its id from being
+    reused while the entry lives; once the table has grown, entries of objects
+    the collector has freed since are dropped (heap/heap.py: a collection
+    leaves every survivor, and every object allocated after it, marked with the
+    heap's current epoch), so it holds about as many entries as there are live
+    objects that were ever formatted. Numbers are handed out in call order, so
+    a program's run is the same every time."""
+
+    def __init__(self, heap: Any) -> None:
+        self.heap = heap
+        self.table: dict[int, tuple[Any, int]] = {}
+        self.serial = 0
+        self.pruned_at = (heap.epoch, 0)  # (epoch, entries kept) at the last pruning
+
+    def __call__(self, v: Any) -> int:
+        entry = self.table.get(id(v))
+        if entry is not None:
+            return entry[1]
+        epoch, kept = self.pruned_at
+        if len(self.table) > 2 * kept + 256 and self.heap.epoch != epoch:
+            now = self.heap.epoch
+            self.table = {k: e for k, e in self.table.items() if getattr(e[0], "mark", None) == now}
+            self.pruned_at = (now, len(self.table))
+        self.serial += 1
+        self.table[id(v)] = (v, self.serial)
+        return self.serial
 
 
 def arg_count_error(name: str, expected: int | str, got: int) -> RtError:
@@ -432,8 +470,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             return "strinst" if "str" in v.cls.methods else "instance"
         return "leaf"
 
-    def id_(v: Any) -> int:
-        return id(v)
+    id_ = Identities(vm.heap)
 
     def repr_scalar(v: Any) -> str:
         # Only called on leaves (kind "leaf") and map keys: never NeedsGuest.

@@ -46,6 +46,7 @@ from .io import POLL_INTERVAL, IOPoller
 from ..runtime.values import typeof
 
 _GONE: Any = ()  # a finished fiber's frame and frame stack
+_NO_ERROR: Any = object()  # Scheduler.wake's "no error" (nil is an error value)
 DEFAULT_BUDGET = 8192  # instructions a fiber runs before another ready one gets a turn
 
 
@@ -153,13 +154,14 @@ class Scheduler:
                     self.wake_await(w, fb)
             fb.awaiters = None
 
-    def wake(self, w: Wait, *push: Any, error: Any = None) -> None:
+    def wake(self, w: Wait, *push: Any, error: Any = _NO_ERROR) -> None:
         """Complete wait w: push values onto the fiber's frame (or arrange for
-        `error` to be raised there) and queue the fiber."""
+        `error` to be raised there: any value, nil included, as `throw nil`
+        fails a task with nil) and queue the fiber."""
         w.done = True
         fb = w.fiber
         fb.wait = None
-        if error is not None:
+        if error is not _NO_ERROR:
             fb.resume_error = Throw(error)
         else:
             fb.L.extend(push)

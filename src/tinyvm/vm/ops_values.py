@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
+from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.objects import (
     UNINIT,
     Array,
@@ -216,6 +217,10 @@ def b_store_global(d, code, ops, pc, args, k):
 def b_load_builtin(d, code, ops, pc, args, k):
     name = code.names[args[0]]
     value = d.vm.builtins.get(name, UNINIT)
+    if name.startswith(PRIVATE_BUILTIN_PREFIX) and not d.privileged:
+        # The runtime library's own helpers exist for the prelude only (the
+        # verifier rejects them in .tvm files; this covers code from anywhere).
+        value = UNINIT
     if value is UNINIT:
 
         def missing(fb):
@@ -416,6 +421,8 @@ def b_to_str(d, code, ops, pc, args, k):
 @builder(O.BUILD_STRING)
 def b_build_string(d, code, ops, pc, args, k):
     n = args[0]
+    if n == 0:  # (L[-0:] would be the whole frame)
+        return push_value(ops, k, "")
 
     def f(fb):
         L = fb.L

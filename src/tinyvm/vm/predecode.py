@@ -5,7 +5,8 @@ with its operands already decoded into closure variables (constant values,
 slot numbers, resolved globals list, the built-in object...). The dispatch loop
 is then just `op = op(fiber)` (see machine.py): no opcode switch, no operand
 fetch. Jumps are threaded: an instruction followed by an unconditional JUMP
-continues straight at the jump's target.
+continues straight at the jump's target (except a call-like one, whose
+successor is a return address: `_RETURNS`).
 
 The closure of each instruction is made by its builder, one per opcode
 (the table in ops.py, filled in by the instruction families ops_values.py,
@@ -42,6 +43,8 @@ class Decoder:
         self.module = module
         self.G = module.globals
         self.rules = vm.rules_for(module.code.lang if module.code is not None else DEFAULT_DIALECT)
+        # The prelude's code may load the runtime library's private built-ins.
+        self.privileged = module is vm.prelude
 
     def decode(self, code: Code) -> list:
         cached = self.vm.decoded.get(code)
@@ -67,7 +70,7 @@ class Decoder:
             window = instrs[i : i + 4]
             fused = self._fuse(code, ops, window, boundaries, nxt_of)
             if fused is None:
-                k = self.thread(code, nxt_of[pc])
+                k = nxt_of[pc] if opc in _RETURNS else self.thread(code, nxt_of[pc])
                 fn = BUILDERS[opc](self, code, ops, pc, args, k)
                 info[fn] = (code, pc)
             else:
@@ -110,6 +113,19 @@ class Decoder:
             t = self.thread(code, a0[2])
             return _for_range_store(ops, k, t, a0[0], a0[1], a1[0]), p0
         return None
+
+
+# Instructions whose closure hands its successor op to code that runs later,
+# as a return address: a callee's frame, a parked fiber, a suspended
+# generator. The machine finds the instruction a frame will continue after
+# from that op (Machine.call_site: the op's offset minus one), for traces and
+# for the exception table, so it must be the instruction's own successor: not
+# threaded past a JUMP, whose target's offset says nothing of the call.
+# (Compiled code never follows one of these by a JUMP: no cost there.)
+_RETURNS = frozenset({
+    O.CALL, O.CALL_GLOBAL, O.CALL_TYPED, O.CALL_METHOD, O.CALL_METHOD_TYPED, O.SUPER_CALL,
+    O.AWAIT, O.YIELD, O.SELECT, O.IMPORT, O.TO_STR,
+})  # fmt: skip
 
 
 def _iter_instructions(code: tuple[int, ...]):
