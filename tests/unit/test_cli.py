@@ -338,3 +338,16 @@ def test_installed_tvm_reads_stdin_and_e(tmp_path: Path) -> None:
     p = _run(_exe("tvm") + ["run", "--max-depth=5"], cwd=tmp_path)
     assert (p.returncode, p.stdout) == (64, "") and p.stderr == "tvm: run needs a FILE\n(see 'tvm --help')\n"
 
+
+
+@pytest.mark.parametrize("argv", [["run", "-h", "--allow-all=1"], ["check", "--help", "--nope"], ["-h", "--bogus"], ["disasm", "-h", "--lang", "nosuch"]])
+def test_help_answers_whatever_follows_it(argv):
+    # -h/--help answers at once, as argparse does: a bad option after it is not
+    # a usage error (found by tests/fuzz/test_fuzz_cli.py).
+    code, out, err = tvm(argv)
+    assert (code, err) == (0, "") and out.startswith("usage: tvm")
+
+
+def test_a_bad_option_before_help_is_still_a_usage_error():
+    code, out, err = tvm(["run", "--max-depth=x", "-h"])
+    assert (code, out) == (64, "") and err.startswith("tvm: --max-depth needs a positive integer")

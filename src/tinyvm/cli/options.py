@@ -146,6 +146,9 @@ def parse(
             parsed.words.append(arg)
             i += 1
             continue
+        if "help" in parsed.values:  # help answers: options after it are not checked (as argparse does)
+            i += 1
+            continue
         name, value = _split(arg, table)
         opt = table.get(name)
         if opt is None:
