@@ -59,6 +59,13 @@ from tinyvm.bytecode.code import Bundle, Code
 from tinyvm.bytecode.tvmfile import HEADER_SIZE, MAGIC, dump_bundle, load_bundle
 from tinyvm.cli.main import main, tvmc_main
 
+# The case timer fires again every REARM_SECONDS after its first alarm: an
+# alarm that arrives while a finalizer runs Python code (a generator closed,
+# a ResourceWarning issued) is reported as "Exception ignored" and lost, and a
+# one-shot timer would then let an endless mutant run until memory runs out.
+REARM_SECONDS = 0.05
+
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("TVM_FUZZ_SEED", "20240612"))
 N_CASES = int(os.environ.get("TVM_FUZZ_CASES", "2000"))
@@ -100,7 +107,7 @@ def run_cli(argv: list[str], seconds: float = CASE_SECONDS) -> Outcome:
     start = time.perf_counter()
     try:
         try:
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
             rc = main(argv, stdin=io.StringIO(""), stdout=out, stderr=err)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -67,6 +67,13 @@ from tinyvm.bytecode.verifier import VerifyError  # noqa: E402
 from tinyvm.runtime.errors import GuestException  # noqa: E402
 from tinyvm.stdlib.os import ProgramExit  # noqa: E402
 
+# The case timer fires again every REARM_SECONDS after its first alarm: an
+# alarm that arrives while a finalizer runs Python code (a generator closed,
+# a ResourceWarning issued) is reported as "Exception ignored" and lost, and a
+# one-shot timer would then let an endless mutant run until memory runs out.
+REARM_SECONDS = 0.05
+
+
 SEED = 20240611
 CASE_TIME_LIMIT = 2.0  # seconds; a slower single load counts as a hang
 
@@ -106,7 +113,7 @@ def time_limit(seconds: float):
             raise Hang(f"load took more than {seconds}s")
 
         old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
     start = time.perf_counter()
     try:
         yield
@@ -330,7 +337,7 @@ def run(bundle: Bundle, seconds: float = RUN_SECONDS) -> str:
 
     old = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
         try:
             vm.run_bundle(bundle)
         finally:
