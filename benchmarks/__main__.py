@@ -277,6 +277,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     ap.add_argument("--lox", action="store_true",
                     help="run the Lox benchmarks of ../shared/lox-tests/benchmark too (slow)")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    ap.add_argument("--churn-seconds", type=float, default=None, metavar="S",
+                    help=f"how long conc/churn's clients reconnect (default {concurrency.CHURN_SECONDS:g}, "
+                         f"{concurrency.CHURN_QUICK:g} with --quick)")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--concurrency", action="store_true",
                        help="run only the concurrency group (fibers and channels vs asyncio)")
@@ -285,6 +288,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         ap.error("--repeat must be at least 1")
+    if args.churn_seconds is not None and not args.churn_seconds > 0:
+        ap.error("--churn-seconds must be positive")
     return args
 
 
@@ -365,16 +370,20 @@ def main(argv: Optional[list[str]] = None) -> int:
         geo = math.exp(sum(math.log(r) for r in typed_ratios) / len(typed_ratios))
         print(f"geometric mean ratio over {len(typed_ratios)} checked typed twin(s): {geo:.1f}x")
     print_typed_section(results)
-    conc_results = concurrency.run_group(main_fn, repeat, args.filter) if conc_names else []
+    churn_s = args.churn_seconds or (concurrency.CHURN_QUICK if args.quick else concurrency.CHURN_SECONDS)
+    conc_results = concurrency.run_group(main_fn, repeat, args.filter, churn_s) if conc_names else []
     failed += [r.label for r in conc_results if r.status == "failed"]
     mismatched += [r.label for r in conc_results if r.check == "MISMATCH"]
     over = [r.label for r in conc_results if r.check == "OVER"]
+    grows = [r.label for r in conc_results if r.check in ("GROWS", "LEAK")]
     if failed:
         print(f"failed: {', '.join(failed)}")
     if mismatched:
         print(f"output mismatch: {', '.join(mismatched)}")
     if over:
         print(f"over the heap limit per idle fiber ({concurrency.HEAP_LIMIT} B): {', '.join(over)}")
+    if grows:
+        print(f"memory not freed (RSS grew, or finished connections kept): {', '.join(grows)}")
 
     if args.json:
         payload = {
@@ -401,7 +410,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
 
-    return 1 if failed or mismatched or over else 0
+    return 1 if failed or mismatched or over or grows else 0
 
 
 if __name__ == "__main__":

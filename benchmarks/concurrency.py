@@ -17,12 +17,22 @@ Programs live in ``benchmarks/programs/concurrency/``:
   server runs as its own process (``tvm run --allow-net``, ``python``); the
   load generator runs in the harness's process. Skipped when TinyVM has no
   ``net`` module.
+* ``churn`` -- not timed: memory of a long-running server.
+  ``echo_churn.tl`` (one fiber per connection) runs in its own process on an
+  embedded VM (``churn_server``) under ``CHURN_CLIENTS`` reconnecting clients
+  (``echo_load.run_churn``: a new connection every ``CHURN_PER_CONN``
+  requests) for ``CHURN_SECONDS`` (``--churn-seconds``; ``CHURN_QUICK`` under
+  ``--quick``). The server's RSS at the end must be within ``RSS_SLACK`` of
+  its RSS after the first ``CHURN_FIRST`` seconds, and once every client is
+  done, a full collection must leave none of the finished connections' fibers
+  and conns on the heap, and none of their sockets open.
 
 The two timed programs run like the main table's (``tvm run NAME.tl`` and
 ``runpy`` of ``NAME.py`` in-process, wall clock, best of N, compilation
 included), their runs alternating so that a change of machine load affects
 both sides alike. Their outputs must match. Timings never fail the run; a
-crash, a mismatch, or an idle fiber over the heap limit does (exit status 1).
+crash, a mismatch, an idle fiber over the heap limit, or a churn server whose
+memory grows or that keeps finished connections does (exit status 1).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import asyncio
 import gc
 import importlib.util
 import io
+import json
 import math
 import os
 import runpy
@@ -41,7 +52,7 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .echo_load import Load, run_load
+from .echo_load import Churn, Load, run_churn, run_load
 from .runner import (
     PROGRAMS,
     REPO,
@@ -60,6 +71,17 @@ HEAP_LIMIT = 1024  # accounted bytes allowed per idle fiber
 ECHO_CONNS = 100  # concurrent connections (echo_server.tl/.py serve exactly this many)
 ECHO_REQS = 100  # requests per connection, one after the other
 ECHO_TIMEOUT = 120.0  # seconds a server may take to start, serve and exit
+CHURN_CLIENTS = 100  # reconnecting clients at once
+CHURN_PER_CONN = 20  # requests per connection
+CHURN_SECONDS = 60.0  # how long they keep reconnecting (--churn-seconds)
+CHURN_QUICK = 15.0  # ... under --quick
+CHURN_FIRST = 5.0  # the server's RSS then is the reference
+RSS_SLACK = 0.10  # the RSS at the end may exceed the reference by this fraction
+# After the clients are gone and a full collection, what may be left: the
+# acceptor's fiber (the main fiber is the host's, not on the heap), the
+# control conn being answered, and it and the two listeners open. Anything
+# more is a finished connection kept.
+CHURN_LIVE = {"fibers_on_heap": 1, "conns_on_heap": 1, "sockets_open": 3, "fibers_alive": 1}
 
 
 @dataclass(frozen=True)
@@ -75,7 +97,7 @@ TIMED = [
     Timed("spawn", 100_000, "fibers", "ratio < 1 (faster than asyncio)", lambda r: r < 1.0),
     Timed("pingpong", 200_000, "messages", "ratio <= 1 (as many msg/s as asyncio)", lambda r: r <= 1.0),
 ]
-NAMES = [t.name for t in TIMED] + ["idle", "echo"]
+NAMES = [t.name for t in TIMED] + ["idle", "echo", "churn"]
 
 
 def wanted(filters: Optional[list[str]]) -> list[str]:
@@ -312,6 +334,153 @@ def run_echo(main: Optional[MainFn], repeat: int) -> Result:
     return res
 
 
+# --------------------------------------------------------------------------- reconnecting clients
+
+
+def rss_kb() -> Optional[int]:
+    """This process's resident set size in KiB (None where it cannot be read)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    try:  # (macOS and other systems without /proc)
+        out = subprocess.run(["ps", "-o", "rss=", "-p", str(os.getpid())], capture_output=True, text=True, timeout=10)
+        return int(out.stdout.strip())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def open_fds() -> Optional[int]:
+    for d in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(d)) - 1  # (the listing's own descriptor)
+        except OSError:
+            continue
+    return None
+
+
+def churn_server(path: str) -> None:
+    """The `churn` server process: echo_churn.tl's serve(stats) on an embedded
+    VM, with `stats` reading this VM's heap and this process's memory."""
+    from tinyvm import VM
+    from tinyvm.heap.objects import Native
+    from tinyvm.sched.fiber import Fiber
+    from tinyvm.stdlib.net import Conn
+
+    vm = VM(stdout=sys.stdout, allow="net")
+    vm.run_file(path)
+    m = vm.machine
+    heap, sched = m.heap, m.sched
+
+    def stats(full: bool) -> str:
+        if full:
+            # Called by the guest between instructions, every value it holds
+            # on its frame: a collection here is as safe as at a safe point.
+            m.collect()
+        objs = heap.objects
+        return json.dumps({
+            "rss_kb": rss_kb(),
+            "heap_objects": len(objs),
+            "heap_bytes": heap.bytes,
+            "collections": heap.stats.collections,
+            "freed_objects": heap.stats.freed_objects,
+            "fibers_on_heap": sum(1 for o in objs if type(o) is Fiber),
+            "conns_on_heap": sum(1 for o in objs if type(o) is Conn),
+            "fibers_alive": len(sched.alive),
+            "sockets_open": len(sched.io.resources),
+            "fds_open": open_fds(),
+            "conns_made": sched.io.next_id.get("conn", 0),
+        })
+
+    echoed = vm.call("serve", heap.alloc(Native("stats", stats, 1)))
+    vm.close()
+    print("echoed", echoed, flush=True)
+
+
+def run_churn_row(main: Optional[MainFn], seconds: float) -> Result:
+    res = Result(GROUP, "churn", check="-")
+    m = res.metrics
+    m["work"], m["unit"] = f"{seconds:g}", "s"
+    m["clients"], m["per_conn"] = CHURN_CLIENTS, CHURN_PER_CONN
+    if main is None:
+        res.status, res.note = "failed", "tinyvm not importable (see note above)"
+        return res
+    if not has_net():
+        res.status, res.note = "skipped", "TinyVM has no net module yet"
+        return res
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), str(REPO), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-c", "import sys; from benchmarks.concurrency import churn_server; churn_server(sys.argv[1])",
+           str(CONC / "echo_churn.tl")]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(seconds + ECHO_TIMEOUT, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        try:
+            port, control = map(int, first.split())
+        except ValueError:
+            proc.kill()
+            out, err = proc.communicate()
+            raise RuntimeError(f"server did not print its ports: {(first + out + err).strip()[-500:]}") from None
+        churn = run_churn(port, control, CHURN_CLIENTS, CHURN_PER_CONN, seconds, CHURN_FIRST)
+        out, err = proc.communicate()
+    except KeyboardInterrupt:
+        proc.kill()
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- a VM bug must not stop the run
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate()
+        res.raised("churn load or server", exc)
+        if err.strip():
+            res.errors.append(f"server stderr: {err.strip()[-500:]}")
+        return res
+    finally:
+        watchdog.cancel()
+    if proc.returncode != 0 or err.strip():
+        res.status = "failed"
+        res.errors.append(f"server exited with status {proc.returncode}: {err.strip()[-500:]}")
+        return res
+    judge_churn(res, churn, out)
+    return res
+
+
+def judge_churn(res: Result, churn: Churn, out: str) -> None:
+    """Fill the churn row's metrics and check from the load and the server's figures."""
+    m = res.metrics
+    first, end, full = (churn.samples.get(k, {}) for k in ("first", "end", "full"))
+    m["connections"], m["requests"], m["elapsed_s"] = churn.connections, churn.requests, churn.elapsed
+    m["requests_per_s"] = churn.per_second
+    m["server"] = churn.samples
+    res.check = "ok"
+    if churn.mismatches or out.split()[-1:] != [str(churn.requests)]:
+        res.check = "MISMATCH"
+        res.errors.append(f"{churn.mismatches} echo(es) differ; the server says {out.strip()!r}, "
+                          f"the clients made {churn.requests} requests")
+        return
+    r0, r1 = first.get("rss_kb"), end.get("rss_kb")
+    if r0 and r1:
+        m["rss_growth"] = r1 / r0 - 1
+        if r1 > r0 * (1 + RSS_SLACK):
+            res.check = "GROWS"
+            res.errors.append(f"the server's RSS grew from {r0:,} KiB after {CHURN_FIRST:g} s to {r1:,} KiB "
+                              f"at the end (+{m['rss_growth']:.0%}; {RSS_SLACK:.0%} allowed)")
+    elif first:
+        res.note = "RSS not measurable here"
+    else:
+        res.note = f"run shorter than {CHURN_FIRST:g} s: no RSS reference"
+    kept = {k: full.get(k) for k, limit in CHURN_LIVE.items() if full.get(k) is None or full[k] > limit}
+    if kept:
+        res.check = "LEAK" if res.check == "ok" else res.check
+        res.errors.append(f"after the clients left and a full collection: {kept} "
+                          f"(at most {CHURN_LIVE} may remain)")
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -360,6 +529,8 @@ def print_row(res: Result) -> None:
             if f"{side}_p50_ms" in m:
                 print(f"{'':<16} {side} latency: p50 {m[side + '_p50_ms']:.2f} ms, p90 {m[side + '_p90_ms']:.2f} ms, "
                       f"p99 {m[side + '_p99_ms']:.2f} ms ({ECHO_CONNS} connections)")
+    elif res.name == "churn" and res.status != "skipped":
+        print_churn(res)
     elif res.status == "skipped":
         print(f"{res.label:<16} {work:>16} {'-':>9} {'-':>9} {'-':>7} {'-':>10} {'-':>10}  {res.check:<6} skipped: {note}")
     elif res.name == "idle":
@@ -383,7 +554,31 @@ def print_row(res: Result) -> None:
     sys.stdout.flush()
 
 
-def run_group(main: Optional[MainFn], repeat: int, filters: Optional[list[str]]) -> list[Result]:
+def print_churn(res: Result) -> None:
+    m = res.metrics
+    srv = m.get("server", {})
+    first, end, full = (srv.get(k, {}) for k in ("first", "end", "full"))
+    note = res.note if res.status != "failed" else ("FAILED " + res.note).strip()
+    if "connections" in m:
+        rss = lambda s: "-" if not s.get("rss_kb") else f"{s['rss_kb'] / 1024:.1f} MB"  # noqa: E731
+        growth = m.get("rss_growth")
+        note = (f"RSS {rss(first)} after {CHURN_FIRST:g} s, {rss(end)} at the end"
+                + ("" if growth is None else f" ({growth:+.1%}, limit +{RSS_SLACK:.0%})") + f" {note}").strip()
+    work = f"{m.get('work', '')} {m.get('unit', '')}".strip()
+    print(f"{res.label:<16} {work:>16} {'-':>9} {'-':>9} {'-':>7} {fmt_rate(m.get('requests_per_s')):>10} {'-':>10}  "
+          f"{res.check:<6} {note}".rstrip())
+    if "connections" in m:
+        print(f"{'':<16} {m['clients']} clients, a new connection every {m['per_conn']} requests: "
+              f"{m['requests']:,} requests on {m['connections']:,} connections in {m['elapsed_s']:.1f} s")
+        for name, s in (("after %g s" % CHURN_FIRST, first), ("at the end", end), ("after a full collection", full)):
+            if s:
+                print(f"{'':<16} server {name}: {s['heap_objects']:,} heap objects ({s['fibers_on_heap']:,} fibers, "
+                      f"{s['conns_on_heap']:,} conns), {s['collections']} collections, "
+                      f"{s['sockets_open']} sockets open, {s['fds_open']} fds, {s['fibers_alive']} fibers alive")
+
+
+def run_group(main: Optional[MainFn], repeat: int, filters: Optional[list[str]],
+              churn_seconds: float = CHURN_SECONDS) -> list[Result]:
     """Run and print the selected concurrency benchmarks; returns their rows."""
     names = wanted(filters)
     if not names:
@@ -401,6 +596,10 @@ def run_group(main: Optional[MainFn], repeat: int, filters: Optional[list[str]])
         print_row(res)
     if "echo" in names:
         res = run_echo(main, repeat)
+        results.append(res)
+        print_row(res)
+    if "churn" in names:
+        res = run_churn_row(main, churn_seconds)
         results.append(res)
         print_row(res)
     print("-" * len(HEADER))

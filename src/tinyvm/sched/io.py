@@ -226,7 +226,10 @@ class IOPoller:
     def _bury(self) -> None:
         keep = []
         for res in self.zombies:
-            (keep.append if res.fd in self.queues else res.close)(res)
+            if res.fd in self.queues:  # still waited on
+                keep.append(res)
+            else:
+                res.close()
         self.zombies = keep
 
     # ------------------------------------------------------------------ internals

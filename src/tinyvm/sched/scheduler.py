@@ -17,6 +17,15 @@ that either finish at once (push a result, return `ret`) or park the fiber
 (`fb.resume = ret`) and raise `Switch`. Waking a fiber pushes the operation's
 result onto its frame (or sets `resume_error`) and queues it.
 
+Every switch is a GC safe point (vm/machine.py collects there when the heap
+asked for it). So whatever a parked fiber will need must be reachable from a
+root by then, not only from the blocking native's Python locals: its frames
+(the receiver and arguments are popped from them), a channel's queue (a
+parked sender's value is traced through its channel), the fiber's
+`resume_error`, a finished task's `result`. A value only a closure holds (an
+I/O attempt's conn) may be collected meanwhile: the socket types survive that
+(stdlib/net.py: freeing one only closes it once nobody waits on it).
+
 Fibers also wait on file descriptors (sockets, stdin): `io`, an `IOPoller`
 (sched/io.py), registers a descriptor with a `selectors` selector while some
 fiber waits on it. When nothing is ready, the loop waits in one `select` for

@@ -15,9 +15,12 @@ The dispatch loop (`run`) is
     for _ in budget: op = op(fiber)
 
 where `op` is a pre-decoded instruction (predecode.py). The end of each budget
-chunk is the VM's single hook point -- the place for GC safe points now, and
-for preemption, fuel, tracing and breakpoints in later issues (set the chunk
-to 1 to see every instruction). Guest errors arrive as Python exceptions
+chunk is the VM's single hook point -- the place for preemption and GC safe
+points now, and for fuel, tracing and breakpoints in later issues (set the
+chunk to 1 to see every instruction). A collection the heap asked for also
+runs where the loop changes fibers (a blocking operation, a fiber's end, a
+yield) and after a caught error: fibers that switch or throw before a chunk
+ends would otherwise never collect. Guest errors arrive as Python exceptions
 (`RtError`, `Throw`) and are dispatched to exception-table handlers by
 `_unwind` (calls.py), which walks the fiber's explicit frame stack: guest
 calls never recurse in Python.
@@ -319,6 +322,11 @@ class Machine(Calls, ObjectOps, Modules):
             if err is not _NO_ERROR:
                 try:
                     op = self._unwind(fb, op, err)
+                    # Safe point: the error is on the handler's frame, and the
+                    # failed instruction's half-made values are garbage. (A loop
+                    # that throws often restarts its chunk here.)
+                    if heap.pending:
+                        self.collect()
                 except GuestException as g:
                     if sched is None:
                         raise
@@ -333,6 +341,15 @@ class Machine(Calls, ObjectOps, Modules):
                     switch = True
             if switch:
                 used = 0
+                # Safe point: the fiber that gave up the loop has saved its
+                # state (parked with its frames and resume op, queued, or
+                # finished with its result), and nothing else runs in between,
+                # so every live value is reachable from a root. Without this, a
+                # program whose fibers switch before a chunk ends would never
+                # collect (a server, a channel ping-pong). One flag test per
+                # switch.
+                if heap.pending:
+                    self.collect()
                 if ready and not (sched.timers or sched.io.masks):
                     # The common case of _next, inline: a fiber is ready, and
                     # no timer or I/O can have become due meanwhile.
