@@ -26,6 +26,11 @@ of `x != nil and ...`, and inside `if x is C`, a local variable (or a `let`)
 has the narrower type. Variables captured by closures are never narrowed
 (a call could change them), and narrowing is dropped for variables assigned
 in a loop (on entry to the loop) or in a branch (after the `if`).
+
+Chains cost no recursion (lang/nesting.py): `expr` walks the left spine of
+`a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` in a loop and applies
+each link's `rest_` rule outwards; `if ... else if ...` is a loop in `s_If`;
+what a condition proves (`conditions`) is computed once per `and`/`or` node.
 """
 
 from __future__ import annotations
@@ -108,6 +113,9 @@ class Checker(MemberChecks):
         self.narrow: dict[Var, Type] = {}
         self.ctx = FnCtx("<module>", "module", None, None)
         self.deferred: list[A.FnDecl] = []
+        # id(Logical node) -> (node, what it proves): see conditions.
+        self.proofs: dict[int, tuple[A.Logical, tuple[dict[Var, Type], dict[Var, Type]]]] = {}
+        self.where: A.Node | None = None  # the statement being checked (for run_pass)
 
     def error(self, node: A.Node, message: str) -> None:
         self.bag.error(node.line, node.col, message)
@@ -375,7 +383,26 @@ class Checker(MemberChecks):
         return None
 
     def conditions(self, e: A.Expr) -> tuple[dict[Var, Type], dict[Var, Type]]:
-        """Narrowings that hold when e is true, and when it is false."""
+        """Narrowings that hold when e is true, and when it is false (e is
+        checked already). An `and`/`or` chain is a left-deep tree that every
+        link asks about its left operand: each node's answer is kept
+        (`proofs`), and found for a chain in a loop."""
+        if not isinstance(e, A.Logical):
+            return self._proves(e)
+        pending = []
+        while isinstance(e, A.Logical) and id(e) not in self.proofs:
+            pending.append(e)
+            e = e.left
+        known = self.proofs[id(e)][1] if isinstance(e, A.Logical) else self._proves(e)
+        for node in reversed(pending):
+            lt, lf = known
+            rt, rf = self.conditions(node.right)
+            known = ({**lt, **rt}, {}) if node.op == "and" else ({}, {**lf, **rf})
+            self.proofs[id(node)] = (node, known)
+        return known
+
+    def _proves(self, e: A.Expr) -> tuple[dict[Var, Type], dict[Var, Type]]:
+        """`conditions` of anything but an `and`/`or`."""
         if isinstance(e, A.Binary) and e.op in ("==", "!="):
             for a, b in ((e.left, e.right), (e.right, e.left)):
                 var = self.narrowable(a)
@@ -394,12 +421,6 @@ class Checker(MemberChecks):
         if isinstance(e, A.Unary) and e.op == "not":
             t, f = self.conditions(e.operand)
             return f, t
-        if isinstance(e, A.Logical):
-            lt, lf = self.conditions(e.left)
-            rt, rf = self.conditions(e.right)
-            if e.op == "and":
-                return {**lt, **rt}, {}
-            return {}, {**lf, **rf}
         return {}, {}
 
     def read_type(self, var: Var | None) -> Type:
@@ -415,12 +436,18 @@ class Checker(MemberChecks):
         return ANY
 
     def forget(self, variables: set) -> None:
-        for v in variables:
-            self.narrow.pop(v, None)
+        narrow = self.narrow
+        if len(variables) > len(narrow):  # (a long `else if` chain assigns many)
+            for v in [v for v in narrow if v in variables]:
+                del narrow[v]
+        else:
+            for v in variables:
+                narrow.pop(v, None)
 
     # ------------------------------------------------------------------ statements
 
     def stmt(self, s: A.Stmt) -> None:
+        self.where = s
         getattr(self, "s_" + type(s).__name__)(s)
 
     def block(self, stmts: list[A.Stmt]) -> None:
@@ -509,27 +536,40 @@ class Checker(MemberChecks):
         s.conv = self.flow(s, result, place_t, place)
 
     def s_If(self, s: A.If) -> None:
-        self.condition(s.cond, "condition")
-        when_true, when_false = self.conditions(s.cond)
-        saved = dict(self.narrow)
-        self.narrow.update(when_true)
-        self.block(s.then.stmts)
-        then_ends = not completes(s.then.stmts)
-        self.narrow = dict(saved)
-        self.narrow.update(when_false)
-        else_ends = False
-        if isinstance(s.orelse, A.Block):
+        # An `else if` chain, in a loop: each `if` of it is checked with what
+        # the conditions before it proved false. What holds after the chain is
+        # decided by its first `if`, from whether its branches can end; those
+        # of the later ones are found innermost first.
+        first = s
+        links: list[tuple[A.If, bool]] = []  # (if, its then-block cannot complete)
+        while True:
+            self.condition(s.cond, "condition")
+            when_true, when_false = self.conditions(s.cond)
+            if not links:
+                saved, first_true, first_false = dict(self.narrow), when_true, when_false
+            outer = dict(self.narrow)
+            self.narrow.update(when_true)
+            self.block(s.then.stmts)
+            links.append((s, not completes(s.then.stmts)))
+            self.narrow = outer
+            self.narrow.update(when_false)
+            if not isinstance(s.orelse, A.If):
+                break
+            s = s.orelse
+        else_ends = False  # the final `else` cannot complete
+        if s.orelse is not None:
             self.block(s.orelse.stmts)
             else_ends = not completes(s.orelse.stmts)
-        elif s.orelse is not None:
-            self.stmt(s.orelse)
-            else_ends = not completes([s.orelse])
-        changed = assigned_vars([s.then, s.orelse])
+        for link, then_ends in reversed(links[1:]):
+            # This `else if` cannot complete when it has an else and no branch can.
+            else_ends = link.orelse is not None and then_ends and else_ends
+        then_ends = links[0][1]
+        changed = assigned_vars([first.then, first.orelse])
         self.narrow = saved
         if then_ends and not else_ends:
-            self.narrow.update(when_false)
+            self.narrow.update(first_false)
         elif else_ends and not then_ends:
-            self.narrow.update(when_true)
+            self.narrow.update(first_true)
         self.forget(changed)
 
     def condition(self, e: A.Expr, what: str) -> None:
@@ -662,9 +702,35 @@ class Checker(MemberChecks):
     def expr(self, e: A.Expr, expected: Type | None = None) -> Type:
         if e.ty is not None:  # a field default typed on first use
             return e.ty
-        t = getattr(self, "e_" + type(e).__name__)(e, expected)
-        e.ty = t
-        return t
+        # A chain is a left-deep tree: go down its left spine in a loop, then
+        # type each link outwards from the type of its left operand (the order
+        # a recursive walk would take). `expected` matters to none of them.
+        spine = []
+        while True:
+            t = type(e)
+            if t is A.Binary or t is A.Logical:
+                nxt = e.left
+            elif t is A.Call:
+                callee = e.callee
+                ct = type(callee)
+                # A method call's left operand is its object (the callee is typed by call_method).
+                nxt = callee.obj if ct is A.Field else None if ct is A.SuperField else callee
+            elif t is A.Index or t is A.Field:
+                nxt = e.obj
+            else:
+                nxt = None
+            if nxt is None:
+                break
+            spine.append(e)
+            e = nxt
+            if e.ty is not None:
+                break
+        ty = e.ty
+        if ty is None:
+            ty = e.ty = getattr(self, "e_" + type(e).__name__)(e, None if spine else expected)
+        for link in reversed(spine):
+            ty = link.ty = getattr(self, "rest_" + type(link).__name__)(link, ty)
+        return ty
 
     def e_IntLit(self, e: A.IntLit, expected: Type | None) -> Type:
         return INT
@@ -752,10 +818,8 @@ class Checker(MemberChecks):
         self.error(e, f"unsupported operand type for {e.op}: {t}")
         return ANY
 
-    def e_Binary(self, e: A.Binary, expected: Type | None) -> Type:
-        lt = self.expr(e.left)
-        rt = self.expr(e.right)
-        return self.binary_type(e, e.op, lt, rt)
+    def rest_Binary(self, e: A.Binary, lt: Type) -> Type:
+        return self.binary_type(e, e.op, lt, self.expr(e.right))
 
     def binary_type(self, node: A.Node, op: str, lt: Type, rt: Type) -> Type:
         if op in ("==", "!="):
@@ -802,8 +866,9 @@ class Checker(MemberChecks):
                 return ArrayT(join(lt.elem, rt.elem))
         return None
 
-    def e_Logical(self, e: A.Logical, expected: Type | None) -> Type:
-        self.condition(e.left, f"operand of '{e.op}'")
+    def rest_Logical(self, e: A.Logical, lt: Type) -> Type:
+        if lt is not BOOL and lt is not ANY:
+            self.error(e.left, f"operand of '{e.op}' must be bool, got {lt}")
         # The right side runs only when the left was true (and) or false (or).
         when_true, when_false = self.conditions(e.left)
         saved = dict(self.narrow)

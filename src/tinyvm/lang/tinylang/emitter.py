@@ -14,6 +14,11 @@ emitted inline on every exit path (normal, `return`, `break`, `continue`) and on
 more in a catch-all handler that rethrows. Protected ranges are split around
 those inline copies so that an error inside a finally block is not caught by
 its own try. Each `TryCtx` therefore owns a list of segments.
+
+Chains cost no recursion (lang/nesting.py): `expr` emits the left spine of
+`a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` innermost first in a
+loop, then each link's `rest_` code outwards; `s_If` follows `else if` in a
+loop. The code is the same as a recursive walk would emit.
 """
 
 from __future__ import annotations
@@ -274,6 +279,7 @@ class FunctionEmitter:
 
     def stmt(self, s: A.Stmt) -> None:
         self.at(s)
+        self.unit.where = s
         getattr(self, "s_" + type(s).__name__)(s)
 
     def s_Block(self, s: A.Block) -> None:
@@ -392,22 +398,28 @@ class FunctionEmitter:
             self.emit(O.SET_FIELD_PROVEN if s.proven else O.SET_FIELD, self.name_(t.name))
 
     def s_If(self, s: A.If) -> None:
-        orelse = Label()
-        self.expr(s.cond)
-        self.at(s.cond)
-        self.emit(O.JUMP_IF_FALSE, orelse)
-        self.block(s.then.stmts)
-        if s.orelse is None:
+        ends: list[Label] = []  # one per `if` of an `else if` chain, placed together
+        while True:
+            orelse = Label()
+            self.expr(s.cond)
+            self.at(s.cond)
+            self.emit(O.JUMP_IF_FALSE, orelse)
+            self.block(s.then.stmts)
+            if s.orelse is None:
+                self.place(orelse)
+                break
+            end = Label()
+            ends.append(end)
+            self.emit(O.JUMP, end)
             self.place(orelse)
-            return
-        end = Label()
-        self.emit(O.JUMP, end)
-        self.place(orelse)
-        if isinstance(s.orelse, A.Block):
-            self.block(s.orelse.stmts)
-        else:
-            self.stmt(s.orelse)
-        self.place(end)
+            if isinstance(s.orelse, A.Block):
+                self.block(s.orelse.stmts)
+                break
+            s = s.orelse
+            self.at(s)
+            self.unit.where = s
+        for end in reversed(ends):
+            self.place(end)
 
     def s_While(self, s: A.While) -> None:
         top = self.label()
@@ -631,8 +643,37 @@ class FunctionEmitter:
     # ------------------------------------------------------------------ expressions
 
     def expr(self, e: A.Expr) -> None:
+        # A chain is a left-deep tree: go down its left spine in a loop, emit
+        # the innermost operand, then each link's own code outwards.
+        spine = []
+        while True:
+            t = type(e)
+            if t is A.Binary or t is A.Logical:
+                nxt = e.left
+            elif t is A.Call:
+                callee = e.callee
+                ct = type(callee)
+                if ct is A.Field:  # a method call: the object, then the arguments
+                    nxt = callee.obj
+                elif ct is A.SuperField or self._global_fn(callee):
+                    nxt = None  # the callee is not a value on the stack
+                else:
+                    nxt = callee
+            elif t is A.Index or t is A.Field:
+                nxt = e.obj
+            else:
+                break
+            if nxt is None:
+                break
+            spine.append(e)
+            e = nxt
         self.at(e)
         getattr(self, "e_" + type(e).__name__)(e)
+        if spine:
+            start = start_pos(e)  # where every link of the chain starts
+            for link in reversed(spine):
+                self.at(link)
+                getattr(self, "rest_" + type(link).__name__)(link, start)
 
     def arg(self, e: A.Expr) -> None:
         """An argument, array element, map entry or record field: the checker
@@ -739,15 +780,16 @@ class FunctionEmitter:
         self.at(e)
         self.emit({"-": O.NEG, "~": O.BNOT, "not": O.NOT}[e.op])
 
-    def e_Binary(self, e: A.Binary) -> None:
-        self.expr(e.left)
+    # The links of chains (see expr): their left operand is on the stack, and
+    # `start` is the position where the chain starts (a call's position).
+
+    def rest_Binary(self, e: A.Binary, start: tuple[int, int]) -> None:
         self.expr(e.right)
         self.at(e)
         self.emit(BINOPS[e.op])
 
-    def e_Logical(self, e: A.Logical) -> None:
+    def rest_Logical(self, e: A.Logical, start: tuple[int, int]) -> None:
         end = Label()
-        self.expr(e.left)
         self.at(e)
         self.emit(O.DUP)
         self.emit(O.JUMP_IF_FALSE if e.op == "and" else O.JUMP_IF_TRUE, end)
@@ -757,20 +799,30 @@ class FunctionEmitter:
         self.emit(O.CHECK_BOOL)
         self.place(end)
 
-    def e_Call(self, e: A.Call) -> None:
+    def rest_Call(self, e: A.Call, start: tuple[int, int]) -> None:
+        """A call whose callee value -- or, for `obj.m(...)`, whose object --
+        is on the stack."""
         callee = e.callee
         n = len(e.args)
-        pos = start_pos(e)
+        for a in e.args:
+            self.arg(a)
+        self.pos = start
         if isinstance(callee, A.Field):
-            self.expr(callee.obj)
-            for a in e.args:
-                self.arg(a)
-            self.pos = pos
             if e.proven is not None:
                 self.emit(O.CALL_METHOD_TYPED, self.name_(callee.name), n, self.const(e.proven))
             else:
                 self.emit(O.CALL_METHOD, self.name_(callee.name), n)
-            return
+        elif e.proven is not None:
+            self.emit(O.CALL_TYPED, n, self.const(e.proven))
+        else:
+            self.emit(O.CALL, n)
+
+    def e_Call(self, e: A.Call) -> None:
+        """The calls that are not links of a chain: `super.m(...)` and calls of
+        hoisted top-level functions."""
+        callee = e.callee
+        n = len(e.args)
+        pos = start_pos(e)
         if isinstance(callee, A.SuperField):
             self._load_self_for_super()
             for a in e.args:
@@ -785,14 +837,7 @@ class FunctionEmitter:
             self.pos = pos
             self.emit(O.CALL_GLOBAL, callee.ref.index, n)
             return
-        self.expr(callee)
-        for a in e.args:
-            self.arg(a)
-        self.pos = pos
-        if e.proven is not None:
-            self.emit(O.CALL_TYPED, n, self.const(e.proven))
-        else:
-            self.emit(O.CALL, n)
+        raise AssertionError("other calls are chain links (expr emits them)")  # pragma: no cover
 
     @staticmethod
     def _global_fn(callee: A.Expr) -> bool:
@@ -804,14 +849,12 @@ class FunctionEmitter:
             return var is not None and var.is_fn
         return False
 
-    def e_Index(self, e: A.Index) -> None:
-        self.expr(e.obj)
+    def rest_Index(self, e: A.Index, start: tuple[int, int]) -> None:
         self.expr(e.index)
         self.at(e)
         self.emit(O.GET_INDEX)
 
-    def e_Field(self, e: A.Field) -> None:
-        self.expr(e.obj)
+    def rest_Field(self, e: A.Field, start: tuple[int, int]) -> None:
         self.at(e)
         self.emit(O.GET_FIELD, self.name_(e.name))
 
@@ -861,6 +904,7 @@ class ModuleEmitter:
     def __init__(self, path: str, bag: DiagnosticBag):
         self.path = path
         self.bag = bag
+        self.where: A.Node | None = None  # the statement being emitted (for run_pass)
 
     @staticmethod
     def resolver_self_ref(scope: FnScope) -> Ref | None:

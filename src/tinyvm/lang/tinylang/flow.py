@@ -12,6 +12,9 @@
 
 Both are conservative in the safe direction: `completes` says True unless it
 is sure, and `assigned_vars` finds every plain assignment.
+
+Neither recurses along a chain (lang/nesting.py): an `else if` chain is
+followed in a loop, and `assigned_vars` walks the tree with an explicit stack.
 """
 
 from __future__ import annotations
@@ -34,9 +37,12 @@ def stmt_completes(s: A.Stmt) -> bool:
     if isinstance(s, A.Block):
         return completes(s.stmts)
     if isinstance(s, A.If):
-        if s.orelse is None:
-            return True
-        return completes(s.then.stmts) or stmt_completes(s.orelse)
+        while True:  # along an `else if` chain
+            if s.orelse is None or completes(s.then.stmts):
+                return True
+            if not isinstance(s.orelse, A.If):
+                return completes(s.orelse.stmts)
+            s = s.orelse
     if isinstance(s, A.While):
         # `while true` ends only through a `break` aimed at it.
         if isinstance(s.cond, A.BoolLit) and s.cond.value:
@@ -62,11 +68,12 @@ def _breaks(stmts: Iterable[A.Stmt]) -> bool:
         if isinstance(s, A.Block) and _breaks(s.stmts):
             return True
         if isinstance(s, A.If):
-            if _breaks(s.then.stmts):
-                return True
-            if isinstance(s.orelse, A.Block) and _breaks(s.orelse.stmts):
-                return True
-            if isinstance(s.orelse, A.If) and _breaks([s.orelse]):
+            branch: A.If | A.Block | None = s
+            while isinstance(branch, A.If):  # along an `else if` chain
+                if _breaks(branch.then.stmts):
+                    return True
+                branch = branch.orelse
+            if branch is not None and _breaks(branch.stmts):
                 return True
         if isinstance(s, A.Try):
             for body in (s.body, s.catch_body, s.finally_body):
@@ -77,28 +84,28 @@ def _breaks(stmts: Iterable[A.Stmt]) -> bool:
     return False
 
 
+_NOT_CHILDREN = frozenset(("line", "col", "ty", "ref", "scope", "conv"))
+
+
 def assigned_vars(node: object, out: set | None = None) -> set:
     """Resolver `Var`s assigned anywhere inside node (a Stmt, Expr or list)."""
     if out is None:
         out = set()
-    _collect(node, out)
-    return out
-
-
-def _collect(node: object, out: set) -> None:
-    if isinstance(node, (list, tuple)):
-        for x in node:
-            _collect(x, out)
-        return
-    if isinstance(node, (A.Lambda, A.FnDecl, A.ClassDecl)) or not isinstance(node, A.Node):
-        return
-    if isinstance(node, A.Assign) and isinstance(node.target, A.Name):
-        ref = node.target.ref
-        if ref is not None and ref.var is not None:
-            out.add(ref.var)
-    for name in node.__slots__:  # type: ignore[attr-defined]
-        if name in ("line", "col", "ty", "ref", "scope", "conv"):
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
             continue
-        child = getattr(node, name, None)
-        if isinstance(child, (A.Node, list, tuple)):
-            _collect(child, out)
+        if isinstance(node, (A.Lambda, A.FnDecl, A.ClassDecl)) or not isinstance(node, A.Node):
+            continue
+        if isinstance(node, A.Assign) and isinstance(node.target, A.Name):
+            ref = node.target.ref
+            if ref is not None and ref.var is not None:
+                out.add(ref.var)
+        for name in node.__slots__:  # type: ignore[attr-defined]
+            if name not in _NOT_CHILDREN:
+                child = getattr(node, name, None)
+                if isinstance(child, (A.Node, list, tuple)):
+                    stack.append(child)
+    return out

@@ -1,0 +1,95 @@
+"""How deeply source code may nest, and the Python stack the compiler passes get.
+
+The front ends walk syntax trees by recursion, one or a few Python frames per
+level of the tree. Two rules keep that safe for any input:
+
+* **Chains are not nesting.** What a program writes as a flat sequence --
+  `a + b + c`, `a.b().c[0]`, `f()()`, `if ... else if ...` -- is a tree as
+  deep as the sequence is long (left-deep for operators and postfix chains,
+  right-deep for `else if`). Every pass walks such a spine in a loop, so a
+  chain of any length (generated code writes chains of 10 000 links and more)
+  costs no Python recursion.
+* **Nesting is bounded where it is parsed.** What is written nested --
+  parentheses, blocks, functions in functions, `[[[int]]]`, `int??` -- is
+  counted by the parser, which reports a clear compile error past a
+  documented depth (TinyLang: `MAX_DEPTH` in lang/tinylang/parser.py; Lox:
+  `MAX_NESTING` in lang/lox/parser.py). Functions nest at most
+  `MAX_FUNCTION_NESTING` deep in both languages: that is the `.tvm` format's
+  limit (`bytecode.code.MAX_NESTING`, which the reader and the verifier
+  enforce), so a compiler never writes a file that `tvm run` refuses.
+
+Each pass therefore recurses at most `frames_per_level * depth` frames. It runs
+inside `recursion_room(frames)`, which makes sure the interpreter's recursion
+limit leaves that many frames above the caller's (raising the limit for the
+duration when needed, so a host that calls the compiler from deep in its own
+stack gets the same answers). Python-to-Python calls do not consume the C
+stack (CPython 3.11+), so a bounded raise is safe. `run_pass` adds the last
+line of defence: should a pass still overflow (a bug in these bounds, or an
+inferred type built up over thousands of declarations), the RecursionError
+becomes a compile error at the statement being compiled, never a host
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+from ..bytecode.code import MAX_NESTING
+from .diagnostics import DiagnosticBag
+
+__all__ = ["MAX_FUNCTION_NESTING", "NESTED_TOO_DEEPLY", "recursion_room", "run_pass", "stack_depth"]
+
+# Functions (lambdas, methods, local functions) inside functions: the module's
+# own code is level 0, a top-level function level 1.
+MAX_FUNCTION_NESTING = MAX_NESTING
+
+# The safety net's message (see run_pass).
+NESTED_TOO_DEEPLY = "code nested too deeply to compile"
+
+# Frames kept free above what a caller asks for: the pass's own entry, the
+# helpers that do not recurse (and the RecursionError handling itself).
+_SLACK = 200
+
+T = TypeVar("T")
+
+
+def stack_depth() -> int:
+    """The number of Python frames on the stack (the caller's included)."""
+    depth = 0
+    frame = sys._getframe(1)
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+@contextmanager
+def recursion_room(frames: int) -> Iterator[None]:
+    """Run the body with at least `frames` Python frames of room above the
+    caller's: the recursion limit is raised for the duration when it is
+    lower than that (and put back afterwards)."""
+    need = stack_depth() + frames + _SLACK
+    old = sys.getrecursionlimit()
+    if need > old:
+        sys.setrecursionlimit(need)
+    try:
+        yield
+    finally:
+        if need > old:
+            sys.setrecursionlimit(old)
+
+
+def run_pass(bag: DiagnosticBag, frames: int, where: Callable[[], tuple[int, int]], fn: Callable[..., T], *args: object) -> tuple[bool, T | None]:
+    """`fn(*args)` with `frames` frames of room: (True, its result), or
+    (False, None) after a RecursionError, reported in `bag` as
+    NESTED_TOO_DEEPLY at `where()` (the line and column being compiled)."""
+    with recursion_room(frames):
+        try:
+            return True, fn(*args)
+        except RecursionError:
+            pass
+    line, col = where()
+    bag.error(line, col, NESTED_TOO_DEEPLY)
+    return False, None
