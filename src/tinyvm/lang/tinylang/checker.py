@@ -31,6 +31,7 @@ Chains cost no recursion (lang/nesting.py): `expr` walks the left spine of
 `a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` in a loop and applies
 each link's `rest_` rule outwards; `if ... else if ...` is a loop in `s_If`;
 what a condition proves (`conditions`) is computed once per `and`/`or` node.
+`self` is the enclosing method's in lambdas and local functions alike.
 """
 
 from __future__ import annotations
@@ -297,7 +298,9 @@ class Checker(MemberChecks):
         for an async function. (A generator's type is Gen<T> either way.)"""
         return GenericT("Task", ret) if node.is_async else ret
 
-    def check_fn_body(self, decl: A.FnDecl) -> None:
+    def check_fn_body(self, decl: A.FnDecl, cls: ClassSym | None = None) -> None:
+        """Check a named function's body; `cls` is the class of `self` for a
+        local function in a method (a method's own class is `self.owner`'s)."""
         key = id(decl)
         self.busy.add(key)
         scope: FnScope = decl.scope
@@ -305,7 +308,7 @@ class Checker(MemberChecks):
         declared = self.annot(decl.ret_type) if decl.ret_type is not None else None
         if declared is not None:
             self.sigs[key] = FnT(params, self.call_type(decl, declared), tuple(p.name for p in decl.params), scope.name)
-        cls = self.owner.get(key)
+        cls = self.owner.get(key, cls)
         ret = self.check_function(decl, params, declared, cls)
         if scope.kind == "init":
             ret = NIL
@@ -490,7 +493,7 @@ class Checker(MemberChecks):
         params = self.param_types(s)
         if var is not None:
             var.ty = FnT(params, self.annot(s.ret_type) if s.ret_type is not None else ANY, tuple(p.name for p in s.params), s.scope.name)
-        self.check_fn_body(s)
+        self.check_fn_body(s, self.ctx.cls)  # in a method, `self` is the method's
         if var is not None:
             var.ty = self.sigs[id(s)]
 

@@ -908,9 +908,10 @@ class ModuleEmitter:
 
     @staticmethod
     def resolver_self_ref(scope: FnScope) -> Ref | None:
-        # `self` is slot 1 of the nearest method; lambdas reach it as an upvalue.
+        # `self` is slot 1 of the nearest method; the lambdas and local
+        # functions inside it reach it as an upvalue.
         fn: FnScope | None = scope
-        while fn is not None and fn.kind == "lambda":
+        while fn is not None and fn.kind in ("lambda", "function"):
             fn = fn.parent
         if fn is None or fn.kind not in ("method", "init"):
             return None

@@ -15,6 +15,10 @@ For each module it:
 * checks that imported names are exported, and that functions nest at most
   `MAX_FUNCTION_NESTING` deep (lang/nesting.py: the `.tvm` format's limit).
 
+`self` and `super` are the enclosing method's in every function nested in a
+method -- a lambda or a named local `fn` -- which captures them like any other
+variable of the method.
+
 Chains (`a + b + c`, `a.b(c)[d]`, `else if`) are walked in loops, not by
 recursion per link (lang/nesting.py).
 
@@ -183,8 +187,9 @@ class Resolver:
 
     def function(self, node: A.FnDecl | A.Lambda, name: str, kind: str, cls: tuple | None = None) -> FnScope:
         """Resolve a function body in a new FnScope. `cls` is (ClassDecl, parent
-        Var) for methods; lambdas inherit their enclosing method's class context
-        so `self` and `super` work inside them (captured like other variables)."""
+        Var) for methods; lambdas and local functions inherit their enclosing
+        method's class context so `self` and `super` work inside them
+        (captured like other variables)."""
         outer_fn, outer_loop = self.fn, self.loop_depth
         scope = FnScope(name, outer_fn, kind)
         scope.is_async = node.is_async
@@ -193,7 +198,7 @@ class Resolver:
             self.bag.error(node.line, node.col, f"functions nested more than {MAX_FUNCTION_NESTING} deep")
         if cls is not None:
             scope.class_decl, scope.super_var = cls
-        elif outer_fn is not None and kind == "lambda":
+        elif outer_fn is not None:
             scope.class_decl, scope.super_var = outer_fn.class_decl, outer_fn.super_var
         scope.new_slot(name, None)
         # Enclosing functions' blocks stay visible: their names become upvalues.
@@ -444,9 +449,9 @@ class Resolver:
         while fn is not None:
             if fn.kind in ("method", "init"):
                 return True
-            if fn.kind != "lambda":
+            if fn.kind == "module":
                 return False
-            fn = fn.parent
+            fn = fn.parent  # a lambda or a local function: its enclosing function's
         return False
 
     def e_Interp(self, e: A.Interp) -> None:
