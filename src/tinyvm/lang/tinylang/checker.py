@@ -117,6 +117,7 @@ class Checker(MemberChecks):
         # id(Logical node) -> (node, what it proves): see conditions.
         self.proofs: dict[int, tuple[A.Logical, tuple[dict[Var, Type], dict[Var, Type]]]] = {}
         self.where: A.Node | None = None  # the statement being checked (for run_pass)
+        self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
 
     def error(self, node: A.Node, message: str) -> None:
         self.bag.error(node.line, node.col, message)
@@ -705,6 +706,12 @@ class Checker(MemberChecks):
     def expr(self, e: A.Expr, expected: Type | None = None) -> Type:
         if e.ty is not None:  # a field default typed on first use
             return e.ty
+        if type(e) not in A.CHAIN_LINKS:
+            rule = self.rules.get(type(e))
+            if rule is None:
+                rule = self.rules[type(e)] = getattr(self, "e_" + type(e).__name__)
+            t = e.ty = rule(e, expected)
+            return t
         # A chain is a left-deep tree: go down its left spine in a loop, then
         # type each link outwards from the type of its left operand (the order
         # a recursive walk would take). `expected` matters to none of them.

@@ -103,6 +103,7 @@ class FunctionEmitter:
         self.loops: list[LoopCtx] = []
         self.base_depth = 0  # operand values held by enclosing constructs (for-loop iterators)
         self.pos = (line, col)
+        self.rules = unit.rules  # node type -> its e_ method's function (see expr)
 
     # ------------------------------------------------------------------ basics
 
@@ -643,6 +644,13 @@ class FunctionEmitter:
     # ------------------------------------------------------------------ expressions
 
     def expr(self, e: A.Expr) -> None:
+        if type(e) not in A.CHAIN_LINKS:
+            self.pos = (e.line, e.col)
+            rule = self.rules.get(type(e))
+            if rule is None:
+                rule = self.rules[type(e)] = getattr(FunctionEmitter, "e_" + type(e).__name__)
+            rule(self, e)
+            return
         # A chain is a left-deep tree: go down its left spine in a loop, emit
         # the innermost operand, then each link's own code outwards.
         spine = []
@@ -905,6 +913,7 @@ class ModuleEmitter:
         self.path = path
         self.bag = bag
         self.where: A.Node | None = None  # the statement being emitted (for run_pass)
+        self.rules: dict[type, Any] = {}  # node type -> FunctionEmitter's e_ method for it
 
     @staticmethod
     def resolver_self_ref(scope: FnScope) -> Ref | None:

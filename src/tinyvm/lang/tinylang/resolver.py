@@ -59,6 +59,10 @@ def constant_value(e: A.Expr | None) -> tuple[bool, object]:
     return False, None
 
 
+def _nothing(e: A.Expr) -> None:
+    """The resolver's rule for a literal: nothing to resolve."""
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -84,6 +88,7 @@ class Resolver:
         self.stmt_index = 0  # index of the top-level statement being resolved
         self.top_level_code = True  # resolving the module function's own code
         self.where: A.Node | None = None  # the statement being resolved (for run_pass)
+        self.rules: dict[type, object] = {}  # node type -> its e_/rest_ method (see expr)
 
     # ------------------------------------------------------------------ entry
 
@@ -398,6 +403,13 @@ class Resolver:
     def expr(self, e: A.Expr | None) -> None:
         if e is None:
             return
+        rules = self.rules
+        if type(e) not in A.CHAIN_LINKS:
+            rule = rules.get(type(e))
+            if rule is None:
+                rule = rules[type(e)] = getattr(self, "e_" + type(e).__name__, _nothing)
+            rule(e)
+            return
         # A chain is a left-deep tree: go down its left spine in a loop, then
         # finish each link outwards (the order a recursive walk would take).
         spine = []
@@ -413,9 +425,10 @@ class Resolver:
                 break
             spine.append(e)
             e = nxt
-        method = getattr(self, "e_" + type(e).__name__, None)
-        if method is not None:
-            method(e)
+        rule = rules.get(type(e))
+        if rule is None:
+            rule = rules[type(e)] = getattr(self, "e_" + type(e).__name__, _nothing)
+        rule(e)
         for link in reversed(spine):
             getattr(self, "rest_" + type(link).__name__)(link)
 
