@@ -65,6 +65,29 @@ def _tl_mixed_postfix(n: int) -> tuple[str, str]:
     return f"{_N_CLASS}print(typeof(r{links}))\n", "N\n"
 
 
+def _tl_function_chain(n: int) -> tuple[str, str]:
+    # Unannotated functions each calling the next: the checker infers a
+    # return type on demand, through the whole chain.
+    fns = "".join(f"fn f{i}() {{\n  return f{i + 1}()\n}}\n" for i in range(n))
+    return f"{fns}fn f{n}() {{\n  return {n}\n}}\nlet x: int = f0()\nprint(x)\n", f"{n}\n"
+
+
+def _tl_field_default_chain(n: int) -> tuple[str, str]:
+    # Unannotated field defaults each reading the next class's: typed on first use.
+    classes = "".join(f"class C{i} {{\n  var v = C{i + 1}().v\n}}\n" for i in range(n))
+    return f"{classes}class C{n} {{\n  var v = [{n}]\n}}\nprint(C0().v)\n", f"[{n}]\n"
+
+
+def _tl_inheritance_chain(n: int) -> tuple[str, str]:
+    classes = "".join(f"class C{i} extends C{i - 1} {{\n}}\n" for i in range(1, n + 1))
+    src = f"class C0 {{\n  var v = 1\n  fn m() -> int {{\n    return self.v\n  }}\n}}\n{classes}let c: C0 = C{n}()\nprint(c.m(), c is C0)\n"
+    return src, "1 true\n"
+
+
+# Chains of declarations (a program of n functions or classes) are tested
+# with fewer links: 3 000 such declarations are 6 000 to 9 000 lines.
+TL_CHAIN_LINKS = {"function_chain": 3_000, "field_default_chain": 3_000, "inheritance_chain": 3_000}
+
 TL_CHAINS: dict[str, Shape] = {
     "add": lambda n: ("let x = 1\nprint(x" + " + x" * n + ")\n", f"{n + 1}\n"),
     "arith": lambda n: ("let x = 2\nprint(x" + "".join((" + x", " - x", " * 1", " / 1", " % 3")[i % 5] for i in range(n)) + " >= 0)\n", "true\n"),
@@ -83,6 +106,9 @@ TL_CHAINS: dict[str, Shape] = {
     "interpolated": lambda n: ('let x = 1\nprint("${x' + " + x" * n + '}!")\n', f"{n + 1}!\n"),
     "in_function": lambda n: ("fn f(x: int) -> int {\n  return x" + " + x" * n + "\n}\nprint(f(1))\n", f"{n + 1}\n"),
     "condition": lambda n: ("var i = 0\nwhile i < 1" + " and i < 2" * n + " {\n  i += 1\n}\nprint(i)\n", "1\n"),
+    "function_chain": _tl_function_chain,
+    "field_default_chain": _tl_field_default_chain,
+    "inheritance_chain": _tl_inheritance_chain,
 }
 
 # --------------------------------------------------------------------------- TinyLang nesting

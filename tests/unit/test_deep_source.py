@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from source_shapes import LOX_CHAIN_LINKS, LOX_CHAINS, LOX_FUNCTION_NESTINGS, LOX_NESTINGS, TL_CHAINS, TL_FUNCTION_NESTINGS, TL_NESTINGS  # noqa: E402
+from source_shapes import LOX_CHAIN_LINKS, LOX_CHAINS, LOX_FUNCTION_NESTINGS, LOX_NESTINGS, TL_CHAIN_LINKS, TL_CHAINS, TL_FUNCTION_NESTINGS, TL_NESTINGS  # noqa: E402
 
 from tinyvm.cli.main import main, tvmc_main  # noqa: E402
 from tinyvm.cli.repl import run_repl  # noqa: E402
@@ -107,12 +107,13 @@ def assert_clean_error(cmd: tuple[str, ...], rc_want: int, message: str) -> None
 # 10 000-link chain is 20 000 to 70 000 instructions), so every chain is
 # compiled at 10 000 links, and run at 10 000 links where that is quick and at
 # 1 000 otherwise. (The fuzzer's long campaign runs chains of 10 000 links.)
-QUICK_TO_RUN = {"method", "call", "or", "mixed_postfix"}
+QUICK_TO_RUN = {"method", "call", "or", "mixed_postfix", "inheritance_chain"}
+LOX_SLOW_TO_RUN = {"add"}
 
 
 @pytest.mark.parametrize("kind", sorted(TL_CHAINS))
 def test_tinylang_chain_of_10000_links_compiles_and_runs(tmp_path, kind):
-    source, want = TL_CHAINS[kind](LINKS)
+    source, want = TL_CHAINS[kind](TL_CHAIN_LINKS.get(kind, LINKS))
     path = write(tmp_path, "chain.tl", source)
     compile_program(path, source=source)  # every pass, the emitter and assembler included
     if kind in QUICK_TO_RUN:
@@ -127,6 +128,10 @@ def test_lox_chain_compiles_and_runs(tmp_path, kind):
     n = LOX_CHAIN_LINKS.get(kind, LINKS)  # (clox's 16-bit jumps bound some)
     source, want = LOX_CHAINS[kind](n)
     path = write(tmp_path, "chain.lox", source)
+    compile_program(path, source=source)
+    if kind in LOX_SLOW_TO_RUN:
+        source, want = LOX_CHAINS[kind](1_000)
+        write(tmp_path, "chain.lox", source)
     assert_runs(path, want)
 
 
@@ -209,6 +214,27 @@ def test_functions_at_the_nesting_limit_keep_tuple_constants_in_a_tvm_file(tmp_p
     tvm_path = str(tmp_path / "records.tvm")
     assert tvmc(path, "-o", tvm_path) == (0, "")
     assert_runs(tvm_path, "{a: 1, b: [1]}\n")
+
+
+def _import_chain(tmp_path: Path, n: int) -> str:
+    """main imports m0, which imports m1 ... m{n-1}: n + 1 modules nested."""
+    for i in range(n - 1):
+        write(tmp_path, f"m{i}.tl", f'import "./m{i + 1}" as nxt\nexport fn v() -> int {{\n  return nxt.v() + 1\n}}\n')
+    write(tmp_path, f"m{n - 1}.tl", "export fn v() -> int {\n  return 1\n}\n")
+    return write(tmp_path, "main.tl", 'import "./m0" as m\nprint(m.v())\n')
+
+
+def test_imports_nest_to_their_limit_and_fail_cleanly_past_it(tmp_path):
+    """The driver compiles imports depth first: a chain of modules each
+    importing the next is nesting, limited to MAX_IMPORT_NESTING modules."""
+    from tinyvm.lang.nesting import MAX_IMPORT_NESTING
+
+    main_path = _import_chain(tmp_path, MAX_IMPORT_NESTING - 1)
+    assert_runs(main_path, f"{MAX_IMPORT_NESTING - 1}\n")
+    main_path = _import_chain(tmp_path, MAX_IMPORT_NESTING)
+    rc, _, err = tvm("run", main_path)
+    assert rc == 2 and "Traceback" not in err
+    assert f"m{MAX_IMPORT_NESTING - 2}.tl:1:1: error: imports nested more than {MAX_IMPORT_NESTING} deep" in err
 
 
 # --------------------------------------------------------------------------- the REPL

@@ -19,7 +19,11 @@ return type is inferred from its returns. Function bodies are checked after
 the top-level code (so they see the types of globals declared after them),
 except that a call to an unannotated function needs its return type first:
 then its body is checked on demand. A recursive call met while inferring a
-function's own return type sees `any`.
+function's own return type sees `any`. On-demand checks nest (a chain of
+unannotated functions each calling the next is as deep as it is long), so
+past INFER_FRAMES Python frames of them a call sees `any` too, and the
+callee's body is checked in its turn; the same holds for the default of a
+field, typed on its first use.
 
 Narrowing: inside `if x != nil`, after `if x == nil { return }`, on the right
 of `x != nil and ...`, and inside `if x is C`, a local variable (or a `let`)
@@ -46,6 +50,7 @@ from .flow import assigned_vars, completes
 from .members import MemberChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value
+from ..nesting import deeper_than, stack_depth
 from .scopes import BUILTIN, CELL, GLOBAL, FnScope, Var
 from .types import (
     ANY,
@@ -81,6 +86,11 @@ from .types import (
     optional,
     strip_optional,
 )
+
+# Python frames of nested on-demand checks after which a callee (or a field)
+# is `any` for now (see the module docstring): about 200 functions in a
+# chain. The pipeline gives the checker this much more stack room.
+INFER_FRAMES = 1600
 
 ARITH = frozenset("- * / %".split())
 BITWISE = frozenset("& | ^ << >>".split())
@@ -118,6 +128,7 @@ class Checker(MemberChecks):
         self.proofs: dict[int, tuple[A.Logical, tuple[dict[Var, Type], dict[Var, Type]]]] = {}
         self.where: A.Node | None = None  # the statement being checked (for run_pass)
         self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
+        self.base_depth = 0  # the stack depth check_module started at
 
     def error(self, node: A.Node, message: str) -> None:
         self.bag.error(node.line, node.col, message)
@@ -125,6 +136,7 @@ class Checker(MemberChecks):
     # ------------------------------------------------------------------ module
 
     def check_module(self, mod: A.Module, scope: FnScope) -> None:
+        self.base_depth = stack_depth()
         top = self.type_scopes[0]
         classes = [s for s in mod.body if isinstance(s, A.ClassDecl)]
         for c in classes:
@@ -193,6 +205,8 @@ class Checker(MemberChecks):
             if t is None:
                 continue
             if isinstance(t, A.FieldDecl):  # an unannotated non-constant default
+                if self.too_deep_to_infer():
+                    return ANY  # for now: typed at a later use
                 c.fields[name] = ANY  # while inferring (a default mentioning its own field)
                 saved, self.ctx = self.ctx, FnCtx(f"{c.name}.$fields", "method", None, c)
                 c.fields[name] = self.expr(t.default)
@@ -285,13 +299,17 @@ class Checker(MemberChecks):
         if sig is not None:
             return sig
         if decl.ret_type is None:
-            if id(decl) in self.busy:  # recursion while inferring: not known yet
+            if id(decl) in self.busy or self.too_deep_to_infer():  # not known yet
                 return FnT(self.param_types(decl), ANY, tuple(p.name for p in decl.params), decl.scope.name)
             self.check_fn_body(decl)
             return self.sigs[id(decl)]
         sig = FnT(self.param_types(decl), self.call_type(decl, self.annot(decl.ret_type)), tuple(p.name for p in decl.params), decl.scope.name)
         self.sigs[id(decl)] = sig
         return sig
+
+    def too_deep_to_infer(self) -> bool:
+        """Are on-demand checks nested INFER_FRAMES deep already?"""
+        return deeper_than(self.base_depth + INFER_FRAMES)
 
     @staticmethod
     def call_type(node: A.FnDecl | A.Lambda, ret: Type) -> Type:

@@ -26,7 +26,7 @@ from ..frontend import CompiledModule, ImportFailure, ModuleContext, ModuleInfo
 from ..nesting import run_pass
 from . import ast as A
 from . import signatures as S
-from .checker import Checker
+from .checker import INFER_FRAMES, Checker
 from .emitter import ModuleEmitter
 from .parser import MAX_DEPTH
 from .resolver import Resolver
@@ -112,7 +112,7 @@ def compile_module_ast(
     # The checker copes with what the resolver could not resolve (its type is
     # `any`), so that type errors are reported along with scope errors.
     checker = Checker(bag, imports, resolver.globals)
-    run_pass(bag, room, _where(checker, mod), checker.check_module, mod, scope)
+    run_pass(bag, room + INFER_FRAMES, _where(checker, mod), checker.check_module, mod, scope)
     if bag or not emit:
         return None  # the emitter relies on a fully resolved, checked tree
     emitter = ModuleEmitter(path, bag)
