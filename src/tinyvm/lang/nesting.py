@@ -16,7 +16,9 @@ level of the tree. Two rules keep that safe for any input:
   `MAX_NESTING` in lang/lox/parser.py). Functions nest at most
   `MAX_FUNCTION_NESTING` deep in both languages: that is the `.tvm` format's
   limit (`bytecode.code.MAX_NESTING`, which the reader and the verifier
-  enforce), so a compiler never writes a file that `tvm run` refuses.
+  enforce), so a compiler never writes a file that `tvm run` refuses. Imports
+  nest at most `MAX_IMPORT_NESTING` deep: the driver compiles an import before
+  its importer goes on, one compilation inside another.
 
 Each pass therefore recurses at most `frames_per_level * depth` frames. It runs
 inside `recursion_room(frames)`, which makes sure the interpreter's recursion

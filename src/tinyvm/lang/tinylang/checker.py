@@ -34,7 +34,7 @@ in a loop (on entry to the loop) or in a branch (after the `if`).
 Chains cost no recursion (lang/nesting.py): `expr` walks the left spine of
 `a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` in a loop and applies
 each link's `rest_` rule outwards; `if ... else if ...` is a loop in `s_If`;
-what a condition proves (`conditions`) is computed once per `and`/`or` node.
+what a condition proves (flow.Proofs) is computed once per `and`/`or` node.
 `self` is the enclosing method's in lambdas and local functions alike.
 """
 
@@ -46,12 +46,12 @@ from typing import Any
 from ..diagnostics import DiagnosticBag
 from . import ast as A
 from . import signatures as S
-from .flow import assigned_vars, completes
+from .flow import Proofs, assigned_vars, completes
 from .members import MemberChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value
 from ..nesting import deeper_than, stack_depth
-from .scopes import BUILTIN, CELL, GLOBAL, FnScope, Var
+from .scopes import BUILTIN, GLOBAL, FnScope, Var
 from .types import (
     ANY,
     BOOL,
@@ -124,8 +124,7 @@ class Checker(MemberChecks):
         self.narrow: dict[Var, Type] = {}
         self.ctx = FnCtx("<module>", "module", None, None)
         self.deferred: list[A.FnDecl] = []
-        # id(Logical node) -> (node, what it proves): see conditions.
-        self.proofs: dict[int, tuple[A.Logical, tuple[dict[Var, Type], dict[Var, Type]]]] = {}
+        self.proofs = Proofs()  # what conditions prove (flow.py)
         self.where: A.Node | None = None  # the statement being checked (for run_pass)
         self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
         self.base_depth = 0  # the stack depth check_module started at
@@ -397,54 +396,6 @@ class Checker(MemberChecks):
 
     # ------------------------------------------------------------------ narrowing
 
-    def narrowable(self, e: A.Expr) -> Var | None:
-        if isinstance(e, A.Name) and e.ref is not None and e.ref.kind != BUILTIN:
-            var = e.ref.var
-            if var is not None and (not var.mutable or (var.kind != GLOBAL and var.kind != CELL)):
-                return var
-        return None
-
-    def conditions(self, e: A.Expr) -> tuple[dict[Var, Type], dict[Var, Type]]:
-        """Narrowings that hold when e is true, and when it is false (e is
-        checked already). An `and`/`or` chain is a left-deep tree that every
-        link asks about its left operand: each node's answer is kept
-        (`proofs`), and found for a chain in a loop."""
-        if not isinstance(e, A.Logical):
-            return self._proves(e)
-        pending = []
-        while isinstance(e, A.Logical) and id(e) not in self.proofs:
-            pending.append(e)
-            e = e.left
-        known = self.proofs[id(e)][1] if isinstance(e, A.Logical) else self._proves(e)
-        for node in reversed(pending):
-            lt, lf = known
-            rt, rf = self.conditions(node.right)
-            known = ({**lt, **rt}, {}) if node.op == "and" else ({}, {**lf, **rf})
-            self.proofs[id(node)] = (node, known)
-        return known
-
-    def _proves(self, e: A.Expr) -> tuple[dict[Var, Type], dict[Var, Type]]:
-        """`conditions` of anything but an `and`/`or`."""
-        if isinstance(e, A.Binary) and e.op in ("==", "!="):
-            for a, b in ((e.left, e.right), (e.right, e.left)):
-                var = self.narrowable(a)
-                if var is not None and isinstance(b, A.NilLit):
-                    t = a.ty
-                    if isinstance(t, OptionalT):
-                        non_nil = {var: t.inner}
-                        return ({}, non_nil) if e.op == "==" else (non_nil, {})
-            return {}, {}
-        if isinstance(e, A.Binary) and e.op == "is":
-            var = self.narrowable(e.left)
-            ct = e.right.ty
-            if var is not None and isinstance(ct, ClassRefT):
-                return {var: ct.cls}, {}
-            return {}, {}
-        if isinstance(e, A.Unary) and e.op == "not":
-            t, f = self.conditions(e.operand)
-            return f, t
-        return {}, {}
-
     def read_type(self, var: Var | None) -> Type:
         if var is None:
             return ANY
@@ -566,7 +517,7 @@ class Checker(MemberChecks):
         links: list[tuple[A.If, bool]] = []  # (if, its then-block cannot complete)
         while True:
             self.condition(s.cond, "condition")
-            when_true, when_false = self.conditions(s.cond)
+            when_true, when_false = self.proofs.of(s.cond)
             if not links:
                 saved, first_true, first_false = dict(self.narrow), when_true, when_false
             outer = dict(self.narrow)
@@ -607,7 +558,7 @@ class Checker(MemberChecks):
         # The condition is tested before every iteration, so what it proves
         # holds at the top of the body even for variables the body assigns
         # (an assignment ends the narrowing from there on).
-        self.narrow.update(self.conditions(s.cond)[0])
+        self.narrow.update(self.proofs.of(s.cond)[0])
         self.block(s.body.stmts)
         self.narrow = saved
 
@@ -898,7 +849,7 @@ class Checker(MemberChecks):
         if lt is not BOOL and lt is not ANY:
             self.error(e.left, f"operand of '{e.op}' must be bool, got {lt}")
         # The right side runs only when the left was true (and) or false (or).
-        when_true, when_false = self.conditions(e.left)
+        when_true, when_false = self.proofs.of(e.left)
         saved = dict(self.narrow)
         self.narrow.update(when_true if e.op == "and" else when_false)
         self.condition(e.right, f"operand of '{e.op}'")

@@ -9,12 +9,16 @@
   and captured variables are never narrowed). Narrowing of those variables is
   dropped on entry to a loop that assigns them, and after an `if` whose
   branches do.
+* `Proofs.of(cond)`: the narrowings a checked condition proves when it is
+  true and when it is false (`x != nil`, `x is C`, `not`, `and`, `or`), for
+  local variables and `let`s that no closure captures.
 
 Both are conservative in the safe direction: `completes` says True unless it
 is sure, and `assigned_vars` finds every plain assignment.
 
-Neither recurses along a chain (lang/nesting.py): an `else if` chain is
-followed in a loop, and `assigned_vars` walks the tree with an explicit stack.
+None recurses along a chain (lang/nesting.py): an `else if` chain is
+followed in a loop, `assigned_vars` walks the tree with an explicit stack, and
+`Proofs` keeps the answer for each `and`/`or` node.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from . import ast as A
+from .scopes import BUILTIN, CELL, GLOBAL, Var
+from .types import ClassRefT, OptionalT, Type
+
+Narrowing = tuple[dict[Var, Type], dict[Var, Type]]  # (when true, when false)
 
 
 def completes(stmts: Iterable[A.Stmt]) -> bool:
@@ -109,3 +117,64 @@ def assigned_vars(node: object, out: set | None = None) -> set:
                 if isinstance(child, (A.Node, list, tuple)):
                     stack.append(child)
     return out
+
+
+def narrowable(e: A.Expr) -> Var | None:
+    """The variable `e` names, when a test of it can narrow its type."""
+    if isinstance(e, A.Name) and e.ref is not None and e.ref.kind != BUILTIN:
+        var = e.ref.var
+        if var is not None and (not var.mutable or (var.kind != GLOBAL and var.kind != CELL)):
+            return var
+    return None
+
+
+class Proofs:
+    """What conditions prove, for one module's checker.
+
+    An `and`/`or` chain is a left-deep tree whose every link the checker asks
+    about its left operand: each node's answer is kept, and the answer for a
+    chain is found in a loop (never by recursion per link, nor walking the
+    chain again for each link)."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[A.Logical, Narrowing]] = {}  # id -> (node, answer)
+
+    def of(self, e: A.Expr) -> Narrowing:
+        """The narrowings that hold when e (checked already) is true, and
+        when it is false."""
+        if not isinstance(e, A.Logical):
+            return self._simple(e)
+        known = self.known
+        pending = []
+        while isinstance(e, A.Logical) and id(e) not in known:
+            pending.append(e)
+            e = e.left
+        answer = known[id(e)][1] if isinstance(e, A.Logical) else self._simple(e)
+        for node in reversed(pending):
+            lt, lf = answer
+            rt, rf = self.of(node.right)
+            answer = ({**lt, **rt}, {}) if node.op == "and" else ({}, {**lf, **rf})
+            known[id(node)] = (node, answer)
+        return answer
+
+    def _simple(self, e: A.Expr) -> Narrowing:
+        """`of` anything but an `and`/`or`."""
+        if isinstance(e, A.Binary) and e.op in ("==", "!="):
+            for a, b in ((e.left, e.right), (e.right, e.left)):
+                var = narrowable(a)
+                if var is not None and isinstance(b, A.NilLit):
+                    t = a.ty
+                    if isinstance(t, OptionalT):
+                        non_nil = {var: t.inner}
+                        return ({}, non_nil) if e.op == "==" else (non_nil, {})
+            return {}, {}
+        if isinstance(e, A.Binary) and e.op == "is":
+            var = narrowable(e.left)
+            ct = e.right.ty
+            if var is not None and isinstance(ct, ClassRefT):
+                return {var: ct.cls}, {}
+            return {}, {}
+        if isinstance(e, A.Unary) and e.op == "not":
+            t, f = self.of(e.operand)
+            return f, t
+        return {}, {}

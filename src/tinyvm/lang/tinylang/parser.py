@@ -39,16 +39,9 @@ Error recovery: the first error in a statement is recorded and a `_ParseError`
 unwinds to the innermost statement loop (block, class body, select, module),
 which skips to the end of the statement (see `sync`). So each statement reports
 at most one syntax error, and every statement of a file gets checked.
-
-Nesting. Every level of nesting -- an expression inside another (brackets,
-operands of prefix operators, arguments, elements, lambda bodies), a block,
-a type inside a type, each `?` of `int??` -- counts one level of `depth`, and
-nesting deeper than `MAX_DEPTH` is reported as "expression nested too deeply"
-instead of recursing. Chains do not nest: binary operators of one precedence
-(`a + b + c`), postfix chains (`a.b(c)[d]`) and `else if` are parsed in loops,
-so they may be as long as the source is (lang/nesting.py). The later passes
-rely on this bound: they recurse once per level of the tree, except along
-chains.
+Nesting (lang/nesting.py): each nested expression, block, type and `?` of `int??`
+is a level of `depth`; past `MAX_DEPTH`, "expression nested too deeply" (the
+later passes rely on this bound). Chains (`a + b`, `a.b(c)[d]`, `else if`) are loops.
 """
 
 from __future__ import annotations
@@ -66,9 +59,7 @@ __all__ = ["parse", "is_incomplete", "Parser", "MAX_DEPTH"]
 
 MAX_DEPTH = 200
 _INT_MIN_MAGNITUDE = 2**63
-# Python frames the parser uses per level of nesting are at most ~8 (a
-# parenthesized operand of a prefix operator); the room given is generous.
-FRAMES_PER_LEVEL = 12
+FRAMES_PER_LEVEL = 12  # Python frames per level of nesting: ~8 at most, with a margin
 
 _BINARY_PREC: dict[TK, int] = {
     TK.OR: 1, TK.AND: 2,
@@ -800,9 +791,7 @@ class Parser:
         self.nested()
         t = self.type_atom()
         levels = 1
-        while self.accept(TK.QUESTION):
-            # `int??` is an optional of an optional: each `?` is a level of
-            # the tree the checker walks.
+        while self.accept(TK.QUESTION):  # `int??`: each `?` is a level of the tree
             self.nested()
             levels += 1
             t = ast.OptionalType(t.line, t.col, t)
