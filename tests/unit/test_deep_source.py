@@ -237,6 +237,42 @@ def test_imports_nest_to_their_limit_and_fail_cleanly_past_it(tmp_path):
     assert f"m{MAX_IMPORT_NESTING - 2}.tl:1:1: error: imports nested more than {MAX_IMPORT_NESTING} deep" in err
 
 
+# --------------------------------------------------------------------------- the format's other limits
+
+
+def test_counts_and_checked_types_past_the_format_limits_are_compile_errors(tmp_path):
+    """What the verifier refuses in a .tvm file, the compiler refuses in the
+    source: count operands of 65 536 and more, and run-time checks against a
+    type whose text is too long or too deeply nested."""
+    from tinyvm.bytecode.tvmfile import read_file
+    from tinyvm.lang.nesting import MAX_COUNT
+
+    elements = ", ".join(["1"] * (MAX_COUNT - 1))
+    path = write(tmp_path, "big.tl", f"let a = [{elements}]\nprint(len(a))\n")
+    tvm_path = str(tmp_path / "big.tvm")
+    assert tvmc(path, "-o", tvm_path) == (0, "")
+    read_file(tvm_path)  # loads: the verifier accepts it
+    write(tmp_path, "big.tl", f"let a = [{elements}, 1]\nprint(len(a))\n")
+    assert_clean_error(("tvmc", path, "-o", tvm_path), 2, f"too many elements in an array literal ({MAX_COUNT}; at most {MAX_COUNT - 1})")
+    fields = ", ".join(f"f{i}: int" for i in range(1000))
+    write(tmp_path, "big.tl", f"fn f(x: {{{fields}}}?) {{\n  return x\n}}\nprint(f(nil))\n")
+    assert_clean_error(("run", path), 2, "the type of parameter 'x' is too large to check at run time (more than 4096 characters)")
+    # An inferred type 300 deep: fine until a value of type any must be checked against it.
+    lets = "".join(f"  let a{i} = [a{i - 1}]\n" for i in range(1, 300))
+    write(tmp_path, "big.tl", f"fn f(a0: int, z: any) {{\n{lets}  var y = a299\n  y = z\n}}\n")
+    assert_clean_error(("run", path), 2, "the type of variable 'y' is too large to check at run time (nested more than 200 deep)")
+
+
+def test_lox_operand_stack_past_the_format_limit_is_a_compile_error(tmp_path):
+    """clox's limits keep Lox's counts within the format's, but not the
+    operand stack: calls nested a thousand deep with 255 arguments each."""
+    args = ", ".join(f"p{i}" for i in range(254))
+    source = f"{{\nfun f({args}) {{ return 1; }}\nvar a = 1;\nprint " + ("f(" + "a," * 254) * 1100 + "a" + ")" * 1100 + ";\n}\n"
+    with pytest.raises(CompileError) as e:
+        compile_program(write(tmp_path, "stack.lox", source), source=source)
+    assert e.value.render() == "[line 1] Error at 'script': Too much nesting."
+
+
 # --------------------------------------------------------------------------- the REPL
 
 

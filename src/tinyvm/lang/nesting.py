@@ -20,6 +20,14 @@ level of the tree. Two rules keep that safe for any input:
   nest at most `MAX_IMPORT_NESTING` deep: the driver compiles an import before
   its importer goes on, one compilation inside another.
 
+The format has two more limits a compiler must keep to, or `tvmc` would
+write what `tvm run` refuses (the verifier's): a count operand (arguments,
+elements, entries, fields, interpolated parts, methods) is below
+`MAX_COUNT`, and so is a quarter of a function's operand stack; and a type the
+VM checks values against at run time has a text of at most `MAX_TYPE_TEXT`
+characters, nested at most `MAX_CHECKED_TYPE_NESTING` deep
+(`type_text_problem`).
+
 Each pass therefore recurses at most `frames_per_level * depth` frames. It runs
 inside `recursion_room(frames)`, which makes sure the interpreter's recursion
 limit leaves that many frames above the caller's (raising the limit for the
@@ -34,14 +42,16 @@ traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 from ..bytecode.code import MAX_NESTING
+from ..bytecode.verifier import MAX_COUNT, MAX_TYPE_TEXT
 from .diagnostics import DiagnosticBag
 
-__all__ = ["MAX_FUNCTION_NESTING", "MAX_IMPORT_NESTING", "NESTED_TOO_DEEPLY", "deeper_than", "recursion_room", "run_pass", "stack_depth"]
+__all__ = ["MAX_COUNT", "MAX_FUNCTION_NESTING", "MAX_IMPORT_NESTING", "NESTED_TOO_DEEPLY", "type_text_problem", "deeper_than", "recursion_room", "run_pass", "stack_depth"]
 
 # Functions (lambdas, methods, local functions) inside functions: the module's
 # own code is level 0, a top-level function level 1.
@@ -50,6 +60,10 @@ MAX_FUNCTION_NESTING = MAX_NESTING
 # Modules importing modules: the driver compiles imports depth first, so a
 # chain of imports is nesting too (lang/driver.py).
 MAX_IMPORT_NESTING = 256
+
+# Types checked at run time: their text is parsed by recursion (the verifier's
+# and the VM's parser), so its nesting is bounded like the source's.
+MAX_CHECKED_TYPE_NESTING = 200
 
 # The safety net's message (see run_pass).
 NESTED_TOO_DEEPLY = "code nested too deeply to compile"
@@ -109,3 +123,31 @@ def run_pass(bag: DiagnosticBag, frames: int, where: Callable[[], tuple[int, int
     line, col = where()
     bag.error(line, col, NESTED_TOO_DEEPLY)
     return False, None
+
+
+_TYPE_TOKEN = re.compile(r"->|[\[\]{}()<>,]")
+
+
+def type_text_problem(text: str) -> str | None:
+    """Why the VM could not check values against the type written `text`
+    (too long, or nested too deeply), or None when it can."""
+    if len(text) > MAX_TYPE_TEXT:
+        return f"more than {MAX_TYPE_TEXT} characters"
+    # Nesting: brackets, and the return type after each `->` (which ends at
+    # the comma or bracket that ends the function type).
+    stack: list[bool] = []  # True: a bracket, False: an arrow
+    deepest = 0
+    for tok in _TYPE_TOKEN.findall(text):
+        if tok == "->":
+            stack.append(False)
+        elif tok in "[{(<":
+            stack.append(True)
+        else:  # a closer or a comma ends the arrows opened at its level
+            while stack and not stack[-1]:
+                stack.pop()
+            if tok != "," and stack:
+                stack.pop()
+        deepest = max(deepest, len(stack))
+    if deepest > MAX_CHECKED_TYPE_NESTING:
+        return f"nested more than {MAX_CHECKED_TYPE_NESTING} deep"
+    return None

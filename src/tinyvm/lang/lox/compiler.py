@@ -52,7 +52,8 @@ from . import ast as A
 from .ast import GLOBAL, INITIALIZER, LOCAL, METHOD, UPVAL
 from .lexer import BANG_EQUAL, EQUAL_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, MINUS, PLUS, SLASH, STAR
 from .errors import LoxCompileError
-from ..nesting import recursion_room
+from ..diagnostics import Diagnostic
+from ..nesting import MAX_COUNT, recursion_room
 from .parser import FRAMES_PER_LEVEL, MAX_NESTING, parse
 
 BINOPS = {
@@ -216,7 +217,7 @@ class FunctionCompiler:
             local_names.append("$tmp")
         enclosing_offset = self.enclosing.offset if self.enclosing is not None else 0
         captures = tuple((is_local, index + enclosing_offset if is_local else index) for is_local, index in fn.upvalues)
-        return assemble(
+        code = assemble(
             self.items,
             [],
             name=name,
@@ -231,6 +232,12 @@ class FunctionCompiler:
             upval_names=tuple(fn.upvalue_names),
             flags=flags,
         )
+        if code.max_stack >= 4 * MAX_COUNT:
+            # The format's bound (the verifier's); clox's 255 arguments keep
+            # every count operand below MAX_COUNT, but calls nested a
+            # thousand deep could hold more values than this.
+            raise LoxCompileError([Diagnostic(self.unit.path, fn.line, fn.col, f"Error at '{fn.name}': Too much nesting.")], {})
+        return code
 
     # ------------------------------------------------------------------ statements
 

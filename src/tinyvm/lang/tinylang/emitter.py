@@ -12,6 +12,12 @@ superinstructions, so keep them regular):
 `return`, `break`, `continue`, `throw` and `try`/`catch`/`finally` (by
 duplication) are emitted by the `ControlEmitter` mixin (control.py).
 
+The format's limits are the compiler's (lang/nesting.py), so that `tvmc` never
+writes what `tvm run` refuses: a count operand above MAX_COUNT (more than
+65535 elements, entries, fields, arguments or interpolated parts), a function
+whose operand stack is too deep, and a type checked at run time whose text is
+too long or too deeply nested are compile errors.
+
 Chains cost no recursion (lang/nesting.py): `expr` emits the left spine of
 `a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` innermost first in a
 loop, then each link's `rest_` code outwards; `s_If` follows `else if` in a
@@ -29,6 +35,7 @@ from ..diagnostics import DiagnosticBag
 from ...bytecode.code import INT_MAX, INT_MIN
 from . import ast as A
 from ...bytecode.assembler import Handler, Instr, Label, assemble
+from ..nesting import MAX_COUNT, type_text_problem
 from .control import ControlEmitter, LoopCtx, TryCtx
 from .resolver import constant_value
 from .scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
@@ -42,6 +49,15 @@ BINOPS = {
     "..": O.RANGE, "..=": O.RANGE_INCL, "is": O.IS,
 }  # fmt: skip
 ASSIGN_OPS = {"+=": O.ADD, "-=": O.SUB, "*=": O.MUL, "/=": O.DIV, "%=": O.MOD}
+# The instructions with a count operand (the format's MAX_COUNT bounds it), and
+# what the count is of, for the compile error.
+COUNTED = {
+    O.BUILD_ARRAY: "elements in an array literal", O.BUILD_MAP: "entries in a map literal",
+    O.BUILD_RECORD: "fields in a record literal", O.BUILD_STRING: "parts in an interpolated string",
+    O.CALL: "arguments", O.CALL_TYPED: "arguments", O.CALL_GLOBAL: "arguments", O.CALL_METHOD: "arguments",
+    O.CALL_METHOD_TYPED: "arguments", O.SUPER_CALL: "arguments", O.SPAWN: "arguments", O.SPAWN_GLOBAL: "arguments",
+    O.SELECT: "channel operands in a select", O.MAKE_CLASS: "methods in a class",
+}  # fmt: skip
 
 
 def start_pos(e: A.Expr) -> tuple[int, int]:
@@ -78,6 +94,10 @@ class FunctionEmitter(ControlEmitter):
     # ------------------------------------------------------------------ basics
 
     def emit(self, op: int, *args: Any) -> None:
+        if op in COUNTED:
+            n = max(a for a, kind in zip(args, O.OPCODES[op].operands) if kind == O.COUNT)
+            if n >= MAX_COUNT:
+                self.unit.bag.error(self.pos[0], self.pos[1], f"too many {COUNTED[op]} ({n}; at most {MAX_COUNT - 1})")
         self.items.append(Instr(op, args, self.pos[0], self.pos[1]))
 
     def at(self, node: A.Node) -> None:
@@ -203,7 +223,11 @@ class FunctionEmitter(ControlEmitter):
         nparams = len(node.params) if node is not None else 0
         for slot, var in enumerate(self.scope.slot_vars):
             inferred_param = first_param <= slot < first_param + nparams and slot not in declared
-            out.append("" if var is None or inferred_param else runtime_text(var.ty))
+            text = "" if var is None or inferred_param else runtime_text(var.ty)
+            if slot in declared and text and node is not None:
+                p = node.params[slot - first_param]
+                self.checkable(p, text, f"parameter '{p.name}'")  # (checked on entry)
+            out.append(text)
         return tuple(out)
 
     def _end_pos(self, body: A.Block) -> tuple[int, int]:
@@ -220,7 +244,7 @@ class FunctionEmitter(ControlEmitter):
         scope = self.scope
         nslots = len(scope.slots)
         local_types = (local_types + ("",) * nslots)[:nslots]
-        return assemble(
+        code = assemble(
             self.items,
             self.handlers,
             name=self.name,
@@ -237,6 +261,9 @@ class FunctionEmitter(ControlEmitter):
             local_types=local_types,
             ret_type=ret_type,
         )
+        if code.max_stack >= 4 * MAX_COUNT:  # (the verifier's bound)
+            self.unit.bag.error(self.line, self.col, f"'{self.name}' needs an operand stack of {code.max_stack} values (at most {4 * MAX_COUNT - 1})")
+        return code
 
     def make_closure(self, node: A.FnDecl | A.Lambda) -> None:
         code = self.function_code(node, 0)
@@ -276,7 +303,16 @@ class FunctionEmitter(ControlEmitter):
     def check(self, node: A.Node, conv: tuple[str, str] | None) -> None:
         if conv is not None:
             self.at(node)
+            self.checkable(node, conv[0], conv[1])
             self.emit(O.CHECK_TYPE, self.const(conv))
+
+    def checkable(self, node: A.Node, text: str, place: str) -> str:
+        """`text`, the type of `place`, which the VM will check values
+        against: it must fit the format's limits for that."""
+        problem = type_text_problem(text)
+        if problem is not None:
+            self.error(node, f"the type of {place} is too large to check at run time ({problem})")
+        return text
 
     def s_VarDecl(self, s: A.VarDecl) -> None:
         if s.init is None:
@@ -308,6 +344,8 @@ class FunctionEmitter(ControlEmitter):
             self.emit(O.LOAD_NIL)
         defaults = []
         for f, ftype in zip(s.fields, s.field_types or [""] * len(s.fields)):
+            if ftype:
+                self.checkable(f, ftype, f"field '{f.name}' of {s.name}")  # (stores are checked)
             ok, value = constant_value(f.default)
             if ok and isinstance(value, int) and not isinstance(value, bool) and ftype.startswith("float"):
                 value = float(value)
@@ -681,11 +719,11 @@ class FunctionEmitter(ControlEmitter):
             self.arg(a)
         self.pos = start
         if isinstance(callee, A.Field):
-            if e.proven is not None:
+            if e.proven is not None and all(type_text_problem(t) is None for t in e.proven):
                 self.emit(O.CALL_METHOD_TYPED, self.name_(callee.name), n, self.const(e.proven))
             else:
                 self.emit(O.CALL_METHOD, self.name_(callee.name), n)
-        elif e.proven is not None:
+        elif e.proven is not None and all(type_text_problem(t) is None for t in e.proven):
             self.emit(O.CALL_TYPED, n, self.const(e.proven))
         else:
             self.emit(O.CALL, n)
