@@ -36,6 +36,10 @@ Lox programs (the seeds of tests/lox) are fuzzed the same way
 `[line N] Error...` for compile errors, 70 and a stack of `[line N] in ...`
 for runtime errors, never a traceback or an InternalError.
 
+Round trips: a program that compiled (exit 0 or 1; Lox: 0 or 70), when a
+structural operator made it and for a few others, is also compiled by
+`tvmc`; `tvm run` must load what tvmc wrote, and exit as the source did.
+
 Mutated programs may loop forever, so every run is under a SIGALRM timer
 (`signal.setitimer`), longer for longer programs; a run cut by it counts as
 "timed out" -- acceptable, unless too many do. A source too big to run
@@ -101,6 +105,7 @@ N_TVM_CASES = int(os.environ.get("TVM_FUZZ_TVM_CASES", "600"))
 CASE_SECONDS = float(os.environ.get("TVM_FUZZ_CASE_SECONDS", "1.0"))
 STRUCTURAL = {"tl": 0.15, "lox": 0.6}  # the fraction of cases that also get a structural operator
 BAD_UTF8 = 0.03  # ... and that get bytes that are not UTF-8
+ROUND_TRIPS = 0.05  # the fraction of other programs that compile also checked through tvmc
 MAX_LINKS = 12_000 if LONG else 2_500  # chains grow up to this many links
 RUN_LIMIT = None if LONG else 20_000  # bigger sources are checked (`tvm check`), not run
 MAX_DEPTH = "2000"
@@ -463,15 +468,41 @@ def minimize_source(text: str, path: Path, signature: str, argv: list[str] | Non
 # --------------------------------------------------------------------------- source fuzzing
 
 
-def _mutant(rng: random.Random, text: str, donors: list[str], lang: str) -> tuple[str, bytes]:
-    """A mutant of `text`: its text, and its bytes (which may not be UTF-8)."""
+def _mutant(rng: random.Random, text: str, donors: list[str], lang: str) -> tuple[str, bytes, bool]:
+    """A mutant of `text`: its text, its bytes (which may not be UTF-8), and
+    whether a structural operator made it."""
     text = mutate_source(rng, text, donors)
-    if rng.random() < STRUCTURAL[lang]:
+    structural = rng.random() < STRUCTURAL[lang]
+    if structural:
         text = mutate_deep(rng, text, donors, lang)
     data = text.encode("utf-8")
     if rng.random() < BAD_UTF8:
         data = break_utf8(rng, data)
-    return text, data
+    return text, data, structural
+
+
+def round_trip_violation(argv: list[str], source_outcome: Outcome) -> str | None:
+    """For a program `tvm run` compiled (argv ran it, with source_outcome):
+    `tvmc` compiles it too, `tvm run` loads what tvmc wrote, and the .tvm
+    file exits as its source did. (A compiler writing what the loader
+    refuses -- functions nested deeper than the format allows -- was issue 11.)"""
+    path = argv[-1]
+    tvm_path = path.rsplit(".", 1)[0] + ".tvm"
+    err = io.StringIO()
+    try:
+        rc = tvmc_main([path, "-o", tvm_path], stderr=err, stdout=io.StringIO())
+    except (Exception, RecursionError) as e:
+        return f"tvmc: exception {type(e).__name__} escaped"
+    if rc != 0:
+        return "tvmc refuses a program tvm run compiled"
+    o = run_cli([*argv[:-1], tvm_path], case_seconds(os.path.getsize(tvm_path)))
+    if o.kind == "exception":
+        return f"exception {o.exc_type} escaped main (running tvmc's output)"
+    if o.kind == "exit" and "bad .tvm file" in o.stderr:
+        return "tvm run refuses the .tvm file tvmc wrote"
+    if o.kind == "exit" and source_outcome.kind == "exit" and o.rc != source_outcome.rc:
+        return "tvmc's output exits differently from its source"
+    return None
 
 
 def _command(target: Path, data: bytes, lang: str) -> list[str]:
@@ -487,9 +518,9 @@ def _report(failures: dict, summary: str, workspace_path, check=None) -> None:
     reports = []
     for bad, (case, seed, text, data, argv, o) in failures.items():
         target = workspace_path(seed)
-        if data.decode("utf-8", "replace") != text:
+        if data.decode("utf-8", "replace") != text or "tvmc" in bad:
             target.write_bytes(data)
-            small, note = data, f"(bytes, not minimized, kept at {target})"
+            small, note = data, f"(not minimized, kept at {target})"
         else:
             small = minimize_source(text, target, bad, [*argv[:-1], str(target)], check)
             note = f"({len(small)} chars)"
@@ -513,7 +544,7 @@ def test_fuzz_source_programs(workspace):
     start = time.perf_counter()
     for case in range(N_CASES):
         seed = rng.choice(seeds)
-        text, data = _mutant(rng, texts[seed], donors, "tl")
+        text, data, structural = _mutant(rng, texts[seed], donors, "tl")
         target = _workspace_path(workspace, seed).with_name("fuzz_case.tl")
         target.write_bytes(data)
         argv = _command(target, data, "tl")
@@ -526,6 +557,9 @@ def test_fuzz_source_programs(workspace):
         if argv[0] == "check":
             outcomes["checked, not run (big)"] += 1
         bad = violation(o, path=str(target), source=text if data.decode("utf-8", "replace") == text else None)
+        if bad is None and argv[0] == "run" and o.kind == "exit" and o.rc in (0, 1) and (structural or rng.random() < ROUND_TRIPS):
+            outcomes["round trips through tvmc"] += 1
+            bad = round_trip_violation(argv, o)
         if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
             failures[bad] = (case, seed, text, data, argv, o)
     elapsed = time.perf_counter() - start
@@ -590,12 +624,15 @@ def test_fuzz_lox_programs(workspace):
     start = time.perf_counter()
     for case in range(N_LOX_CASES):
         seed = rng.choice(seeds)
-        text, data = _mutant(rng, texts[seed], donors, "lox")
+        text, data, structural = _mutant(rng, texts[seed], donors, "lox")
         target.write_bytes(data)
         argv = _command(target, data, "lox")
         o = run_cli(argv, case_seconds(len(data)))
         outcomes["timeout" if o.kind == "timeout" else f"exit {o.rc}" if o.kind == "exit" else "exception"] += 1
         bad = lox_violation(o)
+        if bad is None and argv[0] == "run" and o.kind == "exit" and o.rc in (0, 70) and (structural or rng.random() < ROUND_TRIPS):
+            outcomes["round trips through tvmc"] += 1
+            bad = round_trip_violation(argv, o)
         if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
             failures[bad] = (case, seed, text, data, argv, o)
     summary = f"{N_LOX_CASES} Lox cases in {time.perf_counter() - start:.1f}s: {dict(outcomes)}"
