@@ -131,6 +131,8 @@ _TYPE_TOKEN = re.compile(r"->|[\[\]{}()<>,]")
 def type_text_problem(text: str) -> str | None:
     """Why the VM could not check values against the type written `text`
     (too long, or nested too deeply), or None when it can."""
+    if len(text) <= 2 * MAX_CHECKED_TYPE_NESTING:
+        return None  # (each level takes two characters at least: the common case)
     if len(text) > MAX_TYPE_TEXT:
         return f"more than {MAX_TYPE_TEXT} characters"
     # Nesting: brackets, and the return type after each `->` (which ends at
