@@ -24,17 +24,46 @@ The property, whatever the program:
 * exit 0: stderr is empty, or holds only `warning: ` lines (a spawned
   fiber that failed and was never awaited).
 
+Structural operators (tests/unit/source_shapes.py), for a fraction of the
+cases on top of the others: a link of a chain repeated (an operator and its
+operand, a method call, a field, an index, a call's arguments, an `else if`)
+up to thousands of times; something wrapped in many levels of one construct
+(brackets, prefix operators, lambdas, calls, blocks, ifs, loops, functions,
+types), at depths around the nesting limits (the parser's, and 64 for
+functions); two programs spliced; and source bytes that are not UTF-8.
+Lox programs (the seeds of tests/lox) are fuzzed the same way
+(`test_fuzz_lox_programs`), with clox's exit statuses and formats: 65 and
+`[line N] Error...` for compile errors, 70 and a stack of `[line N] in ...`
+for runtime errors, never a traceback or an InternalError.
+
+Round trips: a program that compiled (exit 0 or 1; Lox: 0 or 70), when a
+structural operator made it and for a few others, is also compiled by
+`tvmc`; `tvm run` must load what tvmc wrote, and exit as the source did.
+
 Mutated programs may loop forever, so every run is under a SIGALRM timer
-(`signal.setitimer`); a run cut by it counts as "timed out" -- acceptable,
-unless too many do. `.tvm` files are fuzzed the same way: examples compiled by
+(`signal.setitimer`), longer for longer programs; a run cut by it counts as
+"timed out" -- acceptable, unless too many do. A source too big to run
+quickly (the VM's pre-decoder costs about 0.1 ms per instruction) is checked
+with `tvm check` instead (the front end is where depth bugs live), except in
+the long campaign, which runs everything. `.tvm` files are fuzzed the same way: examples compiled by
 `tvmc`, then raw byte mutations, payload mutations with a recomputed checksum,
 and structure-aware mutations of the decoded code, each run through the CLI.
 
 A failure is shrunk (line then character deletion, keeping the same kind of
 failure) and reported with the minimized program; the programs found so far
 are kept as fixed regression cases (REGRESSIONS, TVM_REGRESSIONS). Everything is driven by a
-seeded `random.Random`, so failures reproduce. Knobs: TVM_FUZZ_CASES (source
-cases, default 2000), TVM_FUZZ_SEED, TVM_FUZZ_CASE_SECONDS (per-run limit).
+seeded `random.Random`, so failures reproduce. Knobs: TVM_FUZZ_CASES (TinyLang
+source cases, default 1500), TVM_FUZZ_LOX_CASES (Lox, default 1000),
+TVM_FUZZ_SEED, TVM_FUZZ_CASE_SECONDS (per-run limit, plus 1 s per 10 kB of
+source).
+
+The long campaign (10 000 source programs of each language, chains of up to
+12 000 links, every program run):
+
+    TVM_FUZZ_LONG=1 python -m pytest -q -s -o addopts="" tests/fuzz/test_fuzz_source.py -k "source_programs or lox_programs"
+
+prints one summary line per language (cases, outcomes, timeouts); it passes
+with no host traceback and no InternalError.
 """
 
 from __future__ import annotations
@@ -42,11 +71,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import math
 import os
 import random
 import re
 import shutil
 import signal
+import sys
 import time
 import traceback
 from collections import Counter
@@ -58,6 +89,9 @@ import pytest
 from tinyvm.bytecode.code import Bundle, Code
 from tinyvm.bytecode.tvmfile import HEADER_SIZE, MAGIC, dump_bundle, load_bundle
 from tinyvm.cli.main import main, tvmc_main
+from tinyvm.lang.lox.parser import MAX_NESTING as LOX_MAX_NESTING
+from tinyvm.bytecode.code import MAX_NESTING as MAX_FUNCTION_NESTING
+from tinyvm.lang.tinylang.parser import MAX_DEPTH as TL_MAX_DEPTH
 
 # The case timer fires again every REARM_SECONDS after its first alarm: an
 # alarm that arrives while a finalizer runs Python code (a generator closed,
@@ -67,10 +101,20 @@ REARM_SECONDS = 0.05
 
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+from source_shapes import LOX_CHAINS, LOX_NESTINGS, TL_CHAINS, TL_NESTINGS, break_utf8, deepen, grow_chain, splice  # noqa: E402
+
+LONG = os.environ.get("TVM_FUZZ_LONG", "") not in ("", "0")
 SEED = int(os.environ.get("TVM_FUZZ_SEED", "20240612"))
-N_CASES = int(os.environ.get("TVM_FUZZ_CASES", "2000"))
+N_CASES = int(os.environ.get("TVM_FUZZ_CASES", "10000" if LONG else "1500"))
+N_LOX_CASES = int(os.environ.get("TVM_FUZZ_LOX_CASES", "10000" if LONG else "1000"))
 N_TVM_CASES = int(os.environ.get("TVM_FUZZ_TVM_CASES", "600"))
 CASE_SECONDS = float(os.environ.get("TVM_FUZZ_CASE_SECONDS", "1.0"))
+STRUCTURAL = {"tl": 0.15, "lox": 0.6}  # the fraction of cases that also get a structural operator
+BAD_UTF8 = 0.03  # ... and that get bytes that are not UTF-8
+ROUND_TRIPS = 0.05  # the fraction of other programs that compile also checked through tvmc
+MAX_LINKS = 12_000 if LONG else 2_500  # chains grow up to this many links
+RUN_LIMIT = None if LONG else 20_000  # bigger sources are checked (`tvm check`), not run
 MAX_DEPTH = "2000"
 MAX_TIMEOUT_FRACTION = 0.03  # more timed-out runs than this fails the test
 MAX_REPORTED = 6  # distinct failures minimized and reported per test
@@ -95,6 +139,12 @@ class Outcome:
     exc: str = ""  # for "exception": the Python traceback
     exc_type: str = ""
     seconds: float = 0.0
+
+
+def case_seconds(size: int) -> float:
+    """The time limit for a program of `size` bytes: long chains take a while
+    to compile and pre-decode."""
+    return CASE_SECONDS + size / 10_000
 
 
 def run_cli(argv: list[str], seconds: float = CASE_SECONDS) -> Outcome:
@@ -211,6 +261,7 @@ def workspace(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("fuzz_src")
     shutil.copytree(ROOT / "tests" / "lang", base / "lang", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "examples", base / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.tvm"))
+    (base / "lox").mkdir()
     return base
 
 
@@ -291,6 +342,46 @@ def mutate_semantic(rng: random.Random, text: str) -> str:
     return _replace_match(rng, text, _STRING, VALUES)  # a string literal -> another value
 
 
+def _links(rng: random.Random) -> int:
+    """A chain length, log-uniform up to MAX_LINKS."""
+    return int(math.exp(rng.uniform(0, math.log(MAX_LINKS))))
+
+
+def _depth(rng: random.Random, lang: str) -> int:
+    """A nesting depth: around one of the limits, anything below them
+    (log-uniform), or far too deep."""
+    limit = TL_MAX_DEPTH if lang == "tl" else LOX_MAX_NESTING
+    r = rng.random()
+    if r < 0.2:
+        return max(1, MAX_FUNCTION_NESTING + rng.randint(-3, 3))
+    if r < 0.4:
+        return limit + rng.randint(-10, 10)
+    if r < 0.65:
+        return int(math.exp(rng.uniform(0, math.log(limit))))
+    if r < 0.9:
+        return rng.randint(1, limit)
+    return 3 * limit
+
+
+def mutate_deep(rng: random.Random, text: str, donors: list[str], lang: str = "tl") -> str:
+    """One structural operator: a chain grown, a nesting deepened, a splice
+    with another program, or a chain or nesting shape put in at a line."""
+    r = rng.random()
+    if r < 0.35:
+        return grow_chain(rng, text, _links(rng), lang)
+    if r < 0.7:
+        return deepen(rng, text, _depth(rng, lang), lang)
+    if r < 0.85:
+        return splice(rng, text, rng.choice(donors))
+    if rng.random() < 0.5:
+        shape = rng.choice(list((TL_CHAINS if lang == "tl" else LOX_CHAINS).values()))(_links(rng))[0]
+    else:
+        shape = rng.choice(list((TL_NESTINGS if lang == "tl" else LOX_NESTINGS).values()))(_depth(rng, lang))[0]
+    lines = text.split("\n")
+    i = rng.randrange(len(lines) + 1)
+    return "\n".join(lines[:i] + [shape] + lines[i:])
+
+
 def mutate_source(rng: random.Random, text: str, donors: list[str]) -> str:
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 5))):
         lines = text.split("\n")
@@ -363,10 +454,16 @@ def _shrink(text: str, still_fails, deadline: float) -> str:
     return text
 
 
-def minimize_source(text: str, path: Path, signature: str) -> str:
+def minimize_source(text: str, path: Path, signature: str, argv: list[str] | None = None, check=None) -> str:
+    """`text` shrunk while running it (with `argv`, default `run`) still
+    breaks the property the same way (`check`, default `violation`)."""
+    argv = argv or ["run", "--max-depth", MAX_DEPTH, str(path)]
+
     def still_fails(candidate: str) -> bool:
         path.write_text(candidate, encoding="utf-8", newline="")
-        o = run_cli(["run", "--max-depth", MAX_DEPTH, str(path)])
+        o = run_cli(argv, case_seconds(len(candidate)))
+        if check is not None:
+            return check(o) == signature
         return violation(o, path=str(path), source=candidate) == signature
 
     deadline = time.perf_counter() + MINIMIZE_SECONDS
@@ -378,51 +475,181 @@ def minimize_source(text: str, path: Path, signature: str) -> str:
 # --------------------------------------------------------------------------- source fuzzing
 
 
+def _mutant(rng: random.Random, text: str, donors: list[str], lang: str) -> tuple[str, bytes, bool]:
+    """A mutant of `text`: its text, its bytes (which may not be UTF-8), and
+    whether a structural operator made it."""
+    text = mutate_source(rng, text, donors)
+    structural = rng.random() < STRUCTURAL[lang]
+    if structural:
+        text = mutate_deep(rng, text, donors, lang)
+    data = text.encode("utf-8")
+    if rng.random() < BAD_UTF8:
+        data = break_utf8(rng, data)
+    return text, data, structural
+
+
+def round_trip_violation(argv: list[str], source_outcome: Outcome) -> str | None:
+    """For a program `tvm run` compiled (argv ran it, with source_outcome):
+    `tvmc` compiles it too, `tvm run` loads what tvmc wrote, and the .tvm
+    file exits as its source did. (A compiler writing what the loader
+    refuses -- functions nested deeper than the format allows -- was issue 11.)"""
+    path = argv[-1]
+    tvm_path = path.rsplit(".", 1)[0] + ".tvm"
+    err = io.StringIO()
+    try:
+        rc = tvmc_main([path, "-o", tvm_path], stderr=err, stdout=io.StringIO())
+    except (Exception, RecursionError) as e:
+        return f"tvmc: exception {type(e).__name__} escaped"
+    if rc != 0:
+        return "tvmc refuses a program tvm run compiled"
+    o = run_cli([*argv[:-1], tvm_path], case_seconds(os.path.getsize(tvm_path)))
+    if o.kind == "exception":
+        return f"exception {o.exc_type} escaped main (running tvmc's output)"
+    if o.kind == "exit" and "bad .tvm file" in o.stderr:
+        return "tvm run refuses the .tvm file tvmc wrote"
+    if o.kind == "exit" and source_outcome.kind == "exit" and o.rc != source_outcome.rc:
+        return "tvmc's output exits differently from its source"
+    return None
+
+
+def _command(target: Path, data: bytes, lang: str) -> list[str]:
+    big = RUN_LIMIT is not None and len(data) > RUN_LIMIT
+    if big:
+        return ["check", str(target)]
+    return ["run", "--max-depth", MAX_DEPTH, str(target)] if lang == "tl" else ["run", str(target)]
+
+
+def _report(failures: dict, summary: str, workspace_path, check=None) -> None:
+    """Minimize each failure (keep the bytes as they are when they are not
+    UTF-8) and fail with the reports."""
+    reports = []
+    for bad, (case, seed, text, data, argv, o) in failures.items():
+        target = workspace_path(seed)
+        if data.decode("utf-8", "replace") != text or "tvmc" in bad:
+            target.write_bytes(data)
+            small, note = data, f"(not minimized, kept at {target})"
+        else:
+            small = minimize_source(text, target, bad, [*argv[:-1], str(target)], check)
+            note = f"({len(small)} chars)"
+        om = run_cli([*argv[:-1], str(target)], case_seconds(len(small)))
+        reports.append(
+            f"== {bad} (case {case}, seed {seed.relative_to(ROOT)}, tvm {argv[0]})\n"
+            f"--- minimized program {note} ---\n{small!r}\n"
+            f"--- what happened ---\n{describe(om)}"
+        )
+    pytest.fail(summary + "\n\n" + "\n\n".join(reports), pytrace=False)
+
+
 def test_fuzz_source_programs(workspace):
     rng = random.Random(SEED)
     seeds = _seed_files()
     texts = {s: s.read_text(encoding="utf-8") for s in seeds}
     donors = list(texts.values())
     outcomes: Counter = Counter()
-    failures: dict[str, tuple[int, Path, str, Outcome]] = {}
+    failures: dict[str, tuple] = {}
     slowest: list[tuple[float, int, str]] = []
     start = time.perf_counter()
     for case in range(N_CASES):
         seed = rng.choice(seeds)
-        text = mutate_source(rng, texts[seed], donors)
+        text, data, structural = _mutant(rng, texts[seed], donors, "tl")
         target = _workspace_path(workspace, seed).with_name("fuzz_case.tl")
-        target.write_text(text, encoding="utf-8", newline="")
-        o = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)])
+        target.write_bytes(data)
+        argv = _command(target, data, "tl")
+        o = run_cli(argv, case_seconds(len(data)))
         slowest.append((o.seconds, case, seed.name))
         if o.kind == "timeout":
             outcomes["timeout"] += 1
             continue
         outcomes[f"exit {o.rc}" if o.kind == "exit" else "exception"] += 1
-        bad = violation(o, path=str(target), source=text)
+        if argv[0] == "check":
+            outcomes["checked, not run (big)"] += 1
+        bad = violation(o, path=str(target), source=text if data.decode("utf-8", "replace") == text else None)
+        if bad is None and argv[0] == "run" and o.kind == "exit" and o.rc in (0, 1) and (structural or rng.random() < ROUND_TRIPS):
+            outcomes["round trips through tvmc"] += 1
+            bad = round_trip_violation(argv, o)
         if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
-            failures[bad] = (case, seed, text, o)
+            failures[bad] = (case, seed, text, data, argv, o)
     elapsed = time.perf_counter() - start
     slowest.sort(reverse=True)
-    summary = f"{N_CASES} cases in {elapsed:.1f}s: {dict(outcomes)}; slowest {slowest[:3]}"
+    summary = f"{N_CASES} TinyLang cases in {elapsed:.1f}s: {dict(outcomes)}; slowest {slowest[:3]}"
     print(summary)
 
     if failures:
-        reports = []
-        for bad, (case, seed, text, o) in failures.items():
-            target = _workspace_path(workspace, seed).with_name("fuzz_min.tl")
-            small = minimize_source(text, target, bad)
-            om = run_cli(["run", "--max-depth", MAX_DEPTH, str(target)])
-            reports.append(
-                f"== {bad} (case {case}, seed {seed.relative_to(ROOT)})\n"
-                f"--- minimized program ({len(small)} chars) ---\n{small!r}\n"
-                f"--- what happened ---\n{describe(om)}"
-            )
-        pytest.fail(summary + "\n\n" + "\n\n".join(reports), pytrace=False)
+        _report(failures, summary, lambda seed: _workspace_path(workspace, seed).with_name("fuzz_min.tl"))
     # The mutants must reach every stage: compile errors, runtime errors, and clean runs.
     assert outcomes["exit 2"] > N_CASES // 10, summary
     assert outcomes["exit 1"] > N_CASES // 50, summary
     assert outcomes["exit 0"] > N_CASES // 20, summary
     assert outcomes["timeout"] <= MAX_TIMEOUT_FRACTION * N_CASES, summary
+
+
+# --------------------------------------------------------------------------- Lox
+
+# clox's compile errors, one after another (a token quoted in one may span lines),
+# or TinyVM's for a file that cannot be read or is not UTF-8.
+_LOX_COMPILE = re.compile(r"(?:\[line \d+\] Error(?: at '.*?'| at end)?: [^\n]+\n|[^\n]+:\d+:\d+: error: [^\n]+\n)+", re.S)
+_LOX_FRAME = re.compile(r"^\[line \d+\] in (?:script|.+\(\))$")
+
+
+def lox_violation(o: Outcome) -> str | None:
+    """How a Lox program's outcome breaks the property (clox's statuses and
+    formats), or None."""
+    if o.kind == "timeout":
+        return None
+    if o.kind == "exception":
+        return f"exception {o.exc_type} escaped main"
+    if "Traceback (most recent call last)" in o.stderr:
+        return "Python traceback in stderr"
+    if "corrupt bytecode or a VM bug" in o.stderr or "internal error" in o.stderr:
+        return "InternalError (the VM's corrupt-bytecode safety net) from a Lox program"
+    lines = o.stderr.splitlines()
+    if o.rc == 65:
+        if not _LOX_COMPILE.fullmatch(o.stderr):
+            return "exit 65: stderr is not made of '[line N] Error...' lines"
+        return None
+    if o.rc == 70:
+        if not lines:
+            return "exit 70 with empty stderr"
+        if not all(_LOX_FRAME.match(line) for line in lines[1:]):
+            return "exit 70: the lines after the message are not '[line N] in ...'"
+        return None
+    if o.rc == 0:
+        return "exit 0 with output on stderr" if o.stderr else None
+    return f"exit status {o.rc}"
+
+
+def test_fuzz_lox_programs(workspace):
+    """Lox sources (tests/lox), mutated as TinyLang's are, run with clox's
+    frame limit."""
+    rng = random.Random(SEED + 2)
+    seeds = [f for f in sorted((ROOT / "tests" / "lox").rglob("*.lox")) if f.stat().st_size < 20_000]
+    texts = {s: s.read_text(encoding="utf-8") for s in seeds}
+    donors = list(texts.values())
+    target = workspace / "lox" / "fuzz_case.lox"
+    outcomes: Counter = Counter()
+    failures: dict[str, tuple] = {}
+    start = time.perf_counter()
+    for case in range(N_LOX_CASES):
+        seed = rng.choice(seeds)
+        text, data, structural = _mutant(rng, texts[seed], donors, "lox")
+        target.write_bytes(data)
+        argv = _command(target, data, "lox")
+        o = run_cli(argv, case_seconds(len(data)))
+        outcomes["timeout" if o.kind == "timeout" else f"exit {o.rc}" if o.kind == "exit" else "exception"] += 1
+        bad = lox_violation(o)
+        if bad is None and argv[0] == "run" and o.kind == "exit" and o.rc in (0, 70) and (structural or rng.random() < ROUND_TRIPS):
+            outcomes["round trips through tvmc"] += 1
+            bad = round_trip_violation(argv, o)
+        if bad is not None and bad not in failures and len(failures) < MAX_REPORTED:
+            failures[bad] = (case, seed, text, data, argv, o)
+    summary = f"{N_LOX_CASES} Lox cases in {time.perf_counter() - start:.1f}s: {dict(outcomes)}"
+    print(summary)
+    if failures:
+        _report(failures, summary, lambda seed: workspace / "lox" / "fuzz_min.lox", lox_violation)
+    assert outcomes["exit 65"] > N_LOX_CASES // 10, summary
+    assert outcomes["exit 0"] > N_LOX_CASES // 20, summary
+    assert outcomes["exit 70"] > 0, summary
+    assert outcomes["timeout"] <= MAX_TIMEOUT_FRACTION * N_LOX_CASES, summary
 
 
 # Minimized programs the fuzzer found; each must satisfy the property.

@@ -16,6 +16,10 @@ the byte model):
   BODY }` when it is more than 65526 (`b = b + a;` on locals is 8 bytes,
   `a;` 3, `!a;` 4, `a = false;` 4).
 * 64 frames (the script's and 63 calls).
+
+And TinyVM's own limits, which clox has not: functions nest at most 64 deep
+(the `.tvm` format's limit), while `and`/`or` and `else if` chains, which
+clox parses by recursion, are as long as its jumps allow.
 """
 
 from __future__ import annotations
@@ -154,7 +158,23 @@ def frames_tests() -> None:
     )
 
 
+def nesting_tests() -> None:
+    # Functions 64 deep; each returns the next, so calling them one after
+    # another takes two frames, not 64.
+    opens = "".join(f"{'  ' * i}fun f{i}() {{\n" for i in range(64))
+    closes = "".join(f"{'  ' * i}  return f{i + 1};\n{'  ' * i}}}\n" for i in reversed(range(63)))
+    inner = "  " * 64 + 'return "innermost";\n' + "  " * 63 + "}\n"
+    write("functions_nested_at_limit.lox", opens + inner + closes + "print f0" + "()" * 64 + "; // expect: innermost\n")
+    deep = "".join(f"fun f{i}() {{\n" for i in range(64)) + "fun f64() { // Error at '(': Too much nesting.\n" + "}\n" * 65
+    write("functions_nested_too_deep.lox", deep)
+    # Chains far longer than the 1500 levels of nesting TinyVM allows.
+    write("and_chain.lox", "{\n  var t = true;\n  print t" + " and t" * 5000 + "; // expect: true\n}\n")
+    links = "  else if (a) print a;\n" * 3000  # (locals: literals would be constants)
+    write("else_if_chain.lox", "{\n  var a = false;\n  var b = true;\n  if (a) print 0;\n" + links + "  else print b; // expect: true\n}\n")
+
+
 if __name__ == "__main__":
+    nesting_tests()
     locals_tests()
     constants_tests()
     upvalues_tests()

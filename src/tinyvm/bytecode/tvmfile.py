@@ -342,7 +342,9 @@ class _Reader:
             return tuple(self.svarint(what) for _ in range(n))
         return tuple(tuple(self.svarint(what) for _ in range(width)) for _ in range(n))
 
-    def const(self, depth: int) -> object:
+    def const(self, depth: int, code_depth: int) -> object:
+        # depth: tuples around it in its code object; code_depth: that code's
+        # own nesting (the two are limited separately, as the verifier does).
         if depth > MAX_DEPTH:
             raise _bad(f"constants nested more than {MAX_DEPTH} deep")
         at = self.pos
@@ -361,14 +363,14 @@ class _Reader:
             return self.string("string constant")
         if tag == T_TUPLE:
             n = self.count("tuple constant")
-            return tuple(self.const(depth + 1) for _ in range(n))
+            return tuple(self.const(depth + 1, code_depth) for _ in range(n))
         if tag == T_CODE:
-            return self.code(depth + 1)
+            return self.code(code_depth + 1)
         if tag == T_CLASS:
             name = self.string("class name")
             fields = self.strings("class fields")
             n = self.count("class defaults")
-            defaults = tuple(self.const(depth + 1) for _ in range(n))
+            defaults = tuple(self.const(depth + 1, code_depth) for _ in range(n))
             methods = self.strings("class methods")
             line = self.svarint("class line")
             field_types = self.strings("class field types")
@@ -388,7 +390,7 @@ class _Reader:
         local_names = self.strings("local names")
         code = self.ints("instructions", 1)
         n = self.count("constants")
-        consts = tuple(self.const(depth) for _ in range(n))
+        consts = tuple(self.const(0, depth) for _ in range(n))
         names = self.strings("names")
         n = self.count("captures", 2)
         captures = []

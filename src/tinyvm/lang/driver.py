@@ -15,7 +15,10 @@ the driver finds the file, compiles it with the front end of its extension --
 depth first, so the importer's checker knows what the import exports -- and
 caches it. One `CompileError` (the main front end's kind) carries the
 diagnostics of every module. An import cycle is reported on the import line
-of the file where the cycle starts.
+of the file where the cycle starts. Compiling depth first recurses once per
+level of imports (a chain of modules each importing the next), so imports
+nest at most MAX_IMPORT_NESTING deep (lang/nesting.py): one more is the error
+"imports nested more than 256 deep" on the import line.
 
 Module keys: a module is named by its path relative to the main module's folder,
 POSIX separators, no extension (`main`, `lib/geometry`). Code refers to imports
@@ -38,10 +41,14 @@ import sys
 from typing import Iterable
 
 from ..bytecode.code import LANGS, Bundle, LoadError, is_file_spec
+from .nesting import MAX_IMPORT_NESTING, recursion_room
 from .diagnostics import CompileError, Diagnostic
 from .frontend import CompiledModule, FrontEnd, ImportFailure, ModuleInfo
 
 TVM_EXT = ".tvm"  # a compiled bundle: importable like a source file
+# Python frames from one module's compile_file to the next one's (the front
+# end's compile_module, its import loading, Compilation.load), with a margin.
+_FRAMES_PER_IMPORT = 40
 
 
 # --------------------------------------------------------------------------- languages
@@ -247,7 +254,10 @@ class Compilation:
         self.sources[path] = source
         self.stack.append((key, ext))
         try:
-            result = frontend.compile_module(source, self.context(key, path, frontend))
+            # Room for the driver's frames down to the next level of imports
+            # (the front end's passes make their own room).
+            with recursion_room(_FRAMES_PER_IMPORT):
+                result = frontend.compile_module(source, self.context(key, path, frontend))
         finally:
             self.stack.pop()
         if result.code is not None:
@@ -274,6 +284,8 @@ class Compilation:
             return _visible(*self.infos[key], importer_fe)
         if key in self.failed:
             return _visible(*self.failed[key], importer_fe)
+        if len(self.stack) >= MAX_IMPORT_NESTING:
+            raise ImportFailure(f"imports nested more than {MAX_IMPORT_NESTING} deep")
         base = os.path.join(self.base_dir, *key.split("/"))
         ext = self._find(base, spec, importer_fe)
         if ext is None:

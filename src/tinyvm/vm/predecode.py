@@ -19,6 +19,11 @@ so a fused closure is covered by exactly the handlers of its first instruction.
 A dispatch is one unit of the instruction budget (preemption, fuel): counts are
 deterministic because fusion is.
 
+Nested functions: MAKE_CLOSURE's builder needs its function's closures, so a
+code object's nested code objects are decoded first, innermost first, found
+with an explicit stack (`decode`): however deeply functions nest, decoding
+takes no Python recursion per level.
+
 Languages: a module's language selects the run-time rules (runtime/dialects.py)
 its instructions are built with -- operator slow paths and fast paths,
 property access, messages. The rules are closure variables like any operand.
@@ -47,9 +52,31 @@ class Decoder:
         self.privileged = module is vm.prelude
 
     def decode(self, code: Code) -> list:
-        cached = self.vm.decoded.get(code)
+        """The closures of `code` (index: offset), decoded once per VM."""
+        decoded = self.vm.decoded
+        cached = decoded.get(code)
         if cached is not None:
             return cached
+        # Every nested code object not decoded yet, innermost first: when a
+        # MAKE_CLOSURE is built, its function is decoded already (a cache hit).
+        order: list[Code] = []
+        seen = {code}  # (a code object shared by several constants is visited once)
+        stack = [(code, False)]
+        while stack:
+            c, expanded = stack.pop()
+            if expanded:
+                order.append(c)
+                continue
+            stack.append((c, True))
+            for k in c.consts:
+                if type(k) is Code and k not in seen and k not in decoded:
+                    seen.add(k)
+                    stack.append((k, False))
+        for c in order:
+            self._decode_one(c)
+        return decoded[code]
+
+    def _decode_one(self, code: Code) -> list:
         ops: list = [None] * (len(code.code) + 1)
         self.vm.decoded[code] = ops
         self.vm.code_rules[code] = self.rules

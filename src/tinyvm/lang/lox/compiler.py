@@ -25,6 +25,9 @@ ordinary TinyVM bytecode and passes the same verifier. How Lox maps onto it
 * Truthiness: conditions end in JUMP_IF_FALSY, `!` is FALSY, `and`/`or`
   jump on truthiness; in a condition, `and`, `or` and `!` become jumps
   without materialising a value.
+* Chains cost no recursion per link (lang/nesting.py): the left spines of
+  operators, calls and property chains, `and`/`or` chains (which clox nests
+  to the right) and `else if` chains are loops.
 * `print` is PRINT in clox's mode. Classes are MAKE_CLASS with the open-field
   flag; a superclass is also kept in a hidden local, `super`, that methods
   capture, as in clox. `obj.m(args)` is CALL_METHOD (under Lox's rules a field
@@ -38,7 +41,6 @@ ordinary TinyVM bytecode and passes the same verifier. How Lox maps onto it
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Sequence
 
 from ...bytecode import opcodes as O
@@ -50,7 +52,9 @@ from . import ast as A
 from .ast import GLOBAL, INITIALIZER, LOCAL, METHOD, UPVAL
 from .lexer import BANG_EQUAL, EQUAL_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, MINUS, PLUS, SLASH, STAR
 from .errors import LoxCompileError
-from .parser import MAX_NESTING, parse
+from ..diagnostics import Diagnostic
+from ..nesting import MAX_COUNT, recursion_room
+from .parser import FRAMES_PER_LEVEL, MAX_NESTING, parse
 
 BINOPS = {
     PLUS: O.ADD, MINUS: O.SUB, STAR: O.MUL, SLASH: O.DIV,
@@ -213,7 +217,7 @@ class FunctionCompiler:
             local_names.append("$tmp")
         enclosing_offset = self.enclosing.offset if self.enclosing is not None else 0
         captures = tuple((is_local, index + enclosing_offset if is_local else index) for is_local, index in fn.upvalues)
-        return assemble(
+        code = assemble(
             self.items,
             [],
             name=name,
@@ -228,6 +232,12 @@ class FunctionCompiler:
             upval_names=tuple(fn.upvalue_names),
             flags=flags,
         )
+        if code.max_stack >= 4 * MAX_COUNT:
+            # The format's bound (the verifier's); clox's 255 arguments keep
+            # every count operand below MAX_COUNT, but calls nested a
+            # thousand deep could hold more values than this.
+            raise LoxCompileError([Diagnostic(self.unit.path, fn.line, fn.col, f"Error at '{fn.name}': Too much nesting.")], {})
+        return code
 
     # ------------------------------------------------------------------ statements
 
@@ -273,17 +283,24 @@ class FunctionCompiler:
         self.block(s.stmts)
 
     def s_If(self, s: A.If) -> None:
-        otherwise = Label()
-        self.cond(s.cond, otherwise)
-        self.stmt(s.then)
-        if s.otherwise is None:
+        ends: list[Label] = []  # one per `if` of an `else if` chain (a loop, not recursion)
+        while True:
+            otherwise = Label()
+            self.cond(s.cond, otherwise)
+            self.stmt(s.then)
+            if s.otherwise is None:
+                self.place(otherwise)
+                break
+            end = Label()
+            ends.append(end)
+            self.emit(O.JUMP, end)
             self.place(otherwise)
-            return
-        end = Label()
-        self.emit(O.JUMP, end)
-        self.place(otherwise)
-        self.stmt(s.otherwise)
-        self.place(end)
+            if not isinstance(s.otherwise, A.If):
+                self.stmt(s.otherwise)
+                break
+            s = s.otherwise
+        for end in reversed(ends):
+            self.place(end)
 
     def s_While(self, s: A.While) -> None:
         top = Label()
@@ -367,50 +384,52 @@ class FunctionCompiler:
 
     def cond(self, e: A.Expr, false: Label) -> None:
         """Jump to `false` when e is falsy; fall through otherwise."""
-        if isinstance(e, A.Logical):
-            if e.op == "and":
-                # `a and b and c` nests to the left: walk that spine in a loop.
-                spine = []
-                while isinstance(e, A.Logical) and e.op == "and":
-                    spine.append(e.right)
-                    e = e.left
+        # The operands of an `and` chain, however it nests (clox nests it to
+        # the right, parentheses to the left), each jump to `false` in turn:
+        # taken in order with a stack, not by recursion per link.
+        stack = [e]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, A.Logical) and e.op == "and":
+                stack.append(e.right)
+                stack.append(e.left)
+            elif isinstance(e, A.Logical):  # `a or b or c`: a jump past the rest per operand
+                trues = []
+                while isinstance(e, A.Logical) and e.op == "or":
+                    trues.append(Label())
+                    self.cond_true(e.left, trues[-1])
+                    e = e.right
                 self.cond(e, false)
-                for right in reversed(spine):
-                    self.cond(right, false)
+                for true in reversed(trues):
+                    self.place(true)
+            elif isinstance(e, A.Unary) and e.op == "!":
+                self.cond_true(e.operand, false)
             else:
-                true = Label()
-                self.cond_true(e.left, true)
-                self.cond(e.right, false)
-                self.place(true)
-            return
-        if isinstance(e, A.Unary) and e.op == "!":
-            self.cond_true(e.operand, false)
-            return
-        self.expr(e)
-        self.emit(O.JUMP_IF_FALSY, false)
+                self.expr(e)
+                self.emit(O.JUMP_IF_FALSY, false)
 
     def cond_true(self, e: A.Expr, true: Label) -> None:
         """Jump to `true` when e is truthy; fall through otherwise."""
-        if isinstance(e, A.Logical):
-            if e.op == "or":
-                spine = []
-                while isinstance(e, A.Logical) and e.op == "or":
-                    spine.append(e.right)
-                    e = e.left
+        stack = [e]  # the operands of an `or` chain (as in cond)
+        while stack:
+            e = stack.pop()
+            if isinstance(e, A.Logical) and e.op == "or":
+                stack.append(e.right)
+                stack.append(e.left)
+            elif isinstance(e, A.Logical):  # `a and b and c` (as `or` in cond)
+                falses = []
+                while isinstance(e, A.Logical) and e.op == "and":
+                    falses.append(Label())
+                    self.cond(e.left, falses[-1])
+                    e = e.right
                 self.cond_true(e, true)
-                for right in reversed(spine):
-                    self.cond_true(right, true)
+                for false in reversed(falses):
+                    self.place(false)
+            elif isinstance(e, A.Unary) and e.op == "!":
+                self.cond(e.operand, true)
             else:
-                false = Label()
-                self.cond(e.left, false)
-                self.cond_true(e.right, true)
-                self.place(false)
-            return
-        if isinstance(e, A.Unary) and e.op == "!":
-            self.cond(e.operand, true)
-            return
-        self.expr(e)
-        self.emit(O.JUMP_IF_TRUTHY, true)
+                self.expr(e)
+                self.emit(O.JUMP_IF_TRUTHY, true)
 
     # ------------------------------------------------------------------ expressions
 
@@ -470,13 +489,24 @@ class FunctionCompiler:
         self.emit(BINOPS[e.op])
 
     def rest_Logical(self, e: A.Logical) -> None:
-        end = Label()
-        self.at(e)
-        self.emit(O.DUP)
-        self.emit(O.JUMP_IF_FALSY if e.op == "and" else O.JUMP_IF_TRUTHY, end)
-        self.emit(O.POP)
-        self.expr(e.right)
-        self.place(end)
+        # clox nests `a and b and c` to the right: a right operand that is
+        # itself an `and`/`or` continues this loop (its left operand first).
+        ends = []
+        while True:
+            end = Label()
+            ends.append(end)
+            self.at(e)
+            self.emit(O.DUP)
+            self.emit(O.JUMP_IF_FALSY if e.op == "and" else O.JUMP_IF_TRUTHY, end)
+            self.emit(O.POP)
+            right = e.right
+            if not isinstance(right, A.Logical):
+                self.expr(right)
+                break
+            self.expr(right.left)
+            e = right
+        for end in reversed(ends):
+            self.place(end)
 
     def rest_Call(self, e: A.Call) -> None:
         for a in e.args:
@@ -537,13 +567,10 @@ def compile_script(script: A.Function, path: str, predeclared: list[str] | None 
     `predeclared`: the globals of earlier REPL entries, in slot order."""
     unit = ModuleUnit(path, predeclared)
     fc = FunctionCompiler(unit, script, None)
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 8 * MAX_NESTING + 2000))
-    try:
+    # The parser bounded the tree's nesting (chains are loops here too).
+    with recursion_room(FRAMES_PER_LEVEL * MAX_NESTING):
         fc.pos = (1, 1)
         fc.block(script.body)
-    finally:
-        sys.setrecursionlimit(limit)
     fc.pos = (script.end_line, script.end_col)
     fc.emit(O.THIS_MODULE)
     fc.emit(O.RETURN)

@@ -16,16 +16,21 @@ global, bound at run time by name.
 The tree is compiled only when no error was found, so after an error the
 parser may build placeholder nodes: it must only keep going as clox does.
 
-Nesting is limited (`MAX_NESTING`): the parser recurses in Python, where
-clox recurses in C, so an expression, statement or function nested deeper
-than that is the error "Too much nesting." (the last one reported) rather
-than a host stack overflow.
+Nesting is limited: the parser recurses in Python, where clox recurses in C,
+so an expression, statement or function nested deeper than `MAX_NESTING`
+levels, or a function nested in more than `MAX_FUNCTION_NESTING` functions
+(lang/nesting.py: the `.tvm` format's limit, so that `tvmc` never writes a
+file `tvm run` refuses), is the error "Too much nesting." (the last one
+reported) rather than a host stack overflow. Chains are not nesting: binary
+operators and call/property chains are loops, as in clox, and so are `and`/
+`or` chains and `else if` chains here (clox recurses for those: it nests
+them to the right), so chains are as long as clox's own limits (constants,
+16-bit jumps) allow.
 """
 
 from __future__ import annotations
 
-import sys
-
+from ..nesting import MAX_FUNCTION_NESTING, recursion_room
 from . import ast as A
 from .ast import FUNCTION, GLOBAL, INITIALIZER, LOCAL, METHOD, SCRIPT, UPVAL, Ref
 from .errors import Reporter
@@ -56,6 +61,8 @@ BINARY_SIZE = {BANG_EQUAL: 2, EQUAL_EQUAL: 1, GREATER: 1, GREATER_EQUAL: 2, LESS
 STATEMENT_STARTS = frozenset({CLASS, FUN, VAR, FOR, IF, WHILE, PRINT, RETURN})
 
 MAX_NESTING = 1500
+# Python frames the parser, and the compiler after it, take per level at most.
+FRAMES_PER_LEVEL = 8
 
 
 class ClassState:
@@ -75,6 +82,7 @@ class Parser:
         self.fs: FunctionState = None  # type: ignore[assignment]
         self.cls: ClassState | None = None
         self.depth = 0
+        self.functions = 0  # functions around the code being parsed (the script is 0)
 
     # ------------------------------------------------------------------ entry
 
@@ -83,14 +91,10 @@ class Parser:
         script = A.Function("script", SCRIPT)
         script.at(1, 1)
         self.fs = FunctionState(None, script)
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 8 * MAX_NESTING + 2000))
-        try:
+        with recursion_room(FRAMES_PER_LEVEL * MAX_NESTING):
             self.advance()
             while not self.match(EOF):
                 script.body.append(self.declaration())
-        finally:
-            sys.setrecursionlimit(limit)
         self.fs.emit(2)  # endCompiler: NIL RETURN
         script.end_line, script.end_col = self.previous.line, self.previous.col
         return script
@@ -141,16 +145,21 @@ class Parser:
 
     def _nest(self) -> bool:
         """Enter one level of nesting; False when too deep: then the error is
-        reported, and the parse abandoned (the rest of the file is skipped, and
-        nothing more is reported) so that it ends without cascading errors."""
+        reported, and the parse abandoned (see _too_deep)."""
         if self.depth >= MAX_NESTING:
-            self.error_at(self.current, "Too much nesting.")
-            self.errors.abandoned = True
-            while self.current.type != EOF:
-                self.advance()
+            self._too_deep()
             return False
         self.depth += 1
         return True
+
+    def _too_deep(self) -> None:
+        """Report "Too much nesting." and abandon the parse: the rest of the
+        file is skipped, and nothing more is reported, so that it ends
+        without cascading errors."""
+        self.error_at(self.current, "Too much nesting.")
+        self.errors.abandoned = True
+        while self.current.type != EOF:
+            self.advance()
 
     # ------------------------------------------------------------------ clox's emission helpers
 
@@ -270,21 +279,68 @@ class Parser:
         if not self._nest():
             return self.here(A.Literal(None))
         try:
-            self.advance()
-            prefix = PREFIX.get(self.previous.type)
-            if prefix is None:
-                self.error("Expect expression.")
-                return self.here(A.Literal(None))
-            can_assign = precedence <= PREC_ASSIGNMENT
-            expr = prefix(self, can_assign)
-            while precedence <= INFIX_PREC.get(self.current.type, PREC_NONE):
-                self.advance()
-                expr = INFIX[self.previous.type](self, expr, can_assign)
-            if can_assign and self.match(EQUAL):
-                self.error("Invalid assignment target.")
-            return expr
+            return self._parse_precedence(precedence)
         finally:
             self.depth -= 1
+
+    def _parse_precedence(self, precedence: int) -> A.Expr:
+        # clox's and_/or_ parse their right operand with parsePrecedence(
+        # PREC_AND/PREC_OR), which takes the next `and`/`or` itself: a chain
+        # nests to the right, one recursion per link. Here those recursions
+        # are a loop over `links`, the `and`/`or`s whose right operand is being
+        # parsed: (operator, left operand, jump to patch, and the precedence
+        # and can_assign of the parsePrecedence they interrupted). The tokens
+        # read, the bytes counted and the errors are clox's.
+        can_assign = precedence <= PREC_ASSIGNMENT
+        links: list[tuple[str, A.Expr, int, int, bool]] = []
+        expr = self._prefix(can_assign)
+        while True:
+            if expr is not None:  # (None: "Expect expression.", and clox returns at once)
+                while precedence <= INFIX_PREC.get(self.current.type, PREC_NONE):
+                    self.advance()
+                    kind = self.previous.type
+                    if kind == AND or kind == OR:
+                        links.append((kind, expr, self._open_logical(kind), precedence, can_assign))
+                        precedence, can_assign = (PREC_AND if kind == AND else PREC_OR), False
+                        expr = self._prefix(False)
+                        if expr is None:
+                            break
+                        continue
+                    expr = INFIX[kind](self, expr, can_assign)
+                else:
+                    if can_assign and self.match(EQUAL):
+                        self.error("Invalid assignment target.")
+            if expr is None:
+                expr = self.here(A.Literal(None))
+            if not links:
+                return expr
+            kind, left, jump, precedence, can_assign = links.pop()
+            self.patch_jump(jump)  # clox's and_/or_ returning
+            expr = self.here(A.Logical("and" if kind == AND else "or", left, expr))
+
+    def _prefix(self, can_assign: bool) -> A.Expr | None:
+        """An operand's prefix rule (the start of parsePrecedence); None after
+        "Expect expression."."""
+        self.advance()
+        prefix = PREFIX.get(self.previous.type)
+        if prefix is None:
+            self.error("Expect expression.")
+            return None
+        return prefix(self, can_assign)
+
+    def _open_logical(self, kind: str) -> int:
+        """What clox's and_ or or_ emits before its right operand; the jump
+        to patch after it."""
+        fs = self.fs
+        if kind == AND:
+            end_jump = fs.emit_jump()
+            fs.emit(1)  # POP
+            return end_jump
+        else_jump = fs.emit_jump()
+        end_jump = fs.emit_jump()
+        self.patch_jump(else_jump)
+        fs.emit(1)  # POP
+        return end_jump
 
     def grouping(self, can_assign: bool) -> A.Expr:
         expr = self.expression()
@@ -321,21 +377,7 @@ class Parser:
         self.fs.emit(BINARY_SIZE[op])
         return self.here(A.Binary(op, left, right))
 
-    def and_(self, left: A.Expr, can_assign: bool) -> A.Expr:
-        end_jump = self.fs.emit_jump()
-        self.fs.emit(1)  # POP
-        right = self.parse_precedence(PREC_AND)
-        self.patch_jump(end_jump)
-        return self.here(A.Logical("and", left, right))
-
-    def or_(self, left: A.Expr, can_assign: bool) -> A.Expr:
-        else_jump = self.fs.emit_jump()
-        end_jump = self.fs.emit_jump()
-        self.patch_jump(else_jump)
-        self.fs.emit(1)  # POP
-        right = self.parse_precedence(PREC_OR)
-        self.patch_jump(end_jump)
-        return self.here(A.Logical("or", left, right))
+    # (clox's and_ and or_: in _parse_precedence.)
 
     def argument_list(self) -> list[A.Expr]:
         args: list[A.Expr] = []
@@ -470,12 +512,16 @@ class Parser:
 
     def function(self, kind: str) -> A.Function:
         # (Functions nest through declarations, which do not count nesting.)
-        if not self._nest():
+        if self.functions >= MAX_FUNCTION_NESTING:
+            self._too_deep()
+        if self.errors.abandoned or not self._nest():
             return self.here(A.Function(self.previous.text, kind))  # type: ignore[return-value]
+        self.functions += 1
         try:
             return self._function(kind)
         finally:
             self.depth -= 1
+            self.functions -= 1
 
     def _function(self, kind: str) -> A.Function:
         fn = A.Function(self.previous.text, kind)
@@ -574,19 +620,35 @@ class Parser:
         return self.here(A.Return(value))
 
     def if_statement(self) -> A.Stmt:
+        # clox's ifStatement, with `else if` taken in a loop where clox
+        # recurses (statement -> ifStatement): the same reads and byte counts,
+        # and the else-jumps are patched innermost first, as clox does when
+        # its recursion returns.
         fs = self.fs
-        self.consume(LEFT_PAREN, "Expect '(' after 'if'.")
-        cond = self.expression()
-        self.consume(RIGHT_PAREN, "Expect ')' after condition.")
-        then_jump = fs.emit_jump()
-        fs.emit(1)  # POP
-        then = self.statement()
-        else_jump = fs.emit_jump()
-        self.patch_jump(then_jump)
-        fs.emit(1)  # POP
-        otherwise = self.statement() if self.match(ELSE) else None
-        self.patch_jump(else_jump)
-        return self.here(A.If(cond, then, otherwise))
+        chain: list[tuple[A.If, int]] = []  # each `if` of an `else if` chain, and its else-jump
+        while True:
+            self.consume(LEFT_PAREN, "Expect '(' after 'if'.")
+            cond = self.expression()
+            self.consume(RIGHT_PAREN, "Expect ')' after condition.")
+            then_jump = fs.emit_jump()
+            fs.emit(1)  # POP
+            then = self.statement()
+            else_jump = fs.emit_jump()
+            self.patch_jump(then_jump)
+            fs.emit(1)  # POP
+            node = A.If(cond, then, None)
+            if chain:
+                chain[-1][0].otherwise = node
+            chain.append((node, else_jump))
+            if not self.match(ELSE):
+                break
+            if not self.match(IF):
+                node.otherwise = self.statement()
+                break
+        for node, else_jump in reversed(chain):
+            self.patch_jump(else_jump)
+            self.here(node)
+        return chain[0][0]
 
     def while_statement(self) -> A.Stmt:
         fs = self.fs
@@ -652,8 +714,7 @@ INFIX = {
     MINUS: Parser.binary, PLUS: Parser.binary, SLASH: Parser.binary, STAR: Parser.binary,
     BANG_EQUAL: Parser.binary, EQUAL_EQUAL: Parser.binary,
     GREATER: Parser.binary, GREATER_EQUAL: Parser.binary, LESS: Parser.binary, LESS_EQUAL: Parser.binary,
-    AND: Parser.and_, OR: Parser.or_,
-}  # fmt: skip
+}  # fmt: skip  (AND, OR: taken by _parse_precedence)
 
 
 def parse(source: str, path: str) -> tuple[A.Function, Reporter]:

@@ -11,8 +11,9 @@
     signatures.py the types of built-ins, methods and standard modules
     checker.py    gradual type checking, inference, narrowing; marks run-time checks
     members.py    member access and calls (part of the checker)
-    flow.py       definite completion and assignment (part of the checker)
+    flow.py       definite completion and assignment, what conditions prove (part of the checker)
     emitter.py    checked tree -> symbolic instructions (assembled by bytecode/assembler.py)
+    control.py    return, break, continue, throw, try/catch/finally (part of the emitter)
     pipeline.py   one module: parse, load imports, resolve, check, emit
     repl.py       the REPL's entry compiler (definitions persist, shadowing, echo)
 

@@ -224,6 +224,13 @@ class Yield(Expr):
     value: Expr | None
 
 
+# The links of chains: nodes whose left operand (`left`, `callee`, `obj`) is
+# written first, so that `a + b + c` or `a.b(c)[d].e` is a left-deep tree as
+# deep as the chain is long. The passes walk such spines in loops
+# (lang/nesting.py).
+CHAIN_LINKS = frozenset({Binary, Logical, Call, Index, Field})
+
+
 # --------------------------------------------------------------------------- statements
 
 

@@ -19,13 +19,23 @@ return type is inferred from its returns. Function bodies are checked after
 the top-level code (so they see the types of globals declared after them),
 except that a call to an unannotated function needs its return type first:
 then its body is checked on demand. A recursive call met while inferring a
-function's own return type sees `any`.
+function's own return type sees `any`. On-demand checks nest (a chain of
+unannotated functions each calling the next is as deep as it is long), so
+past INFER_FRAMES Python frames of them a call sees `any` too, and the
+callee's body is checked in its turn; the same holds for the default of a
+field, typed on its first use.
 
 Narrowing: inside `if x != nil`, after `if x == nil { return }`, on the right
 of `x != nil and ...`, and inside `if x is C`, a local variable (or a `let`)
 has the narrower type. Variables captured by closures are never narrowed
 (a call could change them), and narrowing is dropped for variables assigned
 in a loop (on entry to the loop) or in a branch (after the `if`).
+
+Chains cost no recursion (lang/nesting.py): `expr` walks the left spine of
+`a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` in a loop and applies
+each link's `rest_` rule outwards; `if ... else if ...` is a loop in `s_If`;
+what a condition proves (flow.Proofs) is computed once per `and`/`or` node.
+`self` is the enclosing method's in lambdas and local functions alike.
 """
 
 from __future__ import annotations
@@ -36,11 +46,12 @@ from typing import Any
 from ..diagnostics import DiagnosticBag
 from . import ast as A
 from . import signatures as S
-from .flow import assigned_vars, completes
+from .flow import Proofs, assigned_vars, completes
 from .members import MemberChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value
-from .scopes import BUILTIN, CELL, GLOBAL, FnScope, Var
+from ..nesting import deeper_than, stack_depth
+from .scopes import BUILTIN, GLOBAL, FnScope, Var
 from .types import (
     ANY,
     BOOL,
@@ -76,6 +87,11 @@ from .types import (
     strip_optional,
 )
 
+# Python frames of nested on-demand checks after which a callee (or a field)
+# is `any` for now (see the module docstring): about 200 functions in a
+# chain. The pipeline gives the checker this much more stack room.
+INFER_FRAMES = 1600
+
 ARITH = frozenset("- * / %".split())
 BITWISE = frozenset("& | ^ << >>".split())
 ORDER = frozenset("< <= > >=".split())
@@ -108,6 +124,10 @@ class Checker(MemberChecks):
         self.narrow: dict[Var, Type] = {}
         self.ctx = FnCtx("<module>", "module", None, None)
         self.deferred: list[A.FnDecl] = []
+        self.proofs = Proofs()  # what conditions prove (flow.py)
+        self.where: A.Node | None = None  # the statement being checked (for run_pass)
+        self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
+        self.base_depth = 0  # the stack depth check_module started at
 
     def error(self, node: A.Node, message: str) -> None:
         self.bag.error(node.line, node.col, message)
@@ -115,6 +135,7 @@ class Checker(MemberChecks):
     # ------------------------------------------------------------------ module
 
     def check_module(self, mod: A.Module, scope: FnScope) -> None:
+        self.base_depth = stack_depth()
         top = self.type_scopes[0]
         classes = [s for s in mod.body if isinstance(s, A.ClassDecl)]
         for c in classes:
@@ -183,6 +204,8 @@ class Checker(MemberChecks):
             if t is None:
                 continue
             if isinstance(t, A.FieldDecl):  # an unannotated non-constant default
+                if self.too_deep_to_infer():
+                    return ANY  # for now: typed at a later use
                 c.fields[name] = ANY  # while inferring (a default mentioning its own field)
                 saved, self.ctx = self.ctx, FnCtx(f"{c.name}.$fields", "method", None, c)
                 c.fields[name] = self.expr(t.default)
@@ -275,7 +298,7 @@ class Checker(MemberChecks):
         if sig is not None:
             return sig
         if decl.ret_type is None:
-            if id(decl) in self.busy:  # recursion while inferring: not known yet
+            if id(decl) in self.busy or self.too_deep_to_infer():  # not known yet
                 return FnT(self.param_types(decl), ANY, tuple(p.name for p in decl.params), decl.scope.name)
             self.check_fn_body(decl)
             return self.sigs[id(decl)]
@@ -283,13 +306,19 @@ class Checker(MemberChecks):
         self.sigs[id(decl)] = sig
         return sig
 
+    def too_deep_to_infer(self) -> bool:
+        """Are on-demand checks nested INFER_FRAMES deep already?"""
+        return deeper_than(self.base_depth + INFER_FRAMES)
+
     @staticmethod
     def call_type(node: A.FnDecl | A.Lambda, ret: Type) -> Type:
         """What calling a function gives, from what its body returns: a Task
         for an async function. (A generator's type is Gen<T> either way.)"""
         return GenericT("Task", ret) if node.is_async else ret
 
-    def check_fn_body(self, decl: A.FnDecl) -> None:
+    def check_fn_body(self, decl: A.FnDecl, cls: ClassSym | None = None) -> None:
+        """Check a named function's body; `cls` is the class of `self` for a
+        local function in a method (a method's own class is `self.owner`'s)."""
         key = id(decl)
         self.busy.add(key)
         scope: FnScope = decl.scope
@@ -297,7 +326,7 @@ class Checker(MemberChecks):
         declared = self.annot(decl.ret_type) if decl.ret_type is not None else None
         if declared is not None:
             self.sigs[key] = FnT(params, self.call_type(decl, declared), tuple(p.name for p in decl.params), scope.name)
-        cls = self.owner.get(key)
+        cls = self.owner.get(key, cls)
         ret = self.check_function(decl, params, declared, cls)
         if scope.kind == "init":
             ret = NIL
@@ -367,41 +396,6 @@ class Checker(MemberChecks):
 
     # ------------------------------------------------------------------ narrowing
 
-    def narrowable(self, e: A.Expr) -> Var | None:
-        if isinstance(e, A.Name) and e.ref is not None and e.ref.kind != BUILTIN:
-            var = e.ref.var
-            if var is not None and (not var.mutable or (var.kind != GLOBAL and var.kind != CELL)):
-                return var
-        return None
-
-    def conditions(self, e: A.Expr) -> tuple[dict[Var, Type], dict[Var, Type]]:
-        """Narrowings that hold when e is true, and when it is false."""
-        if isinstance(e, A.Binary) and e.op in ("==", "!="):
-            for a, b in ((e.left, e.right), (e.right, e.left)):
-                var = self.narrowable(a)
-                if var is not None and isinstance(b, A.NilLit):
-                    t = a.ty
-                    if isinstance(t, OptionalT):
-                        non_nil = {var: t.inner}
-                        return ({}, non_nil) if e.op == "==" else (non_nil, {})
-            return {}, {}
-        if isinstance(e, A.Binary) and e.op == "is":
-            var = self.narrowable(e.left)
-            ct = e.right.ty
-            if var is not None and isinstance(ct, ClassRefT):
-                return {var: ct.cls}, {}
-            return {}, {}
-        if isinstance(e, A.Unary) and e.op == "not":
-            t, f = self.conditions(e.operand)
-            return f, t
-        if isinstance(e, A.Logical):
-            lt, lf = self.conditions(e.left)
-            rt, rf = self.conditions(e.right)
-            if e.op == "and":
-                return {**lt, **rt}, {}
-            return {}, {**lf, **rf}
-        return {}, {}
-
     def read_type(self, var: Var | None) -> Type:
         if var is None:
             return ANY
@@ -415,12 +409,18 @@ class Checker(MemberChecks):
         return ANY
 
     def forget(self, variables: set) -> None:
-        for v in variables:
-            self.narrow.pop(v, None)
+        narrow = self.narrow
+        if len(variables) > len(narrow):  # (a long `else if` chain assigns many)
+            for v in [v for v in narrow if v in variables]:
+                del narrow[v]
+        else:
+            for v in variables:
+                narrow.pop(v, None)
 
     # ------------------------------------------------------------------ statements
 
     def stmt(self, s: A.Stmt) -> None:
+        self.where = s
         getattr(self, "s_" + type(s).__name__)(s)
 
     def block(self, stmts: list[A.Stmt]) -> None:
@@ -463,7 +463,7 @@ class Checker(MemberChecks):
         params = self.param_types(s)
         if var is not None:
             var.ty = FnT(params, self.annot(s.ret_type) if s.ret_type is not None else ANY, tuple(p.name for p in s.params), s.scope.name)
-        self.check_fn_body(s)
+        self.check_fn_body(s, self.ctx.cls)  # in a method, `self` is the method's
         if var is not None:
             var.ty = self.sigs[id(s)]
 
@@ -509,27 +509,40 @@ class Checker(MemberChecks):
         s.conv = self.flow(s, result, place_t, place)
 
     def s_If(self, s: A.If) -> None:
-        self.condition(s.cond, "condition")
-        when_true, when_false = self.conditions(s.cond)
-        saved = dict(self.narrow)
-        self.narrow.update(when_true)
-        self.block(s.then.stmts)
-        then_ends = not completes(s.then.stmts)
-        self.narrow = dict(saved)
-        self.narrow.update(when_false)
-        else_ends = False
-        if isinstance(s.orelse, A.Block):
+        # An `else if` chain, in a loop: each `if` of it is checked with what
+        # the conditions before it proved false. What holds after the chain is
+        # decided by its first `if`, from whether its branches can end; those
+        # of the later ones are found innermost first.
+        first = s
+        links: list[tuple[A.If, bool]] = []  # (if, its then-block cannot complete)
+        while True:
+            self.condition(s.cond, "condition")
+            when_true, when_false = self.proofs.of(s.cond)
+            if not links:
+                saved, first_true, first_false = dict(self.narrow), when_true, when_false
+            outer = dict(self.narrow)
+            self.narrow.update(when_true)
+            self.block(s.then.stmts)
+            links.append((s, not completes(s.then.stmts)))
+            self.narrow = outer
+            self.narrow.update(when_false)
+            if not isinstance(s.orelse, A.If):
+                break
+            s = s.orelse
+        else_ends = False  # the final `else` cannot complete
+        if s.orelse is not None:
             self.block(s.orelse.stmts)
             else_ends = not completes(s.orelse.stmts)
-        elif s.orelse is not None:
-            self.stmt(s.orelse)
-            else_ends = not completes([s.orelse])
-        changed = assigned_vars([s.then, s.orelse])
+        for link, then_ends in reversed(links[1:]):
+            # This `else if` cannot complete when it has an else and no branch can.
+            else_ends = link.orelse is not None and then_ends and else_ends
+        then_ends = links[0][1]
+        changed = assigned_vars([first.then, first.orelse])
         self.narrow = saved
         if then_ends and not else_ends:
-            self.narrow.update(when_false)
+            self.narrow.update(first_false)
         elif else_ends and not then_ends:
-            self.narrow.update(when_true)
+            self.narrow.update(first_true)
         self.forget(changed)
 
     def condition(self, e: A.Expr, what: str) -> None:
@@ -545,7 +558,7 @@ class Checker(MemberChecks):
         # The condition is tested before every iteration, so what it proves
         # holds at the top of the body even for variables the body assigns
         # (an assignment ends the narrowing from there on).
-        self.narrow.update(self.conditions(s.cond)[0])
+        self.narrow.update(self.proofs.of(s.cond)[0])
         self.block(s.body.stmts)
         self.narrow = saved
 
@@ -662,9 +675,41 @@ class Checker(MemberChecks):
     def expr(self, e: A.Expr, expected: Type | None = None) -> Type:
         if e.ty is not None:  # a field default typed on first use
             return e.ty
-        t = getattr(self, "e_" + type(e).__name__)(e, expected)
-        e.ty = t
-        return t
+        if type(e) not in A.CHAIN_LINKS:
+            rule = self.rules.get(type(e))
+            if rule is None:
+                rule = self.rules[type(e)] = getattr(self, "e_" + type(e).__name__)
+            t = e.ty = rule(e, expected)
+            return t
+        # A chain is a left-deep tree: go down its left spine in a loop, then
+        # type each link outwards from the type of its left operand (the order
+        # a recursive walk would take). `expected` matters to none of them.
+        spine = []
+        while True:
+            t = type(e)
+            if t is A.Binary or t is A.Logical:
+                nxt = e.left
+            elif t is A.Call:
+                callee = e.callee
+                ct = type(callee)
+                # A method call's left operand is its object (the callee is typed by call_method).
+                nxt = callee.obj if ct is A.Field else None if ct is A.SuperField else callee
+            elif t is A.Index or t is A.Field:
+                nxt = e.obj
+            else:
+                nxt = None
+            if nxt is None:
+                break
+            spine.append(e)
+            e = nxt
+            if e.ty is not None:
+                break
+        ty = e.ty
+        if ty is None:
+            ty = e.ty = getattr(self, "e_" + type(e).__name__)(e, None if spine else expected)
+        for link in reversed(spine):
+            ty = link.ty = getattr(self, "rest_" + type(link).__name__)(link, ty)
+        return ty
 
     def e_IntLit(self, e: A.IntLit, expected: Type | None) -> Type:
         return INT
@@ -752,10 +797,8 @@ class Checker(MemberChecks):
         self.error(e, f"unsupported operand type for {e.op}: {t}")
         return ANY
 
-    def e_Binary(self, e: A.Binary, expected: Type | None) -> Type:
-        lt = self.expr(e.left)
-        rt = self.expr(e.right)
-        return self.binary_type(e, e.op, lt, rt)
+    def rest_Binary(self, e: A.Binary, lt: Type) -> Type:
+        return self.binary_type(e, e.op, lt, self.expr(e.right))
 
     def binary_type(self, node: A.Node, op: str, lt: Type, rt: Type) -> Type:
         if op in ("==", "!="):
@@ -802,10 +845,11 @@ class Checker(MemberChecks):
                 return ArrayT(join(lt.elem, rt.elem))
         return None
 
-    def e_Logical(self, e: A.Logical, expected: Type | None) -> Type:
-        self.condition(e.left, f"operand of '{e.op}'")
+    def rest_Logical(self, e: A.Logical, lt: Type) -> Type:
+        if lt is not BOOL and lt is not ANY:
+            self.error(e.left, f"operand of '{e.op}' must be bool, got {lt}")
         # The right side runs only when the left was true (and) or false (or).
-        when_true, when_false = self.conditions(e.left)
+        when_true, when_false = self.proofs.of(e.left)
         saved = dict(self.narrow)
         self.narrow.update(when_true if e.op == "and" else when_false)
         self.condition(e.right, f"operand of '{e.op}'")

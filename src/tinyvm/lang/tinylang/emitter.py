@@ -9,17 +9,24 @@ superinstructions, so keep them regular):
   iterator object); other `for` loops use `GET_ITER`/`FOR_ITER`;
 * calls to hoisted top-level functions are `CALL_GLOBAL g n`.
 
-`try`/`finally` is compiled by duplication, as CPython does: the finally body is
-emitted inline on every exit path (normal, `return`, `break`, `continue`) and once
-more in a catch-all handler that rethrows. Protected ranges are split around
-those inline copies so that an error inside a finally block is not caught by
-its own try. Each `TryCtx` therefore owns a list of segments.
+`return`, `break`, `continue`, `throw` and `try`/`catch`/`finally` (by
+duplication) are emitted by the `ControlEmitter` mixin (control.py).
+
+The format's limits are the compiler's (lang/nesting.py), so that `tvmc` never
+writes what `tvm run` refuses: a count operand above MAX_COUNT (more than
+65535 elements, entries, fields, arguments or interpolated parts), a function
+whose operand stack is too deep, and a type checked at run time whose text is
+too long or too deeply nested are compile errors.
+
+Chains cost no recursion (lang/nesting.py): `expr` emits the left spine of
+`a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` innermost first in a
+loop, then each link's `rest_` code outwards; `s_If` follows `else if` in a
+loop. The code is the same as a recursive walk would emit.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...bytecode import opcodes as O
@@ -28,6 +35,8 @@ from ..diagnostics import DiagnosticBag
 from ...bytecode.code import INT_MAX, INT_MIN
 from . import ast as A
 from ...bytecode.assembler import Handler, Instr, Label, assemble
+from ..nesting import MAX_COUNT, type_text_problem
+from .control import ControlEmitter, LoopCtx, TryCtx
 from .resolver import constant_value
 from .scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
 from .types import runtime_text
@@ -40,6 +49,15 @@ BINOPS = {
     "..": O.RANGE, "..=": O.RANGE_INCL, "is": O.IS,
 }  # fmt: skip
 ASSIGN_OPS = {"+=": O.ADD, "-=": O.SUB, "*=": O.MUL, "/=": O.DIV, "%=": O.MOD}
+# The instructions with a count operand (the format's MAX_COUNT bounds it), and
+# what the count is of, for the compile error.
+COUNTED = {
+    O.BUILD_ARRAY: "elements in an array literal", O.BUILD_MAP: "entries in a map literal",
+    O.BUILD_RECORD: "fields in a record literal", O.BUILD_STRING: "parts in an interpolated string",
+    O.CALL: "arguments", O.CALL_TYPED: "arguments", O.CALL_GLOBAL: "arguments", O.CALL_METHOD: "arguments",
+    O.CALL_METHOD_TYPED: "arguments", O.SUPER_CALL: "arguments", O.SPAWN: "arguments", O.SPAWN_GLOBAL: "arguments",
+    O.SELECT: "channel operands in a select", O.MAKE_CLASS: "methods in a class",
+}  # fmt: skip
 
 
 def start_pos(e: A.Expr) -> tuple[int, int]:
@@ -55,34 +73,7 @@ def start_pos(e: A.Expr) -> tuple[int, int]:
             return e.line, e.col
 
 
-@dataclass(slots=True, eq=False)
-class TryCtx:
-    finally_body: A.Block | None
-    target: Label  # handler entry
-    depth: int
-    segments: list[tuple[Label, Label]] = field(default_factory=list)
-    open: Label | None = None
-    in_finally: bool = False  # its finally body is being emitted right now
-
-    def suspend(self, em: "FunctionEmitter") -> None:
-        if self.open is not None:
-            end = em.label()
-            self.segments.append((self.open, end))
-            self.open = None
-
-    def resume(self, em: "FunctionEmitter") -> None:
-        if self.open is None:
-            self.open = em.label()
-
-
-@dataclass(slots=True, eq=False)
-class LoopCtx:
-    brk: Label
-    cont: Label
-    try_depth: int  # len(em.tries) when the loop began
-
-
-class FunctionEmitter:
+class FunctionEmitter(ControlEmitter):
     def __init__(self, unit: "ModuleEmitter", scope: FnScope, name: str, line: int, col: int):
         self.unit = unit
         self.scope = scope
@@ -98,10 +89,15 @@ class FunctionEmitter:
         self.loops: list[LoopCtx] = []
         self.base_depth = 0  # operand values held by enclosing constructs (for-loop iterators)
         self.pos = (line, col)
+        self.rules = unit.rules  # node type -> its e_ method's function (see expr)
 
     # ------------------------------------------------------------------ basics
 
     def emit(self, op: int, *args: Any) -> None:
+        if op in COUNTED:
+            n = max(a for a, kind in zip(args, O.OPCODES[op].operands) if kind == O.COUNT)
+            if n >= MAX_COUNT:
+                self.unit.bag.error(self.pos[0], self.pos[1], f"too many {COUNTED[op]} ({n}; at most {MAX_COUNT - 1})")
         self.items.append(Instr(op, args, self.pos[0], self.pos[1]))
 
     def at(self, node: A.Node) -> None:
@@ -227,7 +223,11 @@ class FunctionEmitter:
         nparams = len(node.params) if node is not None else 0
         for slot, var in enumerate(self.scope.slot_vars):
             inferred_param = first_param <= slot < first_param + nparams and slot not in declared
-            out.append("" if var is None or inferred_param else runtime_text(var.ty))
+            text = "" if var is None or inferred_param else runtime_text(var.ty)
+            if slot in declared and text and node is not None:
+                p = node.params[slot - first_param]
+                self.checkable(p, text, f"parameter '{p.name}'")  # (checked on entry)
+            out.append(text)
         return tuple(out)
 
     def _end_pos(self, body: A.Block) -> tuple[int, int]:
@@ -244,7 +244,7 @@ class FunctionEmitter:
         scope = self.scope
         nslots = len(scope.slots)
         local_types = (local_types + ("",) * nslots)[:nslots]
-        return assemble(
+        code = assemble(
             self.items,
             self.handlers,
             name=self.name,
@@ -261,6 +261,9 @@ class FunctionEmitter:
             local_types=local_types,
             ret_type=ret_type,
         )
+        if code.max_stack >= 4 * MAX_COUNT:  # (the verifier's bound)
+            self.unit.bag.error(self.line, self.col, f"'{self.name}' needs an operand stack of {code.max_stack} values (at most {4 * MAX_COUNT - 1})")
+        return code
 
     def make_closure(self, node: A.FnDecl | A.Lambda) -> None:
         code = self.function_code(node, 0)
@@ -274,6 +277,7 @@ class FunctionEmitter:
 
     def stmt(self, s: A.Stmt) -> None:
         self.at(s)
+        self.unit.where = s
         getattr(self, "s_" + type(s).__name__)(s)
 
     def s_Block(self, s: A.Block) -> None:
@@ -299,7 +303,16 @@ class FunctionEmitter:
     def check(self, node: A.Node, conv: tuple[str, str] | None) -> None:
         if conv is not None:
             self.at(node)
+            self.checkable(node, conv[0], conv[1])
             self.emit(O.CHECK_TYPE, self.const(conv))
+
+    def checkable(self, node: A.Node, text: str, place: str) -> str:
+        """`text`, the type of `place`, which the VM will check values
+        against: it must fit the format's limits for that."""
+        problem = type_text_problem(text)
+        if problem is not None:
+            self.error(node, f"the type of {place} is too large to check at run time ({problem})")
+        return text
 
     def s_VarDecl(self, s: A.VarDecl) -> None:
         if s.init is None:
@@ -331,6 +344,8 @@ class FunctionEmitter:
             self.emit(O.LOAD_NIL)
         defaults = []
         for f, ftype in zip(s.fields, s.field_types or [""] * len(s.fields)):
+            if ftype:
+                self.checkable(f, ftype, f"field '{f.name}' of {s.name}")  # (stores are checked)
             ok, value = constant_value(f.default)
             if ok and isinstance(value, int) and not isinstance(value, bool) and ftype.startswith("float"):
                 value = float(value)
@@ -392,22 +407,28 @@ class FunctionEmitter:
             self.emit(O.SET_FIELD_PROVEN if s.proven else O.SET_FIELD, self.name_(t.name))
 
     def s_If(self, s: A.If) -> None:
-        orelse = Label()
-        self.expr(s.cond)
-        self.at(s.cond)
-        self.emit(O.JUMP_IF_FALSE, orelse)
-        self.block(s.then.stmts)
-        if s.orelse is None:
+        ends: list[Label] = []  # one per `if` of an `else if` chain, placed together
+        while True:
+            orelse = Label()
+            self.expr(s.cond)
+            self.at(s.cond)
+            self.emit(O.JUMP_IF_FALSE, orelse)
+            self.block(s.then.stmts)
+            if s.orelse is None:
+                self.place(orelse)
+                break
+            end = Label()
+            ends.append(end)
+            self.emit(O.JUMP, end)
             self.place(orelse)
-            return
-        end = Label()
-        self.emit(O.JUMP, end)
-        self.place(orelse)
-        if isinstance(s.orelse, A.Block):
-            self.block(s.orelse.stmts)
-        else:
-            self.stmt(s.orelse)
-        self.place(end)
+            if isinstance(s.orelse, A.Block):
+                self.block(s.orelse.stmts)
+                break
+            s = s.orelse
+            self.at(s)
+            self.unit.where = s
+        for end in reversed(ends):
+            self.place(end)
 
     def s_While(self, s: A.While) -> None:
         top = self.label()
@@ -472,111 +493,6 @@ class FunctionEmitter:
         self.emit(O.JUMP, top)
         self.place(end)
 
-    def s_Return(self, s: A.Return) -> None:
-        if self.scope.kind == "init":
-            self.emit(O.LOAD_LOCAL, 1)
-        elif s.value is None:
-            self.emit(O.LOAD_NIL)
-        else:
-            self.value(s.value, s.conv)
-        self.at(s)
-        if any(t.finally_body is not None for t in self.tries):
-            tmp = self.hidden_local("$return")
-            self.emit(O.STORE_LOCAL, tmp)
-            self.exit_tries(0)
-            self.emit(O.LOAD_LOCAL, tmp)
-            self.emit(O.RETURN)
-            self.reenter_tries(0)
-        else:
-            self.emit(O.RETURN)
-
-    def exit_tries(self, down_to: int) -> None:
-        """Run the finally bodies of the try statements being left (innermost
-        first), each outside its own protected range."""
-        for ctx in reversed(self.tries[down_to:]):
-            ctx.suspend(self)
-            # A jump out of a finally body itself does not run that body again.
-            if ctx.finally_body is not None and not ctx.in_finally:
-                self.emit_finally(ctx)
-
-    def emit_finally(self, ctx: TryCtx) -> None:
-        assert ctx.finally_body is not None
-        ctx.in_finally = True
-        self.block(ctx.finally_body.stmts)
-        ctx.in_finally = False
-
-    def reenter_tries(self, down_to: int) -> None:
-        for ctx in self.tries[down_to:]:
-            ctx.resume(self)
-
-    def s_Break(self, s: A.Break) -> None:
-        if not self.loops:
-            return  # reported by the resolver
-        loop = self.loops[-1]
-        self.exit_tries(loop.try_depth)
-        self.at(s)
-        self.emit(O.JUMP, loop.brk)
-        self.reenter_tries(loop.try_depth)
-
-    def s_Continue(self, s: A.Continue) -> None:
-        if not self.loops:
-            return  # reported by the resolver
-        loop = self.loops[-1]
-        self.exit_tries(loop.try_depth)
-        self.at(s)
-        self.emit(O.JUMP, loop.cont)
-        self.reenter_tries(loop.try_depth)
-
-    def s_Throw(self, s: A.Throw) -> None:
-        self.expr(s.value)
-        self.at(s)
-        self.emit(O.THROW)
-
-    def s_Try(self, s: A.Try) -> None:
-        depth = self.base_depth
-        after = Label()
-        fin = TryCtx(s.finally_body, Label(), depth) if s.finally_body is not None else None
-        catch = TryCtx(None, Label(), depth) if s.catch_body is not None else None
-        for ctx in (fin, catch):
-            if ctx is not None:
-                self.tries.append(ctx)
-                ctx.resume(self)
-        self.block(s.body.stmts)
-        if catch is not None:
-            self.tries.pop()
-            catch.suspend(self)
-            self._close(catch)
-        if fin is not None:
-            fin.suspend(self)
-            self.emit_finally(fin)
-            fin.resume(self)
-        self.emit(O.JUMP, after)
-        if catch is not None:
-            self.place(catch.target)
-            self.pos = (s.catch_line or s.line, s.catch_col or s.col)
-            self.declare(s.ref) if s.catch_name else self.emit(O.POP)
-            self.block(s.catch_body.stmts)  # type: ignore[union-attr]
-            if fin is not None:
-                fin.suspend(self)
-                self.emit_finally(fin)
-            self.emit(O.JUMP, after)
-        if fin is not None:
-            self.tries.pop()
-            fin.suspend(self)
-            self._close(fin)
-            self.place(fin.target)
-            tmp = self.hidden_local("$error")
-            self.at(s)
-            self.emit(O.STORE_LOCAL, tmp)
-            self.block(s.finally_body.stmts)  # type: ignore[union-attr]
-            self.emit(O.LOAD_LOCAL, tmp)
-            self.emit(O.THROW)
-        self.place(after)
-
-    def _close(self, ctx: TryCtx) -> None:
-        for start, end in ctx.segments:
-            self.handlers.append(Handler(start, end, ctx.target, ctx.depth))
-
     def s_Import(self, s: A.Import) -> None:
         self.emit(O.IMPORT, self.const(s.path))
         self.declare(s.ref)
@@ -631,8 +547,44 @@ class FunctionEmitter:
     # ------------------------------------------------------------------ expressions
 
     def expr(self, e: A.Expr) -> None:
+        if type(e) not in A.CHAIN_LINKS:
+            self.pos = (e.line, e.col)
+            rule = self.rules.get(type(e))
+            if rule is None:
+                rule = self.rules[type(e)] = getattr(FunctionEmitter, "e_" + type(e).__name__)
+            rule(self, e)
+            return
+        # A chain is a left-deep tree: go down its left spine in a loop, emit
+        # the innermost operand, then each link's own code outwards.
+        spine = []
+        while True:
+            t = type(e)
+            if t is A.Binary or t is A.Logical:
+                nxt = e.left
+            elif t is A.Call:
+                callee = e.callee
+                ct = type(callee)
+                if ct is A.Field:  # a method call: the object, then the arguments
+                    nxt = callee.obj
+                elif ct is A.SuperField or self._global_fn(callee):
+                    nxt = None  # the callee is not a value on the stack
+                else:
+                    nxt = callee
+            elif t is A.Index or t is A.Field:
+                nxt = e.obj
+            else:
+                break
+            if nxt is None:
+                break
+            spine.append(e)
+            e = nxt
         self.at(e)
         getattr(self, "e_" + type(e).__name__)(e)
+        if spine:
+            start = start_pos(e)  # where every link of the chain starts
+            for link in reversed(spine):
+                self.at(link)
+                getattr(self, "rest_" + type(link).__name__)(link, start)
 
     def arg(self, e: A.Expr) -> None:
         """An argument, array element, map entry or record field: the checker
@@ -739,15 +691,16 @@ class FunctionEmitter:
         self.at(e)
         self.emit({"-": O.NEG, "~": O.BNOT, "not": O.NOT}[e.op])
 
-    def e_Binary(self, e: A.Binary) -> None:
-        self.expr(e.left)
+    # The links of chains (see expr): their left operand is on the stack, and
+    # `start` is the position where the chain starts (a call's position).
+
+    def rest_Binary(self, e: A.Binary, start: tuple[int, int]) -> None:
         self.expr(e.right)
         self.at(e)
         self.emit(BINOPS[e.op])
 
-    def e_Logical(self, e: A.Logical) -> None:
+    def rest_Logical(self, e: A.Logical, start: tuple[int, int]) -> None:
         end = Label()
-        self.expr(e.left)
         self.at(e)
         self.emit(O.DUP)
         self.emit(O.JUMP_IF_FALSE if e.op == "and" else O.JUMP_IF_TRUE, end)
@@ -757,20 +710,30 @@ class FunctionEmitter:
         self.emit(O.CHECK_BOOL)
         self.place(end)
 
-    def e_Call(self, e: A.Call) -> None:
+    def rest_Call(self, e: A.Call, start: tuple[int, int]) -> None:
+        """A call whose callee value -- or, for `obj.m(...)`, whose object --
+        is on the stack."""
         callee = e.callee
         n = len(e.args)
-        pos = start_pos(e)
+        for a in e.args:
+            self.arg(a)
+        self.pos = start
         if isinstance(callee, A.Field):
-            self.expr(callee.obj)
-            for a in e.args:
-                self.arg(a)
-            self.pos = pos
-            if e.proven is not None:
+            if e.proven is not None and all(type_text_problem(t) is None for t in e.proven):
                 self.emit(O.CALL_METHOD_TYPED, self.name_(callee.name), n, self.const(e.proven))
             else:
                 self.emit(O.CALL_METHOD, self.name_(callee.name), n)
-            return
+        elif e.proven is not None and all(type_text_problem(t) is None for t in e.proven):
+            self.emit(O.CALL_TYPED, n, self.const(e.proven))
+        else:
+            self.emit(O.CALL, n)
+
+    def e_Call(self, e: A.Call) -> None:
+        """The calls that are not links of a chain: `super.m(...)` and calls of
+        hoisted top-level functions."""
+        callee = e.callee
+        n = len(e.args)
+        pos = start_pos(e)
         if isinstance(callee, A.SuperField):
             self._load_self_for_super()
             for a in e.args:
@@ -785,14 +748,7 @@ class FunctionEmitter:
             self.pos = pos
             self.emit(O.CALL_GLOBAL, callee.ref.index, n)
             return
-        self.expr(callee)
-        for a in e.args:
-            self.arg(a)
-        self.pos = pos
-        if e.proven is not None:
-            self.emit(O.CALL_TYPED, n, self.const(e.proven))
-        else:
-            self.emit(O.CALL, n)
+        raise AssertionError("other calls are chain links (expr emits them)")  # pragma: no cover
 
     @staticmethod
     def _global_fn(callee: A.Expr) -> bool:
@@ -804,14 +760,12 @@ class FunctionEmitter:
             return var is not None and var.is_fn
         return False
 
-    def e_Index(self, e: A.Index) -> None:
-        self.expr(e.obj)
+    def rest_Index(self, e: A.Index, start: tuple[int, int]) -> None:
         self.expr(e.index)
         self.at(e)
         self.emit(O.GET_INDEX)
 
-    def e_Field(self, e: A.Field) -> None:
-        self.expr(e.obj)
+    def rest_Field(self, e: A.Field, start: tuple[int, int]) -> None:
         self.at(e)
         self.emit(O.GET_FIELD, self.name_(e.name))
 
@@ -861,12 +815,15 @@ class ModuleEmitter:
     def __init__(self, path: str, bag: DiagnosticBag):
         self.path = path
         self.bag = bag
+        self.where: A.Node | None = None  # the statement being emitted (for run_pass)
+        self.rules: dict[type, Any] = {}  # node type -> FunctionEmitter's e_ method for it
 
     @staticmethod
     def resolver_self_ref(scope: FnScope) -> Ref | None:
-        # `self` is slot 1 of the nearest method; lambdas reach it as an upvalue.
+        # `self` is slot 1 of the nearest method; the lambdas and local
+        # functions inside it reach it as an upvalue.
         fn: FnScope | None = scope
-        while fn is not None and fn.kind == "lambda":
+        while fn is not None and fn.kind in ("lambda", "function"):
             fn = fn.parent
         if fn is None or fn.kind not in ("method", "init"):
             return None

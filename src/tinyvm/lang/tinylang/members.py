@@ -12,6 +12,10 @@ Arguments that are `any` where a typed parameter is expected are left to the
 callee's entry check, except under CALL_GLOBAL (calls of top-level functions
 skip it: the argument gets its own CHECK_TYPE) and for natives, which do not
 check element types.
+
+Calls, indexing and field reads are links of chains (`a.b(c)[d]`), which
+`Checker.expr` walks in a loop: their `rest_` rules get the type of the
+object (or callee) already checked.
 """
 
 from __future__ import annotations
@@ -129,8 +133,8 @@ class MemberChecks(_Base):
             return self.fn_sig(decl)
         return None
 
-    def e_Index(self, e: A.Index, expected: Type | None) -> Type:
-        return self.index_type(e, self.expr(e.obj))
+    def rest_Index(self, e: A.Index, ot: Type) -> Type:
+        return self.index_type(e, ot)
 
     def index_type(self, e: A.Index, ot: Type) -> Type:
         it = self.expr(e.index)
@@ -148,8 +152,7 @@ class MemberChecks(_Base):
         self.error(e, f"cannot index a value of type {ot}")
         return ANY
 
-    def e_Field(self, e: A.Field, expected: Type | None) -> Type:
-        ot = self.expr(e.obj)
+    def rest_Field(self, e: A.Field, ot: Type) -> Type:
         t = self.member_type(e, ot, e.name)
         return ANY if t is None else t
 
@@ -204,11 +207,18 @@ class MemberChecks(_Base):
             return S.generic_methods(t)
         return None
 
-    def e_Call(self, e: A.Call, expected: Type | None) -> Type:
+    def rest_Call(self, e: A.Call, lt: Type) -> Type:
+        """A call whose callee -- or, for a method call `obj.m(...)`, whose
+        object -- has type lt (the left link of a chain: Checker.expr)."""
         callee = e.callee
         if isinstance(callee, A.Field):
-            ot = self.expr(callee.obj)
-            return self.call_method(e, callee, ot)
+            return self.call_method(e, callee, lt)
+        who = callee.name if isinstance(callee, A.Name) else "function"
+        return self.call_value(e, lt, who, self.is_global_fn(callee))
+
+    def e_Call(self, e: A.Call, expected: Type | None) -> Type:
+        """`super.m(...)`: the one call that is not a link of a chain."""
+        callee = e.callee
         if isinstance(callee, A.SuperField):
             sig = self.super_sig(callee)
             callee.ty = sig or ANY
@@ -220,9 +230,7 @@ class MemberChecks(_Base):
                 return self.loose_args(e)
             self.args(e, sig.params, sig.names, sig.owner or callee.name)
             return sig.ret
-        ct = self.expr(callee)
-        who = callee.name if isinstance(callee, A.Name) else "function"
-        return self.call_value(e, ct, who, self.is_global_fn(callee))
+        raise AssertionError("other calls are chain links (Checker.expr checks them)")  # pragma: no cover
 
     def is_global_fn(self, callee: A.Expr) -> bool:
         """Will the emitter use CALL_GLOBAL (callee checks skipped) for this call?"""

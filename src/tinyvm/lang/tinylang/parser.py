@@ -38,18 +38,19 @@ Go and Rust. Any bracket, call, lambda body or block resets the flag inside it.
 Error recovery: the first error in a statement is recorded and a `_ParseError`
 unwinds to the innermost statement loop (block, class body, select, module),
 which skips to the end of the statement (see `sync`). So each statement reports
-at most one syntax error, and every statement of a file gets checked. Nesting
-deeper than `MAX_DEPTH` is reported as "expression nested too deeply" instead of
-recursing.
+at most one syntax error, and every statement of a file gets checked.
+Nesting (lang/nesting.py): each nested expression, block, type and `?` of `int??`
+is a level of `depth`; past `MAX_DEPTH`, "expression nested too deeply" (the
+later passes rely on this bound). Chains (`a + b`, `a.b(c)[d]`, `else if`) are loops.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 from typing import Callable, NoReturn, TypeVar
 
 from ..diagnostics import DiagnosticBag
+from ..nesting import recursion_room
 from . import ast
 from .lexer import Lexer
 from .tokens import KEYWORDS, SPELLING, TK, Token, describe
@@ -58,8 +59,7 @@ __all__ = ["parse", "is_incomplete", "Parser", "MAX_DEPTH"]
 
 MAX_DEPTH = 200
 _INT_MIN_MAGNITUDE = 2**63
-# Python frames per nesting level are ~7; this leaves room for MAX_DEPTH levels.
-_RECURSION_LIMIT = 20_000
+FRAMES_PER_LEVEL = 12  # Python frames per level of nesting: ~8 at most, with a margin
 
 _BINARY_PREC: dict[TK, int] = {
     TK.OR: 1, TK.AND: 2,
@@ -790,9 +790,12 @@ class Parser:
     def parse_type(self) -> ast.TypeExpr:
         self.nested()
         t = self.type_atom()
-        while self.accept(TK.QUESTION):
+        levels = 1
+        while self.accept(TK.QUESTION):  # `int??`: each `?` is a level of the tree
+            self.nested()
+            levels += 1
             t = ast.OptionalType(t.line, t.col, t)
-        self.depth -= 1
+        self.depth -= levels
         return t
 
     def type_atom(self) -> ast.TypeExpr:
@@ -854,15 +857,13 @@ class Parser:
 
 
 def _run(parser: Parser, path: str, bag: DiagnosticBag) -> ast.Module:
-    old = sys.getrecursionlimit()
-    if old < _RECURSION_LIMIT:
-        sys.setrecursionlimit(_RECURSION_LIMIT)
     # The tree has no reference cycles; pausing the cyclic GC while it is built
     # avoids repeated rescans of a fast-growing heap (as in the lexer).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return parser.parse_module()
+        with recursion_room(FRAMES_PER_LEVEL * MAX_DEPTH):
+            return parser.parse_module()
     except RecursionError:  # MAX_DEPTH should prevent this; never crash the host
         tok = parser.tok
         bag.error(tok.line, tok.col, "expression nested too deeply")
@@ -870,8 +871,6 @@ def _run(parser: Parser, path: str, bag: DiagnosticBag) -> ast.Module:
     finally:
         if gc_was_enabled:
             gc.enable()
-        if old < _RECURSION_LIMIT:
-            sys.setrecursionlimit(old)
 
 
 def parse(source: str, path: str, bag: DiagnosticBag) -> ast.Module:

@@ -11,6 +11,11 @@ and not at all under `ctx.check_only` (`tvm check`).
 
 A module with errors exports nothing its importers can use: they see an
 empty module (and report what they use from it).
+
+Each pass runs through `nesting.run_pass`, with the Python stack room that
+the parser's nesting limit bounds it to (lang/nesting.py); a pass that still
+overflows reports "code nested too deeply to compile" and the module stops
+there.
 """
 
 from __future__ import annotations
@@ -18,12 +23,19 @@ from __future__ import annotations
 from ...bytecode.code import ModuleCode, source_hash
 from ..diagnostics import DiagnosticBag
 from ..frontend import CompiledModule, ImportFailure, ModuleContext, ModuleInfo
+from ..nesting import run_pass
 from . import ast as A
 from . import signatures as S
-from .checker import check_module
+from .checker import INFER_FRAMES, Checker
 from .emitter import ModuleEmitter
+from .parser import MAX_DEPTH
 from .resolver import Resolver
 from .scopes import Var
+
+# Python frames a semantic pass takes per level of nesting of the tree, at
+# most (the emitter's nested array literal: expr, e_ArrayLit, arg, value; a
+# function body costs a few more, but functions nest at most 64 deep).
+FRAMES_PER_LEVEL = 8
 
 # Standard modules and their exported names, in order (the VM builds the values:
 # stdlib/; a test checks that the two agree).
@@ -92,15 +104,20 @@ def compile_module_ast(
     slot order (see Resolver); the module's globals extend them. On success the
     module's own new globals are appended to that list, ready for the next entry.
     """
+    room = FRAMES_PER_LEVEL * MAX_DEPTH
     resolver = Resolver(bag, imports, allow_private, predeclared or ())
-    scope = resolver.resolve_module(mod)
+    ok, scope = run_pass(bag, room, _where(resolver, mod), resolver.resolve_module, mod)
+    if not ok:
+        return None  # a partly resolved tree cannot be checked
     # The checker copes with what the resolver could not resolve (its type is
     # `any`), so that type errors are reported along with scope errors.
-    check_module(mod, scope, bag, imports, resolver.globals)
+    checker = Checker(bag, imports, resolver.globals)
+    run_pass(bag, room + INFER_FRAMES, _where(checker, mod), checker.check_module, mod, scope)
     if bag or not emit:
         return None  # the emitter relies on a fully resolved, checked tree
-    init = ModuleEmitter(path, bag).module_code(mod, scope)
-    if bag:
+    emitter = ModuleEmitter(path, bag)
+    ok, init = run_pass(bag, room, _where(emitter, mod), emitter.module_code, mod, scope)
+    if bag or init is None:
         return None
     if predeclared is not None:
         predeclared.extend(resolver.globals[len(predeclared) :])
@@ -113,6 +130,16 @@ def compile_module_ast(
         imports=import_keys,
         init=init,
     )
+
+
+def _where(pass_: Resolver | Checker | ModuleEmitter, mod: A.Module):
+    """Where a pass is (the statement it was at), for run_pass's report."""
+
+    def where() -> tuple[int, int]:
+        node = pass_.where
+        return (node.line, node.col) if node is not None else (mod.line, mod.col)
+
+    return where
 
 
 def exported_decls(mod: A.Module) -> dict[str, A.Stmt | None]:

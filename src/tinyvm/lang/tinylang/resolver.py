@@ -12,7 +12,15 @@ For each module it:
 * enforces the scoping rules of spec section 4: undeclared names, redeclaration
   in one scope, assignment to `let`, `break`/`continue` outside loops, `return`
   outside functions, `self`/`super` outside methods;
-* checks that imported names are exported.
+* checks that imported names are exported, and that functions nest at most
+  `MAX_FUNCTION_NESTING` deep (lang/nesting.py: the `.tvm` format's limit).
+
+`self` and `super` are the enclosing method's in every function nested in a
+method -- a lambda or a named local `fn` -- which captures them like any other
+variable of the method.
+
+Chains (`a + b + c`, `a.b(c)[d]`, `else if`) are walked in loops, not by
+recursion per link (lang/nesting.py).
 
 Types, including call arity and class members, are the checker's (checker.py).
 
@@ -26,6 +34,7 @@ from typing import Iterable, Sequence
 
 from ..diagnostics import DiagnosticBag
 from ..frontend import ModuleInfo  # exported name -> declaring node (whose Var carries its type)
+from ..nesting import MAX_FUNCTION_NESTING
 from . import ast as A
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
@@ -48,6 +57,10 @@ def constant_value(e: A.Expr | None) -> tuple[bool, object]:
     if isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, (A.IntLit, A.FloatLit)):
         return True, -e.operand.value
     return False, None
+
+
+def _nothing(e: A.Expr) -> None:
+    """The resolver's rule for a literal: nothing to resolve."""
 
 
 def plural(n: int, word: str) -> str:
@@ -74,6 +87,8 @@ class Resolver:
         self.loop_depth = 0
         self.stmt_index = 0  # index of the top-level statement being resolved
         self.top_level_code = True  # resolving the module function's own code
+        self.where: A.Node | None = None  # the statement being resolved (for run_pass)
+        self.rules: dict[type, object] = {}  # node type -> its e_/rest_ method (see expr)
 
     # ------------------------------------------------------------------ entry
 
@@ -177,14 +192,18 @@ class Resolver:
 
     def function(self, node: A.FnDecl | A.Lambda, name: str, kind: str, cls: tuple | None = None) -> FnScope:
         """Resolve a function body in a new FnScope. `cls` is (ClassDecl, parent
-        Var) for methods; lambdas inherit their enclosing method's class context
-        so `self` and `super` work inside them (captured like other variables)."""
+        Var) for methods; lambdas and local functions inherit their enclosing
+        method's class context so `self` and `super` work inside them
+        (captured like other variables)."""
         outer_fn, outer_loop = self.fn, self.loop_depth
         scope = FnScope(name, outer_fn, kind)
         scope.is_async = node.is_async
+        scope.level = outer_fn.level + 1 if outer_fn is not None else 1
+        if scope.level == MAX_FUNCTION_NESTING + 1:  # (deeper ones are inside this one)
+            self.bag.error(node.line, node.col, f"functions nested more than {MAX_FUNCTION_NESTING} deep")
         if cls is not None:
             scope.class_decl, scope.super_var = cls
-        elif outer_fn is not None and kind == "lambda":
+        elif outer_fn is not None:
             scope.class_decl, scope.super_var = outer_fn.class_decl, outer_fn.super_var
         scope.new_slot(name, None)
         # Enclosing functions' blocks stay visible: their names become upvalues.
@@ -214,6 +233,7 @@ class Resolver:
     # ------------------------------------------------------------------ statements
 
     def stmt(self, s: A.Stmt, top: bool = False) -> None:
+        self.where = s
         method = getattr(self, "s_" + type(s).__name__)
         method(s, top)
 
@@ -297,12 +317,15 @@ class Resolver:
             self.bag.error(t.line, t.col, "invalid assignment target")
 
     def s_If(self, s: A.If, top: bool) -> None:
-        self.expr(s.cond)
-        self.block(s.then)
-        if isinstance(s.orelse, A.Block):
-            self.block(s.orelse)
-        elif s.orelse is not None:
-            self.stmt(s.orelse)
+        while True:  # along an `else if` chain
+            self.expr(s.cond)
+            self.block(s.then)
+            orelse = s.orelse
+            if not isinstance(orelse, A.If):
+                if orelse is not None:
+                    self.block(orelse)
+                return
+            s = orelse
 
     def s_While(self, s: A.While, top: bool) -> None:
         self.expr(s.cond)
@@ -380,9 +403,34 @@ class Resolver:
     def expr(self, e: A.Expr | None) -> None:
         if e is None:
             return
-        method = getattr(self, "e_" + type(e).__name__, None)
-        if method is not None:
-            method(e)
+        rules = self.rules
+        if type(e) not in A.CHAIN_LINKS:
+            rule = rules.get(type(e))
+            if rule is None:
+                rule = rules[type(e)] = getattr(self, "e_" + type(e).__name__, _nothing)
+            rule(e)
+            return
+        # A chain is a left-deep tree: go down its left spine in a loop, then
+        # finish each link outwards (the order a recursive walk would take).
+        spine = []
+        while True:
+            t = type(e)
+            if t is A.Binary or t is A.Logical:
+                nxt = e.left
+            elif t is A.Call:
+                nxt = e.callee
+            elif t is A.Index or t is A.Field:
+                nxt = e.obj
+            else:
+                break
+            spine.append(e)
+            e = nxt
+        rule = rules.get(type(e))
+        if rule is None:
+            rule = rules[type(e)] = getattr(self, "e_" + type(e).__name__, _nothing)
+        rule(e)
+        for link in reversed(spine):
+            getattr(self, "rest_" + type(link).__name__)(link)
 
     def e_Name(self, e: A.Name) -> None:
         ref = self.lookup(e.name, e.line, e.col)
@@ -414,9 +462,9 @@ class Resolver:
         while fn is not None:
             if fn.kind in ("method", "init"):
                 return True
-            if fn.kind != "lambda":
+            if fn.kind == "module":
                 return False
-            fn = fn.parent
+            fn = fn.parent  # a lambda or a local function: its enclosing function's
         return False
 
     def e_Interp(self, e: A.Interp) -> None:
@@ -444,25 +492,21 @@ class Resolver:
     def e_Unary(self, e: A.Unary) -> None:
         self.expr(e.operand)
 
-    def e_Binary(self, e: A.Binary) -> None:
-        self.expr(e.left)
+    # The links of chains (see expr): their left operand is resolved already.
+
+    def rest_Binary(self, e: A.Binary) -> None:
         self.expr(e.right)
 
-    def e_Logical(self, e: A.Logical) -> None:
-        self.expr(e.left)
-        self.expr(e.right)
+    rest_Logical = rest_Binary
 
-    def e_Call(self, e: A.Call) -> None:
-        self.expr(e.callee)
+    def rest_Call(self, e: A.Call) -> None:
         for a in e.args:
             self.expr(a)
 
-    def e_Index(self, e: A.Index) -> None:
-        self.expr(e.obj)
+    def rest_Index(self, e: A.Index) -> None:
         self.expr(e.index)
 
-    def e_Field(self, e: A.Field) -> None:
-        self.expr(e.obj)
+    def rest_Field(self, e: A.Field) -> None:
         if isinstance(e.obj, A.Name) and e.obj.ref is not None and e.obj.ref.var is not None:
             var = e.obj.ref.var
             if var.is_import and var.module_exports is not None and e.name not in var.module_exports:

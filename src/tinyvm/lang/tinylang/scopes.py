@@ -71,6 +71,7 @@ class FnScope:
     has_yield: bool = False
     is_async: bool = False
     ty: Any = None  # the function's checked FnT, set by the type checker
+    level: int = 0  # functions around it: 0 for the module, 1 for a top-level function
 
     def new_slot(self, name: str, var: Var | None) -> int:
         self.slots.append(name)

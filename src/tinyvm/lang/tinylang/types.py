@@ -84,12 +84,23 @@ class ClassSym:
         self.open = False
 
     def ancestors(self):
+        """The class, its parent, its parent's parent... An inheritance chain
+        may be as long as the program: past 1000 classes, a class met before
+        ends it (a guard against a cyclic, broken chain, kept out of the
+        common case)."""
         c: ClassSym | None = self
-        seen = 0
-        while c is not None and seen < 1000:  # guard against a broken parent chain
+        n = 0
+        seen: set[int] | None = None
+        while c is not None:
             yield c
             c = c.parent
-            seen += 1
+            n += 1
+            if n >= 1000 and c is not None:
+                if seen is None:
+                    seen = set()
+                if id(c) in seen:
+                    return
+                seen.add(id(c))
 
     def is_open(self) -> bool:
         return any(c.open for c in self.ancestors())
