@@ -598,3 +598,25 @@ def test_private_builtins_are_rejected(name):
     msg = rejects(f([("LOAD_BUILTIN", 0), ("RETURN",)], names=(name,)), "private")
     assert msg == f"verify: function f at offset 0: LOAD_BUILTIN of {name!r}: built-ins starting with '__' are private to the runtime library"
     verify_code(f([("LOAD_BUILTIN", 0), ("RETURN",)], names=("print",)), 0)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Nested loops: a last-in-first-out work list took time cubic in the depth.
+        "".join(f"for i{k} in 0..1 {{\n" for k in range(190)) + "print(1)\n" + "}\n" * 190,
+        # Many locals: flat tuples copied every local at every store.
+        "fn f() {\n" + "".join(f"  let a{i} = {i}\n" for i in range(5000)) + "  return a0 + a4999\n}\nprint(f())\n",
+        # Many locals stored inside a try: each store is joined into the handler.
+        "fn g() {\n  try {\n" + "".join(f"    let b{i} = {i}\n" for i in range(3000)) + "  } catch e {}\n}\ng()\n",
+    ],
+    ids=["190 nested loops", "5000 locals", "3000 locals in a try"],
+)
+def test_compiled_code_at_the_compilers_limits_verifies(source):
+    # What tvmc writes, tvm run loads: the type pass stays within its budget
+    # (linear in the code's size) for compiled code however deep or wide.
+    from tinyvm.lang.driver import compile_program
+
+    bundle = compile_program("big.tl", source=source)
+    for module in bundle.modules.values():
+        verify_module(module)

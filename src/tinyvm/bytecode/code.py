@@ -53,6 +53,13 @@ PRIVATE_BUILTIN_PREFIX = "__"
 # tuples) may nest in a module: the one limit the .tvm reader, the verifier
 # and the compilers share, so a compiler never writes what a loader refuses.
 MAX_NESTING = 64
+# COUNT operands (argument, element, entry, field counts) must be below this:
+# larger ones are certainly corrupt, and the cap keeps "2*a"-style stack
+# effects small. A type text the VM checks values against has at most
+# MAX_TYPE_TEXT characters (its parser recurses). Like MAX_NESTING, the
+# verifier enforces them and the compilers respect them.
+MAX_COUNT = 2**16
+MAX_TYPE_TEXT = 4096
 
 # The range of the int values code objects hold: ints are 64-bit. (heap/objects.py
 # states the same bounds for the values the VM computes; the two packages import

@@ -49,8 +49,10 @@ true on every path.
 
 Entries are ints: the mask in bits 0-6, SAME (the entry equals the one below
 it: the copy DUP made) in bit 7, and the local it equals, plus one, from bit 8.
-The stack is a persistent linked list and the work is counted (`budget`), so
-the pass takes time linear in the size of the code: see check_kinds.
+The stack is a persistent linked list, the locals a persistent vector (a store
+copies one path of a small tree), the work list is taken in code order, and the
+work is counted (`budget`), so the pass takes time about linear in the size of
+the code, however many locals or nested loops it has: see check_kinds.
 
 Locals start as the frame layout says: slot 0 the running function, the
 parameters guest values, the other slots nil. A handler target starts with the
@@ -63,6 +65,7 @@ entry. Unreachable code is not checked: it never runs.
 from __future__ import annotations
 
 from bisect import bisect_left
+from heapq import heappop, heappush
 from typing import Any, Callable
 
 from .code import FLAG_ASYNC, FLAG_GENERATOR, Code
@@ -174,6 +177,66 @@ def _push(rest: tuple | None, e: int) -> tuple:
     return (e, rest, rest[2] + 1, rest[3] + (1 if e >> ALIAS else 0))
 
 
+# The locals are a persistent vector: a tree of tuples, 32 entries a node
+# (`_BITS`), every leaf at the same depth. A store copies one path (a few
+# small tuples) whatever the number of locals, and states that share history
+# share subtrees, so the join of two states walks only the subtrees in which
+# they differ. (With flat tuples, a store cost a copy of every local: a
+# function of 5 000 locals cost 25 million steps.) `shifts` gives, for each
+# internal level from the root, how far an index is shifted to pick the child.
+_BITS = 5
+_WIDTH = 1 << _BITS
+_LOW = _WIDTH - 1
+
+
+def _shifts(n: int) -> tuple[int, ...]:
+    levels = 0
+    while _WIDTH ** (levels + 1) < n:
+        levels += 1
+    return tuple(_BITS * k for k in range(levels, 0, -1))
+
+
+def _build(values: list[int], shifts: tuple[int, ...]) -> tuple:
+    nodes = [tuple(values[i : i + _WIDTH]) for i in range(0, max(len(values), 1), _WIDTH)]
+    for _ in shifts:
+        nodes = [tuple(nodes[i : i + _WIDTH]) for i in range(0, len(nodes), _WIDTH)]
+    return nodes[0]
+
+
+def _get(tree: tuple, i: int, shifts: tuple[int, ...]) -> int:
+    for shift in shifts:
+        tree = tree[(i >> shift) & _LOW]
+    return tree[i & _LOW]
+
+
+def _set(tree: tuple, i: int, v: int, shifts: tuple[int, ...], level: int = 0) -> tuple:
+    if level == len(shifts):
+        j = i & _LOW
+        return tree if tree[j] == v else tree[:j] + (v,) + tree[j + 1 :]
+    k = (i >> shifts[level]) & _LOW
+    child = _set(tree[k], i, v, shifts, level + 1)
+    return tree if child is tree[k] else tree[:k] + (child,) + tree[k + 1 :]
+
+
+def _join_locals(a: tuple, b: tuple, levels: int) -> tuple[tuple, int]:
+    """(the join of two trees, the nodes visited); `a` itself when the join
+    adds nothing to it."""
+    if a is b:
+        return a, 0
+    if levels == 0:
+        r = tuple(map(int.__or__, a, b))
+        return (a if r == a else r), 1
+    cost = 1
+    out = []
+    for x, y in zip(a, b):
+        z, c = _join_locals(x, y, levels - 1)
+        cost += c
+        out.append(z)
+    if all(z is x for z, x in zip(out, a)):
+        return a, cost
+    return tuple(out), cost
+
+
 def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable[[str, int], Exception]) -> None:
     """Run the pass over `code`, whose instructions (`insns`: pc -> (opcode,
     operands)) and stack depths the verifier has checked; `pops_of[pc]` is how
@@ -184,17 +247,21 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
     consts = code.consts
     names = code.local_names
     handler_of = first_handlers(code, sorted(insns)) if code.handlers else {}
-    locals0 = (GUEST,) * (code.arity + 1) + (OTHER,) * (nlocals - code.arity - 1)
+    shifts = _shifts(nlocals)
+    levels = len(shifts)
+    locals0 = _build([GUEST] * (code.arity + 1) + [OTHER] * (nlocals - code.arity - 1), shifts)
     states: dict[int, tuple[tuple, tuple | None]] = {0: (locals0, None)}
+    # The work list is a heap of pcs, lowest first: compiled code runs forward
+    # and loops back to their start, so a loop's body is analysed once the
+    # states flowing into its head are joined, and nested loops converge in a
+    # few passes (a last-in-first-out list took time cubic in the nesting).
     work = [0]
+    queued = {0}
     # Work done, in steps of about the cost of one instruction: instructions
     # visited, stack cells walked, locals copied (see budget()).
     steps = 0
     limit = budget(code)
-    # (A step is about one instruction's work: copying or joining the locals
-    # is C-speed per slot, a few nanoseconds.)
-    store_cost = nlocals // 16 + 1
-    join_cost = nlocals // 8 + 1
+    store_cost = levels + 1  # (the nodes a store copies)
 
     def local_name(i: int) -> str:
         return f"local {i} ({names[i]})" if 0 <= i < len(names) and names[i] else f"local {i}"
@@ -208,13 +275,13 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
         old = states.get(pc)
         if old is None:
             states[pc] = (locs, stack)
-            work.append(pc)
+            if pc not in queued:
+                queued.add(pc)
+                heappush(work, pc)
             return
         ol, os = old
-        nl = ol
-        if ol is not locs and ol != locs:
-            steps += join_cost
-            nl = tuple(map(int.__or__, ol, locs))
+        nl, cost = _join_locals(ol, locs, levels)
+        steps += cost
         ns = os
         if os is not stack:
             # Walk both stacks down to the part they share, joining entries.
@@ -233,7 +300,9 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
                 ns = a
         if nl != ol or ns is not os:
             states[pc] = (nl, ns)
-            work.append(pc)
+            if pc not in queued:
+                queued.add(pc)
+                heappush(work, pc)
 
     def forget(stack: tuple | None, i: int) -> tuple | None:
         """`stack` without the entries' record of equality with local i (written)."""
@@ -271,7 +340,8 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
         return stack, popped
 
     while work:
-        pc = work.pop()
+        pc = heappop(work)
+        queued.discard(pc)
         steps += 1
         if steps > limit:
             raise fail(f"too complex to verify (the type analysis needs more than {limit} steps)", pc)
@@ -291,7 +361,7 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
             merge(target, locs, _push(cell, GUEST))
         branch = _SAME_STACK  # the stack on the taken branch, when it differs
         if op == _LOAD_LOCAL:
-            stack = _push(stack, locs[args[0]])
+            stack = _push(stack, _get(locs, args[0], shifts))
         elif op == _STORE_LOCAL:
             i = args[0]
             v = stack[0]
@@ -300,7 +370,7 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
                 # The copy DUP made is stored: the entry below equals local i now.
                 stack = _push(stack[1], stack[0] & (MASK | SAME) | (i + 1) << ALIAS)
             steps += store_cost
-            locs = locs[:i] + (v & MASK,) + locs[i + 1 :]
+            locs = _set(locs, i, v & MASK, shifts)
         elif op == _POP:
             stack = stack[1]
         elif op == _DUP:
@@ -315,25 +385,25 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
             k = consts[args[0]]
             stack = _push(stack, INT if type(k) is int else STR if type(k) is str else OTHER)
         elif op == _LOAD_CELL:
-            need(locs[args[0]], CELL, f"LOAD_CELL of {local_name(args[0])}", pc)
+            need(_get(locs, args[0], shifts), CELL, f"LOAD_CELL of {local_name(args[0])}", pc)
             stack = _push(stack, GUEST)
         elif op == _STORE_CELL:
-            need(locs[args[0]], CELL, f"STORE_CELL into {local_name(args[0])}", pc)
+            need(_get(locs, args[0], shifts), CELL, f"STORE_CELL into {local_name(args[0])}", pc)
             stack, _ = take(stack, 1, GUEST, "STORE_CELL", pc)
         elif op == _MAKE_CELL:
             i = args[0]
-            need(locs[i], GUEST, f"MAKE_CELL of {local_name(i)}", pc)
+            need(_get(locs, i, shifts), GUEST, f"MAKE_CELL of {local_name(i)}", pc)
             stack = forget(stack, i)
             steps += store_cost
-            locs = locs[:i] + (CELL,) + locs[i + 1 :]
+            locs = _set(locs, i, CELL, shifts)
         elif op == _FOR_ITER:
             need(stack[0], ITER, "FOR_ITER", pc)
             branch = stack[1]
             stack = _push(stack, GUEST)
         elif op == _FOR_RANGE:
             i = args[0]
-            need(locs[i], INT, f"FOR_RANGE counter {local_name(i)}", pc)
-            need(locs[i + 1], INT, f"FOR_RANGE bound {local_name(i + 1)}", pc)
+            need(_get(locs, i, shifts), INT, f"FOR_RANGE counter {local_name(i)}", pc)
+            need(_get(locs, i + 1, shifts), INT, f"FOR_RANGE bound {local_name(i + 1)}", pc)
             branch = stack
             stack = _push(forget(stack, i), INT)  # the counter is incremented
         elif op == _GET_ITER:
@@ -345,7 +415,7 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
                 i = (e >> ALIAS) - 1
                 if i >= 0:  # RANGE fails unless both ends are ints: so is this local
                     steps += store_cost
-                    locs = locs[:i] + (INT,) + locs[i + 1 :]
+                    locs = _set(locs, i, INT, shifts)
             stack = _push(stack, OTHER)
         elif op == _BUILD_STRING:
             stack, _ = take(stack, args[0], STR, "BUILD_STRING", pc)
@@ -354,7 +424,7 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
             sub = consts[args[0]]
             for capture in sub.captures:
                 if capture[0]:
-                    need(locs[capture[1]], CELL, f"MAKE_CLOSURE capturing {local_name(capture[1])}", pc)
+                    need(_get(locs, capture[1], shifts), CELL, f"MAKE_CLOSURE capturing {local_name(capture[1])}", pc)
             stack = _push(stack, FNX if sub.flags & (FLAG_ASYNC | FLAG_GENERATOR) else FN)
         elif op == _MAKE_CLASS:
             methods = consts[args[0]].methods
@@ -384,8 +454,9 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
 
 def budget(code: Code) -> int:
     """How many steps the analysis of `code` may take. Compiled code needs a
-    few per instruction word; pathological code (a deep stack walked again and
-    again, thousands of locals copied at every store) would take time
-    quadratic in its size, so beyond a bound linear in the size it is rejected
-    as too complex: verification time stays linear in the size of the file."""
+    few per instruction word (about 10 for 190 nested loops, the deepest the
+    TinyLang parser allows; 2 for a function of 5 000 locals); pathological
+    code (a deep stack walked again and again) would take time quadratic in
+    its size, so beyond a bound linear in the size it is rejected as too
+    complex: verification time stays linear in the size of the file."""
     return 32 * len(code.code) + (1 << 16)

@@ -56,7 +56,9 @@ from .code import (
     FLAG_GENERATOR,
     FLAG_METHOD,
     LANGS,
+    MAX_COUNT,
     MAX_NESTING,
+    MAX_TYPE_TEXT,
     PRIVATE_BUILTIN_PREFIX,
     ClassInfo,
     Code,
@@ -94,9 +96,8 @@ _SELECT = BY_NAME["SELECT"].code
 
 __all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NESTING"]
 
-# COUNT operands (argument counts, element counts) above this are certainly
-# corrupt; the cap also keeps "2*a"-style stack effects small.
-MAX_COUNT = 2**16
+# COUNT operands below MAX_COUNT, type texts of at most MAX_TYPE_TEXT
+# characters: the format's limits (bytecode/code.py).
 # Nested code objects (closures in closures, tuples in tuples) deeper than
 # MAX_NESTING (bytecode/code.py: the format's one limit) are rejected.
 
@@ -135,8 +136,6 @@ _BRANCH = tuple(_linear(op.branch) if op.branch is not None else None for op in 
 _SIZES = tuple(op.size for op in OPCODES)
 _JUMP_INDEX = tuple(op.operands.index(_JUMP_KIND) if _JUMP_KIND in op.operands else -1 for op in OPCODES)
 
-# Longer type texts are rejected outright (parsing is recursive).
-MAX_TYPE_TEXT = 4096
 
 
 class VerifyError(LoadError):

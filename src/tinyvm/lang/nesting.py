@@ -47,8 +47,7 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from ..bytecode.code import MAX_NESTING
-from ..bytecode.verifier import MAX_COUNT, MAX_TYPE_TEXT
+from ..bytecode.code import MAX_COUNT, MAX_NESTING, MAX_TYPE_TEXT
 from .diagnostics import DiagnosticBag
 
 __all__ = ["MAX_COUNT", "MAX_FUNCTION_NESTING", "MAX_IMPORT_NESTING", "NESTED_TOO_DEEPLY", "type_text_problem", "deeper_than", "recursion_room", "run_pass", "stack_depth"]
