@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tvm_mutations import break_utf8, mutate_bundle, splice, truncate  # noqa: E402
+from tvm_mutations import all_codes, break_utf8, mutate_bundle, replace_code, splice, truncate  # noqa: E402
 from tvm_samples import TRICKY_CONSTS, asm, sample_bundle, sample_lib  # noqa: E402
 
 from tinyvm.api import VM  # noqa: E402
@@ -215,22 +215,6 @@ def test_fuzz_random_payloads():
 # -- structure-aware mutations ---------------------------------------------------------
 
 
-def all_codes(code: Code) -> list[Code]:
-    out = [code]
-    for k in code.consts:
-        if type(k) is Code:
-            out += all_codes(k)
-    return out
-
-
-def rebuild(code: Code, target: Code, new: Code) -> Code:
-    """`code` with the nested code object `target` replaced by `new`."""
-    if code is target:
-        return new
-    consts = tuple(rebuild(k, target, new) if type(k) is Code else k for k in code.consts)
-    return dataclasses.replace(code, consts=consts)
-
-
 def interesting_int(rng: random.Random) -> int:
     return rng.choice((0, 1, 2, 3, -1, -2, 7, 64, 65, 70, 255, 2**16, 2**31, -(2**63), rng.randrange(-10, 100)))
 
@@ -283,7 +267,7 @@ def test_fuzz_structured_code_mutations():
         init = m.init
         for _ in range(rng.choice((1, 1, 2, 3))):
             target = rng.choice(all_codes(init))
-            init = rebuild(init, target, mutate_code(rng, target))
+            init = replace_code(init, target, mutate_code(rng, target))
         modules = dict(base.modules)
         modules[key] = dataclasses.replace(m, init=init)
         check(dump_bundle(Bundle(base.main, modules)), outcomes, f"structured case {case}")
