@@ -255,3 +255,34 @@ def test_a_reader_that_leaves_ends_the_run_quietly(progs: Path, buffered: bool) 
     assert proc.wait(timeout=60) == 0
     assert proc.stderr.read() == b""
     proc.stderr.close()
+
+
+def test_input_in_a_host_callback_reports_a_failed_read_as_ioerror():
+    # input() inside a nested run (here: the str() method of a thrown value,
+    # called to format the uncaught error) reads without parking; a failed read
+    # is the guest IOError there too, never the InternalError of a VM bug.
+    import errno as _errno
+    import os as _os
+
+    from tinyvm.api import VM
+    from tinyvm.runtime.errors import GuestException
+
+    r, w = _os.pipe()
+
+    class FailingStdin(io.TextIOBase):
+        def fileno(self):
+            return r
+
+        def readline(self, *args):
+            raise OSError(_errno.EIO, "Input/output error")
+
+    try:
+        vm = VM(stdout=io.StringIO(), stdin=FailingStdin())
+        src = "class P {\n  fn str() -> string { return str(input()) }\n}\nthrow P()\n"
+        with pytest.raises(GuestException) as e:
+            vm.run_source(src, "cb.tl")
+        assert "stdin: Input/output error" in e.value.message
+        assert "corrupt bytecode" not in e.value.message
+    finally:
+        _os.close(r)
+        _os.close(w)

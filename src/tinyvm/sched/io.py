@@ -401,8 +401,14 @@ class StdinReader:
                 return True, (line if line else None)
 
     def read_blocking(self) -> str | None:
-        """A plain blocking read (inside a host callback, where no fiber may park)."""
-        s = self.stream.readline()
+        """A plain blocking read (inside a host callback, where no fiber may
+        park). A failed read is the same guest IOError as in `attempt`."""
+        try:
+            s = self.stream.readline()
+        except UnicodeDecodeError as e:
+            raise RtError("IOError", f"stdin: {e.reason}") from None
+        except (OSError, ValueError) as e:  # (ValueError: a closed stream)
+            raise RtError("IOError", f"stdin: {os_message(e) if isinstance(e, OSError) else e}") from None
         line, self.partial = self.partial + s, ""
         return strip_newline(line) if line else None
 
