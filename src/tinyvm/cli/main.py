@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .. import __version__
 from ..runtime.errors import STREAM_ERRORS, HostIOError
-from .options import FLAG, OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, positive_int
+from .options import OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, positive_int
 
 if TYPE_CHECKING:
     from ..lang.driver import Languages
@@ -475,7 +475,7 @@ class _Cli:
         """(the program's bundle, the front end that
         reports on it, its path in messages) for FILE `word`, `-` or -e `code`.
         Raises CompileError or LoadError."""
-        from ..lang.driver import compile_program
+        from ..lang.driver import compile_program, decode_source
 
         langs = self.langs
         if code is not None or word == STDIN_WORD:
@@ -487,7 +487,7 @@ class _Cli:
                 if lang is None and data.startswith(MAGIC):
                     bundle = load_bundle(data)
                     return bundle, langs.for_dialect(bundle.modules[bundle.main].lang), path
-                data = _decode_source(data, path)
+                data = decode_source(data, path)
             fe = langs.select(path, lang)
             return compile_program(path, source=data, check_only=check_only, lang=lang, languages=langs), fe, path
         assert word is not None
@@ -638,19 +638,6 @@ def _read_all(stdin: TextIO | None) -> bytes | str:
         raise HostIOError("stdin", "read from", e) from e
 
 
-def _decode_source(data: bytes, path: str) -> str:
-    """Program text read from stdin, as the driver reads a file (lang/driver.py
-    read_source): invalid UTF-8 is a compile error at its line and column."""
-    from ..lang.diagnostics import CompileError, Diagnostic
-
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise CompileError([Diagnostic(path, line, col, "source is not valid UTF-8")]) from None
-
-
 def tvm_main() -> None:
     """The `tvm` executable."""
     code = main()
@@ -721,12 +708,12 @@ def _tvmc(langs: "Languages", argv: list[str], stdin: TextIO | None, stdout: Tex
         raise UsageError("a program read from standard input (-) needs -o FILE.tvm")
     from ..bytecode.tvmfile import write_file
     from ..lang.diagnostics import CompileError
-    from ..lang.driver import compile_program
+    from ..lang.driver import compile_program, decode_source
 
     try:
         if src == STDIN_WORD:
             data = _read_all(stdin)
-            text = data if isinstance(data, str) else _decode_source(data, STDIN_PATH)
+            text = data if isinstance(data, str) else decode_source(data, STDIN_PATH)
             bundle = compile_program(STDIN_PATH, source=text, lang=lang, languages=langs)
         else:
             bundle = compile_program(src, lang=lang, languages=langs)

@@ -169,6 +169,12 @@ def read_source(path: str) -> str:
             data = f.read()
     except OSError as e:
         raise CompileError([Diagnostic(path, 1, 1, f"cannot read file: {e.strerror or e}")])
+    return decode_source(data, path)
+
+
+def decode_source(data: bytes, path: str) -> str:
+    """Source text from its bytes (UTF-8); bytes that are not UTF-8 are a
+    compile error at their line and column."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -34,10 +34,10 @@ import stat
 from collections import deque
 from typing import Any, Callable
 
-from ..runtime.errors import RtError
+from ..runtime.errors import STREAM_ERRORS, RtError, host_reason
 from .fiber import READY, Wait
 
-__all__ = ["IOPoller", "IOWait", "Watch", "Retarget", "READ", "WRITE", "StdinReader", "selectable_fd", "os_message"]
+__all__ = ["IOPoller", "IOWait", "Watch", "Retarget", "READ", "WRITE", "StdinReader", "selectable_fd"]
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
@@ -265,7 +265,7 @@ class IOPoller:
             except OSError as e:  # an attempt should convert these itself
                 q.popleft()
                 self._finish(watch)
-                sched.wake(w, error=sched.vm.make_error("IOError", os_message(e)))
+                sched.wake(w, error=sched.vm.make_error("IOError", host_reason(e)))
                 continue
             if not done:
                 return
@@ -334,14 +334,7 @@ class IOPoller:
         except (OSError, ValueError) as e:
             self.masks.pop(fd, None)  # (the selector drops a descriptor it failed on)
             if mask & ~old:  # only a new wait fails; giving one up never does
-                raise RtError("IOError", f"cannot wait on descriptor {fd}: {os_message(e) if isinstance(e, OSError) else e}") from None
-
-
-def os_message(e: OSError) -> str:
-    """The OS's message for e, without Python's `[Errno N]` decoration."""
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return str(e) or type(e).__name__
+                raise RtError("IOError", f"cannot wait on descriptor {fd}: {host_reason(e)}") from None
 
 
 def selectable_fd(stream: Any) -> int | None:
@@ -389,7 +382,7 @@ class StdinReader:
                     return False, None  # half a character: wait for the rest
                 raise RtError("IOError", f"stdin: {e.reason}") from None
             except OSError as e:
-                raise RtError("IOError", f"stdin: {os_message(e)}") from None
+                raise RtError("IOError", f"stdin: {host_reason(e)}") from None
             if s.endswith("\n"):
                 line, self.partial = self.partial + s, ""
                 return True, strip_newline(line)
@@ -405,10 +398,8 @@ class StdinReader:
         park). A failed read is the same guest IOError as in `attempt`."""
         try:
             s = self.stream.readline()
-        except UnicodeDecodeError as e:
-            raise RtError("IOError", f"stdin: {e.reason}") from None
-        except (OSError, ValueError) as e:  # (ValueError: a closed stream)
-            raise RtError("IOError", f"stdin: {os_message(e) if isinstance(e, OSError) else e}") from None
+        except STREAM_ERRORS as e:  # as the plain input() (runtime/builtins.py)
+            raise RtError("IOError", f"stdin: {host_reason(e)}") from None
         line, self.partial = self.partial + s, ""
         return strip_newline(line) if line else None
 

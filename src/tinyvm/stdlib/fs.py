@@ -24,8 +24,7 @@ from typing import Any, Callable
 
 from ..heap.objects import Array, Native
 from ..runtime.builtins import arg_count_error
-from ..runtime.errors import RtError
-from ..sched.io import os_message
+from ..runtime.errors import RtError, host_reason
 from ..runtime.values import typeof
 
 __all__ = ["make_fs_module"]
@@ -45,7 +44,7 @@ def make_fs_module(vm: Any) -> dict[str, Any]:
         return p
 
     def io_error(path: str, e: OSError) -> RtError:
-        return RtError("IOError", f"{path}: {os_message(e)}")
+        return RtError("IOError", f"{path}: {host_reason(e)}")
 
     def read_text(*args: Any) -> str:
         path = path_arg("fs.read_text", args, 1)

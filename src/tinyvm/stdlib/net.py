@@ -57,8 +57,8 @@ from typing import Any
 
 from ..heap.objects import HEADER, SLOT, HeapObject, Native
 from ..runtime.builtins import arg_count_error
-from ..runtime.errors import RtError
-from ..sched.io import READ, WRITE, Retarget, os_message
+from ..runtime.errors import RtError, host_reason
+from ..sched.io import READ, WRITE, Retarget
 from ..runtime.values import typeof
 
 __all__ = ["make_net_module", "Listener", "Conn"]
@@ -173,7 +173,7 @@ class Conn(_Socket):
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as e:
-            raise RtError("IOError", os_message(e)) from None
+            raise RtError("IOError", host_reason(e)) from None
         if not data:
             self.eof = True
             tail = self.decoder.decode(b"", True)
@@ -246,7 +246,7 @@ def make_net_module(vm: Any) -> dict[str, Any]:
         try:
             return socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE if passive else 0)
         except socket.gaierror as e:
-            raise RtError("IOError", f"{host}: {os_message(e)}") from None
+            raise RtError("IOError", f"{host}: {host_reason(e)}") from None
         except UnicodeError:
             raise RtError("IOError", f"{host}: invalid host name") from None
 
@@ -260,7 +260,7 @@ def make_net_module(vm: Any) -> dict[str, Any]:
             sock.listen(socket.SOMAXCONN)
         except OSError as e:
             sock.close()
-            raise RtError("IOError", f"listen on {_addr_text(sa)}: {os_message(e)}") from None
+            raise RtError("IOError", f"listen on {_addr_text(sa)}: {host_reason(e)}") from None
         return alloc(Listener(sock, io))
 
     def connect(fb: Any, args: list, ret: Any) -> Any:
@@ -277,7 +277,7 @@ def make_net_module(vm: Any) -> dict[str, Any]:
                 try:
                     sock = socket.socket(family, kind, proto)
                 except OSError as e:
-                    state["error"] = os_message(e)
+                    state["error"] = host_reason(e)
                     continue
                 sock.setblocking(False)
                 err = sock.connect_ex(sa)
@@ -370,7 +370,7 @@ def install_methods(vm: Any) -> None:
                         continue  # the client gave up before we accepted: next one
                     return False, None
                 except OSError as e:
-                    raise RtError("IOError", f"accept on {l.addr}: {os_message(e)}") from None
+                    raise RtError("IOError", f"accept on {l.addr}: {host_reason(e)}") from None
                 return True, alloc(Conn(sock, io))
 
         return io.run(fb, ret, f"accept on {l.addr}", l.fd, READ, attempt)
@@ -429,7 +429,7 @@ def install_methods(vm: Any) -> None:
                 except (BlockingIOError, InterruptedError):
                     return False, None
                 except OSError as e:
-                    raise RtError("IOError", os_message(e)) from None
+                    raise RtError("IOError", host_reason(e)) from None
             return True, None
 
         return io.run(fb, ret, c.what("write"), c.fd, WRITE, attempt)
@@ -440,7 +440,7 @@ def install_methods(vm: Any) -> None:
         try:
             c.sock.shutdown(socket.SHUT_WR)
         except OSError as e:
-            raise RtError("IOError", os_message(e)) from None
+            raise RtError("IOError", host_reason(e)) from None
         fb.L.append(None)
         return ret
 
