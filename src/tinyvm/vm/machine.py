@@ -99,7 +99,8 @@ class Machine(Calls, ObjectOps, Modules):
         # (loading the prelude, formatting an uncaught error) nests another.
         self.fibers: list[Fiber] = []
         self.prelude: ModuleObject | None = None
-        # The runtime library's code objects (the prelude's): left out of traces.
+        # The runtime library's code objects (the prelude's, as they are
+        # decoded: vm/predecode.py): left out of traces.
         self.library_code: set[Code] = set()
         self.extra_roots: list = []  # values held by the embedding API
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..bytecode.code import Bundle, Code, ModuleCode, is_file_spec
+from ..bytecode.code import Bundle, ModuleCode, is_file_spec
 from ..heap.objects import UNINIT, Function, ModuleObject
 from ..runtime.errors import RtError
 from ..sched.fiber import Fiber
@@ -52,9 +52,7 @@ class Modules:
         from importlib import resources  # (lazy: it imports much, and most programs need no prelude)
 
         source = resources.files("tinyvm.runtime").joinpath(PRELUDE_FILE).read_text("utf-8")
-        code = self.loader.compile_library(source, PRELUDE_FILE, PRELUDE_KEY)
-        self.library_code.update(_code_objects(code.init))
-        module = self._new_module(PRELUDE_KEY, code)
+        module = self._new_module(PRELUDE_KEY, self.loader.compile_library(source, PRELUDE_FILE, PRELUDE_KEY))
         self.prelude = module
         self.run_module_now(module)
 
@@ -172,13 +170,3 @@ class Modules:
             module.code = code
         self.run_module_now(module)
         return module
-
-
-def _code_objects(code: Code) -> list[Code]:
-    """`code` and every code object nested in its constants."""
-    out, todo = [], [code]
-    while todo:
-        c = todo.pop()
-        out.append(c)
-        todo.extend(k for k in c.consts if type(k) is Code)
-    return out

@@ -80,6 +80,8 @@ class Decoder:
         ops: list = [None] * (len(code.code) + 1)
         self.vm.decoded[code] = ops
         self.vm.code_rules[code] = self.rules
+        if self.privileged:  # the runtime library's code: left out of traces
+            self.vm.library_code.add(code)
         instrs = list(_iter_instructions(code.code))
         starts = {pc for pc, _, _ in instrs}
         nxt_of = {}
