@@ -19,7 +19,7 @@ Statement lists are Python lists; optional children are `None`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 
 @dataclass(slots=True)
@@ -229,6 +229,36 @@ class Yield(Expr):
 # deep as the chain is long. The passes walk such spines in loops
 # (lang/nesting.py).
 CHAIN_LINKS = frozenset({Binary, Logical, Call, Index, Field})
+
+
+def left_operand(e: Expr) -> Expr | None:
+    """The node a chain link continues from: an operator's left operand, a
+    call's callee, an index's or field's object."""
+    t = type(e)
+    if t is Binary or t is Logical:
+        return e.left
+    if t is Call:
+        return e.callee
+    return e.obj
+
+
+def left_spine(e: Expr, down: Callable[[Expr], Expr | None] = left_operand, typed: bool = False) -> tuple[list[Expr], Expr]:
+    """(the chain links `e` heads, outermost first; the node below them) --
+    the loop every pass walks a chain with instead of recursing. `down(link)`
+    gives the node the link continues from, or None to end the spine at the
+    link (a pass whose link takes its left side itself: a method call's
+    callee, say). With `typed`, the spine ends at a node the checker has
+    typed already."""
+    spine = []
+    while type(e) in CHAIN_LINKS:
+        nxt = down(e)
+        if nxt is None:
+            break
+        spine.append(e)
+        e = nxt
+        if typed and e.ty is not None:
+            break
+    return spine, e
 
 
 # --------------------------------------------------------------------------- statements

@@ -110,6 +110,15 @@ class FnCtx:
     yield_type: Type | None = None  # a generator declared -> Gen<T>: T
 
 
+
+def _checked_left(e: A.Expr) -> A.Expr | None:
+    """The checker's left operand of a chain link: a method call's is its
+    object (call_method types the callee itself); a super call has none."""
+    if type(e) is A.Call:
+        ct = type(e.callee)
+        return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
+    return A.left_operand(e)
+
 class Checker(MemberChecks):
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
@@ -684,26 +693,7 @@ class Checker(MemberChecks):
         # A chain is a left-deep tree: go down its left spine in a loop, then
         # type each link outwards from the type of its left operand (the order
         # a recursive walk would take). `expected` matters to none of them.
-        spine = []
-        while True:
-            t = type(e)
-            if t is A.Binary or t is A.Logical:
-                nxt = e.left
-            elif t is A.Call:
-                callee = e.callee
-                ct = type(callee)
-                # A method call's left operand is its object (the callee is typed by call_method).
-                nxt = callee.obj if ct is A.Field else None if ct is A.SuperField else callee
-            elif t is A.Index or t is A.Field:
-                nxt = e.obj
-            else:
-                nxt = None
-            if nxt is None:
-                break
-            spine.append(e)
-            e = nxt
-            if e.ty is not None:
-                break
+        spine, e = A.left_spine(e, _checked_left, typed=True)
         ty = e.ty
         if ty is None:
             ty = e.ty = getattr(self, "e_" + type(e).__name__)(e, None if spine else expected)

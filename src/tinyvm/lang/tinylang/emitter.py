@@ -556,28 +556,7 @@ class FunctionEmitter(ControlEmitter):
             return
         # A chain is a left-deep tree: go down its left spine in a loop, emit
         # the innermost operand, then each link's own code outwards.
-        spine = []
-        while True:
-            t = type(e)
-            if t is A.Binary or t is A.Logical:
-                nxt = e.left
-            elif t is A.Call:
-                callee = e.callee
-                ct = type(callee)
-                if ct is A.Field:  # a method call: the object, then the arguments
-                    nxt = callee.obj
-                elif ct is A.SuperField or self._global_fn(callee):
-                    nxt = None  # the callee is not a value on the stack
-                else:
-                    nxt = callee
-            elif t is A.Index or t is A.Field:
-                nxt = e.obj
-            else:
-                break
-            if nxt is None:
-                break
-            spine.append(e)
-            e = nxt
+        spine, e = A.left_spine(e, self._emitted_left)
         self.at(e)
         getattr(self, "e_" + type(e).__name__)(e)
         if spine:
@@ -585,6 +564,18 @@ class FunctionEmitter(ControlEmitter):
             for link in reversed(spine):
                 self.at(link)
                 getattr(self, "rest_" + type(link).__name__)(link, start)
+
+    def _emitted_left(self, e: A.Expr) -> A.Expr | None:
+        """What a chain link's code continues from on the stack: a method
+        call's object (then the arguments); nothing for a super call or a
+        call of a top-level function by name (the callee is no stack value)."""
+        if type(e) is A.Call:
+            callee = e.callee
+            ct = type(callee)
+            if ct is A.Field:
+                return callee.obj
+            return None if ct is A.SuperField or self._global_fn(callee) else callee
+        return A.left_operand(e)
 
     def arg(self, e: A.Expr) -> None:
         """An argument, array element, map entry or record field: the checker

@@ -412,19 +412,7 @@ class Resolver:
             return
         # A chain is a left-deep tree: go down its left spine in a loop, then
         # finish each link outwards (the order a recursive walk would take).
-        spine = []
-        while True:
-            t = type(e)
-            if t is A.Binary or t is A.Logical:
-                nxt = e.left
-            elif t is A.Call:
-                nxt = e.callee
-            elif t is A.Index or t is A.Field:
-                nxt = e.obj
-            else:
-                break
-            spine.append(e)
-            e = nxt
+        spine, e = A.left_spine(e)
         rule = rules.get(type(e))
         if rule is None:
             rule = rules[type(e)] = getattr(self, "e_" + type(e).__name__, _nothing)
