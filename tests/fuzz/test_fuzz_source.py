@@ -69,7 +69,6 @@ with no host traceback and no InternalError.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import math
 import os
@@ -87,7 +86,7 @@ from pathlib import Path
 import pytest
 
 from tinyvm.bytecode.code import Bundle, Code
-from tinyvm.bytecode.tvmfile import HEADER_SIZE, MAGIC, dump_bundle, load_bundle
+from tinyvm.bytecode.tvmfile import HEADER_SIZE, dump_bundle, load_bundle
 from tinyvm.cli.main import main, tvmc_main
 from tinyvm.lang.lox.parser import MAX_NESTING as LOX_MAX_NESTING
 from tinyvm.bytecode.code import MAX_NESTING as MAX_FUNCTION_NESTING
@@ -105,7 +104,9 @@ _IGNORE_LOST_ALARMS = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisabl
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from source_shapes import LOX_CHAINS, LOX_NESTINGS, TL_CHAINS, TL_NESTINGS, break_utf8, deepen, grow_chain, splice  # noqa: E402
+from tvm_mutations import all_codes, replace_code, with_payload  # noqa: E402
 
 LONG = os.environ.get("TVM_FUZZ_LONG", "") not in ("", "0")
 SEED = int(os.environ.get("TVM_FUZZ_SEED", "20240612"))
@@ -735,13 +736,6 @@ def tvm_seeds(workspace) -> list[bytes]:
     return out
 
 
-def _with_payload(header: bytes, payload: bytes) -> bytes:
-    """The file with `payload` and a recomputed, valid checksum (layout: magic,
-    2-byte version, sha256 of the payload, payload)."""
-    version = header[len(MAGIC) : len(MAGIC) + 2]
-    return MAGIC + version + hashlib.sha256(payload).digest() + payload
-
-
 def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     b = bytearray(data)
     for _ in range(rng.choice((1, 1, 1, 2, 3, 6))):
@@ -768,21 +762,6 @@ def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     return bytes(b)
 
 
-def _all_codes(code: Code) -> list[Code]:
-    out = [code]
-    for k in code.consts:
-        if type(k) is Code:
-            out += _all_codes(k)
-    return out
-
-
-def _replace_code(code: Code, target: Code, new: Code) -> Code:
-    if code is target:
-        return new
-    consts = tuple(_replace_code(k, target, new) if type(k) is Code else k for k in code.consts)
-    return dataclasses.replace(code, consts=consts)
-
-
 _INTERESTING = (0, 1, 2, 3, -1, 7, 63, 64, 255, 256, 2**31, 2**63 - 1, -(2**63))
 
 
@@ -793,7 +772,7 @@ def _mutate_structure(rng: random.Random, bundle: Bundle) -> Bundle:
     m = bundle.modules[key]
     init = m.init
     for _ in range(rng.choice((1, 1, 2))):
-        target = rng.choice(_all_codes(init))
+        target = rng.choice(all_codes(init))
         what = rng.randrange(6)
         if what <= 2 and target.code:  # an instruction word (opcode or operand)
             seq = list(target.code)
@@ -810,7 +789,7 @@ def _mutate_structure(rng: random.Random, bundle: Bundle) -> Bundle:
             new = dataclasses.replace(target, max_stack=max(0, target.max_stack + rng.choice((-2, -1, 1))))
         else:
             new = dataclasses.replace(target, arity=max(0, target.arity + rng.choice((-1, 1))))
-        init = _replace_code(init, target, new)
+        init = replace_code(init, target, new)
     modules = dict(bundle.modules)
     modules[key] = dataclasses.replace(m, init=init)
     return Bundle(bundle.main, modules)
@@ -892,7 +871,7 @@ def test_fuzz_tvm_files(workspace, tvm_seeds):
         if layer == "raw":
             data = _mutate_bytes(rng, seed)
         elif layer == "payload":
-            data = _with_payload(seed, _mutate_bytes(rng, seed[HEADER_SIZE:]))
+            data = with_payload(_mutate_bytes(rng, seed[HEADER_SIZE:]))
         else:
             data = dump_bundle(_mutate_structure(rng, load_bundle(seed)))
         target.write_bytes(data)
