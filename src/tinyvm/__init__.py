@@ -12,7 +12,18 @@ Heavy parts (compiler, interpreter) are imported lazily so `import tinyvm` is ch
 
 __version__ = "0.1.0"
 
-__all__ = ["VM", "GuestException", "__version__"]
+__all__ = [
+    "VM",
+    "GuestException",
+    "LimitExceeded",
+    "OutOfFuel",
+    "DeadlineExceeded",
+    "Interrupted",
+    "OutputLimitExceeded",
+    "GuestExit",
+    "__version__",
+]
+_FROM_ERRORS = frozenset(__all__[1:-1])
 
 
 def __getattr__(name: str):
@@ -20,8 +31,8 @@ def __getattr__(name: str):
         from .api import VM
 
         return VM
-    if name == "GuestException":
-        from .runtime.errors import GuestException
+    if name in _FROM_ERRORS:
+        from .runtime import errors
 
-        return GuestException
+        return getattr(errors, name)
     raise AttributeError(name)

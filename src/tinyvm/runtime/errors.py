@@ -187,3 +187,55 @@ def host_reason(e: BaseException) -> str:
     if isinstance(e, AttributeError):  # None, or an object without write/readline
         return "not an open stream"
     return str(e).rstrip(".") or type(e).__name__
+
+
+# ---------------------------------------------------------------- sandbox limits
+# The host's exceptions for a run that a limit stopped (issue 12). They are
+# Python exceptions raised to the host, never guest errors: no guest `catch`
+# sees them, and the run's fibers are cancelled before they leave the VM, so
+# the VM is usable for the next call. `limit` names the limit for programs
+# that handle them all alike.
+
+
+class LimitExceeded(Exception):
+    """A sandbox limit stopped the run (the base of the classes below)."""
+
+    limit = "limit"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class OutOfFuel(LimitExceeded):
+    """The run used all the fuel (instructions) it was given."""
+
+    limit = "fuel"
+
+
+class DeadlineExceeded(LimitExceeded):
+    """The run went past its wall-clock timeout."""
+
+    limit = "timeout"
+
+
+class Interrupted(LimitExceeded):
+    """The host called `interrupt()` while the run was going on."""
+
+    limit = "interrupt"
+
+
+class OutputLimitExceeded(LimitExceeded):
+    """The run wrote more output than it was allowed."""
+
+    limit = "output"
+
+
+class GuestExit(Exception):
+    """`os.exit(status)` in a program: the program asked to end with this
+    status. The host gets this exception (it never exits the host process);
+    `tvm run` turns it into its exit status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the program exited with status {status}")
+        self.status = status
