@@ -19,12 +19,14 @@ arguments to later calls).
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Mapping
 
 from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
 from .lang.driver import Languages
 from .lang.loader import Loader
+from .lang.sources import DirectorySources, MemorySources, NoSources, SourceSet
 from .runtime.dialects import DEFAULT_MAX_DEPTH  # noqa: F401  (re-exported)
 from .runtime.errors import GuestException, RtError
 from .sched.scheduler import DEFAULT_BUDGET
@@ -45,6 +47,8 @@ class VM:
         warn_leaks: bool = False,
         allow: Any = None,
         languages: Languages | None = None,
+        modules: Any = None,
+        import_root: str | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: the default of the main
         program's language, 100000 for TinyLang and clox's 64 for Lox).
@@ -56,12 +60,19 @@ class VM:
         iterable of names, or a mapping kind -> True or a list of paths, hosts
         or variable names), or a `tinyvm.stdlib.capabilities.Capabilities`.
         `languages`: the front ends its programs may be written in
-        (lang/driver.py; by default those of the package)."""
+        (lang/driver.py; by default those of the package).
+        `modules`: the files its programs may import (docs/modules.md): a dict
+        of relative paths to source text or .tvm bytes (`{"util.tl": "..."}`),
+        or a `tinyvm.lang.sources.SourceSet` (a virtual filesystem).
+        `import_root`: or a folder whose files (and below) they may import.
+        Without either, `run_source` programs import no files, and `run_file`
+        programs the file's folder and below (and what `allow` lets them read)."""
         self.languages = languages or Languages.default()
         self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
+        self.import_policy: SourceSet | None = _import_policy(modules, import_root)
 
     def close(self) -> None:
         """Close the sockets the program left open (and the VM's selector).
@@ -76,7 +87,12 @@ class VM:
         (`.lox` is Lox)."""
         from .lang.driver import compile_program
 
-        return compile_program(path, lang=lang, languages=self.languages)
+        policy = self.import_policy
+        if policy is None:  # the program's folder, and what `allow` lets it read
+            policy = DirectorySources(os.path.dirname(os.path.abspath(path)), _read_scope(self.machine.caps.grants.get("read")))
+        elif isinstance(policy, DirectorySources):  # import_root: paths relative to the file
+            policy = policy.at(os.path.dirname(os.path.abspath(path)))
+        return compile_program(path, lang=lang, languages=self.languages, sources=policy)
 
     def run_file(self, path: str, lang: str | None = None) -> None:
         """Compile (or load, for .tvm) and run a program."""
@@ -90,7 +106,8 @@ class VM:
     def run_source(self, text: str, path: str = "<string>", lang: str | None = None) -> None:
         from .lang.driver import compile_program
 
-        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages))
+        policy = self.import_policy if self.import_policy is not None else NoSources(_NO_IMPORTS)
+        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages, sources=policy))
 
     @property
     def warnings(self) -> list[str]:
@@ -150,3 +167,30 @@ class VM:
         if t is Record:
             return {k: self.to_host(x) for k, x in v.fields.items()}
         return v
+
+
+# ------------------------------------------------------------------ imports
+
+_NO_IMPORTS = 'this VM allows no file imports (give it VM(modules={"util.tl": ...}) or VM(import_root="folder"))'
+
+
+def _import_policy(modules: Any, import_root: str | None) -> SourceSet | None:
+    """The source set of `VM(modules=..., import_root=...)`; None: the defaults."""
+    if modules is not None and import_root is not None:
+        raise ValueError("give modules= or import_root=, not both")
+    if isinstance(modules, Mapping):
+        return MemorySources(modules)
+    if modules is not None:
+        if not isinstance(modules, SourceSet):
+            raise TypeError(f"modules: expected a dict or a SourceSet (exists, read, describe), got {type(modules).__name__}")
+        return modules
+    if import_root is not None:
+        return DirectorySources(import_root, name="the VM's import root")
+    return None
+
+
+def _read_scope(grant: Any) -> list[str]:
+    """The folders a `read` grant adds to a program's imports (True: all)."""
+    if grant is True:
+        return [os.path.abspath(os.sep)]
+    return list(grant or ())

@@ -115,6 +115,13 @@ class DirectorySources:
             return cls(folder, extra, name=f"{what} and the paths --allow-read grants")
         return cls(folder, name=f"{what} (--allow-read=PATH lets imports read more)")
 
+    def at(self, base: str) -> "DirectorySources":
+        """The same roots, with relative paths starting from `base` (the folder
+        of a main file that lies below the root)."""
+        other = DirectorySources.__new__(DirectorySources)
+        other.base, other.roots, other.name = os.path.abspath(base), self.roots, self.name
+        return other
+
     def describe(self) -> str:
         return self.name
 
