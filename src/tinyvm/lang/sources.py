@@ -30,8 +30,9 @@ The sets of this package:
   `VM.run_file`'s default: the program's folder), plus other folders (what
   `--allow-read` grants). Each path is resolved with its symlinks followed
   (`os.path.realpath`) and refused unless the real file is inside one of the
-  roots (themselves resolved): a `..` or an absolute path leading out, or a
-  symlink pointing out, is refused. Only regular files are read (a FIFO or a
+  roots (themselves resolved), and unless the path as written is inside one
+  of them too: a `..` or an absolute path leading out, or a symlink pointing
+  out, is refused. Only regular files are read (a FIFO or a
   device never blocks the compiler).
 * `MemorySources({"util.tl": "...", "lib/b.tvm": b"..."})`: modules the host
   holds in memory (`VM(modules={...})`); nothing else exists.
@@ -97,9 +98,13 @@ class DirectorySources:
         name: str = "the program's folder",
     ) -> None:
         self.base = os.path.abspath(root if base is None else base)
-        # Compared after resolving symlinks, as each path is (a root that is
-        # itself a symlink, /tmp on macOS, still holds its files).
-        self.roots = tuple(dict.fromkeys(os.path.realpath(os.path.abspath(r)) for r in (root, *extra_roots)))
+        given = tuple(dict.fromkeys(os.path.abspath(r) for r in (root, *extra_roots)))
+        # A path must be inside a root both as written and with its symlinks
+        # resolved (against the roots resolved too: a root that is itself a
+        # symlink, /tmp on macOS, still holds its files). As written: so that
+        # whether `../x` is refused never depends on what lies outside.
+        self.written_roots = given
+        self.roots = tuple(dict.fromkeys(os.path.realpath(r) for r in given))
         self.name = name
 
     @classmethod
@@ -119,7 +124,7 @@ class DirectorySources:
         """The same roots, with relative paths starting from `base` (the folder
         of a main file that lies below the root)."""
         other = DirectorySources.__new__(DirectorySources)
-        other.base, other.roots, other.name = os.path.abspath(base), self.roots, self.name
+        other.base, other.written_roots, other.roots, other.name = os.path.abspath(base), self.written_roots, self.roots, self.name
         return other
 
     def describe(self) -> str:
@@ -128,10 +133,10 @@ class DirectorySources:
     def locate(self, path: str) -> str:
         """The real file `path` names, if it is inside a root; else SourceDenied
         (decided by the path alone, never by whether the file exists)."""
-        full = path if path.startswith("/") else os.path.join(self.base, *path.split("/"))
-        real = os.path.realpath(os.path.normpath(full))
-        for r in self.roots:
-            if real == r or real.startswith(r.rstrip(os.sep) + os.sep):
+        full = os.path.normpath(path if path.startswith("/") else os.path.join(self.base, *path.split("/")))
+        if _inside(full, self.written_roots):
+            real = os.path.realpath(full)
+            if _inside(real, self.roots):
                 return real
         raise SourceDenied(f"outside {self.name}")
 
@@ -155,6 +160,10 @@ class DirectorySources:
 
     def __repr__(self) -> str:
         return f"DirectorySources({', '.join(self.roots)})"
+
+
+def _inside(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 # --------------------------------------------------------------------------- memory
