@@ -19,14 +19,13 @@ arguments to later calls).
 
 from __future__ import annotations
 
-import os
-from typing import Any, Mapping
+from typing import Any
 
 from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
 from .lang.driver import Languages
 from .lang.loader import Loader
-from .lang.sources import DirectorySources, MemorySources, NoSources, SourceSet
+from .lang.sources import file_policy, source_policy, vm_policy
 from .runtime.dialects import DEFAULT_MAX_DEPTH  # noqa: F401  (re-exported)
 from .runtime.errors import GuestException, RtError
 from .sched.scheduler import DEFAULT_BUDGET
@@ -72,7 +71,7 @@ class VM:
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
-        self.import_policy: SourceSet | None = _import_policy(modules, import_root)
+        self.import_policy = vm_policy(modules, import_root)
 
     def close(self) -> None:
         """Close the sockets the program left open (and the VM's selector).
@@ -87,11 +86,7 @@ class VM:
         (`.lox` is Lox)."""
         from .lang.driver import compile_program
 
-        policy = self.import_policy
-        if policy is None:  # the program's folder, and what `allow` lets it read
-            policy = DirectorySources(os.path.dirname(os.path.abspath(path)), _read_scope(self.machine.caps.grants.get("read")))
-        elif isinstance(policy, DirectorySources):  # import_root: paths relative to the file
-            policy = policy.at(os.path.dirname(os.path.abspath(path)))
+        policy = file_policy(self.import_policy, path, self.machine.caps.grants.get("read"))
         return compile_program(path, lang=lang, languages=self.languages, sources=policy)
 
     def run_file(self, path: str, lang: str | None = None) -> None:
@@ -106,7 +101,7 @@ class VM:
     def run_source(self, text: str, path: str = "<string>", lang: str | None = None) -> None:
         from .lang.driver import compile_program
 
-        policy = self.import_policy if self.import_policy is not None else NoSources(_NO_IMPORTS)
+        policy = source_policy(self.import_policy)
         self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages, sources=policy))
 
     @property
@@ -168,29 +163,3 @@ class VM:
             return {k: self.to_host(x) for k, x in v.fields.items()}
         return v
 
-
-# ------------------------------------------------------------------ imports
-
-_NO_IMPORTS = 'this VM allows no file imports (give it VM(modules={"util.tl": ...}) or VM(import_root="folder"))'
-
-
-def _import_policy(modules: Any, import_root: str | None) -> SourceSet | None:
-    """The source set of `VM(modules=..., import_root=...)`; None: the defaults."""
-    if modules is not None and import_root is not None:
-        raise ValueError("give modules= or import_root=, not both")
-    if isinstance(modules, Mapping):
-        return MemorySources(modules)
-    if modules is not None:
-        if not isinstance(modules, SourceSet):
-            raise TypeError(f"modules: expected a dict or a SourceSet (exists, read, describe), got {type(modules).__name__}")
-        return modules
-    if import_root is not None:
-        return DirectorySources(import_root, name="the VM's import root")
-    return None
-
-
-def _read_scope(grant: Any) -> list[str]:
-    """The folders a `read` grant adds to a program's imports (True: all)."""
-    if grant is True:
-        return [os.path.abspath(os.sep)]
-    return list(grant or ())

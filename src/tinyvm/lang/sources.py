@@ -49,9 +49,10 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from typing import Iterable, Mapping, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
 
-__all__ = ["SourceSet", "SourceDenied", "DirectorySources", "MemorySources", "NoSources", "is_outside"]
+__all__ = ["SourceSet", "SourceDenied", "DirectorySources", "MemorySources", "NoSources", "is_outside", "vm_policy", "source_policy", "file_policy"]
 
 
 class SourceDenied(Exception):
@@ -78,7 +79,7 @@ class SourceSet(Protocol):
 def is_outside(path: str) -> bool:
     """Whether a normalised relative path leaves its folder (`..`, `../x`) or
     is absolute: the paths a set of relative names can never hold."""
-    return path.startswith("/") or path == ".." or path.startswith("../")
+    return path == ".." or path.startswith(("/", "../"))
 
 
 # --------------------------------------------------------------------------- folders
@@ -108,19 +109,27 @@ class DirectorySources:
         self.name = name
 
     @classmethod
-    def granted(cls, folder: str, read_grant: object = None, what: str = "the program's folder") -> "DirectorySources":
-        """The CLI's policy: `folder` (`what`: the program's) and below, plus
-        what the `read` capability grants (`--allow-read`, which covers
-        imports too): None (nothing more), True (every file) or a collection
-        of paths."""
+    def granted(
+        cls,
+        folder: str,
+        read_grant: object = None,
+        what: str = "the program's folder",
+        grantor: str = "--allow-read",
+        hint: str = " (--allow-read=PATH lets imports read more)",
+    ) -> DirectorySources:
+        """The default policy of a program: `folder` (`what`: the program's)
+        and below, plus what the `read` capability grants (by `grantor`: the
+        reading granted to a program covers its imports too): None (nothing
+        more), True (every file) or a collection of paths. `hint` ends the
+        refusal when nothing more is granted."""
         if read_grant is True:
-            return cls(folder, [os.path.abspath(os.sep)], name="the files --allow-read grants")
+            return cls(folder, [os.path.abspath(os.sep)], name=f"the files {grantor} grants")
         extra = list(read_grant or ())  # type: ignore[call-overload]
         if extra:
-            return cls(folder, extra, name=f"{what} and the paths --allow-read grants")
-        return cls(folder, name=f"{what} (--allow-read=PATH lets imports read more)")
+            return cls(folder, extra, name=f"{what} and the paths {grantor} grants")
+        return cls(folder, name=what + hint)
 
-    def at(self, base: str) -> "DirectorySources":
+    def at(self, base: str) -> DirectorySources:
         """The same roots, with relative paths starting from `base` (the folder
         of a main file that lies below the root)."""
         other = DirectorySources.__new__(DirectorySources)
@@ -220,3 +229,41 @@ class NoSources:
 
     def read(self, path: str) -> str | bytes:
         raise SourceDenied(self.reason)
+
+
+# --------------------------------------------------------------------------- the embedding API's policies
+
+NO_IMPORTS = 'this VM allows no file imports (give it VM(modules={"util.tl": ...}) or VM(import_root="folder"))'
+
+
+def vm_policy(modules: object = None, import_root: str | None = None) -> SourceSet | None:
+    """The source set of `VM(modules=..., import_root=...)`; None: neither
+    was given (each run chooses its default)."""
+    if modules is not None and import_root is not None:
+        raise ValueError("give modules= or import_root=, not both")
+    if isinstance(modules, Mapping):
+        return MemorySources(modules)
+    if modules is not None:
+        if not isinstance(modules, SourceSet):
+            raise TypeError(f"modules: expected a dict or a SourceSet (exists, read, describe), got {type(modules).__name__}")
+        return modules
+    if import_root is not None:
+        return DirectorySources(import_root, name="the VM's import root")
+    return None
+
+
+def source_policy(policy: SourceSet | None) -> SourceSet:
+    """What `vm.run_source(text)` imports: the VM's set, else no files."""
+    return policy if policy is not None else NoSources(NO_IMPORTS)
+
+
+def file_policy(policy: SourceSet | None, main_path: str, read_grant: object = None) -> SourceSet:
+    """What `vm.run_file(main_path)` imports: the VM's set (a folder's paths
+    then start from the file's folder), else the file's folder and below and
+    what the VM's `allow` lets the program read."""
+    folder = os.path.dirname(os.path.abspath(main_path))
+    if policy is None:
+        return DirectorySources.granted(folder, read_grant, grantor='allow={"read": ...}', hint="")
+    if isinstance(policy, DirectorySources):
+        return policy.at(folder)
+    return policy
