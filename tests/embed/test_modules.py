@@ -297,3 +297,12 @@ def test_a_host_source_set_is_asked_only_for_the_imports(tmp_path: Path) -> None
     vm = VM(modules=Logged(MODULES))
     run(vm, 'import "./base" as b\nprint(b.ONE)\n')
     assert asked == ["base.tl"]  # the importer's own extension is tried first
+
+
+def test_a_source_set_returning_neither_text_nor_bytes_is_a_host_error() -> None:
+    class Broken(MemorySources):
+        def read(self, path: str):  # a host bug: the driver names it rather than failing deep inside
+            return None
+
+    with pytest.raises(TypeError, match=r"Broken.read\('a.tl'\) returned NoneType, not str or bytes"):
+        VM(modules=Broken({"a.tl": ""})).run_source('import "./a" as a\n')

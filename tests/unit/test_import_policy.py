@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tinyvm.cli.main import main, tvmc_main
+from tinyvm.cli.repl import run_repl
+from tinyvm.stdlib.capabilities import grants_from
 
 SECRET = "TOPSECRET line"
 OUTSIDE = "outside the program's folder (--allow-read=PATH lets imports read more)"
@@ -100,3 +102,14 @@ def test_code_given_with_e_imports_from_the_current_folder(tree: Path) -> None:
     assert tvm(["run", "-e", 'import "./data/d" as d\nprint(d.d())\n']) == (0, "4\n", "")
     code, _, err = tvm(["run", "-e", 'import "../x" as x\n'])
     assert code == 2 and err.startswith('<string>:1:1: error: cannot import "../x": outside the current folder')
+
+
+def test_the_repl_imports_from_the_current_folder(tree: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    entries = 'import "./data/d" as d\nd.d()\nimport "../x" as x\n'
+    run_repl(io.StringIO(entries), out, err)
+    assert "4 : int" in out.getvalue()
+    assert '<repl>:1:1: error: cannot import "../x": outside the current folder' in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    run_repl(io.StringIO('import "../x" as x\n'), out, err, allow=grants_from([("read", ["data"])]))
+    assert "outside the current folder and the paths --allow-read grants" in err.getvalue()

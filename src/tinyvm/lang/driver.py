@@ -345,9 +345,12 @@ class Compilation:
         set; shown as `path`. Raises SourceDenied, or CompileError when it
         cannot be read."""
         try:
-            return self.source_set.read(file)
+            data = self.source_set.read(file)
         except OSError as e:
             raise CompileError([Diagnostic(path, 1, 1, f"cannot read file: {e.strerror or e}")]) from None
+        if not isinstance(data, (str, bytes)):  # a host's source set got it wrong
+            raise TypeError(f"{type(self.source_set).__name__}.read({file!r}) returned {type(data).__name__}, not str or bytes")
+        return data
 
     def _find(self, key: str, spec: str, importer_fe: FrontEnd) -> str | None:
         """The extension of the file that import `spec` (module `key`) names.
