@@ -25,6 +25,7 @@ from .bytecode.code import Bundle
 from .heap.objects import INT_MAX, INT_MIN, Array, Map, ModuleObject, Record, map_key, unmap_key
 from .lang.driver import Languages
 from .lang.loader import Loader
+from .lang.sources import file_policy, source_policy, vm_policy
 from .runtime.dialects import DEFAULT_MAX_DEPTH  # noqa: F401  (re-exported)
 from .runtime.errors import GuestException, RtError
 from .sched.scheduler import DEFAULT_BUDGET
@@ -45,6 +46,8 @@ class VM:
         warn_leaks: bool = False,
         allow: Any = None,
         languages: Languages | None = None,
+        modules: Any = None,
+        import_root: str | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: the default of the main
         program's language, 100000 for TinyLang and clox's 64 for Lox).
@@ -56,12 +59,19 @@ class VM:
         iterable of names, or a mapping kind -> True or a list of paths, hosts
         or variable names), or a `tinyvm.stdlib.capabilities.Capabilities`.
         `languages`: the front ends its programs may be written in
-        (lang/driver.py; by default those of the package)."""
+        (lang/driver.py; by default those of the package).
+        `modules`: the files its programs may import (docs/modules.md): a dict
+        of relative paths to source text or .tvm bytes (`{"util.tl": "..."}`),
+        or a `tinyvm.lang.sources.SourceSet` (a virtual filesystem).
+        `import_root`: or a folder whose files (and below) they may import.
+        Without either, `run_source` programs import no files, and `run_file`
+        programs the file's folder and below (and what `allow` lets them read)."""
         self.languages = languages or Languages.default()
         self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
+        self.import_policy = vm_policy(modules, import_root)
 
     def close(self) -> None:
         """Close the sockets the program left open (and the VM's selector).
@@ -76,7 +86,8 @@ class VM:
         (`.lox` is Lox)."""
         from .lang.driver import compile_program
 
-        return compile_program(path, lang=lang, languages=self.languages)
+        policy = file_policy(self.import_policy, path, self.machine.caps.grants.get("read"))
+        return compile_program(path, lang=lang, languages=self.languages, sources=policy)
 
     def run_file(self, path: str, lang: str | None = None) -> None:
         """Compile (or load, for .tvm) and run a program."""
@@ -90,7 +101,8 @@ class VM:
     def run_source(self, text: str, path: str = "<string>", lang: str | None = None) -> None:
         from .lang.driver import compile_program
 
-        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages))
+        policy = source_policy(self.import_policy)
+        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages, sources=policy))
 
     @property
     def warnings(self) -> list[str]:
@@ -150,3 +162,4 @@ class VM:
         if t is Record:
             return {k: self.to_host(x) for k, x in v.fields.items()}
         return v
+

@@ -70,7 +70,8 @@ def test_command_help_lists_its_options() -> None:
         assert f"\n  {spelled} " in run
     assert "74 standard input or output failed" in run
     check = tvm(["check", "--help"])[1]
-    assert "-e CODE" in check and "--max-depth" not in check and "--allow-read" not in check
+    # check compiles imports (--allow-read extends where they may read) but runs nothing
+    assert "-e CODE" in check and "--max-depth" not in check and "--allow-read[=PATH,...]" in check and "--allow-write" not in check
     repl = tvm(["repl", "--help"])[1]
     assert "--max-depth N" in repl and "-A, --allow-all" in repl and "--warn-leaks" not in repl and "-e CODE" not in repl
 

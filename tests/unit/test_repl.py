@@ -13,6 +13,7 @@ import pytest
 
 from tinyvm.cli import repl as repl_mod
 from tinyvm.cli.repl import PlainReader, run_repl
+from tinyvm.lang.sources import DirectorySources
 
 
 def repl(text: str) -> tuple[int, str, str]:
@@ -386,7 +387,7 @@ def test_a_file_that_failed_is_compiled_again_by_a_later_entry(tmp_path):
     (tmp_path / "lib.tl").write_text("export let = 1\n")
     out, err = io.StringIO(), io.StringIO()
     s = Session(io.StringIO(), out, err)
-    s.comp.base_dir = str(tmp_path)  # (the session's imports are relative to this folder)
+    s.comp.source_set = DirectorySources(str(tmp_path))  # (the session's imports are relative to this folder)
     assert not s.execute('import "./lib" as lib')
     assert not s.execute('import "./lib" as lib')
     assert err.getvalue().count("lib.tl:1:12: error:") == 2

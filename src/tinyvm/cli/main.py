@@ -24,6 +24,12 @@ front ends (lang/driver.py, `Languages`) give the names, extensions, exit
 statuses and error formats that the help text and the commands use, and
 `main(languages=...)` runs it with more front ends.
 
+Imports. A program's imports may read its folder and below (the current
+folder for `-` and -e), and what --allow-read grants: reading granted to the
+program covers its imports too (lang/sources.py, docs/modules.md). Any other
+import is the compile error `cannot import "../x": outside the program's
+folder ...`, whether or not the file exists.
+
 Exit status: 0 success, 1 uncaught guest error, 2 compile error (or a .tvm file
 that cannot be loaded), 64 usage error (EX_USAGE), 74 a standard stream failed
 (EX_IOERR: `error: cannot write to stdout: No space left on device`). A program
@@ -129,7 +135,7 @@ class _Options:
         )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
         self.allow = [
-            Option(("--allow-read",), "grants", "let fs read files (all, or only these files and directories)", OPTIONAL, "PATH,...", grant("read"), append=True),
+            Option(("--allow-read",), "grants", "let fs and imports read files (all, or only these files and directories)", OPTIONAL, "PATH,...", grant("read"), append=True),
             Option(("--allow-write",), "grants", "let fs write files (all, or only these)", OPTIONAL, "PATH,...", grant("write"), append=True),
             Option(("--allow-net",), "grants", "let net listen and connect (all, or only these hosts)", OPTIONAL, "HOST[:PORT],...", grant("net"), append=True),
             Option(("--allow-env",), "grants", "let os.env read environment variables (all, or only these)", OPTIONAL, "NAME,...", grant("env"), append=True),
@@ -139,12 +145,13 @@ class _Options:
         vm = [self.gc_stress, self.max_depth, self.budget]
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, self.warn_leaks, *self.allow],
-            "check": [self.help, self.lang, self.code],
-            "disasm": [self.help, self.lang, self.code],
+            # Imports read the program's folder and below, and what --allow-read grants.
+            "check": [self.help, self.lang, self.code, self.allow[0]],
+            "disasm": [self.help, self.lang, self.code, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
         }
-        self.tvmc = [self.help, self.version, self.lang, self.output]
+        self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0]]
         # Before the command word: any command's options (checked against the
         # command once it is known), and --version. (A name means the same
         # option, taking a value or not, in every command.)
@@ -219,6 +226,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "arguments (os.args), passed untouched, -h and -- included. FILE - reads the program",
                 "from standard input; the program's input() then reads end of input (nil). A source",
                 "program's language is --lang, else FILE's extension; - and -e use the default language.",
+                "Its imports may read FILE's folder and below (- and -e: the current folder), and what",
+                "--allow-read grants.",
             ],
             [
                 (f"tvm run hello{ext}", "run a program"),
@@ -277,7 +286,8 @@ def _tvmc_help(langs: "Languages") -> str:
     lines = [
         f"usage: tvmc [--lang {'|'.join(langs.names)}] {_source_files(langs)} [-o FILE.tvm]",
         f"compile a {titles} program and the files it imports into one .tvm module",
-        "(FILE - reads the program from standard input; -o is then required)",
+        "(FILE - reads the program from standard input; -o is then required);",
+        "imports may read FILE's folder and below, and what --allow-read grants",
         "",
         "options:",
         *option_lines(o.tvmc),
@@ -471,11 +481,13 @@ class _Cli:
 
     # ------------------------------------------------------------------ programs
 
-    def _load(self, word: str | None, code: str | None, lang: str | None, check_only: bool = False) -> tuple[Any, "FrontEnd", str]:
+    def _load(self, word: str | None, code: str | None, opts: Parsed, check_only: bool = False) -> tuple[Any, "FrontEnd", str]:
         """(the program's bundle, the front end that
         reports on it, its path in messages) for FILE `word`, `-` or -e `code`.
         Raises CompileError or LoadError."""
         from ..lang.driver import compile_program, decode_source
+
+        lang = opts.get("lang")
 
         langs = self.langs
         if code is not None or word == STDIN_WORD:
@@ -489,14 +501,15 @@ class _Cli:
                     return bundle, langs.for_dialect(bundle.modules[bundle.main].lang), path
                 data = decode_source(data, path)
             fe = langs.select(path, lang)
-            return compile_program(path, source=data, check_only=check_only, lang=lang, languages=langs), fe, path
+            return compile_program(path, source=data, check_only=check_only, lang=lang, languages=langs, sources=_import_policy(path, opts)), fe, path
         assert word is not None
         if word.endswith(TVM_EXT) and lang is None:
             from ..bytecode.tvmfile import read_file
 
             bundle = read_file(word)
             return bundle, langs.for_dialect(bundle.modules[bundle.main].lang), word
-        return compile_program(word, check_only=check_only, lang=lang, languages=langs), langs.select(word, lang), word
+        bundle = compile_program(word, check_only=check_only, lang=lang, languages=langs, sources=_import_policy(word, opts))
+        return bundle, langs.select(word, lang), word
 
     def run(self, words: list[str], opts: Parsed) -> int:
         code = opts.get("code")
@@ -531,7 +544,7 @@ class _Cli:
         failed: HostIOError | None = None  # a standard stream that failed: reported last, status 74
         try:
             try:
-                bundle, fe, path = self._load(word, code, lang)
+                bundle, fe, path = self._load(word, code, opts)
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
@@ -569,7 +582,7 @@ class _Cli:
         programs: list[tuple[str | None, str | None]] = ([(None, code)] if code is not None else []) + [(w, None) for w in words]
         for word, text in programs:
             try:
-                self._load(word, text, lang, check_only=True)
+                self._load(word, text, opts, check_only=True)
             except CompileError as e:
                 self.err(e.render())
                 # Each language's status while all failures agree; else the generic one.
@@ -590,7 +603,7 @@ class _Cli:
 
         word = words[0] if words else None
         try:
-            bundle, _, _ = self._load(word, code, lang)
+            bundle, _, _ = self._load(word, code, opts)
         except CompileError as e:
             self.err(e.render())
             return self.langs.select(_display(word, code), lang).exit_compile
@@ -625,6 +638,19 @@ def _display(word: str | None, code: str | None) -> str:
     if code is not None:
         return CODE_PATH
     return STDIN_PATH if word == STDIN_WORD or word is None else word
+
+
+def _import_policy(path: str, opts: Parsed) -> Any:
+    """Where the imports of the program at `path` may read (lang/sources.py):
+    its folder (the current one for `-` and -e) and below, and what
+    --allow-read grants -- reading granted to the program covers its imports."""
+    from ..lang.sources import DirectorySources
+    from ..stdlib.capabilities import grants_from
+
+    read = grants_from(opts.get("grants", [])).grants.get("read")
+    if path in (STDIN_PATH, CODE_PATH):
+        return DirectorySources.granted(os.getcwd(), read, "the current folder")
+    return DirectorySources.granted(os.path.dirname(os.path.abspath(path)), read)
 
 
 def _read_all(stdin: TextIO | None) -> bytes | str:
@@ -714,9 +740,9 @@ def _tvmc(langs: "Languages", argv: list[str], stdin: TextIO | None, stdout: Tex
         if src == STDIN_WORD:
             data = _read_all(stdin)
             text = data if isinstance(data, str) else decode_source(data, STDIN_PATH)
-            bundle = compile_program(STDIN_PATH, source=text, lang=lang, languages=langs)
+            bundle = compile_program(STDIN_PATH, source=text, lang=lang, languages=langs, sources=_import_policy(STDIN_PATH, opts))
         else:
-            bundle = compile_program(src, lang=lang, languages=langs)
+            bundle = compile_program(src, lang=lang, languages=langs, sources=_import_policy(src, opts))
     except CompileError as e:
         _say(stderr, e.render())
         return langs.select(STDIN_PATH if src == STDIN_WORD else src, lang).exit_compile

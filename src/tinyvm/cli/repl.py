@@ -77,6 +77,7 @@ class Session:
         from ..api import VM
         from ..bytecode.code import Bundle
         from ..lang.driver import Compilation, Languages
+        from ..lang.sources import DirectorySources
 
         languages = languages or Languages.default()
         self.fe = languages.get(lang) if lang is not None else languages.default_frontend
@@ -85,8 +86,11 @@ class Session:
         self.stdout, self.stderr = stdout, stderr
         # allow: what fs/os/net may touch; vm_options: gc_stress, max_depth, budget (as for run)
         self.vm = VM(stdout=stdout, stdin=stdin, allow=allow, languages=languages, **(vm_options or {}))
-        # File imports are compiled as by `tvmc`, relative to the current directory.
-        self.comp = Compilation(os.getcwd(), REPL_KEY, Bundle(REPL_KEY), languages)
+        # File imports are compiled as by `tvmc`, relative to the current
+        # directory, and may read it and below, and what --allow-read grants.
+        cwd = os.getcwd()
+        sources = DirectorySources.granted(cwd, self.vm.machine.caps.grants.get("read"), "the current folder")
+        self.comp = Compilation(cwd, REPL_KEY, Bundle(REPL_KEY), languages, source_set=sources)
         repl = self.fe.repl(self.comp.context(REPL_KEY, REPL_KEY, self.fe))
         if repl is None:
             raise ValueError(f"{self.fe.title} has no REPL")

@@ -27,6 +27,13 @@ importing module's key with `resolve_spec` (through lang/loader.py), so a
 bundle is position independent and a `.tvm` file can be imported like a source
 file.
 
+Reading an import: only through the compilation's `SourceSet`
+(lang/sources.py), the host's import policy -- by default the main file's
+folder and below; a file it does not offer is the error `cannot import
+"../x": outside the program's folder` at the import, whether or not the file
+exists. So no import reads, nor shows in a message, a file the host did not
+offer.
+
 Finding an import `./x`: the importer's own extensions first, then `x.tvm`,
 then the other languages' extensions in `Languages` order (TinyLang importing
 `./shapes` finds `shapes.tl`, else `shapes.tvm`, else `shapes.lox`). A spec
@@ -44,6 +51,7 @@ from ..bytecode.code import LANGS, Bundle, LoadError, is_file_spec
 from .nesting import MAX_IMPORT_NESTING, recursion_room
 from .diagnostics import CompileError, Diagnostic
 from .frontend import CompiledModule, FrontEnd, ImportFailure, ModuleInfo
+from .sources import DirectorySources, SourceDenied, SourceSet
 
 TVM_EXT = ".tvm"  # a compiled bundle: importable like a source file
 # Python frames from one module's compile_file to the next one's (the front
@@ -222,8 +230,17 @@ class Compilation:
     far, every diagnostic and source text, and the interfaces of the modules
     compiled (cached by key)."""
 
-    def __init__(self, base_dir: str, main_path: str, bundle: Bundle, languages: Languages, check_only: bool = False) -> None:
-        self.base_dir = base_dir
+    def __init__(
+        self,
+        base_dir: str,
+        main_path: str,
+        bundle: Bundle,
+        languages: Languages,
+        check_only: bool = False,
+        source_set: SourceSet | None = None,
+    ) -> None:
+        # Where imports are read (lang/sources.py): by default `base_dir` and below.
+        self.source_set: SourceSet = source_set if source_set is not None else DirectorySources(base_dir)
         self.main_path = main_path
         self.bundle = bundle
         self.languages = languages
@@ -292,21 +309,26 @@ class Compilation:
             return _visible(*self.failed[key], importer_fe)
         if len(self.stack) >= MAX_IMPORT_NESTING:
             raise ImportFailure(f"imports nested more than {MAX_IMPORT_NESTING} deep")
-        base = os.path.join(self.base_dir, *key.split("/"))
-        ext = self._find(base, spec, importer_fe)
-        if ext is None:
-            raise ImportFailure(f'cannot find module "{spec}"')
-        if ext == TVM_EXT:
-            return self._load_tvm(key, base + ext)
-        frontend = self.languages.for_extension(ext)
-        assert frontend is not None
-        path = self.display(key, ext)
         try:
-            source = read_source(path if os.path.isfile(path) else base + ext)
-        except CompileError as e:
+            ext = self._find(key, spec, importer_fe)
+            if ext is None:
+                raise ImportFailure(f'cannot find module "{spec}"')
+            path = self.display(key, ext)
+            data = self._read(key + ext, path)
+            if ext != TVM_EXT and not isinstance(data, str):
+                data = decode_source(data, path)
+        except SourceDenied as e:
+            # The same words whether or not such a file exists (lang/sources.py).
+            raise ImportFailure(f'cannot import "{spec}": {e.reason}') from None
+        except CompileError as e:  # it cannot be read, or is not UTF-8
             self.diagnostics.extend(e.diagnostics)
-            self.failed[key] = (None, frontend)
+            self.failed[key] = (None, self.languages.for_extension(ext))
             return None
+        if ext == TVM_EXT:
+            return self._load_tvm(key, path, data)
+        frontend = self.languages.for_extension(ext)
+        assert frontend is not None and isinstance(data, str)
+        source = data
         result = self.compile_file(key, path, source, frontend, ext)
         if self.pending_cycle is not None and self.pending_cycle[0] == importer:
             message = self.pending_cycle[1]
@@ -318,24 +340,39 @@ class Compilation:
         self.failed[key] = (None if result.exports is None else ModuleInfo(key, result.exports), frontend)
         return _visible(*self.failed[key], importer_fe)
 
-    def _find(self, base: str, spec: str, importer_fe: FrontEnd) -> str | None:
-        """The extension of the file that import `spec` (key path `base`) names."""
+    def _read(self, file: str, path: str) -> str | bytes:
+        """The content of `file` (a key and its extension) from the source
+        set; shown as `path`. Raises SourceDenied, or CompileError when it
+        cannot be read."""
+        try:
+            data = self.source_set.read(file)
+        except OSError as e:
+            raise CompileError([Diagnostic(path, 1, 1, f"cannot read file: {e.strerror or e}")]) from None
+        if not isinstance(data, (str, bytes)):  # a host's source set got it wrong
+            raise TypeError(f"{type(self.source_set).__name__}.read({file!r}) returned {type(data).__name__}, not str or bytes")
+        return data
+
+    def _find(self, key: str, spec: str, importer_fe: FrontEnd) -> str | None:
+        """The extension of the file that import `spec` (module `key`) names.
+        Raises SourceDenied for a key the sources do not offer."""
         order = self.languages.import_order(importer_fe)
         named = next((e for e in order if spec.endswith(e)), None)
         if named is not None and named != TVM_EXT and named not in importer_fe.extensions:
             order = (named,)  # another language's file, by name: only that one
-        return next((e for e in order if os.path.isfile(base + e)), None)
+        return next((e for e in order if self.source_set.exists(key + e)), None)
 
-    def _load_tvm(self, key: str, file: str) -> ModuleInfo:
-        """A `.tvm` import: its main module joins the bundle as `key` (whatever
-        name it was compiled under), the modules it imports with keys relative
-        to its folder."""
-        from ..bytecode.tvmfile import read_file
+    def _load_tvm(self, key: str, path: str, data: str | bytes) -> ModuleInfo:
+        """A `.tvm` import (`data`, read from `path`): its main module joins
+        the bundle as `key` (whatever name it was compiled under), the modules
+        it imports with keys relative to its folder."""
+        from ..bytecode.tvmfile import load_bundle
 
         try:
-            sub = read_file(file)
+            if isinstance(data, str):
+                raise LoadError("not a .tvm file (text, not bytes)")
+            sub = load_bundle(data)
         except LoadError as e:
-            raise ImportFailure(f"cannot load {file}: {e}") from None
+            raise ImportFailure(f"cannot load {path}: {e}") from None
         prefix = posixpath.dirname(key)
         for k, m in sub.modules.items():
             self.bundle.modules.setdefault(key if k == sub.main else posixpath.normpath(posixpath.join(prefix, k)), m)
@@ -357,15 +394,19 @@ def compile_program(
     check_only: bool = False,
     lang: str | None = None,
     languages: Languages | None = None,
+    sources: SourceSet | None = None,
 ) -> Bundle:
     """Compile the program whose main module is the file `path` (or `source`).
     With check_only, stop after checking (the front ends that check separately
     then emit no code). `lang` names the front end; by default the extension
-    chooses. Raises CompileError (of the main front end's kind)."""
+    chooses. `sources`: where its imports may be read (lang/sources.py; by
+    default the main file's folder and below). The main file itself, unless
+    `source` is given, is read from `path`: the caller named it. Raises
+    CompileError (of the main front end's kind)."""
     languages = languages or Languages.default()
     frontend = languages.select(path, lang)
     main_key = os.path.splitext(os.path.basename(path))[0]
-    comp = Compilation(os.path.dirname(os.path.abspath(path)), path, Bundle(main_key), languages, check_only)
+    comp = Compilation(os.path.dirname(os.path.abspath(path)), path, Bundle(main_key), languages, check_only, sources)
     if source is None:
         source = read_source(path)
     comp.compile_file(main_key, path, source, frontend, frontend.extensions[0])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ..bytecode.code import Bundle, ModuleCode
 from .driver import Compilation, Languages, resolve_spec
+from .sources import NoSources
 
 
 class Loader:
@@ -35,7 +36,7 @@ class Loader:
         imports. Raises CompileError, which for the VM's own library is a bug
         in the package."""
         frontend = self.languages.for_path(filename)
-        comp = Compilation("", path, Bundle(path), self.languages)
+        comp = Compilation("", path, Bundle(path), self.languages, source_set=NoSources("runtime library code imports no files"))
         result = frontend.compile_module(source, comp.context(path, path, frontend, privileged=True))
         if result.code is None:
             raise frontend.compile_error(result.diagnostics, {path: source})
