@@ -54,7 +54,7 @@ from .embed.convert import Converter, GuestObject, Pins
 from .embed.handles import Handle, HandleMethods
 from .embed.hostfn import AsyncRunner, HostFunction
 from .embed.namespace import Namespace
-from .heap.objects import ModuleObject
+from .heap.objects import Class, Instance, ModuleObject
 from .lang.driver import Languages
 from .lang.loader import Loader
 from .runtime.dialects import DEFAULT_MAX_DEPTH  # noqa: F401  (re-exported)
@@ -106,9 +106,14 @@ class VM:
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None  # the module of the last `.tvm` bundle run
         m = self.machine
-        m._native_class(HOST_ERROR, m.error_classes["Error"])
+        # The guest class of host exceptions: an Error subclass, not a
+        # built-in name of the language (guest code tests `typeof(e)`).
+        base = m.error_classes["Error"]
+        self._host_error_cls = m.heap.alloc(Class(HOST_ERROR, base, None))
+        self._host_error_cls.init = base.init
         self.convert = Converter(self)
         self._pins = Pins(m.host_pins)
+        self._pins.pin(self._host_error_cls)
         self._lock = threading.RLock()
         self._depth = 0  # nested API runs on the VM's thread (a host function calling back)
         self._namespaces: dict[str, Namespace] = {}
@@ -133,7 +138,7 @@ class VM:
         Later texts see its globals. `path` names it in messages and traces;
         its imports are relative to the current directory. Raises
         CompileError (nothing ran), GuestException, or a limit's exception."""
-        ns = self._namespace(self.languages.select(path, lang))
+        ns = self._namespace(self.languages.select(path, lang), path)
         self._guarded(lambda: ns.run(text, path), fuel, timeout)
 
     def run_file(self, path: str, lang: str | None = None, *, fuel: int | None = None, timeout: float | None = None) -> None:
@@ -149,7 +154,7 @@ class VM:
         from .lang.driver import read_source
 
         source = read_source(path)
-        ns = self._namespace(self.languages.select(path, lang))
+        ns = self._namespace(self.languages.select(path, lang), path)
         self._guarded(lambda: ns.run(source, path, os.path.dirname(os.path.abspath(path))), fuel, timeout)
 
     def eval(self, expr: str, lang: str | None = None, *, fuel: int | None = None, timeout: float | None = None) -> Any:
@@ -206,11 +211,12 @@ class VM:
         new name declares it, with type `any`, for the texts that follow."""
         return Globals(self, self._namespace(self.languages.default_frontend))
 
-    def _namespace(self, fe: Any) -> Namespace:
+    def _namespace(self, fe: Any, path: str | None = None) -> Namespace:
         ns = self._namespaces.get(fe.name)
         if ns is None:
             key = "<main>" if fe is self.languages.default_frontend else f"<main.{fe.name}>"
-            ns = self._namespaces[fe.name] = Namespace(self, fe, key)
+            # (`path`: the first text's, for front ends that read it once)
+            ns = self._namespaces[fe.name] = Namespace(self, fe, key, path or key)
             for name, (value, ty) in self._declared.items():
                 ns.declare(name, value, ty)
         return ns
@@ -373,7 +379,9 @@ class VM:
 
     def _host_error(self, exc: BaseException) -> Any:
         """The guest HostError for an exception a host function raised."""
-        inst = self.machine.make_error(HOST_ERROR, str(exc) or type(exc).__name__)
+        cls = self._host_error_cls
+        inst = self.machine.heap.alloc(Instance(cls, dict(cls.template)))
+        inst.fields["message"] = str(exc) or type(exc).__name__
         self._host_errors[id(inst)] = (inst, exc)
         return inst
 
@@ -382,8 +390,10 @@ class VM:
         found = self._host_errors.get(id(e.value))
         if found is not None and found[0] is e.value:
             raise found[1] from e
-        if not e.class_name:  # a thrown non-Error value: its type
+        if not e.class_name:  # a thrown non-Error value: its type (the report stays as it was)
+            text = e.render()
             e.class_name = typeof(e.value)
+            e.render = lambda: text  # type: ignore[method-assign]
 
     def _async_runner(self) -> AsyncRunner:
         if self._runner is None:

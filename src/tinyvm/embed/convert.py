@@ -41,6 +41,7 @@ from ..heap.objects import (
     BoundMethod,
     Class,
     Function,
+    HeapObject,
     Map,
     Native,
     Record,
@@ -229,6 +230,10 @@ class Converter:
             if v.vm is not self.vm:
                 raise TypeError(f"a guest value of another VM cannot be passed to this VM ({v!r})")
             return v.value
+        if isinstance(v, HeapObject):
+            # A raw guest value (vm.get, vm.machine): the VM's own tools use
+            # them; ownership cannot be checked, so hosts should use proxies.
+            return v
         raise TypeError(f"cannot pass a Python {type(v).__name__} to the guest (register a function, or use vm.handle)")
 
     # ------------------------------------------------------------------ guest -> host

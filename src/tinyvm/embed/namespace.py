@@ -36,12 +36,14 @@ from ..runtime.errors import RtError
 class Namespace:
     """The shared module of one language in one VM (module docstring)."""
 
-    def __init__(self, vm: Any, frontend: Any, key: str) -> None:
+    def __init__(self, vm: Any, frontend: Any, key: str, path: str) -> None:
         self.vm = vm
         self.fe = frontend
         self.key = key
-        self.comp = Compilation(os.getcwd(), key, Bundle(key), vm.languages)
-        self.ctx = self.comp.context(key, key, frontend)
+        self.comp = Compilation(os.getcwd(), path, Bundle(key), vm.languages)
+        # (The context's path is set for every text; a front end's REPL that
+        # reads it only once names every text by the first one's path.)
+        self.ctx = self.comp.context(key, path, frontend)
         repl = frontend.repl(self.ctx)
         if repl is None:
             raise ValueError(f"{frontend.title} code cannot run in a namespace (its front end has no REPL hooks)")
