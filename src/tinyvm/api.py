@@ -46,8 +46,8 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import MutableMapping
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
 from .bytecode.code import Bundle
 from .embed.convert import Converter, GuestObject, Pins
@@ -204,7 +204,7 @@ class VM:
     # ------------------------------------------------------------------ the namespace
 
     @property
-    def globals(self) -> "Globals":
+    def globals(self) -> Globals:
         """The TinyLang namespace's globals as a mutable mapping (values
         converted both ways). Setting a name that exists keeps its slot (the
         value must fit the global's static type, else TypeError); setting a

@@ -72,7 +72,7 @@ def test_revoke_makes_every_later_use_an_error():
 
 
 def test_handle_round_trips_as_itself_and_host_errors_map():
-    vm, store, h = setup()
+    vm, _, h = setup()
     vm.run_source("fn id(x) { return x }")
     assert vm.call("id", h) is h
     other = VM(stdout=io.StringIO())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ def make() -> VM:
 
 
 def test_annotations_become_guest_types():
-    def f(a: int, b: list[int], c: dict[str, int], d: Optional[str], e: float | None, g: Any, h: Callable[[int], str], i) -> None: ...
+    def f(a: int, b: list[int], c: dict[str, int], d: str | None, e: float | None, g: Any, h: Callable[[int], str], i) -> None: ...
 
     vm = make()
     hf = vm.register(f)

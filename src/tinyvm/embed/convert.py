@@ -32,7 +32,8 @@ the host holds the proxy (`Pins`), and releases it when the proxy is dropped.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..heap.objects import (
     INT_MAX,
@@ -95,7 +96,7 @@ class GuestObject:
     guest function of the same VM. `value` is the raw guest object (for the
     VM's own tools; valid while this proxy lives)."""
 
-    __slots__ = ("vm", "value", "__weakref__")
+    __slots__ = ("__weakref__", "value", "vm")
 
     def __init__(self, vm: Any, value: Any) -> None:
         self.vm = vm
@@ -155,7 +156,7 @@ class GuestGenerator(GuestObject):
 
     __slots__ = ()
 
-    def __iter__(self) -> "GuestGenerator":
+    def __iter__(self) -> GuestGenerator:
         return self
 
     def __next__(self) -> Any:

@@ -20,7 +20,8 @@ VM's method table for kind "handle" (`HandleMethods`) sends every call to
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..heap.objects import HeapObject
 from ..runtime.errors import RtError
@@ -34,7 +35,7 @@ class GuestHandle(HeapObject):
     __slots__ = ("host_side",)
     type_name = "handle"
 
-    def __init__(self, host_side: "Handle") -> None:
+    def __init__(self, host_side: Handle) -> None:
         self.host_side = host_side
 
     def host_label(self) -> str:

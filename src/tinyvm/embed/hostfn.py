@@ -42,11 +42,31 @@ import inspect
 import threading
 import types
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ..bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, FnT, MapT, Type, optional
+from ..bytecode.types import (
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    NIL,
+    STRING,
+    ArrayT,
+    FnT,
+    MapT,
+    Type,
+    optional,
+)
 from ..heap.objects import Native
-from ..runtime.errors import GuestException, GuestExit, HostIOError, LimitExceeded, RtError, Throw
+from ..runtime.errors import (
+    GuestException,
+    GuestExit,
+    HostIOError,
+    LimitExceeded,
+    RtError,
+    Throw,
+)
 from ..sched.concurrency import BlockingNative
 from ..sched.scheduler import Switch
 from .convert import HostValue

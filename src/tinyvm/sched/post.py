@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # While fibers also wait on I/O, the mailbox is looked at this often (seconds).
 IO_SLICE = 0.01
