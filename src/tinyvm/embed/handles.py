@@ -51,7 +51,7 @@ class Handle(HostValue):
         allowed = []
         for m in methods:
             if not isinstance(m, str) or not m.isidentifier():
-                raise ValueError(f"not a method name: {m!r}")
+                raise TypeError(f"not a method name: {m!r}")
             if m.startswith("_"):
                 raise ValueError(f"a handle cannot expose '{m}': names starting with '_' are never reachable from the guest")
             if not callable(getattr(obj, m, None)):
