@@ -407,7 +407,7 @@ fn main() {
     io_ = vm.machine.sched.io
     seen = []
     native = vm.machine.heap.alloc(Native("probe", lambda: seen.append((len(io_.masks), io_.waiting)), 0))
-    vm.main.globals[vm.main.code.globals.index("probe")] = native
+    vm.globals["probe"] = native
     vm.call("main")
     assert seen == [(1, 1), (0, 0), (0, 0)]
     vm.close()

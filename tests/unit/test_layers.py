@@ -37,8 +37,9 @@ LAYERS: dict[str, set[str]] = {
     "stdlib": BASE | {"runtime", "sched"},
     "vm": BASE | {"runtime", "sched", "stdlib"},
     "lang": {"bytecode"},
-    "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang"},
-    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "api", "__init__"},
+    "embed": BASE | {"runtime", "sched", "stdlib", "vm", "lang"},
+    "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed"},
+    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed", "api", "__init__"},
     "__init__": {"api", "runtime"},  # the package root: lazy re-exports
 }
 

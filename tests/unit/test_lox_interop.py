@@ -172,5 +172,5 @@ def test_embedding_api_calls_lox(tmp_path: Path) -> None:
     assert vm.call("add", 2, 3) == 5.0
     assert vm.call("add", "a", "b") == "ab"
     p = vm.call("P", 4)
-    assert p.fields["x"] == 4
+    assert p.value.fields["x"] == 4  # an instance crosses as an opaque GuestObject
     assert vm.machine.max_depth == 64  # a Lox main program: clox's frame limit

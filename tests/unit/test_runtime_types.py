@@ -245,20 +245,20 @@ def test_check_type_records_need_their_field_names(shape):
 def test_check_type_classes_by_name_along_the_parent_chain(shape):
     vm = check_prog("Animal", shape)
     dog, animal, cat = instance_of(vm, "Dog"), instance_of(vm, "Animal"), instance_of(vm, "Cat")
-    assert vm.call("check", animal) is animal
-    assert vm.call("check", dog) is dog  # a subclass instance fits
+    assert vm.call("check", animal).value is animal
+    assert vm.call("check", dog).value is dog  # a subclass instance fits
     e = guest_error(vm.call, "check", cat)
     assert e.message == "value of x: expected Animal, got Cat"
     vm = check_prog("Dog?", shape)
     dog = instance_of(vm, "Dog")
-    assert vm.call("check", dog) is dog and vm.call("check", None) is None
+    assert vm.call("check", dog).value is dog and vm.call("check", None) is None
     assert guest_error(vm.call, "check", instance_of(vm, "Animal")).message == "value of x: expected Dog?, got Animal"
 
 
 def test_check_type_builtin_error_classes():
     vm = check_prog("Error")
     err = vm.machine.make_error("ValueError", "boom")
-    assert vm.call("check", err) is err
+    assert vm.call("check", err).value is err
     vm = check_prog("ValueError")
     assert guest_error(vm.call, "check", vm.machine.make_error("TypeError", "x")).message == "value of x: expected ValueError, got TypeError"
 
@@ -270,7 +270,7 @@ def test_check_type_fn_accepts_every_callable(shape):
     callables = [vm.get("check"), m.builtins["print"], m.builtins["len"], vm.get("Animal")]
     callables.append(m.heap.alloc(BoundMethod(instance_of(vm, "Dog"), vm.get("check"))))
     for f in callables:
-        assert vm.call("check", f) is f
+        assert vm.call("check", f).value is f
     assert guest_error(vm.call, "check", "f").message == "value of x: expected fn(int) -> string, got string"
     assert guest_error(vm.call, "check", instance_of(vm, "Cat")).message == "value of x: expected fn(int) -> string, got Cat"
 

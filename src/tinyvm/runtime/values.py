@@ -251,8 +251,10 @@ def repr_value(v: Any) -> str:
 
 
 def _other_repr(v: Any) -> str:
-    # task, chan, gen, iterator... print as <typename>.
-    return "<" + typeof(v) + ">"
+    # task, chan, gen, iterator... print as <typename>; an object made by the
+    # host (an embedding handle, api) may name itself (`<handle Store>`).
+    label = getattr(v, "host_label", None)
+    return label() if label is not None else "<" + typeof(v) + ">"
 
 
 def _instance_fields(x: Instance) -> tuple[list[str], list[Any]]:

@@ -51,6 +51,7 @@ from typing import Any, Callable
 from ..heap.objects import HEADER, SLOT, AsyncFunction, BoundMethod, Function, HeapObject, Record
 from ..runtime.errors import RtError, Throw
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
+from .post import IO_SLICE, Mailbox
 from .io import POLL_INTERVAL, IOPoller
 from ..runtime.values import typeof
 
@@ -109,6 +110,7 @@ class Scheduler:
         self.clock: Callable[[], float] = time.monotonic
         self.io = IOPoller(self)  # fibers waiting on file descriptors
         self.next_poll = 0.0  # when poll_now looks at timers and I/O again
+        self.mailbox = Mailbox()  # callbacks from other threads (sched/post.py)
 
     # ------------------------------------------------------------------ fibers
 
@@ -213,6 +215,11 @@ class Scheduler:
 
     # ------------------------------------------------------------------ the loop
 
+    def post(self, callback: Callable[[], None]) -> None:
+        """Thread-safe: run `callback()` on the VM's thread at its next
+        scheduling point (sched/post.py)."""
+        self.mailbox.post(callback)
+
     def next_fiber(self) -> Fiber | None:
         """The next fiber to run, waiting for timers and I/O if that is all
         there is; None when nothing can ever run again (deadlock, or all done)."""
@@ -229,6 +236,8 @@ class Scheduler:
         fiber is ready. Called between fibers, and by the points where a fiber
         that never blocks could keep the loop to itself (preemption,
         `yield_now`), so busy fibers cannot starve sleepers or the network."""
+        if self.mailbox.queue:
+            self.mailbox.run_posted()
         if not (self.timers or self.io.masks):
             return bool(self.ready)
         now = self.clock()
@@ -247,6 +256,19 @@ class Scheduler:
         Before the VM goes idle it flushes its stdout, so that what a program
         printed (a server's "listening on ...") shows while it waits."""
         io = self.io
+        mailbox = self.mailbox
+        if mailbox.queue or mailbox.expected:  # a host thread will post a wakeup
+            if mailbox.run_posted():
+                return True
+            timeout = self.timer_timeout()
+            if io.waiting:
+                io.poll(0)
+                timeout = IO_SLICE if timeout is None else min(timeout, IO_SLICE)
+            if timeout != 0:
+                self.flush_output()
+            mailbox.wait(timeout)
+            self.fire_timers(wait=False)
+            return True
         if io.waiting:  # (exact: see io.IOWait)
             timeout = self.timer_timeout()
             if timeout != 0:

@@ -73,9 +73,10 @@ class Machine(Calls, ObjectOps, Modules):
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
         self.heap = Heap(stress=gc_stress)
-        # None: the default of the language of the first code run (_fix_depth:
-        # clox's 64 for Lox), until then the default dialect's. Decoded call
-        # sites hold the value, so it is fixed once code has been decoded.
+        # None: the default of the language of the code each run starts with
+        # (_fix_depth: clox's 64 for Lox), until then the default dialect's.
+        # Decoded call sites hold the limit of their code's language
+        # (predecode.Decoder.max_depth). `depth_fixed`: the host chose one.
         self.max_depth = max_depth if max_depth is not None else DEFAULT_MAX_DEPTH
         self.depth_fixed = max_depth is not None
         # Run-time rules per language (runtime/dialects.py), and those of each
@@ -103,6 +104,7 @@ class Machine(Calls, ObjectOps, Modules):
         # decoded: vm/predecode.py): left out of traces.
         self.library_code: set[Code] = set()
         self.extra_roots: list = []  # values held by the embedding API
+        self.host_pins: dict[int, Any] = {}  # guest values the host holds proxies of (api)
 
         self.sched = Scheduler(self, budget)
         finish = self.sched.finish
@@ -188,6 +190,7 @@ class Machine(Calls, ObjectOps, Modules):
         roots.extend(self.sched.alive)
         roots.extend(self._lost)  # failed tasks to report unless awaited
         roots.extend(self.extra_roots)
+        roots.extend(self.host_pins.values())
         return roots
 
     def collect(self) -> int:

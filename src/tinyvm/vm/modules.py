@@ -57,11 +57,13 @@ class Modules:
         self.run_module_now(module)
 
     def _fix_depth(self, lang: str) -> None:
-        """Unless the host chose one, the frame limit is that of the language
-        of the first code run (the main module; Lox: clox's 64)."""
+        """Unless the host chose one, the frame limit of a run is that of the
+        language of the code it runs (the main module, a REPL or namespace
+        entry; Lox: clox's 64), set again for every run: a Lox run does not
+        leave 64 frames for later TinyLang code. (Decoded call sites hold the
+        limit of their own code's language: predecode.Decoder.)"""
         if not self.depth_fixed:
             self.max_depth = self.rules_for(lang).max_depth
-            self.depth_fixed = True
 
     def load_bundle(self, bundle: Bundle) -> ModuleObject:
         self._fix_depth(bundle.modules[bundle.main].lang)

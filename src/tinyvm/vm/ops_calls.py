@@ -40,7 +40,7 @@ def b_call(d, code, ops, pc, args, k):
     n = args[0]
     vm = d.vm
     call_slow = vm.call_slow
-    limit = vm.max_depth
+    limit = d.max_depth
     m = -n - 1
     want = _proven_sig(d, code, args, 1)
 
@@ -100,7 +100,7 @@ def b_call_global(d, code, ops, pc, args, k):
     G = d.G
     vm = d.vm
     call_slow = vm.call_slow
-    limit = vm.max_depth
+    limit = d.max_depth
 
     def slow(fb, fn):
         L = fb.L
@@ -157,7 +157,7 @@ def b_call_method(d, code, ops, pc, args, k):
     n = args[1]
     vm = d.vm
     method_slow = d.rules.call_method_slow
-    limit = vm.max_depth
+    limit = d.max_depth
     m = -n - 1
     want = _proven_sig(d, code, args, 2)
     native_method = vm.native_method
@@ -216,7 +216,7 @@ def _call_method_fields_first(d, code, ops, pc, args, k):
     name = code.names[args[0]]
     n = args[1]
     method_slow = d.rules.call_method_slow
-    limit = d.vm.max_depth
+    limit = d.max_depth
     m = -n - 1
 
     def f(fb):

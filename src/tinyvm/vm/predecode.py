@@ -48,6 +48,8 @@ class Decoder:
         self.module = module
         self.G = module.globals
         self.rules = vm.rules_for(module.code.lang if module.code is not None else DEFAULT_DIALECT)
+        # The frame limit call sites check: the host's, else that of this code's language.
+        self.max_depth = vm.max_depth if vm.depth_fixed else self.rules.max_depth
         # The prelude's code may load the runtime library's private built-ins.
         self.privileged = module is vm.prelude
 

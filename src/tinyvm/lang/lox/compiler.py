@@ -631,11 +631,21 @@ class LoxRepl:
     echo_slot = None
 
     def __init__(self, ctx: ModuleContext) -> None:
-        self.path = ctx.path
+        self.ctx = ctx  # (its path may change between entries: the embedding API's files)
         self.globals: list[str] = []  # global slot names so far
 
     def compile(self, source: str) -> ReplEntry:
-        return ReplEntry(compile_lox_module(source, self.path, self.globals))
+        return ReplEntry(compile_lox_module(source, self.ctx.path, self.globals))
+
+    def declare(self, name: str, ty: object) -> int:
+        """A global set by the host (untyped in Lox): its slot."""
+        if name in self.globals:
+            return self.globals.index(name)
+        self.globals.append(name)
+        return len(self.globals) - 1
+
+    def global_type(self, name: str) -> object:
+        return None
 
     def commit(self, entry: ReplEntry, defined: Sequence[bool]) -> tuple[str, ...]:
         self.globals = list(entry.code.globals)

@@ -81,6 +81,26 @@ class TinyLangRepl:
         echo = str(echo_expr.ty or "any") if echo_expr is not None else None
         return ReplEntry(code, echo, _Pending(slots, imports, len(self.slots)))
 
+    def declare(self, name: str, ty: object) -> int:
+        """Declare a global set by the host (the embedding API's namespace:
+        a host function, `vm.globals[name] = v`) with static type `ty`; a
+        binding of the same name is shadowed. Returns its new slot."""
+        latest = {v.name: i for i, v in enumerate(self.slots)}
+        j = latest.get(name)
+        if j is not None:
+            old = self.slots[j]
+            self.slots[j] = Var(f"<shadowed {old.name}>", False, old.kind, j, None)
+        slot = len(self.slots)
+        self.slots.append(Var(name, True, GLOBAL, slot, None, ty=ty))
+        return slot
+
+    def global_type(self, name: str) -> object:
+        """The static type of global `name` (None: not a global, or unknown)."""
+        for v in reversed(self.slots):
+            if v.name == name:
+                return v.ty
+        return None
+
     def commit(self, entry: ReplEntry, defined: Sequence[bool]) -> tuple[str, ...]:
         pending: _Pending = entry.state
         slots = pending.slots
