@@ -45,6 +45,10 @@ class VM:
         warn_leaks: bool = False,
         allow: Any = None,
         languages: Languages | None = None,
+        fuel: int | None = None,
+        timeout: float | None = None,
+        max_output: int | None = None,
+        fuse: bool = True,
     ) -> None:
         """`max_depth`: the guest frame limit (None: the default of the main
         program's language, 100000 for TinyLang and clox's 64 for Lox).
@@ -56,9 +60,15 @@ class VM:
         iterable of names, or a mapping kind -> True or a list of paths, hosts
         or variable names), or a `tinyvm.stdlib.capabilities.Capabilities`.
         `languages`: the front ends its programs may be written in
-        (lang/driver.py; by default those of the package)."""
+        (lang/driver.py; by default those of the package).
+        Limits (docs/limits.md): `fuel`, the VM's tank of instructions (None:
+        unlimited; `vm.fuel` reads and refills it); `timeout`, the seconds
+        each run may take; `max_output`, the bytes each run may print.
+        `fuse=False` runs without superinstructions (a differential tier)."""
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse)
+        limits = self.machine.limits
+        limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
@@ -78,40 +88,64 @@ class VM:
 
         return compile_program(path, lang=lang, languages=self.languages)
 
-    def run_file(self, path: str, lang: str | None = None) -> None:
-        """Compile (or load, for .tvm) and run a program."""
+    def run_file(self, path: str, lang: str | None = None, *, fuel: int | None = None, timeout: float | None = None) -> None:
+        """Compile (or load, for .tvm) and run a program (`fuel`, `timeout`:
+        this run's limits, within the VM's)."""
         if path.endswith(".tvm") and lang is None:
             from .bytecode.tvmfile import read_file
 
-            self.run_bundle(read_file(path))
+            self.run_bundle(read_file(path), fuel=fuel, timeout=timeout)
         else:
-            self.run_bundle(self.compile_file(path, lang))
+            self.run_bundle(self.compile_file(path, lang), fuel=fuel, timeout=timeout)
 
-    def run_source(self, text: str, path: str = "<string>", lang: str | None = None) -> None:
+    def run_source(self, text: str, path: str = "<string>", lang: str | None = None, *, fuel: int | None = None, timeout: float | None = None) -> None:
         from .lang.driver import compile_program
 
-        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages))
+        self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages), fuel=fuel, timeout=timeout)
+
+    # ------------------------------------------------------------------ limits (vm/limits.py)
+
+    @property
+    def fuel_used(self) -> int:
+        """Instructions (fuel units) run since the VM was made."""
+        return self.machine.limits.fuel_used
+
+    @property
+    def fuel(self) -> int | None:
+        """Fuel left in the VM's tank (None: unlimited); assign to refill."""
+        return self.machine.limits.fuel
+
+    @fuel.setter
+    def fuel(self, value: int | None) -> None:
+        self.machine.limits.fuel = value
+
+    def interrupt(self) -> None:
+        """From any thread: the running call raises `Interrupted`."""
+        self.machine.limits.interrupt()
 
     @property
     def warnings(self) -> list[str]:
         """Notes from the last run: tasks that failed unobserved, leaked fibers."""
         return self.machine.warnings
 
-    def run_bundle(self, bundle: Bundle) -> None:
+    def run_bundle(self, bundle: Bundle, *, fuel: int | None = None, timeout: float | None = None) -> None:
         module = self.machine.load_bundle(bundle)
         self.main = module
-        self.machine.run_module_now(module)
+        with self.machine.limits.scope(fuel, timeout):
+            self.machine.run_module_now(module)
 
     # ------------------------------------------------------------------ calling in
 
-    def call(self, name: str, *args: Any) -> Any:
-        """Call the global function `name` of the last program run."""
+    def call(self, name: str, *args: Any, fuel: int | None = None, timeout: float | None = None) -> Any:
+        """Call the global function `name` of the last program run (`fuel`,
+        `timeout`: this call's limits, within the VM's)."""
         fn = self.get(name)
         m = self.machine
         guest_args = [self.to_guest(a) for a in args]
         m.extra_roots = guest_args
         try:
-            return self.to_host(m.run_function(fn, guest_args))
+            with m.limits.scope(fuel, timeout):
+                return self.to_host(m.run_function(fn, guest_args))
         except RtError as e:  # raised before any guest frame ran (e.g. arity)
             raise GuestException(m.make_error(e.cls, e.message), e.cls, e.message, []) from None
         finally:
