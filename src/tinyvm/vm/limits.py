@@ -132,10 +132,9 @@ class Limits:
             self.charge(n // ITEMS_PER_UNIT)
 
     def out_of_fuel(self) -> OutOfFuel:
-        if self._cap_end is not None and self._cap_end == self.stop and self._cap_fuel is not None:
-            had = self._cap_fuel
-            return OutOfFuel(f"out of fuel: the program used its {had} instructions")
-        return OutOfFuel("out of fuel: the VM's fuel is used up")
+        if self._cap_fuel is not None:
+            return OutOfFuel(f"out of fuel: the program used its {self._cap_fuel} instructions")
+        return OutOfFuel("out of fuel: the VM's fuel is used up")  # (the host emptied the tank mid-run)
 
     # ------------------------------------------------------------------ time and interrupts
 
@@ -195,12 +194,13 @@ class Limits:
             self._cap_end = self._cap_fuel = self.deadline = self._run_timeout = None
             if timeout is None:
                 timeout = self.timeout
+        if self.depth == 0 and self._tank_end is not None:
+            self._cap_fuel = self.fuel  # (for the message: what the run had)
         if fuel is not None:
             end = self.fuel_used + fuel
             if self._cap_end is None or end < self._cap_end:
-                self._cap_end, self._cap_fuel = end, fuel
-        if self._cap_fuel is None and self._tank_end is not None and self.depth == 0:
-            self._cap_fuel = self.fuel  # for the message: what the run had
+                self._cap_end = end
+                self._cap_fuel = fuel if self._cap_fuel is None else min(fuel, self._cap_fuel)
         if timeout is not None:
             deadline = time.monotonic() + timeout
             if self.deadline is None or deadline < self.deadline:
