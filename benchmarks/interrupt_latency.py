@@ -2,7 +2,7 @@
 
     python -m benchmarks.interrupt_latency [--trials N]
 
-For each case, a guest function runs on the main thread and another thread
+For each case, a guest function (programs/limits/waits.tl) runs on the main thread and another thread
 calls `vm.interrupt()` 10-30 ms into the call; the latency is the time from
 that call to `Interrupted` reaching the host. The same VM serves every trial
 (so each also shows the previous interrupted call left nothing behind).
@@ -23,38 +23,9 @@ import random
 import sys
 import threading
 import time
+from pathlib import Path
 
-PROGRAM = """
-fn spin() {
-  var i = 0
-  while true { i = i + 1 }
-}
-fn f(x) { return x + 1 }
-fn calls() {
-  var i = 0
-  while true { i = f(i) }
-}
-fn nap() { sleep(60000) }
-fn keeper(ch) {
-  sleep(60000)
-  ch.send(1)
-}
-fn recv() {
-  let ch = Chan()
-  spawn keeper(ch)
-  ch.recv()
-}
-fn choose() {
-  let a = Chan()
-  let b = Chan()
-  spawn keeper(a)
-  select {
-    case v = a.recv() { print(v) }
-    case v = b.recv() { print(v) }
-  }
-}
-fn read() { input() }
-"""
+PROGRAM = Path(__file__).resolve().parent / "programs" / "limits" / "waits.tl"
 
 CASES = [("tight loop", "spin"), ("loop of calls", "calls"), ("sleep", "nap"), ("channel recv", "recv"), ("select", "choose"), ("input() on a pipe", "read")]
 
@@ -95,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     r, w = os.pipe()  # input() waits on a pipe nobody writes to
     stdin = os.fdopen(r, "r")
     vm = VM(stdout=io.StringIO(), stdin=stdin)
-    vm.run_source(PROGRAM)
+    vm.run_file(str(PROGRAM))
     print(f"{'case':<20}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}   ({args.trials} trials each)")
     for label, name in CASES:
         times = [trial(vm, name) * 1000 for _ in range(args.trials)]

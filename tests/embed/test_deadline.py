@@ -5,36 +5,19 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
 
 from tinyvm import DeadlineExceeded
 from tinyvm.api import VM
 
-PROGRAM = """
-fn spin() {
-  var i = 0
-  while true { i = i + 1 }
-}
-fn nap(ms) {
-  sleep(ms)
-  return "woke"
-}
-fn keeper(ch) {
-  sleep(60000)
-  ch.send(1)
-}
-fn recv() {
-  let ch = Chan()
-  spawn keeper(ch)
-  return ch.recv()
-}
-"""
+WAITS = str(Path(__file__).resolve().parents[2] / "benchmarks" / "programs" / "limits" / "waits.tl")
 
 
 def make(**kw) -> VM:
     vm = VM(stdout=io.StringIO(), **kw)
-    vm.run_source(PROGRAM)
+    vm.run_file(WAITS)
     return vm
 
 
@@ -53,14 +36,14 @@ def test_sleep_never_outlives_the_deadline() -> None:
     vm = make()
     start = time.monotonic()
     with pytest.raises(DeadlineExceeded):
-        vm.call("nap", 9500, timeout=0.1)
+        vm.call("nap_for", 9500, timeout=0.1)
     assert time.monotonic() - start < 2.0
 
 
 def test_the_vm_default_applies_to_each_run_and_a_call_may_narrow_it() -> None:
     vm = make(timeout=0.3)
-    assert vm.call("nap", 10) == "woke"  # each run has its own deadline
-    assert vm.call("nap", 10) == "woke"
+    assert vm.call("nap_for", 10) == "woke"  # each run has its own deadline
+    assert vm.call("nap_for", 10) == "woke"
     start = time.monotonic()
     with pytest.raises(DeadlineExceeded):
         vm.call("spin", timeout=0.1)
@@ -74,11 +57,11 @@ def test_the_next_call_starts_at_once_after_a_timeout() -> None:
     with pytest.raises(DeadlineExceeded):
         vm.call("recv", timeout=0.1)  # leaves a fiber sleeping 60 s: dropped
     start = time.monotonic()
-    assert vm.call("nap", 1) == "woke"
+    assert vm.call("nap_for", 1) == "woke"
     assert time.monotonic() - start < 1.0
 
 
 def test_bad_timeouts_are_refused() -> None:
     vm = make()
     with pytest.raises(ValueError):
-        vm.call("nap", 1, timeout=0)
+        vm.call("nap_for", 1, timeout=0)

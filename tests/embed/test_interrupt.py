@@ -9,45 +9,14 @@ import io
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from tinyvm import Interrupted
 from tinyvm.api import VM
 
-PROGRAM = """
-fn spin() {
-  var i = 0
-  while true { i = i + 1 }
-}
-fn f(x) { return x + 1 }
-fn calls() {
-  var i = 0
-  while true { i = f(i) }
-}
-fn nap() { sleep(60000) }
-fn keeper(ch) {
-  sleep(60000)
-  ch.send(1)
-}
-fn recv() {
-  let ch = Chan()
-  spawn keeper(ch)
-  ch.recv()
-}
-fn choose() {
-  let a = Chan()
-  spawn keeper(a)
-  select {
-    case v = a.recv() { print(v) }
-  }
-}
-fn read() { return input() }
-fn nap_short() {
-  sleep(20)
-  return "ok"
-}
-"""
+WAITS = str(Path(__file__).resolve().parents[2] / "benchmarks" / "programs" / "limits" / "waits.tl")
 
 
 @pytest.fixture
@@ -55,7 +24,7 @@ def pipe_vm():
     r, w = os.pipe()
     stdin = os.fdopen(r, "r")
     vm = VM(stdout=io.StringIO(), stdin=stdin)
-    vm.run_source(PROGRAM)
+    vm.run_file(WAITS)
     yield vm, w
     os.close(w)
     stdin.close()
@@ -83,14 +52,14 @@ def test_interrupt_stops_the_call_soon(pipe_vm, name: str) -> None:
     vm, _ = pipe_vm
     assert latency(vm, name) < 0.5  # (the bounds are 10 and 50 ms: benchmarks/interrupt_latency.py)
     start = time.monotonic()
-    assert vm.call("nap_short") == "ok"  # nothing of the stopped call is left
+    assert vm.call("nap_for", 20) == "woke"  # nothing of the stopped call is left
     assert time.monotonic() - start < 1.0
 
 
 def test_an_interrupt_without_a_run_does_not_stop_the_next(pipe_vm) -> None:
     vm, _ = pipe_vm
     vm.interrupt()
-    assert vm.call("nap_short") == "ok"
+    assert vm.call("nap_for", 20) == "woke"
 
 
 def test_input_after_an_interrupted_read_reads_the_next_line(pipe_vm) -> None:

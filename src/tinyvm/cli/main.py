@@ -516,9 +516,8 @@ class _Cli:
         from ..api import VM
         from ..bytecode.code import LoadError
         from ..lang.diagnostics import CompileError
-        from ..runtime.errors import GuestException
+        from ..runtime.errors import GuestException, GuestExit, LimitExceeded
         from ..stdlib.capabilities import grants_from
-        from ..runtime.errors import GuestExit, LimitExceeded
 
         kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "fuel", "timeout", "max_output") if opts.get(k) is not None}
         gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"

@@ -50,8 +50,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from . import arith
 from ..heap.objects import Array
+from . import arith
 from .errors import RtError
 
 TINYLANG = "tinylang"

@@ -118,8 +118,8 @@ class _Gen:
 
 def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, boundaries: set, nxt_of: dict) -> tuple[Callable, int, dict] | None:
     """A closure for the block starting at instrs[start], the number of
-    instructions it stands for, and each one's position in it by offset (for
-    fuel: vm/limits.py); None when fewer than two instructions would be fused
+    instructions it stands for, and by offset the position of each one that
+    runs before the block counts its fuel (vm/limits.py); None when fewer than two instructions would be fused
     (the plain builders are as fast then)."""
     block = []
     tail = None  # (pc, opcode, args) of the instruction ending the block as its tail
@@ -355,7 +355,9 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         exec(compile(src, "<tinyvm block>", "exec"), env)
         factory = env["make"]
         _cache[src] = factory
-    positions = {pc: n for n, (pc, _, _) in enumerate(covered)}
+    # (The end and the tail run after the meter update: not listed.)
+    last = len(covered) - (tail is not None) - (end is not None)
+    positions = {pc: n for n, (pc, _, _) in enumerate(covered[:last])}
     return factory(decoder.vm.heap.alloc, decoder.vm.limits.meter, *g.args), len(covered), positions
 
 

@@ -43,10 +43,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from ..runtime.errors import DeadlineExceeded, Interrupted, OutOfFuel, OutputLimitExceeded
+from ..runtime.errors import (
+    DeadlineExceeded,
+    Interrupted,
+    OutOfFuel,
+    OutputLimitExceeded,
+)
 from .blocks import MAX_BLOCK
 
 # The most instructions one dispatch stands for: a block (MAX_BLOCK body

@@ -450,15 +450,13 @@ class Machine(Calls, ObjectOps, Modules):
 
     def _count_failed(self, op: Any, fb: Fiber, i: int) -> None:
         """Fold the dispatches of a chunk a guest error ended; a block that
-        failed before its last instruction counts those up to the failing
-        one (fb.epc), which its meter update, at the end, did not."""
+        failed before its meter update (before its end or tail) counts its
+        instructions up to the failing one (fb.epc) here."""
         lim = self.limits
         lim.spent += i + 1
         positions = self.block_positions.get(op)
         if positions is not None:
-            n = positions.get(fb.epc, 0)
-            if n < self.op_weight[op] - 1:
-                lim.spent += n
+            lim.spent += positions.get(fb.epc, 0)  # (the end or the tail: counted)
 
     def _fit(self, op: Any, left: int) -> Any:
         """`op` stands for more instructions than the `left` units of fuel:
