@@ -89,6 +89,10 @@ class VM:
         languages: Languages | None = None,
         modules: Any = None,
         import_root: str | None = None,
+        fuel: int | None = None,
+        timeout: float | None = None,
+        max_output: int | None = None,
+        fuse: bool = True,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -107,9 +111,15 @@ class VM:
         or a `tinyvm.lang.sources.SourceSet` (a virtual filesystem).
         `import_root`: or a folder whose files (and below) they may import.
         Without either, `run_source` programs import no files, and `run_file`
-        programs the file's folder and below (and what `allow` lets them read)."""
+        programs the file's folder and below (and what `allow` lets them read).
+        Limits (docs/limits.md): `fuel`, the VM's tank of instructions (None:
+        unlimited; `vm.fuel` reads and refills it); `timeout`, the seconds
+        each run may take; `max_output`, the bytes each run may print.
+        `fuse=False` runs without superinstructions (a differential tier)."""
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse)
+        limits = self.machine.limits
+        limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None  # the module of the last `.tvm` bundle run
@@ -189,11 +199,11 @@ class VM:
         policy = file_policy(self.import_policy, path, self.machine.caps.grants.get("read"))
         return compile_program(path, lang=lang, languages=self.languages, sources=policy)
 
-    def run_bundle(self, bundle: Bundle) -> None:
+    def run_bundle(self, bundle: Bundle, *, fuel: int | None = None, timeout: float | None = None) -> None:
         """Run a compiled program (a `.tvm` bundle) as a program of its own:
         its globals are not the namespace's (`call` finds them after the
         namespace's)."""
-        self._guarded(lambda: self._run_bundle(bundle), None, None)
+        self._guarded(lambda: self._run_bundle(bundle), fuel, timeout)
 
     def _run_bundle(self, bundle: Bundle) -> None:
         m = self.machine
@@ -206,6 +216,22 @@ class VM:
         module = m.load_bundle(bundle)
         self.main = module
         m.run_module_now(module)
+
+    # ------------------------------------------------------------------ limits (vm/limits.py)
+
+    @property
+    def fuel_used(self) -> int:
+        """Instructions (fuel units) run since the VM was made."""
+        return self.machine.limits.fuel_used
+
+    @property
+    def fuel(self) -> int | None:
+        """Fuel left in the VM's tank (None: unlimited); assign to refill."""
+        return self.machine.limits.fuel
+
+    @fuel.setter
+    def fuel(self, value: int | None) -> None:
+        self.machine.limits.fuel = value
 
     @property
     def warnings(self) -> list[str]:
@@ -288,16 +314,11 @@ class VM:
         """Charge fuel for a host function's own work (its cost in
         instructions); raises OutOfFuel when the run cannot pay. A no-op on
         a VM without fuel accounting."""
-        limits = getattr(self.machine, "limits", None)
-        if limits is not None:
-            limits.charge(units)
+        self.machine.limits.charge(units)
 
     def interrupt(self) -> None:
         """From any thread: the running call (or the next) raises Interrupted."""
-        limits = getattr(self.machine, "limits", None)
-        if limits is None:
-            raise NotImplementedError("this VM has no interrupt support")
-        limits.interrupt()
+        self.machine.limits.interrupt()
 
     # ------------------------------------------------------------------ calling in
 
@@ -356,10 +377,9 @@ class VM:
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
-            if getattr(self.machine, "limits", None) is not None:
-                self.interrupt()
-                with contextlib.suppress(BaseException):
-                    await fut  # the run ends (Interrupted) before the task does
+            self.interrupt()
+            with contextlib.suppress(BaseException):
+                await fut  # the run ends (Interrupted) before the task does
             raise
 
     # ------------------------------------------------------------------ running, errors
@@ -383,10 +403,7 @@ class VM:
                     self._host_errors.clear()
 
     def _scope(self, fuel: int | None, timeout: float | None) -> Any:
-        limits = getattr(self.machine, "limits", None)
-        if limits is None:  # (a VM without the limits machinery)
-            return contextlib.nullcontext()
-        return limits.scope(fuel=fuel, timeout=timeout)
+        return self.machine.limits.scope(fuel=fuel, timeout=timeout)
 
     def _host_error(self, exc: BaseException) -> Any:
         """The guest HostError for an exception a host function raised."""

@@ -65,7 +65,7 @@ from tinyvm.bytecode.code import FLAG_MODULE, MAX_NESTING, Bundle, ClassInfo, Co
 from tinyvm.bytecode.tvmfile import FORMAT_VERSION, HEADER_SIZE, MAGIC, dump_bundle, load_bundle  # noqa: E402
 from tinyvm.bytecode.verifier import VerifyError  # noqa: E402
 from tinyvm.runtime.errors import GuestException  # noqa: E402
-from tinyvm.stdlib.os import ProgramExit  # noqa: E402
+from tinyvm.runtime.errors import GuestExit  # noqa: E402
 
 # The case timer fires again every REARM_SECONDS after its first alarm: an
 # alarm that arrives while a finalizer runs Python code (a generator closed,
@@ -333,7 +333,7 @@ def run(bundle: Bundle, seconds: float = RUN_SECONDS) -> str:
         return "ok"
     except CaseTimeout:
         return "timeout"
-    except ProgramExit:
+    except GuestExit:
         return "exit"
     except GuestException as e:
         return f"InternalError: {e.message}" if e.class_name == "InternalError" else "guest error"

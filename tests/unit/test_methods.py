@@ -11,6 +11,7 @@ import pytest
 from tinyvm.heap.objects import Array, Class, Function, Instance, Map, Record, map_key
 from tinyvm.runtime.errors import RtError
 from tinyvm.runtime.methods import PRELUDE_METHODS, make_methods, sort_by_keys
+from tinyvm.vm.limits import Limits
 from tinyvm.runtime.values import NeedsGuest
 
 
@@ -21,7 +22,8 @@ def fake_vm() -> SimpleNamespace:
         allocated.append(o)
         return o
 
-    return SimpleNamespace(heap=SimpleNamespace(alloc=alloc), stdout=io.StringIO(), stdin=io.StringIO(), allocated=allocated)
+    limits = Limits(lambda: None)  # (methods charge fuel: vm/limits.py)
+    return SimpleNamespace(heap=SimpleNamespace(alloc=alloc), stdout=io.StringIO(), stdin=io.StringIO(), allocated=allocated, limits=limits)
 
 
 @pytest.fixture

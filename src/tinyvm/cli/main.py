@@ -60,13 +60,15 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .. import __version__
 from ..runtime.errors import STREAM_ERRORS, HostIOError
-from .options import OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, positive_int
+from .options import OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, parse_duration, parse_size, positive_int
 
 if TYPE_CHECKING:
     from ..lang.driver import Languages
     from ..lang.frontend import FrontEnd
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE, EXIT_IOERR = 0, 1, 2, 64, 74
+# A run stopped by a limit (docs/limits.md), by exception class name.
+EXIT_LIMIT = {"OutOfFuel": 3, "DeadlineExceeded": 4, "OutputLimitExceeded": 6, "Interrupted": 130}
 TVM_EXT = ".tvm"
 STDIN_WORD = "-"  # FILE `-`: the program is read from standard input
 STDIN_PATH = "<stdin>"  # ... and is named so in messages and traces
@@ -134,6 +136,11 @@ class _Options:
             ("--budget",), "budget", "instructions a fiber runs before another ready fiber gets a turn (default 8192)", REQUIRED, "N", positive_int, "a positive integer"
         )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
+        self.limits = [
+            Option(("--fuel",), "fuel", "stop after N instructions (exit status 3)", REQUIRED, "N", positive_int, "a positive integer"),
+            Option(("--timeout",), "timeout", "stop after this long: 2s, 500ms, 1m, or plain seconds (exit status 4)", REQUIRED, "DURATION", parse_duration),
+            Option(("--max-output",), "max_output", "stop once the program prints more bytes than this: 1M, 64K, 1000 (exit status 6)", REQUIRED, "SIZE", parse_size),
+        ]
         self.allow = [
             Option(("--allow-read",), "grants", "let fs and imports read files (all, or only these files and directories)", OPTIONAL, "PATH,...", grant("read"), append=True),
             Option(("--allow-write",), "grants", "let fs write files (all, or only these)", OPTIONAL, "PATH,...", grant("write"), append=True),
@@ -144,7 +151,7 @@ class _Options:
         self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
         vm = [self.gc_stress, self.max_depth, self.budget]
         self.commands: dict[str, list[Option]] = {
-            "run": [self.help, self.lang, self.code, *vm, self.warn_leaks, *self.allow],
+            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.allow],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0]],
@@ -206,7 +213,8 @@ def usage(langs: "Languages | None" = None) -> str:
 def _exit_statuses(langs: "Languages") -> str:
     text = (
         "exit status: 0 success, 1 uncaught error in the program, 2 compile errors or an unloadable .tvm file,\n"
-        "  64 usage error, 74 standard input or output failed (error: cannot write to stdout: ...)"
+        "  3 out of fuel (--fuel), 4 timeout (--timeout), 6 output limit (--max-output), os.exit(n) n,\n"
+        "  64 usage error, 74 standard input or output failed (error: cannot write to stdout: ...), 130 interrupted"
     )
     for fe in langs.frontends:
         if (fe.exit_compile, fe.exit_runtime) != (EXIT_COMPILE, EXIT_ERROR):
@@ -233,6 +241,7 @@ def _command_help(langs: "Languages", command: str) -> str:
                 (f"tvm run hello{ext}", "run a program"),
                 (f"tvm run --allow-read=data count{ext} data/words.txt", "let it read under data/; one argument"),
                 (f"tvm run --max-depth=500 --budget 1000 server{ext}", "options take N or =N"),
+                (f"tvm run --fuel 1000000 --timeout 2s --max-output 1M untrusted{ext}", "limits: instructions, time, output"),
                 (f"cat hello{ext} | tvm run - a b", "the program from standard input, with arguments"),
                 ("tvm run -e CODE a b", "run CODE with the arguments a b"),
                 (f"tvm run hello{TVM_EXT}", "run a compiled program (see tvmc)"),
@@ -520,11 +529,10 @@ class _Cli:
         from ..api import VM
         from ..bytecode.code import LoadError
         from ..lang.diagnostics import CompileError
-        from ..runtime.errors import GuestException
+        from ..runtime.errors import GuestException, GuestExit, LimitExceeded
         from ..stdlib.capabilities import grants_from
-        from ..stdlib.os import ProgramExit
 
-        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget") if opts.get(k) is not None}
+        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "fuel", "timeout", "max_output") if opts.get(k) is not None}
         gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"
         # A program read from stdin leaves it at its end: input() reads nil.
         stdin = io.StringIO("") if word == STDIN_WORD and code is None else self.stdin
@@ -548,8 +556,12 @@ class _Cli:
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
-        except ProgramExit as e:  # os.exit(code)
-            status = e.code if isinstance(e.code, int) else EXIT_ERROR
+        except GuestExit as e:  # os.exit(code)
+            status = e.status
+        except LimitExceeded as e:  # --fuel, --timeout, --max-output
+            failed = self.flush_out()  # what the program printed comes before the message
+            self.err(f"error: {e.message}")
+            status = EXIT_LIMIT.get(type(e).__name__, EXIT_ERROR)
         except CompileError as e:
             self.err(e.render())
             status = fe.exit_compile

@@ -207,3 +207,39 @@ def positive_int(name: str, text: str | None) -> int:
     if text is None or not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError(f"{name} needs a positive integer")
     return int(text)
+
+
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+_BYTES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _number(text: str) -> float | None:
+    """A plain decimal number (ASCII digits, at most one `.`), else None."""
+    whole, _, frac = text.partition(".")
+    if not text.isascii() or not (whole or frac) or not (whole.isdigit() or not whole) or not (frac.isdigit() or not frac):
+        return None
+    return float(text)
+
+
+def parse_duration(name: str, text: str | None) -> float:
+    """A duration: plain seconds or a number with `ms`, `s` or `m`
+    (`2`, `2s`, `500ms`, `1.5m`); more than zero."""
+    if text is not None:
+        for unit in ("ms", "s", "m", ""):
+            if text.endswith(unit):
+                value = _number(text[: len(text) - len(unit)])
+                if value is not None and value > 0:
+                    return value * _SECONDS.get(unit, 1.0)
+                break
+    raise ValueError(f"{name} needs a duration such as 2s, 500ms or 1m")
+
+
+def parse_size(name: str, text: str | None) -> int:
+    """A size in bytes: a positive integer, optionally with K, M or G (1024,
+    1024 * 1024...): `1M`, `64K`, `1000`."""
+    if text:
+        unit = text[-1].upper() if text[-1].upper() in _BYTES and not text[-1].isdigit() else ""
+        digits = text[: len(text) - len(unit)]
+        if digits.isascii() and digits.isdigit() and int(digits) > 0:
+            return int(digits) * _BYTES[unit]
+    raise ValueError(f"{name} needs a size such as 1M, 64K or 1000 (bytes)")

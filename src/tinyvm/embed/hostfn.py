@@ -185,10 +185,10 @@ class HostFunction(HostValue):
             a = host_args(tuple(args))
             coro = guarded(vm, fn, a)  # (creating the coroutine runs no code)
             w = sched.park(fb, ret, f"host function {name}")
-            sched.mailbox.expect(w)
+            sched.expect(w)
 
             def done(outcome: Any, failed: bool) -> None:  # on the VM's thread
-                sched.mailbox.settle(w)
+                sched.settle(w)
                 if w.done:  # the fiber was cancelled meanwhile
                     return
                 if not failed:

@@ -401,7 +401,7 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             raise _argc("map.items", 0, len(args))
         return alloc(Array([alloc(Array([unmap_key(k), v])) for k, v in m.items.items()]))
 
-    return {
+    return _charging(vm, {
         "array": {
             "push": array_push,
             "pop": array_pop,
@@ -439,4 +439,25 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             "items": map_items,
             "len": map_len,
         },
-    }
+    })
+
+
+# Fuel (vm/limits.py, docs/limits.md): the methods whose work grows with their
+# receiver pay for it, one unit per ITEMS_PER_UNIT elements or characters of
+# it (sort: times log2 of the length), before they do it.
+_FREE = {"array": {"push", "pop", "len"}, "string": {"len"}, "map": {"get", "has", "remove", "len"}}
+
+
+def _charging(vm: Any, tables: dict[str, dict[str, Callable[..., Any]]]) -> dict[str, dict[str, Callable[..., Any]]]:
+    charge = vm.limits.charge_items
+
+    def wrap(fn: Callable[..., Any], sort: bool) -> Callable[..., Any]:
+        def method(recv: Any, *args: Any) -> Any:
+            n = len(recv) if type(recv) is str else len(recv.items)
+            if n >= 64:
+                charge(n * n.bit_length() if sort else n)
+            return fn(recv, *args)
+
+        return method
+
+    return {kind: {name: fn if name in _FREE[kind] else wrap(fn, name == "sort") for name, fn in table.items()} for kind, table in tables.items()}

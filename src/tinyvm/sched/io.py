@@ -30,7 +30,9 @@ from __future__ import annotations
 import os
 import select
 import selectors
+import socket
 import stat
+import threading
 from collections import deque
 from typing import Any, Callable
 
@@ -84,6 +86,7 @@ class IOWait(Wait):
 
 
 _wait_done = Wait.__dict__["done"]  # the slot of the base class
+_WAKER = "waker"  # the selector key data of the waker's socket
 
 
 class Retarget(Exception):
@@ -111,6 +114,12 @@ class IOPoller:
         self.resources: set = set()
         self.zombies: list = []
         self.next_id: dict[str, int] = {}  # per kind, for naming resources ("conn 3")
+        # The waker: a socket pair whose reading end is in the selector, so
+        # that another thread (Limits.interrupt, Scheduler.post) can end a
+        # blocking wait by writing a byte. Made by the first wait, and never
+        # counted as a fiber waiting (`waiting`).
+        self._waker: tuple[socket.socket, socket.socket] | None = None
+        self._waker_lock = threading.Lock()
 
     # ------------------------------------------------------------------ waiting
 
@@ -187,8 +196,52 @@ class IOPoller:
         sel = self.sel
         if sel is None or not self.masks:
             return
-        events = sel.select(timeout)
+        self._serve_events(sel.select(timeout))
+
+    def wait(self, timeout: float | None, ready: Callable[[], bool]) -> None:
+        """The scheduler's one blocking wait: up to `timeout` seconds (None:
+        until something happens) for a registered descriptor or the waker;
+        serves the descriptors' waiters. `ready()` is asked once the waker is
+        in place, and a true answer (an interrupt came first) waits no more."""
+        if self.sel is None:
+            self.sel = selectors.DefaultSelector()
+        self._arm_waker()
+        if ready():
+            timeout = 0
+        self._serve_events(self.sel.select(timeout))
+
+    def wake(self) -> None:
+        """From any thread: end the blocking wait in progress (or the next one)."""
+        with self._waker_lock:
+            pair = self._waker
+            if pair is not None:
+                try:
+                    pair[1].send(b"\0")
+                except OSError:  # full (a wake is pending anyway), or closed
+                    pass
+
+    def _arm_waker(self) -> None:
+        if self._waker is None:
+            r, w = socket.socketpair()
+            r.setblocking(False)
+            w.setblocking(False)
+            with self._waker_lock:
+                self._waker = (r, w)
+        r = self._waker[0]
+        try:
+            self.sel.get_key(r)  # type: ignore[union-attr]
+        except KeyError:
+            self.sel.register(r, READ, _WAKER)  # type: ignore[union-attr]
+
+    def _serve_events(self, events: list) -> None:
         for key, ev in events:
+            if key.data is _WAKER:
+                try:
+                    while key.fileobj.recv(4096):  # type: ignore[union-attr]
+                        pass
+                except OSError:  # drained (BlockingIOError)
+                    pass
+                continue
             fd = key.fd
             q = self.queues.get(fd)
             if q is None:
@@ -222,6 +275,21 @@ class IOPoller:
             self.sel.close()
             self.sel = None
         self.masks.clear()
+        with self._waker_lock:
+            pair, self._waker = self._waker, None
+        if pair is not None:
+            for s in pair:
+                s.close()
+
+    def drop_waits(self) -> None:
+        """A stopped run's fibers wait no more: every watch is dropped and its
+        descriptor leaves the selector (the resources stay open)."""
+        for w in list(self.by_wait):
+            w.done = True  # (IOWait: forgets its watch)
+        self.by_wait.clear()
+        for fd in list(self.queues):
+            del self.queues[fd]
+            self._sync(fd)
 
     def _bury(self) -> None:
         keep = []

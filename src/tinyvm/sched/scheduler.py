@@ -51,7 +51,6 @@ from typing import Any, Callable
 from ..heap.objects import HEADER, SLOT, AsyncFunction, BoundMethod, Function, HeapObject, Record
 from ..runtime.errors import RtError, Throw
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
-from .post import IO_SLICE, Mailbox
 from .io import POLL_INTERVAL, IOPoller
 from ..runtime.values import typeof
 
@@ -110,7 +109,40 @@ class Scheduler:
         self.clock: Callable[[], float] = time.monotonic
         self.io = IOPoller(self)  # fibers waiting on file descriptors
         self.next_poll = 0.0  # when poll_now looks at timers and I/O again
-        self.mailbox = Mailbox()  # callbacks from other threads (sched/post.py)
+        # Callbacks other threads posted (post), run on the VM's thread.
+        self.posted: deque[Callable[[], Any]] = deque()
+        # Waits of parked fibers that a posted callback will complete (an
+        # `async def` host function, embed/hostfn.py): while one is pending,
+        # an idle scheduler waits for it instead of reporting a deadlock.
+        self.awaited: set[Any] = set()
+
+    def post(self, callback: Callable[[], Any]) -> None:
+        """Thread-safe: run `callback()` on the VM's thread at the next
+        scheduling point (between fibers, at a preemption, or at once if the
+        VM waits), waking a blocking wait."""
+        self.posted.append(callback)  # (deque.append is atomic)
+        self.io.wake()
+
+    def run_posted(self) -> None:
+        posted = self.posted
+        while posted:
+            posted.popleft()()
+
+    def expect(self, wait: Any) -> None:
+        """VM thread: a posted callback will complete `wait` (its fiber parks until then)."""
+        self.awaited.add(wait)
+
+    def settle(self, wait: Any) -> None:
+        """VM thread: the callback for `wait` ran."""
+        self.awaited.discard(wait)
+
+    @property
+    def expecting(self) -> bool:
+        """Some parked fiber still waits for a posted callback (one whose
+        fiber was cancelled meanwhile no longer counts)."""
+        if self.awaited:
+            self.awaited = {w for w in self.awaited if not w.done}
+        return bool(self.awaited)
 
     # ------------------------------------------------------------------ fibers
 
@@ -215,11 +247,6 @@ class Scheduler:
 
     # ------------------------------------------------------------------ the loop
 
-    def post(self, callback: Callable[[], None]) -> None:
-        """Thread-safe: run `callback()` on the VM's thread at its next
-        scheduling point (sched/post.py)."""
-        self.mailbox.post(callback)
-
     def next_fiber(self) -> Fiber | None:
         """The next fiber to run, waiting for timers and I/O if that is all
         there is; None when nothing can ever run again (deadlock, or all done)."""
@@ -236,15 +263,15 @@ class Scheduler:
         fiber is ready. Called between fibers, and by the points where a fiber
         that never blocks could keep the loop to itself (preemption,
         `yield_now`), so busy fibers cannot starve sleepers or the network."""
-        if self.mailbox.queue:
-            self.mailbox.run_posted()
+        if self.posted:
+            self.run_posted()
         if not (self.timers or self.io.masks):
             return bool(self.ready)
         now = self.clock()
         if now >= self.next_poll:
             self.next_poll = now + POLL_INTERVAL
             if self.timers and self.timers[0][0] <= now:
-                self.fire_timers(wait=False)
+                self.fire_timers()
             if self.io.masks:
                 self.io.poll(0)
         return bool(self.ready)
@@ -253,35 +280,25 @@ class Scheduler:
         """Nothing is ready: wait until the first timer is due or a descriptor
         some fiber waits on is ready, and wake whoever that was. False when
         neither can ever happen (no live timer, no fiber waiting on I/O).
+        The wait ends at the run's deadline, or when another thread interrupts
+        the run or posts a callback (`post`); a limit reached then is raised.
         Before the VM goes idle it flushes its stdout, so that what a program
         printed (a server's "listening on ...") shows while it waits."""
         io = self.io
-        mailbox = self.mailbox
-        if mailbox.queue or mailbox.expected:  # a host thread will post a wakeup
-            if mailbox.run_posted():
-                return True
-            timeout = self.timer_timeout()
-            if io.waiting:
-                io.poll(0)
-                timeout = IO_SLICE if timeout is None else min(timeout, IO_SLICE)
-            if timeout != 0:
-                self.flush_output()
-            mailbox.wait(timeout)
-            self.fire_timers(wait=False)
-            return True
-        if io.waiting:  # (exact: see io.IOWait)
-            timeout = self.timer_timeout()
-            if timeout != 0:
-                self.flush_output()
-            io.poll(timeout)
-            self.fire_timers(wait=False)
-            return True
+        limits = self.vm.limits
         timeout = self.timer_timeout()
-        if timeout is None:
+        if timeout is None and not io.waiting and not self.posted and not self.expecting:  # (waiting: exact, see io.IOWait)
             return False
-        if timeout > 0:
+        if timeout != 0:
             self.flush_output()
-        return self.fire_timers(wait=True)
+        # One wait for timers, I/O, the deadline and the waker: an interrupt
+        # or a post from another thread ends it (vm/limits.py).
+        io.wait(limits.bound_wait(timeout), lambda: limits.interrupted or bool(self.posted))
+        self.run_posted()
+        if limits.armed:
+            limits.check()
+        self.fire_timers()
+        return True
 
     def flush_output(self) -> None:
         flush = getattr(self.vm.stdout, "flush", None)
@@ -300,18 +317,15 @@ class Scheduler:
             return None
         return max(0.0, timers[0][0] - self.clock())
 
-    def fire_timers(self, wait: bool) -> bool:
-        """Wake the fibers whose timers are due (sleeping until the first one
-        is, with wait). False when there is no live timer at all."""
+    def fire_timers(self) -> bool:
+        """Wake the fibers whose timers are due. False when there is no live
+        timer at all."""
         timers = self.timers
         while timers and timers[0][2].done:
             heapq.heappop(timers)
         if not timers:
             return False
         now = self.clock()
-        if wait and timers[0][0] > now:
-            time.sleep(timers[0][0] - now)
-            now = self.clock()
         while timers and timers[0][0] <= now:
             _, _, w, case = heapq.heappop(timers)
             if not w.done:

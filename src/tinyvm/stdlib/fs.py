@@ -54,6 +54,7 @@ def make_fs_module(vm: Any) -> dict[str, Any]:
                 data = f.read()
         except OSError as e:
             raise io_error(path, e) from None
+        vm.limits.charge_items(len(data))  # fuel for the bytes read (docs/limits.md)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as e:

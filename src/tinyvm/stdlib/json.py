@@ -346,6 +346,7 @@ def make_json_module(vm: Any) -> dict[str, Any]:
         text = args[0]
         if type(text) is not str:
             raise RtError("TypeError", f"json.parse expects a string, got {typeof(text)}")
+        vm.limits.charge_items(len(text))  # fuel for the text (docs/limits.md)
         try:
             return json_parse(text, alloc)
         except _JsonError as e:
@@ -354,7 +355,9 @@ def make_json_module(vm: Any) -> dict[str, Any]:
     def stringify(*args: Any) -> str:
         if len(args) != 1:
             raise arg_count_error("json.stringify", 1, len(args))
-        return json_stringify(args[0])
+        text = json_stringify(args[0])
+        vm.limits.charge_items(len(text))  # fuel for the text made (docs/limits.md)
+        return text
 
     return {
         "parse": alloc(Native("parse", parse, 1)),

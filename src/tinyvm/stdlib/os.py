@@ -10,9 +10,10 @@
   Output is flushed; `finally` blocks and other fibers do not run (as Go's
   os.Exit). Needs no capability.
 
-`exit` raises `ProgramExit` (a `SystemExit`), which no guest `catch` sees:
-`tvm run` turns it into its exit status, and an embedding host that does not
-catch it exits too.
+`exit` raises `GuestExit(code)` (runtime/errors.py), which no guest `catch`
+or `finally` sees: the run is torn down, `tvm run` turns it into its exit
+status, and an embedding host gets the exception -- it never exits the host
+process (a `SystemExit` would).
 """
 
 from __future__ import annotations
@@ -22,15 +23,10 @@ from typing import Any
 
 from ..heap.objects import Array, Native
 from ..runtime.builtins import arg_count_error
-from ..runtime.errors import RtError
+from ..runtime.errors import GuestExit, RtError
 from ..runtime.values import typeof
 
-__all__ = ["make_os_module", "ProgramExit"]
-
-
-class ProgramExit(SystemExit):
-    """`os.exit(code)`: the program asked to end with this status."""
-
+__all__ = ["make_os_module"]
 
 def make_os_module(vm: Any) -> dict[str, Any]:
     alloc = vm.heap.alloc
@@ -60,7 +56,7 @@ def make_os_module(vm: Any) -> dict[str, Any]:
                 flush()
             except (OSError, ValueError):  # pragma: no cover - a closed stdout
                 pass
-        raise ProgramExit(code)
+        raise GuestExit(code)
 
     return {
         "args": alloc(Array([str(a) for a in vm.argv])),

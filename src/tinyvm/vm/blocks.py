@@ -10,6 +10,11 @@ pre-decode time, so values live in Python locals and only what the block leaves
 behind touches the frame list. `s = s + i * j % 7` becomes one dispatch instead
 of eight.
 
+Fuel (vm/limits.py) counts the instructions a block stands for, not its one
+dispatch: the generated code adds the others to the VM's meter before its
+last instruction, and `compile_block` gives their positions, from which the
+loop counts the instructions a block ran before one of them failed.
+
 A block may also end in a *tail*: the call, spawn, await or constructor
 instruction its values feed (`f(a, b + 1)`, `xs.push(x)`, `await t`). The
 block pushes them, then runs the tail's own closure and returns what it
@@ -111,9 +116,11 @@ class _Gen:
             self.lines.append(f"L.append({v})")
 
 
-def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, boundaries: set, nxt_of: dict) -> Callable | None:
-    """A closure for the block starting at instrs[start], or None when fewer than
-    two instructions would be fused (the plain builders are as fast then)."""
+def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, boundaries: set, nxt_of: dict) -> tuple[Callable, int, dict] | None:
+    """A closure for the block starting at instrs[start], the number of
+    instructions it stands for, and by offset the position of each one that
+    runs before the block counts its fuel (vm/limits.py); None when fewer than two instructions would be fused
+    (the plain builders are as fast then)."""
     block = []
     tail = None  # (pc, opcode, args) of the instruction ending the block as its tail
     head = None  # a FOR_RANGE + STORE_LOCAL loop step opening the block
@@ -299,6 +306,13 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.stack.append(r)
         else:
             end = (pc, opc, args)
+    # Fuel: the dispatch counts one instruction; the others are added here,
+    # once every instruction that can fail before the last one has run (an
+    # error earlier counts its instructions up to fb.epc: Machine._loop).
+    # The loop step's exit above ran its FOR_RANGE alone: one, the dispatch.
+    covered = ([head[0], head[1]] if head is not None else []) + block + ([tail] if tail is not None else [])
+    if len(covered) > 1:
+        g.emit(f"meter[0] += {len(covered) - 1}")
     if tail is not None:
         g.spill()
         tail_pc = g.param(tail[0])
@@ -333,15 +347,18 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit(f"if {v} is False: return {ops_p}[{g.param(jump)}]")
             g.emit(f"fb.epc = {g.param(pc)}; raise cond_error({v})")
     body = "\n".join("        " + line for line in g.lines)
-    # `alloc` (per VM) is always the first parameter so shapes stay shareable.
-    src = f"def make(alloc, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
+    # `alloc` and `meter` (per VM) are always the first parameters so shapes stay shareable.
+    src = f"def make(alloc, meter, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
         env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "undefined": undefined_global, "cond_error": _cond_error}
         exec(compile(src, "<tinyvm block>", "exec"), env)
         factory = env["make"]
         _cache[src] = factory
-    return factory(decoder.vm.heap.alloc, *g.args)
+    # (The end and the tail run after the meter update: not listed.)
+    last = len(covered) - (tail is not None) - (end is not None)
+    positions = {pc: n for n, (pc, _, _) in enumerate(covered[:last])}
+    return factory(decoder.vm.heap.alloc, decoder.vm.limits.meter, *g.args), len(covered), positions
 
 
 from ..heap.objects import UNINIT, Array, Instance  # noqa: E402  (used by the generated code)

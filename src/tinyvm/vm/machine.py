@@ -29,20 +29,24 @@ calls never recurse in Python.
 from __future__ import annotations
 
 import gc
+import os
 import sys
+import sysconfig
 from typing import Any, Callable
 
 from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
 from ..runtime.dialects import DEFAULT_MAX_DEPTH, Rules, make_rules
-from ..runtime.errors import GuestException, HostIOError, RtError, Throw
+from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
 from ..stdlib.capabilities import Capabilities
+from .blocks import BLOCK_PC
 from .calls import NO_PLACE, Calls, to_str_safe
+from .limits import MAX_WEIGHT, Limits, OutputMeter
 from .modules import Modules
 from .object_ops import ObjectOps
 from .typecheck import TypeChecks
@@ -68,7 +72,7 @@ _NO_ERROR = object()
 class Machine(Calls, ObjectOps, Modules):
     """One VM (see the module docstring)."""
 
-    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET) -> None:
+    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True) -> None:
         # The VM's view of the front ends (lang/loader.py): resolves import
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
@@ -83,10 +87,26 @@ class Machine(Calls, ObjectOps, Modules):
         # decoded code object (for the text of keyed errors).
         self._rules: dict[str, Rules] = {}
         self.code_rules: dict[Code, Rules] = {}
-        self.stdout = stdout if stdout is not None else sys.stdout
+        self._stdout = stdout if stdout is not None else sys.stdout
+        self.stdout = self._stdout  # (an OutputMeter around it while max_output is set)
+        # Sandbox limits (vm/limits.py): fuel, deadline, interrupt, output.
+        self.limits = Limits(lambda: self.sched.io.wake())
+        self.limits.loop_code = Machine._loop.__code__
+        self.limits.on_output_limit = self._meter_output
+        meter = self.limits.meter
         self.stdin = stdin if stdin is not None else sys.stdin
         self.argv = argv or []
         self.decoded: dict[Code, list] = {}
+        # fuse=False: no superinstructions, no jump threading (the plain tier,
+        # for differential tests); the plain copies the loop falls back to
+        # when an op stands for more instructions than there is fuel left; the
+        # decoder of each code object (for those copies); the instructions
+        # each fused op stands for, where not 1; a block's instructions by offset.
+        self.fuse = fuse
+        self.plain_decoded: dict[Code, list] = {}
+        self.decoders: dict[Code, Any] = {}
+        self.op_weight: dict[Any, int] = {}
+        self.block_positions: dict[Any, dict[int, int]] = {}
         # Compiled run-time type checks (parameters, fields, CHECK_TYPE), per VM.
         self.type_checks = TypeChecks()
         self.op_info: dict[Any, tuple[Code | None, int]] = {}
@@ -109,10 +129,14 @@ class Machine(Calls, ObjectOps, Modules):
         self.sched = Scheduler(self, budget)
         finish = self.sched.finish
 
+        # The loop's own continuations are no instructions: no fuel (each
+        # takes back the unit its dispatch counts).
         def halt(fb: Fiber) -> Any:
+            meter[0] -= 1
             raise Halt(fb.L[-1])
 
         def fiber_exit(fb: Fiber) -> Any:
+            meter[0] -= 1
             finish(fb, fb.L[-1])
             raise Switch
 
@@ -120,6 +144,7 @@ class Machine(Calls, ObjectOps, Modules):
         self.fiber_exit = fiber_exit
         self.op_info[halt] = (None, -1)
         self.op_info[fiber_exit] = (None, -1)
+        self.op_weight[halt] = self.op_weight[fiber_exit] = 0
         self.running = False  # a scheduling run is active (nested runs may not block)
         self.warnings: list[str] = []  # for the host to show (--warn-leaks, lost task errors)
         self.warn_leaks = False
@@ -233,6 +258,10 @@ class Machine(Calls, ObjectOps, Modules):
         if self.running:
             fb.nested = True
             return self._loop(fb, op, None)
+        with self.limits.scope():  # (inside the API's scope, if any: that one's limits)
+            return self._run_outermost(fb, op)
+
+    def _run_outermost(self, fb: Fiber, op: Any) -> Any:
         self.running = True
         sched = self.sched
         sched.main = fb
@@ -244,6 +273,13 @@ class Machine(Calls, ObjectOps, Modules):
         gc.set_threshold(max(threshold[0], 20000), *threshold[1:])
         try:
             return self._loop(fb, op, sched)
+        except (GuestException, HostIOError):
+            raise  # (the program ended; its other fibers were cancelled and ran out)
+        except BaseException:
+            # A limit, os.exit, Ctrl-C, a host's own exception: the run stops
+            # here, and nothing of it may delay the next one.
+            self.teardown()
+            raise
         finally:
             gc.set_threshold(*threshold)
             self.running = False
@@ -252,21 +288,42 @@ class Machine(Calls, ObjectOps, Modules):
     def _loop(self, fb: Fiber, op: Any, sched: Scheduler | None) -> Any:
         chunk = self.chunk
         heap = self.heap
+        # Fuel (vm/limits.py): the loop counts dispatches (i: the index of the
+        # one in progress, -1 between chunks; Limits reads it), folds them and
+        # the meter into `spent` at every chunk end, and shortens the chunks
+        # as the fuel left runs down.
+        lim = self.limits
+        meter = lim.meter
+        weight = self.op_weight
         budget = sched.budget if sched is not None else 1 << 62
         main = fb
         used = 0  # instructions run by fb since it was scheduled
         outcome: list = []  # main's return value, or the GuestException that ended it
         ready = sched.ready if sched is not None else None
-        i = 0
+        i = -1
         while True:
             err: Any = _NO_ERROR  # `throw nil` throws nil
             switch = False
             try:
                 while True:
-                    i = -1
-                    for i in range(min(chunk, budget - used)):
+                    n = min(chunk, budget - used)
+                    stop = lim.stop
+                    if stop is not None:
+                        left = stop - lim.spent - meter[0]
+                        if left < n * MAX_WEIGHT:  # maybe not enough for the whole chunk
+                            n = left // MAX_WEIGHT
+                            if n <= 0:  # one dispatch at a time, each checked
+                                n = 1
+                                if weight.get(op, 1) > left:
+                                    op = self._fit(op, left)
+                    for i in range(n):
                         op = op(fb)
                     used += i + 1
+                    lim.spent += i + 1 + meter[0]
+                    meter[0] = 0
+                    i = -1
+                    if lim.armed:  # a deadline, or the host interrupted the run
+                        lim.check()
                     # Safe point: every live value is reachable from a root here.
                     if heap.pending:
                         self.collect()
@@ -286,8 +343,12 @@ class Machine(Calls, ObjectOps, Modules):
                             sched.ready.append(fb)
                             fb, op = self._next(sched, main)
             except Switch:
+                lim.spent += i + 1
+                i = -1
                 switch = True
             except Halt as h:
+                lim.spent += i + 1
+                i = -1
                 if heap.pending:
                     self.collect()
                 if sched is None:
@@ -298,23 +359,39 @@ class Machine(Calls, ObjectOps, Modules):
                 switch = True
             except RtError as e:
                 used += i + 1
+                self._count_failed(op, fb, i)
+                i = -1
                 err = self.make_error(e.cls, e.message if e.key is None else self.error_text(fb, op, e))
             except Throw as t:
                 used += i + 1
+                self._count_failed(op, fb, i)
+                i = -1
                 err = t.value
             except NeedsGuest:  # pragma: no cover - handled where raised
                 raise
             except RecursionError:
+                self._count_failed(op, fb, i)
+                i = -1
                 err = self.make_error("StackOverflowError", "host recursion limit reached")
             except ZeroDivisionError:
+                self._count_failed(op, fb, i)
+                i = -1
                 err = self.make_error("ZeroDivisionError", "division by zero")
             except OverflowError:
+                self._count_failed(op, fb, i)
+                i = -1
                 err = self.make_error("OverflowError", "numeric result out of range")
-            except (GuestException, HostIOError):
+            except (GuestException, HostIOError, LimitExceeded, GuestExit):
                 # An uncaught error of a nested run; a host stream that failed
-                # (print's stdout): neither is the program's to catch nor a VM bug.
+                # (print's stdout); a limit (not the program's to catch: no
+                # catch or finally runs); os.exit: none is the program's to
+                # catch, nor a VM bug.
+                lim.spent += i + 1
                 raise
             except Exception as e:
+                lim.spent += i + 1
+                if _raised_by_host(e):  # a host signal handler's exception, say: the host's own
+                    raise
                 # Verified bytecode can still be nonsensical (a .tvm file crafted
                 # to load a non-cell as a cell, say). Never show a host traceback:
                 # stop with a clear message naming where it happened. These words
@@ -374,6 +451,60 @@ class Machine(Calls, ObjectOps, Modules):
                     return outcome[0] if outcome else None
                 fb, op = nxt
 
+    def _count_failed(self, op: Any, fb: Fiber, i: int) -> None:
+        """Fold the dispatches of a chunk a guest error ended; a block that
+        failed before its meter update (before its end or tail) counts its
+        instructions up to the failing one (fb.epc) here."""
+        lim = self.limits
+        lim.spent += i + 1
+        positions = self.block_positions.get(op)
+        if positions is not None:
+            lim.spent += positions.get(fb.epc, 0)  # (the end or the tail: counted)
+
+    def _fit(self, op: Any, left: int) -> Any:
+        """`op` stands for more instructions than the `left` units of fuel:
+        the plain (unfused) copy of its first instruction, which runs them one
+        dispatch at a time; OutOfFuel when not even that one fits."""
+        if left >= 1:
+            code, pc = self.op_info.get(op, NO_PLACE)
+            if code is not None:
+                if pc == BLOCK_PC:
+                    pc = self.block_start[op]
+                plain = self.plain_decoded.get(code)
+                if plain is None:
+                    decoder = self.decoders[code]
+                    plain = type(decoder)(self, decoder.module, plain=True).decode(code)
+                return plain[pc]
+        raise self.limits.out_of_fuel()
+
+    def _meter_output(self, limit: int | None) -> None:
+        self.stdout = self._stdout if limit is None else OutputMeter(self._stdout, self.limits)
+
+    def teardown(self) -> None:
+        """A run was stopped (a limit, os.exit, a host exception): drop what is
+        left of it without running guest code -- its fibers (no catch, no
+        finally), their timers and I/O waits, the values held for it -- so the
+        next run on this VM starts at once and clean. Open sockets stay open
+        (the host closes them with the VM)."""
+        sched = self.sched
+        dropped = list(sched.alive)
+        if sched.main is not None:
+            dropped.append(sched.main)
+        for f in dropped:
+            w = f.wait
+            if w is not None:
+                w.done = True  # (an I/O wait leaves the selector now)
+            f.state = DONE
+            f.cancelled = True
+            f.frames = []
+            f.resume = f.resume_error = f.wait = f.awaiters = None
+        sched.alive.clear()
+        sched.ready.clear()
+        sched.timers.clear()
+        sched.io.drop_waits()
+        self._lost = []
+        self.extra_roots = []
+
     def _end_main(self, sched: Scheduler, main: Fiber) -> None:
         """The main fiber is done: cancel the others (they run to their end)."""
         main.state = DONE
@@ -416,13 +547,16 @@ class Machine(Calls, ObjectOps, Modules):
         that parked it (the instruction before `ret`) had raised it."""
         op = self._rethrow_ops.get(ret)
         if op is None:
+            meter = self.limits.meter
 
             def op(fb: Fiber) -> Any:
+                meter[0] -= 1  # (no instruction: the call's error, raised late)
                 err = fb.resume_error
                 fb.resume_error = None
                 raise err
 
             self.op_info[op] = self.call_site(ret)
+            self.op_weight[op] = 0
             self._rethrow_ops[ret] = op
         return op
 
@@ -438,8 +572,10 @@ class Machine(Calls, ObjectOps, Modules):
         """The first op of a spawned fiber whose frame is [fn, args...]: call fn."""
         op = self._start_ops.get(n)
         if op is None:
+            meter = self.limits.meter
 
             def op(fb: Fiber) -> Any:
+                meter[0] -= 1  # (no instruction: the fiber's start)
                 L = fb.L
                 fn = L[0]
                 if type(fn) is Function or type(fn) is AsyncFunction:  # run it here, not in another fiber
@@ -449,6 +585,7 @@ class Machine(Calls, ObjectOps, Modules):
                 return self.call_slow(fb, fn, n, self.fiber_exit)
 
             self.op_info[op] = (None, -1)
+            self.op_weight[op] = 0
             self._start_ops[n] = op
         return op
 
@@ -457,3 +594,25 @@ class Machine(Calls, ObjectOps, Modules):
         inst = self.heap.alloc(Instance(cls, dict(cls.template)))
         inst.fields["message"] = message
         return inst
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_PYTHON_LIB = {os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")}
+
+
+def _raised_by_host(e: BaseException) -> bool:
+    """Was e raised by host code that is not the VM's (a signal handler of the
+    embedding program, say), rather than by the VM itself (a VM bug)? Decided
+    by the innermost frame of its traceback outside Python's own library
+    (json, re... called by the VM are the VM's): outside the tinyvm package
+    (and its generated blocks), the exception is the host's."""
+    tb = e.__traceback__
+    where = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not any(name.startswith(lib) for lib in _PYTHON_LIB):
+            where = name
+        tb = tb.tb_next
+    if where is None:
+        return False
+    return not (os.path.abspath(where).startswith(_PACKAGE) or where == "<tinyvm block>")

@@ -16,8 +16,13 @@ instructions inside a fused run keep their own closures too, so jumps into the
 middle of it still work, and fusion never crosses an exception-range boundary,
 so a fused closure is covered by exactly the handlers of its first instruction.
 
-A dispatch is one unit of the instruction budget (preemption, fuel): counts are
-deterministic because fusion is.
+A dispatch is one unit of the preemption budget: counts are deterministic
+because fusion is. Fuel counts instructions, not dispatches: the weight of
+each fused op (`Machine.op_weight`) is what it stands for, and its closure
+adds the instructions beyond the first to the VM's fuel meter
+(vm/limits.py); a JUMP's closure, dispatched when it is not threaded away,
+takes one back (jumps are free). `plain` decoding (no fusion, no threading)
+gives the same program the same fuel.
 
 Nested functions: MAKE_CLOSURE's builder needs its function's closures, so a
 code object's nested code objects are decoded first, innermost first, found
@@ -43,9 +48,15 @@ from .blocks import BLOCK_PC, compile_block
 class Decoder:
     """Pre-decodes the code objects of one module for one VM."""
 
-    def __init__(self, vm: Any, module: ModuleObject) -> None:
+    def __init__(self, vm: Any, module: ModuleObject, plain: bool = False) -> None:
+        """`plain`: decode without fusion or threading, into `vm.plain_decoded`
+        (the copy the loop falls back to when an op stands for more
+        instructions than there is fuel left); a machine made with
+        `fuse=False` decodes everything so."""
         self.vm = vm
         self.module = module
+        self.plain = plain or not vm.fuse
+        self.store: dict = vm.plain_decoded if plain else vm.decoded
         self.G = module.globals
         self.rules = vm.rules_for(module.code.lang if module.code is not None else DEFAULT_DIALECT)
         # The frame limit call sites check: the host's, else that of this code's language.
@@ -55,7 +66,7 @@ class Decoder:
 
     def decode(self, code: Code) -> list:
         """The closures of `code` (index: offset), decoded once per VM."""
-        decoded = self.vm.decoded
+        decoded = self.store
         cached = decoded.get(code)
         if cached is not None:
             return cached
@@ -79,9 +90,11 @@ class Decoder:
         return decoded[code]
 
     def _decode_one(self, code: Code) -> list:
+        vm = self.vm
         ops: list = [None] * (len(code.code) + 1)
-        self.vm.decoded[code] = ops
-        self.vm.code_rules[code] = self.rules
+        self.store[code] = ops
+        vm.decoders[code] = self
+        vm.code_rules[code] = self.rules
         if self.privileged:  # the runtime library's code: left out of traces
             self.vm.library_code.add(code)
         instrs = list(_iter_instructions(code.code))
@@ -91,24 +104,31 @@ class Decoder:
             nxt_of[pc] = instrs[i + 1][0] if i + 1 < len(instrs) else len(code.code)
         boundaries = _handler_boundaries(code)
         info = self.vm.op_info
+        # Fuel (vm/limits.py): the instructions an op stands for, where not 1.
+        weight = vm.op_weight
         for i, (pc, opc, args) in enumerate(instrs):
-            block = compile_block(self, code, ops, instrs, i, boundaries, nxt_of)
+            block = None if self.plain else compile_block(self, code, ops, instrs, i, boundaries, nxt_of)
             if block is not None:
-                ops[pc] = block
-                info[block] = (code, BLOCK_PC)
-                self.vm.block_start[block] = pc
+                fn, weight[fn], positions = block
+                ops[pc] = fn
+                info[fn] = (code, BLOCK_PC)
+                vm.block_start[fn] = pc
+                vm.block_positions[fn] = positions
                 continue
             window = instrs[i : i + 4]
-            fused = self._fuse(code, ops, window, boundaries, nxt_of)
+            fused = None if self.plain else self._fuse(code, ops, window, boundaries, nxt_of)
             if fused is None:
                 k = nxt_of[pc] if opc in _RETURNS else self.thread(code, nxt_of[pc])
                 fn = BUILDERS[opc](self, code, ops, pc, args, k)
                 info[fn] = (code, pc)
+                if opc == O.JUMP:
+                    weight[fn] = 0
             else:
                 # Errors of a fused op are reported at the instruction that can
                 # raise (the operator), so traces point at the operator's column.
                 fn, raising_pc = fused
                 info[fn] = (code, raising_pc)
+                weight[fn] = 2
             ops[pc] = fn
         del starts
         return ops
@@ -121,6 +141,8 @@ class Decoder:
     def thread(self, code: Code, pc: int) -> int:
         """Follow unconditional jumps so an instruction continues at the final
         target (the builders call it for their successor and jump targets)."""
+        if self.plain:
+            return pc
         seen = 0
         c = code.code
         while pc < len(c) and c[pc] == O.JUMP and seen < 8:
@@ -137,12 +159,13 @@ class Decoder:
             return None
         p0, o0, a0 = window[0]
         p1, o1, a1 = window[1]
+        meter = self.vm.limits.meter
         if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
-            return _ret_local(a0[0]), p0
+            return _ret_local(meter, a0[0]), p0
         if o0 == O.FOR_RANGE and o1 == O.STORE_LOCAL:
             k = self.thread(code, nxt_of[p1])
             t = self.thread(code, a0[2])
-            return _for_range_store(ops, k, t, a0[0], a0[1], a1[0]), p0
+            return _for_range_store(meter, ops, k, t, a0[0], a0[1], a1[0]), p0
         return None
 
 
@@ -179,8 +202,13 @@ def _handler_boundaries(code: Code) -> set:
 # --------------------------------------------------------------------------- fused helpers
 
 
-def _ret_local(i: int) -> Callable:
+# A fused pair counts its second instruction in the meter (vm/limits.py):
+# the loop step's exit runs its FOR_RANGE only.
+
+
+def _ret_local(meter: list, i: int) -> Callable:
     def f(fb):
+        meter[0] += 1
         v = fb.L[i]
         L, ret = fb.frames.pop()
         L.append(v)
@@ -190,7 +218,7 @@ def _ret_local(i: int) -> Callable:
     return f
 
 
-def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) -> Callable:
+def _for_range_store(meter: list, ops: list, k: int, t: int, i: int, inclusive: int, d: int) -> Callable:
     # Counter and bound are ints (checked by RANGE before the loop); the
     # counter is a hidden local, so stepping past INT64_MAX cannot be observed.
     j = i + 1
@@ -200,6 +228,7 @@ def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) 
             L = fb.L
             v = L[i]
             if v <= L[j]:
+                meter[0] += 1
                 L[i] = v + 1
                 L[d] = v
                 return ops[k]
@@ -211,6 +240,7 @@ def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) 
             L = fb.L
             v = L[i]
             if v < L[j]:
+                meter[0] += 1
                 L[i] = v + 1
                 L[d] = v
                 return ops[k]
