@@ -93,6 +93,7 @@ class VM:
         timeout: float | None = None,
         max_output: int | None = None,
         fuse: bool = True,
+        meter_fuel: bool | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -115,9 +116,15 @@ class VM:
         Limits (docs/limits.md): `fuel`, the VM's tank of instructions (None:
         unlimited; `vm.fuel` reads and refills it); `timeout`, the seconds
         each run may take; `max_output`, the bytes each run may print.
+        `meter_fuel`: count fuel (default: when `fuel` is given); fixed for
+        the VM's life, as wasmtime's `consume_fuel`, because counting costs
+        5-10% of speed: only a VM that counts takes per-call `fuel=` limits
+        and has a `fuel_used` (None otherwise).
         `fuse=False` runs without superinstructions (a differential tier)."""
+        if meter_fuel is False and fuel is not None:
+            raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None)
         limits = self.machine.limits
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
@@ -220,8 +227,9 @@ class VM:
     # ------------------------------------------------------------------ limits (vm/limits.py)
 
     @property
-    def fuel_used(self) -> int:
-        """Instructions (fuel units) run since the VM was made."""
+    def fuel_used(self) -> int | None:
+        """Instructions (fuel units) run since the VM was made; None on a VM
+        that does not count fuel (made without `fuel=` or `meter_fuel=True`)."""
         return self.machine.limits.fuel_used
 
     @property

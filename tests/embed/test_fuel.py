@@ -71,7 +71,7 @@ programs = st.lists(stmt(), min_size=1, max_size=6).map(lambda ss: PRELUDE + "\n
 def run(src: str, fuse: bool = True, fuel: int | None = None) -> tuple[str, str, int]:
     """(outcome, output, fuel used by the run) of src in a fresh VM."""
     out = io.StringIO()
-    vm = VM(stdout=out, fuse=fuse)
+    vm = VM(stdout=out, fuse=fuse, meter_fuel=True)
     before = vm.fuel_used
     try:
         vm.run_source(src, fuel=fuel)
@@ -185,7 +185,7 @@ def test_the_tank_is_shared_by_runs_and_can_be_refilled() -> None:
 
 
 def test_per_call_fuel_is_a_cap_within_the_tank() -> None:
-    vm = VM()
+    vm = VM(meter_fuel=True)
     vm.run_source(SPIN)
     assert vm.fuel is None
     start = vm.fuel_used
@@ -198,7 +198,7 @@ def test_per_call_fuel_is_a_cap_within_the_tank() -> None:
 
 def test_limits_are_not_guest_catchable() -> None:
     out = io.StringIO()
-    vm = VM(stdout=out)
+    vm = VM(stdout=out, meter_fuel=True)
     vm.run_source(SPIN + 'fn guarded() {\n  try { spin(10000000) } catch e { print("caught") } finally { print("finally") }\n}\n')
     with pytest.raises(OutOfFuel):
         vm.call("guarded", fuel=10_000)
@@ -206,7 +206,7 @@ def test_limits_are_not_guest_catchable() -> None:
 
 
 def test_fuel_used_without_a_limit_counts_the_same() -> None:
-    unlimited = VM()
+    unlimited = VM(meter_fuel=True)
     unlimited.run_source(SPIN)
     limited = VM(fuel=10**12)
     limited.run_source(SPIN)
@@ -216,8 +216,23 @@ def test_fuel_used_without_a_limit_counts_the_same() -> None:
     assert unlimited.fuel_used - a == limited.fuel_used - b > 5000
 
 
-def test_bad_fuel_values_are_refused() -> None:
+def test_a_vm_that_does_not_count_fuel_says_so() -> None:
+    # Counting is compiled into the decoded code (vm/limits.py): a VM made
+    # without fuel runs without it, and refuses fuel limits with a clear error.
     vm = VM()
+    vm.run_source(SPIN)
+    assert vm.fuel_used is None and vm.fuel is None
+    with pytest.raises(ValueError, match=r"VM\(fuel=N\) or VM\(meter_fuel=True\)"):
+        vm.call("spin", 10, fuel=1000)
+    with pytest.raises(ValueError, match="does not count fuel"):
+        vm.fuel = 1000
+    assert vm.call("spin", 10) == 10
+    with pytest.raises(ValueError):
+        VM(fuel=10, meter_fuel=False)
+
+
+def test_bad_fuel_values_are_refused() -> None:
+    vm = VM(meter_fuel=True)
     with pytest.raises(ValueError):
         vm.fuel = -1
     with pytest.raises(ValueError):

@@ -45,7 +45,7 @@ fn spin() {
 
 def make() -> tuple[VM, io.StringIO]:
     out = io.StringIO()
-    vm = VM(stdout=out)
+    vm = VM(stdout=out, meter_fuel=True)
     vm.run_source(PROGRAM)
     return vm, out
 

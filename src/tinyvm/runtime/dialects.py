@@ -118,7 +118,7 @@ def tinylang_rules(vm: Any) -> Rules:
     return Rules(
         TINYLANG,
         int_fast=True,
-        binary=_charging_add(arith.BINARY, vm.limits.charge_items),
+        binary=_charging_add(arith.BINARY, vm.limits.charge_items) if vm.limits.metered else arith.BINARY,
         cmp=PLAIN_CMP,
         neg=arith.neg,
         get_field=vm.get_field,

@@ -449,6 +449,8 @@ _FREE = {"array": {"push", "pop", "len"}, "string": {"len"}, "map": {"get", "has
 
 
 def _charging(vm: Any, tables: dict[str, dict[str, Callable[..., Any]]]) -> dict[str, dict[str, Callable[..., Any]]]:
+    if not vm.limits.metered:  # (no fuel counted: no wrapper's cost)
+        return tables
     charge = vm.limits.charge_items
 
     def wrap(fn: Callable[..., Any], sort: bool) -> Callable[..., Any]:

@@ -311,7 +311,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     # error earlier counts its instructions up to fb.epc: Machine._loop).
     # The loop step's exit above ran its FOR_RANGE alone: one, the dispatch.
     covered = ([head[0], head[1]] if head is not None else []) + block + ([tail] if tail is not None else [])
-    if len(covered) > 1:
+    if len(covered) > 1 and decoder.vm.limits.metered:
         g.emit(f"meter[0] += {len(covered) - 1}")
     if tail is not None:
         g.spill()

@@ -65,10 +65,14 @@ MAX_WEIGHT = MAX_BLOCK + 3
 ITEMS_PER_UNIT = 64
 
 
+NOT_METERED = "this VM does not count fuel: make it with VM(fuel=N) or VM(meter_fuel=True) to give runs fuel limits"
+
+
 class Limits:
     """The limits of one Machine, and what was used of them (see the module docstring)."""
 
     def __init__(self, wake: Callable[[], None]) -> None:
+        self.metered = False  # fuel is counted (fixed when the machine is made)
         self.meter = [0]  # units not folded into `spent` yet (may be negative)
         self.spent = 0  # units folded by the loop
         self._tank_end: int | None = None  # `spent` at which the tank is empty
@@ -90,8 +94,11 @@ class Limits:
     # ------------------------------------------------------------------ fuel
 
     @property
-    def fuel_used(self) -> int:
-        """Fuel charged since the VM was made (every run, limited or not)."""
+    def fuel_used(self) -> int | None:
+        """Fuel charged since the VM was made (every run, limited or not);
+        None on a VM that does not count fuel."""
+        if not self.metered:
+            return None
         return self.spent + self.meter[0] + self._in_flight()
 
     @property
@@ -105,6 +112,8 @@ class Limits:
     def fuel(self, value: int | None) -> None:
         if value is not None and (type(value) is not int or value < 0):
             raise ValueError(f"fuel must be a non-negative int or None, got {value!r}")
+        if value is not None and not self.metered:
+            raise ValueError(NOT_METERED)
         self._tank_end = None if value is None else self.fuel_used + value
         self._restop()
 
@@ -126,7 +135,7 @@ class Limits:
     def charge(self, units: int) -> None:
         """A built-in (or a host function) pays `units` of fuel for its work;
         OutOfFuel, before the work is done, when the fuel left cannot pay."""
-        if units <= 0:
+        if units <= 0 or not self.metered:
             return
         if self.stop is not None and self.fuel_used + units > self.stop:
             raise self.out_of_fuel()
@@ -191,6 +200,8 @@ class Limits:
         own."""
         if fuel is not None and (type(fuel) is not int or fuel < 0):
             raise ValueError(f"fuel must be a non-negative int or None, got {fuel!r}")
+        if fuel is not None and not self.metered:
+            raise ValueError(NOT_METERED)
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         saved = (self._cap_end, self._cap_fuel, self.deadline, self._run_timeout)

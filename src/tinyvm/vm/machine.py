@@ -72,7 +72,7 @@ _NO_ERROR = object()
 class Machine(Calls, ObjectOps, Modules):
     """One VM (see the module docstring)."""
 
-    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True) -> None:
+    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False) -> None:
         # The VM's view of the front ends (lang/loader.py): resolves import
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
@@ -91,6 +91,11 @@ class Machine(Calls, ObjectOps, Modules):
         self.stdout = self._stdout  # (an OutputMeter around it while max_output is set)
         # Sandbox limits (vm/limits.py): fuel, deadline, interrupt, output.
         self.limits = Limits(lambda: self.sched.io.wake())
+        # meter: count fuel (vm/limits.py). Fixed when the machine is made,
+        # as wasmtime's `consume_fuel`: the counting is compiled into the
+        # decoded code (blocks add their instructions to the meter), which
+        # costs 5-10% that a VM without a fuel limit should not pay.
+        self.limits.metered = meter
         self.limits.loop_code = Machine._loop.__code__
         self.limits.on_output_limit = self._meter_output
         meter = self.limits.meter

@@ -159,7 +159,8 @@ class Decoder:
             return None
         p0, o0, a0 = window[0]
         p1, o1, a1 = window[1]
-        meter = self.vm.limits.meter
+        # (Without fuel the pairs count into a meter nobody reads.)
+        meter = self.vm.limits.meter if self.vm.limits.metered else [0]
         if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
             return _ret_local(meter, a0[0]), p0
         if o0 == O.FOR_RANGE and o1 == O.STORE_LOCAL:
