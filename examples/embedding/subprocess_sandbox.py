@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 # The child runs the `tvm` command's entry point; the program comes on stdin
 # (`tvm run -`), so the child needs no file of ours and opens none.
@@ -111,7 +112,7 @@ DEMO = 'print("hello from the sandbox")\nvar s = "x"\nwhile true { s = s + s }\n
 
 
 def main(argv: list[str]) -> int:
-    source = open(argv[0], encoding="utf-8").read() if argv else DEMO
+    source = Path(argv[0]).read_text(encoding="utf-8") if argv else DEMO
     r = run_untrusted(source, cpu_seconds=2, memory_bytes=256 << 20, wall_seconds=5)
     how = "timed out" if r.timed_out else (f"killed by {r.killed_by}" if r.killed_by else f"exit status {r.status}")
     print(f"{how}\n--- stdout ---\n{r.stdout}--- stderr ---\n{r.stderr}", end="")

@@ -131,7 +131,7 @@ def _vm_init_params() -> tuple[str, ...]:
     return tuple(inspect.signature(VM.__init__).parameters)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def missing_feature(name: str) -> str | None:
     """None when the feature is there, else the skip reason."""
     if name not in FEATURES:
@@ -228,7 +228,7 @@ class Fixture:
         return self.root / "outside"
 
     @classmethod
-    def make(cls, root: Path) -> "Fixture":
+    def make(cls, root: Path) -> Fixture:
         fx = cls(root, CANARY_PREFIX + secrets.token_hex(8))
         c = fx.canary
         (fx.box / "data").mkdir(parents=True)

@@ -20,7 +20,7 @@ from tinyvm.bytecode.opcodes import BY_NAME
 from tinyvm.bytecode.tvmfile import dump_bundle
 from tinyvm.lang.driver import compile_program
 
-__all__ = ["build_recipe", "compile_source", "replace_code", "replace_module", "dump", "op", "BY_NAME", "Bundle", "Code", "ModuleCode"]
+__all__ = ["BY_NAME", "Bundle", "Code", "ModuleCode", "build_recipe", "compile_source", "dump", "op", "replace_code", "replace_module"]
 
 
 def build_recipe(path: Path, fx: Any) -> bytes:

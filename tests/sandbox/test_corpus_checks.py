@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import Attempt, Fixture, Outcome, clean_problems, parse_attempt  # noqa: E402
+from corpus import Attempt, Fixture, Outcome, clean_problems, parse_attempt
 
 
 @pytest.fixture

@@ -22,7 +22,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import ATTEMPTS, Fixture, all_attempts, clean_problems, command, missing_feature, run  # noqa: E402
+from corpus import (
+    ATTEMPTS,
+    Fixture,
+    all_attempts,
+    clean_problems,
+    command,
+    missing_feature,
+    run,
+)
 
 ATTEMPT_LIST = all_attempts()
 CATEGORIES = sorted({a.path.relative_to(ATTEMPTS).parts[0] for a in ATTEMPT_LIST})

@@ -15,7 +15,7 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "embedding"
 sys.path.insert(0, str(EXAMPLE))
 
-from subprocess_sandbox import run_untrusted  # noqa: E402
+from subprocess_sandbox import run_untrusted
 
 
 def test_a_plain_program_runs():

@@ -2,7 +2,7 @@
 # status: 0
 # stdout: ok
 # needs: api-handle
-from tinyvm import VM, GuestException
+from tinyvm import VM
 
 calls = []
 vm = VM()
