@@ -65,3 +65,14 @@ def test_bad_timeouts_are_refused() -> None:
     vm = make()
     with pytest.raises(ValueError):
         vm.call("nap_for", 1, timeout=0)
+
+
+def test_a_sleep_longer_than_the_os_can_wait_still_waits_and_times_out() -> None:
+    # sleep(1e300) is clamped to ~30 years; the selector takes at most a day
+    # per wait (sched/io.py MAX_WAIT), so this once raised OverflowError from
+    # poll() as a host traceback.
+    vm = VM(stdout=io.StringIO(), timeout=0.2)
+    with pytest.raises(DeadlineExceeded):
+        vm.run_source("sleep(1e300)\n")
+    with pytest.raises(DeadlineExceeded):
+        vm.run_source('let t = spawn fn() { sleep(1e300) }()\nawait t\n')

@@ -488,3 +488,17 @@ def test_math_errors(math_mod):
         m["floor"](None)
     with raises("ValueError", "cannot convert nan to int"):
         m["ceil"](math.nan)
+
+
+def test_int_of_more_digits_than_int64_has_is_overflow_not_a_host_error() -> None:
+    # Python's int() refuses strings over 4300 digits with its own ValueError,
+    # which once surfaced as InternalError naming sys.set_int_max_str_digits.
+    from tinyvm.runtime.builtins import to_int
+    from tinyvm.runtime.errors import RtError
+
+    for text in ("9" * 5000, "-" + "1" * 20, "1" * 4301):
+        with pytest.raises(RtError) as info:
+            to_int(text)
+        assert info.value.cls == "OverflowError"
+    assert to_int("0" * 5000 + "42") == 42
+    assert to_int("-" + "0" * 30 + "9223372036854775808") == -(2**63)

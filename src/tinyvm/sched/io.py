@@ -48,6 +48,10 @@ POLL_INTERVAL = 0.002  # seconds between non-blocking polls while fibers are rea
 Attempt = Callable[[], "tuple[bool, Any]"]
 
 
+
+# The longest single blocking wait, in seconds (a day): longer sleeps wait again.
+MAX_WAIT = 86400.0
+
 class Watch:
     """A parked fiber waiting for descriptor `fd` to be ready for `event`."""
 
@@ -208,6 +212,10 @@ class IOPoller:
         self._arm_waker()
         if ready():
             timeout = 0
+        elif timeout is not None and timeout > MAX_WAIT:
+            # The OS's poll takes a bounded timeout (`sleep(1e300)`): wait
+            # this long, and the scheduler, finding nothing due, waits again.
+            timeout = MAX_WAIT
         self._serve_events(self.sel.select(timeout))
 
     def wake(self) -> None:
