@@ -183,7 +183,8 @@ def _parse_int(s: str) -> int | None:
     body = t[1:] if t[:1] in ("+", "-") else t
     if not body or not _ASCII_DIGITS.issuperset(body):
         return None
-    if len(body.lstrip("0")) > 19:
+    digits = body.lstrip("0")
+    if len(digits) > 19:
         # More digits than any int64 has: overflow, said from the length
         # alone (Python's int() refuses over 4300 digits with its own error,
         # and converting a long string is quadratic anyway).
