@@ -189,7 +189,7 @@ def _parse_int(s: str) -> int | None:
         # alone (Python's int() refuses over 4300 digits with its own error,
         # and converting a long string is quadratic anyway).
         raise _overflow()
-    return int(t)
+    return -int(digits or "0") if t[0] == "-" else int(digits or "0")
 
 
 _FLOAT_CHARS = frozenset("0123456789+-.eE")
