@@ -45,6 +45,7 @@ class VM:
         warn_leaks: bool = False,
         allow: Any = None,
         languages: Languages | None = None,
+        max_memory: int | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: the default of the main
         program's language, 100000 for TinyLang and clox's 64 for Lox).
@@ -56,9 +57,11 @@ class VM:
         iterable of names, or a mapping kind -> True or a list of paths, hosts
         or variable names), or a `tinyvm.stdlib.capabilities.Capabilities`.
         `languages`: the front ends its programs may be written in
-        (lang/driver.py; by default those of the package)."""
+        (lang/driver.py; by default those of the package). `max_memory`: the
+        guest heap's limit in accounted bytes (docs/memory.md; None: the
+        default, 64 MiB); over it the guest gets a catchable MemoryError."""
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, max_memory=max_memory)
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
         self.main: ModuleObject | None = None
@@ -91,6 +94,17 @@ class VM:
         from .lang.driver import compile_program
 
         self.run_bundle(compile_program(path, source=text, lang=lang, languages=self.languages))
+
+    @property
+    def memory_used(self) -> int:
+        """Accounted bytes of the guest heap now (live data plus what was
+        allocated since the last collection; docs/memory.md)."""
+        return self.machine.heap.used
+
+    @property
+    def memory_peak(self) -> int:
+        """The most accounted bytes the guest heap has held."""
+        return self.machine.heap.peak
 
     @property
     def warnings(self) -> list[str]:

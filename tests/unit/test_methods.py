@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tinyvm.heap.heap import Heap
 from tinyvm.heap.objects import Array, Class, Function, Instance, Map, Record, map_key
 from tinyvm.runtime.errors import RtError
 from tinyvm.runtime.methods import PRELUDE_METHODS, make_methods, sort_by_keys
@@ -16,12 +17,15 @@ from tinyvm.runtime.values import NeedsGuest
 
 def fake_vm() -> SimpleNamespace:
     allocated: list = []
+    heap = Heap()  # (the methods also charge it for strings and growth)
+    heap_alloc = heap.alloc
 
     def alloc(o):
         allocated.append(o)
-        return o
+        return heap_alloc(o)
 
-    return SimpleNamespace(heap=SimpleNamespace(alloc=alloc), stdout=io.StringIO(), stdin=io.StringIO(), allocated=allocated)
+    heap.alloc = alloc  # type: ignore[method-assign]
+    return SimpleNamespace(heap=heap, stdout=io.StringIO(), stdin=io.StringIO(), allocated=allocated)
 
 
 @pytest.fixture

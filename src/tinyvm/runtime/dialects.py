@@ -52,6 +52,7 @@ from typing import Any, Callable
 from ..bytecode import opcodes as O
 from . import arith
 from .errors import RtError
+from .memory import checked_binary
 
 TINYLANG = "tinylang"
 LOX = "lox"
@@ -117,7 +118,7 @@ def tinylang_rules(vm: Any) -> Rules:
     return Rules(
         TINYLANG,
         int_fast=True,
-        binary=arith.BINARY,
+        binary=checked_binary(vm.heap, arith.BINARY),
         cmp=PLAIN_CMP,
         neg=arith.neg,
         get_field=vm.get_field,

@@ -424,9 +424,11 @@ def b_build_string(d, code, ops, pc, args, k):
     if n == 0:  # (L[-0:] would be the whole frame)
         return push_value(ops, k, "")
 
+    charge_str = d.vm.heap.charge_str
+
     def f(fb):
         L = fb.L
-        s = "".join(L[-n:])
+        s = charge_str("".join(L[-n:]))
         del L[-n:]
         L.append(s)
         return ops[k]
