@@ -54,13 +54,14 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .. import __version__
 from ..runtime.errors import STREAM_ERRORS, HostIOError
-from .options import OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, positive_int
+from .options import OPTIONAL, REQUIRED, Option, Parsed, UsageError, option_lines, parse, positive_int, size_value
 
 if TYPE_CHECKING:
     from ..lang.driver import Languages
     from ..lang.frontend import FrontEnd
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE, EXIT_IOERR = 0, 1, 2, 64, 74
+EXIT_MEMORY = 5  # an uncaught MemoryError: the program outgrew its memory limit (--max-memory)
 TVM_EXT = ".tvm"
 STDIN_WORD = "-"  # FILE `-`: the program is read from standard input
 STDIN_PATH = "<stdin>"  # ... and is named so in messages and traces
@@ -127,6 +128,9 @@ class _Options:
         self.budget = Option(
             ("--budget",), "budget", "instructions a fiber runs before another ready fiber gets a turn (default 8192)", REQUIRED, "N", positive_int, "a positive integer"
         )
+        self.max_memory = Option(
+            ("--max-memory",), "max_memory", "the guest heap's limit: over it the program gets MemoryError (default 64M; docs/memory.md)", REQUIRED, "SIZE", size_value, "a size such as 256M"
+        )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
         self.allow = [
             Option(("--allow-read",), "grants", "let fs read files (all, or only these files and directories)", OPTIONAL, "PATH,...", grant("read"), append=True),
@@ -136,7 +140,7 @@ class _Options:
             Option(("-A", "--allow-all"), "grants", "all of the above; without them fs, net and os.env raise PermissionError", convert=lambda n, t: ("all", True), append=True),
         ]
         self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
-        vm = [self.gc_stress, self.max_depth, self.budget]
+        vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, self.warn_leaks, *self.allow],
             "check": [self.help, self.lang, self.code],
@@ -199,6 +203,7 @@ def usage(langs: "Languages | None" = None) -> str:
 def _exit_statuses(langs: "Languages") -> str:
     text = (
         "exit status: 0 success, 1 uncaught error in the program, 2 compile errors or an unloadable .tvm file,\n"
+        "  5 out of memory (an uncaught MemoryError: the --max-memory limit),\n"
         "  64 usage error, 74 standard input or output failed (error: cannot write to stdout: ...)"
     )
     for fe in langs.frontends:
@@ -511,7 +516,7 @@ class _Cli:
         from ..stdlib.capabilities import grants_from
         from ..stdlib.os import ProgramExit
 
-        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget") if opts.get(k) is not None}
+        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "max_memory") if opts.get(k) is not None}
         gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"
         # A program read from stdin leaves it at its end: input() reads nil.
         stdin = io.StringIO("") if word == STDIN_WORD and code is None else self.stdin
@@ -546,7 +551,7 @@ class _Cli:
         except GuestException as e:
             failed = self.flush_out()  # what the program printed comes before its error
             self.err(fe.render_runtime_error(e))
-            status = fe.exit_runtime
+            status = EXIT_MEMORY if e.class_name == "MemoryError" else fe.exit_runtime
         except HostIOError as e:  # the run ended there: its stdout (or stdin) failed
             failed = e
         flushed = self.flush_out()
@@ -613,7 +618,7 @@ class _Cli:
         from ..stdlib.capabilities import grants_from
         from .repl import run_repl
 
-        vm_options: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget") if opts.get(k) is not None}
+        vm_options: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "max_memory") if opts.get(k) is not None}
         if opts.get("gc_stress") or os.environ.get("TVM_GC_STRESS") == "1":
             vm_options["gc_stress"] = True
         stdin = _ClosedStream("<stdin>") if self.stdin is None else self.stdin

@@ -207,3 +207,30 @@ def positive_int(name: str, text: str | None) -> int:
     if text is None or not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError(f"{name} needs a positive integer")
     return int(text)
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes: a positive decimal integer with an optional unit K, M
+    or G (powers of 1024; `KB`, `KiB` and lower case too): `256M`, `1G`,
+    `65536`. ValueError otherwise."""
+    t = text.strip().upper()
+    for suffix in ("IB", "B"):
+        if t.endswith(suffix) and len(t) > len(suffix) and t[-len(suffix) - 1] in "KMG":
+            t = t[: -len(suffix)]
+            break
+    unit = t[-1:] if t[-1:] in ("K", "M", "G") else ""
+    digits = t[: len(t) - len(unit)]
+    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
+        raise ValueError(f"not a size: {text!r} (use e.g. 256M, 1G or 65536)")
+    return int(digits) * _SIZE_UNITS[unit]
+
+
+def size_value(name: str, text: str | None) -> int:
+    """An option's size (parse_size), with the option's own message."""
+    try:
+        return parse_size(text or "")
+    except ValueError:
+        raise ValueError(f"{name} needs a size such as 256M, 1G or 65536") from None

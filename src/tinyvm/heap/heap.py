@@ -105,7 +105,7 @@ class Heap:
         self.high = 0  # the peak, as of the last time `bytes` went past next_gc
         # The roots, for an emergency mark (the machine sets it: VM.gc_roots).
         self.roots: Callable[[], Iterable[Any]] | None = None
-        self.next_gc = 0
+        self.next_gc = self.gc_target = 0
         self._pace()
 
     @property
@@ -131,7 +131,12 @@ class Heap:
         live = self.bytes
         limit = self.limit
         gap = min(max(self.threshold, live), max((limit - live) // 2, limit // MIN_GAP_DIVISOR))
-        self.next_gc = min(live + gap, limit)
+        # A collection is due at gc_target, which may lie beyond the limit when
+        # the live bytes are near it (the limit's emergency mark then does the
+        # collector's work). next_gc, the one number alloc tests, is the
+        # nearer of the two.
+        self.gc_target = live + gap
+        self.next_gc = min(self.gc_target, limit)
 
     # ------------------------------------------------------------------ accounting
 
@@ -149,7 +154,7 @@ class Heap:
         obj.mark = self.epoch
         self.objects.append(obj)
         self.bytes += obj.size()
-        if self.bytes > self.next_gc:
+        if self.bytes > self.gc_target:
             self.pending = True
         return obj
 
@@ -178,7 +183,8 @@ class Heap:
         """`bytes` passed next_gc: ask for a collection; past the limit, mark
         now to count the live bytes, and fail if the request still does not fit
         (see the module docstring for the rule)."""
-        self.pending = True
+        if self.bytes > self.gc_target or self.stress:
+            self.pending = True
         if self.bytes > self.limit:
             need = obj.size() if obj is not None else charged
             if self.roots is not None and (self.fresh or self.bytes - self.live >= self.limit // MIN_GAP_DIVISOR):
@@ -211,7 +217,6 @@ class Heap:
         self.live = live
         self.bytes = live + charged
         self._pace()
-        self.pending = True  # (a sweep at the next safe point releases what stayed)
 
     # ------------------------------------------------------------------ collecting
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, map_key, unmap_key
+from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, map_key, str_bytes, unmap_key
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError
 from ..runtime.values import format_float, to_str, typeof
@@ -346,6 +346,9 @@ def make_json_module(vm: Any) -> dict[str, Any]:
         text = args[0]
         if type(text) is not str:
             raise RtError("TypeError", f"json.parse expects a string, got {typeof(text)}")
+        # The strings of the result hold at most the text's characters:
+        # charged first (the containers are charged as they are allocated).
+        vm.heap.charge(str_bytes(text))
         try:
             return json_parse(text, alloc)
         except _JsonError as e:
@@ -354,7 +357,7 @@ def make_json_module(vm: Any) -> dict[str, Any]:
     def stringify(*args: Any) -> str:
         if len(args) != 1:
             raise arg_count_error("json.stringify", 1, len(args))
-        return json_stringify(args[0])
+        return vm.heap.charge_str(json_stringify(args[0]))
 
     return {
         "parse": alloc(Native("parse", parse, 1)),
