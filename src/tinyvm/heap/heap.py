@@ -31,12 +31,14 @@ an *emergency mark*: the roots are marked (nothing is poisoned, since values in
 an instruction's locals are not in a root) and the unreached objects leave the
 object list, so CPython frees the garbage as soon as nothing holds it, and
 `used` becomes the live bytes. If the allocation still does not fit, it
-raises. An emergency mark is tried once after each collection, and again only
-after `limit // 16` more bytes were allocated: a heap at its limit whose marks
-win back a few bytes each would otherwise mark at every allocation, the
-livelock this rule exists to prevent. It raises `OutOfMemory` (the dispatch loop makes it the guest's
-catchable `MemoryError`) before anything is built, and the heap stays consistent. Pacing keeps emergencies rare: the
-next collection is due at twice the live bytes, but at most halfway from the
+raises. After an emergency mark that made room, the next one waits until
+`limit // 16` more bytes were allocated (or a collection or a refusal came
+first): a heap at its limit whose marks win back a few bytes each would
+otherwise mark at every allocation, the livelock this rule exists to prevent.
+So each MemoryError costs at most one mark. The error is `OutOfMemory` (the
+dispatch loop makes it the guest's catchable `MemoryError`), raised before
+anything is built, so the heap stays consistent. Pacing keeps emergencies
+rare: the next collection is due at twice the live bytes, but at most halfway from the
 live bytes to the limit and never closer to the live bytes than `limit // 16`
 (a collection at every safe point is the other livelock). So a program whose
 live data stays under half the limit never sees MemoryError, however much
@@ -195,6 +197,10 @@ class Heap:
             self.high = self.bytes
 
     def _refuse(self, obj: Any, need: int) -> None:
+        # The next request at the limit marks again: the program may catch the
+        # error, drop what filled the heap, and go on. (So each MemoryError
+        # costs at most one mark: a loop that keeps failing still progresses.)
+        self.fresh = True
         self.bytes -= need
         if obj is not None and self.objects and self.objects[-1] is obj:
             self.objects.pop()
