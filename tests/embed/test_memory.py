@@ -243,7 +243,7 @@ def test_memory_used_and_peak():
 
 
 def test_uncaught_memory_error_reaches_the_host_as_guest_exception():
-    err, vm = run_fails('var s = "ab"\nwhile true { s = s + s }\n', max_memory=1 * MiB)
+    err, _vm = run_fails('var s = "ab"\nwhile true { s = s + s }\n', max_memory=1 * MiB)
     assert err.class_name == "MemoryError"
     assert "InternalError" not in str(err)
     assert err.trace and "<string>:2" in err.trace[0]

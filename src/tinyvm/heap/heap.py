@@ -125,6 +125,12 @@ class Heap:
     def count(self) -> int:
         return len(self.objects)
 
+    def set_threshold(self, threshold: int) -> None:
+        """The collector's least budget between collections (tests use a
+        small one: many collections in a short run)."""
+        self.threshold = threshold
+        self._pace()
+
     def set_limit(self, limit: int | None) -> None:
         self.limit = DEFAULT_LIMIT if limit is None else max(1, limit)
         self._pace()
@@ -193,8 +199,7 @@ class Heap:
                 self._emergency(obj, charged)
             if self.bytes > self.limit:
                 self._refuse(obj, need)
-        if self.bytes > self.high:
-            self.high = self.bytes
+        self.high = max(self.high, self.bytes)
 
     def _refuse(self, obj: Any, need: int) -> None:
         # The next request at the limit marks again: the program may catch the
@@ -264,8 +269,7 @@ class Heap:
     def collect(self, roots: Iterable[Any]) -> int:
         """Mark everything reachable from `roots`, free the rest; returns objects freed."""
         before = self.bytes
-        if before > self.high:
-            self.high = before
+        self.high = max(self.high, before)
         total = self._mark(roots)
         epoch = self.epoch
         live: list[HeapObject] = []

@@ -17,7 +17,16 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from ..heap.objects import CONTAINER, ENTRY, FLOAT_BYTES, HEADER, INT_BYTES, SLOT, STR_HEADER, Array
+from ..heap.objects import (
+    CONTAINER,
+    ENTRY,
+    FLOAT_BYTES,
+    HEADER,
+    INT_BYTES,
+    SLOT,
+    STR_HEADER,
+    Array,
+)
 
 ELEMENT = SLOT + 1  # an array element: its slot and the list's 1/8 spare room (Array.size)
 

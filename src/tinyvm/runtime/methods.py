@@ -376,7 +376,6 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             raise _argc("array.push", 1, len(args))
         charge(element_charge(args[0]))
         arr.items.append(args[0])
-        return None
 
     def array_insert(arr: Array, *args: Any) -> None:
         if len(args) == 2:
