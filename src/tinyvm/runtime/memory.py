@@ -26,19 +26,31 @@ from ..heap.objects import (
     SLOT,
     STR_HEADER,
     Array,
+    str_bytes,
 )
 
 ELEMENT = SLOT + 1  # an array element: its slot and the list's 1/8 spare room (Array.size)
 
 
+# Strings shorter than this are charged when stored into a container, not
+# when made: a short string that is only garbage costs nothing to account
+# (CPython frees it at once, and no collection is needed for it), which keeps
+# string-building loops as fast as before. Longer ones are charged (and
+# checked against the limit) when made, before they are built where possible.
+SMALL_STR = 256
+
+
 def value_bytes(v: Any) -> int:
-    """What a container slot holding v adds beyond the slot: a boxed number.
-    (Strings are charged where they are made, objects when allocated.)"""
+    """What a container slot holding v adds beyond the slot: a boxed number,
+    or a short string. (Longer strings are charged where they are made,
+    objects when allocated.)"""
     t = type(v)
     if t is int:
         return 0 if -5 <= v <= 256 else INT_BYTES
     if t is float:
         return FLOAT_BYTES
+    if t is str and len(v) < SMALL_STR:
+        return str_bytes(v)
     return 0
 
 
@@ -55,6 +67,9 @@ def array_bytes(n: int) -> int:
 
 def element_charge(v: Any) -> int:
     """A push or insert of v."""
+    t = type(v)
+    if t is int:  # (inline: the common case of the hot path of push)
+        return ELEMENT if -5 <= v <= 256 else ELEMENT + INT_BYTES
     return ELEMENT + value_bytes(v)
 
 
@@ -73,14 +88,28 @@ def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]]) -> d
     def add_checked(a: Any, b: Any) -> Any:
         ta = type(a)
         if ta is str and type(b) is str:
-            charge(concat_bytes(a, b))
-        elif ta is Array and type(b) is Array:
+            if len(a) + len(b) >= SMALL_STR:
+                charge(concat_bytes(a, b))
+            return a + b
+        if ta is Array and type(b) is Array:
             reserve(array_bytes(len(a.items) + len(b.items)))  # (alloc accounts it)
         return add(a, b)
 
     out = dict(binary)
     out[O.ADD] = add_checked
     return out
+
+
+def charge_long(heap: Any) -> Callable[[str], str]:
+    """heap.charge_str for strings of SMALL_STR characters or more."""
+    charge_str = heap.charge_str
+
+    def charged(s: str) -> str:
+        if len(s) >= SMALL_STR:
+            charge_str(s)
+        return s
+
+    return charged
 
 
 def join_checked(heap: Any, join: Callable[[str, list], str]) -> Callable[[str, list], str]:
@@ -92,7 +121,8 @@ def join_checked(heap: Any, join: Callable[[str, list], str]) -> Callable[[str, 
         if n > 1 and sep:
             heap.reserve(STR_HEADER + len(sep) * (n - 1))
         s = join(sep, items)
-        heap.charge_str(s)
+        if len(s) >= SMALL_STR:
+            heap.charge_str(s)
         return s
 
     return joined

@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 from ..heap.objects import Array, Map, str_size_bound, unmap_key
 from .errors import RtError
-from .memory import array_bytes, element_charge, join_checked
+from .memory import array_bytes, charge_long, element_charge, join_checked
 from .values import check_key, equals, repr_value, to_str, typeof
 
 __all__ = ["make_methods", "sort_by_keys", "sort_array", "PRELUDE_METHODS", "GUEST_FALLBACKS"]
@@ -368,7 +368,7 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     heap = vm.heap
     alloc = heap.alloc
     charge = heap.charge
-    charge_str = heap.charge_str
+    charge_str = charge_long(heap)
     join = join_checked(heap, _join)
 
     def array_push(arr: Array, *args: Any) -> None:
