@@ -94,6 +94,7 @@ class VM:
         max_output: int | None = None,
         fuse: bool = True,
         meter_fuel: bool | None = None,
+        max_memory: int | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -120,11 +121,14 @@ class VM:
         the VM's life, as wasmtime's `consume_fuel`, because counting costs
         5-10% of speed: only a VM that counts takes per-call `fuel=` limits
         and has a `fuel_used` (None otherwise).
+        `max_memory`: the guest heap's limit in accounted bytes
+        (docs/memory.md; None: the default); over it the guest gets a
+        catchable MemoryError.
         `fuse=False` runs without superinstructions (a differential tier)."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory)
         limits = self.machine.limits
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
@@ -240,6 +244,17 @@ class VM:
     @fuel.setter
     def fuel(self, value: int | None) -> None:
         self.machine.limits.fuel = value
+
+    @property
+    def memory_used(self) -> int:
+        """Accounted bytes of the guest heap now (live data plus what was
+        allocated since the last collection; docs/memory.md)."""
+        return self.machine.heap.used
+
+    @property
+    def memory_peak(self) -> int:
+        """The most accounted bytes the guest heap has held."""
+        return self.machine.heap.peak
 
     @property
     def warnings(self) -> list[str]:

@@ -112,7 +112,7 @@ def run(steps: list[str], rounds: int, stress: str = "") -> tuple[int, list[int]
     m = vm.machine
     m.heap.stress = bool(stress)
     vm.run_source(source(steps), "prog.tl")
-    m.heap.threshold = m.heap.next_gc = SMALL_HEAP
+    m.heap.set_threshold(SMALL_HEAP)
     counts: list[int] = []
     probe = m.heap.alloc(Native("probe", lambda: counts.append(m.heap.count), 0))
     return vm.call("main", probe, rounds), counts, vm

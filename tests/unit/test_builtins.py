@@ -29,7 +29,7 @@ def fake_vm(stdin: str = "") -> SimpleNamespace:
         return o
 
     return SimpleNamespace(
-        heap=SimpleNamespace(alloc=alloc, epoch=0), stdout=io.StringIO(), stdin=io.StringIO(stdin), allocated=allocated
+        heap=SimpleNamespace(alloc=alloc, epoch=0, limit=1 << 30, used=0, charge_str=lambda s: s), stdout=io.StringIO(), stdin=io.StringIO(stdin), allocated=allocated
     )
 
 

@@ -81,7 +81,7 @@ def run_probed(source: str, *args, threshold: int | None = None, mode: str = "pl
     vm.run_source(source, "prog.tl")
     m = vm.machine
     if threshold is not None:  # (a small heap budget: many collections in a short test)
-        m.heap.threshold = m.heap.next_gc = threshold
+        m.heap.set_threshold(threshold)
     samples: list[Sample] = []
 
     def probe() -> None:
@@ -200,7 +200,7 @@ fn main(probe, n: int) -> int {
     vm = VM(stdout=io.StringIO(), budget=1 << 40)
     vm.run_source(src, "prog.tl")
     m = vm.machine
-    m.heap.threshold = m.heap.next_gc = SMALL_HEAP
+    m.heap.set_threshold(SMALL_HEAP)
     counts: list[int] = []
     result = vm.call("main", m.heap.alloc(Native("probe", lambda: counts.append(m.heap.count), 0)), ROUNDS)
     assert result == sum(len(f"e{i}") for i in range(ROUNDS))

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tinyvm.heap.heap import Heap
 from tinyvm.heap.objects import Array, Class, Function, Instance, Map, Record, map_key
 from tinyvm.runtime.errors import RtError
 from tinyvm.runtime.methods import PRELUDE_METHODS, make_methods, sort_by_keys
@@ -17,13 +18,16 @@ from tinyvm.runtime.values import NeedsGuest
 
 def fake_vm() -> SimpleNamespace:
     allocated: list = []
+    heap = Heap()  # (the methods also charge it for strings and growth)
+    heap_alloc = heap.alloc
 
     def alloc(o):
         allocated.append(o)
-        return o
+        return heap_alloc(o)
 
+    heap.alloc = alloc  # type: ignore[method-assign]
     limits = Limits(lambda: None)  # (methods charge fuel: vm/limits.py)
-    return SimpleNamespace(heap=SimpleNamespace(alloc=alloc), stdout=io.StringIO(), stdin=io.StringIO(), allocated=allocated, limits=limits)
+    return SimpleNamespace(heap=heap, stdout=io.StringIO(), stdin=io.StringIO(), allocated=allocated, limits=limits)
 
 
 @pytest.fixture

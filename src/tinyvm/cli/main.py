@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE, EXIT_USAGE, EXIT_IOERR = 0, 1, 2, 64, 74
 # A run stopped by a limit (docs/limits.md), by exception class name.
+EXIT_MEMORY = 5  # an uncaught MemoryError: the program outgrew its memory limit (--max-memory)
 EXIT_LIMIT = {"OutOfFuel": 3, "DeadlineExceeded": 4, "OutputLimitExceeded": 6, "Interrupted": 130}
 TVM_EXT = ".tvm"
 STDIN_WORD = "-"  # FILE `-`: the program is read from standard input
@@ -135,6 +136,9 @@ class _Options:
         self.budget = Option(
             ("--budget",), "budget", "instructions a fiber runs before another ready fiber gets a turn (default 8192)", REQUIRED, "N", positive_int, "a positive integer"
         )
+        self.max_memory = Option(
+            ("--max-memory",), "max_memory", "the guest heap's limit: over it the program gets MemoryError (default 64M; docs/memory.md)", REQUIRED, "SIZE", parse_size
+        )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
         self.limits = [
             Option(("--fuel",), "fuel", "stop after N instructions (exit status 3)", REQUIRED, "N", positive_int, "a positive integer"),
@@ -149,7 +153,7 @@ class _Options:
             Option(("-A", "--allow-all"), "grants", "all of the above; without them fs, net and os.env raise PermissionError", convert=lambda n, t: ("all", True), append=True),
         ]
         self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
-        vm = [self.gc_stress, self.max_depth, self.budget]
+        vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.allow],
             # Imports read the program's folder and below, and what --allow-read grants.
@@ -213,7 +217,8 @@ def usage(langs: "Languages | None" = None) -> str:
 def _exit_statuses(langs: "Languages") -> str:
     text = (
         "exit status: 0 success, 1 uncaught error in the program, 2 compile errors or an unloadable .tvm file,\n"
-        "  3 out of fuel (--fuel), 4 timeout (--timeout), 6 output limit (--max-output), os.exit(n) n,\n"
+        "  3 out of fuel (--fuel), 4 timeout (--timeout), 5 out of memory (an uncaught MemoryError: --max-memory),\n"
+        "  6 output limit (--max-output), os.exit(n) n,\n"
         "  64 usage error, 74 standard input or output failed (error: cannot write to stdout: ...), 130 interrupted"
     )
     for fe in langs.frontends:
@@ -532,7 +537,7 @@ class _Cli:
         from ..runtime.errors import GuestException, GuestExit, LimitExceeded
         from ..stdlib.capabilities import grants_from
 
-        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "fuel", "timeout", "max_output") if opts.get(k) is not None}
+        kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "fuel", "timeout", "max_output", "max_memory") if opts.get(k) is not None}
         gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"
         # A program read from stdin leaves it at its end: input() reads nil.
         stdin = io.StringIO("") if word == STDIN_WORD and code is None else self.stdin
@@ -571,7 +576,7 @@ class _Cli:
         except GuestException as e:
             failed = self.flush_out()  # what the program printed comes before its error
             self.err(fe.render_runtime_error(e))
-            status = fe.exit_runtime
+            status = EXIT_MEMORY if e.class_name == "MemoryError" else fe.exit_runtime
         except HostIOError as e:  # the run ended there: its stdout (or stdin) failed
             failed = e
         flushed = self.flush_out()
@@ -638,7 +643,7 @@ class _Cli:
         from ..stdlib.capabilities import grants_from
         from .repl import run_repl
 
-        vm_options: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget") if opts.get(k) is not None}
+        vm_options: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "max_memory") if opts.get(k) is not None}
         if opts.get("gc_stress") or os.environ.get("TVM_GC_STRESS") == "1":
             vm_options["gc_stress"] = True
         stdin = _ClosedStream("<stdin>") if self.stdin is None else self.stdin

@@ -1,91 +1,291 @@
-"""The guest heap: one allocation function, accounting, and a mark-sweep collector.
+"""The guest heap: one allocation function, accounting, the memory limit, and a
+mark-sweep collector.
 
 Python frees memory by reference counting; this heap is the VM's own model of
-guest memory on top of that. It is what later tiers build on: memory limits
-(sandbox), GC statistics (profiler, web IDE), and the generational/incremental
-collector of a later issue.
+guest memory on top of that: what a memory limit bounds, what GC statistics
+report. docs/memory.md describes the model and its constants for users.
 
 * `alloc(obj)` is the only way guest objects come into being. It counts objects
-  and accounted bytes, and requests a collection when the budget is exceeded
-  (or after every allocation under `--gc-stress`).
+  and accounted bytes (`obj.size()`, heap/objects.py), and requests a
+  collection when the pacing budget (`next_gc`) is exceeded (or after every
+  allocation under `--gc-stress`). Memory that grows without an allocation is
+  accounted with `charge(nbytes)` before it is made: a string a built-in or an
+  operator creates (`str_bytes`), an array push, a new map key, a channel's
+  buffered value. Built-ins that know a result's size before building it call
+  `reserve(nbytes)` (or charge it): so `s + s` fails before CPython makes a
+  gigabyte string.
 * Collections do not run inside `alloc`: an instruction may hold new objects in
   Python locals that no root reaches yet. The interpreter collects at its next
   safe point (an instruction boundary), where every live guest value is in a
   root: module globals, built-ins, fiber frame stacks. `VM.gc_roots()` lists them.
-* Marking is iterative (no Python recursion on deep structures); sweeping keeps
+* Marking is iterative (no Python recursion on deep structures). It counts the
+  bytes it reaches: each object's `size()` plus the scalars its slots hold
+  (strings once per string object, by identity; ints outside CPython's small-int
+  cache; floats), so `used` after a collection is the live data. Sweeping keeps
   the survivors and poisons the dead (see objects.py) so a missing root is
   caught by the test suite running under `--gc-stress`.
+
+The limit. `used` is the live bytes at the last collection plus everything
+accounted since. An allocation that would take `used` over `limit` first gets
+an *emergency mark*: the roots are marked (nothing is poisoned, since values in
+an instruction's locals are not in a root) and the unreached objects leave the
+object list, so CPython frees the garbage as soon as nothing holds it, and
+`used` becomes the live bytes. If the allocation still does not fit, it
+raises. After an emergency mark that made room, the next one waits until
+`limit // 16` more bytes were allocated (or a collection or a refusal came
+first): a heap at its limit whose marks win back a few bytes each would
+otherwise mark at every allocation, the livelock this rule exists to prevent.
+So each MemoryError costs at most one mark. The error is `OutOfMemory` (the
+dispatch loop makes it the guest's catchable `MemoryError`), raised before
+anything is built, so the heap stays consistent. Pacing keeps emergencies
+rare: the next collection is due at twice the live bytes, but at most halfway from the
+live bytes to the limit and never closer to the live bytes than `limit // 16`
+(a collection at every safe point is the other livelock). So a program whose
+live data stays under half the limit never sees MemoryError, however much
+garbage it makes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from itertools import chain
+from typing import Any, Callable, Iterable
 
-from .objects import HeapObject
+from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
 
 DEFAULT_THRESHOLD = 4 << 20  # accounted bytes before the first collection
+# The limit of a VM made without one (docs/memory.md): modest, since a host may
+# embed many VMs, and reached within 10 s by the slowest-allocating runaway
+# program on the reference machine (an array growing by one int per push, at
+# about 1.5 us a push: 41 accounted bytes each); larger programs ask for more
+# (`max_memory=`, `--max-memory`). The accounting tracks CPython's real use
+# closely (docs/memory.md), so the host grows by about this much.
+DEFAULT_LIMIT = 64 << 20
+# What an emergency mark must be able to win, as a fraction of the limit; also
+# the least distance between the live bytes and the next collection.
+MIN_GAP_DIVISOR = 16
 
 
 class GCStats:
-    __slots__ = ("collections", "freed_objects", "freed_bytes")
+    __slots__ = ("collections", "freed_objects", "freed_bytes", "emergencies")
 
     def __init__(self) -> None:
         self.collections = 0
         self.freed_objects = 0
         self.freed_bytes = 0
+        self.emergencies = 0  # marks made inside an allocation, at the limit
+
+
+class OutOfMemory(MemoryError):
+    """The heap's limit refused a request. A Python MemoryError, so that the
+    dispatch loop reports it and a host MemoryError the same way: as the guest
+    `MemoryError` (heap/ cannot import the runtime's RtError)."""
+
+
+def out_of_memory(limit: int, need: int) -> OutOfMemory:
+    return OutOfMemory(f"out of memory: the program needs more than its {format_size(limit)} memory limit ({need} more bytes requested)")
+
+
+def format_size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
 
 
 class Heap:
-    def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None) -> None:
         self.objects: list[HeapObject] = []
         self.bytes = 0
         self.stress = stress
         self.threshold = threshold
-        self.next_gc = threshold
+        self.limit = DEFAULT_LIMIT if limit is None else max(1, limit)
         self.pending = False  # a collection was requested; run at the next safe point
         self.epoch = 0
         self.stats = GCStats()
+        self.live = 0  # accounted bytes found live by the last count
+        self.fresh = True  # no emergency mark since the last collection
+        self.high = 0  # the peak, as of the last time `bytes` went past next_gc
+        # The roots, for an emergency mark (the machine sets it: VM.gc_roots).
+        self.roots: Callable[[], Iterable[Any]] | None = None
+        self.next_gc = self.gc_target = 0
+        self._pace()
+
+    @property
+    def used(self) -> int:
+        """Accounted bytes now: the live bytes at the last count plus all since."""
+        return self.bytes
+
+    @property
+    def peak(self) -> int:
+        # `bytes` only grows between counts, so its maximum is `high` (updated
+        # when a count or an emergency lowers it) or its value now.
+        return max(self.high, self.bytes)
+
+    @property
+    def count(self) -> int:
+        return len(self.objects)
+
+    def set_threshold(self, threshold: int) -> None:
+        """The collector's least budget between collections (tests use a
+        small one: many collections in a short run)."""
+        self.threshold = threshold
+        self._pace()
+
+    def set_limit(self, limit: int | None) -> None:
+        self.limit = DEFAULT_LIMIT if limit is None else max(1, limit)
+        self._pace()
+
+    def _pace(self) -> None:
+        live = self.bytes
+        limit = self.limit
+        gap = min(max(self.threshold, live), max((limit - live) // 2, limit // MIN_GAP_DIVISOR))
+        # A collection is due at gc_target, which may lie beyond the limit when
+        # the live bytes are near it (the limit's emergency mark then does the
+        # collector's work). next_gc, the one number alloc tests, is the
+        # nearer of the two.
+        self.gc_target = live + gap
+        self.next_gc = min(self.gc_target, limit)
+
+    # ------------------------------------------------------------------ accounting
 
     def alloc(self, obj: Any) -> Any:
         obj.mark = self.epoch
         self.objects.append(obj)
         self.bytes += obj.size()
         if self.bytes > self.next_gc or self.stress:
+            self._over(obj, 0)
+        return obj
+
+    def admit(self, obj: Any) -> Any:
+        """alloc without the limit: for the few objects the VM itself must be
+        able to make at the limit (the MemoryError instance being raised)."""
+        obj.mark = self.epoch
+        self.objects.append(obj)
+        self.bytes += obj.size()
+        if self.bytes > self.gc_target:
             self.pending = True
         return obj
 
-    @property
-    def count(self) -> int:
-        return len(self.objects)
+    def charge(self, nbytes: int) -> None:
+        """Account nbytes about to be used outside an allocation (a new string,
+        the growth of an array, map or channel); MemoryError if they do not fit."""
+        self.bytes += nbytes
+        if self.bytes > self.next_gc or self.stress:
+            self._over(None, nbytes)
+
+    def charge_str(self, s: str) -> str:
+        """Account a string just made (when its size could not be known before)."""
+        self.charge(str_bytes(s))
+        return s
+
+    def reserve(self, nbytes: int) -> None:
+        """MemoryError unless nbytes more fit under the limit (a built-in's
+        pre-check before it builds a result of known size). Accounts nothing:
+        the result is accounted when it is made (alloc or charge)."""
+        if self.bytes + nbytes > self.limit:
+            self.bytes += nbytes
+            self._over(None, nbytes)
+            self.bytes -= nbytes
+
+    def _over(self, obj: Any, charged: int) -> None:
+        """`bytes` passed next_gc: ask for a collection; past the limit, mark
+        now to count the live bytes, and fail if the request still does not fit
+        (see the module docstring for the rule)."""
+        if self.bytes > self.gc_target or self.stress:
+            self.pending = True
+        if self.bytes > self.limit:
+            need = obj.size() if obj is not None else charged
+            if self.roots is not None and (self.fresh or self.bytes - self.live >= self.limit // MIN_GAP_DIVISOR):
+                self._emergency(obj, charged)
+            if self.bytes > self.limit:
+                self._refuse(obj, need)
+        self.high = max(self.high, self.bytes)
+
+    def _refuse(self, obj: Any, need: int) -> None:
+        # The next request at the limit marks again: the program may catch the
+        # error, drop what filled the heap, and go on. (So each MemoryError
+        # costs at most one mark: a loop that keeps failing still progresses.)
+        self.fresh = True
+        self.bytes -= need
+        if obj is not None and self.objects and self.objects[-1] is obj:
+            self.objects.pop()
+        raise out_of_memory(self.limit, need)
+
+    def _emergency(self, obj: Any, charged: int) -> None:
+        assert self.roots is not None
+        self.stats.emergencies += 1
+        self.fresh = False
+        roots = self.roots()
+        live = self._mark(chain(roots, (obj,)) if obj is not None else roots)
+        epoch = self.epoch
+        # Unreached objects leave the list unpoisoned: some are held by the
+        # running instruction's locals (they are marked again, and counted,
+        # once stored in a root). Those that own a host resource stay, for the
+        # sweep to release.
+        kept = [o for o in self.objects if o.mark == epoch or o.owns_resource]
+        self.stats.freed_objects += len(self.objects) - len(kept)
+        self.objects = kept
+        self.live = live
+        self.bytes = live + charged
+        self._pace()
+
+    # ------------------------------------------------------------------ collecting
+
+    def _mark(self, roots: Iterable[Any]) -> int:
+        """Mark everything reachable from roots with a new epoch; returns the
+        accounted bytes reached (objects, and the scalars their slots hold)."""
+        self.epoch += 1
+        epoch = self.epoch
+        seen_str: set[int] = set()
+        total = 0
+        stack: list = []
+        push = stack.append
+        for child in roots:
+            if isinstance(child, HeapObject) and child.mark != epoch:
+                child.mark = epoch
+                push(child)
+        while stack:
+            obj = stack.pop()
+            total += obj.size()
+            for child in obj.refs():
+                t = type(child)
+                if t is int:
+                    if not -5 <= child <= 256:  # (CPython shares the small ints)
+                        total += INT_BYTES
+                elif t is str:
+                    i = id(child)
+                    if i not in seen_str:
+                        seen_str.add(i)
+                        total += str_bytes(child)
+                elif t is float:
+                    total += FLOAT_BYTES
+                elif t is bool or child is None:
+                    continue
+                elif isinstance(child, HeapObject) and child.mark != epoch:
+                    child.mark = epoch
+                    push(child)
+        return total
 
     def collect(self, roots: Iterable[Any]) -> int:
         """Mark everything reachable from `roots`, free the rest; returns objects freed."""
-        self.epoch += 1
+        before = self.bytes
+        self.high = max(self.high, before)
+        total = self._mark(roots)
         epoch = self.epoch
-        stack = [r for r in roots if isinstance(r, HeapObject)]
-        while stack:
-            obj = stack.pop()
-            if obj.mark == epoch:
-                continue
-            obj.mark = epoch
-            for child in obj.refs():
-                if isinstance(child, HeapObject) and child.mark != epoch:
-                    stack.append(child)
         live: list[HeapObject] = []
         freed = 0
-        total = 0
         for obj in self.objects:
             if obj.mark == epoch:
                 live.append(obj)
-                total += obj.size()
             else:
                 freed += 1
                 obj.free()
         self.stats.collections += 1
         self.stats.freed_objects += freed
-        self.stats.freed_bytes += max(self.bytes - total, 0)
+        self.stats.freed_bytes += max(before - total, 0)
         self.objects = live
-        self.bytes = total
-        self.next_gc = max(self.threshold, 2 * total)
+        self.bytes = self.live = total
+        self.fresh = True
+        self._pace()
         self.pending = False
         return freed

@@ -7,8 +7,12 @@ Everything else is an instance of a class below, created *only* through
 
 Each type lists its outgoing references in `refs()`; the collector needs nothing
 else to know about the object model. `size()` is the accounted size in bytes: a
-deterministic estimate (header plus 8 bytes per slot), the same on every host, so
-memory limits and GC statistics are reproducible.
+deterministic estimate, the same on every host, so memory limits and GC
+statistics are reproducible, calibrated against what CPython 3.11 really
+allocates for the object (measured with tracemalloc; docs/memory.md): a
+header for the Python object, its list or dict, and per element the slot and
+the table overhead. The scalars a slot holds are counted by the collector
+(`str_bytes`, `INT_BYTES`, `FLOAT_BYTES`), not here.
 
 `free()` is called on objects the collector found unreachable. It poisons the
 object (drops its contents), so that a missing root shows up as a wrong result
@@ -17,19 +21,43 @@ under `--gc-stress` instead of passing silently.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, Callable, Iterable
 
 # TinyLang ints are int64: the bounds every arithmetic check and conversion uses.
 INT_MIN = -(1 << 63)
 INT_MAX = (1 << 63) - 1
 
-HEADER = 32  # accounted bytes per object
-SLOT = 8  # accounted bytes per reference or scalar slot
+# Accounted sizes (bytes), from tracemalloc measurements of CPython 3.11 on
+# x86-64 (docs/memory.md has the table and the command).
+HEADER = 48  # a slotted Python object with its GC header
+SLOT = 8  # a reference in an object, list or tuple
+CONTAINER = 64  # the list or dict object an Array, Map, Record or Instance owns
+ENTRY = 72  # a map entry: hash, key and value, index slot, and spare room
+FIELD = 64  # a field of a record or instance (a small dict's entry)
+INT_BYTES = 32  # an int outside CPython's small-int cache
+FLOAT_BYTES = 24
+STR_HEADER = 56  # a str object before its characters (49, rounded as malloc does)
+
+
+def str_bytes(s: str) -> int:
+    """Accounted size of a string: 1 byte per character when ASCII (an O(1)
+    test in CPython), else 4 (the widest storage CPython may use; an estimate
+    that never undercounts, and costs no pass over the text)."""
+    return STR_HEADER + (len(s) if s.isascii() else 4 * len(s))
+
+
+def str_size_bound(n: int) -> int:
+    """The accounted size of a string of n characters at most (pre-checks)."""
+    return STR_HEADER + 4 * n
 
 
 class HeapObject:
     __slots__ = ("mark",)
     type_name = "object"
+    # free() releases a host resource (a socket): an emergency mark at the
+    # memory limit keeps such objects for the sweep (heap/heap.py).
+    owns_resource = False
 
     def refs(self) -> Iterable[Any]:
         return ()
@@ -71,7 +99,8 @@ class Array(HeapObject):
         return self.items
 
     def size(self) -> int:
-        return HEADER + SLOT * len(self.items)
+        n = len(self.items)
+        return HEADER + CONTAINER + SLOT * n + (n >> 3)  # (a list over-allocates by 1/8 as it grows)
 
     def free(self) -> None:
         self.items = _POISON
@@ -123,10 +152,11 @@ class Map(HeapObject):
         self.items = items
 
     def refs(self) -> Iterable[Any]:
-        return self.items.values()
+        # The keys too: a string key's text is accounted where it is reached.
+        return chain(self.items, self.items.values())
 
     def size(self) -> int:
-        return HEADER + 2 * SLOT * len(self.items)
+        return HEADER + CONTAINER + ENTRY * len(self.items)
 
     def free(self) -> None:
         self.items = _POISON
@@ -145,7 +175,7 @@ class Record(HeapObject):
         return self.fields.values()
 
     def size(self) -> int:
-        return HEADER + SLOT * len(self.fields)
+        return HEADER + CONTAINER + FIELD * len(self.fields)
 
     def free(self) -> None:
         self.fields = _POISON
@@ -182,7 +212,7 @@ class Function(HeapObject):
         return out
 
     def size(self) -> int:
-        return HEADER + SLOT * (4 + len(self.upvals))
+        return HEADER + CONTAINER + SLOT * (10 + len(self.upvals) + len(self.code_pad))
 
     def free(self) -> None:
         self.upvals = _POISON
@@ -276,7 +306,7 @@ class Class(HeapObject):
         return out
 
     def size(self) -> int:
-        return HEADER + SLOT * (len(self.methods) + len(self.template) + 4)
+        return HEADER + 4 * CONTAINER + FIELD * (len(self.methods) + len(self.own_methods) + len(self.template))
 
     def free(self) -> None:
         self.methods = _POISON
@@ -296,7 +326,7 @@ class Instance(HeapObject):
         return out
 
     def size(self) -> int:
-        return HEADER + SLOT * (1 + len(self.fields))
+        return HEADER + CONTAINER + FIELD * len(self.fields)
 
     def free(self) -> None:
         self.fields = _POISON
@@ -358,7 +388,7 @@ class ModuleObject(HeapObject):
         return self.globals
 
     def size(self) -> int:
-        return HEADER + SLOT * len(self.globals)
+        return HEADER + CONTAINER + SLOT * len(self.globals)
 
     def free(self) -> None:
         self.globals = _POISON

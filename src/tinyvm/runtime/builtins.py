@@ -420,8 +420,14 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         stdin = vm.stdin
         if stdin is None:
             return None
+        # At most what the memory limit leaves room for (a line without an end,
+        # from /dev/zero say, must not read forever): a longer one is a MemoryError.
+        room = max(vm.heap.limit - vm.heap.used, 0) // 4 + 1
         try:
-            line = stdin.readline()
+            line = stdin.readline(room)
+            if len(line) >= room and line[-1:] != "\n":
+                raise MemoryError(f"input: a line longer than the memory limit leaves room for ({room - 1} characters)")
+            vm.heap.charge_str(line)
         except STREAM_ERRORS as e:  # (UnicodeDecodeError is a ValueError)
             # Unlike output, a read fails at the call that made it: the program may catch it.
             raise RtError("IOError", f"stdin: {host_reason(e)}") from None

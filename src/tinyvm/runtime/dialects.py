@@ -53,6 +53,7 @@ from ..bytecode import opcodes as O
 from ..heap.objects import Array
 from . import arith
 from .errors import RtError
+from .memory import checked_binary
 
 TINYLANG = "tinylang"
 LOX = "lox"
@@ -118,7 +119,7 @@ def tinylang_rules(vm: Any) -> Rules:
     return Rules(
         TINYLANG,
         int_fast=True,
-        binary=_charging_add(arith.BINARY, vm.limits.charge_items) if vm.limits.metered else arith.BINARY,
+        binary=_charging_add(checked_binary(vm.heap, arith.BINARY), vm.limits.charge_items) if vm.limits.metered else checked_binary(vm.heap, arith.BINARY),
         cmp=PLAIN_CMP,
         neg=arith.neg,
         get_field=vm.get_field,

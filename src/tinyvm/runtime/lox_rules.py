@@ -37,6 +37,7 @@ from ..heap.objects import UNINIT, BoundMethod, Instance, Native
 from . import arith
 from .dialects import LOX, PLAIN_CMP, Rules
 from .errors import RtError
+from .memory import checked_binary
 
 # Frames a Lox program may have (clox's FRAMES_MAX): the script's frame and 63
 # nested calls.
@@ -186,7 +187,7 @@ def lox_rules(vm: Any) -> Rules:
     return Rules(
         LOX,
         int_fast=False,
-        binary=BINARY,
+        binary=checked_binary(vm.heap, BINARY),
         cmp=CMP,
         neg=neg,
         get_field=get_field,

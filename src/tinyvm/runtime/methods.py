@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..heap.objects import Array, Map, unmap_key
+from ..heap.objects import Array, Map, str_size_bound, unmap_key
 from .errors import RtError
+from .memory import array_bytes, charge_long, element_charge, join_checked
 from .values import check_key, equals, repr_value, to_str, typeof
 
 __all__ = ["make_methods", "sort_by_keys", "sort_array", "PRELUDE_METHODS", "GUEST_FALLBACKS"]
@@ -164,7 +165,7 @@ def array_pop(arr: Array, *args: Any) -> Any:
     return items.pop()
 
 
-def array_insert(arr: Array, *args: Any) -> None:
+def _array_insert(arr: Array, *args: Any) -> None:
     if len(args) != 2:
         raise _argc("array.insert", 2, len(args))
     i, v = args
@@ -233,13 +234,13 @@ def _join(sep: str, items: list) -> str:
     return sep.join([x if type(x) is str else to_str(x) for x in items])
 
 
-def array_join(arr: Array, *args: Any) -> str:
+def _join_sep(args: tuple) -> str:
     if len(args) != 1:
         raise _argc("array.join", 1, len(args))
     sep = args[0]
     if type(sep) is not str:
         raise RtError("TypeError", f"array.join expects a string separator, got {typeof(sep)}")
-    return _join(sep, arr.items)
+    return sep
 
 
 def array_len(arr: Array, *args: Any) -> int:
@@ -258,13 +259,13 @@ def string_len(s: str, *args: Any) -> int:
     return len(s)
 
 
-def string_upper(s: str, *args: Any) -> str:
+def _string_upper(s: str, *args: Any) -> str:
     if args:
         raise _argc("string.upper", 0, len(args))
     return s.upper()
 
 
-def string_lower(s: str, *args: Any) -> str:
+def _string_lower(s: str, *args: Any) -> str:
     if args:
         raise _argc("string.lower", 0, len(args))
     return s.lower()
@@ -276,13 +277,13 @@ def string_trim(s: str, *args: Any) -> str:
     return s.strip()
 
 
-def string_join(s: str, *args: Any) -> str:
+def _join_list(args: tuple) -> list:
     if len(args) != 1:
         raise _argc("string.join", 1, len(args))
     lst = args[0]
     if type(lst) is not Array:
         raise RtError("TypeError", f"string.join expects an array, got {typeof(lst)}")
-    return _join(s, lst.items)
+    return lst.items
 
 
 def string_contains(s: str, *args: Any) -> bool:
@@ -310,14 +311,14 @@ def string_find(s: str, *args: Any) -> int:
     return s.find(_want_str("string.find", args[0]))
 
 
-def string_replace(s: str, *args: Any) -> str:
+def _string_replace(s: str, *args: Any) -> str:
     if len(args) != 2:
         raise _argc("string.replace", 2, len(args))
     a, b = args
     return s.replace(_want_str("string.replace", a), _want_str("string.replace", b))
 
 
-def string_slice(s: str, *args: Any) -> str:
+def _string_slice(s: str, *args: Any) -> str:
     a, b = _slice_bounds("string.slice", len(s), args)
     return s[a:b]
 
@@ -362,16 +363,56 @@ def map_len(m: Map, *args: Any) -> int:
 
 
 def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
-    """The method tables; methods that allocate use vm.heap.alloc."""
-    alloc = vm.heap.alloc
+    """The method tables; methods that allocate use vm.heap.alloc, those that
+    grow an array or make a string charge vm.heap (runtime/memory.py)."""
+    heap = vm.heap
+    alloc = heap.alloc
+    charge = heap.charge
+    charge_str = charge_long(heap)
+    join = join_checked(heap, _join)
+
+    def array_push(arr: Array, *args: Any) -> None:
+        if len(args) != 1:
+            raise _argc("array.push", 1, len(args))
+        charge(element_charge(args[0]))
+        arr.items.append(args[0])
+
+    def array_insert(arr: Array, *args: Any) -> None:
+        if len(args) == 2:
+            charge(element_charge(args[1]))
+        return _array_insert(arr, *args)
+
+    def array_join(arr: Array, *args: Any) -> str:
+        return join(_join_sep(args), arr.items)
+
+    def string_join(s: str, *args: Any) -> str:
+        return join(s, _join_list(args))
+
+    def string_upper(s: str, *args: Any) -> str:
+        return charge_str(_string_upper(s, *args))
+
+    def string_lower(s: str, *args: Any) -> str:
+        return charge_str(_string_lower(s, *args))
+
+    def string_replace(s: str, *args: Any) -> str:
+        if len(args) == 2 and type(args[0]) is str and type(args[1]) is str:
+            a, b = args
+            if len(b) > len(a):  # the result can grow: its length is known before
+                heap.reserve(str_size_bound(len(s) + (s.count(a) if a else len(s) + 1) * (len(b) - len(a))))
+        return charge_str(_string_replace(s, *args))
+
+    def string_slice(s: str, *args: Any) -> str:
+        return charge_str(_string_slice(s, *args))
 
     def array_slice(arr: Array, *args: Any) -> Array:
         items = arr.items
         a, b = _slice_bounds("array.slice", len(items), args)
+        heap.reserve(array_bytes(max(b - a, 0)))
         return alloc(Array(items[a:b]))
 
     def string_split(s: str, *args: Any) -> Array:
         n = len(args)
+        heap.reserve(array_bytes(len(s) // 2))  # (the most parts s can split into, without the texts)
         if n == 0:
             return alloc(Array(s.split()))
         if n != 1:
@@ -384,21 +425,25 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     def string_chars(s: str, *args: Any) -> Array:
         if args:
             raise _argc("string.chars", 0, len(args))
+        heap.reserve(array_bytes(len(s)))
         return alloc(Array(list(s)))
 
     def map_keys(m: Map, *args: Any) -> Array:
         if args:
             raise _argc("map.keys", 0, len(args))
+        heap.reserve(array_bytes(len(m.items)))
         return alloc(Array([unmap_key(k) for k in m.items]))
 
     def map_values(m: Map, *args: Any) -> Array:
         if args:
             raise _argc("map.values", 0, len(args))
+        heap.reserve(array_bytes(len(m.items)))
         return alloc(Array(list(m.items.values())))
 
     def map_items(m: Map, *args: Any) -> Array:
         if args:
             raise _argc("map.items", 0, len(args))
+        heap.reserve(array_bytes(len(m.items)) + len(m.items) * array_bytes(2))
         return alloc(Array([alloc(Array([unmap_key(k), v])) for k, v in m.items.items()]))
 
     return _charging(vm, {

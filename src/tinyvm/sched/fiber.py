@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..heap.objects import HeapObject
+from ..heap.objects import CONTAINER, SLOT, HeapObject
+
+# Accounted bytes (heap/objects.py's model): a fiber without its frames, and a
+# frame's list before its slots (Fiber.size).
+FIBER = 640
+FRAME = CONTAINER
 
 # Fiber.state
 READY = "ready"  # in the run queue (or running)
@@ -85,10 +90,19 @@ class Fiber(HeapObject):
         return out
 
     def size(self) -> int:
-        # Accounted at allocation (an empty fiber) and at each collection;
-        # frames below the running one are counted by their pairs only, which
-        # keeps this O(1) (their values are accounted where they are reached).
-        return 96 + 8 * len(self.L) + 16 * len(self.frames)
+        # Accounted at allocation and recounted at each collection. FIBER is
+        # what a fiber costs CPython besides its frames, measured for a fiber
+        # parked on a channel (docs/memory.md): this object, its frame stack
+        # list, its Wait and queue entry, its place among the scheduler's
+        # alive fibers. Each frame: its list and its (L, ret) pair.
+        frames = self.frames
+        n = FIBER + FRAME + SLOT * len(self.L)
+        if frames:
+            n += (FRAME + 56) * len(frames)
+            for L, _ in frames:
+                if L is not self.L:
+                    n += SLOT * len(L)
+        return n
 
     def __repr__(self) -> str:
         return f"<fiber {self.id} {self.name} {self.state}>"

@@ -50,12 +50,15 @@ from typing import Any, Callable
 
 from ..heap.objects import HEADER, SLOT, AsyncFunction, BoundMethod, Function, HeapObject, Record
 from ..runtime.errors import RtError, Throw
+from ..runtime.memory import element_charge
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
 from .io import POLL_INTERVAL, IOPoller
 from ..runtime.values import typeof
 
 _GONE: Any = ()  # a finished fiber's frame and frame stack
 _NO_ERROR: Any = object()  # Scheduler.wake's "no error" (nil is an error value)
+DEQUE = 624  # accounted bytes of an empty deque (Chan.size)
+QUEUE_ENTRY = 64  # a (Wait, value, case) tuple in a channel's queue
 DEFAULT_BUDGET = 8192  # instructions a fiber runs before another ready one gets a turn
 
 
@@ -84,7 +87,9 @@ class Chan(HeapObject):
         return out
 
     def size(self) -> int:
-        return HEADER + 4 * SLOT + SLOT * (len(self.buf) + len(self.recvq) + len(self.sendq))
+        # Three deques (624 bytes each when empty, in CPython 3.11), a slot per
+        # buffered value, and a tuple per parked entry.
+        return HEADER + 3 * DEQUE + SLOT * len(self.buf) + QUEUE_ENTRY * (len(self.recvq) + len(self.sendq))
 
 
 # What a parked receiver wants pushed when a value arrives (Chan.recvq modes).
@@ -385,6 +390,7 @@ class Scheduler:
             self.deliver(r, v, True)
             return True
         if len(ch.buf) < ch.cap:
+            self.vm.heap.charge(element_charge(v))  # (the buffer grows)
             ch.buf.append(v)
             return True
         return False
@@ -453,6 +459,7 @@ class Scheduler:
                 fb.L.append(None)
                 return ret
         if len(ch.buf) < ch.cap:
+            self.vm.heap.charge(element_charge(v))  # (the buffer grows)
             ch.buf.append(v)
             fb.L.append(None)
             return ret

@@ -13,7 +13,8 @@ path, so without the grant it raises `PermissionError: read access to
 "notes.txt" denied (run with --allow-read)` and touches nothing. OS errors
 raise `IOError` with the path and the OS's message (`IOError: notes.txt: No
 such file or directory`); a file that is not valid UTF-8 raises `IOError`
-too. Files are read and written synchronously: a regular file never makes a
+too. A read is refused with `MemoryError` before it outgrows the VM's memory
+limit (read_bounded). Files are read and written synchronously: a regular file never makes a
 fiber wait in the sense of the scheduler.
 """
 
@@ -30,8 +31,13 @@ from ..runtime.values import typeof
 __all__ = ["make_fs_module"]
 
 
+READ_CHUNK = 1 << 20  # bytes read_text reads at a time
+
+
 def make_fs_module(vm: Any) -> dict[str, Any]:
-    alloc = vm.heap.alloc
+    heap = vm.heap
+    alloc = heap.alloc
+    charge_str = heap.charge_str
 
     def path_arg(name: str, args: tuple, n: int) -> str:
         if len(args) != n:
@@ -51,14 +57,29 @@ def make_fs_module(vm: Any) -> dict[str, Any]:
         vm.caps.require("read", path)
         try:
             with open(path, "rb") as f:
-                data = f.read()
+                data = read_bounded(f)
         except OSError as e:
             raise io_error(path, e) from None
         vm.limits.charge_items(len(data))  # fuel for the bytes read (docs/limits.md)
         try:
-            return data.decode("utf-8")
+            return charge_str(data.decode("utf-8"))
         except UnicodeDecodeError as e:
             raise RtError("IOError", f"{path}: not valid UTF-8 (byte {e.start})") from None
+
+    def read_bounded(f: Any) -> bytes:
+        """The file's bytes, in chunks, each reserved against the memory limit
+        first (the bytes and the text decoded from them): a file larger than
+        the limit, or one without an end (/dev/zero), fails with MemoryError
+        before the host reads it all."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            heap.reserve(2 * (total + READ_CHUNK))
+            chunk = f.read(READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
 
     def write_text(*args: Any) -> None:
         path = path_arg("fs.write_text", args, 2)

@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, map_key, unmap_key
+from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, map_key, str_bytes, unmap_key
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError
 from ..runtime.values import format_float, to_str, typeof
@@ -347,6 +347,9 @@ def make_json_module(vm: Any) -> dict[str, Any]:
         if type(text) is not str:
             raise RtError("TypeError", f"json.parse expects a string, got {typeof(text)}")
         vm.limits.charge_items(len(text))  # fuel for the text (docs/limits.md)
+        # The strings of the result hold at most the text's characters:
+        # charged first (the containers are charged as they are allocated).
+        vm.heap.charge(str_bytes(text))
         try:
             return json_parse(text, alloc)
         except _JsonError as e:
@@ -357,7 +360,7 @@ def make_json_module(vm: Any) -> dict[str, Any]:
             raise arg_count_error("json.stringify", 1, len(args))
         text = json_stringify(args[0])
         vm.limits.charge_items(len(text))  # fuel for the text made (docs/limits.md)
-        return text
+        return vm.heap.charge_str(text)
 
     return {
         "parse": alloc(Native("parse", parse, 1)),

@@ -55,7 +55,7 @@ import errno
 import socket
 from typing import Any
 
-from ..heap.objects import HEADER, SLOT, HeapObject, Native
+from ..heap.objects import HEADER, SLOT, HeapObject, Native, str_bytes
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError, host_reason
 from ..sched.io import READ, WRITE, Retarget
@@ -64,6 +64,7 @@ from ..runtime.values import typeof
 __all__ = ["make_net_module", "Listener", "Conn"]
 
 DEFAULT_READ = 65536
+MAX_READ = 1 << 20  # the most one conn.read returns
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY}
 _RETRY_ACCEPT = (BlockingIOError, InterruptedError, ConnectionAbortedError)
 # What an open socket costs beyond its slots, in accounted bytes: the kernel's
@@ -88,6 +89,7 @@ class _Socket(HeapObject):
 
     __slots__ = ("sock", "fd", "id", "io", "closed")
     kind = "socket"
+    owns_resource = True  # free() closes it (heap/heap.py keeps it for the sweep)
 
     def __init__(self, sock: socket.socket, io: Any) -> None:
         sock.setblocking(False)
@@ -142,6 +144,9 @@ class Conn(_Socket):
     type_name = "conn"
     kind = "conn"
 
+    def size(self) -> int:
+        return super().size() + str_bytes(self.rbuf)
+
     def __init__(self, sock: socket.socket, io: Any) -> None:
         super().__init__(sock, io)
         try:
@@ -182,6 +187,9 @@ class Conn(_Socket):
         if tail:
             if self.rpos:
                 self.rbuf, self.rpos = self.rbuf[self.rpos :], 0
+            # The read buffer grows (a line without an end keeps it growing):
+            # charged to the heap, and counted in the conn's size from then on.
+            self.io.sched.vm.heap.charge(str_bytes(tail))
             self.rbuf += tail
         return True
 
@@ -403,6 +411,9 @@ def install_methods(vm: Any) -> None:
                 raise RtError("TypeError", f"conn.read expects an int size, got {typeof(n)}")
             if n < 1:
                 raise RtError("ValueError", f"conn.read: size must be at least 1, got {n}")
+            # "Up to n": a larger read returns less. (socket.recv(n) allocates n
+            # bytes before it reads one, so a guest's n must not reach it.)
+            n = min(n, MAX_READ)
         c.check_open()
         return io.run(fb, ret, c.what("read"), c.fd, READ, lambda: c.try_read(n))
 

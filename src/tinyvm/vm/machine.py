@@ -72,11 +72,13 @@ _NO_ERROR = object()
 class Machine(Calls, ObjectOps, Modules):
     """One VM (see the module docstring)."""
 
-    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False) -> None:
+    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None) -> None:
         # The VM's view of the front ends (lang/loader.py): resolves import
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
-        self.heap = Heap(stress=gc_stress)
+        # max_memory: the heap's limit in accounted bytes (None: heap.DEFAULT_LIMIT).
+        self.heap = Heap(stress=gc_stress, limit=max_memory)
+        self.heap.roots = self.gc_roots  # for a mark at the limit (heap/heap.py)
         # None: the default of the language of the code each run starts with
         # (_fix_depth: clox's 64 for Lox), until then the default dialect's.
         # Decoded call sites hold the limit of their code's language
@@ -378,6 +380,13 @@ class Machine(Calls, ObjectOps, Modules):
                 self._count_failed(op, fb, i)
                 i = -1
                 err = self.make_error("StackOverflowError", "host recursion limit reached")
+            except MemoryError as e:
+                # The heap's limit (heap.OutOfMemory, raised before anything was
+                # built), or the host itself out of memory: the guest's error either way.
+                used += i + 1
+                self._count_failed(op, fb, i)
+                i = -1
+                err = self.make_error("MemoryError", str(e) or "out of memory (the host could not allocate)")
             except ZeroDivisionError:
                 self._count_failed(op, fb, i)
                 i = -1
@@ -596,7 +605,8 @@ class Machine(Calls, ObjectOps, Modules):
 
     def make_error(self, cls_name: str, message: str) -> Instance:
         cls = self.error_classes.get(cls_name) or self.error_classes["Error"]
-        inst = self.heap.alloc(Instance(cls, dict(cls.template)))
+        # (admit: an error must be made even at the memory limit, MemoryError first.)
+        inst = self.heap.admit(Instance(cls, dict(cls.template)))
         inst.fields["message"] = message
         return inst
 

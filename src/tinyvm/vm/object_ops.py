@@ -21,6 +21,7 @@ from typing import Any
 from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, unmap_key
 from ..runtime.errors import RtError
+from ..runtime.memory import entry_charge, value_bytes
 from ..runtime.values import check_key, repr_value, typeof
 from ..sched.concurrency import chan_iter_next
 from ..sched.fiber import Fiber
@@ -120,7 +121,11 @@ class ObjectOps:
             obj.items[i] = value
             return
         if t is Map:
-            obj.items[check_key(i)] = value
+            key = check_key(i)
+            items = obj.items
+            if key not in items:  # a new entry: the map grows (runtime/memory.py)
+                self.heap.charge(entry_charge(value) + value_bytes(i))
+            items[key] = value
             return
         raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
 

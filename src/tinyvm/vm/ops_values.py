@@ -25,6 +25,7 @@ from ..heap.objects import (
 )
 from ..runtime import arith
 from ..runtime.errors import RtError, undefined_global
+from ..runtime.memory import SMALL_STR
 from ..runtime.values import check_key, typeof
 from .ops import BUILDERS, builder, push_value, unary
 
@@ -424,9 +425,13 @@ def b_build_string(d, code, ops, pc, args, k):
     if n == 0:  # (L[-0:] would be the whole frame)
         return push_value(ops, k, "")
 
+    charge_str = d.vm.heap.charge_str
+
     def f(fb):
         L = fb.L
         s = "".join(L[-n:])
+        if len(s) >= SMALL_STR:
+            charge_str(s)
         del L[-n:]
         L.append(s)
         return ops[k]

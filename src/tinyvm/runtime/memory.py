@@ -1,0 +1,128 @@
+"""Memory accounting for the runtime library: what built-ins and operators
+charge to the heap (heap/heap.py) for memory they make outside `alloc`.
+
+Guest strings and numbers are plain Python values, not heap objects; an
+array push or a new map key grows an object after its allocation. So the
+operations that make them charge their accounted size (heap/objects.py's
+constants) *before* building the result where it is known (`s + t`, `join`,
+a file's size), or just after where it is not: over the limit the heap raises
+the guest's MemoryError at that instruction, before a runaway program can
+make the host allocate gigabytes. A collection recounts everything reachable,
+so these charges only have to be right until the next one. docs/memory.md
+describes the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..bytecode import opcodes as O
+from ..heap.objects import (
+    CONTAINER,
+    ENTRY,
+    FLOAT_BYTES,
+    HEADER,
+    INT_BYTES,
+    SLOT,
+    STR_HEADER,
+    Array,
+    str_bytes,
+)
+
+ELEMENT = SLOT + 1  # an array element: its slot and the list's 1/8 spare room (Array.size)
+
+
+# Strings shorter than this are charged when stored into a container, not
+# when made: a short string that is only garbage costs nothing to account
+# (CPython frees it at once, and no collection is needed for it), which keeps
+# string-building loops as fast as before. Longer ones are charged (and
+# checked against the limit) when made, before they are built where possible.
+SMALL_STR = 256
+
+
+def value_bytes(v: Any) -> int:
+    """What a container slot holding v adds beyond the slot: a boxed number,
+    or a short string. (Longer strings are charged where they are made,
+    objects when allocated.)"""
+    t = type(v)
+    if t is int:
+        return 0 if -5 <= v <= 256 else INT_BYTES
+    if t is float:
+        return FLOAT_BYTES
+    if t is str and len(v) < SMALL_STR:
+        return str_bytes(v)
+    return 0
+
+
+def concat_bytes(a: str, b: str) -> int:
+    """The accounted size of a + b (heap.objects.str_bytes of the result)."""
+    n = len(a) + len(b)
+    return STR_HEADER + (n if a.isascii() and b.isascii() else 4 * n)
+
+
+def array_bytes(n: int) -> int:
+    """The accounted size of an Array of n elements (Array.size)."""
+    return HEADER + CONTAINER + SLOT * n + (n >> 3)
+
+
+def element_charge(v: Any) -> int:
+    """A push or insert of v."""
+    t = type(v)
+    if t is int:  # (inline: the common case of the hot path of push)
+        return ELEMENT if -5 <= v <= 256 else ELEMENT + INT_BYTES
+    return ELEMENT + value_bytes(v)
+
+
+def entry_charge(v: Any) -> int:
+    """A new map entry holding v (its key is charged where it was made)."""
+    return ENTRY + value_bytes(v)
+
+
+def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]]) -> dict[int, Callable[[Any, Any], Any]]:
+    """A language's binary slow paths with `+` charging its result first: a
+    string or array concatenation is refused before it is built."""
+    add = binary[O.ADD]
+    charge = heap.charge
+    reserve = heap.reserve
+
+    def add_checked(a: Any, b: Any) -> Any:
+        ta = type(a)
+        if ta is str and type(b) is str:
+            if len(a) + len(b) >= SMALL_STR:
+                charge(concat_bytes(a, b))
+            return a + b
+        if ta is Array and type(b) is Array:
+            reserve(array_bytes(len(a.items) + len(b.items)))  # (alloc accounts it)
+        return add(a, b)
+
+    out = dict(binary)
+    out[O.ADD] = add_checked
+    return out
+
+
+def charge_long(heap: Any) -> Callable[[str], str]:
+    """heap.charge_str for strings of SMALL_STR characters or more."""
+    charge_str = heap.charge_str
+
+    def charged(s: str) -> str:
+        if len(s) >= SMALL_STR:
+            charge_str(s)
+        return s
+
+    return charged
+
+
+def join_checked(heap: Any, join: Callable[[str, list], str]) -> Callable[[str, list], str]:
+    """`join` charging its result; refused first when the parts alone are
+    known to exceed the limit (the separators' share is bounded by them)."""
+
+    def joined(sep: str, items: list) -> str:
+        n = len(items)
+        if n > 1 and sep:
+            heap.reserve(STR_HEADER + len(sep) * (n - 1))
+        s = join(sep, items)
+        if len(s) >= SMALL_STR:
+            heap.charge_str(s)
+        return s
+
+    return joined
