@@ -128,13 +128,13 @@ def test_cli_max_memory(tmp_path):
     [("65536", 65536), ("1K", 1024), ("256M", 256 * MiB), ("1G", 1 << 30), ("2g", 2 << 30), ("3MiB", 3 * MiB), ("4kb", 4096)],
 )
 def test_parse_size(text, size):
-    assert parse_size(text) == size
+    assert parse_size("--max-memory", text) == size
 
 
 @pytest.mark.parametrize("text", ["", "M", "0", "-1M", "1T", "1.5G", "12 M", "1MM"])
 def test_parse_size_rejects(text):
-    with pytest.raises(ValueError):
-        parse_size(text)
+    with pytest.raises(ValueError, match="--max-memory needs a size such as 256M"):
+        parse_size("--max-memory", text)
 
 
 def test_memory_error_is_catchable_and_the_heap_stays_consistent():
@@ -342,3 +342,18 @@ def test_accounted_bytes_track_real_memory(name):
     # accounted only in part): compare the data's share.
     ratio = real / accounted
     assert 0.6 <= ratio <= 1.5 + 2 * MiB / accounted, (name, accounted, real)
+
+
+def test_one_string_stored_again_and_again_is_charged_once():
+    # A channel filled with one constant string: each send stores the same
+    # string object. Charged at every store, it was accounted 13 times its
+    # growth, and collections (finding little of it live) came ever more
+    # often: 73 full marks and 35 s to reach a 64 MiB limit. Now one mark per
+    # doubling, as for any growing buffer.
+    vm = VM(stdout=io.StringIO(), max_memory=4 << 20)
+    src = 'let ch = Chan(9223372036854775807)\nwhile true { ch.send("a value that takes some room in the buffer") }\n'
+    with pytest.raises(GuestException) as info:
+        vm.run_source(src)
+    assert info.value.class_name == "MemoryError"
+    stats = vm.machine.heap.stats
+    assert stats.collections + stats.emergencies <= 12

@@ -236,10 +236,14 @@ def parse_duration(name: str, text: str | None) -> float:
 
 def parse_size(name: str, text: str | None) -> int:
     """A size in bytes: a positive integer, optionally with K, M or G (1024,
-    1024 * 1024...): `1M`, `64K`, `1000`."""
-    if text:
-        unit = text[-1].upper() if text[-1].upper() in _BYTES and not text[-1].isdigit() else ""
-        digits = text[: len(text) - len(unit)]
-        if digits.isascii() and digits.isdigit() and int(digits) > 0:
-            return int(digits) * _BYTES[unit]
-    raise ValueError(f"{name} needs a size such as 1M, 64K or 1000 (bytes)")
+    1024 * 1024...; `KB`, `KiB` and lower case too): `1M`, `64K`, `1000`."""
+    t = (text or "").upper()
+    for suffix in ("IB", "B"):
+        if t.endswith(suffix) and t[-len(suffix) - 1 : -len(suffix)] in ("K", "M", "G"):
+            t = t[: -len(suffix)]
+            break
+    unit = t[-1] if t[-1:] in ("K", "M", "G") else ""
+    digits = t[: len(t) - len(unit)]
+    if digits.isascii() and digits.isdigit() and int(digits) > 0:
+        return int(digits) * _BYTES[unit]
+    raise ValueError(f"{name} needs a size such as 256M, 64K or 1000 (bytes)")

@@ -103,6 +103,7 @@ class Heap:
         self.epoch = 0
         self.stats = GCStats()
         self.live = 0  # accounted bytes found live by the last count
+        self.last_str: str | None = None  # the short string charged last (runtime/memory.py value_bytes)
         self.fresh = True  # no emergency mark since the last collection
         self.high = 0  # the peak, as of the last time `bytes` went past next_gc
         # The roots, for an emergency mark (the machine sets it: VM.gc_roots).

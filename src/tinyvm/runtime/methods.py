@@ -374,12 +374,12 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     def array_push(arr: Array, *args: Any) -> None:
         if len(args) != 1:
             raise _argc("array.push", 1, len(args))
-        charge(element_charge(args[0]))
+        charge(element_charge(args[0], heap))
         arr.items.append(args[0])
 
     def array_insert(arr: Array, *args: Any) -> None:
         if len(args) == 2:
-            charge(element_charge(args[1]))
+            charge(element_charge(args[1], heap))
         return _array_insert(arr, *args)
 
     def array_join(arr: Array, *args: Any) -> str:

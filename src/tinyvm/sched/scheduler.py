@@ -390,7 +390,7 @@ class Scheduler:
             self.deliver(r, v, True)
             return True
         if len(ch.buf) < ch.cap:
-            self.vm.heap.charge(element_charge(v))  # (the buffer grows)
+            self.vm.heap.charge(element_charge(v, self.vm.heap))  # (the buffer grows)
             ch.buf.append(v)
             return True
         return False
@@ -459,7 +459,7 @@ class Scheduler:
                 fb.L.append(None)
                 return ret
         if len(ch.buf) < ch.cap:
-            self.vm.heap.charge(element_charge(v))  # (the buffer grows)
+            self.vm.heap.charge(element_charge(v, self.vm.heap))  # (the buffer grows)
             ch.buf.append(v)
             fb.L.append(None)
             return ret

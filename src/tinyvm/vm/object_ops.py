@@ -124,7 +124,7 @@ class ObjectOps:
             key = check_key(i)
             items = obj.items
             if key not in items:  # a new entry: the map grows (runtime/memory.py)
-                self.heap.charge(entry_charge(value) + value_bytes(i))
+                self.heap.charge(entry_charge(value, self.heap) + value_bytes(i, self.heap))
             items[key] = value
             return
         raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
