@@ -314,9 +314,12 @@ class VM:
         the listed methods (embed/handles.py). Pass it as an argument, a
         global or a host function's result; `handle.revoke()` ends it."""
         methods_table = self.machine.methods
-        if not isinstance(methods_table.get("handle"), HandleMethods):
-            methods_table["handle"] = HandleMethods()
-        return Handle(self, obj, methods, name)
+        table = methods_table.get("handle")
+        if not isinstance(table, HandleMethods):
+            table = methods_table["handle"] = HandleMethods()
+        handle = Handle(self, obj, methods, name)
+        table.allow(handle.methods)
+        return handle
 
     def charge(self, units: int) -> None:
         """Charge fuel for a host function's own work (its cost in
