@@ -123,6 +123,8 @@ class VM:
         `fuse=False` runs without superinstructions (a differential tier)."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
+        if timeout is not None and not timeout > 0:  # (a run's own timeout= is checked by its scope)
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.languages = languages or Languages.default()
         self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None)
         limits = self.machine.limits
