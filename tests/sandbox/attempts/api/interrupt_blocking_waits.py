@@ -10,11 +10,11 @@ from tinyvm import VM, Interrupted
 vm = VM()
 vm.run_source(
     "let ch = Chan(0)\n"
-    "fn keep_alive() { spawn fn() { sleep(1000) }() }\n"  # (else: a DeadlockError at once)
+    "fn keep_alive() { spawn fn() { sleep(100000) }() }\n"  # (else: a DeadlockError at once)
     "fn recv_forever() { keep_alive()\n return ch.recv() }\n"
     "fn select_forever() { keep_alive()\n let other = Chan(0)\n select { case v = ch.recv() { return v } case w = other.recv() { return w } } }\n"
-    "fn sleepers() { for i in 0..50 { spawn fn() { sleep(1000); print(\"leaked fiber ran\") }() }\n sleep(1000) }\n"
-    "async fn slow() { sleep(1000)\n return 1 }\n"
+    "fn sleepers() { for i in 0..50 { spawn fn() { sleep(100000); print(\"leaked fiber ran\") }() }\n sleep(100000) }\n"
+    "async fn slow() { sleep(100000)\n return 1 }\n"
     "fn awaits() { return await slow() }\n"
 )
 for name in ("recv_forever", "select_forever", "sleepers", "awaits"):
