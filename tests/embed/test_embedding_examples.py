@@ -79,3 +79,26 @@ def test_examples_are_linked_from_the_docs():
         text = doc.read_text(encoding="utf-8")
         for name in EXPECTED:
             assert f"embedding/{name}" in text, (doc.name, name)
+
+
+def test_the_api_page_names_every_public_member():
+    """docs/embedding.md is the whole API: each public method or property of
+    the classes a host touches is named there (as `name`)."""
+    from tinyvm.api import VM, Globals
+    from tinyvm.embed.convert import GuestFunction, GuestGenerator, GuestObject, GuestTask
+    from tinyvm.embed.handles import Handle
+    from tinyvm.embed.hostfn import HostFunction
+
+    from collections.abc import MutableMapping
+
+    internal = {"guest_value", "invoke"}  # the conversions' own hooks (embed/convert.py HostValue)
+    mapping = set(dir(MutableMapping))  # Globals' mapping methods: the page says it is a MutableMapping
+    text = (REPO / "docs" / "embedding.md").read_text(encoding="utf-8")
+    missing = []
+    for cls in (VM, Globals, HostFunction, Handle, GuestObject, GuestFunction, GuestTask, GuestGenerator):
+        for name in dir(cls):
+            if name.startswith("_") or name in internal or name in dir(object) or (cls is Globals and name in mapping):
+                continue
+            if f"`{name}" not in text and f".{name}" not in text:
+                missing.append(f"{cls.__name__}.{name}")
+    assert not missing, missing
