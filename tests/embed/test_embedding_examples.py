@@ -84,12 +84,17 @@ def test_examples_are_linked_from_the_docs():
 def test_the_api_page_names_every_public_member():
     """docs/embedding.md is the whole API: each public method or property of
     the classes a host touches is named there (as `name`)."""
+    from collections.abc import MutableMapping
+
     from tinyvm.api import VM, Globals
-    from tinyvm.embed.convert import GuestFunction, GuestGenerator, GuestObject, GuestTask
+    from tinyvm.embed.convert import (
+        GuestFunction,
+        GuestGenerator,
+        GuestObject,
+        GuestTask,
+    )
     from tinyvm.embed.handles import Handle
     from tinyvm.embed.hostfn import HostFunction
-
-    from collections.abc import MutableMapping
 
     internal = {"guest_value", "invoke"}  # the conversions' own hooks (embed/convert.py HostValue)
     mapping = set(dir(MutableMapping))  # Globals' mapping methods: the page says it is a MutableMapping

@@ -34,11 +34,11 @@ import time
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tinyvm import VM, GuestException, GuestExit, LimitExceeded  # noqa: E402
-from tinyvm.lang.diagnostics import CompileError  # noqa: E402
+from tinyvm import VM, GuestException, GuestExit, LimitExceeded
+from tinyvm.lang.diagnostics import CompileError
 
 LONG = os.environ.get("TVM_FUZZ_LONG", "") not in ("", "0")
 CASES = int(os.environ.get("TVM_FUZZ_API_CASES", "5000" if LONG else "400"))
