@@ -127,6 +127,8 @@ class VM:
         `fuse=False` runs without superinstructions (a differential tier)."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
+        if timeout is not None and not timeout > 0:  # (a run's own timeout= is checked by its scope)
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.languages = languages or Languages.default()
         self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory)
         limits = self.machine.limits
@@ -329,9 +331,12 @@ class VM:
         the listed methods (embed/handles.py). Pass it as an argument, a
         global or a host function's result; `handle.revoke()` ends it."""
         methods_table = self.machine.methods
-        if not isinstance(methods_table.get("handle"), HandleMethods):
-            methods_table["handle"] = HandleMethods()
-        return Handle(self, obj, methods, name)
+        table = methods_table.get("handle")
+        if not isinstance(table, HandleMethods):
+            table = methods_table["handle"] = HandleMethods()
+        handle = Handle(self, obj, methods, name)
+        table.allow(handle.methods)
+        return handle
 
     def charge(self, units: int) -> None:
         """Charge fuel for a host function's own work (its cost in

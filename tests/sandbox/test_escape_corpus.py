@@ -11,11 +11,18 @@ Attempts that need an issue-12 feature not in this code base yet (`needs:`)
 are skipped with the reason; attempts that show a known hole (`xfail:`,
 written down in tests/sandbox/FINDINGS.md) are strict xfails, so a fix makes
 them fail until the marker is removed.
+
+The runs are subprocesses that mostly wait (a bomb for its timeout, the rest
+for Python to start), so the selected attempts are started together, a few
+at a time (`TVM_SANDBOX_JOBS`, default: the number of cores, at least 2, at
+most 4), longest first; each test then checks its own run's outcome.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -43,17 +50,40 @@ def _param(a):
     return pytest.param(a, id=a.id, marks=marks)
 
 
+JOBS = int(os.environ.get("TVM_SANDBOX_JOBS", "0")) or min(4, max(2, os.cpu_count() or 1))
+
+
+def _runnable(a) -> bool:
+    return not a.problems and not any(missing_feature(n) for n in a.needs)
+
+
+def _run_one(a, root: Path):
+    fx = Fixture.make(root)
+    argv = command(a, fx)
+    before = fx.snapshot()
+    outcome = run(a, fx, argv)
+    return fx, before, outcome, fx.snapshot()
+
+
+@pytest.fixture(scope="session")
+def runs(request, tmp_path_factory):
+    """The runs of the selected attempts, started together (module docstring):
+    attempt id -> Future of (fixture, snapshot before, outcome, snapshot after)."""
+    selected = [item.callspec.params["attempt"] for item in request.session.items if item.originalname == "test_attempt" and hasattr(item, "callspec")]
+    todo = sorted((a for a in selected if _runnable(a)), key=lambda a: (-a.timeout if a.xfail else 0.0, a.kind != ".py"))
+    pool = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="sandbox")
+    futures: dict[str, Future] = {a.id: pool.submit(_run_one, a, tmp_path_factory.mktemp("attempt")) for a in todo}
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.mark.parametrize("attempt", [_param(a) for a in ATTEMPT_LIST])
-def test_attempt(attempt, tmp_path):
+def test_attempt(attempt, runs):
     assert not attempt.problems, f"{attempt.id}: malformed header: {attempt.problems}"
     for need in attempt.needs:
         if reason := missing_feature(need):
             pytest.skip(reason)
-    fx = Fixture.make(tmp_path)
-    argv = command(attempt, fx)
-    before = fx.snapshot()
-    outcome = run(attempt, fx, argv)
-    after = fx.snapshot()
+    fx, before, outcome, after = runs[attempt.id].result()
     problems = clean_problems(attempt, fx, outcome, before, after)
     assert not problems, (
         f"{attempt.id}: {attempt.tries}\n  " + "\n  ".join(problems)

@@ -8,7 +8,7 @@ Host -> guest (`Converter.to_guest`):
   rules: int, float, bool, string or nil, else `TypeError`);
 * a registered host function (`HostFunction`), a handle (`Handle`), or a
   guest value the host got from this same VM (`GuestObject` and its
-  callables) -> the guest value it stands for;
+  callables, or a raw value from `vm.get`) -> the guest value it stands for;
 * anything else -> `TypeError` naming the Python type (bytes, set, modules,
   arbitrary objects never enter the guest). A guest value of another VM is a
   `TypeError` too.
@@ -233,7 +233,12 @@ class Converter:
             return v.value
         if isinstance(v, HeapObject):
             # A raw guest value (vm.get, vm.machine): the VM's own tools use
-            # them; ownership cannot be checked, so hosts should use proxies.
+            # them. One of another VM would run that VM's code (and reach its
+            # host functions and handles) here, so it must be one of this
+            # heap's objects: a scan, on this rare path only (proxies carry
+            # their VM and are checked at once).
+            if not any(o is v for o in self.vm.machine.heap.objects):
+                raise TypeError(f"a guest value of another VM (or a collected one) cannot be passed to this VM ({typeof(v)})")
             return v
         raise TypeError(f"cannot pass a Python {type(v).__name__} to the guest (register a function, or use vm.handle)")
 

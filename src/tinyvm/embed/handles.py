@@ -15,7 +15,11 @@ guest `Error` ("handle Name was revoked"), and the handle keeps nothing alive.
 
 The guest side is a `GuestHandle` heap object holding only its `Handle`; the
 VM's method table for kind "handle" (`HandleMethods`) sends every call to
-`Handle.invoke`, which applies the allow-list per handle.
+`Handle.invoke`, which applies the allow-list per handle. The table knows
+only the names some handle of the VM lists (the machine asks it without the
+receiver), so `h.secret` is a TypeError at the access, like a missing field;
+a name listed by *another* handle of the same VM gives a function value whose
+call is refused by `invoke`.
 """
 
 from __future__ import annotations
@@ -102,12 +106,20 @@ class Handle(HostValue):
 
 
 class HandleMethods(dict):
-    """The VM's method table for kind "handle": every public name answers with
-    a dispatcher to the receiver's `Handle.invoke` (the allow-list is per
-    handle, checked there). Installed as `machine.methods["handle"]`."""
+    """The VM's method table for kind "handle": every name some handle of the
+    VM lists answers with a dispatcher to the receiver's `Handle.invoke` (the
+    allow-list is per handle, checked there). Installed as
+    `machine.methods["handle"]`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()  # listed by some handle (never shrinks: revoke is per handle)
+
+    def allow(self, names: Iterable[str]) -> None:
+        self.names.update(names)
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        if not isinstance(name, str) or name.startswith("_"):
+        if name not in self.names:
             return default
 
         def method(recv: Any, *args: Any) -> Any:
@@ -118,7 +130,7 @@ class HandleMethods(dict):
         return method
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and not name.startswith("_")
+        return name in self.names
 
     def __getitem__(self, name: str) -> Any:
         method = self.get(name)

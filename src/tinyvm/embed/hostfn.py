@@ -256,7 +256,17 @@ class AsyncRunner:
 
     def close(self) -> None:
         if self._own is not None:
-            self._own.call_soon_threadsafe(self._own.stop)
+            loop = self._own
+
+            def stop() -> None:
+                # Coroutines of runs that ended (a deadline, an interrupt)
+                # may still wait: cancel them, then stop once they unwound
+                # (their steps are queued before the stop).
+                for task in asyncio.all_tasks(loop):
+                    task.cancel()
+                loop.call_soon(loop.stop)
+
+            loop.call_soon_threadsafe(stop)
             assert self._thread is not None
             self._thread.join()
             self._own.close()

@@ -1,5 +1,6 @@
 # tries: keep using a handle after the host revoked it (saved in a global, a closure, a container)
 # status: 0
+# stdout: 1
 # stdout: ok
 # needs: api-handle api-globals
 from tinyvm import VM, GuestException

@@ -1,5 +1,6 @@
 # tries: from an in-memory module set, import files from disk (../, absolute, the outside folder)
 # status: 0
+# stdout: 2
 # stdout: ok
 # needs: api-modules
 import os

@@ -1,6 +1,5 @@
 # tries: a host stdout whose write raises a Python exception: the VM must report it cleanly (not InternalError) to the host
 # status: 0
-# xfail: F6 an exception raised by a host stream (not an OSError) inside a run becomes an InternalError
 # stdout: clean
 import sys
 

@@ -1,6 +1,5 @@
 # tries: os.exit(3) in an embedded VM must raise tinyvm.GuestExit (status 3) to the host, never exit the host process
 # status: 0
-# xfail: F5 os.exit in an embedded VM raises SystemExit (ProgramExit) and ends the host process
 # stdout: GuestExit 3
 # stdout: host still alive
 from tinyvm import VM, GuestExit
