@@ -306,3 +306,18 @@ def test_a_source_set_returning_neither_text_nor_bytes_is_a_host_error() -> None
 
     with pytest.raises(TypeError, match=r"Broken.read\('a.tl'\) returned NoneType, not str or bytes"):
         VM(modules=Broken({"a.tl": ""})).run_source('import "./a" as a\n')
+
+
+def test_an_import_spec_with_a_nul_character_is_refused_cleanly(tmp_path):
+    # os calls raise ValueError for a NUL in a path: it once escaped as a
+    # host traceback from DirectorySources.locate (corpus F7).
+    from tinyvm.lang.diagnostics import CompileError
+
+    main = tmp_path / "main.tl"
+    main.write_text('import "./a\\0b" as a\n')
+    vm = VM(import_root=str(tmp_path))
+    with pytest.raises(CompileError) as info:
+        vm.run_file(str(main))
+    text = info.value.render()
+    assert 'cannot import "./a\\x00b": a path cannot contain a NUL character' in text
+    assert "\0" not in text

@@ -293,7 +293,7 @@ class Compilation:
     def load(self, importer: str, importer_fe: FrontEnd, spec: str) -> ModuleInfo | None:
         """`ModuleContext.load` for module `importer` (see there)."""
         if not is_file_spec(spec):  # a file is named by a path, never like a standard module
-            raise ImportFailure(f'the path of a file import starts with "./", "../" or "/": "{spec}"')
+            raise ImportFailure(f'the path of a file import starts with "./", "../" or "/": "{_shown(spec)}"')
         key = resolve_spec(importer, spec, self.languages.extensions)
         keys = [k for k, _ in self.stack]
         if key in keys:
@@ -312,14 +312,14 @@ class Compilation:
         try:
             ext = self._find(key, spec, importer_fe)
             if ext is None:
-                raise ImportFailure(f'cannot find module "{spec}"')
+                raise ImportFailure(f'cannot find module "{_shown(spec)}"')
             path = self.display(key, ext)
             data = self._read(key + ext, path)
             if ext != TVM_EXT and not isinstance(data, str):
                 data = decode_source(data, path)
         except SourceDenied as e:
             # The same words whether or not such a file exists (lang/sources.py).
-            raise ImportFailure(f'cannot import "{spec}": {e.reason}') from None
+            raise ImportFailure(f'cannot import "{_shown(spec)}": {e.reason}') from None
         except CompileError as e:  # it cannot be read, or is not UTF-8
             self.diagnostics.extend(e.diagnostics)
             self.failed[key] = (None, self.languages.for_extension(ext))
@@ -413,3 +413,11 @@ def compile_program(
     if comp.diagnostics:
         raise frontend.compile_error(comp.diagnostics, comp.sources)
     return comp.bundle
+
+
+def _shown(spec: str) -> str:
+    """An import spec as messages show it: characters a terminal would not
+    print as themselves (a NUL, an escape sequence) as \\xNN or \\uNNNN."""
+    if spec.isprintable():
+        return spec
+    return "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in spec)

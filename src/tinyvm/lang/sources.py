@@ -142,6 +142,8 @@ class DirectorySources:
     def locate(self, path: str) -> str:
         """The real file `path` names, if it is inside a root; else SourceDenied
         (decided by the path alone, never by whether the file exists)."""
+        if "\0" in path:  # (no OS path holds one: os calls raise ValueError)
+            raise SourceDenied("a path cannot contain a NUL character")
         full = os.path.normpath(path if path.startswith("/") else os.path.join(self.base, *path.split("/")))
         if _inside(full, self.written_roots):
             real = os.path.realpath(full)
