@@ -107,3 +107,16 @@ def test_the_api_page_names_every_public_member():
             if f"`{name}" not in text and f".{name}" not in text:
                 missing.append(f"{cls.__name__}.{name}")
     assert not missing, missing
+
+
+def test_the_readmes_embedding_example_prints_what_its_comments_say() -> None:
+    # The README's "Embedding" code block, run as written: every `# value`
+    # comment after a print is the line it prints.
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("The basics:\n\n```python\n") + len("The basics:\n\n```python\n")
+    code = text[start : text.index("```", start)]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    expected = [line.split("# ", 1)[1].split(" -- ")[0] for line in code.splitlines() if ("print(" in line or line.startswith("\'\'\')")) and "# " in line]
+    printed = [ln for ln in result.stdout.splitlines() if not ln.startswith(" ")]
+    assert printed == expected
