@@ -539,6 +539,14 @@ class _Cli:
 
         kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "fuel", "timeout", "max_output", "max_memory") if opts.get(k) is not None}
         gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"
+        # Differential testing (CI runs the language suites under each): the
+        # plain tier, without superinstructions or jump threading, and a VM
+        # that counts fuel. Every tier must print and fail alike.
+        tier = os.environ.get("TVM_TIER", "")
+        if tier == "plain":
+            kwargs["fuse"] = False
+        elif tier == "metered":
+            kwargs["meter_fuel"] = True
         # A program read from stdin leaves it at its end: input() reads nil.
         stdin = io.StringIO("") if word == STDIN_WORD and code is None else self.stdin
         vm = VM(
