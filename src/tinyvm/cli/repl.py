@@ -144,21 +144,9 @@ class Session:
     def compile(self, source: str) -> Any:
         """The entry compiled (a ReplEntry). Raises CompileError, with the
         errors of the files it imported too."""
-        from ..lang.diagnostics import CompileError
+        from ..lang.driver import compile_entry
 
-        comp = self.comp
-        comp.forget_failures()
-        entry, own, own_sources = None, [], {}
-        try:
-            entry = self.repl.compile(source)
-        except CompileError as e:
-            own, own_sources = e.diagnostics, e.sources
-        if entry is None or comp.diagnostics:
-            sources = dict(comp.sources)
-            sources.update(own_sources)
-            sources[REPL_KEY] = source
-            raise self.fe.compile_error(comp.diagnostics + own, sources)
-        return entry
+        return compile_entry(self.comp, self.fe, self.repl, source, REPL_KEY)
 
     def _commit(self, entry: Any) -> None:
         """Tell the front end what the entry (compiled, and run completely or

@@ -28,8 +28,7 @@ from typing import Any
 
 from ..bytecode.code import Bundle
 from ..heap.objects import UNINIT
-from ..lang.diagnostics import CompileError
-from ..lang.driver import Compilation
+from ..lang.driver import Compilation, compile_entry
 from ..lang.sources import NO_IMPORTS, NoSources
 from ..runtime.errors import RtError
 
@@ -66,17 +65,7 @@ class Namespace:
         self.ctx.path = path
         comp.main_path = path
         comp.source_set = sources if sources is not None else NoSources(NO_IMPORTS)
-        comp.forget_failures()
-        entry, own, own_sources = None, [], {}
-        try:
-            entry = self.repl.compile(source)
-        except CompileError as e:
-            own, own_sources = e.diagnostics, e.sources
-        if entry is None or comp.diagnostics:
-            sources = dict(comp.sources)
-            sources.update(own_sources)
-            sources[path] = source
-            raise self.fe.compile_error(comp.diagnostics + own, sources)
+        entry = compile_entry(comp, self.fe, self.repl, source, path)
         machine = self.vm.machine
         for key, code in comp.bundle.modules.items():
             machine.module_codes.setdefault(key, code)

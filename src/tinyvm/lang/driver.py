@@ -50,7 +50,7 @@ from typing import Iterable
 from ..bytecode.code import LANGS, Bundle, LoadError, is_file_spec
 from .nesting import MAX_IMPORT_NESTING, recursion_room
 from .diagnostics import CompileError, Diagnostic
-from .frontend import CompiledModule, FrontEnd, ImportFailure, ModuleInfo
+from .frontend import CompiledModule, FrontEnd, ImportFailure, ModuleInfo, ReplCompiler, ReplEntry
 from .sources import DirectorySources, SourceDenied, SourceSet
 
 TVM_EXT = ".tvm"  # a compiled bundle: importable like a source file
@@ -413,6 +413,25 @@ def compile_program(
     if comp.diagnostics:
         raise frontend.compile_error(comp.diagnostics, comp.sources)
     return comp.bundle
+
+
+def compile_entry(comp: Compilation, frontend: FrontEnd, repl: ReplCompiler, source: str, path: str) -> ReplEntry:
+    """One entry of a growing module (the REPL's, an embedded VM's namespace),
+    compiled by the front end's ReplCompiler `repl` against the entries
+    before it; returns its ReplEntry. Raises CompileError with every error of
+    the entry and of the files it imported (`path` names the entry's text)."""
+    comp.forget_failures()
+    entry, own, own_sources = None, [], {}
+    try:
+        entry = repl.compile(source)
+    except CompileError as e:
+        own, own_sources = e.diagnostics, e.sources
+    if entry is None or comp.diagnostics:
+        sources = dict(comp.sources)
+        sources.update(own_sources)
+        sources[path] = source
+        raise frontend.compile_error(comp.diagnostics + own, sources)
+    return entry
 
 
 def _shown(spec: str) -> str:
