@@ -41,6 +41,7 @@ so compilation cost is per shape, not per block.
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
@@ -312,7 +313,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     # The loop step's exit above ran its FOR_RANGE alone: one, the dispatch.
     covered = ([head[0], head[1]] if head is not None else []) + block + ([tail] if tail is not None else [])
     if len(covered) > 1 and decoder.vm.limits.metered:
-        g.emit(f"meter[0] += {len(covered) - 1}")
+        g.emit(f"fuel += {len(covered) - 1}")
     if tail is not None:
         g.spill()
         tail_pc = g.param(tail[0])
@@ -347,8 +348,9 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
             g.emit(f"if {v} is False: return {ops_p}[{g.param(jump)}]")
             g.emit(f"fb.epc = {g.param(pc)}; raise cond_error({v})")
     body = "\n".join("        " + line for line in g.lines)
-    # `alloc` and `meter` (per VM) are always the first parameters so shapes stay shareable.
-    src = f"def make(alloc, meter, {', '.join(g.params)}):\n    def f(fb):\n        L = fb.L\n{body}\n    return f\n"
+    # `alloc` (per VM) is always the first parameter so shapes stay shareable;
+    # `fuel` is a free variable, bound to the VM's meter cell below (bind_fuel).
+    src = f"def make(alloc, {', '.join(g.params)}):\n    fuel = 0\n    def f(fb):\n        nonlocal fuel\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
         env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "undefined": undefined_global, "cond_error": _cond_error}
@@ -358,7 +360,21 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     # (The end and the tail run after the meter update: not listed.)
     last = len(covered) - (tail is not None) - (end is not None)
     positions = {pc: n for n, (pc, _, _) in enumerate(covered[:last])}
-    return factory(decoder.vm.heap.alloc, decoder.vm.limits.meter, *g.args), len(covered), positions
+    fn = factory(decoder.vm.heap.alloc, *g.args)
+    if decoder.vm.limits.metered and len(covered) > 1:
+        fn = bind_fuel(fn, decoder.vm.limits.meter)
+    return fn, len(covered), positions
+
+
+def bind_fuel(fn: Callable, cell: Any) -> Callable:
+    """`fn` with its free variable `fuel` bound to `cell`, the VM's fuel meter
+    (vm/limits.py). `nonlocal fuel; fuel += k` is the cheapest counter
+    CPython has (a cell load and store, ~15 ns against ~23 ns for a list
+    item's `meter[0] += k`), and the generated code it is in is shared
+    between VMs, so each VM's copy of the closure gets its own cell here."""
+    code = fn.__code__
+    cells = tuple(cell if name == "fuel" else c for name, c in zip(code.co_freevars, fn.__closure__ or ()))
+    return FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, cells)
 
 
 from ..heap.objects import UNINIT, Array, Instance  # noqa: E402  (used by the generated code)
