@@ -72,6 +72,8 @@ NOT_METERED = "this VM does not count fuel: make it with VM(fuel=N) or VM(meter_
 class Limits:
     """The limits of one Machine, and what was used of them (see the module docstring)."""
 
+    per_unit = ITEMS_PER_UNIT  # (for the built-ins, which cannot import this module)
+
     def __init__(self, wake: Callable[[], None]) -> None:
         self.metered = False  # fuel is counted (fixed when the machine is made)
         self.meter = CellType(0)  # units not folded into `spent` yet (may be negative): see blocks.bind_fuel
