@@ -20,7 +20,7 @@ mid-run, and it costs the dispatch loop nothing.
 The tank (`fuel`) and the per-run cap (`scope(fuel=...)`) are kept as the
 values of `spent` at which they run dry (`_tank_end`, `_cap_end`); `stop` is
 the nearer one. The loop runs whole chunks while the fuel left covers a
-chunk of the heaviest ops (`MAX_WEIGHT` instructions each), then smaller
+chunk of the heaviest ops (`blocks.MAX_WEIGHT` instructions each), then smaller
 ones, then one dispatch at a time, where an op that stands for more
 instructions than are left runs from its plain (unfused) copy instead: a run
 with fuel F executes exactly F instructions, on every tier, and `OutOfFuel`
@@ -54,12 +54,6 @@ from ..runtime.errors import (
     OutOfFuel,
     OutputLimitExceeded,
 )
-from .blocks import MAX_BLOCK
-
-# The most instructions one dispatch stands for: a block (MAX_BLOCK body
-# instructions), the FOR_RANGE + STORE_LOCAL step that may open it, and the
-# call or constructor that may end it as its tail.
-MAX_WEIGHT = MAX_BLOCK + 3
 
 # Built-ins charge one unit of fuel per this many elements or characters of
 # work (docs/limits.md), on top of the one instruction that called them.

@@ -44,9 +44,9 @@ from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
 from ..stdlib.capabilities import Capabilities
-from .blocks import BLOCK_PC
+from .blocks import BLOCK_PC, MAX_WEIGHT
 from .calls import NO_PLACE, Calls, to_str_safe
-from .limits import MAX_WEIGHT, Limits, OutputMeter
+from .limits import Limits, OutputMeter
 from .modules import Modules
 from .object_ops import ObjectOps
 from .typecheck import TypeChecks
