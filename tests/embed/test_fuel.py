@@ -237,3 +237,57 @@ def test_bad_fuel_values_are_refused() -> None:
         vm.fuel = -1
     with pytest.raises(ValueError):
         VM(fuel=1.5)
+
+
+# --------------------------------------------------------------------------- superblocks
+
+# Shapes where a block ending in a conditional jump continues into its
+# fall-through block (vm/blocks.py, a superblock): the jump path, the fall
+# path, a failing condition, a failure in the second block, loops around
+# them. Each must use the fuel of the plain tier, and stop exactly at every
+# fuel level with the plain tier's output.
+SHAPES = [
+    "var i = 0\nvar s = 0\nwhile i < 9 {\n  s = s + i * i % 7\n  i += 1\n}\nprint(s)\n",
+    "var i = 0\nwhile i < 5 {\n  i += 1\n  if i % 2 == 0 { continue }\n  if i > 3 { break }\n  print(i)\n}\n",
+    "let xs = [1, 2, 3]\nvar i = 0\nwhile i < 6 {\n  try {\n    var v = xs[i] + i\n    print(v)\n  } catch e { print(e.message) }\n  i += 1\n}\n",
+    "fn idf(x) { return x }\nvar c = 0\ntry {\n  if idf(3) { c = c + 1 }\n} catch e { print(e.message) }\nprint(c)\n",
+    "fn f(n) {\n  if n < 2 { return n }\n  return f(n - 1) + f(n - 2)\n}\nprint(f(9))\n",
+    "var a = 1\nvar b = 0\nfor i in 0..4 {\n  for j in 0..3 {\n    if a > 0 and b < 5 or i == j { b = b + j } else { a = a - 1 }\n  }\n}\nprint(a, b)\n",
+    "fn gen(n) {\n  var i = 0\n  while i < n {\n    yield i * 2\n    i += 1\n  }\n}\nfor v in gen(4) { print(v) }\n",
+    "let xs = [5, 6]\nvar k = 0\nwhile k < 4 {\n  k = k + 1\n  if k > 1 { print(xs[k] + k) }\n}\n",
+]
+
+
+@pytest.mark.parametrize("src", SHAPES)
+def test_superblock_shapes_count_and_stop_as_the_plain_tier(src: str) -> None:
+    outcome, output, used = run(src)
+    assert (outcome, output, used) == run(src, fuse=False)
+    for fuel in range(used):
+        stopped = run(src, fuel=fuel)
+        assert stopped == run(src, fuse=False, fuel=fuel), fuel
+        assert stopped[0] == "out of fuel" and stopped[2] == fuel
+    assert run(src, fuel=used) == (outcome, output, used)
+
+
+def test_a_loop_condition_and_body_are_one_dispatch() -> None:
+    """The while loop's condition and body run as one op (fewer dispatches:
+    the preemption budget counts them), with the fuel of every instruction."""
+    src = "var i = 0\nvar s = 0\nwhile i < 1000 {\n  s = s + i\n  i = i + 1\n}\nprint(s)\n"
+    vm = VM(stdout=io.StringIO(), meter_fuel=True)
+    vm.run_source(src)
+    calls = 0
+    import sys
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event == "call" and frame.f_code.co_filename == "<tinyvm block>" and frame.f_code.co_name == "f":
+            calls += 1
+
+    vm2 = VM(stdout=io.StringIO(), meter_fuel=True)
+    sys.setprofile(count)
+    try:
+        vm2.run_source(src)
+    finally:
+        sys.setprofile(None)
+    assert calls < 1100  # one block per iteration (two without superblocks)
+    assert vm2.fuel_used == vm.fuel_used == run(src, fuse=False)[2]

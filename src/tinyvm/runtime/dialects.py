@@ -50,7 +50,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
-from ..heap.objects import Array
 from . import arith
 from .errors import RtError
 from .memory import checked_binary
@@ -119,7 +118,8 @@ def tinylang_rules(vm: Any) -> Rules:
     return Rules(
         TINYLANG,
         int_fast=True,
-        binary=_charging_add(checked_binary(vm.heap, arith.BINARY), vm.limits.charge_items) if vm.limits.metered else checked_binary(vm.heap, arith.BINARY),
+        # (`+` of strings and arrays pays fuel in its slow path: checked_binary.)
+        binary=checked_binary(vm.heap, arith.BINARY, vm.limits.charge_items if vm.limits.metered else None, vm.limits.per_unit),
         cmp=PLAIN_CMP,
         neg=arith.neg,
         get_field=vm.get_field,
@@ -127,21 +127,6 @@ def tinylang_rules(vm: Any) -> Rules:
         set_field_proven=vm.set_field_proven,
         call_method_slow=vm.call_method_slow,
     )
-
-
-def _charging_add(binary: dict, charge: Callable[[int], None]) -> dict:
-    """The operators with an ADD that pays fuel for the strings or arrays it
-    joins (docs/limits.md), before joining them."""
-    add = binary[O.ADD]
-
-    def charged_add(a: Any, b: Any) -> Any:
-        if type(a) is str and type(b) is str:
-            charge(len(a) + len(b))
-        elif type(a) is Array and type(b) is Array:
-            charge(len(a.items) + len(b.items))
-        return add(a, b)
-
-    return {**binary, O.ADD: charged_add}
 
 
 def make_rules(vm: Any, lang: str) -> Rules:

@@ -85,21 +85,33 @@ def entry_charge(v: Any, heap: Any) -> int:
     return ENTRY + value_bytes(v, heap)
 
 
-def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]]) -> dict[int, Callable[[Any, Any], Any]]:
+def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]], fuel: Callable[[int], None] | None = None, per_unit: int = 0) -> dict[int, Callable[[Any, Any], Any]]:
     """A language's binary slow paths with `+` charging its result first: a
-    string or array concatenation is refused before it is built."""
+    string or array concatenation is refused before it is built. With `fuel`
+    (a metered VM's `Limits.charge_items`), `+` also pays fuel for the items
+    it joins (docs/limits.md), here in the slow path itself: an extra
+    wrapper's call would cost every string `+` more than the charge."""
     add = binary[O.ADD]
     charge = heap.charge
     reserve = heap.reserve
+    if fuel is None:  # (short strings: one test, as without fuel)
+        per_unit = SMALL_STR
 
     def add_checked(a: Any, b: Any) -> Any:
         ta = type(a)
         if ta is str and type(b) is str:
-            if len(a) + len(b) >= SMALL_STR:
-                charge(concat_bytes(a, b))
+            n = len(a) + len(b)
+            if n >= per_unit:
+                if fuel is not None:
+                    fuel(n)
+                if n >= SMALL_STR:
+                    charge(concat_bytes(a, b))
             return a + b
         if ta is Array and type(b) is Array:
-            reserve(array_bytes(len(a.items) + len(b.items)))  # (alloc accounts it)
+            n = len(a.items) + len(b.items)
+            if fuel is not None:
+                fuel(n)
+            reserve(array_bytes(n))  # (alloc accounts it)
         return add(a, b)
 
     out = dict(binary)

@@ -7,7 +7,7 @@ is a module global: many VMs, many limits.
 
 **Fuel** counts bytecode instructions executed (docs/limits.md has the cost
 table). The loop counts its dispatches for free (`for i in range(n)`); what
-a dispatch stands for beyond one instruction goes into `meter[0]`: a fused
+a dispatch stands for beyond one instruction goes into the `meter` cell: a fused
 block or pair adds its extra instructions, an unconditional JUMP (free) and
 the loop's own continuations (a fiber's end, the return to the host)
 subtract one, and built-ins charge their work (`charge`). The loop folds the
@@ -20,7 +20,7 @@ mid-run, and it costs the dispatch loop nothing.
 The tank (`fuel`) and the per-run cap (`scope(fuel=...)`) are kept as the
 values of `spent` at which they run dry (`_tank_end`, `_cap_end`); `stop` is
 the nearer one. The loop runs whole chunks while the fuel left covers a
-chunk of the heaviest ops (`MAX_WEIGHT` instructions each), then smaller
+chunk of the heaviest ops (`blocks.MAX_WEIGHT` instructions each), then smaller
 ones, then one dispatch at a time, where an op that stands for more
 instructions than are left runs from its plain (unfused) copy instead: a run
 with fuel F executes exactly F instructions, on every tier, and `OutOfFuel`
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import sys
 import time
+from types import CellType
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,12 +54,6 @@ from ..runtime.errors import (
     OutOfFuel,
     OutputLimitExceeded,
 )
-from .blocks import MAX_BLOCK
-
-# The most instructions one dispatch stands for: a block (MAX_BLOCK body
-# instructions), the FOR_RANGE + STORE_LOCAL step that may open it, and the
-# call or constructor that may end it as its tail.
-MAX_WEIGHT = MAX_BLOCK + 3
 
 # Built-ins charge one unit of fuel per this many elements or characters of
 # work (docs/limits.md), on top of the one instruction that called them.
@@ -71,9 +66,11 @@ NOT_METERED = "this VM does not count fuel: make it with VM(fuel=N) or VM(meter_
 class Limits:
     """The limits of one Machine, and what was used of them (see the module docstring)."""
 
+    per_unit = ITEMS_PER_UNIT  # (for the built-ins, which cannot import this module)
+
     def __init__(self, wake: Callable[[], None]) -> None:
         self.metered = False  # fuel is counted (fixed when the machine is made)
-        self.meter = [0]  # units not folded into `spent` yet (may be negative)
+        self.meter = CellType(0)  # units not folded into `spent` yet (may be negative): see blocks.bind_fuel
         self.spent = 0  # units folded by the loop
         self._tank_end: int | None = None  # `spent` at which the tank is empty
         self._cap_end: int | None = None  # ... and the current run's cap
@@ -99,7 +96,7 @@ class Limits:
         None on a VM that does not count fuel."""
         if not self.metered:
             return None
-        return self.spent + self.meter[0] + self._in_flight()
+        return self.spent + self.meter.cell_contents + self._in_flight()
 
     @property
     def fuel(self) -> int | None:
@@ -139,7 +136,7 @@ class Limits:
             return
         if self.stop is not None and self.fuel_used + units > self.stop:
             raise self.out_of_fuel()
-        self.meter[0] += units
+        self.meter.cell_contents += units
 
     def charge_items(self, n: int) -> None:
         """Charge for work over n elements or characters (ITEMS_PER_UNIT each unit)."""

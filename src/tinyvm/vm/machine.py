@@ -44,9 +44,9 @@ from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
 from ..stdlib.capabilities import Capabilities
-from .blocks import BLOCK_PC
+from .blocks import BLOCK_PC, MAX_WEIGHT
 from .calls import NO_PLACE, Calls, to_str_safe
-from .limits import MAX_WEIGHT, Limits, OutputMeter
+from .limits import Limits, OutputMeter
 from .modules import Modules
 from .object_ops import ObjectOps
 from .typecheck import TypeChecks
@@ -139,11 +139,11 @@ class Machine(Calls, ObjectOps, Modules):
         # The loop's own continuations are no instructions: no fuel (each
         # takes back the unit its dispatch counts).
         def halt(fb: Fiber) -> Any:
-            meter[0] -= 1
+            meter.cell_contents -= 1
             raise Halt(fb.L[-1])
 
         def fiber_exit(fb: Fiber) -> Any:
-            meter[0] -= 1
+            meter.cell_contents -= 1
             finish(fb, fb.L[-1])
             raise Switch
 
@@ -316,7 +316,7 @@ class Machine(Calls, ObjectOps, Modules):
                     n = min(chunk, budget - used)
                     stop = lim.stop
                     if stop is not None:
-                        left = stop - lim.spent - meter[0]
+                        left = stop - lim.spent - meter.cell_contents
                         if left < n * MAX_WEIGHT:  # maybe not enough for the whole chunk
                             n = left // MAX_WEIGHT
                             if n <= 0:  # one dispatch at a time, each checked
@@ -326,8 +326,8 @@ class Machine(Calls, ObjectOps, Modules):
                     for i in range(n):
                         op = op(fb)
                     used += i + 1
-                    lim.spent += i + 1 + meter[0]
-                    meter[0] = 0
+                    lim.spent += i + 1 + meter.cell_contents
+                    meter.cell_contents = 0
                     i = -1
                     if lim.armed:  # a deadline, or the host interrupted the run
                         lim.check()
@@ -564,7 +564,7 @@ class Machine(Calls, ObjectOps, Modules):
             meter = self.limits.meter
 
             def op(fb: Fiber) -> Any:
-                meter[0] -= 1  # (no instruction: the call's error, raised late)
+                meter.cell_contents -= 1  # (no instruction: the call's error, raised late)
                 err = fb.resume_error
                 fb.resume_error = None
                 raise err
@@ -589,7 +589,7 @@ class Machine(Calls, ObjectOps, Modules):
             meter = self.limits.meter
 
             def op(fb: Fiber) -> Any:
-                meter[0] -= 1  # (no instruction: the fiber's start)
+                meter.cell_contents -= 1  # (no instruction: the fiber's start)
                 L = fb.L
                 fn = L[0]
                 if type(fn) is Function or type(fn) is AsyncFunction:  # run it here, not in another fiber

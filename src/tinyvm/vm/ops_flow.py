@@ -16,21 +16,23 @@ from ..heap.objects import (
 )
 from ..runtime.errors import STREAM_ERRORS, HostIOError, RtError
 from ..runtime.values import NeedsGuest, to_str, to_str_clox, typeof
+from .blocks import bind_fuel
 from .ops import BUILDERS, builder, unary
 
 
 @builder(O.JUMP)
 def b_jump(d, code, ops, pc, args, k):
     t = d.thread(code, args[0])
-    meter = d.vm.limits.meter
     if not d.vm.limits.metered:
         return lambda fb: ops[t]
+    fuel = 0  # (the VM's meter: bind_fuel)
 
     def f(fb):
-        meter[0] -= 1  # jumps are free (docs/limits.md): this dispatch is no instruction
+        nonlocal fuel
+        fuel -= 1  # jumps are free (docs/limits.md): this dispatch is no instruction
         return ops[t]
 
-    return f
+    return bind_fuel(f, d.vm.limits.meter)
 
 
 @builder(O.JUMP_IF_FALSE, O.JUMP_IF_TRUE)

@@ -42,7 +42,7 @@ from ..bytecode import opcodes as O
 from ..bytecode.code import Code
 from ..heap.objects import ModuleObject
 from ..runtime.dialects import DEFAULT_DIALECT
-from .blocks import BLOCK_PC, compile_block
+from .blocks import BLOCK_PC, bind_fuel, compile_block
 
 
 class Decoder:
@@ -159,15 +159,17 @@ class Decoder:
             return None
         p0, o0, a0 = window[0]
         p1, o1, a1 = window[1]
-        # (Without fuel the pairs count into a meter nobody reads.)
-        meter = self.vm.limits.meter if self.vm.limits.metered else [0]
+        # (Without fuel the pairs count into a cell of their own nobody reads.)
+        lim = self.vm.limits
         if o0 == O.LOAD_LOCAL and o1 == O.RETURN:
-            return _ret_local(meter, a0[0]), p0
-        if o0 == O.FOR_RANGE and o1 == O.STORE_LOCAL:
+            fn = _ret_local(a0[0])
+        elif o0 == O.FOR_RANGE and o1 == O.STORE_LOCAL:
             k = self.thread(code, nxt_of[p1])
             t = self.thread(code, a0[2])
-            return _for_range_store(meter, ops, k, t, a0[0], a0[1], a1[0]), p0
-        return None
+            fn = _for_range_store(ops, k, t, a0[0], a0[1], a1[0])
+        else:
+            return None
+        return (bind_fuel(fn, lim.meter) if lim.metered else fn), p0
 
 
 # Instructions whose closure hands its successor op to code that runs later,
@@ -207,9 +209,12 @@ def _handler_boundaries(code: Code) -> set:
 # the loop step's exit runs its FOR_RANGE only.
 
 
-def _ret_local(meter: list, i: int) -> Callable:
+def _ret_local(i: int) -> Callable:
+    fuel = 0  # (the VM's meter: bind_fuel)
+
     def f(fb):
-        meter[0] += 1
+        nonlocal fuel
+        fuel += 1
         v = fb.L[i]
         L, ret = fb.frames.pop()
         L.append(v)
@@ -219,17 +224,19 @@ def _ret_local(meter: list, i: int) -> Callable:
     return f
 
 
-def _for_range_store(meter: list, ops: list, k: int, t: int, i: int, inclusive: int, d: int) -> Callable:
+def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) -> Callable:
     # Counter and bound are ints (checked by RANGE before the loop); the
     # counter is a hidden local, so stepping past INT64_MAX cannot be observed.
     j = i + 1
+    fuel = 0  # (the VM's meter: bind_fuel)
     if inclusive:
 
         def f(fb):
+            nonlocal fuel
             L = fb.L
             v = L[i]
             if v <= L[j]:
-                meter[0] += 1
+                fuel += 1
                 L[i] = v + 1
                 L[d] = v
                 return ops[k]
@@ -238,10 +245,11 @@ def _for_range_store(meter: list, ops: list, k: int, t: int, i: int, inclusive: 
     else:
 
         def f(fb):
+            nonlocal fuel
             L = fb.L
             v = L[i]
             if v < L[j]:
-                meter[0] += 1
+                fuel += 1
                 L[i] = v + 1
                 L[d] = v
                 return ops[k]
