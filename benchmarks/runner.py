@@ -86,7 +86,7 @@ def call_tvm(main: MainFn, path: Path) -> tuple[float, int, str, str]:
         try:
             # Benchmarks measure speed, not memory: a limit well above what
             # they use (conc/spawn holds 100 000 fibers, about 85 MB accounted,
-            # more than the default 64 MiB; docs/memory.md).
+            # more than the default 32 MiB; docs/memory.md).
             code = main(["run", "--max-memory", "1G", str(path)], stdout=out, stderr=err)
         except SystemExit as exc:
             code = exc.code

@@ -3,7 +3,7 @@ pre-checks, the default limit, and how MemoryError reaches the guest, the
 host and the CLI. docs/memory.md describes the model these tests pin down.
 
 The exhaustion programs run twice: through `VM(max_memory=...)` with a small
-limit, and through the CLI with the default limit (64 MiB), each within the
+limit, and through the CLI with the default limit (32 MiB), each within the
 issue's 10 s bound (a generous margin over the 1-5 s they take).
 """
 
@@ -99,13 +99,13 @@ def test_exhaustion_program_cli_default_limit(name, tmp_path):
     elapsed = time.monotonic() - start
     assert status == 5, err.getvalue()
     first = err.getvalue().splitlines()[0]
-    assert first.startswith("error: MemoryError: out of memory: the program needs more than its 64 MiB memory limit"), first
+    assert first.startswith("error: MemoryError: out of memory: the program needs more than its 32 MiB memory limit"), first
     assert "Traceback" not in err.getvalue()
     assert elapsed < TIME_BOUND, f"{name} took {elapsed:.1f}s"
 
 
 def test_default_limit_is_64_mib():
-    assert DEFAULT_LIMIT == 64 * MiB
+    assert DEFAULT_LIMIT == 32 * MiB
     assert VM().machine.heap.limit == DEFAULT_LIMIT
 
 

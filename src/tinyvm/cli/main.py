@@ -137,7 +137,7 @@ class _Options:
             ("--budget",), "budget", "instructions a fiber runs before another ready fiber gets a turn (default 8192)", REQUIRED, "N", positive_int, "a positive integer"
         )
         self.max_memory = Option(
-            ("--max-memory",), "max_memory", "the guest heap's limit: over it the program gets MemoryError (default 64M; docs/memory.md)", REQUIRED, "SIZE", parse_size
+            ("--max-memory",), "max_memory", "the guest heap's limit: over it the program gets MemoryError (default 32M; docs/memory.md)", REQUIRED, "SIZE", parse_size
         )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
         self.limits = [

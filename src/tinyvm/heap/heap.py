@@ -55,11 +55,12 @@ from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
 DEFAULT_THRESHOLD = 4 << 20  # accounted bytes before the first collection
 # The limit of a VM made without one (docs/memory.md): modest, since a host may
 # embed many VMs, and reached within 10 s by the slowest-allocating runaway
-# program on the reference machine (an array growing by one int per push, at
-# about 1.5 us a push: 41 accounted bytes each); larger programs ask for more
+# program on the reference machine: a channel filled one small value per send
+# (9 accounted bytes, about 1 us each: 32 MiB in about 4.5 s idle, 9 s with the
+# other core busy; 64 MiB took 9 s idle). Larger programs ask for more
 # (`max_memory=`, `--max-memory`). The accounting tracks CPython's real use
 # closely (docs/memory.md), so the host grows by about this much.
-DEFAULT_LIMIT = 64 << 20
+DEFAULT_LIMIT = 32 << 20
 # What an emergency mark must be able to win, as a fraction of the limit; also
 # the least distance between the live bytes and the next collection.
 MIN_GAP_DIVISOR = 16
