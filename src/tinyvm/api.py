@@ -42,7 +42,6 @@ back into its VM (a nested run on the same thread).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
@@ -389,6 +388,8 @@ class VM:
         return await self.call_value_async(self.get(name), args, fuel=fuel, timeout=timeout)
 
     async def call_value_async(self, fn: Any, args: Any, *, fuel: int | None = None, timeout: float | None = None) -> Any:
+        import asyncio  # (lazy: `import tinyvm` stays light)
+
         loop = asyncio.get_running_loop()
         keep = fn if isinstance(fn, GuestObject) else self.convert.to_host(fn)  # pins it meanwhile
         runner = self._async_runner()

@@ -37,13 +37,11 @@ on a private loop thread of the VM; its completion wakes the fiber through
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import threading
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bytecode.types import (
     ANY,
@@ -71,6 +69,9 @@ from ..sched.concurrency import BlockingNative
 from ..sched.scheduler import Switch
 from .convert import HostValue
 
+if TYPE_CHECKING:
+    import asyncio
+
 # Raised through a host function unchanged (never turned into HostError).
 PASS_THROUGH = (LimitExceeded, GuestExit, HostIOError, RtError, Throw)
 
@@ -79,6 +80,8 @@ _SCALARS: dict[Any, Type] = {int: INT, float: FLOAT, str: STRING, bool: BOOL, ty
 
 def guest_type(ann: Any, where: str) -> Type:
     """The guest type of a Python annotation (see the module docstring)."""
+    import inspect  # (lazy: `import tinyvm` stays light)
+
     if ann is inspect.Parameter.empty or ann is Any or ann is object:
         return ANY
     if ann in _SCALARS:
@@ -109,6 +112,8 @@ class HostFunction(HostValue):
     the function itself; the guest sees `native` (see the module docstring)."""
 
     def __init__(self, vm: Any, fn: Callable, name: str) -> None:
+        import inspect  # (lazy: `import tinyvm` stays light)
+
         self.vm = vm
         self.fn = fn
         self.name = name
@@ -235,6 +240,8 @@ class AsyncRunner:
         self._thread: threading.Thread | None = None
 
     def submit(self, coro: Any, on_done: Callable[[Any, bool], None]) -> None:
+        import asyncio  # (lazy: `import tinyvm` stays light)
+
         loop = self.loop or self._private()
 
         async def run() -> None:
@@ -248,6 +255,8 @@ class AsyncRunner:
         asyncio.run_coroutine_threadsafe(run(), loop)
 
     def _private(self) -> asyncio.AbstractEventLoop:
+        import asyncio  # (lazy: `import tinyvm` stays light)
+
         if self._own is None:
             self._own = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._own.run_forever, name="tinyvm-host-async", daemon=True)
@@ -259,6 +268,8 @@ class AsyncRunner:
             loop = self._own
 
             def stop() -> None:
+                import asyncio  # (lazy: `import tinyvm` stays light)
+
                 # Coroutines of runs that ended (a deadline, an interrupt)
                 # may still wait: cancel them, then stop once they unwound
                 # (their steps are queued before the stop).

@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import select
 import selectors
-import socket
 import stat
 import threading
 from collections import deque
@@ -122,7 +121,7 @@ class IOPoller:
         # that another thread (Limits.interrupt, Scheduler.post) can end a
         # blocking wait by writing a byte. Made by the first wait, and never
         # counted as a fiber waiting (`waiting`).
-        self._waker: tuple[socket.socket, socket.socket] | None = None
+        self._waker: tuple[Any, Any] | None = None  # (socket, socket)
         self._waker_lock = threading.Lock()
 
     # ------------------------------------------------------------------ waiting
@@ -230,6 +229,8 @@ class IOPoller:
 
     def _arm_waker(self) -> None:
         if self._waker is None:
+            import socket  # (lazy: made at the first blocking wait; `tvm run hello.tl` never needs it)
+
             r, w = socket.socketpair()
             r.setblocking(False)
             w.setblocking(False)
