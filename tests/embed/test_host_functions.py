@@ -165,3 +165,19 @@ def test_registered_function_of_another_vm_is_refused():
     b.run_source("fn id(x) { return x }")
     with pytest.raises(TypeError, match="another VM"):
         b.call("id", hf)
+
+
+def test_a_host_function_called_from_the_host_raises_its_own_exception():
+    # vm.call of a host function runs it with no guest frame around it: its
+    # exception (a HostError thrown as a guest value) once escaped as the
+    # VM's internal Throw.
+    vm = VM()
+
+    @vm.function
+    def boom() -> int:
+        raise ValueError("nope")
+
+    with pytest.raises(ValueError, match="nope") as info:
+        vm.call("boom")
+    assert isinstance(info.value.__cause__, GuestException)
+    assert vm.eval("1 + 1") == 2

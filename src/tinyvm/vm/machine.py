@@ -247,6 +247,8 @@ class Machine(Calls, ObjectOps, Modules):
                 op = self.call_slow(fb, fn, len(args), self._halt)
             except RtError as e:  # the call itself failed (arity, not callable)
                 raise self.uncaught(self.make_error(e.cls, e.message), []) from None
+            except Throw as t:  # a native called from the host threw a guest value (a host function's HostError)
+                raise self.uncaught(t.value, []) from None
             if op is self._halt:  # a native returned at once
                 return bottom[-1]
             return self.run(fb, op)
