@@ -28,10 +28,10 @@ calls never recurse in Python.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
-import sysconfig
 from typing import Any, Callable
 
 from ..bytecode.code import Code, ModuleCode
@@ -614,7 +614,15 @@ class Machine(Calls, ObjectOps, Modules):
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_PYTHON_LIB = {os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")}
+
+
+@functools.cache
+def _python_lib() -> tuple[str, ...]:
+    """The folders of Python's own library (asked on the error path only:
+    sysconfig is not imported at start-up)."""
+    import sysconfig
+
+    return tuple({os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")})
 
 
 def _raised_by_host(e: BaseException) -> bool:
@@ -625,9 +633,10 @@ def _raised_by_host(e: BaseException) -> bool:
     (and its generated blocks), the exception is the host's."""
     tb = e.__traceback__
     where = None
+    libs = _python_lib()
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
-        if not any(name.startswith(lib) for lib in _PYTHON_LIB):
+        if not name.startswith(libs):
             where = name
         tb = tb.tb_next
     if where is None:
