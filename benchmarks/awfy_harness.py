@@ -54,7 +54,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyvm
 TIERS = ("fused", "plain", "metered")
 NAMES = ("Bounce", "List", "Mandelbrot", "NBody", "Permute", "Queens", "Sieve", "Storage", "Towers")
 
-# (outer, inner) per benchmark. The default run takes about three minutes on a
+# (outer, inner) per benchmark. The default run takes about 1.5 minutes on a
 # 2-core Xeon with the fused tier (each tier adds about as much); --quick about
 # 30 s. Inner counts put a TinyVM outer iteration near 0.2-0.4 s.
 DEFAULT = {
