@@ -56,7 +56,7 @@ NAMES = ("Bounce", "List", "Mandelbrot", "NBody", "Permute", "Queens", "Sieve", 
 
 # (outer, inner) per benchmark. The default run takes about 1.5 minutes on a
 # 2-core Xeon with the fused tier (each tier adds about as much); --quick about
-# 30 s. Inner counts put a TinyVM outer iteration near 0.2-0.4 s.
+# 10 s per tier. Inner counts put a TinyVM outer iteration near 0.2-0.4 s.
 DEFAULT = {
     "Bounce": (5, 15), "List": (5, 15), "Mandelbrot": (2, 500), "NBody": (2, 250000),
     "Permute": (5, 10), "Queens": (5, 10), "Sieve": (5, 30), "Storage": (5, 5), "Towers": (5, 5),
