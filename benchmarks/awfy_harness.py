@@ -1,0 +1,284 @@
+"""Are We Fast Yet: TinyVM beside CPython, Lua, LuaJIT and C++ on the same nine benchmarks.
+
+    python -m benchmarks.awfy [--quick] [--tiers fused,plain,metered] [NAMES...]
+
+Each runtime runs its own version of the suite through the suite's own harness,
+one process per benchmark, with the same outer and inner iteration counts:
+
+* TinyVM: ``tvm run benchmarks/awfy/run.tl NAME OUTER INNER`` (the TinyLang
+  ports), once per tier: ``fused`` (the default interpreter), ``plain``
+  (``VM(fuse=False)``) and ``metered`` (``VM(meter_fuel=True)``), chosen with
+  the CLI's ``TVM_TIER`` variable;
+* CPython: ``harness.py`` of ``../shared/awfy/Python``, run from that folder
+  by the interpreter running this harness;
+* Lua 5.4 and LuaJIT: ``harness.lua`` of ``../shared/awfy/Lua``, when
+  ``lua5.4`` / ``luajit`` are on PATH;
+* C++: ``../shared/awfy/Cpp`` compiled with ``g++ -O2`` as the suite's build
+  script does, into ~/.cache/tinyvm-awfy (outside the repository; rebuilt when
+  a source changes), when ``g++`` is on PATH.
+
+Every harness prints one ``NAME: iterations=1 runtime: Tus`` line per outer
+iteration (TinyVM's in ``ms``: TinyLang's clock counts milliseconds) and fails
+when the benchmark's result is wrong, so every time reported is of a verified
+run. From the lines: the first-iteration time (the first outer iteration,
+divided by the inner count), and the steady state, the mean of the others
+(warm-up excluded) per inner iteration. The table gives both per runtime, and
+then TinyVM / X for every other runtime X, with the geometric means.
+
+Mandelbrot and NBody are verified by the suite only at some sizes (Mandelbrot
+1, 500, 750; NBody 1, 250000), so their inner counts are fixed by that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PORTS = HERE / "awfy"
+SUITE = REPO.parent / "shared" / "awfy"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyvm-awfy"
+
+TIERS = ("fused", "plain", "metered")
+NAMES = ("Bounce", "List", "Mandelbrot", "NBody", "Permute", "Queens", "Sieve", "Storage", "Towers")
+
+# (outer, inner) per benchmark. The default run takes about 1.5 minutes on a
+# 2-core Xeon with the fused tier (each tier adds about as much); --quick about
+# 10 s per tier. Inner counts put a TinyVM outer iteration near 0.2-0.4 s.
+DEFAULT = {
+    "Bounce": (5, 15), "List": (5, 15), "Mandelbrot": (2, 500), "NBody": (2, 250000),
+    "Permute": (5, 10), "Queens": (5, 10), "Sieve": (5, 30), "Storage": (5, 5), "Towers": (5, 5),
+}
+QUICK = {
+    "Bounce": (3, 5), "List": (3, 5), "Mandelbrot": (3, 1), "NBody": (3, 1),
+    "Permute": (3, 3), "Queens": (3, 4), "Sieve": (3, 10), "Storage": (3, 2), "Towers": (3, 2),
+}
+
+RUNTIME_LINE = re.compile(r"^(\w+): iterations=1 runtime: (\d+(?:\.\d+)?)(us|ms)\s*$")
+UNIT_US = {"us": 1.0, "ms": 1000.0}
+TIMEOUT_S = 900
+
+
+def parse_runtimes(output: str, name: str) -> list[float]:
+    """The per-outer-iteration times, in microseconds, that a suite harness printed for NAME.
+
+    Every runtime's harness prints the same line (Python ``runtime: 123us``,
+    Lua ``%.0fus``, C++ an integer, TinyVM ``ms``); lines of other benchmarks
+    and every other line are ignored.
+    """
+    times = []
+    for line in output.splitlines():
+        m = RUNTIME_LINE.match(line.strip())
+        if m and m.group(1) == name:
+            times.append(float(m.group(2)) * UNIT_US[m.group(3)])
+    return times
+
+
+@dataclass
+class Measurement:
+    """One runtime on one benchmark: times per inner iteration, in microseconds."""
+
+    runtime: str
+    name: str
+    inner: int
+    times_us: list[float] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def first(self) -> Optional[float]:
+        return self._per_inner(self.times_us[:1])
+
+    @property
+    def steady(self) -> Optional[float]:
+        """Mean of the outer iterations after the first, per inner iteration."""
+        return self._per_inner(self.times_us[1:])
+
+    def _per_inner(self, times: list[float]) -> Optional[float]:
+        # A total of 0 is below the clock's resolution (TinyVM's ms, the C++
+        # harness's us, on a tiny run): no time rather than a time of 0.
+        if self.error or not times or sum(times) <= 0:
+            return None
+        return sum(times) / len(times) / self.inner
+
+
+@dataclass
+class Runtime:
+    """How to run one runtime's version of the suite: a command line, a folder, an environment."""
+
+    label: str
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, name: str, outer: int, inner: int) -> Measurement:
+        m = Measurement(self.label, name, inner)
+        env = {**os.environ, **self.env}
+        try:
+            proc = subprocess.run(
+                [*self.argv, name, str(outer), str(inner)], cwd=self.cwd, env=env,
+                capture_output=True, text=True, timeout=TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            m.error = f"{type(exc).__name__}: {exc}"
+            return m
+        m.times_us = parse_runtimes(proc.stdout, name)
+        if proc.returncode != 0 or len(m.times_us) != outer:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            m.error = f"exit {proc.returncode}, {len(m.times_us)}/{outer} iterations: " + " | ".join(tail)
+        return m
+
+
+def tinyvm_runtime(tier: str) -> Runtime:
+    # The CLI in a process of its own, as a user runs it; the tier as CI chooses it.
+    argv = [sys.executable, "-c", "from tinyvm.cli.main import tvm_main; tvm_main()",
+            "run", "--max-memory", "1G", str(PORTS / "run.tl")]
+    env = {"TVM_TIER": "" if tier == "fused" else tier}
+    return Runtime(f"tinyvm-{tier}", argv, REPO, env)
+
+
+def build_cpp(out: Optional[Path] = None) -> Path:
+    """The suite's C++ harness built at -O2, cached by a hash of the sources and the flags."""
+    src = SUITE / "Cpp"
+    flags = ["-O2", "-ffp-contract=off", "-std=c++17"]
+    digest = hashlib.sha256(" ".join(flags).encode())
+    for path in sorted(src.rglob("*")):
+        if path.suffix in (".h", ".cpp"):
+            digest.update(str(path.relative_to(src)).encode() + path.read_bytes())
+    cache = out or CACHE
+    exe = cache / f"harness-{digest.hexdigest()[:16]}"
+    if not exe.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        # Built under a temporary name, then renamed: a half-written binary is never cached.
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            tmp_exe = Path(tmp) / "harness"
+            subprocess.run(["g++", *flags, "harness.cpp", "memory/object_tracker.cpp", "-o", str(tmp_exe)],
+                           cwd=src, check=True, capture_output=True, text=True)
+            os.replace(tmp_exe, exe)
+    return exe
+
+
+def reference_runtimes(log) -> list[Runtime]:
+    """CPython always; Lua 5.4, LuaJIT and C++ when installed."""
+    out = [Runtime("cpython", [sys.executable, "harness.py"], SUITE / "Python")]
+    for exe, label in (("lua5.4", "lua5.4"), ("luajit", "luajit")):
+        path = shutil.which(exe)
+        if path:
+            out.append(Runtime(label, [path, "harness.lua"], SUITE / "Lua"))
+        else:
+            log(f"{label}: not on PATH, skipped")
+    if shutil.which("g++"):
+        try:
+            exe = build_cpp()
+            out.append(Runtime("c++ -O2", [str(exe)], SUITE / "Cpp"))
+        except subprocess.CalledProcessError as exc:
+            log(f"c++: build failed, skipped: {exc.stderr.strip()[-300:]}")
+    else:
+        log("c++: g++ not on PATH, skipped")
+    return out
+
+
+def geomean(values: list[float]) -> Optional[float]:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a and b else None
+
+
+def fmt_us(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    return f"{v / 1000:.3f}ms" if v >= 1000 else f"{v:.1f}us"
+
+
+def fmt_ratio(v: Optional[float]) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def table(results: dict[str, dict[str, Measurement]], tiers: list[str], refs: list[str]) -> str:
+    """The report: times per runtime, then TinyVM-tier / reference ratios with geomeans."""
+    names = list(results)
+    runtimes = [f"tinyvm-{t}" for t in tiers] + refs
+    lines = ["time per inner iteration: steady state (mean after the first outer iteration) / first iteration"]
+    width = max(12, *(len(r) for r in runtimes)) + 2
+    lines.append("benchmark".ljust(12) + "".join(r.rjust(width + 10) for r in runtimes))
+    for n in names:
+        row = n.ljust(12)
+        for r in runtimes:
+            m = results[n].get(r)
+            cell = "FAILED" if m is None or m.error else f"{fmt_us(m.steady)} / {fmt_us(m.first)}"
+            row += cell.rjust(width + 10)
+        lines.append(row)
+    for kind in ("steady", "first"):
+        lines.append("")
+        pairs = [(f"tinyvm-{t}", ref) for t in tiers for ref in refs]
+        head = [f"{a.removeprefix('tinyvm-')}/{b}" for a, b in pairs]
+        lines.append(f"ratio TinyVM / X, {kind}".ljust(28) + "".join(h.rjust(18) for h in head))
+        cols: list[list[float]] = [[] for _ in pairs]
+        for n in names:
+            row = n.ljust(28)
+            for i, (a, b) in enumerate(pairs):
+                ma, mb = results[n].get(a), results[n].get(b)
+                v = ratio(getattr(ma, kind), getattr(mb, kind)) if ma and mb else None
+                if v is not None:
+                    cols[i].append(v)
+                row += fmt_ratio(v).rjust(18)
+            lines.append(row)
+        lines.append("geomean".ljust(28) + "".join(
+            f"{fmt_ratio(geomean(c))} ({len(c)})".rjust(18) for c in cols))
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.awfy", description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    ap.add_argument("--quick", action="store_true", help="small counts: a ~30 s smoke run")
+    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered (default fused)")
+    ap.add_argument("--no-reference", action="store_true", help="TinyVM only: no CPython, Lua or C++")
+    args = ap.parse_args(argv)
+    unknown = [n for n in args.names if n not in NAMES]
+    tiers = [t for t in args.tiers.split(",") if t]
+    bad_tiers = [t for t in tiers if t not in TIERS]
+    if unknown or bad_tiers or not tiers:
+        ap.error(f"unknown benchmark(s) {unknown}" if unknown else f"--tiers takes {','.join(TIERS)}")
+    if not SUITE.is_dir():
+        print(f"the suite's reference versions are not at {SUITE}", file=sys.stderr)
+        return 1
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    counts = QUICK if args.quick else DEFAULT
+    runtimes = [tinyvm_runtime(t) for t in tiers]
+    refs = [] if args.no_reference else reference_runtimes(log)
+    results: dict[str, dict[str, Measurement]] = {}
+    failed = False
+    start = time.perf_counter()
+    for name in args.names or NAMES:
+        outer, inner = counts[name]
+        results[name] = {}
+        for rt in runtimes + refs:
+            m = rt.run(name, outer, inner)
+            results[name][rt.label] = m
+            status = f"FAILED: {m.error}" if m.error else f"steady {fmt_us(m.steady)}, first {fmt_us(m.first)}"
+            log(f"{name} {outer}x{inner} {rt.label}: {status}")
+            failed |= bool(m.error)
+    print(table(results, tiers, [r.label for r in refs]))
+    print(f"\nouter x inner iterations: {', '.join(f'{n} {counts[n][0]}x{counts[n][1]}' for n in results)}; "
+          f"wall {time.perf_counter() - start:.0f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The Are We Fast Yet ports (benchmarks/awfy/*.tl) and the harness that compares them.
+
+Every port runs through its TinyLang harness (run.tl) with the smallest inner
+count the suite verifies, so a port that computes a wrong result fails here
+with the suite's own check; a port broken on purpose shows that the check is
+live. The Python harness's reading of each runtime's output is tested on the
+lines those harnesses print, and its arithmetic on made-up times.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import awfy_harness as h
+from tinyvm.cli.main import main as tvm
+
+PORTS = Path(h.PORTS)
+
+
+def run_tl(*args: str, ports: Path = PORTS) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = tvm(["run", str(ports / "run.tl"), *args], stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+# Mandelbrot and NBody are verified by the suite at inner count 1 (and larger
+# ones); every other benchmark verifies each inner iteration.
+@pytest.mark.parametrize("name", h.NAMES)
+def test_port_runs_and_verifies(name: str) -> None:
+    status, out, err = run_tl(name, "2", "1")
+    assert status == 0, err
+    assert out.startswith(f"Starting {name} benchmark ...\n")
+    assert len(h.parse_runtimes(out, name)) == 2
+    assert f"{name}: iterations=2 average: " in out
+    assert "Total Runtime: " in out
+
+
+def test_a_size_the_suite_cannot_verify_fails() -> None:
+    status, out, err = run_tl("Mandelbrot", "1", "2")
+    assert status == 1
+    assert "No verification result for 2 found\nResult is: 192\n" in out
+    assert "Benchmark failed with incorrect result" in err
+
+
+def test_a_wrong_port_fails_its_verification(tmp_path: Path) -> None:
+    ports = tmp_path / "awfy"
+    shutil.copytree(PORTS, ports, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    sieve = ports / "sieve.tl"
+    src = sieve.read_text()
+    assert "prime_count += 1" in src
+    sieve.write_text(src.replace("prime_count += 1", "prime_count += 2"))
+    status, out, err = run_tl("Sieve", "1", "1", ports=ports)
+    assert status == 1
+    assert "error: Error: Benchmark failed with incorrect result" in err
+    assert h.parse_runtimes(out, "Sieve") == []
+
+
+def test_unknown_benchmark_and_no_arguments_print_usage() -> None:
+    status, out, _ = run_tl("Richards")
+    assert status == 1
+    assert out.startswith("unknown benchmark: Richards\n")
+    status, out, _ = run_tl()
+    assert status == 1
+    assert "num-iterations" in out
+
+
+def test_ports_are_typed() -> None:
+    # "typed as a TinyLang user would write them": every method and function
+    # of a port declares its parameter types (self aside) and fields their type.
+    import re
+    for path in PORTS.glob("*.tl"):
+        for m in re.finditer(r"^ *(?:export )?fn (\w+)\(([^)]*)\)", path.read_text(), re.M):
+            params = [p for p in m.group(2).split(",") if p.strip()]
+            untyped = [p for p in params if ":" not in p]
+            assert not untyped, f"{path.name}: {m.group(1)} has untyped parameters {untyped}"
+        # Fields are the declarations indented once, inside a class body.
+        for m in re.finditer(r"^(  )var (\w+)(.*)$", path.read_text(), re.M):
+            assert m.group(3).startswith(":"), f"{path.name}: field {m.group(2)} untyped"
+
+
+# The lines each suite harness prints: Python (integer us), Lua (%.0fus),
+# C++ (integer us, the same format), TinyVM's run.tl (ms).
+PYTHON_OUT = """Starting Queens benchmark ...
+Queens: iterations=1 runtime: 16893us
+Queens: iterations=1 runtime: 16329us
+Queens: iterations=2 average: 16611us total: 33222us
+
+Total Runtime: 33222us
+"""
+LUA_OUT = """Starting Queens benchmark ...
+Queens: iterations=1 runtime: 812us
+Queens: iterations=1 runtime: 790us
+Queens: iterations=2 average: 801us total: 1602us
+
+Total Runtime: 1602us
+"""
+TINYVM_OUT = """Starting Sieve benchmark ...
+Sieve: iterations=1 runtime: 11ms
+Sieve: iterations=1 runtime: 8ms
+Sieve: iterations=2 average: 9ms total: 19ms
+
+Total Runtime: 19ms
+"""
+
+
+def test_parse_python_and_cpp_lines() -> None:
+    assert h.parse_runtimes(PYTHON_OUT, "Queens") == [16893.0, 16329.0]
+
+
+def test_parse_lua_lines() -> None:
+    assert h.parse_runtimes(LUA_OUT, "Queens") == [812.0, 790.0]
+
+
+def test_parse_tinyvm_lines_in_milliseconds() -> None:
+    assert h.parse_runtimes(TINYVM_OUT, "Sieve") == [11000.0, 8000.0]
+
+
+def test_parse_ignores_other_benchmarks_and_other_lines() -> None:
+    assert h.parse_runtimes(PYTHON_OUT, "Sieve") == []
+    assert h.parse_runtimes("No verification result for 2 found\nResult is: 192\n", "Mandelbrot") == []
+    assert h.parse_runtimes("Sieve: iterations=1 runtime: 12s\n", "Sieve") == []
+
+
+def test_steady_state_excludes_the_first_iteration() -> None:
+    m = h.Measurement("x", "Sieve", inner=10, times_us=[500.0, 100.0, 300.0])
+    assert m.first == 50.0
+    assert m.steady == 20.0
+    assert h.Measurement("x", "Sieve", 1, [500.0]).steady is None
+
+
+def test_times_below_resolution_and_failures_give_no_time() -> None:
+    assert h.Measurement("x", "Mandelbrot", 1, [0.0, 0.0]).first is None
+    failed = h.Measurement("x", "Sieve", 1, [5.0, 5.0], error="exit 1")
+    assert failed.first is None and failed.steady is None
+    assert h.ratio(None, 2.0) is None and h.ratio(4.0, 2.0) == 2.0
+
+
+def test_geomean() -> None:
+    assert h.geomean([2.0, 8.0]) == pytest.approx(4.0)
+    assert h.geomean([]) is None
+
+
+def test_runtime_run_reads_the_lines_and_reports_a_short_run() -> None:
+    script = "import sys; n, o = sys.argv[1], int(sys.argv[2]); [print(f'{n}: iterations=1 runtime: {10 * (i + 1)}us') for i in range(o - 1)]"
+    rt = h.Runtime("fake", [sys.executable, "-c", script], Path.cwd())
+    m = rt.run("Towers", 3, 2)
+    assert m.times_us == [10.0, 20.0]
+    assert "2/3 iterations" in m.error
+
+
+def test_table_ratios_and_geomeans() -> None:
+    results = {
+        "Sieve": {"tinyvm-fused": h.Measurement("tinyvm-fused", "Sieve", 1, [40.0, 20.0]),
+                  "cpython": h.Measurement("cpython", "Sieve", 1, [4.0, 1.0])},
+        "Towers": {"tinyvm-fused": h.Measurement("tinyvm-fused", "Towers", 1, [80.0, 80.0]),
+                   "cpython": h.Measurement("cpython", "Towers", 1, [10.0, 10.0])},
+    }
+    text = h.table(results, ["fused"], ["cpython"])
+    steady, first = text.split("ratio TinyVM / X, steady")[1].split("ratio TinyVM / X, first")
+    assert "20.00x" in steady and "8.00x" in steady
+    assert "12.65x (2)" in steady  # sqrt(20 * 8)
+    assert "10.00x" in first and "8.94x (2)" in first  # 40/4, 80/10: sqrt(10 * 8)
