@@ -18,7 +18,7 @@ one process per benchmark, with the same outer and inner iteration counts:
   a source changes), when ``g++`` is on PATH.
 
 Every harness prints one ``NAME: iterations=1 runtime: Tus`` line per outer
-iteration (TinyVM's in ``ms``: TinyLang's clock counts milliseconds) and fails
+iteration (TinyVM's through ``time.monotonic_us``) and fails
 when the benchmark's result is wrong, so every time reported is of a verified
 run. From the lines: the first-iteration time (the first outer iteration,
 divided by the inner count), and the steady state, the mean of the others
@@ -75,7 +75,7 @@ def parse_runtimes(output: str, name: str) -> list[float]:
     """The per-outer-iteration times, in microseconds, that a suite harness printed for NAME.
 
     Every runtime's harness prints the same line (Python ``runtime: 123us``,
-    Lua ``%.0fus``, C++ an integer, TinyVM ``ms``); lines of other benchmarks
+    Lua ``%.0fus``, C++ an integer, TinyVM ``us``; ``ms`` is read too); lines of other benchmarks
     and every other line are ignored.
     """
     times = []
@@ -106,7 +106,7 @@ class Measurement:
         return self._per_inner(self.times_us[1:])
 
     def _per_inner(self, times: list[float]) -> Optional[float]:
-        # A total of 0 is below the clock's resolution (TinyVM's ms, the C++
+        # A total of 0 is below the clock's resolution (the C++
         # harness's us, on a tiny run): no time rather than a time of 0.
         if self.error or not times or sum(times) <= 0:
             return None

@@ -100,11 +100,11 @@ Queens: iterations=2 average: 801us total: 1602us
 Total Runtime: 1602us
 """
 TINYVM_OUT = """Starting Sieve benchmark ...
-Sieve: iterations=1 runtime: 11ms
-Sieve: iterations=1 runtime: 8ms
-Sieve: iterations=2 average: 9ms total: 19ms
+Sieve: iterations=1 runtime: 11034us
+Sieve: iterations=1 runtime: 8012us
+Sieve: iterations=2 average: 9523us total: 19046us
 
-Total Runtime: 19ms
+Total Runtime: 19046us
 """
 
 
@@ -116,8 +116,20 @@ def test_parse_lua_lines() -> None:
     assert h.parse_runtimes(LUA_OUT, "Queens") == [812.0, 790.0]
 
 
-def test_parse_tinyvm_lines_in_milliseconds() -> None:
-    assert h.parse_runtimes(TINYVM_OUT, "Sieve") == [11000.0, 8000.0]
+def test_parse_tinyvm_lines_in_microseconds_and_milliseconds() -> None:
+    assert h.parse_runtimes(TINYVM_OUT, "Sieve") == [11034.0, 8012.0]
+    assert h.parse_runtimes("Sieve: iterations=1 runtime: 11ms\n", "Sieve") == [11000.0]
+
+
+def test_the_tinylang_harness_times_in_microseconds() -> None:
+    # run.tl prints the suite's microsecond lines (time.monotonic_us): a
+    # Sieve iteration takes milliseconds, so its time is well above 1000us
+    # and rarely a multiple of 1000 (the ms clock's only values).
+    status, out, err = run_tl("Sieve", "3", "2")
+    assert status == 0, err
+    times = h.parse_runtimes(out, "Sieve")
+    assert len(times) == 3 and all(t >= 1000 for t in times)
+    assert any(t % 1000 for t in times)
 
 
 def test_parse_ignores_other_benchmarks_and_other_lines() -> None:

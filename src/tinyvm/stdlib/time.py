@@ -34,11 +34,18 @@ def _monotonic_ms(*args: Any) -> int:
     return time.monotonic_ns() // 1_000_000
 
 
+def _monotonic_us(*args: Any) -> int:
+    if args:
+        raise arg_count_error("time.monotonic_us", 0, len(args))
+    return time.monotonic_ns() // 1_000
+
+
 def make_time_module(vm: Any) -> dict[str, Any]:
     """The exports of `import time`, functions allocated on vm.heap."""
     alloc = vm.heap.alloc
     fns: list[tuple[str, Callable[..., Any], int]] = [
         ("now_ms", _now_ms, 0),
         ("monotonic_ms", _monotonic_ms, 0),
+        ("monotonic_us", _monotonic_us, 0),
     ]
     return {name: alloc(Native(name, fn, arity)) for name, fn, arity in fns}

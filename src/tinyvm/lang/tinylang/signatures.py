@@ -201,7 +201,7 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
             ("ceil", FnT((FLOAT,), INT)),
         ),
     ),
-    "time": ModuleT("time", (("now_ms", FnT((), INT)), ("monotonic_ms", FnT((), INT)))),
+    "time": ModuleT("time", (("now_ms", FnT((), INT)), ("monotonic_ms", FnT((), INT)), ("monotonic_us", FnT((), INT)))),
     "json": ModuleT("json", (("parse", FnT((STRING,), ANY)), ("stringify", FnT((ANY,), STRING)))),
     "random": ModuleT(
         "random",
