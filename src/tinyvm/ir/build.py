@@ -231,6 +231,7 @@ class _Builder:
             return Unsupported(f"unverified code: {msg}")
 
         self.kinds = check_kinds(code, self.insns, pops, fail)
+        self.derived: list[tuple[Instr, str, Type]] = []  # (value, result rule, the type pass's type)
         params = [Instr(i, "param", attrs=(i,), type=ANY if i == 0 else _text_type(_slot_type(code, i))) for i in range(code.arity + 1)]
         self.fn = Function(code.name, params, _text_type(code.ret_type), code=code, next_id=len(params))
 
@@ -331,7 +332,7 @@ class _Builder:
                 for phi, v in zip(plocs + pstack, olocs + ostack):
                     phi.args.append(v)
         self.remove_trivial_phis()
-        self.type_phis()
+        self.infer_types()
         return fn
 
     def phi(self, block: Block) -> Instr:
@@ -363,23 +364,32 @@ class _Builder:
             b.phis = [p for p in b.phis if p not in final]
         replace_uses(self.fn, final)
 
-    def type_phis(self) -> None:
-        """Optimistic: unknown (None), then the one type every operand has, then any."""
+    def infer_types(self) -> None:
+        """Types of phis and of operators typed from their operands, together,
+        optimistically: each starts unknown (None), takes the type its known
+        operands imply, and drops to `any` if that changes; then unknown is any.
+        (Operators typed before their loop's phis would otherwise all be any.)"""
         phis = [p for b in self.fn.blocks for p in b.phis]
+        derived = [(ins, rule, hint) for ins, rule, hint in self.derived if ins.block is not None]
+        for ins, _, _ in derived:
+            ins.type = None
         changed = True
         while changed:
             changed = False
             for p in phis:
                 ts = {a.type for a in p.args if a is not p and a.type is not None}
-                new = None if not ts else ts.pop() if len(ts) == 1 else ANY
-                if p.type is not None and new != p.type:
-                    new = ANY
-                if new != p.type:
-                    p.type = new
-                    changed = True
-        for p in phis:
-            if p.type is None:
-                p.type = ANY
+                changed |= _settle(p, None if not ts else ts.pop() if len(ts) == 1 else ANY)
+            for ins, rule, hint in derived:
+                known = [a for a in ins.args if a.type is not None]
+                if len(known) < len(ins.args) and not known:
+                    continue
+                t = _result_type(rule, ins.op, known, ins.attrs) if len(known) == len(ins.args) else None
+                if t is None:
+                    continue
+                changed |= _settle(ins, hint if t == ANY else t)
+        for ins in phis + [d[0] for d in derived]:
+            if ins.type is None:
+                ins.type = ANY
 
     # -- one block ----------------------------------------------------------------
 
@@ -430,11 +440,15 @@ class _Builder:
                 st = self.state(pc, locs, stack) if spec.raises else None
                 operands = stack[len(stack) - n :] if n else []
                 del stack[len(stack) - n :]
-                attrs = tuple(_attr(k, a, code) for k, a in zip(info.operands, args) if k != "count")
+                # (A count that sets how many values it pops is the operands' number.)
+                attrs = tuple(_attr(k, a, code) for k, a, letter in zip(info.operands, args, "abc") if k != "count" or letter not in info.pops)
                 ins = self.emit(block, spec.ir, operands, attrs, _result_type(spec.result, spec.ir, operands, attrs), pc)
                 ins.checked = spec.checked
                 ins.state = st
-                if ins.type == ANY:
+                if spec.result in _DERIVED:
+                    # Typed from its operands' types once the phis have theirs.
+                    self.derived.append((ins, spec.result, self.kind_type(nxt)))
+                elif ins.type == ANY:
                     ins.type = self.kind_type(nxt)
                 if info.pushes:
                     stack.append(ins)
@@ -502,6 +516,18 @@ class _Builder:
         set_terminator(block, term)
         for target, (locs, stack) in states.items():
             self.out[(start, target)] = self.into[target] = (list(locs), list(stack))
+
+
+# Result rules whose type follows from the operands' (inferred with the phis').
+_DERIVED = frozenset(("arith", "int", "array", "map"))
+
+
+def _settle(ins: Instr, new: Type | None) -> bool:
+    """Move `ins` up the lattice unknown -> one type -> any; True if it moved."""
+    if new is None or new == ins.type or ins.type == ANY:
+        return False
+    ins.type = new if ins.type is None else ANY
+    return True
 
 
 def _slot_type(code: Code, i: int) -> str:
