@@ -541,3 +541,33 @@ def build(code: Code) -> Function:
 
 
 assert set(OPS) == set(BY_NAME), "every opcode has a row in OPS"
+
+
+def mapping_table() -> str:
+    """The opcode mapping as Markdown (the generated part of docs/ir.md)."""
+    out = ["| bytecode | IR | how | raises (frame state) | checked | result type |", "|---|---|---|---|---|---|"]
+    how = {
+        "value": "its operands become the IR operands, its result the value",
+        "stack": "moves SSA values on the abstract stack: no IR",
+        "local": "moves SSA values between stack and locals: no IR",
+        "const": "`const[value]`",
+        "cell": "the local slot's cell is an operand",
+        "closure": "operands: the captured locals' cells; attrs: code, upvalue indices",
+        "jump": "terminator",
+        "branch": "`branch`; the Lox forms test `truthy` first",
+        "for_iter": "`for_iter`, `iter_done`, `branch`",
+        "for_range": "`lt`/`le`, `add` (wrapping) of the counter, `branch`",
+        "return": "terminator",
+        "throw": "terminator, with a frame state",
+        "unsupported": "**Unsupported**",
+    }
+    for op in OPCODES:
+        s = OPS[op.name]
+        ir = f"`{s.ir}`" if s.ir else "-"
+        raises = "yes" if s.raises or s.kind == "throw" else "no"
+        out.append(f"| `{op.name}` | {ir} | {how[s.kind]} | {raises} | {'yes' if s.checked else '-'} | {s.result if s.kind == 'value' else '-'} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - doc generator
+    print(mapping_table(), end="")
