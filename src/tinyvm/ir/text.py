@@ -28,7 +28,8 @@ import math
 import re
 
 from ..bytecode.code import Code, ModuleCode
-from ..bytecode.types import ANY, Type, TypeTextError, parse_type_text
+from ..bytecode.disasm import render_const
+from ..bytecode.types import Type, TypeTextError, parse_type_text
 from .build import Unsupported, _Ref, build
 from .nodes import Block, FrameState, Function, Instr
 
@@ -45,27 +46,16 @@ class IRSyntaxError(ValueError):
 
 
 def format_attr(v: object) -> str:
-    if v is None:
-        return "nil"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if type(v) is int:
-        return str(v)
-    if type(v) is float:
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
+    """An attribute: strings as JSON (the parser reads them back with json),
+    tuples and code references here, every other constant as the
+    disassembler writes it (nil, true, 1.5, nan, -inf)."""
     if type(v) is str:
         return json.dumps(v)
     if type(v) is tuple:
         return "(" + ", ".join(format_attr(x) for x in v) + ")"
     if isinstance(v, _Ref):
         return f"<{v.kind} {json.dumps(v.name)}>"
-    return f"<{type(v).__name__}>"  # pragma: no cover - the builder makes none
+    return render_const(v)
 
 
 def _name(name: str) -> str:
@@ -354,7 +344,4 @@ def parse_function(text: str) -> Function:
     fn.next_id = max([v for v in values] + [-1]) + 1
     for ins in void_ids:
         ins.id = fn.new_id()
-    for p in params:
-        if p.type is None:  # pragma: no cover - the header always types them
-            p.type = ANY
     return fn
