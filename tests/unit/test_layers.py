@@ -8,7 +8,7 @@ docs/architecture.md):
 
     cli                        the commands
     api                        the embedding API
-    vm          lang           the interpreter core  |  the front ends and their driver
+    vm          lang   ir      the interpreter core  |  the front ends and their driver  |  the SSA IR
     stdlib        |            the standard modules
     sched         |            fibers, scheduler, I/O
     runtime       |            the value model's operations
@@ -37,9 +37,10 @@ LAYERS: dict[str, set[str]] = {
     "stdlib": BASE | {"runtime", "sched"},
     "vm": BASE | {"runtime", "sched", "stdlib"},
     "lang": {"bytecode"},
+    "ir": {"bytecode"},
     "embed": BASE | {"runtime", "sched", "stdlib", "vm", "lang"},
     "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed"},
-    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed", "api", "__init__"},
+    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "__init__"},
     "__init__": {"api", "runtime"},  # the package root: lazy re-exports
 }
 

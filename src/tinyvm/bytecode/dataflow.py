@@ -71,7 +71,7 @@ from typing import Any, Callable
 from .code import FLAG_ASYNC, FLAG_GENERATOR, Code
 from .opcodes import BY_NAME, OPCODES
 
-__all__ = ["check_kinds", "first_handlers", "budget", "describe"]
+__all__ = ["check_kinds", "stack_kinds", "first_handlers", "budget", "describe"]
 
 INT, STR, OTHER, FN, FNX, ITER, CELL = 1, 2, 4, 8, 16, 32, 64
 GUEST = INT | STR | OTHER | FN | FNX
@@ -237,12 +237,13 @@ def _join_locals(a: tuple, b: tuple, levels: int) -> tuple[tuple, int]:
     return tuple(out), cost
 
 
-def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable[[str, int], Exception]) -> None:
+def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable[[str, int], Exception]) -> dict[int, tuple[tuple, tuple | None]]:
     """Run the pass over `code`, whose instructions (`insns`: pc -> (opcode,
     operands)) and stack depths the verifier has checked; `pops_of[pc]` is how
     many values the instruction at pc pops. Raises fail(message, pc) on the
     first operand of a kind its instruction does not accept, or when the
-    analysis would take more than `budget(code)` steps."""
+    analysis would take more than `budget(code)` steps. Returns the state
+    before every reachable pc (the IR builder reads the kinds: `stack_kinds`)."""
     nlocals = code.nlocals
     consts = code.consts
     names = code.local_names
@@ -450,6 +451,18 @@ def check_kinds(code: Code, insns: dict, pops_of: dict[int, int], fail: Callable
         if info.branch is not None:
             # (Conditional jumps pop the same on both paths.)
             merge(args[info.operands.index(_JUMP_KIND)], locs, stack if branch is _SAME_STACK else branch)
+    return states
+
+
+def stack_kinds(state: tuple[tuple, tuple | None]) -> list[int]:
+    """The kind masks of a state's stack entries, bottom first (flags dropped)."""
+    out = []
+    cell = state[1]
+    while cell is not None:
+        out.append(cell[0] & MASK)
+        cell = cell[1]
+    out.reverse()
+    return out
 
 
 def budget(code: Code) -> int:

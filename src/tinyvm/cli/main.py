@@ -5,6 +5,7 @@
     tvm run [options] -e CODE [args...] ... given on the command line
     tvm check [options] FILE...         front end and type checker only (no code generation)
     tvm disasm [options] FILE           readable bytecode listing
+    tvm ir [options] FILE               the SSA IR of every function (ir/)
     tvm repl [options]                  interactive session (also plain `tvm`)
     tvm help [COMMAND]                  usage (also `tvm --help`, `tvm COMMAND --help`)
     tvmc [options] FILE [-o FILE.tvm]   compile a program and its imports
@@ -159,6 +160,7 @@ class _Options:
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0]],
+            "ir": [self.help, self.lang, self.code, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
         }
@@ -185,6 +187,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("run", "[options] FILE [args...]", f"run {_program_files(langs)}; FILE - reads it from stdin, -e CODE runs CODE"),
         ("check", "[options] FILE...", "parse, resolve and type-check without running; report every error"),
         ("disasm", "[options] FILE", f"show the bytecode of {_program_files(langs)}"),
+        ("ir", "[options] FILE", "show the SSA IR of every function of FILE"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget and the --allow flags as run does"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
@@ -268,6 +271,16 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "FILE - reads the program from standard input.",
             ],
             [(f"tvm disasm add{ext}", "the listing of a source program"), (f"tvm disasm add{TVM_EXT}", "the listing of a compiled one")],
+        ),
+        "ir": (
+            ["tvm ir [options] FILE", "tvm ir [options] -e CODE"],
+            [
+                f"Show the SSA IR (docs/ir.md) of every function of {files} and of every",
+                "module it imports, one after the other; a function the IR does not model",
+                "yet is the line `fn NAME: not built: Unsupported(WHAT)`.",
+                "FILE - reads the program from standard input.",
+            ],
+            [(f"tvm ir fib{ext}", "the IR of a program's functions")],
         ),
         "repl": (
             ["tvm repl [options]", "tvm [options]"],
@@ -619,11 +632,21 @@ class _Cli:
         return status
 
     def disasm(self, words: list[str], opts: Parsed) -> int:
+        from ..bytecode.disasm import format_module
+
+        return self._listing("disasm", words, opts, format_module)
+
+    def ir(self, words: list[str], opts: Parsed) -> int:
+        from ..ir.text import format_module_ir
+
+        return self._listing("ir", words, opts, format_module_ir)
+
+    def _listing(self, command: str, words: list[str], opts: Parsed, format_module: Any) -> int:
+        """disasm and ir: compile or load one program, print each of its modules."""
         code, lang = opts.get("code"), opts.get("lang")
         if len(words) + (code is not None) != 1:
-            raise UsageError("disasm needs exactly one FILE")
+            raise UsageError(f"{command} needs exactly one FILE")
         from ..bytecode.code import LoadError
-        from ..bytecode.disasm import format_module
         from ..lang.diagnostics import CompileError
 
         word = words[0] if words else None

@@ -1,0 +1,143 @@
+"""The SSA IR's data model: functions, blocks, values, phis, terminators, frame states.
+
+A `Function` is a control-flow graph of `Block`s in SSA form. Every value is an
+`Instr` (a parameter, a phi or an ordinary instruction) with a function-wide id
+(printed `v7`), an opcode name (`add`, `call`, `get_field`...; the table from
+bytecode opcodes to these names is `build.OPS`), operands (other values),
+`attrs` (literal operands: a constant, a field name, a global slot, a count)
+and a type from bytecode/types.py (`int`, `float`, `[int]`, `any`...). An
+instruction that produces no value (`store_global`, `set_field`) has type None.
+
+A block is its phis, then its instructions, then exactly one terminator
+(`jump`, `branch`, `return`, `throw`, also an `Instr` so that its operands are
+uses like any other). `preds` lists the predecessor blocks in the order of every
+phi's operands; `succs` is the terminator's targets.
+
+Every instruction that can raise or deoptimise carries a `FrameState`: the
+bytecode pc at which the interpreter resumes (the instruction itself: it has not
+run yet), the SSA value in each guest local slot (None where the slot holds no
+value the IR tracks) and on the operand stack (bottom first, the instruction's
+own operands on top), the code object, and `parent`, the caller's frame state
+when the instruction was inlined (None until an inliner exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bytecode.types import Type
+
+TERMINATORS = ("jump", "branch", "return", "throw")
+
+
+@dataclass(eq=False, slots=True)
+class FrameState:
+    pc: int
+    locals: list["Instr | None"]
+    stack: list["Instr"]
+    code: Any = None  # the bytecode Code object (None in IR parsed from text)
+    parent: "FrameState | None" = None
+
+    def values(self) -> list["Instr"]:
+        """Every value the state names, its parents' included."""
+        out = [v for v in self.locals if v is not None] + list(self.stack)
+        return out + (self.parent.values() if self.parent is not None else [])
+
+
+@dataclass(eq=False, slots=True)
+class Instr:
+    id: int
+    op: str
+    args: list["Instr"] = field(default_factory=list)
+    attrs: tuple = ()
+    type: Type | None = None
+    checked: bool = False  # arithmetic: raises on int64 overflow
+    pc: int | None = None  # the bytecode pc it came from
+    state: FrameState | None = None
+    targets: list["Block"] = field(default_factory=list)  # terminators only
+    block: "Block | None" = None
+
+    @property
+    def is_phi(self) -> bool:
+        return self.op == "phi"
+
+    @property
+    def is_terminator(self) -> bool:
+        return self.op in TERMINATORS
+
+    def __repr__(self) -> str:
+        return f"v{self.id}" if self.type is not None else f"<{self.op}>"
+
+
+@dataclass(eq=False, slots=True)
+class Block:
+    label: int
+    phis: list[Instr] = field(default_factory=list)
+    instrs: list[Instr] = field(default_factory=list)
+    terminator: Instr | None = None
+    preds: list["Block"] = field(default_factory=list)
+    pc: int | None = None  # the bytecode offset it starts at (None: synthetic)
+
+    @property
+    def succs(self) -> list["Block"]:
+        return list(self.terminator.targets) if self.terminator is not None else []
+
+    @property
+    def name(self) -> str:
+        return f"b{self.label}"
+
+    def all(self) -> list[Instr]:
+        """Phis, instructions and the terminator, in order."""
+        return self.phis + self.instrs + ([self.terminator] if self.terminator is not None else [])
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(eq=False, slots=True)
+class Function:
+    name: str
+    params: list[Instr]
+    ret: Type
+    blocks: list[Block] = field(default_factory=list)
+    code: Any = None  # the bytecode Code object it was built from
+    next_id: int = 0
+
+    @property
+    def entry(self) -> Block:
+        return self.blocks[0]
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def values(self) -> list[Instr]:
+        return list(self.params) + [i for b in self.blocks for i in b.all()]
+
+
+def set_terminator(block: Block, term: Instr) -> None:
+    """End `block` with `term`, and record `block` as a predecessor of its targets."""
+    block.terminator = term
+    term.block = block
+    for t in term.targets:
+        t.preds.append(block)
+
+
+def replace_uses(fn: Function, repl: dict[Instr, Instr]) -> None:
+    """Make every use (operands and frame states) of each key of `repl` a use of
+    its value, in one pass over the function."""
+    if not repl:
+        return
+
+    def sub(values: list) -> list:
+        return [repl.get(a, a) if a is not None else None for a in values]
+
+    for b in fn.blocks:
+        for ins in b.all():
+            ins.args = sub(ins.args)
+            st = ins.state
+            while st is not None:
+                st.locals = sub(st.locals)
+                st.stack = sub(st.stack)
+                st = st.parent

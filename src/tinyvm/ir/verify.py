@@ -1,0 +1,219 @@
+"""The IR verifier: `verify(fn)` lists everything wrong with a Function (empty: none).
+
+It checks the invariants every pass must keep, so tests run it after building
+and after every pass:
+
+* structure: at least one block, the entry has no predecessors, each block ends
+  with exactly one terminator (and has no terminator among its instructions or
+  phis among them), labels and value ids are unique, jump takes one block and
+  branch two, each value belongs to the block that lists it;
+* the CFG: a block's `preds` are exactly the blocks whose terminators target it
+  (as a multiset), every phi has one operand per predecessor;
+* SSA: every use is dominated by its definition (a phi's operand by the end of
+  the matching predecessor); dominators by Cooper, Harvey and Kennedy, "A
+  Simple, Fast Dominance Algorithm" (2001), over the reachable blocks;
+* types: every value has a type, an operand's type fits its op's signature
+  (`_SIGNATURES`: a branch's condition is bool, arithmetic typed int takes ints),
+  void instructions have none;
+* frame states: every instruction that can raise (`RAISES`) has one, and every
+  value it names is defined and dominates the instruction.
+
+Each error names its block and instruction (in the text form's terms).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..bytecode.types import ANY, BOOL, FLOAT, INT
+from .build import OPS
+from .nodes import Block, Function, Instr
+from .text import format_instr
+
+__all__ = ["verify", "dominators", "RAISES"]
+
+# IR ops that can raise or deoptimise, from the mapping table, and the extra
+# ones the builder makes for FOR_ITER.
+RAISES = frozenset({s.ir for s in OPS.values() if s.raises and s.ir} | {"throw"})
+
+
+def _arith_ok(ins: Instr) -> str | None:
+    ts = [a.type for a in ins.args]
+    if ins.type == INT and any(t not in (INT, ANY) for t in ts):
+        return "an int result from operands not all int"
+    if ins.type == FLOAT and any(t not in (FLOAT, ANY) for t in ts):
+        return "a float result from operands not all float"
+    return None
+
+
+def _bool_cond(ins: Instr) -> str | None:
+    t = ins.args[0].type if ins.args else None
+    return None if t in (BOOL, ANY) else f"a condition of type {t}"
+
+
+_SIGNATURES = {op: _arith_ok for op in ("add", "sub", "mul", "div", "mod", "neg", "band", "bor", "bxor", "shl", "shr", "bnot")}
+_SIGNATURES["branch"] = _bool_cond
+# Fixed operand counts.
+_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
+_TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
+
+
+def reverse_postorder(fn: Function) -> list[Block]:
+    seen = {id(fn.entry)}
+    order: list[Block] = []
+    stack = [(fn.entry, iter(fn.entry.succs))]
+    while stack:
+        block, it = stack[-1]
+        for s in it:
+            if id(s) not in seen:
+                seen.add(id(s))
+                stack.append((s, iter(s.succs)))
+                break
+        else:
+            stack.pop()
+            order.append(block)
+    order.reverse()
+    return order
+
+
+def dominators(fn: Function) -> dict[Block, Block]:
+    """Immediate dominator of every reachable block (the entry's is itself)."""
+    rpo = reverse_postorder(fn)
+    index = {b: i for i, b in enumerate(rpo)}
+    idom: dict[Block, Block] = {fn.entry: fn.entry}
+
+    def intersect(a: Block, b: Block) -> Block:
+        while a is not b:
+            while index[a] > index[b]:
+                a = idom[a]
+            while index[b] > index[a]:
+                b = idom[b]
+        return a
+
+    changed = True
+    while changed:
+        changed = False
+        for b in rpo[1:]:
+            done = [p for p in b.preds if p in idom and p in index]
+            if not done:
+                continue
+            new = done[0]
+            for p in done[1:]:
+                new = intersect(p, new)
+            if idom.get(b) is not new:
+                idom[b] = new
+                changed = True
+    return idom
+
+
+def verify(fn: Function) -> list[str]:
+    errors: list[str] = []
+    if not fn.blocks:
+        return ["the function has no blocks"]
+
+    def err(block: Block, ins: Instr | None, msg: str) -> None:
+        where = f"{block.name}" + (f": {format_instr(ins)}" if ins is not None else "")
+        errors.append(f"{where}: {msg}")
+
+    labels = Counter(b.label for b in fn.blocks)
+    for label, n in labels.items():
+        if n > 1:
+            errors.append(f"b{label}: defined {n} times")
+    blocks = set(fn.blocks)
+    defined: dict[Instr, tuple[Block, int]] = {p: (fn.entry, -1) for p in fn.params}
+    ids = Counter(v.id for v in fn.values() if v.type is not None and not v.is_terminator)
+    for vid, n in ids.items():
+        if n > 1:
+            errors.append(f"v{vid}: defined {n} times")
+    if fn.entry.preds:
+        err(fn.entry, None, "the entry block has predecessors")
+    # Structure and the CFG.
+    incoming: dict[Block, Counter] = {b: Counter() for b in fn.blocks}
+    for b in fn.blocks:
+        if b.terminator is None:
+            err(b, None, "no terminator at the end")
+        for i, ins in enumerate(b.all()):
+            defined[ins] = (b, i)
+            if ins.block is not None and ins.block is not b:
+                err(b, ins, f"listed in {b.name} but belongs to {ins.block.name}")
+            if ins.is_phi and ins not in b.phis:
+                err(b, ins, "a phi among the instructions")
+            if ins.is_terminator and ins is not b.terminator:
+                err(b, ins, "a terminator before the end of the block")
+            if ins in b.instrs and ins.op == "phi":
+                err(b, ins, "a phi after the first instruction")
+        t = b.terminator
+        if t is None:
+            continue
+        if not t.is_terminator:
+            err(b, t, "the block ends with a non-terminator")
+        if len(t.targets) != _TARGETS.get(t.op, 0):
+            err(b, t, f"{t.op} needs {_TARGETS.get(t.op, 0)} target block(s), has {len(t.targets)}")
+        for s in t.targets:
+            if s not in blocks:
+                err(b, t, f"targets {s.name}, which is not in the function")
+            else:
+                incoming[s][b] += 1
+    for b in fn.blocks:
+        if Counter(b.preds) != incoming[b]:
+            have = ", ".join(p.name for p in b.preds) or "none"
+            want = ", ".join(p.name for p in incoming[b].elements()) or "none"
+            err(b, None, f"preds are {have} but the blocks that jump here are {want}")
+        for p in b.phis:
+            if len(p.args) != len(b.preds):
+                err(b, p, f"phi has {len(p.args)} operand(s) for {len(b.preds)} predecessor(s)")
+    # Dominance.
+    idom = dominators(fn)
+
+    def dominates(a: Block, b: Block) -> bool:
+        while True:
+            if a is b:
+                return True
+            up = idom.get(b)
+            if up is None or up is b:
+                return False
+            b = up
+
+    def available(v: Instr, block: Block, pos: int) -> bool:
+        """Is `v` defined before position `pos` of `block` on every path?"""
+        if v not in defined:
+            return False
+        vb, vpos = defined[v]
+        if vb is block:
+            return vpos < pos
+        return vb in idom and dominates(vb, block)
+
+    for b in fn.blocks:
+        if b not in idom:
+            continue  # unreachable: nothing runs there
+        for i, ins in enumerate(b.all()):
+            if ins.is_phi:
+                for pred, v in zip(b.preds, ins.args):
+                    if pred in idom and not available(v, pred, len(pred.all())):
+                        err(b, ins, f"operand v{v.id} does not dominate the end of predecessor {pred.name}")
+                continue
+            for v in ins.args:
+                if not available(v, b, i):
+                    err(b, ins, f"v{v.id} is used where its definition does not dominate it")
+            # Types.
+            if ins.type is None and not ins.is_terminator and ins.op in _VALUE_OPS:
+                err(b, ins, "a value without a type")
+            n = _ARITY.get(ins.op)
+            if n is not None and len(ins.args) != n:
+                err(b, ins, f"{ins.op} takes {n} operand(s), has {len(ins.args)}")
+            elif ins.op in _SIGNATURES:
+                msg = _SIGNATURES[ins.op](ins)
+                if msg:
+                    err(b, ins, msg)
+            # Frame states.
+            if ins.op in RAISES and ins.state is None:
+                err(b, ins, "can raise but has no frame state")
+            if ins.state is not None:
+                for v in ins.state.values():
+                    if not available(v, b, i):
+                        err(b, ins, f"frame state names v{v.id}, which is not defined here")
+    return errors
+
+
+# Ops that always produce a value.
+_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy"})

@@ -1,0 +1,27 @@
+"""Shared by the IR tests: compile a program and walk its code objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyvm.bytecode.code import Bundle, Code
+from tinyvm.lang.driver import compile_program
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compile_path(path: Path) -> Bundle:
+    """Compile a file, naming it by its path from the repository's root (so
+    that golden output does not depend on where the checkout is)."""
+    return compile_program(path.relative_to(ROOT).as_posix(), source=path.read_text(encoding="utf-8"))
+
+
+def codes_of(bundle: Bundle) -> list[Code]:
+    """Every code object of every module of the bundle, depth first."""
+    out: list[Code] = []
+    stack = [m.init for m in reversed(list(bundle.modules.values()))]
+    while stack:
+        c = stack.pop()
+        out.append(c)
+        stack.extend(reversed([k for k in c.consts if isinstance(k, Code)]))
+    return out
