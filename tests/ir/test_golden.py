@@ -1,4 +1,4 @@
-"""Golden files: each tests/ir/build/*.tl (or .lox) built to IR equals its *.ir.
+"""Golden files: each tests/ir/golden/*.tl (or .lox) built to IR equals its *.ir.
 
 Run with TVM_UPDATE_GOLDEN=1 to rewrite the expected files from the builder's
 output (then review the diff). Every function built is also verified and
@@ -17,7 +17,7 @@ from tinyvm.ir.build import Unsupported, build
 from tinyvm.ir.text import format_function, format_module_ir, parse_function
 from tinyvm.ir.verify import verify
 
-HERE = Path(__file__).parent / "build"
+HERE = Path(__file__).parent / "golden"  # (not "build": .gitignore drops build/)
 INPUTS = sorted(p for p in HERE.iterdir() if p.suffix in (".tl", ".lox"))
 
 
