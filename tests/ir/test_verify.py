@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tinyvm.ir.nodes import Instr
-from tinyvm.ir.text import parse_function
+from tinyvm.ir.text import format_function, parse_function
 from tinyvm.ir.verify import dominators, verify
 
 GOOD = """\
@@ -95,3 +95,52 @@ def test_structural_errors_of_built_objects() -> None:
 def test_an_empty_function() -> None:
     fn = parse_function("fn f() -> any\n")
     assert verify(fn) == ["the function has no blocks"]
+
+
+# Exceptional edges: b1's two raising instructions catch at b2, whose phi has
+# one operand per catching instruction (the value of the slot before it ran).
+CATCH = """\
+fn g(v0: any, v1: int) -> int
+b0:
+  jump b1
+b1: preds b0
+  v2 = const[10] : int
+  v3 = div.checked v2, v1 : int  @pc 4 [v0, v1 | v2, v1] catch b2
+  v4 = div.checked v3, v1 : int  @pc 5 [v0, v3 | v3, v1] catch b2
+  return v4
+b2: catch-preds b1, b1
+  v5 = phi v1, v3 : int
+  v6 = caught : any
+  return v5
+"""
+
+
+def test_good_exceptional_edges_and_their_dominators() -> None:
+    fn = parse_function(CATCH)
+    assert verify(fn) == []
+    assert {b.name: d.name for b, d in dominators(fn).items()} == {"b0": "b0", "b1": "b0", "b2": "b1"}
+
+
+CATCH_BAD = [
+    # The first catching instruction's edge cannot carry the value it defines.
+    (CATCH.replace("phi v1, v3", "phi v3, v3"), "b2: v5 = phi v3, v3 : int: operand v3 is not defined before the instruction of b1 that catches here"),
+    # Phi arity counts the exceptional predecessors.
+    (CATCH.replace("phi v1, v3", "phi v1"), "b2: v5 = phi v1 : int: phi has 1 operand(s) for 2 predecessor(s)"),
+    # catch-preds must match the instructions that catch.
+    (CATCH.replace("b2: catch-preds b1, b1", "b2: catch-preds b1"), "b2: catch-preds are b1 but the blocks that catch here are b1, b1"),
+    # Only an instruction with a frame state catches.
+    (CATCH.replace("  @pc 5 [v0, v3 | v3, v1] catch b2", "").replace("catch-preds b1, b1", "catch-preds b1").replace("phi v1, v3", "phi v1"),
+     "b1: v4 = div.checked v3, v1 : int: can raise but has no frame state"),
+    # caught opens a block reached only by exceptional edges.
+    (CATCH.replace("  v6 = caught : any\n", "").replace("  v2 = const[10] : int\n", "  v2 = const[10] : int\n  v6 = caught : any\n"),
+     "b1: v6 = caught : any: caught must open a block reached only by exceptional edges"),
+]
+
+
+@pytest.mark.parametrize("text,expected", CATCH_BAD)
+def test_bad_exceptional_edges_are_reported(text: str, expected: str) -> None:
+    assert expected in errors(text)
+
+
+def test_exceptional_edges_round_trip() -> None:
+    assert format_function(parse_function(CATCH)) == CATCH

@@ -24,9 +24,16 @@ int), CHECK_TYPE the type it checks; every value still `any` is narrowed by
 the verifier's type pass (bytecode/dataflow.py) when it proves the value an int
 or a string; a phi has the type all its operands share (else `any`).
 
-What is not modelled raises `Unsupported(opname)`, a clean refusal: code with
-exception handlers (their edges from every protected instruction are not
-modelled yet), generators' YIELD, AWAIT, SELECT.
+Exception handlers: every instruction that can raise (it carries a frame state)
+at a pc the handler table covers gets an exceptional edge (`Instr.catch`) to the
+block of the handler the VM would use there (dataflow.first_handlers, as
+vm/calls.py `_unwind` picks it). A handler block always gets a phi per local
+and per kept stack slot (`depth` of them), filled from the catching
+instructions' states (locals, stack cut to `depth`), then `caught`, the thrown
+value, on top. Handler targets reached by normal flow too are refused.
+
+What is not modelled raises `Unsupported(opname)`, a clean refusal:
+generators' YIELD, AWAIT, SELECT, and handlers also reached without an error.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from dataclasses import dataclass
 from ..bytecode.code import Code
 from ..bytecode.dataflow import INT as K_INT
 from ..bytecode.dataflow import STR as K_STR
-from ..bytecode.dataflow import check_kinds, stack_kinds
+from ..bytecode.dataflow import check_kinds, first_handlers, stack_kinds
 from ..bytecode.opcodes import BY_NAME, OPCODES, eval_effect
 from ..bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, MapT, Type, TypeTextError, parse_type_text
 from .nodes import Block, FrameState, Function, Instr, replace_uses, set_terminator
@@ -223,8 +230,7 @@ class _Builder:
             name = OPCODES[op].name
             if OPS[name].kind == "unsupported":
                 raise Unsupported(name)
-        if code.handlers:
-            raise Unsupported("exception handler")
+        self.handler_of = first_handlers(code, sorted(self.insns)) if code.handlers else {}
         pops = {pc: eval_effect(OPCODES[op].pops, args) for pc, (op, args) in self.insns.items()}
 
         def fail(msg: str, pc: int) -> Exception:
@@ -257,6 +263,8 @@ class _Builder:
                 leaders.add(pc + info.size)
                 if info.branch is not None:
                     leaders.add(args[info.operands.index("jump")])
+        handlers = {target for target, _ in self.handler_of.values()}
+        leaders |= handlers
         self.ends: dict[int, int] = {}  # leader -> pc of its last instruction
         self.succ_pcs: dict[int, list[int]] = {}
         order, seen, stack = [], {0}, [(0, False)]
@@ -275,7 +283,7 @@ class _Builder:
             self.ends[start] = pc
             self.succ_pcs[start] = succ
             stack.append((start, True))
-            for s in reversed(succ):
+            for s in reversed(succ + self.catch_targets(start, pc)):
                 if s not in seen:
                     seen.add(s)
                     stack.append((s, False))
@@ -286,7 +294,33 @@ class _Builder:
         self.npreds[0] += 1  # the entry block's jump
         for pc in order:
             for s in set(self.succ_pcs[pc]):  # (a branch to its own fall-through is a jump)
+                if s in handlers:
+                    raise Unsupported("handler reached without an error")
                 self.npreds[s] += 1
+        self.handlers = handlers
+        self.exc_in: dict[int, list[tuple[list, list]]] = {pc: [] for pc in handlers}
+
+    def catch_targets(self, start: int, end: int) -> list[int]:
+        """The handler pcs of the instructions of [start, end] that can raise."""
+        out, pc = [], start
+        while pc <= end:
+            op, _ = self.insns[pc]
+            info = OPCODES[op]
+            h = self.handler_of.get(pc)
+            if h is not None and _can_raise(OPS[info.name]):
+                out.append(h[0])
+            pc += info.size
+        return out
+
+    def catch(self, block: Block, ins: Instr) -> None:
+        """Give `ins` (its frame state set) its exceptional edge, if a handler covers it."""
+        h = self.handler_of.get(ins.state.pc) if ins.state is not None else None
+        if h is None:
+            return
+        target, depth = h
+        ins.catch = self.blocks[target]
+        ins.catch.catch_preds.append(block)
+        self.exc_in[target].append((list(ins.state.locals), list(ins.state.stack[:depth])))
 
     # -- values -----------------------------------------------------------------
 
@@ -314,7 +348,13 @@ class _Builder:
         phis_of: dict[int, tuple[list, list]] = {}
         for start in self.order:
             block = self.blocks[start]
-            if self.npreds[start] == 1:
+            if start in self.handlers:
+                depth = self.handler_of_target(start)
+                locs = [self.phi(block) for _ in range(code.nlocals)]
+                stack = [self.phi(block) for _ in range(depth)]
+                phis_of[start] = (locs, stack)
+                locs, stack = list(locs), list(stack) + [self.emit(block, "caught", [], (), ANY, start)]
+            elif self.npreds[start] == 1:
                 locs, stack = self.into[start]
                 locs, stack = list(locs), list(stack)
             else:
@@ -327,13 +367,18 @@ class _Builder:
         # Fill the phis from their predecessors' exit states, in `preds` order.
         for start, (plocs, pstack) in phis_of.items():
             block = self.blocks[start]
-            for pred in block.preds:
-                olocs, ostack = self.out[(-1 if pred.pc is None else pred.pc, start)]
+            edges = [self.out[(-1 if pred.pc is None else pred.pc, start)] for pred in block.preds]
+            for olocs, ostack in edges + self.exc_in.get(start, []):
                 for phi, v in zip(plocs + pstack, olocs + ostack):
                     phi.args.append(v)
         self.remove_trivial_phis()
         self.infer_types()
         return fn
+
+    def handler_of_target(self, target: int) -> int:
+        """The stack depth a handler keeps (the table's entries for one target agree:
+        the bytecode verifier merged them)."""
+        return next(d for t, d in self.handler_of.values() if t == target)
 
     def phi(self, block: Block) -> Instr:
         p = Instr(self.fn.new_id(), "phi", [], (), None, block=block)
@@ -434,6 +479,7 @@ class _Builder:
                 upvals = tuple(i for from_local, i in sub.captures if not from_local)
                 ins = self.emit(block, "closure", captured, (_Ref("fn", sub.name), upvals), ANY, pc)
                 ins.state = self.state(pc, locs, stack)
+                self.catch(block, ins)
                 stack.append(ins)
             elif kind == "value":
                 n = eval_effect(info.pops, args)
@@ -445,6 +491,7 @@ class _Builder:
                 ins = self.emit(block, spec.ir, operands, attrs, _result_type(spec.result, spec.ir, operands, attrs), pc)
                 ins.checked = spec.checked
                 ins.state = st
+                self.catch(block, ins)
                 if spec.result in _DERIVED:
                     # Typed from its operands' types once the phis have theirs.
                     self.derived.append((ins, spec.result, self.kind_type(nxt)))
@@ -458,8 +505,10 @@ class _Builder:
             elif kind in ("return", "throw"):
                 v = stack.pop()
                 term = Instr(-1, kind, [v], pc=pc)
+                term.block = block
                 if kind == "throw":
                     term.state = self.state(pc, locs, stack + [v])
+                    self.catch(block, term)
                 self.finish(block, start, term, {})
                 return
             elif kind == "branch":
@@ -474,6 +523,7 @@ class _Builder:
                 it = stack[-1]
                 value = self.emit(block, "for_iter", [it], (), ANY, pc)
                 value.state = self.state(pc, locs, stack)
+                self.catch(block, value)
                 done = self.emit(block, "iter_done", [value], (), BOOL, pc)
                 self.branch(block, start, done, args[0], nxt, pc, (locs, stack[:-1]), (locs, stack + [value]))
                 return
@@ -516,6 +566,10 @@ class _Builder:
         set_terminator(block, term)
         for target, (locs, stack) in states.items():
             self.out[(start, target)] = self.into[target] = (list(locs), list(stack))
+
+
+def _can_raise(spec: OpSpec) -> bool:
+    return spec.raises or spec.kind == "throw"
 
 
 # Result rules whose type follows from the operands' (inferred with the phis').

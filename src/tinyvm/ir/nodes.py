@@ -13,6 +13,15 @@ A block is its phis, then its instructions, then exactly one terminator
 uses like any other). `preds` lists the predecessor blocks in the order of every
 phi's operands; `succs` is the terminator's targets.
 
+Exceptional edges: an instruction that can raise inside a bytecode handler's
+range names the handler's block in `catch` (printed `catch b7`). The handler
+block lists the blocks of those instructions in `catch_preds`, one entry per
+catching instruction (a block with two such instructions is listed twice, in
+the order of those instructions). A phi has one operand per entry of `preds`
+then one per entry of `catch_preds`; an exceptional operand is the value the
+slot held just before the catching instruction ran. A handler block is reached
+only by exceptional edges and starts with `caught`, the thrown value.
+
 Every instruction that can raise or deoptimise carries a `FrameState`: the
 bytecode pc at which the interpreter resumes (the instruction itself: it has not
 run yet), the SSA value in each guest local slot (None where the slot holds no
@@ -56,6 +65,7 @@ class Instr:
     pc: int | None = None  # the bytecode pc it came from
     state: FrameState | None = None
     targets: list["Block"] = field(default_factory=list)  # terminators only
+    catch: "Block | None" = None  # the handler block an error here continues at
     block: "Block | None" = None
 
     @property
@@ -77,11 +87,28 @@ class Block:
     instrs: list[Instr] = field(default_factory=list)
     terminator: Instr | None = None
     preds: list["Block"] = field(default_factory=list)
+    catch_preds: list["Block"] = field(default_factory=list)  # one per catching instruction
     pc: int | None = None  # the bytecode offset it starts at (None: synthetic)
 
     @property
     def succs(self) -> list["Block"]:
-        return list(self.terminator.targets) if self.terminator is not None else []
+        """The terminator's targets, then the handlers of its catching instructions."""
+        out = list(self.terminator.targets) if self.terminator is not None else []
+        return out + [i.catch for i in self.all() if i.catch is not None]
+
+    def phi_preds(self) -> list[tuple["Block", "Instr | None"]]:
+        """The edge each phi operand comes along, in operand order: (block,
+        None) for a normal edge, (block, the catching instruction) for an
+        exceptional one (the k-th entry of a block in `catch_preds` is its k-th
+        instruction that catches here)."""
+        out: list[tuple[Block, Instr | None]] = [(p, None) for p in self.preds]
+        seen: dict[Block, int] = {}
+        for p in self.catch_preds:
+            k = seen.get(p, 0)
+            seen[p] = k + 1
+            mine = [i for i in p.all() if i.catch is self]
+            out.append((p, mine[k] if k < len(mine) else None))
+        return out
 
     @property
     def name(self) -> str:

@@ -5,9 +5,9 @@ The two round-trip exactly: `format_function(parse_function(t)) == t` for every
 
     function  := "fn " NAME "(" [param ("," param)*] ") -> " TYPE NL block*
     param     := VALUE ": " TYPE
-    block     := LABEL ":" [" preds " LABEL ("," LABEL)*] NL line*
+    block     := LABEL ":" [" preds " LABEL ("," LABEL)*] [" catch-preds " LABEL ("," LABEL)*] NL line*
     line      := "  " [VALUE " = "] OP [".checked"] ["[" attr ("," attr)* "]"]
-                 [" " operand ("," operand)*] [" : " TYPE] [state]
+                 [" " operand ("," operand)*] [" : " TYPE] [state [" catch " LABEL]]
     operand   := VALUE | LABEL                      (labels only in jump and branch)
     state     := "  @pc " INT " [" slots " | " slots "]" (" <- @pc " INT " [" slots " | " slots "]")*
     slots     := [slot (", " slot)*]                slot := VALUE | "_"
@@ -18,7 +18,9 @@ The two round-trip exactly: `format_function(parse_function(t)) == t` for every
 NAME is the code object's name, JSON-quoted unless it is made of letters,
 digits and `_.<>$`. A state lists the frame's locals then its operand stack;
 `<-` introduces the caller's frame of an inlined one. Phis list one operand per
-predecessor, in the order of the block's `preds`.
+predecessor, in the order of the block's `preds` then `catch-preds` (the
+exceptional edges: the k-th mention of a block there is its k-th instruction
+whose `catch` names this block).
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def format_instr(ins: Instr) -> str:
         text += f" : {ins.type}"
     if ins.state is not None:
         text += "  " + _state(ins.state)
+    if ins.catch is not None:
+        text += f" catch {ins.catch.name}"
     return text
 
 
@@ -90,7 +94,8 @@ def format_function(fn: Function) -> str:
     params = ", ".join(f"v{p.id}: {p.type}" for p in fn.params)
     lines = [f"fn {_name(fn.name)}({params}) -> {fn.ret}"]
     for b in fn.blocks:
-        lines.append(f"{b.name}:" + (" preds " + ", ".join(p.name for p in b.preds) if b.preds else ""))
+        head = f"{b.name}:" + (" preds " + ", ".join(p.name for p in b.preds) if b.preds else "")
+        lines.append(head + (" catch-preds " + ", ".join(p.name for p in b.catch_preds) if b.catch_preds else ""))
         for ins in b.all():
             lines.append("  " + format_instr(ins))
     return "\n".join(lines) + "\n"
@@ -240,6 +245,8 @@ def parse_function(text: str) -> Function:
     pending: list[tuple[Instr, list[str], _Line]] = []  # operands to resolve
     pending_states: list[tuple[Instr, list, _Line]] = []
     preds_of: list[tuple[Block, list[str], _Line]] = []
+    catch_preds_of: list[tuple[Block, list[str], _Line]] = []
+    catches: list[tuple[Instr, str, _Line]] = []
 
     def block_named(label: str) -> Block:
         if label not in blocks:
@@ -257,11 +264,13 @@ def parse_function(text: str) -> Function:
                 raise ln.fail(f"block {label} defined twice")
             fn.blocks.append(current)
             ln.need(":")
-            preds = ln.s[ln.i :]
+            preds, _, cpreds = ln.s[ln.i :].partition(" catch-preds ")
             if preds:
                 if not preds.startswith(" preds "):
                     raise ln.fail("expected ' preds'")
                 preds_of.append((current, [p.strip() for p in preds[7:].split(",")], ln))
+            if cpreds:
+                catch_preds_of.append((current, [p.strip() for p in cpreds.split(",")], ln))
             continue
         if current is None:
             raise ln.fail("an instruction outside a block")
@@ -288,6 +297,10 @@ def parse_function(text: str) -> Function:
             else:
                 ln.i -= 1
         rest = ln.s[ln.i :]
+        m = re.search(r" catch (b[0-9]+)$", rest)
+        if m is not None and "  @pc " in rest:
+            catches.append((ins, m[1], ln))
+            rest = rest[: m.start()]
         type_text, _, state_text = rest.partition("  @pc ")
         if type_text:
             if not type_text.startswith(" : "):
@@ -341,6 +354,10 @@ def parse_function(text: str) -> Function:
         ins.state = states[0]
     for block, names, ln in preds_of:
         block.preds = [label(n, ln) for n in names]
+    for block, names, ln in catch_preds_of:
+        block.catch_preds = [label(n, ln) for n in names]
+    for ins, name, ln in catches:
+        ins.catch = label(name, ln)
     fn.next_id = max([v for v in values] + [-1]) + 1
     for ins in void_ids:
         ins.id = fn.new_id()

@@ -8,9 +8,13 @@ and after every pass:
   phis among them), labels and value ids are unique, jump takes one block and
   branch two, each value belongs to the block that lists it;
 * the CFG: a block's `preds` are exactly the blocks whose terminators target it
-  (as a multiset), every phi has one operand per predecessor;
+  (as a multiset), its `catch_preds` the blocks of the instructions whose
+  `catch` names it (one entry per instruction), every phi has one operand per
+  predecessor, exceptional ones included; only an instruction with a frame
+  state catches; `caught` opens a block reached only by exceptional edges;
 * SSA: every use is dominated by its definition (a phi's operand by the end of
-  the matching predecessor); dominators by Cooper, Harvey and Kennedy, "A
+  the matching predecessor, or, along an exceptional edge, by the catching
+  instruction: a value it defines itself is not available); dominators by Cooper, Harvey and Kennedy, "A
   Simple, Fast Dominance Algorithm" (2001), over the reachable blocks;
 * types: every value has a type, an operand's type fits its op's signature
   (`_SIGNATURES`: a branch's condition is bool, arithmetic typed int takes ints),
@@ -94,7 +98,7 @@ def dominators(fn: Function) -> dict[Block, Block]:
     while changed:
         changed = False
         for b in rpo[1:]:
-            done = [p for p in b.preds if p in idom and p in index]
+            done = [p for p in b.preds + b.catch_preds if p in idom and p in index]
             if not done:
                 continue
             new = done[0]
@@ -129,6 +133,7 @@ def verify(fn: Function) -> list[str]:
         err(fn.entry, None, "the entry block has predecessors")
     # Structure and the CFG.
     incoming: dict[Block, Counter] = {b: Counter() for b in fn.blocks}
+    catching: dict[Block, Counter] = {b: Counter() for b in fn.blocks}
     for b in fn.blocks:
         if b.terminator is None:
             err(b, None, "no terminator at the end")
@@ -142,6 +147,15 @@ def verify(fn: Function) -> list[str]:
                 err(b, ins, "a terminator before the end of the block")
             if ins in b.instrs and ins.op == "phi":
                 err(b, ins, "a phi after the first instruction")
+            if ins.catch is not None:
+                if ins.catch not in blocks:
+                    err(b, ins, f"catches at {ins.catch.name}, which is not in the function")
+                else:
+                    catching[ins.catch][b] += 1
+                if ins.state is None:
+                    err(b, ins, "catches but has no frame state")
+            if ins.op == "caught" and (ins is not (b.instrs[0] if b.instrs else None) or b.preds or not b.catch_preds):
+                err(b, ins, "caught must open a block reached only by exceptional edges")
         t = b.terminator
         if t is None:
             continue
@@ -159,9 +173,13 @@ def verify(fn: Function) -> list[str]:
             have = ", ".join(p.name for p in b.preds) or "none"
             want = ", ".join(p.name for p in incoming[b].elements()) or "none"
             err(b, None, f"preds are {have} but the blocks that jump here are {want}")
+        if Counter(b.catch_preds) != catching[b]:
+            have = ", ".join(p.name for p in b.catch_preds) or "none"
+            want = ", ".join(p.name for p in catching[b].elements()) or "none"
+            err(b, None, f"catch-preds are {have} but the blocks that catch here are {want}")
         for p in b.phis:
-            if len(p.args) != len(b.preds):
-                err(b, p, f"phi has {len(p.args)} operand(s) for {len(b.preds)} predecessor(s)")
+            if len(p.args) != len(b.preds) + len(b.catch_preds):
+                err(b, p, f"phi has {len(p.args)} operand(s) for {len(b.preds) + len(b.catch_preds)} predecessor(s)")
     # Dominance.
     idom = dominators(fn)
 
@@ -188,9 +206,13 @@ def verify(fn: Function) -> list[str]:
             continue  # unreachable: nothing runs there
         for i, ins in enumerate(b.all()):
             if ins.is_phi:
-                for pred, v in zip(b.preds, ins.args):
-                    if pred in idom and not available(v, pred, len(pred.all())):
+                for (pred, at), v in zip(b.phi_preds(), ins.args):
+                    if pred not in idom:
+                        continue
+                    if at is None and not available(v, pred, len(pred.all()) if pred in b.preds else -1):
                         err(b, ins, f"operand v{v.id} does not dominate the end of predecessor {pred.name}")
+                    elif at is not None and not available(v, pred, pred.all().index(at)):
+                        err(b, ins, f"operand v{v.id} is not defined before the instruction of {pred.name} that catches here")
                 continue
             for v in ins.args:
                 if not available(v, b, i):
@@ -216,4 +238,4 @@ def verify(fn: Function) -> list[str]:
 
 
 # Ops that always produce a value.
-_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy"})
+_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught"})
