@@ -189,7 +189,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("disasm", "[options] FILE", f"show the bytecode of {_program_files(langs)}"),
         ("ir", "[options] FILE", "show the SSA IR of every function of FILE"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
-        ("", "", "--gc-stress, --max-depth, --budget and the --allow flags as run does"),
+        ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
     first = _source_extensions(langs)[0]
