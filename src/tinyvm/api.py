@@ -58,7 +58,6 @@ from .lang.loader import Loader
 from .lang.sources import file_policy, source_policy, vm_policy
 from .runtime.dialects import DEFAULT_MAX_DEPTH  # noqa: F401  (re-exported)
 from .runtime.errors import GuestException, RtError
-from .runtime.values import typeof
 from .sched.scheduler import DEFAULT_BUDGET
 from .stdlib.capabilities import Capabilities
 from .vm.machine import Machine
@@ -447,10 +446,6 @@ class VM:
         found = self._host_errors.get(id(e.value))
         if found is not None and found[0] is e.value:
             raise found[1] from e
-        if not e.class_name:  # a thrown non-Error value: its type (the report stays as it was)
-            text = e.render()
-            e.class_name = typeof(e.value)
-            e.render = lambda: text  # type: ignore[method-assign]
 
     def _async_runner(self) -> AsyncRunner:
         if self._runner is None:

@@ -61,6 +61,8 @@ def test_thrown_non_error_value_gets_its_typeof():
     with pytest.raises(GuestException) as info:
         vm.run_source("throw 42")
     assert info.value.class_name == "int"
+    assert not info.value.is_error
+    assert info.value.render().splitlines()[0] == "error: 42"  # the report shows the value alone
 
 
 def test_lox_has_its_own_namespace():

@@ -54,9 +54,13 @@ class Throw(Exception):
 class GuestException(Exception):
     """An uncaught guest error, as seen from Python."""
 
-    def __init__(self, value: Any, class_name: str, message: str, trace: list[str], frames: list | None = None) -> None:
+    def __init__(self, value: Any, class_name: str, message: str, trace: list[str], frames: list | None = None, is_error: bool = True) -> None:
         self.value = value
+        # The guest class of an Error; for a thrown value of another kind
+        # (`throw 42`), its typeof, and is_error is False: the report then
+        # shows the value alone, as `tvm run` always has.
         self.class_name = class_name
+        self.is_error = is_error
         self.message = message
         self.trace = trace  # "at fn (file:line:col)" lines, innermost first
         # The same frames as data, innermost first: TraceFrame per guest frame
@@ -69,7 +73,7 @@ class GuestException(Exception):
         return "\n".join(self.trace)
 
     def render(self) -> str:
-        head = f"error: {self.class_name}: {self.message}" if self.class_name else f"error: {self.message}"
+        head = f"error: {self.class_name}: {self.message}" if self.is_error and self.class_name else f"error: {self.message}"
         return "\n".join([head] + ["  " + t for t in self.trace])
 
 

@@ -141,7 +141,7 @@ class Calls:
             stack = value.fields.get("stack") or ""
             lines = stack.split("\n") if stack else trace
             return GuestException(value, value.cls.name, to_str_safe(value.fields.get("message", "")), lines, frames)
-        return GuestException(value, "", self.safe_str(value), trace, frames)
+        return GuestException(value, typeof(value), self.safe_str(value), trace, frames, is_error=False)
 
     def safe_str(self, value: Any) -> str:
         """The str form of an uncaught value, running its `str()` method if it has
