@@ -1,0 +1,513 @@
+"""IR -> Python source: the JIT's code generator (docs/jit.md).
+
+One guest function's SSA IR (after the pass pipeline) becomes one Python
+function `_body(fb, _e)` plus one small entry op per place the interpreter
+may enter it (`_entry<k>(fb)`, each `return _body(fb, k)`). The frames stay
+the interpreter's (Sparkplug-style): compiled code keeps SSA values in Python
+locals `v<id>` and writes them back into the frame list `fb.L` (locals in slot
+order, then the operand stack, bottom first) whenever it hands over to the
+interpreter. So it can enter and leave at any bytecode pc.
+
+Control flow is a dispatch loop over block labels (`while True: if _b == 3:
+... elif ...`); a block whose only predecessor jumps to it is emitted inline
+in that predecessor. Phis are parallel assignments on each edge.
+
+What is compiled inline: constants, jumps, branches, returns, phis; the int
+fast paths of `+ - *` and comparisons (when the language's rules allow:
+`Rules.int_fast`); the counted loop's compare and step; guards. Everything
+else *steps*: the frame state is written back into fb.L and the instruction's
+plain (unfused) interpreter closure runs inline. When it continues at its
+successor (`_P[q]`), compiled code pops the result and goes on; when it
+returns anything else (a guest call pushed a frame, a fiber parked), compiled
+code returns that op to the dispatch loop: a guest call never recurses in
+Python. Its return lands on `_P[q]`, which is a compiled entry when the values
+live after the call can all be read back from the frame.
+
+Exits: a failing guard deoptimises (`return _deopt(site)` after the write
+back: the interpreter resumes at the guard's pc); a back-edge whose countdown
+ran out, or with a GC or a limit pending, exits at the loop header.
+Errors: one try/except around the body; the except clause finds the raising
+instruction from the traceback's line number (`lines`: line -> frame state),
+writes that state back from `locals()`, sets `fb.epc` (the entry ops are
+registered as BLOCK_PC ops: "ask the fiber") and re-raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bytecode import opcodes as O
+from ..bytecode.opcodes import OPCODES, eval_effect
+from ..bytecode.types import BOOL, INT
+from ..ir.build import OPS, decode
+from ..ir.nodes import Block, FrameState, Function, Instr
+
+# IR ops whose interpreter closure may hand control elsewhere (a guest
+# frame): compiled code gets an entry after them when it can.
+CALLS = frozenset({"call", "call_global", "call_typed", "call_method", "call_method_typed", "super_call"})
+_INT_BIN = {"add": "+", "sub": "-", "mul": "*"}
+_CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+# Guard type names -> the Python test of a value `x` (others: typeof(x) == T).
+_GUARD_TESTS = {
+    "int": "type({x}) is int",
+    "float": "type({x}) is float",
+    "string": "type({x}) is str",
+    "bool": "type({x}) is bool",
+    "nil": "{x} is None",
+}
+BACKEDGE_COUNT = 256  # loop iterations between exits to the dispatch loop (preemption)
+
+
+class NotCompilable(Exception):
+    """The function's IR uses something the code generator cannot compile."""
+
+
+@dataclass
+class Entry:
+    pc: int
+    index: int
+    kind: str  # "header" (block start, OSR) or "return" (after a call)
+
+
+@dataclass
+class Generated:
+    source: str
+    entries: list[Entry]
+    lines: dict[int, tuple]  # source line -> (pc, local names, stack names)
+    sites: list[tuple[int, str]]  # deopt site -> (pc, reason)
+    consts: list = field(default_factory=list)
+    ninstrs: int = 0
+
+
+def _name(v: Instr | None) -> str | None:
+    return None if v is None else f"v{v.id}"
+
+
+class _Gen:
+    def __init__(self, fn: Function, code: Any, *, int_fast: bool, stress: bool) -> None:
+        self.fn = fn
+        self.code = code
+        self.insns = decode(code)
+        self.int_fast = int_fast
+        self.stress = stress
+        self.out: list[str] = []
+        self.lines: dict[int, tuple] = {}
+        self.sites: list[tuple[int, str]] = []
+        self.consts: list = []
+        self.nlocals = code.nlocals
+
+    # -- analysis --------------------------------------------------------------
+
+    def analyse(self) -> None:
+        fn = self.fn
+        # Blocks reached by normal edges from the entry (handlers stay interpreted:
+        # an error leaves compiled code and `_unwind` finds them).
+        seen, order, stack = {fn.entry}, [], [fn.entry]
+        while stack:
+            b = stack.pop()
+            order.append(b)
+            for t in b.terminator.targets if b.terminator is not None else []:
+                if t not in seen:
+                    seen.add(t)
+                    stack.append(t)
+        self.reach = seen
+        self.order = [b for b in fn.blocks if b in seen]
+        self.index = {b: i for i, b in enumerate(self.order)}
+        self.defined = {p for p in fn.params}
+        for b in self.order:
+            for ins in b.all():
+                if ins.type is not None or ins.is_phi:
+                    self.defined.add(ins)
+        self.headers = set()
+        for b in self.order:
+            for t in b.terminator.targets:
+                if self.index[t] <= self.index[b]:
+                    self.headers.add(t)
+        self.liveness()
+
+    def uses(self, ins: Instr) -> list[Instr]:
+        out = [] if ins.is_phi else list(ins.args)
+        if ins.state is not None:
+            out += ins.state.values()
+        return out
+
+    def liveness(self) -> None:
+        live_in: dict[Block, set] = {b: set() for b in self.order}
+        changed = True
+        while changed:
+            changed = False
+            for b in reversed(self.order):
+                live = self.live_out(b, live_in)
+                for ins in reversed(b.instrs + [b.terminator]):
+                    live.discard(ins)
+                    live.update(self.uses(ins))
+                live |= set(b.phis) & self.used_anywhere(b)
+                if live != live_in[b]:
+                    live_in[b] = live
+                    changed = True
+        self.live_in = live_in
+
+    def used_anywhere(self, b: Block) -> set:
+        # (a phi is needed at its block's start when anything can read it; cheap superset)
+        return set(b.phis)
+
+    def live_out(self, b: Block, live_in: dict) -> set:
+        live: set = set()
+        for k, t in enumerate(b.terminator.targets):
+            live |= live_in[t] - set(t.phis)
+            i = self.edge_index(b, t, k)
+            for p in t.phis:
+                live.add(p.args[i])
+        return live
+
+    def edge_index(self, b: Block, t: Block, k: int) -> int:
+        """The operand index of the edge b -> t that is b's k-th target."""
+        targets = b.terminator.targets
+        nth = sum(1 for x in targets[:k] if x is t)
+        idx = [i for i, p in enumerate(t.preds) if p is b]
+        return idx[min(nth, len(idx) - 1)]
+
+    def state_ok(self, st: FrameState | None) -> bool:
+        return st is not None and st.parent is None and all(v in self.defined for v in st.values())
+
+    # -- emission helpers --------------------------------------------------------
+
+    def emit(self, ind: int, text: str, state: tuple | None = None) -> None:
+        self.out.append("    " * ind + text)
+        if state is not None:
+            self.lines[len(self.out)] = state
+
+    def const(self, value: Any) -> str:
+        if value is None or type(value) in (bool, str) or (type(value) is int and abs(value) < 1 << 62):
+            return repr(value)
+        if type(value) is float and value == value and abs(value) != float("inf"):
+            return repr(value)
+        self.consts.append(value)
+        return f"_K[{len(self.consts) - 1}]"
+
+    def state_key(self, st: FrameState) -> tuple:
+        return (st.pc, tuple(_name(v) for v in st.locals[1:]), tuple(_name(v) for v in st.stack))
+
+    def write_back(self, st: FrameState, extra: list[str] | None = None) -> str:
+        """`L[1:] = (...)`: the frame list as the interpreter has it at st.pc."""
+        vals = [_name(v) or f"L[{i + 1}]" for i, v in enumerate(st.locals[1:])]
+        vals += [_name(v) for v in st.stack] + (extra or [])
+        if not vals:
+            return "del L[1:]"
+        return f"L[1:] = ({', '.join(vals)},)"
+
+    def deopt(self, ind: int, st: FrameState, reason: str, counted: bool = True) -> None:
+        self.emit(ind, self.write_back(st))
+        if counted:
+            self.sites.append((st.pc, reason))
+            self.emit(ind, f"return _deopt(fb, {len(self.sites) - 1})")
+        else:
+            self.emit(ind, f"return _O[{st.pc}]")
+
+    def maybe_stress(self, ind: int, st: FrameState) -> None:
+        if self.stress and self.state_ok(st):
+            self.emit(ind, "if _rnd() < 0.125:")
+            self.deopt(ind + 1, st, "stress", counted=False)
+
+    # -- the function ------------------------------------------------------------
+
+    def run(self) -> Generated:
+        self.analyse()
+        fn = self.fn
+        entries: list[Entry] = []
+        prologues: list[list[str]] = []
+        self.seg_label: dict[Instr, int] = {}  # call -> label of the code after it
+        used_pcs: set[int] = set()
+        labels = {b: b.label for b in self.order}
+        next_label = max(labels.values(), default=0) + 1
+        # Entries at block starts: pc 0 always, then the loop headers.
+        start = fn.entry.terminator.targets[0] if fn.entry.terminator is not None and fn.entry.terminator.targets else None
+        if start is None or start.pc != 0:
+            raise NotCompilable("no block at pc 0")
+        for b in [start] + [h for h in self.order if h in self.headers and h is not start]:
+            st = fn.entries.get(b.pc) if b.pc is not None else None
+            if st is None or not self.state_ok(st) or not self.live_in[b] <= set(st.values()):
+                if b is start:
+                    raise NotCompilable("the entry state at pc 0 is not known")
+                raise NotCompilable(f"the loop header state at pc {b.pc} is not known")
+            entries.append(Entry(b.pc, len(entries), "header"))
+            prologues.append(self.prologue(st, labels[b]))
+            used_pcs.add(b.pc)
+        self.header_state = {b: fn.entries[b.pc] for b in self.headers}
+        # Entries after calls, where everything live afterwards is in the frame.
+        for b in self.order:
+            live = self.live_out(b, self.live_in)
+            later = b.instrs + [b.terminator]
+            for j in range(len(later) - 1, -1, -1):
+                ins = later[j]
+                if ins.op in CALLS and ins.pc is not None and ins.state is not None:
+                    q = ins.pc + OPCODES[self.insns[ins.pc][0]].size
+                    st = ins.state
+                    after = FrameState(q, list(st.locals), st.stack[: len(st.stack) - len(ins.args)] + [ins], st.code)
+                    if q not in used_pcs and self.state_ok(after) and live <= set(after.values()):
+                        used_pcs.add(q)
+                        self.seg_label[ins] = next_label
+                        entries.append(Entry(q, len(entries), "return"))
+                        prologues.append(self.prologue(after, next_label))
+                        next_label += 1
+                live.discard(ins)
+                live.update(self.uses(ins))
+        self.emit(0, "def _body(fb, _e):")
+        self.emit(1, "L = fb.L")
+        self.emit(1, f"_cd = {BACKEDGE_COUNT}")
+        for k, lines in enumerate(prologues):
+            self.emit(1, f"{'if' if k == 0 else 'elif'} _e == {k}:")
+            for line in lines:
+                self.emit(2, line)
+        self.emit(1, "try:")
+        self.emit(2, "while True:")
+        # Which blocks are emitted inline in their single predecessor.
+        entry_blocks = {b for b in self.order if b in self.headers or b is start}
+        self.inline = set()
+        for b in self.order:
+            if b is fn.entry or b in entry_blocks:
+                continue
+            preds = [p for p in b.preds if p in self.reach]
+            if len(preds) == 1 and len(b.preds) == 1 and preds[0].terminator.op == "jump":
+                self.inline.add(b)
+        first = True
+        self.labels = labels
+        for b in self.order:
+            if b is fn.entry or b in self.inline:
+                continue
+            self.emit(3, f"{'if' if first else 'elif'} _b == {labels[b]}:")
+            first = False
+            self.block(4, b, 0)
+        # Code after calls with an entry: its own label.
+        for b in self.order:
+            later = b.instrs
+            for j, ins in enumerate(later):
+                if ins in self.seg_label:
+                    self.emit(3, f"elif _b == {self.seg_label[ins]}:")
+                    self.block(4, b, j + 1)
+        self.emit(1, "except _ERRORS as _x:")
+        self.emit(2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())")
+        self.emit(2, "raise")
+        for e in entries:
+            self.emit(0, "")
+            self.emit(0, f"def _entry{e.index}(fb):")
+            self.emit(1, f"return _body(fb, {e.index})")
+        ninstrs = sum(len(b.instrs) + len(b.phis) + 1 for b in self.order)
+        return Generated("\n".join(self.out) + "\n", entries, self.lines, self.sites, self.consts, ninstrs)
+
+    def prologue(self, st: FrameState, label: int) -> list[str]:
+        names, reads = [], []
+        for i, v in enumerate(st.locals):
+            if v is not None and _name(v) not in names:
+                names.append(_name(v))
+                reads.append(f"L[{i}]")
+        base = len(st.locals)
+        for i, v in enumerate(st.stack):
+            if _name(v) not in names:
+                names.append(_name(v))
+                reads.append(f"L[{base + i}]")
+        out = [f"{', '.join(names)}, = {', '.join(reads)}," if names else "pass"]
+        out.append(f"_b = {label}")
+        return out
+
+    # -- blocks ----------------------------------------------------------------
+
+    def block(self, ind: int, b: Block, start: int) -> None:
+        for ins in b.instrs[start:]:
+            self.instr(ind, ins)
+            if ins in self.seg_label:
+                self.emit(ind, f"_b = {self.seg_label[ins]}")
+                self.emit(ind, "continue")
+                return
+        self.terminator(ind, b)
+
+    def edge(self, ind: int, b: Block, t: Block, k: int) -> None:
+        i = self.edge_index(b, t, k)
+        dst = [p for p in t.phis if p.args[i] is not p]
+        if dst:
+            self.emit(ind, f"{', '.join(_name(p) for p in dst)}, = {', '.join(_name(p.args[i]) for p in dst)},")
+        if t in self.headers and self.index[t] <= self.index[b]:
+            # A back-edge: a safe point for GC, limits and preemption every so often.
+            self.emit(ind, "_cd -= 1")
+            self.emit(ind, "if _cd < 0 or _heap.pending or _lim.armed:")
+            self.deopt(ind + 1, self.header_state[t], "back-edge", counted=False)
+        if t in self.inline:
+            self.block(ind, t, 0)
+        else:
+            self.emit(ind, f"_b = {self.labels[t]}")
+            self.emit(ind, "continue")
+
+    def terminator(self, ind: int, b: Block) -> None:
+        term = b.terminator
+        op = term.op
+        if op == "jump":
+            self.edge(ind, b, term.targets[0], 0)
+        elif op == "branch":
+            c = _name(term.args[0])
+            t, f = term.targets
+            if term.args[0].type == BOOL:
+                self.emit(ind, f"if {c}:")
+                self.edge(ind + 1, b, t, 0)
+                self.emit(ind, "else:")
+                self.edge(ind + 1, b, f, 1)
+                return
+            self.emit(ind, f"if {c} is True:")
+            self.edge(ind + 1, b, t, 0)
+            self.emit(ind, f"if {c} is False:")
+            self.edge(ind + 1, b, f, 1)
+            # Not a bool: the interpreter's jump raises the TypeError.
+            st = self.branch_state(b, term)
+            if st is None:
+                raise NotCompilable(f"no frame state for the branch at pc {term.pc}")
+            self.deopt(ind, st, "condition not bool", counted=False)
+        elif op == "return":
+            self.emit(ind, "_c, _r = fb.frames.pop()")
+            self.emit(ind, f"_c.append({_name(term.args[0])})")
+            self.emit(ind, "fb.L = _c")
+            self.emit(ind, "return _r")
+        elif op == "throw":
+            st = term.state
+            self.emit(ind, f"raise _Throw({_name(term.args[0])})", self.state_key(st))
+        else:
+            raise NotCompilable(f"terminator {op}")
+
+    def branch_state(self, b: Block, term: Instr) -> FrameState | None:
+        t = term.targets[0]
+        st = self.fn.entries.get(t.pc) if t.pc is not None else None
+        if st is None or term.pc is None:
+            return None
+        i = self.edge_index(b, t, 0)
+        sub = {p: p.args[i] for p in t.phis}
+        out = FrameState(term.pc, [sub.get(v, v) if v is not None else None for v in st.locals], [sub.get(v, v) for v in st.stack] + [term.args[0]], st.code)
+        return out if self.state_ok(out) else None
+
+    # -- instructions ------------------------------------------------------------
+
+    def bytecode(self, ins: Instr) -> tuple[str, tuple, int]:
+        """(opcode name, operands, next pc) of the instruction ins came from."""
+        if ins.pc is None or ins.pc not in self.insns:
+            raise NotCompilable(f"{ins.op} has no bytecode pc")
+        opc, args = self.insns[ins.pc]
+        info = OPCODES[opc]
+        return info.name, args, ins.pc + info.size
+
+    def instr(self, ind: int, ins: Instr) -> None:
+        op = ins.op
+        v = _name(ins)
+        a = [_name(x) for x in ins.args]
+        if op == "const":
+            k = ins.attrs[0] if ins.attrs else None
+            if type(k).__name__ == "_Ref":
+                name, args, _ = self.bytecode(ins)
+                k = self.code.consts[args[0]]
+            self.emit(ind, f"{v} = {self.const(k)}")
+            return
+        if op == "fuel":
+            return  # (a metered VM is not compiled: docs/jit.md)
+        if op == "guard":
+            t = str(ins.attrs[0]) if ins.attrs else str(ins.type)
+            test = _GUARD_TESTS.get(t, "_typeof({x}) == " + repr(t)).format(x=a[0])
+            if self.stress:
+                test = f"{test} and _rnd() >= 0.125"
+            self.emit(ind, f"if not ({test}):")
+            if not self.state_ok(ins.state):
+                raise NotCompilable(f"guard without a usable frame state (pc {ins.pc})")
+            self.deopt(ind + 1, ins.state, f"guard {t} failed")
+            self.emit(ind, f"{v} = {a[0]}")
+            return
+        name, args, q = self.bytecode(ins)
+        if name == "FOR_RANGE":  # the counted loop: both locals proven ints
+            if op in ("lt", "le"):
+                self.emit(ind, f"{v} = {a[0]} {_CMP[op]} {a[1]}")
+            elif op == "add":
+                self.emit(ind, f"{v} = {a[0]} + {a[1]}")
+            elif op == "const":
+                pass
+            else:
+                raise NotCompilable(f"{op} at FOR_RANGE")
+            return
+        if op == "iter_done":
+            self.emit(ind, f"{v} = {a[0]} is _DONE")
+            return
+        if op == "truthy":
+            self.emit(ind, f"{v} = not ({a[0]} is False or {a[0]} is None)")
+            return
+        if op == "for_iter":
+            self.for_iter(ind, ins, args, q)
+            return
+        if OPS[name].ir != op:
+            raise NotCompilable(f"{op} at pc {ins.pc} does not match its bytecode {name}")
+        st = ins.state
+        if st is not None and not self.state_ok(st):
+            raise NotCompilable(f"{op} at pc {ins.pc}: frame state names undefined values")
+        fast = None
+        if self.int_fast and op in _INT_BIN and len(a) == 2:
+            test = self.int_test(ins)
+            expr = f"({v} := {a[0]} {_INT_BIN[op]} {a[1]})"
+            fast = f"{test} and _MIN <= {expr} <= _MAX" if ins.checked else f"{test} and ({expr} is not None)"
+        elif self.int_fast and op in _CMP and len(a) == 2:
+            fast = f"{self.int_test(ins)} and (({v} := {a[0]} {_CMP[op]} {a[1]}) is not None)"
+        if st is not None:
+            self.maybe_stress(ind, st)
+        if fast is not None:
+            if fast.startswith("True and "):
+                fast = fast[len("True and "):]
+            self.emit(ind, f"if not ({fast}):", self.state_key(st) if st is not None else None)
+            self.step(ind + 1, ins, name, args, q)
+            return
+        self.step(ind, ins, name, args, q)
+
+    def int_test(self, ins: Instr) -> str:
+        tests = [f"type({_name(x)}) is int" for x in ins.args if x.type != INT]
+        return " and ".join(tests) if tests else "True"
+
+    def step(self, ind: int, ins: Instr, name: str, args: tuple, q: int) -> None:
+        """Run the instruction's plain interpreter closure on the written-back frame."""
+        pc = ins.pc
+        v = _name(ins)
+        info = O.BY_NAME[name]
+        pushes = info.pushes if isinstance(info.pushes, int) else eval_effect(info.pushes, args)
+        st = ins.state
+        if st is None:
+            # Cannot raise: only its operands (and a cell's slot) need to be in the frame.
+            a = [_name(x) for x in ins.args]
+            if name in ("LOAD_CELL", "MAKE_CELL", "STORE_CELL"):
+                self.emit(ind, f"L[{args[0]}] = {a[0]}")
+                a = a[1:]
+            for x in a:
+                self.emit(ind, f"L.append({x})")
+            self.emit(ind, f"_S[{pc}](fb)")
+            if name == "MAKE_CELL":
+                self.emit(ind, f"{v} = L[{args[0]}]")
+            elif pushes:
+                self.emit(ind, f"{v} = L.pop()")
+            return
+        key = self.state_key(st)
+        self.emit(ind, self.write_back(st), key)
+        self.emit(ind, f"_t = _S[{pc}](fb)", key)
+        self.emit(ind, f"if _t is not _P[{q}]:", key)
+        self.emit(ind + 1, "return _t")
+        if pushes and ins.type is not None:
+            self.emit(ind, f"{v} = L.pop()")
+
+    def for_iter(self, ind: int, ins: Instr, args: tuple, q: int) -> None:
+        st = ins.state
+        if not self.state_ok(st):
+            raise NotCompilable("for_iter without a usable frame state")
+        self.maybe_stress(ind, st)
+        key = self.state_key(st)
+        v = _name(ins)
+        self.emit(ind, self.write_back(st), key)
+        self.emit(ind, f"_t = _S[{ins.pc}](fb)", key)
+        self.emit(ind, f"if _t is _P[{q}]:")
+        self.emit(ind + 1, f"{v} = L.pop()")
+        self.emit(ind, f"elif _t is _P[{args[0]}]:")
+        self.emit(ind + 1, f"{v} = _DONE")
+        self.emit(ind, "else:")
+        self.emit(ind + 1, "return _t")
+
+
+def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False) -> Generated:
+    """The Python source of fn (raises NotCompilable)."""
+    return _Gen(fn, code, int_fast=int_fast, stress=stress).run()
