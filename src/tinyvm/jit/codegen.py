@@ -56,7 +56,8 @@ _GUARD_TESTS = {
     "bool": "type({x}) is bool",
     "nil": "{x} is None",
 }
-BACKEDGE_COUNT = 256  # loop iterations between exits to the dispatch loop (preemption)
+BACKEDGE_COUNT = 1000  # loop iterations between time-slice checks (preemption, limits)
+MAX_DEPTH = 12  # indentation levels before a block is emitted under its own label, not inline
 
 
 class NotCompilable(Exception):
@@ -273,6 +274,7 @@ class _Gen:
                 self.inline.add(b)
         first = True
         self.labels = labels
+        self.need_label: list[Block] = []
         for b in self.order:
             if b is fn.entry or b in self.inline:
                 continue
@@ -286,6 +288,14 @@ class _Gen:
                 if ins in self.seg_label:
                     self.emit(3, f"elif _b == {self.seg_label[ins]}:")
                     self.block(4, b, j + 1)
+        # Blocks nested too deeply to be emitted inline: under their own labels.
+        done: set[Block] = set()
+        while self.need_label:
+            b = self.need_label.pop()
+            if b not in done:
+                done.add(b)
+                self.emit(3, f"elif _b == {labels[b]}:")
+                self.block(4, b, 0)
         self.emit(1, "except _ERRORS as _x:")
         self.emit(2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())")
         self.emit(2, "raise")
@@ -328,13 +338,21 @@ class _Gen:
         if dst:
             self.emit(ind, f"{', '.join(_name(p) for p in dst)}, = {', '.join(_name(p.args[i]) for p in dst)},")
         if t in self.headers and self.index[t] <= self.index[b]:
-            # A back-edge: a safe point for GC, limits and preemption every so often.
+            # A back-edge: a GC safe point, and every so often the end of a
+            # time slice (limits, preemption: jit/tier.py `slice_end`), with
+            # the frame written back as the interpreter has it at the header.
             self.emit(ind, "_cd -= 1")
-            self.emit(ind, "if _cd < 0 or _heap.pending or _lim.armed:")
-            self.deopt(ind + 1, self.header_state[t], "back-edge", counted=False)
-        if t in self.inline:
+            self.emit(ind, "if _cd < 0 or _heap.pending:")
+            self.emit(ind + 1, f"_cd = {BACKEDGE_COUNT}")
+            self.emit(ind + 1, self.write_back(self.header_state[t]))
+            self.emit(ind + 1, f"_t = _slice(fb, {t.pc})")
+            self.emit(ind + 1, "if _t is not None:")
+            self.emit(ind + 2, "return _t")
+        if t in self.inline and ind <= MAX_DEPTH:
             self.block(ind, t, 0)
         else:
+            if t in self.inline:
+                self.need_label.append(t)
             self.emit(ind, f"_b = {self.labels[t]}")
             self.emit(ind, "continue")
 

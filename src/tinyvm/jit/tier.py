@@ -38,13 +38,15 @@ from ..ir.build import Unsupported, build, decode
 from ..ir.passes import PassContext, default_pipeline, run_pipeline
 from ..runtime.errors import RtError, Throw
 from ..runtime.values import typeof
+from ..sched.scheduler import Switch
 from ..vm.blocks import BLOCK_PC
 from .codegen import Generated, NotCompilable, generate
 
 MODES = ("off", "on", "eager")
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
 DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
-RECOMPILE_LIMIT = 3  # recompiles of one code object before it is left interpreted
+RECOMPILE_LIMIT = 3
+MAX_INSTRS = 20000  # bigger functions stay interpreted (compile time)  # recompiles of one code object before it is left interpreted
 _ERRORS = (RtError, Throw, ZeroDivisionError, OverflowError, MemoryError, RecursionError)
 
 
@@ -221,10 +223,20 @@ class Jit:
         except NotCompilable as e:
             self._not_compiled(code, str(e))
             return False
+        except RecursionError:  # (a deeply nested function: the passes or the generator)
+            self._not_compiled(code, "nested too deeply")
+            return False
+        if gen.ninstrs > MAX_INSTRS:
+            self._not_compiled(code, f"too big ({gen.ninstrs} IR instructions; the limit is {MAX_INSTRS})")
+            return False
         if st.steps is None:
             self._steps(st)
         ns = self.namespace(st, gen)
-        exec(compile(gen.source, "<tinyvm jit>", "exec"), ns)
+        try:
+            exec(compile(gen.source, "<tinyvm jit>", "exec"), ns)
+        except (SyntaxError, RecursionError, MemoryError) as e:  # (Python's own limits on nesting)
+            self._not_compiled(code, f"Python could not compile it ({type(e).__name__})")
+            return False
         st.generated = gen
         self._install(st, gen, ns)
         self.stats["compiled"] += 1
@@ -271,7 +283,33 @@ class Jit:
             L[1:] = vals
             fb.epc = pc
 
+        sched = vm.sched
+        collect = vm.collect
+        lim = vm.limits
+        heap = vm.heap
+
+        def slice_end(fb: Any, pc: int) -> Any:
+            # A back-edge of compiled code, the frame written back at the loop
+            # header pc: the dispatch loop's chunk-end work, here (the loop's
+            # own chunk may hold thousands of compiled iterations). None: go on.
+            if heap.pending:
+                collect()  # (every live value is in fb.L now)
+            if lim.armed:
+                lim.check()
+            if fb.nested or not vm.running or fb is not vm.fiber:
+                return None
+            if fb.cancel_pending:
+                fb.cancel_pending = False
+                fb.epc = pc
+                raise Throw(vm.make_error("Cancelled", "task was cancelled"))
+            if sched.ready or sched.poll_now():
+                fb.resume = orig[pc]
+                sched.ready.append(fb)
+                raise Switch
+            return None
+
         return {
+            "_slice": slice_end,
             "_S": st.steps, "_P": st.mirror, "_O": orig, "_K": gen.consts, "_MIN": INT_MIN, "_MAX": INT_MAX,
             "_heap": vm.heap, "_lim": vm.limits, "_rnd": self.rnd, "_DONE": DONE, "_Throw": Throw,
             "_typeof": typeof, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
