@@ -47,6 +47,9 @@ from ..ir.nodes import Block, FrameState, Function, Instr
 # frame): compiled code gets an entry after them when it can.
 CALLS = frozenset({"call", "call_global", "call_typed", "call_method", "call_method_typed", "super_call"})
 _INT_BIN = {"add": "+", "sub": "-", "mul": "*"}
+# Division and remainder truncate (runtime/arith.py): Python's floor forms
+# agree when a >= 0 and b > 0, the only case taken inline.
+_INT_DIV = {"div": "//", "mod": "%"}
 _CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 # Guard type names -> the Python test of a value `x` (others: typeof(x) == T).
 _GUARD_TESTS = {
@@ -269,24 +272,26 @@ class _Gen:
         for b in self.order:
             if b is fn.entry or b in entry_blocks:
                 continue
-            preds = [p for p in b.preds if p in self.reach]
-            if len(preds) == 1 and len(b.preds) == 1 and preds[0].terminator.op == "jump":
+            if len(b.preds) == 1 and not b.catch_preds and b.preds[0] in self.reach:
                 self.inline.add(b)
         first = True
         self.labels = labels
         self.need_label: list[Block] = []
-        for b in self.order:
+        self.loop: Block | None = None
+        # Innermost loops last in RPO: first in the dispatch chain.
+        for b in reversed(self.order):
             if b is fn.entry or b in self.inline:
                 continue
             self.emit(3, f"{'if' if first else 'elif'} _b == {labels[b]}:")
             first = False
-            self.block(4, b, 0)
+            self.chunk(4, b)
         # Code after calls with an entry: its own label.
         for b in self.order:
             later = b.instrs
             for j, ins in enumerate(later):
                 if ins in self.seg_label:
                     self.emit(3, f"elif _b == {self.seg_label[ins]}:")
+                    self.loop = None
                     self.block(4, b, j + 1)
         # Blocks nested too deeply to be emitted inline: under their own labels.
         done: set[Block] = set()
@@ -295,7 +300,7 @@ class _Gen:
             if b not in done:
                 done.add(b)
                 self.emit(3, f"elif _b == {labels[b]}:")
-                self.block(4, b, 0)
+                self.chunk(4, b)
         self.emit(1, "except _ERRORS as _x:")
         self.emit(2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())")
         self.emit(2, "raise")
@@ -323,12 +328,32 @@ class _Gen:
 
     # -- blocks ----------------------------------------------------------------
 
+    def chunk(self, ind: int, b: Block) -> None:
+        """A labelled block; a loop header's is a Python `while` loop of its own
+        (its back-edges `continue` it, other edges `break` to the dispatch)."""
+        if b in self.headers:
+            self.loop = b
+            self.emit(ind, "while True:")
+            self.block(ind + 1, b, 0)
+        else:
+            self.loop = None
+            self.block(ind, b, 0)
+
+    def goto(self, ind: int, label: int, block: Block | None = None) -> None:
+        if block is not None and block is self.loop:
+            self.emit(ind, "continue")
+        elif self.loop is not None:
+            self.emit(ind, f"_b = {label}")
+            self.emit(ind, "break")
+        else:
+            self.emit(ind, f"_b = {label}")
+            self.emit(ind, "continue")
+
     def block(self, ind: int, b: Block, start: int) -> None:
         for ins in b.instrs[start:]:
             self.instr(ind, ins)
             if ins in self.seg_label:
-                self.emit(ind, f"_b = {self.seg_label[ins]}")
-                self.emit(ind, "continue")
+                self.goto(ind, self.seg_label[ins])
                 return
         self.terminator(ind, b)
 
@@ -353,8 +378,7 @@ class _Gen:
         else:
             if t in self.inline:
                 self.need_label.append(t)
-            self.emit(ind, f"_b = {self.labels[t]}")
-            self.emit(ind, "continue")
+            self.goto(ind, self.labels[t], t)
 
     def terminator(self, ind: int, b: Block) -> None:
         term = b.terminator
@@ -459,15 +483,24 @@ class _Gen:
         st = ins.state
         if st is not None and not self.state_ok(st):
             raise NotCompilable(f"{op} at pc {ins.pc}: frame state names undefined values")
+        if st is not None:
+            self.maybe_stress(ind, st)
         fast = None
         if self.int_fast and op in _INT_BIN and len(a) == 2:
             test = self.int_test(ins)
+            if test == "True" and not ins.checked:
+                self.emit(ind, f"{v} = {a[0]} {_INT_BIN[op]} {a[1]}")
+                return
             expr = f"({v} := {a[0]} {_INT_BIN[op]} {a[1]})"
             fast = f"{test} and _MIN <= {expr} <= _MAX" if ins.checked else f"{test} and ({expr} is not None)"
+        elif self.int_fast and op in _INT_DIV and len(a) == 2:
+            fast = f"{self.int_test(ins)} and {a[0]} >= 0 and {a[1]} > 0 and (({v} := {a[0]} {_INT_DIV[op]} {a[1]}) is not None)"
         elif self.int_fast and op in _CMP and len(a) == 2:
-            fast = f"{self.int_test(ins)} and (({v} := {a[0]} {_CMP[op]} {a[1]}) is not None)"
-        if st is not None:
-            self.maybe_stress(ind, st)
+            test = self.int_test(ins)
+            if test == "True":
+                self.emit(ind, f"{v} = {a[0]} {_CMP[op]} {a[1]}")
+                return
+            fast = f"{test} and (({v} := {a[0]} {_CMP[op]} {a[1]}) is not None)"
         if fast is not None:
             if fast.startswith("True and "):
                 fast = fast[len("True and "):]
