@@ -206,6 +206,8 @@ class _Gen:
         if counted:
             self.sites.append((st.pc, reason))
             self.emit(ind, f"return _deopt(fb, {len(self.sites) - 1})")
+        elif reason == "stress":
+            self.emit(ind, f"return _stress_exit({st.pc})")
         else:
             self.emit(ind, f"return _O[{st.pc}]")
 

@@ -110,7 +110,7 @@ class Jit:
         self.rnd = random.Random(stress).random if stress is not None else None
         self.passes = passes
         self.codes: dict[Code, CodeState] = {}
-        self.stats = {"compiled": 0, "not_compiled": 0, "deopts": 0, "recompiled": 0, "given_up": 0}
+        self.stats = {"compiled": 0, "not_compiled": 0, "deopts": 0, "recompiled": 0, "given_up": 0, "stress_exits": 0}
         self.metered = bool(vm.limits.metered)
         if self.metered and log is not None:
             log("jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)")
@@ -308,7 +308,14 @@ class Jit:
                 raise Switch
             return None
 
+        stats = self.stats
+
+        def stress_exit(pc: int) -> Any:
+            stats["stress_exits"] += 1
+            return orig[pc]
+
         return {
+            "_stress_exit": stress_exit,
             "_slice": slice_end,
             "_S": st.steps, "_P": st.mirror, "_O": orig, "_K": gen.consts, "_MIN": INT_MIN, "_MAX": INT_MAX,
             "_heap": vm.heap, "_lim": vm.limits, "_rnd": self.rnd, "_DONE": DONE, "_Throw": Throw,
