@@ -80,7 +80,9 @@ def test_osr_enters_a_long_loop_in_the_middle() -> None:
     assert got == "12497500 5000\n"
     assert compiled(log, "<module>")
     st = next(s for c, s in vm.machine.jit.codes.items() if c.name == "<module>")
-    assert st.loops and max(st.loops.values()) == 50  # compiled at the 50th back-edge, then no more counting
+    assert (
+        st.loops and max(st.loops.values()) == 50
+    )  # compiled at the 50th back-edge, then no more counting
 
 
 def test_threshold_on_calls() -> None:
@@ -117,20 +119,29 @@ loop([1, 2, 3])
 
 
 @pytest.mark.parametrize("mode", ["eager", "on"])
-def test_an_error_in_compiled_code_gives_the_interpreters_trace(tmp_path, monkeypatch, mode: str) -> None:
+def test_an_error_in_compiled_code_gives_the_interpreters_trace(
+    tmp_path, monkeypatch, mode: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "e.tl").write_text(ERRORS)
     want = cli(["run", "e.tl"])
     got = cli(["run", f"--jit={mode}", "--jit-threshold=1,1", "e.tl"])
     assert got == want
-    assert want[0] == 1 and "IndexError" in want[2] and "at get (e.tl:2:" in want[2] and "at loop (e.tl:6:" in want[2]
-    code, _, err = cli(["run", "--jit=eager", "--jit-log", "e.tl"])
+    assert (
+        want[0] == 1
+        and "IndexError" in want[2]
+        and "at get (e.tl:2:" in want[2]
+        and "at loop (e.tl:6:" in want[2]
+    )
+    _, _, err = cli(["run", "--jit=eager", "--jit-log", "e.tl"])
     assert "jit: compiled get " in err and "jit: compiled loop " in err
 
 
 def test_recursion_depth_limit_holds_under_the_jit(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "r.tl").write_text("fn down(n) {\n  return down(n + 1) + 1\n}\nprint(down(0))\n")
+    (tmp_path / "r.tl").write_text(
+        "fn down(n) {\n  return down(n + 1) + 1\n}\nprint(down(0))\n"
+    )
     want = cli(["run", "--max-depth=200", "r.tl"])
     got = cli(["run", "--max-depth=200", "--jit=eager", "r.tl"])
     assert got == want and "StackOverflowError" in want[2]
@@ -139,7 +150,7 @@ def test_recursion_depth_limit_holds_under_the_jit(tmp_path, monkeypatch) -> Non
 def test_a_deadline_stops_a_compiled_loop(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "w.tl").write_text("var i = 0\nwhile true { i = i + 1 }\n")
-    code, out, err = cli(["run", "--jit=eager", "--jit-log", "--timeout=200ms", "w.tl"])
+    code, _, err = cli(["run", "--jit=eager", "--jit-log", "--timeout=200ms", "w.tl"])
     assert code == 4 and "timeout" in err
     assert "jit: compiled <module>" in err
 
@@ -184,7 +195,9 @@ def test_fuel_is_the_interpreters_under_the_jit(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "f.tl").write_text(LOOP)
     for n in (1, 57, 1000, 5000):
-        assert cli(["run", f"--fuel={n}", "--jit=eager", "f.tl"]) == cli(["run", f"--fuel={n}", "f.tl"])
+        assert cli(["run", f"--fuel={n}", "--jit=eager", "f.tl"]) == cli(
+            ["run", f"--fuel={n}", "f.tl"]
+        )
     out = io.StringIO()
     for jit in ("off", "eager"):
         vm = VM(stdout=out, jit=jit, meter_fuel=True)
@@ -198,12 +211,17 @@ def test_generators_stay_interpreted_and_say_why() -> None:
     src = "fn gen() { yield 1; yield 2 }\nfor x in gen() { print(x) }\n"
     got, log, _ = run(src)
     assert got == "1\n2\n"
-    assert any(line.startswith("jit: not compiled gen: Unsupported(YIELD)") for line in log), log
+    assert any(
+        line.startswith("jit: not compiled gen: Unsupported(YIELD)") for line in log
+    ), log
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_stress_mode_deoptimises_everywhere_and_computes_the_same(seed: int) -> None:
-    src = LOOP + "fn f(a) {\n  var out = \"\"\n  for x in a { out = out + str(x * 2) + \",\" }\n  return out\n}\nprint(f([1, 2, 3]), f([4.5]))\n"
+    src = (
+        LOOP
+        + 'fn f(a) {\n  var out = ""\n  for x in a { out = out + str(x * 2) + "," }\n  return out\n}\nprint(f([1, 2, 3]), f([4.5]))\n'
+    )
     want, _, _ = run(src, jit="off")
     got, log, vm = run(src, jit_stress=seed)
     assert got == want and compiled(log, "work")
@@ -217,18 +235,35 @@ GUARD_PASS = "test-guard-param"
 
 def _guard_param(fn, ctx) -> bool:
     """A speculation for the tests: parameter 1 is an int, checked at pc 0."""
-    if fn.code is None or fn.code.arity < 1 or 0 in ctx.options.get("typespec.banned", ()):
+    if (
+        fn.code is None
+        or fn.code.arity < 1
+        or 0 in ctx.options.get("typespec.banned", ())
+    ):
         return False
     start = fn.entry.terminator.targets[0]
     st = fn.entries[0]
-    g = Instr(fn.new_id(), "guard", [fn.params[1]], ("int",), fn.params[1].type, pc=0, block=start)
+    g = Instr(
+        fn.new_id(),
+        "guard",
+        [fn.params[1]],
+        ("int",),
+        fn.params[1].type,
+        pc=0,
+        block=start,
+    )
     g.state = FrameState(0, list(st.locals), list(st.stack), st.code)
     start.instrs.insert(0, g)
     return True
 
 
 if GUARD_PASS not in REGISTRY:
-    register(GUARD_PASS, doc="tests only: guard parameter 1 as an int", order=999, default=False)(_guard_param)
+    register(
+        GUARD_PASS,
+        doc="tests only: guard parameter 1 as an int",
+        order=999,
+        default=False,
+    )(_guard_param)
 
 
 def guarded_vm() -> tuple[VM, list[str], io.StringIO]:
@@ -241,7 +276,10 @@ def guarded_vm() -> tuple[VM, list[str], io.StringIO]:
 
 def test_a_failed_guard_resumes_in_the_interpreter_at_its_pc_with_the_locals() -> None:
     vm, log, out = guarded_vm()
-    vm.run_source('fn twice(x) {\n  var y = x + x\n  return y\n}\nprint(twice(2))\nprint(twice("ab"))\nprint(twice(1.5))\n', "g.tl")
+    vm.run_source(
+        'fn twice(x) {\n  var y = x + x\n  return y\n}\nprint(twice(2))\nprint(twice("ab"))\nprint(twice(1.5))\n',
+        "g.tl",
+    )
     assert out.getvalue() == "4\nabab\n3.0\n"
     deopts = [line for line in log if line.startswith("jit: deopt twice")]
     assert deopts == ["jit: deopt twice at g.tl:2 (pc 0): guard int failed"] * 2
@@ -250,22 +288,31 @@ def test_a_failed_guard_resumes_in_the_interpreter_at_its_pc_with_the_locals() -
 def test_a_guard_that_keeps_failing_is_recompiled_without_it() -> None:
     vm, log, out = guarded_vm()
     n = DEOPT_LIMIT + 5
-    vm.run_source(f'fn id(x) {{ return x }}\nvar i = 0\nwhile i < {n} {{ id("s"); i = i + 1 }}\nprint(id(7))\n', "g.tl")
+    vm.run_source(
+        f'fn id(x) {{ return x }}\nvar i = 0\nwhile i < {n} {{ id("s"); i = i + 1 }}\nprint(id(7))\n',
+        "g.tl",
+    )
     assert out.getvalue() == "7\n"
     assert sum(line.startswith("jit: deopt id ") for line in log) == DEOPT_LIMIT
     assert "jit: recompiled id without speculation at pc 0" in log
     st = next(s for c, s in vm.machine.jit.codes.items() if c.name == "id")
     assert st.banned == {0} and st.generated is not None
-    assert "_deopt" not in st.generated.source.split("def _entry0")[0].split("try:")[1]
+    assert "_deopt" not in st.generated.source.split("try:")[1]
 
 
 def test_jit_dump_shows_ir_and_python(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "d.tl").write_text("fn sq(x: int) -> int { return x * x }\nprint(sq(3))\n")
+    (tmp_path / "d.tl").write_text(
+        "fn sq(x: int) -> int { return x * x }\nprint(sq(3))\n"
+    )
     code, out, err = cli(["jit-dump", "--passes", "none", "d.tl"])
     assert code == 0 and err == ""
     assert "--- fn sq: built ---" in out and "fn sq(v0: any, v1: int) -> int" in out
-    assert "--- fn sq: python ---" in out and "def _body(fb, _e):" in out and "def _entry0(fb):" in out
+    assert (
+        "--- fn sq: python ---" in out
+        and "def _body(_e, fb):" in out
+        and "_fail(" in out
+    )
     assert cli(["jit-dump", "--passes", "nope", "d.tl"])[0] == 64
 
 
@@ -274,6 +321,8 @@ def test_cli_rejects_bad_jit_options(tmp_path, monkeypatch) -> None:
     (tmp_path / "a.tl").write_text("print(1)\n")
     assert cli(["run", "--jit=fast", "a.tl"])[0] == 64
     assert cli(["run", "--jit-threshold=0", "a.tl"])[0] == 64
-    assert cli(["run", "--jit=on", "--jit-threshold=1,1", "--jit-stress=3", "a.tl"]) == (0, "1\n", "")
+    assert cli(
+        ["run", "--jit=on", "--jit-threshold=1,1", "--jit-stress=3", "a.tl"]
+    ) == (0, "1\n", "")
     with pytest.raises(ValueError):
         VM(jit="fast")

@@ -34,18 +34,28 @@ registered as BLOCK_PC ops: "ask the fiber") and re-raises.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..bytecode import opcodes as O
 from ..bytecode.opcodes import OPCODES, eval_effect
-from ..bytecode.types import BOOL, INT
+from ..bytecode.types import BOOL, FLOAT, INT
 from ..ir.build import OPS, decode
 from ..ir.nodes import Block, FrameState, Function, Instr
 
 # IR ops whose interpreter closure may hand control elsewhere (a guest
 # frame): compiled code gets an entry after them when it can.
-CALLS = frozenset({"call", "call_global", "call_typed", "call_method", "call_method_typed", "super_call"})
+CALLS = frozenset(
+    {
+        "call",
+        "call_global",
+        "call_typed",
+        "call_method",
+        "call_method_typed",
+        "super_call",
+    }
+)
 _INT_BIN = {"add": "+", "sub": "-", "mul": "*"}
 # Division and remainder truncate (runtime/arith.py): Python's floor forms
 # agree when a >= 0 and b > 0, the only case taken inline.
@@ -60,7 +70,9 @@ _GUARD_TESTS = {
     "nil": "{x} is None",
 }
 BACKEDGE_COUNT = 1000  # loop iterations between time-slice checks (preemption, limits)
-MAX_DEPTH = 12  # indentation levels before a block is emitted under its own label, not inline
+MAX_DEPTH = (
+    12  # indentation levels before a block is emitted under its own label, not inline
+)
 
 
 class NotCompilable(Exception):
@@ -89,7 +101,9 @@ def _name(v: Instr | None) -> str | None:
 
 
 class _Gen:
-    def __init__(self, fn: Function, code: Any, *, int_fast: bool, stress: bool) -> None:
+    def __init__(
+        self, fn: Function, code: Any, *, int_fast: bool, stress: bool
+    ) -> None:
         self.fn = fn
         self.code = code
         self.insns = decode(code)
@@ -173,7 +187,11 @@ class _Gen:
         return idx[min(nth, len(idx) - 1)]
 
     def state_ok(self, st: FrameState | None) -> bool:
-        return st is not None and st.parent is None and all(v in self.defined for v in st.values())
+        return (
+            st is not None
+            and st.parent is None
+            and all(v in self.defined for v in st.values())
+        )
 
     # -- emission helpers --------------------------------------------------------
 
@@ -183,15 +201,23 @@ class _Gen:
             self.lines[len(self.out)] = state
 
     def const(self, value: Any) -> str:
-        if value is None or type(value) in (bool, str) or (type(value) is int and abs(value) < 1 << 62):
+        if (
+            value is None
+            or type(value) in (bool, str)
+            or (type(value) is int and abs(value) < 1 << 62)
+        ):
             return repr(value)
-        if type(value) is float and value == value and abs(value) != float("inf"):
+        if type(value) is float and math.isfinite(value):
             return repr(value)
         self.consts.append(value)
         return f"_K[{len(self.consts) - 1}]"
 
     def state_key(self, st: FrameState) -> tuple:
-        return (st.pc, tuple(_name(v) for v in st.locals[1:]), tuple(_name(v) for v in st.stack))
+        return (
+            st.pc,
+            tuple(_name(v) for v in st.locals[1:]),
+            tuple(_name(v) for v in st.stack),
+        )
 
     def write_back(self, st: FrameState, extra: list[str] | None = None) -> str:
         """`L[1:] = (...)`: the frame list as the interpreter has it at st.pc."""
@@ -201,7 +227,9 @@ class _Gen:
             return "del L[1:]"
         return f"L[1:] = ({', '.join(vals)},)"
 
-    def deopt(self, ind: int, st: FrameState, reason: str, counted: bool = True) -> None:
+    def deopt(
+        self, ind: int, st: FrameState, reason: str, counted: bool = True
+    ) -> None:
         self.emit(ind, self.write_back(st))
         if counted:
             self.sites.append((st.pc, reason))
@@ -228,12 +256,22 @@ class _Gen:
         labels = {b: b.label for b in self.order}
         next_label = max(labels.values(), default=0) + 1
         # Entries at block starts: pc 0 always, then the loop headers.
-        start = fn.entry.terminator.targets[0] if fn.entry.terminator is not None and fn.entry.terminator.targets else None
+        start = (
+            fn.entry.terminator.targets[0]
+            if fn.entry.terminator is not None and fn.entry.terminator.targets
+            else None
+        )
         if start is None or start.pc != 0:
             raise NotCompilable("no block at pc 0")
-        for b in [start] + [h for h in self.order if h in self.headers and h is not start]:
+        for b in [start] + [
+            h for h in self.order if h in self.headers and h is not start
+        ]:
             st = fn.entries.get(b.pc) if b.pc is not None else None
-            if st is None or not self.state_ok(st) or not self.live_in[b] <= set(st.values()):
+            if (
+                st is None
+                or not self.state_ok(st)
+                or not self.live_in[b] <= set(st.values())
+            ):
                 if b is start:
                     raise NotCompilable("the entry state at pc 0 is not known")
                 raise NotCompilable(f"the loop header state at pc {b.pc} is not known")
@@ -250,8 +288,17 @@ class _Gen:
                 if ins.op in CALLS and ins.pc is not None and ins.state is not None:
                     q = ins.pc + OPCODES[self.insns[ins.pc][0]].size
                     st = ins.state
-                    after = FrameState(q, list(st.locals), st.stack[: len(st.stack) - len(ins.args)] + [ins], st.code)
-                    if q not in used_pcs and self.state_ok(after) and live <= set(after.values()):
+                    after = FrameState(
+                        q,
+                        list(st.locals),
+                        st.stack[: len(st.stack) - len(ins.args)] + [ins],
+                        st.code,
+                    )
+                    if (
+                        q not in used_pcs
+                        and self.state_ok(after)
+                        and live <= set(after.values())
+                    ):
                         used_pcs.add(q)
                         self.seg_label[ins] = next_label
                         entries.append(Entry(q, len(entries), "return"))
@@ -259,7 +306,7 @@ class _Gen:
                         next_label += 1
                 live.discard(ins)
                 live.update(self.uses(ins))
-        self.emit(0, "def _body(fb, _e):")
+        self.emit(0, "def _body(_e, fb):")
         self.emit(1, "L = fb.L")
         self.emit(1, f"_cd = {BACKEDGE_COUNT}")
         for k, lines in enumerate(prologues):
@@ -304,14 +351,21 @@ class _Gen:
                 self.emit(3, f"elif _b == {labels[b]}:")
                 self.chunk(4, b)
         self.emit(1, "except _ERRORS as _x:")
-        self.emit(2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())")
+        self.emit(
+            2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())"
+        )
         self.emit(2, "raise")
-        for e in entries:
-            self.emit(0, "")
-            self.emit(0, f"def _entry{e.index}(fb):")
-            self.emit(1, f"return _body(fb, {e.index})")
+        # The entry ops: `functools.partial(_body, k)` each (jit/tier.py), a
+        # C-level call cheaper than a Python wrapper per entry.
         ninstrs = sum(len(b.instrs) + len(b.phis) + 1 for b in self.order)
-        return Generated("\n".join(self.out) + "\n", entries, self.lines, self.sites, self.consts, ninstrs)
+        return Generated(
+            "\n".join(self.out) + "\n",
+            entries,
+            self.lines,
+            self.sites,
+            self.consts,
+            ninstrs,
+        )
 
     def prologue(self, st: FrameState, label: int) -> list[str]:
         names, reads = [], []
@@ -363,7 +417,10 @@ class _Gen:
         i = self.edge_index(b, t, k)
         dst = [p for p in t.phis if p.args[i] is not p]
         if dst:
-            self.emit(ind, f"{', '.join(_name(p) for p in dst)}, = {', '.join(_name(p.args[i]) for p in dst)},")
+            self.emit(
+                ind,
+                f"{', '.join(_name(p) for p in dst)}, = {', '.join(_name(p.args[i]) for p in dst)},",
+            )
         if t in self.headers and self.index[t] <= self.index[b]:
             # A back-edge: a GC safe point, and every so often the end of a
             # time slice (limits, preemption: jit/tier.py `slice_end`), with
@@ -423,7 +480,12 @@ class _Gen:
             return None
         i = self.edge_index(b, t, 0)
         sub = {p: p.args[i] for p in t.phis}
-        out = FrameState(term.pc, [sub.get(v, v) if v is not None else None for v in st.locals], [sub.get(v, v) for v in st.stack] + [term.args[0]], st.code)
+        out = FrameState(
+            term.pc,
+            [sub.get(v, v) if v is not None else None for v in st.locals],
+            [sub.get(v, v) for v in st.stack] + [term.args[0]],
+            st.code,
+        )
         return out if self.state_ok(out) else None
 
     # -- instructions ------------------------------------------------------------
@@ -481,35 +543,83 @@ class _Gen:
             self.for_iter(ind, ins, args, q)
             return
         if OPS[name].ir != op:
-            raise NotCompilable(f"{op} at pc {ins.pc} does not match its bytecode {name}")
+            raise NotCompilable(
+                f"{op} at pc {ins.pc} does not match its bytecode {name}"
+            )
         st = ins.state
         if st is not None and not self.state_ok(st):
-            raise NotCompilable(f"{op} at pc {ins.pc}: frame state names undefined values")
+            raise NotCompilable(
+                f"{op} at pc {ins.pc}: frame state names undefined values"
+            )
         if st is not None:
             self.maybe_stress(ind, st)
-        fast = None
-        if self.int_fast and op in _INT_BIN and len(a) == 2:
-            test = self.int_test(ins)
-            if test == "True" and not ins.checked:
-                self.emit(ind, f"{v} = {a[0]} {_INT_BIN[op]} {a[1]}")
-                return
-            expr = f"({v} := {a[0]} {_INT_BIN[op]} {a[1]})"
-            fast = f"{test} and _MIN <= {expr} <= _MAX" if ins.checked else f"{test} and ({expr} is not None)"
-        elif self.int_fast and op in _INT_DIV and len(a) == 2:
-            fast = f"{self.int_test(ins)} and {a[0]} >= 0 and {a[1]} > 0 and (({v} := {a[0]} {_INT_DIV[op]} {a[1]}) is not None)"
-        elif self.int_fast and op in _CMP and len(a) == 2:
-            test = self.int_test(ins)
-            if test == "True":
-                self.emit(ind, f"{v} = {a[0]} {_CMP[op]} {a[1]}")
-                return
-            fast = f"{test} and (({v} := {a[0]} {_CMP[op]} {a[1]}) is not None)"
-        if fast is not None:
-            if fast.startswith("True and "):
-                fast = fast[len("True and "):]
-            self.emit(ind, f"if not ({fast}):", self.state_key(st) if st is not None else None)
+        alts = self.fast_paths(ins, op, a, v, args)
+        if alts and alts[0][0] == "True":  # proven: no test, no step
+            self.emit(ind, alts[0][1])
+            return
+        if alts:
+            key = self.state_key(st) if st is not None else None
+            for k, (cond, stmt) in enumerate(alts):
+                self.emit(ind, f"{'if' if k == 0 else 'elif'} {cond}:", key)
+                self.emit(ind + 1, stmt)
+            self.emit(ind, "else:")
             self.step(ind + 1, ins, name, args, q)
             return
         self.step(ind, ins, name, args, q)
+
+    def fast_paths(self, ins: Instr, op: str, a: list, v: str, args: tuple) -> list[tuple[str, str]]:
+        """(condition, statement) pairs tried in order before the step; each
+        mirrors the interpreter's own inline fast path for the same case
+        (vm/ops_values.py), so the result is the interpreter's."""
+        out: list[tuple[str, str]] = []
+        types = [x.type for x in ins.args]
+        if op in ("get_field", "set_field"):
+            name = repr(self.code.names[args[0]])
+            if op == "get_field":
+                out.append((f"type({a[0]}) is _Instance and ({v} := {a[0]}.fields.get({name}, _UNINIT)) is not _UNINIT", "pass"))
+            else:
+                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}"))
+            return out
+        if op in ("get_index", "set_index"):
+            test = f"type({a[0]}) is _Array and type({a[1]}) is int and 0 <= {a[1]} < len({a[0]}.items)"
+            out.append((test, f"{v} = {a[0]}.items[{a[1]}]" if op == "get_index" else f"{a[0]}.items[{a[1]}] = {a[2]}"))
+            return out
+        if not self.int_fast or len(a) > 2:
+            return out
+        if op == "not" or op == "check_bool":
+            out.append((f"type({a[0]}) is bool", f"{v} = {'not ' if op == 'not' else ''}{a[0]}"))
+            return out
+        if len(a) != 2:
+            return out
+        ints = all(t == INT for t in types)
+        floats = all(t == FLOAT for t in types)
+        int_test = "True" if ints else f"type({a[0]}) is int and type({a[1]}) is int"
+        float_test = "True" if floats else f"type({a[0]}) is float and type({a[1]}) is float"
+        if op in _INT_BIN:
+            expr = f"{a[0]} {_INT_BIN[op]} {a[1]}"
+            if not floats:
+                if ins.checked:
+                    out.append((f"{int_test} and _MIN <= ({v} := {expr}) <= _MAX".removeprefix("True and "), "pass"))
+                else:
+                    out.append((int_test, f"{v} = {expr}"))
+            if not ints:
+                out.append((float_test, f"{v} = {expr}"))
+        elif op in _INT_DIV:
+            if not floats:
+                out.append((f"{int_test} and {a[0]} >= 0 and {a[1]} > 0".removeprefix("True and "), f"{v} = {a[0]} {_INT_DIV[op]} {a[1]}"))
+            if op == "div" and not ints:
+                out.append((f"{float_test} and {a[1]} != 0.0".removeprefix("True and "), f"{v} = {a[0]} / {a[1]}"))
+        elif op in _CMP:
+            expr = f"{v} = {a[0]} {_CMP[op]} {a[1]}"
+            if op in ("eq", "ne") and any(x.op == "const" and x.attrs == (None,) for x in ins.args):
+                # x == nil is identity (runtime/values.py `equals`: nil equals only nil).
+                out.append(("True", f"{v} = {a[0]} {'is' if op == 'eq' else 'is not'} {a[1]}"))
+                return out
+            if not floats:
+                out.append((int_test, expr))
+            if not ints and (op not in ("eq", "ne")):
+                out.append((float_test, expr))
+        return out
 
     def int_test(self, ins: Instr) -> str:
         tests = [f"type({_name(x)}) is int" for x in ins.args if x.type != INT]
@@ -520,7 +630,11 @@ class _Gen:
         pc = ins.pc
         v = _name(ins)
         info = O.BY_NAME[name]
-        pushes = info.pushes if isinstance(info.pushes, int) else eval_effect(info.pushes, args)
+        pushes = (
+            info.pushes
+            if isinstance(info.pushes, int)
+            else eval_effect(info.pushes, args)
+        )
         st = ins.state
         if st is None:
             # Cannot raise: only its operands (and a cell's slot) need to be in the frame.
@@ -561,6 +675,8 @@ class _Gen:
         self.emit(ind + 1, "return _t")
 
 
-def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False) -> Generated:
+def generate(
+    fn: Function, code: Any, *, int_fast: bool, stress: bool = False
+) -> Generated:
     """The Python source of fn (raises NotCompilable)."""
     return _Gen(fn, code, int_fast=int_fast, stress=stress).run()

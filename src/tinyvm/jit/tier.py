@@ -26,14 +26,16 @@ recompiles the code is left interpreted ("given up").
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections import ChainMap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..bytecode.code import Code
 from ..bytecode.opcodes import OPCODES
-from ..heap.objects import INT_MAX, INT_MIN
+from ..heap.objects import INT_MAX, INT_MIN, UNINIT, Array, Instance
 from ..ir.build import Unsupported, build, decode
 from ..ir.passes import PassContext, default_pipeline, run_pipeline
 from ..runtime.errors import RtError, Throw
@@ -44,10 +46,19 @@ from .codegen import Generated, NotCompilable, generate
 
 MODES = ("off", "on", "eager")
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
-DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
+DEOPT_LIMIT = (
+    8  # deopts of one guard site before it is recompiled without that speculation
+)
 RECOMPILE_LIMIT = 3
 MAX_INSTRS = 20000  # bigger functions stay interpreted (compile time)  # recompiles of one code object before it is left interpreted
-_ERRORS = (RtError, Throw, ZeroDivisionError, OverflowError, MemoryError, RecursionError)
+_ERRORS = (
+    RtError,
+    Throw,
+    ZeroDivisionError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
 
 
 class _Done:
@@ -88,7 +99,9 @@ def parse_threshold(text: str) -> tuple[int, int]:
     """`CALLS[,LOOPS]` -> (calls, loops); ValueError for anything else."""
     parts = [p.strip() for p in str(text).split(",")]
     if not 1 <= len(parts) <= 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"jit threshold must be CALLS[,LOOPS] (positive integers), got {text!r}")
+        raise ValueError(
+            f"jit threshold must be CALLS[,LOOPS] (positive integers), got {text!r}"
+        )
     calls = int(parts[0])
     loops = int(parts[1]) if len(parts) == 2 else DEFAULT_THRESHOLD[1]
     return calls, loops
@@ -97,9 +110,20 @@ def parse_threshold(text: str) -> tuple[int, int]:
 class Jit:
     """The JIT tier attached to one Machine (see the module docstring)."""
 
-    def __init__(self, vm: Any, mode: str = "on", *, threshold: tuple[int, int] | None = None, log: Callable[[str], None] | None = None, stress: int | None = None, passes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        vm: Any,
+        mode: str = "on",
+        *,
+        threshold: tuple[int, int] | None = None,
+        log: Callable[[str], None] | None = None,
+        stress: int | None = None,
+        passes: list[str] | None = None,
+    ) -> None:
         if mode not in ("on", "eager"):
-            raise ValueError(f"jit mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise ValueError(
+                f"jit mode must be one of {', '.join(MODES)}, got {mode!r}"
+            )
         self.vm = vm
         self.mode = mode
         calls, loops = threshold or DEFAULT_THRESHOLD
@@ -110,10 +134,19 @@ class Jit:
         self.rnd = random.Random(stress).random if stress is not None else None
         self.passes = passes
         self.codes: dict[Code, CodeState] = {}
-        self.stats = {"compiled": 0, "not_compiled": 0, "deopts": 0, "recompiled": 0, "given_up": 0, "stress_exits": 0}
+        self.stats = {
+            "compiled": 0,
+            "not_compiled": 0,
+            "deopts": 0,
+            "recompiled": 0,
+            "given_up": 0,
+            "stress_exits": 0,
+        }
         self.metered = bool(vm.limits.metered)
         if self.metered and log is not None:
-            log("jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)")
+            log(
+                "jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)"
+            )
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -184,7 +217,9 @@ class Jit:
     def _steps(self, st: CodeState) -> None:
         """The plain (one instruction each) closures of st.code, continuing
         through a list that mirrors the interpreter's ops."""
-        from ..vm.predecode import Decoder  # (the decoder's module imports the builders)
+        from ..vm.predecode import (
+            Decoder,  # (the decoder's module imports the builders)
+        )
 
         vm = self.vm
         dec = vm.decoders[st.code]
@@ -208,34 +243,58 @@ class Jit:
     def compile(self, st: CodeState, fb: Any, pc: int) -> bool:
         st.tried = True
         code = st.code
+        if self.passes is None:  # (the first time loads the pass modules and plugins: not timed)
+            self.passes = default_pipeline()
         t0 = time.perf_counter()
         try:
             fn = build(code)
         except Unsupported as e:
             self._not_compiled(code, str(e))
             return False
-        names = self.passes if self.passes is not None else default_pipeline()
-        ctx = PassContext(profile=self.profile(fb, code, pc) if fb is not None else None, speculate=True, options={"typespec.banned": set(st.banned)})
+        names = self.passes
+        ctx = PassContext(
+            profile=self.profile(fb, code, pc) if fb is not None else None,
+            speculate=True,
+            options={"typespec.banned": set(st.banned)},
+        )
         try:
             run_pipeline(fn, names, ctx)
             rules = self.vm.code_rules.get(code)
-            gen = generate(fn, code, int_fast=bool(rules is not None and rules.int_fast), stress=self.stress is not None)
+            gen = generate(
+                fn,
+                code,
+                int_fast=bool(rules is not None and rules.int_fast),
+                stress=self.stress is not None,
+            )
         except NotCompilable as e:
             self._not_compiled(code, str(e))
             return False
-        except RecursionError:  # (a deeply nested function: the passes or the generator)
+        except (
+            RecursionError
+        ):  # (a deeply nested function: the passes or the generator)
             self._not_compiled(code, "nested too deeply")
             return False
         if gen.ninstrs > MAX_INSTRS:
-            self._not_compiled(code, f"too big ({gen.ninstrs} IR instructions; the limit is {MAX_INSTRS})")
+            self._not_compiled(
+                code,
+                f"too big ({gen.ninstrs} IR instructions; the limit is {MAX_INSTRS})",
+            )
             return False
         if st.steps is None:
             self._steps(st)
         ns = self.namespace(st, gen)
         try:
-            exec(compile(gen.source, "<tinyvm jit>", "exec"), ns)
-        except (SyntaxError, RecursionError, MemoryError) as e:  # (Python's own limits on nesting)
-            self._not_compiled(code, f"Python could not compile it ({type(e).__name__})")
+            # The source is ours, made from verified bytecode: no guest text is in it
+            # but constants, which codegen writes with repr() or passes in _K.
+            exec(compile(gen.source, "<tinyvm jit>", "exec"), ns)  # noqa: S102
+        except (
+            SyntaxError,
+            RecursionError,
+            MemoryError,
+        ) as e:  # (Python's own limits on nesting)
+            self._not_compiled(
+                code, f"Python could not compile it ({type(e).__name__})"
+            )
             return False
         st.generated = gen
         self._install(st, gen, ns)
@@ -243,7 +302,9 @@ class Jit:
         if self.log is not None:
             ms = (time.perf_counter() - t0) * 1000
             entries = len(gen.entries)
-            self.log(f"jit: compiled {code.name} in {ms:.1f} ms ({gen.ninstrs} IR instrs, {entries} entr{'y' if entries == 1 else 'ies'}, pipeline: {','.join(names) or 'none'})")
+            self.log(
+                f"jit: compiled {code.name} in {ms:.1f} ms ({gen.ninstrs} IR instrs, {entries} entr{'y' if entries == 1 else 'ies'}, pipeline: {','.join(names) or 'none'})"
+            )
         return True
 
     def _not_compiled(self, code: Code, reason: str) -> None:
@@ -264,21 +325,29 @@ class Jit:
             jit.stats["deopts"] += 1
             if jit.log is not None and counts[k] <= DEOPT_LIMIT:
                 line, _ = st.code.position(pc)
-                jit.log(f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}")
+                jit.log(
+                    f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}"
+                )
             if counts[k] == DEOPT_LIMIT + 1 and st.generated is gen:
                 jit.recompile(st, fb, pc)
             return orig[pc]
 
-        def fail(fb: Any, L: list, x: BaseException, key: tuple | None, loc: dict) -> None:
+        def fail(
+            fb: Any, L: list, x: BaseException, key: tuple | None, loc: dict
+        ) -> None:
             # An error inside compiled code: leave the frame as the interpreter
             # would have it at the raising instruction (see codegen).
             if key is None or fb.L is not L:
                 return
             pc, lnames, snames = key
             try:
-                vals = [loc[n] if n is not None else L[i + 1] for i, n in enumerate(lnames)]
+                vals = [
+                    loc[n] if n is not None else L[i + 1] for i, n in enumerate(lnames)
+                ]
                 vals += [loc[n] for n in snames]
-            except KeyError:  # pragma: no cover - every named value dominates the instruction
+            except (
+                KeyError
+            ):  # pragma: no cover - every named value dominates the instruction
                 return
             L[1:] = vals
             fb.epc = pc
@@ -319,12 +388,15 @@ class Jit:
             "_slice": slice_end,
             "_S": st.steps, "_P": st.mirror, "_O": orig, "_K": gen.consts, "_MIN": INT_MIN, "_MAX": INT_MAX,
             "_heap": vm.heap, "_lim": vm.limits, "_rnd": self.rnd, "_DONE": DONE, "_Throw": Throw,
-            "_typeof": typeof, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
+            "_typeof": typeof,
+            "_Instance": Instance,
+            "_Array": Array,
+            "_UNINIT": UNINIT, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
         }  # fmt: skip
 
     def _install(self, st: CodeState, gen: Generated, ns: dict) -> None:
         for e in gen.entries:
-            op = ns[f"_entry{e.index}"]
+            op = functools.partial(ns["_body"], e.index)
             self._register(op, None, st.code, e.pc)
             if e.pc == 0:
                 st.entry0 = op
@@ -352,11 +424,15 @@ class Jit:
             st.given_up = True
             self.stats["given_up"] += 1
             if self.log is not None:
-                self.log(f"jit: given up {name}: {st.recompiles - 1} recompiles, still deoptimising")
+                self.log(
+                    f"jit: given up {name}: {st.recompiles - 1} recompiles, still deoptimising"
+                )
             return
         self.stats["recompiled"] += 1
         if self.log is not None:
-            self.log(f"jit: recompiled {name} without speculation at pc {', '.join(map(str, sorted(st.banned)))}")
+            self.log(
+                f"jit: recompiled {name} without speculation at pc {', '.join(map(str, sorted(st.banned)))}"
+            )
         self.compile(st, fb, pc)
 
 
