@@ -427,9 +427,9 @@ class _Gen:
             # the frame written back as the interpreter has it at the header.
             self.emit(ind, "_cd -= 1")
             self.emit(ind, "if _cd < 0 or _heap.pending:")
-            self.emit(ind + 1, f"_cd = {BACKEDGE_COUNT}")
             self.emit(ind + 1, self.write_back(self.header_state[t]))
-            self.emit(ind + 1, f"_t = _slice(fb, {t.pc})")
+            self.emit(ind + 1, f"_t = _slice(fb, {t.pc}, _cd < 0)")
+            self.emit(ind + 1, f"_cd = {BACKEDGE_COUNT} if _cd < 0 else _cd")
             self.emit(ind + 1, "if _t is not None:")
             self.emit(ind + 2, "return _t")
         if t in self.inline and ind <= MAX_DEPTH:

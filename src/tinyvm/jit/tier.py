@@ -357,12 +357,16 @@ class Jit:
         lim = vm.limits
         heap = vm.heap
 
-        def slice_end(fb: Any, pc: int) -> Any:
+        def slice_end(fb: Any, pc: int, expired: bool) -> Any:
             # A back-edge of compiled code, the frame written back at the loop
             # header pc: the dispatch loop's chunk-end work, here (the loop's
-            # own chunk may hold thousands of compiled iterations). None: go on.
+            # own chunk may hold thousands of compiled iterations): a pending
+            # collection; when the countdown `expired`, limits and preemption.
+            # None: go on.
             if heap.pending:
                 collect()  # (every live value is in fb.L now)
+            if not expired:
+                return None
             if lim.armed:
                 lim.check()
             if fb.nested or not vm.running or fb is not vm.fiber:
