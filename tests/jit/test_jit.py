@@ -86,11 +86,19 @@ def test_osr_enters_a_long_loop_in_the_middle() -> None:
 
 
 def test_threshold_on_calls() -> None:
-    src = "fn f(x) { return x + 1 }\nvar i = 0\nwhile i < 5 { f(i); i = i + 1 }\n"
+    src = "fn f(x) {\n  var k = 0\n  while k < x { k = k + 1 }\n  return k\n}\nvar i = 0\nwhile i < 5 { f(i); i = i + 1 }\n"
     _, log, _ = run(src, jit="on", jit_threshold=(5, 100000))
     assert compiled(log, "f")
     _, log, _ = run(src, jit="on", jit_threshold=(6, 100000))
     assert not compiled(log, "f")
+
+
+def test_on_leaves_loop_free_functions_to_the_interpreter() -> None:
+    src = "fn f(x) { return x + 1 }\nvar i = 0\nwhile i < 50 { f(i); i = i + 1 }\nprint(i)\n"
+    got, log, vm = run(src, jit="on", jit_threshold=(1, 1))
+    assert got == "50\n"
+    assert compiled(log, "<module>") and not any(" f " in line for line in log)
+    assert [c.name for c in vm.machine.jit.codes if not c.name.startswith("<")] == []
 
 
 def test_parse_threshold() -> None:

@@ -155,6 +155,13 @@ class Jit:
         """The decoder made ops for code: wrap its entry (and loop headers)."""
         if self.metered or code in self.codes:
             return
+        headers = loop_headers(code)
+        if self.mode == "on" and not headers:
+            # Loop-free code gains nothing here: its calls go through the
+            # interpreter's frames either way, and a compiled entry and resume
+            # per call cost more than the fused ops they replace (docs/jit.md,
+            # the numbers). It keeps its plain entry: no counter, no cost.
+            return
         st = self.codes[code] = CodeState(code, ops)
         vm = self.vm
         orig0 = ops[0]
@@ -179,7 +186,7 @@ class Jit:
         ops[0] = enter
         st.wrappers[0] = enter
         if self.mode == "on":
-            for h in loop_headers(code):
+            for h in headers:
                 if h != 0:
                     self._wrap_header(st, h)
 
