@@ -580,6 +580,12 @@ class _Gen:
             else:
                 out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}"))
             return out
+        if op == "check_type":
+            k = self.code.consts[args[0]]
+            py = {"int": "int", "string": "str", "bool": "bool"}.get(k[0]) if type(k) is tuple and len(k) == 2 else None
+            if py is not None:  # (the checker of these accepts exactly that type: vm/typecheck.py)
+                out.append((f"type({a[0]}) is {py}", f"{v} = {a[0]}"))
+            return out
         if op in ("get_index", "set_index"):
             test = f"type({a[0]}) is _Array and type({a[1]}) is int and 0 <= {a[1]} < len({a[0]}.items)"
             out.append((test, f"{v} = {a[0]}.items[{a[1]}]" if op == "get_index" else f"{a[0]}.items[{a[1]}] = {a[2]}"))
@@ -665,6 +671,18 @@ class _Gen:
         self.maybe_stress(ind, st)
         key = self.state_key(st)
         v = _name(ins)
+        it = _name(ins.args[0])
+        # An array's iterator, as the interpreter's FOR_ITER does it inline (vm/ops_flow.py).
+        self.emit(ind, f"if {it}.kind == 0:", key)
+        self.emit(ind + 1, f"_p = {it}.pos")
+        self.emit(ind + 1, f"_i = {it}.source.items")
+        self.emit(ind + 1, "if _p < len(_i):")
+        self.emit(ind + 2, f"{it}.pos = _p + 1")
+        self.emit(ind + 2, f"{v} = _i[_p]")
+        self.emit(ind + 1, "else:")
+        self.emit(ind + 2, f"{v} = _DONE")
+        self.emit(ind, "else:")
+        ind += 1
         self.emit(ind, self.write_back(st), key)
         self.emit(ind, f"_t = _S[{ins.pc}](fb)", key)
         self.emit(ind, f"if _t is _P[{q}]:")
