@@ -327,6 +327,16 @@ class _Gen:
         self.labels = labels
         self.need_label: list[Block] = []
         self.loop: Block | None = None
+        # Code after calls with an entry, under its own label: first in the
+        # dispatch chain (every return to compiled code starts there).
+        for b in self.order:
+            later = b.instrs
+            for j, ins in enumerate(later):
+                if ins in self.seg_label:
+                    self.emit(3, f"{'if' if first else 'elif'} _b == {self.seg_label[ins]}:")
+                    first = False
+                    self.loop = None
+                    self.block(4, b, j + 1)
         # Innermost loops last in RPO: first in the dispatch chain.
         for b in reversed(self.order):
             if b is fn.entry or b in self.inline:
@@ -334,14 +344,6 @@ class _Gen:
             self.emit(3, f"{'if' if first else 'elif'} _b == {labels[b]}:")
             first = False
             self.chunk(4, b)
-        # Code after calls with an entry: its own label.
-        for b in self.order:
-            later = b.instrs
-            for j, ins in enumerate(later):
-                if ins in self.seg_label:
-                    self.emit(3, f"elif _b == {self.seg_label[ins]}:")
-                    self.loop = None
-                    self.block(4, b, j + 1)
         # Blocks nested too deeply to be emitted inline: under their own labels.
         done: set[Block] = set()
         while self.need_label:
