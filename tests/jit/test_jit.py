@@ -334,3 +334,25 @@ def test_cli_rejects_bad_jit_options(tmp_path, monkeypatch) -> None:
     ) == (0, "1\n", "")
     with pytest.raises(ValueError):
         VM(jit="fast")
+
+
+def test_host_calls_into_compiled_functions() -> None:
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(stdout=out, jit="eager", jit_log=log.append)
+    vm.run_source("fn tri(n: int) -> int {\n  var s = 0\n  for i in 0..n { s = s + i }\n  return s\n}\n", "h.tl")
+    assert [vm.call("tri", n) for n in (0, 1, 10, 1000)] == [0, 0, 45, 499500]
+    assert compiled(log, "tri")
+
+
+def test_lox_code_runs_compiled_with_its_own_rules() -> None:
+    src = 'fun f(n) {\n  var s = 0;\n  for (var i = 0; i < n; i = i + 1) { s = s + i / 2; }\n  return s;\n}\nprint f(10);\nprint "a" + "b";\n'
+    outs = []
+    for jit in ("off", "eager"):
+        out = io.StringIO()
+        log: list[str] = []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append)
+        vm.run_source(src, "l.lox")
+        outs.append(out.getvalue())
+    assert outs[0] == outs[1] == "22.5\nab\n"
+    assert compiled(log, "f")
