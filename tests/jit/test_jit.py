@@ -80,9 +80,7 @@ def test_osr_enters_a_long_loop_in_the_middle() -> None:
     assert got == "12497500 5000\n"
     assert compiled(log, "<module>")
     st = next(s for c, s in vm.machine.jit.codes.items() if c.name == "<module>")
-    assert (
-        st.loops and max(st.loops.values()) == 50
-    )  # compiled at the 50th back-edge, then no more counting
+    assert st.loops and max(st.loops.values()) == 50  # compiled at the 50th back-edge, then no more counting
 
 
 def test_threshold_on_calls() -> None:
@@ -127,29 +125,20 @@ loop([1, 2, 3])
 
 
 @pytest.mark.parametrize("mode", ["eager", "on"])
-def test_an_error_in_compiled_code_gives_the_interpreters_trace(
-    tmp_path, monkeypatch, mode: str
-) -> None:
+def test_an_error_in_compiled_code_gives_the_interpreters_trace(tmp_path, monkeypatch, mode: str) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "e.tl").write_text(ERRORS)
     want = cli(["run", "e.tl"])
     got = cli(["run", f"--jit={mode}", "--jit-threshold=1,1", "e.tl"])
     assert got == want
-    assert (
-        want[0] == 1
-        and "IndexError" in want[2]
-        and "at get (e.tl:2:" in want[2]
-        and "at loop (e.tl:6:" in want[2]
-    )
+    assert want[0] == 1 and "IndexError" in want[2] and "at get (e.tl:2:" in want[2] and "at loop (e.tl:6:" in want[2]
     _, _, err = cli(["run", "--jit=eager", "--jit-log", "e.tl"])
     assert "jit: compiled get " in err and "jit: compiled loop " in err
 
 
 def test_recursion_depth_limit_holds_under_the_jit(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "r.tl").write_text(
-        "fn down(n) {\n  return down(n + 1) + 1\n}\nprint(down(0))\n"
-    )
+    (tmp_path / "r.tl").write_text("fn down(n) {\n  return down(n + 1) + 1\n}\nprint(down(0))\n")
     want = cli(["run", "--max-depth=200", "r.tl"])
     got = cli(["run", "--max-depth=200", "--jit=eager", "r.tl"])
     assert got == want and "StackOverflowError" in want[2]
@@ -203,9 +192,7 @@ def test_fuel_is_the_interpreters_under_the_jit(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "f.tl").write_text(LOOP)
     for n in (1, 57, 1000, 5000):
-        assert cli(["run", f"--fuel={n}", "--jit=eager", "f.tl"]) == cli(
-            ["run", f"--fuel={n}", "f.tl"]
-        )
+        assert cli(["run", f"--fuel={n}", "--jit=eager", "f.tl"]) == cli(["run", f"--fuel={n}", "f.tl"])
     out = io.StringIO()
     for jit in ("off", "eager"):
         vm = VM(stdout=out, jit=jit, meter_fuel=True)
@@ -219,17 +206,12 @@ def test_generators_stay_interpreted_and_say_why() -> None:
     src = "fn gen() { yield 1; yield 2 }\nfor x in gen() { print(x) }\n"
     got, log, _ = run(src)
     assert got == "1\n2\n"
-    assert any(
-        line.startswith("jit: not compiled gen: Unsupported(YIELD)") for line in log
-    ), log
+    assert any(line.startswith("jit: not compiled gen: Unsupported(YIELD)") for line in log), log
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_stress_mode_deoptimises_everywhere_and_computes_the_same(seed: int) -> None:
-    src = (
-        LOOP
-        + 'fn f(a) {\n  var out = ""\n  for x in a { out = out + str(x * 2) + "," }\n  return out\n}\nprint(f([1, 2, 3]), f([4.5]))\n'
-    )
+    src = LOOP + 'fn f(a) {\n  var out = ""\n  for x in a { out = out + str(x * 2) + "," }\n  return out\n}\nprint(f([1, 2, 3]), f([4.5]))\n'
     want, _, _ = run(src, jit="off")
     got, log, vm = run(src, jit_stress=seed)
     assert got == want and compiled(log, "work")
@@ -243,11 +225,7 @@ GUARD_PASS = "test-guard-param"
 
 def _guard_param(fn, ctx) -> bool:
     """A speculation for the tests: parameter 1 is an int, checked at pc 0."""
-    if (
-        fn.code is None
-        or fn.code.arity < 1
-        or 0 in ctx.options.get("typespec.banned", ())
-    ):
+    if fn.code is None or fn.code.arity < 1 or 0 in ctx.options.get("typespec.banned", ()):
         return False
     start = fn.entry.terminator.targets[0]
     st = fn.entries[0]
@@ -310,17 +288,11 @@ def test_a_guard_that_keeps_failing_is_recompiled_without_it() -> None:
 
 def test_jit_dump_shows_ir_and_python(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "d.tl").write_text(
-        "fn sq(x: int) -> int { return x * x }\nprint(sq(3))\n"
-    )
+    (tmp_path / "d.tl").write_text("fn sq(x: int) -> int { return x * x }\nprint(sq(3))\n")
     code, out, err = cli(["jit-dump", "--passes", "none", "d.tl"])
     assert code == 0 and err == ""
     assert "--- fn sq: built ---" in out and "fn sq(v0: any, v1: int) -> int" in out
-    assert (
-        "--- fn sq: python ---" in out
-        and "def _body(_e, fb):" in out
-        and "_fail(" in out
-    )
+    assert "--- fn sq: python ---" in out and "def _body(_e, fb):" in out and "_fail(" in out
     assert cli(["jit-dump", "--passes", "nope", "d.tl"])[0] == 64
 
 
@@ -329,9 +301,7 @@ def test_cli_rejects_bad_jit_options(tmp_path, monkeypatch) -> None:
     (tmp_path / "a.tl").write_text("print(1)\n")
     assert cli(["run", "--jit=fast", "a.tl"])[0] == 64
     assert cli(["run", "--jit-threshold=0", "a.tl"])[0] == 64
-    assert cli(
-        ["run", "--jit=on", "--jit-threshold=1,1", "--jit-stress=3", "a.tl"]
-    ) == (0, "1\n", "")
+    assert cli(["run", "--jit=on", "--jit-threshold=1,1", "--jit-stress=3", "a.tl"]) == (0, "1\n", "")
     with pytest.raises(ValueError):
         VM(jit="fast")
 
@@ -356,3 +326,21 @@ def test_lox_code_runs_compiled_with_its_own_rules() -> None:
         outs.append(out.getvalue())
     assert outs[0] == outs[1] == "22.5\nab\n"
     assert compiled(log, "f")
+
+
+def _broken_pass(fn, ctx) -> bool:
+    raise KeyError("a pass bug")
+
+
+if "test-broken" not in REGISTRY:
+    register("test-broken", doc="tests only: a pass that fails", order=998, default=False)(_broken_pass)
+
+
+def test_a_failing_compile_leaves_the_code_interpreted() -> None:
+    out = io.StringIO()
+    vm = VM(stdout=out)
+    log: list[str] = []
+    Jit(vm.machine, "eager", passes=["test-broken"], log=log.append)
+    vm.run_source("fn f(x) { return x * 2 }\nprint(f(21))\n", "b.tl")
+    assert out.getvalue() == "42\n"
+    assert "jit: not compiled f: internal error: KeyError: 'a pass bug'" in log

@@ -70,9 +70,7 @@ _GUARD_TESTS = {
     "nil": "{x} is None",
 }
 BACKEDGE_COUNT = 1000  # loop iterations between time-slice checks (preemption, limits)
-MAX_DEPTH = (
-    12  # indentation levels before a block is emitted under its own label, not inline
-)
+MAX_DEPTH = 12  # indentation levels before a block is emitted under its own label, not inline
 
 
 class NotCompilable(Exception):
@@ -101,9 +99,7 @@ def _name(v: Instr | None) -> str | None:
 
 
 class _Gen:
-    def __init__(
-        self, fn: Function, code: Any, *, int_fast: bool, stress: bool
-    ) -> None:
+    def __init__(self, fn: Function, code: Any, *, int_fast: bool, stress: bool) -> None:
         self.fn = fn
         self.code = code
         self.insns = decode(code)
@@ -187,11 +183,7 @@ class _Gen:
         return idx[min(nth, len(idx) - 1)]
 
     def state_ok(self, st: FrameState | None) -> bool:
-        return (
-            st is not None
-            and st.parent is None
-            and all(v in self.defined for v in st.values())
-        )
+        return st is not None and st.parent is None and all(v in self.defined for v in st.values())
 
     # -- emission helpers --------------------------------------------------------
 
@@ -201,11 +193,7 @@ class _Gen:
             self.lines[len(self.out)] = state
 
     def const(self, value: Any) -> str:
-        if (
-            value is None
-            or type(value) in (bool, str)
-            or (type(value) is int and abs(value) < 1 << 62)
-        ):
+        if value is None or type(value) in (bool, str) or (type(value) is int and abs(value) < 1 << 62):
             return repr(value)
         if type(value) is float and math.isfinite(value):
             return repr(value)
@@ -227,9 +215,7 @@ class _Gen:
             return "del L[1:]"
         return f"L[1:] = ({', '.join(vals)},)"
 
-    def deopt(
-        self, ind: int, st: FrameState, reason: str, counted: bool = True
-    ) -> None:
+    def deopt(self, ind: int, st: FrameState, reason: str, counted: bool = True) -> None:
         self.emit(ind, self.write_back(st))
         if counted:
             self.sites.append((st.pc, reason))
@@ -256,22 +242,12 @@ class _Gen:
         labels = {b: b.label for b in self.order}
         next_label = max(labels.values(), default=0) + 1
         # Entries at block starts: pc 0 always, then the loop headers.
-        start = (
-            fn.entry.terminator.targets[0]
-            if fn.entry.terminator is not None and fn.entry.terminator.targets
-            else None
-        )
+        start = fn.entry.terminator.targets[0] if fn.entry.terminator is not None and fn.entry.terminator.targets else None
         if start is None or start.pc != 0:
             raise NotCompilable("no block at pc 0")
-        for b in [start] + [
-            h for h in self.order if h in self.headers and h is not start
-        ]:
+        for b in [start] + [h for h in self.order if h in self.headers and h is not start]:
             st = fn.entries.get(b.pc) if b.pc is not None else None
-            if (
-                st is None
-                or not self.state_ok(st)
-                or not self.live_in[b] <= set(st.values())
-            ):
+            if st is None or not self.state_ok(st) or not self.live_in[b] <= set(st.values()):
                 if b is start:
                     raise NotCompilable("the entry state at pc 0 is not known")
                 raise NotCompilable(f"the loop header state at pc {b.pc} is not known")
@@ -294,11 +270,7 @@ class _Gen:
                         st.stack[: len(st.stack) - len(ins.args)] + [ins],
                         st.code,
                     )
-                    if (
-                        q not in used_pcs
-                        and self.state_ok(after)
-                        and live <= set(after.values())
-                    ):
+                    if q not in used_pcs and self.state_ok(after) and live <= set(after.values()):
                         used_pcs.add(q)
                         self.seg_label[ins] = next_label
                         entries.append(Entry(q, len(entries), "return"))
@@ -353,9 +325,7 @@ class _Gen:
                 self.emit(3, f"elif _b == {labels[b]}:")
                 self.chunk(4, b)
         self.emit(1, "except _ERRORS as _x:")
-        self.emit(
-            2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())"
-        )
+        self.emit(2, "_fail(fb, L, _x, _LINES.get(_x.__traceback__.tb_lineno), locals())")
         self.emit(2, "raise")
         # The entry ops: `functools.partial(_body, k)` each (jit/tier.py), a
         # C-level call cheaper than a Python wrapper per entry.
@@ -545,14 +515,10 @@ class _Gen:
             self.for_iter(ind, ins, args, q)
             return
         if OPS[name].ir != op:
-            raise NotCompilable(
-                f"{op} at pc {ins.pc} does not match its bytecode {name}"
-            )
+            raise NotCompilable(f"{op} at pc {ins.pc} does not match its bytecode {name}")
         st = ins.state
         if st is not None and not self.state_ok(st):
-            raise NotCompilable(
-                f"{op} at pc {ins.pc}: frame state names undefined values"
-            )
+            raise NotCompilable(f"{op} at pc {ins.pc}: frame state names undefined values")
         if st is not None:
             self.maybe_stress(ind, st)
         alts = self.fast_paths(ins, op, a, v, args)
@@ -638,11 +604,7 @@ class _Gen:
         pc = ins.pc
         v = _name(ins)
         info = O.BY_NAME[name]
-        pushes = (
-            info.pushes
-            if isinstance(info.pushes, int)
-            else eval_effect(info.pushes, args)
-        )
+        pushes = info.pushes if isinstance(info.pushes, int) else eval_effect(info.pushes, args)
         st = ins.state
         if st is None:
             # Cannot raise: only its operands (and a cell's slot) need to be in the frame.
@@ -695,8 +657,6 @@ class _Gen:
         self.emit(ind + 1, "return _t")
 
 
-def generate(
-    fn: Function, code: Any, *, int_fast: bool, stress: bool = False
-) -> Generated:
+def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False) -> Generated:
     """The Python source of fn (raises NotCompilable)."""
     return _Gen(fn, code, int_fast=int_fast, stress=stress).run()

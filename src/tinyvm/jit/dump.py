@@ -32,18 +32,14 @@ def dump_module(m: ModuleCode, passes: list[str]) -> str:
         parts.append(format_function(fn).rstrip("\n"))
 
         def after(name: str, f: Function, changed: bool, c=c) -> None:
-            parts.append(
-                f"--- fn {c.name}: after {name}{'' if changed else ' (unchanged)'} ---"
-            )
+            parts.append(f"--- fn {c.name}: after {name}{'' if changed else ' (unchanged)'} ---")
             if changed:
                 parts.append(format_function(f).rstrip("\n"))
 
         run_pipeline(fn, passes, PassContext(speculate=True), after=after)
         parts.append(f"--- fn {c.name}: python ---")
         try:
-            parts.append(
-                generate(fn, c, int_fast=m.lang in _INT_FAST).source.rstrip("\n")
-            )
+            parts.append(generate(fn, c, int_fast=m.lang in _INT_FAST).source.rstrip("\n"))
         except NotCompilable as e:
             parts.append(f"not compiled: {e}")
     return "\n".join(parts) + "\n"

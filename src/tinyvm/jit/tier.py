@@ -46,9 +46,7 @@ from .codegen import Generated, NotCompilable, generate
 
 MODES = ("off", "on", "eager")
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
-DEOPT_LIMIT = (
-    8  # deopts of one guard site before it is recompiled without that speculation
-)
+DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
 RECOMPILE_LIMIT = 3
 MAX_INSTRS = 20000  # bigger functions stay interpreted (compile time)  # recompiles of one code object before it is left interpreted
 _ERRORS = (
@@ -99,9 +97,7 @@ def parse_threshold(text: str) -> tuple[int, int]:
     """`CALLS[,LOOPS]` -> (calls, loops); ValueError for anything else."""
     parts = [p.strip() for p in str(text).split(",")]
     if not 1 <= len(parts) <= 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(
-            f"jit threshold must be CALLS[,LOOPS] (positive integers), got {text!r}"
-        )
+        raise ValueError(f"jit threshold must be CALLS[,LOOPS] (positive integers), got {text!r}")
     calls = int(parts[0])
     loops = int(parts[1]) if len(parts) == 2 else DEFAULT_THRESHOLD[1]
     return calls, loops
@@ -121,9 +117,7 @@ class Jit:
         passes: list[str] | None = None,
     ) -> None:
         if mode not in ("on", "eager"):
-            raise ValueError(
-                f"jit mode must be one of {', '.join(MODES)}, got {mode!r}"
-            )
+            raise ValueError(f"jit mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.vm = vm
         self.mode = mode
         calls, loops = threshold or DEFAULT_THRESHOLD
@@ -144,9 +138,7 @@ class Jit:
         }
         self.metered = bool(vm.limits.metered)
         if self.metered and log is not None:
-            log(
-                "jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)"
-            )
+            log("jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)")
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -276,10 +268,13 @@ class Jit:
         except NotCompilable as e:
             self._not_compiled(code, str(e))
             return False
-        except (
-            RecursionError
-        ):  # (a deeply nested function: the passes or the generator)
+        except RecursionError:  # (a deeply nested function: the passes or the generator)
             self._not_compiled(code, "nested too deeply")
+            return False
+        except Exception as e:  # noqa: BLE001 - a pass or generator bug: the interpreter runs it
+            # A failure to compile must never fail the program: the code is
+            # exactly as correct interpreted. The log names it for a bug report.
+            self._not_compiled(code, f"internal error: {type(e).__name__}: {e}")
             return False
         if gen.ninstrs > MAX_INSTRS:
             self._not_compiled(
@@ -299,9 +294,7 @@ class Jit:
             RecursionError,
             MemoryError,
         ) as e:  # (Python's own limits on nesting)
-            self._not_compiled(
-                code, f"Python could not compile it ({type(e).__name__})"
-            )
+            self._not_compiled(code, f"Python could not compile it ({type(e).__name__})")
             return False
         st.generated = gen
         self._install(st, gen, ns)
@@ -309,9 +302,7 @@ class Jit:
         if self.log is not None:
             ms = (time.perf_counter() - t0) * 1000
             entries = len(gen.entries)
-            self.log(
-                f"jit: compiled {code.name} in {ms:.1f} ms ({gen.ninstrs} IR instrs, {entries} entr{'y' if entries == 1 else 'ies'}, pipeline: {','.join(names) or 'none'})"
-            )
+            self.log(f"jit: compiled {code.name} in {ms:.1f} ms ({gen.ninstrs} IR instrs, {entries} entr{'y' if entries == 1 else 'ies'}, pipeline: {','.join(names) or 'none'})")
         return True
 
     def _not_compiled(self, code: Code, reason: str) -> None:
@@ -332,29 +323,21 @@ class Jit:
             jit.stats["deopts"] += 1
             if jit.log is not None and counts[k] <= DEOPT_LIMIT:
                 line, _ = st.code.position(pc)
-                jit.log(
-                    f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}"
-                )
+                jit.log(f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}")
             if counts[k] == DEOPT_LIMIT + 1 and st.generated is gen:
                 jit.recompile(st, fb, pc)
             return orig[pc]
 
-        def fail(
-            fb: Any, L: list, x: BaseException, key: tuple | None, loc: dict
-        ) -> None:
+        def fail(fb: Any, L: list, x: BaseException, key: tuple | None, loc: dict) -> None:
             # An error inside compiled code: leave the frame as the interpreter
             # would have it at the raising instruction (see codegen).
             if key is None or fb.L is not L:
                 return
             pc, lnames, snames = key
             try:
-                vals = [
-                    loc[n] if n is not None else L[i + 1] for i, n in enumerate(lnames)
-                ]
+                vals = [loc[n] if n is not None else L[i + 1] for i, n in enumerate(lnames)]
                 vals += [loc[n] for n in snames]
-            except (
-                KeyError
-            ):  # pragma: no cover - every named value dominates the instruction
+            except KeyError:  # pragma: no cover - every named value dominates the instruction
                 return
             L[1:] = vals
             fb.epc = pc
@@ -435,15 +418,11 @@ class Jit:
             st.given_up = True
             self.stats["given_up"] += 1
             if self.log is not None:
-                self.log(
-                    f"jit: given up {name}: {st.recompiles - 1} recompiles, still deoptimising"
-                )
+                self.log(f"jit: given up {name}: {st.recompiles - 1} recompiles, still deoptimising")
             return
         self.stats["recompiled"] += 1
         if self.log is not None:
-            self.log(
-                f"jit: recompiled {name} without speculation at pc {', '.join(map(str, sorted(st.banned)))}"
-            )
+            self.log(f"jit: recompiled {name} without speculation at pc {', '.join(map(str, sorted(st.banned)))}")
         self.compile(st, fb, pc)
 
 
