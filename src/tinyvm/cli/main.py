@@ -163,7 +163,7 @@ class _Options:
         self.jit = [
             Option(("--jit",), "jit", "the JIT tier: off, on (hot functions and loops) or eager (every function); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on or eager"),
             Option(("--jit-log",), "jit_log", "one line per JIT event on stderr: compiled, not compiled, deopt, recompiled, given up"),
-            Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
+            Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000; also TVM_JIT_THRESHOLD)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
             Option(("--jit-stress",), "jit_stress", "fail every guard and exit of compiled code with probability 1/8, seeded (also TVM_JIT_STRESS)", REQUIRED, "SEED", seed),
         ]
         self.passes = Option(("--passes",), "passes", "the pass pipeline: default, none, a,b,c, default,-name (default: default)", REQUIRED, "LIST", needs="a pass list")
@@ -603,7 +603,15 @@ class _Cli:
             if stress is None and os.environ.get("TVM_JIT_STRESS", "").isdigit():
                 stress = int(os.environ["TVM_JIT_STRESS"])
             kwargs["jit_stress"] = stress
-            kwargs["jit_threshold"] = opts.get("jit_threshold")
+            threshold = opts.get("jit_threshold")
+            if threshold is None and os.environ.get("TVM_JIT_THRESHOLD"):
+                from ..jit import parse_threshold
+
+                try:
+                    threshold = parse_threshold(os.environ["TVM_JIT_THRESHOLD"])
+                except ValueError as e:
+                    raise UsageError(f"TVM_JIT_THRESHOLD: {e}") from None
+            kwargs["jit_threshold"] = threshold
             if opts.get("jit_log"):
                 kwargs["jit_log"] = self.err
         if tier == "plain":
