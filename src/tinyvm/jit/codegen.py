@@ -350,7 +350,10 @@ class _Gen:
             if _name(v) not in names:
                 names.append(_name(v))
                 reads.append(f"L[{base + i}]")
-        out = [f"{', '.join(names)}, = {', '.join(reads)}," if names else "pass"]
+        # The frame list holds exactly the state's slots: one unpacking (a slot
+        # named twice is assigned twice, `_` takes the untracked ones).
+        slots = [_name(v) or "_" for v in st.locals] + [_name(v) for v in st.stack]
+        out = [f"{', '.join(slots)}, = L"]
         out.append(f"_b = {label}")
         return out
 

@@ -224,6 +224,7 @@ class Jit:
         dec = vm.decoders[st.code]
         d = Decoder(vm, dec.module, plain=True)
         d.store = ChainMap({}, vm.decoded)  # nested code objects: the real ones
+        d.max_depth = dec.max_depth  # (the limit the code's own call sites were built with)
         plain = d._decode_one(st.code)
         vm.decoders[st.code] = dec
         st.steps = list(plain)
