@@ -27,6 +27,12 @@ TIERS: dict[str, dict[str, str]] = {
     "fused": {},
     "plain": {"TVM_TIER": "plain"},
     "metered": {"TVM_TIER": "metered"},
+    # The JIT (docs/jit.md): every function compiled at its first call; the
+    # same with every guard and exit failing at random (write-back at every
+    # pc); hot code compiled mid-run (OSR at the third back-edge).
+    "jit": {"TVM_JIT": "eager"},
+    "jit-stress": {"TVM_JIT": "eager", "TVM_JIT_STRESS": "1"},
+    "jit-on": {"TVM_JIT": "on", "TVM_JIT_THRESHOLD": "2,3"},
 }
 SWITCHES = sorted({k for env in TIERS.values() for k in env})
 
