@@ -295,6 +295,15 @@ class _Gen:
                 continue
             if len(b.preds) == 1 and not b.catch_preds and b.preds[0] in self.reach:
                 self.inline.add(b)
+        # If-then(-else) diamonds: the join follows the `if` statement inline
+        # rather than under a label of its own (no dispatch per iteration).
+        self.joins: dict[Block, Block] = {}
+        for b in self.order:
+            j = self.diamond(b, entry_blocks)
+            if j is not None and j not in self.inline:
+                self.joins[b] = j
+                self.inline.add(j)
+        self.fallthrough: Block | None = None
         first = True
         self.labels = labels
         self.need_label: list[Block] = []
@@ -388,6 +397,36 @@ class _Gen:
                 return
         self.terminator(ind, b)
 
+    def diamond(self, b: Block, entry_blocks: set) -> Block | None:
+        """The join of an if-then or if-then-else at b whose arms are jump
+        chains of single-predecessor blocks, or None."""
+        term = b.terminator
+        if term is None or term.op != "branch" or len(term.targets) != 2 or term.targets[0] is term.targets[1]:
+            return None
+
+        def arm(x: Block) -> tuple[Block, Block] | None:  # (the arm's last block, where it jumps)
+            seen = 0
+            while x in self.inline and x.terminator.op == "jump" and seen < 64:
+                nxt = x.terminator.targets[0]
+                if nxt not in self.inline or nxt in self.joins.values():
+                    return x, nxt
+                x = nxt
+                seen += 1
+            return None
+
+        t, f = term.targets
+        for a, j in ((t, f), (f, t)):  # if-then: one arm is the join itself
+            end = arm(a)
+            if end is not None and end[1] is j and set(j.preds) == {b, end[0]} and len(j.preds) == 2:
+                return j if self.joinable(j, entry_blocks) else None
+        et, ef = arm(t), arm(f)
+        if et is not None and ef is not None and et[1] is ef[1] and set(et[1].preds) == {et[0], ef[0]} and len(et[1].preds) == 2:
+            return et[1] if self.joinable(et[1], entry_blocks) else None
+        return None
+
+    def joinable(self, j: Block, entry_blocks: set) -> bool:
+        return j not in entry_blocks and j not in self.headers and not j.catch_preds and j is not self.fn.entry
+
     def edge(self, ind: int, b: Block, t: Block, k: int) -> None:
         i = self.edge_index(b, t, k)
         dst = [p for p in t.phis if p.args[i] is not p]
@@ -396,6 +435,9 @@ class _Gen:
                 ind,
                 f"{', '.join(_name(p) for p in dst)}, = {', '.join(_name(p.args[i]) for p in dst)},",
             )
+        if t is self.fallthrough:  # an arm of a diamond: the join follows the `if`
+            self.emit(ind, "pass")
+            return
         if t in self.headers and self.index[t] <= self.index[b]:
             # A back-edge: a GC safe point, and every so often the end of a
             # time slice (limits, preemption: jit/tier.py `slice_end`), with
@@ -422,6 +464,27 @@ class _Gen:
         elif op == "branch":
             c = _name(term.args[0])
             t, f = term.targets
+            join = self.joins.get(b)
+            if join is not None and ind <= MAX_DEPTH:
+                saved, self.fallthrough = self.fallthrough, join
+                if term.args[0].type == BOOL:
+                    self.emit(ind, f"if {c}:")
+                    self.edge(ind + 1, b, t, 0)
+                    self.emit(ind, "else:")
+                    self.edge(ind + 1, b, f, 1)
+                else:
+                    st = self.branch_state(b, term)
+                    if st is None:
+                        raise NotCompilable(f"no frame state for the branch at pc {term.pc}")
+                    self.emit(ind, f"if {c} is True:")
+                    self.edge(ind + 1, b, t, 0)
+                    self.emit(ind, f"elif {c} is False:")
+                    self.edge(ind + 1, b, f, 1)
+                    self.emit(ind, "else:")
+                    self.deopt(ind + 1, st, "condition not bool", counted=False)
+                self.fallthrough = saved
+                self.block(ind, join, 0)
+                return
             if term.args[0].type == BOOL:
                 self.emit(ind, f"if {c}:")
                 self.edge(ind + 1, b, t, 0)
