@@ -1,21 +1,25 @@
 """IR -> Python source: the JIT's code generator (docs/jit.md).
 
 One guest function's SSA IR (after the pass pipeline) becomes one Python
-function `_body(fb, _e)` plus one small entry op per place the interpreter
-may enter it (`_entry<k>(fb)`, each `return _body(fb, k)`). The frames stay
-the interpreter's (Sparkplug-style): compiled code keeps SSA values in Python
-locals `v<id>` and writes them back into the frame list `fb.L` (locals in slot
-order, then the operand stack, bottom first) whenever it hands over to the
-interpreter. So it can enter and leave at any bytecode pc.
+function `_body(e, fb)`; its entry ops (jit/tier.py) are
+`functools.partial(_body, k)`, one per place the interpreter may enter it.
+The frames stay the interpreter's (Sparkplug-style): compiled code keeps SSA
+values in Python locals `v<id>` and writes them back into the frame list
+`fb.L` (locals in slot order, then the operand stack, bottom first) whenever
+it hands over to the interpreter. So it can enter and leave at any bytecode pc.
 
-Control flow is a dispatch loop over block labels (`while True: if _b == 3:
-... elif ...`); a block whose only predecessor jumps to it is emitted inline
-in that predecessor. Phis are parallel assignments on each edge.
+Control flow: a dispatch loop over labels (`while True: if _b == 3: ...
+elif ...`), resume labels first, then blocks innermost loop first. A loop
+header's label holds a Python `while True:` of its own whose back-edges
+`continue` it; a block with one predecessor is emitted inline in it; an
+if-then(-else) diamond whose arms are jump chains is emitted as a Python
+`if`, its join after it. Phis are parallel assignments on each edge.
 
-What is compiled inline: constants, jumps, branches, returns, phis; the int
-fast paths of `+ - *` and comparisons (when the language's rules allow:
-`Rules.int_fast`); the counted loop's compare and step; guards. Everything
-else *steps*: the frame state is written back into fb.L and the instruction's
+What is compiled inline: constants, jumps, branches, returns, phis, guards,
+the counted loop's compare and step, and fast paths that mirror the
+interpreter's own (`fast_paths`: int and float arithmetic and comparisons
+when the language's rules allow, `Rules.int_fast`; fields of instances;
+array indexing and for-in). Everything else *steps*: the frame state is written back into fb.L and the instruction's
 plain (unfused) interpreter closure runs inline. When it continues at its
 successor (`_P[q]`), compiled code pops the result and goes on; when it
 returns anything else (a guest call pushed a frame, a fiber parked), compiled
@@ -23,9 +27,10 @@ code returns that op to the dispatch loop: a guest call never recurses in
 Python. Its return lands on `_P[q]`, which is a compiled entry when the values
 live after the call can all be read back from the frame.
 
-Exits: a failing guard deoptimises (`return _deopt(site)` after the write
-back: the interpreter resumes at the guard's pc); a back-edge whose countdown
-ran out, or with a GC or a limit pending, exits at the loop header.
+Exits: a failing guard deoptimises (`return _deopt(fb, site)` after the
+write back: the interpreter resumes at the guard's pc); a back-edge whose
+countdown ran out, or with a collection pending, writes the header's state
+back and calls `_slice` (jit/tier.py: collect, limits, preemption).
 Errors: one try/except around the body; the except clause finds the raising
 instruction from the traceback's line number (`lines`: line -> frame state),
 writes that state back from `locals()`, sets `fb.epc` (the entry ops are
