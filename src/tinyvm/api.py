@@ -127,7 +127,7 @@ class VM:
         (docs/memory.md; None: the default); over it the guest gets a
         catchable MemoryError.
         `fuse=False` runs without superinstructions (a differential tier).
-        `jit`: the JIT tier (docs/jit.md): "off", "on" (hot functions and
+        `jit`: the JIT tier (docs/jit.md): "off", "on" (hot code that has
         loops, after `jit_threshold` = (calls, loop back-edges) or the text
         "CALLS[,LOOPS]") or "eager" (every function at its first call).
         `jit_log`: a callable given one line per JIT event. `jit_stress`: a
