@@ -79,6 +79,29 @@ def is_pure(ins: Instr) -> bool:
     return False
 
 
+# Ops that may raise but whose result and whether they raise depend on their
+# operands alone (no memory read, no side effect, a fresh value of no
+# identity): the operator table's arithmetic, comparisons and checks.
+_DETERMINISTIC = frozenset({
+    "add", "sub", "mul", "div", "mod", "band", "bor", "bxor", "shl", "shr", "neg", "bnot", "not",
+    "lt", "le", "gt", "ge", "check_bool", "check_type",
+})  # fmt: skip
+_VALUE_TYPES = (INT, FLOAT, STRING, BOOL)
+
+
+def is_deterministic(ins: Instr) -> bool:
+    """Does `ins` compute the same result, or raise the same error, whenever
+    its operands are the same values? Then a later copy that an earlier one
+    dominates is redundant: if the earlier did not raise, neither will it.
+    (`add` only on values without identity: `a + b` of two arrays is a new
+    array each time.)"""
+    if is_pure(ins):
+        return True
+    if ins.op not in _DETERMINISTIC:
+        return False
+    return ins.op != "add" or all(a.type in _VALUE_TYPES for a in ins.args)
+
+
 def is_removable(ins: Instr) -> bool:
     """May DCE drop `ins` when nothing uses its value? Pure values, phis and
     side-effect-free reads; never a terminator, `caught`, or anything unknown."""

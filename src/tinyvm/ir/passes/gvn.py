@@ -8,18 +8,21 @@ Commutative ops (`eq`, `ne`, `band`, `bor`, `bxor`) sort their operands first.
 Constants are keyed by value *and* type, so `1`, `1.0` and `true` stay apart,
 and so do `0.0` and `-0.0`.
 
-Only pure instructions take part (`facts.is_pure`): no memory reads (a
-`get_field`, `load_global` or `cell_get` could see a store in between), no
-side effects, nothing that can raise -- except what the operand types prove
-cannot (float arithmetic, int comparisons, unchecked int arithmetic). So
-nothing is ever merged across a side effect that could change it.
+Only instructions whose outcome is a function of their operands take part
+(`facts.is_deterministic`): pure ones, and the arithmetic, comparisons and
+checks that may raise -- a later `add.checked v1, v2` dominated by an equal
+one is redundant, since if the first did not overflow the second cannot, so
+it goes, frame state and all. Never memory reads (a `get_field`,
+`load_global` or `cell_get` could see a store in between), side effects,
+calls, or an `add` whose operands could be arrays (each `+` makes a new
+array). So nothing is ever merged across a side effect that could change it.
 """
 
 from __future__ import annotations
 
 from ..nodes import Block, Function, Instr, replace_uses
 from . import PassContext, register
-from .facts import const_key, dom_children, is_pure, remove_instr
+from .facts import const_key, dom_children, is_deterministic, remove_instr
 
 __all__ = ["gvn"]
 
@@ -48,7 +51,7 @@ def gvn(fn: Function, ctx: PassContext) -> bool:
             continue
         mine: list[tuple] = []
         for ins in block.instrs:
-            if not is_pure(ins):
+            if not is_deterministic(ins):
                 continue
             if any(a in repl for a in ins.args):
                 ins.args = [repl.get(a, a) for a in ins.args]
