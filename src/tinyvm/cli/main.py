@@ -661,7 +661,10 @@ class _Cli:
                 return EXIT_OK
             names = parse_passes("default" if passes is None else passes)
             if after is not None:
-                after = parse_passes(after)[0] if after.strip() else after
+                one = parse_passes(after)  # (a name, checked: "did you mean")
+                if len(one) != 1:
+                    raise PassError(f"--after takes one pass name, not {after!r}")
+                after = one[0]
                 if after not in names:
                     raise PassError(f"--after {after}: the pipeline ({', '.join(names) or 'none'}) does not run it")
                 names = names[: names.index(after) + 1]

@@ -14,8 +14,8 @@ import io
 import pytest
 from helpers import ROOT
 
-import tinyvm.ir.passes as passes
 from tinyvm.cli.main import main
+from tinyvm.ir import passes
 
 PLUGIN = ROOT / "examples" / "passes"
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import irinterp
 import pytest
-from helpers import ROOT, codes_of, compile_path
+from helpers import ROOT, built_functions, codes_of, compile_path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tinyvm.ir.build import Unsupported, build
+from tinyvm.ir.build import build
 from tinyvm.ir.passes import PassContext, default_pipeline, run_pipeline
 from tinyvm.ir.text import format_function, parse_function
 from tinyvm.lang.diagnostics import CompileError
@@ -51,15 +51,10 @@ def check_fixed_point(fn, lang: str) -> None:
 @pytest.mark.parametrize("path", PROGRAMS, ids=[p.name for p in PROGRAMS])
 def test_pipeline_keeps_every_program_valid_and_settles(path: Path) -> None:
     lang = "lox" if path.suffix == ".lox" else "tinylang"
-    built = 0
-    for code in codes_of(compile_path(path)):
-        try:
-            fn = build(code)
-        except Unsupported:
-            continue
-        built += 1
+    fns = built_functions(compile_path(path))
+    for fn in fns:
         check_fixed_point(fn, lang)
-    assert built
+    assert fns
 
 
 def test_the_pipeline_shrinks_the_benchmarks() -> None:

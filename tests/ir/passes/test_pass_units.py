@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from tinyvm.bytecode import opcodes as O
 from tinyvm.cli.main import main
-from tinyvm.ir.passes import PassContext, PassError, default_pipeline, parse_passes, run_pipeline
+from tinyvm.ir.passes import (
+    PassContext,
+    PassError,
+    default_pipeline,
+    parse_passes,
+    run_pipeline,
+)
 from tinyvm.ir.passes.fold import MAX_STRING, NoFold, fold
 from tinyvm.ir.text import format_function, parse_function
 from tinyvm.runtime import arith, lox_rules
@@ -203,6 +209,9 @@ def test_tvm_ir_pass_errors_are_one_line() -> None:
     assert (code, out) == (2, "") and err.startswith("tvm: unknown pass 'lcm' (did you mean 'licm'?)") and err.count("\n") == 1
     code, out, err = tvm(["ir", "--passes", "dce", "--after", "gvn", "-e", SRC])
     assert (code, out) == (2, "") and "does not run it" in err and "Traceback" not in err
+    assert tvm(["ir", "--after", "default", "-e", SRC]) == (2, "", "tvm: --after takes one pass name, not 'default'\n")
+    code, _, err = tvm(["ir", "--after", "gnv", "-e", SRC])
+    assert code == 2 and "did you mean 'gvn'" in err
 
 
 def test_tvm_ir_passes_help() -> None:

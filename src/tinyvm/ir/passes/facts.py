@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ...bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, Type
 from ..nodes import Block, Function, Instr
-from ..verify import dominators, reverse_postorder
+from ..verify import dominates, dominators, reverse_postorder
 
 __all__ = [
     "const_key",
@@ -213,16 +213,6 @@ def dom_children(fn: Function) -> tuple[dict[Block, Block], dict[Block, list[Blo
         if b in idom and idom[b] is not b:
             kids[idom[b]].append(b)
     return idom, kids
-
-
-def dominates(idom: dict[Block, Block], a: Block, b: Block) -> bool:
-    while True:
-        if a is b:
-            return True
-        up = idom.get(b)
-        if up is None or up is b:
-            return False
-        b = up
 
 
 def natural_loops(fn: Function) -> list[tuple[Block, set[Block]]]:
