@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinyvm.bytecode.types import BOOL, FLOAT, INT, STRING
 from tinyvm.ir.nodes import Block, Function, Instr
 from tinyvm.runtime import arith
 from tinyvm.runtime.errors import RtError
@@ -24,6 +25,7 @@ _BIN = {
     "eq": arith.eq, "ne": arith.ne, "lt": arith.lt, "le": arith.le, "gt": arith.gt, "ge": arith.ge,
 }  # fmt: skip
 _UN = {"neg": arith.neg, "bnot": arith.bnot, "not": arith.not_}
+_CHECKS = {INT: int, FLOAT: float, STRING: str, BOOL: bool}
 
 
 class NotModelled(Exception):
@@ -93,6 +95,10 @@ def _step(ins: Instr, vals: list[Any]) -> Any:
     if op == "check_bool":
         if type(vals[0]) is not bool:
             raise RtError("TypeError", "condition must be bool")
+        return vals[0]
+    if op == "check_type" and ins.type in _CHECKS:
+        if type(vals[0]) is not _CHECKS[ins.type]:
+            raise RtError("TypeError", f"expected {ins.type}")
         return vals[0]
     if op == "range":
         return arith.make_range(vals[0], vals[1], False)
