@@ -25,14 +25,13 @@ __all__ = [
     "const_key",
     "const_type",
     "dom_children",
+    "is_deterministic",
     "is_pure",
     "is_removable",
     "natural_loops",
     "remove_edge",
     "remove_instr",
-    "replace_value",
     "same_const",
-    "use_counts",
 ]  # fmt: skip
 
 # Ops that never raise and compute their result from their operands alone.
@@ -138,29 +137,6 @@ def const_key(v: object) -> tuple:
 
 def same_const(a: object, b: object) -> bool:
     return const_key(a) == const_key(b)
-
-
-def use_counts(fn: Function) -> dict[Instr, int]:
-    """How many times each value is used (operands and frame states)."""
-    n: dict[Instr, int] = {}
-    for b in fn.blocks:
-        for ins in b.all():
-            for a in ins.args:
-                n[a] = n.get(a, 0) + 1
-            st = ins.state
-            while st is not None:
-                for v in st.locals + st.stack:
-                    if v is not None:
-                        n[v] = n.get(v, 0) + 1
-                st = st.parent
-    return n
-
-
-def replace_value(fn: Function, old: Instr, new: Instr) -> None:
-    """Every use of `old` (operands and frame states) becomes a use of `new`."""
-    from ..nodes import replace_uses
-
-    replace_uses(fn, {old: new})
 
 
 def _catch_index(handler: Block, pred: Block, ins: Instr) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..nodes import Block, Function, Instr, replace_uses
 from . import PassContext, register
-from .facts import const_type, remove_edge, remove_instr
+from .facts import const_type, remove_edge, remove_instr, same_const
 from .fold import FOLDABLE, NoFold, fold
 from .simplify_cfg import drop_unreachable
 
@@ -57,8 +57,6 @@ class _Const:
         self.value = value
 
     def __eq__(self, other: object) -> bool:
-        from .facts import same_const
-
         return isinstance(other, _Const) and same_const(self.value, other.value)
 
     def __hash__(self) -> int:
