@@ -35,7 +35,7 @@ def source_of(ins: Instr) -> Instr | None:
     src = ins.args[0]
     if ins.op == "check_type" and ins.type != ANY and src.type == ins.type:
         return src
-    if ins.op == "check_bool" and src.type == BOOL:
+    if ins.op in ("check_bool", "truthy") and src.type == BOOL:  # (a bool is its own truth)
         return src
     if ins.op == "to_str" and src.type == STRING:
         return src
