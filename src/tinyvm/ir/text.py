@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 
 from ..bytecode.code import Code, ModuleCode
 from ..bytecode.disasm import render_const
@@ -111,13 +112,18 @@ def _codes(code: Code) -> list[Code]:
     return out
 
 
-def format_module_ir(m: ModuleCode) -> str:
+def format_module_ir(m: ModuleCode, transform: Callable[[Function, ModuleCode], object] | None = None) -> str:
     """`tvm ir`: a header, then the IR of every function of the module, or the
-    line `fn NAME: not built: Unsupported(WHAT)`."""
+    line `fn NAME: not built: Unsupported(WHAT)`. transform(fn, m), when
+    given, rewrites each function in place before it is printed (`tvm ir
+    --passes` runs the optimizer there; this layer does not import it)."""
     parts = [f"=== module {m.path} ({m.lang}) ===\n"]
     for c in _codes(m.init):
         try:
-            parts.append(format_function(build(c)))
+            fn = build(c)
+            if transform is not None:
+                transform(fn, m)
+            parts.append(format_function(fn))
         except Unsupported as e:
             parts.append(f"fn {_name(c.name)}: not built: {e}\n")
     return "\n".join(parts)

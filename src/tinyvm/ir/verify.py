@@ -34,7 +34,7 @@ from .build import OPS
 from .nodes import Block, Function, Instr
 from .text import format_instr
 
-__all__ = ["verify", "dominators", "RAISES"]
+__all__ = ["RAISES", "dominates", "dominators", "verify"]
 
 # IR ops that can raise or deoptimise, from the mapping table, and the extra
 # ones the builder makes for FOR_ITER.
@@ -110,6 +110,17 @@ def dominators(fn: Function) -> dict[Block, Block]:
     return idom
 
 
+def dominates(idom: dict[Block, Block], a: Block, b: Block) -> bool:
+    """Does block a dominate block b, by the immediate dominators `idom`?"""
+    while True:
+        if a is b:
+            return True
+        up = idom.get(b)
+        if up is None or up is b:
+            return False
+        b = up
+
+
 def verify(fn: Function) -> list[str]:
     errors: list[str] = []
     if not fn.blocks:
@@ -183,15 +194,6 @@ def verify(fn: Function) -> list[str]:
     # Dominance.
     idom = dominators(fn)
 
-    def dominates(a: Block, b: Block) -> bool:
-        while True:
-            if a is b:
-                return True
-            up = idom.get(b)
-            if up is None or up is b:
-                return False
-            b = up
-
     def available(v: Instr, block: Block, pos: int) -> bool:
         """Is `v` defined before position `pos` of `block` on every path?"""
         if v not in defined:
@@ -199,7 +201,7 @@ def verify(fn: Function) -> list[str]:
         vb, vpos = defined[v]
         if vb is block:
             return vpos < pos
-        return vb in idom and dominates(vb, block)
+        return vb in idom and dominates(idom, vb, block)
 
     for b in fn.blocks:
         if b not in idom:
