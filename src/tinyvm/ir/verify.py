@@ -38,7 +38,7 @@ __all__ = ["verify", "dominators", "RAISES"]
 
 # IR ops that can raise or deoptimise, from the mapping table, and the extra
 # ones the builder makes for FOR_ITER.
-RAISES = frozenset({s.ir for s in OPS.values() if s.raises and s.ir} | {"throw"})
+RAISES = frozenset({s.ir for s in OPS.values() if s.raises and s.ir} | {"throw", "guard"})
 
 
 def _arith_ok(ins: Instr) -> str | None:
@@ -55,10 +55,21 @@ def _bool_cond(ins: Instr) -> str | None:
     return None if t in (BOOL, ANY) else f"a condition of type {t}"
 
 
+def _guard_ok(ins: Instr) -> str | None:
+    """`guard["int"] v : int`: one operand, a primitive type name, the result that type."""
+    name = ins.attrs[0] if len(ins.attrs) == 1 else None
+    if name not in ("int", "float", "string", "bool"):
+        return f"guard needs one type attribute (int, float, string, bool), has {ins.attrs!r}"
+    if ins.type is None or str(ins.type) != name:
+        return f"guard[{name}] must be typed {name}, is {ins.type}"
+    return None
+
+
 _SIGNATURES = {op: _arith_ok for op in ("add", "sub", "mul", "div", "mod", "neg", "band", "bor", "bxor", "shl", "shr", "bnot")}
 _SIGNATURES["branch"] = _bool_cond
+_SIGNATURES["guard"] = _guard_ok
 # Fixed operand counts.
-_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
+_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
 _TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
 
 
@@ -238,4 +249,4 @@ def verify(fn: Function) -> list[str]:
 
 
 # Ops that always produce a value.
-_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught"})
+_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught", "guard"})

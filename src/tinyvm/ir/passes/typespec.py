@@ -1,0 +1,156 @@
+"""Type specialisation: guards from run-time profiles make `any` values typed.
+
+Runs only when `ctx.speculate` (the JIT, which can deoptimise) and a profile
+is given (`ctx.profile`, see PassContext): `("param", slot)` -> the type name
+seen for a parameter, `pc` -> the type name of the value the instruction at
+that bytecode pc produced. For every value typed `any` whose profile says
+`int`, `float`, `string` or `bool`, the pass inserts
+
+    vG = guard["int"] v : int  @pc NEXT [locals | stack with v on top]
+
+right after v's definition and makes every other use of v (operands, phi
+operands, frame states) a use of vG; then the phis and arithmetic whose
+operands are now typed are re-typed (optimistically, as the builder types
+loops), so `add`/`lt` of guarded ints become int operations the range pass and
+the JIT can specialise.
+
+The guard's frame state is the state *right after the definition*: the
+bytecode pc following the defining instruction, the locals it left, its
+operand stack with its operands popped and v pushed, the same parent chain. The
+interpreter resumes there with v computed, so nothing runs twice. This needs a
+definition that carries a frame state and pushes exactly its IR operands'
+count off the stack: calls, `get_field`, `get_index`, `load_global`; a
+parameter's guard sits at the end of the entry block with the state of pc 0
+(the parameters, every other local nil, an empty stack). Values the profile
+names but that have no such definition (phis, `load_upval`, `cell_get`, a
+`for_iter` element) are left alone, as are profile types other than the four
+primitives (classes: the JIT guards those its own way), values already typed,
+and values nothing uses.
+
+Contract with the JIT: `guard[T] v` deoptimises at its frame state unless
+`type(v)` is T's Python type (`int` excluding bool, `float`, `str`, `bool`);
+its result is v itself, now known to be T.
+"""
+
+from __future__ import annotations
+
+from ...bytecode.opcodes import OPCODES
+from ...bytecode.types import ANY, BOOL, FLOAT, INT, STRING, Type
+from ..build import OPS, _result_type
+from ..nodes import FrameState, Function, Instr
+from . import PassContext, register
+
+__all__ = ["GUARD_TYPES", "run"]
+
+GUARD_TYPES: dict[str, Type] = {"int": INT, "float": FLOAT, "string": STRING, "bool": BOOL}
+
+# Definitions a guard can follow: they carry a frame state and pop exactly their operands.
+_GUARDABLE = frozenset({"call", "call_global", "call_typed", "call_method", "call_method_typed", "super_call", "get_field", "get_index", "load_global"})
+# IR op -> result rule, for the ops typed from their operands.
+_RULES = {s.ir: s.result for s in OPS.values() if s.kind == "value" and s.result in ("arith", "int")}
+
+
+def _state_after(v: Instr, fn: Function) -> FrameState | None:
+    st = v.state
+    code = st.code if st is not None and st.code is not None else None
+    if st is None or code is None or v.pc is None or st.pc != v.pc:
+        return None
+    n = len(v.args)
+    if len(st.stack) < n:
+        return None
+    nxt = v.pc + OPCODES[code.code[v.pc]].size
+    return FrameState(nxt, list(st.locals), st.stack[: len(st.stack) - n] + [v], code, st.parent)
+
+
+def _entry_state(fn: Function) -> FrameState | None:
+    if fn.code is not None:
+        nlocals = fn.code.nlocals
+    else:  # IR read from text: the frame's width from any state of this frame
+        widths = {len(i.state.locals) for b in fn.blocks for i in b.all() if i.state is not None and i.state.parent is None}
+        if len(widths) != 1:
+            return None
+        nlocals = widths.pop()
+    entry = fn.entry
+    locs: list[Instr | None] = list(fn.params[:nlocals])
+    if nlocals > len(locs):
+        nil = next((i for i in entry.instrs if i.op == "const" and i.attrs == (None,)), None)
+        if nil is None:
+            return None
+        locs += [nil] * (nlocals - len(locs))
+    return FrameState(0, locs, [], fn.code)
+
+
+def _uses(fn: Function) -> set[Instr]:
+    return {a for b in fn.blocks for i in b.all() for a in i.args}
+
+
+def _replace_except(fn: Function, old: Instr, new: Instr) -> None:
+    """Every use of old (operands and frame states) becomes new, but new's own."""
+    for b in fn.blocks:
+        for ins in b.all():
+            if ins is new:
+                continue
+            ins.args = [new if a is old else a for a in ins.args]
+            st = ins.state
+            while st is not None:
+                st.locals = [new if a is old else a for a in st.locals]
+                st.stack = [new if a is old else a for a in st.stack]
+                st = st.parent
+
+
+def _retype(fn: Function) -> None:
+    """Optimistic typing of the phis and operators still `any` (unknown ->
+    one type -> any), now that some operands are guarded."""
+    todo = [i for b in fn.blocks for i in b.phis + b.instrs if i.type == ANY and (i.is_phi or i.op in _RULES)]
+    for i in todo:
+        i.type = None
+    changed = True
+    while changed:
+        changed = False
+        for i in todo:
+            ts = [a.type for a in i.args if a is not i]
+            if i.is_phi:
+                known = {t for t in ts if t is not None}
+                new = None if not known else known.pop() if len(known) == 1 else ANY
+            elif any(t is None for t in ts):
+                continue
+            else:
+                new = _result_type(_RULES[i.op], i.op, i.args, i.attrs)
+            if new is not None and new != i.type and i.type != ANY:
+                i.type = new if i.type is None else ANY
+                changed = True
+    for i in todo:
+        if i.type is None:
+            i.type = ANY
+
+
+@register("typespec", doc="type specialisation: guards from run-time profiles (only when speculating)", order=65)
+def run(fn: Function, ctx: PassContext) -> bool:
+    profile = ctx.profile
+    if not ctx.speculate or not profile:
+        return False
+    used = _uses(fn)
+    changed = False
+    for v in list(fn.params) + [i for b in fn.blocks for i in b.instrs]:
+        if v.type != ANY or v not in used:
+            continue
+        key = ("param", v.attrs[0]) if v.op == "param" else v.pc if v.op in _GUARDABLE else None
+        t = GUARD_TYPES.get(profile.get(key)) if key is not None else None
+        if t is None:
+            continue
+        if v.op == "param":
+            state, block = _entry_state(fn), fn.entry
+            at = len(block.instrs)
+        else:
+            state, block = _state_after(v, fn), v.block
+            at = block.instrs.index(v) + 1
+        if state is None:
+            ctx.log.append(f"typespec: no frame state to guard v{v.id} as {t} at")
+            continue
+        g = Instr(fn.new_id(), "guard", [v], (str(t),), t, pc=state.pc, state=state, block=block)
+        block.instrs.insert(at, g)
+        _replace_except(fn, v, g)
+        changed = True
+    if changed:
+        _retype(fn)
+    return changed
