@@ -20,7 +20,9 @@ and after every pass:
   (`_SIGNATURES`: a branch's condition is bool, arithmetic typed int takes ints),
   void instructions have none;
 * frame states: every instruction that can raise (`RAISES`) has one, and every
-  value it names is defined and dominates the instruction.
+  value it names is defined and dominates the instruction; along the `parent`
+  chain of an inlined frame, each pc is an instruction of that frame's code
+  object (when known) and each caller's pc is a call, and the chain ends.
 
 Each error names its block and instruction (in the text form's terms).
 """
@@ -30,7 +32,8 @@ from __future__ import annotations
 from collections import Counter
 
 from ..bytecode.types import ANY, BOOL, FLOAT, INT
-from .build import OPS
+from ..bytecode.opcodes import OPCODES
+from .build import OPS, decode
 from .nodes import Block, Function, Instr
 from .text import format_instr
 
@@ -193,6 +196,13 @@ def verify(fn: Function) -> list[str]:
                 err(b, p, f"phi has {len(p.args)} operand(s) for {len(b.preds) + len(b.catch_preds)} predecessor(s)")
     # Dominance.
     idom = dominators(fn)
+    decoded: dict[int, dict[int, int]] = {}
+
+    def pcs_of(code) -> dict[int, int]:
+        """pc -> opcode of every instruction of a code object (decoded once)."""
+        if id(code) not in decoded:
+            decoded[id(code)] = {pc: op for pc, (op, _) in decode(code).items()}
+        return decoded[id(code)]
 
     def dominates(a: Block, b: Block) -> bool:
         while True:
@@ -245,7 +255,35 @@ def verify(fn: Function) -> list[str]:
                 for v in ins.state.values():
                     if not available(v, b, i):
                         err(b, ins, f"frame state names v{v.id}, which is not defined here")
+                for msg in _chain_errors(ins.state, pcs_of):
+                    err(b, ins, msg)
     return errors
+
+
+def _chain_errors(st, pcs_of) -> list[str]:
+    """A frame state and its parents (inlined frames): each pc an instruction
+    of its code object, each parent's pc a call there, no frame its own
+    caller (recursion is never inlined: a cycle would be an endless trace)."""
+    out: list[str] = []
+    seen: set[int] = set()
+    depth = 0
+    while st is not None:
+        if id(st) in seen:
+            return out + ["frame state chain loops"]
+        seen.add(id(st))
+        if st.pc < 0:
+            out.append(f"frame state at negative pc {st.pc}")
+        elif st.code is not None:
+            ops = pcs_of(st.code)
+            if st.pc not in ops:
+                out.append(f"frame state pc {st.pc} {'of an inlined frame ' if depth else ''}is not an instruction of {st.code.name}")
+            elif depth and not OPCODES[ops[st.pc]].name.startswith(("CALL", "SUPER_CALL")):
+                out.append(f"inlined frame's caller state at pc {st.pc} is not a call ({OPCODES[ops[st.pc]].name})")
+        if st.parent is not None and st.code is not None and st.parent.code is None:
+            out.append("an inlined frame state's caller has no code object")
+        st = st.parent
+        depth += 1
+    return out
 
 
 # Ops that always produce a value.

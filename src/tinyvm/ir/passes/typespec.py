@@ -40,7 +40,7 @@ from ..build import OPS, _result_type
 from ..nodes import FrameState, Function, Instr
 from . import PassContext, register
 
-__all__ = ["GUARD_TYPES", "run"]
+__all__ = ["GUARD_TYPES", "retype", "run"]
 
 GUARD_TYPES: dict[str, Type] = {"int": INT, "float": FLOAT, "string": STRING, "bool": BOOL}
 
@@ -98,7 +98,7 @@ def _replace_except(fn: Function, old: Instr, new: Instr) -> None:
                 st = st.parent
 
 
-def _retype(fn: Function) -> None:
+def retype(fn: Function) -> None:
     """Optimistic typing of the phis and operators still `any` (unknown ->
     one type -> any), now that some operands are guarded."""
     todo = [i for b in fn.blocks for i in b.phis + b.instrs if i.type == ANY and (i.is_phi or i.op in _RULES)]
@@ -152,5 +152,5 @@ def run(fn: Function, ctx: PassContext) -> bool:
         _replace_except(fn, v, g)
         changed = True
     if changed:
-        _retype(fn)
+        retype(fn)
     return changed

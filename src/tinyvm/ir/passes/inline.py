@@ -1,0 +1,254 @@
+"""Inlining of small known callees, keeping exact traces through frame-state chains.
+
+`ctx.resolve(call) -> Code | None` names the callee a `call_global` or `call`
+instruction is known to reach (the JIT resolves from run-time knowledge and
+guards it; `module_resolver` below resolves statically the hoisted top-level
+functions of one module). The callee's IR is built from its code object
+(`ir.build.build`) and spliced in place of the call:
+
+* its parameters become the arguments; slot 0, the running function, becomes
+  the `call`'s callee operand, or for `call_global[g]` a `load_global[g]`
+  inserted before the call with the call's frame state (the slot holds the
+  function, or the call would not have been resolved);
+* the caller's block is split at the call: it now jumps to the callee's entry,
+  and every `return v` of the callee jumps to the continuation block (the rest
+  of the caller's block), where a phi of the returned values (or the one
+  value) replaces the call's result;
+* every frame state of the callee gets as `parent` the caller's state at the
+  call: the call's pc, the caller's locals, the caller's operand stack *below*
+  the callee and its arguments, the caller's own parent. The JIT rebuilds one
+  interpreter frame per link on deoptimisation or error: the caller frame
+  resumes after the call instruction at `parent.pc`, with the callee's result
+  pushed onto `parent.stack`. An error raised in inlined code therefore shows
+  both frames in its trace.
+
+The pass refuses, leaving the call alone (and saying why in `ctx.log`):
+callees bigger than `ctx.options["inline.max_size"]` IR instructions (default
+30), deeper than `inline.max_depth` inlined frames (default 3), recursive ones
+(the callee is the function itself or a frame of the call's chain), calls
+inside a caller's `try` (the call catches: mapping the callee's uncaught errors
+to the caller's handler is not done), callees that are methods,
+initialisers, generators or async, callees whose IR does not build, that read
+their closure's upvalues or make closures or classes (those depend on the
+running function object, which no longer has its own frame), that use
+module globals when the callee belongs to another module, that never return,
+arity mismatches, and `call` of a callee with typed parameters (the VM checks
+those on entry; `call_global` was proven by the compiler).
+
+Note that an inlined call no longer counts towards the VM's stack-depth
+limit; recursion is never inlined, so the depth differs by a bounded amount.
+"""
+
+from __future__ import annotations
+
+from ...bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, Code
+from ...bytecode.opcodes import OPCODES
+from ...bytecode.types import ANY
+from ..build import Unsupported, build, decode
+from ..nodes import Block, FrameState, Function, Instr, replace_uses
+from . import PassContext, register
+from .typespec import retype
+
+__all__ = ["module_resolver", "run"]
+
+_CALLS = frozenset({"call_global", "call"})
+# Ops that depend on the running function object (its upvalues, class, nested code).
+_FRAME_BOUND = frozenset({"load_upval", "store_upval", "closure", "make_class", "super_call", "get_super"})
+# Ops that name the module's globals.
+_MODULE_BOUND = frozenset({"load_global", "store_global", "assign_global", "call_global", "spawn_global", "this_module", "import"})
+_BAD_FLAGS = FLAG_METHOD | FLAG_INIT | FLAG_GENERATOR | FLAG_ASYNC | FLAG_MODULE
+_MAX_INLINES = 64  # per function: bounds the growth whatever the options say
+
+
+def _chain_codes(st: FrameState | None) -> list:
+    out = []
+    while st is not None:
+        out.append(st.code)
+        st = st.parent
+    return out
+
+
+def _depth(st: FrameState | None) -> int:
+    return len(_chain_codes(st)) - 1
+
+
+def _refusal(fn: Function, call: Instr, code: Code, callee: Function | None, ctx: PassContext) -> str | None:
+    """Why `call` to `code` cannot be inlined (None: it can)."""
+    if call.state is None:
+        return "the call has no frame state"
+    if call.catch is not None:
+        return "the call is inside a try of the caller"
+    if code.flags & _BAD_FLAGS:
+        return "the callee is a method, initialiser, generator, async or module code"
+    if _depth(call.state) >= int(ctx.options.get("inline.max_depth", 3)):
+        return "too deep"
+    if code is fn.code or any(c is code for c in _chain_codes(call.state)):
+        return "recursive"
+    nargs = len(call.args) - (1 if call.op == "call" else 0)
+    if nargs != code.arity:
+        return f"{nargs} argument(s) for {code.arity} parameter(s)"
+    if call.op == "call" and any(t not in ("", "any") for t in code.local_types[1 : code.arity + 1]):
+        return "typed parameters (the VM checks them on entry)"
+    if callee is None:
+        return "its IR does not build"
+    ops = {i.op for b in callee.blocks for i in b.all()}
+    size = sum(len(b.phis) + len(b.instrs) for b in callee.blocks)
+    if size > int(ctx.options.get("inline.max_size", 30)):
+        return f"too big ({size} instructions)"
+    if ops & _FRAME_BOUND:
+        return "it uses its own closure or nested code (" + ", ".join(sorted(ops & _FRAME_BOUND)) + ")"
+    caller_code = call.state.code
+    if ops & _MODULE_BOUND and (caller_code is None or caller_code.path != code.path):
+        return "it uses another module's globals"
+    if "return" not in ops:
+        return "it never returns"
+    return None
+
+
+def _build(code: Code) -> Function | None:
+    try:
+        return build(code)
+    except Unsupported:
+        return None
+
+
+def _split(fn: Function, block: Block, at: int) -> Block:
+    """Move block's instructions from position `at` and its terminator to a new
+    block, which takes block's place as the predecessor of its successors."""
+    cont = Block(max(b.label for b in fn.blocks) + 1)
+    moved = block.instrs[at:]
+    del block.instrs[at:]
+    cont.instrs = moved
+    cont.terminator, block.terminator = block.terminator, None
+    for ins in cont.all():
+        ins.block = cont
+    for s in cont.terminator.targets:
+        s.preds = [cont if p is block else p for p in s.preds]
+    # Exceptional edges: of block's entries in a handler's catch-preds, the
+    # first ones still belong to the instructions left in block.
+    for h in {i.catch for i in moved if i.catch is not None}:
+        staying = sum(1 for i in block.instrs if i.catch is h)
+        seen = 0
+        for k, p in enumerate(h.catch_preds):
+            if p is block:
+                if seen >= staying:
+                    h.catch_preds[k] = cont
+                seen += 1
+    return cont
+
+
+def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> None:
+    block = call.block
+    at = block.instrs.index(call)
+    st = call.state
+    # Slot 0 of the callee's frame: the function object.
+    if call.op == "call":
+        func, args = call.args[0], call.args[1:]
+    else:
+        func = Instr(fn.new_id(), "load_global", [], (call.attrs[0],), ANY, pc=call.pc, block=block)
+        func.state = FrameState(st.pc, list(st.locals), list(st.stack), st.code, st.parent)
+        block.instrs.insert(at, func)
+        at += 1
+        args = list(call.args)
+    parent = FrameState(st.pc, list(st.locals), st.stack[: len(st.stack) - len(call.args)], st.code, st.parent)
+    # Fresh ids and labels, then the parameters become the arguments.
+    for v in callee.values():
+        if v.type is not None and not v.is_terminator and not v.op == "param":
+            v.id = fn.new_id()
+    label = max(b.label for b in fn.blocks) + 1
+    for b in callee.blocks:
+        b.label = label
+        label += 1
+    replace_uses(callee, dict(zip(callee.params, [func] + args)))
+    for b in callee.blocks:
+        for ins in b.all():
+            s = ins.state
+            while s is not None and s.parent is not None:
+                s = s.parent
+            if s is not None:
+                s.parent = parent
+    cont = _split(fn, block, at + 1)
+    block.instrs.pop(at)  # the call
+    cont.label = label
+    jump = Instr(-1, "jump", targets=[callee.entry], pc=call.pc, block=block)
+    block.terminator = jump
+    callee.entry.preds.append(block)
+    results: list[Instr] = []
+    for b in callee.blocks:
+        t = b.terminator
+        if t is not None and t.op == "return":
+            results.append(t.args[0])
+            b.terminator = Instr(-1, "jump", targets=[cont], pc=t.pc, block=b)
+            cont.preds.append(b)
+    if len({id(r) for r in results}) == 1:
+        result = results[0]
+    else:
+        types = {r.type for r in results}
+        result = Instr(fn.new_id(), "phi", results, (), types.pop() if len(types) == 1 else ANY, block=cont)
+        cont.phis.append(result)
+    i = fn.blocks.index(block)
+    fn.blocks[i + 1 : i + 1] = callee.blocks + [cont]
+    replace_uses(fn, {call: result})
+
+
+@register("inline", doc="inline small known callees (ctx.resolve), with frame-state chains for exact traces", order=60)
+def run(fn: Function, ctx: PassContext) -> bool:
+    if ctx.resolve is None:
+        return False
+    refused: set[Instr] = set()
+    count = 0
+    while count < _MAX_INLINES:
+        call = next((i for b in fn.blocks for i in b.instrs if i.op in _CALLS and i not in refused), None)
+        if call is None:
+            break
+        code = ctx.resolve(call)
+        if not isinstance(code, Code):
+            refused.add(call)
+            continue
+        callee = _build(code)
+        why = _refusal(fn, call, code, callee, ctx)
+        if why is not None:
+            ctx.log.append(f"inline: {fn.name} @pc {call.pc}: not inlining {code.name}: {why}")
+            refused.add(call)
+            continue
+        _inline(fn, call, code, callee)
+        ctx.log.append(f"inline: {fn.name} @pc {call.pc}: inlined {code.name}")
+        count += 1
+    if count:
+        retype(fn)
+    return count > 0
+
+
+def module_resolver(init: Code):
+    """A static resolver for the module whose top-level code is `init`:
+    `call_global[g]` reaches the hoisted function stored in global g when the
+    module stores that slot exactly once, from a `MAKE_CLOSURE` without
+    captures, and no code of the module assigns it again."""
+    codes, stack = [], [init]
+    while stack:
+        c = stack.pop()
+        codes.append(c)
+        stack.extend(k for k in c.consts if isinstance(k, Code))
+    stores: dict[int, int] = {}
+    bound: dict[int, Code] = {}
+    for c in codes:
+        prev = None
+        for pc, (op, args) in sorted(decode(c).items()):
+            name = OPCODES[op].name
+            if name in ("STORE_GLOBAL", "ASSIGN_GLOBAL"):
+                stores[args[0]] = stores.get(args[0], 0) + 1
+                if c is init and prev is not None and OPCODES[prev[0]].name == "MAKE_CLOSURE":
+                    sub = c.consts[prev[1][0]]
+                    if isinstance(sub, Code) and not sub.captures:
+                        bound[args[0]] = sub
+            prev = (op, args)
+    known = {g: k for g, k in bound.items() if stores.get(g) == 1}
+
+    def resolve(call: Instr) -> Code | None:
+        if call.op != "call_global" or not call.attrs:
+            return None
+        if call.state is None or call.state.code is None or call.state.code.path != init.path:
+            return None  # (a call of another module's code names that module's globals)
+        return known.get(call.attrs[0])
+
+    return resolve
