@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from ...bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, Code
 from ...bytecode.opcodes import OPCODES
-from ...bytecode.types import ANY
+from ...bytecode.types import ANY, BOOL
 from ..build import Unsupported, build, decode
 from ..nodes import Block, FrameState, Function, Instr, replace_uses
 from . import PassContext, register
@@ -91,6 +91,15 @@ def _refusal(fn: Function, call: Instr, code: Code, callee: Function | None, ctx
         return "typed parameters (the VM checks them on entry)"
     if callee is None:
         return "its IR does not build"
+    args = call.args[1:] if call.op == "call" else call.args
+    for p, a in zip(callee.params[1:], args):
+        if a.type not in (p.type, ANY) and p.type != ANY:
+            return f"an argument typed {a.type} for a parameter typed {p.type}"
+    arg_of = dict(zip(callee.params[1:], args))
+    for b in callee.blocks:
+        t = b.terminator
+        if t is not None and t.op == "branch" and t.args[0] in arg_of and arg_of[t.args[0]].type not in (BOOL, ANY):
+            return f"it branches on a parameter given a {arg_of[t.args[0]].type} (the interpreter's error)"
     ops = {i.op for b in callee.blocks for i in b.all()}
     size = sum(len(b.phis) + len(b.instrs) for b in callee.blocks)
     if size > int(ctx.options.get("inline.max_size", 30)):
