@@ -71,6 +71,17 @@ def _guard_ok(ins: Instr) -> str | None:
 _SIGNATURES = {op: _arith_ok for op in ("add", "sub", "mul", "div", "mod", "neg", "band", "bor", "bxor", "shl", "shr", "bnot")}
 _SIGNATURES["branch"] = _bool_cond
 _SIGNATURES["guard"] = _guard_ok
+
+
+def _virtual_ok(ins: Instr) -> str | None:
+    """`virtual[(names)] values : any`: one value per field name."""
+    names = ins.attrs[0] if len(ins.attrs) == 1 and type(ins.attrs[0]) is tuple else None
+    if names is None or len(names) != len(ins.args) or len(set(names)) != len(names):
+        return "virtual needs one distinct field name per operand"
+    return None
+
+
+_SIGNATURES["virtual"] = _virtual_ok
 # Fixed operand counts.
 _ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
 _TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
@@ -287,4 +298,4 @@ def _chain_errors(st, pcs_of) -> list[str]:
 
 
 # Ops that always produce a value.
-_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught", "guard"})
+_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught", "guard", "virtual"})
