@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..bytecode.types import ANY, BOOL, FLOAT, INT
 from ..bytecode.opcodes import OPCODES
+from ..bytecode.types import ANY, BOOL, FLOAT, INT
 from .build import OPS, decode
 from .nodes import Block, Function, Instr
 from .text import format_instr

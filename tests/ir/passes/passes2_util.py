@@ -10,17 +10,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ir: helpers
 
-from helpers import codes_of, compile_path  # noqa: E402
+from helpers import codes_of, compile_path
 
-from tinyvm.bytecode.code import Bundle, Code  # noqa: E402
-from tinyvm.ir.build import Unsupported, build  # noqa: E402
-from tinyvm.ir.nodes import Function  # noqa: E402
-from tinyvm.ir.passes import PassContext, run_pipeline  # noqa: E402
-from tinyvm.ir.passes.inline import module_resolver  # noqa: E402
-from tinyvm.ir.text import format_function  # noqa: E402
-from tinyvm.lang.driver import compile_program  # noqa: E402
+from tinyvm.bytecode.code import Bundle, Code
+from tinyvm.ir.build import Unsupported, build
+from tinyvm.ir.nodes import Function
+from tinyvm.ir.passes import PassContext, run_pipeline
+from tinyvm.ir.passes.inline import module_resolver
+from tinyvm.ir.text import format_function
+from tinyvm.lang.driver import compile_program
 
-__all__ = ["codes_of", "compile_path", "compile_text", "function", "run", "directives", "profile_of", "render_tl"]
+__all__ = ["codes_of", "compile_path", "compile_text", "directives", "function", "profile_of", "render_tl", "run"]
 
 
 def compile_text(source: str, name: str = "t.tl") -> Bundle:

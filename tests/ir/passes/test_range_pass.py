@@ -8,7 +8,6 @@ from tinyvm.ir.passes import REGISTRY, PassContext, load
 from tinyvm.ir.passes.range import MAX, MIN, analyse
 from tinyvm.ir.text import format_function, parse_function
 
-
 load()
 
 

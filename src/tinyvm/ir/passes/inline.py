@@ -41,7 +41,14 @@ limit; recursion is never inlined, so the depth differs by a bounded amount.
 
 from __future__ import annotations
 
-from ...bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, Code
+from ...bytecode.code import (
+    FLAG_ASYNC,
+    FLAG_GENERATOR,
+    FLAG_INIT,
+    FLAG_METHOD,
+    FLAG_MODULE,
+    Code,
+)
 from ...bytecode.opcodes import OPCODES
 from ...bytecode.types import ANY, BOOL
 from ..build import Unsupported, build, decode
@@ -72,7 +79,7 @@ def _depth(st: FrameState | None) -> int:
     return len(_chain_codes(st)) - 1
 
 
-def _refusal(fn: Function, call: Instr, code: Code, callee: Function | None, ctx: PassContext) -> str | None:
+def _refusal(fn: Function, call: Instr, code: Code, callee: Function | None, ctx: PassContext, find) -> str | None:
     """Why `call` to `code` cannot be inlined (None: it can)."""
     if call.state is None:
         return "the call has no frame state"
@@ -91,7 +98,7 @@ def _refusal(fn: Function, call: Instr, code: Code, callee: Function | None, ctx
         return "typed parameters (the VM checks them on entry)"
     if callee is None:
         return "its IR does not build"
-    args = call.args[1:] if call.op == "call" else call.args
+    args = [find(a) for a in (call.args[1:] if call.op == "call" else call.args)]
     for p, a in zip(callee.params[1:], args):
         if a.type not in (p.type, ANY) and p.type != ANY:
             return f"an argument typed {a.type} for a parameter typed {p.type}"
@@ -146,7 +153,9 @@ def _split(fn: Function, block: Block, at: int) -> Block:
     return cont
 
 
-def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> None:
+def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> Instr:
+    """Splice callee in place of call; return the value that replaces the call's
+    result (the caller makes the replacement: see `run`)."""
     block = call.block
     at = block.instrs.index(call)
     st = call.state
@@ -162,7 +171,7 @@ def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> None:
     parent = FrameState(st.pc, list(st.locals), st.stack[: len(st.stack) - len(call.args)], st.code, st.parent)
     # Fresh ids and labels, then the parameters become the arguments.
     for v in callee.values():
-        if v.type is not None and not v.is_terminator and not v.op == "param":
+        if v.type is not None and not v.is_terminator and v.op != "param":
             v.id = fn.new_id()
     label = max(b.label for b in fn.blocks) + 1
     for b in callee.blocks:
@@ -197,7 +206,7 @@ def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> None:
         cont.phis.append(result)
     i = fn.blocks.index(block)
     fn.blocks[i + 1 : i + 1] = callee.blocks + [cont]
-    replace_uses(fn, {call: result})
+    return result
 
 
 @register("inline", doc="inline small known callees (ctx.resolve), with frame-state chains for exact traces", order=60)
@@ -206,6 +215,16 @@ def run(fn: Function, ctx: PassContext) -> bool:
         return False
     refused: set[Instr] = set()
     count = 0
+    # Results replace the calls' uses once at the end: one walk over the
+    # function instead of one per inlined call (inlined values may name an
+    # earlier call meanwhile; `find` follows the chain).
+    results: dict[Instr, Instr] = {}
+
+    def find(v: Instr) -> Instr:
+        while v in results:
+            v = results[v]
+        return v
+
     while count < _MAX_INLINES:
         call = next((i for b in fn.blocks for i in b.instrs if i.op in _CALLS and i not in refused), None)
         if call is None:
@@ -215,15 +234,16 @@ def run(fn: Function, ctx: PassContext) -> bool:
             refused.add(call)
             continue
         callee = _build(code)
-        why = _refusal(fn, call, code, callee, ctx)
+        why = _refusal(fn, call, code, callee, ctx, find)
         if why is not None:
             ctx.log.append(f"inline: {fn.name} @pc {call.pc}: not inlining {code.name}: {why}")
             refused.add(call)
             continue
-        _inline(fn, call, code, callee)
+        results[call] = _inline(fn, call, code, callee)
         ctx.log.append(f"inline: {fn.name} @pc {call.pc}: inlined {code.name}")
         count += 1
     if count:
+        replace_uses(fn, {c: find(c) for c in results})
         retype(fn)
     return count > 0
 

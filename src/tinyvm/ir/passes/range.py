@@ -42,7 +42,7 @@ from ..nodes import Block, Function, Instr
 from ..verify import dominators, reverse_postorder
 from . import PassContext, register
 
-__all__ = ["MIN", "MAX", "analyse", "run"]
+__all__ = ["MAX", "MIN", "analyse", "run"]
 
 MIN, MAX = -(2**63), 2**63 - 1
 FULL = (MIN, MAX)
