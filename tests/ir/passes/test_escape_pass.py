@@ -100,3 +100,15 @@ def test_prune_states_drops_dead_locals_but_keeps_slot_0() -> None:
     assert mul1.state.locals[2] is fn.params[2]  # y: read later
     assert REGISTRY["prune-states"].run(fn, PassContext()) is False
     assert verify(fn) == []
+
+
+def test_prune_states_keeps_a_local_only_a_handler_reads() -> None:
+    src = "fn f(x: int, y: int) -> int {\n var saved = y + 1\n try { return x * 2 } catch e { return saved }\n}\n"
+    fn = function(compile_text(src), "f")
+    (mul,) = _ops(fn, "mul")
+    assert mul.catch is not None
+    saved = mul.state.locals[3]
+    assert saved is not None and saved.op == "add"
+    run(fn, "prune-states")
+    assert mul.state.locals[3] is saved  # dead on the normal path, live in the handler
+    assert mul.state.locals[2] is None  # y: never read again

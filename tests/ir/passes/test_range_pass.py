@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from passes2_util import compile_text, function, run
 
 from tinyvm.ir.passes import REGISTRY, PassContext, load
-from tinyvm.ir.passes.range import MAX, MIN, analyse
+from tinyvm.ir.passes.range import MAX, MIN, _exact, analyse
 from tinyvm.ir.text import format_function, parse_function
 
 load()
@@ -129,3 +131,43 @@ def test_nested_loops_terminate_and_clear_both_counters() -> None:
     steps = [a for a in _ops(fn, "add") if a.args[1].op == "const"]
     assert len(steps) == 2 and not any(a.checked for a in steps)
     assert all(m.checked for m in _ops(fn, "mul"))
+
+
+def _trunc_div(x: int, y: int) -> int:
+    q = abs(x) // abs(y)
+    return q if (x >= 0) == (y >= 0) else -q
+
+
+@given(st.integers(-300, 300), st.integers(0, 40), st.integers(-300, 300), st.integers(0, 40), st.sampled_from(["add", "sub", "mul", "neg", "shl", "shr", "band", "mod", "div"]))
+@settings(max_examples=300, deadline=None)
+def test_interval_arithmetic_contains_every_concrete_result(alo: int, aw: int, blo: int, bw: int, op: str) -> None:
+    a, b = (alo, alo + aw), (blo, blo + bw)
+    if op in ("shl", "shr"):
+        b = (max(b[0], -2) % 70 - 2, max(b[0], -2) % 70 - 2 + bw)  # shifts near and past the legal 0..63
+    r = _exact(op, [a, b] if op != "neg" else [a])
+    if r is None:
+        return
+    results = []
+    for x in range(a[0], a[1] + 1):
+        for y in range(b[0], b[1] + 1) if op != "neg" else [0]:
+            if op == "add":
+                results.append(x + y)
+            elif op == "sub":
+                results.append(x - y)
+            elif op == "mul":
+                results.append(x * y)
+            elif op == "neg":
+                results.append(-x)
+            elif op == "shl":
+                results.append(x << y)
+            elif op == "shr":
+                results.append(x >> y)
+            elif op == "band":
+                results.append(x & y)
+            elif op in ("mod", "div"):
+                if y == 0:
+                    continue
+                # Both rounding conventions must be covered (floored and truncated).
+                q = [x // y, _trunc_div(x, y)]
+                results += q if op == "div" else [x - y * k for k in q]
+    assert all(r[0] <= v <= r[1] for v in results), (op, a, b, r)
