@@ -12,11 +12,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ir: helper
 
 from helpers import codes_of, compile_path
 
-from tinyvm.bytecode.code import Bundle, Code
+from tinyvm.bytecode.code import Bundle
 from tinyvm.ir.build import Unsupported, build
 from tinyvm.ir.nodes import Function
 from tinyvm.ir.passes import PassContext, run_pipeline
 from tinyvm.ir.passes.inline import module_resolver
+from tinyvm.ir.text import (
+    _codes as _main_codes,  # (the module's code objects, depth first)
+)
 from tinyvm.ir.text import format_function
 from tinyvm.lang.driver import compile_program
 
@@ -87,11 +90,3 @@ def render_tl(path: Path, default_passes: str) -> str:
             parts.append(f"--- before\n{before}--- after {passes}\n{log}{after}")
     return "\n".join(parts)
 
-
-def _main_codes(init: Code) -> list[Code]:
-    out, stack = [], [init]
-    while stack:
-        c = stack.pop()
-        out.append(c)
-        stack.extend(reversed([k for k in c.consts if isinstance(k, Code)]))
-    return out

@@ -53,6 +53,7 @@ from ...bytecode.opcodes import OPCODES
 from ...bytecode.types import ANY, BOOL
 from ..build import Unsupported, build, decode
 from ..nodes import Block, FrameState, Function, Instr, replace_uses
+from ..text import _codes
 from . import PassContext, register
 from .typespec import retype
 
@@ -253,11 +254,7 @@ def module_resolver(init: Code):
     `call_global[g]` reaches the hoisted function stored in global g when the
     module stores that slot exactly once, from a `MAKE_CLOSURE` without
     captures, and no code of the module assigns it again."""
-    codes, stack = [], [init]
-    while stack:
-        c = stack.pop()
-        codes.append(c)
-        stack.extend(k for k in c.consts if isinstance(k, Code))
+    codes = _codes(init)
     stores: dict[int, int] = {}
     bound: dict[int, Code] = {}
     for c in codes:
