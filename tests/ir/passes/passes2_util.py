@@ -23,7 +23,7 @@ from tinyvm.ir.text import (
 from tinyvm.ir.text import format_function
 from tinyvm.lang.driver import compile_program
 
-__all__ = ["codes_of", "compile_path", "compile_text", "directives", "function", "profile_of", "render_tl", "run"]
+__all__ = ["codes_of", "compile_path", "compile_text", "directives", "function", "module_resolver", "profile_of", "render_tl", "run"]
 
 
 def compile_text(source: str, name: str = "t.tl") -> Bundle:

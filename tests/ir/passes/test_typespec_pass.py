@@ -91,3 +91,16 @@ def test_guard_round_trips_and_the_verifier_checks_it() -> None:
     assert any('guard[string] must be typed string' in e for e in verify(back))
     g.attrs = ("Point",)
     assert any("guard needs one type attribute" in e for e in verify(back))
+
+
+def test_inlined_values_are_not_looked_up_in_this_functions_profile() -> None:
+    src = "fn g(xs: [int]) -> int { return xs[0] }\nfn get(xs) { return xs[0] }\nfn f(xs: [int]) { return get(xs) }\nprint(f([1]))\n"
+    from passes2_util import module_resolver
+
+    bundle = compile_text(src)
+    fn = function(bundle, "f")
+    run(fn, "inline", PassContext(resolve=module_resolver(bundle.modules[bundle.main].init)))
+    (index,) = [i for b in fn.blocks for i in b.instrs if i.op == "get_index"]
+    assert index.state.parent is not None and index.type.text() == "any"
+    ctx = PassContext(profile={index.pc: "int"}, speculate=True)
+    assert REGISTRY["typespec"].run(fn, ctx) is False

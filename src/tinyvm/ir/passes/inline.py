@@ -178,6 +178,7 @@ def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> Instr:
     for b in callee.blocks:
         b.label = label
         label += 1
+        b.pc = None  # (its pc is the callee's: no block of this code starts there, OSR must not enter)
     replace_uses(callee, dict(zip(callee.params, [func] + args)))
     for b in callee.blocks:
         for ins in b.all():

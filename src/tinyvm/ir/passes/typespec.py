@@ -25,7 +25,8 @@ parameter's guard sits at the end of the entry block with the state of pc 0
 names but that have no such definition (phis, `load_upval`, `cell_get`, a
 `for_iter` element) are left alone, as are profile types other than the four
 primitives (classes: the JIT guards those its own way), values already typed,
-and values nothing uses.
+values nothing uses, and inlined values (their pcs are the callee's, the
+profile is this function's).
 
 Contract with the JIT: `guard[T] v` deoptimises at its frame state unless
 `type(v)` is T's Python type (`int` excluding bool, `float`, `str`, `bool`);
@@ -134,6 +135,8 @@ def run(fn: Function, ctx: PassContext) -> bool:
     for v in list(fn.params) + [i for b in fn.blocks for i in b.instrs]:
         if v.type != ANY or v not in used:
             continue
+        if v.state is not None and v.state.parent is not None:
+            continue  # inlined: its pc is the callee's, the profile is this code's
         key = ("param", v.attrs[0]) if v.op == "param" else v.pc if v.op in _GUARDABLE else None
         t = GUARD_TYPES.get(profile.get(key)) if key is not None else None
         if t is None:
