@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from passes2_util import compile_text, function, run
+from passes2_util import codes_of, compile_text, function, run
 
 from tinyvm.ir.nodes import FrameState
 from tinyvm.ir.passes import REGISTRY, PassContext, load
@@ -97,9 +97,6 @@ def test_refusals_leave_the_call_and_say_why() -> None:
     assert REGISTRY["inline"].run(fn, ctx) is False
     assert format_function(fn) == before
     assert any("recursive" in line for line in ctx.log)
-    fn, ctx = _setup(name="guarded")
-    assert REGISTRY["inline"].run(fn, ctx) is False
-    assert any("inside a try" in line for line in ctx.log)
     fn, ctx = _setup(**{"inline.max_size": 0})
     assert REGISTRY["inline"].run(fn, ctx) is False
     assert any("too big" in line for line in ctx.log)
@@ -160,3 +157,40 @@ def test_the_verifier_rejects_a_looping_chain_and_undefined_values() -> None:
     later = fn.blocks[-1].terminator.args[0]
     ins.state.parent.stack = ins.state.parent.stack + [later]
     assert any("frame state names" in e for e in verify(fn))
+
+
+def _handler_edges(fn):
+    (h,) = [b for b in fn.blocks if b.catch_preds]
+    return h, h.phi_preds()[len(h.preds):]
+
+
+def test_inside_a_try_the_callees_errors_continue_at_the_callers_handler() -> None:
+    fn, ctx = _setup(name="guarded")
+    (call,) = _calls(fn)
+    h, edges = _handler_edges(fn)
+    k = next(i for i, (_, at) in enumerate(h.phi_preds()) if at is call)
+    at_call = [p.args[k] for p in h.phis]
+    run(fn, "inline", ctx)
+    assert _calls(fn) == []
+    h, edges = _handler_edges(fn)
+    catching = [at for _, at in edges]
+    ops = {at.op for at in catching}
+    assert ops == {"load_global", "mul"}  # the global's load took the call's edge; sq's product raises
+    mul = next(at for at in catching if at.op == "mul")
+    assert mul.state.parent is not None  # an inlined instruction, caught by the caller's handler
+    k = next(i for i, (_, at) in enumerate(h.phi_preds()) if at is mul)
+    assert [p.args[k] for p in h.phis] == at_call
+    assert verify(fn) == []
+
+
+def test_a_call_of_a_local_inside_a_try_hands_its_edge_to_the_callee() -> None:
+    src = "fn twice(x) { return x + x }\nfn f(n: int) {\n let g = twice\n try { return g(n) } catch e { return 0 }\n}\nprint(f(1))\n"
+    bundle = compile_text(src)
+    fn = function(bundle, "f")
+    twice = next(c for c in codes_of(bundle) if c.name == "twice")
+    ctx = PassContext(resolve=lambda ins: twice if ins.op == "call" else None)
+    run(fn, "inline", ctx)
+    assert _calls(fn) == [] and ctx.log == ["inline: f @pc 7: inlined twice"] or ctx.log
+    h, edges = _handler_edges(fn)
+    assert [at.op for _, at in edges] == ["add"]
+    assert verify(fn) == []

@@ -20,14 +20,18 @@ functions of one module). The callee's IR is built from its code object
   interpreter frame per link on deoptimisation or error: the caller frame
   resumes after the call instruction at `parent.pc`, with the callee's result
   pushed onto `parent.stack`. An error raised in inlined code therefore shows
-  both frames in its trace.
+  both frames in its trace;
+* inside a `try` of the caller, every inlined instruction that can raise and
+  that the callee does not catch itself gets the call's exceptional edge (the
+  same handler, the call's operands for its phis: the callee cannot change
+  the caller's locals or stack), so its errors unwind into the caller's
+  handler as the interpreter's would.
 
 The pass refuses, leaving the call alone (and saying why in `ctx.log`):
 callees bigger than `ctx.options["inline.max_size"]` IR instructions (default
 30), deeper than `inline.max_depth` inlined frames (default 3), recursive ones
-(the callee is the function itself or a frame of the call's chain), calls
-inside a caller's `try` (the call catches: mapping the callee's uncaught errors
-to the caller's handler is not done), callees that are methods,
+(the callee is the function itself or a frame of the call's chain), callees
+that are methods,
 initialisers, generators or async, callees whose IR does not build, that read
 their closure's upvalues or make closures or classes (those depend on the
 running function object, which no longer has its own frame), that use
@@ -51,7 +55,7 @@ from ...bytecode.code import (
 )
 from ...bytecode.opcodes import OPCODES
 from ...bytecode.types import ANY, BOOL
-from ..build import Unsupported, build, decode
+from ..build import OPS, Unsupported, _can_raise, build, decode
 from ..nodes import Block, FrameState, Function, Instr, replace_uses
 from ..text import _codes
 from . import PassContext, register
@@ -84,8 +88,6 @@ def _refusal(fn: Function, call: Instr, code: Code, callee: Function | None, ctx
     """Why `call` to `code` cannot be inlined (None: it can)."""
     if call.state is None:
         return "the call has no frame state"
-    if call.catch is not None:
-        return "the call is inside a try of the caller"
     if code.flags & _BAD_FLAGS:
         return "the callee is a method, initialiser, generator, async or module code"
     if _depth(call.state) >= int(ctx.options.get("inline.max_depth", 3)):
@@ -154,18 +156,50 @@ def _split(fn: Function, block: Block, at: int) -> Block:
     return cont
 
 
+def _edge_operands(call: Instr) -> list[Instr]:
+    """The operands the catching handler's phis take along call's exceptional edge."""
+    if call.catch is None:
+        return []
+    k = next(k for k, (_, at) in enumerate(call.catch.phi_preds()) if at is call)
+    return [phi.args[k] for phi in call.catch.phis]
+
+
+def _drop_edge(call: Instr) -> None:
+    h = call.catch
+    k = next(k for k, (_, at) in enumerate(h.phi_preds()) if at is call)
+    del h.catch_preds[k - len(h.preds)]
+    for phi in h.phis:
+        del phi.args[k]
+    call.catch = None
+
+
+def _raises(ins: Instr) -> bool:
+    """Can this inlined instruction raise? (Its bytecode instruction can: the
+    counted loop's compare and step carry a state for OSR but cannot.)"""
+    code = ins.state.code if ins.state is not None else None
+    if code is None:
+        return False
+    return _can_raise(OPS[OPCODES[code.code[ins.state.pc]].name])
+
+
 def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> Instr:
     """Splice callee in place of call; return the value that replaces the call's
     result (the caller makes the replacement: see `run`)."""
     block = call.block
     at = block.instrs.index(call)
     st = call.state
+    handler, edge = call.catch, _edge_operands(call)
     # Slot 0 of the callee's frame: the function object.
     if call.op == "call":
         func, args = call.args[0], call.args[1:]
+        if handler is not None:
+            _drop_edge(call)
     else:
         func = Instr(fn.new_id(), "load_global", [], (call.attrs[0],), ANY, pc=call.pc, block=block)
         func.state = FrameState(st.pc, list(st.locals), list(st.stack), st.code, st.parent)
+        # It fails where the call would have (an unset global): it takes the
+        # call's place among its block's catching instructions, edge and all.
+        func.catch, call.catch = handler, None
         block.instrs.insert(at, func)
         at += 1
         args = list(call.args)
@@ -187,6 +221,17 @@ def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> Instr:
                 s = s.parent
             if s is not None:
                 s.parent = parent
+    if handler is not None:
+        # An error the callee does not catch itself leaves its frame for the
+        # caller's handler of the call, whose state (the caller's locals and
+        # stack) the callee cannot change: every such edge carries the call's.
+        for b in callee.blocks:
+            for ins in b.all():
+                if ins.catch is None and _raises(ins):
+                    ins.catch = handler
+                    handler.catch_preds.append(b)
+                    for phi, v in zip(handler.phis, edge):
+                        phi.args.append(v)
     cont = _split(fn, block, at + 1)
     block.instrs.pop(at)  # the call
     cont.label = label
