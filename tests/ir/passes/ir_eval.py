@@ -52,14 +52,27 @@ class _Fn:
         self.code = code
 
 
+_NAMES = {int: "int", float: "float", str: "string", bool: "bool"}
+
+
+def _observe(profile: dict, key: Any, v: Any) -> None:
+    name = _NAMES.get(type(v), "other")
+    profile[key] = name if profile.get(key, name) == name else "mixed"
+
+
 def _wrap(r: int) -> int:
     return (r + 2**63) % 2**64 - 2**63
 
 
-def evaluate(fn: Function, args: list[Any], resolve: Callable[[Instr], Any], fuel: list[int] | None = None) -> Any:
-    """fn's result on args; raises RtError as the VM would (or Deopt, OutOfFuel)."""
+def evaluate(fn: Function, args: list[Any], resolve: Callable[[Instr], Any], fuel: list[int] | None = None, profile: dict | None = None) -> Any:
+    """fn's result on args; raises RtError as the VM would (or Deopt, OutOfFuel).
+    profile: filled as the JIT's would be, pc (or ("param", slot)) -> the
+    type name of the value seen there (`mixed` once two differ)."""
     fuel = fuel if fuel is not None else [200_000]
     env: dict[Instr, Any] = dict(zip(fn.params, [_Fn(fn.code), *args]))
+    if profile is not None:
+        for p in fn.params[1:]:
+            _observe(profile, ("param", p.attrs[0]), env[p])
     block: Block = fn.entry
     edge: tuple[Block, Instr | None] | None = None
     caught: RtError | None = None
@@ -75,6 +88,8 @@ def evaluate(fn: Function, args: list[Any], resolve: Callable[[Instr], Any], fue
                 raise OutOfFuel
             try:
                 env[ins] = _step(ins, env, resolve, caught, fuel)
+                if profile is not None and ins.pc is not None and ins.op.startswith(("call", "get_")):
+                    _observe(profile, ins.pc, env[ins])
             except RtError as e:
                 if ins.catch is None:
                     raise

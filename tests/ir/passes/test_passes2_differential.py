@@ -12,9 +12,10 @@ splices in.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ir_eval import NotModelled, OutOfFuel, evaluate
+from ir_eval import Deopt, NotModelled, OutOfFuel, evaluate
 from passes2_util import compile_text, function, module_resolver, run
 
 from tinyvm.ir.passes import PassContext
@@ -138,3 +139,45 @@ def test_the_evaluator_follows_inlined_frames_and_handlers() -> None:
     for args in [(1, 2), (0, 1), (5, 0)]:
         assert outcome(inlined, args, resolve) == outcome(plain, args, resolve)
     assert outcome(inlined, (0, 1), resolve) == ("ok", -1)
+
+
+@given(program(), st.lists(st.tuples(st.sampled_from(EDGES), st.sampled_from(EDGES)), min_size=2, max_size=2))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_guards_from_a_real_profile_never_fail_on_the_same_inputs(src: str, inputs: list) -> None:
+    """Profile the unoptimised IR on some inputs, specialise with that
+    profile: on those inputs no guard deoptimises and the results agree."""
+    bundle = compile_text(src)
+    resolve = module_resolver(bundle.modules[bundle.main].init)
+    before = function(bundle, "f")
+    profile: dict = {}
+    wants = []
+    for args in inputs:
+        try:
+            wants.append((args, outcome_profiled(before, args, resolve, profile)))
+        except (NotModelled, OutOfFuel):
+            return
+    after = function(bundle, "f")
+    run(after, "typespec,range", PassContext(profile=profile, speculate=True))
+    guards = [i for b in after.blocks for i in b.instrs if i.op == "guard"]
+    profiled = [i for b in before.blocks for i in b.instrs if i.op in ("call_global", "get_field") and i.type.text() == "any" and profile.get(i.pc) == "int"]
+    assert len(guards) <= len(profiled) and all(profile[g.args[0].pc] == g.attrs[0] for g in guards)
+    assert not profiled or guards  # (results nothing uses get none)
+    for args, want in wants:
+        assert outcome(after, args, resolve) == want  # (a Deopt would raise here)
+
+
+def outcome_profiled(fn, args, resolve, profile):
+    try:
+        return ("ok", evaluate(fn, list(args), resolve, profile=profile))
+    except RtError as e:
+        return ("error", e.cls)
+
+
+def test_a_wrong_profile_deoptimises() -> None:
+    bundle = compile_text(HEADER + "x = h(x)\nreturn x\n}\n")
+    resolve = module_resolver(bundle.modules[bundle.main].init)
+    fn = function(bundle, "f")
+    (call,) = [i for b in fn.blocks for i in b.instrs if i.op == "call_global"]
+    run(fn, "typespec", PassContext(profile={call.pc: "string"}, speculate=True))
+    with pytest.raises(Deopt):
+        evaluate(fn, [1, 2], resolve)
