@@ -31,6 +31,7 @@ fn g(v: int, w: int) -> int {
   if v < w { return w - v }
   return v - w
 }
+fn n2(s: {p: int, q: int}) -> int { return s.p - s.q }
 fn f(a: int, b: int) -> int {
   var x = a
   var y = b
@@ -44,7 +45,7 @@ def expr(draw) -> str:
     v = draw(st.sampled_from(VARS))
     n = draw(st.sampled_from(LITERALS))
     w = draw(st.sampled_from(VARS))
-    return draw(st.sampled_from([v, str(n), f"{v} + {w}", f"{v} - {n}", f"{v} * {n}", f"{v} + {n}", f"h({v})", f"g({v}, {w})", f"({v} & {n})", f"-{v}", f"r.q * {v}"]))
+    return draw(st.sampled_from([v, str(n), f"{v} + {w}", f"{v} - {n}", f"{v} * {n}", f"{v} + {n}", f"h({v})", f"g({v}, {w})", f"({v} & {n})", f"-{v}", f"r.q * {v}", "n2(r)"]))
 
 
 @st.composite
