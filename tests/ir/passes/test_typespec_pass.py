@@ -104,3 +104,17 @@ def test_inlined_values_are_not_looked_up_in_this_functions_profile() -> None:
     assert index.state.parent is not None and index.type.text() == "any"
     ctx = PassContext(profile={index.pc: "int"}, speculate=True)
     assert REGISTRY["typespec"].run(fn, ctx) is False
+
+
+def test_the_inliners_load_of_the_callee_is_not_taken_for_the_calls_result() -> None:
+    src = "fn get(xs) { return xs[0] }\nfn f(xs: [int]) { return get(xs) + 1 }\nprint(f([1]))\n"
+    from passes2_util import module_resolver
+
+    bundle = compile_text(src)
+    fn = function(bundle, "f")
+    (call,) = [i for b in fn.blocks for i in b.instrs if i.op == "call_global"]
+    run(fn, "inline", PassContext(resolve=module_resolver(bundle.modules[bundle.main].init)))
+    (load,) = [i for b in fn.blocks for i in b.instrs if i.op == "load_global"]
+    assert load.pc is None
+    run(fn, "typespec", PassContext(profile={call.pc: "int"}, speculate=True))
+    assert not any(g.args[0] is load for b in fn.blocks for g in b.instrs if g.op == "guard")

@@ -195,7 +195,8 @@ def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> Instr:
         if handler is not None:
             _drop_edge(call)
     else:
-        func = Instr(fn.new_id(), "load_global", [], (call.attrs[0],), ANY, pc=call.pc, block=block)
+        # (No pc: a profile keyed by the call's pc describes the call's result.)
+        func = Instr(fn.new_id(), "load_global", [], (call.attrs[0],), ANY, pc=None, block=block)
         func.state = FrameState(st.pc, list(st.locals), list(st.stack), st.code, st.parent)
         # It fails where the call would have (an unset global): it takes the
         # call's place among its block's catching instructions, edge and all.
