@@ -118,3 +118,20 @@ def test_the_inliners_load_of_the_callee_is_not_taken_for_the_calls_result() -> 
     assert load.pc is None
     run(fn, "typespec", PassContext(profile={call.pc: "int"}, speculate=True))
     assert not any(g.args[0] is load for b in fn.blocks for g in b.instrs if g.op == "guard")
+
+
+def test_a_loop_element_is_guarded_in_the_body_only() -> None:
+    src = "fn total(xs: [any]) -> any {\n var t = 0\n var last: any = nil\n for v in xs { t = t + v\n last = v }\n return last\n}\n"
+    fn = function(compile_text(src), "total")
+    (it,) = [i for b in fn.blocks for i in b.instrs if i.op == "for_iter"]
+    run(fn, "typespec", PassContext(profile={it.pc: "int"}, speculate=True))
+    (g,) = _guards(fn)
+    body = it.block.terminator.targets[1]
+    assert g.block is body and body.instrs[0] is g
+    assert g.state.pc == it.pc + OPCODES[g.state.code.code[it.pc]].size
+    assert g.state.stack == it.state.stack + [it]  # the iterator stays, the element on top
+    (done,) = [i for i in it.block.instrs if i.op == "iter_done"]
+    assert done.args == [it]  # the end test still sees the raw value
+    add = next(i for i in body.instrs if i.op == "add")
+    assert g in add.args and add.type == INT
+    assert verify(fn) == []

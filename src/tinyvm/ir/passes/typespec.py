@@ -21,9 +21,10 @@ interpreter resumes there with v computed, so nothing runs twice. This needs a
 definition that carries a frame state and pushes exactly its IR operands'
 count off the stack: calls, `get_field`, `get_index`, `load_global`; a
 parameter's guard sits at the end of the entry block with the state of pc 0
-(the parameters, every other local nil, an empty stack). Values the profile
-names but that have no such definition (phis, `load_upval`, `cell_get`, a
-`for_iter` element) are left alone, as are profile types other than the four
+(the parameters, every other local nil, an empty stack). A `for_iter` element is
+guarded at the start of the loop body instead (`_guard_element`). Values the
+profile names but that have no such definition (phis, `load_upval`,
+`cell_get`) are left alone, as are profile types other than the four
 primitives (classes: the JIT guards those its own way), values already typed,
 values nothing uses, and inlined values (their pcs are the callee's, the
 profile is this function's).
@@ -38,7 +39,8 @@ from __future__ import annotations
 from ...bytecode.opcodes import OPCODES
 from ...bytecode.types import ANY, BOOL, FLOAT, INT, STRING, Type
 from ..build import OPS, _result_type
-from ..nodes import FrameState, Function, Instr
+from ..nodes import Block, FrameState, Function, Instr
+from ..verify import dominators
 from . import PassContext, register
 
 __all__ = ["GUARD_TYPES", "retype", "run"]
@@ -125,6 +127,54 @@ def retype(fn: Function) -> None:
             i.type = ANY
 
 
+def _guard_element(fn: Function, v: Instr, t: Type, ctx: PassContext) -> bool:
+    """A `for_iter` element: guarded at the start of the loop body (the
+    element exists only there: on the other edge it is the end marker), with
+    the state after FOR_ITER (the iterator stays on the stack, the element on
+    top). Only the uses the body dominates become the guard's."""
+    block = v.block
+    term = block.terminator
+    done = term.args[0] if term is not None and term.op == "branch" else None
+    st, code = v.state, v.state.code if v.state is not None else None
+    if done is None or done.op != "iter_done" or done.args != [v] or code is None or st.pc != v.pc:
+        return False
+    body = term.targets[1]
+    if body.preds != [block] or body.catch_preds or body is term.targets[0]:
+        return False
+    state = FrameState(v.pc + OPCODES[code.code[v.pc]].size, list(st.locals), list(st.stack) + [v], code, st.parent)
+    g = Instr(fn.new_id(), "guard", [v], (str(t),), t, pc=state.pc, state=state, block=body)
+    body.instrs.insert(0, g)
+    idom = dominators(fn)
+
+    def in_body(b: Block) -> bool:
+        while b in idom:
+            if b is body:
+                return True
+            if idom[b] is b:
+                return False
+            b = idom[b]
+        return False
+
+    region = {b for b in fn.blocks if in_body(b)}
+    for b in region:
+        for ins in b.all():
+            if ins is g:
+                continue
+            if ins.is_phi:
+                continue  # (its operands come from its predecessors: below)
+            ins.args = [g if a is v else a for a in ins.args]
+            s = ins.state
+            while s is not None:
+                s.locals = [g if a is v else a for a in s.locals]
+                s.stack = [g if a is v else a for a in s.stack]
+                s = s.parent
+    for b in fn.blocks:
+        for p in b.phis:
+            p.args = [g if a is v and pred in region else a for (pred, _), a in zip(b.phi_preds(), p.args)]
+    ctx.log.append(f"typespec: {fn.name}: element of the loop at pc {v.pc} guarded as {t}")
+    return True
+
+
 @register("typespec", doc="type specialisation: guards from run-time profiles (only when speculating)", order=65)
 def run(fn: Function, ctx: PassContext) -> bool:
     profile = ctx.profile
@@ -137,9 +187,12 @@ def run(fn: Function, ctx: PassContext) -> bool:
             continue
         if v.state is not None and v.state.parent is not None:
             continue  # inlined: its pc is the callee's, the profile is this code's
-        key = ("param", v.attrs[0]) if v.op == "param" else v.pc if v.op in _GUARDABLE else None
+        key = ("param", v.attrs[0]) if v.op == "param" else v.pc if v.op in _GUARDABLE or v.op == "for_iter" else None
         t = GUARD_TYPES.get(profile.get(key)) if key is not None else None
         if t is None:
+            continue
+        if v.op == "for_iter":
+            changed |= _guard_element(fn, v, t, ctx)
             continue
         if v.op == "param":
             state, block = _entry_state(fn), fn.entry
