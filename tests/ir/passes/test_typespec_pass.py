@@ -135,3 +135,23 @@ def test_a_loop_element_is_guarded_in_the_body_only() -> None:
     add = next(i for i in body.instrs if i.op == "add")
     assert g in add.args and add.type == INT
     assert verify(fn) == []
+
+
+def test_two_parameter_guards_name_the_raw_parameters_and_a_second_run_adds_none() -> None:
+    fn = function(compile_text("fn f(a, b) { return a + b }\n"), "f")
+    ctx = PassContext(profile={("param", 1): "int", ("param", 2): "int"}, speculate=True)
+    run(fn, "typespec", ctx)
+    g1, g2 = _guards(fn)
+    assert g1.state.locals[1:3] == fn.params[1:3] and g2.state.locals[1:3] == fn.params[1:3]
+    (add,) = [i for b in fn.blocks for i in b.instrs if i.op == "add"]
+    assert add.args == [g1, g2] and add.type == INT
+    before = format_function(fn)
+    assert REGISTRY["typespec"].run(fn, ctx) is False
+    assert format_function(fn) == before
+
+
+def test_a_branch_condition_is_not_guarded_as_a_non_bool() -> None:
+    fn = function(compile_text("fn f(c) { if c { return 1 }\n return 2 }\n"), "f")
+    assert REGISTRY["typespec"].run(fn, PassContext(profile={("param", 1): "int"}, speculate=True)) is False
+    run(fn, "typespec", PassContext(profile={("param", 1): "bool"}, speculate=True))
+    assert [g.attrs for g in _guards(fn)] == [("bool",)]

@@ -87,11 +87,12 @@ def _uses(fn: Function) -> set[Instr]:
     return {a for b in fn.blocks for i in b.all() for a in i.args}
 
 
-def _replace_except(fn: Function, old: Instr, new: Instr) -> None:
-    """Every use of old (operands and frame states) becomes new, but new's own."""
+def _replace_except(fn: Function, old: Instr, new: Instr, keep: set | frozenset = frozenset()) -> None:
+    """Every use of old (operands and frame states) becomes new, but new's own
+    and those of the instructions in `keep`."""
     for b in fn.blocks:
         for ins in b.all():
-            if ins is new:
+            if ins is new or ins in keep:
                 continue
             ins.args = [new if a is old else a for a in ins.args]
             st = ins.state
@@ -181,16 +182,19 @@ def run(fn: Function, ctx: PassContext) -> bool:
     if not ctx.speculate or not profile:
         return False
     used = _uses(fn)
+    guarded = {i.args[0] for b in fn.blocks for i in b.instrs if i.op == "guard"}  # (run twice: once is enough)
+    conditions = {b.terminator.args[0] for b in fn.blocks if b.terminator is not None and b.terminator.op == "branch"}
     changed = False
+    param_guards: list[Instr] = []
     for v in list(fn.params) + [i for b in fn.blocks for i in b.instrs]:
-        if v.type != ANY or v not in used:
+        if v.type != ANY or v not in used or v in guarded:
             continue
         if v.state is not None and v.state.parent is not None:
             continue  # inlined: its pc is the callee's, the profile is this code's
         key = ("param", v.attrs[0]) if v.op == "param" else v.pc if v.op in _GUARDABLE or v.op == "for_iter" else None
         t = GUARD_TYPES.get(profile.get(key)) if key is not None else None
-        if t is None:
-            continue
+        if t is None or (t != BOOL and v in conditions):
+            continue  # (a branch on a non-bool is the interpreter's error to raise)
         if v.op == "for_iter":
             changed |= _guard_element(fn, v, t, ctx)
             continue
@@ -205,8 +209,13 @@ def run(fn: Function, ctx: PassContext) -> bool:
             continue
         g = Instr(fn.new_id(), "guard", [v], (str(t),), t, pc=state.pc, state=state, block=block)
         block.instrs.insert(at, g)
-        _replace_except(fn, v, g)
+        if v.op == "param":
+            param_guards.append(g)  # (replaced below: every entry guard's state names the raw parameters)
+        else:
+            _replace_except(fn, v, g)
         changed = True
+    for g in param_guards:
+        _replace_except(fn, g.args[0], g, set(param_guards))
     if changed:
         retype(fn)
     return changed
