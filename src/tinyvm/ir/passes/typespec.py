@@ -87,19 +87,23 @@ def _uses(fn: Function) -> set[Instr]:
     return {a for b in fn.blocks for i in b.all() for a in i.args}
 
 
+def _substitute(ins: Instr, old: Instr, new: Instr) -> None:
+    """ins's uses of old (operands, every link of its frame state) become new."""
+    ins.args = [new if a is old else a for a in ins.args]
+    st = ins.state
+    while st is not None:
+        st.locals = [new if a is old else a for a in st.locals]
+        st.stack = [new if a is old else a for a in st.stack]
+        st = st.parent
+
+
 def _replace_except(fn: Function, old: Instr, new: Instr, keep: set | frozenset = frozenset()) -> None:
-    """Every use of old (operands and frame states) becomes new, but new's own
-    and those of the instructions in `keep`."""
+    """Every use of old becomes new, but new's own and those of the
+    instructions in `keep`."""
     for b in fn.blocks:
         for ins in b.all():
-            if ins is new or ins in keep:
-                continue
-            ins.args = [new if a is old else a for a in ins.args]
-            st = ins.state
-            while st is not None:
-                st.locals = [new if a is old else a for a in st.locals]
-                st.stack = [new if a is old else a for a in st.stack]
-                st = st.parent
+            if ins is not new and ins not in keep:
+                _substitute(ins, old, new)
 
 
 def retype(fn: Function) -> None:
@@ -161,14 +165,8 @@ def _guard_element(fn: Function, v: Instr, t: Type, ctx: PassContext) -> bool:
         for ins in b.all():
             if ins is g:
                 continue
-            if ins.is_phi:
-                continue  # (its operands come from its predecessors: below)
-            ins.args = [g if a is v else a for a in ins.args]
-            s = ins.state
-            while s is not None:
-                s.locals = [g if a is v else a for a in s.locals]
-                s.stack = [g if a is v else a for a in s.stack]
-                s = s.parent
+            if not ins.is_phi:  # (a phi's operands come from its predecessors: below)
+                _substitute(ins, v, g)
     for b in fn.blocks:
         for p in b.phis:
             p.args = [g if a is v and pred in region else a for (pred, _), a in zip(b.phi_preds(), p.args)]
