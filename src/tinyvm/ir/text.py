@@ -70,8 +70,16 @@ def _slots(values: list) -> str:
 
 
 def _state(st: FrameState) -> str:
-    out = f"@pc {st.pc} [{_slots(st.locals)} | {_slots(st.stack)}]"
-    return out + (f" <- {_state(st.parent)}" if st.parent is not None else "")
+    links, seen = [], set()
+    cur: FrameState | None = st
+    while cur is not None:
+        if id(cur) in seen:  # broken IR (the verifier says so): print, do not recurse
+            links.append("(loop)")
+            break
+        seen.add(id(cur))
+        links.append(f"@pc {cur.pc} [{_slots(cur.locals)} | {_slots(cur.stack)}]")
+        cur = cur.parent
+    return " <- ".join(links)
 
 
 def format_instr(ins: Instr) -> str:
