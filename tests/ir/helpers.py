@@ -25,3 +25,16 @@ def codes_of(bundle: Bundle) -> list[Code]:
         out.append(c)
         stack.extend(reversed([k for k in c.consts if isinstance(k, Code)]))
     return out
+
+
+def built_functions(bundle: Bundle) -> list:
+    """The IR of every code object of the bundle that the builder models."""
+    from tinyvm.ir.build import Unsupported, build
+
+    out = []
+    for code in codes_of(bundle):
+        try:
+            out.append(build(code))
+        except Unsupported:
+            continue
+    return out

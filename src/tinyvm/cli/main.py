@@ -166,7 +166,6 @@ class _Options:
             Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000; also TVM_JIT_THRESHOLD)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
             Option(("--jit-stress",), "jit_stress", "fail every guard and exit of compiled code with probability 1/8, seeded (also TVM_JIT_STRESS)", REQUIRED, "SEED", seed),
         ]
-        self.passes = Option(("--passes",), "passes", "the pass pipeline: default, none, a,b,c, default,-name (default: default)", REQUIRED, "LIST", needs="a pass list")
         self.limits = [
             Option(("--fuel",), "fuel", "stop after N instructions (exit status 3)", REQUIRED, "N", positive_int, "a positive integer"),
             Option(("--timeout",), "timeout", "stop after this long: 2s, 500ms, 1m, or plain seconds (exit status 4)", REQUIRED, "DURATION", parse_duration),
@@ -180,13 +179,17 @@ class _Options:
             Option(("-A", "--allow-all"), "grants", "all of the above; without them fs, net and os.env raise PermissionError", convert=lambda n, t: ("all", True), append=True),
         ]
         self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
+        self.passes = Option(
+            ("--passes",), "passes", "optimize first: default, none, NAME,..., default,-NAME (--passes help lists them)", REQUIRED, "LIST", needs="a pass list"
+        )
+        self.after = Option(("--after",), "after", "print the IR right after pass PASS ran (the rest is not run)", REQUIRED, "PASS", needs="a pass name")
         vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0]],
-            "ir": [self.help, self.lang, self.code, self.allow[0]],
+            "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
@@ -306,9 +309,16 @@ def _command_help(langs: "Languages", command: str) -> str:
                 f"Show the SSA IR (docs/ir.md) of every function of {files} and of every",
                 "module it imports, one after the other; a function the IR does not model",
                 "yet is the line `fn NAME: not built: Unsupported(WHAT)`.",
+                "With --passes the optimizer (docs/optimizer.md) rewrites each function first;",
+                "--after PASS stops the pipeline right after PASS (default pipeline unless --passes).",
                 "FILE - reads the program from standard input.",
             ],
-            [(f"tvm ir fib{ext}", "the IR of a program's functions")],
+            [
+                (f"tvm ir fib{ext}", "the IR of a program's functions"),
+                (f"tvm ir --passes default fib{ext}", "the same, optimized"),
+                (f"tvm ir --passes default,-licm --after gvn fib{ext}", "the IR right after GVN"),
+                ("tvm ir --passes help", "the passes and what each does"),
+            ],
         ),
         "jit-dump": (
             ["tvm jit-dump [options] FILE", "tvm jit-dump [options] -e CODE"],
@@ -697,7 +707,37 @@ class _Cli:
     def ir(self, words: list[str], opts: Parsed) -> int:
         from ..ir.text import format_module_ir
 
-        return self._listing("ir", words, opts, format_module_ir)
+        passes, after = opts.get("passes"), opts.get("after")
+        if passes is None and after is None:
+            return self._listing("ir", words, opts, format_module_ir)  # the unoptimized IR, as ever
+        from ..ir.passes import PassContext, PassError, load, parse_passes, run_pipeline
+
+        try:
+            if passes is not None and passes.strip() == "help":
+                self.out(_passes_help(load()), end="")
+                return EXIT_OK
+            names = parse_passes("default" if passes is None else passes)
+            if after is not None:
+                one = parse_passes(after)  # (a name, checked: "did you mean")
+                if len(one) != 1:
+                    raise PassError(f"--after takes one pass name, not {after!r}")
+                after = one[0]
+                if after not in names:
+                    raise PassError(f"--after {after}: the pipeline ({', '.join(names) or 'none'}) does not run it")
+                names = names[: names.index(after) + 1]
+        except PassError as e:
+            self.err(f"tvm: {e}")
+            return EXIT_COMPILE
+
+        def optimize(fn: Any, module: Any) -> None:
+            # The module's language decides what folding may assume (ir/passes/fold.py).
+            run_pipeline(fn, names, PassContext(options={"lang": module.lang}), verify_each=True)
+
+        try:
+            return self._listing("ir", words, opts, lambda m: format_module_ir(m, optimize))
+        except PassError as e:  # a pass left invalid IR: a compiler bug, said plainly
+            self.err(f"tvm: internal error: {e}")
+            return EXIT_ERROR
 
     def jit_dump(self, words: list[str], opts: Parsed) -> int:
         from ..ir.passes import PassError, parse_passes
@@ -747,6 +787,16 @@ class _Cli:
             vm_options["gc_stress"] = True
         stdin = _ClosedStream("<stdin>") if self.stdin is None else self.stdin
         return run_repl(stdin, self.stdout, self.stderr, opts.get("lang"), allow=grants_from(opts.get("grants", [])), languages=self.langs, vm_options=vm_options)
+
+
+def _passes_help(registry: dict) -> str:
+    """`tvm ir --passes help`: every pass, the default pipeline's in order first."""
+    rows = sorted(registry.values(), key=lambda p: (not p.default, p.order, p.name))
+    width = max((len(p.name) for p in rows), default=0)
+    lines = ["passes (the default pipeline runs those marked *, in this order):"]
+    lines += [f"  {'*' if p.default else ' '} {p.name:<{width}}  {p.doc}" for p in rows]
+    lines += ["", "--passes LIST: default | none | NAME,NAME,... | default,-NAME | default,+NAME"]
+    return "\n".join(lines) + "\n"
 
 
 def _display(word: str | None, code: str | None) -> str:

@@ -27,7 +27,7 @@ bytecode pc at which the interpreter resumes (the instruction itself: it has not
 run yet), the SSA value in each guest local slot (None where the slot holds no
 value the IR tracks) and on the operand stack (bottom first, the instruction's
 own operands on top), the code object, and `parent`, the caller's frame state
-when the instruction was inlined (None until an inliner exists).
+when the instruction was inlined (set by ir/passes/inline.py; None otherwise).
 """
 
 from __future__ import annotations

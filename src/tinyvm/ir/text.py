@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 
 from ..bytecode.code import Code, ModuleCode
 from ..bytecode.disasm import render_const
@@ -69,8 +70,16 @@ def _slots(values: list) -> str:
 
 
 def _state(st: FrameState) -> str:
-    out = f"@pc {st.pc} [{_slots(st.locals)} | {_slots(st.stack)}]"
-    return out + (f" <- {_state(st.parent)}" if st.parent is not None else "")
+    links, seen = [], set()
+    cur: FrameState | None = st
+    while cur is not None:
+        if id(cur) in seen:  # broken IR (the verifier says so): print, do not recurse
+            links.append("(loop)")
+            break
+        seen.add(id(cur))
+        links.append(f"@pc {cur.pc} [{_slots(cur.locals)} | {_slots(cur.stack)}]")
+        cur = cur.parent
+    return " <- ".join(links)
 
 
 def format_instr(ins: Instr) -> str:
@@ -111,13 +120,18 @@ def _codes(code: Code) -> list[Code]:
     return out
 
 
-def format_module_ir(m: ModuleCode) -> str:
+def format_module_ir(m: ModuleCode, transform: Callable[[Function, ModuleCode], object] | None = None) -> str:
     """`tvm ir`: a header, then the IR of every function of the module, or the
-    line `fn NAME: not built: Unsupported(WHAT)`."""
+    line `fn NAME: not built: Unsupported(WHAT)`. transform(fn, m), when
+    given, rewrites each function in place before it is printed (`tvm ir
+    --passes` runs the optimizer there; this layer does not import it)."""
     parts = [f"=== module {m.path} ({m.lang}) ===\n"]
     for c in _codes(m.init):
         try:
-            parts.append(format_function(build(c)))
+            fn = build(c)
+            if transform is not None:
+                transform(fn, m)
+            parts.append(format_function(fn))
         except Unsupported as e:
             parts.append(f"fn {_name(c.name)}: not built: {e}\n")
     return "\n".join(parts)

@@ -20,7 +20,9 @@ and after every pass:
   (`_SIGNATURES`: a branch's condition is bool, arithmetic typed int takes ints),
   void instructions have none;
 * frame states: every instruction that can raise (`RAISES`) has one, and every
-  value it names is defined and dominates the instruction.
+  value it names is defined and dominates the instruction; along the `parent`
+  chain of an inlined frame, each pc is an instruction of that frame's code
+  object (when known) and each caller's pc is a call, and the chain ends.
 
 Each error names its block and instruction (in the text form's terms).
 """
@@ -29,16 +31,17 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..bytecode.opcodes import OPCODES
 from ..bytecode.types import ANY, BOOL, FLOAT, INT
-from .build import OPS
+from .build import OPS, decode
 from .nodes import Block, Function, Instr
 from .text import format_instr
 
-__all__ = ["verify", "dominators", "RAISES"]
+__all__ = ["RAISES", "dominates", "dominators", "verify"]
 
 # IR ops that can raise or deoptimise, from the mapping table, and the extra
 # ones the builder makes for FOR_ITER.
-RAISES = frozenset({s.ir for s in OPS.values() if s.raises and s.ir} | {"throw"})
+RAISES = frozenset({s.ir for s in OPS.values() if s.raises and s.ir} | {"throw", "guard"})
 
 
 def _arith_ok(ins: Instr) -> str | None:
@@ -55,10 +58,32 @@ def _bool_cond(ins: Instr) -> str | None:
     return None if t in (BOOL, ANY) else f"a condition of type {t}"
 
 
+def _guard_ok(ins: Instr) -> str | None:
+    """`guard["int"] v : int`: one operand, a primitive type name, the result that type."""
+    name = ins.attrs[0] if len(ins.attrs) == 1 else None
+    if name not in ("int", "float", "string", "bool"):
+        return f"guard needs one type attribute (int, float, string, bool), has {ins.attrs!r}"
+    if ins.type is None or str(ins.type) != name:
+        return f"guard[{name}] must be typed {name}, is {ins.type}"
+    return None
+
+
 _SIGNATURES = {op: _arith_ok for op in ("add", "sub", "mul", "div", "mod", "neg", "band", "bor", "bxor", "shl", "shr", "bnot")}
 _SIGNATURES["branch"] = _bool_cond
+_SIGNATURES["guard"] = _guard_ok
+
+
+def _virtual_ok(ins: Instr) -> str | None:
+    """`virtual[(names)] values : any`: one value per field name."""
+    names = ins.attrs[0] if len(ins.attrs) == 1 and type(ins.attrs[0]) is tuple else None
+    if names is None or len(names) != len(ins.args) or len(set(names)) != len(names):
+        return "virtual needs one distinct field name per operand"
+    return None
+
+
+_SIGNATURES["virtual"] = _virtual_ok
 # Fixed operand counts.
-_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
+_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
 _TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
 
 
@@ -108,6 +133,17 @@ def dominators(fn: Function) -> dict[Block, Block]:
                 idom[b] = new
                 changed = True
     return idom
+
+
+def dominates(idom: dict[Block, Block], a: Block, b: Block) -> bool:
+    """Does block a dominate block b, by the immediate dominators `idom`?"""
+    while True:
+        if a is b:
+            return True
+        up = idom.get(b)
+        if up is None or up is b:
+            return False
+        b = up
 
 
 def verify(fn: Function) -> list[str]:
@@ -182,15 +218,13 @@ def verify(fn: Function) -> list[str]:
                 err(b, p, f"phi has {len(p.args)} operand(s) for {len(b.preds) + len(b.catch_preds)} predecessor(s)")
     # Dominance.
     idom = dominators(fn)
+    decoded: dict[int, dict[int, int]] = {}
 
-    def dominates(a: Block, b: Block) -> bool:
-        while True:
-            if a is b:
-                return True
-            up = idom.get(b)
-            if up is None or up is b:
-                return False
-            b = up
+    def pcs_of(code) -> dict[int, int]:
+        """pc -> opcode of every instruction of a code object (decoded once)."""
+        if id(code) not in decoded:
+            decoded[id(code)] = {pc: op for pc, (op, _) in decode(code).items()}
+        return decoded[id(code)]
 
     def available(v: Instr, block: Block, pos: int) -> bool:
         """Is `v` defined before position `pos` of `block` on every path?"""
@@ -199,7 +233,7 @@ def verify(fn: Function) -> list[str]:
         vb, vpos = defined[v]
         if vb is block:
             return vpos < pos
-        return vb in idom and dominates(vb, block)
+        return vb in idom and dominates(idom, vb, block)
 
     for b in fn.blocks:
         if b not in idom:
@@ -231,11 +265,42 @@ def verify(fn: Function) -> list[str]:
             if ins.op in RAISES and ins.state is None:
                 err(b, ins, "can raise but has no frame state")
             if ins.state is not None:
+                chain = _chain_errors(ins.state, pcs_of)
+                for msg in chain:
+                    err(b, ins, msg)
+                if "frame state chain loops" in chain:
+                    continue  # (its values cannot be listed)
                 for v in ins.state.values():
                     if not available(v, b, i):
                         err(b, ins, f"frame state names v{v.id}, which is not defined here")
     return errors
 
 
+def _chain_errors(st, pcs_of) -> list[str]:
+    """A frame state and its parents (inlined frames): each pc an instruction
+    of its code object, each parent's pc a call there, no frame its own
+    caller (recursion is never inlined: a cycle would be an endless trace)."""
+    out: list[str] = []
+    seen: set[int] = set()
+    depth = 0
+    while st is not None:
+        if id(st) in seen:
+            return out + ["frame state chain loops"]
+        seen.add(id(st))
+        if st.pc < 0:
+            out.append(f"frame state at negative pc {st.pc}")
+        elif st.code is not None:
+            ops = pcs_of(st.code)
+            if st.pc not in ops:
+                out.append(f"frame state pc {st.pc} {'of an inlined frame ' if depth else ''}is not an instruction of {st.code.name}")
+            elif depth and not OPCODES[ops[st.pc]].name.startswith(("CALL", "SUPER_CALL")):
+                out.append(f"inlined frame's caller state at pc {st.pc} is not a call ({OPCODES[ops[st.pc]].name})")
+        if st.parent is not None and st.code is not None and st.parent.code is None:
+            out.append("an inlined frame state's caller has no code object")
+        st = st.parent
+        depth += 1
+    return out
+
+
 # Ops that always produce a value.
-_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught"})
+_VALUE_OPS = frozenset({s.ir for s in OPS.values() if s.ir and s.result != "none" and s.kind not in ("jump", "branch", "return", "throw")} | {"phi", "iter_done", "truthy", "caught", "guard", "virtual"})

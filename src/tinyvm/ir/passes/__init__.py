@@ -66,7 +66,7 @@ class PassError(Exception):
 REGISTRY: dict[str, Pass] = {}
 
 # The pass modules of this package, imported by load() (each registers itself).
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("simplify_cfg", "sccp", "copy_prop", "gvn", "licm", "range", "inline", "typespec", "prune", "escape", "dce")
 
 
 def register(name: str, *, doc: str, order: int, default: bool = True) -> Callable:
