@@ -15,8 +15,9 @@ import pytest
 
 from tinyvm.bytecode.code import Code
 from tinyvm.ir.build import Unsupported, build
-from tinyvm.ir.passes import PassContext, default_pipeline, run_pipeline
+from tinyvm.ir.passes import PassContext, run_pipeline
 from tinyvm.jit.codegen import generate
+from tinyvm.jit.tier import jit_pipeline
 from tinyvm.lang.diagnostics import CompileError
 from tinyvm.lang.driver import compile_program
 
@@ -41,7 +42,7 @@ def _compile_all(path: Path) -> tuple[int, list[str]]:
             fn = build(code)
         except Unsupported:
             continue
-        run_pipeline(fn, default_pipeline(), PassContext(speculate=True))
+        run_pipeline(fn, jit_pipeline(), PassContext(speculate=True))
         try:
             gen = generate(fn, code, int_fast=True, stress=True)
             compile(gen.source, "<tinyvm jit>", "exec")

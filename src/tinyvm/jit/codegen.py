@@ -48,6 +48,7 @@ from ..bytecode.opcodes import OPCODES, eval_effect
 from ..bytecode.types import BOOL, FLOAT, INT
 from ..ir.build import OPS, decode
 from ..ir.nodes import Block, FrameState, Function, Instr
+from ..ir.passes.prune import live_locals
 
 # IR ops whose interpreter closure may hand control elsewhere (a guest
 # frame): compiled code gets an entry after them when it can.
@@ -94,7 +95,7 @@ class Generated:
     source: str
     entries: list[Entry]
     lines: dict[int, tuple]  # source line -> (pc, local names, stack names)
-    sites: list[tuple[int, str]]  # deopt site -> (pc, reason)
+    sites: list[tuple[int, str, Any]]  # deopt site -> (pc, reason, the profile key of its speculation)
     consts: list = field(default_factory=list)
     ninstrs: int = 0
 
@@ -120,6 +121,14 @@ class _Gen:
 
     def analyse(self) -> None:
         fn = self.fn
+        # The block entry states name a value in every slot; a slot dead in
+        # the bytecode at that pc is untracked there, as prune-states does for
+        # the instructions' states (a pass may have deleted its value).
+        live = live_locals(self.code)
+        for pc, st in fn.entries.items():
+            slots = live.get(pc)
+            if slots is not None:
+                st.locals = [v if i == 0 or i in slots else None for i, v in enumerate(st.locals)]
         # Blocks reached by normal edges from the entry (handlers stay interpreted:
         # an error leaves compiled code and `_unwind` finds them).
         seen, order, stack = {fn.entry}, [], [fn.entry]
@@ -214,16 +223,17 @@ class _Gen:
 
     def write_back(self, st: FrameState, extra: list[str] | None = None) -> str:
         """`L[1:] = (...)`: the frame list as the interpreter has it at st.pc."""
-        vals = [_name(v) or f"L[{i + 1}]" for i, v in enumerate(st.locals[1:])]
+        # An untracked slot (`_`: prune-states) is dead where st resumes: nil.
+        vals = [_name(v) or "None" for v in st.locals[1:]]
         vals += [_name(v) for v in st.stack] + (extra or [])
         if not vals:
             return "del L[1:]"
         return f"L[1:] = ({', '.join(vals)},)"
 
-    def deopt(self, ind: int, st: FrameState, reason: str, counted: bool = True) -> None:
+    def deopt(self, ind: int, st: FrameState, reason: str, counted: bool = True, key: Any = None) -> None:
         self.emit(ind, self.write_back(st))
         if counted:
-            self.sites.append((st.pc, reason))
+            self.sites.append((st.pc, reason, key))
             self.emit(ind, f"return _deopt(fb, {len(self.sites) - 1})")
         elif reason == "stress":
             self.emit(ind, f"return _stress_exit({st.pc})")
@@ -247,17 +257,27 @@ class _Gen:
         labels = {b: b.label for b in self.order}
         next_label = max(labels.values(), default=0) + 1
         # Entries at block starts: pc 0 always, then the loop headers.
-        start = fn.entry.terminator.targets[0] if fn.entry.terminator is not None and fn.entry.terminator.targets else None
-        if start is None or start.pc != 0:
-            raise NotCompilable("no block at pc 0")
-        for b in [start] + [h for h in self.order if h in self.headers and h is not start]:
+        start = next((b for b in self.order if b.pc == 0 and b is not fn.entry), None)
+        if start is None:
+            # simplify-cfg merged the entry block into the block at pc 0 (no
+            # jump back to pc 0): calls enter at the entry block, parameters in hand.
+            if fn.entry.preds or not self.live_in[fn.entry] <= set(fn.params):
+                raise NotCompilable("no block at pc 0")
+            start = fn.entry
+            self.start = start
+            entries.append(Entry(0, 0, "header"))
+            names = [_name(p) for p in fn.params]
+            prologues.append([f"{', '.join(names)}, = {', '.join(f'L[{i}]' for i in range(len(names)))},", f"_b = {labels[start]}"])
+            used_pcs.add(0)
+        self.start = start
+        for b in ([start] if start is not fn.entry else []) + [h for h in self.order if h in self.headers and h is not start]:
             st = fn.entries.get(b.pc) if b.pc is not None else None
-            if st is None or not self.state_ok(st) or not self.live_in[b] <= set(st.values()):
+            if st is None or not self.state_ok(st) or not self.covered(self.live_in[b], st):
                 if b is start:
                     raise NotCompilable("the entry state at pc 0 is not known")
                 raise NotCompilable(f"the loop header state at pc {b.pc} is not known")
             entries.append(Entry(b.pc, len(entries), "header"))
-            prologues.append(self.prologue(st, labels[b]))
+            prologues.append(self.prologue(st, labels[b], self.live_in[b]))
             used_pcs.add(b.pc)
         self.header_state = {b: fn.entries[b.pc] for b in self.headers}
         # Entries after calls, where everything live afterwards is in the frame.
@@ -275,11 +295,11 @@ class _Gen:
                         st.stack[: len(st.stack) - len(ins.args)] + [ins],
                         st.code,
                     )
-                    if q not in used_pcs and self.state_ok(after) and live <= set(after.values()):
+                    if q not in used_pcs and self.state_ok(after) and self.covered(live, after):
                         used_pcs.add(q)
                         self.seg_label[ins] = next_label
                         entries.append(Entry(q, len(entries), "return"))
-                        prologues.append(self.prologue(after, next_label))
+                        prologues.append(self.prologue(after, next_label, live))
                         next_label += 1
                 live.discard(ins)
                 live.update(self.uses(ins))
@@ -325,7 +345,7 @@ class _Gen:
                     self.block(4, b, j + 1)
         # Innermost loops last in RPO: first in the dispatch chain.
         for b in reversed(self.order):
-            if b is fn.entry or b in self.inline:
+            if (b is fn.entry and b is not start) or b in self.inline:
                 continue
             self.emit(3, f"{'if' if first else 'elif'} _b == {labels[b]}:")
             first = False
@@ -353,21 +373,73 @@ class _Gen:
             ninstrs,
         )
 
-    def prologue(self, st: FrameState, label: int) -> list[str]:
-        names, reads = [], []
-        for i, v in enumerate(st.locals):
-            if v is not None and _name(v) not in names:
-                names.append(_name(v))
-                reads.append(f"L[{i}]")
-        base = len(st.locals)
-        for i, v in enumerate(st.stack):
-            if _name(v) not in names:
-                names.append(_name(v))
-                reads.append(f"L[{base + i}]")
+    def covered(self, live: set, st: FrameState) -> bool:
+        """Can an entry with state st define every value live there: read
+        from the frame, or a constant recomputed (a hoisted one, say)?"""
+        have = set(st.values())
+        return all(self.remat(v, have, 0) for v in live)
+
+    def remat(self, v: Instr, have: set, depth: int) -> bool:
+        """Is v in the frame, or can an entry recompute it: a constant, a
+        guard on a value it has, or an instruction that cannot raise (no
+        frame state) over such values (LICM hoisted it out of the loop)?"""
+        if v in have:
+            return True
+        if v not in self.defined or depth > 8:
+            return False
+        if v.op == "const":
+            return True
+        if v.op == "guard":
+            return v.args[0] in have
+        if v.op in ("phi", "param", "caught") or v.pc is None:
+            return False
+        if v.state is not None:
+            # Only what compiles to one expression that cannot raise: int
+            # comparisons and unchecked int arithmetic (what LICM may hoist).
+            ints = self.int_fast and len(v.args) == 2 and all(a.type == INT for a in v.args)
+            if not (ints and (v.op in _CMP or (v.op in _INT_BIN and not v.checked))):
+                return False
+        return all(self.remat(a, have, depth + 1) for a in v.args)
+
+    def prologue(self, st: FrameState, label: int, live: set | None = None) -> list[str]:
         # The frame list holds exactly the state's slots: one unpacking (a slot
         # named twice is assigned twice, `_` takes the untracked ones).
         slots = [_name(v) or "_" for v in st.locals] + [_name(v) for v in st.stack]
         out = [f"{', '.join(slots)}, = L"]
+        have = set(st.values())
+        order: list[Instr] = []
+
+        def visit(v: Instr) -> None:  # (operands first)
+            if v in have or v in order:
+                return
+            for a in v.args if v.op != "guard" else []:
+                visit(a)
+            order.append(v)
+
+        for v in sorted(live or (), key=lambda x: x.id):
+            visit(v)
+        for v in order:
+            if v.op not in ("const", "guard"):  # an instruction that cannot raise, recomputed
+                saved, self.out, stress, self.stress = self.out, [], self.stress, False
+                self.instr(0, v)
+                out += self.out
+                self.out, self.stress = saved, stress
+            elif v.op == "const":  # (LICM hoisted it out of the loop)
+                k = v.attrs[0] if v.attrs else None
+                if type(k).__name__ == "_Ref":
+                    _, args, _ = self.bytecode(v)
+                    k = self.code.consts[args[0]]
+                out.append(f"{_name(v)} = {self.const(k)}")
+            else:
+                # A guard made before the loop (typespec) on a value the frame
+                # holds: checked again here; failing, the interpreter goes on
+                # at this entry's pc (nothing has run yet).
+                t = str(v.attrs[0]) if v.attrs else str(v.type)
+                a = _name(v.args[0])
+                test = _GUARD_TESTS.get(t, "_typeof({x}) == " + repr(t)).format(x=a)
+                out.append(f"if not ({test}):")
+                out.append(f"    return _O[{st.pc}]")
+                out.append(f"{_name(v)} = {a}")
         out.append(f"_b = {label}")
         return out
 
@@ -562,7 +634,9 @@ class _Gen:
             self.emit(ind, f"if not ({test}):")
             if not self.state_ok(ins.state):
                 raise NotCompilable(f"guard without a usable frame state (pc {ins.pc})")
-            self.deopt(ind + 1, ins.state, f"guard {t} failed")
+            # (the profile entry typespec made the guard from: banned if it keeps failing)
+            g = ins.args[0]
+            self.deopt(ind + 1, ins.state, f"guard {t} failed", key=("param", g.attrs[0]) if g.op == "param" else g.pc)
             self.emit(ind, f"{v} = {a[0]}")
             return
         name, args, q = self.bytecode(ins)

@@ -244,7 +244,7 @@ class Jit:
         st.tried = True
         code = st.code
         if self.passes is None:  # (the first time loads the pass modules and plugins: not timed)
-            self.passes = default_pipeline()
+            self.passes = jit_pipeline()
         t0 = time.perf_counter()
         try:
             fn = build(code)
@@ -252,8 +252,12 @@ class Jit:
             self._not_compiled(code, str(e))
             return False
         names = self.passes
+        profile = self.profile(fb, code, pc) if fb is not None else None
+        for key in st.banned:  # speculations that kept failing: typespec sees no profile for them
+            if profile is not None:
+                profile.pop(key, None)
         ctx = PassContext(
-            profile=self.profile(fb, code, pc) if fb is not None else None,
+            profile=profile,
             speculate=True,
             options={"typespec.banned": set(st.banned)},
         )
@@ -319,14 +323,14 @@ class Jit:
         orig = st.orig
 
         def deopt(fb: Any, k: int) -> Any:
-            pc, reason = sites[k]
+            pc, reason, key = sites[k]
             counts[k] += 1
             jit.stats["deopts"] += 1
             if jit.log is not None and counts[k] <= DEOPT_LIMIT:
                 line, _ = st.code.position(pc)
                 jit.log(f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}")
             if counts[k] == DEOPT_LIMIT + 1 and st.generated is gen:
-                jit.recompile(st, fb, pc)
+                jit.recompile(st, fb, key)
             return orig[pc]
 
         def fail(fb: Any, L: list, x: BaseException, key: tuple | None, loc: dict) -> None:
@@ -410,8 +414,10 @@ class Jit:
         st.entry0 = None
         st.generated = None
 
-    def recompile(self, st: CodeState, fb: Any, pc: int) -> None:
-        st.banned.add(pc)
+    def recompile(self, st: CodeState, fb: Any, key: Any) -> None:
+        """Compile st.code again without the speculation `key` (a profile key:
+        `("param", slot)` or a pc) that keeps failing."""
+        st.banned.add(key)
         self.uninstall(st)
         st.recompiles += 1
         name = st.code.name
@@ -423,8 +429,25 @@ class Jit:
             return
         self.stats["recompiled"] += 1
         if self.log is not None:
-            self.log(f"jit: recompiled {name} without speculation at pc {', '.join(map(str, sorted(st.banned)))}")
-        self.compile(st, fb, pc)
+            self.log(f"jit: recompiled {name} without speculating on {', '.join(sorted(_key_text(k) for k in st.banned))}")
+        self.compile(st, fb, 0)
+
+
+def _key_text(key: Any) -> str:
+    return f"{key[0]} {key[1]}" if isinstance(key, tuple) else f"pc {key}"
+
+
+def jit_pipeline() -> list[str]:
+    """The default pipeline without `inline`, with `typespec` first.
+
+    No `inline`: compiled code does not rebuild an inlined callee's frames yet
+    (FrameState.parent chains), so it could not deoptimise inside them.
+    `typespec` first: it puts a parameter's guard at the end of the entry
+    block, which is only before the parameter's uses while that block is
+    still the synthetic one (simplify-cfg merges it into the block at pc 0);
+    the passes after it then see the speculated types (docs/jit.md)."""
+    names = [p for p in default_pipeline() if p not in ("inline", "typespec")]
+    return (["typespec"] if "typespec" in default_pipeline() else []) + names
 
 
 def loop_headers(code: Code) -> list[int]:
