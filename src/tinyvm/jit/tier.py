@@ -19,9 +19,10 @@ reaches compiled code. Entries are BLOCK_PC ops (`vm.op_info`): an error in
 compiled code sets `fb.epc` to the raising instruction's pc.
 
 Deoptimisation policy: a guard site that deoptimises more than
-`DEOPT_LIMIT` times has its pc banned for typespec (`ctx.options
-["typespec.banned"]`) and the code is recompiled; after `RECOMPILE_LIMIT`
-recompiles the code is left interpreted ("given up").
+`DEOPT_LIMIT` times has its speculation's profile key banned (left out of the
+profile typespec sees; also `ctx.options["typespec.banned"]`) and the code is
+recompiled; after `RECOMPILE_LIMIT` recompiles the code is left interpreted
+("given up").
 """
 
 from __future__ import annotations
