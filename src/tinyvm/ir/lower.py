@@ -1,0 +1,716 @@
+"""IR -> bytecode: `lower(fn, code)` turns a function's (optimized) SSA IR back
+into a code object of the same instruction set (`tvmc -O`).
+
+The result replaces `code`: same name, path, arity, flags, captures and nested
+code objects; its own instruction stream, constants (the old ones first, so
+nested code objects keep their indices), names, line table, handler table,
+local count and stack size. `Refused` says why a function is left as it was.
+
+Out of SSA, in four steps:
+
+1. *Operand stack*: a value used once, by an instruction of its own block, and
+   defined right before the value operands of that use that follow it (a
+   tree, as a stack machine evaluates an expression) stays on the operand
+   stack; the other operands of that use are loaded where the tree starts.
+   Constants are rematerialised (`LOAD_CONST` at every use) rather than kept
+   in slots. Every other value lives in a local slot.
+2. *Liveness and interference*: live sets per block, then per instruction
+   backwards; a definition interferes with what is live after it. A phi of a
+   handler block is live from the exceptional edges' operands, which must
+   already sit in the phi's slot when the instruction raises: no copy can run
+   on an exceptional edge, so the phi and those operands share one slot, and
+   interfering ones make the function refused.
+3. *Slots*: parameters keep theirs; every other value prefers the guest slot
+   the frame states show it in (so a disassembly reads like the original),
+   then the slot of a phi it feeds or is fed by, then a temporary above the
+   original `nlocals` (first fit, several non-interfering values per slot).
+4. *Emission*: blocks in the IR's order; phis become parallel copies on each
+   incoming edge, sequentialised through the operand stack (which solves the
+   swap problem without a scratch slot); an edge out of a branch that needs
+   copies gets a trampoline at the end of the code. Every instruction gets the
+   source position of its IR instruction's `pc` in the old line table, so
+   errors and traces point where they did; the handler table is rebuilt from
+   the `catch` edges as contiguous runs of instructions that catch at the same
+   handler (instructions that cannot raise join any run).
+
+Refused (the caller keeps the original code): handlers that keep stack values
+(`depth > 0`), ops the lowering does not know (`guard`, `fuel`: JIT only),
+a branch with both edges to one block, constants of a type bytecode cannot
+hold, interfering values a handler phi needs in one slot, a captured local's
+slot holding another live value at a MAKE_CLOSURE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from bisect import bisect_right
+
+from ..bytecode.code import ClassInfo, Code
+from ..bytecode.dataflow import first_handlers
+from ..bytecode.opcodes import BY_NAME, OPCODES, eval_effect, stack_effect
+from .nodes import Block, Function, Instr
+
+__all__ = ["Refused", "lower"]
+
+
+class Refused(Exception):
+    """The lowering does not handle this function (the reason is the message)."""
+
+
+# IR op -> bytecode opcode name, for the ops that are one bytecode instruction
+# with their operands on the stack (build.OPS's `value` rows, inverted).
+def _value_ops() -> dict[str, str]:
+    from .build import OPS
+
+    out: dict[str, str] = {}
+    for name, spec in OPS.items():
+        if spec.kind == "value":
+            out.setdefault(spec.ir, name)
+    return out
+
+
+_VALUE_OPS = _value_ops()
+# Ops that never appear as emitted instructions of their own.
+_SILENT = frozenset(("param", "phi", "iter_done"))
+_DC = object()  # handler tag: the handler of the source pc being lowered (_Emitter.tag)
+
+
+def _const_key(k: object) -> tuple:
+    if isinstance(k, (Code, ClassInfo)):
+        return ("ref", id(k))
+    return (type(k).__name__, repr(k))
+
+
+_CONST_TYPES = (int, float, str, bool, type(None), tuple)
+
+
+class _Emitter:
+    """The new instruction stream with its positions and handler tags."""
+
+    def __init__(self) -> None:
+        self.ops: list[list] = []  # [opname, operands (ints or _Label), pos, tag]
+        self.pos: tuple[int, int] = (0, 0)
+        self.tag: Block | None = None  # the handler of the source pc being lowered
+
+    def emit(self, name: str, *operands: object, tag: object = _DC) -> None:
+        self.ops.append([name, list(operands), self.pos, self.tag if tag is _DC else tag])
+
+
+class _Label:
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = -1
+
+
+class _Lowerer:
+    def __init__(self, fn: Function, code: Code) -> None:
+        self.fn, self.code = fn, code
+        self.consts = list(code.consts)
+        self.const_index = {}
+        for i, k in enumerate(self.consts):
+            self.const_index.setdefault(_const_key(k), i)
+        self.names = list(code.names)
+        self.name_index = {n: i for i, n in reversed(list(enumerate(self.names)))}
+        self.line_offs = [off for off, _, _ in code.lines]
+        self.orig = _decode(code)
+
+    # -- analysis -----------------------------------------------------------------
+
+    def prepare(self) -> None:
+        fn = self.fn
+        handler_depth = {t: d for _, _, t, d in self.code.handlers}
+        self.handlers = {b for b in fn.blocks if b.catch_preds}
+        for h in self.handlers:
+            if handler_depth.get(h.pc, 0) != 0:
+                raise Refused("a handler keeps stack values")
+        # The handler of every original pc: an instruction that cannot raise
+        # still can be where a cancellation arrives (a preemption point), so
+        # each emitted instruction keeps the handler its source pc had.
+        by_pc = {h.pc: h for h in self.handlers}
+        self.handler_at: dict[int, Block | None] = {}
+        for pc, (target, _) in (first_handlers(self.code, sorted(self.orig)) if self.code.handlers else {}).items():
+            if target not in by_pc:
+                raise Refused("a handler that only an asynchronous error reaches")
+            self.handler_at[pc] = by_pc[target]
+        uses: dict[Instr, int] = {}
+        for b in fn.blocks:
+            for ins in b.all():
+                if ins.op == "iter_done":
+                    continue
+                for a in ins.args:
+                    uses[a] = uses.get(a, 0) + 1
+                if ins.op not in _VALUE_OPS and ins.op not in _KNOWN:
+                    raise Refused(f"op {ins.op}")
+        self.uses = uses
+        # The exceptional-edge operand of each handler phi, per catching instruction.
+        self.catch_args: dict[Instr, list[tuple[Instr, Instr]]] = {}  # catching ins -> [(phi, arg)]
+        catch_arg_values: set[Instr] = set()
+        for h in self.handlers:
+            edges = h.phi_preds()
+            for k, (_, ins) in enumerate(edges):
+                if ins is None:
+                    continue
+                for p in h.phis:
+                    if uses.get(p, 0):
+                        self.catch_args.setdefault(ins, []).append((p, p.args[k]))
+                        catch_arg_values.add(p.args[k])
+        self.remat = {ins for b in fn.blocks for ins in b.instrs if ins.op == "const" and ins not in catch_arg_values}
+        for ins in self.remat:
+            v = ins.attrs[0]
+            if not isinstance(v, _CONST_TYPES) and type(v).__name__ != "_Ref":
+                raise Refused(f"constant of type {type(v).__name__}")
+        self.trees()
+
+    def stack_args(self, ins: Instr) -> list[Instr]:
+        """The operands `ins` takes from the operand stack, in push order."""
+        op = ins.op
+        if op in ("cell_get", "closure", "make_cell", "for_iter", "jump", "caught", "const"):
+            return []
+        if op == "cell_set":
+            return [ins.args[1]]
+        if op == "branch" and ins in self.fused:
+            return [ins.args[0].args[0]]
+        if op == "branch" and ins.args[0].op == "iter_done":
+            return []
+        return list(ins.args)
+
+    def trees(self) -> None:
+        """Which values stay on the operand stack, and where the others are loaded."""
+        self.carried: set[Instr] = set()
+        self.fused: set[Instr] = set()  # branches that test a `truthy` with JUMP_IF_FALSY
+        self.preload: dict[Instr, list[Instr]] = {}  # instruction -> values to push before it
+        for b in self.fn.blocks:
+            seq = [i for i in b.instrs if i not in self.remat and i.op not in _SILENT] + [b.terminator]
+            t = b.terminator
+            if t.op == "branch" and len(seq) >= 2 and seq[-2] is t.args[0] and t.args[0].op == "truthy" and self.uses.get(t.args[0]) == 1:
+                self.fused.add(t)
+                seq.pop(-2)
+            start: dict[int, int] = {}
+            for u, ins in enumerate(seq):
+                args = self.stack_args(ins)
+                j, p, s = len(args) - 1, u - 1, u
+                while j >= 0 and p >= 0:
+                    v = seq[p]
+                    if v is not args[j] or not self.carriable(v) or args.count(v) != 1:
+                        break
+                    self.carried.add(v)
+                    s = start[p]
+                    p = s - 1
+                    j -= 1
+                start[u] = s
+                if j >= 0 or s == u:
+                    self.preload.setdefault(seq[s], [])
+                    self.preload[seq[s]][:0] = args[: j + 1]
+            self.seq_of = getattr(self, "seq_of", {})
+            self.seq_of[b] = seq
+
+    def carriable(self, v: Instr) -> bool:
+        return v.type is not None and self.uses.get(v, 0) == 1 and v.op not in ("make_cell", "caught", "for_iter", "phi", "param")
+
+    def slotted(self, v: Instr) -> bool:
+        return v.type is not None and v not in self.carried and v not in self.remat and v.op != "iter_done"
+
+    def liveness(self) -> None:
+        fn = self.fn
+        # Normal phi operands are used at the end of the predecessor.
+        phi_out: dict[Block, set[Instr]] = {b: set() for b in fn.blocks}
+        for b in fn.blocks:
+            for k, p in enumerate(b.preds):
+                for phi in b.phis:
+                    if self.uses.get(phi, 0) and self.slotted(phi.args[k]):
+                        phi_out[p].add(phi.args[k])
+        live_in: dict[Block, set[Instr]] = {b: set() for b in fn.blocks}
+        self.interf: dict[Instr, set[Instr]] = {}
+        self.live_after: dict[Instr, set[Instr]] = {}
+        changed = True
+        final = False
+        while True:
+            changed = False
+            for b in reversed(fn.blocks):
+                live = set(phi_out[b])
+                for s in set(b.succs):
+                    live |= live_in[s]
+                live = self.walk(b, live, final)
+                if live != live_in[b]:
+                    live_in[b] = live
+                    changed = True
+            if final:
+                break
+            if not changed:
+                final = True
+        # Parameters are defined together at the entry.
+        entry_live = live_in[fn.blocks[0]] | {p for p in fn.params if self.uses.get(p, 0)}
+        for p in fn.params:
+            self.interf.setdefault(p, set()).update(entry_live - {p})
+            for q in entry_live - {p}:
+                self.interf.setdefault(q, set()).add(p)
+
+    def walk(self, b: Block, live: set[Instr], record: bool) -> set[Instr]:
+        live = set(live)
+
+        def define(d: Instr) -> None:
+            if record and self.slotted(d):
+                others = live - {d}
+                self.interf.setdefault(d, set()).update(others)
+                for o in others:
+                    self.interf.setdefault(o, set()).add(d)
+            live.discard(d)
+
+        for ins in [b.terminator] + b.instrs[::-1]:
+            if ins.op == "closure" and record:
+                self.live_after[ins] = set(live)
+            if ins.type is not None:
+                define(ins)
+            if ins.op != "iter_done":
+                for a in ins.args:
+                    if self.slotted(a):
+                        live.add(a)
+            for _, a in self.catch_args.get(ins, ()):
+                if self.slotted(a):
+                    live.add(a)
+        phis = [p for p in b.phis if self.uses.get(p, 0)]
+        if record:
+            for p in phis:
+                live.add(p)
+            for p in phis:
+                define(p)
+                live.add(p)
+        for p in b.phis:
+            live.discard(p)
+        return live
+
+    # -- slots ----------------------------------------------------------------------
+
+    def allocate(self) -> None:
+        fn, code = self.fn, self.code
+        parent: dict[Instr, Instr] = {}
+
+        def find(v: Instr) -> Instr:
+            while v in parent:
+                v = parent[v]
+            return v
+
+        for pairs in self.catch_args.values():
+            for phi, a in pairs:
+                ra, rp = find(a), find(phi)
+                if ra is not rp:
+                    parent[ra] = rp
+        homes: dict[Instr, list[int]] = {}
+        for b in fn.blocks:
+            for ins in b.all():
+                st = ins.state
+                if st is None:
+                    continue
+                for k, v in enumerate(st.locals):
+                    if v is not None and k not in homes.setdefault(v, []):
+                        homes[v].append(k)
+                if ins.op == "closure":
+                    caps = [i for from_local, i in self._closure_code(ins).captures if from_local]
+                    for v, k in zip(ins.args, caps):
+                        homes.setdefault(v, [])
+                        if k in homes[v]:
+                            homes[v].remove(k)
+                        homes[v].insert(0, k)
+        values: list[Instr] = [p for p in fn.params if self.uses.get(p, 0)]
+        for b in fn.blocks:
+            for ins in b.phis + b.instrs:
+                if self.slotted(ins) and (self.uses.get(ins, 0) or ins in parent):
+                    values.append(ins)
+        groups: dict[Instr, list[Instr]] = {}
+        for v in values:
+            groups.setdefault(find(v), []).append(v)
+        for pairs in self.catch_args.values():  # a group's members that are not otherwise used
+            for phi, a in pairs:
+                if self.slotted(a) and a not in groups.setdefault(find(a), []):
+                    groups[find(a)].append(a)
+        related: dict[Instr, list[Instr]] = {}
+        for b in fn.blocks:
+            for p in b.phis:
+                for a in p.args:
+                    related.setdefault(a, []).append(p)
+                    related.setdefault(p, []).append(a)
+        self.slot: dict[Instr, int] = {}
+        members: dict[int, list[Instr]] = {}
+        nslots = code.nlocals
+
+        def fits(group: list[Instr], s: int) -> bool:
+            for x in members.get(s, ()):
+                for m in group:
+                    if x in self.interf.get(m, ()):
+                        return False
+            return True
+
+        order = list(groups.items())
+        order.sort(key=lambda kv: 0 if any(m.op == "param" for m in kv[1]) else 1)
+        for _, group in order:
+            for m in group:
+                for o in group:
+                    if o is not m and o in self.interf.get(m, ()):
+                        raise Refused("values a handler needs in one slot interfere")
+            pinned = {m.attrs[0] for m in group if m.op == "param"}
+            if len(pinned) > 1:
+                raise Refused("two parameters a handler needs in one slot")
+            if pinned:
+                cands = list(pinned)
+            else:
+                cands = [k for m in group for k in homes.get(m, ())]
+                cands += [self.slot[r] for m in group for r in related.get(m, ()) if r in self.slot]
+                cands += list(range(code.nlocals, nslots))
+            chosen = next((s for s in cands if fits(group, s)), None)
+            if chosen is None:
+                if pinned:
+                    raise Refused("a parameter's slot is taken")
+                chosen = nslots
+                nslots += 1
+            for m in group:
+                self.slot[m] = chosen
+            members.setdefault(chosen, []).extend(group)
+        self.nslots = nslots
+        # A MAKE_CLOSURE reads its captured cells from fixed slots: the copies
+        # into them must not clobber a value still live there.
+        for ins, after in self.live_after.items():
+            caps = [i for from_local, i in self._closure_code(ins).captures if from_local]
+            for a, k in zip(ins.args, caps):
+                for x in members.get(k, ()):
+                    if x is not a and x in after:
+                        raise Refused("a captured local's slot holds another live value")
+
+    # -- constants and names --------------------------------------------------------
+
+    def const(self, v: object, ins: Instr | None) -> int:
+        if type(v).__name__ == "_Ref":
+            kind = Code if v.kind == "fn" else ClassInfo
+            cands = [i for i, k in enumerate(self.code.consts) if isinstance(k, kind) and k.name == v.name]
+            if len(cands) > 1 and ins is not None and ins.pc in self.orig:
+                mine = [a for a in self.orig[ins.pc][1] if a in cands]
+                cands = mine[:1] if mine else cands
+            if len(cands) != 1:
+                raise Refused(f"ambiguous constant {v.kind} {v.name}")
+            return cands[0]
+        if not isinstance(v, _CONST_TYPES):
+            raise Refused(f"constant of type {type(v).__name__}")
+        key = _const_key(v)
+        if key not in self.const_index:
+            self.const_index[key] = len(self.consts)
+            self.consts.append(v)
+        return self.const_index[key]
+
+    def name(self, n: str) -> int:
+        if n not in self.name_index:
+            self.name_index[n] = len(self.names)
+            self.names.append(n)
+        return self.name_index[n]
+
+    def _closure_code(self, ins: Instr) -> Code:
+        return self.code.consts[self.const(ins.attrs[0], ins)]
+
+    # -- emission -------------------------------------------------------------------
+
+    def position(self, pc: int) -> tuple[int, int]:
+        i = bisect_right(self.line_offs, pc) - 1
+        if i < 0:
+            return (self.code.line, self.code.col)
+        _, line, col = self.code.lines[i]
+        return (line, col)
+
+    def load(self, v: Instr) -> None:
+        e = self.e
+        if v in self.remat:
+            k = v.attrs[0]
+            if k is None:
+                e.emit("LOAD_NIL")
+            elif k is True:
+                e.emit("LOAD_TRUE")
+            elif k is False:
+                e.emit("LOAD_FALSE")
+            else:
+                e.emit("LOAD_CONST", self.const(k, v))
+        else:
+            e.emit("LOAD_LOCAL", self.slot[v])
+
+    def result(self, ins: Instr) -> None:
+        if ins in self.carried:
+            return
+        if self.uses.get(ins, 0) or ins in self.slot:
+            self.e.emit("STORE_LOCAL", self.slot[ins])
+        else:
+            self.e.emit("POP")
+
+    def copies(self, pairs: list[tuple[Instr, int]]) -> None:
+        """Parallel copy: each value into its slot, as if all at once."""
+        todo = [(a, d) for a, d in pairs if a in self.remat or self.slot.get(a) != d]
+        consts = [(a, d) for a, d in todo if a in self.remat]
+        moves = [(self.slot[a], d) for a, d in todo if a not in self.remat]
+        while moves:
+            srcs = {s for s, _ in moves}
+            ready = [m for m in moves if m[1] not in srcs]
+            if not ready:  # only cycles left: through the stack
+                for s, _ in moves:
+                    self.e.emit("LOAD_LOCAL", s)
+                for _, d in reversed(moves):
+                    self.e.emit("STORE_LOCAL", d)
+                break
+            for s, d in ready:
+                self.e.emit("LOAD_LOCAL", s)
+                self.e.emit("STORE_LOCAL", d)
+            moves = [m for m in moves if m not in ready]
+        for a, d in consts:
+            self.load(a)
+            self.e.emit("STORE_LOCAL", d)
+
+    def edge_copies(self, src: Block, dst: Block) -> list[tuple[Instr, int]]:
+        if not dst.phis:
+            return []
+        if dst.preds.count(src) != 1:
+            raise Refused("two edges between one pair of blocks")
+        k = dst.preds.index(src)
+        return [(p.args[k], self.slot[p]) for p in dst.phis if self.uses.get(p, 0)]
+
+    def target(self, src: Block, dst: Block) -> _Label:
+        """The label an edge jumps to: the block's, or a trampoline's doing the copies."""
+        pairs = self.edge_copies(src, dst)
+        if not [1 for a, d in pairs if a in self.remat or self.slot.get(a) != d]:
+            return self.labels[dst]
+        lab = _Label()
+        self.trampolines.append((lab, pairs, dst, self.e.pos, self.e.tag))
+        return lab
+
+    def run(self) -> Code:
+        fn, code = self.fn, self.code
+        if len(fn.params) != code.arity + 1:
+            raise Refused("parameters do not match the code object")
+        self.prepare()
+        self.liveness()
+        self.allocate()
+        self.e = e = _Emitter()
+        self.labels = {b: _Label() for b in fn.blocks}
+        self.trampolines: list = []
+        e.pos = (code.line, code.col)
+        for bi, b in enumerate(fn.blocks):
+            nxt = fn.blocks[bi + 1] if bi + 1 < len(fn.blocks) else None
+            e.ops.append(["LABEL", [self.labels[b]], e.pos, _DC])
+            if b.pc is not None:
+                e.tag = self.handler_at.get(b.pc)
+            for ins in self.seq_of[b]:
+                if ins.pc is not None:
+                    e.pos = self.position(ins.pc)
+                    e.tag = self.handler_at.get(ins.pc)
+                for v in self.preload.get(ins, ()):
+                    self.load(v)
+                if ins.is_terminator:
+                    self.terminator(b, ins, nxt)
+                else:
+                    self.instr(ins)
+        for lab, pairs, dst, pos, tag in self.trampolines:
+            e.pos, e.tag = pos, tag
+            e.ops.append(["LABEL", [lab], pos, _DC])
+            self.copies(pairs)
+            e.emit("JUMP", self.labels[dst])
+        return self.assemble()
+
+    def instr(self, ins: Instr) -> None:
+        e, op = self.e, ins.op
+        # (A raising instruction's handler is its catch edge; where it has none,
+        # its source pc had none either, or it cannot raise: FOR_RANGE's parts.)
+        tag = ins.catch if ins.catch is not None else _DC
+        if op == "caught":
+            self.result(ins)
+        elif op == "const":
+            self.remat.add(ins)
+            self.load(ins)
+            self.remat.discard(ins)
+            self.result(ins)
+        elif op == "cell_get":
+            e.emit("LOAD_CELL", self.slot[ins.args[0]], tag=tag)
+            self.result(ins)
+        elif op == "cell_set":
+            e.emit("STORE_CELL", self.slot[ins.args[0]], tag=tag)
+        elif op == "make_cell":
+            s = self.slot.get(ins)
+            if s is None:
+                return  # an unused cell: MAKE_CELL has no other effect
+            v = ins.args[0]
+            if v in self.remat or self.slot.get(v) != s:
+                self.load(v)
+                e.emit("STORE_LOCAL", s)
+            e.emit("MAKE_CELL", s, tag=tag)
+        elif op == "closure":
+            sub = self._closure_code(ins)
+            caps = [i for from_local, i in sub.captures if from_local]
+            self.copies(list(zip(ins.args, caps)))
+            e.emit("MAKE_CLOSURE", self.const(ins.attrs[0], ins), tag=tag)
+            self.result(ins)
+        elif op == "for_iter":
+            e.emit("LOAD_LOCAL", self.slot[ins.args[0]])
+            self.for_iter = ins
+        elif op == "truthy":
+            e.emit("FALSY", tag=tag)
+            e.emit("NOT", tag=tag)
+            self.result(ins)
+        else:
+            name = _VALUE_OPS[op]
+            e.emit(name, *self.operands(ins, name), tag=tag)
+            if OPCODES[BY_NAME[name].code].pushes:
+                self.result(ins)
+
+    def operands(self, ins: Instr, name: str) -> list[int]:
+        info = BY_NAME[name]
+        attrs = list(ins.attrs)
+        out: list[int | None] = []
+        derived = None
+        for kind, letter in zip(info.operands, "abc"):
+            if kind == "count" and letter in info.pops:
+                derived = len(out)
+                out.append(0)
+                continue
+            if not attrs:
+                raise Refused(f"{ins.op} lacks an operand")
+            a = attrs.pop(0)
+            if kind == "const":
+                out.append(self.const(a, ins))
+            elif kind == "name":
+                out.append(self.name(a))
+            else:
+                out.append(int(a))
+        if derived is not None:
+            c0 = eval_effect(info.pops, out)
+            out[derived] = 1
+            c1 = eval_effect(info.pops, out)
+            n, r = divmod(len(ins.args) - c0, c1 - c0)
+            if r or n < 0:
+                raise Refused(f"{ins.op} has {len(ins.args)} operands")
+            out[derived] = n
+        elif eval_effect(info.pops, out) != len(ins.args):
+            raise Refused(f"{ins.op} has {len(ins.args)} operands")
+        return out
+
+    def terminator(self, b: Block, t: Instr, nxt: Block | None) -> None:
+        e = self.e
+        if t.op == "return":
+            e.emit("RETURN")
+        elif t.op == "throw":
+            e.emit("THROW", tag=t.catch)
+        elif t.op == "jump":
+            dst = t.targets[0]
+            self.copies(self.edge_copies(b, dst))
+            if dst is not nxt:
+                e.emit("JUMP", self.labels[dst])
+        elif t.op == "branch":
+            if_true, if_false = t.targets
+            if if_true is if_false:
+                raise Refused("a branch with both edges to one block")
+            fi = getattr(self, "for_iter", None)
+            if fi is not None and fi.block is b:
+                self.for_iter = None
+                cond = t.args[0]
+                if cond.op != "iter_done" or cond.args[0] is not fi:
+                    raise Refused("for_iter without its iter_done branch")
+                e.emit("FOR_ITER", self.target(b, if_true), tag=fi.catch)
+                self.result(fi)  # the value (the iterator stays below it)
+                e.emit("POP")
+                self.jump_to(b, if_false, nxt)
+                return
+            if t in self.fused:
+                jf, jt = "JUMP_IF_FALSY", "JUMP_IF_TRUTHY"
+            else:
+                jf, jt = "JUMP_IF_FALSE", "JUMP_IF_TRUE"
+            lt, lf = self.target(b, if_true), self.target(b, if_false)
+            if lf is self.labels.get(nxt) and lt is not lf:
+                e.emit(jt, lt, tag=_DC)
+            else:
+                e.emit(jf, lf, tag=_DC)
+                if lt is not self.labels.get(nxt):
+                    e.emit("JUMP", lt)
+        else:
+            raise Refused(f"terminator {t.op}")
+
+    def jump_to(self, b: Block, dst: Block, nxt: Block | None) -> None:
+        self.copies(self.edge_copies(b, dst))
+        if dst is not nxt:
+            self.e.emit("JUMP", self.labels[dst])
+
+    # -- assembly -------------------------------------------------------------------
+
+    def assemble(self) -> Code:
+        code = self.code
+        ops = self.e.ops
+        pc = 0
+        for item in ops:
+            if item[0] == "LABEL":
+                item[1][0].at = pc
+            else:
+                pc += BY_NAME[item[0]].size
+        stream: list[int] = []
+        lines: list[tuple[int, int, int]] = []
+        tags: list[tuple[int, int, object]] = []  # (start, end, tag)
+        depth = max_depth = 0
+        handler_entry = {self.labels[h].at for h in self.handlers}
+        for name, operands, pos, tag in ops:
+            if name == "LABEL":
+                # Every block starts with an empty stack (values cross blocks
+                # in slots), a handler with the caught value.
+                depth = 1 if operands[0].at in handler_entry else 0
+                max_depth = max(max_depth, depth)
+                continue
+            at = len(stream)
+            args = [o.at if isinstance(o, _Label) else o for o in operands]
+            info = BY_NAME[name]
+            stream.append(info.code)
+            stream.extend(args)
+            if not lines or lines[-1][1:] != pos:
+                lines.append((at, *pos))
+            tags.append((at, len(stream), tag))
+            depth += stack_effect(info, args)
+            if name == "FOR_ITER":
+                max_depth = max(max_depth, depth)
+            max_depth = max(max_depth, depth)
+        handlers: list[tuple[int, int, int, int]] = []
+        cur: list | None = None  # [start, end, handler block]
+        for start, end, tag in tags:
+            if cur is not None and tag is cur[2]:
+                cur[1] = end
+                continue
+            if cur is not None:
+                handlers.append((cur[0], cur[1], self.labels[cur[2]].at, 0))
+                cur = None
+            if tag is not None:
+                cur = [start, end, tag]
+        if cur is not None:
+            handlers.append((cur[0], cur[1], self.labels[cur[2]].at, 0))
+        extra = self.nslots - code.nlocals
+        local_types = code.local_types
+        if len(local_types) == code.nlocals and extra:
+            local_types = local_types + ("",) * extra
+        return dataclasses.replace(
+            code,
+            nlocals=self.nslots,
+            local_names=code.local_names + tuple(f"$t{i}" for i in range(extra)),
+            local_types=local_types,
+            code=tuple(stream),
+            consts=tuple(self.consts),
+            names=tuple(self.names),
+            lines=tuple(lines),
+            handlers=tuple(handlers),
+            max_stack=max(max_depth, 1),
+        )
+
+
+# Ops with a lowering of their own (the rest are in _VALUE_OPS).
+_KNOWN = frozenset(("param", "phi", "const", "caught", "cell_get", "cell_set", "make_cell", "closure", "for_iter", "iter_done", "truthy", "jump", "branch", "return", "throw"))
+
+
+def _decode(code: Code) -> dict[int, tuple[int, tuple[int, ...]]]:
+    out, pc, n = {}, 0, len(code.code)
+    while pc < n:
+        info = OPCODES[code.code[pc]]
+        out[pc] = (info.code, tuple(code.code[pc + 1 : pc + info.size]))
+        pc += info.size
+    return out
+
+
+def lower(fn: Function, code: Code) -> Code:
+    """Bytecode for `fn`, the (optimized) IR of `code`; raises Refused when the
+    function is better left as it was. The result is not verified here: the
+    caller knows the module's global count (`verifier.verify_code`)."""
+    return _Lowerer(fn, code).run()

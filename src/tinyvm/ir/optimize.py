@@ -1,0 +1,103 @@
+"""`tvmc -O`: every code object of a compiled bundle through the optimizer.
+
+For each code object (nested ones first, found by walking constants, so a
+parent's constants hold its children's optimized versions): build the IR
+(ir/build.py), run the pass pipeline without speculation, lower it back to
+bytecode (ir/lower.py) and verify the result with the bytecode verifier. A code
+object whose IR does not build, whose lowering is refused, or whose lowered
+form the verifier rejects keeps its original bytecode: the compile never fails
+because of the optimizer, and `OptStats` counts each case with its reason.
+
+The pipeline never contains `inline` (an inlined callee's frame would vanish
+from traces: bytecode has no frame states to rebuild it from) nor `typespec`
+(its guards deoptimise, and bytecode has nothing to fall back on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..bytecode.code import Bundle, Code, ModuleCode
+from ..bytecode.verifier import VerifyError, verify_code
+from .build import Unsupported, build
+from .lower import Refused, lower
+from .passes import PassContext, default_pipeline, parse_passes, run_pipeline
+
+__all__ = ["EXCLUDED", "OptStats", "optimize_bundle", "pipeline"]
+
+# Passes `tvmc -O` never runs (see the module docstring).
+EXCLUDED = frozenset(("inline", "typespec"))
+
+
+@dataclass
+class OptStats:
+    """What `-O` did: code objects lowered, kept (with why), instruction counts."""
+
+    lowered: int = 0
+    kept: Counter = field(default_factory=Counter)  # reason -> count
+    insns_before: int = 0  # static instruction counts of the lowered code objects
+    insns_after: int = 0
+
+    def line(self) -> str:
+        kept = sum(self.kept.values())
+        why = ", ".join(f"{n} {r}" for r, n in self.kept.most_common())
+        return (
+            f"-O: {self.lowered} of {self.lowered + kept} code objects lowered"
+            + (f" ({kept} kept: {why})" if kept else "")
+            + f"; instructions {self.insns_before} -> {self.insns_after}"
+        )
+
+
+def pipeline(text: str | None = None) -> list[str]:
+    """The -O pipeline: `text` as `--passes` reads it (default: the default
+    pipeline), without the passes -O never runs."""
+    names = default_pipeline() if text is None else parse_passes(text)
+    return [n for n in names if n not in EXCLUDED]
+
+
+def _count(code: Code) -> int:
+    from ..bytecode.opcodes import OPCODES
+
+    n = pc = 0
+    while pc < len(code.code):
+        pc += OPCODES[code.code[pc]].size
+        n += 1
+    return n
+
+
+def optimize_code(code: Code, nglobals: int, passes: list[str], stats: OptStats) -> Code:
+    """`code` and the code objects nested in it, optimized where possible."""
+    consts = tuple(optimize_code(k, nglobals, passes, stats) if isinstance(k, Code) else k for k in code.consts)
+    if any(a is not b for a, b in zip(consts, code.consts)):
+        code = dataclasses.replace(code, consts=consts)
+    try:
+        fn = build(code)
+        run_pipeline(fn, passes, PassContext(speculate=False))
+        new = lower(fn, code)
+        verify_code(new, nglobals)
+    except Unsupported as e:
+        stats.kept[f"unsupported {e.opname}"] += 1
+        return code
+    except Refused as e:
+        stats.kept[f"refused: {e}"] += 1
+        return code
+    except VerifyError as e:
+        stats.kept[f"failed verification: {str(e)[:120]}"] += 1
+        return code
+    stats.lowered += 1
+    stats.insns_before += _count(code)
+    stats.insns_after += _count(new)
+    return new
+
+
+def optimize_bundle(bundle: Bundle, passes: list[str] | None = None, stats: OptStats | None = None) -> Bundle:
+    """A new bundle whose modules' code objects are optimized (see the module docstring)."""
+    passes = pipeline() if passes is None else [n for n in passes if n not in EXCLUDED]
+    stats = stats if stats is not None else OptStats()
+    modules: dict[str, ModuleCode] = {}
+    for key, m in bundle.modules.items():
+        init = optimize_code(m.init, len(m.globals), passes, stats)
+        modules[key] = dataclasses.replace(m, init=init) if init is not m.init else m
+    return Bundle(bundle.main, modules)
