@@ -162,7 +162,7 @@ class _Options:
             "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.allow, self.optimize, self.passes, self.stats],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
-            "disasm": [self.help, self.lang, self.code, self.allow[0]],
+            "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
@@ -668,6 +668,8 @@ class _Cli:
         word = words[0] if words else None
         try:
             bundle, _, _ = self._load(word, code, opts)
+            if command == "disasm":
+                bundle = self._optimized(bundle, opts)
         except CompileError as e:
             self.err(e.render())
             return self.langs.select(_display(word, code), lang).exit_compile

@@ -91,9 +91,12 @@ class _Emitter:
         self.ops: list[list] = []  # [opname, operands (ints or _Label), pos, tag]
         self.pos: tuple[int, int] = (0, 0)
         self.tag: Block | None = None  # the handler of the source pc being lowered
+        self.written: set[int] = set()  # slots stored to so far
 
     def emit(self, name: str, *operands: object, tag: object = _DC) -> None:
         self.ops.append([name, list(operands), self.pos, self.tag if tag is _DC else tag])
+        if name in ("STORE_LOCAL", "MAKE_CELL"):
+            self.written.add(operands[0])
 
 
 class _Label:
@@ -188,20 +191,20 @@ class _Lowerer:
                 seq.pop(-2)
             start: dict[int, int] = {}
             for u, ins in enumerate(seq):
+                # Walk the operands from the last: one defined right before
+                # (after the trees of the operands that follow it) stays on
+                # the stack, with its own tree before it; any other is loaded
+                # from its slot (or rematerialised) at that point.
                 args = self.stack_args(ins)
-                j, p, s = len(args) - 1, u - 1, u
-                while j >= 0 and p >= 0:
-                    v = seq[p]
-                    if v is not args[j] or not self.carriable(v) or args.count(v) != 1:
-                        break
-                    self.carried.add(v)
-                    s = start[p]
-                    p = s - 1
-                    j -= 1
-                start[u] = s
-                if j >= 0 or s == u:
-                    self.preload.setdefault(seq[s], [])
-                    self.preload[seq[s]][:0] = args[: j + 1]
+                p = u - 1
+                for j in range(len(args) - 1, -1, -1):
+                    v = args[j]
+                    if p >= 0 and seq[p] is v and self.carriable(v) and args.count(v) == 1:
+                        self.carried.add(v)
+                        p = start[p] - 1
+                    else:
+                        self.preload.setdefault(seq[p + 1], [])[:0] = [v]
+                start[u] = p + 1
             self.seq_of = getattr(self, "seq_of", {})
             self.seq_of[b] = seq
 
@@ -221,6 +224,7 @@ class _Lowerer:
                     if self.uses.get(phi, 0) and self.slotted(phi.args[k]):
                         phi_out[p].add(phi.args[k])
         live_in: dict[Block, set[Instr]] = {b: set() for b in fn.blocks}
+        self.live_in = live_in
         self.interf: dict[Instr, set[Instr]] = {}
         self.live_after: dict[Instr, set[Instr]] = {}
         changed = True
@@ -229,7 +233,7 @@ class _Lowerer:
             changed = False
             for b in reversed(fn.blocks):
                 live = set(phi_out[b])
-                for s in set(b.succs):
+                for s in b.terminator.targets:  # (a handler's: at each catching instruction)
                     live |= live_in[s]
                 live = self.walk(b, live, final)
                 if live != live_in[b]:
@@ -269,6 +273,8 @@ class _Lowerer:
             for _, a in self.catch_args.get(ins, ()):
                 if self.slotted(a):
                     live.add(a)
+            if ins.catch is not None:
+                live |= self.live_in[ins.catch]
         phis = [p for p in b.phis if self.uses.get(p, 0)]
         if record:
             for p in phis:
@@ -356,6 +362,8 @@ class _Lowerer:
             else:
                 cands = [k for m in group for k in homes.get(m, ())]
                 cands += [self.slot[r] for m in group for r in related.get(m, ()) if r in self.slot]
+                # (a value that only feeds a phi lands where the phi will live)
+                cands += [k for m in group for r in related.get(m, ()) for k in homes.get(r, ())]
                 cands += list(range(code.nlocals, nslots))
             chosen = next((s for s in cands if fits(group, s)), None)
             if chosen is None:
@@ -437,9 +445,13 @@ class _Lowerer:
         else:
             self.e.emit("POP")
 
-    def copies(self, pairs: list[tuple[Instr, int]]) -> None:
-        """Parallel copy: each value into its slot, as if all at once."""
+    def copies(self, pairs: list[tuple[Instr, int]], entry: bool = False) -> None:
+        """Parallel copy: each value into its slot, as if all at once. (Out of
+        the entry block, a nil need not be copied into a slot above the
+        parameters: nothing has written it yet, and frames start with nil.)"""
         todo = [(a, d) for a, d in pairs if a in self.remat or self.slot.get(a) != d]
+        if entry:
+            todo = [(a, d) for a, d in todo if not (a in self.remat and a.attrs[0] is None and d > self.code.arity and d not in self.e.written)]
         consts = [(a, d) for a, d in todo if a in self.remat]
         moves = [(self.slot[a], d) for a, d in todo if a not in self.remat]
         while moves:
@@ -490,6 +502,9 @@ class _Lowerer:
         for bi, b in enumerate(fn.blocks):
             nxt = fn.blocks[bi + 1] if bi + 1 < len(fn.blocks) else None
             e.ops.append(["LABEL", [self.labels[b]], e.pos, _DC])
+            # Pristine: only the straight line from the entry has run so far.
+            prev = fn.blocks[bi - 1] if bi else None
+            self.pristine = bi == 0 or (self.pristine and b.preds == [prev] and not b.catch_preds and prev.terminator.op == "jump")
             if b.pc is not None:
                 e.tag = self.handler_at.get(b.pc)
             for ins in self.seq_of[b]:
@@ -517,6 +532,8 @@ class _Lowerer:
         if op == "caught":
             self.result(ins)
         elif op == "const":
+            if ins.attrs[0] is None and ins.block is self.fn.blocks[0] and self.slot.get(ins, 0) > self.code.arity:
+                return  # a frame's locals above the parameters start as nil
             self.remat.add(ins)
             self.load(ins)
             self.remat.discard(ins)
@@ -593,7 +610,7 @@ class _Lowerer:
             e.emit("THROW", tag=t.catch)
         elif t.op == "jump":
             dst = t.targets[0]
-            self.copies(self.edge_copies(b, dst))
+            self.copies(self.edge_copies(b, dst), entry=self.pristine)
             if dst is not nxt:
                 e.emit("JUMP", self.labels[dst])
         elif t.op == "branch":
