@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_right
+from dataclasses import dataclass
 
 from ..bytecode.code import ClassInfo, Code
 from ..bytecode.dataflow import first_handlers
@@ -107,8 +108,9 @@ class _Label:
 
 
 class _Lowerer:
-    def __init__(self, fn: Function, code: Code) -> None:
+    def __init__(self, fn: Function, code: Code, for_range: bool = True) -> None:
         self.fn, self.code = fn, code
+        self.use_for_range = for_range
         self.consts = list(code.consts)
         self.const_index = {}
         for i, k in enumerate(self.consts):
@@ -146,6 +148,11 @@ class _Lowerer:
                 if ins.op not in _VALUE_OPS and ins.op not in _KNOWN:
                     raise Refused(f"op {ins.op}")
         self.uses = uses
+        self.silent: set[Instr] = set()  # a counted loop's parts FOR_RANGE does
+        self.loops: dict[Instr, _Loop] = {}  # by the loop header's branch
+        self.ranges: dict[Instr, _Loop] = {}  # by the RANGE that starts the loop
+        if self.use_for_range:
+            self.find_for_ranges()
         # The exceptional-edge operand of each handler phi, per catching instruction.
         self.catch_args: dict[Instr, list[tuple[Instr, Instr]]] = {}  # catching ins -> [(phi, arg)]
         catch_arg_values: set[Instr] = set()
@@ -165,6 +172,97 @@ class _Lowerer:
                 raise Refused(f"constant of type {type(v).__name__}")
         self.trees()
 
+    # -- counted loops ----------------------------------------------------------------
+
+    def find_for_ranges(self) -> None:
+        """Give back FOR_RANGE its loops. The builder turned `FOR_RANGE a`
+        into `more = lt counter, bound; step = add counter, 1; branch more`
+        at the loop header, with the counter a phi of (the range's start,
+        step). Lowered as such, each iteration would run eight instructions
+        where FOR_RANGE runs one; so when the shape is intact, the counter and
+        step are pinned to slot a, slot a+1 is reserved for the bound, the
+        RANGE before the loop stores both ends there (with DUP, so the
+        verifier's type pass proves them ints, as the compiler's code does),
+        and the value FOR_RANGE pushes becomes a new value (`cur`) replacing
+        the counter in the loop body."""
+        fn = self.fn
+        idom = None
+        for h in fn.blocks:
+            t = h.terminator
+            if t.op != "branch" or not h.phis:
+                continue
+            more = t.args[0]
+            if more.op not in ("lt", "le") or more.block is not h or more.pc not in self.orig:
+                continue
+            op, operands = self.orig[more.pc]
+            if OPCODES[op].name != "FOR_RANGE":
+                continue
+            a, incl, _ = operands
+            if (more.op == "le") != bool(incl) or a + 1 >= self.code.nlocals:
+                continue
+            counter, bound = more.args
+            steps = [i for i in h.instrs if i.op == "add" and i.args and i.args[0] is counter and i.pc == more.pc]
+            if len(steps) != 1 or counter.op != "phi" or counter.block is not h or self.uses.get(more) != 1:
+                continue
+            step = steps[0]
+            one = step.args[1]
+            visible = [i for i in h.instrs if not (i.op == "const" and i is one)]
+            if visible != [more, step] or one.op != "const" or one.attrs != (1,) or self.uses.get(one) != 1:
+                continue
+            body, exit_ = t.targets
+            if body.preds != [h] or body is exit_:
+                continue
+            entries = [k for k, p in enumerate(h.preds) if counter.args[k] is not step]
+            if len(entries) != 1 or h.catch_preds:
+                continue
+            pre = h.preds[entries[0]]
+            init = counter.args[entries[0]]
+            rng = [i for i in pre.instrs if i.op in ("range", "range_incl") and i.args == [init, bound]]
+            if len(rng) != 1 or pre.terminator.op != "jump" or pre.preds.count(pre) or h.preds.count(pre) != 1:
+                continue
+            if any(u is not counter for u in self.users(step)):
+                continue
+            # The counter's uses in the body become uses of `cur`.
+            if idom is None:
+                from .verify import dominators
+
+                idom = dominators(fn)
+            under = _dominated(fn, idom, body)
+            cur = Instr(fn.new_id(), "for_range_value", [], (), counter.type, block=body)
+            body.instrs.insert(0, cur)
+            for b in under:
+                for ins in b.instrs + [b.terminator]:
+                    ins.args = [cur if x is counter else x for x in ins.args]
+            for b in fn.blocks:
+                for k, p in enumerate(b.preds):
+                    if p in under:
+                        for phi in b.phis:
+                            if phi.args[k] is counter:
+                                phi.args[k] = cur
+            left = [u for u in self.users(counter) if u not in (more, step)]
+            if left:  # (used after the loop too: then counter and step overlap)
+                for b in fn.blocks:
+                    for ins in b.all():
+                        ins.args = [counter if x is cur else x for x in ins.args]
+                body.instrs.remove(cur)
+                continue
+            loop = _Loop(a, counter, step, more, rng[0], init, bound, cur, pre, h)
+            self.silent |= {more, step, cur}
+            self.loops[t] = loop
+            self.ranges[rng[0]] = loop
+        # Recount the uses the rewriting moved.
+        if self.loops:
+            uses: dict[Instr, int] = {}
+            for b in fn.blocks:
+                for ins in b.all():
+                    if ins.op != "iter_done":
+                        for x in ins.args:
+                            uses[x] = uses.get(x, 0) + 1
+            self.uses = uses
+
+    def users(self, v: Instr) -> list[Instr]:
+        return [ins for b in self.fn.blocks for ins in b.all() if any(x is v for x in ins.args)]
+
     def stack_args(self, ins: Instr) -> list[Instr]:
         """The operands `ins` takes from the operand stack, in push order."""
         op = ins.op
@@ -174,7 +272,9 @@ class _Lowerer:
             return [ins.args[1]]
         if op == "branch" and ins in self.fused:
             return [ins.args[0].args[0]]
-        if op == "branch" and ins.args[0].op == "iter_done":
+        if op == "branch" and (ins.args[0].op == "iter_done" or ins in self.loops):
+            return []
+        if ins in self.ranges:
             return []
         return list(ins.args)
 
@@ -184,7 +284,7 @@ class _Lowerer:
         self.fused: set[Instr] = set()  # branches that test a `truthy` with JUMP_IF_FALSY
         self.preload: dict[Instr, list[Instr]] = {}  # instruction -> values to push before it
         for b in self.fn.blocks:
-            seq = [i for i in b.instrs if i not in self.remat and i.op not in _SILENT] + [b.terminator]
+            seq = [i for i in b.instrs if i not in self.remat and i.op not in _SILENT and i not in self.silent] + [b.terminator]
             t = b.terminator
             if t.op == "branch" and len(seq) >= 2 and seq[-2] is t.args[0] and t.args[0].op == "truthy" and self.uses.get(t.args[0]) == 1:
                 self.fused.add(t)
@@ -212,6 +312,8 @@ class _Lowerer:
         return v.type is not None and self.uses.get(v, 0) == 1 and v.op not in ("make_cell", "caught", "for_iter", "phi", "param")
 
     def slotted(self, v: Instr) -> bool:
+        if v in self.silent and v.op in ("lt", "le"):  # (FOR_RANGE compares)
+            return False
         return v.type is not None and v not in self.carried and v not in self.remat and v.op != "iter_done"
 
     def liveness(self) -> None:
@@ -266,7 +368,7 @@ class _Lowerer:
                 self.live_after[ins] = set(live)
             if ins.type is not None:
                 define(ins)
-            if ins.op != "iter_done":
+            if ins.op != "iter_done" and not (ins in self.silent and ins.op in ("lt", "le")):
                 for a in ins.args:
                     if self.slotted(a):
                         live.add(a)
@@ -302,6 +404,14 @@ class _Lowerer:
                 ra, rp = find(a), find(phi)
                 if ra is not rp:
                     parent[ra] = rp
+        pin: dict[Instr, int] = {p: p.attrs[0] for p in fn.params}
+        reserved: set[int] = set()
+        for loop in self.loops.values():
+            rs, rc = find(loop.step), find(loop.counter)
+            if rs is not rc:
+                parent[rs] = rc
+            pin[loop.counter] = pin[loop.step] = loop.slot
+            reserved |= {loop.slot, loop.slot + 1}
         homes: dict[Instr, list[int]] = {}
         for b in fn.blocks:
             for ins in b.all():
@@ -348,15 +458,15 @@ class _Lowerer:
             return True
 
         order = list(groups.items())
-        order.sort(key=lambda kv: 0 if any(m.op == "param" for m in kv[1]) else 1)
+        order.sort(key=lambda kv: 0 if any(m in pin for m in kv[1]) else 1)
         for _, group in order:
             for m in group:
                 for o in group:
                     if o is not m and o in self.interf.get(m, ()):
                         raise Refused("values a handler needs in one slot interfere")
-            pinned = {m.attrs[0] for m in group if m.op == "param"}
+            pinned = {pin[m] for m in group if m in pin}
             if len(pinned) > 1:
-                raise Refused("two parameters a handler needs in one slot")
+                raise Refused("two pinned values a handler needs in one slot")
             if pinned:
                 cands = list(pinned)
             else:
@@ -365,10 +475,10 @@ class _Lowerer:
                 # (a value that only feeds a phi lands where the phi will live)
                 cands += [k for m in group for r in related.get(m, ()) for k in homes.get(r, ())]
                 cands += list(range(code.nlocals, nslots))
-            chosen = next((s for s in cands if fits(group, s)), None)
+            chosen = next((s for s in cands if (pinned or s not in reserved) and fits(group, s)), None)
             if chosen is None:
                 if pinned:
-                    raise Refused("a parameter's slot is taken")
+                    raise Refused("a pinned slot (parameter, counted loop) is taken")
                 chosen = nslots
                 nslots += 1
             for m in group:
@@ -477,7 +587,9 @@ class _Lowerer:
         if dst.preds.count(src) != 1:
             raise Refused("two edges between one pair of blocks")
         k = dst.preds.index(src)
-        return [(p.args[k], self.slot[p]) for p in dst.phis if self.uses.get(p, 0)]
+        loop = next((lp for lp in self.loops.values() if lp.header is dst and lp.pre is src), None)
+        # (Into a counted loop, its RANGE has stored the counter's start.)
+        return [(p.args[k], self.slot[p]) for p in dst.phis if self.uses.get(p, 0) and (loop is None or p is not loop.counter)]
 
     def target(self, src: Block, dst: Block) -> _Label:
         """The label an edge jumps to: the block's, or a trampoline's doing the copies."""
@@ -499,11 +611,12 @@ class _Lowerer:
         self.labels = {b: _Label() for b in fn.blocks}
         self.trampolines: list = []
         e.pos = (code.line, code.col)
-        for bi, b in enumerate(fn.blocks):
-            nxt = fn.blocks[bi + 1] if bi + 1 < len(fn.blocks) else None
+        layout = self.layout()
+        for bi, b in enumerate(layout):
+            nxt = layout[bi + 1] if bi + 1 < len(layout) else None
             e.ops.append(["LABEL", [self.labels[b]], e.pos, _DC])
             # Pristine: only the straight line from the entry has run so far.
-            prev = fn.blocks[bi - 1] if bi else None
+            prev = layout[bi - 1] if bi else None
             self.pristine = bi == 0 or (self.pristine and b.preds == [prev] and not b.catch_preds and prev.terminator.op == "jump")
             if b.pc is not None:
                 e.tag = self.handler_at.get(b.pc)
@@ -523,6 +636,26 @@ class _Lowerer:
             self.copies(pairs)
             e.emit("JUMP", self.labels[dst])
         return self.assemble()
+
+    def layout(self) -> list[Block]:
+        """Block order: each block followed, where it can be, by the successor
+        it would fall through to (a branch's true side, a loop's body), so
+        fewer jumps run; otherwise the IR's order."""
+        fn = self.fn
+        order, placed = [], set()
+        rest = list(fn.blocks)
+        b: Block | None = fn.blocks[0]
+        while b is not None:
+            order.append(b)
+            placed.add(b)
+            t = b.terminator
+            prefs = list(t.targets)
+            if t.op == "branch" and (t.args[0].op == "iter_done" or t in self.loops):
+                prefs = [t.targets[1]] if t.args[0].op == "iter_done" else [t.targets[0]]
+            b = next((s for s in prefs if s not in placed), None)
+            if b is None:
+                b = next((s for s in rest if s not in placed), None)
+        return order
 
     def instr(self, ins: Instr) -> None:
         e, op = self.e, ins.op
@@ -561,6 +694,16 @@ class _Lowerer:
         elif op == "for_iter":
             e.emit("LOAD_LOCAL", self.slot[ins.args[0]])
             self.for_iter = ins
+        elif ins in self.ranges:
+            loop = self.ranges[ins]
+            self.load(loop.init)
+            e.emit("DUP")
+            e.emit("STORE_LOCAL", loop.slot)
+            self.load(loop.bound)
+            e.emit("DUP")
+            e.emit("STORE_LOCAL", loop.slot + 1)
+            e.emit(_VALUE_OPS[op], tag=tag)
+            self.result(ins)
         elif op == "truthy":
             e.emit("FALSY", tag=tag)
             e.emit("NOT", tag=tag)
@@ -617,6 +760,12 @@ class _Lowerer:
             if_true, if_false = t.targets
             if if_true is if_false:
                 raise Refused("a branch with both edges to one block")
+            if t in self.loops:
+                loop = self.loops[t]
+                e.emit("FOR_RANGE", loop.slot, 1 if loop.more.op == "le" else 0, self.target(b, if_false))
+                self.result(loop.cur)
+                self.jump_to(b, if_true, nxt)
+                return
             fi = getattr(self, "for_iter", None)
             if fi is not None and fi.block is b:
                 self.for_iter = None
@@ -713,8 +862,38 @@ class _Lowerer:
         )
 
 
+@dataclass(eq=False)
+class _Loop:
+    """A counted loop lowered to FOR_RANGE (see `find_for_ranges`)."""
+
+    slot: int  # FOR_RANGE's counter slot (the bound is slot + 1)
+    counter: Instr  # the header's phi
+    step: Instr  # counter + 1
+    more: Instr  # counter < bound
+    range: Instr  # the RANGE that checked both ends
+    init: Instr
+    bound: Instr
+    cur: Instr  # the value FOR_RANGE pushes: the counter, in the body
+    pre: Block  # the block that enters the loop (holds the RANGE)
+    header: Block
+
+
+def _dominated(fn: Function, idom: dict[Block, Block], top: Block) -> set[Block]:
+    out = set()
+    for b in fn.blocks:
+        x = b
+        while x in idom:
+            if x is top:
+                out.add(b)
+                break
+            if idom[x] is x:
+                break
+            x = idom[x]
+    return out
+
+
 # Ops with a lowering of their own (the rest are in _VALUE_OPS).
-_KNOWN = frozenset(("param", "phi", "const", "caught", "cell_get", "cell_set", "make_cell", "closure", "for_iter", "iter_done", "truthy", "jump", "branch", "return", "throw"))
+_KNOWN = frozenset(("for_range_value", "param", "phi", "const", "caught", "cell_get", "cell_set", "make_cell", "closure", "for_iter", "iter_done", "truthy", "jump", "branch", "return", "throw"))
 
 
 def _decode(code: Code) -> dict[int, tuple[int, tuple[int, ...]]]:
@@ -726,8 +905,10 @@ def _decode(code: Code) -> dict[int, tuple[int, tuple[int, ...]]]:
     return out
 
 
-def lower(fn: Function, code: Code) -> Code:
+def lower(fn: Function, code: Code, for_range: bool = True) -> Code:
     """Bytecode for `fn`, the (optimized) IR of `code`; raises Refused when the
     function is better left as it was. The result is not verified here: the
-    caller knows the module's global count (`verifier.verify_code`)."""
-    return _Lowerer(fn, code).run()
+    caller knows the module's global count (`verifier.verify_code`).
+    for_range: give counted loops back their FOR_RANGE (this rewrites `fn`:
+    a caller that retries without it builds the IR again)."""
+    return _Lowerer(fn, code, for_range).run()

@@ -73,10 +73,11 @@ def optimize_code(code: Code, nglobals: int, passes: list[str], stats: OptStats)
     if any(a is not b for a, b in zip(consts, code.consts)):
         code = dataclasses.replace(code, consts=consts)
     try:
-        fn = build(code)
-        run_pipeline(fn, passes, PassContext(speculate=False))
-        new = lower(fn, code)
-        verify_code(new, nglobals)
+        try:
+            new = _lowered(code, nglobals, passes, True)
+        except (Refused, VerifyError):
+            # Counted loops pin slots; without FOR_RANGE the lowering is freer.
+            new = _lowered(code, nglobals, passes, False)
     except Unsupported as e:
         stats.kept[f"unsupported {e.opname}"] += 1
         return code
@@ -89,6 +90,14 @@ def optimize_code(code: Code, nglobals: int, passes: list[str], stats: OptStats)
     stats.lowered += 1
     stats.insns_before += _count(code)
     stats.insns_after += _count(new)
+    return new
+
+
+def _lowered(code: Code, nglobals: int, passes: list[str], for_range: bool) -> Code:
+    fn = build(code)
+    run_pipeline(fn, passes, PassContext(speculate=False))
+    new = lower(fn, code, for_range)
+    verify_code(new, nglobals)
     return new
 
 
