@@ -124,6 +124,17 @@ class _Lowerer:
 
     def prepare(self) -> None:
         fn = self.fn
+        # Phis nothing but dead phis use go first (there is no value to copy
+        # for them; the counted-loop shape also wants them out of the way).
+        useful: set[Instr] = set()
+        work = [a for b in fn.blocks for ins in b.instrs + [b.terminator] for a in ins.args if a.op == "phi"]
+        while work:
+            p = work.pop()
+            if p not in useful:
+                useful.add(p)
+                work += [a for a in p.args if a.op == "phi"]
+        for b in fn.blocks:
+            b.phis = [p for p in b.phis if p in useful]
         handler_depth = {t: d for _, _, t, d in self.code.handlers}
         self.handlers = {b for b in fn.blocks if b.catch_preds}
         for h in self.handlers:
@@ -428,6 +439,8 @@ class _Lowerer:
                         if k in homes[v]:
                             homes[v].remove(k)
                         homes[v].insert(0, k)
+        for loop in self.loops.values():  # (the frame states still name the counter)
+            homes[loop.cur] = [k for k in homes.get(loop.counter, ()) if k not in (loop.slot, loop.slot + 1)]
         values: list[Instr] = [p for p in fn.params if self.uses.get(p, 0)]
         for b in fn.blocks:
             for ins in b.phis + b.instrs:
