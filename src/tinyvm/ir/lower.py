@@ -182,6 +182,7 @@ class _Lowerer:
             if not isinstance(v, _CONST_TYPES) and type(v).__name__ != "_Ref":
                 raise Refused(f"constant of type {type(v).__name__}")
         self.trees()
+        self.stack_phis()
 
     # -- counted loops ----------------------------------------------------------------
 
@@ -319,10 +320,117 @@ class _Lowerer:
             self.seq_of = getattr(self, "seq_of", {})
             self.seq_of[b] = seq
 
+    def stack_phis(self) -> None:
+        """Keep `a and b`'s value on the operand stack across its blocks.
+
+        The compiler evaluates `a and b` as `a; DUP; JUMP_IF_FALSE end; POP;
+        b; end:` -- the value reaches the join on the stack. In SSA that is a
+        phi of a block's only phi; given a slot it would cost a store and a
+        load on each edge. So a join's only phi stays on the stack when: the
+        join consumes it first thing (the first value its first instruction
+        loads, used nowhere else) or branches on it and passes it on to such
+        a join; and every predecessor either jumps to the join with the value
+        last on the stack, or branches on the value itself (`DUP`, then the
+        branch; the other successor, reached only from there, starts with
+        `POP`)."""
+        self.stack_phi: set[Instr] = set()
+        self.dup_branch: set[Instr] = set()  # branches that DUP their operand first
+        self.pop_first: set[Block] = set()
+        cands: dict[Block, Instr] = {}
+        for j in self.fn.blocks[1:]:
+            useful = [p for p in j.phis if self.uses.get(p, 0)]
+            if len(useful) == 1 and not j.catch_preds and j not in self.handlers and len(set(j.preds)) == len(j.preds):
+                cands[j] = useful[0]
+        plans: dict[Block, list] = {}
+        changed = True
+        while changed:
+            changed = False
+            for j, p in list(cands.items()):
+                plan = self.stack_phi_plan(j, p, cands)
+                if plan is None:
+                    del cands[j]
+                    changed = True
+                else:
+                    plans[j] = plan
+        for j, p in cands.items():
+            self.stack_phi.add(p)
+            for kind, x, extra in plans[j]:
+                if kind == "carry":
+                    self.carried.add(x)
+                    pre = self.preload.get(extra)
+                    if pre and pre[0] is x:
+                        pre.pop(0)
+                elif kind == "dup":
+                    self.dup_branch.add(x)
+                    self.pop_first.add(extra)
+            first = self.seq_of[j][0]
+            pre = self.preload.get(first)
+            if pre and pre[0] is p:
+                pre.pop(0)
+
+    def stack_phi_plan(self, j: Block, p: Instr, cands: dict[Block, Instr]) -> list | None:
+        """What keeping `p` on the stack needs, or None if it cannot be."""
+        seq = self.seq_of[j]
+        plan: list = []
+        t = j.terminator
+        first_load = self.preload.get(seq[0], [])[:1] == [p]
+        if self.uses.get(p) == 1 and first_load and self.preload[seq[0]].count(p) == 1:
+            pass
+        elif seq == [t] and self.passes_on(j, p, cands):
+            pass
+        else:
+            return None
+        for k, pred in enumerate(j.preds):
+            a = p.args[k]
+            pt = pred.terminator
+            pseq = self.seq_of[pred]
+            if pt.op == "jump":
+                if a in self.carried or a.op == "phi" and a in cands.values():
+                    return None
+                if len(pseq) >= 2 and pseq[-2] is a and self.uses.get(a) == 1 and self.carriable(a):
+                    plan.append(("carry", a, pt))
+                continue
+            if pt.op != "branch" or pred is j or not self.passes_on(pred, a, cands, to=j):
+                return None
+            plan.append(("dup", pt, self._dup_plan[pt]))
+            if a.op == "phi" and a.block is pred and cands.get(pred) is a:
+                continue  # (pred's own stack phi: on the stack from its start)
+            if len(pseq) < 2 or pseq[-2] is not a or not self.carriable_any(a):
+                return None
+            plan.append(("carry", a, pt))
+        return plan
+
+    def passes_on(self, b: Block, v: Instr, cands: dict[Block, Instr], to: Block | None = None) -> bool:
+        """Whether b's branch tests v (on the stack) and hands v to one target's
+        stack phi (`to`, when given) and nothing else uses v: DUP, then branch.
+        Records the plan's DUP when it holds."""
+        t = b.terminator
+        if t.op != "branch" or t in self.loops or t.args[0].op == "iter_done" or t.targets[0] is t.targets[1]:
+            return False
+        if self.stack_args(t) != [v]:
+            return False
+        if self.uses.get(v) != 2:  # (the test, and the phi)
+            return False
+        phi_targets = [s for s in t.targets if s in cands and cands[s].args[s.preds.index(b)] is v]
+        if len(phi_targets) != 1 or (to is not None and phi_targets[0] is not to):
+            return False
+        other = next(s for s in t.targets if s is not phi_targets[0])
+        if other.preds != [b] or other.phis or other.catch_preds or other in self.handlers:
+            return False
+        self._dup_plan = getattr(self, "_dup_plan", {})
+        self._dup_plan[t] = other
+        return True
+
+    def carriable_any(self, v: Instr) -> bool:
+        """carriable, whatever the number of uses (a DUP makes the second)."""
+        return v.type is not None and v.op not in ("make_cell", "caught", "for_iter", "phi", "param") and v not in self.remat
+
     def carriable(self, v: Instr) -> bool:
         return v.type is not None and self.uses.get(v, 0) == 1 and v.op not in ("make_cell", "caught", "for_iter", "phi", "param")
 
     def slotted(self, v: Instr) -> bool:
+        if v in getattr(self, "stack_phi", ()):
+            return False
         if v in self.silent and v.op in ("lt", "le"):  # (FOR_RANGE compares)
             return False
         return v.type is not None and v not in self.carried and v not in self.remat and v.op != "iter_done"
@@ -602,7 +710,7 @@ class _Lowerer:
         k = dst.preds.index(src)
         loop = next((lp for lp in self.loops.values() if lp.header is dst and lp.pre is src), None)
         # (Into a counted loop, its RANGE has stored the counter's start.)
-        return [(p.args[k], self.slot[p]) for p in dst.phis if self.uses.get(p, 0) and (loop is None or p is not loop.counter)]
+        return [(p.args[k], self.slot[p]) for p in dst.phis if self.uses.get(p, 0) and p not in self.stack_phi and (loop is None or p is not loop.counter)]
 
     def target(self, src: Block, dst: Block) -> _Label:
         """The label an edge jumps to: the block's, or a trampoline's doing the copies."""
@@ -633,6 +741,8 @@ class _Lowerer:
             self.pristine = bi == 0 or (self.pristine and b.preds == [prev] and not b.catch_preds and prev.terminator.op == "jump")
             if b.pc is not None:
                 e.tag = self.handler_at.get(b.pc)
+            if b in self.pop_first:
+                e.emit("POP")  # (the value `a and b` handed to the other side)
             for ins in self.seq_of[b]:
                 if ins.pc is not None:
                     e.pos = self.position(ins.pc)
@@ -767,6 +877,11 @@ class _Lowerer:
         elif t.op == "jump":
             dst = t.targets[0]
             self.copies(self.edge_copies(b, dst), entry=self.pristine)
+            for p in dst.phis:
+                if p in self.stack_phi:  # the join's value goes on the stack, last
+                    a = p.args[dst.preds.index(b)]
+                    if a not in self.carried:
+                        self.load(a)
             if dst is not nxt:
                 e.emit("JUMP", self.labels[dst])
         elif t.op == "branch":
@@ -794,6 +909,8 @@ class _Lowerer:
                 jf, jt = "JUMP_IF_FALSY", "JUMP_IF_TRUTHY"
             else:
                 jf, jt = "JUMP_IF_FALSE", "JUMP_IF_TRUE"
+            if t in self.dup_branch:
+                e.emit("DUP")  # (one copy for the test, one for the join)
             lt, lf = self.target(b, if_true), self.target(b, if_false)
             if lf is self.labels.get(nxt) and lt is not lf:
                 e.emit(jt, lt, tag=_DC)
@@ -824,12 +941,15 @@ class _Lowerer:
         lines: list[tuple[int, int, int]] = []
         tags: list[tuple[int, int, object]] = []  # (start, end, tag)
         depth = max_depth = 0
-        handler_entry = {self.labels[h].at for h in self.handlers}
+        # Blocks entered with one value on the stack: handlers (the caught
+        # value), joins of a stack phi, and the other sides of their DUPs.
+        entry1 = {self.labels[h] for h in self.handlers} | {self.labels[p.block] for p in self.stack_phi}
+        entry1 |= {self.labels[b] for b in self.pop_first}
         for name, operands, pos, tag in ops:
             if name == "LABEL":
                 # Every block starts with an empty stack (values cross blocks
                 # in slots), a handler with the caught value.
-                depth = 1 if operands[0].at in handler_entry else 0
+                depth = 1 if operands[0] in entry1 else 0
                 max_depth = max(max_depth, depth)
                 continue
             at = len(stream)
