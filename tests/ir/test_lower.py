@@ -191,6 +191,32 @@ print !nil;
     assert same(src, lang="prog.lox")[0] == 0
 
 
+def test_for_in_iterators_stay_on_the_stack_and_leave_with_break_and_return() -> None:
+    src = """
+fn f(xs: [int]) -> int {
+  var s = 0
+  for x in xs {
+    if x == 3 { break }
+    for y in [1, 2] {
+      if y == x { return s * 100 }
+      s = s + y
+    }
+    s = s + x
+  }
+  return s
+}
+print(f([1, 5, 3, 9]), f([7, 2]), f([]))
+"""
+    assert same(src) == (0, "0 1100 0\n", "")
+    code = lowered_code(src, "f")
+    from tinyvm.bytecode.disasm import format_code
+
+    listing = format_code(code)
+    # Each loop's GET_ITER is its only one: no iterator is reloaded per iteration.
+    assert listing.count("GET_ITER") == 2 and "FOR_ITER" in listing
+    assert code.nlocals == 5  # f, xs, s, x, y: the iterators have no slots
+
+
 def test_int64_overflow_still_raises() -> None:
     src = "var x = 9223372036854775800\nfor i in 0..20 { x = x + 1 }\nprint(x)\n"
     status, _, err = same(src)
@@ -283,7 +309,7 @@ def cond(draw) -> str:
 @st.composite
 def block(draw, depth: int = 0) -> list[str]:
     lines = []
-    kinds = ["assign", "assign", "swap", "if", "while", "for", "return", "try", "closure", "print"]
+    kinds = ["assign", "assign", "swap", "if", "while", "for", "forin", "return", "try", "closure", "print", "and"]
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(kinds if depth < 3 else ["assign", "return", "print"]))
         if kind == "assign":
@@ -302,6 +328,10 @@ def block(draw, depth: int = 0) -> list[str]:
             lines += [f"var k{depth} = 0", f"while k{depth} < 4 and {draw(cond())} {{", f"k{depth} = k{depth} + 1", *draw(block(depth + 1)), "}"]
         elif kind == "for":
             lines += [f"for i{depth} in {draw(st.integers(-1, 3))}..{draw(st.integers(0, 4))} {{", f"a = a + i{depth}", *draw(block(depth + 1)), "}"]
+        elif kind == "forin":
+            lines += [f"for x{depth} in [a, {draw(expr())}, c] {{", f"if x{depth} == {draw(expr())} {{ break }}", *draw(block(depth + 1)), "}"]
+        elif kind == "and":
+            lines.append(f"if ({draw(cond())}) and ({draw(cond())}) or a > b {{ c = c + 1 }}")
         elif kind == "try":
             lines += ["try {", *draw(block(depth + 1)), "} catch e {", f'print("caught", {draw(expr())})', *draw(block(depth + 1)), "}"]
         else:

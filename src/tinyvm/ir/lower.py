@@ -159,6 +159,7 @@ class _Lowerer:
                 if ins.op not in _VALUE_OPS and ins.op not in _KNOWN:
                     raise Refused(f"op {ins.op}")
         self.uses = uses
+        self.carried: set[Instr] = set()  # values that never leave the operand stack
         self.silent: set[Instr] = set()  # a counted loop's parts FOR_RANGE does
         self.loops: dict[Instr, _Loop] = {}  # by the loop header's branch
         self.ranges: dict[Instr, _Loop] = {}  # by the RANGE that starts the loop
@@ -181,6 +182,7 @@ class _Lowerer:
             v = ins.attrs[0]
             if not isinstance(v, _CONST_TYPES) and type(v).__name__ != "_Ref":
                 raise Refused(f"constant of type {type(v).__name__}")
+        self.find_iter_loops()
         self.trees()
         self.stack_phis()
 
@@ -292,7 +294,6 @@ class _Lowerer:
 
     def trees(self) -> None:
         """Which values stay on the operand stack, and where the others are loaded."""
-        self.carried: set[Instr] = set()
         self.fused: set[Instr] = set()  # branches that test a `truthy` with JUMP_IF_FALSY
         self.preload: dict[Instr, list[Instr]] = {}  # instruction -> values to push before it
         for b in self.fn.blocks:
@@ -319,6 +320,60 @@ class _Lowerer:
                 start[u] = p + 1
             self.seq_of = getattr(self, "seq_of", {})
             self.seq_of[b] = seq
+
+    def find_iter_loops(self) -> None:
+        """Keep a for-in loop's iterator on the operand stack, as the compiler
+        does: `GET_ITER` before the loop, `FOR_ITER` at its header, and the
+        iterator below everything else while the body runs (in a slot, each
+        iteration would load it again and pop it after FOR_ITER). Every block
+        of the loop then starts one value deeper (`self.base`), and an edge
+        leaving the loop other than FOR_ITER's own exit pops it. Not done when
+        a handler block lies in the loop (its table depth would have to keep
+        the iterator)."""
+        self.base: dict[Block, int] = {b: 0 for b in self.fn.blocks}
+        self.iter_on_stack: set[Instr] = set()  # for_iter instructions whose iterator stays
+        self.iter_pre: dict[Block, Block] = {}  # loop header -> the block entering it
+        for h in self.fn.blocks:
+            t = h.terminator
+            if t.op != "branch" or t.args[0].op != "iter_done":
+                continue
+            fi = t.args[0].args[0]
+            x = fi.args[0] if fi.op == "for_iter" and fi.block is h else None
+            if x is None or x.op != "get_iter" or self.uses.get(x) != 1 or x.block is h:
+                continue
+            pre = x.block
+            if pre.terminator.op != "jump" or pre.terminator.targets[0] is not h or h.preds.count(pre) != 1:
+                continue
+            region, work = {h}, [p for p in h.preds if p is not pre]
+            ok = True
+            while work:
+                b = work.pop()
+                if b in region:
+                    continue
+                if b is pre or b.catch_preds or b in self.handlers or b is self.fn.blocks[0]:
+                    ok = False
+                    break
+                region.add(b)
+                work += b.preds
+            if not ok or h.catch_preds:
+                continue
+            self.iter_on_stack.add(fi)
+            self.iter_pre[h] = pre
+            self.carried.add(x)
+            for b in region:
+                self.base[b] += 1
+
+    def pops(self, src: Block, dst: Block) -> int:
+        """How many iterators an edge leaves behind (see find_iter_loops)."""
+        if self.iter_pre.get(dst) is src:
+            return 0  # (the iterator is pushed on the way in)
+        n = self.base[src] - self.base[dst]
+        t = src.terminator
+        if t.op == "branch" and t.args[0].op == "iter_done" and t.args[0].args[0] in self.iter_on_stack and dst is t.targets[0]:
+            n -= 1  # (FOR_ITER pops its iterator when done)
+        if n < 0:
+            raise Refused("an edge into a for-in loop")
+        return n
 
     def stack_phis(self) -> None:
         """Keep `a and b`'s value on the operand stack across its blocks.
@@ -372,6 +427,8 @@ class _Lowerer:
         """What keeping `p` on the stack needs, or None if it cannot be."""
         seq = self.seq_of[j]
         plan: list = []
+        if any(self.base[pred] != self.base[j] for pred in j.preds):
+            return None
         t = j.terminator
         first_load = self.preload.get(seq[0], [])[:1] == [p]
         if self.uses.get(p) == 1 and first_load and self.preload[seq[0]].count(p) == 1:
@@ -415,7 +472,7 @@ class _Lowerer:
         if len(phi_targets) != 1 or (to is not None and phi_targets[0] is not to):
             return False
         other = next(s for s in t.targets if s is not phi_targets[0])
-        if other.preds != [b] or other.phis or other.catch_preds or other in self.handlers:
+        if self.base[other] != self.base[b] or other.preds != [b] or other.phis or other.catch_preds or other in self.handlers:
             return False
         self._dup_plan = getattr(self, "_dup_plan", {})
         self._dup_plan[t] = other
@@ -715,10 +772,13 @@ class _Lowerer:
     def target(self, src: Block, dst: Block) -> _Label:
         """The label an edge jumps to: the block's, or a trampoline's doing the copies."""
         pairs = self.edge_copies(src, dst)
-        if not [1 for a, d in pairs if a in self.remat or self.slot.get(a) != d]:
+        pops = self.pops(src, dst)
+        if not pops and not [1 for a, d in pairs if a in self.remat or self.slot.get(a) != d]:
             return self.labels[dst]
         lab = _Label()
-        self.trampolines.append((lab, pairs, dst, self.e.pos, self.e.tag))
+        # (the stack there: the source's base, less FOR_ITER's iterator when done)
+        self.trampolines.append((lab, pairs, dst, self.e.pos, self.e.tag, pops, self.base[dst] + pops))
+        self.label_depth[lab] = self.base[dst] + pops
         return lab
 
     def run(self) -> Code:
@@ -731,11 +791,13 @@ class _Lowerer:
         self.e = e = _Emitter()
         self.labels = {b: _Label() for b in fn.blocks}
         self.trampolines: list = []
+        self.label_depth: dict[_Label, int] = {}
         e.pos = (code.line, code.col)
         layout = self.layout()
         for bi, b in enumerate(layout):
             nxt = layout[bi + 1] if bi + 1 < len(layout) else None
             e.ops.append(["LABEL", [self.labels[b]], e.pos, _DC])
+            self.label_depth[self.labels[b]] = self.base[b]
             # Pristine: only the straight line from the entry has run so far.
             prev = layout[bi - 1] if bi else None
             self.pristine = bi == 0 or (self.pristine and b.preds == [prev] and not b.catch_preds and prev.terminator.op == "jump")
@@ -753,9 +815,11 @@ class _Lowerer:
                     self.terminator(b, ins, nxt)
                 else:
                     self.instr(ins)
-        for lab, pairs, dst, pos, tag in self.trampolines:
+        for lab, pairs, dst, pos, tag, pops, _ in self.trampolines:
             e.pos, e.tag = pos, tag
             e.ops.append(["LABEL", [lab], pos, _DC])
+            for _ in range(pops):
+                e.emit("POP")  # (an iterator of the loop this edge leaves)
             self.copies(pairs)
             e.emit("JUMP", self.labels[dst])
         return self.assemble()
@@ -815,7 +879,8 @@ class _Lowerer:
             e.emit("MAKE_CLOSURE", self.const(ins.attrs[0], ins), tag=tag)
             self.result(ins)
         elif op == "for_iter":
-            e.emit("LOAD_LOCAL", self.slot[ins.args[0]])
+            if ins not in self.iter_on_stack:
+                e.emit("LOAD_LOCAL", self.slot[ins.args[0]])
             self.for_iter = ins
         elif ins in self.ranges:
             loop = self.ranges[ins]
@@ -877,6 +942,8 @@ class _Lowerer:
         elif t.op == "jump":
             dst = t.targets[0]
             self.copies(self.edge_copies(b, dst), entry=self.pristine)
+            for _ in range(self.pops(b, dst)):
+                e.emit("POP")  # (an iterator of the loop this edge leaves)
             for p in dst.phis:
                 if p in self.stack_phi:  # the join's value goes on the stack, last
                     a = p.args[dst.preds.index(b)]
@@ -902,7 +969,8 @@ class _Lowerer:
                     raise Refused("for_iter without its iter_done branch")
                 e.emit("FOR_ITER", self.target(b, if_true), tag=fi.catch)
                 self.result(fi)  # the value (the iterator stays below it)
-                e.emit("POP")
+                if fi not in self.iter_on_stack:
+                    e.emit("POP")
                 self.jump_to(b, if_false, nxt)
                 return
             if t in self.fused:
@@ -922,6 +990,8 @@ class _Lowerer:
             raise Refused(f"terminator {t.op}")
 
     def jump_to(self, b: Block, dst: Block, nxt: Block | None) -> None:
+        for _ in range(self.pops(b, dst)):
+            self.e.emit("POP")
         self.copies(self.edge_copies(b, dst))
         if dst is not nxt:
             self.e.emit("JUMP", self.labels[dst])
@@ -949,7 +1019,7 @@ class _Lowerer:
             if name == "LABEL":
                 # Every block starts with an empty stack (values cross blocks
                 # in slots), a handler with the caught value.
-                depth = 1 if operands[0] in entry1 else 0
+                depth = self.label_depth.get(operands[0], 0) + (1 if operands[0] in entry1 else 0)
                 max_depth = max(max_depth, depth)
                 continue
             at = len(stream)
