@@ -269,7 +269,8 @@ class _Lowerer:
             uses: dict[Instr, int] = {}
             for b in fn.blocks:
                 for ins in b.all():
-                    if ins.op != "iter_done":
+                    # (FOR_RANGE compares in place of `more`: its operands are not used)
+                    if ins.op != "iter_done" and not (ins in self.silent and ins.op in ("lt", "le")):
                         for x in ins.args:
                             uses[x] = uses.get(x, 0) + 1
             self.uses = uses
@@ -287,8 +288,6 @@ class _Lowerer:
         if op == "branch" and ins in self.fused:
             return [ins.args[0].args[0]]
         if op == "branch" and (ins.args[0].op == "iter_done" or ins in self.loops):
-            return []
-        if ins in self.ranges:
             return []
         return list(ins.args)
 
@@ -316,6 +315,8 @@ class _Lowerer:
                         self.carried.add(v)
                         p = start[p] - 1
                     else:
+                        if ins in self.ranges:  # (both ends also go to FOR_RANGE's slots)
+                            v = _RangeEnd(v, self.ranges[ins].slot + j)
                         self.preload.setdefault(seq[p + 1], [])[:0] = [v]
                 start[u] = p + 1
             self.seq_of = getattr(self, "seq_of", {})
@@ -710,9 +711,13 @@ class _Lowerer:
         _, line, col = self.code.lines[i]
         return (line, col)
 
-    def load(self, v: Instr) -> None:
+    def load(self, v: "Instr | _RangeEnd") -> None:
         e = self.e
-        if v in self.remat:
+        if isinstance(v, _RangeEnd):  # a counted loop's end, also stored to its slot
+            self.load(v.value)
+            e.emit("DUP")
+            e.emit("STORE_LOCAL", v.slot)
+        elif v in self.remat:
             k = v.attrs[0]
             if k is None:
                 e.emit("LOAD_NIL")
@@ -884,12 +889,12 @@ class _Lowerer:
             self.for_iter = ins
         elif ins in self.ranges:
             loop = self.ranges[ins]
-            self.load(loop.init)
-            e.emit("DUP")
-            e.emit("STORE_LOCAL", loop.slot)
-            self.load(loop.bound)
-            e.emit("DUP")
-            e.emit("STORE_LOCAL", loop.slot + 1)
+            # (Both ends are on the stack, stored to the counter's slots on
+            # the way, see trees(), unless computed right here:)
+            for end, k in ((loop.init, 0), (loop.bound, 1)):
+                if end in self.carried:
+                    e.emit("DUP")
+                    e.emit("STORE_LOCAL", loop.slot + k)
             e.emit(_VALUE_OPS[op], tag=tag)
             self.result(ins)
         elif op == "truthy":
@@ -1063,6 +1068,15 @@ class _Lowerer:
             handlers=tuple(handlers),
             max_stack=max(max_depth, 1),
         )
+
+
+@dataclass(frozen=True)
+class _RangeEnd:
+    """A preloaded end of a counted loop's range: pushed, and stored with DUP to
+    FOR_RANGE's slot, so that the verifier sees RANGE check that slot's value."""
+
+    value: Instr
+    slot: int
 
 
 @dataclass(eq=False)
