@@ -14,6 +14,7 @@ import io
 import os
 from pathlib import Path
 
+import helpers
 import pytest
 from helpers import ROOT, compile_path
 from hypothesis import HealthCheck, given, settings
@@ -292,18 +293,17 @@ def test_golden_disassembly(path: Path) -> None:
 NAMES = ["a", "b", "c"]
 
 
-@st.composite
-def expr(draw, depth: int = 0) -> str:
-    if depth > 2 or draw(st.booleans()):
-        return draw(st.sampled_from([*NAMES, "0", "1", "7", "-3", "9223372036854775807", "-9223372036854775807"]))
-    op = draw(st.sampled_from(["+", "-", "*", "/", "%", "&", "<<", "^"]))
-    return f"({draw(expr(depth + 1))} {op} {draw(expr(depth + 1))})"
+# (the shared generators, with more int64 edges and an operator more)
+LEAVES = (*helpers.LEAVES, "-9223372036854775807")
+OPS = (*helpers.OPS, "^")
 
 
-@st.composite
-def cond(draw) -> str:
-    c = f"{draw(expr())} {draw(st.sampled_from(['<', '<=', '==', '!=', '>']))} {draw(expr())}"
-    return c if draw(st.booleans()) else f"{c} and not ({draw(expr())} > 0)"
+def expr():
+    return helpers.expr(0, LEAVES, OPS)
+
+
+def cond():
+    return helpers.cond(LEAVES, OPS)
 
 
 @st.composite

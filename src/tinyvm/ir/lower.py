@@ -1,61 +1,50 @@
 """IR -> bytecode: `lower(fn, code)` turns a function's (optimized) SSA IR back
-into a code object of the same instruction set (`tvmc -O`).
+into a code object of the same instruction set (`tvmc -O`, ir/optimize.py).
 
 The result replaces `code`: same name, path, arity, flags, captures and nested
 code objects; its own instruction stream, constants (the old ones first, so
 nested code objects keep their indices), names, line table, handler table,
 local count and stack size. `Refused` says why a function is left as it was.
 
-Out of SSA, in four steps:
+Out of SSA, in three parts:
 
-1. *Operand stack*: a value used once, by an instruction of its own block, and
-   defined right before the value operands of that use that follow it (a
-   tree, as a stack machine evaluates an expression) stays on the operand
-   stack; the other operands of that use are loaded where the tree starts.
-   Constants are rematerialised (`LOAD_CONST` at every use) rather than kept
-   in slots. Every other value lives in a local slot.
-2. *Liveness and interference*: live sets per block, then per instruction
-   backwards; a definition interferes with what is live after it. A phi of a
-   handler block is live from the exceptional edges' operands, which must
-   already sit in the phi's slot when the instruction raises: no copy can run
-   on an exceptional edge, so the phi and those operands share one slot, and
-   interfering ones make the function refused.
-3. *Slots*: parameters keep theirs; every other value prefers the guest slot
-   the frame states show it in (so a disassembly reads like the original),
-   then the slot of a phi it feeds or is fed by, then a temporary above the
-   original `nlocals` (first fit, several non-interfering values per slot).
-4. *Emission*: blocks in the IR's order; phis become parallel copies on each
-   incoming edge, sequentialised through the operand stack (which solves the
-   swap problem without a scratch slot); an edge out of a branch that needs
-   copies gets a trampoline at the end of the code. Every instruction gets the
-   source position of its IR instruction's `pc` in the old line table, so
-   errors and traces point where they did; the handler table is rebuilt from
-   the `catch` edges as contiguous runs of instructions that catch at the same
-   handler (instructions that cannot raise join any run).
+1. *Shape* (ir/lower_shape.py): which values stay on the operand stack
+   (expression trees, `a and b` joins, for-in iterators) and which counted
+   loops get their FOR_RANGE back. Constants are rematerialised at each use.
+2. *Slots* (ir/lower_slots.py): liveness, interference, and a local slot for
+   every other value, preferring the guest slot the frame states show it in.
+3. *Emission* (here): blocks laid out so each falls through to its likely
+   successor; phis become parallel copies on each incoming edge, sequentialised
+   through the operand stack (which solves the swap problem without a scratch
+   slot); an edge out of a branch that needs copies (or must pop a for-in
+   iterator) gets a trampoline at the end of the code. Every instruction gets
+   the source position of its IR instruction's `pc` in the old line table, so
+   errors and traces point where they did. The handler table is rebuilt as
+   runs of instructions with one handler: a raising instruction's `catch`
+   edge, any other instruction the handler its source pc had (a cancellation
+   can arrive at an instruction that cannot raise).
 
 Refused (the caller keeps the original code): handlers that keep stack values
-(`depth > 0`), ops the lowering does not know (`guard`, `fuel`: JIT only),
-a branch with both edges to one block, constants of a type bytecode cannot
-hold, interfering values a handler phi needs in one slot, a captured local's
-slot holding another live value at a MAKE_CLOSURE.
+(`depth > 0`), a handler only an asynchronous error reaches, ops the lowering
+does not know (`guard`, `fuel`: JIT only), a branch with both edges to one
+block, constants of a type bytecode cannot hold, interfering values a handler
+phi needs in one slot, a captured local's slot holding another live value at a
+MAKE_CLOSURE.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_right
-from dataclasses import dataclass
 
 from ..bytecode.code import ClassInfo, Code
 from ..bytecode.dataflow import first_handlers
 from ..bytecode.opcodes import BY_NAME, OPCODES, eval_effect, stack_effect
+from .lower_shape import Refused, StackShape, _Loop, _RangeEnd
+from .lower_slots import SlotAllocation
 from .nodes import Block, Function, Instr
 
 __all__ = ["Refused", "lower"]
-
-
-class Refused(Exception):
-    """The lowering does not handle this function (the reason is the message)."""
 
 
 # IR op -> bytecode opcode name, for the ops that are one bytecode instruction
@@ -71,8 +60,6 @@ def _value_ops() -> dict[str, str]:
 
 
 _VALUE_OPS = _value_ops()
-# Ops that never appear as emitted instructions of their own.
-_SILENT = frozenset(("param", "phi", "iter_done"))
 _DC = object()  # handler tag: the handler of the source pc being lowered (_Emitter.tag)
 
 
@@ -107,7 +94,7 @@ class _Label:
         self.at = -1
 
 
-class _Lowerer:
+class _Lowerer(StackShape, SlotAllocation):
     def __init__(self, fn: Function, code: Code, for_range: bool = True) -> None:
         self.fn, self.code = fn, code
         self.use_for_range = for_range
@@ -186,493 +173,6 @@ class _Lowerer:
         self.trees()
         self.stack_phis()
 
-    # -- counted loops ----------------------------------------------------------------
-
-    def find_for_ranges(self) -> None:
-        """Give back FOR_RANGE its loops. The builder turned `FOR_RANGE a`
-        into `more = lt counter, bound; step = add counter, 1; branch more`
-        at the loop header, with the counter a phi of (the range's start,
-        step). Lowered as such, each iteration would run eight instructions
-        where FOR_RANGE runs one; so when the shape is intact, the counter and
-        step are pinned to slot a, slot a+1 is reserved for the bound, the
-        RANGE before the loop stores both ends there (with DUP, so the
-        verifier's type pass proves them ints, as the compiler's code does),
-        and the value FOR_RANGE pushes becomes a new value (`cur`) replacing
-        the counter in the loop body."""
-        fn = self.fn
-        idom = None
-        for h in fn.blocks:
-            t = h.terminator
-            if t.op != "branch" or not h.phis:
-                continue
-            more = t.args[0]
-            if more.op not in ("lt", "le") or more.block is not h or more.pc not in self.orig:
-                continue
-            op, operands = self.orig[more.pc]
-            if OPCODES[op].name != "FOR_RANGE":
-                continue
-            a, incl, _ = operands
-            if (more.op == "le") != bool(incl) or a + 1 >= self.code.nlocals:
-                continue
-            counter, bound = more.args
-            steps = [i for i in h.instrs if i.op == "add" and i.args and i.args[0] is counter and i.pc == more.pc]
-            if len(steps) != 1 or counter.op != "phi" or counter.block is not h or self.uses.get(more) != 1:
-                continue
-            step = steps[0]
-            one = step.args[1]
-            visible = [i for i in h.instrs if not (i.op == "const" and i is one)]
-            if visible != [more, step] or one.op != "const" or one.attrs != (1,) or self.uses.get(one) != 1:
-                continue
-            body, exit_ = t.targets
-            if body.preds != [h] or body is exit_:
-                continue
-            entries = [k for k, p in enumerate(h.preds) if counter.args[k] is not step]
-            if len(entries) != 1 or h.catch_preds:
-                continue
-            pre = h.preds[entries[0]]
-            init = counter.args[entries[0]]
-            rng = [i for i in pre.instrs if i.op in ("range", "range_incl") and i.args == [init, bound]]
-            if len(rng) != 1 or pre.terminator.op != "jump" or pre.preds.count(pre) or h.preds.count(pre) != 1:
-                continue
-            if any(u is not counter for u in self.users(step)):
-                continue
-            # The counter's uses in the body become uses of `cur`.
-            if idom is None:
-                from .verify import dominators
-
-                idom = dominators(fn)
-            under = _dominated(fn, idom, body)
-            cur = Instr(fn.new_id(), "for_range_value", [], (), counter.type, block=body)
-            body.instrs.insert(0, cur)
-            for b in under:
-                for ins in b.instrs + [b.terminator]:
-                    ins.args = [cur if x is counter else x for x in ins.args]
-            for b in fn.blocks:
-                for k, p in enumerate(b.preds):
-                    if p in under:
-                        for phi in b.phis:
-                            if phi.args[k] is counter:
-                                phi.args[k] = cur
-            left = [u for u in self.users(counter) if u not in (more, step)]
-            if left:  # (used after the loop too: then counter and step overlap)
-                for b in fn.blocks:
-                    for ins in b.all():
-                        ins.args = [counter if x is cur else x for x in ins.args]
-                body.instrs.remove(cur)
-                continue
-            loop = _Loop(a, counter, step, more, rng[0], init, bound, cur, pre, h)
-            self.silent |= {more, step, cur}
-            self.loops[t] = loop
-            self.ranges[rng[0]] = loop
-        # Recount the uses the rewriting moved.
-        if self.loops:
-            uses: dict[Instr, int] = {}
-            for b in fn.blocks:
-                for ins in b.all():
-                    # (FOR_RANGE compares in place of `more`: its operands are not used)
-                    if ins.op != "iter_done" and not (ins in self.silent and ins.op in ("lt", "le")):
-                        for x in ins.args:
-                            uses[x] = uses.get(x, 0) + 1
-            self.uses = uses
-
-    def users(self, v: Instr) -> list[Instr]:
-        return [ins for b in self.fn.blocks for ins in b.all() if any(x is v for x in ins.args)]
-
-    def stack_args(self, ins: Instr) -> list[Instr]:
-        """The operands `ins` takes from the operand stack, in push order."""
-        op = ins.op
-        if op in ("cell_get", "closure", "make_cell", "for_iter", "jump", "caught", "const"):
-            return []
-        if op == "cell_set":
-            return [ins.args[1]]
-        if op == "branch" and ins in self.fused:
-            return [ins.args[0].args[0]]
-        if op == "branch" and (ins.args[0].op == "iter_done" or ins in self.loops):
-            return []
-        return list(ins.args)
-
-    def trees(self) -> None:
-        """Which values stay on the operand stack, and where the others are loaded."""
-        self.fused: set[Instr] = set()  # branches that test a `truthy` with JUMP_IF_FALSY
-        self.preload: dict[Instr, list[Instr]] = {}  # instruction -> values to push before it
-        for b in self.fn.blocks:
-            seq = [i for i in b.instrs if i not in self.remat and i.op not in _SILENT and i not in self.silent] + [b.terminator]
-            t = b.terminator
-            if t.op == "branch" and len(seq) >= 2 and seq[-2] is t.args[0] and t.args[0].op == "truthy" and self.uses.get(t.args[0]) == 1:
-                self.fused.add(t)
-                seq.pop(-2)
-            start: dict[int, int] = {}
-            for u, ins in enumerate(seq):
-                # Walk the operands from the last: one defined right before
-                # (after the trees of the operands that follow it) stays on
-                # the stack, with its own tree before it; any other is loaded
-                # from its slot (or rematerialised) at that point.
-                args = self.stack_args(ins)
-                p = u - 1
-                for j in range(len(args) - 1, -1, -1):
-                    v = args[j]
-                    if p >= 0 and seq[p] is v and self.carriable(v) and args.count(v) == 1:
-                        self.carried.add(v)
-                        p = start[p] - 1
-                    else:
-                        if ins in self.ranges:  # (both ends also go to FOR_RANGE's slots)
-                            v = _RangeEnd(v, self.ranges[ins].slot + j)
-                        self.preload.setdefault(seq[p + 1], [])[:0] = [v]
-                start[u] = p + 1
-            self.seq_of = getattr(self, "seq_of", {})
-            self.seq_of[b] = seq
-
-    def find_iter_loops(self) -> None:
-        """Keep a for-in loop's iterator on the operand stack, as the compiler
-        does: `GET_ITER` before the loop, `FOR_ITER` at its header, and the
-        iterator below everything else while the body runs (in a slot, each
-        iteration would load it again and pop it after FOR_ITER). Every block
-        of the loop then starts one value deeper (`self.base`), and an edge
-        leaving the loop other than FOR_ITER's own exit pops it. Not done when
-        a handler block lies in the loop (its table depth would have to keep
-        the iterator)."""
-        self.base: dict[Block, int] = {b: 0 for b in self.fn.blocks}
-        self.iter_on_stack: set[Instr] = set()  # for_iter instructions whose iterator stays
-        self.iter_pre: dict[Block, Block] = {}  # loop header -> the block entering it
-        for h in self.fn.blocks:
-            t = h.terminator
-            if t.op != "branch" or t.args[0].op != "iter_done":
-                continue
-            fi = t.args[0].args[0]
-            x = fi.args[0] if fi.op == "for_iter" and fi.block is h else None
-            if x is None or x.op != "get_iter" or self.uses.get(x) != 1 or x.block is h:
-                continue
-            pre = x.block
-            if pre.terminator.op != "jump" or pre.terminator.targets[0] is not h or h.preds.count(pre) != 1:
-                continue
-            region, work = {h}, [p for p in h.preds if p is not pre]
-            ok = True
-            while work:
-                b = work.pop()
-                if b in region:
-                    continue
-                if b is pre or b.catch_preds or b in self.handlers or b is self.fn.blocks[0]:
-                    ok = False
-                    break
-                region.add(b)
-                work += b.preds
-            if not ok or h.catch_preds:
-                continue
-            self.iter_on_stack.add(fi)
-            self.iter_pre[h] = pre
-            self.carried.add(x)
-            for b in region:
-                self.base[b] += 1
-
-    def pops(self, src: Block, dst: Block) -> int:
-        """How many iterators an edge leaves behind (see find_iter_loops)."""
-        if self.iter_pre.get(dst) is src:
-            return 0  # (the iterator is pushed on the way in)
-        n = self.base[src] - self.base[dst]
-        t = src.terminator
-        if t.op == "branch" and t.args[0].op == "iter_done" and t.args[0].args[0] in self.iter_on_stack and dst is t.targets[0]:
-            n -= 1  # (FOR_ITER pops its iterator when done)
-        if n < 0:
-            raise Refused("an edge into a for-in loop")
-        return n
-
-    def stack_phis(self) -> None:
-        """Keep `a and b`'s value on the operand stack across its blocks.
-
-        The compiler evaluates `a and b` as `a; DUP; JUMP_IF_FALSE end; POP;
-        b; end:` -- the value reaches the join on the stack. In SSA that is a
-        phi of a block's only phi; given a slot it would cost a store and a
-        load on each edge. So a join's only phi stays on the stack when: the
-        join consumes it first thing (the first value its first instruction
-        loads, used nowhere else) or branches on it and passes it on to such
-        a join; and every predecessor either jumps to the join with the value
-        last on the stack, or branches on the value itself (`DUP`, then the
-        branch; the other successor, reached only from there, starts with
-        `POP`)."""
-        self.stack_phi: set[Instr] = set()
-        self.dup_branch: set[Instr] = set()  # branches that DUP their operand first
-        self.pop_first: set[Block] = set()
-        cands: dict[Block, Instr] = {}
-        for j in self.fn.blocks[1:]:
-            useful = [p for p in j.phis if self.uses.get(p, 0)]
-            if len(useful) == 1 and not j.catch_preds and j not in self.handlers and len(set(j.preds)) == len(j.preds):
-                cands[j] = useful[0]
-        plans: dict[Block, list] = {}
-        changed = True
-        while changed:
-            changed = False
-            for j, p in list(cands.items()):
-                plan = self.stack_phi_plan(j, p, cands)
-                if plan is None:
-                    del cands[j]
-                    changed = True
-                else:
-                    plans[j] = plan
-        for j, p in cands.items():
-            self.stack_phi.add(p)
-            for kind, x, extra in plans[j]:
-                if kind == "carry":
-                    self.carried.add(x)
-                    pre = self.preload.get(extra)
-                    if pre and pre[0] is x:
-                        pre.pop(0)
-                elif kind == "dup":
-                    self.dup_branch.add(x)
-                    self.pop_first.add(extra)
-            first = self.seq_of[j][0]
-            pre = self.preload.get(first)
-            if pre and pre[0] is p:
-                pre.pop(0)
-
-    def stack_phi_plan(self, j: Block, p: Instr, cands: dict[Block, Instr]) -> list | None:
-        """What keeping `p` on the stack needs, or None if it cannot be."""
-        seq = self.seq_of[j]
-        plan: list = []
-        if any(self.base[pred] != self.base[j] for pred in j.preds):
-            return None
-        t = j.terminator
-        first_load = self.preload.get(seq[0], [])[:1] == [p]
-        if self.uses.get(p) == 1 and first_load and self.preload[seq[0]].count(p) == 1:
-            pass
-        elif seq == [t] and self.passes_on(j, p, cands):
-            pass
-        else:
-            return None
-        for k, pred in enumerate(j.preds):
-            a = p.args[k]
-            pt = pred.terminator
-            pseq = self.seq_of[pred]
-            if pt.op == "jump":
-                if a in self.carried or a.op == "phi" and a in cands.values():
-                    return None
-                if len(pseq) >= 2 and pseq[-2] is a and self.uses.get(a) == 1 and self.carriable(a):
-                    plan.append(("carry", a, pt))
-                continue
-            if pt.op != "branch" or pred is j or not self.passes_on(pred, a, cands, to=j):
-                return None
-            plan.append(("dup", pt, self._dup_plan[pt]))
-            if a.op == "phi" and a.block is pred and cands.get(pred) is a:
-                continue  # (pred's own stack phi: on the stack from its start)
-            if len(pseq) < 2 or pseq[-2] is not a or not self.carriable_any(a):
-                return None
-            plan.append(("carry", a, pt))
-        return plan
-
-    def passes_on(self, b: Block, v: Instr, cands: dict[Block, Instr], to: Block | None = None) -> bool:
-        """Whether b's branch tests v (on the stack) and hands v to one target's
-        stack phi (`to`, when given) and nothing else uses v: DUP, then branch.
-        Records the plan's DUP when it holds."""
-        t = b.terminator
-        if t.op != "branch" or t in self.loops or t.args[0].op == "iter_done" or t.targets[0] is t.targets[1]:
-            return False
-        if self.stack_args(t) != [v]:
-            return False
-        if self.uses.get(v) != 2:  # (the test, and the phi)
-            return False
-        phi_targets = [s for s in t.targets if s in cands and cands[s].args[s.preds.index(b)] is v]
-        if len(phi_targets) != 1 or (to is not None and phi_targets[0] is not to):
-            return False
-        other = next(s for s in t.targets if s is not phi_targets[0])
-        if self.base[other] != self.base[b] or other.preds != [b] or other.phis or other.catch_preds or other in self.handlers:
-            return False
-        self._dup_plan = getattr(self, "_dup_plan", {})
-        self._dup_plan[t] = other
-        return True
-
-    def carriable_any(self, v: Instr) -> bool:
-        """carriable, whatever the number of uses (a DUP makes the second)."""
-        return v.type is not None and v.op not in ("make_cell", "caught", "for_iter", "phi", "param") and v not in self.remat
-
-    def carriable(self, v: Instr) -> bool:
-        return v.type is not None and self.uses.get(v, 0) == 1 and v.op not in ("make_cell", "caught", "for_iter", "phi", "param")
-
-    def slotted(self, v: Instr) -> bool:
-        if v in getattr(self, "stack_phi", ()):
-            return False
-        if v in self.silent and v.op in ("lt", "le"):  # (FOR_RANGE compares)
-            return False
-        return v.type is not None and v not in self.carried and v not in self.remat and v.op != "iter_done"
-
-    def liveness(self) -> None:
-        fn = self.fn
-        # Normal phi operands are used at the end of the predecessor.
-        phi_out: dict[Block, set[Instr]] = {b: set() for b in fn.blocks}
-        for b in fn.blocks:
-            for k, p in enumerate(b.preds):
-                for phi in b.phis:
-                    if self.uses.get(phi, 0) and self.slotted(phi.args[k]):
-                        phi_out[p].add(phi.args[k])
-        live_in: dict[Block, set[Instr]] = {b: set() for b in fn.blocks}
-        self.live_in = live_in
-        self.interf: dict[Instr, set[Instr]] = {}
-        self.live_after: dict[Instr, set[Instr]] = {}
-        changed = True
-        final = False
-        while True:
-            changed = False
-            for b in reversed(fn.blocks):
-                live = set(phi_out[b])
-                for s in b.terminator.targets:  # (a handler's: at each catching instruction)
-                    live |= live_in[s]
-                live = self.walk(b, live, final)
-                if live != live_in[b]:
-                    live_in[b] = live
-                    changed = True
-            if final:
-                break
-            if not changed:
-                final = True
-        # Parameters are defined together at the entry.
-        entry_live = live_in[fn.blocks[0]] | {p for p in fn.params if self.uses.get(p, 0)}
-        for p in fn.params:
-            self.interf.setdefault(p, set()).update(entry_live - {p})
-            for q in entry_live - {p}:
-                self.interf.setdefault(q, set()).add(p)
-
-    def walk(self, b: Block, live: set[Instr], record: bool) -> set[Instr]:
-        live = set(live)
-
-        def define(d: Instr) -> None:
-            if record and self.slotted(d):
-                others = live - {d}
-                self.interf.setdefault(d, set()).update(others)
-                for o in others:
-                    self.interf.setdefault(o, set()).add(d)
-            live.discard(d)
-
-        for ins in [b.terminator] + b.instrs[::-1]:
-            if ins.op == "closure" and record:
-                self.live_after[ins] = set(live)
-            if ins.type is not None:
-                define(ins)
-            if ins.op != "iter_done" and not (ins in self.silent and ins.op in ("lt", "le")):
-                for a in ins.args:
-                    if self.slotted(a):
-                        live.add(a)
-            for _, a in self.catch_args.get(ins, ()):
-                if self.slotted(a):
-                    live.add(a)
-            if ins.catch is not None:
-                live |= self.live_in[ins.catch]
-        phis = [p for p in b.phis if self.uses.get(p, 0)]
-        if record:
-            for p in phis:
-                live.add(p)
-            for p in phis:
-                define(p)
-                live.add(p)
-        for p in b.phis:
-            live.discard(p)
-        return live
-
-    # -- slots ----------------------------------------------------------------------
-
-    def allocate(self) -> None:
-        fn, code = self.fn, self.code
-        parent: dict[Instr, Instr] = {}
-
-        def find(v: Instr) -> Instr:
-            while v in parent:
-                v = parent[v]
-            return v
-
-        for pairs in self.catch_args.values():
-            for phi, a in pairs:
-                ra, rp = find(a), find(phi)
-                if ra is not rp:
-                    parent[ra] = rp
-        pin: dict[Instr, int] = {p: p.attrs[0] for p in fn.params}
-        reserved: set[int] = set()
-        for loop in self.loops.values():
-            rs, rc = find(loop.step), find(loop.counter)
-            if rs is not rc:
-                parent[rs] = rc
-            pin[loop.counter] = pin[loop.step] = loop.slot
-            reserved |= {loop.slot, loop.slot + 1}
-        homes: dict[Instr, list[int]] = {}
-        for b in fn.blocks:
-            for ins in b.all():
-                st = ins.state
-                if st is None:
-                    continue
-                for k, v in enumerate(st.locals):
-                    if v is not None and k not in homes.setdefault(v, []):
-                        homes[v].append(k)
-                if ins.op == "closure":
-                    caps = [i for from_local, i in self._closure_code(ins).captures if from_local]
-                    for v, k in zip(ins.args, caps):
-                        homes.setdefault(v, [])
-                        if k in homes[v]:
-                            homes[v].remove(k)
-                        homes[v].insert(0, k)
-        for loop in self.loops.values():  # (the frame states still name the counter)
-            homes[loop.cur] = [k for k in homes.get(loop.counter, ()) if k not in (loop.slot, loop.slot + 1)]
-        values: list[Instr] = [p for p in fn.params if self.uses.get(p, 0)]
-        for b in fn.blocks:
-            for ins in b.phis + b.instrs:
-                if self.slotted(ins) and (self.uses.get(ins, 0) or ins in parent):
-                    values.append(ins)
-        groups: dict[Instr, list[Instr]] = {}
-        for v in values:
-            groups.setdefault(find(v), []).append(v)
-        for pairs in self.catch_args.values():  # a group's members that are not otherwise used
-            for phi, a in pairs:
-                if self.slotted(a) and a not in groups.setdefault(find(a), []):
-                    groups[find(a)].append(a)
-        related: dict[Instr, list[Instr]] = {}
-        for b in fn.blocks:
-            for p in b.phis:
-                for a in p.args:
-                    related.setdefault(a, []).append(p)
-                    related.setdefault(p, []).append(a)
-        self.slot: dict[Instr, int] = {}
-        members: dict[int, list[Instr]] = {}
-        nslots = code.nlocals
-
-        def fits(group: list[Instr], s: int) -> bool:
-            for x in members.get(s, ()):
-                for m in group:
-                    if x in self.interf.get(m, ()):
-                        return False
-            return True
-
-        order = list(groups.items())
-        order.sort(key=lambda kv: 0 if any(m in pin for m in kv[1]) else 1)
-        for _, group in order:
-            for m in group:
-                for o in group:
-                    if o is not m and o in self.interf.get(m, ()):
-                        raise Refused("values a handler needs in one slot interfere")
-            pinned = {pin[m] for m in group if m in pin}
-            if len(pinned) > 1:
-                raise Refused("two pinned values a handler needs in one slot")
-            if pinned:
-                cands = list(pinned)
-            else:
-                cands = [k for m in group for k in homes.get(m, ())]
-                cands += [self.slot[r] for m in group for r in related.get(m, ()) if r in self.slot]
-                # (a value that only feeds a phi lands where the phi will live)
-                cands += [k for m in group for r in related.get(m, ()) for k in homes.get(r, ())]
-                cands += list(range(code.nlocals, nslots))
-            chosen = next((s for s in cands if (pinned or s not in reserved) and fits(group, s)), None)
-            if chosen is None:
-                if pinned:
-                    raise Refused("a pinned slot (parameter, counted loop) is taken")
-                chosen = nslots
-                nslots += 1
-            for m in group:
-                self.slot[m] = chosen
-            members.setdefault(chosen, []).extend(group)
-        self.nslots = nslots
-        # A MAKE_CLOSURE reads its captured cells from fixed slots: the copies
-        # into them must not clobber a value still live there.
-        for ins, after in self.live_after.items():
-            caps = [i for from_local, i in self._closure_code(ins).captures if from_local]
-            for a, k in zip(ins.args, caps):
-                for x in members.get(k, ()):
-                    if x is not a and x in after:
-                        raise Refused("a captured local's slot holds another live value")
-
     # -- constants and names --------------------------------------------------------
 
     def const(self, v: object, ins: Instr | None) -> int:
@@ -711,7 +211,7 @@ class _Lowerer:
         _, line, col = self.code.lines[i]
         return (line, col)
 
-    def load(self, v: "Instr | _RangeEnd") -> None:
+    def load(self, v: Instr | _RangeEnd) -> None:
         e = self.e
         if isinstance(v, _RangeEnd):  # a counted loop's end, also stored to its slot
             self.load(v.value)
@@ -1068,45 +568,6 @@ class _Lowerer:
             handlers=tuple(handlers),
             max_stack=max(max_depth, 1),
         )
-
-
-@dataclass(frozen=True)
-class _RangeEnd:
-    """A preloaded end of a counted loop's range: pushed, and stored with DUP to
-    FOR_RANGE's slot, so that the verifier sees RANGE check that slot's value."""
-
-    value: Instr
-    slot: int
-
-
-@dataclass(eq=False)
-class _Loop:
-    """A counted loop lowered to FOR_RANGE (see `find_for_ranges`)."""
-
-    slot: int  # FOR_RANGE's counter slot (the bound is slot + 1)
-    counter: Instr  # the header's phi
-    step: Instr  # counter + 1
-    more: Instr  # counter < bound
-    range: Instr  # the RANGE that checked both ends
-    init: Instr
-    bound: Instr
-    cur: Instr  # the value FOR_RANGE pushes: the counter, in the body
-    pre: Block  # the block that enters the loop (holds the RANGE)
-    header: Block
-
-
-def _dominated(fn: Function, idom: dict[Block, Block], top: Block) -> set[Block]:
-    out = set()
-    for b in fn.blocks:
-        x = b
-        while x in idom:
-            if x is top:
-                out.add(b)
-                break
-            if idom[x] is x:
-                break
-            x = idom[x]
-    return out
 
 
 # Ops with a lowering of their own (the rest are in _VALUE_OPS).
