@@ -137,8 +137,7 @@ def test_error_positions_and_traces_are_the_originals() -> None:
     assert "<string>:3:12" in err and "at g" in err and "at f" in err
 
 
-def test_handlers_catch_what_they_caught() -> None:
-    src = """
+HANDLERS = """
 fn f(xs: [int], i: int) -> string {
   var acc = "start"
   try {
@@ -158,7 +157,10 @@ print(f([1, 2], 0))
 print(f([0], 0))
 print(f([1], 5))
 """
-    status, out, _ = same(src)
+
+
+def test_handlers_catch_what_they_caught() -> None:
+    status, out, _ = same(HANDLERS)
     assert status == 0 and "value error after got 0" in out and "error after in" in out
 
 
@@ -192,8 +194,7 @@ print !nil;
     assert same(src, lang="prog.lox")[0] == 0
 
 
-def test_for_in_iterators_stay_on_the_stack_and_leave_with_break_and_return() -> None:
-    src = """
+FOR_IN = """
 fn f(xs: [int]) -> int {
   var s = 0
   for x in xs {
@@ -208,8 +209,11 @@ fn f(xs: [int]) -> int {
 }
 print(f([1, 5, 3, 9]), f([7, 2]), f([]))
 """
-    assert same(src) == (0, "0 1100 0\n", "")
-    code = lowered_code(src, "f")
+
+
+def test_for_in_iterators_stay_on_the_stack_and_leave_with_break_and_return() -> None:
+    assert same(FOR_IN) == (0, "0 1100 0\n", "")
+    code = lowered_code(FOR_IN, "f")
     from tinyvm.bytecode.disasm import format_code
 
     listing = format_code(code)
@@ -364,3 +368,53 @@ def test_a_cancellation_between_raising_instructions_reaches_the_handler() -> No
     # instruction that cannot raise: the handler table must still cover it.
     src = (ROOT / "tests/lang/09_concurrency/cancel_busy.tl").read_text(encoding="utf-8")
     assert "spin finally" in same(src)[1]
+
+
+def test_every_function_lowers_without_for_range_too() -> None:
+    # The fallback when FOR_RANGE's pinned slots do not fit must verify as well.
+    for path in sorted(ROOT.glob("benchmarks/awfy/*.tl")) + sorted(ROOT.glob("examples/*.tl")):
+        bundle = compile_path(path)
+        for m in bundle.modules.values():
+            stack = [m.init]
+            while stack:
+                code = stack.pop()
+                stack += [k for k in code.consts if isinstance(k, Code)]
+                try:
+                    fn = build(code)
+                except Unsupported:
+                    continue
+                try:
+                    verify_code(lower(fn, code, for_range=False), len(m.globals))
+                except Refused:
+                    pass
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_block_order_lowers_to_the_same_behaviour(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Passes may leave blocks in any order: the layout must not depend on it.
+    import random
+
+    from tinyvm.api import VM
+    from tinyvm.ir import optimize
+
+    rng = random.Random(seed)
+
+    def shuffled(fn, names, ctx):
+        rest = fn.blocks[1:]
+        rng.shuffle(rest)
+        fn.blocks[1:] = rest
+        return fn
+
+    monkeypatch.setattr(optimize, "run_pipeline", shuffled)
+    for src in (SWAP, FOR_IN, HANDLERS):
+        bundle = compile_program("prog.tl", source=src)
+        outs = []
+        for b in (bundle, optimize_bundle(bundle, [])):
+            out = io.StringIO()
+            vm = VM(stdout=out)
+            try:
+                vm.run_bundle(b)
+            finally:
+                vm.close()
+            outs.append(out.getvalue())
+        assert outs[0] == outs[1]

@@ -154,7 +154,7 @@ class _Options:
             Option(("-A", "--allow-all"), "grants", "all of the above; without them fs, net and os.env raise PermissionError", convert=lambda n, t: ("all", True), append=True),
         ]
         self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
-        self.optimize = Option(("-O",), "optimize", "optimize the bytecode first (tvmc -O; docs/optimizer.md); also TVM_OPT=1")
+        self.optimize = Option(("-O",), "optimize", "optimize: the IR passes, then lowered back to bytecode (docs/optimizer.md)")
         self.passes = Option(("--passes",), "passes", "with -O: the optimizer's passes (default, none, a,b,c, default,-licm)", REQUIRED, "LIST", needs="a pass list")
         self.stats = Option(("--stats",), "stats", "with -O: print how many code objects were optimized (on stderr)")
         vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
