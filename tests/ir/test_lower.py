@@ -418,3 +418,16 @@ def test_any_block_order_lowers_to_the_same_behaviour(seed: int, monkeypatch: py
                 vm.close()
             outs.append(out.getvalue())
         assert outs[0] == outs[1]
+
+
+def test_a_code_object_too_large_for_the_ir_keeps_its_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyvm.ir import optimize
+
+    monkeypatch.setattr(optimize, "MAX_SIZE", 50)
+    stats = OptStats()
+    bundle = compile_program("p.tl", source="fn f(n: int) -> int { var s = 0\n for i in 0..n { s = s + i }\n return s }\nprint(f(4))\n")
+    new = optimize_bundle(bundle, [], stats)
+    assert stats.kept == {"too large to optimize": 1} and stats.lowered == 1  # f kept, the top level lowered
+    f = next(k for k in new.modules[new.main].init.consts if isinstance(k, Code))
+    g = next(k for k in bundle.modules[bundle.main].init.consts if isinstance(k, Code))
+    assert f is g

@@ -130,22 +130,25 @@ class SlotAllocation:
                 parent[rs] = rc
             pin[loop.counter] = pin[loop.step] = loop.slot
             reserved |= {loop.slot, loop.slot + 1}
-        homes: dict[Instr, list[int]] = {}
+        # The guest slots each value sits in at some frame state, in order of
+        # first sight (a dict as an ordered set: a value such as the entry's
+        # nil can sit in every slot at once).
+        seen: dict[Instr, dict[int, None]] = {}
         for b in fn.blocks:
             for ins in b.all():
                 st = ins.state
                 if st is None:
                     continue
                 for k, v in enumerate(st.locals):
-                    if v is not None and k not in homes.setdefault(v, []):
-                        homes[v].append(k)
-                if ins.op == "closure":
+                    if v is not None and v not in self.remat:
+                        seen.setdefault(v, {})[k] = None
+        homes: dict[Instr, list[int]] = {v: list(ks) for v, ks in seen.items()}
+        for b in fn.blocks:
+            for ins in b.instrs:
+                if ins.op == "closure":  # (captured cells are read from fixed slots: first choice)
                     caps = [i for from_local, i in self._closure_code(ins).captures if from_local]
                     for v, k in zip(ins.args, caps):
-                        homes.setdefault(v, [])
-                        if k in homes[v]:
-                            homes[v].remove(k)
-                        homes[v].insert(0, k)
+                        homes[v] = [k] + [x for x in homes.get(v, ()) if x != k]
         for loop in self.loops.values():  # (the frame states still name the counter)
             homes[loop.cur] = [k for k in homes.get(loop.counter, ()) if k not in (loop.slot, loop.slot + 1)]
         values: list[Instr] = [p for p in fn.params if self.uses.get(p, 0)]
