@@ -423,7 +423,7 @@ def test_any_block_order_lowers_to_the_same_behaviour(seed: int, monkeypatch: py
 def test_a_code_object_too_large_for_the_ir_keeps_its_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
     from tinyvm.ir import optimize
 
-    monkeypatch.setattr(optimize, "MAX_SIZE", 50)
+    monkeypatch.setattr(optimize, "MAX_MERGE_SIZE", 5)
     stats = OptStats()
     bundle = compile_program("p.tl", source="fn f(n: int) -> int { var s = 0\n for i in 0..n { s = s + i }\n return s }\nprint(f(4))\n")
     new = optimize_bundle(bundle, [], stats)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..bytecode.opcodes import OPCODES
-from .nodes import Block, Function, Instr
+from .nodes import Block, Instr
 
 # Ops that never appear as emitted instructions of their own.
 _SILENT = frozenset(("param", "phi", "iter_done"))
@@ -49,7 +49,12 @@ class StackShape:
         and the value FOR_RANGE pushes becomes a new value (`cur`) replacing
         the counter in the loop body."""
         fn = self.fn
-        idom = None
+        children: dict[Block, list[Block]] | None = None  # the dominator tree, once needed
+        users: dict[Instr, list[Instr]] = {}
+        for b in fn.blocks:
+            for ins in b.all():
+                for x in ins.args:
+                    users.setdefault(x, []).append(ins)
         for h in fn.blocks:
             t = h.terminator
             if t.op != "branch" or not h.phis:
@@ -83,32 +88,39 @@ class StackShape:
             rng = [i for i in pre.instrs if i.op in ("range", "range_incl") and i.args == [init, bound]]
             if len(rng) != 1 or pre.terminator.op != "jump" or pre.preds.count(pre) or h.preds.count(pre) != 1:
                 continue
-            if any(u is not counter for u in self.users(step)):
+            if any(u is not counter for u in users.get(step, ())):
                 continue
-            # The counter's uses in the body become uses of `cur`.
-            if idom is None:
+            # The counter's uses in the body (blocks it dominates; a phi's
+            # operand is used at the end of its predecessor) become `cur`'s.
+            if children is None:
                 from .verify import dominators
 
-                idom = dominators(fn)
-            under = _dominated(fn, idom, body)
+                children = {}
+                for b, d in dominators(fn).items():
+                    if d is not b:
+                        children.setdefault(d, []).append(b)
+            under = _subtree(children, body)
             cur = Instr(fn.new_id(), "for_range_value", [], (), counter.type, block=body)
             body.instrs.insert(0, cur)
-            for b in under:
-                for ins in b.instrs + [b.terminator]:
-                    ins.args = [cur if x is counter else x for x in ins.args]
-            for b in fn.blocks:
-                for k, p in enumerate(b.preds):
-                    if p in under:
-                        for phi in b.phis:
-                            if phi.args[k] is counter:
-                                phi.args[k] = cur
-            left = [u for u in self.users(counter) if u not in (more, step)]
+            changed, left = [], False
+            for u in dict.fromkeys(users.get(counter, ())):
+                if u.op == "phi":
+                    ks = [k for k, x in enumerate(u.args) if x is counter and k < len(u.block.preds) and u.block.preds[k] in under]
+                else:
+                    ks = [k for k, x in enumerate(u.args) if x is counter] if u.block in under else []
+                for k in ks:
+                    u.args[k] = cur
+                if ks:
+                    changed.append(u)
+                if u not in (more, step) and any(x is counter for x in u.args):
+                    left = True
             if left:  # (used after the loop too: then counter and step overlap)
-                for b in fn.blocks:
-                    for ins in b.all():
-                        ins.args = [counter if x is cur else x for x in ins.args]
+                for u in changed:
+                    u.args = [counter if x is cur else x for x in u.args]
                 body.instrs.remove(cur)
                 continue
+            users[counter] = [u for u in users[counter] if u not in changed]
+            users[cur] = changed
             loop = _Loop(a, counter, step, more, rng[0], init, bound, cur, pre, h)
             self.silent |= {more, step, cur}
             self.loops[t] = loop
@@ -123,9 +135,6 @@ class StackShape:
                         for x in ins.args:
                             uses[x] = uses.get(x, 0) + 1
             self.uses = uses
-
-    def users(self, v: Instr) -> list[Instr]:
-        return [ins for b in self.fn.blocks for ins in b.all() if any(x is v for x in ins.args)]
 
     def stack_args(self, ins: Instr) -> list[Instr]:
         """The operands `ins` takes from the operand stack, in push order."""
@@ -359,15 +368,11 @@ class _Loop:
     header: Block
 
 
-def _dominated(fn: Function, idom: dict[Block, Block], top: Block) -> set[Block]:
-    out = set()
-    for b in fn.blocks:
-        x = b
-        while x in idom:
-            if x is top:
-                out.add(b)
-                break
-            if idom[x] is x:
-                break
-            x = idom[x]
+def _subtree(children: dict[Block, list[Block]], top: Block) -> set[Block]:
+    """The blocks `top` dominates (itself included), by the dominator tree."""
+    out, work = set(), [top]
+    while work:
+        b = work.pop()
+        out.add(b)
+        work += children.get(b, ())
     return out

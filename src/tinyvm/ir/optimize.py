@@ -38,6 +38,11 @@ EXCLUDED = frozenset(("inline", "typespec"))
 # 16 038 words (32M) take about 2 s and 115 MB; 4 802 x 51 909 (249M) would
 # take tens of GB in the IR builder.
 MAX_SIZE = 50_000_000
+# The same for the phis: one per local at every jump target (and handler), so
+# locals x jump targets is bounded too. Hand-written code stays below 300
+# (tests/lang/03_expressions/ranges.tl's top level); 700 counted loops over
+# 2 100 locals (2.9M) would take 860 MB, 250 of them (380K) 2 s and 130 MB.
+MAX_MERGE_SIZE = 500_000
 
 
 @dataclass
@@ -66,6 +71,18 @@ def pipeline(text: str | None = None) -> list[str]:
     return [n for n in names if n not in EXCLUDED]
 
 
+def _merges(code: Code) -> int:
+    """How many places the IR builder may give phis: jump targets, handlers."""
+    from ..bytecode.opcodes import OPCODES
+
+    targets, pc = set(), 0
+    while pc < len(code.code):
+        info = OPCODES[code.code[pc]]
+        targets.update(a for kind, a in zip(info.operands, code.code[pc + 1 : pc + info.size]) if kind == "jump")
+        pc += info.size
+    return len(targets) + len(code.handlers)
+
+
 def _count(code: Code) -> int:
     from ..bytecode.opcodes import OPCODES
 
@@ -81,8 +98,7 @@ def optimize_code(code: Code, nglobals: int, passes: list[str], stats: OptStats)
     consts = tuple(optimize_code(k, nglobals, passes, stats) if isinstance(k, Code) else k for k in code.consts)
     if any(a is not b for a, b in zip(consts, code.consts)):
         code = dataclasses.replace(code, consts=consts)
-    size = code.nlocals * len(code.code)
-    if size > MAX_SIZE:
+    if code.nlocals * len(code.code) > MAX_SIZE or code.nlocals * (_merges(code) + 1) > MAX_MERGE_SIZE:
         stats.kept["too large to optimize"] += 1
         return code
     try:
