@@ -150,6 +150,7 @@ class _Lowerer(StackShape, SlotAllocation):
         self.silent: set[Instr] = set()  # a counted loop's parts FOR_RANGE does
         self.loops: dict[Instr, _Loop] = {}  # by the loop header's branch
         self.ranges: dict[Instr, _Loop] = {}  # by the RANGE that starts the loop
+        self.loop_at: dict[Block, _Loop] = {}  # by the loop header
         if self.use_for_range:
             self.find_for_ranges()
         # The exceptional-edge operand of each handler phi, per catching instruction.
@@ -270,7 +271,8 @@ class _Lowerer(StackShape, SlotAllocation):
         if dst.preds.count(src) != 1:
             raise Refused("two edges between one pair of blocks")
         k = dst.preds.index(src)
-        loop = next((lp for lp in self.loops.values() if lp.header is dst and lp.pre is src), None)
+        loop = self.loop_at.get(dst)
+        loop = loop if loop is not None and loop.pre is src else None
         # (Into a counted loop, its RANGE has stored the counter's start.)
         return [(p.args[k], self.slot[p]) for p in dst.phis if self.uses.get(p, 0) and p not in self.stack_phi and (loop is None or p is not loop.counter)]
 
@@ -335,7 +337,7 @@ class _Lowerer(StackShape, SlotAllocation):
         fewer jumps run; otherwise the IR's order."""
         fn = self.fn
         order, placed = [], set()
-        rest = list(fn.blocks)
+        rest = iter(fn.blocks)
         b: Block | None = fn.blocks[0]
         while b is not None:
             order.append(b)
@@ -346,7 +348,7 @@ class _Lowerer(StackShape, SlotAllocation):
                 prefs = [t.targets[1]] if t.args[0].op == "iter_done" else [t.targets[0]]
             b = next((s for s in prefs if s not in placed), None)
             if b is None:
-                b = next((s for s in rest if s not in placed), None)
+                b = next((s for s in rest if s not in placed), None)  # (rest: one pass in all)
         return order
 
     def instr(self, ins: Instr) -> None:

@@ -124,6 +124,7 @@ class StackShape:
             loop = _Loop(a, counter, step, more, rng[0], init, bound, cur, pre, h)
             self.silent |= {more, step, cur}
             self.loops[t] = loop
+            self.loop_at[h] = loop
             self.ranges[rng[0]] = loop
         # Recount the uses the rewriting moved.
         if self.loops:
