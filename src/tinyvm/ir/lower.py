@@ -147,6 +147,10 @@ class _Lowerer(StackShape, SlotAllocation):
                     raise Refused(f"op {ins.op}")
         self.uses = uses
         self.carried: set[Instr] = set()  # values that never leave the operand stack
+        self.seq_of: dict[Block, list[Instr]] = {}  # each block's emitted instructions (trees)
+        self.stack_phi: set[Instr] = set()  # (see stack_phis)
+        self._dup_plan: dict[Instr, Block] = {}  # branch -> the side that pops the DUP
+        self.for_iter: Instr | None = None  # the for_iter whose branch comes next
         self.silent: set[Instr] = set()  # a counted loop's parts FOR_RANGE does
         self.loops: dict[Instr, _Loop] = {}  # by the loop header's branch
         self.ranges: dict[Instr, _Loop] = {}  # by the RANGE that starts the loop
@@ -468,7 +472,7 @@ class _Lowerer(StackShape, SlotAllocation):
                 self.result(loop.cur)
                 self.jump_to(b, if_true, nxt)
                 return
-            fi = getattr(self, "for_iter", None)
+            fi = self.for_iter
             if fi is not None and fi.block is b:
                 self.for_iter = None
                 cond = t.args[0]

@@ -178,7 +178,6 @@ class StackShape:
                             v = _RangeEnd(v, self.ranges[ins].slot + j)
                         self.preload.setdefault(seq[p + 1], [])[:0] = [v]
                 start[u] = p + 1
-            self.seq_of = getattr(self, "seq_of", {})
             self.seq_of[b] = seq
 
     def find_iter_loops(self) -> None:
@@ -332,7 +331,6 @@ class StackShape:
         other = next(s for s in t.targets if s is not phi_targets[0])
         if self.base[other] != self.base[b] or other.preds != [b] or other.phis or other.catch_preds or other in self.handlers:
             return False
-        self._dup_plan = getattr(self, "_dup_plan", {})
         self._dup_plan[t] = other
         return True
 

@@ -28,7 +28,7 @@ class SlotAllocation:
     """The lowering's slot analyses (mixed into ir/lower.py `_Lowerer`)."""
 
     def slotted(self, v: Instr) -> bool:
-        if v in getattr(self, "stack_phi", ()):
+        if v in self.stack_phi:
             return False
         if v in self.silent and v.op in ("lt", "le"):  # (FOR_RANGE compares)
             return False
