@@ -41,7 +41,7 @@ def _programs() -> list[Path]:
     return sorted({p for pat in pats for p in ROOT.glob(pat)})
 
 
-def _lower_all(bundle) -> tuple[int, list[str]]:
+def _lower_all(bundle, for_range: bool = True) -> tuple[int, list[str]]:
     """Build and lower (no passes) every code object; (lowered, refusals)."""
     lowered, refusals = 0, []
     for m in bundle.modules.values():
@@ -54,7 +54,7 @@ def _lower_all(bundle) -> tuple[int, list[str]]:
             except Unsupported:
                 continue
             try:
-                new = lower(fn, code)
+                new = lower(fn, code, for_range)
             except Refused as e:
                 refusals.append(str(e))
                 continue
@@ -373,20 +373,8 @@ def test_a_cancellation_between_raising_instructions_reaches_the_handler() -> No
 def test_every_function_lowers_without_for_range_too() -> None:
     # The fallback when FOR_RANGE's pinned slots do not fit must verify as well.
     for path in sorted(ROOT.glob("benchmarks/awfy/*.tl")) + sorted(ROOT.glob("examples/*.tl")):
-        bundle = compile_path(path)
-        for m in bundle.modules.values():
-            stack = [m.init]
-            while stack:
-                code = stack.pop()
-                stack += [k for k in code.consts if isinstance(k, Code)]
-                try:
-                    fn = build(code)
-                except Unsupported:
-                    continue
-                try:
-                    verify_code(lower(fn, code, for_range=False), len(m.globals))
-                except Refused:
-                    pass
+        lowered, _ = _lower_all(compile_path(path), for_range=False)
+        assert lowered
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
