@@ -419,3 +419,34 @@ def test_a_code_object_too_large_for_the_ir_keeps_its_bytecode(monkeypatch: pyte
     f = next(k for k in new.modules[new.main].init.consts if isinstance(k, Code))
     g = next(k for k in bundle.modules[bundle.main].init.consts if isinstance(k, Code))
     assert f is g
+
+
+def test_a_counted_loop_keeps_for_range_when_a_pass_dropped_its_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pass that proves both ends ints may delete the RANGE (its result is
+    # unused): the lowering then emits one itself, or the verifier could not
+    # prove FOR_RANGE's slots ints.
+    from tinyvm.bytecode.disasm import format_code
+    from tinyvm.ir import optimize
+
+    def drop_ranges(fn, names, ctx):
+        for b in fn.blocks:
+            b.instrs = [i for i in b.instrs if i.op not in ("range", "range_incl")]
+        return fn
+
+    monkeypatch.setattr(optimize, "run_pipeline", drop_ranges)
+    src = "fn f(n: int) -> int { var s = 0\n for i in 0..n { s = s + i }\n for j in 1..=n { s = s * j }\n return s }\nprint(f(5))\n"
+    stats = OptStats()
+    new = optimize_bundle(compile_program("p.tl", source=src), [], stats)
+    assert stats.kept == {}
+    f = next(k for k in new.modules[new.main].init.consts if isinstance(k, Code))
+    listing = format_code(f)
+    assert listing.count("FOR_RANGE") == 2 and "RANGE_INCL" in listing
+    out = io.StringIO()
+    from tinyvm.api import VM
+
+    vm = VM(stdout=out)
+    try:
+        vm.run_bundle(new)
+    finally:
+        vm.close()
+    assert out.getvalue() == run(src)[1] == "1200\n"

@@ -453,6 +453,15 @@ class _Lowerer(StackShape, SlotAllocation):
         elif t.op == "jump":
             dst = t.targets[0]
             self.copies(self.edge_copies(b, dst), entry=self.pristine)
+            loop = self.loop_at.get(dst)
+            if loop is not None and loop.pre is b and loop.range is None:
+                # Both ends into FOR_RANGE's slots, RANGE proving them ints
+                # to the verifier (it cannot fail: a pass proved them ints).
+                e.pos = self.position(loop.more.pc)
+                self.load(_RangeEnd(loop.init, loop.slot))
+                self.load(_RangeEnd(loop.bound, loop.slot + 1))
+                e.emit("RANGE_INCL" if loop.more.op == "le" else "RANGE")
+                e.emit("POP")
             for _ in range(self.pops(b, dst)):
                 e.emit("POP")  # (an iterator of the loop this edge leaves)
             for p in dst.phis:

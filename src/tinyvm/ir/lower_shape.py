@@ -86,8 +86,11 @@ class StackShape:
             pre = h.preds[entries[0]]
             init = counter.args[entries[0]]
             rng = [i for i in pre.instrs if i.op in ("range", "range_incl") and i.args == [init, bound]]
-            if len(rng) != 1 or pre.terminator.op != "jump" or pre.preds.count(pre) or h.preds.count(pre) != 1:
+            if len(rng) > 1 or pre.terminator.op != "jump" or pre.preds.count(pre) or h.preds.count(pre) != 1:
                 continue
+            # (A pass that proved both ends ints may have dropped the RANGE:
+            # the lowering then emits one at the end of `pre`, see `_Loop.range`.)
+            rng = rng or [None]
             if any(u is not counter for u in users.get(step, ())):
                 continue
             # The counter's uses in the body (blocks it dominates; a phi's
@@ -125,7 +128,8 @@ class StackShape:
             self.silent |= {more, step, cur}
             self.loops[t] = loop
             self.loop_at[h] = loop
-            self.ranges[rng[0]] = loop
+            if rng[0] is not None:
+                self.ranges[rng[0]] = loop
         # Recount the uses the rewriting moved.
         if self.loops:
             uses: dict[Instr, int] = {}
@@ -135,6 +139,10 @@ class StackShape:
                     if ins.op != "iter_done" and not (ins in self.silent and ins.op in ("lt", "le")):
                         for x in ins.args:
                             uses[x] = uses.get(x, 0) + 1
+            for loop in self.loops.values():
+                if loop.range is None:  # (the RANGE the lowering emits uses both ends)
+                    for x in (loop.init, loop.bound):
+                        uses[x] = uses.get(x, 0) + 1
             self.uses = uses
 
     def stack_args(self, ins: Instr) -> list[Instr]:
@@ -359,7 +367,7 @@ class _Loop:
     counter: Instr  # the header's phi
     step: Instr  # counter + 1
     more: Instr  # counter < bound
-    range: Instr  # the RANGE that checked both ends
+    range: Instr | None  # the RANGE that checked both ends (None: emit one entering the loop)
     init: Instr
     bound: Instr
     cur: Instr  # the value FOR_RANGE pushes: the counter, in the body

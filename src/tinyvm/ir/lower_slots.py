@@ -43,6 +43,9 @@ class SlotAllocation:
                 for phi in b.phis:
                     if self.uses.get(phi, 0) and self.slotted(phi.args[k]):
                         phi_out[p].add(phi.args[k])
+        for loop in self.loops.values():
+            if loop.range is None and self.slotted(loop.bound):  # (its RANGE is emitted there)
+                phi_out[loop.pre].add(loop.bound)
         live_in: dict[Block, set[Instr]] = {b: set() for b in fn.blocks}
         self.live_in = live_in
         self.interf: dict[Instr, set[Instr]] = {}
