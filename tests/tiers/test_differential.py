@@ -27,6 +27,8 @@ TIERS: dict[str, dict[str, str]] = {
     "fused": {},
     "plain": {"TVM_TIER": "plain"},
     "metered": {"TVM_TIER": "metered"},
+    # tvm run -O: the optimizer's default pipeline, lowered back to bytecode.
+    "optimized": {"TVM_OPT": "1"},
 }
 SWITCHES = sorted({k for env in TIERS.values() for k in env})
 
