@@ -1,8 +1,11 @@
-"""Shared by the IR tests: compile a program and walk its code objects."""
+"""Shared by the IR tests: compile a program, walk its code objects, generate
+TinyLang expressions and conditions (hypothesis)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from hypothesis import strategies as st
 
 from tinyvm.bytecode.code import Bundle, Code
 from tinyvm.lang.driver import compile_program
@@ -38,3 +41,23 @@ def built_functions(bundle: Bundle) -> list:
         except Unsupported:
             continue
     return out
+
+
+# Generated int expressions over the locals a, b, c: constants at the int64
+# edge, operators that overflow or divide by zero.
+LEAVES = ("a", "b", "c", "0", "1", "7", "-3", "9223372036854775807")
+OPS = ("+", "-", "*", "/", "%", "&", "<<")
+
+
+@st.composite
+def expr(draw, depth: int = 0, leaves: tuple = LEAVES, ops: tuple = OPS) -> str:
+    if depth > 2 or draw(st.booleans()):
+        return draw(st.sampled_from(leaves))
+    op = draw(st.sampled_from(ops))
+    return f"({draw(expr(depth + 1, leaves, ops))} {op} {draw(expr(depth + 1, leaves, ops))})"
+
+
+@st.composite
+def cond(draw, leaves: tuple = LEAVES, ops: tuple = OPS) -> str:
+    c = f"{draw(expr(0, leaves, ops))} {draw(st.sampled_from(['<', '<=', '==', '!=', '>']))} {draw(expr(0, leaves, ops))}"
+    return c if draw(st.booleans()) else f"{c} and not ({draw(expr(0, leaves, ops))} > 0)"

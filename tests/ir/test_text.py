@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, codes_of, compile_path
+from helpers import ROOT, codes_of, compile_path, cond, expr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,20 +53,6 @@ def test_every_awfy_and_benchmark_program_function_builds() -> None:
 # -- generated programs ---------------------------------------------------------
 
 NAMES = ["a", "b", "c"]
-
-
-@st.composite
-def expr(draw, depth: int = 0) -> str:
-    if depth > 2 or draw(st.booleans()):
-        return draw(st.sampled_from([*NAMES, "0", "1", "7", "-3", "9223372036854775807"]))
-    op = draw(st.sampled_from(["+", "-", "*", "/", "%", "&", "<<"]))
-    return f"({draw(expr(depth + 1))} {op} {draw(expr(depth + 1))})"
-
-
-@st.composite
-def cond(draw) -> str:
-    c = f"{draw(expr())} {draw(st.sampled_from(['<', '<=', '==', '!=', '>']))} {draw(expr())}"
-    return c if draw(st.booleans()) else f"{c} and not ({draw(expr())} > 0)"
 
 
 @st.composite

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from programs import lox_program, tl_program
 
 from tinyvm.cli.main import main
@@ -27,6 +27,8 @@ TIERS: dict[str, dict[str, str]] = {
     "fused": {},
     "plain": {"TVM_TIER": "plain"},
     "metered": {"TVM_TIER": "metered"},
+    # tvm run -O: the optimizer's default pipeline, lowered back to bytecode.
+    "optimized": {"TVM_OPT": "1"},
     # The JIT (docs/jit.md): every function compiled at its first call; the
     # same with every guard and exit failing at random (write-back at every
     # pc); hot code compiled mid-run (OSR at the third back-edge).
@@ -58,6 +60,9 @@ def check_all_tiers(tmp_path: Path, name: str, source: str, monkeypatch: pytest.
     finally:
         os.chdir(old)
     ref = results["fused"]
+    # Lox keeps clox's limit of 256 constants per function: a large generated
+    # program can pass it, which is no tier's business.
+    assume(not (ref[0] == 65 and "Too many constants" in ref[2]))
     # 0, 1 (a TinyLang error), 70 (a Lox runtime error): not a compile error (2, 65).
     assert ref[0] in (0, 1, 70), f"the reference itself failed to run:\n{ref[2]}\n--- program ---\n{source}"
     for tier, got in results.items():
@@ -119,6 +124,9 @@ def fuel_of(source: str, path: str, kwargs: dict) -> tuple[int, str, str]:
 def test_fuel_used_is_the_same_on_every_tier(source: str) -> None:
     results = {name: fuel_of(source, "gen.tl", kw) for name, kw in METERED_VMS.items()}
     ref = results["fused"]
+    # Lox keeps clox's limit of 256 constants per function: a large generated
+    # program can pass it, which is no tier's business.
+    assume(not (ref[0] == 65 and "Too many constants" in ref[2]))
     assert ref[0] > 0
     for name, got in results.items():
         assert got == ref, f"tier {name}: fuel, output or error differ\n--- program ---\n{source}\n--- fused ---\n{ref}\n--- {name} ---\n{got}"

@@ -179,22 +179,24 @@ class _Options:
             Option(("-A", "--allow-all"), "grants", "all of the above; without them fs, net and os.env raise PermissionError", convert=lambda n, t: ("all", True), append=True),
         ]
         self.output = Option(("-o", "--output"), "output", f"the file to write (default: FILE{TVM_EXT} next to FILE)", REQUIRED, f"FILE{TVM_EXT}", needs="a file name")
+        self.optimize = Option(("-O",), "optimize", "optimize: the IR passes, then lowered back to bytecode (docs/optimizer.md)")
         self.passes = Option(
-            ("--passes",), "passes", "optimize first: default, none, NAME,..., default,-NAME (--passes help lists them)", REQUIRED, "LIST", needs="a pass list"
+            ("--passes",), "passes", "the optimizer's passes: default, none, NAME,..., default,-NAME (--passes help lists them)", REQUIRED, "LIST", needs="a pass list"
         )
         self.after = Option(("--after",), "after", "print the IR right after pass PASS ran (the rest is not run)", REQUIRED, "PASS", needs="a pass name")
+        self.stats = Option(("--stats",), "stats", "with -O: print how many code objects were optimized (on stderr)")
         vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
         self.commands: dict[str, list[Option]] = {
-            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow],
+            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
-            "disasm": [self.help, self.lang, self.code, self.allow[0]],
+            "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
         }
-        self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0]]
+        self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
         # Before the command word: any command's options (checked against the
         # command once it is known), and --version. (A name means the same
         # option, taking a value or not, in every command.)
@@ -647,6 +649,7 @@ class _Cli:
         try:
             try:
                 bundle, fe, path = self._load(word, code, opts)
+                bundle = self._optimized(bundle, opts)
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
@@ -676,6 +679,18 @@ class _Cli:
         if failed is not None and not failed.broken_pipe:
             raise failed  # main reports it
         return status  # (a broken pipe: the reader left, as `| head` does; no message)
+
+    def _optimized(self, bundle: Any, opts: Parsed) -> Any:
+        """`bundle` through the optimizer when -O (or TVM_OPT=1, which the
+        differential tests set; TVM_OPT_PASSES then picks the passes) asks."""
+        env = os.environ.get("TVM_OPT", "") == "1"
+        if not (opts.get("optimize") or env):
+            return bundle
+        text = opts.get("passes") or (os.environ.get("TVM_OPT_PASSES") if env else None)
+        bundle, line = optimize(bundle, text)
+        if opts.get("stats"):
+            self.err(line)
+        return bundle
 
     def check(self, words: list[str], opts: Parsed) -> int:
         code, lang = opts.get("code"), opts.get("lang")
@@ -760,6 +775,8 @@ class _Cli:
         word = words[0] if words else None
         try:
             bundle, _, _ = self._load(word, code, opts)
+            if command == "disasm":
+                bundle = self._optimized(bundle, opts)
         except CompileError as e:
             self.err(e.render())
             return self.langs.select(_display(word, code), lang).exit_compile
@@ -840,6 +857,20 @@ def tvm_main() -> None:
 # --------------------------------------------------------------------------- tvmc
 
 
+def optimize(bundle: Any, passes: str | None) -> tuple[Any, str]:
+    """-O: the bundle with its code objects optimized (ir/optimize.py), and the
+    --stats line. A bad --passes list is a usage error."""
+    from ..ir.optimize import OptStats, optimize_bundle, pipeline
+    from ..ir.passes import PassError
+
+    try:
+        names = pipeline(passes)
+    except PassError as e:
+        raise UsageError(f"--passes: {e}") from None
+    stats = OptStats()
+    return optimize_bundle(bundle, names, stats), stats.line()
+
+
 def tvmc_main(
     argv: list[str] | None = None,
     stderr: TextIO | None = None,
@@ -912,6 +943,10 @@ def _tvmc(langs: "Languages", argv: list[str], stdin: TextIO | None, stdout: Tex
     except CompileError as e:
         _say(stderr, e.render())
         return langs.select(STDIN_PATH if src == STDIN_WORD else src, lang).exit_compile
+    if opts.get("optimize"):
+        bundle, line = optimize(bundle, opts.get("passes"))
+        if opts.get("stats"):
+            _say(stderr, line)
     out_path = out_path or os.path.splitext(src)[0] + TVM_EXT
     try:
         write_file(out_path, bundle)
