@@ -1,6 +1,6 @@
 """Are We Fast Yet: TinyVM beside CPython, Lua, LuaJIT and C++ on the same nine benchmarks.
 
-    python -m benchmarks.awfy [--quick] [--tiers fused,plain,metered] [NAMES...]
+    python -m benchmarks.awfy [--quick] [--tiers fused,plain,metered,jit] [NAMES...]
 
 Each runtime runs its own version of the suite through the suite's own harness,
 one process per benchmark, with the same outer and inner iteration counts:
@@ -8,7 +8,8 @@ one process per benchmark, with the same outer and inner iteration counts:
 * TinyVM: ``tvm run benchmarks/awfy/run.tl NAME OUTER INNER`` (the TinyLang
   ports), once per tier: ``fused`` (the default interpreter), ``plain``
   (``VM(fuse=False)``) and ``metered`` (``VM(meter_fuel=True)``), chosen with
-  the CLI's ``TVM_TIER`` variable;
+  the CLI's ``TVM_TIER`` variable, and ``jit`` (the fused interpreter with the
+  JIT tier on: ``TVM_JIT=on``, docs/jit.md);
 * CPython: ``harness.py`` of ``../shared/awfy/Python``, run from that folder
   by the interpreter running this harness;
 * Lua 5.4 and LuaJIT: ``harness.lua`` of ``../shared/awfy/Lua``, when
@@ -51,7 +52,7 @@ PORTS = HERE / "awfy"
 SUITE = REPO.parent / "shared" / "awfy"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyvm-awfy"
 
-TIERS = ("fused", "plain", "metered")
+TIERS = ("fused", "plain", "metered", "jit")
 NAMES = ("Bounce", "List", "Mandelbrot", "NBody", "Permute", "Queens", "Sieve", "Storage", "Towers")
 
 # (outer, inner) per benchmark. The default run takes about 1.5 minutes on a
@@ -143,7 +144,7 @@ def tinyvm_runtime(tier: str) -> Runtime:
     # The CLI in a process of its own, as a user runs it; the tier as CI chooses it.
     argv = [sys.executable, "-c", "from tinyvm.cli.main import tvm_main; tvm_main()",
             "run", "--max-memory", "1G", str(PORTS / "run.tl")]
-    env = {"TVM_TIER": "" if tier == "fused" else tier}
+    env = {"TVM_TIER": "" if tier in ("fused", "jit") else tier, "TVM_JIT": "on" if tier == "jit" else "off"}
     return Runtime(f"tinyvm-{tier}", argv, REPO, env)
 
 
@@ -244,7 +245,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.awfy", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
     ap.add_argument("--quick", action="store_true", help="small counts: a ~30 s smoke run")
-    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered (default fused)")
+    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit (default fused)")
     ap.add_argument("--no-reference", action="store_true", help="TinyVM only: no CPython, Lua or C++")
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in NAMES]

@@ -93,6 +93,10 @@ class VM:
         fuse: bool = True,
         meter_fuel: bool | None = None,
         max_memory: int | None = None,
+        jit: str = "off",
+        jit_threshold: tuple[int, int] | str | None = None,
+        jit_log: Any = None,
+        jit_stress: int | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -122,7 +126,13 @@ class VM:
         `max_memory`: the guest heap's limit in accounted bytes
         (docs/memory.md; None: the default); over it the guest gets a
         catchable MemoryError.
-        `fuse=False` runs without superinstructions (a differential tier)."""
+        `fuse=False` runs without superinstructions (a differential tier).
+        `jit`: the JIT tier (docs/jit.md): "off", "on" (hot code that has
+        loops, after `jit_threshold` = (calls, loop back-edges) or the text
+        "CALLS[,LOOPS]") or "eager" (every function at its first call).
+        `jit_log`: a callable given one line per JIT event. `jit_stress`: a
+        seed; every guard and exit of compiled code then fails with
+        probability 1/8 (the differential test of deoptimisation)."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
         if timeout is not None and not timeout > 0:  # (a run's own timeout= is checked by its scope)
@@ -133,6 +143,13 @@ class VM:
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
+        if jit not in ("off", "on", "eager"):
+            raise ValueError(f"jit must be 'off', 'on' or 'eager', got {jit!r}")
+        if jit != "off":
+            from .jit import Jit, parse_threshold
+
+            threshold = parse_threshold(jit_threshold) if isinstance(jit_threshold, str) else jit_threshold
+            Jit(self.machine, jit, threshold=threshold, log=jit_log, stress=jit_stress)
         self.main: ModuleObject | None = None  # the module of the last `.tvm` bundle run
         m = self.machine
         # The guest class of host exceptions: an Error subclass, not a

@@ -29,6 +29,12 @@ TIERS: dict[str, dict[str, str]] = {
     "metered": {"TVM_TIER": "metered"},
     # tvm run -O: the optimizer's default pipeline, lowered back to bytecode.
     "optimized": {"TVM_OPT": "1"},
+    # The JIT (docs/jit.md): every function compiled at its first call; the
+    # same with every guard and exit failing at random (write-back at every
+    # pc); hot code compiled mid-run (OSR at the third back-edge).
+    "jit": {"TVM_JIT": "eager"},
+    "jit-stress": {"TVM_JIT": "eager", "TVM_JIT_STRESS": "1"},
+    "jit-on": {"TVM_JIT": "on", "TVM_JIT_THRESHOLD": "2,3"},
 }
 SWITCHES = sorted({k for env in TIERS.values() for k in env})
 

@@ -8,6 +8,7 @@ docs/architecture.md):
 
     cli                        the commands
     api                        the embedding API
+    jit                        the JIT tier (vm + ir -> Python)
     vm          lang   ir      the interpreter core  |  the front ends and their driver  |  the SSA IR
     stdlib        |            the standard modules
     sched         |            fibers, scheduler, I/O
@@ -38,9 +39,10 @@ LAYERS: dict[str, set[str]] = {
     "vm": BASE | {"runtime", "sched", "stdlib"},
     "lang": {"bytecode"},
     "ir": {"bytecode"},
+    "jit": BASE | {"runtime", "sched", "stdlib", "vm", "ir"},
     "embed": BASE | {"runtime", "sched", "stdlib", "vm", "lang"},
-    "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed"},
-    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "__init__"},
+    "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed", "jit"},
+    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit", "__init__"},
     "__init__": {"api", "runtime"},  # the package root: lazy re-exports
 }
 

@@ -141,6 +141,31 @@ class _Options:
             ("--max-memory",), "max_memory", "the guest heap's limit: over it the program gets MemoryError (default 32M; docs/memory.md)", REQUIRED, "SIZE", parse_size
         )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
+
+        def jit_mode(name: str, text: str | None) -> str:
+            if text not in ("off", "on", "eager"):
+                raise ValueError(f"{name} needs off, on or eager")
+            return text
+
+        def jit_threshold(name: str, text: str | None) -> tuple[int, int]:
+            from ..jit import parse_threshold
+
+            try:
+                return parse_threshold(text or "")
+            except ValueError:
+                raise ValueError(f"{name} needs CALLS or CALLS,LOOPS (positive integers)") from None
+
+        def seed(name: str, text: str | None) -> int:
+            if text is None or not text.isdigit():
+                raise ValueError(f"{name} needs a seed (an integer)")
+            return int(text)
+
+        self.jit = [
+            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops) or eager (every function at its first call); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on or eager"),
+            Option(("--jit-log",), "jit_log", "one line per JIT event on stderr: compiled, not compiled, deopt, recompiled, given up"),
+            Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000; also TVM_JIT_THRESHOLD)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
+            Option(("--jit-stress",), "jit_stress", "fail every guard and exit of compiled code with probability 1/8, seeded (also TVM_JIT_STRESS)", REQUIRED, "SEED", seed),
+        ]
         self.limits = [
             Option(("--fuel",), "fuel", "stop after N instructions (exit status 3)", REQUIRED, "N", positive_int, "a positive integer"),
             Option(("--timeout",), "timeout", "stop after this long: 2s, 500ms, 1m, or plain seconds (exit status 4)", REQUIRED, "DURATION", parse_duration),
@@ -162,11 +187,12 @@ class _Options:
         self.stats = Option(("--stats",), "stats", "with -O: print how many code objects were optimized (on stderr)")
         vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
         self.commands: dict[str, list[Option]] = {
-            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.allow, self.optimize, self.passes, self.stats],
+            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
+            "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
         }
@@ -194,6 +220,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("check", "[options] FILE...", "parse, resolve and type-check without running; report every error"),
         ("disasm", "[options] FILE", f"show the bytecode of {_program_files(langs)}"),
         ("ir", "[options] FILE", "show the SSA IR of every function of FILE"),
+        ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
@@ -206,7 +233,7 @@ def usage(langs: "Languages | None" = None) -> str:
         "commands:",
     ]
     for name, args, help_ in commands:
-        lines.append(f"  {name:<7} {args:<25} {help_}")
+        lines.append(f"  {name:<8} {args:<25} {help_}")
     run_options = [opt for opt in o.commands["run"] if opt is not o.help]
     lines += ["", "options for run (before FILE; options before the command work as after it):"]
     lines += option_lines(run_options)
@@ -294,6 +321,15 @@ def _command_help(langs: "Languages", command: str) -> str:
                 (f"tvm ir --passes default,-licm --after gvn fib{ext}", "the IR right after GVN"),
                 ("tvm ir --passes help", "the passes and what each does"),
             ],
+        ),
+        "jit-dump": (
+            ["tvm jit-dump [options] FILE", "tvm jit-dump [options] -e CODE"],
+            [
+                f"Show what the JIT (docs/jit.md) makes of every function of {files} and of",
+                "every module it imports: the IR as built, after each pass of --passes, and the",
+                "generated Python source; or why a function stays interpreted.",
+            ],
+            [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built")],
         ),
         "repl": (
             ["tvm repl [options]", "tvm [options]"],
@@ -502,7 +538,7 @@ class _Cli:
         if lead.get("help"):
             self.out(_command_help(self.langs, command))
             return EXIT_OK
-        return getattr(self, command)(words, lead)
+        return getattr(self, command.replace("-", "_"))(words, lead)
 
     def _names_program(self, word: str) -> bool:
         """Does `tvm WORD` name a program to run (rather than a mistyped
@@ -569,6 +605,27 @@ class _Cli:
         # plain tier, without superinstructions or jump threading, and a VM
         # that counts fuel. Every tier must print and fail alike.
         tier = os.environ.get("TVM_TIER", "")
+        # The JIT tier (docs/jit.md): --jit, else TVM_JIT (CI runs the suites with eager).
+        jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
+        if jit not in ("off", "on", "eager"):
+            raise UsageError(f"TVM_JIT must be off, on or eager, got {jit!r}")
+        if jit != "off":
+            kwargs["jit"] = jit
+            stress = opts.get("jit_stress")
+            if stress is None and os.environ.get("TVM_JIT_STRESS", "").isdigit():
+                stress = int(os.environ["TVM_JIT_STRESS"])
+            kwargs["jit_stress"] = stress
+            threshold = opts.get("jit_threshold")
+            if threshold is None and os.environ.get("TVM_JIT_THRESHOLD"):
+                from ..jit import parse_threshold
+
+                try:
+                    threshold = parse_threshold(os.environ["TVM_JIT_THRESHOLD"])
+                except ValueError as e:
+                    raise UsageError(f"TVM_JIT_THRESHOLD: {e}") from None
+            kwargs["jit_threshold"] = threshold
+            if opts.get("jit_log"):
+                kwargs["jit_log"] = self.err
         if tier == "plain":
             kwargs["fuse"] = False
         elif tier == "metered":
@@ -696,6 +753,16 @@ class _Cli:
         except PassError as e:  # a pass left invalid IR: a compiler bug, said plainly
             self.err(f"tvm: internal error: {e}")
             return EXIT_ERROR
+
+    def jit_dump(self, words: list[str], opts: Parsed) -> int:
+        from ..ir.passes import PassError, parse_passes
+        from ..jit.dump import dump_module
+
+        try:
+            passes = parse_passes(opts.get("passes") or "default")
+        except PassError as e:
+            raise UsageError(str(e)) from None
+        return self._listing("jit-dump", words, opts, lambda m: dump_module(m, passes))
 
     def _listing(self, command: str, words: list[str], opts: Parsed, format_module: Any) -> int:
         """disasm and ir: compile or load one program, print each of its modules."""

@@ -363,6 +363,8 @@ class _Builder:
                 stack = [self.phi(block) for _ in range(depth)]
                 phis_of[start] = (locs, stack)
                 locs, stack = list(locs), list(stack)
+            if start not in self.handlers:
+                fn.entries[start] = self.state(start, locs, stack)
             self.interpret(start, block, locs, stack)
         # Fill the phis from their predecessors' exit states, in `preds` order.
         for start, (plocs, pstack) in phis_of.items():

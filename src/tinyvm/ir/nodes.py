@@ -130,6 +130,12 @@ class Function:
     blocks: list[Block] = field(default_factory=list)
     code: Any = None  # the bytecode Code object it was built from
     next_id: int = 0
+    # The abstract frame at the start of each block that has a bytecode pc,
+    # by pc (before its first instruction): where the JIT enters compiled
+    # code from the interpreter (on-stack replacement at loop headers) and the
+    # state a branch exits with. Kept current by `replace_uses`; a value a
+    # pass deleted may still be named (the JIT checks what it needs is defined).
+    entries: dict[int, FrameState] = field(default_factory=dict)
 
     @property
     def entry(self) -> Block:
@@ -160,6 +166,9 @@ def replace_uses(fn: Function, repl: dict[Instr, Instr]) -> None:
     def sub(values: list) -> list:
         return [repl.get(a, a) if a is not None else None for a in values]
 
+    for st in fn.entries.values():
+        st.locals = sub(st.locals)
+        st.stack = sub(st.stack)
     for b in fn.blocks:
         for ins in b.all():
             ins.args = sub(ins.args)

@@ -161,6 +161,10 @@ class Machine(Calls, ObjectOps, Modules):
         self._start_ops: dict[int, Callable] = {}
         self.block_start: dict[Any, int] = {}  # expression block op -> its first offset
         self._rethrow_ops: dict[Any, Callable] = {}
+        # The JIT tier, when one is installed (jit/tier.py attaches itself
+        # here; the vm package never imports it): the decoder tells it of
+        # every code object it decodes.
+        self.jit: Any = None
         self._init_builtins()
         install_concurrency(self)
 
@@ -641,4 +645,4 @@ def _raised_by_host(e: BaseException) -> bool:
         tb = tb.tb_next
     if where is None:
         return False
-    return not (os.path.abspath(where).startswith(_PACKAGE) or where == "<tinyvm block>")
+    return not (os.path.abspath(where).startswith(_PACKAGE) or where in ("<tinyvm block>", "<tinyvm jit>"))

@@ -131,6 +131,10 @@ class Decoder:
                 weight[fn] = 2
             ops[pc] = fn
         del starts
+        if vm.jit is not None and self.store is vm.decoded:
+            # The JIT tier (jit/, installed from outside: vm imports no jit)
+            # wraps the entry and the loop headers in its counters.
+            vm.jit.decoded(code, ops)
         return ops
 
     def global_name(self, g: int) -> str:

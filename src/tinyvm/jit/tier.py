@@ -1,0 +1,463 @@
+"""The JIT tier of one VM: counters, compilation, installation, deoptimisation policy, log.
+
+`Jit(vm, mode=...)` attaches itself to a Machine (`vm.jit`; the vm package
+never imports this one). The decoder then tells it of every code object it
+decodes (`decoded`), and it wraps
+
+- the op at pc 0 (which every Function made afterwards holds as `entry`) in a
+  trampoline: it counts calls and, once the code is compiled, enters the
+  compiled pc-0 entry (one extra Python call per guest call: the closures hold
+  the trampoline, so nothing has to be patched when code is compiled or thrown
+  away);
+- in mode `on`, the op at every loop header in a counter of back-edges.
+
+Compiling (`compile`) builds the IR (`ir.build`), runs the pass pipeline with
+`speculate=True` and a profile of the frame's current values, generates
+Python (jit/codegen.py), and installs its entries: `vm.decoded[code][pc]` is
+replaced by the compiled entry op for pc, so every jump and every return to pc
+reaches compiled code. Entries are BLOCK_PC ops (`vm.op_info`): an error in
+compiled code sets `fb.epc` to the raising instruction's pc.
+
+Deoptimisation policy: a guard site that deoptimises more than
+`DEOPT_LIMIT` times has its speculation's profile key banned (left out of the
+profile typespec sees; also `ctx.options["typespec.banned"]`) and the code is
+recompiled; after `RECOMPILE_LIMIT` recompiles the code is left interpreted
+("given up").
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections import ChainMap
+from collections.abc import Callable
+from typing import Any
+
+from ..bytecode.code import Code
+from ..bytecode.opcodes import OPCODES
+from ..heap.objects import INT_MAX, INT_MIN, UNINIT, Array, Instance
+from ..ir.build import Unsupported, build, decode
+from ..ir.passes import PassContext, default_pipeline, run_pipeline
+from ..runtime.errors import RtError, Throw
+from ..runtime.values import typeof
+from ..sched.scheduler import Switch
+from ..vm.blocks import BLOCK_PC
+from .codegen import Generated, NotCompilable, generate
+
+MODES = ("off", "on", "eager")
+DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
+DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
+RECOMPILE_LIMIT = 3
+MAX_INSTRS = 20000  # bigger functions stay interpreted (compile time)  # recompiles of one code object before it is left interpreted
+_ERRORS = (
+    RtError,
+    Throw,
+    ZeroDivisionError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
+
+
+class _Done:
+    """FOR_ITER's "no more values" in compiled code (never a guest value)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<done>"
+
+
+DONE = _Done()
+
+
+class CodeState:
+    """What the JIT knows of one code object."""
+
+    def __init__(self, code: Code, ops: list) -> None:
+        self.code = code
+        self.ops = ops
+        self.orig = list(ops)  # the interpreter's own ops: exits resume there
+        self.wrappers: dict[int, Callable] = {}  # pc -> counting wrapper installed
+        self.entry0: Callable | None = None  # the compiled pc-0 entry
+        self.calls = 0
+        self.loops: dict[int, int] = {}
+        self.tried = False  # compiled, or failed to (not again unless recompiling)
+        self.given_up = False
+        self.installed: list[int] = []
+        self.steps: list | None = None  # the plain closures, by pc
+        self.mirror: list | None = None  # the list those closures continue through
+        self.banned: set[int] = set()
+        self.deopts: dict[int, int] = {}
+        self.recompiles = 0
+        self.generated: Generated | None = None
+
+
+def parse_threshold(text: str) -> tuple[int, int]:
+    """`CALLS[,LOOPS]` -> (calls, loops); ValueError for anything else."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"jit threshold must be CALLS[,LOOPS] (positive integers), got {text!r}")
+    calls = int(parts[0])
+    loops = int(parts[1]) if len(parts) == 2 else DEFAULT_THRESHOLD[1]
+    return calls, loops
+
+
+class Jit:
+    """The JIT tier attached to one Machine (see the module docstring)."""
+
+    def __init__(
+        self,
+        vm: Any,
+        mode: str = "on",
+        *,
+        threshold: tuple[int, int] | None = None,
+        log: Callable[[str], None] | None = None,
+        stress: int | None = None,
+        passes: list[str] | None = None,
+    ) -> None:
+        if mode not in ("on", "eager"):
+            raise ValueError(f"jit mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.vm = vm
+        self.mode = mode
+        calls, loops = threshold or DEFAULT_THRESHOLD
+        self.call_threshold = 1 if mode == "eager" else calls
+        self.loop_threshold = 1 if mode == "eager" else loops
+        self.log = log
+        self.stress = stress
+        self.rnd = random.Random(stress).random if stress is not None else None
+        self.passes = passes
+        self.codes: dict[Code, CodeState] = {}
+        self.stats = {
+            "compiled": 0,
+            "not_compiled": 0,
+            "deopts": 0,
+            "recompiled": 0,
+            "given_up": 0,
+            "stress_exits": 0,
+        }
+        self.metered = bool(vm.limits.metered)
+        if self.metered and log is not None:
+            log("jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)")
+        vm.jit = self
+
+    # ------------------------------------------------------------------ hooks
+
+    def decoded(self, code: Code, ops: list) -> None:
+        """The decoder made ops for code: wrap its entry (and loop headers)."""
+        if self.metered or code in self.codes:
+            return
+        headers = loop_headers(code)
+        if self.mode == "on" and not headers:
+            # Loop-free code gains nothing here: its calls go through the
+            # interpreter's frames either way, and a compiled entry and resume
+            # per call cost more than the fused ops they replace (docs/jit.md,
+            # the numbers). It keeps its plain entry: no counter, no cost.
+            return
+        st = self.codes[code] = CodeState(code, ops)
+        vm = self.vm
+        orig0 = ops[0]
+        plain0 = vm.op_info.get(orig0, (None, 0))[1] != BLOCK_PC
+        jit = self
+        threshold = self.call_threshold
+
+        def enter(fb: Any) -> Any:
+            e = st.entry0
+            if e is not None:
+                return e(fb)
+            st.calls += 1
+            if st.calls >= threshold and not st.tried:
+                jit.compile(st, fb, 0)
+                if st.entry0 is not None:
+                    return st.entry0(fb)
+            if plain0:
+                fb.epc = 0
+            return orig0(fb)
+
+        self._register(enter, orig0, code, 0)
+        ops[0] = enter
+        st.wrappers[0] = enter
+        if self.mode == "on":
+            for h in headers:
+                if h != 0:
+                    self._wrap_header(st, h)
+
+    def _register(self, op: Callable, like: Any, code: Code, pc: int) -> None:
+        vm = self.vm
+        vm.op_info[op] = (code, BLOCK_PC)
+        vm.block_start[op] = pc
+        vm.op_weight[op] = vm.op_weight.get(like, 1) if like is not None else 1
+
+    def _wrap_header(self, st: CodeState, h: int) -> None:
+        ops = st.ops
+        orig = ops[h]
+        plain = self.vm.op_info.get(orig, (None, 0))[1] != BLOCK_PC
+        jit = self
+        threshold = self.loop_threshold
+        loops = st.loops
+        loops[h] = 0
+
+        def header(fb: Any) -> Any:
+            n = loops[h] = loops[h] + 1
+            if n >= threshold and not st.tried:
+                jit.compile(st, fb, h)
+                if ops[h] is not header:
+                    return ops[h](fb)
+            if plain:
+                fb.epc = h
+            return orig(fb)
+
+        self._register(header, orig, st.code, h)
+        ops[h] = header
+        st.wrappers[h] = header
+
+    # ------------------------------------------------------------------ compiling
+
+    def _steps(self, st: CodeState) -> None:
+        """The plain (one instruction each) closures of st.code, continuing
+        through a list that mirrors the interpreter's ops."""
+        from ..vm.predecode import (
+            Decoder,  # (the decoder's module imports the builders)
+        )
+
+        vm = self.vm
+        dec = vm.decoders[st.code]
+        d = Decoder(vm, dec.module, plain=True)
+        d.store = ChainMap({}, vm.decoded)  # nested code objects: the real ones
+        d.max_depth = dec.max_depth  # (the limit the code's own call sites were built with)
+        plain = d._decode_one(st.code)
+        vm.decoders[st.code] = dec
+        st.steps = list(plain)
+        plain[:] = st.ops
+        st.mirror = plain
+
+    def profile(self, fb: Any, code: Code, pc: int) -> dict:
+        L = fb.L
+        out: dict = {}
+        if L and L[0] is not None and getattr(L[0], "code", None) is code:
+            for i in range(1, min(code.nlocals, len(L))):
+                key = ("param", i) if i <= code.arity else ("local", i)
+                out[key] = typeof(L[i])
+        return out
+
+    def compile(self, st: CodeState, fb: Any, pc: int) -> bool:
+        st.tried = True
+        code = st.code
+        if self.passes is None:  # (the first time loads the pass modules and plugins: not timed)
+            self.passes = jit_pipeline()
+        t0 = time.perf_counter()
+        try:
+            fn = build(code)
+        except Unsupported as e:
+            self._not_compiled(code, str(e))
+            return False
+        names = self.passes
+        profile = self.profile(fb, code, pc) if fb is not None else None
+        for key in st.banned:  # speculations that kept failing: typespec sees no profile for them
+            if profile is not None:
+                profile.pop(key, None)
+        ctx = PassContext(
+            profile=profile,
+            speculate=True,
+            options={"typespec.banned": set(st.banned)},
+        )
+        try:
+            run_pipeline(fn, names, ctx)
+            rules = self.vm.code_rules.get(code)
+            gen = generate(
+                fn,
+                code,
+                int_fast=bool(rules is not None and rules.int_fast),
+                stress=self.stress is not None,
+            )
+        except NotCompilable as e:
+            self._not_compiled(code, str(e))
+            return False
+        except RecursionError:  # (a deeply nested function: the passes or the generator)
+            self._not_compiled(code, "nested too deeply")
+            return False
+        except Exception as e:  # noqa: BLE001 - a pass or generator bug: the interpreter runs it
+            # A failure to compile must never fail the program: the code is
+            # exactly as correct interpreted. The log names it for a bug report.
+            self._not_compiled(code, f"internal error: {type(e).__name__}: {e}")
+            return False
+        if gen.ninstrs > MAX_INSTRS:
+            self._not_compiled(
+                code,
+                f"too big ({gen.ninstrs} IR instructions; the limit is {MAX_INSTRS})",
+            )
+            return False
+        if st.steps is None:
+            self._steps(st)
+        ns = self.namespace(st, gen)
+        try:
+            # The source is ours, made from verified bytecode: no guest text is in it
+            # but constants, which codegen writes with repr() or passes in _K.
+            exec(compile(gen.source, "<tinyvm jit>", "exec"), ns)  # noqa: S102
+        except (
+            SyntaxError,
+            RecursionError,
+            MemoryError,
+        ) as e:  # (Python's own limits on nesting)
+            self._not_compiled(code, f"Python could not compile it ({type(e).__name__})")
+            return False
+        st.generated = gen
+        self._install(st, gen, ns)
+        self.stats["compiled"] += 1
+        if self.log is not None:
+            ms = (time.perf_counter() - t0) * 1000
+            entries = len(gen.entries)
+            self.log(f"jit: compiled {code.name} in {ms:.1f} ms ({gen.ninstrs} IR instrs, {entries} entr{'y' if entries == 1 else 'ies'}, pipeline: {','.join(names) or 'none'})")
+        return True
+
+    def _not_compiled(self, code: Code, reason: str) -> None:
+        self.stats["not_compiled"] += 1
+        if self.log is not None:
+            self.log(f"jit: not compiled {code.name}: {reason}")
+
+    def namespace(self, st: CodeState, gen: Generated) -> dict:
+        vm = self.vm
+        sites = gen.sites
+        counts = [0] * len(sites)
+        jit = self
+        orig = st.orig
+
+        def deopt(fb: Any, k: int) -> Any:
+            pc, reason, key = sites[k]
+            counts[k] += 1
+            jit.stats["deopts"] += 1
+            if jit.log is not None and counts[k] <= DEOPT_LIMIT:
+                line, _ = st.code.position(pc)
+                jit.log(f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}")
+            if counts[k] == DEOPT_LIMIT + 1 and st.generated is gen:
+                jit.recompile(st, fb, key)
+            return orig[pc]
+
+        def fail(fb: Any, L: list, x: BaseException, key: tuple | None, loc: dict) -> None:
+            # An error inside compiled code: leave the frame as the interpreter
+            # would have it at the raising instruction (see codegen).
+            if key is None or fb.L is not L:
+                return
+            pc, lnames, snames = key
+            try:
+                vals = [loc[n] if n is not None else L[i + 1] for i, n in enumerate(lnames)]
+                vals += [loc[n] for n in snames]
+            except KeyError:  # pragma: no cover - every named value dominates the instruction
+                return
+            L[1:] = vals
+            fb.epc = pc
+
+        sched = vm.sched
+        collect = vm.collect
+        lim = vm.limits
+        heap = vm.heap
+
+        def slice_end(fb: Any, pc: int, expired: bool) -> Any:
+            # A back-edge of compiled code, the frame written back at the loop
+            # header pc: the dispatch loop's chunk-end work, here (the loop's
+            # own chunk may hold thousands of compiled iterations): a pending
+            # collection; when the countdown `expired`, limits and preemption.
+            # None: go on.
+            if heap.pending:
+                collect()  # (every live value is in fb.L now)
+            if not expired:
+                return None
+            if lim.armed:
+                lim.check()
+            if fb.nested or not vm.running or fb is not vm.fiber:
+                return None
+            if fb.cancel_pending:
+                fb.cancel_pending = False
+                fb.epc = pc
+                raise Throw(vm.make_error("Cancelled", "task was cancelled"))
+            if sched.ready or sched.poll_now():
+                fb.resume = orig[pc]
+                sched.ready.append(fb)
+                raise Switch
+            return None
+
+        stats = self.stats
+
+        def stress_exit(pc: int) -> Any:
+            stats["stress_exits"] += 1
+            return orig[pc]
+
+        return {
+            "_stress_exit": stress_exit,
+            "_slice": slice_end,
+            "_S": st.steps, "_P": st.mirror, "_O": orig, "_K": gen.consts, "_MIN": INT_MIN, "_MAX": INT_MAX,
+            "_heap": vm.heap, "_lim": vm.limits, "_rnd": self.rnd, "_DONE": DONE, "_Throw": Throw,
+            "_typeof": typeof,
+            "_Instance": Instance,
+            "_Array": Array,
+            "_UNINIT": UNINIT, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
+        }  # fmt: skip
+
+    def _install(self, st: CodeState, gen: Generated, ns: dict) -> None:
+        for e in gen.entries:
+            op = functools.partial(ns["_body"], e.index)
+            self._register(op, None, st.code, e.pc)
+            if e.pc == 0:
+                st.entry0 = op
+            else:
+                st.ops[e.pc] = op
+                st.mirror[e.pc] = op
+                st.installed.append(e.pc)
+
+    def uninstall(self, st: CodeState) -> None:
+        """Back to the interpreter (frames already in compiled code finish there)."""
+        for pc in st.installed:
+            op = st.wrappers.get(pc, st.orig[pc])
+            st.ops[pc] = op
+            st.mirror[pc] = op
+        st.installed = []
+        st.entry0 = None
+        st.generated = None
+
+    def recompile(self, st: CodeState, fb: Any, key: Any) -> None:
+        """Compile st.code again without the speculation `key` (a profile key:
+        `("param", slot)` or a pc) that keeps failing."""
+        st.banned.add(key)
+        self.uninstall(st)
+        st.recompiles += 1
+        name = st.code.name
+        if st.recompiles > RECOMPILE_LIMIT:
+            st.given_up = True
+            self.stats["given_up"] += 1
+            if self.log is not None:
+                self.log(f"jit: given up {name}: {st.recompiles - 1} recompiles, still deoptimising")
+            return
+        self.stats["recompiled"] += 1
+        if self.log is not None:
+            self.log(f"jit: recompiled {name} without speculating on {', '.join(sorted(_key_text(k) for k in st.banned))}")
+        self.compile(st, fb, 0)
+
+
+def _key_text(key: Any) -> str:
+    return f"{key[0]} {key[1]}" if isinstance(key, tuple) else f"pc {key}"
+
+
+def jit_pipeline() -> list[str]:
+    """The default pipeline without `inline`, with `typespec` first.
+
+    No `inline`: compiled code does not rebuild an inlined callee's frames yet
+    (FrameState.parent chains), so it could not deoptimise inside them.
+    `typespec` first: it puts a parameter's guard at the end of the entry
+    block, which is only before the parameter's uses while that block is
+    still the synthetic one (simplify-cfg merges it into the block at pc 0);
+    the passes after it then see the speculated types (docs/jit.md)."""
+    names = [p for p in default_pipeline() if p not in ("inline", "typespec")]
+    return (["typespec"] if "typespec" in default_pipeline() else []) + names
+
+
+def loop_headers(code: Code) -> list[int]:
+    """The targets of backward jumps (where on-stack replacement enters)."""
+    out = set()
+    for pc, (op, args) in decode(code).items():
+        info = OPCODES[op]
+        if "jump" in info.operands:
+            t = args[info.operands.index("jump")]
+            if t <= pc:
+                out.add(t)
+    return sorted(out)
