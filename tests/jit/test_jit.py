@@ -13,11 +13,13 @@ import io
 import pytest
 
 from tinyvm.api import VM
+from tinyvm.bytecode.code import Code
 from tinyvm.cli.main import main
 from tinyvm.ir.nodes import FrameState, Instr
 from tinyvm.ir.passes import REGISTRY, register
 from tinyvm.jit import Jit, parse_threshold
-from tinyvm.jit.tier import DEOPT_LIMIT
+from tinyvm.jit.tier import DEOPT_LIMIT, profitable_loops
+from tinyvm.lang.driver import compile_program
 
 
 def run(src: str, jit: str = "eager", **kw) -> tuple[str, list[str], VM]:
@@ -32,6 +34,16 @@ def cli(argv: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, stdin=io.StringIO(""), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def code_named(src: str, name: str):
+    todo = [m.init for m in compile_program("t.tl", source=src).modules.values()]
+    while todo:
+        c = todo.pop()
+        if c.name == name:
+            return c
+        todo += [k for k in c.consts if isinstance(k, Code)]
+    raise LookupError(name)
 
 
 def compiled(log: list[str], name: str) -> bool:
@@ -92,11 +104,22 @@ def test_threshold_on_calls() -> None:
 
 
 def test_on_leaves_loop_free_functions_to_the_interpreter() -> None:
-    src = "fn f(x) { return x + 1 }\nvar i = 0\nwhile i < 50 { f(i); i = i + 1 }\nprint(i)\n"
+    src = "fn f(x) { return x + 1 }\nvar i = 0\nvar s = 0\nwhile i < 50 { f(i); s = s + i * 3 - (s % 7) * 2 + (i & 5) - (s >> 1); i = i + 1 }\nprint(i)\n"
     got, log, vm = run(src, jit="on", jit_threshold=(1, 1))
     assert got == "50\n"
     assert compiled(log, "<module>") and not any(" f " in line for line in log)
     assert [c.name for c in vm.machine.jit.codes if not c.name.startswith("<")] == []
+
+
+def test_on_leaves_loops_that_mostly_call_to_the_interpreter() -> None:
+    # Each call leaves compiled code and its return enters it again: a loop
+    # that is little more than a call runs slower compiled (docs/jit.md).
+    src = "fn f(x) { return x + 1 }\nfn g() {\n  var i = 0\n  while i < 50 { f(i); i = i + 1 }\n  return i\n}\nprint(g())\n"
+    assert profitable_loops(code_named(src, "g")) == []
+    got, log, _ = run(src, jit="on", jit_threshold=(1, 1))
+    assert got == "50\n" and not compiled(log, "g")
+    got, log, _ = run(src, jit="eager")
+    assert got == "50\n" and compiled(log, "g")
 
 
 def test_parse_threshold() -> None:

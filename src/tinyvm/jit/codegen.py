@@ -686,10 +686,12 @@ class _Gen:
         (vm/ops_values.py), so the result is the interpreter's."""
         out: list[tuple[str, str]] = []
         types = [x.type for x in ins.args]
-        if op in ("get_field", "set_field"):
+        if op in ("get_field", "set_field", "set_field_proven"):
             name = repr(self.code.names[args[0]])
             if op == "get_field":
                 out.append((f"type({a[0]}) is _Instance and ({v} := {a[0]}.fields.get({name}, _UNINIT)) is not _UNINIT", "pass"))
+            elif op == "set_field_proven":  # (the checker proved the value's type: no field check, as b_set_field_proven)
+                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields", f"{a[0]}.fields[{name}] = {a[1]}"))
             else:
                 out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}"))
             return out

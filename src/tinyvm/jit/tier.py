@@ -34,6 +34,7 @@ from collections import ChainMap
 from collections.abc import Callable
 from typing import Any
 
+from ..bytecode import opcodes as O
 from ..bytecode.code import Code
 from ..bytecode.opcodes import OPCODES
 from ..heap.objects import INT_MAX, INT_MIN, UNINIT, Array, Instance
@@ -92,6 +93,9 @@ class CodeState:
         self.deopts: dict[int, int] = {}
         self.recompiles = 0
         self.generated: Generated | None = None
+        # `on` mode: the only pcs compiled code is entered at (the loops worth
+        # it); None: every entry (pc 0, loop headers, after calls).
+        self.only: set[int] | None = None
 
 
 def parse_threshold(text: str) -> tuple[int, int]:
@@ -149,13 +153,22 @@ class Jit:
         if self.metered or code in self.codes:
             return
         headers = loop_headers(code)
-        if self.mode == "on" and not headers:
+        if self.mode == "on":
             # Loop-free code gains nothing here: its calls go through the
             # interpreter's frames either way, and a compiled entry and resume
             # per call cost more than the fused ops they replace (docs/jit.md,
-            # the numbers). It keeps its plain entry: no counter, no cost.
-            return
+            # the numbers). Nor do loops that mostly call: each call leaves
+            # compiled code and its return enters it again. Such code keeps
+            # its plain ops: no counter, no cost.
+            headers = profitable_loops(code)
+            if not headers:
+                return
         st = self.codes[code] = CodeState(code, ops)
+        if self.mode == "on":
+            # Entered only at its start and its profitable loops' headers:
+            # what runs after a call returns stays interpreted until control
+            # reaches such a loop again.
+            st.only = {0, *headers}
         vm = self.vm
         orig0 = ops[0]
         plain0 = vm.op_info.get(orig0, (None, 0))[1] != BLOCK_PC
@@ -396,6 +409,8 @@ class Jit:
 
     def _install(self, st: CodeState, gen: Generated, ns: dict) -> None:
         for e in gen.entries:
+            if st.only is not None and e.pc not in st.only:
+                continue
             op = functools.partial(ns["_body"], e.index)
             self._register(op, None, st.code, e.pc)
             if e.pc == 0:
@@ -453,11 +468,37 @@ def jit_pipeline() -> list[str]:
 
 def loop_headers(code: Code) -> list[int]:
     """The targets of backward jumps (where on-stack replacement enters)."""
-    out = set()
+    return sorted({t for t, _ in _back_edges(code)})
+
+
+def _back_edges(code: Code) -> list[tuple[int, int]]:
+    out = []
     for pc, (op, args) in decode(code).items():
         info = OPCODES[op]
         if "jump" in info.operands:
             t = args[info.operands.index("jump")]
             if t <= pc:
-                out.add(t)
+                out.append((t, pc))
+    return out
+
+
+# Instructions that leave compiled code when they call a guest function.
+_CALLS = frozenset({O.CALL, O.CALL_GLOBAL, O.CALL_TYPED, O.CALL_METHOD, O.CALL_METHOD_TYPED, O.SUPER_CALL})
+# A loop is worth compiling in `on` mode when its body has at least this many
+# instructions per call (or no call): measured on the AWFY ports, loops whose
+# bodies are little more than a call (Bounce, Permute, Queens, Towers) run
+# slower compiled, since every call exits compiled code and every return
+# enters it again (docs/jit.md).
+MIN_WORK_PER_CALL = 16
+
+
+def profitable_loops(code: Code) -> list[int]:
+    """The loop headers of code whose loops are worth compiling (see MIN_WORK_PER_CALL)."""
+    ins = decode(code)
+    out = set()
+    for header, end in _back_edges(code):
+        body = [op for pc, (op, _) in ins.items() if header <= pc <= end]
+        calls = sum(1 for op in body if op in _CALLS)
+        if calls == 0 or len(body) >= MIN_WORK_PER_CALL * calls:
+            out.add(header)
     return sorted(out)
