@@ -745,14 +745,15 @@ class _Gen:
         if st is not None and self.metered:  # (it may step: a built-in may charge, or read, the fuel)
             if self.fc is None:
                 raise NotCompilable(f"fuel: {op} at pc {ins.pc} is in no counted block")
-            self.flush(ind, q)
+            if not alts:
+                self.flush(ind, q)
         if alts:
             key = self.state_key(st) if st is not None else None
             for k, (cond, stmt) in enumerate(alts):
                 self.emit(ind, f"{'if' if k == 0 else 'elif'} {cond}:", key)
                 self.emit(ind + 1, stmt)
             self.emit(ind, "else:")
-            self.step(ind + 1, ins, name, args, q)
+            self.step(ind + 1, ins, name, args, q, lazy=True)
             return
         self.step(ind, ins, name, args, q)
 
@@ -820,8 +821,11 @@ class _Gen:
         tests = [f"type({_name(x)}) is int" for x in ins.args if x.type != INT]
         return " and ".join(tests) if tests else "True"
 
-    def step(self, ind: int, ins: Instr, name: str, args: tuple, q: int) -> None:
-        """Run the instruction's plain interpreter closure on the written-back frame."""
+    def step(self, ind: int, ins: Instr, name: str, args: tuple, q: int, lazy: bool = False) -> None:
+        """Run the instruction's plain interpreter closure on the written-back
+        frame. `lazy` (a fast path's slow case, on a metered VM): the count up
+        to and including it is added for the step and taken back after it,
+        so the fast path pays nothing (the block's end counts it)."""
         pc = ins.pc
         v = _name(ins)
         info = O.BY_NAME[name]
@@ -842,10 +846,18 @@ class _Gen:
                 self.emit(ind, f"{v} = L.pop()")
             return
         key = self.state_key(st)
+        d = 0
+        if lazy and self.metered and self.fc is not None:
+            fc = self.fc
+            d = self.pre[q] - self.pre[fc[2]] + fc[3]
+            if d:
+                self.emit(ind, f"_M.cell_contents += {d}")
         self.emit(ind, self.write_back(st), key)
         self.emit(ind, f"_t = _S[{pc}](fb)", key)
         self.emit(ind, f"if _t is not _P[{q}]:", key)
         self.emit(ind + 1, "return _t")
+        if d:
+            self.emit(ind, f"_M.cell_contents -= {d}")
         if pushes and ins.type is not None:
             self.emit(ind, f"{v} = L.pop()")
 
