@@ -210,8 +210,7 @@ print(t)
 
 
 def test_fuel_is_the_interpreters_under_the_jit(tmp_path, monkeypatch) -> None:
-    # A VM that counts fuel stays interpreted (fuel is not compiled yet):
-    # the stop point and fuel_used are the interpreter's by construction.
+    # (tests/jit/test_fuel.py checks compiled code's count in depth.)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "f.tl").write_text(LOOP)
     for n in (1, 57, 1000, 5000):

@@ -103,6 +103,7 @@ def test_the_generators_reach_errors_and_output(tmp_path: Path, monkeypatch: pyt
 METERED_VMS: dict[str, dict] = {
     "fused": {},
     "plain": {"fuse": False},
+    "jit-eager": {"jit": "eager"},  # compiled code counts fuel too (jit/fuel.py)
 }
 
 

@@ -82,8 +82,20 @@ def _virtual_ok(ins: Instr) -> str | None:
 
 
 _SIGNATURES["virtual"] = _virtual_ok
+
+
+def _fuel_ok(ins: Instr) -> str | None:
+    """`fuel[n]`: n > 0 bytecode instructions counted (jit/fuel.py); no result."""
+    if len(ins.attrs) != 1 or type(ins.attrs[0]) is not int or ins.attrs[0] <= 0:
+        return f"fuel needs one positive count attribute, has {ins.attrs!r}"
+    if ins.type is not None:
+        return "fuel has no result"
+    return None
+
+
+_SIGNATURES["fuel"] = _fuel_ok
 # Fixed operand counts.
-_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1}
+_ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1, "fuel": 0}
 _TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
 
 

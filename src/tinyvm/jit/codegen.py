@@ -49,6 +49,7 @@ from ..bytecode.types import BOOL, FLOAT, INT
 from ..ir.build import OPS, decode
 from ..ir.nodes import Block, FrameState, Function, Instr
 from ..ir.passes.prune import live_locals
+from .fuel import block_ends, prefix_counts
 
 # IR ops whose interpreter closure may hand control elsewhere (a guest
 # frame): compiled code gets an entry after them when it can.
@@ -105,8 +106,17 @@ def _name(v: Instr | None) -> str | None:
 
 
 class _Gen:
-    def __init__(self, fn: Function, code: Any, *, int_fast: bool, stress: bool) -> None:
+    def __init__(self, fn: Function, code: Any, *, int_fast: bool, stress: bool, metered: bool = False) -> None:
         self.fn = fn
+        # Fuel (jit/fuel.py): the cursor [start, end, pc, extra] of what the
+        # code emitted so far has added to the meter (None: nothing of the
+        # current IR block yet); only for a VM that counts fuel.
+        self.metered = metered
+        self.fc: list | None = None
+        if metered:
+            self.pre = prefix_counts(code)
+            starts = {i.pc for b in fn.blocks for i in b.instrs if i.op == "fuel"}
+            self.fuel_ends = block_ends(code, starts | {b.pc for b in fn.blocks if b.pc is not None})
         self.code = code
         self.insns = decode(code)
         self.int_fast = int_fast
@@ -206,6 +216,40 @@ class _Gen:
         if state is not None:
             self.lines[len(self.out)] = state
 
+    def flush(self, ind: int, x: int) -> None:
+        """Add to the meter what lies between the cursor and pc x; the cursor moves to x."""
+        fc = self.fc
+        if not self.metered or fc is None:
+            return
+        d = self.pre[x] - self.pre[fc[2]] + fc[3]
+        if d:
+            self.emit(ind, f"_M.cell_contents += {d}")
+        fc[2], fc[3] = x, 0
+
+    def exit_fuel(self, ind: int, pc: int) -> None:
+        """Before leaving for the interpreter at pc: the meter holds exactly
+        the instructions before pc (the interpreter counts pc itself)."""
+        if not self.metered:
+            return
+        fc = self.fc
+        if fc is None:
+            if pc not in self.fuel_ends:  # (nothing of this block was counted: only its start is exact)
+                raise NotCompilable(f"fuel: an exit at pc {pc} before its block is counted")
+            return
+        if not fc[0] <= pc <= fc[1]:
+            raise NotCompilable(f"fuel: an exit at pc {pc} outside its bytecode block")
+        d = self.pre[pc] - self.pre[fc[2]] + fc[3]
+        if d:
+            self.emit(ind, f"_M.cell_contents += {d}")
+
+    def fuel_op(self, ins: Instr) -> None:
+        """`fuel` (jit/fuel.py): control enters the bytecode block at ins.pc;
+        what is left of the previous one is added with the next flush."""
+        fc = self.fc
+        extra = self.pre[fc[1]] - self.pre[fc[2]] + fc[3] if fc is not None else 0
+        s = ins.pc
+        self.fc = [s, self.fuel_ends[s], s, extra]
+
     def const(self, value: Any) -> str:
         if value is None or type(value) in (bool, str) or (type(value) is int and abs(value) < 1 << 62):
             return repr(value)
@@ -231,6 +275,7 @@ class _Gen:
         return f"L[1:] = ({', '.join(vals)},)"
 
     def deopt(self, ind: int, st: FrameState, reason: str, counted: bool = True, key: Any = None) -> None:
+        self.exit_fuel(ind, st.pc)
         self.emit(ind, self.write_back(st))
         if counted:
             self.sites.append((st.pc, reason, key))
@@ -267,7 +312,7 @@ class _Gen:
             self.start = start
             entries.append(Entry(0, 0, "header"))
             names = [_name(p) for p in fn.params]
-            prologues.append([f"{', '.join(names)}, = {', '.join(f'L[{i}]' for i in range(len(names)))},", f"_b = {labels[start]}"])
+            prologues.append(self.fuel_prologue(0) + [f"{', '.join(names)}, = {', '.join(f'L[{i}]' for i in range(len(names)))},", f"_b = {labels[start]}"])
             used_pcs.add(0)
         self.start = start
         for b in ([start] if start is not fn.entry else []) + [h for h in self.order if h in self.headers and h is not start]:
@@ -405,7 +450,7 @@ class _Gen:
         # The frame list holds exactly the state's slots: one unpacking (a slot
         # named twice is assigned twice, `_` takes the untracked ones).
         slots = [_name(v) or "_" for v in st.locals] + [_name(v) for v in st.stack]
-        out = [f"{', '.join(slots)}, = L"]
+        out = self.fuel_prologue(st.pc) + [f"{', '.join(slots)}, = L"]
         have = set(st.values())
         order: list[Instr] = []
 
@@ -443,6 +488,14 @@ class _Gen:
         out.append(f"_b = {label}")
         return out
 
+    def fuel_prologue(self, pc: int) -> list[str]:
+        # The loop counted this entry's dispatch as one instruction: the
+        # compiled code counts its own. With a fuel stop set, the interpreter
+        # runs (it steps exactly to the stop: docs/jit.md, fuel).
+        if not self.metered:
+            return []
+        return ["_M.cell_contents -= 1", "if _lim.stop is not None:", f"    return _O[{pc}]"]
+
     # -- blocks ----------------------------------------------------------------
 
     def chunk(self, ind: int, b: Block) -> None:
@@ -467,6 +520,15 @@ class _Gen:
             self.emit(ind, "continue")
 
     def block(self, ind: int, b: Block, start: int) -> None:
+        self.fc = None
+        if self.metered and start > 0:  # after a call: counted up to the call, included
+            call = b.instrs[start - 1]
+            fuels = [i for i in b.instrs[:start] if i.op == "fuel"]
+            if not fuels:
+                raise NotCompilable(f"fuel: the call at pc {call.pc} is in no counted block")
+            s = fuels[-1].pc
+            q = call.pc + OPCODES[self.insns[call.pc][0]].size
+            self.fc = [s, self.fuel_ends[s], q, 0]
         for ins in b.instrs[start:]:
             self.instr(ind, ins)
             if ins in self.seg_label:
@@ -520,8 +582,11 @@ class _Gen:
             # time slice (limits, preemption: jit/tier.py `slice_end`), with
             # the frame written back as the interpreter has it at the header.
             self.emit(ind, "_cd -= 1")
-            self.emit(ind, "if _cd < 0 or _heap.pending:")
+            self.emit(ind, f"if _cd < 0 or _heap.pending{' or _lim.stop is not None' if self.metered else ''}:")
             self.emit(ind + 1, self.write_back(self.header_state[t]))
+            if self.metered:  # a fuel stop: the interpreter steps exactly to it
+                self.emit(ind + 1, "if _lim.stop is not None:")
+                self.emit(ind + 2, f"return _O[{t.pc}]")
             self.emit(ind + 1, f"_t = _slice(fb, {t.pc}, _cd < 0)")
             self.emit(ind + 1, f"_cd = {BACKEDGE_COUNT} if _cd < 0 else _cd")
             self.emit(ind + 1, "if _t is not None:")
@@ -536,6 +601,9 @@ class _Gen:
     def terminator(self, ind: int, b: Block) -> None:
         term = b.terminator
         op = term.op
+        if self.fc is not None:  # the whole bytecode block ran (its jump, branch, return or throw too)
+            self.flush(ind, self.fc[1])
+        fc = list(self.fc) if self.fc is not None else None
         if op == "jump":
             self.edge(ind, b, term.targets[0], 0)
         elif op == "branch":
@@ -558,6 +626,7 @@ class _Gen:
                     self.emit(ind, f"elif {c} is False:")
                     self.edge(ind + 1, b, f, 1)
                     self.emit(ind, "else:")
+                    self.fc = fc
                     self.deopt(ind + 1, st, "condition not bool", counted=False)
                 self.fallthrough = saved
                 self.block(ind, join, 0)
@@ -576,6 +645,7 @@ class _Gen:
             st = self.branch_state(b, term)
             if st is None:
                 raise NotCompilable(f"no frame state for the branch at pc {term.pc}")
+            self.fc = fc
             self.deopt(ind, st, "condition not bool", counted=False)
         elif op == "return":
             self.emit(ind, "_c, _r = fb.frames.pop()")
@@ -625,7 +695,9 @@ class _Gen:
             self.emit(ind, f"{v} = {self.const(k)}")
             return
         if op == "fuel":
-            return  # (a metered VM is not compiled: docs/jit.md)
+            if self.metered:
+                self.fuel_op(ins)
+            return
         if op == "guard":
             t = str(ins.attrs[0]) if ins.attrs else str(ins.type)
             test = _GUARD_TESTS.get(t, "_typeof({x}) == " + repr(t)).format(x=a[0])
@@ -670,13 +742,18 @@ class _Gen:
         if alts and alts[0][0] == "True":  # proven: no test, no step
             self.emit(ind, alts[0][1])
             return
+        if st is not None and self.metered:  # (it may step: a built-in may charge, or read, the fuel)
+            if self.fc is None:
+                raise NotCompilable(f"fuel: {op} at pc {ins.pc} is in no counted block")
+            if not alts:
+                self.flush(ind, q)
         if alts:
             key = self.state_key(st) if st is not None else None
             for k, (cond, stmt) in enumerate(alts):
                 self.emit(ind, f"{'if' if k == 0 else 'elif'} {cond}:", key)
                 self.emit(ind + 1, stmt)
             self.emit(ind, "else:")
-            self.step(ind + 1, ins, name, args, q)
+            self.step(ind + 1, ins, name, args, q, lazy=True)
             return
         self.step(ind, ins, name, args, q)
 
@@ -746,8 +823,11 @@ class _Gen:
         tests = [f"type({_name(x)}) is int" for x in ins.args if x.type != INT]
         return " and ".join(tests) if tests else "True"
 
-    def step(self, ind: int, ins: Instr, name: str, args: tuple, q: int) -> None:
-        """Run the instruction's plain interpreter closure on the written-back frame."""
+    def step(self, ind: int, ins: Instr, name: str, args: tuple, q: int, lazy: bool = False) -> None:
+        """Run the instruction's plain interpreter closure on the written-back
+        frame. `lazy` (a fast path's slow case, on a metered VM): the count up
+        to and including it is added for the step and taken back after it,
+        so the fast path pays nothing (the block's end counts it)."""
         pc = ins.pc
         v = _name(ins)
         info = O.BY_NAME[name]
@@ -768,10 +848,18 @@ class _Gen:
                 self.emit(ind, f"{v} = L.pop()")
             return
         key = self.state_key(st)
+        d = 0
+        if lazy and self.metered and self.fc is not None:
+            fc = self.fc
+            d = self.pre[q] - self.pre[fc[2]] + fc[3]
+            if d:
+                self.emit(ind, f"_M.cell_contents += {d}")
         self.emit(ind, self.write_back(st), key)
         self.emit(ind, f"_t = _S[{pc}](fb)", key)
         self.emit(ind, f"if _t is not _P[{q}]:", key)
         self.emit(ind + 1, "return _t")
+        if d:
+            self.emit(ind, f"_M.cell_contents -= {d}")
         if pushes and ins.type is not None:
             self.emit(ind, f"{v} = L.pop()")
 
@@ -780,6 +868,10 @@ class _Gen:
         if not self.state_ok(st):
             raise NotCompilable("for_iter without a usable frame state")
         self.maybe_stress(ind, st)
+        if self.metered:
+            if self.fc is None:
+                raise NotCompilable(f"fuel: for_iter at pc {ins.pc} is in no counted block")
+            self.flush(ind, q)
         key = self.state_key(st)
         v = _name(ins)
         it = _name(ins.args[0])
@@ -804,6 +896,7 @@ class _Gen:
         self.emit(ind + 1, "return _t")
 
 
-def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False) -> Generated:
-    """The Python source of fn (raises NotCompilable)."""
-    return _Gen(fn, code, int_fast=int_fast, stress=stress).run()
+def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False, metered: bool = False) -> Generated:
+    """The Python source of fn (raises NotCompilable); `metered`: the code
+    counts fuel (jit/fuel.py)."""
+    return _Gen(fn, code, int_fast=int_fast, stress=stress, metered=metered).run()

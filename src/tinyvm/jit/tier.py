@@ -45,6 +45,7 @@ from ..runtime.values import typeof
 from ..sched.scheduler import Switch
 from ..vm.blocks import BLOCK_PC
 from .codegen import Generated, NotCompilable, generate
+from .fuel import meter
 
 MODES = ("off", "on", "eager")
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
@@ -141,16 +142,15 @@ class Jit:
             "given_up": 0,
             "stress_exits": 0,
         }
+        # A VM that counts fuel gets code that counts it too (jit/fuel.py).
         self.metered = bool(vm.limits.metered)
-        if self.metered and log is not None:
-            log("jit: the VM counts fuel: everything stays interpreted (fuel is not compiled yet)")
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
 
     def decoded(self, code: Code, ops: list) -> None:
         """The decoder made ops for code: wrap its entry (and loop headers)."""
-        if self.metered or code in self.codes:
+        if code in self.codes:
             return
         headers = loop_headers(code)
         if self.mode == "on":
@@ -262,6 +262,8 @@ class Jit:
         t0 = time.perf_counter()
         try:
             fn = build(code)
+            if self.metered:
+                meter(fn, code)
         except Unsupported as e:
             self._not_compiled(code, str(e))
             return False
@@ -283,6 +285,7 @@ class Jit:
                 code,
                 int_fast=bool(rules is not None and rules.int_fast),
                 stress=self.stress is not None,
+                metered=self.metered,
             )
         except NotCompilable as e:
             self._not_compiled(code, str(e))
@@ -400,7 +403,7 @@ class Jit:
             "_stress_exit": stress_exit,
             "_slice": slice_end,
             "_S": st.steps, "_P": st.mirror, "_O": orig, "_K": gen.consts, "_MIN": INT_MIN, "_MAX": INT_MAX,
-            "_heap": vm.heap, "_lim": vm.limits, "_rnd": self.rnd, "_DONE": DONE, "_Throw": Throw,
+            "_heap": vm.heap, "_lim": vm.limits, "_M": vm.limits.meter, "_rnd": self.rnd, "_DONE": DONE, "_Throw": Throw,
             "_typeof": typeof,
             "_Instance": Instance,
             "_Array": Array,
