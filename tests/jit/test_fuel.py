@@ -160,8 +160,8 @@ def _scheduling_dependent(source: str, path: str) -> bool:
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_samples_count_the_same_fuel(path: Path) -> None:
     source = path.read_text(encoding="utf-8", errors="replace")
-    if path.name == "oop.tl" or _scheduling_dependent(source, str(path)):
-        pytest.skip("scheduling-dependent (or oop.tl: a JIT bug without fuel too)")
+    if _scheduling_dependent(source, str(path)):
+        pytest.skip("scheduling-dependent")
     same(source, str(path.relative_to(ROOT)))
 
 

@@ -452,6 +452,13 @@ class _Gen:
         slots = [_name(v) or "_" for v in st.locals] + [_name(v) for v in st.stack]
         out = self.fuel_prologue(st.pc) + [f"{', '.join(slots)}, = L"]
         have = set(st.values())
+        # A guard's result is its operand, the same object: where the frame
+        # holds only the guarded value, the operand is defined too (a block
+        # entry state, which typespec does not rewrite, may still name the
+        # operand: a back-edge writes that state back).
+        for v in sorted(have, key=lambda x: x.id):
+            if v.op == "guard" and v.args[0] not in have and v.args[0] in self.defined:
+                out.append(f"{_name(v.args[0])} = {_name(v)}")
         order: list[Instr] = []
 
         def visit(v: Instr) -> None:  # (operands first)
