@@ -12,7 +12,9 @@ Only instructions whose outcome is a function of their operands take part
 (`facts.is_deterministic`): pure ones, and the arithmetic, comparisons and
 checks that may raise -- a later `add.checked v1, v2` dominated by an equal
 one is redundant, since if the first did not overflow the second cannot, so
-it goes, frame state and all. Never memory reads (a `get_field`,
+it goes, frame state and all -- unless the first one catches (raises into
+a handler of this function): a raise defines nothing, and the handler may
+reach the twin. Never memory reads (a `get_field`,
 `load_global` or `cell_get` could see a store in between), side effects,
 calls, or an `add` whose operands could be arrays (each `+` makes a new
 array). So nothing is ever merged across a side effect that could change it.
@@ -59,9 +61,13 @@ def gvn(fn: Function, ctx: PassContext) -> bool:
             first = table.get(k)
             if first is not None:
                 repl[ins] = first
-            else:
+            elif ins.catch is None:
                 table[k] = ins
                 mine.append(k)
+            # (An instruction that can raise into a handler of this function
+            # leads no one: when it raises, it defines nothing, and the
+            # handler may go on to a block it dominates and reach the twin,
+            # which must then compute the value itself.)
         stack.append((block, mine))
         for child in reversed(kids.get(block, [])):
             stack.append((child, None))
