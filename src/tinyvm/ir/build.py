@@ -46,7 +46,7 @@ from ..bytecode.dataflow import STR as K_STR
 from ..bytecode.dataflow import check_kinds, first_handlers, stack_kinds
 from ..bytecode.opcodes import BY_NAME, OPCODES, eval_effect
 from ..bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, MapT, Type, TypeTextError, parse_type_text
-from .nodes import Block, FrameState, Function, Instr, replace_uses, set_terminator
+from .nodes import Block, FrameState, Function, Instr, fold_trivial_phis, replace_uses, set_terminator
 
 __all__ = ["OPS", "OpSpec", "Unsupported", "build"]
 
@@ -388,25 +388,7 @@ class _Builder:
         return p
 
     def remove_trivial_phis(self) -> None:
-        repl: dict[Instr, Instr] = {}
-
-        def find(v: Instr) -> Instr:
-            while v in repl:
-                v = repl[v]
-            return v
-
-        changed = True
-        while changed:
-            changed = False
-            for b in self.fn.blocks:
-                for p in b.phis:
-                    if p in repl:
-                        continue
-                    others = {find(a) for a in p.args} - {p}
-                    if len(others) == 1:
-                        repl[p] = others.pop()
-                        changed = True
-        final = {p: find(p) for p in repl}
+        final = fold_trivial_phis([p for b in self.fn.blocks for p in b.phis], {})
         for b in self.fn.blocks:
             b.phis = [p for p in b.phis if p not in final]
         replace_uses(self.fn, final)

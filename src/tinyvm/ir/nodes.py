@@ -157,6 +157,31 @@ def set_terminator(block: Block, term: Instr) -> None:
         t.preds.append(block)
 
 
+def fold_trivial_phis(phis: list[Instr], alias: dict[Instr, Instr]) -> dict[Instr, Instr]:
+    """Extend `alias` (removed value -> the value it stands for) with every phi
+    of `phis` that is trivial once aliases are followed (every operand one
+    value or the phi itself: Braun et al. 2013), until none is left; return
+    the resolved map, each key of `alias` to its final value. The caller
+    drops those phis from their blocks and calls `replace_uses` with it."""
+
+    def find(v: Instr) -> Instr:
+        while v in alias:
+            v = alias[v]
+        return v
+
+    changed = True
+    while changed:
+        changed = False
+        for p in phis:
+            if p in alias:
+                continue
+            others = {find(a) for a in p.args} - {p}
+            if len(others) == 1:
+                alias[p] = others.pop()
+                changed = True
+    return {k: find(k) for k in alias}
+
+
 def replace_uses(fn: Function, repl: dict[Instr, Instr]) -> None:
     """Make every use (operands and frame states) of each key of `repl` a use of
     its value, in one pass over the function."""

@@ -32,7 +32,7 @@ failure and its share of the heap budget.
 from __future__ import annotations
 
 from ...bytecode.types import ANY
-from ..nodes import Block, FrameState, Function, Instr, replace_uses
+from ..nodes import Block, FrameState, Function, Instr, fold_trivial_phis, replace_uses
 from . import PassContext, register
 from .typespec import retype
 
@@ -122,26 +122,11 @@ def _settle(fn: Function, alias: dict[Instr, Instr], phis: list[Instr]) -> None:
     """Replace each removed read by its value and each trivial phi (every
     operand one value or the phi itself) by that value, in one walk over the
     function; type the remaining phis as the builder does."""
-
-    def find(v: Instr) -> Instr:
-        while v in alias:
-            v = alias[v]
-        return v
-
-    changed = True
-    while changed:
-        changed = False
-        for p in phis:
-            if p in alias:
-                continue
-            others = {id(x): x for x in (find(a) for a in p.args) if x is not p}
-            if len(others) == 1:
-                (alias[p],) = others.values()
-                changed = True
+    final = fold_trivial_phis(phis, alias)
     for p in phis:
         if p in alias:
             p.block.phis.remove(p)
-    replace_uses(fn, {k: find(k) for k in alias})
+    replace_uses(fn, final)
     for p in phis:
         if p not in alias:
             types = {a.type for a in p.args if a is not p}
