@@ -109,7 +109,7 @@ def test_sampling_does_not_step_and_is_deterministic(tmp_path):
         # A VM that counts fuel samples by instructions, exactly on the JIT too.
         vm = VM(stdout=io.StringIO(), jit="on", jit_threshold="1,2", meter_fuel=True)
         samples = []
-        vm.machine.hooks.add("instruction", lambda e: samples.append((e.code.name if e.code else None, e.pc)), every=500)
+        vm.machine.hooks.add("instruction", lambda e, s=samples: s.append((e.code.name if e.code else None, e.pc)), every=500)
         vm.run_file(str(f))
         assert not vm.machine.hooks.stepping
         assert vm.machine.hooks.count == 0  # nothing stepped

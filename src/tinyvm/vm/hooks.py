@@ -47,8 +47,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..bytecode.code import Code
 from ..bytecode.opcodes import NUM_OPCODES, OPCODES
