@@ -113,6 +113,7 @@ class Hooks:
         self._views: dict[Any, tuple] = {}
         self._unwound = False  # the frames being left are left by an error
         self._lines: dict[Code, list[tuple[int, int]]] = {}
+        self._map: dict[Any, tuple] = {}  # op -> what `step` needs of it (`_mapping`)
 
     # ------------------------------------------------------------ registering
 
@@ -234,41 +235,25 @@ class Hooks:
     def step(self, fb: Any, op: Any) -> Any:
         """Before one dispatch while stepping: fire the events of the instruction
         about to run; returns the op to dispatch (its plain form)."""
-        op, code, pc = self.plain_op(op)
+        m = self._map.get(op)
+        if m is None:
+            m = self._map[op] = self._mapping(op)
+        op, code, pc, line = m
         if self._muted:
             return op
         self.count += 1
-        if code is None or code in self.vm.library_code:
-            # No place, or the runtime library's code (the prelude's: the
-            # inside of built-ins, left out of traces too): counted, no events.
+        if code is None:
             return op
         depth = len(fb.frames)
         if fb is not self._fb:
-            if self._fb is not None:
-                self._views[self._fb] = (self._depth, self._code, self._line, self._pc)
-            view = self._views.pop(fb, None)
-            self._fb = fb
-            if view is None:
-                view = (depth - 1 if pc == 0 else depth, None, -1, -1)
-            self._depth, self._code, self._line, self._pc = view
-        hk = self._hooks
-        line = self.position(code, pc)[0]
+            self._switch_view(fb, depth, pc)
         new_line = line != self._line or code is not self._code or pc <= self._pc
-        if depth > self._depth:
-            if hk["call"]:
-                self._fire("call", fb, code, pc, {})
-            new_line = True
-        elif depth < self._depth:
-            if hk["return"]:
-                left = self._code
-                unwound = self._unwound
-                value = None if unwound or not fb.L else fb.L[-1]
-                for _ in range(self._depth - depth):
-                    self._fire("return", fb, code, pc, {"value": value, "code": left, "unwound": unwound})
-                    left, value = None, None
+        if depth != self._depth:
+            self._frame_changed(fb, code, pc, depth)
             new_line = True
         self._unwound = False
         self._depth, self._code, self._line, self._pc = depth, code, line, pc
+        hk = self._hooks
         if new_line and hk["line"]:
             self._fire("line", fb, code, pc, {})
         if hk["instruction"]:
@@ -276,6 +261,37 @@ class Hooks:
             name = OPCODES[ins].name if type(ins) is int and 0 <= ins < NUM_OPCODES else "?"
             self._fire("instruction", fb, code, pc, {"op": name, "stack": list(fb.L[code.nlocals :])})
         return op
+
+    def _mapping(self, op: Any) -> tuple[Any, Code | None, int, int]:
+        """(plain op, code, pc, line) for `step`, cached per op (`_map`): code is
+        None for no place, and for the runtime library's code (the prelude's:
+        the inside of built-ins, left out of traces too): counted, no events."""
+        plain, code, pc = self.plain_op(op)
+        if code is None or code in self.vm.library_code:
+            return plain, None, -1, 0
+        return plain, code, pc, self.position(code, pc)[0]
+
+    def _switch_view(self, fb: Any, depth: int, pc: int) -> None:
+        if self._fb is not None:
+            self._views[self._fb] = (self._depth, self._code, self._line, self._pc)
+        view = self._views.pop(fb, None)
+        self._fb = fb
+        if view is None:  # a fiber seen first: at its function's start, a call
+            view = (depth - 1 if pc == 0 else depth, None, -1, -1)
+        self._depth, self._code, self._line, self._pc = view
+
+    def _frame_changed(self, fb: Any, code: Code, pc: int, depth: int) -> None:
+        hk = self._hooks
+        if depth > self._depth:
+            if hk["call"]:
+                self._fire("call", fb, code, pc, {})
+        elif hk["return"]:
+            left = self._code
+            unwound = self._unwound
+            value = None if unwound or not fb.L else fb.L[-1]
+            for _ in range(self._depth - depth):
+                self._fire("return", fb, code, pc, {"value": value, "code": left, "unwound": unwound})
+                left, value = None, None
 
     def sample(self, fb: Any, op: Any, dispatched: int) -> None:
         """At a chunk end while sampling: fire the instruction hooks when due.
