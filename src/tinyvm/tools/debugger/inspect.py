@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...heap.objects import Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
+from ...heap.objects import UNINIT, Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
 from ...runtime.values import typeof
 
 PREVIEW = 80  # characters of a value's one-line preview
@@ -244,8 +244,10 @@ def visible_names(frame: Frame) -> list[tuple[str, str, Any]]:
     innermost binding first wins: locals ("local", slot), captured variables
     ("captured", cell), globals ("global", index)."""
     out: dict[str, tuple[str, Any]] = {}
-    for name, i in module_globals(frame.module):
-        out[name] = ("global", i)
+    module = frame.module
+    for name, i in module_globals(module):
+        if module.globals[i] is not UNINIT:  # (declared, but its declaration has not run)
+            out[name] = ("global", i)
     for name, cell in frame_captured(frame):
         out[name] = ("captured", cell)
     for name, slot in frame_locals(frame):
