@@ -137,7 +137,7 @@ def type_name(v: Any, lox: bool = False) -> str:
         return "number"
     try:
         return typeof(v)
-    except Exception:  # a host object without a type name: its Python type
+    except Exception:  # noqa: BLE001 - a host object without a type name: its Python type
         return type(v).__name__
 
 
@@ -154,7 +154,7 @@ def preview(v: Any, budget: int = PREVIEW, depth: int = 0, lox: bool = False) ->
     if t is float:
         if lox and v.is_integer() and abs(v) < 1e16:
             return str(int(v))  # (as Lox prints it)
-        return repr(v) if v == v and v not in (float("inf"), float("-inf")) else str(v)
+        return repr(v)  # (inf, nan as the language prints them)
     if t is str:
         s = '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
         return s if len(s) <= budget else s[: budget - 4] + '..."'
