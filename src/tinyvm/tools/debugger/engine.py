@@ -355,6 +355,9 @@ class Engine:
     # ------------------------------------------------------------------ inspection
 
     def threads(self) -> list[dict]:
+        if not self._paused:  # running (or not started): the main fiber, as DAP wants one thread
+            ended = self.stop is not None and self.stop.reason == "exited"
+            return [] if ended else [{"id": 1, "name": "main", "state": "running"}]
         return [{"id": self._tid(f), "name": "main" if self._tid(f) == 1 else f"fiber {f.id} ({f.name})", "state": getattr(f, "state", "")} for f in self._all_fibers()]
 
     def fibers(self) -> list[dict]:
