@@ -178,6 +178,7 @@ class Engine:
         languages: Any = None,
         allow: Any = None,
     ) -> None:
+        from ...bytecode.code import LoadError
         from ...lang.diagnostics import CompileError
         from ...lang.driver import Languages, compile_program
 
@@ -194,9 +195,17 @@ class Engine:
         self.bundle: Any = None
         self.compile_error: str | None = None
         try:
-            self.bundle = compile_program(path, lang=lang, languages=self.languages)
+            if path.endswith(".tvm") and lang is None:  # compiled: its code keeps lines and local names
+                from ...bytecode.tvmfile import read_file
+
+                self.bundle = read_file(path)
+                self.frontend = self.languages.for_dialect(self.bundle.modules[self.bundle.main].lang)
+            else:
+                self.bundle = compile_program(path, lang=lang, languages=self.languages)
         except CompileError as e:
             self.compile_error = e.render()
+        except LoadError as e:
+            self.compile_error = f"error: {path}: {e}"
         except OSError as e:
             self.compile_error = f"error: cannot read {path}: {e.strerror or e}"
         self.bps = Breakpoints(self, self.bundle)
