@@ -286,3 +286,14 @@ def test_stop_on_entry_and_compile_errors(program, session):
     s = session(program("let x = \n"))
     st = s.eng.start()
     assert st.reason == "exited" and st.exit_code == 2 and "prog.tl:" in st.error
+
+
+def test_stepping_out_of_a_fiber_that_ends_stops_in_the_next_one(program, session):
+    src = "fn worker(n: int) -> int {\n    let r = n * 2\n    return r\n}\nlet t = spawn worker(4)\nlet v = await t\nprint(v)\n"
+    s = session(program(src))
+    s.eng.set_breakpoints(s.path, [{"line": 3}])
+    st = s.eng.start()
+    assert (st.fiber_id, st.line) == (2, 3)
+    st = s.eng.resume("next")  # the worker's last line: its fiber ends
+    assert (st.reason, st.fiber_id, st.line) == ("step", 1, 7)
+    assert s.scope("Globals")["v"]["value"] == "8"

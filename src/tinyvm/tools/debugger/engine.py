@@ -293,6 +293,9 @@ class Engine:
         i = bisect_left(h.pos, self._at) if self._paused else len(h)
         tid = fiber_id or (self.stop.fiber_id if self.stop else 1)
         depth = self._where[3] if self._paused and self._where else 1 << 30
+        if self._paused and self.stop is not None and tid != self.stop.fiber_id:
+            other = self._fiber(tid)  # (another fiber, parked: from its own depth)
+            depth = len(other.frames) if other is not None else 1 << 30
         target = None
         for j in range(i - 1, -1, -1):
             if h.tid[j] == tid and h.depth[j] <= depth and not h.flags[j] & SAME:
@@ -613,8 +616,9 @@ class Engine:
             self._on_exception(ev)
         elif kind == "fiber":
             mode = self._mode
-            if ev.data.get("action") == "end" and mode.fiber is ev.data.get("fiber") and mode.kind in ("next", "stepOut"):
-                mode.kind = "stepIn"  # the stepped fiber ended: stop wherever the program goes next
+            if ev.data.get("action") == "end" and mode.fiber is not None and mode.fiber is ev.data.get("fiber") and mode.kind in ("next", "stepIn", "stepOut"):
+                # The stepped fiber ended: stop wherever the program goes next.
+                mode.kind, mode.fiber = "stepIn", None
 
     def _on_line(self, ev: Any) -> None:
         fb = ev.fiber
@@ -674,7 +678,8 @@ class Engine:
             return
         same = mode.fiber is None or fb is mode.fiber
         if kind == "stepIn":
-            self._stop_here(ev, pos, "step")
+            if same:  # (the next line of the same fiber, in whatever frame)
+                self._stop_here(ev, pos, "step")
         elif kind == "next":
             # Over calls: a line of this frame (not the return into the line
             # the step started from) or of a caller.
@@ -697,6 +702,7 @@ class Engine:
 
     def _stop_here(self, ev: Any, pos: int, reason: str, text: str = "", hit_ids: list[int] | None = None) -> None:
         code = ev.code
+        self._pause_flag = False  # (a pause asked for meanwhile is this stop)
         self._where = (ev.fiber, code, ev.pc, ev.depth)
         self._at = pos
         tid = self._tid(ev.fiber)
