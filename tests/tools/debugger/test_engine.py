@@ -297,3 +297,17 @@ def test_stepping_out_of_a_fiber_that_ends_stops_in_the_next_one(program, sessio
     st = s.eng.resume("next")  # the worker's last line: its fiber ends
     assert (st.reason, st.fiber_id, st.line) == ("step", 1, 7)
     assert s.scope("Globals")["v"]["value"] == "8"
+
+
+def test_an_evaluation_that_never_ends_is_stopped(program, session, monkeypatch):
+    import tinyvm.tools.debugger.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "EVAL_TIMEOUT", 0.3)
+    s = session(program("fn spin() -> int {\n    while true {}\n    return 1\n}\nlet x = 1\nprint(x)\n"))
+    s.eng.set_breakpoints(s.path, [{"line": 6}])
+    s.eng.start()
+    with pytest.raises(EvalError, match="evaluation stopped: timeout"):
+        s.ev("spin()")
+    assert s.ev("x + 1") == "2"  # the program is unharmed
+    assert s.eng.resume("continue").reason == "exited"
+    assert s.stdout() == "1\n"

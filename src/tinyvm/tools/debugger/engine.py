@@ -67,6 +67,7 @@ from .inspect import (
 __all__ = ["Engine", "EvalError", "Stop"]
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)
+EVAL_TIMEOUT = 5.0  # seconds an evaluation (a condition, a log message, `p`) may run
 STEPPING_EVENTS = ("line", "exception", "fiber")
 
 
@@ -724,7 +725,7 @@ class Engine:
         """expr's value in frame's context (module docstring of inspect.py)."""
         from ...lang.diagnostics import CompileError
         from ...lang.driver import compile_program
-        from ...runtime.errors import GuestException
+        from ...runtime.errors import GuestException, LimitExceeded
 
         m = self.machine
         if m is None:
@@ -768,7 +769,9 @@ class Engine:
         hooks = m.hooks
         before = hooks.count
         try:
-            with hooks.muted():
+            # (muted: no events, no positions; a deadline: `p loop_forever()`
+            # must not hang the debugger)
+            with hooks.muted(), m.limits.scope(timeout=EVAL_TIMEOUT):
                 fn = self._fns.get(cache_key)
                 if fn is None:
                     # Its module stays loaded for the run: the VM decodes a code
@@ -785,6 +788,10 @@ class Engine:
                     m.extra_roots.pop()
         except GuestException as e:
             raise EvalError(f"{e.class_name}: {e.message}") from None
+        except LimitExceeded as e:
+            raise EvalError(f"evaluation stopped: {e.message}") from None
+        except Exception as e:  # noqa: BLE001 - whatever the text does, a message, not a traceback
+            raise EvalError(f"cannot evaluate {original!r}: {type(e).__name__}: {e}") from None
         finally:
             self._skew += hooks.count - before
         if not back:
