@@ -300,9 +300,9 @@ def test_stepping_out_of_a_fiber_that_ends_stops_in_the_next_one(program, sessio
 
 
 def test_an_evaluation_that_never_ends_is_stopped(program, session, monkeypatch):
-    import tinyvm.tools.debugger.engine as engine_module
+    import tinyvm.tools.debugger.evaluate as evaluate_module
 
-    monkeypatch.setattr(engine_module, "EVAL_TIMEOUT", 0.3)
+    monkeypatch.setattr(evaluate_module, "EVAL_TIMEOUT", 0.3)
     s = session(program("fn spin() -> int {\n    while true {}\n    return 1\n}\nlet x = 1\nprint(x)\n"))
     s.eng.set_breakpoints(s.path, [{"line": 6}])
     s.eng.start()
