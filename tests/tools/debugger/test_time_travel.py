@@ -168,3 +168,20 @@ def test_jit_on_hot_code(program, session):
     s.eng.set_breakpoints(s.path, [])
     assert s.eng.resume("continue").reason == "exited"
     assert s.stdout() == f"{sum(i * i for i in range(500))}\n"
+
+
+def test_hit_counts_follow_the_position(program, session):
+    """After going back, a hit condition counts the hits before the new
+    position: `== 2` stops again at the second hit."""
+    s = session(program(PROG))
+    s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}])
+    st = s.eng.start()
+    assert s.local("c") == "21"
+    s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}, {"line": 11}])
+    s.eng.resume("continue")  # line 11, after the second call
+    back = s.eng.goto(st.position - 20)  # before the second call
+    assert back.position < st.position
+    s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}])
+    again = s.eng.resume("continue")
+    assert (again.line, again.position) == (3, st.position) and s.local("c") == "21"
+

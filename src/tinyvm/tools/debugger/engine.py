@@ -283,7 +283,7 @@ class Engine:
         h = self.history
         if not len(h):
             return self.stop or self.start()
-        target = h.previous_stop(self._now(), lambda j: h.pos[j] in self._hits or self.bps.would_stop(h.code(j), h.line[j], bool(h.flags[j] & ENTRY)))
+        target = h.previous_stop(self._now(), lambda j: h.pos[j] in self._hits or self.bps.would_stop(h.code(j), h.line[j], bool(h.flags[j] & ENTRY), h.pos[j]))
         return self._travel(h.pos[0], "entry") if target is None else self._travel(target, "breakpoint")
 
     def restart_frame(self, frame_id: int) -> Stop:
@@ -617,10 +617,10 @@ class Engine:
             return
         if not flags & SAME:
             frame = None
-            hits = self.bps.line_hits(ev, lambda: frame or self._event_frame(ev))
+            hits = self.bps.line_hits(ev, pos, lambda: frame or self._event_frame(ev))
             reason = "breakpoint"
             if flags & ENTRY:
-                fhits = self.bps.function_hits(ev, lambda: self._event_frame(ev))
+                fhits = self.bps.function_hits(ev, pos, lambda: self._event_frame(ev))
                 if fhits and not hits:
                     reason = "function breakpoint"
                 hits += fhits
