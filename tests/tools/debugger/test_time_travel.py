@@ -184,4 +184,3 @@ def test_hit_counts_follow_the_position(program, session):
     s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}])
     again = s.eng.resume("continue")
     assert (again.line, again.position) == (3, st.position) and s.local("c") == "21"
-
