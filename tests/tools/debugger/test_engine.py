@@ -311,3 +311,14 @@ def test_an_evaluation_that_never_ends_is_stopped(program, session, monkeypatch)
     assert s.ev("x + 1") == "2"  # the program is unharmed
     assert s.eng.resume("continue").reason == "exited"
     assert s.stdout() == "1\n"
+
+
+def test_a_name_declared_in_two_blocks_shows_the_one_in_scope(program, session):
+    src = "fn f(c: bool) -> int {\n    let x = 1\n    if c {\n        let x = 2\n        print(x)\n    }\n    let y = 3\n    return x + y\n}\nprint(f(true))\n"
+    s = session(program(src))
+    s.eng.set_breakpoints(s.path, [{"line": 5}, {"line": 8}])
+    s.eng.start()
+    assert s.local("x") == "2" and s.ev("x") == "2"  # the inner block's
+    s.eng.resume("continue")
+    assert s.local("x") == "1" and s.ev("x + y") == "4"  # the outer one again
+    assert [n for n in s.scope("Locals")] == ["c", "x", "y"]

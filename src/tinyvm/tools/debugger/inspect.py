@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...bytecode.opcodes import LOCAL, OPCODES
 from ...heap.objects import Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
 from ...runtime.values import typeof
 
@@ -87,18 +88,69 @@ def display_name(name: str) -> bool:
 
 
 def frame_locals(frame: Frame) -> list[tuple[str, int]]:
-    """(name, slot) of the frame's parameters and locals with source names."""
+    """(name, slot) of the frame's parameters and locals with source names.
+
+    A name declared in several blocks has a slot per declaration, and code
+    objects keep no scope ranges: the slot shown is the one whose uses (the
+    instructions naming it) span the frame's pc most narrowly -- an inner
+    block's variable inside the block, the outer one after it -- else the
+    latest declared before pc."""
     code = frame.code
     names = code.local_names
-    out = []
-    seen: dict[str, int] = {}
+    by_name: dict[str, list[int]] = {}
     for slot in range(1, min(code.nlocals, len(frame.L), len(names))):
         name = names[slot]
         if display_name(name):
-            seen[name] = slot  # (a later slot of the same name shadows: inner block)
-    for name, slot in sorted(seen.items(), key=lambda kv: kv[1]):
-        out.append((name, slot))
+            by_name.setdefault(name, []).append(slot)
+    out = []
+    for name, slots in by_name.items():
+        out.append((name, slots[0] if len(slots) == 1 else _slot_at(code, slots, frame.pc)))
+    out.sort(key=lambda kv: kv[1])
     return out
+
+
+def _slot_at(code: Any, slots: list[int], pc: int) -> int:
+    uses = slot_uses(code)
+    best, best_width, latest = None, None, None
+    for slot in slots:
+        first, last = uses.get(slot, (1 << 30, -1))
+        if slot <= code.arity:
+            first, last = 0, 1 << 30  # a parameter: the whole function
+        if first > pc:
+            continue
+        if latest is None or first >= uses.get(latest, (0, 0))[0]:
+            latest = slot
+        if pc <= last and (best_width is None or last - first < best_width):
+            best, best_width = slot, last - first
+    return best if best is not None else latest if latest is not None else slots[0]
+
+
+_USES: dict[Any, dict[int, tuple[int, int]]] = {}
+
+
+def slot_uses(code: Any) -> dict[int, tuple[int, int]]:
+    """slot -> (first, last) offset of the instructions that name it (cached
+    per code object; code objects are immutable)."""
+    uses = _USES.get(code)
+    if uses is None:
+        uses = {}
+        ops, n, pc = OPCODES, len(OPCODES), 0
+        stream = code.code
+        while pc < len(stream):
+            op = stream[pc]
+            info = ops[op] if 0 <= op < n else None
+            if info is None:
+                break
+            for k, kind in enumerate(info.operands):
+                if kind == LOCAL and pc + 1 + k < len(stream):
+                    slot = stream[pc + 1 + k]
+                    first, _ = uses.get(slot, (pc, pc))
+                    uses[slot] = (first, pc)
+            pc += info.size
+        if len(_USES) > 4096:
+            _USES.clear()
+        _USES[code] = uses
+    return uses
 
 
 def frame_captured(frame: Frame) -> list[tuple[str, Cell]]:
