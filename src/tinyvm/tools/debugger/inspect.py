@@ -88,7 +88,8 @@ def display_name(name: str) -> bool:
 
 
 def frame_locals(frame: Frame) -> list[tuple[str, int]]:
-    """(name, slot) of the frame's parameters and locals with source names.
+    """(name, slot) of the frame's parameters and the locals declared so far
+    (named by an instruction before pc), with their source names.
 
     A name declared in several blocks has a slot per declaration, and code
     objects keep no scope ranges: the slot shown is the one whose uses (the
@@ -103,8 +104,12 @@ def frame_locals(frame: Frame) -> list[tuple[str, int]]:
         if display_name(name):
             by_name.setdefault(name, []).append(slot)
     out = []
+    uses = slot_uses(code)
     for name, slots in by_name.items():
-        out.append((name, slots[0] if len(slots) == 1 else _slot_at(code, slots, frame.pc)))
+        slot = slots[0] if len(slots) == 1 else _slot_at(code, slots, frame.pc)
+        if slot > code.arity and uses.get(slot, (0, 0))[0] > frame.pc:
+            continue  # not declared yet: no instruction before pc has named it
+        out.append((name, slot))
     out.sort(key=lambda kv: kv[1])
     return out
 
