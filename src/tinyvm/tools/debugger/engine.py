@@ -536,8 +536,12 @@ class Engine:
 
     def _on_vm(self, fn: Callable[[], Any]) -> Any:
         """Run fn on the VM thread (it runs guest code), the result back here."""
-        if threading.current_thread() is self._thread or not self._paused:
+        if threading.current_thread() is self._thread:
             return fn()
+        if not self._paused:
+            if self._thread is not None and self._thread.is_alive():
+                raise EvalError("the program is running: pause it first")
+            return fn()  # (ended: nothing else runs the VM)
         box: queue.Queue = queue.Queue()
         self._cmds.put(("call", fn, box))
         ok, value = box.get()
