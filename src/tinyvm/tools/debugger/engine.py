@@ -401,8 +401,8 @@ class Engine:
 
     def heap_summary(self) -> dict:
         m = self.machine
-        if m is None:
-            return {}
+        if m is None or (not self._paused and self._thread is not None and self._thread.is_alive()):
+            return {}  # (not started, or running: the heap is changing)
         heap = m.heap
         by_type: dict[str, list[int]] = {}
         seen: set[int] = set()
