@@ -275,7 +275,7 @@ class Engine:
             other = self._fiber(tid)  # (another fiber, parked: from its own depth)
             depth = len(other.frames) if other is not None else None
         target = h.previous_line(self._now(), tid, depth)
-        return self._travel(h.pos[0] if target is None else target, "step")
+        return self._travel(h.first if target is None else target, "step")
 
     def reverse_continue(self) -> Stop:
         """Back to the previous breakpoint hit (one that stopped, or a line
@@ -284,7 +284,7 @@ class Engine:
         if not len(h):
             return self.stop or self.start()
         target = h.previous_stop(self._now(), lambda j: h.pos[j] in self._hits or self.bps.would_stop(h.code(j), h.line[j], bool(h.flags[j] & ENTRY), h.pos[j]))
-        return self._travel(h.pos[0], "entry") if target is None else self._travel(target, "breakpoint")
+        return self._travel(h.first, "entry") if target is None else self._travel(target, "breakpoint")
 
     def restart_frame(self, frame_id: int) -> Stop:
         """Back to the first line of the call that made frame `frame_id`."""
