@@ -24,6 +24,10 @@ report. docs/memory.md describes the model and its constants for users.
   cache; floats), so `used` after a collection is the live data. Sweeping keeps
   the survivors and poisons the dead (see objects.py) so a missing root is
   caught by the test suite running under `--gc-stress`.
+* Weak references and weak maps (heap/weak.py): when any exist (`weak`), the
+  mark ends with the ephemeron fixpoint, and a collection clears the dead
+  weak references and entries before its sweep (an emergency mark clears
+  nothing).
 
 The limit. `used` is the live bytes at the last collection plus everything
 accounted since. An allocation that would take `used` over `limit` first gets
