@@ -273,3 +273,35 @@ build(20000)
     vm.machine.collect()
     assert vm.eval("m.len()") == 0
     vm.close()
+
+
+def test_emergency_mark_counts_live_values_and_clears_nothing():
+    """At the heap level: an emergency mark (the values an instruction holds
+    in Python locals are not in a root then) keeps every weak reference and
+    entry, and counts the values of entries whose keys are live; the next
+    full collection clears what is dead."""
+    from tinyvm.heap.heap import Heap
+    from tinyvm.heap.weak import new_weakmap, new_weakref
+
+    heap = Heap(limit=1 << 20)
+    live_key = heap.alloc(Array([]))
+    dead_key = heap.alloc(Array([]))  # reachable from no root: "in a local"
+    live_val = heap.alloc(Array([1, 2]))
+    dead_val = heap.alloc(Array([3]))
+    m = new_weakmap(heap)
+    m.items[live_key] = live_val
+    m.items[dead_key] = dead_val
+    r = new_weakref(heap, dead_key)
+    roots = [m, r, live_key]
+    heap.roots = lambda: roots
+    heap._emergency(None, 0)
+    assert m.items == {live_key: live_val, dead_key: dead_val}
+    assert r.target is dead_key
+    assert heap.live == m.size() + r.size() + live_key.size() + live_val.size()
+    assert live_val in heap.objects  # marked: stays on the object list
+    heap.collect(roots)
+    assert m.items == {live_key: live_val}
+    assert r.target is None
+    assert dead_val not in heap.objects and dead_key not in heap.objects
+    assert live_val.items == [1, 2]
+    assert heap.live == m.size() + r.size() + live_key.size() + live_val.size()
