@@ -137,8 +137,21 @@ def test_method_names_match_the_vm(machine, kind):
 
 
 def test_vm_method_kinds_are_typed(machine):
-    assert set(machine.methods) - {"chan", "task"} == set(typed_methods())
+    assert set(machine.methods) - {"chan", "task", "weakref", "weakmap"} == set(typed_methods())
     assert set(PRELUDE_METHODS) <= set(typed_methods())
+
+
+@pytest.mark.parametrize("kind", ["WeakRef", "WeakMap"])
+def test_weak_methods_match_the_vm(machine, kind):
+    typed = S.generic_methods(GenericT(kind, ANY, ANY if kind == "WeakMap" else None))
+    assert set(typed) == set(machine.methods[kind.lower()])
+    weak = machine.builtins[kind].fn(*([Array([])] if kind == "WeakRef" else []))
+    for name, sig in typed.items():
+        fn = machine.methods[kind.lower()][name]
+        args = [Array([]) if t is ANY else sample(t) for t in sig.params]
+        call_ok(fn, weak, *args[: sig.min_args])
+        call_ok(fn, weak, *args)
+        call_bad_count(fn, weak, *args, 0)
 
 
 @pytest.mark.parametrize("kind", ["Chan", "Task", "Gen"])
@@ -246,7 +259,7 @@ def test_error_init_arity(machine):
 
 # Arguments of the right types for built-ins whose parameters are `any` but
 # which want a particular kind of value.
-BUILTIN_SAMPLES = {"len": ["abc"], "int": ["12"], "float": ["1.5"], "sqrt": [4], "floor": [1.5], "ceil": [1.5], "round": [1.5]}
+BUILTIN_SAMPLES = {"WeakRef": [Array([])], "len": ["abc"], "int": ["12"], "float": ["1.5"], "sqrt": [4], "floor": [1.5], "ceil": [1.5], "round": [1.5]}
 
 
 @pytest.mark.parametrize("name", sorted(S.BUILTIN_SIGS))

@@ -105,16 +105,22 @@ class OptionalT(Type):
 
 @dataclass(frozen=True, slots=True)
 class GenericT(Type):
-    """`Task<T>`, `Chan<T>`, `Gen<T>`."""
+    """`Task<T>`, `Chan<T>`, `Gen<T>`, `WeakRef<T>`, and `WeakMap<K, V>`: the
+    one built-in generic of two arguments (`arg2` is V; None for the others)."""
 
     name: str
     arg: Type
+    arg2: Type | None = None
 
     def text(self) -> str:
+        if self.arg2 is not None:
+            return f"{self.name}<{self.arg.text()}, {self.arg2.text()}>"
         return f"{self.name}<{self.arg.text()}>"
 
 
-GENERICS = ("Task", "Chan", "Gen")
+GENERICS = ("Task", "Chan", "Gen", "WeakRef", "WeakMap")
+# How many type arguments each generic takes (1 unless listed).
+GENERIC_ARITY = {"WeakMap": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +239,10 @@ class _TextParser:
         if tok in GENERICS and self.peek() == "<":
             self.take()
             arg = self.type_()
+            arg2 = None
+            if GENERIC_ARITY.get(tok, 1) == 2:
+                self.take(",")
+                arg2 = self.type_()
             self.take(">")
-            return GenericT(tok, arg)
+            return GenericT(tok, arg, arg2)
         return ClassT(tok)

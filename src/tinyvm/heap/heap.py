@@ -24,6 +24,10 @@ report. docs/memory.md describes the model and its constants for users.
   cache; floats), so `used` after a collection is the live data. Sweeping keeps
   the survivors and poisons the dead (see objects.py) so a missing root is
   caught by the test suite running under `--gc-stress`.
+* Weak references and weak maps (heap/weak.py): when any exist (`weak`), the
+  mark ends with the ephemeron fixpoint, and a collection clears the dead
+  weak references and entries before its sweep (an emergency mark clears
+  nothing).
 
 The limit. `used` is the live bytes at the last collection plus everything
 accounted since. An allocation that would take `used` over `limit` first gets
@@ -51,6 +55,7 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
+from .weak import clear_weak, trace_ephemerons
 
 DEFAULT_THRESHOLD = 4 << 20  # accounted bytes before the first collection
 # The limit of a VM made without one (docs/memory.md): modest, since a host may
@@ -109,6 +114,9 @@ class Heap:
         self.high = 0  # the peak, as of the last time `bytes` went past next_gc
         # The roots, for an emergency mark (the machine sets it: VM.gc_roots).
         self.roots: Callable[[], Iterable[Any]] | None = None
+        # Every WeakRef and WeakMap not yet found dead (heap/weak.py): only
+        # when there are some does a mark run the ephemeron phase.
+        self.weak: list[HeapObject] = []
         self.next_gc = self.gc_target = 0
         self._pace()
 
@@ -266,6 +274,8 @@ class Heap:
                 elif isinstance(child, HeapObject) and child.mark != epoch:
                     child.mark = epoch
                     push(child)
+        if self.weak:  # WeakMap values whose keys were reached (heap/weak.py)
+            total += trace_ephemerons(self.weak, epoch, seen_str)
         return total
 
     def collect(self, roots: Iterable[Any]) -> int:
@@ -273,6 +283,8 @@ class Heap:
         before = self.bytes
         self.high = max(self.high, before)
         total = self._mark(roots)
+        if self.weak:  # clear dead weak refs and entries before the sweep
+            total -= clear_weak(self)
         epoch = self.epoch
         live: list[HeapObject] = []
         freed = 0

@@ -23,7 +23,8 @@ property 'x'."...), in the TinyLang error classes (TypeError and friends) so
 that TinyLang code calling Lox can catch them by class.
 
 Natives. `clock()` is clox's: the processor time used, in seconds. Like all
-clox natives it ignores its arguments.
+clox natives it ignores its arguments. `WeakRef(obj)` and `WeakMap()` are
+TinyVM's (docs/memory.md): the only non-instances with methods in Lox.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 
 from ..bytecode import opcodes as O
 from ..heap.objects import UNINIT, BoundMethod, Instance, Native
+from ..heap.weak import WeakMap, WeakRef
 from . import arith
 from .dialects import LOX, PLAIN_CMP, Rules
 from .errors import RtError
@@ -42,6 +44,10 @@ from .memory import checked_binary
 # Frames a Lox program may have (clox's FRAMES_MAX): the script's frame and 63
 # nested calls.
 LOX_MAX_DEPTH = 64
+
+# The objects of the `WeakRef` and `WeakMap` natives (runtime/weakrefs.py):
+# not instances, yet they have methods (`r.get()`, `m.set(k, v)`...).
+WEAK_TYPES = (WeakRef, WeakMap)
 
 MESSAGES: dict[str, str] = {
     "undefined_global": "Undefined variable '{name}'.",
@@ -166,6 +172,8 @@ def lox_rules(vm: Any) -> Rules:
 
     def call_method_slow(fb: Any, recv: Any, name: str, n: int, ret: Any) -> Any:
         if type(recv) is not Instance:
+            if type(recv) in WEAK_TYPES:  # WeakRef / WeakMap natives' objects: their methods
+                return vm.call_method_slow(fb, recv, name, n, ret)
             raise RtError("TypeError", "Only instances have methods.")
         L = fb.L
         value = recv.fields.get(name, UNINIT)

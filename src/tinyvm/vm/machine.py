@@ -40,6 +40,7 @@ from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObjec
 from ..runtime.dialects import DEFAULT_MAX_DEPTH, Rules, make_rules
 from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
+from ..runtime.weakrefs import install as install_weakrefs
 from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
@@ -170,6 +171,7 @@ class Machine(Calls, ObjectOps, Modules):
         self.hooks = Hooks(self)
         self._init_builtins()
         install_concurrency(self)
+        install_weakrefs(self)
 
     # ------------------------------------------------------------------ setup
 

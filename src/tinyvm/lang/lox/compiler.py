@@ -61,8 +61,10 @@ BINOPS = {
     EQUAL_EQUAL: O.EQ, BANG_EQUAL: O.NE, LESS: O.LT, LESS_EQUAL: O.LE, GREATER: O.GT, GREATER_EQUAL: O.GE,
 }  # fmt: skip
 
-# Natives every Lox script has as globals (clox's defineNative calls).
-NATIVES = ("clock",)
+# Natives every Lox script has as globals (clox's defineNative calls), and
+# TinyVM's weak references (runtime/weakrefs.py; a script's own global of
+# that name replaces it, as for clock).
+NATIVES = ("clock", "WeakRef", "WeakMap")
 
 
 class ModuleUnit:

@@ -49,7 +49,7 @@ from . import signatures as S
 from .flow import Proofs, assigned_vars, completes
 from .members import MemberChecks
 from ..frontend import ModuleInfo
-from .resolver import constant_value
+from .resolver import constant_value, plural
 from ..nesting import deeper_than, stack_depth
 from .scopes import BUILTIN, GLOBAL, FnScope, Var
 from .types import (
@@ -71,6 +71,7 @@ from .types import (
     ClassRefT,
     ClassSym,
     FnT,
+    GENERIC_ARITY,
     GENERICS,
     GenericT,
     MapT,
@@ -233,12 +234,16 @@ class Checker(MemberChecks):
                 if name in PRIMS and t.args:
                     self.error(t, f"type '{name}' takes no type arguments")
                 if name in GENERICS:
-                    if len(t.args) != 1:
-                        self.error(t, f"type '{name}' takes 1 type argument, got {len(t.args)}")
+                    want = GENERIC_ARITY.get(name, 1)
+                    if len(t.args) != want:
+                        self.error(t, f"type '{name}' takes {plural(want, 'type argument')}, got {len(t.args)}")
+                    if want == 2:  # WeakMap<K, V>
+                        args = [self.annot(a) for a in t.args[:2]] + [ANY, ANY]
+                        return GenericT(name, args[0], args[1])
                     return GenericT(name, self.annot(t.args[0]))
                 return PRIMS[name]
             if name in GENERICS:
-                return GenericT(name, ANY)
+                return GenericT(name, ANY, ANY if GENERIC_ARITY.get(name, 1) == 2 else None)
             for names in reversed(self.type_scopes):
                 sym = names.get(name)
                 if sym is not None:

@@ -335,6 +335,8 @@ class MemberChecks(_Base):
             self.args(e, sig.params, (), f"{kind}.{name}", sig.required, global_call=True, lookup=sig.lookup)
             if isinstance(ot, MapT) and name == "get":
                 return S.map_get_result(ot.value, e.args[1].ty if len(e.args) == 2 else None)
+            if isinstance(ot, GenericT) and ot.name == "WeakMap" and name == "get":
+                return S.map_get_result(ot.arg2 or ANY, e.args[1].ty if len(e.args) == 2 else None)
             return sig.ret
         owner = f"{ot.name}.{name}" if isinstance(ot, ModuleT) else name
         return self.call_value(e, t, owner)
@@ -396,6 +398,14 @@ class MemberChecks(_Base):
                 return self.loose_args(e)
             t = self.expr(e.args[0])
             return t if t in NUMERIC or t is ANY else self._numeric_error(e, name, t)
+        if name == "WeakRef" and n == 1:
+            # WeakRef<T> of the argument's type T, which must be an object type.
+            t = self.expr(e.args[0])
+            inner = t.inner if isinstance(t, OptionalT) else t
+            if inner in (INT, FLOAT, BOOL, STRING, NIL):
+                self.error(e.args[0], f"argument 1 of WeakRef: expected an object, got {t}")
+                return GenericT("WeakRef", ANY)
+            return GenericT("WeakRef", ANY if inner is NEVER else inner)
         if sig is None:  # the prelude's private natives
             return self.loose_args(e)
         self.args(e, sig.params, (), name, sig.required)

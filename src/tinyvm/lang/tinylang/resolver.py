@@ -39,7 +39,7 @@ from . import ast as A
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
 BUILTIN_NAMES = frozenset(
-    """print len str int float typeof assert input sleep yield_now Chan abs min max sqrt floor ceil round
+    """print len str int float typeof assert input sleep yield_now Chan WeakRef WeakMap abs min max sqrt floor ceil round
     Error TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError
     MemoryError Cancelled DeadlockError PermissionError IOError""".split()
 )

@@ -91,6 +91,9 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "sleep": Sig((ANY,), NIL),
     "yield_now": Sig((), NIL),
     "Chan": Sig((INT,), GenericT("Chan", ANY), required=0),
+    # WeakRef's result is typed by the checker from its argument (MemberChecks.call_builtin).
+    "WeakRef": Sig((ANY,), GenericT("WeakRef", ANY)),
+    "WeakMap": Sig((), GenericT("WeakMap", ANY, ANY)),
     "sqrt": Sig((ANY,), FLOAT),
     "floor": Sig((ANY,), INT),
     "ceil": Sig((ANY,), INT),
@@ -163,8 +166,20 @@ def map_get_result(v: Type, default: Type | None) -> Type:
 
 
 def generic_methods(t: GenericT) -> dict[str, Sig]:
-    """Methods of tasks, channels and generators (sched/concurrency.py)."""
+    """Methods of tasks, channels and generators (sched/concurrency.py), and of
+    weak references and weak maps (runtime/weakrefs.py)."""
     a = t.arg
+    if t.name == "WeakRef":
+        return {"get": Sig((), optional(a))}  # nil once the object was collected
+    if t.name == "WeakMap":
+        v = t.arg2 if t.arg2 is not None else ANY
+        return {
+            "get": Sig((a, ANY), v, required=1),  # typed by the checker as map.get is
+            "set": Sig((a, v), NIL),
+            "has": Sig((a,), BOOL),
+            "delete": Sig((a,), BOOL),
+            "len": Sig((), INT),
+        }
     if t.name == "Chan":
         return {
             "send": Sig((a,), NIL),

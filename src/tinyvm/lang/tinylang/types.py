@@ -36,6 +36,7 @@ from ...bytecode.types import (  # noqa: F401  (re-exported for the checker's pa
     ANY,
     BOOL,
     FLOAT,
+    GENERIC_ARITY,
     GENERICS,
     INT,
     NIL,
@@ -202,7 +203,9 @@ def relation(src: Type, dst: Type) -> str:
     if isinstance(dst, MapT):
         return OK if isinstance(src, MapT) and _inner(src.key, dst.key) and _inner(src.value, dst.value) else ERROR
     if isinstance(dst, GenericT):
-        return OK if isinstance(src, GenericT) and src.name == dst.name and _inner(src.arg, dst.arg) else ERROR
+        if not (isinstance(src, GenericT) and src.name == dst.name and _inner(src.arg, dst.arg)):
+            return ERROR
+        return OK if dst.arg2 is None or (src.arg2 is not None and _inner(src.arg2, dst.arg2)) else ERROR
     if isinstance(dst, RecordT):
         if not isinstance(src, RecordT):
             return ERROR
@@ -270,7 +273,7 @@ def has_any(t: Type) -> bool:
     if isinstance(t, OptionalT):
         return has_any(t.inner)
     if isinstance(t, GenericT):
-        return has_any(t.arg)
+        return has_any(t.arg) or (t.arg2 is not None and has_any(t.arg2))
     if isinstance(t, RecordT):
         return any(has_any(x) for _, x in t.fields)
     if isinstance(t, FnT):
