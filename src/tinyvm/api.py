@@ -273,6 +273,26 @@ class VM:
         """The most accounted bytes the guest heap has held."""
         return self.machine.heap.peak
 
+    def gc_stats(self) -> dict[str, Any]:
+        """The garbage collector's statistics as one JSON-able dict:
+        collections by kind, pause times (p50, p99, max and a log-scale
+        histogram), bytes allocated, freed and promoted, the heap by
+        generation (docs/gc.md lists the keys)."""
+        return self.machine.gc_stats()
+
+    def heap_snapshot(self, path: str | None = None) -> Any:
+        """A snapshot of the guest heap (heap/snapshot.py: nodes, named
+        edges, roots, retained sizes). With `path`, also written there in
+        the V8 `.heapsnapshot` format that Chrome DevTools opens (docs/gc.md)."""
+        from .heap.snapshot import take_snapshot
+
+        snap = take_snapshot(self.machine)
+        if path is not None:
+            from .tools.heapsnapshot import write_v8
+
+            write_v8(snap, path)
+        return snap
+
     @property
     def warnings(self) -> list[str]:
         """Notes from the last run: tasks that failed unobserved, leaked fibers."""

@@ -48,8 +48,10 @@ garbage it makes.
 from __future__ import annotations
 
 from itertools import chain
+from time import perf_counter
 from typing import Any, Callable, Iterable
 
+from .gcstats import GCStats
 from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
 
 DEFAULT_THRESHOLD = 4 << 20  # accounted bytes before the first collection
@@ -64,16 +66,6 @@ DEFAULT_LIMIT = 32 << 20
 # What an emergency mark must be able to win, as a fraction of the limit; also
 # the least distance between the live bytes and the next collection.
 MIN_GAP_DIVISOR = 16
-
-
-class GCStats:
-    __slots__ = ("collections", "freed_objects", "freed_bytes", "emergencies")
-
-    def __init__(self) -> None:
-        self.collections = 0
-        self.freed_objects = 0
-        self.freed_bytes = 0
-        self.emergencies = 0  # marks made inside an allocation, at the limit
 
 
 class OutOfMemory(MemoryError):
@@ -215,7 +207,8 @@ class Heap:
 
     def _emergency(self, obj: Any, charged: int) -> None:
         assert self.roots is not None
-        self.stats.emergencies += 1
+        t0 = perf_counter()
+        before = self.bytes
         self.fresh = False
         roots = self.roots()
         live = self._mark(chain(roots, (obj,)) if obj is not None else roots)
@@ -225,11 +218,12 @@ class Heap:
         # once stored in a root). Those that own a host resource stay, for the
         # sweep to release.
         kept = [o for o in self.objects if o.mark == epoch or o.owns_resource]
-        self.stats.freed_objects += len(self.objects) - len(kept)
+        freed = len(self.objects) - len(kept)
         self.objects = kept
         self.live = live
         self.bytes = live + charged
         self._pace()
+        self.stats.record("emergency", t0, before, self.bytes, freed, len(kept))
 
     # ------------------------------------------------------------------ collecting
 
@@ -270,6 +264,7 @@ class Heap:
 
     def collect(self, roots: Iterable[Any]) -> int:
         """Mark everything reachable from `roots`, free the rest; returns objects freed."""
+        t0 = perf_counter()
         before = self.bytes
         self.high = max(self.high, before)
         total = self._mark(roots)
@@ -282,12 +277,10 @@ class Heap:
             else:
                 freed += 1
                 obj.free()
-        self.stats.collections += 1
-        self.stats.freed_objects += freed
-        self.stats.freed_bytes += max(before - total, 0)
         self.objects = live
         self.bytes = self.live = total
         self.fresh = True
         self._pace()
         self.pending = False
+        self.stats.record("full", t0, before, total, freed, len(live))
         return freed

@@ -232,6 +232,10 @@ class Machine(Calls, ObjectOps, Modules):
         roots.extend(self.host_pins.values())
         return roots
 
+    def gc_stats(self) -> dict[str, Any]:
+        """The collector's statistics (heap/gcstats.py; docs/gc.md)."""
+        return self.heap.stats.report(self.heap)
+
     def collect(self) -> int:
         if self.hooks.on_gc:
             return timed_collect(self)
