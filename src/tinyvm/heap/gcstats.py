@@ -48,7 +48,7 @@ BOUNDS: tuple[float, ...] = tuple(2 ** (i / SUB_BUCKETS) * 1e-6 for i in range(1
 class PauseHistogram:
     """Pause times on a fixed log scale (see the module docstring)."""
 
-    __slots__ = ("counts", "count", "total", "max")
+    __slots__ = ("count", "counts", "max", "total")
 
     def __init__(self) -> None:
         self.counts = [0] * (len(BOUNDS) + 1)  # the last: longer than every bound
@@ -60,8 +60,7 @@ class PauseHistogram:
         self.counts[bisect_left(BOUNDS, seconds)] += 1
         self.count += 1
         self.total += seconds
-        if seconds > self.max:
-            self.max = seconds
+        self.max = max(self.max, seconds)
 
     def quantile(self, q: float) -> float:
         """The pause (seconds) that a fraction q of the pauses do not exceed,
@@ -94,7 +93,7 @@ class GCStats:
     `emergencies` are the counts of the two kinds (kept as attributes: tests
     and benchmarks read them); `record` is the one entry point."""
 
-    __slots__ = ("collections", "freed_objects", "freed_bytes", "emergencies", "pauses", "allocated", "base", "survivors", "by_kind")
+    __slots__ = ("allocated", "base", "by_kind", "collections", "emergencies", "freed_bytes", "freed_objects", "pauses", "survivors")
 
     def __init__(self) -> None:
         self.collections = 0

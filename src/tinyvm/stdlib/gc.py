@@ -23,7 +23,8 @@ call site (cached), as the VM does for its other continuations.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..heap.gcstats import FUTURE_MODES, MODES
 from ..heap.objects import Map, Native
