@@ -97,6 +97,7 @@ class VM:
         jit_threshold: tuple[int, int] | str | None = None,
         jit_log: Any = None,
         jit_stress: int | None = None,
+        alloc_sites: str | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -132,13 +133,17 @@ class VM:
         "CALLS[,LOOPS]") or "eager" (every function at its first call).
         `jit_log`: a callable given one line per JIT event. `jit_stress`: a
         seed; every guard and exit of compiled code then fails with
-        probability 1/8 (the differential test of deoptimisation)."""
+        probability 1/8 (the differential test of deoptimisation).
+        `alloc_sites`: record where each object is made, for heap snapshots
+        and heapdiff: "function" (the running guest function; cheap) or
+        "line" (the source line; steps the VM, several times slower);
+        docs/gc.md."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
         if timeout is not None and not timeout > 0:  # (a run's own timeout= is checked by its scope)
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory, alloc_sites=alloc_sites)
         limits = self.machine.limits
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks

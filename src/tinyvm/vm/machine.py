@@ -73,12 +73,19 @@ _NO_ERROR = object()
 class Machine(Calls, ObjectOps, Modules):
     """One VM (see the module docstring)."""
 
-    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None) -> None:
+    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None, alloc_sites: str | None = None) -> None:
         # The VM's view of the front ends (lang/loader.py): resolves import
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
         # max_memory: the heap's limit in accounted bytes (None: heap.DEFAULT_LIMIT).
-        self.heap = Heap(stress=gc_stress, limit=max_memory)
+        # alloc_sites: record where each object is made, "function" or "line"
+        # (heap/sites.py: a Heap subclass, so that a VM without it pays nothing).
+        if alloc_sites:
+            from ..heap.sites import SiteHeap
+
+            self.heap = SiteHeap(self, alloc_sites, stress=gc_stress, limit=max_memory)
+        else:
+            self.heap = Heap(stress=gc_stress, limit=max_memory)
         self.heap.roots = self.gc_roots  # for a mark at the limit (heap/heap.py)
         # None: the default of the language of the code each run starts with
         # (_fix_depth: clox's 64 for Lox), until then the default dialect's.
@@ -168,6 +175,8 @@ class Machine(Calls, ObjectOps, Modules):
         self.jit: Any = None
         # Tools' hooks (vm/hooks.py): the debugger, profiler, tracer.
         self.hooks = Hooks(self)
+        if alloc_sites:
+            self.heap.install()  # type: ignore[attr-defined]
         self._init_builtins()
         install_concurrency(self)
 
