@@ -95,3 +95,73 @@ def make_gc_module(vm: Any) -> dict[str, Any]:
         "stats": alloc(Native("stats", stats, -1)),
         "mode": alloc(Native("mode", mode, -1)),
     }
+
+
+# --------------------------------------------------------------------------- Lox
+
+# The report's numbers as flat fields of an instance: Lox reads fields
+# (`gc.stats().collections`) but has no maps or indexing.
+LOX_FIELDS = (
+    ("collections", ("collections",)),
+    ("full", ("by_kind", "full")),
+    ("emergency", ("by_kind", "emergency")),
+    ("pause_p50_ms", ("pause", "p50_ms")),
+    ("pause_p99_ms", ("pause", "p99_ms")),
+    ("pause_max_ms", ("pause", "max_ms")),
+    ("pause_total_ms", ("pause", "total_ms")),
+    ("allocated_bytes", ("allocated_bytes",)),
+    ("freed_bytes", ("freed_bytes",)),
+    ("promoted_bytes", ("promoted_bytes",)),
+    ("freed_objects", ("freed_objects",)),
+    ("heap_bytes", ("heap_bytes",)),
+    ("peak_bytes", ("peak_bytes",)),
+    ("limit_bytes", ("limit_bytes",)),
+    ("live_bytes", ("live_bytes",)),
+    ("live_objects", ("live_objects",)),
+    ("objects", ("objects",)),
+)
+
+
+def make_lox_gc(vm: Any) -> Any:
+    """Lox's `gc` global (Lox cannot import): an object with the module's
+    methods, `gc.collect()`, `gc.stats()` (an instance with the report's
+    numbers as fields, plus `mode`) and `gc.mode()`; the same functions as
+    TinyLang's module, each taking the object as its receiver."""
+    from ..heap.objects import Class, Instance
+
+    exports = make_gc_module(vm)
+    alloc = vm.heap.alloc
+    collect, mode_fn = exports["collect"].fn, exports["mode"].fn
+
+    def lox_collect(fb: Any, args: list, ret: Any) -> Any:
+        return collect(fb, args[1:], ret)  # (args[0]: the receiver)
+
+    def lox_stats(_self: Any, *args: Any) -> Any:
+        if args:
+            raise arg_count_error("gc.stats", 0, len(args))
+        report = vm.gc_stats()
+        fields: dict[str, Any] = {}
+        for name, path in LOX_FIELDS:
+            v: Any = report
+            for k in path:
+                v = v[k]
+            fields[name] = float(v)  # (Lox numbers are doubles)
+        fields["mode"] = report["mode"]
+        # A class per report: only the report refers to it, so it lives as
+        # long as the report does (a class held by this closure alone would
+        # be no root's, and collected).
+        cls = alloc(Class("GCStats", None, None))
+        cls.open = True
+        return alloc(Instance(cls, fields))
+
+    def lox_mode(_self: Any, *args: Any) -> Any:
+        return mode_fn(*args)
+
+    cls = alloc(Class("gc", None, None))
+    for name, native in (
+        ("collect", alloc(BlockingNative("collect", lox_collect, -1))),
+        ("stats", alloc(Native("stats", lox_stats, -1))),
+        ("mode", alloc(Native("mode", lox_mode, -1))),
+    ):
+        cls.methods[name] = cls.own_methods[name] = native
+    return alloc(Instance(cls, {}))

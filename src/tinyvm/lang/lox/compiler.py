@@ -61,8 +61,9 @@ BINOPS = {
     EQUAL_EQUAL: O.EQ, BANG_EQUAL: O.NE, LESS: O.LT, LESS_EQUAL: O.LE, GREATER: O.GT, GREATER_EQUAL: O.GE,
 }  # fmt: skip
 
-# Natives every Lox script has as globals (clox's defineNative calls).
-NATIVES = ("clock",)
+# Natives every Lox script has as globals (clox's defineNative calls; `gc`
+# is TinyVM's, the gc module as an object: docs/gc.md).
+NATIVES = ("clock", "gc")
 
 
 class ModuleUnit:
