@@ -293,7 +293,7 @@ class VM:
 
         snap = take_snapshot(self.machine)
         if path is not None:
-            from .tools.heapsnapshot import write_v8
+            from .heap.v8snapshot import write_v8
 
             write_v8(snap, path)
         return snap

@@ -1,4 +1,4 @@
-"""Heap snapshots (heap/snapshot.py) and their V8 form (tools/heapsnapshot.py):
+"""Heap snapshots (heap/snapshot.py) and their V8 form (heap/v8snapshot.py):
 the graph matches the heap (objects, accounted bytes, the collector's own
 edges), edges carry names, dominators and retained sizes are right, the V8
 JSON is well formed, and the CLI writes one at exit or at MemoryError."""
@@ -12,7 +12,7 @@ import random
 from tinyvm.api import VM
 from tinyvm.cli.main import main
 from tinyvm.heap.snapshot import dominators, named_refs, retained_sizes, take_snapshot
-from tinyvm.tools.heapsnapshot import NF, NODE_FIELDS, read_v8, to_v8
+from tinyvm.heap.v8snapshot import NF, NODE_FIELDS, read_v8, to_v8
 
 # Every kind of heap object: instances, records, maps (string, int, bool, nil
 # keys), arrays, closures and cells, classes with methods, a channel holding

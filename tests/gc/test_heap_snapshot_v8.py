@@ -22,7 +22,7 @@ import pytest
 from tinyvm.api import VM
 from tinyvm.cli.main import main
 from tinyvm.heap.snapshot import take_snapshot
-from tinyvm.tools.heapsnapshot import node_id, write_v8
+from tinyvm.heap.v8snapshot import node_id, write_v8
 
 HERE = Path(__file__).parent / "heapsnapshot"
 NODE = shutil.which("node")

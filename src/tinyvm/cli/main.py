@@ -773,7 +773,7 @@ class _Cli:
         if len(words) != 2:
             raise UsageError("heapdiff needs two snapshot files: A and B")
         from ..tools.heapdiff import diff, format_text
-        from ..tools.heapsnapshot import SnapshotFormatError
+        from ..heap.v8snapshot import SnapshotFormatError
 
         try:
             d = diff(words[0], words[1])

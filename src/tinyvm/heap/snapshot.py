@@ -3,7 +3,7 @@
 Why here, in heap/: reading the graph is the collector's knowledge (what
 refers to what, what each object costs), so it sits next to the collector and
 follows its rules exactly. File formats are views of the record made here
-(tools/heapsnapshot.py writes V8's `.heapsnapshot`; tools/heapdiff.py
+(heap/v8snapshot.py writes V8's `.heapsnapshot`; tools/heapdiff.py
 compares two).
 
 `take_snapshot(machine)` walks from the roots (the same ones `gc_roots`

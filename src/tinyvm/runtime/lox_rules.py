@@ -23,8 +23,8 @@ property 'x'."...), in the TinyLang error classes (TypeError and friends) so
 that TinyLang code calling Lox can catch them by class.
 
 Natives. `clock()` is clox's: the processor time used, in seconds. Like all
-clox natives it ignores its arguments. `gc` is TinyVM's: the `gc` module's
-functions as methods of an object (stdlib/gc.py, docs/gc.md).
+clox natives it ignores its arguments. (`gc`, TinyVM's, is the `gc` module
+as an object: stdlib/gc.py, installed by the VM, Machine.rules_for.)
 """
 
 from __future__ import annotations
@@ -184,10 +184,6 @@ def lox_rules(vm: Any) -> Rules:
     # knows its own built-in names and never refers to these).
     if "clock" not in vm.builtins:
         vm.builtins["clock"] = alloc(Native("clock", clock, -1))
-    if "gc" not in vm.builtins:  # (the gc module, as an object: stdlib/gc.py)
-        from ..stdlib.gc import make_lox_gc
-
-        vm.builtins["gc"] = make_lox_gc(vm)
 
     return Rules(
         LOX,

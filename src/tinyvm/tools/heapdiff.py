@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .heapsnapshot import read_v8
+from ..heap.v8snapshot import read_v8
 
 SYNTHETIC = "synthetic"
 

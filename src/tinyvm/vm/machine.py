@@ -37,7 +37,7 @@ from typing import Any, Callable
 from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
-from ..runtime.dialects import DEFAULT_MAX_DEPTH, Rules, make_rules
+from ..runtime.dialects import DEFAULT_MAX_DEPTH, LOX, Rules, make_rules
 from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..sched.concurrency import install as install_concurrency
@@ -186,6 +186,12 @@ class Machine(Calls, ObjectOps, Modules):
         rules = self._rules.get(lang)
         if rules is None:
             rules = self._rules[lang] = make_rules(self, lang)
+            if lang == LOX and "gc" not in self.builtins:
+                # Lox cannot import: its scripts get the gc module as the
+                # global `gc` (lang/lox/compiler.py NATIVES; docs/gc.md).
+                from ..stdlib.gc import make_lox_gc
+
+                self.builtins["gc"] = make_lox_gc(self)
         return rules
 
     def error_text(self, fb: Fiber, op: Any, e: RtError) -> str:

@@ -2,8 +2,10 @@
 that Chrome DevTools' Memory panel (and memlab, and other V8 tooling) opens
 it, and read one back for `tvm heapdiff`.
 
-Why a view here and the graph in heap/: the format is one way of showing the
-record; the record is the collector's knowledge.
+Why its own module beside heap/snapshot.py: the format is one way of showing
+the record (heap/snapshot.py knows the graph, this module only the file
+format), and it sits in heap/ because the embedding API writes it
+(`vm.heap_snapshot(path)`) and may not import tools/ (docs/architecture.md).
 
 The format (one JSON object):
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from ..heap.snapshot import EDGE_KINDS, NODE_KINDS, HeapSnapshot
+from .snapshot import EDGE_KINDS, NODE_KINDS, HeapSnapshot
 
 NODE_FIELDS = ["type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"]
 EDGE_FIELDS = ["type", "name_or_index", "to_node"]
