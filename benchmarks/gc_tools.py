@@ -22,7 +22,7 @@ from time import perf_counter
 from tinyvm.api import VM
 from tinyvm.heap.gcstats import GCStats
 from tinyvm.heap.snapshot import take_snapshot
-from tinyvm.tools.heapsnapshot import write_v8
+from tinyvm.heap.v8snapshot import write_v8
 
 TREES = """
 class Tree {

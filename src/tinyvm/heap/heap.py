@@ -24,6 +24,8 @@ report. docs/memory.md describes the model and its constants for users.
   cache; floats), so `used` after a collection is the live data. Sweeping keeps
   the survivors and poisons the dead (see objects.py) so a missing root is
   caught by the test suite running under `--gc-stress`.
+* Every collection and emergency mark is recorded in `stats` (heap/gcstats.py:
+  kinds, pause times, bytes; docs/gc.md): two perf_counter calls each.
 
 The limit. `used` is the live bytes at the last collection plus everything
 accounted since. An allocation that would take `used` over `limit` first gets
