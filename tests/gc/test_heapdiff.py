@@ -151,3 +151,36 @@ print(total)
         out = io.StringIO()
         VM(stdout=out, **kw).run_source(src)
         assert out.getvalue() == f"{5 * (598 + 300)}\n", kw
+
+
+def test_heapdiff_reads_a_snapshot_without_tinyvm_types(tmp_path, snapshots):
+    # A V8 snapshot from elsewhere (Chrome, Node) has no TinyVM type table:
+    # heapdiff groups by V8 node type and name (the constructor) instead.
+    data = json.loads(open(snapshots[(2100, False)]).read())
+    del data["tinyvm_node_types"], data["snapshot"]["tinyvm_types"]
+    foreign = tmp_path / "foreign.heapsnapshot"
+    foreign.write_text(json.dumps(data))
+    status, out, _ = run_cli(["heapdiff", "--json", str(foreign), str(foreign)])
+    assert status == 0 and json.loads(out)["by_type"] == []
+    from tinyvm.heap.v8snapshot import read_v8
+
+    types = {r["type"] for r in read_v8(str(foreign))["nodes"]}
+    assert "record" in types and "(string)" in types and "(synthetic)" in types
+
+
+def test_a_caught_memory_error_takes_no_snapshot_until_exit(tmp_path):
+    prog = tmp_path / "caught.tl"
+    prog.write_text("""
+fn fill() {
+  var hog = []
+  while true { hog.push([1]) }
+}
+try { fill() } catch e { print("caught") }
+let marker = ["at", "exit"]
+""")
+    snap = tmp_path / "c.heapsnapshot"
+    status, out, err = run_cli(["run", "--max-memory", "2M", f"--heap-snapshot={snap}", str(prog)])
+    assert (status, out, err) == (0, "caught\n", "")
+    strings = json.loads(snap.read_text())["strings"]
+    assert "exit" in strings  # taken at exit, after the catch: the marker is there
+    assert not any(s.endswith(": hog") for s in strings)
