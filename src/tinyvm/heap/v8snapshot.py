@@ -74,12 +74,13 @@ def to_v8(s: HeapSnapshot) -> dict[str, Any]:
         if site:
             site_count[site] += 1
             site_size[site] += s.self_size[i]
-    infos += [0, sid("(root)"), sid(""), 0, 0, 0]
-    for k in range(1, len(s.sites)):
-        name, script, line = _split_site(s.sites[k])
-        infos += [k, sid(name), sid(script), 0, line, 0]
-        children += [k + 1, k, site_count[k], site_size[k], []]  # (V8 nests trace nodes as flat runs of 5)
-    trace_tree = [1, 0, 0, 0, children] if len(s.sites) > 1 else []
+    if len(s.sites) > 1:  # (no sites recorded: no traces at all, trace_function_count 0)
+        infos += [0, sid("(root)"), sid(""), 0, 0, 0]
+        for k in range(1, len(s.sites)):
+            name, script, line = _split_site(s.sites[k])
+            infos += [k, sid(name), sid(script), 0, line, 0]
+            children += [k + 1, k, site_count[k], site_size[k], []]  # (V8 nests trace nodes as flat runs of 5)
+    trace_tree = [1, 0, 0, 0, children] if infos else []
     nodes: list[int] = []
     for i in range(s.node_count):
         n_edges = s.first_edge[i + 1] - s.first_edge[i]
@@ -114,14 +115,16 @@ def to_v8(s: HeapSnapshot) -> dict[str, Any]:
             # tinyvm_types (whose entries index `strings`).
             "tinyvm_types": type_strings,
         },
+        # The order of the keys matters: DevTools' loader reads the file as a
+        # stream, each array after the one before, and `strings` last.
         "nodes": nodes,
         "edges": edges,
         "trace_function_infos": infos,
         "trace_tree": trace_tree,
         "samples": [],
         "locations": [],
-        "strings": strings,
         "tinyvm_node_types": [type_of[t] for t in s.type],
+        "strings": strings,
     }
 
 
