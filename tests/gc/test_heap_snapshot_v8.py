@@ -1,9 +1,14 @@
-"""A snapshot written by `tvm run --heap-snapshot` loads in a real V8 heap
-snapshot parser -- memlab's (@memlab/core, the npm package Meta uses on
-Chrome's snapshots; tests/gc/heapsnapshot/) -- and what the parser finds
-matches the heap: node and edge counts, self sizes adding up to the live
-bytes, and the retained sizes memlab computes with its own dominator tree
-(Lengauer-Tarjan) equal to ours (Cooper-Harvey-Kennedy).
+"""A snapshot written by `tvm run --heap-snapshot` loads in two real V8 heap
+snapshot parsers, and what they find matches the heap:
+
+* memlab's (@memlab/core, the npm package Meta uses on Chrome's snapshots):
+  node and edge counts, self sizes adding up to the live bytes, and the
+  retained sizes memlab computes with its own dominator tree
+  (Lengauer-Tarjan) equal to ours (Cooper-Harvey-Kennedy), node by node;
+* Chrome DevTools' own (the Memory panel's HeapSnapshotLoader and
+  JSHeapSnapshot, from the chrome-devtools-frontend package, bundled for
+  node by tests/gc/heapsnapshot/build-devtools.mjs): node count, total
+  size, the class summary (count, self size, retained size).
 
 Skipped only when node is absent; the packages are installed (`npm ci`, from
 package-lock.json) on first use."""
@@ -49,11 +54,19 @@ print(len(table))
 
 @pytest.fixture(scope="module")
 def memlab() -> Path:
-    if not (HERE / "node_modules" / "@memlab" / "core").is_dir():
+    if not all((HERE / "node_modules" / p).is_dir() for p in ("@memlab/core", "chrome-devtools-frontend", "esbuild")):
         env = dict(os.environ, PUPPETEER_SKIP_DOWNLOAD="1")
         # --ignore-scripts: memlab's browser (puppeteer) is not needed to parse.
         subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=HERE, env=env, check=True, capture_output=True, timeout=600)
     return HERE / "check.js"
+
+
+@pytest.fixture(scope="module")
+def devtools(memlab, tmp_path_factory) -> Path:
+    bundle = tmp_path_factory.mktemp("devtools") / "devtools.bundle.mjs"
+    out = subprocess.run([NODE, str(HERE / "build-devtools.mjs"), str(bundle)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return bundle
 
 
 def load(check: Path, path: Path) -> dict:
@@ -98,3 +111,38 @@ def test_retained_sizes_agree_with_memlab(tmp_path, memlab):
     ours_edges = {(node_id(i), k, str(n), node_id(to)) for i in range(s.node_count) for k, n, to in s.edges(i)}
     assert sample and sample <= ours_edges
     assert any(t == "property" and n == "key" for _, t, n, _ in sample) or any(t == "context" for _, t, _, _ in sample)
+
+
+@pytest.mark.parametrize("sites", [False, True])
+def test_cli_snapshot_loads_in_chrome_devtools(tmp_path, devtools, sites):
+    prog = tmp_path / "table.tl"
+    prog.write_text(PROGRAM)
+    snap = tmp_path / "table.heapsnapshot"
+    args = ["run", f"--heap-snapshot={snap}"] + (["--alloc-sites"] if sites else []) + [str(prog)]
+    assert main(args, stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    got = load(devtools, snap)
+    data = json.loads(snap.read_text())
+    assert got["nodeCount"] == data["snapshot"]["node_count"]
+    assert got["totalSize"] == sum(data["nodes"][3::7])
+    assert got["classes"]["Entry"]["count"] == 400
+
+
+def test_devtools_summary_matches_the_heap(tmp_path, devtools):
+    vm = VM(stdout=io.StringIO(), alloc_sites="function")
+    vm.run_source(PROGRAM)
+    vm.machine.collect()
+    s = take_snapshot(vm.machine)
+    path = tmp_path / "d.heapsnapshot"
+    write_v8(s, str(path))
+    got = load(devtools, path)
+    assert got["nodeCount"] == s.node_count
+    assert got["totalSize"] == s.total_size() == vm.machine.heap.live
+    entries = [i for i in range(s.node_count) if s.type[i] == "Entry"]
+    row = got["classes"]["Entry"]
+    assert row["count"] == len(entries) == 400
+    assert row["self"] == sum(s.self_size[i] for i in entries)
+    # DevTools' "Retained Size" of a class: the sum over its objects that no
+    # other object of the class dominates (no Entry holds another here).
+    assert row["maxRet"] == sum(s.retained[i] for i in entries)
+    main_mod = next(i for i in range(s.node_count) if s.name[i] == "module <main>")
+    assert got["classes"]["module <main>"]["maxRet"] == s.retained[main_mod]
