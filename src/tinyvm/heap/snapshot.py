@@ -37,6 +37,7 @@ object held only by an instruction's locals is simply not in the snapshot).
 
 from __future__ import annotations
 
+import gc as pygc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -269,7 +270,20 @@ def root_groups(vm: Any) -> list[tuple[str, list[tuple[Any, Any]]]]:
 
 
 def take_snapshot(vm: Any) -> HeapSnapshot:
-    """The heap of Machine `vm` as a HeapSnapshot (see the module docstring)."""
+    """The heap of Machine `vm` as a HeapSnapshot (see the module docstring).
+    CPython's cyclic collector is paused meanwhile: the walk makes millions of
+    small containers and none of them is garbage, and its passes over them
+    took half the time (300,000 objects: 3.8 s instead of 7.4)."""
+    was = pygc.isenabled()
+    pygc.disable()
+    try:
+        return _take(vm)
+    finally:
+        if was:
+            pygc.enable()
+
+
+def _take(vm: Any) -> HeapSnapshot:
     s = HeapSnapshot()
     heap = vm.heap
     sites_of: dict[int, int] | None = getattr(heap, "sites", None)

@@ -32,6 +32,7 @@ site's trace node (0: none). DevTools shows them as the allocation stack;
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import IO, Any
 
@@ -139,8 +140,15 @@ def _split_site(site: str) -> tuple[str, str, int]:
 
 
 def write_v8(s: HeapSnapshot, path_or_file: str | IO[str]) -> None:
-    """Write the snapshot as a `.heapsnapshot` file (compact JSON)."""
-    data = to_v8(s)
+    """Write the snapshot as a `.heapsnapshot` file (compact JSON). CPython's
+    cyclic collector is paused while the big lists are built (none is garbage)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        data = to_v8(s)
+    finally:
+        if was:
+            gc.enable()
     if isinstance(path_or_file, str):
         with open(path_or_file, "w", encoding="utf-8") as f:
             json.dump(data, f, separators=(",", ":"))
