@@ -313,3 +313,12 @@ def test_alloc_sites_drop_the_dead():
     heap = vm.machine.heap
     vm.machine.collect()
     assert len(heap.sites) <= len(heap.objects)
+
+
+def test_cli_writes_no_snapshot_when_the_program_does_not_compile(tmp_path):
+    prog = tmp_path / "bad.tl"
+    prog.write_text("let = 1\n")
+    snap = tmp_path / "bad.heapsnapshot"
+    status, _, err = run_cli(["run", f"--heap-snapshot={snap}", str(prog)])
+    assert status == 2 and "error:" in err
+    assert not snap.exists()

@@ -415,6 +415,7 @@ class _HeapSnapshotAtExit:
 
     def __init__(self, vm: Any, path: str) -> None:
         self.vm, self.path = vm, path
+        self.ran = False
         self.taken: Any = None
         self.error: str | None = None
         vm.machine.hooks.add("exception", self._on_exception)
@@ -723,6 +724,8 @@ class _Cli:
             try:
                 bundle, fe, path = self._load(word, code, opts)
                 bundle = self._optimized(bundle, opts)
+                if snapshot is not None:
+                    snapshot.ran = True  # (a program that did not compile leaves no snapshot)
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
@@ -749,7 +752,7 @@ class _Cli:
         # After the error, if any: its `error:` line comes first.
         for w in vm.warnings:
             self.err(w)
-        if snapshot is not None:
+        if snapshot is not None and snapshot.ran:
             snapshot.at_exit(self.err)
         if opts.get("gc_stats"):
             self._gc_stats(vm, opts.get("gc_stats"))
