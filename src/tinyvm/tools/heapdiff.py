@@ -8,7 +8,7 @@ MemoryError), while "3000 more Point instances, all made in `make
 by Chrome or Node compare too (by constructor name; they have no TinyVM
 sites).
 
-`diff(a, b)` is the record (both files read by tools/heapsnapshot.read_v8);
+`diff(a, b)` is the record (both files read by heap/v8snapshot.read_v8);
 `format_text` and the JSON dump are its views.
 """
 
