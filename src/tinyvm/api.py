@@ -97,6 +97,7 @@ class VM:
         jit_threshold: tuple[int, int] | str | None = None,
         jit_log: Any = None,
         jit_stress: int | None = None,
+        alloc_sites: str | None = None,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -132,13 +133,17 @@ class VM:
         "CALLS[,LOOPS]") or "eager" (every function at its first call).
         `jit_log`: a callable given one line per JIT event. `jit_stress`: a
         seed; every guard and exit of compiled code then fails with
-        probability 1/8 (the differential test of deoptimisation)."""
+        probability 1/8 (the differential test of deoptimisation).
+        `alloc_sites`: record where each object is made, for heap snapshots
+        and heapdiff: "function" (the running guest function; cheap) or
+        "line" (the source line; steps the VM, several times slower);
+        docs/gc.md."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
         if timeout is not None and not timeout > 0:  # (a run's own timeout= is checked by its scope)
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory, alloc_sites=alloc_sites)
         limits = self.machine.limits
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
@@ -272,6 +277,26 @@ class VM:
     def memory_peak(self) -> int:
         """The most accounted bytes the guest heap has held."""
         return self.machine.heap.peak
+
+    def gc_stats(self) -> dict[str, Any]:
+        """The garbage collector's statistics as one JSON-able dict:
+        collections by kind, pause times (p50, p99, max and a log-scale
+        histogram), bytes allocated, freed and promoted, the heap by
+        generation (docs/gc.md lists the keys)."""
+        return self.machine.gc_stats()
+
+    def heap_snapshot(self, path: str | None = None) -> Any:
+        """A snapshot of the guest heap (heap/snapshot.py: nodes, named
+        edges, roots, retained sizes). With `path`, also written there in
+        the V8 `.heapsnapshot` format that Chrome DevTools opens (docs/gc.md)."""
+        from .heap.snapshot import take_snapshot
+
+        snap = take_snapshot(self.machine)
+        if path is not None:
+            from .heap.v8snapshot import write_v8
+
+            write_v8(snap, path)
+        return snap
 
     @property
     def warnings(self) -> list[str]:

@@ -185,9 +185,28 @@ class _Options:
         )
         self.after = Option(("--after",), "after", "print the IR right after pass PASS ran (the rest is not run)", REQUIRED, "PASS", needs="a pass name")
         self.stats = Option(("--stats",), "stats", "with -O: print how many code objects were optimized (on stderr)")
+
+        def gc_stats_format(name: str, text: str | None) -> str:
+            if text not in (None, "text", "json"):
+                raise ValueError(f"{name} takes no value, or =json")
+            return text or "text"
+
+        def site_precision(name: str, text: str | None) -> str:
+            if text not in (None, "function", "line"):
+                raise ValueError(f"{name} takes no value, =function or =line")
+            return text or "function"
+
+        # The collector's statistics, heap snapshots, allocation sites (docs/gc.md).
+        self.gc_tools = [
+            Option(("--gc-stats",), "gc_stats", "print GC statistics on stderr at exit (=json: as one JSON object)", OPTIONAL, "json", gc_stats_format),
+            Option(("--heap-snapshot",), "heap_snapshot", "write the heap as a V8 .heapsnapshot at exit, or at an uncaught MemoryError", REQUIRED, "FILE", needs="a file name"),
+            Option(("--alloc-sites",), "alloc_sites", "record where objects are made, for --heap-snapshot (=line: the exact line; steps the VM)", OPTIONAL, "line", site_precision),
+        ]
+        self.json = Option(("--json",), "json", "print one JSON object instead of text")
+        self.top = Option(("--top",), "top", "rows per table (default 20)", REQUIRED, "N", positive_int, "a positive integer")
         vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
         self.commands: dict[str, list[Option]] = {
-            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats],
+            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats, *self.gc_tools],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
@@ -196,6 +215,7 @@ class _Options:
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # The debugger (tools/debugger): FILE then the program's arguments, as run.
             "debug": [self.help, self.lang, self.jit[0], *self.allow],
+            "heapdiff": [self.help, self.json, self.top],
             "help": [self.help],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
@@ -224,6 +244,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("ir", "[options] FILE", "show the SSA IR of every function of FILE"),
         ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
         ("debug", "[options] FILE [args...]", "debug a program: breakpoints, stepping, reverse steps (pdb-style)"),
+        ("heapdiff", "[options] A B", "growth by type and allocation site between two heap snapshots"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
@@ -353,6 +374,19 @@ def _command_help(langs: "Languages", command: str) -> str:
             ],
             [(f"tvm debug fib{ext}", "debug a program"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
         ),
+        "heapdiff": (
+            ["tvm heapdiff [options] A.heapsnapshot B.heapsnapshot"],
+            [
+                "Compare two heap snapshots (tvm run --heap-snapshot, vm.heap_snapshot, or Chrome's):",
+                "what grew from A to B, by type and by allocation site (when recorded with",
+                "--alloc-sites), largest growth first. docs/gc.md.",
+            ],
+            [
+                (f"tvm run --alloc-sites --heap-snapshot=a.heapsnapshot app{ext}", "a snapshot at exit, with sites"),
+                ("tvm heapdiff a.heapsnapshot b.heapsnapshot", "what grew"),
+                ("tvm heapdiff --json --top 5 a.heapsnapshot b.heapsnapshot", "as JSON, five rows a table"),
+            ],
+        ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
     }[command]
     lines = ["usage: " + head[0]] + ["       " + h for h in head[1:]] + ["", *about, "", "options:"]
@@ -385,6 +419,38 @@ def _tvmc_help(langs: "Languages") -> str:
         *_examples([(f"tvmc hello{ext}", f"writes hello{TVM_EXT}"), (f"tvmc hello{ext} -o build/hello{TVM_EXT}", "writes it there"), (f"tvm run hello{TVM_EXT}", "runs it")]),
     ]
     return "\n".join(lines)
+
+
+class _HeapSnapshotAtExit:
+    """--heap-snapshot=FILE: the heap at an uncaught MemoryError (taken by an
+    `exception` hook while the failing frames still hold their values), else
+    at exit. vm/hooks.py: the hook fires only when a guest error is thrown."""
+
+    def __init__(self, vm: Any, path: str) -> None:
+        self.vm, self.path = vm, path
+        self.ran = False
+        self.taken: Any = None
+        self.error: str | None = None
+        vm.machine.hooks.add("exception", self._on_exception)
+
+    def _on_exception(self, e: Any) -> None:
+        value = e.data.get("value")
+        cls = getattr(value, "cls", None)
+        if self.taken is None and not e.data.get("caught") and getattr(cls, "name", None) == "MemoryError":
+            self._take()
+
+    def _take(self) -> None:
+        try:
+            self.taken = self.vm.heap_snapshot(self.path)
+        except OSError as e:
+            self.taken = False
+            self.error = f"error: cannot write the heap snapshot {self.path}: {e.strerror or e}"
+
+    def at_exit(self, say: Callable[[str], None]) -> None:
+        if self.taken is None:
+            self._take()
+        if self.error is not None:
+            say(self.error)
 
 
 def _languages(languages: "Languages | None") -> "Languages":
@@ -639,6 +705,8 @@ class _Cli:
             kwargs["jit_threshold"] = threshold
             if opts.get("jit_log"):
                 kwargs["jit_log"] = self.err
+        if opts.get("alloc_sites"):
+            kwargs["alloc_sites"] = opts.get("alloc_sites")
         if tier == "plain":
             kwargs["fuse"] = False
         elif tier == "metered":
@@ -662,12 +730,15 @@ class _Cli:
                 vm.machine.hooks.add(event, _ignore_event)
         path = _display(word, code)
         fe = self.langs.select(path, lang)
+        snapshot = _HeapSnapshotAtExit(vm, opts.get("heap_snapshot")) if opts.get("heap_snapshot") else None
         status = EXIT_OK
         failed: HostIOError | None = None  # a standard stream that failed: reported last, status 74
         try:
             try:
                 bundle, fe, path = self._load(word, code, opts)
                 bundle = self._optimized(bundle, opts)
+                if snapshot is not None:
+                    snapshot.ran = True  # (a program that did not compile leaves no snapshot)
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
@@ -694,9 +765,48 @@ class _Cli:
         # After the error, if any: its `error:` line comes first.
         for w in vm.warnings:
             self.err(w)
+        if snapshot is not None and snapshot.ran:
+            snapshot.at_exit(self.err)
+        if opts.get("gc_stats"):
+            self._gc_stats(vm, opts.get("gc_stats"))
         if failed is not None and not failed.broken_pipe:
             raise failed  # main reports it
         return status  # (a broken pipe: the reader left, as `| head` does; no message)
+
+    def _gc_stats(self, vm: Any, form: str) -> None:
+        """--gc-stats: the collector's statistics on stderr (docs/gc.md)."""
+        from ..heap.gcstats import format_report
+
+        report = vm.gc_stats()
+        if form == "json":
+            import json
+
+            self.err(json.dumps(report, separators=(",", ":")))
+        else:
+            self.err(format_report(report))
+
+    def heapdiff(self, words: list[str], opts: Parsed) -> int:
+        if len(words) != 2:
+            raise UsageError("heapdiff needs two snapshot files: A and B")
+        from ..tools.heapdiff import diff, format_text
+        from ..heap.v8snapshot import SnapshotFormatError
+
+        try:
+            d = diff(words[0], words[1])
+        except SnapshotFormatError as e:
+            self.err(f"error: {e}")
+            return EXIT_ERROR
+        top = opts.get("top") or 20
+        if opts.get("json"):
+            import json
+
+            d["by_type"] = d["by_type"][:top]
+            if d["by_site"] is not None:
+                d["by_site"] = d["by_site"][:top]
+            self.out(json.dumps(d, indent=1))
+        else:
+            self.out(format_text(d, top))
+        return EXIT_OK
 
     def _optimized(self, bundle: Any, opts: Parsed) -> Any:
         """`bundle` through the optimizer when -O (or TVM_OPT=1, which the

@@ -28,6 +28,8 @@ report. docs/memory.md describes the model and its constants for users.
   mark ends with the ephemeron fixpoint, and a collection clears the dead
   weak references and entries before its sweep (an emergency mark clears
   nothing).
+* Every collection and emergency mark is recorded in `stats` (heap/gcstats.py:
+  kinds, pause times, bytes; docs/gc.md): two perf_counter calls each.
 
 The limit. `used` is the live bytes at the last collection plus everything
 accounted since. An allocation that would take `used` over `limit` first gets
@@ -52,8 +54,10 @@ garbage it makes.
 from __future__ import annotations
 
 from itertools import chain
+from time import perf_counter
 from typing import Any, Callable, Iterable
 
+from .gcstats import GCStats
 from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
 from .weak import clear_weak, trace_ephemerons
 
@@ -69,16 +73,6 @@ DEFAULT_LIMIT = 32 << 20
 # What an emergency mark must be able to win, as a fraction of the limit; also
 # the least distance between the live bytes and the next collection.
 MIN_GAP_DIVISOR = 16
-
-
-class GCStats:
-    __slots__ = ("collections", "freed_objects", "freed_bytes", "emergencies")
-
-    def __init__(self) -> None:
-        self.collections = 0
-        self.freed_objects = 0
-        self.freed_bytes = 0
-        self.emergencies = 0  # marks made inside an allocation, at the limit
 
 
 class OutOfMemory(MemoryError):
@@ -223,7 +217,8 @@ class Heap:
 
     def _emergency(self, obj: Any, charged: int) -> None:
         assert self.roots is not None
-        self.stats.emergencies += 1
+        t0 = perf_counter()
+        before = self.bytes
         self.fresh = False
         roots = self.roots()
         live = self._mark(chain(roots, (obj,)) if obj is not None else roots)
@@ -233,11 +228,12 @@ class Heap:
         # once stored in a root). Those that own a host resource stay, for the
         # sweep to release.
         kept = [o for o in self.objects if o.mark == epoch or o.owns_resource]
-        self.stats.freed_objects += len(self.objects) - len(kept)
+        freed = len(self.objects) - len(kept)
         self.objects = kept
         self.live = live
         self.bytes = live + charged
         self._pace()
+        self.stats.record("emergency", t0, before, self.bytes, freed, len(kept))
 
     # ------------------------------------------------------------------ collecting
 
@@ -280,6 +276,7 @@ class Heap:
 
     def collect(self, roots: Iterable[Any]) -> int:
         """Mark everything reachable from `roots`, free the rest; returns objects freed."""
+        t0 = perf_counter()
         before = self.bytes
         self.high = max(self.high, before)
         total = self._mark(roots)
@@ -294,12 +291,10 @@ class Heap:
             else:
                 freed += 1
                 obj.free()
-        self.stats.collections += 1
-        self.stats.freed_objects += freed
-        self.stats.freed_bytes += max(before - total, 0)
         self.objects = live
         self.bytes = self.live = total
         self.fresh = True
         self._pace()
         self.pending = False
+        self.stats.record("full", t0, before, total, freed, len(live))
         return freed

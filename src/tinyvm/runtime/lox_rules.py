@@ -23,8 +23,10 @@ property 'x'."...), in the TinyLang error classes (TypeError and friends) so
 that TinyLang code calling Lox can catch them by class.
 
 Natives. `clock()` is clox's: the processor time used, in seconds. Like all
-clox natives it ignores its arguments. `WeakRef(obj)` and `WeakMap()` are
-TinyVM's (docs/memory.md): the only non-instances with methods in Lox.
+clox natives it ignores its arguments. TinyVM's own: `WeakRef(obj)` and
+`WeakMap()` (docs/memory.md), the only non-instances with methods in Lox,
+and `gc`, the `gc` module as an object (stdlib/gc.py, installed by the VM,
+Machine.rules_for).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The standard modules: what `import math` (and `time`, `json`, `random`,
-`fs`, `os`, `net`) gives a guest program, one Python module each, plus the
+`fs`, `os`, `net`, `gc`) gives a guest program, one Python module each, plus the
 capability checks that decide what `fs`, `os` and `net` may touch
 (capabilities.py).
 
@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 # The standard modules, in the order the documentation lists them.
-NAMES = ("math", "time", "json", "random", "fs", "os", "net")
+NAMES = ("math", "time", "json", "random", "fs", "os", "net", "gc")
 
 
 def make_module(vm: Any, name: str) -> dict[str, Any] | None:

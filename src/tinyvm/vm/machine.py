@@ -37,7 +37,7 @@ from typing import Any, Callable
 from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
-from ..runtime.dialects import DEFAULT_MAX_DEPTH, Rules, make_rules
+from ..runtime.dialects import DEFAULT_MAX_DEPTH, LOX, Rules, make_rules
 from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..runtime.weakrefs import install as install_weakrefs
@@ -74,12 +74,19 @@ _NO_ERROR = object()
 class Machine(Calls, ObjectOps, Modules):
     """One VM (see the module docstring)."""
 
-    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None) -> None:
+    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None, alloc_sites: str | None = None) -> None:
         # The VM's view of the front ends (lang/loader.py): resolves import
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
         # max_memory: the heap's limit in accounted bytes (None: heap.DEFAULT_LIMIT).
-        self.heap = Heap(stress=gc_stress, limit=max_memory)
+        # alloc_sites: record where each object is made, "function" or "line"
+        # (heap/sites.py: a Heap subclass, so that a VM without it pays nothing).
+        if alloc_sites:
+            from ..heap.sites import SiteHeap
+
+            self.heap = SiteHeap(self, alloc_sites, stress=gc_stress, limit=max_memory)
+        else:
+            self.heap = Heap(stress=gc_stress, limit=max_memory)
         self.heap.roots = self.gc_roots  # for a mark at the limit (heap/heap.py)
         # None: the default of the language of the code each run starts with
         # (_fix_depth: clox's 64 for Lox), until then the default dialect's.
@@ -169,6 +176,8 @@ class Machine(Calls, ObjectOps, Modules):
         self.jit: Any = None
         # Tools' hooks (vm/hooks.py): the debugger, profiler, tracer.
         self.hooks = Hooks(self)
+        if alloc_sites:
+            self.heap.install()  # type: ignore[attr-defined]
         self._init_builtins()
         install_concurrency(self)
         install_weakrefs(self)
@@ -179,6 +188,12 @@ class Machine(Calls, ObjectOps, Modules):
         rules = self._rules.get(lang)
         if rules is None:
             rules = self._rules[lang] = make_rules(self, lang)
+            if lang == LOX and "gc" not in self.builtins:
+                # Lox cannot import: its scripts get the gc module as the
+                # global `gc` (lang/lox/compiler.py NATIVES; docs/gc.md).
+                from ..stdlib.gc import make_lox_gc
+
+                self.builtins["gc"] = make_lox_gc(self)
         return rules
 
     def error_text(self, fb: Fiber, op: Any, e: RtError) -> str:
@@ -233,6 +248,10 @@ class Machine(Calls, ObjectOps, Modules):
         roots.extend(self.extra_roots)
         roots.extend(self.host_pins.values())
         return roots
+
+    def gc_stats(self) -> dict[str, Any]:
+        """The collector's statistics (heap/gcstats.py; docs/gc.md)."""
+        return self.heap.stats.report(self.heap)
 
     def collect(self) -> int:
         if self.hooks.on_gc:

@@ -62,9 +62,10 @@ BINOPS = {
 }  # fmt: skip
 
 # Natives every Lox script has as globals (clox's defineNative calls), and
-# TinyVM's weak references (runtime/weakrefs.py; a script's own global of
-# that name replaces it, as for clock).
-NATIVES = ("clock", "WeakRef", "WeakMap")
+# TinyVM's own: `gc`, the gc module as an object (docs/gc.md), and the weak
+# references (runtime/weakrefs.py). A script's own global of that name
+# replaces it, as for clock.
+NATIVES = ("clock", "gc", "WeakRef", "WeakMap")
 
 
 class ModuleUnit:

@@ -23,6 +23,7 @@ from .types import (
     NIL,
     STRING,
     ArrayT,
+    MapT,
     BuiltinT,
     ClassRefT,
     ClassSym,
@@ -239,4 +240,7 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
     # Listeners and conns have no static type of their own: their methods
     # (accept, read, read_line, write, close...) are checked at run time.
     "net": ModuleT("net", (("listen", FnT((STRING, INT), ANY)), ("connect", FnT((STRING, INT), ANY)))),
+    # The collector (stdlib/gc.py, docs/gc.md). `mode` takes 0 or 1 arguments:
+    # `any`, checked at run time.
+    "gc": ModuleT("gc", (("collect", FnT((), INT)), ("stats", FnT((), MapT(STRING, ANY))), ("mode", ANY))),
 }

@@ -1,0 +1,167 @@
+"""The `gc` standard module: the collector, seen from the guest (docs/gc.md).
+
+`make_gc_module(vm)` returns the module's exports:
+
+* `gc.collect()` -- run a full collection now; returns the number of objects
+  it freed. It needs no capability (it only changes when memory is reclaimed).
+* `gc.stats()` -- the collector's statistics (heap/gcstats.py) as a map, the
+  same keys as the host's `vm.gc_stats()`: nested records become maps.
+* `gc.mode()` -- the collector's mode, "stw"; `gc.mode("stw")` selects it
+  (and returns it). The generational and incremental modes are not built yet:
+  asking for one is a ValueError naming the modes that are.
+
+Why `collect` parks the caller for one dispatch. A collection may only run at
+a safe point, where every live value is in a root (heap/heap.py): inside a
+built-in call, the calling instruction (or compiled code) may hold new values
+in Python locals that no root reaches, and the sweep would poison them. So
+`collect` is a blocking built-in (sched/concurrency.BlockingNative): it
+returns an op that runs as the next dispatch -- after the call instruction
+finished, when the fiber's frames hold everything -- collects there, pushes
+the count and continues at the call's return point. One such op is made per
+call site (cached), as the VM does for its other continuations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..heap.gcstats import FUTURE_MODES, MODES
+from ..heap.objects import Map, Native
+from ..runtime.builtins import arg_count_error
+from ..runtime.errors import RtError
+from ..sched.concurrency import BlockingNative
+
+__all__ = ["make_gc_module", "to_guest_map"]
+
+
+def to_guest_map(vm: Any, value: Any) -> Any:
+    """A JSON-able report (dicts, lists, scalars) as guest values: dicts become
+    maps and lists arrays, allocated on vm's heap."""
+    from ..heap.objects import Array
+
+    heap = vm.heap
+    if isinstance(value, dict):
+        return heap.alloc(Map({k: to_guest_map(vm, v) for k, v in value.items()}))
+    if isinstance(value, list):
+        return heap.alloc(Array([to_guest_map(vm, v) for v in value]))
+    return value
+
+
+def make_gc_module(vm: Any) -> dict[str, Any]:
+    """The exports of `import gc`, allocated on vm.heap."""
+    alloc = vm.heap.alloc
+    meter = vm.limits.meter
+    ops: dict[Any, Callable] = {}  # return point -> its collecting continuation
+
+    def collect_op(ret: Any) -> Callable:
+        op = ops.get(ret)
+        if op is None:
+
+            def op(fb: Any) -> Any:
+                meter.cell_contents -= 1  # (no instruction: the call's tail)
+                fb.L.append(vm.collect())
+                return ret
+
+            vm.op_info[op] = (None, -1)  # (no place of its own: steppers count it, no events)
+            vm.op_weight[op] = 0
+            ops[ret] = op
+        return op
+
+    def collect(fb: Any, args: list, ret: Any) -> Any:
+        if args:
+            raise arg_count_error("gc.collect", 0, len(args))
+        return collect_op(ret)
+
+    def stats(*args: Any) -> Any:
+        if args:
+            raise arg_count_error("gc.stats", 0, len(args))
+        return to_guest_map(vm, vm.gc_stats())
+
+    def mode(*args: Any) -> str:
+        if len(args) > 1:
+            raise arg_count_error("gc.mode", "0 or 1", len(args))
+        if args:
+            want = args[0]
+            if want not in MODES:
+                shown = want if isinstance(want, str) else type(want).__name__
+                if want in FUTURE_MODES:
+                    raise RtError("ValueError", f"gc mode '{shown}' is not built yet: the modes built are {', '.join(MODES)}")
+                raise RtError("ValueError", f"unknown gc mode '{shown}': the modes built are {', '.join(MODES)} (not built yet: {', '.join(FUTURE_MODES)})")
+        return MODES[0]
+
+    return {
+        "collect": alloc(BlockingNative("collect", collect, -1)),
+        "stats": alloc(Native("stats", stats, -1)),
+        "mode": alloc(Native("mode", mode, -1)),
+    }
+
+
+# --------------------------------------------------------------------------- Lox
+
+# The report's numbers as flat fields of an instance: Lox reads fields
+# (`gc.stats().collections`) but has no maps or indexing.
+LOX_FIELDS = (
+    ("collections", ("collections",)),
+    ("full", ("by_kind", "full")),
+    ("emergency", ("by_kind", "emergency")),
+    ("pause_p50_ms", ("pause", "p50_ms")),
+    ("pause_p99_ms", ("pause", "p99_ms")),
+    ("pause_max_ms", ("pause", "max_ms")),
+    ("pause_total_ms", ("pause", "total_ms")),
+    ("allocated_bytes", ("allocated_bytes",)),
+    ("freed_bytes", ("freed_bytes",)),
+    ("promoted_bytes", ("promoted_bytes",)),
+    ("freed_objects", ("freed_objects",)),
+    ("heap_bytes", ("heap_bytes",)),
+    ("peak_bytes", ("peak_bytes",)),
+    ("limit_bytes", ("limit_bytes",)),
+    ("live_bytes", ("live_bytes",)),
+    ("live_objects", ("live_objects",)),
+    ("objects", ("objects",)),
+)
+
+
+def make_lox_gc(vm: Any) -> Any:
+    """Lox's `gc` global (Lox cannot import): an object with the module's
+    methods, `gc.collect()`, `gc.stats()` (an instance with the report's
+    numbers as fields, plus `mode`) and `gc.mode()`; the same functions as
+    TinyLang's module, each taking the object as its receiver."""
+    from ..heap.objects import Class, Instance
+
+    exports = make_gc_module(vm)
+    alloc = vm.heap.alloc
+    collect, mode_fn = exports["collect"].fn, exports["mode"].fn
+
+    def lox_collect(fb: Any, args: list, ret: Any) -> Any:
+        return collect(fb, args[1:], ret)  # (args[0]: the receiver)
+
+    def lox_stats(_self: Any, *args: Any) -> Any:
+        if args:
+            raise arg_count_error("gc.stats", 0, len(args))
+        report = vm.gc_stats()
+        fields: dict[str, Any] = {}
+        for name, path in LOX_FIELDS:
+            v: Any = report
+            for k in path:
+                v = v[k]
+            fields[name] = float(v)  # (Lox numbers are doubles)
+        fields["mode"] = report["mode"]
+        # A class per report: only the report refers to it, so it lives as
+        # long as the report does (a class held by this closure alone would
+        # be no root's, and collected).
+        cls = alloc(Class("GCStats", None, None))
+        cls.open = True
+        return alloc(Instance(cls, fields))
+
+    def lox_mode(_self: Any, *args: Any) -> Any:
+        return mode_fn(*args)
+
+    cls = alloc(Class("gc", None, None))
+    for name, native in (
+        ("collect", alloc(BlockingNative("collect", lox_collect, -1))),
+        ("stats", alloc(Native("stats", lox_stats, -1))),
+        ("mode", alloc(Native("mode", lox_mode, -1))),
+    ):
+        cls.methods[name] = cls.own_methods[name] = native
+    return alloc(Instance(cls, {}))
