@@ -322,3 +322,34 @@ def test_cli_writes_no_snapshot_when_the_program_does_not_compile(tmp_path):
     status, _, err = run_cli(["run", f"--heap-snapshot={snap}", str(prog)])
     assert status == 2 and "error:" in err
     assert not snap.exists()
+
+
+WEAK_PROGRAM = """
+class Box { var v: int = 0 }
+let keep = Box()
+let w = WeakRef(keep)
+let m: WeakMap<Box, [int]> = WeakMap()
+m.set(keep, [1, 2, 3])
+let only_weak = WeakRef(Box())
+"""
+
+
+def test_weak_edges_retain_nothing():
+    # A WeakRef's target and a WeakMap's keys are weak edges (V8's "weak"):
+    # they are in the snapshot, but retain nothing, and sizes still add up.
+    vm = VM(stdout=io.StringIO())
+    vm.run_source(WEAK_PROGRAM, path="weak.tl")
+    m = vm.machine
+    m.collect()
+    s = take_snapshot(m)
+    assert s.total_size() == m.heap.live
+    refs = [i for i in range(s.node_count) if s.type[i] == "weakref"]
+    assert len(refs) == 2
+    targets = [[(kind, name) for kind, name, _ in s.edges(i)] for i in refs]
+    assert sorted(targets) == [[], [("weak", "target")]]  # the unreachable Box was cleared
+    box = node_named(s, "Box", "Box")
+    assert all(s.retained[i] == s.self_size[i] for i in refs)  # the Box is not the WeakRef's
+    wm = next(i for i in range(s.node_count) if s.type[i] == "weakmap")
+    kinds = sorted((kind, name) for kind, name, _ in s.edges(wm))
+    assert kinds == [("internal", "value 0"), ("weak", "key 0")]
+    assert s.retained[box] >= s.self_size[box]

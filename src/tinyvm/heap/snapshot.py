@@ -61,6 +61,7 @@ from .objects import (
 from .objects import (
     Iterator as IterObj,
 )
+from .weak import WeakMap, WeakRef, weak_edges
 
 # V8's node and edge kinds (the `.heapsnapshot` meta lists them in this order).
 NODE_KINDS = ("hidden", "array", "string", "object", "code", "closure", "regexp", "number", "native", "synthetic", "concatenated string", "sliced string", "symbol", "bigint", "object shape")
@@ -183,6 +184,14 @@ def named_refs(obj: Any) -> list[tuple[str, Any, Any]]:
         return keys + [("property", _key_text(k), v) for k, v in items.items()]
     if t is Cell:
         return [("internal", "value", obj.value)]
+    if t is WeakRef:  # (not traced by the collector: a weak edge, which retains nothing)
+        return [("weak", "target", obj.target)] if obj.target is not None else []
+    if t is WeakMap:  # an ephemeron table: weak keys; a value lives while its key does
+        out = []
+        for i, (k, v) in enumerate(weak_edges(obj)):
+            out.append(("weak", f"key {i}", k))
+            out.append(("internal", f"value {i}", v))
+        return out
     if isinstance(obj, Function):
         names = getattr(obj.code, "upval_names", ()) or ()
         out = [("context", names[i] if i < len(names) else f"upvalue[{i}]", v) for i, v in enumerate(obj.upvals)]
@@ -357,12 +366,27 @@ def _take(vm: Any) -> HeapSnapshot:
             s.edge_name.append(ename)
             s.edge_to.append(c)
     s.first_edge.append(len(s.edge_to))
-    s.idom = dominators(len(s.kind), s.first_edge, s.edge_to)
+    s.idom = dominators(len(s.kind), *_strong_edges(s))
     s.retained = retained_sizes(s.self_size, s.idom)
     return s
 
 
 # --------------------------------------------------------------------------- dominators
+
+
+def _strong_edges(s: Any) -> tuple[list[int], list[int]]:
+    """(first_edge, edge_to) without the weak edges: a weak reference retains
+    nothing, so it neither dominates nor makes a path for retained sizes."""
+    if "weak" not in s.edge_kind:
+        return s.first_edge, s.edge_to
+    first: list[int] = []
+    to: list[int] = []
+    kinds, targets = s.edge_kind, s.edge_to
+    for v in range(len(s.first_edge) - 1):
+        first.append(len(to))
+        to.extend(targets[e] for e in range(s.first_edge[v], s.first_edge[v + 1]) if kinds[e] != "weak")
+    first.append(len(to))
+    return first, to
 
 
 def dominators(n: int, first_edge: list[int], edge_to: list[int], root: int = 0) -> list[int]:
