@@ -42,7 +42,8 @@ LAYERS: dict[str, set[str]] = {
     "jit": BASE | {"runtime", "sched", "stdlib", "vm", "ir"},
     "embed": BASE | {"runtime", "sched", "stdlib", "vm", "lang"},
     "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed", "jit"},
-    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit", "__init__"},
+    "tools": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit", "__init__"},
+    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit", "tools", "__init__"},
     "__init__": {"api", "runtime"},  # the package root: lazy re-exports
 }
 

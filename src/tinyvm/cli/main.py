@@ -194,6 +194,10 @@ class _Options:
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
+            # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
+            "record": [self.help, self.lang, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes,
+                       Option(("-o", "--output"), "output", "the recording to write (default: FILE's name with .tvmrec, here)", REQUIRED, "OUT.tvmrec", needs="a file name")],
+            "replay": [self.help],
             "help": [self.help],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
@@ -223,6 +227,8 @@ def usage(langs: "Languages | None" = None) -> str:
         ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
+        ("record", "[options] FILE [args] -o R", "run FILE as run does, logging its inputs (clock, stdin, files) to R.tvmrec"),
+        ("replay", "R.tvmrec", "run a recorded run again exactly, with the recorded inputs"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
     first = _source_extensions(langs)[0]
@@ -339,6 +345,25 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "commands; :quit or Ctrl-D ends the session.",
             ],
             [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
+        ),
+        "record": (
+            ["tvm record [options] FILE [args...] [-o OUT.tvmrec]"],
+            [
+                "Run FILE as `tvm run` does (same options, before FILE) and write what it read from",
+                "the host -- clock reads, timer firings, stdin lines, file reads, environment variables --",
+                "to OUT.tvmrec, with the command line, the sources' sha256 and the instruction count",
+                "(docs/debugging.md, Recording and replay). -o may also come last.",
+            ],
+            [(f"tvm record guess{ext} -o guess.tvmrec", "record a run"), ("tvm replay guess.tvmrec", "run it again, exactly")],
+        ),
+        "replay": (
+            ["tvm replay FILE.tvmrec"],
+            [
+                "Run a recorded run again: same program (an error if its sources changed), same",
+                "arguments and options, the recorded inputs in place of the host's (stdin is not read).",
+                "The output and the instruction count are those of the recorded run, or it is an error.",
+            ],
+            [("tvm replay guess.tvmrec", "replay a recording")],
         ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
     }[command]
@@ -483,6 +508,7 @@ class _Cli:
         self.langs = langs
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.options = _Options(langs)
+        self.on_vm: Callable[[Any], None] | None = None  # called with each VM run makes (tools/record.py)
 
     # ------------------------------------------------------------------ output
 
@@ -512,6 +538,8 @@ class _Cli:
         if lead.get("version"):
             self.out(f"tvm {__version__}")
             return EXIT_OK
+        if rest and not lead.ended and rest[0] in ("record", "replay") and not lead.given:
+            return self.record(rest[1:]) if rest[0] == "record" else self.replay(rest[1:])
         if rest and not lead.ended and rest[0] in o.commands:
             command, rest = rest[0], rest[1:]
         elif rest or lead.ended or lead.get("code") is not None:
@@ -539,6 +567,42 @@ class _Cli:
             self.out(_command_help(self.langs, command))
             return EXIT_OK
         return getattr(self, command.replace("-", "_"))(words, lead)
+
+    def record(self, argv: list[str]) -> int:
+        """`tvm record [run options] FILE [args...] [-o OUT]` (tools/record.py).
+        A trailing `-o OUT` is record's, not the program's."""
+        out = None
+        if len(argv) >= 2 and argv[-2] in ("-o", "--output"):
+            argv, out = argv[:-2], argv[-1]
+        opts, words = parse(argv, self.options.commands["record"], lambda name: f"unknown option '{name}' for record", stop_at_word=True)
+        if opts.get("help"):
+            self.out(_command_help(self.langs, "record"))
+            return EXIT_OK
+        if not words or words[0] == STDIN_WORD:
+            raise UsageError("record needs a FILE (a program file, not -)")
+        out = out or opts.get("output") or os.path.splitext(os.path.basename(words[0]))[0] + ".tvmrec"
+        # The option words as given, without -o: the replay gives them to run again.
+        run_opts, skip = [], False
+        for w in argv[: len(argv) - len(words)]:
+            if skip or w in ("-o", "--output"):
+                skip = not skip
+                continue
+            if not w.startswith(("--output=", "-o")):
+                run_opts.append(w)
+        from ..tools.record import record_run  # (lazily: only this command needs it)
+
+        return record_run(self, words, opts, run_opts, out)
+
+    def replay(self, argv: list[str]) -> int:
+        """`tvm replay FILE.tvmrec` (tools/record.py)."""
+        if argv and argv[0] in ("-h", "--help"):
+            self.out(_command_help(self.langs, "replay"))
+            return EXIT_OK
+        if len(argv) != 1:
+            raise UsageError("replay needs one FILE.tvmrec")
+        from ..tools.record import replay_run
+
+        return replay_run(self, argv[0])
 
     def _names_program(self, word: str) -> bool:
         """Does `tvm WORD` name a program to run (rather than a mistyped
@@ -642,6 +706,8 @@ class _Cli:
             warn_leaks=bool(opts.get("warn_leaks")),
             **kwargs,
         )
+        if self.on_vm is not None:  # tvm record / replay: attach to the VM before it runs
+            self.on_vm(vm)
         path = _display(word, code)
         fe = self.langs.select(path, lang)
         status = EXIT_OK
