@@ -13,10 +13,14 @@ The file (`.tvmrec`) is JSON lines, UTF-8:
 
     {"tvmrec": 1, "tinyvm": VERSION, "cwd": DIR, "run": [RUN OPTIONS..., FILE, ARGS...],
      "sources": {PATH: SHA256 of the file's bytes, ...}}          the header
-    {"k": KIND, "v": VALUE}                                      one input, in order
-    {"k": KIND, "b": BASE64}                                     an input that was bytes
-    {"k": KIND, "e": [ERROR CLASS, MESSAGE]}                     a read that failed
+    [INPUT, INPUT, ...]                                          up to 4096 inputs a line, in order
     {"end": {"inputs": N, "instructions": N, "status": N, "output_sha256": HEX}}
+
+where an INPUT is `[KIND, VALUE]` (a string, number, bool, null or list of
+strings), `[KIND, {"b": BASE64}]` for bytes, or `[KIND, {"e": [ERROR CLASS,
+MESSAGE]}]` for a read that failed (a missing file is an input too). Chunks
+rather than a line per input: the file is written with one call of the C JSON
+encoder per chunk, which keeps an input-heavy recording within its budget.
 
 KIND is one of runtime/inputs.py's ("time", "mono", "clock", "stdin", "fs",
 "write", "env"). `instructions` is the VM's dispatch count (`limits.spent`),
@@ -63,16 +67,13 @@ class ReplayDiverged(LimitExceeded):
     limit = "replay"
 
 
-def _encode(kind: str, value: Any) -> dict:
+CHUNK = 4096  # inputs per line of the file
+
+
+def _encode(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        return {"k": kind, "b": base64.b64encode(value).decode("ascii")}
-    return {"k": kind, "v": value}
-
-
-def _decode(entry: dict) -> Any:
-    if "b" in entry:
-        return base64.b64decode(entry["b"])
-    return entry.get("v")
+        return {"b": base64.b64encode(value).decode("ascii")}
+    return value
 
 
 class Recorder(Inputs):
@@ -89,9 +90,9 @@ class Recorder(Inputs):
         try:
             value = fn(*args)
         except RtError as e:  # a failed read is an input too (a missing file)
-            self.log.append({"k": kind, "e": [e.cls, e.message]})
+            self.log.append([kind, {"e": [e.cls, e.message]}])
             raise
-        self.log.append(_encode(kind, value))
+        self.log.append([kind, _encode(value)])
         return value
 
     def attach(self, machine: Any) -> None:
@@ -110,7 +111,7 @@ class Replayer(Inputs):
     __slots__ = ("entries", "pos", "machine")
     mode = "replay"
 
-    def __init__(self, entries: list[dict]) -> None:
+    def __init__(self, entries: list[list]) -> None:
         self.entries = entries
         self.pos = 0
         self.machine: Any = None
@@ -119,14 +120,15 @@ class Replayer(Inputs):
         i = self.pos
         if i >= len(self.entries):
             raise ReplayDiverged(f"replay diverged: the program asked for input #{i + 1} ({_KIND_TEXT.get(kind, kind)}) but the recording has only {len(self.entries)}")
-        entry = self.entries[i]
-        if entry.get("k") != kind:
-            raise ReplayDiverged(f"replay diverged at input #{i + 1}: the recording has {_KIND_TEXT.get(entry.get('k'), entry.get('k'))}, the program asked for {_KIND_TEXT.get(kind, kind)}")
+        k, value = self.entries[i]
+        if k != kind:
+            raise ReplayDiverged(f"replay diverged at input #{i + 1}: the recording has {_KIND_TEXT.get(k, k)}, the program asked for {_KIND_TEXT.get(kind, kind)}")
         self.pos = i + 1
-        err = entry.get("e")
-        if err is not None:
-            raise RtError(err[0], err[1])
-        return _decode(entry)
+        if type(value) is dict:
+            if "e" in value:
+                raise RtError(value["e"][0], value["e"][1])
+            return base64.b64decode(value["b"])
+        return value
 
     def attach(self, machine: Any) -> None:
         self.machine = machine
@@ -158,7 +160,7 @@ _KIND_TEXT = {
 class Recording:
     """A recording as data (see the module docstring for the file)."""
 
-    def __init__(self, header: dict, entries: list[dict], end: dict) -> None:
+    def __init__(self, header: dict, entries: list[list], end: dict) -> None:
         self.header = header
         self.entries = entries
         self.end = end
@@ -191,11 +193,11 @@ def _file_hash(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def write_recording(path: str, header: dict, entries: list[dict], end: dict) -> None:
+def write_recording(path: str, header: dict, entries: list[list], end: dict) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write(json.dumps(header) + "\n")
-        for e in entries:
-            f.write(json.dumps(e, separators=(",", ":")) + "\n")
+        for i in range(0, len(entries), CHUNK):
+            f.write(json.dumps(entries[i : i + CHUNK], separators=(",", ":")) + "\n")
         f.write(json.dumps({"end": end}) + "\n")
 
 
@@ -218,8 +220,8 @@ def read_recording(path: str) -> Recording:
         raise RecordingError(f"{path}: recording format {header['tvmrec']} is not supported (this tvm reads format {FORMAT_VERSION})")
     if len(rows) < 2 or not isinstance(rows[-1], dict) or "end" not in rows[-1]:
         raise RecordingError(f"{path}: the recording is incomplete (no end record)")
-    entries = rows[1:-1]
-    if not all(isinstance(e, dict) and "k" in e for e in entries):
+    entries = [e for chunk in rows[1:-1] for e in (chunk if isinstance(chunk, list) else [None])]
+    if not all(isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in entries):
         raise RecordingError(f"{path}: corrupt input record")
     return Recording(header, entries, rows[-1]["end"])
 
