@@ -11,7 +11,7 @@ forked checkpoint (tools/timetravel.py) without the inputs changing under it.
 
 The file (`.tvmrec`) is JSON lines, UTF-8:
 
-    {"tvmrec": 1, "tinyvm": VERSION, "cwd": DIR, "run": [RUN OPTIONS..., FILE, ARGS...],
+    {"tvmrec": 1, "cwd": DIR, "run": [RUN OPTIONS..., FILE, ARGS...],
      "sources": {PATH: SHA256 of the file's bytes, ...}}          the header
     [INPUT, INPUT, ...]                                          up to 4096 inputs a line, in order
     {"end": {"inputs": N, "instructions": N, "status": N, "output_sha256": HEX}}
@@ -44,7 +44,6 @@ import os
 import time
 from typing import Any, Callable, TextIO
 
-from .. import __version__
 from ..runtime.errors import LimitExceeded, RtError
 from ..runtime.inputs import Inputs
 
@@ -283,7 +282,7 @@ def record_run(cli: Any, words: list[str], opts: Any, run_opts: list[str], out: 
                 sources[code.path] = _file_hash(code.path)
     if prog not in sources and os.path.isfile(prog):
         sources[prog] = _file_hash(prog)
-    header = {"tvmrec": FORMAT_VERSION, "tinyvm": __version__, "cwd": os.getcwd(), "run": [*run_opts, *words], "sources": sources}
+    header = {"tvmrec": FORMAT_VERSION, "cwd": os.getcwd(), "run": [*run_opts, *words], "sources": sources}
     end = {"inputs": len(rec.log), "instructions": m.limits.spent if m is not None else None, "status": status, "output_sha256": tee.sha.hexdigest()}
     try:
         write_recording(out, header, rec.log, end)
