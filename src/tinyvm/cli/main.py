@@ -198,6 +198,8 @@ class _Options:
             "record": [self.help, self.lang, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes,
                        Option(("-o", "--output"), "output", "the recording to write (default: FILE's name with .tvmrec, here)", REQUIRED, "OUT.tvmrec", needs="a file name")],
             "replay": [self.help],
+            # The debugger (tools/debugger): FILE then the program's arguments, as run.
+            "debug": [self.help, self.lang, self.jit[0], *self.allow],
             "help": [self.help],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
@@ -225,6 +227,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("disasm", "[options] FILE", f"show the bytecode of {_program_files(langs)}"),
         ("ir", "[options] FILE", "show the SSA IR of every function of FILE"),
         ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
+        ("debug", "[options] FILE [args...]", "debug a program: breakpoints, stepping, reverse steps (pdb-style)"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("record", "[options] FILE [args] -o R", "run FILE as run does, logging its inputs (clock, stdin, files) to R.tvmrec"),
@@ -364,6 +367,16 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "The output and the instruction count are those of the recorded run, or it is an error.",
             ],
             [("tvm replay guess.tvmrec", "replay a recording")],
+        ),
+        "debug": (
+            ["tvm debug [options] FILE [args...]"],
+            [
+                f"Debug {files} in a pdb-style terminal debugger (docs/debugging.md): breakpoints",
+                "(b LINE, b FUNC, b LINE if COND), c, n, s, finish, p EXPR, bt, l, rs (reverse step),",
+                "rc (reverse continue), fibers, heap, q; h lists them all. The commands are read from",
+                "standard input (a terminal or a pipe); the program's own input() reads end of input.",
+            ],
+            [(f"tvm debug fib{ext}", "debug a program"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
         ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
     }[command]
@@ -558,9 +571,9 @@ class _Cli:
         if lead.ended:  # `tvm [options] -- FILE ...`
             opts, words = Parsed(), rest
         else:
-            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command == "run")
+            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "debug"))
         lead.merge(opts)
-        words = words if command == "run" else opts.words
+        words = words if command in ("run", "debug") else opts.words
         if command == "help":
             return self.help(words, lead)
         if lead.get("help"):
@@ -858,6 +871,15 @@ class _Cli:
         if failed is not None:
             raise failed
         return EXIT_OK
+
+    def debug(self, words: list[str], opts: Parsed) -> int:
+        if not words:
+            raise UsageError("debug needs a FILE")
+        from ..stdlib.capabilities import grants_from
+        from ..tools.debugger.cli import main as debug_main
+
+        jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
+        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
 
     def repl(self, words: list[str], opts: Parsed) -> int:
         if words:
