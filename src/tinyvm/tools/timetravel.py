@@ -62,8 +62,8 @@ from .record import ReplayDiverged, _encode
 __all__ = ["TimeTravel", "open_engine", "heap_diff", "thin", "DEFAULT_EVERY", "DEFAULT_MAX_CHECKPOINTS"]
 
 # Instructions between checkpoints: re-stepping this many under the engine's
-# hooks takes ~25-40 ms on the reference machine (benchmarks/step_back.py).
-DEFAULT_EVERY = 40_000
+# hooks takes ~40 ms (0.6 M stepped instructions/s under the engine; benchmarks/step_back.py).
+DEFAULT_EVERY = 25_000
 DEFAULT_MAX_CHECKPOINTS = 24
 _HEADER = struct.Struct("!I")
 
