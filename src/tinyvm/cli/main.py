@@ -721,6 +721,11 @@ class _Cli:
         )
         if self.on_vm is not None:  # tvm record / replay: attach to the VM before it runs
             self.on_vm(vm)
+        if tier == "stepped":
+            # Every instruction stepped, with line, call and return hooks (what
+            # a debugger installs, docs/hooks.md): the run must not change.
+            for event in ("line", "call", "return"):
+                vm.machine.hooks.add(event, _ignore_event)
         path = _display(word, code)
         fe = self.langs.select(path, lang)
         status = EXIT_OK
@@ -879,7 +884,7 @@ class _Cli:
         from ..tools.debugger.cli import main as debug_main
 
         jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
-        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
+        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, stderr=self.stderr, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
 
     def repl(self, words: list[str], opts: Parsed) -> int:
         if words:
@@ -902,6 +907,10 @@ def _passes_help(registry: dict) -> str:
     lines += [f"  {'*' if p.default else ' '} {p.name:<{width}}  {p.doc}" for p in rows]
     lines += ["", "--passes LIST: default | none | NAME,NAME,... | default,-NAME | default,+NAME"]
     return "\n".join(lines) + "\n"
+
+
+def _ignore_event(event: Any) -> None:
+    """A hook that does nothing (TVM_TIER=stepped)."""
 
 
 def _display(word: str | None, code: str | None) -> str:

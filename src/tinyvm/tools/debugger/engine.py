@@ -10,7 +10,7 @@ Why it is built this way:
   reads the paused VM from the caller's thread; anything that runs guest
   code (evaluate, conditions, log messages) is sent to the VM thread, which
   runs it inside `vm.hooks.muted()`.
-* Stepping hooks ("line", "call", "return") stay installed for the whole run,
+* The stepping hook ("line") stays installed for the whole run,
   so positions (`vm.hooks.count`: instructions dispatched) are the same in
   every run of the program, which is what makes time travel by re-execution
   exact. Compiled code never runs while they are installed (the VM steps).
@@ -34,13 +34,15 @@ import queue
 import re
 import threading
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...heap.objects import UNINIT
 from .breakpoints import Breakpoints
 from .history import ENTRY, SAME, History
 from .inspect import (
+    RECEIVERS,
     EvalError,
     Frame,
     children,
@@ -51,7 +53,6 @@ from .inspect import (
     frame_locals,
     module_globals,
     new_name,
-    RECEIVERS,
     param_name,
     preview,
     read_name,
@@ -65,8 +66,8 @@ from .inspect import (
 
 __all__ = ["Engine", "EvalError", "Stop"]
 
-_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.S)
-STEPPING_EVENTS = ("line", "call", "return", "exception", "fiber")
+_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)
+STEPPING_EVENTS = ("line", "exception", "fiber")
 
 
 @dataclass
@@ -109,7 +110,7 @@ class _Output:
     """The program's stdout: text goes to on_output("stdout"), except, in a
     re-execution, what an earlier run already showed."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.produced = 0
 
@@ -138,7 +139,7 @@ class _Input:
     """The program's stdin: lines are read once from the real source and
     logged, so a re-execution reads the same lines."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.next = 0
 
@@ -177,6 +178,7 @@ class Engine:
         languages: Any = None,
         allow: Any = None,
     ) -> None:
+        from ...bytecode.code import LoadError
         from ...lang.diagnostics import CompileError
         from ...lang.driver import Languages, compile_program
 
@@ -193,9 +195,17 @@ class Engine:
         self.bundle: Any = None
         self.compile_error: str | None = None
         try:
-            self.bundle = compile_program(path, lang=lang, languages=self.languages)
+            if path.endswith(".tvm") and lang is None:  # compiled: its code keeps lines and local names
+                from ...bytecode.tvmfile import read_file
+
+                self.bundle = read_file(path)
+                self.frontend = self.languages.for_dialect(self.bundle.modules[self.bundle.main].lang)
+            else:
+                self.bundle = compile_program(path, lang=lang, languages=self.languages)
         except CompileError as e:
             self.compile_error = e.render()
+        except LoadError as e:
+            self.compile_error = f"error: {path}: {e}"
         except OSError as e:
             self.compile_error = f"error: cannot read {path}: {e.strerror or e}"
         self.bps = Breakpoints(self, self.bundle)
@@ -212,10 +222,7 @@ class Engine:
         self._skew = 0  # instructions run by the engine's own muted code (not the program's)
         self.vm: Any = None  # the api.VM of the current run
         self.machine: Any = None
-        # Per run: the fiber a "call" event entered, the fiber a "return" went back to,
-        # the line each frame of each fiber is at (by depth).
-        self._entering: set = set()
-        self._returned: set = set()
+        # Per run: the line each frame of each fiber is at (by depth).
         self._lines: dict[Any, list[int]] = {}
         # Per stop: where (fiber, code, pc, depth), the frames and references handed out.
         self.stop: Stop | None = None
@@ -226,6 +233,8 @@ class Engine:
         self._next_id = 1
         self._paused = False
         self._travel_reason = "goto"
+        self._compiled: dict[tuple, tuple] = {}  # evaluate's compiled functions, by (lang, text, names)
+        self._fns: dict[tuple, Any] = {}  # ... and loaded in this run's VM
 
     # ------------------------------------------------------------------ configuration
 
@@ -241,6 +250,8 @@ class Engine:
     # ------------------------------------------------------------------ running
 
     def start(self, stop_on_entry: bool = False) -> Stop:
+        if self._thread is not None or self.stop is not None:  # (started already)
+            return self.stop if self.stop is not None else self._wait()
         if self.compile_error is not None:
             self.stop = Stop("exited", exit_code=self.frontend.exit_compile, error=self.compile_error)
             return self.stop
@@ -353,6 +364,9 @@ class Engine:
     # ------------------------------------------------------------------ inspection
 
     def threads(self) -> list[dict]:
+        if not self._paused:  # running (or not started): the main fiber, as DAP wants one thread
+            ended = self.stop is not None and self.stop.reason == "exited"
+            return [] if ended else [{"id": 1, "name": "main", "state": "running"}]
         return [{"id": self._tid(f), "name": "main" if self._tid(f) == 1 else f"fiber {f.id} ({f.name})", "state": getattr(f, "state", "")} for f in self._all_fibers()]
 
     def fibers(self) -> list[dict]:
@@ -447,8 +461,8 @@ class Engine:
             try:
                 slot[1] += v.size()
                 todo.extend(x for x in v.refs() if hasattr(x, "refs"))
-            except Exception:  # a poisoned (freed) object: nothing to follow
-                pass
+            except Exception:  # noqa: BLE001, S112 - a poisoned (freed) object: nothing to follow
+                continue
         return {
             "bytes": heap.used,
             "peak": heap.peak,
@@ -488,7 +502,13 @@ class Engine:
             m = vm.machine
             self.vm, self.machine = vm, m
             self._skew = 0
-            self._entering, self._returned, self._lines = set(), set(), {}
+            self._lines = {}
+            self._fns = {}
+            # The runtime library is loaded before the program, in every run:
+            # were an evaluation (muted) the first to need it, a re-execution
+            # would load it unmuted, later, and its positions would shift.
+            with m.hooks.muted():
+                m.prelude_fn("format_value")
             for event in STEPPING_EVENTS:
                 m.hooks.add(event, self._on_event)
             if self.recorder is not None and hasattr(self.recorder, "attach"):
@@ -509,7 +529,7 @@ class Engine:
             stop.error = self.frontend.render_runtime_error(e)
         except HostIOError as e:
             stop.exit_code, stop.error = 74, f"error: {e}"
-        except BaseException as e:  # a bug of the engine or the VM: say so, do not hang the caller
+        except BaseException as e:  # noqa: BLE001 - a bug of the engine or the VM: say so, do not hang the caller
             stop.exit_code, stop.error = 70, f"internal error: {type(e).__name__}: {e}"
         finally:
             if vm is not None:
@@ -553,7 +573,7 @@ class Engine:
                 self._cmds.put(("abort",))
             else:
                 self._mode = _Mode("abort")
-            t.join(timeout=30)
+            t.join(timeout=5)  # (a program blocked outside guest code, in a read, is left to die with the process)
         self._thread = None
         self._paused = False
 
@@ -575,7 +595,7 @@ class Engine:
             if cmd[0] == "call":
                 try:
                     cmd[2].put((True, cmd[1]()))
-                except BaseException as e:  # (EvalError, mostly: the caller raises it)
+                except BaseException as e:  # noqa: BLE001 - EvalError, mostly: the caller raises it again
                     cmd[2].put((False, e))
             elif cmd[0] == "resume":
                 self._mode = cmd[1]
@@ -589,10 +609,6 @@ class Engine:
         kind = ev.kind
         if kind == "line":
             self._on_line(ev)
-        elif kind == "call":
-            self._entering.add(ev.fiber)
-        elif kind == "return":
-            self._returned.add(ev.fiber)
         elif kind == "exception":
             self._on_exception(ev)
         elif kind == "fiber":
@@ -605,17 +621,20 @@ class Engine:
         pos = ev.count - self._skew
         depth = ev.depth
         line = ev.line
+        # The hooks fire a line event whenever the frame depth changes, so
+        # calls and returns show here without "call"/"return" hooks (half
+        # the events): deeper than the fiber's last line event is a new frame
+        # (a call, a generator's resume, a fiber's start); shallower on the
+        # line the frame was at is the return into the line that made a call.
         flags = 0
-        if fb in self._entering:
-            self._entering.discard(fb)
-            flags |= ENTRY
         lines = self._lines.get(fb)
         if lines is None:
             lines = self._lines[fb] = []
-        if fb in self._returned:
-            self._returned.discard(fb)
-            if depth < len(lines) and lines[depth] == line:
-                flags |= SAME  # back from a call into the line that made it
+        last = len(lines) - 1
+        if depth > last:
+            flags |= ENTRY
+        elif depth < last and lines[depth] == line:
+            flags |= SAME
         del lines[depth:]
         lines.extend([0] * (depth + 1 - len(lines)))
         lines[depth] = line
@@ -657,11 +676,12 @@ class Engine:
         if kind == "stepIn":
             self._stop_here(ev, pos, "step")
         elif kind == "next":
+            # Over calls: a line of this frame (not the return into the line
+            # the step started from) or of a caller.
             if same and (depth < mode.depth or (depth == mode.depth and not (flags & SAME and line == mode.line))):
                 self._stop_here(ev, pos, "step")
-        elif kind == "stepOut":
-            if same and depth < mode.depth:
-                self._stop_here(ev, pos, "step")
+        elif kind == "stepOut" and same and depth < mode.depth:
+            self._stop_here(ev, pos, "step")
 
     def _on_exception(self, ev: Any) -> None:
         if self._mode.kind in ("goto", "abort"):
@@ -720,25 +740,37 @@ class Engine:
         original = expr
         if any(n in RECEIVERS for n, _, _ in names):
             expr = rename_receiver(expr)
-        for src, back in evaluator_source(lang, expr, params, fname):
-            try:
-                bundle = compile_program(f"{fname}{fe.extensions[0]}", source=src, lang=fe.name, languages=self.languages)
-                break
-            except CompileError as e:
-                if first_error is None:
-                    d = e.diagnostics[0] if e.diagnostics else None
-                    first_error = d.message if d is not None else e.render()
-        if bundle is None:
-            raise EvalError(f"cannot evaluate {original!r}: {first_error}")
+        cache_key = (lang, expr, tuple(params))
+        cached = self._compiled.get(cache_key)
+        if cached is not None:  # (a condition evaluated at every hit compiles once)
+            bundle, back, fname = cached
+        else:
+            for src, back in evaluator_source(lang, expr, params, fname):
+                try:
+                    bundle = compile_program(f"{fname}{fe.extensions[0]}", source=src, lang=fe.name, languages=self.languages)
+                    break
+                except CompileError as e:
+                    if first_error is None:
+                        d = e.diagnostics[0] if e.diagnostics else None
+                        first_error = d.message if d is not None else e.render()
+            if bundle is None:
+                raise EvalError(f"cannot evaluate {original!r}: {first_error}")
+            if len(self._compiled) > 256:
+                self._compiled.clear()
+            self._compiled[cache_key] = (bundle, back, fname)
         key = bundle.main
         hooks = m.hooks
         before = hooks.count
         try:
             with hooks.muted():
-                m.module_codes[key] = bundle.modules[key]
-                mod = m.module_for(key)
-                m.run_module_now(mod)
-                fn = mod.globals[mod.code.globals.index(fname)]
+                fn = self._fns.get(cache_key)
+                if fn is None:
+                    # Its module stays loaded for the run: the VM decodes a code
+                    # object once, for the module it first ran in.
+                    m.module_codes[key] = bundle.modules[key]
+                    mod = m.module_for(key)
+                    m.run_module_now(mod)
+                    fn = self._fns[cache_key] = mod.globals[mod.code.globals.index(fname)]
                 args = [read_name(frame, k, w) for _, k, w in names]
                 m.extra_roots.append(args)
                 try:
@@ -748,8 +780,6 @@ class Engine:
         except GuestException as e:
             raise EvalError(f"{e.class_name}: {e.message}") from None
         finally:
-            m.modules.pop(key, None)
-            m.module_codes.pop(key, None)
             self._skew += hooks.count - before
         if not back:
             return result
