@@ -210,3 +210,50 @@ def test_tvm_debug_uses_checkpoints_and_diff(prog):
     assert "end " not in text.split("(tvm) rs")[1]  # nothing printed twice
     assert "(tvm) p j\n2000" in text or "(tvm) p j\n1999" in text
     assert "heap diff between" in text and "changed" in text
+
+
+def test_pause_and_errors_cross_the_process_boundary(tmp_path):
+    import threading
+
+    from tinyvm.tools.debugger.engine import EvalError
+
+    p = tmp_path / "inf.tl"
+    p.write_text("var i = 0\nwhile true {\n  i = i + 1\n}\n")
+    tt = TimeTravel(str(p))
+    try:
+        tt.start(stop_on_entry=True)
+        timer = threading.Timer(0.3, tt.pause)
+        timer.start()
+        stop = tt.resume("continue")
+        assert stop.reason == "pause" and stop.position > 100
+        with pytest.raises(EvalError, match="undeclared name 'nope'"):
+            tt.evaluate("nope + 1")
+        assert tt.step_back().position < stop.position
+    finally:
+        tt.close()
+
+
+@pytest.mark.parametrize("name", ["worker_pool.tl", "select_timeout.tl"])
+def test_fiber_programs_go_back_exactly(name):
+    """Fibers, channels, timers: a checkpoint resumed lands where a fresh run does."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", name)
+
+    def where(eng, stop):
+        frames, depth = eng.stack(stop.fiber_id)
+        values = {v["name"]: v["value"] for s in eng.scopes(frames[0]["id"]) for v in eng.variables(s["variablesReference"])}
+        return stop.position, stop.line, stop.fiber_id, depth, values
+
+    tt = TimeTravel(path, every=300)
+    try:
+        end = tt.start().position
+        for pos in (end * 3 // 4, end // 2, end // 5):
+            got = where(tt, tt.goto(pos))
+            fresh = Engine(path)
+            try:
+                fresh.start(stop_on_entry=True)
+                assert where(fresh, fresh.goto(pos)) == got
+            finally:
+                fresh.close()
+        assert tt.switches == 3
+    finally:
+        tt.close()
