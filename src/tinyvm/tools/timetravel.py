@@ -24,9 +24,9 @@ Processes:
   the engine's one place for going back); the executor answers "travel P"
   instead. The controller sends "resume P" to the newest checkpoint <= P,
   which forks again (so it stays reusable): the grandchild becomes the new
-  active executor, with the controller's breakpoint configuration re-applied,
-  and runs forward to P, where the engine stops as a re-run would. The old
-  executor is killed.
+  active executor, takes over the old one's breakpoints (ids, hit counts)
+  and the positions where they stopped, and runs forward to P, where the
+  engine stops as a re-run would. The old executor is killed.
 * Inputs: every input of the run goes through a `SharedInputs` (vm.inputs):
   new ones are read live and sent to the controller, which keeps the
   timeline's log; a resumed checkpoint is given the log past its own
@@ -254,28 +254,32 @@ class _Executor:
                 os._exit(0)
             if msg[0] != "resume":
                 os._exit(0)
-            _, target, reason, config, tail, buckets = msg
+            _, target, reason, state, tail, buckets = msg
             mine, theirs = socket.socketpair()
             pid = os.fork()
             if pid == 0:  # the new executor
                 mine.close()
                 self.conn.close()
                 self.conn = _Conn(theirs)
-                self._become_active(pos, target, reason, config, tail, buckets)
+                self._become_active(pos, target, reason, state, tail, buckets)
                 return
             theirs.close()
             self.conn.send(("forked", pid), fds=(mine.fileno(),))
             mine.close()
 
-    def _become_active(self, pos: int, target: int, reason: str, config: list, tail: list, buckets: list) -> None:
+    def _become_active(self, pos: int, target: int, reason: str, state: dict, tail: list, buckets: list) -> None:
         from .debugger.engine import _Mode
 
         eng = self.engine
         # The threads that held these are gone (only the forking thread survives a fork).
         eng._cmds = queue.Queue()
         eng._stops = queue.Queue()
-        for method, args in config:
-            getattr(eng, method)(*args)
+        # The debugging state of the executor this one replaces (breakpoints
+        # with their ids and hit counts, the positions where they stopped):
+        # set after this checkpoint was made, or changed since.
+        bps = eng.bps
+        bps.by_line, bps.functions, bps.exceptions, bps._next = state["by_line"], state["functions"], state["exceptions"], state["next"]
+        eng._hits = state["hits"]
         self.inputs.known = self.inputs.known[: self.inputs.pos] + list(tail)
         self.buckets = set(buckets) | {pos // self.every}
         self.next_cp = (pos // self.every + 1) * self.every
@@ -308,7 +312,9 @@ class _Executor:
         try:
             value = fn()
         except _Travel as t:
-            self.conn.send(("travel", t.target, t.reason))
+            bps = self.engine.bps
+            state = {"by_line": bps.by_line, "functions": bps.functions, "exceptions": bps.exceptions, "next": bps._next, "hits": self.engine._hits}
+            self.conn.send(("travel", t.target, t.reason, state))
             return
         except Exception as e:
             self.conn.send(("reply", False, e))
@@ -326,8 +332,12 @@ class _Executor:
 
     def tt_cut(self) -> int:
         """The timeline ends here (the program's state was changed): forget
-        the inputs read after this point; the count of those kept."""
+        the inputs read after this point, and the checkpoints after it (the
+        controller kills them; new ones will be made); the inputs kept."""
         del self.inputs.known[self.inputs.pos :]
+        pos = max(self.engine.position, 0)
+        self.buckets = {b for b in self.buckets if b * self.every <= pos}
+        self.next_cp = (pos // self.every + 1) * self.every
         return self.inputs.pos
 
     def tt_pid(self) -> int:
@@ -406,9 +416,9 @@ class TimeTravel:
         self.inputs: list[list] = []  # the timeline's inputs, in order
         self.switches = 0  # times a checkpoint was resumed (for tests and benchmarks)
         self._shown = 0
-        self._config: dict[Any, tuple[str, tuple]] = {}
         self._closed = False
         self.stop: Any = None
+        self._owner = os.getpid()  # (a forked copy of this object must not close the session)
         engine_kwargs.pop("recorder", None)
         mine, theirs = socket.socketpair()
         pid = os.fork()
@@ -472,7 +482,7 @@ class TimeTravel:
                 for p in thin(list(self.checkpoints), self.every, self.max_checkpoints):
                     self._kill(self.checkpoints.pop(p))
             elif kind == "travel":
-                return self._switch(msg[1], msg[2])
+                return self._switch(msg[1], msg[2], msg[3])
 
     def _out(self, category: str, text: str, end: int) -> None:
         if category != "stdout" or end < 0:
@@ -486,14 +496,14 @@ class TimeTravel:
         self._shown = end
         self.on_output(category, text)
 
-    def _switch(self, target: int, reason: str) -> Any:
+    def _switch(self, target: int, reason: str, state: dict) -> Any:
         """Resume the newest checkpoint at or before target, up to target."""
         older = [p for p in self.checkpoints if p <= target]
         if not older:
             raise RuntimeError(f"no checkpoint at or before position {target}")
         cp = self.checkpoints[max(older)]
         buckets = sorted({p // self.every for p in self.checkpoints})
-        cp.conn.send(("resume", target, reason, list(self._config.values()), self.inputs[cp.input_pos :], buckets))
+        cp.conn.send(("resume", target, reason, state, self.inputs[cp.input_pos :], buckets))
         msg = cp.conn.recv()
         assert msg[0] == "forked", msg
         old = self.active
@@ -522,18 +532,16 @@ class TimeTravel:
         self.stop = stop
         return stop
 
-    # -- configuration (kept: sent again to a resumed checkpoint)
+    # -- configuration (a resumed checkpoint gets the breakpoints of the
+    #    executor it replaces, ids and hit counts included: see "travel")
 
     def set_breakpoints(self, path: str, specs: list[dict]) -> list[dict]:
-        self._config[("bp", path)] = ("set_breakpoints", (path, specs))
         return self._call("set_breakpoints", path, specs)
 
     def set_function_breakpoints(self, specs: list[dict]) -> list[dict]:
-        self._config["fbp"] = ("set_function_breakpoints", (specs,))
         return self._call("set_function_breakpoints", specs)
 
     def set_exception_breakpoints(self, filters: list[str]) -> None:
-        self._config["ebp"] = ("set_exception_breakpoints", (filters,))
         return self._call("set_exception_breakpoints", filters)
 
     # -- running and travelling
@@ -629,7 +637,7 @@ class TimeTravel:
 
     def close(self) -> None:
         """End the session: the executor and every checkpoint are killed."""
-        if self._closed:
+        if self._closed or os.getpid() != self._owner:
             return
         self._closed = True
         for cp in list(self.checkpoints.values()):

@@ -257,3 +257,23 @@ def test_fiber_programs_go_back_exactly(name):
         assert tt.switches == 3
     finally:
         tt.close()
+
+
+def test_breakpoints_set_after_a_checkpoint_hold_in_it(prog):
+    """A checkpoint older than the breakpoints gets them (same ids) when resumed."""
+    tt = TimeTravel(prog, stdin="a\n", every=1000)
+    try:
+        tt.start(stop_on_entry=True)
+        tt.goto(9000)  # checkpoints made on the way, without breakpoints
+        assert len(tt.checkpoints) >= 3
+        (bp,) = tt.set_breakpoints(prog, [{"line": 16}])  # if j % 500 == 0 { xs.push(j) }
+        tt.goto(50)  # back: a checkpoint made before the breakpoint existed
+        assert tt.switches == 1
+        stop = tt.resume("continue")
+        assert (stop.reason, stop.line, stop.hit_ids) == ("breakpoint", 16, [bp["id"]])
+        first = stop.position
+        stop = tt.resume("continue")
+        assert stop.position > first and stop.hit_ids == [bp["id"]]
+        assert tt.reverse_continue().position == first
+    finally:
+        tt.close()
