@@ -883,8 +883,21 @@ class _Cli:
         from ..stdlib.capabilities import grants_from
         from ..tools.debugger.cli import main as debug_main
 
+        inputs = None
+        if words[0].endswith(".tvmrec"):  # a recorded run: its program, arguments, options and inputs
+            from ..tools.record import RecordingError, read_recording
+
+            try:
+                rec = read_recording(words[0])
+                rec.check_sources(words[0])
+            except RecordingError as e:
+                self.err(f"error: {e}")
+                return EXIT_COMPILE
+            recorded, _ = parse(rec.header.get("options", []), self.options.commands["record"], lambda name: f"unknown option '{name}' in {words[0]}", stop_at_word=True)
+            recorded.merge(opts)
+            opts, words, inputs = recorded, [rec.program, *rec.header.get("args", [])], rec.entries
         jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
-        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, stderr=self.stderr, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
+        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, stderr=self.stderr, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])), inputs=inputs)
 
     def repl(self, words: list[str], opts: Parsed) -> int:
         if words:

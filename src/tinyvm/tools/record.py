@@ -11,8 +11,8 @@ forked checkpoint (tools/timetravel.py) without the inputs changing under it.
 
 The file (`.tvmrec`) is JSON lines, UTF-8:
 
-    {"tvmrec": 1, "cwd": DIR, "run": [RUN OPTIONS..., FILE, ARGS...],
-     "sources": {PATH: SHA256 of the file's bytes, ...}}          the header
+    {"tvmrec": 1, "cwd": DIR, "run": [RUN OPTIONS..., FILE, ARGS...], "options": [RUN OPTIONS...],
+     "program": FILE, "args": [ARGS...], "sources": {PATH: SHA256 of the file's bytes, ...}}   the header
     [INPUT, INPUT, ...]                                          up to 4096 inputs a line, in order
     {"end": {"inputs": N, "instructions": N, "status": N, "output_sha256": HEX}}
 
@@ -169,6 +169,14 @@ class Recording:
         return list(self.header["run"])
 
     @property
+    def program(self) -> str:
+        """The program's path (absolute, or relative to the current folder)."""
+        prog = self.header.get("program") or self.run[len(self.header.get("options", [])) :][0]
+        cwd = self.header.get("cwd", ".")
+        full = prog if os.path.isabs(prog) else os.path.join(cwd, prog)
+        return full if os.path.exists(full) else prog
+
+    @property
     def instructions(self) -> int | None:
         return self.end.get("instructions")
 
@@ -282,7 +290,7 @@ def record_run(cli: Any, words: list[str], opts: Any, run_opts: list[str], out: 
                 sources[code.path] = _file_hash(code.path)
     if prog not in sources and os.path.isfile(prog):
         sources[prog] = _file_hash(prog)
-    header = {"tvmrec": FORMAT_VERSION, "cwd": os.getcwd(), "run": [*run_opts, *words], "sources": sources}
+    header = {"tvmrec": FORMAT_VERSION, "cwd": os.getcwd(), "run": [*run_opts, *words], "options": run_opts, "program": prog, "args": words[1:], "sources": sources}
     end = {"inputs": len(rec.log), "instructions": m.limits.spent if m is not None else None, "status": status, "output_sha256": tee.sha.hexdigest()}
     try:
         write_recording(out, header, rec.log, end)

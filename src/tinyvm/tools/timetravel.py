@@ -59,7 +59,7 @@ from ..runtime.errors import LimitExceeded, RtError
 from ..runtime.inputs import Inputs
 from .record import ReplayDiverged, _encode
 
-__all__ = ["TimeTravel", "open_engine", "heap_diff", "thin", "DEFAULT_EVERY", "DEFAULT_MAX_CHECKPOINTS"]
+__all__ = ["TimeTravel", "RerunInputs", "SharedInputs", "open_engine", "heap_diff", "thin", "DEFAULT_EVERY", "DEFAULT_MAX_CHECKPOINTS"]
 
 # Instructions between checkpoints: re-stepping this many under the engine's
 # hooks takes ~40 ms (0.6 M stepped instructions/s under the engine; benchmarks/step_back.py).
@@ -182,7 +182,7 @@ class SharedInputs(Inputs):
 class _Executor:
     """The engine's process: serves the controller's calls, makes checkpoints."""
 
-    def __init__(self, conn: _Conn, every: int, engine_args: tuple, engine_kwargs: dict) -> None:
+    def __init__(self, conn: _Conn, every: int, engine_args: tuple, engine_kwargs: dict, inputs: list) -> None:
         from .debugger.engine import Engine
 
         self.conn = conn
@@ -190,6 +190,7 @@ class _Executor:
         self.next_cp = 0
         self.buckets: set[int] = set()  # checkpoint stretches (pos // every) that have one
         self.inputs = SharedInputs(self._report_input)
+        self.inputs.known = list(inputs)
         self.machine: Any = None
         self.engine = Engine(*engine_args, on_output=self._output, recorder=self, **engine_kwargs)
         self.engine._rerun_to = self._rerun_to  # (going back: a checkpoint, not a re-run)
@@ -199,6 +200,7 @@ class _Executor:
     def attach(self, machine: Any) -> None:
         """Called by the engine for each VM it makes (before it runs)."""
         self.machine = machine
+        self.inputs.pos = 0  # (a run from the start: the engine's own restart)
         machine.inputs = self.inputs
         clock = machine.sched.clock
         machine.sched.clock = lambda: self.inputs.take("clock", clock)
@@ -347,14 +349,14 @@ class _Executor:
         return len(self.engine.history)
 
 
-def _executor_main(sock: socket.socket, every: int, engine_args: tuple, engine_kwargs: dict) -> None:
+def _executor_main(sock: socket.socket, every: int, engine_args: tuple, engine_kwargs: dict, inputs: list) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # (killed checkpoints leave no zombies)
     # Ctrl-C in the debugger's terminal reaches the whole process group: the
     # debugger turns it into pause() (SIGUSR1); the executors must survive it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = _Conn(sock)
     try:
-        ex = _Executor(conn, every, engine_args, engine_kwargs)
+        ex = _Executor(conn, every, engine_args, engine_kwargs, inputs)
     except BaseException as e:  # pragma: no cover - reported to the controller
         conn.send(("reply", False, RuntimeError(f"the debugger could not start: {type(e).__name__}: {e}")))
         os._exit(1)
@@ -405,15 +407,25 @@ def thin(positions: list[int], every: int, keep: int) -> list[int]:
 class TimeTravel:
     """The Engine API, backed by an executor process and its checkpoints (see
     the module docstring). Arguments: those of Engine, and `every` (K,
-    instructions between checkpoints), `max_checkpoints`."""
+    instructions between checkpoints), `max_checkpoints`, and `inputs`: the
+    inputs of a recording (tools/record.py), replayed before live reads."""
 
-    def __init__(self, path: str, *, on_output: Callable[[str, str], None] | None = None, every: int = DEFAULT_EVERY, max_checkpoints: int = DEFAULT_MAX_CHECKPOINTS, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        on_output: Callable[[str, str], None] | None = None,
+        every: int = DEFAULT_EVERY,
+        max_checkpoints: int = DEFAULT_MAX_CHECKPOINTS,
+        inputs: list | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
         self.path = path
         self.on_output = on_output or (lambda category, text: None)
         self.every = every
         self.max_checkpoints = max(2, max_checkpoints)
         self.checkpoints: dict[int, _Proc] = {}
-        self.inputs: list[list] = []  # the timeline's inputs, in order
+        self.inputs: list[list] = list(inputs or ())  # the timeline's inputs, in order
         self.switches = 0  # times a checkpoint was resumed (for tests and benchmarks)
         self._shown = 0
         self._closed = False
@@ -425,7 +437,7 @@ class TimeTravel:
         if pid == 0:  # pragma: no cover - the executor (covered through the API)
             mine.close()
             try:
-                _executor_main(theirs, every, (path,), engine_kwargs)
+                _executor_main(theirs, every, (path,), engine_kwargs, self.inputs)
             finally:
                 os._exit(0)
         theirs.close()
@@ -666,11 +678,21 @@ class _RemoteLen:
         return self.tt._call("history_length")
 
 
-class _Numbering:
-    """An Engine `recorder` that only numbers heap objects (snapshot ids), for
-    the re-execution fallback."""
+class RerunInputs:
+    """An Engine `recorder` for going back by re-execution: the inputs the
+    first run read (and a recording's, if given) are replayed by every later
+    run, so a re-run sees the same clock, files and stdin; heap objects are
+    numbered (snapshot ids)."""
+
+    def __init__(self, inputs: list | None = None) -> None:
+        self.known: list[list] = list(inputs or ())
 
     def attach(self, machine: Any) -> None:
+        inputs = SharedInputs(lambda index, entry: None)
+        inputs.known = self.known  # (shared: what this run reads, the next replays)
+        machine.inputs = inputs
+        clock = machine.sched.clock
+        machine.sched.clock = lambda: inputs.take("clock", clock)
         machine.heap.number_objects()
 
 
@@ -700,7 +722,7 @@ def open_engine(path: str, **kwargs: Any) -> Any:
 
     kwargs.pop("every", None)
     kwargs.pop("max_checkpoints", None)
-    kwargs.setdefault("recorder", _Numbering())
+    kwargs.setdefault("recorder", RerunInputs(kwargs.pop("inputs", None)))
     return Engine(path, **kwargs)
 
 

@@ -277,3 +277,21 @@ def test_breakpoints_set_after_a_checkpoint_hold_in_it(prog):
         assert tt.reverse_continue().position == first
     finally:
         tt.close()
+
+
+def test_reexecution_fallback_replays_inputs_too(prog, monkeypatch):
+    """Without fork, open_engine's engine re-runs from the start, with the
+    first run's inputs (the clock, stdin) replayed."""
+    monkeypatch.setenv("TVM_NO_FORK", "1")
+    eng = open_engine(prog, stdin="ann\n")
+    assert isinstance(eng, Engine)
+    try:
+        eng.set_breakpoints(prog, [{"line": 11}])
+        eng.start()
+        stamp = eng.evaluate("stamp")["result"]
+        eng.goto(100)
+        time.sleep(0.01)
+        eng.resume("continue")
+        assert eng.stop.line == 11 and eng.evaluate("stamp")["result"] == stamp
+    finally:
+        eng.close()

@@ -157,3 +157,18 @@ def test_replayer_checks_kinds():
     rec = Recorder()
     assert rec.take("fs", lambda: b"\x00\xff") == b"\x00\xff"
     assert Replayer(rec.log).take("fs", lambda: None) == b"\x00\xff"
+
+
+def test_tvm_debug_steps_through_a_recording(prog):
+    (prog / "d.tl").write_text('import time\nlet t = time.monotonic_us()\nlet name = input("who? ")\nprint("hi " + str(name))\nlet u = t + 1\nprint("done")\n')
+    code, out, _ = tvm(["record", "d.tl", "-o", "d.tvmrec"], stdin="zed\n")
+    assert code == 0 and out == "who? hi zed\ndone\n"
+    stamp = next(v for k, v in read_recording("d.tvmrec").entries if k == "mono") // 1000
+    code, out, err = tvm(["debug", "d.tvmrec"], stdin="b 5\nc\np name\np t\nrs\nrs\np t\nq\n")
+    assert code == 0, err
+    assert '(tvm) p name\n"zed"' in out  # the recorded line, though the debugger's stdin has none
+    assert out.count(f"\n{stamp}\n") == 2  # the recorded clock, before and after going back
+    assert out.count("hi zed") == 1  # shown once
+    (prog / "d.tl").write_text("print(1)\n")
+    code, _, err = tvm(["debug", "d.tvmrec"], stdin="q\n")
+    assert code == 2 and "changed since the run was recorded" in err

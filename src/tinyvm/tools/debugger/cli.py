@@ -344,13 +344,14 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, stderr: TextIO | None = None, jit: str = "off", lang: str | None = None, languages: Any = None, allow: Any = None) -> int:
+def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, stderr: TextIO | None = None, jit: str = "off", lang: str | None = None, languages: Any = None, allow: Any = None, inputs: list | None = None) -> int:
     """`tvm debug`: debug the program at `path` (its stdin is empty: the
-    debugger's commands come from stdin)."""
+    debugger's commands come from stdin). `inputs`: a recording's inputs
+    (tools/record.py), replayed before any live read."""
     holder: list[Debugger] = []
     from ..timetravel import open_engine  # (process checkpoints where fork exists: bounded cost going back)
 
-    eng = open_engine(path, argv=args, stdin="", on_output=lambda c, t: holder[0].output(c, t), jit=jit, lang=lang, languages=languages, allow=allow)
+    eng = open_engine(path, argv=args, stdin="", on_output=lambda c, t: holder[0].output(c, t), jit=jit, lang=lang, languages=languages, allow=allow, inputs=inputs)
     dbg = Debugger(eng, stdin, stdout, stderr)
     holder.append(dbg)
     return dbg.run()
