@@ -55,7 +55,7 @@ import struct
 import threading
 from typing import Any, Callable
 
-from ..runtime.errors import LimitExceeded, RtError
+from ..runtime.errors import RtError
 from ..runtime.inputs import Inputs
 from .record import ReplayDiverged, _encode
 
@@ -304,15 +304,15 @@ class _Executor:
             if msg[0] == "call":
                 _, method, args, kwargs = msg
                 fn = getattr(self, "tt_" + method, None) or getattr(self.engine, method)
-                self._reply(lambda: fn(*args, **kwargs))
+                self._reply(fn, *args, **kwargs)
             elif msg[0] == "get":
-                self._reply(lambda: getattr(self.engine, msg[1]))
+                self._reply(getattr, self.engine, msg[1])
             else:
                 os._exit(0)
 
-    def _reply(self, fn: Callable[[], Any]) -> None:
+    def _reply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
-            value = fn()
+            value = fn(*args, **kwargs)
         except _Travel as t:
             bps = self.engine.bps
             state = {"by_line": bps.by_line, "functions": bps.functions, "exceptions": bps.exceptions, "next": bps._next, "hits": self.engine._hits}
@@ -725,5 +725,3 @@ def open_engine(path: str, **kwargs: Any) -> Any:
     kwargs.setdefault("recorder", RerunInputs(kwargs.pop("inputs", None)))
     return Engine(path, **kwargs)
 
-
-_ = LimitExceeded  # (ReplayDiverged is one: a diverged replay ends the run like a limit)

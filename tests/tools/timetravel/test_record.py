@@ -130,7 +130,7 @@ def test_a_log_that_does_not_match_is_a_clear_error(prog):
     del inputs[1:3]  # two stdin reads gone
     lines[1] = json.dumps(inputs)
     (prog / "r.tvmrec").write_text("\n".join(lines) + "\n")
-    code, out, err = tvm(["replay", "r.tvmrec"])
+    code, _, err = tvm(["replay", "r.tvmrec"])
     assert code == 1
     assert "replay diverged" in err and "Traceback" not in err
 
