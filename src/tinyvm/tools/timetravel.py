@@ -37,8 +37,11 @@ Processes:
   again prints nothing twice.
 * Bounded: the controller keeps at most `max_checkpoints`, thinned so that
   spacing doubles with age (`thin`), and kills them all at `close`. Changing
-  the program's state (`set_variable`, `evaluate`) forks the timeline: the
-  checkpoints after the current position are dropped.
+  the program's state (`set_variable`, an assignment in `evaluate`) forks
+  the timeline: the checkpoints after the current position, and the inputs
+  read after it, are dropped. (A guest function called by `evaluate` that
+  mutates the heap is not noticed: going back forgets its effect, as a
+  re-execution does.)
 
 `open_engine(...)` returns a `TimeTravel` where `os.fork` exists, else a
 plain `Engine` (time travel by re-execution). Linux and macOS.
@@ -608,10 +611,13 @@ class TimeTravel:
         return self._call("heap_summary")
 
     def evaluate(self, expr: str, frame_id: int | None = None) -> dict:
+        from .debugger.engine import _ASSIGN
+
         try:
             return self._call("evaluate", expr, frame_id)
         finally:
-            self._fork_timeline()  # (an expression may assign: conservative)
+            if _ASSIGN.match(expr):  # `name = value`: the program's state changed
+                self._fork_timeline()
 
     def set_variable(self, ref: int, name: str, value_expr: str) -> dict:
         try:

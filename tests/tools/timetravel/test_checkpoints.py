@@ -295,3 +295,23 @@ def test_reexecution_fallback_replays_inputs_too(prog, monkeypatch):
         assert eng.stop.line == 11 and eng.evaluate("stamp")["result"] == stamp
     finally:
         eng.close()
+
+
+def test_an_assignment_forks_the_timeline(prog):
+    tt = TimeTravel(prog, stdin="ann\nbob\n", every=1000)
+    try:
+        tt.set_breakpoints(prog, [{"line": END_LINE}])
+        tt.start()
+        before = tt.evaluate("total")["result"]
+        ahead = len(tt.checkpoints)
+        tt.goto(3000)  # in the first loop, before input()
+        tt.evaluate("total + 1")  # reads only: the timeline stands
+        assert len(tt.checkpoints) == ahead and [k for k, _ in tt.inputs] == ["stdin", "mono"]
+        tt.evaluate("total = 1000000")
+        assert all(p <= tt.position for p in tt.checkpoints) and tt.inputs == []
+        tt.resume("continue")
+        assert tt.stop.line == END_LINE
+        assert tt.evaluate("total")["result"] != before
+        assert [k for k, _ in tt.inputs] == ["stdin", "mono"]  # the new timeline's own inputs
+    finally:
+        tt.close()
