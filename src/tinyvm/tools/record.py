@@ -12,7 +12,8 @@ forked checkpoint (tools/timetravel.py) without the inputs changing under it.
 The file (`.tvmrec`) is JSON lines, UTF-8:
 
     {"tvmrec": 1, "cwd": DIR, "run": [RUN OPTIONS..., FILE, ARGS...], "options": [RUN OPTIONS...],
-     "program": FILE, "args": [ARGS...], "sources": {PATH: SHA256 of the file's bytes, ...}}   the header
+     "program": FILE, "args": [ARGS...], "env": {TVM_TIER, TVM_JIT...: VALUE},
+     "sources": {PATH: SHA256 of the file's bytes, ...}}                               the header
     [INPUT, INPUT, ...]                                          up to 4096 inputs a line, in order
     {"end": {"inputs": N, "instructions": N, "status": N, "output_sha256": HEX}}
 
@@ -51,6 +52,10 @@ __all__ = ["Recorder", "Replayer", "Recording", "ReplayDiverged", "RecordingErro
 
 FORMAT_VERSION = 1
 EXT = ".tvmrec"
+# The environment variables that change how `tvm run` runs a program (its
+# tier, the JIT, the optimizer, GC stress): recorded, and set again for the
+# replay, whose instruction count (dispatches) depends on them.
+RUN_ENV = ("TVM_TIER", "TVM_JIT", "TVM_JIT_THRESHOLD", "TVM_JIT_STRESS", "TVM_OPT", "TVM_OPT_PASSES", "TVM_GC_STRESS")
 
 
 class RecordingError(Exception):
@@ -290,7 +295,7 @@ def record_run(cli: Any, words: list[str], opts: Any, run_opts: list[str], out: 
                 sources[code.path] = _file_hash(code.path)
     if prog not in sources and os.path.isfile(prog):
         sources[prog] = _file_hash(prog)
-    header = {"tvmrec": FORMAT_VERSION, "cwd": os.getcwd(), "run": [*run_opts, *words], "options": run_opts, "program": prog, "args": words[1:], "sources": sources}
+    header = {"tvmrec": FORMAT_VERSION, "cwd": os.getcwd(), "run": [*run_opts, *words], "options": run_opts, "program": prog, "args": words[1:], "env": {k: os.environ[k] for k in RUN_ENV if k in os.environ}, "sources": sources}
     end = {"inputs": len(rec.log), "instructions": m.limits.spent if m is not None else None, "status": status, "output_sha256": tee.sha.hexdigest()}
     try:
         write_recording(out, header, rec.log, end)
@@ -314,6 +319,10 @@ def replay_run(cli: Any, path: str) -> int:
     cli.stdin, cli.stdout = _Lines(None), tee
     cli.on_vm = lambda vm: rep.attach(vm.machine)
     cwd = os.getcwd()
+    saved_env = {k: os.environ.get(k) for k in RUN_ENV}
+    for k in RUN_ENV:  # (the run's tier and JIT settings, as recorded)
+        os.environ.pop(k, None)
+    os.environ.update(recording.header.get("env", {}))
     try:
         os.chdir(recording.header.get("cwd", cwd))  # (relative paths, as recorded)
     except OSError:
@@ -322,6 +331,11 @@ def replay_run(cli: Any, path: str) -> int:
         status = cli.dispatch(["run", *recording.run])
     finally:
         os.chdir(cwd)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         cli.on_vm = None
         cli.stdin, cli.stdout = saved
     m = rep.machine

@@ -172,3 +172,18 @@ def test_tvm_debug_steps_through_a_recording(prog):
     (prog / "d.tl").write_text("print(1)\n")
     code, _, err = tvm(["debug", "d.tvmrec"], stdin="q\n")
     assert code == 2 and "changed since the run was recorded" in err
+
+
+@pytest.mark.parametrize("setting", [("TVM_TIER", "plain"), ("TVM_JIT", "eager")])
+def test_the_tier_is_replayed(prog, monkeypatch, setting):
+    """The instruction count depends on the tier: the recorded one is used again."""
+    (prog / "loop.tl").write_text("fn f(n: int) -> int { var s = 0\n var i = 0\n while i < n { s = s + i\n i = i + 1 }\n return s }\nprint(f(3000))\n")
+    monkeypatch.setenv(*setting)
+    code, out, err = tvm(["record", "loop.tl", "-o", "l.tvmrec"])
+    assert code == 0, err
+    assert read_recording("l.tvmrec").header["env"] == dict([setting])
+    monkeypatch.delenv(setting[0])
+    assert tvm(["replay", "l.tvmrec"]) == (0, out, "")
+    import os
+
+    assert setting[0] not in os.environ  # (restored after the replay)
