@@ -233,9 +233,9 @@ def test_pause_and_errors_cross_the_process_boundary(tmp_path):
         tt.close()
 
 
-@pytest.mark.parametrize("name", ["worker_pool.tl", "select_timeout.tl"])
-def test_fiber_programs_go_back_exactly(name):
-    """Fibers, channels, timers: a checkpoint resumed lands where a fresh run does."""
+@pytest.mark.parametrize(("name", "jit"), [("worker_pool.tl", "off"), ("select_timeout.tl", "off"), ("showcase.tl", "on"), ("shapes.lox", "on")])
+def test_examples_go_back_exactly(name, jit):
+    """Fibers, channels, timers, the JIT, Lox: a checkpoint resumed lands where a fresh run does."""
     path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", name)
 
     def where(eng, stop):
@@ -243,12 +243,12 @@ def test_fiber_programs_go_back_exactly(name):
         values = {v["name"]: v["value"] for s in eng.scopes(frames[0]["id"]) for v in eng.variables(s["variablesReference"])}
         return stop.position, stop.line, stop.fiber_id, depth, values
 
-    tt = TimeTravel(path, every=300)
+    tt = TimeTravel(path, every=300, jit=jit)
     try:
         end = tt.start().position
         for pos in (end * 3 // 4, end // 2, end // 5):
             got = where(tt, tt.goto(pos))
-            fresh = Engine(path)
+            fresh = Engine(path, jit=jit)
             try:
                 fresh.start(stop_on_entry=True)
                 assert where(fresh, fresh.goto(pos)) == got
