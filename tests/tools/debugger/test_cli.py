@@ -25,7 +25,7 @@ for x in xs {
 print("total ${total}")
 """
 
-COMMANDS = 'b 3 if c > 20\nb 99\nb nothing\nc\np c\nbt\nv\nn\nrs\nrs\nrc\nl\ncl\nb add\nc\nfinish\nup\np [total, i * 2]\np i +\nb\ncl 2\nc\nrs\np total\nfibers\nq\n'
+COMMANDS = "b 3 if c > 20\nb 99\nb nothing\nc\np c\nbt\nv\nn\nrs\nrs\nrc\nl\ncl\nb add\nc\nfinish\nup\np [total, i * 2]\np i +\nb\ncl 2\nc\nrs\np total\nfibers\nq\n"
 
 TRANSCRIPT = """\
 > prog.tl:1 <module>  (start)
@@ -150,7 +150,7 @@ def test_compile_errors_and_usage(tmp_path, monkeypatch):
 
 
 def test_lox_program_with_arguments(tmp_path, monkeypatch):
-    prog = "fun greet(who) {\n  print \"hi \" + who;\n}\ngreet(\"you\");\n"
+    prog = 'fun greet(who) {\n  print "hi " + who;\n}\ngreet("you");\n'
     status, out = debug(tmp_path, monkeypatch, "b greet\nc\np who\nn\nc\n", prog, "hi.lox")
     assert status == 0
     assert "> hi.lox:2 greet  (breakpoint)" in out
@@ -169,3 +169,14 @@ def test_a_compiled_tvm_program(tmp_path, monkeypatch):
     text = out.getvalue()
     assert "> prog.tl:3 add  (breakpoint)" in text and "c = 10  (int)" in text
     assert "(tvm) rs\n> prog.tl:2 add" in text
+
+
+def test_restart_goto_and_frames(tmp_path, monkeypatch):
+    status, out = debug(tmp_path, monkeypatch, "b 3\nc\nc\nrestart\np a\nup\np i\ndown\npos\ngoto 1\ngoto x\n")
+    assert status == 0
+    assert "(tvm) restart\n> prog.tl:2 add\n" in out
+    assert "(tvm) p a\n20\n" in out  # the second call, from its first line
+    assert "(tvm) up\n> prog.tl:10 <module>\n" in out and "(tvm) p i\n1\n" in out
+    assert "(tvm) down\n> prog.tl:2 add\n" in out
+    assert "(tvm) goto 1\n> prog.tl:1 <module>\n" in out
+    assert "*** goto needs a position" in out
