@@ -52,6 +52,7 @@ from __future__ import annotations
 import os
 import pickle
 import queue
+import re
 import signal
 import socket
 import struct
@@ -69,6 +70,8 @@ __all__ = ["TimeTravel", "RerunInputs", "SharedInputs", "open_engine", "heap_dif
 DEFAULT_EVERY = 25_000
 DEFAULT_MAX_CHECKPOINTS = 24
 _HEADER = struct.Struct("!I")
+# What the engine's evaluate takes for an assignment (`p x = 5`: it changes the program's state).
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)
 
 
 # --------------------------------------------------------------------------- wire
@@ -611,12 +614,10 @@ class TimeTravel:
         return self._call("heap_summary")
 
     def evaluate(self, expr: str, frame_id: int | None = None) -> dict:
-        from .debugger.engine import _ASSIGN
-
         try:
             return self._call("evaluate", expr, frame_id)
         finally:
-            if _ASSIGN.match(expr):  # `name = value`: the program's state changed
+            if _ASSIGNMENT.match(expr):  # `name = value`: the program's state changed
                 self._fork_timeline()
 
     def set_variable(self, ref: int, name: str, value_expr: str) -> dict:
