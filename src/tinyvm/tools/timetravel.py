@@ -26,7 +26,9 @@ Processes:
   which forks again (so it stays reusable): the grandchild becomes the new
   active executor, takes over the old one's breakpoints (ids, hit counts)
   and the positions where they stopped, and runs forward to P, where the
-  engine stops as a re-run would. The old executor is killed.
+  engine stops as a re-run would. The old executor is killed. When that
+  run forward is long (over half a stretch), the new executor makes one more
+  checkpoint a quarter stretch before P, so the next steps back are short.
 * Inputs: every input of the run goes through a `SharedInputs` (vm.inputs):
   new ones are read live and sent to the controller, which keeps the
   timeline's log; a resumed checkpoint is given the log past its own
@@ -195,6 +197,10 @@ class _Executor:
         self.every = every
         self.next_cp = 0
         self.buckets: set[int] = set()  # checkpoint stretches (pos // every) that have one
+        # A resumed checkpoint that runs far to its target makes one more on
+        # the way, a quarter stretch before it: the next steps back (to just
+        # before the target) then re-run a quarter stretch, not a whole one.
+        self.fine_at: int | None = None
         self.inputs = SharedInputs(self._report_input)
         self.inputs.known = list(inputs)
         self.machine: Any = None
@@ -231,6 +237,9 @@ class _Executor:
     def _on_line(self, ev: Any) -> None:
         pos = ev.count - self.engine._skew
         if pos < self.next_cp:
+            if self.fine_at is not None and pos >= self.fine_at:
+                self.fine_at = None
+                self._checkpoint(pos)
             return
         bucket = pos // self.every
         self.next_cp = (bucket + 1) * self.every
@@ -291,6 +300,7 @@ class _Executor:
         self.inputs.known = self.inputs.known[: self.inputs.pos] + list(tail)
         self.buckets = set(buckets) | {pos // self.every}
         self.next_cp = (pos // self.every + 1) * self.every
+        self.fine_at = target - self.every // 4 if target - pos > self.every // 2 else None
         eng._travel_reason = reason
         eng._paused = False
         eng._mode = _Mode("goto", target=target, reason=reason)
