@@ -230,8 +230,8 @@ def usage(langs: "Languages | None" = None) -> str:
         ("debug", "[options] FILE [args...]", "debug a program: breakpoints, stepping, reverse steps (pdb-style)"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
-        ("record", "[options] FILE [args] -o R", "run FILE as run does, logging its inputs (clock, stdin, files) to R.tvmrec"),
-        ("replay", "R.tvmrec", "run a recorded run again exactly, with the recorded inputs"),
+        ("record", "[options] FILE [args]", "run FILE as run does, logging its inputs to FILE.tvmrec (-o OUT)"),
+        ("replay", "RUN.tvmrec", "run a recorded run again exactly, with the recorded inputs"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
     first = _source_extensions(langs)[0]
@@ -376,7 +376,7 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "rc (reverse continue), fibers, heap, q; h lists them all. The commands are read from",
                 "standard input (a terminal or a pipe); the program's own input() reads end of input.",
             ],
-            [(f"tvm debug fib{ext}", "debug a program"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
+            [(f"tvm debug fib{ext}", "debug a program"), ("tvm debug run.tvmrec", "debug a recorded run (tvm record), with its inputs"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
         ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
     }[command]
