@@ -68,8 +68,9 @@ from .record import ReplayDiverged, _encode
 __all__ = ["TimeTravel", "RerunInputs", "SharedInputs", "open_engine", "heap_diff", "thin", "DEFAULT_EVERY", "DEFAULT_MAX_CHECKPOINTS"]
 
 # Instructions between checkpoints: re-stepping this many under the engine's
-# hooks takes ~40 ms (0.6 M stepped instructions/s under the engine; benchmarks/step_back.py).
-DEFAULT_EVERY = 25_000
+# hooks takes 35-60 ms (0.35-0.6 M stepped instructions/s under the engine, on a
+# loaded machine; benchmarks/step_back.py).
+DEFAULT_EVERY = 20_000
 DEFAULT_MAX_CHECKPOINTS = 24
 _HEADER = struct.Struct("!I")
 # What the engine's evaluate takes for an assignment (`p x = 5`: it changes the program's state).
