@@ -15,6 +15,7 @@ from tinyvm.runtime import builtins as builtins_mod
 from tinyvm.runtime import methods as methods_mod
 from tinyvm.runtime.builtins import GUEST_FALLBACKS, PRELUDE_NATIVES, make_builtins
 from tinyvm.runtime.errors import RtError
+from tinyvm.runtime.inputs import Inputs
 from tinyvm.stdlib.math import make_math_module
 from tinyvm.runtime.values import NeedsGuest
 
@@ -29,7 +30,7 @@ def fake_vm(stdin: str = "") -> SimpleNamespace:
         return o
 
     return SimpleNamespace(
-        heap=SimpleNamespace(alloc=alloc, epoch=0, limit=1 << 30, used=0, charge_str=lambda s: s), stdout=io.StringIO(), stdin=io.StringIO(stdin), allocated=allocated
+        heap=SimpleNamespace(alloc=alloc, epoch=0, limit=1 << 30, used=0, charge_str=lambda s: s), stdout=io.StringIO(), stdin=io.StringIO(stdin), allocated=allocated, inputs=Inputs()
     )
 
 

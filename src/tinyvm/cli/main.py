@@ -213,6 +213,10 @@ class _Options:
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
+            # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
+            "record": [self.help, self.lang, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes,
+                       Option(("-o", "--output"), "output", "the recording to write (default: FILE's name with .tvmrec, here)", REQUIRED, "OUT.tvmrec", needs="a file name")],
+            "replay": [self.help],
             # The debugger (tools/debugger): FILE then the program's arguments, as run.
             "debug": [self.help, self.lang, self.jit[0], *self.allow],
             "heapdiff": [self.help, self.json, self.top],
@@ -247,6 +251,8 @@ def usage(langs: "Languages | None" = None) -> str:
         ("heapdiff", "[options] A B", "growth by type and allocation site between two heap snapshots"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
+        ("record", "[options] FILE [args]", "run FILE as run does, logging its inputs to FILE.tvmrec (-o OUT)"),
+        ("replay", "RUN.tvmrec", "run a recorded run again exactly, with the recorded inputs"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
     first = _source_extensions(langs)[0]
@@ -364,6 +370,25 @@ def _command_help(langs: "Languages", command: str) -> str:
             ],
             [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
         ),
+        "record": (
+            ["tvm record [options] FILE [args...] [-o OUT.tvmrec]"],
+            [
+                "Run FILE as `tvm run` does (same options, before FILE) and write what it read from",
+                "the host -- clock reads, timer firings, stdin lines, file reads, environment variables --",
+                "to OUT.tvmrec, with the command line, the sources' sha256 and the instruction count",
+                "(docs/debugging.md, Recording and replay). -o may also come last.",
+            ],
+            [(f"tvm record guess{ext} -o guess.tvmrec", "record a run"), ("tvm replay guess.tvmrec", "run it again, exactly")],
+        ),
+        "replay": (
+            ["tvm replay FILE.tvmrec"],
+            [
+                "Run a recorded run again: same program (an error if its sources changed), same",
+                "arguments and options, the recorded inputs in place of the host's (stdin is not read).",
+                "The output and the instruction count are those of the recorded run, or it is an error.",
+            ],
+            [("tvm replay guess.tvmrec", "replay a recording")],
+        ),
         "debug": (
             ["tvm debug [options] FILE [args...]"],
             [
@@ -372,7 +397,7 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "rc (reverse continue), fibers, heap, q; h lists them all. The commands are read from",
                 "standard input (a terminal or a pipe); the program's own input() reads end of input.",
             ],
-            [(f"tvm debug fib{ext}", "debug a program"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
+            [(f"tvm debug fib{ext}", "debug a program"), ("tvm debug run.tvmrec", "debug a recorded run (tvm record), with its inputs"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
         ),
         "heapdiff": (
             ["tvm heapdiff [options] A.heapsnapshot B.heapsnapshot"],
@@ -562,6 +587,7 @@ class _Cli:
         self.langs = langs
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.options = _Options(langs)
+        self.on_vm: Callable[[Any], None] | None = None  # called with each VM run makes (tools/record.py)
 
     # ------------------------------------------------------------------ output
 
@@ -591,6 +617,8 @@ class _Cli:
         if lead.get("version"):
             self.out(f"tvm {__version__}")
             return EXIT_OK
+        if rest and not lead.ended and rest[0] in ("record", "replay") and not lead.given:
+            return self.record(rest[1:]) if rest[0] == "record" else self.replay(rest[1:])
         if rest and not lead.ended and rest[0] in o.commands:
             command, rest = rest[0], rest[1:]
         elif rest or lead.ended or lead.get("code") is not None:
@@ -618,6 +646,42 @@ class _Cli:
             self.out(_command_help(self.langs, command))
             return EXIT_OK
         return getattr(self, command.replace("-", "_"))(words, lead)
+
+    def record(self, argv: list[str]) -> int:
+        """`tvm record [run options] FILE [args...] [-o OUT]` (tools/record.py).
+        A trailing `-o OUT` is record's, not the program's."""
+        out = None
+        if len(argv) >= 2 and argv[-2] in ("-o", "--output"):
+            argv, out = argv[:-2], argv[-1]
+        opts, words = parse(argv, self.options.commands["record"], lambda name: f"unknown option '{name}' for record", stop_at_word=True)
+        if opts.get("help"):
+            self.out(_command_help(self.langs, "record"))
+            return EXIT_OK
+        if not words or words[0] == STDIN_WORD:
+            raise UsageError("record needs a FILE (a program file, not -)")
+        out = out or opts.get("output") or os.path.splitext(os.path.basename(words[0]))[0] + ".tvmrec"
+        # The option words as given, without -o: the replay gives them to run again.
+        run_opts, skip = [], False
+        for w in argv[: len(argv) - len(words)]:
+            if skip or w in ("-o", "--output"):
+                skip = not skip
+                continue
+            if not w.startswith(("--output=", "-o")):
+                run_opts.append(w)
+        from ..tools.record import record_run  # (lazily: only this command needs it)
+
+        return record_run(self, words, opts, run_opts, out)
+
+    def replay(self, argv: list[str]) -> int:
+        """`tvm replay FILE.tvmrec` (tools/record.py)."""
+        if argv and argv[0] in ("-h", "--help"):
+            self.out(_command_help(self.langs, "replay"))
+            return EXIT_OK
+        if len(argv) != 1:
+            raise UsageError("replay needs one FILE.tvmrec")
+        from ..tools.record import replay_run
+
+        return replay_run(self, argv[0])
 
     def _names_program(self, word: str) -> bool:
         """Does `tvm WORD` name a program to run (rather than a mistyped
@@ -723,6 +787,8 @@ class _Cli:
             warn_leaks=bool(opts.get("warn_leaks")),
             **kwargs,
         )
+        if self.on_vm is not None:  # tvm record / replay: attach to the VM before it runs
+            self.on_vm(vm)
         if tier == "stepped":
             # Every instruction stepped, with line, call and return hooks (what
             # a debugger installs, docs/hooks.md): the run must not change.
@@ -927,10 +993,23 @@ class _Cli:
         from ..stdlib.capabilities import grants_from
         from ..tools.debugger.cli import main as debug_main
 
+        inputs = None
+        if words[0].endswith(".tvmrec"):  # a recorded run: its program, arguments, options and inputs
+            from ..tools.record import RecordingError, read_recording
+
+            try:
+                rec = read_recording(words[0])
+                rec.check_sources(words[0])
+            except RecordingError as e:
+                self.err(f"error: {e}")
+                return EXIT_COMPILE
+            recorded, _ = parse(rec.header.get("options", []), self.options.commands["record"], lambda name: f"unknown option '{name}' in {words[0]}", stop_at_word=True)
+            recorded.merge(opts)
+            opts, words, inputs = recorded, [rec.program, *rec.header.get("args", [])], rec.entries
         jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
         if jit not in ("off", "on", "eager"):
             raise UsageError(f"TVM_JIT must be off, on or eager, got {jit!r}")
-        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, stderr=self.stderr, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
+        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, stderr=self.stderr, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])), inputs=inputs)
 
     def repl(self, words: list[str], opts: Parsed) -> int:
         if words:

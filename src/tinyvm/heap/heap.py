@@ -113,6 +113,25 @@ class Heap:
         self.weak: list[HeapObject] = []
         self.next_gc = self.gc_target = 0
         self._pace()
+        # Allocation numbers, for heap snapshots (tools/snapshot.py): id(obj)
+        # -> its allocation sequence number, deterministic across runs and
+        # replays of a program. None (the default) numbers nothing: one
+        # attribute test per allocation.
+        self.seqs: dict[int, int] | None = None
+        self.allocs = 0
+
+    def number_objects(self) -> None:
+        """From now on, give every allocation a sequence number (`seq_of`);
+        the objects that exist already are numbered in allocation order."""
+        if self.seqs is None:
+            self.seqs = {}
+            for obj in self.objects:
+                self.allocs += 1
+                self.seqs[id(obj)] = self.allocs
+
+    def seq_of(self, obj: Any) -> int | None:
+        """The allocation number of obj (None when not numbered)."""
+        return self.seqs.get(id(obj)) if self.seqs is not None else None
 
     @property
     def used(self) -> int:
@@ -156,6 +175,9 @@ class Heap:
         obj.mark = self.epoch
         self.objects.append(obj)
         self.bytes += obj.size()
+        if self.seqs is not None:
+            self.allocs += 1
+            self.seqs[id(obj)] = self.allocs
         if self.bytes > self.next_gc or self.stress:
             self._over(obj, 0)
         return obj
@@ -166,6 +188,9 @@ class Heap:
         obj.mark = self.epoch
         self.objects.append(obj)
         self.bytes += obj.size()
+        if self.seqs is not None:
+            self.allocs += 1
+            self.seqs[id(obj)] = self.allocs
         if self.bytes > self.gc_target:
             self.pending = True
         return obj
@@ -291,6 +316,8 @@ class Heap:
             else:
                 freed += 1
                 obj.free()
+                if self.seqs is not None:  # (its id may be reused by a later object)
+                    self.seqs.pop(id(obj), None)
         self.objects = live
         self.bytes = self.live = total
         self.fresh = True

@@ -424,7 +424,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         # from /dev/zero say, must not read forever): a longer one is a MemoryError.
         room = max(vm.heap.limit - vm.heap.used, 0) // 4 + 1
         try:
-            line = stdin.readline(room)
+            line = vm.inputs.take("stdin", stdin.readline, room)  # (recorded runs log it: runtime/inputs.py)
             if len(line) >= room and line[-1:] != "\n":
                 raise MemoryError(f"input: a line longer than the memory limit leaves room for ({room - 1} characters)")
             vm.heap.charge_str(line)

@@ -55,16 +55,20 @@ def make_fs_module(vm: Any) -> dict[str, Any]:
     def read_text(*args: Any) -> str:
         path = path_arg("fs.read_text", args, 1)
         vm.caps.require("read", path)
-        try:
-            with open(path, "rb") as f:
-                data = read_bounded(f)
-        except OSError as e:
-            raise io_error(path, e) from None
+        # Through vm.inputs: a recorded run logs the bytes, a replay returns them.
+        data = vm.inputs.take("fs", read_file, path)
         vm.limits.charge_items(len(data))  # fuel for the bytes read (docs/limits.md)
         try:
             return charge_str(data.decode("utf-8"))
         except UnicodeDecodeError as e:
             raise RtError("IOError", f"{path}: not valid UTF-8 (byte {e.start})") from None
+
+    def read_file(path: str) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return read_bounded(f)
+        except OSError as e:
+            raise io_error(path, e) from None
 
     def read_bounded(f: Any) -> bytes:
         """The file's bytes, in chunks, each reserved against the memory limit
@@ -87,6 +91,11 @@ def make_fs_module(vm: Any) -> dict[str, Any]:
         if type(s) is not str:
             raise RtError("TypeError", f"fs.write_text expects a string, got {typeof(s)}")
         vm.caps.require("write", path)
+        # An effect, not an input, yet through vm.inputs too: a replay does
+        # not write the file again (it returns the recorded outcome).
+        return vm.inputs.take("write", write_file, path, s)
+
+    def write_file(path: str, s: str) -> None:
         try:
             with open(path, "wb") as f:
                 f.write(s.encode("utf-8", "surrogatepass"))
@@ -97,16 +106,18 @@ def make_fs_module(vm: Any) -> dict[str, Any]:
     def exists(*args: Any) -> bool:
         path = path_arg("fs.exists", args, 1)
         vm.caps.require("read", path)
-        return os.path.lexists(path)
+        return vm.inputs.take("fs", os.path.lexists, path)
 
     def list_dir(*args: Any) -> Array:
         path = path_arg("fs.list_dir", args, 1)
         vm.caps.require("read", path)
+        return alloc(Array(vm.inputs.take("fs", listing, path)))
+
+    def listing(path: str) -> list[str]:
         try:
-            names = sorted(os.listdir(path))
+            return sorted(os.listdir(path))
         except OSError as e:
             raise io_error(path, e) from None
-        return alloc(Array(names))
 
     fns: list[tuple[str, Callable[..., Any], int]] = [
         ("read_text", read_text, 1),

@@ -40,7 +40,7 @@ def make_os_module(vm: Any) -> dict[str, Any]:
         vm.caps.require("env", name)
         if name == "" or "=" in name or "\0" in name:
             return None
-        return os.environ.get(name)
+        return vm.inputs.take("env", os.environ.get, name)
 
     def exit_(*args: Any) -> None:
         if len(args) != 1:

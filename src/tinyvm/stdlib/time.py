@@ -22,27 +22,27 @@ from ..runtime.builtins import arg_count_error
 __all__ = ["make_time_module"]
 
 
-def _now_ms(*args: Any) -> int:
-    if args:
-        raise arg_count_error("time.now_ms", 0, len(args))
-    return time.time_ns() // 1_000_000
-
-
-def _monotonic_ms(*args: Any) -> int:
-    if args:
-        raise arg_count_error("time.monotonic_ms", 0, len(args))
-    return time.monotonic_ns() // 1_000_000
-
-
-def _monotonic_us(*args: Any) -> int:
-    if args:
-        raise arg_count_error("time.monotonic_us", 0, len(args))
-    return time.monotonic_ns() // 1_000
-
-
 def make_time_module(vm: Any) -> dict[str, Any]:
-    """The exports of `import time`, functions allocated on vm.heap."""
+    """The exports of `import time`, functions allocated on vm.heap. The
+    clocks are read through vm.inputs (runtime/inputs.py: recorded runs log
+    them, replays return the logged values)."""
     alloc = vm.heap.alloc
+
+    def _now_ms(*args: Any) -> int:
+        if args:
+            raise arg_count_error("time.now_ms", 0, len(args))
+        return vm.inputs.take("time", time.time_ns) // 1_000_000
+
+    def _monotonic_ms(*args: Any) -> int:
+        if args:
+            raise arg_count_error("time.monotonic_ms", 0, len(args))
+        return vm.inputs.take("mono", time.monotonic_ns) // 1_000_000
+
+    def _monotonic_us(*args: Any) -> int:
+        if args:
+            raise arg_count_error("time.monotonic_us", 0, len(args))
+        return vm.inputs.take("mono", time.monotonic_ns) // 1_000
+
     fns: list[tuple[str, Callable[..., Any], int]] = [
         ("now_ms", _now_ms, 0),
         ("monotonic_ms", _monotonic_ms, 0),

@@ -38,6 +38,7 @@ from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
 from ..runtime.dialects import DEFAULT_MAX_DEPTH, LOX, Rules, make_rules
+from ..runtime.inputs import Inputs
 from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..runtime.weakrefs import install as install_weakrefs
@@ -142,6 +143,10 @@ class Machine(Calls, ObjectOps, Modules):
         self.extra_roots: list = []  # values held by the embedding API
         self.host_pins: dict[int, Any] = {}  # guest values the host holds proxies of (api)
 
+        # The host's nondeterministic inputs (clocks, stdin, files, env) are
+        # read through this seam, so that a run can be recorded and replayed
+        # (runtime/inputs.py, tools/record.py). Live: a plain call.
+        self.inputs = Inputs()
         self.sched = Scheduler(self, budget)
         finish = self.sched.finish
 

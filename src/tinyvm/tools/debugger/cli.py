@@ -21,6 +21,7 @@ Commands (also `h`):
     l [LINE]                  source around the current (or given) line
     catch [caught] [uncaught] stop on exceptions (no argument: none)
     fibers, heap, pos         fibers, a heap summary, the position (instructions run)
+    diff POS1 POS2            heap objects created, changed, freed between two positions
     q                         quit
 """
 
@@ -144,6 +145,8 @@ class Debugger:
             self.fibers()
         elif word == "heap":
             self.heap()
+        elif word == "diff":
+            self.diff(rest)
         elif word == "pos":
             self.say(f"position {eng.position} ({len(eng.history)} line events recorded)")
         elif word in ("q", "quit", "exit"):
@@ -254,6 +257,15 @@ class Debugger:
         for name, row in list(h["by_type"].items())[:12]:
             self.say(f"  {name:<14} {row['count']:6} objects {row['bytes']:9} bytes")
 
+    def diff(self, rest: str) -> None:
+        from ..timetravel import heap_diff
+
+        words = rest.split()
+        if len(words) != 2 or not all(w.isdigit() for w in words):
+            self.say("*** diff needs two positions: diff POS1 POS2 (pos shows the current one)")
+            return
+        self.say(heap_diff(self.eng, int(words[0]), int(words[1])).text())
+
     # ------------------------------------------------------------------ breakpoints
 
     def breakpoint(self, rest: str) -> None:
@@ -332,11 +344,14 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, stderr: TextIO | None = None, jit: str = "off", lang: str | None = None, languages: Any = None, allow: Any = None) -> int:
+def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, stderr: TextIO | None = None, jit: str = "off", lang: str | None = None, languages: Any = None, allow: Any = None, inputs: list | None = None) -> int:
     """`tvm debug`: debug the program at `path` (its stdin is empty: the
-    debugger's commands come from stdin)."""
+    debugger's commands come from stdin). `inputs`: a recording's inputs
+    (tools/record.py), replayed before any live read."""
     holder: list[Debugger] = []
-    eng = Engine(path, argv=args, stdin="", on_output=lambda c, t: holder[0].output(c, t), jit=jit, lang=lang, languages=languages, allow=allow)
+    from ..timetravel import open_engine  # (process checkpoints where fork exists: bounded cost going back)
+
+    eng = open_engine(path, argv=args, stdin="", on_output=lambda c, t: holder[0].output(c, t), jit=jit, lang=lang, languages=languages, allow=allow, inputs=inputs)
     dbg = Debugger(eng, stdin, stdout, stderr)
     holder.append(dbg)
     return dbg.run()

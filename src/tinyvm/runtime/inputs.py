@@ -1,0 +1,39 @@
+"""The VM's nondeterministic inputs, behind one per-VM seam: `vm.inputs`.
+
+Everything a guest program can observe that is not a function of its code
+and its arguments comes from the host: the clocks (`time.now_ms`,
+`time.monotonic_ms`, the scheduler's clock that decides when timers fire),
+stdin lines, file reads, environment variables. The standard modules do not
+ask the host for these themselves; they ask `vm.inputs.take(kind, fn, *args)`,
+which in a live run is just `fn(*args)` (one extra call at input points only,
+nothing on the dispatch path). A recorder (tools/record.py) installs an
+`Inputs` that also logs each result, and a replayer one that returns the
+logged results instead of asking the host, so a replayed run sees exactly the
+inputs of the recorded one and, the VM being deterministic otherwise, runs
+the same instructions and prints the same output.
+
+Random numbers need nothing here: `random` is seeded with a constant and
+`random.seed(n)` takes its seed from the program (stdlib/random.py).
+
+Kinds in use: "time" (wall clock ns), "mono" (monotonic ns), "clock" (the
+scheduler's monotonic seconds), "stdin" (a line), "fs" (a file's bytes, a
+directory listing, an existence test), "env" (a variable).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+__all__ = ["Inputs"]
+
+
+class Inputs:
+    """Live inputs: every read is the host's own (the default of every VM)."""
+
+    __slots__ = ()
+    mode = "live"
+
+    def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """The result of the host read `fn(*args)` (an input of kind `kind`)."""
+        return fn(*args)
+
