@@ -24,6 +24,7 @@ the CLI does for long traces). `format_record` is the text view.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -94,14 +95,15 @@ def parse_lines(text: str) -> tuple[int, int]:
 
 
 def format_record(r: TraceRecord, fibers: bool = False) -> str:
-    """One trace line: count, [fiber], function:line:col, pc, opcode, operands, stack."""
-    where = f"{r.function} {r.path}:{r.line}:{r.col}"
+    """One trace line: count, [fiber], file:line:col, function, pc, opcode,
+    operands (decoded), the operand stack before the instruction (bottom first)."""
+    where = f"{os.path.basename(r.path)}:{r.line}:{r.col}"
     ops = " ".join(str(v) for v in r.operands)
     if r.argrepr:
         ops += f" ({r.argrepr})"
     stack = r.stack if len(r.stack) <= STACK_VALUES else ("...",) + r.stack[-STACK_VALUES:]
     fiber = f"f{r.fiber} " if fibers else ""
-    return f"{r.count:>8} {fiber}{where:<28} {r.pc:>4} {r.op:<18} {ops:<22} [{', '.join(stack)}]".rstrip()
+    return f"{r.count:>8}  {fiber}{where:<14} {r.function:<12} {r.pc:>4}  {r.op:<16} {ops:<20} [{', '.join(stack)}]"
 
 
 class Tracer:

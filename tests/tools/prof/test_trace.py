@@ -1,0 +1,151 @@
+"""tvm run --trace and tools/trace.py: each instruction with pc, opcode,
+operands, line and operand stack; filters; the limit; records from the API."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from prof_programs import FIBERS, tvm
+from tinyvm import VM
+from tinyvm.bytecode.disasm import instructions
+from tinyvm.tools.trace import TraceRecord, Tracer, format_record, parse_lines, short_repr
+
+ADD = """fn add(a, b) {
+  return a + b
+}
+let xs = [1, 2]
+print(add(40, 2))
+print(add(1, 1))
+"""
+
+
+def trace(source: str, jit: str = "off", **kw) -> tuple[Tracer, str]:
+    out = io.StringIO()
+    vm = VM(stdout=out, jit=jit)
+    with Tracer(vm, **kw) as t:
+        vm.run_source(source, "add.tl")
+    return t, out.getvalue()
+
+
+def test_records_follow_the_program():
+    t, out = trace(ADD)
+    assert out == "42\n2\n"
+    recs = t.records
+    assert all(isinstance(r, TraceRecord) for r in recs)
+    counts = [r.count for r in recs]
+    assert counts == sorted(counts) and len(set(counts)) == len(counts)
+    add = [r for r in recs if r.function == "add"]
+    # add runs twice: LOAD_LOCAL a, LOAD_LOCAL b, ADD, RETURN each time
+    ops = [r.op for r in add]
+    assert ops[: len(ops) // 2] == ops[len(ops) // 2 :]
+    assert "ADD" in ops and ops[-1] == "RETURN"
+    first_add = next(r for r in add if r.op == "ADD")
+    assert first_add.stack == ("40", "2") and first_add.line == 2 and first_add.path == "add.tl"
+    second_add = [r for r in add if r.op == "ADD"][1]
+    assert second_add.stack == ("1", "1")
+    ret = next(r for r in add if r.op == "RETURN")
+    assert ret.stack == ("42",)
+    # operands decoded as the disassembler does
+    loads = [r for r in add if r.op == "LOAD_LOCAL"]
+    assert [r.argrepr for r in loads[:2]] == ["a", "b"]
+    top = {r.depth for r in recs if r.function == "<module>"}
+    assert len(top) == 1 and {r.depth for r in add} == {top.pop() + 1}  # one frame deeper
+
+
+def test_operands_match_the_disassembler():
+    t, _ = trace(ADD)
+    vm_code = None
+    for r in t.records:
+        if r.function == "add":
+            vm_code = r
+            break
+    assert vm_code is not None
+    # every record's (pc, op) is an instruction of its code
+    fn_code = next(c for c in t._listings if c.name == "add")
+    table = {i.offset: i for i in instructions(fn_code)}
+    for r in t.records:
+        if r.function == "add":
+            assert table[r.pc].opname == r.op and table[r.pc].operands == r.operands
+
+
+def test_filters():
+    t, _ = trace(ADD, fn="add")
+    assert t.records and {r.function for r in t.records} == {"add"}
+    t, _ = trace(ADD, lines=(4, 4))
+    assert t.records and {r.line for r in t.records} == {4}
+    assert any(r.op == "MAKE_ARRAY" or r.op.startswith("MAKE") for r in t.records) or t.records
+
+
+def test_limit_truncates_and_the_run_goes_on():
+    out = io.StringIO()
+    vm = VM(stdout=io.StringIO())
+    t = Tracer(vm, limit=5, out=out).start()
+    vm.run_source(ADD, "add.tl")
+    t.finish()
+    assert len(t.records) == 5 and t.truncated
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 6 and lines[-1].startswith("trace truncated")
+    assert vm.machine.hooks.stepping is False  # the hook is gone: full speed again
+
+
+def test_not_truncated_when_it_fits():
+    t, _ = trace(ADD, limit=100000)
+    assert not t.truncated and len(t.records) > 10
+
+
+def test_jit_on_traces_the_same_instructions():
+    plain, _ = trace(ADD)
+    jitted, out = trace(ADD, jit="eager")
+    assert out == "42\n2\n"
+    key = lambda t: [(r.function, r.pc, r.op, r.stack) for r in t.records]  # noqa: E731
+    assert key(plain) == key(jitted)
+
+
+def test_fibers_are_named_in_records():
+    t, _ = trace(FIBERS, fn="work", limit=200)
+    assert len({r.fiber for r in t.records}) >= 1 and all(r.fiber != 0 for r in t.records)
+    text = format_record(t.records[0], fibers=True)
+    assert text.split()[1] == f"f{t.records[0].fiber}"
+
+
+def test_short_repr():
+    assert short_repr("x" * 100).endswith("...") and len(short_repr("x" * 100)) == 24
+    assert short_repr(None) == "nil" and short_repr(True) == "true" and short_repr(1.5) == "1.5"
+
+
+def test_parse_lines():
+    assert parse_lines("3-7") == (3, 7) and parse_lines("5") == (5, 5)
+    for bad in ("a-b", "7-3", "0-2", ""):
+        with pytest.raises(ValueError):
+            parse_lines(bad)
+
+
+# ----------------------------------------------------------------- the command
+
+
+def test_cli_trace_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "add.tl").write_text(ADD)
+    code, out, err = tvm(["run", "--trace", "--trace-fn", "add", "add.tl"])
+    assert code == 0 and out == "42\n2\n"
+    lines = err.splitlines()
+    assert lines and all(" add " in line for line in lines)
+    adds = [line for line in lines if " ADD " in line]
+    assert len(adds) == 2 and adds[0].endswith("[40, 2]") and "add.tl:2:" in adds[0]
+
+
+def test_cli_trace_out_limit_and_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "add.tl").write_text(ADD)
+    code, out, err = tvm(["run", "--trace", "--trace-out", "t.txt", "--trace-limit", "3", "add.tl"])
+    assert code == 0 and out == "42\n2\n" and err == ""
+    lines = (tmp_path / "t.txt").read_text().splitlines()
+    assert len(lines) == 4 and "trace truncated" in lines[-1]
+    code, _, err = tvm(["run", "--trace", "--trace-lines", "5-5", "add.tl"])
+    assert code == 0 and err and all("add.tl:5:" in line for line in err.splitlines())
+    assert tvm(["run", "--trace-lines", "x", "add.tl"])[0] == 64
+    code, _, err = tvm(["run", "--trace", "--trace-out", "/nonexistent/t.txt", "add.tl"])
+    assert code == 1 and "cannot write the trace to /nonexistent/t.txt" in err
