@@ -120,7 +120,7 @@ class MetricsServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     body, ctype, status = server._latest(server.registry), server._content_type, 200
@@ -139,7 +139,7 @@ class MetricsServer:
 
         return Handler
 
-    def start(self) -> "MetricsServer":
+    def start(self) -> MetricsServer:
         hooks = self.vm.hooks
         self._handles = [hooks.add("gc", self._on_gc), hooks.add("jit", self._on_jit)]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="tinyvm-metrics", daemon=True)

@@ -17,6 +17,7 @@ its lines were sampled); `lines=True` makes each (function, line) a frame.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -101,7 +102,7 @@ def chrome(p: Profile, lines: bool = False) -> dict:
         events.append({"ph": "M", "pid": 1, "tid": fid + 1, "name": "thread_sort_index", "args": {"sort_index": fid + 1}})
     samples = p.samples
     ts = [s.t * 1e6 for s in samples]
-    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(ts)]
     step = sum(gaps) / len(gaps) if gaps else 1.0
     open_: dict[int, list[tuple[int, float]]] = {}  # fiber -> [(frame index, start)]
     last_end: dict[int, float] = {}
@@ -197,8 +198,10 @@ def summary(p: Profile, top: int = 15) -> str:
     unit = "ms" if p.unit == "milliseconds" else p.unit
     every = f"about every {int(p.interval)} {p.unit}" if p.mode == "instructions" else f"every {p.interval:g} ms of wall time"
     out = [
-        f"tvm prof: {p.program}: {p.instructions:,} instructions in {p.seconds:.3f} s ({p.tier}); "
-        f"{len(p.samples)} samples {every}; {len(p.fibers) or 1} fiber{'s' if len(p.fibers) > 1 else ''}",
+        (
+            f"tvm prof: {p.program}: {p.instructions:,} instructions in {p.seconds:.3f} s ({p.tier}); "
+            f"{len(p.samples)} samples {every}; {len(p.fibers) or 1} fiber{'s' if len(p.fibers) > 1 else ''}"
+        ),
         "",
         f"top functions (self / total, by {unit} sampled):",
         f"  {'self':>7} {'total':>7} {'self ' + unit:>16}  function",
@@ -220,15 +223,19 @@ def summary(p: Profile, top: int = 15) -> str:
     if g:
         out += [
             "",
-            f"GC: {g['collections']} collection{'s' if g['collections'] != 1 else ''}, {g['total_ms']:.2f} ms in all, "
-            f"longest {g['max_ms']:.2f} ms, {g['freed_objects']:,} objects freed; heap {g['heap_bytes']:,} bytes now, peak {g['heap_peak_bytes']:,}",
+            (
+                f"GC: {g['collections']} collection{'s' if g['collections'] != 1 else ''}, {g['total_ms']:.2f} ms in all, "
+                f"longest {g['max_ms']:.2f} ms, {g['freed_objects']:,} objects freed; heap {g['heap_bytes']:,} bytes now, peak {g['heap_peak_bytes']:,}"
+            ),
         ]
     j = p.jit
     if j:
         out += [
             "",
-            f"JIT: {j.get('compiled', 0)} compiled in {j.get('compile_ms', 0.0):.1f} ms (longest {j.get('compile_max_ms', 0.0):.1f} ms), "
-            f"{j.get('not_compiled', 0)} not compiled, {j.get('deopts', 0)} deopts, {j.get('recompiled', 0)} recompiled, {j.get('given_up', 0)} given up",
+            (
+                f"JIT: {j.get('compiled', 0)} compiled in {j.get('compile_ms', 0.0):.1f} ms (longest {j.get('compile_max_ms', 0.0):.1f} ms), "
+                f"{j.get('not_compiled', 0)} not compiled, {j.get('deopts', 0)} deopts, {j.get('recompiled', 0)} recompiled, {j.get('given_up', 0)} given up"
+            ),
         ]
         for (fn, reason), c in p.deopts.most_common(5):
             out.append(f"  {c:>6} x {fn}: {reason}")

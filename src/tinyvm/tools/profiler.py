@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from ..bytecode.opcodes import OPCODES
 
@@ -148,7 +148,7 @@ class Profiler:
             tier=f"jit {jit.mode}" if jit is not None else ("interpreter" if self.vm.fuse else "plain interpreter"),
         )
         self._frame_ids: dict[Frame, int] = {}
-        self._lines: dict[tuple[Any, int], int] = {}  # (code, pc) -> line (Code.position scans)
+        self._ids: dict[tuple[Any, int], int] = {}  # (code, pc) -> frame id (-1: library code)
         self._handles: list = []
         self._t0 = 0.0
         self._last = 0.0  # wall: the clock at the previous sample
@@ -159,7 +159,7 @@ class Profiler:
 
     # ------------------------------------------------------------------ control
 
-    def start(self) -> "Profiler":
+    def start(self) -> Profiler:
         hooks = self.vm.hooks
         self._t0 = self._last = time.perf_counter()
         self._spent0 = self.vm.limits.spent
@@ -199,10 +199,10 @@ class Profiler:
             p.jit = stats
         return p
 
-    def __enter__(self) -> "Profiler":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._handles:
             self.stop()
 
@@ -241,27 +241,38 @@ class Profiler:
     def _stack(self, fb: Any, code: Any, pc: int) -> tuple[int, ...]:
         """The guest stack of fb as frame ids, outermost first."""
         vm = self.vm
-        library = vm.library_code
+        ids = self._ids
+        frame = self._frame
         out: list[int] = []
-        if code is not None and pc >= 0 and code not in library:
-            out.append(self._frame(code, pc))
+        if code is not None and pc >= 0:
+            i = ids.get((code, pc))
+            if i is None:
+                i = frame(code, pc)
+            if i >= 0:
+                out.append(i)
+        call_site, caller_ret = vm.call_site, vm._caller_ret
         for _, ret in reversed(fb.frames):
-            c, p = vm.call_site(vm._caller_ret(ret))
-            if c is not None and p >= 0 and c not in library:
-                out.append(self._frame(c, p))
+            c, p = call_site(caller_ret(ret))
+            if c is not None and p >= 0:
+                i = ids.get((c, p))
+                if i is None:
+                    i = frame(c, p)
+                if i >= 0:
+                    out.append(i)
         out.reverse()
         return tuple(out)
 
     def _frame(self, code: Any, pc: int) -> int:
-        key = (code, pc)
-        line = self._lines.get(key)
-        if line is None:
-            line = self._lines[key] = code.position(pc)[0]
-        f = Frame(code.name, code.path, line, code.line)
+        """The frame id of (code, pc), cached; -1 for the runtime library's code."""
+        if code in self.vm.library_code:
+            self._ids[(code, pc)] = -1
+            return -1
+        f = Frame(code.name, code.path, code.position(pc)[0], code.line)
         i = self._frame_ids.get(f)
         if i is None:
             i = self._frame_ids[f] = len(self.profile.frames)
             self.profile.frames.append(f)
+        self._ids[(code, pc)] = i
         return i
 
     def _on_gc(self, ev: Any) -> None:

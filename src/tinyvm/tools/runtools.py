@@ -42,7 +42,7 @@ class RunTools:
             pass
 
     @classmethod
-    def attach(cls, vm: Any, opts: Any, program: str, stderr: TextIO, stdout: TextIO | None = None, prof: bool = False) -> "RunTools | None":
+    def attach(cls, vm: Any, opts: Any, program: str, stderr: TextIO, stdout: TextIO | None = None, prof: bool = False) -> RunTools | None:
         """The tools `opts` asks for, started on `vm` (an api.VM); None when none is."""
         wants = prof or opts.get("trace") or opts.get("metrics_port") is not None
         if not wants:

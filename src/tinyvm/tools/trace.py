@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 from ..bytecode.disasm import Instruction, instructions, render_const
 
@@ -125,7 +125,7 @@ class Tracer:
         self._listings: dict[Any, dict[int, Instruction]] = {}
         self._fibers_seen: set[int] = set()
 
-    def start(self) -> "Tracer":
+    def start(self) -> Tracer:
         self._handle = self.vm.hooks.add("instruction", self._on_instruction, every=1)
         return self
 
@@ -134,10 +134,10 @@ class Tracer:
             self.vm.hooks.remove(self._handle)
             self._handle = None
 
-    def __enter__(self) -> "Tracer":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def finish(self) -> None:
@@ -155,9 +155,7 @@ class Tracer:
                 return False
         elif code in self.vm.library_code:
             return False
-        if self.lines is not None and not (self.lines[0] <= line <= self.lines[1]):
-            return False
-        return True
+        return self.lines is None or self.lines[0] <= line <= self.lines[1]
 
     def _listing(self, code: Any) -> dict[int, Instruction]:
         table = self._listings.get(code)

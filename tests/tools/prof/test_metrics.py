@@ -19,7 +19,7 @@ import pytest
 from tinyvm import VM
 
 prometheus_client = pytest.importorskip("prometheus_client")
-from tinyvm.tools.metrics import MetricsServer, MetricsUnavailable  # noqa: E402
+from tinyvm.tools.metrics import MetricsServer, MetricsUnavailable
 
 # Runs until the test closes the gate channel... a guest program cannot see
 # the host, so it runs for a fixed, long-enough amount of work instead, with
@@ -53,7 +53,7 @@ def scrape(url: str) -> str:
 
 
 def value(text: str, name: str, labels: str = "") -> float:
-    m = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.M)
+    m = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.MULTILINE)
     assert m, f"{name}{labels} not in:\n{text}"
     return float(m.group(1))
 

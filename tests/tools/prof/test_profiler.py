@@ -10,12 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from prof_programs import FIBERS, HOT_COLD, tvm
 
 from tinyvm import VM
 from tinyvm.tools import profile_formats as pf
 from tinyvm.tools.profiler import Profiler
-
-from prof_programs import FIBERS, HOT_COLD, tvm
 
 
 def profile(source: str, path: str = "prog.tl", **kw):
@@ -48,7 +47,7 @@ def test_hot_function_gets_the_samples():
 
 def test_deterministic_by_instruction_count():
     a, b = profile(HOT_COLD, interval=250), profile(HOT_COLD, interval=250)
-    key = lambda p: [(tuple(p.frames[i] for i in s.stack), s.weight, s.op) for s in p.samples]  # noqa: E731
+    key = lambda p: [(tuple(p.frames[i] for i in s.stack), s.weight, s.op) for s in p.samples]
     assert key(a) == key(b)
     assert a.instructions == b.instructions
 

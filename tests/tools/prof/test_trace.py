@@ -7,11 +7,17 @@ import io
 from pathlib import Path
 
 import pytest
-
 from prof_programs import FIBERS, tvm
+
 from tinyvm import VM
 from tinyvm.bytecode.disasm import instructions
-from tinyvm.tools.trace import TraceRecord, Tracer, format_record, parse_lines, short_repr
+from tinyvm.tools.trace import (
+    Tracer,
+    TraceRecord,
+    format_record,
+    parse_lines,
+    short_repr,
+)
 
 ADD = """fn add(a, b) {
   return a + b
@@ -100,7 +106,7 @@ def test_jit_on_traces_the_same_instructions():
     plain, _ = trace(ADD)
     jitted, out = trace(ADD, jit="eager")
     assert out == "42\n2\n"
-    key = lambda t: [(r.function, r.pc, r.op, r.stack) for r in t.records]  # noqa: E731
+    key = lambda t: [(r.function, r.pc, r.op, r.stack) for r in t.records]
     assert key(plain) == key(jitted)
 
 
