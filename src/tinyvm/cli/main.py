@@ -739,6 +739,8 @@ class _Cli:
             try:
                 bundle, fe, path = self._load(word, code, opts)
                 bundle = self._optimized(bundle, opts)
+                if tools is not None:
+                    tools.begin()
                 vm.run_bundle(bundle)
             finally:
                 vm.close()

@@ -199,7 +199,7 @@ def summary(p: Profile, top: int = 15) -> str:
     every = f"about every {int(p.interval)} {p.unit}" if p.mode == "instructions" else f"every {p.interval:g} ms of wall time"
     out = [
         (
-            f"tvm prof: {p.program}: {p.instructions:,} instructions in {p.seconds:.3f} s ({p.tier}); "
+            f"tvm prof: {p.program}: {p.instructions:,} {p.counted} in {p.seconds:.3f} s ({p.tier}); "
             f"{len(p.samples)} samples {every}; {len(p.fibers) or 1} fiber{'s' if len(p.fibers) > 1 else ''}"
         ),
         "",
@@ -209,7 +209,7 @@ def summary(p: Profile, top: int = 15) -> str:
     for r in function_table(p)[:top]:
         out.append(f"  {_pct(r['self'], total):>7} {_pct(r['total'], total):>7} {r['self']:>16,.0f}  {r['function']}")
     if not p.samples:
-        out.append("  (no samples: the program ran fewer instructions than the interval)")
+        out.append("  (no samples: the program " + ("ran for less than the interval)" if p.mode == "wall" else "ran fewer instructions than the interval)"))
     out += ["", "hot lines (self):"]
     for r in function_table(p, lines=True)[: min(top, 10)]:
         if r["self"]:

@@ -84,7 +84,8 @@ class Profile:
     samples: list[Sample] = field(default_factory=list)
     slices: list[Slice] = field(default_factory=list)
     fibers: dict[int, str] = field(default_factory=dict)  # id -> name
-    instructions: int = 0  # instructions run while profiling
+    instructions: int = 0  # instructions run while profiling (dispatches on a VM that does not count fuel)
+    counted: str = "instructions"  # what `instructions` counts: "instructions" | "dispatches"
     seconds: float = 0.0
     opcodes: Counter = field(default_factory=Counter)  # sampled: opcode -> samples
     gc: dict = field(default_factory=dict)
@@ -107,6 +108,7 @@ class Profile:
             "slices": [{"kind": s.kind, "name": s.name, "start": s.start, "dur": s.dur, "fiber": s.fiber, "args": s.args} for s in self.slices],
             "fibers": {str(k): v for k, v in self.fibers.items()},
             "instructions": self.instructions,
+            "counted": self.counted,
             "seconds": self.seconds,
             "opcodes": dict(self.opcodes),
             "gc": self.gc,
@@ -159,6 +161,10 @@ class Profiler:
 
     # ------------------------------------------------------------------ control
 
+    @property
+    def started(self) -> bool:
+        return bool(self._handles)
+
     def start(self) -> Profiler:
         hooks = self.vm.hooks
         self._t0 = self._last = time.perf_counter()
@@ -181,6 +187,7 @@ class Profiler:
         p = self.profile
         p.seconds = time.perf_counter() - self._t0
         p.instructions = self.vm.limits.spent - self._spent0
+        p.counted = "instructions" if self.vm.limits.metered else "dispatches"
         heap = self.vm.heap
         ms = self._gc_ms
         p.gc = {

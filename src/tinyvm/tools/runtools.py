@@ -78,24 +78,36 @@ class RunTools:
                 except OSError as e:
                     raise ToolError(f"cannot write the trace to {path}: {e.strerror or e}") from None
             limit = opts.get("trace_limit")
-            self.tracer = Tracer(vm, fn=opts.get("trace_fn"), lines=opts.get("trace_lines"), limit=DEFAULT_LIMIT if limit is None else limit, out=out, keep=False).start()
+            self.tracer = Tracer(vm, fn=opts.get("trace_fn"), lines=opts.get("trace_lines"), limit=DEFAULT_LIMIT if limit is None else limit, out=out, keep=False)
         if prof:
             from .profiler import Profiler
 
             fmt = opts.get("format") or "summary"
             out_path = opts.get("output")
             if out_path is None and fmt != "summary":
-                stem = os.path.splitext(os.path.basename(program))[0] or "tvm"
+                stem = os.path.splitext(os.path.basename(program))[0]
+                if not stem or stem.startswith("<"):  # -e CODE, standard input
+                    stem = "tvmprof"
                 out_path = stem + PROF_EXT[fmt]
             self.prof_opts = {"format": fmt, "output": out_path, "lines": bool(opts.get("lines"))}
             try:
-                self.profiler = Profiler(vm, interval=opts.get("interval"), wall=bool(opts.get("wall")), program=program).start()
+                self.profiler = Profiler(vm, interval=opts.get("interval"), wall=bool(opts.get("wall")), program=program)
             except ValueError as e:
                 raise ToolError(f"--interval: {e}") from None
+
+    def begin(self) -> None:
+        """The program is compiled and about to run: start tracing and sampling
+        (so the profile holds the run, not the compiler)."""
+        if self.tracer is not None:
+            self.tracer.start()
+        if self.profiler is not None:
+            self.profiler.start()
 
     def finish(self) -> bool:
         """Stop every tool and write what it has; False when an output could not be written."""
         ok = True
+        if self.profiler is not None and not self.profiler.started:  # (the program did not compile)
+            self.profiler = None
         if self.tracer is not None:
             self.tracer.finish()
             self.tracer = None
@@ -135,7 +147,8 @@ class RunTools:
             self.tracer.stop()
             self.tracer = None
         if self.profiler is not None:
-            self.profiler.stop()
+            if self.profiler.started:
+                self.profiler.stop()
             self.profiler = None
         if self.metrics is not None:
             self.metrics.stop()

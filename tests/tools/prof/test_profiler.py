@@ -223,6 +223,18 @@ def test_cli_program_error_still_profiles(prog):
     assert "ZeroDivisionError" in err and "top functions" in err
 
 
+def test_cli_compile_error_writes_no_profile(prog, tmp_path: Path):
+    code, out, err = tvm(["prof", "--format", "chrome", prog("print(1 +)\n")])
+    assert code == 2 and out == "" and "error" in err and "written" not in err
+    assert not (tmp_path / "prog.trace.json").exists()
+
+
+def test_cli_code_and_default_name(prog, tmp_path: Path):
+    code, out, err = tvm(["prof", "--format", "folded", "-e", "var s = 0\nfor i in 0..50000 { s += i }\nprint(s)"])
+    assert code == 0 and out == "1249975000\n" and "written to tvmprof.folded" in err
+    assert (tmp_path / "tvmprof.folded").read_text().startswith("<module> (<string>:1) ")
+
+
 def test_cli_usage_errors(prog):
     name = prog(HOT_COLD)
     assert tvm(["prof", "--format", "svg", name])[0] == 64
