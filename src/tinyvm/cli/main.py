@@ -149,7 +149,7 @@ def _tool_options() -> tuple[list[Option], list[Option]]:
     prof = [
         Option(("--format",), "format", "summary (default, on stderr), speedscope, chrome (Trace Event JSON) or folded", REQUIRED, "FORMAT", fmt),
         Option(("-o", "--output"), "output", "write the profile to FILE (- for stdout; default FILE.speedscope.json...)", REQUIRED, "FILE", needs="a file name"),
-        Option(("--interval",), "interval", "sample every N instructions (default 1000); with --wall every N ms (default 1)", REQUIRED, "N", interval),
+        Option(("--interval",), "interval", "sample about every N dispatches (default 1000; weighted by instructions); with --wall every N ms (default 1)", REQUIRED, "N", interval),
         Option(("--wall",), "wall", "sample by wall-clock time instead of instruction count"),
         Option(("--lines",), "lines", "one frame per function and line (default: per function)"),
     ]
@@ -702,8 +702,9 @@ class _Cli:
             kwargs["jit_threshold"] = threshold
             if opts.get("jit_log"):
                 kwargs["jit_log"] = self.err
-        if prof and not opts.get("wall") and "fuel" not in kwargs:
-            # Samples every N *instructions*, exactly on every tier (vm/hooks.py).
+        if (prof and not opts.get("wall") or opts.get("metrics_port") is not None) and "fuel" not in kwargs:
+            # Count instructions exactly on every tier (vm/hooks.py): the
+            # profile's weights, the metrics' instruction counter.
             kwargs["meter_fuel"] = True
         if tier == "plain":
             kwargs["fuse"] = False

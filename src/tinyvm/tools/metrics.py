@@ -14,7 +14,9 @@ one process export separately and nothing leaks between runs.
 
 What is exported (all prefixed `tinyvm_`):
 
-    instructions_total          instructions run (the VM's own count, vm.limits.spent)
+    instructions_total          instructions run (the VM's own count, vm.limits.spent: exact
+                                on a VM that counts fuel, as `tvm run --metrics-port` makes
+                                it; else dispatches)
     fibers_live                 fibers alive (the main fiber included while it runs)
     channel_operations_total    channel sends, receives and selects, by `op`
     heap_bytes / heap_objects   the guest heap now (accounted bytes, objects)
@@ -61,7 +63,8 @@ class VMCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         vm = self.vm
-        yield CounterMetricFamily("tinyvm_instructions", "Instructions the VM has run", value=vm.limits.spent)
+        what = "Instructions the VM has run" if vm.limits.metered else "Dispatches the VM has run (a VM that does not count fuel: a fused superinstruction counts once)"
+        yield CounterMetricFamily("tinyvm_instructions", what, value=vm.limits.spent)
         sched = vm.sched
         main = sched.main
         live = len(sched.alive) + (1 if main is not None and main.state != "done" else 0)

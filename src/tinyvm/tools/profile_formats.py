@@ -196,11 +196,14 @@ def _pct(x: float, total: float) -> str:
 def summary(p: Profile, top: int = 15) -> str:
     total = p.total_weight()
     unit = "ms" if p.unit == "milliseconds" else p.unit
-    every = f"about every {int(p.interval)} {p.unit}" if p.mode == "instructions" else f"every {p.interval:g} ms of wall time"
+    if p.mode == "instructions":
+        every = f"one per ~{int(p.interval)} dispatches, weighted by the {p.unit} run since the last"
+    else:
+        every = f"every {p.interval:g} ms of wall time"
     out = [
         (
             f"tvm prof: {p.program}: {p.instructions:,} {p.counted} in {p.seconds:.3f} s ({p.tier}); "
-            f"{len(p.samples)} samples {every}; {len(p.fibers) or 1} fiber{'s' if len(p.fibers) > 1 else ''}"
+            f"{len(p.fibers) or 1} fiber{'s' if len(p.fibers) > 1 else ''}\n{len(p.samples)} samples, {every}"
         ),
         "",
         f"top functions (self / total, by {unit} sampled):",

@@ -3,10 +3,12 @@
 Why sampling, and why by instruction count: TinyVM owns its dispatch loop, so
 "time" can be counted in the unit the VM itself runs, instructions. The
 profiler installs one "instruction" hook with `every=N` (vm/hooks.py): it fires
-every ~N dispatches at the loop's chunk ends on whatever tier runs (fused
+about every N dispatches at the loop's chunk ends on whatever tier runs (fused
 superinstructions, compiled JIT code), so nothing deoptimises and the run keeps
-its speed; and since the VM is deterministic, two profiles of one program at one
-interval are identical. `wall=True` samples by wall-clock time instead (the
+its speed. Each sample weighs what was run since the previous one: exact
+instructions on a VM that counts fuel (`tvm prof` makes one), else dispatches.
+Since the VM is deterministic, two profiles of one program at one interval are
+identical. `wall=True` samples by wall-clock time instead (the
 hook fires often and records a sample once `interval` milliseconds have passed;
 each sample weighs the milliseconds since the previous one, so time a program
 spent blocked -- sleeping, waiting on a socket -- is charged to the code that
@@ -27,6 +29,7 @@ terminal summary are views of it (tools/profile_formats.py).
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ from ..bytecode.opcodes import OPCODES
 DEFAULT_INTERVAL = 1000  # instructions between samples
 DEFAULT_WALL_MS = 1.0  # milliseconds between samples with wall=True
 _WALL_POLL = 128  # with wall=True: dispatches between clock reads
+JITTER_SEED = 14  # the sampling periods' generator: fixed, so profiles repeat exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,8 @@ class Profiler:
         )
         self._frame_ids: dict[Frame, int] = {}
         self._ids: dict[tuple[Any, int], int] = {}  # (code, pc) -> frame id (-1: library code)
-        self._handles: list = []
+        self._handles: list = []  # [the sampling hook, gc, jit, fiber]
+        self._rng = random.Random(JITTER_SEED)
         self._t0 = 0.0
         self._last = 0.0  # wall: the clock at the previous sample
         self._spent0 = 0
@@ -171,9 +176,8 @@ class Profiler:
         self._spent0 = self.vm.limits.spent
         if self.vm.jit is not None:
             self._jit0 = dict(self.vm.jit.stats)
-        every = _WALL_POLL if self.wall else int(self.interval)
         self._handles = [
-            hooks.add("instruction", self._on_sample, every=every),
+            hooks.add("instruction", self._on_sample, every=self._next_every()),
             hooks.add("gc", self._on_gc),
             hooks.add("jit", self._on_jit),
             hooks.add("fiber", self._on_fiber),
@@ -218,6 +222,24 @@ class Profiler:
     def _now(self) -> float:
         return time.perf_counter() - self._t0
 
+    def _next_every(self) -> int:
+        """The dispatches to the next sample: the interval, jittered by up to
+        half of it either way with a seeded generator (so still deterministic).
+        A fixed period can fall in step with a loop whose body is as long as
+        it (or a divisor of it), and sample the same few instructions every
+        time; jitter breaks that, as perf and others do."""
+        if self.wall:
+            return _WALL_POLL
+        n = int(self.interval)
+        half = n // 2
+        return max(2, n - half + self._rng.randrange(2 * half + 1)) if half else max(2, n)  # (every=1 would step)
+
+    def _resample(self) -> None:
+        """Re-install the sampling hook with the next jittered period."""
+        hooks = self.vm.hooks
+        hooks.remove(self._handles[0])
+        self._handles[0] = hooks.add("instruction", self._on_sample, every=self._next_every())
+
     def _on_sample(self, ev: Any) -> None:
         if self.wall:
             now = time.perf_counter()
@@ -244,6 +266,8 @@ class Profiler:
         if fb.id not in p.fibers:
             p.fibers[fb.id] = fb.name
         p.samples.append(Sample(fb.id, stack, weight, ev.count, self._now(), op))
+        if not self.wall:
+            self._resample()
 
     def _stack(self, fb: Any, code: Any, pc: int) -> tuple[int, ...]:
         """The guest stack of fb as frame ids, outermost first."""
