@@ -21,11 +21,11 @@ interleaved), the best time counting:
     sample   the profiler on a VM that does not count fuel (samples every 1000
              dispatches): the cost of sampling alone
 
-and the tracer: the run with a `Tracer` over its first TRACED instructions
-(stepping, a record per instruction, text not written) minus the same run
-with a tracer removed at its first instruction, over TRACED: the time per
-traced instruction, and its ratio to an untraced one, `none` / instructions
-(tracing a whole benchmark would take minutes).
+and the tracer: the time a run takes to its TRACED-th instruction under a
+`Tracer` (stepping, a record per instruction, no text written; the tracer
+then removes its hook), over TRACED: the time per traced instruction, and
+its ratio to an untraced one, `none` / instructions (tracing a whole
+benchmark would take minutes).
 
 The table prints each time and the ratios none/base (the cost of having the
 hooks code), idle/none, prof/none and sample/none, with their geometric means.
@@ -83,18 +83,25 @@ def time_run(path: Path, mode: str) -> float:
 
 
 def trace_run(path: Path, limit: int) -> tuple[float, int]:
-    """(seconds, instructions in all) for a run traced over its first `limit` instructions."""
+    """(seconds the first `limit` instructions took traced, instructions in all)."""
     from tinyvm.api import VM
     from tinyvm.tools.trace import Tracer
 
+    class Timed(Tracer):
+        ended = 0.0
+
+        def stop(self) -> None:  # (called by the hook itself once `limit` records are made)
+            if not self.ended:
+                self.ended = time.perf_counter()
+            super().stop()
+
     vm = VM(stdout=io.StringIO(), meter_fuel=True)
     bundle = vm.compile_file(str(path))
-    tracer = Tracer(vm, limit=limit, keep=False).start()
+    tracer = Timed(vm, limit=limit, keep=False).start()
     start = time.perf_counter()
     vm.run_bundle(bundle)
-    took = time.perf_counter() - start
     tracer.stop()
-    return took, vm.fuel_used or 0
+    return tracer.ended - start, vm.fuel_used or 0
 
 
 def base_worker(paths: list[Path]) -> None:
@@ -162,12 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                     t = time_run(p, mode)
                     best[p.stem][mode] = min(best[p.stem].get(mode, t), t)
         for p in paths:
-            # The same run traced over TRACED instructions and over none (the
-            # hook removed at the first): the difference is the tracing alone,
-            # whatever the rest of the run costs.
-            full, total = trace_run(p, TRACED)
-            zero, _ = trace_run(p, 0)
-            traced[p.stem] = (full - zero, total)
+            traced[p.stem] = trace_run(p, TRACED)
 
     head = f"{'program':<10} {'base':>7} {'none':>7} {'idle':>7} {'prof':>7} {'sample':>7}  {'none/base':>9} {'idle/none':>9} {'prof/none':>9} {'sample/none':>11}  {'trace us/instr':>14} {'trace x':>8}"
     print(head)

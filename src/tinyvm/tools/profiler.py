@@ -190,7 +190,8 @@ class Profiler:
         self._handles = []
         p = self.profile
         p.seconds = time.perf_counter() - self._t0
-        p.instructions = self.vm.limits.spent - self._spent0
+        lim = self.vm.limits
+        p.instructions = lim.spent + lim.meter.cell_contents - self._spent0  # (the meter: what the last chunk ran)
         p.counted = "instructions" if self.vm.limits.metered else "dispatches"
         heap = self.vm.heap
         ms = self._gc_ms
