@@ -240,12 +240,12 @@ class _Options:
         self.tools, self.prof = _tool_options()
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats, *self.tools],
-            "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
+            "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
         }

@@ -48,6 +48,12 @@ def _fiber_ids(p: Profile) -> list[int]:
 # --------------------------------------------------------------------------- speedscope
 
 
+def _every(p: Profile) -> str:
+    if p.mode == "wall":
+        return f"a sample every {p.interval:g} ms of wall time"
+    return f"a sample per ~{int(p.interval)} dispatches, weighing the {p.unit} run"
+
+
 def speedscope(p: Profile, lines: bool = False) -> dict:
     frames: list[dict] = []
     index: dict[tuple, int] = {}
@@ -81,7 +87,7 @@ def speedscope(p: Profile, lines: bool = False) -> dict:
         "$schema": SPEEDSCOPE_SCHEMA,
         "shared": {"frames": frames},
         "profiles": profiles,
-        "name": f"{os.path.basename(p.program) or 'tvm'} ({p.mode}, every {p.interval:g} {p.unit})",
+        "name": f"{os.path.basename(p.program) or 'tvm'} ({_every(p)})",
         "activeProfileIndex": 0,
         "exporter": "tvm prof",
     }
