@@ -727,7 +727,7 @@ class _Cli:
         status = EXIT_OK
         failed: HostIOError | None = None  # a standard stream that failed: reported last, status 74
         tools = None  # --trace, --metrics-port, prof (tools/runtools.py; imported only when asked)
-        if prof or opts.get("trace") or opts.get("metrics_port") is not None:
+        if prof or any(opts.get(k) is not None for k in ("trace", "trace_fn", "trace_lines", "trace_limit", "trace_out", "metrics_port")):
             from ..tools.runtools import RunTools, ToolError
 
             try:

@@ -15,6 +15,11 @@ import os
 from typing import Any, TextIO
 
 
+def _tracing(opts: Any) -> bool:
+    """--trace, or any --trace-* option (which would mean nothing alone)."""
+    return any(opts.get(k) is not None for k in ("trace", "trace_fn", "trace_lines", "trace_limit", "trace_out"))
+
+
 class ToolError(Exception):
     """A tool could not start or write its output; the message says why."""
 
@@ -44,7 +49,7 @@ class RunTools:
     @classmethod
     def attach(cls, vm: Any, opts: Any, program: str, stderr: TextIO, stdout: TextIO | None = None, prof: bool = False) -> RunTools | None:
         """The tools `opts` asks for, started on `vm` (an api.VM); None when none is."""
-        wants = prof or opts.get("trace") or opts.get("metrics_port") is not None
+        wants = prof or _tracing(opts) or opts.get("metrics_port") is not None
         if not wants:
             return None
         tools = cls(stderr, stdout)
@@ -67,7 +72,7 @@ class RunTools:
             except OSError as e:
                 raise ToolError(f"cannot serve metrics on {host}:{opts.get('metrics_port')}: {e.strerror or e}") from None
             self._say(f"tvm: metrics at {self.metrics.url} (and /healthz)")
-        if opts.get("trace"):
+        if _tracing(opts):
             from .trace import DEFAULT_LIMIT, Tracer
 
             out: TextIO = self.stderr

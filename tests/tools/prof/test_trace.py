@@ -153,5 +153,17 @@ def test_cli_trace_out_limit_and_lines(tmp_path: Path, monkeypatch: pytest.Monke
     code, _, err = tvm(["run", "--trace", "--trace-lines", "5-5", "add.tl"])
     assert code == 0 and err and all("add.tl:5:" in line for line in err.splitlines())
     assert tvm(["run", "--trace-lines", "x", "add.tl"])[0] == 64
+    # a --trace-* option alone traces
+    code, _, err = tvm(["run", "--trace-fn", "add", "--trace-limit", "2", "add.tl"])
+    assert code == 0 and len(err.splitlines()) == 3 and " add " in err.splitlines()[0]
     code, _, err = tvm(["run", "--trace", "--trace-out", "/nonexistent/t.txt", "add.tl"])
     assert code == 1 and "cannot write the trace to /nonexistent/t.txt" in err
+
+
+def test_lox_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "add.lox").write_text("fun add(a, b) { return a + b; }\nprint add(40, 2);\n")
+    code, out, err = tvm(["run", "--trace-fn", "add", "add.lox"])
+    assert code == 0 and out == "42\n"
+    adds = [line for line in err.splitlines() if " ADD " in line]
+    assert len(adds) == 1 and adds[0].endswith("[40.0, 2.0]") and "add.lox:1:" in adds[0]  # (Lox numbers are floats)
