@@ -247,7 +247,7 @@ def test_cli_usage_errors(prog):
 
 def test_cli_lox_program(prog):
     source = "fun busy(n) { var s = 0; for (var i = 0; i < n; i = i + 1) { s = s + i; } return s; }\nprint busy(20000);\n"
-    code, out, err = tvm(["prof", "--format", "folded", "-o", "-", prog(source, "busy.lox")])
+    code, out, _ = tvm(["prof", "--format", "folded", "-o", "-", prog(source, "busy.lox")])
     assert code == 0 and out.startswith("1.9999e+08\n")
     stacks = dict(line.rsplit(" ", 1) for line in out.splitlines()[1:])
     assert max(stacks, key=lambda k: int(stacks[k])) == "script (busy.lox:1);busy (busy.lox:1)"
