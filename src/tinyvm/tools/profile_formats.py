@@ -112,19 +112,19 @@ def chrome(p: Profile, lines: bool = False) -> dict:
     step = sum(gaps) / len(gaps) if gaps else 1.0
     open_: dict[int, list[tuple[int, float]]] = {}  # fiber -> [(frame index, start)]
     last_end: dict[int, float] = {}
+    guest: list[tuple[int, float, int, dict]] = []  # (tid, start, depth, event)
 
     def close(fid: int, keep: int, at: float) -> None:
         stack = open_[fid]
         while len(stack) > keep:
             i, start = stack.pop()
             f = p.frames[i]
-            events.append(
-                {
-                    "ph": "X", "pid": 1, "tid": fid + 1, "cat": "guest", "name": f.name,
-                    "ts": round(start, 3), "dur": round(max(at - start, 0.0), 3),
-                    "args": {"file": f.path, "line": f.line if lines else f.fn_line},
-                }
-            )  # fmt: skip
+            event = {
+                "ph": "X", "pid": 1, "tid": fid + 1, "cat": "guest", "name": f.name,
+                "ts": round(start, 3), "dur": round(max(at - start, 0.0), 3),
+                "args": {"file": f.path, "line": f.line if lines else f.fn_line},
+            }  # fmt: skip
+            guest.append((fid + 1, start, len(stack), event))
 
     for n, s in enumerate(samples):
         start = ts[n]
@@ -142,6 +142,10 @@ def chrome(p: Profile, lines: bool = False) -> dict:
         last_end[s.fiber] = end
     for fid, end in last_end.items():
         close(fid, 0, end)
+    # Parents before their children: a caller and its callee often start (and
+    # end) at the same sample, and viewers nest equal slices in file order.
+    guest.sort(key=lambda g: (g[0], g[1], g[2]))
+    events.extend(g[3] for g in guest)
     for sl in p.slices:
         args = dict(sl.args)
         if sl.fiber is not None:

@@ -77,3 +77,19 @@ def test_speedscope_rejects_a_broken_file(importer: Path, tmp_path: Path):
                                "profiles": [{"type": "sampled", "name": "x", "unit": "none", "startValue": 0, "endValue": 1, "samples": [[3]], "weights": [1]}]}))
     r = subprocess.run([NODE, str(importer), str(bad)], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode != 0 and json.loads(r.stdout)["ok"] is False
+
+
+def test_speedscope_reads_the_chrome_trace_too(importer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # speedscope also imports the Trace Event Format: a second, independent
+    # reader of `--format chrome`, which must see the same call tree.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prog.tl").write_text(HOT_COLD)
+    assert tvm(["prof", "--interval", "200", "--format", "chrome", "prog.tl"])[0] == 0
+    got = load(importer, tmp_path / "prog.trace.json")
+    main = next(p for p in got["profiles"] if "fiber 0 (main)" in p["name"])
+    assert main["unit"] == "microseconds"
+    fr = {f["name"].split(" ")[0]: f for f in main["frames"]}
+    assert fr["<module>"]["total"] == pytest.approx(main["totalWeight"])  # the root
+    assert fr["<module>"]["self"] < 0.05 * main["totalWeight"]
+    assert fr["main"]["total"] >= fr["busy"]["total"] > 0.8 * main["totalWeight"]
+    assert fr["busy"]["self"] == pytest.approx(fr["busy"]["total"])  # a leaf
