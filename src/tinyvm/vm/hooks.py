@@ -166,7 +166,12 @@ class Hooks:
         self.active = self.stepping or bool(self.sampling)
         if self.stepping and not was:
             self._fb = None  # the next step takes a fresh view of the frame
-        self._spent = self.vm.limits.spent
+        # The baseline of the samples' weights, as `sample_at` reads progress
+        # (the meter too: compiled code counts into it between folds), so a
+        # hook added or removed mid-run (the profiler re-installs its sampler
+        # with a new period at each sample) does not count the meter twice.
+        lim = self.vm.limits
+        self._spent = lim.spent + lim.meter.cell_contents
 
     # ------------------------------------------------------------- firing
 
