@@ -83,6 +83,15 @@ def test_jit_tier_is_sampled_too():
     assert self_share(p, "busy") > 0.8
 
 
+@pytest.mark.parametrize("jit", ["off", "on", "eager"])
+def test_weights_add_up_to_the_instructions_run(jit: str):
+    # each sample weighs the instructions since the previous one, exactly, on
+    # every tier: together all but the tail after the last sample
+    p = profile(HOT_COLD, interval=1000, jit=jit)
+    assert p.counted == "instructions" and len(p.samples) > 10
+    assert 0.9 * p.instructions <= p.total_weight() <= p.instructions
+
+
 def test_wall_mode_weights_are_milliseconds():
     p = profile(HOT_COLD, wall=True, interval=0.5)
     assert p.unit == "milliseconds" and p.samples
