@@ -25,8 +25,7 @@ the CLI does for long traces). `format_record` is the text view.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Self, TextIO
+from typing import Any, NamedTuple, Self, TextIO
 
 from ..bytecode.disasm import Instruction, instructions, render_const
 
@@ -35,9 +34,9 @@ REPR_WIDTH = 24  # characters of one stack value's repr
 STACK_VALUES = 8  # values shown (the top of the stack), the rest as "..."
 
 
-@dataclass(frozen=True, slots=True)
-class TraceRecord:
-    """One executed instruction, before it ran."""
+class TraceRecord(NamedTuple):
+    """One executed instruction, before it ran. (A named tuple: one is made
+    per instruction traced, and a tuple is the cheapest record to make.)"""
 
     count: int  # the VM's instruction count (vm.hooks.count) at it
     fiber: int  # Fiber.id
@@ -62,7 +61,10 @@ class TraceRecord:
 
 def short_repr(v: Any, width: int = REPR_WIDTH) -> str:
     """A guest value in a few characters, without running guest code."""
-    if v is None or type(v) in (bool, int, float, str):
+    t = type(v)
+    if t is int:
+        return str(v)  # (the common case, and never wider than 20 characters)
+    if v is None or t is bool or t is float or t is str:
         text = render_const(v)
     else:
         name = getattr(v, "type_name", None) or type(v).__name__
@@ -122,7 +124,7 @@ class Tracer:
         self.emitted = 0
         self.truncated = False
         self._handle: Any = None
-        self._listings: dict[Any, dict[int, Instruction]] = {}
+        self._listings: dict[Any, dict[int, Instruction] | None] = {}  # None: not traced
         self._fibers_seen: set[int] = set()
 
     def start(self) -> Tracer:
@@ -148,38 +150,42 @@ class Tracer:
 
     # ------------------------------------------------------------------ the hook
 
-    def _wanted(self, code: Any, line: int) -> bool:
+    def _wanted_code(self, code: Any) -> bool:
+        """Is code traced at all (the function filter, the runtime library)?"""
         if self.fn is not None:
             name = code.name
-            if name != self.fn and not name.endswith("." + self.fn):
-                return False
-        elif code in self.vm.library_code:
-            return False
-        return self.lines is None or self.lines[0] <= line <= self.lines[1]
+            return name == self.fn or name.endswith("." + self.fn)
+        return code not in self.vm.library_code
 
     def _listing(self, code: Any) -> dict[int, Instruction]:
-        table = self._listings.get(code)
-        if table is None:
-            globals_: tuple = ()
-            decoder = self.vm.decoders.get(code)
-            module_code = getattr(getattr(decoder, "module", None), "code", None)
-            if module_code is not None:
-                globals_ = tuple(getattr(module_code, "globals", ()))
-            table = self._listings[code] = {ins.offset: ins for ins in instructions(code, globals_)}
-        return table
+        """The disassembler's instructions of code, by offset."""
+        globals_: tuple = ()
+        decoder = self.vm.decoders.get(code)
+        module_code = getattr(getattr(decoder, "module", None), "code", None)
+        if module_code is not None:
+            globals_ = tuple(getattr(module_code, "globals", ()))
+        return {ins.offset: ins for ins in instructions(code, globals_)}
 
     def _on_instruction(self, ev: Any) -> None:
         code = ev.code
-        if code is None or ev.pc < 0 or not self._wanted(code, ev.line):
+        if code is None or ev.pc < 0:
+            return
+        table = self._listings.get(code)
+        if table is None:  # first time in this code: is it traced, and its listing
+            table = self._listings[code] = self._listing(code) if self._wanted_code(code) else None
+        if table is None:
+            return
+        lines = self.lines
+        if lines is not None and not (lines[0] <= ev.line <= lines[1]):
             return
         if self.emitted >= self.limit:
             self.truncated = True
             self.stop()  # the rest of the run goes at full speed
             return
-        ins = self._listing(code).get(ev.pc)
-        data = ev.data or {}
+        ins = table.get(ev.pc)
+        data = ev.data
         op = data.get("op") or (ins.opname if ins is not None else "?")
-        stack = tuple(short_repr(v) for v in (data.get("stack") or ()))
+        stack = tuple([short_repr(v) for v in data.get("stack") or ()])
         fb = ev.fiber
         r = TraceRecord(
             ev.count, fb.id if fb is not None else 0, ev.depth, code.name, code.path, ev.line, ev.col, ev.pc, op,
