@@ -167,3 +167,31 @@ def test_lox_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert code == 0 and out == "42\n"
     adds = [line for line in err.splitlines() if " ADD " in line]
     assert len(adds) == 1 and adds[0].endswith("[40.0, 2.0]") and "add.lox:1:" in adds[0]  # (Lox numbers are floats)
+
+
+@pytest.mark.parametrize("jit", ["off", "eager"])
+def test_past_the_limit_the_run_is_fused_again(jit: str):
+    # Stepping runs plain instructions; once the tracer removes its hook the
+    # run goes back to the fused ops. A VM that does not
+    # count fuel counts dispatches: about as many as untraced, far fewer than
+    # one per instruction.
+    source = "fn work(n) {\n  var s = 0\n  for i in 0..n { s = s + i * 2 - 1 }\n  return s\n}\nfn main() { return work(30000) }\nprint(main())\n"
+
+    def dispatches(limit: int | None, tier: str = jit) -> tuple[int, str]:
+        out = io.StringIO()
+        vm = VM(stdout=out, jit=tier)
+        t = Tracer(vm, limit=limit).start() if limit is not None else None
+        vm.run_source(source, "w.tl")
+        if t is not None:
+            assert t.truncated
+        return vm.machine.limits.spent, out.getvalue()
+
+    plain_vm = VM(stdout=io.StringIO(), fuse=False)
+    plain_vm.run_source(source, "w.tl")
+    # (with the JIT: the frame that was stepped goes on in the fused
+    # interpreter, as after a deopt, until its function is called again)
+    untraced, out = dispatches(None, "off")
+    for limit in (0, 20, 500):
+        traced, traced_out = dispatches(limit)
+        assert traced_out == out
+        assert traced <= untraced + limit + 50 < plain_vm.machine.limits.spent
