@@ -768,6 +768,11 @@ class _Cli:
             status = EXIT_MEMORY if e.class_name == "MemoryError" else fe.exit_runtime
         except HostIOError as e:  # the run ended there: its stdout (or stdin) failed
             failed = e
+        except KeyboardInterrupt:
+            if tools is not None:  # Ctrl-C ends a profile too: write what it has
+                self.flush_out()
+                tools.finish()
+            raise
         flushed = self.flush_out()
         failed = failed or flushed
         if tools is not None and not tools.finish() and status == EXIT_OK:

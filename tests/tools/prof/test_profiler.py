@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -260,3 +265,23 @@ def test_cli_lox_program(prog):
     assert code == 0 and out.startswith("1.9999e+08\n")
     stacks = dict(line.rsplit(" ", 1) for line in out.splitlines()[1:])
     assert max(stacks, key=lambda k: int(stacks[k])) == "script (busy.lox:1);busy (busy.lox:1)"
+
+
+def test_ctrl_c_writes_the_profile(tmp_path: Path):
+    # a profiler is often stopped by hand: the profile of the run so far is written
+    (tmp_path / "long.tl").write_text('print("started")\nvar s = 0\nfor i in 0..1000000000 { s += i }\nprint(s)\n')
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tinyvm.cli.main", "prof", "--format", "folded", "-o", "long.folded", "long.tl"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert p.stdout.readline() == "started\n"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130 and err.endswith("interrupted\n"), err
+    assert "folded profile written to long.folded" in err
+    assert (tmp_path / "long.folded").read_text().startswith("<module> (long.tl:1) ")
