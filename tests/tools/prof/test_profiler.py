@@ -97,6 +97,19 @@ def test_weights_add_up_to_the_instructions_run(jit: str):
     assert 0.9 * p.instructions <= p.total_weight() <= p.instructions
 
 
+def test_jit_deopts_are_reported():
+    # jit_stress fails compiled code's guards at random (seeded): deopts
+    vm = VM(stdout=io.StringIO(), meter_fuel=True, jit="eager", jit_stress=1)
+    with Profiler(vm, interval=1000) as prof:
+        vm.run_source(HOT_COLD, "prog.tl")
+    p = prof.profile
+    assert p.jit["deopts"] == sum(p.deopts.values()) > 0
+    assert p.jit["compiled"] >= 2 and p.jit["compile_ms"] > 0
+    text = pf.summary(p)
+    fn, reason = p.deopts.most_common(1)[0][0]
+    assert f"x {fn}: {reason}" in text and f"{p.jit['deopts']} deopts" in text
+
+
 def test_wall_mode_weights_are_milliseconds():
     p = profile(HOT_COLD, wall=True, interval=0.5)
     assert p.unit == "milliseconds" and p.samples
