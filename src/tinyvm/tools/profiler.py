@@ -129,8 +129,9 @@ def _machine(vm: Any) -> Any:
 class Profiler:
     """Samples one VM while it runs: `start()`, run the program, `stop()` -> Profile.
 
-    `interval`: instructions between samples (default 1000), or with
-    `wall=True` milliseconds (default 1.0)."""
+    `interval`: about N dispatches between samples (default 1000; jittered,
+    deterministically), or with `wall=True` milliseconds (default 1.0). On a
+    VM that counts fuel, each sample weighs the instructions since the last."""
 
     def __init__(self, vm: Any, *, interval: float | None = None, wall: bool = False, program: str = "") -> None:
         self.vm = _machine(vm)
@@ -139,7 +140,7 @@ class Profiler:
         if not self.interval > 0:
             raise ValueError("the sampling interval must be positive")
         if not wall and int(self.interval) != self.interval:
-            raise ValueError("the sampling interval is a whole number of instructions")
+            raise ValueError("the sampling interval is a whole number of dispatches")
         jit = self.vm.jit
         # Progress between samples is counted in instructions on a VM that
         # counts fuel (exact on every tier), else in dispatches (a fused
