@@ -4,7 +4,8 @@
 
 Every untyped TinyLang program of benchmarks/programs is compiled once, then
 run in a fresh VM, `--repeat` times per configuration (default 3, rounds
-interleaved), the best time counting:
+interleaved, each configuration's round in a fresh process), the best time
+counting:
 
     base     the TinyVM of the commit before the hook API landed (no hooks code
              at all), in a child process: by default its sources are taken
@@ -104,17 +105,22 @@ def trace_run(path: Path, limit: int) -> tuple[float, int]:
     return tracer.ended - start, vm.fuel_used or 0
 
 
-def base_worker(paths: list[Path]) -> None:
-    """One round of plain times with whatever TinyVM is importable (the child for `base`)."""
+def worker(mode: str, paths: list[Path]) -> None:
+    """One round of one configuration, in a child process, as JSON: every
+    configuration then runs in a process of the same age and size. `base`
+    is plain runs with whatever TinyVM is importable (PYTHONPATH)."""
     out = {}
     for p in paths:
-        from tinyvm.api import VM
+        if mode == "base":
+            from tinyvm.api import VM
 
-        vm = VM(stdout=io.StringIO())
-        bundle = vm.compile_file(str(p))
-        start = time.perf_counter()
-        vm.run_bundle(bundle)
-        out[p.stem] = time.perf_counter() - start
+            vm = VM(stdout=io.StringIO())
+            bundle = vm.compile_file(str(p))
+            start = time.perf_counter()
+            vm.run_bundle(bundle)
+            out[p.stem] = time.perf_counter() - start
+        else:
+            out[p.stem] = time_run(p, mode)
     print(json.dumps(out))
 
 
@@ -137,10 +143,13 @@ def base_sources(tmp: str) -> str | None:
     return str(Path(tmp) / "src")
 
 
-def run_base(src: str, paths: list[Path]) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": src}
-    code = f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.hook_overhead import base_worker; base_worker([Path(p) for p in sys.argv[1:]])"
-    r = subprocess.run([sys.executable, "-c", code, *map(str, paths)], env=env, capture_output=True, text=True, check=True, cwd=src)
+def run_child(mode: str, paths: list[Path], src: str | None = None) -> dict[str, float]:
+    """One round of `mode` in a fresh process (`base`: with the TinyVM in `src`)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    code = f"import sys; from pathlib import Path; sys.path.insert(1, {str(ROOT)!r}); from benchmarks.hook_overhead import worker; worker(sys.argv[1], [Path(p) for p in sys.argv[2:]])"
+    r = subprocess.run([sys.executable, "-c", code, mode, *map(str, paths)], env=env, capture_output=True, text=True, check=True, cwd=src or ROOT)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -160,14 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     traced: dict[str, tuple[float, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         src = None if args.no_base else (args.against or base_sources(tmp))
-        for _ in range(args.repeat):
-            if src is not None:
-                for name, t in run_base(src, paths).items():
-                    best[name]["base"] = min(best[name].get("base", t), t)
-            for p in paths:
-                for mode in MODES:
-                    t = time_run(p, mode)
-                    best[p.stem][mode] = min(best[p.stem].get(mode, t), t)
+        for _ in range(args.repeat):  # rounds of every configuration, interleaved
+            for mode in (("base",) if src is not None else ()) + MODES:
+                for name, t in run_child(mode, paths, src if mode == "base" else None).items():
+                    best[name][mode] = min(best[name].get(mode, t), t)
         for p in paths:
             traced[p.stem] = trace_run(p, TRACED)
 
