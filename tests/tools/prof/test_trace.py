@@ -4,6 +4,8 @@ operands, line and operand stack; filters; the limit; records from the API."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,18 @@ def test_past_the_limit_the_run_is_fused_again(jit: str):
         traced, traced_out = dispatches(limit)
         assert traced_out == out
         assert traced <= untraced + limit + 50 < plain_vm.machine.limits.spent
+
+
+def test_run_imports_no_tool_unless_asked(tmp_path: Path):
+    # `tvm run` stays lean: the tools are imported only for their options
+    probe = (
+        "import sys\nfrom tinyvm.cli.main import main\n"
+        "main(sys.argv[1:])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('tinyvm.tools.') or m == 'prometheus_client'), file=sys.stderr)\n"
+    )
+    def loaded(*argv: str) -> str:
+        r = subprocess.run([sys.executable, "-c", probe, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True)
+        return r.stderr.strip().splitlines()[-1]
+
+    assert loaded("run", "-e", "print(1)") == "[]"
+    assert loaded("run", "--trace", "--trace-limit", "1", "-e", "print(1)") == "['tinyvm.tools.runtools', 'tinyvm.tools.trace']"
