@@ -227,6 +227,13 @@ def summary(p: Profile, top: int = 15) -> str:
     for r in function_table(p, lines=True)[: min(top, 10)]:
         if r["self"]:
             out.append(f"  {_pct(r['self'], total):>7}  {r['function']}")
+    per_fiber: dict[int, float] = {}
+    for s in p.samples:
+        per_fiber[s.fiber] = per_fiber.get(s.fiber, 0) + s.weight
+    if len(per_fiber) > 1:
+        out += ["", "fibers:"]
+        for fid, w in sorted(per_fiber.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"  {_pct(w, total):>7}  {_fiber_name(p, fid)}")
     if p.opcodes:
         n = sum(p.opcodes.values())
         out += ["", "instructions by opcode (estimated: the opcode about to run at each sample):"]

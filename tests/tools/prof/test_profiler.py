@@ -79,6 +79,9 @@ def test_fibers_are_separate():
     assert all(p.frames[s.stack[0]].name == "work" for s in work)
     view = pf.speedscope(p)
     assert len(view["profiles"]) == len(fibers)
+    text = pf.summary(p)
+    listed = text.split("\nfibers:\n")[1].split("\n\n")[0].splitlines()
+    assert len(listed) == len(fibers) and all(f"fiber {w} (" in text for w in workers)
 
 
 def test_jit_tier_is_sampled_too():
