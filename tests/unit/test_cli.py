@@ -20,7 +20,7 @@ from tinyvm.bytecode.tvmfile import dump_bundle
 from tinyvm.cli.main import main, tvmc_main
 from tinyvm.lang.driver import compile_program
 
-COMMANDS = ["run", "check", "disasm", "ir", "jit-dump", "repl", "help"]
+COMMANDS = ["run", "check", "disasm", "ir", "jit-dump", "prof", "repl", "help"]
 ARGS = "import os\nprint(os.args)\n"
 DEEP = "fn down(n) {\n  if n == 0 { return 0 }\n  return down(n - 1)\n}\nprint(down(20))\n"
 
@@ -98,7 +98,7 @@ def test_tvmc_answers_help(flag: str) -> None:
 
 
 def test_help_for_an_unknown_command_is_a_usage_error() -> None:
-    usage_error(["help", "nope"], "no help for 'nope': the commands are run, check, disasm, ir, jit-dump, repl, record, replay, debug, heapdiff or help")
+    usage_error(["help", "nope"], "no help for 'nope': the commands are run, check, disasm, ir, jit-dump, prof, repl, record, replay, debug, heapdiff or help")
 
 
 # --------------------------------------------------------------------------- option values

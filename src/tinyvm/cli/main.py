@@ -105,6 +105,57 @@ def _program_files(langs: "Languages") -> str:
     return "a " + _either(_source_extensions(langs) + [TVM_EXT]) + " program"
 
 
+def _tool_options() -> tuple[list[Option], list[Option]]:
+    """run's --trace and --metrics options, and prof's own (tools/, docs/profiling.md)."""
+
+    def lines(name: str, text: str | None) -> tuple[int, int]:
+        from ..tools.trace import parse_lines
+
+        return parse_lines(text or "")
+
+    def count(name: str, text: str | None) -> int:
+        if text is None or not (text.isascii() and text.isdigit()):
+            raise ValueError(f"{name} needs a number (0 or more)")
+        return int(text)
+
+    def port(name: str, text: str | None) -> int:
+        if text is None or not (text.isascii() and text.isdigit()) or int(text) > 65535:
+            raise ValueError(f"{name} needs a port number (0 picks a free one)")
+        return int(text)
+
+    def fmt(name: str, text: str | None) -> str:
+        if text not in ("summary", "speedscope", "chrome", "folded"):
+            raise ValueError(f"{name} needs summary, speedscope, chrome or folded")
+        return text
+
+    def interval(name: str, text: str | None) -> float:
+        try:
+            v = float(text or "")
+        except ValueError:
+            v = 0.0
+        if not v > 0 or v != v or v == float("inf"):
+            raise ValueError(f"{name} needs a positive number (instructions; milliseconds with --wall)")
+        return v
+
+    tools = [
+        Option(("--trace",), "trace", "print each instruction run (pc, opcode, operands, line, operand stack) on stderr"),
+        Option(("--trace-fn",), "trace_fn", "trace only the functions named NAME", REQUIRED, "NAME", needs="a function name"),
+        Option(("--trace-lines",), "trace_lines", "trace only lines A to B", REQUIRED, "A-B", lines),
+        Option(("--trace-limit",), "trace_limit", "stop tracing after N instructions (default 10000)", REQUIRED, "N", count),
+        Option(("--trace-out",), "trace_out", "write the trace to FILE instead of stderr", REQUIRED, "FILE", needs="a file name"),
+        Option(("--metrics-port",), "metrics_port", "serve Prometheus metrics on PORT while the program runs (needs tinyvm[metrics])", REQUIRED, "PORT", port),
+        Option(("--metrics-host",), "metrics_host", "the address to serve metrics on (default 127.0.0.1)", REQUIRED, "HOST", needs="a host address"),
+    ]
+    prof = [
+        Option(("--format",), "format", "summary (default, on stderr), speedscope, chrome (Trace Event JSON) or folded", REQUIRED, "FORMAT", fmt),
+        Option(("-o", "--output"), "output", "write the profile to FILE (- for stdout; default FILE.speedscope.json...)", REQUIRED, "FILE", needs="a file name"),
+        Option(("--interval",), "interval", "sample about every N dispatches (default 1000; weighted by instructions); with --wall every N ms (default 1)", REQUIRED, "N", interval),
+        Option(("--wall",), "wall", "sample by wall-clock time instead of instruction count"),
+        Option(("--lines",), "lines", "one frame per function and line (default: per function)"),
+    ]
+    return tools, prof
+
+
 class _Options:
     """The option tables of the commands, for one set of front ends."""
 
@@ -205,13 +256,15 @@ class _Options:
         self.json = Option(("--json",), "json", "print one JSON object instead of text")
         self.top = Option(("--top",), "top", "rows per table (default 20)", REQUIRED, "N", positive_int, "a positive integer")
         vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
+        self.tools, self.prof = _tool_options()
         self.commands: dict[str, list[Option]] = {
-            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats, *self.gc_tools],
+            "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats, *self.gc_tools, *self.tools],
             # Imports read the program's folder and below, and what --allow-read grants.
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
+            "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
             "record": [self.help, self.lang, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes,
@@ -249,6 +302,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
         ("debug", "[options] FILE [args...]", "debug a program: breakpoints, stepping, reverse steps (pdb-style)"),
         ("heapdiff", "[options] A B", "growth by type and allocation site between two heap snapshots"),
+        ("prof", "[options] FILE [args...]", "run a program under the sampling profiler (speedscope, Chrome trace, folded)"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("record", "[options] FILE [args]", "run FILE as run does, logging its inputs to FILE.tvmrec (-o OUT)"),
@@ -316,6 +370,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 (f"cat hello{ext} | tvm run - a b", "the program from standard input, with arguments"),
                 ("tvm run -e CODE a b", "run CODE with the arguments a b"),
                 (f"tvm run hello{TVM_EXT}", "run a compiled program (see tvmc)"),
+                (f"tvm run --trace --trace-fn fib --trace-limit 50 fib{ext}", "trace 50 instructions of fib"),
+                (f"tvm run --metrics-port 9100 server{ext}", "Prometheus metrics at 127.0.0.1:9100/metrics"),
             ],
         ),
         "check": (
@@ -360,6 +416,22 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "generated Python source; or why a function stays interpreted.",
             ],
             [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built")],
+        ),
+        "prof": (
+            ["tvm prof [options] FILE [args...]", "tvm prof [options] -e CODE [args...]"],
+            [
+                "Run a program as `tvm run` does, sampling its guest stack every N instructions",
+                "(deterministic: the same program gives the same profile) or, with --wall, every N ms.",
+                "Then print a summary on stderr (top functions, hot lines, opcodes, GC, JIT), or write",
+                "the profile for speedscope, Perfetto / chrome://tracing, or flamegraph.pl (docs/profiling.md).",
+            ],
+            [
+                (f"tvm prof fib{ext}", "the summary, on stderr"),
+                (f"tvm prof --format speedscope -o fib.speedscope.json fib{ext}", "open it at speedscope.app"),
+                (f"tvm prof --format chrome -o fib.trace.json --jit on fib{ext}", "open it in Perfetto"),
+                (f"tvm prof --format folded -o - fib{ext} | flamegraph.pl > fib.svg", "a flame graph"),
+                (f"tvm prof --wall --interval 5 server{ext}", "by wall time, every 5 ms"),
+            ],
         ),
         "repl": (
             ["tvm repl [options]", "tvm [options]"],
@@ -637,9 +709,9 @@ class _Cli:
         if lead.ended:  # `tvm [options] -- FILE ...`
             opts, words = Parsed(), rest
         else:
-            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "debug"))
+            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "debug", "prof"))
         lead.merge(opts)
-        words = words if command in ("run", "debug") else opts.words
+        words = words if command in ("run", "debug", "prof") else opts.words
         if command == "help":
             return self.help(words, lead)
         if lead.get("help"):
@@ -730,10 +802,14 @@ class _Cli:
         bundle = compile_program(word, check_only=check_only, lang=lang, languages=langs, sources=_import_policy(word, opts))
         return bundle, langs.select(word, lang), word
 
-    def run(self, words: list[str], opts: Parsed) -> int:
+    def prof(self, words: list[str], opts: Parsed) -> int:
+        """`tvm prof`: run the program under the sampling profiler (tools/profiler.py)."""
+        return self.run(words, opts, prof=True)
+
+    def run(self, words: list[str], opts: Parsed, prof: bool = False) -> int:
         code = opts.get("code")
         if code is None and not words:
-            raise UsageError("run needs a FILE")
+            raise UsageError(f"{'prof' if prof else 'run'} needs a FILE")
         word, prog_args = (None, words) if code is not None else (words[0], words[1:])
         lang = opts.get("lang")
         from ..api import VM
@@ -771,6 +847,10 @@ class _Cli:
                 kwargs["jit_log"] = self.err
         if opts.get("alloc_sites"):
             kwargs["alloc_sites"] = opts.get("alloc_sites")
+        if (prof and not opts.get("wall") or opts.get("metrics_port") is not None) and "fuel" not in kwargs:
+            # Count instructions exactly on every tier (vm/hooks.py): the
+            # profile's weights, the metrics' instruction counter.
+            kwargs["meter_fuel"] = True
         if tier == "plain":
             kwargs["fuse"] = False
         elif tier == "metered":
@@ -799,12 +879,24 @@ class _Cli:
         snapshot = _HeapSnapshotAtExit(vm, opts.get("heap_snapshot")) if opts.get("heap_snapshot") else None
         status = EXIT_OK
         failed: HostIOError | None = None  # a standard stream that failed: reported last, status 74
+        tools = None  # --trace, --metrics-port, prof (tools/runtools.py; imported only when asked)
+        if prof or any(opts.get(k) is not None for k in ("trace", "trace_fn", "trace_lines", "trace_limit", "trace_out", "metrics_port")):
+            from ..tools.runtools import RunTools, ToolError
+
+            try:
+                tools = RunTools.attach(vm, opts, path, self.stderr, self.stdout, prof=prof)
+            except ToolError as e:
+                vm.close()
+                self.err(f"tvm: {e}")
+                return EXIT_ERROR
         try:
             try:
                 bundle, fe, path = self._load(word, code, opts)
                 bundle = self._optimized(bundle, opts)
                 if snapshot is not None:
                     snapshot.ran = True  # (a program that did not compile leaves no snapshot)
+                if tools is not None:
+                    tools.begin()
                 vm.run_bundle(bundle)
             finally:
                 vm.close()
@@ -826,8 +918,15 @@ class _Cli:
             status = EXIT_MEMORY if e.class_name == "MemoryError" else fe.exit_runtime
         except HostIOError as e:  # the run ended there: its stdout (or stdin) failed
             failed = e
+        except KeyboardInterrupt:
+            if tools is not None:  # Ctrl-C ends a profile too: write what it has
+                self.flush_out()
+                tools.finish()
+            raise
         flushed = self.flush_out()
         failed = failed or flushed
+        if tools is not None and not tools.finish() and status == EXIT_OK:
+            status = EXIT_ERROR
         # After the error, if any: its `error:` line comes first.
         for w in vm.warnings:
             self.err(w)

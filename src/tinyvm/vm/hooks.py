@@ -114,6 +114,7 @@ class Hooks:
         self._unwound = False  # the frames being left are left by an error
         self._lines: dict[Code, list[tuple[int, int]]] = {}
         self._map: dict[Any, tuple] = {}  # op -> what `step` needs of it (`_mapping`)
+        self._unstep_frames = False  # stepping ended: map the fiber's return points back once
 
     # ------------------------------------------------------------ registering
 
@@ -166,7 +167,14 @@ class Hooks:
         self.active = self.stepping or bool(self.sampling)
         if self.stepping and not was:
             self._fb = None  # the next step takes a fresh view of the frame
-        self._spent = self.vm.limits.spent
+        if was and not self.stepping:
+            self._unstep_frames = True  # (step: back to the fused ops)
+        # The baseline of the samples' weights, as `sample_at` reads progress
+        # (the meter too: compiled code counts into it between folds), so a
+        # hook added or removed mid-run (the profiler re-installs its sampler
+        # with a new period at each sample) does not count the meter twice.
+        lim = self.vm.limits
+        self._spent = lim.spent + lim.meter.cell_contents
 
     # ------------------------------------------------------------- firing
 
@@ -235,6 +243,8 @@ class Hooks:
     def step(self, fb: Any, op: Any) -> Any:
         """Before one dispatch while stepping: fire the events of the instruction
         about to run; returns the op to dispatch (its plain form)."""
+        if not self.stepping:  # a hook ended stepping earlier in this chunk
+            return self._unstep(fb, op)
         m = self._map.get(op)
         if m is None:
             m = self._map[op] = self._mapping(op)
@@ -260,7 +270,35 @@ class Hooks:
             ins = code.code[pc]
             name = OPCODES[ins].name if type(ins) is int and 0 <= ins < NUM_OPCODES else "?"
             self._fire("instruction", fb, code, pc, {"op": name, "stack": list(fb.L[code.nlocals :])})
+        if not self.stepping:  # that hook ended stepping (a tracer at its limit)
+            return self._unstep(fb, op)
         return op
+
+    def _unstep(self, fb: Any, op: Any) -> Any:
+        """Stepping has ended: the fused op for a plain one, and once the
+        fiber's saved return points too. Plain ops only ever continue at plain
+        ops, so without this the rest of the run (`tvm run --trace` past its
+        limit) would stay on the plain tier, 2-4x slower. Not near a fuel
+        limit: the loop then runs plain ops on purpose (Machine._fit)."""
+        if self.vm.limits.stop is not None:
+            return op
+        if self._unstep_frames:
+            self._unstep_frames = False
+            fb.frames[:] = [(L, self._fused(ret)) for L, ret in fb.frames]
+        return self._fused(op)
+
+    def _fused(self, op: Any) -> Any:
+        """The op of the ordinary (fused) tier at the offset of plain op `op`;
+        any other op as it is."""
+        vm = self.vm
+        code, pc = vm.op_info.get(op, _NO_PLACE)
+        if code is None or pc < 0:
+            return op
+        plain = vm.plain_decoded.get(code)
+        if plain is None or pc >= len(plain) or plain[pc] is not op:
+            return op
+        ops = vm.decoded.get(code)
+        return ops[pc] if ops is not None and pc < len(ops) else op
 
     def _mapping(self, op: Any) -> tuple[Any, Code | None, int, int]:
         """(plain op, code, pc, line) for `step`, cached per op (`_map`): code is
