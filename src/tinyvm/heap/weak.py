@@ -35,9 +35,20 @@ live bytes it reports.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .objects import CONTAINER, ENTRY, FLOAT_BYTES, HEADER, INT_BYTES, SLOT, HeapObject, _POISON, str_bytes
+from .objects import (
+    _POISON,
+    CONTAINER,
+    ENTRY,
+    FLOAT_BYTES,
+    HEADER,
+    INT_BYTES,
+    SLOT,
+    HeapObject,
+    str_bytes,
+)
 
 __all__ = ["WeakRef", "WeakMap", "new_weakref", "new_weakmap", "trace_ephemerons", "clear_weak", "weak_edges"]
 

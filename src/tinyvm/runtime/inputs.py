@@ -22,7 +22,8 @@ directory listing, an existence test), "env" (a variable).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Inputs"]
 

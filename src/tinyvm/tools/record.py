@@ -43,7 +43,8 @@ import hashlib
 import json
 import os
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from ..runtime.errors import LimitExceeded, RtError
 from ..runtime.inputs import Inputs
@@ -109,6 +110,16 @@ class Recorder(Inputs):
         machine.sched.clock = lambda: self.take("clock", clock)
 
 
+
+def decode_input(value: Any) -> Any:
+    """A logged input as the program gets it: its value, bytes (logged as
+    base64), or the guest error the read raised (logged as class and message)."""
+    if type(value) is dict:
+        if "e" in value:
+            raise RtError(value["e"][0], value["e"][1])
+        return base64.b64decode(value["b"])
+    return value
+
 class Replayer(Inputs):
     """The inputs of a recording, handed back in order (an `Inputs`)."""
 
@@ -128,11 +139,7 @@ class Replayer(Inputs):
         if k != kind:
             raise ReplayDiverged(f"replay diverged at input #{i + 1}: the recording has {_KIND_TEXT.get(k, k)}, the program asked for {_KIND_TEXT.get(kind, kind)}")
         self.pos = i + 1
-        if type(value) is dict:
-            if "e" in value:
-                raise RtError(value["e"][0], value["e"][1])
-            return base64.b64decode(value["b"])
-        return value
+        return decode_input(value)
 
     def attach(self, machine: Any) -> None:
         self.machine = machine

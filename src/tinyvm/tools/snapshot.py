@@ -26,7 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..heap.objects import Array, Cell, Class, Function, HeapObject, Instance, Map, ModuleObject, Native, Record
+from ..heap.objects import (
+    Array,
+    Cell,
+    Class,
+    Function,
+    HeapObject,
+    Instance,
+    Map,
+    ModuleObject,
+    Native,
+    Record,
+)
 
 __all__ = ["ObjectInfo", "Snapshot", "Diff", "take_snapshot", "diff"]
 

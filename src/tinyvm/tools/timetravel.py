@@ -59,11 +59,12 @@ import signal
 import socket
 import struct
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..runtime.errors import RtError
 from ..runtime.inputs import Inputs
-from .record import ReplayDiverged, _encode
+from .record import ReplayDiverged, _encode, decode_input
 
 __all__ = ["TimeTravel", "RerunInputs", "SharedInputs", "open_engine", "heap_diff", "thin", "DEFAULT_EVERY", "DEFAULT_MAX_CHECKPOINTS"]
 
@@ -166,13 +167,7 @@ class SharedInputs(Inputs):
             if k != kind:
                 raise ReplayDiverged(f"time travel: input #{i + 1} was {k}, the program now asks for {kind}")
             self.pos = i + 1
-            if type(value) is dict:
-                if "e" in value:
-                    raise RtError(value["e"][0], value["e"][1])
-                import base64
-
-                return base64.b64decode(value["b"])
-            return value
+            return decode_input(value)
         try:
             value = fn(*args)
         except RtError as e:

@@ -349,7 +349,9 @@ def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, stderr: T
     debugger's commands come from stdin). `inputs`: a recording's inputs
     (tools/record.py), replayed before any live read."""
     holder: list[Debugger] = []
-    from ..timetravel import open_engine  # (process checkpoints where fork exists: bounded cost going back)
+    from ..timetravel import (
+        open_engine,  # (process checkpoints where fork exists: bounded cost going back)
+    )
 
     eng = open_engine(path, argv=args, stdin="", on_output=lambda c, t: holder[0].output(c, t), jit=jit, lang=lang, languages=languages, allow=allow, inputs=inputs)
     dbg = Debugger(eng, stdin, stdout, stderr)

@@ -40,7 +40,20 @@ from ...heap.objects import UNINIT
 from .breakpoints import Breakpoints
 from .evaluate import evaluate, visible_names, write_name
 from .history import ENTRY, SAME, History
-from .inspect import EvalError, Frame, children, expandable, fiber_frames, frame_captured, frame_locals, module_globals, preview, set_child, type_name, unwrap
+from .inspect import (
+    EvalError,
+    Frame,
+    children,
+    expandable,
+    fiber_frames,
+    frame_captured,
+    frame_locals,
+    module_globals,
+    preview,
+    set_child,
+    type_name,
+    unwrap,
+)
 
 __all__ = ["Engine", "EvalError", "Stop"]
 
@@ -449,7 +462,12 @@ class Engine:
         return VM(stdout=_Output(self), stdin=_Input(self), argv=self.argv, languages=self.languages, allow=self.allow, **kwargs)
 
     def _run(self, gen: int) -> None:
-        from ...runtime.errors import GuestException, GuestExit, HostIOError, LimitExceeded
+        from ...runtime.errors import (
+            GuestException,
+            GuestExit,
+            HostIOError,
+            LimitExceeded,
+        )
         from ...vm.hooks import HookError
 
         stop = Stop("exited", exit_code=0)

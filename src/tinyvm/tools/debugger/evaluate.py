@@ -22,7 +22,14 @@ import re
 from typing import Any
 
 from ...heap.objects import UNINIT, Cell
-from .inspect import EvalError, Frame, frame_captured, frame_locals, module_globals, unwrap
+from .inspect import (
+    EvalError,
+    Frame,
+    frame_captured,
+    frame_locals,
+    module_globals,
+    unwrap,
+)
 
 EVAL_TIMEOUT = 5.0  # seconds an evaluation (a condition, a log message, `p`) may run
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)

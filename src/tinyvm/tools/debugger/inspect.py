@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...bytecode.opcodes import LOCAL, OPCODES
-from ...heap.objects import Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
+from ...heap.objects import (
+    Array,
+    BoundMethod,
+    Cell,
+    Class,
+    Function,
+    Instance,
+    Map,
+    ModuleObject,
+    Record,
+    unmap_key,
+)
 from ...runtime.values import typeof
 
 PREVIEW = 80  # characters of a value's one-line preview
