@@ -82,6 +82,10 @@ __all__ = ["main", "tvmc_main", "tvm_main", "usage", "UsageError", "EXIT_IOERR"]
 # --------------------------------------------------------------------------- options
 
 
+def _bad(name: str, what: str) -> Any:
+    raise ValueError(f"{name} needs {what}")
+
+
 def _either(words: list[str]) -> str:
     """"a", "a or b", "a, b or c"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
@@ -195,6 +199,14 @@ class _Options:
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             "help": [self.help],
+            # tvm dap (tools/dap): like run, its options end at PROGRAM.
+            "dap": [
+                self.help,
+                Option(("--port",), "port", "serve on 127.0.0.1:N (0: a free port, printed on stderr) instead of stdin/stdout", REQUIRED, "N",
+                       lambda n, t: int(t) if t is not None and t.isdigit() and int(t) < 65536 else _bad(n, "a port number"), "a port number"),
+                Option(("--once",), "once", "with --port: serve one connection, then exit"),
+                Option(("--log",), "log", "append every DAP message in and out to FILE (one JSON line each)", REQUIRED, "FILE", needs="a file name"),
+            ],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
         # Before the command word: any command's options (checked against the
@@ -223,6 +235,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
+        ("dap", "[--port N] [FILE]", "Debug Adapter Protocol server for editors (docs/debugging.md)"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
     first = _source_extensions(langs)[0]
@@ -339,6 +352,20 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "commands; :quit or Ctrl-D ends the session.",
             ],
             [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
+        ),
+        "dap": (
+            ["tvm dap [options]", "tvm dap --port N [options] [FILE [args...]]"],
+            [
+                "Serve the Debug Adapter Protocol (what VS Code, nvim-dap and other editors speak) on",
+                "standard input and output, or on 127.0.0.1:N with --port. The client's launch request",
+                "names the program; with FILE, an attach request debugs FILE with its args instead.",
+                "The program's output arrives as output events; its input is the launch's \"stdin\".",
+            ],
+            [
+                ("tvm dap", "what an editor runs (launch.json: see docs/debugging.md)"),
+                (f"tvm dap --port 4711 prog{ext} a b", "wait on port 4711 for a client to attach to prog"),
+                ("tvm dap --port 0 --log dap.log", "a free port; every message logged"),
+            ],
         ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
     }[command]
@@ -530,9 +557,9 @@ class _Cli:
         if lead.ended:  # `tvm [options] -- FILE ...`
             opts, words = Parsed(), rest
         else:
-            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command == "run")
+            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "dap"))
         lead.merge(opts)
-        words = words if command == "run" else opts.words
+        words = words if command in ("run", "dap") else opts.words
         if command == "help":
             return self.help(words, lead)
         if lead.get("help"):
@@ -691,6 +718,11 @@ class _Cli:
         if opts.get("stats"):
             self.err(line)
         return bundle
+
+    def dap(self, words: list[str], opts: Parsed) -> int:
+        from ..tools.dap import cli  # lazily: only `tvm dap` loads the adapter
+
+        return cli.main(words, opts, self.stdin, self.stdout, self.stderr)
 
     def check(self, words: list[str], opts: Parsed) -> int:
         code, lang = opts.get("code"), opts.get("lang")

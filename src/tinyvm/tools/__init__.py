@@ -1,0 +1,1 @@
+"""Developer tools over the VM hook API: debugger, DAP server, profiler, tracing."""
