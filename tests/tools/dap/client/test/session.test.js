@@ -1,0 +1,342 @@
+// Real DAP sessions with `tvm dap`, driven by VS Code's DebugClient.
+'use strict';
+const { test, describe, afterEach } = require('node:test');
+const { program, line, client, launch, resume, frames, scope, vars, stdout, assert } = require('./helpers');
+
+const BASIC = program('basic.tl');
+let dc;
+afterEach(async () => {
+  if (dc) await dc.stop();
+  dc = null;
+});
+
+describe('launch', () => {
+  test('initialize announces the capabilities', async () => {
+    dc = await client();
+    const caps = (await dc.initializeRequest()).body;
+    for (const key of ['supportsConfigurationDoneRequest', 'supportsConditionalBreakpoints', 'supportsHitConditionalBreakpoints',
+      'supportsLogPoints', 'supportsFunctionBreakpoints', 'supportsStepBack', 'supportsRestartFrame', 'supportsSetVariable',
+      'supportsEvaluateForHovers', 'supportsTerminateRequest']) {
+      assert.equal(caps[key], true, key);
+    }
+    assert.deepEqual(caps.exceptionBreakpointFilters.map(f => f.filter), ['caught', 'uncaught']);
+  });
+
+  test('stopOnEntry stops at the first line, then the program runs to its end', async () => {
+    dc = await client();
+    const stopped = await launch(dc, { program: BASIC, stopOnEntry: true });
+    assert.equal(stopped.body.reason, 'entry');
+    assert.equal(stopped.body.threadId, 1);
+    const [top] = await frames(dc);
+    assert.equal(top.source.path, BASIC);
+    assert.equal(top.line, line('basic.tl', 'init-total'));
+    const threads = (await dc.threadsRequest()).body.threads;
+    assert.deepEqual(threads.map(t => t.id), [1]);
+    const exited = dc.waitForEvent('exited');
+    const terminated = dc.waitForEvent('terminated');
+    await dc.continueRequest({ threadId: 1 });
+    assert.equal((await exited).body.exitCode, 0);
+    await terminated;
+    assert.equal(await stdout(dc), 'total 60\ndone\n');
+  });
+
+  test('a launch without a program, or with a missing one, is an error response', async () => {
+    dc = await client();
+    await dc.initializeRequest();
+    await assert.rejects(dc.launchRequest({}), /needs 'program'/);
+    await assert.rejects(dc.launchRequest({ program: 'nope.tl' }), /program not found/);
+    await assert.rejects(dc.customRequest('frobnicate'), /unknown request 'frobnicate'/);
+  });
+
+  test('a compile error ends the session with the error as output', async () => {
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const path = require('node:path');
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dap-')), 'bad.tl');
+    fs.writeFileSync(bad, 'let x: int = "s"\n');
+    dc = await client();
+    const exited = await launch(dc, { program: bad }, null, 'exited');
+    assert.equal(exited.body.exitCode, 2);
+    const err = dc.output.filter(o => o.category === 'stderr').map(o => o.output).join('');
+    assert.match(err, /bad\.tl:1:/);
+  });
+});
+
+describe('breakpoints', () => {
+  test('a line breakpoint stops with the right stack, locals and globals', async () => {
+    dc = await client();
+    const body = line('basic.tl', 'add-body');
+    const stopped = await launch(dc, { program: BASIC }, async () => {
+      const r = await dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: body }] });
+      assert.equal(r.body.breakpoints[0].verified, true);
+      assert.equal(r.body.breakpoints[0].line, body);
+    });
+    assert.equal(stopped.body.reason, 'breakpoint');
+    const fs = await frames(dc);
+    assert.deepEqual(fs.map(f => [f.name, f.line]), [['add', body], ['<module>', line('basic.tl', 'loop')]]);
+    const locals = await scope(dc, fs[0].id);
+    assert.equal(locals.a.value, '0');
+    assert.equal(locals.b.value, '10');
+    const globals = await scope(dc, fs[0].id, 'Globals');
+    assert.equal(globals.total.value, '0');
+    // an array and a record expand
+    assert.ok(globals.items.variablesReference > 0);
+    const items = await vars(dc, globals.items.variablesReference);
+    assert.deepEqual(Object.values(items).map(v => v.value), ['10', '20', '30']);
+    const info = await vars(dc, globals.info.variablesReference);
+    assert.equal(info.name.value, '"tiny"');
+    assert.equal(info.size.value, '3');
+  });
+
+  test('a conditional breakpoint stops only where its condition holds', async () => {
+    dc = await client();
+    await launch(dc, { program: BASIC }, () =>
+      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body'), condition: 'b == 20' }] }));
+    const [top] = await frames(dc);
+    const locals = await scope(dc, top.id);
+    assert.equal(locals.b.value, '20');
+    assert.equal(locals.a.value, '10');
+  });
+
+  test('a hit-count breakpoint stops at its third hit', async () => {
+    dc = await client();
+    await launch(dc, { program: BASIC }, () =>
+      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body'), hitCondition: '3' }] }));
+    const [top] = await frames(dc);
+    const locals = await scope(dc, top.id);
+    assert.deepEqual([locals.a.value, locals.b.value], ['30', '30']);
+  });
+
+  test('a logpoint prints its message and does not stop', async () => {
+    dc = await client();
+    const stopped = await launch(dc, { program: BASIC }, () =>
+      dc.setBreakpointsRequest({
+        source: { path: BASIC },
+        breakpoints: [{ line: line('basic.tl', 'add-body'), logMessage: 'add {a} + {b}' }, { line: line('basic.tl', 'print') }],
+      }));
+    const [top] = await frames(dc);
+    assert.equal(top.line, line('basic.tl', 'print'));
+    assert.equal(stopped.body.reason, 'breakpoint');
+    const logged = dc.output.filter(o => o.category !== 'stdout').map(o => o.output).join('');
+    assert.equal(logged, 'add 0 + 10\nadd 10 + 20\nadd 30 + 30\n');
+  });
+
+  test('a function breakpoint stops at the function\'s first line', async () => {
+    dc = await client();
+    const stopped = await launch(dc, { program: BASIC }, async () => {
+      const r = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'add' }] });
+      assert.equal(r.body.breakpoints[0].verified, true);
+    });
+    assert.equal(stopped.body.reason, 'function breakpoint');
+    const [top] = await frames(dc);
+    assert.equal(top.name, 'add');
+    assert.equal(top.line, line('basic.tl', 'add-body'));
+  });
+});
+
+describe('stepping', () => {
+  test('stepIn, next and stepOut', async () => {
+    dc = await client();
+    await launch(dc, { program: BASIC }, () =>
+      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'loop') }] }));
+    assert.equal((await frames(dc))[0].line, line('basic.tl', 'loop'));
+    let ev = await resume(dc, () => dc.stepInRequest({ threadId: 1 }));
+    assert.equal(ev.body.reason, 'step');
+    let fs = await frames(dc);
+    assert.deepEqual([fs[0].name, fs[0].line, fs.length], ['add', line('basic.tl', 'add-body'), 2]);
+    await resume(dc, () => dc.nextRequest({ threadId: 1 }));
+    fs = await frames(dc);
+    assert.deepEqual([fs[0].name, fs[0].line], ['add', line('basic.tl', 'add-return')]);
+    await resume(dc, () => dc.stepOutRequest({ threadId: 1 }));
+    fs = await frames(dc);
+    assert.equal(fs.length, 1);
+    assert.equal(fs[0].name, '<module>');
+    await resume(dc, () => dc.nextRequest({ threadId: 1 }));
+    await resume(dc, () => dc.nextRequest({ threadId: 1 }));
+    fs = await frames(dc);
+    const g = await scope(dc, fs[0].id, 'Globals');
+    assert.equal(g.total.value, '10');
+  });
+
+  test('pause stops a running program', async () => {
+    dc = await client();
+    await launch(dc, { program: program('loop.tl') }, null, 'continued');
+    const stopped = dc.waitForEvent('stopped');
+    await new Promise(r => setTimeout(r, 300));
+    await dc.pauseRequest({ threadId: 1 });
+    assert.equal((await stopped).body.reason, 'pause');
+    const [top] = await frames(dc);
+    const g = await scope(dc, top.id, 'Globals');
+    assert.ok(Number(g.count.value) > 0, g.count.value);
+    const terminated = dc.waitForEvent('terminated');
+    await dc.terminateRequest();
+    await terminated;
+  });
+});
+
+describe('exceptions', () => {
+  test('caught and uncaught exception breakpoints', async () => {
+    dc = await client();
+    const ERR = program('errors.tl');
+    let ev = await launch(dc, { program: ERR }, () => dc.setExceptionBreakpointsRequest({ filters: ['caught', 'uncaught'] }));
+    assert.equal(ev.body.reason, 'exception');
+    let fs = await frames(dc);
+    assert.deepEqual([fs[0].name, fs[0].line], ['risky', line('errors.tl', 'throw')]);
+    assert.equal((await scope(dc, fs[0].id)).n.value, '5');
+    const info = await dc.exceptionInfoRequest({ threadId: 1 });
+    assert.match(info.body.description, /too big: 5/);
+    ev = await resume(dc, () => dc.continueRequest({ threadId: 1 }));
+    assert.equal(ev.body.reason, 'exception');
+    fs = await frames(dc);
+    assert.deepEqual(fs.map(f => f.line), [line('errors.tl', 'throw'), line('errors.tl', 'uncaught')]);
+    assert.equal((await scope(dc, fs[0].id)).n.value, '7');
+    const exited = dc.waitForEvent('exited');
+    await dc.continueRequest({ threadId: 1 });
+    assert.equal((await exited).body.exitCode, 1);
+    const err = dc.output.filter(o => o.category === 'stderr').map(o => o.output).join('');
+    assert.match(err, /too big: 7/);
+    assert.match(await stdout(dc), /caught too big: 5/);
+  });
+
+  test('only uncaught: the caught error does not stop', async () => {
+    dc = await client();
+    const ev = await launch(dc, { program: program('errors.tl') }, () => dc.setExceptionBreakpointsRequest({ filters: ['uncaught'] }));
+    assert.equal(ev.body.reason, 'exception');
+    const fs = await frames(dc);
+    assert.equal((await scope(dc, fs[0].id)).n.value, '7');
+  });
+});
+
+describe('evaluate and setVariable', () => {
+  test('evaluate in a frame, errors as error responses, setVariable changes the run', async () => {
+    dc = await client();
+    await launch(dc, { program: BASIC }, () =>
+      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body') }] }));
+    const fs = await frames(dc);
+    let r = await dc.evaluateRequest({ expression: 'a + b * 2', frameId: fs[0].id, context: 'watch' });
+    assert.equal(r.body.result, '20');
+    r = await dc.evaluateRequest({ expression: 'total', frameId: fs[1].id, context: 'hover' });
+    assert.equal(r.body.result, '0');
+    await assert.rejects(dc.evaluateRequest({ expression: 'nosuch + 1', frameId: fs[0].id, context: 'repl' }), /nosuch/);
+    const scopes = (await dc.scopesRequest({ frameId: fs[0].id })).body.scopes;
+    const localsRef = scopes.find(s => s.name === 'Locals').variablesReference;
+    r = await dc.setVariableRequest({ variablesReference: localsRef, name: 'b', value: '100' });
+    assert.equal(r.body.value, '100');
+    await dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [] });
+    const exited = dc.waitForEvent('exited');
+    await dc.continueRequest({ threadId: 1 });
+    await exited;
+    assert.equal(await stdout(dc), 'total 150\ndone\n');
+  });
+});
+
+describe('fibers', () => {
+  test('each fiber is a thread; a breakpoint in a fiber stops that thread', async () => {
+    dc = await client();
+    const F = program('fibers.tl');
+    const ev = await launch(dc, { program: F }, () =>
+      dc.setBreakpointsRequest({ source: { path: F }, breakpoints: [{ line: line('fibers.tl', 'work') }] }));
+    assert.notEqual(ev.body.threadId, 1);
+    const threads = (await dc.threadsRequest()).body.threads;
+    assert.ok(threads.length >= 3, JSON.stringify(threads));
+    assert.ok(threads.some(t => t.id === ev.body.threadId));
+    const fs = await frames(dc, ev.body.threadId);
+    assert.equal(fs[0].name, 'work');
+    assert.equal(fs[0].line, line('fibers.tl', 'work'));
+    const locals = await scope(dc, fs[0].id);
+    assert.equal(locals.n.value, '1');
+    const main = await frames(dc, 1);
+    assert.equal(main[0].name, '<module>');
+  });
+});
+
+describe('time travel', () => {
+  test('reverseContinue goes back to the previous breakpoint hit, stepBack to the previous line', async () => {
+    dc = await client();
+    const body = line('basic.tl', 'add-body');
+    await launch(dc, { program: BASIC }, () => dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: body }] }));
+    await resume(dc, () => dc.continueRequest({ threadId: 1 }));
+    let fs = await frames(dc);
+    assert.equal((await scope(dc, fs[0].id)).b.value, '20');
+    let ev = await resume(dc, () => dc.reverseContinueRequest({ threadId: 1 }));
+    assert.equal(ev.body.reason, 'breakpoint');
+    fs = await frames(dc);
+    assert.equal(fs[0].line, body);
+    assert.equal((await scope(dc, fs[0].id)).b.value, '10');
+    ev = await resume(dc, () => dc.stepBackRequest({ threadId: 1 }));
+    assert.equal(ev.body.reason, 'step');
+    fs = await frames(dc);
+    assert.deepEqual([fs[0].name, fs[0].line], ['<module>', line('basic.tl', 'loop')]);
+    ev = await resume(dc, () => dc.stepBackRequest({ threadId: 1 }));
+    fs = await frames(dc);
+    assert.equal(fs[0].line, line('basic.tl', 'loop') - 1);
+    // forward again from the past: the same run
+    await resume(dc, () => dc.continueRequest({ threadId: 1 }));
+    fs = await frames(dc);
+    assert.equal((await scope(dc, fs[0].id)).b.value, '10');
+    // output is not repeated by going back and forth
+    const exited = dc.waitForEvent('exited');
+    await dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [] });
+    await dc.continueRequest({ threadId: 1 });
+    await exited;
+    assert.equal(await stdout(dc), 'total 60\ndone\n');
+  });
+
+  test('restartFrame goes back to the first line of that call', async () => {
+    dc = await client();
+    const ret = line('basic.tl', 'add-return');
+    await launch(dc, { program: BASIC }, () => dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: ret, hitCondition: '2' }] }));
+    let fs = await frames(dc);
+    assert.equal((await scope(dc, fs[0].id)).sum.value, '30');
+    const ev = await resume(dc, () => dc.restartFrameRequest({ frameId: fs[0].id }));
+    assert.equal(ev.body.reason, 'restart');
+    fs = await frames(dc);
+    assert.deepEqual([fs[0].name, fs[0].line], ['add', line('basic.tl', 'add-body')]);
+    const locals = await scope(dc, fs[0].id);
+    assert.deepEqual([locals.a.value, locals.b.value], ['10', '20']);
+  });
+});
+
+describe('languages and tiers', () => {
+  test('a Lox program: breakpoint, recursive stack, output', async () => {
+    dc = await client();
+    const LOX = program('counter.lox');
+    await launch(dc, { program: LOX }, () =>
+      dc.setBreakpointsRequest({ source: { path: LOX }, breakpoints: [{ line: line('counter.lox', 'fib'), condition: 'n == 1' }] }));
+    const fs = await frames(dc);
+    assert.equal(fs[0].source.path, LOX);
+    assert.deepEqual(fs.map(f => f.name), ['fib', 'fib', 'fib', 'fib', 'fib', '<module>'].slice(-fs.length));
+    assert.equal(fs[0].name, 'fib');
+    assert.equal((await scope(dc, fs[0].id)).n.value, '1');
+    await dc.setBreakpointsRequest({ source: { path: LOX }, breakpoints: [] });
+    const exited = dc.waitForEvent('exited');
+    await dc.continueRequest({ threadId: 1 });
+    assert.equal((await exited).body.exitCode, 0);
+    assert.equal(await stdout(dc), '5\n');
+  });
+
+  test('with the JIT on: a breakpoint in a hot function, then the run completes', async () => {
+    dc = await client();
+    const HOT = program('hot.tl');
+    await launch(dc, { program: HOT, jit: 'eager' }, () =>
+      dc.setBreakpointsRequest({ source: { path: HOT }, breakpoints: [{ line: line('hot.tl', 'square'), condition: 'n == 400' }] }));
+    const fs = await frames(dc);
+    assert.equal(fs[0].name, 'square');
+    assert.equal((await scope(dc, fs[0].id)).n.value, '400');
+    const r = await dc.evaluateRequest({ expression: 'n * 2', frameId: fs[0].id });
+    assert.equal(r.body.result, '800');
+    await dc.setBreakpointsRequest({ source: { path: HOT }, breakpoints: [] });
+    const exited = dc.waitForEvent('exited');
+    await dc.continueRequest({ threadId: 1 });
+    await exited;
+    assert.equal(await stdout(dc), 'sum 41541750\n');
+  });
+
+  test('noDebug runs the program without stopping', async () => {
+    dc = await client();
+    const exited = await launch(dc, { program: BASIC, noDebug: true }, () =>
+      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body') }] }), 'exited');
+    assert.equal(exited.body.exitCode, 0);
+    assert.equal(await stdout(dc), 'total 60\ndone\n');
+  });
+});
