@@ -7,6 +7,7 @@ import only the packages its layer allows (LAYERS, the same table as
 docs/architecture.md):
 
     cli                        the commands
+    tools                      debugger, time travel, profiler, tracer, metrics (over vm.hooks)
     api                        the embedding API
     jit                        the JIT tier (vm + ir -> Python)
     vm          lang   ir      the interpreter core  |  the front ends and their driver  |  the SSA IR
@@ -42,7 +43,8 @@ LAYERS: dict[str, set[str]] = {
     "jit": BASE | {"runtime", "sched", "stdlib", "vm", "ir"},
     "embed": BASE | {"runtime", "sched", "stdlib", "vm", "lang"},
     "api": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "embed", "jit"},
-    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit", "__init__"},
+    "tools": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit"},
+    "cli": BASE | {"runtime", "sched", "stdlib", "vm", "lang", "ir", "embed", "api", "jit", "tools", "__init__"},
     "__init__": {"api", "runtime"},  # the package root: lazy re-exports
 }
 

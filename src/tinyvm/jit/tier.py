@@ -321,6 +321,8 @@ class Jit:
         st.generated = gen
         self._install(st, gen, ns)
         self.stats["compiled"] += 1
+        if self.vm.hooks.on_jit:
+            self.vm.hooks.jit("compile", code.name, (time.perf_counter() - t0) * 1000)
         if self.log is not None:
             ms = (time.perf_counter() - t0) * 1000
             entries = len(gen.entries)
@@ -329,6 +331,8 @@ class Jit:
 
     def _not_compiled(self, code: Code, reason: str) -> None:
         self.stats["not_compiled"] += 1
+        if self.vm.hooks.on_jit:
+            self.vm.hooks.jit("not-compiled", code.name, reason=reason)
         if self.log is not None:
             self.log(f"jit: not compiled {code.name}: {reason}")
 
@@ -343,6 +347,8 @@ class Jit:
             pc, reason, key = sites[k]
             counts[k] += 1
             jit.stats["deopts"] += 1
+            if vm.hooks.on_jit:
+                vm.hooks.jit("deopt", st.code.name, reason=f"{reason} (pc {pc})")
             if jit.log is not None and counts[k] <= DEOPT_LIMIT:
                 line, _ = st.code.position(pc)
                 jit.log(f"jit: deopt {st.code.name} at {st.code.path}:{line} (pc {pc}): {reason}")
@@ -368,6 +374,8 @@ class Jit:
         collect = vm.collect
         lim = vm.limits
         heap = vm.heap
+        hooks = vm.hooks
+        code = st.code
 
         def slice_end(fb: Any, pc: int, expired: bool) -> Any:
             # A back-edge of compiled code, the frame written back at the loop
@@ -379,6 +387,10 @@ class Jit:
                 collect()  # (every live value is in fb.L now)
             if not expired:
                 return None
+            if hooks.sampling:  # (the profiler's samples: vm/hooks.py)
+                hooks.sample_at(fb, code, pc, 1)
+            if hooks.stepping:  # a hook installed meanwhile (a debugger's pause): interpret
+                return orig[pc]
             if lim.armed:
                 lim.check()
             if fb.nested or not vm.running or fb is not vm.fiber:
@@ -443,6 +455,8 @@ class Jit:
         if st.recompiles > RECOMPILE_LIMIT:
             st.given_up = True
             self.stats["given_up"] += 1
+            if self.vm.hooks.on_jit:
+                self.vm.hooks.jit("give-up", name, reason="still deoptimising after recompiles")
             if self.log is not None:
                 self.log(f"jit: given up {name}: {st.recompiles - 1} recompiles, still deoptimising")
             return

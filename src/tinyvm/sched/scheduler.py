@@ -171,6 +171,8 @@ class Scheduler:
         vm.heap.alloc(fb)
         self.alive[fb] = None
         self.ready.append(fb)
+        if vm.hooks.on_fiber:
+            vm.hooks.fiber("spawn", fb)
         return fb
 
     @staticmethod
@@ -188,6 +190,8 @@ class Scheduler:
 
     def finish(self, fb: Fiber, result: Any, failed: bool = False) -> None:
         """fb is done: `result` is its return value, or its error if it failed."""
+        if self.vm.hooks.on_fiber:
+            self.vm.hooks.fiber("end", fb)
         fb.state = DONE
         fb.result = result
         if failed:

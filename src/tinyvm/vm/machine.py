@@ -46,6 +46,7 @@ from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
 from ..stdlib.capabilities import Capabilities
 from .blocks import BLOCK_PC, MAX_WEIGHT
 from .calls import NO_PLACE, Calls, to_str_safe
+from .hooks import Hooks, timed_collect
 from .limits import Limits, OutputMeter
 from .modules import Modules
 from .object_ops import ObjectOps
@@ -165,6 +166,8 @@ class Machine(Calls, ObjectOps, Modules):
         # here; the vm package never imports it): the decoder tells it of
         # every code object it decodes.
         self.jit: Any = None
+        # Tools' hooks (vm/hooks.py): the debugger, profiler, tracer.
+        self.hooks = Hooks(self)
         self._init_builtins()
         install_concurrency(self)
 
@@ -230,6 +233,8 @@ class Machine(Calls, ObjectOps, Modules):
         return roots
 
     def collect(self) -> int:
+        if self.hooks.on_gc:
+            return timed_collect(self)
         return self.heap.collect(self.gc_roots())
 
     # ------------------------------------------------------------------ running
@@ -308,6 +313,7 @@ class Machine(Calls, ObjectOps, Modules):
         lim = self.limits
         meter = lim.meter
         weight = self.op_weight
+        hooks = self.hooks
         budget = sched.budget if sched is not None else 1 << 62
         main = fb
         used = 0  # instructions run by fb since it was scheduled
@@ -320,6 +326,8 @@ class Machine(Calls, ObjectOps, Modules):
             try:
                 while True:
                     n = min(chunk, budget - used)
+                    if hooks.sampling:
+                        n = hooks.chunk(n)
                     stop = lim.stop
                     if stop is not None:
                         left = stop - lim.spent - meter.cell_contents
@@ -329,11 +337,18 @@ class Machine(Calls, ObjectOps, Modules):
                                 n = 1
                                 if weight.get(op, 1) > left:
                                     op = self._fit(op, left)
-                    for i in range(n):
-                        op = op(fb)
+                    if hooks.stepping:  # (vm/hooks.py: one plain instruction per dispatch)
+                        step = hooks.step
+                        for i in range(n):
+                            op = step(fb, op)(fb)
+                    else:
+                        for i in range(n):
+                            op = op(fb)
                     used += i + 1
                     lim.spent += i + 1 + meter.cell_contents
                     meter.cell_contents = 0
+                    if hooks.sampling:
+                        hooks.sample(fb, op, i + 1)
                     i = -1
                     if lim.armed:  # a deadline, or the host interrupted the run
                         lim.check()
@@ -355,6 +370,8 @@ class Machine(Calls, ObjectOps, Modules):
                             fb.resume = op
                             sched.ready.append(fb)
                             fb, op = self._next(sched, main)
+                            if hooks.on_fiber:
+                                hooks.fiber("switch", fb)
             except Switch:
                 lim.spent += i + 1
                 i = -1
@@ -421,6 +438,8 @@ class Machine(Calls, ObjectOps, Modules):
                 place = f" in {code.name} at offset {pc}" if code is not None else ""
                 raise GuestException(None, "InternalError", f"{type(e).__name__}: {e}{place} (corrupt bytecode or a VM bug)", self.trace(fb, op)) from e
             if err is not _NO_ERROR:
+                if hooks.on_exception or hooks.stepping:
+                    hooks.exception(fb, op, err)
                 try:
                     op = self._unwind(fb, op, err)
                     # Safe point: the error is on the handler's frame, and the
@@ -460,6 +479,8 @@ class Machine(Calls, ObjectOps, Modules):
                     fb.yielded = False
                     if fb.resume_error is not None:
                         op = self._rethrow_op(op)
+                    if hooks.on_fiber:
+                        hooks.fiber("switch", fb)
                     continue
                 nxt = self._next(sched, main)
                 if nxt is None:
@@ -470,6 +491,8 @@ class Machine(Calls, ObjectOps, Modules):
                         raise outcome[0]
                     return outcome[0] if outcome else None
                 fb, op = nxt
+                if hooks.on_fiber:
+                    hooks.fiber("switch", fb)
 
     def _count_failed(self, op: Any, fb: Fiber, i: int) -> None:
         """Fold the dispatches of a chunk a guest error ended; a block that
