@@ -1,0 +1,214 @@
+"""Breakpoints of the debugger engine: on lines (with a condition, a hit
+condition or a log message), on functions, on exceptions.
+
+Why apart from engine.py: deciding whether a breakpoint *stops* is its own
+small language (VS Code sends `condition` as a guest expression, `hitCondition`
+as text such as ">= 3", `logMessage` with `{expr}` parts), checked at every
+line event, and verified against the compiled code before the program runs:
+a line without code moves to the next line that has some, as every debugger
+does. Conditions and log parts are evaluated by the engine in the frame of
+the event (a muted guest call: the program's position does not move).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...bytecode.code import Code
+from .inspect import EvalError, preview
+
+_HIT = re.compile(r"^\s*(>=|<=|==|>|<|%)?\s*(\d+)\s*$")
+_PART = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass
+class Breakpoint:
+    id: int
+    line: int = 0
+    name: str = ""  # a function breakpoint's function
+    condition: str | None = None
+    hit_condition: str | None = None
+    log_message: str | None = None
+    hits: int = 0
+    verified: bool = True
+
+    @property
+    def plain(self) -> bool:
+        """Stops every time it is reached (no condition, hit count or log)."""
+        return not (self.condition or self.hit_condition or self.log_message)
+
+
+def all_codes(bundle: Any) -> list[Code]:
+    """Every code object of the program's modules (functions in functions,
+    methods, lambdas)."""
+    out: list[Code] = []
+    if bundle is None:
+        return out
+    todo = [m.init for m in bundle.modules.values()]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(k for k in c.consts if isinstance(k, Code))
+    return out
+
+
+def hit_matches(text: str, hits: int) -> bool:
+    """A hit condition: "N" or ">= N" (from the Nth hit on), "== N", "> N",
+    "< N", "<= N", "% N" (every Nth). Raises ValueError for other text."""
+    m = _HIT.match(text)
+    if m is None:
+        raise ValueError(f"hit condition {text!r}: expected N, >= N, == N, > N, < N, <= N or % N")
+    op, n = m.group(1) or ">=", int(m.group(2))
+    if op == "%":
+        return n > 0 and hits % n == 0
+    return {">=": hits >= n, "<=": hits <= n, "==": hits == n, ">": hits > n, "<": hits < n}[op]
+
+
+class Breakpoints:
+    """The breakpoints of one engine (module docstring)."""
+
+    def __init__(self, engine: Any, bundle: Any) -> None:
+        self.engine = engine
+        self.codes = all_codes(bundle)
+        self.lines: dict[str, list[int]] = {}  # real path -> sorted lines with code
+        for c in self.codes:
+            rp = os.path.realpath(c.path)
+            self.lines.setdefault(rp, [])
+            self.lines[rp].extend(line for _, line, _ in c.lines)
+        for rp, ls in self.lines.items():
+            self.lines[rp] = sorted(set(ls))
+        self.by_line: dict[str, dict[int, list[Breakpoint]]] = {}
+        self.functions: list[Breakpoint] = []
+        self.exceptions: set[str] = set()
+        self._real: dict[Any, str] = {}
+        self._next = 0
+
+    def _id(self) -> int:
+        self._next += 1
+        return self._next
+
+    def real(self, code: Any) -> str:
+        rp = self._real.get(code)
+        if rp is None:
+            rp = self._real[code] = os.path.realpath(code.path)
+        return rp
+
+    def resolve_path(self, path: str) -> str:
+        """The real path of a program file named by `path`, also by its base
+        name alone (`b util.tl:3`)."""
+        rp = os.path.realpath(path)
+        if rp in self.lines:
+            return rp
+        same = [p for p in self.lines if os.path.basename(p) == os.path.basename(path)]
+        return same[0] if len(same) == 1 else rp
+
+    # ------------------------------------------------------------------ setting
+
+    def set_lines(self, path: str, specs: list[dict]) -> list[dict]:
+        rp = self.resolve_path(path)
+        have = self.lines.get(rp, [])
+        table: dict[int, list[Breakpoint]] = {}
+        out = []
+        for spec in specs:
+            want = int(spec.get("line", 0))
+            line = next((n for n in have if n >= want), None)
+            bp = Breakpoint(self._id(), line or want, condition=spec.get("condition") or None, hit_condition=spec.get("hitCondition") or None, log_message=spec.get("logMessage") or None)
+            result: dict[str, Any] = {"id": bp.id, "verified": line is not None, "line": bp.line}
+            if bp.hit_condition:
+                try:
+                    hit_matches(bp.hit_condition, 1)
+                except ValueError as e:
+                    line = None
+                    result.update(verified=False, message=str(e))
+            if line is None:
+                bp.verified = False
+                result["verified"] = False
+                result.setdefault("message", f"no code at or after line {want} of {path}" if have else f"{path} is not part of the program")
+            else:
+                table.setdefault(line, []).append(bp)
+            out.append(result)
+        self.by_line[rp] = table
+        return out
+
+    def set_functions(self, specs: list[dict]) -> list[dict]:
+        names = {c.name for c in self.codes}
+        short = {c.name.rsplit(".", 1)[-1] for c in self.codes}
+        self.functions = []
+        out = []
+        for spec in specs:
+            name = str(spec.get("name", ""))
+            bp = Breakpoint(self._id(), name=name, condition=spec.get("condition") or None, hit_condition=spec.get("hitCondition") or None)
+            ok = name in names or ("." not in name and name in short)
+            result: dict[str, Any] = {"id": bp.id, "verified": ok}
+            if ok:
+                self.functions.append(bp)
+            else:
+                result["message"] = f"no function named {name}"
+            out.append(result)
+        return out
+
+    # ------------------------------------------------------------------ checking
+
+    def line_hits(self, ev: Any, frame: Callable[[], Any]) -> list[int]:
+        """Ids of the line breakpoints that stop at this line event (log
+        points print and do not stop)."""
+        if not self.by_line:
+            return []
+        table = self.by_line.get(self.real(ev.code))
+        if not table:
+            return []
+        bps = table.get(ev.line)
+        if not bps:
+            return []
+        return [bp.id for bp in bps if self._passes(bp, frame)]
+
+    def function_hits(self, ev: Any, frame: Callable[[], Any]) -> list[int]:
+        if not self.functions:
+            return []
+        name = ev.code.name
+        last = name.rsplit(".", 1)[-1]
+        return [bp.id for bp in self.functions if (bp.name == name or ("." not in bp.name and bp.name == last)) and self._passes(bp, frame)]
+
+    def would_stop(self, code: Any, line: int, entry: bool) -> bool:
+        """Would a breakpoint that needs no evaluation stop at this past line
+        event? (reverse continue: conditions cannot be asked of the past.)"""
+        bps = self.by_line.get(self.real(code), {}).get(line, ())
+        if any(bp.plain for bp in bps):
+            return True
+        if entry:
+            name = code.name
+            return any(bp.plain and (bp.name == name or bp.name == name.rsplit(".", 1)[-1]) for bp in self.functions)
+        return False
+
+    def _passes(self, bp: Breakpoint, frame: Callable[[], Any]) -> bool:
+        eng = self.engine
+        if bp.condition:
+            try:
+                v = eng._evaluate(bp.condition, frame())
+            except EvalError as e:
+                eng.on_output("console", f"breakpoint {bp.id}: condition {bp.condition!r} failed: {e} (stopping)\n")
+                return True
+            if v is None or v is False:
+                return False
+        bp.hits += 1
+        if bp.hit_condition and not hit_matches(bp.hit_condition, bp.hits):
+            return False
+        if bp.log_message:
+            eng.on_output("console", self.interpolate(bp.log_message, frame) + "\n")
+            return False
+        return True
+
+    def interpolate(self, text: str, frame: Callable[[], Any]) -> str:
+        eng = self.engine
+
+        def part(m: re.Match) -> str:
+            try:
+                v = eng._evaluate(m.group(1), frame())
+            except EvalError as e:
+                return f"<{e}>"
+            return v if type(v) is str else preview(v)
+
+        return _PART.sub(part, text)
