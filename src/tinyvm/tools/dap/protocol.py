@@ -119,9 +119,9 @@ class MessageReader:
         command = message.get("command")
         if not isinstance(command, str) or not command:
             return Malformed("malformed request: no command", seq)
-        args = message.get("arguments", {})
+        args = message.get("arguments")
         if args is None:
-            message["arguments"] = {}
+            message["arguments"] = {}  # DAP lets a request without arguments leave them out
         elif not isinstance(args, dict):
             return Malformed(f"malformed request: arguments of {command!r} must be an object", seq, command)
         return message

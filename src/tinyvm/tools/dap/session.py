@@ -201,8 +201,8 @@ class Session:
         except Exception as e:  # an engine error or a bug: an error response, the server goes on
             name = type(e).__name__
             text = str(e) or name
-            if name not in ("EvalError", "ValueError", "KeyError", "LookupError"):
-                text = f"{name}: {text}"
+            if name not in ("EvalError", "ValueError"):  # the engine's word on a bad request: as it is
+                text = f"internal error ({name}: {text})"
                 if self.log is not None:
                     self.log.write("".join(traceback.format_exception(e)))
             self._respond(seq, command, error=text)
