@@ -38,6 +38,7 @@ import io
 import os
 import queue
 import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -364,27 +365,31 @@ class Session:
         self.threads_seen = now
 
     def _terminate_engine(self) -> None:
-        """Stop the program, wherever it is (a running engine is paused first)."""
+        """Stop the program, wherever it is. A running program is paused
+        first, so that the worker's engine call returns and the engine is
+        closed from a stop; one that does not reach a line soon (blocked on
+        input, say) is closed from here, which the engine allows."""
         eng = self.engine
         if eng is None or self.ended:
             return
-        self.ended = True
+        self.ended = True  # from now on, no stopped/exited event: the client asked for the end
         if self.running:
             try:
                 eng.pause()
-            except Exception:
+            except Exception:  # the engine is failing anyway; close it below
                 pass
-        for name in ("terminate", "close"):
-            fn = getattr(eng, name, None)
-            if callable(fn):
-                try:
-                    if self.running:
-                        fn()  # (thread-safe by the engine's contract, or harmless)
-                    else:
-                        self.worker.call(fn)
-                except Exception:
-                    pass
-                break
+            deadline = time.monotonic() + 2.0
+            while self.running and time.monotonic() < deadline:
+                time.sleep(0.01)
+        close = getattr(eng, "close", None)
+        if callable(close):
+            try:
+                if self.running:
+                    close()
+                else:
+                    self.worker.call(close)
+            except Exception:  # closing a broken engine: nothing more to do
+                pass
 
     # ------------------------------------------------------------------ requests: setup
 

@@ -149,11 +149,12 @@ describe('stepping', () => {
     assert.deepEqual([fs[0].name, fs[0].line], ['add', line('basic.tl', 'add-return')]);
     await resume(dc, () => dc.stepOutRequest({ threadId: 1 }));
     fs = await frames(dc);
-    assert.equal(fs.length, 1);
-    assert.equal(fs[0].name, '<module>');
+    assert.deepEqual(fs.map(f => [f.name, f.line]), [['<module>', line('basic.tl', 'loop')]]); // back in the caller, mid-line
     await resume(dc, () => dc.nextRequest({ threadId: 1 }));
+    assert.equal((await frames(dc))[0].line, line('basic.tl', 'after-call'));
     await resume(dc, () => dc.nextRequest({ threadId: 1 }));
     fs = await frames(dc);
+    assert.equal(fs[0].line, line('basic.tl', 'after-call') - 2); // the loop's condition
     const g = await scope(dc, fs[0].id, 'Globals');
     assert.equal(g.total.value, '10');
   });
@@ -171,6 +172,29 @@ describe('stepping', () => {
     const terminated = dc.waitForEvent('terminated');
     await dc.terminateRequest();
     await terminated;
+  });
+});
+
+describe('ending', () => {
+  test('terminate while the program runs ends it at once', async () => {
+    dc = await client();
+    await launch(dc, { program: program('loop.tl') }, null, 'continued');
+    const terminated = dc.waitForEvent('terminated');
+    const t0 = Date.now();
+    await dc.terminateRequest();
+    await terminated;
+    assert.ok(Date.now() - t0 < 5000);
+    await assert.rejects(dc.stackTraceRequest({ threadId: 1 }), /ended/);
+  });
+
+  test('disconnect while the program runs ends the adapter', async () => {
+    dc = await client();
+    await launch(dc, { program: program('loop.tl') }, null, 'continued');
+    const proc = dc._adapterProcess;
+    const exited = new Promise(resolve => proc.on('exit', code => resolve(code)));
+    await dc.disconnectRequest({ terminateDebuggee: true });
+    assert.equal(await exited, 0);
+    dc = null;
   });
 });
 
