@@ -198,6 +198,8 @@ class _Options:
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
             "repl": [self.help, repl_lang, *vm, *self.allow],
+            # The debugger (tools/debugger): FILE then the program's arguments, as run.
+            "debug": [self.help, self.lang, self.jit[0], *self.allow],
             "help": [self.help],
             # tvm dap (tools/dap): like run, its options end at PROGRAM.
             "dap": [
@@ -233,9 +235,10 @@ def usage(langs: "Languages | None" = None) -> str:
         ("disasm", "[options] FILE", f"show the bytecode of {_program_files(langs)}"),
         ("ir", "[options] FILE", "show the SSA IR of every function of FILE"),
         ("jit-dump", "[options] FILE", "show the IR after each pass and the JIT's Python for each function"),
+        ("debug", "[options] FILE [args...]", "debug a program: breakpoints, stepping, reverse steps (pdb-style)"),
+        ("dap", "[--port N] [FILE]", "Debug Adapter Protocol server for editors (docs/debugging.md)"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
-        ("dap", "[--port N] [FILE]", "Debug Adapter Protocol server for editors (docs/debugging.md)"),
         ("help", "[COMMAND]", "this text, or a command's (also: tvm COMMAND --help)"),
     ]
     first = _source_extensions(langs)[0]
@@ -352,6 +355,16 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "commands; :quit or Ctrl-D ends the session.",
             ],
             [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
+        ),
+        "debug": (
+            ["tvm debug [options] FILE [args...]"],
+            [
+                f"Debug {files} in a pdb-style terminal debugger (docs/debugging.md): breakpoints",
+                "(b LINE, b FUNC, b LINE if COND), c, n, s, finish, p EXPR, bt, l, rs (reverse step),",
+                "rc (reverse continue), fibers, heap, q; h lists them all. The commands are read from",
+                "standard input (a terminal or a pipe); the program's own input() reads end of input.",
+            ],
+            [(f"tvm debug fib{ext}", "debug a program"), (f"printf 'b 3\\nc\\nbt\\nq\\n' | tvm debug fib{ext}", "a scripted session")],
         ),
         "dap": (
             ["tvm dap [options]", "tvm dap --port N [options] [FILE [args...]]"],
@@ -557,9 +570,9 @@ class _Cli:
         if lead.ended:  # `tvm [options] -- FILE ...`
             opts, words = Parsed(), rest
         else:
-            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "dap"))
+            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "debug", "dap"))
         lead.merge(opts)
-        words = words if command in ("run", "dap") else opts.words
+        words = words if command in ("run", "debug", "dap") else opts.words
         if command == "help":
             return self.help(words, lead)
         if lead.get("help"):
@@ -824,6 +837,15 @@ class _Cli:
         if failed is not None:
             raise failed
         return EXIT_OK
+
+    def debug(self, words: list[str], opts: Parsed) -> int:
+        if not words:
+            raise UsageError("debug needs a FILE")
+        from ..stdlib.capabilities import grants_from
+        from ..tools.debugger.cli import main as debug_main
+
+        jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
+        return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
 
     def repl(self, words: list[str], opts: Parsed) -> int:
         if words:

@@ -209,6 +209,8 @@ class Breakpoints:
                 v = eng._evaluate(m.group(1), frame())
             except EvalError as e:
                 return f"<{e}>"
-            return v if type(v) is str else preview(v)
+            f = frame()
+            lox = getattr(getattr(f.module, "code", None), "lang", "") == "lox"
+            return v if type(v) is str else preview(v, lox=lox)
 
         return _PART.sub(part, text)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import os
 import queue
+import re
 import threading
 from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
@@ -50,8 +51,11 @@ from .inspect import (
     frame_locals,
     module_globals,
     new_name,
+    RECEIVERS,
+    param_name,
     preview,
     read_name,
+    rename_receiver,
     set_child,
     type_name,
     unwrap,
@@ -61,6 +65,7 @@ from .inspect import (
 
 __all__ = ["Engine", "EvalError", "Stop"]
 
+_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.S)
 STEPPING_EVENTS = ("line", "call", "return", "exception", "fiber")
 
 
@@ -474,6 +479,7 @@ class Engine:
 
     def _run(self, gen: int) -> None:
         from ...runtime.errors import GuestException, GuestExit, HostIOError, LimitExceeded
+        from ...vm.hooks import HookError
 
         stop = Stop("exited", exit_code=0)
         vm = None
@@ -490,6 +496,10 @@ class Engine:
             vm.run_bundle(self.bundle)
         except _Abort:
             return
+        except HookError as e:
+            if isinstance(e.__cause__, _Abort) or gen != self._generation:
+                return
+            stop.exit_code, stop.error = 70, f"internal error: {e}"
         except GuestExit as e:
             stop.exit_code = e.status
         except LimitExceeded as e:
@@ -662,7 +672,7 @@ class Engine:
             value = ev.data.get("value")
             message = ev.data.get("message", "")
             cls = type_name(value)
-            text = f"{cls}: {message}" if message else cls
+            text = message if message.startswith(cls) else (f"{cls}: {message}" if message else cls)
             self._stop_here(ev, ev.count - self._skew, "exception", text=("caught " if caught else "uncaught ") + text)
 
     def _stop_here(self, ev: Any, pos: int, reason: str, text: str = "", hit_ids: list[int] | None = None) -> None:
@@ -697,9 +707,20 @@ class Engine:
         lang = module.code.lang if module is not None and module.code is not None else self.frontend.dialect
         fe = self.languages.for_dialect(lang)
         names = visible_names(frame)
+        assign = _ASSIGN.match(expr)
+        if assign is not None:  # `x = EXPR`: the value of EXPR, stored in the visible x
+            target = next(((k, w) for n, k, w in names if n == assign.group(1)), None)
+            if target is not None:
+                value = self._evaluate(assign.group(2), frame)
+                write_name(frame, target[0], target[1], value)
+                return value
         fname = new_name()
         bundle, back, first_error = None, False, None
-        for src, back in evaluator_source(lang, expr, [n for n, _, _ in names], fname):
+        params = [param_name(n) for n, _, _ in names]
+        original = expr
+        if any(n in RECEIVERS for n, _, _ in names):
+            expr = rename_receiver(expr)
+        for src, back in evaluator_source(lang, expr, params, fname):
             try:
                 bundle = compile_program(f"{fname}{fe.extensions[0]}", source=src, lang=fe.name, languages=self.languages)
                 break
@@ -708,7 +729,7 @@ class Engine:
                     d = e.diagnostics[0] if e.diagnostics else None
                     first_error = d.message if d is not None else e.render()
         if bundle is None:
-            raise EvalError(f"cannot evaluate {expr!r}: {first_error}")
+            raise EvalError(f"cannot evaluate {original!r}: {first_error}")
         key = bundle.main
         hooks = m.hooks
         before = hooks.count
@@ -740,7 +761,8 @@ class Engine:
 
     def _var(self, name: str, value: Any, frame: Any, key: str = "value") -> dict:
         ref = self._ref(("value", frame, value)) if expandable(value) else 0
-        out: dict[str, Any] = {key: preview(value), "type": type_name(value), "variablesReference": ref}
+        lox = _is_lox(frame)
+        out: dict[str, Any] = {key: preview(value, lox=lox), "type": type_name(value, lox), "variablesReference": ref}
         if name or key == "value":
             out = {"name": name, **out}
         if ref:
@@ -812,6 +834,12 @@ class Engine:
             if self._tid(f) == tid:
                 return f
         return None
+
+
+def _is_lox(frame: Any) -> bool:
+    module = getattr(frame, "module", None)
+    code = getattr(module, "code", None)
+    return getattr(code, "lang", "") == "lox"
 
 
 def source_lines(path: str) -> list[str]:

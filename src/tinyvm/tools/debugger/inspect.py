@@ -21,6 +21,7 @@ is an expression whose value is all it gives back).
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,14 +131,17 @@ def unwrap(v: Any) -> Any:
 # --------------------------------------------------------------------------- values
 
 
-def type_name(v: Any) -> str:
+def type_name(v: Any, lox: bool = False) -> str:
+    """typeof(v); for a Lox frame, numbers are "number" (Lox has one kind)."""
+    if lox and type(v) in (int, float):
+        return "number"
     try:
         return typeof(v)
     except Exception:  # a host object without a type name: its Python type
         return type(v).__name__
 
 
-def preview(v: Any, budget: int = PREVIEW, depth: int = 0) -> str:
+def preview(v: Any, budget: int = PREVIEW, depth: int = 0, lox: bool = False) -> str:
     """A one-line picture of v, cut at `budget` characters; never runs guest
     code (an instance's `str` method is not called: its fields are shown)."""
     t = type(v)
@@ -148,6 +152,8 @@ def preview(v: Any, budget: int = PREVIEW, depth: int = 0) -> str:
     if t is int:
         return str(v)
     if t is float:
+        if lox and v.is_integer() and abs(v) < 1e16:
+            return str(int(v))  # (as Lox prints it)
         return repr(v) if v == v and v not in (float("inf"), float("-inf")) else str(v)
     if t is str:
         s = '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -155,19 +161,19 @@ def preview(v: Any, budget: int = PREVIEW, depth: int = 0) -> str:
     if depth > 2:
         return "..."
     if t is Array:
-        inner = _join((preview(x, budget, depth + 1) for x in v.items), budget)
+        inner = _join((preview(x, budget, depth + 1, lox) for x in v.items), budget)
         return f"[{inner}]"
     if t is Map:
-        inner = _join((f"{preview(unmap_key(k), budget, depth + 1)}: {preview(x, budget, depth + 1)}" for k, x in v.items.items()), budget)
+        inner = _join((f"{preview(unmap_key(k), budget, depth + 1, lox)}: {preview(x, budget, depth + 1, lox)}" for k, x in v.items.items()), budget)
         return "{" + inner + "}" if inner else "{:}"
     if t is Record:
-        inner = _join((f"{k}: {preview(x, budget, depth + 1)}" for k, x in v.fields.items()), budget)
+        inner = _join((f"{k}: {preview(x, budget, depth + 1, lox)}" for k, x in v.fields.items()), budget)
         return "{" + inner + "}"
     if t is Instance:
-        inner = _join((f"{k}: {preview(x, budget, depth + 1)}" for k, x in v.fields.items()), budget)
+        inner = _join((f"{k}: {preview(x, budget, depth + 1, lox)}" for k, x in v.fields.items()), budget)
         return f"{v.cls.name}({inner})"
     if t is Cell:
-        return preview(v.value, budget, depth)
+        return preview(v.value, budget, depth, lox)
     if isinstance(v, Function):
         return f"<fn {v.name}>"
     if t is Class:
@@ -286,6 +292,21 @@ def evaluator_source(lang: str, expr: str, names: list[str], fn: str) -> list[tu
         (f"fn {fn}({params}) -> any {{\n    let __v: any = ({expr}\n    )\n    return [__v{back}]\n}}\n", True),
         (f"fn {fn}({params}) -> any {{\n    {expr}\n    return [nil{back}]\n}}\n", True),
     ]
+
+
+_RECEIVER = re.compile(r'("(?:[^"\\]|\\.)*")|\b(self|this)\b')
+RECEIVERS = ("self", "this")
+
+
+def param_name(name: str) -> str:
+    """The parameter standing for a visible name: the receiver (`self`,
+    Lox's `this`) cannot be a parameter, so it is passed as `__self`."""
+    return "__" + name if name in RECEIVERS else name
+
+
+def rename_receiver(expr: str) -> str:
+    """expr with `self`/`this` (outside string literals) renamed as param_name does."""
+    return _RECEIVER.sub(lambda m: m.group(1) or "__" + m.group(2), expr)
 
 
 def new_name() -> str:
