@@ -682,6 +682,11 @@ class _Cli:
             warn_leaks=bool(opts.get("warn_leaks")),
             **kwargs,
         )
+        if tier == "stepped":
+            # Every instruction stepped, with line, call and return hooks (what
+            # a debugger installs, docs/hooks.md): the run must not change.
+            for event in ("line", "call", "return"):
+                vm.machine.hooks.add(event, _ignore_event)
         path = _display(word, code)
         fe = self.langs.select(path, lang)
         status = EXIT_OK
@@ -868,6 +873,10 @@ def _passes_help(registry: dict) -> str:
     lines += [f"  {'*' if p.default else ' '} {p.name:<{width}}  {p.doc}" for p in rows]
     lines += ["", "--passes LIST: default | none | NAME,NAME,... | default,-NAME | default,+NAME"]
     return "\n".join(lines) + "\n"
+
+
+def _ignore_event(event: Any) -> None:
+    """A hook that does nothing (TVM_TIER=stepped)."""
 
 
 def _display(word: str | None, code: str | None) -> str:
