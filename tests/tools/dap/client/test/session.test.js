@@ -86,6 +86,12 @@ describe('breakpoints', () => {
     const info = await vars(dc, globals.info.variablesReference);
     assert.equal(info.name.value, '"tiny"');
     assert.equal(info.size.value, '3');
+    // a map and an instance too
+    const ages = await vars(dc, globals.ages.variablesReference);
+    assert.deepEqual(Object.values(ages).map(v => v.value).sort(), ['36', '41']);
+    assert.ok(globals.pt.variablesReference > 0, JSON.stringify(globals.pt));
+    const pt = await vars(dc, globals.pt.variablesReference);
+    assert.deepEqual([pt.x.value, pt.y.value], ['1', '2']);
   });
 
   test('a conditional breakpoint stops only where its condition holds', async () => {
@@ -131,6 +137,29 @@ describe('breakpoints', () => {
     const [top] = await frames(dc);
     assert.equal(top.name, 'add');
     assert.equal(top.line, line('basic.tl', 'add-body'));
+  });
+});
+
+describe('while running', () => {
+  test('a breakpoint set while the program runs stops it', async () => {
+    dc = await client();
+    const LOOP = program('loop.tl');
+    await launch(dc, { program: LOOP }, null, 'continued');
+    await new Promise(r => setTimeout(r, 200));
+    const stopped = dc.waitForEvent('stopped');
+    const r = await dc.setBreakpointsRequest({ source: { path: LOOP }, breakpoints: [{ line: line('loop.tl', 'count'), condition: 'count > 1000' }] });
+    assert.equal(r.body.breakpoints[0].verified, true);
+    assert.equal((await stopped).body.reason, 'breakpoint');
+    const [top] = await frames(dc);
+    assert.equal(top.line, line('loop.tl', 'count'));
+    assert.equal((await dc.evaluateRequest({ expression: 'count', frameId: top.id })).body.result, '1001');
+    // inspection while it runs is refused at once, not queued behind the run
+    await dc.setBreakpointsRequest({ source: { path: LOOP }, breakpoints: [] });
+    await dc.continueRequest({ threadId: 1 });
+    await assert.rejects(dc.stackTraceRequest({ threadId: 1 }), /running/);
+    const paused = dc.waitForEvent('stopped');
+    await dc.pauseRequest({ threadId: 1 });
+    assert.equal((await paused).body.reason, 'pause');
   });
 });
 
@@ -331,7 +360,7 @@ describe('languages and tiers', () => {
     assert.equal(fs[0].source.path, LOX);
     assert.deepEqual(fs.map(f => f.name), ['fib', 'fib', 'fib', 'fib', 'fib', 'script'].slice(-fs.length));
     assert.equal(fs[0].name, 'fib');
-    assert.equal(Number((await scope(dc, fs[0].id)).n.value), 1); // (the engine shows Lox's 1 as 1.0)
+    assert.equal((await scope(dc, fs[0].id)).n.value, '1'); // as Lox prints it
     await dc.setBreakpointsRequest({ source: { path: LOX }, breakpoints: [] });
     const exited = dc.waitForEvent('exited');
     await dc.continueRequest({ threadId: 1 });
