@@ -374,13 +374,7 @@ class Session:
             return
         self.ended = True  # from now on, no stopped/exited event: the client asked for the end
         if self.running:
-            try:
-                eng.pause()
-            except Exception:  # the engine is failing anyway; close it below
-                pass
-            deadline = time.monotonic() + 2.0
-            while self.running and time.monotonic() < deadline:
-                time.sleep(0.01)
+            self._pause_until_stopped(eng, 2.0)
         close = getattr(eng, "close", None)
         if callable(close):
             try:
@@ -547,10 +541,23 @@ class Session:
         frame_id = self._int(args, "frameId")
         after.append(self._run("restartFrame", lambda eng: eng.restart_frame(frame_id)))
 
+    def _pause_until_stopped(self, eng: Any, timeout: float) -> None:
+        """Ask the engine to pause until the run stops. Asked again and again:
+        a pause that arrives before the engine has launched the run (right
+        after configurationDone) is cleared by the launch."""
+        deadline = time.monotonic() + timeout
+        while self.running and time.monotonic() < deadline:
+            try:
+                eng.pause()
+            except Exception:  # a failing engine: the caller closes it
+                return
+            time.sleep(0.02)
+
     def req_pause(self, args: dict[str, Any], after: list) -> None:
         eng = self._need_engine()
         if self.running:
-            eng.pause()  # thread-safe: the engine stops at its next instruction and the worker sends `stopped`
+            # thread-safe: the engine stops at the next line; the worker then sends `stopped`
+            threading.Thread(target=self._pause_until_stopped, args=(eng, 5.0), name="tvm-dap-pause", daemon=True).start()
 
     # ------------------------------------------------------------------ requests: inspecting
 
