@@ -378,8 +378,9 @@ def test_tcp_server_serves_sessions_and_announces_its_port():
 
 
 def test_tvm_dap_on_stdio_answers_garbage_with_errors_not_tracebacks():
+    big = {"seq": 2, "type": "request", "command": "initialize", "arguments": {"clientName": "x" * 300_000}}  # > a pipe's buffer
     data = b"hello\r\n\r\n" + b"Content-Length: 4\r\n\r\nnope" + encode({"seq": 1, "type": "request", "command": "nope"}) + encode(
-        {"seq": 2, "type": "request", "command": "initialize", "arguments": {}}
+        big
     ) + encode({"seq": 3, "type": "request", "command": "disconnect", "arguments": {}})
     p = subprocess.run([TVM, "dap"], input=data, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr

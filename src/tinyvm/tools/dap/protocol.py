@@ -101,9 +101,12 @@ class MessageReader:
         length = int(length_text)
         if length > MAX_BODY:
             return Malformed(f"message too large: {length} bytes (at most {MAX_BODY})")
-        body = self.stream.read(length) if length else b""
-        if len(body) < length:
-            return None  # the stream ended inside the body
+        body = b""
+        while len(body) < length:  # a raw stream may return less than asked
+            chunk = self.stream.read(length - len(body))
+            if not chunk:
+                return None  # the stream ended inside the body
+            body += chunk
         try:
             message = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:

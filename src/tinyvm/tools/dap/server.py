@@ -65,7 +65,7 @@ def run_session(
 
 def serve_stdio(*, program: str | None = None, program_args: list[str] | None = None, log: TextIO | None = None) -> int:
     """One session on this process's stdin and stdout."""
-    inp = os.fdopen(os.dup(0), "rb", buffering=0)
+    inp = os.fdopen(os.dup(0), "rb")  # buffered: read(n) returns n bytes, however the pipe splits them
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to fd 1 lands on stderr, not in the protocol
     null = os.open(os.devnull, os.O_RDONLY)
