@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ...bytecode.code import Code
+from ...bytecode.code import ClassInfo, Code
 from .inspect import EvalError, preview
 
 _HIT = re.compile(r"^\s*(>=|<=|==|>|<|%)?\s*(\d+)\s*$")
@@ -55,6 +56,21 @@ def all_codes(bundle: Any) -> list[Code]:
     return out
 
 
+def qualified_names(codes: list[Code]) -> dict[Code, str]:
+    """`Class.method` for each method's code, also where the front end names
+    it by the method alone (Lox): the methods of a ClassInfo constant are
+    code constants of the same code object."""
+    out: dict[Code, str] = {}
+    for c in codes:
+        for k in c.consts:
+            if isinstance(k, ClassInfo):
+                for m in k.methods:
+                    for f in c.consts:
+                        if isinstance(f, Code) and f.name in (m, f"{k.name}.{m}"):
+                            out[f] = f"{k.name}.{m}"
+    return out
+
+
 def hit_matches(text: str, hits: int) -> bool:
     """A hit condition: "N" or ">= N" (from the Nth hit on), "== N", "> N",
     "< N", "<= N", "% N" (every Nth). Raises ValueError for other text."""
@@ -73,6 +89,7 @@ class Breakpoints:
     def __init__(self, engine: Any, bundle: Any) -> None:
         self.engine = engine
         self.codes = all_codes(bundle)
+        self.qualified = qualified_names(self.codes)
         self.lines: dict[str, list[int]] = {}  # real path -> sorted lines with code
         for c in self.codes:
             rp = os.path.realpath(c.path)
@@ -134,7 +151,7 @@ class Breakpoints:
         return out
 
     def set_functions(self, specs: list[dict]) -> list[dict]:
-        names = {c.name for c in self.codes}
+        names = {c.name for c in self.codes} | set(self.qualified.values())
         short = {c.name.rsplit(".", 1)[-1] for c in self.codes}
         self.functions = []
         out = []
@@ -168,9 +185,14 @@ class Breakpoints:
     def function_hits(self, ev: Any, frame: Callable[[], Any]) -> list[int]:
         if not self.functions:
             return []
-        name = ev.code.name
-        last = name.rsplit(".", 1)[-1]
-        return [bp.id for bp in self.functions if (bp.name == name or ("." not in bp.name and bp.name == last)) and self._passes(bp, frame)]
+        return [bp.id for bp in self.functions if self._names(bp, ev.code) and self._passes(bp, frame)]
+
+    def _names(self, bp: Breakpoint, code: Any) -> bool:
+        """Does function breakpoint bp name this code? (`f`, `Class.m`, or `m` for every m)"""
+        name = code.name
+        if bp.name == name or bp.name == self.qualified.get(code):
+            return True
+        return "." not in bp.name and bp.name == name.rsplit(".", 1)[-1]
 
     def would_stop(self, code: Any, line: int, entry: bool) -> bool:
         """Would a breakpoint that needs no evaluation stop at this past line
@@ -179,8 +201,7 @@ class Breakpoints:
         if any(bp.plain for bp in bps):
             return True
         if entry:
-            name = code.name
-            return any(bp.plain and (bp.name == name or bp.name == name.rsplit(".", 1)[-1]) for bp in self.functions)
+            return any(bp.plain and self._names(bp, code) for bp in self.functions)
         return False
 
     def _passes(self, bp: Breakpoint, frame: Callable[[], Any]) -> bool:

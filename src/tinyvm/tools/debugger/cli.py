@@ -37,13 +37,14 @@ HELP = __doc__.split("Commands (also `h`):", 1)[1].strip("\n")
 class Debugger:
     """One `tvm debug` session: an engine and the terminal's streams."""
 
-    def __init__(self, engine: Engine, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(self, engine: Engine, stdin: TextIO, stdout: TextIO, stderr: TextIO | None = None) -> None:
         self.eng = engine
         self.stdin, self.stdout = stdin, stdout
+        self.stderr = stderr if stderr is not None else stdout
         self.echo = not _isatty(stdin)
-        self.line_bps: dict[str, list[dict]] = {}  # file -> specs (the engine takes all of a file at once)
-        self.func_bps: list[dict] = []
-        self.bp_list: list[tuple[int, str]] = []  # (engine id, description), in the order set
+        # Breakpoints as set: {"num", "file" (None: a function's), "spec", "desc"}.
+        self.bp_list: list[dict] = []
+        self.bp_number = 0
         self.stop: Stop | None = None
         self.level = 0  # the selected frame
 
@@ -60,7 +61,7 @@ class Debugger:
     def run(self) -> int:
         eng = self.eng
         if eng.compile_error is not None:
-            self.say(eng.compile_error)
+            self.stderr.write(eng.compile_error + "\n")
             return eng.frontend.exit_compile
         self.show(self._wait(lambda: eng.start(stop_on_entry=True)))
         while True:
@@ -212,7 +213,7 @@ class Debugger:
         current = frame["line"] if frame else 0
         center = int(rest) if rest.isdigit() else current or 1
         lines = source_lines(path)
-        bps = {int(s["line"]) for f, specs in self.line_bps.items() for s in specs if f in (path,) or _same(f, path)}
+        bps = {b["spec"]["line"] for b in self.bp_list if b["file"] is not None and _same(b["file"], path)}
         for n in range(max(1, center - 5), min(len(lines), center + 5) + 1):
             mark = "->" if n == current else ("B " if n in bps else "  ")
             self.say(f"{n:4} {mark} {lines[n - 1]}")
@@ -259,74 +260,58 @@ class Debugger:
         if not rest:
             if not self.bp_list:
                 self.say("no breakpoints")
-            for bid, desc in self.bp_list:
-                self.say(f"{bid:3} {desc}")
+            for bp in self.bp_list:
+                self.say(f"{bp['num']:3} {bp['desc']}")
             return
         where, _, cond = rest.partition(" if ")
         where, cond = where.strip(), cond.strip() or None
         file, _, line = where.rpartition(":")
-        if not line.isdigit() and not where.isdigit():
-            spec = {"name": where, **({"condition": cond} if cond else {})}
-            self.func_bps.append(spec)
-            results = self.eng.set_function_breakpoints(self.func_bps)
-            r = results[-1]
-            if not r["verified"]:
-                self.func_bps.pop()
-                self.eng.set_function_breakpoints(self.func_bps)
-                self.say(f"*** {r.get('message', 'cannot break there')}")
-                return
-            self._renumber()
-            self.say(f"breakpoint {self.bp_list[-1][0]} at function {where}" + (f" if {cond}" if cond else ""))
-            return
         if where.isdigit():
             file, line = self._current_file(), where
-        file = file or self._current_file()
-        spec = {"line": int(line), **({"condition": cond} if cond else {})}
-        specs = self.line_bps.setdefault(file, [])
-        specs.append(spec)
-        results = self.eng.set_breakpoints(file, specs)
-        r = results[-1]
+        extra = {"condition": cond} if cond else {}
+        if not line.isdigit():  # a function
+            bp = {"file": None, "spec": {"name": where, **extra}}
+        else:
+            bp = {"file": file or self._current_file(), "spec": {"line": int(line), **extra}}
+        self.bp_list.append(bp)
+        r = self._send(bp["file"])[-1]
         if not r["verified"]:
-            specs.pop()
-            self.eng.set_breakpoints(file, specs)
+            self.bp_list.pop()
+            self._send(bp["file"])
             self.say(f"*** {r.get('message', 'cannot break there')}")
             return
-        spec["line"] = r["line"]  # (moved to the line with code)
-        self._renumber()
-        self.say(f"breakpoint {self.bp_list[-1][0]} at {file}:{r['line']}" + (f" if {cond}" if cond else ""))
+        self.bp_number += 1
+        bp["num"] = self.bp_number
+        if bp["file"] is None:
+            bp["desc"] = f"function {where}"
+        else:
+            bp["spec"]["line"] = r["line"]  # (moved to the line with code)
+            bp["desc"] = f"{bp['file']}:{r['line']}"
+        bp["desc"] += f" if {cond}" if cond else ""
+        self.say(f"breakpoint {bp['num']} at {bp['desc']}")
 
-    def _renumber(self) -> None:
-        """The list `b` shows and `cl N` takes: line breakpoints by file, then
-        function breakpoints, numbered from 1."""
-        out = []
-        for file, specs in self.line_bps.items():
-            out += [f"{file}:{s['line']}" + (f" if {s['condition']}" if s.get("condition") else "") for s in specs]
-        out += [f"function {s['name']}" + (f" if {s['condition']}" if s.get("condition") else "") for s in self.func_bps]
-        self.bp_list = list(enumerate(out, 1))
+    def _send(self, file: str | None) -> list[dict]:
+        """Give the engine every breakpoint of `file` (None: the function
+        breakpoints): it takes them all at once, as DAP does."""
+        specs = [b["spec"] for b in self.bp_list if b["file"] == file]
+        if file is None:
+            return self.eng.set_function_breakpoints(specs)
+        return self.eng.set_breakpoints(file, specs)
 
     def clear(self, rest: str) -> None:
         if not rest:
-            for file in self.line_bps:
-                self.eng.set_breakpoints(file, [])
-            self.line_bps.clear()
-            self.func_bps.clear()
-            self.eng.set_function_breakpoints([])
+            files = {b["file"] for b in self.bp_list}
             self.bp_list = []
+            for file in files:
+                self._send(file)
             self.say("all breakpoints cleared")
             return
-        if not rest.isdigit() or not 1 <= int(rest) <= len(self.bp_list):
+        bp = next((b for b in self.bp_list if rest.isdigit() and b["num"] == int(rest)), None)
+        if bp is None:
             self.say(f"*** no breakpoint {rest}")
             return
-        n = int(rest) - 1
-        i = 0
-        for file, specs in self.line_bps.items():
-            if n < i + len(specs):
-                specs.pop(n - i)
-                break
-            i += len(specs)
-        else:
-            self.func_bps.pop(n - i)
-        self._renumber()
+        self.bp_list.remove(bp)
+        self._send(bp["file"])
         self.say(f"breakpoint {rest} cleared")
 
     def _current_file(self) -> str:
@@ -347,12 +332,12 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, jit: str = "off", lang: str | None = None, languages: Any = None, allow: Any = None) -> int:
+def main(path: str, args: list[str], *, stdin: TextIO, stdout: TextIO, stderr: TextIO | None = None, jit: str = "off", lang: str | None = None, languages: Any = None, allow: Any = None) -> int:
     """`tvm debug`: debug the program at `path` (its stdin is empty: the
     debugger's commands come from stdin)."""
     holder: list[Debugger] = []
     eng = Engine(path, argv=args, stdin="", on_output=lambda c, t: holder[0].output(c, t), jit=jit, lang=lang, languages=languages, allow=allow)
-    dbg = Debugger(eng, stdin, stdout)
+    dbg = Debugger(eng, stdin, stdout, stderr)
     holder.append(dbg)
     return dbg.run()
 

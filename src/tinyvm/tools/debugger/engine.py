@@ -34,13 +34,15 @@ import queue
 import re
 import threading
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...heap.objects import UNINIT
 from .breakpoints import Breakpoints
 from .history import ENTRY, SAME, History
 from .inspect import (
+    RECEIVERS,
     EvalError,
     Frame,
     children,
@@ -51,7 +53,6 @@ from .inspect import (
     frame_locals,
     module_globals,
     new_name,
-    RECEIVERS,
     param_name,
     preview,
     read_name,
@@ -65,7 +66,7 @@ from .inspect import (
 
 __all__ = ["Engine", "EvalError", "Stop"]
 
-_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.S)
+_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)
 STEPPING_EVENTS = ("line", "call", "return", "exception", "fiber")
 
 
@@ -109,7 +110,7 @@ class _Output:
     """The program's stdout: text goes to on_output("stdout"), except, in a
     re-execution, what an earlier run already showed."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.produced = 0
 
@@ -138,7 +139,7 @@ class _Input:
     """The program's stdin: lines are read once from the real source and
     logged, so a re-execution reads the same lines."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.next = 0
 
@@ -447,8 +448,8 @@ class Engine:
             try:
                 slot[1] += v.size()
                 todo.extend(x for x in v.refs() if hasattr(x, "refs"))
-            except Exception:  # a poisoned (freed) object: nothing to follow
-                pass
+            except Exception:  # noqa: BLE001, S112 - a poisoned (freed) object: nothing to follow
+                continue
         return {
             "bytes": heap.used,
             "peak": heap.peak,
@@ -509,7 +510,7 @@ class Engine:
             stop.error = self.frontend.render_runtime_error(e)
         except HostIOError as e:
             stop.exit_code, stop.error = 74, f"error: {e}"
-        except BaseException as e:  # a bug of the engine or the VM: say so, do not hang the caller
+        except BaseException as e:  # noqa: BLE001 - a bug of the engine or the VM: say so, do not hang the caller
             stop.exit_code, stop.error = 70, f"internal error: {type(e).__name__}: {e}"
         finally:
             if vm is not None:
@@ -575,7 +576,7 @@ class Engine:
             if cmd[0] == "call":
                 try:
                     cmd[2].put((True, cmd[1]()))
-                except BaseException as e:  # (EvalError, mostly: the caller raises it)
+                except BaseException as e:  # noqa: BLE001 - EvalError, mostly: the caller raises it again
                     cmd[2].put((False, e))
             elif cmd[0] == "resume":
                 self._mode = cmd[1]
@@ -657,11 +658,12 @@ class Engine:
         if kind == "stepIn":
             self._stop_here(ev, pos, "step")
         elif kind == "next":
+            # Over calls: a line of this frame (not the return into the line
+            # the step started from) or of a caller.
             if same and (depth < mode.depth or (depth == mode.depth and not (flags & SAME and line == mode.line))):
                 self._stop_here(ev, pos, "step")
-        elif kind == "stepOut":
-            if same and depth < mode.depth:
-                self._stop_here(ev, pos, "step")
+        elif kind == "stepOut" and same and depth < mode.depth:
+            self._stop_here(ev, pos, "step")
 
     def _on_exception(self, ev: Any) -> None:
         if self._mode.kind in ("goto", "abort"):

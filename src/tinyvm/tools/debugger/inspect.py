@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...heap.objects import Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
+from ...heap.objects import UNINIT, Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
 from ...runtime.values import typeof
 
 PREVIEW = 80  # characters of a value's one-line preview
@@ -137,7 +137,7 @@ def type_name(v: Any, lox: bool = False) -> str:
         return "number"
     try:
         return typeof(v)
-    except Exception:  # a host object without a type name: its Python type
+    except Exception:  # noqa: BLE001 - a host object without a type name: its Python type
         return type(v).__name__
 
 
@@ -154,7 +154,7 @@ def preview(v: Any, budget: int = PREVIEW, depth: int = 0, lox: bool = False) ->
     if t is float:
         if lox and v.is_integer() and abs(v) < 1e16:
             return str(int(v))  # (as Lox prints it)
-        return repr(v) if v == v and v not in (float("inf"), float("-inf")) else str(v)
+        return repr(v)  # (inf, nan as the language prints them)
     if t is str:
         s = '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
         return s if len(s) <= budget else s[: budget - 4] + '..."'
@@ -244,8 +244,10 @@ def visible_names(frame: Frame) -> list[tuple[str, str, Any]]:
     innermost binding first wins: locals ("local", slot), captured variables
     ("captured", cell), globals ("global", index)."""
     out: dict[str, tuple[str, Any]] = {}
-    for name, i in module_globals(frame.module):
-        out[name] = ("global", i)
+    module = frame.module
+    for name, i in module_globals(module):
+        if module.globals[i] is not UNINIT:  # (declared, but its declaration has not run)
+            out[name] = ("global", i)
     for name, cell in frame_captured(frame):
         out[name] = ("captured", cell)
     for name, slot in frame_locals(frame):
