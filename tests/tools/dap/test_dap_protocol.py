@@ -404,3 +404,17 @@ def test_tvm_run_does_not_import_the_adapter():
     code = "import sys; from tinyvm.cli.main import main; main(['run', '-e', 'print(1)']); print(any(m.startswith('tinyvm.tools') for m in sys.modules))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ})
     assert p.stdout.split() == ["1", "False"], p.stderr
+
+
+def test_zero_based_lines_and_columns_are_converted(client):
+    client.request("initialize", linesStartAt1=False, columnsStartAt1=False)
+    client.request("launch", program=str(client.program), stopOnEntry=True)
+    r = client.request("setBreakpoints", source={"path": str(client.program)}, breakpoints=[{"line": 2}])
+    assert r["body"]["breakpoints"][0]["line"] == 2
+    client.request("configurationDone")
+    client.event("stopped")
+    frame = client.request("stackTrace", threadId=1)["body"]["stackFrames"][0]
+    assert (frame["line"], frame["column"]) == (0, 0)  # the engine's line 1, column 1
+    client.request("continue", threadId=1)
+    client.event("stopped")
+    assert client.request("stackTrace", threadId=1)["body"]["stackFrames"][0]["line"] == 2  # engine line 3

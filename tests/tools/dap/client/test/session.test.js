@@ -283,6 +283,28 @@ describe('evaluate and setVariable', () => {
   });
 });
 
+describe('closures', () => {
+  test('a closure\'s captured variables are a scope, and setVariable writes through', async () => {
+    dc = await client();
+    const C = program('closure.tl');
+    await launch(dc, { program: C }, () =>
+      dc.setBreakpointsRequest({ source: { path: C }, breakpoints: [{ line: line('closure.tl', 'inner'), hitCondition: '2' }] }));
+    const fs = await frames(dc);
+    const scopes = (await dc.scopesRequest({ frameId: fs[0].id })).body.scopes;
+    assert.deepEqual(scopes.map(s => s.name), ['Locals', 'Captured', 'Globals']);
+    const captured = scopes[1].variablesReference;
+    const cv = await vars(dc, captured);
+    assert.deepEqual([cv.step.value, cv.n.value], ['5', '5']);
+    await dc.setVariableRequest({ variablesReference: captured, name: 'n', value: '100' });
+    assert.equal((await dc.evaluateRequest({ expression: 'n + step', frameId: fs[0].id })).body.result, '105');
+    await dc.setBreakpointsRequest({ source: { path: C }, breakpoints: [] });
+    const exited = dc.waitForEvent('exited');
+    await dc.continueRequest({ threadId: 1 });
+    await exited;
+    assert.equal(await stdout(dc), '105\n');
+  });
+});
+
 describe('fibers', () => {
   test('each fiber is a thread; a breakpoint in a fiber stops that thread', async () => {
     dc = await client();
