@@ -738,9 +738,12 @@ class _Cli:
         return bundle
 
     def dap(self, words: list[str], opts: Parsed) -> int:
-        from ..tools.dap import cli  # lazily: only `tvm dap` loads the adapter
+        from ..tools.dap import server  # lazily: only `tvm dap` loads the adapter
 
-        return cli.main(words, opts, self.stdin, self.stdout, self.stderr)
+        try:
+            return server.main(words, port=opts.get("port"), once=bool(opts.get("once")), log_path=opts.get("log"), stderr=self.stderr)
+        except server.BadUsage as e:
+            raise UsageError(str(e)) from None
 
     def check(self, words: list[str], opts: Parsed) -> int:
         code, lang = opts.get("code"), opts.get("lang")

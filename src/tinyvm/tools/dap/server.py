@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Callable, TextIO
 from .protocol import MessageReader, MessageWriter
 from .session import Session
 
-__all__ = ["run_session", "serve_stdio", "serve_tcp"]
+__all__ = ["BadUsage", "main", "run_session", "serve_stdio", "serve_tcp"]
 
 HOST = "127.0.0.1"
 
@@ -103,3 +103,33 @@ def serve_tcp(
                         pass
             if once:
                 return 0
+
+
+class BadUsage(ValueError):
+    """A `tvm dap` command line that cannot be served; the CLI reports it as a usage error."""
+
+
+# `tvm dap`'s command line: cli/main.py parses the options (tools/ is below
+# cli/ and never imports it) and imports this module only for `tvm dap`.
+def main(words: list[str], *, port: int | None, once: bool, log_path: str | None, stderr: TextIO) -> int:
+    program, args = (words[0], words[1:]) if words else (None, [])
+    if program is not None and not os.path.isfile(program):
+        raise BadUsage(f"dap: no such file: {program}")
+    if once and port is None:
+        raise BadUsage("--once needs --port")
+    log = None
+    if log_path is not None:
+        try:
+            log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below, after the sessions)
+        except OSError as e:
+            raise BadUsage(f"--log: cannot open {log_path}: {e.strerror}") from None
+    try:
+        if port is not None:
+            return serve_tcp(port, program=program, program_args=args, log=log, once=once, announce=stderr)
+        return serve_stdio(program=program, program_args=args, log=log)
+    except OSError as e:  # the port is taken, or the streams failed
+        stderr.write(f"tvm dap: {e.strerror or e}\n")
+        return 1
+    finally:
+        if log is not None:
+            log.close()

@@ -624,9 +624,15 @@ class Session:
         stop = self.last_stop
         if stop is None or stop.reason != "exception":
             raise DapError("not stopped on an exception")
+        # The engine's text is "caught Error: too big: 5" (or "uncaught ...").
         text = stop.text or "error"
-        return {"exceptionId": text.split(":", 1)[0], "description": text, "breakMode": "always",
-                "details": {"message": text}}
+        first, _, rest = text.partition(" ")
+        mode = {"caught": "always", "uncaught": "unhandled"}.get(first)
+        if mode is not None:
+            text = rest
+        else:
+            mode = "always"
+        return {"exceptionId": text.split(":", 1)[0], "description": text, "breakMode": mode, "details": {"message": text}}
 
     # ------------------------------------------------------------------ requests: ending
 
