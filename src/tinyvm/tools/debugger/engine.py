@@ -227,6 +227,8 @@ class Engine:
         self._next_id = 1
         self._paused = False
         self._travel_reason = "goto"
+        self._compiled: dict[tuple, tuple] = {}  # evaluate's compiled functions, by (lang, text, names)
+        self._fns: dict[tuple, Any] = {}  # ... and loaded in this run's VM
 
     # ------------------------------------------------------------------ configuration
 
@@ -242,6 +244,8 @@ class Engine:
     # ------------------------------------------------------------------ running
 
     def start(self, stop_on_entry: bool = False) -> Stop:
+        if self._thread is not None or self.stop is not None:  # (started already)
+            return self.stop if self.stop is not None else self._wait()
         if self.compile_error is not None:
             self.stop = Stop("exited", exit_code=self.frontend.exit_compile, error=self.compile_error)
             return self.stop
@@ -490,6 +494,12 @@ class Engine:
             self.vm, self.machine = vm, m
             self._skew = 0
             self._entering, self._returned, self._lines = set(), set(), {}
+            self._fns = {}
+            # The runtime library is loaded before the program, in every run:
+            # were an evaluation (muted) the first to need it, a re-execution
+            # would load it unmuted, later, and its positions would shift.
+            with m.hooks.muted():
+                m.prelude_fn("format_value")
             for event in STEPPING_EVENTS:
                 m.hooks.add(event, self._on_event)
             if self.recorder is not None and hasattr(self.recorder, "attach"):
@@ -554,7 +564,7 @@ class Engine:
                 self._cmds.put(("abort",))
             else:
                 self._mode = _Mode("abort")
-            t.join(timeout=30)
+            t.join(timeout=5)  # (a program blocked outside guest code, in a read, is left to die with the process)
         self._thread = None
         self._paused = False
 
@@ -722,25 +732,37 @@ class Engine:
         original = expr
         if any(n in RECEIVERS for n, _, _ in names):
             expr = rename_receiver(expr)
-        for src, back in evaluator_source(lang, expr, params, fname):
-            try:
-                bundle = compile_program(f"{fname}{fe.extensions[0]}", source=src, lang=fe.name, languages=self.languages)
-                break
-            except CompileError as e:
-                if first_error is None:
-                    d = e.diagnostics[0] if e.diagnostics else None
-                    first_error = d.message if d is not None else e.render()
-        if bundle is None:
-            raise EvalError(f"cannot evaluate {original!r}: {first_error}")
+        cache_key = (lang, expr, tuple(params))
+        cached = self._compiled.get(cache_key)
+        if cached is not None:  # (a condition evaluated at every hit compiles once)
+            bundle, back, fname = cached
+        else:
+            for src, back in evaluator_source(lang, expr, params, fname):
+                try:
+                    bundle = compile_program(f"{fname}{fe.extensions[0]}", source=src, lang=fe.name, languages=self.languages)
+                    break
+                except CompileError as e:
+                    if first_error is None:
+                        d = e.diagnostics[0] if e.diagnostics else None
+                        first_error = d.message if d is not None else e.render()
+            if bundle is None:
+                raise EvalError(f"cannot evaluate {original!r}: {first_error}")
+            if len(self._compiled) > 256:
+                self._compiled.clear()
+            self._compiled[cache_key] = (bundle, back, fname)
         key = bundle.main
         hooks = m.hooks
         before = hooks.count
         try:
             with hooks.muted():
-                m.module_codes[key] = bundle.modules[key]
-                mod = m.module_for(key)
-                m.run_module_now(mod)
-                fn = mod.globals[mod.code.globals.index(fname)]
+                fn = self._fns.get(cache_key)
+                if fn is None:
+                    # Its module stays loaded for the run: the VM decodes a code
+                    # object once, for the module it first ran in.
+                    m.module_codes[key] = bundle.modules[key]
+                    mod = m.module_for(key)
+                    m.run_module_now(mod)
+                    fn = self._fns[cache_key] = mod.globals[mod.code.globals.index(fname)]
                 args = [read_name(frame, k, w) for _, k, w in names]
                 m.extra_roots.append(args)
                 try:
@@ -750,8 +772,6 @@ class Engine:
         except GuestException as e:
             raise EvalError(f"{e.class_name}: {e.message}") from None
         finally:
-            m.modules.pop(key, None)
-            m.module_codes.pop(key, None)
             self._skew += hooks.count - before
         if not back:
             return result
