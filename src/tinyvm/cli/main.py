@@ -200,7 +200,6 @@ class _Options:
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # The debugger (tools/debugger): FILE then the program's arguments, as run.
             "debug": [self.help, self.lang, self.jit[0], *self.allow],
-            "help": [self.help],
             # tvm dap (tools/dap): like run, its options end at PROGRAM.
             "dap": [
                 self.help,
@@ -209,6 +208,7 @@ class _Options:
                 Option(("--once",), "once", "with --port: serve one connection, then exit"),
                 Option(("--log",), "log", "append every DAP message in and out to FILE (one JSON line each)", REQUIRED, "FILE", needs="a file name"),
             ],
+            "help": [self.help],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
         # Before the command word: any command's options (checked against the
