@@ -418,3 +418,21 @@ def test_zero_based_lines_and_columns_are_converted(client):
     client.request("continue", threadId=1)
     client.event("stopped")
     assert client.request("stackTrace", threadId=1)["body"]["stackFrames"][0]["line"] == 2  # engine line 3
+
+
+def test_plain_run_for_nodebug_reports_like_tvm_run(tmp_path):
+    from tinyvm.tools.dap.plain import PlainRun
+
+    out = []
+    prog = tmp_path / "ok.tl"
+    prog.write_text('import os\nprint("hi ${os.args}")\nos.exit(7)\n')
+    stop = PlainRun(str(prog), argv=["a"], on_output=lambda c, t: out.append((c, t)), jit="eager").start()
+    assert (stop.reason, stop.exit_code, stop.error) == ("exited", 7, None)
+    assert out == [("stdout", 'hi ["a"]\n')] or out == [("stdout", 'hi ["a"]'), ("stdout", "\n")]
+    bad = tmp_path / "bad.lox"
+    bad.write_text("print 1 +;\n")
+    stop = PlainRun(str(bad)).start()
+    assert stop.exit_code == 65 and "Expect expression" in stop.error
+    run = PlainRun(str(prog))
+    run.close()  # terminated before it began
+    assert run.start().exit_code == 130

@@ -125,6 +125,12 @@ def _default_engine_factory(path: str, **kwargs: Any) -> Any:
     return Engine(path, **kwargs)
 
 
+def _default_plain_factory(path: str, **kwargs: Any) -> Any:
+    from .plain import PlainRun
+
+    return PlainRun(path, **kwargs)
+
+
 class Session:
     """A DAP session over one connection (stdio or a TCP socket)."""
 
@@ -133,12 +139,14 @@ class Session:
         writer: MessageWriter,
         *,
         engine_factory: Callable[..., Any] | None = None,
+        plain_factory: Callable[..., Any] | None = None,
         program: str | None = None,
         program_args: list[str] | tuple[str, ...] = (),
         log: Any = None,
     ) -> None:
         self.writer = writer
         self.engine_factory = engine_factory or _default_engine_factory
+        self.plain_factory = plain_factory or _default_plain_factory  # noDebug runs (plain.py)
         self.cl_program = program  # `tvm dap PROGRAM`: what attach debugs
         self.cl_args = list(program_args)
         self.log = log
@@ -373,7 +381,7 @@ class Session:
         if eng is None or self.ended:
             return
         self.ended = True  # from now on, no stopped/exited event: the client asked for the end
-        if self.running:
+        if self.running and not self.no_debug:  # (a noDebug run is only ever interrupted)
             self._pause_until_stopped(eng, 2.0)
         close = getattr(eng, "close", None)
         if callable(close):
@@ -427,7 +435,8 @@ class Session:
             raise DapError("'stdin' must be a string (the program's standard input)")
         self.launch_args = dict(args, program=path)
         self.no_debug = bool(args.get("noDebug"))
-        self.engine = self.worker.call(lambda: self.engine_factory(path, argv=tuple(prog_args), stdin=io.StringIO(stdin), on_output=self.output, jit=jit))
+        factory = self.plain_factory if self.no_debug else self.engine_factory
+        self.engine = self.worker.call(lambda: factory(path, argv=tuple(prog_args), stdin=io.StringIO(stdin), on_output=self.output, jit=jit))
         # What the client set before the program existed.
         for src, bps in self.pending_breakpoints.items():
             self.worker.call(lambda src=src, bps=bps: self.engine.set_breakpoints(src, bps))
@@ -464,8 +473,6 @@ class Session:
                 if isinstance(b.get(key), str) and b[key]:
                     w[key] = b[key]
             wanted.append(w)
-        if self.no_debug:
-            wanted = []
         if self.engine is None:
             self.pending_breakpoints[path] = wanted
             return {"breakpoints": [{"verified": False, "line": b["line"], "message": "set when the program is launched"} for b in bps]}
@@ -555,6 +562,8 @@ class Session:
 
     def req_pause(self, args: dict[str, Any], after: list) -> None:
         eng = self._need_engine()
+        if self.no_debug:
+            raise DapError("a noDebug run cannot be paused (launch without noDebug to debug it)")
         if self.running:
             # thread-safe: the engine stops at the next line; the worker then sends `stopped`
             threading.Thread(target=self._pause_until_stopped, args=(eng, 5.0), name="tvm-dap-pause", daemon=True).start()

@@ -409,9 +409,36 @@ describe('languages and tiers', () => {
 
   test('noDebug runs the program without stopping', async () => {
     dc = await client();
-    const exited = await launch(dc, { program: BASIC, noDebug: true }, () =>
-      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body') }] }), 'exited');
+    const exited = await launch(dc, { program: BASIC, noDebug: true }, async () => {
+      const r = await dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body') }] });
+      assert.equal(r.body.breakpoints.length, 1);
+      assert.equal(r.body.breakpoints[0].verified, false);
+    }, 'exited');
     assert.equal(exited.body.exitCode, 0);
     assert.equal(await stdout(dc), 'total 60\ndone\n');
+  });
+
+  test('noDebug with the JIT eager; an uncaught error is reported as tvm run reports it', async () => {
+    dc = await client();
+    let exited = await launch(dc, { program: program('hot.tl'), noDebug: true, jit: 'eager' }, null, 'exited');
+    assert.equal(exited.body.exitCode, 0);
+    assert.equal(await stdout(dc), 'sum 41541750\n');
+    await dc.stop();
+    dc = await client();
+    exited = await launch(dc, { program: program('errors.tl'), noDebug: true }, null, 'exited');
+    assert.equal(exited.body.exitCode, 1);
+    const err = dc.output.filter(o => o.category === 'stderr').map(o => o.output).join('');
+    assert.match(err, /^error: Error: too big: 7\n {2}at risky \(.*errors\.tl:3:14\)/);
+  });
+
+  test('terminate ends a noDebug run at once; pause is refused', async () => {
+    dc = await client();
+    await launch(dc, { program: program('loop.tl'), noDebug: true }, null, 'continued');
+    await assert.rejects(dc.pauseRequest({ threadId: 1 }), /noDebug/);
+    const terminated = dc.waitForEvent('terminated');
+    const t0 = Date.now();
+    await dc.terminateRequest();
+    await terminated;
+    assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
   });
 });
