@@ -23,6 +23,9 @@ Every request gets a response; a malformed message or an unknown command
 gets an error response (`success: false` and a message), and an exception
 inside a handler becomes one too: the server never dies of a bad request.
 
+A launch with `noDebug` gets a plain run instead of the engine (plain.py):
+same shape, full speed.
+
 `attach` means: debug the program named on the `tvm dap` command line
 (`tvm dap --port 4711 prog.tl`), which waits for a client; `launch` names
 the program in its arguments. Both then run alike (docs/debugging.md).
@@ -177,8 +180,10 @@ class Session:
     def _respond(self, request_seq: int, command: str, body: dict[str, Any] | None = None, error: str | None = None) -> None:
         message: dict[str, Any] = {"type": "response", "request_seq": request_seq, "command": command, "success": error is None}
         if error is not None:
+            # `message` is what clients show (VS Code: the launch dialog, the debug
+            # console, a watch's value); no body.error, whose `showUser` would make
+            # every failed hover a pop-up.
             message["message"] = error
-            message["body"] = {"error": {"id": 1, "format": error.replace("{", "{{").replace("}", "}}"), "showUser": True}}
         elif body is not None:
             message["body"] = body
         self.writer.send(message)
