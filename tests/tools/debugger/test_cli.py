@@ -156,3 +156,16 @@ def test_lox_program_with_arguments(tmp_path, monkeypatch):
     assert "> hi.lox:2 greet  (breakpoint)" in out
     assert '(tvm) p who\n"you"\n' in out
     assert "hi you\n" in out and "program exited with status 0" in out
+
+
+def test_a_compiled_tvm_program(tmp_path, monkeypatch):
+    from tinyvm.cli.main import tvmc_main
+
+    (tmp_path / "prog.tl").write_text(PROG)
+    monkeypatch.chdir(tmp_path)
+    assert tvmc_main(["prog.tl", "-o", "prog.tvm"], stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    out = io.StringIO()
+    assert main(["debug", "prog.tvm"], stdin=io.StringIO("b 3\nc\nv\nrs\n"), stdout=out, stderr=io.StringIO()) == 0
+    text = out.getvalue()
+    assert "> prog.tl:3 add  (breakpoint)" in text and "c = 10  (int)" in text
+    assert "(tvm) rs\n> prog.tl:2 add" in text

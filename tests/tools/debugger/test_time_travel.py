@@ -133,3 +133,38 @@ print("${a}+${b}")
     s.eng.set_breakpoints(s.path, [])
     assert s.eng.resume("continue").reason == "exited"
     assert s.stdout() == "one+two\n"
+
+
+@pytest.mark.parametrize("name", ["producer_consumer.tl", "closures.tl", "shapes.lox"])
+def test_re_execution_of_the_examples_is_exact(session, name):
+    """Fibers, channels, closures, Lox: going back and running to the end again
+    ends at the same position with the output of `tvm run`, printed once."""
+    import io
+    from pathlib import Path
+
+    from tinyvm.api import VM
+
+    path = str(Path(__file__).resolve().parents[3] / "examples" / name)
+    expected = io.StringIO()
+    VM(stdout=expected).run_file(path)
+    s = session(path)
+    end = s.eng.start()
+    assert end.reason == "exited" and s.stdout() == expected.getvalue()
+    for _ in range(3):
+        back = s.eng.step_back()
+    assert back.reason == "step" and back.position < end.position
+    again = s.eng.resume("continue")
+    assert again.position == end.position
+    assert s.stdout() == expected.getvalue()
+
+
+def test_jit_on_hot_code(program, session):
+    src = "fn sq(n: int) -> int {\n    return n * n\n}\nvar s = 0\nfor i in 0..500 {\n    s += sq(i)\n}\nprint(s)\n"
+    s = session(program(src), jit="on")
+    s.eng.set_breakpoints(s.path, [{"line": 6, "hitCondition": "== 300"}])
+    assert s.eng.start().line == 6
+    assert s.scope("Globals")["s"]["value"] == str(sum(i * i for i in range(299)))
+    assert s.eng.step_back().line == 5
+    s.eng.set_breakpoints(s.path, [])
+    assert s.eng.resume("continue").reason == "exited"
+    assert s.stdout() == f"{sum(i * i for i in range(500))}\n"

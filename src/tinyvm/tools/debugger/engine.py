@@ -10,7 +10,7 @@ Why it is built this way:
   reads the paused VM from the caller's thread; anything that runs guest
   code (evaluate, conditions, log messages) is sent to the VM thread, which
   runs it inside `vm.hooks.muted()`.
-* Stepping hooks ("line", "call", "return") stay installed for the whole run,
+* The stepping hook ("line") stays installed for the whole run,
   so positions (`vm.hooks.count`: instructions dispatched) are the same in
   every run of the program, which is what makes time travel by re-execution
   exact. Compiled code never runs while they are installed (the VM steps).
@@ -67,7 +67,7 @@ from .inspect import (
 __all__ = ["Engine", "EvalError", "Stop"]
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)
-STEPPING_EVENTS = ("line", "call", "return", "exception", "fiber")
+STEPPING_EVENTS = ("line", "exception", "fiber")
 
 
 @dataclass
@@ -178,6 +178,7 @@ class Engine:
         languages: Any = None,
         allow: Any = None,
     ) -> None:
+        from ...bytecode.code import LoadError
         from ...lang.diagnostics import CompileError
         from ...lang.driver import Languages, compile_program
 
@@ -194,9 +195,17 @@ class Engine:
         self.bundle: Any = None
         self.compile_error: str | None = None
         try:
-            self.bundle = compile_program(path, lang=lang, languages=self.languages)
+            if path.endswith(".tvm") and lang is None:  # compiled: its code keeps lines and local names
+                from ...bytecode.tvmfile import read_file
+
+                self.bundle = read_file(path)
+                self.frontend = self.languages.for_dialect(self.bundle.modules[self.bundle.main].lang)
+            else:
+                self.bundle = compile_program(path, lang=lang, languages=self.languages)
         except CompileError as e:
             self.compile_error = e.render()
+        except LoadError as e:
+            self.compile_error = f"error: {path}: {e}"
         except OSError as e:
             self.compile_error = f"error: cannot read {path}: {e.strerror or e}"
         self.bps = Breakpoints(self, self.bundle)
@@ -213,10 +222,7 @@ class Engine:
         self._skew = 0  # instructions run by the engine's own muted code (not the program's)
         self.vm: Any = None  # the api.VM of the current run
         self.machine: Any = None
-        # Per run: the fiber a "call" event entered, the fiber a "return" went back to,
-        # the line each frame of each fiber is at (by depth).
-        self._entering: set = set()
-        self._returned: set = set()
+        # Per run: the line each frame of each fiber is at (by depth).
         self._lines: dict[Any, list[int]] = {}
         # Per stop: where (fiber, code, pc, depth), the frames and references handed out.
         self.stop: Stop | None = None
@@ -358,6 +364,9 @@ class Engine:
     # ------------------------------------------------------------------ inspection
 
     def threads(self) -> list[dict]:
+        if not self._paused:  # running (or not started): the main fiber, as DAP wants one thread
+            ended = self.stop is not None and self.stop.reason == "exited"
+            return [] if ended else [{"id": 1, "name": "main", "state": "running"}]
         return [{"id": self._tid(f), "name": "main" if self._tid(f) == 1 else f"fiber {f.id} ({f.name})", "state": getattr(f, "state", "")} for f in self._all_fibers()]
 
     def fibers(self) -> list[dict]:
@@ -493,7 +502,7 @@ class Engine:
             m = vm.machine
             self.vm, self.machine = vm, m
             self._skew = 0
-            self._entering, self._returned, self._lines = set(), set(), {}
+            self._lines = {}
             self._fns = {}
             # The runtime library is loaded before the program, in every run:
             # were an evaluation (muted) the first to need it, a re-execution
@@ -600,10 +609,6 @@ class Engine:
         kind = ev.kind
         if kind == "line":
             self._on_line(ev)
-        elif kind == "call":
-            self._entering.add(ev.fiber)
-        elif kind == "return":
-            self._returned.add(ev.fiber)
         elif kind == "exception":
             self._on_exception(ev)
         elif kind == "fiber":
@@ -616,17 +621,20 @@ class Engine:
         pos = ev.count - self._skew
         depth = ev.depth
         line = ev.line
+        # The hooks fire a line event whenever the frame depth changes, so
+        # calls and returns show here without "call"/"return" hooks (half
+        # the events): deeper than the fiber's last line event is a new frame
+        # (a call, a generator's resume, a fiber's start); shallower on the
+        # line the frame was at is the return into the line that made a call.
         flags = 0
-        if fb in self._entering:
-            self._entering.discard(fb)
-            flags |= ENTRY
         lines = self._lines.get(fb)
         if lines is None:
             lines = self._lines[fb] = []
-        if fb in self._returned:
-            self._returned.discard(fb)
-            if depth < len(lines) and lines[depth] == line:
-                flags |= SAME  # back from a call into the line that made it
+        last = len(lines) - 1
+        if depth > last:
+            flags |= ENTRY
+        elif depth < last and lines[depth] == line:
+            flags |= SAME
         del lines[depth:]
         lines.extend([0] * (depth + 1 - len(lines)))
         lines[depth] = line
