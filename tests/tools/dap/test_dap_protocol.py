@@ -436,3 +436,17 @@ def test_plain_run_for_nodebug_reports_like_tvm_run(tmp_path):
     run = PlainRun(str(prog))
     run.close()  # terminated before it began
     assert run.start().exit_code == 130
+
+
+def test_tvm_dap_log_and_a_taken_port(tmp_path):
+    log = tmp_path / "dap.log"
+    data = encode({"seq": 1, "type": "request", "command": "initialize", "arguments": {}}) + encode({"seq": 2, "type": "request", "command": "disconnect"})
+    p = subprocess.run([TVM, "dap", "--log", str(log)], input=data, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = log.read_text().splitlines()
+    assert [ln[:3] for ln in lines] == ["-> ", "<- ", "-> ", "<- "]
+    assert json.loads(lines[1][3:])["body"]["supportsStepBack"] is True
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        p = subprocess.run([TVM, "dap", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and p.stderr.startswith("tvm dap: ") and "Traceback" not in p.stderr

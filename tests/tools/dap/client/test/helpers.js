@@ -33,6 +33,8 @@ async function client() {
   await dc.start();
   dc.output = [];
   dc.on('output', e => dc.output.push(e.body));
+  dc.threadEvents = [];
+  dc.on('thread', e => dc.threadEvents.push(e.body));
   return dc;
 }
 

@@ -312,6 +312,7 @@ describe('fibers', () => {
     const ev = await launch(dc, { program: F }, () =>
       dc.setBreakpointsRequest({ source: { path: F }, breakpoints: [{ line: line('fibers.tl', 'work') }] }));
     assert.notEqual(ev.body.threadId, 1);
+    assert.ok(dc.threadEvents.some(t => t.reason === 'started' && t.threadId === ev.body.threadId), JSON.stringify(dc.threadEvents));
     const threads = (await dc.threadsRequest()).body.threads;
     assert.ok(threads.length >= 3, JSON.stringify(threads));
     assert.ok(threads.some(t => t.id === ev.body.threadId));
