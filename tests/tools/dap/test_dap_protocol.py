@@ -196,11 +196,11 @@ class RawReader:
 class Client:
     """A session over a socket pair, with the server on a thread."""
 
-    def __init__(self, tmp_path, program_args=(), cl_program=None):
+    def __init__(self, tmp_path, program_args=(), cl_program=None, engine_factory=StubEngine):
         self.sock, other = socket.socketpair()
         stream = other.makefile("rwb")
         self.server = threading.Thread(
-            target=run_session, args=(stream, stream), kwargs={"engine_factory": StubEngine, "program": cl_program, "program_args": list(program_args)}, daemon=True
+            target=run_session, args=(stream, stream), kwargs={"engine_factory": engine_factory, "program": cl_program, "program_args": list(program_args)}, daemon=True
         )
         self.server.start()
         self.file = self.sock.makefile("rwb")
@@ -450,3 +450,50 @@ def test_tvm_dap_log_and_a_taken_port(tmp_path):
         port = taken.getsockname()[1]
         p = subprocess.run([TVM, "dap", "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and p.stderr.startswith("tvm dap: ") and "Traceback" not in p.stderr
+
+
+REQUESTS = [
+    "initialize", "launch", "attach", "configurationDone", "setBreakpoints", "setFunctionBreakpoints", "setExceptionBreakpoints",
+    "continue", "next", "stepIn", "stepOut", "pause", "stepBack", "reverseContinue", "restartFrame", "threads", "stackTrace",
+    "scopes", "variables", "evaluate", "setVariable", "exceptionInfo", "terminate",
+]
+GARBAGE = [
+    {},
+    {"threadId": "x", "frameId": None, "variablesReference": [], "breakpoints": 3, "source": 1, "filters": [None], "expression": 5,
+     "name": {}, "value": 1, "program": 7, "args": "a", "jit": "fast", "cwd": 1, "stdin": 2, "lines": "x"},
+    {"threadId": 99, "frameId": 12345, "variablesReference": 999, "startFrame": "a", "levels": -1, "start": "x", "count": {},
+     "source": {"path": 5}, "breakpoints": [{"line": "3"}], "expression": "1 +", "name": "nope", "value": "1", "filters": ["caught", "x"]},
+]
+
+
+@pytest.mark.parametrize("engine", ["stub", "real"])
+@pytest.mark.parametrize("stopped", [False, True])
+def test_every_request_with_bad_arguments_gets_a_response(tmp_path, stopped, engine):
+    """Before launch, or stopped at entry: each request with missing or
+    ill-typed arguments is answered (an error or a success), and the session
+    keeps working; with the stub and with the real engine."""
+    client = Client(tmp_path, engine_factory=StubEngine if engine == "stub" else None)
+    try:
+        _bad_arguments(client, stopped)
+    finally:
+        client.sock.close()
+
+
+def _bad_arguments(client, stopped):
+    client.request("initialize")
+    if stopped:
+        client.request("launch", program=str(client.program), stopOnEntry=True)
+        client.request("configurationDone")
+        client.event("stopped")
+    for command in REQUESTS:
+        if stopped and command in ("terminate", "launch", "attach", "continue", "next", "stepIn", "stepOut", "stepBack", "reverseContinue", "restartFrame"):
+            continue  # (these would legitimately run or end the program)
+        for args in GARBAGE:
+            r = client.request(command, **args)
+            assert r["type"] == "response" and isinstance(r["success"], bool), (command, args, r)
+            if not r["success"]:
+                assert r["message"] and "Traceback" not in r["message"], (command, r)
+                assert not r["message"].startswith("internal error"), (command, args, r["message"])
+    if stopped:
+        assert client.request("stackTrace", threadId=1)["success"]
+    assert client.request("threads")["success"]

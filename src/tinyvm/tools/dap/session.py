@@ -261,6 +261,16 @@ class Session:
         return col if self.cols1 else max(col - 1, 0)
 
     @staticmethod
+    def _count(args: dict[str, Any], key: str) -> int:
+        """An optional non-negative integer argument (startFrame, levels, start, count): 0 when absent."""
+        value = args.get(key)
+        if value is None:
+            return 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise DapError(f"argument '{key}' must be a non-negative integer, got {value!r}")
+        return value
+
+    @staticmethod
     def _int(args: dict[str, Any], key: str, default: int | None = None) -> int:
         value = args.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -587,8 +597,7 @@ class Session:
     def req_stackTrace(self, args: dict[str, Any], after: list) -> dict[str, Any]:
         eng = self._need_stopped()
         tid = self._int(args, "threadId")
-        start = args.get("startFrame") or 0
-        levels = args.get("levels") or 0
+        start, levels = self._count(args, "startFrame"), self._count(args, "levels")
         frames, total = self.worker.call(lambda: eng.stack(tid, start, levels))
         out = []
         for f in frames:
@@ -614,7 +623,7 @@ class Session:
     def req_variables(self, args: dict[str, Any], after: list) -> dict[str, Any]:
         eng = self._need_stopped()
         ref = self._int(args, "variablesReference")
-        start, count = args.get("start") or 0, args.get("count") or 0
+        start, count = self._count(args, "start"), self._count(args, "count")
         return {"variables": self.worker.call(lambda: eng.variables(ref, start, count))}
 
     def req_evaluate(self, args: dict[str, Any], after: list) -> dict[str, Any]:
