@@ -123,9 +123,16 @@ class _Worker:
 
 
 def _default_engine_factory(path: str, **kwargs: Any) -> Any:
-    from ..debugger.engine import Engine  # lazily: `tvm dap` only
+    """The engine with checkpointed time travel (tools/timetravel.py: a step
+    back costs bounded work) where that backend exists, else the engine
+    itself (going back by re-execution)."""
+    try:
+        from ..timetravel import open_engine  # lazily: `tvm dap` only
+    except ImportError:
+        from ..debugger.engine import Engine
 
-    return Engine(path, **kwargs)
+        return Engine(path, **kwargs)
+    return open_engine(path, **kwargs)
 
 
 def _default_plain_factory(path: str, **kwargs: Any) -> Any:
@@ -168,6 +175,9 @@ class Session:
         self.pending_filters: list[str] | None = None
         self.threads_seen: dict[int, str] = {}  # thread id -> name, as of the last stop
         self.last_stop: Any = None
+        self._pausing_quietly = False  # _configure is pausing the run: its pause stop is not reported
+        self._pause_wanted = False  # a pause was asked for and no stop has answered it yet
+        self._silent_pause = threading.Event()
 
     # ------------------------------------------------------------------ sending
 
@@ -280,15 +290,29 @@ class Session:
         return value
 
     def _configure(self, fn: Callable[[Any], Any]) -> Any:
-        """A breakpoint change. Stopped: on the worker, like every engine call.
-        Running (an editor sets breakpoints whenever the user clicks): the
-        worker is inside the engine, so the change is made from this thread;
-        the engine replaces its breakpoint tables whole, which its hooks
-        read between instructions (no partial table is ever seen)."""
+        """A breakpoint change, made on the worker like every engine call.
+        While the program runs (an editor sends breakpoints whenever the user
+        clicks), the worker is inside the engine: the run is paused, the
+        change made, and the run continued, without a `stopped` event. (An
+        engine that lives in another process, the checkpointing one, only
+        hears a change between runs, so a change made from this thread would
+        wait for the next stop.) If the run stopped on its own meanwhile (a
+        breakpoint, the end), that stop is reported and the run stays stopped."""
         eng = self._need_engine()
-        if self.running:
-            return fn(eng)
-        return self.worker.call(lambda: fn(eng))
+        if not self.running:
+            return self.worker.call(lambda: fn(eng))
+        self._silent_pause.clear()
+        self._pausing_quietly = True
+        try:
+            self._pause_until_stopped(eng, 5.0)
+        finally:
+            self._pausing_quietly = False
+        if self.running or self.ended:
+            raise DapError("the program could not be paused to change breakpoints")
+        result = self.worker.call(lambda: fn(eng))
+        if self._silent_pause.is_set():  # it was our pause: go on as before
+            self._run("continue", lambda e: e.resume("continue"))()
+        return result
 
     # ------------------------------------------------------------------ running
 
@@ -346,6 +370,19 @@ class Session:
                 self.output("stderr", stop.error.rstrip("\n") + "\n")
             self._exited(stop.exit_code)
             return
+        if stop.reason == "pause":
+            if self._pausing_quietly:  # _configure's pause: no event
+                self._pause_wanted = False
+                self._silent_pause.set()
+                self.running = False
+                return
+            if not self._pause_wanted:
+                # A pause nobody is waiting for: the engine's flag was set again
+                # just as the run stopped for another reason. Go on silently.
+                eng = self.engine
+                self.worker.submit(lambda: self._resume_job(eng))
+                return
+        self._pause_wanted = False  # any stop answers a pause request
         self._thread_events()
         if self.no_debug:  # noDebug: whatever stops the engine, the program goes on
             self.running = True
@@ -567,13 +604,21 @@ class Session:
         """Ask the engine to pause until the run stops. Asked again and again:
         a pause that arrives before the engine has launched the run (right
         after configurationDone) is cleared by the launch."""
-        deadline = time.monotonic() + timeout
-        while self.running and time.monotonic() < deadline:
-            try:
-                eng.pause()
-            except Exception:  # a failing engine: the caller closes it
-                return
-            time.sleep(0.02)
+        self._pause_wanted = True
+        start = time.monotonic()
+        asked = -1.0
+        while self.running and time.monotonic() < start + timeout:
+            now = time.monotonic()
+            # At once, then again only if no stop came within 0.3 s (the run had
+            # not launched yet, or it waits on input): an ask that crosses a stop
+            # leaves the engine's flag set (a stale pause, which _stopped skips).
+            if asked < 0 or (now - start > 0.3 and now - asked > 0.1):
+                try:
+                    eng.pause()
+                except Exception:  # a failing engine: the caller closes it
+                    return
+                asked = now
+            time.sleep(0.01)
 
     def req_pause(self, args: dict[str, Any], after: list) -> None:
         eng = self._need_engine()
