@@ -25,7 +25,7 @@ for x in xs {
 print("total ${total}")
 """
 
-COMMANDS = 'b 3 if c > 20\nb 99\nb nothing\nc\np c\nbt\nv\nn\nrs\nrs\nrc\nl\ncl\nb add\nc\nfinish\nup\np [total, i * 2]\np i +\nb\ncl 2\nc\nrs\np total\nfibers\nq\n'
+COMMANDS = "b 3 if c > 20\nb 99\nb nothing\nc\np c\nbt\nv\nn\nrs\nrs\nrc\nl\ncl\nb add\nc\nfinish\nup\np [total, i * 2]\np i +\nb\ncl 2\nc\nrs\np total\nfibers\nq\n"
 
 TRANSCRIPT = """\
 > prog.tl:1 <module>  (start)
@@ -150,7 +150,7 @@ def test_compile_errors_and_usage(tmp_path, monkeypatch):
 
 
 def test_lox_program_with_arguments(tmp_path, monkeypatch):
-    prog = "fun greet(who) {\n  print \"hi \" + who;\n}\ngreet(\"you\");\n"
+    prog = 'fun greet(who) {\n  print "hi " + who;\n}\ngreet("you");\n'
     status, out = debug(tmp_path, monkeypatch, "b greet\nc\np who\nn\nc\n", prog, "hi.lox")
     assert status == 0
     assert "> hi.lox:2 greet  (breakpoint)" in out

@@ -39,7 +39,8 @@ def test_line_breakpoint_stops_with_locals_and_stack(program, session, jit):
     frames, total = s.eng.stack(1)
     assert total == 2
     assert [(f["name"], f["line"]) for f in frames] == [("add", 2), ("<module>", 10)]
-    assert s.local("a") == "10" and s.local("b") == "0" and s.local("c") == "nil"
+    assert s.local("a") == "10" and s.local("b") == "0"
+    assert "c" not in s.scope("Locals")  # (not declared yet)
     glob = s.scope("Globals")
     assert glob["total"]["value"] == "0"
     assert glob["xs"]["indexedVariables"] == 3
@@ -286,3 +287,39 @@ def test_stop_on_entry_and_compile_errors(program, session):
     s = session(program("let x = \n"))
     st = s.eng.start()
     assert st.reason == "exited" and st.exit_code == 2 and "prog.tl:" in st.error
+
+
+def test_stepping_out_of_a_fiber_that_ends_stops_in_the_next_one(program, session):
+    src = "fn worker(n: int) -> int {\n    let r = n * 2\n    return r\n}\nlet t = spawn worker(4)\nlet v = await t\nprint(v)\n"
+    s = session(program(src))
+    s.eng.set_breakpoints(s.path, [{"line": 3}])
+    st = s.eng.start()
+    assert (st.fiber_id, st.line) == (2, 3)
+    st = s.eng.resume("next")  # the worker's last line: its fiber ends
+    assert (st.reason, st.fiber_id, st.line) == ("step", 1, 7)
+    assert s.scope("Globals")["v"]["value"] == "8"
+
+
+def test_an_evaluation_that_never_ends_is_stopped(program, session, monkeypatch):
+    import tinyvm.tools.debugger.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "EVAL_TIMEOUT", 0.3)
+    s = session(program("fn spin() -> int {\n    while true {}\n    return 1\n}\nlet x = 1\nprint(x)\n"))
+    s.eng.set_breakpoints(s.path, [{"line": 6}])
+    s.eng.start()
+    with pytest.raises(EvalError, match="evaluation stopped: timeout"):
+        s.ev("spin()")
+    assert s.ev("x + 1") == "2"  # the program is unharmed
+    assert s.eng.resume("continue").reason == "exited"
+    assert s.stdout() == "1\n"
+
+
+def test_a_name_declared_in_two_blocks_shows_the_one_in_scope(program, session):
+    src = "fn f(c: bool) -> int {\n    let x = 1\n    if c {\n        let x = 2\n        print(x)\n    }\n    let y = 3\n    return x + y\n}\nprint(f(true))\n"
+    s = session(program(src))
+    s.eng.set_breakpoints(s.path, [{"line": 5}, {"line": 8}])
+    s.eng.start()
+    assert s.local("x") == "2" and s.ev("x") == "2"  # the inner block's
+    s.eng.resume("continue")
+    assert s.local("x") == "1" and s.ev("x + y") == "4"  # the outer one again
+    assert [n for n in s.scope("Locals")] == ["c", "x", "y"]

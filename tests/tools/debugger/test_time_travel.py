@@ -35,7 +35,7 @@ def test_step_back_lands_on_previous_lines_with_their_values(program, session, j
     assert s.stdout() == "step 1\nstep 2\n"
     back = s.eng.step_back()
     assert (back.reason, back.line) == ("step", 2) and back.position < here
-    assert s.local("a") == "30" and s.local("c") == "nil"
+    assert s.local("a") == "30" and "c" not in s.scope("Locals")
     back = s.eng.step_back()  # out of add's first line: the call's line in the caller
     assert (back.line, s.top()["name"]) == (10, "<module>")
     assert s.scope("Globals")["total"]["value"] == "31"
@@ -83,7 +83,7 @@ def test_restart_frame_goes_back_to_the_first_line_of_the_call(program, session)
     assert s.local("c") == "21"
     frames, _ = s.eng.stack(1)
     st = s.eng.restart_frame(frames[0]["id"])
-    assert st.line == 2 and s.local("a") == "20" and s.local("c") == "nil"
+    assert st.line == 2 and s.local("a") == "20" and "c" not in s.scope("Locals")
     assert s.eng.resume("next").line == 3 and s.local("c") == "21"
     # Restarting the module's frame goes back to the program's first line.
     frames, _ = s.eng.stack(1)
@@ -168,3 +168,19 @@ def test_jit_on_hot_code(program, session):
     s.eng.set_breakpoints(s.path, [])
     assert s.eng.resume("continue").reason == "exited"
     assert s.stdout() == f"{sum(i * i for i in range(500))}\n"
+
+
+def test_hit_counts_follow_the_position(program, session):
+    """After going back, a hit condition counts the hits before the new
+    position: `== 2` stops again at the second hit."""
+    s = session(program(PROG))
+    s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}])
+    st = s.eng.start()
+    assert s.local("c") == "21"
+    s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}, {"line": 11}])
+    s.eng.resume("continue")  # line 11, after the second call
+    back = s.eng.goto(st.position - 20)  # before the second call
+    assert back.position < st.position
+    s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}])
+    again = s.eng.resume("continue")
+    assert (again.line, again.position) == (3, st.position) and s.local("c") == "21"

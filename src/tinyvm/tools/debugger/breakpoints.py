@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...bytecode.code import ClassInfo, Code
@@ -33,7 +34,9 @@ class Breakpoint:
     condition: str | None = None
     hit_condition: str | None = None
     log_message: str | None = None
-    hits: int = 0
+    # Positions where it was reached with its condition true, in order: the
+    # hit count at a position is how many are before it, also after going back.
+    seen: list[int] = field(default_factory=list)
     verified: bool = True
 
     @property
@@ -128,11 +131,15 @@ class Breakpoints:
         rp = self.resolve_path(path)
         have = self.lines.get(rp, [])
         table: dict[int, list[Breakpoint]] = {}
+        # A breakpoint sent again unchanged (DAP sends all of a file's each
+        # time one changes) keeps its id and its hits.
+        old = {(b.line, b.condition, b.hit_condition, b.log_message): b for bps in self.by_line.get(rp, {}).values() for b in bps}
         out = []
         for spec in specs:
             want = int(spec.get("line", 0))
             line = next((n for n in have if n >= want), None)
-            bp = Breakpoint(self._id(), line or want, condition=spec.get("condition") or None, hit_condition=spec.get("hitCondition") or None, log_message=spec.get("logMessage") or None)
+            key = (line or want, spec.get("condition") or None, spec.get("hitCondition") or None, spec.get("logMessage") or None)
+            bp = old.pop(key, None) or Breakpoint(self._id(), *key[:1], condition=key[1], hit_condition=key[2], log_message=key[3])
             result: dict[str, Any] = {"id": bp.id, "verified": line is not None, "line": bp.line}
             if bp.hit_condition:
                 try:
@@ -153,11 +160,13 @@ class Breakpoints:
     def set_functions(self, specs: list[dict]) -> list[dict]:
         names = {c.name for c in self.codes} | set(self.qualified.values())
         short = {c.name.rsplit(".", 1)[-1] for c in self.codes}
+        old = {(b.name, b.condition, b.hit_condition): b for b in self.functions}
         self.functions = []
         out = []
         for spec in specs:
             name = str(spec.get("name", ""))
-            bp = Breakpoint(self._id(), name=name, condition=spec.get("condition") or None, hit_condition=spec.get("hitCondition") or None)
+            key = (name, spec.get("condition") or None, spec.get("hitCondition") or None)
+            bp = old.pop(key, None) or Breakpoint(self._id(), name=name, condition=key[1], hit_condition=key[2])
             ok = name in names or ("." not in name and name in short)
             result: dict[str, Any] = {"id": bp.id, "verified": ok}
             if ok:
@@ -169,7 +178,7 @@ class Breakpoints:
 
     # ------------------------------------------------------------------ checking
 
-    def line_hits(self, ev: Any, frame: Callable[[], Any]) -> list[int]:
+    def line_hits(self, ev: Any, pos: int, frame: Callable[[], Any]) -> list[int]:
         """Ids of the line breakpoints that stop at this line event (log
         points print and do not stop)."""
         if not self.by_line:
@@ -180,12 +189,12 @@ class Breakpoints:
         bps = table.get(ev.line)
         if not bps:
             return []
-        return [bp.id for bp in bps if self._passes(bp, frame)]
+        return [bp.id for bp in bps if self._passes(bp, pos, frame)]
 
-    def function_hits(self, ev: Any, frame: Callable[[], Any]) -> list[int]:
+    def function_hits(self, ev: Any, pos: int, frame: Callable[[], Any]) -> list[int]:
         if not self.functions:
             return []
-        return [bp.id for bp in self.functions if self._names(bp, ev.code) and self._passes(bp, frame)]
+        return [bp.id for bp in self.functions if self._names(bp, ev.code) and self._passes(bp, pos, frame)]
 
     def _names(self, bp: Breakpoint, code: Any) -> bool:
         """Does function breakpoint bp name this code? (`f`, `Class.m`, or `m` for every m)"""
@@ -194,17 +203,29 @@ class Breakpoints:
             return True
         return "." not in bp.name and bp.name == name.rsplit(".", 1)[-1]
 
-    def would_stop(self, code: Any, line: int, entry: bool) -> bool:
-        """Would a breakpoint that needs no evaluation stop at this past line
-        event? (reverse continue: conditions cannot be asked of the past.)"""
-        bps = self.by_line.get(self.real(code), {}).get(line, ())
-        if any(bp.plain for bp in bps):
-            return True
+    def would_stop(self, code: Any, line: int, entry: bool, pos: int) -> bool:
+        """Would a breakpoint have stopped at this past line event (position
+        pos)? Reverse continue: a plain breakpoint would; one with a condition
+        or hit condition if it was evaluated there (its `seen` positions) and
+        held. (A condition cannot be asked of the past: a conditional
+        breakpoint set after the line ran is not found.)"""
+        bps = list(self.by_line.get(self.real(code), {}).get(line, ()))
         if entry:
-            return any(bp.plain and self._names(bp, code) for bp in self.functions)
-        return False
+            bps += [bp for bp in self.functions if self._names(bp, code)]
+        return any(self._stopped(bp, pos) for bp in bps)
 
-    def _passes(self, bp: Breakpoint, frame: Callable[[], Any]) -> bool:
+    @staticmethod
+    def _stopped(bp: Breakpoint, pos: int) -> bool:
+        if bp.log_message:
+            return False
+        if not (bp.condition or bp.hit_condition):
+            return True
+        i = bisect_right(bp.seen, pos)
+        if i == 0 or bp.seen[i - 1] != pos:
+            return False
+        return not bp.hit_condition or hit_matches(bp.hit_condition, i)
+
+    def _passes(self, bp: Breakpoint, pos: int, frame: Callable[[], Any]) -> bool:
         eng = self.engine
         if bp.condition:
             try:
@@ -214,8 +235,11 @@ class Breakpoints:
                 return True
             if v is None or v is False:
                 return False
-        bp.hits += 1
-        if bp.hit_condition and not hit_matches(bp.hit_condition, bp.hits):
+        seen = bp.seen
+        if not seen or pos > seen[-1]:
+            seen.append(pos)
+        hits = bisect_right(seen, pos)
+        if bp.hit_condition and not hit_matches(bp.hit_condition, hits):
             return False
         if bp.log_message:
             eng.on_output("console", self.interpolate(bp.log_message, frame) + "\n")

@@ -31,42 +31,19 @@ from __future__ import annotations
 import io
 import os
 import queue
-import re
 import threading
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ...heap.objects import UNINIT
 from .breakpoints import Breakpoints
+from .evaluate import evaluate, visible_names, write_name
 from .history import ENTRY, SAME, History
-from .inspect import (
-    RECEIVERS,
-    EvalError,
-    Frame,
-    children,
-    evaluator_source,
-    expandable,
-    fiber_frames,
-    frame_captured,
-    frame_locals,
-    module_globals,
-    new_name,
-    param_name,
-    preview,
-    read_name,
-    rename_receiver,
-    set_child,
-    type_name,
-    unwrap,
-    visible_names,
-    write_name,
-)
+from .inspect import EvalError, Frame, children, expandable, fiber_frames, frame_captured, frame_locals, module_globals, preview, set_child, type_name, unwrap
 
 __all__ = ["Engine", "EvalError", "Stop"]
 
-_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.+)$", re.DOTALL)
 STEPPING_EVENTS = ("line", "exception", "fiber")
 
 
@@ -290,55 +267,35 @@ class Engine:
         """To the previous line the fiber stopped at with "next": a line of
         the same frame or of a caller (a callee's lines are stepped over)."""
         h = self.history
-        i = bisect_left(h.pos, self._at) if self._paused else len(h)
+        if not len(h):
+            return self.stop or self.start()
         tid = fiber_id or (self.stop.fiber_id if self.stop else 1)
-        depth = self._where[3] if self._paused and self._where else 1 << 30
-        target = None
-        for j in range(i - 1, -1, -1):
-            if h.tid[j] == tid and h.depth[j] <= depth and not h.flags[j] & SAME:
-                target = h.pos[j]
-                break
-        if target is None:
-            if not len(h):
-                return self.stop or self.start()
-            target = h.pos[0]
-        return self._travel(target, "step")
+        depth = self._where[3] if self._paused and self._where else None
+        if self._paused and self.stop is not None and tid != self.stop.fiber_id:
+            other = self._fiber(tid)  # (another fiber, parked: from its own depth)
+            depth = len(other.frames) if other is not None else None
+        target = h.previous_line(self._now(), tid, depth)
+        return self._travel(h.pos[0] if target is None else target, "step")
 
     def reverse_continue(self) -> Stop:
         """Back to the previous breakpoint hit (one that stopped, or a line
         with an unconditional breakpoint passed), else to the start."""
         h = self.history
-        i = bisect_left(h.pos, self._at) if self._paused else len(h)
-        for j in range(i - 1, -1, -1):
-            if h.flags[j] & SAME:
-                continue
-            p = h.pos[j]
-            if p in self._hits or self.bps.would_stop(h.code(j), h.line[j], bool(h.flags[j] & ENTRY)):
-                return self._travel(p, "breakpoint")
         if not len(h):
             return self.stop or self.start()
-        return self._travel(h.pos[0], "entry")
+        target = h.previous_stop(self._now(), lambda j: h.pos[j] in self._hits or self.bps.would_stop(h.code(j), h.line[j], bool(h.flags[j] & ENTRY), h.pos[j]))
+        return self._travel(h.pos[0], "entry") if target is None else self._travel(target, "breakpoint")
 
     def restart_frame(self, frame_id: int) -> Stop:
         """Back to the first line of the call that made frame `frame_id`."""
         frame = self._frames.get(frame_id)
         if frame is None:
             raise EvalError(f"no frame {frame_id} (frame ids are valid until the program resumes)")
-        h = self.history
-        tid = self._tid(frame.fiber)
-        depth = frame.depth
-        i = bisect_left(h.pos, self._at)
-        start = None
-        for j in range(i - 1, -1, -1):
-            if h.tid[j] != tid:
-                continue
-            if h.depth[j] < depth:
-                break
-            if h.depth[j] == depth:
-                start = j
-        if start is None:
-            start = next((j for j in range(len(h)) if h.tid[j] == tid), 0)
-        return self._travel(h.pos[start], "restart")
+        return self._travel(self.history.frame_start(self._at, self._tid(frame.fiber), frame.depth), "restart")
+
+    def _now(self) -> int:
+        """The position history scans back from: the stop's, or past the end."""
+        return self._at if self._paused else (1 << 62)
 
     def goto(self, position: int) -> Stop:
         return self._travel(position, "goto")
@@ -613,8 +570,9 @@ class Engine:
             self._on_exception(ev)
         elif kind == "fiber":
             mode = self._mode
-            if ev.data.get("action") == "end" and mode.fiber is ev.data.get("fiber") and mode.kind in ("next", "stepOut"):
-                mode.kind = "stepIn"  # the stepped fiber ended: stop wherever the program goes next
+            if ev.data.get("action") == "end" and mode.fiber is not None and mode.fiber is ev.data.get("fiber") and mode.kind in ("next", "stepIn", "stepOut"):
+                # The stepped fiber ended: stop wherever the program goes next.
+                mode.kind, mode.fiber = "stepIn", None
 
     def _on_line(self, ev: Any) -> None:
         fb = ev.fiber
@@ -659,10 +617,10 @@ class Engine:
             return
         if not flags & SAME:
             frame = None
-            hits = self.bps.line_hits(ev, lambda: frame or self._event_frame(ev))
+            hits = self.bps.line_hits(ev, pos, lambda: frame or self._event_frame(ev))
             reason = "breakpoint"
             if flags & ENTRY:
-                fhits = self.bps.function_hits(ev, lambda: self._event_frame(ev))
+                fhits = self.bps.function_hits(ev, pos, lambda: self._event_frame(ev))
                 if fhits and not hits:
                     reason = "function breakpoint"
                 hits += fhits
@@ -674,7 +632,8 @@ class Engine:
             return
         same = mode.fiber is None or fb is mode.fiber
         if kind == "stepIn":
-            self._stop_here(ev, pos, "step")
+            if same:  # (the next line of the same fiber, in whatever frame)
+                self._stop_here(ev, pos, "step")
         elif kind == "next":
             # Over calls: a line of this frame (not the return into the line
             # the step started from) or of a caller.
@@ -697,6 +656,7 @@ class Engine:
 
     def _stop_here(self, ev: Any, pos: int, reason: str, text: str = "", hit_ids: list[int] | None = None) -> None:
         code = ev.code
+        self._pause_flag = False  # (a pause asked for meanwhile is this stop)
         self._where = (ev.fiber, code, ev.pc, ev.depth)
         self._at = pos
         tid = self._tid(ev.fiber)
@@ -715,79 +675,8 @@ class Engine:
     # ------------------------------------------------------------------ helpers
 
     def _evaluate(self, expr: str, frame: Frame) -> Any:
-        """expr's value in frame's context (module docstring of inspect.py)."""
-        from ...lang.diagnostics import CompileError
-        from ...lang.driver import compile_program
-        from ...runtime.errors import GuestException
-
-        m = self.machine
-        if m is None:
-            raise EvalError("the program is not running")
-        module = frame.module
-        lang = module.code.lang if module is not None and module.code is not None else self.frontend.dialect
-        fe = self.languages.for_dialect(lang)
-        names = visible_names(frame)
-        assign = _ASSIGN.match(expr)
-        if assign is not None:  # `x = EXPR`: the value of EXPR, stored in the visible x
-            target = next(((k, w) for n, k, w in names if n == assign.group(1)), None)
-            if target is not None:
-                value = self._evaluate(assign.group(2), frame)
-                write_name(frame, target[0], target[1], value)
-                return value
-        fname = new_name()
-        bundle, back, first_error = None, False, None
-        params = [param_name(n) for n, _, _ in names]
-        original = expr
-        if any(n in RECEIVERS for n, _, _ in names):
-            expr = rename_receiver(expr)
-        cache_key = (lang, expr, tuple(params))
-        cached = self._compiled.get(cache_key)
-        if cached is not None:  # (a condition evaluated at every hit compiles once)
-            bundle, back, fname = cached
-        else:
-            for src, back in evaluator_source(lang, expr, params, fname):
-                try:
-                    bundle = compile_program(f"{fname}{fe.extensions[0]}", source=src, lang=fe.name, languages=self.languages)
-                    break
-                except CompileError as e:
-                    if first_error is None:
-                        d = e.diagnostics[0] if e.diagnostics else None
-                        first_error = d.message if d is not None else e.render()
-            if bundle is None:
-                raise EvalError(f"cannot evaluate {original!r}: {first_error}")
-            if len(self._compiled) > 256:
-                self._compiled.clear()
-            self._compiled[cache_key] = (bundle, back, fname)
-        key = bundle.main
-        hooks = m.hooks
-        before = hooks.count
-        try:
-            with hooks.muted():
-                fn = self._fns.get(cache_key)
-                if fn is None:
-                    # Its module stays loaded for the run: the VM decodes a code
-                    # object once, for the module it first ran in.
-                    m.module_codes[key] = bundle.modules[key]
-                    mod = m.module_for(key)
-                    m.run_module_now(mod)
-                    fn = self._fns[cache_key] = mod.globals[mod.code.globals.index(fname)]
-                args = [read_name(frame, k, w) for _, k, w in names]
-                m.extra_roots.append(args)
-                try:
-                    result = m.run_function(fn, args)
-                finally:
-                    m.extra_roots.pop()
-        except GuestException as e:
-            raise EvalError(f"{e.class_name}: {e.message}") from None
-        finally:
-            self._skew += hooks.count - before
-        if not back:
-            return result
-        values = result.items
-        for (_, k, w), old, new in zip(names, args, values[1:]):
-            if new is not old:
-                write_name(frame, k, w, new)
-        return values[0]
+        """expr's value in frame's context (evaluate.py); raises EvalError."""
+        return evaluate(self, expr, frame)
 
     def _var(self, name: str, value: Any, frame: Any, key: str = "value") -> dict:
         ref = self._ref(("value", frame, value)) if expandable(value) else 0

@@ -7,12 +7,14 @@ previous breakpoint hit (reverse continue), the first line of a call
 (restart frame). Those are answered by scanning this table backwards. The
 program is deterministic, so the table holds for every re-execution: an
 event is appended only once (positions only grow), however often a run
-passes it again. About 21 bytes per line event (a million lines: ~21 MB).
+passes it again. 25 bytes per line event (a million lines: 25 MB).
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any
 
 # flags
@@ -68,6 +70,48 @@ class History:
             "entry": bool(self.flags[i] & ENTRY),
             "same_line": bool(self.flags[i] & SAME),
         }
+
+    # ------------------------------------------------------------------ targets of going back
+
+    def previous_line(self, before: int, tid: int, depth: int | None) -> int | None:
+        """Step back: the position of the latest line event before `before` of
+        fiber `tid` at `depth` or shallower (None: any depth) -- a line of the
+        same frame or a caller, a callee's lines stepped over, as "next" does
+        forwards -- not counting returns into the calling line."""
+        pos, tids, depths, flags = self.pos, self.tid, self.depth, self.flags
+        limit = 1 << 30 if depth is None else depth
+        for j in range(bisect_left(pos, before) - 1, -1, -1):
+            if tids[j] == tid and depths[j] <= limit and not flags[j] & SAME:
+                return pos[j]
+        return None
+
+    def previous_stop(self, before: int, stops: Callable[[int], bool]) -> int | None:
+        """Reverse continue: the position of the latest line event before
+        `before` (returns into a calling line aside) for which stops(index)."""
+        flags = self.flags
+        for j in range(bisect_left(self.pos, before) - 1, -1, -1):
+            if not flags[j] & SAME and stops(j):
+                return self.pos[j]
+        return None
+
+    def frame_start(self, before: int, tid: int, depth: int) -> int:
+        """Restart frame: the first line event of the call that made the frame
+        of fiber `tid` at `depth` that runs at `before` -- scanning back, the
+        earliest event at that depth after the last one shallower (the
+        caller's line that made the call). The fiber's first event when the
+        frame is its outermost."""
+        pos, tids, depths = self.pos, self.tid, self.depth
+        start = None
+        for j in range(bisect_left(pos, before) - 1, -1, -1):
+            if tids[j] != tid:
+                continue
+            if depths[j] < depth:
+                break
+            if depths[j] == depth:
+                start = j
+        if start is None:
+            start = next((j for j in range(len(pos)) if tids[j] == tid), 0)
+        return pos[start] if len(pos) else 0
 
     def nbytes(self) -> int:
         return sum(a.itemsize * len(a) for a in (self.pos, self.tid, self.depth, self.line, self.code_ix, self.flags))

@@ -10,26 +10,19 @@ here reads the VM's explicit frames (sched/fiber.py: `L` is a frame's slots,
 so it works the same for TinyLang and Lox, interpreted or JIT-compiled (a
 stepping VM runs interpreter frames only).
 
-Evaluation compiles the expression with the front end of the frame's file as
-a function whose parameters are the names the frame sees (locals, captured
-variables, the module's globals), typed `any`, and calls it with their
-values (`vm.run_function`, inside `vm.hooks.muted()`). Assignments the text
-makes to those names are written back into the frame (TinyLang; a Lox text
-is an expression whose value is all it gives back).
+Evaluating an expression in a frame is evaluate.py's.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...heap.objects import UNINIT, Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
+from ...bytecode.opcodes import LOCAL, OPCODES
+from ...heap.objects import Array, BoundMethod, Cell, Class, Function, Instance, Map, ModuleObject, Record, unmap_key
 from ...runtime.values import typeof
 
 PREVIEW = 80  # characters of a value's one-line preview
-_ids = itertools.count(1)
 
 
 class EvalError(Exception):
@@ -95,18 +88,74 @@ def display_name(name: str) -> bool:
 
 
 def frame_locals(frame: Frame) -> list[tuple[str, int]]:
-    """(name, slot) of the frame's parameters and locals with source names."""
+    """(name, slot) of the frame's parameters and the locals declared so far
+    (named by an instruction before pc), with their source names.
+
+    A name declared in several blocks has a slot per declaration, and code
+    objects keep no scope ranges: the slot shown is the one whose uses (the
+    instructions naming it) span the frame's pc most narrowly -- an inner
+    block's variable inside the block, the outer one after it -- else the
+    latest declared before pc."""
     code = frame.code
     names = code.local_names
-    out = []
-    seen: dict[str, int] = {}
+    by_name: dict[str, list[int]] = {}
     for slot in range(1, min(code.nlocals, len(frame.L), len(names))):
         name = names[slot]
         if display_name(name):
-            seen[name] = slot  # (a later slot of the same name shadows: inner block)
-    for name, slot in sorted(seen.items(), key=lambda kv: kv[1]):
+            by_name.setdefault(name, []).append(slot)
+    out = []
+    uses = slot_uses(code)
+    for name, slots in by_name.items():
+        slot = slots[0] if len(slots) == 1 else _slot_at(code, slots, frame.pc)
+        if slot > code.arity and uses.get(slot, (0, 0))[0] > frame.pc:
+            continue  # not declared yet: no instruction before pc has named it
         out.append((name, slot))
+    out.sort(key=lambda kv: kv[1])
     return out
+
+
+def _slot_at(code: Any, slots: list[int], pc: int) -> int:
+    uses = slot_uses(code)
+    best, best_width, latest = None, None, None
+    for slot in slots:
+        first, last = uses.get(slot, (1 << 30, -1))
+        if slot <= code.arity:
+            first, last = 0, 1 << 30  # a parameter: the whole function
+        if first > pc:
+            continue
+        if latest is None or first >= uses.get(latest, (0, 0))[0]:
+            latest = slot
+        if pc <= last and (best_width is None or last - first < best_width):
+            best, best_width = slot, last - first
+    return best if best is not None else latest if latest is not None else slots[0]
+
+
+_USES: dict[Any, dict[int, tuple[int, int]]] = {}
+
+
+def slot_uses(code: Any) -> dict[int, tuple[int, int]]:
+    """slot -> (first, last) offset of the instructions that name it (cached
+    per code object; code objects are immutable)."""
+    uses = _USES.get(code)
+    if uses is None:
+        uses = {}
+        ops, n, pc = OPCODES, len(OPCODES), 0
+        stream = code.code
+        while pc < len(stream):
+            op = stream[pc]
+            info = ops[op] if 0 <= op < n else None
+            if info is None:
+                break
+            for k, kind in enumerate(info.operands):
+                if kind == LOCAL and pc + 1 + k < len(stream):
+                    slot = stream[pc + 1 + k]
+                    first, _ = uses.get(slot, (pc, pc))
+                    uses[slot] = (first, pc)
+            pc += info.size
+        if len(_USES) > 4096:
+            _USES.clear()
+        _USES[code] = uses
+    return uses
 
 
 def frame_captured(frame: Frame) -> list[tuple[str, Cell]]:
@@ -234,82 +283,3 @@ def set_child(v: Any, name: str, value: Any) -> None:
         v.fields[name] = value
     else:
         raise EvalError(f"a {type_name(v)} has no parts to set")
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def visible_names(frame: Frame) -> list[tuple[str, str, Any]]:
-    """(name, kind, where) of every name an expression in the frame may use,
-    innermost binding first wins: locals ("local", slot), captured variables
-    ("captured", cell), globals ("global", index)."""
-    out: dict[str, tuple[str, Any]] = {}
-    module = frame.module
-    for name, i in module_globals(module):
-        if module.globals[i] is not UNINIT:  # (declared, but its declaration has not run)
-            out[name] = ("global", i)
-    for name, cell in frame_captured(frame):
-        out[name] = ("captured", cell)
-    for name, slot in frame_locals(frame):
-        out[name] = ("local", slot)
-    if frame.code.flags & 1 and frame.code.nlocals > 1:  # a method: `self` (and Lox's `this`)
-        out.setdefault("self", ("local", 1))
-    return [(n, k, w) for n, (k, w) in out.items()]
-
-
-def read_name(frame: Frame, kind: str, where: Any) -> Any:
-    if kind == "local":
-        return unwrap(frame.L[where])
-    if kind == "captured":
-        return where.value
-    module = frame.module
-    return module.globals[where]
-
-
-def write_name(frame: Frame, kind: str, where: Any, value: Any) -> None:
-    if kind == "local":
-        slot = frame.L[where]
-        if type(slot) is Cell:
-            slot.value = value
-        else:
-            frame.L[where] = value
-    elif kind == "captured":
-        where.value = value
-    else:
-        frame.module.globals[where] = value
-
-
-def evaluator_source(lang: str, expr: str, names: list[str], fn: str) -> list[tuple[str, bool]]:
-    """Candidate texts (source, writes_back) of a function `fn` taking `names`
-    that evaluates `expr`, in the language `lang` (dialect), tried in order.
-    TinyLang returns [value, names...] so assignments are written back; a
-    text that is a statement (`x = 5`) is tried as one when it is no
-    expression."""
-    if lang == "lox":
-        params = ", ".join(names)
-        return [(f"fun {fn}({params}) {{ return ({expr}); }}\n", False)]
-    params = ", ".join(f"{n}: any" for n in names)
-    back = "".join(f", {n}" for n in names)
-    return [
-        (f"fn {fn}({params}) -> any {{\n    let __v: any = ({expr}\n    )\n    return [__v{back}]\n}}\n", True),
-        (f"fn {fn}({params}) -> any {{\n    {expr}\n    return [nil{back}]\n}}\n", True),
-    ]
-
-
-_RECEIVER = re.compile(r'("(?:[^"\\]|\\.)*")|\b(self|this)\b')
-RECEIVERS = ("self", "this")
-
-
-def param_name(name: str) -> str:
-    """The parameter standing for a visible name: the receiver (`self`,
-    Lox's `this`) cannot be a parameter, so it is passed as `__self`."""
-    return "__" + name if name in RECEIVERS else name
-
-
-def rename_receiver(expr: str) -> str:
-    """expr with `self`/`this` (outside string literals) renamed as param_name does."""
-    return _RECEIVER.sub(lambda m: m.group(1) or "__" + m.group(2), expr)
-
-
-def new_name() -> str:
-    return f"__dbg{next(_ids)}"
