@@ -321,8 +321,13 @@ def test_pause_while_running_and_requests_refused_while_running(tmp_path):
         r = c.request("stackTrace", threadId=1)
         assert r["success"] is False and "running" in r["message"]
         assert c.request("threads")["success"]  # answered from the last stop, never blocks
+        # a breakpoint change while running: paused, changed, continued, no stopped event
+        r = c.request("setFunctionBreakpoints", breakpoints=[{"name": "f"}])
+        assert r["success"] and r["body"]["breakpoints"][0]["verified"]
+        assert "running" in c.request("stackTrace", threadId=1)["message"]
         assert c.request("pause", threadId=1)["success"]
         assert c.event("stopped")["body"]["reason"] == "pause"
+        assert [e for e in c.events if e.get("event") == "stopped"] == []  # only the one asked for
         assert c.request("stackTrace", threadId=1)["success"]
         c.request("disconnect")
     finally:
