@@ -66,12 +66,15 @@ describe('breakpoints', () => {
   test('a line breakpoint stops with the right stack, locals and globals', async () => {
     dc = await client();
     const body = line('basic.tl', 'add-body');
+    let bpId;
     const stopped = await launch(dc, { program: BASIC }, async () => {
       const r = await dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: body }] });
       assert.equal(r.body.breakpoints[0].verified, true);
       assert.equal(r.body.breakpoints[0].line, body);
+      bpId = r.body.breakpoints[0].id;
     });
     assert.equal(stopped.body.reason, 'breakpoint');
+    assert.deepEqual(stopped.body.hitBreakpointIds, [bpId]);
     const fs = await frames(dc);
     assert.deepEqual(fs.map(f => [f.name, f.line]), [['add', body], ['<module>', line('basic.tl', 'loop')]]);
     const locals = await scope(dc, fs[0].id);
