@@ -16,8 +16,10 @@ running program:
     setVariable) run on the worker and are waited for; while the program
     runs they are refused with an error response instead (they would wait
     for the next stop, and hold up `pause`);
-  * `pause` calls `engine.pause()` directly: the engine documents it as
-    thread-safe (it sets a flag its hooks poll).
+  * `pause` calls `engine.pause()` from the reading thread: the engine
+    documents it as thread-safe (it sets a flag its hooks poll);
+  * a breakpoint change while the program runs pauses it, makes the change
+    and continues it, without telling the client (`_configure`).
 
 Every request gets a response; a malformed message or an unknown command
 gets an error response (`success: false` and a message), and an exception
