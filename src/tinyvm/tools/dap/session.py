@@ -71,6 +71,9 @@ CAPABILITIES: dict[str, Any] = {
     "supportsExceptionInfoRequest": True,
     "supportTerminateDebuggee": True,
     "supportsDelayedStackTraceLoading": True,
+    "supportsClipboardContext": True,
+    "supportsCompletionsRequest": True,
+    "completionTriggerCharacters": ["."],
 }
 
 # Engine stop reasons are DAP's already; a restarted frame reports "restart" (the spec's word).
@@ -688,6 +691,55 @@ class Session:
         if not isinstance(name, str) or not isinstance(value, str):
             raise DapError("setVariable needs 'name' and 'value' (an expression)")
         return dict(self.worker.call(lambda: eng.set_variable(ref, name, value)))
+
+    def req_completions(self, args: dict[str, Any], after: list) -> dict[str, Any]:
+        """Debug console completion: the names in scope in the frame, or after
+        `EXPR.` the fields of EXPR's value (what the variables view shows)."""
+        text = args.get("text")
+        if not isinstance(text, str):
+            raise DapError("completions needs 'text'")
+        eng = self._need_stopped()
+        column = self._int(args, "column", len(text) + (1 if self.cols1 else 0))
+        upto = text[: max(0, column - (1 if self.cols1 else 0))]
+        word_start = len(upto)
+        while word_start > 0 and (upto[word_start - 1].isalnum() or upto[word_start - 1] == "_"):
+            word_start -= 1
+        prefix = upto[word_start:]
+        frame_id = args.get("frameId")
+
+        def names() -> list[tuple[str, str]]:
+            if word_start > 0 and upto[word_start - 1] == ".":
+                owner_start = word_start - 1
+                while owner_start > 0 and (upto[owner_start - 1].isalnum() or upto[owner_start - 1] in "_.[]\"'"):
+                    owner_start -= 1
+                owner = upto[owner_start : word_start - 1]
+                if not owner:
+                    return []
+                try:
+                    ref = eng.evaluate(owner, frame_id).get("variablesReference", 0)
+                except Exception:  # not an expression (yet): nothing to offer
+                    return []
+                return [(v["name"], "property") for v in eng.variables(ref)] if ref else []
+            if frame_id is None:
+                frames, _ = eng.stack(self.last_stop.fiber_id if self.last_stop else 1, 0, 1)
+                if not frames:
+                    return []
+                fid = frames[0]["id"]
+            else:
+                fid = frame_id
+            out: list[tuple[str, str]] = []
+            for scope in eng.scopes(fid):
+                kind = "variable" if scope["name"] != "Globals" else "value"
+                out += [(v["name"], kind) for v in eng.variables(scope["variablesReference"])]
+            return out
+
+        seen: set[str] = set()
+        targets = []
+        for name, kind in self.worker.call(names):
+            if name.startswith(prefix) and name not in seen and name.isidentifier():
+                seen.add(name)
+                targets.append({"label": name, "type": kind, "start": word_start + (1 if self.cols1 else 0), "length": len(prefix)})
+        return {"targets": targets}
 
     def req_exceptionInfo(self, args: dict[str, Any], after: list) -> dict[str, Any]:
         self._need_stopped()

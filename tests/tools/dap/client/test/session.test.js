@@ -286,6 +286,24 @@ describe('evaluate and setVariable', () => {
   });
 });
 
+describe('debug console', () => {
+  test('completions: names in scope, and the fields after a dot', async () => {
+    dc = await client();
+    await launch(dc, { program: BASIC }, () =>
+      dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [{ line: line('basic.tl', 'add-body') }] }));
+    const fs = await frames(dc);
+    let r = await dc.completionsRequest({ text: 'to', column: 3, frameId: fs[0].id });
+    assert.deepEqual(r.body.targets.map(t => t.label), ['total']);
+    r = await dc.completionsRequest({ text: 'a + ', column: 5, frameId: fs[0].id });
+    const labels = r.body.targets.map(t => t.label);
+    for (const name of ['a', 'b', 'total', 'items', 'info', 'add']) assert.ok(labels.includes(name), `${name} in ${labels}`);
+    r = await dc.completionsRequest({ text: 'pt.', column: 4, frameId: fs[0].id });
+    assert.deepEqual(r.body.targets.map(t => t.label).sort(), ['x', 'y']);
+    r = await dc.completionsRequest({ text: 'info.si', column: 8, frameId: fs[0].id });
+    assert.deepEqual(r.body.targets.map(t => [t.label, t.start, t.length]), [['size', 6, 2]]);
+  });
+});
+
 describe('closures', () => {
   test('a closure\'s captured variables are a scope, and setVariable writes through', async () => {
     dc = await client();
