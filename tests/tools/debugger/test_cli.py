@@ -169,3 +169,14 @@ def test_a_compiled_tvm_program(tmp_path, monkeypatch):
     text = out.getvalue()
     assert "> prog.tl:3 add  (breakpoint)" in text and "c = 10  (int)" in text
     assert "(tvm) rs\n> prog.tl:2 add" in text
+
+
+def test_restart_goto_and_frames(tmp_path, monkeypatch):
+    status, out = debug(tmp_path, monkeypatch, "b 3\nc\nc\nrestart\np a\nup\np i\ndown\npos\ngoto 1\ngoto x\n")
+    assert status == 0
+    assert "(tvm) restart\n> prog.tl:2 add\n" in out
+    assert "(tvm) p a\n20\n" in out  # the second call, from its first line
+    assert "(tvm) up\n> prog.tl:10 <module>\n" in out and "(tvm) p i\n1\n" in out
+    assert "(tvm) down\n> prog.tl:2 add\n" in out
+    assert "(tvm) goto 1\n> prog.tl:1 <module>\n" in out
+    assert "*** goto needs a position" in out

@@ -184,3 +184,15 @@ def test_hit_counts_follow_the_position(program, session):
     s.eng.set_breakpoints(s.path, [{"line": 3, "hitCondition": "== 2"}])
     again = s.eng.resume("continue")
     assert (again.line, again.position) == (3, st.position) and s.local("c") == "21"
+
+
+def test_history_is_bounded(program, session):
+    s = session(program(PROG))
+    s.eng.history.max_events = 16
+    end = s.eng.start()
+    h = s.eng.history
+    assert len(h) <= 16 and h.dropped > 0 and h.first == 1
+    assert h.pos[0] > h.first  # the oldest were dropped...
+    back = s.eng.reverse_continue()  # ...but the start is still reachable
+    assert (back.reason, back.line, back.position) == ("entry", 1, 1)
+    assert s.eng.resume("continue").position == end.position

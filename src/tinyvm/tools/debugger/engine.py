@@ -275,7 +275,7 @@ class Engine:
             other = self._fiber(tid)  # (another fiber, parked: from its own depth)
             depth = len(other.frames) if other is not None else None
         target = h.previous_line(self._now(), tid, depth)
-        return self._travel(h.pos[0] if target is None else target, "step")
+        return self._travel(h.first if target is None else target, "step")
 
     def reverse_continue(self) -> Stop:
         """Back to the previous breakpoint hit (one that stopped, or a line
@@ -284,7 +284,7 @@ class Engine:
         if not len(h):
             return self.stop or self.start()
         target = h.previous_stop(self._now(), lambda j: h.pos[j] in self._hits or self.bps.would_stop(h.code(j), h.line[j], bool(h.flags[j] & ENTRY), h.pos[j]))
-        return self._travel(h.pos[0], "entry") if target is None else self._travel(target, "breakpoint")
+        return self._travel(h.first, "entry") if target is None else self._travel(target, "breakpoint")
 
     def restart_frame(self, frame_id: int) -> Stop:
         """Back to the first line of the call that made frame `frame_id`."""
@@ -401,8 +401,8 @@ class Engine:
 
     def heap_summary(self) -> dict:
         m = self.machine
-        if m is None:
-            return {}
+        if m is None or (not self._paused and self._thread is not None and self._thread.is_alive()):
+            return {}  # (not started, or running: the heap is changing)
         heap = m.heap
         by_type: dict[str, list[int]] = {}
         seen: set[int] = set()
@@ -536,8 +536,12 @@ class Engine:
 
     def _on_vm(self, fn: Callable[[], Any]) -> Any:
         """Run fn on the VM thread (it runs guest code), the result back here."""
-        if threading.current_thread() is self._thread or not self._paused:
+        if threading.current_thread() is self._thread:
             return fn()
+        if not self._paused:
+            if self._thread is not None and self._thread.is_alive():
+                raise EvalError("the program is running: pause it first")
+            return fn()  # (ended: nothing else runs the VM)
         box: queue.Queue = queue.Queue()
         self._cmds.put(("call", fn, box))
         ok, value = box.get()

@@ -22,10 +22,19 @@ ENTRY = 1  # the first line event of a new frame (a call's, a fiber's start)
 SAME = 2  # back from a call into the very line that made it (not a new line)
 
 
-class History:
-    """Columns of the line events seen, in position order."""
+MAX_EVENTS = 8_000_000  # ~200 MB; past it the older half is dropped
 
-    def __init__(self) -> None:
+
+class History:
+    """Columns of the line events seen, in position order. At most
+    `max_events` are kept: past that the older half is dropped (going back
+    then reaches as far as what is left; `first` still names the program's
+    first line event, the target of going back to the start)."""
+
+    def __init__(self, max_events: int = MAX_EVENTS) -> None:
+        self.max_events = max_events
+        self.first: int | None = None  # position of the first line event ever recorded
+        self.dropped = 0  # events dropped from the front
         self.pos = array("q")  # vm.hooks.count of the event (the engine's position)
         self.tid = array("i")  # thread (fiber) id: 1 for the main fiber
         self.depth = array("i")  # len(fiber.frames): the frame's depth
@@ -42,6 +51,13 @@ class History:
         """Append an event, unless a run already recorded it (pos not past the last)."""
         if self.pos and pos <= self.pos[-1]:
             return False
+        if self.first is None:
+            self.first = pos
+        if len(self.pos) >= self.max_events:
+            half = len(self.pos) // 2
+            for col in (self.pos, self.tid, self.depth, self.line, self.code_ix, self.flags):
+                del col[:half]
+            self.dropped += half
         ix = self._code_ids.get(code)
         if ix is None:
             ix = self._code_ids[code] = len(self.codes)
