@@ -278,11 +278,15 @@ describe('evaluate and setVariable', () => {
     const localsRef = scopes.find(s => s.name === 'Locals').variablesReference;
     r = await dc.setVariableRequest({ variablesReference: localsRef, name: 'b', value: '100' });
     assert.equal(r.body.value, '100');
+    // an element of an array, through the Globals scope
+    const globals = await scope(dc, fs[0].id, 'Globals');
+    r = await dc.setVariableRequest({ variablesReference: globals.items.variablesReference, name: '2', value: '4 * 10' });
+    assert.equal(r.body.value, '40');
     await dc.setBreakpointsRequest({ source: { path: BASIC }, breakpoints: [] });
     const exited = dc.waitForEvent('exited');
     await dc.continueRequest({ threadId: 1 });
     await exited;
-    assert.equal(await stdout(dc), 'total 150\ndone\n');
+    assert.equal(await stdout(dc), 'total 160\ndone\n');
   });
 });
 
