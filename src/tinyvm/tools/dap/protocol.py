@@ -142,6 +142,18 @@ class MessageWriter:
         self._seq = 0
         self.closed = False
 
+    def log_incoming(self, text: str) -> None:
+        """`--log`: a message read from the client, as a line of the same log
+        (under the same lock, so lines of both directions never interleave)."""
+        if self.log is None:
+            return
+        with self._lock:
+            try:
+                self.log.write("-> " + text + "\n")
+                self.log.flush()
+            except (OSError, ValueError):
+                pass
+
     def send(self, message: dict[str, Any]) -> None:
         with self._lock:
             if self.closed:

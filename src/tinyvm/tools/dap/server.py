@@ -55,9 +55,7 @@ def run_session(
             if message is None:
                 break
             if log is not None:
-                text = json.dumps(message) if isinstance(message, dict) else f"(malformed: {message.reason})"
-                log.write("-> " + text + "\n")
-                log.flush()
+                writer.log_incoming(json.dumps(message) if isinstance(message, dict) else f"(malformed: {message.reason})")
             session.handle(message)
     finally:
         session.close()
