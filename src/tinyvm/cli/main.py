@@ -853,6 +853,8 @@ class _Cli:
         from ..tools.debugger.cli import main as debug_main
 
         jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
+        if jit not in ("off", "on", "eager"):
+            raise UsageError(f"TVM_JIT must be off, on or eager, got {jit!r}")
         return debug_main(words[0], words[1:], stdin=self.stdin, stdout=self.stdout, stderr=self.stderr, jit=jit, lang=opts.get("lang"), languages=self.langs, allow=grants_from(opts.get("grants", [])))
 
     def repl(self, words: list[str], opts: Parsed) -> int:

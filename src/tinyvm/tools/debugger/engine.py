@@ -499,10 +499,16 @@ class Engine:
         self._stops.put((gen, stop))
 
     def _wait(self) -> Stop:
+        idle = 0
         while True:
             try:
                 gen, stop = self._stops.get(timeout=0.2)
             except queue.Empty:
+                t = self._thread
+                idle = idle + 1 if t is not None and not t.is_alive() else 0
+                if idle >= 3 and self._stops.empty():  # (never a hang: its thread is gone without a word)
+                    gen, stop = self._generation, Stop("exited", exit_code=70, error="internal error: the program's thread ended without a stop")
+                    break
                 continue
             if gen == self._generation:
                 break
