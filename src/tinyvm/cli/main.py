@@ -82,6 +82,10 @@ __all__ = ["main", "tvmc_main", "tvm_main", "usage", "UsageError", "EXIT_IOERR"]
 # --------------------------------------------------------------------------- options
 
 
+def _bad(name: str, what: str) -> Any:
+    raise ValueError(f"{name} needs {what}")
+
+
 def _either(words: list[str]) -> str:
     """"a", "a or b", "a, b or c"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
@@ -273,6 +277,14 @@ class _Options:
             # The debugger (tools/debugger): FILE then the program's arguments, as run.
             "debug": [self.help, self.lang, self.jit[0], *self.allow],
             "heapdiff": [self.help, self.json, self.top],
+            # tvm dap (tools/dap): like run, its options end at PROGRAM.
+            "dap": [
+                self.help,
+                Option(("--port",), "port", "serve on 127.0.0.1:N (0: a free port, printed on stderr) instead of stdin/stdout", REQUIRED, "N",
+                       lambda n, t: int(t) if t is not None and t.isdigit() and int(t) < 65536 else _bad(n, "a port number"), "a port number"),
+                Option(("--once",), "once", "with --port: serve one connection, then exit"),
+                Option(("--log",), "log", "append every DAP message in and out to FILE (one JSON line each)", REQUIRED, "FILE", needs="a file name"),
+            ],
             "help": [self.help],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
@@ -303,6 +315,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("debug", "[options] FILE [args...]", "debug a program: breakpoints, stepping, reverse steps (pdb-style)"),
         ("heapdiff", "[options] A B", "growth by type and allocation site between two heap snapshots"),
         ("prof", "[options] FILE [args...]", "run a program under the sampling profiler (speedscope, Chrome trace, folded)"),
+        ("dap", "[--port N] [FILE]", "Debug Adapter Protocol server for editors (docs/debugging.md)"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("record", "[options] FILE [args]", "run FILE as run does, logging its inputs to FILE.tvmrec (-o OUT)"),
@@ -482,6 +495,20 @@ def _command_help(langs: "Languages", command: str) -> str:
                 (f"tvm run --alloc-sites --heap-snapshot=a.heapsnapshot app{ext}", "a snapshot at exit, with sites"),
                 ("tvm heapdiff a.heapsnapshot b.heapsnapshot", "what grew"),
                 ("tvm heapdiff --json --top 5 a.heapsnapshot b.heapsnapshot", "as JSON, five rows a table"),
+            ],
+        ),
+        "dap": (
+            ["tvm dap [options]", "tvm dap --port N [options] [FILE [args...]]"],
+            [
+                "Serve the Debug Adapter Protocol (what VS Code, nvim-dap and other editors speak) on",
+                "standard input and output, or on 127.0.0.1:N with --port. The client's launch request",
+                "names the program; with FILE, an attach request debugs FILE with its args instead.",
+                "The program's output arrives as output events; its input is the launch's \"stdin\".",
+            ],
+            [
+                ("tvm dap", "what an editor runs (launch.json: see docs/debugging.md)"),
+                (f"tvm dap --port 4711 prog{ext} a b", "wait on port 4711 for a client to attach to prog"),
+                ("tvm dap --port 0 --log dap.log", "a free port; every message logged"),
             ],
         ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
@@ -709,9 +736,9 @@ class _Cli:
         if lead.ended:  # `tvm [options] -- FILE ...`
             opts, words = Parsed(), rest
         else:
-            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "debug", "prof"))
+            opts, words = parse(rest, o.commands[command], lambda name: f"unknown option '{name}' for {command}", stop_at_word=command in ("run", "debug", "prof", "dap"))
         lead.merge(opts)
-        words = words if command in ("run", "debug", "prof") else opts.words
+        words = words if command in ("run", "debug", "prof", "dap") else opts.words
         if command == "help":
             return self.help(words, lead)
         if lead.get("help"):
@@ -984,6 +1011,14 @@ class _Cli:
         if opts.get("stats"):
             self.err(line)
         return bundle
+
+    def dap(self, words: list[str], opts: Parsed) -> int:
+        from ..tools.dap import server  # lazily: only `tvm dap` loads the adapter
+
+        try:
+            return server.main(words, port=opts.get("port"), once=bool(opts.get("once")), log_path=opts.get("log"), stderr=self.stderr)
+        except server.BadUsage as e:
+            raise UsageError(str(e)) from None
 
     def check(self, words: list[str], opts: Parsed) -> int:
         code, lang = opts.get("code"), opts.get("lang")

@@ -1,0 +1,1 @@
+"""Tests of `tvm dap` (the Python-level protocol tests and the VS Code client tests)."""
