@@ -165,6 +165,12 @@ def test_evaluate_and_set_variable(program, session):
     # evaluate with an assignment writes back too.
     s.ev("a = 7")
     assert s.local("a") == "7"
+    # A declared type holds: the VM's own check refuses what it excludes.
+    with pytest.raises(EvalError, match="cannot set variable 'c': expected int, got string"):
+        s.eng.set_variable(ref, "c", '"text"')
+    with pytest.raises(EvalError, match="cannot set variable 'a': expected int"):
+        s.ev('a = "text"')
+    assert s.local("c") == "1000" and s.local("a") == "7"
     s.eng.set_breakpoints(s.path, [])
     s.eng.resume("continue")
     assert s.stdout() == "total 1053\n"  # 1000 + 21 + 32

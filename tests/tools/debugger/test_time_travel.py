@@ -52,13 +52,14 @@ def test_step_back_lands_on_previous_lines_with_their_values(program, session, j
 
 def test_reverse_continue_goes_to_previous_hits_then_to_the_start(program, session):
     s = session(program(PROG))
-    s.eng.set_breakpoints(s.path, [{"line": 3}])
+    (bp,) = s.eng.set_breakpoints(s.path, [{"line": 3}])
     s.eng.start()
     s.eng.resume("continue")
     st = s.eng.resume("continue")
     assert s.local("c") == "32"
     st = s.eng.reverse_continue()
     assert (st.reason, st.line) == ("breakpoint", 3) and s.local("c") == "21"
+    assert st.hit_ids == [bp["id"]]  # (what DAP's stopped event reports)
     st = s.eng.reverse_continue()
     assert st.line == 3 and s.local("c") == "10"
     st = s.eng.reverse_continue()

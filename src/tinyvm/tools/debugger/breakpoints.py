@@ -209,10 +209,15 @@ class Breakpoints:
         or hit condition if it was evaluated there (its `seen` positions) and
         held. (A condition cannot be asked of the past: a conditional
         breakpoint set after the line ran is not found.)"""
+        return bool(self.stopped_ids(code, line, entry, pos))
+
+    def stopped_ids(self, code: Any, line: int, entry: bool, pos: int) -> list[int]:
+        """The ids of the breakpoints that `would_stop` there (the hit
+        breakpoints of a reverse continue's stop)."""
         bps = list(self.by_line.get(self.real(code), {}).get(line, ()))
         if entry:
             bps += [bp for bp in self.functions if self._names(bp, code)]
-        return any(self._stopped(bp, pos) for bp in bps)
+        return [bp.id for bp in bps if self._stopped(bp, pos)]
 
     @staticmethod
     def _stopped(bp: Breakpoint, pos: int) -> bool:

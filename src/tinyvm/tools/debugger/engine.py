@@ -406,7 +406,7 @@ class Engine:
         else:
             for n, k, w in visible_names(frame):
                 if n == name and {"locals": "local", "captured": "captured", "globals": "global"}[kind] == k:
-                    write_name(frame, k, w, value)
+                    write_name(frame, k, w, value, self.machine, name)
                     break
             else:
                 raise EvalError(f"no variable '{name}' in this scope")
@@ -632,7 +632,8 @@ class Engine:
             raise _Abort()
         if kind == "goto":
             if pos >= mode.target:
-                self._stop_here(ev, pos, mode.reason)
+                hits = self.bps.stopped_ids(ev.code, line, bool(flags & ENTRY), pos) if mode.reason == "breakpoint" else None
+                self._stop_here(ev, pos, mode.reason, hit_ids=hits)
             return
         if kind == "entry":
             self._stop_here(ev, pos, "entry")

@@ -63,7 +63,22 @@ def read_name(frame: Frame, kind: str, where: Any) -> Any:
     return module.globals[where]
 
 
-def write_name(frame: Frame, kind: str, where: Any, value: Any) -> None:
+def write_name(frame: Frame, kind: str, where: Any, value: Any, vm: Any = None, name: str = "") -> None:
+    """Store value in the name (kind, where) of frame. With `vm`, a local of
+    declared type takes only what the VM's own run-time check admits
+    (vm/typecheck.py): a debugger must not plant a value the checker's
+    guarantees exclude (an `int` local holding a string would fail later, far
+    from the cause); EvalError otherwise."""
+    if kind == "local" and vm is not None:
+        types = frame.code.local_types
+        text = types[where] if 0 <= where < len(types) else ""
+        if text and text != "any":
+            from ...runtime.errors import RtError
+
+            try:
+                value = vm.type_checks.check(text, f"variable '{name}'")(value)
+            except RtError as e:
+                raise EvalError(f"cannot set {e.message}") from None
     if kind == "local":
         slot = frame.L[where]
         if type(slot) is Cell:
@@ -131,7 +146,7 @@ def evaluate(eng: Any, expr: str, frame: Frame) -> Any:
         target = next(((k, w) for n, k, w in names if n == assign.group(1)), None)
         if target is not None:
             value = evaluate(eng, assign.group(2), frame)
-            write_name(frame, target[0], target[1], value)
+            write_name(frame, target[0], target[1], value, m, assign.group(1))
             return value
     fname = new_name()
     bundle, back, first_error = None, False, None
@@ -189,7 +204,7 @@ def evaluate(eng: Any, expr: str, frame: Frame) -> Any:
     if not back:
         return result
     values = result.items
-    for (_, k, w), old, new in zip(names, args, values[1:]):
+    for (n, k, w), old, new in zip(names, args, values[1:]):
         if new is not old:
-            write_name(frame, k, w, new)
+            write_name(frame, k, w, new, m, n)
     return values[0]
