@@ -7,6 +7,25 @@ import pytest
 
 from tinyvm.tools.debugger.engine import Engine
 
+# The program most tests debug: a call in a loop (lines 1-4: add; 9-13: the
+# loop), printing as it goes.
+ADD_LOOP = """\
+fn add(a: int, b: int) -> int {
+    let c = a + b
+    return c
+}
+
+var total = 0
+let xs = [10, 20, 30]
+var i = 0
+for x in xs {
+    total = total + add(x, i)
+    i += 1
+    print("step ${i}")
+}
+print("total ${total}")
+"""
+
 
 class Session:
     def __init__(self, path: str, **kwargs) -> None:

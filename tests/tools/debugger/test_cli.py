@@ -8,22 +8,9 @@ import io
 
 from tinyvm.cli.main import main
 
-PROG = """\
-fn add(a: int, b: int) -> int {
-    let c = a + b
-    return c
-}
+from .conftest import ADD_LOOP
 
-var total = 0
-let xs = [10, 20, 30]
-var i = 0
-for x in xs {
-    total = total + add(x, i)
-    i += 1
-    print("step ${i}")
-}
-print("total ${total}")
-"""
+PROG = ADD_LOOP
 
 COMMANDS = "b 3 if c > 20\nb 99\nb nothing\nc\np c\nbt\nv\nn\nrs\nrs\nrc\nl\ncl\nb add\nc\nfinish\nup\np [total, i * 2]\np i +\nb\ncl 2\nc\nrs\np total\nfibers\nq\n"
 

@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-PROG = """\
-fn add(a: int, b: int) -> int {
-    let c = a + b
-    return c
-}
+from .conftest import ADD_LOOP
 
-var total = 0
-let xs = [10, 20, 30]
-var i = 0
-for x in xs {
-    total = total + add(x, i)
-    i += 1
-    print("step ${i}")
-}
-print("total ${total}")
-"""
+PROG = ADD_LOOP
 FULL_OUTPUT = "step 1\nstep 2\nstep 3\ntotal 63\n"
 
 
