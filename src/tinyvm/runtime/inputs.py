@@ -33,6 +33,9 @@ class Inputs:
 
     __slots__ = ()
     mode = "live"
+    # The network as inputs (tools/netrec.NetApi) in a recorded or replayed
+    # run; None: stdlib/net.py uses the host's sockets directly.
+    net: Any = None
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         """The result of the host read `fn(*args)` (an input of kind `kind`)."""

@@ -48,6 +48,7 @@ from typing import Any, TextIO
 
 from ..runtime.errors import LimitExceeded, RtError
 from ..runtime.inputs import Inputs
+from . import netrec
 
 __all__ = ["Recorder", "Replayer", "Recording", "ReplayDiverged", "RecordingError", "read_recording", "write_recording", "record_run", "replay_run", "FORMAT_VERSION"]
 
@@ -84,12 +85,13 @@ def _encode(value: Any) -> Any:
 class Recorder(Inputs):
     """Live inputs, each logged (an `Inputs` for vm.inputs)."""
 
-    __slots__ = ("log", "machine")
+    __slots__ = ("log", "machine", "net")
     mode = "record"
 
     def __init__(self) -> None:
         self.log: list[dict] = []
         self.machine: Any = None
+        self.net: Any = None  # (set by attach: tools/netrec.py)
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -108,6 +110,7 @@ class Recorder(Inputs):
         machine.inputs = self
         clock = machine.sched.clock
         machine.sched.clock = lambda: self.take("clock", clock)
+        netrec.attach(self, machine, replay=False)  # sockets and readiness: inputs too
 
 
 
@@ -123,13 +126,14 @@ def decode_input(value: Any) -> Any:
 class Replayer(Inputs):
     """The inputs of a recording, handed back in order (an `Inputs`)."""
 
-    __slots__ = ("entries", "pos", "machine")
+    __slots__ = ("entries", "pos", "machine", "net")
     mode = "replay"
 
     def __init__(self, entries: list[list]) -> None:
         self.entries = entries
         self.pos = 0
         self.machine: Any = None
+        self.net: Any = None  # (set by attach: tools/netrec.py)
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         i = self.pos
@@ -147,10 +151,12 @@ class Replayer(Inputs):
         sched = machine.sched
         sched.clock = lambda: self.take("clock", time.monotonic)
         # A replay need not wait for a timer: the clock it reads next is the
-        # recorded one anyway. (Waits on descriptors still wait.)
+        # recorded one anyway; nor for a socket: it has none, and the poller's
+        # readiness decisions are recorded (tools/netrec.py).
+        netrec.attach(self, machine, replay=True)
         io = sched.io
         wait = io.wait
-        io.wait = lambda timeout, ready: wait(timeout if io.masks else 0, ready)
+        io.wait = lambda timeout, ready: wait(0, ready)
 
     @property
     def left(self) -> int:
@@ -165,6 +171,8 @@ _KIND_TEXT = {
     "fs": "a file read",
     "write": "a file write",
     "env": "an environment variable",
+    "net": "a network operation",
+    "poll": "a network readiness wait",
 }
 
 
