@@ -35,6 +35,7 @@ recorded count, and its selector never blocks.
 from __future__ import annotations
 
 import base64
+import errno
 import selectors
 import socket
 from typing import Any
@@ -77,7 +78,7 @@ def _sa(sa: Any) -> list:
 
 def _call(sock: Any, name: str, args: tuple, conv: Any) -> list:
     try:
-        value = getattr(sock, name)(*args)
+        value = getattr(_live(sock), name)(*args)
     except OSError as e:
         return _err(e)
     return _ok(conv(value) if conv is not None else value)
@@ -95,8 +96,17 @@ class NetApi:
     def __init__(self, inputs: Any) -> None:
         self.inputs = inputs
 
-    def take(self, fn: Any, *args: Any) -> Any:
-        return _result(self.inputs.take("net", fn, *args))
+    def take(self, op: str, fn: Any, *args: Any) -> Any:
+        """The result of host operation `op` (`fn(*args)` when recording).
+        Each entry names its operation, so a replay that asks for another one
+        than the log has next stops with a clear error."""
+        r = self.inputs.take("net", _named, op, fn, args)
+        if r[0] != op:
+            from .record import ReplayDiverged
+
+            i = getattr(self.inputs, "pos", 0)
+            raise ReplayDiverged(f"replay diverged at input #{i}: the recording has a network operation ({r[0]}), the program asked for {op}")
+        return _result(r[1:])
 
     def getaddrinfo(self, host: Any, port: int, type: int = 0, flags: int = 0) -> list:
         def resolve() -> list:
@@ -106,7 +116,7 @@ class NetApi:
                 return _err(e)
             return _ok([[int(f), int(k), p, c, _sa(sa)] for f, k, p, c, sa in infos])
 
-        return [(f, k, p, c, tuple(sa)) for f, k, p, c, sa in self.take(resolve)]
+        return [(f, k, p, c, tuple(sa)) for f, k, p, c, sa in self.take("resolve", resolve)]
 
     def socket(self, family: int, kind: int, proto: int) -> "NetSocket":
         box: list = []
@@ -119,8 +129,12 @@ class NetApi:
             box.append(s)
             return _ok(s.fileno())
 
-        fd = self.take(make)
+        fd = self.take("socket", make)
         return NetSocket(self, box[0] if box else None, fd)
+
+
+def _named(op: str, fn: Any, args: tuple) -> list:
+    return [op, *fn(*args)]
 
 
 class NetSocket:
@@ -135,7 +149,7 @@ class NetSocket:
         self.fd = fd
 
     def _op(self, name: str, *args: Any, conv: Any = None) -> Any:
-        return self.api.take(_call, self.sock, name, args, conv)
+        return self.api.take(name, _call, self.sock, name, args, conv)
 
     def fileno(self) -> int:
         return self.fd
@@ -188,14 +202,20 @@ class NetSocket:
 
         def accept() -> list:
             try:
-                s, addr = sock.accept()
+                s, addr = _live(sock).accept()
             except OSError as e:
                 return _err(e)
             box.append(s)
             return _ok([s.fileno(), _sa(addr)])
 
-        fd, addr = self.api.take(accept)
+        fd, addr = self.api.take("accept", accept)
         return NetSocket(self.api, box[0] if box else None, fd), addr
+
+
+def _live(sock: Any) -> Any:
+    if sock is None:  # a replayed socket, asked past the end of the recording
+        raise OSError(errno.ENOTCONN, "the recorded connection ended with its recording")
+    return sock
 
 
 class _Key:

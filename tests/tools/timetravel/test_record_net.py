@@ -5,6 +5,7 @@ output and instruction count -- without opening a single socket."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -99,8 +100,10 @@ def test_a_replay_opens_no_socket_and_runs_the_same(prog, monkeypatch):
     rec = read_recording("e.tvmrec")
     kinds = {k for k, _ in rec.entries}
     assert {"net", "poll", "clock"} <= kinds
-    received = [v[1]["b"] for k, v in rec.entries if k == "net" and v[0] == "ok" and isinstance(v[1], dict)]
-    assert received  # the bytes read are in the log
+    ops = {v[0] for k, v in rec.entries if k == "net"}
+    assert {"resolve", "socket", "bind", "listen", "connect_ex", "accept", "recv", "send", "shutdown"} <= ops
+    received = b"".join(base64.b64decode(v[2]["b"]) for k, v in rec.entries if k == "net" and v[:2] == ["recv", "ok"])
+    assert b"alpha\n" in received and b"ALPHA\n" in received  # the bytes read are in the log
     forbid_network(monkeypatch)
     # replay checks the instruction count and the output against the recording
     assert tvm(["replay", "e.tvmrec"]) == (0, out, "")
@@ -225,3 +228,17 @@ def test_a_live_run_uses_the_host_sockets_directly(prog):
     code, out, err = tvm(["run", "--allow-net", "echo.tl"])
     assert code == 0, err
     assert out.startswith("ALPHA\nBETA\nGAMMA\n")
+
+
+def test_each_network_entry_names_its_operation(prog, monkeypatch):
+    assert tvm(["record", "--allow-net", "echo.tl", "-o", "e.tvmrec"])[0] == 0
+    lines = (prog / "e.tvmrec").read_text().splitlines()
+    inputs = json.loads(lines[1])
+    i = next(i for i, (k, v) in enumerate(inputs) if k == "net" and v[0] == "bind")
+    del inputs[i]  # the bind's outcome lost: the program asks for it, the log has the listen's
+    lines[1] = json.dumps(inputs)
+    (prog / "e.tvmrec").write_text("\n".join(lines) + "\n")
+    forbid_network(monkeypatch)
+    code, _, err = tvm(["replay", "e.tvmrec"])
+    assert code != 0 and "Traceback" not in err
+    assert f"replay diverged at input #{i + 1}: the recording has a network operation (listen), the program asked for bind" in err
