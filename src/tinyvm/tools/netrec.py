@@ -289,8 +289,12 @@ def _ready(got: list) -> list:
     return [[k.fd, ev] for k, ev in got if k.data is not _WAKER]
 
 
-def _no_host() -> Any:  # pragma: no cover - a replay never asks the host
-    raise AssertionError("a replay asked the host for a readiness wait")
+def _no_host() -> Any:
+    """A replayed network's wait past the end of its recording (the debugger
+    replays a recording, then reads live: its sockets are gone by then)."""
+    from .record import ReplayDiverged
+
+    raise ReplayDiverged("the run went past its recording while waiting on the recorded network")
 
 
 def attach(inputs: Any, machine: Any, replay: bool) -> None:

@@ -24,16 +24,15 @@ rather than a line per input: the file is written with one call of the C JSON
 encoder per chunk, which keeps an input-heavy recording within its budget.
 
 KIND is one of runtime/inputs.py's ("time", "mono", "clock", "stdin", "fs",
-"write", "env"). `instructions` is the VM's dispatch count (`limits.spent`),
+"write", "env", "net", "poll"; the network's are tools/netrec.py's). `instructions` is the VM's dispatch count (`limits.spent`),
 which a replay must reproduce exactly. `tvm replay` reruns `tvm run` with the
 recorded options, arguments and inputs; a program whose sources changed is an
 error before anything runs, and a replay that asks for an input the log does
 not have next (the program or the VM changed) stops with a clear error.
 
 Recording costs one list append per input read: a run slows by far less than
-the 3x allowed (benchmarks/recording_overhead.py). Network reads are not
-recorded yet: a recording of a program that uses `net` replays its network
-I/O live.
+the 3x allowed (benchmarks/recording_overhead.py). Network I/O is recorded
+too (tools/netrec.py): a replay of a program that uses `net` opens no socket.
 """
 
 from __future__ import annotations

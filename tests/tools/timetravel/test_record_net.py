@@ -242,3 +242,20 @@ def test_each_network_entry_names_its_operation(prog, monkeypatch):
     code, _, err = tvm(["replay", "e.tvmrec"])
     assert code != 0 and "Traceback" not in err
     assert f"replay diverged at input #{i + 1}: the recording has a network operation (listen), the program asked for bind" in err
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_tvm_debug_steps_through_a_network_recording(prog, monkeypatch, fork):
+    """The debugger replays the recorded network too (forward, and back by
+    checkpoint or by re-execution): no live socket, the same lines read."""
+    if not fork:
+        monkeypatch.setenv("TVM_NO_FORK", "1")
+    code, out, err = tvm(["record", "--allow-net", "echo.tl", "-o", "e.tvmrec"])
+    assert code == 0, err
+    line = ECHO.splitlines().index("  print(c.read_line())") + 1
+    code, dbg, err = tvm(["debug", "e.tvmrec"], stdin=f"b {line}\nc\nrs\nrs\nc\nc\nc\nd {line}\nc\nq\n")
+    assert code == 0, err
+    assert "diverged" not in dbg + err and "Traceback" not in err
+    assert dbg.count("ALPHA") == 1 and dbg.count("BETA") == 1  # shown once, though run again
+    assert "GAMMA\nnil\nserved 3\nchatter done\n" in dbg
+    assert "program exited with status 0" in dbg
