@@ -46,6 +46,10 @@ for what it holds outside the guest heap, so that a program that keeps making
 and dropping connections (a server) is collected every few hundred sockets.
 Name resolution (`getaddrinfo`) is synchronous; it is instant for addresses
 and `localhost`.
+
+Recording: under `tvm record` / `tvm replay` the sockets are tools/netrec.py's
+stand-ins (`vm.inputs.net`, None in a live run), whose results are logged and
+replayed; nothing else here changes.
 """
 
 from __future__ import annotations

@@ -259,3 +259,40 @@ def test_tvm_debug_steps_through_a_network_recording(prog, monkeypatch, fork):
     assert dbg.count("ALPHA") == 1 and dbg.count("BETA") == 1  # shown once, though run again
     assert "GAMMA\nnil\nserved 3\nchatter done\n" in dbg
     assert "program exited with status 0" in dbg
+
+
+def test_errors_come_back_as_the_same_oserror():
+    """A logged OSError is raised again as its subclass (net.py tells "would
+    block" and a reset apart by class), without the host."""
+    from tinyvm.tools.netrec import NetApi, NetSocket
+    from tinyvm.tools.record import Recorder, Replayer
+
+    class Peer:
+        def __init__(self):
+            self.results = [b"hi", BlockingIOError(11, "Resource temporarily unavailable"), ConnectionResetError(104, "Connection reset by peer"), b""]
+
+        def recv(self, n):
+            r = self.results.pop(0)
+            if isinstance(r, Exception):
+                raise r
+            return r
+
+    rec = Recorder()
+    s = NetSocket(NetApi(rec), Peer(), 7)
+    seen = []
+    for _ in range(4):
+        try:
+            seen.append(s.recv(10))
+        except OSError as e:
+            seen.append(type(e))
+    assert seen == [b"hi", BlockingIOError, ConnectionResetError, b""]
+    log = json.loads(json.dumps(rec.log))  # (as in the file)
+    rep = Replayer(log)
+    s2 = NetSocket(NetApi(rep), None, 7)
+    again = []
+    for _ in range(4):
+        try:
+            again.append(s2.recv(10))
+        except OSError as e:
+            again.append(type(e))
+    assert again == seen and rep.left == 0
