@@ -17,7 +17,20 @@ Random numbers need nothing here: `random` is seeded with a constant and
 
 Kinds in use: "time" (wall clock ns), "mono" (monotonic ns), "clock" (the
 scheduler's monotonic seconds), "stdin" (a line), "fs" (a file's bytes, a
-directory listing, an existence test), "env" (a variable).
+directory listing, an existence test), "write" (a file write's outcome),
+"env" (a variable), "net" (one host socket operation of stdlib/net.py, named:
+resolve, socket, bind, listen, connect_ex, getsockopt, accept, getpeername,
+getsockname, recv, send, shutdown -- its result or OSError) and "poll" (the
+poller's readiness decision: which descriptors a select found ready, so
+which parked fibers are retried and wake when).
+
+The network does not go through `take` call by call in net.py: a recorded
+or replayed run's `Inputs` carries `net` (tools/netrec.NetApi), which makes
+the sockets net.py holds (each of whose operations is one `take`), and
+tools/netrec.py replaces the poller's selector with one whose `select` is a
+`take`. In a live run `net` is None (a class attribute: net.py uses the host's
+`socket` directly, one attribute read where a socket is made or a name
+resolved) and the selector is the host's.
 """
 
 from __future__ import annotations
@@ -33,6 +46,9 @@ class Inputs:
 
     __slots__ = ()
     mode = "live"
+    # The network as inputs (tools/netrec.NetApi) in a recorded or replayed
+    # run; None: stdlib/net.py uses the host's sockets directly.
+    net: Any = None
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         """The result of the host read `fn(*args)` (an input of kind `kind`)."""

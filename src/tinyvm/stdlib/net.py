@@ -46,6 +46,10 @@ for what it holds outside the guest heap, so that a program that keeps making
 and dropping connections (a server) is collected every few hundred sockets.
 Name resolution (`getaddrinfo`) is synchronous; it is instant for addresses
 and `localhost`.
+
+Recording: under `tvm record` / `tvm replay` the sockets are tools/netrec.py's
+stand-ins (`vm.inputs.net`, None in a live run), whose results are logged and
+replayed; nothing else here changes.
 """
 
 from __future__ import annotations
@@ -251,8 +255,9 @@ def make_net_module(vm: Any) -> dict[str, Any]:
         return host, port
 
     def resolve(host: str, port: int, passive: bool) -> list:
+        api = vm.inputs.net  # (None in a live run; tools/netrec.py when recording or replaying)
         try:
-            return socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE if passive else 0)
+            return (socket if api is None else api).getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE if passive else 0)
         except socket.gaierror as e:
             raise RtError("IOError", f"{host}: {host_reason(e)}") from None
         except UnicodeError:
@@ -261,7 +266,8 @@ def make_net_module(vm: Any) -> dict[str, Any]:
     def listen(*args: Any) -> Listener:
         host, port = host_port("net.listen", args)
         family, kind, proto, _, sa = resolve(host, port, True)[0]
-        sock = socket.socket(family, kind, proto)
+        api = vm.inputs.net
+        sock = (socket.socket if api is None else api.socket)(family, kind, proto)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(sa)
@@ -283,7 +289,8 @@ def make_net_module(vm: Any) -> dict[str, Any]:
             while addrs:
                 family, kind, proto, _, sa = addrs.pop(0)
                 try:
-                    sock = socket.socket(family, kind, proto)
+                    api = vm.inputs.net
+                    sock = (socket.socket if api is None else api.socket)(family, kind, proto)
                 except OSError as e:
                     state["error"] = host_reason(e)
                     continue

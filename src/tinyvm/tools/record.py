@@ -24,16 +24,15 @@ rather than a line per input: the file is written with one call of the C JSON
 encoder per chunk, which keeps an input-heavy recording within its budget.
 
 KIND is one of runtime/inputs.py's ("time", "mono", "clock", "stdin", "fs",
-"write", "env"). `instructions` is the VM's dispatch count (`limits.spent`),
+"write", "env", "net", "poll"; the network's are tools/netrec.py's). `instructions` is the VM's dispatch count (`limits.spent`),
 which a replay must reproduce exactly. `tvm replay` reruns `tvm run` with the
 recorded options, arguments and inputs; a program whose sources changed is an
 error before anything runs, and a replay that asks for an input the log does
 not have next (the program or the VM changed) stops with a clear error.
 
 Recording costs one list append per input read: a run slows by far less than
-the 3x allowed (benchmarks/recording_overhead.py). Network reads are not
-recorded yet: a recording of a program that uses `net` replays its network
-I/O live.
+the 3x allowed (benchmarks/recording_overhead.py). Network I/O is recorded
+too (tools/netrec.py): a replay of a program that uses `net` opens no socket.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from typing import Any, TextIO
 
 from ..runtime.errors import LimitExceeded, RtError
 from ..runtime.inputs import Inputs
+from . import netrec
 
 __all__ = ["Recorder", "Replayer", "Recording", "ReplayDiverged", "RecordingError", "read_recording", "write_recording", "record_run", "replay_run", "FORMAT_VERSION"]
 
@@ -84,12 +84,13 @@ def _encode(value: Any) -> Any:
 class Recorder(Inputs):
     """Live inputs, each logged (an `Inputs` for vm.inputs)."""
 
-    __slots__ = ("log", "machine")
+    __slots__ = ("log", "machine", "net")
     mode = "record"
 
     def __init__(self) -> None:
         self.log: list[dict] = []
         self.machine: Any = None
+        self.net: Any = None  # (set by attach: tools/netrec.py)
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -108,6 +109,7 @@ class Recorder(Inputs):
         machine.inputs = self
         clock = machine.sched.clock
         machine.sched.clock = lambda: self.take("clock", clock)
+        netrec.attach(self, machine, replay=False)  # sockets and readiness: inputs too
 
 
 
@@ -123,13 +125,14 @@ def decode_input(value: Any) -> Any:
 class Replayer(Inputs):
     """The inputs of a recording, handed back in order (an `Inputs`)."""
 
-    __slots__ = ("entries", "pos", "machine")
+    __slots__ = ("entries", "pos", "machine", "net")
     mode = "replay"
 
     def __init__(self, entries: list[list]) -> None:
         self.entries = entries
         self.pos = 0
         self.machine: Any = None
+        self.net: Any = None  # (set by attach: tools/netrec.py)
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         i = self.pos
@@ -147,10 +150,12 @@ class Replayer(Inputs):
         sched = machine.sched
         sched.clock = lambda: self.take("clock", time.monotonic)
         # A replay need not wait for a timer: the clock it reads next is the
-        # recorded one anyway. (Waits on descriptors still wait.)
+        # recorded one anyway; nor for a socket: it has none, and the poller's
+        # readiness decisions are recorded (tools/netrec.py).
+        netrec.attach(self, machine, replay=True)
         io = sched.io
         wait = io.wait
-        io.wait = lambda timeout, ready: wait(timeout if io.masks else 0, ready)
+        io.wait = lambda timeout, ready: wait(0, ready)
 
     @property
     def left(self) -> int:
@@ -165,6 +170,8 @@ _KIND_TEXT = {
     "fs": "a file read",
     "write": "a file write",
     "env": "an environment variable",
+    "net": "a network operation",
+    "poll": "a network readiness wait",
 }
 
 

@@ -153,12 +153,13 @@ class SharedInputs(Inputs):
     """vm.inputs of an executor: inputs the timeline already has are replayed
     (in order, checked), new ones are read live and reported."""
 
-    __slots__ = ("known", "pos", "report")
+    __slots__ = ("known", "pos", "report", "net")
 
     def __init__(self, report: Callable[[int, list], None]) -> None:
         self.known: list[list] = []
         self.pos = 0
         self.report = report
+        self.net: Any = None  # (a recording's network: _replay_net)
 
     def take(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         i = self.pos
@@ -212,6 +213,7 @@ class _Executor:
         machine.inputs = self.inputs
         clock = machine.sched.clock
         machine.sched.clock = lambda: self.inputs.take("clock", clock)
+        _replay_net(self.inputs, machine)
         machine.heap.number_objects()  # (snapshot ids: tools/snapshot.py)
         h = machine.hooks.add("line", self._on_line)
         # Before the engine's own line hook: a checkpoint is paused before the
@@ -706,7 +708,18 @@ class RerunInputs:
         machine.inputs = inputs
         clock = machine.sched.clock
         machine.sched.clock = lambda: inputs.take("clock", clock)
+        _replay_net(inputs, machine)
         machine.heap.number_objects()
+
+
+def _replay_net(inputs: Any, machine: Any) -> None:
+    """Debugging a recording that used the network: its sockets and readiness
+    decisions are replayed (tools/netrec.py), none is opened. (A session
+    without a recorded network uses the host's, live.)"""
+    if any(k == "net" for k, _ in inputs.known):
+        from . import netrec
+
+        netrec.attach(inputs, machine, replay=True)
 
 
 def heap_diff(eng: Any, a: int, b: int) -> Any:
