@@ -8,9 +8,8 @@ installed."""
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
