@@ -18,9 +18,12 @@ up here without a change:
 
 Each row: collections, max and p99 pause (ms, from `vm.gc_stats()`), total
 time of the run (s, the guest call, compile excluded), peak heap (accounted
-bytes, `vm.gc_stats()["peak_bytes"]`) and the process's peak RSS
-(`resource.getrusage`, a high-water mark of the whole process: it never
-falls, so a row shows the largest of its own and every earlier row's).
+bytes, `vm.gc_stats()["peak_bytes"]`) and peak RSS (`resource.getrusage`).
+Each run is in-process through the API, but in a forked child of this
+script (where `os.fork` exists) so that each row's peak RSS is its own: the
+RSS high-water mark never falls, and in one process every row after the
+live heap would show the live heap's. Without fork the runs share this
+process and the column is the high-water mark so far.
 Each program's result is checked against the value computed here; a wrong
 result (or a failure) exits 1.
 """
@@ -29,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import pickle
 import resource
 import sys
 import time
@@ -118,6 +123,36 @@ def run_one(mode: str, file: str, args: tuple[Any, ...]) -> tuple[Any, float, di
     return result, elapsed, stats
 
 
+def run_forked(mode: str, file: str, args: tuple[Any, ...]) -> tuple[Any, float, dict[str, Any], int]:
+    """run_one in a forked child (its own peak RSS); re-raises its failure here."""
+    if not hasattr(os, "fork"):
+        return (*run_one(mode, file, args), peak_rss_bytes())
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run, send (ok, payload), leave without cleanup
+        code = 0
+        try:
+            try:
+                payload: Any = (True, (*run_one(mode, file, args), peak_rss_bytes()))
+            except BaseException as exc:  # noqa: BLE001 -- sent to the parent
+                payload = (False, f"{type(exc).__name__}: {exc}")
+            with os.fdopen(w, "wb") as f:
+                pickle.dump(payload, f)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError("the benchmark's child process died without a result")
+    ok, payload = pickle.loads(data)
+    if not ok:
+        raise RuntimeError(payload)
+    return payload
+
+
 def mib(n: float) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
@@ -140,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         want = expect(*args)
         for mode in built:
             try:
-                got, elapsed, s = run_one(mode, file, args)
+                got, elapsed, s, rss = run_forked(mode, file, args)
             except Exception as exc:  # noqa: BLE001 -- report, keep going, exit 1
                 print(f"| {describe(name, args)} | {mode} | FAILED: {type(exc).__name__}: {exc} | | | | | |", flush=True)
                 failed = True
@@ -149,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             failed |= not ok
             p = s["pause"]
             print(f"| {describe(name, args)} | {mode} | {s['collections']} | {p['max_ms']:.1f} | {p['p99_ms']:.1f} "
-                  f"| {elapsed:.2f} | {mib(s['peak_bytes'])} | {mib(peak_rss_bytes())} |"
+                  f"| {elapsed:.2f} | {mib(s['peak_bytes'])} | {mib(rss)} |"
                   + ("" if ok else f" WRONG RESULT: {got!r}, expected {want!r}"), flush=True)
     print()
     print(f"whole run: {perf_counter() - start:.1f} s" + ("; FAILED (a wrong result or an error above)" if failed else ""))
