@@ -93,7 +93,7 @@ class GCStats:
     `emergencies` are the counts of the two kinds (kept as attributes: tests
     and benchmarks read them); `record` is the one entry point."""
 
-    __slots__ = ("allocated", "base", "by_kind", "collections", "emergencies", "freed_bytes", "freed_objects", "pauses", "survivors")
+    __slots__ = ("allocated", "base", "by_kind", "collections", "emergencies", "freed_bytes", "freed_objects", "last_pause", "pauses", "survivors")
 
     def __init__(self) -> None:
         self.collections = 0
@@ -104,12 +104,14 @@ class GCStats:
         self.allocated = 0  # accounted bytes allocated up to the last count
         self.base = 0  # the heap's bytes right after the last count
         self.survivors = 0  # objects the last count found live
+        self.last_pause = 0.0  # seconds the last count took (the gc hook's `ms`)
         self.by_kind = dict.fromkeys(KINDS, 0)
 
     def record(self, kind: str, t0: float, before: int, after: int, freed: int, survivors: int) -> None:
         """One collection of `kind` that started at perf_counter() t0 with
         `before` accounted bytes and left `after`, freeing `freed` objects."""
-        self.pauses.add(perf_counter() - t0)
+        self.last_pause = perf_counter() - t0
+        self.pauses.add(self.last_pause)
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         if kind == "emergency":
             self.emergencies += 1

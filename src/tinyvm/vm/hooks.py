@@ -46,7 +46,6 @@ it), carrying the original as `__cause__`.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -410,10 +409,3 @@ class Hooks:
     def jit(self, action: str, name: str, ms: float | None = None, reason: str | None = None) -> None:
         self._fire("jit", self.vm.fiber, None, -1, {"action": action, "name": name, "ms": ms, "reason": reason})
 
-
-def timed_collect(vm: Any) -> int:
-    """vm.collect() reporting to the gc hooks (only called when one is installed)."""
-    t0 = time.perf_counter()
-    freed = vm.heap.collect(vm.gc_roots())
-    vm.hooks.gc(freed, (time.perf_counter() - t0) * 1000)
-    return freed

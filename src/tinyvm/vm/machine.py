@@ -48,7 +48,7 @@ from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
 from ..stdlib.capabilities import Capabilities
 from .blocks import BLOCK_PC, MAX_WEIGHT
 from .calls import NO_PLACE, Calls, to_str_safe
-from .hooks import Hooks, timed_collect
+from .hooks import Hooks
 from .limits import Limits, OutputMeter
 from .modules import Modules
 from .object_ops import ObjectOps
@@ -259,9 +259,10 @@ class Machine(Calls, ObjectOps, Modules):
         return self.heap.stats.report(self.heap)
 
     def collect(self) -> int:
-        if self.hooks.on_gc:
-            return timed_collect(self)
-        return self.heap.collect(self.gc_roots())
+        freed = self.heap.collect(self.gc_roots())
+        if self.hooks.on_gc:  # (the pause as the heap's statistics measured it)
+            self.hooks.gc(freed, self.heap.stats.last_pause * 1000)
+        return freed
 
     # ------------------------------------------------------------------ running
 
