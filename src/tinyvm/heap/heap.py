@@ -73,6 +73,10 @@ DEFAULT_LIMIT = 32 << 20
 # What an emergency mark must be able to win, as a fraction of the limit; also
 # the least distance between the live bytes and the next collection.
 MIN_GAP_DIVISOR = 16
+# The write barrier's "watch" colour when no collector needs to see stores: a
+# mark no object ever has (marks are epochs, >= 0, or the generational
+# colours, which are negative but not this one).
+NO_WATCH = -9
 
 
 class OutOfMemory(MemoryError):
@@ -119,6 +123,13 @@ class Heap:
         # attribute test per allocation.
         self.seqs: dict[int, int] | None = None
         self.allocs = 0
+        # The write barrier (docs/gc.md, "Write barriers"): every store of a
+        # reference into an existing heap object, from every tier, is
+        #     if obj.mark == heap.watch: heap.barrier(obj, value)
+        # (or heap.barrier_all(obj) after a store of many values). `watch` is
+        # NO_WATCH while no collector needs to see stores, so the fast path is
+        # one comparison.
+        self.watch = NO_WATCH
 
     def number_objects(self) -> None:
         """From now on, give every allocation a sequence number (`seq_of`);
@@ -168,6 +179,17 @@ class Heap:
         # nearer of the two.
         self.gc_target = live + gap
         self.next_gc = min(self.gc_target, limit)
+
+    # ------------------------------------------------------------------ barrier
+
+    def barrier(self, obj: Any, value: Any) -> None:
+        """The write barrier's slow path: `value` was just stored into `obj`,
+        whose mark is `watch`."""
+
+    def barrier_all(self, obj: Any) -> None:
+        """The slow path after a store of many values into `obj` (extend,
+        insert, a generator's saved frame): treat every reference of obj as
+        just stored."""
 
     # ------------------------------------------------------------------ accounting
 
