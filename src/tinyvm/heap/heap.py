@@ -142,6 +142,9 @@ class Heap:
         # one comparison.
         self.watch = NO_WATCH
         self.verify = verify  # check the collector's invariants as it runs (heap/verify.py)
+        # The most dispatches the interpreter runs between two safe points
+        # (its chunk is smaller when less): an incremental cycle lowers it.
+        self.chunk_cap = 1 << 30
         self.tuning = tuning if tuning is not None else Tuning()
         self.mode = "stw"
         self.gc: Any = None  # the incremental or generational collector; None: stop-the-world
