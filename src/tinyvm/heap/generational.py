@@ -123,7 +123,9 @@ class Generational:
         gap = max(live * t.major_mul // 100, t.nursery)
         gap = min(gap, max((h.limit - live) // 2, h.limit // MIN_GAP_DIVISOR))
         self.major_target = live + gap
-        h.gc_target = h.bytes + t.nursery
+        # (near the limit, a smaller nursery: as pace_full's gap, so that
+        # minor collections, not emergency marks, keep the heap under it)
+        h.gc_target = h.bytes + min(t.nursery, max((h.limit - h.bytes) // 2, h.limit // MIN_GAP_DIVISOR))
         h.next_gc = min(h.gc_target, h.limit)
 
     # ------------------------------------------------------------------ barrier
