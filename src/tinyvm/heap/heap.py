@@ -443,6 +443,10 @@ class Heap:
 
     def full(self, roots: Iterable[Any], kind: str = "full") -> int:
         """The stop-the-world mark-sweep over `self.objects`."""
+        if self.verify:  # (a reference to a freed object: a missing root)
+            from .verify import verify_lists
+
+            verify_lists(self)
         t0 = perf_counter()
         before = self.bytes
         self.high = max(self.high, before)
