@@ -16,6 +16,12 @@ the native `__sort_by_keys`).
 `array.join` and `string.join` convert elements with `to_str`, which can raise
 `NeedsGuest`; GUEST_FALLBACKS names the prelude function to call instead.
 
+Write barriers (docs/gc.md, "Write barriers"): `push` and `insert` store a
+value into an existing array and are followed by the heap's barrier; `sort`,
+`sort_by_keys` and `reverse` only permute what the array holds, and `pop`,
+`remove` and map `remove` only drop references, so they need none. The
+methods that build a new array fill it before anything else runs (no barrier).
+
 Decisions (the spec is silent):
 * `slice(a, b)` (arrays and strings) clamps both bounds to [0, len], so
   negative bounds act as 0 (there is no counting from the end, as there are no
@@ -142,18 +148,11 @@ def sort_by_keys(arr: Array, keys: Array) -> None:
         return
     _check_sortable(ks)
     order = sorted(range(n), key=ks.__getitem__)
-    items[:] = [items[i] for i in order]
+    items[:] = [items[i] for i in order]  # (a permutation: no write barrier)
 
 
 # ---------------------------------------------------------------------------
 # Array methods (non-allocating ones at module level)
-
-
-def array_push(arr: Array, *args: Any) -> None:
-    if len(args) != 1:
-        raise _argc("array.push", 1, len(args))
-    arr.items.append(args[0])
-    return None
 
 
 def array_pop(arr: Array, *args: Any) -> Any:
@@ -165,7 +164,8 @@ def array_pop(arr: Array, *args: Any) -> Any:
     return items.pop()
 
 
-def _array_insert(arr: Array, *args: Any) -> None:
+def _array_insert(arr: Array, *args: Any) -> Any:
+    """Insert; returns the value inserted (the caller's write barrier needs it)."""
     if len(args) != 2:
         raise _argc("array.insert", 2, len(args))
     i, v = args
@@ -174,7 +174,7 @@ def _array_insert(arr: Array, *args: Any) -> None:
     if i < 0 or i > len(items):
         raise RtError("IndexError", f"insert index {i} out of range for array of length {len(items)}")
     items.insert(i, v)
-    return None
+    return v
 
 
 def array_remove(arr: Array, *args: Any) -> Any:
@@ -374,13 +374,18 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     def array_push(arr: Array, *args: Any) -> None:
         if len(args) != 1:
             raise _argc("array.push", 1, len(args))
-        charge(element_charge(args[0], heap))
-        arr.items.append(args[0])
+        v = args[0]
+        charge(element_charge(v, heap))
+        arr.items.append(v)
+        if arr.mark == heap.watch:  # (the write barrier: docs/gc.md)
+            heap.barrier(arr, v)
 
     def array_insert(arr: Array, *args: Any) -> None:
         if len(args) == 2:
             charge(element_charge(args[1], heap))
-        return _array_insert(arr, *args)
+        v = _array_insert(arr, *args)
+        if arr.mark == heap.watch:
+            heap.barrier(arr, v)
 
     def array_join(arr: Array, *args: Any) -> str:
         return join(_join_sep(args), arr.items)

@@ -26,12 +26,13 @@ NEW, SUSPENDED, RUNNING, FINISHED = range(4)
 
 
 class Gen(HeapObject):
-    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name", "alloc")
+    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name", "alloc", "heap")
     type_name = "gen"
 
-    def __init__(self, L: list, entry: Any, name: str, alloc: Any) -> None:
+    def __init__(self, L: list, entry: Any, name: str, heap: Any) -> None:
         self.L = L
-        self.alloc = alloc  # the VM's heap.alloc, for the result records
+        self.heap = heap  # the VM's heap: the write barrier when the frame is suspended
+        self.alloc = heap.alloc  # for the result records
         self.resume = entry
         self.state = NEW
         self.caller_ret: Any = None  # where the current next() continues
@@ -84,6 +85,11 @@ def gen_yield(fb: Any, value: Any, next_op: Any) -> Any:
     g.L = L
     g.resume = next_op
     g.state = SUSPENDED
+    # The frame leaves the fiber (a root) for the Gen, which is not one: the
+    # write barrier for every value the frame now holds (docs/gc.md).
+    heap = g.heap
+    if g.mark == heap.watch:
+        heap.barrier_all(g)
     fb.L = caller_L
     caller_L.append(g.alloc(Record({"done": False, "value": value})))
     return g.caller_ret
