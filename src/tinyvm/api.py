@@ -98,6 +98,9 @@ class VM:
         jit_log: Any = None,
         jit_stress: int | None = None,
         alloc_sites: str | None = None,
+        gc: str = "stw",
+        gc_tuning: Any = None,
+        gc_verify: bool = False,
     ) -> None:
         """`max_depth`: the guest frame limit (None: that of the language of
         the code each run starts in, 100000 for TinyLang and clox's 64 for
@@ -137,13 +140,18 @@ class VM:
         `alloc_sites`: record where each object is made, for heap snapshots
         and heapdiff: "function" (the running guest function; cheap) or
         "line" (the source line; steps the VM, several times slower);
-        docs/gc.md."""
+        docs/gc.md.
+        `gc`: the collector's mode, "stw" (stop-the-world), "incremental"
+        or "generational"; `gc_tuning`: its parameters, a dict such as
+        `{"pause": 150, "stepmul": 400}` or the CLI's text
+        "pause=150,stepmul=400" (heap/tuning.py); `gc_verify`: check the
+        collector's invariants as it runs (slow: for tests). docs/gc.md."""
         if meter_fuel is False and fuel is not None:
             raise ValueError("fuel= needs a VM that counts fuel (meter_fuel=True)")
         if timeout is not None and not timeout > 0:  # (a run's own timeout= is checked by its scope)
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.languages = languages or Languages.default()
-        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory, alloc_sites=alloc_sites)
+        self.machine = Machine(Loader(self.languages), gc_stress=gc_stress, max_depth=max_depth, stdout=stdout, stdin=stdin, argv=argv, budget=budget, fuse=fuse, meter=meter_fuel if meter_fuel is not None else fuel is not None, max_memory=max_memory, alloc_sites=alloc_sites, gc_mode=gc, gc_verify=gc_verify, gc_tuning=gc_tuning)
         limits = self.machine.limits
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
@@ -284,6 +292,18 @@ class VM:
         histogram), bytes allocated, freed and promoted, the heap by
         generation (docs/gc.md lists the keys)."""
         return self.machine.gc_stats()
+
+    @property
+    def gc_mode(self) -> str:
+        """The collector's mode; assigning switches it at once (between runs
+        or from a host function), as the guest's `gc.mode(name)` does."""
+        return self.machine.heap.mode
+
+    @gc_mode.setter
+    def gc_mode(self, mode: str) -> None:
+        from .heap.tuning import check_mode
+
+        self.machine.heap.set_mode(check_mode(mode))
 
     def heap_snapshot(self, path: str | None = None) -> Any:
         """A snapshot of the guest heap (heap/snapshot.py: nodes, named

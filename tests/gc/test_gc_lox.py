@@ -24,7 +24,13 @@ print s.promoted_bytes;
 print s.heap_bytes > 0;
 print s.pause_max_ms >= s.pause_p50_ms;
 print gc.mode("stw");
-gc.mode("incremental");
+print gc.mode("generational");
+print gc.mode();
+for (var i = 0; i < 2000; i = i + 1) { keep = "x" + "y"; }
+print gc.collect() >= 0;
+print gc.stats().major >= 1;
+print gc.mode("incremental");
+gc.mode("nope");
 """
 
 
@@ -34,9 +40,9 @@ def test_lox_gc_object(tmp_path, flags):
     prog.write_text(PROGRAM)
     out, err = io.StringIO(), io.StringIO()
     status = main(["run", *flags, str(prog)], stdin=io.StringIO(), stdout=out, stderr=err)
-    assert out.getvalue().split() == ["stw", "true", "true", "true", "true", "stw", "0", "true", "true", "stw"]
+    assert out.getvalue().split() == ["stw", "true", "true", "true", "true", "stw", "0", "true", "true", "stw", "stw", "generational", "true", "true", "generational"]
     assert status == 70  # clox's runtime error status
-    assert err.getvalue().splitlines() == ["gc mode 'incremental' is not built yet: the modes built are stw", "[line 16] in script"]
+    assert err.getvalue().splitlines() == ["unknown gc mode 'nope': the modes are stw, incremental, generational", "[line 22] in script"]
 
 
 def test_a_lox_variable_named_gc_shadows_it(tmp_path):

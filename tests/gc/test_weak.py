@@ -294,7 +294,7 @@ def test_emergency_mark_counts_live_values_and_clears_nothing():
     r = new_weakref(heap, dead_key)
     roots = [m, r, live_key]
     heap.roots = lambda: roots
-    heap._emergency(None, 0)
+    heap.emergency(None, 0)
     assert m.items == {live_key: live_val, dead_key: dead_val}
     assert r.target is dead_key
     assert heap.live == m.size() + r.size() + live_key.size() + live_val.size()

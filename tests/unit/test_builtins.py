@@ -30,7 +30,7 @@ def fake_vm(stdin: str = "") -> SimpleNamespace:
         return o
 
     return SimpleNamespace(
-        heap=SimpleNamespace(alloc=alloc, epoch=0, limit=1 << 30, used=0, charge_str=lambda s: s), stdout=io.StringIO(), stdin=io.StringIO(stdin), allocated=allocated, inputs=Inputs()
+        heap=SimpleNamespace(alloc=alloc, sweeps=0, limit=1 << 30, used=0, charge_str=lambda s: s), stdout=io.StringIO(), stdin=io.StringIO(stdin), allocated=allocated, inputs=Inputs()
     )
 
 

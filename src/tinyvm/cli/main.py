@@ -197,6 +197,23 @@ class _Options:
         )
         self.warn_leaks = Option(("--warn-leaks",), "warn_leaks", "report fibers still blocked when the main fiber ends")
 
+        # The collector (heap/tuning.py, docs/gc.md).
+        def gc_mode(name: str, text: str | None) -> str:
+            from ..heap.tuning import check_mode
+
+            return check_mode(text)  # (TuningError: a ValueError with the modes)
+
+        def gc_tune(name: str, text: str | None) -> Any:
+            from ..heap.tuning import parse_tuning
+
+            return parse_tuning(text or "")
+
+        self.gc_opts = [
+            Option(("--gc",), "gc", "the collector: stw (stop-the-world, default), incremental or generational (also TVM_GC)", REQUIRED, "MODE", gc_mode),
+            Option(("--gc-tune",), "gc_tune", "collector parameters, e.g. pause=200,stepmul=200,stepsize=8K,nursery=1M,promote_after=2,major_mul=100", REQUIRED, "LIST", gc_tune),
+            Option(("--gc-verify",), "gc_verify", "check the collector's invariants as it runs: slow, for tests (also TVM_GC_VERIFY=1)"),
+        ]
+
         def jit_mode(name: str, text: str | None) -> str:
             if text not in ("off", "on", "eager"):
                 raise ValueError(f"{name} needs off, on or eager")
@@ -259,7 +276,7 @@ class _Options:
         ]
         self.json = Option(("--json",), "json", "print one JSON object instead of text")
         self.top = Option(("--top",), "top", "rows per table (default 20)", REQUIRED, "N", positive_int, "a positive integer")
-        vm = [self.gc_stress, self.max_depth, self.budget, self.max_memory]
+        vm = [self.gc_stress, *self.gc_opts, self.max_depth, self.budget, self.max_memory]
         self.tools, self.prof = _tool_options()
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats, *self.gc_tools, *self.tools],
@@ -847,6 +864,7 @@ class _Cli:
 
         kwargs: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "fuel", "timeout", "max_output", "max_memory") if opts.get(k) is not None}
         gc_stress = bool(opts.get("gc_stress")) or os.environ.get("TVM_GC_STRESS") == "1"
+        kwargs.update(self._gc_options(opts))
         # Differential testing (CI runs the language suites under each): the
         # plain tier, without superinstructions or jump threading, and a VM
         # that counts fuel. Every tier must print and fail alike.
@@ -964,6 +982,24 @@ class _Cli:
         if failed is not None and not failed.broken_pipe:
             raise failed  # main reports it
         return status  # (a broken pipe: the reader left, as `| head` does; no message)
+
+    @staticmethod
+    def _gc_options(opts: Any) -> dict[str, Any]:
+        """--gc, --gc-tune and --gc-verify (or TVM_GC and TVM_GC_VERIFY=1:
+        CI runs the suites under each mode) as VM keyword arguments."""
+        out: dict[str, Any] = {}
+        mode = opts.get("gc") or os.environ.get("TVM_GC", "")
+        if mode:
+            from ..heap.tuning import MODES
+
+            if mode not in MODES:
+                raise UsageError(f"TVM_GC must be one of {', '.join(MODES)}, got {mode!r}")
+            out["gc"] = mode
+        if opts.get("gc_tune") is not None:
+            out["gc_tuning"] = opts.get("gc_tune")
+        if opts.get("gc_verify") or os.environ.get("TVM_GC_VERIFY") == "1":
+            out["gc_verify"] = True
+        return out
 
     def _gc_stats(self, vm: Any, form: str) -> None:
         """--gc-stats: the collector's statistics on stderr (docs/gc.md)."""
@@ -1154,6 +1190,7 @@ class _Cli:
         vm_options: dict[str, Any] = {k: opts.get(k) for k in ("max_depth", "budget", "max_memory") if opts.get(k) is not None}
         if opts.get("gc_stress") or os.environ.get("TVM_GC_STRESS") == "1":
             vm_options["gc_stress"] = True
+        vm_options.update(self._gc_options(opts))
         stdin = _ClosedStream("<stdin>") if self.stdin is None else self.stdin
         return run_repl(stdin, self.stdout, self.stderr, opts.get("lang"), allow=grants_from(opts.get("grants", [])), languages=self.langs, vm_options=vm_options)
 

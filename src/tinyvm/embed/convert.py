@@ -243,7 +243,7 @@ class Converter:
             # host functions and handles) here, so it must be one of this
             # heap's objects: a scan, on this rare path only (proxies carry
             # their VM and are checked at once).
-            if not any(o is v for o in self.vm.machine.heap.objects):
+            if not any(o is v for o in self.vm.machine.heap.all_objects()):
                 raise TypeError(f"a guest value of another VM (or a collected one) cannot be passed to this VM ({typeof(v)})")
             return v
         raise TypeError(f"cannot pass a Python {type(v).__name__} to the guest (register a function, or use vm.handle)")

@@ -8,12 +8,12 @@ so it is always on.
 
 Shape, chosen with room for the collectors that come later (docs/gc.md):
 
-* **Kinds.** Each collection has a kind. The collector is stop-the-world, so
-  the kinds built are "full" (a mark-sweep at a safe point) and "emergency"
-  (a mark at the memory limit inside an allocation: heap.py). "minor",
-  "major" and "incremental-slice" are the kinds a generational and an
-  incremental collector will record; `KINDS` lists what exists now, and a
-  report always lists every kind built, zeros included.
+* **Kinds.** Each pause has a kind: "full" (a stop-the-world mark-sweep at
+  a safe point), "emergency" (a mark at the memory limit inside an
+  allocation: heap.py), "minor" and "major" (generational mode),
+  "incremental-slice" (one slice of an incremental cycle; `cycles` counts
+  the cycles completed). A report lists every kind of the current mode,
+  zeros included, and any other kind recorded (the mode may have changed).
 * **Pauses.** One histogram for all kinds, on a fixed log scale: four buckets
   per power of two of microseconds (each bucket at most 19% wider than the
   one before), from 1 us to about 70 s. Recording is a bisect into 108
@@ -22,9 +22,9 @@ Shape, chosen with room for the collectors that come later (docs/gc.md):
   within 19% of the truth, and memory is constant however many collections
   run.
 * **Bytes.** Accounted bytes (docs/memory.md): allocated (everything charged
-  between counts), freed (what a count found dead), promoted (0: there is one
-  generation), and the heap by generation: one generation, reported as
-  "old" (a generational heap will add "young").
+  between counts), freed (what a count found dead), promoted (moved from the
+  young generation to the old one by minor collections), and the heap by
+  generation ("young" and "old" in generational mode; one, "old", else).
 """
 
 from __future__ import annotations
@@ -34,11 +34,15 @@ from math import ceil
 from time import perf_counter
 from typing import Any
 
-KINDS = ("full", "emergency")  # the collections this collector makes (docs/gc.md)
-FUTURE_KINDS = ("minor", "major", "incremental-slice")
-MODES = ("stw",)  # the collector modes built (`gc.mode`, `--gc`)
-FUTURE_MODES = ("generational", "incremental")
-GENERATIONS = ("old",)  # one generation; a generational heap adds "young"
+from .tuning import MODES  # noqa: F401 (re-exported: the modes, for reports and benchmarks)
+
+# The kinds of pause each mode makes (docs/gc.md).
+MODE_KINDS = {
+    "stw": ("full", "emergency"),
+    "incremental": ("full", "incremental-slice", "emergency"),
+    "generational": ("minor", "major", "emergency"),
+}
+KINDS = MODE_KINDS["stw"]
 
 # Upper bounds of the pause buckets, in seconds: 2 ** (i / 4) microseconds.
 SUB_BUCKETS = 4
@@ -93,7 +97,7 @@ class GCStats:
     `emergencies` are the counts of the two kinds (kept as attributes: tests
     and benchmarks read them); `record` is the one entry point."""
 
-    __slots__ = ("allocated", "base", "by_kind", "collections", "emergencies", "freed_bytes", "freed_objects", "last_pause", "pauses", "survivors")
+    __slots__ = ("allocated", "base", "by_kind", "collections", "cycles", "emergencies", "freed_bytes", "freed_objects", "last_kind", "last_pause", "pauses", "promoted", "survivors")
 
     def __init__(self) -> None:
         self.collections = 0
@@ -105,12 +109,16 @@ class GCStats:
         self.base = 0  # the heap's bytes right after the last count
         self.survivors = 0  # objects the last count found live
         self.last_pause = 0.0  # seconds the last count took (the gc hook's `ms`)
-        self.by_kind = dict.fromkeys(KINDS, 0)
+        self.last_kind = ""  # and its kind (the gc hook's `kind`)
+        self.by_kind: dict[str, int] = {}
+        self.promoted = 0  # accounted bytes promoted to the old generation
+        self.cycles = 0  # incremental cycles completed
 
     def record(self, kind: str, t0: float, before: int, after: int, freed: int, survivors: int) -> None:
         """One collection of `kind` that started at perf_counter() t0 with
         `before` accounted bytes and left `after`, freeing `freed` objects."""
         self.last_pause = perf_counter() - t0
+        self.last_kind = kind
         self.pauses.add(self.last_pause)
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         if kind == "emergency":
@@ -123,25 +131,31 @@ class GCStats:
         self.freed_bytes += max(before - after, 0)
         self.survivors = survivors
 
-    def report(self, heap: Any, mode: str = "stw") -> dict[str, Any]:
+    def report(self, heap: Any) -> dict[str, Any]:
         """The statistics as one JSON-able dict (docs/gc.md lists the keys)."""
         now = heap.bytes
+        mode = heap.mode
+        by_kind = dict.fromkeys(MODE_KINDS[mode], 0)
+        by_kind.update(self.by_kind)
+        count = heap.count
         return {
             "mode": mode,
-            "collections": sum(self.by_kind.values()),
-            "by_kind": dict(self.by_kind),
+            "collections": sum(by_kind.values()),
+            "by_kind": by_kind,
+            "cycles": self.cycles,
             "pause": self.pauses.as_dict(),
             "allocated_bytes": self.allocated + max(now - self.base, 0),
             "freed_bytes": self.freed_bytes,
-            "promoted_bytes": 0,
+            "promoted_bytes": self.promoted,
             "freed_objects": self.freed_objects,
             "heap_bytes": now,
             "peak_bytes": heap.peak,
             "limit_bytes": heap.limit,
             "live_bytes": heap.live,
             "live_objects": self.survivors,
-            "objects": len(heap.objects),
-            "generations": {"old": {"bytes": now, "objects": len(heap.objects)}},
+            "objects": count,
+            "generations": heap.generations(),
+            "tuning": heap.tuning.as_dict(),
         }
 
 
@@ -149,11 +163,15 @@ def format_report(r: dict[str, Any]) -> str:
     """`tvm run --gc-stats`: the report as a few lines of text."""
     p = r["pause"]
     kinds = ", ".join(f"{k} {n}" for k, n in r["by_kind"].items())
+    g = r["generations"]
+    gens = "one generation: old" if list(g) == ["old"] else ", ".join(f"{k} {_size(v['bytes'])} in {v['objects']} objects" for k, v in g.items())
+    if r["cycles"]:
+        kinds += f"; {r['cycles']} incremental cycles"
     lines = [
         f"gc: mode {r['mode']}: {r['collections']} collections ({kinds})",
         f"gc: pause p50 {p['p50_ms']:.3f} ms, p99 {p['p99_ms']:.3f} ms, max {p['max_ms']:.3f} ms, total {p['total_ms']:.3f} ms",
         f"gc: allocated {_size(r['allocated_bytes'])}, freed {_size(r['freed_bytes'])} ({r['freed_objects']} objects), promoted {_size(r['promoted_bytes'])}",
-        f"gc: heap {_size(r['heap_bytes'])} (one generation: old), peak {_size(r['peak_bytes'])}, limit {_size(r['limit_bytes'])}",
+        f"gc: heap {_size(r['heap_bytes'])} ({gens}), peak {_size(r['peak_bytes'])}, limit {_size(r['limit_bytes'])}",
         f"gc: live at last collection {_size(r['live_bytes'])} in {r['live_objects']} objects; {r['objects']} objects now",
     ]
     return "\n".join(lines)

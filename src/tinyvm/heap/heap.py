@@ -59,6 +59,7 @@ from typing import Any, Callable, Iterable
 
 from .gcstats import GCStats
 from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
+from .tuning import MODES, Tuning
 from .weak import clear_weak, trace_ephemerons
 
 DEFAULT_THRESHOLD = 4 << 20  # accounted bytes before the first collection
@@ -73,9 +74,12 @@ DEFAULT_LIMIT = 32 << 20
 # What an emergency mark must be able to win, as a fraction of the limit; also
 # the least distance between the live bytes and the next collection.
 MIN_GAP_DIVISOR = 16
-# The write barrier's "watch" colour when no collector needs to see stores: a
-# mark no object ever has (marks are epochs, >= 0, or the generational
-# colours, which are negative but not this one).
+# Marks (one int per object, `HeapObject.mark`). Epochs and the incremental
+# colours count up from 0; the generational old colours count down from
+# OLD_BASE (heap/generational.py); these two are never either:
+FREED = -7  # what a sweep leaves on an object it freed
+# The write barrier's `watch` colour when no collector needs to see stores: a
+# mark no object has, so the barrier's one comparison is always false.
 NO_WATCH = -9
 
 
@@ -97,26 +101,33 @@ def format_size(n: int) -> str:
 
 
 class Heap:
-    def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None) -> None:
+    def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
+        # The allocation list: every object in "stw" mode; in "incremental"
+        # mode every object but those a sweep has not reached yet; in
+        # "generational" mode the nursery (objects younger than one minor
+        # collection). `all_objects()` is every listed object in any mode.
         self.objects: list[HeapObject] = []
         self.bytes = 0
         self.stress = stress
         self.threshold = threshold
         self.limit = DEFAULT_LIMIT if limit is None else max(1, limit)
         self.pending = False  # a collection was requested; run at the next safe point
+        # The colour counter: each stop-the-world mark, minor collection and
+        # incremental cycle takes new colours above every earlier one.
         self.epoch = 0
+        self.new_mark = 0  # the mark `alloc` gives (the mode decides: see set_mode)
+        self.sweeps = 0  # sweeps finished (any kind): "something may have been freed"
         self.stats = GCStats()
         self.live = 0  # accounted bytes found live by the last count
         self.last_str: str | None = None  # the short string charged last (runtime/memory.py value_bytes)
         self.fresh = True  # no emergency mark since the last collection
         self.high = 0  # the peak, as of the last time `bytes` went past next_gc
-        # The roots, for an emergency mark (the machine sets it: VM.gc_roots).
+        # The roots, for an emergency mark and for collections run at a safe
+        # point (the machine sets it: VM.gc_roots).
         self.roots: Callable[[], Iterable[Any]] | None = None
         # Every WeakRef and WeakMap not yet found dead (heap/weak.py): only
         # when there are some does a mark run the ephemeron phase.
         self.weak: list[HeapObject] = []
-        self.next_gc = self.gc_target = 0
-        self._pace()
         # Allocation numbers, for heap snapshots (tools/snapshot.py): id(obj)
         # -> its allocation sequence number, deterministic across runs and
         # replays of a program. None (the default) numbers nothing: one
@@ -130,13 +141,63 @@ class Heap:
         # NO_WATCH while no collector needs to see stores, so the fast path is
         # one comparison.
         self.watch = NO_WATCH
+        self.verify = verify  # check the collector's invariants as it runs (heap/verify.py)
+        self.tuning = tuning if tuning is not None else Tuning()
+        self.mode = "stw"
+        self.gc: Any = None  # the incremental or generational collector; None: stop-the-world
+        self.next_gc = self.gc_target = 0
+        self._pace()
+        if mode != "stw":
+            self.set_mode(mode)
+
+    # ------------------------------------------------------------------ modes
+
+    def set_mode(self, mode: str) -> str:
+        """Switch the collector: "stw", "incremental" or "generational"
+        (docs/gc.md). Takes effect at once and frees nothing: an incremental
+        cycle in progress is abandoned (its marks are forgotten); entering
+        generational mode makes every object old."""
+        if mode not in MODES:
+            raise ValueError(f"unknown gc mode {mode!r}: the modes are {', '.join(MODES)}")
+        if self.gc is not None:
+            self.gc.leave()
+        self.gc = None
+        self.watch = NO_WATCH
+        self.new_mark = self.epoch
+        self.mode = mode
+        if mode == "incremental":
+            from .incremental import Incremental
+
+            self.gc = Incremental(self)
+        elif mode == "generational":
+            from .generational import Generational
+
+            self.gc = Generational(self)
+        self._pace()
+        return mode
+
+    def set_tuning(self, tuning: Tuning) -> None:
+        self.tuning = tuning
+        self._pace()
+
+    def all_objects(self) -> list[HeapObject]:
+        """Every object on the heap's lists, in any mode."""
+        if self.gc is None:
+            return list(self.objects)
+        return self.gc.all_objects()
+
+    def generations(self) -> dict[str, dict[str, int]]:
+        """Accounted bytes and objects per generation (statistics)."""
+        if self.gc is not None:
+            return self.gc.generations()
+        return {"old": {"bytes": self.bytes, "objects": len(self.objects)}}
 
     def number_objects(self) -> None:
         """From now on, give every allocation a sequence number (`seq_of`);
         the objects that exist already are numbered in allocation order."""
         if self.seqs is None:
             self.seqs = {}
-            for obj in self.objects:
+            for obj in self.all_objects():
                 self.allocs += 1
                 self.seqs[id(obj)] = self.allocs
 
@@ -157,7 +218,9 @@ class Heap:
 
     @property
     def count(self) -> int:
-        return len(self.objects)
+        if self.gc is None:
+            return len(self.objects)
+        return self.gc.count()
 
     def set_threshold(self, threshold: int) -> None:
         """The collector's least budget between collections (tests use a
@@ -170,9 +233,14 @@ class Heap:
         self._pace()
 
     def _pace(self) -> None:
-        live = self.bytes
+        self.pace_full(self.bytes)
+        if self.gc is not None:
+            self.gc.pace()
+
+    def pace_full(self, live: int) -> None:
+        """Due a full collection (or cycle) for a heap of `live` bytes."""
         limit = self.limit
-        gap = min(max(self.threshold, live), max((limit - live) // 2, limit // MIN_GAP_DIVISOR))
+        gap = min(max(self.threshold, live * self.tuning.pause // 100 - live), max((limit - live) // 2, limit // MIN_GAP_DIVISOR))
         # A collection is due at gc_target, which may lie beyond the limit when
         # the live bytes are near it (the limit's emergency mark then does the
         # collector's work). next_gc, the one number alloc tests, is the
@@ -184,17 +252,23 @@ class Heap:
 
     def barrier(self, obj: Any, value: Any) -> None:
         """The write barrier's slow path: `value` was just stored into `obj`,
-        whose mark is `watch`."""
+        whose mark is `watch` (docs/gc.md, "Write barriers")."""
+        gc = self.gc
+        if gc is not None:
+            gc.barrier(obj, value)
 
     def barrier_all(self, obj: Any) -> None:
         """The slow path after a store of many values into `obj` (extend,
-        insert, a generator's saved frame): treat every reference of obj as
-        just stored."""
+        insert, a generator's saved frame), or after values moved inside it:
+        treat every reference of obj as just stored."""
+        gc = self.gc
+        if gc is not None:
+            gc.barrier_all(obj)
 
     # ------------------------------------------------------------------ accounting
 
     def alloc(self, obj: Any) -> Any:
-        obj.mark = self.epoch
+        obj.mark = self.new_mark
         self.objects.append(obj)
         self.bytes += obj.size()
         if self.seqs is not None:
@@ -207,7 +281,7 @@ class Heap:
     def admit(self, obj: Any) -> Any:
         """alloc without the limit: for the few objects the VM itself must be
         able to make at the limit (the MemoryError instance being raised)."""
-        obj.mark = self.epoch
+        obj.mark = self.new_mark
         self.objects.append(obj)
         self.bytes += obj.size()
         if self.seqs is not None:
@@ -247,7 +321,10 @@ class Heap:
         if self.bytes > self.limit:
             need = obj.size() if obj is not None else charged
             if self.roots is not None and (self.fresh or self.bytes - self.live >= self.limit // MIN_GAP_DIVISOR):
-                self._emergency(obj, charged)
+                if self.gc is not None:
+                    self.gc.emergency(obj, charged)
+                else:
+                    self.emergency(obj, charged)
             if self.bytes > self.limit:
                 self._refuse(obj, need)
         self.high = max(self.high, self.bytes)
@@ -262,40 +339,46 @@ class Heap:
             self.objects.pop()
         raise out_of_memory(self.limit, need)
 
-    def _emergency(self, obj: Any, charged: int) -> None:
+    def emergency(self, obj: Any, charged: int, colour: int | None = None) -> list[HeapObject]:
+        """The emergency mark (module docstring), over `self.objects`: marks
+        with `colour` (default: a new epoch) and keeps the reached objects (and
+        those owning a host resource). Returns the kept list."""
         assert self.roots is not None
         t0 = perf_counter()
         before = self.bytes
         self.fresh = False
+        if colour is None:
+            self.epoch += 1
+            colour = self.new_mark = self.epoch
         roots = self.roots()
-        live = self._mark(chain(roots, (obj,)) if obj is not None else roots)
-        epoch = self.epoch
+        live = self.trace(chain(roots, (obj,)) if obj is not None else roots, colour)
         # Unreached objects leave the list unpoisoned: some are held by the
         # running instruction's locals (they are marked again, and counted,
         # once stored in a root). Those that own a host resource stay, for the
         # sweep to release.
-        kept = [o for o in self.objects if o.mark == epoch or o.owns_resource]
+        kept = [o for o in self.objects if o.mark == colour or o.owns_resource]
         freed = len(self.objects) - len(kept)
         self.objects = kept
         self.live = live
         self.bytes = live + charged
         self._pace()
         self.stats.record("emergency", t0, before, self.bytes, freed, len(kept))
+        return kept
 
     # ------------------------------------------------------------------ collecting
 
-    def _mark(self, roots: Iterable[Any]) -> int:
-        """Mark everything reachable from roots with a new epoch; returns the
-        accounted bytes reached (objects, and the scalars their slots hold)."""
-        self.epoch += 1
-        epoch = self.epoch
+    def trace(self, roots: Iterable[Any], colour: int) -> int:
+        """Mark everything reachable from roots with `colour` (a colour no
+        object has yet); returns the accounted bytes reached (objects, and the
+        scalars their slots hold). Iterative: no Python recursion on deep
+        structures. Ends with the ephemeron fixpoint when weak objects exist."""
         seen_str: set[int] = set()
         total = 0
         stack: list = []
         push = stack.append
         for child in roots:
-            if isinstance(child, HeapObject) and child.mark != epoch:
-                child.mark = epoch
+            if isinstance(child, HeapObject) and child.mark != colour:
+                child.mark = colour
                 push(child)
         while stack:
             obj = stack.pop()
@@ -314,36 +397,71 @@ class Heap:
                     total += FLOAT_BYTES
                 elif t is bool or child is None:
                     continue
-                elif isinstance(child, HeapObject) and child.mark != epoch:
-                    child.mark = epoch
+                elif isinstance(child, HeapObject) and child.mark != colour:
+                    child.mark = colour
                     push(child)
         if self.weak:  # WeakMap values whose keys were reached (heap/weak.py)
-            total += trace_ephemerons(self.weak, epoch, seen_str)
+            total += trace_ephemerons(self.weak, colour, seen_str)
         return total
 
+    def sweep(self, objects: list[HeapObject], colour: int) -> tuple[list[HeapObject], int]:
+        """Free the objects of the list not marked `colour`; returns the
+        survivors and the number freed."""
+        live: list[HeapObject] = []
+        keep = live.append
+        freed = 0
+        forget = self.seqs is not None or self.tracks_sites
+        for obj in objects:
+            if obj.mark == colour:
+                keep(obj)
+            else:
+                freed += 1
+                obj.mark = FREED
+                obj.free()
+                if forget:
+                    self.forget(obj)
+        return live, freed
+
+    # An allocation-site table keyed by id(obj) (heap/sites.py) must drop the
+    # freed: subclasses that keep one set this and extend `forget`.
+    tracks_sites = False
+
+    def forget(self, obj: Any) -> None:
+        """A freed object's entries in id-keyed tables (its id may be reused)."""
+        if self.seqs is not None:
+            self.seqs.pop(id(obj), None)
+
     def collect(self, roots: Iterable[Any]) -> int:
-        """Mark everything reachable from `roots`, free the rest; returns objects freed."""
+        """A full collection now, in any mode: mark everything reachable from
+        `roots`, free the rest; returns objects freed."""
+        if self.gc is not None:
+            return self.gc.full(roots)
+        return self.full(roots)
+
+    def full(self, roots: Iterable[Any], kind: str = "full") -> int:
+        """The stop-the-world mark-sweep over `self.objects`."""
         t0 = perf_counter()
         before = self.bytes
         self.high = max(self.high, before)
-        total = self._mark(roots)
+        self.epoch += 1
+        colour = self.new_mark = self.epoch
+        total = self.trace(roots, colour)
         if self.weak:  # clear dead weak refs and entries before the sweep
-            total -= clear_weak(self)
-        epoch = self.epoch
-        live: list[HeapObject] = []
-        freed = 0
-        for obj in self.objects:
-            if obj.mark == epoch:
-                live.append(obj)
-            else:
-                freed += 1
-                obj.free()
-                if self.seqs is not None:  # (its id may be reused by a later object)
-                    self.seqs.pop(id(obj), None)
-        self.objects = live
+            total -= clear_weak(self, colour)
+        self.objects, freed = self.sweep(self.objects, colour)
+        self.sweeps += 1
         self.bytes = self.live = total
         self.fresh = True
         self._pace()
         self.pending = False
-        self.stats.record("full", t0, before, total, freed, len(live))
+        self.stats.record(kind, t0, before, total, freed, len(self.objects))
         return freed
+
+    def step(self) -> int:
+        """The collection work due at a safe point (`pending`): a full
+        collection, a minor or major one, or an incremental slice, as the mode
+        decides. Returns the objects freed."""
+        assert self.roots is not None
+        if self.gc is None:
+            return self.full(self.roots())
+        return self.gc.step()

@@ -13,8 +13,7 @@ Two precisions:
   running when the object is made: its name, file and first line (a
   built-in's allocations count for the guest function that called it). Cost:
   a dict store and a few attribute reads per allocation (measured in
-  docs/gc.md), and at each collection a pass over the survivors that drops
-  the sites of the dead.
+  docs/gc.md), and a dict deletion per object a collection frees.
 * "line": the site is the source line running. The line comes from the hook
   API's `line` event (vm/hooks.py), which makes the VM *step* (one plain
   instruction per dispatch, no JIT): several times slower, for hunting a
@@ -88,11 +87,12 @@ class SiteHeap(Heap):
         self.sites[id(obj)] = self.site()
         return obj
 
-    def collect(self, roots: Any) -> int:
-        freed = Heap.collect(self, roots)
-        sites = self.sites
-        self.sites = {i: sites[i] for o in self.objects if (i := id(o)) in sites}
-        return freed
+    # Every sweep (full, minor, incremental) drops the sites of what it frees.
+    tracks_sites = True
+
+    def forget(self, obj: Any) -> None:
+        Heap.forget(self, obj)
+        self.sites.pop(id(obj), None)
 
 
 def _site_name(key: Any) -> str:

@@ -1,7 +1,7 @@
 """Weak references and ephemeron tables: `WeakRef` and `WeakMap` heap objects,
 and the collector's work for them (called from heap/heap.py).
 
-Why a module of its own: the common mark loop (Heap._mark) stays exactly as
+Why a module of its own: the common mark loop (Heap.trace) stays exactly as
 fast as before for programs that never make a weak object. Weak objects are
 listed in `Heap.weak` when made (`new_weakref`, `new_weakmap`); only when that
 list is non-empty does a mark run the second phase below.
@@ -119,7 +119,7 @@ def trace_ephemerons(registry: list, epoch: int, seen_str: set[int]) -> int:
     """The mark's second phase: the ephemeron fixpoint. Every object reached
     so far has mark == epoch. Marks the values of the entries of reached
     WeakMaps whose keys are reached, and everything reachable from them, until
-    nothing changes; returns the accounted bytes it reached (as Heap._mark
+    nothing changes; returns the accounted bytes it reached (as Heap.trace
     counts them: objects, and the scalars in their slots, strings once).
 
     Linear in the entries and the objects reached: an entry whose key is not
@@ -177,13 +177,14 @@ def trace_ephemerons(registry: list, epoch: int, seen_str: set[int]) -> int:
     return total
 
 
-def clear_weak(heap: Any) -> int:
-    """After the fixpoint, before the sweep (full collections only): clear
+def clear_weak(heap: Any, epoch: int) -> int:
+    """After the fixpoint, before the sweep (full collections, major ones
+    and the end of an incremental cycle's mark; `epoch` is the colour of the
+    reached): clear
     the weak references whose targets were not reached, drop the entries
     whose keys were not reached, and forget the weak objects that were not
     reached themselves (the sweep frees them). Returns the accounted bytes of
     the dropped entries (counted by the mark in their map's size)."""
-    epoch = heap.epoch
     kept = []
     dropped = 0
     for w in heap.weak:

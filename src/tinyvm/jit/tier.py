@@ -371,7 +371,7 @@ class Jit:
             fb.epc = pc
 
         sched = vm.sched
-        collect = vm.collect
+        collect = vm.gc_step
         lim = vm.limits
         heap = vm.heap
         hooks = vm.hooks

@@ -54,6 +54,7 @@ import math
 from typing import Any, Callable
 
 from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
+from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
@@ -104,9 +105,8 @@ class Identities:
 
     The table maps id(v) to (v, number). Holding v keeps its id from being
     reused while the entry lives; once the table has grown, entries of objects
-    the collector has freed since are dropped (heap/heap.py: a collection
-    leaves every survivor, and every object allocated after it, marked with the
-    heap's current epoch), so it holds about as many entries as there are live
+    the collector has freed since are dropped (heap/heap.py: a sweep marks
+    what it frees FREED), so it holds about as many entries as there are live
     objects that were ever formatted. Numbers are handed out in call order, so
     a program's run is the same every time."""
 
@@ -114,16 +114,16 @@ class Identities:
         self.heap = heap
         self.table: dict[int, tuple[Any, int]] = {}
         self.serial = 0
-        self.pruned_at = (heap.epoch, 0)  # (epoch, entries kept) at the last pruning
+        self.pruned_at = (heap.sweeps, 0)  # (sweeps, entries kept) at the last pruning
 
     def __call__(self, v: Any) -> int:
         entry = self.table.get(id(v))
         if entry is not None:
             return entry[1]
         epoch, kept = self.pruned_at
-        if len(self.table) > 2 * kept + 256 and self.heap.epoch != epoch:
-            now = self.heap.epoch
-            self.table = {k: e for k, e in self.table.items() if getattr(e[0], "mark", None) == now}
+        if len(self.table) > 2 * kept + 256 and self.heap.sweeps != epoch:
+            now = self.heap.sweeps
+            self.table = {k: e for k, e in self.table.items() if getattr(e[0], "mark", None) != FREED}
             self.pruned_at = (now, len(self.table))
         self.serial += 1
         self.table[id(v)] = (v, self.serial)

@@ -74,7 +74,7 @@ class VMCollector:
             ch.add_metric([op], self.channel_ops.get(op, 0))
         yield ch
         yield GaugeMetricFamily("tinyvm_heap_bytes", "Guest heap size in accounted bytes", value=vm.heap.bytes)
-        yield GaugeMetricFamily("tinyvm_heap_objects", "Objects on the guest heap", value=len(vm.heap.objects))
+        yield GaugeMetricFamily("tinyvm_heap_objects", "Objects on the guest heap", value=vm.heap.count)
 
 
 class MetricsServer:

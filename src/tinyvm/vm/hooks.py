@@ -404,7 +404,7 @@ class Hooks:
 
     def gc(self, freed: int, ms: float) -> None:
         heap = self.vm.heap
-        self._fire("gc", self.vm.fiber, None, -1, {"freed": freed, "live": len(heap.objects), "bytes": heap.bytes, "ms": ms})
+        self._fire("gc", self.vm.fiber, None, -1, {"freed": freed, "live": heap.count, "bytes": heap.bytes, "ms": ms, "kind": heap.stats.last_kind})
 
     def jit(self, action: str, name: str, ms: float | None = None, reason: str | None = None) -> None:
         self._fire("jit", self.vm.fiber, None, -1, {"action": action, "name": name, "ms": ms, "reason": reason})

@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
+from ..heap.tuning import check_mode, tuning_from
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
 from ..runtime.dialects import DEFAULT_MAX_DEPTH, LOX, Rules, make_rules
 from ..runtime.inputs import Inputs
@@ -75,20 +76,24 @@ _NO_ERROR = object()
 class Machine(Calls, ObjectOps, Modules):
     """One VM (see the module docstring)."""
 
-    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None, alloc_sites: str | None = None) -> None:
+    def __init__(self, loader: Any, *, gc_stress: bool = False, max_depth: int | None = None, stdout: Any = None, stdin: Any = None, argv: list[str] | None = None, budget: int = DEFAULT_BUDGET, fuse: bool = True, meter: bool = False, max_memory: int | None = None, alloc_sites: str | None = None, gc_mode: str = "stw", gc_verify: bool = False, gc_tuning: Any = None) -> None:
         # The VM's view of the front ends (lang/loader.py): resolves import
         # specs and compiles the prelude. The VM imports no compiler itself.
         self.loader = loader
         # max_memory: the heap's limit in accounted bytes (None: heap.DEFAULT_LIMIT).
         # alloc_sites: record where each object is made, "function" or "line"
         # (heap/sites.py: a Heap subclass, so that a VM without it pays nothing).
+        # gc_mode, gc_verify, gc_tuning: the collector (heap/tuning.py; docs/gc.md).
+        heap_kw: dict[str, Any] = {"stress": gc_stress, "limit": max_memory, "verify": gc_verify, "tuning": tuning_from(gc_tuning)}
         if alloc_sites:
             from ..heap.sites import SiteHeap
 
-            self.heap = SiteHeap(self, alloc_sites, stress=gc_stress, limit=max_memory)
+            self.heap = SiteHeap(self, alloc_sites, **heap_kw)
         else:
-            self.heap = Heap(stress=gc_stress, limit=max_memory)
-        self.heap.roots = self.gc_roots  # for a mark at the limit (heap/heap.py)
+            self.heap = Heap(**heap_kw)
+        # The roots, for a mark at the limit and collections at safe points (heap/heap.py).
+        self.heap.roots = self.gc_roots
+        self.heap.set_mode(check_mode(gc_mode))
         # None: the default of the language of the code each run starts with
         # (_fix_depth: clox's 64 for Lox), until then the default dialect's.
         # Decoded call sites hold the limit of their code's language
@@ -259,8 +264,18 @@ class Machine(Calls, ObjectOps, Modules):
         return self.heap.stats.report(self.heap)
 
     def collect(self) -> int:
+        """A full collection now (gc.collect(), the host's vm.collect())."""
         freed = self.heap.collect(self.gc_roots())
         if self.hooks.on_gc:  # (the pause as the heap's statistics measured it)
+            self.hooks.gc(freed, self.heap.stats.last_pause * 1000)
+        return freed
+
+    def gc_step(self) -> int:
+        """At a safe point with a collection pending: the work the collector's
+        mode does there (a full collection, a minor or major one, or an
+        incremental slice: heap.step)."""
+        freed = self.heap.step()
+        if self.hooks.on_gc:
             self.hooks.gc(freed, self.heap.stats.last_pause * 1000)
         return freed
 
@@ -381,7 +396,7 @@ class Machine(Calls, ObjectOps, Modules):
                         lim.check()
                     # Safe point: every live value is reachable from a root here.
                     if heap.pending:
-                        self.collect()
+                        self.gc_step()
                     if used >= budget:
                         used = 0
                         # Preemption is a suspension point, except at a continuation
@@ -407,7 +422,7 @@ class Machine(Calls, ObjectOps, Modules):
                 lim.spent += i + 1
                 i = -1
                 if heap.pending:
-                    self.collect()
+                    self.gc_step()
                 if sched is None:
                     return h.value
                 outcome.append(h.value)
@@ -473,7 +488,7 @@ class Machine(Calls, ObjectOps, Modules):
                     # failed instruction's half-made values are garbage. (A loop
                     # that throws often restarts its chunk here.)
                     if heap.pending:
-                        self.collect()
+                        self.gc_step()
                 except GuestException as g:
                     if sched is None:
                         raise
@@ -496,7 +511,7 @@ class Machine(Calls, ObjectOps, Modules):
                 # collect (a server, a channel ping-pong). One flag test per
                 # switch.
                 if heap.pending:
-                    self.collect()
+                    self.gc_step()
                 if ready and not (sched.timers or sched.io.masks):
                     # The common case of _next, inline: a fiber is ready, and
                     # no timer or I/O can have become due meanwhile.
