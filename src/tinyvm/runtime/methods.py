@@ -16,11 +16,13 @@ the native `__sort_by_keys`).
 `array.join` and `string.join` convert elements with `to_str`, which can raise
 `NeedsGuest`; GUEST_FALLBACKS names the prelude function to call instead.
 
-Write barriers (docs/gc.md, "Write barriers"): `push` and `insert` store a
-value into an existing array and are followed by the heap's barrier; `sort`,
-`sort_by_keys` and `reverse` only permute what the array holds, and `pop`,
-`remove` and map `remove` only drop references, so they need none. The
-methods that build a new array fill it before anything else runs (no barrier).
+Write barriers (docs/gc.md, "Write barriers"): `push` stores a value into an
+existing array and is followed by `heap.barrier(arr, v)`. `insert`, `remove`,
+`sort` and `reverse` (and `sort_by_keys`, in runtime/builtins.py) move values
+inside the array: `heap.barrier_all(arr)`, since an incremental mark scans a
+large array in chunks and a value moved below its scan position would be
+missed. `pop` and map `remove` only drop references: none. The methods that
+build a new array fill it before anything else runs: none.
 
 Decisions (the spec is silent):
 * `slice(a, b)` (arrays and strings) clamps both bounds to [0, len], so
@@ -148,7 +150,7 @@ def sort_by_keys(arr: Array, keys: Array) -> None:
         return
     _check_sortable(ks)
     order = sorted(range(n), key=ks.__getitem__)
-    items[:] = [items[i] for i in order]  # (a permutation: no write barrier)
+    items[:] = [items[i] for i in order]  # (values moved: the caller's barrier_all)
 
 
 # ---------------------------------------------------------------------------
@@ -164,8 +166,7 @@ def array_pop(arr: Array, *args: Any) -> Any:
     return items.pop()
 
 
-def _array_insert(arr: Array, *args: Any) -> Any:
-    """Insert; returns the value inserted (the caller's write barrier needs it)."""
+def _array_insert(arr: Array, *args: Any) -> None:
     if len(args) != 2:
         raise _argc("array.insert", 2, len(args))
     i, v = args
@@ -174,7 +175,7 @@ def _array_insert(arr: Array, *args: Any) -> Any:
     if i < 0 or i > len(items):
         raise RtError("IndexError", f"insert index {i} out of range for array of length {len(items)}")
     items.insert(i, v)
-    return v
+    return None
 
 
 def array_remove(arr: Array, *args: Any) -> Any:
@@ -383,9 +384,25 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     def array_insert(arr: Array, *args: Any) -> None:
         if len(args) == 2:
             charge(element_charge(args[1], heap))
-        v = _array_insert(arr, *args)
+        _array_insert(arr, *args)
+        if arr.mark == heap.watch:  # (a value stored, and values moved up)
+            heap.barrier_all(arr)
+
+    def array_remove_(arr: Array, *args: Any) -> Any:
+        v = array_remove(arr, *args)
+        if arr.mark == heap.watch:  # (values moved down)
+            heap.barrier_all(arr)
+        return v
+
+    def array_reverse_(arr: Array, *args: Any) -> None:
+        array_reverse(arr, *args)
         if arr.mark == heap.watch:
-            heap.barrier(arr, v)
+            heap.barrier_all(arr)
+
+    def array_sort_(arr: Array, *args: Any) -> None:
+        array_sort(arr, *args)
+        if arr.mark == heap.watch:
+            heap.barrier_all(arr)
 
     def array_join(arr: Array, *args: Any) -> str:
         return join(_join_sep(args), arr.items)
@@ -456,12 +473,12 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             "push": array_push,
             "pop": array_pop,
             "insert": array_insert,
-            "remove": array_remove,
+            "remove": array_remove_,
             "slice": array_slice,
             "index_of": array_index_of,
             "contains": array_contains,
-            "reverse": array_reverse,
-            "sort": array_sort,
+            "reverse": array_reverse_,
+            "sort": array_sort_,
             "join": array_join,
             "len": array_len,
         },
