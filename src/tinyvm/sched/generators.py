@@ -9,6 +9,14 @@ frame back into the Gen (remembering the next op), and the caller continues
 with `{done: false, value: v}`; a `return v` (or the end of the body) lands in
 `finish`, which marks the Gen done and gives `{done: true, value: v}`.
 
+The frame belongs to one holder at a time: the Gen while it is new or
+suspended, the fiber while it runs (the Gen's `L` is then empty). A fiber's
+frames are roots of the collector, which rescans them; a Gen is an ordinary
+heap object, so `yield` calls the write barrier for everything its frame
+holds (`heap.barrier_all(gen)`, docs/gc.md "Write barriers") as the frame
+moves into it. (Were the frame shared while it runs, every store into it
+would be a store into the Gen without a barrier.)
+
 Only the generator function's own frame is ever suspended (a `yield` is
 always in it: a nested call returns before the generator can yield), so no
 Python stack and no thread is involved. A `for` loop that breaks early simply
@@ -23,6 +31,7 @@ from ..heap.objects import HEADER, SLOT, HeapObject, Record
 from ..runtime.errors import RtError
 
 NEW, SUSPENDED, RUNNING, FINISHED = range(4)
+_RUNNING: tuple = ()  # a running Gen's `L`: its frame is the fiber's
 
 
 class Gen(HeapObject):
@@ -69,6 +78,7 @@ def gen_enter(fb: Any, g: Gen, ret: Any) -> Any:
     g.caller_ret = ret
     fb.frames.append((fb.L, g.finish))
     fb.L = g.L
+    g.L = _RUNNING  # (the fiber holds the frame while it runs: see the module docstring)
     op = g.resume
     g.resume = None
     return op
