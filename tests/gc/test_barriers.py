@@ -195,18 +195,31 @@ a[0] = ["top"]
 
 
 def test_array_methods(tier):
+    # push stores one value; insert, remove, sort, sort(key) and reverse move
+    # values inside the array (an incremental mark scans a large array in
+    # chunks): barrier_all.
     src = """
 let a: [any] = [1]
+let nums: [any] = [3, 1, 2]
+let keyed: [any] = [3, 1, 2]
+let rev: [any] = [1, 2]
+let rem: [any] = [1, 2, 3]
 fn go(x: [any]) {
   x.push(["push"])
   x.insert(0, ["insert"])
 }
 probe()
 go(a)
+nums.sort()
+keyed.sort(fn(v) { return 0 - v })
+rev.reverse()
+rem.remove(0)
 """
     p = run(tier, src, "go")
     assert len(p.stored(Array, "push")) == 1
-    assert len(p.stored(Array, "insert")) == 1
+    moved = [o for o in p.alls if type(o) is Array and o.mark == P]
+    assert len(moved) == 5 and _tagged(moved[0].items[0], "insert")
+    assert [o.items for o in moved[1:]] == [[1, 2, 3], [3, 2, 1], [2, 1], [2, 3]]
 
 
 def test_map_set(tier):
