@@ -185,6 +185,7 @@ class Converter:
         memo: dict[int, Any] = {}
         work: list[tuple[Any, Any]] = []
         root = self._one(v, memo, work)
+        heap = self.vm.machine.heap
         while work:
             guest, host = work.pop()
             if type(guest) is Array:
@@ -193,6 +194,11 @@ class Converter:
                 items = guest.items
                 for k, x in host.items():
                     items[self._key(k)] = self._one(x, memo, work)
+            # Filled after its allocation (no guest code ran since): a
+            # collector allocating in its marking colour must see the
+            # contents (the write barrier, docs/gc.md).
+            if guest.mark == heap.watch:
+                heap.barrier_all(guest)
         return root
 
     def _one(self, v: Any, memo: dict[int, Any], work: list) -> Any:

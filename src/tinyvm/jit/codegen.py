@@ -19,7 +19,11 @@ What is compiled inline: constants, jumps, branches, returns, phis, guards,
 the counted loop's compare and step, and fast paths that mirror the
 interpreter's own (`fast_paths`: int and float arithmetic and comparisons
 when the language's rules allow, `Rules.int_fast`; fields of instances;
-array indexing and for-in). Everything else *steps*: the frame state is written back into fb.L and the instruction's
+array indexing and for-in). An inline store (a field, an array element) is
+followed by the heap's write barrier, `if x.mark == _heap.watch:
+_heap.barrier(x, v)` (docs/gc.md, "Write barriers"), unless the value is
+known to be a scalar (typed int, float or bool, or a scalar constant); the
+stores that step run the interpreter's closures, which barrier themselves. Everything else *steps*: the frame state is written back into fb.L and the instruction's
 plain (unfused) interpreter closure runs inline. When it continues at its
 successor (`_P[q]`), compiled code pops the result and goes on; when it
 returns anything else (a guest call pushed a frame, a fiber parked), compiled
@@ -747,7 +751,8 @@ class _Gen:
             self.maybe_stress(ind, st)
         alts = self.fast_paths(ins, op, a, v, args)
         if alts and alts[0][0] == "True":  # proven: no test, no step
-            self.emit(ind, alts[0][1])
+            for line in alts[0][1].split("\n"):
+                self.emit(ind, line)
             return
         if st is not None and self.metered:  # (it may step: a built-in may charge, or read, the fuel)
             if self.fc is None:
@@ -758,7 +763,8 @@ class _Gen:
             key = self.state_key(st) if st is not None else None
             for k, (cond, stmt) in enumerate(alts):
                 self.emit(ind, f"{'if' if k == 0 else 'elif'} {cond}:", key)
-                self.emit(ind + 1, stmt)
+                for line in stmt.split("\n"):  # (a store and its write barrier)
+                    self.emit(ind + 1, line)
             self.emit(ind, "else:")
             self.step(ind + 1, ins, name, args, q, lazy=True)
             return
@@ -775,9 +781,9 @@ class _Gen:
             if op == "get_field":
                 out.append((f"type({a[0]}) is _Instance and ({v} := {a[0]}.fields.get({name}, _UNINIT)) is not _UNINIT", "pass"))
             elif op == "set_field_proven":  # (the checker proved the value's type: no field check, as b_set_field_proven)
-                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields", f"{a[0]}.fields[{name}] = {a[1]}"))
+                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
             else:
-                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}"))
+                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
             return out
         if op == "check_type":
             k = self.code.consts[args[0]]
@@ -787,7 +793,7 @@ class _Gen:
             return out
         if op in ("get_index", "set_index"):
             test = f"type({a[0]}) is _Array and type({a[1]}) is int and 0 <= {a[1]} < len({a[0]}.items)"
-            out.append((test, f"{v} = {a[0]}.items[{a[1]}]" if op == "get_index" else f"{a[0]}.items[{a[1]}] = {a[2]}"))
+            out.append((test, f"{v} = {a[0]}.items[{a[1]}]" if op == "get_index" else f"{a[0]}.items[{a[1]}] = {a[2]}" + _barrier(ins, a, 2)))
             return out
         if not self.int_fast or len(a) > 2:
             return out
@@ -901,6 +907,23 @@ class _Gen:
         self.emit(ind + 1, f"{v} = _DONE")
         self.emit(ind, "else:")
         self.emit(ind + 1, "return _t")
+
+
+# IR types whose values are scalars (never heap references): a store of one
+# needs no write barrier.
+_SCALAR_TYPES = (INT, FLOAT, BOOL)
+_SCALAR_CONSTS = (int, float, bool, str, type(None))
+
+
+def _barrier(ins: Instr, a: list, k: int) -> str:
+    """The write barrier after an inline store of ins.args[k] into ins.args[0]
+    (docs/gc.md, "Write barriers"), as a second line of the store's statement;
+    "" when the value is known to be a scalar: typed int, float or bool, or a
+    scalar constant."""
+    x = ins.args[k]
+    if x.type in _SCALAR_TYPES or (x.op == "const" and x.attrs and type(x.attrs[0]) in _SCALAR_CONSTS):
+        return ""
+    return f"\nif {a[0]}.mark == _heap.watch: _heap.barrier({a[0]}, {a[k]})"
 
 
 def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False, metered: bool = False) -> Generated:

@@ -507,6 +507,9 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         if type(arr) is not Array or type(keys) is not Array:
             raise RtError("TypeError", "__sort_by_keys expects two arrays")
         sort_by_keys(arr, keys)
+        heap = vm.heap
+        if arr.mark == heap.watch:  # (values moved inside arr: the write barrier, docs/gc.md)
+            heap.barrier_all(arr)
         return None
 
     table: list[tuple[str, Callable[..., Any], int]] = [

@@ -148,7 +148,8 @@ def clock(*_args: Any) -> float:
 
 
 def lox_rules(vm: Any) -> Rules:
-    alloc = vm.heap.alloc
+    heap = vm.heap
+    alloc = heap.alloc
     call_slow = vm.call_slow
 
     def get_field(obj: Any, name: str) -> Any:
@@ -169,6 +170,8 @@ def lox_rules(vm: Any) -> Rules:
         # fields checked), as TinyLang's SET_FIELD does.
         if obj.cls.open and name not in obj.fields and obj.cls.field_checks is None:
             obj.fields[name] = value
+            if obj.mark == heap.watch:  # (the write barrier: docs/gc.md)
+                heap.barrier(obj, value)
             return
         vm.set_field(obj, name, value)
 

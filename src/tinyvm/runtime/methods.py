@@ -16,6 +16,14 @@ the native `__sort_by_keys`).
 `array.join` and `string.join` convert elements with `to_str`, which can raise
 `NeedsGuest`; GUEST_FALLBACKS names the prelude function to call instead.
 
+Write barriers (docs/gc.md, "Write barriers"): `push` stores a value into an
+existing array and is followed by `heap.barrier(arr, v)`. `insert`, `remove`,
+`sort` and `reverse` (and `sort_by_keys`, in runtime/builtins.py) move values
+inside the array: `heap.barrier_all(arr)`, since an incremental mark scans a
+large array in chunks and a value moved below its scan position would be
+missed. `pop` and map `remove` only drop references: none. The methods that
+build a new array fill it before anything else runs: none.
+
 Decisions (the spec is silent):
 * `slice(a, b)` (arrays and strings) clamps both bounds to [0, len], so
   negative bounds act as 0 (there is no counting from the end, as there are no
@@ -142,18 +150,11 @@ def sort_by_keys(arr: Array, keys: Array) -> None:
         return
     _check_sortable(ks)
     order = sorted(range(n), key=ks.__getitem__)
-    items[:] = [items[i] for i in order]
+    items[:] = [items[i] for i in order]  # (values moved: the caller's barrier_all)
 
 
 # ---------------------------------------------------------------------------
 # Array methods (non-allocating ones at module level)
-
-
-def array_push(arr: Array, *args: Any) -> None:
-    if len(args) != 1:
-        raise _argc("array.push", 1, len(args))
-    arr.items.append(args[0])
-    return None
 
 
 def array_pop(arr: Array, *args: Any) -> Any:
@@ -374,13 +375,34 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     def array_push(arr: Array, *args: Any) -> None:
         if len(args) != 1:
             raise _argc("array.push", 1, len(args))
-        charge(element_charge(args[0], heap))
-        arr.items.append(args[0])
+        v = args[0]
+        charge(element_charge(v, heap))
+        arr.items.append(v)
+        if arr.mark == heap.watch:  # (the write barrier: docs/gc.md)
+            heap.barrier(arr, v)
 
     def array_insert(arr: Array, *args: Any) -> None:
         if len(args) == 2:
             charge(element_charge(args[1], heap))
-        return _array_insert(arr, *args)
+        _array_insert(arr, *args)
+        if arr.mark == heap.watch:  # (a value stored, and values moved up)
+            heap.barrier_all(arr)
+
+    def array_remove_(arr: Array, *args: Any) -> Any:
+        v = array_remove(arr, *args)
+        if arr.mark == heap.watch:  # (values moved down)
+            heap.barrier_all(arr)
+        return v
+
+    def array_reverse_(arr: Array, *args: Any) -> None:
+        array_reverse(arr, *args)
+        if arr.mark == heap.watch:
+            heap.barrier_all(arr)
+
+    def array_sort_(arr: Array, *args: Any) -> None:
+        array_sort(arr, *args)
+        if arr.mark == heap.watch:
+            heap.barrier_all(arr)
 
     def array_join(arr: Array, *args: Any) -> str:
         return join(_join_sep(args), arr.items)
@@ -451,12 +473,12 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             "push": array_push,
             "pop": array_pop,
             "insert": array_insert,
-            "remove": array_remove,
+            "remove": array_remove_,
             "slice": array_slice,
             "index_of": array_index_of,
             "contains": array_contains,
-            "reverse": array_reverse,
-            "sort": array_sort,
+            "reverse": array_reverse_,
+            "sort": array_sort_,
             "join": array_join,
             "len": array_len,
         },

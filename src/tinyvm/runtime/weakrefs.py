@@ -90,6 +90,8 @@ def install(vm: Any) -> None:
         if k not in items:
             heap.charge(entry_charge(v, heap))
         items[k] = v
+        if m.mark == heap.watch:  # (the write barrier, docs/gc.md: the value is the strong reference)
+            heap.barrier(m, v)
 
     def map_has(m: WeakMap, *args: Any) -> bool:
         if len(args) != 1:

@@ -9,6 +9,14 @@ frame back into the Gen (remembering the next op), and the caller continues
 with `{done: false, value: v}`; a `return v` (or the end of the body) lands in
 `finish`, which marks the Gen done and gives `{done: true, value: v}`.
 
+The frame belongs to one holder at a time: the Gen while it is new or
+suspended, the fiber while it runs (the Gen's `L` is then empty). A fiber's
+frames are roots of the collector, which rescans them; a Gen is an ordinary
+heap object, so `yield` calls the write barrier for everything its frame
+holds (`heap.barrier_all(gen)`, docs/gc.md "Write barriers") as the frame
+moves into it. (Were the frame shared while it runs, every store into it
+would be a store into the Gen without a barrier.)
+
 Only the generator function's own frame is ever suspended (a `yield` is
 always in it: a nested call returns before the generator can yield), so no
 Python stack and no thread is involved. A `for` loop that breaks early simply
@@ -23,15 +31,17 @@ from ..heap.objects import HEADER, SLOT, HeapObject, Record
 from ..runtime.errors import RtError
 
 NEW, SUSPENDED, RUNNING, FINISHED = range(4)
+_RUNNING: tuple = ()  # a running Gen's `L`: its frame is the fiber's
 
 
 class Gen(HeapObject):
-    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name", "alloc")
+    __slots__ = ("L", "resume", "state", "caller_ret", "finish", "name", "alloc", "heap")
     type_name = "gen"
 
-    def __init__(self, L: list, entry: Any, name: str, alloc: Any) -> None:
+    def __init__(self, L: list, entry: Any, name: str, heap: Any) -> None:
         self.L = L
-        self.alloc = alloc  # the VM's heap.alloc, for the result records
+        self.heap = heap  # the VM's heap: the write barrier when the frame is suspended
+        self.alloc = heap.alloc  # for the result records
         self.resume = entry
         self.state = NEW
         self.caller_ret: Any = None  # where the current next() continues
@@ -68,6 +78,7 @@ def gen_enter(fb: Any, g: Gen, ret: Any) -> Any:
     g.caller_ret = ret
     fb.frames.append((fb.L, g.finish))
     fb.L = g.L
+    g.L = _RUNNING  # (the fiber holds the frame while it runs: see the module docstring)
     op = g.resume
     g.resume = None
     return op
@@ -84,6 +95,11 @@ def gen_yield(fb: Any, value: Any, next_op: Any) -> Any:
     g.L = L
     g.resume = next_op
     g.state = SUSPENDED
+    # The frame leaves the fiber (a root) for the Gen, which is not one: the
+    # write barrier for every value the frame now holds (docs/gc.md).
+    heap = g.heap
+    if g.mark == heap.watch:
+        heap.barrier_all(g)
     fb.L = caller_L
     caller_L.append(g.alloc(Record({"done": False, "value": value})))
     return g.caller_ret

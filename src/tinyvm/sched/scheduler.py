@@ -25,6 +25,10 @@ parked sender's value is traced through its channel), the fiber's
 `resume_error`, a finished task's `result`. A value only a closure holds (an
 I/O attempt's conn) may be collected meanwhile: the socket types survive that
 (stdlib/net.py: freeing one only closes it once nobody waits on it).
+Each of those stores into an existing object (a channel's buffer or send
+queue, a task's `result` and `resume_error`) is followed by the heap's write
+barrier (docs/gc.md, "Write barriers"); what is pushed onto a fiber's frames
+needs none (they are roots).
 
 Fibers also wait on file descriptors (sockets, stdin): `io`, an `IOPoller`
 (sched/io.py), registers a descriptor with a `selectors` selector while some
@@ -194,6 +198,9 @@ class Scheduler:
             self.vm.hooks.fiber("end", fb)
         fb.state = DONE
         fb.result = result
+        heap = self.vm.heap
+        if fb.mark == heap.watch:  # (the Task keeps its result: the write barrier, docs/gc.md)
+            heap.barrier(fb, result)
         if failed:
             fb.failed = True
         fb.L = fb.frames = _GONE  # (done fibers are not run, but still sized)
@@ -215,6 +222,9 @@ class Scheduler:
         fb.wait = None
         if error is not _NO_ERROR:
             fb.resume_error = Throw(error)
+            heap = self.vm.heap
+            if fb.mark == heap.watch:
+                heap.barrier(fb, error)
         else:
             fb.L.extend(push)
         fb.state = READY
@@ -250,7 +260,11 @@ class Scheduler:
         if w is not None and not w.done:
             self.wake(w, error=self.vm.make_error("Cancelled", "task was cancelled"))
         elif fb.yielded:  # suspended in yield_now(): raise it there
-            fb.resume_error = Throw(self.vm.make_error("Cancelled", "task was cancelled"))
+            err = self.vm.make_error("Cancelled", "task was cancelled")
+            fb.resume_error = Throw(err)
+            heap = self.vm.heap
+            if fb.mark == heap.watch:
+                heap.barrier(fb, err)
         else:
             fb.cancel_pending = True
 
@@ -394,8 +408,11 @@ class Scheduler:
             self.deliver(r, v, True)
             return True
         if len(ch.buf) < ch.cap:
-            self.vm.heap.charge(element_charge(v, self.vm.heap))  # (the buffer grows)
+            heap = self.vm.heap
+            heap.charge(element_charge(v, heap))  # (the buffer grows)
             ch.buf.append(v)
+            if ch.mark == heap.watch:  # (the write barrier: docs/gc.md)
+                heap.barrier(ch, v)
             return True
         return False
 
@@ -406,7 +423,7 @@ class Scheduler:
             sq.popleft()
         if ch.buf:
             v = ch.buf.popleft()
-            if sq:  # a parked sender's value moves into the buffer
+            if sq:  # a parked sender's value moves into the buffer (within ch: no barrier)
                 s = sq.popleft()
                 ch.buf.append(s[1])
                 self.sent(s)
@@ -463,12 +480,18 @@ class Scheduler:
                 fb.L.append(None)
                 return ret
         if len(ch.buf) < ch.cap:
-            self.vm.heap.charge(element_charge(v, self.vm.heap))  # (the buffer grows)
+            heap = self.vm.heap
+            heap.charge(element_charge(v, heap))  # (the buffer grows)
             ch.buf.append(v)
+            if ch.mark == heap.watch:  # (the write barrier: docs/gc.md)
+                heap.barrier(ch, v)
             fb.L.append(None)
             return ret
         w = self.park(fb, ret, "send to chan %d" % ch.id)
-        ch.sendq.append((w, v, 0))
+        ch.sendq.append((w, v, 0))  # (the channel holds the value while the sender waits)
+        heap = self.vm.heap
+        if ch.mark == heap.watch:
+            heap.barrier(ch, v)
         raise Switch
 
     def recv(self, fb: Fiber, ch: Chan, ret: Any, mode: int = RECV) -> Any:
@@ -544,7 +567,11 @@ class Scheduler:
                 values[i].recvq.append((w, SELECT, n))
                 i += 1
             elif kind == "send":
-                values[i].sendq.append((w, values[i + 1], n))
+                ch, v = values[i], values[i + 1]
+                ch.sendq.append((w, v, n))
+                heap = self.vm.heap
+                if ch.mark == heap.watch:
+                    heap.barrier(ch, v)
                 i += 2
             elif kind == "sleep":
                 self.add_timer(w, values[i], n)

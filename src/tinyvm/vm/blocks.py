@@ -21,6 +21,11 @@ block pushes them, then runs the tail's own closure and returns what it
 returns, so loading arguments and making the call is one dispatch; errors of
 the tail are reported at the tail's offset like any other in the block.
 
+Stores (SET_FIELD, SET_FIELD_PROVEN, SET_INDEX) are followed inline by the
+heap's write barrier (`if x.mark == heap.watch: heap.barrier(x, v)`; docs/gc.md,
+"Write barriers"), except when the value stored is a scalar constant; their
+slow paths are the VM's, which barrier themselves.
+
 Type checks (vm/typecheck.py): SET_FIELD stays inline only for instances of
 classes without typed fields, and otherwise calls the VM's `set_field`, which
 runs the field's check; SET_FIELD_PROVEN stays inline for every instance;
@@ -233,9 +238,10 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
         g.emit(f"fuel += {len(covered) - 1}")
     _emit_exit(g, decoder, code, ops_p, block, end, tail, nxt_of)
     body = "\n".join("        " + line for line in g.lines)
-    # `alloc` (per VM) is always the first parameter so shapes stay shareable;
-    # `fuel` is a free variable, bound to the VM's meter cell below (bind_fuel).
-    src = f"def make(alloc, {', '.join(g.params)}):\n    fuel = 0\n    def f(fb):\n        nonlocal fuel\n        L = fb.L\n{body}\n    return f\n"
+    # `alloc` and `heap` (per VM) are always the first parameters so shapes
+    # stay shareable; `fuel` is a free variable, bound to the VM's meter cell
+    # below (bind_fuel).
+    src = f"def make(alloc, heap, {', '.join(g.params)}):\n    fuel = 0\n    def f(fb):\n        nonlocal fuel\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
         env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "undefined": undefined_global, "cond_error": _cond_error}
@@ -245,7 +251,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     # (The end and the tail run after the meter update: not listed.)
     last = len(covered) - (tail is not None) - (end is not None)
     positions = {pc: n for n, (pc, _, _) in enumerate(covered[:last])}
-    fn = factory(decoder.vm.heap.alloc, *g.args)
+    fn = factory(decoder.vm.heap.alloc, decoder.vm.heap, *g.args)
     if metered and len(covered) > 1:
         fn = bind_fuel(fn, decoder.vm.limits.meter)
     return fn, len(covered), positions
@@ -261,6 +267,15 @@ def bind_fuel(fn: Callable, cell: Any) -> Callable:
     cells = tuple(cell if name == "fuel" else c for name, c in zip(code.co_freevars, fn.__closure__ or ()))
     return FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, cells)
 
+
+
+def _emit_barrier(g: _Gen, x: str, v: str) -> None:
+    """The write barrier after an inline store of v into object x (docs/gc.md,
+    "Write barriers"), inside the store's `if`; none when v is a constant
+    scalar of the block (nil, true, false, a number or string literal)."""
+    if v in ("None", "True", "False") or (v in g.consts and isinstance(g.consts[v], _SCALARS)):
+        return
+    g.emit(f"    if {x}.mark == heap.watch: heap.barrier({x}, {v})")
 
 
 def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
@@ -331,10 +346,12 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             # An open instance (Lox) takes a new field inline too.
             if opc == O.SET_FIELD:
                 put = g.param(rules.set_field)
-                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None: {x}.fields[{name}] = {v}")
+                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
             else:
                 put = g.param(rules.set_field_proven)
-                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open): {x}.fields[{name}] = {v}")
+                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open):")
+            g.emit(f"    {x}.fields[{name}] = {v}")
+            _emit_barrier(g, x, v)
             g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
         elif opc == O.CHECK_TYPE:
             x = g.pop()
@@ -361,7 +378,9 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             i = g.pop()
             x = g.pop()
             put = g.param(decoder.vm.set_index)
-            g.emit(f"if type({x}) is Array and type({i}) is int and 0 <= {i} < len({x}.items): {x}.items[{i}] = {v}")
+            g.emit(f"if type({x}) is Array and type({i}) is int and 0 <= {i} < len({x}.items):")
+            g.emit(f"    {x}.items[{i}] = {v}")
+            _emit_barrier(g, x, v)
             g.emit(f"else: fb.epc = {g.param(pc)}; {put}({x}, {i}, {v})")
         elif opc == O.NEG:
             x = g.pop()

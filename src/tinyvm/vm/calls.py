@@ -227,7 +227,7 @@ class Calls:
                 args.insert(0, fn)
                 L.append(self.sched.spawn(args))
             else:
-                L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name, self.heap.alloc)))
+                L.append(self.heap.alloc(Gen([fn, *args, *fn.code_pad], fn.entry, fn.name, self.heap)))
             return ret
         raise RtError("TypeError", f"{typeof(fn)} is not callable", "not_callable", {"type": typeof(fn)})
 

@@ -72,9 +72,15 @@ class ObjectOps:
                     if check is not None:
                         value = check(value)
                 obj.fields[name] = value
+                heap = self.heap
+                if obj.mark == heap.watch:  # (the write barrier: docs/gc.md)
+                    heap.barrier(obj, value)
                 return
             if obj.cls.open:  # an open instance (Lox) takes new fields
                 obj.fields[name] = value
+                heap = self.heap
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, value)
                 return
             raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
         self.set_field_proven(obj, name, value)
@@ -85,11 +91,17 @@ class ObjectOps:
         if t is Instance:
             if name in obj.fields or obj.cls.open:
                 obj.fields[name] = value
+                heap = self.heap
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, value)
                 return
             raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
         if t is Record:
             if name in obj.fields:
                 obj.fields[name] = value
+                heap = self.heap
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, value)
                 return
             raise RtError("TypeError", f"record has no field '{name}'")
         raise RtError("TypeError", f"cannot set field '{name}' on {typeof(obj)}")
@@ -119,13 +131,19 @@ class ObjectOps:
             if not 0 <= i < n:
                 raise RtError("IndexError", f"index {i} out of range for length {n}")
             obj.items[i] = value
+            heap = self.heap
+            if obj.mark == heap.watch:
+                heap.barrier(obj, value)
             return
         if t is Map:
             key = check_key(i)
             items = obj.items
+            heap = self.heap
             if key not in items:  # a new entry: the map grows (runtime/memory.py)
-                self.heap.charge(entry_charge(value, self.heap) + value_bytes(i, self.heap))
+                heap.charge(entry_charge(value, heap) + value_bytes(i, heap))
             items[key] = value
+            if obj.mark == heap.watch:  # (a string key is a scalar: the value is the reference)
+                heap.barrier(obj, value)
             return
         raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
 
@@ -179,13 +197,16 @@ class ObjectOps:
     def make_class(self, info: Any, parent: Any, methods: list) -> Class:
         if (parent is not None or info.flags & CLASS_EXTENDS) and type(parent) is not Class:
             raise RtError("TypeError", f"a class can only extend a class, not {typeof(parent)}", "bad_superclass", {"type": typeof(parent)})
-        cls = self.heap.alloc(Class(info.name, parent, info))
+        heap = self.heap
+        cls = heap.alloc(Class(info.name, parent, info))
         if info.flags & CLASS_OPEN:
             cls.open = True
         for name, default in zip(info.fields, info.defaults):
             cls.template[name] = default
         for name, fn in zip(info.methods, methods):
-            fn.owner = cls
+            fn.owner = cls  # (the closures were made by earlier instructions)
+            if fn.mark == heap.watch:
+                heap.barrier(fn, cls)
             if name == "$fields":
                 cls.field_inits.append(fn)
                 continue
@@ -203,4 +224,8 @@ class ObjectOps:
                 merged.pop(name, None)
             merged.update(own)
             cls.field_checks = merged or None
+        # The class was filled after its allocation: a collector that
+        # allocates in its marking colour must see what it now holds.
+        if cls.mark == heap.watch:
+            heap.barrier_all(cls)
         return cls

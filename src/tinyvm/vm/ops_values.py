@@ -140,10 +140,14 @@ def b_load_cell(d, code, ops, pc, args, k):
 @builder(O.STORE_CELL)
 def b_store_cell(d, code, ops, pc, args, k):
     i = args[0]
+    heap = d.vm.heap
 
     def f(fb):
         L = fb.L
-        L[i].value = L.pop()
+        cell = L[i]
+        cell.value = v = L.pop()
+        if cell.mark == heap.watch:  # (the write barrier: docs/gc.md)
+            heap.barrier(cell, v)
         return ops[k]
 
     return f
@@ -177,10 +181,14 @@ def b_load_upval(d, code, ops, pc, args, k):
 @builder(O.STORE_UPVAL)
 def b_store_upval(d, code, ops, pc, args, k):
     i = args[0]
+    heap = d.vm.heap
 
     def f(fb):
         L = fb.L
-        L[0].upvals[i].value = L.pop()
+        cell = L[0].upvals[i]
+        cell.value = v = L.pop()
+        if cell.mark == heap.watch:
+            heap.barrier(cell, v)
         return ops[k]
 
     return f
@@ -518,6 +526,7 @@ def b_get_field(d, code, ops, pc, args, k):
 def b_set_field(d, code, ops, pc, args, k):
     name = code.names[args[0]]
     set_field = d.rules.set_field  # (also adds the fields of open instances)
+    heap = d.vm.heap
 
     def f(fb):
         L = fb.L
@@ -527,11 +536,13 @@ def b_set_field(d, code, ops, pc, args, k):
             fields = obj.fields
             if name in fields:
                 checks = obj.cls.field_checks
-                if checks is None:  # no typed field in the class
-                    fields[name] = v
-                    return ops[k]
-                check = checks.get(name)
-                fields[name] = v if check is None else check(v)
+                if checks is not None:  # a typed field in the class
+                    check = checks.get(name)
+                    if check is not None:
+                        v = check(v)
+                fields[name] = v
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, v)
                 return ops[k]
         set_field(obj, name, v)
         return ops[k]
@@ -543,6 +554,7 @@ def b_set_field(d, code, ops, pc, args, k):
 def b_set_field_proven(d, code, ops, pc, args, k):
     name = code.names[args[0]]
     set_field = d.rules.set_field_proven
+    heap = d.vm.heap
 
     def f(fb):
         L = fb.L
@@ -552,6 +564,8 @@ def b_set_field_proven(d, code, ops, pc, args, k):
             fields = obj.fields
             if name in fields:
                 fields[name] = v
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, v)
                 return ops[k]
         set_field(obj, name, v)
         return ops[k]
@@ -581,6 +595,7 @@ def b_get_index(d, code, ops, pc, args, k):
 @builder(O.SET_INDEX)
 def b_set_index(d, code, ops, pc, args, k):
     set_index = d.vm.set_index
+    heap = d.vm.heap
 
     def f(fb):
         L = fb.L
@@ -591,6 +606,8 @@ def b_set_index(d, code, ops, pc, args, k):
             items = obj.items
             if 0 <= i < len(items):
                 items[i] = v
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, v)
                 return ops[k]
         set_index(obj, i, v)
         return ops[k]
