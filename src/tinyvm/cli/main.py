@@ -157,6 +157,7 @@ def _tool_options() -> tuple[list[Option], list[Option]]:
         Option(("--wall",), "wall", "sample by wall-clock time instead of instruction count"),
         Option(("--lines",), "lines", "one frame per function and line (default: per function)"),
         Option(("--alloc",), "alloc", "profile allocations instead: accounted bytes by guest stack and line (summary, speedscope or folded)"),
+        Option(("--top",), "top", "rows per table of the summary (default 15)", REQUIRED, "N", positive_int, "a positive integer"),
     ]
     return tools, prof
 
@@ -269,7 +270,7 @@ class _Options:
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
-            "prof": [self.help, self.lang, self.code, *self.prof, self.top, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
+            "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
             "record": [self.help, self.lang, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes,

@@ -112,6 +112,7 @@ class AllocProfiler:
             tuple[Any, int], int
         ] = {}  # (code, pc) -> frame id (-1: library code)
         self._agg: dict[tuple[int, tuple[int, ...]], Sample] = {}
+        self._outer: dict[tuple, tuple[int, ...]] = {}  # the callers' return ops -> their frame ids
         self._loop_code = self.vm.limits.loop_code
         self._started = False
         self._t0 = 0.0
@@ -237,24 +238,38 @@ class AllocProfiler:
                     inner = [call_site(g.caller_ret), (code, pc)]
         ids = self._ids
         frame = self._frame
-        out: list[int] = []
-        for c, p in reversed(inner):
+        # The callers' part, cached by the frames' return ops (a stack seen
+        # before costs a tuple and a lookup, not a call_site per frame) --
+        # unless a generator's frame is among them: where it returns to
+        # changes with each resumption.
+        rets = tuple([ret for _, ret in fb.frames])
+        outer = self._outer.get(rets)
+        if outer is None:
+            out: list[int] = []
+            cacheable = True
+            for ret in reversed(rets):
+                if getattr(ret, "gen", None) is not None:
+                    cacheable = False
+                c, p = call_site(caller_ret(ret))
+                if c is not None and p >= 0:
+                    i = ids.get((c, p))
+                    if i is None:
+                        i = frame(c, p)
+                    if i >= 0:
+                        out.append(i)
+            out.reverse()
+            outer = tuple(out)
+            if cacheable:
+                self._outer[rets] = outer
+        own: list[int] = []
+        for c, p in inner:
             if c is not None and p >= 0:
                 i = ids.get((c, p))
                 if i is None:
                     i = frame(c, p)
                 if i >= 0:
-                    out.append(i)
-        for _, ret in reversed(fb.frames):
-            c, p = call_site(caller_ret(ret))
-            if c is not None and p >= 0:
-                i = ids.get((c, p))
-                if i is None:
-                    i = frame(c, p)
-                if i >= 0:
-                    out.append(i)
-        out.reverse()
-        return tuple(out)
+                    own.append(i)
+        return outer + tuple(own) if own else outer
 
     def _frame(self, code: Any, pc: int) -> int:
         """The frame id of (code, pc), cached; -1 for the runtime library's code."""

@@ -6,6 +6,7 @@ test_speedscope.py."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from pathlib import Path
@@ -357,7 +358,38 @@ def test_cli_errors(prog, tmp_path: Path):
     for extra in (["--wall"], ["--interval", "10"], ["--format", "chrome"]):
         code, _, err = tvm(["prof", "--alloc", *extra, name])
         assert code == 64 and "--alloc" in err, err
+    code, _, err = tvm(["prof", "--alloc", "--top", "0", name])
+    assert code == 64 and "--top needs a positive integer" in err
     code, _, err = tvm(["prof", "--alloc", prog("let xs = [1]\nprint(xs[5])\n")])
     assert (
         code == 1 and "IndexError" in err and "tvm prof --alloc:" in err
     )  # a failing program is profiled too
+
+
+# --------------------------------------------------------------------------- the language suites
+
+SUITES = Path(__file__).resolve().parents[2]
+DIRS = ["lang/04_statements", "lang/07_errors", "lang/06_classes", "lang/09_concurrency", "lang/10_generators", "lang/11_builtins", "lox/closure", "lox/class", "lox/inheritance"]
+
+
+def _folded(path: Path, mode: str) -> str:
+    vm = VM(stdout=io.StringIO(), stdin=io.StringIO(""), alloc_sites="stack", fuse=mode != "plain")
+    if mode == "stepped":
+        for event in ("line", "call", "return"):
+            vm.machine.hooks.add(event, lambda e: None)
+    # (programs that fail on purpose: profiled up to their error)
+    with AllocProfiler(vm, program=path.name) as prof, contextlib.suppress(Exception):
+        vm.run_file(str(path))
+    return pf.folded(prof.profile, lines=True)
+
+
+@pytest.mark.parametrize("folder", DIRS)
+def test_every_tier_gives_the_same_profile(folder: str):
+    # pc bookkeeping (fused blocks: fiber.epc), the plain tier's own offsets
+    # and a stepping VM's must name the same stacks, lines and bytes
+    files = sorted((SUITES / folder).glob("*.tl")) + sorted((SUITES / folder).glob("*.lox"))
+    assert files
+    for path in files:
+        fused = _folded(path, "fused")
+        assert fused == _folded(path, "plain"), path
+        assert fused == _folded(path, "stepped"), path
