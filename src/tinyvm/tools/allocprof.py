@@ -94,23 +94,17 @@ class AllocProfiler:
         self.vm = _machine(vm)
         heap = self.vm.heap
         if getattr(heap, "precision", None) != "stack":
-            raise ValueError(
-                'allocation profiling needs a VM made with alloc_sites="stack"'
-            )
+            raise ValueError('allocation profiling needs a VM made with alloc_sites="stack"')
         jit = self.vm.jit
         self.profile = AllocProfile(
             program,
             "alloc",
             0,
             "bytes",
-            tier=f"jit {jit.mode}"
-            if jit is not None
-            else ("interpreter" if self.vm.fuse else "plain interpreter"),
+            tier=f"jit {jit.mode}" if jit is not None else ("interpreter" if self.vm.fuse else "plain interpreter"),
         )
         self._frame_ids: dict[Frame, int] = {}
-        self._ids: dict[
-            tuple[Any, int], int
-        ] = {}  # (code, pc) -> frame id (-1: library code)
+        self._ids: dict[tuple[Any, int], int] = {}  # (code, pc) -> frame id (-1: library code)
         self._agg: dict[tuple[int, tuple[int, ...]], Sample] = {}
         self._outer: dict[tuple, tuple[int, ...]] = {}  # the callers' return ops -> their frame ids
         self._loop_code = self.vm.limits.loop_code
@@ -174,9 +168,7 @@ class AllocProfiler:
         key = (fid, stack)
         s = self._agg.get(key)
         if s is None:
-            s = self._agg[key] = Sample(
-                fid, stack, 0, 0, time.perf_counter() - self._t0, None
-            )
+            s = self._agg[key] = Sample(fid, stack, 0, 0, time.perf_counter() - self._t0, None)
             if fid not in p.fibers:
                 p.fibers[fid] = fb.name if fb is not None else "main"
         s.weight += nbytes

@@ -288,7 +288,8 @@ def alloc_summary(p: Any, top: int = 15) -> str:
             f"tvm prof --alloc: {p.program}: {total:,} bytes in {p.allocations:,} allocations and charges "
             f"in {p.seconds:.3f} s ({p.tier}); {nfib} fiber{'s' if nfib > 1 else ''}"
         ),
-        "(accounted bytes, as the heap counts them: docs/memory.md)",
+        "(accounted bytes, as the heap counts them: docs/memory.md)"
+        + ("; under the JIT, lines inside compiled code are approximate" if p.tier.startswith("jit") else ""),
         "",
         "top functions (self / total, by bytes allocated):",
         f"  {'self':>7} {'total':>7} {'self bytes':>14} {'allocs':>9}  function",

@@ -316,6 +316,12 @@ def test_cli_ignores_the_jit_environment(prog, monkeypatch: pytest.MonkeyPatch):
         ["prof", "--alloc", "--lines", "--format", "folded", "-o", "-", prog(KNOWN)]
     )
     assert code == 0 and f"main (prog.tl:11);f (prog.tl:4) {1000 * ARRAY3}\n" in out
+    _, _, err = tvm(["prof", "--alloc", prog(KNOWN)])
+    assert "(interpreter)" in err and "approximate" not in err
+    # asked for: the stacks and bytes stay exact, and the summary says the lines may not be
+    code, _, err = tvm(["prof", "--alloc", "--jit", "eager", prog(KNOWN)])
+    assert code == 0 and "(jit eager)" in err and "lines inside compiled code are approximate" in err
+    assert f"{1000 * ARRAY3:,}     1,000  f (prog.tl:1)" in err  # f's self bytes and allocations
 
 
 def test_cli_lox(prog):
