@@ -156,6 +156,8 @@ def _tool_options() -> tuple[list[Option], list[Option]]:
         Option(("--interval",), "interval", "sample about every N dispatches (default 1000; weighted by instructions); with --wall every N ms (default 1)", REQUIRED, "N", interval),
         Option(("--wall",), "wall", "sample by wall-clock time instead of instruction count"),
         Option(("--lines",), "lines", "one frame per function and line (default: per function)"),
+        Option(("--alloc",), "alloc", "profile allocations instead: accounted bytes by guest stack and line (summary, speedscope or folded)"),
+        Option(("--top",), "top", "rows per table of the summary (default 15)", REQUIRED, "N", positive_int, "a positive integer"),
     ]
     return tools, prof
 
@@ -454,6 +456,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "(deterministic: the same program gives the same profile) or, with --wall, every N ms.",
                 "Then print a summary on stderr (top functions, hot lines, opcodes, GC, JIT), or write",
                 "the profile for speedscope, Perfetto / chrome://tracing, or flamegraph.pl (docs/profiling.md).",
+                "With --alloc, profile memory instead: every allocation's accounted bytes, by the guest",
+                "stack and line that made it (summary, speedscope or folded; no sampling).",
             ],
             [
                 (f"tvm prof fib{ext}", "the summary, on stderr"),
@@ -461,6 +465,7 @@ def _command_help(langs: "Languages", command: str) -> str:
                 (f"tvm prof --format chrome -o fib.trace.json --jit on fib{ext}", "open it in Perfetto"),
                 (f"tvm prof --format folded -o - fib{ext} | flamegraph.pl > fib.svg", "a flame graph"),
                 (f"tvm prof --wall --interval 5 server{ext}", "by wall time, every 5 ms"),
+                (f"tvm prof --alloc --format speedscope app{ext}", "bytes allocated, by stack and line"),
             ],
         ),
         "repl": (
@@ -870,7 +875,9 @@ class _Cli:
         # that counts fuel. Every tier must print and fail alike.
         tier = os.environ.get("TVM_TIER", "")
         # The JIT tier (docs/jit.md): --jit, else TVM_JIT (CI runs the suites with eager).
-        jit = opts.get("jit") or os.environ.get("TVM_JIT", "") or "off"
+        # (Not for `prof --alloc` unless asked on its command line: compiled code
+        # does not keep the line an allocation is at, tools/allocprof.py.)
+        jit = opts.get("jit") or ("" if prof and opts.get("alloc") else os.environ.get("TVM_JIT", "")) or "off"
         if jit not in ("off", "on", "eager"):
             raise UsageError(f"TVM_JIT must be off, on or eager, got {jit!r}")
         if jit != "off":
@@ -892,7 +899,17 @@ class _Cli:
                 kwargs["jit_log"] = self.err
         if opts.get("alloc_sites"):
             kwargs["alloc_sites"] = opts.get("alloc_sites")
-        if (prof and not opts.get("wall") or opts.get("metrics_port") is not None) and "fuel" not in kwargs:
+        alloc = prof and bool(opts.get("alloc"))
+        if alloc:
+            # The allocation profiler (tools/allocprof.py): its recording heap
+            # is chosen when the VM is made. It counts bytes, not instructions.
+            for key, name in (("wall", "--wall"), ("interval", "--interval")):
+                if opts.get(key) is not None:
+                    raise UsageError(f"--alloc records every allocation: {name} does not apply")
+            if opts.get("format") == "chrome":
+                raise UsageError("--alloc writes summary, speedscope or folded (an allocation profile has no time line for a Chrome trace)")
+            kwargs["alloc_sites"] = "stack"
+        if (prof and not alloc and not opts.get("wall") or opts.get("metrics_port") is not None) and "fuel" not in kwargs:
             # Count instructions exactly on every tier (vm/hooks.py): the
             # profile's weights, the metrics' instruction counter.
             kwargs["meter_fuel"] = True

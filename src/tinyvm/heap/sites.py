@@ -7,7 +7,7 @@ by dozens of built-ins and pre-decoded instructions (`alloc = vm.heap.alloc`),
 so the recording must be the heap's own method from the start; a VM that
 does not record pays nothing, not even a flag test.
 
-Two precisions:
+Three precisions:
 
 * "function" (the default): the site is the guest function whose frame is
   running when the object is made: its name, file and first line (a
@@ -18,6 +18,15 @@ Two precisions:
   API's `line` event (vm/hooks.py), which makes the VM *step* (one plain
   instruction per dispatch, no JIT): several times slower, for hunting a
   leak, not for production.
+* "stack": the sites of "function", and every allocation and charge also
+  goes to a `recorder` callback when one is set: the allocation profiler
+  (`tvm prof --alloc`, tools/allocprof.py) sets it to walk the guest stack.
+  The heap knows nothing of stacks or tools (heap/ imports neither): it hands
+  the callback the accounted bytes and the object (None for a charge). While
+  no recorder is set, the cost is "function"'s plus one attribute test per
+  allocation and charge. `SiteHeap(machine, "stack")` makes a `StackHeap`
+  (the one subclass that overrides `charge`), so that machine.py chooses it
+  as it chooses any SiteHeap and "function" pays nothing for it.
 
 The table is keyed by `id(obj)`: a dead object's id may be reused, but every
 allocation overwrites its entry, and collections drop the entries of the dead.
@@ -25,16 +34,22 @@ allocation overwrites its entry, and collections drop the entries of the dead.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Self
 
 from .heap import Heap
 
 UNKNOWN = "(unknown)"
-PRECISIONS = ("function", "line")
+PRECISIONS = ("function", "line", "stack")
 
 
 class SiteHeap(Heap):
     """A Heap that records each object's allocation site (module docstring)."""
+
+    def __new__(cls, machine: Any, precision: str = "function", **kwargs: Any) -> Self:
+        # SiteHeap(machine, "stack") is a StackHeap: machine.py makes every
+        # SiteHeap alike, and only "stack" pays for a charge override.
+        return super().__new__(StackHeap if cls is SiteHeap and precision == "stack" else cls)
 
     def __init__(self, machine: Any, precision: str = "function", **kwargs: Any) -> None:
         if precision not in PRECISIONS:
@@ -93,6 +108,39 @@ class SiteHeap(Heap):
     def forget(self, obj: Any) -> None:
         Heap.forget(self, obj)
         self.sites.pop(id(obj), None)
+
+
+class StackHeap(SiteHeap):
+    """SiteHeap "stack": function sites, and each allocation's and charge's
+    accounted bytes handed to `recorder(nbytes, obj)` while one is set (obj is
+    None for a charge). Called after the heap accepted the request, so a
+    refused one (MemoryError) is not recorded."""
+
+    def __init__(self, machine: Any, precision: str = "stack", **kwargs: Any) -> None:
+        super().__init__(machine, precision, **kwargs)
+        self.recorder: Callable[[int, Any], None] | None = None
+
+    def alloc(self, obj: Any) -> Any:
+        Heap.alloc(self, obj)
+        self.sites[id(obj)] = self.site()
+        rec = self.recorder
+        if rec is not None:
+            rec(obj.size(), obj)
+        return obj
+
+    def admit(self, obj: Any) -> Any:
+        Heap.admit(self, obj)
+        self.sites[id(obj)] = self.site()
+        rec = self.recorder
+        if rec is not None:
+            rec(obj.size(), obj)
+        return obj
+
+    def charge(self, nbytes: int) -> None:
+        Heap.charge(self, nbytes)
+        rec = self.recorder
+        if rec is not None:
+            rec(nbytes, None)
 
 
 def _site_name(key: Any) -> str:

@@ -11,6 +11,10 @@ is data, so each view is a small function of it.
 * `folded(p)` -- folded stacks for flamegraph.pl (`a;b;c weight` lines).
 * `summary(p)` -- top functions (self/total), hot lines, opcodes, GC, JIT.
 
+An allocation profile (tools/allocprof.py: mode "alloc", unit "bytes") has
+the same views but the Chrome trace (it has no time line): speedscope's unit
+is "bytes", and `summary` is `alloc_summary`.
+
 Frames are function-level by default (a function is one box however many of
 its lines were sampled); `lines=True` makes each (function, line) a frame.
 """
@@ -49,6 +53,8 @@ def _fiber_ids(p: Profile) -> list[int]:
 
 
 def _every(p: Profile) -> str:
+    if p.mode == "alloc":
+        return "bytes allocated, by the guest stack that allocated them"
     if p.mode == "wall":
         return f"a sample every {p.interval:g} ms of wall time"
     return f"a sample per ~{int(p.interval)} dispatches, weighing the {p.unit} run"
@@ -66,16 +72,20 @@ def speedscope(p: Profile, lines: bool = False) -> dict:
             frames.append({"name": f.name, "file": f.path, "line": k[2]})
         remap.append(i)
     profiles = []
-    unit = "milliseconds" if p.unit == "milliseconds" else "none"
+    unit = p.unit if p.unit in ("milliseconds", "bytes") else "none"
     for fid in _fiber_ids(p):
         samples = [s for s in p.samples if s.fiber == fid]
         if not samples:
             continue
         total = sum(s.weight for s in samples)
+        name = _fiber_name(p, fid)
+        spawned = getattr(p, "spawned", {}).get(fid)
+        if spawned:
+            name += f", spawned at {_label(p.frames[spawned[-1]], True)}"
         profiles.append(
             {
                 "type": "sampled",
-                "name": _fiber_name(p, fid),
+                "name": name,
                 "unit": unit,
                 "startValue": 0,
                 "endValue": total,
@@ -262,12 +272,67 @@ def summary(p: Profile, top: int = 15) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(p: Profile, fmt: str, lines: bool = False) -> str:
-    """The profile in format `fmt` (one of FORMATS) as text."""
+def alloc_summary(p: Any, top: int = 15) -> str:
+    """The terminal summary of an allocation profile (tools/allocprof.py)."""
+    total = p.bytes
+    counts: dict[str, int] = {}  # label -> allocations made there (self)
+    line_counts: dict[str, int] = {}
+    for s in p.samples:
+        if s.stack:
+            f = p.frames[s.stack[-1]]
+            counts[_label(f, False)] = counts.get(_label(f, False), 0) + s.count
+            line_counts[_label(f, True)] = line_counts.get(_label(f, True), 0) + s.count
+    nfib = len({s.fiber for s in p.samples} | set(p.fibers)) or 1
+    out = [
+        (
+            f"tvm prof --alloc: {p.program}: {total:,} bytes in {p.allocations:,} allocations and charges "
+            f"in {p.seconds:.3f} s ({p.tier}); {nfib} fiber{'s' if nfib > 1 else ''}"
+        ),
+        "(accounted bytes, as the heap counts them: docs/memory.md)"
+        + ("; under the JIT, lines inside compiled code are approximate" if p.tier.startswith("jit") else ""),
+        "",
+        "top functions (self / total, by bytes allocated):",
+        f"  {'self':>7} {'total':>7} {'self bytes':>14} {'allocs':>9}  function",
+    ]
+    for r in function_table(p)[:top]:
+        out.append(f"  {_pct(r['self'], total):>7} {_pct(r['total'], total):>7} {r['self']:>14,.0f} {counts.get(r['function'], 0):>9,}  {r['function']}")
+    outside = sum(s.weight for s in p.samples if not s.stack)
+    if outside:
+        out.append(f"  {_pct(outside, total):>7} {'':>7} {outside:>14,.0f} {sum(s.count for s in p.samples if not s.stack):>9,}  (outside guest code: the VM and the host)")
+    if not p.samples:
+        out.append("  (no allocations)")
+    out += ["", "hot lines (self):", f"  {'self':>7} {'bytes':>14} {'allocs':>9}  line"]
+    for r in function_table(p, lines=True)[: min(top, 10)]:
+        if r["self"]:
+            out.append(f"  {_pct(r['self'], total):>7} {r['self']:>14,.0f} {line_counts.get(r['function'], 0):>9,}  {r['function']}")
+    out += ["", "by type:", f"  {'bytes':>14} {'count':>9}  type"]
+    for kind, (b, n) in sorted(p.by_type.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]:
+        out.append(f"  {b:>14,} {n:>9,}  {kind}")
+    per_fiber: dict[int, float] = {}
+    for s in p.samples:
+        per_fiber[s.fiber] = per_fiber.get(s.fiber, 0) + s.weight
+    if len(per_fiber) > 1:
+        out += ["", "fibers:"]
+        for fid, w in sorted(per_fiber.items(), key=lambda kv: (-kv[1], kv[0])):
+            at = p.spawned.get(fid)
+            where = f", spawned at {_label(p.frames[at[-1]], True)}" if at else ""
+            out.append(f"  {_pct(w, total):>7}  {_fiber_name(p, fid)}{where}")
+    g = p.gc
+    if g:
+        out += ["", f"heap: {g['heap_bytes']:,} bytes now, peak {g['heap_peak_bytes']:,}"]
+    return "\n".join(out) + "\n"
+
+
+def render(p: Profile, fmt: str, lines: bool = False, top: int | None = None) -> str:
+    """The profile in format `fmt` (one of FORMATS) as text; `top`: rows per
+    table of the summary (default 15)."""
     import json
 
     if fmt == "summary":
-        return summary(p)
+        n = top or 15
+        return alloc_summary(p, n) if p.mode == "alloc" else summary(p, n)
+    if fmt == "chrome" and p.mode == "alloc":
+        raise ValueError("an allocation profile has no time line: no Chrome trace (summary, speedscope or folded)")
     if fmt == "folded":
         return folded(p, lines)
     view: dict[str, Any] = speedscope(p, lines) if fmt == "speedscope" else chrome(p, lines)

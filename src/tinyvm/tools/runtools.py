@@ -94,7 +94,12 @@ class RunTools:
                 if not stem or stem.startswith("<"):  # -e CODE, standard input
                     stem = "tvmprof"
                 out_path = stem + PROF_EXT[fmt]
-            self.prof_opts = {"format": fmt, "output": out_path, "lines": bool(opts.get("lines"))}
+            self.prof_opts = {"format": fmt, "output": out_path, "lines": bool(opts.get("lines")), "top": opts.get("top")}
+            if opts.get("alloc"):  # (the CLI made the VM with alloc_sites="stack")
+                from .allocprof import AllocProfiler
+
+                self.profiler = AllocProfiler(vm, program=program)
+                return
             try:
                 self.profiler = Profiler(vm, interval=opts.get("interval"), wall=bool(opts.get("wall")), program=program)
             except ValueError as e:
@@ -121,7 +126,7 @@ class RunTools:
 
             profile = self.profiler.stop()
             self.profiler = None
-            text = render(profile, self.prof_opts["format"], self.prof_opts["lines"])
+            text = render(profile, self.prof_opts["format"], self.prof_opts["lines"], self.prof_opts["top"])
             path = self.prof_opts["output"]
             if path is None:  # the summary, after the program's own output
                 self._say("")
@@ -132,7 +137,8 @@ class RunTools:
                 try:
                     with open(path, "w", encoding="utf-8") as f:
                         f.write(text)
-                    self._say(f"tvm prof: {len(profile.samples)} samples, {self.prof_opts['format']} profile written to {path}")
+                    what = f"{len(profile.samples)} stacks, {profile.bytes:,} bytes" if profile.mode == "alloc" else f"{len(profile.samples)} samples"
+                    self._say(f"tvm prof: {what}, {self.prof_opts['format']} profile written to {path}")
                 except OSError as e:
                     self._say(f"tvm prof: cannot write {path}: {e.strerror or e}")
                     ok = False

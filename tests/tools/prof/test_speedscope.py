@@ -95,3 +95,36 @@ def test_speedscope_reads_the_chrome_trace_too(importer: Path, tmp_path: Path, m
     assert fr["<module>"]["self"] < 0.05 * main["totalWeight"]
     assert fr["main"]["total"] >= fr["busy"]["total"] > 0.8 * main["totalWeight"]
     assert fr["busy"]["self"] == pytest.approx(fr["busy"]["total"])  # a leaf
+
+
+def test_speedscope_imports_an_allocation_profile(importer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # tvm prof --alloc: the unit is bytes, and speedscope's totals are the
+    # bytes each function allocated (KNOWN: 1000 arrays of 3 in f, 10 records in g)
+    from test_allocprof import ARRAY3, KNOWN, RECORD2
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prog.tl").write_text(KNOWN)
+    assert tvm(["prof", "--alloc", "--format", "speedscope", "prog.tl"])[0] == 0
+    doc = json.loads((tmp_path / "prog.speedscope.json").read_text())
+    got = load(importer, tmp_path / "prog.speedscope.json")
+    (prof,) = got["profiles"]
+    assert prof["unit"] == "bytes"
+    assert prof["totalWeight"] == sum(doc["profiles"][0]["weights"])
+    fr = frames(prof)
+    assert fr["f"]["self"] == fr["f"]["total"] == 1000 * ARRAY3
+    assert fr["g"]["self"] == fr["g"]["total"] == 10 * RECORD2
+    assert fr["main"]["self"] == 0 and fr["main"]["total"] == 1000 * ARRAY3 + 10 * RECORD2
+    assert fr["<module>"]["total"] <= prof["totalWeight"]
+
+
+def test_speedscope_imports_an_allocation_profile_of_fibers(importer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fibers.tl").write_text(FIBERS)
+    assert tvm(["prof", "--alloc", "--lines", "--format", "speedscope", "fibers.tl"])[0] == 0
+    doc = json.loads((tmp_path / "fibers.speedscope.json").read_text())
+    got = load(importer, tmp_path / "fibers.speedscope.json")
+    assert len(got["profiles"]) == len(doc["profiles"]) >= 3  # main and the two workers
+    for mine, theirs in zip(doc["profiles"], got["profiles"]):
+        assert theirs["unit"] == "bytes" and theirs["totalWeight"] == sum(mine["weights"])
+    workers = [p for p in got["profiles"] if "spawned at <module> (fibers.tl:" in p["name"]]
+    assert len(workers) == 2
