@@ -47,6 +47,7 @@ bytes are the live bytes plus everything allocated since the atomic step.
 
 from __future__ import annotations
 
+import gc as host_gc
 from time import perf_counter
 from typing import Any
 
@@ -86,8 +87,7 @@ class Incremental:
         self.seen_str: set[int] = set()
         self.work = 0  # bytes scanned by this cycle
         self.work_cap = 0
-        self.to_sweep: list[HeapObject] = []
-        self.sweep_pos = 0
+        self.to_sweep: list[HeapObject] = []  # not swept yet (swept from its end)
         self.at_atomic = 0  # the heap's bytes at the atomic step
         self.last_bytes = heap.bytes  # the heap's bytes after the last slice
         self.cycles = 0
@@ -98,13 +98,13 @@ class Incremental:
     def all_objects(self) -> list[HeapObject]:
         h = self.heap
         if self.phase == SWEEP:
-            return self.to_sweep[self.sweep_pos :] + h.objects
+            return self.to_sweep + h.objects
         return list(h.objects)
 
     def count(self) -> int:
         n = len(self.heap.objects)
         if self.phase == SWEEP:
-            n += len(self.to_sweep) - self.sweep_pos
+            n += len(self.to_sweep)
         return n
 
     def generations(self) -> dict[str, dict[str, int]]:
@@ -145,7 +145,7 @@ class Incremental:
         switch takes over): marks are forgotten; nothing is freed."""
         h = self.heap
         if self.phase == SWEEP:
-            h.objects = self.to_sweep[self.sweep_pos :] + h.objects
+            h.objects = self.to_sweep + h.objects
             self.to_sweep = []
         self.gray = []
         self.partial = []
@@ -173,6 +173,20 @@ class Incremental:
 
     def step(self) -> int:
         """One slice (heap.step at a safe point): starts a cycle if none runs."""
+        h = self.heap
+        # CPython's own cycle collector may start inside any allocation of a
+        # container; it would stop the slice for milliseconds (its pause, not
+        # this collector's: guest garbage never needs it, sweeps break its
+        # references). It waits until the slice ends.
+        host_gc_was_on = host_gc.isenabled()
+        host_gc.disable()
+        try:
+            return self._step()
+        finally:
+            if host_gc_was_on:
+                host_gc.enable()
+
+    def _step(self) -> int:
         h = self.heap
         t0 = perf_counter()
         before = h.bytes
@@ -242,17 +256,9 @@ class Incremental:
         if self.work > self.work_cap:
             budget = 1 << 62  # (see the module docstring: the cycle must end)
         while work < budget:
-            if partial:
-                entry = partial[-1]
-                obj, pos = entry
-                items = obj.items
-                if obj.mark != black or pos >= len(items):
-                    partial.pop()
-                    continue
-                chunk = items[pos : pos + CHUNK]
-                entry[1] = pos + CHUNK
-                work += ELEMENT_COST * len(chunk)
-            elif gray:
+            # (grey objects first, depth-first: the stack stays short while a
+            # large array's chunks feed it)
+            if gray:
                 obj = pop()
                 obj.mark = black
                 size = obj.size()
@@ -262,6 +268,17 @@ class Incremental:
                     partial.append([obj, 0])
                     continue
                 chunk = obj.refs()
+            elif partial:
+                entry = partial[-1]
+                obj, pos = entry
+                items = obj.items
+                if obj.mark != black or pos >= len(items):
+                    partial.pop()
+                    continue
+                end = min(pos + CHUNK, len(items))
+                entry[1] = end
+                work += ELEMENT_COST * (end - pos)
+                chunk = items[pos:end]
             elif self.scan_new < len(objects):
                 obj = objects[self.scan_new]
                 self.scan_new += 1
@@ -327,30 +344,28 @@ class Incremental:
         self.seen_str = set()
         self.at_atomic = h.bytes
         self.to_sweep = h.objects
-        self.sweep_pos = 0
         h.objects = []
         self.phase = SWEEP
 
     def sweep(self, n: int) -> int:
         """Sweep up to n objects; returns how many were freed."""
         h = self.heap
-        pos = self.sweep_pos
-        batch = self.to_sweep[pos : pos + n]
-        self.sweep_pos = pos + len(batch)
-        # Drop the list's references as we go: the dead are deallocated by
-        # CPython batch by batch, not all at once when the list goes (which
-        # took 20 ms for a million objects).
-        self.to_sweep[pos : pos + len(batch)] = [None] * len(batch)
+        # From the end: taking a batch off the end of the list moves nothing,
+        # the list shrinks as the sweep goes, and the dead are deallocated by
+        # CPython batch by batch (releasing a million-entry list at the end
+        # took milliseconds).
+        to_sweep = self.to_sweep
+        batch = to_sweep[-n:]
+        del to_sweep[-n:]
         live, freed = h.sweep(batch, self.black)
         del batch
         h.objects.extend(live)
-        if self.sweep_pos >= len(self.to_sweep):
+        if not to_sweep:
             self.finish()
         return freed
 
     def finish(self) -> None:
         h = self.heap
-        self.to_sweep = []
         h.live = self.total
         h.bytes = self.total + max(h.bytes - self.at_atomic, 0)
         h.sweeps += 1
