@@ -20,7 +20,12 @@ minor collection an object is white when `clean < mark < M`.
 
 The write barrier (heap.py): `watch` is the clean colour, so the first store
 into a clean old object makes it dirty and remembers it; later stores into
-it take the fast path. An object promoted by a minor collection starts dirty
+it take the fast path. A large array (over LARGE_ARRAY elements) is the
+exception: scanning it whole at every minor collection would cost what the
+generation saves, so it stays clean and the barrier remembers the young
+*values* stored into it instead (a sequential store buffer), traced by
+minor collections as roots until they are promoted. Stores into it keep
+taking the slow path (a call, and nothing more for a scalar). An object promoted by a minor collection starts dirty
 (it may point at younger survivors); after each minor collection, a
 remembered object none of whose slots holds a young object is clean again.
 
@@ -48,13 +53,14 @@ from itertools import chain
 from time import perf_counter
 from typing import Any
 
-from .objects import ENTRY, HeapObject
+from .objects import ENTRY, Array, HeapObject
 from .weak import WeakMap, WeakRef, clear_weak, weak_edges
 
 MIN_GAP_DIVISOR = 16  # heap.MIN_GAP_DIVISOR
 OLD_BASE = -11  # the first major's clean colour; later ones count down by 2
 FREED = -7  # heap.FREED (heap.py imports this module lazily; no cycle at import)
 _SEEN = -8  # a remembered object already kept, while the set is cleaned
+LARGE_ARRAY = 1024  # elements: a larger array remembers values, not itself (barrier)
 STRESS_MAJOR_EVERY = 8  # under --gc-stress: one collection in 8 is major
 
 
@@ -69,6 +75,10 @@ class Generational:
         self.old: list[HeapObject] = []
         self.ages: list[list[HeapObject]] = []
         self.remembered: list[HeapObject] = []
+        # Young values stored into clean large arrays (barrier), and those
+        # found in large arrays leaving the remembered set: minor collections
+        # trace them as roots while they stay young.
+        self.young_values: list[HeapObject] = []
         self.minors = 0
         self.old_live = heap.bytes
         self.major_target = 0
@@ -131,20 +141,30 @@ class Generational:
     # ------------------------------------------------------------------ barrier
 
     def barrier(self, obj: Any, value: Any) -> None:
-        # obj is old and clean: remember it (dirty: later stores are fast).
+        if obj.mark != self.clean:
+            return
+        if type(obj) is Array and len(obj.items) > LARGE_ARRAY:
+            # A large array stays clean and remembers the young values stored
+            # into it, not itself: a dirty array would be scanned whole by
+            # every minor collection (a million-element array: 60 ms each).
+            if isinstance(value, HeapObject) and value.mark > self.clean:
+                self.young_values.append(value)
+            return
+        # Remember the object (dirty: later stores into it are fast).
+        obj.mark = self.clean - 1
+        self.remembered.append(obj)
+
+    def barrier_all(self, obj: Any) -> None:
         if obj.mark == self.clean:
             obj.mark = self.clean - 1
             self.remembered.append(obj)
-
-    def barrier_all(self, obj: Any) -> None:
-        self.barrier(obj, None)
 
     def leave(self) -> None:
         """Back to one list (another mode takes over)."""
         h = self.heap
         h.objects = self.all_objects()
         h.watch = h.new_mark = h.epoch  # (the caller resets watch)
-        self.old, self.ages, self.remembered = [], [], []
+        self.old, self.ages, self.remembered, self.young_values = [], [], [], []
 
     # ------------------------------------------------------------------ collections
 
@@ -191,6 +211,10 @@ class Generational:
                 if isinstance(c, HeapObject) and clean < c.mark < M:
                     c.mark = M
                     push(c)
+        for c in self.young_values:
+            if clean < c.mark < M:
+                c.mark = M
+                push(c)
         while True:
             while stack:
                 for c in stack.pop().refs():
@@ -241,11 +265,26 @@ class Generational:
         self.old.extend(promoted)
         self.promoted_since_major += pbytes
         h.stats.promoted += pbytes
-        # Clean the remembered set: keep only objects that still hold young ones.
+        # Young values stay remembered while they are young (not promoted).
+        seen_values: set[int] = set()
+        young_values = []
+        for v in self.young_values:
+            if v.mark == M and id(v) not in seen_values:
+                seen_values.add(id(v))
+                young_values.append(v)
+        # Clean the remembered set: keep only objects that still hold young
+        # ones; a large array hands its young elements to young_values.
         remembered = []
         for o in chain(self.remembered, promoted):
             if o.mark != dirty:
                 continue  # (listed twice, or cleaned already)
+            if type(o) is Array and len(o.items) > LARGE_ARRAY:
+                for c in o.items:
+                    if isinstance(c, HeapObject) and c.mark > clean and id(c) not in seen_values:
+                        seen_values.add(id(c))
+                        young_values.append(c)
+                o.mark = clean
+                continue
             refs = o.refs()
             if type(o) is WeakRef or type(o) is WeakMap:
                 refs = chain(refs, *weak_edges(o))
@@ -259,6 +298,7 @@ class Generational:
         for o in remembered:
             o.mark = dirty
         self.remembered = remembered
+        self.young_values = young_values
         h.bytes = h.live = max(before - freed_bytes - dropped, 0)
         h.sweeps += 1
         self.pace()
@@ -308,6 +348,7 @@ class Generational:
         h.objects = []
         self._reset_ages()
         self.remembered = []
+        self.young_values = []
         h.new_mark = h.epoch
         h.sweeps += 1
         h.bytes = h.live = self.old_live = total
@@ -329,6 +370,7 @@ class Generational:
         h.objects = []
         self._reset_ages()
         self.remembered = []
+        self.young_values = []
         h.new_mark = h.epoch
         self.old_live = h.live
         self.promoted_since_major = 0

@@ -5,7 +5,8 @@ invariant, not later as a freed object in use (docs/gc.md, "Verifying").
 
 * Generational mode, before every minor collection: no clean old object
   refers to a young one (through a strong slot, or a weak one: minor
-  collections trace those too). A violation is a store into an old object
+  collections trace those too) that is not a remembered young value (the
+  large arrays' store buffer, heap/generational.py). A violation is a store into an old object
   that did not run the barrier.
 * Incremental mode, after every slice of the mark: no black object refers to
   a white one (the tri-colour invariant), except the roots, which are
@@ -82,6 +83,7 @@ def _fail(what: str, obj: Any, slot: Any, child: Any, colours: str) -> None:
 def verify_generational(heap: Any, gen: Any, roots: Iterable[Any]) -> None:
     clean = gen.clean
     root_ids = {id(r) for r in roots}
+    remembered_values = {id(v) for v in gen.young_values}
     for obj in _window(heap, gen.old):
         m = obj.mark
         if id(obj) in root_ids:
@@ -91,7 +93,7 @@ def verify_generational(heap: Any, gen: Any, roots: Iterable[Any]) -> None:
                 continue
             if child.mark == FREED:
                 _fail("an old object refers to a freed one", obj, None, child, f"mark {m}")
-            if m == clean and child.mark > clean:
+            if m == clean and child.mark > clean and id(child) not in remembered_values:
                 _fail(
                     "a clean old object refers to a young one without a write barrier (generational invariant)",
                     obj,
