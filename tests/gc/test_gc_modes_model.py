@@ -325,3 +325,29 @@ def test_mode_switch_in_the_middle_of_a_cycle_frees_nothing_live():
     heap.set_mode("stw")
     heap.collect(heap.roots())
     assert heap.count == 1000 and all(o.items != FREED for o in roots)
+
+
+def test_a_large_old_array_remembers_values_not_itself():
+    # A dirty large array would be scanned whole by every minor collection:
+    # it stays clean, and the young values stored into it are remembered.
+    from tinyvm.heap.generational import LARGE_ARRAY
+
+    roots: list = []
+    heap = make_heap("generational", roots, tuning=Tuning(promote_after=2))
+    big = heap.alloc(Array([0] * (LARGE_ARRAY + 1)))
+    roots.append(heap.alloc(Array([big])))
+    for _ in range(4):
+        heap.step()
+    gen = heap.gc
+    assert big in gen.old and big.mark == gen.clean
+    young = heap.alloc(Array([5]))
+    store(heap, big, 3, young)
+    store(heap, big, 4, 17)  # a scalar: nothing remembered
+    assert big.mark == gen.clean and gen.young_values == [young] and big not in gen.remembered
+    heap.step()  # minor 1: young survives through the remembered value
+    assert young.mark != FREED and gen.young_values == [young]
+    heap.step()  # minor 2: promoted, no longer remembered
+    assert young in gen.old and gen.young_values == []
+    store(heap, big, 3, None)
+    heap.collect(heap.roots())
+    assert young.mark == FREED
