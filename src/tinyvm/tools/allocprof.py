@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from ..sched.fiber import Fiber
-from .profiler import Frame, Profile, Sample, _machine
+from .profiler import Frame, Profile, Profiler, Sample, _machine
 
 CHARGED = "(charged)"  # the type of bytes charged without an object: strings, container growth
 
@@ -263,18 +263,9 @@ class AllocProfiler:
                     own.append(i)
         return outer + tuple(own) if own else outer
 
-    def _frame(self, code: Any, pc: int) -> int:
-        """The frame id of (code, pc), cached; -1 for the runtime library's code."""
-        if code in self.vm.library_code:
-            self._ids[(code, pc)] = -1
-            return -1
-        f = Frame(code.name, code.path, code.position(pc)[0], code.line)
-        i = self._frame_ids.get(f)
-        if i is None:
-            i = self._frame_ids[f] = len(self.profile.frames)
-            self.profile.frames.append(f)
-        self._ids[(code, pc)] = i
-        return i
+    # The frame id of (code, pc): the sampling profiler's table, the same
+    # attributes (vm, _ids, _frame_ids, profile.frames).
+    _frame = Profiler._frame
 
 
 def _gen_in_flight(loop: Any) -> Any:
