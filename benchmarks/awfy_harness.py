@@ -53,6 +53,7 @@ SUITE = REPO.parent / "shared" / "awfy"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyvm-awfy"
 
 TIERS = ("fused", "plain", "metered", "jit")
+GC_MODES = ("stw", "incremental", "generational")  # TIER+MODE: the tier with that collector
 NAMES = ("Bounce", "List", "Mandelbrot", "NBody", "Permute", "Queens", "Sieve", "Storage", "Towers")
 
 # (outer, inner) per benchmark. The default run takes about 1.5 minutes on a
@@ -141,10 +142,13 @@ class Runtime:
 
 
 def tinyvm_runtime(tier: str) -> Runtime:
-    # The CLI in a process of its own, as a user runs it; the tier as CI chooses it.
+    # The CLI in a process of its own, as a user runs it; the tier as CI
+    # chooses it. `TIER+MODE` runs the tier with that collector mode
+    # (TVM_GC: stw, incremental, generational; docs/gc.md).
+    base, _, gc_mode = tier.partition("+")
     argv = [sys.executable, "-c", "from tinyvm.cli.main import tvm_main; tvm_main()",
             "run", "--max-memory", "1G", str(PORTS / "run.tl")]
-    env = {"TVM_TIER": "" if tier in ("fused", "jit") else tier, "TVM_JIT": "on" if tier == "jit" else "off"}
+    env = {"TVM_TIER": "" if base in ("fused", "jit") else base, "TVM_JIT": "on" if base == "jit" else "off", "TVM_GC": gc_mode}
     return Runtime(f"tinyvm-{tier}", argv, REPO, env)
 
 
@@ -238,6 +242,21 @@ def table(results: dict[str, dict[str, Measurement]], tiers: list[str], refs: li
             lines.append(row)
         lines.append("geomean".ljust(28) + "".join(
             f"{fmt_ratio(geomean(c))} ({len(c)})".rjust(18) for c in cols))
+    if len(tiers) > 1:  # each tier against the first (e.g. a collector mode against stw)
+        first = f"tinyvm-{tiers[0]}"
+        lines.append("")
+        lines.append(f"ratio tier / {tiers[0]}, steady".ljust(28) + "".join(t.rjust(22) for t in tiers[1:]))
+        cols = [[] for _ in tiers[1:]]
+        for n in names:
+            row = n.ljust(28)
+            for i, t in enumerate(tiers[1:]):
+                ma, mb = results[n].get(f"tinyvm-{t}"), results[n].get(first)
+                v = ratio(ma.steady, mb.steady) if ma and mb else None
+                if v is not None:
+                    cols[i].append(v)
+                row += fmt_ratio(v).rjust(22)
+            lines.append(row)
+        lines.append("geomean".ljust(28) + "".join(f"{fmt_ratio(geomean(c))} ({len(c)})".rjust(22) for c in cols))
     return "\n".join(lines)
 
 
@@ -245,14 +264,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.awfy", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
     ap.add_argument("--quick", action="store_true", help="small counts: a ~30 s smoke run")
-    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit (default fused)")
+    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit (default fused); TIER+MODE runs it with the collector MODE (stw, incremental, generational)")
     ap.add_argument("--no-reference", action="store_true", help="TinyVM only: no CPython, Lua or C++")
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in NAMES]
     tiers = [t for t in args.tiers.split(",") if t]
-    bad_tiers = [t for t in tiers if t not in TIERS]
+    bad_tiers = [t for t in tiers if t.partition("+")[0] not in TIERS or t.partition("+")[2] not in ("", *GC_MODES)]
     if unknown or bad_tiers or not tiers:
-        ap.error(f"unknown benchmark(s) {unknown}" if unknown else f"--tiers takes {','.join(TIERS)}")
+        ap.error(f"unknown benchmark(s) {unknown}" if unknown else f"--tiers takes {','.join(TIERS)}, each optionally +{'|'.join(GC_MODES)}")
     if not SUITE.is_dir():
         print(f"the suite's reference versions are not at {SUITE}", file=sys.stderr)
         return 1

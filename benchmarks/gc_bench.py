@@ -3,10 +3,8 @@
     python -m benchmarks.gc_bench [--quick]
 
 Four TinyLang programs (benchmarks/programs/gc/), run in-process through
-`tinyvm.api.VM`, once per collector mode that `gc.mode` accepts (every name
-of `tinyvm.heap.gcstats.MODES` and `FUTURE_MODES` is tried; the ones the
-guest's `gc.mode(name)` refuses are listed as not built), so new modes show
-up here without a change:
+`tinyvm.api.VM`, once per collector mode (`VM(gc=mode)`; every mode of
+`tinyvm.heap.tuning.MODES`, or those named by `--modes`):
 
 1. binary trees: depth 16 (--quick: 12);
 2. live heap: 1,000,000 live small arrays held while 3,000,000 more are
@@ -16,9 +14,12 @@ up here without a change:
 4. a churning fiber server: 100 clients x 1,000 requests over channels, one
    handler fiber spawned per request, each allocating (--quick: 20 x 100).
 
-Each row: collections, max and p99 pause (ms, from `vm.gc_stats()`), total
-time of the run (s, the guest call, compile excluded), peak heap (accounted
-bytes, `vm.gc_stats()["peak_bytes"]`) and peak RSS (`resource.getrusage`).
+Each row: pauses (collections, or slices in incremental mode), max and p99
+pause (ms, from `vm.gc_stats()`), total time of the run (s, the guest call,
+compile excluded), that time against the stop-the-world row of the same
+program (the cost of barriers and of the mode's bookkeeping), peak heap
+(accounted bytes, `vm.gc_stats()["peak_bytes"]`) and peak RSS
+(`resource.getrusage`).
 Each run is in-process through the API, but in a forked child of this
 script (where `os.fork` exists) so that each row's peak RSS is its own: the
 RSS high-water mark never falls, and in one process every row after the
@@ -48,7 +49,7 @@ if SRC.is_dir() and str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 from tinyvm.api import VM  # noqa: E402
-from tinyvm.heap import gcstats  # noqa: E402
+from tinyvm.heap.tuning import MODES  # noqa: E402
 
 MAX_MEMORY = 16 << 30  # the accounted-heap limit: high enough never to be the subject
 
@@ -102,28 +103,13 @@ def describe(name: str, args: tuple[Any, ...]) -> str:
     return f"fiber server ({args[0]} clients x {args[1]} requests)"
 
 
-def modes() -> tuple[list[str], list[str]]:
-    """The modes the guest's `gc.mode(name)` accepts, and those it refuses."""
-    candidates = list(dict.fromkeys(list(getattr(gcstats, "MODES", ("stw",))) + list(getattr(gcstats, "FUTURE_MODES", ()))))
-    built, refused = [], []
-    for m in candidates:
-        vm = VM(stdout=io.StringIO())
-        try:
-            vm.run_source(f'import gc\ngc.mode("{m}")\n')
-            built.append(m)
-        except Exception:  # noqa: BLE001 -- a ValueError in the guest: not built
-            refused.append(m)
-    return built, refused
-
-
 def peak_rss_bytes() -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024  # Linux: KiB
 
 
 def run_one(mode: str, file: str, args: tuple[Any, ...]) -> tuple[Any, float, dict[str, Any]]:
-    vm = VM(stdout=io.StringIO(), max_memory=MAX_MEMORY, import_root=str(HERE))
-    vm.run_source(f'import gc\ngc.mode("{mode}")\n')
+    vm = VM(stdout=io.StringIO(), max_memory=MAX_MEMORY, import_root=str(HERE), gc=mode)
     if file.endswith(".tl"):
         vm.run_file(str(PROGRAMS / file))
     else:
@@ -173,31 +159,42 @@ def mib(n: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"the modes to run, comma-separated (default: {','.join(MODES)})")
+    ap.add_argument("--only", default="", help="run only the programs whose name contains this text")
     a = ap.parse_args(argv)
-    built, refused = modes()
+    built = [m.strip() for m in a.modes.split(",") if m.strip()]
+    bad = [m for m in built if m not in MODES]
+    if bad:
+        ap.error(f"unknown mode {bad[0]!r}: the modes are {', '.join(MODES)}")
     print(f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, python -m benchmarks.gc_bench{' --quick' if a.quick else ''})")
-    print(f"gc modes: {', '.join(built)}" + (f" (not built yet: {', '.join(refused)})" if refused else ""))
+    print(f"gc modes: {', '.join(built)}")
     print()
-    header = "| program | mode | collections | max pause ms | p99 pause ms | total s | peak heap | peak RSS |"
+    header = "| program | mode | pauses | max pause ms | p99 pause ms | total s | vs stw | peak heap | peak RSS |"
     print(header)
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     failed = False
     start = perf_counter()
     for name, file, full, quick, expect in BENCHES:
+        if a.only and a.only not in name:
+            continue
         args = quick if a.quick else full
         want = expect(*args)
+        stw_time: float | None = None
         for mode in built:
             try:
                 got, elapsed, s, rss = run_forked(mode, file, args)
             except Exception as exc:  # noqa: BLE001 -- report, keep going, exit 1
-                print(f"| {describe(name, args)} | {mode} | FAILED: {type(exc).__name__}: {exc} | | | | | |", flush=True)
+                print(f"| {describe(name, args)} | {mode} | FAILED: {type(exc).__name__}: {exc} | | | | | | |", flush=True)
                 failed = True
                 continue
             ok = got == want
             failed |= not ok
             p = s["pause"]
-            print(f"| {describe(name, args)} | {mode} | {s['collections']} | {p['max_ms']:.1f} | {p['p99_ms']:.1f} "
-                  f"| {elapsed:.2f} | {mib(s['peak_bytes'])} | {mib(rss)} |"
+            if mode == "stw":
+                stw_time = elapsed
+            ratio = f"{elapsed / stw_time:.2f}x" if stw_time else "-"
+            print(f"| {describe(name, args)} | {mode} | {s['collections']} | {p['max_ms']:.2f} | {p['p99_ms']:.2f} "
+                  f"| {elapsed:.2f} | {ratio} | {mib(s['peak_bytes'])} | {mib(rss)} |"
                   + ("" if ok else f" WRONG RESULT: {got!r}, expected {want!r}"), flush=True)
     print()
     print(f"whole run: {perf_counter() - start:.1f} s" + ("; FAILED (a wrong result or an error above)" if failed else ""))

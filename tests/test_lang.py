@@ -12,7 +12,8 @@ Each program states its expectations in comments (see tests/lang/README.md):
 
 The program runs in-process through `tinyvm.cli.main.main(["run", NAME], ...)`,
 with the working directory set to the file's folder so that every path in a
-message is the file's basename. With TVM_GC_STRESS=1 the run adds `--gc-stress`.
+message is the file's basename. With TVM_GC_STRESS=1 the run adds `--gc-stress`; TVM_GC
+(a collector mode) and TVM_GC_VERIFY=1 reach the CLI through the environment.
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ class _Options:
 
         self.gc_opts = [
             Option(("--gc",), "gc", "the collector: stw (stop-the-world, default), incremental or generational (also TVM_GC)", REQUIRED, "MODE", gc_mode),
-            Option(("--gc-tune",), "gc_tune", "collector parameters, e.g. pause=200,stepmul=200,stepsize=8K,nursery=1M,promote_after=2,major_mul=100", REQUIRED, "LIST", gc_tune),
+            Option(("--gc-tune",), "gc_tune", "collector parameters, e.g. pause=200,stepmul=200,stepsize=8K,nursery=8M,promote_after=2,major_mul=100", REQUIRED, "LIST", gc_tune),
             Option(("--gc-verify",), "gc_verify", "check the collector's invariants as it runs: slow, for tests (also TVM_GC_VERIFY=1)"),
         ]
 

@@ -51,6 +51,7 @@ from typing import Any
 from .objects import ENTRY, HeapObject
 from .weak import WeakMap, WeakRef, clear_weak, weak_edges
 
+MIN_GAP_DIVISOR = 16  # heap.MIN_GAP_DIVISOR
 OLD_BASE = -11  # the first major's clean colour; later ones count down by 2
 FREED = -7  # heap.FREED (heap.py imports this module lazily; no cycle at import)
 _SEEN = -8  # a remembered object already kept, while the set is cleaned
@@ -113,10 +114,18 @@ class Generational:
     # ------------------------------------------------------------------ pacing
 
     def pace(self) -> None:
+        # A major is due once the heap grew major_mul% beyond what the last
+        # one found live (at least a nursery's worth; within the limit's
+        # rules, as heap.pace_full); a minor after every nursery of allocation.
         h = self.heap
-        h.pace_full(self.old_live)
-        self.major_target = h.gc_target
-        h.gc_target = min(h.bytes + h.tuning.nursery, self.major_target)
+        t = h.tuning
+        live = self.old_live
+        gap = max(live * t.major_mul // 100, t.nursery)
+        gap = min(gap, max((h.limit - live) // 2, h.limit // MIN_GAP_DIVISOR))
+        self.major_target = live + gap
+        # (near the limit, a smaller nursery: as pace_full's gap, so that
+        # minor collections, not emergency marks, keep the heap under it)
+        h.gc_target = h.bytes + min(t.nursery, max((h.limit - h.bytes) // 2, h.limit // MIN_GAP_DIVISOR))
         h.next_gc = min(h.gc_target, h.limit)
 
     # ------------------------------------------------------------------ barrier
@@ -142,7 +151,10 @@ class Generational:
     def step(self) -> int:
         h = self.heap
         roots = h.roots()
-        if h.bytes > self.major_target or (h.stress and self.minors % STRESS_MAJOR_EVERY == STRESS_MAJOR_EVERY - 1):
+        # A major when the old generation outgrew its target, or when the
+        # heap did by more than two nurseries (the scalars of young garbage,
+        # which minor collections leave counted: module docstring).
+        if self.old_bytes() > self.major_target or h.bytes > self.major_target + 2 * h.tuning.nursery or (h.stress and self.minors % STRESS_MAJOR_EVERY == STRESS_MAJOR_EVERY - 1):
             self.minors += 1
             return self.full(roots, "major")
         return self.minor(roots)
@@ -247,7 +259,7 @@ class Generational:
         for o in remembered:
             o.mark = dirty
         self.remembered = remembered
-        h.bytes = max(before - freed_bytes - dropped, 0)
+        h.bytes = h.live = max(before - freed_bytes - dropped, 0)
         h.sweeps += 1
         self.pace()
         h.pending = False

@@ -142,6 +142,9 @@ class Heap:
         # one comparison.
         self.watch = NO_WATCH
         self.verify = verify  # check the collector's invariants as it runs (heap/verify.py)
+        # The most dispatches the interpreter runs between two safe points
+        # (its chunk is smaller when less): an incremental cycle lowers it.
+        self.chunk_cap = 1 << 30
         self.tuning = tuning if tuning is not None else Tuning()
         self.mode = "stw"
         self.gc: Any = None  # the incremental or generational collector; None: stop-the-world
@@ -440,6 +443,10 @@ class Heap:
 
     def full(self, roots: Iterable[Any], kind: str = "full") -> int:
         """The stop-the-world mark-sweep over `self.objects`."""
+        if self.verify:  # (a reference to a freed object: a missing root)
+            from .verify import verify_lists
+
+            verify_lists(self)
         t0 = perf_counter()
         before = self.bytes
         self.high = max(self.high, before)

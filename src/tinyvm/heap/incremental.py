@@ -24,7 +24,7 @@ instruction): the *atomic* step at the end of the mark rescans every root
 and drains what that finds, then runs the ephemeron fixpoint and clears
 dead weak references, all in one pause.
 
-Large arrays are scanned `CHUNK` elements at a time (`partial`), so a
+Large arrays (over CHUNK elements) are scanned `CHUNK` elements at a time (`partial`), so a
 million-element array does not make a million-element pause. Such an array
 is black from its first chunk: stores into it shade their values; an
 operation that moves elements inside it (insert, remove, sort) calls
@@ -50,12 +50,23 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
-from .objects import FLOAT_BYTES, INT_BYTES, SLOT, Array, HeapObject, str_bytes
+from .objects import FLOAT_BYTES, INT_BYTES, Array, HeapObject, str_bytes
 from .weak import clear_weak, trace_ephemerons
 
 IDLE, MARK, SWEEP = "idle", "mark", "sweep"
-CHUNK = 1024  # array elements scanned per step of a large array's scan
-SWEEP_COST = 16  # bytes of slice budget per object swept (sweeping is cheap per object)
+CHUNK = 256  # array elements scanned per step of a large array's scan
+# Work, in bytes of slice budget, charged per element of a large array's
+# chunk. Scanning a whole object is charged its accounted size; measured,
+# one element of a chunk costs about what 32 accounted bytes of small
+# objects do (the type tests and the push dominate).
+ELEMENT_COST = 32
+SWEEP_COST = 32  # bytes of slice budget per object swept (a sweep step is cheaper than a scan)
+MAX_DEBT_STEPS = 8  # a slice pays at most this many stepsizes of allocation
+# Dispatches between safe points while a cycle runs (the interpreter's chunk
+# is 4096): a slice is due every `stepsize` bytes, and a safe point must come
+# soon after, or the debt (and the next slice) grows. Compiled loops check at
+# every back-edge anyway.
+CYCLE_CHUNK = 256
 STRESS_BUDGET = 2048  # least bytes scanned per slice under --gc-stress (cycles must end)
 FREED = -7  # heap.FREED
 NO_WATCH = -9  # heap.NO_WATCH
@@ -142,6 +153,7 @@ class Incremental:
         self.phase = IDLE
         h.watch = NO_WATCH
         h.new_mark = h.epoch
+        h.chunk_cap = 1 << 30
 
     def leave(self) -> None:
         self.abort()
@@ -166,13 +178,17 @@ class Incremental:
         before = h.bytes
         h.high = max(h.high, before)
         tuning = h.tuning
-        allocated = max(before - self.last_bytes, tuning.stepsize)
-        budget = allocated * tuning.stepmul // 100
-        if h.stress:
-            budget = STRESS_BUDGET + max(before - self.last_bytes, 0) * tuning.stepmul // 100
         freed = 0
         if self.phase == IDLE:
             self.start()
+            self.last_bytes = before  # (what was allocated before the cycle is no debt of it)
+        # The debt: bytes allocated since the last slice (about stepsize, unless
+        # one allocation was large), capped so that no slice is long; a cycle
+        # that falls behind still ends (work_cap).
+        debt = min(max(before - self.last_bytes, tuning.stepsize), MAX_DEBT_STEPS * tuning.stepsize)
+        budget = debt * tuning.stepmul // 100
+        if h.stress:
+            budget = STRESS_BUDGET + max(before - self.last_bytes, 0) * tuning.stepmul // 100
         if self.phase == MARK:
             self.mark(budget)
             if h.verify and self.phase == MARK:
@@ -196,12 +212,15 @@ class Incremental:
         self.grey, self.black = h.epoch - 1, h.epoch
         h.new_mark = self.grey  # allocated during the mark: grey, scanned from the list
         h.watch = self.black
+        h.chunk_cap = CYCLE_CHUNK
         self.phase = MARK
         self.scan_new = len(h.objects)
         self.total = 0
         self.seen_str = set()
         self.work = 0
-        self.work_cap = 4 * max(h.live, h.tuning.stepsize) + 4 * h.threshold
+        # (the live bytes are at most the heap's bytes now, plus what the
+        # cycle allocates: four times that is far more than a mark needs)
+        self.work_cap = 4 * (h.bytes + h.threshold)
         grey = self.grey
         gray = self.gray
         for r in h.roots():
@@ -232,7 +251,7 @@ class Incremental:
                     continue
                 chunk = items[pos : pos + CHUNK]
                 entry[1] = pos + CHUNK
-                work += SLOT * len(chunk)
+                work += ELEMENT_COST * len(chunk)
             elif gray:
                 obj = pop()
                 obj.mark = black
@@ -318,7 +337,12 @@ class Incremental:
         pos = self.sweep_pos
         batch = self.to_sweep[pos : pos + n]
         self.sweep_pos = pos + len(batch)
+        # Drop the list's references as we go: the dead are deallocated by
+        # CPython batch by batch, not all at once when the list goes (which
+        # took 20 ms for a million objects).
+        self.to_sweep[pos : pos + len(batch)] = [None] * len(batch)
         live, freed = h.sweep(batch, self.black)
+        del batch
         h.objects.extend(live)
         if self.sweep_pos >= len(self.to_sweep):
             self.finish()
@@ -331,6 +355,7 @@ class Incremental:
         h.bytes = self.total + max(h.bytes - self.at_atomic, 0)
         h.sweeps += 1
         h.fresh = True
+        h.chunk_cap = 1 << 30
         self.phase = IDLE
         self.cycles += 1
         h.stats.cycles += 1

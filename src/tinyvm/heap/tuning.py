@@ -15,7 +15,11 @@ The parameters follow Lua's `collectgarbage` where Lua has one:
   runs ahead of allocation whatever its rate.
 * `stepsize` (bytes, Lua's "stepsize" as a byte count): allocation between
   two incremental slices. Smaller: shorter, more frequent pauses.
-* `nursery` (bytes): allocation between two minor collections.
+* `nursery` (bytes): allocation between two minor collections. 8 MiB:
+  measured on binary trees (depth 16), 1 MiB made every medium-lived tree
+  survive into the old generation (minor and major collections together
+  took as long as stop-the-world's); 8 MiB made the run 12% faster than
+  stop-the-world. Near the memory limit the heap uses less.
 * `promote_after` (collections): an object surviving this many minor
   collections becomes old (Lua 5.4 promotes after two).
 * `major_mul` (percent, Lua's "genmajormul"): a major collection runs when
@@ -40,7 +44,7 @@ class Tuning:
     pause: int = 200
     stepmul: int = 200
     stepsize: int = 8 << 10
-    nursery: int = 1 << 20
+    nursery: int = 8 << 20
     promote_after: int = 2
     major_mul: int = 100
 

@@ -39,13 +39,22 @@ class HeapVerifyError(AssertionError):
     """The heap verifier found a broken invariant (a VM bug)."""
 
 
-def _slots(obj: Any, weak: bool) -> Iterable[tuple[Any, Any]]:
-    """(slot name, value) of obj's references, named as heap snapshots name them."""
+def _children(obj: Any, weak: bool) -> Iterable[Any]:
+    """obj's references as the collector sees them (and, with `weak`, its
+    weak slots: minor collections trace those too)."""
+    if weak and (type(obj) is WeakRef or type(obj) is WeakMap):
+        return [c for pair in weak_edges(obj) for c in pair]
+    return obj.refs()
+
+
+def _slot_of(obj: Any, child: Any) -> Any:
+    """The name of the slot of obj holding child (for the message only)."""
     from .snapshot import named_refs
 
-    for _kind, name, child in named_refs(obj):
-        if weak or _kind != "weak":
-            yield name, child
+    for _kind, name, c in named_refs(obj):
+        if c is child:
+            return name
+    return "?"
 
 
 def _describe(obj: Any) -> str:
@@ -65,6 +74,8 @@ def _window(heap: Any, objs: list) -> list:
 
 
 def _fail(what: str, obj: Any, slot: Any, child: Any, colours: str) -> None:
+    if slot is None:
+        slot = _slot_of(obj, child)
     raise HeapVerifyError(f"gc verify: {what}: {_describe(obj)} slot {slot!r} -> {_describe(child)} ({colours})")
 
 
@@ -75,16 +86,16 @@ def verify_generational(heap: Any, gen: Any, roots: Iterable[Any]) -> None:
         m = obj.mark
         if id(obj) in root_ids:
             continue
-        for slot, child in _slots(obj, weak=True):
+        for child in _children(obj, weak=True):
             if not isinstance(child, HeapObject):
                 continue
             if child.mark == FREED:
-                _fail("an old object refers to a freed one", obj, slot, child, f"mark {m}")
+                _fail("an old object refers to a freed one", obj, None, child, f"mark {m}")
             if m == clean and child.mark > clean:
                 _fail(
                     "a clean old object refers to a young one without a write barrier (generational invariant)",
                     obj,
-                    slot,
+                    None,
                     child,
                     f"old clean {clean}, child mark {child.mark}",
                 )
@@ -98,15 +109,15 @@ def verify_incremental(heap: Any, inc: Any) -> None:
         if obj.mark != black or id(obj) in root_ids:
             continue
         if id(obj) in partial:  # a large array mid-scan: its scanned part only
-            slots: Iterable = ((i, c) for i, c in enumerate(obj.items[: partial[id(obj)]]))
+            children: Iterable = obj.items[: partial[id(obj)]]
         else:
-            slots = _slots(obj, weak=False)
-        for slot, child in slots:
+            children = obj.refs()
+        for child in children:
             if isinstance(child, HeapObject) and child.mark < grey:
                 _fail(
                     "a black object refers to a white one (tri-colour invariant: a store without a write barrier)",
                     obj,
-                    slot,
+                    None,
                     child,
                     f"grey {grey}, black {black}, child mark {child.mark}",
                 )
@@ -127,15 +138,15 @@ def verify_reachable(heap: Any, roots: Iterable[Any], colour: int, when: str) ->
             seen.add(id(obj))
             if obj.mark != colour:
                 via = parent.get(id(obj))
-                where = f" (reached from {_describe(via[0])} slot {via[1]!r})" if via else " (a root)"
+                where = f" (reached from {_describe(via[0])} slot {via[1] or _slot_of(via[0], obj)!r})" if via else " (a root)"
                 raise HeapVerifyError(f"gc verify: {when}: reachable {_describe(obj)} is not marked{where}: mark {obj.mark}, expected {colour}")
             if type(obj) is WeakMap:
                 weakmaps.append(obj)
             if type(obj) is WeakRef:
                 continue
-            for slot, child in _slots(obj, weak=False):
+            for child in obj.refs():
                 if isinstance(child, HeapObject) and id(child) not in seen:
-                    parent.setdefault(id(child), (obj, slot))
+                    parent.setdefault(id(child), (obj, None))
                     stack.append(child)
         for m in weakmaps:
             for k, v in list(weak_edges(m)):
@@ -149,9 +160,9 @@ def verify_reachable(heap: Any, roots: Iterable[Any], colour: int, when: str) ->
 def verify_lists(heap: Any) -> None:
     """No listed object refers to a freed one (any mode)."""
     for obj in _window(heap, heap.all_objects()):
-        for slot, child in _slots(obj, weak=True):
+        for child in _children(obj, weak=True):
             if isinstance(child, HeapObject) and child.mark == FREED:
-                _fail("an object refers to a freed one (a missing root or barrier)", obj, slot, child, "")
+                _fail("an object refers to a freed one (a missing root or barrier)", obj, None, child, "")
 
 
 __all__ = ["HeapVerifyError", "verify_generational", "verify_incremental", "verify_lists", "verify_reachable"]

@@ -20,7 +20,9 @@ What is exported (all prefixed `tinyvm_`):
     fibers_live                 fibers alive (the main fiber included while it runs)
     channel_operations_total    channel sends, receives and selects, by `op`
     heap_bytes / heap_objects   the guest heap now (accounted bytes, objects)
-    gc_pause_seconds            GC pauses, a histogram (from "gc" hook events)
+    gc_pause_seconds{kind}      GC pauses by kind (full, minor, major,
+                                incremental-slice, emergency), a histogram
+                                (from "gc" hook events)
     jit_compilations_total      JIT compilations ("jit" hook events), and
     jit_deopts_total            deoptimisations; jit_given_up_total
 
@@ -89,7 +91,7 @@ class MetricsServer:
         self.registry = prom.CollectorRegistry(auto_describe=False)
         self.channel_ops: dict[str, int] = {"send": 0, "recv": 0, "select": 0}
         self.registry.register(VMCollector(self.vm, self.channel_ops))
-        self.gc_pauses = prom.Histogram("tinyvm_gc_pause_seconds", "GC pauses", buckets=GC_BUCKETS, registry=self.registry)
+        self.gc_pauses = prom.Histogram("tinyvm_gc_pause_seconds", "GC pauses by kind", ["kind"], buckets=GC_BUCKETS, registry=self.registry)
         self.jit_compiles = prom.Counter("tinyvm_jit_compilations", "JIT compilations", registry=self.registry)
         self.jit_deopts = prom.Counter("tinyvm_jit_deopts", "JIT deoptimisations", registry=self.registry)
         self.jit_given_up = prom.Counter("tinyvm_jit_given_up", "Functions the JIT gave up on", registry=self.registry)
@@ -160,7 +162,7 @@ class MetricsServer:
         self.httpd.server_close()
 
     def _on_gc(self, ev: Any) -> None:
-        self.gc_pauses.observe(float(ev.data.get("ms") or 0.0) / 1000.0)
+        self.gc_pauses.labels(kind=ev.data.get("kind") or "full").observe(float(ev.data.get("ms") or 0.0) / 1000.0)
 
     def _on_jit(self, ev: Any) -> None:
         action = ev.data.get("action")

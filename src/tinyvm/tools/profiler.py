@@ -314,8 +314,9 @@ class Profiler:
         self._gc_ms.append(ms)
         end = self._now()
         fid = ev.fiber.id if ev.fiber is not None else None
-        args = {k: d.get(k) for k in ("freed", "live", "bytes")}
-        self.profile.slices.append(Slice("gc", "GC", max(0.0, end - ms / 1000.0), ms / 1000.0, fid, args))
+        args = {k: d.get(k) for k in ("kind", "freed", "live", "bytes")}
+        name = f"GC {d['kind']}" if d.get("kind") else "GC"
+        self.profile.slices.append(Slice("gc", name, max(0.0, end - ms / 1000.0), ms / 1000.0, fid, args))
 
     def _on_jit(self, ev: Any) -> None:
         d = ev.data

@@ -367,7 +367,9 @@ class Machine(Calls, ObjectOps, Modules):
             switch = False
             try:
                 while True:
-                    n = min(chunk, budget - used)
+                    # (heap.chunk_cap: more frequent safe points while an
+                    # incremental cycle runs, for short slices; heap/incremental.py)
+                    n = min(chunk, budget - used, heap.chunk_cap)
                     if hooks.sampling:
                         n = hooks.chunk(n)
                     stop = lim.stop

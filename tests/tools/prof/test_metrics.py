@@ -93,8 +93,8 @@ def test_scrape_while_running():
     assert value(final, "tinyvm_channel_operations_total", '{op="send"}') >= 6000
     assert value(final, "tinyvm_channel_operations_total", '{op="recv"}') >= 3000
     assert value(final, "tinyvm_heap_bytes") > 0 and value(final, "tinyvm_heap_objects") > 0
-    assert value(final, "tinyvm_gc_pause_seconds_count") >= 1
-    assert value(final, "tinyvm_gc_pause_seconds_bucket", '{le="+Inf"}') == value(final, "tinyvm_gc_pause_seconds_count")
+    assert value(final, "tinyvm_gc_pause_seconds_count", '{kind="full"}') >= 1
+    assert value(final, "tinyvm_gc_pause_seconds_bucket", '{kind="full",le="+Inf"}') == value(final, "tinyvm_gc_pause_seconds_count", '{kind="full"}')
     assert value(final, "tinyvm_jit_compilations_total") == 0
 
 
