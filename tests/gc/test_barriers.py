@@ -37,7 +37,7 @@ from tinyvm.heap.objects import (
 )
 from tinyvm.heap.weak import WeakMap
 from tinyvm.sched.fiber import DONE, Fiber
-from tinyvm.sched.generators import Gen
+from tinyvm.sched.generators import RUNNING, Gen
 from tinyvm.sched.scheduler import Chan
 
 P = -5  # the probe colour: no object has it but those the probe painted
@@ -311,6 +311,20 @@ print(g.next())
     assert any(_tagged(v, "later") for v in gens[0].L)
 
 
+def test_running_generator_holds_no_frame(tier):
+    # While a generator runs, its frame is the fiber's (a root) and the Gen
+    # holds nothing, so the body's stores are not stores into the Gen.
+    vm, _, _ = make_vm(tier)
+    seen: list[int] = []
+
+    def peek() -> None:
+        seen.extend(len(o.L) for o in vm.machine.heap.all_objects() if type(o) is Gen and o.state == RUNNING)
+
+    vm.register(peek, "peek")
+    vm.run_source("fn g() { var x = [1]; peek(); yield x; x = [2]; peek(); yield x }\nlet it = g()\nprint(it.next(), it.next())", "t.tl")
+    assert seen == [0, 0]
+
+
 def test_weakmap_set(tier):
     src = """
 class K { var id = 0 }
@@ -539,3 +553,58 @@ def test_lox_fields_and_cells(tier):
     assert len(stores) == 2
     assert len(probe.stored(Cell, "cell")) == 1
     assert probe.unrecorded() == []
+
+
+# ---------------------------------------------------------------------------
+# The real collectors, under stress and the heap verifier
+
+
+STORES = """
+class Box { var v = nil; var n: int = 0 }
+let boxes: [any] = []
+for i in 0..40 { boxes.push(Box()) }
+let m: [int: any] = [:]
+let ch = Chan(64)
+fn make() { var x = nil; return fn(v) { x = v; return x } }
+let setter = make()
+fn gen() { var held = nil; for i in 0..20 { held = [i]; yield held } }
+let g = gen()
+fn worker(k: int) { return [k, [k]] }
+var total = 0
+for round in 0..6 {
+  for i in 0..40 {
+    let b = boxes[i]
+    b.v = [round, i]
+    b.n = i
+    boxes[(i + 1) % 40].v = {r: round}
+    m[i] = [i]
+    setter([round])
+    ch.send([i])
+  }
+  boxes.insert(0, Box())
+  boxes.remove(0)
+  boxes.sort(fn(b) { return b.n })
+  boxes.reverse()
+  let t = spawn worker(round)
+  total = total + len(await t)
+  g.next()
+  for i in 0..40 { total = total + len(ch.recv()) }
+}
+var sum = 0
+for b in boxes { sum = sum + len(b.v) }
+print(total, sum, len(m), setter(1))
+"""
+
+
+@pytest.mark.parametrize("mode", ["incremental", "generational"])
+def test_collectors_verify_every_store(tier, mode):
+    # A missed barrier is a HeapVerifyError (the run fails) or a freed object
+    # in use; the output is the stop-the-world run's.
+    out = io.StringIO()
+    opts = {k: v for k, v in TIERS[tier].items()}
+    vm = VM(stdout=out, gc=mode, gc_verify=True, gc_stress=True, **opts)
+    vm.run_source(STORES, "t.tl")
+    ref = io.StringIO()
+    VM(stdout=ref).run_source(STORES, "t.tl")
+    assert out.getvalue() == ref.getvalue() == "252 79 40 1\n"
+    assert vm.machine.heap.stats.report(vm.machine.heap)["collections"] > 0

@@ -90,7 +90,9 @@ def sample(t: Type) -> Any:
 def receiver(kind: str) -> Any:
     """A fresh receiver (methods such as pop and remove change it)."""
     if kind == "array":
-        return Array([0, 1, 2])
+        a = Array([0, 1, 2])
+        a.mark = 0  # (as Heap.alloc would: the methods' write barrier reads it)
+        return a
     if kind == "string":
         return "a,b,c"
     return Map({map_key(0): "zero", map_key(1): "one"})
