@@ -402,7 +402,7 @@ class Engine:
         kind, frame = entry[0], entry[1]
         value = self._on_vm(lambda: self._evaluate(value_expr, frame))
         if kind == "value":
-            set_child(entry[2], name, value)
+            set_child(entry[2], name, value, self.machine.heap)
         else:
             for n, k, w in visible_names(frame):
                 if n == name and {"locals": "local", "captured": "captured", "globals": "global"}[kind] == k:

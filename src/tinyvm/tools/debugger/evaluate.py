@@ -83,12 +83,21 @@ def write_name(frame: Frame, kind: str, where: Any, value: Any, vm: Any = None, 
         slot = frame.L[where]
         if type(slot) is Cell:
             slot.value = value
+            _barrier(vm, slot, value)
         else:
-            frame.L[where] = value
+            frame.L[where] = value  # (a frame: a root, no barrier)
     elif kind == "captured":
         where.value = value
+        _barrier(vm, where, value)
     else:
-        frame.module.globals[where] = value
+        frame.module.globals[where] = value  # (module globals: roots)
+
+
+def _barrier(vm: Any, obj: Any, value: Any) -> None:
+    """The write barrier after a store into a heap object (docs/gc.md)."""
+    heap = getattr(vm, "heap", None)
+    if heap is not None and obj.mark == heap.watch:
+        heap.barrier(obj, value)
 
 
 def evaluator_source(lang: str, expr: str, names: list[str], fn: str) -> list[tuple[str, bool]]:

@@ -277,8 +277,9 @@ def expandable(v: Any) -> bool:
     return t in (Array, Map, Record, Instance, Class) or (t is ModuleObject and v.code is not None)
 
 
-def set_child(v: Any, name: str, value: Any) -> None:
-    """Write part `name` of container v (as `children` names it)."""
+def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
+    """Write part `name` of container v (as `children` names it); with
+    `heap`, then the write barrier (docs/gc.md)."""
     t = type(v)
     if t is Array:
         v.items[int(name)] = value
@@ -286,11 +287,14 @@ def set_child(v: Any, name: str, value: Any) -> None:
         for k in v.items:
             if preview(unmap_key(k)) == name:
                 v.items[k] = value
-                return
-        raise EvalError(f"the map has no key {name}")
+                break
+        else:
+            raise EvalError(f"the map has no key {name}")
     elif t is Record or t is Instance:
         if name not in v.fields:
             raise EvalError(f"no field '{name}'")
         v.fields[name] = value
     else:
         raise EvalError(f"a {type_name(v)} has no parts to set")
+    if heap is not None and v.mark == heap.watch:
+        heap.barrier(v, value)
