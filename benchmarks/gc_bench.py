@@ -18,8 +18,8 @@ Each row: pauses (collections, or slices in incremental mode), max and p99
 pause (ms, from `vm.gc_stats()`), total time of the run (s, the guest call,
 compile excluded), that time against the stop-the-world row of the same
 program (the cost of barriers and of the mode's bookkeeping), peak heap
-(accounted bytes, `vm.gc_stats()["peak_bytes"]`) and peak RSS
-(`resource.getrusage`).
+(accounted bytes, `vm.gc_stats()["peak_bytes"]`) and peak RSS (VmHWM on Linux, else
+`resource.getrusage`).
 Each run is in-process through the API, in a new interpreter spawned for
 it (`run_child`), so that each row's peak RSS is its own (the RSS
 high-water mark never falls) and no row inherits another's memory.
@@ -102,8 +102,17 @@ def describe(name: str, args: tuple[Any, ...]) -> str:
 
 
 def peak_rss_bytes() -> int:
+    # Linux: VmHWM, this address space's peak. (getrusage's ru_maxrss
+    # survives exec: a spawned child would report at least its parent's.)
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss if sys.platform == "darwin" else rss * 1024  # Linux: KiB
+    return rss if sys.platform == "darwin" else rss * 1024  # (Linux: KiB)
 
 
 def run_one(mode: str, file: str, args: tuple[Any, ...]) -> tuple[Any, float, dict[str, Any]]:
