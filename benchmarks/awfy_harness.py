@@ -225,7 +225,7 @@ def table(results: dict[str, dict[str, Measurement]], tiers: list[str], refs: li
             cell = "FAILED" if m is None or m.error else f"{fmt_us(m.steady)} / {fmt_us(m.first)}"
             row += cell.rjust(width + 10)
         lines.append(row)
-    for kind in ("steady", "first"):
+    for kind in ("steady", "first") if refs else ():
         lines.append("")
         pairs = [(f"tinyvm-{t}", ref) for t in tiers for ref in refs]
         head = [f"{a.removeprefix('tinyvm-')}/{b}" for a, b in pairs]
