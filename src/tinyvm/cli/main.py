@@ -217,8 +217,8 @@ class _Options:
         ]
 
         def jit_mode(name: str, text: str | None) -> str:
-            if text not in ("off", "on", "eager"):
-                raise ValueError(f"{name} needs off, on or eager")
+            if text not in ("off", "on", "eager", "native", "native-eager"):
+                raise ValueError(f"{name} needs off, on, eager, native or native-eager")
             return text
 
         def jit_threshold(name: str, text: str | None) -> tuple[int, int]:
@@ -235,7 +235,7 @@ class _Options:
             return int(text)
 
         self.jit = [
-            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops) or eager (every function at its first call); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on or eager"),
+            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops), eager (every function at its first call), native or native-eager (the same plus machine code for pure typed scalar functions: docs/native.md); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on, eager, native or native-eager"),
             Option(("--jit-log",), "jit_log", "one line per JIT event on stderr: compiled, not compiled, deopt, recompiled, given up"),
             Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000; also TVM_JIT_THRESHOLD)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
             Option(("--jit-stress",), "jit_stress", "fail every guard and exit of compiled code with probability 1/8, seeded (also TVM_JIT_STRESS)", REQUIRED, "SEED", seed),
@@ -878,8 +878,15 @@ class _Cli:
         # (Not for `prof --alloc` unless asked on its command line: compiled code
         # does not keep the line an allocation is at, tools/allocprof.py.)
         jit = opts.get("jit") or ("" if prof and opts.get("alloc") else os.environ.get("TVM_JIT", "")) or "off"
-        if jit not in ("off", "on", "eager"):
-            raise UsageError(f"TVM_JIT must be off, on or eager, got {jit!r}")
+        if jit not in ("off", "on", "eager", "native", "native-eager"):
+            raise UsageError(f"TVM_JIT must be off, on, eager, native or native-eager, got {jit!r}")
+        if jit in ("native", "native-eager"):
+            from ..jit.native import NativeUnavailable, require
+
+            try:
+                require()
+            except NativeUnavailable as e:
+                raise UsageError(str(e)) from None
         if jit != "off":
             kwargs["jit"] = jit
             stress = opts.get("jit_stress")
