@@ -270,6 +270,7 @@ class _Options:
                 raise ValueError(f"{name} takes no value, =function or =line")
             return text or "function"
 
+        self.native_dump = Option(("--native",), "native", "the native tier instead (docs/native.md): LLVM IR before and after its passes and the machine code; needs llvmlite")
         # The collector's statistics, heap snapshots, allocation sites (docs/gc.md).
         self.gc_tools = [
             Option(("--gc-stats",), "gc_stats", "print GC statistics on stderr at exit (=json: as one JSON object)", OPTIONAL, "json", gc_stats_format),
@@ -286,7 +287,7 @@ class _Options:
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
-            "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
+            "jit-dump": [self.help, self.lang, self.code, self.passes, self.native_dump, self.allow[0]],
             "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
@@ -447,7 +448,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "every module it imports: the IR as built, after each pass of --passes, and the",
                 "generated Python source; or why a function stays interpreted.",
             ],
-            [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built")],
+            [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built"),
+             (f"tvm jit-dump --native fib{ext}", "the native tier: LLVM IR and machine code")],
         ),
         "prof": (
             ["tvm prof [options] FILE [args...]", "tvm prof [options] -e CODE [args...]"],
@@ -1146,6 +1148,16 @@ class _Cli:
         from ..ir.passes import PassError, parse_passes
         from ..jit.dump import dump_module
 
+        if opts.get("native"):
+            from ..jit.native import NativeUnavailable, require
+
+            try:
+                require()
+            except NativeUnavailable as e:
+                raise UsageError(str(e)) from None
+            from ..jit.native.engine import dump_native
+
+            return self._listing("jit-dump", words, opts, dump_native)
         try:
             passes = parse_passes(opts.get("passes") or "default")
         except PassError as e:

@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 from ...bytecode.code import Code
 from ...heap.objects import Function as GuestFunction
-from ...ir.build import Unsupported, build
+from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
 from .emit import emit_module
 from .select import NotEligible, Typed, analyze
@@ -183,6 +183,7 @@ class NativeTier:
         self.ctx_addr = ctypes.addressof(self.ctx)
         self.fiber: Any = None
         self.stop_reason = ""
+        self.countdown = COUNTDOWN  # (tests lower it to poll often)
 
     # ------------------------------------------------------------------ polling
 
@@ -202,7 +203,7 @@ class NativeTier:
             if fb is not None and not fb.nested and vm.running and fb is vm.fiber and (sched.ready or sched.poll_now()):
                 self.stop_reason = "another fiber is ready"
                 return 0
-            return COUNTDOWN
+            return self.countdown
         except BaseException:  # noqa: BLE001 - stop native code; the interpreter re-runs the call
             self.stop_reason = "poll failed"
             return 0
@@ -297,7 +298,7 @@ class NativeTier:
             # (a native call inside the poll's Python cannot happen: it runs no guest code)
             saved = tier.fiber
             tier.fiber = fb
-            ctx[0] = COUNTDOWN
+            ctx[0] = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
             st = cfunc(ctx_addr, args_addr, out_addr)
             tier.fiber = saved
@@ -331,10 +332,12 @@ def dump_native(m: Any) -> str:
     slots: dict[int, Code] = {}
     try:
         init = build(m.init)
+        ins = decode(m.init)
         for b in init.blocks:
             for i in b.instrs:
-                if i.op == "store_global" and i.args and i.args[0].op == "closure" and not i.args[0].args:
-                    slots[i.attrs[0]] = i.args[0].attrs[0]
+                v = i.args[0] if i.op == "store_global" and i.args else None
+                if v is not None and v.op == "closure" and not v.args and v.pc in ins:
+                    slots[i.attrs[0]] = m.init.consts[ins[v.pc][1][0]]
     except Unsupported:
         pass
     passes = jit_pipeline_plain()
