@@ -2,9 +2,9 @@
 
 Every compiled guest function becomes
 
-    define internal i32 @fK(i64* %ctx, <params>, <result>* %out)
+    define internal {<result>, i1} @fK(i64* %ctx, i64 %depth, <params>)
 
-returning 0 with the result stored in *out, or 1: *bail*. Bailing is how
+returning {result, false}, or {0, true}: *bail*. Bailing is how
 every failure leaves native code -- int64 overflow (LLVM's
 `llvm.s{add,sub,mul}.with.overflow.i64`), division or remainder by zero,
 INT_MIN / -1, the native call depth running out, the poll callback saying
@@ -17,8 +17,10 @@ the same place with the same trace.
 
 `ctx` is three int64 words: [0] the countdown to the next poll, decremented
 at every function entry and every loop header (so neither loops nor
-recursion run unbounded); [1] the native call depth left; [2] the address of
-the poll callback, `i64 ()`, whose result is the new countdown (0: bail).
+recursion run unbounded); [1] the native call depth allowed (the callee gets
+`depth - 1` in a register and bails at 0); [2] the address of the poll
+callback, `i64 ()`, whose result is the new countdown (0: bail). Results and
+the bail flag come back in registers (a two-field struct), not memory.
 
 Machine types: int -> i64, float -> double, bool -> i1. Semantics follow
 runtime/arith.py: truncating int division and C remainder (sdiv/srem, after
@@ -40,6 +42,7 @@ from ...ir.nodes import Block, Function, Instr
 from .select import Typed
 
 LLTYPE = {"i": "i64", "f": "double", "b": "i1"}
+_ZERO = {"i": "0", "f": "0.0", "b": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
@@ -84,7 +87,6 @@ class _FnEmitter:
         self.lines: list[str] = []
         self.n = 0
         self.cur = ""
-        self.allocas: list[str] = []
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -145,7 +147,8 @@ class _FnEmitter:
         fn = ty.fn
         name = self.names[ty.code]
         params = ", ".join(f"{LLTYPE[m]} %v{p.id}" for p, m in zip(fn.params[1:], ty.params))
-        head = f"define internal i32 @{name}(i64* %ctx{', ' + params if params else ''}, {LLTYPE[ty.ret]}* %out) {{"
+        rt = LLTYPE[ty.ret]
+        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         body: dict[Block, list[str]] = {}
         exits: dict[Block, str] = {}
@@ -160,14 +163,10 @@ class _FnEmitter:
             body[b] = self.lines
             exits[b] = self.cur
         out = [head, "entry:"]
-        out += self.allocas
-        out.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
-        out.append("  %d0 = load i64, i64* %dp")
-        out.append("  %dz = icmp sle i64 %d0, 0")
+        out.append("  %dz = icmp sle i64 %depth, 0")
         out.append("  br i1 %dz, label %bail, label %start")
         out.append("start:")
-        out.append("  %d1 = sub i64 %d0, 1")
-        out.append("  store i64 %d1, i64* %dp")
+        out.append("  %d1 = sub i64 %depth, 1")
         self.lines = out
         self.tick()
         out.append(f"  br label %B{fn.entry.label}")
@@ -179,7 +178,7 @@ class _FnEmitter:
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
         out.append("bail:")
-        out.append("  ret i32 1")
+        out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
         return "\n".join(out) + "\n"
 
@@ -244,14 +243,12 @@ class _FnEmitter:
         if op == "call_global":
             callee = self.ty.callees[i.attrs[0]]
             rt = LLTYPE[ty[i]]
-            slot = self.tmp("ret")
-            self.allocas.append(f"  {slot} = alloca {rt}")
             args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in a)
             s, z = self.tmp("st"), self.tmp()
-            L.append(f"  {s} = call i32 @{self.names[callee]}(i64* %ctx{args}, {rt}* {slot})")
-            L.append(f"  {z} = icmp ne i32 {s}, 0")
+            L.append(f"  {s} = call {{{rt}, i1}} @{self.names[callee]}(i64* %ctx, i64 %d1{args})")
+            L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
             self.bail_if(z)
-            L.append(f"  {r} = load {rt}, {rt}* {slot}")
+            L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
 
@@ -262,9 +259,10 @@ class _FnEmitter:
         elif t.op == "branch":
             L.append(f"  br i1 {self.val(t.args[0])}, label %B{t.targets[0].label}, label %B{t.targets[1].label}")
         elif t.op == "return":
-            L.append("  store i64 %d0, i64* %dp")
-            L.append(f"  store {LLTYPE[self.ty.ret]} {self.val(t.args[0])}, {LLTYPE[self.ty.ret]}* %out")
-            L.append("  ret i32 0")
+            rt = LLTYPE[self.ty.ret]
+            x = self.tmp("rv")
+            L.append(f"  {x} = insertvalue {{{rt}, i1}} {{{rt} {_ZERO[self.ty.ret]}, i1 false}}, {rt} {self.val(t.args[0])}, 0")
+            L.append(f"  ret {{{rt}, i1}} {x}")
         else:  # pragma: no cover - select.py refuses throw
             raise AssertionError(f"native: terminator {t.op}")
 
@@ -289,9 +287,12 @@ def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
             w.append(f"  %ax{k} = trunc i64 %aw{k} to i1")
             args.append(f"i1 %ax{k}")
     rt = LLTYPE[root.ret]
-    w.append(f"  %o = alloca {rt}")
-    w.append(f"  %s = call i32 @{names[root.code]}(i64* %ctx{''.join(', ' + x for x in args)}, {rt}* %o)")
-    w.append(f"  %r = load {rt}, {rt}* %o")
+    w.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
+    w.append("  %depth = load i64, i64* %dp")
+    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{''.join(', ' + x for x in args)})")
+    w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
+    w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
+    w.append("  %s = zext i1 %b to i32")
     conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[root.ret]
     if conv is None:
         w.append("  store i64 %r, i64* %out")
