@@ -292,7 +292,9 @@ class Jit:
         Its fallback (a bail: the same call re-run from its entry state) is
         the Python JIT's entry when there is one, else the interpreter."""
         dec = self.vm.decoders.get(st.code)
-        if dec is None:
+        rules = self.vm.code_rules.get(st.code)
+        if dec is None or rules is None or not rules.int_fast:
+            # (native code implements TinyLang's operator rules; Lox has its own)
             return None
 
         def fallback(fb: Any) -> Any:
