@@ -133,7 +133,10 @@ class VM:
         `fuse=False` runs without superinstructions (a differential tier).
         `jit`: the JIT tier (docs/jit.md): "off", "on" (hot code that has
         loops, after `jit_threshold` = (calls, loop back-edges) or the text
-        "CALLS[,LOOPS]") or "eager" (every function at its first call).
+        "CALLS[,LOOPS]") or "eager" (every function at its first call);
+        "native" / "native-eager": the same plus the native tier for pure
+        typed scalar functions (docs/native.md; needs the `native` extra,
+        llvmlite, else `NativeUnavailable`).
         `jit_log`: a callable given one line per JIT event. `jit_stress`: a
         seed; every guard and exit of compiled code then fails with
         probability 1/8 (the differential test of deoptimisation).
@@ -156,8 +159,8 @@ class VM:
         limits.fuel, limits.timeout, limits.max_output = fuel, timeout, max_output
         self.machine.warn_leaks = warn_leaks
         self.machine.caps = Capabilities.from_spec(allow)
-        if jit not in ("off", "on", "eager"):
-            raise ValueError(f"jit must be 'off', 'on' or 'eager', got {jit!r}")
+        if jit not in ("off", "on", "eager", "native", "native-eager"):
+            raise ValueError(f"jit must be 'off', 'on', 'eager', 'native' or 'native-eager', got {jit!r}")
         if jit != "off":
             from .jit import Jit, parse_threshold
 

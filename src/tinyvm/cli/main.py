@@ -217,8 +217,8 @@ class _Options:
         ]
 
         def jit_mode(name: str, text: str | None) -> str:
-            if text not in ("off", "on", "eager"):
-                raise ValueError(f"{name} needs off, on or eager")
+            if text not in ("off", "on", "eager", "native", "native-eager"):
+                raise ValueError(f"{name} needs off, on, eager, native or native-eager")
             return text
 
         def jit_threshold(name: str, text: str | None) -> tuple[int, int]:
@@ -235,7 +235,7 @@ class _Options:
             return int(text)
 
         self.jit = [
-            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops) or eager (every function at its first call); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on or eager"),
+            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops), eager (every function at its first call), native or native-eager (the same plus machine code for pure typed scalar functions: docs/native.md); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on, eager, native or native-eager"),
             Option(("--jit-log",), "jit_log", "one line per JIT event on stderr: compiled, not compiled, deopt, recompiled, given up"),
             Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000; also TVM_JIT_THRESHOLD)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
             Option(("--jit-stress",), "jit_stress", "fail every guard and exit of compiled code with probability 1/8, seeded (also TVM_JIT_STRESS)", REQUIRED, "SEED", seed),
@@ -270,6 +270,7 @@ class _Options:
                 raise ValueError(f"{name} takes no value, =function or =line")
             return text or "function"
 
+        self.native_dump = Option(("--native",), "native", "the native tier instead (docs/native.md): LLVM IR before and after its passes and the machine code; needs llvmlite")
         # The collector's statistics, heap snapshots, allocation sites (docs/gc.md).
         self.gc_tools = [
             Option(("--gc-stats",), "gc_stats", "print GC statistics on stderr at exit (=json: as one JSON object)", OPTIONAL, "json", gc_stats_format),
@@ -286,7 +287,7 @@ class _Options:
             "check": [self.help, self.lang, self.code, self.allow[0]],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
-            "jit-dump": [self.help, self.lang, self.code, self.passes, self.allow[0]],
+            "jit-dump": [self.help, self.lang, self.code, self.passes, self.native_dump, self.allow[0]],
             "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
@@ -447,7 +448,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "every module it imports: the IR as built, after each pass of --passes, and the",
                 "generated Python source; or why a function stays interpreted.",
             ],
-            [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built")],
+            [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built"),
+             (f"tvm jit-dump --native fib{ext}", "the native tier: LLVM IR and machine code")],
         ),
         "prof": (
             ["tvm prof [options] FILE [args...]", "tvm prof [options] -e CODE [args...]"],
@@ -878,8 +880,15 @@ class _Cli:
         # (Not for `prof --alloc` unless asked on its command line: compiled code
         # does not keep the line an allocation is at, tools/allocprof.py.)
         jit = opts.get("jit") or ("" if prof and opts.get("alloc") else os.environ.get("TVM_JIT", "")) or "off"
-        if jit not in ("off", "on", "eager"):
-            raise UsageError(f"TVM_JIT must be off, on or eager, got {jit!r}")
+        if jit not in ("off", "on", "eager", "native", "native-eager"):
+            raise UsageError(f"TVM_JIT must be off, on, eager, native or native-eager, got {jit!r}")
+        if jit in ("native", "native-eager"):
+            from ..jit.native import NativeUnavailable, require
+
+            try:
+                require()
+            except NativeUnavailable as e:
+                raise UsageError(str(e)) from None
         if jit != "off":
             kwargs["jit"] = jit
             stress = opts.get("jit_stress")
@@ -1139,6 +1148,16 @@ class _Cli:
         from ..ir.passes import PassError, parse_passes
         from ..jit.dump import dump_module
 
+        if opts.get("native"):
+            from ..jit.native import NativeUnavailable, require
+
+            try:
+                require()
+            except NativeUnavailable as e:
+                raise UsageError(str(e)) from None
+            from ..jit.native.engine import dump_native
+
+            return self._listing("jit-dump", words, opts, dump_native)
         try:
             passes = parse_passes(opts.get("passes") or "default")
         except PassError as e:

@@ -47,7 +47,10 @@ from ..vm.blocks import BLOCK_PC
 from .codegen import Generated, NotCompilable, generate
 from .fuel import meter
 
-MODES = ("off", "on", "eager")
+MODES = ("off", "on", "eager", "native", "native-eager")
+# The native tier (jit/native/, docs/native.md) on top of a Python-JIT mode.
+NATIVE_MODES = {"native": "on", "native-eager": "eager"}
+_SCALAR_RESULTS = ("int", "float", "bool")
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
 DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
 RECOMPILE_LIMIT = 3
@@ -94,6 +97,12 @@ class CodeState:
         self.deopts: dict[int, int] = {}
         self.recompiles = 0
         self.generated: Generated | None = None
+        self.py_entry0: Callable | None = None  # the Python JIT's compiled pc-0 entry
+        self.native: Callable | None = None  # the native tier's pc-0 entry
+        self.native_tried = False
+        self.python_ok = True  # `on` mode: the Python JIT compiles only code with loops worth it
+        self.orig0: Callable | None = None
+        self.plain0 = False
         # `on` mode: the only pcs compiled code is entered at (the loops worth
         # it); None: every entry (pc 0, loop headers, after calls).
         self.only: set[int] | None = None
@@ -122,8 +131,10 @@ class Jit:
         stress: int | None = None,
         passes: list[str] | None = None,
     ) -> None:
-        if mode not in ("on", "eager"):
-            raise ValueError(f"jit mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode not in MODES or mode == "off":
+            raise ValueError(f"jit mode must be one of {', '.join(MODES[1:])}, got {mode!r}")
+        native = mode in NATIVE_MODES
+        mode = NATIVE_MODES.get(mode, mode)
         self.vm = vm
         self.mode = mode
         calls, loops = threshold or DEFAULT_THRESHOLD
@@ -144,6 +155,21 @@ class Jit:
         }
         # A VM that counts fuel gets code that counts it too (jit/fuel.py).
         self.metered = bool(vm.limits.metered)
+        # The native tier (docs/native.md): not on a VM that counts fuel (v0
+        # native code does not count instructions; interpreted and Python-JIT
+        # code count them exactly).
+        self.native: Any = None
+        if native:
+            from .native import require
+
+            require()  # NativeUnavailable: the one-line "needs llvmlite" error
+            if self.metered:
+                if log is not None:
+                    log("jit: native tier off: this VM counts fuel (native code does not count instructions yet)")
+            else:
+                from .native.engine import NativeTier
+
+                self.native = NativeTier(vm, log)
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -153,6 +179,8 @@ class Jit:
         if code in self.codes:
             return
         headers = loop_headers(code)
+        native_candidate = self.native is not None and code.ret_type in _SCALAR_RESULTS
+        python_ok = True
         if self.mode == "on":
             # Loop-free code gains nothing here: its calls go through the
             # interpreter's frames either way, and a compiled entry and resume
@@ -162,8 +190,11 @@ class Jit:
             # its plain ops: no counter, no cost.
             headers = profitable_loops(code)
             if not headers:
-                return
+                if not native_candidate:
+                    return
+                python_ok = False  # counted for the native tier only
         st = self.codes[code] = CodeState(code, ops)
+        st.python_ok = python_ok
         if self.mode == "on":
             # Entered only at its start and its profitable loops' headers:
             # what runs after a call returns stays interpreted until control
@@ -172,6 +203,8 @@ class Jit:
         vm = self.vm
         orig0 = ops[0]
         plain0 = vm.op_info.get(orig0, (None, 0))[1] != BLOCK_PC
+        st.orig0 = orig0
+        st.plain0 = plain0
         jit = self
         threshold = self.call_threshold
 
@@ -254,7 +287,42 @@ class Jit:
                 out[key] = typeof(L[i])
         return out
 
+    def _native_entry(self, st: CodeState) -> Callable | None:
+        """The native tier's pc-0 op for st.code, or None (jit/native/engine.py).
+        Its fallback (a bail: the same call re-run from its entry state) is
+        the Python JIT's entry when there is one, else the interpreter."""
+        dec = self.vm.decoders.get(st.code)
+        rules = self.vm.code_rules.get(st.code)
+        if dec is None or rules is None or not rules.int_fast:
+            # (native code implements TinyLang's operator rules; Lox has its own)
+            return None
+
+        def fallback(fb: Any) -> Any:
+            e = st.py_entry0
+            if e is not None:
+                return e(fb)
+            if st.plain0:
+                fb.epc = 0
+            return st.orig0(fb)
+
+        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback)
+        if op is not None:
+            self._register(op, None, st.code, 0)
+        return op
+
     def compile(self, st: CodeState, fb: Any, pc: int) -> bool:
+        if self.native is not None and not st.native_tried:
+            st.native_tried = True
+            op = self._native_entry(st)
+            if op is not None:
+                st.native = op
+                st.entry0 = op
+                if pc == 0 or not st.python_ok:
+                    st.tried = True
+                    return True
+        if not st.python_ok:
+            st.tried = True
+            return False
         st.tried = True
         code = st.code
         if self.passes is None:  # (the first time loads the pass modules and plugins: not timed)
@@ -429,7 +497,8 @@ class Jit:
             op = functools.partial(ns["_body"], e.index)
             self._register(op, None, st.code, e.pc)
             if e.pc == 0:
-                st.entry0 = op
+                st.py_entry0 = op
+                st.entry0 = st.native or op
             else:
                 st.ops[e.pc] = op
                 st.mirror[e.pc] = op
@@ -442,7 +511,8 @@ class Jit:
             st.ops[pc] = op
             st.mirror[pc] = op
         st.installed = []
-        st.entry0 = None
+        st.py_entry0 = None
+        st.entry0 = st.native
         st.generated = None
 
     def recompile(self, st: CodeState, fb: Any, key: Any) -> None:

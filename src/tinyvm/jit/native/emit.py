@@ -1,0 +1,307 @@
+"""Typed SSA IR -> LLVM IR text (the native tier, v0).
+
+Every compiled guest function becomes
+
+    define internal {<result>, i1} @fK(i64* %ctx, i64 %depth, <params>)
+
+returning {result, false}, or {0, true}: *bail*. Bailing is how
+every failure leaves native code -- int64 overflow (LLVM's
+`llvm.s{add,sub,mul}.with.overflow.i64`), division or remainder by zero,
+INT_MIN / -1, the native call depth running out, the poll callback saying
+stop (a deadline, an interrupt, another fiber waiting). The caller bails in
+turn, so the whole native call returns 1 and the VM re-runs the *same call*
+on the interpreter from its entry state (jit/native/engine.py): eligible
+functions are pure (no heap, no globals written, no I/O), so running them
+again from the start is exact, and the interpreter raises the same error at
+the same place with the same trace.
+
+`ctx` is three int64 words: [0] the countdown to the next poll, decremented
+at every function entry and every loop header (so neither loops nor
+recursion run unbounded); [1] the native call depth allowed (the callee gets
+`depth - 1` in a register and bails at 0); [2] the address of the poll
+callback, `i64 ()`, whose result is the new countdown (0: bail). Results and
+the bail flag come back in registers (a two-field struct), not memory.
+
+Machine types: int -> i64, float -> double, bool -> i1. Semantics follow
+runtime/arith.py: truncating int division and C remainder (sdiv/srem, after
+the checks above), int -> float promotion by sitofp (round to nearest, as
+Python's float(int)), IEEE float arithmetic without fast-math flags (so no
+reassociation or contraction), `frem` for float % (C fmod, as math.fmod),
+ordered comparisons except `!=` (une: nan != nan).
+
+`@entry` is the one external function: `i32 (i64* ctx, i64* args, i64* out)`
+with every argument and the result in an int64 word (floats by their bits,
+bools 0/1), so Python calls it through one ctypes prototype.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ...ir.nodes import Block, Function, Instr
+from .select import Typed
+
+LLTYPE = {"i": "i64", "f": "double", "b": "i1"}
+_ZERO = {"i": "0", "f": "0.0", "b": "false"}
+
+_INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
+declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
+declare {i64, i1} @llvm.smul.with.overflow.i64(i64, i64)
+"""
+
+_ICMP = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
+_FCMP = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
+_FOP = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv", "mod": "frem"}
+
+
+def float_lit(x: float) -> str:
+    # LLVM reads a double exactly in hex (bits); decimal text could round.
+    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def back_edge_targets(fn: Function) -> set[Block]:
+    """Loop headers: targets of edges to a block still on the DFS stack."""
+    out: set[Block] = set()
+    state: dict[Block, int] = {}
+    stack = [(fn.entry, iter(fn.entry.succs))]
+    state[fn.entry] = 1
+    while stack:
+        b, it = stack[-1]
+        for s in it:
+            if state.get(s) == 1:
+                out.add(s)
+            elif s not in state:
+                state[s] = 1
+                stack.append((s, iter(s.succs)))
+                break
+        else:
+            state[b] = 2
+            stack.pop()
+    return out
+
+
+class _FnEmitter:
+    def __init__(self, ty: Typed, names: dict) -> None:
+        self.ty = ty
+        self.names = names  # Code -> LLVM function name
+        self.lines: list[str] = []
+        self.n = 0
+        self.cur = ""
+
+    def tmp(self, base: str = "t") -> str:
+        self.n += 1
+        return f"%{base}.{self.n}"
+
+    def val(self, v: Instr) -> str:
+        if v.op == "const":
+            x = v.attrs[0]
+            t = self.ty.types[v]
+            if t == "b":
+                return "true" if x else "false"
+            if t == "f":
+                return float_lit(float(x))
+            return str(int(x))
+        return f"%v{v.id}"
+
+    def as_float(self, v: Instr) -> str:
+        if self.ty.types[v] == "f":
+            return self.val(v)
+        if v.op == "const":
+            return float_lit(float(v.attrs[0]))
+        t = self.tmp("cv")
+        self.lines.append(f"  {t} = sitofp i64 {self.val(v)} to double")
+        return t
+
+    def label(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+        self.cur = name
+
+    def bail_if(self, cond: str) -> None:
+        cont = self.tmp("ok")[1:]
+        self.lines.append(f"  br i1 {cond}, label %bail, label %{cont}")
+        self.label(cont)
+
+    def tick(self) -> None:
+        """Decrement the countdown; at 0 ask the poll callback (0: bail)."""
+        c0, c1, z = self.tmp("cd"), self.tmp("cd"), self.tmp("cz")
+        L = self.lines
+        L.append(f"  {c0} = load i64, i64* %ctx")
+        L.append(f"  {c1} = sub i64 {c0}, 1")
+        L.append(f"  store i64 {c1}, i64* %ctx")
+        L.append(f"  {z} = icmp sle i64 {c1}, 0")
+        poll, cont = self.tmp("poll")[1:], self.tmp("go")[1:]
+        L.append(f"  br i1 {z}, label %{poll}, label %{cont}, !prof !0")
+        self.label(poll)
+        pp, pf, fp, npv, nz = self.tmp(), self.tmp(), self.tmp(), self.tmp(), self.tmp()
+        L.append(f"  {pp} = getelementptr i64, i64* %ctx, i64 2")
+        L.append(f"  {pf} = load i64, i64* {pp}")
+        L.append(f"  {fp} = inttoptr i64 {pf} to i64 ()*")
+        L.append(f"  {npv} = call i64 {fp}()")
+        L.append(f"  store i64 {npv}, i64* %ctx")
+        L.append(f"  {nz} = icmp sle i64 {npv}, 0")
+        L.append(f"  br i1 {nz}, label %bail, label %{cont}")
+        self.label(cont)
+
+    def emit(self) -> str:
+        ty = self.ty
+        fn = ty.fn
+        name = self.names[ty.code]
+        params = ", ".join(f"{LLTYPE[m]} %v{p.id}" for p, m in zip(fn.params[1:], ty.params))
+        rt = LLTYPE[ty.ret]
+        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
+        headers = back_edge_targets(fn)
+        body: dict[Block, list[str]] = {}
+        exits: dict[Block, str] = {}
+        for b in fn.blocks:
+            self.lines = []
+            self.cur = f"B{b.label}"
+            if b in headers:
+                self.tick()
+            for i in b.instrs:
+                self.instr(i)
+            self.term(b.terminator)
+            body[b] = self.lines
+            exits[b] = self.cur
+        out = [head, "entry:"]
+        out.append("  %dz = icmp sle i64 %depth, 0")
+        out.append("  br i1 %dz, label %bail, label %start")
+        out.append("start:")
+        out.append("  %d1 = sub i64 %depth, 1")
+        self.lines = out
+        self.tick()
+        out.append(f"  br label %B{fn.entry.label}")
+        for b in fn.blocks:
+            out.append(f"B{b.label}:")
+            for p in b.phis:
+                t = LLTYPE[ty.types[p]]
+                inc = ", ".join(f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds))
+                out.append(f"  %v{p.id} = phi {t} {inc}")
+            out += body[b]
+        out.append("bail:")
+        out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    def instr(self, i: Instr) -> None:
+        op = i.op
+        ty = self.ty.types
+        L = self.lines
+        if op in ("const", "range"):
+            return  # constants are literals at their uses; `range` is dead
+        r = f"%v{i.id}"
+        a = i.args
+        if op in ("add", "sub", "mul", "div", "mod"):
+            if ty[i] == "f":
+                L.append(f"  {r} = {_FOP[op]} double {self.as_float(a[0])}, {self.as_float(a[1])}")
+                return
+            x, y = self.val(a[0]), self.val(a[1])
+            if op in ("div", "mod"):
+                z, m1, mn, both, bad = (self.tmp() for _ in range(5))
+                L.append(f"  {z} = icmp eq i64 {y}, 0")
+                L.append(f"  {m1} = icmp eq i64 {y}, -1")
+                L.append(f"  {mn} = icmp eq i64 {x}, -9223372036854775808")
+                L.append(f"  {both} = and i1 {m1}, {mn}")
+                L.append(f"  {bad} = or i1 {z}, {both}")
+                self.bail_if(bad)
+                L.append(f"  {r} = {'sdiv' if op == 'div' else 'srem'} i64 {x}, {y}")
+                return
+            if not i.checked:
+                L.append(f"  {r} = {op} i64 {x}, {y}")
+                return
+            s, o = self.tmp("ov"), self.tmp("of")
+            L.append(f"  {s} = call {{i64, i1}} @llvm.s{op}.with.overflow.i64(i64 {x}, i64 {y})")
+            L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
+            L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
+            self.bail_if(o)
+            return
+        if op == "neg":
+            if ty[i] == "f":
+                L.append(f"  {r} = fneg double {self.val(a[0])}")
+                return
+            s, o = self.tmp("ov"), self.tmp("of")
+            L.append(f"  {s} = call {{i64, i1}} @llvm.ssub.with.overflow.i64(i64 0, i64 {self.val(a[0])})")
+            L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
+            L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
+            self.bail_if(o)
+            return
+        if op in ("band", "bor", "bxor"):
+            L.append(f"  {r} = {op[1:]} i64 {self.val(a[0])}, {self.val(a[1])}")
+            return
+        if op in _ICMP:
+            t = ty[a[0]]
+            if t == "f":
+                L.append(f"  {r} = fcmp {_FCMP[op]} double {self.val(a[0])}, {self.val(a[1])}")
+            else:
+                L.append(f"  {r} = icmp {_ICMP[op]} {LLTYPE[t]} {self.val(a[0])}, {self.val(a[1])}")
+            return
+        if op == "not":
+            L.append(f"  {r} = xor i1 {self.val(a[0])}, true")
+            return
+        if op == "check_bool":
+            L.append(f"  {r} = xor i1 {self.val(a[0])}, false")
+            return
+        if op == "call_global":
+            callee = self.ty.callees[i.attrs[0]]
+            rt = LLTYPE[ty[i]]
+            args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in a)
+            s, z = self.tmp("st"), self.tmp()
+            L.append(f"  {s} = call {{{rt}, i1}} @{self.names[callee]}(i64* %ctx, i64 %d1{args})")
+            L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
+            self.bail_if(z)
+            L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
+            return
+        raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
+
+    def term(self, t: Instr) -> None:
+        L = self.lines
+        if t.op == "jump":
+            L.append(f"  br label %B{t.targets[0].label}")
+        elif t.op == "branch":
+            L.append(f"  br i1 {self.val(t.args[0])}, label %B{t.targets[0].label}, label %B{t.targets[1].label}")
+        elif t.op == "return":
+            rt = LLTYPE[self.ty.ret]
+            x = self.tmp("rv")
+            L.append(f"  {x} = insertvalue {{{rt}, i1}} {{{rt} {_ZERO[self.ty.ret]}, i1 false}}, {rt} {self.val(t.args[0])}, 0")
+            L.append(f"  ret {{{rt}, i1}} {x}")
+        else:  # pragma: no cover - select.py refuses throw
+            raise AssertionError(f"native: terminator {t.op}")
+
+
+def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
+    """LLVM IR text for root and every function it reaches, plus the @entry wrapper."""
+    names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
+    parts = [_INTRINSICS]
+    for ty in group:
+        parts.append(_FnEmitter(ty, names).emit())
+    w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
+    args = []
+    for k, m in enumerate(root.params):
+        w.append(f"  %ap{k} = getelementptr i64, i64* %args, i64 {k}")
+        w.append(f"  %aw{k} = load i64, i64* %ap{k}")
+        if m == "i":
+            args.append(f"i64 %aw{k}")
+        elif m == "f":
+            w.append(f"  %ax{k} = bitcast i64 %aw{k} to double")
+            args.append(f"double %ax{k}")
+        else:
+            w.append(f"  %ax{k} = trunc i64 %aw{k} to i1")
+            args.append(f"i1 %ax{k}")
+    rt = LLTYPE[root.ret]
+    w.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
+    w.append("  %depth = load i64, i64* %dp")
+    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{''.join(', ' + x for x in args)})")
+    w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
+    w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
+    w.append("  %s = zext i1 %b to i32")
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[root.ret]
+    if conv is None:
+        w.append("  store i64 %r, i64* %out")
+    else:
+        w.append(f"  %rw = {conv}")
+        w.append("  store i64 %rw, i64* %out")
+    w.append("  ret i32 %s")
+    w.append("}")
+    parts.append("\n".join(w) + "\n")
+    # Branch weights for the poll test: it almost never fires.
+    parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
+    return "\n".join(parts), names

@@ -1,0 +1,376 @@
+"""The native tier's compiler and entry ops: llvmlite, MCJIT, ctypes (docs/native.md).
+
+`NativeTier(vm, log)` belongs to one VM's `Jit` (jit/tier.py). `entry(code,
+fb, fallback)` decides whether `code` compiles (jit/native/select.py), emits
+LLVM IR for it and every function it calls (jit/native/emit.py), optimizes
+it (LLVM's default O2 pipeline, no fast-math), turns it into machine code
+with MCJIT, and returns an *entry op*: a decoded op that replaces the
+function's pc-0 op. Called with the callee's frame already pushed (`fb.L =
+[fn, args..., nils]`), the op
+
+- passes the arguments as int64 words (a value of another type than the one
+  declared -- never the case after the checker, but cheap to check -- goes to
+  `fallback`),
+- runs the machine code with a countdown and the native depth left,
+- on success returns to the caller exactly as the RETURN instruction does,
+- on *bail* runs `fallback(fb)`: the same call from its entry state on the
+  interpreter (or the Python JIT). Native code writes nothing the VM can see
+  (no heap, no globals, no I/O: select.py), so re-executing from the frame
+  the interpreter still holds is exact: an overflow or a division by zero is
+  raised by the interpreter at the same pc with the same trace, a deadline
+  or an interrupt is honoured where the interpreter checks it.
+
+The poll callback (every `COUNTDOWN` loop iterations or calls) stops native
+code when a deadline passed, an interrupt is pending, a debugger started
+stepping, or another fiber is ready to run (fairness: the interpreter then
+switches at its next chunk end).
+
+GC: native code holds no heap references and allocates nothing, so it
+needs neither write barriers nor safe points; a collection cannot start while
+it runs (the only Python code it calls is the poll, which allocates nothing
+on the guest heap).
+
+Fuel: a VM that counts fuel does not use this tier (jit/tier.py; logged).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...bytecode.code import Code
+from ...heap.objects import Function as GuestFunction
+from ...ir.build import Unsupported, build, decode
+from ...ir.passes import PassContext, run_pipeline
+from .emit import emit_module
+from .select import NotEligible, Typed, analyze
+
+COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
+MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper recursion bails to the interpreter
+
+_llvm: Any = None
+
+
+def load_llvm() -> Any:
+    """llvmlite.binding, initialised once (imported lazily: startup stays lean)."""
+    global _llvm
+    if _llvm is None:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _llvm = llvm
+    return _llvm
+
+
+def _target_machine() -> Any:
+    llvm = load_llvm()
+    return llvm.Target.from_default_triple().create_target_machine(opt=2, jit=True)
+
+
+def optimize(mod: Any, tm: Any) -> None:
+    """LLVM's default O2 module pipeline (no fast-math flags are ever emitted)."""
+    llvm = load_llvm()
+    pto = llvm.create_pipeline_tuning_options(speed_level=2)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+
+
+def jit_pipeline_plain() -> list[str]:
+    from ..tier import jit_pipeline
+
+    return jit_pipeline()
+
+
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str]) -> Typed:
+    """Build, optimize (no speculation) and type one code object, or raise NotEligible."""
+    try:
+        fn = build(code)
+    except Unsupported as e:
+        raise NotEligible(str(e)) from None
+    run_pipeline(fn, passes, PassContext(speculate=False))
+    return analyze(fn, code, callee_of)
+
+
+def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
+    """root and every function it reaches through calls, all eligible with
+    matching argument types (NotEligible otherwise)."""
+    first = typed(root)
+    group = [first]
+    seen = {root: first}
+    k = 0
+    while k < len(group):
+        ty = group[k]
+        k += 1
+        for b in ty.fn.blocks:
+            for i in b.instrs:
+                if i.op != "call_global":
+                    continue
+                callee = ty.callees[i.attrs[0]]
+                if callee not in seen:
+                    try:
+                        seen[callee] = typed(callee)
+                    except NotEligible as e:
+                        raise NotEligible(f"calls {callee.name}, which is not eligible: {e}") from None
+                    group.append(seen[callee])
+                cty = seen[callee]
+                got = [ty.types[a] for a in i.args]
+                if got != cty.params:
+                    raise NotEligible(f"calls {callee.name} with arguments of other types than its parameters")
+    return group
+
+
+@dataclass
+class Compiled:
+    code: Code
+    params: list[str]
+    ret: str
+    cfunc: Any
+    engine: Any
+    ms: float
+    nfuncs: int
+    ir_before: str = ""
+    ir_after: str = ""
+
+
+_PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
+
+
+def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
+    """Machine code for group[0] (and the functions it calls)."""
+    llvm = load_llvm()
+    t0 = time.perf_counter()
+    root = group[0]
+    text, _ = emit_module(group, root)
+    mod = llvm.parse_assembly(text)
+    mod.verify()
+    tm = _target_machine()
+    optimize(mod, tm)
+    after = str(mod) if keep_text else ""
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    cfunc = _PROTO(engine.get_function_address("entry"))
+    ms = (time.perf_counter() - t0) * 1000
+    return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after)
+
+
+def _pack_float(x: float) -> int:
+    return struct.unpack("<q", struct.pack("<d", x))[0]
+
+
+def _unpack_float(w: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", w))[0]
+
+
+class NativeTier:
+    """The native compiler of one VM (see the module docstring)."""
+
+    def __init__(self, vm: Any, log: Callable[[str], None] | None) -> None:
+        load_llvm()
+        self.vm = vm
+        self.log = log
+        self.passes = jit_pipeline_plain()
+        self.typed: dict[Code, Typed | NotEligible] = {}
+        self.compiled: dict[Code, Compiled] = {}
+        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "bails": 0}
+        self.ctx = (ctypes.c_int64 * 3)()
+        self.poll_cb = _POLL(self._poll)
+        self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
+        self.ctx_addr = ctypes.addressof(self.ctx)
+        self.fiber: Any = None
+        self.stop_reason = ""
+        self.countdown = COUNTDOWN  # (tests lower it to poll often)
+
+    # ------------------------------------------------------------------ polling
+
+    def _poll(self) -> int:
+        # Called from machine code: must never raise (ctypes would print and return 0).
+        try:
+            vm = self.vm
+            lim = vm.limits
+            if lim.armed and (lim.interrupted or (lim.deadline is not None and time.monotonic() >= lim.deadline)):
+                self.stop_reason = "deadline or interrupt"
+                return 0
+            if vm.hooks.stepping:
+                self.stop_reason = "stepping"
+                return 0
+            fb = self.fiber
+            sched = vm.sched
+            if fb is not None and not fb.nested and vm.running and fb is vm.fiber and (sched.ready or sched.poll_now()):
+                self.stop_reason = "another fiber is ready"
+                return 0
+            return self.countdown
+        except BaseException:  # noqa: BLE001 - stop native code; the interpreter re-runs the call
+            self.stop_reason = "poll failed"
+            return 0
+
+    # ------------------------------------------------------------------ compiling
+
+    def _typed(self, code: Code, G: list) -> Typed:
+        got = self.typed.get(code)
+        if got is None:
+
+            def callee_of(slot: int) -> Code | None:
+                f = G[slot] if 0 <= slot < len(G) else None
+                return f.code if type(f) is GuestFunction and not f.upvals else None
+
+            try:
+                got = typed_ir(code, callee_of, self.passes)
+            except NotEligible as e:
+                got = e
+            except RecursionError:
+                got = NotEligible("nested too deeply")
+            self.typed[code] = got
+        if isinstance(got, NotEligible):
+            raise got
+        return got
+
+    def compile(self, code: Code, G: list) -> Compiled | None:
+        """Machine code for code, or None (logged with the reason)."""
+        if code in self.compiled:
+            return self.compiled[code]
+        t0 = time.perf_counter()
+        try:
+            group = group_of(code, lambda c: self._typed(c, G))
+            comp = compile_group(group)
+        except NotEligible as e:
+            self.stats["not_native"] += 1
+            if self.log is not None:
+                self.log(f"jit: not native {code.name}: {e}")
+            return None
+        except Exception as e:  # noqa: BLE001 - an LLVM or emitter bug: the other tiers run it
+            self.stats["not_native"] += 1
+            if self.log is not None:
+                self.log(f"jit: not native {code.name}: internal error: {type(e).__name__}: {e}")
+            return None
+        comp.ms = (time.perf_counter() - t0) * 1000
+        self.compiled[code] = comp
+        self.stats["native"] += 1
+        if self.log is not None:
+            n = comp.nfuncs
+            self.log(f"jit: native {code.name} in {comp.ms:.1f} ms ({n} function{'s' if n != 1 else ''}, LLVM O2, MCJIT)")
+        return comp
+
+    def entry(self, code: Code, G: list, max_depth: int, fallback: Callable[[Any], Any]) -> Callable | None:
+        """The pc-0 op that runs code natively, or None when it does not compile."""
+        comp = self.compile(code, G)
+        if comp is None:
+            return None
+        params = comp.params
+        n = len(params)
+        args = (ctypes.c_int64 * max(n, 1))()
+        out = ctypes.c_int64()
+        args_addr = ctypes.addressof(args)
+        out_addr = ctypes.addressof(out)
+        ctx = self.ctx
+        ctx_addr = self.ctx_addr
+        cfunc = comp.cfunc
+        hooks = self.vm.hooks
+        stats = self.stats
+        ret = comp.ret
+        tier = self
+        name = code.name
+        log = self.log
+        kinds = [(k + 1, p) for k, p in enumerate(params)]
+
+        def native(fb: Any) -> Any:
+            if hooks.stepping:
+                return fallback(fb)
+            L = fb.L
+            for k, p in kinds:
+                x = L[k]
+                t = type(x)
+                if p == "i" and t is int:
+                    args[k - 1] = x
+                elif p == "f" and t is float:
+                    args[k - 1] = _pack_float(x)
+                elif p == "b" and t is bool:
+                    args[k - 1] = 1 if x else 0
+                else:
+                    return fallback(fb)
+            depth = max_depth - len(fb.frames)
+            if depth <= 0:
+                return fallback(fb)
+            # (a native call inside the poll's Python cannot happen: it runs no guest code)
+            saved = tier.fiber
+            tier.fiber = fb
+            ctx[0] = tier.countdown
+            ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
+            st = cfunc(ctx_addr, args_addr, out_addr)
+            tier.fiber = saved
+            stats["native_calls"] += 1
+            if st:
+                stats["bails"] += 1
+                if log is not None and stats["bails"] <= 8:
+                    why = tier.stop_reason or "a failure the interpreter reports (overflow, division by zero, depth)"
+                    tier.stop_reason = ""
+                    log(f"jit: native {name} bailed ({why}): re-running the call interpreted")
+                tier.stop_reason = ""
+                return fallback(fb)
+            w = out.value
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            C, r = fb.frames.pop()
+            C.append(v)
+            fb.L = C
+            return r
+
+        return native
+
+
+def dump_native(m: Any) -> str:
+    """`tvm jit-dump --native`: for each function of a module, the LLVM IR
+    before and after LLVM's passes and the machine code, or why it is not
+    eligible. Static: callees are the hoisted functions the module's top
+    level stores in its globals."""
+    from ...ir.text import _codes
+
+    parts = [f"=== module {m.path} ({m.lang}) ==="]
+    slots: dict[int, Code] = {}
+    try:
+        init = build(m.init)
+        ins = decode(m.init)
+        for b in init.blocks:
+            for i in b.instrs:
+                v = i.args[0] if i.op == "store_global" and i.args else None
+                if v is not None and v.op == "closure" and not v.args and v.pc in ins:
+                    slots[i.attrs[0]] = m.init.consts[ins[v.pc][1][0]]
+    except Unsupported:
+        pass
+    passes = jit_pipeline_plain()
+    cache: dict[Code, Typed | NotEligible] = {}
+
+    def typed(c: Code) -> Typed:
+        if c not in cache:
+            try:
+                cache[c] = typed_ir(c, slots.get, passes)
+            except NotEligible as e:
+                cache[c] = e
+        got = cache[c]
+        if isinstance(got, NotEligible):
+            raise got
+        return got
+
+    llvm = load_llvm()
+    for c in _codes(m.init):
+        if c is m.init:
+            continue
+        parts.append(f"--- fn {c.name}: native ---")
+        try:
+            group = group_of(c, typed)
+        except NotEligible as e:
+            parts.append(f"not eligible: {e}")
+            continue
+        comp = compile_group(group, keep_text=True)
+        parts.append(f"; compiled in {comp.ms:.1f} ms ({comp.nfuncs} function{'s' if comp.nfuncs != 1 else ''})")
+        parts.append("--- LLVM IR before optimization ---")
+        parts.append(comp.ir_before.rstrip("\n"))
+        parts.append("--- LLVM IR after optimization (O2) ---")
+        parts.append(comp.ir_after.rstrip("\n"))
+        parts.append("--- machine code ---")
+        mod = llvm.parse_assembly(comp.ir_after)
+        parts.append(_target_machine().emit_assembly(mod).rstrip("\n"))
+    return "\n".join(parts) + "\n"

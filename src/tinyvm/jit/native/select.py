@@ -1,0 +1,200 @@
+"""Which functions the native tier compiles (v0), and the machine type of every value.
+
+The decision is made on the optimized SSA IR of a code object (ir/build.py,
+then the JIT's pipeline without speculation: no guards, so nothing in the
+compiled code can deoptimise mid-function). A function is *eligible* when
+
+- its parameters and declared result are `int`, `float` or `bool`;
+- every value it computes gets one of the machine types below (phis must
+  agree: a slot that holds an int on one path and a float on another is not
+  eligible), inferred here rather than read from the IR's types, which leave
+  call results and mixed arithmetic `any`;
+- every instruction is in `WHITELIST` with operand types its rule accepts;
+- every `call_global` names a hoisted top-level function (TinyLang makes those
+  bindings constant: `f = 3` is a compile error) that is itself eligible.
+
+Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1).
+
+Why the whitelist leaves things out: mixed int/float *comparisons* (Python
+compares an int and a float exactly, not after rounding the int: no single
+LLVM instruction does that), bools in arithmetic (a TypeError at run time),
+shifts (range errors), and everything touching the heap or the VM (fields,
+arrays, strings, globals other than calls, closures, printing, throwing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...ir.nodes import Function, Instr
+
+# IR op -> what it may be given (checked in `_type_of`).
+WHITELIST = {
+    "param": "the function's parameters (int, float, bool)",
+    "const": "int, float or bool constants",
+    "phi": "operands of one machine type",
+    "add": "int x int (overflow-checked), float/int mixes (promoted to float)",
+    "sub": "as add",
+    "mul": "as add",
+    "div": "int / int (truncating; bails on 0 and MIN/-1), float division (IEEE)",
+    "mod": "int % int (C remainder; bails on 0 and MIN % -1), float fmod",
+    "neg": "int (overflow-checked) or float",
+    "band": "int x int", "bor": "int x int", "bxor": "int x int",
+    "lt": "int x int or float x float", "le": "as lt", "gt": "as lt", "ge": "as lt",
+    "eq": "two values of one machine type", "ne": "as eq",
+    "not": "bool", "check_bool": "bool",
+    "range": "int x int whose result only frame states name (a for-range loop's leftover)",
+    "call_global": "a hoisted function that is itself eligible",
+    "jump": "-", "branch": "a bool condition", "return": "the declared result type",
+}
+
+_SCALAR = {"int": "i", "float": "f", "bool": "b"}
+
+
+class NotEligible(Exception):
+    """Why a function is not compiled natively (logged under --jit-log)."""
+
+
+@dataclass
+class Typed:
+    """One eligible function: its IR, the machine type of each value, its callees."""
+
+    fn: Function
+    code: Any
+    params: list[str]  # machine types of the declared parameters (slot 1..)
+    ret: str
+    types: dict[Instr, str] = field(default_factory=dict)
+    callees: dict[int, Any] = field(default_factory=dict)  # global slot -> the callee's Code
+
+
+def scalar(t: Any) -> str | None:
+    return _SCALAR.get(str(t)) if t is not None else None
+
+
+def const_type(v: Any) -> str | None:
+    t = type(v)
+    return "b" if t is bool else "i" if t is int else "f" if t is float else None
+
+
+def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
+    """Type every value of fn (optimized IR, no speculation) or raise NotEligible.
+
+    `callee_of(slot)` returns the Code of the hoisted function in global
+    `slot`, or None when the slot holds anything else now."""
+    params = []
+    for p in fn.params[1:]:
+        m = scalar(p.type)
+        if m is None:
+            raise NotEligible(f"parameter of type {p.type}")
+        params.append(m)
+    ret = scalar(fn.ret)
+    if ret is None:
+        raise NotEligible(f"result type {fn.ret}")
+    ty = Typed(fn, code, params, ret)
+    types = ty.types
+    for p, m in zip(fn.params[1:], params):
+        types[p] = m
+    uses: set[Instr] = {a for b in fn.blocks for i in b.all() for a in i.args}
+    for b in fn.blocks:
+        if b.catch_preds:
+            raise NotEligible("exception handler")
+        for i in b.instrs + [b.terminator]:
+            if i is not None and i.catch is not None:
+                raise NotEligible("exception handler")
+    # Phis first take the type of their already-typed operands; iterate until
+    # nothing changes (loops: a phi's back-edge operand is typed after it).
+    changed = True
+    rounds = 0
+    while changed:
+        changed = False
+        rounds += 1
+        if rounds > len(fn.blocks) + 3:
+            break
+        for b in fn.blocks:
+            for i in b.phis:
+                got = {types[a] for a in i.args if a in types}
+                if len(got) > 1:
+                    raise NotEligible(f"v{i.id} holds values of different types ({', '.join(sorted(_NAMES[g] for g in got))})")
+                if got and i not in types:
+                    types[i] = got.pop()
+                    changed = True
+            for i in b.instrs:
+                if i in types:
+                    continue
+                if any(a not in types for a in i.args):
+                    continue
+                t = _type_of(i, types, uses, callee_of, ty)
+                types[i] = t
+                changed = True
+    for b in fn.blocks:
+        for i in b.all():
+            if i.op in ("jump",):
+                continue
+            if i.op == "branch":
+                if types.get(i.args[0]) != "b":
+                    raise NotEligible("branch on a value that is not bool")
+                continue
+            if i.op == "return":
+                if types.get(i.args[0]) != ret:
+                    raise NotEligible(f"returns {_NAMES.get(types.get(i.args[0]), 'a value of another type')}, declared {fn.ret}")
+                continue
+            if i.op not in WHITELIST:
+                raise NotEligible(f"uses {i.op}")
+            if i not in types:
+                raise NotEligible(f"v{i.id} ({i.op}) has no machine type")
+    return ty
+
+
+_NAMES = {"i": "int", "f": "float", "b": "bool", None: "?"}
+
+
+def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str:
+    op = i.op
+    a = [types[x] for x in i.args]
+    if op not in WHITELIST or op in ("phi", "param"):
+        raise NotEligible(f"uses {op}")
+    if op == "const":
+        t = const_type(i.attrs[0] if i.attrs else None)
+        if t is None:
+            raise NotEligible(f"constant {i.attrs[0]!r}")
+        return t
+    if op in ("add", "sub", "mul", "div", "mod"):
+        if "b" in a:
+            raise NotEligible(f"{op} of a bool")
+        return "i" if a == ["i", "i"] else "f"
+    if op == "neg":
+        if a[0] == "b":
+            raise NotEligible("neg of a bool")
+        return a[0]
+    if op in ("band", "bor", "bxor"):
+        if a != ["i", "i"]:
+            raise NotEligible(f"{op} of {'/'.join(_NAMES[x] for x in a)}")
+        return "i"
+    if op in ("lt", "le", "gt", "ge"):
+        if a not in (["i", "i"], ["f", "f"]):
+            raise NotEligible(f"{op} of {' and '.join(_NAMES[x] for x in a)} (mixed comparisons are exact in the interpreter)")
+        return "b"
+    if op in ("eq", "ne"):
+        if a[0] != a[1]:
+            raise NotEligible(f"{op} of {' and '.join(_NAMES[x] for x in a)}")
+        return "b"
+    if op in ("not", "check_bool"):
+        if a != ["b"]:
+            raise NotEligible(f"{op} of {_NAMES[a[0]]}")
+        return "b"
+    if op == "range":
+        if a != ["i", "i"] or i in uses:
+            raise NotEligible("a range value that is used")
+        return "i"  # (never emitted: only frame states name it)
+    if op == "call_global":
+        slot = i.attrs[0]
+        callee = callee_of(slot)
+        if callee is None:
+            raise NotEligible(f"calls global {slot}, not a hoisted function")
+        ret = scalar(getattr(callee, "ret_type", None))
+        if ret is None:
+            raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
+        ty.callees[slot] = callee
+        return ret
+    raise NotEligible(f"uses {op}")  # pragma: no cover - every whitelisted op is handled above

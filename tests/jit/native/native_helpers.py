@@ -1,0 +1,28 @@
+"""Shared helpers of the native tier's tests: run a program in-process on a tier."""
+
+from __future__ import annotations
+
+import io
+
+from tinyvm.cli.main import main
+
+
+def cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdin=io.StringIO(""), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def both(src: str, *extra: str) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    """(interpreter, native-eager) results of `tvm run -e src`; the native run's
+    stderr without its --jit-log lines, which are returned separately by `logged`."""
+    want = cli(["run", *extra, "-e", src])
+    code, out, err = cli(["run", "--jit=native-eager", "--jit-log", *extra, "-e", src])
+    log = [line for line in err.splitlines() if line.startswith("jit: ")]
+    rest = "".join(line + "\n" for line in err.splitlines() if not line.startswith("jit: "))
+    both.log = log  # type: ignore[attr-defined]
+    return want, (code, out, rest)
+
+
+def native(name: str, log: list[str]) -> bool:
+    return any(line.startswith(f"jit: native {name} in ") for line in log)
