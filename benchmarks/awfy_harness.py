@@ -8,8 +8,10 @@ one process per benchmark, with the same outer and inner iteration counts:
 * TinyVM: ``tvm run benchmarks/awfy/run.tl NAME OUTER INNER`` (the TinyLang
   ports), once per tier: ``fused`` (the default interpreter), ``plain``
   (``VM(fuse=False)``) and ``metered`` (``VM(meter_fuel=True)``), chosen with
-  the CLI's ``TVM_TIER`` variable, and ``jit`` (the fused interpreter with the
-  JIT tier on: ``TVM_JIT=on``, docs/jit.md);
+  the CLI's ``TVM_TIER`` variable, ``jit`` (the fused interpreter with the
+  JIT tier on: ``TVM_JIT=on``, docs/jit.md), and ``native`` (``TVM_JIT=native``:
+  the JIT plus machine code for eligible functions, docs/native.md; needs
+  the ``native`` extra);
 * CPython: ``harness.py`` of ``../shared/awfy/Python``, run from that folder
   by the interpreter running this harness;
 * Lua 5.4 and LuaJIT: ``harness.lua`` of ``../shared/awfy/Lua``, when
@@ -52,7 +54,7 @@ PORTS = HERE / "awfy"
 SUITE = REPO.parent / "shared" / "awfy"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyvm-awfy"
 
-TIERS = ("fused", "plain", "metered", "jit")
+TIERS = ("fused", "plain", "metered", "jit", "native")
 GC_MODES = ("stw", "incremental", "generational")  # TIER+MODE: the tier with that collector
 NAMES = ("Bounce", "List", "Mandelbrot", "NBody", "Permute", "Queens", "Sieve", "Storage", "Towers")
 
@@ -148,7 +150,8 @@ def tinyvm_runtime(tier: str) -> Runtime:
     base, _, gc_mode = tier.partition("+")
     argv = [sys.executable, "-c", "from tinyvm.cli.main import tvm_main; tvm_main()",
             "run", "--max-memory", "1G", str(PORTS / "run.tl")]
-    env = {"TVM_TIER": "" if base in ("fused", "jit") else base, "TVM_JIT": "on" if base == "jit" else "off", "TVM_GC": gc_mode}
+    jit = {"jit": "on", "native": "native"}.get(base, "off")  # (native: the llvmlite tier, docs/native.md)
+    env = {"TVM_TIER": "" if base in ("fused", "jit", "native") else base, "TVM_JIT": jit, "TVM_GC": gc_mode}
     return Runtime(f"tinyvm-{tier}", argv, REPO, env)
 
 
@@ -264,7 +267,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.awfy", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
     ap.add_argument("--quick", action="store_true", help="small counts: a ~30 s smoke run")
-    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit (default fused); TIER+MODE runs it with the collector MODE (stw, incremental, generational)")
+    ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit,native (default fused); TIER+MODE runs it with the collector MODE (stw, incremental, generational)")
     ap.add_argument("--no-reference", action="store_true", help="TinyVM only: no CPython, Lua or C++")
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in NAMES]
