@@ -34,8 +34,6 @@ from math import ceil
 from time import perf_counter
 from typing import Any
 
-from .tuning import MODES  # noqa: F401 (re-exported: the modes, for reports and benchmarks)
-
 # The kinds of pause each mode makes (docs/gc.md).
 MODE_KINDS = {
     "stw": ("full", "emergency"),

@@ -53,20 +53,17 @@ from itertools import chain
 from time import perf_counter
 from typing import Any
 
+from .heap import FREED
 from .objects import ENTRY, Array, HeapObject
 from .weak import WeakMap, WeakRef, clear_weak, weak_edges
 
-MIN_GAP_DIVISOR = 16  # heap.MIN_GAP_DIVISOR
 OLD_BASE = -11  # the first major's clean colour; later ones count down by 2
-FREED = -7  # heap.FREED (heap.py imports this module lazily; no cycle at import)
 _SEEN = -8  # a remembered object already kept, while the set is cleaned
 LARGE_ARRAY = 1024  # elements: a larger array remembers values, not itself (barrier)
 STRESS_MAJOR_EVERY = 8  # under --gc-stress: one collection in 8 is major
 
 
 class Generational:
-    kinds = ("minor", "major", "emergency")
-
     def __init__(self, heap: Any) -> None:
         self.heap = heap
         # Every object the heap holds becomes old, clean, at once: nothing
@@ -131,11 +128,11 @@ class Generational:
         t = h.tuning
         live = self.old_live
         gap = max(live * t.major_mul // 100, t.nursery)
-        gap = min(gap, max((h.limit - live) // 2, h.limit // MIN_GAP_DIVISOR))
+        gap = min(gap, h.room(live))
         self.major_target = live + gap
         # (near the limit, a smaller nursery: as pace_full's gap, so that
         # minor collections, not emergency marks, keep the heap under it)
-        h.gc_target = h.bytes + min(t.nursery, max((h.limit - h.bytes) // 2, h.limit // MIN_GAP_DIVISOR))
+        h.gc_target = h.bytes + min(t.nursery, h.room(h.bytes))
         h.next_gc = min(h.gc_target, h.limit)
 
     # ------------------------------------------------------------------ barrier
@@ -163,7 +160,7 @@ class Generational:
         """Back to one list (another mode takes over)."""
         h = self.heap
         h.objects = self.all_objects()
-        h.watch = h.new_mark = h.epoch  # (the caller resets watch)
+        h.new_mark = h.epoch  # (set_mode resets watch)
         self.old, self.ages, self.remembered, self.young_values = [], [], [], []
 
     # ------------------------------------------------------------------ collections

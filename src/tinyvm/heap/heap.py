@@ -243,13 +243,19 @@ class Heap:
     def pace_full(self, live: int) -> None:
         """Due a full collection (or cycle) for a heap of `live` bytes."""
         limit = self.limit
-        gap = min(max(self.threshold, live * self.tuning.pause // 100 - live), max((limit - live) // 2, limit // MIN_GAP_DIVISOR))
+        gap = min(max(self.threshold, live * self.tuning.pause // 100 - live), self.room(live))
         # A collection is due at gc_target, which may lie beyond the limit when
         # the live bytes are near it (the limit's emergency mark then does the
         # collector's work). next_gc, the one number alloc tests, is the
         # nearer of the two.
         self.gc_target = live + gap
         self.next_gc = min(self.gc_target, limit)
+
+    def room(self, live: int) -> int:
+        """The most a collection may wait for beyond `live` bytes: halfway
+        to the limit, but never closer than limit // MIN_GAP_DIVISOR (the
+        module docstring's pacing rule, for every mode)."""
+        return max((self.limit - live) // 2, self.limit // MIN_GAP_DIVISOR)
 
     # ------------------------------------------------------------------ barrier
 

@@ -51,6 +51,7 @@ import gc as host_gc
 from time import perf_counter
 from typing import Any
 
+from .heap import FREED, NO_WATCH
 from .objects import FLOAT_BYTES, INT_BYTES, Array, HeapObject, str_bytes
 from .weak import clear_weak, trace_ephemerons
 
@@ -69,13 +70,9 @@ MAX_DEBT_STEPS = 8  # a slice pays at most this many stepsizes of allocation
 # every back-edge anyway.
 CYCLE_CHUNK = 256
 STRESS_BUDGET = 2048  # least bytes scanned per slice under --gc-stress (cycles must end)
-FREED = -7  # heap.FREED
-NO_WATCH = -9  # heap.NO_WATCH
 
 
 class Incremental:
-    kinds = ("full", "incremental-slice", "emergency")
-
     def __init__(self, heap: Any) -> None:
         self.heap = heap
         self.phase = IDLE
@@ -173,7 +170,6 @@ class Incremental:
 
     def step(self) -> int:
         """One slice (heap.step at a safe point): starts a cycle if none runs."""
-        h = self.heap
         # CPython's own cycle collector may start inside any allocation of a
         # container; it would stop the slice for milliseconds (its pause, not
         # this collector's: guest garbage never needs it, sweeps break its

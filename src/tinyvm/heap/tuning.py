@@ -29,7 +29,7 @@ The parameters follow Lua's `collectgarbage` where Lua has one:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 # The collector modes (`--gc`, `gc.mode`); the first is the default.
 MODES = ("stw", "incremental", "generational")
@@ -49,7 +49,7 @@ class Tuning:
     major_mul: int = 100
 
     # (least value, what it means) per parameter: for the error messages.
-    LIMITS = {
+    LIMITS: ClassVar[dict[str, tuple[int, str]]] = {
         "pause": (100, "percent of the live bytes (>= 100)"),
         "stepmul": (100, "percent of the bytes allocated (>= 100: marking must outrun allocation)"),
         "stepsize": (64, "bytes (>= 64)"),

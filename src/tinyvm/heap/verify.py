@@ -29,11 +29,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .heap import FREED
 from .objects import HeapObject
 from .weak import WeakMap, WeakRef, weak_edges
 
 WINDOW = 20_000  # objects looked at per check on a large heap
-FREED = -7  # heap.FREED
 
 
 class HeapVerifyError(AssertionError):

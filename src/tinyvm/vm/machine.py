@@ -265,17 +265,16 @@ class Machine(Calls, ObjectOps, Modules):
 
     def collect(self) -> int:
         """A full collection now (gc.collect(), the host's vm.collect())."""
-        freed = self.heap.collect(self.gc_roots())
-        if self.hooks.on_gc:  # (the pause as the heap's statistics measured it)
-            self.hooks.gc(freed, self.heap.stats.last_pause * 1000)
-        return freed
+        return self._gc_done(self.heap.collect(self.gc_roots()))
 
     def gc_step(self) -> int:
         """At a safe point with a collection pending: the work the collector's
         mode does there (a full collection, a minor or major one, or an
         incremental slice: heap.step)."""
-        freed = self.heap.step()
-        if self.hooks.on_gc:
+        return self._gc_done(self.heap.step())
+
+    def _gc_done(self, freed: int) -> int:
+        if self.hooks.on_gc:  # (the pause as the heap's statistics measured it)
             self.hooks.gc(freed, self.heap.stats.last_pause * 1000)
         return freed
 
