@@ -116,7 +116,11 @@ class _FnEmitter:
         self.lines.append(f"{name}:")
         self.cur = name
 
-    def bail_if(self, cond: str) -> None:
+    def fail_if(self, cond: str, at: Instr) -> None:
+        """Leave native code when `cond` holds, because instruction `at` fails
+        (overflow, a zero divisor, a callee that left): every failure exit goes
+        through here, so how native code leaves (v0: bail and re-run the call)
+        is decided in one place."""
         cont = self.tmp("ok")[1:]
         self.lines.append(f"  br i1 {cond}, label %bail, label %{cont}")
         self.label(cont)
@@ -202,7 +206,7 @@ class _FnEmitter:
                 L.append(f"  {mn} = icmp eq i64 {x}, -9223372036854775808")
                 L.append(f"  {both} = and i1 {m1}, {mn}")
                 L.append(f"  {bad} = or i1 {z}, {both}")
-                self.bail_if(bad)
+                self.fail_if(bad, i)
                 L.append(f"  {r} = {'sdiv' if op == 'div' else 'srem'} i64 {x}, {y}")
                 return
             if not i.checked:
@@ -212,7 +216,7 @@ class _FnEmitter:
             L.append(f"  {s} = call {{i64, i1}} @llvm.s{op}.with.overflow.i64(i64 {x}, i64 {y})")
             L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
             L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
-            self.bail_if(o)
+            self.fail_if(o, i)
             return
         if op == "neg":
             if ty[i] == "f":
@@ -222,7 +226,7 @@ class _FnEmitter:
             L.append(f"  {s} = call {{i64, i1}} @llvm.ssub.with.overflow.i64(i64 0, i64 {self.val(a[0])})")
             L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
             L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
-            self.bail_if(o)
+            self.fail_if(o, i)
             return
         if op in ("band", "bor", "bxor"):
             L.append(f"  {r} = {op[1:]} i64 {self.val(a[0])}, {self.val(a[1])}")
@@ -247,7 +251,7 @@ class _FnEmitter:
             s, z = self.tmp("st"), self.tmp()
             L.append(f"  {s} = call {{{rt}, i1}} @{self.names[callee]}(i64* %ctx, i64 %d1{args})")
             L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
-            self.bail_if(z)
+            self.fail_if(z, i)
             L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through

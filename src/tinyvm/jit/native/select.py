@@ -66,6 +66,10 @@ class Typed:
     ret: str
     types: dict[Instr, str] = field(default_factory=dict)
     callees: dict[int, Any] = field(default_factory=dict)  # global slot -> the callee's Code
+    # Instructions with effects the VM can see (heap stores, calls out of
+    # native code). v0 bails and re-runs the whole call, which is exact only
+    # for pure functions: a function with effects needs exact-pc deopt.
+    effects: list[Instr] = field(default_factory=list)
 
 
 def scalar(t: Any) -> str | None:
