@@ -129,8 +129,10 @@ def collect_programs() -> list[Path]:
     for section in sorted(LANG_DIR.iterdir()):
         if not section.is_dir() or section.name.startswith((".", "_")):
             continue
+        # 13_v1_1 has one folder per 1.1 feature (tests/lang/README.md).
+        pattern = "*/*.tl" if section.name == "13_v1_1" else "*.tl"
         files.extend(
-            p for p in sorted(section.glob("*.tl")) if p.is_file() and not p.name.startswith("_")
+            p for p in sorted(section.glob(pattern)) if p.is_file() and not p.name.startswith("_")
         )
     return files
 

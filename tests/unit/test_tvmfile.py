@@ -140,7 +140,7 @@ def test_dump_rejects_unserialisable_constant():
 def test_header_layout():
     data = dump_bundle(sample_bundle())
     assert data[:4] == b"TVM\x00"
-    assert struct.unpack(">H", data[4:6]) == (4,)
+    assert struct.unpack(">H", data[4:6]) == (5,)
     assert data[6:38] == hashlib.sha256(data[38:]).digest()
     assert HEADER_SIZE == 38
 
