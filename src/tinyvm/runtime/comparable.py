@@ -23,11 +23,13 @@ from .values import compare, typeof
 
 
 def _compare(name: str):
+    kinds = (str,) if name == "string" else (int, float)  # (bool is not an int here: type() is exact)
+
     def method(recv: Any, *args: Any) -> int:
         if len(args) != 1:
             raise RtError("TypeError", f"{name}.compare expects 1 argument, got {len(args)}")
         other = args[0]
-        if type(other) is bool or type(other) not in (int, float, str):
+        if type(other) not in kinds:
             raise RtError("TypeError", f"{name}.compare: cannot compare {name} with {typeof(other)}")
         if compare("<", recv, other):
             return -1

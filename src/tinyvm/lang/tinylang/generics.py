@@ -55,7 +55,6 @@ from .types import (
     NIL,
     OK,
     SELF,
-    STRING,
     ArrayT,
     ClassRefT,
     ClassSym,
