@@ -186,6 +186,9 @@ class GenericChecks(_Base):
     def init_generics(self) -> None:
         self.tp_nodes: dict[int, TypeParamT] = {}  # id(NamedType) -> the parameter it names
         self.fn_tparams: dict[int, tuple[TypeParamT, ...]] = {}  # id(FnDecl) -> its own type parameters
+        # id(ClassSym) -> its parent's type arguments (`extends Base<int>`), in
+        # terms of the class's own type parameters.
+        self.parent_args: dict[int, tuple[Type, ...]] = {}
         self._scalar_methods: dict[Type, dict[str, S.Sig]] = {}
 
     # ------------------------------------------------------------------ declarations
@@ -247,6 +250,15 @@ class GenericChecks(_Base):
             if sym.parent is not None and sym.parent.is_interface:
                 self.error(c.parent, f"a class cannot extend interface {sym.parent.name}; use 'implements'")
                 sym.parent = None
+            targs = c.parent.type_args if c.parent is not None else None
+            if targs is not None and sym.parent is not None:
+                want = len(sym.parent.tparams)
+                if len(targs) != want:
+                    self.error(c.parent, f"type '{sym.parent.name}' takes {plural(want, 'type argument')}, got {len(targs)}")
+                args = [self.annot(a) for a in targs[:want]] + [ANY] * max(0, want - len(targs))
+                for tp, a in zip(sym.parent.tparams, args):
+                    self.check_bound(c.parent, tp, a, f"type '{sym.parent.name}'")
+                self.parent_args[id(sym)] = tuple(args)
             for texpr in c.implements or ():
                 it = self.annot(texpr)
                 if not (isinstance(it, ClassT) and it.sym is not None and it.sym.is_interface):
@@ -363,18 +375,27 @@ class GenericChecks(_Base):
 
     def recv_map(self, ot: ClassT) -> dict:
         """What a member's type parameters are for a receiver of type ot:
-        a generic class's for `Stack<int>`; `Self` for an interface; `any`
-        for an ancestor's (extended raw)."""
-        m: dict = {}
+        a generic class's for `Stack<int>` (none inside the class: `self`
+        keeps `T`); an ancestor's as the `extends Base<...>` clauses along
+        the chain give them (`any` when extended raw); `Self` for an
+        interface."""
         sym = ot.sym
-        for c in sym.ancestors():
-            if c.tparams:
-                if c is sym and isinstance(ot, InstT):
-                    m.update(zip(c.tparams, ot.args))
-                elif c is not sym:
-                    m.update((tp, ANY) for tp in c.tparams)
-            if c.is_interface:
-                m[SELF] = ot
+        cur: dict = dict(zip(sym.tparams, ot.args)) if isinstance(ot, InstT) else {}
+        m = dict(cur)
+        c = sym
+        n = 0
+        while c.parent is not None and n < 1000:  # (a chain is acyclic; guard anyway)
+            p = c.parent
+            if p.tparams:
+                pargs = self.parent_args.get(id(c))
+                cur = {tp: subst(a, cur) for tp, a in zip(p.tparams, pargs)} if pargs else {tp: ANY for tp in p.tparams}
+                m.update(cur)
+            else:
+                cur = {}
+            c = p
+            n += 1
+        if sym.is_interface:
+            m[SELF] = ot
         return m
 
     def generic_callee(self, callee: A.Expr) -> A.FnDecl | None:
@@ -458,12 +479,28 @@ class GenericChecks(_Base):
             self.error(e.callee, f"'{who}' takes no type arguments")
         return super().call_value(e, ct, who, global_call)
 
+    def construct(self, e: A.Call, cls: ClassT) -> Type:
+        """A non-generic class whose `init` is inherited from a generic one
+        (`class Leaf extends Mid<string>`): init's parameters substituted."""
+        sym = cls.sym
+        found = sym.find_method("init") if sym is not None else None
+        if found is not None and found[0] is not sym:
+            m = self.recv_map(cls)
+            sig = self.method_sig(*found) if m else None
+            if sig is not None:
+                sig = subst(sig, m)
+                self.args(e, sig.params, sig.names, sig.owner, who=sym.name)
+                return cls
+        return super().construct(e, cls)
+
     def construct_generic(self, e: A.Call, sym: ClassSym, type_args: list | None) -> Type:
         """`Stack<int>()` or `Stack(...)` with the type arguments inferred from
         `init`'s arguments (any when nothing determines them)."""
         params = sym.tparams
         found = sym.find_method("init")
-        sig = self.method_sig(*found) if found is not None and found[0] is sym else None
+        sig = self.method_sig(*found) if found is not None else None
+        if sig is not None and found[0] is not sym:  # inherited: the parent's parameters in ours
+            sig = subst(sig, self.recv_map(class_type(sym)))
         if sig is not None:
             sig, m = self.instantiate(e, params, sig, type_args, sym.name)
             self.args(e, sig.params, sig.names, sig.owner, who=sym.name)

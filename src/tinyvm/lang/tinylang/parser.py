@@ -424,6 +424,11 @@ class Parser:
         if self.accept(TK.EXTENDS):
             p = self.ident("parent class name after 'extends'")
             parent = ast.Name(p.line, p.col, p.value)
+            if self.accept(TK.LT):  # `extends Base<int>` (1.1): the parent's type arguments
+                parent.type_args = [self.parse_type()]
+                while self.accept(TK.COMMA):
+                    parent.type_args.append(self.parse_type())
+                self.close_angle()
         implements = self.implements_clause()
         self.expect(TK.LBRACE, "to start the class body")
         fields: list[ast.FieldDecl] = []
