@@ -42,6 +42,8 @@ class NamedType(TypeExpr):
 
     name: str
     args: list[TypeExpr] = field(default_factory=list)
+    # The type parameter it names (1.1 generics), bound by the checker.
+    param: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -346,6 +348,7 @@ class TypeParam(Node):
 
     name: str
     bound: TypeExpr | None = None
+    ty: Any = field(default=None, kw_only=True)  # its TypeParamT, set by the checker
 
 
 @dataclass(slots=True)

@@ -6,9 +6,9 @@
   with their own (`fn map<U>(f: fn(T) -> U) -> Box<U>`), each `T` optionally
   bounded (`T: Comparable`). Before any declaration is checked, every type
   annotation inside a generic declaration that names one of its parameters
-  is bound to that parameter (`bind_type_params`: by annotation node, so the
-  checker's `annot` needs no scope; an inner declaration's parameter of the
-  same name wins). Inside the declaration `T` is opaque: it fits only itself
+  is bound to that parameter (`bind_type_params`: on the annotation node,
+  `NamedType.param`, so `annot` needs no scope and importers see the
+  bindings; an inner declaration's parameter of the same name wins). Inside the declaration `T` is opaque: it fits only itself
   and `any`, and its members are its bound's.
 * Instantiation. `Stack<int>` is an `InstT`; the members of a generic
   class are substituted with the receiver's type arguments. A call of a
@@ -63,6 +63,7 @@ from .types import (
     GenericT,
     InstT,
     MapT,
+    ModuleT,
     OptionalT,
     RecordT,
     Type,
@@ -184,11 +185,8 @@ def _children(node: Any):
 
 class GenericChecks(_Base):
     def init_generics(self) -> None:
-        self.tp_nodes: dict[int, TypeParamT] = {}  # id(NamedType) -> the parameter it names
-        self.fn_tparams: dict[int, tuple[TypeParamT, ...]] = {}  # id(FnDecl) -> its own type parameters
-        # id(ClassSym) -> its parent's type arguments (`extends Base<int>`), in
-        # terms of the class's own type parameters.
-        self.parent_args: dict[int, tuple[Type, ...]] = {}
+        """(Nothing yet: the bindings live on the syntax tree, where importers
+        and later REPL entries find them.)"""
         self._scalar_methods: dict[Type, dict[str, S.Sig]] = {}
 
     # ------------------------------------------------------------------ declarations
@@ -212,6 +210,15 @@ class GenericChecks(_Base):
                     if m.type_params:
                         self._bind(m, self._fn_params(m, scope))
 
+    @staticmethod
+    def fn_type_params(decl: Any) -> tuple[TypeParamT, ...]:
+        """A function's own type parameters, as its module's checker made them
+        (on the syntax tree, so importers and later REPL entries see them)."""
+        params = getattr(decl, "type_params", None)
+        if not params or params[0].ty is None:
+            return ()
+        return tuple(p.ty for p in params)
+
     def _make_params(self, params: list[A.TypeParam]) -> tuple[TypeParamT, ...]:
         out = []
         seen: set[str] = set()
@@ -220,12 +227,12 @@ class GenericChecks(_Base):
                 self.error(p, f"type parameter '{p.name}' is already declared")
             seen.add(p.name)
             bound = self.annot(p.bound) if p.bound is not None else None
-            out.append(TypeParamT(p.name, id(p), None if bound is ANY else bound))
+            p.ty = TypeParamT(p.name, id(p), None if bound is ANY else bound)
+            out.append(p.ty)
         return tuple(out)
 
     def _fn_params(self, decl: A.FnDecl, outer: dict[str, TypeParamT]) -> dict[str, TypeParamT]:
         own = self._make_params(decl.type_params)
-        self.fn_tparams[id(decl)] = own
         scope = dict(outer)
         scope.update((t.name, t) for t in own)
         return scope
@@ -237,7 +244,7 @@ class GenericChecks(_Base):
         while stack:
             n = stack.pop()
             if isinstance(n, A.NamedType) and n.name in scope:
-                self.tp_nodes[id(n)] = scope[n.name]
+                n.param = scope[n.name]
             stack.extend(_children(n))
 
     def check_implements(self, classes: list[A.ClassDecl]) -> None:
@@ -258,7 +265,7 @@ class GenericChecks(_Base):
                 args = [self.annot(a) for a in targs[:want]] + [ANY] * max(0, want - len(targs))
                 for tp, a in zip(sym.parent.tparams, args):
                     self.check_bound(c.parent, tp, a, f"type '{sym.parent.name}'")
-                self.parent_args[id(sym)] = tuple(args)
+                sym.parent_args = tuple(args)
             for texpr in c.implements or ():
                 it = self.annot(texpr)
                 if not (isinstance(it, ClassT) and it.sym is not None and it.sym.is_interface):
@@ -314,7 +321,7 @@ class GenericChecks(_Base):
     def generic_annot(self, t: A.NamedType) -> Type | None:
         """A type parameter, a generic class with its type arguments, or
         `Comparable`; None for every other named type (Checker.annot)."""
-        tp = self.tp_nodes.get(id(t))
+        tp = t.param
         if tp is not None:
             if t.args:
                 self.error(t, f"type parameter '{t.name}' takes no type arguments")
@@ -387,7 +394,7 @@ class GenericChecks(_Base):
         while c.parent is not None and n < 1000:  # (a chain is acyclic; guard anyway)
             p = c.parent
             if p.tparams:
-                pargs = self.parent_args.get(id(c))
+                pargs = c.parent_args
                 cur = {tp: subst(a, cur) for tp, a in zip(p.tparams, pargs)} if pargs else {tp: ANY for tp in p.tparams}
                 m.update(cur)
             else:
@@ -399,11 +406,15 @@ class GenericChecks(_Base):
         return m
 
     def generic_callee(self, callee: A.Expr) -> A.FnDecl | None:
+        """The generic function a call's callee names: `first` (this module's
+        or imported) or `lib.first`; None for anything else."""
+        decl = None
         if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.var is not None:
             decl = callee.ref.var.decl
-            if isinstance(decl, A.FnDecl) and id(decl) in self.fn_tparams:
-                return decl
-        return None
+        elif isinstance(callee, A.Field) and isinstance(callee.obj.ty, ModuleT):
+            info = self.imports.get(callee.obj.ty.name)
+            decl = info.exports.get(callee.name) if info is not None else None
+        return decl if isinstance(decl, A.FnDecl) and self.fn_type_params(decl) else None
 
     # ------------------------------------------------------------------ overrides of MemberChecks
 
@@ -448,7 +459,7 @@ class GenericChecks(_Base):
                 m = self.recv_map(recv)
                 if recv is not ot:
                     m[SELF] = ot
-                own = self.fn_tparams.get(id(found[1]), ())
+                own = self.fn_type_params(found[1])
                 if m or own:
                     sig = self.method_sig(*found)
                     if sig is not None:
@@ -473,7 +484,7 @@ class GenericChecks(_Base):
                 return self.construct_generic(e, sym, type_args)
         decl = self.generic_callee(e.callee)
         if decl is not None and isinstance(ct, FnT):
-            sig, _ = self.instantiate(e, self.fn_tparams[id(decl)], ct, type_args, who)
+            sig, _ = self.instantiate(e, self.fn_type_params(decl), ct, type_args, who)
             return super().call_value(e, sig, who, global_call)
         if type_args is not None:
             self.error(e.callee, f"'{who}' takes no type arguments")

@@ -76,7 +76,7 @@ class ClassSym:
     """What the checker knows about one class: nominal identity, parent, member
     types. Filled in by the checker (member types may be inferred lazily)."""
 
-    __slots__ = ("name", "parent", "fields", "methods", "decl", "builtin", "open", "tparams", "implements", "is_interface")
+    __slots__ = ("name", "parent", "fields", "methods", "decl", "builtin", "open", "tparams", "implements", "is_interface", "parent_args")
 
     def __init__(self, name: str, parent: "ClassSym | None" = None, decl: Any = None, builtin: bool = False):
         self.name = name
@@ -93,6 +93,8 @@ class ClassSym:
         self.tparams: tuple = ()
         self.implements: list = []
         self.is_interface = False
+        # `extends Base<int>`: the parent's type arguments, in terms of tparams.
+        self.parent_args: tuple | None = None
 
     def ancestors(self):
         """The class, its parent, its parent's parent... An inheritance chain
