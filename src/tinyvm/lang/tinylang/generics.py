@@ -31,11 +31,14 @@
   `Comparable` is built in (types.COMPARABLE): int, float and string
   implement it, with `compare(other) -> int`.
 
+Inheritance: `class IntStack extends Stack<int>` records the parent's type
+arguments (`ClassSym.parent_args`, in terms of the class's own parameters);
+`recv_map` composes them along the chain.
+
 Limits (documented in docs/tinylang-1.1.md): type parameters of local
-(nested) functions and classes are not supported; a generic class extends
-another class only raw (`extends Base`, whose type parameters are then
-`any` in the subclass); explicit type arguments are written on names only
-(`Stack<int>()`, `first<int>(...)`), not on methods (`s.map<int>(...)`).
+(nested) functions and classes are not supported; explicit type arguments
+are written on names only (`Stack<int>()`, `first<int>(...)`), not on
+methods (`s.map<int>(...)`) or module members (`lib.Stack<int>()`).
 """
 
 from __future__ import annotations
