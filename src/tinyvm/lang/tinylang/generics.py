@@ -75,6 +75,7 @@ from .types import (
     join,
     optional,
     relation,
+    runtime_text,
     strip_optional,
 )
 
@@ -408,6 +409,15 @@ class GenericChecks(_Base):
             m[SELF] = ot
         return m
 
+    @staticmethod
+    def prove_erased(e: A.Call, declared: FnT) -> None:
+        """A call proven against the instantiated parameter types records the
+        callee's declared (erased) ones, which its entry checks compare with
+        (CALL_TYPED): the call then compiles as it would without generics."""
+        if e.proven is not None:
+            texts = tuple(runtime_text(p) for p in declared.params)
+            e.proven = texts if any(texts) else None
+
     def generic_callee(self, callee: A.Expr) -> A.FnDecl | None:
         """The generic function a call's callee names: `first` (this module's
         or imported) or `lib.first`; None for anything else."""
@@ -463,15 +473,16 @@ class GenericChecks(_Base):
                 if recv is not ot:
                     m[SELF] = ot
                 own = self.fn_type_params(found[1])
-                if m or own:
-                    sig = self.method_sig(*found)
-                    if sig is not None:
-                        sig = subst(sig, m)
-                        if own:
-                            sig, _ = self.instantiate(e, own, sig, None, f"{recv.name}.{name}")
-                        callee.ty = sig
-                        self.args(e, sig.params, sig.names, sig.owner or f"{recv.name}.{name}")
-                        return sig.ret
+                orig = self.method_sig(*found) if m or own else None
+                # (a signature without the receiver's parameters is checked as before)
+                if orig is not None and (own or mentions(orig, m)):
+                    sig = subst(orig, m)
+                    if own:
+                        sig, _ = self.instantiate(e, own, sig, None, f"{recv.name}.{name}")
+                    callee.ty = sig
+                    self.args(e, sig.params, sig.names, sig.owner or f"{recv.name}.{name}", prove=True)
+                    self.prove_erased(e, orig)
+                    return sig.ret
         if recv is not ot:
             return super().call_method(e, callee, recv)
         return super().call_method(e, callee, ot)
@@ -488,7 +499,9 @@ class GenericChecks(_Base):
         decl = self.generic_callee(e.callee)
         if decl is not None and isinstance(ct, FnT):
             sig, _ = self.instantiate(e, self.fn_type_params(decl), ct, type_args, who)
-            return super().call_value(e, sig, who, global_call)
+            ret = super().call_value(e, sig, who, global_call)
+            self.prove_erased(e, ct)
+            return ret
         if type_args is not None:
             self.error(e.callee, f"'{who}' takes no type arguments")
         return super().call_value(e, ct, who, global_call)
@@ -500,10 +513,11 @@ class GenericChecks(_Base):
         found = sym.find_method("init") if sym is not None else None
         if found is not None and found[0] is not sym:
             m = self.recv_map(cls)
-            sig = self.method_sig(*found) if m else None
-            if sig is not None:
-                sig = subst(sig, m)
-                self.args(e, sig.params, sig.names, sig.owner, who=sym.name)
+            orig = self.method_sig(*found) if m else None
+            if orig is not None and mentions(orig, m):
+                sig = subst(orig, m)
+                self.args(e, sig.params, sig.names, sig.owner, who=sym.name, prove=True)
+                self.prove_erased(e, orig)
                 return cls
         return super().construct(e, cls)
 
@@ -516,8 +530,10 @@ class GenericChecks(_Base):
         if sig is not None and found[0] is not sym:  # inherited: the parent's parameters in ours
             sig = subst(sig, self.recv_map(class_type(sym)))
         if sig is not None:
+            orig = sig
             sig, m = self.instantiate(e, params, sig, type_args, sym.name)
-            self.args(e, sig.params, sig.names, sig.owner, who=sym.name)
+            self.args(e, sig.params, sig.names, sig.owner, who=sym.name, prove=True)
+            self.prove_erased(e, orig)
         else:
             m = {}
             if type_args is not None:
