@@ -94,3 +94,25 @@ class Ring extends Circle implements Named { fn name() -> string { return "r" } 
     assert not infos["Circle"].flags & CLASS_INTERFACE
     assert infos["Circle"].interfaces == ("Shape",)
     assert infos["Ring"].interfaces == ("Named", "Shape")  # its own first, then inherited
+
+
+def test_subclass_of_a_generic_class_keeps_proven_calls(tmp_path):
+    # Methods without the parent's type parameters are called as without
+    # generics (CALL_METHOD_TYPED: the callee skips its entry checks), and a
+    # generic method proven against its instantiation records the erased types.
+    from tinyvm.bytecode.disasm import instructions
+
+    source = """
+class Base<R> {
+  fn run() -> R { throw Error("abstract") }
+  fn put(r: R, n: int) { }
+}
+class Ten extends Base<int> {
+  fn helper(n: int) -> int { return n }
+  fn run() -> int { self.put(1, 2); return self.helper(1) }
+}
+"""
+    run = codes(tmp_path, source, "sub")["Ten.run"]
+    typed = [i for i in instructions(run) if i.opname == "CALL_METHOD_TYPED"]
+    assert len(typed) == 2
+    assert {run.consts[i.operands[-1]] for i in typed} == {("int",), ("", "int")}
