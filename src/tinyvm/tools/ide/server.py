@@ -298,6 +298,8 @@ def serve(options: IdeOptions, open_browser: bool, say: Any) -> int:
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # (uvicorn re-raises the SIGINT it shut down on: that is the way to stop the IDE)
     finally:
         sock.close()
     return 0
