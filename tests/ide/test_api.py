@@ -100,9 +100,19 @@ def test_compile_maps_each_instruction_to_its_source_line(c) -> None:
     assert {i["line"] for i in module["instructions"]} <= {1, 5, 6}
 
 
+def test_compile_shows_the_ir_after_each_pass(c) -> None:
+    r = c.post("/api/compile", json={"language": "tinylang", "source": ADD}).json()
+    add = next(f for f in r["ir"] if f["function"] == "add")
+    names = [p["name"] for p in add["passes"]]
+    assert names[0] == "built" and "dce" in names and "gvn" in names
+    assert add["passes"][0]["text"].startswith("fn add(")
+    assert all(p["text"] == "" for p in add["passes"] if not p["changed"])
+    assert c.post("/api/compile", json={"language": "tinylang", "source": ADD, "ir": False}).json()["ir"] == []
+
+
 def test_compile_of_a_broken_program_is_its_diagnostics_only(c) -> None:
     r = c.post("/api/compile", json={"language": "tinylang", "source": "print(1 +)\n"}).json()
-    assert r["functions"] == [] and r["diagnostics"][0]["line"] == 1
+    assert r["functions"] == [] and r["ir"] == [] and r["diagnostics"][0]["line"] == 1
 
 
 @pytest.mark.parametrize(

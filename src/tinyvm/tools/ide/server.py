@@ -45,7 +45,7 @@ from ... import __version__
 from ...lang.driver import Languages
 from .lessons import Catalogue
 from .session import IdeError, Limits, Session, compile_text
-from .views import functions
+from .views import functions, ir
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_SOURCE = 256 * 1024  # characters of a program (a teaching IDE: far more than enough)
@@ -148,7 +148,7 @@ class IdeApp:
         bundle, diagnostics = compile_text(self.languages, language, source, import_root=self.import_root)
         if bundle is None:
             return {"diagnostics": diagnostics, "functions": [], "ir": []}
-        return {"diagnostics": diagnostics, "functions": functions(bundle), "ir": []}
+        return {"diagnostics": diagnostics, "functions": functions(bundle), "ir": ir(bundle) if body.get("ir", True) else []}
 
     def run(self, body: dict) -> dict:
         language, source = _program(body)

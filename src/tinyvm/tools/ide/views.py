@@ -111,6 +111,45 @@ def functions(bundle: Any) -> list[dict]:
     return out
 
 
+MAX_IR_FUNCTIONS = 64  # functions whose IR a compile shows (the rest: the bytecode only)
+
+
+def ir(bundle: Any) -> list[dict]:
+    """The SSA IR of each function (ir/build.py) as built, then after each
+    pass of the default pipeline (`tvm ir --passes`, `tvm jit-dump`):
+    [{function, id, passes: [{name, text, changed}]}]; a function the IR
+    does not cover says why ("not built: ...")."""
+    from ...ir.build import Unsupported, build
+    from ...ir.passes import PassContext, default_pipeline, run_pipeline
+    from ...ir.text import format_function
+
+    out = []
+    names = default_pipeline()
+    for i, (code, _) in enumerate(code_objects(bundle)[:MAX_IR_FUNCTIONS]):
+        lang = next((m.lang for m in bundle.modules.values()), "tinylang")
+        passes: list[dict] = []
+        try:
+            fn = build(code)
+            passes.append({"name": "built", "text": format_function(fn), "changed": True})
+
+            run_pipeline(fn, names, PassContext(options={"lang": lang}), after=_recorder(passes, format_function))
+        except Unsupported as e:
+            passes.append({"name": "built", "text": f"not built: {e}", "changed": False})
+        except Exception as e:  # noqa: BLE001 - an optimizer bug shows as text; the compile view stays
+            passes.append({"name": "error", "text": f"internal error: {type(e).__name__}: {e}", "changed": False})
+        out.append({"function": code.name, "id": i, "passes": passes})
+    return out
+
+
+def _recorder(passes: list[dict], fmt: Any) -> Any:
+    """run_pipeline's `after`: each pass's IR into `passes` ("" when it changed nothing)."""
+
+    def after(name: str, fn: Any, changed: bool) -> None:
+        passes.append({"name": name, "text": fmt(fn) if changed else "", "changed": changed})
+
+    return after
+
+
 # --------------------------------------------------------------------------- values
 
 
