@@ -410,3 +410,9 @@ def test_profile_has_a_speedscope_flame_and_gc_events(c) -> None:
     g = run(c, example(c, "gc_cycle.tl")["source"])
     pg = c.get(f"/api/session/{g['session']}/profile").json()
     assert pg["gc"] and {"start_ms", "pause_ms", "kind"} <= set(pg["gc"][0])
+
+
+def test_output_is_bounded() -> None:
+    c = client(fuel=10**7, max_output=1000)
+    r = run(c, 'while true {\n  print("spam spam spam")\n}\n')
+    assert r["status"] == "limit" and sum(len(o["text"]) for o in r["output"]) <= 1000

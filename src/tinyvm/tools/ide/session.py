@@ -41,11 +41,12 @@ from __future__ import annotations
 import io
 import threading
 import time
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from ...heap.objects import HeapObject  # noqa: F401  (views walks heap objects)
 from ...lang.diagnostics import CompileError, source_lines
 from ...lang.driver import Languages, compile_program
 from ...lang.sources import DirectorySources, NoSources
@@ -68,6 +69,7 @@ class Limits:
     timeout: float = 10.0
     allow: Any = None
     gc_threshold: int = 256 << 10  # a small first collection: lessons see the collector work
+    max_output: int = 1 << 20  # bytes a run may print (it is kept, and sent, whole)
 
     def as_json(self) -> dict:
         return {"fuel": self.fuel, "memory": self.memory, "timeout": self.timeout}
@@ -133,8 +135,7 @@ class _Reached(Exception):
     """Raised from the replay's hook once the state at the target was read."""
 
 
-@dataclass
-class Row:
+class Row(NamedTuple):
     step: int
     fiber: int
     depth: int
@@ -142,10 +143,36 @@ class Row:
     flags: int
 
 
+class Rows:
+    """The line events of a run, in compact columns (as the debugger's
+    history keeps them: tools/debugger/history.py): 17 bytes an event, so a
+    run of a million lines keeps 17 MB, not a Python object per line."""
+
+    def __init__(self) -> None:
+        self.steps = array("q")
+        self.fibers = array("i")
+        self.depths = array("i")
+        self.lines = array("i")
+        self.flags = array("b")
+
+    def append(self, step: int, fiber: int, depth: int, line: int, flags: int) -> None:
+        self.steps.append(step)
+        self.fibers.append(fiber)
+        self.depths.append(depth)
+        self.lines.append(line)
+        self.flags.append(flags)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, i: int) -> Row:
+        return Row(self.steps[i], self.fibers[i], self.depths[i], self.lines[i], self.flags[i])
+
+
 @dataclass
 class Record:
     steps: int = 0
-    rows: list[Row] = field(default_factory=list)
+    rows: Rows = field(default_factory=Rows)
     output: list[tuple[int, str]] = field(default_factory=list)
     gc: list[dict] = field(default_factory=list)
     last_event: int = 0  # hooks.count at the last instruction event (later counts are no instruction's)
@@ -184,7 +211,7 @@ class Session:
         from ...api import VM
 
         lim = self.limits
-        vm = VM(stdout=out, stdin=io.StringIO(""), argv=[], allow=lim.allow, languages=self.languages, fuel=lim.fuel, timeout=lim.timeout, max_memory=lim.memory, gc=self.gc_mode, **extra)
+        vm = VM(stdout=out, stdin=io.StringIO(""), argv=[], allow=lim.allow, languages=self.languages, fuel=lim.fuel, timeout=lim.timeout, max_memory=lim.memory, max_output=lim.max_output, gc=self.gc_mode, **extra)
         m = vm.machine
         out.machine = m
         m.heap.set_threshold(min(lim.gc_threshold, m.heap.threshold))
@@ -243,7 +270,7 @@ class Session:
             del lines[depth:]
             lines.extend([0] * (depth + 1 - len(lines)))
             lines[depth] = line
-            rec.rows.append(Row(ev.count - 1, views._tid(fb), depth, line, flags))
+            rec.rows.append(ev.count - 1, views._tid(fb), depth, line, flags)
 
         def on_gc(ev: Any) -> None:
             d = ev.data
@@ -314,8 +341,8 @@ class Session:
             "session": self.id,
             "diagnostics": self.diagnostics,
             "steps": rec.steps,
-            "lines": [r.step for r in rec.rows],
-            "line_numbers": [r.line for r in rec.rows],
+            "lines": rec.rows.steps.tolist(),
+            "line_numbers": rec.rows.lines.tolist(),
             "output": [{"step": s, "text": t} for s, t in rec.output],
             "status": rec.status if self.bundle is not None else "error",
             "error": rec.error if self.bundle is not None else _compile_failure(self.diagnostics),
@@ -438,16 +465,9 @@ def _noop(ev: Any) -> None:
     pass
 
 
-def _row_at(rows: list[Row], k: int) -> int:
+def _row_at(rows: Rows, k: int) -> int:
     """Index of the last row at or before step k (-1: before the first)."""
-    lo, hi = 0, len(rows)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rows[mid].step <= k:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - 1
+    return bisect_right(rows.steps, k) - 1
 
 
 def _at(r: Row, reason: str) -> dict:
