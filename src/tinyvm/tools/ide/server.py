@@ -60,6 +60,7 @@ class IdeOptions:
     limits: Limits = field(default_factory=Limits)
     allow_names: list[str] = field(default_factory=list)  # the granted capabilities, for /api/info
     initial: str | None = None  # FILE given to `tvm ide`
+    lang: str | None = None  # its language (default: by its extension)
     port: int = 8765
     gc: str = "stw"
     max_sessions: int = MAX_SESSIONS
@@ -95,7 +96,7 @@ class IdeApp:
                 source = f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise IdeError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-        fe = self.languages.for_path(path)
+        fe = self.languages.select(path, self.options.lang)
         return {"name": os.path.basename(path), "language": fe.name, "source": source}
 
     # -- sessions

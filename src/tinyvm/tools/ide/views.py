@@ -63,17 +63,18 @@ PREVIEW_CHARS = 60
 _WORD = re.compile(r"[A-Za-z_0-9]+|\"[^\"\n]*\"?|\S")
 
 
-def diagnostic(d: Any, lines: list[str]) -> dict:
-    """A Diagnostic as {line, col, end_line, end_col, severity, message}; the
-    end is that of the token at line:col (the checker reports a position,
-    the editor underlines a token)."""
+def diagnostic(d: Any, lines: list[str], main: str) -> dict:
+    """A Diagnostic as {line, col, end_line, end_col, severity, message,
+    file}; the end is that of the token at line:col (the checker reports a
+    position, the editor underlines a token). `main`: the program's own
+    file (`lines` are its); an error in a file it imports names that file."""
     line, col = max(1, d.line), max(1, d.col)
     end = col + 1
-    if 1 <= line <= len(lines):
+    if d.path == main and 1 <= line <= len(lines):
         m = _WORD.match(lines[line - 1], col - 1)
         if m is not None:
             end = m.end() + 1
-    return {"line": line, "col": col, "end_line": line, "end_col": end, "severity": d.severity, "message": d.message}
+    return {"line": line, "col": col, "end_line": line, "end_col": end, "severity": d.severity, "message": d.message, "file": d.path}
 
 
 # --------------------------------------------------------------------------- bytecode
@@ -353,13 +354,14 @@ def frames_of(machine: Any, fb: Any, top: tuple[Any, int] | None, graph: Graph) 
                 if v is not UNINIT:
                     locals_.append({"name": name, "global": True, **graph.value(v)})
         stack = [graph.value(unwrap(v)) for v in L[code.nlocals :]]
-        out.append({"id": level, "function": code.name, "line": line, "col": col, "pc": pc, "locals": locals_, "stack": stack})
+        out.append({"id": level, "function": code.name, "file": code.path, "line": line, "col": col, "pc": pc, "locals": locals_, "stack": stack})
     return out
 
 
-def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None) -> list[dict]:
+def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None, graph: Graph) -> list[dict]:
     """Every fiber alive (the main one first): its state, what it waits on,
-    where it is."""
+    where it is, and its frames (so what a parked fiber holds is on the
+    heap picture too)."""
     sched = machine.sched
     fibers = [sched.main] if sched.main is not None else []
     if running is not None and running not in fibers:
@@ -372,13 +374,10 @@ def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None) -> list[d
         state = fb.state
         if fb is running and top is not None:
             state = "running"
-        frames = fiber_frames(machine, fb, top if fb is running else None)
-        where = None
-        if frames:
-            _, code, pc, _ = frames[0]
-            where = {"function": code.name, "line": machine.hooks.position(code, max(pc, 0))[0]}
+        frames = frames_of(machine, fb, top if fb is running else None, graph) if fb.state != "done" or fb is running else []
+        where = {"function": frames[0]["function"], "line": frames[0]["line"]} if frames else None
         waiting = fb.wait.what if state == "blocked" and fb.wait is not None else None
-        out.append({"id": _tid(fb), "name": fb.name, "state": state, "waiting_on": waiting, "top": where})
+        out.append({"id": _tid(fb), "name": fb.name, "state": state, "waiting_on": waiting, "top": where, "frames": frames})
     return out
 
 
@@ -390,15 +389,17 @@ def capture(machine: Any, fb: Any, code: Any, pc: int, lox: bool = False) -> dic
     frames = frames_of(machine, fb, top, graph) if fb is not None else []
     if not frames and machine.sched.main is not None and fb is None:
         frames = frames_of(machine, machine.sched.main, None, graph)
+    fibers = fibers_of(machine, fb, top, graph)  # (their frames' values are roots of the picture too)
     nodes, capped = graph.walk()
     line, col = machine.hooks.position(code, max(pc, 0)) if code is not None else (0, 0)
     return {
         "line": line,
         "col": col,
+        "file": code.path if code is not None else None,
         "function": code.name if code is not None else None,
         "pc": pc if code is not None else None,
         "frames": frames,
-        "fibers": fibers_of(machine, fb, top),
+        "fibers": fibers,
         "heap_nodes": nodes,
         "heap_capped": capped,
         "gc": gc_summary(machine),
