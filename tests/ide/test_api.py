@@ -433,3 +433,12 @@ def test_imports_read_the_project_folder_and_breakpoints_are_the_programs_lines(
     assert into and state(c, r["session"], into[0]["step"])["frames"][0]["file"] == "lib/geometry.tl"
     bad = c.post("/api/check", json={"language": "tinylang", "source": 'import "../README" as n\nprint(1)\n'}).json()
     assert bad["diagnostics"][0]["message"] == "cannot import \"../README\": outside the IDE's project folder"
+
+
+def test_an_empty_endless_loop_ends_cleanly() -> None:
+    c = client(fuel=50_000)
+    r = run(c, "while true {}\n")
+    assert r["status"] == "limit" and r["error"]["line"] == 1 and r["steps"] >= 50_000
+    st = state(c, r["session"], r["steps"])
+    assert st["line"] == 1 and st["frames"][0]["function"] == "<module>"
+    assert move(c, r["session"], 0, "continue", [1])["line"] == 1
