@@ -442,3 +442,14 @@ def test_an_empty_endless_loop_ends_cleanly() -> None:
     st = state(c, r["session"], r["steps"])
     assert st["line"] == 1 and st["frames"][0]["function"] == "<module>"
     assert move(c, r["session"], 0, "continue", [1])["line"] == 1
+
+
+def test_deep_recursion_lists_both_ends_of_the_stack() -> None:
+    c = client(fuel=60_000)
+    r = run(c, "fn f(n: int) -> int {\n  return f(n + 1)\n}\nf(0)\n")
+    assert r["status"] == "limit"
+    frames = state(c, r["session"], r["steps"])["frames"]
+    assert len(frames) == 101 and frames[-1]["function"] == "<module>"
+    gap = frames[90]
+    assert gap["id"] == -1 and gap["elided"] > 1000 and gap["function"] == f"... {gap['elided']} more frames ..."
+    assert [f["locals"][0]["text"] for f in frames[89:92:2]] == [str(int(frames[0]["locals"][0]["text"]) - 89), "8"]

@@ -313,7 +313,8 @@ class Session:
         rec.steps = hooks.count
         rec.output = out.parts
         if rec.error is not None and not rec.error["line"] and rec.rows:
-            rec.error["line"] = rec.rows[-1].line  # (a limit stops the program where it is)
+            last_row = rec.rows[len(rec.rows) - 1]  # (a limit stops the program where it is)
+            rec.error["line"], rec.error["file"] = last_row.line, rec.rows.paths[last_row.file]
 
     def _replay(self, k: int) -> dict:
         """The state before instruction k. Past the last instruction (k ==

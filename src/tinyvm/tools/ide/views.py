@@ -53,6 +53,7 @@ from ..debugger.inspect import (
 # first): a request's work stays bounded however large the heap is; the
 # front end pages through them (`heap_offset`, `heap_limit`).
 MAX_HEAP_NODES = 2000
+MAX_FRAMES = 100  # frames listed per fiber (a deep recursion: the innermost 90 and the outermost 10)
 MAX_FIELDS = 64  # fields listed per node (a long array shows its first 64 elements)
 PREVIEW_CHARS = 60
 
@@ -339,7 +340,13 @@ def frames_of(machine: Any, fb: Any, top: tuple[Any, int] | None, graph: Graph) 
     (parameters, declared locals, captured variables; a module's top-level
     code: its globals) and operand stacks."""
     out = []
-    for level, (L, code, pc, depth) in enumerate(fiber_frames(machine, fb, top)):
+    found = fiber_frames(machine, fb, top)
+    shown = list(enumerate(found))
+    if len(shown) > MAX_FRAMES:  # deep recursion: both ends, the middle elided
+        shown = shown[: MAX_FRAMES - 10] + shown[-10:]
+    for level, (L, code, pc, depth) in shown:
+        if len(found) > MAX_FRAMES and level == len(found) - 10:
+            out.append({"id": -1, "function": f"... {len(found) - MAX_FRAMES} more frames ...", "file": None, "line": 0, "col": 0, "pc": -1, "locals": [], "stack": [], "elided": len(found) - MAX_FRAMES})
         frame = Frame(level, fb, level, L, code, pc, depth)
         line, col = machine.hooks.position(code, max(pc, 0))
         locals_: list[dict] = []
