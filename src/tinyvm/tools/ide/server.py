@@ -41,7 +41,6 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ... import __version__
 from ...lang.driver import Languages
 from .lessons import Catalogue
 from .session import IdeError, Limits, Session, compile_text
@@ -124,7 +123,7 @@ class IdeApp:
     def info(self) -> dict:
         lim = self.options.limits
         return {
-            "version": __version__,
+            "version": _version(),
             "languages": list(self.languages.names),
             "examples": self.catalogue.names(),
             "initial": self.initial,
@@ -177,6 +176,16 @@ class IdeApp:
 
     def profile(self, sid: str) -> dict:
         return self.session(sid).profile()
+
+
+def _version() -> str:
+    # (from the installed distribution: tools/ does not import the package's top)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tinyvm")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _program(body: Any) -> tuple[str, str]:
