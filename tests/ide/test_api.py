@@ -33,8 +33,10 @@ def at_line(r: dict, line: int, nth: int = 0) -> int:
 
 
 def test_info_lists_languages_examples_limits_and_no_capabilities(c) -> None:
+    import tinyvm
+
     info = c.get("/api/info").json()
-    assert info["languages"] == ["tinylang", "lox"]
+    assert info["version"] == tinyvm.__version__ and info["languages"] == ["tinylang", "lox"]
     names = [e["name"] for e in info["examples"]]
     for lesson in ("closures.tl", "recursion.tl", "gc_cycle.tl", "deadlock.tl", "linked_list.tl", "showcase.tl"):
         assert lesson in names
