@@ -215,7 +215,6 @@ class Session:
         self._states: OrderedDict[int, dict] = OrderedDict()
         self._lock = threading.Lock()  # one replay at a time per session
         self._profile: dict | None = None
-        self.created = time.monotonic()
         if self.bundle is not None:
             self._record()
 
