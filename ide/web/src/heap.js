@@ -1,0 +1,164 @@
+// The heap panel: Python Tutor's picture (frames on the left, objects to the
+// right, one arrow per reference) drawn with cytoscape, plus the same data as
+// text. Only objects reachable from the frames are sent, a page at a time
+// (`heap_limit`/`heap_offset`), so a big heap never floods the page; objects
+// with many fields collapse to their first few.
+import cytoscape from "cytoscape";
+import { h, clear } from "./dom.js";
+
+const MAX_FIELDS = 8; // fields drawn in a node before "… n more"
+export const PAGE = 40; // objects per page
+
+const MARK_BORDER = { white: "#c8c8c8", grey: "#8a8a8a", black: "#111111" };
+const GEN_FILL = { young: "#e9f7e9", old: "#e6edfb" };
+
+function valueText(v) {
+  return v ? v.text : "?";
+}
+
+function nodeLabel(node) {
+  const head = `#${node.id} ${node.type}${node.label ? " " + node.label : ""}`;
+  const fields = node.fields.slice(0, MAX_FIELDS).map((f) =>
+    `${f.name}: ${f.value.kind === "ref" ? "•" : valueText(f.value)}`);
+  if (node.fields.length > MAX_FIELDS) fields.push(`… ${node.fields.length - MAX_FIELDS} more`);
+  return [head, ...fields].join("\n");
+}
+
+function frameLabel(frame) {
+  const locals = frame.locals.map((l) => `${l.name}: ${l.kind === "ref" ? "•" : valueText(l)}`);
+  return [`${frame.function}:${frame.line}`, ...locals].join("\n");
+}
+
+// Node size from its label (monospace 10px: ~6.1px a character, 13px a line).
+function sized(data) {
+  const lines = data.label.split("\n");
+  data.w = Math.max(...lines.map((l) => l.length)) * 6.1 + 14;
+  data.h = lines.length * 13 + 10;
+  return data;
+}
+
+export class HeapView {
+  constructor(root, { onPage }) {
+    this.onPage = onPage;
+    this.graphEl = h("div", { class: "heap-graph" });
+    this.pager = h("div", { class: "heap-pager" });
+    this.list = h("div", { class: "heap-list" });
+    clear(root, this.pager, this.graphEl, this.list);
+    this.cy = cytoscape({
+      container: this.graphEl,
+      elements: [],
+      layout: { name: "preset" }, // the panel may be hidden now: lay out in layout()
+      style: [
+        {
+          selector: "node",
+          style: {
+            shape: "round-rectangle", label: "data(label)", "text-wrap": "wrap",
+            "text-valign": "center", "text-halign": "center", "text-justification": "left",
+            "font-family": "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", "font-size": 10,
+            width: "data(w)", height: "data(h)",
+            "background-color": "data(fill)", "border-width": 2, "border-color": "data(border)",
+          },
+        },
+        { selector: "node.frame", style: { "background-color": "#fff6d5", "border-color": "#c9a227", shape: "rectangle" } },
+        {
+          selector: "edge",
+          style: {
+            width: 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle",
+            "line-color": "#5b7db1", "target-arrow-color": "#5b7db1", label: "data(label)",
+            "font-size": 9, "text-background-color": "#ffffff", "text-background-opacity": 0.8,
+            "text-background-padding": 1, color: "#345",
+          },
+        },
+        { selector: "edge.offpage", style: { "line-style": "dashed", "line-color": "#aaa", "target-arrow-color": "#aaa" } },
+      ],
+    });
+  }
+
+  render(state) {
+    const heap = state.heap || { nodes: [], total: 0, truncated: false };
+    const offset = state.heapOffset || 0;
+    this.renderPager(heap, offset);
+    this.renderList(state.frames || [], heap);
+    this.renderGraph(state.frames || [], heap);
+  }
+
+  renderPager(heap, offset) {
+    const shown = heap.nodes.length;
+    const label = heap.total === 0 ? "no objects reachable"
+      : `objects ${offset + 1}–${offset + shown} of ${heap.total}`;
+    clear(this.pager,
+      h("button", { class: "small", disabled: offset === 0, title: "previous page",
+        onclick: () => this.onPage(Math.max(0, offset - PAGE)) }, "‹"),
+      h("span", {}, label),
+      h("button", { class: "small", disabled: offset + shown >= heap.total, title: "next page",
+        onclick: () => this.onPage(offset + PAGE) }, "›"),
+      h("span", { class: "legend" },
+        h("span", { class: "sw", style: { borderColor: MARK_BORDER.white } }), "white ",
+        h("span", { class: "sw", style: { borderColor: MARK_BORDER.grey } }), "grey ",
+        h("span", { class: "sw", style: { borderColor: MARK_BORDER.black } }), "black ",
+        h("span", { class: "sw fill", style: { background: GEN_FILL.young } }), "young ",
+        h("span", { class: "sw fill", style: { background: GEN_FILL.old } }), "old"));
+  }
+
+  renderList(frames, heap) {
+    clear(this.list, heap.nodes.map((n) => h("details", { class: "heap-obj", open: n.fields.length <= MAX_FIELDS },
+      h("summary", {},
+        `#${n.id} ${n.type}${n.label ? " " + n.label : ""}`,
+        n.colour ? h("span", { class: `tag mark-${n.colour}` }, n.colour) : null,
+        n.generation ? h("span", { class: `tag gen-${n.generation}` }, n.generation) : null),
+      n.fields.map((f) => h("div", { class: "field" }, `${f.name} = ${valueText(f.value)}`)))));
+  }
+
+  renderGraph(frames, heap) {
+    const onPage = new Set(heap.nodes.map((n) => String(n.id)));
+    const elements = [];
+    frames.forEach((f, i) => {
+      elements.push({ group: "nodes", classes: "frame", data: sized({ id: `f${i}`, label: frameLabel(f), fill: "#fff6d5", border: "#c9a227" }) });
+    });
+    for (const n of heap.nodes) {
+      elements.push({
+        group: "nodes",
+        data: sized({
+          id: `n${n.id}`, label: nodeLabel(n),
+          fill: GEN_FILL[n.generation] || "#ffffff",
+          border: MARK_BORDER[n.colour] || "#7a8ca8",
+        }),
+      });
+    }
+    const edge = (source, target, label, key) => {
+      if (!onPage.has(String(target))) return; // its object is on another page
+      elements.push({ group: "edges", data: { id: key, source, target: `n${target}`, label } });
+    };
+    frames.forEach((f, i) => f.locals.forEach((l, j) => {
+      if (l.kind === "ref") edge(`f${i}`, l.ref, l.name, `f${i}-${j}`);
+    }));
+    for (const n of heap.nodes) {
+      n.fields.slice(0, MAX_FIELDS).forEach((fl, j) => {
+        if (fl.value.kind === "ref") edge(`n${n.id}`, fl.value.ref, fl.name, `n${n.id}-${j}`);
+      });
+    }
+    this.cy.batch(() => {
+      this.cy.elements().remove();
+      this.cy.add(elements);
+    });
+    this.layout();
+  }
+
+  layout() {
+    // A hidden container has no size to lay out in: shown() calls again.
+    if (this.cy.nodes().length === 0 || this.graphEl.offsetParent === null) return;
+    this.cy.resize();
+    const roots = this.cy.nodes(".frame");
+    this.cy.layout({
+      name: "breadthfirst", directed: true, roots: roots.length ? roots : undefined,
+      spacingFactor: 0.9, padding: 10, animate: false, avoidOverlap: true, nodeDimensionsIncludeLabels: true,
+    }).run();
+    this.cy.fit(undefined, 10);
+    if (this.cy.zoom() > 1.2) { this.cy.zoom(1.2); this.cy.center(); }
+  }
+
+  // Called when the panel becomes visible: cytoscape measures its container.
+  shown() {
+    this.layout();
+  }
+}
