@@ -154,6 +154,9 @@ class Ide:
         self.shots = shots
         self.errors: list[str] = []
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        if os.environ.get("DBG"):
+            page.on("request", lambda r: print(">>", r.url, flush=True))
+            page.on("requestfinished", lambda r: print("<<", r.url, flush=True))
 
     def open(self, url: str | None = None) -> Ide:
         self.page.goto(url or self.url)
@@ -187,6 +190,8 @@ class Ide:
         expect(self.tid("run-status")).to_contain_text(
             re.compile(r"Finished|Error|Stopped"), timeout=60_000
         )
+        # The view then opens the run at its end: wait for that state.
+        expect(self.tid("position")).to_have_text(re.compile(r"^step (\d+) / \1\b"))
 
     def position(self) -> str:
         return self.text("position")
@@ -386,36 +391,51 @@ def test_the_timeline_scrubs_by_instruction(ide):
         "(el, k) => { el.value = String(k); el.dispatchEvent(new Event('input', {bubbles: true})); }",
         steps,
     )
-    expect(ide.tid("output")).to_have_text("total 199\n")
+    expect(ide.tid("output")).to_have_text("total 232\n")
 
 
 def test_continue_and_reverse_continue_stop_at_breakpoints(ide):
     ide.run(CALLS)
-    ide.toggle_breakpoint(2)
-    expect(ide.page.locator(".bp-dot")).to_have_count(1)
+    ide.toggle_breakpoint(2)  # inside add, called twice on line 8
+    expect(ide.page.locator(".bp-dot:visible")).to_have_count(1)
+    # From the end, backwards: the last hit (add(5, 6)), the first, the start.
+    ide.move("reverse-continue")
+    ide.at(2, "breakpoint")
+    assert "a = 5" in ide.text("stack")
+    ide.move("reverse-continue")
+    ide.at(2, "breakpoint")
+    assert "a = 3" in ide.text("stack")
+    expect(ide.tid("output")).to_have_text("")
+    ide.shot("breakpoint")
     ide.move("reverse-continue")
     expect(ide.tid("position")).to_contain_text("(start)")
+    assert ide.step_no() == 0
+    # And forwards again: both hits, then the end with all the output.
     ide.move("continue")
     ide.at(2, "breakpoint")
     assert "a = 3" in ide.text("stack")
-    ide.move("continue")  # the second call, add(5, 6)
+    ide.move("continue")
     ide.at(2, "breakpoint")
     assert "a = 5" in ide.text("stack")
-    ide.move("continue")  # no more hits: the end
+    ide.move("continue")
     expect(ide.tid("position")).to_contain_text("end")
     expect(ide.tid("output")).to_have_text(CALLS_OUTPUT)
-    ide.move("reverse-continue")  # back to the last hit
-    ide.at(2, "breakpoint")
-    assert "a = 5" in ide.text("stack")
-    ide.shot("breakpoint")
+    # Without the breakpoint, reverse continue goes all the way back.
+    ide.toggle_breakpoint(2)
+    expect(ide.page.locator(".bp-dot:visible")).to_have_count(0)
+    ide.move("reverse-continue")
+    expect(ide.tid("position")).to_contain_text("(start)")
 
 
 def test_a_permalink_opens_the_same_program_in_a_fresh_page(ide, browser):
-    source = 'fn greet(who: str) -> str {\n  return "hello, ${who} ✓"\n}\nprint(greet("permalink"))\n'
+    source = 'fn greet(who: string) -> string {\n  return "hello, ${who} ✓"\n}\nprint(greet("permalink"))\n'
     ide.replace_source(source)
     ide.tid("permalink").click()
+    expect(ide.tid("permalink-url")).to_have_value(
+        re.compile(r"#lang=tinylang&code=[\w-]+$")
+    )
     url = ide.tid("permalink-url").input_value()
-    assert "#lang=tinylang&code=" in url
+    assert url.startswith(ide.url)
     context = browser.new_context(viewport=VIEWPORT)
     try:
         fresh = Ide(context.new_page(), ide.url, ide.shots).open(url)
@@ -442,7 +462,11 @@ def test_examples_menu_and_lox(ide):
     )
     ide.run()
     expect(ide.tid("run-status")).to_contain_text("Finished")
-    assert ide.text("output").strip()
+    assert ide.text("output").strip(), (
+        ide.text("run-status"),
+        ide.position(),
+        ide.source()[:200],
+    )
 
 
 def test_compiler_view_links_source_and_bytecode_lines(ide):

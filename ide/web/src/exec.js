@@ -112,11 +112,13 @@ export class ExecutionView {
     this.stale = false;
     this.heapOffset = 0;
     this.timeline.max = String(run.steps);
+    this.posEl.textContent = `step … / ${run.steps}`; // until the first state arrives
     this.renderMarks();
     this.statusEl.textContent = this.summary();
     const errors = (run.diagnostics || []).filter((d) => d.severity === "error");
     if (errors.length && !run.steps) {
       this.renderEmpty();
+      this.posEl.textContent = "step 0 / 0";
       this.outputEl.textContent = errors.map((d) => `${d.line}:${d.col}: ${d.message}`).join("\n");
       return run;
     }

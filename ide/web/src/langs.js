@@ -9,7 +9,7 @@ const TINYLANG_KEYWORDS = new Set((
   "and or not is try catch finally throw import from as export spawn async await " +
   "yield select case default").split(" "));
 const TINYLANG_ATOMS = new Set(["nil", "true", "false"]);
-const TINYLANG_TYPES = new Set(["int", "float", "bool", "str", "string", "any", "void", "chan"]);
+const TINYLANG_TYPES = new Set(["int", "float", "bool", "string", "any", "void", "chan"]);
 
 const LOX_KEYWORDS = new Set((
   "and class else for fun if or print return super this var while").split(" "));
