@@ -515,4 +515,13 @@ def test_profile_view_renders_a_flame_graph(ide):
     expect(flame.locator("svg rect").first).to_be_visible(timeout=60_000)
     assert flame.locator("svg g").count() > 3
     expect(flame).to_contain_text("fib")
+    # The bottom frame (the whole run) spans the graph's full width.
+    ide.page.wait_for_function(
+        """() => {
+            const svg = document.querySelector("[data-testid=flame] svg");
+            const widest = Math.max(...[...svg.querySelectorAll("rect")].map((r) => r.width.baseVal.value));
+            return Math.abs(widest - svg.width.baseVal.value) < 2;
+        }"""
+    )
+    assert "fib" in ide.page.locator(".flame-table").inner_text()
     ide.shot("profile")

@@ -115,6 +115,7 @@ export class ExecutionView {
     this.posEl.textContent = `step … / ${run.steps}`; // until the first state arrives
     this.renderMarks();
     this.statusEl.textContent = this.summary();
+    this.statusEl.title = this.statusEl.textContent; // the line may be cut short
     const errors = (run.diagnostics || []).filter((d) => d.severity === "error");
     if (errors.length && !run.steps) {
       this.renderEmpty();
@@ -136,7 +137,8 @@ export class ExecutionView {
     const e = run.error;
     const where = e && e.line ? ` at ${e.line}:${e.col}` : "";
     const what = run.status === "limit" ? "Stopped by a limit" : "Error";
-    return `${what}${where}: ${e ? e.message : "the program failed"} (${base})`;
+    const message = e ? e.message.replace(/^error: /, "") : "the program failed";
+    return `${what}${where}: ${message} (${base})`;
   }
 
   renderMarks() {

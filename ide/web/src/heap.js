@@ -4,10 +4,12 @@
 // (`heap_limit`/`heap_offset`), so a big heap never floods the page; objects
 // with many fields collapse to their first few.
 import cytoscape from "cytoscape";
+import dagre from "cytoscape-dagre";
 import { h, clear } from "./dom.js";
 
 const MAX_FIELDS = 8; // fields drawn in a node before "… n more"
 export const PAGE = 40; // objects per page
+const MIN_ZOOM = 0.7; // below this node text is unreadable: pan instead
 
 const MARK_BORDER = { white: "#c8c8c8", grey: "#8a8a8a", black: "#111111" };
 const GEN_FILL = { young: "#e9f7e9", old: "#e6edfb" };
@@ -16,8 +18,14 @@ function valueText(v) {
   return v ? v.text : "?";
 }
 
+// "#7 list (3)": the type, then the server's label unless it already says it.
+export function nodeTitle(node) {
+  const label = node.label || "";
+  return `#${node.id} ` + (label.startsWith(node.type) ? label : `${node.type}${label ? " " + label : ""}`);
+}
+
 function nodeLabel(node) {
-  const head = `#${node.id} ${node.type}${node.label ? " " + node.label : ""}`;
+  const head = nodeTitle(node);
   const fields = node.fields.slice(0, MAX_FIELDS).map((f) =>
     `${f.name}: ${f.value.kind === "ref" ? "•" : valueText(f.value)}`);
   if (node.fields.length > MAX_FIELDS) fields.push(`… ${node.fields.length - MAX_FIELDS} more`);
@@ -29,13 +37,16 @@ function frameLabel(frame) {
   return [`${frame.function}:${frame.line}`, ...locals].join("\n");
 }
 
-// Node size from its label (monospace 10px: ~6.1px a character, 13px a line).
+// Node size from its label (monospace 10px: ~6.1px a character, 13px a line;
+// a little more, as canvas text metrics differ by font).
 function sized(data) {
   const lines = data.label.split("\n");
-  data.w = Math.max(...lines.map((l) => l.length)) * 6.1 + 14;
+  data.w = Math.max(...lines.map((l) => l.length)) * 6.4 + 16;
   data.h = lines.length * 13 + 10;
   return data;
 }
+
+cytoscape.use(dagre);
 
 export class HeapView {
   constructor(root, { onPage }) {
@@ -92,6 +103,7 @@ export class HeapView {
       h("span", {}, label),
       h("button", { class: "small", disabled: offset + shown >= heap.total, title: "next page",
         onclick: () => this.onPage(offset + PAGE) }, "›"),
+      h("button", { class: "small", title: "fit the whole graph in the panel", onclick: () => this.fit(true) }, "fit"),
       h("span", { class: "legend" },
         h("span", { class: "sw", style: { borderColor: MARK_BORDER.white } }), "white ",
         h("span", { class: "sw", style: { borderColor: MARK_BORDER.grey } }), "grey ",
@@ -103,7 +115,7 @@ export class HeapView {
   renderList(frames, heap) {
     clear(this.list, heap.nodes.map((n) => h("details", { class: "heap-obj", open: n.fields.length <= MAX_FIELDS },
       h("summary", {},
-        `#${n.id} ${n.type}${n.label ? " " + n.label : ""}`,
+        nodeTitle(n),
         n.colour ? h("span", { class: `tag mark-${n.colour}` }, n.colour) : null,
         n.generation ? h("span", { class: `tag gen-${n.generation}` }, n.generation) : null),
       n.fields.map((f) => h("div", { class: "field" }, `${f.name} = ${valueText(f.value)}`)))));
@@ -129,9 +141,14 @@ export class HeapView {
       if (!onPage.has(String(target))) return; // its object is on another page
       elements.push({ group: "edges", data: { id: key, source, target: `n${target}`, label } });
     };
-    frames.forEach((f, i) => f.locals.forEach((l, j) => {
-      if (l.kind === "ref") edge(`f${i}`, l.ref, l.name, `f${i}-${j}`);
-    }));
+    frames.forEach((f, i) => {
+      f.locals.forEach((l, j) => {
+        if (l.kind === "ref") edge(`f${i}`, l.ref, l.name, `f${i}-${j}`);
+      });
+      (f.stack || []).forEach((v, j) => {
+        if (v.kind === "ref") edge(`f${i}`, v.ref, `stack[${j}]`, `f${i}-s${j}`);
+      });
+    });
     for (const n of heap.nodes) {
       n.fields.slice(0, MAX_FIELDS).forEach((fl, j) => {
         if (fl.value.kind === "ref") edge(`n${n.id}`, fl.value.ref, fl.name, `n${n.id}-${j}`);
@@ -148,13 +165,28 @@ export class HeapView {
     // A hidden container has no size to lay out in: shown() calls again.
     if (this.cy.nodes().length === 0 || this.graphEl.offsetParent === null) return;
     this.cy.resize();
-    const roots = this.cy.nodes(".frame");
+    // Layered, left to right (Python Tutor's picture): frames in the first
+    // column, then each object one column right of what refers to it.
     this.cy.layout({
-      name: "breadthfirst", directed: true, roots: roots.length ? roots : undefined,
-      spacingFactor: 0.9, padding: 10, animate: false, avoidOverlap: true, nodeDimensionsIncludeLabels: true,
+      name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 50, edgeSep: 6,
+      fit: false, animate: false, ranker: "network-simplex",
     }).run();
-    this.cy.fit(undefined, 10);
-    if (this.cy.zoom() > 1.2) { this.cy.zoom(1.2); this.cy.center(); }
+    this.fit();
+  }
+
+  // Fit the whole graph when it stays readable; a big one is shown from its
+  // top (the frames) at a readable zoom instead, to pan (drag) and zoom (wheel)
+  // around, or fit anyway with the "fit" button.
+  fit(all = false) {
+    const cy = this.cy;
+    cy.fit(undefined, 10);
+    if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
+    if (all || cy.zoom() >= MIN_ZOOM) return;
+    cy.zoom(MIN_ZOOM);
+    const bb = cy.elements().boundingBox();
+    const roots = cy.nodes(".frame");
+    const focus = roots.length ? roots.boundingBox() : bb;
+    cy.pan({ x: 10 - bb.x1 * MIN_ZOOM, y: cy.height() / 2 - ((focus.y1 + focus.y2) / 2) * MIN_ZOOM });
   }
 
   // Called when the panel becomes visible: cytoscape measures its container.
