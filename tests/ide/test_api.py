@@ -65,8 +65,8 @@ def test_example_names_are_a_whitelist(c, name) -> None:
 def test_check_reports_every_error_with_line_and_column(c) -> None:
     r = c.post("/api/check", json={"language": "tinylang", "source": 'let x: int = "s"\nprint(y)\n'}).json()
     assert r["diagnostics"] == [
-        {"line": 1, "col": 14, "end_line": 1, "end_col": 17, "severity": "error", "message": "variable 'x': expected int, got string"},
-        {"line": 2, "col": 7, "end_line": 2, "end_col": 8, "severity": "error", "message": "undeclared name 'y'"},
+        {"line": 1, "col": 14, "end_line": 1, "end_col": 17, "severity": "error", "message": "variable 'x': expected int, got string", "file": "main.tl"},
+        {"line": 2, "col": 7, "end_line": 2, "end_col": 8, "severity": "error", "message": "undeclared name 'y'", "file": "main.tl"},
     ]
 
 
@@ -79,7 +79,7 @@ def test_check_clears_when_the_program_is_fixed(c) -> None:
 
 def test_check_lox_with_clox_messages(c) -> None:
     r = c.post("/api/check", json={"language": "lox", "source": "var a = 1;\nprint a +;\n"}).json()
-    assert r["diagnostics"] == [{"line": 2, "col": 10, "end_line": 2, "end_col": 11, "severity": "error", "message": "Error at ';': Expect expression."}]
+    assert r["diagnostics"] == [{"line": 2, "col": 10, "end_line": 2, "end_col": 11, "severity": "error", "message": "Error at ';': Expect expression.", "file": "main.lox"}]
     assert c.post("/api/check", json={"language": "lox", "source": "var a = 1;\nprint a + 1;\n"}).json() == {"diagnostics": []}
 
 
@@ -100,9 +100,19 @@ def test_compile_maps_each_instruction_to_its_source_line(c) -> None:
     assert {i["line"] for i in module["instructions"]} <= {1, 5, 6}
 
 
+def test_compile_shows_the_ir_after_each_pass(c) -> None:
+    r = c.post("/api/compile", json={"language": "tinylang", "source": ADD}).json()
+    add = next(f for f in r["ir"] if f["function"] == "add")
+    names = [p["name"] for p in add["passes"]]
+    assert names[0] == "built" and "dce" in names and "gvn" in names
+    assert add["passes"][0]["text"].startswith("fn add(")
+    assert all(p["text"] == "" for p in add["passes"] if not p["changed"])
+    assert c.post("/api/compile", json={"language": "tinylang", "source": ADD, "ir": False}).json()["ir"] == []
+
+
 def test_compile_of_a_broken_program_is_its_diagnostics_only(c) -> None:
     r = c.post("/api/compile", json={"language": "tinylang", "source": "print(1 +)\n"}).json()
-    assert r["functions"] == [] and r["diagnostics"][0]["line"] == 1
+    assert r["functions"] == [] and r["ir"] == [] and r["diagnostics"][0]["line"] == 1
 
 
 @pytest.mark.parametrize(
@@ -349,7 +359,7 @@ def test_step_back_is_the_previous_line_of_the_frame(c) -> None:
     assert back["line"] == 8 and len(state(c, sid, back["step"])["frames"]) == 1  # over the calls
     first = move(c, sid, back["step"], "step_back")
     assert (first["step"], first["line"]) == (0, 1)  # the declaration of fact
-    assert move(c, sid, 0, "step_back") == {"step": 0, "reason": "start", "line": 1}
+    assert move(c, sid, 0, "step_back") == {"step": 0, "reason": "start", "line": 1, "file": "main.tl"}
     mid = at9 + 1  # mid-line: back to where the line began
     assert move(c, sid, mid, "step_back")["step"] == at9
     # line_back: every line event, the returns into a calling line too.
@@ -400,3 +410,46 @@ def test_profile_has_a_speedscope_flame_and_gc_events(c) -> None:
     g = run(c, example(c, "gc_cycle.tl")["source"])
     pg = c.get(f"/api/session/{g['session']}/profile").json()
     assert pg["gc"] and {"start_ms", "pause_ms", "kind"} <= set(pg["gc"][0])
+
+
+def test_output_is_bounded() -> None:
+    c = client(fuel=10**7, max_output=1000)
+    r = run(c, 'while true {\n  print("spam spam spam")\n}\n')
+    assert r["status"] == "limit" and sum(len(o["text"]) for o in r["output"]) <= 1000
+
+
+def test_imports_read_the_project_folder_and_breakpoints_are_the_programs_lines(c) -> None:
+    r = run(c, example(c, "modules.tl")["source"])
+    assert r["status"] == "ok" and r["files"][0] == "main.tl" and "lib/geometry.tl" in r["files"]
+    lib = r["files"].index("lib/geometry.tl")
+    lib_lines = {n for f, n in zip(r["line_files"], r["line_numbers"]) if f == lib}
+    main_lines = {n for f, n in zip(r["line_files"], r["line_numbers"]) if f == 0}
+    only_lib = min(lib_lines - main_lines)
+    assert move(c, r["session"], 0, "continue", [only_lib])["reason"] == "end"  # not a line of the program
+    both = min((lib_lines & main_lines) - {r["line_numbers"][0]})  # (continue leaves the first line)
+    hit = move(c, r["session"], 0, "continue", [both])
+    assert hit["reason"] == "breakpoint" and hit["file"] == "main.tl" and hit["line"] == both
+    into = [m for m in (move(c, r["session"], s, "step_into") for s in r["lines"][:40]) if m["file"] == "lib/geometry.tl"]
+    assert into and state(c, r["session"], into[0]["step"])["frames"][0]["file"] == "lib/geometry.tl"
+    bad = c.post("/api/check", json={"language": "tinylang", "source": 'import "../README" as n\nprint(1)\n'}).json()
+    assert bad["diagnostics"][0]["message"] == "cannot import \"../README\": outside the IDE's project folder"
+
+
+def test_an_empty_endless_loop_ends_cleanly() -> None:
+    c = client(fuel=50_000)
+    r = run(c, "while true {}\n")
+    assert r["status"] == "limit" and r["error"]["line"] == 1 and r["steps"] >= 50_000
+    st = state(c, r["session"], r["steps"])
+    assert st["line"] == 1 and st["frames"][0]["function"] == "<module>"
+    assert move(c, r["session"], 0, "continue", [1])["line"] == 1
+
+
+def test_deep_recursion_lists_both_ends_of_the_stack() -> None:
+    c = client(fuel=60_000)
+    r = run(c, "fn f(n: int) -> int {\n  return f(n + 1)\n}\nf(0)\n")
+    assert r["status"] == "limit"
+    frames = state(c, r["session"], r["steps"])["frames"]
+    assert len(frames) == 101 and frames[-1]["function"] == "<module>"
+    gap = frames[90]
+    assert gap["id"] == -1 and gap["elided"] > 1000 and gap["function"] == f"... {gap['elided']} more frames ..."
+    assert [f["locals"][0]["text"] for f in frames[89:92:2]] == [str(int(frames[0]["locals"][0]["text"]) - 89), "8"]

@@ -1133,6 +1133,7 @@ class _Cli:
             limits=limits,
             allow_names=sorted({g[0] for g in grants}),
             initial=words[0] if words else None,
+            lang=opts.get("lang"),
             port=8765 if opts.get("port") is None else opts.get("port"),
             gc=opts.get("gc") or "stw",
         )

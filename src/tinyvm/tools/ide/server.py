@@ -45,7 +45,7 @@ from ... import __version__
 from ...lang.driver import Languages
 from .lessons import Catalogue
 from .session import IdeError, Limits, Session, compile_text
-from .views import functions
+from .views import functions, ir
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_SOURCE = 256 * 1024  # characters of a program (a teaching IDE: far more than enough)
@@ -60,6 +60,7 @@ class IdeOptions:
     limits: Limits = field(default_factory=Limits)
     allow_names: list[str] = field(default_factory=list)  # the granted capabilities, for /api/info
     initial: str | None = None  # FILE given to `tvm ide`
+    lang: str | None = None  # its language (default: by its extension)
     port: int = 8765
     gc: str = "stw"
     max_sessions: int = MAX_SESSIONS
@@ -95,7 +96,7 @@ class IdeApp:
                 source = f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise IdeError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-        fe = self.languages.for_path(path)
+        fe = self.languages.select(path, self.options.lang)
         return {"name": os.path.basename(path), "language": fe.name, "source": source}
 
     # -- sessions
@@ -148,7 +149,7 @@ class IdeApp:
         bundle, diagnostics = compile_text(self.languages, language, source, import_root=self.import_root)
         if bundle is None:
             return {"diagnostics": diagnostics, "functions": [], "ir": []}
-        return {"diagnostics": diagnostics, "functions": functions(bundle), "ir": []}
+        return {"diagnostics": diagnostics, "functions": functions(bundle), "ir": ir(bundle) if body.get("ir", True) else []}
 
     def run(self, body: dict) -> dict:
         language, source = _program(body)
@@ -298,6 +299,8 @@ def serve(options: IdeOptions, open_browser: bool, say: Any) -> int:
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # (uvicorn re-raises the SIGINT it shut down on: that is the way to stop the IDE)
     finally:
         sock.close()
     return 0

@@ -41,11 +41,12 @@ from __future__ import annotations
 import io
 import threading
 import time
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from ...heap.objects import HeapObject  # noqa: F401  (views walks heap objects)
 from ...lang.diagnostics import CompileError, source_lines
 from ...lang.driver import Languages, compile_program
 from ...lang.sources import DirectorySources, NoSources
@@ -68,6 +69,7 @@ class Limits:
     timeout: float = 10.0
     allow: Any = None
     gc_threshold: int = 256 << 10  # a small first collection: lessons see the collector work
+    max_output: int = 1 << 20  # bytes a run may print (it is kept, and sent, whole)
 
     def as_json(self) -> dict:
         return {"fuel": self.fuel, "memory": self.memory, "timeout": self.timeout}
@@ -101,7 +103,7 @@ def compile_text(languages: Languages, language: str, source: str, check_only: b
     try:
         bundle = compile_program(path, source=source, check_only=check_only, lang=fe.name, languages=languages, sources=_sources(import_root))
     except CompileError as e:
-        return None, [views.diagnostic(d, lines) for d in e.diagnostics]
+        return None, [views.diagnostic(d, lines, path) for d in e.diagnostics]
     return bundle, []
 
 
@@ -133,19 +135,56 @@ class _Reached(Exception):
     """Raised from the replay's hook once the state at the target was read."""
 
 
-@dataclass
-class Row:
+class Row(NamedTuple):
     step: int
     fiber: int
     depth: int
     line: int
     flags: int
+    file: int  # index into Rows.paths (0: the program's own file)
+
+
+class Rows:
+    """The line events of a run, in compact columns (as the debugger's
+    history keeps them: tools/debugger/history.py): 17 bytes an event, so a
+    run of a million lines keeps 17 MB, not a Python object per line."""
+
+    def __init__(self) -> None:
+        self.steps = array("q")
+        self.fibers = array("i")
+        self.depths = array("i")
+        self.lines = array("i")
+        self.flags = array("b")
+        self.files = array("h")
+        self.paths: list[str] = []  # the files lines are in: the program's first, then its imports
+        self._index: dict[str, int] = {}
+
+    def file_index(self, path: str) -> int:
+        i = self._index.get(path)
+        if i is None:
+            i = self._index[path] = len(self.paths)
+            self.paths.append(path)
+        return i
+
+    def append(self, step: int, fiber: int, depth: int, line: int, flags: int, file: int = 0) -> None:
+        self.steps.append(step)
+        self.fibers.append(fiber)
+        self.depths.append(depth)
+        self.lines.append(line)
+        self.flags.append(flags)
+        self.files.append(file)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, i: int) -> Row:
+        return Row(self.steps[i], self.fibers[i], self.depths[i], self.lines[i], self.flags[i], self.files[i])
 
 
 @dataclass
 class Record:
     steps: int = 0
-    rows: list[Row] = field(default_factory=list)
+    rows: Rows = field(default_factory=Rows)
     output: list[tuple[int, str]] = field(default_factory=list)
     gc: list[dict] = field(default_factory=list)
     last_event: int = 0  # hooks.count at the last instruction event (later counts are no instruction's)
@@ -168,6 +207,7 @@ class Session:
         self.gc_mode = gc_mode or "stw"
         if self.gc_mode not in ("stw", "incremental", "generational"):
             raise IdeError(f"unknown gc mode {gc_mode!r}: stw, incremental or generational")
+        self.path = "main" + self.frontend.extensions[0]  # (compile_text names the program so)
         self.bundle, self.diagnostics = compile_text(languages, language, source, import_root=import_root)
         self.inputs = RerunInputs()
         self.record = Record()
@@ -184,7 +224,7 @@ class Session:
         from ...api import VM
 
         lim = self.limits
-        vm = VM(stdout=out, stdin=io.StringIO(""), argv=[], allow=lim.allow, languages=self.languages, fuel=lim.fuel, timeout=lim.timeout, max_memory=lim.memory, gc=self.gc_mode, **extra)
+        vm = VM(stdout=out, stdin=io.StringIO(""), argv=[], allow=lim.allow, languages=self.languages, fuel=lim.fuel, timeout=lim.timeout, max_memory=lim.memory, max_output=lim.max_output, gc=self.gc_mode, **extra)
         m = vm.machine
         out.machine = m
         m.heap.set_threshold(min(lim.gc_threshold, m.heap.threshold))
@@ -206,16 +246,17 @@ class Session:
         except HookError as e:
             if isinstance(e.__cause__, _Reached):
                 raise e.__cause__ from None
-            return "error", {"message": f"internal error: {e}", "line": 0, "col": 0, "trace": []}
+            raise IdeError(f"internal error: {e}", 500) from e
         except GuestExit as e:
             return ("ok" if e.status == 0 else "error"), (None if e.status == 0 else {"message": f"exit status {e.status}", "line": 0, "col": 0, "trace": []})
         except LimitExceeded as e:
             return "limit", {"message": e.message, "line": 0, "col": 0, "trace": []}
         except GuestException as e:
             line = col = 0
+            file = None
             if e.frames:
-                line, col = e.frames[0].line, e.frames[0].col
-            return "error", {"message": self.frontend.render_runtime_error(e), "line": line, "col": col, "trace": list(e.trace)}
+                line, col, file = e.frames[0].line, e.frames[0].col, e.frames[0].path
+            return "error", {"message": self.frontend.render_runtime_error(e), "line": line, "col": col, "file": file, "trace": list(e.trace)}
         except HostIOError as e:
             return "error", {"message": f"error: {e}", "line": 0, "col": 0, "trace": []}
         except RecursionError:
@@ -226,6 +267,7 @@ class Session:
 
     def _record(self) -> None:
         rec = self.record
+        rec.rows.file_index(self.path)  # (index 0: breakpoints are lines of this file)
         out = _Output()
         vm = self._vm(out)
         hooks = vm.machine.hooks
@@ -243,7 +285,7 @@ class Session:
             del lines[depth:]
             lines.extend([0] * (depth + 1 - len(lines)))
             lines[depth] = line
-            rec.rows.append(Row(ev.count - 1, views._tid(fb), depth, line, flags))
+            rec.rows.append(ev.count - 1, views._tid(fb), depth, line, flags, rec.rows.file_index(ev.code.path))
 
         def on_gc(ev: Any) -> None:
             d = ev.data
@@ -271,7 +313,8 @@ class Session:
         rec.steps = hooks.count
         rec.output = out.parts
         if rec.error is not None and not rec.error["line"] and rec.rows:
-            rec.error["line"] = rec.rows[-1].line  # (a limit stops the program where it is)
+            last_row = rec.rows[len(rec.rows) - 1]  # (a limit stops the program where it is)
+            rec.error["line"], rec.error["file"] = last_row.line, rec.rows.paths[last_row.file]
 
     def _replay(self, k: int) -> dict:
         """The state before instruction k. Past the last instruction (k ==
@@ -314,8 +357,10 @@ class Session:
             "session": self.id,
             "diagnostics": self.diagnostics,
             "steps": rec.steps,
-            "lines": [r.step for r in rec.rows],
-            "line_numbers": [r.line for r in rec.rows],
+            "lines": rec.rows.steps.tolist(),
+            "line_numbers": rec.rows.lines.tolist(),
+            "files": rec.rows.paths,  # the files the line events are in: the program first
+            "line_files": rec.rows.files.tolist(),
             "output": [{"step": s, "text": t} for s, t in rec.output],
             "status": rec.status if self.bundle is not None else "error",
             "error": rec.error if self.bundle is not None else _compile_failure(self.diagnostics),
@@ -353,7 +398,7 @@ class Session:
         rows = self.record.rows
         steps = self.record.steps
         if not rows:
-            return {"step": steps, "reason": "end", "line": 0}
+            return {"step": steps, "reason": "end", "line": 0, "file": None}
         k = max(0, min(int(k), steps))
         bps = {int(b) for b in breakpoints}
         i = _row_at(rows, k)
@@ -363,39 +408,42 @@ class Session:
             for j in range(start, len(rows)):
                 r = rows[j]
                 if cur is None:
-                    return _at(r, "step")
-                if r.line in bps and not r.flags & SAME:
-                    return _at(r, "breakpoint")  # (a step stops at a breakpoint on its way too)
+                    return self._at(r, "step")
+                if r.line in bps and r.file == 0 and not r.flags & SAME:
+                    return self._at(r, "breakpoint")  # (a step stops at a breakpoint on its way too)
                 same = r.fiber == cur.fiber
                 if action == "step_into" and same:
-                    return _at(r, "step")
+                    return self._at(r, "step")
                 if action == "step_over" and same and (r.depth < cur.depth or (r.depth == cur.depth and not (r.flags & SAME and r.line == cur.line))):
-                    return _at(r, "step")
+                    return self._at(r, "step")
                 if action == "step_out" and same and r.depth < cur.depth:
-                    return _at(r, "step")
+                    return self._at(r, "step")
             if action != "continue" and cur is not None:
                 # The stepped fiber has no more lines: the next line of any fiber.
                 for j in range(start, len(rows)):
                     if rows[j].fiber != cur.fiber:
-                        return _at(rows[j], "step")
-            return {"step": steps, "reason": "end", "line": rows[-1].line}
+                        return self._at(rows[j], "step")
+            return self._at(rows[len(rows) - 1], "end", steps)
         if action in ("step_back", "reverse_continue", "line_back"):
             if cur is None:
-                return {"step": 0, "reason": "start", "line": rows[0].line}
+                return self._at(rows[0], "start", 0)
             if cur.step < k and action != "reverse_continue":
-                return _at(cur, "step")  # (mid-line: back to where the line began)
+                return self._at(cur, "step")  # (mid-line: back to where the line began)
             for j in range(i - 1, -1, -1):
                 r = rows[j]
                 if action == "line_back":
-                    return _at(r, "step")
+                    return self._at(r, "step")
                 if action == "reverse_continue":
-                    if r.line in bps and not r.flags & SAME:
-                        return _at(r, "breakpoint")
+                    if r.line in bps and r.file == 0 and not r.flags & SAME:
+                        return self._at(r, "breakpoint")
                     continue
                 if r.fiber == cur.fiber and r.depth <= cur.depth and not r.flags & SAME:
-                    return _at(r, "step")
-            return {"step": rows[0].step, "reason": "start", "line": rows[0].line}
+                    return self._at(r, "step")
+            return self._at(rows[0], "start")
         raise IdeError(f"unknown action {action!r}: step_over, step_into, step_out, step_back, continue, reverse_continue or line_back")
+
+    def _at(self, r: Row, reason: str, step: int | None = None) -> dict:
+        return {"step": r.step if step is None else step, "reason": reason, "line": r.line, "file": self.record.rows.paths[r.file]}
 
     def profile(self) -> dict:
         """The run's profile: a flame graph (speedscope JSON) from the
@@ -438,20 +486,11 @@ def _noop(ev: Any) -> None:
     pass
 
 
-def _row_at(rows: list[Row], k: int) -> int:
+def _row_at(rows: Rows, k: int) -> int:
     """Index of the last row at or before step k (-1: before the first)."""
-    lo, hi = 0, len(rows)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rows[mid].step <= k:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - 1
+    return bisect_right(rows.steps, k) - 1
 
 
-def _at(r: Row, reason: str) -> dict:
-    return {"step": r.step, "reason": reason, "line": r.line}
 
 
 def _compile_failure(diagnostics: list[dict]) -> dict | None:

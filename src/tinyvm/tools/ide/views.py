@@ -53,6 +53,7 @@ from ..debugger.inspect import (
 # first): a request's work stays bounded however large the heap is; the
 # front end pages through them (`heap_offset`, `heap_limit`).
 MAX_HEAP_NODES = 2000
+MAX_FRAMES = 100  # frames listed per fiber (a deep recursion: the innermost 90 and the outermost 10)
 MAX_FIELDS = 64  # fields listed per node (a long array shows its first 64 elements)
 PREVIEW_CHARS = 60
 
@@ -63,17 +64,18 @@ PREVIEW_CHARS = 60
 _WORD = re.compile(r"[A-Za-z_0-9]+|\"[^\"\n]*\"?|\S")
 
 
-def diagnostic(d: Any, lines: list[str]) -> dict:
-    """A Diagnostic as {line, col, end_line, end_col, severity, message}; the
-    end is that of the token at line:col (the checker reports a position,
-    the editor underlines a token)."""
+def diagnostic(d: Any, lines: list[str], main: str) -> dict:
+    """A Diagnostic as {line, col, end_line, end_col, severity, message,
+    file}; the end is that of the token at line:col (the checker reports a
+    position, the editor underlines a token). `main`: the program's own
+    file (`lines` are its); an error in a file it imports names that file."""
     line, col = max(1, d.line), max(1, d.col)
     end = col + 1
-    if 1 <= line <= len(lines):
+    if d.path == main and 1 <= line <= len(lines):
         m = _WORD.match(lines[line - 1], col - 1)
         if m is not None:
             end = m.end() + 1
-    return {"line": line, "col": col, "end_line": line, "end_col": end, "severity": d.severity, "message": d.message}
+    return {"line": line, "col": col, "end_line": line, "end_col": end, "severity": d.severity, "message": d.message, "file": d.path}
 
 
 # --------------------------------------------------------------------------- bytecode
@@ -109,6 +111,45 @@ def functions(bundle: Any) -> list[dict]:
             rows.append({"pc": ins.offset, "line": ins.line, "col": ins.col, "op": ins.opname, "operands": list(ins.operands), "text": text, "target": ins.is_jump_target})
         out.append({"name": code.name, "id": i, "line": code.line, "module": bool(code.flags & FLAG_MODULE), "instructions": rows})
     return out
+
+
+MAX_IR_FUNCTIONS = 64  # functions whose IR a compile shows (the rest: the bytecode only)
+
+
+def ir(bundle: Any) -> list[dict]:
+    """The SSA IR of each function (ir/build.py) as built, then after each
+    pass of the default pipeline (`tvm ir --passes`, `tvm jit-dump`):
+    [{function, id, passes: [{name, text, changed}]}]; a function the IR
+    does not cover says why ("not built: ...")."""
+    from ...ir.build import Unsupported, build
+    from ...ir.passes import PassContext, default_pipeline, run_pipeline
+    from ...ir.text import format_function
+
+    out = []
+    names = default_pipeline()
+    for i, (code, _) in enumerate(code_objects(bundle)[:MAX_IR_FUNCTIONS]):
+        lang = next((m.lang for m in bundle.modules.values()), "tinylang")
+        passes: list[dict] = []
+        try:
+            fn = build(code)
+            passes.append({"name": "built", "text": format_function(fn), "changed": True})
+
+            run_pipeline(fn, names, PassContext(options={"lang": lang}), after=_recorder(passes, format_function))
+        except Unsupported as e:
+            passes.append({"name": "built", "text": f"not built: {e}", "changed": False})
+        except Exception as e:  # noqa: BLE001 - an optimizer bug shows as text; the compile view stays
+            passes.append({"name": "error", "text": f"internal error: {type(e).__name__}: {e}", "changed": False})
+        out.append({"function": code.name, "id": i, "passes": passes})
+    return out
+
+
+def _recorder(passes: list[dict], fmt: Any) -> Any:
+    """run_pipeline's `after`: each pass's IR into `passes` ("" when it changed nothing)."""
+
+    def after(name: str, fn: Any, changed: bool) -> None:
+        passes.append({"name": name, "text": fmt(fn) if changed else "", "changed": changed})
+
+    return after
 
 
 # --------------------------------------------------------------------------- values
@@ -299,7 +340,13 @@ def frames_of(machine: Any, fb: Any, top: tuple[Any, int] | None, graph: Graph) 
     (parameters, declared locals, captured variables; a module's top-level
     code: its globals) and operand stacks."""
     out = []
-    for level, (L, code, pc, depth) in enumerate(fiber_frames(machine, fb, top)):
+    found = fiber_frames(machine, fb, top)
+    shown = list(enumerate(found))
+    if len(shown) > MAX_FRAMES:  # deep recursion: both ends, the middle elided
+        shown = shown[: MAX_FRAMES - 10] + shown[-10:]
+    for level, (L, code, pc, depth) in shown:
+        if len(found) > MAX_FRAMES and level == len(found) - 10:
+            out.append({"id": -1, "function": f"... {len(found) - MAX_FRAMES} more frames ...", "file": None, "line": 0, "col": 0, "pc": -1, "locals": [], "stack": [], "elided": len(found) - MAX_FRAMES})
         frame = Frame(level, fb, level, L, code, pc, depth)
         line, col = machine.hooks.position(code, max(pc, 0))
         locals_: list[dict] = []
@@ -314,13 +361,14 @@ def frames_of(machine: Any, fb: Any, top: tuple[Any, int] | None, graph: Graph) 
                 if v is not UNINIT:
                     locals_.append({"name": name, "global": True, **graph.value(v)})
         stack = [graph.value(unwrap(v)) for v in L[code.nlocals :]]
-        out.append({"id": level, "function": code.name, "line": line, "col": col, "pc": pc, "locals": locals_, "stack": stack})
+        out.append({"id": level, "function": code.name, "file": code.path, "line": line, "col": col, "pc": pc, "locals": locals_, "stack": stack})
     return out
 
 
-def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None) -> list[dict]:
+def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None, graph: Graph) -> list[dict]:
     """Every fiber alive (the main one first): its state, what it waits on,
-    where it is."""
+    where it is, and its frames (so what a parked fiber holds is on the
+    heap picture too)."""
     sched = machine.sched
     fibers = [sched.main] if sched.main is not None else []
     if running is not None and running not in fibers:
@@ -333,13 +381,10 @@ def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None) -> list[d
         state = fb.state
         if fb is running and top is not None:
             state = "running"
-        frames = fiber_frames(machine, fb, top if fb is running else None)
-        where = None
-        if frames:
-            _, code, pc, _ = frames[0]
-            where = {"function": code.name, "line": machine.hooks.position(code, max(pc, 0))[0]}
+        frames = frames_of(machine, fb, top if fb is running else None, graph) if fb.state != "done" or fb is running else []
+        where = {"function": frames[0]["function"], "line": frames[0]["line"]} if frames else None
         waiting = fb.wait.what if state == "blocked" and fb.wait is not None else None
-        out.append({"id": _tid(fb), "name": fb.name, "state": state, "waiting_on": waiting, "top": where})
+        out.append({"id": _tid(fb), "name": fb.name, "state": state, "waiting_on": waiting, "top": where, "frames": frames})
     return out
 
 
@@ -351,15 +396,17 @@ def capture(machine: Any, fb: Any, code: Any, pc: int, lox: bool = False) -> dic
     frames = frames_of(machine, fb, top, graph) if fb is not None else []
     if not frames and machine.sched.main is not None and fb is None:
         frames = frames_of(machine, machine.sched.main, None, graph)
+    fibers = fibers_of(machine, fb, top, graph)  # (their frames' values are roots of the picture too)
     nodes, capped = graph.walk()
     line, col = machine.hooks.position(code, max(pc, 0)) if code is not None else (0, 0)
     return {
         "line": line,
         "col": col,
+        "file": code.path if code is not None else None,
         "function": code.name if code is not None else None,
         "pc": pc if code is not None else None,
         "frames": frames,
-        "fibers": fibers_of(machine, fb, top),
+        "fibers": fibers,
         "heap_nodes": nodes,
         "heap_capped": capped,
         "gc": gc_summary(machine),
