@@ -525,3 +525,47 @@ def test_profile_view_renders_a_flame_graph(ide):
     )
     assert "fib" in ide.page.locator(".flame-table").inner_text()
     ide.shot("profile")
+
+
+def load_example(ide, name: str) -> None:
+    ide.tid("examples").select_option(name)
+    want = ide.page.request.get(f"{ide.url}api/example/{name}").json()
+    ide.page.wait_for_function(
+        "src => window.tvmIde.editor.source === src", arg=want["source"]
+    )
+
+
+def test_an_incremental_gc_cycle_colours_the_heap(ide):
+    load_example(ide, "gc_cycle.tl")
+    ide.run()
+    gc = ide.page.evaluate("window.tvmIde.exec.run.gc")
+    assert gc, "the lesson's run collects"
+    # Each collection is a tick on the timeline.
+    expect(ide.page.locator(".timeline-marks .gc-mark")).to_have_count(len(gc))
+    # Scrub into the first incremental cycle: the marking is under way, and
+    # the heap's objects carry their mark colours.
+    k = gc[0]["step"] + 1
+    ide.tid("timeline").evaluate(
+        "(el, k) => { el.value = String(k); el.dispatchEvent(new Event('input', {bubbles: true})); }",
+        k,
+    )
+    expect(ide.tid("position")).to_contain_text(f"step {k} /")
+    gc_text = ide.text("gc")
+    assert "mode: incremental" in gc_text, gc_text
+    want = ide.api_state(k)
+    colours = {n["colour"] for n in want["heap"]["nodes"]} - {None}
+    assert colours, want["gc"]
+    for colour in colours:
+        expect(ide.tid("heap").locator(f".tag.mark-{colour}").first).to_be_visible()
+    ide.shot("gc")
+
+
+def test_a_channel_deadlock_shows_the_blocked_fibers(ide):
+    load_example(ide, "deadlock.tl")
+    ide.run()
+    expect(ide.tid("run-status")).to_contain_text("DeadlockError")
+    fibers = ide.text("fibers")
+    assert fibers.count("blocked") >= 2, fibers
+    assert "recv from chan 1" in fibers and "recv from chan 2" in fibers, fibers
+    expect(ide.tid("output")).to_contain_text("DeadlockError: all fibers are blocked")
+    ide.shot("fibers")

@@ -11,8 +11,12 @@ const MAX_FIELDS = 8; // fields drawn in a node before "… n more"
 export const PAGE = 40; // objects per page
 const MIN_ZOOM = 0.7; // below this node text is unreadable: pan instead
 
-const MARK_BORDER = { white: "#c8c8c8", grey: "#8a8a8a", black: "#111111" };
+// During an incremental cycle a node is filled with its mark colour (black
+// with white text); otherwise its fill tells its generation. The border says
+// the generation too, so both read at once in a generational incremental run.
+const MARK_FILL = { white: "#ffffff", grey: "#cfcfcf", black: "#2b2b2b" };
 const GEN_FILL = { young: "#e9f7e9", old: "#e6edfb" };
+const GEN_BORDER = { young: "#4c9a4c", old: "#4a6fb0" };
 
 function valueText(v) {
   return v ? v.text : "?";
@@ -67,7 +71,7 @@ export class HeapView {
             "text-valign": "center", "text-halign": "center", "text-justification": "left",
             "font-family": "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", "font-size": 10,
             width: "data(w)", height: "data(h)",
-            "background-color": "data(fill)", "border-width": 2, "border-color": "data(border)",
+            "background-color": "data(fill)", "border-width": 2, "border-color": "data(border)", color: "data(ink)",
           },
         },
         { selector: "node.frame", style: { "background-color": "#fff6d5", "border-color": "#c9a227", shape: "rectangle" } },
@@ -105,11 +109,11 @@ export class HeapView {
         onclick: () => this.onPage(offset + PAGE) }, "›"),
       h("button", { class: "small", title: "fit the whole graph in the panel", onclick: () => this.fit(true) }, "fit"),
       h("span", { class: "legend" },
-        h("span", { class: "sw", style: { borderColor: MARK_BORDER.white } }), "white ",
-        h("span", { class: "sw", style: { borderColor: MARK_BORDER.grey } }), "grey ",
-        h("span", { class: "sw", style: { borderColor: MARK_BORDER.black } }), "black ",
-        h("span", { class: "sw fill", style: { background: GEN_FILL.young } }), "young ",
-        h("span", { class: "sw fill", style: { background: GEN_FILL.old } }), "old"));
+        h("span", { class: "sw", style: { background: MARK_FILL.white } }), "white",
+        h("span", { class: "sw", style: { background: MARK_FILL.grey } }), "grey",
+        h("span", { class: "sw", style: { background: MARK_FILL.black } }), "black",
+        h("span", { class: "sw", style: { background: GEN_FILL.young, borderColor: GEN_BORDER.young } }), "young",
+        h("span", { class: "sw", style: { background: GEN_FILL.old, borderColor: GEN_BORDER.old } }), "old"));
   }
 
   renderList(frames, heap) {
@@ -125,15 +129,16 @@ export class HeapView {
     const onPage = new Set(heap.nodes.map((n) => String(n.id)));
     const elements = [];
     frames.forEach((f, i) => {
-      elements.push({ group: "nodes", classes: "frame", data: sized({ id: `f${i}`, label: frameLabel(f), fill: "#fff6d5", border: "#c9a227" }) });
+      elements.push({ group: "nodes", classes: "frame", data: sized({ id: `f${i}`, label: frameLabel(f), fill: "#fff6d5", border: "#c9a227", ink: "#222" }) });
     });
     for (const n of heap.nodes) {
       elements.push({
         group: "nodes",
         data: sized({
           id: `n${n.id}`, label: nodeLabel(n),
-          fill: GEN_FILL[n.generation] || "#ffffff",
-          border: MARK_BORDER[n.colour] || "#7a8ca8",
+          fill: MARK_FILL[n.colour] || GEN_FILL[n.generation] || "#ffffff",
+          border: GEN_BORDER[n.generation] || "#7a8ca8",
+          ink: n.colour === "black" ? "#ffffff" : "#222222",
         }),
       });
     }
