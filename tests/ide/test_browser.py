@@ -292,6 +292,9 @@ def test_diagnostics_appear_with_the_checkers_messages_and_clear(ide):
     expect(diags).to_contain_text("3:14 error: variable 'z': expected int, got string")
     # The squiggles: CodeMirror's lint marks, with the message on hover.
     expect(ide.page.locator(".cm-lintRange-error")).to_have_count(2)
+    # Hovering a squiggle shows its message.
+    ide.page.locator(".cm-lintRange-error").last.hover()
+    expect(ide.page.locator(".cm-tooltip-lint")).to_contain_text("variable 'z': expected int, got string")
     ide.shot("diagnostics")
     # Fix both: the list clears, and so do the squiggles.
     ide.replace_source("let x = 1\nprint(x)\nlet z: int = 2\n")
@@ -471,6 +474,7 @@ def test_examples_menu_and_lox(ide):
 
 def test_compiler_view_links_source_and_bytecode_lines(ide):
     ide.replace_source(CALLS)
+    expect(ide.tid("diagnostics")).to_have_text("No problems.")
     ide.tid("compiler-tab").click()
     code = ide.tid("bytecode")
     expect(code).to_contain_text("fn add")
