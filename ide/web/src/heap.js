@@ -128,7 +128,12 @@ export class HeapView {
   renderGraph(frames, heap) {
     const onPage = new Set(heap.nodes.map((n) => String(n.id)));
     const elements = [];
+    // A frame is drawn when it refers to an object on this page (the top
+    // frame always): a deep recursion over ints would otherwise bury the
+    // objects under a column of frames. The Frames panel lists them all.
+    const refersHere = (f) => [...f.locals, ...(f.stack || [])].some((v) => v.kind === "ref" && onPage.has(String(v.ref)));
     frames.forEach((f, i) => {
+      if (i > 0 && !refersHere(f)) return;
       elements.push({ group: "nodes", classes: "frame", data: sized({ id: `f${i}`, label: frameLabel(f), fill: "#fff6d5", border: "#c9a227", ink: "#222" }) });
     });
     for (const n of heap.nodes) {
@@ -147,6 +152,7 @@ export class HeapView {
       elements.push({ group: "edges", data: { id: key, source, target: `n${target}`, label } });
     };
     frames.forEach((f, i) => {
+      if (i > 0 && !refersHere(f)) return;
       f.locals.forEach((l, j) => {
         if (l.kind === "ref") edge(`f${i}`, l.ref, l.name, `f${i}-${j}`);
       });
