@@ -453,3 +453,10 @@ def test_deep_recursion_lists_both_ends_of_the_stack() -> None:
     gap = frames[90]
     assert gap["id"] == -1 and gap["elided"] > 1000 and gap["function"] == f"... {gap['elided']} more frames ..."
     assert [f["locals"][0]["text"] for f in frames[89:92:2]] == [str(int(frames[0]["locals"][0]["text"]) - 89), "8"]
+
+
+def test_run_takes_a_collector_mode(c) -> None:
+    r = run(c, "print(1)\n", gc="incremental")
+    assert state(c, r["session"], 0)["gc"]["mode"] == "incremental"
+    bad = c.post("/api/run", json={"language": "tinylang", "source": "print(1)\n", "gc": "refcount"})
+    assert bad.status_code == 400 and "unknown gc mode 'refcount'" in bad.json()["error"]

@@ -155,3 +155,15 @@ def test_sigint_during_a_request_still_stops() -> None:
     finally:
         code, _ = stop(proc)
     assert code == 0
+
+
+@needs_ide
+def test_a_port_in_use_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        code, out, err = tvm(["ide", "--no-browser", "--port", str(port)])
+    assert code == 1 and out == "" and err.startswith(f"tvm: cannot listen on 127.0.0.1:{port}: ")

@@ -398,13 +398,20 @@ def capture(machine: Any, fb: Any, code: Any, pc: int, lox: bool = False) -> dic
         frames = frames_of(machine, machine.sched.main, None, graph)
     fibers = fibers_of(machine, fb, top, graph)  # (their frames' values are roots of the picture too)
     nodes, capped = graph.walk()
-    line, col = machine.hooks.position(code, max(pc, 0)) if code is not None else (0, 0)
+    if frames:  # (inside the runtime library -- a built-in's own code -- it is where it was called)
+        top_frame = frames[0]
+        line, col, file, function, at = top_frame["line"], top_frame["col"], top_frame["file"], top_frame["function"], top_frame["pc"]
+    elif code is not None:
+        (line, col), file, function, at = machine.hooks.position(code, max(pc, 0)), code.path, code.name, pc
+    else:
+        line, col, file, function, at = 0, 0, None, None, None
     return {
         "line": line,
         "col": col,
-        "file": code.path if code is not None else None,
-        "function": code.name if code is not None else None,
-        "pc": pc if code is not None else None,
+        "file": file,
+        "function": function,
+        "pc": at,
+        "in_library": code is not None and code in machine.library_code,
         "frames": frames,
         "fibers": fibers,
         "heap_nodes": nodes,
