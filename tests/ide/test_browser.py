@@ -294,7 +294,9 @@ def test_diagnostics_appear_with_the_checkers_messages_and_clear(ide):
     expect(ide.page.locator(".cm-lintRange-error")).to_have_count(2)
     # Hovering a squiggle shows its message.
     ide.page.locator(".cm-lintRange-error").last.hover()
-    expect(ide.page.locator(".cm-tooltip-lint")).to_contain_text("variable 'z': expected int, got string")
+    expect(ide.page.locator(".cm-tooltip-lint")).to_contain_text(
+        "variable 'z': expected int, got string"
+    )
     ide.shot("diagnostics")
     # Fix both: the list clears, and so do the squiggles.
     ide.replace_source("let x = 1\nprint(x)\nlet z: int = 2\n")
@@ -389,6 +391,20 @@ def test_the_timeline_scrubs_by_instruction(ide):
     expect(ide.tid("stack")).to_contain_text(
         f"{nxt['frames'][0]['function']}:{nxt['frames'][0]['line']}"
     )
+    # A fast drag (many input events at once): the view ends where the drag
+    # ends, whatever order the answers came in.
+    timeline.evaluate(
+        """(el, to) => { for (let k = 0; k <= 60; k++) {
+            el.value = String(Math.round((to * k) / 60));
+            el.dispatchEvent(new Event('input', {bubbles: true})); } }""",
+        k // 3,
+    )
+    expect(ide.tid("position")).to_contain_text(f"step {k // 3} / {steps}")
+    there = ide.api_state(k // 3)
+    expect(ide.tid("stack")).to_contain_text(
+        f"{there['frames'][0]['function']}:{there['frames'][0]['line']}"
+    )
+    assert ide.text("output") == there["output"]
     # Scrubbed to the end: all the output.
     timeline.evaluate(
         "(el, k) => { el.value = String(k); el.dispatchEvent(new Event('input', {bubbles: true})); }",

@@ -35,7 +35,8 @@ export class ExecutionView {
     this.run = null; // the /api/run answer
     this.step = 0;
     this.heapOffset = 0;
-    this.seq = 0; // latest-wins: a slow answer for an old step is dropped
+    this.inflight = null; // the state request under way (see goto)
+    this.pending = null; // the step to show once it returns
     this.stale = false;
 
     this.buttons = {};
@@ -163,20 +164,43 @@ export class ExecutionView {
     await this.goto(answer.step);
   }
 
+  // Show the state before instruction `step`. While a request is in flight
+  // (each may replay the run on the server) further calls only note the
+  // latest target, fetched when the current one returns: dragging the slider
+  // sends a few requests, not one per pixel, and the last position wins.
   async goto(step) {
     if (!this.run) return;
     step = Math.max(0, Math.min(step, this.run.steps));
     this.step = step;
     this.timeline.value = String(step);
-    const seq = ++this.seq;
+    if (this.inflight) {
+      this.pending = step;
+      return this.inflight;
+    }
+    this.inflight = this.fetchState(step);
+    try {
+      await this.inflight;
+    } finally {
+      this.inflight = null;
+    }
+    if (this.pending !== null && this.pending !== undefined) {
+      const next = this.pending;
+      this.pending = null;
+      await this.goto(next);
+    }
+  }
+
+  async fetchState(step) {
+    const run = this.run;
     let state;
     try {
-      state = await this.api.state(this.run.session, step, PAGE, this.heapOffset);
+      state = await this.api.state(run.session, step, PAGE, this.heapOffset);
     } catch (err) {
-      if (seq === this.seq) this.statusEl.textContent = err.message;
+      this.statusEl.textContent = err.message;
       return;
     }
-    if (seq !== this.seq) return;
+    // A newer run, or a newer target already queued, makes this one stale.
+    if (run !== this.run || (this.pending !== null && this.pending !== undefined)) return;
     state.heapOffset = this.heapOffset;
     this.render(state);
   }
