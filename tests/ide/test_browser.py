@@ -589,3 +589,26 @@ def test_a_channel_deadlock_shows_the_blocked_fibers(ide):
     assert "recv from chan 1" in fibers and "recv from chan 2" in fibers, fibers
     expect(ide.tid("output")).to_contain_text("DeadlockError: all fibers are blocked")
     ide.shot("fibers")
+
+
+def test_a_big_heap_is_paged(ide):
+    ide.run("var xs = []\nfor i in 0..100 {\n  xs.push([i])\n}\nprint(xs.len())\n")
+    expect(ide.tid("output")).to_have_text("100\n")
+    total = ide.api_state(ide.step_no())["heap"]["total"]
+    assert total > 40, total
+    pager = ide.page.locator(".heap-pager")
+    expect(pager).to_contain_text(f"objects 1–40 of {total}")
+    expect(ide.page.locator(".heap-list .heap-obj")).to_have_count(40)
+    pager.get_by_title("next page").click()
+    expect(pager).to_contain_text(f"objects 41–{min(80, total)} of {total}")
+    expect(ide.page.locator(".heap-list .heap-obj")).to_have_count(min(80, total) - 40)
+
+
+def test_a_runaway_program_stops_at_its_limit(ide):
+    ide.run("var i = 0\nwhile true {\n  i += 1\n}\n")
+    status = ide.text("run-status")
+    assert status.startswith("Stopped by a limit"), status
+    assert "out of fuel" in status, status
+    # The recorded part of the run is still there to explore.
+    ide.move("step-back")
+    expect(ide.tid("stack")).to_contain_text("i = ")
