@@ -460,3 +460,11 @@ def test_run_takes_a_collector_mode(c) -> None:
     assert state(c, r["session"], 0)["gc"]["mode"] == "incremental"
     bad = c.post("/api/run", json={"language": "tinylang", "source": "print(1)\n", "gc": "refcount"})
     assert bad.status_code == 400 and "unknown gc mode 'refcount'" in bad.json()["error"]
+
+
+def test_profile_lists_jit_compilations(c) -> None:
+    src = "fn total(n: int) -> int {\n  var s = 0\n  for i in 0..n {\n    s += i\n  }\n  return s\n}\nvar t = 0\nfor k in 0..30 {\n  t += total(200)\n}\nprint(t)\n"
+    r = run(c, src)
+    p = c.get(f"/api/session/{r['session']}/profile").json()
+    assert [(j["event"], j["function"]) for j in p["jit"]][:1] == [("compile", "total")] and p["jit"][0]["t_ms"] >= 0
+    assert c.get(f"/api/session/{r['session']}/profile").json()["jit"] == p["jit"]  # (computed once)

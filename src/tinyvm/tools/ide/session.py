@@ -55,6 +55,7 @@ from . import views
 
 ENTRY, SAME = 1, 2  # line-event flags: first line of a frame; return into the calling line
 STATE_CACHE = 16  # states kept per session (LRU)
+JIT_THRESHOLD = (10, 100)  # the profile's run: calls, loop back-edges before the JIT compiles
 NO_IMPORTS = "this IDE has no project folder to import from (start it with tvm ide FILE)"
 
 
@@ -463,7 +464,10 @@ class Session:
 
         out = _Output()
         jit_events: list[dict] = []
-        vm = self._vm(out, jit="on", meter_fuel=True)
+        # A JIT threshold lower than the default (100 calls, 1000 loop
+        # back-edges) so that a teaching program's hot functions compile
+        # and the JIT's events have something to show.
+        vm = self._vm(out, jit="on", jit_threshold=JIT_THRESHOLD, meter_fuel=True)
         m = vm.machine
         prof = Profiler(vm, interval=max(10, min(1000, self.record.steps // 500 or 10)), program=self.frontend.extensions[0] and "main" + self.frontend.extensions[0])
         t0 = time.perf_counter()
