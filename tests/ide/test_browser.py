@@ -191,7 +191,9 @@ class Ide:
             re.compile(r"Finished|Error|Stopped"), timeout=60_000
         )
         # The view then opens the run at its end: wait for that state.
-        expect(self.tid("position")).to_have_text(re.compile(r"^step (\d+) / \1\b"))
+        expect(self.tid("position")).to_have_text(
+            re.compile(r"^step (\d+) / \1\b"), timeout=60_000
+        )
 
     def position(self) -> str:
         return self.text("position")

@@ -71,7 +71,7 @@ export class ExecutionView {
       bar,
       h("div", { class: "timeline-row" },
         h("div", { class: "timeline-track" }, this.timeline, this.marks), this.posEl),
-      h("div", { class: "exec-grid" },
+      this.grid = h("div", { class: "exec-grid" },
         h("div", { class: "exec-col" }, stackPanel, fibersPanel, gcPanel),
         h("div", { class: "exec-col wide" }, heapPanel, outputPanel)));
     this.renderEmpty();
@@ -178,9 +178,14 @@ export class ExecutionView {
       return this.inflight;
     }
     this.inflight = this.fetchState(step);
+    // A state far into a long run takes a moment (the server replays to it):
+    // dim the panels meanwhile, so stale ones do not pass for current.
+    const dim = setTimeout(() => this.grid.classList.add("loading"), 250);
     try {
       await this.inflight;
     } finally {
+      clearTimeout(dim);
+      this.grid.classList.remove("loading");
       this.inflight = null;
     }
     if (this.pending !== null && this.pending !== undefined) {
