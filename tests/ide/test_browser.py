@@ -12,6 +12,7 @@ TVM_IDE_URL=http://... runs the scenarios against an IDE already running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -71,19 +72,15 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1400, "height": 860}
 URL_LINE = re.compile(r"TinyVM IDE: (http://127\.0\.0\.1:\d+/)")
 TVM = [sys.executable, "-c", "from tinyvm.cli.main import tvm_main; tvm_main()"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- fixtures ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ide_url():
-    """A real `tvm ide --no-browser --port 0`, its URL read from its stdout."""
-    if "TVM_IDE_URL" in os.environ:
-        yield os.environ["TVM_IDE_URL"].rstrip("/") + "/"
-        return
-    if _missing:
-        pytest.fail("the browser tests need " + ", ".join(_missing))
+@contextlib.contextmanager
+def tvm_ide(*args: str):
+    """Run `tvm ide --no-browser --port 0 ARGS` and yield the URL it prints."""
     proc = subprocess.Popen(
-        [*TVM, "ide", "--no-browser", "--port", "0"],
+        [*TVM, "ide", "--no-browser", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -118,6 +115,18 @@ def ide_url():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def ide_url():
+    """A real `tvm ide --no-browser --port 0`, its URL read from its stdout."""
+    if "TVM_IDE_URL" in os.environ:
+        yield os.environ["TVM_IDE_URL"].rstrip("/") + "/"
+        return
+    if _missing:
+        pytest.fail("the browser tests need " + ", ".join(_missing))
+    with tvm_ide() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -614,3 +623,26 @@ def test_a_runaway_program_stops_at_its_limit(ide):
     # The recorded part of the run is still there to explore.
     ide.move("step-back")
     expect(ide.tid("stack")).to_contain_text("i = ")
+
+
+def test_the_file_given_to_tvm_ide_opens_and_runs(browser, shots):
+    """`tvm ide examples/showcase.tl` (the issue's "done when"): the editor
+    opens the file, and a run prints what `tvm run` prints."""
+    if _missing:
+        pytest.fail("the browser tests need " + ", ".join(_missing))
+    showcase = REPO / "examples" / "showcase.tl"
+    with tvm_ide(str(showcase)) as url:
+        context = browser.new_context(viewport=VIEWPORT)
+        try:
+            ide = Ide(context.new_page(), url, shots).open()
+            assert ide.source() == showcase.read_text()
+            expect(ide.tid("language")).to_have_value("tinylang")
+            expect(ide.tid("diagnostics")).to_have_text("No problems.")
+            ide.run()
+            expect(ide.tid("run-status")).to_contain_text("Finished")
+            expected = (REPO / "examples" / "expected" / "showcase.out").read_text()
+            assert ide.text("output") == expected
+            ide.shot("showcase")
+            assert ide.errors == []
+        finally:
+            context.close()
