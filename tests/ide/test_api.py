@@ -468,3 +468,12 @@ def test_profile_lists_jit_compilations(c) -> None:
     p = c.get(f"/api/session/{r['session']}/profile").json()
     assert [(j["event"], j["function"]) for j in p["jit"]][:1] == [("compile", "total")] and p["jit"][0]["t_ms"] >= 0
     assert c.get(f"/api/session/{r['session']}/profile").json()["jit"] == p["jit"]  # (computed once)
+
+
+def test_many_fibers_are_listed_up_to_a_bound(c) -> None:
+    src = "fn w(ch: Chan<int>) {\n  ch.recv()\n}\nlet ch: Chan<int> = Chan()\nfor i in 0..300 {\n  spawn w(ch)\n}\nch.recv()\n"
+    r = run(c, src)
+    assert r["status"] == "error" and r["fibers_seen"] == 301
+    st = state(c, r["session"], r["steps"])
+    assert len(st["fibers"]) == 200 and st["fibers_total"] == 301
+    assert all(f["state"] == "blocked" and f["waiting_on"] == "recv from chan 1" for f in st["fibers"][1:])

@@ -54,6 +54,7 @@ from ..debugger.inspect import (
 # front end pages through them (`heap_offset`, `heap_limit`).
 MAX_HEAP_NODES = 2000
 MAX_FRAMES = 100  # frames listed per fiber (a deep recursion: the innermost 90 and the outermost 10)
+MAX_FIBERS = 200  # fibers listed per state (a program that spawned thousands: the first 200; fibers_total says)
 MAX_FIELDS = 64  # fields listed per node (a long array shows its first 64 elements)
 PREVIEW_CHARS = 60
 
@@ -375,7 +376,7 @@ def fibers_of(machine: Any, running: Any, top: tuple[Any, int] | None, graph: Gr
         fibers.append(running)
     fibers += [f for f in sched.alive if f not in fibers]
     out = []
-    for fb in fibers:
+    for fb in fibers[:MAX_FIBERS]:
         if fb is None:
             continue
         state = fb.state
@@ -414,6 +415,7 @@ def capture(machine: Any, fb: Any, code: Any, pc: int, lox: bool = False) -> dic
         "in_library": code is not None and code in machine.library_code,
         "frames": frames,
         "fibers": fibers,
+        "fibers_total": len(machine.sched.alive) + (machine.sched.main is not None and machine.sched.main not in machine.sched.alive),
         "heap_nodes": nodes,
         "heap_capped": capped,
         "gc": gc_summary(machine),
