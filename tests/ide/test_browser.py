@@ -530,6 +530,16 @@ def test_compiler_view_links_source_and_bytecode_lines(ide):
     )
     code_bg = lit.first.evaluate("el => el.style.background")
     assert src_bg == code_bg
+    # The IR per function and pass, under the bytecode (docs/ir.md).
+    ir = {f["function"]: f["passes"] for f in compiled["ir"]}
+    assert "add" in ir, list(ir)
+    bar = ide.tid("ir")
+    bar.get_by_label("IR function").select_option(label="add")
+    passes = bar.get_by_label("IR pass")
+    expect(passes.locator("option")).to_have_count(len(ir["add"]))
+    last = len(ir["add"]) - 1
+    passes.select_option(index=last)
+    expect(ide.page.locator(".cv-ir-text")).to_have_text(ir["add"][last]["text"])
     ide.shot("compiler")
     # And the other way: hover an instruction, its source line lights up.
     ide.page.locator(".cv-code [data-line='8']").first.hover()

@@ -88,7 +88,8 @@ export class CompilerView {
     const passSel = h("select", { "aria-label": "IR pass" });
     const fillPasses = () => {
       const f = ir[Number(fnSel.value)];
-      clear(passSel, f.passes.map((p, i) => h("option", { value: i }, p.name)));
+      // Passes that changed nothing are marked, so the interesting ones stand out.
+      clear(passSel, f.passes.map((p, i) => h("option", { value: i }, p.changed === false ? `${p.name} (no change)` : p.name)));
       show();
     };
     const show = () => {
@@ -98,7 +99,7 @@ export class CompilerView {
     };
     fnSel.addEventListener("change", fillPasses);
     passSel.addEventListener("change", show);
-    clear(this.irPane, h("div", { class: "cv-ir-bar" }, "IR after pass ", fnSel, passSel), pre);
+    clear(this.irPane, h("div", { class: "cv-ir-bar", "data-testid": "ir" }, "IR of ", fnSel, " after ", passSel), pre);
     fillPasses();
   }
 }

@@ -247,7 +247,10 @@ export class ExecutionView {
   renderFibers(state) {
     const fibers = state.fibers || [];
     if (fibers.length === 0) { this.fibersEl.textContent = "No fibers."; return; }
-    clear(this.fibersEl, h("table", {},
+    const total = state.fibers_total ?? fibers.length;
+    clear(this.fibersEl,
+      total > fibers.length ? h("div", { class: "muted" }, `${total} fibers, the first ${fibers.length} listed`) : null,
+      h("table", {},
       h("tr", {}, ["id", "name", "state", "waiting on", "at"].map((t) => h("th", {}, t))),
       fibers.map((f) => h("tr", { class: `fiber-${f.state}` },
         h("td", {}, String(f.id)), h("td", {}, f.name), h("td", {}, f.state),
