@@ -5,7 +5,7 @@
 import { h, clear, lineColour } from "./dom.js";
 
 export class CompilerView {
-  constructor(root, { compile, onError }) {
+  constructor(root, { compile, onError, onLine }) {
     this.root = root;
     this.compile = compile;
     this.onError = onError;
@@ -23,6 +23,11 @@ export class CompilerView {
         this.highlight(row ? Number(row.dataset.line) : null);
       });
       pane.addEventListener("mouseleave", () => this.highlight(null));
+      // A click takes the editor to that line.
+      pane.addEventListener("click", (e) => {
+        const row = e.target.closest("[data-line]");
+        if (row && onLine) onLine(Number(row.dataset.line));
+      });
     }
   }
 

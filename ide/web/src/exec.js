@@ -235,7 +235,10 @@ export class ExecutionView {
       this.stackEl.textContent = state.step >= this.run.steps ? "The program has finished." : "No frames.";
       return;
     }
-    clear(this.stackEl, frames.map((f, i) => h("div", { class: `frame${i === 0 ? " top" : ""}` },
+    clear(this.stackEl, frames.map((f, i) => h("div", {
+      class: `frame${i === 0 ? " top" : ""}`, title: "click: show this line in the editor",
+      onclick: () => this.editor.goTo(f.line, f.col || 1),
+    },
       h("div", { class: "frame-head" }, `${f.function}:${f.line}`, h("span", { class: "muted" }, `  col ${f.col}, pc ${f.pc}`)),
       f.locals.length
         ? f.locals.map((l) => h("div", { class: "local" }, `${l.name} = ${value(l)}`))

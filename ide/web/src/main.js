@@ -65,7 +65,9 @@ class App {
       onDiagnostics: (d) => this.renderDiagnostics(d),
       onChange: () => this.changed(),
     });
-    this.compiler = new CompilerView(this.views.compiler, { compile: api.compile, onError: (m) => this.status(m) });
+    this.compiler = new CompilerView(this.views.compiler, {
+      compile: api.compile, onError: (m) => this.status(m), onLine: (line) => this.editor.goTo(line, 1),
+    });
     this.exec = new ExecutionView(this.views.execution, {
       api, editor: this.editor, getProgram: () => this.program(), onStatus: (m) => this.status(m),
     });
