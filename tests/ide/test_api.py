@@ -477,3 +477,12 @@ def test_many_fibers_are_listed_up_to_a_bound(c) -> None:
     st = state(c, r["session"], r["steps"])
     assert len(st["fibers"]) == 200 and st["fibers_total"] == 301
     assert all(f["state"] == "blocked" and f["waiting_on"] == "recv from chan 1" for f in st["fibers"][1:])
+
+
+def test_the_lessons_ship_with_the_package(monkeypatch) -> None:
+    from tinyvm.tools.ide import lessons
+
+    monkeypatch.setattr(lessons, "examples_dir", lambda: None)  # (an installed package: no checkout)
+    cat = lessons.Catalogue()
+    assert [e["name"] for e in cat.names()] == list(lessons.LESSONS) and cat.root is None
+    assert cat.get("deadlock.tl")["source"] == (lessons.PACKAGED / "deadlock.tl").read_text()

@@ -7,6 +7,10 @@ so no request can read any other file. The catalogue is the lesson programs
 lesson plan in docs/ide.md), then the repository's examples (examples/*.tl,
 *.lox) when the IDE runs from a checkout (their imports, lib/, are read
 from that folder: the IDE's project folder, server.IdeOptions).
+
+The lessons ship with the package: `tools/ide/examples` is a link to the
+checkout's examples/ide (package data, copied into a wheel), so
+`pip install 'tinyvm[ide]'` has them without the repository.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from pathlib import Path
 
 # Lessons first, in the order the lesson plan takes them.
 LESSONS = ("closures.tl", "recursion.tl", "linked_list.tl", "gc_cycle.tl", "deadlock.tl", "lox_closure.lox")
+PACKAGED = Path(__file__).resolve().parent / "examples"  # the lessons (a link to examples/ide in a checkout)
 
 
 def examples_dir() -> Path | None:
-    """The repository's examples/ folder (src/tinyvm/tools/ide -> the checkout), if any."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
+    """The checkout's examples/ folder (the one holding ide/), if the
+    package runs from a checkout."""
+    for parent in Path(__file__).resolve().parents[1:]:
         cand = parent / "examples"
         if (cand / "ide").is_dir():
             return cand
@@ -34,14 +39,13 @@ class Catalogue:
     def __init__(self, folder: Path | None = None) -> None:
         self.items: dict[str, tuple[str, str]] = {}
         root = folder if folder is not None else examples_dir()
-        self.root = root
-        if root is None:
-            return
-        lessons = root / "ide"
+        self.root = root  # (the project folder imports are read from, by default)
+        lessons = root / "ide" if root is not None else PACKAGED
         for name in LESSONS:
             self._add(lessons / name)
-        for path in sorted([*root.glob("*.tl"), *root.glob("*.lox")]):
-            self._add(path)
+        if root is not None:
+            for path in sorted([*root.glob("*.tl"), *root.glob("*.lox")]):
+                self._add(path)
 
     def _add(self, path: Path) -> None:
         if not path.is_file() or path.name in self.items:
