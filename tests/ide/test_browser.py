@@ -565,6 +565,17 @@ def test_profile_view_renders_a_flame_graph(ide):
         }"""
     )
     assert "fib" in ide.page.locator(".flame-table").inner_text()
+    # A program that collects: its GC pauses on the time line.
+    load_example(ide, "gc_cycle.tl")
+    ide.tid("profile").click()
+    timelines = ide.tid("profile-timelines")
+    expect(timelines).to_contain_text("incremental-slice", timeout=60_000)
+    pauses = ide.page.request.get(
+        f"{ide.url}api/session/{ide.session()}/profile"
+    ).json()["gc"]
+    expect(timelines).to_contain_text(f"GC ({len(pauses)})")
+    expect(timelines.locator("rect.gc-bar")).to_have_count(len(pauses))
+    expect(flame).to_contain_text("build")
     ide.shot("profile")
 
 
