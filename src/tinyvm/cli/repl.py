@@ -33,6 +33,21 @@ one entry at a time:
 * `:quit` / `:q` (or end of input, Ctrl-D) ends the session with status 0;
   `:help` lists the commands. Ctrl-C discards the line being typed or interrupts
   the running entry.
+* Commands (`Session.command`; a problem with one is one line on stderr,
+  `:NAME: what`, and never ends the session): `:type EXPR` asks the front end
+  for the static type (`type_of`: checked, not run); `:dis NAME` disassembles
+  the function a session global holds (`Class.method`, a class's own methods,
+  `module.fn`) with the disassembler's data API, as `tvm disasm` prints it;
+  `:time EXPR` runs an entry and adds `time: MS ms, N instructions` (the
+  session's VM is metered, `meter_fuel`, so counts are exact on every tier);
+  `:mem` reads the heap (a snapshot's live objects and bytes by type) and
+  `gc_stats` (collections by kind, pauses, the mode); `:load FILE` runs a
+  file as an entry, without echo, its messages and traces naming the file;
+  `:reload` does so again for each loaded file with the front end's `keep`
+  option (TinyLang: variables the session has keep their values).
+* A redefinition's rule is the front end's; the session sets `rebindable` on
+  its compiler (TinyLang: a redefinition whose type fits replaces the old
+  binding for every caller), and prints the notes an entry carries.
 
 Input: with a terminal on stdin and stdout and prompt_toolkit installed,
 entries are edited with prompt_toolkit (multi-line buffer: Enter inserts a

@@ -64,7 +64,7 @@ from ..frontend import ModuleContext, ModuleInfo, ReplEntry
 from . import ast as A
 from .pipeline import compile_module_ast, load_imports, parse_source
 from .scopes import GLOBAL, Var
-from .types import OK, relation
+from .types import NIL, OK, FnT, relation
 
 VALUE = "$value"  # hidden global holding the value to echo
 
@@ -269,6 +269,8 @@ def _fits(new: Var, old: Var) -> bool:
     if old.is_class or new.is_class:
         return False  # nominal: an instance of the old class is not one of the new
     if new.is_fn:
+        if isinstance(old.ty, FnT) and old.ty.ret is NIL and isinstance(new.ty, FnT) and new.ty.ret is not NIL:
+            return False  # (relation lets any result flow into a nil one: callers typed it nil)
         return relation(new.ty, old.ty) == OK
     return new.ty == old.ty
 
