@@ -326,7 +326,15 @@ def test_reload_when_a_variable_changed_its_type(tmp_path, monkeypatch):
     lib.write_text('var level: string = "high"\n')  # kept values must fit: this one is set anew
     s.command(":reload")
     s.execute("level")
-    assert typed(s.stdout.getvalue()) == ["loaded lib.tl", "reloaded lib.tl", '"high" : string']
+    lib.write_text('var level = "low"\nvar other = 1\n')  # the same type: kept
+    s.command(":reload")
+    s.execute("level")
+    lib.write_text("var level = 2.5\nvar other = 3\n")  # an inferred type that changed: set anew
+    s.command(":reload")
+    s.execute("level")
+    s.execute("other")
+    assert typed(s.stdout.getvalue()) == ["loaded lib.tl", "reloaded lib.tl", '"high" : string', "reloaded lib.tl", '"high" : string', "reloaded lib.tl", "2.5 : float", "1 : int"]
+    assert s.stderr.getvalue() == ""
 
 
 def test_reload_without_a_loaded_file():

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Any, Callable, TextIO
 
 from .. import __version__
@@ -71,7 +72,7 @@ PROMPT, CONTINUATION = ">>> ", "... "
 QUIT_COMMANDS = (":quit", ":q")
 BANNER = "TinyVM {version} REPL ({title}). :help for help, :quit or Ctrl-D to exit."  # on a terminal
 HELP = """commands:
-  :type EXPR   the static type of EXPR in the session (checked, not run)
+  :type EXPR   the static type of EXPR in the session (checked, not run; also :t)
   :dis NAME    the bytecode of function NAME, method Class.NAME or class NAME
   :time EXPR   run EXPR: its value, the wall time and the instructions run
   :mem         the heap: live objects and bytes by type, collections, GC mode
@@ -127,12 +128,13 @@ class Session:
 
     # ------------------------------------------------------------------ one entry
 
-    def execute(self, source: str, path: str = REPL_KEY, echo: bool = True, keep: bool = False, after: Callable[[], str] | None = None) -> bool:
+    def execute(self, source: str, path: str = REPL_KEY, echo: bool = True, keep: bool = False, timer: Any = None) -> bool:
         """Compile and run one entry, printing its value or its errors.
         True when it compiled and ran without error. `path` names the text in
         messages (a `:load`ed file's); `echo`: show the value of a final
         expression; `keep`: `:reload`'s rule (variables keep their values);
-        `after`: a line to print after the echo (`:time`'s)."""
+        `timer` (`:time`'s): started when the entry starts running, stopped
+        when it ends; its `report()` is printed after the echo."""
         from ..lang.diagnostics import CompileError
         from ..runtime.errors import GuestException, HostIOError, RtError
 
@@ -146,7 +148,11 @@ class Session:
             machine.module_codes.setdefault(key, mc)
         try:
             try:
+                if timer is not None:
+                    timer.start()
                 module = machine.run_entry(REPL_KEY, entry.code)
+                if timer is not None:
+                    timer.stop()
                 self.vm.main = module
                 text = self._echo_text(module.globals[self.repl.echo_slot]) if entry.echo is not None else None
             finally:
@@ -170,8 +176,8 @@ class Session:
             return False
         if text is not None:
             _write(self.stdout, f"{text} : {entry.echo}\n")
-        if after is not None:
-            _write(self.stdout, after() + "\n")
+        if timer is not None:
+            _write(self.stdout, timer.report() + "\n")
         for note in getattr(entry, "notes", ()):
             self._err(note)
         self._flush(self.stdout)
@@ -264,21 +270,9 @@ class Session:
             raise _CommandError(f"'{arg}' is not a function: it holds {'an' if t[:1] in 'aeiou' else 'a'} {t}")
 
     def cmd_time(self, arg: str) -> None:
-        import time
-
         if not arg:
             raise _CommandError("needs an expression: :time EXPR")
-        limits = self.vm.machine.limits
-        start_fuel = limits.fuel_used
-        t0 = time.perf_counter()
-
-        def report() -> str:
-            ms = (time.perf_counter() - t0) * 1000
-            used = limits.fuel_used
-            count = f"{used - start_fuel:,} instructions" if used is not None and start_fuel is not None else "instructions not counted (the VM is not metered)"
-            return f"time: {ms:.3f} ms, {count}"
-
-        self.execute(arg, after=report)
+        self.execute(arg, timer=_Timer(self.vm.machine.limits))
 
     def cmd_mem(self, arg: str) -> None:
         from ..heap.snapshot import take_snapshot
@@ -419,6 +413,31 @@ class Session:
 
 class _CommandError(Exception):
     """A `:command` was misused: its one-line message."""
+
+
+class _Timer:
+    """`:time`: the wall time and the instructions of one entry's run (not
+    its compilation). Instructions are the VM's fuel count (vm/limits.py):
+    exact on a metered VM, which a session's is unless made otherwise."""
+
+    def __init__(self, limits: Any) -> None:
+        self.limits = limits
+        self.t0 = self.t1 = 0.0
+        self.f0 = self.f1 = None
+
+    def start(self) -> None:
+        self.f0 = self.limits.fuel_used
+        self.t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        self.t1 = time.perf_counter()
+        self.f1 = self.limits.fuel_used
+
+    def report(self) -> str:
+        ms = (self.t1 - self.t0) * 1000
+        if self.f0 is None or self.f1 is None:
+            return f"time: {ms:.3f} ms (instructions not counted: the VM is not metered)"
+        return f"time: {ms:.3f} ms, {self.f1 - self.f0:,} instructions"
 
 
 class _EntryOptions:

@@ -49,8 +49,9 @@ also used by the embedding API's namespaces (embed/namespace.py):
 * `type_of(expr)` is the static type of an expression in the session's scope,
   checked but neither emitted nor run (`:type`); `compile(source, echo=False,
   keep=True)` is how `:load` and `:reload` compile a file: no echo, and with
-  `keep` a `let`/`var` whose name the session already has keeps its value (its
-  initializer is replaced by the name itself, so it rebinds to its own value).
+  `keep` a `let`/`var` whose name and type the session already has keeps its
+  value (its initializer is replaced by the name itself, so it rebinds to its
+  own value; the file is compiled once as written first, to learn the types).
 """
 
 from __future__ import annotations
@@ -111,15 +112,17 @@ class TinyLangRepl:
         if bag:
             raise CompileError(bag.items, {path: source})
         visible = self._visible()
+        kept: frozenset[str] = frozenset()
         if keep:
-            kept = self._keep_values(mod, visible)
-            if kept:
-                try:
-                    return self._compile(mod, source, imports, keys, echo, visible, kept)
-                except CompileError:
-                    pass  # (a changed annotation, say): the file as written
+            candidates = self._keepable(mod, visible)
+            if candidates:
+                # The file as written, to learn its variables' types: a value
+                # is kept only where the type is the same.
+                _, slots = self._emit(mod, source, imports, keys, echo, frozenset())
+                kept = frozenset(v.name for v in slots[len(self.slots) :] if v.name in candidates and v.ty == visible[v.name].ty)
                 mod = parse_source(source, path, DiagnosticBag(path, source))
-        return self._compile(mod, source, imports, keys, echo, visible)
+                self._keep_values(mod, kept)
+        return self._compile(mod, source, imports, keys, echo, visible, kept)
 
     def _compile(self, mod: A.Module, source: str, imports: dict, keys: list[str], echo: bool, visible: dict[str, Var], kept: frozenset[str] = frozenset()) -> ReplEntry:
         path = self.ctx.path
@@ -136,8 +139,7 @@ class TinyLangRepl:
         if rebind:
             # (The first pass annotated its tree: the second compiles a new parse.)
             mod2 = parse_source(source, path, DiagnosticBag(path, source))
-            if kept:
-                self._keep_values(mod2, visible)
+            self._keep_values(mod2, kept)
             try:
                 entry, slots = self._emit(mod2, source, imports, keys, echo, frozenset(rebind))
             except CompileError:
@@ -168,16 +170,23 @@ class TinyLangRepl:
         return {v.name: v for v in self.slots if v.name.isidentifier()}
 
     @staticmethod
-    def _keep_values(mod: A.Module, visible: dict[str, Var]) -> frozenset[str]:
-        """`:reload`: each top-level `let`/`var` whose name the session has
-        gets that name as its initializer, so it keeps its value; the names."""
-        kept = set()
+    def _keepable(mod: A.Module, visible: dict[str, Var]) -> frozenset[str]:
+        """`:reload`: the top-level `let`/`var`s of `mod` that may keep the
+        value of the session's variable of the same name."""
+        out = set()
         for s in mod.body:
             old = visible.get(s.name) if isinstance(s, A.VarDecl) else None
             if old is not None and s.init is not None and isinstance(old.decl, A.VarDecl):
+                out.add(s.name)
+        return frozenset(out)
+
+    @staticmethod
+    def _keep_values(mod: A.Module, names: frozenset[str]) -> None:
+        """Each top-level `let`/`var` named in `names` gets the name itself as
+        its initializer: it rebinds to the value the session has."""
+        for s in mod.body:
+            if isinstance(s, A.VarDecl) and s.name in names and s.init is not None:
                 s.init = A.Name(s.init.line, s.init.col, s.name)
-                kept.add(s.name)
-        return frozenset(kept)
 
     def _shadow_notes(self, new: list[Var], visible: dict[str, Var], rebind: dict[str, Var]) -> list[str]:
         notes = []
