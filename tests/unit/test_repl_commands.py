@@ -370,6 +370,22 @@ def test_an_internal_error_of_a_command_is_one_line(monkeypatch):
     assert typed(out) == ["1 : int"]
 
 
+def test_a_compiler_bug_is_one_line_and_the_session_goes_on(monkeypatch):
+    from tinyvm.lang.tinylang.repl import TinyLangRepl
+
+    real = TinyLangRepl.compile
+
+    def flaky(self, source, echo=True, keep=False):
+        if source == "boom":
+            raise AttributeError("no such thing")
+        return real(self, source, echo, keep)
+
+    monkeypatch.setattr(TinyLangRepl, "compile", flaky)
+    _rc, out, err = repl(lines("boom", "2"))
+    assert err == "internal error: AttributeError: no such thing\n"
+    assert typed(out) == ["2 : int"]
+
+
 # --------------------------------------------------------------------------- Lox
 
 

@@ -143,6 +143,11 @@ class Session:
         except CompileError as e:
             self._err(e.render())
             return False
+        except HostIOError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a compiler bug: report it, keep the session
+            self._err(f"internal error: {type(e).__name__}: {e}")
+            return False
         machine = self.vm.machine
         for key, mc in self.comp.bundle.modules.items():
             machine.module_codes.setdefault(key, mc)
