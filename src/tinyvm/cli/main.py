@@ -487,9 +487,11 @@ def _command_help(langs: "Languages", command: str) -> str:
         "repl": (
             ["tvm repl [options]", "tvm [options]"],
             [
-                "Start an interactive session: definitions persist from one entry to the next, and",
-                "the value of a final expression is echoed with its static type. :help lists the",
-                "commands; :quit or Ctrl-D ends the session.",
+                "Start an interactive session: definitions persist from one entry to the next (a",
+                "redefinition replaces the old binding for every caller), and the value of a final",
+                "expression is echoed with its static type. Commands: :type EXPR, :dis NAME,",
+                ":time EXPR, :mem, :load FILE, :reload; :help lists them; :quit or Ctrl-D ends",
+                "the session.",
             ],
             [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
         ),

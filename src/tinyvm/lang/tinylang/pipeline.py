@@ -96,16 +96,21 @@ def compile_module_ast(
     allow_private: bool = False,
     predeclared: list[Var] | None = None,
     emit: bool = True,
+    rebind: frozenset[str] = frozenset(),
+    session: bool = False,
 ) -> ModuleCode | None:
     """Resolve, check and emit one parsed module; None when errors were
     reported (or when `emit` is False: `tvm check` stops after the checker).
 
     `predeclared` (the REPL): globals already declared by earlier entries, in
     slot order (see Resolver); the module's globals extend them. On success the
-    module's own new globals are appended to that list, ready for the next entry.
+    module's own new globals are appended to that list (a redeclared name in
+    `rebind` replaces the old binding in its slot), ready for the next entry.
+    `session`: the module is an interactive REPL session's, whose globals may
+    be rebound by later entries (lang/tinylang/repl.py).
     """
     room = FRAMES_PER_LEVEL * MAX_DEPTH
-    resolver = Resolver(bag, imports, allow_private, predeclared or ())
+    resolver = Resolver(bag, imports, allow_private, predeclared or (), session=session, rebind=rebind)
     ok, scope = run_pass(bag, room, _where(resolver, mod), resolver.resolve_module, mod)
     if not ok:
         return None  # a partly resolved tree cannot be checked
@@ -120,7 +125,7 @@ def compile_module_ast(
     if bag or init is None:
         return None
     if predeclared is not None:
-        predeclared.extend(resolver.globals[len(predeclared) :])
+        predeclared[:] = resolver.globals
     exports = tuple(v.name for v in resolver.globals if getattr(v.decl, "exported", False) and not v.is_import)
     return ModuleCode(
         path=path,

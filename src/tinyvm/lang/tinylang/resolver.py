@@ -68,7 +68,15 @@ def plural(n: int, word: str) -> str:
 
 
 class Resolver:
-    def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], allow_private: bool = False, predeclared: Sequence[Var] = ()):
+    def __init__(
+        self,
+        bag: DiagnosticBag,
+        imports: dict[str, ModuleInfo],
+        allow_private: bool = False,
+        predeclared: Sequence[Var] = (),
+        session: bool = False,
+        rebind: Iterable[str] = (),
+    ):
         self.bag = bag
         # The prelude may call the VM's private natives (`__name`) as built-ins.
         self.allow_private = allow_private
@@ -77,7 +85,15 @@ class Resolver:
         # (var.index == position; of equal names the last one is visible). They
         # count as declared before this module's first statement. A top-level
         # declaration of one of their names is allowed: it gets a new slot and
-        # shadows the old binding, which top-level code before it still sees.
+        # shadows the old binding, which top-level code before it still sees --
+        # except for the names in `rebind`: their declaration takes over the old
+        # binding's slot, so code compiled earlier sees the new value (the
+        # REPL's redefinition rule, lang/tinylang/repl.py).
+        # `session`: the module is a REPL session's, whose globals may be
+        # rebound so: its globals are marked `Var.session`.
+        self.session = session
+        self.rebind = frozenset(rebind)
+        self.own: dict[str, Var] = {}  # this module's own declarations
         self.globals: list[Var] = list(predeclared)
         self.global_names: dict[str, Var] = {v.name: v for v in predeclared}
         self.first_slot = len(self.globals)  # this module's own globals start here
@@ -99,13 +115,17 @@ class Resolver:
         # Declare every top-level name first, in order; redeclarations are errors.
         for i, stmt in enumerate(mod.body):
             for name, line, col, node in self._declared_names(stmt):
+                slot = len(self.globals)
                 if name in self.global_names:
                     old = self.global_names[name]
-                    if old.index >= self.first_slot:
+                    if name in self.own:
                         self.bag.error(line, col, f"'{name}' is already declared in this scope")
                         continue
                     self.shadowed[name] = old  # an earlier REPL entry's global
-                var = Var(name, self._is_mutable(stmt), GLOBAL, len(self.globals), None, line, col, decl_order=i)
+                    if name in self.rebind:
+                        slot = old.index
+                var = Var(name, self._is_mutable(stmt), GLOBAL, slot, None, line, col, decl_order=i)
+                var.session = self.session
                 var.is_fn = isinstance(stmt, A.FnDecl)
                 var.is_class = isinstance(stmt, A.ClassDecl)
                 var.decl = node
@@ -115,8 +135,12 @@ class Resolver:
                     if info is not None:
                         var.module_exports = tuple(info.exports)
                         var.module_name = stmt.path
-                self.globals.append(var)
+                if slot < len(self.globals):
+                    self.globals[slot] = var
+                else:
+                    self.globals.append(var)
                 self.global_names[name] = var
+                self.own[name] = var
         for i, stmt in enumerate(mod.body):
             self.stmt_index = i
             self.stmt(stmt, top=True)
@@ -160,7 +184,7 @@ class Resolver:
                 return self.ref_to(var)
         var = self.global_names.get(name)
         if var is not None:
-            if self.top_level_code and not var.is_fn and var.index >= self.first_slot and var.decl_order >= self.stmt_index and self._is_module_code():
+            if self.top_level_code and not var.is_fn and self.own.get(name) is var and var.decl_order >= self.stmt_index and self._is_module_code():
                 # Top-level code runs in order: a later global is not declared yet
                 # (but the earlier entry's binding it will shadow is).
                 var = self.shadowed.get(name)
