@@ -27,7 +27,7 @@ in the pass's stack room); expressions are walked with an explicit stack and
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..diagnostics import DiagnosticBag
 from . import ast as A

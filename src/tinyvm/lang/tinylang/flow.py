@@ -30,7 +30,18 @@ from typing import Iterable
 
 from . import ast as A
 from .scopes import BUILTIN, CELL, GLOBAL, Var
-from .types import ANY, NEVER, NIL, OK, WIDEN, ClassRefT, OptionalT, Type, join, relation
+from .types import (
+    ANY,
+    NEVER,
+    NIL,
+    OK,
+    WIDEN,
+    ClassRefT,
+    OptionalT,
+    Type,
+    join,
+    relation,
+)
 
 Narrowing = tuple[dict[Var, Type], dict[Var, Type]]  # (when true, when false)
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import signatures as S
 
@@ -59,7 +59,9 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
 
 
 # Exports distinctive enough to name their module (not `e`, `int`, `args`...).
-_DISTINCTIVE = frozenset("pi inf nan sin cos tan atan2 exp log pow now_ms monotonic_ms monotonic_us stringify read_text write_text list_dir".split())
+_DISTINCTIVE = frozenset(
+    ["pi", "inf", "nan", "sin", "cos", "tan", "atan2", "exp", "log", "pow", "now_ms", "monotonic_ms", "monotonic_us", "stringify", "read_text", "write_text", "list_dir"]
+)
 
 
 def _exporters() -> dict[str, list[str]]:
