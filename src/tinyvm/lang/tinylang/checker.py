@@ -26,10 +26,12 @@ callee's body is checked in its turn; the same holds for the default of a
 field, typed on its first use.
 
 Narrowing: inside `if x != nil`, after `if x == nil { return }`, on the right
-of `x != nil and ...`, and inside `if x is C`, a local variable (or a `let`)
-has the narrower type. Variables captured by closures are never narrowed
-(a call could change them), and narrowing is dropped for variables assigned
-in a loop (on entry to the loop) or in a branch (after the `if`).
+of `x != nil and ...`, inside `if x is C`, and after `x = <not nil>` (1.1), a
+local variable (or a `let`) has the narrower type; after an `if`, what every
+branch that completes ends with (flow.merge_narrowings). Variables captured
+by closures are never narrowed (a call could change them), and narrowing is
+dropped for variables assigned in a loop (on entry to the loop). Definite
+assignment is definite.py's, after this pass.
 
 Chains cost no recursion (lang/nesting.py): `expr` walks the left spine of
 `a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` in a loop and applies
@@ -471,6 +473,8 @@ class Checker(MemberChecks):
             self.narrow.pop(var, None)
             if s.init is not None:
                 self.narrow_on_assign(var, s.init.ty)
+                if not s.mutable and isinstance(s.init, A.NilLit):
+                    self.proofs.nil_lets.add(var)
 
     def s_FnDecl(self, s: A.FnDecl) -> None:
         var = s.ref.var if s.ref is not None else None

@@ -37,6 +37,17 @@ _NOT_CHILDREN = frozenset(("line", "col", "ty", "ref", "scope", "conv", "refs", 
 _NON_OPTIONAL_EXEMPT = frozenset(("any", "nil"))
 
 
+_CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(t: type) -> tuple[str, ...]:
+    """The slots of node type t that may hold child nodes (or lists of them)."""
+    names = _CHILD_SLOTS.get(t)
+    if names is None:
+        names = _CHILD_SLOTS[t] = tuple(n for n in t.__slots__ if n not in _NOT_CHILDREN)  # type: ignore[attr-defined]
+    return names
+
+
 def walk(node: object, into_functions: bool = True) -> Iterator[A.Node]:
     """Every node under node (itself included), without recursion; with
     into_functions=False the bodies of nested functions and classes are
@@ -53,11 +64,10 @@ def walk(node: object, into_functions: bool = True) -> Iterator[A.Node]:
         if not into_functions and isinstance(node, (A.Lambda, A.FnDecl, A.ClassDecl)):
             continue
         kids = []
-        for name in node.__slots__:  # type: ignore[attr-defined]
-            if name not in _NOT_CHILDREN:
-                child = getattr(node, name, None)
-                if isinstance(child, (A.Node, list, tuple)):
-                    kids.append(child)
+        for name in _children(type(node)):
+            child = getattr(node, name)
+            if isinstance(child, (A.Node, list, tuple)):
+                kids.append(child)
         stack.extend(reversed(kids))
 
 
@@ -407,20 +417,45 @@ def check_fields(bag: DiagnosticBag, c: A.ClassDecl) -> None:
 # --------------------------------------------------------------------------- module
 
 
+def inventory(mod: A.Module) -> tuple[list, set[int], list[A.ClassDecl]]:
+    """One walk of the whole module: its functions (lambdas, `fn`s, methods),
+    the ids of those (and of the module) that declare a `var` without a
+    value (the only ones with anything to check), and its classes."""
+    functions: list = []
+    needy: set[int] = set()
+    classes: list[A.ClassDecl] = []
+    stack: list = [(mod.body, mod)]
+    while stack:
+        node, owner = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend((n, owner) for n in node)
+            continue
+        if not isinstance(node, A.Node):
+            continue
+        t = type(node)
+        if t is A.VarDecl and node.init is None:
+            needy.add(id(owner))
+        elif t is A.ClassDecl:
+            classes.append(node)
+        elif t is A.Lambda or t is A.FnDecl:
+            functions.append(node)
+            owner = node
+        for name in _children(t):
+            child = getattr(node, name)
+            if child is not None and type(child) is not str:
+                stack.append((child, owner))
+    return functions, needy, classes
+
+
 def check_module(mod: A.Module, bag: DiagnosticBag) -> None:
     """Definite assignment in every function of a resolved, checked module."""
-    functions: list = []
-    exported = {s.ref.var: s for s in mod.body if isinstance(s, A.VarDecl) and s.exported and s.init is None and s.ref is not None and s.ref.var is not None}
-    TopLevel(bag, functions, exported).run(mod.body, {}, mod)
-    classes = [s for s in walk(mod.body, into_functions=False) if isinstance(s, A.ClassDecl)]
-    while functions:
-        fn = functions.pop()
-        if isinstance(fn, A.Lambda) and not isinstance(fn.body, A.Block):
-            Locals(bag, functions).expr(fn.body, {})
-            continue
-        Locals(bag, functions).run(fn.body.stmts, {}, fn)
-        for node in walk(fn.body.stmts, into_functions=False):
-            if isinstance(node, A.ClassDecl):
-                classes.append(node)
+    functions, needy, classes = inventory(mod)
+    found: list = []  # (the inventory has them all already)
+    if id(mod) in needy:
+        exported = {s.ref.var: s for s in mod.body if isinstance(s, A.VarDecl) and s.exported and s.init is None and s.ref is not None and s.ref.var is not None}
+        TopLevel(bag, found, exported).run(mod.body, {}, mod)
+    for fn in functions:
+        if id(fn) in needy:  # (a lambda with an expression body declares nothing)
+            Locals(bag, found).run(fn.body.stmts, {}, fn)
     for c in classes:
         check_fields(bag, c)

@@ -14,7 +14,8 @@
   every path that reaches there proves holds.
 * `Proofs.of(cond)`: the narrowings a checked condition proves when it is
   true and when it is false (`x != nil`, `x is C`, `not`, `and`, `or`), for
-  local variables and `let`s that no closure captures.
+  local variables and `let`s that no closure captures (`nil` there may be a
+  `let` whose value is `nil`).
 
 Both are conservative in the safe direction: `completes` says True unless it
 is sure, and `assigned_vars` finds every plain assignment.
@@ -224,6 +225,17 @@ class Proofs:
     def __init__(self) -> None:
         self.known: dict[int, tuple[A.Logical, Narrowing]] = {}  # id -> (node, answer)
         self.also: frozenset = frozenset()  # globals that narrow here (narrowable_var)
+        self.nil_lets: set[Var] = set()  # local `let x = nil`s met so far (the checker adds them)
+
+    def is_nil(self, e: A.Expr) -> bool:
+        """`nil`, or a `let` constant whose value is `nil` (spec section 13)."""
+        if isinstance(e, A.NilLit):
+            return True
+        var = e.ref.var if isinstance(e, A.Name) and e.ref is not None else None
+        if var is None or var.mutable:
+            return False
+        decl = var.decl
+        return var in self.nil_lets or (isinstance(decl, A.VarDecl) and isinstance(decl.init, A.NilLit))
 
     def of(self, e: A.Expr) -> Narrowing:
         """The narrowings that hold when e (checked already) is true, and
@@ -248,7 +260,7 @@ class Proofs:
         if isinstance(e, A.Binary) and e.op in ("==", "!="):
             for a, b in ((e.left, e.right), (e.right, e.left)):
                 var = narrowable(a, self.also)
-                if var is not None and isinstance(b, A.NilLit):
+                if var is not None and self.is_nil(b):
                     t = a.ty
                     if isinstance(t, OptionalT):
                         non_nil = {var: t.inner}
