@@ -217,10 +217,6 @@ class Locals(Paths):
     """Definite assignment of `var`s declared without a value, in one
     function body (the module's top-level code is one too)."""
 
-    def __init__(self, bag: DiagnosticBag, functions: list):
-        super().__init__(bag)
-        self.functions = functions  # nested functions found, to analyse in turn
-
     def expr(self, e: A.Expr | None, state: State) -> None:
         if e is None:
             return
@@ -228,7 +224,6 @@ class Locals(Paths):
             if type(node) is A.Name:
                 self.use(node, state, False)
             elif isinstance(node, A.Lambda):
-                self.functions.append(node)
                 self.captures(node.body, state)
 
     def use(self, name: A.Name, state: State, captured: bool) -> None:
@@ -250,10 +245,8 @@ class Locals(Paths):
         if not state:
             return
         for node in walk(body):
-            if type(node) is A.Name:
+            if type(node) is A.Name:  # (an assignment's target too)
                 self.use(node, state, True)
-            elif type(node) is A.Assign and type(node.target) is A.Name:
-                self.use(node.target, state, True)
 
     def assign(self, s: A.Assign, state: State) -> None:
         target = s.target
@@ -277,14 +270,12 @@ class Locals(Paths):
 
     def nested(self, s: A.Stmt, state: State) -> None:
         if isinstance(s, A.FnDecl):
-            self.functions.append(s)
             self.captures(s.body, state)
         elif isinstance(s, A.ClassDecl):
             self.expr(s.parent, state)
             for f in s.fields:
                 self.captures(f.default, state)  # run by the constructor, later
             for m in s.methods:
-                self.functions.append(m)
                 self.captures(m.body, state)
 
     def exit(self, node: A.Node, state: State) -> None:
@@ -295,8 +286,8 @@ class TopLevel(Locals):
     """The module's code: an exported `var` must be assigned by its end
     (importers read it after the module has run)."""
 
-    def __init__(self, bag: DiagnosticBag, functions: list, exported: dict):
-        super().__init__(bag, functions)
+    def __init__(self, bag: DiagnosticBag, exported: dict):
+        super().__init__(bag)
         self.exported = exported  # Var -> its VarDecl
 
     def exit(self, node: A.Node, state: State) -> None:
@@ -450,12 +441,11 @@ def inventory(mod: A.Module) -> tuple[list, set[int], list[A.ClassDecl]]:
 def check_module(mod: A.Module, bag: DiagnosticBag) -> None:
     """Definite assignment in every function of a resolved, checked module."""
     functions, needy, classes = inventory(mod)
-    found: list = []  # (the inventory has them all already)
     if id(mod) in needy:
         exported = {s.ref.var: s for s in mod.body if isinstance(s, A.VarDecl) and s.exported and s.init is None and s.ref is not None and s.ref.var is not None}
-        TopLevel(bag, found, exported).run(mod.body, {}, mod)
+        TopLevel(bag, exported).run(mod.body, {}, mod)
     for fn in functions:
         if id(fn) in needy:  # (a lambda with an expression body declares nothing)
-            Locals(bag, found).run(fn.body.stmts, {}, fn)
+            Locals(bag).run(fn.body.stmts, {}, fn)
     for c in classes:
         check_fields(bag, c)
