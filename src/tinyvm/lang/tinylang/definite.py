@@ -9,6 +9,8 @@ each function body, after the checker.
   (`self.f = ...`) on every path through `init` (`super.init(...)` assigns the
   parent's fields). Assignments in closures or in methods `init` calls do
   not count (they may not run): the message says what to do instead.
+  Reading such a field (`self.f`) in `init` before it is assigned is an
+  error too (it would be nil).
 
 The state at a point is the set of tracked variables (or fields) that may be
 unassigned there, each with the reason it may be (for the message: where it
@@ -351,20 +353,41 @@ def ancestors(c: A.ClassDecl) -> list[A.ClassDecl]:
 
 
 class Fields(Paths):
-    """Every path through a class's `init` assigns each field that needs it."""
+    """Every path through a class's `init` assigns each field that needs it,
+    and reads none of them (`self.f`) before it does."""
 
     def __init__(self, bag: DiagnosticBag, cls: A.ClassDecl, own: dict[str, A.FieldDecl]):
         super().__init__(bag)
         self.cls = cls
         self.own = own
         self.missing: dict[str, str] = {}  # field -> reason, at some exit
+        self.read: set[str] = set()  # fields reported as read too early (once each)
+
+    def reads(self, e: A.Expr | None, state: State) -> None:
+        """`self.f` read where f may not be assigned yet: it would be nil."""
+        if e is None or not state:
+            return
+        for node in walk(e, into_functions=False):
+            if type(node) is A.Field and type(node.obj) is A.SelfExpr and node.name in state and node.name not in self.read:
+                self.read.add(node.name)
+                why = state[node.name]
+                where = f"where it may be unassigned: {why}" if isinstance(why, str) else "before it is assigned"
+                self.bag.error(node.line, node.col, f"field '{node.name}' of {self.cls.name} is read in init {where}")
 
     def assign(self, s: A.Assign, state: State) -> None:
         t = s.target
-        if type(t) is A.Field and type(t.obj) is A.SelfExpr and s.op == "=":
-            state.pop(t.name, None)
+        if type(t) is A.Field and type(t.obj) is A.SelfExpr:
+            self.reads(s.value, state)
+            if s.op == "=":
+                state.pop(t.name, None)
+            else:
+                self.reads(t, state)
+            return
+        self.reads(t, state)
+        self.reads(s.value, state)
 
     def expr(self, e: A.Expr | None, state: State) -> None:
+        self.reads(e, state)
         # `super.init(...)` assigns what the parent's init must.
         if type(e) is A.Call and type(e.callee) is A.SuperField and e.callee.name == "init":
             for k in [k for k in state if k not in self.own]:
