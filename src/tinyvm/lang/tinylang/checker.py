@@ -49,6 +49,7 @@ from ..diagnostics import DiagnosticBag
 from . import ast as A
 from . import signatures as S
 from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, merge_narrowings, top_level_only
+from .hints import closest
 from .members import MemberChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
@@ -254,7 +255,8 @@ class Checker(MemberChecks):
                     if t.args:
                         self.error(t, f"type '{name}' takes no type arguments")
                     return class_type(sym)
-            self.error(t, f"unknown type '{name}'")
+            near = closest(name, [*(n for names in reversed(self.type_scopes) for n in names), *PRIMS, *GENERICS])
+            self.error(t, f"unknown type '{name}'" + (f"; did you mean '{near}'?" if near else ""))
             return ANY
         if isinstance(t, A.ArrayType):
             return ArrayT(self.annot(t.elem))
