@@ -141,6 +141,7 @@ class Checker(MemberChecks):
         self.where: A.Node | None = None  # the statement being checked (for run_pass)
         self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
         self.base_depth = 0  # the stack depth check_module started at
+        self.shadowed: frozenset = frozenset()  # names an earlier REPL entry declared (Resolver.shadowed)
 
     def error(self, node: A.Node, message: str) -> None:
         self.bag.error(node.line, node.col, message)
@@ -160,7 +161,7 @@ class Checker(MemberChecks):
                     top[var.name] = sym
         for c in classes:
             self._declare_class(c)
-        self.proofs.also = top_level_only(mod.body)  # globals that narrow in this code
+        self.proofs.also = top_level_only(mod.body, self.shadowed)  # globals that narrow in this code
         for s in mod.body:
             self.stmt(s)
         self.proofs.also = frozenset()

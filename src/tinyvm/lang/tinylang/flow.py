@@ -144,13 +144,16 @@ def narrowable_var(var: Var | None, also: frozenset = frozenset()) -> bool:
     return not var.mutable or (var.kind != GLOBAL and var.kind != CELL) or var in also
 
 
-def top_level_only(body: list[A.Stmt]) -> frozenset:
+def top_level_only(body: list[A.Stmt], shadowed: frozenset = frozenset()) -> frozenset:
     """The module's mutable global `var`s that no function (nor method nor
     lambda) assigns: only the module's own code, which nothing else runs
     during, changes them, so they narrow there as locals do. (Inside a
     function they do not: another fiber's top-level code may run at any
-    wait.)"""
-    declared = {s.ref.var for s in body if isinstance(s, A.VarDecl) and s.mutable and s.ref is not None and s.ref.var is not None}
+    wait.) Not those named in `shadowed`, a REPL entry's redefinitions of an
+    earlier entry's names: that entry's functions may assign them."""
+    declared = {
+        s.ref.var for s in body if isinstance(s, A.VarDecl) and s.mutable and s.ref is not None and s.ref.var is not None and s.name not in shadowed
+    }
     in_functions: set = set()
     stack: list = [(s, False) for s in body]
     while stack:

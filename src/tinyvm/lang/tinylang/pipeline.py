@@ -118,6 +118,7 @@ def compile_module_ast(
     # The checker copes with what the resolver could not resolve (its type is
     # `any`), so that type errors are reported along with scope errors.
     checker = Checker(bag, imports, resolver.globals)
+    checker.shadowed = frozenset(resolver.shadowed)
     run_pass(bag, room + INFER_FRAMES, _where(checker, mod), checker.check_module, mod, scope)
     run_pass(bag, room, lambda: (mod.line, mod.col), definite.check_module, mod, bag)
     if bag or not emit:
