@@ -87,6 +87,12 @@ def test_a_failed_import_does_not_hide_the_other_errors(tmp_path: Path, monkeypa
     assert lines == ['m.tl:1:1: error: cannot find module "./nope"', "m.tl:2:14: error: undeclared name 'missing'"]
 
 
+def test_a_failed_import_does_not_hide_the_other_errors_when_embedded() -> None:
+    # vm.run_source and the REPL compile through the REPL's session compiler.
+    got = errors('import nosuch\nlet x: int = "s"\nprint(missing)\n')
+    assert got == [(1, 1, 'cannot find module "nosuch"'), (2, 14, "variable 'x': expected int, got string"), (3, 7, "undeclared name 'missing'")]
+
+
 @pytest.mark.parametrize(
     ("a", "b", "d"),
     [("length", "lenght", 1), ("print", "pritn", 1), ("abc", "abc", 0), ("kitten", "sitting", 3), ("", "ab", 2)],
