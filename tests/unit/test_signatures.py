@@ -53,7 +53,7 @@ def machine():
 
 
 def typed_methods() -> dict[str, dict[str, S.Sig]]:
-    return {"array": S.array_methods(ANY), "string": S.STRING_METHODS, "map": S.map_methods(ANY, ANY)}
+    return {"array": S.array_methods(ANY), "string": S.STRING_METHODS, "map": S.map_methods(ANY, ANY), **S.SCALAR_METHODS}
 
 
 def typed_builtins() -> set[str]:
@@ -95,6 +95,8 @@ def receiver(kind: str) -> Any:
         return a
     if kind == "string":
         return "a,b,c"
+    if kind in ("int", "float"):  # (1.1: Comparable's compare)
+        return 1 if kind == "int" else 1.5
     return Map({map_key(0): "zero", map_key(1): "one"})
 
 
@@ -224,7 +226,7 @@ def test_typed_builtins_are_vm_builtins(machine):
 
 
 def test_vm_builtins_are_typed(machine):
-    untyped = public(machine.builtins) - typed_builtins() - set(S.ERROR_CLASSES)
+    untyped = public(machine.builtins) - typed_builtins() - set(S.ERROR_CLASSES) - set(S.BUILTIN_INTERFACES)
     assert untyped == set(), "VM built-ins the checker does not type"
 
 
@@ -235,13 +237,13 @@ def test_builtin_tables_do_not_overlap():
 
 
 def test_resolver_knows_exactly_the_typed_names():
-    assert set(BUILTIN_NAMES) == typed_builtins() | set(S.ERROR_CLASSES)
+    assert set(BUILTIN_NAMES) == typed_builtins() | set(S.ERROR_CLASSES) | set(S.BUILTIN_INTERFACES)
 
 
 def test_error_classes_match_the_vm(machine):
     assert set(S.ERROR_NAMES) == set(vm_machine.ERROR_CLASSES)
     vm_classes = {n for n, v in machine.builtins.items() if isinstance(v, Class)}
-    assert vm_classes == set(S.ERROR_CLASSES)
+    assert vm_classes == set(S.ERROR_CLASSES) | set(S.BUILTIN_INTERFACES)
     for name, sym in S.ERROR_CLASSES.items():
         cls = machine.builtins[name]
         parent = sym.parent.name if sym.parent is not None else None

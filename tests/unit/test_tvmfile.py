@@ -140,7 +140,7 @@ def test_dump_rejects_unserialisable_constant():
 def test_header_layout():
     data = dump_bundle(sample_bundle())
     assert data[:4] == b"TVM\x00"
-    assert struct.unpack(">H", data[4:6]) == (4,)
+    assert struct.unpack(">H", data[4:6]) == (5,)
     assert data[6:38] == hashlib.sha256(data[38:]).digest()
     assert HEADER_SIZE == 38
 
@@ -291,3 +291,18 @@ def test_nested_codes_are_verified_on_load():
     init = asm("m", [("MAKE_CLOSURE", 0), ("RETURN",)], consts=(bad_inner,))
     data = dump_bundle(Bundle("m", {"m": ModuleCode("m.tl", "", (), (), (), init)}))
     load_error(data, "function inner at offset 0: jump target 99 is outside the code")
+
+
+
+def test_class_interfaces_round_trip(tmp_path):
+    # Format version 5 (TinyLang 1.1): an interface's flag and the names of the
+    # interfaces a class implements.
+    from tinyvm.bytecode.code import CLASS_INTERFACE
+    from tinyvm.lang.driver import compile_program
+
+    path = tmp_path / "shapes.tl"
+    path.write_text("interface Shape { fn area() -> float }\nclass Sq implements Shape { fn area() -> float { return 1.0 } }\n")
+    data = dump_bundle(compile_program(str(path)))
+    infos = {k.name: k for k in load_bundle(data).modules["shapes"].init.consts if isinstance(k, ClassInfo)}
+    assert infos["Shape"].flags == CLASS_INTERFACE and infos["Sq"].interfaces == ("Shape",)
+    assert dump_bundle(load_bundle(data)) == data

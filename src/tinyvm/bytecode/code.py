@@ -34,6 +34,7 @@ FLAG_MODULE = 16  # a module's top-level code
 # ClassInfo.flags bits
 CLASS_OPEN = 1  # instances accept new fields at any time (Lox), not only the declared ones
 CLASS_EXTENDS = 2  # declared with a superclass: MAKE_CLASS's parent operand must be a class (nil is an error)
+CLASS_INTERFACE = 4  # a TinyLang 1.1 interface: only `v is I` and type checks use it (no fields, no methods)
 
 # ModuleCode.lang values: the dialect of the module's code, which selects the
 # run-time rules (operator type rules, error messages, frame limit) the VM
@@ -138,6 +139,8 @@ class ClassInfo:
     written to typed fields at run time (SET_FIELD_PROVEN does not).
     `flags`: CLASS_OPEN makes the class's instances open: SET_FIELD adds a field
     the instance lacks (a subclass of an open class is open too);
+    CLASS_INTERFACE marks an interface; `interfaces` names the interfaces a
+    class implements (its ancestors' too).
     CLASS_EXTENDS says the class was declared with a superclass, so a nil
     parent is an error rather than "no parent".
     """
@@ -149,6 +152,9 @@ class ClassInfo:
     line: int = 0
     field_types: tuple[str, ...] = ()
     flags: int = 0
+    # The names of the interfaces the class implements, its parent's included
+    # (TinyLang 1.1): `v is I` and run-time checks of an interface type test them.
+    interfaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)

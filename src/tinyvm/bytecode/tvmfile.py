@@ -7,20 +7,21 @@ as hostile: whatever the bytes, it either returns a verified `Bundle` or raises
 `LoadError` -- never another exception, never an allocation driven by an
 unchecked length, never unbounded recursion.
 
-File layout (version 4)
+File layout (version 5)
 -----------------------
 
 Version 2 (issue 3) added `field_types` to class constants; version 3 (issue
 4) added the SPAWN_GLOBAL instruction, which renumbers the opcodes after it;
 version 4 (issue 5, Lox) added the JUMP_IF_FALSY, JUMP_IF_TRUTHY, FALSY, PRINT
 and ASSIGN_GLOBAL instructions (numbered after all earlier ones), `flags` on
-class constants, and the module language "lox".
+class constants, and the module language "lox". Version 5 (issue 18, TinyLang 1.1) added
+`interfaces` to class constants.
 Files of other versions are rejected (recompile them with `tvmc`).
 
 Header, fixed 38 bytes::
 
     magic     4 bytes   b"TVM\\x00"
-    version   u16       big-endian, currently 4
+    version   u16       big-endian, currently 5
     checksum  32 bytes  sha256 of the payload (everything after the header)
 
 Primitive encodings used by the payload:
@@ -75,7 +76,8 @@ Payload::
     6 tuple    uvarint count, then `const` per element
     7 code     code
     8 class    str name, strs fields, uvarint count + `const` per default,
-               strs methods, svarint line, strs field_types, svarint flags
+               strs methods, svarint line, strs field_types, svarint flags,
+               strs interfaces
 
 The reader is strict, so that every accepted file is byte-for-byte what
 `dump_bundle` would write for its content: varints must be canonical (no zero
@@ -99,7 +101,7 @@ from .verifier import VerifyError, verify_module
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]
 
 MAGIC = b"TVM\x00"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _CHECKSUM_SIZE = 32  # sha256 digest
 HEADER_SIZE = len(MAGIC) + 2 + _CHECKSUM_SIZE
 # Maximum nesting of tuple/code/class constants: the format's one nesting
@@ -190,6 +192,7 @@ class _Writer:
             self.svarint(v.line)
             self.strings(v.field_types)
             self.svarint(v.flags)
+            self.strings(v.interfaces)
         else:
             raise TypeError(f"cannot serialise constant of type {type(v).__name__}")
 
@@ -375,7 +378,8 @@ class _Reader:
             line = self.svarint("class line")
             field_types = self.strings("class field types")
             flags = self.svarint("class flags")
-            return ClassInfo(name, fields, defaults, methods, line, field_types, flags)
+            interfaces = self.strings("class interfaces")
+            return ClassInfo(name, fields, defaults, methods, line, field_types, flags, interfaces)
         raise _bad(f"unknown constant tag {tag} at byte {at}")
 
     def code(self, depth: int) -> Code:

@@ -51,6 +51,7 @@ from bisect import bisect_left
 
 from .code import (
     CLASS_EXTENDS,
+    CLASS_INTERFACE,
     CLASS_OPEN,
     FLAG_ASYNC,
     FLAG_GENERATOR,
@@ -246,7 +247,8 @@ class _Verifier:
                 and _is_int(v.line)
                 and _is_str_tuple(v.field_types)
                 and _is_int(v.flags)
-                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS) == 0
+                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS | CLASS_INTERFACE) == 0
+                and _is_str_tuple(v.interfaces)
             )
             if not ok:
                 raise self.fail(f"constant {index}: malformed class info")

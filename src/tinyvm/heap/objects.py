@@ -271,9 +271,11 @@ class Class(HeapObject):
     `field_checks` is None when no field of the class or of an ancestor is
     typed, else a dict field name -> checker (vm/typecheck.py), inherited
     entries included, that SET_FIELD applies. `open`: its instances accept new
-    fields at any time (a Lox class, or a subclass of one; ClassInfo.flags)."""
+    fields at any time (a Lox class, or a subclass of one; ClassInfo.flags).
+    `interfaces`: the names of the TinyLang interfaces it implements, inherited
+    ones included; `interface`: it is one (`v is I` tests `interfaces`)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -288,6 +290,10 @@ class Class(HeapObject):
         self.init: Any = None
         self.field_checks: dict[str, Any] | None = parent.field_checks if parent else None
         self.open: bool = parent.open if parent else False
+        # TinyLang 1.1: the names of the interfaces the class implements
+        # (inherited ones too), and whether it is an interface itself.
+        self.interfaces: frozenset[str] = parent.interfaces if parent else frozenset()
+        self.interface = False
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self

@@ -164,7 +164,21 @@ def ge(a: Any, b: Any) -> bool:
 def is_(a: Any, b: Any) -> bool:
     if type(b) is not Class:
         raise RtError("TypeError", f"right operand of 'is' must be a class, got {typeof(b)}")
+    if b.interface:  # TinyLang 1.1: `v is Shape`, `v is Comparable`
+        return implements(a, b.name)
     return type(a) is Instance and a.cls.is_subclass_of(b)
+
+
+# The built-in interface the scalars implement (spec 13, Comparable).
+_COMPARABLE_SCALARS = (int, float, str)
+
+
+def implements(v: Any, name: str) -> bool:
+    """Does v implement the interface called name? An instance when its class
+    (or an ancestor) declared it; an int, float or string for Comparable."""
+    if type(v) is Instance:
+        return name in v.cls.interfaces
+    return name == "Comparable" and type(v) in _COMPARABLE_SCALARS
 
 
 def neg(a: Any) -> Any:

@@ -224,6 +224,9 @@ class Machine(Calls, ObjectOps, Modules):
         for name in ERROR_CLASSES:
             self._native_class(name, base)
         self.methods = make_methods(self)
+        from ..runtime.comparable import install_comparable
+
+        install_comparable(self)  # TinyLang 1.1: the interface and int/float/string.compare
 
     def _native_class(self, name: str, parent: Class | None) -> Class:
         cls = self.heap.alloc(Class(name, parent, None))

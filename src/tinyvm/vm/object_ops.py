@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN
+from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, unmap_key
 from ..runtime.errors import RtError
 from ..runtime.memory import entry_charge, value_bytes
@@ -201,6 +201,10 @@ class ObjectOps:
         cls = heap.alloc(Class(info.name, parent, info))
         if info.flags & CLASS_OPEN:
             cls.open = True
+        if info.flags & CLASS_INTERFACE:
+            cls.interface = True
+        if info.interfaces:
+            cls.interfaces = cls.interfaces | frozenset(info.interfaces)
         for name, default in zip(info.fields, info.defaults):
             cls.template[name] = default
         for name, fn in zip(info.methods, methods):

@@ -17,7 +17,10 @@ with (at least) a field `x`, `fn(int) -> int` anything callable; element and
 signature types are the static checker's business. A class name matches an
 instance of that class or of a subclass, by name along the parent chain (the
 text form of a type carries no class identity). `Task<T>`, `Chan<T>`, `Gen<T>`
-match values whose `typeof` is "task", "chan", "gen".
+match values whose `typeof` is "task", "chan", "gen". An interface's name
+(TinyLang 1.1) matches an instance whose class implements it, and
+`Comparable` an int, float or string too; type parameters are erased by the
+compiler (they never reach a check).
 
 A check returns the value, converted where the type says so: an int becomes a
 float where `float` or `float?` is expected (int-to-float widening). A value
@@ -150,10 +153,13 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
         def check_instance(v: Any) -> Any:
             if type(v) is Instance:
                 cls = v.cls
-                if cls.name == name or _has_class_named(cls.parent, name):
+                # (an interface's name: the class or an ancestor implements it)
+                if cls.name == name or name in cls.interfaces or _has_class_named(cls.parent, name):
                     return v
             elif v is None and nil_ok:
                 return v
+            elif name == "Comparable" and type(v) in (int, float, str):
+                return v  # the built-in interface of the scalars (TinyLang 1.1)
             return fail(v)
 
         return check_instance

@@ -42,6 +42,8 @@ class NamedType(TypeExpr):
 
     name: str
     args: list[TypeExpr] = field(default_factory=list)
+    # The type parameter it names (1.1 generics), bound by the checker.
+    param: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -119,6 +121,9 @@ class Interp(Expr):
 class Name(Expr):
     name: str
     ref: Any = field(default=None, kw_only=True)  # set by the resolver
+    # `Stack<int>` / `first<int>` before a call: explicit type arguments (1.1
+    # generics; checked, then erased: only the checker reads them).
+    type_args: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -303,6 +308,8 @@ class FnDecl(Stmt):
     exported: bool = False
     ref: Any = field(default=None, kw_only=True)  # where the function's binding lives
     scope: Any = field(default=None, kw_only=True)
+    # 1.1 generics: `fn first<T>(...)` (a list of TypeParam, or None).
+    type_params: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -324,6 +331,24 @@ class ClassDecl(Stmt):
     # Checked type text per field ("" for none), set by the type checker; the
     # VM checks stores into typed fields through untyped receivers.
     field_types: Any = field(default=None, kw_only=True)
+    # 1.1 generics and interfaces: `class Stack<T>` (TypeParams or None),
+    # `implements Shape, Named` (NamedTypes), and `interface Shape { ... }`
+    # (is_interface: its methods are signatures with empty bodies, never run).
+    type_params: Any = field(default=None, kw_only=True)
+    implements: Any = field(default=None, kw_only=True)
+    is_interface: bool = field(default=False, kw_only=True)
+    # The names of every interface the class implements, inherited ones too
+    # (set by the checker; recorded in ClassInfo for `v is Shape`).
+    interfaces: Any = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class TypeParam(Node):
+    """`T` or `T: Comparable` in `fn f<T: Comparable>` / `class Stack<T>` (1.1)."""
+
+    name: str
+    bound: TypeExpr | None = None
+    ty: Any = field(default=None, kw_only=True)  # its TypeParamT, set by the checker
 
 
 @dataclass(slots=True)

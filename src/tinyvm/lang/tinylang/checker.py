@@ -50,6 +50,7 @@ from . import ast as A
 from . import signatures as S
 from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, merge_narrowings, top_level_only
 from .hints import closest
+from .generics import GenericChecks
 from .members import MemberChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
@@ -123,7 +124,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(MemberChecks):
+class Checker(GenericChecks, MemberChecks):
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -141,6 +142,7 @@ class Checker(MemberChecks):
         self.where: A.Node | None = None  # the statement being checked (for run_pass)
         self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
         self.base_depth = 0  # the stack depth check_module started at
+        self.init_generics()  # 1.1 generics and interfaces (generics.py)
         self.shadowed: frozenset = frozenset()  # names an earlier REPL entry declared (Resolver.shadowed)
 
     def error(self, node: A.Node, message: str) -> None:
@@ -159,8 +161,10 @@ class Checker(MemberChecks):
                 sym = self.syms.get(id(var.decl)) or self._foreign_class(var.decl)
                 if sym is not None:
                     top[var.name] = sym
+        self.bind_type_params(mod, classes)
         for c in classes:
             self._declare_class(c)
+        self.check_implements(classes)
         self.proofs.also = top_level_only(mod.body, self.shadowed)  # globals that narrow in this code
         for s in mod.body:
             self.stmt(s)
@@ -235,6 +239,9 @@ class Checker(MemberChecks):
 
     def annot(self, t: A.TypeExpr) -> Type:
         if isinstance(t, A.NamedType):
+            g = self.generic_annot(t)
+            if g is not None:
+                return g
             name = t.name
             if name in PRIMS or (name in GENERICS and t.args):
                 if name in PRIMS and t.args:
@@ -284,8 +291,11 @@ class Checker(MemberChecks):
         if r == ERROR:
             self.error(node, f"{place}: expected {dst}, got {src}")
             return None
-        if r == WIDEN or (runtime and r == CHECK and checkable(dst)):
+        if r == WIDEN:
             return (dst.text(), place)
+        if runtime and r == CHECK and checkable(dst):
+            text = runtime_text(dst)  # (type parameters are erased: nothing to check)
+            return (text, place) if text else None
         return None
 
     # ------------------------------------------------------------------ functions
@@ -497,10 +507,12 @@ class Checker(MemberChecks):
             self.syms[id(s)] = ClassSym(s.name, None, s)
             self.type_scopes[-1][s.name] = self.syms[id(s)]
             self._declare_class(s)
-            for m in s.methods:
+            self.check_implements([s])
+            for m in s.methods if not s.is_interface else ():
                 self.check_fn_body(m)
             return
-        self.deferred.extend(s.methods)
+        if not s.is_interface:  # (an interface's methods are signatures)
+            self.deferred.extend(s.methods)
 
     def s_Assign(self, s: A.Assign) -> None:
         t = s.target

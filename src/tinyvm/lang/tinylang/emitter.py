@@ -30,7 +30,7 @@ import math
 from typing import Any
 
 from ...bytecode import opcodes as O
-from ...bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
+from ...bytecode.code import CLASS_INTERFACE, FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
 from ..diagnostics import DiagnosticBag
 from ...bytecode.code import INT_MAX, INT_MIN
 from . import ast as A
@@ -351,12 +351,13 @@ class FunctionEmitter(ControlEmitter):
                 value = float(value)
             defaults.append(value if ok else None)
         names = []
-        for m in s.methods:
+        for m in s.methods if not s.is_interface else ():  # (an interface's are signatures)
             code = self.function_code(m, 0)
             self.at(m)
             self.emit(O.MAKE_CLOSURE, self.const(code))
             names.append(m.name)
-        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or ())
+        flags = CLASS_INTERFACE if s.is_interface else 0
+        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or (), flags, tuple(s.interfaces or ()))
         self.at(s)
         self.emit(O.MAKE_CLASS, self.const(info), len(names))
         self.declare(s.ref)

@@ -82,7 +82,14 @@ _KEYWORD_KINDS = frozenset(KEYWORDS.values())
 _SYNC_KEYWORDS = {
     TK.LET, TK.VAR, TK.FN, TK.CLASS, TK.IF, TK.WHILE, TK.FOR, TK.RETURN, TK.THROW,
     TK.TRY, TK.IMPORT, TK.FROM, TK.EXPORT, TK.SELECT, TK.BREAK, TK.CONTINUE, TK.ASYNC,
+    TK.INTERFACE,
 }  # fmt: skip
+
+# Tokens that may appear inside explicit type arguments (Parser.explicit_type_args).
+_TYPE_TOKENS = frozenset({
+    TK.IDENT, TK.NIL, TK.FN, TK.LBRACKET, TK.RBRACKET, TK.COLON, TK.COMMA, TK.QUESTION,
+    TK.LBRACE, TK.RBRACE, TK.LPAREN, TK.RPAREN, TK.ARROW,
+})  # fmt: skip
 
 T = TypeVar("T")
 
@@ -332,6 +339,8 @@ class Parser:
             return self.block("")
         if k is TK.CLASS:
             return self.class_decl(tok, False)
+        if k is TK.INTERFACE:
+            return self.interface_decl(tok, False)
         if k is TK.EXPORT:
             return self.export()
         if k is TK.IMPORT or k is TK.FROM:
@@ -400,17 +409,27 @@ class Parser:
         is_async = self.accept(TK.ASYNC)
         self.expect(TK.FN, "after 'async'")
         name = self.ident("function name after 'fn'")
+        type_params = self.type_params()
         params, ret = self.signature("after function name")
         body = self.block("to start the function body")
-        return ast.FnDecl(start.line, start.col, name.value, params, ret, body, is_async, exported)
+        decl = ast.FnDecl(start.line, start.col, name.value, params, ret, body, is_async, exported)
+        decl.type_params = type_params
+        return decl
 
     def class_decl(self, start: Token, exported: bool) -> ast.ClassDecl:
         self.advance()
         name = self.ident("class name after 'class'")
+        type_params = self.type_params()
         parent = None
         if self.accept(TK.EXTENDS):
             p = self.ident("parent class name after 'extends'")
             parent = ast.Name(p.line, p.col, p.value)
+            if self.accept(TK.LT):  # `extends Base<int>` (1.1): the parent's type arguments
+                parent.type_args = [self.parse_type()]
+                while self.accept(TK.COMMA):
+                    parent.type_args.append(self.parse_type())
+                self.close_angle()
+        implements = self.implements_clause()
         self.expect(TK.LBRACE, "to start the class body")
         fields: list[ast.FieldDecl] = []
         methods: list[ast.FnDecl] = []
@@ -435,7 +454,100 @@ class Parser:
         self.items(member)
         self.block_depth -= 1
         self.expect(TK.RBRACE, "to close the class body")
-        return ast.ClassDecl(start.line, start.col, name.value, parent, fields, methods, exported)
+        decl = ast.ClassDecl(start.line, start.col, name.value, parent, fields, methods, exported)
+        decl.type_params, decl.implements = type_params, implements
+        return decl
+
+    # ------------------------------------------------------------------ 1.1 generics and interfaces (tlgeneric)
+
+    def type_params(self) -> list[ast.TypeParam] | None:
+        """`<T, U: Comparable>` after a function's or class's name, if present."""
+        if not self.accept(TK.LT):
+            return None
+        out: list[ast.TypeParam] = []
+        while True:
+            name = self.ident("type parameter name")
+            bound = self.parse_type() if self.accept(TK.COLON) else None
+            out.append(ast.TypeParam(name.line, name.col, name.value, bound))
+            if not self.accept(TK.COMMA):
+                break
+        self.close_angle()
+        return out
+
+    def implements_clause(self) -> list[ast.TypeExpr] | None:
+        """`implements Shape, Named` before a class body, if present."""
+        if not self.accept(TK.IMPLEMENTS):
+            return None
+        out = [self.parse_type()]
+        while self.accept(TK.COMMA):
+            out.append(self.parse_type())
+        return out
+
+    def interface_decl(self, start: Token, exported: bool) -> ast.ClassDecl:
+        """`interface Shape<T> { fn area() -> float ... }`: a ClassDecl marked
+        is_interface whose methods are signatures (empty bodies, never run), so
+        the resolver and the emitter treat its name as a class's."""
+        self.advance()
+        name = self.ident("interface name after 'interface'")
+        type_params = self.type_params()
+        self.expect(TK.LBRACE, "to start the interface body")
+        methods: list[ast.FnDecl] = []
+
+        def member() -> None:
+            tok = self.tok
+            if tok.kind is not TK.FN:
+                self.fail_expected("'fn' in interface body")
+            self.advance()
+            mname = self.ident("method name after 'fn'")
+            mparams = self.type_params()
+            params, ret = self.signature("after method name")
+            if self.tok.kind is TK.LBRACE:
+                self.fail("an interface method has no body")
+            decl = ast.FnDecl(tok.line, tok.col, mname.value, params, ret, ast.Block(tok.line, tok.col, []))
+            decl.type_params = mparams
+            methods.append(decl)
+
+        self.block_depth += 1
+        self.items(member)
+        self.block_depth -= 1
+        self.expect(TK.RBRACE, "to close the interface body")
+        decl = ast.ClassDecl(start.line, start.col, name.value, None, [], methods, exported)
+        decl.type_params, decl.is_interface = type_params, True
+        return decl
+
+    def explicit_type_args(self) -> list[ast.TypeExpr] | None:
+        """After a name, at `<`: type arguments when the tokens up to the
+        matching `>` can only be types and a `(` follows (`Stack<int>()`,
+        `first<string>(xs)`); else None, and nothing is consumed, so `a < b`
+        stays a comparison. `a < b > (c)` reads as a call with a type
+        argument, as in C# (the comparison reading, `(a < b) > c`, compares a
+        bool and is a type error anyway)."""
+        toks = self.toks
+        i = self.pos
+        depth = 0
+        while i < len(toks) and i - self.pos < 256:
+            k = toks[i].kind
+            if k is TK.LT:
+                depth += 1
+            elif k is TK.GT or k is TK.SHR:
+                depth -= 1 if k is TK.GT else 2
+                if depth < 0:
+                    return None
+                if depth == 0:
+                    if toks[min(i + 1, len(toks) - 1)].kind is not TK.LPAREN:
+                        return None
+                    break
+            elif k not in _TYPE_TOKENS:
+                return None
+            i += 1
+        else:
+            return None
+        self.advance()
+        args = [self.parse_type()]
+        while self.accept(TK.COMMA):
+            args.append(self.parse_type())
+        self.close_angle()
+        return args
 
     def export(self) -> ast.Stmt:
         tok = self.advance()
@@ -449,7 +561,9 @@ class Parser:
             return self.fn_decl(tok, exported)
         if k is TK.CLASS:
             return self.class_decl(tok, exported)
-        self.fail_expected("let, var, fn or class after 'export'")
+        if k is TK.INTERFACE:
+            return self.interface_decl(tok, exported)
+        self.fail_expected("let, var, fn, class or interface after 'export'")
 
     def import_stmt(self) -> ast.Import | ast.FromImport:
         tok = self.advance()
@@ -657,7 +771,10 @@ class Parser:
         line, col = tok.line, tok.col
         if k is TK.IDENT:
             self.advance()
-            return ast.Name(line, col, tok.value)
+            name = ast.Name(line, col, tok.value)
+            if self.tok.kind is TK.LT:
+                name.type_args = self.explicit_type_args()
+            return name
         if k is TK.INT:
             self.advance()
             if tok.value == _INT_MIN_MAGNITUDE:  # not directly negated (see unary)

@@ -43,6 +43,7 @@ BUILTIN_NAMES = frozenset(
     """print len str int float typeof assert input sleep yield_now Chan WeakRef WeakMap abs min max sqrt floor ceil round
     Error TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError
     MemoryError Cancelled DeadlockError PermissionError IOError""".split()
+    + ["Comparable"]  # tlgeneric (1.1): the built-in interface
 )
 
 

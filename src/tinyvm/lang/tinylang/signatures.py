@@ -107,6 +107,10 @@ def builtin_type(name: str) -> Type:
     sym = ERROR_CLASSES.get(name)
     if sym is not None:
         return ClassRefT(class_type(sym))
+    if name == "Comparable":  # tlgeneric (1.1): the built-in interface, a value for `v is Comparable`
+        from .types import COMPARABLE
+
+        return ClassRefT(class_type(COMPARABLE))
     return BuiltinT(name)
 
 
@@ -145,6 +149,12 @@ STRING_METHODS: dict[str, Sig] = {
     "slice": Sig((INT, INT), STRING, required=1),
     "chars": Sig((), ArrayT(STRING)),
 }
+
+# tlgeneric (1.1): the built-in interface Comparable (types.COMPARABLE; a VM
+# built-in class, runtime/comparable.py) and its `compare` on the scalars.
+BUILTIN_INTERFACES = ("Comparable",)
+STRING_METHODS["compare"] = Sig((STRING,), INT)
+SCALAR_METHODS: dict[str, dict[str, Sig]] = {"int": {"compare": Sig((INT,), INT)}, "float": {"compare": Sig((FLOAT,), INT)}}
 
 
 def map_methods(k: Type, v: Type) -> dict[str, Sig]:

@@ -72,6 +72,9 @@ class TK(IntEnum):
     SELECT = 44
     CASE = 45
     DEFAULT = 46
+    # tlgeneric (1.1): interfaces
+    INTERFACE = 100
+    IMPLEMENTS = 101
     # operators and punctuation
     PLUS = 60
     MINUS = 61
@@ -126,6 +129,8 @@ KEYWORDS: dict[str, TK] = {
     "throw": TK.THROW, "import": TK.IMPORT, "from": TK.FROM, "as": TK.AS,
     "export": TK.EXPORT, "spawn": TK.SPAWN, "async": TK.ASYNC, "await": TK.AWAIT,
     "yield": TK.YIELD, "select": TK.SELECT, "case": TK.CASE, "default": TK.DEFAULT,
+    # tlgeneric (1.1)
+    "interface": TK.INTERFACE, "implements": TK.IMPLEMENTS,
 }  # fmt: skip
 
 OPERATORS: dict[str, TK] = {

@@ -21,6 +21,11 @@ Rules (the checker's, in one place):
 * Records are structural with width subtyping: `{x: int, y: int}` fits `{x: int}`.
 * Classes are nominal: an instance of a subclass fits where the parent is expected.
 * `T?` is `T` or `nil`; `nil` fits only optional types and `any`.
+* Generics (1.1): a type parameter `T` fits only itself (and `any`), or, by
+  its bound, where the bound fits; `Stack<int>` fits `Stack<int>` (type
+  arguments are invariant, up to `any`) and the raw `Stack`. Interfaces are
+  nominal: a class fits an interface it (or an ancestor) declares it
+  implements; int, float and string fit `Comparable`.
 * `join(a, b)` is the inferred type of a value that is either: `int` and
   `float` join to `any` (no value is silently converted in code that has no
   annotations), `T` and `nil` to `T?`, two classes to their nearest common
@@ -29,7 +34,7 @@ Rules (the checker's, in one place):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...bytecode.types import (  # noqa: F401  (re-exported for the checker's passes)
@@ -71,7 +76,7 @@ class ClassSym:
     """What the checker knows about one class: nominal identity, parent, member
     types. Filled in by the checker (member types may be inferred lazily)."""
 
-    __slots__ = ("name", "parent", "fields", "methods", "decl", "builtin", "open")
+    __slots__ = ("name", "parent", "fields", "methods", "decl", "builtin", "open", "tparams", "implements", "is_interface", "parent_args")
 
     def __init__(self, name: str, parent: "ClassSym | None" = None, decl: Any = None, builtin: bool = False):
         self.name = name
@@ -83,6 +88,13 @@ class ClassSym:
         self.builtin = builtin
         # True when some ancestor is not statically known: any member may exist.
         self.open = False
+        # 1.1 generics and interfaces: the class's type parameters (TypeParamT),
+        # the interfaces it declares (ClassSyms), and whether it is one.
+        self.tparams: tuple = ()
+        self.implements: list = []
+        self.is_interface = False
+        # `extends Base<int>`: the parent's type arguments, in terms of tparams.
+        self.parent_args: tuple | None = None
 
     def ancestors(self):
         """The class, its parent, its parent's parent... An inheritance chain
@@ -165,6 +177,97 @@ def class_type(sym: ClassSym) -> ClassT:
     return ClassT(sym.name, sym, id(sym))
 
 
+# --------------------------------------------------------------------------- generics (1.1)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeParamT(Type):
+    """A type parameter (`T` of `fn first<T>` or `class Stack<T>`), or `Self`
+    in an interface. `key` tells apart equally named parameters of different
+    declarations; `bound` is the interface (or class) it must implement.
+    Erased at run time (`runtime_text`)."""
+
+    name: str
+    key: int = 0
+    bound: Any = field(default=None, compare=False, hash=False)
+
+    def text(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class InstT(ClassT):
+    """An instance of a generic class with its type arguments: `Stack<int>`.
+    A ClassT, so every rule of classes applies; members are substituted."""
+
+    args: tuple = ()
+
+    def text(self) -> str:
+        return f"{self.name}<{', '.join(a.text() for a in self.args)}>"
+
+
+SELF = TypeParamT("Self", -1)  # `Self` in an interface: the implementing type
+
+
+def _comparable() -> ClassSym:
+    sym = ClassSym("Comparable", None, builtin=True)
+    sym.is_interface = True
+    sym.methods["compare"] = FnT((SELF,), INT, ("other",), "Comparable.compare")
+    return sym
+
+
+# The built-in interface (spec 13), shared by every checker like the error classes.
+COMPARABLE = _comparable()
+COMPARABLE_SCALARS = (INT, FLOAT, STRING)
+
+
+def implements(sym: ClassSym, iface: ClassSym) -> bool:
+    """Does the class (or an ancestor) declare that it implements iface?"""
+    return any(i is iface for c in sym.ancestors() for i in c.implements)
+
+
+def erase(t: Type) -> Type:
+    """The type as run-time checks see it: type parameters become `any`,
+    `Stack<int>` the class `Stack`."""
+    if isinstance(t, TypeParamT):
+        return ANY
+    if isinstance(t, InstT):
+        return ClassT(t.name, t.sym, t.key)
+    if isinstance(t, OptionalT):
+        return optional(erase(t.inner))
+    if isinstance(t, ArrayT):
+        return ArrayT(erase(t.elem))
+    if isinstance(t, MapT):
+        return MapT(erase(t.key), erase(t.value))
+    if isinstance(t, GenericT):
+        return GenericT(t.name, erase(t.arg), erase(t.arg2) if t.arg2 is not None else None)
+    if isinstance(t, RecordT):
+        return RecordT(tuple((n, erase(x)) for n, x in t.fields))
+    if isinstance(t, FnT):
+        return FnT(tuple(erase(p) for p in t.params), erase(t.ret), t.names, t.owner)
+    return t
+
+
+def _generic_relation(src: Type, dst: Type) -> str | None:
+    """relation() for type parameters, interfaces and generic instances;
+    None when none of them is involved."""
+    if isinstance(src, TypeParamT):
+        if isinstance(dst, TypeParamT) or src.bound is None:
+            return ERROR
+        return relation(src.bound, dst)
+    if isinstance(dst, TypeParamT):
+        return ERROR
+    if isinstance(dst, ClassT) and dst.sym is not None and dst.sym.is_interface:
+        if src in COMPARABLE_SCALARS:
+            return OK if dst.sym is COMPARABLE else ERROR
+        if isinstance(src, ClassT) and src.sym is not None:
+            return OK if src.sym is dst.sym or implements(src.sym, dst.sym) else ERROR
+        return None
+    if isinstance(dst, InstT) and isinstance(src, InstT) and src.sym is dst.sym:
+        return OK if all(_inner(a, b) for a, b in zip(src.args, dst.args)) else ERROR
+    return None
+
+
 def is_callable(t: Type) -> bool:
     return isinstance(t, (FnT, ClassRefT, BuiltinT)) or t is ANY
 
@@ -196,6 +299,10 @@ def relation(src: Type, dst: Type) -> str:
         return ERROR
     if src is INT and dst is FLOAT:
         return WIDEN
+    if isinstance(src, (TypeParamT, ClassT)) or isinstance(dst, (TypeParamT, ClassT)):
+        g = _generic_relation(src, dst)
+        if g is not None:
+            return g
     if isinstance(dst, ClassT):
         return OK if isinstance(src, ClassT) and is_subclass(src, dst) else ERROR
     if isinstance(dst, ArrayT):
@@ -295,6 +402,9 @@ def runtime_text(t: Type | None) -> str:
     """A checked type as code objects record it and the VM checks it: its text,
     or "" when there is nothing to check (unknown, `any`, or no annotation
     syntax for it)."""
-    return t.text() if t is not None and t is not ANY and checkable(t) else ""
+    if t is None or t is ANY or not checkable(t):
+        return ""
+    t = erase(t)  # (type parameters and type arguments are erased)
+    return t.text() if t is not ANY else ""
 
 
