@@ -48,6 +48,7 @@ from . import ast as A
 from . import signatures as S
 from .flow import Proofs, assigned_vars, completes
 from .members import MemberChecks
+from .tuples import TupleChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
 from ..nesting import deeper_than, stack_depth
@@ -120,7 +121,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(MemberChecks):
+class Checker(MemberChecks, TupleChecks):
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -263,6 +264,8 @@ class Checker(MemberChecks):
         if isinstance(t, A.OptionalType):
             inner = self.annot(t.inner)
             return inner if inner is ANY or inner is NIL or isinstance(inner, OptionalT) else OptionalT(inner)
+        if isinstance(t, A.TupleType):
+            return self.annot_tuple(t)
         return ANY  # pragma: no cover
 
     # ------------------------------------------------------------------ flows

@@ -31,6 +31,7 @@ from .types import (
     GenericT,
     ModuleT,
     RecordT,
+    TupleT,
     Type,
     class_type,
     join,
@@ -156,7 +157,7 @@ def map_methods(k: Type, v: Type) -> dict[str, Sig]:
         "remove": Sig((k,), v, lookup=True),
         "keys": Sig((), ArrayT(k)),
         "values": Sig((), ArrayT(v)),
-        "items": Sig((), ArrayT(ArrayT(k if k == v else ANY))),
+        "items": Sig((), ArrayT(TupleT((k, v)))),  # (1.1: tuples)
         "len": Sig((), INT),
     }
 
