@@ -181,7 +181,7 @@ class TupleKey:
     tuple used as the key, which `unmap_key` gives back (Map.refs traces it).
     Built only for tuples whose elements are all valid keys (check_key)."""
 
-    __slots__ = ("tuple", "key")
+    __slots__ = ("key", "tuple")
 
     def __init__(self, t: Tuple) -> None:
         self.tuple = t

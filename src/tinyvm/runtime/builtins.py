@@ -55,10 +55,10 @@ from typing import Any, Callable
 
 from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.heap import FREED
-from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record, Tuple
-from . import tuples
+from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
+from .tuples import Tuple, enumerate_array, zip_arrays
 from .values import (
     _instance_fields,
     format_float,
@@ -520,12 +520,12 @@ def make_builtins(vm: Any) -> dict[str, Any]:
     def zip_(*args: Any) -> Array:
         if len(args) != 2:
             raise arg_count_error("zip", 2, len(args))
-        return tuples.zip_arrays(args[0], args[1], alloc)
+        return zip_arrays(args[0], args[1], alloc)
 
     def enumerate_(*args: Any) -> Array:
         if len(args) != 1:
             raise arg_count_error("enumerate", 1, len(args))
-        return tuples.enumerate_array(args[0], alloc)
+        return enumerate_array(args[0], alloc)
 
     table: list[tuple[str, Callable[..., Any], int]] = [
         ("print", print_, -1),

@@ -30,7 +30,7 @@ from ..heap.objects import Array, Map, Tuple, unmap_key
 from .errors import RtError
 from .values import typeof
 
-__all__ = ["IMMUTABLE", "get_element", "get_index", "unpack_check", "pairs", "zip_arrays", "enumerate_array"]
+__all__ = ["IMMUTABLE", "enumerate_array", "get_element", "get_index", "pairs", "unpack_check", "zip_arrays"]
 
 IMMUTABLE = "cannot assign to an element of a tuple (tuples are immutable)"
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import gc
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ..diagnostics import DiagnosticBag
 from .tokens import INSERTS_SEMI, KEYWORDS, OPERATORS, TK, Token

@@ -26,7 +26,19 @@ from typing import TYPE_CHECKING
 
 from . import ast as A
 from .resolver import plural
-from .types import ANY, INT, NEVER, NIL, ArrayT, MapT, OptionalT, TupleT, Type, join, strip_optional
+from .types import (
+    ANY,
+    INT,
+    NEVER,
+    NIL,
+    ArrayT,
+    MapT,
+    OptionalT,
+    TupleT,
+    Type,
+    join,
+    strip_optional,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checker import Checker
