@@ -68,3 +68,20 @@ def test_a_tuple_holding_a_non_key_is_no_key():
     vm = make()
     with pytest.raises(TypeError, match="map key"):
         vm.call("id", {(1, frozenset()): 1})
+
+
+def test_host_function_tuple_annotations():
+    out = io.StringIO()
+    vm = VM(stdout=out)
+
+    @vm.function
+    def split_pair(s: str) -> tuple[str, int]:
+        name, n = s.split(":")
+        return (name, int(n))
+
+    @vm.function
+    def swap(p: tuple[int, str]) -> tuple[str, int]:
+        return (p[1], p[0])
+
+    vm.run_source('let (n, k) = split_pair("x:3")\nprint(n, k + 1, swap((1, "a")))')
+    assert out.getvalue() == 'x 4 ("a", 1)\n'
