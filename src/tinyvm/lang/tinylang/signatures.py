@@ -101,6 +101,9 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "ceil": Sig((ANY,), INT),
     "round": Sig((ANY,), INT),
 }
+# Issue 18, helper tltuple: the tuple built-ins; the checker types their
+# results from the arguments (tuples.py: TupleChecks.tuple_builtin).
+BUILTIN_SIGS.update({"zip": Sig((ArrayT(ANY), ArrayT(ANY)), ArrayT(ANY)), "enumerate": Sig((ArrayT(ANY),), ArrayT(ANY))})
 VARIADIC_BUILTINS = {"print": 0, "min": 1, "max": 1}  # name -> minimum argument count
 
 
