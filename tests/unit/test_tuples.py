@@ -10,7 +10,7 @@ from tinyvm import VM
 from tinyvm.bytecode.types import INT, STRING, TupleT, parse_type_text
 from tinyvm.heap.heap import Heap
 from tinyvm.heap.objects import Array, Map, Tuple, TupleKey, map_key, unmap_key
-from tinyvm.heap.snapshot import named_refs
+from tinyvm.heap.snapshot import describe, named_refs
 from tinyvm.lang.diagnostics import DiagnosticBag
 from tinyvm.lang.tinylang.lexer import tokenize
 from tinyvm.lang.tinylang.pipeline import compile_module_ast, parse_source
@@ -95,3 +95,9 @@ def test_tuples_survive_a_collection():
     assert counts.get("Tuple", 0) >= 4
     vm.machine.collect()
     assert vm.call("both") == ([(1, [2, 3]), (4, 5)], {(1, 2): (3, 4)})
+
+
+def test_snapshot_names_tuple_elements():
+    t = Tuple(("a", 2))
+    assert describe(t) == ("object", "tuple", "tuple")
+    assert named_refs(t) == [("element", 0, "a"), ("element", 1, 2)]
