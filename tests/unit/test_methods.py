@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tinyvm.heap.heap import Heap
-from tinyvm.heap.objects import Array, Class, Function, HeapObject, Instance, Map, Record, map_key
+from tinyvm.heap.objects import Array, Class, Function, HeapObject, Instance, Map, Record, Tuple, map_key
 from tinyvm.runtime.errors import RtError
 from tinyvm.runtime.methods import PRELUDE_METHODS, make_methods, sort_by_keys
 from tinyvm.vm.limits import Limits
@@ -367,8 +367,9 @@ def test_map_keys_values_items(M, vm):
     assert type(ks.items[1]) is bool
     assert M("values", m).items[:3] == [1, 2, 3]
     items = M("items", m)
-    assert [p.items for p in items.items][:3] == [["b", 1], [True, 2], [0, 3]]
-    assert all(type(p) is Array and p in vm.allocated for p in items.items)
+    # (key, value) tuples since TinyLang 1.1
+    assert [p.items for p in items.items][:3] == [("b", 1), (True, 2), (0, 3)]
+    assert all(type(p) is Tuple and p in vm.allocated for p in items.items)
     assert items in vm.allocated
     assert M("len", m) == 4
     assert M("len", Map({})) == 0

@@ -145,6 +145,10 @@ _TABLE: list[tuple] = [
     ("FALSY", (), "1", 1, "true if a is nil or false, else false (logical not by truthiness)"),
     ("PRINT", (COUNT,), "1", 0, "pop a value and write it and a newline to the program's output, formatted in mode a (0: as print() does; 1: clox's forms, C printf(\"%g\") numbers)"),
     ("ASSIGN_GLOBAL", (GLOBAL,), "1", 0, "pop into module global a, which must already hold a value (else the error of LOAD_GLOBAL)"),
+    # Issue 18, helper tltuple: tuples (TinyLang 1.1), runtime/tuples.py.
+    ("BUILD_TUPLE", (COUNT,), "a", 1, "tuple of the a top values"),
+    ("UNPACK_CHECK", (COUNT, COUNT), "1", 1, "check that the top of stack can be destructured into a names: a tuple of a elements (b = 0) or an array of length a (b = 1); TypeError for another kind of value, ValueError for another size"),
+    ("PAIRS", (), "1", 1, "replace a map by an array of its (key, value) tuples, an array by its (index, element) tuples (the iterable of `for k, v in ...`)"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

@@ -118,6 +118,19 @@ class GenericT(Type):
         return f"{self.name}<{self.arg.text()}>"
 
 
+@dataclass(frozen=True, slots=True)
+class TupleT(Type):
+    """`(int, string)`: a tuple of exactly these element types (issue 18,
+    tltuple). One element is written `(int,)`, as a tuple of one is `(1,)`."""
+
+    elems: tuple[Type, ...]
+
+    def text(self) -> str:
+        if len(self.elems) == 1:
+            return f"({self.elems[0].text()},)"
+        return "(" + ", ".join(t.text() for t in self.elems) + ")"
+
+
 GENERICS = ("Task", "Chan", "Gen", "WeakRef", "WeakMap")
 # How many type arguments each generic takes (1 unless listed).
 GENERIC_ARITY = {"WeakMap": 2}
@@ -217,6 +230,15 @@ class _TextParser:
             return RecordT(tuple(fields))
         if tok == "(":
             t = self.type_()
+            if self.peek() == ",":  # a tuple type (tltuple): `(int, string)`, `(int,)`
+                elems = [t]
+                while self.peek() == ",":
+                    self.take()
+                    if self.peek() == ")":
+                        break
+                    elems.append(self.type_())
+                self.take(")")
+                return TupleT(tuple(elems))
             self.take(")")
             return t
         if tok == "fn":

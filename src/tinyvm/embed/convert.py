@@ -4,8 +4,9 @@ Host -> guest (`Converter.to_guest`):
 
 * `None`, `bool`, `int` (must fit int64, else `OverflowError`), `float`, `str`
   as themselves (subclasses are reduced to the plain type);
-* `list` and `tuple` -> a new array, `dict` -> a new map (keys by the map-key
-  rules: int, float, bool, string or nil, else `TypeError`);
+* `list` -> a new array, `tuple` -> a new tuple (TinyLang 1.1), `dict` -> a
+  new map (keys by the map-key rules: int, float, bool, string, nil or a
+  tuple of those, else `TypeError`);
 * a registered host function (`HostFunction`), a handle (`Handle`), or a
   guest value the host got from this same VM (`GuestObject` and its
   callables, or a raw value from `vm.get`) -> the guest value it stands for;
@@ -19,7 +20,9 @@ guest container: a list that contains itself becomes an array that contains
 itself (cycles and sharing are kept, both ways).
 
 Guest -> host (`Converter.to_host`): scalars as themselves, arrays -> lists,
-maps -> dicts, records -> dicts (iteratively, cycles and sharing kept);
+maps -> dicts, records -> dicts (iteratively, cycles and sharing kept), tuples
+-> tuples (made once their elements are: nested tuples recurse; a cycle
+always passes through a mutable container, which is filled later);
 functions, closures, bound methods, built-ins and classes -> `GuestFunction`
 (a Python callable that runs the VM), tasks -> `GuestTask` (awaitable, and
 `.result()`), generators -> `GuestGenerator` (a Python iterator), a handle ->
@@ -46,10 +49,11 @@ from ..heap.objects import (
     Map,
     Native,
     Record,
+    Tuple,
     map_key,
     unmap_key,
 )
-from ..runtime.values import typeof
+from ..runtime.values import check_key, typeof
 from ..sched.fiber import Fiber
 from ..sched.generators import Gen
 
@@ -190,6 +194,8 @@ class Converter:
             guest, host = work.pop()
             if type(guest) is Array:
                 guest.items.extend(self._one(x, memo, work) for x in host)
+            elif type(guest) is Tuple:  # made empty, filled once (immutable after)
+                guest.items = tuple(self._one(x, memo, work) for x in host)
             else:
                 items = guest.items
                 for k, x in host.items():
@@ -211,7 +217,7 @@ class Converter:
         if isinstance(v, (list, tuple, dict)):
             made = memo.get(id(v))
             if made is None:
-                made = self.alloc(Map({}) if isinstance(v, dict) else Array([]))
+                made = self.alloc(Map({}) if isinstance(v, dict) else Tuple(()) if isinstance(v, tuple) else Array([]))
                 memo[id(v)] = made
                 work.append((made, v))
             return made
@@ -226,6 +232,10 @@ class Converter:
         return self._host_object(v)
 
     def _key(self, k: Any) -> Any:
+        if isinstance(k, tuple):  # a tuple of keys (TinyLang 1.1)
+            for x in k:
+                self._key(x)
+            return check_key(self.to_guest(k))
         if not isinstance(k, _KEY_TYPES):
             raise TypeError(f"a map key must be int, float, bool, str or None, not {type(k).__name__}")
         return map_key(self._one(k, {}, []))
@@ -264,7 +274,8 @@ class Converter:
                 host.extend(self._out(x, memo, work) for x in guest.items)
             elif t is Map:
                 for k, x in guest.items.items():
-                    host[unmap_key(k)] = self._out(x, memo, work)
+                    k = unmap_key(k)
+                    host[self._out(k, memo, work) if type(k) is Tuple else k] = self._out(x, memo, work)
             else:
                 for k, x in guest.fields.items():
                     host[k] = self._out(x, memo, work)
@@ -274,6 +285,11 @@ class Converter:
         t = type(v)
         if v is None or t is bool or t is int or t is float or t is str:
             return v
+        if t is Tuple:
+            made = memo.get(id(v))
+            if made is None:
+                made = memo[id(v)] = tuple(self._out(x, memo, work) for x in v.items)
+            return made
         if t is Array or t is Map or t is Record:
             made = memo.get(id(v))
             if made is None:

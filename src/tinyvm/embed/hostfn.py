@@ -6,7 +6,7 @@ comes from its annotations, so TinyLang's checker checks every call at
 compile time (a wrong call is a compile error with file:line:col):
 
     int -> int        float -> float      str -> string     bool -> bool
-    None -> nil       list[T] -> [T]      tuple[T, ...] -> [T]
+    None -> nil       list[T] -> [T]      tuple[A, B] -> (A, B)   tuple[T, ...] -> any
     dict[K, V] -> [K: V]                  Optional[T], T | None -> T?
     Callable[[A, B], R] -> fn(A, B) -> R  Any, or no annotation -> any
 
@@ -53,6 +53,7 @@ from ..bytecode.types import (
     ArrayT,
     FnT,
     MapT,
+    TupleT,
     Type,
     optional,
 )
@@ -94,9 +95,12 @@ def guest_type(ann: Any, where: str) -> Type:
             inner = guest_type(rest[0], where)
             return optional(inner) if len(rest) < len(args) else inner
         return ANY  # int | str: checked at run time only
-    if ann is list or origin is list or ann is tuple or origin is tuple:
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            return ArrayT(ANY)
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        # (TinyLang 1.1) a Python tuple crosses as a guest tuple: `tuple[int, str]` is `(int, string)`.
+        return TupleT(tuple(guest_type(a, where) for a in args))
+    if ann is tuple or origin is tuple:
+        return ANY  # a tuple of any length: the guest has no such type
+    if ann is list or origin is list:
         return ArrayT(guest_type(args[0], where) if args else ANY)
     if ann is dict or origin is dict:
         return MapT(*(guest_type(a, where) for a in args)) if args else MapT(ANY, ANY)

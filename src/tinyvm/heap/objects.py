@@ -135,15 +135,70 @@ def map_key(k: Any) -> Any:
         return TRUE_KEY
     if k is False:
         return FALSE_KEY
+    if type(k) is Tuple:
+        return TupleKey(k)
     return k
 
 
 def unmap_key(k: Any) -> Any:
-    return k.value if type(k) is BoolKey else k
+    t = type(k)
+    if t is BoolKey:
+        return k.value
+    if t is TupleKey:
+        return k.tuple
+    return k
+
+
+class Tuple(HeapObject):
+    """An immutable fixed-size sequence, `(1, "a")` (issue 18, tltuple).
+
+    `items` is a Python tuple: nothing can change it after construction. A
+    tuple compares structurally (runtime/values.py) and is a map key when all
+    its elements are keys (TupleKey)."""
+
+    __slots__ = ("items",)
+    type_name = "tuple"
+
+    def __init__(self, items: tuple) -> None:
+        self.items = items
+
+    def refs(self) -> Iterable[Any]:
+        return self.items
+
+    def size(self) -> int:
+        # The object, and the Python tuple it owns (a 40-byte header and a
+        # slot per element; no over-allocation: a tuple never grows).
+        return HEADER + 40 + SLOT * len(self.items)
+
+    def free(self) -> None:
+        self.items = _POISON
+
+
+class TupleKey:
+    """Map key standing for a guest tuple: hashes and compares by the keys of
+    its elements (1 and 1.0 the same, true and 1 not, as for plain keys), so
+    that `m[(1, 2)]` finds the entry another `(1, 2)` made. Holds the first
+    tuple used as the key, which `unmap_key` gives back (Map.refs traces it).
+    Built only for tuples whose elements are all valid keys (check_key)."""
+
+    __slots__ = ("key", "tuple")
+
+    def __init__(self, t: Tuple) -> None:
+        self.tuple = t
+        self.key = tuple(map(map_key, t.items))
+
+    def __hash__(self) -> int:
+        return hash((TupleKey, self.key))
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TupleKey and other.key == self.key
+
+    def __repr__(self) -> str:
+        return f"TupleKey({self.key!r})"
 
 
 class Map(HeapObject):
-    """Insertion-ordered map; keys are int, float, bool, string or nil (see map_key)."""
+    """Insertion-ordered map; keys are int, float, bool, string, nil or tuples of keys (see map_key)."""
 
     __slots__ = ("items",)
     type_name = "map"
@@ -152,8 +207,9 @@ class Map(HeapObject):
         self.items = items
 
     def refs(self) -> Iterable[Any]:
-        # The keys too: a string key's text is accounted where it is reached.
-        return chain(self.items, self.items.values())
+        # The keys too: a string key's text is accounted where it is reached
+        # (a tuple key through its TupleKey: unmap_key).
+        return chain(map(unmap_key, self.items), self.items.values())
 
     def size(self) -> int:
         return HEADER + CONTAINER + ENTRY * len(self.items)

@@ -55,6 +55,7 @@ from .objects import (
     ModuleObject,
     Native,
     Record,
+    Tuple,
     str_bytes,
     unmap_key,
 )
@@ -180,7 +181,7 @@ def named_refs(obj: Any) -> list[tuple[str, Any, Any]]:
         return [("property", k, v) for k, v in obj.fields.items()]
     if t is Map:
         items = obj.items
-        keys = [("internal", f"key {_key_text(k)}", k) for k in items]
+        keys = [("internal", f"key {_key_text(k)}", unmap_key(k)) for k in items]
         return keys + [("property", _key_text(k), v) for k, v in items.items()]
     if t is Cell:
         return [("internal", "value", obj.value)]
@@ -245,6 +246,8 @@ def _fiber_refs(fb: Any) -> list[tuple[str, Any, Any]]:
 
 def _key_text(k: Any) -> str:
     k = unmap_key(k)
+    if type(k) is Tuple:  # a tuple of keys (TinyLang 1.1)
+        return "(" + ", ".join(_key_text(x) for x in k.items) + ("," if len(k.items) == 1 else "") + ")"
     if k is None:
         return "nil"
     if k is True or k is False:

@@ -131,6 +131,9 @@ OPS: dict[str, OpSpec] = {
     "FALSY": _v("falsy", False, "bool"), "PRINT": _v("print", result="none"),
     "ASSIGN_GLOBAL": _v("assign_global", result="none"),
 }
+# Issue 18, helper tltuple: the tuple instructions are not modelled yet (a
+# function using them stays on the interpreter).
+OPS.update({"BUILD_TUPLE": _NO, "UNPACK_CHECK": _NO, "PAIRS": _NO})
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 

@@ -58,6 +58,7 @@ from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
+from .tuples import Tuple, enumerate_array, zip_arrays
 from .values import (
     _instance_fields,
     format_float,
@@ -374,6 +375,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             return len(x.items)
         if t is Record:
             return len(x.fields)
+        if t is Tuple:
+            return len(x.items)
         if t is Range:
             # A range may count more elements than an int holds (`INT_MIN..INT_MAX`).
             n = x.stop - x.start
@@ -478,6 +481,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             return "map"
         if t is Record:
             return "record"
+        if t is Tuple:
+            return "tuple"
         if t is Instance:
             return "strinst" if "str" in v.cls.methods else "instance"
         return "leaf"
@@ -512,6 +517,16 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             heap.barrier_all(arr)
         return None
 
+    def zip_(*args: Any) -> Array:
+        if len(args) != 2:
+            raise arg_count_error("zip", 2, len(args))
+        return zip_arrays(args[0], args[1], alloc)
+
+    def enumerate_(*args: Any) -> Array:
+        if len(args) != 1:
+            raise arg_count_error("enumerate", 1, len(args))
+        return enumerate_array(args[0], alloc)
+
     table: list[tuple[str, Callable[..., Any], int]] = [
         ("print", print_, -1),
         ("len", len_, 1),
@@ -528,6 +543,9 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         ("floor", unary("floor", num_floor), 1),
         ("ceil", unary("ceil", num_ceil), 1),
         ("round", unary("round", num_round), 1),
+        # Issue 18, helper tltuple (runtime/tuples.py).
+        ("zip", zip_, 2),
+        ("enumerate", enumerate_, 1),
         ("__kind", _fixed("__kind", kind_), 1),
         ("__id", _fixed("__id", id_), 1),
         ("__repr_scalar", _fixed("__repr_scalar", repr_scalar), 1),

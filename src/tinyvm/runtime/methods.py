@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..heap.objects import Array, Map, str_size_bound, unmap_key
+from ..heap.objects import Array, Map, Tuple, str_size_bound, unmap_key
 from .errors import RtError
 from .memory import array_bytes, charge_long, element_charge, join_checked
 from .values import check_key, equals, repr_value, to_str, typeof
@@ -465,8 +465,9 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
     def map_items(m: Map, *args: Any) -> Array:
         if args:
             raise _argc("map.items", 0, len(args))
-        heap.reserve(array_bytes(len(m.items)) + len(m.items) * array_bytes(2))
-        return alloc(Array([alloc(Array([unmap_key(k), v])) for k, v in m.items.items()]))
+        # (1.1) an array of (key, value) tuples.
+        heap.reserve(array_bytes(len(m.items)) + len(m.items) * _PAIR_BYTES)
+        return alloc(Array([alloc(Tuple((unmap_key(k), v))) for k, v in m.items.items()]))
 
     return _charging(vm, {
         "array": {
@@ -507,6 +508,9 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             "len": map_len,
         },
     })
+
+
+_PAIR_BYTES = Tuple((None, None)).size()  # a (key, value) tuple of map.items()
 
 
 # Fuel (vm/limits.py, docs/limits.md): the methods whose work grows with their

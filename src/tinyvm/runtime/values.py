@@ -59,6 +59,7 @@ from ..heap.objects import (
     Native,
     Range,
     Record,
+    Tuple,
     map_key,
     unmap_key,
 )
@@ -217,7 +218,19 @@ _LEAF: dict[type, Callable[[Any], str]] = {
     Range: _range_repr,
 }
 
-_CONTAINERS = (Array, Map, Record, Instance)
+_CONTAINERS = (Array, Map, Record, Instance, Tuple)
+
+
+def _key_repr(k: Any) -> str:
+    """A map key in printed form: a scalar, or a tuple of keys (check_key)."""
+    if type(k) is Tuple:
+        return _tuple_text([_key_repr(x) for x in k.items])
+    return _LEAF[type(k)](k)
+
+
+def _tuple_text(parts: list[str]) -> str:
+    # `(1,)`: a tuple of one keeps its comma, as it is written.
+    return "(" + parts[0] + ",)" if len(parts) == 1 else "(" + ", ".join(parts) + ")"
 
 
 def has_guest_str(v: Any) -> bool:
@@ -296,7 +309,7 @@ def _render(root: Any) -> str:
             continue
         ident = id(x)
         if ident in active:
-            out.append("[...]" if (t is Array or t is Map) else "{...}")
+            out.append("[...]" if (t is Array or t is Map) else "(...)" if t is Tuple else "{...}")
             continue
         labels: list[str] | None
         if t is Array:
@@ -312,8 +325,8 @@ def _render(root: Any) -> str:
             if not d:
                 out.append("[:]")
                 continue
-            # Keys are scalars (check_key), so they never need the stack.
-            labels = [leaf[type(k)](k) + ": " for k in map(unmap_key, d)]
+            # Keys are scalars or tuples of them (check_key): no stack needed.
+            labels = [_key_repr(k) + ": " for k in map(unmap_key, d)]
             values = d.values()
             close = "]"
             seg = ["["]
@@ -323,6 +336,14 @@ def _render(root: Any) -> str:
             values = d.values()
             close = "}"
             seg = ["{"]
+        elif t is Tuple:
+            values = x.items
+            if not values:
+                out.append("()")
+                continue
+            labels = None
+            close = ",)" if len(values) == 1 else ")"
+            seg = ["("]
         else:  # Instance
             if "str" in x.cls.methods:
                 raise NeedsGuest(x)
@@ -342,7 +363,7 @@ def _render(root: Any) -> str:
             f = leaf.get(te)
             if f is not None:
                 seg.append(f(e))
-            elif te is Array or te is Map or te is Record or te is Instance:
+            elif te is Array or te is Map or te is Record or te is Instance or te is Tuple:
                 if te is Instance and "str" in e.cls.methods:
                     raise NeedsGuest(e)
                 seg.append(e)
@@ -427,7 +448,7 @@ def equals(a: Any, b: Any) -> bool:
             return ta is not float or a == a  # nan != nan, even the same object
         if ta is int or ta is str or ta is float:
             return a == b
-        if ta is Array or ta is Map or ta is Record:
+        if ta is Array or ta is Map or ta is Record or ta is Tuple:
             return _deep_equals(a, b)
         if ta is Range:
             return _range_equals(a, b)
@@ -463,7 +484,7 @@ def _deep_equals(a: Any, b: Any) -> bool:
             continue
         seen.add(key)
         t = type(x)
-        if t is Array:
+        if t is Array or t is Tuple:
             xs = x.items
             ys = y.items
             if len(xs) != len(ys):
@@ -487,7 +508,7 @@ def _deep_equals(a: Any, b: Any) -> bool:
             pairs = [(v, yd[k]) for k, v in xd.items()]
         for p, q in pairs:
             tp = type(p)
-            if tp is type(q) and (tp is Array or tp is Map or tp is Record):
+            if tp is type(q) and (tp is Array or tp is Map or tp is Record or tp is Tuple):
                 if p is not q:
                     work.append((p, q))
             elif not equals(p, q):
@@ -540,5 +561,10 @@ def check_key(k: Any) -> Any:
     if t is str or t is int or t is float or t is _NoneType:
         return k
     if t is bool:
+        return map_key(k)
+    if t is Tuple:
+        # (tltuple) a tuple of keys is a key; one holding an array is not.
+        for x in k.items:
+            check_key(x)
         return map_key(k)
     raise RtError("TypeError", f"invalid map key type: {typeof(k)}")

@@ -26,9 +26,9 @@ r"""The `json` standard module (spec section 11): `parse` and `stringify`.
   parsed back); nan and +-inf are ValueError "cannot convert nan to JSON";
 * strings are quoted; `"` `\` and control characters U+0000-001F are escaped
   (`\n \r \t \b \f`, else `\u00XX`), everything else is written as itself;
-* arrays -> arrays; maps and records -> objects in insertion/field order. A map
-  key that is not a string is written in its `str` form (`1`, `1.5`, `true`,
-  `nil`);
+* arrays and tuples -> arrays; maps and records -> objects in insertion/field
+  order. A map key that is not a string is written in its `str` form (`1`,
+  `1.5`, `true`, `nil`, `(1, "a")`);
 * a container met again inside itself is ValueError "cannot convert a cyclic
   structure to JSON" (a container merely shared twice is written twice); any
   other value (instance, function, class, range, task...) is ValueError
@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, map_key, str_bytes, unmap_key
+from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, Tuple, map_key, str_bytes, unmap_key
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError
 from ..runtime.values import format_float, to_str, typeof
@@ -283,7 +283,7 @@ def json_stringify(root: Any) -> str:
 
     def open_(v: Any) -> None:
         t = type(v)
-        if t is Array:
+        if t is Array or t is Tuple:  # (a tuple is written as an array: 1.1)
             entries: Any = iter(v.items)
             is_obj = False
             out.append("[")

@@ -37,6 +37,8 @@ from ..heap.objects import (
     ModuleObject,
     Native,
     Record,
+    Tuple,
+    unmap_key,
 )
 
 __all__ = ["ObjectInfo", "Snapshot", "Diff", "take_snapshot", "diff"]
@@ -217,7 +219,7 @@ def _slots(obj: HeapObject, text: Any) -> dict[str, str]:
         for i, (k, v) in enumerate(obj.items.items()):
             if i >= MAX_SLOTS:
                 break
-            out[text(getattr(k, "value", k))] = text(v)
+            out[text(unmap_key(k))] = text(v)
         out["len"] = str(len(obj.items))
         return out
     if t is Instance or t is Record:
@@ -239,6 +241,8 @@ def _summary(obj: HeapObject, text: Any) -> str:
         return f"array[{len(obj.items)}] [{head}{', ...' if len(obj.items) > 5 else ''}]"
     if t is Map:
         return f"map{{{len(obj.items)}}}"
+    if t is Tuple:
+        return f"tuple({len(obj.items)}) ({', '.join(text(v) for v in obj.items[:5])}{', ...' if len(obj.items) > 5 else ''})"
     if t is Instance:
         inner = ", ".join(f"{k}: {text(v)}" for k, v in list(obj.fields.items())[:4])
         return f"{obj.cls.name} {{{inner}}}"

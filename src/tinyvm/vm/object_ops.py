@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
-from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, unmap_key
+from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, Tuple, unmap_key
 from ..runtime.errors import RtError
 from ..runtime.memory import entry_charge, value_bytes
 from ..runtime.values import check_key, repr_value, typeof
+from ..runtime import tuples
 from ..sched.concurrency import chan_iter_next
 from ..sched.fiber import Fiber
 from ..sched.generators import Gen, gen_enter
@@ -54,6 +55,8 @@ class ObjectOps:
             return v
         if t is ModuleObject:
             return self.module_get(obj, name)
+        if t is Tuple:
+            return tuples.get_element(obj, name)
         kind = "string" if t is str else typeof(obj)
         table = self.methods.get(kind)
         if table is not None and name in table:
@@ -104,6 +107,8 @@ class ObjectOps:
                     heap.barrier(obj, value)
                 return
             raise RtError("TypeError", f"record has no field '{name}'")
+        if t is Tuple:
+            raise RtError("TypeError", tuples.IMMUTABLE)
         raise RtError("TypeError", f"cannot set field '{name}' on {typeof(obj)}")
 
     def get_index(self, obj: Any, i: Any) -> Any:
@@ -120,6 +125,8 @@ class ObjectOps:
             if v is UNINIT:
                 raise RtError("KeyError", f"key not found: {repr_value(i)}")
             return v
+        if t is Tuple:
+            return tuples.get_index(obj, i)
         raise RtError("TypeError", f"{typeof(obj)} is not indexable")
 
     def set_index(self, obj: Any, i: Any, value: Any) -> None:
@@ -145,6 +152,8 @@ class ObjectOps:
             if obj.mark == heap.watch:  # (a string key is a scalar: the value is the reference)
                 heap.barrier(obj, value)
             return
+        if t is Tuple:
+            raise RtError("TypeError", tuples.IMMUTABLE)
         raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
 
     def make_iter(self, v: Any) -> Iterator:

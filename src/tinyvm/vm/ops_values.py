@@ -628,3 +628,7 @@ def b_assign_global(d, code, ops, pc, args, k):
         return ops[k]
 
     return f
+
+
+# Issue 18, helper tltuple: the tuple instructions register their builders too.
+from . import ops_tuples  # noqa: F401

@@ -13,7 +13,8 @@ checks the value against the declared type. Three places do so:
   built from `ClassInfo.field_types`, inherited entries included).
 
 Checks are shallow by design: `[int]` accepts any array, `{x: int}` any record
-with (at least) a field `x`, `fn(int) -> int` anything callable; element and
+with (at least) a field `x`, `(int, string)` any tuple of two elements,
+`fn(int) -> int` anything callable; element and
 signature types are the static checker's business. A class name matches an
 instance of that class or of a subclass, by name along the parent chain (the
 text form of a type carries no class identity). `Task<T>`, `Chan<T>`, `Gen<T>`
@@ -39,7 +40,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD
-from ..heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record
+from ..heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record, Tuple
 from ..bytecode.types import (
     ANY,
     BOOL,
@@ -54,6 +55,7 @@ from ..bytecode.types import (
     MapT,
     OptionalT,
     RecordT,
+    TupleT,
     Type,
     TypeTextError,
     parse_type_text,
@@ -142,6 +144,21 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
             return fail(v)
 
         return check_record
+    if isinstance(core, TupleT):
+        # (tltuple) shallow as the others: a tuple of the type's arity.
+        arity = len(core.elems)
+
+        def check_tuple(v: Any) -> Any:
+            if type(v) is Tuple and len(v.items) == arity:
+                return v
+            if v is None and nil_ok:
+                return v
+            if type(v) is Tuple:
+                n = len(v.items)
+                raise RtError("TypeError", f"{place}: expected {type_text}, got a tuple of {n} element{'' if n == 1 else 's'}")
+            return fail(v)
+
+        return check_tuple
     if isinstance(core, FnT):
         callables = _CALLABLE
         if nil_ok:

@@ -460,3 +460,43 @@ class Select(Stmt):
 class Module(Node):
     path: str
     body: list[Stmt]
+
+
+# --------------------------------------------------------------------------- tuples
+# Issue 18, helper tltuple (TinyLang 1.1 section 13 "Tuples"). Destructuring
+# and the two-variable `for` are desugared by the parser into VarDecl/For with
+# these nodes (parser.py: Parser.destructure, Parser.for_pattern), so the later
+# passes only meet them as expressions.
+
+
+@dataclass(slots=True)
+class TupleType(TypeExpr):
+    """`(int, string)`, `(int,)`."""
+
+    elems: list[TypeExpr]
+
+
+@dataclass(slots=True)
+class TupleLit(Expr):
+    """`(1, "a")`, `(x,)`: two or more elements, or one with a trailing comma."""
+
+    items: list[Expr]
+
+
+@dataclass(slots=True)
+class Unpack(Expr):
+    """The value of a destructuring pattern of `count` names: checked (at
+    compile time when typed, else at run time) to be a tuple of that arity
+    (kind 0, `(a, b)`) or an array of that length (kind 1, `[a, b]`)."""
+
+    value: Expr
+    count: int
+    kind: int
+
+
+@dataclass(slots=True)
+class Pairs(Expr):
+    """The iterable of `for k, v in m` (map: (key, value) tuples) and
+    `for i, x in xs` (array: (index, element) tuples)."""
+
+    iterable: Expr

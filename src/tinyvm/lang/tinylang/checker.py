@@ -52,6 +52,7 @@ from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, 
 from .hints import closest
 from .generics import GenericChecks
 from .members import MemberChecks
+from .tuples import TupleChecks
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
 from ..nesting import deeper_than, stack_depth
@@ -124,7 +125,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(GenericChecks, MemberChecks):
+class Checker(GenericChecks, MemberChecks, TupleChecks):
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -277,6 +278,8 @@ class Checker(GenericChecks, MemberChecks):
         if isinstance(t, A.OptionalType):
             inner = self.annot(t.inner)
             return inner if inner is ANY or inner is NIL or isinstance(inner, OptionalT) else OptionalT(inner)
+        if isinstance(t, A.TupleType):
+            return self.annot_tuple(t)
         return ANY  # pragma: no cover
 
     # ------------------------------------------------------------------ flows

@@ -58,6 +58,7 @@ COUNTED = {
     O.CALL_METHOD_TYPED: "arguments", O.SUPER_CALL: "arguments", O.SPAWN: "arguments", O.SPAWN_GLOBAL: "arguments",
     O.SELECT: "channel operands in a select", O.MAKE_CLASS: "methods in a class",
 }  # fmt: skip
+COUNTED[O.BUILD_TUPLE] = "elements in a tuple literal"  # (issue 18, tltuple)
 
 
 def start_pos(e: A.Expr) -> tuple[int, int]:
@@ -667,6 +668,25 @@ class FunctionEmitter(ControlEmitter):
             self.arg(v)
         self.at(e)
         self.emit(O.BUILD_RECORD, self.const(tuple(n for n, _ in e.fields)), len(e.fields))
+
+    # Issue 18, helper tltuple: tuples (runtime/tuples.py, vm/ops_tuples.py).
+    def e_TupleLit(self, e: A.TupleLit) -> None:
+        for x in e.items:
+            self.arg(x)
+        self.at(e)
+        self.emit(O.BUILD_TUPLE, len(e.items))
+
+    def e_Unpack(self, e: A.Unpack) -> None:
+        self.expr(e.value)
+        self.at(e)
+        if e.count >= MAX_COUNT:
+            self.error(e, f"too many names in a destructuring pattern ({e.count}; at most {MAX_COUNT - 1})")
+        self.emit(O.UNPACK_CHECK, min(e.count, MAX_COUNT - 1), e.kind)
+
+    def e_Pairs(self, e: A.Pairs) -> None:
+        self.expr(e.iterable)
+        self.at(e)
+        self.emit(O.PAIRS)
 
     def e_Unary(self, e: A.Unary) -> None:
         operand = e.operand

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Callable
 
 from ..diagnostics import DiagnosticBag
 from .tokens import INSERTS_SEMI, KEYWORDS, OPERATORS, TK, Token
@@ -85,6 +86,20 @@ MAX_INTERP_DEPTH = 32
 
 _OPENER = {TK.RPAREN: TK.LPAREN, TK.RBRACKET: TK.LBRACKET, TK.RBRACE: TK.LBRACE}
 _OPENER_KINDS = frozenset(_OPENER.values())
+
+
+# Issue 18, helper tltuple: after a `.`, digits are a tuple element's index,
+# never a float: `t.0.1` is `t` `.` `0` `.` `1` (the number token `0.1` split).
+_ELEMENTS = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+
+
+def _element_tokens(text: str, line: int, col: int, append: Callable[[Token], None]) -> None:
+    for i, part in enumerate(text.split(".")):
+        if i:
+            append(Token(TK.DOT, ".", None, line, col))
+            col += 1
+        append(Token(TK.INT, part, int(part), line, col))
+        col += len(part)
 
 
 def _show_char(ch: str) -> str:
@@ -192,6 +207,10 @@ class Lexer:
                 elif g == _NUM:
                     text = m.group(g)
                     col = m.start(g) - ls + 1
+                    if toks and toks[-1].kind is TK.DOT and _ELEMENTS.fullmatch(text):
+                        _element_tokens(text, line, col, append)  # (tltuple) `t.0.1`
+                        trig = True
+                        continue
                     kind, value = self._number(text, line, col)
                     append(Token(kind, text, value, line, col))
                     trig = True

@@ -26,6 +26,7 @@ from . import ast as A
 from . import signatures as S
 from .resolver import plural
 from .scopes import GLOBAL
+from .tuples import IMMUTABLE
 from .types import (
     ANY,
     BOOL,
@@ -50,6 +51,7 @@ from .types import (
     ModuleT,
     OptionalT,
     RecordT,
+    TupleT,
     Type,
     relation,
     runtime_text,
@@ -75,6 +77,9 @@ class MemberChecks(_Base):
     def field_target(self, t: A.Field) -> tuple[Type, str, bool]:
         """(type, place text, statically known class?) of an assigned field."""
         ot = self.expr(t.obj)
+        if isinstance(ot, TupleT):  # (tltuple)
+            self.error(t, IMMUTABLE)
+            return ANY, "", False
         if isinstance(ot, ClassT) and ot.sym is not None:
             ft = self.field_type(ot.sym, t.name)
             if ft is not None:
@@ -103,6 +108,10 @@ class MemberChecks(_Base):
         if ot is STRING:
             self.expr(t.index)
             self.error(t, "cannot assign to an index of a string (strings are immutable)")
+            return ANY, ""
+        if isinstance(ot, TupleT):  # (tltuple)
+            self.expr(t.index)
+            self.error(t, IMMUTABLE)
             return ANY, ""
         et = self.index_type(t, ot)
         if isinstance(ot, ArrayT):
@@ -140,6 +149,8 @@ class MemberChecks(_Base):
         it = self.expr(e.index)
         if ot is ANY:
             return ANY
+        if isinstance(ot, TupleT):  # (tltuple)
+            return self.tuple_index(e, ot, it)
         if isinstance(ot, ArrayT) or ot is STRING:
             kind = "array" if isinstance(ot, ArrayT) else "string"
             if it is not INT and it is not ANY:
@@ -160,6 +171,8 @@ class MemberChecks(_Base):
         """The type of `obj.name` (a bound method for methods); None after an error."""
         if ot is ANY or isinstance(ot, ClassRefT):
             return ANY
+        if isinstance(ot, TupleT):  # (tltuple)
+            return self.tuple_member(node, ot, name)
         if isinstance(ot, ClassT) and ot.sym is not None:
             ft = self.field_type(ot.sym, name)
             if ft is not None:
@@ -393,6 +406,8 @@ class MemberChecks(_Base):
                 return ANY
             first = types[0]
             return first if all(t == first for t in types) and first in (INT, FLOAT, STRING) else ANY
+        if name == "zip" or name == "enumerate":  # (tltuple)
+            return self.tuple_builtin(e, name)
         if name == "abs":
             if n != 1:
                 self.error(e, f"abs expects 1 argument, got {n}")
@@ -414,7 +429,7 @@ class MemberChecks(_Base):
             at = e.args[0].ty
             if name in ("sqrt", "floor", "ceil", "round") and at not in NUMERIC and at is not ANY:
                 self._numeric_error(e, name, at)
-            elif name == "len" and at is not ANY and not isinstance(at, (ArrayT, MapT)) and at not in (STRING, RANGE):
+            elif name == "len" and at is not ANY and not isinstance(at, (ArrayT, MapT, TupleT)) and at not in (STRING, RANGE):
                 self.error(e.args[0], f"argument 1 of len: expected string, array, map or range, got {at}")
         return sig.ret
 

@@ -210,7 +210,7 @@ class Parser:
     def statements(self, top: bool = False) -> list[ast.Stmt]:
         """Statements up to a `}` (left in place) or end of file."""
         out: list[ast.Stmt] = []
-        self.items(lambda: out.append(self.statement()), top)
+        self.items(lambda: self.add_statement(out, self.statement()), top)
         return out
 
     def items(self, item: Callable[[], object], top: bool = False, separated: bool = True) -> None:
@@ -319,6 +319,8 @@ class Parser:
             return ast.While(line, col, cond, self.block("after while condition"))
         if k is TK.FOR:
             self.advance()
+            if self.tok.kind is TK.LPAREN or (self.tok.kind is TK.IDENT and self.peek().kind is TK.COMMA):
+                return self.for_pattern(line, col)
             var = self.ident("loop variable after 'for'")
             self.expect(TK.IN, "after the loop variable")
             iterable = self.condition()
@@ -382,6 +384,8 @@ class Parser:
     def var_decl(self, start: Token, exported: bool) -> ast.VarDecl:
         kw = self.advance()
         mutable = kw.kind is TK.VAR
+        if self.tok.kind is TK.LPAREN or self.tok.kind is TK.LBRACKET:
+            return self.destructure(start, kw, exported)  # type: ignore[return-value]
         name = self.ident(f"variable name after '{kw.text}'")
         type_ = self.parse_type() if self.accept(TK.COLON) else None
         init = None
@@ -752,6 +756,9 @@ class Parser:
                 e = ast.Index(tok.line, tok.col, e, index)
             elif k is TK.DOT:
                 self.advance()
+                if self.tok.kind is TK.INT:  # a tuple element, `t.0` (tltuple)
+                    e = self.element(e)
+                    continue
                 name = self.name_like("field name after '.'")
                 e = ast.Field(name.line, name.col, e, name.text)
             elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind is TK.DOT:
@@ -805,6 +812,8 @@ class Parser:
         if k is TK.LPAREN:
             self.advance()
             e = self.bracketed(self.expr_in_brackets)
+            if self.tok.kind is TK.COMMA:  # a tuple (tltuple)
+                return self.bracketed(lambda: self.tuple_rest(line, col, e))
             self.expect(TK.RPAREN, "after expression")
             return e
         if k is TK.LBRACKET:
@@ -948,9 +957,104 @@ class Parser:
         if k is TK.LPAREN:  # grouping, e.g. `(fn() -> int)?`
             self.advance()
             t = self.parse_type()
+            if self.tok.kind is TK.COMMA:  # a tuple type (tltuple)
+                self.advance()
+                elems = [t, *self.seq(TK.RPAREN, self.parse_type, "',' or ')' in tuple type")]
+                return ast.TupleType(line, col, elems)
             self.expect(TK.RPAREN, "after type")
             return t
         self.fail_expected("type")
+
+    # ------------------------------------------------------------------ tuples
+    # Issue 18, helper tltuple. Destructuring is desugared here: `let (q, r) =
+    # e` declares a hidden `$d<line>_<col>` holding Unpack(e), then `let q =
+    # $d.0`, `let r = $d.1` (`$d[0]`... for `[a, b]`); `_` binds nothing. A
+    # `$` name cannot be written in source, so it clashes with nothing.
+
+    def add_statement(self, out: list[ast.Stmt], s: ast.Stmt | list[ast.Stmt]) -> None:
+        if type(s) is list:
+            out.extend(s)
+        else:
+            out.append(s)  # type: ignore[arg-type]
+
+    def tuple_rest(self, line: int, col: int, first: ast.Expr) -> ast.TupleLit:
+        """After `(first`: `, b, c)` or `,)`."""
+        self.advance()  # the comma
+        items = [first, *self.seq(TK.RPAREN, self.expr, "',' or ')' after tuple element")]
+        return ast.TupleLit(line, col, items)
+
+    def element(self, obj: ast.Expr) -> ast.Field:
+        tok = self.advance()
+        if tok.text != "0" and tok.text.startswith("0") or not tok.text.isdigit():
+            self.report(tok, f"invalid tuple element index '{tok.text}'")
+        return ast.Field(tok.line, tok.col, obj, str(tok.value))
+
+    def pattern_names(self) -> tuple[list[Token], int]:
+        """`(a, b)` or `[a, b]`: the names and the kind (0 tuple, 1 array)."""
+        open_tok = self.advance()
+        kind = 0 if open_tok.kind is TK.LPAREN else 1
+        close = TK.RPAREN if kind == 0 else TK.RBRACKET
+        names = self.bracketed(lambda: self.seq(close, lambda: self.ident("a name in the pattern"), "',' or '" + ")]"[kind] + "' in the pattern"))
+        if not names:
+            self.report(open_tok, "a destructuring pattern needs at least one name")
+        seen: set[str] = set()
+        for n in names:
+            if n.value in seen and n.value != "_":
+                self.report(n, f"'{n.value}' appears twice in the pattern")
+            seen.add(n.value)
+        return names, kind
+
+    def destructure(self, start: Token, kw: Token, exported: bool) -> list[ast.Stmt]:
+        mutable = kw.kind is TK.VAR
+        if exported:
+            self.report(start, "a destructuring declaration cannot be exported")
+        names, kind = self.pattern_names()
+        if self.tok.kind is TK.COLON:
+            self.fail("a destructuring pattern takes no type annotation (annotate the value instead)")
+        self.expect(TK.ASSIGN, "after the destructuring pattern")
+        init = self.expr()
+        hidden = f"$d{start.line}_{start.col}"
+        out: list[ast.Stmt] = [ast.VarDecl(start.line, start.col, False, hidden, None, ast.Unpack(init.line, init.col, init, len(names), kind))]
+        for i, n in enumerate(names):
+            if n.value == "_":
+                continue
+            src = ast.Name(n.line, n.col, hidden)
+            value: ast.Expr = ast.Field(n.line, n.col, src, str(i)) if kind == 0 else ast.Index(n.line, n.col, src, ast.IntLit(n.line, n.col, i))
+            out.append(ast.VarDecl(n.line, n.col, mutable, n.value, None, value))
+        return out
+
+    def for_pattern(self, line: int, col: int) -> ast.For:
+        """`for (a, b) in xs`, `for k, v in m`, `for i, x in xs`."""
+        if self.tok.kind is TK.LPAREN:
+            names, _ = self.pattern_names()
+            pairs = False
+        else:
+            names = [self.advance()]
+            self.advance()  # the comma
+            names.append(self.ident("second loop variable after ','"))
+            if names[0].value == names[1].value and names[0].value != "_":
+                self.report(names[1], f"'{names[1].value}' appears twice in the pattern")
+            pairs = True
+        self.expect(TK.IN, "after the loop variables")
+        iterable = self.condition()
+        body = self.block("after the for-in expression")
+        hidden = f"$f{line}_{col}"
+        first = names[0]
+        decls: list[ast.Stmt] = []
+        for i, n in enumerate(names):
+            if n.value == "_":
+                continue
+            src: ast.Expr = ast.Name(n.line, n.col, hidden)
+            if not pairs and not decls and i == 0:
+                src = ast.Unpack(n.line, n.col, src, len(names), 0)
+            decls.append(ast.VarDecl(n.line, n.col, True, n.value, None, ast.Field(n.line, n.col, src, str(i))))
+        if not pairs and (not decls or names[0].value == "_"):
+            # The arity is checked once per element even when the first name is `_`.
+            decls.insert(0, ast.ExprStmt(first.line, first.col, ast.Unpack(first.line, first.col, ast.Name(first.line, first.col, hidden), len(names), 0)))
+        if pairs:
+            iterable = ast.Pairs(iterable.line, iterable.col, iterable)
+        body = ast.Block(body.line, body.col, decls + body.stmts)
+        return ast.For(line, col, hidden, first.line, first.col, iterable, body)
 
     def fn_type_param(self) -> ast.TypeExpr:
         if self.tok.kind is TK.IDENT and self.peek().kind is TK.COLON:

@@ -45,6 +45,8 @@ BUILTIN_NAMES = frozenset(
     MemoryError Cancelled DeadlockError PermissionError IOError""".split()
     + ["Comparable"]  # tlgeneric (1.1): the built-in interface
 )
+# Issue 18, helper tltuple: the tuple built-ins (runtime/tuples.py).
+BUILTIN_NAMES = BUILTIN_NAMES | {"zip", "enumerate"}
 
 
 def constant_value(e: A.Expr | None) -> tuple[bool, object]:
@@ -500,6 +502,17 @@ class Resolver:
     def e_ArrayLit(self, e: A.ArrayLit) -> None:
         for x in e.items:
             self.expr(x)
+
+    # Issue 18, helper tltuple: the tuple nodes' children.
+    def e_TupleLit(self, e: A.TupleLit) -> None:
+        for x in e.items:
+            self.expr(x)
+
+    def e_Unpack(self, e: A.Unpack) -> None:
+        self.expr(e.value)
+
+    def e_Pairs(self, e: A.Pairs) -> None:
+        self.expr(e.iterable)
 
     def e_MapLit(self, e: A.MapLit) -> None:
         for k, v in e.entries:

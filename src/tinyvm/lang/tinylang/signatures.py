@@ -31,6 +31,7 @@ from .types import (
     GenericT,
     ModuleT,
     RecordT,
+    TupleT,
     Type,
     class_type,
     join,
@@ -100,6 +101,9 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "ceil": Sig((ANY,), INT),
     "round": Sig((ANY,), INT),
 }
+# Issue 18, helper tltuple: the tuple built-ins; the checker types their
+# results from the arguments (tuples.py: TupleChecks.tuple_builtin).
+BUILTIN_SIGS.update({"zip": Sig((ArrayT(ANY), ArrayT(ANY)), ArrayT(ANY)), "enumerate": Sig((ArrayT(ANY),), ArrayT(ANY))})
 VARIADIC_BUILTINS = {"print": 0, "min": 1, "max": 1}  # name -> minimum argument count
 
 
@@ -166,7 +170,7 @@ def map_methods(k: Type, v: Type) -> dict[str, Sig]:
         "remove": Sig((k,), v, lookup=True),
         "keys": Sig((), ArrayT(k)),
         "values": Sig((), ArrayT(v)),
-        "items": Sig((), ArrayT(ArrayT(k if k == v else ANY))),
+        "items": Sig((), ArrayT(TupleT((k, v)))),  # (1.1: tuples)
         "len": Sig((), INT),
     }
 

@@ -56,6 +56,7 @@ from ...bytecode.types import (  # noqa: F401  (re-exported for the checker's pa
     OptionalT,
     Prim,
     RecordT,
+    TupleT,
     Type,
     TypeTextError,
     optional,
@@ -313,6 +314,10 @@ def relation(src: Type, dst: Type) -> str:
         if not (isinstance(src, GenericT) and src.name == dst.name and _inner(src.arg, dst.arg)):
             return ERROR
         return OK if dst.arg2 is None or (src.arg2 is not None and _inner(src.arg2, dst.arg2)) else ERROR
+    if isinstance(dst, TupleT):  # (tltuple) same arity, elements as in arrays
+        if not (isinstance(src, TupleT) and len(src.elems) == len(dst.elems)):
+            return ERROR
+        return OK if all(_inner(a, b) for a, b in zip(src.elems, dst.elems)) else ERROR
     if isinstance(dst, RecordT):
         if not isinstance(src, RecordT):
             return ERROR
@@ -362,6 +367,8 @@ def join(a: Type, b: Type) -> Type:
             if any(c is d for d in b.sym.ancestors()):
                 return class_type(c)
         return ANY
+    if isinstance(a, TupleT) and isinstance(b, TupleT) and len(a.elems) == len(b.elems):
+        return TupleT(tuple(join(x, y) for x, y in zip(a.elems, b.elems)))  # (tltuple)
     if relation(a, b) == OK:
         return b
     if relation(b, a) == OK:
@@ -383,6 +390,8 @@ def has_any(t: Type) -> bool:
         return has_any(t.arg) or (t.arg2 is not None and has_any(t.arg2))
     if isinstance(t, RecordT):
         return any(has_any(x) for _, x in t.fields)
+    if isinstance(t, TupleT):
+        return any(has_any(x) for x in t.elems)
     if isinstance(t, FnT):
         return any(has_any(x) for x in t.params) or has_any(t.ret)
     return False

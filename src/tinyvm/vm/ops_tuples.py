@@ -1,0 +1,63 @@
+"""Builders of the tuple instructions (issue 18, helper tltuple): BUILD_TUPLE,
+UNPACK_CHECK and PAIRS (bytecode/opcodes.py; the table is vm/ops.py). The
+rules they apply live in runtime/tuples.py; reading an element (`t.0`, `t[i]`)
+goes through GET_FIELD and GET_INDEX (vm/object_ops.py).
+
+The JIT's IR builder does not model these instructions (ir/build.py raises
+`Unsupported`): a function that builds or destructures tuples stays on the
+interpreter, correct on every tier.
+"""
+
+from __future__ import annotations
+
+from ..bytecode import opcodes as O
+from ..heap.objects import Tuple
+from ..runtime import tuples
+from .ops import builder
+
+
+@builder(O.BUILD_TUPLE)
+def b_build_tuple(d, code, ops, pc, args, k):
+    n = args[0]
+    alloc = d.vm.heap.alloc
+
+    def f(fb):
+        L = fb.L
+        if n:
+            items = tuple(L[-n:])
+            del L[-n:]
+        else:
+            items = ()
+        L.append(alloc(Tuple(items)))
+        return ops[k]
+
+    return f
+
+
+@builder(O.UNPACK_CHECK)
+def b_unpack_check(d, code, ops, pc, args, k):
+    n, kind = args[0], args[1]
+    check = tuples.unpack_check
+
+    def f(fb):
+        v = fb.L[-1]
+        t = type(v)
+        if t is Tuple and kind == tuples.UNPACK_TUPLE and len(v.items) == n:
+            return ops[k]
+        check(v, n, kind)
+        return ops[k]
+
+    return f
+
+
+@builder(O.PAIRS)
+def b_pairs(d, code, ops, pc, args, k):
+    alloc = d.vm.heap.alloc
+    pairs = tuples.pairs
+
+    def f(fb):
+        L = fb.L
+        L[-1] = pairs(L[-1], alloc)
+        return ops[k]
+
+    return f
