@@ -145,6 +145,8 @@ _TABLE: list[tuple] = [
     ("FALSY", (), "1", 1, "true if a is nil or false, else false (logical not by truthiness)"),
     ("PRINT", (COUNT,), "1", 0, "pop a value and write it and a newline to the program's output, formatted in mode a (0: as print() does; 1: clox's forms, C printf(\"%g\") numbers)"),
     ("ASSIGN_GLOBAL", (GLOBAL,), "1", 0, "pop into module global a, which must already hold a value (else the error of LOAD_GLOBAL)"),
+    # Issue 18, helper tlenum: static members of classes (TinyLang 1.1), runtime/enums.py.
+    ("SET_STATIC", (NAME,), "2", 0, "class value -> set the class's static member names[a] (`static let`, `static fn`, an enum's values)"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

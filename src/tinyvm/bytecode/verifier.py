@@ -50,6 +50,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from .code import (
+    CLASS_ENUM,
     CLASS_EXTENDS,
     CLASS_OPEN,
     FLAG_ASYNC,
@@ -246,7 +247,7 @@ class _Verifier:
                 and _is_int(v.line)
                 and _is_str_tuple(v.field_types)
                 and _is_int(v.flags)
-                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS) == 0
+                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS | CLASS_ENUM) == 0
             )
             if not ok:
                 raise self.fail(f"constant {index}: malformed class info")

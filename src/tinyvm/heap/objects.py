@@ -273,7 +273,7 @@ class Class(HeapObject):
     entries included, that SET_FIELD applies. `open`: its instances accept new
     fields at any time (a Lox class, or a subclass of one; ClassInfo.flags)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "statics")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -288,6 +288,10 @@ class Class(HeapObject):
         self.init: Any = None
         self.field_checks: dict[str, Any] | None = parent.field_checks if parent else None
         self.open: bool = parent.open if parent else False
+        # Static members (`static let`, `static fn`, an enum's values: issue
+        # 18, runtime/enums.py), set by SET_STATIC; the parent's are found
+        # through `parent` (inherited).
+        self.statics: dict[str, Any] = {}
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self
@@ -301,6 +305,7 @@ class Class(HeapObject):
         out: list[Any] = list(self.methods.values())
         out.extend(self.template.values())
         out.extend(self.field_inits)
+        out.extend(self.statics.values())
         if self.parent is not None:
             out.append(self.parent)
         return out

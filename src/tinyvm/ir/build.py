@@ -131,6 +131,9 @@ OPS: dict[str, OpSpec] = {
     "FALSY": _v("falsy", False, "bool"), "PRINT": _v("print", result="none"),
     "ASSIGN_GLOBAL": _v("assign_global", result="none"),
 }
+# Issue 18, helper tlenum: SET_STATIC (static members, enums) is not modelled
+# (code declaring such a class stays on the interpreter).
+OPS.update({"SET_STATIC": _NO})
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 

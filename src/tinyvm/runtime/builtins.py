@@ -57,6 +57,7 @@ from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
+from .enums import is_enum_value
 from .methods import sort_by_keys
 from .values import (
     _instance_fields,
@@ -479,6 +480,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         if t is Record:
             return "record"
         if t is Instance:
+            if is_enum_value(v):  # printed as `Color.Red` (runtime/enums.py)
+                return "leaf"
             return "strinst" if "str" in v.cls.methods else "instance"
         return "leaf"
 

@@ -64,6 +64,7 @@ from ..heap.objects import (
 )
 from ..bytecode.opcodes import PRINT_CLOX, PRINT_STR
 from .errors import RtError
+from .enums import enum_label, is_enum_value
 
 __all__ = [
     "NeedsGuest",
@@ -281,6 +282,8 @@ def _render(root: Any) -> str:
     t = type(root)
     if t not in _CONTAINERS:
         return _other_repr(root)
+    if t is Instance and is_enum_value(root):  # (a leaf: issue 18, runtime/enums.py)
+        return enum_label(root)
     out: list[str] = []
     active: set[int] = set()  # ids of the containers on the current path
     stack: list[Any] = [root]
@@ -312,8 +315,8 @@ def _render(root: Any) -> str:
             if not d:
                 out.append("[:]")
                 continue
-            # Keys are scalars (check_key), so they never need the stack.
-            labels = [leaf[type(k)](k) + ": " for k in map(unmap_key, d)]
+            # Keys are scalars or enum values (check_key): never the stack.
+            labels = [(leaf[type(k)](k) if type(k) is not Instance else enum_label(k)) + ": " for k in map(unmap_key, d)]
             values = d.values()
             close = "]"
             seg = ["["]
@@ -342,6 +345,8 @@ def _render(root: Any) -> str:
             f = leaf.get(te)
             if f is not None:
                 seg.append(f(e))
+            elif te is Instance and is_enum_value(e):
+                seg.append(enum_label(e))
             elif te is Array or te is Map or te is Record or te is Instance:
                 if te is Instance and "str" in e.cls.methods:
                     raise NeedsGuest(e)
@@ -541,4 +546,6 @@ def check_key(k: Any) -> Any:
         return k
     if t is bool:
         return map_key(k)
+    if t is Instance and is_enum_value(k):  # (unique values: keys by identity)
+        return k
     raise RtError("TypeError", f"invalid map key type: {typeof(k)}")

@@ -45,6 +45,7 @@ from typing import Any
 
 from ..diagnostics import DiagnosticBag
 from . import ast as A
+from . import enums, matching
 from . import signatures as S
 from .flow import Proofs, assigned_vars, completes
 from .members import MemberChecks
@@ -488,8 +489,20 @@ class Checker(MemberChecks):
             self._declare_class(s)
             for m in s.methods:
                 self.check_fn_body(m)
+            enums.check_statics(self, s)  # tlenum (1.1)
             return
         self.deferred.extend(s.methods)
+        enums.check_statics(self, s)  # tlenum (1.1)
+
+    # tlenum (1.1): enums are classes (lang/tinylang/enums.py); a match is a
+    # block of its lowered statements plus its rules (lang/tinylang/matching.py).
+    s_EnumDecl = s_ClassDecl
+
+    def s_Match(self, s: A.Match) -> None:
+        matching.check_match(self, s)
+
+    def e_EnumValue(self, e: A.EnumValue, expected: Type | None) -> Type:
+        return enums.e_EnumValue(self, e)
 
     def s_Assign(self, s: A.Assign) -> None:
         t = s.target

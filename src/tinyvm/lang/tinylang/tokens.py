@@ -72,6 +72,9 @@ class TK(IntEnum):
     SELECT = 44
     CASE = 45
     DEFAULT = 46
+    # tlenum (1.1): enums, static members
+    ENUM = 112
+    STATIC = 113
     # operators and punctuation
     PLUS = 60
     MINUS = 61
@@ -126,6 +129,8 @@ KEYWORDS: dict[str, TK] = {
     "throw": TK.THROW, "import": TK.IMPORT, "from": TK.FROM, "as": TK.AS,
     "export": TK.EXPORT, "spawn": TK.SPAWN, "async": TK.ASYNC, "await": TK.AWAIT,
     "yield": TK.YIELD, "select": TK.SELECT, "case": TK.CASE, "default": TK.DEFAULT,
+    # tlenum (1.1); `match` and `when` are soft keywords (parser: Parser.match_stmt)
+    "enum": TK.ENUM, "static": TK.STATIC,
 }  # fmt: skip
 
 OPERATORS: dict[str, TK] = {
