@@ -20,6 +20,8 @@ itself (cycles and sharing are kept, both ways).
 
 Guest -> host (`Converter.to_host`): scalars as themselves, arrays -> lists,
 maps -> dicts, records -> dicts (iteratively, cycles and sharing kept);
+an enum value -> its member's name, a `str` (`Color.Red` -> "Red"; also as a
+map key; a string passed back stays a string);
 functions, closures, bound methods, built-ins and classes -> `GuestFunction`
 (a Python callable that runs the VM), tasks -> `GuestTask` (awaitable, and
 `.result()`), generators -> `GuestGenerator` (a Python iterator), a handle ->
@@ -49,6 +51,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..runtime.enums import enum_name, is_enum_value
 from ..runtime.values import typeof
 from ..sched.fiber import Fiber
 from ..sched.generators import Gen
@@ -264,7 +267,7 @@ class Converter:
                 host.extend(self._out(x, memo, work) for x in guest.items)
             elif t is Map:
                 for k, x in guest.items.items():
-                    host[unmap_key(k)] = self._out(x, memo, work)
+                    host[enum_name(k) if is_enum_value(k) else unmap_key(k)] = self._out(x, memo, work)
             else:
                 for k, x in guest.fields.items():
                     host[k] = self._out(x, memo, work)
@@ -284,6 +287,8 @@ class Converter:
         host = getattr(v, "host_side", None)  # a handle: the host's own object
         if host is not None:
             return host
+        if is_enum_value(v):  # (issue 18: an enum value crosses as its name)
+            return enum_name(v)
         if t in _CALLABLE or isinstance(v, Function):
             return GuestFunction(self.vm, v)
         if t is Fiber:

@@ -24,7 +24,7 @@ from typing import Any
 from ...bytecode import opcodes as O
 from ...bytecode.code import CLASS_ENUM
 from . import ast as A
-from .types import ANY, ClassRefT, Type
+from .types import ANY, ClassRefT, Type, class_type
 
 # ---------------------------------------------------------------------------- resolver
 
@@ -88,6 +88,11 @@ def static_member(c: Any, node: A.Node, ot: ClassRefT, name: str) -> Type | None
         decl = k.decl
         for m in getattr(decl, "statics", ()) or ():
             if m.name == name:
+                if isinstance(m.init if isinstance(m, A.VarDecl) else None, A.EnumValue):
+                    return class_type(k)
+                if id(decl) not in c.syms:  # an imported class: its module's checker typed it
+                    ty = m.scope.ty if isinstance(m, A.FnDecl) and m.scope is not None else None
+                    return ty or ANY
                 if isinstance(m, A.FnDecl):
                     return c.fn_sig(m)
                 return _types(c).get(id(m), ANY)
