@@ -98,7 +98,7 @@ def test_tvmc_answers_help(flag: str) -> None:
 
 
 def test_help_for_an_unknown_command_is_a_usage_error() -> None:
-    usage_error(["help", "nope"], "no help for 'nope': the commands are run, check, disasm, ir, jit-dump, prof, repl, record, replay, debug, heapdiff, dap or help")
+    usage_error(["help", "nope"], "no help for 'nope': the commands are run, check, disasm, ir, jit-dump, prof, repl, record, replay, debug, heapdiff, dap, ide or help")
 
 
 # --------------------------------------------------------------------------- option values

@@ -212,7 +212,9 @@ def test_input_reads_the_following_line():
 # --------------------------------------------------------------------------- redefinition
 
 
-def test_redefinition_shadows():
+def test_redefinition_with_another_type_shadows():
+    # (A redefinition whose type fits replaces the old binding instead:
+    # test_repl_commands.py.)
     rc, out, err = repl(lines(
         "let x = 1",
         "fn get() { return x }",
@@ -224,7 +226,7 @@ def test_redefinition_shadows():
         'x = "set"',
         "x",
     ))
-    assert err == ""
+    assert err == "note: 'x' is now string (was int), a new binding: get still uses the old one (redefine it to use the new one)\n"
     assert shown(out) == ['"two"', "1", '"two!"', '"set"']
 
 

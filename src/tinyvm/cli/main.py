@@ -305,6 +305,19 @@ class _Options:
                 Option(("--once",), "once", "with --port: serve one connection, then exit"),
                 Option(("--log",), "log", "append every DAP message in and out to FILE (one JSON line each)", REQUIRED, "FILE", needs="a file name"),
             ],
+            # The web IDE (tools/ide): FILE, then its own options.
+            "ide": [
+                self.help,
+                Option(("--port",), "port", "serve on 127.0.0.1:N (default 8765; 0: a free port)", REQUIRED, "N",
+                       lambda n, t: int(t) if t is not None and t.isdigit() and int(t) < 65536 else _bad(n, "a port number"), "a port number"),
+                Option(("--no-browser",), "no_browser", "do not open a browser (the URL is printed either way)"),
+                self.lang,
+                self.limits[0],
+                self.limits[1],
+                Option(("--memory", "--max-memory"), "max_memory", "each run's guest heap limit (default 32M)", REQUIRED, "SIZE", parse_size),
+                self.gc_opts[0],
+                *self.allow,
+            ],
             "help": [self.help],
         }
         self.tvmc = [self.help, self.version, self.lang, self.output, self.allow[0], self.optimize, self.passes, self.stats]
@@ -336,6 +349,7 @@ def usage(langs: "Languages | None" = None) -> str:
         ("heapdiff", "[options] A B", "growth by type and allocation site between two heap snapshots"),
         ("prof", "[options] FILE [args...]", "run a program under the sampling profiler (speedscope, Chrome trace, folded)"),
         ("dap", "[--port N] [FILE]", "Debug Adapter Protocol server for editors (docs/debugging.md)"),
+        ("ide", "[options] [FILE]", "the web IDE on 127.0.0.1: editor, bytecode, time-travel stepping, heap (docs/ide.md)"),
         ("repl", "[options]", "start an interactive session (the default with no command); takes --lang,"),
         ("", "", "--gc-stress, --max-depth, --budget, --max-memory and the --allow flags as run does"),
         ("record", "[options] FILE [args]", "run FILE as run does, logging its inputs to FILE.tvmrec (-o OUT)"),
@@ -473,9 +487,11 @@ def _command_help(langs: "Languages", command: str) -> str:
         "repl": (
             ["tvm repl [options]", "tvm [options]"],
             [
-                "Start an interactive session: definitions persist from one entry to the next, and",
-                "the value of a final expression is echoed with its static type. :help lists the",
-                "commands; :quit or Ctrl-D ends the session.",
+                "Start an interactive session: definitions persist from one entry to the next (a",
+                "redefinition replaces the old binding for every caller), and the value of a final",
+                "expression is echoed with its static type. Commands: :type EXPR, :dis NAME,",
+                ":time EXPR, :mem, :load FILE, :reload; :help lists them; :quit or Ctrl-D ends",
+                "the session.",
             ],
             [("tvm repl", "a session in the default language"), (f"tvm repl --lang {langs.names[-1]}", "in another language"), ("tvm repl --allow-read", "with fs reads allowed")],
         ),
@@ -533,6 +549,21 @@ def _command_help(langs: "Languages", command: str) -> str:
                 ("tvm dap", "what an editor runs (launch.json: see docs/debugging.md)"),
                 (f"tvm dap --port 4711 prog{ext} a b", "wait on port 4711 for a client to attach to prog"),
                 ("tvm dap --port 0 --log dap.log", "a free port; every message logged"),
+            ],
+        ),
+        "ide": (
+            ["tvm ide [options] [FILE]"],
+            [
+                "Serve the web IDE on 127.0.0.1 and open it in the browser (docs/ide.md): an editor with",
+                "live diagnostics, the bytecode beside the source, a run to step through forwards and",
+                "backwards (stack, heap, fibers, GC), a profile. Needs the extra: pip install 'tinyvm[ide]'.",
+                "Every run has the limits below (defaults: 1000000 instructions, 10s, 32M) and no",
+                "capabilities unless the --allow flags grant them.",
+            ],
+            [
+                (f"tvm ide examples/showcase{ext}", "open a program in the IDE"),
+                ("tvm ide --no-browser --port 0", "a free port; the URL is printed"),
+                ("tvm ide --fuel 5000000 --timeout 30s", "longer runs"),
             ],
         ),
         "help": (["tvm help [COMMAND]"], ["Show the usage of tvm, or of one command."], [("tvm help run", "the same as tvm run --help")]),
@@ -1081,6 +1112,43 @@ class _Cli:
             return server.main(words, port=opts.get("port"), once=bool(opts.get("once")), log_path=opts.get("log"), stderr=self.stderr)
         except server.BadUsage as e:
             raise UsageError(str(e)) from None
+
+    def ide(self, words: list[str], opts: Parsed) -> int:
+        """`tvm ide [FILE]`: the web IDE (tools/ide; only this command loads it)."""
+        if len(words) > 1:
+            raise UsageError("ide takes at most one FILE")
+        try:
+            from ..tools.ide import server
+        except ImportError:
+            from ..tools.ide import MISSING
+
+            self.err(MISSING)
+            return EXIT_USAGE
+        from ..stdlib.capabilities import grants_from
+
+        grants = opts.get("grants", [])
+        limits = server.Limits(allow=grants_from(grants))
+        for key, attr in (("fuel", "fuel"), ("timeout", "timeout"), ("max_memory", "memory")):
+            if opts.get(key) is not None:
+                setattr(limits, attr, opts.get(key))
+        options = server.IdeOptions(
+            limits=limits,
+            allow_names=sorted({g[0] for g in grants}),
+            initial=words[0] if words else None,
+            lang=opts.get("lang"),
+            port=8765 if opts.get("port") is None else opts.get("port"),
+            gc=opts.get("gc") or "stw",
+        )
+
+        def say(line: str) -> None:
+            self.out(line)
+            self.flush_out()
+
+        try:
+            return server.serve(options, open_browser=not opts.get("no_browser"), say=say)
+        except server.IdeError as e:
+            self.err(f"tvm: {e.message}")
+            return EXIT_ERROR
 
     def check(self, words: list[str], opts: Parsed) -> int:
         code, lang = opts.get("code"), opts.get("lang")

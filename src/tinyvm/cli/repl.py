@@ -33,6 +33,21 @@ one entry at a time:
 * `:quit` / `:q` (or end of input, Ctrl-D) ends the session with status 0;
   `:help` lists the commands. Ctrl-C discards the line being typed or interrupts
   the running entry.
+* Commands (`Session.command`; a problem with one is one line on stderr,
+  `:NAME: what`, and never ends the session): `:type EXPR` asks the front end
+  for the static type (`type_of`: checked, not run); `:dis NAME` disassembles
+  the function a session global holds (`Class.method`, a class's own methods,
+  `module.fn`) with the disassembler's data API, as `tvm disasm` prints it;
+  `:time EXPR` runs an entry and adds `time: MS ms, N instructions` (the
+  session's VM is metered, `meter_fuel`, so counts are exact on every tier);
+  `:mem` reads the heap (a snapshot's live objects and bytes by type) and
+  `gc_stats` (collections by kind, pauses, the mode); `:load FILE` runs a
+  file as an entry, without echo, its messages and traces naming the file;
+  `:reload` does so again for each loaded file with the front end's `keep`
+  option (TinyLang: variables the session has keep their values).
+* A redefinition's rule is the front end's; the session sets `rebindable` on
+  its compiler (TinyLang: a redefinition whose type fits replaces the old
+  binding for every caller), and prints the notes an entry carries.
 
 Input: with a terminal on stdin and stdout and prompt_toolkit installed,
 entries are edited with prompt_toolkit (multi-line buffer: Enter inserts a
@@ -46,6 +61,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Any, Callable, TextIO
 
 from .. import __version__
@@ -56,8 +72,15 @@ PROMPT, CONTINUATION = ">>> ", "... "
 QUIT_COMMANDS = (":quit", ":q")
 BANNER = "TinyVM {version} REPL ({title}). :help for help, :quit or Ctrl-D to exit."  # on a terminal
 HELP = """commands:
-  :quit, :q    end the session (also Ctrl-D)
-  :help        this text"""
+  :type EXPR   the static type of EXPR in the session (checked, not run; also :t)
+  :dis NAME    the bytecode of function NAME, method Class.NAME or class NAME
+  :time EXPR   run EXPR: its value, the wall time and the instructions run
+  :mem         the heap: live objects and bytes by type, collections, GC mode
+  :load FILE   run FILE into the session: its declarations become globals
+  :reload      recompile and run the loaded files again; globals keep their values
+  :help, :h    this text
+  :quit, :q    end the session (also Ctrl-D)"""
+MEM_TYPES = 12  # rows of `:mem`'s table by type (the largest by bytes)
 
 
 class Session:
@@ -85,7 +108,9 @@ class Session:
             raise ValueError(f"unknown language {lang!r}")
         self.stdout, self.stderr = stdout, stderr
         # allow: what fs/os/net may touch; vm_options: gc_stress, max_depth, budget (as for run)
-        self.vm = VM(stdout=stdout, stdin=stdin, allow=allow, languages=languages, **(vm_options or {}))
+        # The session counts instructions (`:time`): a metered VM (vm/limits.py).
+        options = {"meter_fuel": True, **(vm_options or {})}
+        self.vm = VM(stdout=stdout, stdin=stdin, allow=allow, languages=languages, **options)
         # File imports are compiled as by `tvmc`, relative to the current
         # directory, and may read it and below, and what --allow-read grants.
         cwd = os.getcwd()
@@ -94,27 +119,45 @@ class Session:
         repl = self.fe.repl(self.comp.context(REPL_KEY, REPL_KEY, self.fe))
         if repl is None:
             raise ValueError(f"{self.fe.title} has no REPL")
+        if hasattr(repl, "rebindable"):
+            # A redefinition replaces the old binding for every caller (only
+            # here: the embedding API's namespaces keep CALL_GLOBAL's speed).
+            repl.rebindable = True
         self.repl = repl
+        self.loaded: list[str] = []  # `:load`ed files, in order, for `:reload`
 
     # ------------------------------------------------------------------ one entry
 
-    def execute(self, source: str) -> bool:
+    def execute(self, source: str, path: str = REPL_KEY, echo: bool = True, keep: bool = False, timer: Any = None) -> bool:
         """Compile and run one entry, printing its value or its errors.
-        True when it compiled and ran without error."""
+        True when it compiled and ran without error. `path` names the text in
+        messages (a `:load`ed file's); `echo`: show the value of a final
+        expression; `keep`: `:reload`'s rule (variables keep their values);
+        `timer` (`:time`'s): started when the entry starts running, stopped
+        when it ends; its `report()` is printed after the echo."""
         from ..lang.diagnostics import CompileError
         from ..runtime.errors import GuestException, HostIOError, RtError
 
         try:
-            entry = self.compile(source)
+            entry = self.compile(source, path, echo, keep)
         except CompileError as e:
             self._err(e.render())
+            return False
+        except HostIOError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a compiler bug: report it, keep the session
+            self._err(f"internal error: {type(e).__name__}: {e}")
             return False
         machine = self.vm.machine
         for key, mc in self.comp.bundle.modules.items():
             machine.module_codes.setdefault(key, mc)
         try:
             try:
+                if timer is not None:
+                    timer.start()
                 module = machine.run_entry(REPL_KEY, entry.code)
+                if timer is not None:
+                    timer.stop()
                 self.vm.main = module
                 text = self._echo_text(module.globals[self.repl.echo_slot]) if entry.echo is not None else None
             finally:
@@ -138,15 +181,196 @@ class Session:
             return False
         if text is not None:
             _write(self.stdout, f"{text} : {entry.echo}\n")
+        if timer is not None:
+            _write(self.stdout, timer.report() + "\n")
+        for note in getattr(entry, "notes", ()):
+            self._err(note)
         self._flush(self.stdout)
         return True
 
-    def compile(self, source: str) -> Any:
+    def compile(self, source: str, path: str = REPL_KEY, echo: bool = True, keep: bool = False) -> Any:
         """The entry compiled (a ReplEntry). Raises CompileError, with the
         errors of the files it imported too."""
         from ..lang.driver import compile_entry
 
-        return compile_entry(self.comp, self.fe, self.repl, source, REPL_KEY)
+        repl = self.repl
+        if path != REPL_KEY or not echo or keep:
+            repl = _EntryOptions(self.repl, echo, keep)
+        ctx = getattr(self.repl, "ctx", None)
+        saved = getattr(ctx, "path", None)
+        if ctx is not None:
+            ctx.path = path  # (messages and traces name the file)
+        try:
+            return compile_entry(self.comp, self.fe, repl, source, path)
+        finally:
+            if ctx is not None:
+                ctx.path = saved
+
+    # ------------------------------------------------------------------ commands
+
+    def command(self, text: str) -> bool:
+        """Run a `:command` line; False when it ends the session. Every
+        problem is reported as one line on stderr: the session goes on."""
+        name, _, arg = text.strip().partition(" ")
+        arg = arg.strip()
+        if name in QUIT_COMMANDS:
+            return False
+        handler = _COMMANDS.get(name)
+        if handler is None:
+            self._err(f"unknown command '{name}' (:help lists them)")
+            return True
+        try:
+            handler(self, arg)
+        except HostIOError:
+            raise
+        except _CommandError as e:
+            self._err(f"{name}: {e}")
+        except KeyboardInterrupt:
+            self._err("interrupted")
+        except Exception as e:  # noqa: BLE001 - a bug of the command: report it, keep the session
+            self._err(f"{name}: internal error: {type(e).__name__}: {e}")
+        return True
+
+    def cmd_help(self, arg: str) -> None:
+        _write(self.stdout, HELP + ("\n" + self.fe.repl_help if self.fe.repl_help else "") + "\n")
+
+    def cmd_type(self, arg: str) -> None:
+        from ..lang.diagnostics import CompileError
+
+        if not arg:
+            raise _CommandError("needs an expression: :type EXPR")
+        type_of = getattr(self.repl, "type_of", None)
+        if type_of is None:
+            raise _CommandError(f"{self.fe.title} has no static types")
+        try:
+            text = type_of(arg)
+        except CompileError as e:
+            self._err(e.render())
+            return
+        _write(self.stdout, f"{text}\n")
+
+    def cmd_dis(self, arg: str) -> None:
+        from ..bytecode.disasm import format_code
+        from ..heap.objects import BoundMethod, Class, Function, Native
+
+        if not arg:
+            raise _CommandError("needs a name: :dis NAME (a function, Class.method or a class)")
+        value = self._lookup(arg)
+        names = self._names()
+        if isinstance(value, BoundMethod):
+            value = value.method
+        if isinstance(value, Function):
+            _write(self.stdout, format_code(value.code, names))
+        elif isinstance(value, Class):
+            own = [m for m in value.own_methods.values() if isinstance(m, Function)]
+            if not own:
+                raise _CommandError(f"class {value.name} has no methods of its own")
+            _write(self.stdout, "\n".join(format_code(m.code, names) for m in own))
+        elif isinstance(value, Native):
+            raise _CommandError(f"'{arg}' is a built-in function: it has no bytecode")
+        else:
+            from ..runtime.values import typeof
+
+            t = typeof(value)
+            raise _CommandError(f"'{arg}' is not a function: it holds {'an' if t[:1] in 'aeiou' else 'a'} {t}")
+
+    def cmd_time(self, arg: str) -> None:
+        if not arg:
+            raise _CommandError("needs an expression: :time EXPR")
+        self.execute(arg, timer=_Timer(self.vm.machine.limits))
+
+    def cmd_mem(self, arg: str) -> None:
+        from ..heap.snapshot import take_snapshot
+
+        if arg:
+            raise _CommandError("takes no argument")
+        stats = self.vm.gc_stats()
+        summary = take_snapshot(self.vm.machine).summary()
+        rows = sorted(summary.items(), key=lambda kv: (-kv[1]["self_size"], kv[0]))
+        objects = sum(r["count"] for r in summary.values())
+        size = sum(r["self_size"] for r in summary.values())
+        kinds = ", ".join(f"{k} {n}" for k, n in stats["by_kind"].items())
+        pause = stats["pause"]
+        lines = [
+            f"live: {objects:,} objects, {_bytes(size)} (reachable now)",
+            f"heap: {_bytes(stats['heap_bytes'])} accounted, peak {_bytes(stats['peak_bytes'])}, limit {_bytes(stats['limit_bytes'])}",
+            f"gc: mode {stats['mode']}, {stats['collections']} collections ({kinds}), pauses {pause['total_ms']:.2f} ms in all, max {pause['max_ms']:.2f} ms",
+            f"by type ({'the largest ' + str(MEM_TYPES) + ' of ' + str(len(rows)) if len(rows) > MEM_TYPES else 'all'}):",
+        ]
+        width = max((len(t) for t, _ in rows[:MEM_TYPES]), default=4)
+        for t, r in rows[:MEM_TYPES]:
+            lines.append(f"  {t:<{width}}  {r['count']:>7,} objects  {_bytes(r['self_size']):>10}")
+        _write(self.stdout, "\n".join(lines) + "\n")
+
+    def cmd_load(self, arg: str) -> None:
+        if not arg:
+            raise _CommandError("needs a file: :load FILE")
+        path = arg[1:-1] if len(arg) > 1 and arg[0] == arg[-1] and arg[0] in "\"'" else arg
+        source = self._read(path)
+        if path not in self.loaded:
+            self.loaded.append(path)  # (a file that fails to compile is reloaded too, once fixed)
+        if self.execute(source, path, echo=False):
+            _write(self.stdout, f"loaded {path}\n")
+
+    def cmd_reload(self, arg: str) -> None:
+        if arg:
+            raise _CommandError("takes no argument (it reloads every :load-ed file)")
+        if not self.loaded:
+            raise _CommandError("no file was loaded (:load FILE)")
+        for path in list(self.loaded):
+            try:
+                source = self._read(path)
+            except _CommandError as e:
+                self._err(f":reload: {e}")
+                continue
+            if self.execute(source, path, echo=False, keep=True):
+                _write(self.stdout, f"reloaded {path}\n")
+
+    def _read(self, path: str) -> str:
+        from ..lang.driver import decode_source
+
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise _CommandError(f"cannot read {path}: {e.strerror or e}") from None
+        from ..lang.diagnostics import CompileError
+
+        try:
+            return decode_source(data, path)
+        except CompileError as e:  # not UTF-8: where
+            raise _CommandError(e.render()) from None
+
+    def _names(self) -> tuple[str, ...]:
+        module = self.vm.machine.modules.get(REPL_KEY)
+        return module.code.globals if module is not None and module.code is not None else ()
+
+    def _lookup(self, dotted: str) -> Any:
+        """The value a session name (`f`, `Point.area`, `geo.area`) holds."""
+        from ..heap.objects import UNINIT, Class, ModuleObject
+
+        first, *rest = dotted.split(".")
+        module = self.vm.machine.modules.get(REPL_KEY)
+        names = self._names()
+        value: Any = UNINIT
+        for i in range(len(names) - 1, -1, -1):
+            if names[i] == first:
+                value = module.globals[i]
+                break
+        if value is UNINIT:
+            raise _CommandError(f"no global named '{first}'")
+        path = first
+        for part in rest:
+            if isinstance(value, Class):
+                if part not in value.methods:
+                    raise _CommandError(f"class {value.name} has no method '{part}'")
+                value = value.methods[part]
+            elif isinstance(value, ModuleObject) and part in value.exports:
+                value = value.globals[value.exports[part]]
+            else:
+                raise _CommandError(f"'{path}' has no member '{part}' to disassemble")
+            path += "." + part
+        return value
 
     def _commit(self, entry: Any) -> None:
         """Tell the front end what the entry (compiled, and run completely or
@@ -190,6 +414,70 @@ class Session:
             stream.flush()
         except STREAM_ERRORS:
             pass  # a failed stdout is reported by its next write
+
+
+class _CommandError(Exception):
+    """A `:command` was misused: its one-line message."""
+
+
+class _Timer:
+    """`:time`: the wall time and the instructions of one entry's run (not
+    its compilation). Instructions are the VM's fuel count (vm/limits.py):
+    exact on a metered VM, which a session's is unless made otherwise."""
+
+    def __init__(self, limits: Any) -> None:
+        self.limits = limits
+        self.t0 = self.t1 = 0.0
+        self.f0 = self.f1 = None
+
+    def start(self) -> None:
+        self.f0 = self.limits.fuel_used
+        self.t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        self.t1 = time.perf_counter()
+        self.f1 = self.limits.fuel_used
+
+    def report(self) -> str:
+        ms = (self.t1 - self.t0) * 1000
+        if self.f0 is None or self.f1 is None:
+            return f"time: {ms:.3f} ms (instructions not counted: the VM is not metered)"
+        return f"time: {ms:.3f} ms, {self.f1 - self.f0:,} instructions"
+
+
+class _EntryOptions:
+    """The front end's ReplCompiler with options for one entry: `:load` and
+    `:reload` compile a file without echo (and with `keep`, variables keep
+    their values); a front end that has no such options compiles as usual."""
+
+    def __init__(self, repl: Any, echo: bool, keep: bool) -> None:
+        self.repl, self.echo, self.keep = repl, echo, keep
+
+    def compile(self, source: str) -> Any:
+        if getattr(self.repl, "entry_options", False):
+            return self.repl.compile(source, echo=self.echo, keep=self.keep)
+        return self.repl.compile(source)  # (Lox: each entry is more of one script; it echoes nothing)
+
+
+_COMMANDS: dict[str, Callable[[Session, str], None]] = {
+    ":help": Session.cmd_help,
+    ":h": Session.cmd_help,
+    ":?": Session.cmd_help,
+    ":type": Session.cmd_type,
+    ":t": Session.cmd_type,
+    ":dis": Session.cmd_dis,
+    ":time": Session.cmd_time,
+    ":mem": Session.cmd_mem,
+    ":load": Session.cmd_load,
+    ":reload": Session.cmd_reload,
+}
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def _write(stdout: TextIO, text: str) -> None:
@@ -389,11 +677,7 @@ def run_repl(
         if not command:
             continue
         if command.startswith(":") and "\n" not in command:
-            if command in QUIT_COMMANDS:
+            if not session.command(command):
                 return 0
-            if command in (":help", ":h", ":?"):
-                _write(stdout, HELP + ("\n" + fe.repl_help if fe.repl_help else "") + "\n")
-            else:
-                session._err(f"unknown command '{command}' (:help lists them)")
             continue
         session.execute(text)

@@ -203,6 +203,11 @@ class Jit:
         vm = self.vm
         orig0 = ops[0]
         plain0 = vm.op_info.get(orig0, (None, 0))[1] != BLOCK_PC
+        # A fused block that fails before its meter update counts its
+        # instructions up to the failing one by its own op (Machine._count_failed,
+        # keyed by the op the dispatch loop ran): run through a wrapper, the
+        # wrapper must do it, or fuel would miss that prefix.
+        count_failed = vm._count_failed
         st.orig0 = orig0
         st.plain0 = plain0
         jit = self
@@ -219,7 +224,11 @@ class Jit:
                     return st.entry0(fb)
             if plain0:
                 fb.epc = 0
-            return orig0(fb)
+            try:
+                return orig0(fb)
+            except _ERRORS:
+                count_failed(orig0, fb, -1)
+                raise
 
         self._register(enter, orig0, code, 0)
         ops[0] = enter
@@ -239,6 +248,7 @@ class Jit:
         ops = st.ops
         orig = ops[h]
         plain = self.vm.op_info.get(orig, (None, 0))[1] != BLOCK_PC
+        count_failed = self.vm._count_failed  # (as in `decoded`)
         jit = self
         threshold = self.loop_threshold
         loops = st.loops
@@ -252,7 +262,11 @@ class Jit:
                     return ops[h](fb)
             if plain:
                 fb.epc = h
-            return orig(fb)
+            try:
+                return orig(fb)
+            except _ERRORS:
+                count_failed(orig, fb, -1)
+                raise
 
         self._register(header, orig, st.code, h)
         ops[h] = header
@@ -303,7 +317,11 @@ class Jit:
                 return e(fb)
             if st.plain0:
                 fb.epc = 0
-            return st.orig0(fb)
+            try:
+                return st.orig0(fb)
+            except _ERRORS:
+                self.vm._count_failed(st.orig0, fb, -1)  # (as in `decoded`)
+                raise
 
         op = self.native.entry(st.code, dec.G, dec.max_depth, fallback)
         if op is not None:

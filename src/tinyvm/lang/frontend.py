@@ -108,14 +108,16 @@ class ReplEntry:
     entries before it (the VM runs it as more of one module, `<repl>`), the
     static type to show after the entry's value (None: echo nothing), and the
     front end's own record of what the entry changes in the session, for
-    `ReplCompiler.commit`."""
+    `ReplCompiler.commit`. `notes`: lines the session shows after the entry
+    ran (TinyLang: a redefinition that could not replace the old binding)."""
 
-    __slots__ = ("code", "echo", "state")
+    __slots__ = ("code", "echo", "state", "notes")
 
     def __init__(self, code: ModuleCode, echo: str | None = None, state: Any = None) -> None:
         self.code = code
         self.echo = echo
         self.state = state
+        self.notes: list[str] = []
 
 
 class ReplCompiler(Protocol):

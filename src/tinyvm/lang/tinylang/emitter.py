@@ -757,7 +757,9 @@ class FunctionEmitter(ControlEmitter):
         SPAWN_GLOBAL skip its entry checks."""
         if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
             var = callee.ref.var
-            return var is not None and var.is_fn
+            # A REPL session's function may be rebound by a later entry
+            # (lang/tinylang/repl.py): it is called as any value, with checks.
+            return var is not None and var.is_fn and not var.session
         return False
 
     def rest_Index(self, e: A.Index, start: tuple[int, int]) -> None:

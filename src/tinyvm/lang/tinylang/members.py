@@ -241,7 +241,8 @@ class MemberChecks(_Base):
         """Will the emitter use CALL_GLOBAL (callee checks skipped) for this call?"""
         if isinstance(callee, A.Name) and callee.ref is not None and callee.ref.kind == GLOBAL:
             var = callee.ref.var
-            return var is not None and var.is_fn and isinstance(var.decl, A.FnDecl)
+            # (Not a REPL session's function: a later entry may rebind it.)
+            return var is not None and var.is_fn and not var.session and isinstance(var.decl, A.FnDecl)
         return False
 
     def call_value(self, e: A.Call, ct: Type, who: str, global_call: bool = False) -> Type:

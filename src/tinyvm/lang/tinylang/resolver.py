@@ -30,13 +30,14 @@ each so all of them are reported.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..diagnostics import DiagnosticBag
 from ..frontend import ModuleInfo  # exported name -> declaring node (whose Var carries its type)
 from ..nesting import MAX_FUNCTION_NESTING
 from . import ast as A
 from . import enums
+from .hints import undeclared
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
 BUILTIN_NAMES = frozenset(
@@ -69,7 +70,15 @@ def plural(n: int, word: str) -> str:
 
 
 class Resolver:
-    def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], allow_private: bool = False, predeclared: Sequence[Var] = ()):
+    def __init__(
+        self,
+        bag: DiagnosticBag,
+        imports: dict[str, ModuleInfo],
+        allow_private: bool = False,
+        predeclared: Sequence[Var] = (),
+        session: bool = False,
+        rebind: Iterable[str] = (),
+    ):
         self.bag = bag
         # The prelude may call the VM's private natives (`__name`) as built-ins.
         self.allow_private = allow_private
@@ -78,7 +87,15 @@ class Resolver:
         # (var.index == position; of equal names the last one is visible). They
         # count as declared before this module's first statement. A top-level
         # declaration of one of their names is allowed: it gets a new slot and
-        # shadows the old binding, which top-level code before it still sees.
+        # shadows the old binding, which top-level code before it still sees --
+        # except for the names in `rebind`: their declaration takes over the old
+        # binding's slot, so code compiled earlier sees the new value (the
+        # REPL's redefinition rule, lang/tinylang/repl.py).
+        # `session`: the module is a REPL session's, whose globals may be
+        # rebound so: its globals are marked `Var.session`.
+        self.session = session
+        self.rebind = frozenset(rebind)
+        self.own: dict[str, Var] = {}  # this module's own declarations
         self.globals: list[Var] = list(predeclared)
         self.global_names: dict[str, Var] = {v.name: v for v in predeclared}
         self.first_slot = len(self.globals)  # this module's own globals start here
@@ -100,13 +117,17 @@ class Resolver:
         # Declare every top-level name first, in order; redeclarations are errors.
         for i, stmt in enumerate(mod.body):
             for name, line, col, node in self._declared_names(stmt):
+                slot = len(self.globals)
                 if name in self.global_names:
                     old = self.global_names[name]
-                    if old.index >= self.first_slot:
+                    if name in self.own:
                         self.bag.error(line, col, f"'{name}' is already declared in this scope")
                         continue
                     self.shadowed[name] = old  # an earlier REPL entry's global
-                var = Var(name, self._is_mutable(stmt), GLOBAL, len(self.globals), None, line, col, decl_order=i)
+                    if name in self.rebind:
+                        slot = old.index
+                var = Var(name, self._is_mutable(stmt), GLOBAL, slot, None, line, col, decl_order=i)
+                var.session = self.session
                 var.is_fn = isinstance(stmt, A.FnDecl)
                 var.is_class = isinstance(stmt, A.ClassDecl)
                 var.decl = node
@@ -116,8 +137,12 @@ class Resolver:
                     if info is not None:
                         var.module_exports = tuple(info.exports)
                         var.module_name = stmt.path
-                self.globals.append(var)
+                if slot < len(self.globals):
+                    self.globals[slot] = var
+                else:
+                    self.globals.append(var)
                 self.global_names[name] = var
+                self.own[name] = var
         for i, stmt in enumerate(mod.body):
             self.stmt_index = i
             self.stmt(stmt, top=True)
@@ -161,7 +186,7 @@ class Resolver:
                 return self.ref_to(var)
         var = self.global_names.get(name)
         if var is not None:
-            if self.top_level_code and not var.is_fn and var.index >= self.first_slot and var.decl_order >= self.stmt_index and self._is_module_code():
+            if self.top_level_code and not var.is_fn and self.own.get(name) is var and var.decl_order >= self.stmt_index and self._is_module_code():
                 # Top-level code runs in order: a later global is not declared yet
                 # (but the earlier entry's binding it will shadow is).
                 var = self.shadowed.get(name)
@@ -434,8 +459,19 @@ class Resolver:
     def e_Name(self, e: A.Name) -> None:
         ref = self.lookup(e.name, e.line, e.col)
         if ref is None:
-            self.bag.error(e.line, e.col, f"undeclared name '{e.name}'")
+            self.bag.error(e.line, e.col, undeclared(e.name, self.names_in_scope()))
         e.ref = ref
+
+    def names_in_scope(self) -> Iterator[str]:
+        """The names visible here, innermost first (for "did you mean")."""
+        for block in reversed(self.blocks):
+            yield from block.names
+        for name, var in self.global_names.items():
+            # (as lookup decides, without its side effects: no upvalues made)
+            if self.top_level_code and not var.is_fn and var.index >= self.first_slot and var.decl_order >= self.stmt_index and self._is_module_code():
+                continue  # not declared yet
+            yield name
+        yield from sorted(BUILTIN_NAMES)
 
     def e_SelfExpr(self, e: A.SelfExpr) -> None:
         if not self._in_method():

@@ -45,6 +45,7 @@ class Var:
     module_exports: tuple[str, ...] | None = None  # for `import ... as alias`
     module_name: str = ""
     ty: Any = None  # static type, set by the type checker (None: not known yet)
+    session: bool = False  # a REPL session's global: rebindable, so never called by CALL_GLOBAL
 
 
 @dataclass(slots=True, frozen=True)
