@@ -56,8 +56,8 @@ from typing import Any, Callable
 from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
-from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .enums import is_enum_value
+from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
 from .values import (
     _instance_fields,
