@@ -45,7 +45,9 @@ def enum_decl(p: Any, start: Token, exported: bool) -> ast.EnumDecl:
         if p.tok.kind is TK.RBRACE:
             break
         m = p.ident("enum member name")
-        if any(n == m.value for n, _, _ in members):
+        if m.value == "values":
+            p.report(m, f"an enum member cannot be named 'values' ({name.value}.values() lists the members)")
+        elif any(n == m.value for n, _, _ in members):
             p.report(m, f"'{m.value}' is already a member of {name.value}")
         else:
             members.append((m.value, m.line, m.col))
