@@ -35,6 +35,10 @@ FLAG_MODULE = 16  # a module's top-level code
 CLASS_OPEN = 1  # instances accept new fields at any time (Lox), not only the declared ones
 CLASS_EXTENDS = 2  # declared with a superclass: MAKE_CLASS's parent operand must be a class (nil is an error)
 CLASS_INTERFACE = 4  # a TinyLang 1.1 interface: only `v is I` and type checks use it (no fields, no methods)
+# Issue 18, helper tlenum: an `enum` (TinyLang 1.1). Its instances are the
+# enum's values: they print as `Color.Red`, are map keys, cross to Python as
+# their name (runtime/enums.py).
+CLASS_ENUM = 8
 
 # ModuleCode.lang values: the dialect of the module's code, which selects the
 # run-time rules (operator type rules, error messages, frame limit) the VM

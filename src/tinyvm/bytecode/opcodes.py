@@ -149,6 +149,8 @@ _TABLE: list[tuple] = [
     ("BUILD_TUPLE", (COUNT,), "a", 1, "tuple of the a top values"),
     ("UNPACK_CHECK", (COUNT, COUNT), "1", 1, "check that the top of stack can be destructured into a names: a tuple of a elements (b = 0) or an array of length a (b = 1); TypeError for another kind of value, ValueError for another size"),
     ("PAIRS", (), "1", 1, "replace a map by an array of its (key, value) tuples, an array by its (index, element) tuples (the iterable of `for k, v in ...`)"),
+    # Issue 18, helper tlenum: static members of classes (TinyLang 1.1), runtime/enums.py.
+    ("SET_STATIC", (NAME,), "2", 0, "class value -> set the class's static member names[a] (`static let`, `static fn`, an enum's values)"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

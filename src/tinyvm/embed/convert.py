@@ -23,6 +23,8 @@ Guest -> host (`Converter.to_host`): scalars as themselves, arrays -> lists,
 maps -> dicts, records -> dicts (iteratively, cycles and sharing kept), tuples
 -> tuples (made once their elements are: nested tuples recurse; a cycle
 always passes through a mutable container, which is filled later);
+an enum value -> its member's name, a `str` (`Color.Red` -> "Red"; also as a
+map key; a string passed back stays a string);
 functions, closures, bound methods, built-ins and classes -> `GuestFunction`
 (a Python callable that runs the VM), tasks -> `GuestTask` (awaitable, and
 `.result()`), generators -> `GuestGenerator` (a Python iterator), a handle ->
@@ -53,6 +55,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..runtime.enums import enum_name, is_enum_value
 from ..runtime.values import check_key, typeof
 from ..sched.fiber import Fiber
 from ..sched.generators import Gen
@@ -275,7 +278,7 @@ class Converter:
             elif t is Map:
                 for k, x in guest.items.items():
                     k = unmap_key(k)
-                    host[self._out(k, memo, work) if type(k) is Tuple else k] = self._out(x, memo, work)
+                    host[enum_name(k) if is_enum_value(k) else self._out(k, memo, work) if type(k) is Tuple else k] = self._out(x, memo, work)
             else:
                 for k, x in guest.fields.items():
                     host[k] = self._out(x, memo, work)
@@ -300,6 +303,8 @@ class Converter:
         host = getattr(v, "host_side", None)  # a handle: the host's own object
         if host is not None:
             return host
+        if is_enum_value(v):  # (issue 18: an enum value crosses as its name)
+            return enum_name(v)
         if t in _CALLABLE or isinstance(v, Function):
             return GuestFunction(self.vm, v)
         if t is Fiber:

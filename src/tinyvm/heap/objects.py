@@ -331,7 +331,7 @@ class Class(HeapObject):
     `interfaces`: the names of the TinyLang interfaces it implements, inherited
     ones included; `interface`: it is one (`v is I` tests `interfaces`)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -350,6 +350,10 @@ class Class(HeapObject):
         # (inherited ones too), and whether it is an interface itself.
         self.interfaces: frozenset[str] = parent.interfaces if parent else frozenset()
         self.interface = False
+        # Static members (`static let`, `static fn`, an enum's values: issue
+        # 18, runtime/enums.py), set by SET_STATIC; the parent's are found
+        # through `parent` (inherited).
+        self.statics: dict[str, Any] = {}
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self
@@ -363,6 +367,7 @@ class Class(HeapObject):
         out: list[Any] = list(self.methods.values())
         out.extend(self.template.values())
         out.extend(self.field_inits)
+        out.extend(self.statics.values())
         if self.parent is not None:
             out.append(self.parent)
         return out

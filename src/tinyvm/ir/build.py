@@ -134,6 +134,9 @@ OPS: dict[str, OpSpec] = {
 # Issue 18, helper tltuple: the tuple instructions are not modelled yet (a
 # function using them stays on the interpreter).
 OPS.update({"BUILD_TUPLE": _NO, "UNPACK_CHECK": _NO, "PAIRS": _NO})
+# Issue 18, helper tlenum: SET_STATIC (static members, enums) is not modelled
+# (code declaring such a class stays on the interpreter).
+OPS.update({"SET_STATIC": _NO})
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 

@@ -56,6 +56,7 @@ from typing import Any, Callable
 from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
+from .enums import is_enum_value
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
 from .tuples import Tuple, enumerate_array, zip_arrays
@@ -484,6 +485,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         if t is Tuple:
             return "tuple"
         if t is Instance:
+            if is_enum_value(v):  # printed as `Color.Red` (runtime/enums.py)
+                return "leaf"
             return "strinst" if "str" in v.cls.methods else "instance"
         return "leaf"
 

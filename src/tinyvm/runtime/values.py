@@ -65,6 +65,7 @@ from ..heap.objects import (
 )
 from ..bytecode.opcodes import PRINT_CLOX, PRINT_STR
 from .errors import RtError
+from .enums import enum_label, is_enum_value
 
 __all__ = [
     "NeedsGuest",
@@ -222,9 +223,11 @@ _CONTAINERS = (Array, Map, Record, Instance, Tuple)
 
 
 def _key_repr(k: Any) -> str:
-    """A map key in printed form: a scalar, or a tuple of keys (check_key)."""
+    """A map key in printed form: a scalar, an enum value, or a tuple of keys (check_key)."""
     if type(k) is Tuple:
         return _tuple_text([_key_repr(x) for x in k.items])
+    if type(k) is Instance:
+        return enum_label(k)
     return _LEAF[type(k)](k)
 
 
@@ -294,6 +297,8 @@ def _render(root: Any) -> str:
     t = type(root)
     if t not in _CONTAINERS:
         return _other_repr(root)
+    if t is Instance and is_enum_value(root):  # (a leaf: issue 18, runtime/enums.py)
+        return enum_label(root)
     out: list[str] = []
     active: set[int] = set()  # ids of the containers on the current path
     stack: list[Any] = [root]
@@ -363,6 +368,8 @@ def _render(root: Any) -> str:
             f = leaf.get(te)
             if f is not None:
                 seg.append(f(e))
+            elif te is Instance and is_enum_value(e):
+                seg.append(enum_label(e))
             elif te is Array or te is Map or te is Record or te is Instance or te is Tuple:
                 if te is Instance and "str" in e.cls.methods:
                     raise NeedsGuest(e)
@@ -567,4 +574,6 @@ def check_key(k: Any) -> Any:
         for x in k.items:
             check_key(x)
         return map_key(k)
+    if t is Instance and is_enum_value(k):  # (unique values: keys by identity)
+        return k
     raise RtError("TypeError", f"invalid map key type: {typeof(k)}")

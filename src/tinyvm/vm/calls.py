@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD, FLAG_MODULE, Code
 from ..heap.objects import UNINIT, Array, AsyncFunction, BoundMethod, Class, Function, GeneratorFunction, Instance, ModuleObject, Native, Record
+from ..runtime.enums import find_static
 from ..runtime.errors import GuestException, RtError, TraceFrame, stack_overflow, trace_lines
 from ..runtime.methods import PRELUDE_METHODS
 from ..runtime.values import NeedsGuest, kind_of_type, to_str, typeof
@@ -286,6 +287,8 @@ class Calls:
                 raise RtError("TypeError", f"record has no field '{name}'")
         elif t is ModuleObject:
             value = self.module_get(recv, name)
+        elif t is Class and find_static(recv, name) is not UNINIT:
+            value = find_static(recv, name)  # `Point.origin()`: no receiver (runtime/enums.py)
         else:
             kind = "string" if t is str else typeof(recv)
             blocking = self.blocking_methods.get(kind)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, Tuple, unmap_key
+from ..runtime.enums import get_static
 from ..runtime.errors import RtError
 from ..runtime.memory import entry_charge, value_bytes
 from ..runtime.values import check_key, repr_value, typeof
@@ -57,6 +58,8 @@ class ObjectOps:
             return self.module_get(obj, name)
         if t is Tuple:
             return tuples.get_element(obj, name)
+        if t is Class:  # a static member (issue 18: runtime/enums.py)
+            return get_static(obj, name)
         kind = "string" if t is str else typeof(obj)
         table = self.methods.get(kind)
         if table is not None and name in table:

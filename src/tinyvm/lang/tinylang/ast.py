@@ -331,6 +331,8 @@ class ClassDecl(Stmt):
     # Checked type text per field ("" for none), set by the type checker; the
     # VM checks stores into typed fields through untyped receivers.
     field_types: Any = field(default=None, kw_only=True)
+    # tlenum (1.1): `static let` (VarDecl) and `static fn` (FnDecl) members.
+    statics: list = field(default_factory=list, kw_only=True)
     # 1.1 generics and interfaces: `class Stack<T>` (TypeParams or None),
     # `implements Shape, Named` (NamedTypes), and `interface Shape { ... }`
     # (is_interface: its methods are signatures with empty bodies, never run).
@@ -500,3 +502,44 @@ class Pairs(Expr):
     `for i, x in xs` (array: (index, element) tuples)."""
 
     iterable: Expr
+# --------------------------------------------------------------------------- tlenum (1.1)
+
+
+@dataclass(slots=True)
+class EnumDecl(ClassDecl):
+    """`enum Color { Red, Green, Blue }`: the parser builds it as a class with
+    fields `name` and `ordinal`, an `init` and one `static let` per member
+    (an EnumValue); `members` are (name, line, col) in order."""
+
+    members: list = field(default_factory=list, kw_only=True)
+
+
+@dataclass(slots=True)
+class EnumValue(Expr):
+    """The value of member `ordinal` of enum `cls` (only in an EnumDecl's statics)."""
+
+    cls: Name
+    name: str
+    ordinal: int
+
+
+@dataclass(slots=True)
+class MatchArm(Node):
+    """`when c is Circle { }` (binding and type), `when 0, 1 { }` (values)."""
+
+    binding: str | None
+    type_: Expr | None
+    values: list
+    body: Block
+
+
+@dataclass(slots=True)
+class Match(Block):
+    """`match subject { when ... { } else { } }`. The parser also lowers it
+    into the block's own statements (`let $match = subject` and an if/else
+    chain), which the passes run; `arms`, `else_body` and `subject` are kept
+    for the checker's exhaustiveness rule (lang/tinylang/matching.py)."""
+
+    subject: Expr | None = field(default=None, kw_only=True)
+    arms: list = field(default_factory=list, kw_only=True)
+    else_body: Block | None = field(default=None, kw_only=True)

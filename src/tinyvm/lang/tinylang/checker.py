@@ -47,6 +47,7 @@ from typing import Any
 
 from ..diagnostics import DiagnosticBag
 from . import ast as A
+from . import enums, matching
 from . import signatures as S
 from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, merge_narrowings, top_level_only
 from .hints import closest
@@ -513,9 +514,21 @@ class Checker(GenericChecks, MemberChecks, TupleChecks):
             self.check_implements([s])
             for m in s.methods if not s.is_interface else ():
                 self.check_fn_body(m)
+            enums.check_statics(self, s)  # tlenum (1.1)
             return
         if not s.is_interface:  # (an interface's methods are signatures)
             self.deferred.extend(s.methods)
+        enums.check_statics(self, s)  # tlenum (1.1)
+
+    # tlenum (1.1): enums are classes (lang/tinylang/enums.py); a match is a
+    # block of its lowered statements plus its rules (lang/tinylang/matching.py).
+    s_EnumDecl = s_ClassDecl
+
+    def s_Match(self, s: A.Match) -> None:
+        matching.check_match(self, s)
+
+    def e_EnumValue(self, e: A.EnumValue, expected: Type | None) -> Type:
+        return enums.e_EnumValue(self, e)
 
     def s_Assign(self, s: A.Assign) -> None:
         t = s.target

@@ -130,7 +130,7 @@ class Paths:
             self.declare(s, state)
         elif t is A.Assign:
             self.assign(s, state)
-        elif t is A.Block:
+        elif t is A.Block or t is A.Match:  # (tlenum: a match runs as its lowered block)
             return self.block(s.stmts, state)
         elif t is A.If:
             return self.s_if(s, state)
@@ -164,7 +164,7 @@ class Paths:
             for c in s.cases:
                 outs.append(self.block(c.body.stmts, dict(state)))
             return merge(outs, f"the `select` at line {s.line} does not assign it in every case")
-        elif t in (A.FnDecl, A.ClassDecl):
+        elif t in (A.FnDecl, A.ClassDecl, A.EnumDecl):
             self.nested(s, state)
         return state
 
@@ -279,6 +279,11 @@ class Locals(Paths):
                 self.captures(f.default, state)  # run by the constructor, later
             for m in s.methods:
                 self.captures(m.body, state)
+            for st in s.statics:  # (tlenum: a static let runs now, a static fn later)
+                if isinstance(st, A.FnDecl):
+                    self.captures(st.body, state)
+                else:
+                    self.expr(st.init, state)
 
     def exit(self, node: A.Node, state: State) -> None:
         pass

@@ -34,6 +34,7 @@ from ...bytecode.code import CLASS_INTERFACE, FLAG_ASYNC, FLAG_GENERATOR, FLAG_I
 from ..diagnostics import DiagnosticBag
 from ...bytecode.code import INT_MAX, INT_MIN
 from . import ast as A
+from . import enums
 from ...bytecode.assembler import Handler, Instr, Label, assemble
 from ..nesting import MAX_COUNT, type_text_problem
 from .control import ControlEmitter, LoopCtx, TryCtx
@@ -357,11 +358,19 @@ class FunctionEmitter(ControlEmitter):
             self.at(m)
             self.emit(O.MAKE_CLOSURE, self.const(code))
             names.append(m.name)
-        flags = CLASS_INTERFACE if s.is_interface else 0
+        flags = (CLASS_INTERFACE if s.is_interface else 0) | enums.class_flags(s)
         info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or (), flags, tuple(s.interfaces or ()))
         self.at(s)
         self.emit(O.MAKE_CLASS, self.const(info), len(names))
         self.declare(s.ref)
+        enums.emit_statics(self, s)  # tlenum (1.1)
+
+    # tlenum (1.1): an enum is a class; a match, its lowered block.
+    s_EnumDecl = s_ClassDecl
+    s_Match = s_Block
+
+    def e_EnumValue(self, e: A.EnumValue) -> None:
+        enums.emit_enum_value(self, e)
 
     def s_Assign(self, s: A.Assign) -> None:
         t = s.target

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ast as A
+from . import enums
 from . import signatures as S
 from .resolver import plural
 from .scopes import GLOBAL
@@ -79,6 +80,8 @@ class MemberChecks(_Base):
         ot = self.expr(t.obj)
         if isinstance(ot, TupleT):  # (tltuple)
             self.error(t, IMMUTABLE)
+            return ANY, "", False
+        if enums.check_field_store(self, t, ot):  # tlenum (1.1)
             return ANY, "", False
         if isinstance(ot, ClassT) and ot.sym is not None:
             ft = self.field_type(ot.sym, t.name)
@@ -169,6 +172,8 @@ class MemberChecks(_Base):
 
     def member_type(self, node: A.Node, ot: Type, name: str, calling: bool = False) -> Type | None:
         """The type of `obj.name` (a bound method for methods); None after an error."""
+        if isinstance(ot, ClassRefT) and (st := enums.static_member(self, node, ot, name)) is not None:
+            return st  # tlenum (1.1): `Point.ZERO`, `Color.Red`, `Point.origin`
         if ot is ANY or isinstance(ot, ClassRefT):
             return ANY
         if isinstance(ot, TupleT):  # (tltuple)
@@ -261,6 +266,7 @@ class MemberChecks(_Base):
             self.args(e, ct.params, ct.names, owner, who=who, global_call=global_call, prove=not global_call)
             return ct.ret
         if isinstance(ct, ClassRefT):
+            enums.check_construct(self, e, ct)  # tlenum (1.1)
             return self.construct(e, ct.cls)
         if isinstance(ct, BuiltinT):
             return self.call_builtin(e, ct.name)

@@ -51,7 +51,7 @@ from typing import Callable, NoReturn, TypeVar
 
 from ..diagnostics import DiagnosticBag
 from ..nesting import recursion_room
-from . import ast
+from . import ast, enums_syntax
 from .lexer import Lexer
 from .tokens import KEYWORDS, SPELLING, TK, Token, describe
 
@@ -349,6 +349,10 @@ class Parser:
             return self.import_stmt()
         if k is TK.SELECT:
             return self.select()
+        if k is TK.ENUM:  # tlenum (1.1)
+            return self.enum_decl(tok, False)
+        if k is TK.IDENT and tok.value == "match" and self.at_match():
+            return self.match_stmt()
         if k is TK.ELSE:
             self.fail("'else' must be on the same line as the '}' closing the if block")
         if k is TK.CATCH or k is TK.FINALLY:
@@ -437,6 +441,7 @@ class Parser:
         self.expect(TK.LBRACE, "to start the class body")
         fields: list[ast.FieldDecl] = []
         methods: list[ast.FnDecl] = []
+        statics: list[ast.Stmt] = []
 
         def member() -> None:
             tok = self.tok
@@ -451,6 +456,8 @@ class Parser:
                 fields.append(ast.FieldDecl(tok.line, tok.col, name.value, type_, default))
             elif k is TK.FN or (k is TK.ASYNC and self.peek().kind is TK.FN):
                 methods.append(self.fn_decl(tok, False))
+            elif k is TK.STATIC:  # tlenum (1.1)
+                statics.append(self.static_member())
             else:
                 self.fail_expected("'var' or 'fn' in class body")
 
@@ -458,7 +465,7 @@ class Parser:
         self.items(member)
         self.block_depth -= 1
         self.expect(TK.RBRACE, "to close the class body")
-        decl = ast.ClassDecl(start.line, start.col, name.value, parent, fields, methods, exported)
+        decl = ast.ClassDecl(start.line, start.col, name.value, parent, fields, methods, exported, statics=statics)
         decl.type_params, decl.implements = type_params, implements
         return decl
 
@@ -567,7 +574,9 @@ class Parser:
             return self.class_decl(tok, exported)
         if k is TK.INTERFACE:
             return self.interface_decl(tok, exported)
-        self.fail_expected("let, var, fn, class or interface after 'export'")
+        if k is TK.ENUM:
+            return self.enum_decl(tok, exported)
+        self.fail_expected("let, var, fn, class, interface or enum after 'export'")
 
     def import_stmt(self) -> ast.Import | ast.FromImport:
         tok = self.advance()
@@ -1075,6 +1084,20 @@ class Parser:
 
 
 # --------------------------------------------------------------------------- API
+
+    # ------------------------------------------------------------------ tlenum (1.1)
+
+    def enum_decl(self, start: Token, exported: bool) -> ast.EnumDecl:
+        return enums_syntax.enum_decl(self, start, exported)
+
+    def static_member(self) -> ast.Stmt:
+        return enums_syntax.static_member(self)
+
+    def at_match(self) -> bool:
+        return enums_syntax.at_match(self)
+
+    def match_stmt(self) -> ast.Match:
+        return enums_syntax.match_stmt(self)
 
 
 def _run(parser: Parser, path: str, bag: DiagnosticBag) -> ast.Module:

@@ -36,6 +36,7 @@ from ..diagnostics import DiagnosticBag
 from ..frontend import ModuleInfo  # exported name -> declaring node (whose Var carries its type)
 from ..nesting import MAX_FUNCTION_NESTING
 from . import ast as A
+from . import enums
 from .hints import undeclared
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
@@ -326,6 +327,16 @@ class Resolver:
         for m in s.methods:
             kind = "init" if m.name == "init" else "method"
             self.function(m, f"{s.name}.{m.name}", kind, (s, parent_var))
+        enums.resolve_statics(self, s)  # tlenum (1.1)
+
+    # tlenum (1.1): enums (classes with static members) and match (a block).
+    s_EnumDecl = s_ClassDecl
+
+    def s_Match(self, s: A.Match, top: bool) -> None:
+        self.block(s)
+
+    def e_EnumValue(self, e: A.EnumValue) -> None:
+        self.expr(e.cls)
 
     def s_Assign(self, s: A.Assign, top: bool) -> None:
         self.expr(s.value)
@@ -467,7 +478,8 @@ class Resolver:
 
     def e_SelfExpr(self, e: A.SelfExpr) -> None:
         if not self._in_method():
-            self.bag.error(e.line, e.col, "'self' outside a method")
+            static = enums.enclosing_static(self.fn)
+            self.bag.error(e.line, e.col, f"'self' in static function '{static}'" if static else "'self' outside a method")
             return
         e.ref = self.lookup("self", e.line, e.col)
 
@@ -489,7 +501,7 @@ class Resolver:
         while fn is not None:
             if fn.kind in ("method", "init"):
                 return True
-            if fn.kind == "module":
+            if fn.kind == "module" or fn.kind == "static":
                 return False
             fn = fn.parent  # a lambda or a local function: its enclosing function's
         return False

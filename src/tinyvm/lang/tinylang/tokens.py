@@ -75,6 +75,9 @@ class TK(IntEnum):
     # tlgeneric (1.1): interfaces
     INTERFACE = 100
     IMPLEMENTS = 101
+    # tlenum (1.1): enums, static members
+    ENUM = 112
+    STATIC = 113
     # operators and punctuation
     PLUS = 60
     MINUS = 61
@@ -131,6 +134,8 @@ KEYWORDS: dict[str, TK] = {
     "yield": TK.YIELD, "select": TK.SELECT, "case": TK.CASE, "default": TK.DEFAULT,
     # tlgeneric (1.1)
     "interface": TK.INTERFACE, "implements": TK.IMPLEMENTS,
+    # tlenum (1.1); `match` and `when` are soft keywords (parser: Parser.match_stmt)
+    "enum": TK.ENUM, "static": TK.STATIC,
 }  # fmt: skip
 
 OPERATORS: dict[str, TK] = {
