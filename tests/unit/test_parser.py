@@ -233,7 +233,7 @@ def test_export():
     a, b, c, d = stmts("export let x = 1\nexport var y = 2\nexport fn f() { }\nexport class C { }")
     assert all(s.exported for s in (a, b, c, d)) and (a.line, a.col) == (1, 1)
     assert not stmts("let z = 1")[0].exported
-    assert errors_of("export x = 1") == [(1, 8, "expected let, var, fn, class or interface after 'export', found 'x'")]
+    assert errors_of("export x = 1") == [(1, 8, "expected let, var, fn, class, interface or enum after 'export', found 'x'")]
     assert errors_of("fn f() {\n  export let x = 1\n}") == [(2, 3, "export is only allowed at top level")]
 
 
