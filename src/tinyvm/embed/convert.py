@@ -49,6 +49,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..runtime.sets import SetObject, host_set_to_guest
 from ..runtime.values import typeof
 from ..sched.fiber import Fiber
 from ..sched.generators import Gen
@@ -208,6 +209,8 @@ class Converter:
             return v
         if t is int:
             return _int(v)
+        if isinstance(v, (set, frozenset)):  # a Set (1.1): its elements are map keys
+            return host_set_to_guest(self.vm.machine.heap, [unmap_key(self._key(x)) for x in v])
         if isinstance(v, (list, tuple, dict)):
             made = memo.get(id(v))
             if made is None:
@@ -281,6 +284,8 @@ class Converter:
                 memo[id(v)] = made
                 work.append((made, v))
             return made
+        if t is SetObject:  # a Set (1.1): a Python set of its elements
+            return {unmap_key(k) for k in v.items}
         host = getattr(v, "host_side", None)  # a handle: the host's own object
         if host is not None:
             return host

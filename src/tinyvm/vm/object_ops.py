@@ -21,6 +21,7 @@ from typing import Any
 from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, unmap_key
 from ..runtime.errors import RtError
+from ..runtime.sets import SetObject
 from ..runtime.memory import entry_charge, value_bytes
 from ..runtime.values import check_key, repr_value, typeof
 from ..sched.concurrency import chan_iter_next
@@ -158,6 +159,8 @@ class ObjectOps:
             it = Iterator(ITER_STRING, v)
         elif t is Map:
             # Iterate a snapshot of the keys: mutation during the loop is safe.
+            it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
+        elif t is SetObject:  # (1.1, runtime/sets.py: a snapshot, as for maps)
             it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
         elif t is Gen:
             it = Iterator(ITER_GEN, v)

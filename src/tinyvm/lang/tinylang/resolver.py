@@ -43,6 +43,8 @@ BUILTIN_NAMES = frozenset(
     """print len str int float typeof assert input sleep yield_now Chan WeakRef WeakMap abs min max sqrt floor ceil round
     Error TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError
     MemoryError Cancelled DeadlockError PermissionError IOError""".split()
+    # 1.1 (runtime/library.py; zip/enumerate are tltuple's, Set is stdlib/sets.py's)
+    + "sum sorted reversed any_of all_of range eprint ord chr Set".split()
 )
 
 

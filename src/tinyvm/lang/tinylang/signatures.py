@@ -99,8 +99,16 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "floor": Sig((ANY,), INT),
     "ceil": Sig((ANY,), INT),
     "round": Sig((ANY,), INT),
+    # 1.1 (runtime/library.py). sum sorted reversed any_of all_of range eprint
+    # are typed by the checker (library_types.py); a Set is `any`
+    # until generics land (then Set<T>).
+    "ord": Sig((STRING,), INT),
+    "chr": Sig((INT,), STRING),
+    "Set": Sig((ANY,), ANY, required=0),
 }
 VARIADIC_BUILTINS = {"print": 0, "min": 1, "max": 1}  # name -> minimum argument count
+# The built-ins whose types depend on their arguments (library_types.py).
+LIBRARY_BUILTINS = ("sum", "sorted", "reversed", "any_of", "all_of", "range", "eprint")
 
 
 def builtin_type(name: str) -> Type:
@@ -127,6 +135,14 @@ def array_methods(t: Type) -> dict[str, Sig]:
         "reverse": Sig((), NIL),
         "join": Sig((STRING,), STRING),
         "len": Sig((), INT),
+        # 1.1 (runtime/library.py; sort_by and find are the prelude's)
+        "sort_by": Sig((FnT((t, t), INT),), NIL),
+        "extend": Sig((ArrayT(t),), NIL),
+        "clear": Sig((), NIL),
+        "find": Sig((FnT((t,), BOOL),), optional(t)),
+        "count": Sig((t,), INT, lookup=True),
+        "min": Sig((), t),
+        "max": Sig((), t),
     }
 
 
@@ -144,6 +160,18 @@ STRING_METHODS: dict[str, Sig] = {
     "replace": Sig((STRING, STRING), STRING),
     "slice": Sig((INT, INT), STRING, required=1),
     "chars": Sig((), ArrayT(STRING)),
+    # 1.1 (runtime/library.py)
+    "repeat": Sig((INT,), STRING),
+    "pad_left": Sig((INT, STRING), STRING, required=1),
+    "pad_right": Sig((INT, STRING), STRING, required=1),
+    "count": Sig((STRING,), INT),
+    "index_of": Sig((STRING,), INT),
+    "is_digit": Sig((), BOOL),
+    "is_alpha": Sig((), BOOL),
+    "is_space": Sig((), BOOL),
+    "to_int": Sig((), optional(INT)),
+    "to_float": Sig((), optional(FLOAT)),
+    "bytes_len": Sig((), INT),
 }
 
 
@@ -158,6 +186,9 @@ def map_methods(k: Type, v: Type) -> dict[str, Sig]:
         "values": Sig((), ArrayT(v)),
         "items": Sig((), ArrayT(ArrayT(k if k == v else ANY))),
         "len": Sig((), INT),
+        # 1.1 (runtime/library.py)
+        "set_default": Sig((k, v), v),
+        "merge": Sig((MapT(k, v),), NIL),
     }
 
 
