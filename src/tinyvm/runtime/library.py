@@ -41,7 +41,8 @@ Decisions (the spec is silent):
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Range, str_size_bound
 from .builtins import _extreme, _parse_float, _parse_int, arg_count_error
@@ -49,7 +50,7 @@ from .errors import STREAM_ERRORS, HostIOError, RtError
 from .memory import array_bytes, charge_long, element_charge, entry_charge
 from .values import NeedsGuest, check_key, equals, to_str, typeof
 
-__all__ = ["more_methods", "install", "BUILTIN_NAMES"]
+__all__ = ["BUILTIN_NAMES", "install", "more_methods"]
 
 # The built-ins install() adds (the checker's signatures list the same names).
 BUILTIN_NAMES = ("sum", "sorted", "reversed", "any_of", "all_of", "range", "eprint", "ord", "chr")
@@ -351,7 +352,6 @@ def install(vm: Any) -> None:
             err.write(line)
         except STREAM_ERRORS as e:
             raise HostIOError("stderr", "write to", e) from e
-        return None
 
     table: list[tuple[str, Callable[..., Any], int]] = [
         ("sum", _sum, 1),

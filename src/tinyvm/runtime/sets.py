@@ -24,9 +24,20 @@ Decisions (the spec is silent):
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from ..heap.objects import CONTAINER, ENTRY, HEADER, Array, HeapObject, Native, Range, map_key, unmap_key
+from ..heap.objects import (
+    CONTAINER,
+    ENTRY,
+    HEADER,
+    Array,
+    HeapObject,
+    Native,
+    Range,
+    map_key,
+    unmap_key,
+)
 from .errors import RtError
 from .memory import array_bytes, entry_charge
 from .values import check_key, repr_value, typeof
@@ -104,7 +115,6 @@ def install(vm: Any) -> None:
         if key not in s.items:
             heap.charge(entry_charge(v, heap))
             s.items[key] = None
-        return None
 
     def has(s: SetObject, *args: Any) -> bool:
         if len(args) != 1:

@@ -21,8 +21,8 @@ from typing import Any
 from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, unmap_key
 from ..runtime.errors import RtError
-from ..runtime.sets import SetObject
 from ..runtime.memory import entry_charge, value_bytes
+from ..runtime.sets import SetObject
 from ..runtime.values import check_key, repr_value, typeof
 from ..sched.concurrency import chan_iter_next
 from ..sched.fiber import Fiber
