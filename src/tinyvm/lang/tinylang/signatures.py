@@ -248,8 +248,19 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
             ("ceil", FnT((FLOAT,), INT)),
         ),
     ),
-    "time": ModuleT("time", (("now_ms", FnT((), INT)), ("monotonic_ms", FnT((), INT)), ("monotonic_us", FnT((), INT)))),
-    "json": ModuleT("json", (("parse", FnT((STRING,), ANY)), ("stringify", FnT((ANY,), STRING)))),
+    "time": ModuleT(
+        "time",
+        (
+            ("now_ms", FnT((), INT)),
+            ("monotonic_ms", FnT((), INT)),
+            ("monotonic_us", FnT((), INT)),
+            ("format", FnT((INT, STRING), STRING)),
+            ("parse", FnT((STRING, STRING), INT)),
+        ),
+    ),
+    # stringify takes 1 or 2 arguments (indent): `any`, checked at run time,
+    # until default parameters give function types optional parameters.
+    "json": ModuleT("json", (("parse", FnT((STRING,), ANY)), ("stringify", ANY))),
     "random": ModuleT(
         "random",
         (("seed", FnT((INT,), NIL)), ("int", FnT((INT, INT), INT)), ("float", FnT((), FLOAT))),
@@ -274,4 +285,18 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
     # The collector (stdlib/gc.py, docs/gc.md). `mode` takes 0 or 1 arguments:
     # `any`, checked at run time.
     "gc": ModuleT("gc", (("collect", FnT((), INT)), ("stats", FnT((), MapT(STRING, ANY))), ("mode", ANY))),
+    # 1.1. path.join takes 1 or more parts: `any`, checked at run time.
+    "path": ModuleT(
+        "path",
+        (
+            ("join", ANY),
+            ("dirname", FnT((STRING,), STRING)),
+            ("basename", FnT((STRING,), STRING)),
+            ("ext", FnT((STRING,), STRING)),
+            ("normalize", FnT((STRING,), STRING)),
+        ),
+    ),
+    # Patterns and matches have no static type yet: their methods are checked
+    # at run time (stdlib/re.py).
+    "re": ModuleT("re", (("compile", FnT((STRING,), ANY)),)),
 }
