@@ -5,11 +5,12 @@ Host -> guest (`Converter.to_guest`):
 * `None`, `bool`, `int` (must fit int64, else `OverflowError`), `float`, `str`
   as themselves (subclasses are reduced to the plain type);
 * `list` and `tuple` -> a new array, `dict` -> a new map (keys by the map-key
-  rules: int, float, bool, string or nil, else `TypeError`);
+  rules: int, float, bool, string or nil, else `TypeError`); `set` and
+  `frozenset` -> a new `Set` (1.1, runtime/sets.py; elements by the same rules);
 * a registered host function (`HostFunction`), a handle (`Handle`), or a
   guest value the host got from this same VM (`GuestObject` and its
   callables, or a raw value from `vm.get`) -> the guest value it stands for;
-* anything else -> `TypeError` naming the Python type (bytes, set, modules,
+* anything else -> `TypeError` naming the Python type (bytes, modules,
   arbitrary objects never enter the guest). A guest value of another VM is a
   `TypeError` too.
 
@@ -19,7 +20,8 @@ guest container: a list that contains itself becomes an array that contains
 itself (cycles and sharing are kept, both ways).
 
 Guest -> host (`Converter.to_host`): scalars as themselves, arrays -> lists,
-maps -> dicts, records -> dicts (iteratively, cycles and sharing kept);
+maps -> dicts, records -> dicts (iteratively, cycles and sharing kept), a
+`Set` -> a Python set;
 functions, closures, bound methods, built-ins and classes -> `GuestFunction`
 (a Python callable that runs the VM), tasks -> `GuestTask` (awaitable, and
 `.result()`), generators -> `GuestGenerator` (a Python iterator), a handle ->
