@@ -5,12 +5,12 @@ Host -> guest (`Converter.to_guest`):
 * `None`, `bool`, `int` (must fit int64, else `OverflowError`), `float`, `str`
   as themselves (subclasses are reduced to the plain type);
 * `list` and `tuple` -> a new array, `dict` -> a new map (keys by the map-key
-  rules: int, float, bool, string or nil, else `TypeError`); `set` and
-  `frozenset` -> a new `Set` (1.1, runtime/sets.py; elements by the same rules);
+  rules: int, float, bool, string or nil, else `TypeError`); a `set` -> a new
+  `Set` (1.1, runtime/sets.py; elements by the same rules);
 * a registered host function (`HostFunction`), a handle (`Handle`), or a
   guest value the host got from this same VM (`GuestObject` and its
   callables, or a raw value from `vm.get`) -> the guest value it stands for;
-* anything else -> `TypeError` naming the Python type (bytes, modules,
+* anything else -> `TypeError` naming the Python type (bytes, frozenset, modules,
   arbitrary objects never enter the guest). A guest value of another VM is a
   `TypeError` too.
 
@@ -211,7 +211,7 @@ class Converter:
             return v
         if t is int:
             return _int(v)
-        if isinstance(v, (set, frozenset)):  # a Set (1.1): its elements are map keys
+        if type(v) is set:  # a Set (1.1): its elements are map keys (a frozenset stays refused)
             return host_set_to_guest(self.vm.machine.heap, [unmap_key(self._key(x)) for x in v])
         if isinstance(v, (list, tuple, dict)):
             made = memo.get(id(v))

@@ -16,7 +16,7 @@ Decisions (the spec is silent):
   empty set `Set{}`; `typeof(s)` is "Set"; two sets are `==` only when they
   are the same set (identity, as for instances).
 * `remove` of a missing element returns false (no error).
-* Embedding (embed/convert.py): a Python set or frozenset becomes a Set, a
+* Embedding (embed/convert.py): a Python set (not a frozenset) becomes a Set, a
   Set becomes a Python set.
 * The collector: elements are scalars, so a set holds no references the GC
   must trace beyond its strings' accounting (refs returns the elements).
