@@ -27,7 +27,8 @@ def test_lox_run_does_not_leave_its_frame_limit_for_tinylang(tmp_path):
     assert info.value.class_name == "StackOverflowError"  # Lox code keeps its own limit
 
 
-@pytest.mark.parametrize("value", [b"x", {1, 2}, io, object(), bytearray(b"a"), 1j])
+# (A Python set crosses as a guest Set since 1.1: tests/embed/test_sets.py.)
+@pytest.mark.parametrize("value", [b"x", io, object(), bytearray(b"a"), 1j])
 def test_arbitrary_python_objects_are_refused(value):
     vm = VM(stdout=io.StringIO())
     vm.run_source("fn id(x) { return x }")

@@ -89,14 +89,20 @@ def mapping(*pairs) -> Map:
 def test_method_names(tables):
     assert set(tables["array"]) == {
         "push", "pop", "insert", "remove", "slice", "index_of", "contains", "reverse", "sort", "join", "len",
+        # 1.1 (runtime/library.py)
+        "extend", "clear", "count", "min", "max",
     }
     assert set(tables["string"]) == {
         "len", "upper", "lower", "trim", "split", "join", "contains", "starts_with", "ends_with", "find",
         "replace", "slice", "chars",
+        # 1.1 (runtime/library.py)
+        "repeat", "pad_left", "pad_right", "count", "index_of", "is_digit", "is_alpha", "is_space", "to_int",
+        "to_float", "bytes_len",
     }
-    assert set(tables["map"]) == {"get", "has", "remove", "keys", "values", "items", "len"}
+    assert set(tables["map"]) == {"get", "has", "remove", "keys", "values", "items", "len", "set_default", "merge"}
     assert PRELUDE_METHODS["array"] == {
         "map": "array_map", "filter": "array_filter", "reduce": "array_reduce", "sort": "array_sort_key",
+        "sort_by": "array_sort_by", "find": "array_find",
     }
 
 

@@ -969,6 +969,7 @@ class _Cli:
             warn_leaks=bool(opts.get("warn_leaks")),
             **kwargs,
         )
+        vm.machine.stderr = self.stderr  # (eprint's stream, runtime/library.py)
         if self.on_vm is not None:  # tvm record / replay: attach to the VM before it runs
             self.on_vm(vm)
         if tier == "stepped":

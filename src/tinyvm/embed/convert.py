@@ -6,11 +6,12 @@ Host -> guest (`Converter.to_guest`):
   as themselves (subclasses are reduced to the plain type);
 * `list` -> a new array, `tuple` -> a new tuple (TinyLang 1.1), `dict` -> a
   new map (keys by the map-key rules: int, float, bool, string, nil or a
-  tuple of those, else `TypeError`);
+  tuple of those, else `TypeError`); a `set` -> a new `Set` (1.1,
+  runtime/sets.py; elements by the same rules);
 * a registered host function (`HostFunction`), a handle (`Handle`), or a
   guest value the host got from this same VM (`GuestObject` and its
   callables, or a raw value from `vm.get`) -> the guest value it stands for;
-* anything else -> `TypeError` naming the Python type (bytes, set, modules,
+* anything else -> `TypeError` naming the Python type (bytes, frozenset, modules,
   arbitrary objects never enter the guest). A guest value of another VM is a
   `TypeError` too.
 
@@ -24,7 +25,7 @@ maps -> dicts, records -> dicts (iteratively, cycles and sharing kept), tuples
 -> tuples (made once their elements are: nested tuples recurse; a cycle
 always passes through a mutable container, which is filled later);
 an enum value -> its member's name, a `str` (`Color.Red` -> "Red"; also as a
-map key; a string passed back stays a string);
+map key; a string passed back stays a string); a `Set` -> a Python set;
 functions, closures, bound methods, built-ins and classes -> `GuestFunction`
 (a Python callable that runs the VM), tasks -> `GuestTask` (awaitable, and
 `.result()`), generators -> `GuestGenerator` (a Python iterator), a handle ->
@@ -56,6 +57,7 @@ from ..heap.objects import (
     unmap_key,
 )
 from ..runtime.enums import enum_name, is_enum_value
+from ..runtime.sets import SetObject, host_set_to_guest
 from ..runtime.values import check_key, typeof
 from ..sched.fiber import Fiber
 from ..sched.generators import Gen
@@ -217,6 +219,8 @@ class Converter:
             return v
         if t is int:
             return _int(v)
+        if type(v) is set:  # a Set (1.1): its elements are map keys (a frozenset stays refused)
+            return host_set_to_guest(self.vm.machine.heap, [unmap_key(self._key(x)) for x in v])
         if isinstance(v, (list, tuple, dict)):
             made = memo.get(id(v))
             if made is None:
@@ -300,6 +304,8 @@ class Converter:
                 memo[id(v)] = made
                 work.append((made, v))
             return made
+        if t is SetObject:  # a Set (1.1): a Python set of its elements
+            return {unmap_key(k) for k in v.items}
         host = getattr(v, "host_side", None)  # a handle: the host's own object
         if host is not None:
             return host

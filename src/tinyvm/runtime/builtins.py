@@ -90,6 +90,12 @@ GUEST_FALLBACKS: dict[str, str] = {
     "str": "format_value",
     "assert": "assert_guest",
     "input": "input_guest",
+    # 1.1 (runtime/library.py): built-ins that call guest functions; eprint,
+    # like print, gets its arguments as one array.
+    "sorted": "sorted_key",
+    "any_of": "any_of_guest",
+    "all_of": "all_of_guest",
+    "eprint": "eprint_guest",
 }
 
 # Helpers only the prelude may call: their names carry the private prefix, so
@@ -382,6 +388,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             # A range may count more elements than an int holds (`INT_MIN..INT_MAX`).
             n = x.stop - x.start
             return _check_int64(n) if n > 0 else 0
+        if t.__name__ == "SetObject":  # (1.1, runtime/sets.py, which imports this module)
+            return len(x.items)
         raise RtError("TypeError", f"len expects a string, array, map, record or range, got {typeof(x)}")
 
     def str_(*args: Any) -> str:

@@ -58,6 +58,9 @@ PRELUDE_METHODS: dict[str, dict[str, str]] = {
         "filter": "array_filter",
         "reduce": "array_reduce",
         "sort": "array_sort_key",
+        # 1.1 (runtime/library.py)
+        "sort_by": "array_sort_by",
+        "find": "array_find",
     },
 }
 
@@ -469,7 +472,7 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
         heap.reserve(array_bytes(len(m.items)) + len(m.items) * _PAIR_BYTES)
         return alloc(Array([alloc(Tuple((unmap_key(k), v))) for k, v in m.items.items()]))
 
-    return _charging(vm, {
+    tables = {
         "array": {
             "push": array_push,
             "pop": array_pop,
@@ -507,7 +510,12 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             "items": map_items,
             "len": map_len,
         },
-    })
+    }
+    from .library import more_methods  # the 1.1 additions
+
+    for kind, more in more_methods(vm).items():
+        tables[kind].update(more)
+    return _charging(vm, tables)
 
 
 _PAIR_BYTES = Tuple((None, None)).size()  # a (key, value) tuple of map.items()
@@ -516,7 +524,7 @@ _PAIR_BYTES = Tuple((None, None)).size()  # a (key, value) tuple of map.items()
 # Fuel (vm/limits.py, docs/limits.md): the methods whose work grows with their
 # receiver pay for it, one unit per ITEMS_PER_UNIT elements or characters of
 # it (sort: times log2 of the length), before they do it.
-_FREE = {"array": {"push", "pop", "len"}, "string": {"len"}, "map": {"get", "has", "remove", "len"}}
+_FREE = {"array": {"push", "pop", "len", "clear"}, "string": {"len"}, "map": {"get", "has", "remove", "len", "set_default"}}
 
 
 def _charging(vm: Any, tables: dict[str, dict[str, Callable[..., Any]]]) -> dict[str, dict[str, Callable[..., Any]]]:

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 # The standard modules, in the order the documentation lists them.
-NAMES = ("math", "time", "json", "random", "fs", "os", "net", "gc")
+NAMES = ("math", "time", "json", "random", "fs", "os", "net", "gc", "path", "re")
 
 
 def make_module(vm: Any, name: str) -> dict[str, Any] | None:

@@ -49,7 +49,7 @@ from typing import Any
 from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, Tuple, map_key, str_bytes, unmap_key
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError
-from ..runtime.values import format_float, to_str, typeof
+from ..runtime.values import format_float, repr_value, to_str, typeof
 
 __all__ = ["make_json_module", "json_parse", "json_stringify"]
 
@@ -332,6 +332,43 @@ def json_stringify(root: Any) -> str:
 _END = object()
 
 
+def json_indent(text: str, indent: int) -> str:
+    """Compact JSON text (json_stringify's) laid out as Python's
+    `json.dumps(v, indent=n)` does: one entry a line, `": "` after keys,
+    empty containers as `[]` / `{}` (1.1: `json.stringify(v, indent)`)."""
+    out: list[str] = []
+    depth = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':  # copy the string as it is, escapes included
+            j = i + 1
+            while text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+            continue
+        if ch in "[{":
+            if text[i + 1] in "]}":
+                out.append(text[i : i + 2])
+                i += 2
+                continue
+            depth += 1
+            out.append(ch + "\n" + " " * (indent * depth))
+        elif ch in "]}":
+            depth -= 1
+            out.append("\n" + " " * (indent * depth) + ch)
+        elif ch == ",":
+            out.append(",\n" + " " * (indent * depth))
+        elif ch == ":":
+            out.append(": ")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 # ---------------------------------------------------------------------------
 # the module
 
@@ -356,13 +393,19 @@ def make_json_module(vm: Any) -> dict[str, Any]:
             raise RtError("ValueError", f"invalid JSON: {e.what} at {_location(text, e.pos)}") from None
 
     def stringify(*args: Any) -> str:
-        if len(args) != 1:
-            raise arg_count_error("json.stringify", 1, len(args))
+        if len(args) not in (1, 2):
+            raise arg_count_error("json.stringify", "1 or 2", len(args))
+        indent = args[1] if len(args) == 2 else None
+        if indent is not None and (type(indent) is not int or not 0 <= indent <= 16):
+            raise RtError("TypeError" if type(indent) is not int else "ValueError", f"json.stringify indent must be an int from 0 to 16, got {repr_value(indent)}")
         text = json_stringify(args[0])
+        if indent is not None:
+            vm.limits.charge_items(len(text))
+            text = json_indent(text, indent)
         vm.limits.charge_items(len(text))  # fuel for the text made (docs/limits.md)
         return vm.heap.charge_str(text)
 
     return {
         "parse": alloc(Native("parse", parse, 1)),
-        "stringify": alloc(Native("stringify", stringify, 1)),
+        "stringify": alloc(Native("stringify", stringify, -1)),
     }

@@ -358,7 +358,7 @@ class Calls:
         guest = self.prelude_fn(target)
         L = fb.L
         del L[len(L) - n - 1 :]
-        if fn.name == "print":
+        if fn.name == "print" or fn.name == "eprint":
             args = [self.heap.alloc(Array(list(args)))]
         return self.push_frame(fb, guest, list(args), ret)
 

@@ -43,6 +43,8 @@ from ..runtime.inputs import Inputs
 from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..runtime.weakrefs import install as install_weakrefs
+from ..runtime.library import install as install_library
+from ..runtime.sets import install as install_sets
 from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
@@ -191,6 +193,8 @@ class Machine(Calls, ObjectOps, Modules):
         self._init_builtins()
         install_concurrency(self)
         install_weakrefs(self)
+        install_library(self)  # the 1.1 built-ins (sum sorted range ord...)
+        install_sets(self)
 
     # ------------------------------------------------------------------ setup
 

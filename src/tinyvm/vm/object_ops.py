@@ -23,6 +23,7 @@ from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator
 from ..runtime.enums import get_static
 from ..runtime.errors import RtError
 from ..runtime.memory import entry_charge, value_bytes
+from ..runtime.sets import SetObject
 from ..runtime.values import check_key, repr_value, typeof
 from ..runtime import tuples
 from ..sched.concurrency import chan_iter_next
@@ -170,6 +171,8 @@ class ObjectOps:
             it = Iterator(ITER_STRING, v)
         elif t is Map:
             # Iterate a snapshot of the keys: mutation during the loop is safe.
+            it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
+        elif t is SetObject:  # (1.1, runtime/sets.py: a snapshot, as for maps)
             it = Iterator(ITER_MAP, self.heap.alloc(Array([unmap_key(k) for k in v.items])))
         elif t is Gen:
             it = Iterator(ITER_GEN, v)

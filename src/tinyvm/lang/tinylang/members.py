@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from . import ast as A
 from . import enums
 from . import signatures as S
+from .library_types import check_library_call
 from .resolver import plural
 from .scopes import GLOBAL
 from .tuples import IMMUTABLE
@@ -394,6 +395,8 @@ class MemberChecks(_Base):
         return ArrayT(ANY if ret in (NIL, NEVER) else ret)
 
     def call_builtin(self, e: A.Call, name: str) -> Type:
+        if name in S.LIBRARY_BUILTINS:  # (the 1.1 library: library_types.py)
+            return check_library_call(self, e, name)
         sig = S.BUILTIN_SIGS.get(name)
         n = len(e.args)
         if name in S.VARIADIC_BUILTINS:

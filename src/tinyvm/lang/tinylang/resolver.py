@@ -45,6 +45,8 @@ BUILTIN_NAMES = frozenset(
     Error TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError
     MemoryError Cancelled DeadlockError PermissionError IOError""".split()
     + ["Comparable"]  # tlgeneric (1.1): the built-in interface
+    # 1.1 (runtime/library.py; zip/enumerate are tltuple's, Set is stdlib/sets.py's)
+    + "sum sorted reversed any_of all_of range eprint ord chr Set".split()
 )
 # Issue 18, helper tltuple: the tuple built-ins (runtime/tuples.py).
 BUILTIN_NAMES = BUILTIN_NAMES | {"zip", "enumerate"}

@@ -100,11 +100,19 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "floor": Sig((ANY,), INT),
     "ceil": Sig((ANY,), INT),
     "round": Sig((ANY,), INT),
+    # 1.1 (runtime/library.py). sum sorted reversed any_of all_of range eprint
+    # are typed by the checker (library_types.py); a Set is `any`
+    # until generics land (then Set<T>).
+    "ord": Sig((STRING,), INT),
+    "chr": Sig((INT,), STRING),
+    "Set": Sig((ANY,), ANY, required=0),
 }
 # Issue 18, helper tltuple: the tuple built-ins; the checker types their
 # results from the arguments (tuples.py: TupleChecks.tuple_builtin).
 BUILTIN_SIGS.update({"zip": Sig((ArrayT(ANY), ArrayT(ANY)), ArrayT(ANY)), "enumerate": Sig((ArrayT(ANY),), ArrayT(ANY))})
 VARIADIC_BUILTINS = {"print": 0, "min": 1, "max": 1}  # name -> minimum argument count
+# The built-ins whose types depend on their arguments (library_types.py).
+LIBRARY_BUILTINS = ("sum", "sorted", "reversed", "any_of", "all_of", "range", "eprint")
 
 
 def builtin_type(name: str) -> Type:
@@ -135,6 +143,14 @@ def array_methods(t: Type) -> dict[str, Sig]:
         "reverse": Sig((), NIL),
         "join": Sig((STRING,), STRING),
         "len": Sig((), INT),
+        # 1.1 (runtime/library.py; sort_by and find are the prelude's)
+        "sort_by": Sig((FnT((t, t), INT),), NIL),
+        "extend": Sig((ArrayT(t),), NIL),
+        "clear": Sig((), NIL),
+        "find": Sig((FnT((t,), BOOL),), optional(t)),
+        "count": Sig((t,), INT, lookup=True),
+        "min": Sig((), t),
+        "max": Sig((), t),
     }
 
 
@@ -152,6 +168,18 @@ STRING_METHODS: dict[str, Sig] = {
     "replace": Sig((STRING, STRING), STRING),
     "slice": Sig((INT, INT), STRING, required=1),
     "chars": Sig((), ArrayT(STRING)),
+    # 1.1 (runtime/library.py)
+    "repeat": Sig((INT,), STRING),
+    "pad_left": Sig((INT, STRING), STRING, required=1),
+    "pad_right": Sig((INT, STRING), STRING, required=1),
+    "count": Sig((STRING,), INT),
+    "index_of": Sig((STRING,), INT),
+    "is_digit": Sig((), BOOL),
+    "is_alpha": Sig((), BOOL),
+    "is_space": Sig((), BOOL),
+    "to_int": Sig((), optional(INT)),
+    "to_float": Sig((), optional(FLOAT)),
+    "bytes_len": Sig((), INT),
 }
 
 # tlgeneric (1.1): the built-in interface Comparable (types.COMPARABLE; a VM
@@ -172,6 +200,9 @@ def map_methods(k: Type, v: Type) -> dict[str, Sig]:
         "values": Sig((), ArrayT(v)),
         "items": Sig((), ArrayT(TupleT((k, v)))),  # (1.1: tuples)
         "len": Sig((), INT),
+        # 1.1 (runtime/library.py)
+        "set_default": Sig((k, v), v),
+        "merge": Sig((MapT(k, v),), NIL),
     }
 
 
@@ -231,8 +262,19 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
             ("ceil", FnT((FLOAT,), INT)),
         ),
     ),
-    "time": ModuleT("time", (("now_ms", FnT((), INT)), ("monotonic_ms", FnT((), INT)), ("monotonic_us", FnT((), INT)))),
-    "json": ModuleT("json", (("parse", FnT((STRING,), ANY)), ("stringify", FnT((ANY,), STRING)))),
+    "time": ModuleT(
+        "time",
+        (
+            ("now_ms", FnT((), INT)),
+            ("monotonic_ms", FnT((), INT)),
+            ("monotonic_us", FnT((), INT)),
+            ("format", FnT((INT, STRING), STRING)),
+            ("parse", FnT((STRING, STRING), INT)),
+        ),
+    ),
+    # stringify takes 1 or 2 arguments (indent): `any`, checked at run time,
+    # until default parameters give function types optional parameters.
+    "json": ModuleT("json", (("parse", FnT((STRING,), ANY)), ("stringify", ANY))),
     "random": ModuleT(
         "random",
         (("seed", FnT((INT,), NIL)), ("int", FnT((INT, INT), INT)), ("float", FnT((), FLOAT))),
@@ -257,4 +299,18 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
     # The collector (stdlib/gc.py, docs/gc.md). `mode` takes 0 or 1 arguments:
     # `any`, checked at run time.
     "gc": ModuleT("gc", (("collect", FnT((), INT)), ("stats", FnT((), MapT(STRING, ANY))), ("mode", ANY))),
+    # 1.1. path.join takes 1 or more parts: `any`, checked at run time.
+    "path": ModuleT(
+        "path",
+        (
+            ("join", ANY),
+            ("dirname", FnT((STRING,), STRING)),
+            ("basename", FnT((STRING,), STRING)),
+            ("ext", FnT((STRING,), STRING)),
+            ("normalize", FnT((STRING,), STRING)),
+        ),
+    ),
+    # Patterns and matches have no static type yet: their methods are checked
+    # at run time (stdlib/re.py).
+    "re": ModuleT("re", (("compile", FnT((STRING,), ANY)),)),
 }

@@ -1,4 +1,5 @@
-# tries: pass host objects that have no guest form (bytes, set, a module, a class, an object, a generator) into the guest
+# tries: pass host objects that have no guest form (bytes, a module, a class, an object, a generator) into the guest
+# (a set has one since TinyLang 1.1: a Set, tests/embed/test_sets.py)
 # status: 0
 # stdout: ok
 # needs: api-handle api-globals
@@ -8,7 +9,7 @@ from tinyvm import VM
 
 vm = VM()
 vm.run_source("fn ident(x) { return x }\n")
-for value in [b"bytes", {1, 2}, os, object, object(), (i for i in range(3)), 1 << 70]:
+for value in [b"bytes", os, object, object(), (i for i in range(3)), 1 << 70]:
     for put in (lambda v: vm.call("ident", v), lambda v: vm.globals.__setitem__("g", v)):
         try:
             put(value)
