@@ -46,6 +46,9 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("builtin", "ord", "ord(s) -> int", "Code point of a one-character string (1.1)."),
     ("builtin", "chr", "chr(n) -> string", "The character of code point n, 0..0x10FFFF (1.1)."),
     ("builtin", "Set", "Set(xs?) -> Set", "A new set, from an array, range or set (1.1)."),
+    ("builtin", "zip", "zip(a, b) -> [(A, B)]", "Tuples of the elements at the same index; stops at the shorter array (1.1)."),
+    ("builtin", "enumerate", "enumerate(xs) -> [(int, T)]", "Tuples of each element's index and the element (1.1)."),
+    ("builtin", "Comparable", "interface Comparable { fn compare(other: Self) -> int }", "The built-in interface of ordered values, implemented by int, float and string: `a.compare(b)` is negative, zero or positive (1.1)."),
     # ------------------------------------------------------------------ strings
     ("string", "len", "s.len() -> int", "Number of characters (code points)."),
     ("string", "upper", "s.upper() -> string", "Upper case."),
@@ -71,6 +74,7 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("string", "to_int", "s.to_int() -> int?", "As `int(s)`, but nil on text that is not an int (1.1)."),
     ("string", "to_float", "s.to_float() -> float?", "As `float(s)`, but nil on text that is not a number (1.1)."),
     ("string", "bytes_len", "s.bytes_len() -> int", "Length in UTF-8 bytes (1.1)."),
+    ("string", "compare", "s.compare(t) -> int", "Negative, zero or positive as s sorts before, with or after t (Comparable; ints and floats have it too) (1.1)."),
     # ------------------------------------------------------------------ arrays
     ("array", "push", "xs.push(v)", "Appends v."),
     ("array", "pop", "xs.pop() -> T", "Removes and returns the last element."),
@@ -99,7 +103,7 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("map", "remove", "m.remove(k) -> V", "Removes k and returns its value (KeyError when absent)."),
     ("map", "keys", "m.keys() -> [K]", "The keys in insertion order."),
     ("map", "values", "m.values() -> [V]", "The values in insertion order."),
-    ("map", "items", "m.items() -> [[K, V]]", "The entries in insertion order."),
+    ("map", "items", "m.items() -> [(K, V)]", "The entries in insertion order, as (key, value) tuples (1.1; arrays before)."),
     ("map", "len", "m.len() -> int", "Number of entries."),
     ("map", "set_default", "m.set_default(k, v) -> V", "m[k] when present, else stores v and returns it (1.1)."),
     ("map", "merge", "m.merge(other)", "Copies other's entries into m, in place (1.1)."),
