@@ -145,6 +145,9 @@ _TABLE: list[tuple] = [
     ("FALSY", (), "1", 1, "true if a is nil or false, else false (logical not by truthiness)"),
     ("PRINT", (COUNT,), "1", 0, "pop a value and write it and a newline to the program's output, formatted in mode a (0: as print() does; 1: clox's forms, C printf(\"%g\") numbers)"),
     ("ASSIGN_GLOBAL", (GLOBAL,), "1", 0, "pop into module global a, which must already hold a value (else the error of LOAD_GLOBAL)"),
+    # tlexpr (issue 18, TinyLang 1.1 expressions): power and format specs.
+    ("POW", (), "2", 1, "a ** b: int ** non-negative int is a checked int (OverflowError), other numbers a float"),
+    ("FORMAT", (CONST,), "1", 1, "format the top of stack with the format spec consts[a] (Python's mini-language; ValueError if it does not apply)"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

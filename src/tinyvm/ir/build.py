@@ -130,6 +130,8 @@ OPS: dict[str, OpSpec] = {
     "MAKE_CLOSURE": OpSpec("closure", "closure", True), "MAKE_CLASS": _v("make_class"),
     "FALSY": _v("falsy", False, "bool"), "PRINT": _v("print", result="none"),
     "ASSIGN_GLOBAL": _v("assign_global", result="none"),
+    # tlexpr: functions using these stay on the interpreter for now
+    "POW": _NO, "FORMAT": _NO,
 }
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}

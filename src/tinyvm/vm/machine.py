@@ -43,6 +43,7 @@ from ..runtime.inputs import Inputs
 from ..runtime.errors import GuestExit, GuestException, HostIOError, LimitExceeded, RtError, Throw
 from ..runtime.values import NeedsGuest, to_str
 from ..runtime.weakrefs import install as install_weakrefs
+from .ops_tlexpr import install as install_tlexpr  # tlexpr: Array(n, fill)
 from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
@@ -191,6 +192,7 @@ class Machine(Calls, ObjectOps, Modules):
         self._init_builtins()
         install_concurrency(self)
         install_weakrefs(self)
+        install_tlexpr(self)
 
     # ------------------------------------------------------------------ setup
 

@@ -48,6 +48,7 @@ from . import ast as A
 from . import signatures as S
 from .flow import Proofs, assigned_vars, completes
 from .members import MemberChecks
+from .nilexpr import CheckRules
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
 from ..nesting import deeper_than, stack_depth
@@ -120,7 +121,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(MemberChecks):
+class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressions (nilexpr.py)
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -793,6 +794,8 @@ class Checker(MemberChecks):
         return ANY
 
     def rest_Binary(self, e: A.Binary, lt: Type) -> Type:
+        if self.is_v11_binary(e.op, lt):  # tlexpr: `**`, `s * n`, `xs * n`
+            return self.v11_binary(e, lt)
         return self.binary_type(e, e.op, lt, self.expr(e.right))
 
     def binary_type(self, node: A.Node, op: str, lt: Type, rt: Type) -> Type:

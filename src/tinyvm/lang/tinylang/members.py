@@ -375,6 +375,8 @@ class MemberChecks(_Base):
         return ArrayT(ANY if ret in (NIL, NEVER) else ret)
 
     def call_builtin(self, e: A.Call, name: str) -> Type:
+        if name == "Array":  # tlexpr: typed from its fill (nilexpr.py)
+            return self.array_ctor_type(e)  # type: ignore[attr-defined]
         sig = S.BUILTIN_SIGS.get(name)
         n = len(e.args)
         if name in S.VARIADIC_BUILTINS:

@@ -74,7 +74,7 @@ _LOGICAL_PREC = 2  # `and`/`or` build Logical nodes, the rest Binary
 
 _ASSIGN_OPS = {TK.ASSIGN, TK.PLUS_EQ, TK.MINUS_EQ, TK.STAR_EQ, TK.SLASH_EQ, TK.PERCENT_EQ}
 _STMT_END = {TK.SEMI, TK.RBRACE, TK.EOF}
-_ENDS_AT_NEWLINE = {TK.QUESTION, TK.YIELD, TK.GT, TK.SHR}  # see at_statement_end
+_ENDS_AT_NEWLINE = {TK.QUESTION, TK.QQ, TK.YIELD, TK.GT, TK.SHR}  # see at_statement_end (QQ: `int??`)
 _YIELD_END = {TK.SEMI, TK.RBRACE, TK.RPAREN, TK.RBRACKET, TK.COMMA, TK.COLON, TK.EOF}
 _PREFIX = {TK.MINUS, TK.TILDE, TK.AWAIT, TK.SPAWN}
 _KEYWORD_KINDS = frozenset(KEYWORDS.values())
@@ -483,21 +483,27 @@ class Parser:
         self.no_record = saved
         return e
 
-    def if_stmt(self) -> ast.If:
+    def if_stmt(self) -> ast.Stmt:
         # Iterative over `else if` so long chains cost no recursion.
         chain: list[ast.If] = []
+        head: ast.Stmt | None = None
         while True:
             tok = self.advance()
-            cond = self.condition()
-            node = ast.If(tok.line, tok.col, cond, self.block("after if condition"), None)
+            if self.tok.kind is TK.LET:  # tlexpr: `if let v = e`
+                stmt, node = self.if_let(tok)
+            else:
+                cond = self.condition()
+                stmt = node = ast.If(tok.line, tok.col, cond, self.block("after if condition"), None)
             if chain:
-                chain[-1].orelse = node
+                chain[-1].orelse = stmt
+            else:
+                head = stmt
             chain.append(node)
             if not self.accept(TK.ELSE):
-                return chain[0]
+                return head
             if self.tok.kind is not TK.IF:
                 node.orelse = self.block("after 'else'")
-                return chain[0]
+                return head
 
     def try_stmt(self) -> ast.Try:
         tok = self.advance()
@@ -567,7 +573,7 @@ class Parser:
 
     def expr(self) -> ast.Expr:
         self.nested()
-        e = self.binary(1)
+        e = self.conditional()  # tlexpr: `c ? a : b` and `??` are below `or`
         self.depth -= 1
         return e
 
@@ -640,10 +646,12 @@ class Parser:
                 self.advance()
                 name = self.name_like("field name after '.'")
                 e = ast.Field(name.line, name.col, e, name.text)
-            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind is TK.DOT:
+            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind in (TK.DOT, TK.QDOT):
                 self.advance()  # a method chain continued on the next line, in brackets
+            elif k is TK.QDOT or k is TK.BANG or (k is TK.QUESTION and self.adjacent_bracket()):
+                e = self.nil_postfix(e)  # tlexpr: `?.`, `!`, `?[`
             else:
-                return e
+                return self.power(e)  # tlexpr: `**` binds tighter than a prefix on its left
 
     def expr_in_brackets(self) -> ast.Expr:
         self.skip_newlines()
@@ -778,12 +786,106 @@ class Parser:
             try:
                 if self.tok.kind is TK.EOF:
                     self.fail("expected expression in '${}'")
-                parts.append(self.expr())
+                value = self.expr()
+                if self.tok.kind is TK.FORMAT_SPEC:  # tlexpr: `${x:8.2f}`
+                    spec = self.advance()
+                    value = ast.Formatted(spec.line, spec.col, value, spec.value)
+                parts.append(value)
                 if self.tok.kind is not TK.EOF:
                     self.fail_expected("'}' after interpolated expression")
             finally:
                 self.toks, self.pos, self.tok, self.no_record, self.nl_ok = saved
         return ast.Interp(tok.line, tok.col, parts)
+
+    # ------------------------------------------------------------------ tlexpr (1.1)
+
+    def conditional(self) -> ast.Expr:
+        """`cond ? a : b` (right-associative, lowest) over `??` (right-associative)
+        over `or`. Inside brackets either may start a continuation line."""
+        e = self.coalesce()
+        q = self.tok
+        if q.kind is TK.SEMI and self.nl_ok and q.text != ";" and self.peek().kind is TK.QUESTION:
+            self.advance()
+            q = self.tok
+        if q.kind is not TK.QUESTION:
+            return e
+        self.advance()
+        self.nested()
+        then = self.conditional()
+        if self.nl_ok:
+            self.skip_newlines()
+        self.expect(TK.COLON, "in conditional expression ('c ? a : b')")
+        orelse = self.conditional()
+        self.depth -= 1
+        return ast.Conditional(q.line, q.col, e, then, orelse)
+
+    def coalesce(self) -> ast.Expr:
+        left = self.binary(1)
+        op = self.tok
+        if op.kind is TK.SEMI and self.nl_ok and op.text != ";" and self.peek().kind is TK.QQ:
+            self.advance()
+            op = self.tok
+        if op.kind is not TK.QQ:
+            return left
+        self.advance()
+        self.nested()
+        right = self.coalesce()
+        self.depth -= 1
+        return ast.Coalesce(op.line, op.col, left, right)
+
+    def adjacent_bracket(self) -> bool:
+        """`a?[i]`: a `?` directly followed by `[` (`c ? [1] : [2]` has a space)."""
+        tok, nxt = self.tok, self.peek()
+        return nxt.kind is TK.LBRACKET and nxt.line == tok.line and nxt.col == tok.col + 1
+
+    def nil_postfix(self, e: ast.Expr) -> ast.Expr:
+        """After `e`: `!`, `?.f`, `?.m(args)` or `?[i]`."""
+        tok = self.advance()
+        if tok.kind is TK.BANG:
+            return ast.Unwrap(tok.line, tok.col, e)
+        first = e  # the receiver's first token: where a method call's trace points
+        while (left := ast.left_operand(first) if type(first) in ast.CHAIN_LINKS else None) is not None:
+            first = left
+        hole = ast.Hole(first.line, first.col)
+        link: ast.Expr
+        if tok.kind is TK.QDOT:
+            name = self.name_like("field name after '?.'")
+            link = ast.Field(name.line, name.col, hole, name.text)
+            if self.tok.kind is TK.LPAREN:
+                call = self.advance()
+                args = self.bracketed(lambda: self.seq(TK.RPAREN, self.expr, "')' after arguments"))
+                link = ast.Call(call.line, call.col, link, args)
+        else:  # `?[`
+            bracket = self.advance()
+            index = self.bracketed(self.expr_in_brackets)
+            self.expect(TK.RBRACKET, "after index")
+            link = ast.Index(bracket.line, bracket.col, hole, index)
+        return ast.OptChain(tok.line, tok.col, e, link)
+
+    def power(self, e: ast.Expr) -> ast.Expr:
+        op = self.tok
+        if op.kind is not TK.STARSTAR:
+            return e
+        self.advance()
+        self.nested()
+        right = self.unary()  # right-associative; `2 ** -1` is 2 ** (-1)
+        self.depth -= 1
+        return ast.Binary(op.line, op.col, "**", e, right)
+
+    def if_let(self, if_tok: Token) -> tuple[ast.Block, ast.If]:
+        """`if let v = e { A }` is `{ let v? = e; if v? != nil { let v = v?!; { A } } }`:
+        the hidden `v?` (not a name a program can write) holds the value once."""
+        kw = self.advance()
+        name = self.ident("variable name after 'if let'")
+        self.expect(TK.ASSIGN, "after the variable of 'if let'")
+        value = self.condition()
+        then = self.block("after 'if let' value")
+        hidden = name.value + "?"
+        hold = ast.VarDecl(kw.line, kw.col, False, hidden, None, value)
+        bind = ast.VarDecl(name.line, name.col, False, name.value, None, ast.Unwrap(name.line, name.col, ast.Name(name.line, name.col, hidden)))
+        cond = ast.Binary(kw.line, kw.col, "!=", ast.Name(name.line, name.col, hidden), ast.NilLit(kw.line, kw.col))
+        node = ast.If(if_tok.line, if_tok.col, cond, ast.Block(then.line, then.col, [bind, then]), None)
+        return ast.Block(if_tok.line, if_tok.col, [hold, node]), node
 
     # ------------------------------------------------------------------ types
 
@@ -791,10 +893,11 @@ class Parser:
         self.nested()
         t = self.type_atom()
         levels = 1
-        while self.accept(TK.QUESTION):  # `int??`: each `?` is a level of the tree
-            self.nested()
-            levels += 1
-            t = ast.OptionalType(t.line, t.col, t)
+        while self.tok.kind is TK.QUESTION or self.tok.kind is TK.QQ:  # `int??`: each `?` is a level
+            for _ in range(1 + (self.advance().kind is TK.QQ)):  # (the lexer makes `??` one token)
+                self.nested()
+                levels += 1
+                t = ast.OptionalType(t.line, t.col, t)
         self.depth -= levels
         return t
 

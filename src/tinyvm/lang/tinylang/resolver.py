@@ -36,6 +36,7 @@ from ..diagnostics import DiagnosticBag
 from ..frontend import ModuleInfo  # exported name -> declaring node (whose Var carries its type)
 from ..nesting import MAX_FUNCTION_NESTING
 from . import ast as A
+from .nilexpr import ResolveRules
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
 BUILTIN_NAMES = frozenset(
@@ -43,6 +44,7 @@ BUILTIN_NAMES = frozenset(
     Error TypeError ValueError IndexError KeyError ZeroDivisionError OverflowError StackOverflowError
     MemoryError Cancelled DeadlockError PermissionError IOError""".split()
 )
+BUILTIN_NAMES |= {"Array"}  # tlexpr (TinyLang 1.1): Array(n, fill)
 
 
 def constant_value(e: A.Expr | None) -> tuple[bool, object]:
@@ -67,7 +69,7 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-class Resolver:
+class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
     def __init__(
         self,
         bag: DiagnosticBag,

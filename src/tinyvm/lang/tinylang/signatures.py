@@ -100,6 +100,8 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "ceil": Sig((ANY,), INT),
     "round": Sig((ANY,), INT),
 }
+# tlexpr: Array(n, fill) is typed [T] from its fill by the checker (lang/tinylang/nilexpr.py).
+BUILTIN_SIGS["Array"] = Sig((INT, ANY), ArrayT(ANY))
 VARIADIC_BUILTINS = {"print": 0, "min": 1, "max": 1}  # name -> minimum argument count
 
 
