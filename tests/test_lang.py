@@ -132,6 +132,8 @@ def collect_programs() -> list[Path]:
         files.extend(
             p for p in sorted(section.glob("*.tl")) if p.is_file() and not p.name.startswith("_")
         )
+    # TinyLang 1.1 (issue 18): one folder per feature under 13_v1_1/.
+    files.extend(p for p in sorted(LANG_DIR.glob("13_v1_1/*/*.tl")) if p.is_file() and not p.name.startswith("_"))
     return files
 
 
