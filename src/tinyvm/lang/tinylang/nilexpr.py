@@ -29,11 +29,23 @@ from typing import Any
 from ...bytecode import opcodes as O
 from ...bytecode.assembler import Label
 from . import ast as A
-from .types import ANY, FLOAT, INT, NIL, NUMERIC, STRING, ArrayT, Type, join, optional, strip_optional
+from .types import (
+    ANY,
+    FLOAT,
+    INT,
+    NIL,
+    NUMERIC,
+    STRING,
+    ArrayT,
+    Type,
+    join,
+    optional,
+    strip_optional,
+)
 
 # Python's format-spec mini-language, restricted to what the spec lists:
 # [[fill]align][sign][#][0][width][grouping][.precision][type]
-_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?#?0?(?P<width>[0-9]+)?[,_]?(?:\.(?P<prec>[0-9]+))?(?P<type>[bdeEfFgGosxX%])?", re.S)
+_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?#?0?(?P<width>[0-9]+)?[,_]?(?:\.(?P<prec>[0-9]+))?(?P<type>[bdeEfFgGosxX%])?", re.DOTALL)
 MAX_WIDTH = 1000  # a width or precision past this is refused (it only makes padding)
 _NUMERIC_TYPES = frozenset("bdeEfFgGoxX%")
 _INT_TYPES = frozenset("bdoxX")
