@@ -121,19 +121,29 @@ def parse_expectations(source: str) -> Expectations:
 # --------------------------------------------------------------------------- collection
 
 
+# Sections with one folder per feature (`13_v1_1/narrowing/*.tl`): the files
+# directly inside each feature folder are tests too.
+FEATURE_SECTIONS = frozenset({"13_v1_1"})
+
+
+def _tests_in(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.glob("*.tl")) if p.is_file() and not p.name.startswith("_")]
+
+
 def collect_programs() -> list[Path]:
-    """Files directly inside each section folder; names starting with `_` are helpers."""
+    """Files directly inside each section folder (and each feature folder of a
+    FEATURE_SECTIONS section); names starting with `_` are helpers."""
     if not LANG_DIR.is_dir():
         return []
     files: list[Path] = []
     for section in sorted(LANG_DIR.iterdir()):
         if not section.is_dir() or section.name.startswith((".", "_")):
             continue
-        files.extend(
-            p for p in sorted(section.glob("*.tl")) if p.is_file() and not p.name.startswith("_")
-        )
-    # TinyLang 1.1 (issue 18): one folder per feature under 13_v1_1/.
-    files.extend(p for p in sorted(LANG_DIR.glob("13_v1_1/*/*.tl")) if p.is_file() and not p.name.startswith("_"))
+        files.extend(_tests_in(section))
+        if section.name in FEATURE_SECTIONS:
+            for feature in sorted(section.iterdir()):
+                if feature.is_dir() and not feature.name.startswith((".", "_")) and feature.name != "lib":
+                    files.extend(_tests_in(feature))
     return files
 
 
@@ -141,7 +151,7 @@ PROGRAMS = collect_programs()
 
 
 def _test_id(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"
+    return path.relative_to(LANG_DIR).as_posix()
 
 
 # --------------------------------------------------------------------------- running

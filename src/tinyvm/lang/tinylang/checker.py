@@ -26,10 +26,12 @@ callee's body is checked in its turn; the same holds for the default of a
 field, typed on its first use.
 
 Narrowing: inside `if x != nil`, after `if x == nil { return }`, on the right
-of `x != nil and ...`, and inside `if x is C`, a local variable (or a `let`)
-has the narrower type. Variables captured by closures are never narrowed
-(a call could change them), and narrowing is dropped for variables assigned
-in a loop (on entry to the loop) or in a branch (after the `if`).
+of `x != nil and ...`, inside `if x is C`, and after `x = <not nil>` (1.1), a
+local variable (or a `let`) has the narrower type; after an `if`, what every
+branch that completes ends with (flow.merge_narrowings). Variables captured
+by closures are never narrowed (a call could change them), and narrowing is
+dropped for variables assigned in a loop (on entry to the loop). Definite
+assignment is definite.py's, after this pass.
 
 Chains cost no recursion (lang/nesting.py): `expr` walks the left spine of
 `a + b`, `a and b`, `f(x)`, `a.m(x)`, `a[i]` and `a.f` in a loop and applies
@@ -46,7 +48,8 @@ from typing import Any
 from ..diagnostics import DiagnosticBag
 from . import ast as A
 from . import signatures as S
-from .flow import Proofs, assigned_vars, completes
+from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, merge_narrowings, top_level_only
+from .hints import closest
 from .members import MemberChecks
 from .nilexpr import CheckRules
 from ..frontend import ModuleInfo
@@ -139,6 +142,7 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
         self.where: A.Node | None = None  # the statement being checked (for run_pass)
         self.rules: dict[type, Any] = {}  # node type -> its e_ method (see expr)
         self.base_depth = 0  # the stack depth check_module started at
+        self.shadowed: frozenset = frozenset()  # names an earlier REPL entry declared (Resolver.shadowed)
 
     def error(self, node: A.Node, message: str) -> None:
         self.bag.error(node.line, node.col, message)
@@ -158,8 +162,10 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
                     top[var.name] = sym
         for c in classes:
             self._declare_class(c)
+        self.proofs.also = top_level_only(mod.body, self.shadowed)  # globals that narrow in this code
         for s in mod.body:
             self.stmt(s)
+        self.proofs.also = frozenset()
         for decl in self.deferred:  # some were checked on demand already
             if id(decl) not in self.done:
                 self.check_fn_body(decl)
@@ -251,7 +257,8 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
                     if t.args:
                         self.error(t, f"type '{name}' takes no type arguments")
                     return class_type(sym)
-            self.error(t, f"unknown type '{name}'")
+            near = closest(name, [*(n for names in reversed(self.type_scopes) for n in names), *PRIMS, *GENERICS])
+            self.error(t, f"unknown type '{name}'" + (f"; did you mean '{near}'?" if near else ""))
             return ANY
         if isinstance(t, A.ArrayType):
             return ArrayT(self.annot(t.elem))
@@ -373,6 +380,7 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
         if gen_decl is not None and scope.has_yield:
             self.ctx.yield_type = gen_decl.arg
         self.narrow = {}
+        saved_also, self.proofs.also = self.proofs.also, frozenset()
         self.type_scopes.append({})
         body = node.body
         if isinstance(body, A.Block):
@@ -388,6 +396,7 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
             falls_off, returns, yields = False, [t], []
         self.type_scopes.pop()
         self.ctx, self.narrow = saved
+        self.proofs.also = saved_also
         if declared is not None:
             if falls_off and scope.kind != "init" and relation(NIL, declared) == ERROR:
                 self.error(node, f"missing return in '{scope.name}': it must return {declared} on every path")
@@ -453,10 +462,8 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
     def s_VarDecl(self, s: A.VarDecl) -> None:
         declared = self.annot(s.type) if s.type is not None else None
         place = f"variable '{s.name}'"
-        if s.init is None:
+        if s.init is None:  # definite.py sees that it is assigned before use
             t = declared if declared is not None else ANY
-            if declared is not None and relation(NIL, declared) == ERROR:
-                self.error(s, f"{place} needs an initial value of type {declared}")
         else:
             it = self.expr(s.init, declared)
             if declared is not None:
@@ -468,6 +475,10 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
         if var is not None:
             var.ty = t
             self.narrow.pop(var, None)
+            if s.init is not None:
+                self.narrow_on_assign(var, s.init.ty)
+                if not s.mutable and isinstance(s.init, A.NilLit):
+                    self.proofs.nil_lets.add(var)
 
     def s_FnDecl(self, s: A.FnDecl) -> None:
         var = s.ref.var if s.ref is not None else None
@@ -501,6 +512,8 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
             self.store(s, t.ty, declared, f"variable '{t.name}'")
             if var is not None:
                 self.narrow.pop(var, None)
+                if s.op == "=":
+                    self.narrow_on_assign(var, s.value.ty)
         elif isinstance(t, A.Field):
             place_t, place, proven = self.field_target(t)
             t.ty = place_t
@@ -512,6 +525,11 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
             self.store(s, place_t, place_t, place)
         else:
             self.expr(s.value)
+
+    def narrow_on_assign(self, var: Var, value: Type | None) -> None:
+        t = assigned_narrowing(var, value, self.proofs.also) if value is not None else None
+        if t is not None:
+            self.narrow[var] = t
 
     def store(self, s: A.Assign, current: Type, place_t: Type, place: str) -> None:
         """Type the value of `target op= value` and check it against the place."""
@@ -525,40 +543,31 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
 
     def s_If(self, s: A.If) -> None:
         # An `else if` chain, in a loop: each `if` of it is checked with what
-        # the conditions before it proved false. What holds after the chain is
-        # decided by its first `if`, from whether its branches can end; those
-        # of the later ones are found innermost first.
-        first = s
-        links: list[tuple[A.If, bool]] = []  # (if, its then-block cannot complete)
+        # the conditions before it proved false. After the chain holds what
+        # every branch that can complete ends with (a branch that returns,
+        # throws, breaks or continues does not reach it; assignments in a
+        # branch narrow or widen there: flow.merge_narrowings).
+        ends: list[dict] = []  # the narrowings at the end of each branch that completes
         while True:
             self.condition(s.cond, "condition")
             when_true, when_false = self.proofs.of(s.cond)
-            if not links:
-                saved, first_true, first_false = dict(self.narrow), when_true, when_false
             outer = dict(self.narrow)
             self.narrow.update(when_true)
             self.block(s.then.stmts)
-            links.append((s, not completes(s.then.stmts)))
+            if completes(s.then.stmts):
+                ends.append(self.narrow)
             self.narrow = outer
             self.narrow.update(when_false)
             if not isinstance(s.orelse, A.If):
                 break
             s = s.orelse
-        else_ends = False  # the final `else` cannot complete
         if s.orelse is not None:
             self.block(s.orelse.stmts)
-            else_ends = not completes(s.orelse.stmts)
-        for link, then_ends in reversed(links[1:]):
-            # This `else if` cannot complete when it has an else and no branch can.
-            else_ends = link.orelse is not None and then_ends and else_ends
-        then_ends = links[0][1]
-        changed = assigned_vars([first.then, first.orelse])
-        self.narrow = saved
-        if then_ends and not else_ends:
-            self.narrow.update(first_false)
-        elif else_ends and not then_ends:
-            self.narrow.update(first_true)
-        self.forget(changed)
+            if completes(s.orelse.stmts):
+                ends.append(self.narrow)
+        else:
+            ends.append(self.narrow)
+        self.narrow = merge_narrowings(ends) if ends else outer
 
     def condition(self, e: A.Expr, what: str) -> None:
         t = self.expr(e)
@@ -573,9 +582,12 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
         # The condition is tested before every iteration, so what it proves
         # holds at the top of the body even for variables the body assigns
         # (an assignment ends the narrowing from there on).
-        self.narrow.update(self.proofs.of(s.cond)[0])
+        when_true, when_false = self.proofs.of(s.cond)
+        self.narrow.update(when_true)
         self.block(s.body.stmts)
         self.narrow = saved
+        if not breaks(s.body.stmts):  # the loop ends when its condition is false
+            self.narrow.update(when_false)
 
     def s_For(self, s: A.For) -> None:
         it = self.expr(s.iterable)

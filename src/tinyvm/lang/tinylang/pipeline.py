@@ -6,7 +6,9 @@
 exports; the standard modules' exports are known here, with their types, from
 signatures.py. The resolver and the checker run on every module, the
 checker even when the resolver reported errors (an unresolved name is `any`),
-so one run reports both kinds; the emitter runs only on an error-free module,
+so one run reports both kinds (also after an import failed: its names are
+`any`); then definite assignment (definite.py); the emitter runs only on an
+error-free module,
 and not at all under `ctx.check_only` (`tvm check`).
 
 A module with errors exports nothing its importers can use: they see an
@@ -25,6 +27,7 @@ from ..diagnostics import DiagnosticBag
 from ..frontend import CompiledModule, ImportFailure, ModuleContext, ModuleInfo
 from ..nesting import run_pass
 from . import ast as A
+from . import definite
 from . import signatures as S
 from .checker import INFER_FRAMES, Checker
 from .emitter import ModuleEmitter
@@ -78,9 +81,12 @@ def compile_module(source: str, ctx: ModuleContext) -> CompiledModule:
     """A TinyLang source file -> its module code and its exported declarations."""
     bag = DiagnosticBag(ctx.path, source)
     mod = parse_source(source, ctx.path, bag)
+    parsed = not bag
     imports, keys = load_imports(mod, ctx, bag)
     code = None
-    if not bag:
+    # An import that failed is reported, and the rest of the file is still
+    # checked (the failed module's names are `any`, so nothing cascades).
+    if parsed:
         code = compile_module_ast(mod, ctx.path, source, bag, imports, tuple(keys), allow_private=ctx.privileged, emit=not ctx.check_only)
     exports = exported_decls(mod) if not bag else {}
     return CompiledModule(code, exports, bag.items)
@@ -117,7 +123,9 @@ def compile_module_ast(
     # The checker copes with what the resolver could not resolve (its type is
     # `any`), so that type errors are reported along with scope errors.
     checker = Checker(bag, imports, resolver.globals)
+    checker.shadowed = frozenset(resolver.shadowed)
     run_pass(bag, room + INFER_FRAMES, _where(checker, mod), checker.check_module, mod, scope)
+    run_pass(bag, room, lambda: (mod.line, mod.col), definite.check_module, mod, bag)
     if bag or not emit:
         return None  # the emitter relies on a fully resolved, checked tree
     emitter = ModuleEmitter(path, bag)

@@ -110,6 +110,10 @@ class TinyLangRepl:
             raise CompileError(bag.items, {path: source})
         imports, keys = load_imports(mod, self.ctx, bag, self.imports)
         if bag:
+            # A failed import is reported with the entry's other errors, as
+            # compile_module does for files: the rest is checked (not emitted,
+            # nothing is bound), the failed module's names being `any`.
+            compile_module_ast(mod, path, source, bag, imports, tuple(keys), predeclared=list(self.slots), emit=False, session=self.rebindable)
             raise CompileError(bag.items, {path: source})
         visible = self._visible()
         kept: frozenset[str] = frozenset()

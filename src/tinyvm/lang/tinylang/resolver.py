@@ -30,12 +30,13 @@ each so all of them are reported.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..diagnostics import DiagnosticBag
 from ..frontend import ModuleInfo  # exported name -> declaring node (whose Var carries its type)
 from ..nesting import MAX_FUNCTION_NESTING
 from . import ast as A
+from .hints import undeclared
 from .nilexpr import ResolveRules
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
@@ -449,8 +450,19 @@ class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
     def e_Name(self, e: A.Name) -> None:
         ref = self.lookup(e.name, e.line, e.col)
         if ref is None:
-            self.bag.error(e.line, e.col, f"undeclared name '{e.name}'")
+            self.bag.error(e.line, e.col, undeclared(e.name, self.names_in_scope()))
         e.ref = ref
+
+    def names_in_scope(self) -> Iterator[str]:
+        """The names visible here, innermost first (for "did you mean")."""
+        for block in reversed(self.blocks):
+            yield from block.names
+        for name, var in self.global_names.items():
+            # (as lookup decides, without its side effects: no upvalues made)
+            if self.top_level_code and not var.is_fn and var.index >= self.first_slot and var.decl_order >= self.stmt_index and self._is_module_code():
+                continue  # not declared yet
+            yield name
+        yield from sorted(BUILTIN_NAMES)
 
     def e_SelfExpr(self, e: A.SelfExpr) -> None:
         if not self._in_method():
