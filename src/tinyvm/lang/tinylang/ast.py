@@ -196,6 +196,7 @@ class Field(Expr):
 class Param(Node):
     name: str
     type: TypeExpr | None
+    default: Expr | None = None  # tlexpr: `fill: string = " "` (a constant: parser)
 
 
 @dataclass(slots=True)
@@ -267,6 +268,15 @@ class OptChain(Expr):
 
     obj: Expr
     link: Expr
+
+
+@dataclass(slots=True)
+class NamedArg(Expr):
+    """`name: value` in a call's arguments (at the name); the checker puts the
+    values of a call to a known function in parameter order."""
+
+    name: str
+    value: Expr
 
 
 @dataclass(slots=True)

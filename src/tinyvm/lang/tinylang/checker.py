@@ -51,6 +51,7 @@ from . import signatures as S
 from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, merge_narrowings, top_level_only
 from .hints import closest
 from .members import MemberChecks
+from .arguments import ArgumentRules
 from .nilexpr import CheckRules
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
@@ -124,7 +125,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressions (nilexpr.py)
+class Checker(MemberChecks, CheckRules, ArgumentRules):  # tlexpr: the 1.1 expressions (nilexpr.py), defaults and named arguments (arguments.py)
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -360,6 +361,7 @@ class Checker(MemberChecks, CheckRules):  # tlexpr: CheckRules, the 1.1 expressi
     def check_function(self, node: A.FnDecl | A.Lambda, params: tuple[Type, ...], declared: Type | None, cls: ClassSym | None) -> Type:
         """Check a function body; returns its (declared or inferred) return type."""
         scope: FnScope = node.scope
+        self.check_defaults(node, params)  # tlexpr: default values fit their parameters
         first = 2 if scope.kind in ("method", "init") else 1
         if first == 2 and scope.slot_vars[1] is not None:
             scope.slot_vars[1].ty = class_type(cls) if cls is not None else ANY

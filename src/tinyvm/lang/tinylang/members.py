@@ -210,6 +210,7 @@ class MemberChecks(_Base):
     def rest_Call(self, e: A.Call, lt: Type) -> Type:
         """A call whose callee -- or, for a method call `obj.m(...)`, whose
         object -- has type lt (the left link of a chain: Checker.expr)."""
+        self.bind_args(e, lt)  # type: ignore[attr-defined]  # tlexpr: defaults, named arguments (arguments.py)
         callee = e.callee
         if isinstance(callee, A.Field):
             return self.call_method(e, callee, lt)

@@ -100,6 +100,9 @@ class ResolveRules:
     def e_Formatted(self, e: A.Formatted) -> None:
         self.expr(e.value)
 
+    def e_NamedArg(self, e: A.NamedArg) -> None:
+        self.expr(e.value)
+
 
 class CheckRules:
     """Checker rules (Checker.expr dispatches on `e_` + node name)."""
@@ -253,6 +256,9 @@ class EmitRules:
 
     def e_Hole(self, e: A.Hole) -> None:
         pass  # the receiver is on the stack already (e_OptChain)
+
+    def e_NamedArg(self, e: A.NamedArg) -> None:
+        self.expr(e.value)  # (only where the checker reported it: never emitted)
 
     def e_OptChain(self, e: A.OptChain) -> None:
         end = Label()

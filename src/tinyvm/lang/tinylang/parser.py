@@ -388,12 +388,14 @@ class Parser:
     def param(self) -> ast.Param:
         name = self.ident("parameter name")
         type_ = self.parse_type() if self.accept(TK.COLON) else None
-        return ast.Param(name.line, name.col, name.value, type_)
+        default = self.expr() if self.accept(TK.ASSIGN) else None  # tlexpr
+        return ast.Param(name.line, name.col, name.value, type_, default)
 
     def signature(self, context: str) -> tuple[list[ast.Param], ast.TypeExpr | None]:
         """`(params) -> ret` of a function declaration or lambda."""
         self.expect(TK.LPAREN, context)
         params = self.seq(TK.RPAREN, self.param, "',' or ')' after parameter")
+        self.check_defaults(params)  # tlexpr
         return params, (self.parse_type() if self.accept(TK.ARROW) else None)
 
     def fn_decl(self, start: Token, exported: bool) -> ast.FnDecl:
@@ -635,7 +637,7 @@ class Parser:
             k = tok.kind
             if k is TK.LPAREN:
                 self.advance()
-                args = self.bracketed(lambda: self.seq(TK.RPAREN, self.expr, "')' after arguments"))
+                args = self.call_args()  # tlexpr: named arguments
                 e = ast.Call(tok.line, tok.col, e, args)
             elif k is TK.LBRACKET:
                 self.advance()
@@ -772,6 +774,9 @@ class Parser:
             body = self.block("")
         else:
             self.fail_expected("'=>' or '{' after lambda parameters")
+        for p in params:  # tlexpr: a lambda is called as a value, so nothing could fill them
+            if p.default is not None:
+                self.report(_tok_at(p.default), "a lambda's parameters cannot have default values")
         return ast.Lambda(start.line, start.col, params, ret, body, is_async)
 
     def interpolation(self) -> ast.Interp:
@@ -833,6 +838,40 @@ class Parser:
         self.depth -= 1
         return ast.Coalesce(op.line, op.col, left, right)
 
+    def call_args(self) -> list[ast.Expr]:
+        """After a call's `(`: arguments, then `name: value` named ones."""
+        args = self.bracketed(lambda: self.seq(TK.RPAREN, self.call_arg, "')' after arguments"))
+        named = False
+        for a in args:
+            if isinstance(a, ast.NamedArg):
+                named = True
+            elif named:
+                self.report(_tok_at(a), "a positional argument cannot follow a named one")
+                break
+        return args
+
+    def call_arg(self) -> ast.Expr:
+        tok = self.tok
+        if tok.kind is TK.IDENT and self.peek().kind is TK.COLON:
+            self.advance()
+            self.advance()
+            return ast.NamedArg(tok.line, tok.col, tok.value, self.expr())
+        return self.expr()
+
+    def check_defaults(self, params: list[ast.Param]) -> None:
+        """Parameters with defaults come last; a default is a constant (this
+        slice: the call site makes a fresh copy of it for each call)."""
+        seen = False
+        for p in params:
+            if p.default is None:
+                if seen:
+                    self.report(_tok_at(p), "a parameter without a default cannot follow one with a default")
+                    return
+                continue
+            seen = True
+            if not _constant(p.default):
+                self.report(_tok_at(p.default), "a default value must be a constant: a literal, or an array, map or record of them")
+
     def adjacent_bracket(self) -> bool:
         """`a?[i]`: a `?` directly followed by `[` (`c ? [1] : [2]` has a space)."""
         tok, nxt = self.tok, self.peek()
@@ -853,8 +892,7 @@ class Parser:
             link = ast.Field(name.line, name.col, hole, name.text)
             if self.tok.kind is TK.LPAREN:
                 call = self.advance()
-                args = self.bracketed(lambda: self.seq(TK.RPAREN, self.expr, "')' after arguments"))
-                link = ast.Call(call.line, call.col, link, args)
+                link = ast.Call(call.line, call.col, link, self.call_args())
         else:  # `?[`
             bracket = self.advance()
             index = self.bracketed(self.expr_in_brackets)
@@ -954,6 +992,32 @@ class Parser:
         if rest is None:
             self.fail_expected("'>' to close type arguments")
         self.tok = self.toks[self.pos] = Token(rest[0], rest[1], None, tok.line, tok.col + 1)
+
+
+def _tok_at(node: ast.Node) -> Token:
+    """A token standing for node's position, for `report`."""
+    return Token(TK.IDENT, "", None, node.line, node.col)
+
+
+def _constant(e: ast.Expr) -> bool:
+    """tlexpr: may this default value be copied to each call site?"""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (ast.IntLit, ast.FloatLit, ast.StrLit, ast.BoolLit, ast.NilLit)):
+            continue
+        if isinstance(x, ast.Unary) and x.op == "-" and isinstance(x.operand, (ast.IntLit, ast.FloatLit)):
+            continue
+        if isinstance(x, ast.ArrayLit):
+            stack.extend(x.items)
+        elif isinstance(x, ast.MapLit):
+            for k, v in x.entries:
+                stack += [k, v]
+        elif isinstance(x, ast.RecordLit):
+            stack.extend(v for _, v in x.fields)
+        else:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- API
