@@ -120,8 +120,9 @@ class ArgumentRules:
                 self.flow(p.default, dt, t, f"default of parameter '{p.name}'")
 
     def e_NamedArg(self, e: A.NamedArg, expected: Type | None) -> Type:
-        # Reached only where bind_args did not bind (a built-in's call): reported there.
-        return self.expr(e.value)
+        # Reached only where bind_args does not run: `super.m(name: v)`.
+        self.error(e, "named arguments need a function, method or class known at compile time")
+        return self.expr(e.value, expected)
 
 
 def _fresh_copy(default: A.Expr, line: int, col: int) -> A.Expr:

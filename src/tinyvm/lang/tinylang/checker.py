@@ -827,6 +827,8 @@ class Checker(MemberChecks, CheckRules, ArgumentRules):  # tlexpr: the 1.1 expre
 
     @staticmethod
     def _binary_result(op: str, lt: Type, rt: Type) -> Type | None:
+        if op == "*" and (lt is STRING or isinstance(lt, ArrayT)) and rt in (INT, ANY):
+            return lt  # tlexpr (1.1): `s * n`, `xs * n` (also `s *= n`)
         if op in ORDER:
             ok = lt is ANY or rt is ANY or (lt in NUMERIC and rt in NUMERIC) or (lt is STRING and rt is STRING)
             return BOOL if ok else None

@@ -165,13 +165,8 @@ class CheckRules:
         return STRING
 
     def v11_binary(self, e: A.Binary, lt: Type) -> Type:
-        """`**`, and `*` of a string or array (the other `*` are Checker's)."""
+        """`**` (`s * n` and `xs * n` are in Checker._binary_result)."""
         rt = self.expr(e.right)
-        if e.op == "*":
-            if rt is not INT and rt is not ANY:
-                self.error(e, f"unsupported operand types for *: {lt} and {rt}")
-                return ANY
-            return lt
         if lt is FLOAT or rt is FLOAT:
             if (lt in NUMERIC or lt is ANY) and (rt in NUMERIC or rt is ANY):
                 return FLOAT
@@ -189,7 +184,7 @@ class CheckRules:
 
     @staticmethod
     def is_v11_binary(op: str, lt: Type) -> bool:
-        return op == "**" or (op == "*" and (lt is STRING or isinstance(lt, ArrayT)))
+        return op == "**"
 
     def array_ctor_type(self, e: A.Call) -> Type:
         """`Array(n, fill)`: [T] for a fill of type T."""
