@@ -151,6 +151,9 @@ _TABLE: list[tuple] = [
     ("PAIRS", (), "1", 1, "replace a map by an array of its (key, value) tuples, an array by its (index, element) tuples (the iterable of `for k, v in ...`)"),
     # Issue 18, helper tlenum: static members of classes (TinyLang 1.1), runtime/enums.py.
     ("SET_STATIC", (NAME,), "2", 0, "class value -> set the class's static member names[a] (`static let`, `static fn`, an enum's values)"),
+    # tlexpr (issue 18, TinyLang 1.1 expressions): power and format specs.
+    ("POW", (), "2", 1, "a ** b: int ** non-negative int is a checked int (OverflowError), other numbers a float"),
+    ("FORMAT", (CONST,), "1", 1, "format the top of stack with the format spec consts[a] (Python's mini-language; ValueError if it does not apply)"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

@@ -130,6 +130,8 @@ OPS: dict[str, OpSpec] = {
     "MAKE_CLOSURE": OpSpec("closure", "closure", True), "MAKE_CLASS": _v("make_class"),
     "FALSY": _v("falsy", False, "bool"), "PRINT": _v("print", result="none"),
     "ASSIGN_GLOBAL": _v("assign_global", result="none"),
+    # tlexpr: functions using these stay on the interpreter for now
+    "POW": _NO, "FORMAT": _NO,
 }
 # Issue 18, helper tltuple: the tuple instructions are not modelled yet (a
 # function using them stays on the interpreter).

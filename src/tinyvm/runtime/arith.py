@@ -67,6 +67,14 @@ def mul(a: Any, b: Any) -> Any:
         return _checked(a * b)
     if _num(a) and _num(b):
         return float(a) * float(b)
+    # TinyLang 1.1 (tlexpr): `s * n` and `xs * n` repeat (n >= 0). Not yet
+    # on the heap: the MUL handler allocates an Array result; memory.py's
+    # checked_binary charges the size first.
+    ta = type(a)
+    if (ta is str or ta is Array) and type(b) is int:
+        if b < 0:
+            raise RtError("ValueError", f"repeat count must not be negative, got {b}")
+        return a * b if ta is str else Array(a.items * b)
     raise bad_operands("*", a, b)
 
 

@@ -114,8 +114,24 @@ def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]], fuel
             reserve(array_bytes(n))  # (alloc accounts it)
         return add(a, b)
 
+    mul = binary[O.MUL]
+
+    def mul_checked(a: Any, b: Any) -> Any:
+        # tlexpr: `s * n` / `xs * n` is refused before it is built, as `+` is.
+        ta = type(a)
+        if (ta is str or ta is Array) and type(b) is int and b > 0:
+            n = (len(a) if ta is str else len(a.items)) * b
+            if fuel is not None and n >= per_unit:
+                fuel(n)
+            if ta is Array:
+                reserve(array_bytes(n))
+            elif n >= SMALL_STR:
+                charge(STR_HEADER + (n if a.isascii() else 4 * n))
+        return mul(a, b)
+
     out = dict(binary)
     out[O.ADD] = add_checked
+    out[O.MUL] = mul_checked
     return out
 
 

@@ -45,6 +45,7 @@ from ..runtime.values import NeedsGuest, to_str
 from ..runtime.weakrefs import install as install_weakrefs
 from ..runtime.library import install as install_library
 from ..runtime.sets import install as install_sets
+from .ops_tlexpr import install as install_tlexpr  # tlexpr: Array(n, fill)
 from ..sched.concurrency import install as install_concurrency
 from ..sched.fiber import BLOCKED, DONE, Fiber
 from ..sched.scheduler import DEFAULT_BUDGET, Scheduler, Switch
@@ -195,6 +196,7 @@ class Machine(Calls, ObjectOps, Modules):
         install_weakrefs(self)
         install_library(self)  # the 1.1 built-ins (sum sorted range ord...)
         install_sets(self)
+        install_tlexpr(self)
 
     # ------------------------------------------------------------------ setup
 

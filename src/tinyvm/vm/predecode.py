@@ -265,7 +265,7 @@ def _for_range_store(ops: list, k: int, t: int, i: int, inclusive: int, d: int) 
 # --------------------------------------------------------------------------- the builders
 
 # Every instruction family registers its builders in vm/ops.py's table.
-from . import ops_calls, ops_enums, ops_flow, ops_values  # noqa: E402,F401
+from . import ops_calls, ops_enums, ops_flow, ops_tlexpr, ops_values  # noqa: E402,F401  (ops_tlexpr: POW, FORMAT)
 from .ops import BUILDERS  # noqa: E402
 
 _missing = [O.OPCODES[i].name for i, b in enumerate(BUILDERS) if b is None]

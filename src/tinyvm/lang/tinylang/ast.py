@@ -201,6 +201,7 @@ class Field(Expr):
 class Param(Node):
     name: str
     type: TypeExpr | None
+    default: Expr | None = None  # tlexpr: `fill: string = " "` (a constant: parser)
 
 
 @dataclass(slots=True)
@@ -227,6 +228,68 @@ class Spawn(Expr):
 @dataclass(slots=True)
 class Yield(Expr):
     value: Expr | None
+
+
+# tlexpr: the 1.1 expressions (spec section 13; lang/tinylang/nilexpr.py
+# checks and emits them). `**` is a Binary; defaults and named arguments are
+# not here yet.
+
+
+@dataclass(slots=True)
+class Coalesce(Expr):
+    """`left ?? right` (at the `??`): right runs only when left is nil."""
+
+    left: Expr
+    right: Expr
+
+
+@dataclass(slots=True)
+class Conditional(Expr):
+    """`cond ? then : orelse` (at the `?`)."""
+
+    cond: Expr
+    then: Expr
+    orelse: Expr
+
+
+@dataclass(slots=True)
+class Unwrap(Expr):
+    """`operand!` (at the `!`): the value, or TypeError("unexpected nil")."""
+
+    operand: Expr
+
+
+@dataclass(slots=True)
+class Hole(Expr):
+    """Inside an OptChain's link: the receiver, already on the stack and
+    known not to be nil (its type is set by the checker)."""
+
+
+@dataclass(slots=True)
+class OptChain(Expr):
+    """`obj?.f`, `obj?.m(args)`, `obj?[i]` (at the `?.`/`?`): nil when obj is
+    nil, else `link`, a Field, Call (of a Field) or Index whose innermost
+    object is a Hole standing for obj."""
+
+    obj: Expr
+    link: Expr
+
+
+@dataclass(slots=True)
+class NamedArg(Expr):
+    """`name: value` in a call's arguments (at the name); the checker puts the
+    values of a call to a known function in parameter order."""
+
+    name: str
+    value: Expr
+
+
+@dataclass(slots=True)
+class Formatted(Expr):
+    """A part `${value:spec}` of an interpolated string (at the spec)."""
+
+    value: Expr
+    spec: str
 
 
 # The links of chains: nodes whose left operand (`left`, `callee`, `obj`) is

@@ -54,6 +54,8 @@ from .hints import closest
 from .generics import GenericChecks
 from .members import MemberChecks
 from .tuples import TupleChecks
+from .arguments import ArgumentRules
+from .nilexpr import CheckRules
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
 from ..nesting import deeper_than, stack_depth
@@ -126,7 +128,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(GenericChecks, MemberChecks, TupleChecks):
+class Checker(GenericChecks, MemberChecks, TupleChecks, CheckRules, ArgumentRules):  # tlexpr: the 1.1 expressions (nilexpr.py), defaults and named arguments (arguments.py)
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -373,6 +375,7 @@ class Checker(GenericChecks, MemberChecks, TupleChecks):
     def check_function(self, node: A.FnDecl | A.Lambda, params: tuple[Type, ...], declared: Type | None, cls: ClassSym | None) -> Type:
         """Check a function body; returns its (declared or inferred) return type."""
         scope: FnScope = node.scope
+        self.check_defaults(node, params)  # tlexpr: default values fit their parameters
         first = 2 if scope.kind in ("method", "init") else 1
         if first == 2 and scope.slot_vars[1] is not None:
             scope.slot_vars[1].ty = class_type(cls) if cls is not None else ANY
@@ -833,6 +836,8 @@ class Checker(GenericChecks, MemberChecks, TupleChecks):
         return ANY
 
     def rest_Binary(self, e: A.Binary, lt: Type) -> Type:
+        if self.is_v11_binary(e.op, lt):  # tlexpr: `**`, `s * n`, `xs * n`
+            return self.v11_binary(e, lt)
         return self.binary_type(e, e.op, lt, self.expr(e.right))
 
     def binary_type(self, node: A.Node, op: str, lt: Type, rt: Type) -> Type:
@@ -850,6 +855,8 @@ class Checker(GenericChecks, MemberChecks, TupleChecks):
 
     @staticmethod
     def _binary_result(op: str, lt: Type, rt: Type) -> Type | None:
+        if op == "*" and (lt is STRING or isinstance(lt, ArrayT)) and rt in (INT, ANY):
+            return lt  # tlexpr (1.1): `s * n`, `xs * n` (also `s *= n`)
         if op in ORDER:
             ok = lt is ANY or rt is ANY or (lt in NUMERIC and rt in NUMERIC) or (lt is STRING and rt is STRING)
             return BOOL if ok else None

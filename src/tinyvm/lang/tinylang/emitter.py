@@ -38,6 +38,7 @@ from . import enums
 from ...bytecode.assembler import Handler, Instr, Label, assemble
 from ..nesting import MAX_COUNT, type_text_problem
 from .control import ControlEmitter, LoopCtx, TryCtx
+from .nilexpr import EmitRules
 from .resolver import constant_value
 from .scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
 from .types import runtime_text
@@ -49,6 +50,7 @@ BINOPS = {
     "==": O.EQ, "!=": O.NE, "<": O.LT, "<=": O.LE, ">": O.GT, ">=": O.GE,
     "..": O.RANGE, "..=": O.RANGE_INCL, "is": O.IS,
 }  # fmt: skip
+BINOPS["**"] = O.POW  # tlexpr (TinyLang 1.1)
 ASSIGN_OPS = {"+=": O.ADD, "-=": O.SUB, "*=": O.MUL, "/=": O.DIV, "%=": O.MOD}
 # The instructions with a count operand (the format's MAX_COUNT bounds it), and
 # what the count is of, for the compile error.
@@ -75,7 +77,7 @@ def start_pos(e: A.Expr) -> tuple[int, int]:
             return e.line, e.col
 
 
-class FunctionEmitter(ControlEmitter):
+class FunctionEmitter(ControlEmitter, EmitRules):  # tlexpr: EmitRules (nilexpr.py)
     def __init__(self, unit: "ModuleEmitter", scope: FnScope, name: str, line: int, col: int):
         self.unit = unit
         self.scope = scope

@@ -84,5 +84,6 @@ def undeclared(name: str, candidates: Iterable[str]) -> str:
     modules = _EXPORTED_BY.get(name)
     if modules:
         return f"{base}; it is in the {modules[0]} module: add 'from {modules[0]} import {name}'"
-    near = closest(name, candidates)
+    # (not the hidden `v?` of an `if let`, which no program can write)
+    near = closest(name, (c for c in candidates if not c.endswith("?")))
     return f"{base}; did you mean '{near}'?" if near is not None else base

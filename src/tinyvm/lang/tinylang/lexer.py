@@ -48,7 +48,7 @@ _MASTER = re.compile(
       ([A-Za-z_][A-Za-z0-9_]*)
     | (//[^\n]*)
     | (/\*)
-    | (\.\.=|\.\.|<<|>>|<=|>=|==|!=|\+=|-=|\*=|/=|%=|->|=>|[-+*/%&|^~<>=.,:;()\[\]{}?])
+    | (\?\?|\?\.|\*\*|\.\.=|\.\.|<<|>>|<=|>=|==|!=|\+=|-=|\*=|/=|%=|->|=>|[-+*/%&|^~<>=.,:;()\[\]{}?!])
     | (\n)
     | (0[xXbB][0-9A-Za-z_]*
       |[0-9][0-9_]*(?:\.[0-9][0-9_]*)?(?:[eE][+-]?[0-9_]*)?[A-Za-z0-9_]*)
@@ -193,6 +193,9 @@ class Lexer:
                             elif kind is TK.RBRACE:
                                 append(Token(TK.EOF, "}", None, line, m.start(g) - ls + 1))
                                 return toks, m.end(), True
+                        elif kind is TK.COLON and not stack:
+                            # tlexpr: a top-level `:` starts the format spec (`${x:8.2f}`)
+                            return self._format_spec(m.end(g), toks, line, ls)
                     append(Token(kind, text, None, line, m.start(g) - ls + 1))
                     trig = kind in inserts
                 elif g == _NL:
@@ -260,6 +263,22 @@ class Lexer:
         return toks, pos, True
 
     # ------------------------------------------------------------------ helpers
+
+    def _format_spec(self, pos: int, toks: list[Token], line: int, ls: int) -> tuple[list[Token], int, bool]:
+        """tlexpr: the raw text of a format spec after the top-level `:` of a
+        `${...}`, up to its `}` (a spec holds no braces, quotes or newlines):
+        one FORMAT_SPEC token, then the EOF as `run` ends an interpolation."""
+        src = self.src
+        i = pos
+        n = self.n
+        while i < n and src[i] not in '}"\n':
+            i += 1
+        col = pos - ls + 1
+        toks.append(Token(TK.FORMAT_SPEC, src[pos:i], src[pos:i], line, col))
+        if i < n and src[i] == "}":
+            toks.append(Token(TK.EOF, "}", None, line, i - ls + 1))
+            return toks, i + 1, True
+        return toks, i, False
 
     def _block_comment(self, pos: int) -> tuple[int, bool]:
         """Skip a (nesting) block comment starting at `pos`; returns (end, spans_lines)."""

@@ -229,6 +229,7 @@ class MemberChecks(_Base):
     def rest_Call(self, e: A.Call, lt: Type) -> Type:
         """A call whose callee -- or, for a method call `obj.m(...)`, whose
         object -- has type lt (the left link of a chain: Checker.expr)."""
+        self.bind_args(e, lt)  # type: ignore[attr-defined]  # tlexpr: defaults, named arguments (arguments.py)
         callee = e.callee
         if isinstance(callee, A.Field):
             return self.call_method(e, callee, lt)
@@ -397,6 +398,8 @@ class MemberChecks(_Base):
     def call_builtin(self, e: A.Call, name: str) -> Type:
         if name in S.LIBRARY_BUILTINS:  # (the 1.1 library: library_types.py)
             return check_library_call(self, e, name)
+        if name == "Array":  # tlexpr: typed from its fill (nilexpr.py)
+            return self.array_ctor_type(e)  # type: ignore[attr-defined]
         sig = S.BUILTIN_SIGS.get(name)
         n = len(e.args)
         if name in S.VARIADIC_BUILTINS:

@@ -53,6 +53,7 @@ from ..diagnostics import DiagnosticBag
 from ..nesting import recursion_room
 from . import ast, enums_syntax
 from .lexer import Lexer
+from .parse11 import Parse11, _tok_at
 from .tokens import KEYWORDS, SPELLING, TK, Token, describe
 
 __all__ = ["parse", "is_incomplete", "Parser", "MAX_DEPTH"]
@@ -74,7 +75,7 @@ _LOGICAL_PREC = 2  # `and`/`or` build Logical nodes, the rest Binary
 
 _ASSIGN_OPS = {TK.ASSIGN, TK.PLUS_EQ, TK.MINUS_EQ, TK.STAR_EQ, TK.SLASH_EQ, TK.PERCENT_EQ}
 _STMT_END = {TK.SEMI, TK.RBRACE, TK.EOF}
-_ENDS_AT_NEWLINE = {TK.QUESTION, TK.YIELD, TK.GT, TK.SHR}  # see at_statement_end
+_ENDS_AT_NEWLINE = {TK.QUESTION, TK.QQ, TK.YIELD, TK.GT, TK.SHR}  # see at_statement_end (QQ: `int??`)
 _YIELD_END = {TK.SEMI, TK.RBRACE, TK.RPAREN, TK.RBRACKET, TK.COMMA, TK.COLON, TK.EOF}
 _PREFIX = {TK.MINUS, TK.TILDE, TK.AWAIT, TK.SPAWN}
 _KEYWORD_KINDS = frozenset(KEYWORDS.values())
@@ -98,7 +99,7 @@ class _ParseError(Exception):
     """Unwinds to the innermost statement loop; the error is already recorded."""
 
 
-class Parser:
+class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
     """Parser state over one token list (swapped temporarily for `${...}` parts)."""
 
     def __init__(self, tokens: list[Token], path: str, bag: DiagnosticBag) -> None:
@@ -405,12 +406,14 @@ class Parser:
     def param(self) -> ast.Param:
         name = self.ident("parameter name")
         type_ = self.parse_type() if self.accept(TK.COLON) else None
-        return ast.Param(name.line, name.col, name.value, type_)
+        default = self.expr() if self.accept(TK.ASSIGN) else None  # tlexpr
+        return ast.Param(name.line, name.col, name.value, type_, default)
 
     def signature(self, context: str) -> tuple[list[ast.Param], ast.TypeExpr | None]:
         """`(params) -> ret` of a function declaration or lambda."""
         self.expect(TK.LPAREN, context)
         params = self.seq(TK.RPAREN, self.param, "',' or ')' after parameter")
+        self.check_defaults(params)  # tlexpr
         return params, (self.parse_type() if self.accept(TK.ARROW) else None)
 
     def fn_decl(self, start: Token, exported: bool) -> ast.FnDecl:
@@ -610,21 +613,27 @@ class Parser:
         self.no_record = saved
         return e
 
-    def if_stmt(self) -> ast.If:
+    def if_stmt(self) -> ast.Stmt:
         # Iterative over `else if` so long chains cost no recursion.
         chain: list[ast.If] = []
+        head: ast.Stmt | None = None
         while True:
             tok = self.advance()
-            cond = self.condition()
-            node = ast.If(tok.line, tok.col, cond, self.block("after if condition"), None)
+            if self.tok.kind is TK.LET:  # tlexpr: `if let v = e`
+                stmt, node = self.if_let(tok)
+            else:
+                cond = self.condition()
+                stmt = node = ast.If(tok.line, tok.col, cond, self.block("after if condition"), None)
             if chain:
-                chain[-1].orelse = node
+                chain[-1].orelse = stmt
+            else:
+                head = stmt
             chain.append(node)
             if not self.accept(TK.ELSE):
-                return chain[0]
+                return head
             if self.tok.kind is not TK.IF:
                 node.orelse = self.block("after 'else'")
-                return chain[0]
+                return head
 
     def try_stmt(self) -> ast.Try:
         tok = self.advance()
@@ -694,7 +703,7 @@ class Parser:
 
     def expr(self) -> ast.Expr:
         self.nested()
-        e = self.binary(1)
+        e = self.conditional()  # tlexpr: `c ? a : b` and `??` are below `or`
         self.depth -= 1
         return e
 
@@ -756,7 +765,7 @@ class Parser:
             k = tok.kind
             if k is TK.LPAREN:
                 self.advance()
-                args = self.bracketed(lambda: self.seq(TK.RPAREN, self.expr, "')' after arguments"))
+                args = self.call_args()  # tlexpr: named arguments
                 e = ast.Call(tok.line, tok.col, e, args)
             elif k is TK.LBRACKET:
                 self.advance()
@@ -770,10 +779,12 @@ class Parser:
                     continue
                 name = self.name_like("field name after '.'")
                 e = ast.Field(name.line, name.col, e, name.text)
-            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind is TK.DOT:
+            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind in (TK.DOT, TK.QDOT):
                 self.advance()  # a method chain continued on the next line, in brackets
+            elif k is TK.QDOT or k is TK.BANG or (k is TK.QUESTION and self.adjacent_bracket()):
+                e = self.nil_postfix(e)  # tlexpr: `?.`, `!`, `?[`
             else:
-                return e
+                return self.power(e)  # tlexpr: `**` binds tighter than a prefix on its left
 
     def expr_in_brackets(self) -> ast.Expr:
         self.skip_newlines()
@@ -899,6 +910,9 @@ class Parser:
             body = self.block("")
         else:
             self.fail_expected("'=>' or '{' after lambda parameters")
+        for p in params:  # tlexpr: a lambda is called as a value, so nothing could fill them
+            if p.default is not None:
+                self.report(_tok_at(p.default), "a lambda's parameters cannot have default values")
         return ast.Lambda(start.line, start.col, params, ret, body, is_async)
 
     def interpolation(self) -> ast.Interp:
@@ -913,7 +927,11 @@ class Parser:
             try:
                 if self.tok.kind is TK.EOF:
                     self.fail("expected expression in '${}'")
-                parts.append(self.expr())
+                value = self.expr()
+                if self.tok.kind is TK.FORMAT_SPEC:  # tlexpr: `${x:8.2f}`
+                    spec = self.advance()
+                    value = ast.Formatted(spec.line, spec.col, value, spec.value)
+                parts.append(value)
                 if self.tok.kind is not TK.EOF:
                     self.fail_expected("'}' after interpolated expression")
             finally:
@@ -926,10 +944,11 @@ class Parser:
         self.nested()
         t = self.type_atom()
         levels = 1
-        while self.accept(TK.QUESTION):  # `int??`: each `?` is a level of the tree
-            self.nested()
-            levels += 1
-            t = ast.OptionalType(t.line, t.col, t)
+        while self.tok.kind is TK.QUESTION or self.tok.kind is TK.QQ:  # `int??`: each `?` is a level
+            for _ in range(1 + (self.advance().kind is TK.QQ)):  # (the lexer makes `??` one token)
+                self.nested()
+                levels += 1
+                t = ast.OptionalType(t.line, t.col, t)
         self.depth -= levels
         return t
 

@@ -38,6 +38,7 @@ from ..nesting import MAX_FUNCTION_NESTING
 from . import ast as A
 from . import enums
 from .hints import undeclared
+from .nilexpr import ResolveRules
 from .scopes import BUILTIN, GLOBAL, LOCAL, UPVAL, BlockScope, FnScope, Ref, Var
 
 BUILTIN_NAMES = frozenset(
@@ -50,6 +51,7 @@ BUILTIN_NAMES = frozenset(
 )
 # Issue 18, helper tltuple: the tuple built-ins (runtime/tuples.py).
 BUILTIN_NAMES = BUILTIN_NAMES | {"zip", "enumerate"}
+BUILTIN_NAMES |= {"Array"}  # tlexpr (TinyLang 1.1): Array(n, fill)
 
 
 def constant_value(e: A.Expr | None) -> tuple[bool, object]:
@@ -74,7 +76,7 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-class Resolver:
+class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
     def __init__(
         self,
         bag: DiagnosticBag,

@@ -110,6 +110,8 @@ BUILTIN_SIGS: dict[str, Sig] = {
 # Issue 18, helper tltuple: the tuple built-ins; the checker types their
 # results from the arguments (tuples.py: TupleChecks.tuple_builtin).
 BUILTIN_SIGS.update({"zip": Sig((ArrayT(ANY), ArrayT(ANY)), ArrayT(ANY)), "enumerate": Sig((ArrayT(ANY),), ArrayT(ANY))})
+# tlexpr: Array(n, fill) is typed [T] from its fill by the checker (lang/tinylang/nilexpr.py).
+BUILTIN_SIGS["Array"] = Sig((INT, ANY), ArrayT(ANY))
 VARIADIC_BUILTINS = {"print": 0, "min": 1, "max": 1}  # name -> minimum argument count
 # The built-ins whose types depend on their arguments (library_types.py).
 LIBRARY_BUILTINS = ("sum", "sorted", "reversed", "any_of", "all_of", "range", "eprint")

@@ -117,6 +117,13 @@ class TK(IntEnum):
     ARROW = 95
     FAT_ARROW = 96
     QUESTION = 97
+    # tlexpr (1.1 expressions, spec section 13): `??` `?.` postfix `!` `**`,
+    # and the format spec of an interpolation (`${x:8.2f}`: value = the spec text)
+    QQ = 100
+    QDOT = 101
+    BANG = 102
+    STARSTAR = 103
+    FORMAT_SPEC = 104
     # special
     ERROR = 120  # a spot the lexer already reported: the parser stays quiet there
     EOF = 121
@@ -148,6 +155,8 @@ OPERATORS: dict[str, TK] = {
     "(": TK.LPAREN, ")": TK.RPAREN, "[": TK.LBRACKET, "]": TK.RBRACKET,
     "{": TK.LBRACE, "}": TK.RBRACE, "->": TK.ARROW, "=>": TK.FAT_ARROW,
     "?": TK.QUESTION,
+    # tlexpr
+    "??": TK.QQ, "?.": TK.QDOT, "!": TK.BANG, "**": TK.STARSTAR,
 }  # fmt: skip
 
 # Source spelling of every fixed-text kind, for messages ("expected ')'").
@@ -158,6 +167,7 @@ SPELLING.update({k: s for s, k in KEYWORDS.items()})
 INSERTS_SEMI: frozenset[TK] = frozenset({
     TK.IDENT, TK.INT, TK.FLOAT, TK.STRING, TK.INTERP, TK.NIL, TK.TRUE, TK.FALSE,
     TK.SELF, TK.RETURN, TK.BREAK, TK.CONTINUE, TK.RPAREN, TK.RBRACKET, TK.RBRACE,
+    TK.BANG,  # tlexpr: `let y = x!` ends at the newline (spec 13)
 })  # fmt: skip
 
 
