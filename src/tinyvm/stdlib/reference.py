@@ -46,6 +46,7 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("builtin", "ord", "ord(s) -> int", "Code point of a one-character string (1.1)."),
     ("builtin", "chr", "chr(n) -> string", "The character of code point n, 0..0x10FFFF (1.1)."),
     ("builtin", "Set", "Set(xs?) -> Set", "A new set, from an array, range or set (1.1)."),
+    ("builtin", "Array", "Array(n, fill) -> [T]", "An array of n elements, each `fill` (the same value in every slot); n < 0 is a ValueError (1.1)."),
     ("builtin", "zip", "zip(a, b) -> [(A, B)]", "Tuples of the elements at the same index; stops at the shorter array (1.1)."),
     ("builtin", "enumerate", "enumerate(xs) -> [(int, T)]", "Tuples of each element's index and the element (1.1)."),
     ("builtin", "Comparable", "interface Comparable { fn compare(other: Self) -> int }", "The built-in interface of ordered values, implemented by int, float and string: `a.compare(b)` is negative, zero or positive (1.1)."),
