@@ -155,21 +155,16 @@ class Jit:
         }
         # A VM that counts fuel gets code that counts it too (jit/fuel.py).
         self.metered = bool(vm.limits.metered)
-        # The native tier (docs/native.md): not on a VM that counts fuel (v0
-        # native code does not count instructions; interpreted and Python-JIT
-        # code count them exactly).
+        # The native tier (docs/native.md); on a VM that counts fuel, native
+        # code counts it too, per bytecode block (jit/fuel.py's weights).
         self.native: Any = None
         if native:
             from .native import require
 
             require()  # NativeUnavailable: the one-line "needs llvmlite" error
-            if self.metered:
-                if log is not None:
-                    log("jit: native tier off: this VM counts fuel (native code does not count instructions yet)")
-            else:
-                from .native.engine import NativeTier
+            from .native.engine import NativeTier
 
-                self.native = NativeTier(vm, log)
+            self.native = NativeTier(vm, log)
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -305,7 +300,8 @@ class Jit:
                 fb.epc = 0
             return st.orig0(fb)
 
-        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback)
+        # (resume0: where a deopt back at the call's pc 0 goes on, the interpreter's own op)
+        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, resume0=st.orig0)
         if op is not None:
             self._register(op, None, st.code, 0)
         return op

@@ -52,6 +52,7 @@ class ExitState:
     reason: str = ""
     callee: int | None = None  # waiting for a native callee: its global slot (the frame's fn is G[callee])
     ret_pc: int = -1  # waiting: the pc after the call (its return op)
+    refund: int = -1  # fuel the exit gives back (emit.py; -1: not decided yet)
 
     @property
     def words(self) -> int:

@@ -43,7 +43,8 @@ import struct
 
 from ...ir.nodes import Block, Function, Instr
 from .deopt import ExitState, entry_state, exit_state
-from .select import Typed
+from ..fuel import block_ends, prefix_counts
+from .select import NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
 # effects the VM can see (Typed.effects) may compile: other helpers read this.
@@ -94,6 +95,21 @@ class _FnEmitter:
         self.names = names  # Code -> LLVM function name
         self.table: list[ExitState] = table if table is not None else []  # exit id -> state (shared by a module)
         self.exit_lines: list[str] = []
+        # Fuel (a VM that counts it: the IR has jit/fuel.py's `fuel[n]` ops).
+        # ctx[4] is the fuel native code may still spend; each `fuel[n]`
+        # takes its block's n whole, or leaves at the block's start when
+        # fewer are left (the interpreter then spends the rest, exactly). An
+        # exit mid-block gives back what lies from its pc to the block's end
+        # (the interpreter counts those): `fcur` is (start, end) of the
+        # bytecode block the current IR block counted last, None when it
+        # counted none yet.
+        fn = ty.fn
+        self.metered = any(i.op == "fuel" for b in fn.blocks for i in b.instrs)
+        self.fcur: tuple[int, int] | None = None
+        if self.metered:
+            self.pre = prefix_counts(ty.code)
+            starts = {i.pc for b in fn.blocks for i in b.instrs if i.op == "fuel"}
+            self.ends = block_ends(ty.code, starts | {b.pc for b in fn.blocks if b.pc is not None} | {0})
         self.lines: list[str] = []
         self.n = 0
         self.cur = ""
@@ -138,9 +154,44 @@ class _FnEmitter:
         es = exit_state(at.state, self.ty.types, reason=why, waiting=at if waiting else None)
         self.exit_to(cond, es)
 
+    def refund(self, es: ExitState) -> None:
+        """The fuel an exit gives back: what its frame counted of its
+        bytecode block from the pc the interpreter resumes at (see __init__)."""
+        es.refund = 0
+        if not self.metered:
+            return
+        pc = es.ret_pc if es.callee is not None else es.pc
+        fc = self.fcur
+        if fc is None:
+            if pc not in self.ends:
+                raise NotEligible(f"fuel: an exit at pc {pc} before its block is counted")
+            return
+        if not fc[0] <= pc <= fc[1]:
+            raise NotEligible(f"fuel: an exit at pc {pc} outside its bytecode block")
+        es.refund = self.pre[fc[1]] - self.pre[pc]
+
+    def fuel(self, i: Instr) -> None:
+        """`fuel[n]`: take the block's n from ctx[4], or leave at its start."""
+        s = i.pc
+        st = self.ty.fn.entries.get(s)
+        es = exit_state(st, self.ty.types, reason="out of fuel in native code", defined=self.defined)
+        n = i.attrs[0]
+        f0, f1, fz = self.tmp("fu"), self.tmp("fu"), self.tmp("fz")
+        L = self.lines
+        L.append(f"  {f0} = load i64, i64* %fuel")
+        L.append(f"  {f1} = sub i64 {f0}, {n}")
+        L.append(f"  {fz} = icmp slt i64 {f1}, 0")
+        self.fcur = None  # (nothing of this block is counted on its exit)
+        self.refund(es)
+        self.exit_to(fz, es)
+        L.append(f"  store i64 {f1}, i64* %fuel")
+        self.fcur = (s, self.ends[s])
+
     def exit_to(self, cond: str, es: ExitState) -> None:
         """Branch (unlikely) to a new exit block that writes es's record into
         the deopt buffer and returns the fail flag; go on otherwise."""
+        if es.refund < 0:
+            self.refund(es)
         sid = len(self.table)
         self.table.append(es)
         x = f"X{sid}"
@@ -161,6 +212,10 @@ class _FnEmitter:
                 w = w2
             X.append(f"  %xq{sid}.{j} = getelementptr i64, i64* %xp{sid}, i64 {j + 1}")
             X.append(f"  store i64 {w}, i64* %xq{sid}.{j}")
+        if es.refund:
+            X.append(f"  %xf{sid} = load i64, i64* %fuel")
+            X.append(f"  %xg{sid} = add i64 %xf{sid}, {es.refund}")
+            X.append(f"  store i64 %xg{sid}, i64* %fuel")
         X.append(f"  %xn{sid} = add i64 %xc{sid}, {8 * es.words}")
         X.append(f"  store i64 %xn{sid}, i64* %cur")
         X.append("  br label %bail")
@@ -195,12 +250,13 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
-        defined = set(fn.values())
+        defined = self.defined = set(fn.values())
         body: dict[Block, list[str]] = {}
         exits: dict[Block, str] = {}
         for b in fn.blocks:
             self.lines = []
             self.cur = f"B{b.label}"
+            self.fcur = None
             if b in headers:
                 st = fn.entries.get(b.pc) if b.pc is not None else None
                 self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
@@ -212,9 +268,11 @@ class _FnEmitter:
         out = [head, "entry:"]
         # (the depth is checked by the caller, before the call: deopt.py)
         out.append("  %cur = getelementptr i64, i64* %ctx, i64 3")
+        out.append("  %fuel = getelementptr i64, i64* %ctx, i64 4")
         out.append("  %d1 = sub i64 %depth, 1")
         self.lines = out
         self.cur = "entry"
+        self.fcur = None
         self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
         for b in fn.blocks:
@@ -236,6 +294,9 @@ class _FnEmitter:
         L = self.lines
         if op in ("const", "range"):
             return  # constants are literals at their uses; `range` is dead
+        if op == "fuel":
+            self.fuel(i)
+            return
         r = f"%v{i.id}"
         a = i.args
         if op in ("add", "sub", "mul", "div", "mod"):

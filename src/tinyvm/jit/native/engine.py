@@ -50,11 +50,14 @@ from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
+from ...vm.blocks import MAX_WEIGHT
+from ..fuel import meter
 from .deopt import read_records, rebuild
 from .emit import emit_module
 from .select import NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
+FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
 _llvm: Any = None
@@ -91,10 +94,13 @@ def jit_pipeline_plain() -> list[str]:
     return jit_pipeline()
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str]) -> Typed:
-    """Build, optimize (no speculation) and type one code object, or raise NotEligible."""
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False) -> Typed:
+    """Build, optimize (no speculation) and type one code object, or raise
+    NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts fuel)."""
     try:
         fn = build(code)
+        if metered:
+            meter(fn, code)
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
@@ -190,7 +196,8 @@ class NativeTier:
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
         self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "deopts": 0}
-        self.ctx = (ctypes.c_int64 * 4)()
+        self.ctx = (ctypes.c_int64 * 5)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel)
+        self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
         # cursor. One per VM, grown when a module with bigger records compiles.
@@ -237,7 +244,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes)
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered)
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -277,8 +284,17 @@ class NativeTier:
             self.log(f"jit: native {code.name} in {comp.ms:.1f} ms ({n} function{'s' if n != 1 else ''}, LLVM O2, MCJIT)")
         return comp
 
-    def entry(self, code: Code, G: list, max_depth: int, fallback: Callable[[Any], Any]) -> Callable | None:
-        """The pc-0 op that runs code natively, or None when it does not compile."""
+    def entry(
+        self,
+        code: Code,
+        G: list,
+        max_depth: int,
+        fallback: Callable[[Any], Any],
+        resume0: Callable | None = None,
+    ) -> Callable | None:
+        """The pc-0 op that runs code natively, or None when it does not compile.
+        `resume0`: the interpreter's own op at pc 0, where a deopt at the
+        call's very start goes on (the function's pc-0 op is this entry op)."""
         comp = self.compile(code, G)
         if comp is None:
             return None
@@ -297,6 +313,15 @@ class NativeTier:
         tier = self
         name = code.name
         kinds = [(k + 1, p) for k, p in enumerate(params)]
+        lim = self.vm.limits
+        metered = self.metered
+        mcell = lim.meter
+        # What native code leaves unspent for the rest of the dispatch loop's
+        # chunk: the loop sized the chunk so that every op of it may weigh
+        # MAX_WEIGHT and still fit the fuel left (vm/limits.py), and a native
+        # call weighs far more. Near the end of the fuel, native code so
+        # leaves at once and the interpreter steps exactly to the stop.
+        reserve = self.vm.chunk * MAX_WEIGHT
 
         def native(fb: Any) -> Any:
             if hooks.stepping:
@@ -322,11 +347,19 @@ class NativeTier:
             ctx[0] = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
             base = ctx[3] = tier.buf_addr
+            if metered:
+                # The fuel native code may spend: what is left, and the one
+                # unit the loop counted for this dispatch (native code counts
+                # every instruction of the call itself, pc 0's block included).
+                stop = lim.stop
+                fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
             st = cfunc(ctx_addr, args_addr, out_addr)
             tier.fiber = saved
             stats["native_calls"] += 1
+            if metered:
+                mcell.cell_contents += fuel - ctx[4] - 1
             if st:
-                return tier.deoptimise(fb, comp, G, (ctx[3] - base) >> 3, name)
+                return tier.deoptimise(fb, comp, G, (ctx[3] - base) >> 3, name, resume0)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
             C, r = fb.frames.pop()
@@ -336,7 +369,7 @@ class NativeTier:
 
         return native
 
-    def deoptimise(self, fb: Any, comp: Compiled, G: list, nwords: int, name: str) -> Any:
+    def deoptimise(self, fb: Any, comp: Compiled, G: list, nwords: int, name: str, resume0: Callable | None = None) -> Any:
         """Native code left (deopt.py): rebuild the interpreter frames it
         wrote and return the op the interpreter runs next. A stop the poll
         asked for is honoured here, frames rebuilt: a deadline or interrupt
@@ -347,6 +380,8 @@ class NativeTier:
         records = read_records(self.buf[:nwords], comp.table)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded)
+        if len(records) == 1 and records[0][0].pc == 0 and resume0 is not None:
+            op = resume0  # (not this entry op again: the interpreter runs the call)
         why = self.stop_reason
         self.stop_reason = ""
         if self.log is not None and stats["deopts"] <= 8:

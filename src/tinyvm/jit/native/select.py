@@ -124,7 +124,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                     types[i] = got.pop()
                     changed = True
             for i in b.instrs:
-                if i in types:
+                if i in types or i.op == "fuel":  # (fuel: jit/fuel.py, a VM that counts it)
                     continue
                 if any(a not in types for a in i.args):
                     continue
@@ -133,7 +133,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                 changed = True
     for b in fn.blocks:
         for i in b.all():
-            if i.op in ("jump",):
+            if i.op in ("jump", "fuel"):
                 continue
             if i.op == "branch":
                 if types.get(i.args[0]) != "b":
