@@ -313,7 +313,9 @@ class Jit:
             if op is not None:
                 st.native = op
                 st.entry0 = op
-                if pc == 0 or not st.python_ok:
+                # (native code that calls out leaves for the rest of the call:
+                # the Python JIT's entries after the call take it on)
+                if (pc == 0 and not getattr(op, "calls_out", False)) or not st.python_ok:
                     st.tried = True
                     return True
         if not st.python_ok:

@@ -160,6 +160,64 @@ print(h(2.5, false, 2))
     assert code == 1 and "ZeroDivisionError" in err
 
 
+# -- calls out --------------------------------------------------------------------
+
+CALLOUT = """
+fn show(n: int) -> string { return "v" + str(n) }
+fn side(n: int) -> int { let a = [n, n + 1]; return a[1] }
+fn loop(n: int, every: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += i * 2
+    if i % every == 0 { show(i) }
+  }
+  return s + side(n)
+}
+fn outer(n: int) -> int { return loop(n, 7) + loop(n, n + 1) }
+print(outer(50))
+var t = 0
+for k in 0..100 { t += loop(3, 2) }
+print(t)
+"""
+
+
+def test_a_native_loop_calls_out_through_the_vm_and_goes_on_in_the_python_jit() -> None:
+    code, out, _ = same(CALLOUT, "outer")
+    assert out == "5002\n1000\n"
+    assert code == 0
+    # outer and loop native; show and side are not: native code leaves at the
+    # first call out, two frames rebuilt, and the VM makes the call.
+    log = both.log
+    assert any(x.startswith("jit: not native side:") for x in log) and any(x.startswith("jit: not native show:") for x in log), log
+    assert deopts()[0] == (8, 44, "loop", 2), log
+    # loop(3, 2) leaves at a call out in every call: after CALLOUT_TRIES the
+    # other tiers run it.
+    assert any(x.startswith("jit: native loop off: 64 of its 64 calls left at a call out") for x in log), log
+
+
+def test_an_error_in_a_called_out_function_has_the_interpreters_trace() -> None:
+    src = """
+fn bad(n: int) -> int { let a = [n]; return a[n] }
+fn mid(n: int) -> int { var s = 0; for i in 0..n { s += i }; return s + bad(n) }
+fn top(n: int) -> int { return mid(n) * 2 }
+print(top(0))
+print(top(3))
+"""
+    code, out, err = same(src, "top")
+    assert code == 1 and out == "0\n" and "IndexError" in err and "at mid (" in err and "at top (" in err
+
+
+def test_a_call_out_counts_fuel_exactly() -> None:
+    want, got = both(CALLOUT, "--fuel=20000")
+    assert got == want
+    vms = []
+    for jit in ("off", "native-eager"):
+        vm = VM(stdout=io.StringIO(), jit=jit, meter_fuel=True)
+        vm.run_source(CALLOUT, "t.tl")
+        vms.append(vm.fuel_used)
+    assert vms[0] == vms[1]
+
+
 # -- a generated differential test --------------------------------------------
 
 _OPS = ["+", "-", "*", "/", "%"]

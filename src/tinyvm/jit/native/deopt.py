@@ -37,6 +37,8 @@ from ...ir.build import decode
 from ...ir.nodes import FrameState, Instr
 from .select import NotEligible
 
+CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM makes (select.py)
+
 # Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant, nil.
 WORD, CONST, NIL = 0, 1, 2
 

@@ -52,11 +52,12 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from .deopt import read_records, rebuild
+from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
 from .select import NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
+CALLOUT_TRIES = 64  # calls of a function that calls out before deciding whether native code pays
 FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
@@ -108,8 +109,9 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
 
 
 def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
-    """root and every function it reaches through calls, all eligible with
-    matching argument types (NotEligible otherwise)."""
+    """root and every function it reaches through native calls: eligible,
+    with matching argument types; every other call becomes a call out
+    (Typed.effects: native code deoptimises there and the VM makes it)."""
     first = typed(root)
     group = [first]
     seen = {root: first}
@@ -119,19 +121,21 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
         k += 1
         for b in ty.fn.blocks:
             for i in b.instrs:
-                if i.op != "call_global":
+                if i.op != "call_global" or i in ty.effects:
                     continue
                 callee = ty.callees[i.attrs[0]]
                 if callee not in seen:
                     try:
                         seen[callee] = typed(callee)
-                    except NotEligible as e:
-                        raise NotEligible(f"calls {callee.name}, which is not eligible: {e}") from None
-                    group.append(seen[callee])
+                    except NotEligible:
+                        seen[callee] = None
+                    else:
+                        group.append(seen[callee])
                 cty = seen[callee]
-                got = [ty.types[a] for a in i.args]
-                if got != cty.params:
-                    raise NotEligible(f"calls {callee.name} with arguments of other types than its parameters")
+                if cty is None or [ty.types[a] for a in i.args] != cty.params:
+                    # Not native (or not with these argument types): native
+                    # code calls out through the VM there (deopt.py).
+                    ty.effects.append(i)
     return group
 
 
@@ -147,6 +151,13 @@ class Compiled:
     ir_before: str = ""
     ir_after: str = ""
     table: list = field(default_factory=list)  # exit id -> deopt.ExitState
+    calls: int = 0  # native calls of the entry op (counted while it calls out: see deoptimise)
+    callouts: int = 0  # of them, how many left at a call out
+    off: bool = False  # most calls left at a call out: the other tiers run it
+
+    @property
+    def calls_out(self) -> bool:
+        return any(es.reason == CALL_OUT for es in self.table)
 
     @property
     def record_words(self) -> int:
@@ -322,9 +333,10 @@ class NativeTier:
         # call weighs far more. Near the end of the fuel, native code so
         # leaves at once and the interpreter steps exactly to the stop.
         reserve = self.vm.chunk * MAX_WEIGHT
+        calls_out = comp.calls_out
 
         def native(fb: Any) -> Any:
-            if hooks.stepping:
+            if hooks.stepping or comp.off:
                 return fallback(fb)
             L = fb.L
             for k, p in kinds:
@@ -358,6 +370,8 @@ class NativeTier:
             stats["native_calls"] += 1
             if metered:
                 mcell.cell_contents += fuel - ctx[4] - 1
+            if calls_out:
+                comp.calls += 1
             if st:
                 return tier.deoptimise(fb, comp, G, (ctx[3] - base) >> 3, name, resume0)
             w = out.value
@@ -367,6 +381,7 @@ class NativeTier:
             fb.L = C
             return r
 
+        native.calls_out = calls_out  # type: ignore[attr-defined]  # (jit/tier.py: compile the Python JIT too)
         return native
 
     def deoptimise(self, fb: Any, comp: Compiled, G: list, nwords: int, name: str, resume0: Callable | None = None) -> Any:
@@ -384,6 +399,16 @@ class NativeTier:
             op = resume0  # (not this entry op again: the interpreter runs the call)
         why = self.stop_reason
         self.stop_reason = ""
+        if records[0][0].reason == CALL_OUT:
+            # A call out leaves native code for the rest of the call (the
+            # Python JIT's entries after calls and at loop headers take it
+            # on). When most calls leave so, native code only adds a deopt
+            # per call: hand the function to the other tiers.
+            comp.callouts += 1
+            if comp.calls >= CALLOUT_TRIES and 2 * comp.callouts > comp.calls and not comp.off:
+                comp.off = True
+                if self.log is not None:
+                    self.log(f"jit: native {name} off: {comp.callouts} of its {comp.calls} calls left at a call out")
         if self.log is not None and stats["deopts"] <= 8:
             es = records[0][0]
             line, _ = es.code.position(es.pc)

@@ -45,7 +45,7 @@ WHITELIST = {
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result only frame states name (a for-range loop's leftover)",
-    "call_global": "a hoisted function that is itself eligible",
+    "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -194,9 +194,15 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     if op == "call_global":
         slot = i.attrs[0]
         callee = callee_of(slot)
+        ret = scalar(getattr(callee, "ret_type", None)) if callee is not None else None
+        if ret is None and i not in uses:
+            # A call native code cannot make whose result it never uses: a
+            # call out, through the VM (native code deoptimises there).
+            if i not in ty.effects:
+                ty.effects.append(i)
+            return "i"
         if callee is None:
             raise NotEligible(f"calls global {slot}, not a hoisted function")
-        ret = scalar(getattr(callee, "ret_type", None))
         if ret is None:
             raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
         ty.callees[slot] = callee
