@@ -17,7 +17,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from native_helpers import both, native  # noqa: E402
+from native_helpers import both, cli, native  # noqa: E402
 from tinyvm.api import VM  # noqa: E402
 
 INT_MAX = 9223372036854775807
@@ -224,13 +224,13 @@ _OPS = ["+", "-", "*", "/", "%"]
 
 
 @st.composite
-def programs(draw: st.DrawFn) -> str:
+def programs(draw: st.DrawFn, loops: int = 4) -> str:
     """Three typed functions calling each other in loops, one failing (maybe) at a random point."""
     edge = st.sampled_from([0, 1, -1, 2, 7, 3037000499, INT_MAX, -INT_MAX - 1, 1 << 40])
     lines = []
     for name, callee in (("f2", None), ("f1", "f2"), ("f0", "f1")):
         body = ["  var s = a", "  var t = b"]
-        n = draw(st.integers(0, 4))
+        n = draw(st.integers(0, loops))
         loop = []
         for _ in range(draw(st.integers(1, 3))):
             op = draw(st.sampled_from(_OPS))
@@ -251,3 +251,26 @@ def programs(draw: st.DrawFn) -> str:
 def test_generated_failures_deoptimise_exactly(src: str) -> None:
     want, got = both(src)
     assert got == want, (src, got, want, both.log)
+
+
+def fuel_run(src: str, jit: str) -> tuple[int, str]:
+    out = io.StringIO()
+    vm = VM(stdout=out, jit=jit, meter_fuel=True)
+    try:
+        vm.run_source(src, "t.tl")
+    except Exception as e:  # noqa: BLE001 - the error is part of what is compared
+        out.write(f"error: {e}\n")
+    return vm.fuel_used, out.getvalue()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(loops=40), st.floats(0.0, 1.0))
+def test_generated_programs_count_fuel_exactly_and_stop_at_the_same_place(src: str, at: float) -> None:
+    total, out = fuel_run(src, "off")
+    assert fuel_run(src, "native-eager") == (total, out), src
+    # A fuel limit somewhere in the run (native code runs only where more
+    # than a chunk's worth is left: vm/limits.py; so in the bigger programs).
+    n = max(1, int(total * at))
+    want = cli(["run", f"--fuel={n}", "-e", src])
+    got = cli(["run", "--jit=native-eager", f"--fuel={n}", "-e", src])
+    assert got == want, (src, n)
