@@ -218,6 +218,27 @@ def test_a_call_out_counts_fuel_exactly() -> None:
     assert vms[0] == vms[1]
 
 
+def test_print_is_a_call_out() -> None:
+    src = """
+fn count(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += i * i
+    if i % 100000 == 0 { print(i, s) }
+  }
+  return s
+}
+fn uses(n: int) -> int { let p = print(n); return n }
+print(uses(3))
+print(count(1000))
+print(count(3037000600))
+"""
+    code, out, err = same(src, "count")
+    assert code == 1 and out.startswith("3\n3\n0 0\n332833500\n0 0\n100000 333338333350000\n") and out.endswith("3000000 9000004500000500000\n") and "OverflowError" in err and "at count (" in err
+    # (uses's `p` is dead: its print is a call out too)
+    assert [(d[0], d[2]) for d in deopts()[:2]] == [(10, "uses"), (6, "count")], both.log
+
+
 # -- a generated differential test --------------------------------------------
 
 _OPS = ["+", "-", "*", "/", "%"]

@@ -39,8 +39,9 @@ from .select import NotEligible
 
 CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM makes (select.py)
 
-# Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant, nil.
-WORD, CONST, NIL = 0, 1, 2
+# Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant,
+# nil, a built-in (by name: the VM's own object).
+WORD, CONST, NIL, BUILTIN = 0, 1, 2, 3
 
 
 @dataclass
@@ -96,6 +97,8 @@ def exit_state(
             out.slots.append((NIL,))
         elif v.op == "const":
             out.slots.append((CONST, v.attrs[0]))
+        elif v.op == "builtin":
+            out.slots.append((BUILTIN, v.attrs[0]))
         elif v.op == "range" or v not in types:
             raise NotEligible(f"the frame state at pc {st.pc} names v{v.id} ({v.op}), which native code does not hold")
         else:
@@ -113,7 +116,7 @@ def _float(w: int) -> float:
     return struct.unpack("<d", struct.pack("<q", w))[0]
 
 
-def read_records(words: list[int], table: list[ExitState]) -> list[tuple[ExitState, list]]:
+def read_records(words: list[int], table: list[ExitState], builtins: dict) -> list[tuple[ExitState, list]]:
     """The buffer's records, boxed: [(exit, L[1:] values)], innermost frame first."""
     out = []
     k = 0
@@ -131,6 +134,8 @@ def read_records(words: list[int], table: list[ExitState]) -> list[tuple[ExitSta
                 vals.append(w if m == "i" else _float(w) if m == "f" else w != 0)
             elif kind == CONST:
                 vals.append(s[1])
+            elif kind == BUILTIN:
+                vals.append(builtins[s[1]])
             else:
                 vals.append(None)
         out.append((es, vals))

@@ -294,8 +294,8 @@ class _FnEmitter:
         op = i.op
         ty = self.ty.types
         L = self.lines
-        if op in ("const", "range"):
-            return  # constants are literals at their uses; `range` is dead
+        if op in ("const", "range", "builtin"):
+            return  # constants are literals at their uses; `range` is dead; a built-in is only called out
         if op == "fuel":
             self.fuel(i)
             return
@@ -351,7 +351,7 @@ class _FnEmitter:
         if op == "check_bool":
             L.append(f"  {r} = xor i1 {self.val(a[0])}, false")
             return
-        if op == "call_global" and i in self.ty.effects:
+        if op in ("call_global", "call") and i in self.ty.effects:
             # A call out (select.py, engine.group_of): leave for the VM, which
             # makes the call and goes on (the rest of this path is dead here).
             self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))

@@ -392,7 +392,7 @@ class NativeTier:
         turn (this one resumes at the exact pc)."""
         stats = self.stats
         stats["deopts"] += 1
-        records = read_records(self.buf[:nwords], comp.table)
+        records = read_records(self.buf[:nwords], comp.table, self.vm.builtins)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded)
         if len(records) == 1 and records[0][0].pc == 0 and resume0 is not None:

@@ -46,6 +46,8 @@ WHITELIST = {
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result only frame states name (a for-range loop's leftover)",
     "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM",
+    "builtin": "a built-in only called (by calls out) and named by frame states",
+    "call": "of a built-in, its result unused: a call out through the VM",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -133,6 +135,8 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                 changed = True
     for b in fn.blocks:
         for i in b.all():
+            if any(types.get(x) == "o" for x in i.args[i.op == "call" :]):
+                raise NotEligible(f"{i.op} of a built-in (only calls of built-ins are calls out)")
             if i.op in ("jump", "fuel"):
                 continue
             if i.op == "branch":
@@ -191,6 +195,16 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a != ["i", "i"] or i in uses:
             raise NotEligible("a range value that is used")
         return "i"  # (never emitted: only frame states name it)
+    if op == "builtin":
+        # Not a machine value ("o"): native code never holds it, only calls
+        # out with it (checked in analyze); a deopt rebuilds it by name (deopt.py).
+        return "o"
+    if op == "call":
+        if a[0] != "o" or "o" in a[1:] or i in uses:
+            raise NotEligible("uses call")
+        if i not in ty.effects:
+            ty.effects.append(i)
+        return "i"
     if op == "call_global":
         slot = i.attrs[0]
         callee = callee_of(slot)
