@@ -224,7 +224,7 @@ fn count(n: int) -> int {
   var s = 0
   for i in 0..n {
     s += i * i
-    if i % 100000 == 0 { print(i, s) }
+    if i % 100000 == 0 { print("at", i, s, nil) }
   }
   return s
 }
@@ -234,7 +234,7 @@ print(count(1000))
 print(count(3037000600))
 """
     code, out, err = same(src, "count")
-    assert code == 1 and out.startswith("3\n3\n0 0\n332833500\n0 0\n100000 333338333350000\n") and out.endswith("3000000 9000004500000500000\n") and "OverflowError" in err and "at count (" in err
+    assert code == 1 and out.startswith("3\n3\nat 0 0 nil\n332833500\nat 0 0 nil\nat 100000 333338333350000 nil\n") and out.endswith("at 3000000 9000004500000500000 nil\n") and "OverflowError" in err and "at count (" in err
     # (uses's `p` is dead: its print is a call out too)
     assert [(d[0], d[2]) for d in deopts()[:2]] == [(10, "uses"), (6, "count")], both.log
 

@@ -212,8 +212,9 @@ class NativeTier:
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
         # cursor. One per VM, grown when a module with bigger records compiles.
+        # (A native call reads the buffer it was given, not self.buf: a
+        # compile that grows it meanwhile, on another thread, is harmless.)
         self.buf = (ctypes.c_int64 * 1)()
-        self.buf_addr = ctypes.addressof(self.buf)
         self.poll_cb = _POLL(self._poll)
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
@@ -287,7 +288,6 @@ class NativeTier:
         need = comp.record_words * (MAX_NATIVE_DEPTH + 2)
         if need > len(self.buf):
             self.buf = (ctypes.c_int64 * need)()
-            self.buf_addr = ctypes.addressof(self.buf)
         self.compiled[code] = comp
         self.stats["native"] += 1
         if self.log is not None:
@@ -358,7 +358,8 @@ class NativeTier:
             tier.fiber = fb
             ctx[0] = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
-            base = ctx[3] = tier.buf_addr
+            buf = tier.buf
+            base = ctx[3] = ctypes.addressof(buf)
             if metered:
                 # The fuel native code may spend: what is left, and the one
                 # unit the loop counted for this dispatch (native code counts
@@ -373,7 +374,7 @@ class NativeTier:
             if calls_out:
                 comp.calls += 1
             if st:
-                return tier.deoptimise(fb, comp, G, (ctx[3] - base) >> 3, name, resume0)
+                return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
             C, r = fb.frames.pop()
@@ -384,7 +385,7 @@ class NativeTier:
         native.calls_out = calls_out  # type: ignore[attr-defined]  # (jit/tier.py: compile the Python JIT too)
         return native
 
-    def deoptimise(self, fb: Any, comp: Compiled, G: list, nwords: int, name: str, resume0: Callable | None = None) -> Any:
+    def deoptimise(self, fb: Any, comp: Compiled, G: list, words: list[int], name: str, resume0: Callable | None = None) -> Any:
         """Native code left (deopt.py): rebuild the interpreter frames it
         wrote and return the op the interpreter runs next. A stop the poll
         asked for is honoured here, frames rebuilt: a deadline or interrupt
@@ -392,7 +393,7 @@ class NativeTier:
         turn (this one resumes at the exact pc)."""
         stats = self.stats
         stats["deopts"] += 1
-        records = read_records(self.buf[:nwords], comp.table, self.vm.builtins)
+        records = read_records(words, comp.table, self.vm.builtins)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded)
         if len(records) == 1 and records[0][0].pc == 0 and resume0 is not None:

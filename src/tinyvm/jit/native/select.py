@@ -135,8 +135,8 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                 changed = True
     for b in fn.blocks:
         for i in b.all():
-            if any(types.get(x) == "o" for x in i.args[i.op == "call" :]):
-                raise NotEligible(f"{i.op} of a built-in (only calls of built-ins are calls out)")
+            if i.op != "call" and any(types.get(x) == "o" for x in i.args):
+                raise NotEligible(f"{i.op} of a built-in, string or nil (native code only passes them to calls out)")
             if i.op in ("jump", "fuel"):
                 continue
             if i.op == "branch":
@@ -164,6 +164,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         raise NotEligible(f"uses {op}")
     if op == "const":
         t = const_type(i.attrs[0] if i.attrs else None)
+        if t is None and i.attrs and type(i.attrs[0]) in (str, type(None)):
+            return "o"  # (a string or nil: only an argument of a call out, checked in analyze)
         if t is None:
             raise NotEligible(f"constant {i.attrs[0]!r}")
         return t
@@ -200,7 +202,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         # out with it (checked in analyze); a deopt rebuilds it by name (deopt.py).
         return "o"
     if op == "call":
-        if a[0] != "o" or "o" in a[1:] or i in uses:
+        if i.args[0].op != "builtin" or i in uses:
             raise NotEligible("uses call")
         if i not in ty.effects:
             ty.effects.append(i)
