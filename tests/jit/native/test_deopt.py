@@ -239,6 +239,61 @@ print(count(3037000600))
     assert [(d[0], d[2]) for d in deopts()[:2]] == [(10, "uses"), (6, "count")], both.log
 
 
+# -- on-stack replacement at loop headers ------------------------------------------
+
+OSR = """
+fn count(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += i % 7
+    if i % 20000 == 0 { print("at", i, s) }
+  }
+  return s
+}
+fn once(n: int, k: int) -> int {
+  var s = 0
+  var i = 0
+  while i < n { s = (s + i * k) % 1000003; i += 1 }
+  return s * k * k
+}
+print(count(100000))
+print(once(50000, 3))
+print(once(50000, 3037000499))
+"""
+
+
+@pytest.mark.parametrize("mode", ["native-eager", "native"])
+def test_loops_enter_native_code_at_their_header(mode: str) -> None:
+    want = io.StringIO()
+    with pytest.raises(Exception, match="OverflowError"):
+        VM(stdout=want).run_source(OSR, "t.tl")
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(stdout=out, jit=mode, jit_log=log.append)
+    with pytest.raises(Exception, match="OverflowError"):
+        vm.run_source(OSR, "t.tl")
+    assert out.getvalue() == want.getvalue() and out.getvalue().startswith("at 0 0\nat 20000 59998\n")
+    stats = vm.machine.jit.native.stats
+    # count re-enters native code at its loop header after each print (a
+    # call out); in `native` mode once's running loop enters it too.
+    assert stats["osr_calls"] >= 5 + (mode == "native"), (stats, log)
+
+
+def test_osr_counts_fuel_exactly() -> None:
+    got = {}
+    for jit in ("off", "native-eager", "native"):
+        vm = VM(stdout=io.StringIO(), jit=jit, meter_fuel=True)
+        with pytest.raises(Exception, match="OverflowError"):
+            vm.run_source(OSR, "t.tl")
+        got[jit] = vm.fuel_used
+    assert len(set(got.values())) == 1, got
+
+
+def test_a_failure_after_osr_has_the_interpreters_trace() -> None:
+    code, _, err = same(OSR.replace("print(once(50000, 3))\n", ""), "count")
+    assert code == 1 and "OverflowError" in err and "at once (" in err
+
+
 # -- a generated differential test --------------------------------------------
 
 _OPS = ["+", "-", "*", "/", "%"]

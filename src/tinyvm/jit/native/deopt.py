@@ -56,6 +56,9 @@ class ExitState:
     callee: int | None = None  # waiting for a native callee: its global slot (the frame's fn is G[callee])
     ret_pc: int = -1  # waiting: the pc after the call (its return op)
     refund: int = -1  # fuel the exit gives back (emit.py; -1: not decided yet)
+    # An OSR entry's state (emit.py emit_osr): the words it takes, in order,
+    # each (machine type, the L indexes that may hold the value).
+    osr: list[tuple[str, list[int]]] = field(default_factory=list)
 
     @property
     def words(self) -> int:

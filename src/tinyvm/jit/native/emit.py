@@ -42,7 +42,7 @@ from __future__ import annotations
 import struct
 
 from ...ir.nodes import Block, Function, Instr
-from .deopt import CALL_OUT, ExitState, entry_state, exit_state
+from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state
 from ..fuel import block_ends, prefix_counts
 from .select import NotEligible, Typed
 
@@ -97,6 +97,7 @@ class _FnEmitter:
         self.names = names  # Code -> LLVM function name
         self.table: list[ExitState] = table if table is not None else []  # exit id -> state (shared by a module)
         self.exit_lines: list[str] = []
+        self.refs: set[Instr] = set()  # the values the emitted code names (emit_osr checks them)
         # Fuel (a VM that counts it: the IR has jit/fuel.py's `fuel[n]` ops).
         # ctx[4] is the fuel native code may still spend; each `fuel[n]`
         # takes its block's n whole, or leaves at the block's start when
@@ -129,6 +130,7 @@ class _FnEmitter:
             if t == "f":
                 return float_lit(float(x))
             return str(int(x))
+        self.refs.add(v)
         return f"%v{v.id}"
 
     def as_float(self, v: Instr) -> str:
@@ -290,6 +292,98 @@ class _FnEmitter:
         out.append("}")
         return "\n".join(out) + "\n"
 
+    def emit_osr(self, h: Block) -> tuple[str, ExitState]:
+        """A second entry into this function at loop header h (on-stack
+        replacement: engine.py installs it as the op at h's pc), or
+        NotEligible. `@<name>_osr<pc>(ctx, depth, args)` takes the words of
+        h's frame state (its ExitState's values, in order) and runs the
+        blocks reachable from h, unchanged but for h's phis, which get the
+        words from the entry edge. Only where that is plain SSA: every value
+        the copy names is defined in it, or is a word of the state that is
+        defined outside it (so an inner loop, whose outer loop's phis the
+        copy redefines, has no OSR entry; nor a loop using a value LICM
+        hoisted out of it and no local holds)."""
+        ty = self.ty
+        fn = ty.fn
+        name = self.names[ty.code]
+        rt = LLTYPE[ty.ret]
+        headers = back_edge_targets(fn)
+        defined = self.defined = set(fn.values())
+        es = exit_state(fn.entries.get(h.pc) if h.pc is not None else None, ty.types, reason="osr", defined=defined)
+        reach: list[Block] = []
+        seen = {h}
+        todo = [h]
+        while todo:
+            b = todo.pop()
+            reach.append(b)
+            for t in b.succs:
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        order = [b for b in fn.blocks if b in seen]
+        inside = {v for b in order for v in b.phis + b.instrs}
+        for v in es.values:
+            if v in inside and v not in h.phis:
+                raise NotEligible(f"no OSR entry at pc {h.pc}: v{v.id} is defined in the loop")
+        body: dict[Block, list[str]] = {}
+        exits: dict[Block, str] = {}
+        for b in order:
+            self.lines = []
+            self.cur = f"B{b.label}"
+            self.fcur = None
+            if b in headers:
+                st = fn.entries.get(b.pc) if b.pc is not None else None
+                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
+            for i in b.instrs:
+                self.instr(i)
+            self.term(b.terminator)
+            body[b] = self.lines
+            exits[b] = self.cur
+        # The words the entry takes: each value of the state the copy names,
+        # once (a value may be in several slots; the interpreter may have
+        # left a slot the IR still names but never reads nil: engine.py
+        # reads a value from the first of its slots holding its type).
+        slots_of: dict[Instr, list[int]] = {}
+        k = 0
+        for j, sl in enumerate(es.slots):
+            if sl[0] == WORD:
+                slots_of.setdefault(es.values[k], []).append(j + 1)
+                k += 1
+        entry = ["entry:", "  %cur = getelementptr i64, i64* %ctx, i64 3", "  %fuel = getelementptr i64, i64* %ctx, i64 4", "  %d1 = sub i64 %depth, 1"]
+        given: dict[Instr, str] = {}
+        for v, js in slots_of.items():
+            if v not in self.refs:
+                continue
+            k = len(es.osr)
+            m = ty.types[v]
+            es.osr.append((m, js))
+            dst = f"%o{v.id}" if v in h.phis else f"%v{v.id}"
+            entry.append(f"  %oa{k} = getelementptr i64, i64* %args, i64 {k}")
+            if m == "i":
+                entry.append(f"  {dst} = load i64, i64* %oa{k}")
+            else:
+                entry.append(f"  %ow{k} = load i64, i64* %oa{k}")
+                entry.append(f"  {dst} = {'bitcast i64' if m == 'f' else 'trunc i64'} %ow{k} to {LLTYPE[m]}")
+            given[v] = dst
+        entry.append(f"  br label %B{h.label}")
+        out = [f"define internal {{{rt}, i1}} @{name}_osr{h.pc}(i64* %ctx, i64 %depth, i64* %args) {{", *entry]
+        for b in order:
+            out.append(f"B{b.label}:")
+            for p in b.phis:
+                inc = [f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds) if pred in seen]
+                if b is h:
+                    inc.append(f"[ {given.get(p, 'undef')}, %entry ]")  # (undef: a phi nothing names)
+                out.append(f"  %v{p.id} = phi {LLTYPE[ty.types[p]]} {', '.join(inc)}")
+            out += body[b]
+        missing = [v for v in self.refs if v not in inside and v not in given]
+        if missing:
+            raise NotEligible(f"no OSR entry at pc {h.pc}: v{missing[0].id} is defined before the loop and held by no slot")
+        out += self.exit_lines
+        out.append("bail:")
+        out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
+        out.append("}")
+        return "\n".join(out) + "\n", es
+
     def instr(self, i: Instr) -> None:
         op = i.op
         ty = self.ty.types
@@ -388,15 +482,59 @@ class _FnEmitter:
             raise AssertionError(f"native: terminator {t.op}")
 
 
-def emit_module(group: list[Typed], root: Typed, table: list[ExitState] | None = None) -> tuple[str, dict]:
+def _osr_wrapper(pc: int, inner: str, ret: str) -> str:
+    """`i32 @osr<pc>(ctx, args, out)`, as @entry: the words of the header's
+    state in args, the result in out, the fail flag returned."""
+    rt = LLTYPE[ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[ret]
+    w = [
+        f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
+        "entry:",
+        "  %dp = getelementptr i64, i64* %ctx, i64 1",
+        "  %depth = load i64, i64* %dp",
+        f"  %c = call {{{rt}, i1}} @{inner}(i64* %ctx, i64 %depth, i64* %args)",
+        f"  %r = extractvalue {{{rt}, i1}} %c, 0",
+        f"  %b = extractvalue {{{rt}, i1}} %c, 1",
+        "  %s = zext i1 %b to i32",
+    ]
+    if conv is None:
+        w.append("  store i64 %r, i64* %out")
+    else:
+        w += [f"  %rw = {conv}", "  store i64 %rw, i64* %out"]
+    w += ["  ret i32 %s", "}"]
+    return "\n".join(w) + "\n"
+
+
+def emit_module(
+    group: list[Typed],
+    root: Typed,
+    table: list[ExitState] | None = None,
+    osr: dict[int, ExitState] | None = None,
+) -> tuple[str, dict]:
     """LLVM IR text for root and every function it reaches, plus the @entry
-    wrapper; `table` gets the module's exit states (exit id: index)."""
+    wrapper; `table` gets the module's exit states (exit id: index); `osr`,
+    when given, the loop headers of root with an OSR entry `@osr<pc>`
+    (their frame states: which words the entry takes)."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
     if table is None:
         table = []
     for ty in group:
         parts.append(_FnEmitter(ty, names, table).emit())
+    # On-stack replacement entries into the root's loops (emit_osr).
+    if osr is not None:
+        for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
+            if not h.pc:  # (pc 0 is the function's entry op; None: no bytecode pc)
+                continue
+            n = len(table)
+            try:
+                text, es = _FnEmitter(root, names, table).emit_osr(h)
+            except NotEligible:
+                del table[n:]
+                continue
+            osr[h.pc] = es
+            parts.append(text)
+            parts.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):

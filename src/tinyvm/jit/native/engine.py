@@ -40,6 +40,7 @@ Fuel: a VM that counts fuel does not use this tier (jit/tier.py; logged).
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 import time
 from dataclasses import dataclass, field
@@ -154,6 +155,7 @@ class Compiled:
     calls: int = 0  # native calls of the entry op (counted while it calls out: see deoptimise)
     callouts: int = 0  # of them, how many left at a call out
     off: bool = False  # most calls left at a call out: the other tiers run it
+    osr: dict = field(default_factory=dict)  # loop header pc -> (cfunc, deopt.ExitState of its state)
 
     @property
     def calls_out(self) -> bool:
@@ -175,7 +177,8 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     t0 = time.perf_counter()
     root = group[0]
     table: list = []
-    text, _ = emit_module(group, root, table)
+    osr: dict = {}
+    text, _ = emit_module(group, root, table, osr)
     mod = llvm.parse_assembly(text)
     mod.verify()
     tm = _target_machine()
@@ -184,8 +187,11 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
     cfunc = _PROTO(engine.get_function_address("entry"))
+    osr_entries = {pc: (_PROTO(engine.get_function_address(f"osr{pc}")), es) for pc, es in osr.items()}
     ms = (time.perf_counter() - t0) * 1000
-    return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after, table)
+    comp = Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after, table)
+    comp.osr = osr_entries
+    return comp
 
 
 def _pack_float(x: float) -> int:
@@ -206,7 +212,7 @@ class NativeTier:
         self.passes = jit_pipeline_plain()
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
-        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "deopts": 0}
+        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "osr_calls": 0, "deopts": 0}
         self.ctx = (ctypes.c_int64 * 5)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
@@ -383,9 +389,95 @@ class NativeTier:
             return r
 
         native.calls_out = calls_out  # type: ignore[attr-defined]  # (jit/tier.py: compile the Python JIT too)
+        # On-stack replacement: loop header pc -> make(prev) -> the op that
+        # enters native code at that header (jit/tier.py installs them).
+        native.osr = {pc: functools.partial(self._osr_op, comp, pc, G, max_depth) for pc in comp.osr}  # type: ignore[attr-defined]
         return native
 
-    def deoptimise(self, fb: Any, comp: Compiled, G: list, words: list[int], name: str, resume0: Callable | None = None) -> Any:
+    def _osr_op(self, comp: Compiled, pc: int, G: list, max_depth: int, prev: Callable) -> Callable:
+        """The op at loop header pc that runs the rest of the call natively
+        from the frame the interpreter has there (emit.py `emit_osr`); `prev`
+        (the op it replaces) when a value is not of its machine type, a
+        debugger steps, or native code leaves right at the header."""
+        cfunc, es = comp.osr[pc]
+        words = es.osr
+        args = (ctypes.c_int64 * max(len(words), 1))()
+        out = ctypes.c_int64()
+        args_addr = ctypes.addressof(args)
+        out_addr = ctypes.addressof(out)
+        ctx = self.ctx
+        ctx_addr = self.ctx_addr
+        hooks = self.vm.hooks
+        stats = self.stats
+        ret = comp.ret
+        tier = self
+        name = comp.code.name
+        lim = self.vm.limits
+        metered = self.metered
+        mcell = lim.meter
+        reserve = self.vm.chunk * MAX_WEIGHT
+        kinds = list(enumerate(words))
+        calls_out = comp.calls_out
+
+        def osr(fb: Any) -> Any:
+            if hooks.stepping or comp.off:
+                return prev(fb)
+            L = fb.L
+            for k, (p, js) in kinds:
+                for j in js:
+                    x = L[j]
+                    t = type(x)
+                    if p == "i" and t is int:
+                        args[k] = x
+                    elif p == "f" and t is float:
+                        args[k] = _pack_float(x)
+                    elif p == "b" and t is bool:
+                        args[k] = 1 if x else 0
+                    else:
+                        continue
+                    break
+                else:
+                    return prev(fb)
+            depth = max_depth - len(fb.frames)
+            if depth <= 0:
+                return prev(fb)
+            saved = tier.fiber
+            tier.fiber = fb
+            ctx[0] = tier.countdown
+            ctx[1] = min(depth, MAX_NATIVE_DEPTH)
+            buf = tier.buf
+            base = ctx[3] = ctypes.addressof(buf)
+            if metered:
+                stop = lim.stop
+                fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
+            st = cfunc(ctx_addr, args_addr, out_addr)
+            tier.fiber = saved
+            stats["osr_calls"] += 1
+            if calls_out:
+                comp.calls += 1
+            if metered:
+                mcell.cell_contents += fuel - ctx[4] - 1
+            if st:
+                return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
+            w = out.value
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            C, r = fb.frames.pop()
+            C.append(v)
+            fb.L = C
+            return r
+
+        return osr
+
+    def deoptimise(
+        self,
+        fb: Any,
+        comp: Compiled,
+        G: list,
+        words: list[int],
+        name: str,
+        resume0: Callable | None = None,
+        entry_pc: int = 0,
+    ) -> Any:
         """Native code left (deopt.py): rebuild the interpreter frames it
         wrote and return the op the interpreter runs next. A stop the poll
         asked for is honoured here, frames rebuilt: a deadline or interrupt
@@ -396,8 +488,8 @@ class NativeTier:
         records = read_records(words, comp.table, self.vm.builtins)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded)
-        if len(records) == 1 and records[0][0].pc == 0 and resume0 is not None:
-            op = resume0  # (not this entry op again: the interpreter runs the call)
+        if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
+            op = resume0  # (not this entry op again: the interpreter runs on from there)
         why = self.stop_reason
         self.stop_reason = ""
         if records[0][0].reason == CALL_OUT:
