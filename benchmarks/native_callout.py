@@ -6,6 +6,9 @@
     short(n)     the same loop body, called n times with 5 iterations: the
                  deopt per call is what native code adds, until the tier
                  gives the function to the other tiers (CALLOUT_TRIES)
+    rare(n)      a call out every 1000 iterations: native code leaves there,
+                 the VM makes the call, and the loop header's OSR entry
+                 takes the loop back into native code
     pure(n)      the loop without the call (all native), for scale
 
 Each line: best of `--repeat` in-process calls after a warm-up call (which
@@ -32,6 +35,14 @@ fn short(n: int) -> int {
   var t = 0
   for k in 0..n { t += loop(5) }
   return t
+}
+fn rare(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += (i + 1) % 7
+    if i % 1000 == 0 { s += side(i) % 7 }
+  }
+  return s
 }
 fn pure(n: int) -> int {
   var s = 0
@@ -60,7 +71,7 @@ def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv and argv[0].isdigit() else 200000
     repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
     print(f"{'function':<10} {'n':>8} {'eager s':>10} {'native s':>10} {'native/eager':>13}")
-    for fn, k in (("loop", n), ("short", n // 5), ("pure", n)):
+    for fn, k in (("loop", n), ("short", n // 5), ("rare", n), ("pure", n)):
         te, re_ = best("eager", fn, k, repeat)
         tn, rn = best("native-eager", fn, k, repeat)
         assert re_ == rn, (fn, re_, rn)

@@ -110,6 +110,20 @@ def exit_state(
     return out
 
 
+def start_state(fn: Any, pc: int | None, block: Any = None) -> FrameState | None:
+    """The frame at the start of the bytecode block at pc: the state of the
+    first instruction of `block` that resumes at pc (prune-states made its
+    dead slots nil), else Function.entries[pc] (not pruned)."""
+    if pc is None:
+        return None
+    if block is not None:
+        for i in block.instrs:
+            st = i.state
+            if st is not None and st.pc == pc and st.parent is None:
+                return st
+    return fn.entries.get(pc)
+
+
 def entry_state(code: Any, params: list[Instr]) -> FrameState:
     """The frame at pc 0 of a call: its parameters, every other local nil."""
     return FrameState(0, [None, *params] + [None] * max(0, code.nlocals - 1 - len(params)), [], code)

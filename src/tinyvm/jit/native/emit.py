@@ -42,7 +42,7 @@ from __future__ import annotations
 import struct
 
 from ...ir.nodes import Block, Function, Instr
-from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state
+from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from ..fuel import block_ends, prefix_counts
 from .select import NotEligible, Typed
 
@@ -98,6 +98,8 @@ class _FnEmitter:
         self.table: list[ExitState] = table if table is not None else []  # exit id -> state (shared by a module)
         self.exit_lines: list[str] = []
         self.refs: set[Instr] = set()  # the values the emitted code names (emit_osr checks them)
+        self.state_refs: set[Instr] = set()  # ... and those only exit records name
+        self.in_exit = False
         # Fuel (a VM that counts it: the IR has jit/fuel.py's `fuel[n]` ops).
         # ctx[4] is the fuel native code may still spend; each `fuel[n]`
         # takes its block's n whole, or leaves at the block's start when
@@ -130,7 +132,7 @@ class _FnEmitter:
             if t == "f":
                 return float_lit(float(x))
             return str(int(x))
-        self.refs.add(v)
+        (self.state_refs if self.in_exit else self.refs).add(v)
         return f"%v{v.id}"
 
     def as_float(self, v: Instr) -> str:
@@ -177,7 +179,7 @@ class _FnEmitter:
     def fuel(self, i: Instr) -> None:
         """`fuel[n]`: take the block's n from ctx[4], or leave at its start."""
         s = i.pc
-        st = self.ty.fn.entries.get(s)
+        st = start_state(self.ty.fn, s, i.block)
         es = exit_state(st, self.ty.types, reason="out of fuel in native code", defined=self.defined)
         n = i.attrs[0]
         f0, f1, fz = self.tmp("fu"), self.tmp("fu"), self.tmp("fz")
@@ -207,6 +209,7 @@ class _FnEmitter:
         X.append(f"  %xc{sid} = load i64, i64* %cur")
         X.append(f"  %xp{sid} = inttoptr i64 %xc{sid} to i64*")
         X.append(f"  store i64 {sid}, i64* %xp{sid}")
+        self.in_exit = True
         for j, v in enumerate(es.values):
             m = self.ty.types[v]
             w = self.val(v)
@@ -222,6 +225,7 @@ class _FnEmitter:
             X.append(f"  store i64 %xg{sid}, i64* %fuel")
         X.append(f"  %xn{sid} = add i64 %xc{sid}, {8 * es.words}")
         X.append(f"  store i64 %xn{sid}, i64* %cur")
+        self.in_exit = False
         X.append("  br label %bail")
 
     def tick(self, es: ExitState) -> None:
@@ -262,7 +266,7 @@ class _FnEmitter:
             self.cur = f"B{b.label}"
             self.fcur = None
             if b in headers:
-                st = fn.entries.get(b.pc) if b.pc is not None else None
+                st = start_state(fn, b.pc, b)
                 self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
             for i in b.instrs:
                 self.instr(i)
@@ -309,7 +313,7 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         headers = back_edge_targets(fn)
         defined = self.defined = set(fn.values())
-        es = exit_state(fn.entries.get(h.pc) if h.pc is not None else None, ty.types, reason="osr", defined=defined)
+        es = exit_state(start_state(fn, h.pc, h), ty.types, reason="osr", defined=defined)
         reach: list[Block] = []
         seen = {h}
         todo = [h]
@@ -332,7 +336,7 @@ class _FnEmitter:
             self.cur = f"B{b.label}"
             self.fcur = None
             if b in headers:
-                st = fn.entries.get(b.pc) if b.pc is not None else None
+                st = start_state(fn, b.pc, b)
                 self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
             for i in b.instrs:
                 self.instr(i)
@@ -378,6 +382,12 @@ class _FnEmitter:
         missing = [v for v in self.refs if v not in inside and v not in given]
         if missing:
             raise NotEligible(f"no OSR entry at pc {h.pc}: v{missing[0].id} is defined before the loop and held by no slot")
+        # A value defined before the loop that only exit records name and no
+        # slot of the header holds is dead there (a state prune-states left
+        # alone, Function.entries, names it): its slot is rebuilt 0, never read.
+        for v in sorted(self.state_refs - self.refs, key=lambda v: v.id):
+            if v not in inside and v not in given:
+                out.insert(len(entry), f"  %v{v.id} = {_DUMMY[ty.types[v]]}")  # (before the entry's br)
         out += self.exit_lines
         out.append("bail:")
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")

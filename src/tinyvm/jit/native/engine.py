@@ -58,7 +58,8 @@ from .emit import emit_module
 from .select import NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
-CALLOUT_TRIES = 64  # calls of a function that calls out before deciding whether native code pays
+CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
+CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does not
 FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
@@ -152,8 +153,8 @@ class Compiled:
     ir_before: str = ""
     ir_after: str = ""
     table: list = field(default_factory=list)  # exit id -> deopt.ExitState
-    calls: int = 0  # native calls of the entry op (counted while it calls out: see deoptimise)
-    callouts: int = 0  # of them, how many left at a call out
+    ticks: int = 0  # loop iterations and calls native code ran (counted while it calls out: see deoptimise)
+    callouts: int = 0  # native runs that left at a call out
     off: bool = False  # most calls left at a call out: the other tiers run it
     osr: dict = field(default_factory=dict)  # loop header pc -> (cfunc, deopt.ExitState of its state)
 
@@ -341,9 +342,18 @@ class NativeTier:
         reserve = self.vm.chunk * MAX_WEIGHT
         calls_out = comp.calls_out
 
+        def back(fb: Any) -> Any:
+            # The other tiers run the call. On a VM that counts fuel, the
+            # interpreter's own pc-0 op is dispatched by the loop rather than
+            # run here (see _osr_op's `back`).
+            if metered and resume0 is not None:
+                mcell.cell_contents -= 1
+                return resume0
+            return fallback(fb)
+
         def native(fb: Any) -> Any:
             if hooks.stepping or comp.off:
-                return fallback(fb)
+                return back(fb)
             L = fb.L
             for k, p in kinds:
                 x = L[k]
@@ -355,14 +365,14 @@ class NativeTier:
                 elif p == "b" and t is bool:
                     args[k - 1] = 1 if x else 0
                 else:
-                    return fallback(fb)
+                    return back(fb)
             depth = max_depth - len(fb.frames)
             if depth <= 0:
-                return fallback(fb)
+                return back(fb)
             # (a native call inside the poll's Python cannot happen: it runs no guest code)
             saved = tier.fiber
             tier.fiber = fb
-            ctx[0] = tier.countdown
+            ctx[0] = ctx_countdown = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
             buf = tier.buf
             base = ctx[3] = ctypes.addressof(buf)
@@ -378,7 +388,7 @@ class NativeTier:
             if metered:
                 mcell.cell_contents += fuel - ctx[4] - 1
             if calls_out:
-                comp.calls += 1
+                comp.ticks += ctx_countdown - ctx[0]
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
@@ -419,9 +429,19 @@ class NativeTier:
         kinds = list(enumerate(words))
         calls_out = comp.calls_out
 
+        def back(fb: Any) -> Any:
+            # The op this one replaced. On a VM that counts fuel, dispatched
+            # by the loop rather than run here: a fused block failing inside
+            # counts its instructions by the op dispatched (vm/machine.py
+            # _count_failed), and this dispatch is then no instruction.
+            if metered:
+                mcell.cell_contents -= 1
+                return prev
+            return prev(fb)
+
         def osr(fb: Any) -> Any:
             if hooks.stepping or comp.off:
-                return prev(fb)
+                return back(fb)
             L = fb.L
             for k, (p, js) in kinds:
                 for j in js:
@@ -437,13 +457,13 @@ class NativeTier:
                         continue
                     break
                 else:
-                    return prev(fb)
+                    return back(fb)
             depth = max_depth - len(fb.frames)
             if depth <= 0:
-                return prev(fb)
+                return back(fb)
             saved = tier.fiber
             tier.fiber = fb
-            ctx[0] = tier.countdown
+            ctx[0] = ctx_countdown = tier.countdown
             ctx[1] = min(depth, MAX_NATIVE_DEPTH)
             buf = tier.buf
             base = ctx[3] = ctypes.addressof(buf)
@@ -454,7 +474,7 @@ class NativeTier:
             tier.fiber = saved
             stats["osr_calls"] += 1
             if calls_out:
-                comp.calls += 1
+                comp.ticks += ctx_countdown - ctx[0]
             if metered:
                 mcell.cell_contents += fuel - ctx[4] - 1
             if st:
@@ -493,15 +513,16 @@ class NativeTier:
         why = self.stop_reason
         self.stop_reason = ""
         if records[0][0].reason == CALL_OUT:
-            # A call out leaves native code for the rest of the call (the
-            # Python JIT's entries after calls and at loop headers take it
-            # on). When most calls leave so, native code only adds a deopt
-            # per call: hand the function to the other tiers.
+            # The VM makes the call, and the loop header's OSR entry brings
+            # the function back into native code. When native code does
+            # little between two calls out (a call out every iteration),
+            # each costs a deopt and an OSR entry for nothing: hand the
+            # function to the other tiers (the Python JIT's entries).
             comp.callouts += 1
-            if comp.calls >= CALLOUT_TRIES and 2 * comp.callouts > comp.calls and not comp.off:
+            if comp.callouts >= CALLOUT_TRIES and comp.ticks < CALLOUT_TICKS * comp.callouts and not comp.off:
                 comp.off = True
                 if self.log is not None:
-                    self.log(f"jit: native {name} off: {comp.callouts} of its {comp.calls} calls left at a call out")
+                    self.log(f"jit: native {name} off: {comp.callouts} calls out, {comp.ticks / comp.callouts:.1f} native iterations or calls each")
         if self.log is not None and stats["deopts"] <= 8:
             es = records[0][0]
             line, _ = es.code.position(es.pc)
