@@ -100,6 +100,7 @@ class CodeState:
         self.py_entry0: Callable | None = None  # the Python JIT's compiled pc-0 entry
         self.native: Callable | None = None  # the native tier's pc-0 entry
         self.native_tried = False
+        self.native_osr: set[int] = set()  # loop header pcs whose op enters native code
         self.python_ok = True  # `on` mode: the Python JIT compiles only code with loops worth it
         self.orig0: Callable | None = None
         self.plain0 = False
@@ -155,21 +156,16 @@ class Jit:
         }
         # A VM that counts fuel gets code that counts it too (jit/fuel.py).
         self.metered = bool(vm.limits.metered)
-        # The native tier (docs/native.md): not on a VM that counts fuel (v0
-        # native code does not count instructions; interpreted and Python-JIT
-        # code count them exactly).
+        # The native tier (docs/native.md); on a VM that counts fuel, native
+        # code counts it too, per bytecode block (jit/fuel.py's weights).
         self.native: Any = None
         if native:
             from .native import require
 
             require()  # NativeUnavailable: the one-line "needs llvmlite" error
-            if self.metered:
-                if log is not None:
-                    log("jit: native tier off: this VM counts fuel (native code does not count instructions yet)")
-            else:
-                from .native.engine import NativeTier
+            from .native.engine import NativeTier
 
-                self.native = NativeTier(vm, log)
+            self.native = NativeTier(vm, log)
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -323,10 +319,23 @@ class Jit:
                 self.vm._count_failed(st.orig0, fb, -1)  # (as in `decoded`)
                 raise
 
-        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback)
+        # (resume0: where a deopt back at the call's pc 0 goes on, the interpreter's own op)
+        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, resume0=st.orig0)
         if op is not None:
             self._register(op, None, st.code, 0)
         return op
+
+    def _install_native_osr(self, st: CodeState, op: Callable) -> None:
+        """The native tier's entries at loop headers (on-stack replacement):
+        the op at each such pc enters native code with the frame as it is
+        (a hot loop already running, or a loop after a call out)."""
+        makers = getattr(op, "osr", None) or {}
+        for pc, make in makers.items():
+            prev = st.ops[pc]
+            entry = make(prev)
+            self._register(entry, prev, st.code, pc)
+            st.ops[pc] = entry
+            st.native_osr.add(pc)
 
     def compile(self, st: CodeState, fb: Any, pc: int) -> bool:
         if self.native is not None and not st.native_tried:
@@ -335,7 +344,10 @@ class Jit:
             if op is not None:
                 st.native = op
                 st.entry0 = op
-                if pc == 0 or not st.python_ok:
+                self._install_native_osr(st, op)
+                # (native code that calls out leaves for the rest of the call:
+                # the Python JIT's entries after the call take it on)
+                if (pc == 0 and not getattr(op, "calls_out", False)) or not st.python_ok:
                     st.tried = True
                     return True
         if not st.python_ok:
@@ -518,7 +530,10 @@ class Jit:
                 st.py_entry0 = op
                 st.entry0 = st.native or op
             else:
-                st.ops[e.pc] = op
+                # (where native code has an OSR entry, and after calls in code
+                # it has some, the interpreter's ops lead back to native code)
+                if not (e.pc in st.native_osr or (st.native_osr and e.kind == "return")):
+                    st.ops[e.pc] = op
                 st.mirror[e.pc] = op
                 st.installed.append(e.pc)
 

@@ -13,17 +13,21 @@ function's pc-0 op. Called with the callee's frame already pushed (`fb.L =
   `fallback`),
 - runs the machine code with a countdown and the native depth left,
 - on success returns to the caller exactly as the RETURN instruction does,
-- on *bail* runs `fallback(fb)`: the same call from its entry state on the
-  interpreter (or the Python JIT). Native code writes nothing the VM can see
-  (no heap, no globals, no I/O: select.py), so re-executing from the frame
-  the interpreter still holds is exact: an overflow or a division by zero is
-  raised by the interpreter at the same pc with the same trace, a deadline
-  or an interrupt is honoured where the interpreter checks it.
+- when native code leaves (a failure exit: overflow, a zero divisor, the
+  native depth, the poll), rebuilds the interpreter frames it wrote
+  (deopt.py), every native frame at its exact pc, and returns the
+  interpreter's op there (`deoptimise`): the interpreter re-runs the failing
+  instruction and raises the same error with the same trace, or makes the
+  call native code could not, or continues where the poll stopped;
+- hands the call to `fallback` (the interpreter or the Python JIT from the
+  entry) when a debugger steps, the native depth is used up, or an argument
+  is not of its declared type.
 
 The poll callback (every `COUNTDOWN` loop iterations or calls) stops native
 code when a deadline passed, an interrupt is pending, a debugger started
 stepping, or another fiber is ready to run (fairness: the interpreter then
-switches at its next chunk end).
+switches at its next chunk end). A stop is honoured in `deoptimise`, once the
+frames are rebuilt: a deadline raises, a waiting fiber gets the turn.
 
 GC: native code holds no heap references and allocates nothing, so it
 needs neither write barriers nor safe points; a collection cannot start while
@@ -36,20 +40,28 @@ Fuel: a VM that counts fuel does not use this tier (jit/tier.py; logged).
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...bytecode.code import Code
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
+from ...sched.scheduler import Switch
+from ...vm.blocks import MAX_WEIGHT
+from ..fuel import meter
+from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
 from .select import NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
-MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper recursion bails to the interpreter
+CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
+CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does not
+FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
+MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
 _llvm: Any = None
 
@@ -85,10 +97,13 @@ def jit_pipeline_plain() -> list[str]:
     return jit_pipeline()
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str]) -> Typed:
-    """Build, optimize (no speculation) and type one code object, or raise NotEligible."""
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False) -> Typed:
+    """Build, optimize (no speculation) and type one code object, or raise
+    NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts fuel)."""
     try:
         fn = build(code)
+        if metered:
+            meter(fn, code)
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
@@ -96,8 +111,9 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
 
 
 def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
-    """root and every function it reaches through calls, all eligible with
-    matching argument types (NotEligible otherwise)."""
+    """root and every function it reaches through native calls: eligible,
+    with matching argument types; every other call becomes a call out
+    (Typed.effects: native code deoptimises there and the VM makes it)."""
     first = typed(root)
     group = [first]
     seen = {root: first}
@@ -107,19 +123,21 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
         k += 1
         for b in ty.fn.blocks:
             for i in b.instrs:
-                if i.op != "call_global":
+                if i.op != "call_global" or i in ty.effects:
                     continue
                 callee = ty.callees[i.attrs[0]]
                 if callee not in seen:
                     try:
                         seen[callee] = typed(callee)
-                    except NotEligible as e:
-                        raise NotEligible(f"calls {callee.name}, which is not eligible: {e}") from None
-                    group.append(seen[callee])
+                    except NotEligible:
+                        seen[callee] = None
+                    else:
+                        group.append(seen[callee])
                 cty = seen[callee]
-                got = [ty.types[a] for a in i.args]
-                if got != cty.params:
-                    raise NotEligible(f"calls {callee.name} with arguments of other types than its parameters")
+                if cty is None or [ty.types[a] for a in i.args] != cty.params:
+                    # Not native (or not with these argument types): native
+                    # code calls out through the VM there (deopt.py).
+                    ty.effects.append(i)
     return group
 
 
@@ -134,6 +152,20 @@ class Compiled:
     nfuncs: int
     ir_before: str = ""
     ir_after: str = ""
+    table: list = field(default_factory=list)  # exit id -> deopt.ExitState
+    ticks: int = 0  # loop iterations and calls native code ran (counted while it calls out: see deoptimise)
+    callouts: int = 0  # native runs that left at a call out
+    off: bool = False  # most calls left at a call out: the other tiers run it
+    osr: dict = field(default_factory=dict)  # loop header pc -> (cfunc, deopt.ExitState of its state)
+
+    @property
+    def calls_out(self) -> bool:
+        return any(es.reason == CALL_OUT for es in self.table)
+
+    @property
+    def record_words(self) -> int:
+        """The largest deopt record of the module (int64 words)."""
+        return max((es.words for es in self.table), default=1)
 
 
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -145,7 +177,9 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     llvm = load_llvm()
     t0 = time.perf_counter()
     root = group[0]
-    text, _ = emit_module(group, root)
+    table: list = []
+    osr: dict = {}
+    text, _ = emit_module(group, root, table, osr)
     mod = llvm.parse_assembly(text)
     mod.verify()
     tm = _target_machine()
@@ -154,8 +188,11 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
     cfunc = _PROTO(engine.get_function_address("entry"))
+    osr_entries = {pc: (_PROTO(engine.get_function_address(f"osr{pc}")), es) for pc, es in osr.items()}
     ms = (time.perf_counter() - t0) * 1000
-    return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after)
+    comp = Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after, table)
+    comp.osr = osr_entries
+    return comp
 
 
 def _pack_float(x: float) -> int:
@@ -176,8 +213,15 @@ class NativeTier:
         self.passes = jit_pipeline_plain()
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
-        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "bails": 0}
-        self.ctx = (ctypes.c_int64 * 3)()
+        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "osr_calls": 0, "deopts": 0}
+        self.ctx = (ctypes.c_int64 * 5)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel)
+        self.metered = bool(vm.limits.metered)
+        # The deopt buffer (deopt.py): records of the native frames that
+        # left, innermost first, at most one per native frame; ctx[3] is its
+        # cursor. One per VM, grown when a module with bigger records compiles.
+        # (A native call reads the buffer it was given, not self.buf: a
+        # compile that grows it meanwhile, on another thread, is harmless.)
+        self.buf = (ctypes.c_int64 * 1)()
         self.poll_cb = _POLL(self._poll)
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
@@ -219,7 +263,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes)
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered)
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -248,6 +292,9 @@ class NativeTier:
                 self.log(f"jit: not native {code.name}: internal error: {type(e).__name__}: {e}")
             return None
         comp.ms = (time.perf_counter() - t0) * 1000
+        need = comp.record_words * (MAX_NATIVE_DEPTH + 2)
+        if need > len(self.buf):
+            self.buf = (ctypes.c_int64 * need)()
         self.compiled[code] = comp
         self.stats["native"] += 1
         if self.log is not None:
@@ -255,8 +302,17 @@ class NativeTier:
             self.log(f"jit: native {code.name} in {comp.ms:.1f} ms ({n} function{'s' if n != 1 else ''}, LLVM O2, MCJIT)")
         return comp
 
-    def entry(self, code: Code, G: list, max_depth: int, fallback: Callable[[Any], Any]) -> Callable | None:
-        """The pc-0 op that runs code natively, or None when it does not compile."""
+    def entry(
+        self,
+        code: Code,
+        G: list,
+        max_depth: int,
+        fallback: Callable[[Any], Any],
+        resume0: Callable | None = None,
+    ) -> Callable | None:
+        """The pc-0 op that runs code natively, or None when it does not compile.
+        `resume0`: the interpreter's own op at pc 0, where a deopt at the
+        call's very start goes on (the function's pc-0 op is this entry op)."""
         comp = self.compile(code, G)
         if comp is None:
             return None
@@ -274,12 +330,30 @@ class NativeTier:
         ret = comp.ret
         tier = self
         name = code.name
-        log = self.log
         kinds = [(k + 1, p) for k, p in enumerate(params)]
+        lim = self.vm.limits
+        metered = self.metered
+        mcell = lim.meter
+        # What native code leaves unspent for the rest of the dispatch loop's
+        # chunk: the loop sized the chunk so that every op of it may weigh
+        # MAX_WEIGHT and still fit the fuel left (vm/limits.py), and a native
+        # call weighs far more. Near the end of the fuel, native code so
+        # leaves at once and the interpreter steps exactly to the stop.
+        reserve = self.vm.chunk * MAX_WEIGHT
+        calls_out = comp.calls_out
+
+        def back(fb: Any) -> Any:
+            # The other tiers run the call. On a VM that counts fuel, the
+            # interpreter's own pc-0 op is dispatched by the loop rather than
+            # run here (see _osr_op's `back`).
+            if metered and resume0 is not None:
+                mcell.cell_contents -= 1
+                return resume0
+            return fallback(fb)
 
         def native(fb: Any) -> Any:
-            if hooks.stepping:
-                return fallback(fb)
+            if hooks.stepping or comp.off:
+                return back(fb)
             L = fb.L
             for k, p in kinds:
                 x = L[k]
@@ -291,26 +365,32 @@ class NativeTier:
                 elif p == "b" and t is bool:
                     args[k - 1] = 1 if x else 0
                 else:
-                    return fallback(fb)
+                    return back(fb)
             depth = max_depth - len(fb.frames)
             if depth <= 0:
-                return fallback(fb)
+                return back(fb)
             # (a native call inside the poll's Python cannot happen: it runs no guest code)
             saved = tier.fiber
             tier.fiber = fb
-            ctx[0] = tier.countdown
+            ctx[0] = ctx_countdown = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
+            buf = tier.buf
+            base = ctx[3] = ctypes.addressof(buf)
+            if metered:
+                # The fuel native code may spend: what is left, and the one
+                # unit the loop counted for this dispatch (native code counts
+                # every instruction of the call itself, pc 0's block included).
+                stop = lim.stop
+                fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
             st = cfunc(ctx_addr, args_addr, out_addr)
             tier.fiber = saved
             stats["native_calls"] += 1
+            if metered:
+                mcell.cell_contents += fuel - ctx[4] - 1
+            if calls_out:
+                comp.ticks += ctx_countdown - ctx[0]
             if st:
-                stats["bails"] += 1
-                if log is not None and stats["bails"] <= 8:
-                    why = tier.stop_reason or "a failure the interpreter reports (overflow, division by zero, depth)"
-                    tier.stop_reason = ""
-                    log(f"jit: native {name} bailed ({why}): re-running the call interpreted")
-                tier.stop_reason = ""
-                return fallback(fb)
+                return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
             C, r = fb.frames.pop()
@@ -318,7 +398,146 @@ class NativeTier:
             fb.L = C
             return r
 
+        native.calls_out = calls_out  # type: ignore[attr-defined]  # (jit/tier.py: compile the Python JIT too)
+        # On-stack replacement: loop header pc -> make(prev) -> the op that
+        # enters native code at that header (jit/tier.py installs them).
+        native.osr = {pc: functools.partial(self._osr_op, comp, pc, G, max_depth) for pc in comp.osr}  # type: ignore[attr-defined]
         return native
+
+    def _osr_op(self, comp: Compiled, pc: int, G: list, max_depth: int, prev: Callable) -> Callable:
+        """The op at loop header pc that runs the rest of the call natively
+        from the frame the interpreter has there (emit.py `emit_osr`); `prev`
+        (the op it replaces) when a value is not of its machine type, a
+        debugger steps, or native code leaves right at the header."""
+        cfunc, es = comp.osr[pc]
+        words = es.osr
+        args = (ctypes.c_int64 * max(len(words), 1))()
+        out = ctypes.c_int64()
+        args_addr = ctypes.addressof(args)
+        out_addr = ctypes.addressof(out)
+        ctx = self.ctx
+        ctx_addr = self.ctx_addr
+        hooks = self.vm.hooks
+        stats = self.stats
+        ret = comp.ret
+        tier = self
+        name = comp.code.name
+        lim = self.vm.limits
+        metered = self.metered
+        mcell = lim.meter
+        reserve = self.vm.chunk * MAX_WEIGHT
+        kinds = list(enumerate(words))
+        calls_out = comp.calls_out
+
+        def back(fb: Any) -> Any:
+            # The op this one replaced. On a VM that counts fuel, dispatched
+            # by the loop rather than run here: a fused block failing inside
+            # counts its instructions by the op dispatched (vm/machine.py
+            # _count_failed), and this dispatch is then no instruction.
+            if metered:
+                mcell.cell_contents -= 1
+                return prev
+            return prev(fb)
+
+        def osr(fb: Any) -> Any:
+            if hooks.stepping or comp.off:
+                return back(fb)
+            L = fb.L
+            for k, (p, js) in kinds:
+                for j in js:
+                    x = L[j]
+                    t = type(x)
+                    if p == "i" and t is int:
+                        args[k] = x
+                    elif p == "f" and t is float:
+                        args[k] = _pack_float(x)
+                    elif p == "b" and t is bool:
+                        args[k] = 1 if x else 0
+                    else:
+                        continue
+                    break
+                else:
+                    return back(fb)
+            depth = max_depth - len(fb.frames)
+            if depth <= 0:
+                return back(fb)
+            saved = tier.fiber
+            tier.fiber = fb
+            ctx[0] = ctx_countdown = tier.countdown
+            ctx[1] = min(depth, MAX_NATIVE_DEPTH)
+            buf = tier.buf
+            base = ctx[3] = ctypes.addressof(buf)
+            if metered:
+                stop = lim.stop
+                fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
+            st = cfunc(ctx_addr, args_addr, out_addr)
+            tier.fiber = saved
+            stats["osr_calls"] += 1
+            if calls_out:
+                comp.ticks += ctx_countdown - ctx[0]
+            if metered:
+                mcell.cell_contents += fuel - ctx[4] - 1
+            if st:
+                return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
+            w = out.value
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            C, r = fb.frames.pop()
+            C.append(v)
+            fb.L = C
+            return r
+
+        return osr
+
+    def deoptimise(
+        self,
+        fb: Any,
+        comp: Compiled,
+        G: list,
+        words: list[int],
+        name: str,
+        resume0: Callable | None = None,
+        entry_pc: int = 0,
+    ) -> Any:
+        """Native code left (deopt.py): rebuild the interpreter frames it
+        wrote and return the op the interpreter runs next. A stop the poll
+        asked for is honoured here, frames rebuilt: a deadline or interrupt
+        raises as the interpreter's chunk end would, a fiber waiting gets the
+        turn (this one resumes at the exact pc)."""
+        stats = self.stats
+        stats["deopts"] += 1
+        records = read_records(words, comp.table, self.vm.builtins)
+        vm = self.vm
+        op = rebuild(fb, records, G, vm.decoded)
+        if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
+            op = resume0  # (not this entry op again: the interpreter runs on from there)
+        why = self.stop_reason
+        self.stop_reason = ""
+        if records[0][0].reason == CALL_OUT:
+            # The VM makes the call, and the loop header's OSR entry brings
+            # the function back into native code. When native code does
+            # little between two calls out (a call out every iteration),
+            # each costs a deopt and an OSR entry for nothing: hand the
+            # function to the other tiers (the Python JIT's entries).
+            comp.callouts += 1
+            if comp.callouts >= CALLOUT_TRIES and comp.ticks < CALLOUT_TICKS * comp.callouts and not comp.off:
+                comp.off = True
+                if self.log is not None:
+                    self.log(f"jit: native {name} off: {comp.callouts} calls out, {comp.ticks / comp.callouts:.1f} native iterations or calls each")
+        if self.log is not None and stats["deopts"] <= 8:
+            es = records[0][0]
+            line, _ = es.code.position(es.pc)
+            depth = f", {len(records)} native frames" if len(records) > 1 else ""
+            self.log(f"jit: native {name} deopt at {es.code.path}:{line} (pc {es.pc}, {es.code.name}{depth}): {why or es.reason}")
+        if why:
+            lim = vm.limits
+            if lim.armed:
+                lim.check()
+            sched = vm.sched
+            if not fb.nested and vm.running and fb is vm.fiber and (sched.ready or sched.poll_now()):
+                fb.resume = op
+                sched.ready.append(fb)
+                raise Switch
+        return op
 
 
 def dump_native(m: Any) -> str:

@@ -45,7 +45,9 @@ WHITELIST = {
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result only frame states name (a for-range loop's leftover)",
-    "call_global": "a hoisted function that is itself eligible",
+    "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM",
+    "builtin": "a built-in only called (by calls out) and named by frame states",
+    "call": "of a built-in, its result unused: a call out through the VM",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -124,7 +126,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                     types[i] = got.pop()
                     changed = True
             for i in b.instrs:
-                if i in types:
+                if i in types or i.op == "fuel":  # (fuel: jit/fuel.py, a VM that counts it)
                     continue
                 if any(a not in types for a in i.args):
                     continue
@@ -133,7 +135,9 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                 changed = True
     for b in fn.blocks:
         for i in b.all():
-            if i.op in ("jump",):
+            if i.op != "call" and any(types.get(x) == "o" for x in i.args):
+                raise NotEligible(f"{i.op} of a built-in, string or nil (native code only passes them to calls out)")
+            if i.op in ("jump", "fuel"):
                 continue
             if i.op == "branch":
                 if types.get(i.args[0]) != "b":
@@ -160,6 +164,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         raise NotEligible(f"uses {op}")
     if op == "const":
         t = const_type(i.attrs[0] if i.attrs else None)
+        if t is None and i.attrs and type(i.attrs[0]) in (str, type(None)):
+            return "o"  # (a string or nil: only an argument of a call out, checked in analyze)
         if t is None:
             raise NotEligible(f"constant {i.attrs[0]!r}")
         return t
@@ -191,12 +197,28 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a != ["i", "i"] or i in uses:
             raise NotEligible("a range value that is used")
         return "i"  # (never emitted: only frame states name it)
+    if op == "builtin":
+        # Not a machine value ("o"): native code never holds it, only calls
+        # out with it (checked in analyze); a deopt rebuilds it by name (deopt.py).
+        return "o"
+    if op == "call":
+        if i.args[0].op != "builtin" or i in uses:
+            raise NotEligible("uses call")
+        if i not in ty.effects:
+            ty.effects.append(i)
+        return "i"
     if op == "call_global":
         slot = i.attrs[0]
         callee = callee_of(slot)
+        ret = scalar(getattr(callee, "ret_type", None)) if callee is not None else None
+        if ret is None and i not in uses:
+            # A call native code cannot make whose result it never uses: a
+            # call out, through the VM (native code deoptimises there).
+            if i not in ty.effects:
+                ty.effects.append(i)
+            return "i"
         if callee is None:
             raise NotEligible(f"calls global {slot}, not a hoisted function")
-        ret = scalar(getattr(callee, "ret_type", None))
         if ret is None:
             raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
         ty.callees[slot] = callee
