@@ -37,11 +37,14 @@ bools 0/1), so Python calls it through one ctypes prototype.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
-from .select import Typed
+from .select import ARRAYS, Typed
 
-LLTYPE = {"i": "i64", "f": "double", "b": "i1"}
+_ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
+
+LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64"}  # (arrays: the Array's address)
 _ZERO = {"i": "0", "f": "0.0", "b": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
@@ -186,8 +189,24 @@ class _FnEmitter:
         out.append("}")
         return "\n".join(out) + "\n"
 
+    def _arrays(self) -> Any:
+        """The array lowering of this function (jit/native/arrays.py)."""
+        low = getattr(self, "_array_lowering", None)
+        if low is None:
+            from .arrays import ArrayLowering
+            from .layout import probe
+
+            lay, why = probe()
+            if lay is None:  # (select refuses arrays then: engine.typed_ir)
+                raise AssertionError(f"native arrays: {why}")
+            low = self._array_lowering = ArrayLowering(self, lay)
+        return low
+
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in _ARRAY_OPS:
+            self._arrays().lower(i)
+            return
         ty = self.ty.types
         L = self.lines
         if op in ("const", "range"):
@@ -275,6 +294,10 @@ def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
     """LLVM IR text for root and every function it reaches, plus the @entry wrapper."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
+    if any(ty.heap for ty in group):
+        from .arrays import PRELUDE
+
+        parts.append(PRELUDE)
     for ty in group:
         parts.append(_FnEmitter(ty, names).emit())
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
@@ -282,7 +305,7 @@ def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
     for k, m in enumerate(root.params):
         w.append(f"  %ap{k} = getelementptr i64, i64* %args, i64 {k}")
         w.append(f"  %aw{k} = load i64, i64* %ap{k}")
-        if m == "i":
+        if m == "i" or m in ARRAYS:
             args.append(f"i64 %aw{k}")
         elif m == "f":
             w.append(f"  %ax{k} = bitcast i64 %aw{k} to double")

@@ -42,11 +42,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...bytecode.code import Code
+from ...heap.objects import Array
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
 from .emit import emit_module
-from .select import NotEligible, Typed, analyze
+from .select import ARRAYS, NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper recursion bails to the interpreter
@@ -92,7 +93,23 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
-    return analyze(fn, code, callee_of)
+    ty = analyze(fn, code, callee_of)
+    if ty.heap:
+        _heap_allowed(ty)
+    return ty
+
+
+def _heap_allowed(ty: Typed) -> None:
+    """Array code needs CPython's layout verified (layout.py) and, when it
+    stores, exact-pc deopt (re-running a call that stored is not exact)."""
+    from . import emit
+    from .layout import probe
+
+    lay, why = probe()
+    if lay is None:
+        raise NotEligible(f"arrays in native code are off: {why}")
+    if ty.effects and not getattr(emit, "EXACT_DEOPT", False):
+        raise NotEligible("stores into an array: needs exact-pc deopt")
 
 
 def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
@@ -137,6 +154,8 @@ class Compiled:
 
 
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+# Code touching Python objects (arrays) must hold the GIL: PYFUNCTYPE keeps it.
+_PROTO_GIL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
 
 
@@ -145,6 +164,11 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     llvm = load_llvm()
     t0 = time.perf_counter()
     root = group[0]
+    heap = any(ty.heap for ty in group)
+    if heap:
+        from .layout import probe, register
+
+        register(llvm, probe()[0])
     text, _ = emit_module(group, root)
     mod = llvm.parse_assembly(text)
     mod.verify()
@@ -153,7 +177,7 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     after = str(mod) if keep_text else ""
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
-    cfunc = _PROTO(engine.get_function_address("entry"))
+    cfunc = (_PROTO_GIL if heap else _PROTO)(engine.get_function_address("entry"))
     ms = (time.perf_counter() - t0) * 1000
     return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after)
 
@@ -290,6 +314,8 @@ class NativeTier:
                     args[k - 1] = _pack_float(x)
                 elif p == "b" and t is bool:
                     args[k - 1] = 1 if x else 0
+                elif p in ARRAYS and t is Array and type(x.items) is list:
+                    args[k - 1] = id(x)  # (borrowed: the frame holds it; arrays.py)
                 else:
                     return fallback(fb)
             depth = max_depth - len(fb.frames)

@@ -46,10 +46,20 @@ WHITELIST = {
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result only frame states name (a for-range loop's leftover)",
     "call_global": "a hoisted function that is itself eligible",
+    # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
+    "get_index": "array x int (bounds-checked; the element's type is checked as it is read)",
+    "set_index": "array x int x element (bounds-checked; an effect)",
+    "builtin": "`len`, called on an array",
+    "call": "len(array)",
+    "call_method": "array.len()",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
 _SCALAR = {"int": "i", "float": "f", "bool": "b"}
+# Arrays of scalars: the machine value is the address of the guest Array
+# object (borrowed: the frame keeps it alive), "a" + the element's type.
+_ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
+ARRAYS = frozenset(_ARRAY.values())
 
 
 class NotEligible(Exception):
@@ -70,10 +80,18 @@ class Typed:
     # native code). v0 bails and re-runs the whole call, which is exact only
     # for pure functions: a function with effects needs exact-pc deopt.
     effects: list[Instr] = field(default_factory=list)
+    # Whether the code touches Python objects (arrays): it then runs holding
+    # the GIL, and needs CPython's layout (jit/native/layout.py).
+    heap: bool = False
 
 
 def scalar(t: Any) -> str | None:
     return _SCALAR.get(str(t)) if t is not None else None
+
+
+def param_type(t: Any) -> str | None:
+    """The machine type of a parameter: a scalar or an array of scalars."""
+    return scalar(t) or (_ARRAY.get(str(t)) if t is not None else None)
 
 
 def const_type(v: Any) -> str | None:
@@ -88,7 +106,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     `slot`, or None when the slot holds anything else now."""
     params = []
     for p in fn.params[1:]:
-        m = scalar(p.type)
+        m = param_type(p.type)
         if m is None:
             raise NotEligible(f"parameter of type {p.type}")
         params.append(m)
@@ -133,6 +151,9 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                 changed = True
     for b in fn.blocks:
         for i in b.all():
+            for k, x in enumerate(i.args):
+                if types.get(x) == "L" and (i.op != "call" or k != 0):
+                    raise NotEligible("the built-in len used other than called")
             if i.op in ("jump",):
                 continue
             if i.op == "branch":
@@ -150,7 +171,34 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     return ty
 
 
-_NAMES = {"i": "int", "f": "float", "b": "bool", None: "?"}
+_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", None: "?"}
+_ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
+
+
+def _array_type(i: Instr, a: list, ty: Typed) -> str:
+    """Machine types of the array operations (lowered by jit/native/arrays.py)."""
+    op = i.op
+    if op == "builtin":
+        if i.attrs != ("len",):
+            raise NotEligible(f"uses the built-in {i.attrs[0]}")
+        return "L"  # (no machine value: only `call` may use it, checked in analyze)
+    ty.heap = True
+    if op == "get_index":
+        if a[0] not in ARRAYS or a[1] != "i":
+            raise NotEligible(f"get_index of {' and '.join(_NAMES[x] for x in a)}")
+        return a[0][1]
+    if op == "set_index":
+        if a[0] not in ARRAYS or a[1] != "i" or a[2] != a[0][1]:
+            raise NotEligible(f"set_index of {', '.join(_NAMES[x] for x in a)}")
+        ty.effects.append(i)
+        return "v"
+    if op == "call":
+        if len(a) != 2 or a[0] != "L" or a[1] not in ARRAYS:
+            raise NotEligible("call of a value that is not len(array)")
+        return "i"
+    if i.attrs != ("len",) or len(a) != 1 or a[0] not in ARRAYS:
+        raise NotEligible(f"calls method {i.attrs[0] if i.attrs else '?'}")
+    return "i"
 
 
 def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str:
@@ -158,6 +206,10 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in _ARRAY_OPS:
+        return _array_type(i, a, ty)
+    if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
+        raise NotEligible(f"{op} of an array")
     if op == "const":
         t = const_type(i.attrs[0] if i.attrs else None)
         if t is None:
