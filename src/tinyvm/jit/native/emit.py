@@ -247,6 +247,9 @@ class _FnEmitter:
             L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
             self.fail_if(o, i)
             return
+        if op in ("shl", "shr"):
+            self._shift(i)
+            return
         if op in ("band", "bor", "bxor"):
             L.append(f"  {r} = {op[1:]} i64 {self.val(a[0])}, {self.val(a[1])}")
             return
@@ -274,6 +277,24 @@ class _FnEmitter:
             L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
+
+    def _shift(self, i: Instr) -> None:
+        """`<<` and `>>` as runtime/arith.py: a count outside 0..63 fails (a
+        ValueError there), and so does a `<<` whose result leaves int64
+        (an OverflowError): shifting back must give the operand again."""
+        x, y = self.val(i.args[0]), self.val(i.args[1])
+        r = f"%v{i.id}"
+        bad = self.tmp("sc")
+        self.lines.append(f"  {bad} = icmp ugt i64 {y}, 63")
+        self.fail_if(bad, i)
+        if i.op == "shr":
+            self.lines.append(f"  {r} = ashr i64 {x}, {y}")
+            return
+        back, lost = self.tmp(), self.tmp("sl")
+        self.lines.append(f"  {r} = shl i64 {x}, {y}")
+        self.lines.append(f"  {back} = ashr i64 {r}, {y}")
+        self.lines.append(f"  {lost} = icmp ne i64 {back}, {x}")
+        self.fail_if(lost, i)
 
     def term(self, t: Instr) -> None:
         L = self.lines

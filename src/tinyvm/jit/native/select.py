@@ -13,13 +13,17 @@ compiled code can deoptimise mid-function). A function is *eligible* when
 - every `call_global` names a hoisted top-level function (TinyLang makes those
   bindings constant: `f = 3` is a compile error) that is itself eligible.
 
-Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1).
+Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
+"ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
+jit/native/arrays.py reads and writes its list in place), "L" for the
+built-in `len` (only ever called), "v" for a store's missing result.
 
 Why the whitelist leaves things out: mixed int/float *comparisons* (Python
 compares an int and a float exactly, not after rounding the int: no single
 LLVM instruction does that), bools in arithmetic (a TypeError at run time),
-shifts (range errors), and everything touching the heap or the VM (fields,
-arrays, strings, globals other than calls, closures, printing, throwing).
+and everything else touching the heap or the VM (fields, arrays other than
+parameters, for-in (GET_ITER allocates an iterator on the guest heap),
+strings, globals other than calls, closures, printing, throwing).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ WHITELIST = {
     "mod": "int % int (C remainder; bails on 0 and MIN % -1), float fmod",
     "neg": "int (overflow-checked) or float",
     "band": "int x int", "bor": "int x int", "bxor": "int x int",
+    "shl": "int x int (a count outside 0..63 or an overflow fails)", "shr": "int x int (a count outside 0..63 fails)",
     "lt": "int x int or float x float", "le": "as lt", "gt": "as lt", "ge": "as lt",
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
@@ -223,7 +228,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a[0] == "b":
             raise NotEligible("neg of a bool")
         return a[0]
-    if op in ("band", "bor", "bxor"):
+    if op in ("band", "bor", "bxor", "shl", "shr"):
         if a != ["i", "i"]:
             raise NotEligible(f"{op} of {'/'.join(_NAMES[x] for x in a)}")
         return "i"
