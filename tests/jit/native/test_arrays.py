@@ -14,18 +14,20 @@ skipped until it is there.
 from __future__ import annotations
 
 import io
+import math
 import sys
 
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from native_helpers import both, native  # noqa: E402
-from tinyvm.api import VM  # noqa: E402
-from tinyvm.jit.native import emit  # noqa: E402
-from tinyvm.jit.native.layout import probe  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from native_helpers import both, native
+
+from tinyvm.api import VM
+from tinyvm.jit.native import emit
+from tinyvm.jit.native.layout import probe
 
 INT_MAX = 9223372036854775807
 REAL_DEOPT = getattr(emit, "EXACT_DEOPT", False)
@@ -104,7 +106,7 @@ let a = {vals}
 print(get(a, 2))
 print(outer(a))
 """
-    code, out, err = same(src, "get", "outer")
+    code, _, err = same(src, "get", "outer")
     assert code == 1 and "IndexError: index" in err and "at get (" in err and "at outer (" in err
 
 
@@ -219,7 +221,7 @@ fn fill(a: [int], n: int) -> int {
 let a = [0, 0, 0]
 print(fill(a, 4))
 """
-    code, out, err = same(src, "fill")
+    code, _, err = same(src, "fill")
     assert code == 1 and "IndexError" in err
 
 
@@ -246,7 +248,7 @@ var t = 0
 for a in kept { t += len(a) }
 print(t, kept[0], kept[len(kept) - 1])
 """
-    code, out, err = same(src, "fill", "swap", "scale", extra=mode)
+    code, _, err = same(src, "fill", "swap", "scale", extra=mode)
     assert code == 0 and err == "", err
 
 
@@ -353,7 +355,7 @@ def array_program(draw: st.DrawFn) -> str:
             body.append(f"b[{k}] = f - 1.0")
     lines = "\n  ".join(body)
     il = ", ".join(f"-{INT_MAX} - 1" if x == -INT_MAX - 1 else str(x) for x in ints)
-    fl = ", ".join("0.0 / 0.0" if x != x else repr(x).replace("inf", "1.0 / 0.0") for x in floats)
+    fl = ", ".join("0.0 / 0.0" if math.isnan(x) else repr(x).replace("inf", "1.0 / 0.0") for x in floats)
     return f"""
 fn go(a: [int], b: [float]) -> float {{
   var s = 0
