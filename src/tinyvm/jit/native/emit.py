@@ -4,23 +4,26 @@ Every compiled guest function becomes
 
     define internal {<result>, i1} @fK(i64* %ctx, i64 %depth, <params>)
 
-returning {result, false}, or {0, true}: *bail*. Bailing is how
-every failure leaves native code -- int64 overflow (LLVM's
+returning {result, false}, or {0, true}: it *left* (deoptimised). Every
+failure exit goes through `fail_if(cond, at)` -- int64 overflow (LLVM's
 `llvm.s{add,sub,mul}.with.overflow.i64`), division or remainder by zero,
-INT_MIN / -1, the native call depth running out, the poll callback saying
-stop (a deadline, an interrupt, another fiber waiting). The caller bails in
-turn, so the whole native call returns 1 and the VM re-runs the *same call*
-on the interpreter from its entry state (jit/native/engine.py): eligible
-functions are pure (no heap, no globals written, no I/O), so running them
-again from the start is exact, and the interpreter raises the same error at
-the same place with the same trace.
+INT_MIN / -1, the native call depth running out (checked by the caller
+before the call), a callee that left -- and the poll saying stop (a
+deadline, an interrupt, another fiber waiting) through `exit_to`: the exit
+block writes the live values of the exit's frame state into the deopt
+buffer (deopt.py: the state before `at`, so the interpreter runs `at` again
+and fails the same way; for a callee that left, the caller's frame waiting
+for it) and returns the flag; each native caller adds its own frame, so the
+VM rebuilds every native frame as an interpreter frame at its exact pc
+(engine.py `deoptimise`).
 
-`ctx` is three int64 words: [0] the countdown to the next poll, decremented
+`ctx` is four int64 words: [0] the countdown to the next poll, decremented
 at every function entry and every loop header (so neither loops nor
-recursion run unbounded); [1] the native call depth allowed (the callee gets
-`depth - 1` in a register and bails at 0); [2] the address of the poll
-callback, `i64 ()`, whose result is the new countdown (0: bail). Results and
-the bail flag come back in registers (a two-field struct), not memory.
+recursion run unbounded); [1] the native call depth allowed (a call passes
+`depth - 1` in a register and leaves when it is 0); [2] the address of the
+poll callback, `i64 ()`, whose result is the new countdown (0: leave); [3]
+the deopt buffer's cursor. Results and the fail flag come back in registers
+(a two-field struct), not memory.
 
 Machine types: int -> i64, float -> double, bool -> i1. Semantics follow
 runtime/arith.py: truncating int division and C remainder (sdiv/srem, after
@@ -40,7 +43,12 @@ import struct
 from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
+from .deopt import ExitState, entry_state, exit_state
 from .select import ARRAYS, Typed
+
+# Every failure exit deoptimises to its exact pc (deopt.py), so functions with
+# effects the VM can see (Typed.effects) may compile: other helpers read this.
+EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
 
@@ -84,9 +92,11 @@ def back_edge_targets(fn: Function) -> set[Block]:
 
 
 class _FnEmitter:
-    def __init__(self, ty: Typed, names: dict) -> None:
+    def __init__(self, ty: Typed, names: dict, table: list[ExitState] | None = None) -> None:
         self.ty = ty
         self.names = names  # Code -> LLVM function name
+        self.table: list[ExitState] = table if table is not None else []  # exit id -> state (shared by a module)
+        self.exit_lines: list[str] = []
         self.lines: list[str] = []
         self.n = 0
         self.cur = ""
@@ -119,17 +129,47 @@ class _FnEmitter:
         self.lines.append(f"{name}:")
         self.cur = name
 
-    def fail_if(self, cond: str, at: Instr) -> None:
+    def fail_if(self, cond: str, at: Instr, *, waiting: bool = False) -> None:
         """Leave native code when `cond` holds, because instruction `at` fails
         (overflow, a zero divisor, a callee that left): every failure exit goes
-        through here, so how native code leaves (v0: bail and re-run the call)
-        is decided in one place."""
-        cont = self.tmp("ok")[1:]
-        self.lines.append(f"  br i1 {cond}, label %bail, label %{cont}")
-        self.label(cont)
+        through here. The exit deoptimises to the exact pc (deopt.py): it
+        saves the live values of `at`'s frame state (the state before `at`
+        runs, so the interpreter runs `at` again and fails the same way), or,
+        `waiting` (at is a call whose native callee left), the frame waiting
+        for the callee to return."""
+        why = "a callee left" if waiting else f"{at.op} fails"
+        es = exit_state(at.state, self.ty.types, reason=why, waiting=at if waiting else None)
+        self.exit_to(cond, es)
 
-    def tick(self) -> None:
-        """Decrement the countdown; at 0 ask the poll callback (0: bail)."""
+    def exit_to(self, cond: str, es: ExitState) -> None:
+        """Branch (unlikely) to a new exit block that writes es's record into
+        the deopt buffer and returns the fail flag; go on otherwise."""
+        sid = len(self.table)
+        self.table.append(es)
+        x = f"X{sid}"
+        cont = self.tmp("ok")[1:]
+        self.lines.append(f"  br i1 {cond}, label %{x}, label %{cont}, !prof !0")
+        self.label(cont)
+        X = self.exit_lines
+        X.append(f"{x}:")
+        X.append(f"  %xc{sid} = load i64, i64* %cur")
+        X.append(f"  %xp{sid} = inttoptr i64 %xc{sid} to i64*")
+        X.append(f"  store i64 {sid}, i64* %xp{sid}")
+        for j, v in enumerate(es.values):
+            m = self.ty.types[v]
+            w = self.val(v)
+            if m in ("f", "b"):  # (ints and arrays, an Array's address, are words already)
+                w2 = f"%xw{sid}.{j}"
+                X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
+                w = w2
+            X.append(f"  %xq{sid}.{j} = getelementptr i64, i64* %xp{sid}, i64 {j + 1}")
+            X.append(f"  store i64 {w}, i64* %xq{sid}.{j}")
+        X.append(f"  %xn{sid} = add i64 %xc{sid}, {8 * es.words}")
+        X.append(f"  store i64 %xn{sid}, i64* %cur")
+        X.append("  br label %bail")
+
+    def tick(self, es: ExitState) -> None:
+        """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
         c0, c1, z = self.tmp("cd"), self.tmp("cd"), self.tmp("cz")
         L = self.lines
         L.append(f"  {c0} = load i64, i64* %ctx")
@@ -146,7 +186,8 @@ class _FnEmitter:
         L.append(f"  {npv} = call i64 {fp}()")
         L.append(f"  store i64 {npv}, i64* %ctx")
         L.append(f"  {nz} = icmp sle i64 {npv}, 0")
-        L.append(f"  br i1 {nz}, label %bail, label %{cont}")
+        self.exit_to(nz, es)
+        L.append(f"  br label %{cont}")
         self.label(cont)
 
     def emit(self) -> str:
@@ -157,25 +198,27 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
+        defined = set(fn.values())
         body: dict[Block, list[str]] = {}
         exits: dict[Block, str] = {}
         for b in fn.blocks:
             self.lines = []
             self.cur = f"B{b.label}"
             if b in headers:
-                self.tick()
+                st = fn.entries.get(b.pc) if b.pc is not None else None
+                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
             for i in b.instrs:
                 self.instr(i)
             self.term(b.terminator)
             body[b] = self.lines
             exits[b] = self.cur
         out = [head, "entry:"]
-        out.append("  %dz = icmp sle i64 %depth, 0")
-        out.append("  br i1 %dz, label %bail, label %start")
-        out.append("start:")
+        # (the depth is checked by the caller, before the call: deopt.py)
+        out.append("  %cur = getelementptr i64, i64* %ctx, i64 3")
         out.append("  %d1 = sub i64 %depth, 1")
         self.lines = out
-        self.tick()
+        self.cur = "entry"
+        self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
         for b in fn.blocks:
             out.append(f"B{b.label}:")
@@ -184,6 +227,7 @@ class _FnEmitter:
                 inc = ", ".join(f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
+        out += self.exit_lines
         out.append("bail:")
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
@@ -270,10 +314,14 @@ class _FnEmitter:
             callee = self.ty.callees[i.attrs[0]]
             rt = LLTYPE[ty[i]]
             args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in a)
-            s, z = self.tmp("st"), self.tmp()
+            s, z, dz = self.tmp("st"), self.tmp(), self.tmp("dz")
+            # Out of native depth: the interpreter makes this call (and raises
+            # StackOverflowError where the guest limit is reached).
+            L.append(f"  {dz} = icmp sle i64 %d1, 0")
+            self.fail_if(dz, i)
             L.append(f"  {s} = call {{{rt}, i1}} @{self.names[callee]}(i64* %ctx, i64 %d1{args})")
             L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
-            self.fail_if(z, i)
+            self.fail_if(z, i, waiting=True)
             L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
@@ -311,16 +359,19 @@ class _FnEmitter:
             raise AssertionError(f"native: terminator {t.op}")
 
 
-def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
-    """LLVM IR text for root and every function it reaches, plus the @entry wrapper."""
+def emit_module(group: list[Typed], root: Typed, table: list[ExitState] | None = None) -> tuple[str, dict]:
+    """LLVM IR text for root and every function it reaches, plus the @entry
+    wrapper; `table` gets the module's exit states (exit id: index)."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
     if any(ty.heap for ty in group):
         from .arrays import PRELUDE
 
         parts.append(PRELUDE)
+    if table is None:
+        table = []
     for ty in group:
-        parts.append(_FnEmitter(ty, names).emit())
+        parts.append(_FnEmitter(ty, names, table).emit())
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):

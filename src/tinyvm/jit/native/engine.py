@@ -13,17 +13,21 @@ function's pc-0 op. Called with the callee's frame already pushed (`fb.L =
   `fallback`),
 - runs the machine code with a countdown and the native depth left,
 - on success returns to the caller exactly as the RETURN instruction does,
-- on *bail* runs `fallback(fb)`: the same call from its entry state on the
-  interpreter (or the Python JIT). Native code writes nothing the VM can see
-  (no heap, no globals, no I/O: select.py), so re-executing from the frame
-  the interpreter still holds is exact: an overflow or a division by zero is
-  raised by the interpreter at the same pc with the same trace, a deadline
-  or an interrupt is honoured where the interpreter checks it.
+- when native code leaves (a failure exit: overflow, a zero divisor, the
+  native depth, the poll), rebuilds the interpreter frames it wrote
+  (deopt.py), every native frame at its exact pc, and returns the
+  interpreter's op there (`deoptimise`): the interpreter re-runs the failing
+  instruction and raises the same error with the same trace, or makes the
+  call native code could not, or continues where the poll stopped;
+- hands the call to `fallback` (the interpreter or the Python JIT from the
+  entry) when a debugger steps, the native depth is used up, or an argument
+  is not of its declared type.
 
 The poll callback (every `COUNTDOWN` loop iterations or calls) stops native
 code when a deadline passed, an interrupt is pending, a debugger started
 stepping, or another fiber is ready to run (fairness: the interpreter then
-switches at its next chunk end).
+switches at its next chunk end). A stop is honoured in `deoptimise`, once the
+frames are rebuilt: a deadline raises, a waiting fiber gets the turn.
 
 GC: native code holds no heap references and allocates nothing, so it
 needs neither write barriers nor safe points; a collection cannot start while
@@ -38,7 +42,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...bytecode.code import Code
@@ -46,11 +50,13 @@ from ...heap.objects import Array
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
+from ...sched.scheduler import Switch
+from .deopt import read_records, rebuild
 from .emit import emit_module
 from .select import ARRAYS, NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
-MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper recursion bails to the interpreter
+MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
 _llvm: Any = None
 
@@ -151,6 +157,12 @@ class Compiled:
     nfuncs: int
     ir_before: str = ""
     ir_after: str = ""
+    table: list = field(default_factory=list)  # exit id -> deopt.ExitState
+
+    @property
+    def record_words(self) -> int:
+        """The largest deopt record of the module (int64 words)."""
+        return max((es.words for es in self.table), default=1)
 
 
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -169,7 +181,8 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
         from .layout import probe, register
 
         register(llvm, probe()[0])
-    text, _ = emit_module(group, root)
+    table: list = []
+    text, _ = emit_module(group, root, table)
     mod = llvm.parse_assembly(text)
     mod.verify()
     tm = _target_machine()
@@ -179,7 +192,7 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     engine.finalize_object()
     cfunc = (_PROTO_GIL if heap else _PROTO)(engine.get_function_address("entry"))
     ms = (time.perf_counter() - t0) * 1000
-    return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after)
+    return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after, table)
 
 
 def _pack_float(x: float) -> int:
@@ -200,8 +213,13 @@ class NativeTier:
         self.passes = jit_pipeline_plain()
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
-        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "bails": 0}
-        self.ctx = (ctypes.c_int64 * 3)()
+        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "deopts": 0}
+        self.ctx = (ctypes.c_int64 * 4)()
+        # The deopt buffer (deopt.py): records of the native frames that
+        # left, innermost first, at most one per native frame; ctx[3] is its
+        # cursor. One per VM, grown when a module with bigger records compiles.
+        self.buf = (ctypes.c_int64 * 1)()
+        self.buf_addr = ctypes.addressof(self.buf)
         self.poll_cb = _POLL(self._poll)
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
@@ -272,6 +290,10 @@ class NativeTier:
                 self.log(f"jit: not native {code.name}: internal error: {type(e).__name__}: {e}")
             return None
         comp.ms = (time.perf_counter() - t0) * 1000
+        need = comp.record_words * (MAX_NATIVE_DEPTH + 2)
+        if need > len(self.buf):
+            self.buf = (ctypes.c_int64 * need)()
+            self.buf_addr = ctypes.addressof(self.buf)
         self.compiled[code] = comp
         self.stats["native"] += 1
         if self.log is not None:
@@ -298,7 +320,6 @@ class NativeTier:
         ret = comp.ret
         tier = self
         name = code.name
-        log = self.log
         kinds = [(k + 1, p) for k, p in enumerate(params)]
 
         def native(fb: Any) -> Any:
@@ -326,17 +347,12 @@ class NativeTier:
             tier.fiber = fb
             ctx[0] = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
+            base = ctx[3] = tier.buf_addr
             st = cfunc(ctx_addr, args_addr, out_addr)
             tier.fiber = saved
             stats["native_calls"] += 1
             if st:
-                stats["bails"] += 1
-                if log is not None and stats["bails"] <= 8:
-                    why = tier.stop_reason or "a failure the interpreter reports (overflow, division by zero, depth)"
-                    tier.stop_reason = ""
-                    log(f"jit: native {name} bailed ({why}): re-running the call interpreted")
-                tier.stop_reason = ""
-                return fallback(fb)
+                return tier.deoptimise(fb, comp, G, (ctx[3] - base) >> 3, name)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
             C, r = fb.frames.pop()
@@ -345,6 +361,35 @@ class NativeTier:
             return r
 
         return native
+
+    def deoptimise(self, fb: Any, comp: Compiled, G: list, nwords: int, name: str) -> Any:
+        """Native code left (deopt.py): rebuild the interpreter frames it
+        wrote and return the op the interpreter runs next. A stop the poll
+        asked for is honoured here, frames rebuilt: a deadline or interrupt
+        raises as the interpreter's chunk end would, a fiber waiting gets the
+        turn (this one resumes at the exact pc)."""
+        stats = self.stats
+        stats["deopts"] += 1
+        records = read_records(self.buf[:nwords], comp.table)
+        vm = self.vm
+        op = rebuild(fb, records, G, vm.decoded)
+        why = self.stop_reason
+        self.stop_reason = ""
+        if self.log is not None and stats["deopts"] <= 8:
+            es = records[0][0]
+            line, _ = es.code.position(es.pc)
+            depth = f", {len(records)} native frames" if len(records) > 1 else ""
+            self.log(f"jit: native {name} deopt at {es.code.path}:{line} (pc {es.pc}, {es.code.name}{depth}): {why or es.reason}")
+        if why:
+            lim = vm.limits
+            if lim.armed:
+                lim.check()
+            sched = vm.sched
+            if not fb.nested and vm.running and fb is vm.fiber and (sched.ready or sched.poll_now()):
+                fb.resume = op
+                sched.ready.append(fb)
+                raise Switch
+        return op
 
 
 def dump_native(m: Any) -> str:
