@@ -382,3 +382,45 @@ def test_hypothesis_array_programs_agree_with_the_interpreter(src: str) -> None:
         emit.EXACT_DEOPT = old
     assert got == want, (src, both.log)
     assert native("go", both.log), (src, both.log)
+
+
+def test_functions_without_result_and_methods_compile() -> None:
+    # A nil result ("n") and a method's unused `self` ("o": only frame states
+    # name it, and deopt gives the interpreter the same object back).
+    src = """
+fn swap(v: [int], i: int, j: int) {
+  let t = v[i]
+  v[i] = v[j]
+  v[j] = t
+}
+fn permute(v: [int], n: int) -> int {
+  var count = 1
+  if n != 0 {
+    let n1 = n - 1
+    count += permute(v, n1)
+    var i = n1
+    while i >= 0 {
+      swap(v, n1, i)
+      count += permute(v, n1)
+      swap(v, n1, i)
+      i -= 1
+    }
+  }
+  return count
+}
+class Counter {
+  var hits: int = 0
+  fn count(flags: [bool], k: int) -> int {
+    var c = 0
+    for i in 0..len(flags) { if flags[i] { c += k } }
+    return c + flags.len() - len(flags)
+  }
+}
+var v = [0, 1, 2, 3, 4, 5]
+print(permute(v, 6), v, swap(v, 0, 1), v)
+let c = Counter()
+print(c.count([true, false, true], 5))
+print(c.count([true, false, true], 4611686018427387904), c.hits)
+"""
+    code, out, err = same(src, "permute", "Counter.count")
+    assert code == 1 and out.startswith("8660 [1, 0, 2, 3, 4, 5] nil") and "OverflowError" in err and "at Counter.count (" in err

@@ -126,7 +126,7 @@ def read_records(words: list[int], table: list[ExitState]) -> list[tuple[ExitSta
                 w = words[k]
                 k += 1
                 m = s[1]
-                vals.append(w if m == "i" else _float(w) if m == "f" else w != 0 if m == "b" else array_of(w))
+                vals.append(w if m == "i" else _float(w) if m == "f" else w != 0 if m == "b" else None if m == "n" else array_of(w))
             elif kind == CONST:
                 vals.append(s[1])
             else:

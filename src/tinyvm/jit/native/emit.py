@@ -44,7 +44,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
 from .deopt import ExitState, entry_state, exit_state
-from .select import ARRAYS, Typed
+from .select import WORDS, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
 # effects the VM can see (Typed.effects) may compile: other helpers read this.
@@ -52,8 +52,8 @@ EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
 
-LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64"}  # (arrays: the Array's address)
-_ZERO = {"i": "0", "f": "0.0", "b": "false"}
+LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "o": "i64", "n": "i1"}  # (arrays, "o": an address; "n": nil, always false)
+_ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
@@ -109,7 +109,7 @@ class _FnEmitter:
         if v.op == "const":
             x = v.attrs[0]
             t = self.ty.types[v]
-            if t == "b":
+            if t == "b" or t == "n":
                 return "true" if x else "false"
             if t == "f":
                 return float_lit(float(x))
@@ -158,7 +158,7 @@ class _FnEmitter:
         for j, v in enumerate(es.values):
             m = self.ty.types[v]
             w = self.val(v)
-            if m in ("f", "b"):  # (ints and arrays, an Array's address, are words already)
+            if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
                 w2 = f"%xw{sid}.{j}"
                 X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
                 w = w2
@@ -377,7 +377,7 @@ def emit_module(group: list[Typed], root: Typed, table: list[ExitState] | None =
     for k, m in enumerate(root.params):
         w.append(f"  %ap{k} = getelementptr i64, i64* %args, i64 {k}")
         w.append(f"  %aw{k} = load i64, i64* %ap{k}")
-        if m == "i" or m in ARRAYS:
+        if m == "i" or m in WORDS:
             args.append(f"i64 %aw{k}")
         elif m == "f":
             w.append(f"  %ax{k} = bitcast i64 %aw{k} to double")
@@ -392,7 +392,7 @@ def emit_module(group: list[Typed], root: Typed, table: list[ExitState] | None =
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[root.ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[root.ret]
     if conv is None:
         w.append("  store i64 %r, i64* %out")
     else:

@@ -337,6 +337,8 @@ class NativeTier:
                     args[k - 1] = 1 if x else 0
                 elif p in ARRAYS and t is Array and type(x.items) is list:
                     args[k - 1] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                elif p == "o":
+                    args[k - 1] = id(x)  # (an unused parameter, e.g. self: only deopt boxes it back)
                 else:
                     return fallback(fb)
             depth = max_depth - len(fb.frames)
@@ -354,7 +356,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, (ctx[3] - base) >> 3, name)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C

@@ -16,7 +16,9 @@ compiled code can deoptimise mid-function). A function is *eligible* when
 Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
 "ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
 jit/native/arrays.py reads and writes its list in place), "L" for the
-built-in `len` (only ever called), "v" for a store's missing result.
+built-in `len` (only ever called), "v" for a store's missing result, "n" for nil
+(a function without result; i1, always false), "o" for a parameter of any other type that no instruction uses (a method's
+`self` that only frame states name: the object's address, borrowed).
 
 Why the whitelist leaves things out: mixed int/float *comparisons* (Python
 compares an int and a float exactly, not after rounding the int: no single
@@ -65,6 +67,7 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 # object (borrowed: the frame keeps it alive), "a" + the element's type.
 _ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
 ARRAYS = frozenset(_ARRAY.values())
+WORDS = ARRAYS | {"o"}  # machine values that are an object's address (i64)
 
 
 class NotEligible(Exception):
@@ -99,8 +102,15 @@ def param_type(t: Any) -> str | None:
     return scalar(t) or (_ARRAY.get(str(t)) if t is not None else None)
 
 
+def result_type(t: Any) -> str | None:
+    """The machine type of a declared result: a scalar, or "n" for nil (no result)."""
+    return "n" if t is not None and str(t) == "nil" else scalar(t)
+
+
 def const_type(v: Any) -> str | None:
     t = type(v)
+    if v is None:
+        return "n"
     return "b" if t is bool else "i" if t is int else "f" if t is float else None
 
 
@@ -110,12 +120,15 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     `callee_of(slot)` returns the Code of the hoisted function in global
     `slot`, or None when the slot holds anything else now."""
     params = []
+    used = {a for b in fn.blocks for i in b.all() for a in i.args}
     for p in fn.params[1:]:
         m = param_type(p.type)
         if m is None:
-            raise NotEligible(f"parameter of type {p.type}")
+            if p in used:
+                raise NotEligible(f"parameter of type {p.type}")
+            m = "o"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
-    ret = scalar(fn.ret)
+    ret = result_type(fn.ret)
     if ret is None:
         raise NotEligible(f"result type {fn.ret}")
     ty = Typed(fn, code, params, ret)
@@ -176,7 +189,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     return ty
 
 
-_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", None: "?"}
+_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "o": "an object", "n": "nil", None: "?"}
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
 
 
@@ -215,6 +228,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return _array_type(i, a, ty)
     if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
         raise NotEligible(f"{op} of an array")
+    if "n" in a and op not in ("call_global", "eq", "ne"):
+        raise NotEligible(f"{op} of nil")
     if op == "const":
         t = const_type(i.attrs[0] if i.attrs else None)
         if t is None:
@@ -253,7 +268,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         callee = callee_of(slot)
         if callee is None:
             raise NotEligible(f"calls global {slot}, not a hoisted function")
-        ret = scalar(getattr(callee, "ret_type", None))
+        ret = result_type(getattr(callee, "ret_type", None))
         if ret is None:
             raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
         ty.callees[slot] = callee
