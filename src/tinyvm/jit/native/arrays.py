@@ -22,9 +22,9 @@ an element of another type (only code the checker cannot see puts one
 there) is a failure exit: the interpreter continues with the value it finds.
 
 Writes (an effect: select.py lists them in Typed.effects): bounds as above,
-then the new element -- Py_True/Py_False with a reference added, or a new
-object from `PyLong_FromLongLong` / `PyFloat_FromDouble` (small ints come
-from CPython's cache) -- replaces the old one, whose count drops as
+then the new element -- Py_True/Py_False with a reference added, one of
+CPython's cached small ints (-5..256, addressed inline in _PyRuntime), or a
+new object from `PyLong_FromLongLong` / `PyFloat_FromDouble` -- replaces the old one, whose count drops as
 Py_DECREF does (`_Py_Dealloc` at zero). A float store into a slot whose old
 float has no other reference (count 1: only this list holds it) overwrites
 ob_fval in place instead: no one else can see that object, and NBody-like
@@ -53,10 +53,13 @@ PRELUDE = """@PyLong_Type = external global i8
 @PyFloat_Type = external global i8
 @_Py_TrueStruct = external global i8
 @_Py_FalseStruct = external global i8
+@_PyRuntime = external global i8
 declare i64 @PyLong_FromLongLong(i64)
 declare i64 @PyFloat_FromDouble(double)
 declare void @_Py_Dealloc(i64)
 declare i64 @PyLong_AsLongLongAndOverflow(i64, i32*)
+
+!90 = !{}
 
 define internal {i64, i1} @tvm.unbox_big(i64 %o) {
   %ov = alloca i32
@@ -97,13 +100,20 @@ class ArrayLowering:
         self.em = em
         self.lay = lay
 
-    def load(self, addr: str, off: int, t: str = "i64") -> str:
-        """The `t` at byte `off` of the object at address `addr` (an i64)."""
+    def load(self, addr: str, off: int, t: str = "i64", invariant: bool = False) -> str:
+        """The `t` at byte `off` of the object at address `addr` (an i64).
+
+        `invariant`: the word cannot change while native code runs, so LLVM
+        may hoist and merge its loads (!invariant.load). True of an Array's
+        list, a list's size and item vector (native code never resizes a
+        list, and runs no guest code: the poll runs none). Not said of an
+        element's words: a store may free the element and its memory be
+        reused for another object while the function runs."""
         em = self.em
         p, q, r = em.tmp("a"), em.tmp("p"), em.tmp("w")
         em.lines.append(f"  {p} = add i64 {addr}, {off}")
         em.lines.append(f"  {q} = inttoptr i64 {p} to {t}*")
-        em.lines.append(f"  {r} = load {t}, {t}* {q}")
+        em.lines.append(f"  {r} = load {t}, {t}* {q}{', !invariant.load !90' if invariant else ''}")
         return r
 
     def store(self, addr: str, off: int, value: str, t: str = "i64") -> None:
@@ -114,18 +124,18 @@ class ArrayLowering:
         em.lines.append(f"  store {t} {value}, {t}* {q}")
 
     def list_of(self, arr: Instr) -> str:
-        return self.load(self.em.val(arr), self.lay.array_items)
+        return self.load(self.em.val(arr), self.lay.array_items, invariant=True)
 
     def slot(self, arr: Instr, index: Instr, at: Instr) -> str:
         """The address of element `index` (bounds-checked: a failure exit at `at`)."""
         em, lay = self.em, self.lay
         lst = self.list_of(arr)
-        n = self.load(lst, lay.list_size)
+        n = self.load(lst, lay.list_size, invariant=True)
         idx = em.val(index)
         oob = em.tmp("oob")
         em.lines.append(f"  {oob} = icmp uge i64 {idx}, {n}")
         em.fail_if(oob, at)
-        items = self.load(lst, lay.list_item)
+        items = self.load(lst, lay.list_item, invariant=True)
         off, a = em.tmp(), em.tmp()
         em.lines.append(f"  {off} = shl i64 {idx}, 3")
         em.lines.append(f"  {a} = add i64 {items}, {off}")
@@ -139,7 +149,7 @@ class ArrayLowering:
             return  # `len`: no machine value, its call reads ob_size
         if op in ("call", "call_method"):
             arr = i.args[-1]
-            n = self.load(self.list_of(arr), self.lay.list_size)
+            n = self.load(self.list_of(arr), self.lay.list_size, invariant=True)
             em.lines.append(f"  %v{i.id} = add i64 {n}, 0")
             return
         kind = ty[i.args[0]][1]
@@ -238,9 +248,37 @@ class ArrayLowering:
             em.label(done)
             return
         else:
-            new = em.tmp("new")
-            L.append(f"  {new} = call i64 @PyLong_FromLongLong(i64 {v})")
+            new = self.box_int(i, v)
         self.replace(i, a, old, new)
+
+    def box_int(self, i: Instr, v: str) -> str:
+        """A new reference to an int object of value `v`: CPython's cached
+        small int (-5..256) inline, else PyLong_FromLongLong (null: fails)."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        u, small = em.tmp(), em.tmp()
+        L.append(f"  {u} = add i64 {v}, 5")
+        L.append(f"  {small} = icmp ult i64 {u}, 262")
+        s_lbl, b_lbl, j_lbl = em.tmp("small")[1:], em.tmp("boxed")[1:], em.tmp("have")[1:]
+        L.append(f"  br i1 {small}, label %{s_lbl}, label %{b_lbl}")
+        em.label(s_lbl)
+        off, base, obj = em.tmp(), em.tmp(), em.tmp("obj")
+        L.append(f"  {off} = mul i64 {u}, {lay.small_stride}")
+        L.append(f"  {base} = add i64 ptrtoint (i8* @_PyRuntime to i64), {lay.small_ints}")
+        L.append(f"  {obj} = add i64 {base}, {off}")
+        self.incref(obj)
+        L.append(f"  br label %{j_lbl}")
+        em.label(b_lbl)
+        boxed, null = em.tmp("obj"), em.tmp("null")
+        L.append(f"  {boxed} = call i64 @PyLong_FromLongLong(i64 {v})")
+        L.append(f"  {null} = icmp eq i64 {boxed}, 0")
+        em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
+        back = em.cur
+        L.append(f"  br label %{j_lbl}")
+        em.label(j_lbl)
+        new = em.tmp("new")
+        L.append(f"  {new} = phi i64 [ {obj}, %{s_lbl} ], [ {boxed}, %{back} ]")
+        return new
 
     def replace(self, i: Instr, a: str, old: str, new: str) -> None:
         """Slot `a` gets `new` (a reference we own); `old` loses the list's reference."""

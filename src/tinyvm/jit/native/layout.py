@@ -52,6 +52,8 @@ class Layout:
     float_type: int  # &PyFloat_Type
     true: int  # Py_True
     false: int  # Py_False
+    small_ints: int  # int -5's offset in _PyRuntime (CPython's cache of -5..256, one object every small_stride bytes)
+    small_stride: int
     symbols: dict  # C API name -> address (registered with llvmlite.binding.add_symbol)
 
 
@@ -139,9 +141,23 @@ def _probe() -> tuple[Layout | None, str]:
     symbols = {}
     for name in ("PyLong_FromLongLong", "PyFloat_FromDouble", "_Py_Dealloc", "PyLong_AsLongLongAndOverflow"):
         symbols[name] = ctypes.cast(getattr(api, name), ctypes.c_void_p).value
+    for name, want in (("PyLong_Type", id(int)), ("PyFloat_Type", id(float)), ("_Py_TrueStruct", id(True)), ("_Py_FalseStruct", id(False))):
+        symbols[name] = ctypes.addressof(ctypes.c_char.in_dll(api, name))
+        if symbols[name] != want:
+            return None, f"{name} is not the object Python uses"
+    # Small ints (-5..256) are preallocated in _PyRuntime, evenly spaced:
+    # stores of them need no call (PyLong_FromLongLong returns these too).
+    runtime = ctypes.addressof(ctypes.c_char.in_dll(api, "_PyRuntime"))
+    symbols["_PyRuntime"] = runtime
+    stride = id(int("-4")) - id(int("-5"))
+    if any(id(int(str(v))) != id(-5) + (v + 5) * stride for v in range(-5, 257)):
+        return None, "the small ints are not one array"
+    small = id(-5) - runtime
+    if not 0 <= small < 1 << 24:
+        return None, "the small ints are not in _PyRuntime"
     lay = Layout(
         refcnt, typ, array_items, list_size, list_item, float_val, long_size, long_digit, 30,
-        id(int), id(float), id(True), id(False), symbols,
+        id(int), id(float), id(True), id(False), small, stride, symbols,
     )
     return lay, ""
 
