@@ -13,6 +13,7 @@ skipped until it is there.
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import sys
@@ -293,14 +294,19 @@ fn go_wrb(n: int) -> int { return wrb(bs, n) }
     big = vm.globals._ns.get("big").items
     bs = vm.globals._ns.get("bs").items
     x0, b0 = fs[0], big[0]
+    old, oldi = fs[1], big[1]
+    for name in ("go_rd", "go_rdi"):
+        vm.call(name, 1)  # (compiled now; each compilation keeps what it keeps)
+    gc.collect()
     before = sys.getrefcount(x0), sys.getrefcount(b0)
     vm.call("go_rd", 10_000)
     vm.call("go_rdi", 10_000)
+    gc.collect()
     assert (sys.getrefcount(x0), sys.getrefcount(b0)) == before
-    old, oldi = fs[1], big[1]
     r_old, r_oldi = sys.getrefcount(old), sys.getrefcount(oldi)
     vm.call("go_wr", 10_000)
     vm.call("go_wri", 10_000)
+    gc.collect()
     # The list dropped its reference to the old elements (exactly one) and
     # holds exactly one to the new ones (+2: the name here, getrefcount's argument).
     assert (sys.getrefcount(old), sys.getrefcount(oldi)) == (r_old - 1, r_oldi - 1)
@@ -308,9 +314,11 @@ fn go_wrb(n: int) -> int { return wrb(bs, n) }
     assert new == 0.5 + 9999.0 and newi == 4611686018427387904 - 9999
     assert sys.getrefcount(new) == 3 and sys.getrefcount(newi) == 3
     vm.call("go_wrb", 2)  # (compiled now: compiling keeps references to True and False)
+    gc.collect()
     t0 = sys.getrefcount(True) - bs.count(True)
     f0 = sys.getrefcount(False) - bs.count(False)
     vm.call("go_wrb", 10_001)
+    gc.collect()
     t1 = sys.getrefcount(True) - bs.count(True)
     f1 = sys.getrefcount(False) - bs.count(False)
     # (measured before any assert: pytest's rewritten asserts keep their results, True or False)
@@ -385,7 +393,7 @@ def test_hypothesis_array_programs_agree_with_the_interpreter(src: str) -> None:
 
 
 def test_functions_without_result_and_methods_compile() -> None:
-    # A nil result ("n") and a method's unused `self` ("o": only frame states
+    # A nil result ("n") and a method's unused `self` ("p": only frame states
     # name it, and deopt gives the interpreter the same object back).
     src = """
 fn swap(v: [int], i: int, j: int) {

@@ -52,7 +52,7 @@ EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
 
-LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "o": "i64", "n": "i1"}  # (arrays, "o": an address; "n": nil, always false)
+LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
 _ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)

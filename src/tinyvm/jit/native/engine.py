@@ -337,7 +337,7 @@ class NativeTier:
                     args[k - 1] = 1 if x else 0
                 elif p in ARRAYS and t is Array and type(x.items) is list:
                     args[k - 1] = id(x)  # (borrowed: the frame holds it; arrays.py)
-                elif p == "o":
+                elif p == "p":
                     args[k - 1] = id(x)  # (an unused parameter, e.g. self: only deopt boxes it back)
                 else:
                     return fallback(fb)

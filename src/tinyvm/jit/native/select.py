@@ -17,7 +17,7 @@ Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
 "ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
 jit/native/arrays.py reads and writes its list in place), "L" for the
 built-in `len` (only ever called), "v" for a store's missing result, "n" for nil
-(a function without result; i1, always false), "o" for a parameter of any other type that no instruction uses (a method's
+(a function without result; i1, always false), "p" for a parameter of any other type that no instruction uses (a method's
 `self` that only frame states name: the object's address, borrowed).
 
 Why the whitelist leaves things out: mixed int/float *comparisons* (Python
@@ -67,7 +67,7 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 # object (borrowed: the frame keeps it alive), "a" + the element's type.
 _ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
 ARRAYS = frozenset(_ARRAY.values())
-WORDS = ARRAYS | {"o"}  # machine values that are an object's address (i64)
+WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
 class NotEligible(Exception):
@@ -126,7 +126,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
         if m is None:
             if p in used:
                 raise NotEligible(f"parameter of type {p.type}")
-            m = "o"  # (unused, e.g. a method's `self`: passed through for frame states only)
+            m = "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
     ret = result_type(fn.ret)
     if ret is None:
@@ -189,34 +189,32 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     return ty
 
 
-_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "o": "an object", "n": "nil", None: "?"}
+_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
 
 
-def _array_type(i: Instr, a: list, ty: Typed) -> str:
-    """Machine types of the array operations (lowered by jit/native/arrays.py)."""
+def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
+    """Machine types of the array operations (lowered by jit/native/arrays.py),
+    or None when `i` is not one (another built-in or call: the rules after
+    this one decide)."""
     op = i.op
     if op == "builtin":
-        if i.attrs != ("len",):
-            raise NotEligible(f"uses the built-in {i.attrs[0]}")
-        return "L"  # (no machine value: only `call` may use it, checked in analyze)
-    ty.heap = True
-    if op == "get_index":
-        if a[0] not in ARRAYS or a[1] != "i":
-            raise NotEligible(f"get_index of {' and '.join(_NAMES[x] for x in a)}")
-        return a[0][1]
-    if op == "set_index":
-        if a[0] not in ARRAYS or a[1] != "i" or a[2] != a[0][1]:
-            raise NotEligible(f"set_index of {', '.join(_NAMES[x] for x in a)}")
-        ty.effects.append(i)
-        return "v"
+        return "L" if i.attrs == ("len",) else None  # (no machine value: only `call` may use it, checked in analyze)
     if op == "call":
         if len(a) != 2 or a[0] != "L" or a[1] not in ARRAYS:
-            raise NotEligible("call of a value that is not len(array)")
-        return "i"
-    if i.attrs != ("len",) or len(a) != 1 or a[0] not in ARRAYS:
-        raise NotEligible(f"calls method {i.attrs[0] if i.attrs else '?'}")
-    return "i"
+            return None
+    elif op == "call_method":
+        if i.attrs[:1] != ("len",) or len(a) != 1 or a[0] not in ARRAYS:
+            return None
+    elif a[0] not in ARRAYS or a[1] != "i" or op == "set_index" and a[2] != a[0][1]:
+        raise NotEligible(f"{op} of {', '.join(_NAMES[x] for x in a)}")
+    ty.heap = True
+    if op == "get_index":
+        return a[0][1]
+    if op == "set_index":
+        ty.effects.append(i)
+        return "v"
+    return "i"  # len
 
 
 def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str:
@@ -225,7 +223,9 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
     if op in _ARRAY_OPS:
-        return _array_type(i, a, ty)
+        t = _array_type(i, a, ty)
+        if t is not None:
+            return t
     if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
         raise NotEligible(f"{op} of an array")
     if "n" in a and op not in ("call_global", "eq", "ne"):
