@@ -110,7 +110,7 @@ def _probe() -> tuple[Layout | None, str]:
     elems = [object() for _ in range(5)]
     lst = list(elems)
     a = id(lst)
-    list_size = _find(a, 48, 5, 2 * WORD)
+    list_size = _find(a, list.__basicsize__, 5, 2 * WORD)
     list_item = list_size + WORD
     items = _word(a, list_item)
     if any(_word(items, k * WORD) != id(e) for k, e in enumerate(elems)):
