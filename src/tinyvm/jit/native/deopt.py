@@ -35,6 +35,7 @@ from typing import Any
 from ...bytecode.opcodes import OPCODES
 from ...ir.build import decode
 from ...ir.nodes import FrameState, Instr
+from .layout import array_of
 from .select import NotEligible
 
 CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM makes (select.py)
@@ -101,8 +102,8 @@ def exit_state(
         elif v.op == "const":
             out.slots.append((CONST, v.attrs[0]))
         elif v.op == "builtin":
-            out.slots.append((BUILTIN, v.attrs[0]))
-        elif v.op == "range" or v not in types:
+            out.slots.append((BUILTIN, v.attrs[0]))  # (len too: "L" holds no word)
+        elif v.op == "range" or v not in types or types[v] in ("L", "v", "o"):
             raise NotEligible(f"the frame state at pc {st.pc} names v{v.id} ({v.op}), which native code does not hold")
         else:
             out.slots.append((WORD, types[v]))
@@ -148,7 +149,7 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict) -> li
                 w = words[k]
                 k += 1
                 m = s[1]
-                vals.append(w if m == "i" else _float(w) if m == "f" else w != 0)
+                vals.append(w if m == "i" else _float(w) if m == "f" else w != 0 if m == "b" else None if m == "n" else array_of(w))
             elif kind == CONST:
                 vals.append(s[1])
             elif kind == BUILTIN:

@@ -40,20 +40,25 @@ bools 0/1), so Python calls it through one ctypes prototype.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
-from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from ..fuel import block_ends, prefix_counts
-from .select import NotEligible, Typed
+from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .select import WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
 # effects the VM can see (Typed.effects) may compile: other helpers read this.
 EXACT_DEOPT = True
 
-LLTYPE = {"i": "i64", "f": "double", "b": "i1"}
-# The value of a call out on the (dead) path after it.
-_DUMMY = {"i": "add i64 0, 0", "f": "fadd double 0.0, 0.0", "b": "or i1 false, false"}
-_ZERO = {"i": "0", "f": "0.0", "b": "false"}
+_ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
+
+LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
+# The value of a call out on the (dead) path after it, and of a dead value
+# an OSR copy's exit records name (every machine type a value can have).
+_DUMMY = {"i": "add i64 0, 0", "f": "fadd double 0.0, 0.0", "b": "or i1 false, false", "n": "or i1 false, false"}
+_DUMMY.update({m: _DUMMY["i"] for m in WORDS})
+_ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
@@ -127,7 +132,7 @@ class _FnEmitter:
         if v.op == "const":
             x = v.attrs[0]
             t = self.ty.types[v]
-            if t == "b":
+            if t == "b" or t == "n":
                 return "true" if x else "false"
             if t == "f":
                 return float_lit(float(x))
@@ -213,7 +218,7 @@ class _FnEmitter:
         for j, v in enumerate(es.values):
             m = self.ty.types[v]
             w = self.val(v)
-            if m != "i":
+            if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
                 w2 = f"%xw{sid}.{j}"
                 X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
                 w = w2
@@ -363,7 +368,7 @@ class _FnEmitter:
             es.osr.append((m, js))
             dst = f"%o{v.id}" if v in h.phis else f"%v{v.id}"
             entry.append(f"  %oa{k} = getelementptr i64, i64* %args, i64 {k}")
-            if m == "i":
+            if LLTYPE[m] == "i64":  # (an int or an object's address: arrays, "p")
                 entry.append(f"  {dst} = load i64, i64* %oa{k}")
             else:
                 entry.append(f"  %ow{k} = load i64, i64* %oa{k}")
@@ -394,8 +399,33 @@ class _FnEmitter:
         out.append("}")
         return "\n".join(out) + "\n", es
 
+    def _arrays(self) -> Any:
+        """The array lowering of this function (jit/native/arrays.py)."""
+        low = getattr(self, "_array_lowering", None)
+        if low is None:
+            from .arrays import ArrayLowering
+            from .layout import probe
+
+            lay, why = probe()
+            if lay is None:  # (select refuses arrays then: engine.typed_ir)
+                raise AssertionError(f"native arrays: {why}")
+            low = self._array_lowering = ArrayLowering(self, lay)
+        return low
+
+    def _is_array_op(self, i: Instr) -> bool:
+        """Whether i is lowered by arrays.py: `len` and its call are, other
+        built-ins ("o") and their calls (calls out, Typed.effects) are not."""
+        if i.op == "builtin":
+            return self.ty.types.get(i) == "L"
+        if i.op == "call":
+            return self.ty.types.get(i.args[0]) == "L"
+        return True
+
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in _ARRAY_OPS and self._is_array_op(i):
+            self._arrays().lower(i)
+            return
         ty = self.ty.types
         L = self.lines
         if op in ("const", "range", "builtin"):
@@ -439,6 +469,9 @@ class _FnEmitter:
             L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
             self.fail_if(o, i)
             return
+        if op in ("shl", "shr"):
+            self._shift(i)
+            return
         if op in ("band", "bor", "bxor"):
             L.append(f"  {r} = {op[1:]} i64 {self.val(a[0])}, {self.val(a[1])}")
             return
@@ -477,6 +510,24 @@ class _FnEmitter:
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
 
+    def _shift(self, i: Instr) -> None:
+        """`<<` and `>>` as runtime/arith.py: a count outside 0..63 fails (a
+        ValueError there), and so does a `<<` whose result leaves int64
+        (an OverflowError): shifting back must give the operand again."""
+        x, y = self.val(i.args[0]), self.val(i.args[1])
+        r = f"%v{i.id}"
+        bad = self.tmp("sc")
+        self.lines.append(f"  {bad} = icmp ugt i64 {y}, 63")
+        self.fail_if(bad, i)
+        if i.op == "shr":
+            self.lines.append(f"  {r} = ashr i64 {x}, {y}")
+            return
+        back, lost = self.tmp(), self.tmp("sl")
+        self.lines.append(f"  {r} = shl i64 {x}, {y}")
+        self.lines.append(f"  {back} = ashr i64 {r}, {y}")
+        self.lines.append(f"  {lost} = icmp ne i64 {back}, {x}")
+        self.fail_if(lost, i)
+
     def term(self, t: Instr) -> None:
         L = self.lines
         if t.op == "jump":
@@ -496,7 +547,7 @@ def _osr_wrapper(pc: int, inner: str, ret: str) -> str:
     """`i32 @osr<pc>(ctx, args, out)`, as @entry: the words of the header's
     state in args, the result in out, the fail flag returned."""
     rt = LLTYPE[ret]
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[ret]
     w = [
         f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
         "entry:",
@@ -527,6 +578,10 @@ def emit_module(
     (their frame states: which words the entry takes)."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
+    if any(ty.heap for ty in group):
+        from .arrays import PRELUDE
+
+        parts.append(PRELUDE)
     if table is None:
         table = []
     for ty in group:
@@ -550,7 +605,7 @@ def emit_module(
     for k, m in enumerate(root.params):
         w.append(f"  %ap{k} = getelementptr i64, i64* %args, i64 {k}")
         w.append(f"  %aw{k} = load i64, i64* %ap{k}")
-        if m == "i":
+        if m == "i" or m in WORDS:
             args.append(f"i64 %aw{k}")
         elif m == "f":
             w.append(f"  %ax{k} = bitcast i64 %aw{k} to double")
@@ -565,7 +620,7 @@ def emit_module(
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[root.ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[root.ret]
     if conv is None:
         w.append("  store i64 %r, i64* %out")
     else:

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...bytecode.code import Code
+from ...heap.objects import Array
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
@@ -55,7 +56,7 @@ from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
 from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
-from .select import NotEligible, Typed, analyze
+from .select import ARRAYS, NotEligible, Typed, analyze
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
@@ -107,7 +108,23 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
-    return analyze(fn, code, callee_of)
+    ty = analyze(fn, code, callee_of)
+    if ty.heap:
+        _heap_allowed(ty)
+    return ty
+
+
+def _heap_allowed(ty: Typed) -> None:
+    """Array code needs CPython's layout verified (layout.py) and, when it
+    stores, exact-pc deopt (re-running a call that stored is not exact)."""
+    from . import emit
+    from .layout import probe
+
+    lay, why = probe()
+    if lay is None:
+        raise NotEligible(f"arrays in native code are off: {why}")
+    if ty.effects and not getattr(emit, "EXACT_DEOPT", False):
+        raise NotEligible("stores into an array: needs exact-pc deopt")
 
 
 def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
@@ -169,6 +186,8 @@ class Compiled:
 
 
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+# Code touching Python objects (arrays) must hold the GIL: PYFUNCTYPE keeps it.
+_PROTO_GIL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
 
 
@@ -177,6 +196,11 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     llvm = load_llvm()
     t0 = time.perf_counter()
     root = group[0]
+    heap = any(ty.heap for ty in group)
+    if heap:
+        from .layout import probe, register
+
+        register(llvm, probe()[0])
     table: list = []
     osr: dict = {}
     text, _ = emit_module(group, root, table, osr)
@@ -187,8 +211,9 @@ def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
     after = str(mod) if keep_text else ""
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
-    cfunc = _PROTO(engine.get_function_address("entry"))
-    osr_entries = {pc: (_PROTO(engine.get_function_address(f"osr{pc}")), es) for pc, es in osr.items()}
+    proto = _PROTO_GIL if heap else _PROTO  # (OSR entries touch the same heap: same prototype)
+    cfunc = proto(engine.get_function_address("entry"))
+    osr_entries = {pc: (proto(engine.get_function_address(f"osr{pc}")), es) for pc, es in osr.items()}
     ms = (time.perf_counter() - t0) * 1000
     comp = Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after, table)
     comp.osr = osr_entries
@@ -364,6 +389,10 @@ class NativeTier:
                     args[k - 1] = _pack_float(x)
                 elif p == "b" and t is bool:
                     args[k - 1] = 1 if x else 0
+                elif p in ARRAYS and t is Array and type(x.items) is list:
+                    args[k - 1] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                elif p == "p":
+                    args[k - 1] = id(x)  # (an unused parameter, e.g. self: only deopt boxes it back)
                 else:
                     return back(fb)
             depth = max_depth - len(fb.frames)
@@ -392,7 +421,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C
@@ -453,6 +482,10 @@ class NativeTier:
                         args[k] = _pack_float(x)
                     elif p == "b" and t is bool:
                         args[k] = 1 if x else 0
+                    elif p in ARRAYS and t is Array and type(x.items) is list:
+                        args[k] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                    elif p == "p" or p == "n" and x is None:
+                        args[k] = id(x) if p == "p" else 0  # (p: only deopt boxes it back; n: always nil)
                     else:
                         continue
                     break
@@ -480,7 +513,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C

@@ -13,13 +13,21 @@ compiled code can deoptimise mid-function). A function is *eligible* when
 - every `call_global` names a hoisted top-level function (TinyLang makes those
   bindings constant: `f = 3` is a compile error) that is itself eligible.
 
-Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1).
+Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
+"ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
+jit/native/arrays.py reads and writes its list in place), "L" for the
+built-in `len` (only ever called), "v" for a store's missing result, "n" for nil
+(a function without result; i1, always false), "p" for a parameter of any other type that no instruction uses (a method's
+`self` that only frame states name: the object's address, borrowed), "o" for a
+built-in or a string constant (no machine value: only an argument of a call
+out, which the VM makes after a deopt, and named by frame states).
 
 Why the whitelist leaves things out: mixed int/float *comparisons* (Python
 compares an int and a float exactly, not after rounding the int: no single
 LLVM instruction does that), bools in arithmetic (a TypeError at run time),
-shifts (range errors), and everything touching the heap or the VM (fields,
-arrays, strings, globals other than calls, closures, printing, throwing).
+and everything else touching the heap or the VM (fields, arrays other than
+parameters, for-in (GET_ITER allocates an iterator on the guest heap),
+strings, globals other than calls, closures, printing, throwing).
 """
 
 from __future__ import annotations
@@ -41,17 +49,27 @@ WHITELIST = {
     "mod": "int % int (C remainder; bails on 0 and MIN % -1), float fmod",
     "neg": "int (overflow-checked) or float",
     "band": "int x int", "bor": "int x int", "bxor": "int x int",
+    "shl": "int x int (a count outside 0..63 or an overflow fails)", "shr": "int x int (a count outside 0..63 fails)",
     "lt": "int x int or float x float", "le": "as lt", "gt": "as lt", "ge": "as lt",
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result only frame states name (a for-range loop's leftover)",
-    "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM",
-    "builtin": "a built-in only called (by calls out) and named by frame states",
-    "call": "of a built-in, its result unused: a call out through the VM",
+    "call_global": "a hoisted function that is itself eligible (native call), or any other whose result is unused: a call out through the VM",
+    # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
+    "get_index": "array x int (bounds-checked; the element's type is checked as it is read)",
+    "set_index": "array x int x element (bounds-checked; an effect)",
+    "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
+    "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
+    "call_method": "array.len()",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
 _SCALAR = {"int": "i", "float": "f", "bool": "b"}
+# Arrays of scalars: the machine value is the address of the guest Array
+# object (borrowed: the frame keeps it alive), "a" + the element's type.
+_ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
+ARRAYS = frozenset(_ARRAY.values())
+WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
 class NotEligible(Exception):
@@ -72,14 +90,29 @@ class Typed:
     # native code). v0 bails and re-runs the whole call, which is exact only
     # for pure functions: a function with effects needs exact-pc deopt.
     effects: list[Instr] = field(default_factory=list)
+    # Whether the code touches Python objects (arrays): it then runs holding
+    # the GIL, and needs CPython's layout (jit/native/layout.py).
+    heap: bool = False
 
 
 def scalar(t: Any) -> str | None:
     return _SCALAR.get(str(t)) if t is not None else None
 
 
+def param_type(t: Any) -> str | None:
+    """The machine type of a parameter: a scalar or an array of scalars."""
+    return scalar(t) or (_ARRAY.get(str(t)) if t is not None else None)
+
+
+def result_type(t: Any) -> str | None:
+    """The machine type of a declared result: a scalar, or "n" for nil (no result)."""
+    return "n" if t is not None and str(t) == "nil" else scalar(t)
+
+
 def const_type(v: Any) -> str | None:
     t = type(v)
+    if v is None:
+        return "n"
     return "b" if t is bool else "i" if t is int else "f" if t is float else None
 
 
@@ -89,12 +122,15 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     `callee_of(slot)` returns the Code of the hoisted function in global
     `slot`, or None when the slot holds anything else now."""
     params = []
+    used = {a for b in fn.blocks for i in b.all() for a in i.args}
     for p in fn.params[1:]:
-        m = scalar(p.type)
+        m = param_type(p.type)
         if m is None:
-            raise NotEligible(f"parameter of type {p.type}")
+            if p in used:
+                raise NotEligible(f"parameter of type {p.type}")
+            m = "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
-    ret = scalar(fn.ret)
+    ret = result_type(fn.ret)
     if ret is None:
         raise NotEligible(f"result type {fn.ret}")
     ty = Typed(fn, code, params, ret)
@@ -136,7 +172,10 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     for b in fn.blocks:
         for i in b.all():
             if i.op != "call" and any(types.get(x) == "o" for x in i.args):
-                raise NotEligible(f"{i.op} of a built-in, string or nil (native code only passes them to calls out)")
+                raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
+            for k, x in enumerate(i.args):
+                if types.get(x) == "L" and (i.op != "call" or k != 0):
+                    raise NotEligible("the built-in len used other than called")
             if i.op in ("jump", "fuel"):
                 continue
             if i.op == "branch":
@@ -154,7 +193,32 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     return ty
 
 
-_NAMES = {"i": "int", "f": "float", "b": "bool", None: "?"}
+_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
+_ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
+
+
+def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
+    """Machine types of the array operations (lowered by jit/native/arrays.py),
+    or None when `i` is not one (another built-in or call: the rules after
+    this one decide)."""
+    op = i.op
+    if op == "builtin":
+        return "L" if i.attrs == ("len",) else None  # (no machine value: only `call` may use it, checked in analyze)
+    if op == "call":
+        if len(a) != 2 or a[0] != "L" or a[1] not in ARRAYS:
+            return None
+    elif op == "call_method":
+        if i.attrs[:1] != ("len",) or len(a) != 1 or a[0] not in ARRAYS:
+            return None
+    elif a[0] not in ARRAYS or a[1] != "i" or op == "set_index" and a[2] != a[0][1]:
+        raise NotEligible(f"{op} of {', '.join(_NAMES[x] for x in a)}")
+    ty.heap = True
+    if op == "get_index":
+        return a[0][1]
+    if op == "set_index":
+        ty.effects.append(i)
+        return "v"
+    return "i"  # len
 
 
 def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str:
@@ -162,10 +226,18 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in _ARRAY_OPS:
+        t = _array_type(i, a, ty)
+        if t is not None:
+            return t
+    if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
+        raise NotEligible(f"{op} of an array")
+    if "n" in a and op not in ("call_global", "call", "eq", "ne"):  # (call: nil passed to a call out)
+        raise NotEligible(f"{op} of nil")
     if op == "const":
         t = const_type(i.attrs[0] if i.attrs else None)
-        if t is None and i.attrs and type(i.attrs[0]) in (str, type(None)):
-            return "o"  # (a string or nil: only an argument of a call out, checked in analyze)
+        if t is None and i.attrs and type(i.attrs[0]) is str:
+            return "o"  # (a string: only an argument of a call out, checked in analyze; nil is "n")
         if t is None:
             raise NotEligible(f"constant {i.attrs[0]!r}")
         return t
@@ -177,7 +249,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a[0] == "b":
             raise NotEligible("neg of a bool")
         return a[0]
-    if op in ("band", "bor", "bxor"):
+    if op in ("band", "bor", "bxor", "shl", "shr"):
         if a != ["i", "i"]:
             raise NotEligible(f"{op} of {'/'.join(_NAMES[x] for x in a)}")
         return "i"
@@ -210,7 +282,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     if op == "call_global":
         slot = i.attrs[0]
         callee = callee_of(slot)
-        ret = scalar(getattr(callee, "ret_type", None)) if callee is not None else None
+        ret = result_type(getattr(callee, "ret_type", None)) if callee is not None else None
         if ret is None and i not in uses:
             # A call native code cannot make whose result it never uses: a
             # call out, through the VM (native code deoptimises there).
