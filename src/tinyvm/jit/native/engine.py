@@ -466,12 +466,12 @@ class NativeTier:
         job = Job(lambda: finish(prep, codegen, cache), code.name)
         if not self.worker.submit(job):
             job.run()
-            return self.collect(code, job)
+            return self.collect(code, job, background=False)
         self.pending[code] = job
         self.stats["background"] += 1
         return job
 
-    def collect(self, code: Code, job: Job) -> Compiled | None:
+    def collect(self, code: Code, job: Job, *, background: bool = True) -> Compiled | None:
         """The result of a finished job (VM thread), logged; None when it failed."""
         self.pending.pop(code, None)
         if code in self.compiled:  # (collected already, by close())
@@ -483,7 +483,7 @@ class NativeTier:
             self._not_native(code, f"internal error: {type(e).__name__}: {e}")
             return None
         comp = job.result
-        comp.background = True
+        comp.background = background
         return self._done(comp)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -491,9 +491,9 @@ class NativeTier:
         return self.worker.drain(timeout)
 
     def close(self) -> None:
-        """Stop the worker (the job it runs finishes; queued ones are
-        dropped); results not installed yet are logged, so a run's log does
-        not depend on when it ended. Idempotent; later compilations are
+        """Stop the worker (the jobs queued finish first: worker.py);
+        results not installed yet are logged, so a run's log does not
+        depend on when it ended. Idempotent; later compilations are
         synchronous."""
         self.worker.close()
         for code, job in list(self.pending.items()):

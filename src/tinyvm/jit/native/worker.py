@@ -14,9 +14,11 @@ exactly what the other tiers compute; only when it starts being used does.
 One worker per `NativeTier` (no thread shared between VMs, no global
 queue). Its thread starts with the first job and ends after `IDLE` seconds
 without work (a new job starts it again), when the VM closes (`close()`:
-the job running finishes, queued ones are dropped), or when the tier is
-garbage collected or the process exits (a `weakref.finalize` on the tier,
-which runs at exit too, so no LLVM work is left running while the
+the jobs already queued finish first -- up to `JOIN` seconds -- so the
+run's log does not depend on when the program ended, and the disk cache
+gets the code for the next run; later jobs are refused), or when the tier
+is garbage collected or the process exits (a `weakref.finalize` on the
+tier, which runs at exit too, so no LLVM work is left running while the
 interpreter shuts down).
 
 `native-eager` does not use the worker: it compiles synchronously, so tests
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 IDLE = 2.0  # seconds without a job before the thread ends (the next job starts it again)
-JOIN = 10.0  # seconds close() waits for the job that is running
+JOIN = 10.0  # seconds close() waits for the queued jobs (those left then are cancelled)
 
 
 class Job:
@@ -78,6 +80,7 @@ class CompileWorker:
         self._queue: collections.deque[Job] = collections.deque()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._cancel = False
         self.running: Job | None = None
         self.stats = {"jobs": 0, "threads": 0}
 
@@ -106,8 +109,9 @@ class CompileWorker:
             with self._lock:
                 if not self._queue and not self._closed:
                     self._wake.wait(IDLE)
-                if self._closed or not self._queue:
-                    # closed, or idle: the thread ends (submit starts another)
+                if not self._queue or self._cancel:
+                    # idle, closed with nothing left, or told to give up: the
+                    # thread ends (submit starts another unless closed)
                     self._thread = None
                     for j in self._queue:
                         j.cancelled = True
@@ -127,10 +131,15 @@ class CompileWorker:
         return all(j.wait(timeout) for j in jobs)
 
     def close(self) -> None:
-        """Stop: queued jobs are dropped (cancelled), the running one finishes, the thread ends."""
+        """Stop: no new jobs; the queued ones finish (for up to JOIN seconds;
+        those still queued then are cancelled); the thread ends."""
         with self._lock:
             self._closed = True
             t = self._thread
             self._wake.notify_all()
         if t is not None and t is not threading.current_thread():
             t.join(JOIN)
+            if t.is_alive():
+                with self._lock:
+                    self._cancel = True
+                t.join(JOIN)
