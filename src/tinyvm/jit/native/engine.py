@@ -93,13 +93,18 @@ def _target_machine(cpu: str = "", features: str = "") -> Any:
     return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=CODEGEN_OPT, jit=True)
 
 
-def optimize(mod: Any, tm: Any, pb: Any = None) -> None:
-    """PIPELINE on mod (no fast-math flags are ever emitted, so IEEE semantics hold)."""
+def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = PIPELINE) -> None:
+    """passes (PIPELINE; "O2": LLVM's default O2 module pipeline, for
+    comparison in benchmarks/native_compile.py) on mod. No fast-math flags
+    are ever emitted, so IEEE semantics hold either way."""
     llvm = load_llvm()
     if pb is None:
         pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=2))
+    if passes == "O2":
+        pb.getModulePassManager().run(mod, pb)
+        return
     mpm = llvm.create_new_module_pass_manager()
-    for p in PIPELINE:
+    for p in passes:
         getattr(mpm, f"add_{p}_pass")()
     mpm.run(mod, pb)
 
@@ -122,18 +127,24 @@ class Codegen:
     `identity` names what the machine code depends on besides the IR (the
     disk cache's key, jit/native/cache.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, passes: tuple[str, ...] | str = PIPELINE) -> None:
         llvm = load_llvm()
         import llvmlite
 
         from ... import __version__
 
         self.llvm = llvm
+        self.passes = passes
+        self.passes_text = PIPELINE_TEXT if passes == PIPELINE else passes if isinstance(passes, str) else ",".join(passes)
         self.lock = threading.Lock()
         self.triple = llvm.get_process_triple()
         self.cpu = llvm.get_host_cpu_name()
         self.features = llvm.get_host_cpu_features().flatten()
-        self.tm = _target_machine(self.cpu, self.features)
+        # Code for the generic CPU of the triple, as v0: the host's own CPU
+        # name and features measured no faster on fib or Mandelbrot
+        # (benchmarks/native_compile.py); they are in the cache key anyway,
+        # so a cache folder shared by different machines stays exact.
+        self.tm = _target_machine()
         self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(speed_level=2))
         self.identity = "|".join(
             [
@@ -144,7 +155,7 @@ class Codegen:
                 self.triple,
                 self.cpu,
                 self.features,
-                f"passes {PIPELINE_TEXT}",
+                f"passes {self.passes_text}",
                 f"codegen O{CODEGEN_OPT}",
             ]
         )
@@ -157,7 +168,7 @@ class Codegen:
             mod = llvm.parse_assembly(text)
             mod.verify()
             t1 = time.perf_counter()
-            optimize(mod, self.tm, self.pb)
+            optimize(mod, self.tm, self.pb, self.passes)
             t2 = time.perf_counter()
             after = str(mod) if keep_text else ""
             obj = self.tm.emit_object(mod)
@@ -172,7 +183,7 @@ class Codegen:
         stay alive while the code runs."""
         llvm = self.llvm
         holder = llvm.parse_assembly("")
-        engine = llvm.create_mcjit_compiler(holder, _target_machine(self.cpu, self.features))
+        engine = llvm.create_mcjit_compiler(holder, _target_machine())
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
         addr = engine.get_function_address("entry")
