@@ -30,6 +30,11 @@ Writes are atomic -- a temporary file in the same folder, then
 entry or none, and two writers of one key write the same bytes.
 Every failure to write (read-only or full disk) is ignored: the cache is an
 optimisation, never a reason for a program to fail.
+
+Trust: an entry is machine code this process will run. The checks above
+catch damage, not malice, so the folder must be writable only by its user
+(it is created with mode 0700); `TVM_NATIVE_CACHE` must not point at a
+folder others can write.
 """
 
 from __future__ import annotations
@@ -116,7 +121,7 @@ class NativeCache:
         data = MAGIC + key.encode() + hashlib.sha256(obj).digest() + struct.pack("<Q", len(obj)) + obj
         tmp = None
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".o", dir=self.root)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
