@@ -351,7 +351,7 @@ class NativeTier:
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
         self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "bails": 0, "cache_hits": 0, "background": 0}
-        self.codegen = Codegen()
+        self._codegen: Codegen | None = None  # (made at the first compilation: ~2 ms)
         # The disk cache (jit/native/cache.py): from the environment unless given.
         self.cache: NativeCache | None = NativeCache.from_env() if cache == "env" else cache  # type: ignore[assignment]
         # `--jit=native`: LLVM's work on the worker thread (jit/native/worker.py).
@@ -368,6 +368,17 @@ class NativeTier:
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
+
+    @property
+    def codegen(self) -> Codegen:
+        cg = self._codegen
+        if cg is None:
+            cg = self._codegen = Codegen()
+        return cg
+
+    @codegen.setter
+    def codegen(self, cg: Codegen) -> None:
+        self._codegen = cg
 
     # ------------------------------------------------------------------ polling
 
