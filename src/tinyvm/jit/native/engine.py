@@ -109,6 +109,18 @@ def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = 
     mpm.run(mod, pb)
 
 
+def _tinyvm_version() -> str:
+    # (from the installed distribution: this layer may not import the
+    # top-level package, tests/unit/test_layers.py; the IR text in the
+    # cache key already pins what TinyVM asked LLVM to compile)
+    from importlib import metadata
+
+    try:
+        return metadata.version("tinyvm")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class Codegen:
     """LLVM IR text -> object code, and object code -> callable machine code.
 
@@ -131,7 +143,7 @@ class Codegen:
         llvm = load_llvm()
         import llvmlite
 
-        from ... import __version__
+        __version__ = _tinyvm_version()
 
         self.llvm = llvm
         self.passes = passes
