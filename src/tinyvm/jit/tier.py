@@ -135,6 +135,7 @@ class Jit:
         if mode not in MODES or mode == "off":
             raise ValueError(f"jit mode must be one of {', '.join(MODES[1:])}, got {mode!r}")
         native = mode in NATIVE_MODES
+        background = mode == "native"  # (native-eager compiles synchronously: deterministic tests)
         mode = NATIVE_MODES.get(mode, mode)
         self.vm = vm
         self.mode = mode
@@ -165,7 +166,7 @@ class Jit:
             require()  # NativeUnavailable: the one-line "needs llvmlite" error
             from .native.engine import NativeTier
 
-            self.native = NativeTier(vm, log)
+            self.native = NativeTier(vm, log, background=background)
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -297,8 +298,9 @@ class Jit:
                 out[key] = typeof(L[i])
         return out
 
-    def _native_entry(self, st: CodeState) -> Callable | None:
-        """The native tier's pc-0 op for st.code, or None (jit/native/engine.py).
+    def _native_entry(self, st: CodeState, comp: Any = None) -> Callable | None:
+        """The native tier's pc-0 op for st.code (of comp, a background
+        compilation's result, or compiled now), or None (jit/native/engine.py).
         Its fallback (a bail: the same call re-run from its entry state) is
         the Python JIT's entry when there is one, else the interpreter."""
         dec = self.vm.decoders.get(st.code)
@@ -320,7 +322,7 @@ class Jit:
                 raise
 
         # (resume0: where a deopt back at the call's pc 0 goes on, the interpreter's own op)
-        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, resume0=st.orig0)
+        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, comp, resume0=st.orig0)
         if op is not None:
             self._register(op, None, st.code, 0)
         return op
@@ -337,10 +339,60 @@ class Jit:
             st.ops[pc] = entry
             st.native_osr.add(pc)
 
+    def _native_background(self, st: CodeState) -> Callable | None:
+        """`--jit=native`: start compiling st.code on the native tier's worker
+        (jit/native/worker.py). A cache hit is installed at once (the native
+        entry op is returned); otherwise a *pending* entry is installed as
+        st.native, which runs the call on the other tiers until the job is
+        done and then, on the VM's own thread at that call's start (a safe
+        point: the callee's frame is pushed, nothing of it ran), installs
+        the native entry. None: not eligible."""
+        dec = self.vm.decoders.get(st.code)
+        rules = self.vm.code_rules.get(st.code)
+        if dec is None or rules is None or not rules.int_fast:
+            return None
+        native = self.native
+        got = native.submit(st.code, dec.G)
+        if got is None:
+            return None
+        from .native.worker import Job
+
+        if not isinstance(got, Job):
+            return self._native_entry(st, got)
+        job = got
+        jit = self
+
+        def pending(fb: Any) -> Any:
+            if job.done and st.native is pending:
+                comp = native.collect(st.code, job)
+                op = jit._native_entry(st, comp) if comp is not None else None
+                st.native = op
+                st.entry0 = op or st.py_entry0
+                if op is not None:
+                    jit._install_native_osr(st, op)  # (as `compile` does for a synchronous one)
+                    return op(fb)
+            e = st.py_entry0
+            if e is not None:
+                return e(fb)
+            if st.plain0:
+                fb.epc = 0
+            return st.orig0(fb)
+
+        self._register(pending, None, st.code, 0)
+        st.native = pending
+        st.entry0 = pending
+        return None
+
+    def close(self) -> None:
+        """The VM is done: stop the native tier's worker (jit/native/worker.py)."""
+        if self.native is not None:
+            self.native.close()
+
     def compile(self, st: CodeState, fb: Any, pc: int) -> bool:
         if self.native is not None and not st.native_tried:
             st.native_tried = True
-            op = self._native_entry(st)
+            # (in the background: a pending entry, and the other tiers meanwhile)
+            op = self._native_background(st) if self.native.background else self._native_entry(st)
             if op is not None:
                 st.native = op
                 st.entry0 = op

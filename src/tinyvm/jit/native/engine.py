@@ -2,10 +2,14 @@
 
 `NativeTier(vm, log)` belongs to one VM's `Jit` (jit/tier.py). `entry(code,
 fb, fallback)` decides whether `code` compiles (jit/native/select.py), emits
-LLVM IR for it and every function it calls (jit/native/emit.py), optimizes
-it (LLVM's default O2 pipeline, no fast-math), turns it into machine code
-with MCJIT, and returns an *entry op*: a decoded op that replaces the
-function's pc-0 op. Called with the callee's frame already pushed (`fb.L =
+LLVM IR for it and every function it calls (jit/native/emit.py), looks the
+IR's hash up in the disk cache (jit/native/cache.py), else optimizes it
+(`PIPELINE`, no fast-math) and generates object code with one reused
+TargetMachine (`Codegen`), loads the object with MCJIT, and returns an
+*entry op*: a decoded op that replaces the function's pc-0 op. In
+`--jit=native` the LLVM part runs on a worker thread (`submit`, `collect`;
+jit/native/worker.py) and jit/tier.py installs the entry op when it is
+ready; `native-eager` compiles synchronously (`compile`). Called with the callee's frame already pushed (`fb.L =
 [fn, args..., nils]`), the op
 
 - passes the arguments as int64 words (a value of another type than the one
@@ -42,7 +46,10 @@ from __future__ import annotations
 import ctypes
 import functools
 import struct
+import sys
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -54,9 +61,11 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
+from .cache import NativeCache, make_key
 from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
 from .select import ARRAYS, NotEligible, Typed, analyze
+from .worker import CompileWorker, Job
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
@@ -79,17 +88,137 @@ def load_llvm() -> Any:
     return _llvm
 
 
-def _target_machine() -> Any:
-    llvm = load_llvm()
-    return llvm.Target.from_default_triple().create_target_machine(opt=2, jit=True)
+# LLVM's work on a module, chosen for compile time (docs/native.md, "Compile
+# time"): TinyVM's IR arrives in SSA form already optimized (sccp, gvn, licm,
+# range: jit/tier.py's pipeline), so of LLVM's O2 module pipeline only
+# instcombine and simplifycfg still pay: on fib, gcd and a Mandelbrot loop the
+# code runs as fast as after O2 (benchmarks/native_compile.py) at a third to
+# a half of the compile time. The code generator's own O2 pipeline (codegen
+# prepare, LSR, SelectionDAG, greedy register allocation) stays: at O0 fib
+# ran 1.5x and Mandelbrot 2.8x slower.
+PIPELINE = ("instruction_combine", "simplify_cfg")
+PIPELINE_TEXT = "instcombine,simplifycfg"
+CODEGEN_OPT = 2
+CACHE_FORMAT = 2  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code)
 
 
-def optimize(mod: Any, tm: Any) -> None:
-    """LLVM's default O2 module pipeline (no fast-math flags are ever emitted)."""
+def _target_machine(cpu: str = "", features: str = "") -> Any:
     llvm = load_llvm()
-    pto = llvm.create_pipeline_tuning_options(speed_level=2)
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
+    return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=CODEGEN_OPT, jit=True)
+
+
+def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = PIPELINE) -> None:
+    """passes (PIPELINE; "O2": LLVM's default O2 module pipeline, for
+    comparison in benchmarks/native_compile.py) on mod. No fast-math flags
+    are ever emitted, so IEEE semantics hold either way."""
+    llvm = load_llvm()
+    if pb is None:
+        pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=2))
+    if passes == "O2":
+        pb.getModulePassManager().run(mod, pb)
+        return
+    mpm = llvm.create_new_module_pass_manager()
+    for p in passes:
+        getattr(mpm, f"add_{p}_pass")()
+    mpm.run(mod, pb)
+
+
+def _tinyvm_version() -> str:
+    # (from the installed distribution: this layer may not import the
+    # top-level package, tests/unit/test_layers.py; the IR text in the
+    # cache key already pins what TinyVM asked LLVM to compile)
+    from importlib import metadata
+
+    try:
+        return metadata.version("tinyvm")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Codegen:
+    """LLVM IR text -> object code, and object code -> callable machine code.
+
+    One TargetMachine and PassBuilder, reused for every module (creating
+    them per module cost ~0.1 ms each); they are not thread-safe, so one
+    compilation at a time holds `lock` (the VM thread in `native-eager`,
+    the worker in `native`). Modules live in LLVM's global context, which
+    is safe across threads and VMs because llvmlite serialises every LLVM
+    call with one process-wide lock (it releases the GIL meanwhile, so
+    Python threads still run); a context per module would be disposed by
+    the cycle collector in any order, before the engine that holds a module
+    of it (a crash). An object file is loaded into an MCJIT engine of its
+    own (its symbols, `entry` and `fK`, are the same in every module), with
+    a TargetMachine of its own (the engine takes ownership).
+
+    `identity` names what the machine code depends on besides the IR (the
+    disk cache's key, jit/native/cache.py)."""
+
+    def __init__(self, passes: tuple[str, ...] | str = PIPELINE) -> None:
+        llvm = load_llvm()
+        import llvmlite
+
+        __version__ = _tinyvm_version()
+
+        self.llvm = llvm
+        self.passes = passes
+        self.passes_text = PIPELINE_TEXT if passes == PIPELINE else passes if isinstance(passes, str) else ",".join(passes)
+        self.lock = threading.Lock()
+        self.triple = llvm.get_process_triple()
+        self.cpu = llvm.get_host_cpu_name()
+        self.features = llvm.get_host_cpu_features().flatten()
+        # Code for the generic CPU of the triple, as v0: the host's own CPU
+        # name and features measured no faster on fib or Mandelbrot
+        # (benchmarks/native_compile.py); they are in the cache key anyway,
+        # so a cache folder shared by different machines stays exact.
+        self.tm = _target_machine()
+        self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(speed_level=2))
+        self.identity = "|".join(
+            [
+                f"format {CACHE_FORMAT}",
+                f"tinyvm {__version__}",
+                # (array code has CPython's object offsets as IR constants, and
+                # binds its C API symbols: the same IR means other code elsewhere)
+                f"cpython {sys.version} {sys.implementation.cache_tag}",
+                f"llvmlite {llvmlite.__version__}",
+                "llvm " + ".".join(map(str, llvm.llvm_version_info)),
+                self.triple,
+                self.cpu,
+                self.features,
+                f"passes {self.passes_text}",
+                f"codegen O{CODEGEN_OPT}",
+            ]
+        )
+
+    def object_code(self, text: str, phases: dict[str, float], keep_text: bool = False) -> tuple[bytes, str]:
+        """(object file, the IR after the passes when keep_text); the phases' times in ms."""
+        llvm = self.llvm
+        with self.lock:
+            t0 = time.perf_counter()
+            mod = llvm.parse_assembly(text)
+            mod.verify()
+            t1 = time.perf_counter()
+            optimize(mod, self.tm, self.pb, self.passes)
+            t2 = time.perf_counter()
+            after = str(mod) if keep_text else ""
+            obj = self.tm.emit_object(mod)
+            t3 = time.perf_counter()
+        phases["parse"] = (t1 - t0) * 1000
+        phases["opt"] = (t2 - t1) * 1000
+        phases["codegen"] = (t3 - t2) * 1000
+        return obj, after
+
+    def load(self, obj: bytes) -> tuple[Any, Any]:
+        """(engine, address of `entry`) for an object file; the engine must
+        stay alive while the code runs."""
+        llvm = self.llvm
+        holder = llvm.parse_assembly("")
+        engine = llvm.create_mcjit_compiler(holder, _target_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        addr = engine.get_function_address("entry")
+        if not addr:
+            raise RuntimeError("the object file has no entry function")
+        return engine, addr
 
 
 def jit_pipeline_plain() -> list[str]:
@@ -174,6 +303,9 @@ class Compiled:
     callouts: int = 0  # native runs that left at a call out
     off: bool = False  # most calls left at a call out: the other tiers run it
     osr: dict = field(default_factory=dict)  # loop header pc -> (cfunc, deopt.ExitState of its state)
+    phases: dict[str, float] = field(default_factory=dict)  # ms per phase (PHASES)
+    cache: str = "off"  # "hit", "miss" or "off" (no disk cache)
+    background: bool = False
 
     @property
     def calls_out(self) -> bool:
@@ -185,39 +317,111 @@ class Compiled:
         return max((es.words for es in self.table), default=1)
 
 
+@dataclass
+class Prepared:
+    """A group's LLVM IR and cache key: what the VM thread hands the worker."""
+
+    code: Code
+    params: list[str]
+    ret: str
+    nfuncs: int
+    text: str
+    key: str
+    phases: dict[str, float]
+    # What the object code needs beside itself (rebuilt from the IR on a
+    # cache hit too: the key is the IR text, so they match the cached code):
+    table: list = field(default_factory=list)  # exit id -> deopt.ExitState
+    osr: dict = field(default_factory=dict)  # loop header pc -> deopt.ExitState (entry `osr<pc>`)
+    heap: bool = False  # touches Python objects: layout symbols bound, entries hold the GIL
+
+
+# The phases of a compilation, in order, as the log names them (ms each):
+# ir (TinyVM IR built, optimized and typed), emit (LLVM IR text), lookup
+# (the disk cache read), parse (+ verify), opt (PIPELINE), codegen (object
+# code), store (the cache write), load (MCJIT links the object in memory).
+PHASES = ("ir", "emit", "lookup", "parse", "opt", "codegen", "store", "load")
+
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 # Code touching Python objects (arrays) must hold the GIL: PYFUNCTYPE keeps it.
 _PROTO_GIL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
 
 
-def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
-    """Machine code for group[0] (and the functions it calls)."""
-    llvm = load_llvm()
+def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | None = None) -> Prepared:
+    """The LLVM IR text of a group and its cache key (VM thread: reads the IR)."""
+    phases = {} if phases is None else phases
     t0 = time.perf_counter()
     root = group[0]
-    heap = any(ty.heap for ty in group)
-    if heap:
-        from .layout import probe, register
-
-        register(llvm, probe()[0])
     table: list = []
     osr: dict = {}
     text, _ = emit_module(group, root, table, osr)
-    mod = llvm.parse_assembly(text)
-    mod.verify()
-    tm = _target_machine()
-    optimize(mod, tm)
-    after = str(mod) if keep_text else ""
-    engine = llvm.create_mcjit_compiler(mod, tm)
-    engine.finalize_object()
-    proto = _PROTO_GIL if heap else _PROTO  # (OSR entries touch the same heap: same prototype)
-    cfunc = proto(engine.get_function_address("entry"))
-    osr_entries = {pc: (proto(engine.get_function_address(f"osr{pc}")), es) for pc, es in osr.items()}
-    ms = (time.perf_counter() - t0) * 1000
-    comp = Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after, table)
-    comp.osr = osr_entries
+    key = make_key(text, codegen.identity)
+    phases["emit"] = (time.perf_counter() - t0) * 1000
+    heap = any(ty.heap for ty in group)
+    return Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+
+
+def lookup(prep: Prepared, cache: NativeCache | None) -> bytes | None:
+    """The cached object code of prep, or None (a miss, or no cache)."""
+    if cache is None:
+        return None
+    t0 = time.perf_counter()
+    obj = cache.get(prep.key)
+    prep.phases["lookup"] = (time.perf_counter() - t0) * 1000
+    return obj
+
+
+def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: bytes | None = None, *, keep_text: bool = False) -> Compiled:
+    """Machine code for prep: loaded from obj (a cache hit), or generated
+    (and stored in the cache). Touches nothing of the VM: runs on the worker."""
+    phases = prep.phases
+    after = ""
+    state = "off" if cache is None else "hit" if obj is not None else "miss"
+    if obj is None:
+        obj, after = codegen.object_code(prep.text, phases, keep_text)
+        if cache is not None:
+            t0 = time.perf_counter()
+            cache.put(prep.key, obj)
+            phases["store"] = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    if prep.heap:
+        # The C API symbols array code names (layout.py) must be bound
+        # before MCJIT links the object, from the cache as much as fresh.
+        from .layout import probe, register
+
+        register(codegen.llvm, probe()[0])
+    engine, addr = codegen.load(obj)
+    proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
+    cfunc = proto(addr)
+    osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
+    phases["load"] = (time.perf_counter() - t0) * 1000
+    ms = sum(phases.values())
+    comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
+    comp.osr = osr
     return comp
+
+
+def _address(engine: Any, name: str) -> int:
+    addr = engine.get_function_address(name)
+    if not addr:
+        raise RuntimeError(f"the object file has no function {name}")
+    return addr
+
+
+def compile_group(group: list[Typed], *, keep_text: bool = False, codegen: Codegen | None = None, cache: NativeCache | None = None) -> Compiled:
+    """Machine code for group[0] (and the functions it calls), synchronously."""
+    cg = codegen if codegen is not None else Codegen()
+    prep = prepare(group, cg)
+    obj = None if keep_text else lookup(prep, cache)  # (the viewer wants the IR after the passes)
+    return finish(prep, cg, None if keep_text else cache, obj, keep_text=keep_text)
+
+
+def describe(comp: Compiled) -> str:
+    """The log line's parenthesis: functions, phases, cache, pipeline."""
+    n = comp.nfuncs
+    ph = " + ".join(f"{k} {comp.phases[k]:.1f}" for k in PHASES if k in comp.phases)
+    how = "background" if comp.background else "synchronous"
+    return f"{n} function{'s' if n != 1 else ''}; {ph} ms; cache {comp.cache}; {how}; LLVM {PIPELINE_TEXT}, codegen O{CODEGEN_OPT}, MCJIT"
 
 
 def _pack_float(x: float) -> int:
@@ -231,21 +435,31 @@ def _unpack_float(w: int) -> float:
 class NativeTier:
     """The native compiler of one VM (see the module docstring)."""
 
-    def __init__(self, vm: Any, log: Callable[[str], None] | None) -> None:
+    def __init__(self, vm: Any, log: Callable[[str], None] | None, *, background: bool = False, cache: NativeCache | None | str = "env") -> None:
         load_llvm()
         self.vm = vm
         self.log = log
         self.passes = jit_pipeline_plain()
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
-        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "osr_calls": 0, "deopts": 0}
+        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "osr_calls": 0, "deopts": 0, "cache_hits": 0, "background": 0}
+        self._codegen: Codegen | None = None  # (made at the first compilation: ~2 ms)
+        # The disk cache (jit/native/cache.py): from the environment unless given.
+        self.cache: NativeCache | None = NativeCache.from_env() if cache == "env" else cache  # type: ignore[assignment]
+        # `--jit=native`: LLVM's work on the worker thread (jit/native/worker.py).
+        self.background = background
+        self.worker = CompileWorker()
+        self.pending: dict[Code, Job] = {}
+        # Stops the worker when the tier is collected or the process exits
+        # (the finalizer holds the worker, not the tier).
+        self._finalizer = weakref.finalize(self, self.worker.close)
         self.ctx = (ctypes.c_int64 * 5)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
-        # cursor. One per VM, grown when a module with bigger records compiles.
-        # (A native call reads the buffer it was given, not self.buf: a
-        # compile that grows it meanwhile, on another thread, is harmless.)
+        # cursor. One per VM, grown (on the VM thread, `_done`) when a module
+        # with bigger records is installed. (A native call reads the buffer
+        # it was given, not self.buf.)
         self.buf = (ctypes.c_int64 * 1)()
         self.poll_cb = _POLL(self._poll)
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
@@ -253,6 +467,17 @@ class NativeTier:
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
+
+    @property
+    def codegen(self) -> Codegen:
+        cg = self._codegen
+        if cg is None:
+            cg = self._codegen = Codegen()
+        return cg
+
+    @codegen.setter
+    def codegen(self, cg: Codegen) -> None:
+        self._codegen = cg
 
     # ------------------------------------------------------------------ polling
 
@@ -298,34 +523,109 @@ class NativeTier:
             raise got
         return got
 
-    def compile(self, code: Code, G: list) -> Compiled | None:
-        """Machine code for code, or None (logged with the reason)."""
-        if code in self.compiled:
-            return self.compiled[code]
+    def _prepare(self, code: Code, G: list) -> Prepared | None:
+        """The IR of code's group, typed and emitted (VM thread), or None (logged)."""
         t0 = time.perf_counter()
         try:
             group = group_of(code, lambda c: self._typed(c, G))
-            comp = compile_group(group)
+            phases = {"ir": (time.perf_counter() - t0) * 1000}
+            return prepare(group, self.codegen, phases)
         except NotEligible as e:
-            self.stats["not_native"] += 1
-            if self.log is not None:
-                self.log(f"jit: not native {code.name}: {e}")
-            return None
-        except Exception as e:  # noqa: BLE001 - an LLVM or emitter bug: the other tiers run it
-            self.stats["not_native"] += 1
-            if self.log is not None:
-                self.log(f"jit: not native {code.name}: internal error: {type(e).__name__}: {e}")
-            return None
-        comp.ms = (time.perf_counter() - t0) * 1000
+            self._not_native(code, str(e))
+        except Exception as e:  # noqa: BLE001 - an emitter bug: the other tiers run it
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+        return None
+
+    def _not_native(self, code: Code, why: str) -> None:
+        self.stats["not_native"] += 1
+        if self.log is not None:
+            self.log(f"jit: not native {code.name}: {why}")
+
+    def _done(self, comp: Compiled) -> Compiled:
+        """Install comp (VM thread: a background result too)."""
         need = comp.record_words * (MAX_NATIVE_DEPTH + 2)
         if need > len(self.buf):
             self.buf = (ctypes.c_int64 * need)()
-        self.compiled[code] = comp
+        self.compiled[comp.code] = comp
         self.stats["native"] += 1
+        if comp.cache == "hit":
+            self.stats["cache_hits"] += 1
         if self.log is not None:
-            n = comp.nfuncs
-            self.log(f"jit: native {code.name} in {comp.ms:.1f} ms ({n} function{'s' if n != 1 else ''}, LLVM O2, MCJIT)")
+            self.log(f"jit: native {comp.code.name} in {comp.ms:.1f} ms ({describe(comp)})")
         return comp
+
+    def compile(self, code: Code, G: list) -> Compiled | None:
+        """Machine code for code, synchronously, or None (logged with the reason)."""
+        if code in self.compiled:
+            return self.compiled[code]
+        prep = self._prepare(code, G)
+        if prep is None:
+            return None
+        try:
+            comp = finish(prep, self.codegen, self.cache, lookup(prep, self.cache))
+        except Exception as e:  # noqa: BLE001 - an LLVM bug: the other tiers run it
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+            return None
+        return self._done(comp)
+
+    def submit(self, code: Code, G: list) -> Compiled | Job | None:
+        """`--jit=native`: a cache hit is loaded now (a Compiled); a miss
+        becomes a Job on the worker, which the VM thread collects with
+        `collect` at a safe point; None when code does not compile (logged).
+        A closed worker (the VM was closed) compiles synchronously."""
+        if code in self.compiled:
+            return self.compiled[code]
+        if code in self.pending:
+            return self.pending[code]
+        prep = self._prepare(code, G)
+        if prep is None:
+            return None
+        try:
+            obj = lookup(prep, self.cache)
+            if obj is not None:
+                return self._done(finish(prep, self.codegen, self.cache, obj))
+        except Exception as e:  # noqa: BLE001 - an LLVM bug: the other tiers run it
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+            return None
+        codegen, cache = self.codegen, self.cache
+        job = Job(lambda: finish(prep, codegen, cache), code.name)
+        if not self.worker.submit(job):
+            job.run()
+            return self.collect(code, job, background=False)
+        self.pending[code] = job
+        self.stats["background"] += 1
+        return job
+
+    def collect(self, code: Code, job: Job, *, background: bool = True) -> Compiled | None:
+        """The result of a finished job (VM thread), logged; None when it failed."""
+        self.pending.pop(code, None)
+        if code in self.compiled:  # (collected already, by close())
+            return self.compiled[code]
+        if job.cancelled:
+            return None
+        if job.error is not None:
+            e = job.error
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+            return None
+        comp = job.result
+        comp.background = background
+        return self._done(comp)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every queued compilation is done (tests, benchmarks; not the VM)."""
+        return self.worker.drain(timeout)
+
+    def close(self) -> None:
+        """Stop the worker (the jobs queued finish first: worker.py);
+        results not installed yet are logged, so a run's log does not
+        depend on when it ended. Idempotent; later compilations are
+        synchronous."""
+        self.worker.close()
+        for code, job in list(self.pending.items()):
+            if job.done:
+                self.collect(code, job)
+            else:
+                self.pending.pop(code, None)
 
     def entry(
         self,
@@ -333,12 +633,15 @@ class NativeTier:
         G: list,
         max_depth: int,
         fallback: Callable[[Any], Any],
+        comp: Compiled | None = None,
         resume0: Callable | None = None,
     ) -> Callable | None:
-        """The pc-0 op that runs code natively, or None when it does not compile.
-        `resume0`: the interpreter's own op at pc 0, where a deopt at the
-        call's very start goes on (the function's pc-0 op is this entry op)."""
-        comp = self.compile(code, G)
+        """The pc-0 op that runs code natively (comp, or compiled now), or
+        None when it does not compile. `resume0`: the interpreter's own op at
+        pc 0, where a deopt at the call's very start goes on (the function's
+        pc-0 op is this entry op)."""
+        if comp is None:
+            comp = self.compile(code, G)
         if comp is None:
             return None
         params = comp.params
@@ -607,6 +910,7 @@ def dump_native(m: Any) -> str:
         return got
 
     llvm = load_llvm()
+    codegen = Codegen()
     for c in _codes(m.init):
         if c is m.init:
             continue
@@ -616,13 +920,14 @@ def dump_native(m: Any) -> str:
         except NotEligible as e:
             parts.append(f"not eligible: {e}")
             continue
-        comp = compile_group(group, keep_text=True)
-        parts.append(f"; compiled in {comp.ms:.1f} ms ({comp.nfuncs} function{'s' if comp.nfuncs != 1 else ''})")
+        comp = compile_group(group, keep_text=True, codegen=codegen)
+        parts.append(f"; compiled in {comp.ms:.1f} ms ({describe(comp)})")
         parts.append("--- LLVM IR before optimization ---")
         parts.append(comp.ir_before.rstrip("\n"))
-        parts.append("--- LLVM IR after optimization (O2) ---")
+        parts.append(f"--- LLVM IR after optimization ({PIPELINE_TEXT}) ---")
         parts.append(comp.ir_after.rstrip("\n"))
         parts.append("--- machine code ---")
         mod = llvm.parse_assembly(comp.ir_after)
-        parts.append(_target_machine().emit_assembly(mod).rstrip("\n"))
+        with codegen.lock:
+            parts.append(codegen.tm.emit_assembly(mod).rstrip("\n"))
     return "\n".join(parts) + "\n"
