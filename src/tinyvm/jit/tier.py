@@ -315,6 +315,10 @@ class Jit:
                 return e(fb)
             if st.plain0:
                 fb.epc = 0
+            # (reached from the native entry when the VM does not count fuel:
+            # on one that does, the entry hands over by returning resume0 for
+            # the loop to dispatch, which counts a failing block itself,
+            # engine.py `back`; either way the prefix is counted once)
             try:
                 return st.orig0(fb)
             except _ERRORS:
@@ -376,7 +380,11 @@ class Jit:
                 return e(fb)
             if st.plain0:
                 fb.epc = 0
-            return st.orig0(fb)
+            try:
+                return st.orig0(fb)
+            except _ERRORS:
+                jit.vm._count_failed(st.orig0, fb, -1)  # (a wrapper: as in `decoded`)
+                raise
 
         self._register(pending, None, st.code, 0)
         st.native = pending
