@@ -18,6 +18,7 @@ pytest.importorskip("llvmlite")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from native_helpers import both, cli, native  # noqa: E402
+
 from tinyvm.api import VM  # noqa: E402
 
 INT_MAX = 9223372036854775807

@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("llvmlite")
 
 from native_helpers import both, cli, native  # noqa: E402
+
 from tinyvm.api import VM  # noqa: E402
 
 INT_MAX = 9223372036854775807

@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("llvmlite")
 
 from native_helpers import cli  # noqa: E402
+
 from tinyvm.api import VM  # noqa: E402
 
 PROG = """
