@@ -13,6 +13,9 @@ on a VM that counts fuel. Every run is compared with the interpreter.
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,6 +99,24 @@ def test_fresh_then_cached_object_code(want: str, tmp_path: Path, monkeypatch: p
         # fill calls out (print) and comes back at its loop header's OSR
         # entry, which takes the array's address: from cached code too.
         assert stats["osr_calls"] >= 3 and stats["deopts"] >= 1, (stats, log)
+
+
+TVM = "import sys; from tinyvm.cli.main import tvm_main; sys.argv[0] = 'tvm'; tvm_main()"
+
+
+def test_a_second_process_loads_array_code_from_the_cache(want: str, tmp_path: Path) -> None:
+    # (a fresh process: nothing has bound the C API symbols array code
+    # names before the cached object file is loaded)
+    env = dict(os.environ, TVM_NATIVE_CACHE=str(tmp_path / "native"))
+    runs = [
+        subprocess.run([sys.executable, "-c", TVM, "run", "--jit=native-eager", "--jit-log", "-e", PROG], capture_output=True, text=True, env=env, timeout=120, check=False)
+        for _ in range(2)
+    ]
+    for p in runs:
+        assert p.returncode == 1 and p.stdout == want.split("error: ")[0], p.stderr
+        assert "IndexError" in p.stderr
+    assert "jit: native fill in" in runs[0].stderr and "cache hit" not in runs[0].stderr
+    assert "jit: native fill in" in runs[1].stderr and "cache miss" not in runs[1].stderr, runs[1].stderr
 
 
 def test_background_compilation(want: str, monkeypatch: pytest.MonkeyPatch) -> None:
