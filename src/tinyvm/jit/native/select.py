@@ -1,17 +1,20 @@
 """Which functions the native tier compiles (v0), and the machine type of every value.
 
 The decision is made on the optimized SSA IR of a code object (ir/build.py,
-then the JIT's pipeline without speculation: no guards, so nothing in the
-compiled code can deoptimise mid-function). A function is *eligible* when
+then the JIT's pipeline without speculation: no guards; what can still
+fail leaves at its exact pc, deopt.py). A function is *eligible* when
 
-- its parameters and declared result are `int`, `float` or `bool`;
+- its parameters are `int`, `float`, `bool` or arrays of them (or unused),
+  its declared result one of the scalars or nil;
 - every value it computes gets one of the machine types below (phis must
   agree: a slot that holds an int on one path and a float on another is not
   eligible), inferred here rather than read from the IR's types, which leave
   call results and mixed arithmetic `any`;
 - every instruction is in `WHITELIST` with operand types its rule accepts;
 - every `call_global` names a hoisted top-level function (TinyLang makes those
-  bindings constant: `f = 3` is a compile error) that is itself eligible.
+  bindings constant: `f = 3` is a compile error) that is itself eligible, or
+  its result is unused: then it is a call out (Typed.effects), as a call of a
+  built-in other than `len` whose result is unused (`print`).
 
 Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
 "ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
@@ -27,7 +30,8 @@ compares an int and a float exactly, not after rounding the int: no single
 LLVM instruction does that), bools in arithmetic (a TypeError at run time),
 and everything else touching the heap or the VM (fields, arrays other than
 parameters, for-in (GET_ITER allocates an iterator on the guest heap),
-strings, globals other than calls, closures, printing, throwing).
+strings other than call-out arguments, globals other than calls, closures,
+throwing; printing is a call out).
 """
 
 from __future__ import annotations
