@@ -1,6 +1,6 @@
 """Are We Fast Yet: TinyVM beside CPython, Lua, LuaJIT and C++ on the same nine benchmarks.
 
-    python -m benchmarks.awfy [--quick] [--tiers fused,plain,metered,jit] [NAMES...]
+    python -m benchmarks.awfy [--quick] [--tiers fused,plain,metered,jit,native] [--markdown] [NAMES...]
 
 Each runtime runs its own version of the suite through the suite's own harness,
 one process per benchmark, with the same outer and inner iteration counts:
@@ -263,12 +263,40 @@ def table(results: dict[str, dict[str, Measurement]], tiers: list[str], refs: li
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, dict[str, Measurement]], tiers: list[str], refs: list[str]) -> str:
+    """The same results as one Markdown table (`--markdown`, for the READMEs,
+    pasted as printed): steady time per inner iteration of every runtime,
+    then every TinyVM tier / CPython, and the last tier / each other
+    reference, with geometric means."""
+    runtimes = [f"tinyvm-{t}" for t in tiers] + refs
+    pairs = [(f"tinyvm-{t}", "cpython") for t in tiers if "cpython" in refs]
+    pairs += [(f"tinyvm-{tiers[-1]}", r) for r in refs if r != "cpython"]
+    head = ["benchmark", *runtimes, *(f"{a.removeprefix('tinyvm-')} / {b}" for a, b in pairs)]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    cols: list[list[float]] = [[] for _ in pairs]
+    for n in results:
+        row = [n]
+        for r in runtimes:
+            m = results[n].get(r)
+            row.append("FAILED" if m is None or m.error else fmt_us(m.steady))
+        for i, (a, b) in enumerate(pairs):
+            ma, mb = results[n].get(a), results[n].get(b)
+            v = ratio(ma.steady, mb.steady) if ma and mb else None
+            if v is not None:
+                cols[i].append(v)
+            row.append(fmt_ratio(v))
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("| **geomean** |" + " |" * len(runtimes) + "".join(f" **{fmt_ratio(geomean(c))}** |" for c in cols))
+    return "\n".join(lines)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.awfy", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
     ap.add_argument("--quick", action="store_true", help="small counts: a ~30 s smoke run")
     ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit,native (default fused); TIER+MODE runs it with the collector MODE (stw, incremental, generational)")
     ap.add_argument("--no-reference", action="store_true", help="TinyVM only: no CPython, Lua or C++")
+    ap.add_argument("--markdown", action="store_true", help="also print the results as one Markdown table (steady times and ratios)")
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in NAMES]
     tiers = [t for t in args.tiers.split(",") if t]
@@ -298,6 +326,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             log(f"{name} {outer}x{inner} {rt.label}: {status}")
             failed |= bool(m.error)
     print(table(results, tiers, [r.label for r in refs]))
+    if args.markdown:
+        print()
+        print(markdown(results, tiers, [r.label for r in refs]))
     print(f"\nouter x inner iterations: {', '.join(f'{n} {counts[n][0]}x{counts[n][1]}' for n in results)}; "
           f"wall {time.perf_counter() - start:.0f} s", flush=True)
     return 1 if failed else 0

@@ -192,6 +192,9 @@ class VM:
         self.machine.sched.io.close_all()
         if self._runner is not None:
             self._runner.close()
+        jit = getattr(self.machine, "jit", None)
+        if jit is not None:
+            jit.close()  # (the native tier's compile thread, jit/native/worker.py)
 
     # ------------------------------------------------------------------ running text
 

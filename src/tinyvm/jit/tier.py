@@ -100,6 +100,7 @@ class CodeState:
         self.py_entry0: Callable | None = None  # the Python JIT's compiled pc-0 entry
         self.native: Callable | None = None  # the native tier's pc-0 entry
         self.native_tried = False
+        self.native_osr: set[int] = set()  # loop header pcs whose op enters native code
         self.python_ok = True  # `on` mode: the Python JIT compiles only code with loops worth it
         self.orig0: Callable | None = None
         self.plain0 = False
@@ -134,6 +135,7 @@ class Jit:
         if mode not in MODES or mode == "off":
             raise ValueError(f"jit mode must be one of {', '.join(MODES[1:])}, got {mode!r}")
         native = mode in NATIVE_MODES
+        background = mode == "native"  # (native-eager compiles synchronously: deterministic tests)
         mode = NATIVE_MODES.get(mode, mode)
         self.vm = vm
         self.mode = mode
@@ -155,21 +157,16 @@ class Jit:
         }
         # A VM that counts fuel gets code that counts it too (jit/fuel.py).
         self.metered = bool(vm.limits.metered)
-        # The native tier (docs/native.md): not on a VM that counts fuel (v0
-        # native code does not count instructions; interpreted and Python-JIT
-        # code count them exactly).
+        # The native tier (docs/native.md); on a VM that counts fuel, native
+        # code counts it too, per bytecode block (jit/fuel.py's weights).
         self.native: Any = None
         if native:
             from .native import require
 
             require()  # NativeUnavailable: the one-line "needs llvmlite" error
-            if self.metered:
-                if log is not None:
-                    log("jit: native tier off: this VM counts fuel (native code does not count instructions yet)")
-            else:
-                from .native.engine import NativeTier
+            from .native.engine import NativeTier
 
-                self.native = NativeTier(vm, log)
+            self.native = NativeTier(vm, log, background=background)
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -301,8 +298,9 @@ class Jit:
                 out[key] = typeof(L[i])
         return out
 
-    def _native_entry(self, st: CodeState) -> Callable | None:
-        """The native tier's pc-0 op for st.code, or None (jit/native/engine.py).
+    def _native_entry(self, st: CodeState, comp: Any = None) -> Callable | None:
+        """The native tier's pc-0 op for st.code (of comp, a background
+        compilation's result, or compiled now), or None (jit/native/engine.py).
         Its fallback (a bail: the same call re-run from its entry state) is
         the Python JIT's entry when there is one, else the interpreter."""
         dec = self.vm.decoders.get(st.code)
@@ -317,25 +315,99 @@ class Jit:
                 return e(fb)
             if st.plain0:
                 fb.epc = 0
+            # (reached from the native entry when the VM does not count fuel:
+            # on one that does, the entry hands over by returning resume0 for
+            # the loop to dispatch, which counts a failing block itself,
+            # engine.py `back`; either way the prefix is counted once)
             try:
                 return st.orig0(fb)
             except _ERRORS:
                 self.vm._count_failed(st.orig0, fb, -1)  # (as in `decoded`)
                 raise
 
-        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback)
+        # (resume0: where a deopt back at the call's pc 0 goes on, the interpreter's own op)
+        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, comp, resume0=st.orig0)
         if op is not None:
             self._register(op, None, st.code, 0)
         return op
 
+    def _install_native_osr(self, st: CodeState, op: Callable) -> None:
+        """The native tier's entries at loop headers (on-stack replacement):
+        the op at each such pc enters native code with the frame as it is
+        (a hot loop already running, or a loop after a call out)."""
+        makers = getattr(op, "osr", None) or {}
+        for pc, make in makers.items():
+            prev = st.ops[pc]
+            entry = make(prev)
+            self._register(entry, prev, st.code, pc)
+            st.ops[pc] = entry
+            st.native_osr.add(pc)
+
+    def _native_background(self, st: CodeState) -> Callable | None:
+        """`--jit=native`: start compiling st.code on the native tier's worker
+        (jit/native/worker.py). A cache hit is installed at once (the native
+        entry op is returned); otherwise a *pending* entry is installed as
+        st.native, which runs the call on the other tiers until the job is
+        done and then, on the VM's own thread at that call's start (a safe
+        point: the callee's frame is pushed, nothing of it ran), installs
+        the native entry. None: not eligible."""
+        dec = self.vm.decoders.get(st.code)
+        rules = self.vm.code_rules.get(st.code)
+        if dec is None or rules is None or not rules.int_fast:
+            return None
+        native = self.native
+        got = native.submit(st.code, dec.G)
+        if got is None:
+            return None
+        from .native.worker import Job
+
+        if not isinstance(got, Job):
+            return self._native_entry(st, got)
+        job = got
+        jit = self
+
+        def pending(fb: Any) -> Any:
+            if job.done and st.native is pending:
+                comp = native.collect(st.code, job)
+                op = jit._native_entry(st, comp) if comp is not None else None
+                st.native = op
+                st.entry0 = op or st.py_entry0
+                if op is not None:
+                    jit._install_native_osr(st, op)  # (as `compile` does for a synchronous one)
+                    return op(fb)
+            e = st.py_entry0
+            if e is not None:
+                return e(fb)
+            if st.plain0:
+                fb.epc = 0
+            try:
+                return st.orig0(fb)
+            except _ERRORS:
+                jit.vm._count_failed(st.orig0, fb, -1)  # (a wrapper: as in `decoded`)
+                raise
+
+        self._register(pending, None, st.code, 0)
+        st.native = pending
+        st.entry0 = pending
+        return None
+
+    def close(self) -> None:
+        """The VM is done: stop the native tier's worker (jit/native/worker.py)."""
+        if self.native is not None:
+            self.native.close()
+
     def compile(self, st: CodeState, fb: Any, pc: int) -> bool:
         if self.native is not None and not st.native_tried:
             st.native_tried = True
-            op = self._native_entry(st)
+            # (in the background: a pending entry, and the other tiers meanwhile)
+            op = self._native_background(st) if self.native.background else self._native_entry(st)
             if op is not None:
                 st.native = op
                 st.entry0 = op
-                if pc == 0 or not st.python_ok:
+                self._install_native_osr(st, op)
+                # (native code that calls out leaves for the rest of the call:
+                # the Python JIT's entries after the call take it on)
+                if (pc == 0 and not getattr(op, "calls_out", False)) or not st.python_ok:
                     st.tried = True
                     return True
         if not st.python_ok:
@@ -518,7 +590,10 @@ class Jit:
                 st.py_entry0 = op
                 st.entry0 = st.native or op
             else:
-                st.ops[e.pc] = op
+                # (where native code has an OSR entry, and after calls in code
+                # it has some, the interpreter's ops lead back to native code)
+                if not (e.pc in st.native_osr or (st.native_osr and e.kind == "return")):
+                    st.ops[e.pc] = op
                 st.mirror[e.pc] = op
                 st.installed.append(e.pc)
 

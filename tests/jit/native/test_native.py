@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("llvmlite")
 
 from native_helpers import both, cli, native  # noqa: E402
+
 from tinyvm.api import VM  # noqa: E402
 
 INT_MAX = 9223372036854775807
@@ -157,7 +158,8 @@ print(s(3), arr(4), mixcmp(1, 2.0), calls(5))
     assert any(line.startswith("jit: not native s: result type string") for line in log), log
     assert any(line.startswith("jit: not native arr: uses") for line in log), log
     assert any("not native mixcmp: lt of int and float" in line for line in log), log
-    assert any("not native calls: calls arr, which is not eligible" in line for line in log), log
+    # (a call of a function that is not native is a call out: test_deopt.py)
+    assert native("calls", log) and any("deopt at <string>:5 (pc 2, calls): a call out of native code" in line for line in log), log
 
 
 def test_deep_recursion_bails_to_the_interpreters_stack_overflow() -> None:
@@ -188,7 +190,7 @@ print(spin(7))
     with pytest.raises(Exception, match="timeout"):
         vm.run_source(src, "t.tl")
     assert time.perf_counter() - t0 < 5
-    assert native("spin", log) and any("bailed (deadline or interrupt)" in x for x in log), log
+    assert native("spin", log) and any("deopt at t.tl:4" in x and x.endswith("deadline or interrupt") for x in log), log
 
 
 def test_a_busy_native_call_lets_other_fibers_run() -> None:
@@ -211,10 +213,10 @@ print(order)
     vm.machine.jit.native.countdown = 1000
     vm.run_source(src, "t.tl")
     assert out.getvalue() == want.getvalue() == '["b", "a"]\n'
-    assert native("spin", log) and any("bailed (another fiber is ready)" in x for x in log), log
+    assert native("spin", log) and any(x.endswith(": another fiber is ready") for x in log), log
 
 
-def test_a_metered_vm_keeps_exact_fuel_without_the_native_tier() -> None:
+def test_a_metered_vm_counts_exact_fuel_in_native_code() -> None:
     log: list[str] = []
     vms = []
     for jit in ("off", "native-eager"):
@@ -222,7 +224,7 @@ def test_a_metered_vm_keeps_exact_fuel_without_the_native_tier() -> None:
         vm.run_source(FIB, "t.tl")
         vms.append(vm)
     assert vms[0].fuel_used == vms[1].fuel_used
-    assert any("native tier off: this VM counts fuel" in x for x in log)
+    assert native("fib", log) and vms[1].machine.jit.native.stats["native_calls"] >= 1, log
 
 
 def test_native_mode_compiles_hot_functions_only() -> None:
@@ -242,5 +244,5 @@ def test_jit_dump_native_shows_llvm_ir_and_machine_code() -> None:
     code, out, _ = cli(["jit-dump", "--native", "-e", FIB + "fn s(n: int) -> string { return str(n) }\n"])
     assert code == 0
     assert "--- LLVM IR before optimization ---" in out and "llvm.sadd.with.overflow.i64" in out
-    assert "--- LLVM IR after optimization (O2) ---" in out and "--- machine code ---" in out
+    assert "--- LLVM IR after optimization (instcombine,simplifycfg) ---" in out and "--- machine code ---" in out
     assert "not eligible: result type string" in out

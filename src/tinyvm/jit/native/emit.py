@@ -4,23 +4,26 @@ Every compiled guest function becomes
 
     define internal {<result>, i1} @fK(i64* %ctx, i64 %depth, <params>)
 
-returning {result, false}, or {0, true}: *bail*. Bailing is how
-every failure leaves native code -- int64 overflow (LLVM's
+returning {result, false}, or {0, true}: it *left* (deoptimised). Every
+failure exit goes through `fail_if(cond, at)` -- int64 overflow (LLVM's
 `llvm.s{add,sub,mul}.with.overflow.i64`), division or remainder by zero,
-INT_MIN / -1, the native call depth running out, the poll callback saying
-stop (a deadline, an interrupt, another fiber waiting). The caller bails in
-turn, so the whole native call returns 1 and the VM re-runs the *same call*
-on the interpreter from its entry state (jit/native/engine.py): eligible
-functions are pure (no heap, no globals written, no I/O), so running them
-again from the start is exact, and the interpreter raises the same error at
-the same place with the same trace.
+INT_MIN / -1, the native call depth running out (checked by the caller
+before the call), a callee that left -- and the poll saying stop (a
+deadline, an interrupt, another fiber waiting) through `exit_to`: the exit
+block writes the live values of the exit's frame state into the deopt
+buffer (deopt.py: the state before `at`, so the interpreter runs `at` again
+and fails the same way; for a callee that left, the caller's frame waiting
+for it) and returns the flag; each native caller adds its own frame, so the
+VM rebuilds every native frame as an interpreter frame at its exact pc
+(engine.py `deoptimise`).
 
-`ctx` is three int64 words: [0] the countdown to the next poll, decremented
+`ctx` is four int64 words: [0] the countdown to the next poll, decremented
 at every function entry and every loop header (so neither loops nor
-recursion run unbounded); [1] the native call depth allowed (the callee gets
-`depth - 1` in a register and bails at 0); [2] the address of the poll
-callback, `i64 ()`, whose result is the new countdown (0: bail). Results and
-the bail flag come back in registers (a two-field struct), not memory.
+recursion run unbounded); [1] the native call depth allowed (a call passes
+`depth - 1` in a register and leaves when it is 0); [2] the address of the
+poll callback, `i64 ()`, whose result is the new countdown (0: leave); [3]
+the deopt buffer's cursor. Results and the fail flag come back in registers
+(a two-field struct), not memory.
 
 Machine types: int -> i64, float -> double, bool -> i1. Semantics follow
 runtime/arith.py: truncating int division and C remainder (sdiv/srem, after
@@ -37,12 +40,25 @@ bools 0/1), so Python calls it through one ctypes prototype.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
-from .select import Typed
+from ..fuel import block_ends, prefix_counts
+from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .select import WORDS, NotEligible, Typed
 
-LLTYPE = {"i": "i64", "f": "double", "b": "i1"}
-_ZERO = {"i": "0", "f": "0.0", "b": "false"}
+# Every failure exit deoptimises to its exact pc (deopt.py), so functions with
+# effects the VM can see (Typed.effects) may compile: other helpers read this.
+EXACT_DEOPT = True
+
+_ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
+
+LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
+# The value of a call out on the (dead) path after it, and of a dead value
+# an OSR copy's exit records name (every machine type a value can have).
+_DUMMY = {"i": "add i64 0, 0", "f": "fadd double 0.0, 0.0", "b": "or i1 false, false", "n": "or i1 false, false"}
+_DUMMY.update({m: _DUMMY["i"] for m in WORDS})
+_ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
@@ -81,9 +97,29 @@ def back_edge_targets(fn: Function) -> set[Block]:
 
 
 class _FnEmitter:
-    def __init__(self, ty: Typed, names: dict) -> None:
+    def __init__(self, ty: Typed, names: dict, table: list[ExitState] | None = None) -> None:
         self.ty = ty
         self.names = names  # Code -> LLVM function name
+        self.table: list[ExitState] = table if table is not None else []  # exit id -> state (shared by a module)
+        self.exit_lines: list[str] = []
+        self.refs: set[Instr] = set()  # the values the emitted code names (emit_osr checks them)
+        self.state_refs: set[Instr] = set()  # ... and those only exit records name
+        self.in_exit = False
+        # Fuel (a VM that counts it: the IR has jit/fuel.py's `fuel[n]` ops).
+        # ctx[4] is the fuel native code may still spend; each `fuel[n]`
+        # takes its block's n whole, or leaves at the block's start when
+        # fewer are left (the interpreter then spends the rest, exactly). An
+        # exit mid-block gives back what lies from its pc to the block's end
+        # (the interpreter counts those): `fcur` is (start, end) of the
+        # bytecode block the current IR block counted last, None when it
+        # counted none yet.
+        fn = ty.fn
+        self.metered = any(i.op == "fuel" for b in fn.blocks for i in b.instrs)
+        self.fcur: tuple[int, int] | None = None
+        if self.metered:
+            self.pre = prefix_counts(ty.code)
+            starts = {i.pc for b in fn.blocks for i in b.instrs if i.op == "fuel"}
+            self.ends = block_ends(ty.code, starts | {b.pc for b in fn.blocks if b.pc is not None} | {0})
         self.lines: list[str] = []
         self.n = 0
         self.cur = ""
@@ -96,11 +132,12 @@ class _FnEmitter:
         if v.op == "const":
             x = v.attrs[0]
             t = self.ty.types[v]
-            if t == "b":
+            if t == "b" or t == "n":
                 return "true" if x else "false"
             if t == "f":
                 return float_lit(float(x))
             return str(int(x))
+        (self.state_refs if self.in_exit else self.refs).add(v)
         return f"%v{v.id}"
 
     def as_float(self, v: Instr) -> str:
@@ -116,17 +153,88 @@ class _FnEmitter:
         self.lines.append(f"{name}:")
         self.cur = name
 
-    def fail_if(self, cond: str, at: Instr) -> None:
+    def fail_if(self, cond: str, at: Instr, *, waiting: bool = False) -> None:
         """Leave native code when `cond` holds, because instruction `at` fails
         (overflow, a zero divisor, a callee that left): every failure exit goes
-        through here, so how native code leaves (v0: bail and re-run the call)
-        is decided in one place."""
-        cont = self.tmp("ok")[1:]
-        self.lines.append(f"  br i1 {cond}, label %bail, label %{cont}")
-        self.label(cont)
+        through here. The exit deoptimises to the exact pc (deopt.py): it
+        saves the live values of `at`'s frame state (the state before `at`
+        runs, so the interpreter runs `at` again and fails the same way), or,
+        `waiting` (at is a call whose native callee left), the frame waiting
+        for the callee to return."""
+        why = "a callee left" if waiting else f"{at.op} fails"
+        es = exit_state(at.state, self.ty.types, reason=why, waiting=at if waiting else None)
+        self.exit_to(cond, es)
 
-    def tick(self) -> None:
-        """Decrement the countdown; at 0 ask the poll callback (0: bail)."""
+    def refund(self, es: ExitState) -> None:
+        """The fuel an exit gives back: what its frame counted of its
+        bytecode block from the pc the interpreter resumes at (see __init__)."""
+        es.refund = 0
+        if not self.metered:
+            return
+        pc = es.ret_pc if es.callee is not None else es.pc
+        fc = self.fcur
+        if fc is None:
+            if pc not in self.ends:
+                raise NotEligible(f"fuel: an exit at pc {pc} before its block is counted")
+            return
+        if not fc[0] <= pc <= fc[1]:
+            raise NotEligible(f"fuel: an exit at pc {pc} outside its bytecode block")
+        es.refund = self.pre[fc[1]] - self.pre[pc]
+
+    def fuel(self, i: Instr) -> None:
+        """`fuel[n]`: take the block's n from ctx[4], or leave at its start."""
+        s = i.pc
+        st = start_state(self.ty.fn, s, i.block)
+        es = exit_state(st, self.ty.types, reason="out of fuel in native code", defined=self.defined)
+        n = i.attrs[0]
+        f0, f1, fz = self.tmp("fu"), self.tmp("fu"), self.tmp("fz")
+        L = self.lines
+        L.append(f"  {f0} = load i64, i64* %fuel")
+        L.append(f"  {f1} = sub i64 {f0}, {n}")
+        L.append(f"  {fz} = icmp slt i64 {f1}, 0")
+        self.fcur = None  # (nothing of this block is counted on its exit)
+        self.refund(es)
+        self.exit_to(fz, es)
+        L.append(f"  store i64 {f1}, i64* %fuel")
+        self.fcur = (s, self.ends[s])
+
+    def exit_to(self, cond: str, es: ExitState) -> None:
+        """Branch (unlikely) to a new exit block that writes es's record into
+        the deopt buffer and returns the fail flag; go on otherwise."""
+        if es.refund < 0:
+            self.refund(es)
+        sid = len(self.table)
+        self.table.append(es)
+        x = f"X{sid}"
+        cont = self.tmp("ok")[1:]
+        self.lines.append(f"  br i1 {cond}, label %{x}, label %{cont}, !prof !0")
+        self.label(cont)
+        X = self.exit_lines
+        X.append(f"{x}:")
+        X.append(f"  %xc{sid} = load i64, i64* %cur")
+        X.append(f"  %xp{sid} = inttoptr i64 %xc{sid} to i64*")
+        X.append(f"  store i64 {sid}, i64* %xp{sid}")
+        self.in_exit = True
+        for j, v in enumerate(es.values):
+            m = self.ty.types[v]
+            w = self.val(v)
+            if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
+                w2 = f"%xw{sid}.{j}"
+                X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
+                w = w2
+            X.append(f"  %xq{sid}.{j} = getelementptr i64, i64* %xp{sid}, i64 {j + 1}")
+            X.append(f"  store i64 {w}, i64* %xq{sid}.{j}")
+        if es.refund:
+            X.append(f"  %xf{sid} = load i64, i64* %fuel")
+            X.append(f"  %xg{sid} = add i64 %xf{sid}, {es.refund}")
+            X.append(f"  store i64 %xg{sid}, i64* %fuel")
+        X.append(f"  %xn{sid} = add i64 %xc{sid}, {8 * es.words}")
+        X.append(f"  store i64 %xn{sid}, i64* %cur")
+        self.in_exit = False
+        X.append("  br label %bail")
+
+    def tick(self, es: ExitState) -> None:
+        """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
         c0, c1, z = self.tmp("cd"), self.tmp("cd"), self.tmp("cz")
         L = self.lines
         L.append(f"  {c0} = load i64, i64* %ctx")
@@ -143,7 +251,8 @@ class _FnEmitter:
         L.append(f"  {npv} = call i64 {fp}()")
         L.append(f"  store i64 {npv}, i64* %ctx")
         L.append(f"  {nz} = icmp sle i64 {npv}, 0")
-        L.append(f"  br i1 {nz}, label %bail, label %{cont}")
+        self.exit_to(nz, es)
+        L.append(f"  br label %{cont}")
         self.label(cont)
 
     def emit(self) -> str:
@@ -154,25 +263,30 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
+        defined = self.defined = set(fn.values())
         body: dict[Block, list[str]] = {}
         exits: dict[Block, str] = {}
         for b in fn.blocks:
             self.lines = []
             self.cur = f"B{b.label}"
+            self.fcur = None
             if b in headers:
-                self.tick()
+                st = start_state(fn, b.pc, b)
+                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
             for i in b.instrs:
                 self.instr(i)
             self.term(b.terminator)
             body[b] = self.lines
             exits[b] = self.cur
         out = [head, "entry:"]
-        out.append("  %dz = icmp sle i64 %depth, 0")
-        out.append("  br i1 %dz, label %bail, label %start")
-        out.append("start:")
+        # (the depth is checked by the caller, before the call: deopt.py)
+        out.append("  %cur = getelementptr i64, i64* %ctx, i64 3")
+        out.append("  %fuel = getelementptr i64, i64* %ctx, i64 4")
         out.append("  %d1 = sub i64 %depth, 1")
         self.lines = out
-        self.tick()
+        self.cur = "entry"
+        self.fcur = None
+        self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
         for b in fn.blocks:
             out.append(f"B{b.label}:")
@@ -181,17 +295,144 @@ class _FnEmitter:
                 inc = ", ".join(f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
+        out += self.exit_lines
         out.append("bail:")
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
         return "\n".join(out) + "\n"
 
+    def emit_osr(self, h: Block) -> tuple[str, ExitState]:
+        """A second entry into this function at loop header h (on-stack
+        replacement: engine.py installs it as the op at h's pc), or
+        NotEligible. `@<name>_osr<pc>(ctx, depth, args)` takes the words of
+        h's frame state (its ExitState's values, in order) and runs the
+        blocks reachable from h, unchanged but for h's phis, which get the
+        words from the entry edge. Only where that is plain SSA: every value
+        the copy names is defined in it, or is a word of the state that is
+        defined outside it (so an inner loop, whose outer loop's phis the
+        copy redefines, has no OSR entry; nor a loop using a value LICM
+        hoisted out of it and no local holds)."""
+        ty = self.ty
+        fn = ty.fn
+        name = self.names[ty.code]
+        rt = LLTYPE[ty.ret]
+        headers = back_edge_targets(fn)
+        defined = self.defined = set(fn.values())
+        es = exit_state(start_state(fn, h.pc, h), ty.types, reason="osr", defined=defined)
+        reach: list[Block] = []
+        seen = {h}
+        todo = [h]
+        while todo:
+            b = todo.pop()
+            reach.append(b)
+            for t in b.succs:
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        order = [b for b in fn.blocks if b in seen]
+        inside = {v for b in order for v in b.phis + b.instrs}
+        for v in es.values:
+            if v in inside and v not in h.phis:
+                raise NotEligible(f"no OSR entry at pc {h.pc}: v{v.id} is defined in the loop")
+        body: dict[Block, list[str]] = {}
+        exits: dict[Block, str] = {}
+        for b in order:
+            self.lines = []
+            self.cur = f"B{b.label}"
+            self.fcur = None
+            if b in headers:
+                st = start_state(fn, b.pc, b)
+                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
+            for i in b.instrs:
+                self.instr(i)
+            self.term(b.terminator)
+            body[b] = self.lines
+            exits[b] = self.cur
+        # The words the entry takes: each value of the state the copy names,
+        # once (a value may be in several slots; the interpreter may have
+        # left a slot the IR still names but never reads nil: engine.py
+        # reads a value from the first of its slots holding its type).
+        slots_of: dict[Instr, list[int]] = {}
+        k = 0
+        for j, sl in enumerate(es.slots):
+            if sl[0] == WORD:
+                slots_of.setdefault(es.values[k], []).append(j + 1)
+                k += 1
+        entry = ["entry:", "  %cur = getelementptr i64, i64* %ctx, i64 3", "  %fuel = getelementptr i64, i64* %ctx, i64 4", "  %d1 = sub i64 %depth, 1"]
+        given: dict[Instr, str] = {}
+        for v, js in slots_of.items():
+            if v not in self.refs:
+                continue
+            k = len(es.osr)
+            m = ty.types[v]
+            es.osr.append((m, js))
+            dst = f"%o{v.id}" if v in h.phis else f"%v{v.id}"
+            entry.append(f"  %oa{k} = getelementptr i64, i64* %args, i64 {k}")
+            if LLTYPE[m] == "i64":  # (an int or an object's address: arrays, "p")
+                entry.append(f"  {dst} = load i64, i64* %oa{k}")
+            else:
+                entry.append(f"  %ow{k} = load i64, i64* %oa{k}")
+                entry.append(f"  {dst} = {'bitcast i64' if m == 'f' else 'trunc i64'} %ow{k} to {LLTYPE[m]}")
+            given[v] = dst
+        entry.append(f"  br label %B{h.label}")
+        out = [f"define internal {{{rt}, i1}} @{name}_osr{h.pc}(i64* %ctx, i64 %depth, i64* %args) {{", *entry]
+        for b in order:
+            out.append(f"B{b.label}:")
+            for p in b.phis:
+                inc = [f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds) if pred in seen]
+                if b is h:
+                    inc.append(f"[ {given.get(p, 'undef')}, %entry ]")  # (undef: a phi nothing names)
+                out.append(f"  %v{p.id} = phi {LLTYPE[ty.types[p]]} {', '.join(inc)}")
+            out += body[b]
+        missing = [v for v in self.refs if v not in inside and v not in given]
+        if missing:
+            raise NotEligible(f"no OSR entry at pc {h.pc}: v{missing[0].id} is defined before the loop and held by no slot")
+        # A value defined before the loop that only exit records name and no
+        # slot of the header holds is dead there (a state prune-states left
+        # alone, Function.entries, names it): its slot is rebuilt 0, never read.
+        for v in sorted(self.state_refs - self.refs, key=lambda v: v.id):
+            if v not in inside and v not in given:
+                out.insert(len(entry), f"  %v{v.id} = {_DUMMY[ty.types[v]]}")  # (before the entry's br)
+        out += self.exit_lines
+        out.append("bail:")
+        out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
+        out.append("}")
+        return "\n".join(out) + "\n", es
+
+    def _arrays(self) -> Any:
+        """The array lowering of this function (jit/native/arrays.py)."""
+        low = getattr(self, "_array_lowering", None)
+        if low is None:
+            from .arrays import ArrayLowering
+            from .layout import probe
+
+            lay, why = probe()
+            if lay is None:  # (select refuses arrays then: engine.typed_ir)
+                raise AssertionError(f"native arrays: {why}")
+            low = self._array_lowering = ArrayLowering(self, lay)
+        return low
+
+    def _is_array_op(self, i: Instr) -> bool:
+        """Whether i is lowered by arrays.py: `len` and its call are, other
+        built-ins ("o") and their calls (calls out, Typed.effects) are not."""
+        if i.op == "builtin":
+            return self.ty.types.get(i) == "L"
+        if i.op == "call":
+            return self.ty.types.get(i.args[0]) == "L"
+        return True
+
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in _ARRAY_OPS and self._is_array_op(i):
+            self._arrays().lower(i)
+            return
         ty = self.ty.types
         L = self.lines
-        if op in ("const", "range"):
-            return  # constants are literals at their uses; `range` is dead
+        if op in ("const", "range", "builtin"):
+            return  # constants are literals at their uses; `range` is dead; a built-in is only called out
+        if op == "fuel":
+            self.fuel(i)
+            return
         r = f"%v{i.id}"
         a = i.args
         if op in ("add", "sub", "mul", "div", "mod"):
@@ -228,6 +469,9 @@ class _FnEmitter:
             L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
             self.fail_if(o, i)
             return
+        if op in ("shl", "shr"):
+            self._shift(i)
+            return
         if op in ("band", "bor", "bxor"):
             L.append(f"  {r} = {op[1:]} i64 {self.val(a[0])}, {self.val(a[1])}")
             return
@@ -244,17 +488,45 @@ class _FnEmitter:
         if op == "check_bool":
             L.append(f"  {r} = xor i1 {self.val(a[0])}, false")
             return
+        if op in ("call_global", "call") and i in self.ty.effects:
+            # A call out (select.py, engine.group_of): leave for the VM, which
+            # makes the call and goes on (the rest of this path is dead here).
+            self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))
+            L.append(f"  {r} = {_DUMMY[ty[i]]}")
+            return
         if op == "call_global":
             callee = self.ty.callees[i.attrs[0]]
             rt = LLTYPE[ty[i]]
             args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in a)
-            s, z = self.tmp("st"), self.tmp()
+            s, z, dz = self.tmp("st"), self.tmp(), self.tmp("dz")
+            # Out of native depth: the interpreter makes this call (and raises
+            # StackOverflowError where the guest limit is reached).
+            L.append(f"  {dz} = icmp sle i64 %d1, 0")
+            self.fail_if(dz, i)
             L.append(f"  {s} = call {{{rt}, i1}} @{self.names[callee]}(i64* %ctx, i64 %d1{args})")
             L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
-            self.fail_if(z, i)
+            self.fail_if(z, i, waiting=True)
             L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
+
+    def _shift(self, i: Instr) -> None:
+        """`<<` and `>>` as runtime/arith.py: a count outside 0..63 fails (a
+        ValueError there), and so does a `<<` whose result leaves int64
+        (an OverflowError): shifting back must give the operand again."""
+        x, y = self.val(i.args[0]), self.val(i.args[1])
+        r = f"%v{i.id}"
+        bad = self.tmp("sc")
+        self.lines.append(f"  {bad} = icmp ugt i64 {y}, 63")
+        self.fail_if(bad, i)
+        if i.op == "shr":
+            self.lines.append(f"  {r} = ashr i64 {x}, {y}")
+            return
+        back, lost = self.tmp(), self.tmp("sl")
+        self.lines.append(f"  {r} = shl i64 {x}, {y}")
+        self.lines.append(f"  {back} = ashr i64 {r}, {y}")
+        self.lines.append(f"  {lost} = icmp ne i64 {back}, {x}")
+        self.fail_if(lost, i)
 
     def term(self, t: Instr) -> None:
         L = self.lines
@@ -271,18 +543,69 @@ class _FnEmitter:
             raise AssertionError(f"native: terminator {t.op}")
 
 
-def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
-    """LLVM IR text for root and every function it reaches, plus the @entry wrapper."""
+def _osr_wrapper(pc: int, inner: str, ret: str) -> str:
+    """`i32 @osr<pc>(ctx, args, out)`, as @entry: the words of the header's
+    state in args, the result in out, the fail flag returned."""
+    rt = LLTYPE[ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[ret]
+    w = [
+        f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
+        "entry:",
+        "  %dp = getelementptr i64, i64* %ctx, i64 1",
+        "  %depth = load i64, i64* %dp",
+        f"  %c = call {{{rt}, i1}} @{inner}(i64* %ctx, i64 %depth, i64* %args)",
+        f"  %r = extractvalue {{{rt}, i1}} %c, 0",
+        f"  %b = extractvalue {{{rt}, i1}} %c, 1",
+        "  %s = zext i1 %b to i32",
+    ]
+    if conv is None:
+        w.append("  store i64 %r, i64* %out")
+    else:
+        w += [f"  %rw = {conv}", "  store i64 %rw, i64* %out"]
+    w += ["  ret i32 %s", "}"]
+    return "\n".join(w) + "\n"
+
+
+def emit_module(
+    group: list[Typed],
+    root: Typed,
+    table: list[ExitState] | None = None,
+    osr: dict[int, ExitState] | None = None,
+) -> tuple[str, dict]:
+    """LLVM IR text for root and every function it reaches, plus the @entry
+    wrapper; `table` gets the module's exit states (exit id: index); `osr`,
+    when given, the loop headers of root with an OSR entry `@osr<pc>`
+    (their frame states: which words the entry takes)."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
+    if any(ty.heap for ty in group):
+        from .arrays import PRELUDE
+
+        parts.append(PRELUDE)
+    if table is None:
+        table = []
     for ty in group:
-        parts.append(_FnEmitter(ty, names).emit())
+        parts.append(_FnEmitter(ty, names, table).emit())
+    # On-stack replacement entries into the root's loops (emit_osr).
+    if osr is not None:
+        for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
+            if not h.pc:  # (pc 0 is the function's entry op; None: no bytecode pc)
+                continue
+            n = len(table)
+            try:
+                text, es = _FnEmitter(root, names, table).emit_osr(h)
+            except NotEligible:
+                del table[n:]
+                continue
+            osr[h.pc] = es
+            parts.append(text)
+            parts.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):
         w.append(f"  %ap{k} = getelementptr i64, i64* %args, i64 {k}")
         w.append(f"  %aw{k} = load i64, i64* %ap{k}")
-        if m == "i":
+        if m == "i" or m in WORDS:
             args.append(f"i64 %aw{k}")
         elif m == "f":
             w.append(f"  %ax{k} = bitcast i64 %aw{k} to double")
@@ -297,7 +620,7 @@ def emit_module(group: list[Typed], root: Typed) -> tuple[str, dict]:
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64"}[root.ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[root.ret]
     if conv is None:
         w.append("  store i64 %r, i64* %out")
     else:

@@ -2,10 +2,14 @@
 
 `NativeTier(vm, log)` belongs to one VM's `Jit` (jit/tier.py). `entry(code,
 fb, fallback)` decides whether `code` compiles (jit/native/select.py), emits
-LLVM IR for it and every function it calls (jit/native/emit.py), optimizes
-it (LLVM's default O2 pipeline, no fast-math), turns it into machine code
-with MCJIT, and returns an *entry op*: a decoded op that replaces the
-function's pc-0 op. Called with the callee's frame already pushed (`fb.L =
+LLVM IR for it and every function it calls (jit/native/emit.py), looks the
+IR's hash up in the disk cache (jit/native/cache.py), else optimizes it
+(`PIPELINE`, no fast-math) and generates object code with one reused
+TargetMachine (`Codegen`, jit/native/codegen.py), loads the object with MCJIT, and returns an
+*entry op*: a decoded op that replaces the function's pc-0 op. In
+`--jit=native` the LLVM part runs on a worker thread (`submit`, `collect`;
+jit/native/worker.py) and jit/tier.py installs the entry op when it is
+ready; `native-eager` compiles synchronously (`compile`). Called with the callee's frame already pushed (`fb.L =
 [fn, args..., nils]`), the op
 
 - passes the arguments as int64 words (a value of another type than the one
@@ -13,71 +17,76 @@ function's pc-0 op. Called with the callee's frame already pushed (`fb.L =
   `fallback`),
 - runs the machine code with a countdown and the native depth left,
 - on success returns to the caller exactly as the RETURN instruction does,
-- on *bail* runs `fallback(fb)`: the same call from its entry state on the
-  interpreter (or the Python JIT). Native code writes nothing the VM can see
-  (no heap, no globals, no I/O: select.py), so re-executing from the frame
-  the interpreter still holds is exact: an overflow or a division by zero is
-  raised by the interpreter at the same pc with the same trace, a deadline
-  or an interrupt is honoured where the interpreter checks it.
+- when native code leaves (a failure exit: overflow, a zero divisor, the
+  native depth, the poll), rebuilds the interpreter frames it wrote
+  (deopt.py), every native frame at its exact pc, and returns the
+  interpreter's op there (`deoptimise`): the interpreter re-runs the failing
+  instruction and raises the same error with the same trace, or makes the
+  call native code could not, or continues where the poll stopped;
+- hands the call to `fallback` (the interpreter or the Python JIT from the
+  entry) when a debugger steps, the native depth is used up, or an argument
+  is not of its declared type.
 
 The poll callback (every `COUNTDOWN` loop iterations or calls) stops native
 code when a deadline passed, an interrupt is pending, a debugger started
 stepping, or another fiber is ready to run (fairness: the interpreter then
-switches at its next chunk end).
+switches at its next chunk end). A stop is honoured in `deoptimise`, once the
+frames are rebuilt: a deadline raises, a waiting fiber gets the turn.
 
-GC: native code holds no heap references and allocates nothing, so it
-needs neither write barriers nor safe points; a collection cannot start while
-it runs (the only Python code it calls is the poll, which allocates nothing
-on the guest heap).
+Loop headers of the root get *OSR ops* too (`_osr_op`): the rest of a call
+run natively from the frame the interpreter has there (after a call out, or
+a hot loop already running).
 
-Fuel: a VM that counts fuel does not use this tier (jit/tier.py; logged).
+GC: native code allocates nothing on the guest heap and stores no heap
+reference (array stores are scalars, arrays.py); the arrays it reads are
+borrowed from interpreter frames. No write barrier or safe point is needed; a
+collection cannot start while it runs (the only Python code it calls is the
+poll, which allocates nothing on the guest heap). Code touching Python
+objects is called holding the GIL (`_PROTO_GIL`).
+
+Fuel: on a VM that counts fuel, native code counts it per bytecode block
+(emit.py; ctx word 4 holds what it may spend, docs/native.md "Fuel").
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...bytecode.code import Code
+from ...heap.objects import Array
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
+from ...sched.scheduler import Switch
+from ...vm.blocks import MAX_WEIGHT
+from ..fuel import meter
+from .cache import NativeCache, make_key
+from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
+    CACHE_FORMAT,
+    CODEGEN_OPT,
+    PIPELINE,
+    PIPELINE_TEXT,
+    Codegen,
+    _target_machine,
+    load_llvm,
+    optimize,
+)
+from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
-from .select import NotEligible, Typed, analyze
+from .select import ARRAYS, NotEligible, Typed, analyze
+from .worker import CompileWorker, Job
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
-MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper recursion bails to the interpreter
-
-_llvm: Any = None
-
-
-def load_llvm() -> Any:
-    """llvmlite.binding, initialised once (imported lazily: startup stays lean)."""
-    global _llvm
-    if _llvm is None:
-        import llvmlite.binding as llvm
-
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        _llvm = llvm
-    return _llvm
-
-
-def _target_machine() -> Any:
-    llvm = load_llvm()
-    return llvm.Target.from_default_triple().create_target_machine(opt=2, jit=True)
-
-
-def optimize(mod: Any, tm: Any) -> None:
-    """LLVM's default O2 module pipeline (no fast-math flags are ever emitted)."""
-    llvm = load_llvm()
-    pto = llvm.create_pipeline_tuning_options(speed_level=2)
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
-
+CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
+CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does not
+FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
+MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
 def jit_pipeline_plain() -> list[str]:
     from ..tier import jit_pipeline
@@ -85,19 +94,39 @@ def jit_pipeline_plain() -> list[str]:
     return jit_pipeline()
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str]) -> Typed:
-    """Build, optimize (no speculation) and type one code object, or raise NotEligible."""
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False) -> Typed:
+    """Build, optimize (no speculation) and type one code object, or raise
+    NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts fuel)."""
     try:
         fn = build(code)
+        if metered:
+            meter(fn, code)
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
-    return analyze(fn, code, callee_of)
+    ty = analyze(fn, code, callee_of)
+    if ty.heap:
+        _heap_allowed(ty)
+    return ty
+
+
+def _heap_allowed(ty: Typed) -> None:
+    """Array code needs CPython's layout verified (layout.py) and, when it
+    stores, exact-pc deopt (re-running a call that stored is not exact)."""
+    from . import emit
+    from .layout import probe
+
+    lay, why = probe()
+    if lay is None:
+        raise NotEligible(f"arrays in native code are off: {why}")
+    if ty.effects and not getattr(emit, "EXACT_DEOPT", False):
+        raise NotEligible("stores into an array: needs exact-pc deopt")
 
 
 def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
-    """root and every function it reaches through calls, all eligible with
-    matching argument types (NotEligible otherwise)."""
+    """root and every function it reaches through native calls: eligible,
+    with matching argument types; every other call becomes a call out
+    (Typed.effects: native code deoptimises there and the VM makes it)."""
     first = typed(root)
     group = [first]
     seen = {root: first}
@@ -107,19 +136,21 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
         k += 1
         for b in ty.fn.blocks:
             for i in b.instrs:
-                if i.op != "call_global":
+                if i.op != "call_global" or i in ty.effects:
                     continue
                 callee = ty.callees[i.attrs[0]]
                 if callee not in seen:
                     try:
                         seen[callee] = typed(callee)
-                    except NotEligible as e:
-                        raise NotEligible(f"calls {callee.name}, which is not eligible: {e}") from None
-                    group.append(seen[callee])
+                    except NotEligible:
+                        seen[callee] = None
+                    else:
+                        group.append(seen[callee])
                 cty = seen[callee]
-                got = [ty.types[a] for a in i.args]
-                if got != cty.params:
-                    raise NotEligible(f"calls {callee.name} with arguments of other types than its parameters")
+                if cty is None or [ty.types[a] for a in i.args] != cty.params:
+                    # Not native (or not with these argument types): native
+                    # code calls out through the VM there (deopt.py).
+                    ty.effects.append(i)
     return group
 
 
@@ -134,28 +165,130 @@ class Compiled:
     nfuncs: int
     ir_before: str = ""
     ir_after: str = ""
+    table: list = field(default_factory=list)  # exit id -> deopt.ExitState
+    ticks: int = 0  # loop iterations and calls native code ran (counted while it calls out: see deoptimise)
+    callouts: int = 0  # native runs that left at a call out
+    off: bool = False  # most calls left at a call out: the other tiers run it
+    osr: dict = field(default_factory=dict)  # loop header pc -> (cfunc, deopt.ExitState of its state)
+    phases: dict[str, float] = field(default_factory=dict)  # ms per phase (PHASES)
+    cache: str = "off"  # "hit", "miss" or "off" (no disk cache)
+    background: bool = False
 
+    @property
+    def calls_out(self) -> bool:
+        return any(es.reason == CALL_OUT for es in self.table)
+
+    @property
+    def record_words(self) -> int:
+        """The largest deopt record of the module (int64 words)."""
+        return max((es.words for es in self.table), default=1)
+
+
+@dataclass
+class Prepared:
+    """A group's LLVM IR and cache key: what the VM thread hands the worker."""
+
+    code: Code
+    params: list[str]
+    ret: str
+    nfuncs: int
+    text: str
+    key: str
+    phases: dict[str, float]
+    # What the object code needs beside itself (rebuilt from the IR on a
+    # cache hit too: the key is the IR text, so they match the cached code):
+    table: list = field(default_factory=list)  # exit id -> deopt.ExitState
+    osr: dict = field(default_factory=dict)  # loop header pc -> deopt.ExitState (entry `osr<pc>`)
+    heap: bool = False  # touches Python objects: layout symbols bound, entries hold the GIL
+
+
+# The phases of a compilation, in order, as the log names them (ms each):
+# ir (TinyVM IR built, optimized and typed), emit (LLVM IR text), lookup
+# (the disk cache read), parse (+ verify), opt (PIPELINE), codegen (object
+# code), store (the cache write), load (MCJIT links the object in memory).
+PHASES = ("ir", "emit", "lookup", "parse", "opt", "codegen", "store", "load")
 
 _PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+# Code touching Python objects (arrays) must hold the GIL: PYFUNCTYPE keeps it.
+_PROTO_GIL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
 
 
-def compile_group(group: list[Typed], *, keep_text: bool = False) -> Compiled:
-    """Machine code for group[0] (and the functions it calls)."""
-    llvm = load_llvm()
+def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | None = None) -> Prepared:
+    """The LLVM IR text of a group and its cache key (VM thread: reads the IR)."""
+    phases = {} if phases is None else phases
     t0 = time.perf_counter()
     root = group[0]
-    text, _ = emit_module(group, root)
-    mod = llvm.parse_assembly(text)
-    mod.verify()
-    tm = _target_machine()
-    optimize(mod, tm)
-    after = str(mod) if keep_text else ""
-    engine = llvm.create_mcjit_compiler(mod, tm)
-    engine.finalize_object()
-    cfunc = _PROTO(engine.get_function_address("entry"))
-    ms = (time.perf_counter() - t0) * 1000
-    return Compiled(root.code, root.params, root.ret, cfunc, engine, ms, len(group), text if keep_text else "", after)
+    table: list = []
+    osr: dict = {}
+    text, _ = emit_module(group, root, table, osr)
+    key = make_key(text, codegen.identity)
+    phases["emit"] = (time.perf_counter() - t0) * 1000
+    heap = any(ty.heap for ty in group)
+    return Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+
+
+def lookup(prep: Prepared, cache: NativeCache | None) -> bytes | None:
+    """The cached object code of prep, or None (a miss, or no cache)."""
+    if cache is None:
+        return None
+    t0 = time.perf_counter()
+    obj = cache.get(prep.key)
+    prep.phases["lookup"] = (time.perf_counter() - t0) * 1000
+    return obj
+
+
+def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: bytes | None = None, *, keep_text: bool = False) -> Compiled:
+    """Machine code for prep: loaded from obj (a cache hit), or generated
+    (and stored in the cache). Touches nothing of the VM: runs on the worker."""
+    phases = prep.phases
+    after = ""
+    state = "off" if cache is None else "hit" if obj is not None else "miss"
+    if obj is None:
+        obj, after = codegen.object_code(prep.text, phases, keep_text)
+        if cache is not None:
+            t0 = time.perf_counter()
+            cache.put(prep.key, obj)
+            phases["store"] = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    if prep.heap:
+        # The C API symbols array code names (layout.py) must be bound
+        # before MCJIT links the object, from the cache as much as fresh.
+        from .layout import probe, register
+
+        register(codegen.llvm, probe()[0])
+    engine, addr = codegen.load(obj)
+    proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
+    cfunc = proto(addr)
+    osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
+    phases["load"] = (time.perf_counter() - t0) * 1000
+    ms = sum(phases.values())
+    comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
+    comp.osr = osr
+    return comp
+
+
+def _address(engine: Any, name: str) -> int:
+    addr = engine.get_function_address(name)
+    if not addr:
+        raise RuntimeError(f"the object file has no function {name}")
+    return addr
+
+
+def compile_group(group: list[Typed], *, keep_text: bool = False, codegen: Codegen | None = None, cache: NativeCache | None = None) -> Compiled:
+    """Machine code for group[0] (and the functions it calls), synchronously."""
+    cg = codegen if codegen is not None else Codegen()
+    prep = prepare(group, cg)
+    obj = None if keep_text else lookup(prep, cache)  # (the viewer wants the IR after the passes)
+    return finish(prep, cg, None if keep_text else cache, obj, keep_text=keep_text)
+
+
+def describe(comp: Compiled) -> str:
+    """The log line's parenthesis: functions, phases, cache, pipeline."""
+    n = comp.nfuncs
+    ph = " + ".join(f"{k} {comp.phases[k]:.1f}" for k in PHASES if k in comp.phases)
+    how = "background" if comp.background else "synchronous"
+    return f"{n} function{'s' if n != 1 else ''}; {ph} ms; cache {comp.cache}; {how}; LLVM {PIPELINE_TEXT}, codegen O{CODEGEN_OPT}, MCJIT"
 
 
 def _pack_float(x: float) -> int:
@@ -169,21 +302,49 @@ def _unpack_float(w: int) -> float:
 class NativeTier:
     """The native compiler of one VM (see the module docstring)."""
 
-    def __init__(self, vm: Any, log: Callable[[str], None] | None) -> None:
+    def __init__(self, vm: Any, log: Callable[[str], None] | None, *, background: bool = False, cache: NativeCache | None | str = "env") -> None:
         load_llvm()
         self.vm = vm
         self.log = log
         self.passes = jit_pipeline_plain()
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
-        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "bails": 0}
-        self.ctx = (ctypes.c_int64 * 3)()
+        self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "osr_calls": 0, "deopts": 0, "cache_hits": 0, "background": 0}
+        self._codegen: Codegen | None = None  # (made at the first compilation: ~2 ms)
+        # The disk cache (jit/native/cache.py): from the environment unless given.
+        self.cache: NativeCache | None = NativeCache.from_env() if cache == "env" else cache  # type: ignore[assignment]
+        # `--jit=native`: LLVM's work on the worker thread (jit/native/worker.py).
+        self.background = background
+        self.worker = CompileWorker()
+        self.pending: dict[Code, Job] = {}
+        # Stops the worker when the tier is collected or the process exits
+        # (the finalizer holds the worker, not the tier).
+        self._finalizer = weakref.finalize(self, self.worker.close)
+        self.ctx = (ctypes.c_int64 * 5)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel)
+        self.metered = bool(vm.limits.metered)
+        # The deopt buffer (deopt.py): records of the native frames that
+        # left, innermost first, at most one per native frame; ctx[3] is its
+        # cursor. One per VM, grown (on the VM thread, `_done`) when a module
+        # with bigger records is installed. (A native call reads the buffer
+        # it was given, not self.buf.)
+        self.buf = (ctypes.c_int64 * 1)()
         self.poll_cb = _POLL(self._poll)
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
+
+    @property
+    def codegen(self) -> Codegen:
+        cg = self._codegen
+        if cg is None:
+            cg = self._codegen = Codegen()
+        return cg
+
+    @codegen.setter
+    def codegen(self, cg: Codegen) -> None:
+        self._codegen = cg
 
     # ------------------------------------------------------------------ polling
 
@@ -219,7 +380,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes)
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered)
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -229,35 +390,125 @@ class NativeTier:
             raise got
         return got
 
-    def compile(self, code: Code, G: list) -> Compiled | None:
-        """Machine code for code, or None (logged with the reason)."""
-        if code in self.compiled:
-            return self.compiled[code]
+    def _prepare(self, code: Code, G: list) -> Prepared | None:
+        """The IR of code's group, typed and emitted (VM thread), or None (logged)."""
         t0 = time.perf_counter()
         try:
             group = group_of(code, lambda c: self._typed(c, G))
-            comp = compile_group(group)
+            phases = {"ir": (time.perf_counter() - t0) * 1000}
+            return prepare(group, self.codegen, phases)
         except NotEligible as e:
-            self.stats["not_native"] += 1
-            if self.log is not None:
-                self.log(f"jit: not native {code.name}: {e}")
-            return None
-        except Exception as e:  # noqa: BLE001 - an LLVM or emitter bug: the other tiers run it
-            self.stats["not_native"] += 1
-            if self.log is not None:
-                self.log(f"jit: not native {code.name}: internal error: {type(e).__name__}: {e}")
-            return None
-        comp.ms = (time.perf_counter() - t0) * 1000
-        self.compiled[code] = comp
-        self.stats["native"] += 1
+            self._not_native(code, str(e))
+        except Exception as e:  # noqa: BLE001 - an emitter bug: the other tiers run it
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+        return None
+
+    def _not_native(self, code: Code, why: str) -> None:
+        self.stats["not_native"] += 1
         if self.log is not None:
-            n = comp.nfuncs
-            self.log(f"jit: native {code.name} in {comp.ms:.1f} ms ({n} function{'s' if n != 1 else ''}, LLVM O2, MCJIT)")
+            self.log(f"jit: not native {code.name}: {why}")
+
+    def _done(self, comp: Compiled) -> Compiled:
+        """Install comp (VM thread: a background result too)."""
+        need = comp.record_words * (MAX_NATIVE_DEPTH + 2)
+        if need > len(self.buf):
+            self.buf = (ctypes.c_int64 * need)()
+        self.compiled[comp.code] = comp
+        self.stats["native"] += 1
+        if comp.cache == "hit":
+            self.stats["cache_hits"] += 1
+        if self.log is not None:
+            self.log(f"jit: native {comp.code.name} in {comp.ms:.1f} ms ({describe(comp)})")
         return comp
 
-    def entry(self, code: Code, G: list, max_depth: int, fallback: Callable[[Any], Any]) -> Callable | None:
-        """The pc-0 op that runs code natively, or None when it does not compile."""
-        comp = self.compile(code, G)
+    def compile(self, code: Code, G: list) -> Compiled | None:
+        """Machine code for code, synchronously, or None (logged with the reason)."""
+        if code in self.compiled:
+            return self.compiled[code]
+        prep = self._prepare(code, G)
+        if prep is None:
+            return None
+        try:
+            comp = finish(prep, self.codegen, self.cache, lookup(prep, self.cache))
+        except Exception as e:  # noqa: BLE001 - an LLVM bug: the other tiers run it
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+            return None
+        return self._done(comp)
+
+    def submit(self, code: Code, G: list) -> Compiled | Job | None:
+        """`--jit=native`: a cache hit is loaded now (a Compiled); a miss
+        becomes a Job on the worker, which the VM thread collects with
+        `collect` at a safe point; None when code does not compile (logged).
+        A closed worker (the VM was closed) compiles synchronously."""
+        if code in self.compiled:
+            return self.compiled[code]
+        if code in self.pending:
+            return self.pending[code]
+        prep = self._prepare(code, G)
+        if prep is None:
+            return None
+        try:
+            obj = lookup(prep, self.cache)
+            if obj is not None:
+                return self._done(finish(prep, self.codegen, self.cache, obj))
+        except Exception as e:  # noqa: BLE001 - an LLVM bug: the other tiers run it
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+            return None
+        codegen, cache = self.codegen, self.cache
+        job = Job(lambda: finish(prep, codegen, cache), code.name)
+        if not self.worker.submit(job):
+            job.run()
+            return self.collect(code, job, background=False)
+        self.pending[code] = job
+        self.stats["background"] += 1
+        return job
+
+    def collect(self, code: Code, job: Job, *, background: bool = True) -> Compiled | None:
+        """The result of a finished job (VM thread), logged; None when it failed."""
+        self.pending.pop(code, None)
+        if code in self.compiled:  # (collected already, by close())
+            return self.compiled[code]
+        if job.cancelled:
+            return None
+        if job.error is not None:
+            e = job.error
+            self._not_native(code, f"internal error: {type(e).__name__}: {e}")
+            return None
+        comp = job.result
+        comp.background = background
+        return self._done(comp)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every queued compilation is done (tests, benchmarks; not the VM)."""
+        return self.worker.drain(timeout)
+
+    def close(self) -> None:
+        """Stop the worker (the jobs queued finish first: worker.py);
+        results not installed yet are logged, so a run's log does not
+        depend on when it ended. Idempotent; later compilations are
+        synchronous."""
+        self.worker.close()
+        for code, job in list(self.pending.items()):
+            if job.done:
+                self.collect(code, job)
+            else:
+                self.pending.pop(code, None)
+
+    def entry(
+        self,
+        code: Code,
+        G: list,
+        max_depth: int,
+        fallback: Callable[[Any], Any],
+        comp: Compiled | None = None,
+        resume0: Callable | None = None,
+    ) -> Callable | None:
+        """The pc-0 op that runs code natively (comp, or compiled now), or
+        None when it does not compile. `resume0`: the interpreter's own op at
+        pc 0, where a deopt at the call's very start goes on (the function's
+        pc-0 op is this entry op)."""
+        if comp is None:
+            comp = self.compile(code, G)
         if comp is None:
             return None
         params = comp.params
@@ -274,12 +525,30 @@ class NativeTier:
         ret = comp.ret
         tier = self
         name = code.name
-        log = self.log
         kinds = [(k + 1, p) for k, p in enumerate(params)]
+        lim = self.vm.limits
+        metered = self.metered
+        mcell = lim.meter
+        # What native code leaves unspent for the rest of the dispatch loop's
+        # chunk: the loop sized the chunk so that every op of it may weigh
+        # MAX_WEIGHT and still fit the fuel left (vm/limits.py), and a native
+        # call weighs far more. Near the end of the fuel, native code so
+        # leaves at once and the interpreter steps exactly to the stop.
+        reserve = self.vm.chunk * MAX_WEIGHT
+        calls_out = comp.calls_out
+
+        def back(fb: Any) -> Any:
+            # The other tiers run the call. On a VM that counts fuel, the
+            # interpreter's own pc-0 op is dispatched by the loop rather than
+            # run here (see _osr_op's `back`).
+            if metered and resume0 is not None:
+                mcell.cell_contents -= 1
+                return resume0
+            return fallback(fb)
 
         def native(fb: Any) -> Any:
-            if hooks.stepping:
-                return fallback(fb)
+            if hooks.stepping or comp.off:
+                return back(fb)
             L = fb.L
             for k, p in kinds:
                 x = L[k]
@@ -290,35 +559,188 @@ class NativeTier:
                     args[k - 1] = _pack_float(x)
                 elif p == "b" and t is bool:
                     args[k - 1] = 1 if x else 0
+                elif p in ARRAYS and t is Array and type(x.items) is list:
+                    args[k - 1] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                elif p == "p":
+                    args[k - 1] = id(x)  # (an unused parameter, e.g. self: only deopt boxes it back)
                 else:
-                    return fallback(fb)
+                    return back(fb)
             depth = max_depth - len(fb.frames)
             if depth <= 0:
-                return fallback(fb)
+                return back(fb)
             # (a native call inside the poll's Python cannot happen: it runs no guest code)
             saved = tier.fiber
             tier.fiber = fb
-            ctx[0] = tier.countdown
+            ctx[0] = ctx_countdown = tier.countdown
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
+            buf = tier.buf
+            base = ctx[3] = ctypes.addressof(buf)
+            if metered:
+                # The fuel native code may spend: what is left, and the one
+                # unit the loop counted for this dispatch (native code counts
+                # every instruction of the call itself, pc 0's block included).
+                stop = lim.stop
+                fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
             st = cfunc(ctx_addr, args_addr, out_addr)
             tier.fiber = saved
             stats["native_calls"] += 1
+            if metered:
+                mcell.cell_contents += fuel - ctx[4] - 1
+            if calls_out:
+                comp.ticks += ctx_countdown - ctx[0]
             if st:
-                stats["bails"] += 1
-                if log is not None and stats["bails"] <= 8:
-                    why = tier.stop_reason or "a failure the interpreter reports (overflow, division by zero, depth)"
-                    tier.stop_reason = ""
-                    log(f"jit: native {name} bailed ({why}): re-running the call interpreted")
-                tier.stop_reason = ""
-                return fallback(fb)
+                return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else bool(w)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C
             return r
 
+        native.calls_out = calls_out  # type: ignore[attr-defined]  # (jit/tier.py: compile the Python JIT too)
+        # On-stack replacement: loop header pc -> make(prev) -> the op that
+        # enters native code at that header (jit/tier.py installs them).
+        native.osr = {pc: functools.partial(self._osr_op, comp, pc, G, max_depth) for pc in comp.osr}  # type: ignore[attr-defined]
         return native
+
+    def _osr_op(self, comp: Compiled, pc: int, G: list, max_depth: int, prev: Callable) -> Callable:
+        """The op at loop header pc that runs the rest of the call natively
+        from the frame the interpreter has there (emit.py `emit_osr`); `prev`
+        (the op it replaces) when a value is not of its machine type, a
+        debugger steps, or native code leaves right at the header."""
+        cfunc, es = comp.osr[pc]
+        words = es.osr
+        args = (ctypes.c_int64 * max(len(words), 1))()
+        out = ctypes.c_int64()
+        args_addr = ctypes.addressof(args)
+        out_addr = ctypes.addressof(out)
+        ctx = self.ctx
+        ctx_addr = self.ctx_addr
+        hooks = self.vm.hooks
+        stats = self.stats
+        ret = comp.ret
+        tier = self
+        name = comp.code.name
+        lim = self.vm.limits
+        metered = self.metered
+        mcell = lim.meter
+        reserve = self.vm.chunk * MAX_WEIGHT
+        kinds = list(enumerate(words))
+        calls_out = comp.calls_out
+
+        def back(fb: Any) -> Any:
+            # The op this one replaced. On a VM that counts fuel, dispatched
+            # by the loop rather than run here: a fused block failing inside
+            # counts its instructions by the op dispatched (vm/machine.py
+            # _count_failed), and this dispatch is then no instruction.
+            if metered:
+                mcell.cell_contents -= 1
+                return prev
+            return prev(fb)
+
+        def osr(fb: Any) -> Any:
+            if hooks.stepping or comp.off:
+                return back(fb)
+            L = fb.L
+            for k, (p, js) in kinds:
+                for j in js:
+                    x = L[j]
+                    t = type(x)
+                    if p == "i" and t is int:
+                        args[k] = x
+                    elif p == "f" and t is float:
+                        args[k] = _pack_float(x)
+                    elif p == "b" and t is bool:
+                        args[k] = 1 if x else 0
+                    elif p in ARRAYS and t is Array and type(x.items) is list:
+                        args[k] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                    elif p == "p" or p == "n" and x is None:
+                        args[k] = id(x) if p == "p" else 0  # (p: only deopt boxes it back; n: always nil)
+                    else:
+                        continue
+                    break
+                else:
+                    return back(fb)
+            depth = max_depth - len(fb.frames)
+            if depth <= 0:
+                return back(fb)
+            saved = tier.fiber
+            tier.fiber = fb
+            ctx[0] = ctx_countdown = tier.countdown
+            ctx[1] = min(depth, MAX_NATIVE_DEPTH)
+            buf = tier.buf
+            base = ctx[3] = ctypes.addressof(buf)
+            if metered:
+                stop = lim.stop
+                fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
+            st = cfunc(ctx_addr, args_addr, out_addr)
+            tier.fiber = saved
+            stats["osr_calls"] += 1
+            if calls_out:
+                comp.ticks += ctx_countdown - ctx[0]
+            if metered:
+                mcell.cell_contents += fuel - ctx[4] - 1
+            if st:
+                return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
+            w = out.value
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
+            C, r = fb.frames.pop()
+            C.append(v)
+            fb.L = C
+            return r
+
+        return osr
+
+    def deoptimise(
+        self,
+        fb: Any,
+        comp: Compiled,
+        G: list,
+        words: list[int],
+        name: str,
+        resume0: Callable | None = None,
+        entry_pc: int = 0,
+    ) -> Any:
+        """Native code left (deopt.py): rebuild the interpreter frames it
+        wrote and return the op the interpreter runs next. A stop the poll
+        asked for is honoured here, frames rebuilt: a deadline or interrupt
+        raises as the interpreter's chunk end would, a fiber waiting gets the
+        turn (this one resumes at the exact pc)."""
+        stats = self.stats
+        stats["deopts"] += 1
+        records = read_records(words, comp.table, self.vm.builtins)
+        vm = self.vm
+        op = rebuild(fb, records, G, vm.decoded)
+        if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
+            op = resume0  # (not this entry op again: the interpreter runs on from there)
+        why = self.stop_reason
+        self.stop_reason = ""
+        if records[0][0].reason == CALL_OUT:
+            # The VM makes the call, and the loop header's OSR entry brings
+            # the function back into native code. When native code does
+            # little between two calls out (a call out every iteration),
+            # each costs a deopt and an OSR entry for nothing: hand the
+            # function to the other tiers (the Python JIT's entries).
+            comp.callouts += 1
+            if comp.callouts >= CALLOUT_TRIES and comp.ticks < CALLOUT_TICKS * comp.callouts and not comp.off:
+                comp.off = True
+                if self.log is not None:
+                    self.log(f"jit: native {name} off: {comp.callouts} calls out, {comp.ticks / comp.callouts:.1f} native iterations or calls each")
+        if self.log is not None and stats["deopts"] <= 8:
+            es = records[0][0]
+            line, _ = es.code.position(es.pc)
+            depth = f", {len(records)} native frames" if len(records) > 1 else ""
+            self.log(f"jit: native {name} deopt at {es.code.path}:{line} (pc {es.pc}, {es.code.name}{depth}): {why or es.reason}")
+        if why:
+            lim = vm.limits
+            if lim.armed:
+                lim.check()
+            sched = vm.sched
+            if not fb.nested and vm.running and fb is vm.fiber and (sched.ready or sched.poll_now()):
+                fb.resume = op
+                sched.ready.append(fb)
+                raise Switch
+        return op
 
 
 def dump_native(m: Any) -> str:
@@ -355,6 +777,7 @@ def dump_native(m: Any) -> str:
         return got
 
     llvm = load_llvm()
+    codegen = Codegen()
     for c in _codes(m.init):
         if c is m.init:
             continue
@@ -364,13 +787,14 @@ def dump_native(m: Any) -> str:
         except NotEligible as e:
             parts.append(f"not eligible: {e}")
             continue
-        comp = compile_group(group, keep_text=True)
-        parts.append(f"; compiled in {comp.ms:.1f} ms ({comp.nfuncs} function{'s' if comp.nfuncs != 1 else ''})")
+        comp = compile_group(group, keep_text=True, codegen=codegen)
+        parts.append(f"; compiled in {comp.ms:.1f} ms ({describe(comp)})")
         parts.append("--- LLVM IR before optimization ---")
         parts.append(comp.ir_before.rstrip("\n"))
-        parts.append("--- LLVM IR after optimization (O2) ---")
+        parts.append(f"--- LLVM IR after optimization ({PIPELINE_TEXT}) ---")
         parts.append(comp.ir_after.rstrip("\n"))
         parts.append("--- machine code ---")
         mod = llvm.parse_assembly(comp.ir_after)
-        parts.append(_target_machine().emit_assembly(mod).rstrip("\n"))
+        with codegen.lock:
+            parts.append(codegen.tm.emit_assembly(mod).rstrip("\n"))
     return "\n".join(parts) + "\n"

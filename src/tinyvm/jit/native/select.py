@@ -1,25 +1,37 @@
 """Which functions the native tier compiles (v0), and the machine type of every value.
 
 The decision is made on the optimized SSA IR of a code object (ir/build.py,
-then the JIT's pipeline without speculation: no guards, so nothing in the
-compiled code can deoptimise mid-function). A function is *eligible* when
+then the JIT's pipeline without speculation: no guards; what can still
+fail leaves at its exact pc, deopt.py). A function is *eligible* when
 
-- its parameters and declared result are `int`, `float` or `bool`;
+- its parameters are `int`, `float`, `bool` or arrays of them (or unused),
+  its declared result one of the scalars or nil;
 - every value it computes gets one of the machine types below (phis must
   agree: a slot that holds an int on one path and a float on another is not
   eligible), inferred here rather than read from the IR's types, which leave
   call results and mixed arithmetic `any`;
 - every instruction is in `WHITELIST` with operand types its rule accepts;
 - every `call_global` names a hoisted top-level function (TinyLang makes those
-  bindings constant: `f = 3` is a compile error) that is itself eligible.
+  bindings constant: `f = 3` is a compile error) that is itself eligible, or
+  its result is unused: then it is a call out (Typed.effects), as a call of a
+  built-in other than `len` whose result is unused (`print`).
 
-Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1).
+Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
+"ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
+jit/native/arrays.py reads and writes its list in place), "L" for the
+built-in `len` (only ever called), "v" for a store's missing result, "n" for nil
+(a function without result; i1, always false), "p" for a parameter of any other type that no instruction uses (a method's
+`self` that only frame states name: the object's address, borrowed), "o" for a
+built-in or a string constant (no machine value: only an argument of a call
+out, which the VM makes after a deopt, and named by frame states).
 
 Why the whitelist leaves things out: mixed int/float *comparisons* (Python
 compares an int and a float exactly, not after rounding the int: no single
 LLVM instruction does that), bools in arithmetic (a TypeError at run time),
-shifts (range errors), and everything touching the heap or the VM (fields,
-arrays, strings, globals other than calls, closures, printing, throwing).
+and everything else touching the heap or the VM (fields, arrays other than
+parameters, for-in (GET_ITER allocates an iterator on the guest heap),
+strings other than call-out arguments, globals other than calls, closures,
+throwing; printing is a call out).
 """
 
 from __future__ import annotations
@@ -41,15 +53,27 @@ WHITELIST = {
     "mod": "int % int (C remainder; bails on 0 and MIN % -1), float fmod",
     "neg": "int (overflow-checked) or float",
     "band": "int x int", "bor": "int x int", "bxor": "int x int",
+    "shl": "int x int (a count outside 0..63 or an overflow fails)", "shr": "int x int (a count outside 0..63 fails)",
     "lt": "int x int or float x float", "le": "as lt", "gt": "as lt", "ge": "as lt",
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result only frame states name (a for-range loop's leftover)",
-    "call_global": "a hoisted function that is itself eligible",
+    "call_global": "a hoisted function that is itself eligible (native call), or any other whose result is unused: a call out through the VM",
+    # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
+    "get_index": "array x int (bounds-checked; the element's type is checked as it is read)",
+    "set_index": "array x int x element (bounds-checked; an effect)",
+    "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
+    "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
+    "call_method": "array.len()",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
 _SCALAR = {"int": "i", "float": "f", "bool": "b"}
+# Arrays of scalars: the machine value is the address of the guest Array
+# object (borrowed: the frame keeps it alive), "a" + the element's type.
+_ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
+ARRAYS = frozenset(_ARRAY.values())
+WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
 class NotEligible(Exception):
@@ -70,14 +94,29 @@ class Typed:
     # native code). v0 bails and re-runs the whole call, which is exact only
     # for pure functions: a function with effects needs exact-pc deopt.
     effects: list[Instr] = field(default_factory=list)
+    # Whether the code touches Python objects (arrays): it then runs holding
+    # the GIL, and needs CPython's layout (jit/native/layout.py).
+    heap: bool = False
 
 
 def scalar(t: Any) -> str | None:
     return _SCALAR.get(str(t)) if t is not None else None
 
 
+def param_type(t: Any) -> str | None:
+    """The machine type of a parameter: a scalar or an array of scalars."""
+    return scalar(t) or (_ARRAY.get(str(t)) if t is not None else None)
+
+
+def result_type(t: Any) -> str | None:
+    """The machine type of a declared result: a scalar, or "n" for nil (no result)."""
+    return "n" if t is not None and str(t) == "nil" else scalar(t)
+
+
 def const_type(v: Any) -> str | None:
     t = type(v)
+    if v is None:
+        return "n"
     return "b" if t is bool else "i" if t is int else "f" if t is float else None
 
 
@@ -87,12 +126,15 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     `callee_of(slot)` returns the Code of the hoisted function in global
     `slot`, or None when the slot holds anything else now."""
     params = []
+    used = {a for b in fn.blocks for i in b.all() for a in i.args}
     for p in fn.params[1:]:
-        m = scalar(p.type)
+        m = param_type(p.type)
         if m is None:
-            raise NotEligible(f"parameter of type {p.type}")
+            if p in used:
+                raise NotEligible(f"parameter of type {p.type}")
+            m = "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
-    ret = scalar(fn.ret)
+    ret = result_type(fn.ret)
     if ret is None:
         raise NotEligible(f"result type {fn.ret}")
     ty = Typed(fn, code, params, ret)
@@ -124,7 +166,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                     types[i] = got.pop()
                     changed = True
             for i in b.instrs:
-                if i in types:
+                if i in types or i.op == "fuel":  # (fuel: jit/fuel.py, a VM that counts it)
                     continue
                 if any(a not in types for a in i.args):
                     continue
@@ -133,7 +175,12 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
                 changed = True
     for b in fn.blocks:
         for i in b.all():
-            if i.op in ("jump",):
+            if i.op != "call" and any(types.get(x) == "o" for x in i.args):
+                raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
+            for k, x in enumerate(i.args):
+                if types.get(x) == "L" and (i.op != "call" or k != 0):
+                    raise NotEligible("the built-in len used other than called")
+            if i.op in ("jump", "fuel"):
                 continue
             if i.op == "branch":
                 if types.get(i.args[0]) != "b":
@@ -150,7 +197,32 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     return ty
 
 
-_NAMES = {"i": "int", "f": "float", "b": "bool", None: "?"}
+_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
+_ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
+
+
+def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
+    """Machine types of the array operations (lowered by jit/native/arrays.py),
+    or None when `i` is not one (another built-in or call: the rules after
+    this one decide)."""
+    op = i.op
+    if op == "builtin":
+        return "L" if i.attrs == ("len",) else None  # (no machine value: only `call` may use it, checked in analyze)
+    if op == "call":
+        if len(a) != 2 or a[0] != "L" or a[1] not in ARRAYS:
+            return None
+    elif op == "call_method":
+        if i.attrs[:1] != ("len",) or len(a) != 1 or a[0] not in ARRAYS:
+            return None
+    elif a[0] not in ARRAYS or a[1] != "i" or op == "set_index" and a[2] != a[0][1]:
+        raise NotEligible(f"{op} of {', '.join(_NAMES[x] for x in a)}")
+    ty.heap = True
+    if op == "get_index":
+        return a[0][1]
+    if op == "set_index":
+        ty.effects.append(i)
+        return "v"
+    return "i"  # len
 
 
 def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str:
@@ -158,8 +230,18 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in _ARRAY_OPS:
+        t = _array_type(i, a, ty)
+        if t is not None:
+            return t
+    if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
+        raise NotEligible(f"{op} of an array")
+    if "n" in a and op not in ("call_global", "call", "eq", "ne"):  # (call: nil passed to a call out)
+        raise NotEligible(f"{op} of nil")
     if op == "const":
         t = const_type(i.attrs[0] if i.attrs else None)
+        if t is None and i.attrs and type(i.attrs[0]) is str:
+            return "o"  # (a string: only an argument of a call out, checked in analyze; nil is "n")
         if t is None:
             raise NotEligible(f"constant {i.attrs[0]!r}")
         return t
@@ -171,7 +253,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a[0] == "b":
             raise NotEligible("neg of a bool")
         return a[0]
-    if op in ("band", "bor", "bxor"):
+    if op in ("band", "bor", "bxor", "shl", "shr"):
         if a != ["i", "i"]:
             raise NotEligible(f"{op} of {'/'.join(_NAMES[x] for x in a)}")
         return "i"
@@ -191,12 +273,28 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a != ["i", "i"] or i in uses:
             raise NotEligible("a range value that is used")
         return "i"  # (never emitted: only frame states name it)
+    if op == "builtin":
+        # Not a machine value ("o"): native code never holds it, only calls
+        # out with it (checked in analyze); a deopt rebuilds it by name (deopt.py).
+        return "o"
+    if op == "call":
+        if i.args[0].op != "builtin" or i in uses:
+            raise NotEligible("uses call")
+        if i not in ty.effects:
+            ty.effects.append(i)
+        return "i"
     if op == "call_global":
         slot = i.attrs[0]
         callee = callee_of(slot)
+        ret = result_type(getattr(callee, "ret_type", None)) if callee is not None else None
+        if ret is None and i not in uses:
+            # A call native code cannot make whose result it never uses: a
+            # call out, through the VM (native code deoptimises there).
+            if i not in ty.effects:
+                ty.effects.append(i)
+            return "i"
         if callee is None:
             raise NotEligible(f"calls global {slot}, not a hoisted function")
-        ret = scalar(getattr(callee, "ret_type", None))
         if ret is None:
             raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
         ty.callees[slot] = callee

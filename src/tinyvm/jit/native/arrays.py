@@ -1,0 +1,296 @@
+"""Array operations in native code: LLVM IR for get_index, set_index and len.
+
+An array value in native code is the address of the guest `Array` object
+(heap/objects.py), borrowed: the interpreter frame that passed it keeps it
+alive. Every access follows CPython's own pointers (jit/native/layout.py
+measured the offsets at start-up): Array.items -> the list -> ob_size and
+ob_item -> the element. Nothing is copied or converted, so the interpreter,
+the Python JIT and native code work on the same objects at all times
+(docs/native.md, "Data representation").
+
+Reads (no boxing):
+- bounds: `index <u ob_size` (one unsigned compare also catches negative
+  indexes); out of range is a failure exit at the get_index, so the
+  interpreter raises its own IndexError with its trace;
+- `[bool]`: the element is compared with the addresses of Py_True and
+  Py_False (bools are two singletons: such an array is effectively packed);
+- `[float]`: ob_type is float, then ob_fval is loaded;
+- `[int]`: ob_type is int, then the digits: 0, 1 or 2 30-bit digits inline
+  (|v| < 2^60), larger ones through `PyLong_AsLongLongAndOverflow` (a guest
+  int is int64, so it always fits);
+an element of another type (only code the checker cannot see puts one
+there) is a failure exit: the interpreter continues with the value it finds.
+
+Writes (an effect: select.py lists them in Typed.effects): bounds as above,
+then the new element -- Py_True/Py_False with a reference added, one of
+CPython's cached small ints (-5..256, addressed inline in _PyRuntime), or a
+new object from `PyLong_FromLongLong` / `PyFloat_FromDouble` -- replaces the old one, whose count drops as
+Py_DECREF does (`_Py_Dealloc` at zero). A float store into a slot whose old
+float has no other reference (count 1: only this list holds it) overwrites
+ob_fval in place instead: no one else can see that object, and NBody-like
+loops then allocate nothing. Only scalars are ever stored, so no GC write
+barrier is needed (the barrier exists for heap references stored into old
+or black objects; a scalar is neither young nor white).
+
+`len(a)` and `a.len()` load ob_size.
+
+The LLVM names of the C API (declared in PRELUDE) are the real exported
+symbols; their addresses are registered with llvmlite (layout.register),
+so the IR text holds no address and an object file of it can be reused by
+another process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...ir.nodes import Instr
+from .layout import Layout
+
+OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
+
+PRELUDE = """@PyLong_Type = external global i8
+@PyFloat_Type = external global i8
+@_Py_TrueStruct = external global i8
+@_Py_FalseStruct = external global i8
+@_PyRuntime = external global i8
+declare i64 @PyLong_FromLongLong(i64)
+declare i64 @PyFloat_FromDouble(double)
+declare void @_Py_Dealloc(i64)
+declare i64 @PyLong_AsLongLongAndOverflow(i64, i32*)
+
+!90 = !{}
+
+define internal {i64, i1} @tvm.unbox_big(i64 %o) {
+  %ov = alloca i32
+  store i32 0, i32* %ov
+  %v = call i64 @PyLong_AsLongLongAndOverflow(i64 %o, i32* %ov)
+  %f = load i32, i32* %ov
+  %bad = icmp ne i32 %f, 0
+  %r0 = insertvalue {i64, i1} undef, i64 %v, 0
+  %r = insertvalue {i64, i1} %r0, i1 %bad, 1
+  ret {i64, i1} %r
+}
+
+define internal void @tvm.decref(i64 %o) {
+  %p = inttoptr i64 %o to i64*
+  %c = load i64, i64* %p
+  %c1 = sub i64 %c, 1
+  store i64 %c1, i64* %p
+  %z = icmp eq i64 %c1, 0
+  br i1 %z, label %free, label %done
+free:
+  call void @_Py_Dealloc(i64 %o)
+  br label %done
+done:
+  ret void
+}
+"""
+
+_TRUE = "ptrtoint (i8* @_Py_TrueStruct to i64)"
+_FALSE = "ptrtoint (i8* @_Py_FalseStruct to i64)"
+_INT_T = "ptrtoint (i8* @PyLong_Type to i64)"
+_FLOAT_T = "ptrtoint (i8* @PyFloat_Type to i64)"
+
+
+class ArrayLowering:
+    """The array ops of one function (`em` is its emit._FnEmitter)."""
+
+    def __init__(self, em: Any, lay: Layout) -> None:
+        self.em = em
+        self.lay = lay
+
+    def load(self, addr: str, off: int, t: str = "i64", invariant: bool = False) -> str:
+        """The `t` at byte `off` of the object at address `addr` (an i64).
+
+        `invariant`: the word cannot change while native code runs, so LLVM
+        may hoist and merge its loads (!invariant.load). True of an Array's
+        list, a list's size and item vector (native code never resizes a
+        list, and runs no guest code: the poll runs none). Not said of an
+        element's words: a store may free the element and its memory be
+        reused for another object while the function runs."""
+        em = self.em
+        p, q, r = em.tmp("a"), em.tmp("p"), em.tmp("w")
+        em.lines.append(f"  {p} = add i64 {addr}, {off}")
+        em.lines.append(f"  {q} = inttoptr i64 {p} to {t}*")
+        em.lines.append(f"  {r} = load {t}, {t}* {q}{', !invariant.load !90' if invariant else ''}")
+        return r
+
+    def store(self, addr: str, off: int, value: str, t: str = "i64") -> None:
+        em = self.em
+        p, q = em.tmp("a"), em.tmp("p")
+        em.lines.append(f"  {p} = add i64 {addr}, {off}")
+        em.lines.append(f"  {q} = inttoptr i64 {p} to {t}*")
+        em.lines.append(f"  store {t} {value}, {t}* {q}")
+
+    def list_of(self, arr: Instr) -> str:
+        return self.load(self.em.val(arr), self.lay.array_items, invariant=True)
+
+    def slot(self, arr: Instr, index: Instr, at: Instr) -> str:
+        """The address of element `index` (bounds-checked: a failure exit at `at`)."""
+        em, lay = self.em, self.lay
+        lst = self.list_of(arr)
+        n = self.load(lst, lay.list_size, invariant=True)
+        idx = em.val(index)
+        oob = em.tmp("oob")
+        em.lines.append(f"  {oob} = icmp uge i64 {idx}, {n}")
+        em.fail_if(oob, at)
+        items = self.load(lst, lay.list_item, invariant=True)
+        off, a = em.tmp(), em.tmp()
+        em.lines.append(f"  {off} = shl i64 {idx}, 3")
+        em.lines.append(f"  {a} = add i64 {items}, {off}")
+        return a
+
+    def lower(self, i: Instr) -> None:
+        em = self.em
+        op = i.op
+        ty = em.ty.types
+        if op == "builtin":
+            return  # `len`: no machine value, its call reads ob_size
+        if op in ("call", "call_method"):
+            arr = i.args[-1]
+            n = self.load(self.list_of(arr), self.lay.list_size, invariant=True)
+            em.lines.append(f"  %v{i.id} = add i64 {n}, 0")
+            return
+        kind = ty[i.args[0]][1]
+        a = self.slot(i.args[0], i.args[1], i)
+        if op == "get_index":
+            self.read(i, kind, self.load(a, 0))
+        else:
+            self.write(i, kind, a, i.args[2])
+
+    def read(self, i: Instr, kind: str, e: str) -> None:
+        """%v<i> = the unboxed element `e` (a PyObject address) of kind i/f/b."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        r = f"%v{i.id}"
+        if kind == "b":
+            t, f, ok, bad = em.tmp(), em.tmp(), em.tmp(), em.tmp()
+            L.append(f"  {t} = icmp eq i64 {e}, {_TRUE}")
+            L.append(f"  {f} = icmp eq i64 {e}, {_FALSE}")
+            L.append(f"  {ok} = or i1 {t}, {f}")
+            L.append(f"  {bad} = xor i1 {ok}, true")
+            em.fail_if(bad, i)
+            L.append(f"  {r} = or i1 {t}, false")
+            return
+        typ = self.load(e, lay.type)
+        bad = em.tmp("bt")
+        L.append(f"  {bad} = icmp ne i64 {typ}, {_FLOAT_T if kind == 'f' else _INT_T}")
+        em.fail_if(bad, i)
+        if kind == "f":
+            x = self.load(e, lay.float_val, "double")
+            L.append(f"  {r} = fadd double {x}, -0.0")  # (a copy: x + -0.0 is x, also for -0.0 and nan)
+            return
+        # int: sign * (digit0 | digit1 << 30) for at most two digits. Reading
+        # digit 1 of a one-digit int stays inside its allocation (CPython
+        # rounds object sizes up to 16 bytes: header 24 + 4 -> 32).
+        sz = self.load(e, lay.long_size)
+        d0, d1 = self.load(e, lay.long_digit, "i32"), self.load(e, lay.long_digit + 4, "i32")
+        neg, nsz, mag, x0, x1, s1, two, m1, zero, m, nm, fast = (em.tmp() for _ in range(12))
+        L.append(f"  {neg} = icmp slt i64 {sz}, 0")
+        L.append(f"  {nsz} = sub i64 0, {sz}")
+        L.append(f"  {mag} = select i1 {neg}, i64 {nsz}, i64 {sz}")
+        L.append(f"  {x0} = zext i32 {d0} to i64")
+        L.append(f"  {x1} = zext i32 {d1} to i64")
+        L.append(f"  {s1} = shl i64 {x1}, {lay.digit_bits}")
+        L.append(f"  {two} = or i64 {x0}, {s1}")
+        L.append(f"  {m1} = icmp eq i64 {mag}, 2")
+        L.append(f"  {m} = select i1 {m1}, i64 {two}, i64 {x0}")
+        L.append(f"  {zero} = icmp eq i64 {mag}, 0")
+        L.append(f"  {nm} = sub i64 0, {m}")
+        L.append(f"  {fast} = select i1 {neg}, i64 {nm}, i64 {m}")
+        v0 = em.tmp()
+        L.append(f"  {v0} = select i1 {zero}, i64 0, i64 {fast}")
+        big = em.tmp("big")
+        L.append(f"  {big} = icmp ugt i64 {mag}, 2")
+        slow, join = em.tmp("slow")[1:], em.tmp("join")[1:]
+        here = em.cur
+        L.append(f"  br i1 {big}, label %{slow}, label %{join}, !prof !0")
+        em.label(slow)
+        s, sv, sf = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {s} = call {{i64, i1}} @tvm.unbox_big(i64 {e})")
+        L.append(f"  {sv} = extractvalue {{i64, i1}} {s}, 0")
+        L.append(f"  {sf} = extractvalue {{i64, i1}} {s}, 1")
+        em.fail_if(sf, i)
+        back = em.cur
+        L.append(f"  br label %{join}")
+        em.label(join)
+        L.append(f"  {r} = phi i64 [ {v0}, %{here} ], [ {sv}, %{back} ]")
+
+    def write(self, i: Instr, kind: str, a: str, value: Instr) -> None:
+        """Store `value` (kind i/f/b) at slot address `a`, reference counts exact."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        v = em.val(value)
+        old = self.load(a, 0)
+        if kind == "b":
+            new = em.tmp("new")
+            L.append(f"  {new} = select i1 {v}, i64 {_TRUE}, i64 {_FALSE}")
+            self.incref(new)
+        elif kind == "f":
+            # In place when the old float has no other reference.
+            typ = self.load(old, lay.type)
+            rc = self.load(old, lay.refcnt)
+            isf, one, mine = em.tmp(), em.tmp(), em.tmp()
+            L.append(f"  {isf} = icmp eq i64 {typ}, {_FLOAT_T}")
+            L.append(f"  {one} = icmp eq i64 {rc}, 1")
+            L.append(f"  {mine} = and i1 {isf}, {one}")
+            inplace, box, done = em.tmp("inpl")[1:], em.tmp("box")[1:], em.tmp("stored")[1:]
+            L.append(f"  br i1 {mine}, label %{inplace}, label %{box}")
+            em.label(inplace)
+            self.store(old, lay.float_val, v, "double")
+            L.append(f"  br label %{done}")
+            em.label(box)
+            new = em.tmp("new")
+            L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
+            self.replace(i, a, old, new)
+            L.append(f"  br label %{done}")
+            em.label(done)
+            return
+        else:
+            new = self.box_int(i, v)
+        self.replace(i, a, old, new)
+
+    def box_int(self, i: Instr, v: str) -> str:
+        """A new reference to an int object of value `v`: CPython's cached
+        small int (-5..256) inline, else PyLong_FromLongLong (null: fails)."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        u, small = em.tmp(), em.tmp()
+        L.append(f"  {u} = add i64 {v}, 5")
+        L.append(f"  {small} = icmp ult i64 {u}, 262")
+        s_lbl, b_lbl, j_lbl = em.tmp("small")[1:], em.tmp("boxed")[1:], em.tmp("have")[1:]
+        L.append(f"  br i1 {small}, label %{s_lbl}, label %{b_lbl}")
+        em.label(s_lbl)
+        off, base, obj = em.tmp(), em.tmp(), em.tmp("obj")
+        L.append(f"  {off} = mul i64 {u}, {lay.small_stride}")
+        L.append(f"  {base} = add i64 ptrtoint (i8* @_PyRuntime to i64), {lay.small_ints}")
+        L.append(f"  {obj} = add i64 {base}, {off}")
+        self.incref(obj)
+        L.append(f"  br label %{j_lbl}")
+        em.label(b_lbl)
+        boxed, null = em.tmp("obj"), em.tmp("null")
+        L.append(f"  {boxed} = call i64 @PyLong_FromLongLong(i64 {v})")
+        L.append(f"  {null} = icmp eq i64 {boxed}, 0")
+        em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
+        back = em.cur
+        L.append(f"  br label %{j_lbl}")
+        em.label(j_lbl)
+        new = em.tmp("new")
+        L.append(f"  {new} = phi i64 [ {obj}, %{s_lbl} ], [ {boxed}, %{back} ]")
+        return new
+
+    def replace(self, i: Instr, a: str, old: str, new: str) -> None:
+        """Slot `a` gets `new` (a reference we own); `old` loses the list's reference."""
+        em = self.em
+        null = em.tmp("null")
+        em.lines.append(f"  {null} = icmp eq i64 {new}, 0")
+        em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
+        self.store(a, 0, new)
+        em.lines.append(f"  call void @tvm.decref(i64 {old})")
+
+    def incref(self, o: str) -> None:
+        c = self.load(o, self.lay.refcnt)
+        c1 = self.em.tmp()
+        self.em.lines.append(f"  {c1} = add i64 {c}, 1")
+        self.store(o, self.lay.refcnt, c1)

@@ -1,0 +1,162 @@
+"""LLVM IR text -> machine code: llvmlite's initialisation, the pass list,
+one reused TargetMachine (`Codegen`), object code and MCJIT loading.
+
+Split from engine.py (which decides what compiles, makes the entry ops and
+deoptimises) so that the code generator, the part the disk cache's key
+describes (`Codegen.identity`) and the background worker runs, is one
+concept. llvmlite is imported lazily (`load_llvm`), only by this package.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+_llvm: Any = None
+
+
+def load_llvm() -> Any:
+    """llvmlite.binding, initialised once (imported lazily: startup stays lean)."""
+    global _llvm
+    if _llvm is None:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _llvm = llvm
+    return _llvm
+
+
+# LLVM's work on a module, chosen for compile time (docs/native.md, "Compile
+# time"): TinyVM's IR arrives in SSA form already optimized (sccp, gvn, licm,
+# range: jit/tier.py's pipeline), so of LLVM's O2 module pipeline only
+# instcombine and simplifycfg still pay: on fib, gcd and a Mandelbrot loop the
+# code runs as fast as after O2 (benchmarks/native_compile.py) at a third to
+# a half of the compile time. The code generator's own O2 pipeline (codegen
+# prepare, LSR, SelectionDAG, greedy register allocation) stays: at O0 fib
+# ran 1.5x and Mandelbrot 2.8x slower.
+PIPELINE = ("instruction_combine", "simplify_cfg")
+PIPELINE_TEXT = "instcombine,simplifycfg"
+CODEGEN_OPT = 2
+CACHE_FORMAT = 2  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code)
+
+
+def _target_machine(cpu: str = "", features: str = "") -> Any:
+    llvm = load_llvm()
+    return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=CODEGEN_OPT, jit=True)
+
+
+def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = PIPELINE) -> None:
+    """passes (PIPELINE; "O2": LLVM's default O2 module pipeline, for
+    comparison in benchmarks/native_compile.py) on mod. No fast-math flags
+    are ever emitted, so IEEE semantics hold either way."""
+    llvm = load_llvm()
+    if pb is None:
+        pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=2))
+    if passes == "O2":
+        pb.getModulePassManager().run(mod, pb)
+        return
+    mpm = llvm.create_new_module_pass_manager()
+    for p in passes:
+        getattr(mpm, f"add_{p}_pass")()
+    mpm.run(mod, pb)
+
+
+def _tinyvm_version() -> str:
+    # (from the installed distribution: this layer may not import the
+    # top-level package, tests/unit/test_layers.py; the IR text in the
+    # cache key already pins what TinyVM asked LLVM to compile)
+    from importlib import metadata
+
+    try:
+        return metadata.version("tinyvm")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Codegen:
+    """LLVM IR text -> object code, and object code -> callable machine code.
+
+    One TargetMachine and PassBuilder, reused for every module (creating
+    them per module cost ~0.1 ms each); they are not thread-safe, so one
+    compilation at a time holds `lock` (the VM thread in `native-eager`,
+    the worker in `native`). Modules live in LLVM's global context, which
+    is safe across threads and VMs because llvmlite serialises every LLVM
+    call with one process-wide lock (it releases the GIL meanwhile, so
+    Python threads still run); a context per module would be disposed by
+    the cycle collector in any order, before the engine that holds a module
+    of it (a crash). An object file is loaded into an MCJIT engine of its
+    own (its symbols, `entry` and `fK`, are the same in every module), with
+    a TargetMachine of its own (the engine takes ownership).
+
+    `identity` names what the machine code depends on besides the IR (the
+    disk cache's key, jit/native/cache.py)."""
+
+    def __init__(self, passes: tuple[str, ...] | str = PIPELINE) -> None:
+        llvm = load_llvm()
+        import llvmlite
+
+        __version__ = _tinyvm_version()
+
+        self.llvm = llvm
+        self.passes = passes
+        self.passes_text = PIPELINE_TEXT if passes == PIPELINE else passes if isinstance(passes, str) else ",".join(passes)
+        self.lock = threading.Lock()
+        self.triple = llvm.get_process_triple()
+        self.cpu = llvm.get_host_cpu_name()
+        self.features = llvm.get_host_cpu_features().flatten()
+        # Code for the generic CPU of the triple, as v0: the host's own CPU
+        # name and features measured no faster on fib or Mandelbrot
+        # (benchmarks/native_compile.py); they are in the cache key anyway,
+        # so a cache folder shared by different machines stays exact.
+        self.tm = _target_machine()
+        self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(speed_level=2))
+        self.identity = "|".join(
+            [
+                f"format {CACHE_FORMAT}",
+                f"tinyvm {__version__}",
+                # (array code has CPython's object offsets as IR constants, and
+                # binds its C API symbols: the same IR means other code elsewhere)
+                f"cpython {sys.version} {sys.implementation.cache_tag}",
+                f"llvmlite {llvmlite.__version__}",
+                "llvm " + ".".join(map(str, llvm.llvm_version_info)),
+                self.triple,
+                self.cpu,
+                self.features,
+                f"passes {self.passes_text}",
+                f"codegen O{CODEGEN_OPT}",
+            ]
+        )
+
+    def object_code(self, text: str, phases: dict[str, float], keep_text: bool = False) -> tuple[bytes, str]:
+        """(object file, the IR after the passes when keep_text); the phases' times in ms."""
+        llvm = self.llvm
+        with self.lock:
+            t0 = time.perf_counter()
+            mod = llvm.parse_assembly(text)
+            mod.verify()
+            t1 = time.perf_counter()
+            optimize(mod, self.tm, self.pb, self.passes)
+            t2 = time.perf_counter()
+            after = str(mod) if keep_text else ""
+            obj = self.tm.emit_object(mod)
+            t3 = time.perf_counter()
+        phases["parse"] = (t1 - t0) * 1000
+        phases["opt"] = (t2 - t1) * 1000
+        phases["codegen"] = (t3 - t2) * 1000
+        return obj, after
+
+    def load(self, obj: bytes) -> tuple[Any, Any]:
+        """(engine, address of `entry`) for an object file; the engine must
+        stay alive while the code runs."""
+        llvm = self.llvm
+        holder = llvm.parse_assembly("")
+        engine = llvm.create_mcjit_compiler(holder, _target_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        addr = engine.get_function_address("entry")
+        if not addr:
+            raise RuntimeError("the object file has no entry function")
+        return engine, addr

@@ -1,0 +1,176 @@
+"""Exact-pc deoptimisation out of native code: the exit table and the frame rebuild (docs/native.md).
+
+Every failure exit of native code (emit.py `fail_if`, and a poll that says
+stop) has an *exit state*: the interpreter frame as it is just before the
+failing instruction runs (ir/nodes.py FrameState), so that the interpreter
+re-executes that instruction and raises the same error with the same trace,
+or, for a caller whose native callee left, the frame *waiting for the
+callee to return* (the call's operands popped; the interpreter's return op,
+the op after the call, pushed with it on `fb.frames`).
+
+How the values travel: the exit writes one *record* into the deopt buffer,
+`[exit id, word...]`, one int64 word per value the state names that is not
+a constant (i64 as is, double by its bits, i1 zero-extended), at the cursor
+held in ctx[3], and advances the cursor; then the function returns its fail
+flag. A native caller sees the flag at its call and writes its own
+(waiting) record after the callee's, so the buffer holds the native frames
+innermost first. `rebuild` reads them back, boxes each word by its machine
+type, and rebuilds the interpreter frames outermost first: the root's frame
+list in place (it is already `fb.L`), each native callee as a new frame list
+`[fn, locals..., stack...]` with its caller pushed on `fb.frames` exactly as
+CALL_GLOBAL pushes it. The op returned is the interpreter's op at the
+innermost frame's pc (vm.decoded: whatever the interpreter would run there,
+a Python-JIT entry included).
+
+Exit ids are indices into the compiled module's table (`ExitState`), so a
+table belongs to one `Compiled` and no id is shared between modules.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...bytecode.opcodes import OPCODES
+from ...ir.build import decode
+from ...ir.nodes import FrameState, Instr
+from .layout import array_of
+from .select import NotEligible
+
+CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM makes (select.py)
+
+# Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant,
+# nil, a built-in (by name: the VM's own object).
+WORD, CONST, NIL, BUILTIN = 0, 1, 2, 3
+
+
+@dataclass
+class ExitState:
+    """One failure exit: where the interpreter resumes and how to refill the frame."""
+
+    code: Any
+    pc: int  # the pc the interpreter runs next in this frame (the failing instruction)
+    slots: list[tuple]  # L[1:], in order: (WORD, m), (CONST, value) or (NIL,)
+    values: list[Instr] = field(default_factory=list)  # the SSA values the words hold, in order
+    reason: str = ""
+    callee: int | None = None  # waiting for a native callee: its global slot (the frame's fn is G[callee])
+    ret_pc: int = -1  # waiting: the pc after the call (its return op)
+    refund: int = -1  # fuel the exit gives back (emit.py; -1: not decided yet)
+    # An OSR entry's state (emit.py emit_osr): the words it takes, in order,
+    # each (machine type, the L indexes that may hold the value).
+    osr: list[tuple[str, list[int]]] = field(default_factory=list)
+
+    @property
+    def words(self) -> int:
+        return 1 + len(self.values)
+
+
+def exit_state(
+    st: FrameState | None,
+    types: dict,
+    *,
+    reason: str,
+    waiting: Instr | None = None,
+    defined: set | None = None,
+) -> ExitState:
+    """The ExitState of frame state st (NotEligible when it cannot be rebuilt:
+    no state, an inlined frame, a value native code does not hold).
+
+    `waiting`: st is the state of that call instruction, and the exit is its
+    callee having left: the frame waits for the callee, its operands popped.
+
+    `defined` (a block-start state, Function.entries, which prune-states
+    leaves alone): the values the function still defines; a value the passes
+    deleted had no use left, so its slot is dead there and is rebuilt nil."""
+    if st is None or st.parent is not None or st.code is None:
+        raise NotEligible(f"no frame state to deoptimise to ({reason})")
+    vals = list(st.locals[1:])
+    stack = list(st.stack)
+    out = ExitState(st.code, st.pc, [], reason=reason)
+    if waiting is not None:
+        n = len(waiting.args)
+        if len(stack) < n or stack[len(stack) - n :] != list(waiting.args):
+            raise NotEligible(f"the state of the call at pc {st.pc} does not end with its arguments")
+        stack = stack[: len(stack) - n]
+        op, _ = decode(st.code)[st.pc]
+        out.callee = waiting.attrs[0]
+        out.ret_pc = st.pc + OPCODES[op].size
+    for v in vals + stack:
+        if v is None or (defined is not None and v not in defined):
+            out.slots.append((NIL,))
+        elif v.op == "const":
+            out.slots.append((CONST, v.attrs[0]))
+        elif v.op == "builtin":
+            out.slots.append((BUILTIN, v.attrs[0]))  # (len too: "L" holds no word)
+        elif v.op == "range" or v not in types or types[v] in ("L", "v", "o"):
+            raise NotEligible(f"the frame state at pc {st.pc} names v{v.id} ({v.op}), which native code does not hold")
+        else:
+            out.slots.append((WORD, types[v]))
+            out.values.append(v)
+    return out
+
+
+def start_state(fn: Any, pc: int | None, block: Any = None) -> FrameState | None:
+    """The frame at the start of the bytecode block at pc: the state of the
+    first instruction of `block` that resumes at pc (prune-states made its
+    dead slots nil), else Function.entries[pc] (not pruned)."""
+    if pc is None:
+        return None
+    if block is not None:
+        for i in block.instrs:
+            st = i.state
+            if st is not None and st.pc == pc and st.parent is None:
+                return st
+    return fn.entries.get(pc)
+
+
+def entry_state(code: Any, params: list[Instr]) -> FrameState:
+    """The frame at pc 0 of a call: its parameters, every other local nil."""
+    return FrameState(0, [None, *params] + [None] * max(0, code.nlocals - 1 - len(params)), [], code)
+
+
+def _float(w: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", w))[0]
+
+
+def read_records(words: list[int], table: list[ExitState], builtins: dict) -> list[tuple[ExitState, list]]:
+    """The buffer's records, boxed: [(exit, L[1:] values)], innermost frame first."""
+    out = []
+    k = 0
+    n = len(words)
+    while k < n:
+        es = table[words[k]]
+        k += 1
+        vals: list = []
+        for s in es.slots:
+            kind = s[0]
+            if kind == WORD:
+                w = words[k]
+                k += 1
+                m = s[1]
+                vals.append(w if m == "i" else _float(w) if m == "f" else w != 0 if m == "b" else None if m == "n" else array_of(w))
+            elif kind == CONST:
+                vals.append(s[1])
+            elif kind == BUILTIN:
+                vals.append(builtins[s[1]])
+            else:
+                vals.append(None)
+        out.append((es, vals))
+    return out
+
+
+def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: dict) -> Any:
+    """Rebuild the interpreter frames of `records` (innermost first; the last
+    is the root, whose frame is fb.L) and return the op to run next."""
+    records = records[::-1]
+    frames = fb.frames
+    L = fb.L
+    es, vals = records[0]
+    L[1:] = vals
+    for nxt, nvals in records[1:]:
+        frames.append((L, decoded[es.code][es.ret_pc]))
+        L = [G[es.callee], *nvals]
+        es = nxt
+    fb.L = L
+    return decoded[es.code][es.pc]

@@ -1,0 +1,174 @@
+"""CPython's object layout as native code sees it: offsets, type addresses, C API symbols.
+
+Native code reads and writes guest arrays in place (docs/native.md, "Data
+representation"): an `Array` (heap/objects.py) keeps its elements in a
+Python `list`, and machine code follows the pointers CPython itself uses --
+
+    Array        ob_refcnt, ob_type, mark, items      (items: a __slots__ member)
+    list         ob_refcnt, ob_type, ob_size, ob_item (PyObject **), allocated
+    float        ob_refcnt, ob_type, ob_fval (double)
+    int          ob_refcnt, ob_type, ob_size (sign * digit count), ob_digit[] (30-bit digits)
+    bool         the two singletons Py_True and Py_False (compared by address)
+
+None of this is a stable ABI, so `probe()` does not trust constants: it
+measures every offset on live objects of this interpreter (a list whose
+ob_item and size it knows, floats, ints of 1, 2 and 3 digits, an Array
+whose `items` it knows) and returns None, with the reason, when anything is
+not as expected (another CPython version, a debug build counting
+references, another digit size). The native tier then compiles no function
+touching arrays and logs why; everything else works as before.
+
+Writes box their value with `PyLong_FromLongLong` / `PyFloat_FromDouble`
+(addresses from ctypes.pythonapi, registered with LLVM by name) and keep
+reference counts exact: the new element's reference is the list's, the old
+element loses one, and a count reaching zero calls `_Py_Dealloc` as
+Py_DECREF does. Code doing this must hold the GIL: the engine calls such
+modules through a `ctypes.PYFUNCTYPE` prototype (CFUNCTYPE would release it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from dataclasses import dataclass
+
+WORD = 8
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Offsets (bytes) and addresses measured on this interpreter by probe()."""
+
+    refcnt: int  # ob_refcnt in every object
+    type: int  # ob_type in every object
+    array_items: int  # Array.items (the list) in an Array
+    list_size: int  # ob_size in a list
+    list_item: int  # ob_item (PyObject **) in a list
+    float_val: int  # ob_fval in a float
+    long_size: int  # ob_size in an int (sign * number of digits)
+    long_digit: int  # ob_digit[0] in an int
+    digit_bits: int  # 30
+    int_type: int  # &PyLong_Type
+    float_type: int  # &PyFloat_Type
+    true: int  # Py_True
+    false: int  # Py_False
+    small_ints: int  # int -5's offset in _PyRuntime (CPython's cache of -5..256, one object every small_stride bytes)
+    small_stride: int
+    symbols: dict  # C API name -> address (registered with llvmlite.binding.add_symbol)
+
+
+_cache: list = []  # [(Layout | None, reason)] once per process: the interpreter does not change
+
+
+def _word(addr: int, off: int) -> int:
+    return ctypes.c_int64.from_address(addr + off).value
+
+
+def probe() -> tuple[Layout | None, str]:
+    """The layout, or (None, why native array support is off)."""
+    if _cache:
+        return _cache[0]
+    try:
+        got = _probe()
+    except Exception as e:  # noqa: BLE001 - any surprise turns the feature off, never the VM
+        got = (None, f"probe failed: {type(e).__name__}: {e}")
+    _cache.append(got)
+    return got
+
+
+def _find(addr: int, size: int, want: int, start: int = 0) -> int:
+    for off in range(start, size, WORD):
+        if _word(addr, off) == want:
+            return off
+    raise LookupError(f"no word {want:#x} in the first {size} bytes")
+
+
+def _probe() -> tuple[Layout | None, str]:
+    from ...heap.objects import Array
+
+    if sys.implementation.name != "cpython":
+        return None, f"not CPython ({sys.implementation.name})"
+    if hasattr(sys, "gettotalrefcount"):
+        return None, "a debug build of CPython (reference counting differs)"
+    if sys.version_info[:2] != (3, 11):
+        # 3.12 makes some objects immortal and changes int's layout: not verified here.
+        return None, f"CPython {sys.version_info[0]}.{sys.version_info[1]} (the layout is verified for 3.11)"
+    if sys.int_info.bits_per_digit != 30 or sys.int_info.sizeof_digit != 4:
+        return None, f"ints with {sys.int_info.bits_per_digit}-bit digits"
+    if ctypes.sizeof(ctypes.c_void_p) != WORD:
+        return None, "not a 64-bit build"
+    obj = object()
+    refcnt = 0
+    typ = WORD
+    if _word(id(obj), typ) != id(object):
+        return None, "ob_type is not the second word"
+    before = _word(id(obj), refcnt)
+    keep = [obj, obj]  # noqa: F841 - two more references
+    if _word(id(obj), refcnt) != before + 2:
+        return None, "ob_refcnt is not the first word"
+    # list: ob_size then ob_item; check ob_item[k] is element k.
+    elems = [object() for _ in range(5)]
+    lst = list(elems)
+    a = id(lst)
+    list_size = _find(a, list.__basicsize__, 5, 2 * WORD)
+    list_item = list_size + WORD
+    items = _word(a, list_item)
+    if any(_word(items, k * WORD) != id(e) for k, e in enumerate(elems)):
+        return None, "list ob_item is not where expected"
+    # Array.items: the slot holding the list.
+    arr = Array(lst)
+    array_items = _find(id(arr), type(arr).__basicsize__, a, 2 * WORD)
+    # float
+    x = 1.0000000000000002
+    float_val = 2 * WORD
+    if ctypes.c_double.from_address(id(x) + float_val).value != x:
+        return None, "float ob_fval is not the third word"
+    # int: ob_size = sign * ndigits, digits (uint32, 30 bits) after it.
+    long_size, long_digit = 2 * WORD, 3 * WORD
+    for v in (0, 7, -7, 1 << 40, -(1 << 40), (1 << 62) + 5, -(1 << 63)):
+        n = _word(id(v), long_size)
+        m = abs(v)
+        digits = []
+        while m:
+            digits.append(m & ((1 << 30) - 1))
+            m >>= 30
+        if n != (len(digits) if v >= 0 else -len(digits)):
+            return None, f"int ob_size of {v} is {n}"
+        got = [ctypes.c_uint32.from_address(id(v) + long_digit + 4 * k).value for k in range(len(digits))]
+        if got != digits:
+            return None, f"int digits of {v} are not where expected"
+    api = ctypes.pythonapi
+    symbols = {}
+    for name in ("PyLong_FromLongLong", "PyFloat_FromDouble", "_Py_Dealloc", "PyLong_AsLongLongAndOverflow"):
+        symbols[name] = ctypes.cast(getattr(api, name), ctypes.c_void_p).value
+    for name, want in (("PyLong_Type", id(int)), ("PyFloat_Type", id(float)), ("_Py_TrueStruct", id(True)), ("_Py_FalseStruct", id(False))):
+        symbols[name] = ctypes.addressof(ctypes.c_char.in_dll(api, name))
+        if symbols[name] != want:
+            return None, f"{name} is not the object Python uses"
+    # Small ints (-5..256) are preallocated in _PyRuntime, evenly spaced:
+    # stores of them need no call (PyLong_FromLongLong returns these too).
+    runtime = ctypes.addressof(ctypes.c_char.in_dll(api, "_PyRuntime"))
+    symbols["_PyRuntime"] = runtime
+    stride = id(int("-4")) - id(int("-5"))
+    if any(id(int(str(v))) != id(-5) + (v + 5) * stride for v in range(-5, 257)):
+        return None, "the small ints are not one array"
+    small = id(-5) - runtime
+    if not 0 <= small < 1 << 24:
+        return None, "the small ints are not in _PyRuntime"
+    lay = Layout(
+        refcnt, typ, array_items, list_size, list_item, float_val, long_size, long_digit, 30,
+        id(int), id(float), id(True), id(False), small, stride, symbols,
+    )
+    return lay, ""
+
+
+def register(llvm: object, lay: Layout) -> None:
+    """Make the C API functions native code calls resolvable by MCJIT."""
+    for name, addr in lay.symbols.items():
+        llvm.add_symbol(name, addr)  # type: ignore[attr-defined]
+
+
+def array_of(addr: int) -> object:
+    """The guest Array at `addr` (a native array value), for deopt and tests.
+    Only valid while something else keeps the Array alive (the frame does)."""
+    return ctypes.cast(addr, ctypes.py_object).value

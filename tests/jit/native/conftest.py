@@ -1,0 +1,23 @@
+"""The native tier's tests use a disk cache of their own (jit/native/cache.py),
+never the user's ~/.cache/tinyvm/native: a fresh folder per test session, so
+a first compilation in these tests is a real one. Tests of the cache itself
+point TVM_NATIVE_CACHE at folders of their own."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _native_cache_of_the_session() -> object:
+    old = os.environ.get("TVM_NATIVE_CACHE")
+    with tempfile.TemporaryDirectory(prefix="tvm-native-cache-") as d:
+        os.environ["TVM_NATIVE_CACHE"] = d
+        yield d
+    if old is None:
+        os.environ.pop("TVM_NATIVE_CACHE", None)
+    else:
+        os.environ["TVM_NATIVE_CACHE"] = old
