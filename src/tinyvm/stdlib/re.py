@@ -7,9 +7,8 @@ the VM.
   `ValueError` carrying RE2's message ("invalid pattern: missing ): (").
 * `pat.match(s)` (anchored at the start) and `pat.search(s)` -> nil or a
   match (`typeof` "Match") with `group(i)` (nil for a group that did not
-  take part; `group()` is group 0) and `span()`: `[start, end]` of group 0 in
-  code points (a 2-element array: tuples are another helper's; it becomes
-  the tuple `(start, end)` when they land).
+  take part; `group()` is group 0) and `span()`: the tuple `(start, end)` of
+  group 0 in code points.
 * `pat.find_all(s)` -> the texts of the non-overlapping matches (group 0).
 * `pat.replace(s, repl)` replaces every match; `\\1`..`\\9` (and `\\0`) in
   repl name groups, as in RE2's `Replace` (write `"\\\\1"` in TinyLang).
@@ -24,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..heap.objects import HEADER, SLOT, Array, HeapObject, Native
+from ..heap.objects import HEADER, SLOT, Array, HeapObject, Native, Tuple
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError
 from ..runtime.values import typeof
@@ -155,11 +154,11 @@ def make_re_module(vm: Any) -> dict[str, Any]:
             raise RtError("IndexError", f"no group {i} (the pattern has {m.m.re.groups})")
         return m.m.group(i)
 
-    def m_span(m: Match, *args: Any) -> Array:
+    def m_span(m: Match, *args: Any) -> Tuple:
         if args:
             raise arg_count_error("Match.span", 0, len(args))
         a, b = m.m.span()
-        return alloc(Array([a, b]))
+        return alloc(Tuple((a, b)))
 
     vm.methods["Pattern"] = {"match": p_match, "search": p_search, "find_all": p_find_all, "replace": p_replace, "split": p_split}
     vm.methods["Match"] = {"group": m_group, "span": m_span}

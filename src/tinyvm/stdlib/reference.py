@@ -123,7 +123,7 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("Pattern", "replace", "p.replace(s, repl) -> string", "Every match replaced by repl (`\\\\1` names a group) (1.1)."),
     ("Pattern", "split", "p.split(s) -> [string]", "The texts between matches (1.1)."),
     ("Match", "group", "m.group(i?) -> string?", "Group i's text (0: the whole match; nil if it did not take part) (1.1)."),
-    ("Match", "span", "m.span() -> [int, int]", "Start and end of the match (a 2-element array until tuples land) (1.1)."),
+    ("Match", "span", "m.span() -> (int, int)", "Start and end of the match, in code points (1.1)."),
     # ------------------------------------------------------------------ modules
     ("module math", "pi", "math.pi: float", "3.14159..."),
     ("module math", "e", "math.e: float", "2.71828..."),
