@@ -408,7 +408,7 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
                     g.emit(f"if {both_float}: {r} = {x} {op} {y}")
                 g.emit("else:")
                 g.emit(f"    fb.epc = {pcp}; {r} = {slow}({x}, {y})")
-                if opc == O.ADD:
+                if opc == O.ADD or opc == O.MUL:  # (array `+` and 1.1's `xs * n` make a new array)
                     g.emit(f"    if type({r}) is Array: alloc({r})")
             elif opc in _CMP:
                 if int_fast:
