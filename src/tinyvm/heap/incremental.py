@@ -142,7 +142,12 @@ class Incremental:
         switch takes over): marks are forgotten; nothing is freed."""
         h = self.heap
         if self.phase == SWEEP:
-            h.objects = self.to_sweep + h.objects
+            # The mark is over: what is left to sweep and not black is
+            # garbage. Finish the sweep rather than list it again, so no
+            # listed object refers to one the sweep already freed (the
+            # verifier's invariant; garbage can never become reachable).
+            live, _ = h.sweep(self.to_sweep, self.black)
+            h.objects = live + h.objects
             self.to_sweep = []
         self.gray = []
         self.partial = []
