@@ -310,26 +310,33 @@ class Jit:
             return None
 
         def fallback(fb: Any) -> Any:
-            e = st.py_entry0
-            if e is not None:
-                return e(fb)
-            if st.plain0:
-                fb.epc = 0
             # (reached from the native entry when the VM does not count fuel:
             # on one that does, the entry hands over by returning resume0 for
             # the loop to dispatch, which counts a failing block itself,
             # engine.py `back`; either way the prefix is counted once)
-            try:
-                return st.orig0(fb)
-            except _ERRORS:
-                self.vm._count_failed(st.orig0, fb, -1)  # (as in `decoded`)
-                raise
+            return self._other_tiers(st, fb)
 
         # (resume0: where a deopt back at the call's pc 0 goes on, the interpreter's own op)
         op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, comp, resume0=st.orig0)
         if op is not None:
             self._register(op, None, st.code, 0)
         return op
+
+    def _other_tiers(self, st: CodeState, fb: Any) -> Any:
+        """Run a call of st.code without native code: the Python JIT's entry
+        when there is one, else the interpreter's own pc-0 op. Shared by the
+        native entry's fallback and the pending entry of a background
+        compilation (not by `enter`, whose hot path keeps its locals)."""
+        e = st.py_entry0
+        if e is not None:
+            return e(fb)
+        if st.plain0:
+            fb.epc = 0
+        try:
+            return st.orig0(fb)
+        except _ERRORS:
+            self.vm._count_failed(st.orig0, fb, -1)  # (a wrapper: as in `decoded`)
+            raise
 
     def _install_native_osr(self, st: CodeState, op: Callable) -> None:
         """The native tier's entries at loop headers (on-stack replacement):
@@ -375,16 +382,7 @@ class Jit:
                 if op is not None:
                     jit._install_native_osr(st, op)  # (as `compile` does for a synchronous one)
                     return op(fb)
-            e = st.py_entry0
-            if e is not None:
-                return e(fb)
-            if st.plain0:
-                fb.epc = 0
-            try:
-                return st.orig0(fb)
-            except _ERRORS:
-                jit.vm._count_failed(st.orig0, fb, -1)  # (a wrapper: as in `decoded`)
-                raise
+            return jit._other_tiers(st, fb)
 
         self._register(pending, None, st.code, 0)
         st.native = pending
