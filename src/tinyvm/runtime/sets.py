@@ -101,8 +101,8 @@ def install(vm: Any) -> None:
         if t is Array:
             return new_set(heap, xs.items)
         if t is Range:
-            heap.reserve(array_bytes(max(xs.stop - xs.start, 0)))
-            return new_set(heap, range(xs.start, xs.stop))
+            heap.reserve(array_bytes(len(xs.values())))
+            return new_set(heap, xs.values())
         if t is SetObject:
             return new_set(heap, [unmap_key(k) for k in xs.items])
         raise RtError("TypeError", f"Set expects an array, range or Set, got {typeof(xs)}")
