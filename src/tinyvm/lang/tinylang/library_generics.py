@@ -40,7 +40,9 @@ from .types import (
     INT,
     NEVER,
     NIL,
+    OK,
     RANGE,
+    WIDEN,
     ArrayT,
     BuiltinT,
     ClassT,
@@ -182,11 +184,12 @@ class LibraryTypeChecks(_Base):
                 self.error(arg, f"argument 1 of Set: expected an array, range or Set, got {at}")
                 return set_of(want or ANY)
             if want is not None:
-                if elem not in (ANY, NEVER) and relation(elem, want) not in ("ok", "widen"):
+                if elem not in (ANY, NEVER) and relation(elem, want) not in (OK, WIDEN):
                     self.error(arg, f"argument 1 of Set: expected elements of type {want}, got {at}")
                 return set_of(want)
-            if elem is not NEVER and elem is not NIL:
-                return set_of(elem) if self.check_set_elem(arg, elem) else set_of(ANY)
+            if elem is NEVER or elem is NIL:  # (`Set([nil])`: as `[nil]` is `[any]`)
+                return set_of(ANY)
+            return set_of(elem) if self.check_set_elem(arg, elem) else set_of(ANY)
         if want is not None:
             return set_of(want)
         self.error(e, "cannot infer the element type of Set(): write Set<int>() (any type), or give the variable a type")
@@ -196,12 +199,6 @@ class LibraryTypeChecks(_Base):
         if isinstance(t, ClassT) and t.sym is None and t.name in OPAQUE:
             return S.RE_METHODS[t.name]
         return super().methods_of(t)
-
-    def iter_elem(self, t: Type) -> Type | None:
-        """The element type of `for x in s` over a set (Checker.iter_type)."""
-        if isinstance(t, GenericT) and t.name == "Set":
-            return t.arg
-        return None
 
     @staticmethod
     def sized(t: Type) -> bool:
