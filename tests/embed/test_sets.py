@@ -45,5 +45,5 @@ def test_bad_element_is_type_error():
 def test_sets_survive_collections():
     out = io.StringIO()
     vm = VM(stdout=out, gc_stress=True)
-    vm.run_source('var keep = Set()\nfor i in 0..50 { keep.add("s" + str(i)); let junk = [i, [i]] }\nprint(len(keep), keep.has("s49"))')
+    vm.run_source('var keep = Set<string>()\nfor i in 0..50 { keep.add("s" + str(i)); let junk = [i, [i]] }\nprint(len(keep), keep.has("s49"))')
     assert out.getvalue() == "50 true\n"

@@ -105,7 +105,7 @@ class OptionalT(Type):
 
 @dataclass(frozen=True, slots=True)
 class GenericT(Type):
-    """`Task<T>`, `Chan<T>`, `Gen<T>`, `WeakRef<T>`, and `WeakMap<K, V>`: the
+    """`Task<T>`, `Chan<T>`, `Gen<T>`, `Set<T>`, `WeakRef<T>`, and `WeakMap<K, V>`: the
     one built-in generic of two arguments (`arg2` is V; None for the others)."""
 
     name: str
@@ -131,7 +131,7 @@ class TupleT(Type):
         return "(" + ", ".join(t.text() for t in self.elems) + ")"
 
 
-GENERICS = ("Task", "Chan", "Gen", "WeakRef", "WeakMap")
+GENERICS = ("Task", "Chan", "Gen", "WeakRef", "WeakMap", "Set")  # (Set<T>: 1.1, helper tlset)
 # How many type arguments each generic takes (1 unless listed).
 GENERIC_ARITY = {"WeakMap": 2}
 

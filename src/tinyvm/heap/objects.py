@@ -400,15 +400,22 @@ class Instance(HeapObject):
 
 
 class Range(HeapObject):
-    """An int range, stored half-open: `a..=b` is Range(a, b + 1)."""
+    """An int range, stored half-open: `a..=b` is Range(a, b + 1).
+    `step` (1.1, `range(a, b, step)`; never 0) is 1 for every `a..b`; with a
+    negative step the range counts down, stopping before `stop` (Python's
+    `range`). `values()` is the Python range of its elements."""
 
-    __slots__ = ("start", "stop", "inclusive")
+    __slots__ = ("start", "stop", "inclusive", "step")
     type_name = "range"
 
-    def __init__(self, start: int, stop: int, inclusive: bool) -> None:
+    def __init__(self, start: int, stop: int, inclusive: bool, step: int = 1) -> None:
         self.start = start
         self.stop = stop
         self.inclusive = inclusive
+        self.step = step
+
+    def values(self) -> range:
+        return range(self.start, self.stop, self.step)
 
     def size(self) -> int:
         return HEADER + 2 * SLOT

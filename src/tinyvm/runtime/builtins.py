@@ -386,7 +386,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             return len(x.items)
         if t is Range:
             # A range may count more elements than an int holds (`INT_MIN..INT_MAX`).
-            n = x.stop - x.start
+            st = x.step  # (1.1 steps: counted without a Python range, which overflows past 2**63)
+            n = x.stop - x.start if st == 1 else (x.stop - x.start + st - 1) // st if st > 0 else (x.start - x.stop - st - 1) // -st
             return _check_int64(n) if n > 0 else 0
         if t.__name__ == "SetObject":  # (1.1, runtime/sets.py, which imports this module)
             return len(x.items)

@@ -84,7 +84,7 @@ def _values(name: str, xs: Any) -> list | range:
     if t is Array:
         return xs.items
     if t is Range:
-        return range(xs.start, xs.stop)
+        return xs.values()
     raise RtError("TypeError", f"{name} expects an array or range, got {typeof(xs)}")
 
 
@@ -262,7 +262,7 @@ def _sum(*args: Any) -> Any:
         raise arg_count_error("sum", 1, len(args))
     xs = args[0]
     if type(xs) is Range:
-        vals: Any = range(xs.start, xs.stop)
+        vals: Any = xs.values()
     else:
         vals = _values("sum", xs)
     total: Any = 0
@@ -341,9 +341,7 @@ def install(vm: Any) -> None:
         step = _int_arg("range", args[2]) if n == 3 else 1
         if step == 0:
             raise RtError("ValueError", "range step must not be 0")
-        if step == 1:
-            return alloc(Range(a, b, False))  # (as `a..b`)
-        return new_array(list(range(a, b, step)))
+        return alloc(Range(a, b, False, step))  # (as `a..b` when step is 1)
 
     def eprint_(*args: Any) -> None:
         line = " ".join([a if type(a) is str else to_str(a) for a in args]) + "\n"

@@ -5,7 +5,8 @@ holding its elements as the keys of an insertion-ordered dict, so iteration
 (`for x in s`, vm/object_ops.py make_iter: a snapshot, as for maps) is in
 insertion order. Methods: `add(v)` (nil), `has(v)`, `remove(v)` (true when it
 was there), `len()`, and `union(o) intersect(o) diff(o)`, each a new set in the
-receiver's order (union: then o's new elements).
+receiver's order (union: then o's new elements). The checker types a set
+`Set<T>` (lang/tinylang/library_generics.py); at run time it is erased.
 
 Decisions (the spec is silent):
 * Elements are what map keys may be: int, float, bool, string, nil
@@ -101,8 +102,8 @@ def install(vm: Any) -> None:
         if t is Array:
             return new_set(heap, xs.items)
         if t is Range:
-            heap.reserve(array_bytes(max(xs.stop - xs.start, 0)))
-            return new_set(heap, range(xs.start, xs.stop))
+            heap.reserve(array_bytes(len(xs.values())))
+            return new_set(heap, xs.values())
         if t is SetObject:
             return new_set(heap, [unmap_key(k) for k in xs.items])
         raise RtError("TypeError", f"Set expects an array, range or Set, got {typeof(xs)}")

@@ -199,6 +199,8 @@ def _module_repr(m: ModuleObject) -> str:
 
 def _range_repr(r: Range) -> str:
     # Ranges are stored half-open: `a..=b` is Range(a, b + 1, inclusive=True).
+    if r.step != 1:  # (1.1: printed as it is written)
+        return f"range({r.start}, {r.stop}, {r.step})"
     if r.inclusive:
         return f"{r.start}..={r.stop - 1}"
     return f"{r.start}..{r.stop}"
@@ -469,6 +471,8 @@ def equals(a: Any, b: Any) -> bool:
 
 
 def _range_equals(a: Range, b: Range) -> bool:
+    if a.step != 1 or b.step != 1:  # (1.1) the same elements in the same order
+        return a.values() == b.values()
     if a.start >= a.stop and b.start >= b.stop:
         return True  # both empty
     return a.start == b.start and a.stop == b.stop

@@ -17,6 +17,9 @@ The syntax is RE2's (https://github.com/google/re2/wiki/Syntax): no
 backreferences or lookaround, which is what keeps matching linear.
 Without the extra, `import re` is an `ImportError`-like guest error naming
 `pip install 'tinyvm[re]'`.
+The checker types patterns and matches as the opaque types `Pattern` and
+`Match` (lang/tinylang/signatures.py RE_METHODS; library_generics.py);
+parameters of those types check a value's `type_name` (vm/typecheck.py).
 """
 
 from __future__ import annotations

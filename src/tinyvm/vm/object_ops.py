@@ -35,6 +35,9 @@ ITER_ARRAY, ITER_RANGE, ITER_STRING, ITER_MAP = 0, 1, 2, 3
 # Iterators whose next item may need guest code or a wait: FOR_ITER hands
 # them to ObjectOps.iter_transfer.
 ITER_GEN, ITER_CHAN = 4, 5
+# A range with a step other than 1 (1.1 `range(a, b, step)`): its own kind, so
+# the `a..b` iterator's path stays as it was.
+ITER_STEP = -1
 
 
 class ObjectOps:
@@ -165,7 +168,7 @@ class ObjectOps:
         if t is Array:
             it = Iterator(ITER_ARRAY, v)
         elif t is Range:
-            it = Iterator(ITER_RANGE, v)
+            it = Iterator(ITER_RANGE if v.step == 1 else ITER_STEP, v)
             it.pos = v.start
         elif t is str:
             it = Iterator(ITER_STRING, v)
@@ -202,6 +205,13 @@ class ObjectOps:
             if it.pos < len(s):
                 it.pos += 1
                 return s[it.pos - 1]
+            return UNINIT
+        if kind == ITER_STEP:
+            src = it.source
+            step = src.step
+            if it.pos < src.stop if step > 0 else it.pos > src.stop:
+                it.pos += step
+                return it.pos - step
             return UNINIT
         items = it.source.items  # ITER_MAP: an array of keys
         if it.pos < len(items):

@@ -68,7 +68,9 @@ __all__ = ["Checker", "TypeChecks", "compile_check", "compile_type", "first_chec
 Checker = Callable[[Any], Any]
 
 # typeof() names of the concurrency objects (issue 4) per generic type name.
-_GENERIC_TYPE_NAMES = {"Task": "task", "Chan": "chan", "Gen": "gen"}
+# Opaque host types the checker types as classes (1.1 `re`; lang/tinylang/library_generics.py).
+_HOST_CLASSES = ("Pattern", "Match")
+_GENERIC_TYPE_NAMES = {"Task": "task", "Chan": "chan", "Gen": "gen", "Set": "Set"}
 _CALLABLE = (Function, Native, BoundMethod, Class)
 
 
@@ -177,6 +179,8 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
                 return v
             elif name == "Comparable" and type(v) in (int, float, str):
                 return v  # the built-in interface of the scalars (TinyLang 1.1)
+            elif name in _HOST_CLASSES and getattr(type(v), "type_name", None) == name:
+                return v  # (1.1: the re module's opaque types, stdlib/re.py)
             return fail(v)
 
         return check_instance

@@ -52,6 +52,7 @@ from . import signatures as S
 from .flow import Proofs, assigned_narrowing, assigned_vars, breaks, completes, merge_narrowings, top_level_only
 from .hints import closest
 from .generics import GenericChecks
+from .library_generics import LibraryTypeChecks
 from .members import MemberChecks
 from .tuples import TupleChecks
 from .arguments import ArgumentRules
@@ -128,7 +129,7 @@ def _checked_left(e: A.Expr) -> A.Expr | None:
         return e.callee.obj if ct is A.Field else None if ct is A.SuperField else e.callee
     return A.left_operand(e)
 
-class Checker(GenericChecks, MemberChecks, TupleChecks, CheckRules, ArgumentRules):  # tlexpr: the 1.1 expressions (nilexpr.py), defaults and named arguments (arguments.py)
+class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, CheckRules, ArgumentRules):  # tlexpr: the 1.1 expressions (nilexpr.py), defaults and named arguments (arguments.py)
     def __init__(self, bag: DiagnosticBag, imports: dict[str, ModuleInfo], globals_: list[Var]):
         self.bag = bag
         self.imports = imports
@@ -640,7 +641,7 @@ class Checker(GenericChecks, MemberChecks, TupleChecks, CheckRules, ArgumentRule
             return STRING
         if t is RANGE:
             return INT
-        if isinstance(t, GenericT) and t.name in ("Chan", "Gen"):
+        if isinstance(t, GenericT) and t.name in ("Chan", "Gen", "Set"):
             return t.arg
         if t is not ANY:
             self.error(node, f"cannot iterate over a value of type {t}")
@@ -742,6 +743,7 @@ class Checker(GenericChecks, MemberChecks, TupleChecks, CheckRules, ArgumentRule
         # type each link outwards from the type of its left operand (the order
         # a recursive walk would take). `expected` matters to none of them.
         spine, e = A.left_spine(e, _checked_left, typed=True)
+        self.call_expected = expected if len(spine) == 1 else None  # (tlset: the context of `Set()`)
         ty = e.ty
         if ty is None:
             ty = e.ty = getattr(self, "e_" + type(e).__name__)(e, None if spine else expected)

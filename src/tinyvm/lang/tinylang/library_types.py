@@ -5,8 +5,7 @@ of the checker's call rules (members.py `call_builtin` sends them here).
 * `sum(xs)`: int for `[int]` or a range, float for `[float]`, else `any`.
 * `sorted(xs, key?)` and `reversed(xs)`: `[T]` for `[T]`, `[int]` for a range.
 * `any_of(xs, f)` / `all_of(xs, f)`: bool; f is checked as `fn(T) -> bool`.
-* `range(a, b)`: a range; `range(a, b, step)`: `[int]` (runtime/library.py:
-  the VM's ranges have no step).
+* `range(a, b, step?)`: a range, as `a..b` (heap/objects.py Range has a step).
 * `eprint(...)`: nil, any arguments, as `print`.
 """
 
@@ -43,7 +42,7 @@ def check_library_call(c: Checker, e: A.Call, name: str) -> Type:
         return c.loose_args(e)
     if name == "range":
         c.args(e, (INT,) * n, (), name)
-        return RANGE if n == 2 else ArrayT(INT)
+        return RANGE
     xt = c.expr(e.args[0])
     if xt is not ANY and xt is not RANGE and not isinstance(xt, ArrayT):
         c.error(e.args[0], f"argument 1 of {name}: expected an array or range, got {xt}")

@@ -441,7 +441,7 @@ class MemberChecks(_Base):
             at = e.args[0].ty
             if name in ("sqrt", "floor", "ceil", "round") and at not in NUMERIC and at is not ANY:
                 self._numeric_error(e, name, at)
-            elif name == "len" and at is not ANY and not isinstance(at, (ArrayT, MapT, TupleT)) and at not in (STRING, RANGE):
+            elif name == "len" and at is not ANY and not isinstance(at, (ArrayT, MapT, TupleT)) and at not in (STRING, RANGE) and not self.sized(at):
                 self.error(e.args[0], f"argument 1 of len: expected string, array, map or range, got {at}")
         return sig.ret
 

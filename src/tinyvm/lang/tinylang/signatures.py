@@ -27,6 +27,7 @@ from .types import (
     BuiltinT,
     ClassRefT,
     ClassSym,
+    ClassT,
     FnT,
     GenericT,
     ModuleT,
@@ -101,8 +102,8 @@ BUILTIN_SIGS: dict[str, Sig] = {
     "ceil": Sig((ANY,), INT),
     "round": Sig((ANY,), INT),
     # 1.1 (runtime/library.py). sum sorted reversed any_of all_of range eprint
-    # are typed by the checker (library_types.py); a Set is `any`
-    # until generics land (then Set<T>).
+    # are typed by the checker (library_types.py); `Set(...)` is typed
+    # Set<T> by the checker (library_generics.py), not by this entry.
     "ord": Sig((STRING,), INT),
     "chr": Sig((INT,), STRING),
     "Set": Sig((ANY,), ANY, required=0),
@@ -238,6 +239,16 @@ def generic_methods(t: GenericT) -> dict[str, Sig]:
         }
     if t.name == "Task":
         return {"cancel": Sig((), NIL), "done": Sig((), BOOL)}
+    if t.name == "Set":  # (1.1, runtime/sets.py; helper tlset)
+        return {
+            "add": Sig((a,), NIL),
+            "has": Sig((a,), BOOL, lookup=True),
+            "remove": Sig((a,), BOOL, lookup=True),
+            "len": Sig((), INT),
+            "union": Sig((t,), t),
+            "intersect": Sig((t,), t),
+            "diff": Sig((t,), t),
+        }
     return {"next": Sig((), RecordT((("done", BOOL), ("value", a))))}
 
 
@@ -312,7 +323,19 @@ STD_MODULE_TYPES: dict[str, ModuleT] = {
             ("normalize", FnT((STRING,), STRING)),
         ),
     ),
-    # Patterns and matches have no static type yet: their methods are checked
-    # at run time (stdlib/re.py).
-    "re": ModuleT("re", (("compile", FnT((STRING,), ANY)),)),
+    # Patterns and matches are opaque built-in types (library_generics.py),
+    # their methods in RE_METHODS (stdlib/re.py).
+    "re": ModuleT("re", (("compile", FnT((STRING,), ClassT("Pattern"))),)),
+}
+
+# The methods of the `re` module's values (stdlib/re.py; helper tlset).
+RE_METHODS: dict[str, dict[str, Sig]] = {
+    "Pattern": {
+        "match": Sig((STRING,), optional(ClassT("Match"))),
+        "search": Sig((STRING,), optional(ClassT("Match"))),
+        "find_all": Sig((STRING,), ArrayT(STRING)),
+        "replace": Sig((STRING, STRING), STRING),
+        "split": Sig((STRING,), ArrayT(STRING)),
+    },
+    "Match": {"group": Sig((INT,), optional(STRING), required=0), "span": Sig((), TupleT((INT, INT)))},
 }
