@@ -108,6 +108,10 @@ _RESULT = {
     _op["RANGE_INCL"]: OTHER,
     _op["MAKE_CLASS"]: OTHER,
 }
+# Issue 18, helper tljit: FORMAT makes a string (so that `-O`, which drops a
+# TO_STR of a value the IR proves a string, keeps `"${x:>4}"` verifiable);
+# BUILD_TUPLE a tuple and PAIRS an array.
+_RESULT.update({_op["FORMAT"]: STR, _op["BUILD_TUPLE"]: OTHER, _op["PAIRS"]: OTHER})
 _JUMP_KIND = "jump"
 # Methods the VM enters as ordinary frames (vm/calls.py construct), so they
 # must be plain functions.

@@ -45,7 +45,7 @@ from ..bytecode.dataflow import INT as K_INT
 from ..bytecode.dataflow import STR as K_STR
 from ..bytecode.dataflow import check_kinds, first_handlers, stack_kinds
 from ..bytecode.opcodes import BY_NAME, OPCODES, eval_effect
-from ..bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, MapT, Type, TypeTextError, parse_type_text
+from ..bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, MapT, TupleT, Type, TypeTextError, parse_type_text
 from .nodes import Block, FrameState, Function, Instr, fold_trivial_phis, replace_uses, set_terminator
 
 __all__ = ["OPS", "OpSpec", "Unsupported", "build"]
@@ -130,15 +130,27 @@ OPS: dict[str, OpSpec] = {
     "MAKE_CLOSURE": OpSpec("closure", "closure", True), "MAKE_CLASS": _v("make_class"),
     "FALSY": _v("falsy", False, "bool"), "PRINT": _v("print", result="none"),
     "ASSIGN_GLOBAL": _v("assign_global", result="none"),
-    # tlexpr: functions using these stay on the interpreter for now
+    # tlexpr: modelled since tljit (below)
     "POW": _NO, "FORMAT": _NO,
 }
-# Issue 18, helper tltuple: the tuple instructions are not modelled yet (a
-# function using them stays on the interpreter).
+# Issue 18, helper tltuple: the tuple instructions (modelled since tljit, below).
 OPS.update({"BUILD_TUPLE": _NO, "UNPACK_CHECK": _NO, "PAIRS": _NO})
-# Issue 18, helper tlenum: SET_STATIC (static members, enums) is not modelled
-# (code declaring such a class stays on the interpreter).
+# Issue 18, helper tlenum: SET_STATIC (modelled since tljit, below).
 OPS.update({"SET_STATIC": _NO})
+# Issue 18, helper tljit: TinyLang 1.1's instructions are ordinary value
+# instructions. All may raise (a wrong kind or size, OverflowError, a spec
+# that does not apply, out of memory): each carries a frame state, and the
+# passes treat them as impure unless ir/passes/facts.py proves otherwise
+# (float `**`, an `unpack_check` of a tuple typed with its size). `tuple` is
+# typed from its operands, `pow` float when a float operand makes it so.
+OPS.update({
+    "BUILD_TUPLE": _v("tuple", result="tuple"),
+    "UNPACK_CHECK": _v("unpack_check", result="same"),
+    "PAIRS": _v("pairs"),
+    "SET_STATIC": _v("set_static", result="none"),
+    "POW": _v("pow", result="pow", checked=True),
+    "FORMAT": _v("format", result="string"),
+})  # fmt: skip
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 
@@ -187,6 +199,15 @@ def _result_type(rule: str, op: str, args: list[Instr], attrs: tuple) -> Type | 
         return MapT(_common(ts[0::2]), _common(ts[1::2])) if ts else MapT(ANY, ANY)
     if rule == "int":
         return INT if all(t == INT for t in ts) else ANY
+    if rule == "tuple":
+        return TupleT(tuple(ts)) if ts and all(t is not None for t in ts) else ANY
+    if rule == "same":
+        return ts[0] if ts and ts[0] is not None else ANY
+    if rule == "pow":
+        # int ** int is an int or (a negative exponent) a float: any.
+        if all(t in (INT, FLOAT) for t in ts) and FLOAT in ts:
+            return FLOAT
+        return ANY
     if rule == "arith":
         if all(t == INT for t in ts):
             return INT
@@ -565,7 +586,7 @@ def _can_raise(spec: OpSpec) -> bool:
 
 
 # Result rules whose type follows from the operands' (inferred with the phis').
-_DERIVED = frozenset(("arith", "int", "array", "map"))
+_DERIVED = frozenset(("arith", "int", "array", "map", "tuple", "same", "pow"))
 
 
 def _settle(ins: Instr, new: Type | None) -> bool:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..bytecode.opcodes import OPCODES
-from ..bytecode.types import ANY, BOOL, FLOAT, INT
+from ..bytecode.types import ANY, BOOL, FLOAT, INT, STRING, TupleT
 from .build import OPS, decode
 from .nodes import Block, Function, Instr
 from .text import format_instr
@@ -94,8 +94,56 @@ def _fuel_ok(ins: Instr) -> str | None:
 
 
 _SIGNATURES["fuel"] = _fuel_ok
+# Issue 18, helper tljit: TinyLang 1.1's instructions (ir/build.py's OPS).
+
+
+def _tuple_ok(ins: Instr) -> str | None:
+    """`tuple v1, v2 : (int, any)`: no attributes; a tuple type has one element per operand."""
+    if ins.attrs:
+        return f"tuple takes no attributes, has {ins.attrs!r}"
+    if isinstance(ins.type, TupleT) and len(ins.type.elems) != len(ins.args):
+        return f"a tuple of {len(ins.args)} typed {ins.type}"
+    return None
+
+
+def _unpack_ok(ins: Instr) -> str | None:
+    """`unpack_check[n, kind] v`: a size >= 0 and the pattern kind (0 tuple, 1 array)."""
+    a = ins.attrs
+    if len(a) != 2 or type(a[0]) is not int or a[0] < 0 or a[1] not in (0, 1):
+        return f"unpack_check needs a size and a kind (0 or 1), has {a!r}"
+    return None
+
+
+def _pow_ok(ins: Instr) -> str | None:
+    """`pow`: an int result only from int operands (int ** negative int is a float)."""
+    ts = [a.type for a in ins.args]
+    if ins.type == INT and any(t not in (INT, ANY) for t in ts):
+        return "an int result from operands not all int"
+    return None
+
+
+def _format_ok(ins: Instr) -> str | None:
+    """`format["spec"] v : string`."""
+    if len(ins.attrs) != 1 or type(ins.attrs[0]) is not str:
+        return f"format needs one spec attribute, has {ins.attrs!r}"
+    if ins.type not in (STRING, ANY):
+        return f"format makes a string, is typed {ins.type}"
+    return None
+
+
+def _set_static_ok(ins: Instr) -> str | None:
+    """`set_static["name"] class, value`: no result."""
+    if len(ins.attrs) != 1 or type(ins.attrs[0]) is not str:
+        return f"set_static needs one member name, has {ins.attrs!r}"
+    if ins.type is not None:
+        return "set_static has no result"
+    return None
+
+
+_SIGNATURES.update({"tuple": _tuple_ok, "unpack_check": _unpack_ok, "pow": _pow_ok, "format": _format_ok, "set_static": _set_static_ok})
 # Fixed operand counts.
 _ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1, "fuel": 0}
+_ARITY.update({"unpack_check": 1, "pairs": 1, "pow": 2, "format": 1, "set_static": 2})  # (tljit)
 _TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
 
 

@@ -49,7 +49,7 @@ from typing import Any
 
 from ..bytecode import opcodes as O
 from ..bytecode.opcodes import OPCODES, eval_effect
-from ..bytecode.types import BOOL, FLOAT, INT
+from ..bytecode.types import BOOL, FLOAT, INT, TupleT
 from ..ir.build import OPS, decode
 from ..ir.nodes import Block, FrameState, Function, Instr
 from ..ir.passes.prune import live_locals
@@ -776,6 +776,9 @@ class _Gen:
         (vm/ops_values.py), so the result is the interpreter's."""
         out: list[tuple[str, str]] = []
         types = [x.type for x in ins.args]
+        v11 = _fast_paths_v11(ins, op, a, v, self.code, self.int_fast)
+        if v11 is not None:
+            return v11
         if op in ("get_field", "set_field", "set_field_proven"):
             name = repr(self.code.names[args[0]])
             if op == "get_field":
@@ -794,6 +797,8 @@ class _Gen:
         if op in ("get_index", "set_index"):
             test = f"type({a[0]}) is _Array and type({a[1]}) is int and 0 <= {a[1]} < len({a[0]}.items)"
             out.append((test, f"{v} = {a[0]}.items[{a[1]}]" if op == "get_index" else f"{a[0]}.items[{a[1]}] = {a[2]}" + _barrier(ins, a, 2)))
+            if op == "get_index":  # (tljit: a tuple's element, as runtime/tuples.py get_index)
+                out.append((test.replace("_Array", "_Tuple", 1), f"{v} = {a[0]}.items[{a[1]}]"))
             return out
         if not self.int_fast or len(a) > 2:
             return out
@@ -924,6 +929,49 @@ def _barrier(ins: Instr, a: list, k: int) -> str:
     if x.type in _SCALAR_TYPES or (x.op == "const" and x.attrs and type(x.attrs[0]) in _SCALAR_CONSTS):
         return ""
     return f"\nif {a[0]}.mark == _heap.watch: _heap.barrier({a[0]}, {a[k]})"
+
+
+def _fast_paths_v11(ins: Instr, op: str, a: list, v: str, code: Any, int_fast: bool) -> list[tuple[str, str]] | None:
+    """Fast paths of TinyLang 1.1's instructions (issue 18, helper tljit), as
+    `_Gen.fast_paths` (None: not one of them). None of them raises or
+    allocates: every other case steps, so errors, traces, fuel and the heap
+    are the interpreter's. A tuple's element `t.0` (GET_FIELD, as
+    runtime/tuples.py get_element), UNPACK_CHECK of a tuple or array of the
+    pattern's size (proven when the operand is typed a tuple of that size),
+    and `**` of two floats (ops_tlexpr's float power, which never raises) or
+    of an int and an exponent 0..63 whose exact power fits int64 (where the
+    interpreter's checked power returns that same value)."""
+    if op == "get_field":
+        name = ins.attrs[0] if ins.attrs else ""
+        if type(name) is not str or not (name.isascii() and name.isdigit() and (name == "0" or name[0] != "0")):
+            return None
+        i = int(name)
+        t = ins.args[0].type
+        if isinstance(t, TupleT) and i < len(t.elems):
+            return [("True", f"{v} = {a[0]}.items[{i}]")]
+        # (no instance has a field named by digits: anything but a tuple steps)
+        return [(f"type({a[0]}) is _Tuple and len({a[0]}.items) > {i}", f"{v} = {a[0]}.items[{i}]")]
+    if op == "unpack_check":
+        n, kind = ins.attrs
+        t = ins.args[0].type
+        if kind == 0 and isinstance(t, TupleT) and len(t.elems) == n:
+            return [("True", f"{v} = {a[0]}")]
+        cls = "_Tuple" if kind == 0 else "_Array"
+        return [(f"type({a[0]}) is {cls} and len({a[0]}.items) == {n}", f"{v} = {a[0]}")]
+    if op == "pow":
+        if not int_fast:
+            return []
+        ts = [x.type for x in ins.args]
+        if ts == [FLOAT, FLOAT]:
+            return [("True", f"{v} = _fpow({a[0]}, {a[1]})")]
+        out = []
+        if FLOAT not in ts:
+            ints = "" if ts == [INT, INT] else f"type({a[0]}) is int and type({a[1]}) is int and "
+            out.append((f"{ints}0 <= {a[1]} <= 63 and _MIN <= ({v} := {a[0]} ** {a[1]}) <= _MAX", "pass"))
+        if INT not in ts:
+            out.append((f"type({a[0]}) is float and type({a[1]}) is float", f"{v} = _fpow({a[0]}, {a[1]})"))
+        return out
+    return None
 
 
 def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False, metered: bool = False) -> Generated:

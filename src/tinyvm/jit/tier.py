@@ -37,13 +37,14 @@ from typing import Any
 from ..bytecode import opcodes as O
 from ..bytecode.code import Code
 from ..bytecode.opcodes import OPCODES
-from ..heap.objects import INT_MAX, INT_MIN, UNINIT, Array, Instance
+from ..heap.objects import INT_MAX, INT_MIN, UNINIT, Array, Instance, Tuple
 from ..ir.build import Unsupported, build, decode
 from ..ir.passes import PassContext, default_pipeline, run_pipeline
 from ..runtime.errors import RtError, Throw
 from ..runtime.values import typeof
 from ..sched.scheduler import Switch
 from ..vm.blocks import BLOCK_PC
+from ..vm.ops_tlexpr import float_power
 from .codegen import Generated, NotCompilable, generate
 from .fuel import meter
 
@@ -576,6 +577,7 @@ class Jit:
             "_Instance": Instance,
             "_Array": Array,
             "_UNINIT": UNINIT, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
+            "_Tuple": Tuple, "_fpow": float_power,  # (tljit: TinyLang 1.1's fast paths, codegen._fast_paths_v11)
         }  # fmt: skip
 
     def _install(self, st: CodeState, gen: Generated, ns: dict) -> None:

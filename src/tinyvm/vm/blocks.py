@@ -52,6 +52,9 @@ from typing import Any, Callable
 from ..bytecode import opcodes as O
 from ..runtime.errors import RtError, undefined_global
 from .typecheck import inline_test
+from ..heap.objects import Tuple
+from ..runtime import tuples
+from .ops_tlexpr import float_power, power
 from ..runtime.values import typeof
 
 BLOCK_PC = -2
@@ -80,6 +83,16 @@ _TAILS = frozenset({
     O.SPAWN, O.SPAWN_GLOBAL, O.AWAIT, O.BUILD_ARRAY, O.BUILD_MAP, O.BUILD_RECORD, O.BUILD_STRING,
     O.TO_STR, O.GET_ITER, O.THROW, O.YIELD,
 })  # fmt: skip
+# Issue 18, helper tljit: TinyLang 1.1's instructions. `**` and a
+# destructuring's check are body work (no allocation: the float power and
+# the check's success inline, the rest through ops_tlexpr.power and
+# runtime/tuples.py unpack_check with fb.epc set, as the operators' slow
+# paths); those that allocate or charge the heap (a tuple, PAIRS' array,
+# FORMAT's string, SET_STATIC's member) end a block as its tail, so that every
+# live value is in the frame when they run.
+_BODY_OPS = _BODY_OPS | {O.POW, O.UNPACK_CHECK}
+_WORK = _WORK | {O.POW, O.UNPACK_CHECK}
+_TAILS = _TAILS | {O.BUILD_TUPLE, O.PAIRS, O.FORMAT, O.SET_STATIC}
 _SCALARS = (int, float, str, bool, type(None))
 
 _cache: dict[str, Callable] = {}
@@ -431,6 +444,19 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             else:
                 g.emit(f"fb.epc = {pcp}; {r} = {slow}({x}, {y})")
             g.stack.append(r)
+        elif opc == O.POW:  # (tljit)
+            y = g.pop()
+            x = g.pop()
+            r = g.temp()
+            g.emit(f"if type({x}) is float and type({y}) is float: {r} = {g.param(float_power)}({x}, {y})")
+            g.emit(f"else: fb.epc = {g.param(pc)}; {r} = {g.param(power)}({x}, {y})")
+            g.stack.append(r)
+        elif opc == O.UNPACK_CHECK:  # (tljit) the value stays: only the check runs
+            x = g.pop()
+            n, kind = args
+            cls = g.param(Tuple if kind == tuples.UNPACK_TUPLE else Array)
+            g.emit(f"if not (type({x}) is {cls} and len({x}.items) == {g.param(n)}): fb.epc = {g.param(pc)}; {g.param(tuples.unpack_check)}({x}, {g.param(n)}, {g.param(kind)})")
+            g.stack.append(x)
         else:
             end = (pc, opc, args)
     return end

@@ -3,9 +3,8 @@ TinyLang 1.1; bytecode/opcodes.py, the table is vm/ops.py). Reading a static
 member goes through GET_FIELD and CALL_METHOD on the class (vm/object_ops.py,
 vm/calls.py); the rules live in runtime/enums.py.
 
-The JIT's IR builder does not model SET_STATIC (ir/build.py raises
-`Unsupported`): code declaring a class with static members (or an enum) stays
-on the interpreter, correct on every tier. Only declarations use it.
+The JIT compiles SET_STATIC (ir/build.py `set_static`, helper tljit): compiled
+code runs this closure. Only declarations use it.
 """
 
 from __future__ import annotations

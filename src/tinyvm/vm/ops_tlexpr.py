@@ -2,9 +2,9 @@
 (POW) and format specs in interpolation (FORMAT).
 
 Both are plain value instructions: they replace their operands by the
-result, or raise the guest error at their own position. The JIT's IR builder
-does not model them yet (ir/build.py marks them unsupported), so a function
-using them runs on the interpreter on every tier: correct, not compiled.
+result, or raise the guest error at their own position. The JIT compiles
+them (ir/build.py `pow`, `format`; jit/codegen.py inlines `**` of two floats
+and the int cases that fit, and steps through these closures otherwise).
 
 `**` follows the int rules of the other operators: int ** non-negative int is
 exact and checked against int64 (OverflowError), computed without ever
@@ -47,6 +47,10 @@ def _fpow(x: float, y: float) -> float:
             odd = y.is_integer() and int(y) % 2 == 1
             return math.copysign(math.inf, x) if odd else math.inf
         return math.nan
+
+
+# (tljit: the JIT's inline `**` of two floats calls this, jit/codegen.py)
+float_power = _fpow
 
 
 def power(a: Any, b: Any) -> Any:

@@ -3,9 +3,9 @@ UNPACK_CHECK and PAIRS (bytecode/opcodes.py; the table is vm/ops.py). The
 rules they apply live in runtime/tuples.py; reading an element (`t.0`, `t[i]`)
 goes through GET_FIELD and GET_INDEX (vm/object_ops.py).
 
-The JIT's IR builder does not model these instructions (ir/build.py raises
-`Unsupported`): a function that builds or destructures tuples stays on the
-interpreter, correct on every tier.
+The JIT compiles them (ir/build.py `tuple`, `unpack_check`, `pairs`; helper
+tljit): compiled code runs these closures, except the checks it can do inline
+(jit/codegen.py `_fast_paths_v11`).
 """
 
 from __future__ import annotations

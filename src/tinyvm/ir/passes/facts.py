@@ -17,7 +17,7 @@ the handler, so every pass can delete instructions through `remove_instr`.
 
 from __future__ import annotations
 
-from ...bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, Type
+from ...bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, TupleT, Type
 from ..nodes import Block, Function, Instr
 from ..verify import dominates, dominators, reverse_postorder
 
@@ -75,6 +75,20 @@ def is_pure(ins: Instr) -> bool:
         return ins.type != ANY and ts[0] == ins.type
     if op == "to_str":
         return ts[0] == STRING
+    return _pure_v11(ins, op, ts)
+
+
+def _pure_v11(ins: Instr, op: str, ts: list[Type | None]) -> bool:
+    """TinyLang 1.1's instructions (issue 18, helper tljit): `**` of numbers
+    one of which is a float is IEEE power, which never raises (ops_tlexpr
+    `_fpow`); `unpack_check[n, 0]` of a value typed a tuple of n elements
+    cannot fail (the entry check of a typed tuple checks its size). The
+    others may raise or allocate: impure."""
+    if op == "pow":
+        return all(t in _NUMS for t in ts) and FLOAT in ts
+    if op == "unpack_check":
+        t = ts[0]
+        return ins.attrs[1:2] == (0,) and isinstance(t, TupleT) and len(t.elems) == ins.attrs[0]
     return False
 
 
@@ -84,6 +98,7 @@ def is_pure(ins: Instr) -> bool:
 _DETERMINISTIC = frozenset({
     "add", "sub", "mul", "div", "mod", "band", "bor", "bxor", "shl", "shr", "neg", "bnot", "not",
     "lt", "le", "gt", "ge", "check_bool", "check_type",
+    "pow",  # (tljit: numbers only, no identity; its errors depend on the operands alone)
 })  # fmt: skip
 _VALUE_TYPES = (INT, FLOAT, STRING, BOOL)
 
