@@ -139,6 +139,10 @@ OPS.update({"BUILD_TUPLE": _NO, "UNPACK_CHECK": _NO, "PAIRS": _NO})
 # Issue 18, helper tlenum: SET_STATIC (static members, enums) is not modelled
 # (code declaring such a class stays on the interpreter).
 OPS.update({"SET_STATIC": _NO})
+# Issue 18, helper tldefault: a function whose parameters have defaults (its
+# prologue tests JUMP_IF_PASSED), and a call skipping one of them by name
+# (LOAD_MISSING), stay on the interpreter.
+OPS.update({"JUMP_IF_PASSED": _NO, "LOAD_MISSING": _NO})
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 

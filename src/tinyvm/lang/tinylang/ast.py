@@ -201,7 +201,7 @@ class Field(Expr):
 class Param(Node):
     name: str
     type: TypeExpr | None
-    default: Expr | None = None  # tlexpr: `fill: string = " "` (a constant: parser)
+    default: Expr | None = None  # tlexpr: `fill: string = " "` (tldefault: any expression, evaluated by the callee)
 
 
 @dataclass(slots=True)
@@ -273,6 +273,13 @@ class OptChain(Expr):
 
     obj: Expr
     link: Expr
+
+
+@dataclass(slots=True)
+class Missing(Expr):
+    """tldefault: a left-out argument of a call to a known function (named
+    arguments skipped a parameter with a default that is not a constant):
+    LOAD_MISSING, and the callee's prologue evaluates the default."""
 
 
 @dataclass(slots=True)

@@ -109,7 +109,7 @@ def subst(t: Type, m: dict) -> Type:
     if isinstance(t, RecordT):
         return RecordT(tuple((n, subst(x, m)) for n, x in t.fields))
     if isinstance(t, FnT):
-        return FnT(tuple(subst(p, m) for p in t.params), subst(t.ret, m), t.names, t.owner)
+        return FnT(tuple(subst(p, m) for p in t.params), subst(t.ret, m), t.names, t.owner, t.required)
     return t
 
 

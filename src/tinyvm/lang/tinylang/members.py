@@ -265,7 +265,7 @@ class MemberChecks(_Base):
             # Places name the callee as its own run-time checks do; a function
             # type written as an annotation has no names: use the expression.
             owner = ct.owner if ct.owner and ct.names else who
-            self.args(e, ct.params, ct.names, owner, who=who, global_call=global_call, prove=not global_call)
+            self.args(e, ct.params, ct.names, owner, ct.required, who=who, global_call=global_call, prove=not global_call)
             return ct.ret
         if isinstance(ct, ClassRefT):
             enums.check_construct(self, e, ct)  # tlenum (1.1)
