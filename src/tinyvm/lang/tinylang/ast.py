@@ -124,6 +124,9 @@ class Name(Expr):
     # `Stack<int>` / `first<int>` before a call: explicit type arguments (1.1
     # generics; checked, then erased: only the checker reads them).
     type_args: Any = field(default=None, kw_only=True)
+    # tldefault: followed by `(` (a callee), as the parser saw it; a generic
+    # function named elsewhere is a value, instantiated (generics.py e_Name).
+    called: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -195,6 +198,9 @@ class Index(Expr):
 class Field(Expr):
     obj: Expr
     name: str
+    # tldefault: `b.map<int>(f)`, `lib.first<int>(xs)`: explicit type
+    # arguments of a method or module member before a call (checker only).
+    type_args: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)

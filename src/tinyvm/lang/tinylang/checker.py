@@ -775,8 +775,8 @@ class Checker(GenericChecks, MemberChecks, TupleChecks, CheckRules, ArgumentRule
         if ref is None:
             return ANY
         if ref.kind == BUILTIN:
-            return S.builtin_type(ref.name)
-        return self.read_type(ref.var)
+            return self.name_value(e, expected, S.builtin_type(ref.name))
+        return self.name_value(e, expected, self.read_type(ref.var))  # tldefault: a generic fn as a value (generics.py)
 
     def e_SelfExpr(self, e: A.SelfExpr, expected: Type | None) -> Type:
         cls = self.ctx.cls
