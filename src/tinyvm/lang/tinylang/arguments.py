@@ -136,6 +136,18 @@ class ArgumentRules:
                     a = A.Hole(e.line, e.col)
                     a.ty = ANY
             out.append(a)
+        if not _fixed_callee(e):
+            # tldefault: the function that runs may not be the one the checker
+            # sees (an override, a REPL redefinition): leave out only trailing
+            # arguments (the VM pads them, or reports the callee's count);
+            # never pass the marker of a left-out one to it.
+            while out and type(out[-1]) is A.Missing:
+                out.pop()
+            for i, a in enumerate(out):
+                if type(a) is A.Missing and ok:
+                    self.error(e, f"argument '{params[i].name}' of {who} must be passed: a method's default that is not a constant can only be left out after the last argument given")
+                    a.ty = ANY
+                    break
         e.args = out
 
     def check_defaults(self, node: A.FnDecl | A.Lambda, params: tuple[Type, ...]) -> None:
@@ -154,6 +166,17 @@ class ArgumentRules:
         # Reached only where bind_args does not run: `super.m(name: v)`.
         self.error(e, "named arguments need a function, method or class known at compile time")
         return self.expr(e.value, expected)
+
+
+def _fixed_callee(e: A.Call) -> bool:
+    """tldefault: does the call run exactly the declaration the checker bound
+    it to -- a top-level or local `fn` or a class named directly -- so it may
+    pass the marker of a left-out argument in the middle?"""
+    callee = e.callee
+    if type(callee) is not A.Name or callee.ref is None or callee.ref.var is None:
+        return False
+    var = callee.ref.var
+    return not getattr(var, "session", False) and isinstance(var.decl, (A.FnDecl, A.ClassDecl))
 
 
 def _fresh_copy(default: A.Expr, line: int, col: int) -> A.Expr:

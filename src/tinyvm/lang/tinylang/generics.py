@@ -483,7 +483,7 @@ class GenericChecks(_Base):
                     elif targs is not None:
                         self.error(callee, f"'{recv.name}.{name}' takes no type arguments")
                     callee.ty = sig
-                    self.args(e, sig.params, sig.names, sig.owner or f"{recv.name}.{name}", prove=True)
+                    self.args(e, sig.params, sig.names, sig.owner or f"{recv.name}.{name}", sig.required, prove=True)
                     self.prove_erased(e, orig)
                     return sig.ret
         if targs is not None and not isinstance(ot, ModuleT):  # (a module's member: call_value)

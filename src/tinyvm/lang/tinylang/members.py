@@ -340,7 +340,7 @@ class MemberChecks(_Base):
                 if sig is None:  # a built-in class's method (init)
                     return self.loose_args(e)
                 callee.ty = sig
-                self.args(e, sig.params, sig.names, sig.owner, prove=True)
+                self.args(e, sig.params, sig.names, sig.owner, sig.required, prove=True)  # (tldefault: trailing defaults may be left out)
                 return sig.ret
         if isinstance(ot, ArrayT) and name in S.GENERIC_ARRAY_METHODS:
             callee.ty = ANY
