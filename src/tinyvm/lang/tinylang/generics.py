@@ -35,10 +35,13 @@ Inheritance: `class IntStack extends Stack<int>` records the parent's type
 arguments (`ClassSym.parent_args`, in terms of the class's own parameters);
 `recv_map` composes them along the chain.
 
+Explicit type arguments may also be written on method calls and a module's
+members (`b.map<int>(f)`, `lib.Stack<int>()`: `call_method`, `call_value`);
+a generic function named as a value is instantiated (`name_value`: `let f =
+first<int>`, or from the expected type; `any` for what nothing determines).
+
 Limits (documented in docs/tinylang-1.1.md): type parameters of local
-(nested) functions and classes are not supported; explicit type arguments
-are written on names only (`Stack<int>()`, `first<int>(...)`), not on
-methods (`s.map<int>(...)`) or module members (`lib.Stack<int>()`).
+(nested) functions and classes are not supported.
 """
 
 from __future__ import annotations
