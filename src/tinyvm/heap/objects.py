@@ -258,7 +258,8 @@ class Function(HeapObject):
         self.arity = code.arity
         # tldefault: the fewest arguments a call may pass (self included); the
         # others have defaults, filled by the callee's prologue.
-        self.required = code.arity if code.required < 0 else code.required
+        required = getattr(code, "required", -1)  # (tests build functions of stand-in code objects)
+        self.required = code.arity if required < 0 else required
         self.nlocals = code.nlocals
         self.owner = None  # the class a method belongs to
         self.checks = checks
