@@ -686,7 +686,7 @@ def test_tvm_round_trip_of_field_types():
     init = asm("m", ops, consts=(info, plain, ("int?", "value of x")), flags=FLAG_MODULE, path="m.tl")
     b = Bundle("m", {"m": ModuleCode("m.tl", "00" * 32, (), (), (), init)})
     data = dump_bundle(b)
-    assert int.from_bytes(data[4:6], "big") == FORMAT_VERSION == 5
+    assert int.from_bytes(data[4:6], "big") == FORMAT_VERSION == 6
     loaded = load_bundle(data)
     assert same(loaded, b)
     got = loaded.modules["m"].init.consts

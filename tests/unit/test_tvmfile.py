@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tvm_samples import TRICKY_CONSTS, asm, sample_bundle, sample_lib, same  # noqa: E402
 
 from tinyvm.bytecode import tvmfile  # noqa: E402
-from tinyvm.bytecode.code import FLAG_MODULE, Bundle, ClassInfo, ModuleCode  # noqa: E402
+from tinyvm.bytecode.code import FLAG_MODULE, Bundle, ClassInfo, Code, ModuleCode  # noqa: E402
 from tinyvm.bytecode.tvmfile import (  # noqa: E402
     FORMAT_VERSION,
     HEADER_SIZE,
@@ -140,7 +140,7 @@ def test_dump_rejects_unserialisable_constant():
 def test_header_layout():
     data = dump_bundle(sample_bundle())
     assert data[:4] == b"TVM\x00"
-    assert struct.unpack(">H", data[4:6]) == (5,)
+    assert struct.unpack(">H", data[4:6]) == (6,)
     assert data[6:38] == hashlib.sha256(data[38:]).digest()
     assert HEADER_SIZE == 38
 
@@ -159,7 +159,10 @@ def test_truncated_header():
 
 def test_unsupported_version():
     data = dump_bundle(sample_bundle())
-    assert load_error(data[:4] + b"\x00\x07" + data[6:], "version") == "bad .tvm file: unsupported format version 7"
+    assert load_error(data[:4] + b"\x00\x07" + data[6:], "version") == "bad .tvm file: unsupported format version 7 (this TinyVM reads version 6: recompile the program with tvmc)"
+    # tldefault: a file of the previous version (code objects without
+    # `required`) is rejected with the same clear message.
+    assert load_error(data[:4] + b"\x00\x05" + data[6:], "version") == "bad .tvm file: unsupported format version 5 (this TinyVM reads version 6: recompile the program with tvmc)"
 
 
 def test_checksum_mismatch():
@@ -306,3 +309,24 @@ def test_class_interfaces_round_trip(tmp_path):
     infos = {k.name: k for k in load_bundle(data).modules["shapes"].init.consts if isinstance(k, ClassInfo)}
     assert infos["Shape"].flags == CLASS_INTERFACE and infos["Sq"].interfaces == ("Shape",)
     assert dump_bundle(load_bundle(data)) == data
+
+
+def test_required_round_trip_and_bounds():
+    # tldefault: `Code.required` (parameters with defaults) is written and read
+    # back, and the verifier rejects a count outside -1..arity.
+    import dataclasses
+
+    from tinyvm.api import VM
+
+    src = Path(__file__).resolve().parents[1] / "lang" / "13_v1_1" / "parameters" / "evaluated.tl"
+    b = VM().compile_file(str(src))
+    data = dump_bundle(b)
+    again = load_bundle(data)
+    main = again.modules[again.main]
+    codes = [k for k in main.init.consts if isinstance(k, Code) and k.name == "f"]
+    assert [c.required for c in codes] == [1]
+    assert dump_bundle(again) == data
+    bad_f = dataclasses.replace(codes[0], required=4)
+    init = dataclasses.replace(main.init, consts=tuple(bad_f if k is codes[0] else k for k in main.init.consts))
+    bad = Bundle(again.main, {**again.modules, again.main: dataclasses.replace(main, init=init)})
+    load_error(dump_bundle(bad), "required 4 must be -1 or between 0 and arity 3")

@@ -65,6 +65,7 @@ def assemble(
     flags: int,
     local_types: tuple[str, ...] = (),
     ret_type: str = "",
+    required: int = -1,
 ) -> Code:
     # 1. layout
     offset = 0
@@ -114,6 +115,7 @@ def assemble(
         flags=flags,
         local_types=local_types,
         ret_type=ret_type,
+        required=required,
     )
 
 

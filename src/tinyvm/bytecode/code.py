@@ -115,6 +115,10 @@ class Code:
     # other slots' types are information only.
     local_types: tuple[str, ...] = ()
     ret_type: str = ""
+    # tldefault (TinyLang 1.1): how many of the `arity` parameters a call must
+    # pass; -1 when all must. The others have defaults: a call may leave them
+    # out and the function's prologue (JUMP_IF_PASSED) evaluates them.
+    required: int = -1
 
     def position(self, offset: int) -> tuple[int, int]:
         """Source (line, col) of the instruction covering `offset`."""

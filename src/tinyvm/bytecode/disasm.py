@@ -197,7 +197,8 @@ def _flags_text(flags: int) -> str:
 def _format_one(code: Code, globals_: tuple[str, ...]) -> list[str]:
     out = [
         f"== fn {code.name} ({code.path}:{code.line}) arity {code.arity}, "
-        f"{code.nlocals} locals, max stack {code.max_stack}{_flags_text(code.flags)} =="
+        + (f"required {code.required}, " if code.required >= 0 else "")  # tldefault: defaults
+        + f"{code.nlocals} locals, max stack {code.max_stack}{_flags_text(code.flags)} =="
     ]
     if code.captures:
         caps = []

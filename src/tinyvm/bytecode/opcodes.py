@@ -154,6 +154,11 @@ _TABLE: list[tuple] = [
     # tlexpr (issue 18, TinyLang 1.1 expressions): power and format specs.
     ("POW", (), "2", 1, "a ** b: int ** non-negative int is a checked int (OverflowError), other numbers a float"),
     ("FORMAT", (CONST,), "1", 1, "format the top of stack with the format spec consts[a] (Python's mini-language; ValueError if it does not apply)"),
+    # tldefault (issue 18, TinyLang 1.1 defaults evaluated at each call): a call
+    # may leave out parameters that have defaults (Code.required); the callee's
+    # prologue evaluates each default whose argument is missing.
+    ("JUMP_IF_PASSED", (LOCAL, JUMP_KIND), "0", 0, "jump to b unless parameter slot a holds the marker of a left-out argument (the code between evaluates the parameter's default into the slot)", "0"),
+    ("LOAD_MISSING", (), "0", 1, "push the marker of a left-out argument: a call's argument for a parameter with a default that named arguments skipped"),
 ]
 
 OPCODES: tuple[OpInfo, ...] = tuple(

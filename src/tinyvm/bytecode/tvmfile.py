@@ -7,7 +7,7 @@ as hostile: whatever the bytes, it either returns a verified `Bundle` or raises
 `LoadError` -- never another exception, never an allocation driven by an
 unchecked length, never unbounded recursion.
 
-File layout (version 5)
+File layout (version 6)
 -----------------------
 
 Version 2 (issue 3) added `field_types` to class constants; version 3 (issue
@@ -15,13 +15,15 @@ Version 2 (issue 3) added `field_types` to class constants; version 3 (issue
 version 4 (issue 5, Lox) added the JUMP_IF_FALSY, JUMP_IF_TRUTHY, FALSY, PRINT
 and ASSIGN_GLOBAL instructions (numbered after all earlier ones), `flags` on
 class constants, and the module language "lox". Version 5 (issue 18, TinyLang 1.1) added
-`interfaces` to class constants.
+`interfaces` to class constants. Version 6 (issue 18, helper tldefault) added
+`required` to code objects and the JUMP_IF_PASSED and LOAD_MISSING
+instructions (parameter defaults evaluated by the callee).
 Files of other versions are rejected (recompile them with `tvmc`).
 
 Header, fixed 38 bytes::
 
     magic     4 bytes   b"TVM\\x00"
-    version   u16       big-endian, currently 5
+    version   u16       big-endian, currently 6
     checksum  32 bytes  sha256 of the payload (everything after the header)
 
 Primitive encodings used by the payload:
@@ -64,6 +66,7 @@ Payload::
     svarint  max_stack, flags
     strs     local_types
     str      ret_type
+    svarint  required
 
 `const` is a one-byte tag followed by its body::
 
@@ -101,7 +104,7 @@ from .verifier import VerifyError, verify_module
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]
 
 MAGIC = b"TVM\x00"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 _CHECKSUM_SIZE = 32  # sha256 digest
 HEADER_SIZE = len(MAGIC) + 2 + _CHECKSUM_SIZE
 # Maximum nesting of tuple/code/class constants: the format's one nesting
@@ -226,6 +229,7 @@ class _Writer:
         self.svarint(c.flags)
         self.strings(c.local_types)
         self.string(c.ret_type)
+        self.svarint(c.required)
 
     def module(self, key: str, m: ModuleCode) -> None:
         self.string(key)
@@ -410,6 +414,7 @@ class _Reader:
         flags = self.svarint("flags")
         local_types = self.strings("local types")
         ret_type = self.string("return type")
+        required = self.svarint("required argument count")
         return Code(
             name=name,
             path=path,
@@ -429,6 +434,7 @@ class _Reader:
             flags=flags,
             local_types=local_types,
             ret_type=ret_type,
+            required=required,
         )
 
     def module(self) -> tuple[str, ModuleCode]:
@@ -452,7 +458,7 @@ def _decode(data: bytes) -> Bundle:
         raise _bad("not a TinyVM bytecode file (bad magic)")
     version = int.from_bytes(data[4:6], "big")
     if version != FORMAT_VERSION:
-        raise _bad(f"unsupported format version {version}")
+        raise _bad(f"unsupported format version {version} (this TinyVM reads version {FORMAT_VERSION}: recompile the program with tvmc)")
     payload = data[HEADER_SIZE:]
     if hashlib.sha256(payload).digest() != data[6:HEADER_SIZE]:
         raise _bad("checksum mismatch")

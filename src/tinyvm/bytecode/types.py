@@ -89,6 +89,10 @@ class FnT(Type):
     # Names for messages ("argument 'b' of add"); not part of the type's identity.
     names: tuple[str, ...] = field(default=(), compare=False)
     owner: str = field(default="", compare=False)
+    # tldefault (TinyLang 1.1): the type of a declared function whose last
+    # parameters have defaults may be called with `required` arguments or
+    # more; -1: every parameter is required. Not part of the identity either.
+    required: int = field(default=-1, compare=False)
 
     def text(self) -> str:
         return f"fn({', '.join(p.text() for p in self.params)}) -> {self.ret.text()}"

@@ -213,6 +213,8 @@ class _Verifier:
         if c.nlocals < c.arity + 1:
             # slot 0 is the running function, parameters follow it
             raise self.fail(f"nlocals {c.nlocals} is less than arity {c.arity} + 1")
+        if not _is_int(c.required) or not -1 <= c.required <= c.arity:  # tldefault
+            raise self.fail(f"required {c.required!r:.40} must be -1 or between 0 and arity {c.arity}")
         if len(c.local_names) != c.nlocals:
             raise self.fail(f"{len(c.local_names)} local names for {c.nlocals} locals")
         for i, cap in enumerate(c.captures):

@@ -244,7 +244,7 @@ class Function(HeapObject):
     of (frame slot, checker) applied on entry by every call but CALL_GLOBAL
     (vm/typecheck.py; built once per code object by the VM)."""
 
-    __slots__ = ("code", "name", "upvals", "module", "entry", "arity", "nlocals", "owner", "code_pad", "checks")
+    __slots__ = ("code", "name", "upvals", "module", "entry", "arity", "nlocals", "owner", "code_pad", "checks", "required")
     type_name = "function"
 
     def __init__(self, code: Any, upvals: tuple, module: Any, entry: Any, checks: tuple | None = None) -> None:
@@ -256,6 +256,10 @@ class Function(HeapObject):
         self.module = module
         self.entry = entry
         self.arity = code.arity
+        # tldefault: the fewest arguments a call may pass (self included); the
+        # others have defaults, filled by the callee's prologue.
+        required = getattr(code, "required", -1)  # (tests build functions of stand-in code objects)
+        self.required = code.arity if required < 0 else required
         self.nlocals = code.nlocals
         self.owner = None  # the class a method belongs to
         self.checks = checks
@@ -489,3 +493,19 @@ class _Uninit:
 
 
 UNINIT: Any = _Uninit()
+
+
+# tldefault (TinyLang 1.1 defaults evaluated at each call): the value of a
+# parameter whose argument the caller left out. The call set-up (vm/calls.py
+# push_frame) pads a short argument list with it, a call site that skips a
+# middle parameter pushes it (LOAD_MISSING), and the callee's prologue
+# (JUMP_IF_PASSED) replaces it by the parameter's default before any guest
+# code can see it.
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing argument>"
+
+
+MISSING: Any = _Missing()

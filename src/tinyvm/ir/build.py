@@ -151,6 +151,10 @@ OPS.update({
     "POW": _v("pow", result="pow", checked=True),
     "FORMAT": _v("format", result="string"),
 })  # fmt: skip
+# Issue 18, helper tldefault: a function whose parameters have defaults (its
+# prologue tests JUMP_IF_PASSED), and a call skipping one of them by name
+# (LOAD_MISSING), stay on the interpreter.
+OPS.update({"JUMP_IF_PASSED": _NO, "LOAD_MISSING": _NO})
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 

@@ -52,7 +52,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from ..heap.objects import HEADER, SLOT, AsyncFunction, BoundMethod, Function, HeapObject, Record
+from ..heap.objects import HEADER, MISSING, SLOT, AsyncFunction, BoundMethod, Function, HeapObject, Record
 from ..runtime.errors import RtError, Throw
 from ..runtime.memory import element_charge
 from .fiber import BLOCKED, DONE, READY, Fiber, Wait
@@ -163,6 +163,8 @@ class Scheduler:
         self.next_id = fid = self.next_id + 1
         fn = frame[0]
         t = type(fn)
+        if (t is Function or t is AsyncFunction) and fn.required <= len(frame) - 1 < fn.arity:
+            frame += [MISSING] * (fn.arity - len(frame) + 1)  # tldefault: the prologue fills them
         if (t is Function or t is AsyncFunction) and fn.arity == len(frame) - 1 and (proven or fn.checks is None or self._enter(fn, frame)):
             # The common case, entered now as push_frame would: the fiber's
             # first op is fn's own. Its bottom frame ends the fiber: RETURN

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD, FLAG_MODULE, Code
-from ..heap.objects import UNINIT, Array, AsyncFunction, BoundMethod, Class, Function, GeneratorFunction, Instance, ModuleObject, Native, Record
+from ..heap.objects import MISSING, UNINIT, Array, AsyncFunction, BoundMethod, Class, Function, GeneratorFunction, Instance, ModuleObject, Native, Record
 from ..runtime.enums import find_static
 from ..runtime.errors import GuestException, RtError, TraceFrame, stack_overflow, trace_lines
 from ..runtime.methods import PRELUDE_METHODS
@@ -165,7 +165,9 @@ class Calls:
         """Enter guest function fn with `args` (self included for methods).
         `proven`: the parameter types the call site proved (see ParamChecks)."""
         if fn.arity != len(args):
-            raise self.arity_error(fn, len(args))
+            if not fn.required <= len(args) < fn.arity:
+                raise self.arity_error(fn, len(args))
+            args = args + [MISSING] * (fn.arity - len(args))  # tldefault: the prologue fills them
         frames = fb.frames
         if len(frames) >= self.max_depth:
             raise stack_overflow()
@@ -185,6 +187,10 @@ class Calls:
         self_arg = 1 if fn.code.flags & FLAG_METHOD else 0
         expected, got = fn.arity - self_arg, got - self_arg
         name = fn.name[: -len(".init")] if fn.name.endswith(".init") else fn.name
+        least = fn.required - self_arg
+        if least < expected:  # tldefault: parameters with defaults
+            count = f"{least} or {expected} arguments" if expected == least + 1 else f"{least} to {expected} arguments"
+            return RtError("TypeError", f"{name} expects {count}, got {got}", "arity", {"name": name, "expected": expected, "got": got})
         return RtError("TypeError", f"{name} expects {_plural(expected)}, got {got}", "arity", {"name": name, "expected": expected, "got": got})
 
     def call_slow(self, fb: Fiber, fn: Any, n: int, ret: Any, proven: tuple | None = None) -> Any:
@@ -220,7 +226,9 @@ class Calls:
             args = L[len(L) - n :]
             del L[len(L) - n - 1 :]
             if fn.arity != n:
-                raise self.arity_error(fn, n)
+                if not fn.required <= n < fn.arity:
+                    raise self.arity_error(fn, n)
+                args += [MISSING] * (fn.arity - n)  # tldefault
             if fn.checks is not None and fn.checks.sig is not proven:
                 for i, check in fn.checks.items:
                     args[i - 1] = check(args[i - 1])
@@ -241,7 +249,7 @@ class Calls:
         del L[len(L) - n - 1 :]
         init = cls.init
         if type(init) is Function:
-            if init.arity != n + 1:
+            if init.arity != n + 1 and not init.required <= n + 1 < init.arity:  # (tldefault: defaults)
                 raise self.arity_error(init, n + 1)
             nxt = self.push_frame(fb, init, [inst] + args, ret, proven)  # init returns self
         else:

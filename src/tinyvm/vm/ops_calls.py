@@ -453,3 +453,4 @@ def b_make_class(d, code, ops, pc, args, k):
         return ops[k]
 
     return f
+from . import ops_defaults  # noqa: E402,F401  (tldefault: JUMP_IF_PASSED, LOAD_MISSING)

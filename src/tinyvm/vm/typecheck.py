@@ -40,7 +40,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD
-from ..heap.objects import Array, BoundMethod, Class, Function, Instance, Map, Native, Record, Tuple
+from ..heap.objects import MISSING, Array, BoundMethod, Class, Function, Instance, Map, Native, Record, Tuple
 from ..bytecode.types import (
     ANY,
     BOOL,
@@ -239,6 +239,17 @@ def first_checked_param(code: Any) -> int:
     return 2 if code.flags & FLAG_METHOD else 1
 
 
+def _passed_only(chk: Checker) -> Checker:
+    """tldefault: the check of a parameter with a default, which lets the
+    MISSING marker of a left-out argument through (the function's prologue
+    replaces it by the default, which the compiler checked)."""
+
+    def check(v: Any) -> Any:
+        return v if v is MISSING else chk(v)
+
+    return check
+
+
 class ParamChecks:
     """A function's entry checks: `items`, the `(slot, checker)` pairs of its
     typed parameters, and `sig`, the interned tuple of its parameters' declared
@@ -325,6 +336,8 @@ class TypeChecks:
         for slot in range(first, min(code.arity + 1, len(types))):
             name = names[slot] if slot < len(names) else f"#{slot}"
             chk = self._optional_check(types[slot], f"argument '{name}' of {code.name}")
+            if chk is not None and 0 <= code.required < slot:
+                chk = _passed_only(chk)  # tldefault: a left-out argument is filled by the prologue
             if chk is not None:
                 out.append((slot, chk))
         result = None

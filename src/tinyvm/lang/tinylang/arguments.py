@@ -1,20 +1,32 @@
 """Default parameter values and named arguments (spec section 13, "Parameters";
-issue 18, helper tlexpr): the checker's rules.
+issue 18, helpers tlexpr and tldefault): the checker's rules and the
+emitter's prologue.
 
 `fn pad(s: string, width: int, fill: string = " ")` and `pad("x", width: 8)`.
-The parser checks the declaration's form (defaults last, each a constant:
-a literal, or an array, map or record of them) and that named arguments come
-after the positional ones. This slice binds arguments at compile time, at the
-call site, so nothing changes at run time and every tier runs it: when the
-checker knows the callee -- a top-level or imported function called by name,
-a method of a statically known class, a class's `init` through the class --
-`bind_args` puts the arguments in parameter order and fills each missing one
-with a fresh copy of its default (a new `[]` for each call, as "a default is
-evaluated at each call" asks). Arguments are evaluated in parameter order.
+The parser checks the declaration's form (defaults last) and that named
+arguments come after the positional ones.
 
-Not covered (compile errors or arity errors, as for any call): named
-arguments to a callee known only by its type (a function value, `any`, a
-module's member), and fewer arguments than parameters there.
+A default is any expression; the callee owns it (tldefault). It is resolved
+and checked in the function's scope, after the parameters before it (`fn
+f(a: int, b: int = a * 2)`), and compiled into the function's prologue
+(`DefaultEmit.emit_default`): `JUMP_IF_PASSED slot, skip; <default>;
+STORE_LOCAL slot; skip:` per parameter with a default, in order, before the
+body. A call may pass from `Code.required` to `arity` arguments; the VM pads
+a short list with a private MISSING marker (vm/calls.py), so calls through
+function values, `any`, Lox and the embedding API get the defaults too.
+
+When the checker knows the callee -- a top-level or imported function called
+by name, a method of a statically known class, a class's `init` through the
+class -- `bind_args` puts the arguments in parameter order, at compile time.
+A left-out parameter whose default is a constant (a literal, or an array, map
+or record of them) gets a fresh copy of it at the call site, as before: the
+call keeps its full argument count and its fast path, and the JIT tiers still
+compile the caller. Any other left-out parameter gets an `A.Missing`
+(LOAD_MISSING): the callee evaluates it. Arguments are evaluated in parameter
+order.
+
+Not covered (compile errors): named arguments to a callee known only by its
+type (a function value, `any`, a module's member).
 """
 
 from __future__ import annotations
@@ -22,9 +34,21 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ...bytecode import opcodes as O
+from ...bytecode.assembler import Label
 from . import ast as A
 from .hints import closest
+from .parse11 import constant_default
 from .types import ANY, ClassRefT, ClassT, Type
+
+
+def required_of(decl: A.FnDecl) -> int:
+    """FnT.required of a declared function: its parameters without a default,
+    or -1 when none has one."""
+    params = decl.params
+    if not params or params[-1].default is None:
+        return -1
+    return sum(1 for p in params if p.default is None)
 
 
 class ArgumentRules:
@@ -104,25 +128,55 @@ class ArgumentRules:
         for i, p in enumerate(params):
             a = slots[i]
             if a is None:
-                if p.default is not None:
+                if p.default is not None and constant_default(p.default):
                     a = _fresh_copy(p.default, e.line, e.col)
+                elif p.default is not None:  # tldefault: the callee evaluates it
+                    a = A.Missing(e.line, e.col)
                 else:  # (reported above) a placeholder, so args() does not count again
                     a = A.Hole(e.line, e.col)
                     a.ty = ANY
             out.append(a)
+        if not _fixed_callee(e):
+            # tldefault: the function that runs may not be the one the checker
+            # sees (an override, a REPL redefinition): leave out only trailing
+            # arguments (the VM pads them, or reports the callee's count);
+            # never pass the marker of a left-out one to it.
+            while out and type(out[-1]) is A.Missing:
+                out.pop()
+            for i, a in enumerate(out):
+                if type(a) is A.Missing and ok:
+                    self.error(e, f"argument '{params[i].name}' of {who} must be passed: a method's default that is not a constant can only be left out after the last argument given")
+                    a.ty = ANY
+                    break
         e.args = out
 
     def check_defaults(self, node: A.FnDecl | A.Lambda, params: tuple[Type, ...]) -> None:
-        """Each default value must fit its parameter's type."""
+        """Each default value must fit its parameter's type (tldefault: checked
+        in the callee, which evaluates it; `conv` is its run-time check)."""
         for p, t in zip(node.params, params):
             if p.default is not None:
                 dt = self.expr(p.default, t)
-                self.flow(p.default, dt, t, f"default of parameter '{p.name}'")
+                p.default.conv = self.flow(p.default, dt, t, f"default of parameter '{p.name}'")
+
+    def e_Missing(self, e: A.Missing, expected: Type | None) -> Type:
+        # tldefault: the callee fills it with a value of its parameter's type.
+        return expected if expected is not None else ANY
 
     def e_NamedArg(self, e: A.NamedArg, expected: Type | None) -> Type:
         # Reached only where bind_args does not run: `super.m(name: v)`.
         self.error(e, "named arguments need a function, method or class known at compile time")
         return self.expr(e.value, expected)
+
+
+def _fixed_callee(e: A.Call) -> bool:
+    """tldefault: does the call run exactly the declaration the checker bound
+    it to -- a top-level or local `fn` or a class named directly -- so it may
+    pass the marker of a left-out argument in the middle?"""
+    callee = e.callee
+    if type(callee) is not A.Name or callee.ref is None or callee.ref.var is None:
+        return False
+    var = callee.ref.var
+    return not getattr(var, "session", False) and isinstance(var.decl, (A.FnDecl, A.ClassDecl))
 
 
 def _fresh_copy(default: A.Expr, line: int, col: int) -> A.Expr:
@@ -143,3 +197,30 @@ def _fresh_copy(default: A.Expr, line: int, col: int) -> A.Expr:
         elif isinstance(x, (list, tuple)):
             stack.extend(x)
     return c
+
+
+class DefaultEmit:
+    """Emitter mixin (tldefault): a function's prologue code for its defaults,
+    and the marker of a left-out argument."""
+
+    emit: Any
+    place: Any
+    value: Any
+    at: Any
+
+    def emit_default(self, node: A.FnDecl | A.Lambda, i: int, slot: int) -> None:
+        """Parameter i (in frame slot `slot`): evaluate its default, if it has
+        one and the call left it out. Called in parameter order, before the
+        parameter moves into a cell, so a default sees the earlier ones."""
+        if i < 0 or node.params[i].default is None:
+            return
+        default = node.params[i].default
+        passed = Label()
+        self.at(default)
+        self.emit(O.JUMP_IF_PASSED, slot, passed)
+        self.value(default, default.conv)
+        self.emit(O.STORE_LOCAL, slot)
+        self.place(passed)
+
+    def e_Missing(self, e: A.Missing) -> None:
+        self.emit(O.LOAD_MISSING)

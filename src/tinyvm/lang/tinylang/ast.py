@@ -124,6 +124,9 @@ class Name(Expr):
     # `Stack<int>` / `first<int>` before a call: explicit type arguments (1.1
     # generics; checked, then erased: only the checker reads them).
     type_args: Any = field(default=None, kw_only=True)
+    # tldefault: followed by `(` (a callee), as the parser saw it; a generic
+    # function named elsewhere is a value, instantiated (generics.py e_Name).
+    called: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -195,13 +198,16 @@ class Index(Expr):
 class Field(Expr):
     obj: Expr
     name: str
+    # tldefault: `b.map<int>(f)`, `lib.first<int>(xs)`: explicit type
+    # arguments of a method or module member before a call (checker only).
+    type_args: Any = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)
 class Param(Node):
     name: str
     type: TypeExpr | None
-    default: Expr | None = None  # tlexpr: `fill: string = " "` (a constant: parser)
+    default: Expr | None = None  # tlexpr: `fill: string = " "` (tldefault: any expression, evaluated by the callee)
 
 
 @dataclass(slots=True)
@@ -273,6 +279,13 @@ class OptChain(Expr):
 
     obj: Expr
     link: Expr
+
+
+@dataclass(slots=True)
+class Missing(Expr):
+    """tldefault: a left-out argument of a call to a known function (named
+    arguments skipped a parameter with a default that is not a constant):
+    LOAD_MISSING, and the callee's prologue evaluates the default."""
 
 
 @dataclass(slots=True)

@@ -55,7 +55,7 @@ from .generics import GenericChecks
 from .library_generics import LibraryTypeChecks
 from .members import MemberChecks
 from .tuples import TupleChecks
-from .arguments import ArgumentRules
+from .arguments import ArgumentRules, required_of
 from .nilexpr import CheckRules
 from ..frontend import ModuleInfo
 from .resolver import constant_value, plural
@@ -337,10 +337,10 @@ class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, Check
             return sig
         if decl.ret_type is None:
             if id(decl) in self.busy or self.too_deep_to_infer():  # not known yet
-                return FnT(self.param_types(decl), ANY, tuple(p.name for p in decl.params), decl.scope.name)
+                return FnT(self.param_types(decl), ANY, tuple(p.name for p in decl.params), decl.scope.name, required_of(decl))
             self.check_fn_body(decl)
             return self.sigs[id(decl)]
-        sig = FnT(self.param_types(decl), self.call_type(decl, self.annot(decl.ret_type)), tuple(p.name for p in decl.params), decl.scope.name)
+        sig = FnT(self.param_types(decl), self.call_type(decl, self.annot(decl.ret_type)), tuple(p.name for p in decl.params), decl.scope.name, required_of(decl))
         self.sigs[id(decl)] = sig
         return sig
 
@@ -363,12 +363,12 @@ class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, Check
         params = self.param_types(decl)
         declared = self.annot(decl.ret_type) if decl.ret_type is not None else None
         if declared is not None:
-            self.sigs[key] = FnT(params, self.call_type(decl, declared), tuple(p.name for p in decl.params), scope.name)
+            self.sigs[key] = FnT(params, self.call_type(decl, declared), tuple(p.name for p in decl.params), scope.name, required_of(decl))
         cls = self.owner.get(key, cls)
         ret = self.check_function(decl, params, declared, cls)
         if scope.kind == "init":
             ret = NIL
-        self.sigs[key] = FnT(params, ret, tuple(p.name for p in decl.params), scope.name)
+        self.sigs[key] = FnT(params, ret, tuple(p.name for p in decl.params), scope.name, required_of(decl))
         scope.ty = self.sigs[key]
         self.busy.discard(key)
         self.done.add(key)
@@ -376,7 +376,6 @@ class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, Check
     def check_function(self, node: A.FnDecl | A.Lambda, params: tuple[Type, ...], declared: Type | None, cls: ClassSym | None) -> Type:
         """Check a function body; returns its (declared or inferred) return type."""
         scope: FnScope = node.scope
-        self.check_defaults(node, params)  # tlexpr: default values fit their parameters
         first = 2 if scope.kind in ("method", "init") else 1
         if first == 2 and scope.slot_vars[1] is not None:
             scope.slot_vars[1].ty = class_type(cls) if cls is not None else ANY
@@ -399,6 +398,7 @@ class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, Check
         self.narrow = {}
         saved_also, self.proofs.also = self.proofs.also, frozenset()
         self.type_scopes.append({})
+        self.check_defaults(node, params)  # tlexpr: default values fit their parameters (tldefault: in the callee)
         body = node.body
         if isinstance(body, A.Block):
             for s in body.stmts:
@@ -505,7 +505,7 @@ class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, Check
         # A local function: declared before its body is checked (it may recurse).
         params = self.param_types(s)
         if var is not None:
-            var.ty = FnT(params, self.annot(s.ret_type) if s.ret_type is not None else ANY, tuple(p.name for p in s.params), s.scope.name)
+            var.ty = FnT(params, self.annot(s.ret_type) if s.ret_type is not None else ANY, tuple(p.name for p in s.params), s.scope.name, required_of(s))
         self.check_fn_body(s, self.ctx.cls)  # in a method, `self` is the method's
         if var is not None:
             var.ty = self.sigs[id(s)]
@@ -777,8 +777,8 @@ class Checker(LibraryTypeChecks, GenericChecks, MemberChecks, TupleChecks, Check
         if ref is None:
             return ANY
         if ref.kind == BUILTIN:
-            return S.builtin_type(ref.name)
-        return self.read_type(ref.var)
+            return self.name_value(e, expected, S.builtin_type(ref.name))
+        return self.name_value(e, expected, self.read_type(ref.var))  # tldefault: a generic fn as a value (generics.py)
 
     def e_SelfExpr(self, e: A.SelfExpr, expected: Type | None) -> Type:
         cls = self.ctx.cls

@@ -26,6 +26,7 @@ loop. The code is the same as a recursive walk would emit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -38,6 +39,7 @@ from . import enums
 from ...bytecode.assembler import Handler, Instr, Label, assemble
 from ..nesting import MAX_COUNT, type_text_problem
 from .control import ControlEmitter, LoopCtx, TryCtx
+from .arguments import DefaultEmit
 from .nilexpr import EmitRules
 from .resolver import constant_value
 from .scopes import BUILTIN, CELL, GLOBAL, LOCAL, UPVAL, FnScope, Ref
@@ -77,7 +79,7 @@ def start_pos(e: A.Expr) -> tuple[int, int]:
             return e.line, e.col
 
 
-class FunctionEmitter(ControlEmitter, EmitRules):  # tlexpr: EmitRules (nilexpr.py)
+class FunctionEmitter(ControlEmitter, EmitRules, DefaultEmit):  # tlexpr: EmitRules (nilexpr.py); tldefault: DefaultEmit (arguments.py)
     def __init__(self, unit: "ModuleEmitter", scope: FnScope, name: str, line: int, col: int):
         self.unit = unit
         self.scope = scope
@@ -204,6 +206,7 @@ class FunctionEmitter(ControlEmitter, EmitRules):  # tlexpr: EmitRules (nilexpr.
         self.pos = (node.line, node.col)
         # Captured parameters (and `self`) move into cells on entry.
         for slot in range(1, arity + 1):
+            self.emit_default(node, slot - 1 - (arity - len(node.params)), slot)  # tldefault (arguments.py)
             var = scope.slot_vars[slot]
             if var is not None and var.kind == CELL:
                 self.emit(O.MAKE_CELL, slot)
@@ -215,7 +218,9 @@ class FunctionEmitter(ControlEmitter, EmitRules):  # tlexpr: EmitRules (nilexpr.
         else:
             self.arg(body)  # an expression body's conv is its return check
             self.emit(O.RETURN)
-        return self.finish(arity, flags, self.local_types(node, 1 + (1 if is_method else 0)), runtime_text(scope.ty.ret if scope.ty is not None else None))
+        code = self.finish(arity, flags, self.local_types(node, 1 + (1 if is_method else 0)), runtime_text(scope.ty.ret if scope.ty is not None else None))
+        required = sum(1 for p in node.params if p.default is None) + (1 if is_method else 0)
+        return code if required == arity else dataclasses.replace(code, required=required)  # tldefault
 
     def local_types(self, node: A.FnDecl | A.Lambda | None, first_param: int) -> tuple[str, ...]:
         """Checked type text per frame slot, for the JIT tiers and the VM's entry

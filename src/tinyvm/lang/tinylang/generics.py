@@ -35,10 +35,13 @@ Inheritance: `class IntStack extends Stack<int>` records the parent's type
 arguments (`ClassSym.parent_args`, in terms of the class's own parameters);
 `recv_map` composes them along the chain.
 
+Explicit type arguments may also be written on method calls and a module's
+members (`b.map<int>(f)`, `lib.Stack<int>()`: `call_method`, `call_value`);
+a generic function named as a value is instantiated (`name_value`: `let f =
+first<int>`, or from the expected type; `any` for what nothing determines).
+
 Limits (documented in docs/tinylang-1.1.md): type parameters of local
-(nested) functions and classes are not supported; explicit type arguments
-are written on names only (`Stack<int>()`, `first<int>(...)`), not on
-methods (`s.map<int>(...)`) or module members (`lib.Stack<int>()`).
+(nested) functions and classes are not supported.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def subst(t: Type, m: dict) -> Type:
     if isinstance(t, RecordT):
         return RecordT(tuple((n, subst(x, m)) for n, x in t.fields))
     if isinstance(t, FnT):
-        return FnT(tuple(subst(p, m) for p in t.params), subst(t.ret, m), t.names, t.owner)
+        return FnT(tuple(subst(p, m) for p in t.params), subst(t.ret, m), t.names, t.owner, t.required)
     return t
 
 
@@ -463,6 +466,7 @@ class GenericChecks(_Base):
 
     def call_method(self, e: A.Call, callee: A.Field, ot: Type) -> Type:
         name = callee.name
+        targs = callee.type_args  # tldefault: `b.map<int>(f)`
         recv = ot
         if isinstance(ot, TypeParamT) and ot.bound is not None:
             recv = ot.bound
@@ -478,14 +482,46 @@ class GenericChecks(_Base):
                 if orig is not None and (own or mentions(orig, m)):
                     sig = subst(orig, m)
                     if own:
-                        sig, _ = self.instantiate(e, own, sig, None, f"{recv.name}.{name}")
+                        sig, _ = self.instantiate(e, own, sig, targs, f"{recv.name}.{name}")
+                    elif targs is not None:
+                        self.error(callee, f"'{recv.name}.{name}' takes no type arguments")
                     callee.ty = sig
-                    self.args(e, sig.params, sig.names, sig.owner or f"{recv.name}.{name}", prove=True)
+                    self.args(e, sig.params, sig.names, sig.owner or f"{recv.name}.{name}", sig.required, prove=True)
                     self.prove_erased(e, orig)
                     return sig.ret
+        if targs is not None and not isinstance(ot, ModuleT):  # (a module's member: call_value)
+            self.error(callee, f"'{name}' takes no type arguments")
         if recv is not ot:
             return super().call_method(e, callee, recv)
         return super().call_method(e, callee, ot)
+
+    def name_value(self, e: A.Name, expected: Type | None, t: Type) -> Type:
+        """tldefault: a generic function named as a value, not called, is
+        instantiated: with its explicit type arguments (`let f = first<int>`),
+        else from the expected function type (`let f: fn([int]) -> int? =
+        first`); a type parameter nothing determines is `any`, as for a call."""
+        if e.called:
+            return t  # (call_value instantiates it)
+        decl = self.generic_callee(e) if isinstance(t, FnT) else None
+        if decl is None:
+            if e.type_args is not None and not isinstance(t, ClassRefT):  # (`extends Base<int>`: the class's own rules)
+                self.error(e, f"'{e.name}' takes no type arguments")
+            return t
+        params = self.fn_type_params(decl)
+        m: dict = {}
+        if e.type_args is not None:
+            if len(e.type_args) != len(params):
+                self.error(e, f"{e.name} takes {plural(len(params), 'type argument')}, got {len(e.type_args)}")
+            m.update(zip(params, (self.annot(a) for a in e.type_args)))
+        else:
+            want = strip_optional(expected) if expected is not None else None
+            if isinstance(want, FnT):
+                unify(t, want, m, params)
+        for tp in params:
+            x = m.get(tp, ANY)
+            m[tp] = ANY if x is NEVER or x is NIL else x
+            self.check_bound(e, tp, m[tp], e.name)
+        return subst(t, m)
 
     def call_value(self, e: A.Call, ct: Type, who: str, global_call: bool = False) -> Type:
         type_args = getattr(e.callee, "type_args", None)

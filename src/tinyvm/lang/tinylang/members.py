@@ -265,7 +265,7 @@ class MemberChecks(_Base):
             # Places name the callee as its own run-time checks do; a function
             # type written as an annotation has no names: use the expression.
             owner = ct.owner if ct.owner and ct.names else who
-            self.args(e, ct.params, ct.names, owner, who=who, global_call=global_call, prove=not global_call)
+            self.args(e, ct.params, ct.names, owner, ct.required, who=who, global_call=global_call, prove=not global_call)
             return ct.ret
         if isinstance(ct, ClassRefT):
             enums.check_construct(self, e, ct)  # tlenum (1.1)
@@ -340,7 +340,7 @@ class MemberChecks(_Base):
                 if sig is None:  # a built-in class's method (init)
                     return self.loose_args(e)
                 callee.ty = sig
-                self.args(e, sig.params, sig.names, sig.owner, prove=True)
+                self.args(e, sig.params, sig.names, sig.owner, sig.required, prove=True)  # (tldefault: trailing defaults may be left out)
                 return sig.ret
         if isinstance(ot, ArrayT) and name in S.GENERIC_ARRAY_METHODS:
             callee.ty = ANY

@@ -9,8 +9,8 @@ issue 18, helper tlexpr), mixed into `Parser` (parser.py):
 * `if_let`: `if let v = e { }`, rewritten into a hidden `let` and an `if`
   (Parser.if_stmt);
 * `call_args`/`call_arg`: named arguments `name: value`; `check_defaults`:
-  default parameter values come last and are constants (lang/tinylang/
-  arguments.py binds them at the call).
+  default parameter values come last (lang/tinylang/arguments.py binds
+  them at the call).
 
 The AST nodes are ast.py's tlexpr block; lang/tinylang/nilexpr.py checks
 and emits them.
@@ -107,8 +107,8 @@ class Parse11:
         return self.expr()
 
     def check_defaults(self, params: list[ast.Param]) -> None:
-        """Parameters with defaults come last; a default is a constant (this
-        slice: the call site makes a fresh copy of it for each call)."""
+        """Parameters with defaults come last. (A default is any expression,
+        evaluated at each call by the callee: lang/tinylang/arguments.py.)"""
         seen = False
         for p in params:
             if p.default is None:
@@ -117,8 +117,6 @@ class Parse11:
                     return
                 continue
             seen = True
-            if not _constant(p.default):
-                self.report(_tok_at(p.default), "a default value must be a constant: a literal, or an array, map or record of them")
 
     def adjacent_bracket(self) -> bool:
         """`a?[i]`: a `?` directly followed by `[` (`c ? [1] : [2]` has a space)."""
@@ -179,8 +177,9 @@ def _tok_at(node: ast.Node) -> Token:
     return Token(TK.IDENT, "", None, node.line, node.col)
 
 
-def _constant(e: ast.Expr) -> bool:
-    """tlexpr: may this default value be copied to each call site?"""
+def constant_default(e: ast.Expr) -> bool:
+    """May this default value be copied to each call site (tldefault: the
+    fast path of a call to a known function; arguments.py)?"""
     stack = [e]
     while stack:
         x = stack.pop()

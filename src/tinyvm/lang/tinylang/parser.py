@@ -92,6 +92,11 @@ _TYPE_TOKENS = frozenset({
     TK.LBRACE, TK.RBRACE, TK.LPAREN, TK.RPAREN, TK.ARROW,
 })  # fmt: skip
 
+# tldefault: what may follow the `>` of type arguments on a name used as a
+# value (`let f = first<int>`, `apply(first<int>, xs)`): nothing that could
+# continue a comparison.
+_AFTER_VALUE_TYPE_ARGS = frozenset({TK.SEMI, TK.RPAREN, TK.COMMA, TK.RBRACKET, TK.RBRACE, TK.EOF})
+
 T = TypeVar("T")
 
 
@@ -529,13 +534,16 @@ class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
         decl.type_params, decl.is_interface = type_params, True
         return decl
 
-    def explicit_type_args(self) -> list[ast.TypeExpr] | None:
+    def explicit_type_args(self, value: bool = False) -> list[ast.TypeExpr] | None:
         """After a name, at `<`: type arguments when the tokens up to the
         matching `>` can only be types and a `(` follows (`Stack<int>()`,
         `first<string>(xs)`); else None, and nothing is consumed, so `a < b`
         stays a comparison. `a < b > (c)` reads as a call with a type
         argument, as in C# (the comparison reading, `(a < b) > c`, compares a
-        bool and is a type error anyway)."""
+        bool and is a type error anyway). With `value` (tldefault: a name,
+        not a member), a `>` followed by what cannot continue an expression
+        (`)`, `,`, `]`, `}`, a line end) also closes type arguments: `let f =
+        first<int>` (a comparison cannot end with `>`)."""
         toks = self.toks
         i = self.pos
         depth = 0
@@ -548,7 +556,10 @@ class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
                 if depth < 0:
                     return None
                 if depth == 0:
-                    if toks[min(i + 1, len(toks) - 1)].kind is not TK.LPAREN:
+                    nxt = toks[min(i + 1, len(toks) - 1)]
+                    after = nxt.kind
+                    # (A `>` inserts no `;`: a token on a later line ends the statement.)
+                    if after is not TK.LPAREN and not (value and (after in _AFTER_VALUE_TYPE_ARGS or nxt.line > toks[i].line)):
                         return None
                     break
             elif k not in _TYPE_TOKENS:
@@ -779,6 +790,8 @@ class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
                     continue
                 name = self.name_like("field name after '.'")
                 e = ast.Field(name.line, name.col, e, name.text)
+                if self.tok.kind is TK.LT:  # tldefault: `b.map<int>(f)`, `lib.Stack<int>()`
+                    e.type_args = self.explicit_type_args()
             elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind in (TK.DOT, TK.QDOT):
                 self.advance()  # a method chain continued on the next line, in brackets
             elif k is TK.QDOT or k is TK.BANG or (k is TK.QUESTION and self.adjacent_bracket()):
@@ -800,7 +813,8 @@ class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
             self.advance()
             name = ast.Name(line, col, tok.value)
             if self.tok.kind is TK.LT:
-                name.type_args = self.explicit_type_args()
+                name.type_args = self.explicit_type_args(True)
+            name.called = self.tok.kind is TK.LPAREN  # tldefault (generics.py e_Name)
             return name
         if k is TK.INT:
             self.advance()

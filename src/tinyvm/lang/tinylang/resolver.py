@@ -250,6 +250,8 @@ class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
         if kind in ("method", "init"):
             self.declare_local("self", False, node.line, node.col)
         for p in node.params:
+            if p.default is not None:  # tldefault: evaluated by the callee, seeing the parameters before it
+                self.expr(p.default)
             self.declare_local(p.name, True, p.line, p.col)
         body = node.body
         if isinstance(body, A.Block):

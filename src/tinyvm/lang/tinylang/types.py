@@ -245,7 +245,7 @@ def erase(t: Type) -> Type:
     if isinstance(t, RecordT):
         return RecordT(tuple((n, erase(x)) for n, x in t.fields))
     if isinstance(t, FnT):
-        return FnT(tuple(erase(p) for p in t.params), erase(t.ret), t.names, t.owner)
+        return FnT(tuple(erase(p) for p in t.params), erase(t.ret), t.names, t.owner, t.required)
     return t
 
 
