@@ -44,6 +44,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
 from ..fuel import block_ends, prefix_counts
+from . import fields
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .select import WORDS, NotEligible, Typed
 
@@ -58,11 +59,13 @@ LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": 
 # an OSR copy's exit records name (every machine type a value can have).
 _DUMMY = {"i": "add i64 0, 0", "f": "fadd double 0.0, 0.0", "b": "or i1 false, false", "n": "or i1 false, false"}
 _DUMMY.update({m: _DUMMY["i"] for m in WORDS})
+LLTYPE.update({m: "i64" for m in WORDS})  # (every object's address: fields.py's "ap" too)
 _ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.smul.with.overflow.i64(i64, i64)
+declare double @llvm.sqrt.f64(double)
 """
 
 _ICMP = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
@@ -423,6 +426,11 @@ class _FnEmitter:
 
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in fields.OPS or op == "call" and fields.is_native_builtin(i, self.ty.types) or op == "get_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
+            if getattr(self, "_field_lowering", None) is None:
+                self._field_lowering = fields.FieldLowering(self)
+            self._field_lowering.lower(i)
+            return
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
             return
@@ -582,6 +590,7 @@ def emit_module(
         from .arrays import PRELUDE
 
         parts.append(PRELUDE)
+        parts.append(fields.PRELUDE)
     if table is None:
         table = []
     for ty in group:
@@ -630,5 +639,6 @@ def emit_module(
     w.append("}")
     parts.append("\n".join(w) + "\n")
     # Branch weights for the poll test: it almost never fires.
+    parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
     return "\n".join(parts), names

@@ -66,6 +66,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
+from . import fields
 from .cache import NativeCache, make_key
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
     CACHE_FORMAT,
@@ -94,7 +95,7 @@ def jit_pipeline_plain() -> list[str]:
     return jit_pipeline()
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False) -> Typed:
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None) -> Typed:
     """Build, optimize (no speculation) and type one code object, or raise
     NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts fuel)."""
     try:
@@ -104,7 +105,7 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
-    ty = analyze(fn, code, callee_of)
+    ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
         _heap_allowed(ty)
     return ty
@@ -257,7 +258,10 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         from .layout import probe, register
 
         register(codegen.llvm, probe()[0])
+        fields.register(codegen.llvm)
     engine, addr = codegen.load(obj)
+    if prep.heap:
+        fields.bind(engine, prep.text)  # (the field keys and class addresses of this process)
     proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
     cfunc = proto(addr)
     osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
@@ -380,7 +384,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes, metered=self.metered)
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fields.field_types_of(G))
             except NotEligible as e:
                 got = e
             except RecursionError:
