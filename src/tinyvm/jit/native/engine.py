@@ -137,9 +137,9 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
         k += 1
         for b in ty.fn.blocks:
             for i in b.instrs:
-                if i.op != "call_global" or i in ty.effects:
+                if i.op not in ("call_global", *fields.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
                     continue
-                callee = ty.callees[i.attrs[0]]
+                callee = ty.callees[i.attrs[0] if i.op == "call_global" else i]  # (a method: fields.py)
                 if callee not in seen:
                     try:
                         seen[callee] = typed(callee)
@@ -226,7 +226,9 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
-    return Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+    prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+    prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
+    return prep
 
 
 def lookup(prep: Prepared, cache: NativeCache | None) -> bytes | None:
@@ -261,7 +263,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         fields.register(codegen.llvm)
     engine, addr = codegen.load(obj)
     if prep.heap:
-        fields.bind(engine, prep.text)  # (the field keys and class addresses of this process)
+        fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
     proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
     cfunc = proto(addr)
     osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
@@ -399,6 +401,8 @@ class NativeTier:
         t0 = time.perf_counter()
         try:
             group = group_of(code, lambda c: self._typed(c, G))
+            if self.background:
+                fields.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}
             return prepare(group, self.codegen, phases)
         except NotEligible as e:
@@ -712,9 +716,12 @@ class NativeTier:
         turn (this one resumes at the exact pc)."""
         stats = self.stats
         stats["deopts"] += 1
-        records = read_records(words, comp.table, self.vm.builtins)
+        made: list = []
+        records = read_records(words, comp.table, self.vm.builtins, made)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded)
+        for it in made:  # (iterators native code kept as words: on the guest heap now, in their frames)
+            vm.heap.admit(it)
         if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
             op = resume0  # (not this entry op again: the interpreter runs on from there)
         why = self.stop_reason

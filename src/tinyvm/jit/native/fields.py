@@ -64,7 +64,9 @@ from ...ir.nodes import Instr
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
 OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): read only (get_index, len)
-BUILTINS = frozenset(("abs", "sqrt"))  # built-ins native code computes itself (a used result)
+ITER_OPS = frozenset(("get_iter", "for_iter", "iter_done"))  # `for x in a` over an array of objects, no iterator allocated
+BUILTINS = frozenset(("abs", "sqrt"))
+METHOD_CALLS = frozenset(("call_method", "call_method_typed"))  # built-ins native code computes itself (a used result)
 
 PRELUDE = """@"tvm.ty.Instance" = global i64 0
 @"tvm.ty.Record" = global i64 0
@@ -76,6 +78,9 @@ declare i32 @PyDict_SetItem(i64, i64, i64)
 
 _SCALAR = {"int": "i", "float": "f", "bool": "b", "[int]": "ai", "[float]": "af", "[bool]": "ab"}
 _KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
+# What may change an object's fields between two reads (a field store, any call).
+_WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
+_CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
 
 
@@ -86,11 +91,13 @@ class FieldLayout:
         from ...heap.objects import Instance, Record
 
         d: dict = {}
-        self.instance = _find(Instance(None, d), d)  # type: ignore[arg-type]
+        c = object()
+        self.instance = _find(Instance(c, d), d)  # type: ignore[arg-type]
+        self.instance_cls = _find(Instance(c, d), c)  # type: ignore[arg-type]
         self.record = _find(Record(d), d)
 
 
-def _find(obj: Any, d: dict) -> int:
+def _find(obj: Any, d: Any) -> int:
     for off in range(16, type(obj).__basicsize__, 8):
         if ctypes.c_int64.from_address(id(obj) + off).value == id(d):
             return off
@@ -114,15 +121,20 @@ def register(llvm: Any) -> None:
     llvm.add_symbol("PyList_Type", id(list))
 
 
-def bind(engine: Any, text: str) -> None:
+def bind(engine: Any, text: str, classes: dict | None = None) -> None:
     """Fill the per-process globals of a loaded module: the guest classes'
-    type addresses and, per field name, the interned key and its hash."""
+    type addresses, per field name the interned key and its hash, and the
+    class objects method calls check receivers against."""
     from ...heap.objects import Array, Instance, Record
 
     for name, cls in (("Instance", Instance), ("Record", Record), ("Array", Array)):
         addr = engine.get_global_value_address(f"tvm.ty.{name}")
         if addr:
             ctypes.c_int64.from_address(addr).value = id(cls)
+    for g, c in (classes or {}).items():
+        addr = engine.get_global_value_address(g)
+        if addr:
+            ctypes.c_int64.from_address(addr).value = id(c)
     for name in set(_KEY.findall(text)):
         addr = engine.get_global_value_address(f"tvm.fk.{name}")
         if not addr:
@@ -133,16 +145,24 @@ def bind(engine: Any, text: str) -> None:
 
 
 def globals_for(text: str) -> str:
-    """The key globals a module's text names (one definition each)."""
-    return "".join(f'@"tvm.fk.{n}" = global [2 x i64] zeroinitializer\n' for n in sorted(set(_KEY.findall(text))))
+    """The key and class globals a module's text names (one definition each)."""
+    keys = "".join(f'@"tvm.fk.{n}" = global [2 x i64] zeroinitializer\n' for n in sorted(set(_KEY.findall(text))))
+    return keys + "".join(f'@"tvm.cls.{n}" = global i64 0\n' for n in sorted(set(_CLS.findall(text))))
 
 
 # ---------------------------------------------------------------- select.py
 
 
 def field_types_of(G: list) -> Callable[[str, str], str | None]:
-    """`(class name, field) -> declared type text`, from the classes in G."""
+    """`(class name, field) -> declared type text`, from the classes in G;
+    its `.cls(name)` is the class object itself (method calls)."""
     from ...heap.objects import Class
+
+    def cls(cname: str) -> Any:
+        for c in G:
+            if type(c) is Class and c.name == cname:
+                return c
+        return None
 
     def lookup(cname: str, fname: str) -> str | None:
         for c in G:
@@ -156,6 +176,7 @@ def field_types_of(G: list) -> Callable[[str, str], str | None]:
                 return None
         return None
 
+    lookup.cls = cls  # type: ignore[attr-defined]
     return lookup
 
 
@@ -208,6 +229,8 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
     op = i.op
     if op == "call":
         return _builtin_type(i, a)
+    if op in ITER_OPS:
+        return _iter_type(i, a, ty)
     if op in ("get_index", "set_index"):
         if op == "set_index" or a[1] != "i":
             raise NotEligible(f"{op} of an array of objects (native code stores no object reference)")
@@ -239,6 +262,93 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
     return "v"
 
 
+def _iter_type(i: Instr, a: list, ty: Any) -> str:
+    """`for x in a`, a an array of objects: the iterator is machine type "it"
+    (the array's address; its position is a stack slot of the native frame,
+    and a deopt rebuilds a real Iterator from both: deopt.py ITER)."""
+    from .select import NotEligible
+
+    op = i.op
+    if op == "get_iter":
+        if a[0] != OBJ_ARRAY or i.args[0] not in ty.objs:
+            raise NotEligible("get_iter of something else than an array of objects")
+        ty.objs[i] = ty.objs[i.args[0]].elem
+        ty.heap = True
+        return "it"
+    if op == "for_iter":
+        if a[0] != "it":
+            raise NotEligible("for_iter of an iterator native code does not hold")
+        ty.objs[i] = ty.objs[i.args[0]]
+        return "p"
+    if i.args[0].op != "for_iter":
+        raise NotEligible("iter_done of something else than a for_iter")
+    return "b"
+
+
+def entry_lines(em: Any) -> list[str]:
+    """The stack slots of the function's iterators (their positions), in its entry block."""
+    return [f"  %it{i.id} = alloca i64" for b in em.ty.fn.blocks for i in b.instrs if i.op == "get_iter" and em.ty.types.get(i) == "it"]
+
+
+def iter_pos(em: Any, v: Instr, X: list[str]) -> str:
+    """An exit record's second word of iterator v: its position now."""
+    t = em.tmp("ipos")
+    X.append(f"  {t} = load i64, i64* %it{v.id}")
+    return t
+
+
+def worth_a_native_call(group: list) -> None:
+    """`--jit=native` (not `native-eager`, whose tests want every eligible
+    function native): NotEligible for a function without loops or native
+    callees that reads or writes fields. Entering native code from the
+    other tiers costs a ctypes call and the argument checks (~0.5 us); such a
+    function does a few dict operations, which the Python JIT's inline code
+    does in less: Bounce's `Ball.bounce`, called 75,000 times per iteration
+    from an interpreted loop, took 57 ms native against 35 ms on the Python
+    JIT. Called from native code it is a native call (in the group) anyway."""
+    from .emit import back_edge_targets
+    from .select import NotEligible
+
+    ty = group[0]
+    if len(group) > 1 or back_edge_targets(ty.fn):
+        return
+    if any(i.op in OPS for b in ty.fn.blocks for i in b.instrs):
+        raise NotEligible("a loop-free leaf of field operations (a native call's entry costs more than it saves)")
+
+
+def method_type(i: Instr, a: list, ty: Any, uses: set) -> str:
+    """A method call on an object whose declared type is a class C: a native
+    call of C's method (the receiver's class is checked to be C exactly at
+    run time, else the call leaves native code and the VM makes it), or a
+    call out when the method is not a plain guest function or returns no
+    scalar (its result unused). Arguments other than the receiver must be
+    scalars: the VM checks an object argument's class at the call
+    (CALL_METHOD_TYPED), which a native call would skip."""
+    from ...bytecode.types import ClassT
+    from ...heap.objects import Function
+    from .select import NotEligible, result_type
+
+    name = i.attrs[0]
+    t = ty.objs.get(i.args[0])
+    c = ty.field_type.cls(t.name) if isinstance(t, ClassT) and ty.field_type is not None else None
+    meth = c.methods.get(name) if c is not None else None
+    ret = result_type(getattr(meth.code, "ret_type", None)) if type(meth) is Function else None
+    ok = ret is not None and not meth.upvals and meth.arity == len(a) and all(x in ("i", "f", "b") for x in a[1:])
+    if not ok:
+        if i in uses:
+            raise NotEligible(f"{i.op} of '{name}', whose result native code cannot compute")
+        ty.effects.append(i)  # (a call out: native code leaves there, the VM calls)
+        ty.methods[i] = None
+        return "i"
+    g = f"tvm.cls.{c.name}"
+    if ty.classes.setdefault(g, c) is not c:
+        raise NotEligible(f"two classes named {c.name}")
+    ty.methods[i] = (c, meth)
+    ty.callees[i] = meth.code
+    ty.heap = True
+    return ret
+
+
 def _builtin_type(i: Instr, a: list) -> str:
     from .select import NotEligible
 
@@ -267,11 +377,36 @@ class FieldLowering:
         self.em = em
         self.arr = em._arrays()  # (loads, stores, unboxing and boxing: arrays.py)
         self.lay = field_layout()
+        self.got: dict[Instr, str] = {}  # get_field -> the value object it found (borrowed from the dict)
+
+    def earlier_read(self, i: Instr) -> str | None:
+        """The object an earlier get_field of the same field of the same
+        receiver found, in the same IR block with nothing between that may
+        change a field (a field store, any call): the dict still holds it,
+        so neither the lookup nor the receiver's check is made again (swap's
+        three reads of `self.v`). Its code dominates i's: one IR block is
+        straight-line code in LLVM, whatever exits it has."""
+        b = i.block
+        instrs = b.instrs
+        k = instrs.index(i)
+        for j in range(k - 1, -1, -1):
+            x = instrs[j]
+            if x.op == "get_field" and x.args[0] is i.args[0] and x.attrs[0] == i.attrs[0] and x in self.got:
+                return self.got[x]
+            if x.op in _WRITERS:
+                return None
+        return None
 
     def lower(self, i: Instr) -> None:
         em = self.em
         if i.op == "call":
             self.builtin(i)
+            return
+        if i.op in ITER_OPS:
+            self.iterate(i)
+            return
+        if i in em.ty.methods:
+            self.method_call(i)
             return
         if i.op == "get_index":
             # An element of an array of objects: its address, borrowed from
@@ -280,6 +415,12 @@ class FieldLowering:
             e = self.arr.load(a, 0)
             em.lines.append(f"  %v{i.id} = add i64 {e}, 0")
             return
+        m = em.ty.types[i] if i.op == "get_field" else em.ty.types[i.args[1]]
+        if i.op == "get_field":
+            prev = self.earlier_read(i)
+            if prev is not None:
+                self.read(i, m, prev)
+                return
         d, key, h = self.dict_of(i)
         L = em.lines
         old = em.tmp("fv")
@@ -287,8 +428,8 @@ class FieldLowering:
         null = em.tmp("fnull")
         L.append(f"  {null} = icmp eq i64 {old}, 0")
         em.fail_if(null, i)  # (no such field: the interpreter finds the method or raises)
-        m = em.ty.types[i] if i.op == "get_field" else em.ty.types[i.args[1]]
         if i.op == "get_field":
+            self.got[i] = old
             self.read(i, m, old)
         else:
             self.write(i, m, d, key, old)
@@ -371,6 +512,80 @@ class FieldLowering:
         em.fail_if(bad, i)  # (never for an existing key; the store is then undone by nothing: it did not happen)
         L.append(f"  br label %{done}")
         em.label(done)
+
+    def method_call(self, i: Instr) -> None:
+        """A native call of the receiver's class's method (select: method_type),
+        after checking the receiver is an instance of exactly that class; else,
+        a call out (a subclass may override it: the VM looks it up)."""
+        from .deopt import CALL_OUT, exit_state
+        from .emit import _DUMMY, LLTYPE
+
+        em, arr = self.em, self.arr
+        L = em.lines
+        ty = em.ty
+        r = f"%v{i.id}"
+        if i in ty.effects:  # (group_of: the method is not native with these types)
+            em.exit_to("true", exit_state(i.state, ty.types, reason=CALL_OUT))
+            L.append(f"  {r} = {_DUMMY[ty.types[i]]}")
+            return
+        c, meth = ty.methods[i]
+        recv = em.val(i.args[0])
+        t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
+        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
+        L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
+        L.append(f"  {other} = icmp ne i64 {cl}, {want}")
+        L.append(f"  {either} = or i1 {bad}, {other}")
+        em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
+        rt = LLTYPE[ty.types[i]]
+        args = "".join(f", {LLTYPE[ty.types[x]]} {em.val(x)}" for x in i.args)
+        s, z, dz = em.tmp("st"), em.tmp(), em.tmp("dz")
+        L.append(f"  {dz} = icmp sle i64 %d1, 0")
+        em.fail_if(dz, i)
+        L.append(f"  {s} = call {{{rt}, i1}} @{em.names[meth.code]}(i64* %ctx, i64 %d1{args})")
+        L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
+        em.fail_if(z, i, waiting=True)
+        em.table[-1].callee = meth  # (the waiting frame's callee: this Function, not a global: deopt.rebuild)
+        L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
+
+    def iterate(self, i: Instr) -> None:
+        """get_iter, for_iter and iter_done of an array of objects, as the
+        interpreter's FOR_ITER does (the length read at every step)."""
+        em, arr = self.em, self.arr
+        lay = arr.lay
+        L = em.lines
+        r = f"%v{i.id}"
+        if i.op == "get_iter":
+            L.append(f"  store i64 0, i64* %it{i.id}")
+            L.append(f"  {r} = add i64 {em.val(i.args[0])}, 0")
+            return
+        if i.op == "iter_done":
+            L.append(f"  {r} = or i1 %done{i.args[0].id}, false")
+            return
+        it = i.args[0]
+        p = em.tmp("pos")
+        L.append(f"  {p} = load i64, i64* %it{it.id}")
+        items = arr.load(em.val(it), lay.array_items, invariant=True)
+        n = arr.load(items, lay.list_size, invariant=True)
+        done = em.tmp("end")
+        L.append(f"  {done} = icmp sge i64 {p}, {n}")
+        nxt, fin, join = em.tmp("next")[1:], em.tmp("fin")[1:], em.tmp("iter")[1:]
+        L.append(f"  br i1 {done}, label %{fin}, label %{nxt}")
+        em.label(nxt)
+        vec = arr.load(items, lay.list_item, invariant=True)
+        off, a, p1 = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {off} = mul i64 {p}, 8")
+        L.append(f"  {a} = add i64 {vec}, {off}")
+        e = arr.load(a, 0)
+        L.append(f"  {p1} = add i64 {p}, 1")
+        L.append(f"  store i64 {p1}, i64* %it{it.id}")
+        L.append(f"  br label %{join}")
+        em.label(fin)
+        L.append(f"  br label %{join}")
+        em.label(join)
+        L.append(f"  {r} = phi i64 [ {e}, %{nxt} ], [ 0, %{fin} ]")
+        L.append(f"  %done{i.id} = phi i1 [ false, %{nxt} ], [ true, %{fin} ]")
 
     def builtin(self, i: Instr) -> None:
         """abs(int) (INT_MIN fails: an OverflowError), abs(float), sqrt (IEEE:

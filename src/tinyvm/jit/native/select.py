@@ -65,11 +65,13 @@ WHITELIST = {
     "set_index": "array x int x element (bounds-checked; an effect)",
     "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
     "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
-    "call_method": "array.len()",
     # Fields (scalar-typed fields of instances and records; jit/native/fields.py lowers them):
     "get_field": "an object x a field of declared type int, float, bool, [int]/[float]/[bool] or a class/record",
     "set_field_proven": "an object x an int, float or bool field (an effect)",
     "set_field": "as set_field_proven, of a record (records have no field checks)",
+    "call_method": "array.len(), or a method of an object whose class is known (a native call, the class guarded), or a call out",
+    "call_method_typed": "as call_method",
+    "get_iter": "an array of objects (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -106,6 +108,10 @@ class Typed:
     # and `(class name, field) -> declared type text` (the engine's, from the VM's globals).
     objs: dict = field(default_factory=dict)
     field_type: Any = None
+    # Native method calls (fields.py): call instr -> the receiver's class, and
+    # the guard globals' name -> class object (bound after loading).
+    methods: dict = field(default_factory=dict)
+    classes: dict = field(default_factory=dict)
 
 
 def scalar(t: Any) -> str | None:
@@ -241,7 +247,9 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
-    if op in fields.OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
+    if op in fields.METHOD_CALLS and a and a[0] == "p":
+        return fields.method_type(i, a, ty, uses)
+    if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
         return fields.type_op(i, a, ty)
     if "p" in a and op != "call_global":
         raise NotEligible(f"{op} of an object")
