@@ -432,3 +432,31 @@ def test_awfy_permute_and_queens_read_their_arrays_from_fields_natively() -> Non
         code, _, err = cli(["run", "--jit=native-eager", "--jit-log", str(root / "run.tl"), name, "1", "2"])
         assert code == 0, err
         assert native(fn, [x for x in err.splitlines() if x.startswith("jit: ")]), err
+
+
+def test_the_inline_entry_lookup_and_its_misses_agree() -> None:
+    # A field's dict entry is read inline at its index in the class's
+    # template (a record's: in its type), guarded by the key's address; a
+    # record written in another order, a subclass's instance (parent fields
+    # first), and an instance whose dict is not a template copy (a record
+    # through `any`) all give the same values as the interpreter.
+    src = """
+class A {
+  var a: int
+  var b: float
+  fn init() { self.a = 1; self.b = 2.5 }
+  fn sum(n: int) -> float {
+    var s = 0.0
+    for i in 0..n { s = s + self.b * 1.0 + 1.0 * self.a; self.a = self.a + 1 }
+    return s
+  }
+}
+class B extends A {
+  var c: int
+  fn init() { self.a = 10; self.b = 0.5; self.c = 3 }
+}
+fn rsum(r: {x: int, y: float}) -> float { return 1.0 * r.x + r.y }
+print(A().sum(5), B().sum(5))
+print(rsum({x: 1, y: 2.5}), rsum({y: 0.25, x: 4}))
+"""
+    agree(src, "A.sum", "rsum")

@@ -95,6 +95,40 @@ class FieldLayout:
         self.instance = _find(Instance(c, d), d)  # type: ignore[arg-type]
         self.instance_cls = _find(Instance(c, d), c)  # type: ignore[arg-type]
         self.record = _find(Record(d), d)
+        self.fast = _dict_layout_ok()
+
+
+# CPython 3.11's dicts (Include/internal/pycore_dict.h), as an instance's
+# fields are (a copy of its class's template: combined, unicode keys):
+# PyDictObject.ma_keys at 32, ma_values (NULL: combined) at 40; the keys
+# object's dk_log2_index_bytes (u8) at 9, dk_kind (u8, 1: unicode) at 10,
+# dk_nentries at 24, the index table at 32, then 16-byte {me_key, me_value}
+# entries in insertion order. Verified on live dicts by _dict_layout_ok.
+_MA_KEYS, _MA_VALUES, _DK_LOG2_INDEX, _DK_KIND, _DK_NENTRIES, _DK_INDICES = 32, 40, 9, 10, 24, 32
+
+
+def _dict_layout_ok() -> bool:
+    """Whether entry k of a template copy is where FieldLowering.lookup reads it."""
+
+    def w(a: int, off: int, t: Any = ctypes.c_int64) -> int:
+        return t.from_address(a + off).value
+
+    try:
+        if sys.version_info[:2] != (3, 11):
+            return False
+        for n in (1, 3, 7, 12, 40):
+            template = {f"f{k}": float(k) for k in range(n)}
+            d = dict(template)
+            keys = w(id(d), _MA_KEYS)
+            if w(id(d), _MA_VALUES) != 0 or w(keys, _DK_KIND, ctypes.c_uint8) != 1 or w(keys, _DK_NENTRIES) != n:
+                return False
+            ent = keys + _DK_INDICES + (1 << w(keys, _DK_LOG2_INDEX, ctypes.c_uint8))
+            for k, name in enumerate(d):
+                if w(ent + 16 * k, 0) != id(name) or w(ent + 16 * k, 8) != id(d[name]):
+                    return False
+        return True
+    except Exception:  # noqa: BLE001 - anything unexpected: the lookup call only
+        return False
 
 
 def _find(obj: Any, d: Any) -> int:
@@ -219,6 +253,22 @@ def field_machine_type(ty: Any, recv: Instr, name: str) -> str | None:
     if object_type(ft):
         return ("ap:" if object_type(ft) == "array" else "p:") + text
     return None
+
+
+def field_index(ty: Any, recv: Instr, name: str) -> int | None:
+    """Where field `name` is in the dict of `recv` if it was made as usual:
+    its index in the class's template, or in the record type's fields."""
+    from ...bytecode.types import ClassT, RecordT
+
+    t = ty.objs.get(recv)
+    if isinstance(t, RecordT):
+        names = [n for n, _ in t.fields]
+    elif isinstance(t, ClassT) and ty.field_type is not None and getattr(ty.field_type, "cls", None) is not None:
+        c = ty.field_type.cls(t.name)
+        names = list(c.template) if c is not None else []
+    else:
+        return None
+    return names.index(name) if name in names else None
 
 
 def type_op(i: Instr, a: list, ty: Any) -> str:
@@ -423,8 +473,7 @@ class FieldLowering:
                 return
         d, key, h = self.dict_of(i)
         L = em.lines
-        old = em.tmp("fv")
-        L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+        old = self.lookup(i, d, key, h)
         null = em.tmp("fnull")
         L.append(f"  {null} = icmp eq i64 {old}, 0")
         em.fail_if(null, i)  # (no such field: the interpreter finds the method or raises)
@@ -433,6 +482,53 @@ class FieldLowering:
             self.read(i, m, old)
         else:
             self.write(i, m, d, key, old)
+
+    def lookup(self, i: Instr, d: str, key: str, h: str) -> str:
+        """The value of the field in dict d (borrowed; 0: missing). Inline
+        first: an instance's dict is a copy of its class's template, so the
+        field's entry is at its index in the template (a record's, at its
+        index in the record type); the entry's key is compared with the
+        interned name (the guard). Anything else (another layout, a split
+        table, another class's or record's order) takes the call."""
+        em, arr = self.em, self.arr
+        L = em.lines
+        k = field_index(em.ty, i.args[0], i.attrs[0]) if self.lay.fast else None
+        if k is None:
+            old = em.tmp("fv")
+            L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+            return old
+        keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
+        kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
+        c1, c2, c3, c12, ok = (em.tmp() for _ in range(5))
+        L.append(f"  {c1} = icmp eq i64 {vals}, 0")
+        L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
+        L.append(f"  {c12} = and i1 {c1}, {c2}")
+        L.append(f"  {ok} = and i1 {c12}, {c3}")
+        fast, probe, slow, join = em.tmp("ffast")[1:], em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
+        L.append(f"  br i1 {ok}, label %{probe}, label %{slow}")
+        em.label(probe)
+        lz, sh, e0, ent = em.tmp(), em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {lz} = zext i8 {lib} to i64")
+        L.append(f"  {sh} = shl i64 1, {lz}")
+        L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES + 16 * k}")
+        L.append(f"  {ent} = add i64 {e0}, {sh}")
+        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        same, some, hit = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {same} = icmp eq i64 {ek}, {key}")
+        L.append(f"  {some} = icmp ne i64 {ev}, 0")
+        L.append(f"  {hit} = and i1 {same}, {some}")
+        L.append(f"  br i1 {hit}, label %{fast}, label %{slow}")
+        em.label(fast)
+        L.append(f"  br label %{join}")
+        em.label(slow)
+        called = em.tmp("fv")
+        L.append(f"  {called} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+        L.append(f"  br label %{join}")
+        em.label(join)
+        old = em.tmp("fv")
+        L.append(f"  {old} = phi i64 [ {ev}, %{fast} ], [ {called}, %{slow} ]")
+        return old
 
     def dict_of(self, i: Instr) -> tuple[str, str, str]:
         """The receiver's fields dict (its type checked) and the key's two words."""
