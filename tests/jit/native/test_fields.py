@@ -460,3 +460,32 @@ print(A().sum(5), B().sum(5))
 print(rsum({x: 1, y: 2.5}), rsum({y: 0.25, x: 4}))
 """
     agree(src, "A.sum", "rsum")
+
+
+def test_a_loop_free_function_calling_out_at_a_method_call_is_not_native() -> None:
+    # (Towers' move_disks: it would leave native code on every call.)
+    src = """
+class N {
+  var next: N? = nil
+  var k: int = 0
+}
+class T {
+  var n: int = 0
+  fn link(a: N, b: N) -> int { a.next = b; return 1 }
+  fn step(a: N, b: N, d: int) -> int {
+    if d == 0 { return 0 }
+    self.n = self.n + 1
+    return self.step(a, b, d - 1) + self.n
+  }
+  fn move(d: int) { self.n = self.n + d; self.pop(d) }
+  fn pop(d: int) -> N { return N() }
+}
+let t = T()
+t.move(3)
+print(t.step(N(), N(), 4), t.n)
+"""
+    want, got = both(src)
+    assert got == want
+    assert any("not native T.move: calls out at call_method_typed of 'pop' on every call" in x for x in both.log), both.log
+    # (step passes objects to a method: a call out too, and it has no loop)
+    assert any("not native T.step: call_method_typed of 'step', whose result native code cannot compute" in x for x in both.log), both.log

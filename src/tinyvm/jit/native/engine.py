@@ -401,6 +401,7 @@ class NativeTier:
         t0 = time.perf_counter()
         try:
             group = group_of(code, lambda c: self._typed(c, G))
+            fields.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
             if self.background:
                 fields.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}

@@ -347,6 +347,24 @@ def iter_pos(em: Any, v: Instr, X: list[str]) -> str:
     return t
 
 
+def calls_out_each_call(group: list) -> None:
+    """NotEligible for a function without loops whose method call is a call
+    out (a callee that is not native, or whose result is no scalar): it
+    would leave native code on every call, and no loop header brings it
+    back (Towers' `move_disks`, calling `move_top_disk`, which moves object
+    references: 1.2-1.5x slower than the other tiers before this rule)."""
+    from .emit import back_edge_targets
+    from .select import NotEligible
+
+    ty = group[0]
+    if back_edge_targets(ty.fn):
+        return
+    for b in ty.fn.blocks:
+        for i in b.instrs:
+            if i.op in METHOD_CALLS and i in ty.effects:
+                raise NotEligible(f"calls out at {i.op} of '{i.attrs[0]}' on every call (no loop to come back at)")
+
+
 def worth_a_native_call(group: list) -> None:
     """`--jit=native` (not `native-eager`, whose tests want every eligible
     function native): NotEligible for a function without loops or native
