@@ -489,3 +489,15 @@ print(t.step(N(), N(), 4), t.n)
     assert any("not native T.move: calls out at call_method_typed of 'pop' on every call" in x for x in both.log), both.log
     # (step passes objects to a method: a call out too, and it has no loop)
     assert any("not native T.step: call_method_typed of 'step', whose result native code cannot compute" in x for x in both.log), both.log
+
+
+@pytest.mark.parametrize("name", ["FOR_IN", "METHODS"])
+def test_fuel_totals_with_iterators_and_method_frames_rebuilt(name: str) -> None:
+    # Deopts inside `for x in` (the iterator rebuilt) and inside native
+    # method callees (method frames rebuilt) count fuel exactly.
+    src = globals()[name]
+    want = used(src, "off")[:2]
+    assert used(src, "eager")[:2] == want
+    n, out, log = used(src, "native-eager")
+    assert (n, out) == want
+    assert any(" deopt at " in x for x in log), log
