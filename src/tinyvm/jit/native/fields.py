@@ -18,8 +18,11 @@ than a per-class slot layout):
   class (else a failure exit: the interpreter does what it does with a
   module, a tuple or nil);
 - its `fields` slot (offset probed at start-up, as Array.items) gives the
-  dict, and `_PyDict_GetItem_KnownHash(dict, key, hash)` the value,
-  borrowed, with the interned field name and its hash (both per process:
+  dict; the value (borrowed) is read inline from the dict's entry at the
+  field's index in the class's template, guarded by the entry's key being
+  the interned name (FieldLowering.lookup), else found by
+  `_PyDict_GetItem_KnownHash(dict, key, hash)` with the interned field name
+  and its hash (both per process:
   the module has one `@"tvm.fk.<name>"` global of two words per name, which
   `bind` fills after the object code is loaded, so the code holds no
   address of the process that made it and the disk cache stays valid);
