@@ -51,7 +51,7 @@ from .fuel import meter
 MODES = ("off", "on", "eager", "native", "native-eager")
 # The native tier (jit/native/, docs/native.md) on top of a Python-JIT mode.
 NATIVE_MODES = {"native": "on", "native-eager": "eager"}
-_SCALAR_RESULTS = ("int", "float", "bool")
+_SCALAR_RESULTS = ("int", "float", "bool", "nil")  # (nil: no result, docs/native.md; e.g. a method updating fields)
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
 DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
 RECOMPILE_LIMIT = 3

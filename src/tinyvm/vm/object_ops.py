@@ -16,6 +16,7 @@ guest code or a wait, so FOR_ITER hands them to `iter_transfer`.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
@@ -231,7 +232,9 @@ class ObjectOps:
         if info.interfaces:
             cls.interfaces = cls.interfaces | frozenset(info.interfaces)
         for name, default in zip(info.fields, info.defaults):
-            cls.template[name] = default
+            # (interned: native code finds a field's dict entry by the key's
+            # address, jit/native/fields.py; every instance copies these keys)
+            cls.template[sys.intern(name)] = default
         for name, fn in zip(info.methods, methods):
             fn.owner = cls  # (the closures were made by earlier instructions)
             if fn.mark == heap.watch:

@@ -43,6 +43,7 @@ CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM make
 # Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant,
 # nil, a built-in (by name: the VM's own object).
 WORD, CONST, NIL, BUILTIN = 0, 1, 2, 3
+ITER = 4  # an array iterator native code keeps as two words, the array and the position (fields.py): rebuilt as an Iterator
 
 
 @dataclass
@@ -103,6 +104,9 @@ def exit_state(
             out.slots.append((CONST, v.attrs[0]))
         elif v.op == "builtin":
             out.slots.append((BUILTIN, v.attrs[0]))  # (len too: "L" holds no word)
+        elif types.get(v) == "it":
+            out.slots.append((ITER,))
+            out.values += [v, v]  # (emit.exit_to writes the array, then the position)
         elif v.op == "range" or v not in types or types[v] in ("L", "v", "o"):
             raise NotEligible(f"the frame state at pc {st.pc} names v{v.id} ({v.op}), which native code does not hold")
         else:
@@ -134,8 +138,9 @@ def _float(w: int) -> float:
     return struct.unpack("<d", struct.pack("<q", w))[0]
 
 
-def read_records(words: list[int], table: list[ExitState], builtins: dict) -> list[tuple[ExitState, list]]:
-    """The buffer's records, boxed: [(exit, L[1:] values)], innermost frame first."""
+def read_records(words: list[int], table: list[ExitState], builtins: dict, made: list | None = None) -> list[tuple[ExitState, list]]:
+    """The buffer's records, boxed: [(exit, L[1:] values)], innermost frame
+    first; `made` gets the iterators made (the caller puts them on the heap)."""
     out = []
     k = 0
     n = len(words)
@@ -154,6 +159,15 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict) -> li
                 vals.append(s[1])
             elif kind == BUILTIN:
                 vals.append(builtins[s[1]])
+            elif kind == ITER:
+                from ...heap.objects import Iterator
+
+                it = Iterator(0, array_of(words[k]))  # (kind 0: an array's, vm/object_ops.py ITER_ARRAY)
+                it.pos = words[k + 1]
+                k += 2
+                vals.append(it)
+                if made is not None:
+                    made.append(it)
             else:
                 vals.append(None)
         out.append((es, vals))
@@ -170,7 +184,7 @@ def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: di
     L[1:] = vals
     for nxt, nvals in records[1:]:
         frames.append((L, decoded[es.code][es.ret_pc]))
-        L = [G[es.callee], *nvals]
+        L = [G[es.callee] if type(es.callee) is int else es.callee, *nvals]  # (a method: its Function, fields.py)
         es = nxt
     fb.L = L
     return decoded[es.code][es.pc]

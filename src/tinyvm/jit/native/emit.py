@@ -44,6 +44,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
 from ..fuel import block_ends, prefix_counts
+from . import fields
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .select import WORDS, NotEligible, Typed
 
@@ -58,11 +59,14 @@ LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": 
 # an OSR copy's exit records name (every machine type a value can have).
 _DUMMY = {"i": "add i64 0, 0", "f": "fadd double 0.0, 0.0", "b": "or i1 false, false", "n": "or i1 false, false"}
 _DUMMY.update({m: _DUMMY["i"] for m in WORDS})
+LLTYPE.update({m: "i64" for m in WORDS | {"it"}})  # (every object's address: fields.py's "ap" too, and an iterator's array)
+_DUMMY["it"] = _DUMMY["i"]
 _ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.smul.with.overflow.i64(i64, i64)
+declare double @llvm.sqrt.f64(double)
 """
 
 _ICMP = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
@@ -215,9 +219,12 @@ class _FnEmitter:
         X.append(f"  %xp{sid} = inttoptr i64 %xc{sid} to i64*")
         X.append(f"  store i64 {sid}, i64* %xp{sid}")
         self.in_exit = True
+        half = None  # (an iterator, "it", is two words: its array, then its position: fields.py)
         for j, v in enumerate(es.values):
             m = self.ty.types[v]
             w = self.val(v)
+            if m == "it":
+                w, half = (fields.iter_pos(self, v, X), None) if half is v else (w, v)
             if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
                 w2 = f"%xw{sid}.{j}"
                 X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
@@ -283,6 +290,7 @@ class _FnEmitter:
         out.append("  %cur = getelementptr i64, i64* %ctx, i64 3")
         out.append("  %fuel = getelementptr i64, i64* %ctx, i64 4")
         out.append("  %d1 = sub i64 %depth, 1")
+        out += fields.entry_lines(self)
         self.lines = out
         self.cur = "entry"
         self.fcur = None
@@ -353,6 +361,8 @@ class _FnEmitter:
         # left a slot the IR still names but never reads nil: engine.py
         # reads a value from the first of its slots holding its type).
         slots_of: dict[Instr, list[int]] = {}
+        if any(ty.types[v] == "it" for v in es.values):
+            raise NotEligible(f"no OSR entry at pc {h.pc}: an iterator native code keeps as words (fields.py)")
         k = 0
         for j, sl in enumerate(es.slots):
             if sl[0] == WORD:
@@ -374,6 +384,7 @@ class _FnEmitter:
                 entry.append(f"  %ow{k} = load i64, i64* %oa{k}")
                 entry.append(f"  {dst} = {'bitcast i64' if m == 'f' else 'trunc i64'} %ow{k} to {LLTYPE[m]}")
             given[v] = dst
+        entry += fields.entry_lines(self)
         entry.append(f"  br label %B{h.label}")
         out = [f"define internal {{{rt}, i1}} @{name}_osr{h.pc}(i64* %ctx, i64 %depth, i64* %args) {{", *entry]
         for b in order:
@@ -423,6 +434,11 @@ class _FnEmitter:
 
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in fields.OPS or op == "call" and fields.is_native_builtin(i, self.ty.types) or op in fields.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
+            if getattr(self, "_field_lowering", None) is None:
+                self._field_lowering = fields.FieldLowering(self)
+            self._field_lowering.lower(i)
+            return
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
             return
@@ -582,6 +598,7 @@ def emit_module(
         from .arrays import PRELUDE
 
         parts.append(PRELUDE)
+        parts.append(fields.PRELUDE)
     if table is None:
         table = []
     for ty in group:
@@ -630,5 +647,6 @@ def emit_module(
     w.append("}")
     parts.append("\n".join(w) + "\n")
     # Branch weights for the poll test: it almost never fires.
+    parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
     return "\n".join(parts), names

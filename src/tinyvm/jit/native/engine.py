@@ -66,6 +66,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
+from . import fields
 from .cache import NativeCache, make_key
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
     CACHE_FORMAT,
@@ -94,7 +95,7 @@ def jit_pipeline_plain() -> list[str]:
     return jit_pipeline()
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False) -> Typed:
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None) -> Typed:
     """Build, optimize (no speculation) and type one code object, or raise
     NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts fuel)."""
     try:
@@ -104,7 +105,7 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     except Unsupported as e:
         raise NotEligible(str(e)) from None
     run_pipeline(fn, passes, PassContext(speculate=False))
-    ty = analyze(fn, code, callee_of)
+    ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
         _heap_allowed(ty)
     return ty
@@ -136,9 +137,9 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
         k += 1
         for b in ty.fn.blocks:
             for i in b.instrs:
-                if i.op != "call_global" or i in ty.effects:
+                if i.op not in ("call_global", *fields.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
                     continue
-                callee = ty.callees[i.attrs[0]]
+                callee = ty.callees[i.attrs[0] if i.op == "call_global" else i]  # (a method: fields.py)
                 if callee not in seen:
                     try:
                         seen[callee] = typed(callee)
@@ -225,7 +226,9 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
-    return Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+    prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+    prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
+    return prep
 
 
 def lookup(prep: Prepared, cache: NativeCache | None) -> bytes | None:
@@ -257,7 +260,10 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         from .layout import probe, register
 
         register(codegen.llvm, probe()[0])
+        fields.register(codegen.llvm)
     engine, addr = codegen.load(obj)
+    if prep.heap:
+        fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
     proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
     cfunc = proto(addr)
     osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
@@ -380,7 +386,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes, metered=self.metered)
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fields.field_types_of(G))
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -395,6 +401,9 @@ class NativeTier:
         t0 = time.perf_counter()
         try:
             group = group_of(code, lambda c: self._typed(c, G))
+            fields.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
+            if self.background:
+                fields.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}
             return prepare(group, self.codegen, phases)
         except NotEligible as e:
@@ -708,9 +717,12 @@ class NativeTier:
         turn (this one resumes at the exact pc)."""
         stats = self.stats
         stats["deopts"] += 1
-        records = read_records(words, comp.table, self.vm.builtins)
+        made: list = []
+        records = read_records(words, comp.table, self.vm.builtins, made)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded)
+        for it in made:  # (iterators native code kept as words: on the guest heap now, in their frames)
+            vm.heap.admit(it)
         if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
             op = resume0  # (not this entry op again: the interpreter runs on from there)
         why = self.stop_reason

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
+from . import fields
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -64,7 +65,13 @@ WHITELIST = {
     "set_index": "array x int x element (bounds-checked; an effect)",
     "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
     "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
-    "call_method": "array.len()",
+    # Fields (scalar-typed fields of instances and records; jit/native/fields.py lowers them):
+    "get_field": "an object x a field of declared type int, float, bool, [int]/[float]/[bool] or a class/record",
+    "set_field_proven": "an object x an int, float or bool field (an effect)",
+    "set_field": "as set_field_proven, of a record (records have no field checks)",
+    "call_method": "array.len(), or a method of an object whose class is known (a native call, the class guarded), or a call out",
+    "call_method_typed": "as call_method",
+    "get_iter": "an array of objects (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -72,7 +79,7 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 # Arrays of scalars: the machine value is the address of the guest Array
 # object (borrowed: the frame keeps it alive), "a" + the element's type.
 _ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
-ARRAYS = frozenset(_ARRAY.values())
+ARRAYS = frozenset(_ARRAY.values()) | {fields.OBJ_ARRAY}  # ("ap": an array of objects, read only: fields.py)
 WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
@@ -97,6 +104,14 @@ class Typed:
     # Whether the code touches Python objects (arrays): it then runs holding
     # the GIL, and needs CPython's layout (jit/native/layout.py).
     heap: bool = False
+    # Object values ("p": fields.py): their declared type (a ClassT or RecordT),
+    # and `(class name, field) -> declared type text` (the engine's, from the VM's globals).
+    objs: dict = field(default_factory=dict)
+    field_type: Any = None
+    # Native method calls (fields.py): call instr -> the receiver's class, and
+    # the guard globals' name -> class object (bound after loading).
+    methods: dict = field(default_factory=dict)
+    classes: dict = field(default_factory=dict)
 
 
 def scalar(t: Any) -> str | None:
@@ -120,7 +135,7 @@ def const_type(v: Any) -> str | None:
     return "b" if t is bool else "i" if t is int else "f" if t is float else None
 
 
-def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
+def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> Typed:
     """Type every value of fn (optimized IR, no speculation) or raise NotEligible.
 
     `callee_of(slot)` returns the Code of the hoisted function in global
@@ -130,17 +145,19 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     for p in fn.params[1:]:
         m = param_type(p.type)
         if m is None:
-            if p in used:
+            if p in used and not fields.object_type(p.type):
                 raise NotEligible(f"parameter of type {p.type}")
-            m = "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
+            m = fields.param_machine_type(p.type) if p in used else "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
     ret = result_type(fn.ret)
     if ret is None:
         raise NotEligible(f"result type {fn.ret}")
-    ty = Typed(fn, code, params, ret)
+    ty = Typed(fn, code, params, ret, field_type=field_type)
     types = ty.types
     for p, m in zip(fn.params[1:], params):
         types[p] = m
+        if m in ("p", fields.OBJ_ARRAY) and fields.object_type(p.type):
+            ty.objs[p] = p.type  # (an object whose fields native code may read: fields.py)
     uses: set[Instr] = {a for b in fn.blocks for i in b.all() for a in i.args}
     for b in fn.blocks:
         if b.catch_preds:
@@ -197,7 +214,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
     return ty
 
 
-_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
+_NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "ap": "an array of objects", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
 
 
@@ -230,6 +247,12 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in fields.METHOD_CALLS and a and a[0] == "p":
+        return fields.method_type(i, a, ty, uses)
+    if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
+        return fields.type_op(i, a, ty)
+    if "p" in a and op != "call_global":
+        raise NotEligible(f"{op} of an object")
     if op in _ARRAY_OPS:
         t = _array_type(i, a, ty)
         if t is not None:

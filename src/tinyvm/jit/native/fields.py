@@ -1,0 +1,731 @@
+"""Fields in native code: reads and writes of scalar-typed fields of instances and records.
+
+An object value in native code (machine type "p": `self`, a parameter of a
+class or record type, an object read from a field) is the address of the
+guest `Instance` or `Record` (heap/objects.py), borrowed: the interpreter
+frame that passed it, or the field that held it, keeps it alive (native
+code only ever stores scalars, so nothing it holds can lose its last
+reference while it runs; a call out leaves native code first).
+
+The data representation is the interpreter's own: an instance keeps its
+fields in a Python dict (`Instance.fields`, name -> value). Native code
+reads it in place, so the interpreter, the Python JIT and native code work
+on the same objects at all times (docs/native.md, "Fields: the data
+representation", which also has the measurement that kept the dict rather
+than a per-class slot layout):
+
+- the receiver's ob_type is compared with the `Instance` (or `Record`)
+  class (else a failure exit: the interpreter does what it does with a
+  module, a tuple or nil);
+- its `fields` slot (offset probed at start-up, as Array.items) gives the
+  dict; the value (borrowed) is read inline from the dict's entry at the
+  field's index in the class's template, guarded by the entry's key being
+  the interned name (FieldLowering.lookup), else found by
+  `_PyDict_GetItem_KnownHash(dict, key, hash)` with the interned field name
+  and its hash (both per process:
+  the module has one `@"tvm.fk.<name>"` global of two words per name, which
+  `bind` fills after the object code is loaded, so the code holds no
+  address of the process that made it and the disk cache stays valid);
+- a missing field (NULL: a method of that name, or a field another class
+  has) is a failure exit at the get_field: the interpreter makes the bound
+  method or raises its own TypeError with its trace;
+- the value is unboxed as arrays.py does for elements (the same code:
+  compact ints inline, floats' ob_fval, bools by address), a value of
+  another type being a failure exit there too.
+
+Writes (`set_field_proven`: the checker proved the value's type; an effect
+in Typed.effects): the old value is looked up as above (missing: a failure
+exit, the interpreter raises or, for an open class, adds it); a float
+whose only reference is the dict's (count 1) is overwritten in place (no
+one else can see that object: NBody-like updates then allocate nothing);
+otherwise the value is boxed (PyFloat_FromDouble, a cached small int or
+PyLong_FromLongLong, a bool singleton) and `PyDict_SetItem` replaces the
+old one (an existing key: no resize), reference counts exact.
+
+GC: only scalars are ever stored, and a scalar is no heap object: the
+write barriers (docs/gc.md: the incremental collector shades the stored
+value, the generational one remembers an old object that gets a young
+reference) have nothing to do for it, so none is called. Instances keep
+their size (their field count does not change), so the heap's accounting
+is untouched too.
+
+The field's machine type comes from its declared type: a record type says
+it (`{x: int}`), a class is looked up by name among the VM's globals (the
+class object, its `info.field_types` and its parents'). Nothing depends
+on that lookup being right: every read checks the value's type.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ...ir.nodes import Instr
+
+OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
+OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): read only (get_index, len)
+ITER_OPS = frozenset(("get_iter", "for_iter", "iter_done"))  # `for x in a` over an array of objects, no iterator allocated
+BUILTINS = frozenset(("abs", "sqrt"))
+METHOD_CALLS = frozenset(("call_method", "call_method_typed"))  # built-ins native code computes itself (a used result)
+
+PRELUDE = """@"tvm.ty.Instance" = global i64 0
+@"tvm.ty.Record" = global i64 0
+@"tvm.ty.Array" = global i64 0
+@PyList_Type = external global i8
+declare i64 @_PyDict_GetItem_KnownHash(i64, i64, i64)
+declare i32 @PyDict_SetItem(i64, i64, i64)
+"""
+
+_SCALAR = {"int": "i", "float": "f", "bool": "b", "[int]": "ai", "[float]": "af", "[bool]": "ab"}
+_KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
+# What may change an object's fields between two reads (a field store, any call).
+_WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
+_CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
+_KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
+
+
+class FieldLayout:
+    """Offsets of the `fields` slot of Instance and Record, probed on live objects."""
+
+    def __init__(self) -> None:
+        from ...heap.objects import Instance, Record
+
+        d: dict = {}
+        c = object()
+        self.instance = _find(Instance(c, d), d)  # type: ignore[arg-type]
+        self.instance_cls = _find(Instance(c, d), c)  # type: ignore[arg-type]
+        self.record = _find(Record(d), d)
+        self.fast = _dict_layout_ok()
+
+
+# CPython 3.11's dicts (Include/internal/pycore_dict.h), as an instance's
+# fields are (a copy of its class's template: combined, unicode keys):
+# PyDictObject.ma_keys at 32, ma_values (NULL: combined) at 40; the keys
+# object's dk_log2_index_bytes (u8) at 9, dk_kind (u8, 1: unicode) at 10,
+# dk_nentries at 24, the index table at 32, then 16-byte {me_key, me_value}
+# entries in insertion order. Verified on live dicts by _dict_layout_ok.
+_MA_KEYS, _MA_VALUES, _DK_LOG2_INDEX, _DK_KIND, _DK_NENTRIES, _DK_INDICES = 32, 40, 9, 10, 24, 32
+
+
+def _dict_layout_ok() -> bool:
+    """Whether entry k of a template copy is where FieldLowering.lookup reads it."""
+
+    def w(a: int, off: int, t: Any = ctypes.c_int64) -> int:
+        return t.from_address(a + off).value
+
+    try:
+        if sys.version_info[:2] != (3, 11):
+            return False
+        for n in (1, 3, 7, 12, 40):
+            template = {f"f{k}": float(k) for k in range(n)}
+            d = dict(template)
+            keys = w(id(d), _MA_KEYS)
+            if w(id(d), _MA_VALUES) != 0 or w(keys, _DK_KIND, ctypes.c_uint8) != 1 or w(keys, _DK_NENTRIES) != n:
+                return False
+            ent = keys + _DK_INDICES + (1 << w(keys, _DK_LOG2_INDEX, ctypes.c_uint8))
+            for k, name in enumerate(d):
+                if w(ent + 16 * k, 0) != id(name) or w(ent + 16 * k, 8) != id(d[name]):
+                    return False
+        return True
+    except Exception:  # noqa: BLE001 - anything unexpected: the lookup call only
+        return False
+
+
+def _find(obj: Any, d: Any) -> int:
+    for off in range(16, type(obj).__basicsize__, 8):
+        if ctypes.c_int64.from_address(id(obj) + off).value == id(d):
+            return off
+    raise LookupError(f"no fields slot in {type(obj).__name__}")
+
+
+_LAYOUT: list = []
+
+
+def field_layout() -> FieldLayout:
+    if not _LAYOUT:
+        _LAYOUT.append(FieldLayout())
+    return _LAYOUT[0]
+
+
+def register(llvm: Any) -> None:
+    """The C API functions field code calls (resolved by MCJIT by name)."""
+    api = ctypes.pythonapi
+    for name in ("_PyDict_GetItem_KnownHash", "PyDict_SetItem"):
+        llvm.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    llvm.add_symbol("PyList_Type", id(list))
+
+
+def bind(engine: Any, text: str, classes: dict | None = None) -> None:
+    """Fill the per-process globals of a loaded module: the guest classes'
+    type addresses, per field name the interned key and its hash, and the
+    class objects method calls check receivers against."""
+    from ...heap.objects import Array, Instance, Record
+
+    for name, cls in (("Instance", Instance), ("Record", Record), ("Array", Array)):
+        addr = engine.get_global_value_address(f"tvm.ty.{name}")
+        if addr:
+            ctypes.c_int64.from_address(addr).value = id(cls)
+    for g, c in (classes or {}).items():
+        addr = engine.get_global_value_address(g)
+        if addr:
+            ctypes.c_int64.from_address(addr).value = id(c)
+    for name in set(_KEY.findall(text)):
+        addr = engine.get_global_value_address(f"tvm.fk.{name}")
+        if not addr:
+            continue
+        key = _KEEP.setdefault(name, sys.intern(name))
+        ctypes.c_int64.from_address(addr).value = id(key)
+        ctypes.c_int64.from_address(addr + 8).value = hash(key)
+
+
+def globals_for(text: str) -> str:
+    """The key and class globals a module's text names (one definition each)."""
+    keys = "".join(f'@"tvm.fk.{n}" = global [2 x i64] zeroinitializer\n' for n in sorted(set(_KEY.findall(text))))
+    return keys + "".join(f'@"tvm.cls.{n}" = global i64 0\n' for n in sorted(set(_CLS.findall(text))))
+
+
+# ---------------------------------------------------------------- select.py
+
+
+def field_types_of(G: list) -> Callable[[str, str], str | None]:
+    """`(class name, field) -> declared type text`, from the classes in G;
+    its `.cls(name)` is the class object itself (method calls)."""
+    from ...heap.objects import Class
+
+    def cls(cname: str) -> Any:
+        for c in G:
+            if type(c) is Class and c.name == cname:
+                return c
+        return None
+
+    def lookup(cname: str, fname: str) -> str | None:
+        for c in G:
+            if type(c) is Class and c.name == cname:
+                while c is not None:
+                    info = c.info
+                    if info is not None and fname in info.fields and info.field_types:
+                        t = info.field_types[info.fields.index(fname)]
+                        return t or None
+                    c = c.parent
+                return None
+        return None
+
+    lookup.cls = cls  # type: ignore[attr-defined]
+    return lookup
+
+
+def object_type(t: Any) -> str | None:
+    """"class", "record" or "array" (of either) for a declared type native
+    code may hold as an object."""
+    from ...bytecode.types import ArrayT, ClassT, RecordT
+
+    if isinstance(t, ArrayT):
+        return "array" if object_type(t.elem) in ("class", "record") else None
+    return "class" if isinstance(t, ClassT) else "record" if isinstance(t, RecordT) else None
+
+
+def param_machine_type(t: Any) -> str:
+    """"ap" for an array of objects, else "p"."""
+    return OBJ_ARRAY if object_type(t) == "array" else "p"
+
+
+def field_machine_type(ty: Any, recv: Instr, name: str) -> str | None:
+    """The machine type of field `name` of the object value `recv`."""
+    from ...bytecode.types import RecordT, parse_type_text
+
+    t = ty.objs.get(recv)
+    if isinstance(t, RecordT):
+        ft = t.get(name)
+        text = ft.text() if ft is not None else None
+    elif t is not None and ty.field_type is not None:
+        text = ty.field_type(t.text(), name)
+    else:
+        text = None
+    if text is None:
+        return None
+    m = _SCALAR.get(text)
+    if m is not None:
+        return m
+    try:
+        ft = parse_type_text(text)
+    except Exception:  # noqa: BLE001 - a type text this reader does not know: not a field native code reads
+        return None
+    if object_type(ft):
+        return ("ap:" if object_type(ft) == "array" else "p:") + text
+    return None
+
+
+def field_index(ty: Any, recv: Instr, name: str) -> int | None:
+    """Where field `name` is in the dict of `recv` if it was made as usual:
+    its index in the class's template, or in the record type's fields."""
+    from ...bytecode.types import ClassT, RecordT
+
+    t = ty.objs.get(recv)
+    if isinstance(t, RecordT):
+        names = [n for n, _ in t.fields]
+    elif isinstance(t, ClassT) and ty.field_type is not None and getattr(ty.field_type, "cls", None) is not None:
+        c = ty.field_type.cls(t.name)
+        names = list(c.template) if c is not None else []
+    else:
+        return None
+    return names.index(name) if name in names else None
+
+
+def type_op(i: Instr, a: list, ty: Any) -> str:
+    """The machine type of a field op or a native built-in call (select.py)."""
+    from ...bytecode.types import RecordT
+    from .select import _NAMES, NotEligible
+
+    op = i.op
+    if op == "call":
+        return _builtin_type(i, a)
+    if op in ITER_OPS:
+        return _iter_type(i, a, ty)
+    if op in ("get_index", "set_index"):
+        if op == "set_index" or a[1] != "i":
+            raise NotEligible(f"{op} of an array of objects (native code stores no object reference)")
+        t = ty.objs.get(i.args[0])
+        if t is None:
+            raise NotEligible("get_index of an array of objects of unknown type")
+        ty.objs[i] = t.elem
+        ty.heap = True
+        return "p"
+    if a[0] != "p":
+        raise NotEligible(f"{op} of {_NAMES.get(a[0], a[0])}")
+    name = i.attrs[0]
+    if op == "set_field" and not isinstance(ty.objs.get(i.args[0]), RecordT):
+        raise NotEligible(f"set_field of field '{name}' (a checked store: the class converts or checks the value)")
+    m = field_machine_type(ty, i.args[0], name)
+    if m is None:
+        raise NotEligible(f"{op} of field '{name}', not of a scalar type")
+    ty.heap = True
+    if op == "get_field":
+        if ":" in m:
+            from ...bytecode.types import parse_type_text
+
+            m, text = m.split(":", 1)
+            ty.objs[i] = parse_type_text(text)
+        return m
+    if m not in ("i", "f", "b") or a[1] != m:
+        raise NotEligible(f"{op} of field '{name}' ({_NAMES.get(m, 'an object')}) with {_NAMES.get(a[1], a[1])}")
+    ty.effects.append(i)
+    return "v"
+
+
+def _iter_type(i: Instr, a: list, ty: Any) -> str:
+    """`for x in a`, a an array of objects: the iterator is machine type "it"
+    (the array's address; its position is a stack slot of the native frame,
+    and a deopt rebuilds a real Iterator from both: deopt.py ITER)."""
+    from .select import NotEligible
+
+    op = i.op
+    if op == "get_iter":
+        if a[0] != OBJ_ARRAY or i.args[0] not in ty.objs:
+            raise NotEligible("get_iter of something else than an array of objects")
+        ty.objs[i] = ty.objs[i.args[0]].elem
+        ty.heap = True
+        return "it"
+    if op == "for_iter":
+        if a[0] != "it":
+            raise NotEligible("for_iter of an iterator native code does not hold")
+        ty.objs[i] = ty.objs[i.args[0]]
+        return "p"
+    if i.args[0].op != "for_iter":
+        raise NotEligible("iter_done of something else than a for_iter")
+    return "b"
+
+
+def entry_lines(em: Any) -> list[str]:
+    """The stack slots of the function's iterators (their positions), in its entry block."""
+    return [f"  %it{i.id} = alloca i64" for b in em.ty.fn.blocks for i in b.instrs if i.op == "get_iter" and em.ty.types.get(i) == "it"]
+
+
+def iter_pos(em: Any, v: Instr, X: list[str]) -> str:
+    """An exit record's second word of iterator v: its position now."""
+    t = em.tmp("ipos")
+    X.append(f"  {t} = load i64, i64* %it{v.id}")
+    return t
+
+
+def calls_out_each_call(group: list) -> None:
+    """NotEligible for a function without loops whose method call is a call
+    out (a callee that is not native, or whose result is no scalar): it
+    would leave native code on every call, and no loop header brings it
+    back (Towers' `move_disks`, calling `move_top_disk`, which moves object
+    references: 1.2-1.5x slower than the other tiers before this rule)."""
+    from .emit import back_edge_targets
+    from .select import NotEligible
+
+    ty = group[0]
+    if back_edge_targets(ty.fn):
+        return
+    for b in ty.fn.blocks:
+        for i in b.instrs:
+            if i.op in METHOD_CALLS and i in ty.effects:
+                raise NotEligible(f"calls out at {i.op} of '{i.attrs[0]}' on every call (no loop to come back at)")
+
+
+def worth_a_native_call(group: list) -> None:
+    """`--jit=native` (not `native-eager`, whose tests want every eligible
+    function native): NotEligible for a function without loops or native
+    callees that reads or writes fields. Entering native code from the
+    other tiers costs a ctypes call and the argument checks (~0.5 us); such a
+    function does a few dict operations, which the Python JIT's inline code
+    does in less: Bounce's `Ball.bounce`, called 75,000 times per iteration
+    from an interpreted loop, took 57 ms native against 35 ms on the Python
+    JIT. Called from native code it is a native call (in the group) anyway."""
+    from .emit import back_edge_targets
+    from .select import NotEligible
+
+    ty = group[0]
+    if len(group) > 1 or back_edge_targets(ty.fn):
+        return
+    if any(i.op in OPS for b in ty.fn.blocks for i in b.instrs):
+        raise NotEligible("a loop-free leaf of field operations (a native call's entry costs more than it saves)")
+
+
+def method_type(i: Instr, a: list, ty: Any, uses: set) -> str:
+    """A method call on an object whose declared type is a class C: a native
+    call of C's method (the receiver's class is checked to be C exactly at
+    run time, else the call leaves native code and the VM makes it), or a
+    call out when the method is not a plain guest function or returns no
+    scalar (its result unused). Arguments other than the receiver must be
+    scalars: the VM checks an object argument's class at the call
+    (CALL_METHOD_TYPED), which a native call would skip."""
+    from ...bytecode.types import ClassT
+    from ...heap.objects import Function
+    from .select import NotEligible, result_type
+
+    name = i.attrs[0]
+    t = ty.objs.get(i.args[0])
+    c = ty.field_type.cls(t.name) if isinstance(t, ClassT) and ty.field_type is not None else None
+    meth = c.methods.get(name) if c is not None else None
+    ret = result_type(getattr(meth.code, "ret_type", None)) if type(meth) is Function else None
+    ok = ret is not None and not meth.upvals and meth.arity == len(a) and all(x in ("i", "f", "b") for x in a[1:])
+    if not ok:
+        if i in uses:
+            raise NotEligible(f"{i.op} of '{name}', whose result native code cannot compute")
+        ty.effects.append(i)  # (a call out: native code leaves there, the VM calls)
+        ty.methods[i] = None
+        return "i"
+    g = f"tvm.cls.{c.name}"
+    if ty.classes.setdefault(g, c) is not c:
+        raise NotEligible(f"two classes named {c.name}")
+    ty.methods[i] = (c, meth)
+    ty.callees[i] = meth.code
+    ty.heap = True
+    return ret
+
+
+def _builtin_type(i: Instr, a: list) -> str:
+    from .select import NotEligible
+
+    b = i.args[0]
+    name = b.attrs[0] if b.op == "builtin" else None
+    if len(a) != 2 or name not in BUILTINS or a[1] not in ("i", "f"):
+        raise NotEligible("uses call")
+    if name == "sqrt":
+        return "f"
+    return a[1]
+
+
+def is_native_builtin(i: Instr, types: dict) -> bool:
+    """A `call` of abs/sqrt native code computes (not a call out)."""
+    b = i.args[0] if i.args else None
+    return i.op == "call" and b is not None and b.op == "builtin" and b.attrs[0] in BUILTINS and types.get(i) in ("i", "f")
+
+
+# ---------------------------------------------------------------- emit.py
+
+
+class FieldLowering:
+    """The field ops of one function (`em` is its emit._FnEmitter)."""
+
+    def __init__(self, em: Any) -> None:
+        self.em = em
+        self.arr = em._arrays()  # (loads, stores, unboxing and boxing: arrays.py)
+        self.lay = field_layout()
+        self.got: dict[Instr, str] = {}  # get_field -> the value object it found (borrowed from the dict)
+
+    def earlier_read(self, i: Instr) -> str | None:
+        """The object an earlier get_field of the same field of the same
+        receiver found, in the same IR block with nothing between that may
+        change a field (a field store, any call): the dict still holds it,
+        so neither the lookup nor the receiver's check is made again (swap's
+        three reads of `self.v`). Its code dominates i's: one IR block is
+        straight-line code in LLVM, whatever exits it has."""
+        b = i.block
+        instrs = b.instrs
+        k = instrs.index(i)
+        for j in range(k - 1, -1, -1):
+            x = instrs[j]
+            if x.op == "get_field" and x.args[0] is i.args[0] and x.attrs[0] == i.attrs[0] and x in self.got:
+                return self.got[x]
+            if x.op in _WRITERS:
+                return None
+        return None
+
+    def lower(self, i: Instr) -> None:
+        em = self.em
+        if i.op == "call":
+            self.builtin(i)
+            return
+        if i.op in ITER_OPS:
+            self.iterate(i)
+            return
+        if i in em.ty.methods:
+            self.method_call(i)
+            return
+        if i.op == "get_index":
+            # An element of an array of objects: its address, borrowed from
+            # the list (native code never stores into such an array).
+            a = self.arr.slot(i.args[0], i.args[1], i)
+            e = self.arr.load(a, 0)
+            em.lines.append(f"  %v{i.id} = add i64 {e}, 0")
+            return
+        m = em.ty.types[i] if i.op == "get_field" else em.ty.types[i.args[1]]
+        if i.op == "get_field":
+            prev = self.earlier_read(i)
+            if prev is not None:
+                self.read(i, m, prev)
+                return
+        d, key, h = self.dict_of(i)
+        L = em.lines
+        old = self.lookup(i, d, key, h)
+        null = em.tmp("fnull")
+        L.append(f"  {null} = icmp eq i64 {old}, 0")
+        em.fail_if(null, i)  # (no such field: the interpreter finds the method or raises)
+        if i.op == "get_field":
+            self.got[i] = old
+            self.read(i, m, old)
+        else:
+            self.write(i, m, d, key, old)
+
+    def lookup(self, i: Instr, d: str, key: str, h: str) -> str:
+        """The value of the field in dict d (borrowed; 0: missing). Inline
+        first: an instance's dict is a copy of its class's template, so the
+        field's entry is at its index in the template (a record's, at its
+        index in the record type); the entry's key is compared with the
+        interned name (the guard). Anything else (another layout, a split
+        table, another class's or record's order) takes the call."""
+        em, arr = self.em, self.arr
+        L = em.lines
+        k = field_index(em.ty, i.args[0], i.attrs[0]) if self.lay.fast else None
+        if k is None:
+            old = em.tmp("fv")
+            L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+            return old
+        keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
+        kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
+        c1, c2, c3, c12, ok = (em.tmp() for _ in range(5))
+        L.append(f"  {c1} = icmp eq i64 {vals}, 0")
+        L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
+        L.append(f"  {c12} = and i1 {c1}, {c2}")
+        L.append(f"  {ok} = and i1 {c12}, {c3}")
+        fast, probe, slow, join = em.tmp("ffast")[1:], em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
+        L.append(f"  br i1 {ok}, label %{probe}, label %{slow}")
+        em.label(probe)
+        lz, sh, e0, ent = em.tmp(), em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {lz} = zext i8 {lib} to i64")
+        L.append(f"  {sh} = shl i64 1, {lz}")
+        L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES + 16 * k}")
+        L.append(f"  {ent} = add i64 {e0}, {sh}")
+        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        same, some, hit = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {same} = icmp eq i64 {ek}, {key}")
+        L.append(f"  {some} = icmp ne i64 {ev}, 0")
+        L.append(f"  {hit} = and i1 {same}, {some}")
+        L.append(f"  br i1 {hit}, label %{fast}, label %{slow}")
+        em.label(fast)
+        L.append(f"  br label %{join}")
+        em.label(slow)
+        called = em.tmp("fv")
+        L.append(f"  {called} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+        L.append(f"  br label %{join}")
+        em.label(join)
+        old = em.tmp("fv")
+        L.append(f"  {old} = phi i64 [ {ev}, %{fast} ], [ {called}, %{slow} ]")
+        return old
+
+    def dict_of(self, i: Instr) -> tuple[str, str, str]:
+        """The receiver's fields dict (its type checked) and the key's two words."""
+        em, arr = self.em, self.arr
+        from ...bytecode.types import RecordT
+
+        L = em.lines
+        recv = em.val(i.args[0])
+        rec = isinstance(em.ty.objs.get(i.args[0]), RecordT)
+        want = f'@"tvm.ty.{"Record" if rec else "Instance"}"'
+        t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
+        L.append(f"  {w} = load i64, i64* {want}, !invariant.load !90")
+        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        em.fail_if(bad, i)
+        d = arr.load(recv, self.lay.record if rec else self.lay.instance)
+        g = f'@"tvm.fk.{i.attrs[0]}"'
+        k, kp, h = em.tmp("key"), em.tmp("kp"), em.tmp("hash")
+        L.append(f"  {k} = load i64, i64* getelementptr ([2 x i64], [2 x i64]* {g}, i64 0, i64 0), !invariant.load !90")
+        L.append(f"  {kp} = getelementptr [2 x i64], [2 x i64]* {g}, i64 0, i64 1")
+        L.append(f"  {h} = load i64, i64* {kp}, !invariant.load !90")
+        return d, k, h
+
+    def read(self, i: Instr, m: str, e: str) -> None:
+        em, arr = self.em, self.arr
+        L = em.lines
+        if m in ("i", "f", "b"):
+            arr.read(i, m, e)
+            return
+        # An object: an Array ([int]/[float]/[bool] field: its items must be
+        # a list, as the entry checks of a parameter) or an instance/record
+        # (its type is checked where it is used).
+        if m in ("ai", "af", "ab", OBJ_ARRAY):
+            t, w, bad = arr.load(e, arr.lay.type), em.tmp("cls"), em.tmp("bt")
+            L.append(f'  {w} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
+            L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+            em.fail_if(bad, i)
+            items = arr.load(e, arr.lay.array_items)
+            lt, bad2 = arr.load(items, arr.lay.type), em.tmp("bt")
+            L.append(f"  {bad2} = icmp ne i64 {lt}, ptrtoint (i8* @PyList_Type to i64)")
+            em.fail_if(bad2, i)
+        L.append(f"  %v{i.id} = add i64 {e}, 0")
+
+    def write(self, i: Instr, m: str, d: str, key: str, old: str) -> None:
+        em, arr = self.em, self.arr
+        lay = arr.lay
+        L = em.lines
+        v = em.val(i.args[1])
+        done = em.tmp("stored")[1:]
+        if m == "f":
+            typ = arr.load(old, lay.type)
+            rc = arr.load(old, lay.refcnt)
+            isf, one, mine = em.tmp(), em.tmp(), em.tmp()
+            L.append(f"  {isf} = icmp eq i64 {typ}, ptrtoint (i8* @PyFloat_Type to i64)")
+            L.append(f"  {one} = icmp eq i64 {rc}, 1")
+            L.append(f"  {mine} = and i1 {isf}, {one}")
+            inplace, box = em.tmp("inpl")[1:], em.tmp("box")[1:]
+            L.append(f"  br i1 {mine}, label %{inplace}, label %{box}")
+            em.label(inplace)
+            arr.store(old, lay.float_val, v, "double")
+            L.append(f"  br label %{done}")
+            em.label(box)
+            new = em.tmp("new")
+            L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
+        elif m == "b":
+            new = em.tmp("new")
+            L.append(f"  {new} = select i1 {v}, i64 ptrtoint (i8* @_Py_TrueStruct to i64), i64 ptrtoint (i8* @_Py_FalseStruct to i64)")
+            arr.incref(new)
+        else:
+            new = arr.box_int(i, v)
+        null = em.tmp("null")
+        L.append(f"  {null} = icmp eq i64 {new}, 0")
+        em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
+        r, bad = em.tmp("set"), em.tmp("setf")
+        L.append(f"  {r} = call i32 @PyDict_SetItem(i64 {d}, i64 {key}, i64 {new})")
+        L.append(f"  call void @tvm.decref(i64 {new})")  # (the dict holds its own reference now)
+        L.append(f"  {bad} = icmp ne i32 {r}, 0")
+        em.fail_if(bad, i)  # (never for an existing key; the store is then undone by nothing: it did not happen)
+        L.append(f"  br label %{done}")
+        em.label(done)
+
+    def method_call(self, i: Instr) -> None:
+        """A native call of the receiver's class's method (select: method_type),
+        after checking the receiver is an instance of exactly that class; else,
+        a call out (a subclass may override it: the VM looks it up)."""
+        from .deopt import CALL_OUT, exit_state
+        from .emit import _DUMMY, LLTYPE
+
+        em, arr = self.em, self.arr
+        L = em.lines
+        ty = em.ty
+        r = f"%v{i.id}"
+        if i in ty.effects:  # (group_of: the method is not native with these types)
+            em.exit_to("true", exit_state(i.state, ty.types, reason=CALL_OUT))
+            L.append(f"  {r} = {_DUMMY[ty.types[i]]}")
+            return
+        c, meth = ty.methods[i]
+        recv = em.val(i.args[0])
+        t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
+        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
+        L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
+        L.append(f"  {other} = icmp ne i64 {cl}, {want}")
+        L.append(f"  {either} = or i1 {bad}, {other}")
+        em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
+        rt = LLTYPE[ty.types[i]]
+        args = "".join(f", {LLTYPE[ty.types[x]]} {em.val(x)}" for x in i.args)
+        s, z, dz = em.tmp("st"), em.tmp(), em.tmp("dz")
+        L.append(f"  {dz} = icmp sle i64 %d1, 0")
+        em.fail_if(dz, i)
+        L.append(f"  {s} = call {{{rt}, i1}} @{em.names[meth.code]}(i64* %ctx, i64 %d1{args})")
+        L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
+        em.fail_if(z, i, waiting=True)
+        em.table[-1].callee = meth  # (the waiting frame's callee: this Function, not a global: deopt.rebuild)
+        L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
+
+    def iterate(self, i: Instr) -> None:
+        """get_iter, for_iter and iter_done of an array of objects, as the
+        interpreter's FOR_ITER does (the length read at every step)."""
+        em, arr = self.em, self.arr
+        lay = arr.lay
+        L = em.lines
+        r = f"%v{i.id}"
+        if i.op == "get_iter":
+            L.append(f"  store i64 0, i64* %it{i.id}")
+            L.append(f"  {r} = add i64 {em.val(i.args[0])}, 0")
+            return
+        if i.op == "iter_done":
+            L.append(f"  {r} = or i1 %done{i.args[0].id}, false")
+            return
+        it = i.args[0]
+        p = em.tmp("pos")
+        L.append(f"  {p} = load i64, i64* %it{it.id}")
+        items = arr.load(em.val(it), lay.array_items, invariant=True)
+        n = arr.load(items, lay.list_size, invariant=True)
+        done = em.tmp("end")
+        L.append(f"  {done} = icmp sge i64 {p}, {n}")
+        nxt, fin, join = em.tmp("next")[1:], em.tmp("fin")[1:], em.tmp("iter")[1:]
+        L.append(f"  br i1 {done}, label %{fin}, label %{nxt}")
+        em.label(nxt)
+        vec = arr.load(items, lay.list_item, invariant=True)
+        off, a, p1 = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {off} = mul i64 {p}, 8")
+        L.append(f"  {a} = add i64 {vec}, {off}")
+        e = arr.load(a, 0)
+        L.append(f"  {p1} = add i64 {p}, 1")
+        L.append(f"  store i64 {p1}, i64* %it{it.id}")
+        L.append(f"  br label %{join}")
+        em.label(fin)
+        L.append(f"  br label %{join}")
+        em.label(join)
+        L.append(f"  {r} = phi i64 [ {e}, %{nxt} ], [ 0, %{fin} ]")
+        L.append(f"  %done{i.id} = phi i1 [ false, %{nxt} ], [ true, %{fin} ]")
+
+    def builtin(self, i: Instr) -> None:
+        """abs(int) (INT_MIN fails: an OverflowError), abs(float), sqrt (IEEE:
+        nan for a negative, as runtime/builtins.py)."""
+        em = self.em
+        L = em.lines
+        x = i.args[1]
+        r = f"%v{i.id}"
+        name = i.args[0].attrs[0]
+        if name == "sqrt":
+            L.append(f"  {r} = call double @llvm.sqrt.f64(double {em.as_float(x)})")
+            return
+        v = em.val(x)
+        if em.ty.types[x] == "f":
+            n, neg = em.tmp(), em.tmp()
+            # fabs by the sign bit (abs(-0.0) is 0.0, abs(nan) is nan, as Python's)
+            L.append(f"  {n} = bitcast double {v} to i64")
+            L.append(f"  {neg} = and i64 {n}, 9223372036854775807")
+            L.append(f"  {r} = bitcast i64 {neg} to double")
+            return
+        mn, neg, lt = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {mn} = icmp eq i64 {v}, -9223372036854775808")
+        em.fail_if(mn, i)
+        L.append(f"  {neg} = sub i64 0, {v}")
+        L.append(f"  {lt} = icmp slt i64 {v}, 0")
+        L.append(f"  {r} = select i1 {lt}, i64 {neg}, i64 {v}")
