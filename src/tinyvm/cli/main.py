@@ -279,7 +279,7 @@ class _Options:
         ]
         self.json = Option(("--json",), "json", "print one JSON object instead of text")
         # tlports: `tvm check --any` (lang/tinylang/anyuses.py).
-        self.any_uses = Option(("--any",), "any_uses", "list where the program's own declarations leave a type any (a report: exit status 0)")
+        self.any_uses = Option(("--any",), "any_uses", "list where the program's own declarations leave a type any (a report: exit status 0 unless it has errors)")
         self.top = Option(("--top",), "top", "rows per table (default 20)", REQUIRED, "N", positive_int, "a positive integer")
         vm = [self.gc_stress, *self.gc_opts, self.max_depth, self.budget, self.max_memory]
         self.tools, self.prof = _tool_options()
@@ -429,7 +429,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "Parse, resolve and type-check each program and what it imports; report every",
                 "error; run nothing. FILE - reads a program from standard input.",
             ],
-            [(f"tvm check main{ext}", "check a program"), (f"tvm check *{ext}", "check several"), (f"cat main{ext} | tvm check -", "check standard input")],
+            [(f"tvm check main{ext}", "check a program"), (f"tvm check *{ext}", "check several"), (f"cat main{ext} | tvm check -", "check standard input"),
+             (f"tvm check --any main{ext}", "list where its declarations leave a type any")],
         ),
         "disasm": (
             ["tvm disasm [options] FILE", "tvm disasm [options] -e CODE"],
