@@ -128,6 +128,9 @@ def test_text_form_reason_comment_and_exit_status(tmp_path: Path) -> None:
         "2 uses of any (1 kept with a reason)",
     ]
     assert records(tmp_path, src)[0]["reason"] == "a heterogeneous tree, no generic type names it"
+    # A comment ending a line keeps that line's use only, not the next line's.
+    src = "let a: any = 1  // any: on purpose\nlet b: any = 2\nprint(a, b)\n"
+    assert [r["reason"] for r in records(tmp_path, src)] == ["on purpose", ""]
 
 
 def test_errors_are_still_errors(tmp_path: Path) -> None:

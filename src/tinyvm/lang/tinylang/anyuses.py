@@ -37,7 +37,7 @@ from . import ast as A
 from .definite import walk
 from .types import ANY, ClassRefT, FnT, has_any
 
-# `// any: why this value cannot be typed`, on the use's line or the one above.
+# `// any: why this value cannot be typed`, ending the use's line or alone on the one above.
 _REASON = re.compile(r"//\s*any:\s*(.*?)\s*$")
 
 
@@ -94,10 +94,13 @@ class _Collector:
         self.uses: list[AnyUse] = []
 
     def reason(self, line: int) -> str:
+        """The `// any:` comment at the end of `line`, or alone on the line
+        above (not one ending the previous declaration: that is its own)."""
         for n in (line, line - 1):
             if 1 <= n <= len(self.lines):
-                m = _REASON.search(self.lines[n - 1])
-                if m:
+                text = self.lines[n - 1]
+                m = _REASON.search(text)
+                if m and (n == line or text.lstrip().startswith("//")):
                     return m.group(1) or "kept"
         return ""
 
