@@ -278,13 +278,15 @@ class _Options:
             Option(("--alloc-sites",), "alloc_sites", "record where objects are made, for --heap-snapshot (=line: the exact line; steps the VM)", OPTIONAL, "line", site_precision),
         ]
         self.json = Option(("--json",), "json", "print one JSON object instead of text")
+        # tlports: `tvm check --any` (lang/tinylang/anyuses.py).
+        self.any_uses = Option(("--any",), "any_uses", "list where the program's own declarations leave a type any (a report: exit status 0 unless it has errors)")
         self.top = Option(("--top",), "top", "rows per table (default 20)", REQUIRED, "N", positive_int, "a positive integer")
         vm = [self.gc_stress, *self.gc_opts, self.max_depth, self.budget, self.max_memory]
         self.tools, self.prof = _tool_options()
         self.commands: dict[str, list[Option]] = {
             "run": [self.help, self.lang, self.code, *vm, *self.limits, self.warn_leaks, *self.jit, *self.allow, self.optimize, self.passes, self.stats, *self.gc_tools, *self.tools],
             # Imports read the program's folder and below, and what --allow-read grants.
-            "check": [self.help, self.lang, self.code, self.allow[0]],
+            "check": [self.help, self.lang, self.code, self.allow[0], self.any_uses, self.json],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
             "jit-dump": [self.help, self.lang, self.code, self.passes, self.native_dump, self.allow[0]],
@@ -427,7 +429,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "Parse, resolve and type-check each program and what it imports; report every",
                 "error; run nothing. FILE - reads a program from standard input.",
             ],
-            [(f"tvm check main{ext}", "check a program"), (f"tvm check *{ext}", "check several"), (f"cat main{ext} | tvm check -", "check standard input")],
+            [(f"tvm check main{ext}", "check a program"), (f"tvm check *{ext}", "check several"), (f"cat main{ext} | tvm check -", "check standard input"),
+             (f"tvm check --any main{ext}", "list where its declarations leave a type any")],
         ),
         "disasm": (
             ["tvm disasm [options] FILE", "tvm disasm [options] -e CODE"],
@@ -1160,9 +1163,12 @@ class _Cli:
 
         status = EXIT_OK
         programs: list[tuple[str | None, str | None]] = ([(None, code)] if code is not None else []) + [(w, None) for w in words]
+        uses: list[Any] | None = [] if opts.get("any_uses") else None
         for word, text in programs:
             try:
                 self._load(word, text, opts, check_only=True)
+                if uses is not None:
+                    uses.extend(self._any_uses(word, text, opts))
             except CompileError as e:
                 self.err(e.render())
                 # Each language's status while all failures agree; else the generic one.
@@ -1171,7 +1177,40 @@ class _Cli:
             except LoadError as e:  # a .tvm program: it was loaded and verified
                 self.err(f"error: {_display(word, text)}: {e}")
                 status = EXIT_COMPILE
+        if uses is not None:
+            import json
+
+            from ..lang.tinylang.anyuses import as_json, render
+
+            if opts.get("json"):
+                self.out(json.dumps(as_json(uses), indent=1))
+            else:
+                for line in render(uses):
+                    self.out(line)
+        elif opts.get("json"):
+            raise UsageError("check --json goes with --any")
         return status
+
+    def _any_uses(self, word: str | None, text: str | None, opts: Parsed) -> list[Any]:
+        """`tvm check --any`: the `any` uses of one program's main module, which
+        has just checked without errors (lang/tinylang/anyuses.py)."""
+        from ..bytecode.code import Bundle
+        from ..lang.driver import Compilation, read_source
+        from ..lang.tinylang.anyuses import check_for_any
+
+        path = _display(word, text)
+        fe = self.langs.select(path, opts.get("lang"))
+        if fe.name != "tinylang":
+            raise UsageError(f"check --any is for TinyLang programs, not {fe.name}: {path}")
+        if word == STDIN_WORD:  # (_load has read it already)
+            raise UsageError("check --any reads FILEs or -e CODE, not standard input")
+        if text is None:
+            text = read_source(path)
+        key = os.path.splitext(os.path.basename(path))[0]
+        comp = Compilation(os.path.dirname(os.path.abspath(path)), path, Bundle(key), self.langs, True, _import_policy(path, opts))
+        comp.stack.append((key, fe.extensions[0]))
+        found, _errors = check_for_any(text, comp.context(key, path, fe))
+        return found
 
     def disasm(self, words: list[str], opts: Parsed) -> int:
         from ..bytecode.disasm import format_module
