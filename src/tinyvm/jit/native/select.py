@@ -5,7 +5,7 @@ then the JIT's pipeline without speculation: no guards; what can still
 fail leaves at its exact pc, deopt.py). A function is *eligible* when
 
 - its parameters are `int`, `float`, `bool` or arrays of them (or unused),
-  its declared result one of the scalars or nil;
+  its declared result one of the scalars, nil or an array of scalars;
 - every value it computes gets one of the machine types below (phis must
   agree: a slot that holds an int on one path and a float on another is not
   eligible), inferred here rather than read from the IR's types, which leave
@@ -64,7 +64,10 @@ WHITELIST = {
     "set_index": "array x int x element (bounds-checked; an effect)",
     "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
     "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
-    "call_method": "array.len()",
+    "call_method": "array.len(), or array.push(v) (jit/native/alloc.py)",
+    # narrays: arrays native code makes (jit/native/alloc.py): literals of
+    # scalars, `xs * n` (mul), `Array(n, fill)` (call), push (call_method).
+    "array": "a literal of ints, floats or bools of one type (an empty one: typed from its uses)",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -97,6 +100,9 @@ class Typed:
     # Whether the code touches Python objects (arrays): it then runs holding
     # the GIL, and needs CPython's layout (jit/native/layout.py).
     heap: bool = False
+    # Whether it allocates or pushes (jit/native/alloc.py: the engine then
+    # hands it the heap budget and the allocation callback).
+    allocs: bool = False
 
 
 def scalar(t: Any) -> str | None:
@@ -109,8 +115,8 @@ def param_type(t: Any) -> str | None:
 
 
 def result_type(t: Any) -> str | None:
-    """The machine type of a declared result: a scalar, or "n" for nil (no result)."""
-    return "n" if t is not None and str(t) == "nil" else scalar(t)
+    """The machine type of a declared result: a scalar, an array of scalars, or "n" for nil (no result)."""
+    return "n" if t is not None and str(t) == "nil" else param_type(t)  # (an array: alloc.py)
 
 
 def const_type(v: Any) -> str | None:
@@ -199,6 +205,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
 
 _NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
+_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method"))  # (jit/native/alloc.py)
 
 
 def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
@@ -230,6 +237,12 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in _ALLOC_OPS:
+        from .alloc import alloc_type
+
+        t = alloc_type(i, a, ty)
+        if t is not None:
+            return t
     if op in _ARRAY_OPS:
         t = _array_type(i, a, ty)
         if t is not None:
