@@ -85,11 +85,18 @@ def _kind_of_type(t: Any) -> str | None:
     return _SCALAR.get(str(t)) if t is not None else None
 
 
-def _kind_of_value(v: Instr) -> str | None:
+def _kind_of_value(v: Instr, depth: int = 4) -> str | None:
+    """i/f/b for v from its IR type, or as select.py will type it (a
+    constant; arithmetic promoting to float, which the IR leaves `any`)."""
     k = _kind_of_type(v.type)
     if k is None and v.op == "const" and v.attrs:
         c = v.attrs[0]
         k = "b" if type(c) is bool else "i" if type(c) is int else "f" if type(c) is float else None
+    if k is None and depth and v.op in ("add", "sub", "mul", "div", "mod", "neg"):
+        ks = {_kind_of_value(x, depth - 1) for x in v.args}
+        k = "f" if "f" in ks else "i" if ks == {"i"} else None
+    if k is None and v.op in ("lt", "le", "gt", "ge", "eq", "ne", "not"):
+        k = "b"
     return k
 
 
@@ -108,6 +115,8 @@ def empty_kind(i: Instr, fn: Function) -> str | None:
                 k = _kind_of_value(u.args[2])
             elif u.op == "return":
                 k = _ARRAY.get(str(fn.ret))
+            elif u.op == "check_type" and u.attrs:
+                k = _ARRAY.get(str(u.attrs[0][0]))
             if k is not None:
                 return k
     return None
@@ -119,7 +128,7 @@ def alloc_type(i: Instr, a: list[str], ty: Any) -> str | None:
     from .select import ARRAYS, NotEligible
 
     op = i.op
-    if op in ("array", "mul", "call", "call_method") and not _verified():
+    if op in ("array", "mul", "call", "call_method", "check_type") and not _verified():
         raise NotEligible("arrays made in native code are off: list.allocated is not where alloc.py expects it")
     if op == "array":
         if a:
@@ -141,6 +150,12 @@ def alloc_type(i: Instr, a: list[str], ty: Any) -> str | None:
         ty.allocs = True
         ty.effects.append(i)
         return "v"
+    elif op == "check_type" and a and a[0] in ARRAYS:
+        # (an untyped local returned as a declared array: the check holds
+        # when the machine type is that array's)
+        if _ARRAY.get(str(i.attrs[0][0]) if i.attrs else "") != a[0][1]:
+            raise NotEligible(f"check_type of an array of {a[0][1]} against {i.attrs[0][0] if i.attrs else '?'}")
+        return a[0]
     elif _is_fill(i):
         if a[1] != "i" or a[2] not in ("i", "f", "b"):
             raise NotEligible("Array(n, fill) of other than an int count and a scalar fill")
@@ -157,7 +172,7 @@ def handles(i: Instr, types: dict) -> bool:
     op = i.op
     if op == "array":
         return True
-    if op == "mul":
+    if op in ("mul", "check_type"):
         return types.get(i.args[0], "")[:1] == "a"
     return is_push(i) or _is_fill(i)
 
@@ -228,6 +243,9 @@ class AllocLowering:
         res = f"%v{i.id}"
         if is_push(i):
             self.push(i)
+            return
+        if i.op == "check_type":
+            L.append(f"  {res} = add i64 {em.val(i.args[0])}, 0")
             return
         if i.op == "array":
             n = len(i.args)

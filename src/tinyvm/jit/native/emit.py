@@ -53,7 +53,7 @@ from .select import WORDS, NotEligible, Typed
 EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
-_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method"))  # (alloc.py)
+_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (alloc.py)
 
 LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
 # The value of a call out on the (dead) path after it, and of a dead value

@@ -68,6 +68,7 @@ WHITELIST = {
     # narrays: arrays native code makes (jit/native/alloc.py): literals of
     # scalars, `xs * n` (mul), `Array(n, fill)` (call), push (call_method).
     "array": "a literal of ints, floats or bools of one type (an empty one: typed from its uses)",
+    "check_type": "an array checked against its own type (an untyped local returned as a declared array)",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -205,7 +206,7 @@ def analyze(fn: Function, code: Any, callee_of: Any) -> Typed:
 
 _NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
-_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method"))  # (jit/native/alloc.py)
+_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (jit/native/alloc.py)
 
 
 def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
