@@ -544,6 +544,7 @@ class NativeTier:
         calls_out = comp.calls_out
         allocs = comp.allocs
         bridge = self.bridge
+        heap = self.vm.heap
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -555,7 +556,7 @@ class NativeTier:
             return fallback(fb)
 
         def native(fb: Any) -> Any:
-            if hooks.stepping or comp.off:
+            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             for k, p in kinds:
@@ -641,6 +642,7 @@ class NativeTier:
         calls_out = comp.calls_out
         allocs = comp.allocs
         bridge = self.bridge
+        heap = self.vm.heap
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -653,7 +655,7 @@ class NativeTier:
             return prev(fb)
 
         def osr(fb: Any) -> Any:
-            if hooks.stepping or comp.off:
+            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             for k, (p, js) in kinds:
