@@ -128,7 +128,9 @@ def alloc_type(i: Instr, a: list[str], ty: Any) -> str | None:
     from .select import ARRAYS, NotEligible
 
     op = i.op
-    if op in ("array", "mul", "call", "call_method", "check_type") and not _verified():
+    if not handles_type(i, a, ARRAYS):
+        return None
+    if not _verified():
         raise NotEligible("arrays made in native code are off: list.allocated is not where alloc.py expects it")
     if op == "array":
         if a:
@@ -165,6 +167,16 @@ def alloc_type(i: Instr, a: list[str], ty: Any) -> str | None:
     ty.heap = True
     ty.allocs = True
     return "a" + k
+
+
+def handles_type(i: Instr, a: list[str], arrays: frozenset) -> bool:
+    """Whether alloc_type types i (its operands' machine types `a`)."""
+    op = i.op
+    if op == "array" or _is_fill(i):
+        return True
+    if op in ("mul", "check_type") or is_push(i):
+        return bool(a) and a[0] in arrays
+    return False
 
 
 def handles(i: Instr, types: dict) -> bool:
