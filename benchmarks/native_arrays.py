@@ -23,12 +23,10 @@ Needs llvmlite for the native column and gcc for C. No assertion: it measures.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
+
+from .native_common import best_of, llvmlite_missing, parse_args, run_c
 
 SRC = """
 fn isum(a: [int]) -> int {
@@ -107,13 +105,7 @@ def tinyvm(jit: str, n: int, repeat: int) -> dict:
     out = {}
     for k in KERNELS:
         vm.call(k, fresh(k, 4))  # (compiles, in the eager modes)
-        best = float("inf")
-        for _ in range(repeat):
-            arr = machine.heap.alloc(Array(fresh(k, n)))
-            t0 = time.perf_counter()
-            vm.call(k, arr)
-            best = min(best, time.perf_counter() - t0)
-        out[k] = best
+        out[k] = best_of(repeat, lambda arr, k=k: vm.call(k, arr), lambda k=k: machine.heap.alloc(Array(fresh(k, n))))[0]
     out["native"] = sum(1 for line in log if line.startswith("jit: native ") and " in " in line)
     return out
 
@@ -157,34 +149,17 @@ def cpython(n: int) -> dict:
 
 
 def c(n: int, repeat: int) -> dict | str:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        return "no gcc"
-    with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "arrays.c"), os.path.join(d, "arrays")
-        with open(src, "w") as f:
-            f.write(C_SRC)
-        subprocess.run([gcc, "-O2", "-o", exe, src], check=True)
-        words = subprocess.run([exe, str(n), str(repeat)], check=True, capture_output=True, text=True).stdout.split()
+    words = run_c(C_SRC, "arrays", [str(n), str(repeat)])
+    if isinstance(words, str):
+        return words
     return dict(zip(KERNELS, map(float, words)))
 
 
 def main(argv: list[str]) -> int:
-    n, repeat = 1_000_000, 5
-    args = list(argv)
-    if "--repeat" in args:
-        i = args.index("--repeat")
-        repeat = int(args[i + 1])
-        del args[i : i + 2]
-    if args:
-        n = int(args[0])
+    n, repeat = parse_args(argv, 1_000_000, 5)
     rows: list[tuple[str, dict | str]] = [("c (packed, gcc -O2)", c(n, repeat))]
-    try:
-        import llvmlite  # noqa: F401
-
-        rows.append(("native", tinyvm("native-eager", n, repeat)))
-    except ImportError:
-        rows.append(("native", "llvmlite missing: pip install 'tinyvm[native]'"))
+    missing = llvmlite_missing()
+    rows.append(("native", missing if missing is not None else tinyvm("native-eager", n, repeat)))
     rows.append(("python-jit (eager)", tinyvm("eager", n, 1)))
     rows.append(("cpython", cpython(n)))
     print(f"ns per element, N={n} (native and C: best of {repeat}; the others: 1 run)")

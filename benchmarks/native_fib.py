@@ -21,12 +21,9 @@ a missing one is reported as such, not as a failure. No assertion: it measures.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
+
+from .native_common import best_of, llvmlite_missing, parse_args, run_c
 
 SRC = """
 fn fib(n: int) -> int {
@@ -72,48 +69,24 @@ def tinyvm(n: int, jit: str, repeat: int) -> tuple[float, int, str]:
     vm = VM(stdout=io.StringIO(), jit=jit, jit_log=log.append if jit != "off" else None)
     vm.run_source(SRC, "fib.tl")
     vm.call("fib", 2)  # (compiles, in the eager modes)
-    best = float("inf")
-    result = 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = vm.call("fib", n)
-        best = min(best, time.perf_counter() - t0)
+    best, result = best_of(repeat, lambda: vm.call("fib", n))
     note = next((line for line in log if line.startswith("jit: native fib in")), "")
     return best, result, note
 
 
 def cpython(n: int, repeat: int) -> tuple[float, int]:
-    best = float("inf")
-    result = 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fib_py(n)
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+    return best_of(repeat, lambda: fib_py(n))
 
 
 def c(n: int, repeat: int) -> tuple[float, int] | str:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        return "no gcc"
-    with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "fib.c"), os.path.join(d, "fib")
-        with open(src, "w") as f:
-            f.write(C_SRC)
-        subprocess.run([gcc, "-O2", "-o", exe, src], check=True)
-        out = subprocess.run([exe, str(n), str(repeat)], check=True, capture_output=True, text=True).stdout.split()
+    out = run_c(C_SRC, "fib", [str(n), str(repeat)])
+    if isinstance(out, str):
+        return out
     return float(out[1]), int(out[0])
 
 
 def main(argv: list[str]) -> int:
-    n, repeat = 30, 5
-    args = list(argv)
-    if "--repeat" in args:
-        i = args.index("--repeat")
-        repeat = int(args[i + 1])
-        del args[i : i + 2]
-    if args:
-        n = int(args[0])
+    n, repeat = parse_args(argv, 30, 5)
     rows: list[tuple[str, float | None, str]] = []
     want = fib_py(20)
     t, r = cpython(n, repeat)
@@ -122,12 +95,10 @@ def main(argv: list[str]) -> int:
     cres = c(n, repeat)
     rows.append(("c (gcc -O2)", None, cres) if isinstance(cres, str) else ("c (gcc -O2)", cres[0], ""))
     for name, jit, reps in (("interpreter", "off", 1), ("python-jit (eager)", "eager", 1), ("native", "native-eager", repeat)):
-        if jit == "native-eager":
-            try:
-                import llvmlite  # noqa: F401
-            except ImportError:
-                rows.append((name, None, "llvmlite missing: pip install 'tinyvm[native]'"))
-                continue
+        missing = llvmlite_missing() if jit == "native-eager" else None
+        if missing is not None:
+            rows.append((name, None, missing))
+            continue
         t, r, note = tinyvm(n, jit, reps)
         if r != want:
             rows.append((name, None, f"WRONG RESULT {r} (want {want})"))

@@ -51,7 +51,8 @@ from .fuel import meter
 MODES = ("off", "on", "eager", "native", "native-eager")
 # The native tier (jit/native/, docs/native.md) on top of a Python-JIT mode.
 NATIVE_MODES = {"native": "on", "native-eager": "eager"}
-_SCALAR_RESULTS = ("int", "float", "bool", "nil")  # (nil: no result, docs/native.md; e.g. a method updating fields)
+# (nil: no result, docs/native.md, e.g. a method updating fields; arrays of scalars: jit/native/alloc.py)
+_SCALAR_RESULTS = ("int", "float", "bool", "nil", "[int]", "[float]", "[bool]")
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
 DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
 RECOMPILE_LIMIT = 3
@@ -186,11 +187,16 @@ class Jit:
             # the numbers). Nor do loops that mostly call: each call leaves
             # compiled code and its return enters it again. Such code keeps
             # its plain ops: no counter, no cost.
+            all_loops = headers
             headers = profitable_loops(code)
             if not headers:
                 if not native_candidate:
                     return
                 python_ok = False  # counted for the native tier only
+                # (its loops too: a loop of pushes building an array is a
+                # call loop to the Python JIT, and native code at its first
+                # thousand back-edges: jit/native/alloc.py)
+                headers = all_loops
         st = self.codes[code] = CodeState(code, ops)
         st.python_ok = python_ok
         if self.mode == "on":

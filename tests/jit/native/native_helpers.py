@@ -26,3 +26,13 @@ def both(src: str, *extra: str) -> tuple[tuple[int, str, str], tuple[int, str, s
 
 def native(name: str, log: list[str]) -> bool:
     return any(line.startswith(f"jit: native {name} in ") for line in log)
+
+
+def same(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
+    """Run src on the interpreter and on native-eager: identical exit code,
+    stdout and stderr, and each function of `names` compiled natively."""
+    want, got = both(src, *extra)
+    assert got == want, (got, want, both.log)
+    for n in names:
+        assert native(n, both.log), both.log
+    return want

@@ -24,7 +24,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import both, native
+from native_helpers import both, native, same
 
 from tinyvm.api import VM
 from tinyvm.jit.native import emit
@@ -38,14 +38,6 @@ needs_deopt = pytest.mark.skipif(not REAL_DEOPT, reason="stores before a failure
 @pytest.fixture
 def stores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(emit, "EXACT_DEOPT", True, raising=False)
-
-
-def same(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
-    want, got = both(src, *extra)
-    assert got == want, (got, want, both.log)
-    for n in names:
-        assert native(n, both.log), both.log
-    return want
 
 
 def test_the_layout_is_verified_on_this_interpreter() -> None:

@@ -17,19 +17,11 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from native_helpers import both, cli, native  # noqa: E402
+from native_helpers import both, cli, same  # noqa: E402
 
 from tinyvm.api import VM  # noqa: E402
 
 INT_MAX = 9223372036854775807
-
-
-def same(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
-    want, got = both(src, *extra)
-    assert got == want, (got, want, both.log)
-    for n in names:
-        assert native(n, both.log), both.log
-    return want
 
 
 def deopts() -> list[tuple[int, int, str, int]]:
@@ -165,7 +157,7 @@ print(h(2.5, false, 2))
 
 CALLOUT = """
 fn show(n: int) -> string { return "v" + str(n) }
-fn side(n: int) -> int { let a = [n, n + 1]; return a[1] }
+fn side(n: int) -> int { let a = ["x", str(n + 1)]; return int(a[1]) }  // (strings: not native)
 fn loop(n: int, every: int) -> int {
   var s = 0
   for i in 0..n {

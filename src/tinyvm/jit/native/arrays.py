@@ -110,6 +110,8 @@ class ArrayLowering:
         element's words: a store may free the element and its memory be
         reused for another object while the function runs."""
         em = self.em
+        if invariant and em.grows and off != self.lay.array_items:
+            invariant = False  # (a push in the module resizes lists: alloc.py)
         p, q, r = em.tmp("a"), em.tmp("p"), em.tmp("w")
         em.lines.append(f"  {p} = add i64 {addr}, {off}")
         em.lines.append(f"  {q} = inttoptr i64 {p} to {t}*")

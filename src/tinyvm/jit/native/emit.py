@@ -45,6 +45,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ..fuel import block_ends, prefix_counts
 from . import fields
+from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .select import WORDS, NotEligible, Typed
 
@@ -53,6 +54,7 @@ from .select import WORDS, NotEligible, Typed
 EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
+_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (alloc.py)
 
 LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
 # The value of a call out on the (dead) path after it, and of a dead value
@@ -62,6 +64,7 @@ _DUMMY.update({m: _DUMMY["i"] for m in WORDS})
 LLTYPE.update({m: "i64" for m in WORDS | {"it"}})  # (every object's address: fields.py's "ap" too, and an iterator's array)
 _DUMMY["it"] = _DUMMY["i"]
 _ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
+_ZERO.update({m: "0" for m in WORDS})  # (an array result: alloc.py)
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
@@ -127,6 +130,7 @@ class _FnEmitter:
         self.lines: list[str] = []
         self.n = 0
         self.cur = ""
+        self.grows = False  # some function of the module pushes (alloc.py): lists resize
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -439,6 +443,12 @@ class _FnEmitter:
                 self._field_lowering = fields.FieldLowering(self)
             self._field_lowering.lower(i)
             return
+        if op in _ALLOC_OPS and self.ty.allocs:
+            from . import alloc
+
+            if alloc.handles(i, self.ty.types):
+                alloc.AllocLowering(self, self._arrays()).lower(i)
+                return
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
             return
@@ -563,7 +573,7 @@ def _osr_wrapper(pc: int, inner: str, ret: str) -> str:
     """`i32 @osr<pc>(ctx, args, out)`, as @entry: the words of the header's
     state in args, the result in out, the fail flag returned."""
     rt = LLTYPE[ret]
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(ret)  # (None: a word)
     w = [
         f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
         "entry:",
@@ -601,8 +611,11 @@ def emit_module(
         parts.append(fields.PRELUDE)
     if table is None:
         table = []
+    grows = any(ty.allocs for ty in group) and group_grows(group)
     for ty in group:
-        parts.append(_FnEmitter(ty, names, table).emit())
+        em = _FnEmitter(ty, names, table)
+        em.grows = grows
+        parts.append(em.emit())
     # On-stack replacement entries into the root's loops (emit_osr).
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
@@ -610,7 +623,9 @@ def emit_module(
                 continue
             n = len(table)
             try:
-                text, es = _FnEmitter(root, names, table).emit_osr(h)
+                em = _FnEmitter(root, names, table)
+                em.grows = grows
+                text, es = em.emit_osr(h)
             except NotEligible:
                 del table[n:]
                 continue
@@ -637,7 +652,7 @@ def emit_module(
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}[root.ret]
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(root.ret)  # (None: a word)
     if conv is None:
         w.append("  store i64 %r, i64* %out")
     else:

@@ -67,6 +67,7 @@ from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
 from . import fields
+from .alloc import HeapBridge
 from .cache import NativeCache, make_key
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
     CACHE_FORMAT,
@@ -80,6 +81,7 @@ from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name th
 )
 from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
+from .layout import array_of
 from .select import ARRAYS, NotEligible, Typed, analyze
 from .worker import CompileWorker, Job
 
@@ -174,6 +176,7 @@ class Compiled:
     phases: dict[str, float] = field(default_factory=dict)  # ms per phase (PHASES)
     cache: str = "off"  # "hit", "miss" or "off" (no disk cache)
     background: bool = False
+    allocs: bool = False  # (Prepared.allocs)
 
     @property
     def calls_out(self) -> bool:
@@ -201,6 +204,7 @@ class Prepared:
     table: list = field(default_factory=list)  # exit id -> deopt.ExitState
     osr: dict = field(default_factory=dict)  # loop header pc -> deopt.ExitState (entry `osr<pc>`)
     heap: bool = False  # touches Python objects: layout symbols bound, entries hold the GIL
+    allocs: bool = False  # allocates or pushes: the heap budget around each call (alloc.py)
 
 
 # The phases of a compilation, in order, as the log names them (ms each):
@@ -226,7 +230,7 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
-    prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap)
+    prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap, any(ty.allocs for ty in group))
     prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
     return prep
 
@@ -271,6 +275,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     ms = sum(phases.values())
     comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
     comp.osr = osr
+    comp.allocs = prep.allocs
     return comp
 
 
@@ -326,7 +331,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 5)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel)
+        self.ctx = (ctypes.c_int64 * 7)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -337,6 +342,7 @@ class NativeTier:
         self.poll_cb = _POLL(self._poll)
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
+        self.bridge = HeapBridge(vm, self.ctx)  # (ctx words 5 and 6: arrays native code makes)
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
@@ -545,6 +551,9 @@ class NativeTier:
         # leaves at once and the interpreter steps exactly to the stop.
         reserve = self.vm.chunk * MAX_WEIGHT
         calls_out = comp.calls_out
+        allocs = comp.allocs
+        bridge = self.bridge
+        heap = self.vm.heap
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -556,7 +565,7 @@ class NativeTier:
             return fallback(fb)
 
         def native(fb: Any) -> Any:
-            if hooks.stepping or comp.off:
+            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             for k, p in kinds:
@@ -590,7 +599,11 @@ class NativeTier:
                 # every instruction of the call itself, pc 0's block included).
                 stop = lim.stop
                 fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
+            if allocs:
+                bridge.enter()
             st = cfunc(ctx_addr, args_addr, out_addr)
+            if allocs:
+                bridge.leave()
             tier.fiber = saved
             stats["native_calls"] += 1
             if metered:
@@ -600,7 +613,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in ARRAYS else bool(w)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C
@@ -636,6 +649,9 @@ class NativeTier:
         reserve = self.vm.chunk * MAX_WEIGHT
         kinds = list(enumerate(words))
         calls_out = comp.calls_out
+        allocs = comp.allocs
+        bridge = self.bridge
+        heap = self.vm.heap
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -648,7 +664,7 @@ class NativeTier:
             return prev(fb)
 
         def osr(fb: Any) -> Any:
-            if hooks.stepping or comp.off:
+            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             for k, (p, js) in kinds:
@@ -682,7 +698,11 @@ class NativeTier:
             if metered:
                 stop = lim.stop
                 fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
+            if allocs:
+                bridge.enter()
             st = cfunc(ctx_addr, args_addr, out_addr)
+            if allocs:
+                bridge.leave()
             tier.fiber = saved
             stats["osr_calls"] += 1
             if calls_out:
@@ -692,7 +712,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else bool(w)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in ARRAYS else bool(w)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C

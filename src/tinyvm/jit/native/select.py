@@ -5,7 +5,7 @@ then the JIT's pipeline without speculation: no guards; what can still
 fail leaves at its exact pc, deopt.py). A function is *eligible* when
 
 - its parameters are `int`, `float`, `bool` or arrays of them (or unused),
-  its declared result one of the scalars or nil;
+  its declared result one of the scalars, nil or an array of scalars;
 - every value it computes gets one of the machine types below (phis must
   agree: a slot that holds an int on one path and a float on another is not
   eligible), inferred here rather than read from the IR's types, which leave
@@ -69,9 +69,13 @@ WHITELIST = {
     "get_field": "an object x a field of declared type int, float, bool, [int]/[float]/[bool] or a class/record",
     "set_field_proven": "an object x an int, float or bool field (an effect)",
     "set_field": "as set_field_proven, of a record (records have no field checks)",
-    "call_method": "array.len(), or a method of an object whose class is known (a native call, the class guarded), or a call out",
+    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
     "call_method_typed": "as call_method",
     "get_iter": "an array of objects (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
+    # narrays: arrays native code makes (jit/native/alloc.py): literals of
+    # scalars, `xs * n` (mul), `Array(n, fill)` (call), push (call_method).
+    "array": "a literal of ints, floats or bools of one type (an empty one: typed from its uses)",
+    "check_type": "an array checked against its own type (an untyped local returned as a declared array)",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -112,6 +116,9 @@ class Typed:
     # the guard globals' name -> class object (bound after loading).
     methods: dict = field(default_factory=dict)
     classes: dict = field(default_factory=dict)
+    # Whether it allocates or pushes (jit/native/alloc.py: the engine then
+    # hands it the heap budget and the allocation callback).
+    allocs: bool = False
 
 
 def scalar(t: Any) -> str | None:
@@ -124,8 +131,8 @@ def param_type(t: Any) -> str | None:
 
 
 def result_type(t: Any) -> str | None:
-    """The machine type of a declared result: a scalar, or "n" for nil (no result)."""
-    return "n" if t is not None and str(t) == "nil" else scalar(t)
+    """The machine type of a declared result: a scalar, an array of scalars, or "n" for nil (no result)."""
+    return "n" if t is not None and str(t) == "nil" else param_type(t)  # (an array: alloc.py)
 
 
 def const_type(v: Any) -> str | None:
@@ -216,6 +223,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
 
 _NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "ap": "an array of objects", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
+_ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (jit/native/alloc.py)
 
 
 def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
@@ -253,6 +261,12 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return fields.type_op(i, a, ty)
     if "p" in a and op != "call_global":
         raise NotEligible(f"{op} of an object")
+    if op in _ALLOC_OPS:
+        from .alloc import alloc_type
+
+        t = alloc_type(i, a, ty)
+        if t is not None:
+            return t
     if op in _ARRAY_OPS:
         t = _array_type(i, a, ty)
         if t is not None:
