@@ -173,6 +173,12 @@ def test_import_needs_str():
     rejects(f([("IMPORT", 0), ("RETURN",)], consts=(1.5,)), "at offset 0: IMPORT needs a string constant, got float")
 
 
+def test_format_needs_a_string_spec():
+    # found by the .tvm fuzzer: a float spec reached Python's format() as a host TypeError
+    rejects(f([("LOAD_NIL",), ("FORMAT", 0), ("RETURN",)], consts=(1.0,)), "at offset 1: FORMAT needs a string constant, got float")
+    verify_code(f([("LOAD_NIL",), ("FORMAT", 0), ("RETURN",)], consts=(">5",)), 4)  # a string spec passes
+
+
 def test_unsupported_constant_type():
     rejects(f([("LOAD_NIL",), ("RETURN",)], consts=([1, 2],)), "constant 0 has unsupported type list")
 

@@ -106,6 +106,7 @@ __all__ = ["VerifyError", "verify_code", "verify_module", "MAX_COUNT", "MAX_NEST
 _OP_BY_NAME = {op.name: op.code for op in OPCODES}
 _LOAD_CONST = _OP_BY_NAME["LOAD_CONST"]
 _IMPORT = _OP_BY_NAME["IMPORT"]
+_FORMAT = _OP_BY_NAME["FORMAT"]
 _MAKE_CLOSURE = _OP_BY_NAME["MAKE_CLOSURE"]
 _MAKE_CLASS = _OP_BY_NAME["MAKE_CLASS"]
 _BUILD_RECORD = _OP_BY_NAME["BUILD_RECORD"]
@@ -333,10 +334,12 @@ class _Verifier:
             k = c.consts[operands[0]]
             if isinstance(k, (Code, ClassInfo)):
                 raise self.fail(f"LOAD_CONST of {k!r}: use MAKE_CLOSURE / MAKE_CLASS", pc)
-        elif op == _IMPORT:
+        elif op == _IMPORT or op == _FORMAT:
+            # (FORMAT's spec is handed to Python's format(): anything but a
+            # string there is a host error, found by tests/fuzz/test_fuzz_tvm.py)
             k = c.consts[operands[0]]
             if type(k) is not str:
-                raise self.fail(f"IMPORT needs a string constant, got {_const_type_name(k)}", pc)
+                raise self.fail(f"{'IMPORT' if op == _IMPORT else 'FORMAT'} needs a string constant, got {_const_type_name(k)}", pc)
         elif op == _MAKE_CLOSURE:
             k = c.consts[operands[0]]
             if type(k) is not Code:
