@@ -221,7 +221,7 @@ class ArrayLowering:
 
     def write(self, i: Instr, kind: str, a: str, value: Instr) -> None:
         """Store `value` (kind i/f/b) at slot address `a`, reference counts exact."""
-        em, lay = self.em, self.lay
+        em = self.em
         L = em.lines
         v = em.val(value)
         old = self.load(a, 0)
@@ -230,21 +230,8 @@ class ArrayLowering:
             L.append(f"  {new} = select i1 {v}, i64 {_TRUE}, i64 {_FALSE}")
             self.incref(new)
         elif kind == "f":
-            # In place when the old float has no other reference.
-            typ = self.load(old, lay.type)
-            rc = self.load(old, lay.refcnt)
-            isf, one, mine = em.tmp(), em.tmp(), em.tmp()
-            L.append(f"  {isf} = icmp eq i64 {typ}, {_FLOAT_T}")
-            L.append(f"  {one} = icmp eq i64 {rc}, 1")
-            L.append(f"  {mine} = and i1 {isf}, {one}")
-            inplace, box, done = em.tmp("inpl")[1:], em.tmp("box")[1:], em.tmp("stored")[1:]
-            L.append(f"  br i1 {mine}, label %{inplace}, label %{box}")
-            em.label(inplace)
-            self.store(old, lay.float_val, v, "double")
-            L.append(f"  br label %{done}")
-            em.label(box)
-            new = em.tmp("new")
-            L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
+            done = em.tmp("stored")[1:]
+            new = self.store_float(old, v, done)
             self.replace(i, a, old, new)
             L.append(f"  br label %{done}")
             em.label(done)
@@ -252,6 +239,31 @@ class ArrayLowering:
         else:
             new = self.box_int(i, v)
         self.replace(i, a, old, new)
+
+    def store_float(self, old: str, v: str, done: str) -> str:
+        """Store double v over `old`, the object a slot (an array's or a
+        field's dict entry) holds: in place when old is a float nothing else
+        references (then on to label `done`), which saves an allocation per
+        store in float loops (NBody, Mandelbrot's arrays); else, in the
+        block this leaves open, a new float: its register (null when out of
+        memory), for the caller to put in the slot."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        typ = self.load(old, lay.type)
+        rc = self.load(old, lay.refcnt)
+        isf, one, mine = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {isf} = icmp eq i64 {typ}, {_FLOAT_T}")
+        L.append(f"  {one} = icmp eq i64 {rc}, 1")
+        L.append(f"  {mine} = and i1 {isf}, {one}")
+        inplace, box = em.tmp("inpl")[1:], em.tmp("box")[1:]
+        L.append(f"  br i1 {mine}, label %{inplace}, label %{box}")
+        em.label(inplace)
+        self.store(old, lay.float_val, v, "double")
+        L.append(f"  br label %{done}")
+        em.label(box)
+        new = em.tmp("new")
+        L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
+        return new
 
     def box_int(self, i: Instr, v: str) -> str:
         """A new reference to an int object of value `v`: CPython's cached

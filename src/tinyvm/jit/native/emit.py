@@ -274,21 +274,8 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
-        defined = self.defined = set(fn.values())
-        body: dict[Block, list[str]] = {}
-        exits: dict[Block, str] = {}
-        for b in fn.blocks:
-            self.lines = []
-            self.cur = f"B{b.label}"
-            self.fcur = None
-            if b in headers:
-                st = start_state(fn, b.pc, b)
-                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
-            for i in b.instrs:
-                self.instr(i)
-            self.term(b.terminator)
-            body[b] = self.lines
-            exits[b] = self.cur
+        self.defined = set(fn.values())
+        body, exits = self._emit_blocks(fn.blocks, headers)
         out = [head, "entry:"]
         # (the depth is checked by the caller, before the call: deopt.py)
         out.append("  %cur = getelementptr i64, i64* %ctx, i64 3")
@@ -312,6 +299,29 @@ class _FnEmitter:
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
         return "\n".join(out) + "\n"
+
+    def _emit_blocks(self, blocks: list[Block], headers: set) -> tuple[dict[Block, list[str]], dict[Block, str]]:
+        """The LLVM lines of each block (its phis apart: the caller writes
+        them, from the other map) and the label each one ends in (a block
+        may open labels of its own: the phis' incoming edges name it). A loop
+        header polls first (fuel, interrupts: "Fuel" in docs/native.md).
+        Shared by the function body and its OSR copies."""
+        ty, fn, defined = self.ty, self.ty.fn, self.defined
+        body: dict[Block, list[str]] = {}
+        exits: dict[Block, str] = {}
+        for b in blocks:
+            self.lines = []
+            self.cur = f"B{b.label}"
+            self.fcur = None
+            if b in headers:
+                st = start_state(fn, b.pc, b)
+                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
+            for i in b.instrs:
+                self.instr(i)
+            self.term(b.terminator)
+            body[b] = self.lines
+            exits[b] = self.cur
+        return body, exits
 
     def emit_osr(self, h: Block) -> tuple[str, ExitState]:
         """A second entry into this function at loop header h (on-stack
@@ -346,20 +356,7 @@ class _FnEmitter:
         for v in es.values:
             if v in inside and v not in h.phis:
                 raise NotEligible(f"no OSR entry at pc {h.pc}: v{v.id} is defined in the loop")
-        body: dict[Block, list[str]] = {}
-        exits: dict[Block, str] = {}
-        for b in order:
-            self.lines = []
-            self.cur = f"B{b.label}"
-            self.fcur = None
-            if b in headers:
-                st = start_state(fn, b.pc, b)
-                self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
-            for i in b.instrs:
-                self.instr(i)
-            self.term(b.terminator)
-            body[b] = self.lines
-            exits[b] = self.cur
+        body, exits = self._emit_blocks(order, headers)
         # The words the entry takes: each value of the state the copy names,
         # once (a value may be in several slots; the interpreter may have
         # left a slot the IR still names but never reads nil: engine.py
@@ -521,20 +518,28 @@ class _FnEmitter:
             L.append(f"  {r} = {_DUMMY[ty[i]]}")
             return
         if op == "call_global":
-            callee = self.ty.callees[i.attrs[0]]
-            rt = LLTYPE[ty[i]]
-            args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in a)
-            s, z, dz = self.tmp("st"), self.tmp(), self.tmp("dz")
-            # Out of native depth: the interpreter makes this call (and raises
-            # StackOverflowError where the guest limit is reached).
-            L.append(f"  {dz} = icmp sle i64 %d1, 0")
-            self.fail_if(dz, i)
-            L.append(f"  {s} = call {{{rt}, i1}} @{self.names[callee]}(i64* %ctx, i64 %d1{args})")
-            L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
-            self.fail_if(z, i, waiting=True)
-            L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
+            self.native_call(i, r, self.names[self.ty.callees[i.attrs[0]]])
             return
         raise AssertionError(f"native: no lowering for {op}")  # select.py let it through
+
+    def native_call(self, i: Instr, r: str, fname: str) -> None:
+        """A native call of @fname with i's arguments, its result in r (a
+        global function's call, and a method's: fields.py). The callee's
+        failure leaves this frame too, waiting for it (deopt.py rebuilds
+        both); the last entry of self.table is that exit."""
+        ty = self.ty.types
+        L = self.lines
+        rt = LLTYPE[ty[i]]
+        args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in i.args)
+        s, z, dz = self.tmp("st"), self.tmp(), self.tmp("dz")
+        # Out of native depth: the interpreter makes this call (and raises
+        # StackOverflowError where the guest limit is reached).
+        L.append(f"  {dz} = icmp sle i64 %d1, 0")
+        self.fail_if(dz, i)
+        L.append(f"  {s} = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %d1{args})")
+        L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
+        self.fail_if(z, i, waiting=True)
+        L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
 
     def _shift(self, i: Instr) -> None:
         """`<<` and `>>` as runtime/arith.py: a count outside 0..63 fails (a

@@ -596,25 +596,11 @@ class FieldLowering:
 
     def write(self, i: Instr, m: str, d: str, key: str, old: str) -> None:
         em, arr = self.em, self.arr
-        lay = arr.lay
         L = em.lines
         v = em.val(i.args[1])
         done = em.tmp("stored")[1:]
         if m == "f":
-            typ = arr.load(old, lay.type)
-            rc = arr.load(old, lay.refcnt)
-            isf, one, mine = em.tmp(), em.tmp(), em.tmp()
-            L.append(f"  {isf} = icmp eq i64 {typ}, ptrtoint (i8* @PyFloat_Type to i64)")
-            L.append(f"  {one} = icmp eq i64 {rc}, 1")
-            L.append(f"  {mine} = and i1 {isf}, {one}")
-            inplace, box = em.tmp("inpl")[1:], em.tmp("box")[1:]
-            L.append(f"  br i1 {mine}, label %{inplace}, label %{box}")
-            em.label(inplace)
-            arr.store(old, lay.float_val, v, "double")
-            L.append(f"  br label %{done}")
-            em.label(box)
-            new = em.tmp("new")
-            L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
+            new = arr.store_float(old, v, done)
         elif m == "b":
             new = em.tmp("new")
             L.append(f"  {new} = select i1 {v}, i64 ptrtoint (i8* @_Py_TrueStruct to i64), i64 ptrtoint (i8* @_Py_FalseStruct to i64)")
@@ -637,7 +623,7 @@ class FieldLowering:
         after checking the receiver is an instance of exactly that class; else,
         a call out (a subclass may override it: the VM looks it up)."""
         from .deopt import CALL_OUT, exit_state
-        from .emit import _DUMMY, LLTYPE
+        from .emit import _DUMMY
 
         em, arr = self.em, self.arr
         L = em.lines
@@ -657,16 +643,8 @@ class FieldLowering:
         L.append(f"  {other} = icmp ne i64 {cl}, {want}")
         L.append(f"  {either} = or i1 {bad}, {other}")
         em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
-        rt = LLTYPE[ty.types[i]]
-        args = "".join(f", {LLTYPE[ty.types[x]]} {em.val(x)}" for x in i.args)
-        s, z, dz = em.tmp("st"), em.tmp(), em.tmp("dz")
-        L.append(f"  {dz} = icmp sle i64 %d1, 0")
-        em.fail_if(dz, i)
-        L.append(f"  {s} = call {{{rt}, i1}} @{em.names[meth.code]}(i64* %ctx, i64 %d1{args})")
-        L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
-        em.fail_if(z, i, waiting=True)
+        em.native_call(i, r, em.names[meth.code])
         em.table[-1].callee = meth  # (the waiting frame's callee: this Function, not a global: deopt.rebuild)
-        L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
 
     def iterate(self, i: Instr) -> None:
         """get_iter, for_iter and iter_done of an array of objects, as the
