@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from tinyvm.api import VM
 from tinyvm.cli.main import main
 
 
@@ -36,3 +37,16 @@ def same(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
     for n in names:
         assert native(n, both.log), both.log
     return want
+
+
+def used(src: str, jit: str) -> tuple[int, str, list[str]]:
+    """(fuel used, output, JIT log) of src run in-process on a metered VM
+    with `jit` (an error is part of the output: it is compared too)."""
+    log: list[str] = []
+    out = io.StringIO()
+    vm = VM(stdout=out, jit=jit, jit_log=log.append, meter_fuel=True)
+    try:
+        vm.run_source(src, "t.tl")
+    except Exception as e:  # noqa: BLE001 - the error is part of what is compared
+        out.write(f"error: {e}\n")
+    return vm.fuel_used, out.getvalue(), log

@@ -18,7 +18,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import both, cli, native
+from native_helpers import both, cli, native, used
 from test_native_differential import FLOATS, INTS
 
 from tinyvm.api import VM
@@ -217,17 +217,6 @@ def field_program(draw) -> str:
 @given(field_program())
 def test_hypothesis_field_programs_agree_on_three_tiers(src: str) -> None:
     agree(src, "C.put", "C.calc")
-
-
-def used(src: str, jit: str) -> tuple[int, str, list[str]]:
-    log: list[str] = []
-    out = io.StringIO()
-    vm = VM(stdout=out, jit=jit, jit_log=log.append, meter_fuel=True)
-    try:
-        vm.run_source(src, "t.tl")
-    except Exception as e:  # noqa: BLE001 - the error is part of what is compared
-        out.write(f"error: {e}\n")
-    return vm.fuel_used, out.getvalue(), log
 
 
 def test_fuel_totals_are_identical() -> None:

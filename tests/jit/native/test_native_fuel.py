@@ -11,15 +11,12 @@ recursion (a run that never entered native code would pass the comparisons).
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import cli  # noqa: E402
+from native_helpers import cli, used  # noqa: E402
 
-from tinyvm.api import VM  # noqa: E402
 
 PROG = """
 fn tri(n: int) -> int {
@@ -50,17 +47,6 @@ print(g(1000))
 print(f(2000, 3))
 print(f(3000, 0))
 """
-
-
-def used(src: str, jit: str) -> tuple[int, str, list[str]]:
-    log: list[str] = []
-    out = io.StringIO()
-    vm = VM(stdout=out, jit=jit, jit_log=log.append, meter_fuel=True)
-    try:
-        vm.run_source(src, "t.tl")
-    except Exception as e:  # noqa: BLE001 - the error is part of what is compared
-        out.write(f"error: {e}\n")
-    return vm.fuel_used, out.getvalue(), log
 
 
 @pytest.mark.parametrize("src", [PROG, FAILS])

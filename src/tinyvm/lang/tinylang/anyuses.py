@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from ..diagnostics import Diagnostic, DiagnosticBag
 from ..frontend import ModuleContext
 from . import ast as A
-from .definite import walk
+from .definite import type_text, walk
 from .types import ANY, ClassRefT, FnT, has_any
 
 # `// any: why this value cannot be typed`, ending the use's line or alone on the one above.
@@ -57,27 +57,6 @@ class AnyUse:
     def text(self) -> str:
         kept = f" [kept: {self.reason}]" if self.reason else ""
         return f"{self.file}:{self.line}:{self.col}: '{self.what}' is {self.type} ({self.why}){kept}"
-
-
-def type_text(t: A.TypeExpr | None) -> str:
-    """An annotation as written (normalized spacing)."""
-    if t is None:
-        return ""
-    if isinstance(t, A.NamedType):
-        return t.name + (f"<{', '.join(type_text(a) for a in t.args)}>" if t.args else "")
-    if isinstance(t, A.ArrayType):
-        return f"[{type_text(t.elem)}]"
-    if isinstance(t, A.MapType):
-        return f"[{type_text(t.key)}: {type_text(t.value)}]"
-    if isinstance(t, A.OptionalType):
-        return type_text(t.inner) + "?"
-    if isinstance(t, A.TupleType):
-        return f"({', '.join(type_text(e) for e in t.elems)})"
-    if isinstance(t, A.RecordType):
-        return "{" + ", ".join(f"{n}: {type_text(x)}" for n, x in t.fields) + "}"
-    if isinstance(t, A.FnType):
-        return f"fn({', '.join(type_text(p) for p in t.params)})" + (f" -> {type_text(t.ret)}" if t.ret is not None else "")
-    return "?"  # pragma: no cover
 
 
 def mentions_any(t: A.TypeExpr | None) -> bool:

@@ -316,25 +316,29 @@ def needs_init(f: A.FieldDecl) -> bool:
     return not (isinstance(t, A.NamedType) and t.name in _NON_OPTIONAL_EXEMPT)
 
 
-def _type_text(t: A.TypeExpr) -> str:
+def type_text(t: A.TypeExpr) -> str:
+    """An annotation as written (normalized spacing): the field advice here
+    and `tvm check --any` (anyuses.py) quote it."""
     if isinstance(t, A.NamedType):
-        return t.name + (f"<{', '.join(_type_text(a) for a in t.args)}>" if t.args else "")
+        return t.name + (f"<{', '.join(type_text(a) for a in t.args)}>" if t.args else "")
     if isinstance(t, A.ArrayType):
-        return f"[{_type_text(t.elem)}]"
+        return f"[{type_text(t.elem)}]"
     if isinstance(t, A.MapType):
-        return f"[{_type_text(t.key)}: {_type_text(t.value)}]"
+        return f"[{type_text(t.key)}: {type_text(t.value)}]"
     if isinstance(t, A.OptionalType):
-        return _type_text(t.inner) + "?"
+        return type_text(t.inner) + "?"
+    if isinstance(t, A.TupleType):
+        return f"({', '.join(type_text(e) for e in t.elems)})"
     if isinstance(t, A.FnType):
-        ret = f" -> {_type_text(t.ret)}" if t.ret is not None else ""
-        return f"fn({', '.join(_type_text(p) for p in t.params)}){ret}"
+        ret = f" -> {type_text(t.ret)}" if t.ret is not None else ""
+        return f"fn({', '.join(type_text(p) for p in t.params)}){ret}"
     if isinstance(t, A.RecordType):
-        return "{" + ", ".join(f"{n}: {_type_text(x)}" for n, x in t.fields) + "}"
+        return "{" + ", ".join(f"{n}: {type_text(x)}" for n, x in t.fields) + "}"
     return "T"
 
 
 def _advice(f: A.FieldDecl) -> str:
-    t = _type_text(f.type)
+    t = type_text(f.type)
     opt = f"({t})?" if isinstance(f.type, A.FnType) else f"{t}?"
     return f"give it a default (var {f.name}: {t} = ...), make it optional ({opt}), or assign it in init"
 
