@@ -155,6 +155,15 @@ OPS.update({
 # prologue tests JUMP_IF_PASSED), and a call skipping one of them by name
 # (LOAD_MISSING), stay on the interpreter.
 OPS.update({"JUMP_IF_PASSED": _NO, "LOAD_MISSING": _NO})
+# Issue 18, helper tldjit: JUMP_IF_PASSED is a `branch` on the pure
+# `passed[slot value]` (true unless the value is the MISSING marker), so those
+# functions compile. A defaulted parameter is `any` on entry (it may be the
+# marker), and the prologue's join is typed with the declared type when the
+# default is (`default_joins`). LOAD_MISSING (a call leaving out a parameter
+# whose default is not a constant: the callee evaluates it) is the nullary
+# `missing`, typed `any`, not a `const`: the marker must not be folded,
+# compared or guarded as a value of the language.
+OPS.update({"JUMP_IF_PASSED": OpSpec("passed", "passed", result="bool"), "LOAD_MISSING": _v("missing", False)})
 # IR opcodes of the conditional jumps' sense: jump when the condition is true.
 _JUMP_WHEN_TRUE = {"JUMP_IF_TRUE", "JUMP_IF_TRUTHY"}
 
@@ -272,6 +281,9 @@ class _Builder:
         self.kinds = check_kinds(code, self.insns, pops, fail)
         self.derived: list[tuple[Instr, str, Type]] = []  # (value, result rule, the type pass's type)
         params = [Instr(i, "param", attrs=(i,), type=ANY if i == 0 else _text_type(_slot_type(code, i))) for i in range(code.arity + 1)]
+        for p in params[1 + _required(code) :]:
+            p.type = ANY  # (tldjit: the MISSING marker until the prologue)
+        self.skips: list[tuple[int, int]] = []  # (JUMP_IF_PASSED's target pc, its slot)
         self.fn = Function(code.name, params, _text_type(code.ret_type), code=code, next_id=len(params))
 
     # -- blocks -----------------------------------------------------------------
@@ -407,8 +419,23 @@ class _Builder:
                 for phi, v in zip(plocs + pstack, olocs + ostack):
                     phi.args.append(v)
         self.remove_trivial_phis()
-        self.infer_types()
+        self.infer_types(self.default_joins(phis_of))
         return fn
+
+    def default_joins(self, phis_of: dict[int, tuple[list, list]]) -> dict[Instr, tuple[Instr, Type]]:
+        """tldjit: the joins after a default's code (JUMP_IF_PASSED's target):
+        phi -> (the parameter, its declared type). The passed value has the
+        declared type (the call checked it, or the checker proved it) and the
+        marker never reaches the join (the default's STORE_LOCAL replaced it),
+        so the join has the declared type when the default has it."""
+        out = {}
+        for target, slot in self.skips:
+            phi = phis_of[target][0][slot] if target in phis_of else None
+            param = self.fn.params[slot]
+            declared = _text_type(_slot_type(self.code, slot))
+            if phi is not None and declared != ANY and phi in self.blocks[target].phis and param in phi.args:
+                out[phi] = (param, declared)
+        return out
 
     def handler_of_target(self, target: int) -> int:
         """The stack depth a handler keeps (the table's entries for one target agree:
@@ -426,7 +453,7 @@ class _Builder:
             b.phis = [p for p in b.phis if p not in final]
         replace_uses(self.fn, final)
 
-    def infer_types(self) -> None:
+    def infer_types(self, joins: dict[Instr, tuple[Instr, Type]]) -> None:
         """Types of phis and of operators typed from their operands, together,
         optimistically: each starts unknown (None), takes the type its known
         operands imply, and drops to `any` if that changes; then unknown is any.
@@ -439,8 +466,10 @@ class _Builder:
         while changed:
             changed = False
             for p in phis:
-                ts = {a.type for a in p.args if a is not p and a.type is not None}
-                changed |= _settle(p, None if not ts else ts.pop() if len(ts) == 1 else ANY)
+                param, declared = joins.get(p, (None, None))
+                ts = {a.type for a in p.args if a is not p and a is not param and a.type is not None}
+                new = None if not ts else ts.pop() if len(ts) == 1 else ANY
+                changed |= _settle(p, ANY if declared is not None and new not in (None, declared) else new)
             for ins, rule, hint in derived:
                 known = [a for a in ins.args if a.type is not None]
                 if len(known) < len(ins.args) and not known:
@@ -536,6 +565,13 @@ class _Builder:
                 taken, fall = (target, nxt) if info.name in _JUMP_WHEN_TRUE else (nxt, target)
                 self.branch(block, start, v, taken, fall, pc, (locs, stack), (locs, stack))
                 return
+            elif kind == "passed":
+                slot, target = args
+                cond = self.emit(block, "passed", [locs[slot]], (slot,), BOOL, pc)
+                if slot < len(self.fn.params):
+                    self.skips.append((target, slot))
+                self.branch(block, start, cond, target, nxt, pc, (locs, stack), (locs, stack))
+                return
             elif kind == "for_iter":
                 it = stack[-1]
                 value = self.emit(block, "for_iter", [it], (), ANY, pc)
@@ -601,6 +637,11 @@ def _settle(ins: Instr, new: Type | None) -> bool:
     return True
 
 
+def _required(code: Code) -> int:
+    """How many parameters a call must pass (tldefault's `Code.required`)."""
+    return code.arity if code.required < 0 else code.required
+
+
 def _slot_type(code: Code, i: int) -> str:
     return code.local_types[i] if i < len(code.local_types) else ""
 
@@ -628,6 +669,7 @@ def mapping_table() -> str:
         "branch": "`branch`; the Lox forms test `truthy` first",
         "for_iter": "`for_iter`, `iter_done`, `branch`",
         "for_range": "`lt`/`le`, `add` (wrapping) of the counter, `branch`",
+        "passed": "`passed[slot]` of the slot's value (not the MISSING marker), `branch`",
         "return": "terminator",
         "throw": "terminator, with a frame state",
         "unsupported": "**Unsupported**",

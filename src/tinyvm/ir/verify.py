@@ -144,6 +144,7 @@ _SIGNATURES.update({"tuple": _tuple_ok, "unpack_check": _unpack_ok, "pow": _pow_
 # Fixed operand counts.
 _ARITY = {"branch": 1, "return": 1, "throw": 1, "jump": 0, "const": 0, "guard": 1, "not": 1, "neg": 1, "bnot": 1, "truthy": 1, "iter_done": 1, "fuel": 0}
 _ARITY.update({"unpack_check": 1, "pairs": 1, "pow": 2, "format": 1, "set_static": 2})  # (tljit)
+_ARITY.update({"passed": 1, "missing": 0})  # (tldjit: JUMP_IF_PASSED's test of a parameter's value, LOAD_MISSING)
 _TARGETS = {"jump": 1, "branch": 2, "return": 0, "throw": 0}
 
 

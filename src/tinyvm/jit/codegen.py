@@ -736,6 +736,12 @@ class _Gen:
         if op == "iter_done":
             self.emit(ind, f"{v} = {a[0]} is _DONE")
             return
+        if op == "passed":  # (tldjit: JUMP_IF_PASSED's test, as vm/ops_defaults.py)
+            self.emit(ind, f"{v} = {a[0]} is not _MISSING")
+            return
+        if op == "missing":  # (LOAD_MISSING: the marker as a call's argument)
+            self.emit(ind, f"{v} = _MISSING")
+            return
         if op == "truthy":
             self.emit(ind, f"{v} = not ({a[0]} is False or {a[0]} is None)")
             return

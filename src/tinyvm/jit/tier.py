@@ -37,7 +37,7 @@ from typing import Any
 from ..bytecode import opcodes as O
 from ..bytecode.code import Code
 from ..bytecode.opcodes import OPCODES
-from ..heap.objects import INT_MAX, INT_MIN, UNINIT, Array, Instance, Tuple
+from ..heap.objects import INT_MAX, INT_MIN, MISSING, UNINIT, Array, Instance, Tuple
 from ..ir.build import Unsupported, build, decode
 from ..ir.passes import PassContext, default_pipeline, run_pipeline
 from ..runtime.errors import RtError, Throw
@@ -584,6 +584,7 @@ class Jit:
             "_Array": Array,
             "_UNINIT": UNINIT, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
             "_Tuple": Tuple, "_fpow": float_power,  # (tljit: TinyLang 1.1's fast paths, codegen._fast_paths_v11)
+            "_MISSING": MISSING,  # (tldjit: the `passed` test of a parameter's value)
         }  # fmt: skip
 
     def _install(self, st: CodeState, gen: Generated, ns: dict) -> None:

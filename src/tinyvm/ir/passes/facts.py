@@ -36,6 +36,7 @@ __all__ = [
 
 # Ops that never raise and compute their result from their operands alone.
 _ALWAYS_PURE = frozenset({"const", "eq", "ne", "falsy", "truthy", "this_module"})
+_ALWAYS_PURE |= {"passed", "missing"}  # (tldjit: the MISSING marker, an identity test against it)
 # Ops without side effects that read memory (or allocate): DCE may drop them
 # when unused, but GVN and LICM must not merge or move them.
 _READS = frozenset({"load_upval", "cell_get", "builtin", "make_cell"})

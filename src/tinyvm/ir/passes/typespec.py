@@ -189,6 +189,8 @@ def run(fn: Function, ctx: PassContext) -> bool:
             continue
         if v.state is not None and v.state.parent is not None:
             continue  # inlined: its pc is the callee's, the profile is this code's
+        if v.op == "param" and 0 <= getattr(fn.code, "required", -1) < v.attrs[0]:
+            continue  # (tldjit: a defaulted parameter may be the MISSING marker on entry)
         key = ("param", v.attrs[0]) if v.op == "param" else v.pc if v.op in _GUARDABLE or v.op == "for_iter" else None
         t = GUARD_TYPES.get(profile.get(key)) if key is not None else None
         if t is None or (t != BOOL and v in conditions):
