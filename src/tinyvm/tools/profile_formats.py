@@ -129,9 +129,13 @@ def chrome(p: Profile, lines: bool = False) -> dict:
         while len(stack) > keep:
             i, start = stack.pop()
             f = p.frames[i]
+            # Both ends rounded, then the duration between them: rounding ts
+            # and dur apart could end a callee 1 ns after its caller, which
+            # breaks the nesting trace viewers expect (a CI failure).
+            t0, t1 = round(start, 3), round(max(at, start), 3)
             event = {
                 "ph": "X", "pid": 1, "tid": fid + 1, "cat": "guest", "name": f.name,
-                "ts": round(start, 3), "dur": round(max(at - start, 0.0), 3),
+                "ts": t0, "dur": round(t1 - t0, 3),
                 "args": {"file": f.path, "line": f.line if lines else f.fn_line},
             }  # fmt: skip
             guest.append((fid + 1, start, len(stack), event))
