@@ -14,13 +14,10 @@ tier (which refuses these functions) never sees the marker.
 
 from __future__ import annotations
 
-import io
-
 import pytest
+from jit_helpers import cli, compiled, run
 
-from tinyvm.api import VM, GuestException
 from tinyvm.bytecode.types import ANY, INT
-from tinyvm.cli.main import main
 from tinyvm.ir.build import build
 from tinyvm.ir.optimize import OptStats, optimize_bundle
 from tinyvm.ir.passes.facts import is_pure
@@ -77,28 +74,6 @@ ERRORS = {
     # A wrong type passed for a defaulted parameter through `any`.
     "type": 'fn f(a: int, b: int = 2) -> int {\n  return a * b\n}\nlet g: any = f\nprint(g(1))\nprint(g(1, "x"))\n',
 }
-
-
-def run(src: str, jit: str = "eager", **kw) -> tuple[str, str, list[str], VM]:
-    out = io.StringIO()
-    log: list[str] = []
-    vm = VM(stdout=out, jit=jit, jit_log=log.append, **kw)
-    try:
-        vm.run_source(src, "t.tl")
-        end = ""
-    except GuestException as e:
-        end = f"{e.class_name}: {e.message}"
-    return out.getvalue(), end, log, vm
-
-
-def cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, stdin=io.StringIO(""), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def compiled(log: list[str], name: str) -> bool:
-    return any(line.startswith(f"jit: compiled {name} ") for line in log)
 
 
 def test_functions_with_defaults_and_their_callers_are_compiled() -> None:

@@ -11,16 +11,14 @@ alone. The IR side (types, the verifier's signatures, the passes' purity and
 
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jit_helpers import cli, compiled, run
 
-from tinyvm.api import VM, GuestException
 from tinyvm.bytecode.types import FLOAT, INT, STRING, TupleT
-from tinyvm.cli.main import main
 from tinyvm.ir.build import build
 from tinyvm.ir.nodes import Instr
 from tinyvm.ir.optimize import OptStats, optimize_bundle
@@ -134,28 +132,6 @@ COMPILED = {
     "format": ["row", "any_fmt"],
     "static": ["make", "<module>", "Color.values"],
 }
-
-
-def run(src: str, jit: str = "eager", **kw) -> tuple[str, str, list[str], VM]:
-    out = io.StringIO()
-    log: list[str] = []
-    vm = VM(stdout=out, jit=jit, jit_log=log.append, **kw)
-    try:
-        vm.run_source(src, "t.tl")
-        end = ""
-    except GuestException as e:
-        end = f"{e.class_name}: {e.message}"
-    return out.getvalue(), end, log, vm
-
-
-def cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, stdin=io.StringIO(""), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def compiled(log: list[str], name: str) -> bool:
-    return any(line.startswith(f"jit: compiled {name} ") for line in log)
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
