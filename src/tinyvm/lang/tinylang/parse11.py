@@ -48,16 +48,15 @@ class Parse11:
     condition: Any
     block: Any
     skip_newlines: Any
+    continued_by: Any
     fail: Any
 
     def conditional(self) -> ast.Expr:
         """`cond ? a : b` (right-associative, lowest) over `??` (right-associative)
         over `or`. Inside brackets either may start a continuation line."""
         e = self.coalesce()
+        self.continued_by(TK.QUESTION)
         q = self.tok
-        if q.kind is TK.SEMI and self.nl_ok and q.text != ";" and self.peek().kind is TK.QUESTION:
-            self.advance()
-            q = self.tok
         if q.kind is not TK.QUESTION:
             return e
         self.advance()
@@ -74,10 +73,8 @@ class Parse11:
 
     def coalesce(self) -> ast.Expr:
         left = self.binary(1)
+        self.continued_by(TK.QQ)
         op = self.tok
-        if op.kind is TK.SEMI and self.nl_ok and op.text != ";" and self.peek().kind is TK.QQ:
-            self.advance()
-            op = self.tok
         if op.kind is not TK.QQ:
             return left
         self.advance()

@@ -139,6 +139,14 @@ class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
         toks = self.toks
         return toks[min(self.pos + k, len(toks) - 1)]
 
+    def continued_by(self, *kinds: TK) -> bool:
+        """In brackets a line may continue with one of `kinds` (`.m()`, `??`,
+        `? :`): step over the `;` the lexer inserted at the newline before it."""
+        if self.nl_ok and self.tok.inserted and self.peek().kind in kinds:
+            self.advance()
+            return True
+        return False
+
     def fail(self, message: str, tok: Token | None = None) -> NoReturn:
         """Record a syntax error at `tok` (default: the current token) and unwind."""
         tok = tok or self.tok
@@ -792,8 +800,8 @@ class Parser(Parse11):  # tlexpr: the 1.1 expression syntax (parse11.py)
                 e = ast.Field(name.line, name.col, e, name.text)
                 if self.tok.kind is TK.LT:  # tldefault: `b.map<int>(f)`, `lib.Stack<int>()`
                     e.type_args = self.explicit_type_args()
-            elif k is TK.SEMI and self.nl_ok and tok.text != ";" and self.peek().kind in (TK.DOT, TK.QDOT):
-                self.advance()  # a method chain continued on the next line, in brackets
+            elif k is TK.SEMI and self.continued_by(TK.DOT, TK.QDOT):
+                pass  # a method chain continued on the next line, in brackets
             elif k is TK.QDOT or k is TK.BANG or (k is TK.QUESTION and self.adjacent_bracket()):
                 e = self.nil_postfix(e)  # tlexpr: `?.`, `!`, `?[`
             else:
