@@ -104,6 +104,8 @@ def exit_state(
             out.slots.append((CONST, v.attrs[0]))
         elif v.op == "builtin":
             out.slots.append((BUILTIN, v.attrs[0]))  # (len too: "L" holds no word)
+        elif types.get(v) == "C":
+            out.slots.append((CONST, types[v].cls))  # (a class global: construct.py)
         elif types.get(v) == "it":
             out.slots.append((ITER,))
             out.values += [v, v]  # (emit.exit_to writes the array, then the position)

@@ -44,7 +44,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
 from ..fuel import block_ends, prefix_counts
-from . import fields
+from . import construct, fields
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .select import WORDS, NotEligible, Typed
@@ -55,6 +55,7 @@ EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
 _ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (alloc.py)
+_CONSTRUCT_OPS = frozenset(("load_global", "call", "call_typed", "call_method"))  # (construct.py)
 
 LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
 # The value of a call out on the (dead) path after it, and of a dead value
@@ -435,6 +436,9 @@ class _FnEmitter:
 
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in _CONSTRUCT_OPS and construct.handles(i, self.ty):
+            construct.lower(self, i)
+            return
         if op in fields.OPS or op == "call" and fields.is_native_builtin(i, self.ty.types) or op in fields.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
             if getattr(self, "_field_lowering", None) is None:
                 self._field_lowering = fields.FieldLowering(self)
@@ -568,7 +572,8 @@ class _FnEmitter:
         elif t.op == "return":
             rt = LLTYPE[self.ty.ret]
             x = self.tmp("rv")
-            L.append(f"  {x} = insertvalue {{{rt}, i1}} {{{rt} {_ZERO[self.ty.ret]}, i1 false}}, {rt} {self.val(t.args[0])}, 0")
+            v = "false" if self.ty.self_result else self.val(t.args[0])  # (an init's self, typed as its nil: construct.py)
+            L.append(f"  {x} = insertvalue {{{rt}, i1}} {{{rt} {_ZERO[self.ty.ret]}, i1 false}}, {rt} {v}, 0")
             L.append(f"  ret {{{rt}, i1}} {x}")
         else:  # pragma: no cover - select.py refuses throw
             raise AssertionError(f"native: terminator {t.op}")

@@ -66,8 +66,9 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import fields
+from . import construct, fields
 from .alloc import HeapBridge
+from .barrier import WATCH, BarrierBridge
 from .cache import NativeCache, make_key
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
     CACHE_FORMAT,
@@ -137,6 +138,7 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
     while k < len(group):
         ty = group[k]
         k += 1
+        construct.add_callees(ty, typed, seen, group)  # (the inits of its constructions)
         for b in ty.fn.blocks:
             for i in b.instrs:
                 if i.op not in ("call_global", *fields.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
@@ -331,7 +333,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 7)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback)
+        self.ctx = (ctypes.c_int64 * 9)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -343,6 +345,7 @@ class NativeTier:
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
         self.bridge = HeapBridge(vm, self.ctx)  # (ctx words 5 and 6: arrays native code makes)
+        self.barriers = BarrierBridge(vm, self.ctx)  # (ctx words 7 and 8: the write barrier of stores of references)
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
@@ -554,6 +557,7 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
+        selfret = getattr(self.typed.get(comp.code), "self_result", False)
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -593,6 +597,7 @@ class NativeTier:
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
             buf = tier.buf
             base = ctx[3] = ctypes.addressof(buf)
+            ctx[WATCH] = heap.watch  # (the write barrier's colour: fixed while native code runs, barrier.py)
             if metered:
                 # The fuel native code may spend: what is left, and the one
                 # unit the loop counted for this dispatch (native code counts
@@ -614,6 +619,8 @@ class NativeTier:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in ARRAYS else bool(w)
+            if selfret:
+                v = L[1]  # (an init returns self: construct.py)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C
@@ -652,6 +659,7 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
+        selfret = getattr(self.typed.get(comp.code), "self_result", False)
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -695,6 +703,7 @@ class NativeTier:
             ctx[1] = min(depth, MAX_NATIVE_DEPTH)
             buf = tier.buf
             base = ctx[3] = ctypes.addressof(buf)
+            ctx[WATCH] = heap.watch  # (barrier.py)
             if metered:
                 stop = lim.stop
                 fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)
@@ -713,6 +722,8 @@ class NativeTier:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in ARRAYS else bool(w)
+            if selfret:
+                v = L[1]  # (an init returns self: construct.py)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C

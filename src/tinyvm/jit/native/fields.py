@@ -214,6 +214,7 @@ def field_types_of(G: list) -> Callable[[str, str], str | None]:
         return None
 
     lookup.cls = cls  # type: ignore[attr-defined]
+    lookup.glob = lambda slot: G[slot] if 0 <= slot < len(G) else None  # type: ignore[attr-defined]  # (a class global: construct.py)
     return lookup
 
 

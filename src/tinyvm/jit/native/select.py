@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import fields
+from . import construct, fields
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -76,6 +76,9 @@ WHITELIST = {
     # scalars, `xs * n` (mul), `Array(n, fill)` (call), push (call_method).
     "array": "a literal of ints, floats or bools of one type (an empty one: typed from its uses)",
     "check_type": "an array checked against its own type (an untyped local returned as a declared array)",
+    # nnew: objects native code makes (jit/native/construct.py): a class
+    # global, called (`call`, `call_typed`): a new instance and its init.
+    "load_global": "a class (a constant binding), only called", "call_typed": "a class called (construct.py)",
     "jump": "-", "branch": "a bool condition", "return": "the declared result type",
 }
 
@@ -119,6 +122,10 @@ class Typed:
     # Whether it allocates or pushes (jit/native/alloc.py: the engine then
     # hands it the heap budget and the allocation callback).
     allocs: bool = False
+    # Constructions (jit/native/construct.py): call instr -> plan (None: a call
+    # out); self_result: an init whose `return self` is typed as its nil.
+    ctors: dict = field(default_factory=dict)
+    self_result: bool = False
 
 
 def scalar(t: Any) -> str | None:
@@ -211,7 +218,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
                     raise NotEligible("branch on a value that is not bool")
                 continue
             if i.op == "return":
-                if types.get(i.args[0]) != ret:
+                if types.get(i.args[0]) != ret and not construct.returns_self(ty, i):
                     raise NotEligible(f"returns {_NAMES.get(types.get(i.args[0]), 'a value of another type')}, declared {fn.ret}")
                 continue
             if i.op not in WHITELIST:
@@ -255,6 +262,9 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    t = construct.type_op(i, a, ty)
+    if t is not None:
+        return t
     if op in fields.METHOD_CALLS and a and a[0] == "p":
         return fields.method_type(i, a, ty, uses)
     if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:

@@ -1,0 +1,392 @@
+"""Objects native code makes: `C(args)` of a class, `[]` of objects, push of an object.
+
+Issue 16's Bounce builds its balls in the benchmark method itself
+(`balls.push(Ball(random))`), so the method compiles natively only when
+native code can construct instances. This module types and lowers:
+
+- **A class global** (`load_global` of a slot holding a `Class`): machine
+  type "C", no machine value. TinyLang makes class bindings constant
+  (`Ball = 3` is a compile error, as for hoisted functions), so the class
+  the slot holds when the function is compiled is the one every run sees.
+  The type string carries the class (`ClassWord`): a frame state naming
+  the value rebuilds it as that constant (deopt.py CONST).
+- **A construction** (`call` / `call_typed` of a "C"): as the
+  interpreter's `construct` (vm/calls.py) does it: a new `Instance(cls,
+  dict(cls.template))` made by `Heap.alloc` through alloc.py's HeapBridge
+  callback (op NEW), which refuses (0) whenever the interpreter's
+  allocation would do more than count bytes (GC stress, the heap going
+  past next_gc: a collection, the limit) -- native code then leaves
+  *before* the call, and the interpreter constructs, collects or raises
+  its MemoryError with its trace. Then `init` runs as a native call
+  (its frame `[init, inst, args...]`; a deopt inside it rebuilds that
+  frame with the caller waiting at the call's return op, exactly as
+  `construct` pushed it: `init` returns self). The result is the
+  instance ("p", its class known).
+  Before anything is allocated, native code checks what the interpreter
+  would check: the native depth (else the interpreter makes the call and
+  raises StackOverflowError where it would) and that each object argument
+  is an instance of exactly the class init declares (else the interpreter
+  runs the call: its checks, a subclass). Arity is checked here, at compile
+  time: a class whose init does not take these arguments is a call out.
+- **Fallback**: a class with `$fields` initialisers (their frames are
+  pushed together with init's, so a deopt inside one would need all of
+  them rebuilt; not done), a native init, an init with free variables or
+  defaults, or an init/`$fields` that is not native with these argument
+  types: the construction is a *call out* (Typed.effects: native code
+  leaves before it, the VM constructs, and the function comes back in at
+  its next loop header). Its result is still typed "p": the code after a
+  call out is dead in native code.
+- **`[]` of objects**: an empty literal whose pushes push objects of a
+  known class is an array of objects ("ap", alloc.py's LIT with no
+  element), so `for ball in balls` (fields.py) compiles over it.
+- **push of an object** onto an "ap": charged as the interpreter charges
+  it (runtime/memory.py element_charge: ELEMENT, an object's bytes are
+  charged at its allocation), inline when the list has room (the slot
+  gets a new reference), else through the callback (op PUSHP:
+  `list.append`); then the GC's write barrier (barrier.py `emit_barrier`,
+  the array being an existing heap object that now refers to the value).
+
+Fuel: the call instruction is counted in the caller's block, init's
+instructions by its own native code (emit.py), as the interpreter counts
+them; the construction itself is no instruction.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from ...ir.nodes import FrameState, Instr
+from ...runtime.memory import ELEMENT
+
+CLASS = "C"
+CTOR_OPS = frozenset(("call", "call_typed"))
+# HeapBridge callback ops (alloc.py's are below 8).
+NEW, PUSHP = 16, 17
+
+
+class ClassWord(str):
+    """The machine type "C" of a class global, carrying the class."""
+
+    cls: Any
+
+
+def class_word(cls: Any) -> ClassWord:
+    w = ClassWord(CLASS)
+    w.cls = cls
+    return w
+
+
+def _global(ty: Any, slot: int) -> Any:
+    g = getattr(ty.field_type, "glob", None)
+    return g(slot) if g is not None else None
+
+
+def _class_of_value(v: Instr, ty: Any) -> Any:
+    """The ClassT of an object value pushed (a construction, or its IR type)."""
+    from ...bytecode.types import ClassT
+    from ...heap.objects import Class
+
+    if v.op in CTOR_OPS and v.args and v.args[0].op == "load_global":
+        c = _global(ty, v.args[0].attrs[0])
+        if type(c) is Class:
+            return ClassT(c.name)
+    return v.type if isinstance(v.type, ClassT) else None
+
+
+def empty_elem(i: Instr, ty: Any) -> Any:
+    """The element class (a ClassT) of an empty literal pushed objects of
+    one known class, or None."""
+    from ...bytecode.types import ArrayT, ClassT
+    from .alloc import is_push
+
+    if isinstance(i.type, ArrayT) and isinstance(i.type.elem, ClassT):
+        return i.type.elem
+    got = None
+    for b in ty.fn.blocks:
+        for u in b.instrs:
+            if is_push(u) and u.args[0] is i:
+                t = _class_of_value(u.args[1], ty)
+                if t is None or got is not None and t != got:
+                    return None
+                got = t
+    return got
+
+
+def type_op(i: Instr, a: list, ty: Any) -> str | None:
+    """select.py's hook: the machine type of a class global, a construction,
+    an empty literal of objects or a push of an object; None for any other
+    instruction (select's rules decide); NotEligible."""
+    from ...bytecode.types import ArrayT
+    from ...heap.objects import Class
+    from .alloc import _verified, empty_kind, is_push
+    from .select import NotEligible
+
+    op = i.op
+    if op == "load_global":
+        c = _global(ty, i.attrs[0])
+        if type(c) is not Class:
+            raise NotEligible("uses load_global (of something else than a class)")
+        return class_word(c)
+    if op in CTOR_OPS and a and a[0] == CLASS:
+        return _construct_type(i, a, ty)
+    if CLASS in a:
+        raise NotEligible(f"{op} of a class (native code only constructs it)")
+    if is_push(i) and a == ["ap", "p"]:
+        if i.args[0] not in ty.objs:
+            raise NotEligible("push onto an array of objects of unknown type")
+        ty.heap = ty.allocs = True
+        ty.effects.append(i)
+        return "v"
+    if op == "array" and not a and empty_kind(i, ty.fn) is None:
+        t = empty_elem(i, ty)
+        if t is None:
+            return None
+        if not _verified():
+            raise NotEligible("arrays made in native code are off: list.allocated is not where alloc.py expects it")
+        ty.objs[i] = ArrayT(t)
+        ty.heap = ty.allocs = True
+        return "ap"
+    return None
+
+
+def _construct_type(i: Instr, a: list, ty: Any) -> str:
+    """`C(args)`: "p" of class C. ty.ctors[i] is the plan: (cls, init or
+    None, [the class each object argument must be]), or None for a call out."""
+    from ...bytecode.types import ClassT
+    from ...heap.objects import Function
+    from .select import NotEligible
+
+    cls = a[0].cls
+    g = f"tvm.cls.{cls.name}"
+    if ty.classes.setdefault(g, cls) is not cls:
+        raise NotEligible(f"two classes named {cls.name}")
+    ty.objs[i] = ClassT(cls.name)
+    ty.heap = ty.allocs = True
+    init = cls.init
+    n = len(a) - 1
+    ok = not cls.field_inits and all(x in ("i", "f", "b", "p") for x in a[1:])
+    if type(init) is Function:
+        ok = ok and not init.upvals and init.arity == n + 1
+    elif init is not None or n:
+        ok = False  # (a native init, or arguments without init: the interpreter's error)
+    want: list = []
+    for x, v in zip(a[1:], i.args[1:]):
+        if x == "p":
+            t = ty.objs.get(v)
+            c = ty.field_type.cls(t.name) if isinstance(t, ClassT) and ty.field_type is not None else None
+            if c is None:
+                ok = False
+                break
+            ty.classes.setdefault(f"tvm.cls.{c.name}", c)
+            want.append(c)
+        else:
+            want.append(None)
+    if not ok:
+        ty.effects.append(i)  # (a call out: the VM constructs)
+        ty.ctors[i] = None
+        return "p"
+    ty.ctors[i] = (cls, init, want)
+    if init is not None:
+        ty.callees[i] = init.code
+    return "p"
+
+
+def returns_self(ty: Any, ret: Instr) -> bool:
+    """An init's `return self` where nil is declared (the compiler makes
+    every init return self: construct's frame result is the instance).
+    The function is then typed as returning nil; its entry op hands the
+    interpreter the frame's self (engine.py)."""
+    from ...bytecode.code import FLAG_METHOD
+
+    code = ty.code
+    ok = ty.ret == "n" and code.name.endswith(".init") and code.flags & FLAG_METHOD and len(ty.fn.params) > 1 and ret.args[0] is ty.fn.params[1]
+    if ok:
+        ty.self_result = True
+    return bool(ok)
+
+
+def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
+    """engine.group_of's hook: the inits of ty's constructions join the
+    group when they are native with these argument types; else the
+    construction is a call out."""
+    for i, plan in list(ty.ctors.items()):
+        if plan is None or plan[1] is None:
+            continue
+        code = plan[1].code
+        if code not in seen:
+            from .select import NotEligible
+
+            try:
+                seen[code] = typed(code)
+            except NotEligible:
+                seen[code] = None
+            else:
+                group.append(seen[code])
+        cty = seen[code]
+        if cty is None or ["p"] + [ty.types[x] for x in i.args[1:]] != cty.params or cty.ret != "n":
+            ty.effects.append(i)
+            ty.ctors[i] = None
+
+
+def handles(i: Instr, ty: Any) -> bool:
+    """emit.py's hook: whether lower() emits i."""
+    types = ty.types
+    if i.op == "load_global":
+        return True
+    if i.op in CTOR_OPS:
+        return bool(i.args) and types.get(i.args[0]) == CLASS
+    from .alloc import is_push
+
+    return is_push(i) and types.get(i.args[0]) == "ap"
+
+
+def lower(em: Any, i: Instr) -> None:
+    if i.op == "load_global":
+        return  # (no machine value: the class is a constant of the construction)
+    if i.op in CTOR_OPS:
+        _construct(em, i)
+    else:
+        _push(em, i)
+
+
+def _callback(em: Any, op: int, a: str, b: str) -> str:
+    L = em.lines
+    p, w, f, r = em.tmp("cbp"), em.tmp("cbw"), em.tmp("cbf"), em.tmp("cbr")
+    L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 6")
+    L.append(f"  {w} = load i64, i64* {p}")
+    L.append(f"  {f} = inttoptr i64 {w} to i64 (i64, i64, i64)*")
+    L.append(f"  {r} = call i64 {f}(i64 {op}, i64 {a}, i64 {b})")
+    return r
+
+
+def _class_addr(em: Any, cls: Any) -> str:
+    c = em.tmp("cls")
+    em.lines.append(f'  {c} = load i64, i64* @"tvm.cls.{cls.name}", !invariant.load !90')
+    return c
+
+
+def _construct(em: Any, i: Instr) -> None:
+    from .deopt import CALL_OUT, exit_state
+    from .emit import _DUMMY, LLTYPE
+    from .fields import field_layout
+
+    ty = em.ty
+    L = em.lines
+    r = f"%v{i.id}"
+    plan = ty.ctors[i]
+    if plan is None:  # (a call out: the VM constructs; the rest of this path is dead here)
+        em.exit_to("true", exit_state(i.state, ty.types, reason=CALL_OUT))
+        L.append(f"  {r} = {_DUMMY['p']}")
+        return
+    cls, init, want = plan
+    arr = em._arrays()
+    lay = field_layout()
+    # What the interpreter checks: each object argument's class (exactly
+    # the declared one; else the interpreter calls), the depth.
+    for v, c in zip(i.args[1:], want):
+        if c is None:
+            continue
+        x = em.val(v)
+        t, w, bad = arr.load(x, arr.lay.type), em.tmp("cls"), em.tmp("bt")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
+        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        cl, other, either = arr.load(x, lay.instance_cls), em.tmp("oc"), em.tmp("bad")
+        L.append(f"  {other} = icmp ne i64 {cl}, {_class_addr(em, c)}")
+        L.append(f"  {either} = or i1 {bad}, {other}")
+        em.fail_if(either, i)
+    if init is not None:
+        dz = em.tmp("dz")
+        L.append(f"  {dz} = icmp sle i64 %d1, 0")
+        em.fail_if(dz, i)
+    # The instance (Heap.alloc, through the callback; 0: refused).
+    inst = _callback(em, NEW, _class_addr(em, cls), "0")
+    z = em.tmp("refused")
+    L.append(f"  {z} = icmp eq i64 {inst}, 0")
+    em.fail_if(z, i)
+    if init is not None:
+        fname = em.names[init.code]
+        args = "".join(f", {LLTYPE[ty.types[x]]} {em.val(x)}" for x in i.args[1:])
+        s, f = em.tmp("st"), em.tmp()
+        L.append(f"  {s} = call {{i1, i1}} @{fname}(i64* %ctx, i64 %d1, i64 {inst}{args})")
+        L.append(f"  {f} = extractvalue {{i1, i1}} {s}, 1")
+        # init left: this frame waits for it at the call (its operands
+        # popped), init's frame rebuilt as construct pushed it.
+        st = i.state
+        n = len(i.args)
+        es = exit_state(FrameState(st.pc, st.locals, st.stack[: len(st.stack) - n], st.code), ty.types, reason="a callee left")
+        from ...bytecode.opcodes import OPCODES
+        from ...ir.build import decode
+
+        op, _ = decode(st.code)[st.pc]
+        es.callee = init
+        es.ret_pc = st.pc + OPCODES[op].size
+        em.exit_to(f, es)
+    L.append(f"  {r} = add i64 {inst}, 0")
+
+
+def _push(em: Any, i: Instr) -> None:
+    """push of an object onto an array of objects (module docstring)."""
+    from .barrier import emit_barrier
+
+    low = em._arrays()
+    lay = low.lay
+    L = em.lines
+    arr, v = em.val(i.args[0]), em.val(i.args[1])
+    bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  {b0} = load i64, i64* {bp}")
+    L.append(f"  {b1} = sub i64 {b0}, {ELEMENT}")
+    L.append(f"  {out} = icmp slt i64 {b1}, 0")
+    em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
+    lst = low.load(arr, lay.array_items, invariant=True)
+    n = low.load(lst, lay.list_size)
+    cap = low.load(lst, lay.list_item + 8)  # (list.allocated: alloc.py checks it)
+    full = em.tmp("full")
+    L.append(f"  {full} = icmp sge i64 {n}, {cap}")
+    fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
+    L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
+    em.label(slow)
+    r = _callback(em, PUSHP, arr, v)
+    z = em.tmp("refused")
+    L.append(f"  {z} = icmp eq i64 {r}, 0")
+    em.fail_if(z, i)
+    L.append(f"  br label %{done}")
+    em.label(fast)
+    low.incref(v)
+    items = low.load(lst, lay.list_item)
+    off, a, n1 = em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {off} = shl i64 {n}, 3")
+    L.append(f"  {a} = add i64 {items}, {off}")
+    low.store(a, 0, v)
+    L.append(f"  {n1} = add i64 {n}, 1")
+    low.store(lst, lay.list_size, n1)
+    L.append(f"  br label %{done}")
+    em.label(done)
+    L.append(f"  store i64 {b1}, i64* {bp}")
+    emit_barrier(em, arr, v)
+
+
+# ---------------------------------------------------------------- the callback
+
+
+def callback(bridge: Any, op: int, a: int, b: int) -> int:
+    """alloc.HeapBridge's ops NEW (a: the class's address) and PUSHP (a:
+    the array, b: the object): the new Instance's address, 1, or 0 to refuse."""
+    from ...heap.objects import Instance
+
+    if op == PUSHP:  # (charged by native code already; the barrier follows in native code)
+        arr = ctypes.cast(a, ctypes.py_object).value
+        arr.items.append(ctypes.cast(b, ctypes.py_object).value)
+        return 1
+    heap = bridge.vm.heap
+    bridge.leave()
+    try:
+        cls = ctypes.cast(a, ctypes.py_object).value
+        inst = Instance(cls, dict(cls.template))
+        if heap.stress or heap.bytes + inst.size() > heap.next_gc:
+            return 0  # (the interpreter allocates it: a collection, the limit)
+        heap.alloc(inst)
+        return id(inst)
+    finally:
+        bridge.enter()
