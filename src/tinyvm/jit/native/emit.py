@@ -619,6 +619,7 @@ def emit_module(
 
         parts.append(PRELUDE)
         parts.append(fields.PRELUDE)
+        parts.append(construct.PRELUDE)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)

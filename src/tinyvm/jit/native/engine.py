@@ -267,6 +267,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
 
         register(codegen.llvm, probe()[0])
         fields.register(codegen.llvm)
+        construct.register(codegen.llvm)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -333,7 +334,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 9)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path)
+        self.ctx = (ctypes.c_int64 * 11)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -346,6 +347,7 @@ class NativeTier:
         self.ctx_addr = ctypes.addressof(self.ctx)
         self.bridge = HeapBridge(vm, self.ctx)  # (ctx words 5 and 6: arrays native code makes)
         self.barriers = BarrierBridge(vm, self.ctx)  # (ctx words 7 and 8: the write barrier of stores of references)
+        self.maker = construct.InstanceMaker(self.bridge, self.ctx)  # (ctx words 9 and 10: instances native code makes)
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
