@@ -394,10 +394,6 @@ class HeapBridge:
 
     def _callback(self, op: int, a: int, b: int) -> int:
         try:
-            if op >= 16:  # (construct.py: instances, pushes of objects)
-                from .construct import callback
-
-                return callback(self, op, a, b)
             if op >= PUSH:  # (charged by native code already; the budget stays)
                 arr = ctypes.cast(a, ctypes.py_object).value
                 arr.items.append(_unpack(KINDS[op - PUSH], b))

@@ -12,12 +12,15 @@ native code can construct instances. This module types and lowers:
   the value rebuilds it as that constant (deopt.py CONST).
 - **A construction** (`call` / `call_typed` of a "C"): as the
   interpreter's `construct` (vm/calls.py) does it: a new `Instance(cls,
-  dict(cls.template))` made by `Heap.alloc` through alloc.py's HeapBridge
-  callback (op NEW), which refuses (0) whenever the interpreter's
-  allocation would do more than count bytes (GC stress, the heap going
-  past next_gc: a collection, the limit) -- native code then leaves
-  *before* the call, and the interpreter constructs, collects or raises
-  its MemoryError with its trace. Then `init` runs as a native call
+  dict(cls.template))` made by `Heap.alloc`, the VM's one allocation
+  function, from `InstanceMaker.make` (a Python call from C,
+  `PyObject_Vectorcall`, 0.5 us; alloc.py's ctypes callback, which
+  HeapBridge's budget rules it shares, took 1.7 us a construction, more
+  than the interpreter's 1.0). It refuses (returns the class) whenever the
+  interpreter's allocation would do more than count bytes (GC stress, the
+  heap going past next_gc: a collection, the limit) -- native code then
+  leaves *before* the call, and the interpreter constructs, collects or
+  raises its MemoryError with its trace. Then `init` runs as a native call
   (its frame `[init, inst, args...]`; a deopt inside it rebuilds that
   frame with the caller waiting at the call's return op, exactly as
   `construct` pushed it: `init` returns self). The result is the
@@ -42,8 +45,8 @@ native code can construct instances. This module types and lowers:
 - **push of an object** onto an "ap": charged as the interpreter charges
   it (runtime/memory.py element_charge: ELEMENT, an object's bytes are
   charged at its allocation), inline when the list has room (the slot
-  gets a new reference), else through the callback (op PUSHP:
-  `list.append`); then the GC's write barrier (barrier.py `emit_barrier`,
+  gets a new reference), else by `PyList_Append` (CPython grows the
+  vector; a ctypes callback per growth cost Bounce ~15 us an iteration); then the GC's write barrier (barrier.py `emit_barrier`,
   the array being an existing heap object that now refers to the value).
 
 Fuel: the call instruction is counted in the caller's block, init's
@@ -62,8 +65,6 @@ from ...runtime.memory import ELEMENT
 
 CLASS = "C"
 CTOR_OPS = frozenset(("call", "call_typed"))
-# HeapBridge callback ops (alloc.py's are below 8).
-PUSHP = 17
 
 
 class ClassWord(str):
@@ -251,16 +252,6 @@ def lower(em: Any, i: Instr) -> None:
         _push(em, i)
 
 
-def _callback(em: Any, op: int, a: str, b: str) -> str:
-    L = em.lines
-    p, w, f, r = em.tmp("cbp"), em.tmp("cbw"), em.tmp("cbf"), em.tmp("cbr")
-    L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 6")
-    L.append(f"  {w} = load i64, i64* {p}")
-    L.append(f"  {f} = inttoptr i64 {w} to i64 (i64, i64, i64)*")
-    L.append(f"  {r} = call i64 {f}(i64 {op}, i64 {a}, i64 {b})")
-    return r
-
-
 def _class_addr(em: Any, cls: Any) -> str:
     c = em.tmp("cls")
     em.lines.append(f'  {c} = load i64, i64* @"tvm.cls.{cls.name}", !invariant.load !90')
@@ -356,10 +347,11 @@ def _push(em: Any, i: Instr) -> None:
     fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
     L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
     em.label(slow)
-    r = _callback(em, PUSHP, arr, v)
+    r = em.tmp("app")
+    L.append(f"  {r} = call i32 @PyList_Append(i64 {lst}, i64 {v})")  # (CPython grows the vector; a new reference)
     z = em.tmp("refused")
-    L.append(f"  {z} = icmp eq i64 {r}, 0")
-    em.fail_if(z, i)
+    L.append(f"  {z} = icmp ne i32 {r}, 0")
+    em.fail_if(z, i)  # (no host memory: nothing pushed, the interpreter's push raises)
     L.append(f"  br label %{done}")
     em.label(fast)
     low.incref(v)
@@ -376,23 +368,17 @@ def _push(em: Any, i: Instr) -> None:
     emit_barrier(em, arr, v)
 
 
-# ---------------------------------------------------------------- the callback
-
-
-def callback(bridge: Any, op: int, a: int, b: int) -> int:
-    """alloc.HeapBridge's op PUSHP (a: the array, b: the object): 1."""
-    arr = ctypes.cast(a, ctypes.py_object).value
-    arr.items.append(ctypes.cast(b, ctypes.py_object).value)  # (charged by native code already; the barrier follows in native code)
-    return 1
+# ---------------------------------------------------------------- the allocation
 
 
 MAKER, ARGS = 9, 10  # ctx words: InstanceMaker.make (a Python callable), the one-word argument array of its call
-PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\n"
+PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\n"
 
 
 def register(llvm: Any) -> None:
     """The C API function a construction calls (resolved by MCJIT by name)."""
-    llvm.add_symbol("PyObject_Vectorcall", ctypes.cast(ctypes.pythonapi.PyObject_Vectorcall, ctypes.c_void_p).value)
+    for name in ("PyObject_Vectorcall", "PyList_Append"):
+        llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
 
 
 class InstanceMaker:
@@ -430,8 +416,7 @@ class InstanceMaker:
             if heap.stress or heap.bytes + size > heap.next_gc:
                 return cls  # (the interpreter allocates it: a collection, the limit)
             inst = heap.alloc(Instance(cls, dict(cls.template)))
-            left = heap.next_gc - heap.bytes
-            ctx[5] = bridge.given = max(0, left)
+            ctx[5] = bridge.given = heap.next_gc - heap.bytes  # (not negative: checked before the alloc)
             return inst
         except Exception:  # noqa: BLE001 (never unwinds through machine code: refused, the interpreter redoes it)
             return cls
