@@ -308,3 +308,25 @@ def test_a_construction_past_the_depth_limit_is_the_python_jits_stack_overflow()
     jit = cli(["run", "--jit=eager", "-e", src])
     got = cli(["run", "--jit=native-eager", "-e", src])
     assert got == jit and "StackOverflowError" in got[2], (got, jit)
+
+
+def test_an_osr_entry_takes_objects_only_exit_states_name() -> None:
+    # do_runs' loop calls out at every measure (not native: a string); self
+    # and b are only named by its exit states there. Its OSR entry after the
+    # call out must take them from the frame (it rebuilt them as 0 before:
+    # "PyObject is NULL" at the next deopt, benchmarks/awfy/run.tl's
+    # Run.do_runs under native-eager).
+    src = """
+class Bench { var n: int = 3 }
+class Run {
+  var k: int = 4
+  fn measure(b: Bench) { print("n ${b.n}") }
+  fn do_runs(b: Bench) {
+    for i in 0..self.k {
+      self.measure(b)
+    }
+  }
+}
+Run().do_runs(Bench())
+"""
+    same(src, "Run.do_runs")
