@@ -158,13 +158,75 @@ print(fill(100000000))
     assert code == 5 and "MemoryError" in err and out == "100\n", (code, out, err)
 
 
-def test_falls_back_for_field_initialisers_and_defaults() -> None:
-    # $fields (a default that is not a constant) and an init with a default
-    # parameter: the construction is a call out, the VM makes it.
-    src = """
+FIELDS = """
 fn seven() -> int { return 7 }
-class F { var a: int = seven()
-  var b: int = 2 }
+fn zero(i: int) -> int { return i - i }
+class A { var a: int = seven() * 2
+  var w: float = 0.5 * 3.0 }
+class B extends A { var b: int = seven() + 1
+  var y: int
+  fn init(y: int) { self.y = y + self.a } }
+class N extends A { var q: int = 10 }
+class P { var p: int = 100 / zero(1) }
+class Q extends P { var q: int = seven()
+  var x: int
+  fn init(x: int) { self.x = x } }
+class Z extends A { var z: int = 100 / zero(3) }
+fn f(n: int) -> int {
+  var t = 0
+  for i in 0..n {
+    let b = B(i)
+    let c = N()
+    t += b.a + b.b + b.y + c.a + c.q
+  }
+  return t
+}
+fn g(n: int) -> int {
+  var t = 0
+  for i in 0..n { t += f(2) }
+  if n > 2 {
+    let q = Q(n)
+    t += q.x
+  }
+  let z = Z()
+  return t + z.z
+}
+print(f(1000))
+print(g(2))
+"""
+
+
+def test_field_initialisers_run_as_native_calls() -> None:
+    # `$fields` (defaults that are not constants), root class first, then
+    # init; B: a parent's and its own `$fields` and an init; N: no init.
+    same(FIELDS, "f")
+    assert any(line.startswith("jit: native f in") and "(5 functions;" in line for line in both.log), both.log  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_an_error_in_a_field_initialiser_gives_the_interpreters_trace(n: int) -> None:
+    # Z (no init: the instance on the caller's stack, its parent's `$fields`
+    # done) and Q (its parent's `$fields` fails with Q's own and init still
+    # to run): the frames construct pushed, rebuilt.
+    code, out, err = same(FIELDS.replace("print(g(2))", f"print(g({n}))"), "g")
+    assert code == 1 and out == "559500\n" and "ZeroDivisionError" in err and ("P.$fields" if n == 3 else "Z.$fields") in err, (out, err)
+    assert any(" deopt " in line and "$fields, 2 native frames" in line for line in both.log), both.log  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_field_initialisers_count_the_interpreters_fuel(n: int) -> None:
+    src = FIELDS.replace("print(g(2))", f"print(g({n}))")
+    got = used(src, "native-eager")
+    assert got[:2] == used(src, "off")[:2] == used(src, "eager")[:2]
+    assert any(line.startswith("jit: native g in") for line in got[2]), got[2]
+
+
+def test_falls_back_for_non_native_initialisers_and_defaults() -> None:
+    # An init with a default parameter and a `$fields` that is not native
+    # (a string default): the construction is a call out, the VM makes it.
+    src = """
+class F { var a: int = 3
+  var s: string = "x" + "y" }
 class D { var x: int
   fn init(x: int = 4) { self.x = x } }
 fn f(n: int) -> int {
@@ -172,7 +234,7 @@ fn f(n: int) -> int {
   for i in 0..n {
     let a = F()
     let d = D(i)
-    t += a.a + a.b + d.x
+    t += a.a + d.x
   }
   return t
 }
@@ -212,6 +274,13 @@ def test_allocation_heavy_code_under_every_collector(mode: tuple) -> None:
     # (without stress, a small limit makes collections frequent: the pacing
     # keeps half the room to the limit)
     code, _, err = same(HEAVY, "run", "add", extra=mode if "--gc-stress" in mode else (*mode, "--max-memory", "256K"))
+    assert code == 0 and err == "", err
+
+
+@pytest.mark.parametrize("mode", GC_MODES, ids=lambda m: " ".join(m))
+def test_field_initialisers_under_every_collector(mode: tuple) -> None:
+    src = FIELDS.replace("print(g(2))", "var r = 0\nfor k in 0..30 { r += f(100) }\nprint(r)")
+    code, _, err = same(src, "f", extra=mode if "--gc-stress" in mode else (*mode, "--max-memory", "256K"))
     assert code == 0 and err == "", err
 
 

@@ -167,7 +167,8 @@ def _construct_type(i: Instr, a: list, ty: Any) -> str:
     ty.heap = ty.allocs = True
     init = cls.init
     n = len(a) - 1
-    ok = not cls.field_inits and all(x in ("i", "f", "b", "p") for x in a[1:])
+    fis = list(cls.field_inits)
+    ok = all(type(f) is Function and not f.upvals and f.arity == 1 for f in fis) and all(x in ("i", "f", "b", "p") for x in a[1:])
     if type(init) is Function:
         ok = ok and not init.upvals and init.arity == n + 1
     elif init is not None or n:
@@ -188,9 +189,7 @@ def _construct_type(i: Instr, a: list, ty: Any) -> str:
         ty.effects.append(i)  # (a call out: the VM constructs)
         ty.ctors[i] = None
         return "p"
-    ty.ctors[i] = (cls, init, want)
-    if init is not None:
-        ty.callees[i] = init.code
+    ty.ctors[i] = (cls, init, want, fis)
     return "p"
 
 
@@ -212,23 +211,28 @@ def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
     """engine.group_of's hook: the inits of ty's constructions join the
     group when they are native with these argument types; else the
     construction is a call out."""
-    for i, plan in list(ty.ctors.items()):
-        if plan is None or plan[1] is None:
-            continue
-        code = plan[1].code
-        if code not in seen:
-            from .select import NotEligible
+    from .select import NotEligible
 
-            try:
-                seen[code] = typed(code)
-            except NotEligible:
-                seen[code] = None
-            else:
-                group.append(seen[code])
-        cty = seen[code]
-        if cty is None or ["p"] + [ty.types[x] for x in i.args[1:]] != cty.params or cty.ret != "n":
-            ty.effects.append(i)
-            ty.ctors[i] = None
+    for i, plan in list(ty.ctors.items()):
+        if plan is None:
+            continue
+        _, init, _, fis = plan
+        calls = [(f.code, ["p"]) for f in fis]
+        if init is not None:
+            calls.append((init.code, ["p"] + [ty.types[x] for x in i.args[1:]]))
+        for code, params in calls:
+            if code not in seen:
+                try:
+                    seen[code] = typed(code)
+                except NotEligible:
+                    seen[code] = None
+                else:
+                    group.append(seen[code])
+            cty = seen[code]
+            if cty is None or params != cty.params or cty.ret != "n":
+                ty.effects.append(i)
+                ty.ctors[i] = None
+                break
 
 
 def handles(i: Instr, ty: Any) -> bool:
@@ -271,11 +275,16 @@ def _construct(em: Any, i: Instr) -> None:
         em.exit_to("true", exit_state(i.state, ty.types, reason=CALL_OUT))
         L.append(f"  {r} = {_DUMMY['p']}")
         return
-    cls, init, want = plan
+    cls, init, want, fis = plan
+    m = len(fis)
+    frames = m + (init is not None)  # (the frames construct pushes at once)
     arr = em._arrays()
     lay = field_layout()
     # What the interpreter checks: each object argument's class (exactly
-    # the declared one; else the interpreter calls), the depth.
+    # the declared one; else the interpreter calls), the depth (construct
+    # pushes every frame at once), the fuel of the `$fields` frames' discard
+    # continuations (one dispatch each, taken here, stored once the
+    # instance exists).
     for v, c in zip(i.args[1:], want):
         if c is None:
             continue
@@ -287,10 +296,17 @@ def _construct(em: Any, i: Instr) -> None:
         L.append(f"  {other} = icmp ne i64 {cl}, {_class_addr(em, c)}")
         L.append(f"  {either} = or i1 {bad}, {other}")
         em.fail_if(either, i)
-    if init is not None:
+    if frames:
         dz = em.tmp("dz")
-        L.append(f"  {dz} = icmp sle i64 %d1, 0")
+        L.append(f"  {dz} = icmp slt i64 %d1, {frames}")
         em.fail_if(dz, i)
+    fuel = em.metered and m
+    if fuel:
+        u0, u1, uz = em.tmp("fu"), em.tmp("fu"), em.tmp("fz")
+        L.append(f"  {u0} = load i64, i64* %fuel")
+        L.append(f"  {u1} = sub i64 {u0}, {m}")
+        L.append(f"  {uz} = icmp slt i64 {u1}, 0")
+        em.fail_if(uz, i)
     # The instance (Heap.alloc, through InstanceMaker.make; the class
     # back: refused). The reference it returns is dropped: the heap's
     # allocation list holds the instance until a collection.
@@ -304,25 +320,87 @@ def _construct(em: Any, i: Instr) -> None:
     L.append(f"  call void @tvm.decref(i64 {inst})")
     L.append(f"  {z} = icmp eq i64 {inst}, {c}")
     em.fail_if(z, i)
+    if fuel:
+        L.append(f"  store i64 {u1}, i64* %fuel")
+    L.append(f"  {r} = add i64 {inst}, 0")  # (the instance: also a word of the exits below)
+    # `$fields`, root class first, then init: native calls. A callee that
+    # left leaves this frame waiting at the call (its operands popped), the
+    # frames construct would have pushed rebuilt (deopt.rebuild: Chain).
+    for k, f in enumerate(fis):
+        d, s, fl = em.tmp("dk"), em.tmp("st"), em.tmp()
+        L.append(f"  {d} = sub i64 %d1, {frames - 1 - k}")  # (the frames below it: init's, the later `$fields`')
+        L.append(f"  {s} = call {{i1, i1}} @{em.names[f.code]}(i64* %ctx, i64 {d}, i64 {r})")
+        L.append(f"  {fl} = extractvalue {{i1, i1}} {s}, 1")
+        es = _waiting(em, i, Chain(init, fis, k, len(i.args)))
+        em.refund(es)
+        if fuel:
+            es.refund += m - k  # (the discards from this one on: the interpreter counts them)
+        em.exit_to(fl, es)
     if init is not None:
-        fname = em.names[init.code]
         args = "".join(f", {LLTYPE[ty.types[x]]} {em.val(x)}" for x in i.args[1:])
-        s, f = em.tmp("st"), em.tmp()
-        L.append(f"  {s} = call {{i1, i1}} @{fname}(i64* %ctx, i64 %d1, i64 {inst}{args})")
-        L.append(f"  {f} = extractvalue {{i1, i1}} {s}, 1")
-        # init left: this frame waits for it at the call (its operands
-        # popped), init's frame rebuilt as construct pushed it.
-        st = i.state
-        n = len(i.args)
-        es = exit_state(FrameState(st.pc, st.locals, st.stack[: len(st.stack) - n], st.code), ty.types, reason="a callee left")
-        from ...bytecode.opcodes import OPCODES
-        from ...ir.build import decode
+        s, fl = em.tmp("st"), em.tmp()
+        L.append(f"  {s} = call {{i1, i1}} @{em.names[init.code]}(i64* %ctx, i64 %d1, i64 {r}{args})")
+        L.append(f"  {fl} = extractvalue {{i1, i1}} {s}, 1")
+        em.exit_to(fl, _waiting(em, i, init))
 
-        op, _ = decode(st.code)[st.pc]
-        es.callee = init
-        es.ret_pc = st.pc + OPCODES[op].size
-        em.exit_to(f, es)
-    L.append(f"  {r} = add i64 {inst}, 0")
+
+def _waiting(em: Any, i: Instr, callee: Any) -> Any:
+    """The exit state of the frame waiting at construction i for `callee`
+    (init, or a Chain): i's class and arguments popped, the return op the
+    one after the call; a Chain's record also holds the instance and the
+    arguments (its last words: Chain.push takes them off)."""
+    from ...bytecode.opcodes import OPCODES
+    from ...ir.build import decode
+    from .deopt import CONST, WORD, exit_state
+
+    st = i.state
+    n = len(i.args)
+    es = exit_state(FrameState(st.pc, st.locals, st.stack[: len(st.stack) - n], st.code), em.ty.types, reason="a callee left")
+    op, _ = decode(st.code)[st.pc]
+    es.callee = callee
+    es.ret_pc = st.pc + OPCODES[op].size
+    if type(callee) is Chain:
+        for v in [i, *i.args[1:]]:
+            if v.op == "const":
+                es.slots.append((CONST, v.attrs[0]))
+            else:
+                es.slots.append((WORD, em.ty.types[v]))
+                es.values.append(v)
+    return es
+
+
+class Chain:
+    """A `$fields` frame waiting to run or running (deopt.rebuild): the
+    frames vm/calls.py `construct` pushed for it, rebuilt."""
+
+    def __init__(self, init: Any, fis: list, k: int, extra: int) -> None:
+        self.init = init
+        self.fis = fis
+        self.k = k  # the one that left
+        self.extra = extra  # the record's last words: the instance, init's arguments
+
+    def push(self, frames: list, L: list, ret: Any, nvals: list, vm: Any) -> list:
+        """Push what construct pushes below `$fields` k on `frames` (L:
+        the waiting frame, `ret` its return op) and return k's frame list.
+        Construct pushes init first (its caller returning to `ret`), else
+        puts the instance on the caller's stack; each `$fields` frame
+        returns through a discard continuation to the next one's entry,
+        the last to init's (or to `ret`)."""
+        ex = L[len(L) - self.extra :]
+        del L[len(L) - self.extra :]
+        inst, args = ex[0], ex[1:]
+        init = self.init
+        if init is not None:
+            frames.append((L, ret))
+            below, target = [init, inst, *args, *init.code_pad], init.entry
+        else:
+            L.append(inst)
+            below, target = L, ret
+        for f in reversed(self.fis[self.k + 1 :]):
+            frames.append((below, vm._discard_cont(target)))
+            below, target = [f, inst, *f.code_pad], f.entry
+        frames.append((below, vm._discard_cont(target)))
+        return [self.fis[self.k], *nvals]
 
 
 def _push(em: Any, i: Instr) -> None:
@@ -418,5 +496,5 @@ class InstanceMaker:
             inst = heap.alloc(Instance(cls, dict(cls.template)))
             ctx[5] = bridge.given = heap.next_gc - heap.bytes  # (not negative: checked before the alloc)
             return inst
-        except Exception:  # noqa: BLE001 (never unwinds through machine code: refused, the interpreter redoes it)
+        except BaseException:  # noqa: BLE001 (never unwinds through machine code: refused, the interpreter redoes it)
             return cls

@@ -176,7 +176,7 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict, made:
     return out
 
 
-def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: dict) -> Any:
+def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: dict, vm: Any = None) -> Any:
     """Rebuild the interpreter frames of `records` (innermost first; the last
     is the root, whose frame is fb.L) and return the op to run next."""
     records = records[::-1]
@@ -185,6 +185,11 @@ def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: di
     es, vals = records[0]
     L[1:] = vals
     for nxt, nvals in records[1:]:
+        push = getattr(es.callee, "push", None)  # (a `$fields` of a construction: construct.Chain, the frames it comes with)
+        if push is not None:
+            L = push(frames, L, decoded[es.code][es.ret_pc], nvals, vm)
+            es = nxt
+            continue
         frames.append((L, decoded[es.code][es.ret_pc]))
         L = [G[es.callee] if type(es.callee) is int else es.callee, *nvals]  # (a method: its Function, fields.py)
         es = nxt

@@ -753,7 +753,7 @@ class NativeTier:
         made: list = []
         records = read_records(words, comp.table, self.vm.builtins, made)
         vm = self.vm
-        op = rebuild(fb, records, G, vm.decoded)
+        op = rebuild(fb, records, G, vm.decoded, vm)
         for it in made:  # (iterators native code kept as words: on the guest heap now, in their frames)
             vm.heap.admit(it)
         if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
