@@ -20,22 +20,24 @@ native code can construct instances. This module types and lowers:
   interpreter's allocation would do more than count bytes (GC stress, the
   heap going past next_gc: a collection, the limit) -- native code then
   leaves *before* the call, and the interpreter constructs, collects or
-  raises its MemoryError with its trace. Then `init` runs as a native call
-  (its frame `[init, inst, args...]`; a deopt inside it rebuilds that
-  frame with the caller waiting at the call's return op, exactly as
-  `construct` pushed it: `init` returns self). The result is the
-  instance ("p", its class known).
+  raises its MemoryError with its trace. Then the class's `$fields` initialisers
+  (root class first) and `init` run as native calls. A deopt inside init
+  rebuilds its frame `[init, inst, args...]` with the caller waiting at
+  the call's return op, exactly as `construct` pushed it (`init` returns
+  self); a deopt inside `$fields` k rebuilds every frame construct pushed
+  at once: init's (not started), the later `$fields`' (not started), each
+  returning through the interpreter's discard continuation (`Chain`,
+  deopt.rebuild). The result is the instance ("p", its class known).
   Before anything is allocated, native code checks what the interpreter
-  would check: the native depth (else the interpreter makes the call and
-  raises StackOverflowError where it would) and that each object argument
+  would check: the native depth for every frame construct pushes at once
+  (else the interpreter makes the call and raises StackOverflowError where
+  it would) and that each object argument
   is an instance of exactly the class init declares (else the interpreter
   runs the call: its checks, a subclass). Arity is checked here, at compile
   time: a class whose init does not take these arguments is a call out.
-- **Fallback**: a class with `$fields` initialisers (their frames are
-  pushed together with init's, so a deopt inside one would need all of
-  them rebuilt; not done), a native init, an init with free variables or
-  defaults, or an init/`$fields` that is not native with these argument
-  types: the construction is a *call out* (Typed.effects: native code
+- **Fallback**: a native init (the Error classes), an init with free
+  variables or defaults, or an init/`$fields` that is not native with
+  these argument types: the construction is a *call out* (Typed.effects: native code
   leaves before it, the VM constructs, and the function comes back in at
   its next loop header). Its result is still typed "p": the code after a
   call out is dead in native code.
@@ -49,9 +51,12 @@ native code can construct instances. This module types and lowers:
   vector; a ctypes callback per growth cost Bounce ~15 us an iteration); then the GC's write barrier (barrier.py `emit_barrier`,
   the array being an existing heap object that now refers to the value).
 
-Fuel: the call instruction is counted in the caller's block, init's
-instructions by its own native code (emit.py), as the interpreter counts
-them; the construction itself is no instruction.
+Fuel: the call instruction is counted in the caller's block, init's and
+`$fields`' instructions by their own native code (emit.py), as the
+interpreter counts them; the construction itself is no instruction, but
+each `$fields` frame's discard continuation is a dispatch the interpreter
+counts: taken before the instance is made, given back by an exit inside
+a `$fields` for those not run yet.
 """
 
 from __future__ import annotations
