@@ -44,7 +44,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
 from ..fuel import block_ends, prefix_counts
-from . import fields
+from . import fields, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .select import WORDS, NotEligible, Typed
@@ -435,6 +435,11 @@ class _FnEmitter:
 
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op == "set_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
+            from .stores import store_index
+
+            store_index(self, i)  # (a reference into an array of objects: stores.py)
+            return
         if op in fields.OPS or op == "call" and fields.is_native_builtin(i, self.ty.types) or op in fields.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
             if getattr(self, "_field_lowering", None) is None:
                 self._field_lowering = fields.FieldLowering(self)
@@ -614,6 +619,7 @@ def emit_module(
 
         parts.append(PRELUDE)
         parts.append(fields.PRELUDE)
+        parts.append(stores.PRELUDE)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)

@@ -66,8 +66,9 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import fields
+from . import fields, stores
 from .alloc import HeapBridge
+from .barrier import WATCH, BarrierBridge
 from .cache import NativeCache, make_key
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
     CACHE_FORMAT,
@@ -265,6 +266,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
 
         register(codegen.llvm, probe()[0])
         fields.register(codegen.llvm)
+        stores.register(codegen.llvm)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -331,7 +333,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 7)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback)
+        self.ctx = (ctypes.c_int64 * 9)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -343,6 +345,7 @@ class NativeTier:
         self.ctx[2] = ctypes.cast(self.poll_cb, ctypes.c_void_p).value or 0
         self.ctx_addr = ctypes.addressof(self.ctx)
         self.bridge = HeapBridge(vm, self.ctx)  # (ctx words 5 and 6: arrays native code makes)
+        self.barriers = BarrierBridge(vm, self.ctx)  # (ctx words 7 and 8: the write barrier of stores of references)
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
@@ -593,6 +596,7 @@ class NativeTier:
             ctx[1] = depth if depth < MAX_NATIVE_DEPTH else MAX_NATIVE_DEPTH
             buf = tier.buf
             base = ctx[3] = ctypes.addressof(buf)
+            ctx[WATCH] = heap.watch  # (the write barrier's colour: fixed while native code runs, barrier.py)
             if metered:
                 # The fuel native code may spend: what is left, and the one
                 # unit the loop counted for this dispatch (native code counts
@@ -695,6 +699,7 @@ class NativeTier:
             ctx[1] = min(depth, MAX_NATIVE_DEPTH)
             buf = tier.buf
             base = ctx[3] = ctypes.addressof(buf)
+            ctx[WATCH] = heap.watch  # (barrier.py)
             if metered:
                 stop = lim.stop
                 fuel = ctx[4] = FUEL_UNLIMITED if stop is None else max(0, stop - lim.fuel_used + 1 - reserve)

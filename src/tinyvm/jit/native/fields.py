@@ -285,7 +285,11 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
     if op in ITER_OPS:
         return _iter_type(i, a, ty)
     if op in ("get_index", "set_index"):
-        if op == "set_index" or a[1] != "i":
+        if op == "set_index":
+            from .stores import index_store_type
+
+            return index_store_type(i, a, ty)  # (a reference stored: stores.py, with the write barrier)
+        if a[1] != "i":
             raise NotEligible(f"{op} of an array of objects (native code stores no object reference)")
         t = ty.objs.get(i.args[0])
         if t is None:
@@ -309,7 +313,11 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
             m, text = m.split(":", 1)
             ty.objs[i] = parse_type_text(text)
         return m
-    if m not in ("i", "f", "b") or a[1] != m:
+    if m not in ("i", "f", "b"):
+        from .stores import field_store_type
+
+        return field_store_type(i, m, a, ty)  # (a reference stored: stores.py, with the write barrier)
+    if a[1] != m:
         raise NotEligible(f"{op} of field '{name}' ({_NAMES.get(m, 'an object')}) with {_NAMES.get(a[1], a[1])}")
     ty.effects.append(i)
     return "v"
@@ -597,6 +605,11 @@ class FieldLowering:
     def write(self, i: Instr, m: str, d: str, key: str, old: str) -> None:
         em, arr = self.em, self.arr
         L = em.lines
+        if m not in ("i", "f", "b"):
+            from .stores import store_field
+
+            store_field(self, i, d, key)  # (a reference: stores.py)
+            return
         v = em.val(i.args[1])
         done = em.tmp("stored")[1:]
         if m == "f":
