@@ -388,7 +388,7 @@ def worth_a_native_call(group: list) -> None:
     from .select import NotEligible
 
     ty = group[0]
-    if len(group) > 1 or back_edge_targets(ty.fn):
+    if len(group) > 1 or back_edge_targets(ty.fn) or ty.code in ty.callees.values():  # (recursion: native calls after the one entry, objects.py's Element.length)
         return
     if any(i.op in OPS for b in ty.fn.blocks for i in b.instrs):
         raise NotEligible("a loop-free leaf of field operations (a native call's entry costs more than it saves)")
