@@ -150,7 +150,7 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
                     else:
                         group.append(seen[callee])
                 cty = seen[callee]
-                if cty is None or not objects.args_match([ty.types[a] for a in i.args], cty.params):
+                if cty is None or not objects.call_matches(ty, i, cty):
                     # Not native (or not with these argument types): native
                     # code calls out through the VM there (deopt.py).
                     ty.effects.append(i)

@@ -123,9 +123,29 @@ def call_result(i: Instr, ret: str, ret_type: Any, ty: Any) -> str:
     return ret
 
 
-def args_match(args: list[str], params: list[str]) -> bool:
-    """A native call's argument types against the callee's: a nil constant may go to a "p"."""
-    return len(args) == len(params) and all(a == p or a == "n" and p == "p" for a, p in zip(args, params))
+def call_matches(ty: Any, i: Instr, callee: Any) -> bool:
+    """Whether call i of ty may be a native call of the typed callee: the
+    argument types its parameters' (a nil constant may go to a "p"), its
+    result the one the caller typed (an `init` returns its object: `init_result`)."""
+    args = [ty.types[a] for a in i.args]
+    params = callee.params
+    if len(args) != len(params) or callee.ret != ty.types.get(i):
+        return False
+    return all(a == p or a == "n" and p == "p" for a, p in zip(args, params))
+
+
+def init_result(ty: Any, ret: str) -> str:
+    """An `init` method is declared nil but returns self (the constructor
+    pushes what it returns, vm/calls.py `construct`): its result is then
+    the object ("p"), which the entry op hands the interpreter."""
+    fn = ty.fn
+    if ret != "n" or not ty.code.name.endswith(".init") or len(fn.params) < 2:
+        return ret
+    rets = [b.terminator for b in fn.blocks if b.terminator is not None and b.terminator.op == "return"]
+    if rets and all(t.args and t.args[0] is fn.params[1] for t in rets):
+        ty.ret = "p"
+        return "p"
+    return ret
 
 
 def phi_types(i: Instr, got: set, types: dict, ty: Any) -> set:

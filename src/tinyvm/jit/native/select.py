@@ -199,6 +199,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
                 t = _type_of(i, types, uses, callee_of, ty)
                 types[i] = t
                 changed = True
+    ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
         for i in b.all() if b not in throws else b.phis:
             if i.op != "call" and any(types.get(x) == "o" for x in i.args):
