@@ -289,3 +289,34 @@ def test_awfy_list_compiles_its_hot_functions() -> None:
     assert any(x.startswith("jit: native Element.length in ") for x in log), log
     assert not any("not native List.tail" in x or "not native List.is_shorter_than" in x for x in log), log
     assert "List: iterations=1" in out
+
+
+def test_nil_results_and_nil_arguments() -> None:
+    src = """
+class Node {
+  var v: int
+  fn init(v: int) { self.v = v }
+}
+fn none() -> Node? { return nil }
+fn ign(n: Node?, k: int) -> int { return k + 1 }
+fn h(k: int) -> int { return ign(nil, k) }
+fn pick(a: Node, b: bool) -> Node? {
+  if b { return a }
+  return nil
+}
+fn carried(n: int) -> int {
+  var r = nil
+  var s = 0
+  for i in 0..n {
+    for j in 0..n {
+      s = s + j
+      r = nil
+    }
+  }
+  return s
+}
+print(none() == nil, h(3), pick(Node(2), true)!.v, pick(Node(2), false), carried(10))
+"""
+    (code, out, _), _ = agree(src, "none", "h", "pick", "Node.init", "carried")
+    assert code == 0
+    assert out == "true 4 2 nil 450\n"

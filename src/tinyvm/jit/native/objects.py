@@ -131,7 +131,11 @@ def call_matches(ty: Any, i: Instr, callee: Any) -> bool:
     params = callee.params
     if len(args) != len(params) or callee.ret != ty.types.get(i):
         return False
-    return all(a == p or a == "n" and p == "p" for a, p in zip(args, params))
+    if not all(a == p or a == "n" and p == "p" for a, p in zip(args, params)):
+        return False
+    if "n" in args:
+        ty.heap = True  # (None's symbol: PRELUDE)
+    return True
 
 
 def init_result(ty: Any, ret: str) -> str:
@@ -139,6 +143,8 @@ def init_result(ty: Any, ret: str) -> str:
     pushes what it returns, vm/calls.py `construct`): its result is then
     the object ("p"), which the entry op hands the interpreter."""
     fn = ty.fn
+    if ret == "p":
+        ty.heap = True  # (`return nil` is None's address: PRELUDE)
     if ret != "n" or not ty.code.name.endswith(".init") or len(fn.params) < 2:
         return ret
     rets = [b.terminator for b in fn.blocks if b.terminator is not None and b.terminator.op == "return"]
@@ -153,8 +159,8 @@ def phi_types(i: Instr, got: set, types: dict, ty: Any) -> set:
     with nil constants is "p" (the phi gets the operands' declared type);
     a scalar with nil (on an edge that proved it nil) is an optional scalar."""
     got2 = {_edge_type(i, k, types) for k in range(len(i.args)) if i.args[k] in types}
-    if got2 <= {"n"} and any(a not in types for a in i.args):
-        return set()  # (nil so far: wait for the other operands, a scalar makes it optional)
+    if got2 <= {"n"} and any(a not in types and a.op != "phi" for a in i.args):
+        return set()  # (nil so far: wait for the other operands, a scalar makes it optional; phis may form cycles)
     if "p" in got2 and got2 <= {"p", "n"}:
         ts = {ty.objs.get(a) for a in i.args if types.get(a) == "p" and a in ty.objs}
         if len(ts) == 1:
