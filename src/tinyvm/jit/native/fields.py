@@ -64,6 +64,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...ir.nodes import Instr
+from . import objects
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
 OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): read only (get_index, len)
@@ -221,7 +222,9 @@ def object_type(t: Any) -> str | None:
     """"class", "record" or "array" (of either) for a declared type native
     code may hold as an object."""
     from ...bytecode.types import ArrayT, ClassT, RecordT
+    from .objects import strip
 
+    t = strip(t)  # (`C?`: an object or nil, objects.py)
     if isinstance(t, ArrayT):
         return "array" if object_type(t.elem) in ("class", "record") else None
     return "class" if isinstance(t, ClassT) else "record" if isinstance(t, RecordT) else None
@@ -277,6 +280,7 @@ def field_index(ty: Any, recv: Instr, name: str) -> int | None:
 def type_op(i: Instr, a: list, ty: Any) -> str:
     """The machine type of a field op or a native built-in call (select.py)."""
     from ...bytecode.types import RecordT
+    from .objects import strip
     from .select import _NAMES, NotEligible
 
     op = i.op
@@ -294,7 +298,7 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
         t = ty.objs.get(i.args[0])
         if t is None:
             raise NotEligible("get_index of an array of objects of unknown type")
-        ty.objs[i] = t.elem
+        ty.objs[i] = strip(t.elem)
         ty.heap = True
         return "p"
     if a[0] != "p":
@@ -311,7 +315,7 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
             from ...bytecode.types import parse_type_text
 
             m, text = m.split(":", 1)
-            ty.objs[i] = parse_type_text(text)
+            ty.objs[i] = strip(parse_type_text(text))
         return m
     if m not in ("i", "f", "b"):
         from .stores import field_store_type
@@ -327,13 +331,14 @@ def _iter_type(i: Instr, a: list, ty: Any) -> str:
     """`for x in a`, a an array of objects: the iterator is machine type "it"
     (the array's address; its position is a stack slot of the native frame,
     and a deopt rebuilds a real Iterator from both: deopt.py ITER)."""
+    from .objects import strip
     from .select import NotEligible
 
     op = i.op
     if op == "get_iter":
         if a[0] != OBJ_ARRAY or i.args[0] not in ty.objs:
             raise NotEligible("get_iter of something else than an array of objects")
-        ty.objs[i] = ty.objs[i.args[0]].elem
+        ty.objs[i] = strip(ty.objs[i.args[0]].elem)
         ty.heap = True
         return "it"
     if op == "for_iter":
@@ -391,7 +396,7 @@ def worth_a_native_call(group: list) -> None:
     from .select import NotEligible
 
     ty = group[0]
-    if len(group) > 1 or back_edge_targets(ty.fn):
+    if len(group) > 1 or back_edge_targets(ty.fn) or ty.code in ty.callees.values():  # (recursion: native calls after the one entry, objects.py's Element.length)
         return
     if any(i.op in OPS for b in ty.fn.blocks for i in b.instrs):
         raise NotEligible("a loop-free leaf of field operations (a native call's entry costs more than it saves)")
@@ -414,7 +419,7 @@ def method_type(i: Instr, a: list, ty: Any, uses: set) -> str:
     c = ty.field_type.cls(t.name) if isinstance(t, ClassT) and ty.field_type is not None else None
     meth = c.methods.get(name) if c is not None else None
     ret = result_type(getattr(meth.code, "ret_type", None)) if type(meth) is Function else None
-    ok = ret is not None and not meth.upvals and meth.arity == len(a) and all(x in ("i", "f", "b") for x in a[1:])
+    ok = ret is not None and not meth.upvals and meth.arity == len(a) and all(objects.arg_ok(meth, k, x, ty) for k, x in enumerate(a[1:], start=1))
     if not ok:
         if i in uses:
             raise NotEligible(f"{i.op} of '{name}', whose result native code cannot compute")
@@ -427,7 +432,7 @@ def method_type(i: Instr, a: list, ty: Any, uses: set) -> str:
     ty.methods[i] = (c, meth)
     ty.callees[i] = meth.code
     ty.heap = True
-    return ret
+    return objects.call_result(i, ret, meth.code.ret_type, ty)
 
 
 def _builtin_type(i: Instr, a: list) -> str:
@@ -656,6 +661,7 @@ class FieldLowering:
         L.append(f"  {other} = icmp ne i64 {cl}, {want}")
         L.append(f"  {either} = or i1 {bad}, {other}")
         em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
+        objects.guard_args(em, i, meth, exit_state(i.state, ty.types, reason=CALL_OUT))  # (object arguments: objects.py)
         em.native_call(i, r, em.names[meth.code])
         em.table[-1].callee = meth  # (the waiting frame's callee: this Function, not a global: deopt.rebuild)
 

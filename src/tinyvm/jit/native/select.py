@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import fields
+from . import fields, objects
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -132,7 +132,7 @@ def param_type(t: Any) -> str | None:
 
 def result_type(t: Any) -> str | None:
     """The machine type of a declared result: a scalar, an array of scalars, or "n" for nil (no result)."""
-    return "n" if t is not None and str(t) == "nil" else param_type(t)  # (an array: alloc.py)
+    return "n" if t is not None and str(t) == "nil" else param_type(t) or objects.result_type(t)  # (an array: alloc.py; an object: objects.py)
 
 
 def const_type(v: Any) -> str | None:
@@ -164,8 +164,9 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     for p, m in zip(fn.params[1:], params):
         types[p] = m
         if m in ("p", fields.OBJ_ARRAY) and fields.object_type(p.type):
-            ty.objs[p] = p.type  # (an object whose fields native code may read: fields.py)
+            ty.objs[p] = objects.strip(p.type)  # (an object whose fields native code may read: fields.py)
     uses: set[Instr] = {a for b in fn.blocks for i in b.all() for a in i.args}
+    throws = objects.throw_blocks(fn)  # (failure exits, not typed: objects.py)
     for b in fn.blocks:
         if b.catch_preds:
             raise NotEligible("exception handler")
@@ -184,12 +185,13 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
         for b in fn.blocks:
             for i in b.phis:
                 got = {types[a] for a in i.args if a in types}
+                got = objects.phi_types(i, got, types, ty)  # (objects and nil; optional scalars)
                 if len(got) > 1:
                     raise NotEligible(f"v{i.id} holds values of different types ({', '.join(sorted(_NAMES[g] for g in got))})")
                 if got and i not in types:
                     types[i] = got.pop()
                     changed = True
-            for i in b.instrs:
+            for i in b.instrs if b not in throws else ():
                 if i in types or i.op == "fuel":  # (fuel: jit/fuel.py, a VM that counts it)
                     continue
                 if any(a not in types for a in i.args):
@@ -197,8 +199,9 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
                 t = _type_of(i, types, uses, callee_of, ty)
                 types[i] = t
                 changed = True
+    ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
-        for i in b.all():
+        for i in b.all() if b not in throws else b.phis:
             if i.op != "call" and any(types.get(x) == "o" for x in i.args):
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
@@ -211,7 +214,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
                     raise NotEligible("branch on a value that is not bool")
                 continue
             if i.op == "return":
-                if types.get(i.args[0]) != ret:
+                if not objects.return_ok(types.get(i.args[0]), ret):
                     raise NotEligible(f"returns {_NAMES.get(types.get(i.args[0]), 'a value of another type')}, declared {fn.ret}")
                 continue
             if i.op not in WHITELIST:
@@ -222,6 +225,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
 
 
 _NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "ap": "an array of objects", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
+_NAMES.update({"qi": "int?", "qf": "float?", "qb": "bool?"})  # (optional scalars: objects.py)
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
 _ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (jit/native/alloc.py)
 
@@ -255,6 +259,10 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in ("eq", "ne") and objects.compare_type(i, a, ty) is not None:
+        return "b"  # (objects, nil, optional scalars: objects.py)
+    if any(x in objects.OPT for x in a):
+        raise NotEligible(f"{op} of an optional scalar")
     if op in fields.METHOD_CALLS and a and a[0] == "p":
         return fields.method_type(i, a, ty, uses)
     if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
@@ -335,5 +343,5 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if ret is None:
             raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
         ty.callees[slot] = callee
-        return ret
+        return objects.call_result(i, ret, callee.ret_type, ty)
     raise NotEligible(f"uses {op}")  # pragma: no cover - every whitelisted op is handled above
