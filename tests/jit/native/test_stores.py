@@ -286,3 +286,28 @@ def test_the_mark_slot_is_probed() -> None:
     obj = Instance(object(), {})  # type: ignore[arg-type]
     obj.mark = m = 1 << 45
     assert ctypes.c_int64.from_address(id(obj) + off).value == id(m)
+
+
+def test_a_loop_reentered_after_a_call_out_keeps_the_values_only_the_call_names() -> None:
+    # The OSR entry at the loop header takes every word of the header's state
+    # that the loop's code or its exit records name: k and h are only passed
+    # to the call out (which native code cannot make: `show` reads a
+    # global), and were rebuilt 0 (a wrong int; a null object) before.
+    src = CLASSES + """
+let K = 5
+fn show(k: int, h: Holder) { print(k, h.item.v, K) }
+fn f(n: int, k: int, h: Holder) {
+  for i in 0..n { show(k, h) }
+}
+class R {
+  var n: int = 3
+  fn measure(h: Holder) { print(h.item.v + K) }
+  fn runs(h: Holder) {
+    for i in 0..self.n { self.measure(h) }
+  }
+}
+f(3, 7, Holder(Item(1), []))
+R().runs(Holder(Item(2), []))
+"""
+    code, out, _ = agree(src, "f", "R.runs")
+    assert code == 0 and out == "7 1 5\n" * 3 + "7\n" * 3
