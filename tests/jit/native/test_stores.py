@@ -424,3 +424,32 @@ def test_awfy_towers_moves_its_disks_natively(gc_mode: str) -> None:
     # move_disks with move_top_disk, push_disk and pop_disk_from: one module
     assert any(x.startswith("jit: native Towers.move_disks in ") and "(4 functions;" in x for x in log), log
     assert not any("deopt" in x and "Towers" in x for x in log), log
+
+
+def test_an_inline_dict_store_gives_the_dict_a_new_version() -> None:
+    # PEP 509: ma_version_tag changes at every modification (stores.py writes
+    # the field's dict entry itself, and a version of its own range).
+    import ctypes
+
+    log: list[str] = []
+    vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append)
+    vm.run_source(CLASSES + """
+let h = Holder(Item(1), [])
+let x = Item(2)
+fn put(h: Holder, x: Item, n: int) -> int {
+  for k in 0..n { h.nums = [k] }
+  h.item = x
+  return n
+}
+fn run(n: int) -> int { return put(h, x, n) }
+""")
+    d = vm.globals._ns.get("h").fields
+    seen = set()
+    for n in range(3):
+        before = ctypes.c_uint64.from_address(id(d) + 24).value
+        vm.call("run", n)
+        after = ctypes.c_uint64.from_address(id(d) + 24).value
+        assert after != before and after not in seen
+        seen.add(after)
+    assert native("put", log), log
+    assert d["item"] is vm.globals._ns.get("x") and d["nums"].items == [1]

@@ -532,6 +532,7 @@ class FieldLowering:
         if k is None:
             old = em.tmp("fv")
             L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+            self.entry = "0"  # (no entry address: a store calls PyDict_SetItem, stores.py)
             return old
         keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
         kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
@@ -564,6 +565,8 @@ class FieldLowering:
         em.label(join)
         old = em.tmp("fv")
         L.append(f"  {old} = phi i64 [ {ev}, %{fast} ], [ {called}, %{slow} ]")
+        self.entry = em.tmp("fent")  # (the entry's address, 0 when the call found it: a store's, stores.py)
+        L.append(f"  {self.entry} = phi i64 [ {ent}, %{fast} ], [ 0, %{slow} ]")
         return old
 
     def dict_of(self, i: Instr) -> tuple[str, str, str]:
@@ -613,7 +616,7 @@ class FieldLowering:
         if m not in ("i", "f", "b"):
             from .stores import store_field
 
-            store_field(self, i, d, key)  # (a reference: stores.py)
+            store_field(self, i, d, key, old)  # (a reference: stores.py)
             return
         v = em.val(i.args[1])
         done = em.tmp("stored")[1:]
@@ -628,11 +631,10 @@ class FieldLowering:
         null = em.tmp("null")
         L.append(f"  {null} = icmp eq i64 {new}, 0")
         em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
-        r, bad = em.tmp("set"), em.tmp("setf")
-        L.append(f"  {r} = call i32 @PyDict_SetItem(i64 {d}, i64 {key}, i64 {new})")
+        from .stores import dict_set
+
+        dict_set(self, i, d, key, new, old)  # (into the entry found, else PyDict_SetItem: stores.py)
         L.append(f"  call void @tvm.decref(i64 {new})")  # (the dict holds its own reference now)
-        L.append(f"  {bad} = icmp ne i32 {r}, 0")
-        em.fail_if(bad, i)  # (never for an existing key; the store is then undone by nothing: it did not happen)
         L.append(f"  br label %{done}")
         em.label(done)
 

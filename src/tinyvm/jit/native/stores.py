@@ -30,21 +30,55 @@ interpreter raises its own error with its trace).
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 from ...ir.nodes import Instr
 
 # Py_None, by a name of this module's own (bound by `register`, so the IR
-# holds no address of the process that made it).
-PRELUDE = '@"tvm.stores.none" = external global i8\n'
+# holds no address of the process that made it); the dict version counter
+# of inline dict stores (`dict_set`).
+PRELUDE = '@"tvm.stores.none" = external global i8\n@"tvm.stores.dictver" = external global i64\n'
 NONE = 'ptrtoint (i8* @"tvm.stores.none" to i64)'
+
+# A dict's `ma_version_tag` (PEP 509: changes at every modification, globally
+# unique) is the word after ma_used on CPython 3.11 (checked by
+# `_version_ok`). CPython's own counter is not exported, so an inline store
+# takes its versions from a process-wide counter of its own, counting up from
+# 2**63: a range CPython's counter (one per modification since start-up)
+# never reaches, so every version is still unique and new.
+_MA_VERSION = 24
+_VERSIONS = ctypes.c_uint64(1 << 63)
 
 _REFS = frozenset(("p", "ap", "ai", "af", "ab", "n"))  # machine values that are (or, nil, become) an object's address
 
 
 def register(llvm: Any) -> None:
-    """Py_None's address, by the name PRELUDE declares (MCJIT resolves it)."""
+    """Py_None's address and the version counter, by the names PRELUDE
+    declares (MCJIT resolves them)."""
     llvm.add_symbol("tvm.stores.none", id(None))
+    llvm.add_symbol("tvm.stores.dictver", ctypes.addressof(_VERSIONS))
+
+
+_checked: list = []  # [bool] once per process
+
+
+def _version_ok() -> bool:
+    """Whether ma_version_tag is where dict_set writes it: the word that
+    takes a new, larger value at each store into a live dict."""
+    if not _checked:
+        ok = True
+        try:
+            d = {"a": 1.5}
+            for k in range(3):
+                before = ctypes.c_uint64.from_address(id(d) + _MA_VERSION).value
+                d["a"] = float(k)
+                after = ctypes.c_uint64.from_address(id(d) + _MA_VERSION).value
+                ok = ok and 0 < before < after < 1 << 62 and ctypes.c_int64.from_address(id(d) + 16).value == 1  # (ma_used before it)
+        except Exception:  # noqa: BLE001 - anything unexpected: PyDict_SetItem only
+            ok = False
+        _checked.append(ok)
+    return _checked[0]
 
 
 # ---------------------------------------------------------------- select.py
@@ -89,20 +123,48 @@ def ref(em: Any, v: Instr) -> str:
     return NONE if em.ty.types[v] == "n" else em.val(v)
 
 
-def store_field(fl: Any, i: Instr, d: str, key: str) -> None:
+def store_field(fl: Any, i: Instr, d: str, key: str, old: str) -> None:
     """The store of a reference into field i.attrs[0] of i.args[0], whose
-    dict d holds the field (fields.FieldLowering.lower found the old value
-    and checked the receiver), then the barrier."""
+    dict d holds the field (fields.FieldLowering.lower found its value
+    `old` and checked the receiver), then the barrier."""
     from .barrier import emit_barrier
 
     em = fl.em
-    L = em.lines
     new = ref(em, i.args[1])
+    dict_set(fl, i, d, key, new, old)
+    emit_barrier(em, em.val(i.args[0]), new)
+
+
+def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
+    """`d[key] = new` (new borrowed) for a key d holds with value `old`:
+    into the entry the inline lookup found (fl.entry: a reference to new
+    added, old's dropped, as insertdict does), else by PyDict_SetItem."""
+    em = fl.em
+    low = fl.arr
+    L = em.lines
+    ent = getattr(fl, "entry", "0") if _version_ok() else "0"
+    done = em.tmp("dset")[1:]
+    if ent != "0":
+        has, inl, call = em.tmp(), em.tmp("dinl")[1:], em.tmp("dcall")[1:]
+        L.append(f"  {has} = icmp ne i64 {ent}, 0")
+        L.append(f"  br i1 {has}, label %{inl}, label %{call}")
+        em.label(inl)
+        low.incref(new)
+        low.store(ent, 8, new)  # (me_value)
+        v0, v1 = em.tmp("dver"), em.tmp("dver")
+        L.append(f'  {v0} = load i64, i64* @"tvm.stores.dictver"')
+        L.append(f"  {v1} = add i64 {v0}, 1")
+        L.append(f'  store i64 {v1}, i64* @"tvm.stores.dictver"')
+        low.store(d, _MA_VERSION, v1)  # (a modification: a new version, as insertdict gives)
+        L.append(f"  call void @tvm.decref(i64 {old})")
+        L.append(f"  br label %{done}")
+        em.label(call)
     r, bad = em.tmp("set"), em.tmp("setf")
     L.append(f"  {r} = call i32 @PyDict_SetItem(i64 {d}, i64 {key}, i64 {new})")  # (a reference to new, the old one's dropped)
     L.append(f"  {bad} = icmp ne i32 {r}, 0")
     em.fail_if(bad, i)  # (never for an existing key: no resize; the dict is then unchanged)
-    emit_barrier(em, em.val(i.args[0]), new)
+    L.append(f"  br label %{done}")
+    em.label(done)
 
 
 def store_index(em: Any, i: Instr) -> None:
