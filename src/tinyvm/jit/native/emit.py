@@ -379,8 +379,8 @@ class _FnEmitter:
         entry = ["entry:", "  %cur = getelementptr i64, i64* %ctx, i64 3", "  %fuel = getelementptr i64, i64* %ctx, i64 4", "  %d1 = sub i64 %depth, 1"]
         given: dict[Instr, str] = {}
         for v, js in slots_of.items():
-            if v not in self.refs and v not in self.state_refs:
-                continue  # (a value only an exit record names is a word too: a call out's argument, say)
+            if v not in self.refs and v not in self.state_refs:  # (a value only exit records name is still the frame's: handed back by a deopt)
+                continue
             k = len(es.osr)
             m = ty.types[v]
             es.osr.append((m, js))
