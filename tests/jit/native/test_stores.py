@@ -20,6 +20,8 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from native_helpers import cli, native
 
 from tinyvm.api import VM
@@ -453,3 +455,77 @@ fn run(n: int) -> int { return put(h, x, n) }
         seen.add(after)
     assert native("put", log), log
     assert d["item"] is vm.globals._ns.get("x") and d["nums"].items == [1]
+
+
+def test_fuel_is_counted_identically_through_stores() -> None:
+    from native_helpers import used
+
+    src = NODES.replace("print(st.pop(1).v)\n", "")
+    want = used(src, "off")[:2]
+    assert used(src, "eager")[:2] == want
+    n, out, log = used(src, "native-eager")
+    assert (n, out) == want
+    assert native("Stacks.shuffle", log), log
+
+
+_STMTS = [
+    "ns[{a}].next = ns[{b}]",
+    "ns[{a}].next = nil",
+    "ns[{a}].kids[{k}] = ns[{b}]",
+    "ns[{a}].kids[{k}] = nil",
+    "ns[{a}].kids[{k}] = ns[{b}].next",
+    "ns[{a}] = ns[{b}]",
+    "ns[{a}].kids = ns[{b}].kids",
+    "ns[{a}].v = ns[{a}].v + ns[{b}].v",
+]
+
+
+@st.composite
+def store_program(draw) -> str:
+    """A native loop of drawn reference stores (fields, elements, nil, arrays
+    into fields; an index may be out of bounds: the interpreter's error)
+    between interpreted allocations, then a checksum of what is reachable."""
+    idx = st.integers(0, 3)
+    body = []
+    for _ in range(draw(st.integers(1, 8))):
+        t = draw(st.sampled_from(_STMTS))
+        k = draw(st.sampled_from([0, 1, 2, 2, 1, 0, 3, -1]))
+        body.append("    " + t.format(a=draw(idx), b=draw(idx), k=k))
+    return """
+class N {
+  var v: int
+  var next: N? = nil
+  var kids: [N?] = []
+  fn init(v: int) { self.v = v }
+}
+fn ops(ns: [N], r: int) -> int {
+  for i in 0..r {
+BODY
+  }
+  return r
+}
+fn sum(ns: [N]) -> int {
+  var c = 0
+  for n in ns {
+    c = c * 7 % 1000003 + n.v
+    let m = n.next
+    if m != nil { c = c + m.v * 3 }
+    for q in n.kids { if q != nil { c = c + q.v } else { c = c + 1 } }
+  }
+  return c
+}
+let ns = [N(1), N(2), N(3), N(4)]
+for n in ns { n.kids = [nil, nil, nil] }
+for round in 0..4 {
+  let fresh = N(round + 10)
+  fresh.kids = [nil, nil, nil]
+  ns[round % 4] = fresh
+  print(ops(ns, round + 1), sum(ns))
+}
+""".replace("BODY", "\n".join(body))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store_program(), st.sampled_from([(), ("--gc-stress", "--gc", "generational", "--gc-verify"), ("--gc-stress", "--gc", "incremental", "--gc-verify")]))
+def test_hypothesis_store_programs_agree_on_three_tiers(src: str, mode: tuple) -> None:
+    agree(src, "ops", extra=mode)
