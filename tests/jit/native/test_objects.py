@@ -320,3 +320,49 @@ print(none() == nil, h(3), pick(Node(2), true)!.v, pick(Node(2), false), carried
     (code, out, _), _ = agree(src, "none", "h", "pick", "Node.init", "carried")
     assert code == 0
     assert out == "true 4 2 nil 450\n"
+
+
+def test_object_results_leave_reference_counts_flat() -> None:
+    import io
+    import sys
+
+    from tinyvm.api import VM
+
+    src = """
+class Node {
+  var v: int
+  var next: Node? = nil
+  fn init(v: int) { self.v = v }
+}
+let keep = Node(1)
+keep.next = Node(2)
+fn second(n: Node) -> Node? { return n.next }
+fn same(n: Node?) -> Node? { return n }
+fn loop(k: int, keep: Node) -> int {
+  var s = 0
+  for i in 0..k {
+    let x = same(keep)
+    let y = second(keep)
+    if x != nil and y != nil { s = s + x.v + y.v }
+  }
+  return s
+}
+"""
+    log: list[str] = []
+    vm = VM(stdout=io.StringIO(), jit="native-eager", jit_log=log.append)
+    vm.run_source(src, "t.tl")
+    keep = vm.get("keep")
+    nxt = keep.fields["next"]
+
+    def run(n: int) -> None:
+        assert vm.call("loop", n, keep) == 3 * n
+        for _ in range(n // 100):
+            vm.call("second", keep)  # (the entry op boxes the result: a new reference)
+            vm.call("same", keep)
+
+    run(1000)
+    before = sys.getrefcount(keep), sys.getrefcount(nxt)
+    run(100_000)
+    assert (sys.getrefcount(keep), sys.getrefcount(nxt)) == before
+    for name in ("loop", "second", "same"):
+        assert native(name, log), log

@@ -54,8 +54,11 @@ from typing import Any
 
 from ...ir.nodes import Function, Instr
 
-NONE = "ptrtoint (i8* @_Py_NoneStruct to i64)"  # nil as a "p" (a constant: the symbol is bound by `register`)
-PRELUDE = "@_Py_NoneStruct = external global i8\ndeclare i32 @tvm_obj_equals(i64, i64)\n"
+# nil as a "p": a constant, None's address, through a symbol of our own name
+# bound by `register` (not `_Py_NoneStruct`, which another module's prelude
+# may declare too: one module cannot declare a global twice).
+NONE = "ptrtoint (i8* @tvm_obj_none to i64)"
+PRELUDE = "@tvm_obj_none = external global i8\ndeclare i32 @tvm_obj_equals(i64, i64)\n"
 THROW = "a throw (the interpreter throws)"  # ExitState.reason of a throwing block
 OPT = {"qi": "i", "qf": "f", "qb": "b"}  # optional scalars and their scalar
 LLOPT = {"qi": "{i64, i1}", "qf": "{double, i1}", "qb": "{i1, i1}"}
@@ -81,7 +84,7 @@ _EQUALS = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_int64)(_equa
 def register(llvm: Any) -> None:
     """None's address and the equality callback, for MCJIT (by name, as
     fields.register: the code holds no address of the process that made it)."""
-    llvm.add_symbol("_Py_NoneStruct", id(None))
+    llvm.add_symbol("tvm_obj_none", id(None))
     llvm.add_symbol("tvm_obj_equals", ctypes.cast(_EQUALS, ctypes.c_void_p).value)
 
 
