@@ -3,9 +3,9 @@
 An object value in native code (machine type "p": `self`, a parameter of a
 class or record type, an object read from a field) is the address of the
 guest `Instance` or `Record` (heap/objects.py), borrowed: the interpreter
-frame that passed it, or the field that held it, keeps it alive (native
-code only ever stores scalars, so nothing it holds can lose its last
-reference while it runs; a call out leaves native code first).
+frame that passed it, or the field that held it, keeps it alive (and after
+a store over that field, stores.py, the heap's allocation list does: no
+collection runs inside native code; a call out leaves native code first).
 
 The data representation is the interpreter's own: an instance keeps its
 fields in a Python dict (`Instance.fields`, name -> value). Native code
@@ -39,13 +39,15 @@ exit, the interpreter raises or, for an open class, adds it); a float
 whose only reference is the dict's (count 1) is overwritten in place (no
 one else can see that object: NBody-like updates then allocate nothing);
 otherwise the value is boxed (PyFloat_FromDouble, a cached small int or
-PyLong_FromLongLong, a bool singleton) and `PyDict_SetItem` replaces the
-old one (an existing key: no resize), reference counts exact.
+PyLong_FromLongLong, a bool singleton) and replaces the old one in the
+entry the inline lookup found (`stores.dict_set`; `PyDict_SetItem` when
+the lookup called), reference counts exact. Stores of object references
+are stores.py's, with the write barrier (barrier.py).
 
-GC: only scalars are ever stored, and a scalar is no heap object: the
+GC: a scalar is no heap object: the
 write barriers (docs/gc.md: the incremental collector shades the stored
 value, the generational one remembers an old object that gets a young
-reference) have nothing to do for it, so none is called. Instances keep
+reference) have nothing to do for a scalar store, so none is called there. Instances keep
 their size (their field count does not change), so the heap's accounting
 is untouched too.
 
@@ -67,7 +69,7 @@ from ...ir.nodes import Instr
 from . import objects
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
-OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): read only (get_index, len)
+OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): get_index, len, set_index (stores.py)
 ITER_OPS = frozenset(("get_iter", "for_iter", "iter_done"))  # `for x in a` over an array of objects, no iterator allocated
 BUILTINS = frozenset(("abs", "sqrt"))
 METHOD_CALLS = frozenset(("call_method", "call_method_typed"))  # built-ins native code computes itself (a used result)
