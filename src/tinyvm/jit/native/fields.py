@@ -296,7 +296,7 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
 
             return index_store_type(i, a, ty)  # (a reference stored: stores.py, with the write barrier)
         if a[1] != "i":
-            raise NotEligible(f"{op} of an array of objects (native code stores no object reference)")
+            raise NotEligible(f"{op} of an array of objects at other than an int")
         t = ty.objs.get(i.args[0])
         if t is None:
             raise NotEligible("get_index of an array of objects of unknown type")

@@ -83,7 +83,7 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 # Arrays of scalars: the machine value is the address of the guest Array
 # object (borrowed: the frame keeps it alive), "a" + the element's type.
 _ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
-ARRAYS = frozenset(_ARRAY.values()) | {fields.OBJ_ARRAY}  # ("ap": an array of objects, read only: fields.py)
+ARRAYS = frozenset(_ARRAY.values()) | {fields.OBJ_ARRAY}  # ("ap": an array of objects: fields.py, stores.py)
 WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
