@@ -529,3 +529,22 @@ for round in 0..4 {
 @given(store_program(), st.sampled_from([(), ("--gc-stress", "--gc", "generational", "--gc-verify"), ("--gc-stress", "--gc", "incremental", "--gc-verify")]))
 def test_hypothesis_store_programs_agree_on_three_tiers(src: str, mode: tuple) -> None:
     agree(src, "ops", extra=mode)
+
+
+def test_stores_from_the_disk_cache_in_a_second_process(tmp_path) -> None:
+    # The object code names Py_None, the version counter and the barrier's
+    # words only through symbols and ctx words bound per process: a hit in a
+    # new process stores, versions and runs the barrier as a fresh compilation.
+    import os
+    import subprocess
+
+    tvm = "import sys; from tinyvm.cli.main import tvm_main; sys.argv[0] = 'tvm'; tvm_main()"
+    env = dict(os.environ, TVM_NATIVE_CACHE=str(tmp_path))
+    argv = [sys.executable, "-c", tvm, "run", "--jit=native-eager", "--jit-log", "--gc-stress", "--gc", "generational", "--gc-verify", "-e", GC_PROGRAM.replace("ROUNDS", "100")]
+    runs = [subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False) for _ in range(2)]
+    want = cli(["run", "-e", GC_PROGRAM.replace("ROUNDS", "100")])[1]
+    for p in runs:
+        assert p.returncode == 0 and p.stdout == want, p.stderr
+    assert "jit: native exchange in " in runs[0].stderr and "cache miss" in runs[0].stderr
+    line = next(x for x in runs[1].stderr.splitlines() if x.startswith("jit: native exchange in "))
+    assert "cache hit" in line, runs[1].stderr
