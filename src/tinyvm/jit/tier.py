@@ -53,6 +53,15 @@ MODES = ("off", "on", "eager", "native", "native-eager")
 NATIVE_MODES = {"native": "on", "native-eager": "eager"}
 # (nil: no result, docs/native.md, e.g. a method updating fields; arrays of scalars: jit/native/alloc.py)
 _SCALAR_RESULTS = ("int", "float", "bool", "nil", "[int]", "[float]", "[bool]")
+
+
+def _object_result(ret_type: str) -> bool:
+    """A declared result `C` or `C?` (a class or record): native code returns it (jit/native/objects.py)."""
+    from .native.objects import result_type
+
+    return result_type(ret_type) is not None
+
+
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges
 DEOPT_LIMIT = 8  # deopts of one guard site before it is recompiled without that speculation
 RECOMPILE_LIMIT = 3
@@ -178,7 +187,7 @@ class Jit:
         if code in self.codes:
             return
         headers = loop_headers(code)
-        native_candidate = self.native is not None and code.ret_type in _SCALAR_RESULTS
+        native_candidate = self.native is not None and (code.ret_type in _SCALAR_RESULTS or _object_result(code.ret_type))
         python_ok = True
         if self.mode == "on":
             # Loop-free code gains nothing here: its calls go through the

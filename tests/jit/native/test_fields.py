@@ -420,7 +420,10 @@ def test_awfy_permute_and_queens_read_their_arrays_from_fields_natively() -> Non
     for name, fn in (("Permute", "Permute.permute"), ("Queens", "Queens.place_queen")):
         code, _, err = cli(["run", "--jit=native-eager", "--jit-log", str(root / "run.tl"), name, "1", "2"])
         assert code == 0, err
-        assert native(fn, [x for x in err.splitlines() if x.startswith("jit: ")]), err
+        log = [x for x in err.splitlines() if x.startswith("jit: ")]
+        # (native as the root of its module, or inside a caller's: stores of
+        # arrays into fields made `benchmark` and `queens` native too: stores.py)
+        assert native(fn, log) or any(x.startswith(f"jit: native {fn.split('.')[0]}.") and " functions;" in x for x in log), err
 
 
 def test_the_inline_entry_lookup_and_its_misses_agree() -> None:
@@ -452,7 +455,9 @@ print(rsum({x: 1, y: 2.5}), rsum({y: 0.25, x: 4}))
 
 
 def test_a_loop_free_function_calling_out_at_a_method_call_is_not_native() -> None:
-    # (Towers' move_disks: it would leave native code on every call.)
+    # (Towers' move_disks: it would leave native code on every call. pop
+    # stores a global, so it is no native callee: constructing N alone
+    # would be, construct.py.)
     src = """
 class N {
   var next: N? = nil
@@ -467,8 +472,10 @@ class T {
     return self.step(a, b, d - 1) + self.n
   }
   fn move(d: int) { self.n = self.n + d; self.pop(d) }
-  fn pop(d: int) -> N { return N() }
+  fn pop(d: int) -> N { made += d
+    return N() }
 }
+var made = 0
 let t = T()
 t.move(3)
 print(t.step(N(), N(), 4), t.n)
@@ -476,8 +483,8 @@ print(t.step(N(), N(), 4), t.n)
     want, got = both(src)
     assert got == want
     assert any("not native T.move: calls out at call_method_typed of 'pop' on every call" in x for x in both.log), both.log
-    # (step passes objects to a method: a call out too, and it has no loop)
-    assert any("not native T.step: call_method_typed of 'step', whose result native code cannot compute" in x for x in both.log), both.log
+    # (step passes objects to a method: a native call since jit/native/objects.py, guarded)
+    assert native("T.step", both.log), both.log
 
 
 @pytest.mark.parametrize("name", ["FOR_IN", "METHODS"])

@@ -198,20 +198,6 @@ def _construct_type(i: Instr, a: list, ty: Any) -> str:
     return "p"
 
 
-def returns_self(ty: Any, ret: Instr) -> bool:
-    """An init's `return self` where nil is declared (the compiler makes
-    every init return self: construct's frame result is the instance).
-    The function is then typed as returning nil; its entry op hands the
-    interpreter the frame's self (engine.py)."""
-    from ...bytecode.code import FLAG_METHOD
-
-    code = ty.code
-    ok = ty.ret == "n" and code.name.endswith(".init") and code.flags & FLAG_METHOD and len(ty.fn.params) > 1 and ret.args[0] is ty.fn.params[1]
-    if ok:
-        ty.self_result = True
-    return bool(ok)
-
-
 def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
     """engine.group_of's hook: the inits of ty's constructions join the
     group when they are native with these argument types; else the
@@ -221,11 +207,11 @@ def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
     for i, plan in list(ty.ctors.items()):
         if plan is None:
             continue
-        _, init, _, fis = plan
-        calls = [(f.code, ["p"]) for f in fis]
+        _, init, _, fis = plan[:4]
+        calls = [(f.code, ["p"], ("n",)) for f in fis]
         if init is not None:
-            calls.append((init.code, ["p"] + [ty.types[x] for x in i.args[1:]]))
-        for code, params in calls:
+            calls.append((init.code, ["p"] + [ty.types[x] for x in i.args[1:]], ("p", "n")))  # (init returns its object: objects.init_result)
+        for code, params, ret in calls:
             if code not in seen:
                 try:
                     seen[code] = typed(code)
@@ -234,10 +220,12 @@ def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
                 else:
                     group.append(seen[code])
             cty = seen[code]
-            if cty is None or params != cty.params or cty.ret != "n":
+            if cty is None or params != cty.params or cty.ret not in ret:
                 ty.effects.append(i)
                 ty.ctors[i] = None
                 break
+            if code is getattr(init, "code", None):
+                ty.ctors[i] = (*plan[:4], cty.ret)  # (init's result type: the native call's)
 
 
 def handles(i: Instr, ty: Any) -> bool:
@@ -280,7 +268,7 @@ def _construct(em: Any, i: Instr) -> None:
         em.exit_to("true", exit_state(i.state, ty.types, reason=CALL_OUT))
         L.append(f"  {r} = {_DUMMY['p']}")
         return
-    cls, init, want, fis = plan
+    cls, init, want, fis = plan[:4]
     m = len(fis)
     frames = m + (init is not None)  # (the frames construct pushes at once)
     arr = em._arrays()
@@ -344,8 +332,9 @@ def _construct(em: Any, i: Instr) -> None:
     if init is not None:
         args = "".join(f", {LLTYPE[ty.types[x]]} {em.val(x)}" for x in i.args[1:])
         s, fl = em.tmp("st"), em.tmp()
-        L.append(f"  {s} = call {{i1, i1}} @{em.names[init.code]}(i64* %ctx, i64 %d1, i64 {r}{args})")
-        L.append(f"  {fl} = extractvalue {{i1, i1}} {s}, 1")
+        rt = f"{{{LLTYPE[plan[4]]}, i1}}"  # (its object, or nil: the result is the instance either way)
+        L.append(f"  {s} = call {rt} @{em.names[init.code]}(i64* %ctx, i64 %d1, i64 {r}{args})")
+        L.append(f"  {fl} = extractvalue {rt} {s}, 1")
         em.exit_to(fl, _waiting(em, i, init))
 
 

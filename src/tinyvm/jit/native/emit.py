@@ -44,7 +44,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
 from ..fuel import block_ends, prefix_counts
-from . import construct, fields
+from . import construct, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .select import WORDS, NotEligible, Typed
@@ -66,6 +66,8 @@ LLTYPE.update({m: "i64" for m in WORDS | {"it"}})  # (every object's address: fi
 _DUMMY["it"] = _DUMMY["i"]
 _ZERO = {"i": "0", "f": "0.0", "b": "false", "n": "false"}
 _ZERO.update({m: "0" for m in WORDS})  # (an array result: alloc.py)
+LLTYPE.update(objects.LLOPT)  # (optional scalars, {value, is nil}: objects.py)
+_DUMMY.update({m: f"insertvalue {t} undef, i1 true, 1" for m, t in objects.LLOPT.items()})
 
 _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
@@ -292,7 +294,7 @@ class _FnEmitter:
             out.append(f"B{b.label}:")
             for p in b.phis:
                 t = LLTYPE[ty.types[p]]
-                inc = ", ".join(f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds))
+                inc = ", ".join(f"[ {objects.phi_operand(self, p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
         out += self.exit_lines
@@ -317,8 +319,13 @@ class _FnEmitter:
             if b in headers:
                 st = start_state(fn, b.pc, b)
                 self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
+            if objects.throw_exit(self, b):  # (a block ending in throw: a failure exit, objects.py)
+                body[b] = self.lines
+                exits[b] = self.cur
+                continue
             for i in b.instrs:
                 self.instr(i)
+            objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
             body[b] = self.lines
             exits[b] = self.cur
@@ -392,7 +399,7 @@ class _FnEmitter:
         for b in order:
             out.append(f"B{b.label}:")
             for p in b.phis:
-                inc = [f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds) if pred in seen]
+                inc = [f"[ {objects.phi_operand(self, p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds) if pred in seen]
                 if b is h:
                     inc.append(f"[ {given.get(p, 'undef')}, %entry ]")  # (undef: a phi nothing names)
                 out.append(f"  %v{p.id} = phi {LLTYPE[ty.types[p]]} {', '.join(inc)}")
@@ -438,6 +445,11 @@ class _FnEmitter:
         op = i.op
         if op in _CONSTRUCT_OPS and construct.handles(i, self.ty):
             construct.lower(self, i)
+            return
+        if op == "set_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
+            from .stores import store_index
+
+            store_index(self, i)  # (a reference into an array of objects: stores.py)
             return
         if op in fields.OPS or op == "call" and fields.is_native_builtin(i, self.ty.types) or op in fields.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
             if getattr(self, "_field_lowering", None) is None:
@@ -502,6 +514,8 @@ class _FnEmitter:
         if op in ("band", "bor", "bxor"):
             L.append(f"  {r} = {op[1:]} i64 {self.val(a[0])}, {self.val(a[1])}")
             return
+        if op in ("eq", "ne") and objects.compare(self, i):
+            return  # (objects, nil, optional scalars)
         if op in _ICMP:
             t = ty[a[0]]
             if t == "f":
@@ -534,7 +548,7 @@ class _FnEmitter:
         ty = self.ty.types
         L = self.lines
         rt = LLTYPE[ty[i]]
-        args = "".join(f", {LLTYPE[ty[x]]} {self.val(x)}" for x in i.args)
+        args = "".join(f", i64 {objects.NONE}" if ty[x] == "n" else f", {LLTYPE[ty[x]]} {self.val(x)}" for x in i.args)  # (nil to an object parameter: objects.py)
         s, z, dz = self.tmp("st"), self.tmp(), self.tmp("dz")
         # Out of native depth: the interpreter makes this call (and raises
         # StackOverflowError where the guest limit is reached).
@@ -572,8 +586,7 @@ class _FnEmitter:
         elif t.op == "return":
             rt = LLTYPE[self.ty.ret]
             x = self.tmp("rv")
-            v = "false" if self.ty.self_result else self.val(t.args[0])  # (an init's self, typed as its nil: construct.py)
-            L.append(f"  {x} = insertvalue {{{rt}, i1}} {{{rt} {_ZERO[self.ty.ret]}, i1 false}}, {rt} {v}, 0")
+            L.append(f"  {x} = insertvalue {{{rt}, i1}} {{{rt} {_ZERO[self.ty.ret]}, i1 false}}, {rt} {objects.operand(self, t.args[0], self.ty.ret)}, 0")
             L.append(f"  ret {{{rt}, i1}} {x}")
         else:  # pragma: no cover - select.py refuses throw
             raise AssertionError(f"native: terminator {t.op}")
@@ -620,6 +633,8 @@ def emit_module(
         parts.append(PRELUDE)
         parts.append(fields.PRELUDE)
         parts.append(construct.PRELUDE)
+        parts.append(stores.PRELUDE)
+        parts.append(objects.PRELUDE)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)

@@ -66,7 +66,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import construct, fields
+from . import construct, fields, objects, stores
 from .alloc import HeapBridge
 from .barrier import WATCH, BarrierBridge
 from .cache import NativeCache, make_key
@@ -83,7 +83,7 @@ from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name th
 from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
 from .layout import array_of
-from .select import ARRAYS, NotEligible, Typed, analyze
+from .select import ARRAYS, WORDS, NotEligible, Typed, analyze
 from .worker import CompileWorker, Job
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
@@ -152,7 +152,7 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
                     else:
                         group.append(seen[callee])
                 cty = seen[callee]
-                if cty is None or [ty.types[a] for a in i.args] != cty.params:
+                if cty is None or not objects.call_matches(ty, i, cty):
                     # Not native (or not with these argument types): native
                     # code calls out through the VM there (deopt.py).
                     ty.effects.append(i)
@@ -267,6 +267,8 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
 
         register(codegen.llvm, probe()[0])
         fields.register(codegen.llvm)
+        stores.register(codegen.llvm)
+        objects.register(codegen.llvm)
         construct.register(codegen.llvm)
     engine, addr = codegen.load(obj)
     if prep.heap:
@@ -559,7 +561,6 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
-        selfret = getattr(self.typed.get(comp.code), "self_result", False)
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -620,9 +621,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, resume0)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in ARRAYS else bool(w)
-            if selfret:
-                v = L[1]  # (an init returns self: construct.py)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in WORDS else bool(w)  # (an object, "p": a new reference, objects.py)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C
@@ -661,7 +660,6 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
-        selfret = getattr(self.typed.get(comp.code), "self_result", False)
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -723,9 +721,7 @@ class NativeTier:
             if st:
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value
-            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in ARRAYS else bool(w)
-            if selfret:
-                v = L[1]  # (an init returns self: construct.py)
+            v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in WORDS else bool(w)  # (an object, "p": a new reference, objects.py)
             C, r = fb.frames.pop()
             C.append(v)
             fb.L = C

@@ -3,9 +3,9 @@
 An object value in native code (machine type "p": `self`, a parameter of a
 class or record type, an object read from a field) is the address of the
 guest `Instance` or `Record` (heap/objects.py), borrowed: the interpreter
-frame that passed it, or the field that held it, keeps it alive (native
-code only ever stores scalars, so nothing it holds can lose its last
-reference while it runs; a call out leaves native code first).
+frame that passed it, or the field that held it, keeps it alive (and after
+a store over that field, stores.py, the heap's allocation list does: no
+collection runs inside native code; a call out leaves native code first).
 
 The data representation is the interpreter's own: an instance keeps its
 fields in a Python dict (`Instance.fields`, name -> value). Native code
@@ -39,13 +39,15 @@ exit, the interpreter raises or, for an open class, adds it); a float
 whose only reference is the dict's (count 1) is overwritten in place (no
 one else can see that object: NBody-like updates then allocate nothing);
 otherwise the value is boxed (PyFloat_FromDouble, a cached small int or
-PyLong_FromLongLong, a bool singleton) and `PyDict_SetItem` replaces the
-old one (an existing key: no resize), reference counts exact.
+PyLong_FromLongLong, a bool singleton) and replaces the old one in the
+entry the inline lookup found (`stores.dict_set`; `PyDict_SetItem` when
+the lookup called), reference counts exact. Stores of object references
+are stores.py's, with the write barrier (barrier.py).
 
-GC: only scalars are ever stored, and a scalar is no heap object: the
+GC: a scalar is no heap object: the
 write barriers (docs/gc.md: the incremental collector shades the stored
 value, the generational one remembers an old object that gets a young
-reference) have nothing to do for it, so none is called. Instances keep
+reference) have nothing to do for a scalar store, so none is called there. Instances keep
 their size (their field count does not change), so the heap's accounting
 is untouched too.
 
@@ -64,9 +66,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ...ir.nodes import Instr
+from . import objects
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
-OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): read only (get_index, len)
+OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): get_index, len, set_index (stores.py)
 ITER_OPS = frozenset(("get_iter", "for_iter", "iter_done"))  # `for x in a` over an array of objects, no iterator allocated
 BUILTINS = frozenset(("abs", "sqrt"))
 METHOD_CALLS = frozenset(("call_method", "call_method_typed"))  # built-ins native code computes itself (a used result)
@@ -222,7 +225,9 @@ def object_type(t: Any) -> str | None:
     """"class", "record" or "array" (of either) for a declared type native
     code may hold as an object."""
     from ...bytecode.types import ArrayT, ClassT, RecordT
+    from .objects import strip
 
+    t = strip(t)  # (`C?`: an object or nil, objects.py)
     if isinstance(t, ArrayT):
         return "array" if object_type(t.elem) in ("class", "record") else None
     return "class" if isinstance(t, ClassT) else "record" if isinstance(t, RecordT) else None
@@ -278,6 +283,7 @@ def field_index(ty: Any, recv: Instr, name: str) -> int | None:
 def type_op(i: Instr, a: list, ty: Any) -> str:
     """The machine type of a field op or a native built-in call (select.py)."""
     from ...bytecode.types import RecordT
+    from .objects import strip
     from .select import _NAMES, NotEligible
 
     op = i.op
@@ -286,12 +292,16 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
     if op in ITER_OPS:
         return _iter_type(i, a, ty)
     if op in ("get_index", "set_index"):
-        if op == "set_index" or a[1] != "i":
-            raise NotEligible(f"{op} of an array of objects (native code stores no object reference)")
+        if op == "set_index":
+            from .stores import index_store_type
+
+            return index_store_type(i, a, ty)  # (a reference stored: stores.py, with the write barrier)
+        if a[1] != "i":
+            raise NotEligible(f"{op} of an array of objects at other than an int")
         t = ty.objs.get(i.args[0])
         if t is None:
             raise NotEligible("get_index of an array of objects of unknown type")
-        ty.objs[i] = t.elem
+        ty.objs[i] = strip(t.elem)
         ty.heap = True
         return "p"
     if a[0] != "p":
@@ -308,9 +318,13 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
             from ...bytecode.types import parse_type_text
 
             m, text = m.split(":", 1)
-            ty.objs[i] = parse_type_text(text)
+            ty.objs[i] = strip(parse_type_text(text))
         return m
-    if m not in ("i", "f", "b") or a[1] != m:
+    if m not in ("i", "f", "b"):
+        from .stores import field_store_type
+
+        return field_store_type(i, m, a, ty)  # (a reference stored: stores.py, with the write barrier)
+    if a[1] != m:
         raise NotEligible(f"{op} of field '{name}' ({_NAMES.get(m, 'an object')}) with {_NAMES.get(a[1], a[1])}")
     ty.effects.append(i)
     return "v"
@@ -320,13 +334,14 @@ def _iter_type(i: Instr, a: list, ty: Any) -> str:
     """`for x in a`, a an array of objects: the iterator is machine type "it"
     (the array's address; its position is a stack slot of the native frame,
     and a deopt rebuilds a real Iterator from both: deopt.py ITER)."""
+    from .objects import strip
     from .select import NotEligible
 
     op = i.op
     if op == "get_iter":
         if a[0] != OBJ_ARRAY or i.args[0] not in ty.objs:
             raise NotEligible("get_iter of something else than an array of objects")
-        ty.objs[i] = ty.objs[i.args[0]].elem
+        ty.objs[i] = strip(ty.objs[i.args[0]].elem)
         ty.heap = True
         return "it"
     if op == "for_iter":
@@ -384,7 +399,7 @@ def worth_a_native_call(group: list) -> None:
     from .select import NotEligible
 
     ty = group[0]
-    if len(group) > 1 or back_edge_targets(ty.fn):
+    if len(group) > 1 or back_edge_targets(ty.fn) or ty.code in ty.callees.values():  # (recursion: native calls after the one entry, objects.py's Element.length)
         return
     if any(i.op in OPS for b in ty.fn.blocks for i in b.instrs):
         raise NotEligible("a loop-free leaf of field operations (a native call's entry costs more than it saves)")
@@ -407,7 +422,7 @@ def method_type(i: Instr, a: list, ty: Any, uses: set) -> str:
     c = ty.field_type.cls(t.name) if isinstance(t, ClassT) and ty.field_type is not None else None
     meth = c.methods.get(name) if c is not None else None
     ret = result_type(getattr(meth.code, "ret_type", None)) if type(meth) is Function else None
-    ok = ret is not None and not meth.upvals and meth.arity == len(a) and all(x in ("i", "f", "b") for x in a[1:])
+    ok = ret is not None and not meth.upvals and meth.arity == len(a) and all(objects.arg_ok(meth, k, x, ty) for k, x in enumerate(a[1:], start=1))
     if not ok:
         if i in uses:
             raise NotEligible(f"{i.op} of '{name}', whose result native code cannot compute")
@@ -420,7 +435,7 @@ def method_type(i: Instr, a: list, ty: Any, uses: set) -> str:
     ty.methods[i] = (c, meth)
     ty.callees[i] = meth.code
     ty.heap = True
-    return ret
+    return objects.call_result(i, ret, meth.code.ret_type, ty)
 
 
 def _builtin_type(i: Instr, a: list) -> str:
@@ -520,6 +535,7 @@ class FieldLowering:
         if k is None:
             old = em.tmp("fv")
             L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+            self.entry = "0"  # (no entry address: a store calls PyDict_SetItem, stores.py)
             return old
         keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
         kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
@@ -552,6 +568,8 @@ class FieldLowering:
         em.label(join)
         old = em.tmp("fv")
         L.append(f"  {old} = phi i64 [ {ev}, %{fast} ], [ {called}, %{slow} ]")
+        self.entry = em.tmp("fent")  # (the entry's address, 0 when the call found it: a store's, stores.py)
+        L.append(f"  {self.entry} = phi i64 [ {ent}, %{fast} ], [ 0, %{slow} ]")
         return old
 
     def dict_of(self, i: Instr) -> tuple[str, str, str]:
@@ -598,6 +616,11 @@ class FieldLowering:
     def write(self, i: Instr, m: str, d: str, key: str, old: str) -> None:
         em, arr = self.em, self.arr
         L = em.lines
+        if m not in ("i", "f", "b"):
+            from .stores import store_field
+
+            store_field(self, i, d, key, old)  # (a reference: stores.py)
+            return
         v = em.val(i.args[1])
         done = em.tmp("stored")[1:]
         if m == "f":
@@ -611,11 +634,10 @@ class FieldLowering:
         null = em.tmp("null")
         L.append(f"  {null} = icmp eq i64 {new}, 0")
         em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
-        r, bad = em.tmp("set"), em.tmp("setf")
-        L.append(f"  {r} = call i32 @PyDict_SetItem(i64 {d}, i64 {key}, i64 {new})")
+        from .stores import dict_set
+
+        dict_set(self, i, d, key, new, old)  # (into the entry found, else PyDict_SetItem: stores.py)
         L.append(f"  call void @tvm.decref(i64 {new})")  # (the dict holds its own reference now)
-        L.append(f"  {bad} = icmp ne i32 {r}, 0")
-        em.fail_if(bad, i)  # (never for an existing key; the store is then undone by nothing: it did not happen)
         L.append(f"  br label %{done}")
         em.label(done)
 
@@ -644,6 +666,7 @@ class FieldLowering:
         L.append(f"  {other} = icmp ne i64 {cl}, {want}")
         L.append(f"  {either} = or i1 {bad}, {other}")
         em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
+        objects.guard_args(em, i, meth, exit_state(i.state, ty.types, reason=CALL_OUT))  # (object arguments: objects.py)
         em.native_call(i, r, em.names[meth.code])
         em.table[-1].callee = meth  # (the waiting frame's callee: this Function, not a global: deopt.rebuild)
 

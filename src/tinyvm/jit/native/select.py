@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import construct, fields
+from . import construct, fields, objects
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -86,7 +86,7 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 # Arrays of scalars: the machine value is the address of the guest Array
 # object (borrowed: the frame keeps it alive), "a" + the element's type.
 _ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
-ARRAYS = frozenset(_ARRAY.values()) | {fields.OBJ_ARRAY}  # ("ap": an array of objects, read only: fields.py)
+ARRAYS = frozenset(_ARRAY.values()) | {fields.OBJ_ARRAY}  # ("ap": an array of objects: fields.py, stores.py)
 WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
@@ -122,10 +122,8 @@ class Typed:
     # Whether it allocates or pushes (jit/native/alloc.py: the engine then
     # hands it the heap budget and the allocation callback).
     allocs: bool = False
-    # Constructions (jit/native/construct.py): call instr -> plan (None: a call
-    # out); self_result: an init whose `return self` is typed as its nil.
+    # Constructions (jit/native/construct.py): call instr -> plan (None: a call out).
     ctors: dict = field(default_factory=dict)
-    self_result: bool = False
 
 
 def scalar(t: Any) -> str | None:
@@ -139,7 +137,7 @@ def param_type(t: Any) -> str | None:
 
 def result_type(t: Any) -> str | None:
     """The machine type of a declared result: a scalar, an array of scalars, or "n" for nil (no result)."""
-    return "n" if t is not None and str(t) == "nil" else param_type(t)  # (an array: alloc.py)
+    return "n" if t is not None and str(t) == "nil" else param_type(t) or objects.result_type(t)  # (an array: alloc.py; an object: objects.py)
 
 
 def const_type(v: Any) -> str | None:
@@ -171,8 +169,9 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     for p, m in zip(fn.params[1:], params):
         types[p] = m
         if m in ("p", fields.OBJ_ARRAY) and fields.object_type(p.type):
-            ty.objs[p] = p.type  # (an object whose fields native code may read: fields.py)
+            ty.objs[p] = objects.strip(p.type)  # (an object whose fields native code may read: fields.py)
     uses: set[Instr] = {a for b in fn.blocks for i in b.all() for a in i.args}
+    throws = objects.throw_blocks(fn)  # (failure exits, not typed: objects.py)
     for b in fn.blocks:
         if b.catch_preds:
             raise NotEligible("exception handler")
@@ -191,12 +190,13 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
         for b in fn.blocks:
             for i in b.phis:
                 got = {types[a] for a in i.args if a in types}
+                got = objects.phi_types(i, got, types, ty)  # (objects and nil; optional scalars)
                 if len(got) > 1:
                     raise NotEligible(f"v{i.id} holds values of different types ({', '.join(sorted(_NAMES[g] for g in got))})")
                 if got and i not in types:
                     types[i] = got.pop()
                     changed = True
-            for i in b.instrs:
+            for i in b.instrs if b not in throws else ():
                 if i in types or i.op == "fuel":  # (fuel: jit/fuel.py, a VM that counts it)
                     continue
                 if any(a not in types for a in i.args):
@@ -204,8 +204,9 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
                 t = _type_of(i, types, uses, callee_of, ty)
                 types[i] = t
                 changed = True
+    ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
-        for i in b.all():
+        for i in b.all() if b not in throws else b.phis:
             if i.op != "call" and any(types.get(x) == "o" for x in i.args):
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
@@ -218,7 +219,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
                     raise NotEligible("branch on a value that is not bool")
                 continue
             if i.op == "return":
-                if types.get(i.args[0]) != ret and not construct.returns_self(ty, i):
+                if not objects.return_ok(types.get(i.args[0]), ret):
                     raise NotEligible(f"returns {_NAMES.get(types.get(i.args[0]), 'a value of another type')}, declared {fn.ret}")
                 continue
             if i.op not in WHITELIST:
@@ -229,6 +230,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
 
 
 _NAMES = {"i": "int", "f": "float", "b": "bool", "ai": "[int]", "af": "[float]", "ab": "[bool]", "ap": "an array of objects", "L": "len", "v": "nothing", "p": "an object", "n": "nil", None: "?"}
+_NAMES.update({"qi": "int?", "qf": "float?", "qb": "bool?"})  # (optional scalars: objects.py)
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
 _ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (jit/native/alloc.py)
 
@@ -262,6 +264,10 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     a = [types[x] for x in i.args]
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
+    if op in ("eq", "ne") and objects.compare_type(i, a, ty) is not None:
+        return "b"  # (objects, nil, optional scalars: objects.py)
+    if any(x in objects.OPT for x in a):
+        raise NotEligible(f"{op} of an optional scalar")
     t = construct.type_op(i, a, ty)
     if t is not None:
         return t
@@ -345,5 +351,5 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if ret is None:
             raise NotEligible(f"calls {callee.name}, whose result is not int, float or bool")
         ty.callees[slot] = callee
-        return ret
+        return objects.call_result(i, ret, callee.ret_type, ty)
     raise NotEligible(f"uses {op}")  # pragma: no cover - every whitelisted op is handled above
