@@ -159,7 +159,9 @@ def type_op(i: Instr, a: list, ty: Any) -> str | None:
 
 def _construct_type(i: Instr, a: list, ty: Any) -> str:
     """`C(args)`: "p" of class C. ty.ctors[i] is the plan: (cls, init or
-    None, [the class each object argument must be]), or None for a call out."""
+    None, [the class each object argument must be, or None], [the class's
+    `$fields` methods, root class first]) and, once add_callees found init
+    native, init's result type; or None for a call out."""
     from ...bytecode.types import ClassT
     from ...heap.objects import Function
     from .select import NotEligible
@@ -199,9 +201,9 @@ def _construct_type(i: Instr, a: list, ty: Any) -> str:
 
 
 def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
-    """engine.group_of's hook: the inits of ty's constructions join the
-    group when they are native with these argument types; else the
-    construction is a call out."""
+    """engine.group_of's hook: the inits and `$fields` of ty's
+    constructions join the group when they are native with these argument
+    types; else the construction is a call out."""
     from .select import NotEligible
 
     for i, plan in list(ty.ctors.items()):
