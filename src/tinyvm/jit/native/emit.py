@@ -48,6 +48,9 @@ from ..fuel import block_ends, prefix_counts
 from . import fields
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .osr import Merged, Missing
+from .osr import regions as osr_regions
+from .osr import wrapper as osr_wrapper
 from .select import WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
@@ -136,6 +139,12 @@ class _FnEmitter:
         self.n = 0
         self.cur = ""
         self.grows = False  # some function of the module pushes (alloc.py): lists resize
+        # OSR entries inside this function (osr.py), the IR block being
+        # emitted (uses there may be renamed), and the functions of the
+        # module that take osr.py's two extra parameters.
+        self.merged: Merged | None = None
+        self.block: Block | None = None
+        self.ext: set[str] = set()
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -151,6 +160,10 @@ class _FnEmitter:
                 return float_lit(float(x))
             return str(int(x))
         (self.state_refs if self.in_exit else self.refs).add(v)
+        if self.merged is not None:
+            got = self.merged.name(v, self.block, self.in_exit)
+            if got is not None:
+                return got
         return f"%v{v.id}"
 
     def as_float(self, v: Instr) -> str:
@@ -335,7 +348,9 @@ class _FnEmitter:
         name = self.names[ty.code]
         params = ", ".join(f"{LLTYPE[m]} %v{p.id}" for p, m in zip(fn.params[1:], ty.params))
         rt = LLTYPE[ty.ret]
-        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
+        merged = self.merged
+        extra = ", i64 %osr, i64* %oargs" if merged is not None else ""
+        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{extra}{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         self.defined = set(fn.values())
         body, exits = self._emit_blocks(fn.blocks, headers)
@@ -345,18 +360,27 @@ class _FnEmitter:
         out.append("  %fuel = getelementptr i64, i64* %ctx, i64 4")
         out.append("  %d1 = sub i64 %depth, 1")
         out += fields.entry_lines(self)
+        if merged is not None:
+            out += merged.dispatch()
         self.lines = out
-        self.cur = "entry"
+        self.cur = "start" if merged is not None else "entry"
         self.fcur = None
         self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
+        phis = merged.phis(self, exits, LLTYPE) if merged is not None else None
         for b in fn.blocks:
             out.append(f"B{b.label}:")
+            if phis is not None:
+                out += phis[b]
+                out += body[b]
+                continue
             for p in b.phis:
                 t = LLTYPE[ty.types[p]]
                 inc = ", ".join(f"[ {self.val(a)}, %{exits[pred]} ]" for a, pred in zip(p.args, b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
+        if merged is not None:
+            out += merged.osr_blocks(self, LLTYPE)
         out += self.exit_code()
         out.append("bail:")
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
@@ -375,6 +399,7 @@ class _FnEmitter:
         for b in blocks:
             self.lines = []
             self.cur = f"B{b.label}"
+            self.block = b
             self.fcur = None
             if b in headers:
                 st = start_state(fn, b.pc, b)
@@ -384,6 +409,7 @@ class _FnEmitter:
             self.term(b.terminator)
             body[b] = self.lines
             exits[b] = self.cur
+        self.block = None
         return body, exits
 
     def emit_osr(self, h: Block) -> tuple[str, ExitState]:
@@ -599,7 +625,8 @@ class _FnEmitter:
         # StackOverflowError where the guest limit is reached).
         L.append(f"  {dz} = icmp sle i64 %d1, 0")
         self.fail_if(dz, i)
-        L.append(f"  {s} = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %d1{args})")
+        extra = ", i64 0, i64* null" if fname in self.ext else ""  # (osr.py: a call, not an OSR entry)
+        L.append(f"  {s} = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %d1{extra}{args})")
         L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
         self.fail_if(z, i, waiting=True)
         L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
@@ -680,19 +707,39 @@ def emit_module(
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)
-    for ty in group:
-        em = _FnEmitter(ty, names, table)
-        em.grows = grows
-        parts.append(em.emit())
-    # On-stack replacement entries into the root's loops (emit_osr).
+    # On-stack replacement entries into the root's loops: inside the root
+    # where its blocks from the loop on are entered through the loop header
+    # only (osr.py), else a copy (emit_osr).
+    n0, skip = len(table), set()
+    while True:
+        regs = osr_regions(root.fn, root.types, back_edge_targets(root.fn), skip) if osr is not None else []
+        ext = {names[root.code]} if regs else set()
+        fparts = []
+        try:
+            for ty in group:
+                em = _FnEmitter(ty, names, table)
+                em.grows = grows
+                em.ext = ext
+                if ty is root and regs:
+                    em.merged = Merged(root.fn, regs)
+                fparts.append(em.emit())
+            break
+        except Missing as e:  # (again, that header without an entry inside)
+            skip.add(e.h)
+            del table[n0:]
+    parts += fparts
+    for r in regs:
+        osr[r.h.pc] = r.es
+        parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
-            if not h.pc:  # (pc 0 is the function's entry op; None: no bytecode pc)
+            if not h.pc or h.pc in osr:  # (pc 0 is the function's entry op; None: no bytecode pc)
                 continue
             n = len(table)
             try:
                 em = _FnEmitter(root, names, table)
                 em.grows = grows
+                em.ext = ext
                 text, es = em.emit_osr(h)
             except NotEligible:
                 del table[n:]
@@ -716,7 +763,8 @@ def emit_module(
     rt = LLTYPE[root.ret]
     w.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
     w.append("  %depth = load i64, i64* %dp")
-    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{''.join(', ' + x for x in args)})")
+    extra = ", i64 0, i64* null" if ext else ""  # (osr.py: a call, not an OSR entry)
+    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{extra}{''.join(', ' + x for x in args)})")
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
@@ -736,7 +784,7 @@ def emit_module(
 
 
 INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)
-_DEFINE = re.compile(r"^(define internal \{[^}]*\} @(f\d+(?:_osr\d+)?)\([^)]*\)) \{$", re.M)
+_DEFINE = re.compile(r"^(define internal \{[^}]*\} @(f\d+(?:_osr\d+)?)\([^)]*\)) \{$", re.MULTILINE)
 
 
 def inline_once(text: str) -> str:
