@@ -144,3 +144,31 @@ def test_a_small_function_called_once_is_inlined(monkeypatch: pytest.MonkeyPatch
     assert re.search(r"^define internal \S+ \S+ @f0\(.*\) alwaysinline \{$", prep.text, re.MULTILINE), prep.text
     fib = modules("fn fib(n: int) -> int {\n  if n < 2 { return n }\n  return fib(n - 1) + fib(n - 2)\n}\nprint(fib(10))\n", monkeypatch)["fib"]
     assert "alwaysinline" not in fib.text  # (recursive: @entry and itself call it)
+
+
+REENTER = """
+let K = 5
+fn show(k: int, j: float) { print(k, j, K) }
+fn f(n: int, k: int, j: float) {
+  for i in 0..n { show(k, j) }
+}
+class R {
+  var n: int = 3
+  fn measure(k: int) { print(k + K) }
+  fn runs(k: int) {
+    for i in 0..self.n { self.measure(k) }
+  }
+}
+f(3, 7, 1.5)
+R().runs(2)
+"""
+
+
+def test_an_osr_entry_takes_the_words_only_exit_records_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # k and j are only passed to the calls out (`show` reads a global): the
+    # entry inside the function still takes them from the header's slots
+    # (renamed, osr.py), so the next deopt rebuilds them, not 0
+    preps = modules(REENTER, monkeypatch)
+    assert all("switch i64 %osr" in preps[n].text for n in ("f", "R.runs")), preps
+    code, out, _ = same(REENTER, "f", "R.runs")
+    assert code == 0 and out == "7 1.5 5\n" * 3 + "7\n" * 3
