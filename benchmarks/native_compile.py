@@ -7,7 +7,8 @@ Three measurements, printed as tables:
 1. **Compile time per phase** (ms, median of R compilations in process,
    warm: llvmlite initialised, the IR's Python modules loaded) of typical
    functions -- fib, gcd, a primality test, a Mandelbrot inner loop, a
-   doubly nested loop -- with the tier's pass list (engine.PIPELINE) and
+   doubly nested loop, a field-heavy method (AWFY Bounce's `Ball.bounce`),
+   a loop over two arrays -- with the tier's pass list (engine.PIPELINE) and
    with LLVM's default O2 module pipeline (what v0 ran), and the speed of
    the code each makes (fib(30), Mandelbrot 400x400x200; best of R).
    Phases: ir (TinyVM IR built, optimized, typed), emit (LLVM IR text),
@@ -84,9 +85,44 @@ fn nested(n: int) -> int {
   for i in 0..n { for j in 0..n { s = (s + i * j) % 1000003 } }
   return s
 }
-print(fib(5), gcd(12, 18), isprime(97), mandel(4, 4, 10), nested(3))
+class Ball {
+  var x: int = 0
+  var y: int = 0
+  var x_vel: int = 0
+  var y_vel: int = 0
+  fn bounce() -> bool {
+    let x_limit = 500
+    let y_limit = 500
+    var bounced = false
+    self.x += self.x_vel
+    self.y += self.y_vel
+    if self.x > x_limit { self.x = x_limit
+      self.x_vel = -abs(self.x_vel)
+      bounced = true }
+    if self.x < 0 { self.x = 0
+      self.x_vel = abs(self.x_vel)
+      bounced = true }
+    if self.y > y_limit { self.y = y_limit
+      self.y_vel = -abs(self.y_vel)
+      bounced = true }
+    if self.y < 0 { self.y = 0
+      self.y_vel = abs(self.y_vel)
+      bounced = true }
+    return bounced
+  }
+}
+fn asum(a: [int], b: [float]) -> float {
+  var s = 0
+  var f = 0.0
+  for i in 0..len(a) {
+    s += a[i] * 2
+    f += b[i] * a[i]
+  }
+  return f + s
+}
+print(fib(5), gcd(12, 18), isprime(97), mandel(4, 4, 10), nested(3), Ball().bounce(), asum([1, 2], [0.5, 1.5]))
 """
-NAMES = ("fib", "gcd", "isprime", "mandel", "nested")
+NAMES = ("fib", "gcd", "isprime", "mandel", "nested", "Ball.bounce", "asum")
 PHASES = ("ir", "emit", "parse", "opt", "codegen", "load")
 
 HOT = FUNCS + """

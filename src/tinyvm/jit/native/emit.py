@@ -166,6 +166,12 @@ class _FnEmitter:
                 return got
         return f"%v{v.id}"
 
+    def phi_operand(self, p: Instr, k: int, label: str) -> str:
+        """Operand k of phi p along the edge from the block ending in
+        `label` (osr.py's phis name each in its predecessor, self.block):
+        what emit() writes for each operand of a phi."""
+        return self.val(p.args[k])
+
     def as_float(self, v: Instr) -> str:
         if self.ty.types[v] == "f":
             return self.val(v)

@@ -133,9 +133,9 @@ class Merged:
                 r = next((r for r in self.regions if r.h is b), None)
                 for p in b.phis:
                     inc = []
-                    for a, pred in zip(p.args, b.preds):
+                    for k, pred in enumerate(b.preds):
                         em.block = pred
-                        inc.append(f"[ {em.val(a)}, %{exits[pred]} ]")
+                        inc.append(f"[ {em.phi_operand(p, k, exits[pred])}, %{exits[pred]} ]")
                     if r is not None:
                         inc.append(f"[ %o{b.pc}.{p.id}, %osr{b.pc} ]" if p in self.given(r) else f"[ undef, %osr{b.pc} ]")
                     lines.append(f"  %v{p.id} = phi {lltype[ty.types[p]]} {', '.join(inc)}")
