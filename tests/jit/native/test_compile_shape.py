@@ -74,6 +74,8 @@ def test_exit_blocks_grow_with_the_reads_not_the_checks(monkeypatch: pytest.Monk
         blocks = len(re.findall(r"^X\d+:", f, re.MULTILINE))
         branches = len(re.findall(r"label %X\d+", f))
         shape[n] = (blocks, branches, len(prep.table))
+        # the receiver's type is checked once: it dominates the other reads
+        assert f.count('load i64, i64* @"tvm.ty.Instance"') == 1, f
     for n, (blocks, branches, ids) in shape.items():
         # each read has several checks (receiver, missing field, value
         # type): they exit with the same words, so share one block and one
@@ -172,3 +174,32 @@ def test_an_osr_entry_takes_the_words_only_exit_records_name(monkeypatch: pytest
     assert all("switch i64 %osr" in preps[n].text for n in ("f", "R.runs")), preps
     code, out, _ = same(REENTER, "f", "R.runs")
     assert code == 0 and out == "7 1.5 5\n" * 3 + "7\n" * 3
+
+
+CHECKED = """
+class P {
+  var a: int = 3
+}
+fn g(p: P, n: int) -> int {
+  var s = p.a
+  for i in 0..n {
+    if i % 100 == 99 { print(i) }
+    s += p.a
+  }
+  return s + p.a
+}
+print(g(P(), 250))
+"""
+
+
+def test_a_receiver_check_before_a_loop_with_an_entry_inside_is_made_again_in_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the read before the loop checks p's type, which dominates the reads
+    # in and after the loop in the IR; but the OSR entry inside g jumps to
+    # the loop header, past that check: the loop body checks again, and so
+    # does the read after the loop (the body's check does not dominate it)
+    prep = modules(CHECKED, monkeypatch)["g"]
+    assert "switch i64 %osr" in prep.text
+    f = function(prep.text, "f0")
+    assert f.count('load i64, i64* @"tvm.ty.Instance"') == 3, f
+    code, out, _ = same(CHECKED, "g")
+    assert code == 0 and out == "99\n199\n756\n"

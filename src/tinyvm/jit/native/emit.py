@@ -44,6 +44,7 @@ import struct
 from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
+from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
 from . import fields
 from .alloc import group_grows
@@ -145,6 +146,12 @@ class _FnEmitter:
         self.merged: Merged | None = None
         self.block: Block | None = None
         self.ext: set[str] = set()
+        # Checks made once where they dominate (`checked`): key -> the IR
+        # blocks that made one; the IR's dominators; an OSR copy (emit_osr)
+        # uses its own blocks' checks only.
+        self.checks: dict[tuple, list[Block]] = {}
+        self.idom: dict[Block, Block] | None = None
+        self.copy = False
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -165,6 +172,32 @@ class _FnEmitter:
             if got is not None:
                 return got
         return f"%v{v.id}"
+
+    def checked(self, key: tuple) -> bool:
+        """Whether a check of a fact that stays true once checked (`key`:
+        a receiver's type, fields.py) was emitted where it dominates the
+        code now emitted: earlier in this IR block, or in a block that
+        dominates it, which, with OSR entries inside the function (osr.py),
+        is in every region this block is in (an entry jumps to a region's
+        header). If not, the caller emits it, and it is recorded here."""
+        b = self.block
+        if b is None:
+            return False
+        made = self.checks.setdefault(key, [])
+        for cb in made:
+            if cb is b or self._dominates(cb, b):
+                return True
+        made.append(b)
+        return False
+
+    def _dominates(self, a: Block, b: Block) -> bool:
+        if self.copy:  # (an OSR copy: entered at its header, whatever the IR's dominators)
+            return False
+        if self.idom is None:
+            self.idom = dominators(self.ty.fn)
+        if not dominates(self.idom, a, b):
+            return False
+        return self.merged is None or all(a in r.blocks for r in self.merged.regions if b in r.blocks)
 
     def phi_operand(self, p: Instr, k: int, label: str) -> str:
         """Operand k of phi p along the edge from the block ending in
@@ -435,6 +468,7 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         headers = back_edge_targets(fn)
         defined = self.defined = set(fn.values())
+        self.copy = True
         es = exit_state(start_state(fn, h.pc, h), ty.types, reason="osr", defined=defined)
         reach: list[Block] = []
         seen = {h}
