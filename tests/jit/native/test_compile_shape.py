@@ -203,3 +203,15 @@ def test_a_receiver_check_before_a_loop_with_an_entry_inside_is_made_again_in_it
     assert f.count('load i64, i64* @"tvm.ty.Instance"') == 3, f
     code, out, _ = same(CHECKED, "g")
     assert code == 0 and out == "99\n199\n756\n"
+
+
+def test_the_runtime_helpers_are_declared_not_compiled_per_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (compiled once per process: codegen.load_runtime)
+    src = sums(3) + "class Q {\n  var v: int = 1\n  fn bump(n: int) -> int { self.v = self.v + n\n    return self.v }\n}\nlet q = Q()\nprint(q.bump(5), q.bump(2))\n"
+    preps = modules(src, monkeypatch)
+    for name in ("P.sum", "Q.bump"):
+        text = preps[name].text
+        assert "declare void @tvm.decref(i64)" in text and "declare {i64, i1} @tvm.unbox_big(i64)" in text
+        assert "define" not in "".join(line for line in text.splitlines() if "@tvm." in line)
+    code, out, _ = same(src, "P.sum", "Q.bump")
+    assert code == 0 and out == "3\n6 8\n"

@@ -45,7 +45,8 @@ def load_llvm() -> Any:
 PIPELINE = ("always_inliner", "instruction_combine", "simplify_cfg", "global_dead_code_eliminate")
 PIPELINE_TEXT = "always-inline,instcombine,simplifycfg,globaldce"
 CODEGEN_OPT = 2
-CACHE_FORMAT = 2  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code)
+CACHE_FORMAT = 3  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: the runtime's helpers)
+RUNTIME_SYMBOLS = ("tvm.unbox_big", "tvm.decref")  # (arrays.RUNTIME)
 
 
 def _target_machine(cpu: str = "", features: str = "") -> Any:
@@ -157,6 +158,8 @@ class Codegen:
         """(engine, address of `entry`) for an object file; the engine must
         stay alive while the code runs."""
         llvm = self.llvm
+        if any(s.encode() in obj for s in RUNTIME_SYMBOLS):
+            load_runtime(self)
         holder = llvm.parse_assembly("")
         engine = llvm.create_mcjit_compiler(holder, _target_machine())
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
@@ -165,3 +168,35 @@ class Codegen:
         if not addr:
             raise RuntimeError("the object file has no entry function")
         return engine, addr
+
+
+# The helpers heap code calls (arrays.RUNTIME: an int's slow unboxing, a
+# decref) are compiled once per process into a module of their own and
+# bound by name (llvm.add_symbol) as the C API is; modules only declare
+# them, since LLVM's code generator costs ~0.4 ms per function however
+# small ("Compile time" in docs/native.md). Process-wide as the symbol
+# table is: its engine lives as long as the process (the code of every
+# module, of every VM, may call it).
+_RUNTIME: list = []
+_RUNTIME_LOCK = threading.Lock()
+
+
+def load_runtime(cg: Codegen) -> None:
+    """Compile and bind arrays.RUNTIME once (the C API symbols it calls
+    are bound already: layout.register, before any heap code loads)."""
+    with _RUNTIME_LOCK:
+        if _RUNTIME:
+            return
+        from .arrays import RUNTIME
+
+        llvm = cg.llvm
+        obj, _ = cg.object_code(RUNTIME, {})
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        for name in RUNTIME_SYMBOLS:
+            addr = engine.get_function_address(name)
+            if not addr:
+                raise RuntimeError(f"the native runtime has no function {name}")
+            llvm.add_symbol(name, addr)
+        _RUNTIME.append(engine)
