@@ -45,8 +45,7 @@ def load_llvm() -> Any:
 PIPELINE = ("always_inliner", "instruction_combine", "simplify_cfg", "global_dead_code_eliminate")
 PIPELINE_TEXT = "always-inline,instcombine,simplifycfg,globaldce"
 CODEGEN_OPT = 2
-CACHE_FORMAT = 3  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: the runtime's helpers)
-RUNTIME_SYMBOLS = ("tvm.unbox_big", "tvm.decref")  # (arrays.RUNTIME)
+CACHE_FORMAT = 3  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: tvm.decref bound by name)
 
 
 def _target_machine(cpu: str = "", features: str = "") -> Any:
@@ -118,6 +117,12 @@ class Codegen:
         # (benchmarks/native_compile.py); they are in the cache key anyway,
         # so a cache folder shared by different machines stays exact.
         self.tm = _target_machine()
+        # `tvm.decref` (arrays.PRELUDE) is CPython's own Py_DecRef (Py_XDECREF
+        # as a function), bound by name as the C API is: no module compiles a
+        # function of its own for it.
+        import ctypes
+
+        llvm.add_symbol("tvm.decref", ctypes.cast(ctypes.pythonapi.Py_DecRef, ctypes.c_void_p).value)
         self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(speed_level=2))
         self.identity = "|".join(
             [
@@ -158,8 +163,6 @@ class Codegen:
         """(engine, address of `entry`) for an object file; the engine must
         stay alive while the code runs."""
         llvm = self.llvm
-        if any(s.encode() in obj for s in RUNTIME_SYMBOLS):
-            load_runtime(self)
         holder = llvm.parse_assembly("")
         engine = llvm.create_mcjit_compiler(holder, _target_machine())
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
@@ -168,35 +171,3 @@ class Codegen:
         if not addr:
             raise RuntimeError("the object file has no entry function")
         return engine, addr
-
-
-# The helpers heap code calls (arrays.RUNTIME: an int's slow unboxing, a
-# decref) are compiled once per process into a module of their own and
-# bound by name (llvm.add_symbol) as the C API is; modules only declare
-# them, since LLVM's code generator costs ~0.4 ms per function however
-# small ("Compile time" in docs/native.md). Process-wide as the symbol
-# table is: its engine lives as long as the process (the code of every
-# module, of every VM, may call it).
-_RUNTIME: list = []
-_RUNTIME_LOCK = threading.Lock()
-
-
-def load_runtime(cg: Codegen) -> None:
-    """Compile and bind arrays.RUNTIME once (the C API symbols it calls
-    are bound already: layout.register, before any heap code loads)."""
-    with _RUNTIME_LOCK:
-        if _RUNTIME:
-            return
-        from .arrays import RUNTIME
-
-        llvm = cg.llvm
-        obj, _ = cg.object_code(RUNTIME, {})
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
-        for name in RUNTIME_SYMBOLS:
-            addr = engine.get_function_address(name)
-            if not addr:
-                raise RuntimeError(f"the native runtime has no function {name}")
-            llvm.add_symbol(name, addr)
-        _RUNTIME.append(engine)
