@@ -37,10 +37,15 @@ def load_llvm() -> Any:
 # a half of the compile time. The code generator's own O2 pipeline (codegen
 # prepare, LSR, SelectionDAG, greedy register allocation) stays: at O0 fib
 # ran 1.5x and Mandelbrot 2.8x slower.
-PIPELINE = ("instruction_combine", "simplify_cfg")
-PIPELINE_TEXT = "instcombine,simplifycfg"
+# Two cheap passes around them cut the code generator's work (it costs
+# ~0.4 ms per function, however small): `always-inline` folds the functions
+# emit.py marks `alwaysinline` (a root only @entry calls, an OSR copy only
+# its wrapper calls) into their one caller, and `globaldce` drops what is
+# then unused (those, and the prelude's helpers a module does not call).
+PIPELINE = ("always_inliner", "instruction_combine", "simplify_cfg", "global_dead_code_eliminate")
+PIPELINE_TEXT = "always-inline,instcombine,simplifycfg,globaldce"
 CODEGEN_OPT = 2
-CACHE_FORMAT = 2  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code)
+CACHE_FORMAT = 3  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: tvm.decref bound by name)
 
 
 def _target_machine(cpu: str = "", features: str = "") -> Any:
@@ -112,6 +117,12 @@ class Codegen:
         # (benchmarks/native_compile.py); they are in the cache key anyway,
         # so a cache folder shared by different machines stays exact.
         self.tm = _target_machine()
+        # `tvm.decref` (arrays.PRELUDE) is CPython's own Py_DecRef (Py_XDECREF
+        # as a function), bound by name as the C API is: no module compiles a
+        # function of its own for it.
+        import ctypes
+
+        llvm.add_symbol("tvm.decref", ctypes.cast(ctypes.pythonapi.Py_DecRef, ctypes.c_void_p).value)
         self.pb = llvm.create_pass_builder(self.tm, llvm.create_pipeline_tuning_options(speed_level=2))
         self.identity = "|".join(
             [

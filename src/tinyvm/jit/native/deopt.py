@@ -23,7 +23,11 @@ innermost frame's pc (vm.decoded: whatever the interpreter would run there,
 a Python-JIT entry included).
 
 Exit ids are indices into the compiled module's table (`ExitState`), so a
-table belongs to one `Compiled` and no id is shared between modules.
+table belongs to one `Compiled` and no id is shared between modules. Exits
+of one function with equal states share an id, and exits whose records
+hold the same words share the code that writes them (emit.py `exit_to`:
+the id arrives through a phi), so a record says which exit was taken by
+its id alone.
 """
 
 from __future__ import annotations

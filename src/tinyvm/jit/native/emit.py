@@ -39,14 +39,19 @@ bools 0/1), so Python calls it through one ctypes prototype.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
+from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
 from . import construct, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .osr import Merged, Missing
+from .osr import regions as osr_regions
+from .osr import wrapper as osr_wrapper
 from .select import WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
@@ -111,7 +116,11 @@ class _FnEmitter:
         self.ty = ty
         self.names = names  # Code -> LLVM function name
         self.table: list[ExitState] = table if table is not None else []  # exit id -> state (shared by a module)
-        self.exit_lines: list[str] = []
+        # The exit blocks (exit_to): record words -> [(branching label, exit id)],
+        # each block's index, and the exit id of each distinct state.
+        self.exits: dict[tuple, list[tuple[str, int]]] = {}
+        self.exit_index: dict[tuple, int] = {}
+        self.ids: dict[tuple, int] = {}
         self.refs: set[Instr] = set()  # the values the emitted code names (emit_osr checks them)
         self.state_refs: set[Instr] = set()  # ... and those only exit records name
         self.in_exit = False
@@ -134,6 +143,18 @@ class _FnEmitter:
         self.n = 0
         self.cur = ""
         self.grows = False  # some function of the module pushes (alloc.py): lists resize
+        # OSR entries inside this function (osr.py), the IR block being
+        # emitted (uses there may be renamed), and the functions of the
+        # module that take osr.py's two extra parameters.
+        self.merged: Merged | None = None
+        self.block: Block | None = None
+        self.ext: set[str] = set()
+        # Checks made once where they dominate (`checked`): key -> the IR
+        # blocks that made one; the IR's dominators; an OSR copy (emit_osr)
+        # uses its own blocks' checks only.
+        self.checks: dict[tuple, list[Block]] = {}
+        self.idom: dict[Block, Block] | None = None
+        self.copy = False
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -149,7 +170,43 @@ class _FnEmitter:
                 return float_lit(float(x))
             return str(int(x))
         (self.state_refs if self.in_exit else self.refs).add(v)
+        if self.merged is not None:
+            got = self.merged.name(v, self.block, self.in_exit)
+            if got is not None:
+                return got
         return f"%v{v.id}"
+
+    def checked(self, key: tuple) -> bool:
+        """Whether a check of a fact that stays true once checked (`key`:
+        a receiver's type, fields.py) was emitted where it dominates the
+        code now emitted: earlier in this IR block, or in a block that
+        dominates it, which, with OSR entries inside the function (osr.py),
+        is in every region this block is in (an entry jumps to a region's
+        header). If not, the caller emits it, and it is recorded here."""
+        b = self.block
+        if b is None:
+            return False
+        made = self.checks.setdefault(key, [])
+        for cb in made:
+            if cb is b or self._dominates(cb, b):
+                return True
+        made.append(b)
+        return False
+
+    def _dominates(self, a: Block, b: Block) -> bool:
+        if self.copy:  # (an OSR copy: entered at its header, whatever the IR's dominators)
+            return False
+        if self.idom is None:
+            self.idom = dominators(self.ty.fn)
+        if not dominates(self.idom, a, b):
+            return False
+        return self.merged is None or all(a in r.blocks for r in self.merged.regions if b in r.blocks)
+
+    def phi_operand(self, p: Instr, k: int, label: str) -> str:
+        """Operand k of phi p along the edge from the block ending in
+        `label` (osr.py's phis name each in its predecessor, self.block):
+        what emit() writes for each operand of a phi."""
+        return self.val(p.args[k])
 
     def as_float(self, v: Instr) -> str:
         if self.ty.types[v] == "f":
@@ -210,42 +267,100 @@ class _FnEmitter:
         self.fcur = (s, self.ends[s])
 
     def exit_to(self, cond: str, es: ExitState) -> None:
-        """Branch (unlikely) to a new exit block that writes es's record into
-        the deopt buffer and returns the fail flag; go on otherwise."""
+        """Branch (unlikely) to the exit block that writes es's record into
+        the deopt buffer and returns the fail flag; go on otherwise.
+
+        Exits share code ("Compile time" in docs/native.md): every exit
+        whose record holds the same words (the same SSA values, in order,
+        and the same fuel refund) branches to one block, which takes the
+        exit id through a phi (each value dominates every branch to it, so
+        it dominates the shared block too); and exits with equal states
+        (the several checks of one instruction) get one id. LLVM's code
+        generator spent most of its time on per-exit blocks of stores
+        (Ball.bounce: 107 exits, 41 ms)."""
         if es.refund < 0:
             self.refund(es)
-        sid = len(self.table)
-        self.table.append(es)
-        x = f"X{sid}"
+        sid = self._exit_id(es)
+        self.in_exit = True
+        words = []
+        half = None  # (an iterator, "it", is two words: its array, then its position: fields.py)
+        for v in es.values:
+            m = self.ty.types[v]
+            if m == "it" and half is v:
+                words.append((v, m, True))  # (its position: loaded in the exit block)
+                half = None
+                continue
+            if m == "it":
+                half = v
+            words.append((self.val(v), m, False))
+        self.in_exit = False
+        key = (tuple(words), es.refund)
+        preds = self.exits.get(key)
+        if preds is None:
+            preds = self.exits[key] = []
+        x = f"X{self._exit_label(key)}"
         cont = self.tmp("ok")[1:]
         self.lines.append(f"  br i1 {cond}, label %{x}, label %{cont}, !prof !0")
+        preds.append((self.cur, sid))
         self.label(cont)
-        X = self.exit_lines
-        X.append(f"{x}:")
-        X.append(f"  %xc{sid} = load i64, i64* %cur")
-        X.append(f"  %xp{sid} = inttoptr i64 %xc{sid} to i64*")
-        X.append(f"  store i64 {sid}, i64* %xp{sid}")
-        self.in_exit = True
-        half = None  # (an iterator, "it", is two words: its array, then its position: fields.py)
-        for j, v in enumerate(es.values):
-            m = self.ty.types[v]
-            w = self.val(v)
-            if m == "it":
-                w, half = (fields.iter_pos(self, v, X), None) if half is v else (w, v)
-            if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
-                w2 = f"%xw{sid}.{j}"
-                X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
-                w = w2
-            X.append(f"  %xq{sid}.{j} = getelementptr i64, i64* %xp{sid}, i64 {j + 1}")
-            X.append(f"  store i64 {w}, i64* %xq{sid}.{j}")
-        if es.refund:
-            X.append(f"  %xf{sid} = load i64, i64* %fuel")
-            X.append(f"  %xg{sid} = add i64 %xf{sid}, {es.refund}")
-            X.append(f"  store i64 %xg{sid}, i64* %fuel")
-        X.append(f"  %xn{sid} = add i64 %xc{sid}, {8 * es.words}")
-        X.append(f"  store i64 %xn{sid}, i64* %cur")
-        self.in_exit = False
-        X.append("  br label %bail")
+
+    def _exit_id(self, es: ExitState) -> int:
+        """es's exit id: a new entry of the table, or the id of an equal
+        state this function already exits to (not a callee's waiting frame:
+        fields.py sets its callee after the exit is made)."""
+        key = None
+        if es.callee is None:
+            try:
+                key = (id(es.code), es.pc, tuple(es.slots), tuple(v.id for v in es.values), es.reason, es.refund)
+                hash(key)
+            except TypeError:  # (an unhashable constant: its own id)
+                key = None
+        if key is not None and key in self.ids:
+            return self.ids[key]
+        sid = len(self.table)
+        self.table.append(es)
+        if key is not None:
+            self.ids[key] = sid
+        return sid
+
+    def _exit_label(self, key: tuple) -> int:
+        """The index of exit block key (its order in self.exits)."""
+        got = self.exit_index.get(key)
+        if got is None:
+            got = self.exit_index[key] = len(self.exit_index)
+        return got
+
+    def exit_code(self) -> list[str]:
+        """The shared exit blocks (exit_to), after the function's body."""
+        X: list[str] = []
+        for k, ((words, refund), preds) in enumerate(self.exits.items()):
+            X.append(f"X{k}:")
+            ids = {sid for _, sid in preds}
+            if len(ids) == 1:
+                xi = str(preds[0][1])
+            else:
+                xi = f"%xi{k}"
+                X.append(f"  {xi} = phi i64 " + ", ".join(f"[ {sid}, %{lab} ]" for lab, sid in preds))
+            X.append(f"  %xc{k} = load i64, i64* %cur")
+            X.append(f"  %xp{k} = inttoptr i64 %xc{k} to i64*")
+            X.append(f"  store i64 {xi}, i64* %xp{k}")
+            for j, (w, m, pos) in enumerate(words):
+                if pos:
+                    w = fields.iter_pos(self, w, X)
+                if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
+                    w2 = f"%xw{k}.{j}"
+                    X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
+                    w = w2
+                X.append(f"  %xq{k}.{j} = getelementptr i64, i64* %xp{k}, i64 {j + 1}")
+                X.append(f"  store i64 {w}, i64* %xq{k}.{j}")
+            if refund:
+                X.append(f"  %xf{k} = load i64, i64* %fuel")
+                X.append(f"  %xg{k} = add i64 %xf{k}, {refund}")
+                X.append(f"  store i64 %xg{k}, i64* %fuel")
+            X.append(f"  %xn{k} = add i64 %xc{k}, {8 * (1 + len(words))}")
+            X.append(f"  store i64 %xn{k}, i64* %cur")
+            X.append("  br label %bail")
+        return X
 
     def tick(self, es: ExitState) -> None:
         """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
@@ -275,7 +390,9 @@ class _FnEmitter:
         name = self.names[ty.code]
         params = ", ".join(f"{LLTYPE[m]} %v{p.id}" for p, m in zip(fn.params[1:], ty.params))
         rt = LLTYPE[ty.ret]
-        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{', ' + params if params else ''}) {{"
+        merged = self.merged
+        extra = ", i64 %osr, i64* %oargs" if merged is not None else ""
+        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{extra}{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         self.defined = set(fn.values())
         body, exits = self._emit_blocks(fn.blocks, headers)
@@ -285,19 +402,28 @@ class _FnEmitter:
         out.append("  %fuel = getelementptr i64, i64* %ctx, i64 4")
         out.append("  %d1 = sub i64 %depth, 1")
         out += fields.entry_lines(self)
+        if merged is not None:
+            out += merged.dispatch()
         self.lines = out
-        self.cur = "entry"
+        self.cur = "start" if merged is not None else "entry"
         self.fcur = None
         self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
+        phis = merged.phis(self, exits, LLTYPE) if merged is not None else None
         for b in fn.blocks:
             out.append(f"B{b.label}:")
+            if phis is not None:
+                out += phis[b]
+                out += body[b]
+                continue
             for p in b.phis:
                 t = LLTYPE[ty.types[p]]
                 inc = ", ".join(f"[ {objects.phi_operand(self, p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
-        out += self.exit_lines
+        if merged is not None:
+            out += merged.osr_blocks(self, LLTYPE)
+        out += self.exit_code()
         out.append("bail:")
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
@@ -315,6 +441,7 @@ class _FnEmitter:
         for b in blocks:
             self.lines = []
             self.cur = f"B{b.label}"
+            self.block = b
             self.fcur = None
             if b in headers:
                 st = start_state(fn, b.pc, b)
@@ -329,6 +456,7 @@ class _FnEmitter:
             self.term(b.terminator)
             body[b] = self.lines
             exits[b] = self.cur
+        self.block = None
         return body, exits
 
     def emit_osr(self, h: Block) -> tuple[str, ExitState]:
@@ -348,6 +476,7 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         headers = back_edge_targets(fn)
         defined = self.defined = set(fn.values())
+        self.copy = True
         es = exit_state(start_state(fn, h.pc, h), ty.types, reason="osr", defined=defined)
         reach: list[Block] = []
         seen = {h}
@@ -413,7 +542,7 @@ class _FnEmitter:
         for v in sorted(self.state_refs - self.refs, key=lambda v: v.id):
             if v not in inside and v not in given:
                 out.insert(len(entry), f"  %v{v.id} = {_DUMMY[ty.types[v]]}")  # (before the entry's br)
-        out += self.exit_lines
+        out += self.exit_code()
         out.append("bail:")
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
@@ -554,7 +683,8 @@ class _FnEmitter:
         # StackOverflowError where the guest limit is reached).
         L.append(f"  {dz} = icmp sle i64 %d1, 0")
         self.fail_if(dz, i)
-        L.append(f"  {s} = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %d1{args})")
+        extra = ", i64 0, i64* null" if fname in self.ext else ""  # (osr.py: a call, not an OSR entry)
+        L.append(f"  {s} = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %d1{extra}{args})")
         L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
         self.fail_if(z, i, waiting=True)
         L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
@@ -638,19 +768,39 @@ def emit_module(
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)
-    for ty in group:
-        em = _FnEmitter(ty, names, table)
-        em.grows = grows
-        parts.append(em.emit())
-    # On-stack replacement entries into the root's loops (emit_osr).
+    # On-stack replacement entries into the root's loops: inside the root
+    # where its blocks from the loop on are entered through the loop header
+    # only (osr.py), else a copy (emit_osr).
+    n0, skip = len(table), set()
+    while True:
+        regs = osr_regions(root.fn, root.types, back_edge_targets(root.fn), skip) if osr is not None else []
+        ext = {names[root.code]} if regs else set()
+        fparts = []
+        try:
+            for ty in group:
+                em = _FnEmitter(ty, names, table)
+                em.grows = grows
+                em.ext = ext
+                if ty is root and regs:
+                    em.merged = Merged(root.fn, regs)
+                fparts.append(em.emit())
+            break
+        except Missing as e:  # (again, that header without an entry inside)
+            skip.add(e.h)
+            del table[n0:]
+    parts += fparts
+    for r in regs:
+        osr[r.h.pc] = r.es
+        parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
-            if not h.pc:  # (pc 0 is the function's entry op; None: no bytecode pc)
+            if not h.pc or h.pc in osr:  # (pc 0 is the function's entry op; None: no bytecode pc)
                 continue
             n = len(table)
             try:
                 em = _FnEmitter(root, names, table)
                 em.grows = grows
+                em.ext = ext
                 text, es = em.emit_osr(h)
             except NotEligible:
                 del table[n:]
@@ -674,7 +824,8 @@ def emit_module(
     rt = LLTYPE[root.ret]
     w.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
     w.append("  %depth = load i64, i64* %dp")
-    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{''.join(', ' + x for x in args)})")
+    extra = ", i64 0, i64* null" if ext else ""  # (osr.py: a call, not an OSR entry)
+    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{extra}{''.join(', ' + x for x in args)})")
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
@@ -690,4 +841,25 @@ def emit_module(
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
-    return "\n".join(parts), names
+    return inline_once("\n".join(parts)), names
+
+
+INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)
+_DEFINE = re.compile(r"^(define internal \{[^}]*\} @(f\d+(?:_osr\d+)?)\([^)]*\)) \{$", re.MULTILINE)
+
+
+def inline_once(text: str) -> str:
+    """Mark `alwaysinline` each function of the module called from one
+    place only (a root that neither recurses nor is called by the group:
+    @entry calls it; an OSR copy: its wrapper), so that LLVM's always-inline
+    pass makes the two one function: the code generator's fixed cost per
+    function (~0.4 ms) is paid once ("Compile time", docs/native.md). Only
+    a small one: inlining costs LLVM ~1 ms per 1000 lines, more than it
+    saves for a big function (NBody's `advance`: +7 ms)."""
+
+    def mark(m: re.Match) -> str:
+        calls = len(re.findall(r"call \{[^}]*\} @" + m.group(2) + r"\(", text))
+        lines = text.count("\n", m.start(), text.find("\n}\n", m.start()))
+        return f"{m.group(1)} alwaysinline {{" if calls == 1 and lines <= INLINE_LINES else m.group(0)
+
+    return _DEFINE.sub(mark, text)

@@ -581,10 +581,11 @@ class FieldLowering:
         recv = em.val(i.args[0])
         rec = isinstance(em.ty.objs.get(i.args[0]), RecordT)
         want = f'@"tvm.ty.{"Record" if rec else "Instance"}"'
-        t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-        L.append(f"  {w} = load i64, i64* {want}, !invariant.load !90")
-        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
-        em.fail_if(bad, i)
+        if not em.checked((i.args[0], want)):  # (an object's type never changes: one check where it dominates, emit.py)
+            t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
+            L.append(f"  {w} = load i64, i64* {want}, !invariant.load !90")
+            L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+            em.fail_if(bad, i)
         d = arr.load(recv, self.lay.record if rec else self.lay.instance)
         g = f'@"tvm.fk.{i.attrs[0]}"'
         k, kp, h = em.tmp("key"), em.tmp("kp"), em.tmp("hash")
