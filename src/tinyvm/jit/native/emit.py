@@ -205,8 +205,9 @@ class _FnEmitter:
     def phi_operand(self, p: Instr, k: int, label: str) -> str:
         """Operand k of phi p along the edge from the block ending in
         `label` (osr.py's phis name each in its predecessor, self.block):
-        what emit() writes for each operand of a phi."""
-        return self.val(p.args[k])
+        what emit() writes for each operand of a phi (objects.py: nil and
+        optional operands)."""
+        return objects.phi_operand(self, p, k, label)
 
     def as_float(self, v: Instr) -> str:
         if self.ty.types[v] == "f":
@@ -418,7 +419,7 @@ class _FnEmitter:
                 continue
             for p in b.phis:
                 t = LLTYPE[ty.types[p]]
-                inc = ", ".join(f"[ {objects.phi_operand(self, p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds))
+                inc = ", ".join(f"[ {self.phi_operand(p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
             out += body[b]
         if merged is not None:
@@ -528,7 +529,7 @@ class _FnEmitter:
         for b in order:
             out.append(f"B{b.label}:")
             for p in b.phis:
-                inc = [f"[ {objects.phi_operand(self, p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds) if pred in seen]
+                inc = [f"[ {self.phi_operand(p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds) if pred in seen]
                 if b is h:
                     inc.append(f"[ {given.get(p, 'undef')}, %entry ]")  # (undef: a phi nothing names)
                 out.append(f"  %v{p.id} = phi {LLTYPE[ty.types[p]]} {', '.join(inc)}")
