@@ -78,6 +78,7 @@ PRELUDE = """@"tvm.ty.Instance" = global i64 0
 @"tvm.ty.Record" = global i64 0
 @"tvm.ty.Array" = global i64 0
 @PyList_Type = external global i8
+@"tvm.fz" = internal constant [2 x i64] zeroinitializer
 declare i64 @_PyDict_GetItem_KnownHash(i64, i64, i64)
 declare i32 @PyDict_SetItem(i64, i64, i64)
 """
@@ -87,6 +88,7 @@ _KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
 # What may change an object's fields between two reads (a field store, any call).
 _WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
 _CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
+_COPY = {"i64": "add i64 {}, 0", "double": "fadd double {}, -0.0", "i1": "or i1 {}, false"}  # (a copy of an SSA value: x + -0.0 is x, also -0.0 and nan)
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
 
 
@@ -466,25 +468,64 @@ class FieldLowering:
         self.em = em
         self.arr = em._arrays()  # (loads, stores, unboxing and boxing: arrays.py)
         self.lay = field_layout()
-        self.got: dict[Instr, str] = {}  # get_field -> the value object it found (borrowed from the dict)
+        self.found: dict[Instr, tuple[str, str, str, str]] = {}  # get_field -> its lookup's (dict, key, value object (borrowed), entry): `earlier`
+        self.shared: dict[tuple, list[tuple[Any, Any]]] = {}  # (what, ...) -> [(IR block, its SSA names)]: share_of
 
-    def earlier_read(self, i: Instr) -> str | None:
-        """The object an earlier get_field of the same field of the same
-        receiver found, in the same IR block with nothing between that may
-        change a field (a field store, any call): the dict still holds it,
-        so neither the lookup nor the receiver's check is made again (swap's
-        three reads of `self.v`). Its code dominates i's: one IR block is
-        straight-line code in LLVM, whatever exits it has."""
+    def earlier(self, i: Instr) -> Instr | None:
+        """An earlier get_field of the same field of the same receiver whose
+        lookup i may take over (`found`): in i's IR block or a block
+        dominating it through single-predecessor edges (an `if`'s arm),
+        with nothing on the way that may change that field (a store of a
+        field of that name, any call but a native built-in): the dict still
+        holds the object it found, in the same entry. So a second read is
+        that read's value (swap's three reads of `self.v`), and a store
+        after a read (`self.x += d`, `if self.x > m { self.x = m }`) writes
+        the entry the read found ("Compile time" in docs/native.md). Its
+        code dominates i's (one IR block is straight-line code in LLVM,
+        whatever exits it has); emit.py's `_dominates` also checks the OSR
+        regions (osr.py: a block entered past the read)."""
+        em = self.em
+        name, recv = i.attrs[0], i.args[0]
         b = i.block
         instrs = b.instrs
         k = instrs.index(i)
-        for j in range(k - 1, -1, -1):
-            x = instrs[j]
-            if x.op == "get_field" and x.args[0] is i.args[0] and x.attrs[0] == i.attrs[0] and x in self.got:
-                return self.got[x]
-            if x.op in _WRITERS:
+        seen = {b}
+        while True:
+            for j in range(k - 1, -1, -1):
+                x = instrs[j]
+                if x.op == "get_field" and x.args[0] is recv and x.attrs[0] == name and x in self.found:
+                    return x if x.block is i.block or em._dominates(x.block, i.block) else None
+                if x.op in _WRITERS and not (x.op in OPS and x.attrs[0] != name) and not is_native_builtin(x, em.ty.types):
+                    return None
+            if len(b.preds) != 1 or b.preds[0] in seen:
                 return None
+            b = b.preds[0]
+            seen.add(b)
+            instrs = b.instrs
+            k = len(instrs)
+
+    def share_of(self, key: tuple) -> Any:
+        """SSA names made for `key` (a receiver's dict, its keys table, a
+        field's interned name) where they dominate the code now emitted:
+        earlier in this IR block, or in a block dominating it within the
+        same OSR regions (emit.py `_dominates`, as `checked`); None if not.
+        What is shared never changes while native code runs: an object's
+        fields dict, the dict's keys table (native code adds no field and
+        removes none: a store replaces the value of an existing entry,
+        stores.py), the process's interned names."""
+        em = self.em
+        b = em.block
+        if b is None:
+            return None
+        for cb, names in self.shared.get(key, ()):
+            if cb is b or em._dominates(cb, b):
+                return names
         return None
+
+    def share(self, key: tuple, names: Any) -> Any:
+        if self.em.block is not None:
+            self.shared.setdefault(key, []).append((self.em.block, names))
+        return names
 
     def lower(self, i: Instr) -> None:
         em = self.em
@@ -505,11 +546,18 @@ class FieldLowering:
             em.lines.append(f"  %v{i.id} = add i64 {e}, 0")
             return
         m = em.ty.types[i] if i.op == "get_field" else em.ty.types[i.args[1]]
-        if i.op == "get_field":
-            prev = self.earlier_read(i)
-            if prev is not None:
-                self.read(i, m, prev)
+        prev = self.earlier(i)
+        if prev is not None and i.op == "get_field":
+            from .emit import LLTYPE
+
+            copy = _COPY.get(LLTYPE.get(m, ""))
+            if copy is not None:  # (its value, unboxed and checked by that read)
+                em.lines.append(f"  %v{i.id} = {copy.format(em.val(prev))}")
                 return
+        elif prev is not None:
+            d, key, old, self.entry = self.found[prev]  # (the receiver checked, the field found: by that read)
+            self.write(i, m, d, key, old)
+            return
         d, key, h = self.dict_of(i)
         L = em.lines
         old = self.lookup(i, d, key, h)
@@ -517,7 +565,7 @@ class FieldLowering:
         L.append(f"  {null} = icmp eq i64 {old}, 0")
         em.fail_if(null, i)  # (no such field: the interpreter finds the method or raises)
         if i.op == "get_field":
-            self.got[i] = old
+            self.found[i] = (d, key, old, self.entry)
             self.read(i, m, old)
         else:
             self.write(i, m, d, key, old)
@@ -534,36 +582,43 @@ class FieldLowering:
         k = field_index(em.ty, i.args[0], i.attrs[0]) if self.lay.fast else None
         if k is None:
             old = em.tmp("fv")
-            L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+            L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {self.hash_of(i)})")
             self.entry = "0"  # (no entry address: a store calls PyDict_SetItem, stores.py)
             return old
-        keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
-        kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
-        c1, c2, c3, c12, ok = (em.tmp() for _ in range(5))
-        L.append(f"  {c1} = icmp eq i64 {vals}, 0")
-        L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+        # The keys table's words, once per receiver where they dominate
+        # (share_of): whether the inline read applies (a combined table of
+        # unicode keys), its entry count, and where its entries start.
+        tab = self.share_of(("keys", i.args[0], d))
+        if tab is None:
+            keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
+            kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
+            c1, c2, usable, lz, sh, e0, base = (em.tmp() for _ in range(7))
+            L.append(f"  {c1} = icmp eq i64 {vals}, 0")
+            L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+            L.append(f"  {usable} = and i1 {c1}, {c2}")
+            L.append(f"  {lz} = zext i8 {lib} to i64")
+            L.append(f"  {sh} = shl i64 1, {lz}")
+            L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+            L.append(f"  {base} = add i64 {e0}, {sh}")
+            tab = self.share(("keys", i.args[0], d), (usable, nent, base))
+        usable, nent, base = tab
+        # One branch: entry k's address if the table has it, else a zero
+        # entry (its key matches no name), so one test of the key decides.
+        c3, ok, e1, ent = em.tmp(), em.tmp(), em.tmp(), em.tmp("fent")
         L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
-        L.append(f"  {c12} = and i1 {c1}, {c2}")
-        L.append(f"  {ok} = and i1 {c12}, {c3}")
-        fast, probe, slow, join = em.tmp("ffast")[1:], em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
-        L.append(f"  br i1 {ok}, label %{probe}, label %{slow}")
-        em.label(probe)
-        lz, sh, e0, ent = em.tmp(), em.tmp(), em.tmp(), em.tmp()
-        L.append(f"  {lz} = zext i8 {lib} to i64")
-        L.append(f"  {sh} = shl i64 1, {lz}")
-        L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES + 16 * k}")
-        L.append(f"  {ent} = add i64 {e0}, {sh}")
+        L.append(f"  {ok} = and i1 {usable}, {c3}")
+        L.append(f"  {e1} = add i64 {base}, {16 * k}")
+        L.append(f'  {ent} = select i1 {ok}, i64 {e1}, i64 ptrtoint ([2 x i64]* @"tvm.fz" to i64)')
         ek, ev = arr.load(ent, 0), arr.load(ent, 8)
         same, some, hit = em.tmp(), em.tmp(), em.tmp()
         L.append(f"  {same} = icmp eq i64 {ek}, {key}")
         L.append(f"  {some} = icmp ne i64 {ev}, 0")
         L.append(f"  {hit} = and i1 {same}, {some}")
-        L.append(f"  br i1 {hit}, label %{fast}, label %{slow}")
-        em.label(fast)
-        L.append(f"  br label %{join}")
+        fast, slow, join = em.cur, em.tmp("fslow")[1:], em.tmp("fgot")[1:]
+        L.append(f"  br i1 {hit}, label %{join}, label %{slow}")
         em.label(slow)
         called = em.tmp("fv")
-        L.append(f"  {called} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {h})")
+        L.append(f"  {called} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {self.hash_of(i)})")
         L.append(f"  br label %{join}")
         em.label(join)
         old = em.tmp("fv")
@@ -573,7 +628,8 @@ class FieldLowering:
         return old
 
     def dict_of(self, i: Instr) -> tuple[str, str, str]:
-        """The receiver's fields dict (its type checked) and the key's two words."""
+        """The receiver's fields dict (its type checked), the field name's
+        key and the global holding it (hash_of: its hash)."""
         em, arr = self.em, self.arr
         from ...bytecode.types import RecordT
 
@@ -586,13 +642,23 @@ class FieldLowering:
             L.append(f"  {w} = load i64, i64* {want}, !invariant.load !90")
             L.append(f"  {bad} = icmp ne i64 {t}, {w}")
             em.fail_if(bad, i)
-        d = arr.load(recv, self.lay.record if rec else self.lay.instance)
+        d = self.share_of(("dict", i.args[0]))  # (its fields slot never changes while native code runs)
+        if d is None:
+            d = self.share(("dict", i.args[0]), arr.load(recv, self.lay.record if rec else self.lay.instance))
         g = f'@"tvm.fk.{i.attrs[0]}"'
-        k, kp, h = em.tmp("key"), em.tmp("kp"), em.tmp("hash")
-        L.append(f"  {k} = load i64, i64* getelementptr ([2 x i64], [2 x i64]* {g}, i64 0, i64 0), !invariant.load !90")
-        L.append(f"  {kp} = getelementptr [2 x i64], [2 x i64]* {g}, i64 0, i64 1")
-        L.append(f"  {h} = load i64, i64* {kp}, !invariant.load !90")
-        return d, k, h
+        k = self.share_of(("key", g))
+        if k is None:
+            k = self.share(("key", g), em.tmp("key"))
+            L.append(f"  {k} = load i64, i64* getelementptr ([2 x i64], [2 x i64]* {g}, i64 0, i64 0), !invariant.load !90")
+        return d, k, g
+
+    def hash_of(self, i: Instr) -> str:
+        """The hash of field i's name, loaded where the lookup call needs it."""
+        g = f'@"tvm.fk.{i.attrs[0]}"'
+        kp, h = self.em.tmp("kp"), self.em.tmp("hash")
+        self.em.lines.append(f"  {kp} = getelementptr [2 x i64], [2 x i64]* {g}, i64 0, i64 1")
+        self.em.lines.append(f"  {h} = load i64, i64* {kp}, !invariant.load !90")
+        return h
 
     def read(self, i: Instr, m: str, e: str) -> None:
         em, arr = self.em, self.arr
@@ -632,13 +698,13 @@ class FieldLowering:
             arr.incref(new)
         else:
             new = arr.box_int(i, v)
-        null = em.tmp("null")
-        L.append(f"  {null} = icmp eq i64 {new}, 0")
-        em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
+        if m == "f":  # (box_int checks its own call; a bool is a singleton)
+            null = em.tmp("null")
+            L.append(f"  {null} = icmp eq i64 {new}, 0")
+            em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
         from .stores import dict_set
 
-        dict_set(self, i, d, key, new, old)  # (into the entry found, else PyDict_SetItem: stores.py)
-        L.append(f"  call void @tvm.decref(i64 {new})")  # (the dict holds its own reference now)
+        dict_set(self, i, d, key, new, old, owned=True)  # (into the entry found, which takes our reference, else PyDict_SetItem: stores.py)
         L.append(f"  br label %{done}")
         em.label(done)
 

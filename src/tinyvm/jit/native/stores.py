@@ -135,10 +135,12 @@ def store_field(fl: Any, i: Instr, d: str, key: str, old: str) -> None:
     emit_barrier(em, em.val(i.args[0]), new)
 
 
-def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
+def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str, owned: bool = False) -> None:
     """`d[key] = new` (new borrowed) for a key d holds with value `old`:
     into the entry the inline lookup found (fl.entry: a reference to new
-    added, old's dropped, as insertdict does), else by PyDict_SetItem."""
+    added, old's dropped, as insertdict does), else by PyDict_SetItem.
+    `owned`: new is a reference the caller gives away (a scalar fields.py
+    boxed): the entry takes it, or it is dropped after PyDict_SetItem."""
     em = fl.em
     low = fl.arr
     L = em.lines
@@ -149,7 +151,8 @@ def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
         L.append(f"  {has} = icmp ne i64 {ent}, 0")
         L.append(f"  br i1 {has}, label %{inl}, label %{call}")
         em.label(inl)
-        low.incref(new)
+        if not owned:
+            low.incref(new)
         low.store(ent, 8, new)  # (me_value)
         v0, v1 = em.tmp("dver"), em.tmp("dver")
         L.append(f'  {v0} = load i64, i64* @"tvm.stores.dictver"')
@@ -163,6 +166,8 @@ def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
     L.append(f"  {r} = call i32 @PyDict_SetItem(i64 {d}, i64 {key}, i64 {new})")  # (a reference to new, the old one's dropped)
     L.append(f"  {bad} = icmp ne i32 {r}, 0")
     em.fail_if(bad, i)  # (never for an existing key: no resize; the dict is then unchanged)
+    if owned:
+        L.append(f"  call void @tvm.decref(i64 {new})")  # (the dict holds its own reference)
     L.append(f"  br label %{done}")
     em.label(done)
 
