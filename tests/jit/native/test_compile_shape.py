@@ -215,3 +215,95 @@ def test_decref_is_cpythons_not_a_function_of_each_module(monkeypatch: pytest.Mo
     assert "define internal void @tvm.decref" not in text
     code, out, _ = same(src, "Q.bump")
     assert code == 0 and out == "6 8 4611686018427387912\n"
+
+
+def lookups(f: str) -> int:
+    """The dict lookups a function's text makes (each has one call, its miss path)."""
+    return f.count("call i64 @_PyDict_GetItem_KnownHash(")
+
+
+def test_reads_of_one_receiver_load_its_dict_and_keys_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (fields.py share_of) n reads of self: the keys table's kind is
+    # checked once, each read picks its entry with one select (of the
+    # entry or the zero entry) and one branch, and the key of a field
+    # read in several places is loaded once where it dominates
+    for n in (4, 8):
+        f = function(modules(sums(n), monkeypatch)["P.sum"].text, "f0")
+        assert f.count("icmp eq i8") == 1, f
+        assert f.count('@"tvm.fz"') == n and lookups(f) == n, f
+        code, out, _ = same(sums(n), "P.sum")
+        assert code == 0 and out == f"{n * (n - 1) // 2}\n"
+
+
+STEP = """
+class P {
+  var x: int = 0
+  var y: int = 0
+  fn step(d: int) -> int {
+    self.x += d
+    if self.x > 10 { self.x = 10 }
+    if self.y < 0 { self.y = 0 }
+    if self.x < 0 { return self.x * 2 }
+    return self.x
+  }
+  fn alias(o: P) -> int {
+    let a = self.x
+    self.y = 7
+    let b = self.x
+    o.x = 5
+    return a + b + self.x
+  }
+}
+let p = P()
+p.y = -3
+print(p.step(4), p.step(20), p.y, p.step(-30), p.alias(p), p.x)
+let q = P()
+print(q.alias(p), q.x, p.x)
+q.x = 4611686018427387904
+print(q.step(4611686018427387903), q.step(-4611686018427387904))
+q.x = 9223372036854775807
+print(q.step(1))
+"""
+
+
+def test_a_store_or_read_after_a_read_takes_over_its_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (fields.py `earlier`) `self.x += d` looks x up once; so does a store
+    # or a read in an `if` arm after the read of its condition; a read
+    # after a join looks up again, and so does one after a store of that
+    # field into any object (`o.x = 5` may be self's), not after a store of
+    # another field (`self.y = 7`)
+    got = modules(STEP, monkeypatch)
+    f = function(got["P.step"].text, "f0")
+    assert lookups(f) == 4, f  # x (+=), x again (if, =), y (if, =), x (if, * 2, return: both arms)
+    g = function(got["P.alias"].text, "f0")
+    assert lookups(g) == 4, g  # self.x (a, b), self.y, o.x, self.x (after o.x)
+    # the values, the deopts (a big int: unbox_big's path; an overflow of
+    # `+=` past int64: the interpreter's error) and the aliasing store agree
+    same(STEP, "P.step", "P.alias")
+
+
+ODD = """
+fn total(a: [int], n: int) -> int {
+  var s = 0
+  for i in 0..n { s += a[i] * i }
+  return s
+}
+print(total([1, 2, 3, 4], 4))
+let f: any = [1, 2, 2.5, 4]
+print(total(f, 4))
+let b: any = [1, true, 3, 4]
+print(total(b, 4))
+"""
+
+
+def test_an_int_read_of_another_type_leaves_through_the_big_int_path_with_its_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (arrays.py read) the type check and the big-int check are one
+    # branch: an object of another type is read as tvm.notint, whose size
+    # takes the slow path, where unbox_big fails; the exit still rebuilds
+    # the loop's exact state (s, i), and the interpreter goes on from there
+    # (an element of an `[int]` that is a float or a bool: fields and
+    # arrays unbox with the same code)
+    f = function(modules(ODD, monkeypatch)["total"].text, "f0")
+    assert '@"tvm.notint"' in f and "@tvm.unbox_big" in f
+    code, out, _ = same(ODD, "total")
+    assert code == 1 and out == "20\n19.0\n"
