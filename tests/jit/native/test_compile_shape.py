@@ -252,6 +252,11 @@ class P {
     o.x = 5
     return a + b + self.x
   }
+  fn put(d: int) -> int {
+    self.x = d
+    self.y = d + 1
+    return self.x * 10 + self.y
+  }
 }
 let p = P()
 p.y = -3
@@ -260,6 +265,7 @@ let q = P()
 print(q.alias(p), q.x, p.x)
 q.x = 4611686018427387904
 print(q.step(4611686018427387903), q.step(-4611686018427387904))
+print(q.put(4), q.x, q.y, q.step(0))
 q.x = 9223372036854775807
 print(q.step(1))
 """
@@ -267,18 +273,24 @@ print(q.step(1))
 
 def test_a_store_or_read_after_a_read_takes_over_its_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     # (fields.py `earlier`) `self.x += d` looks x up once; so does a store
-    # or a read in an `if` arm after the read of its condition; a read
+    # or a read in an `if` arm after the read of its condition, or a read
+    # after the store (the value stored); a read
     # after a join looks up again, and so does one after a store of that
     # field into any object (`o.x = 5` may be self's), not after a store of
     # another field (`self.y = 7`)
     got = modules(STEP, monkeypatch)
     f = function(got["P.step"].text, "f0")
-    assert lookups(f) == 4, f  # x (+=), x again (if, =), y (if, =), x (if, * 2, return: both arms)
+    # x (+=; the read of `if self.x > 10` is the value stored), x again
+    # (`self.x = 10`: after a store), y (if, =), x (if, * 2, return: both arms)
+    assert lookups(f) == 4, f
     g = function(got["P.alias"].text, "f0")
     assert lookups(g) == 4, g  # self.x (a, b), self.y, o.x, self.x (after o.x)
+    # a read after a store of that field into that receiver is the value
+    # stored (x, y: one lookup each, for the stores)
+    assert lookups(function(got["P.put"].text, "f0")) == 2
     # the values, the deopts (a big int: unbox_big's path; an overflow of
     # `+=` past int64: the interpreter's error) and the aliasing store agree
-    same(STEP, "P.step", "P.alias")
+    same(STEP, "P.step", "P.alias", "P.put")
 
 
 ODD = """

@@ -479,7 +479,10 @@ class FieldLowering:
         holds the object it found, in the same entry. So a second read is
         that read's value (swap's three reads of `self.v`), and a store
         after a read (`self.x += d`, `if self.x > m { self.x = m }`) writes
-        the entry the read found ("Compile time" in docs/native.md). Its
+        the entry the read found ("Compile time" in docs/native.md). For a
+        read, a store of that field into that receiver (the same IR value)
+        may be it too: the read is the value stored, of the same machine
+        type (`self.x += d; if self.x > m`). Its
         code dominates i's (one IR block is straight-line code in LLVM,
         whatever exits it has); emit.py's `_dominates` also checks the OSR
         regions (osr.py: a block entered past the read)."""
@@ -493,6 +496,9 @@ class FieldLowering:
             for j in range(k - 1, -1, -1):
                 x = instrs[j]
                 if x.op == "get_field" and x.args[0] is recv and x.attrs[0] == name and x in self.found:
+                    return x if x.block is i.block or em._dominates(x.block, i.block) else None
+                if i.op == "get_field" and x.op in OPS and x.op != "get_field" and x.args[0] is recv and x.attrs[0] == name and em.ty.types.get(x.args[1]) == em.ty.types.get(i):
+                    # (a read after a store of that field: the value stored)
                     return x if x.block is i.block or em._dominates(x.block, i.block) else None
                 if x.op in _WRITERS and not (x.op in OPS and x.attrs[0] != name) and not is_native_builtin(x, em.ty.types):
                     return None
@@ -550,8 +556,8 @@ class FieldLowering:
             from .emit import LLTYPE
 
             copy = _COPY.get(LLTYPE.get(m, ""))
-            if copy is not None:  # (its value, unboxed and checked by that read)
-                em.lines.append(f"  %v{i.id} = {copy.format(em.val(prev))}")
+            if copy is not None:  # (its value, unboxed and checked by that read, or the value that store stored)
+                em.lines.append(f"  %v{i.id} = {copy.format(em.val(prev if prev.op == 'get_field' else prev.args[1]))}")
                 return
         elif prev is not None:
             d, key, old, self.entry = self.found[prev]  # (the receiver checked, the field found: by that read)
