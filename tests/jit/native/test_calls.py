@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import cli, native, same, used
+from native_helpers import both, cli, native, same, used
 
 from tinyvm.api import VM
 
@@ -125,3 +125,26 @@ def test_a_short_countdown_polls_at_calls_without_changing_results() -> None:
     want = io.StringIO()
     VM(stdout=want).run_source(MIXED + "print(fib(21))\n", "t.tl")
     assert out.getvalue() == want.getvalue() and native("fib", log), log
+
+
+GROW = """
+fn grow(n: int, x: int) -> int {
+  if n == 0 { return x * 3 }
+  return grow(n - 1, x) + 1
+}
+print(grow(5, 1))
+print(grow(%d, 3074457345618258602))
+"""
+
+
+@pytest.mark.parametrize("depth", [6, 7])
+def test_a_failure_inside_the_inlined_level_of_a_recursion_rebuilds_every_frame(depth: int) -> None:
+    # grow calls itself through a copy LLVM inlines (calls.self_inline): the
+    # overflow at the bottom happens in the copy at one depth and in the
+    # original at the other; the trace must list every frame either way.
+    src = GROW % depth
+    out = cli(["jit-dump", "--native", "-e", src])[1]
+    assert "@f0r(i64* %ctx, i64 %depth, i64 %cd, i64 %v1, i64 %v2) alwaysinline {" in out, out
+    code, stdout, err = same(src, "grow")
+    assert code != 0 and stdout == "8\n" and "OverflowError" in err and "[previous line repeated" in err
+    assert any(f"(pc 25, grow, {depth - 1} native frames): add fails" in x for x in both.log), both.log

@@ -809,7 +809,7 @@ def emit_module(
         except Missing as e:  # (again, that header without an entry inside)
             skip.add(e.h)
             del table[n0:]
-    parts += fparts
+    parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
     for r in regs:
         osr[r.h.pc] = r.es
         parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
