@@ -62,6 +62,7 @@ from typing import Any
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
+from .opaque import new_ref
 
 # Callback operations (the first argument).
 LIT, MUL, FILL, PUSH = 0, 1, 2, 5  # FILL + k, PUSH + k for k in KINDS order
@@ -229,6 +230,8 @@ class AllocLowering:
         """A new reference to the Python object of v (kind k)."""
         em, low = self.em, self.low
         L = em.lines
+        if k == "p":
+            return new_ref(em, low, v)  # (a reference: opaque.py's literals)
         x = em.val(v)
         if k == "i":
             return low.box_int(i, x)
