@@ -62,6 +62,7 @@ from typing import Any
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
+from . import arraymaker
 from .opaque import new_ref
 
 # Callback operations (the first argument).
@@ -209,6 +210,8 @@ class AllocLowering:
     def call(self, op: str, a: str, b: str) -> str:
         em = self.em
         L = em.lines
+        if int(op) < PUSH:
+            return arraymaker.call(em, op, a, b)  # (a Python call from C: cheaper than this ctypes callback)
         p, w, f, r = em.tmp("cbp"), em.tmp("cbw"), em.tmp("cbf"), em.tmp("cbr")
         L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 6")
         L.append(f"  {w} = load i64, i64* {p}")
@@ -411,14 +414,19 @@ class HeapBridge:
     def _alloc(self, op: int, a: int, b: int) -> int:
         """A new Array for LIT (a elements), MUL (Array at a, times b) or
         FILL + k (a copies of word b), through Heap.alloc; 0: refused."""
+        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
+        arr = self._make(op, src, a, b)
+        return id(arr) if arr is not None else 0
+
+    def _make(self, op: int, src: Any, a: int, b: int) -> Any:
+        """_alloc's Array (src: MUL's source Array), or None: refused
+        (also arraymaker.py's, called from C without a ctypes callback)."""
         vm = self.vm
         heap = vm.heap
-        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
         n = len(src.items) * b if src is not None else a
         if op != LIT and vm.limits.metered:
-            return 0  # (Limits.charge_items: the interpreter counts that fuel)
+            return None  # (Limits.charge_items: the interpreter counts that fuel)
         if heap.stress or heap.bytes + array_bytes(n) > heap.next_gc:
-            return 0  # (the interpreter allocates it: a collection, the limit)
+            return None  # (the interpreter allocates it: a collection, the limit)
         items = [None] * n if op == LIT else src.items * b if src is not None else [_unpack(KINDS[op - FILL], b)] * n
-        arr = heap.alloc(Array(items))
-        return id(arr)
+        return heap.alloc(Array(items))
