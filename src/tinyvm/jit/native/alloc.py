@@ -382,6 +382,7 @@ class HeapBridge:
         self.vm = vm
         self.ctx = ctx
         self.given = 0  # the budget handed to native code, not settled yet
+        self.on_enter: Any = None  # (arraymaker.py: the inline path's words, at each entry)
         self.callback = CALLBACK(self._callback)
         ctx[6] = ctypes.cast(self.callback, ctypes.c_void_p).value or 0
 
@@ -390,6 +391,8 @@ class HeapBridge:
         heap = self.vm.heap
         b = 0 if heap.stress else max(0, heap.next_gc - heap.bytes)
         self.ctx[5] = self.given = b
+        if self.on_enter is not None:
+            self.on_enter()
 
     def leave(self) -> None:
         """After native code (or in the callback): what it charged, to the heap."""
