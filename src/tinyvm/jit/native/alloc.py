@@ -45,6 +45,11 @@ exactly as the interpreter's (heap/heap.py, runtime/memory.py):
   fill word; a negative count leaves before the call (the interpreter's
   ValueError).
 
+arraymaker.py calls `HeapBridge._make` with `PyObject_Vectorcall`
+rather than through the ctypes callback, and makes literals and `xs * n`
+inline within the push budget (`Heap.alloc` step by step); pushes onto a
+full list keep the callback.
+
 A group that pushes makes arrays.py load a list's size and item vector
 without `!invariant.load` (`_FnEmitter.grows`): a push (or a callee's)
 changes both.
