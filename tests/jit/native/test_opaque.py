@@ -294,3 +294,18 @@ def test_stores_of_arrays_into_old_arrays_run_the_barrier(gc_mode: str) -> None:
     want = io.StringIO()
     VM(stdout=want, gc=gc_mode, max_memory=256 << 10).run_source(BARRIER)
     assert out.getvalue() == want.getvalue()
+
+
+def test_literals_and_products_are_made_inline() -> None:
+    # Within the push budget (no collection due), native code makes `[nil]`
+    # and `[nil] * k` itself (arraymaker.py): ArrayMaker.make, the slow
+    # path, is not called; the heap's accounting is still the interpreter's.
+    log: list[str] = []
+    vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append, max_memory=1 << 30)
+    vm.run_source(tree(10, 5))
+    assert native("Storage.build", log), log
+    assert vm.machine.jit.native.arrays.calls == 0
+    h = vm.machine.heap
+    want = VM(stdout=io.StringIO(), max_memory=1 << 30)
+    want.run_source(tree(10, 5))
+    assert (h.bytes, len(h.objects)) == (want.machine.heap.bytes, len(want.machine.heap.objects))

@@ -65,6 +65,7 @@ class ArrayMaker:
         self.ctx = ctx
         self.fn = self.make
         ctx[MAKER] = id(self.fn)
+        self.calls = 0  # (how often native code took the slow path: tests)
         self.nones = [None]
         ctx[NONES] = id(self.nones)
         bridge.on_enter = self.enter
@@ -82,6 +83,7 @@ class ArrayMaker:
         """HeapBridge's leave, _make and enter (inline: this is the hot path)."""
         ctx = self.ctx
         bridge = self.bridge
+        self.calls += 1
         try:
             heap = bridge.vm.heap
             used = bridge.given - ctx[5]
