@@ -45,6 +45,11 @@ exactly as the interpreter's (heap/heap.py, runtime/memory.py):
   fill word; a negative count leaves before the call (the interpreter's
   ValueError).
 
+arraymaker.py calls `HeapBridge._make` with `PyObject_Vectorcall`
+rather than through the ctypes callback, and makes literals and `xs * n`
+inline within the push budget (`Heap.alloc` step by step); pushes onto a
+full list keep the callback.
+
 A group that pushes makes arrays.py load a list's size and item vector
 without `!invariant.load` (`_FnEmitter.grows`): a push (or a callee's)
 changes both.
@@ -62,6 +67,8 @@ from typing import Any
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
+from . import arraymaker
+from .opaque import new_ref
 
 # Callback operations (the first argument).
 LIT, MUL, FILL, PUSH = 0, 1, 2, 5  # FILL + k, PUSH + k for k in KINDS order
@@ -208,6 +215,8 @@ class AllocLowering:
     def call(self, op: str, a: str, b: str) -> str:
         em = self.em
         L = em.lines
+        if int(op) < PUSH:
+            return arraymaker.call(em, op, a, b)  # (a Python call from C: cheaper than this ctypes callback)
         p, w, f, r = em.tmp("cbp"), em.tmp("cbw"), em.tmp("cbf"), em.tmp("cbr")
         L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 6")
         L.append(f"  {w} = load i64, i64* {p}")
@@ -229,6 +238,8 @@ class AllocLowering:
         """A new reference to the Python object of v (kind k)."""
         em, low = self.em, self.low
         L = em.lines
+        if k == "p":
+            return new_ref(em, low, v)  # (a reference: opaque.py's literals)
         x = em.val(v)
         if k == "i":
             return low.box_int(i, x)
@@ -376,6 +387,7 @@ class HeapBridge:
         self.vm = vm
         self.ctx = ctx
         self.given = 0  # the budget handed to native code, not settled yet
+        self.on_enter: Any = None  # (arraymaker.py: the inline path's words, at each entry)
         self.callback = CALLBACK(self._callback)
         ctx[6] = ctypes.cast(self.callback, ctypes.c_void_p).value or 0
 
@@ -384,6 +396,8 @@ class HeapBridge:
         heap = self.vm.heap
         b = 0 if heap.stress else max(0, heap.next_gc - heap.bytes)
         self.ctx[5] = self.given = b
+        if self.on_enter is not None:
+            self.on_enter()
 
     def leave(self) -> None:
         """After native code (or in the callback): what it charged, to the heap."""
@@ -408,14 +422,19 @@ class HeapBridge:
     def _alloc(self, op: int, a: int, b: int) -> int:
         """A new Array for LIT (a elements), MUL (Array at a, times b) or
         FILL + k (a copies of word b), through Heap.alloc; 0: refused."""
+        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
+        arr = self._make(op, src, a, b)
+        return id(arr) if arr is not None else 0
+
+    def _make(self, op: int, src: Any, a: int, b: int) -> Any:
+        """_alloc's Array (src: MUL's source Array), or None: refused
+        (also arraymaker.py's, called from C without a ctypes callback)."""
         vm = self.vm
         heap = vm.heap
-        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
         n = len(src.items) * b if src is not None else a
         if op != LIT and vm.limits.metered:
-            return 0  # (Limits.charge_items: the interpreter counts that fuel)
+            return None  # (Limits.charge_items: the interpreter counts that fuel)
         if heap.stress or heap.bytes + array_bytes(n) > heap.next_gc:
-            return 0  # (the interpreter allocates it: a collection, the limit)
+            return None  # (the interpreter allocates it: a collection, the limit)
         items = [None] * n if op == LIT else src.items * b if src is not None else [_unpack(KINDS[op - FILL], b)] * n
-        arr = heap.alloc(Array(items))
-        return id(arr)
+        return heap.alloc(Array(items))
