@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
@@ -210,7 +211,6 @@ class AllocLowering:
         self.em = em
         self.low = low
         self.lay = low.lay
-        self.alloc_off = self.lay.list_item + 8  # (list.allocated follows ob_item: checked by list_allocated_offset)
 
     def call(self, op: str, a: str, b: str) -> str:
         em = self.em
@@ -301,12 +301,11 @@ class AllocLowering:
         L.append(f"  {res} = add i64 {r}, 0")
 
     def push(self, i: Instr) -> None:
-        em, low, lay = self.em, self.low, self.lay
+        em, low = self.em, self.low
         L = em.lines
         arr, v = i.args
         k = em.ty.types[arr][1]
         # The charge (runtime/memory.py element_charge), against the budget.
-        bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
         if k == "i":
             x = em.val(v)
             u, small, ch = em.tmp(), em.tmp(), em.tmp("chg")
@@ -315,35 +314,50 @@ class AllocLowering:
             L.append(f"  {ch} = select i1 {small}, i64 {ELEMENT}, i64 {ELEMENT + INT_BYTES}")
         else:
             ch = str(ELEMENT + (FLOAT_BYTES if k == "f" else 0))
-        L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-        L.append(f"  {b0} = load i64, i64* {bp}")
-        L.append(f"  {b1} = sub i64 {b0}, {ch}")
-        L.append(f"  {out} = icmp slt i64 {b1}, 0")
-        em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
-        lst = low.load(em.val(arr), lay.array_items, invariant=True)
-        n = low.load(lst, lay.list_size)
-        cap = low.load(lst, self.alloc_off)
-        full = em.tmp("full")
-        L.append(f"  {full} = icmp sge i64 {n}, {cap}")
-        fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
-        L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
-        em.label(slow)
-        r = self.call(str(PUSH + KINDS.index(k)), em.val(arr), self.word(v, k))
-        self.refused(r, i)
-        L.append(f"  br label %{done}")
-        em.label(fast)
-        new = self.box(i, v, k)
-        items = low.load(lst, lay.list_item)
-        off, a, n1 = em.tmp(), em.tmp(), em.tmp()
-        L.append(f"  {off} = shl i64 {n}, 3")
-        L.append(f"  {a} = add i64 {items}, {off}")
-        low.store(a, 0, new)
-        L.append(f"  {n1} = add i64 {n}, 1")
-        low.store(lst, lay.list_size, n1)
-        L.append(f"  br label %{done}")
-        em.label(done)
-        L.append(f"  store i64 {b1}, i64* {bp}")
 
+        def grow(lst: str) -> None:
+            r = self.call(str(PUSH + KINDS.index(k)), em.val(arr), self.word(v, k))
+            self.refused(r, i)
+
+        emit_push(em, low, i, em.val(arr), ch, grow, lambda: self.box(i, v, k))
+
+
+def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable[[str], None], new: Callable[[], str]) -> None:
+    """A push's code, for scalars (ArrayLowering.push) and objects
+    (construct.py): `charge` bytes taken from the budget (ctx word 5; short:
+    a failure exit before the push, the interpreter charges), then the element
+    `new()` (a new reference) stored in place when the list has room, else
+    `grow(list)` (CPython grows the vector)."""
+    L = em.lines
+    lay = low.lay
+    bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  {b0} = load i64, i64* {bp}")
+    L.append(f"  {b1} = sub i64 {b0}, {charge}")
+    L.append(f"  {out} = icmp slt i64 {b1}, 0")
+    em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
+    lst = low.load(arr, lay.array_items, invariant=True)
+    n = low.load(lst, lay.list_size)
+    cap = low.load(lst, lay.list_item + 8)  # (list.allocated follows ob_item: checked by list_allocated_offset)
+    full = em.tmp("full")
+    L.append(f"  {full} = icmp sge i64 {n}, {cap}")
+    fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
+    L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
+    em.label(slow)
+    grow(lst)
+    L.append(f"  br label %{done}")
+    em.label(fast)
+    v = new()
+    items = low.load(lst, lay.list_item)
+    off, a, n1 = em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {off} = shl i64 {n}, 3")
+    L.append(f"  {a} = add i64 {items}, {off}")
+    low.store(a, 0, v)
+    L.append(f"  {n1} = add i64 {n}, 1")
+    low.store(lst, lay.list_size, n1)
+    L.append(f"  br label %{done}")
+    em.label(done)
+    L.append(f"  store i64 {b1}, i64* {bp}")
 
 _checked: list = []  # [bool] once per process, as layout.probe's: the interpreter does not change
 
