@@ -47,7 +47,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import calls, construct, fields, objects, stores
+from . import arraymaker, calls, construct, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .osr import Merged, Missing
@@ -784,6 +784,7 @@ def emit_module(
         parts.append(construct.PRELUDE)
         parts.append(stores.PRELUDE)
         parts.append(objects.PRELUDE)
+        parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)
