@@ -58,8 +58,9 @@ _SCALAR_RESULTS = ("int", "float", "bool", "nil", "[int]", "[float]", "[bool]")
 def _object_result(ret_type: str) -> bool:
     """A declared result `C` or `C?` (a class or record): native code returns it (jit/native/objects.py)."""
     from .native.objects import result_type
+    from .native.opaque import result_type as array_result
 
-    return result_type(ret_type) is not None
+    return result_type(ret_type) is not None or array_result(ret_type) is not None  # (`[any]`: opaque.py)
 
 
 DEFAULT_THRESHOLD = (100, 1000)  # calls, loop back-edges

@@ -50,3 +50,33 @@ def used(src: str, jit: str) -> tuple[int, str, list[str]]:
     except Exception as e:  # noqa: BLE001 - the error is part of what is compared
         out.write(f"error: {e}\n")
     return vm.fuel_used, out.getvalue(), log
+
+
+def tiers(src: str, *extra: str) -> dict[str, tuple[tuple[int, str, str], list[str]]]:
+    """tier -> ((status, stdout, stderr without log lines), log lines) of
+    `tvm run -e src` on the interpreter, the Python JIT and native-eager."""
+    out = {}
+    for tier, flags in (("interpreter", []), ("python-jit", ["--jit=eager", "--jit-log"]), ("native", ["--jit=native-eager", "--jit-log"])):
+        code, so, se = cli(["run", *flags, *extra, "-e", src])
+        log = [x for x in se.splitlines() if x.startswith("jit: ")]
+        rest = "".join(x + "\n" for x in se.splitlines() if not x.startswith("jit: "))
+        out[tier] = ((code, so, rest), log)
+    return out
+
+
+def agree_log(src: str, *names: str, extra: tuple = ()) -> tuple[tuple[int, str, str], list[str]]:
+    """The three tiers give identical status, stdout and stderr, and each
+    function of `names` compiled natively: (that result, the native log)."""
+    got = tiers(src, *extra)
+    want = got["interpreter"][0]
+    for tier in ("python-jit", "native"):
+        assert got[tier][0] == want, (tier, src, got[tier], want)
+    log = got["native"][1]
+    for n in names:
+        assert native(n, log), (n, log)
+    return want, log
+
+
+def agree(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
+    """agree_log's result without the log."""
+    return agree_log(src, *names, extra=extra)[0]

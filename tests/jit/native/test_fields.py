@@ -18,32 +18,10 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import both, cli, native, used
+from native_helpers import agree, both, cli, native, tiers, used
 from test_native_differential import FLOATS, INTS
 
 from tinyvm.api import VM
-
-
-def tiers(src: str, *extra: str) -> dict:
-    out = {}
-    for tier, flags in (("interpreter", []), ("python-jit", ["--jit=eager"]), ("native", ["--jit=native-eager", "--jit-log"])):
-        code, so, se = cli(["run", *flags, *extra, "-e", src])
-        log = [x for x in se.splitlines() if x.startswith("jit: ")]
-        rest = "".join(x + "\n" for x in se.splitlines() if not x.startswith("jit: "))
-        out[tier] = ((code, so, rest), log)
-    return out
-
-
-def agree(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
-    got = tiers(src, *extra)
-    want = got["interpreter"][0]
-    for tier in ("python-jit", "native"):
-        assert got[tier][0] == want, (tier, src, got[tier], want)
-    log = got["native"][1]
-    for n in names:
-        assert native(n, log), (n, log)
-    return want
-
 
 CLASS = """
 class P {

@@ -14,30 +14,13 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import cli, native, used
+from native_helpers import agree_log, cli, native, used
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
-def tiers(src: str, *extra: str) -> dict:
-    out = {}
-    for tier, flags in (("interpreter", []), ("python-jit", ["--jit=eager"]), ("native", ["--jit=native-eager", "--jit-log"])):
-        code, so, se = cli(["run", *flags, *extra, "-e", src])
-        log = [x for x in se.splitlines() if x.startswith("jit: ")]
-        rest = "".join(x + "\n" for x in se.splitlines() if not x.startswith("jit: "))
-        out[tier] = ((code, so, rest), log)
-    return out
 
 
-def agree(src: str, *names: str, extra: tuple = ()) -> tuple[tuple[int, str, str], list[str]]:
-    got = tiers(src, *extra)
-    want = got["interpreter"][0]
-    for tier in ("python-jit", "native"):
-        assert got[tier][0] == want, (tier, got[tier], want)
-    log = got["native"][1]
-    for n in names:
-        assert native(n, log), (n, log)
-    return want, log
 
 
 NODE = """
@@ -111,7 +94,7 @@ print(l!.total(), l!.half(), l!.any_even(), Node(3).any_even(), Node(3).total())
 let k = nth(l, 4)
 print(k == nth(l, 4), k != nth(l, 5), last(k!) == last(l!))
 """
-    (code, out, _), _ = agree(src, "count", "last", "nth", "Node.total", "Node.half", "Node.any_even", "Node.init")
+    (code, out, _), _ = agree_log(src, "count", "last", "nth", "Node.total", "Node.half", "Node.any_even", "Node.init")
     assert code == 0
     assert out == "10 0 1\n10 7\n4 1 true true\n55 5.25 true false 3\ntrue true true\n"
 
@@ -121,7 +104,7 @@ def test_bang_on_nil_is_the_interpreters_error() -> None:
 print(first_value(build(3)))
 print(first_value(nth(build(3), 5)))
 """
-    (code, out, err), log = agree(src, "first_value")
+    (code, out, err), log = agree_log(src, "first_value")
     assert code == 1
     assert out == "1\n"
     assert "TypeError: unexpected nil" in err and "at first_value" in err
@@ -139,7 +122,7 @@ print(second(build(4)!))
 let a: any = nil
 print(second(a))
 """
-    (code, out, err), _ = agree(src, "second")
+    (code, out, err), _ = agree_log(src, "second")
     assert code == 1 and out == "3\n" and "expected Node, got nil" in err
 
 
@@ -161,7 +144,7 @@ let r = {x: 1, y: [1, 2]}
 print(req(r, r), req(r, {x: 1, y: [1, 2]}), req(r, {x: 1, y: [1, 3]}), req(r, {x: 2, y: [1, 2]}))
 print(rne({x: 1}, {x: 1}), rne({x: 1}, {x: 2}), rne(nil, {x: 1}), rne(nil, nil))
 """
-    (code, out, _), _ = agree(src, "same", "differ", "req", "rne")
+    (code, out, _), _ = agree_log(src, "same", "differ", "req", "rne")
     assert code == 0
     assert out == "true false true false false\nfalse true true\ntrue true false false\nfalse true true false\n"
 
@@ -184,7 +167,7 @@ fn sum(n: int) -> int {
 print(sum(3))
 print(sum(10))
 """
-    (code, out, err), _ = agree(src, "sum")
+    (code, out, err), _ = agree_log(src, "sum")
     assert code == 1 and out == "6\n"
     assert "Error: too big: 4" in err and "at big" in err and "at sum" in err
 
@@ -203,7 +186,7 @@ fn tops(piles: [Node?]) -> int {
 }
 print(tops([Node(2), nil, Node(5), nil, Node(1)]), tops([]), tops([nil]))
 """
-    (code, out, _), _ = agree(src, "tops")
+    (code, out, _), _ = agree_log(src, "tops")
     assert code == 0
     assert out == "7 0 0\n"
 
@@ -228,7 +211,7 @@ class Walker {
 let w = Walker()
 print(w.both(build(3), nil), w.both(Sub(2), build(2)), w.both(nil, nil))
 """
-    (code, out, _), _ = agree(src, "Walker.both")
+    (code, out, _), _ = agree_log(src, "Walker.both")
     assert code == 0
     assert out == "9 9 0\n"
 
@@ -240,7 +223,7 @@ fn f(n: Node?) -> int {
 }
 print(f(build(3)), f(nil))
 """
-    (code, out, _), _ = agree(src)
+    (code, out, _), _ = agree_log(src)
     assert code == 0
     assert out == "9 100\n"
 
@@ -276,7 +259,7 @@ for r in 0..6 {
 }
 print(count(keep))
 """
-    (code, out, _), _ = agree(src, "count", "Node.total", "last", "nth", extra=mode)
+    (code, out, _), _ = agree_log(src, "count", "Node.total", "last", "nth", extra=mode)
     assert code == 0 and out.endswith("\n25 325 25 6\n21\n")
 
 
@@ -318,7 +301,7 @@ fn carried(n: int) -> int {
 }
 print(none() == nil, h(3), pick(Node(2), true)!.v, pick(Node(2), false), carried(10))
 """
-    (code, out, _), _ = agree(src, "none", "h", "pick", "Node.init", "carried")
+    (code, out, _), _ = agree_log(src, "none", "h", "pick", "Node.init", "carried")
     assert code == 0
     assert out == "true 4 2 nil 450\n"
 

@@ -16,19 +16,8 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import cli, native
+from native_helpers import native, tiers
 from test_native_differential import FLOATS, INTS, programs
-
-
-def tiers(src: str) -> dict[str, tuple[tuple[int, str, str], list[str]]]:
-    """tier -> ((status, stdout, stderr without log lines), log lines)."""
-    out = {}
-    for tier, flags in (("interpreter", []), ("python-jit", ["--jit=eager", "--jit-log"]), ("native", ["--jit=native-eager", "--jit-log"])):
-        code, so, se = cli(["run", *flags, "-e", src])
-        log = [x for x in se.splitlines() if x.startswith("jit: ")]
-        rest = "".join(x + "\n" for x in se.splitlines() if not x.startswith("jit: "))
-        out[tier] = ((code, so, rest), log)
-    return out
 
 
 def agree(src: str) -> dict[str, tuple[tuple[int, str, str], list[str]]]:

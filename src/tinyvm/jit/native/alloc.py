@@ -45,6 +45,11 @@ exactly as the interpreter's (heap/heap.py, runtime/memory.py):
   fill word; a negative count leaves before the call (the interpreter's
   ValueError).
 
+arraymaker.py calls `HeapBridge._make` with `PyObject_Vectorcall`
+rather than through the ctypes callback, and makes literals and `xs * n`
+inline within the push budget (`Heap.alloc` step by step); pushes onto a
+full list keep the callback.
+
 A group that pushes makes arrays.py load a list's size and item vector
 without `!invariant.load` (`_FnEmitter.grows`): a push (or a callee's)
 changes both.
@@ -57,11 +62,14 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
+from . import arraymaker
+from .opaque import new_ref
 
 # Callback operations (the first argument).
 LIT, MUL, FILL, PUSH = 0, 1, 2, 5  # FILL + k, PUSH + k for k in KINDS order
@@ -203,11 +211,12 @@ class AllocLowering:
         self.em = em
         self.low = low
         self.lay = low.lay
-        self.alloc_off = self.lay.list_item + 8  # (list.allocated follows ob_item: checked by list_allocated_offset)
 
     def call(self, op: str, a: str, b: str) -> str:
         em = self.em
         L = em.lines
+        if int(op) < PUSH:
+            return arraymaker.call(em, op, a, b)  # (a Python call from C: cheaper than this ctypes callback)
         p, w, f, r = em.tmp("cbp"), em.tmp("cbw"), em.tmp("cbf"), em.tmp("cbr")
         L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 6")
         L.append(f"  {w} = load i64, i64* {p}")
@@ -229,6 +238,8 @@ class AllocLowering:
         """A new reference to the Python object of v (kind k)."""
         em, low = self.em, self.low
         L = em.lines
+        if k == "p":
+            return new_ref(em, low, v)  # (a reference: opaque.py's literals)
         x = em.val(v)
         if k == "i":
             return low.box_int(i, x)
@@ -290,12 +301,11 @@ class AllocLowering:
         L.append(f"  {res} = add i64 {r}, 0")
 
     def push(self, i: Instr) -> None:
-        em, low, lay = self.em, self.low, self.lay
+        em, low = self.em, self.low
         L = em.lines
         arr, v = i.args
         k = em.ty.types[arr][1]
         # The charge (runtime/memory.py element_charge), against the budget.
-        bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
         if k == "i":
             x = em.val(v)
             u, small, ch = em.tmp(), em.tmp(), em.tmp("chg")
@@ -304,35 +314,50 @@ class AllocLowering:
             L.append(f"  {ch} = select i1 {small}, i64 {ELEMENT}, i64 {ELEMENT + INT_BYTES}")
         else:
             ch = str(ELEMENT + (FLOAT_BYTES if k == "f" else 0))
-        L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-        L.append(f"  {b0} = load i64, i64* {bp}")
-        L.append(f"  {b1} = sub i64 {b0}, {ch}")
-        L.append(f"  {out} = icmp slt i64 {b1}, 0")
-        em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
-        lst = low.load(em.val(arr), lay.array_items, invariant=True)
-        n = low.load(lst, lay.list_size)
-        cap = low.load(lst, self.alloc_off)
-        full = em.tmp("full")
-        L.append(f"  {full} = icmp sge i64 {n}, {cap}")
-        fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
-        L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
-        em.label(slow)
-        r = self.call(str(PUSH + KINDS.index(k)), em.val(arr), self.word(v, k))
-        self.refused(r, i)
-        L.append(f"  br label %{done}")
-        em.label(fast)
-        new = self.box(i, v, k)
-        items = low.load(lst, lay.list_item)
-        off, a, n1 = em.tmp(), em.tmp(), em.tmp()
-        L.append(f"  {off} = shl i64 {n}, 3")
-        L.append(f"  {a} = add i64 {items}, {off}")
-        low.store(a, 0, new)
-        L.append(f"  {n1} = add i64 {n}, 1")
-        low.store(lst, lay.list_size, n1)
-        L.append(f"  br label %{done}")
-        em.label(done)
-        L.append(f"  store i64 {b1}, i64* {bp}")
 
+        def grow(lst: str) -> None:
+            r = self.call(str(PUSH + KINDS.index(k)), em.val(arr), self.word(v, k))
+            self.refused(r, i)
+
+        emit_push(em, low, i, em.val(arr), ch, grow, lambda: self.box(i, v, k))
+
+
+def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable[[str], None], new: Callable[[], str]) -> None:
+    """A push's code, for scalars (ArrayLowering.push) and objects
+    (construct.py): `charge` bytes taken from the budget (ctx word 5; short:
+    a failure exit before the push, the interpreter charges), then the element
+    `new()` (a new reference) stored in place when the list has room, else
+    `grow(list)` (CPython grows the vector)."""
+    L = em.lines
+    lay = low.lay
+    bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  {b0} = load i64, i64* {bp}")
+    L.append(f"  {b1} = sub i64 {b0}, {charge}")
+    L.append(f"  {out} = icmp slt i64 {b1}, 0")
+    em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
+    lst = low.load(arr, lay.array_items, invariant=True)
+    n = low.load(lst, lay.list_size)
+    cap = low.load(lst, lay.list_item + 8)  # (list.allocated follows ob_item: checked by list_allocated_offset)
+    full = em.tmp("full")
+    L.append(f"  {full} = icmp sge i64 {n}, {cap}")
+    fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
+    L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
+    em.label(slow)
+    grow(lst)
+    L.append(f"  br label %{done}")
+    em.label(fast)
+    v = new()
+    items = low.load(lst, lay.list_item)
+    off, a, n1 = em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {off} = shl i64 {n}, 3")
+    L.append(f"  {a} = add i64 {items}, {off}")
+    low.store(a, 0, v)
+    L.append(f"  {n1} = add i64 {n}, 1")
+    low.store(lst, lay.list_size, n1)
+    L.append(f"  br label %{done}")
+    em.label(done)
+    L.append(f"  store i64 {b1}, i64* {bp}")
 
 _checked: list = []  # [bool] once per process, as layout.probe's: the interpreter does not change
 
@@ -376,6 +401,7 @@ class HeapBridge:
         self.vm = vm
         self.ctx = ctx
         self.given = 0  # the budget handed to native code, not settled yet
+        self.on_enter: Any = None  # (arraymaker.py: the inline path's words, at each entry)
         self.callback = CALLBACK(self._callback)
         ctx[6] = ctypes.cast(self.callback, ctypes.c_void_p).value or 0
 
@@ -384,6 +410,8 @@ class HeapBridge:
         heap = self.vm.heap
         b = 0 if heap.stress else max(0, heap.next_gc - heap.bytes)
         self.ctx[5] = self.given = b
+        if self.on_enter is not None:
+            self.on_enter()
 
     def leave(self) -> None:
         """After native code (or in the callback): what it charged, to the heap."""
@@ -408,14 +436,19 @@ class HeapBridge:
     def _alloc(self, op: int, a: int, b: int) -> int:
         """A new Array for LIT (a elements), MUL (Array at a, times b) or
         FILL + k (a copies of word b), through Heap.alloc; 0: refused."""
+        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
+        arr = self._make(op, src, a, b)
+        return id(arr) if arr is not None else 0
+
+    def _make(self, op: int, src: Any, a: int, b: int) -> Any:
+        """_alloc's Array (src: MUL's source Array), or None: refused
+        (also arraymaker.py's, called from C without a ctypes callback)."""
         vm = self.vm
         heap = vm.heap
-        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
         n = len(src.items) * b if src is not None else a
         if op != LIT and vm.limits.metered:
-            return 0  # (Limits.charge_items: the interpreter counts that fuel)
+            return None  # (Limits.charge_items: the interpreter counts that fuel)
         if heap.stress or heap.bytes + array_bytes(n) > heap.next_gc:
-            return 0  # (the interpreter allocates it: a collection, the limit)
+            return None  # (the interpreter allocates it: a collection, the limit)
         items = [None] * n if op == LIT else src.items * b if src is not None else [_unpack(KINDS[op - FILL], b)] * n
-        arr = heap.alloc(Array(items))
-        return id(arr)
+        return heap.alloc(Array(items))

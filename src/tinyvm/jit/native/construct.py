@@ -401,44 +401,24 @@ class Chain:
 
 def _push(em: Any, i: Instr) -> None:
     """push of an object onto an array of objects (module docstring)."""
+    from .alloc import emit_push
     from .barrier import emit_barrier
 
     low = em._arrays()
-    lay = low.lay
     L = em.lines
     arr, v = em.val(i.args[0]), em.val(i.args[1])
-    bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  {b0} = load i64, i64* {bp}")
-    L.append(f"  {b1} = sub i64 {b0}, {ELEMENT}")
-    L.append(f"  {out} = icmp slt i64 {b1}, 0")
-    em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
-    lst = low.load(arr, lay.array_items, invariant=True)
-    n = low.load(lst, lay.list_size)
-    cap = low.load(lst, lay.list_item + 8)  # (list.allocated: alloc.py checks it)
-    full = em.tmp("full")
-    L.append(f"  {full} = icmp sge i64 {n}, {cap}")
-    fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
-    L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
-    em.label(slow)
-    r = em.tmp("app")
-    L.append(f"  {r} = call i32 @PyList_Append(i64 {lst}, i64 {v})")  # (CPython grows the vector; a new reference)
-    z = em.tmp("refused")
-    L.append(f"  {z} = icmp ne i32 {r}, 0")
-    em.fail_if(z, i)  # (no host memory: nothing pushed, the interpreter's push raises)
-    L.append(f"  br label %{done}")
-    em.label(fast)
-    low.incref(v)
-    items = low.load(lst, lay.list_item)
-    off, a, n1 = em.tmp(), em.tmp(), em.tmp()
-    L.append(f"  {off} = shl i64 {n}, 3")
-    L.append(f"  {a} = add i64 {items}, {off}")
-    low.store(a, 0, v)
-    L.append(f"  {n1} = add i64 {n}, 1")
-    low.store(lst, lay.list_size, n1)
-    L.append(f"  br label %{done}")
-    em.label(done)
-    L.append(f"  store i64 {b1}, i64* {bp}")
+
+    def grow(lst: str) -> None:
+        r, z = em.tmp("app"), em.tmp("refused")
+        L.append(f"  {r} = call i32 @PyList_Append(i64 {lst}, i64 {v})")  # (CPython grows the vector; a new reference)
+        L.append(f"  {z} = icmp ne i32 {r}, 0")
+        em.fail_if(z, i)  # (no host memory: nothing pushed, the interpreter's push raises)
+
+    def new() -> str:
+        low.incref(v)
+        return v
+
+    emit_push(em, low, i, arr, str(ELEMENT), grow, new)
     emit_barrier(em, arr, v)
 
 

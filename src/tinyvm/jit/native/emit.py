@@ -19,7 +19,8 @@ VM rebuilds every native frame as an interpreter frame at its exact pc
 
 `ctx` is four int64 words: [0] the countdown to the next poll, decremented
 at every function entry and every loop header (so neither loops nor
-recursion run unbounded); [1] the native call depth allowed (a call passes
+recursion run unbounded; a loop-free function takes it in a register
+instead and ticks at its calls: calls.py); [1] the native call depth allowed (a call passes
 `depth - 1` in a register and leaves when it is 0); [2] the address of the
 poll callback, `i64 ()`, whose result is the new countdown (0: leave); [3]
 the deopt buffer's cursor. Results and the fail flag come back in registers
@@ -46,7 +47,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import construct, fields, objects, stores
+from . import arraymaker, calls, construct, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .osr import Merged, Missing
@@ -155,6 +156,12 @@ class _FnEmitter:
         self.checks: dict[tuple, list[Block]] = {}
         self.idom: dict[Block, Block] | None = None
         self.copy = False
+        # The countdown in a register (calls.py): the names of the module's
+        # functions that take it so, and, in one of them, its SSA value now
+        # (None: this function keeps it in ctx[0]) and at each block's end.
+        self.reg: set[str] = set()
+        self.cd: str | None = None
+        self.cd_out: dict[Block, str] = {}
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -393,7 +400,10 @@ class _FnEmitter:
         rt = LLTYPE[ty.ret]
         merged = self.merged
         extra = ", i64 %osr, i64* %oargs" if merged is not None else ""
-        head = f"define internal {{{rt}, i1}} @{name}(i64* %ctx, i64 %depth{extra}{', ' + params if params else ''}) {{"
+        if name in self.reg:
+            self.cd = "%cd"
+            extra += ", i64 %cd"
+        head = f"define internal {calls.result_type(self, rt)} @{name}(i64* %ctx, i64 %depth{extra}{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         self.defined = set(fn.values())
         body, exits = self._emit_blocks(fn.blocks, headers)
@@ -408,7 +418,8 @@ class _FnEmitter:
         self.lines = out
         self.cur = "start" if merged is not None else "entry"
         self.fcur = None
-        self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
+        if self.cd is None:  # (the register convention ticks at calls instead: calls.py)
+            self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
         phis = merged.phis(self, exits, LLTYPE) if merged is not None else None
         for b in fn.blocks:
@@ -421,12 +432,13 @@ class _FnEmitter:
                 t = LLTYPE[ty.types[p]]
                 inc = ", ".join(f"[ {self.phi_operand(p, k, exits[pred])}, %{exits[pred]} ]" for k, pred in enumerate(b.preds))
                 out.append(f"  %v{p.id} = phi {t} {inc}")
+            out += calls.block_phis(self, b, exits)
             out += body[b]
         if merged is not None:
             out += merged.osr_blocks(self, LLTYPE)
         out += self.exit_code()
         out.append("bail:")
-        out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
+        out.append(calls.bail(self, rt))
         out.append("}")
         return "\n".join(out) + "\n"
 
@@ -444,6 +456,7 @@ class _FnEmitter:
             self.cur = f"B{b.label}"
             self.block = b
             self.fcur = None
+            calls.block_start(self, b)
             if b in headers:
                 st = start_state(fn, b.pc, b)
                 self.tick(exit_state(st, ty.types, reason="poll at a loop header", defined=defined))
@@ -455,6 +468,7 @@ class _FnEmitter:
                 self.instr(i)
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
+            calls.block_end(self, b)
             body[b] = self.lines
             exits[b] = self.cur
         self.block = None
@@ -679,16 +693,18 @@ class _FnEmitter:
         L = self.lines
         rt = LLTYPE[ty[i]]
         args = "".join(f", i64 {objects.NONE}" if ty[x] == "n" else f", {LLTYPE[ty[x]]} {self.val(x)}" for x in i.args)  # (nil to an object parameter: objects.py)
-        s, z, dz = self.tmp("st"), self.tmp(), self.tmp("dz")
+        dz = self.tmp("dz")
+        if self.cd is not None:
+            calls.call_tick(self, i)  # (the countdown in a register: calls.py)
         # Out of native depth: the interpreter makes this call (and raises
         # StackOverflowError where the guest limit is reached).
         L.append(f"  {dz} = icmp sle i64 %d1, 0")
         self.fail_if(dz, i)
         extra = ", i64 0, i64* null" if fname in self.ext else ""  # (osr.py: a call, not an OSR entry)
-        L.append(f"  {s} = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %d1{extra}{args})")
-        L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
+        s, agg, z, after = calls.call(self, fname, rt, (f"i64* %ctx, i64 %d1{extra}", args))
         self.fail_if(z, i, waiting=True)
-        L.append(f"  {r} = extractvalue {{{rt}, i1}} {s}, 0")
+        L += after
+        L.append(f"  {r} = extractvalue {agg} {s}, 0")
 
     def _shift(self, i: Instr) -> None:
         """`<<` and `>>` as runtime/arith.py: a count outside 0..63 fails (a
@@ -714,6 +730,8 @@ class _FnEmitter:
             L.append(f"  br label %B{t.targets[0].label}")
         elif t.op == "branch":
             L.append(f"  br i1 {self.val(t.args[0])}, label %B{t.targets[0].label}, label %B{t.targets[1].label}")
+        elif t.op == "return" and self.cd is not None:
+            L += calls.ret(self, LLTYPE[self.ty.ret], objects.operand(self, t.args[0], self.ty.ret))
         elif t.op == "return":
             rt = LLTYPE[self.ty.ret]
             x = self.tmp("rv")
@@ -766,6 +784,7 @@ def emit_module(
         parts.append(construct.PRELUDE)
         parts.append(stores.PRELUDE)
         parts.append(objects.PRELUDE)
+        parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)
@@ -776,12 +795,14 @@ def emit_module(
     while True:
         regs = osr_regions(root.fn, root.types, back_edge_targets(root.fn), skip) if osr is not None else []
         ext = {names[root.code]} if regs else set()
+        reg = calls.in_register(group, names, LLTYPE, back_edge_targets) - ext
         fparts = []
         try:
             for ty in group:
                 em = _FnEmitter(ty, names, table)
                 em.grows = grows
                 em.ext = ext
+                em.reg = reg
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
                 fparts.append(em.emit())
@@ -789,7 +810,7 @@ def emit_module(
         except Missing as e:  # (again, that header without an entry inside)
             skip.add(e.h)
             del table[n0:]
-    parts += fparts
+    parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
     for r in regs:
         osr[r.h.pc] = r.es
         parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
@@ -802,6 +823,7 @@ def emit_module(
                 em = _FnEmitter(root, names, table)
                 em.grows = grows
                 em.ext = ext
+                em.reg = reg
                 text, es = em.emit_osr(h)
             except NotEligible:
                 del table[n:]
@@ -826,9 +848,7 @@ def emit_module(
     w.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
     w.append("  %depth = load i64, i64* %dp")
     extra = ", i64 0, i64* null" if ext else ""  # (osr.py: a call, not an OSR entry)
-    w.append(f"  %c = call {{{rt}, i1}} @{names[root.code]}(i64* %ctx, i64 %depth{extra}{''.join(', ' + x for x in args)})")
-    w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
-    w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
+    w += calls.entry_call(names[root.code] in reg, rt, names[root.code], f"i64* %ctx, i64 %depth{extra}", "".join(", " + x for x in args))
     w.append("  %s = zext i1 %b to i32")
     conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(root.ret)  # (None: a word)
     if conv is None:

@@ -68,6 +68,8 @@ from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
 from . import construct, fields, objects, stores
 from .alloc import HeapBridge
+from . import arraymaker
+from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
 from .cache import NativeCache, make_key
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
@@ -270,6 +272,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         stores.register(codegen.llvm)
         objects.register(codegen.llvm)
         construct.register(codegen.llvm)
+        arraymaker.register(codegen.llvm)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -336,7 +339,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 11)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument)
+        self.ctx = (ctypes.c_int64 * 18)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None])
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -350,6 +353,7 @@ class NativeTier:
         self.bridge = HeapBridge(vm, self.ctx)  # (ctx words 5 and 6: arrays native code makes)
         self.barriers = BarrierBridge(vm, self.ctx)  # (ctx words 7 and 8: the write barrier of stores of references)
         self.maker = construct.InstanceMaker(self.bridge, self.ctx)  # (ctx words 9 and 10: instances native code makes)
+        self.arrays = ArrayMaker(self.bridge, self.ctx)  # (ctx words 11-14: arrays native code makes, arraymaker.py)
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)

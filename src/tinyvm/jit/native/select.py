@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import construct, fields, objects
+from . import construct, fields, objects, opaque
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -132,12 +132,12 @@ def scalar(t: Any) -> str | None:
 
 def param_type(t: Any) -> str | None:
     """The machine type of a parameter: a scalar or an array of scalars."""
-    return scalar(t) or (_ARRAY.get(str(t)) if t is not None else None)
+    return scalar(t) or (_ARRAY.get(str(t)) if t is not None else None) or opaque.param_type(t)  # (`[any]`: opaque.py)
 
 
 def result_type(t: Any) -> str | None:
     """The machine type of a declared result: a scalar, an array of scalars, or "n" for nil (no result)."""
-    return "n" if t is not None and str(t) == "nil" else param_type(t) or objects.result_type(t)  # (an array: alloc.py; an object: objects.py)
+    return "n" if t is not None and str(t) == "nil" else param_type(t) or objects.result_type(t) or opaque.result_type(t)  # (an array: alloc.py; an object: objects.py)
 
 
 def const_type(v: Any) -> str | None:
@@ -268,7 +268,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return "b"  # (objects, nil, optional scalars: objects.py)
     if any(x in objects.OPT for x in a):
         raise NotEligible(f"{op} of an optional scalar")
-    t = construct.type_op(i, a, ty)
+    t = construct.type_op(i, a, ty) or opaque.type_op(i, a, ty)  # (literals of references: opaque.py)
     if t is not None:
         return t
     if op in fields.METHOD_CALLS and a and a[0] == "p":

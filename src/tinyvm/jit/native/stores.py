@@ -107,7 +107,7 @@ def index_store_type(i: Instr, a: list, ty: Any) -> str:
     from .barrier import check
     from .select import _NAMES, NotEligible
 
-    if a[1] != "i" or a[2] not in ("p", "n"):
+    if a[1] != "i" or a[2] not in _REFS:  # (an array too: opaque.py's `[any]`)
         raise NotEligible(f"set_index of an array of objects at {_NAMES.get(a[1], a[1])} with {_NAMES.get(a[2], a[2])}")
     check()
     ty.heap = True

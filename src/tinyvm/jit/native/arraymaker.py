@@ -1,0 +1,236 @@
+"""Arrays native code makes, through a Python call from C instead of a ctypes callback.
+
+alloc.py makes every Array native code allocates (a literal, `xs * n`,
+`Array(n, fill)`) in `HeapBridge._make`, called from machine code through a
+ctypes callback: ~1.5 us a call on this machine, most of it ctypes' own
+(converting the three words, the GIL state, the result). AWFY Storage
+allocates two small arrays per tree node (`[nil] * k`: the literal, then
+its product), so that callback was most of its time. construct.py found the
+same for instances and calls its maker with `PyObject_Vectorcall`; this
+module does that for arrays:
+
+- ctx words MAKER (the bound method `ArrayMaker.make`, kept alive here)
+  and OP, A, B (its operands: alloc.py's op code and two words) are
+  appended to the engine's ctx array. Native code stores the operands,
+  then calls `PyObject_Vectorcall(make, &ctx[A], nargs, 0)`: for MUL the
+  source Array's address is ctx[A], so it is passed as the call's one
+  argument (no address-to-object conversion in Python); LIT and FILL pass
+  none.
+- `make` runs alloc.py's own `HeapBridge._make` between `leave` and `enter`
+  (the push budget settled, then handed back), so allocation, accounting
+  and the refusal rule are alloc.py's, unchanged. It returns the new Array
+  or None when refused (never raises: an exception is a refusal too);
+  native code drops the reference it got (the heap's allocation list holds
+  the Array until a collection) and turns None into 0, alloc.py's refusal.
+- Pushes onto a full list (`PUSH + k`) stay on the ctypes callback (they
+  are rare: the list grows geometrically).
+
+**Inline literals and products.** Even from C, `make` is Python (the
+Array, `Heap.alloc`, the budget): ~1 us. A literal (its items `[None] *
+n`, each element then stored by alloc.py) and `xs * n` are made by native
+code itself when the heap is a plain `Heap` without snapshot numbering
+(`seqs`) and the push budget (ctx word 5: `next_gc - bytes`, 0 under GC
+stress) covers the Array's `array_bytes(n)`: the list by
+`PySequence_Repeat` (of a one-None list, or of the source's items), the
+Array by `PyType_GenericAlloc` with its `items` and `mark` slots set (the
+mark: `heap.new_mark`, read at each native entry into ctx word NEWMARK,
+as barrier.py reads `watch`: neither changes while native code runs), and
+`heap.objects.append(arr)` by `PyList_Append` (ctx word OBJECTS, 0 when
+the fast path is off). That is `Heap.alloc` step by step: the mark, the
+allocation list, the bytes (charged against the budget, settled into
+`heap.bytes` when native code leaves, as pushes are); `alloc`'s own check
+(`bytes > next_gc or stress`) cannot fire because the budget held it.
+Anything else -- the budget short, a C call failing, fuel counted for a
+product (`Limits.charge_items`, known when compiling) -- takes `make`,
+whose refusal rule decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAKER, OP, A, B = 11, 12, 13, 14  # ctx words (engine.py's ctx array: appended by this module)
+OBJECTS, NEWMARK, NONES = 15, 16, 17  # ctx words of the inline path: heap.objects (0: off), heap.new_mark, a [None]
+LIT = 0  # (alloc.LIT)
+
+PRELUDE = "declare i64 @PySequence_Repeat(i64, i64)\ndeclare i64 @PyType_GenericAlloc(i64, i64)\ndeclare void @PyErr_Clear()\n"
+MUL = 1  # (alloc.MUL: the one op with an object operand)
+
+
+class ArrayMaker:
+    """alloc.py's allocations for native code, called with PyObject_Vectorcall."""
+
+    def __init__(self, bridge: Any, ctx: Any) -> None:
+        self.bridge = bridge
+        self.ctx = ctx
+        self.fn = self.make
+        ctx[MAKER] = id(self.fn)
+        self.calls = 0  # (how often native code took the slow path: tests)
+        self.nones = [None]
+        ctx[NONES] = id(self.nones)
+        bridge.on_enter = self.enter
+
+    def enter(self) -> None:
+        """At each native entry (HeapBridge.enter): the inline path's words."""
+        from ...heap.heap import Heap
+
+        heap = self.bridge.vm.heap
+        ctx = self.ctx
+        ctx[OBJECTS] = id(heap.objects) if heap.seqs is None and type(heap) is Heap and _fast() else 0
+        ctx[NEWMARK] = id(heap.new_mark)
+
+    def make(self, src: Any = None) -> Any:
+        """HeapBridge's leave, _make and enter (inline: this is the hot path)."""
+        ctx = self.ctx
+        bridge = self.bridge
+        self.calls += 1
+        try:
+            heap = bridge.vm.heap
+            used = bridge.given - ctx[5]
+            if used:
+                heap.bytes += used
+            bridge.given = ctx[5]
+            arr = bridge._make(ctx[OP], src, ctx[A], ctx[B])
+            ctx[5] = bridge.given = 0 if heap.stress else max(0, heap.next_gc - heap.bytes)
+            return arr
+        except BaseException:  # noqa: BLE001 (never unwinds through machine code: refused, the interpreter redoes it)
+            return None
+
+
+def register(llvm: Any) -> None:
+    """The C API functions of the inline path (resolved by MCJIT by name)."""
+    import ctypes
+
+    for name in ("PySequence_Repeat", "PyType_GenericAlloc", "PyErr_Clear"):
+        llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
+
+
+_FAST: list = []
+
+
+def _fast() -> bool:
+    """Whether the inline path knows where `mark` and `items` are (barrier.py's
+    and layout.py's probes) and that a plain Array has no other slot."""
+    if not _FAST:
+        from ...heap.objects import Array
+        from .barrier import mark_offset
+        from .layout import probe
+
+        lay = probe()[0]
+        off = mark_offset()[0]
+        _FAST.append(lay is not None and off is not None and Array.__slots__ == ("items",) and Array.__basicsize__ == 32 and lay.array_items == 24 and off == 16)
+    return _FAST[0]
+
+
+def call(em: Any, op: str, a: str, b: str) -> str:
+    """LLVM IR of alloc.py's allocation `op` (LIT, MUL, FILL + k) with words
+    a, b: inline (module docstring) or through the maker; the new Array's
+    address, or 0 when refused."""
+    if op == str(LIT) or op == str(MUL) and not em.metered:
+        return _inline(em, op, a, b)
+    return _make(em, op, a, b)
+
+
+def _inline(em: Any, op: str, a: str, b: str) -> str:
+    """The inline path with `_make` as its slow path; the result's phi."""
+    from ...heap.objects import CONTAINER, HEADER, SLOT
+
+    L = em.lines
+    low = em._arrays()
+    lay = low.lay
+    fast, slow, done = em.tmp("amfast")[1:], em.tmp("amslow")[1:], em.tmp("amdone")[1:]
+    objs, budget = em.tmp("amobj"), em.tmp("ambud")
+    for w, k in ((objs, OBJECTS), (budget, 5)):
+        p = em.tmp("amp")
+        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
+        L.append(f"  {w} = load i64, i64* {p}")
+    if op == str(LIT):
+        src, n, times = _word(em, NONES), a, a
+    else:
+        src = low.load(a, lay.array_items)
+        cnt = low.load(src, lay.list_size)
+        n, times = em.tmp("amn"), b
+        L.append(f"  {n} = mul i64 {cnt}, {b}")  # (bounded below: checked with the budget)
+    big, size0, size1, size, over, off = em.tmp(), em.tmp(), em.tmp(), em.tmp("amsz"), em.tmp(), em.tmp()
+    L.append(f"  {big} = icmp ugt i64 {n}, 1099511627776")  # (2**40: no overflow below; the budget never covers it)
+    L.append(f"  {size0} = mul i64 {n}, {SLOT}")
+    L.append(f"  {size1} = lshr i64 {n}, 3")
+    L.append(f"  {size} = add i64 {size0}, {HEADER + CONTAINER}")
+    s2 = em.tmp("amsz")
+    L.append(f"  {s2} = add i64 {size}, {size1}")  # (array_bytes(n): runtime/memory.py)
+    L.append(f"  {over} = icmp ugt i64 {s2}, {budget}")
+    L.append(f"  {off} = icmp eq i64 {objs}, 0")
+    o1, o2 = em.tmp(), em.tmp()
+    L.append(f"  {o1} = or i1 {big}, {over}")
+    L.append(f"  {o2} = or i1 {o1}, {off}")
+    L.append(f"  br i1 {o2}, label %{slow}, label %{fast}")
+    em.label(fast)
+    items, arr, bad, bad2, r, bad3 = em.tmp("amit"), em.tmp("amarr"), em.tmp(), em.tmp(), em.tmp(), em.tmp()
+    fail, ok1, ok2 = em.tmp("amfail")[1:], em.tmp("amok")[1:], em.tmp("amok")[1:]
+    L.append(f"  {items} = call i64 @PySequence_Repeat(i64 {src}, i64 {times})")
+    L.append(f"  {bad} = icmp eq i64 {items}, 0")
+    L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
+    em.label(ok1)
+    t = em.tmp("amty")
+    L.append(f'  {t} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
+    L.append(f"  {arr} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
+    L.append(f"  {bad2} = icmp eq i64 {arr}, 0")
+    L.append(f"  br i1 {bad2}, label %{fail}, label %{ok2}")
+    em.label(ok2)
+    mark = _word(em, NEWMARK)
+    low.incref(mark)
+    low.store(arr, 16, mark)  # (HeapObject.mark: _fast checked the offset)
+    low.store(arr, lay.array_items, items)  # (the list's reference: the Array's now)
+    L.append(f"  {r} = call i32 @PyList_Append(i64 {objs}, i64 {arr})")
+    L.append(f"  call void @tvm.decref(i64 {arr})")  # (heap.objects holds it; PyList_Append failing: freed, items with it)
+    L.append(f"  {bad3} = icmp ne i32 {r}, 0")
+    good = em.tmp("amgood")[1:]
+    L.append(f"  br i1 {bad3}, label %{fail}, label %{good}")
+    em.label(good)
+    b1, bp = em.tmp("ambud"), em.tmp("amp")
+    L.append(f"  {b1} = sub i64 {budget}, {s2}")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  store i64 {b1}, i64* {bp}")
+    L.append(f"  br label %{done}")
+    em.label(fail)
+    L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
+    L.append(f"  br label %{slow}")
+    em.label(slow)
+    r2 = _make(em, op, a, b)
+    end = em.tmp("amend")[1:]
+    L.append(f"  br label %{end}")
+    em.label(end)
+    L.append(f"  br label %{done}")
+    em.label(done)
+    out = em.tmp("amres")
+    L.append(f"  {out} = phi i64 [{arr}, %{good}], [{r2}, %{end}]")
+    return out
+
+
+def _word(em: Any, k: int) -> str:
+    p, w = em.tmp("amp"), em.tmp("amw")
+    em.lines.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
+    em.lines.append(f"  {w} = load i64, i64* {p}")
+    return w
+
+
+def _make(em: Any, op: str, a: str, b: str) -> str:
+    """The call of `ArrayMaker.make` (module docstring)."""
+    from .stores import NONE
+
+    L = em.lines
+    words = [(OP, op), (A, a), (B, b)]
+    for k, w in words:
+        p = em.tmp("amp")
+        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
+        L.append(f"  store i64 {w}, i64* {p}")
+    fp, f, ap, r, none, out = em.tmp("amf"), em.tmp("amf"), em.tmp("ama"), em.tmp("amr"), em.tmp("amn"), em.tmp("amo")
+    L.append(f"  {fp} = getelementptr i64, i64* %ctx, i64 {MAKER}")
+    L.append(f"  {f} = load i64, i64* {fp}")
+    L.append(f"  {ap} = getelementptr i64, i64* %ctx, i64 {A}")
+    nargs = 1 if op == str(MUL) else 0
+    L.append(f"  {r} = call i64 @PyObject_Vectorcall(i64 {f}, i64* {ap}, i64 {nargs}, i64 0)")
+    L.append(f"  call void @tvm.decref(i64 {r})")  # (the heap's allocation list holds it; None is immortal enough: ours was a new reference)
+    L.append(f"  {none} = icmp eq i64 {r}, {NONE}")
+    L.append(f"  {out} = select i1 {none}, i64 0, i64 {r}")
+    return out

@@ -1,0 +1,150 @@
+"""The countdown in a register (jit/native/calls.py): loop-free native
+functions take the preemption countdown as an argument and return it with
+their result, and tick at the native calls they make instead of at entry.
+
+What must not be lost with it: a deep recursion without loops still polls
+(a deadline stops it, another fiber gets its turn), fuel and results stay
+identical where the two conventions call each other, and a poll that says
+stop at a call rebuilds every native frame at its exact pc. Each test also
+checks that the code it relies on really took the register convention (the
+LLVM signature in `tvm jit-dump --native`), so it would fail if the
+convention were lost rather than pass on the old one.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from native_helpers import both, cli, native, same, used
+
+from tinyvm.api import VM
+
+FIB = """
+fn fib(n: int) -> int {
+  if n < 2 { return n }
+  return fib(n - 1) + fib(n - 2)
+}
+"""
+
+# Both conventions calling each other: `tri` has loops (ctx[0] in memory)
+# and calls `leaf`, loop-free (the register); `both` is loop-free and calls
+# `tri` and `fib`.
+MIXED = (
+    FIB
+    + """
+fn leaf(i: int, j: int) -> int { return (i * j) % 7 - j / 3 }
+fn tri(n: int) -> int {
+  var s = 0
+  for i in 0..n { for j in 0..i { s += leaf(i, j) } }
+  return s
+}
+fn both(n: int) -> int { return tri(n) + fib(n / 10) }
+print(both(120))
+print(both(200))
+"""
+)
+
+
+def test_loop_free_functions_take_the_countdown_in_a_register() -> None:
+    code, out, _ = cli(["jit-dump", "--native", "-e", FIB + "print(fib(10))\n"])
+    assert code == 0, out
+    out = out.split("--- LLVM IR after optimization")[0]
+    assert "define internal {i64, i64} @f0(i64* %ctx, i64 %depth, i64 %cd, i64 %v1)" in out
+    assert "load i64, i64* %ctx\n" not in out.split("define i32 @entry")[0]  # (no countdown in memory inside fib)
+    out = cli(["jit-dump", "--native", "-e", MIXED])[1]
+    tri = out.split("--- fn tri: native ---")[1].split("--- fn ")[0]
+    assert "define internal {i64, i1} @f0(i64* %ctx, i64 %depth" in tri  # (tri has loops: ctx[0])
+    assert "{i64, i64} @f1(i64* %ctx, i64 %d1, i64 %cd" in tri  # (its call of leaf passes ctx[0]'s value)
+
+
+def test_a_deadline_stops_a_deep_recursion_without_loops() -> None:
+    # fib(47) runs for seconds natively: only the polls at its calls stop it.
+    log: list[str] = []
+    vm = VM(stdout=io.StringIO(), jit="native-eager", jit_log=log.append, timeout=0.2)
+    t0 = time.perf_counter()
+    with pytest.raises(Exception, match="timeout"):
+        vm.run_source(FIB + "print(fib(47))\n", "t.tl")
+    assert time.perf_counter() - t0 < 4
+    assert native("fib", log) and any("native frames): deadline or interrupt" in x for x in log), log
+
+
+def test_another_fiber_preempts_a_deep_recursion_without_loops() -> None:
+    src = (
+        FIB
+        + """
+var order = []
+fn fa() { let r = fib(27); order.push(r) }
+fn fb() { order.push("b") }
+let x = spawn fa()
+let y = spawn fb()
+await x
+await y
+print(order)
+"""
+    )
+    want = io.StringIO()
+    VM(stdout=want).run_source(src, "t.tl")
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+    vm.machine.jit.native.countdown = 1000
+    vm.run_source(src, "t.tl")
+    assert out.getvalue() == want.getvalue() == '["b", 196418]\n'
+    # The poll at a call left with every native frame rebuilt, the
+    # interpreter made that call, and fib ran natively again.
+    assert native("fib", log) and any(" native frames): another fiber is ready" in x for x in log), log
+
+
+def test_mixed_conventions_agree_in_output_and_fuel() -> None:
+    same(MIXED, "both")  # (one module: both, tri, leaf and fib)
+    want = used(MIXED, "off")[:2]
+    n, out, log = used(MIXED, "native-eager")
+    assert (n, out) == want and native("both", log), log
+
+
+@pytest.mark.parametrize("fuel", [40000, 250001, 600000])
+def test_fuel_limits_inside_mixed_conventions_stop_at_the_same_instruction(fuel: int) -> None:
+    want = cli(["run", f"--fuel={fuel}", "-e", MIXED])
+    got = cli(["run", "--jit=native-eager", f"--fuel={fuel}", "-e", MIXED])
+    assert got == want and want[0] == 3 and "out of fuel" in want[2]
+
+
+def test_a_short_countdown_polls_at_calls_without_changing_results() -> None:
+    # A countdown of 3 polls at every third call of a recursion that makes
+    # ~30,000 calls, through both conventions: the results must not change.
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+    vm.machine.jit.native.countdown = 3
+    vm.run_source(MIXED + "print(fib(21))\n", "t.tl")
+    want = io.StringIO()
+    VM(stdout=want).run_source(MIXED + "print(fib(21))\n", "t.tl")
+    assert out.getvalue() == want.getvalue() and native("fib", log), log
+
+
+GROW = """
+fn grow(n: int, x: int) -> int {
+  if n == 0 { return x * 3 }
+  return grow(n - 1, x) + 1
+}
+print(grow(5, 1))
+print(grow(%d, 3074457345618258602))
+"""
+
+
+@pytest.mark.parametrize("depth", [6, 7])
+def test_a_failure_inside_the_inlined_level_of_a_recursion_rebuilds_every_frame(depth: int) -> None:
+    # grow calls itself through a copy LLVM inlines (calls.self_inline): the
+    # overflow at the bottom happens in the copy at one depth and in the
+    # original at the other; the trace must list every frame either way.
+    src = GROW % depth
+    out = cli(["jit-dump", "--native", "-e", src])[1]
+    assert "@f0r(i64* %ctx, i64 %depth, i64 %cd, i64 %v1, i64 %v2) alwaysinline {" in out, out
+    code, stdout, err = same(src, "grow")
+    assert code != 0 and stdout == "8\n" and "OverflowError" in err and "[previous line repeated" in err
+    assert any(f"(pc 25, grow, {depth - 1} native frames): add fails" in x for x in both.log), both.log
