@@ -53,6 +53,7 @@ from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_sta
 from .osr import Merged, Missing
 from .osr import regions as osr_regions
 from .osr import wrapper as osr_wrapper
+from .osr import wrapper_text as osr_wrapper_text
 from .select import WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
@@ -742,26 +743,8 @@ class _FnEmitter:
 
 
 def _osr_wrapper(pc: int, inner: str, ret: str) -> str:
-    """`i32 @osr<pc>(ctx, args, out)`, as @entry: the words of the header's
-    state in args, the result in out, the fail flag returned."""
-    rt = LLTYPE[ret]
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(ret)  # (None: a word)
-    w = [
-        f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
-        "entry:",
-        "  %dp = getelementptr i64, i64* %ctx, i64 1",
-        "  %depth = load i64, i64* %dp",
-        f"  %c = call {{{rt}, i1}} @{inner}(i64* %ctx, i64 %depth, i64* %args)",
-        f"  %r = extractvalue {{{rt}, i1}} %c, 0",
-        f"  %b = extractvalue {{{rt}, i1}} %c, 1",
-        "  %s = zext i1 %b to i32",
-    ]
-    if conv is None:
-        w.append("  store i64 %r, i64* %out")
-    else:
-        w += [f"  %rw = {conv}", "  store i64 %rw, i64* %out"]
-    w += ["  ret i32 %s", "}"]
-    return "\n".join(w) + "\n"
+    """`i32 @osr<pc>(ctx, args, out)` calling the loop's copy `inner` (osr.py)."""
+    return osr_wrapper_text(pc, f"@{inner}(i64* %ctx, i64 %depth, i64* %args)", LLTYPE[ret], ret)
 
 
 def emit_module(

@@ -196,18 +196,25 @@ class Merged:
 
 
 def wrapper(pc: int, fname: str, root: Any, lltype: dict) -> str:
-    """`i32 @osr<pc>(ctx, args, out)`, as emit._osr_wrapper, calling the
-    function itself at mode pc (its parameters undef: the region names
-    none of them but through the words)."""
-    rt = lltype[root.ret]
+    """`i32 @osr<pc>(ctx, args, out)` calling the function itself at mode pc
+    (its parameters undef: the region names none of them but through the words)."""
     params = "".join(f", {lltype[m]} undef" for m in root.params)
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(root.ret)  # (None: a word)
+    return wrapper_text(pc, f"@{fname}(i64* %ctx, i64 %depth, i64 {pc}, i64* %args{params})", lltype[root.ret], root.ret)
+
+
+def wrapper_text(pc: int, call: str, rt: str, ret: str) -> str:
+    """`i32 @osr<pc>(ctx, args, out)`, as @entry: `call` (a callee and its
+    arguments, returning `{rt, i1}`) run with the words of the header's state
+    in args; the result (machine type `ret`) stored in out as a word, the
+    fail flag returned. Both kinds of OSR entry (a copy of the loop, emit.py,
+    or the function itself entered at the header, here) are called this way."""
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(ret)  # (None: a word)
     w = [
         f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
         "entry:",
         "  %dp = getelementptr i64, i64* %ctx, i64 1",
         "  %depth = load i64, i64* %dp",
-        f"  %c = call {{{rt}, i1}} @{fname}(i64* %ctx, i64 %depth, i64 {pc}, i64* %args{params})",
+        f"  %c = call {{{rt}, i1}} {call}",
         f"  %r = extractvalue {{{rt}, i1}} %c, 0",
         f"  %b = extractvalue {{{rt}, i1}} %c, 1",
         "  %s = zext i1 %b to i32",
