@@ -276,3 +276,31 @@ def test_hypothesis_mixed_any_arrays_agree_with_the_interpreter(src: str) -> Non
     want, got = both(src)
     assert got == want, (src, both.log)  # type: ignore[attr-defined]
     assert native("put", both.log), (src, both.log)  # type: ignore[attr-defined]
+
+
+def test_an_int_into_a_float_place_is_converted_natively() -> None:
+    # check_type of an int against `float` (a float field, a typed local):
+    # sitofp, rounding to nearest even as CPython's float(int) does.
+    src = '''
+class P {
+  var x: int = 0
+  var y: float = 0.0
+  fn bump(k: int) -> float {
+    self.x = self.x + k
+    self.y = k
+    let z: float = k * 3
+    return self.y + z
+  }
+}
+fn put(p: P, k: int) -> float {
+  p.y = k
+  return p.y
+}
+let p = P()
+print(p.bump(2), p.x, p.y)
+print(put(p, 9007199254740993), put(p, -9223372036854775807 - 1), put(p, 9223372036854775807), put(p, -3))
+print(p.bump(9007199254740993))
+'''
+    (code, out, err), _ = agree_log(src, "P.bump", "put")
+    assert code == 0 and err == "", err
+    assert out.startswith("8.0 2 2.0\n9007199254740992.0 -9.223372036854776e+18 9.223372036854776e+18 -3.0\n"), out

@@ -23,6 +23,10 @@ module (docs/native.md, "Values native code only carries") adds:
     scalar. A field read or method call needs a class (fields.py refuses
     it), `==` of two such values is refused here (the interpreter's `==` of
     ints compares values, not addresses).
+- **A scalar checked into a typed place** (`check_type` of an int, float
+  or bool: the value stored into a `float` field `self.y = k`): itself, or
+  an int converted to a float (the interpreter's conversion); any other
+  pair stays ineligible (the interpreter raises).
 - **Storing an int, float or bool** into an "ap" (`t[i] = 5`): arrays.py's
   write (the boxing and reference counts of `[int]`/`[float]`/`[bool]`
   stores, no charge, as the interpreter's set_index); a scalar needs no
@@ -116,6 +120,8 @@ def type_op(i: Instr, a: list, ty: Any) -> str | None:
         t = _target(i)
         ty.heap = True
         return _SCALARS.get(t) or "ap"
+    if op == "check_type" and a and a[0] in ("i", "f", "b") and (_SCALARS.get(_target(i)) == a[0] or a == ["i"] and _target(i) == "float"):
+        return _SCALARS[_target(i)]  # (a scalar into a typed place: as it is, or an int converted to a float)
     if op == "set_index" and a[:1] == ["ap"] and len(a) == 3 and a[2] in ("i", "f", "b"):
         if a[1] != "i":
             raise NotEligible("set_index of an [any] array at other than an int")
@@ -131,14 +137,12 @@ def type_op(i: Instr, a: list, ty: Any) -> str | None:
 
 def handles(i: Instr, ty: Any) -> bool:
     """emit.py's hook: whether lower() emits i."""
-    reads = getattr(ty, "_any_reads", None)
-    if not reads and i.op not in ("set_index", "call_method"):
-        return False
+    reads = getattr(ty, "_any_reads", None) or {}
     t = ty.types
     if i.op == "get_index":
-        return i in (reads or {})
+        return i in reads
     if i.op == "check_type":
-        return bool(i.args) and i.args[0] in (reads or {})
+        return bool(i.args) and (i.args[0] in reads or t.get(i.args[0]) in ("i", "f", "b"))
     if i.op == "set_index":
         return t.get(i.args[0]) == "ap" and t.get(i.args[2]) in ("i", "f", "b")
     from .alloc import is_push
@@ -155,6 +159,13 @@ def lower(em: Any, i: Instr) -> None:
         if em.ty._any_reads[i] and _may_drop(em.ty, i):
             _check_ref(em, arr, i, e)
         L.append(f"  %v{i.id} = add i64 {e}, 0")
+        return
+    if i.op == "check_type" and em.ty.types[i.args[0]] != "p":
+        x, k = em.val(i.args[0]), em.ty.types[i.args[0]]
+        if em.ty.types[i] != k:  # (an int into a float place: sitofp rounds to nearest even, as CPython's float(int))
+            L.append(f"  %v{i.id} = sitofp i64 {x} to double")
+        else:
+            L.append(f"  %v{i.id} = " + {"i": f"add i64 {x}, 0", "f": f"fadd double {x}, -0.0", "b": f"or i1 {x}, false"}[k])
         return
     if i.op == "check_type":
         k = _SCALARS.get(_target(i))
