@@ -106,9 +106,19 @@ fn mixed(n: int) -> [any] {
   r.push(7)
   return r
 }
+fn copy(t: [any]) -> [any] {
+  let r: [any] = []
+  var i = 0
+  while i < len(t) {
+    let e = t[i]
+    r.push(e)
+    i = i + 1
+  }
+  return r
+}
 '''
 
-NAMES = ("size", "total", "ftotal", "trues", "nonnil", "build", "mixed")
+NAMES = ("size", "total", "ftotal", "trues", "nonnil", "build", "mixed", "copy")
 
 
 def test_walkers_and_stores_compile_natively_and_agree() -> None:
@@ -121,6 +131,7 @@ print(nonnil([1, nil, 3, nil, 5]))
 print(mixed(8))
 let m = mixed(30)
 print(len(m), m[29], m[30], m[31], m[32], m[33])
+print(size(copy(build(3, 3))), copy([nil, [1], "s", 2.5, 7, nil]))
 '''
     (code, out, err), log = agree_log(src, *NAMES)
     assert code == 0 and err == "", err
@@ -200,7 +211,7 @@ def test_fuel_is_the_interpreters() -> None:
 def test_heap_accounting_of_pushes_is_the_interpreters() -> None:
     def heap(jit: str) -> tuple:
         vm = VM(jit=jit, stdout=io.StringIO(), max_memory=1 << 30)
-        vm.run_source(WALK + "var k = 0\nwhile k < 50 {\n  mixed(20)\n  k = k + 1\n}\n")
+        vm.run_source(WALK + "var k = 0\nwhile k < 50 {\n  mixed(20)\n  copy(build(2, 5))\n  k = k + 1\n}\n")
         h = vm.machine.heap
         return h.bytes, len(h.objects)
 
@@ -236,12 +247,12 @@ var k = 0
 while k < 40 {
   let t = build(3, 3)
   let m = mixed(10)
-  s = s + size(t) + total([k, 1]) + trues([true, false])
+  s = s + size(t) + size(copy(t)) + total([k, 1]) + trues([true, false])
   k = k + 1
 }
 print(s)
 '''
-    (code, _out, err), _ = agree_log(src, "size", "mixed", extra=mode)
+    (code, _out, err), _ = agree_log(src, "size", "mixed", "copy", extra=mode)
     assert code == 0 and err == "", err
 
 

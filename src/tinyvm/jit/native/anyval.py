@@ -58,6 +58,15 @@ def _reads(ty: Any) -> dict:
     return d
 
 
+def _pushed(ty: Any) -> set:
+    """The reads whose value is pushed (per Typed): always checked."""
+    d = getattr(ty, "_any_pushed", None)
+    if d is None:
+        d = set()
+        ty._any_pushed = d
+    return d
+
+
 def _target(i: Instr) -> str:
     return str(i.attrs[0][0]).replace(" ", "") if i.attrs else ""
 
@@ -128,6 +137,13 @@ def type_op(i: Instr, a: list, ty: Any) -> str | None:
         ty.heap = True
         ty.effects.append(i)
         return "v"
+    if is_push(i) and a == ["ap", "p"] and i.args[1] in _reads(ty):
+        # (an element pushed as read: checked nil or a heap object at its
+        # read, so the interpreter's element_charge is ELEMENT: construct.py's push)
+        _pushed(ty).add(i.args[1])
+        ty.heap = ty.allocs = True
+        ty.effects.append(i)
+        return "v"
     if is_push(i) and a[:1] == ["ap"] and len(a) == 2 and a[1] in ("i", "f", "b"):
         ty.heap = ty.allocs = True
         ty.effects.append(i)
@@ -147,7 +163,7 @@ def handles(i: Instr, ty: Any) -> bool:
         return t.get(i.args[0]) == "ap" and t.get(i.args[2]) in ("i", "f", "b")
     from .alloc import is_push
 
-    return is_push(i) and t.get(i.args[0]) == "ap" and t.get(i.args[1]) in ("i", "f", "b")
+    return is_push(i) and t.get(i.args[0]) == "ap" and (t.get(i.args[1]) in ("i", "f", "b") or i.args[1] in reads)
 
 
 def lower(em: Any, i: Instr) -> None:
@@ -156,7 +172,7 @@ def lower(em: Any, i: Instr) -> None:
     L = em.lines
     if i.op == "get_index":
         e = arr.load(arr.slot(i.args[0], i.args[1], i), 0)
-        if em.ty._any_reads[i] and _may_drop(em.ty, i):
+        if em.ty._any_reads[i] and (_may_drop(em.ty, i) or i in _pushed(em.ty)):
             _check_ref(em, arr, i, e)
         L.append(f"  %v{i.id} = add i64 {e}, 0")
         return
@@ -179,6 +195,11 @@ def lower(em: Any, i: Instr) -> None:
     if i.op == "set_index":
         a = arr.slot(i.args[0], i.args[1], i)
         arr.write(i, em.ty.types[i.args[2]], a, i.args[2])
+        return
+    if em.ty.types[i.args[1]] == "p":
+        from .construct import _push
+
+        _push(em, i)  # (an element read and checked: nil or a heap object, charged ELEMENT, the barrier)
         return
     from .alloc import AllocLowering
 
