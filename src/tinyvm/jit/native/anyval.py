@@ -11,12 +11,17 @@ module (docs/native.md, "Values native code only carries") adds:
     read, whose failure exit is at the check's pc (the interpreter converts
     (an int into a float) or raises its own error with its trace). The
     element is then never held, so it may be an int only the array owns.
-  - Otherwise an opaque reference "p" of no class: the read checks the
+  - Otherwise an opaque reference "p" of no class, borrowed. Where the
+    function may drop the array's reference to it (a store into an array,
+    a call of any kind) or returns it, or pushes it, the read checks the
     element is nil or a guest heap object (an `Array`, `Instance` or
     `Record`: alive in the heap's lists until a collection, which never
     runs in native code, so held borrowed even if the slot is overwritten
     later); anything else (an int, a string, a closure...) is a failure
-    exit at the read's pc and the interpreter continues. Its uses are what
+    exit at the read's pc and the interpreter continues. Elsewhere nothing
+    can overwrite the slot and any element is held unchecked (`if e !=
+    nil { let x: int = e }`). A pushed read's element_charge is then
+    ELEMENT (construct.py's push of an object). Its uses are what
     a reference of no known class allows: `== nil`/`!= nil`, stored,
     pushed, passed, returned, a phi (frame states), and `check_type` to
     `[any]` (the element's type is `Array` with a list of items: "ap") or a
