@@ -300,11 +300,11 @@ class AllocLowering:
         self.refused(r, i)
         L.append(f"  {res} = add i64 {r}, 0")
 
-    def push(self, i: Instr) -> None:
+    def push(self, i: Instr, kind: str | None = None) -> None:
         em, low = self.em, self.low
         L = em.lines
         arr, v = i.args
-        k = em.ty.types[arr][1]
+        k = kind or em.ty.types[arr][1]  # (kind: a scalar pushed onto an [any] array, anyval.py)
         # The charge (runtime/memory.py element_charge), against the budget.
         if k == "i":
             x = em.val(v)

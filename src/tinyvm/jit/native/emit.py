@@ -47,7 +47,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import arraymaker, calls, construct, fields, objects, stores
+from . import anyval, arraymaker, calls, construct, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .osr import Merged, Missing
@@ -62,6 +62,7 @@ EXACT_DEOPT = True
 
 _ARRAY_OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))  # (arrays.OPS)
 _ALLOC_OPS = frozenset(("array", "mul", "call", "call_method", "check_type"))  # (alloc.py)
+_ANY_OPS = frozenset(("get_index", "check_type", "set_index", "call_method"))  # (anyval.py)
 _CONSTRUCT_OPS = frozenset(("load_global", "call", "call_typed", "call_method"))  # (construct.py)
 
 LLTYPE = {"i": "i64", "f": "double", "b": "i1", "ai": "i64", "af": "i64", "ab": "i64", "p": "i64", "n": "i1"}  # (arrays, "p": an address; "n": nil, always false)
@@ -588,6 +589,9 @@ class _FnEmitter:
 
     def instr(self, i: Instr) -> None:
         op = i.op
+        if op in _ANY_OPS and anyval.handles(i, self.ty):
+            anyval.lower(self, i)  # (elements of [any] arrays, scalars stored into them)
+            return
         if op in _CONSTRUCT_OPS and construct.handles(i, self.ty):
             construct.lower(self, i)
             return

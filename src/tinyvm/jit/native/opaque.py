@@ -26,15 +26,14 @@ carries"):
   object, an array, nil: stores.py, with the write barrier); the
   interpreter stores unchecked too.
 
-Exactness: nothing reads an element of an `[any]` array here (get_index of
-an "ap" needs the array's declared element class, fields.py: an `[any]`
-has none, so such a read stays ineligible), and an int, float or bool
-never goes into one (a scalar stored or pushed into an "ap" is
-ineligible: it would need boxing). So every reference native code holds is
-a heap object (or None), alive until a collection, which never runs while
-native code runs (alloc.py): a value native code only carries needs no
-check, no reference of its own and no new deopt rule (deopt.py rebuilds
-"ap" slots by address already).
+Exactness: nothing here reads an element of an `[any]` array or stores a
+scalar into one; anyval.py does both (a read checks the element is nil or
+a heap object wherever the array's reference to it could be dropped, a
+scalar is boxed). So every reference native code holds borrowed past such
+a point is a heap object (or None), alive until a collection, which never
+runs while native code runs (alloc.py): a value native code only carries
+needs no check, no reference of its own and no new deopt rule (deopt.py
+rebuilds "ap" slots by address already).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import construct, fields, objects, opaque
+from . import anyval, construct, fields, objects, opaque
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -268,6 +268,9 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return "b"  # (objects, nil, optional scalars: objects.py)
     if any(x in objects.OPT for x in a):
         raise NotEligible(f"{op} of an optional scalar")
+    t = anyval.type_op(i, a, ty)  # (elements of [any] arrays, scalars stored into them: anyval.py)
+    if t is not None:
+        return t
     t = construct.type_op(i, a, ty) or opaque.type_op(i, a, ty)  # (literals of references: opaque.py)
     if t is not None:
         return t
