@@ -80,3 +80,12 @@ def agree_log(src: str, *names: str, extra: tuple = ()) -> tuple[tuple[int, str,
 def agree(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
     """agree_log's result without the log."""
     return agree_log(src, *names, extra=extra)[0]
+
+
+def heap_after(src: str, jit: str) -> tuple[int, int]:
+    """(heap bytes, heap objects) after running src on a VM with `jit`
+    (a 1 GiB limit: the accounting is compared, not the limit)."""
+    vm = VM(jit=jit, stdout=io.StringIO(), max_memory=1 << 30)
+    vm.run_source(src)
+    h = vm.machine.heap
+    return h.bytes, len(h.objects)

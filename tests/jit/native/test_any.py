@@ -16,7 +16,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import agree, agree_log, both, native, used
+from native_helpers import agree, agree_log, both, heap_after, native, used
 
 from tinyvm.api import VM
 
@@ -209,13 +209,8 @@ def test_fuel_is_the_interpreters() -> None:
 
 
 def test_heap_accounting_of_pushes_is_the_interpreters() -> None:
-    def heap(jit: str) -> tuple:
-        vm = VM(jit=jit, stdout=io.StringIO(), max_memory=1 << 30)
-        vm.run_source(WALK + "var k = 0\nwhile k < 50 {\n  mixed(20)\n  copy(build(2, 5))\n  k = k + 1\n}\n")
-        h = vm.machine.heap
-        return h.bytes, len(h.objects)
-
-    assert heap("native-eager") == heap("off")
+    src = WALK + "var k = 0\nwhile k < 50 {\n  mixed(20)\n  copy(build(2, 5))\n  k = k + 1\n}\n"
+    assert heap_after(src, "native-eager") == heap_after(src, "off")
 
 
 def test_reference_counts_stay_flat() -> None:

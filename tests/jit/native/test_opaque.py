@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, cli, native, same, used
+from native_helpers import both, cli, heap_after, native, same, used
 
 from tinyvm.api import VM
 
@@ -221,13 +221,8 @@ def test_the_environment_switches_stress_and_verify(monkeypatch: pytest.MonkeyPa
 
 
 def test_heap_accounting_is_the_interpreters() -> None:
-    def heap(jit: str) -> tuple:
-        vm = VM(jit=jit, stdout=io.StringIO(), max_memory=1 << 30)
-        vm.run_source(tree(10, 5))
-        h = vm.machine.heap
-        return h.bytes, len(h.objects)
-
-    assert heap("native-eager") == heap("off")
+    src = tree(10, 5)
+    assert heap_after(src, "native-eager") == heap_after(src, "off")
 
 
 def test_reference_counts_stay_flat() -> None:
