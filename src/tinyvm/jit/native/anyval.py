@@ -194,7 +194,7 @@ def lower(em: Any, i: Instr) -> None:
         if k is not None:
             arr.read(i, k, x)  # (a failure exit at the check's pc: the interpreter converts or raises)
             return
-        _check_array(em, arr, i, x)
+        arr.check_array(i, x)
         L.append(f"  %v{i.id} = add i64 {x}, 0")
         return
     if i.op == "set_index":
@@ -264,17 +264,3 @@ def _check_ref(em: Any, arr: Any, i: Instr, e: str) -> None:
     bad = em.tmp("bt")
     L.append(f"  {bad} = xor i1 {acc}, true")
     em.fail_if(bad, i)
-
-
-def _check_array(em: Any, arr: Any, i: Instr, x: str) -> None:
-    """Fail at i unless x is an Array whose items are a list (as fields.py's
-    read of an array field; None fails: its type is not Array)."""
-    L = em.lines
-    t, w, bad = arr.load(x, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-    L.append(f'  {w} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
-    L.append(f"  {bad} = icmp ne i64 {t}, {w}")
-    em.fail_if(bad, i)
-    items = arr.load(x, arr.lay.array_items)
-    lt, bad2 = arr.load(items, arr.lay.type), em.tmp("bt")
-    L.append(f"  {bad2} = icmp ne i64 {lt}, ptrtoint (i8* @PyList_Type to i64)")
-    em.fail_if(bad2, i)

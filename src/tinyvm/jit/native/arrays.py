@@ -244,6 +244,19 @@ class ArrayLowering:
             new = self.box_int(i, v)
         self.replace(i, a, old, new)
 
+    def check_array(self, i: Instr, x: str) -> None:
+        """Fail at i unless x is a guest Array whose items are a list (what an
+        array parameter's entry check proves; None fails: its type is not Array)."""
+        em, L = self.em, self.em.lines
+        t, w, bad = self.load(x, self.lay.type), em.tmp("cls"), em.tmp("bt")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
+        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        em.fail_if(bad, i)
+        items = self.load(x, self.lay.array_items)
+        lt, bad2 = self.load(items, self.lay.type), em.tmp("bt")
+        L.append(f"  {bad2} = icmp ne i64 {lt}, ptrtoint (i8* @PyList_Type to i64)")
+        em.fail_if(bad2, i)
+
     def store_float(self, old: str, v: str, done: str) -> str:
         """Store double v over `old`, the object a slot (an array's or a
         field's dict entry) holds: in place when old is a float nothing else

@@ -137,13 +137,8 @@ def call_tick(em: Any, i: Instr) -> None:
     pre = em.cur
     L.append(f"  br i1 {z}, label %{poll}, label %{cont}, !prof !0")
     em.label(poll)
-    pp, pf, fp, npv, nz = em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp()
-    L.append(f"  {pp} = getelementptr i64, i64* %ctx, i64 2")
-    L.append(f"  {pf} = load i64, i64* {pp}")
-    L.append(f"  {fp} = inttoptr i64 {pf} to i64 ()*")
-    L.append(f"  {npv} = call i64 {fp}()")
-    L.append(f"  {nz} = icmp sle i64 {npv}, 0")
-    em.exit_to(nz, exit_state(i.state, em.ty.types, reason="poll at a call"))
+    npv = em.poll()
+    em.exit_if_stop(npv, exit_state(i.state, em.ty.types, reason="poll at a call"))
     back = em.cur
     L.append(f"  br label %{cont}")
     em.label(cont)

@@ -383,16 +383,27 @@ class _FnEmitter:
         poll, cont = self.tmp("poll")[1:], self.tmp("go")[1:]
         L.append(f"  br i1 {z}, label %{poll}, label %{cont}, !prof !0")
         self.label(poll)
-        pp, pf, fp, npv, nz = self.tmp(), self.tmp(), self.tmp(), self.tmp(), self.tmp()
+        npv = self.poll()
+        L.append(f"  store i64 {npv}, i64* %ctx")
+        self.exit_if_stop(npv, es)
+        L.append(f"  br label %{cont}")
+        self.label(cont)
+
+    def poll(self) -> str:
+        """Call the poll callback (ctx word 2): the new countdown, <= 0 to stop."""
+        L = self.lines
+        pp, pf, fp, npv = self.tmp(), self.tmp(), self.tmp(), self.tmp()
         L.append(f"  {pp} = getelementptr i64, i64* %ctx, i64 2")
         L.append(f"  {pf} = load i64, i64* {pp}")
         L.append(f"  {fp} = inttoptr i64 {pf} to i64 ()*")
         L.append(f"  {npv} = call i64 {fp}()")
-        L.append(f"  store i64 {npv}, i64* %ctx")
-        L.append(f"  {nz} = icmp sle i64 {npv}, 0")
+        return npv
+
+    def exit_if_stop(self, npv: str, es: ExitState) -> None:
+        """Leave to es when the poll's answer npv says stop (<= 0)."""
+        nz = self.tmp()
+        self.lines.append(f"  {nz} = icmp sle i64 {npv}, 0")
         self.exit_to(nz, es)
-        L.append(f"  br label %{cont}")
-        self.label(cont)
 
     def emit(self) -> str:
         ty = self.ty

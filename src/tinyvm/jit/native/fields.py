@@ -679,14 +679,7 @@ class FieldLowering:
         # a list, as the entry checks of a parameter) or an instance/record
         # (its type is checked where it is used).
         if m in ("ai", "af", "ab", OBJ_ARRAY):
-            t, w, bad = arr.load(e, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-            L.append(f'  {w} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
-            L.append(f"  {bad} = icmp ne i64 {t}, {w}")
-            em.fail_if(bad, i)
-            items = arr.load(e, arr.lay.array_items)
-            lt, bad2 = arr.load(items, arr.lay.type), em.tmp("bt")
-            L.append(f"  {bad2} = icmp ne i64 {lt}, ptrtoint (i8* @PyList_Type to i64)")
-            em.fail_if(bad2, i)
+            arr.check_array(i, e)
         L.append(f"  %v{i.id} = add i64 {e}, 0")
 
     def write(self, i: Instr, m: str, d: str, key: str, old: str) -> None:
