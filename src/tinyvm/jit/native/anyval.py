@@ -249,7 +249,7 @@ def _may_drop(ty: Any, i: Instr) -> bool:
 
 def _check_ref(em: Any, arr: Any, i: Instr, e: str) -> None:
     """Fail at i unless e is None or an Array, Instance or Record."""
-    from .stores import NONE
+    from .objects import NONE
 
     L = em.lines
     t = arr.load(e, arr.lay.type)

@@ -216,7 +216,7 @@ def _word(em: Any, k: int) -> str:
 
 def _make(em: Any, op: str, a: str, b: str) -> str:
     """The call of `ArrayMaker.make` (module docstring)."""
-    from .stores import NONE
+    from .objects import NONE
 
     L = em.lines
     words = [(OP, op), (A, a), (B, b)]

@@ -66,9 +66,8 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import construct, fields, objects, stores
+from . import arraymaker, construct, fields, objects, stores
 from .alloc import HeapBridge
-from . import arraymaker
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
 from .cache import NativeCache, make_key

@@ -34,12 +34,11 @@ import ctypes
 from typing import Any
 
 from ...ir.nodes import Instr
+from .objects import NONE  # (Py_None's address, bound by objects.py)
 
-# Py_None, by a name of this module's own (bound by `register`, so the IR
-# holds no address of the process that made it); the dict version counter
-# of inline dict stores (`dict_set`).
-PRELUDE = '@"tvm.stores.none" = external global i8\n@"tvm.stores.dictver" = external global i64\n'
-NONE = 'ptrtoint (i8* @"tvm.stores.none" to i64)'
+# The dict version counter of inline dict stores (`dict_set`), by a name
+# bound in `register` (the IR holds no address of the process that made it).
+PRELUDE = '@"tvm.stores.dictver" = external global i64\n'
 
 # A dict's `ma_version_tag` (PEP 509: changes at every modification, globally
 # unique) is the word after ma_used on CPython 3.11 (checked by
@@ -54,9 +53,7 @@ _REFS = frozenset(("p", "ap", "ai", "af", "ab", "n"))  # machine values that are
 
 
 def register(llvm: Any) -> None:
-    """Py_None's address and the version counter, by the names PRELUDE
-    declares (MCJIT resolves them)."""
-    llvm.add_symbol("tvm.stores.none", id(None))
+    """The version counter, by the name PRELUDE declares (MCJIT resolves it)."""
     llvm.add_symbol("tvm.stores.dictver", ctypes.addressof(_VERSIONS))
 
 
