@@ -235,7 +235,7 @@ class _Options:
             return int(text)
 
         self.jit = [
-            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops), eager (every function at its first call), native or native-eager (the same plus machine code for typed hot code: scalars, arrays of them, scalar fields; docs/native.md); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on, eager, native or native-eager"),
+            Option(("--jit",), "jit", "the JIT tier: off, on (hot code that has loops), eager (every function at its first call), native or native-eager (the same plus machine code for typed hot code: scalars, arrays, fields, objects and nil; docs/native.md); also TVM_JIT (default off)", REQUIRED, "MODE", jit_mode, "off, on, eager, native or native-eager"),
             Option(("--jit-log",), "jit_log", "one line per JIT event on stderr: compiled, not compiled, deopt, recompiled, given up"),
             Option(("--jit-threshold",), "jit_threshold", "calls (and loop back-edges) before --jit=on compiles (default 100,1000; also TVM_JIT_THRESHOLD)", REQUIRED, "CALLS[,LOOPS]", jit_threshold),
             Option(("--jit-stress",), "jit_stress", "fail every guard and exit of compiled code with probability 1/8, seeded (also TVM_JIT_STRESS)", REQUIRED, "SEED", seed),
