@@ -28,7 +28,8 @@ new object from `PyLong_FromLongLong` / `PyFloat_FromDouble` -- replaces the old
 Py_DECREF does (`_Py_Dealloc` at zero). A float store into a slot whose old
 float has no other reference (count 1: only this list holds it) overwrites
 ob_fval in place instead: no one else can see that object, and NBody-like
-loops then allocate nothing. Only scalars are ever stored, so no GC write
+loops then allocate nothing; an int of count 1 gets its digits rewritten
+the same way when it has room for them (store_int). Only scalars are ever stored, so no GC write
 barrier is needed (the barrier exists for heap references stored into old
 or black objects; a scalar is neither young nor white).
 
@@ -241,7 +242,12 @@ class ArrayLowering:
             em.label(done)
             return
         else:
-            new = self.box_int(i, v)
+            done = em.tmp("stored")[1:]
+            new = self.store_int(i, old, v, done)
+            self.replace(i, a, old, new)
+            L.append(f"  br label %{done}")
+            em.label(done)
+            return
         self.replace(i, a, old, new)
 
     def check_array(self, i: Instr, x: str) -> None:
@@ -281,6 +287,71 @@ class ArrayLowering:
         new = em.tmp("new")
         L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
         return new
+
+    def store_int(self, i: Instr, old: str, v: str, done: str) -> str:
+        """Store int64 v over `old`, the object a slot holds: in place when
+        old is an int nothing else references (count 1) with room for v's
+        digits (then on to label `done`); else, in the block this leaves
+        open, a new reference from box_int for the caller to put in the slot.
+
+        As store_float, for ints: Bounce's positions and velocities, Towers'
+        and List's counters above CPython's small-int cache (256) allocated
+        a new int per store. Writing in place is safe because no one can
+        see the object: the slot's reference is its only one, native code
+        holds ints unboxed, and an `[any]` element held as a borrowed
+        reference is checked to be a heap object before any store
+        (anyval.py). Room: an int of |ob_size| digits has that many (at
+        least one: CPython 3.11's _PyLong_New), so v fits when it needs no
+        more digits than old has; the result is normalised (ob_size counts
+        v's digits, 0 for 0). |v| < 2^60 only (two digits); beyond, a box."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        typ = self.load(old, lay.type)
+        rc = self.load(old, lay.refcnt)
+        isi, one, mine = em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {isi} = icmp eq i64 {typ}, {_INT_T}")
+        L.append(f"  {one} = icmp eq i64 {rc}, 1")
+        L.append(f"  {mine} = and i1 {isi}, {one}")
+        room, box = em.tmp("room")[1:], em.tmp("box")[1:]
+        L.append(f"  br i1 {mine}, label %{room}, label %{box}")
+        em.label(room)
+        size = self.load(old, lay.long_size)
+        t = [em.tmp() for _ in range(14)]
+        sneg, neg_s, cap, neg, nv, mag, small, zero, nd1, nd, fits0, fits1, fits, cap2 = t
+        L.append(f"  {sneg} = icmp slt i64 {size}, 0")
+        L.append(f"  {neg_s} = sub i64 0, {size}")
+        L.append(f"  {cap} = select i1 {sneg}, i64 {neg_s}, i64 {size}")
+        L.append(f"  {neg} = icmp slt i64 {v}, 0")
+        L.append(f"  {nv} = sub i64 0, {v}")
+        L.append(f"  {mag} = select i1 {neg}, i64 {nv}, i64 {v}")  # (INT64_MIN: 2^63 unsigned, no room)
+        L.append(f"  {small} = icmp ult i64 {mag}, {1 << lay.digit_bits}")
+        L.append(f"  {zero} = icmp eq i64 {mag}, 0")
+        L.append(f"  {nd1} = select i1 {small}, i64 1, i64 2")
+        L.append(f"  {nd} = select i1 {zero}, i64 0, i64 {nd1}")
+        L.append(f"  {fits0} = icmp ult i64 {mag}, {1 << (2 * lay.digit_bits)}")
+        L.append(f"  {fits1} = icmp ule i64 {nd}, {cap}")
+        L.append(f"  {fits} = and i1 {fits0}, {fits1}")
+        write = em.tmp("inpl")[1:]
+        L.append(f"  br i1 {fits}, label %{write}, label %{box}")
+        em.label(write)
+        sn, sv, d0, d0w, hi = em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp()
+        L.append(f"  {sn} = sub i64 0, {nd}")
+        L.append(f"  {sv} = select i1 {neg}, i64 {sn}, i64 {nd}")
+        self.store(old, lay.long_size, sv)
+        L.append(f"  {d0} = and i64 {mag}, {(1 << lay.digit_bits) - 1}")
+        L.append(f"  {d0w} = trunc i64 {d0} to i32")
+        self.store(old, lay.long_digit, d0w, "i32")
+        L.append(f"  {cap2} = icmp uge i64 {cap}, 2")
+        two = em.tmp("d1")[1:]
+        L.append(f"  br i1 {cap2}, label %{two}, label %{done}")
+        em.label(two)
+        d1w = em.tmp()
+        L.append(f"  {hi} = lshr i64 {mag}, {lay.digit_bits}")
+        L.append(f"  {d1w} = trunc i64 {hi} to i32")
+        self.store(old, lay.long_digit + 4, d1w, "i32")
+        L.append(f"  br label %{done}")
+        em.label(box)
+        return self.box_int(i, v)
 
     def box_int(self, i: Instr, v: str) -> str:
         """A new reference to an int object of value `v`: CPython's cached

@@ -37,7 +37,8 @@ Writes (`set_field_proven`: the checker proved the value's type; an effect
 in Typed.effects): the old value is looked up as above (missing: a failure
 exit, the interpreter raises or, for an open class, adds it); a float
 whose only reference is the dict's (count 1) is overwritten in place (no
-one else can see that object: NBody-like updates then allocate nothing);
+one else can see that object: NBody-like updates then allocate nothing),
+as is an int of count 1 with room for the new digits (arrays.store_int);
 otherwise the value is boxed (PyFloat_FromDouble, a cached small int or
 PyLong_FromLongLong, a bool singleton) and replaces the old one in the
 entry the inline lookup found (`stores.dict_set`; `PyDict_SetItem` when
@@ -699,7 +700,7 @@ class FieldLowering:
             L.append(f"  {new} = select i1 {v}, i64 ptrtoint (i8* @_Py_TrueStruct to i64), i64 ptrtoint (i8* @_Py_FalseStruct to i64)")
             arr.incref(new)
         else:
-            new = arr.box_int(i, v)
+            new = arr.store_int(i, old, v, done)
         if m == "f":  # (box_int checks its own call; a bool is a singleton)
             null = em.tmp("null")
             L.append(f"  {null} = icmp eq i64 {new}, 0")
