@@ -180,3 +180,21 @@ def test_table_ratios_and_geomeans() -> None:
     assert "20.00x" in steady and "8.00x" in steady
     assert "12.65x (2)" in steady  # sqrt(20 * 8)
     assert "10.00x" in first and "8.94x (2)" in first  # 40/4, 80/10: sqrt(10 * 8)
+
+
+def test_outer_sets_every_benchmarks_outer_count_and_keeps_inner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # A fake runtime that prints the lines a harness prints for the counts it gets.
+    script = "import sys; n, o = sys.argv[1], int(sys.argv[2]); [print(f'{n}: iterations=1 runtime: 10us') for i in range(o)]"
+    seen: list[tuple[str, int, int]] = []
+
+    class Fake(h.Runtime):
+        def run(self, name: str, outer: int, inner: int) -> h.Measurement:
+            seen.append((name, outer, inner))
+            return super().run(name, outer, inner)
+
+    monkeypatch.setattr(h, "tinyvm_runtime", lambda t: Fake("tinyvm-" + t, [sys.executable, "-c", script], Path.cwd()))
+    assert h.main(["--no-reference", "--outer", "7", "Bounce", "Mandelbrot"]) == 0
+    assert seen == [("Bounce", 7, h.DEFAULT["Bounce"][1]), ("Mandelbrot", 7, h.DEFAULT["Mandelbrot"][1])]
+    assert "Bounce 7x15, Mandelbrot 7x500" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        h.main(["--outer", "1", "Bounce"])
