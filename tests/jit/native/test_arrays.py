@@ -24,7 +24,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import both, native, same
+from native_helpers import agree_log, both, native, same, used
 
 from tinyvm.api import VM
 from tinyvm.jit.native import emit
@@ -424,3 +424,63 @@ print(c.count([true, false, true], 4611686018427387904), c.hits)
 """
     code, out, err = same(src, "permute", "Counter.count")
     assert code == 1 and out.startswith("8660 [1, 0, 2, 3, 4, 5] nil") and "OverflowError" in err and "at Counter.count (" in err
+
+
+FOR_IN_SCALARS = """
+fn isum(xs: [int]) -> int {
+  var s = 0
+  for x in xs { s = s + x * 2 }
+  return s
+}
+fn fsum(xs: [float]) -> float {
+  var s = 0.0
+  for x in xs { s = s + x }
+  return s
+}
+fn count(bs: [bool]) -> int {
+  var n = 0
+  for b in bs { if b { n += 1 } }
+  return n
+}
+fn grow(xs: [int]) -> int {
+  var n = 0
+  for x in xs {
+    if n < 3 { xs.push(x + 100) }
+    n += 1
+  }
+  return n
+}
+print(isum([1, 2, 3, 1 << 40, -5]), isum([]))
+print(fsum([0.5, -0.0, 1e300, 1e300]), fsum([]), fsum([-0.0]))
+print(count([true, false, true, true]))
+let ys = [1, 2]
+print(grow(ys), ys)
+let bad: any = [1, 2, "three", 4]
+print(isum([1, 2, 4611686018427387904]))
+"""
+
+
+@pytest.mark.parametrize("mode", [(), ("--gc-stress", "--gc-verify"), ("--gc", "generational", "--gc-verify")], ids=lambda m: " ".join(m) or "default")
+def test_for_in_over_arrays_of_scalars_agrees_with_the_interpreter(mode: tuple) -> None:
+    # `for x in xs` over [int]/[float]/[bool] (fields._iter_type): no iterator
+    # allocated, each element unboxed as xs[i] is, the length read at every
+    # step (grow's pushes are seen); the overflow at the third element of the
+    # last call leaves at the exact pc with a real Iterator rebuilt.
+    (code, out, err), log = agree_log(FOR_IN_SCALARS, "isum", "fsum", "count", "grow", extra=mode)
+    assert code == 1 and "OverflowError" in err and "at isum" in err, err
+    assert out.splitlines()[:4] == ["2199023255554 0", "2e+300 0.0 0.0", "3", "5 [1, 2, 101, 102, 201]"]
+    assert any("isum deopt at" in x and "mul fails" in x for x in log), log
+
+
+def test_a_wrong_element_type_leaves_at_the_for_iter_with_the_interpreters_error() -> None:
+    src = FOR_IN_SCALARS.replace("print(isum([1, 2, 4611686018427387904]))", "print(isum(bad))")
+    (code, _, err), log = agree_log(src, "isum")
+    assert code == 1 and "TypeError: unsupported operand types" in err and "at isum" in err, err
+    assert any("isum deopt at" in x and "for_iter fails" in x for x in log), log
+
+
+def test_for_in_over_scalars_counts_the_same_fuel() -> None:
+    want = used(FOR_IN_SCALARS, "off")
+    got = used(FOR_IN_SCALARS, "native-eager")
+    assert got[:2] == want[:2]
+    assert native("isum", got[2]) and native("grow", got[2]), got[2]

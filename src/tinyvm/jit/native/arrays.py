@@ -159,11 +159,12 @@ class ArrayLowering:
         else:
             self.write(i, kind, a, i.args[2])
 
-    def read(self, i: Instr, kind: str, e: str) -> None:
-        """%v<i> = the unboxed element `e` (a PyObject address) of kind i/f/b."""
+    def read(self, i: Instr, kind: str, e: str, r: str = "") -> None:
+        """%v<i> (or `r`) = the unboxed element `e` (a PyObject address) of
+        kind i/f/b; another type fails at i."""
         em, lay = self.em, self.lay
         L = em.lines
-        r = f"%v{i.id}"
+        r = r or f"%v{i.id}"
         if kind == "b":
             t, f, ok, bad = em.tmp(), em.tmp(), em.tmp(), em.tmp()
             L.append(f"  {t} = icmp eq i64 {e}, {_TRUE}")

@@ -71,7 +71,7 @@ from . import objects
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
 OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): get_index, len, set_index (stores.py)
-ITER_OPS = frozenset(("get_iter", "for_iter", "iter_done"))  # `for x in a` over an array of objects, no iterator allocated
+ITER_OPS = frozenset(("get_iter", "for_iter", "iter_done"))  # `for x in a` over an array of objects or scalars, no iterator allocated
 BUILTINS = frozenset(("abs", "sqrt"))
 METHOD_CALLS = frozenset(("call_method", "call_method_typed"))  # built-ins native code computes itself (a used result)
 
@@ -333,16 +333,22 @@ def type_op(i: Instr, a: list, ty: Any) -> str:
 
 
 def _iter_type(i: Instr, a: list, ty: Any) -> str:
-    """`for x in a`, a an array of objects: the iterator is machine type "it"
-    (the array's address; its position is a stack slot of the native frame,
-    and a deopt rebuilds a real Iterator from both: deopt.py ITER)."""
+    """`for x in a`, a an array of objects or of scalars: the iterator is
+    machine type "it" (the array's address; its position is a stack slot of
+    the native frame, and a deopt rebuilds a real Iterator from both:
+    deopt.py ITER); each element is an object "p", or unboxed as `a[i]` is."""
     from .objects import strip
     from .select import NotEligible
 
     op = i.op
+    if op == "get_iter" and a[0] in _SCALAR_ARRAYS:
+        ty.heap = True
+        return "it"
+    if op == "for_iter" and a[0] == "it" and ty.types.get(i.args[0].args[0]) in _SCALAR_ARRAYS:
+        return ty.types[i.args[0].args[0]][1]
     if op == "get_iter":
         if a[0] != OBJ_ARRAY or i.args[0] not in ty.objs:
-            raise NotEligible("get_iter of something else than an array of objects")
+            raise NotEligible("get_iter of something else than an array of objects or scalars")
         ty.objs[i] = strip(ty.objs[i.args[0]].elem)
         ty.heap = True
         return "it"
@@ -354,6 +360,9 @@ def _iter_type(i: Instr, a: list, ty: Any) -> str:
     if i.args[0].op != "for_iter":
         raise NotEligible("iter_done of something else than a for_iter")
     return "b"
+
+
+_SCALAR_ARRAYS = ("ai", "af", "ab")
 
 
 def entry_lines(em: Any) -> list[str]:
@@ -769,14 +778,21 @@ class FieldLowering:
         L.append(f"  {off} = mul i64 {p}, 8")
         L.append(f"  {a} = add i64 {vec}, {off}")
         e = arr.load(a, 0)
+        kind = em.ty.types[i]
+        if kind != "p":  # (a scalar, unboxed before the position moves: a wrong type fails at this FOR_ITER, which the interpreter runs again)
+            x = em.tmp("el")
+            arr.read(i, kind, e, x)
+            e = x
         L.append(f"  {p1} = add i64 {p}, 1")
         L.append(f"  store i64 {p1}, i64* %it{it.id}")
+        got = em.cur
         L.append(f"  br label %{join}")
         em.label(fin)
         L.append(f"  br label %{join}")
         em.label(join)
-        L.append(f"  {r} = phi i64 [ {e}, %{nxt} ], [ 0, %{fin} ]")
-        L.append(f"  %done{i.id} = phi i1 [ false, %{nxt} ], [ true, %{fin} ]")
+        llt, zero = {"i": ("i64", "0"), "f": ("double", "0.0"), "b": ("i1", "false")}.get(kind, ("i64", "0"))
+        L.append(f"  {r} = phi {llt} [ {e}, %{got} ], [ {zero}, %{fin} ]")
+        L.append(f"  %done{i.id} = phi i1 [ false, %{got} ], [ true, %{fin} ]")
 
     def builtin(self, i: Instr) -> None:
         """abs(int) (INT_MIN fails: an OverflowError), abs(float), sqrt (IEEE:

@@ -71,7 +71,7 @@ WHITELIST = {
     "set_field": "as set_field_proven, of a record (records have no field checks)",
     "call_method": "array.len(), array.push(v) (jit/native/alloc.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
     "call_method_typed": "as call_method",
-    "get_iter": "an array of objects (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
+    "get_iter": "an array of objects or scalars (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
     # narrays: arrays native code makes (jit/native/alloc.py): literals of
     # scalars, `xs * n` (mul), `Array(n, fill)` (call), push (call_method).
     "array": "a literal of ints, floats or bools of one type (an empty one: typed from its uses)",
