@@ -399,3 +399,51 @@ class Run {
 Run().do_runs(Bench())
 """
     same(src, "Run.do_runs")
+
+
+def test_instances_are_made_inline_with_the_interpreters_accounting() -> None:
+    # Within the push budget (no collection due) on a plain heap, native code
+    # makes each instance itself (construct._instance: the dict a copy of the
+    # template, the mark, the allocation list, the bytes): InstanceMaker.make
+    # is not called, and the heap's bytes and objects are the interpreter's.
+    # (while loops: a native for-range loop or for-in makes no Range or
+    # Iterator, whose bytes the interpreter's accounting has: docs/native.md)
+    src = BALLS[: BALLS.index("fn run(")] + """
+fn run(n: int) -> int {
+  let random = Random()
+  var balls: [Ball] = []
+  var i = 0
+  while i < n {
+    balls.push(Ball(random, 0.5 * i))
+    i += 1
+  }
+  var s = 0
+  var k = 1
+  while k < len(balls) {
+    let p = Pair(balls[k - 1], balls[k])
+    s += p.sum()
+    k += 1
+  }
+  return s
+}
+print(run(300))
+"""
+    log: list[str] = []
+    out = io.StringIO()
+    vm = VM(jit="native-eager", stdout=out, jit_log=log.append, max_memory=1 << 30)
+    vm.run_source(src)
+    assert native("run", log), log
+    assert vm.machine.jit.native.maker.calls == 0
+    want_out = io.StringIO()
+    want = VM(stdout=want_out, max_memory=1 << 30)
+    want.run_source(src)
+    h, w = vm.machine.heap, want.machine.heap
+    assert out.getvalue() == want_out.getvalue()
+    assert (h.bytes, len(h.objects)) == (w.bytes, len(w.objects))
+    # The instances are ordinary ones: their fields, class and mark as Heap.alloc sets them.
+    balls = [o for o in h.objects if type(o).__name__ == "Instance" and o.cls.name == "Ball"]
+    assert len(balls) == 300 and all(list(b.fields) == ["x", "y", "v", "on"] for b in balls)
+    assert sum(type(o).__name__ == "Instance" and o.cls.name == "Pair" for o in h.objects) == 299
+    assert {o.mark for o in balls} == {h.new_mark}
+    vm.machine.collect()
+    assert all(type(o).__name__ != "Instance" or o.cls.name != "Ball" for o in h.objects)  # (garbage now: freed)
