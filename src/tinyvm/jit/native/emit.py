@@ -47,7 +47,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import anyval, arraymaker, calls, construct, fields, objects, stores
+from . import anyval, arraymaker, calls, construct, fields, objects, ranges, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .osr import Merged, Missing
@@ -625,6 +625,9 @@ class _FnEmitter:
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
             return
+        if ranges.handles(i):
+            ranges.lower(self, i)  # (a for-range loop's Range on the guest heap)
+            return
         ty = self.ty.types
         L = self.lines
         if op in ("const", "range", "builtin"):
@@ -783,6 +786,7 @@ def emit_module(
         parts.append(stores.PRELUDE)
         parts.append(objects.PRELUDE)
         parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
+        parts.append(ranges.PRELUDE)  # (the Range type: ranges.py)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)

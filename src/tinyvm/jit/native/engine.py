@@ -66,7 +66,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, objects, stores
+from . import arraymaker, construct, fields, objects, ranges, stores
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -272,6 +272,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         objects.register(codegen.llvm)
         construct.register(codegen.llvm)
         arraymaker.register(codegen.llvm)
+        ranges.register(codegen.llvm)  # (the inline Range's C API: ranges.py)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
