@@ -306,12 +306,10 @@ fn go_wrb(n: int) -> int { return wrb(bs, n) }
     assert new == 0.5 + 9999.0 and newi == 4611686018427387904 - 9999
     assert sys.getrefcount(new) == 3 and sys.getrefcount(newi) == 3
     vm.call("go_wrb", 2)  # (compiled now: compiling keeps references to True and False)
-    vm.machine.collect()  # (each call's for-range Range holds False until a collection: ranges.py)
     gc.collect()
     t0 = sys.getrefcount(True) - bs.count(True)
     f0 = sys.getrefcount(False) - bs.count(False)
     vm.call("go_wrb", 10_001)
-    vm.machine.collect()
     gc.collect()
     t1 = sys.getrefcount(True) - bs.count(True)
     f1 = sys.getrefcount(False) - bs.count(False)

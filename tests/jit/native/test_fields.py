@@ -262,14 +262,12 @@ fn run(n: int) -> int { return w.go(n) }
     )
     fields = vm.globals._ns.get("w").fields
     vm.call("run", 2)  # (compiled now: compiling keeps what it keeps)
-    vm.machine.collect()  # (each call's for-range Range holds False until a collection: ranges.py)
     gc.collect()
     old_f, old_big = fields["f"], fields["big"]
     r_f, r_big = sys.getrefcount(old_f), sys.getrefcount(old_big)
     t0, f0 = sys.getrefcount(True), sys.getrefcount(False)
     blocks = sys.getallocatedblocks()
     vm.call("run", 1_000_000)
-    vm.machine.collect()
     gc.collect()
     t1, f1 = sys.getrefcount(True), sys.getrefcount(False)
     after = sys.getallocatedblocks()

@@ -1,13 +1,15 @@
 """The Range of a native for-range loop (jit/native/ranges.py; docs/native.md, "For-range loops").
 
-`for i in a..b` makes a guest Range per loop run in the interpreter; native
-code makes the same one, through the inline `Heap.alloc` path or
-`ArrayMaker.make`. Checked against the interpreter and the Python JIT: heap
-bytes, object counts and the Range objects themselves after nested loops;
-the memory limit refusing at the same RANGE with the same message, trace
-and fuel; pushes that leave native code inside a for-range loop (the
-interpreter resumes the loop); GC stress with the verifier under the three
-collectors; reference counts flat.
+`for i in a..b` makes a guest Range per loop run in the interpreter, which
+drops it at once; native code charges its bytes against the heap (inline
+within the push budget, else through `ArrayMaker.make`) and makes no
+object. Checked against the interpreter and the Python JIT: heap bytes
+after nested loops (the object count differs by exactly the interpreter's
+Ranges, none after a collection); the memory limit refusing at the same
+RANGE with the same message, trace and fuel; pushes that leave native code
+inside a for-range loop (the interpreter resumes the loop); GC stress with
+the verifier under the three collectors; a collection requested by a
+Range's bytes running at the next native entry; reference counts flat.
 """
 
 from __future__ import annotations
@@ -42,12 +44,15 @@ fn grow(a: [int], n: int) -> int {
   return t
 }
 """
-PROGRAM = NESTED + """
+PROGRAM = (
+    NESTED
+    + """
 var r = 0
 let a: [int] = []
 while r < 30 { print(tri(r * 7), grow(a, r * 3)); r += 1 }
 print(len(a))
 """
+)
 
 
 def _heap_after(src: str, jit: str, mode: str, threshold: int = 1 << 40) -> tuple:
@@ -57,17 +62,29 @@ def _heap_after(src: str, jit: str, mode: str, threshold: int = 1 << 40) -> tupl
     heap = vm.machine.heap
     heap.set_threshold(threshold)
     vm.run_source(src)
-    ranges = [(r.start, r.stop, r.inclusive, r.step) for r in heap.objects if type(r) is Range]
+    ranges = [
+        (r.start, r.stop, r.inclusive, r.step) for r in heap.objects if type(r) is Range
+    ]
     return (heap.bytes, heap.count, ranges, out.getvalue()), log
 
 
 @pytest.mark.parametrize("mode", ["stw", "incremental", "generational"])
-def test_heap_bytes_objects_and_ranges_are_the_interpreters(mode: str) -> None:
+def test_heap_bytes_are_the_interpreters(mode: str) -> None:
     want, _ = _heap_after(PROGRAM, "off", mode)
     assert len(want[2]) > 400  # (one Range per loop run, none collected)
     assert _heap_after(PROGRAM, "eager", mode)[0] == want
     got, log = _heap_after(PROGRAM, "native-eager", mode)
-    assert got == want
+    # The bytes (what decides collections and the memory limit) and the
+    # output are the interpreter's. Native code makes no Range object (its
+    # bytes are charged: ranges.py), so until a collection the heap lists
+    # one object fewer per native loop run: all of the interpreter's Ranges
+    # here, since tri and grow run natively from their first call.
+    assert (got[0], got[3]) == (want[0], want[3])
+    assert got[2] == [] and got[1] == want[1] - len(want[2]), (
+        got[1],
+        want[1],
+        len(want[2]),
+    )
     assert native("tri", log) and native("grow", log), log
 
 
@@ -82,7 +99,9 @@ def test_collections_free_them_alike() -> None:
         vm.run_source(PROGRAM)
         vm.machine.collect()
         vm_live.append((vm.machine.heap.bytes, vm.machine.heap.count))
-    assert vm_live[0] == vm_live[1]  # (after a full collection: only live data, no Range)
+    assert (
+        vm_live[0] == vm_live[1]
+    )  # (after a full collection: only live data, no Range)
 
 
 FULL = """
@@ -117,7 +136,13 @@ def test_the_memory_limit_counts_the_same_fuel() -> None:
     for jit in ("off", "eager", "native-eager"):
         out = io.StringIO()
         log: list[str] = []
-        vm = VM(jit=jit, stdout=out, meter_fuel=True, max_memory=256 << 10, jit_log=log.append)
+        vm = VM(
+            jit=jit,
+            stdout=out,
+            meter_fuel=True,
+            max_memory=256 << 10,
+            jit_log=log.append,
+        )
         try:
             vm.run_source(FULL)
         except Exception as e:  # noqa: BLE001 - the guest's MemoryError, compared below
@@ -129,7 +154,10 @@ def test_the_memory_limit_counts_the_same_fuel() -> None:
 
 def test_fuel_is_the_interpreters() -> None:
     # (pow's product overflows at i = 40: a failure exit inside the loop, the interpreter's error)
-    src = PROGRAM + "fn pow(n: int) -> int {\n  var s = 1\n  for i in 0..n { s = s * 3 }\n  return s\n}\nprint(pow(30))\nprint(pow(100))\n"
+    src = (
+        PROGRAM
+        + "fn pow(n: int) -> int {\n  var s = 1\n  for i in 0..n { s = s * 3 }\n  return s\n}\nprint(pow(30))\nprint(pow(100))\n"
+    )
     want = used(src, "off")
     assert used(src, "eager")[:2] == want[:2]
     got = used(src, "native-eager")
@@ -147,19 +175,26 @@ def test_pushes_leaving_inside_the_loop_resume_it() -> None:
     assert any("native grow deopt" in x for x in log) or native("grow", log), log
 
 
-GC_MODES = [("--gc-stress", "--gc-verify"), ("--gc-stress", "--gc", "incremental", "--gc-verify"),
-            ("--gc-stress", "--gc", "generational", "--gc-verify"), ("--gc", "incremental", "--gc-verify"),
-            ("--gc", "generational", "--gc-verify")]
+GC_MODES = [
+    ("--gc-stress", "--gc-verify"),
+    ("--gc-stress", "--gc", "incremental", "--gc-verify"),
+    ("--gc-stress", "--gc", "generational", "--gc-verify"),
+    ("--gc", "incremental", "--gc-verify"),
+    ("--gc", "generational", "--gc-verify"),
+]
 
 
 @pytest.mark.parametrize("mode", GC_MODES, ids=lambda m: " ".join(m))
 def test_under_every_collector(mode: tuple) -> None:
-    src = NESTED + """
+    src = (
+        NESTED
+        + """
 let a: [int] = []
 var t = 0
 for r in 0..12 { t += tri(r * 5) + grow(a, r) }
 print(t, len(a))
 """
+    )
     code, _, err = agree(src, "tri", "grow", extra=mode)
     assert code == 0 and err == "", err
 

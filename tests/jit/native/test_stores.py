@@ -51,8 +51,7 @@ class Holder {
 EXCHANGE = CLASSES + """
 fn exchange(a: Holder, b: Holder, fresh: Item, n: int) -> int {
   var s = 0
-  var k = 0
-  while k < n {  // (not a for-range: its Range is refused under GC stress, and the stores below would run interpreted)
+  for k in 0..n {
     let x = a.item
     let y = b.item
     a.item = y
@@ -61,7 +60,6 @@ fn exchange(a: Holder, b: Holder, fresh: Item, n: int) -> int {
     a.items[k % 4] = b.items[(k + 1) % 4]
     b.items[(k + 1) % 4] = z
     s = s + x.v + z.v
-    k += 1
   }
   a.items[n % 4] = fresh
   b.item = fresh

@@ -626,7 +626,7 @@ class _FnEmitter:
             self._arrays().lower(i)
             return
         if ranges.handles(i):
-            ranges.lower(self, i)  # (a for-range loop's Range on the guest heap)
+            ranges.lower(self, i)  # (a for-range loop's Range: its bytes charged, ranges.py)
             return
         ty = self.ty.types
         L = self.lines
@@ -786,7 +786,6 @@ def emit_module(
         parts.append(stores.PRELUDE)
         parts.append(objects.PRELUDE)
         parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
-        parts.append(ranges.PRELUDE)  # (the Range type: ranges.py)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group)

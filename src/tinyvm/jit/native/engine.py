@@ -66,7 +66,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, objects, ranges, stores
+from . import arraymaker, construct, fields, objects, stores
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -272,7 +272,6 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         objects.register(codegen.llvm)
         construct.register(codegen.llvm)
         arraymaker.register(codegen.llvm)
-        ranges.register(codegen.llvm)  # (the inline Range's C API: ranges.py)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -565,6 +564,7 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
+        vm = self.vm
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -576,6 +576,14 @@ class NativeTier:
             return fallback(fb)
 
         def native(fb: Any) -> Any:
+            if allocs and heap.pending and not (hooks.stepping or comp.off):
+                # A safe point (the call's arguments in fb.L, its callers in
+                # fb.frames, as at the dispatch loop's chunk end): the pending
+                # collection runs here, then the call natively; only if one is
+                # still pending (an incremental cycle between slices) does the
+                # call go to the other tiers (docs/native.md "The safe point at
+                # native entry").
+                vm.gc_step()
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
@@ -664,6 +672,7 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
+        vm = self.vm
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -676,6 +685,8 @@ class NativeTier:
             return prev(fb)
 
         def osr(fb: Any) -> Any:
+            if allocs and heap.pending and not (hooks.stepping or comp.off):
+                vm.gc_step()  # (a loop header of the interpreter's frame: a safe point, as at the entry op)
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L

@@ -166,9 +166,9 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
     """Fill the per-process globals of a loaded module: the guest classes'
     type addresses, per field name the interned key and its hash, and the
     class objects method calls check receivers against."""
-    from ...heap.objects import Array, Instance, Range, Record
+    from ...heap.objects import Array, Instance, Record
 
-    for name, cls in (("Instance", Instance), ("Record", Record), ("Array", Array), ("Range", Range)):  # (Range: ranges.py)
+    for name, cls in (("Instance", Instance), ("Record", Record), ("Array", Array)):
         addr = engine.get_global_value_address(f"tvm.ty.{name}")
         if addr:
             ctypes.c_int64.from_address(addr).value = id(cls)
