@@ -13,8 +13,10 @@ count until the next collection, heap snapshots' numbering.
 **Decision: charge its bytes, make no object** (docs/native.md, "For-range
 loops"). Branch nrange made the very object inline (`PyType_GenericAlloc`,
 its slots, `heap.objects.append`): exact in every count, but ~65 ns per
-loop run to make it and ~230 ns to sweep it, and Queens makes ~1200 a
-solve: 2-4x slower, 12 full collections of 60K dead Ranges in 600 solves.
+loop run to make it, the sweep's work later (AWFY Queens makes ~1200 per
+iteration: 12 full collections of ~60K dead Ranges, 14 ms each, in 600
+iterations), and a deopt 7-8 native frames deep whenever the budget ran
+out: Queens 400-640 us per iteration against 130 before.
 Charging `SIZE` (the Range's `size()`) keeps what decides behaviour --
 `heap.bytes`, so collections are requested and the memory limit reached at
 the same allocation as in the interpreter -- and costs a compare and a
