@@ -55,17 +55,22 @@ print(len(a))
 )
 
 
-def _heap_after(src: str, jit: str, mode: str, threshold: int = 1 << 40) -> tuple:
+def _heap_after(
+    src: str, jit: str, mode: str, threshold: int = 1 << 40, numbered: bool = False
+) -> tuple:
     out = io.StringIO()
     log: list[str] = []
     vm = VM(jit=jit, stdout=out, gc=mode, jit_log=log.append)
     heap = vm.machine.heap
     heap.set_threshold(threshold)
+    if numbered:
+        heap.number_objects()  # (heap snapshots' allocation numbers)
     vm.run_source(src)
     ranges = [
         (r.start, r.stop, r.inclusive, r.step) for r in heap.objects if type(r) is Range
     ]
-    return (heap.bytes, heap.count, ranges, out.getvalue()), log
+    seqs = [heap.seq_of(o) for o in heap.objects]  # (None each when not numbered)
+    return (heap.bytes, heap.count, ranges, out.getvalue(), seqs), log
 
 
 @pytest.mark.parametrize("mode", ["stw", "incremental", "generational"])
@@ -85,6 +90,16 @@ def test_heap_bytes_are_the_interpreters(mode: str) -> None:
         want[1],
         len(want[2]),
     )
+    assert native("tri", log) and native("grow", log), log
+
+
+def test_with_snapshot_numbering_the_ranges_are_made() -> None:
+    # Heap snapshots number every allocation: there native code makes the
+    # very Range through Heap.alloc (ranges.make), so the objects, their
+    # allocation numbers (in heap order) and the counts are the interpreter's.
+    want, _ = _heap_after(PROGRAM, "off", "stw", numbered=True)
+    got, log = _heap_after(PROGRAM, "native-eager", "stw", numbered=True)
+    assert got == want and len(want[2]) > 400
     assert native("tri", log) and native("grow", log), log
 
 
