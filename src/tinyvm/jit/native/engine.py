@@ -579,10 +579,10 @@ class NativeTier:
             if allocs and heap.pending and not (hooks.stepping or comp.off):
                 # A safe point (the call's arguments in fb.L, its callers in
                 # fb.frames, as at the dispatch loop's chunk end): the pending
-                # collection runs here, then the call natively; only if one is
-                # still pending (an incremental cycle between slices) does the
-                # call go to the other tiers (docs/native.md "The safe point at
-                # native entry").
+                # collection runs here (or an incremental slice, a minor one),
+                # then the call natively; were one still pending (no mode
+                # leaves it set), the call would go to the other tiers
+                # (docs/native.md "The safe point at native entry").
                 vm.gc_step()
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
