@@ -142,8 +142,9 @@ def _heap_after(src: str, jit: str, mode: str) -> tuple:
 
 @pytest.mark.parametrize("mode", ["stw", "incremental", "generational"])
 def test_heap_accounting_is_the_interpreters(mode: str) -> None:
-    # While loops: a for-range's Range is allocated by the interpreter and
-    # not by native code (its value is dead there), which would differ.
+    # While loops: a for-range's Range is an object in the interpreter;
+    # native code charges its bytes but makes none (ranges.py), so the
+    # object counts compared here would differ until a collection.
     src = BUILD + "var r = 0\nwhile r < 20 { print(total(r * 50)); r += 1 }\n"
     want = _heap_after(src, "off", mode)
     assert _heap_after(src, "eager", mode) == want
@@ -179,9 +180,14 @@ def test_the_memory_limit_refuses_at_the_same_instruction(what: str) -> None:
 
 
 def test_the_memory_limit_with_fuel_counts_the_same_fuel() -> None:
-    # The Python JIT is the reference for the fuel: both keep only live
-    # values in frames, where the interpreter keeps dead locals reachable
-    # until overwritten, so its emergency mark finds a push or two fewer fit.
+    # Output and error are the same on the three tiers; where the push
+    # fails (so the fuel) depends on when collections ran (docs/native.md
+    # "The safe point at native entry"). Native code now fails at the
+    # interpreter's push, fuel included: fill's pushes leave native code
+    # when the budget runs out, and the OSR op at the loop header runs the
+    # pending collection at once, as the interpreter's chunk end does. (It
+    # used to fail at the Python JIT's push, 28 units of fuel later, the
+    # interpreter running on to its chunk end first.)
     got = []
     for jit in ("off", "eager", "native-eager"):
         out = io.StringIO()
@@ -191,8 +197,8 @@ def test_the_memory_limit_with_fuel_counts_the_same_fuel() -> None:
         except Exception as e:  # noqa: BLE001 - the guest's MemoryError, compared below
             err = str(e)
         got.append((out.getvalue(), err, vm.machine.limits.fuel_used))
-    assert got[2] == got[1]
-    assert got[2][:2] == got[0][:2] and "out of memory" in got[0][1]
+    assert got[2] == got[0]
+    assert got[1][:2] == got[0][:2] and "out of memory" in got[0][1]
 
 
 GC_MODES = [("--gc-stress", "--gc-verify"), ("--gc-stress", "--gc", "incremental", "--gc-verify"),

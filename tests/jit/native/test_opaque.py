@@ -21,9 +21,9 @@ from native_helpers import both, cli, heap_after, native, same, used
 
 from tinyvm.api import VM
 
-# (a while loop, not `for i in 0..4`: native code makes no Range object,
-# the interpreter does, so a for-range loop's heap accounting differs:
-# docs/native.md "Values native code only carries")
+# (a while loop, not `for i in 0..4`: native code charges a Range's bytes
+# but makes no object, the interpreter makes one, so the object counts
+# heap_after compares would differ: docs/native.md "For-range loops")
 TREE = '''
 class Random {
   var seed: int = 74755

@@ -234,7 +234,17 @@ class ArrayLowering:
         if kind == "b":
             new = em.tmp("new")
             L.append(f"  {new} = select i1 {v}, i64 {_TRUE}, i64 {_FALSE}")
+            # The slot holding that bool already: nothing changes (Sieve's
+            # `flags[k] = false` mostly finds false: no count to move).
+            same, go, done = em.tmp(), em.tmp("bset")[1:], em.tmp("bsame")[1:]
+            L.append(f"  {same} = icmp eq i64 {old}, {new}")
+            L.append(f"  br i1 {same}, label %{done}, label %{go}")
+            em.label(go)
             self.incref(new)
+            self.replace(i, a, old, new)
+            L.append(f"  br label %{done}")
+            em.label(done)
+            return
         elif kind == "f":
             done = em.tmp("stored")[1:]
             new = self.store_float(old, v, done)
@@ -390,7 +400,23 @@ class ArrayLowering:
         em.lines.append(f"  {null} = icmp eq i64 {new}, 0")
         em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
         self.store(a, 0, new)
-        em.lines.append(f"  call void @tvm.decref(i64 {old})")
+        self.decref(old)
+
+    def decref(self, o: str) -> None:
+        """Py_DECREF of `o` (never NULL: a list slot) inline: the hot element
+        store (Sieve's `flags[k] = false`) paid a call of Py_DecRef per store."""
+        em = self.em
+        c = self.load(o, self.lay.refcnt)
+        c1, z = em.tmp(), em.tmp()
+        dead, live = em.tmp("dead")[1:], em.tmp("live")[1:]
+        em.lines.append(f"  {c1} = sub i64 {c}, 1")
+        self.store(o, self.lay.refcnt, c1)
+        em.lines.append(f"  {z} = icmp eq i64 {c1}, 0")
+        em.lines.append(f"  br i1 {z}, label %{dead}, label %{live}, !prof !0")
+        em.label(dead)
+        em.lines.append(f"  call void @_Py_Dealloc(i64 {o})")
+        em.lines.append(f"  br label %{live}")
+        em.label(live)
 
     def incref(self, o: str) -> None:
         c = self.load(o, self.lay.refcnt)

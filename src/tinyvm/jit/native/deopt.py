@@ -113,7 +113,7 @@ def exit_state(
         elif types.get(v) == "it":
             out.slots.append((ITER,))
             out.values += [v, v]  # (emit.exit_to writes the array, then the position)
-        elif v.op == "range" or v not in types or types[v] in ("L", "v", "o", "qi", "qf", "qb"):  # (q*: an optional scalar, objects.py)
+        elif v.op in ("range", "range_incl") or v not in types or types[v] in ("L", "v", "o", "qi", "qf", "qb"):  # (q*: an optional scalar, objects.py)
             raise NotEligible(f"the frame state at pc {st.pc} names v{v.id} ({v.op}), which native code does not hold")
         else:
             out.slots.append((WORD, types[v]))

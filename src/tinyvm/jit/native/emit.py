@@ -47,7 +47,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import anyval, arraymaker, calls, construct, fields, objects, stores
+from . import anyval, arraymaker, calls, construct, fields, objects, ranges, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .osr import Merged, Missing
@@ -624,6 +624,9 @@ class _FnEmitter:
                 return
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
+            return
+        if ranges.handles(i):
+            ranges.lower(self, i)  # (a for-range loop's Range: its bytes charged, ranges.py)
             return
         ty = self.ty.types
         L = self.lines

@@ -564,6 +564,7 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
+        vm = self.vm
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -575,6 +576,14 @@ class NativeTier:
             return fallback(fb)
 
         def native(fb: Any) -> Any:
+            if allocs and heap.pending and not (hooks.stepping or comp.off):
+                # A safe point (the call's arguments in fb.L, its callers in
+                # fb.frames, as at the dispatch loop's chunk end): the pending
+                # collection runs here (or an incremental slice, a minor one),
+                # then the call natively; were one still pending (no mode
+                # leaves it set), the call would go to the other tiers
+                # (docs/native.md "The safe point at native entry").
+                vm.gc_step()
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
@@ -663,6 +672,7 @@ class NativeTier:
         allocs = comp.allocs
         bridge = self.bridge
         heap = self.vm.heap
+        vm = self.vm
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -675,6 +685,8 @@ class NativeTier:
             return prev(fb)
 
         def osr(fb: Any) -> Any:
+            if allocs and heap.pending and not (hooks.stepping or comp.off):
+                vm.gc_step()  # (a loop header of the interpreter's frame: a safe point, as at the entry op)
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import anyval, construct, fields, objects, opaque
+from . import anyval, construct, fields, objects, opaque, ranges
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -58,7 +58,8 @@ WHITELIST = {
     "lt": "int x int or float x float", "le": "as lt", "gt": "as lt", "ge": "as lt",
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
-    "range": "int x int whose result only frame states name (a for-range loop's leftover)",
+    "range": "int x int whose result no instruction uses (a for-range loop's Range: its bytes charged as the interpreter allocates them, ranges.py)",
+    "range_incl": "as range (`a..=b`)",
     "call_global": "a hoisted function that is itself eligible (native call), or any other whose result is unused: a call out through the VM",
     # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
     "get_index": "array x int (bounds-checked; the element's type is checked as it is read)",
@@ -325,10 +326,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         if a != ["b"]:
             raise NotEligible(f"{op} of {_NAMES[a[0]]}")
         return "b"
-    if op == "range":
-        if a != ["i", "i"] or i in uses:
-            raise NotEligible("a range value that is used")
-        return "i"  # (never emitted: only frame states name it)
+    if op in ("range", "range_incl"):
+        return ranges.type_op(i, a, uses, ty)  # (the loop's Range: its bytes charged, ranges.py)
     if op == "builtin":
         # Not a machine value ("o"): native code never holds it, only calls
         # out with it (checked in analyze); a deopt rebuilds it by name (deopt.py).

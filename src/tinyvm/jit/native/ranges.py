@@ -1,0 +1,135 @@
+"""The Range of a native for-range loop: its bytes charged as the interpreter's allocation charges them.
+
+`for i in a..b` compiles to `RANGE` (`..=`: `RANGE_INCL`) then `POP`, then
+`FOR_RANGE` over two hidden locals (the counter and the end): the
+interpreter allocates a guest `Range` per loop run (vm/ops_values.py,
+`heap.alloc(arith.make_range(a, b, inclusive))`) and drops it at once. The
+IR's loop lowering (ir/lower_shape.py) keeps the counter a machine int; the
+`range` / `range_incl` instruction stays in the loop's preheader with no
+use. What the Range leaves behind is the heap's accounting: `heap.bytes`
+(when the next collection is due, where `--max-memory` fails), the object
+count until the next collection, heap snapshots' numbering.
+
+**Decision: charge its bytes, make no object** (docs/native.md, "For-range
+loops"). Branch nrange made the very object inline (`PyType_GenericAlloc`,
+its slots, `heap.objects.append`): exact in every count, but ~65 ns per
+loop run to make it, the sweep's work later (AWFY Queens makes ~1200 per
+iteration: 12 full collections of ~60K dead Ranges, 14 ms each, in 600
+iterations), and a deopt 7-8 native frames deep whenever the budget ran
+out: Queens 400-640 us per iteration against 130 before.
+Charging `SIZE` (the Range's `size()`) keeps what decides behaviour --
+`heap.bytes`, so collections are requested and the memory limit reached at
+the same allocation as in the interpreter -- and costs a compare and a
+subtract against the push budget (ctx word 5, `next_gc - bytes`, settled
+into `heap.bytes` when native code leaves, as pushes and inline literals
+are: alloc.py, arraymaker.py). What differs: until the next collection the
+interpreter's heap lists one object more per loop run (`heap.count`, a
+collection's `freed` in `--gc-stats`); a collection recounts the live
+bytes, where a dead Range never is, so `heap.bytes` after it is the same.
+
+- **select** (`type_op`): a `range`/`range_incl` of two ints that no
+  instruction uses is machine type "i" with no machine value (no frame
+  state may name it: deopt.py refuses one, as before), and it makes the
+  function allocate (`Typed.allocs`: the budget handed in around each call).
+- **emit** (`lower`): the inline charge when the budget covers SIZE and the
+  heap is a plain `Heap` without snapshot numbering (arraymaker.py's ctx
+  word OBJECTS non-zero); else `ArrayMaker.make` with op RANGE /
+  RANGE_INCL (alloc.py's `HeapBridge._make` hands them to `make` here).
+- **make** decides as `Heap.alloc` would, without running what native code
+  cannot run (a collection, an emergency mark): past the limit (or, for an
+  exact object, past next_gc or under GC stress) it refuses, and native
+  code leaves before the instruction (its frame state: the operands on the
+  stack), so the interpreter's RANGE marks, fails with its MemoryError and
+  trace, or goes on; else it charges (or, with snapshot numbering or a
+  heap subclass, allocates the real Range) and asks for the collection
+  exactly as `Heap._over` does (`pending`, `high`): it runs at the next
+  safe point, the native entry op's included (engine.py).
+- The interpreter charges no fuel for RANGE beyond the instruction: no
+  fuel rule. A deopt inside the loop resumes the interpreter inside it (the
+  Range made and dropped already), an OSR entry at its header likewise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...heap.objects import HEADER, SLOT
+
+RANGE, RANGE_INCL = (
+    16,
+    17,
+)  # (alloc.py's op codes for HeapBridge._make: above FILL + k and PUSH + k)
+_OPS = {"range": RANGE, "range_incl": RANGE_INCL}
+SIZE = HEADER + 2 * SLOT  # (Range.size)
+
+
+def type_op(i: Any, a: list[str], uses: Any, ty: Any) -> str | None:
+    """select.py's machine type of a `range`/`range_incl` (None: another op)."""
+    if i.op not in _OPS:
+        return None
+    from .select import NotEligible
+
+    if a != ["i", "i"] or i in uses:
+        raise NotEligible("a range value that is used")
+    ty.heap = ty.allocs = True
+    return "i"  # (no machine value: only its bytes; never named by a frame state)
+
+
+def handles(i: Any) -> bool:
+    return i.op in _OPS
+
+
+def lower(em: Any, i: Any) -> None:
+    """LLVM IR of i: the charge inline, else through `make`; refused -> exit."""
+    from .arraymaker import OBJECTS, _make, _word
+
+    L = em.lines
+    a, b = em.val(i.args[0]), em.val(i.args[1])
+    fast, slow, done = em.tmp("rgfast")[1:], em.tmp("rgslow")[1:], em.tmp("rgdone")[1:]
+    objs, budget = _word(em, OBJECTS), _word(em, 5)
+    over, off0, o1 = em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {over} = icmp slt i64 {budget}, {SIZE}")
+    L.append(
+        f"  {off0} = icmp eq i64 {objs}, 0"
+    )  # (snapshot numbering, a heap subclass: make allocates the object)
+    L.append(f"  {o1} = or i1 {over}, {off0}")
+    L.append(
+        f"  br i1 {o1}, label %{slow}, label %{fast}, !prof !0"
+    )  # (emit.py's rarely-taken weights)
+    em.label(fast)
+    b1, bp = em.tmp("rgbud"), em.tmp("rgp")
+    L.append(f"  {b1} = sub i64 {budget}, {SIZE}")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  store i64 {b1}, i64* {bp}")
+    L.append(f"  br label %{done}")
+    em.label(slow)
+    r = _make(em, str(_OPS[i.op]), a, b)
+    z = em.tmp("rgref")
+    L.append(f"  {z} = icmp eq i64 {r}, 0")
+    em.fail_if(z, i)  # (the interpreter's RANGE: an emergency mark, MemoryError)
+    L.append(f"  br label %{done}")
+    em.label(done)
+
+
+def make(vm: Any, op: int, a: int, b: int) -> Any:
+    """The slow path (module docstring): True (charged), the Range (made), or
+    None (refused: the interpreter runs RANGE)."""
+    from ...heap.heap import Heap
+
+    heap = vm.heap
+    if heap.seqs is not None or type(heap) is not Heap:
+        # Numbered (heap snapshots) or a subclass that tracks allocations:
+        # the very object, refused whenever Heap.alloc would do more than count.
+        if heap.stress or heap.bytes + SIZE > heap.next_gc:
+            return None
+        from ...runtime import arith
+
+        return heap.alloc(arith.make_range(a, b, op == RANGE_INCL))
+    if heap.bytes + SIZE > heap.limit:
+        return None
+    heap.bytes += SIZE
+    if heap.bytes > heap.next_gc or heap.stress:  # (Heap._over below the limit)
+        if heap.bytes > heap.gc_target or heap.stress:
+            heap.pending = True
+        heap.high = max(heap.high, heap.bytes)
+    return True
