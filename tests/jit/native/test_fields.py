@@ -18,7 +18,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import agree, both, cli, native, tiers, used
+from native_helpers import agree, agree_log, both, cli, native, tiers, used
 from test_native_differential import FLOATS, INTS
 
 from tinyvm.api import VM
@@ -530,3 +530,47 @@ fn set(v: int) -> int { return put(c, xs, v) }
     vm.call("step", 10)
     assert held == -1 and fields["x"] == 9 and fields["x"] is not held
     assert native("go", log) and native("put", log), log
+
+
+ARRAY_ARGS = """
+class S {
+  var base: int = 1
+  fn fill(xs: [int], n: int) -> int {
+    var i = 0
+    while i < n {
+      xs[i] = xs[i] + self.base * i
+      i += 1
+    }
+    return xs[n - 1]
+  }
+  fn count(bs: [bool], fs: [float]) -> float {
+    var t = 0.0
+    var i = 0
+    while i < len(bs) {
+      if bs[i] { t = t + fs[i] }
+      i += 1
+    }
+    return t
+  }
+  fn run(n: int) -> int {
+    let xs = [1] * n
+    let k = self.fill(xs, n)
+    let c = self.count([true, false, true], [0.5, 1.5, 2.25])
+    if c > 2.0 { self.base = 4611686018427387904 }
+    return k + self.fill(xs, n)
+  }
+}
+let s = S()
+print(s.run(10))
+"""
+
+
+def test_arrays_of_scalars_go_to_native_method_calls() -> None:
+    # objects.arg_ok: an [int]/[bool]/[float] argument of a method whose
+    # parameter is declared so is passed as the array's address (AWFY
+    # Sieve.benchmark's `self.sieve([true] * 5000, 5000)` was a call out);
+    # the second fill overflows inside the callee: its frame, holding the
+    # same array, is rebuilt with the caller waiting.
+    (code, out, err), log = agree_log(ARRAY_ARGS, "S.run")
+    assert code == 1 and "OverflowError" in err and "at S.fill" in err and "at S.run" in err, err
+    assert any(x.startswith("jit: native S.run in ") and "(3 functions;" in x for x in log), log

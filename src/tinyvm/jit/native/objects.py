@@ -240,17 +240,23 @@ def throw_blocks(fn: Function) -> set:
     return {b for b in fn.blocks if b.terminator is not None and b.terminator.op == "throw"}
 
 
+_SCALAR_ARRAYS = {"ai": "[int]", "af": "[float]", "ab": "[bool]"}
+
+
 def arg_ok(meth: Any, k: int, m: str, ty: Any) -> bool:
     """Whether argument k (0: the receiver) of machine type m may go to a
-    native method call: a "p" (or nil) for a parameter declared `C` or `C?`, C a class."""
+    native method call: a scalar, an array of scalars for a parameter
+    declared so, a "p" (or nil) for a parameter declared `C` or `C?`, C a class."""
     from ...bytecode.types import ClassT, OptionalT, parse_type_text
 
     if m in ("i", "f", "b"):
         return True
-    if m not in ("p", "n"):
-        return False
     types = meth.code.local_types
     text = types[k + 1] if k + 1 < len(types) else ""
+    if m in _SCALAR_ARRAYS:  # (an array of scalars declared as such: the callee reads it as its own parameter)
+        return _SCALAR_ARRAYS[m] == text.replace(" ", "")
+    if m not in ("p", "n"):
+        return False
     try:
         t = parse_type_text(text) if text else None
     except Exception:  # noqa: BLE001 - a type text this reader does not know
