@@ -699,7 +699,7 @@ class FieldLowering:
             L.append(f"  {new} = select i1 {v}, i64 ptrtoint (i8* @_Py_TrueStruct to i64), i64 ptrtoint (i8* @_Py_FalseStruct to i64)")
             arr.incref(new)
         else:
-            new = arr.box_int(i, v)
+            new = arr.store_int(i, old, v, done)  # (in place when only the dict holds old: arrays.py)
         if m == "f":  # (box_int checks its own call; a bool is a singleton)
             null = em.tmp("null")
             L.append(f"  {null} = icmp eq i64 {new}, 0")
