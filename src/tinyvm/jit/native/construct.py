@@ -67,6 +67,7 @@ from typing import Any
 from ...heap.objects import Instance
 from ...ir.nodes import FrameState, Instr
 from ...runtime.memory import ELEMENT
+from .newinst import inline_instance
 
 CLASS = "C"
 CTOR_OPS = frozenset(("call", "call_typed"))
@@ -306,6 +307,7 @@ def _construct(em: Any, i: Instr) -> None:
     # back: refused). The reference it returns is dropped: the heap's
     # allocation list holds the instance until a collection.
     c = _class_addr(em, cls)
+    fast = inline_instance(em, cls, c, lay)  # (inline when the heap allows: newinst.py; None: the maker only)
     fp, f0, ap, inst, z = em.tmp("mkp"), em.tmp("mk"), em.tmp("mka"), em.tmp("inst"), em.tmp("refused")
     L.append(f"  {fp} = getelementptr i64, i64* %ctx, i64 {MAKER}")
     L.append(f"  {f0} = load i64, i64* {fp}")
@@ -315,6 +317,8 @@ def _construct(em: Any, i: Instr) -> None:
     L.append(f"  call void @tvm.decref(i64 {inst})")
     L.append(f"  {z} = icmp eq i64 {inst}, {c}")
     em.fail_if(z, i)
+    if fast is not None:
+        inst = fast.join(em, inst)
     if fuel:
         L.append(f"  store i64 {u1}, i64* %fuel")
     L.append(f"  {r} = add i64 {inst}, 0")  # (the instance: also a word of the exits below)
@@ -426,12 +430,12 @@ def _push(em: Any, i: Instr) -> None:
 
 
 MAKER, ARGS = 9, 10  # ctx words: InstanceMaker.make (a Python callable), the one-word argument array of its call
-PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\n"
+PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\ndeclare i64 @PyDict_Copy(i64)\n"
 
 
 def register(llvm: Any) -> None:
     """The C API function a construction calls (resolved by MCJIT by name)."""
-    for name in ("PyObject_Vectorcall", "PyList_Append"):
+    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy"):  # (PyDict_Copy: newinst.py)
         llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
 
 
