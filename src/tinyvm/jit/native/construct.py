@@ -16,9 +16,7 @@ native code can construct instances. This module types and lowers:
   function, from `InstanceMaker.make` (a Python call from C,
   `PyObject_Vectorcall`, 0.5 us; alloc.py's ctypes callback, which
   HeapBridge's budget rules it shares, took 1.7 us a construction, more
-  than the interpreter's 1.0), or inline, `Heap.alloc` step by step
-  (`_instance`: on a plain heap within the push budget, as arraymaker.py
-  makes literals). `make` refuses (returns the class) whenever the
+  than the interpreter's 1.0). It refuses (returns the class) whenever the
   interpreter's allocation would do more than count bytes (GC stress, the
   heap going past next_gc: a collection, the limit) -- native code then
   leaves *before* the call, and the interpreter constructs, collects or
@@ -69,6 +67,7 @@ from typing import Any
 from ...heap.objects import Instance
 from ...ir.nodes import FrameState, Instr
 from ...runtime.memory import ELEMENT
+from .newinst import inline_instance
 
 CLASS = "C"
 CTOR_OPS = frozenset(("call", "call_typed"))
@@ -308,9 +307,18 @@ def _construct(em: Any, i: Instr) -> None:
     # back: refused). The reference it returns is dropped: the heap's
     # allocation list holds the instance until a collection.
     c = _class_addr(em, cls)
-    inst, z = _instance(em, cls, c), em.tmp("refused")
+    fast = inline_instance(em, cls, c, lay)  # (inline when the heap allows: newinst.py; None: the maker only)
+    fp, f0, ap, inst, z = em.tmp("mkp"), em.tmp("mk"), em.tmp("mka"), em.tmp("inst"), em.tmp("refused")
+    L.append(f"  {fp} = getelementptr i64, i64* %ctx, i64 {MAKER}")
+    L.append(f"  {f0} = load i64, i64* {fp}")
+    L.append(f"  {ap} = getelementptr i64, i64* %ctx, i64 {ARGS}")
+    L.append(f"  store i64 {c}, i64* {ap}")
+    L.append(f"  {inst} = call i64 @PyObject_Vectorcall(i64 {f0}, i64* {ap}, i64 1, i64 0)")
+    L.append(f"  call void @tvm.decref(i64 {inst})")
     L.append(f"  {z} = icmp eq i64 {inst}, {c}")
     em.fail_if(z, i)
+    if fast is not None:
+        inst = fast.join(em, inst)
     if fuel:
         L.append(f"  store i64 {u1}, i64* %fuel")
     L.append(f"  {r} = add i64 {inst}, 0")  # (the instance: also a word of the exits below)
@@ -334,123 +342,6 @@ def _construct(em: Any, i: Instr) -> None:
         L.append(f"  {s} = call {rt} @{em.names[init.code]}(i64* %ctx, i64 %d1, i64 {r}{args})")
         L.append(f"  {fl} = extractvalue {rt} {s}, 1")
         em.exit_to(fl, _waiting(em, i, init))
-
-
-def _instance(em: Any, cls: Any, c: str) -> str:
-    """The new instance of cls (at address c): made inline when it can be
-    (_inline_instance), else by InstanceMaker.make; c itself when refused."""
-    L = em.lines
-    off = _inline_offsets()
-    if off is None:
-        return _make(em, c)
-    fast, slow, done = em.tmp("imfast")[1:], em.tmp("imslow")[1:], em.tmp("imdone")[1:]
-    from .arraymaker import NEWMARK, OBJECTS, _word
-
-    objs, budget = _word(em, OBJECTS), _word(em, 5)
-    size = Instance(cls, dict(cls.template)).size()  # (Instance.size: fixed per class, as make's cache says)
-    over, no, either = em.tmp(), em.tmp(), em.tmp()
-    L.append(f"  {over} = icmp ugt i64 {size}, {budget}")
-    L.append(f"  {no} = icmp eq i64 {objs}, 0")
-    L.append(f"  {either} = or i1 {over}, {no}")
-    L.append(f"  br i1 {either}, label %{slow}, label %{fast}")
-    em.label(fast)
-    low = em._arrays()
-    tpl_off, cls_off, fields_off, mark_off = off
-    tpl = low.load(c, tpl_off)
-    d, inst, bad, bad2, r, bad3 = em.tmp("imd"), em.tmp("iminst"), em.tmp(), em.tmp(), em.tmp(), em.tmp()
-    fail, fail_d, ok1, ok2, good = (em.tmp(n)[1:] for n in ("imfail", "imfaild", "imok", "imok", "imgood"))
-    L.append(f"  {d} = call i64 @PyDict_Copy(i64 {tpl})")  # (dict(cls.template): both clone the template's keys table)
-    L.append(f"  {bad} = icmp eq i64 {d}, 0")
-    L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
-    em.label(ok1)
-    t = em.tmp("imty")
-    L.append(f'  {t} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-    L.append(f"  {inst} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
-    L.append(f"  {bad2} = icmp eq i64 {inst}, 0")
-    L.append(f"  br i1 {bad2}, label %{fail_d}, label %{ok2}")
-    em.label(ok2)
-    mark = _word(em, NEWMARK)
-    low.incref(mark)
-    low.store(inst, mark_off, mark)
-    low.incref(c)
-    low.store(inst, cls_off, c)
-    low.store(inst, fields_off, d)  # (the dict's reference: the instance's now)
-    L.append(f"  {r} = call i32 @PyList_Append(i64 {objs}, i64 {inst})")
-    L.append(f"  call void @tvm.decref(i64 {inst})")  # (heap.objects holds it; PyList_Append failing: freed, its dict with it)
-    L.append(f"  {bad3} = icmp ne i32 {r}, 0")
-    L.append(f"  br i1 {bad3}, label %{fail}, label %{good}")
-    em.label(good)
-    b1, bp = em.tmp("imbud"), em.tmp("imp")
-    L.append(f"  {b1} = sub i64 {budget}, {size}")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  store i64 {b1}, i64* {bp}")
-    L.append(f"  br label %{done}")
-    em.label(fail_d)
-    L.append(f"  call void @tvm.decref(i64 {d})")
-    L.append(f"  br label %{fail}")
-    em.label(fail)
-    L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
-    L.append(f"  br label %{slow}")
-    em.label(slow)
-    made = _make(em, c)
-    end = em.tmp("imend")[1:]
-    L.append(f"  br label %{end}")
-    em.label(end)
-    L.append(f"  br label %{done}")
-    em.label(done)
-    out = em.tmp("iminst")
-    L.append(f"  {out} = phi i64 [{inst}, %{good}], [{made}, %{end}]")
-    return out
-
-
-def _make(em: Any, c: str) -> str:
-    """The call of InstanceMaker.make(cls) (a Python call from C): the
-    instance, or the class when refused."""
-    L = em.lines
-    fp, f0, ap, inst = em.tmp("mkp"), em.tmp("mk"), em.tmp("mka"), em.tmp("inst")
-    L.append(f"  {fp} = getelementptr i64, i64* %ctx, i64 {MAKER}")
-    L.append(f"  {f0} = load i64, i64* {fp}")
-    L.append(f"  {ap} = getelementptr i64, i64* %ctx, i64 {ARGS}")
-    L.append(f"  store i64 {c}, i64* {ap}")
-    L.append(f"  {inst} = call i64 @PyObject_Vectorcall(i64 {f0}, i64* {ap}, i64 1, i64 0)")
-    L.append(f"  call void @tvm.decref(i64 {inst})")
-    return inst
-
-
-_OFFSETS: list = []
-
-
-def _inline_offsets() -> tuple[int, int, int, int] | None:
-    """(Class.template, Instance.cls, Instance.fields, HeapObject.mark)
-    offsets for the inline path, probed on live objects (as fields.py and
-    barrier.py probe theirs), or None: then every instance is made by
-    InstanceMaker.make. The inline path is `Heap.alloc(Instance(cls,
-    dict(cls.template)))` step by step, so it also needs Instance to have
-    exactly those slots (nothing else to initialise)."""
-    if not _OFFSETS:
-        _OFFSETS.append(_probe())
-    return _OFFSETS[0]
-
-
-def _probe() -> tuple[int, int, int, int] | None:
-    from ...heap.objects import Class
-    from .barrier import mark_offset
-    from .fields import _find, field_layout
-
-    try:
-        # (Instance.__init__ sets exactly its two slots: nothing else to copy)
-        if Instance.__slots__ != ("cls", "fields") or Instance.__init__.__code__.co_names != ("cls", "fields"):
-            return None
-        mark = mark_offset()[0]
-        lay = field_layout()
-        probe = Class.__new__(Class)
-        probe.template = {}
-        tpl = _find(probe, probe.template)
-        if mark is None or not lay.fast:
-            return None
-        return tpl, lay.instance_cls, lay.instance, mark
-    except Exception:  # noqa: BLE001 - anything unexpected: the maker only
-        return None
 
 
 def _waiting(em: Any, i: Instr, callee: Any) -> Any:
@@ -544,7 +435,7 @@ PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @P
 
 def register(llvm: Any) -> None:
     """The C API function a construction calls (resolved by MCJIT by name)."""
-    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy"):
+    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy"):  # (PyDict_Copy: newinst.py)
         llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
 
 

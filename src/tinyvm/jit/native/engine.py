@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import struct
 import time
 import weakref
@@ -208,6 +209,8 @@ class Prepared:
     osr: dict = field(default_factory=dict)  # loop header pc -> deopt.ExitState (entry `osr<pc>`)
     heap: bool = False  # touches Python objects: layout symbols bound, entries hold the GIL
     allocs: bool = False  # allocates or pushes: the heap budget around each call (alloc.py)
+    names: list = field(default_factory=list)  # the group's guest function names (f0, f1, ...: perfmap.py)
+    perf: Any = None  # the perf map (perfmap.PerfMap) when TVM_PERF_MAP is set
 
 
 # The phases of a compilation, in order, as the log names them (ms each):
@@ -233,7 +236,7 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
-    prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap, any(ty.allocs for ty in group))
+    prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap, any(ty.allocs for ty in group), [ty.code.name for ty in group])
     prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
     return prep
 
@@ -278,12 +281,22 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
     cfunc = proto(addr)
     osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
+    if prep.perf is not None:
+        prep.perf.add(engine, obj, prep.names)  # (perf's map of this process: perfmap.py)
     phases["load"] = (time.perf_counter() - t0) * 1000
     ms = sum(phases.values())
     comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
     comp.osr = osr
     comp.allocs = prep.allocs
     return comp
+
+
+def _perf_map(log: Callable[[str], None] | None) -> Any:
+    if os.environ.get("TVM_PERF_MAP", "") in ("", "0"):
+        return None
+    from .perfmap import PerfMap
+
+    return PerfMap(log)
 
 
 def _address(engine: Any, name: str) -> int:
@@ -356,6 +369,7 @@ class NativeTier:
         self.fiber: Any = None
         self.stop_reason = ""
         self.countdown = COUNTDOWN  # (tests lower it to poll often)
+        self.perf = _perf_map(log)  # (None unless TVM_PERF_MAP is set: perfmap.py)
 
     @property
     def codegen(self) -> Codegen:
@@ -421,7 +435,9 @@ class NativeTier:
             if self.background:
                 fields.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}
-            return prepare(group, self.codegen, phases)
+            prep = prepare(group, self.codegen, phases)
+            prep.perf = self.perf
+            return prep
         except NotEligible as e:
             self._not_native(code, str(e))
         except Exception as e:  # noqa: BLE001 - an emitter bug: the other tiers run it

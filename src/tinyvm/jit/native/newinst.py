@@ -1,0 +1,170 @@
+"""Instances native code makes inline: `Heap.alloc(Instance(cls, dict(cls.template)))` in machine code.
+
+construct.py makes every instance through `InstanceMaker.make`, a Python
+call from C (`PyObject_Vectorcall`): ~0.5 us, and AWFY List makes ~30
+per iteration (`_PyEval_EvalFrameDefault` was 10% of its steady-state
+profile, docs/native.md "Where the time goes"). arraymaker.py already
+makes arrays inline; this module does the same for instances, step by
+step what the maker does when it does not refuse:
+
+- `dict(cls.template)`: `PyDict_Copy` of the template (the same copy:
+  CPython's dict(d) of an exact dict is its copy, keys table cloned, so
+  fields.py's inline reads find each field at its template index);
+- `Instance(cls, d)`: `PyType_GenericAlloc` of the Instance type (tracked
+  by CPython's GC as the class call's tp_alloc is) with its `cls` slot (a
+  new reference to the class), its `fields` slot (the copy) and its
+  `mark` slot (`heap.new_mark`, ctx word NEWMARK) set: Instance.__init__
+  sets nothing else, and the type has no other slot (checked once,
+  `_fits`);
+- `Heap.alloc`: `heap.objects.append` by `PyList_Append` (ctx word
+  OBJECTS: 0 when arraymaker.py's conditions for the inline path do not
+  hold -- another heap class, snapshot numbering), the bytes charged
+  against the push budget (ctx word 5), settled into `heap.bytes` when
+  native code leaves as the inline arrays' are; the budget covering the
+  size is the maker's own condition (`heap.bytes + size > next_gc`:
+  refused), so `alloc`'s collection check cannot fire.
+
+Only for a class whose instances cannot gain fields (`open` is false: a
+TinyLang class), so the size (`Instance.size()`: HEADER + CONTAINER +
+FIELD per template entry) is the one the maker computes. Anything else --
+the budget short, the path off, a C call failing (the error cleared) --
+takes the maker call, whose refusal rule decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .arraymaker import NEWMARK, OBJECTS
+
+
+class Inline:
+    """The inline path's result: its instance and the block it ends in."""
+
+    def __init__(self, value: str, block: str, join: str) -> None:
+        self.value = value
+        self.block = block
+        self.label = join
+
+    def join(self, em: Any, slow: str) -> str:
+        """After the maker's path (value `slow`): the two paths' phi."""
+        L = em.lines
+        back = em.cur
+        L.append(f"  br label %{self.label}")
+        em.label(self.label)
+        out = em.tmp("niv")
+        L.append(f"  {out} = phi i64 [{self.value}, %{self.block}], [{slow}, %{back}]")
+        return out
+
+
+_FITS: list = []
+
+
+def _fits(flay: Any) -> bool:
+    """Whether an Instance is exactly the slots this module sets: mark at
+    16 (barrier.py's probe), cls and fields where fields.py probed them,
+    nothing else (no __dict__, no __weakref__)."""
+    if not _FITS:
+        from ...heap.objects import HeapObject, Instance
+        from .arraymaker import _fast
+        from .barrier import mark_offset
+
+        ok = (
+            _fast()
+            and mark_offset()[0] == 16
+            and HeapObject.__slots__ == ("mark",)
+            and Instance.__slots__ == ("cls", "fields")
+            and Instance.__basicsize__ == 40
+            and {flay.instance_cls, flay.instance} == {24, 32}
+            and Instance.__init__.__code__.co_names == ("cls", "fields")
+        )
+        _FITS.append(ok)
+    return _FITS[0]
+
+
+def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
+    """Emit the inline path of a construction of `cls` (address in `c`);
+    the code after it, the maker's path, is where it goes when it cannot.
+    None (nothing emitted) when it does not apply to this class."""
+    from ...heap.objects import Instance
+    from .fields import _find
+
+    if getattr(cls, "open", True) or not _fits(flay):
+        return None
+    try:
+        tpl_off = _find(cls, cls.template)
+        size = Instance(cls, dict(cls.template)).size()
+    except Exception:  # noqa: BLE001 - an unexpected class object: the maker only
+        return None
+    L = em.lines
+    low = em._arrays()
+    objs, budget = _word(em, OBJECTS), _word(em, 5)
+    fast, slow, done = em.tmp("nifast")[1:], em.tmp("nislow")[1:], em.tmp("nidone")[1:]
+    over, off, no = em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {over} = icmp ugt i64 {size}, {budget}")
+    L.append(f"  {off} = icmp eq i64 {objs}, 0")
+    L.append(f"  {no} = or i1 {over}, {off}")
+    L.append(f"  br i1 {no}, label %{slow}, label %{fast}")
+    em.label(fast)
+    tpl, d, bad, t, inst, bad2 = (
+        em.tmp("nitpl"),
+        em.tmp("nid"),
+        em.tmp(),
+        em.tmp("nity"),
+        em.tmp("niinst"),
+        em.tmp(),
+    )
+    fail, ok1, ok2, fail2 = (
+        em.tmp("nifail")[1:],
+        em.tmp("niok")[1:],
+        em.tmp("niok")[1:],
+        em.tmp("nifail")[1:],
+    )
+    L.append(
+        f"  {tpl} = add i64 {low.load(c, tpl_off)}, 0"
+    )  # (Class.template: the class's own, read each time)
+    L.append(f"  {d} = call i64 @PyDict_Copy(i64 {tpl})")
+    L.append(f"  {bad} = icmp eq i64 {d}, 0")
+    L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
+    em.label(ok1)
+    L.append(f'  {t} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
+    L.append(f"  {inst} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
+    L.append(f"  {bad2} = icmp eq i64 {inst}, 0")
+    L.append(f"  br i1 {bad2}, label %{fail2}, label %{ok2}")
+    em.label(ok2)
+    low.incref(c)
+    low.store(inst, flay.instance_cls, c)
+    low.store(inst, flay.instance, d)  # (the copy's reference: the instance's now)
+    mark = _word(em, NEWMARK)
+    low.incref(mark)
+    low.store(inst, 16, mark)  # (HeapObject.mark: _fits checked the offset)
+    r, bad3, good = em.tmp(), em.tmp(), em.tmp("nigood")[1:]
+    L.append(f"  {r} = call i32 @PyList_Append(i64 {objs}, i64 {inst})")
+    L.append(
+        f"  call void @tvm.decref(i64 {inst})"
+    )  # (heap.objects holds it; PyList_Append failing: freed, its dict and class reference with it)
+    L.append(f"  {bad3} = icmp ne i32 {r}, 0")
+    L.append(f"  br i1 {bad3}, label %{fail}, label %{good}")
+    em.label(good)
+    b1, bp = em.tmp("nibud"), em.tmp("nip")
+    L.append(f"  {b1} = sub i64 {budget}, {size}")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  store i64 {b1}, i64* {bp}")
+    L.append(f"  br label %{done}")
+    em.label(fail2)
+    L.append(f"  call void @tvm.decref(i64 {d})")  # (the copy nobody holds)
+    L.append(f"  br label %{fail}")
+    em.label(fail)
+    L.append(
+        "  call void @PyErr_Clear()"
+    )  # (the maker tries again, and refuses if it fails too)
+    L.append(f"  br label %{slow}")
+    em.label(slow)
+    return Inline(inst, good, done)
+
+
+def _word(em: Any, k: int) -> str:
+    p, w = em.tmp("nip"), em.tmp("niw")
+    em.lines.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
+    em.lines.append(f"  {w} = load i64, i64* {p}")
+    return w
