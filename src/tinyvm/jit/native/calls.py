@@ -125,63 +125,187 @@ def bail(em: Any, rt: str) -> str:
     return f"  ret {{{rt}, i64}} {{{rt} {value_zero(em)}, i64 -1}}"
 
 
+STACK = 18  # (ctx word: the stack limit of the native depth, scaled: `limit`)
+
+
+def levels(names: dict) -> int:
+    """G, an upper bound of the guest frames one machine frame of em's
+    module holds: LLVM inlines a function called from one place into its
+    caller (emit.py `inline_once`), each function at most once in a chain,
+    and self_inline doubles one (see the module docstring)."""
+    return 2 * len(names) + 2
+
+
+def stack_pointer(em: Any) -> str:
+    """The machine stack pointer here (the native depth is measured by it)."""
+    sp = em.tmp("sp")
+    em.lines.append(f"  {sp} = call i64 @llvm.read_register.i64(metadata !1)")
+    return sp
+
+
+def limit(em: Any, room: str) -> str:
+    """The stack limit word (ctx[STACK]) for the frames this one calls, when
+    this frame (stack pointer S, one guest frame) has `room` guest frames
+    left, itself included: G*S - 8*(room - G)."""
+    L, g = em.lines, levels(em.names)
+    sp, a, b, c = stack_pointer(em), em.tmp(), em.tmp(), em.tmp("lim")
+    L.append(f"  {a} = mul i64 {sp}, {g}")
+    L.append(f"  {b} = sub i64 {room}, {g}")
+    L.append(f"  {b}s = shl i64 {b}, 3")
+    L.append(f"  {c} = sub i64 {a}, {b}s")
+    return c
+
+
+def room(em: Any) -> str:
+    """A lower bound of the guest frames the callee of a call made here has
+    left, itself included: (G*S - limit) >> 3 (<= 0: none)."""
+    L, g = em.lines, levels(em.names)
+    sp, a, lp, lim, d, r = stack_pointer(em), em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp("room")
+    L.append(f"  {a} = mul i64 {sp}, {g}")
+    L.append(f"  {lp} = getelementptr i64, i64* %ctx, i64 {STACK}")
+    L.append(f"  {lim} = load i64, i64* {lp}")
+    L.append(f"  {d} = sub i64 {a}, {lim}")
+    L.append(f"  {r} = ashr i64 {d}, 3")
+    return r
+
+
+def budget_text(g: int) -> str:
+    """`i64 @budget(ctx, b)`, the slow path of call_tick, once per module
+    (out of line: each call site only tests the budget and calls it): the
+    countdown (ctx[0] + b) at 0 asks the poll callback; then the native
+    depth left for the callee, measured by the stack pointer (`room`; the
+    helper's own frame makes it smaller still: safe). Returns the new
+    budget, min(countdown, room), its rest of the countdown in ctx[0]; or
+    <= 0: leave (the poll said stop, or no depth is left)."""
+    return f"""define internal i64 @budget(i64* %ctx, i64 %b1) noinline {{  ; (not `cold`: that section would need a relocation, nearcalls.py)
+entry:
+  %x = load i64, i64* %ctx
+  %c = add i64 %x, %b1
+  %cz = icmp sle i64 %c, 0
+  br i1 %cz, label %poll, label %have
+poll:
+  %pp = getelementptr i64, i64* %ctx, i64 2
+  %pf = load i64, i64* %pp
+  %fp = inttoptr i64 %pf to i64 ()*
+  %npv = call i64 %fp()
+  %nz = icmp sle i64 %npv, 0
+  br i1 %nz, label %stop, label %have
+stop:
+  ret i64 0
+have:
+  %c2 = phi i64 [ %c, %entry ], [ %npv, %poll ]
+  store i64 %c2, i64* %ctx
+  %sp = call i64 @llvm.read_register.i64(metadata !1)
+  %gs = mul i64 %sp, {g}
+  %lp = getelementptr i64, i64* %ctx, i64 {STACK}
+  %lim = load i64, i64* %lp
+  %d = sub i64 %gs, %lim
+  %room = ashr i64 %d, 3
+  %dz = icmp sle i64 %room, 0
+  br i1 %dz, label %stop, label %ok
+ok:
+  %lt = icmp slt i64 %c2, %room
+  %b2 = select i1 %lt, i64 %c2, i64 %room
+  %rest = sub i64 %c2, %b2
+  store i64 %rest, i64* %ctx
+  ret i64 %b2
+}}
+"""
+
+
 def call_tick(em: Any, i: Instr) -> None:
-    """Before native call i of a register-convention function: decrement
-    the countdown; at 0 ask the poll callback, and leave (to the frame
-    state of the call: the interpreter makes it) when it says stop."""
+    """Before native call i of a register-convention function: take one
+    from the budget; when it is used up, `@budget` (the poll, the depth by
+    the stack, a new budget), and leave to the frame state of the call when
+    it says so (the interpreter makes the call: it raises
+    StackOverflowError where the guest limit is, or the poll's stop is
+    honoured)."""
     L = em.lines
-    c1, z = em.tmp("cd"), em.tmp("cz")
-    L.append(f"  {c1} = sub i64 {em.cd}, 1")
-    L.append(f"  {z} = icmp sle i64 {c1}, 0")
-    poll, cont = em.tmp("poll")[1:], em.tmp("go")[1:]
+    b1, z = em.tmp("cd"), em.tmp("cz")
+    L.append(f"  {b1} = sub i64 {em.cd}, 1")
+    L.append(f"  {z} = icmp sle i64 {b1}, 0")
+    slow, cont = em.tmp("slow")[1:], em.tmp("go")[1:]
     pre = em.cur
-    L.append(f"  br i1 {z}, label %{poll}, label %{cont}, !prof !0")
-    em.label(poll)
-    npv = em.poll()
-    em.exit_if_stop(npv, exit_state(i.state, em.ty.types, reason="poll at a call"))
+    L.append(f"  br i1 {z}, label %{slow}, label %{cont}, !prof !0")
+    em.label(slow)
+    b2 = em.tmp("cd")
+    L.append(f"  {b2} = call i64 @budget(i64* %ctx, i64 {b1})")
+    em.exit_if_stop(b2, exit_state(i.state, em.ty.types, reason="poll or native depth at a call"))
     back = em.cur
     L.append(f"  br label %{cont}")
     em.label(cont)
-    c2 = em.tmp("cd")
-    L.append(f"  {c2} = phi i64 [ {c1}, %{pre} ], [ {npv}, %{back} ]")
-    em.cd = c2
+    b3 = em.tmp("cd")
+    L.append(f"  {b3} = phi i64 [ {b1}, %{pre} ], [ {b2}, %{back} ]")
+    em.cd = b3
 
 
-def call(em: Any, fname: str, rt: str, head: tuple[str, str]) -> tuple[str, str, str, list[str]]:
-    """The call of @fname (`head`: its arguments before the countdown's
-    place and after it) in the callee's convention: (the call's result
-    aggregate, its LLVM type, its fail flag, the lines to emit after the
-    fail exit)."""
+def call(em: Any, fname: str, rt: str, i: Instr, extra: str, args: str) -> tuple[str, str, str, list[str]]:
+    """The call of @fname with `args` (`extra`: osr.py's two words for a
+    function with OSR entries inside) in the callee's convention, after
+    the caller's tick and depth check (call_tick, or emit.py's `%d1`): (the
+    call's result aggregate, its LLVM type, its fail flag, the lines to
+    emit after the fail exit)."""
     L = em.lines
     s, z = em.tmp("st"), em.tmp()
     if fname in em.reg:
-        cd = em.cd
-        if cd is None:  # (a function with loops calling one of these: ctx[0] in and out)
-            cd = em.tmp("cd")
-            L.append(f"  {cd} = load i64, i64* %ctx")
-        L.append(f"  {s} = call {{{rt}, i64}} @{fname}({head[0]}, i64 {cd}{head[1]})")
-        c2 = em.tmp("cd")
-        L.append(f"  {c2} = extractvalue {{{rt}, i64}} {s}, 1")
-        L.append(f"  {z} = icmp slt i64 {c2}, 0")
         agg = f"{{{rt}, i64}}"
+        b = em.cd
+        after: list[str] = []
+        if b is None:  # (a function with loops calling one of these: the budget from ctx[0] and its exact depth)
+            c, lt, b, rest = em.tmp("cd"), em.tmp(), em.tmp("cd"), em.tmp()
+            L.append(f"  {c} = load i64, i64* %ctx")
+            L.append(f"  {lt} = icmp slt i64 {c}, %d1")
+            L.append(f"  {b} = select i1 {lt}, i64 {c}, i64 %d1")
+            L.append(f"  {rest} = sub i64 {c}, {b}")
+            L.append(f"  store i64 {rest}, i64* %ctx")
+            lim, lp, old = limit(em, "%depth"), em.tmp(), em.tmp("lold")
+            L.append(f"  {lp} = getelementptr i64, i64* %ctx, i64 {STACK}")
+            L.append(f"  {old} = load i64, i64* {lp}")
+            L.append(f"  store i64 {lim}, i64* {lp}")
+        L.append(f"  {s} = call {agg} @{fname}(i64* %ctx, i64 {b}{args})")
+        c2 = em.tmp("cd")
+        L.append(f"  {c2} = extractvalue {agg} {s}, 1")
+        L.append(f"  {z} = icmp slt i64 {c2}, 0")
         if em.cd is None:
-            return s, agg, z, [f"  store i64 {c2}, i64* %ctx"]
+            x, y = em.tmp(), em.tmp()
+            after = [f"  store i64 {old}, i64* {lp}", f"  {x} = load i64, i64* %ctx", f"  {y} = add i64 {x}, {c2}", f"  store i64 {y}, i64* %ctx"]
+            return s, agg, z, after
         em.cd = c2
-        return s, agg, z, []
-    # (a function with loops, ctx[0] its countdown)
-    if em.cd is not None:
-        L.append(f"  store i64 {em.cd}, i64* %ctx")
-    L.append(f"  {s} = call {{{rt}, i1}} @{fname}({head[0]}{head[1]})")
-    L.append(f"  {z} = extractvalue {{{rt}, i1}} {s}, 1")
+        return s, agg, z, after
+    # (a function with loops: ctx[0] its countdown, a depth in a register)
     agg = f"{{{rt}, i1}}"
     if em.cd is None:
+        L.append(f"  {s} = call {agg} @{fname}(i64* %ctx, i64 %d1{extra}{args})")
+        L.append(f"  {z} = extractvalue {agg} {s}, 1")
         return s, agg, z, []
-    c2 = em.tmp("cd")
-    em.cd = c2
-    return s, agg, z, [f"  {c2} = load i64, i64* %ctx"]
+    # (one of these calling it: its depth from the stack, the countdown through ctx[0])
+    r = room(em)
+    dz = em.tmp("dz")
+    L.append(f"  {dz} = icmp sle i64 {r}, 0")
+    em.fail_if(dz, i)
+    x, y, b = em.tmp(), em.tmp(), em.cd
+    L.append(f"  {x} = load i64, i64* %ctx")
+    L.append(f"  {y} = add i64 {x}, {b}")
+    L.append(f"  store i64 {y}, i64* %ctx")
+    L.append(f"  {s} = call {agg} @{fname}(i64* %ctx, i64 {r}{extra}{args})")
+    L.append(f"  {z} = extractvalue {agg} {s}, 1")
+    c, lt, b2, rest = em.tmp("cnt"), em.tmp(), em.tmp("cd"), em.tmp()
+    em.cd = b2
+    return (
+        s,
+        agg,
+        z,
+        [
+            f"  {c} = load i64, i64* %ctx",
+            f"  {lt} = icmp slt i64 {b}, {c}",
+            f"  {b2} = select i1 {lt}, i64 {b}, i64 {c}",
+            f"  {rest} = sub i64 {c}, {b2}",
+            f"  store i64 {rest}, i64* %ctx",
+        ],
+    )
 
 
-def entry_call(reg: bool, rt: str, fname: str, head: str, rest: str) -> list[str]:
+def entry_call(reg: bool, rt: str, fname: str, head: str, rest: str, g: int) -> list[str]:
     """@entry's call of the root (its result in %r, the fail flag in %b)."""
     if not reg:
         return [
@@ -191,11 +315,24 @@ def entry_call(reg: bool, rt: str, fname: str, head: str, rest: str) -> list[str
         ]
     return [
         "  %cd0 = load i64, i64* %ctx",
-        f"  %c = call {{{rt}, i64}} @{fname}({head}, i64 %cd0{rest})",
+        "  %lt0 = icmp slt i64 %cd0, %depth",
+        "  %bg0 = select i1 %lt0, i64 %cd0, i64 %depth",  # (the budget: min(countdown, depth), calls.py)
+        "  %ex0 = sub i64 %cd0, %bg0",
+        "  store i64 %ex0, i64* %ctx",
+        "  %sp0 = call i64 @llvm.read_register.i64(metadata !1)",
+        f"  %gs0 = mul i64 %sp0, {g}",
+        f"  %gd0 = sub i64 %depth, {g}",
+        "  %gd1 = shl i64 %gd0, 3",
+        "  %lim0 = sub i64 %gs0, %gd1",
+        f"  %lp0 = getelementptr i64, i64* %ctx, i64 {STACK}",
+        "  store i64 %lim0, i64* %lp0",
+        f"  %c = call {{{rt}, i64}} @{fname}(i64* %ctx, i64 %bg0{rest})",
         f"  %r = extractvalue {{{rt}, i64}} %c, 0",
         f"  %cd1 = extractvalue {{{rt}, i64}} %c, 1",
         "  %b = icmp slt i64 %cd1, 0",
-        "  %cd2 = select i1 %b, i64 %cd0, i64 %cd1",  # (left: the countdown as it was; engine.py counts ticks by it)
+        "  %ex1 = load i64, i64* %ctx",
+        "  %cdn = add i64 %ex1, %cd1",
+        "  %cd2 = select i1 %b, i64 %cd0, i64 %cdn",  # (left: the countdown as it was; engine.py counts ticks by it)
         "  store i64 %cd2, i64* %ctx",
     ]
 

@@ -338,7 +338,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 18)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None])
+        self.ctx = (ctypes.c_int64 * 19)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its

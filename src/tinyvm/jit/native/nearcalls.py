@@ -46,15 +46,21 @@ RULE = "near calls 1"
 _RISKY = ("double", "float", "switch ", " global ", " constant ")
 
 
+# LLVM intrinsics that lower to instructions, never to a call or a constant:
+# the overflow checks (`add; jo`), min/max (`cmp; cmov`: instcombine makes
+# them of selects), the stack pointer read (calls.py).
+_INLINE = ("llvm.sadd.with.overflow.", "llvm.ssub.with.overflow.", "llvm.smul.with.overflow.", "llvm.smin.", "llvm.smax.", "llvm.umin.", "llvm.umax.", "llvm.read_register.")
+
+
 def candidate(text: str, mod: Any) -> bool:
     """Whether the module whose LLVM IR is `text` (`mod`: after the passes,
     which dropped the declarations nothing calls) may compile with the small
-    model: it calls no function but its own and LLVM's overflow intrinsics
-    (which lower to `add; jo`), and holds no float, switch or global."""
+    model: it calls no function but its own and LLVM intrinsics that lower
+    to instructions (`_INLINE`), and holds no float, switch or global."""
     for line in text.splitlines():
         if not line.startswith("declare ") and any(w in line for w in _RISKY):
             return False
-    return all(not fn.is_declaration or ".with.overflow." in fn.name for fn in mod.functions)
+    return all(not fn.is_declaration or fn.name.startswith(_INLINE) for fn in mod.functions)
 
 
 def no_unwind(mod: Any) -> None:
