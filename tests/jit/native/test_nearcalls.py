@@ -100,3 +100,13 @@ print(big(60, 4000000000))
         "down",
         "big",
     )
+
+
+def test_jit_dump_shows_the_direct_call_and_the_model() -> None:
+    from native_helpers import cli
+
+    out = cli(["jit-dump", "--native", "-e", FIB + "print(fib(10))\n"])[1]
+    asm = out.split("--- machine code ---")[1]
+    assert "; code model: small (direct calls, nearcalls.py)" in asm and "callq\tf0" in asm and "movabsq\t$f0" not in asm, asm
+    out = cli(["jit-dump", "--native", "-e", "fn half(x: float) -> float { return x * 0.5 }\nprint(half(3.0))\n"])[1]
+    assert "; code model: large" in out.split("--- machine code ---")[1], out

@@ -66,7 +66,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, objects, stores
+from . import arraymaker, construct, fields, nearcalls, objects, stores
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -840,5 +840,7 @@ def dump_native(m: Any) -> str:
         parts.append("--- machine code ---")
         mod = llvm.parse_assembly(comp.ir_after)
         with codegen.lock:
-            parts.append(codegen.tm.emit_assembly(mod).rstrip("\n"))
+            tm = nearcalls.pick(mod, comp.ir_before, codegen.tm_small, codegen.tm)[0]  # (the code model the tier used)
+            parts.append(f"; code model: {'small (direct calls, nearcalls.py)' if tm is codegen.tm_small else 'large'}")
+            parts.append(tm.emit_assembly(mod).rstrip("\n"))
     return "\n".join(parts) + "\n"

@@ -91,12 +91,18 @@ def self_contained(obj: bytes) -> bool:
     return True
 
 
-def emit(mod: Any, text: str, tm_small: Any, tm_large: Any) -> bytes:
-    """The object file of optimized module `mod` (IR `text` before the
-    passes): small-model when that needs no relocation, else large-model."""
+def pick(mod: Any, text: str, tm_small: Any, tm_large: Any) -> tuple[Any, bytes]:
+    """(the target machine, the object file) of optimized module `mod` (IR
+    `text` before the passes): small-model when that needs no relocation,
+    else large-model."""
     if tm_small is not None and candidate(text, mod):
         no_unwind(mod)
         obj = tm_small.emit_object(mod)
         if self_contained(obj):
-            return obj
-    return tm_large.emit_object(mod)
+            return tm_small, obj
+    return tm_large, tm_large.emit_object(mod)
+
+
+def emit(mod: Any, text: str, tm_small: Any, tm_large: Any) -> bytes:
+    """The object file of `mod` (`pick`)."""
+    return pick(mod, text, tm_small, tm_large)[1]
