@@ -52,6 +52,7 @@ from typing import Any
 
 from ...ir.nodes import Block, Instr
 from .deopt import exit_state
+from .peel import peeled
 
 IN_REGISTER = frozenset(("i64", "double", "i1"))  # (LLVM result types returned with the countdown in two registers)
 
@@ -363,6 +364,7 @@ def self_inline(group: list, names: dict, reg: set[str], texts: list[str], limit
         if name not in reg or call not in body or text.count("\n") > limit or not head.endswith(") {"):
             out.append(text)
             continue
-        copy = head.replace(f" @{name}(", f" @{name}r(", 1)[: -len(" {")] + " alwaysinline {" + nl + body
-        out.append(head + nl + body.replace(call, f"}} @{name}r(") + copy)
+        leaf = peeled(name, head, body)  # (the copy's calls test the base case themselves: peel.py)
+        copy = head.replace(f" @{name}(", f" @{name}r(", 1)[: -len(" {")] + " alwaysinline {" + nl + (body.replace(call, f"}} @{name}w(") if leaf else body)
+        out.append(head + nl + body.replace(call, f"}} @{name}r(") + copy + (leaf or ""))
     return out
