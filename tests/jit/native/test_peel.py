@@ -83,7 +83,7 @@ print(f(70, 3))
     assert any(" native frames): " in x for x in both.log), both.log  # (every native frame rebuilt)
     want = used(src, "off")[:2]
     n, got, log = used(src, "native-eager")
-    assert (n, got) == want, (n, got, want)
+    assert (n, got) == want and any(x.startswith("jit: native f in ") for x in log), (n, got, want, log)
 
 
 def test_peeled_text_is_the_functions_own() -> None:
