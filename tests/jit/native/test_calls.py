@@ -198,3 +198,48 @@ def test_the_budget_keeps_the_depth_limit_exact(n: int) -> None:
     assert got["off"] == got["native-eager"], got
     assert got["off"][0] == "50\n" and "StackOverflow" in got["off"][1], got
     assert native("down", log) and any("native depth at a call" in x for x in log), log
+
+
+CTOR = """
+fn down(n: int) -> int {
+  if n == 0 { return 0 }
+  return down(n - 1) + 1
+}
+class B {
+  var y: int = 1
+}
+class A extends B {
+  var x: int = 0
+  fn init(n: int) { self.x = down(n) }
+}
+fn go(n: int) -> int {
+  var s = 0
+  for i in 0..3 {
+    let a = A(n)
+    s += a.x
+  }
+  return s
+}
+print(go(10))
+"""
+
+
+@pytest.mark.parametrize("n", [116, 117, 300])
+def test_the_depth_limit_holds_below_a_native_construction(n: int) -> None:
+    # go (loops: ctx[0]) constructs A natively (`$fields` frames and init
+    # count as nested: construct.py raises the stack limit for them), init
+    # calls the loop-free recursion: it overflows at the same frame as on
+    # the interpreter, 117 frames under go with max_depth 120.
+    src = CTOR + f"print(go({n}))\n"
+    got = {}
+    for jit in ("off", "native-eager"):
+        out, log = io.StringIO(), []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=120)
+        try:
+            vm.run_source(src, "t.tl")
+            got[jit] = (out.getvalue(), "")
+        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
+            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    assert got["off"] == got["native-eager"], got
+    assert ("StackOverflow" in got["off"][1]) == (n > 116), got
+    assert native("go", log), log

@@ -144,17 +144,47 @@ def stack_pointer(em: Any) -> str:
     return sp
 
 
-def limit(em: Any, room: str) -> str:
-    """The stack limit word (ctx[STACK]) for the frames this one calls, when
-    this frame (stack pointer S, one guest frame) has `room` guest frames
-    left, itself included: G*S - 8*(room - G)."""
+def limit_lines(g: int, room: str = "%depth") -> list[str]:
+    """@entry's and the OSR entries' lines that set the stack limit
+    (ctx[STACK]) for this frame (its stack pointer S, one guest frame with
+    `room` guest frames left, itself included): G*S - 8*(room - G)."""
+    return [
+        "  %sp0 = call i64 @llvm.read_register.i64(metadata !1)",
+        f"  %gs0 = mul i64 %sp0, {g}",
+        f"  %gd0 = sub i64 {room}, {g}",
+        "  %gd1 = shl i64 %gd0, 3",
+        "  %lim0 = sub i64 %gs0, %gd1",
+        f"  %lp0 = getelementptr i64, i64* %ctx, i64 {STACK}",
+        "  store i64 %lim0, i64* %lp0",
+    ]
+
+
+def with_limit(wrapper: str, g: int) -> str:
+    """An OSR entry's text (osr.py `wrapper_text`) that sets the stack limit
+    once it has loaded the depth."""
+    at = "  %depth = load i64, i64* %dp\n"
+    return wrapper.replace(at, at + "\n".join(limit_lines(g)) + "\n", 1)
+
+
+def tighten(em: Any, below: int) -> None:
+    """Before construct.py's calls of `$fields` and `init` (their frames
+    count as nested, the deepest with `%d1 - below` guest frames left, though
+    they are calls of this machine frame): the stack limit raised, if need
+    be, to what a frame here with one more guest frame left would set, so
+    that what they call is measured from there. (Raised only: a limit a
+    deeper frame set stays valid, stricter, for its callers.)"""
     L, g = em.lines, levels(em.names)
-    sp, a, b, c = stack_pointer(em), em.tmp(), em.tmp(), em.tmp("lim")
+    sp, a, b, b8, c, lp, old, lt, new = (em.tmp() for _ in range(9))
+    L.append(f"  {sp} = call i64 @llvm.read_register.i64(metadata !1)")
     L.append(f"  {a} = mul i64 {sp}, {g}")
-    L.append(f"  {b} = sub i64 {room}, {g}")
-    L.append(f"  {b}s = shl i64 {b}, 3")
-    L.append(f"  {c} = sub i64 {a}, {b}s")
-    return c
+    L.append(f"  {b} = sub i64 %d1, {below + g - 1}")
+    L.append(f"  {b8} = shl i64 {b}, 3")
+    L.append(f"  {c} = sub i64 {a}, {b8}")
+    L.append(f"  {lp} = getelementptr i64, i64* %ctx, i64 {STACK}")
+    L.append(f"  {old} = load i64, i64* {lp}")
+    L.append(f"  {lt} = icmp slt i64 {old}, {c}")
+    L.append(f"  {new} = select i1 {lt}, i64 {c}, i64 {old}")
+    L.append(f"  store i64 {new}, i64* {lp}")
 
 
 def room(em: Any) -> str:
@@ -259,17 +289,13 @@ def call(em: Any, fname: str, rt: str, i: Instr, extra: str, args: str) -> tuple
             L.append(f"  {b} = select i1 {lt}, i64 {c}, i64 %d1")
             L.append(f"  {rest} = sub i64 {c}, {b}")
             L.append(f"  store i64 {rest}, i64* %ctx")
-            lim, lp, old = limit(em, "%depth"), em.tmp(), em.tmp("lold")
-            L.append(f"  {lp} = getelementptr i64, i64* %ctx, i64 {STACK}")
-            L.append(f"  {old} = load i64, i64* {lp}")
-            L.append(f"  store i64 {lim}, i64* {lp}")
         L.append(f"  {s} = call {agg} @{fname}(i64* %ctx, i64 {b}{args})")
         c2 = em.tmp("cd")
         L.append(f"  {c2} = extractvalue {agg} {s}, 1")
         L.append(f"  {z} = icmp slt i64 {c2}, 0")
         if em.cd is None:
             x, y = em.tmp(), em.tmp()
-            after = [f"  store i64 {old}, i64* {lp}", f"  {x} = load i64, i64* %ctx", f"  {y} = add i64 {x}, {c2}", f"  store i64 {y}, i64* %ctx"]
+            after = [f"  {x} = load i64, i64* %ctx", f"  {y} = add i64 {x}, {c2}", f"  store i64 {y}, i64* %ctx"]
             return s, agg, z, after
         em.cd = c2
         return s, agg, z, after
@@ -309,7 +335,7 @@ def call(em: Any, fname: str, rt: str, i: Instr, extra: str, args: str) -> tuple
 def entry_call(reg: bool, rt: str, fname: str, head: str, rest: str, g: int) -> list[str]:
     """@entry's call of the root (its result in %r, the fail flag in %b)."""
     if not reg:
-        return [
+        return limit_lines(g) + [
             f"  %c = call {{{rt}, i1}} @{fname}({head}{rest})",
             f"  %r = extractvalue {{{rt}, i1}} %c, 0",
             f"  %b = extractvalue {{{rt}, i1}} %c, 1",
@@ -320,13 +346,7 @@ def entry_call(reg: bool, rt: str, fname: str, head: str, rest: str, g: int) -> 
         "  %bg0 = select i1 %lt0, i64 %cd0, i64 %depth",  # (the budget: min(countdown, depth), calls.py)
         "  %ex0 = sub i64 %cd0, %bg0",
         "  store i64 %ex0, i64* %ctx",
-        "  %sp0 = call i64 @llvm.read_register.i64(metadata !1)",
-        f"  %gs0 = mul i64 %sp0, {g}",
-        f"  %gd0 = sub i64 %depth, {g}",
-        "  %gd1 = shl i64 %gd0, 3",
-        "  %lim0 = sub i64 %gs0, %gd1",
-        f"  %lp0 = getelementptr i64, i64* %ctx, i64 {STACK}",
-        "  store i64 %lim0, i64* %lp0",
+        *limit_lines(g),
         f"  %c = call {{{rt}, i64}} @{fname}(i64* %ctx, i64 %bg0{rest})",
         f"  %r = extractvalue {{{rt}, i64}} %c, 0",
         f"  %cd1 = extractvalue {{{rt}, i64}} %c, 1",

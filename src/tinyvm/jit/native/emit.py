@@ -817,7 +817,7 @@ def emit_module(
         parts.append(calls.budget_text(calls.levels(names)))
     for r in regs:
         osr[r.h.pc] = r.es
-        parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
+        parts.append(calls.with_limit(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE), calls.levels(names)))
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
             if not h.pc or h.pc in osr:  # (pc 0 is the function's entry op; None: no bytecode pc)
@@ -834,7 +834,7 @@ def emit_module(
                 continue
             osr[h.pc] = es
             parts.append(text)
-            parts.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
+            parts.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):
