@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import re
 import time
 
 import pytest
@@ -60,7 +61,8 @@ def test_loop_free_functions_take_the_countdown_in_a_register() -> None:
     out = cli(["jit-dump", "--native", "-e", MIXED])[1]
     tri = out.split("--- fn tri: native ---")[1].split("--- fn ")[0]
     assert "define internal {i64, i1} @f0(i64* %ctx, i64 %depth" in tri  # (tri has loops: ctx[0])
-    assert "{i64, i64} @f1(i64* %ctx, i64 %cd." in tri  # (its call of leaf passes a budget from ctx[0] and its depth)
+    assert "{i64, i64} @f1(i64* %ctx, i64 0, " in tri  # (leaf calls nothing: no budget, ctx[0] left alone: calls.leaves)
+
 
 
 def test_a_deadline_stops_a_deep_recursion_without_loops() -> None:
@@ -243,3 +245,23 @@ def test_the_depth_limit_holds_below_a_native_construction(n: int) -> None:
     assert got["off"] == got["native-eager"], got
     assert ("StackOverflow" in got["off"][1]) == (n > 116), got
     assert native("go", log), log
+
+
+def test_a_function_with_loops_gives_a_recursion_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (A.init, memory convention in go's module, calls the loop-free
+    # recursion with min(ctx[0], its depth) and keeps the rest in ctx[0])
+    from tinyvm.jit.native import engine
+
+    texts: list[str] = []
+    orig = engine.prepare
+
+    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
+        prep = orig(group, codegen, phases)
+        texts.append(prep.text)
+        return prep
+
+    monkeypatch.setattr(engine, "prepare", prepare)
+    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
+    VM(stdout=io.StringIO(), jit="native-eager").run_source(CTOR, "t.tl")
+    text = "".join(texts)
+    assert re.search(r"%cd\.(\d+) = select i1 %t\.\d+, i64 %cd\.\d+, i64 %d1\n(.*\n){2}.*call \{i64, i64\} @f\d+\(i64\* %ctx, i64 %cd\.\1, ", text), text

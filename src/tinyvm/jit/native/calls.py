@@ -77,6 +77,15 @@ def in_register(group: list, names: dict, lltype: dict, has_loops: Any) -> set[s
     return out
 
 
+def leaves(group: list, names: dict, reg: set[str]) -> set[str]:
+    """The register-convention functions of `group` that call nothing
+    (no call of any kind in their IR: `array.len()` counts too, to be
+    safe): they never spend or read the budget, only return it, so a
+    function with loops calls them with a budget of 0 and leaves ctx[0]
+    alone (`call`)."""
+    return {names[ty.code] for ty in group if names[ty.code] in reg and not any("call" in x.op for x in ty.fn.values())}
+
+
 def result_type(em: Any, rt: str) -> str:
     """The LLVM result type of em's function."""
     return f"{{{rt}, i64}}" if em.cd is not None else f"{{{rt}, i1}}"
@@ -282,6 +291,12 @@ def call(em: Any, fname: str, rt: str, i: Instr, extra: str, args: str) -> tuple
         agg = f"{{{rt}, i64}}"
         b = em.cd
         after: list[str] = []
+        if b is None and fname in em.leaves:  # (a leaf: no budget needed, 0 comes back unless it left)
+            L.append(f"  {s} = call {agg} @{fname}(i64* %ctx, i64 0{args})")
+            c2 = em.tmp("cd")
+            L.append(f"  {c2} = extractvalue {agg} {s}, 1")
+            L.append(f"  {z} = icmp slt i64 {c2}, 0")
+            return s, agg, z, []
         if b is None:  # (a function with loops calling one of these: the budget from ctx[0] and its exact depth)
             c, lt, b, rest = em.tmp("cd"), em.tmp(), em.tmp("cd"), em.tmp()
             L.append(f"  {c} = load i64, i64* %ctx")

@@ -163,6 +163,7 @@ class _FnEmitter:
         # functions that take it so, and, in one of them, its SSA value now
         # (None: this function keeps it in ctx[0]) and at each block's end.
         self.reg: set[str] = set()
+        self.leaves: set[str] = set()  # (those of reg that call nothing: calls.leaves)
         self.cd: str | None = None
         self.cd_out: dict[Block, str] = {}
 
@@ -798,6 +799,7 @@ def emit_module(
         regs = osr_regions(root.fn, root.types, back_edge_targets(root.fn), skip) if osr is not None else []
         ext = {names[root.code]} if regs else set()
         reg = calls.in_register(group, names, LLTYPE, back_edge_targets) - ext
+        leaves = calls.leaves(group, names, reg)
         fparts = []
         try:
             for ty in group:
@@ -805,6 +807,7 @@ def emit_module(
                 em.grows = grows
                 em.ext = ext
                 em.reg = reg
+                em.leaves = leaves
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
                 fparts.append(em.emit())
@@ -828,6 +831,7 @@ def emit_module(
                 em.grows = grows
                 em.ext = ext
                 em.reg = reg
+                em.leaves = leaves
                 text, es = em.emit_osr(h)
             except NotEligible:
                 del table[n:]
