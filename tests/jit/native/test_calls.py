@@ -64,7 +64,6 @@ def test_loop_free_functions_take_the_countdown_in_a_register() -> None:
     assert "{i64, i64} @f1(i64* %ctx, i64 0, " in tri  # (leaf calls nothing: no budget, ctx[0] left alone: calls.leaves)
 
 
-
 def test_a_deadline_stops_a_deep_recursion_without_loops() -> None:
     # fib(47) runs for seconds natively: only the polls at its calls stop it.
     log: list[str] = []
