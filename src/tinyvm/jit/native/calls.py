@@ -1,49 +1,58 @@
-"""Cheaper native calls: the countdown in a register for loop-free functions, and self-recursion inlined one level.
+"""Cheaper native calls: the budget (countdown and native depth) in a register for loop-free functions, and self-recursion inlined one level.
 
 Every native function polls (engine.py `_poll`: deadlines, interrupts,
-another fiber waiting, a debugger) when the countdown, ctx[0], runs out, so
-that neither loops nor recursion run unbounded. A function with a loop
-(emit.py `tick`) decrements ctx[0] in memory at its entry and loop headers.
+another fiber waiting, a debugger) when the countdown runs out, so that
+neither loops nor recursion run unbounded, and leaves at a call when the
+native depth is used up (the interpreter makes the call). A function with a
+loop (emit.py `tick`) decrements the countdown, ctx[0], in memory at its
+entry and loop headers, and takes the depth left in a register (`%depth`).
 Done at every call of a small recursive function, that load and store is a
 dependency chain through memory from each call to the next (a store then a
 load of the same word: ~5 cycles of store forwarding): fib(30) spent 5.3 ms
 with it and 2.8 ms without ("Numbers" in docs/native.md).
 
 So a *loop-free* function whose result fits a register (`in_register`:
-int, float, bool, an address) takes the countdown as an argument and gives
-it back with its result:
+int, float, bool, an address) takes one number for both limits, the
+*budget*, min(countdown, depth left), as an argument and gives back what is
+left with its result:
 
-    define internal {<result>, i64} @fK(i64* %ctx, i64 %depth, i64 %cd, <params>)
+    define internal {<result>, i64} @fK(i64* %ctx, i64 %cd, <params>)
 
-returning {result, countdown}, or {0, -1}: it left (a countdown is never
-negative otherwise, so the sign is the fail flag; the result and the
-countdown come back in two registers, rax and rdx, as before the result and
-the flag). Inside the function the countdown is an SSA value (`self.cd` of
-the emitter), with a phi where blocks merge (`block_phis`: the function has
-no loop, so its blocks form a DAG and each block's value is known from its
-predecessors').
+returning {result, budget}, or {0, -1}: it left (a budget is never negative
+otherwise, so the sign is the fail flag; the result and the budget come back
+in two registers, rax and rdx). Inside the function the budget is an SSA
+value (`self.cd` of the emitter), with a phi where blocks merge
+(`block_phis`: the function has no loop, so its blocks form a DAG and each
+block's value is known from its predecessors').
 
 Where it ticks: at each native *call* such a function makes (`call_tick`:
-decrement, and at 0 the poll, which may leave to the frame state of the
-call, as the depth check does: the interpreter makes the call again), not
-at its entry. Every cycle of calls still ticks once per call (a call from
-a function with loops into one of these enters a function whose own calls
-tick, or which makes none), and an invocation that makes no call and has
-no loop ends in bounded time: the leaves of a recursion (half of fib's
-calls) neither tick nor save registers (their path is `n < 2; return`).
+`dec; jle`), not at its entry. What the register does not hold is in
+memory: ctx[0] keeps the rest of the countdown (countdown = ctx[0] +
+budget) and ctx[STACK] a stack limit. At 0, `@budget` (out of line, one per
+module) asks the poll when the countdown is out, measures the depth left
+for the callee by the stack pointer (`room`, a lower bound: see `levels`
+and docs/native.md "The budget"), leaves to the frame state of the call
+when either is used up (the interpreter makes the call again), and else
+returns the new budget. Every cycle of calls still ticks once per call (a
+call from a function with loops into one of these enters a function whose
+own calls tick, or which makes none), and an invocation that makes no call
+and has no loop ends in bounded time: the leaves of a recursion (half of
+fib's calls) neither tick nor read memory (their path is `n < 2; return`).
 
-At the boundaries the countdown goes through ctx[0] as before: @entry loads
-it and stores back what comes back, a function with loops calling one of
-these passes ctx[0] and stores the result, and one of these calling a
-function with loops (`memory_call`) stores its value before and loads it
+At the boundaries: @entry (and an OSR entry) sets the stack limit from the
+exact depth, and passes min(ctx[0], depth), the rest in ctx[0]; a function
+with loops calling one of these does the same with its exact depth (to one
+that calls nothing, `leaves`, it passes 0 and touches no memory); one of
+these calling a function with loops passes the depth measured by the
+stack, stores the countdown into ctx[0] before and takes the new budget
 after. Functions that construct.py calls (`$fields`, `init`: it emits those
-calls itself) and functions that construct objects keep the memory
-convention, as do OSR entries and their copies (they have loops).
+calls itself, after `tighten`) and functions that construct objects keep
+the memory convention, as do OSR entries and their copies (they have loops).
 
 And one level of a small self-recursion inlined (`self_inline`): such a
 function calls a copy of itself that LLVM's always-inline pass folds into
 it, so half of fib's calls are no longer machine calls (same code, same
-exits: exact).
+exits: exact); the copy's calls test the base case themselves (peel.py).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ VM rebuilds every native frame as an interpreter frame at its exact pc
 at every function entry and every loop header (so neither loops nor
 recursion run unbounded; a loop-free function takes it in a register
 instead and ticks at its calls: calls.py); [1] the native call depth allowed (a call passes
-`depth - 1` in a register and leaves when it is 0); [2] the address of the
+`depth - 1` in a register and leaves when it is 0; a loop-free function
+measures it by the stack instead, calls.py); [2] the address of the
 poll callback, `i64 ()`, whose result is the new countdown (0: leave); [3]
 the deopt buffer's cursor. Results and the fail flag come back in registers
 (a two-field struct), not memory.
