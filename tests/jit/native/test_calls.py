@@ -264,3 +264,26 @@ def test_a_function_with_loops_gives_a_recursion_a_budget(monkeypatch: pytest.Mo
     VM(stdout=io.StringIO(), jit="native-eager").run_source(CTOR, "t.tl")
     text = "".join(texts)
     assert re.search(r"%cd\.(\d+) = select i1 %t\.\d+, i64 %cd\.\d+, i64 %d1\n(.*\n){2}.*call \{i64, i64\} @f\d+\(i64\* %ctx, i64 %cd\.\1, ", text), text
+
+
+@pytest.mark.parametrize("n", [150, 185, 186])
+def test_the_stack_measure_never_allows_more_than_the_guest_depth(n: int) -> None:
+    # A countdown of 7: the budget runs out every few calls, so the depth
+    # left is measured by the stack over and over while 150-190 frames deep
+    # (a fib tree under a chain); max_depth 200. A measure that allowed one
+    # frame too many would not overflow where the interpreter does.
+    src = FIB + "fn deep(n: int) -> int {\n  if n == 0 { return fib(12) }\n  return deep(n - 1) + 1\n}\nfn go(n: int) -> int { return deep(n) }\n" + f"print(go({n}))\n"
+    got = {}
+    for jit in ("off", "native-eager"):
+        out, log = io.StringIO(), []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=200)
+        if jit != "off":
+            vm.machine.jit.native.countdown = 7
+        try:
+            vm.run_source(src, "t.tl")
+            got[jit] = (out.getvalue(), "")
+        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
+            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    assert got["off"] == got["native-eager"], got
+    assert ("StackOverflow" in got["off"][1]) == (n > 185), got  # (185 frames of the chain and fib(12)'s 13 fit in 200)
+    assert native("go", log), log

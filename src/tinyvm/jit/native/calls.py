@@ -148,11 +148,21 @@ STACK = 18  # (ctx word: the stack limit of the native depth, scaled: `limit`)
 
 
 def levels(names: dict) -> int:
-    """G, an upper bound of the guest frames one machine frame of em's
-    module holds: LLVM inlines a function called from one place into its
-    caller (emit.py `inline_once`), each function at most once in a chain,
-    and self_inline doubles one (see the module docstring)."""
-    return 2 * len(names) + 2
+    """G, an upper bound of the guest frames one machine frame of the
+    module of `names` holds: LLVM inlines a function called from one place
+    into its caller (emit.py `inline_once`), each function at most once in
+    a chain, and self_inline doubles one (its peeled base case, peel.py, is
+    the guest frame of the call it makes, not one more); plus one, spare.
+
+    The stack measure (`room`, `limit_lines`): every machine frame that
+    calls keeps its stack pointer 16-aligned at its calls (the x86-64 ABI;
+    no argument is pushed there), so a frame m levels of machine frames
+    below the one that set the limit (stack pointer S0, its first guest
+    frame with R guest frames left) reads S <= S0 - 16m + 8 wherever it
+    reads it (before its prologue too), holds at most G guest frames, and a
+    callee of it has at least R - G - G*(S0 - S + 8)/16 guest frames left:
+    (G*S - limit) >> 4 with limit = G*S0 - 16*(R - G) + 8*G."""
+    return 2 * len(names) + 1
 
 
 def stack_pointer(em: Any) -> str:
@@ -164,14 +174,16 @@ def stack_pointer(em: Any) -> str:
 
 def limit_lines(g: int, room: str = "%depth") -> list[str]:
     """@entry's and the OSR entries' lines that set the stack limit
-    (ctx[STACK]) for this frame (its stack pointer S, one guest frame with
-    `room` guest frames left, itself included): G*S - 8*(room - G)."""
+    (ctx[STACK]) for this frame (its stack pointer S, its first guest frame
+    with `room` guest frames left, itself included): G*S - 16*(room - G) + 8*G
+    (`levels`)."""
     return [
         "  %sp0 = call i64 @llvm.read_register.i64(metadata !1)",
         f"  %gs0 = mul i64 %sp0, {g}",
         f"  %gd0 = sub i64 {room}, {g}",
-        "  %gd1 = shl i64 %gd0, 3",
-        "  %lim0 = sub i64 %gs0, %gd1",
+        "  %gd1 = shl i64 %gd0, 4",
+        "  %gd2 = sub i64 %gs0, %gd1",
+        f"  %lim0 = add i64 %gd2, {8 * g}",
         f"  %lp0 = getelementptr i64, i64* %ctx, i64 {STACK}",
         "  store i64 %lim0, i64* %lp0",
     ]
@@ -196,8 +208,9 @@ def tighten(em: Any, below: int) -> None:
     L.append(f"  {sp} = call i64 @llvm.read_register.i64(metadata !1)")
     L.append(f"  {a} = mul i64 {sp}, {g}")
     L.append(f"  {b} = sub i64 %d1, {below + g - 1}")
-    L.append(f"  {b8} = shl i64 {b}, 3")
-    L.append(f"  {c} = sub i64 {a}, {b8}")
+    L.append(f"  {b8} = shl i64 {b}, 4")
+    L.append(f"  {c}.0 = sub i64 {a}, {b8}")
+    L.append(f"  {c} = add i64 {c}.0, {8 * g}")
     L.append(f"  {lp} = getelementptr i64, i64* %ctx, i64 {STACK}")
     L.append(f"  {old} = load i64, i64* {lp}")
     L.append(f"  {lt} = icmp slt i64 {old}, {c}")
@@ -207,14 +220,14 @@ def tighten(em: Any, below: int) -> None:
 
 def room(em: Any) -> str:
     """A lower bound of the guest frames the callee of a call made here has
-    left, itself included: (G*S - limit) >> 3 (<= 0: none)."""
+    left, itself included: (G*S - limit) >> 4 (<= 0: none; `levels`)."""
     L, g = em.lines, levels(em.names)
     sp, a, lp, lim, d, r = stack_pointer(em), em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp("room")
     L.append(f"  {a} = mul i64 {sp}, {g}")
     L.append(f"  {lp} = getelementptr i64, i64* %ctx, i64 {STACK}")
     L.append(f"  {lim} = load i64, i64* {lp}")
     L.append(f"  {d} = sub i64 {a}, {lim}")
-    L.append(f"  {r} = ashr i64 {d}, 3")
+    L.append(f"  {r} = ashr i64 {d}, 4")
     return r
 
 
@@ -249,7 +262,7 @@ have:
   %lp = getelementptr i64, i64* %ctx, i64 {STACK}
   %lim = load i64, i64* %lp
   %d = sub i64 %gs, %lim
-  %room = ashr i64 %d, 3
+  %room = ashr i64 %d, 4
   %dz = icmp sle i64 %room, 0
   br i1 %dz, label %stop, label %ok
 ok:
