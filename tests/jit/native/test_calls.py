@@ -13,7 +13,9 @@ convention were lost rather than pass on the old one.
 
 from __future__ import annotations
 
+import ctypes
 import io
+import re
 import time
 
 import pytest
@@ -54,12 +56,12 @@ def test_loop_free_functions_take_the_countdown_in_a_register() -> None:
     code, out, _ = cli(["jit-dump", "--native", "-e", FIB + "print(fib(10))\n"])
     assert code == 0, out
     out = out.split("--- LLVM IR after optimization")[0]
-    assert "define internal {i64, i64} @f0(i64* %ctx, i64 %depth, i64 %cd, i64 %v1)" in out
-    assert "load i64, i64* %ctx\n" not in out.split("define i32 @entry")[0]  # (no countdown in memory inside fib)
+    assert "define internal {i64, i64} @f0(i64* %ctx, i64 %cd, i64 %v1)" in out  # (no depth: the budget and the stack, calls.py)
+    assert "load i64, i64* %ctx\n" not in out.split("define internal i64 @budget")[0]  # (no countdown in memory inside fib, only in its slow path)
     out = cli(["jit-dump", "--native", "-e", MIXED])[1]
     tri = out.split("--- fn tri: native ---")[1].split("--- fn ")[0]
     assert "define internal {i64, i1} @f0(i64* %ctx, i64 %depth" in tri  # (tri has loops: ctx[0])
-    assert "{i64, i64} @f1(i64* %ctx, i64 %d1, i64 %cd" in tri  # (its call of leaf passes ctx[0]'s value)
+    assert "{i64, i64} @f1(i64* %ctx, i64 0, " in tri  # (leaf calls nothing: no budget, ctx[0] left alone: calls.leaves)
 
 
 def test_a_deadline_stops_a_deep_recursion_without_loops() -> None:
@@ -144,7 +146,144 @@ def test_a_failure_inside_the_inlined_level_of_a_recursion_rebuilds_every_frame(
     # original at the other; the trace must list every frame either way.
     src = GROW % depth
     out = cli(["jit-dump", "--native", "-e", src])[1]
-    assert "@f0r(i64* %ctx, i64 %depth, i64 %cd, i64 %v1, i64 %v2) alwaysinline {" in out, out
+    assert "@f0r(i64* %ctx, i64 %cd, i64 %v1, i64 %v2) alwaysinline {" in out, out
     code, stdout, err = same(src, "grow")
     assert code != 0 and stdout == "8\n" and "OverflowError" in err and "[previous line repeated" in err
     assert any(f"(pc 25, grow, {depth - 1} native frames): add fails" in x for x in both.log), both.log
+
+
+# The budget (calls.py): one register for the countdown and the native depth,
+# min(countdown, the depth left measured by the stack pointer), its slow path
+# `@budget` out of line. It must keep both: the polls come every `countdown`
+# calls, and a recursion deeper than the guest limit still overflows there.
+
+
+def test_the_budget_keeps_the_countdown_exact() -> None:
+    from tinyvm.jit.native.engine import _POLL
+
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+    tier = vm.machine.jit.native
+    tier.countdown = 100
+    polls = []
+
+    def poll() -> int:
+        polls.append(1)
+        return 100
+
+    cb = _POLL(poll)
+    tier.ctx[2] = ctypes.cast(cb, ctypes.c_void_p).value
+    vm.run_source(FIB + "fn go() -> int { return fib(20) }\nprint(go())\n", "t.tl")
+    assert out.getvalue() == "6765\n" and native("go", log), log
+    # fib(20) makes 21890 calls, each a tick: a poll every 100 (the budget
+    # limited by the countdown, not only by the depth left, ~100x that).
+    assert 215 <= len(polls) <= 219, len(polls)
+
+
+@pytest.mark.parametrize("n", [150, 5000])
+def test_the_budget_keeps_the_depth_limit_exact(n: int) -> None:
+    # A loop-free recursion deeper than the guest limit (max_depth 120):
+    # StackOverflowError at the same frame with the same trace as the
+    # interpreter, and native code left for lack of depth on the way.
+    src = "fn down(n: int) -> int {\n  if n == 0 { return 0 }\n  return down(n - 1) + 1\n}\nfn go(n: int) -> int { return down(n) }\nprint(go(50))\n" + f"print(go({n}))\n"
+    got = {}
+    for jit in ("off", "native-eager"):
+        out, log = io.StringIO(), []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=120)
+        try:
+            vm.run_source(src, "t.tl")
+            got[jit] = (out.getvalue(), "")
+        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
+            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    assert got["off"] == got["native-eager"], got
+    assert got["off"][0] == "50\n" and "StackOverflow" in got["off"][1], got
+    assert native("down", log) and any("native depth at a call" in x for x in log), log
+
+
+CTOR = """
+fn down(n: int) -> int {
+  if n == 0 { return 0 }
+  return down(n - 1) + 1
+}
+class B {
+  var y: int = 1
+}
+class A extends B {
+  var x: int = 0
+  fn init(n: int) { self.x = down(n) }
+}
+fn go(n: int) -> int {
+  var s = 0
+  for i in 0..3 {
+    let a = A(n)
+    s += a.x
+  }
+  return s
+}
+print(go(10))
+"""
+
+
+@pytest.mark.parametrize("n", [116, 117, 300])
+def test_the_depth_limit_holds_below_a_native_construction(n: int) -> None:
+    # go (loops: ctx[0]) constructs A natively (`$fields` frames and init
+    # count as nested: construct.py raises the stack limit for them), init
+    # calls the loop-free recursion: it overflows at the same frame as on
+    # the interpreter, 117 frames under go with max_depth 120.
+    src = CTOR + f"print(go({n}))\n"
+    got = {}
+    for jit in ("off", "native-eager"):
+        out, log = io.StringIO(), []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=120)
+        try:
+            vm.run_source(src, "t.tl")
+            got[jit] = (out.getvalue(), "")
+        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
+            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    assert got["off"] == got["native-eager"], got
+    assert ("StackOverflow" in got["off"][1]) == (n > 116), got
+    assert native("go", log), log
+
+
+def test_a_function_with_loops_gives_a_recursion_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (A.init, memory convention in go's module, calls the loop-free
+    # recursion with min(ctx[0], its depth) and keeps the rest in ctx[0])
+    from tinyvm.jit.native import engine
+
+    texts: list[str] = []
+    orig = engine.prepare
+
+    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
+        prep = orig(group, codegen, phases)
+        texts.append(prep.text)
+        return prep
+
+    monkeypatch.setattr(engine, "prepare", prepare)
+    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
+    VM(stdout=io.StringIO(), jit="native-eager").run_source(CTOR, "t.tl")
+    text = "".join(texts)
+    assert re.search(r"%cd\.(\d+) = select i1 %t\.\d+, i64 %cd\.\d+, i64 %d1\n(.*\n){2}.*call \{i64, i64\} @f\d+\(i64\* %ctx, i64 %cd\.\1, ", text), text
+
+
+@pytest.mark.parametrize("n", [150, 185, 186])
+def test_the_stack_measure_never_allows_more_than_the_guest_depth(n: int) -> None:
+    # A countdown of 7: the budget runs out every few calls, so the depth
+    # left is measured by the stack over and over while 150-190 frames deep
+    # (a fib tree under a chain); max_depth 200. A measure that allowed one
+    # frame too many would not overflow where the interpreter does.
+    src = FIB + "fn deep(n: int) -> int {\n  if n == 0 { return fib(12) }\n  return deep(n - 1) + 1\n}\nfn go(n: int) -> int { return deep(n) }\n" + f"print(go({n}))\n"
+    got = {}
+    for jit in ("off", "native-eager"):
+        out, log = io.StringIO(), []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=200)
+        if jit != "off":
+            vm.machine.jit.native.countdown = 7
+        try:
+            vm.run_source(src, "t.tl")
+            got[jit] = (out.getvalue(), "")
+        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
+            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    assert got["off"] == got["native-eager"], got
+    assert ("StackOverflow" in got["off"][1]) == (n > 185), got  # (185 frames of the chain and fib(12)'s 13 fit in 200)
+    assert native("go", log), log

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any
 
+from . import nearcalls
+
 _llvm: Any = None
 
 
@@ -48,9 +50,9 @@ CODEGEN_OPT = 2
 CACHE_FORMAT = 3  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: tvm.decref bound by name)
 
 
-def _target_machine(cpu: str = "", features: str = "") -> Any:
+def _target_machine(cpu: str = "", features: str = "", codemodel: str = "jitdefault") -> Any:
     llvm = load_llvm()
-    return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=CODEGEN_OPT, jit=True)
+    return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=CODEGEN_OPT, jit=True, codemodel=codemodel)
 
 
 def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = PIPELINE) -> None:
@@ -117,6 +119,7 @@ class Codegen:
         # (benchmarks/native_compile.py); they are in the cache key anyway,
         # so a cache folder shared by different machines stays exact.
         self.tm = _target_machine()
+        self.tm_small = _target_machine(codemodel="small")  # (nearcalls.py: direct calls where no relocation is needed)
         # `tvm.decref` (arrays.PRELUDE) is CPython's own Py_DecRef (Py_XDECREF
         # as a function), bound by name as the C API is: no module compiles a
         # function of its own for it.
@@ -138,6 +141,7 @@ class Codegen:
                 self.features,
                 f"passes {self.passes_text}",
                 f"codegen O{CODEGEN_OPT}",
+                nearcalls.RULE,
             ]
         )
 
@@ -152,7 +156,7 @@ class Codegen:
             optimize(mod, self.tm, self.pb, self.passes)
             t2 = time.perf_counter()
             after = str(mod) if keep_text else ""
-            obj = self.tm.emit_object(mod)
+            obj = nearcalls.emit(mod, text, self.tm_small, self.tm)
             t3 = time.perf_counter()
         phases["parse"] = (t1 - t0) * 1000
         phases["opt"] = (t2 - t1) * 1000

@@ -67,6 +67,7 @@ from typing import Any
 from ...heap.objects import Instance
 from ...ir.nodes import FrameState, Instr
 from ...runtime.memory import ELEMENT
+from . import calls
 from .newinst import inline_instance
 
 CLASS = "C"
@@ -296,6 +297,7 @@ def _construct(em: Any, i: Instr) -> None:
         dz = em.tmp("dz")
         L.append(f"  {dz} = icmp slt i64 %d1, {frames}")
         em.fail_if(dz, i)
+        calls.tighten(em, frames - 1)  # (the native depth by the stack below these frames: calls.py)
     fuel = em.metered and m
     if fuel:
         u0, u1, uz = em.tmp("fu"), em.tmp("fu"), em.tmp("fz")

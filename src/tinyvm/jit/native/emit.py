@@ -21,7 +21,8 @@ VM rebuilds every native frame as an interpreter frame at its exact pc
 at every function entry and every loop header (so neither loops nor
 recursion run unbounded; a loop-free function takes it in a register
 instead and ticks at its calls: calls.py); [1] the native call depth allowed (a call passes
-`depth - 1` in a register and leaves when it is 0); [2] the address of the
+`depth - 1` in a register and leaves when it is 0; a loop-free function
+measures it by the stack instead, calls.py); [2] the address of the
 poll callback, `i64 ()`, whose result is the new countdown (0: leave); [3]
 the deopt buffer's cursor. Results and the fail flag come back in registers
 (a two-field struct), not memory.
@@ -81,6 +82,7 @@ _INTRINSICS = """declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.smul.with.overflow.i64(i64, i64)
 declare double @llvm.sqrt.f64(double)
+declare i64 @llvm.read_register.i64(metadata)
 """
 
 _ICMP = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
@@ -162,6 +164,7 @@ class _FnEmitter:
         # functions that take it so, and, in one of them, its SSA value now
         # (None: this function keeps it in ctx[0]) and at each block's end.
         self.reg: set[str] = set()
+        self.leaves: set[str] = set()  # (those of reg that call nothing: calls.leaves)
         self.cd: str | None = None
         self.cd_out: dict[Block, str] = {}
 
@@ -416,7 +419,8 @@ class _FnEmitter:
         if name in self.reg:
             self.cd = "%cd"
             extra += ", i64 %cd"
-        head = f"define internal {calls.result_type(self, rt)} @{name}(i64* %ctx, i64 %depth{extra}{', ' + params if params else ''}) {{"
+        depth = "" if self.cd is not None else ", i64 %depth"  # (the register convention measures the depth by the stack: calls.py)
+        head = f"define internal {calls.result_type(self, rt)} @{name}(i64* %ctx{depth}{extra}{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         self.defined = set(fn.values())
         body, exits = self._emit_blocks(fn.blocks, headers)
@@ -424,7 +428,8 @@ class _FnEmitter:
         # (the depth is checked by the caller, before the call: deopt.py)
         out.append("  %cur = getelementptr i64, i64* %ctx, i64 3")
         out.append("  %fuel = getelementptr i64, i64* %ctx, i64 4")
-        out.append("  %d1 = sub i64 %depth, 1")
+        if self.cd is None:
+            out.append("  %d1 = sub i64 %depth, 1")
         out += fields.entry_lines(self)
         if merged is not None:
             out += merged.dispatch()
@@ -712,15 +717,16 @@ class _FnEmitter:
         L = self.lines
         rt = LLTYPE[ty[i]]
         args = "".join(f", i64 {objects.NONE}" if ty[x] == "n" else f", {LLTYPE[ty[x]]} {self.val(x)}" for x in i.args)  # (nil to an object parameter: objects.py)
-        dz = self.tmp("dz")
         if self.cd is not None:
-            calls.call_tick(self, i)  # (the countdown in a register: calls.py)
-        # Out of native depth: the interpreter makes this call (and raises
-        # StackOverflowError where the guest limit is reached).
-        L.append(f"  {dz} = icmp sle i64 %d1, 0")
-        self.fail_if(dz, i)
+            calls.call_tick(self, i)  # (the budget in a register, the depth by the stack: calls.py)
+        else:
+            # Out of native depth: the interpreter makes this call (and raises
+            # StackOverflowError where the guest limit is reached).
+            dz = self.tmp("dz")
+            L.append(f"  {dz} = icmp sle i64 %d1, 0")
+            self.fail_if(dz, i)
         extra = ", i64 0, i64* null" if fname in self.ext else ""  # (osr.py: a call, not an OSR entry)
-        s, agg, z, after = calls.call(self, fname, rt, (f"i64* %ctx, i64 %d1{extra}", args))
+        s, agg, z, after = calls.call(self, fname, rt, i, extra, args)
         self.fail_if(z, i, waiting=True)
         L += after
         L.append(f"  {r} = extractvalue {agg} {s}, 0")
@@ -797,6 +803,7 @@ def emit_module(
         regs = osr_regions(root.fn, root.types, back_edge_targets(root.fn), skip) if osr is not None else []
         ext = {names[root.code]} if regs else set()
         reg = calls.in_register(group, names, LLTYPE, back_edge_targets) - ext
+        leaves = calls.leaves(group, names, reg)
         fparts = []
         try:
             for ty in group:
@@ -804,6 +811,7 @@ def emit_module(
                 em.grows = grows
                 em.ext = ext
                 em.reg = reg
+                em.leaves = leaves
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
                 fparts.append(em.emit())
@@ -812,9 +820,11 @@ def emit_module(
             skip.add(e.h)
             del table[n0:]
     parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
+    if reg:
+        parts.append(calls.budget_text(calls.levels(names)))
     for r in regs:
         osr[r.h.pc] = r.es
-        parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
+        parts.append(calls.with_limit(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE), calls.levels(names)))
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
             if not h.pc or h.pc in osr:  # (pc 0 is the function's entry op; None: no bytecode pc)
@@ -825,13 +835,14 @@ def emit_module(
                 em.grows = grows
                 em.ext = ext
                 em.reg = reg
+                em.leaves = leaves
                 text, es = em.emit_osr(h)
             except NotEligible:
                 del table[n:]
                 continue
             osr[h.pc] = es
             parts.append(text)
-            parts.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
+            parts.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):
@@ -849,7 +860,7 @@ def emit_module(
     w.append("  %dp = getelementptr i64, i64* %ctx, i64 1")
     w.append("  %depth = load i64, i64* %dp")
     extra = ", i64 0, i64* null" if ext else ""  # (osr.py: a call, not an OSR entry)
-    w += calls.entry_call(names[root.code] in reg, rt, names[root.code], f"i64* %ctx, i64 %depth{extra}", "".join(", " + x for x in args))
+    w += calls.entry_call(names[root.code] in reg, rt, names[root.code], f"i64* %ctx, i64 %depth{extra}", "".join(", " + x for x in args), calls.levels(names))
     w.append("  %s = zext i1 %b to i32")
     conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(root.ret)  # (None: a word)
     if conv is None:
@@ -863,6 +874,7 @@ def emit_module(
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
+    parts.append('!1 = !{!"rsp"}\n')  # (calls.py: the native depth by the stack pointer)
     return inline_once("\n".join(parts)), names
 
 

@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, objects, stores
+from . import arraymaker, construct, fields, nearcalls, objects, stores
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -351,7 +351,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
-        self.ctx = (ctypes.c_int64 * 18)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None])
+        self.ctx = (ctypes.c_int64 * 19)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -868,5 +868,7 @@ def dump_native(m: Any) -> str:
         parts.append("--- machine code ---")
         mod = llvm.parse_assembly(comp.ir_after)
         with codegen.lock:
-            parts.append(codegen.tm.emit_assembly(mod).rstrip("\n"))
+            tm = nearcalls.pick(mod, comp.ir_before, codegen.tm_small, codegen.tm)[0]  # (the code model the tier used)
+            parts.append(f"; code model: {'small (direct calls, nearcalls.py)' if tm is codegen.tm_small else 'large'}")
+            parts.append(tm.emit_assembly(mod).rstrip("\n"))
     return "\n".join(parts) + "\n"
