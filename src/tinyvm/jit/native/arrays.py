@@ -283,21 +283,28 @@ class ArrayLowering:
         memory), for the caller to put in the slot."""
         em, lay = self.em, self.lay
         L = em.lines
-        typ = self.load(old, lay.type)
-        rc = self.load(old, lay.refcnt)
-        isf, one, mine = em.tmp(), em.tmp(), em.tmp()
-        L.append(f"  {isf} = icmp eq i64 {typ}, {_FLOAT_T}")
-        L.append(f"  {one} = icmp eq i64 {rc}, 1")
-        L.append(f"  {mine} = and i1 {isf}, {one}")
         inplace, box = em.tmp("inpl")[1:], em.tmp("box")[1:]
-        L.append(f"  br i1 {mine}, label %{inplace}, label %{box}")
-        em.label(inplace)
+        self._if_sole(old, _FLOAT_T, inplace, box)
         self.store(old, lay.float_val, v, "double")
         L.append(f"  br label %{done}")
         em.label(box)
         new = em.tmp("new")
         L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
         return new
+
+    def _if_sole(self, old: str, typ: str, yes: str, no: str) -> None:
+        """Branch to label `yes` (opened here) when `old` is of type `typ`
+        and its only reference is the slot's (count 1: no one else can see
+        it change), else to `no` (opened by the caller)."""
+        em = self.em
+        t = self.load(old, self.lay.type)
+        rc = self.load(old, self.lay.refcnt)
+        same, one, mine = em.tmp(), em.tmp(), em.tmp()
+        em.lines.append(f"  {same} = icmp eq i64 {t}, {typ}")
+        em.lines.append(f"  {one} = icmp eq i64 {rc}, 1")
+        em.lines.append(f"  {mine} = and i1 {same}, {one}")
+        em.lines.append(f"  br i1 {mine}, label %{yes}, label %{no}")
+        em.label(yes)
 
     def store_int(self, i: Instr, old: str, v: str, done: str) -> str:
         """Store int64 v over `old`, the object a slot holds: in place when
@@ -317,15 +324,8 @@ class ArrayLowering:
         v's digits, 0 for 0). |v| < 2^60 only (two digits); beyond, a box."""
         em, lay = self.em, self.lay
         L = em.lines
-        typ = self.load(old, lay.type)
-        rc = self.load(old, lay.refcnt)
-        isi, one, mine = em.tmp(), em.tmp(), em.tmp()
-        L.append(f"  {isi} = icmp eq i64 {typ}, {_INT_T}")
-        L.append(f"  {one} = icmp eq i64 {rc}, 1")
-        L.append(f"  {mine} = and i1 {isi}, {one}")
         room, box = em.tmp("room")[1:], em.tmp("box")[1:]
-        L.append(f"  br i1 {mine}, label %{room}, label %{box}")
-        em.label(room)
+        self._if_sole(old, _INT_T, room, box)
         size = self.load(old, lay.long_size)
         t = [em.tmp() for _ in range(14)]
         sneg, neg_s, cap, neg, nv, mag, small, zero, nd1, nd, fits0, fits1, fits, cap2 = t

@@ -454,7 +454,6 @@ class InstanceMaker:
         self.bridge = bridge
         self.ctx = ctx
         self.sizes: dict = {}  # class -> its instances' size (Instance.size: a template copy's)
-        self.calls = 0  # (how often native code took this slow path: tests)
         self.fn = self.make
         ctx[MAKER] = id(self.fn)
 
@@ -463,7 +462,6 @@ class InstanceMaker:
         does, or cls itself (refused) when that would do more than count
         bytes. The bridge's leave/enter inline: what native code charged is
         settled first, the budget handed back after."""
-        self.calls += 1
         try:
             size = self.sizes.get(cls)
             if size is None:
