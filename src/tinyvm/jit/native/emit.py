@@ -47,7 +47,7 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import anyval, arraymaker, calls, construct, fields, objects, stores
+from . import anyval, arraymaker, calls, construct, entries, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .osr import Merged, Missing
@@ -767,11 +767,13 @@ def emit_module(
     root: Typed,
     table: list[ExitState] | None = None,
     osr: dict[int, ExitState] | None = None,
+    tags: dict[int, int] | None = None,
 ) -> tuple[str, dict]:
     """LLVM IR text for root and every function it reaches, plus the @entry
     wrapper; `table` gets the module's exit states (exit id: index); `osr`,
     when given, the loop headers of root with an OSR entry `@osr<pc>`
-    (their frame states: which words the entry takes)."""
+    (their frame states: which words the entry takes); `tags`, when given,
+    @entry takes those entries itself (entries.py): header pc -> its tag."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
     if any(ty.heap for ty in group):
@@ -809,9 +811,10 @@ def emit_module(
             skip.add(e.h)
             del table[n0:]
     parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
+    wrappers = []  # (the OSR wrappers, unless @entry takes their entries: entries.py)
     for r in regs:
         osr[r.h.pc] = r.es
-        parts.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
+        wrappers.append(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE))
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
             if not h.pc or h.pc in osr:  # (pc 0 is the function's entry op; None: no bytecode pc)
@@ -828,7 +831,12 @@ def emit_module(
                 continue
             osr[h.pc] = es
             parts.append(text)
-            parts.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
+            wrappers.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
+    merged = [r.h.pc for r in regs]
+    if tags is not None and entries.can_fold(len(osr or ()), names[root.code] in reg):
+        parts.append(entries.folded_entry(names[root.code], root.params, root.ret, LLTYPE, merged, [pc for pc in osr if pc not in merged], tags))
+        wrappers = []
+    parts += wrappers
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):
@@ -856,7 +864,7 @@ def emit_module(
         w.append("  store i64 %rw, i64* %out")
     w.append("  ret i32 %s")
     w.append("}")
-    parts.append("\n".join(w) + "\n")
+    parts.append("\n".join(w) + "\n" if not tags else "")
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')

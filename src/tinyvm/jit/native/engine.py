@@ -180,6 +180,7 @@ class Compiled:
     cache: str = "off"  # "hit", "miss" or "off" (no disk cache)
     background: bool = False
     allocs: bool = False  # (Prepared.allocs)
+    osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
 
     @property
     def calls_out(self) -> bool:
@@ -208,6 +209,7 @@ class Prepared:
     osr: dict = field(default_factory=dict)  # loop header pc -> deopt.ExitState (entry `osr<pc>`)
     heap: bool = False  # touches Python objects: layout symbols bound, entries hold the GIL
     allocs: bool = False  # allocates or pushes: the heap budget around each call (alloc.py)
+    osr_tags: dict = field(default_factory=dict)  # loop header pc -> what its OSR op adds to out: @entry takes it (entries.py); absent: `osr<pc>`
 
 
 # The phases of a compilation, in order, as the log names them (ms each):
@@ -229,11 +231,13 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     root = group[0]
     table: list = []
     osr: dict = {}
-    text, _ = emit_module(group, root, table, osr)
+    tags: dict = {}
+    text, _ = emit_module(group, root, table, osr, tags)
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
     prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap, any(ty.allocs for ty in group))
+    prep.osr_tags = tags
     prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
     return prep
 
@@ -277,11 +281,12 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
     proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
     cfunc = proto(addr)
-    osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
+    osr = {pc: (cfunc if pc in prep.osr_tags else proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
     phases["load"] = (time.perf_counter() - t0) * 1000
     ms = sum(phases.values())
     comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
     comp.osr = osr
+    comp.osr_tags = prep.osr_tags
     comp.allocs = prep.allocs
     return comp
 
@@ -646,7 +651,7 @@ class NativeTier:
         args = (ctypes.c_int64 * max(len(words), 1))()
         out = ctypes.c_int64()
         args_addr = ctypes.addressof(args)
-        out_addr = ctypes.addressof(out)
+        out_addr = ctypes.addressof(out) + comp.osr_tags.get(pc, 0)  # (the entry's tag in out's low bits: @entry takes it, entries.py)
         ctx = self.ctx
         ctx_addr = self.ctx_addr
         hooks = self.vm.hooks
