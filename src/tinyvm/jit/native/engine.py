@@ -93,10 +93,21 @@ CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does
 FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
+# TinyVM passes native code does without: LLVM's instcombine and its code
+# generator (SelectionDAG's and MachineCSE's common subexpressions, constants
+# folded) redo them. Measured (docs/native.md, "Compile time"): without them
+# the machine code of all 33 functions AWFY compiles was byte for byte the same
+# but for gvn's (Towers.benchmark: 48 bytes more, run once per iteration), and
+# they were 0.5-1 ms of a Mandelbrot loop's 3.9 ms of TinyVM IR work. (licm
+# stays: LLVM's pass list has no loop pass; range removes overflow checks
+# LLVM cannot; prune-states, escape and dce shape what native code supports.)
+NATIVE_SKIPS = ("sccp", "copy-prop", "gvn")
+
+
 def jit_pipeline_plain() -> list[str]:
     from ..tier import jit_pipeline
 
-    return jit_pipeline()
+    return [p for p in jit_pipeline() if p not in NATIVE_SKIPS]
 
 
 def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None) -> Typed:
