@@ -48,6 +48,8 @@ def modules(src: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, engine.Prepa
 
 def function(text: str, name: str) -> str:
     m = re.search(r"^define [^@]*@" + name + r"\(.*?^}$", text, re.MULTILINE | re.DOTALL)
+    if m is None and name == "f0":  # (the root called by @entry only: its body is @entry's, entries.py)
+        m = re.search(r"^define i32 @entry\(.*?^}$", text, re.MULTILINE | re.DOTALL)
     assert m is not None, text
     return m.group(0)
 
@@ -144,7 +146,7 @@ def test_an_osr_entry_inside_the_function_resumes_exactly(monkeypatch: pytest.Mo
 
 def test_a_small_function_called_once_is_inlined(monkeypatch: pytest.MonkeyPatch) -> None:
     prep = modules("fn h(a: int) -> int { return a * 3 + 1 }\nprint(h(4))\n", monkeypatch)["h"]
-    assert re.search(r"^define internal \S+ \S+ @f0\(.*\) alwaysinline \{$", prep.text, re.MULTILINE), prep.text
+    assert "@f0(" not in prep.text and "%v1 = bitcast i64 %ent.aw0 to i64" in function(prep.text, "entry"), prep.text  # (@entry took its body: entries.py)
     fib = modules("fn fib(n: int) -> int {\n  if n < 2 { return n }\n  return fib(n - 1) + fib(n - 2)\n}\nprint(fib(10))\n", monkeypatch)["fib"]
     assert not re.search(r"@f0\(.*\) alwaysinline", fib.text), fib.text  # (recursive: @entry and itself call it; its copy @f0r is: calls.self_inline)
 

@@ -868,7 +868,7 @@ def emit_module(
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
-    return inline_once("\n".join(parts)), names
+    return inline_once(entries.fold_root("\n".join(parts), names[root.code])), names
 
 
 INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)
