@@ -320,3 +320,63 @@ def test_an_int_read_of_another_type_leaves_through_the_big_int_path_with_its_st
     assert '@"tvm.notint"' in f and "@tvm.unbox_big" in f
     code, out, _ = same(ODD, "total")
     assert code == 1 and out == "20\n19.0\n"
+
+
+TWO_LOOPS = """
+fn g(n: int, k: int) -> int {
+  var s = 0
+  var i = 0
+  while i < n {
+    if i % 1000 == 999 { print(i) }
+    s += i
+    i += 1
+  }
+  var j = 0
+  while j < n {
+    if j % 1000 == 999 { print(j, s) }
+    s += j * k
+    j += 1
+  }
+  return s / (k - 7)
+}
+print(g(3000, 2))
+print(g(2500, 7))
+"""
+
+
+def test_osr_entries_are_entries_of_the_one_external_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    # entries.py: no wrapper function per OSR entry; the root's body is
+    # @entry's, which a tag in out's low bits sends to the call entry (0)
+    # or a loop header (1, 2); each print leaves native code (a call out)
+    # and the interpreter re-enters at the loop's header through its tag
+    entered: list[int] = []
+    orig = engine.NativeTier._osr_op
+
+    def osr_op(self, comp, pc, G, max_depth, prev):  # type: ignore[no-untyped-def]
+        op = orig(self, comp, pc, G, max_depth, prev)
+
+        def counted(fb):  # type: ignore[no-untyped-def]
+            entered.append(pc)
+            return op(fb)
+
+        return counted
+
+    monkeypatch.setattr(engine.NativeTier, "_osr_op", osr_op)
+    prep = modules(TWO_LOOPS, monkeypatch)["g"]
+    assert re.findall(r"^define \S+", prep.text, re.MULTILINE) == ["define i32"], prep.text
+    assert "@osr" not in prep.text and "@f0(" not in prep.text, prep.text
+    assert len(prep.osr) == 2 and sorted(prep.osr_tags.values()) == [1, 2] and set(prep.osr_tags) == set(prep.osr), (prep.osr, prep.osr_tags)
+    assert set(entered) == set(prep.osr) and modules.stats["osr_calls"] >= 4, (entered, modules.stats)  # type: ignore[attr-defined]  # (both loops re-entered)
+    code, out, err = same(TWO_LOOPS, "g")
+    assert out.startswith("999\n1999\n2999\n999 5495502\n") and code != 0 and "division by zero" in err.lower(), (out, err)
+
+
+def test_a_root_other_functions_call_keeps_its_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fold_root only when @entry is the one caller: a recursive root stays
+    # a function (its callers: @entry and itself), and runs exactly
+    # (s(50) divides by zero 47 native frames deep)
+    src = "fn s(n: int) -> int {\n  var t = 0\n  for i in 0..n { t += i }\n  if n > 0 { return t / (n - 3) + s(n - 1) }\n  return t\n}\nprint(s(2))\nprint(s(50))\n"
+    prep = modules(src, monkeypatch)["s"]
+    assert re.search(r"^define internal \{i64, i1\} @f0\(", prep.text, re.MULTILINE) and "call {i64, i1} @f0(" in function(prep.text, "entry"), prep.text
+    code, out, err = same(src, "s")
+    assert code != 0 and out == "-1\n" and "division by zero" in err.lower(), (out, err)
