@@ -4,11 +4,14 @@ Structure, never time: exits with the same record words share one exit
 block (the exit id through a phi) and equal exit states one id, so the
 exit code of a function with N field reads grows with N, not with the
 checks per read; a small function called once is inlined into @entry; a
-loop's OSR entry is a branch inside its function, not a copy of it. And
-behaviour: a deopt through a shared exit block rebuilds the state of the
-exit that was taken (not of another one sharing the block), and an OSR
-entry inside the function resumes exactly, values from before the loop
-included.
+loop's OSR entry is a branch inside its function, not a copy of it; a
+module is one external function, its OSR entries tags of @entry (up to
+seven: more keep a wrapper each) and its root's body @entry's when nothing
+else calls it (entries.py). And behaviour: a deopt through a shared exit
+block rebuilds the state of the exit that was taken (not of another one
+sharing the block), and an OSR entry inside the function resumes exactly,
+values from before the loop included, through whichever tag or wrapper it
+came in by.
 """
 
 from __future__ import annotations
@@ -380,3 +383,19 @@ def test_a_root_other_functions_call_keeps_its_function(monkeypatch: pytest.Monk
     assert re.search(r"^define internal \{i64, i1\} @f0\(", prep.text, re.MULTILINE) and "call {i64, i1} @f0(" in function(prep.text, "entry"), prep.text
     code, out, err = same(src, "s")
     assert code != 0 and out == "-1\n" and "division by zero" in err.lower(), (out, err)
+
+
+def eight_loops() -> str:
+    body = "\n".join(f"  var i{k} = 0\n  while i{k} < n {{\n    if i{k} == 5 {{ print({k}) }}\n    s += i{k} * {k + 1}\n    i{k} += 1\n  }}" for k in range(8))
+    return f"fn g(n: int) -> int {{\n  var s = 0\n{body}\n  return s / (n - 9)\n}}\nprint(g(8))\nprint(g(9))\n"
+
+
+def test_more_osr_entries_than_tags_keep_their_wrappers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # out's low bits hold seven tags: a function with eight entries enters
+    # through a wrapper `@osr<pc>` each, as before entries.py
+    src = eight_loops()
+    prep = modules(src, monkeypatch)["g"]
+    assert len(prep.osr) == 8 and not prep.osr_tags and len(re.findall(r"^define i32 @osr\d+\(", prep.text, re.MULTILINE)) == 8, prep.text
+    assert modules.stats["osr_calls"] >= 2, modules.stats  # type: ignore[attr-defined]  # (a print leaves; the loop is re-entered through its wrapper)
+    code, out, err = same(src, "g")
+    assert out.startswith("0\n1\n2\n") and code != 0 and "division by zero" in err.lower(), (out, err)
