@@ -399,3 +399,30 @@ def test_more_osr_entries_than_tags_keep_their_wrappers(monkeypatch: pytest.Monk
     assert modules.stats["osr_calls"] >= 2, modules.stats  # type: ignore[attr-defined]  # (a print leaves; the loop is re-entered through its wrapper)
     code, out, err = same(src, "g")
     assert out.startswith("0\n1\n2\n") and code != 0 and "division by zero" in err.lower(), (out, err)
+
+
+PREFIX = """
+fn f(a: int, b: int, c: int) -> int {
+  var s = a * b
+  for i in 0..c { s += i * a }
+  return s / (b - c)
+}
+print(f(3, 5, 4))
+print(CALL)
+"""
+
+
+@pytest.mark.parametrize("call", ["f(4611686018427387904, 2, 1)", "f(4611686018427387904, 1, 3)", "f(3, 4, 4)"])
+def test_exits_whose_records_start_alike_share_those_stores(call: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # exits.py: the records of `a * b`'s, the loop's and the division's
+    # exits all start with a, b, c: those words are stored in one shared
+    # block the exits branch to (the id and the length through phis), then
+    # XR writes the id; a deopt through each (an overflow before the loop,
+    # one in it, a zero divisor after it) rebuilds the interpreter's frame
+    src = PREFIX.replace("CALL", call)
+    f = function(modules(src, monkeypatch)["f"].text, "f0")
+    shared = re.findall(r"^(XS\d+|XR):\n((?:  .*\n)+)", f + "\n", re.MULTILINE)
+    assert any("phi i64" in body and "store i64 %v1," in body for _, body in shared), f
+    assert len(re.findall(r"store i64 %v1, i64\* %xq\w+\.0$", f, re.MULTILINE)) == 1, f  # (a, word 0 of every record: stored once)
+    code, out, err = same(src, "f")
+    assert code != 0 and out == "33\n", (out, err)

@@ -47,9 +47,11 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import anyval, arraymaker, calls, construct, entries, fields, objects, stores
+from . import anyval, arraymaker, calls, construct, fields, objects, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .entries import can_fold, fold_root, folded_entry
+from .exits import exit_blocks
 from .osr import Merged, Missing
 from .osr import regions as osr_regions
 from .osr import wrapper as osr_wrapper
@@ -341,36 +343,8 @@ class _FnEmitter:
         return got
 
     def exit_code(self) -> list[str]:
-        """The shared exit blocks (exit_to), after the function's body."""
-        X: list[str] = []
-        for k, ((words, refund), preds) in enumerate(self.exits.items()):
-            X.append(f"X{k}:")
-            ids = {sid for _, sid in preds}
-            if len(ids) == 1:
-                xi = str(preds[0][1])
-            else:
-                xi = f"%xi{k}"
-                X.append(f"  {xi} = phi i64 " + ", ".join(f"[ {sid}, %{lab} ]" for lab, sid in preds))
-            X.append(f"  %xc{k} = load i64, i64* %cur")
-            X.append(f"  %xp{k} = inttoptr i64 %xc{k} to i64*")
-            X.append(f"  store i64 {xi}, i64* %xp{k}")
-            for j, (w, m, pos) in enumerate(words):
-                if pos:
-                    w = fields.iter_pos(self, w, X)
-                if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
-                    w2 = f"%xw{k}.{j}"
-                    X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
-                    w = w2
-                X.append(f"  %xq{k}.{j} = getelementptr i64, i64* %xp{k}, i64 {j + 1}")
-                X.append(f"  store i64 {w}, i64* %xq{k}.{j}")
-            if refund:
-                X.append(f"  %xf{k} = load i64, i64* %fuel")
-                X.append(f"  %xg{k} = add i64 %xf{k}, {refund}")
-                X.append(f"  store i64 %xg{k}, i64* %fuel")
-            X.append(f"  %xn{k} = add i64 %xc{k}, {8 * (1 + len(words))}")
-            X.append(f"  store i64 %xn{k}, i64* %cur")
-            X.append("  br label %bail")
-        return X
+        """The shared exit blocks (exit_to), after the function's body: their stores shared too (exits.py)."""
+        return exit_blocks(self)
 
     def tick(self, es: ExitState) -> None:
         """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
@@ -833,8 +807,8 @@ def emit_module(
             parts.append(text)
             wrappers.append(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret))
     merged = [r.h.pc for r in regs]
-    if tags is not None and entries.can_fold(len(osr or ()), names[root.code] in reg):
-        parts.append(entries.folded_entry(names[root.code], root.params, root.ret, LLTYPE, merged, [pc for pc in osr if pc not in merged], tags))
+    if tags is not None and can_fold(len(osr or ()), names[root.code] in reg):
+        parts.append(folded_entry(names[root.code], root.params, root.ret, LLTYPE, merged, [pc for pc in osr if pc not in merged], tags))
         wrappers = []
     parts += wrappers
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
@@ -868,7 +842,7 @@ def emit_module(
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
-    return inline_once(entries.fold_root("\n".join(parts), names[root.code])), names
+    return inline_once(fold_root("\n".join(parts), names[root.code])), names
 
 
 INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)
