@@ -21,10 +21,11 @@ which has no OSR entry anyway), keeps a wrapper per entry.
 The root entered at a header inside it (osr.py: the `%osr` mode and the
 `%oargs` words) and the call entry share one call of the root (phis choose
 its mode, words and parameters), so that its one call site still lets
-`inline_once` fold it into @entry; an OSR copy of a loop (emit.py
-`emit_osr`) has a call of its own, also its only one. The call entry's
-parameters are loaded from args on its own path only: an OSR entry's
-args holds the header's words, maybe fewer.
+`fold_root` move its body into @entry; an OSR copy of a loop (emit.py
+`emit_osr`) has a call of its own, also its only one (`inline_once`
+inlines it when small). The call entry's parameters are loaded from args
+on its own path only: an OSR entry's args holds the header's words, maybe
+fewer.
 """
 
 from __future__ import annotations
