@@ -8,8 +8,8 @@ Three measurements, printed as tables:
    warm: llvmlite initialised, the IR's Python modules loaded) of typical
    functions -- fib, gcd, a primality test, a Mandelbrot inner loop, a
    doubly nested loop, a field-heavy method (AWFY Bounce's `Ball.bounce`),
-   a loop over two arrays -- with the tier's pass list (engine.PIPELINE) and
-   with LLVM's default O2 module pipeline (what v0 ran), and the speed of
+   a loop over two arrays, a small method (AWFY's `Random.next`) -- with
+   the tier's pass list (engine.PIPELINE) and with LLVM's default O2 module pipeline (what v0 ran), and the speed of
    the code each makes (fib(30), Mandelbrot 400x400x200; best of R).
    Phases: ir (TinyVM IR built, optimized, typed), emit (LLVM IR text),
    parse (+ verify), opt (LLVM passes), codegen (object code), load
@@ -121,9 +121,16 @@ fn asum(a: [int], b: [float]) -> float {
   }
   return f + s
 }
-print(fib(5), gcd(12, 18), isprime(97), mandel(4, 4, 10), nested(3), Ball().bounce(), asum([1, 2], [0.5, 1.5]))
+class Random {
+  var seed: int = 74755
+  fn next() -> int {
+    self.seed = ((self.seed * 1309) + 13849) & 65535
+    return self.seed
+  }
+}
+print(fib(5), gcd(12, 18), isprime(97), mandel(4, 4, 10), nested(3), Ball().bounce(), asum([1, 2], [0.5, 1.5]), Random().next())
 """
-NAMES = ("fib", "gcd", "isprime", "mandel", "nested", "Ball.bounce", "asum")
+NAMES = ("fib", "gcd", "isprime", "mandel", "nested", "Ball.bounce", "asum", "Random.next")
 PHASES = ("ir", "emit", "parse", "opt", "codegen", "load")
 
 HOT = FUNCS + """

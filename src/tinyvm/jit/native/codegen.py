@@ -47,7 +47,7 @@ def load_llvm() -> Any:
 PIPELINE = ("always_inliner", "instruction_combine", "simplify_cfg", "global_dead_code_eliminate")
 PIPELINE_TEXT = "always-inline,instcombine,simplifycfg,globaldce"
 CODEGEN_OPT = 2
-CACHE_FORMAT = 3  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: tvm.decref bound by name)
+CACHE_FORMAT = 4  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: tvm.decref bound by name; 4: OSR entries folded into @entry, entries.py)
 
 
 def _target_machine(cpu: str = "", features: str = "", codemodel: str = "jitdefault") -> Any:

@@ -51,6 +51,8 @@ from ..fuel import block_ends, prefix_counts
 from . import anyval, arraymaker, calls, construct, fields, objects, ranges, stores
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .entries import can_fold, fold_root, folded_entry
+from .exits import exit_blocks
 from .osr import Merged, Missing
 from .osr import regions as osr_regions
 from .osr import wrapper as osr_wrapper
@@ -344,36 +346,8 @@ class _FnEmitter:
         return got
 
     def exit_code(self) -> list[str]:
-        """The shared exit blocks (exit_to), after the function's body."""
-        X: list[str] = []
-        for k, ((words, refund), preds) in enumerate(self.exits.items()):
-            X.append(f"X{k}:")
-            ids = {sid for _, sid in preds}
-            if len(ids) == 1:
-                xi = str(preds[0][1])
-            else:
-                xi = f"%xi{k}"
-                X.append(f"  {xi} = phi i64 " + ", ".join(f"[ {sid}, %{lab} ]" for lab, sid in preds))
-            X.append(f"  %xc{k} = load i64, i64* %cur")
-            X.append(f"  %xp{k} = inttoptr i64 %xc{k} to i64*")
-            X.append(f"  store i64 {xi}, i64* %xp{k}")
-            for j, (w, m, pos) in enumerate(words):
-                if pos:
-                    w = fields.iter_pos(self, w, X)
-                if m in ("f", "b", "n"):  # (ints and arrays, an Array's address, are words already)
-                    w2 = f"%xw{k}.{j}"
-                    X.append(f"  {w2} = {'bitcast double' if m == 'f' else 'zext i1'} {w} to i64")
-                    w = w2
-                X.append(f"  %xq{k}.{j} = getelementptr i64, i64* %xp{k}, i64 {j + 1}")
-                X.append(f"  store i64 {w}, i64* %xq{k}.{j}")
-            if refund:
-                X.append(f"  %xf{k} = load i64, i64* %fuel")
-                X.append(f"  %xg{k} = add i64 %xf{k}, {refund}")
-                X.append(f"  store i64 %xg{k}, i64* %fuel")
-            X.append(f"  %xn{k} = add i64 %xc{k}, {8 * (1 + len(words))}")
-            X.append(f"  store i64 %xn{k}, i64* %cur")
-            X.append("  br label %bail")
-        return X
+        """The shared exit blocks (exit_to), after the function's body: their stores shared too (exits.py)."""
+        return exit_blocks(self)
 
     def tick(self, es: ExitState) -> None:
         """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
@@ -776,11 +750,13 @@ def emit_module(
     root: Typed,
     table: list[ExitState] | None = None,
     osr: dict[int, ExitState] | None = None,
+    tags: dict[int, int] | None = None,
 ) -> tuple[str, dict]:
     """LLVM IR text for root and every function it reaches, plus the @entry
     wrapper; `table` gets the module's exit states (exit id: index); `osr`,
     when given, the loop headers of root with an OSR entry `@osr<pc>`
-    (their frame states: which words the entry takes)."""
+    (their frame states: which words the entry takes); `tags`, when given,
+    @entry takes those entries itself (entries.py): header pc -> its tag."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     parts = [_INTRINSICS]
     if any(ty.heap for ty in group):
@@ -822,9 +798,10 @@ def emit_module(
     parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
     if reg:
         parts.append(calls.budget_text(calls.levels(names)))
+    wrappers = []  # (the OSR wrappers, unless @entry takes their entries: entries.py)
     for r in regs:
         osr[r.h.pc] = r.es
-        parts.append(calls.with_limit(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE), calls.levels(names)))
+        wrappers.append(calls.with_limit(osr_wrapper(r.h.pc, names[root.code], root, LLTYPE), calls.levels(names)))
     if osr is not None:
         for h in sorted(back_edge_targets(root.fn), key=lambda b: b.pc if b.pc is not None else -1):
             if not h.pc or h.pc in osr:  # (pc 0 is the function's entry op; None: no bytecode pc)
@@ -842,7 +819,13 @@ def emit_module(
                 continue
             osr[h.pc] = es
             parts.append(text)
-            parts.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
+            wrappers.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
+    merged = [r.h.pc for r in regs]
+    if tags is not None and can_fold(len(osr or ()), names[root.code] in reg):
+        entry = folded_entry(names[root.code], root.params, root.ret, LLTYPE, merged, [pc for pc in osr if pc not in merged], tags)
+        parts.append(calls.with_limit(entry, calls.levels(names)))  # (the stack limit, as every entry sets it: calls.py)
+        wrappers = []
+    parts += wrappers
     w = ["define i32 @entry(i64* %ctx, i64* %args, i64* %out) {", "entry:"]
     args = []
     for k, m in enumerate(root.params):
@@ -870,12 +853,12 @@ def emit_module(
         w.append("  store i64 %rw, i64* %out")
     w.append("  ret i32 %s")
     w.append("}")
-    parts.append("\n".join(w) + "\n")
+    parts.append("\n".join(w) + "\n" if not tags else "")
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
     parts.append('!1 = !{!"rsp"}\n')  # (calls.py: the native depth by the stack pointer)
-    return inline_once("\n".join(parts)), names
+    return inline_once(fold_root("\n".join(parts), names[root.code])), names
 
 
 INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)

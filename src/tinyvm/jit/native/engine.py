@@ -94,10 +94,21 @@ CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does
 FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
 
+# TinyVM passes native code does without: LLVM's instcombine and its code
+# generator (SelectionDAG's and MachineCSE's common subexpressions, constants
+# folded) redo them. Measured (docs/native.md, "Compile time"): without them
+# the machine code of all 33 functions AWFY compiles was byte for byte the same
+# but for gvn's (Towers.benchmark: 48 bytes more, run once per iteration), and
+# they were 0.5-1 ms of a Mandelbrot loop's 3.9 ms of TinyVM IR work. (licm
+# stays: LLVM's pass list has no loop pass; range removes overflow checks
+# LLVM cannot; prune-states, escape and dce shape what native code supports.)
+NATIVE_SKIPS = ("sccp", "copy-prop", "gvn")
+
+
 def jit_pipeline_plain() -> list[str]:
     from ..tier import jit_pipeline
 
-    return jit_pipeline()
+    return [p for p in jit_pipeline() if p not in NATIVE_SKIPS]
 
 
 def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None) -> Typed:
@@ -181,6 +192,7 @@ class Compiled:
     cache: str = "off"  # "hit", "miss" or "off" (no disk cache)
     background: bool = False
     allocs: bool = False  # (Prepared.allocs)
+    osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
 
     @property
     def calls_out(self) -> bool:
@@ -211,6 +223,7 @@ class Prepared:
     allocs: bool = False  # allocates or pushes: the heap budget around each call (alloc.py)
     names: list = field(default_factory=list)  # the group's guest function names (f0, f1, ...: perfmap.py)
     perf: Any = None  # the perf map (perfmap.PerfMap) when TVM_PERF_MAP is set
+    osr_tags: dict = field(default_factory=dict)  # loop header pc -> what its OSR op adds to out: @entry takes it (entries.py); absent: `osr<pc>`
 
 
 # The phases of a compilation, in order, as the log names them (ms each):
@@ -232,11 +245,13 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     root = group[0]
     table: list = []
     osr: dict = {}
-    text, _ = emit_module(group, root, table, osr)
+    tags: dict = {}
+    text, _ = emit_module(group, root, table, osr, tags)
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
     prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap, any(ty.allocs for ty in group), [ty.code.name for ty in group])
+    prep.osr_tags = tags
     prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
     return prep
 
@@ -280,13 +295,14 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
     proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
     cfunc = proto(addr)
-    osr = {pc: (proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
+    osr = {pc: (cfunc if pc in prep.osr_tags else proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
     if prep.perf is not None:
         prep.perf.add(engine, obj, prep.names)  # (perf's map of this process: perfmap.py)
     phases["load"] = (time.perf_counter() - t0) * 1000
     ms = sum(phases.values())
     comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
     comp.osr = osr
+    comp.osr_tags = prep.osr_tags
     comp.allocs = prep.allocs
     return comp
 
@@ -671,7 +687,7 @@ class NativeTier:
         args = (ctypes.c_int64 * max(len(words), 1))()
         out = ctypes.c_int64()
         args_addr = ctypes.addressof(args)
-        out_addr = ctypes.addressof(out)
+        out_addr = ctypes.addressof(out) + comp.osr_tags.get(pc, 0)  # (the entry's tag in out's low bits: @entry takes it, entries.py)
         ctx = self.ctx
         ctx_addr = self.ctx_addr
         hooks = self.vm.hooks
