@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from tinyvm.api import VM
 from tinyvm.cli.main import main
@@ -89,3 +90,36 @@ def heap_after(src: str, jit: str) -> tuple[int, int]:
     vm.run_source(src)
     h = vm.machine.heap
     return h.bytes, len(h.objects)
+
+
+def outcome(src: str, jit: str, countdown: int | None = None, **vm: Any) -> tuple[tuple[str, str], list[str]]:
+    """((stdout, "ErrorType: message" or ""), JIT log) of src run in-process
+    on a VM with `jit` (and the native tier's countdown, when given)."""
+    out, log = io.StringIO(), []
+    m = VM(stdout=out, jit=jit, jit_log=log.append, **vm)
+    if countdown is not None:
+        m.machine.jit.native.countdown = countdown
+    try:
+        m.run_source(src, "t.tl")
+        return (out.getvalue(), ""), log
+    except Exception as e:  # noqa: BLE001 - the guest error is what is compared
+        return (out.getvalue(), f"{type(e).__name__}: {e}"), log
+
+
+def module_texts(src: str, monkeypatch: Any, **vm: Any) -> list[str]:
+    """The LLVM IR texts (before LLVM's passes) of the modules compiled
+    natively for src (native-eager, the disk cache off)."""
+    from tinyvm.jit.native import engine
+
+    texts: list[str] = []
+    orig = engine.prepare
+
+    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
+        prep = orig(group, codegen, phases)
+        texts.append(prep.text)
+        return prep
+
+    monkeypatch.setattr(engine, "prepare", prepare)
+    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
+    VM(stdout=io.StringIO(), jit="native-eager", **vm).run_source(src, "t.tl")
+    return texts

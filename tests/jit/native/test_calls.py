@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, cli, native, same, used
+from native_helpers import both, cli, module_texts, native, outcome, same, used
 
 from tinyvm.api import VM
 
@@ -187,15 +187,8 @@ def test_the_budget_keeps_the_depth_limit_exact(n: int) -> None:
     # StackOverflowError at the same frame with the same trace as the
     # interpreter, and native code left for lack of depth on the way.
     src = "fn down(n: int) -> int {\n  if n == 0 { return 0 }\n  return down(n - 1) + 1\n}\nfn go(n: int) -> int { return down(n) }\nprint(go(50))\n" + f"print(go({n}))\n"
-    got = {}
-    for jit in ("off", "native-eager"):
-        out, log = io.StringIO(), []
-        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=120)
-        try:
-            vm.run_source(src, "t.tl")
-            got[jit] = (out.getvalue(), "")
-        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
-            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    got = {"off": outcome(src, "off", max_depth=120)[0]}
+    got["native-eager"], log = outcome(src, "native-eager", max_depth=120)
     assert got["off"] == got["native-eager"], got
     assert got["off"][0] == "50\n" and "StackOverflow" in got["off"][1], got
     assert native("down", log) and any("native depth at a call" in x for x in log), log
@@ -232,15 +225,8 @@ def test_the_depth_limit_holds_below_a_native_construction(n: int) -> None:
     # calls the loop-free recursion: it overflows at the same frame as on
     # the interpreter, 117 frames under go with max_depth 120.
     src = CTOR + f"print(go({n}))\n"
-    got = {}
-    for jit in ("off", "native-eager"):
-        out, log = io.StringIO(), []
-        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=120)
-        try:
-            vm.run_source(src, "t.tl")
-            got[jit] = (out.getvalue(), "")
-        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
-            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    got = {"off": outcome(src, "off", max_depth=120)[0]}
+    got["native-eager"], log = outcome(src, "native-eager", max_depth=120)
     assert got["off"] == got["native-eager"], got
     assert ("StackOverflow" in got["off"][1]) == (n > 116), got
     assert native("go", log), log
@@ -249,20 +235,7 @@ def test_the_depth_limit_holds_below_a_native_construction(n: int) -> None:
 def test_a_function_with_loops_gives_a_recursion_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     # (A.init, memory convention in go's module, calls the loop-free
     # recursion with min(ctx[0], its depth) and keeps the rest in ctx[0])
-    from tinyvm.jit.native import engine
-
-    texts: list[str] = []
-    orig = engine.prepare
-
-    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
-        prep = orig(group, codegen, phases)
-        texts.append(prep.text)
-        return prep
-
-    monkeypatch.setattr(engine, "prepare", prepare)
-    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
-    VM(stdout=io.StringIO(), jit="native-eager").run_source(CTOR, "t.tl")
-    text = "".join(texts)
+    text = "".join(module_texts(CTOR, monkeypatch))
     assert re.search(r"%cd\.(\d+) = select i1 %t\.\d+, i64 %cd\.\d+, i64 %d1\n(.*\n){2}.*call \{i64, i64\} @f\d+\(i64\* %ctx, i64 %cd\.\1, ", text), text
 
 
@@ -273,17 +246,8 @@ def test_the_stack_measure_never_allows_more_than_the_guest_depth(n: int) -> Non
     # (a fib tree under a chain); max_depth 200. A measure that allowed one
     # frame too many would not overflow where the interpreter does.
     src = FIB + "fn deep(n: int) -> int {\n  if n == 0 { return fib(12) }\n  return deep(n - 1) + 1\n}\nfn go(n: int) -> int { return deep(n) }\n" + f"print(go({n}))\n"
-    got = {}
-    for jit in ("off", "native-eager"):
-        out, log = io.StringIO(), []
-        vm = VM(stdout=out, jit=jit, jit_log=log.append, max_depth=200)
-        if jit != "off":
-            vm.machine.jit.native.countdown = 7
-        try:
-            vm.run_source(src, "t.tl")
-            got[jit] = (out.getvalue(), "")
-        except Exception as e:  # noqa: BLE001 - the guest error is what is compared
-            got[jit] = (out.getvalue(), f"{type(e).__name__}: {e}")
+    got = {"off": outcome(src, "off", max_depth=200)[0]}
+    got["native-eager"], log = outcome(src, "native-eager", countdown=7, max_depth=200)
     assert got["off"] == got["native-eager"], got
     assert ("StackOverflow" in got["off"][1]) == (n > 185), got  # (185 frames of the chain and fib(12)'s 13 fit in 200)
     assert native("go", log), log

@@ -9,16 +9,13 @@ rebuilt, and fuel totals stay those of the interpreter.
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, cli, same, used
+from native_helpers import both, cli, module_texts, same, used
 
-from tinyvm.api import VM
-from tinyvm.jit.native import engine, peel
+from tinyvm.jit.native import peel
 
 FIB = """
 fn fib(n: int) -> int {
@@ -30,17 +27,7 @@ fn fib(n: int) -> int {
 
 def ir(src: str, monkeypatch: pytest.MonkeyPatch, **vm: object) -> str:
     """The LLVM IR text (before LLVM's passes) of the module compiled for src."""
-    texts: list[str] = []
-    orig = engine.prepare
-
-    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
-        prep = orig(group, codegen, phases)
-        texts.append(prep.text)
-        return prep
-
-    monkeypatch.setattr(engine, "prepare", prepare)
-    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
-    VM(stdout=io.StringIO(), jit="native-eager", **vm).run_source(src, "t.tl")  # type: ignore[arg-type]
+    texts = module_texts(src, monkeypatch, **vm)
     assert texts
     return texts[0]
 

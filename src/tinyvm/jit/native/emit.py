@@ -55,6 +55,7 @@ from .entries import can_fold, fold_root, folded_entry
 from .exits import exit_blocks
 from .osr import Merged, Missing
 from .osr import regions as osr_regions
+from .osr import result_lines as osr_result_lines
 from .osr import wrapper as osr_wrapper
 from .osr import wrapper_text as osr_wrapper_text
 from .select import WORDS, NotEligible, Typed
@@ -845,14 +846,7 @@ def emit_module(
     extra = ", i64 0, i64* null" if ext else ""  # (osr.py: a call, not an OSR entry)
     w += calls.entry_call(names[root.code] in reg, rt, names[root.code], f"i64* %ctx, i64 %depth{extra}", "".join(", " + x for x in args), calls.levels(names))
     w.append("  %s = zext i1 %b to i32")
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(root.ret)  # (None: a word)
-    if conv is None:
-        w.append("  store i64 %r, i64* %out")
-    else:
-        w.append(f"  %rw = {conv}")
-        w.append("  store i64 %rw, i64* %out")
-    w.append("  ret i32 %s")
-    w.append("}")
+    w += osr_result_lines(root.ret)
     parts.append("\n".join(w) + "\n" if not tags else "")
     # Branch weights for the poll test: it almost never fires.
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)

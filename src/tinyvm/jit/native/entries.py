@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 
+from .osr import result_lines
 from .select import WORDS
 
 MAX_TAGS = 7  # (the low bits of an 8-aligned address)
@@ -112,12 +113,7 @@ def folded_entry(root_name: str, params: list[str], ret: str, lltype: dict, merg
     w.append(f"  %r = extractvalue {{{rt}, i1}} %c, 0")
     w.append(f"  %b = extractvalue {{{rt}, i1}} %c, 1")
     w.append("  %s = zext i1 %b to i32")
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(ret)  # (None: a word)
-    if conv is None:
-        w.append("  store i64 %r, i64* %out")
-    else:
-        w += [f"  %rw = {conv}", "  store i64 %rw, i64* %out"]
-    w += ["  ret i32 %s", "}"]
+    w += result_lines(ret)
     return "\n".join(w) + "\n"
 
 

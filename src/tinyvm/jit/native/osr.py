@@ -202,13 +202,20 @@ def wrapper(pc: int, fname: str, root: Any, lltype: dict) -> str:
     return wrapper_text(pc, f"@{fname}(i64* %ctx, i64 %depth, i64 {pc}, i64* %args{params})", lltype[root.ret], root.ret)
 
 
+def result_lines(ret: str) -> list[str]:
+    """The end of an exported entry (@entry, @osr<pc>): the result %r of
+    machine type `ret` stored in %out as a word, the fail flag %s returned."""
+    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(ret)  # (None: a word)
+    w = ["  store i64 %r, i64* %out"] if conv is None else [f"  %rw = {conv}", "  store i64 %rw, i64* %out"]
+    return w + ["  ret i32 %s", "}"]
+
+
 def wrapper_text(pc: int, call: str, rt: str, ret: str) -> str:
     """`i32 @osr<pc>(ctx, args, out)`, as @entry: `call` (a callee and its
     arguments, returning `{rt, i1}`) run with the words of the header's state
     in args; the result (machine type `ret`) stored in out as a word, the
     fail flag returned. Both kinds of OSR entry (a copy of the loop, emit.py,
     or the function itself entered at the header, here) are called this way."""
-    conv = {"i": None, "f": "bitcast double %r to i64", "b": "zext i1 %r to i64", "n": "zext i1 %r to i64"}.get(ret)  # (None: a word)
     w = [
         f"define i32 @osr{pc}(i64* %ctx, i64* %args, i64* %out) {{",
         "entry:",
@@ -219,9 +226,5 @@ def wrapper_text(pc: int, call: str, rt: str, ret: str) -> str:
         f"  %b = extractvalue {{{rt}, i1}} %c, 1",
         "  %s = zext i1 %b to i32",
     ]
-    if conv is None:
-        w.append("  store i64 %r, i64* %out")
-    else:
-        w += [f"  %rw = {conv}", "  store i64 %rw, i64* %out"]
-    w += ["  ret i32 %s", "}"]
+    w += result_lines(ret)
     return "\n".join(w) + "\n"
