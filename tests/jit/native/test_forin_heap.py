@@ -241,5 +241,48 @@ def test_with_snapshot_numbering_the_interpreter_makes_them() -> None:
         heap = vm.machine.heap
         heap.number_objects()
         vm.run_source(PROGRAM)
-        got.append((heap.bytes, len(heap.objects), [heap.seq_of(o) for o in heap.objects]))
+        got.append(
+            (heap.bytes, len(heap.objects), [heap.seq_of(o) for o in heap.objects])
+        )
     assert got[0] == got[1]
+
+
+LONG = """
+fn sums(xs: [int]) -> int {
+  var s = 0
+  for x in xs { s += x }
+  return s
+}
+fn sumr(xs: [int]) -> int {
+  var s = 0
+  for i in 0..len(xs) { s += xs[i] }
+  return s
+}
+fn drive(xs: [int], n: int) -> int {
+  var t = 0
+  var k = 0
+  while k < n { t += sums(xs) + sumr(xs); k += 1 }
+  return t
+}
+print(drive([1, 2, 3], 20000))
+"""
+
+
+def test_a_long_native_loop_leaves_past_next_gc_instead_of_slow_charges() -> None:
+    # 40000 loop runs, 2.5 MB of Iterators and Ranges, a 64 KiB threshold,
+    # all inside one native call of drive, which has no safe point. Past
+    # next_gc a charge is refused (charges.py): native code leaves, the
+    # interpreter allocates and collects, the OSR op brings drive back.
+    # Charging on instead took the slow path (a Python call) for every loop
+    # run after the first 64 KiB: ~39000 calls of the maker.
+    out, log = io.StringIO(), []
+    vm = VM(jit="native-eager", stdout=out, jit_log=log.append)
+    vm.machine.heap.set_threshold(64 << 10)
+    vm.run_source(LONG)
+    nt = vm.machine.jit.native
+    assert out.getvalue() == "240000\n" and native("drive", log), log
+    assert nt.arrays.calls < 400 and 10 < nt.stats["deopts"] < 400, (
+        nt.arrays.calls,
+        nt.stats,
+    )
+    assert heap_after(LONG, "native-eager")[0] == heap_after(LONG, "off")[0]

@@ -24,10 +24,13 @@ are in "For-range loops").
   the interpreter runs it: marks, fails with its MemoryError and trace, or
   allocates and goes on.
 - **make** decides as `Heap.alloc` would, without running what native code
-  cannot run (a collection, an emergency mark): past the limit it refuses;
-  else it charges and asks for the collection exactly as `Heap._over` does
-  (`pending`, `high`): it runs at the next safe point, the native entry
-  op's included (engine.py). With snapshot numbering or a heap subclass
+  cannot run (a collection, an emergency mark): past `next_gc` it refuses
+  (the interpreter allocates, asks for the collection and runs it at its
+  next safe point; the OSR or entry op brings the function back); under
+  GC stress it charges and asks for the collection as `Heap._over` does
+  (`pending`, `high`), refusing only past the limit, so native code goes on
+  and the collection runs at the next safe point, the native entry op's
+  included (engine.py). With snapshot numbering or a heap subclass
   (allocation-site tables) the very object is wanted: a Range is made
   through `Heap.alloc` (refused past next_gc or under GC stress: only
   counting), an Iterator is refused (native code could not hand the one
@@ -106,13 +109,22 @@ def make(vm: Any, op: int, a: int, b: int) -> Any:
         from ...runtime import arith
 
         return heap.alloc(arith.make_range(a, b, op == RANGE_INCL))
-    if heap.bytes + size > heap.limit:
+    if heap.stress:  # (every allocation asks for a collection: charge, ask, go on)
+        if heap.bytes + size > heap.limit:
+            return None
+        heap.bytes += size
+        heap.pending = True  # (Heap._over under stress, below the limit)
+        heap.high = max(heap.high, heap.bytes)
+        return True
+    if heap.bytes + size > heap.next_gc:
+        # Past next_gc (min(gc_target, limit)) the interpreter's allocation
+        # asks for a collection, which runs at its next safe point: refused,
+        # the interpreter makes the object there and collects, and the OSR
+        # or entry op brings the function back. (Charging on would leave
+        # native code without a safe point and the budget at 0: every
+        # further charge a Python call, ~1.3 us, until the limit.)
         return None
     heap.bytes += size
-    if heap.bytes > heap.next_gc or heap.stress:  # (Heap._over below the limit)
-        if heap.bytes > heap.gc_target or heap.stress:
-            heap.pending = True
-        heap.high = max(heap.high, heap.bytes)
     return True
 
 
