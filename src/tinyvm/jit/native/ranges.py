@@ -39,14 +39,16 @@ a native for-in loop); what is below is what they do for a Range.
   word OBJECTS non-zero); else `ArrayMaker.make` with op RANGE /
   RANGE_INCL (alloc.py's `HeapBridge._make` hands them to `make` here).
 - **make** (charges.py) decides as `Heap.alloc` would, without running what native code
-  cannot run (a collection, an emergency mark): past the limit (or, for an
-  exact object, past next_gc or under GC stress) it refuses, and native
+  cannot run (a collection, an emergency mark): past next_gc (under GC
+  stress: past the limit; for an exact object: past next_gc or under GC
+  stress) it refuses, and native
   code leaves before the instruction (its frame state: the operands on the
   stack), so the interpreter's RANGE marks, fails with its MemoryError and
-  trace, or goes on; else it charges (or, with snapshot numbering or a
-  heap subclass, allocates the real Range) and asks for the collection
-  exactly as `Heap._over` does (`pending`, `high`): it runs at the next
-  safe point, the native entry op's included (engine.py).
+  trace, or allocates, asks for the collection and runs it at its next
+  safe point; else it charges (or, with snapshot numbering or a
+  heap subclass, allocates the real Range); under GC stress it asks for
+  the collection as `Heap._over` does (`pending`, `high`): it runs at the
+  next safe point, the native entry op's included (engine.py).
 - The interpreter charges no fuel for RANGE beyond the instruction: no
   fuel rule. A deopt inside the loop resumes the interpreter inside it (the
   Range made and dropped already), an OSR entry at its header likewise.
