@@ -46,6 +46,11 @@ fn flips(bs: [bool], n: int) -> int {
   }
   return t
 }
+fn eat(xs: [int]) -> int {
+  var s = 0
+  for x in xs { s = s * 7 + x - xs.pop() }
+  return s
+}
 fn churn(xs: [int], n: int) -> int {
   var t = 0
   var i = 0
@@ -69,12 +74,14 @@ let bs: [bool] = [true]
 print(flips(bs, 500), len(bs), bs[0])
 let ys: [int] = [4, 5]
 print(churn(ys, 3000), len(ys), ys[1])
+let zs: [int] = [1, 2, 3, 4, 5, 6, 7]
+print(eat(zs), len(zs), eat([]), eat([9]))
 """
 )
 
 
 def test_pops_agree_with_the_interpreter() -> None:
-    code, out, err = agree(PROGRAM, "drain", "dropf", "flips", "churn")
+    code, out, err = agree(PROGRAM, "drain", "dropf", "flips", "churn", "eat")
     assert code == 0 and err == "", err
     lines = out.splitlines()
     assert lines[0].endswith(" 0") and lines[2] == "250 1 true", out
