@@ -68,7 +68,7 @@ from typing import Any
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
-from . import arraymaker, ranges
+from . import arraymaker, charges
 from .opaque import new_ref
 
 # Callback operations (the first argument).
@@ -444,8 +444,8 @@ class HeapBridge:
         """_alloc's Array (src: MUL's source Array), or None: refused
         (also arraymaker.py's, called from C without a ctypes callback)."""
         vm = self.vm
-        if op >= ranges.RANGE:
-            return ranges.make(vm, op, a, b)  # (a for-range loop's Range: ranges.py)
+        if op >= charges.FIRST:
+            return charges.make(vm, op, a, b)  # (a for-range loop's Range, a for-in loop's Iterator: charges.py)
         heap = vm.heap
         n = len(src.items) * b if src is not None else a
         if op != LIT and vm.limits.metered:

@@ -48,7 +48,17 @@ from typing import Any
 from ...ir.nodes import Block, Function, Instr
 from ...ir.verify import dominates, dominators
 from ..fuel import block_ends, prefix_counts
-from . import anyval, arraymaker, calls, construct, fields, objects, ranges, stores
+from . import (
+    anyval,
+    arraymaker,
+    calls,
+    construct,
+    fields,
+    objects,
+    pops,
+    ranges,
+    stores,
+)
 from .alloc import group_grows
 from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
 from .entries import can_fold, fold_root, folded_entry
@@ -596,6 +606,9 @@ class _FnEmitter:
                 self._field_lowering = fields.FieldLowering(self)
             self._field_lowering.lower(i)
             return
+        if pops.handles(i, self.ty.types):
+            pops.lower(self, i)  # (xs.pop() of an array of scalars: pops.py)
+            return
         if op in _ALLOC_OPS and self.ty.allocs:
             from . import alloc
 
@@ -771,7 +784,7 @@ def emit_module(
         parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
     if table is None:
         table = []
-    grows = any(ty.allocs for ty in group) and group_grows(group)
+    grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group)  # (pops.py: lists shrink)
     # On-stack replacement entries into the root's loops: inside the root
     # where its blocks from the loop on are entered through the loop header
     # only (osr.py), else a copy (emit_osr).

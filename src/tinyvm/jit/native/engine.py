@@ -72,6 +72,7 @@ from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
 from .cache import NativeCache, make_key
+from .charges import adopt
 from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name them here
     CACHE_FORMAT,
     CODEGEN_OPT,
@@ -797,8 +798,8 @@ class NativeTier:
         records = read_records(words, comp.table, self.vm.builtins, made)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded, vm)
-        for it in made:  # (iterators native code kept as words: on the guest heap now, in their frames)
-            vm.heap.admit(it)
+        for it in made:  # (iterators native code kept as words, their bytes charged: on the guest heap now, in their frames)
+            adopt(vm.heap, it)
         if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
             op = resume0  # (not this entry op again: the interpreter runs on from there)
         why = self.stop_reason

@@ -67,7 +67,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...ir.nodes import Instr
-from . import objects
+from . import charges, objects, pops
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
 OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): get_index, len, set_index (stores.py)
@@ -342,7 +342,7 @@ def _iter_type(i: Instr, a: list, ty: Any) -> str:
 
     op = i.op
     if op == "get_iter" and a[0] in _SCALAR_ARRAYS:
-        ty.heap = True
+        ty.heap = ty.allocs = True  # (its Iterator's bytes charged: charges.py)
         return "it"
     if op == "for_iter" and a[0] == "it" and ty.types.get(i.args[0].args[0]) in _SCALAR_ARRAYS:
         return ty.types[i.args[0].args[0]][1]
@@ -350,7 +350,7 @@ def _iter_type(i: Instr, a: list, ty: Any) -> str:
         if a[0] != OBJ_ARRAY or i.args[0] not in ty.objs:
             raise NotEligible("get_iter of something else than an array of objects or scalars")
         ty.objs[i] = strip(ty.objs[i.args[0]].elem)
-        ty.heap = True
+        ty.heap = ty.allocs = True  # (its Iterator's bytes charged: charges.py)
         return "it"
     if op == "for_iter":
         if a[0] != "it":
@@ -393,7 +393,7 @@ def calls_out_each_call(group: list) -> None:
     for b in ty.fn.blocks:
         for i in b.instrs:
             # (a push of a scalar onto an array is native code: alloc.py)
-            if i.op in METHOD_CALLS and i in ty.effects and not is_push(i):
+            if i.op in METHOD_CALLS and i in ty.effects and not is_push(i) and not pops.handles(i, ty.types):  # (nor a pop: pops.py)
                 raise NotEligible(f"calls out at {i.op} of '{i.attrs[0]}' on every call (no loop to come back at)")
 
 
@@ -757,6 +757,7 @@ class FieldLowering:
         L = em.lines
         r = f"%v{i.id}"
         if i.op == "get_iter":
+            charges.charge(em, i, charges.ITER, em.val(i.args[0]), "0")  # (the interpreter's Iterator: its bytes, no object)
             L.append(f"  store i64 0, i64* %it{i.id}")
             L.append(f"  {r} = add i64 {em.val(i.args[0])}, 0")
             return

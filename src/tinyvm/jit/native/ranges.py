@@ -27,6 +27,9 @@ interpreter's heap lists one object more per loop run (`heap.count`, a
 collection's `freed` in `--gc-stats`); a collection recounts the live
 bytes, where a dead Range never is, so `heap.bytes` after it is the same.
 
+The charge and its slow path are charges.py's (shared with the Iterator of
+a native for-in loop); what is below is what they do for a Range.
+
 - **select** (`type_op`): a `range`/`range_incl` of two ints that no
   instruction uses is machine type "i" with no machine value (no frame
   state may name it: deopt.py refuses one, as before), and it makes the
@@ -35,15 +38,17 @@ bytes, where a dead Range never is, so `heap.bytes` after it is the same.
   heap is a plain `Heap` without snapshot numbering (arraymaker.py's ctx
   word OBJECTS non-zero); else `ArrayMaker.make` with op RANGE /
   RANGE_INCL (alloc.py's `HeapBridge._make` hands them to `make` here).
-- **make** decides as `Heap.alloc` would, without running what native code
-  cannot run (a collection, an emergency mark): past the limit (or, for an
-  exact object, past next_gc or under GC stress) it refuses, and native
+- **make** (charges.py) decides as `Heap.alloc` would, without running what native code
+  cannot run (a collection, an emergency mark): past next_gc (under GC
+  stress: past the limit; for an exact object: past next_gc or under GC
+  stress) it refuses, and native
   code leaves before the instruction (its frame state: the operands on the
   stack), so the interpreter's RANGE marks, fails with its MemoryError and
-  trace, or goes on; else it charges (or, with snapshot numbering or a
-  heap subclass, allocates the real Range) and asks for the collection
-  exactly as `Heap._over` does (`pending`, `high`): it runs at the next
-  safe point, the native entry op's included (engine.py).
+  trace, or allocates, asks for the collection and runs it at its next
+  safe point; else it charges (or, with snapshot numbering or a
+  heap subclass, allocates the real Range); under GC stress it asks for
+  the collection as `Heap._over` does (`pending`, `high`): it runs at the
+  next safe point, the native entry op's included (engine.py).
 - The interpreter charges no fuel for RANGE beyond the instruction: no
   fuel rule. A deopt inside the loop resumes the interpreter inside it (the
   Range made and dropped already), an OSR entry at its header likewise.
@@ -53,14 +58,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...heap.objects import HEADER, SLOT
+from .charges import RANGE, RANGE_INCL, SIZES, charge
 
-RANGE, RANGE_INCL = (
-    16,
-    17,
-)  # (alloc.py's op codes for HeapBridge._make: above FILL + k and PUSH + k)
 _OPS = {"range": RANGE, "range_incl": RANGE_INCL}
-SIZE = HEADER + 2 * SLOT  # (Range.size)
+SIZE = SIZES[RANGE]  # (Range.size)
 
 
 def type_op(i: Any, a: list[str], uses: Any, ty: Any) -> str | None:
@@ -80,56 +81,6 @@ def handles(i: Any) -> bool:
 
 
 def lower(em: Any, i: Any) -> None:
-    """LLVM IR of i: the charge inline, else through `make`; refused -> exit."""
-    from .arraymaker import OBJECTS, _make, _word
-
-    L = em.lines
-    a, b = em.val(i.args[0]), em.val(i.args[1])
-    fast, slow, done = em.tmp("rgfast")[1:], em.tmp("rgslow")[1:], em.tmp("rgdone")[1:]
-    objs, budget = _word(em, OBJECTS), _word(em, 5)
-    over, off0, o1 = em.tmp(), em.tmp(), em.tmp()
-    L.append(f"  {over} = icmp slt i64 {budget}, {SIZE}")
-    L.append(
-        f"  {off0} = icmp eq i64 {objs}, 0"
-    )  # (snapshot numbering, a heap subclass: make allocates the object)
-    L.append(f"  {o1} = or i1 {over}, {off0}")
-    L.append(
-        f"  br i1 {o1}, label %{slow}, label %{fast}, !prof !0"
-    )  # (emit.py's rarely-taken weights)
-    em.label(fast)
-    b1, bp = em.tmp("rgbud"), em.tmp("rgp")
-    L.append(f"  {b1} = sub i64 {budget}, {SIZE}")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  store i64 {b1}, i64* {bp}")
-    L.append(f"  br label %{done}")
-    em.label(slow)
-    r = _make(em, str(_OPS[i.op]), a, b)
-    z = em.tmp("rgref")
-    L.append(f"  {z} = icmp eq i64 {r}, 0")
-    em.fail_if(z, i)  # (the interpreter's RANGE: an emergency mark, MemoryError)
-    L.append(f"  br label %{done}")
-    em.label(done)
-
-
-def make(vm: Any, op: int, a: int, b: int) -> Any:
-    """The slow path (module docstring): True (charged), the Range (made), or
-    None (refused: the interpreter runs RANGE)."""
-    from ...heap.heap import Heap
-
-    heap = vm.heap
-    if heap.seqs is not None or type(heap) is not Heap:
-        # Numbered (heap snapshots) or a subclass that tracks allocations:
-        # the very object, refused whenever Heap.alloc would do more than count.
-        if heap.stress or heap.bytes + SIZE > heap.next_gc:
-            return None
-        from ...runtime import arith
-
-        return heap.alloc(arith.make_range(a, b, op == RANGE_INCL))
-    if heap.bytes + SIZE > heap.limit:
-        return None
-    heap.bytes += SIZE
-    if heap.bytes > heap.next_gc or heap.stress:  # (Heap._over below the limit)
-        if heap.bytes > heap.gc_target or heap.stress:
-            heap.pending = True
-        heap.high = max(heap.high, heap.bytes)
-    return True
+    """LLVM IR of i: the charge inline, else through `make`; refused -> exit
+    (charges.py, shared with the Iterator of a for-in loop)."""
+    charge(em, i, _OPS[i.op], em.val(i.args[0]), em.val(i.args[1]))

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import anyval, construct, fields, objects, opaque, ranges
+from . import anyval, construct, fields, objects, opaque, pops, ranges
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -70,7 +70,7 @@ WHITELIST = {
     "get_field": "an object x a field of declared type int, float, bool, [int]/[float]/[bool] or a class/record",
     "set_field_proven": "an object x an int, float or bool field (an effect)",
     "set_field": "as set_field_proven, of a record (records have no field checks)",
-    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
+    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), array.pop() of scalars (pops.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
     "call_method_typed": "as call_method",
     "get_iter": "an array of objects or scalars (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
     # narrays: arrays native code makes (jit/native/alloc.py): literals of
@@ -281,6 +281,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return fields.type_op(i, a, ty)
     if "p" in a and op != "call_global":
         raise NotEligible(f"{op} of an object")
+    if pops.is_pop(i) and a and a[0] in pops.SCALAR_ARRAYS:
+        return pops.type_op(i, a, ty)  # (xs.pop() of an array of scalars: pops.py)
     if op in _ALLOC_OPS:
         from .alloc import alloc_type
 
