@@ -28,10 +28,11 @@ out, which the VM makes after a deopt, and named by frame states).
 Why the whitelist leaves things out: mixed int/float *comparisons* (Python
 compares an int and a float exactly, not after rounding the int: no single
 LLVM instruction does that), bools in arithmetic (a TypeError at run time),
-and everything else touching the heap or the VM (fields, arrays other than
-parameters, for-in (GET_ITER allocates an iterator on the guest heap),
-strings other than call-out arguments, globals other than calls, closures,
-throwing; printing is a call out).
+and what touches the heap or the VM beyond what the modules named here
+handle (fields.py: fields, object arrays, for-in over arrays with the
+iterator's bytes charged (charges.py); alloc.py/construct.py: allocation;
+...): strings other than call-out arguments, maps, globals other than
+calls and classes, closures, exception handlers; printing is a call out.
 """
 
 from __future__ import annotations
