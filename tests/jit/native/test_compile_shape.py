@@ -24,7 +24,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, same
+from native_helpers import both, native, same
 
 from tinyvm.api import VM
 from tinyvm.jit.native import engine
@@ -315,14 +315,41 @@ print(total(b, 4))
 def test_an_int_read_of_another_type_leaves_through_the_big_int_path_with_its_state(monkeypatch: pytest.MonkeyPatch) -> None:
     # (arrays.py read) the type check and the big-int check are one
     # branch: an object of another type is read as tvm.notint, whose size
-    # takes the slow path, where unbox_big fails; the exit still rebuilds
+    # takes the slow path, where PyLong_AsLongLongAndOverflow says it
+    # overflows (called in place: no helper function); the exit still rebuilds
     # the loop's exact state (s, i), and the interpreter goes on from there
     # (an element of an `[int]` that is a float or a bool: fields and
     # arrays unbox with the same code)
     f = function(modules(ODD, monkeypatch)["total"].text, "f0")
-    assert '@"tvm.notint"' in f and "@tvm.unbox_big" in f
+    assert '@"tvm.notint"' in f and '@PyLong_AsLongLongAndOverflow(i64 %int' in f and "unbox_big" not in f
     code, out, _ = same(ODD, "total")
     assert code == 1 and out == "20\n19.0\n"
+
+
+BIG = """
+fn total(a: [int], n: int) -> int {
+  var s = 0
+  for i in 0..n { s += a[i] % 1000003 }
+  return s
+}
+print(total([1, 1152921504606846976, -1152921504606846977, 9223372036854775807, -9223372036854775808, 5], 6))
+let f: any = [1, 2, 2.5, 4]
+print(total(f, 4))
+"""
+
+
+def test_big_int_reads_unbox_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (arrays.py read) ints of three digits and more (from 2**60) take the
+    # big-int path, which calls PyLong_AsLongLongAndOverflow in the
+    # function itself (no helper function for the code generator: "Compile
+    # time"): int64's extremes read exactly, both signs; an element of
+    # another type still leaves with the loop's state
+    text = modules(BIG, monkeypatch)["total"].text
+    assert "define internal" not in text and text.count("call i64 @PyLong_AsLongLongAndOverflow") == 1
+    code, out, _ = same(BIG, "total")
+    rem = [(abs(v) % 1000003) * (1 if v >= 0 else -1) for v in (1, 2**60, -(2**60) - 1, 2**63 - 1, -(2**63), 5)]  # (% truncates)
+    assert code == 0 and out == f"{sum(rem)}\n9.5\n"
+    assert native("total", both.log) and "deopt" in "".join(both.log)
 
 
 TWO_LOOPS = """

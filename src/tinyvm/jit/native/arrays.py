@@ -52,6 +52,16 @@ OPS = frozenset(("get_index", "set_index", "builtin", "call", "call_method"))
 
 # (`tvm.decref` is CPython's Py_DecRef, bound by name (codegen.Codegen): a
 # function of every module that decrefs cost LLVM ~0.4 ms to compile.)
+# `tvm.notint` stands for an object of another type in an int read: a
+# constant int of 3 digits of 2**30 - 1 (header as CPython's: a count, the
+# type PyLong_Type, the size; layout.py probes that these offsets hold), so
+# the read takes its big-int path and PyLong_AsLongLongAndOverflow, called
+# there directly, says it overflows (it neither counts references nor
+# allocates for an exact int), failing the read as a type check would.
+# `tvm.ovf` is that call's overflow flag: one word per module, not an
+# `alloca` (whose function, `tvm.unbox_big`, cost the code generator ~1 ms
+# per module: docs/native.md "Compile time"); code touching Python objects
+# runs holding the GIL, so no two threads use it at once.
 PRELUDE = """@PyLong_Type = external global i8
 @PyFloat_Type = external global i8
 @_Py_TrueStruct = external global i8
@@ -64,23 +74,8 @@ declare i64 @PyLong_AsLongLongAndOverflow(i64, i32*)
 
 !90 = !{}
 
-@"tvm.notint" = internal constant [8 x i64] [i64 3, i64 3, i64 3, i64 3, i64 3, i64 3, i64 3, i64 3]
-
-define internal {i64, i1} @tvm.unbox_big(i64 %o) {
-  %no = icmp eq i64 %o, ptrtoint ([8 x i64]* @"tvm.notint" to i64)
-  br i1 %no, label %other, label %go
-other:
-  ret {i64, i1} {i64 0, i1 true}
-go:
-  %ov = alloca i32
-  store i32 0, i32* %ov
-  %v = call i64 @PyLong_AsLongLongAndOverflow(i64 %o, i32* %ov)
-  %f = load i32, i32* %ov
-  %bad = icmp ne i32 %f, 0
-  %r0 = insertvalue {i64, i1} undef, i64 %v, 0
-  %r = insertvalue {i64, i1} %r0, i1 %bad, 1
-  ret {i64, i1} %r
-}
+@"tvm.notint" = internal constant [8 x i64] [i64 1, i64 ptrtoint (i8* @PyLong_Type to i64), i64 3, i64 4611686015206162431, i64 1073741823, i64 0, i64 0, i64 0]
+@"tvm.ovf" = internal global i32 0
 
 declare void @tvm.decref(i64)
 """
@@ -186,7 +181,7 @@ class ArrayLowering:
         # digit 1 of a one-digit int stays inside its allocation (CPython
         # rounds object sizes up to 16 bytes: header 24 + 4 -> 32). Another
         # type's object is read as `tvm.notint`, whose size (3 digits) takes
-        # the slow path with big ints, where tvm.unbox_big fails for it: one
+        # the slow path with big ints, where it overflows (PRELUDE): one
         # branch for both checks ("Compile time" in docs/native.md).
         isint, o = em.tmp(), em.tmp("int")
         L.append(f"  {isint} = icmp eq i64 {typ}, {_INT_T}")
@@ -215,10 +210,11 @@ class ArrayLowering:
         here = em.cur
         L.append(f"  br i1 {big}, label %{slow}, label %{join}, !prof !0")
         em.label(slow)
-        s, sv, sf = em.tmp(), em.tmp(), em.tmp()
-        L.append(f"  {s} = call {{i64, i1}} @tvm.unbox_big(i64 {e})")
-        L.append(f"  {sv} = extractvalue {{i64, i1}} {s}, 0")
-        L.append(f"  {sf} = extractvalue {{i64, i1}} {s}, 1")
+        sv, sf = em.tmp(), em.tmp()
+        fl = em.tmp()
+        L.append(f'  {sv} = call i64 @PyLong_AsLongLongAndOverflow(i64 {e}, i32* @"tvm.ovf")')
+        L.append(f'  {fl} = load i32, i32* @"tvm.ovf"')
+        L.append(f"  {sf} = icmp ne i32 {fl}, 0")
         em.fail_if(sf, i)
         back = em.cur
         L.append(f"  br label %{join}")

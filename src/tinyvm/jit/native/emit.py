@@ -68,6 +68,7 @@ from .osr import regions as osr_regions
 from .osr import result_lines as osr_result_lines
 from .osr import wrapper as osr_wrapper
 from .osr import wrapper_text as osr_wrapper_text
+from .polls import ticks_at_entry
 from .select import WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
@@ -421,7 +422,7 @@ class _FnEmitter:
         self.lines = out
         self.cur = "start" if merged is not None else "entry"
         self.fcur = None
-        if self.cd is None:  # (the register convention ticks at calls instead: calls.py)
+        if self.cd is None and ticks_at_entry(fn):  # (the register convention ticks at calls instead: calls.py)
             self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
         phis = merged.phis(self, exits, LLTYPE) if merged is not None else None

@@ -1,0 +1,105 @@
+"""Where native code ticks (jit/native/polls.py): every cycle still polls.
+
+Structure (the LLVM IR's poll calls, never time) and behaviour: a deadline
+stops a loop nest of a function that makes no call (no tick at its entry),
+also the cycle that skips the inner loop; a recursion through a function
+with loops still polls at its entry.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+from native_helpers import native, same
+
+from tinyvm.api import VM
+from tinyvm.jit.native import engine
+
+NEST = """
+fn mandel(w: int, h: int, maxit: int) -> int {
+  var count = 0
+  for y in 0..h {
+    for x in 0..w {
+      var zr = 0.0
+      var zi = 0.0
+      var i = 0
+      while i < maxit and zr * zr + zi * zi <= 4.0 {
+        let t = zr * zr - zi * zi + 2.0 * x / w - 1.5
+        zi = 2.0 * zr * zi + 2.0 * y / h - 1.0
+        zr = t
+        i = i + 1
+      }
+      if i == maxit { count = count + 1 }
+    }
+  }
+  return count
+}
+fn rec(n: int) -> int {
+  var s = 0
+  for i in 0..n { s += i }
+  if n == 0 { return 0 }
+  return s + rec(n - 1)
+}
+print(mandel(12, 10, 30), mandel(0, 5, 3), mandel(5, 0, 3), rec(20))
+"""
+
+
+def texts(src: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    got: dict[str, str] = {}
+    orig = engine.prepare
+
+    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
+        prep = orig(group, codegen, phases)
+        got[prep.code.name] = prep.text
+        return prep
+
+    monkeypatch.setattr(engine, "prepare", prepare)
+    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
+    VM(stdout=io.StringIO(), jit="native-eager").run_source(src, "t.tl")
+    return got
+
+
+def polls(text: str) -> int:
+    """The poll callback's calls (ctx word 2, `tick`)."""
+    return len(re.findall(r"^  %t\.\d+ = call i64 %t\.\d+\(\)$", text, re.MULTILINE))
+
+
+def test_ticks_go_where_cycles_need_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    got = texts(NEST, monkeypatch)
+    # three loop headers, no call: no tick at entry, one per header
+    assert polls(got["mandel"]) == 3, got["mandel"]
+    # a function with loops that calls: its entry ticks (recursion), and
+    # its one loop's header
+    assert polls(got["rec"]) >= 2, got["rec"]
+    code, out, _ = same(NEST, "mandel", "rec")
+    assert code == 0 and out.split()[1:] == ["0", "0", "1330"]
+
+
+SPIN = """
+fn spin(n: int) -> int {
+  var s = 0
+  while true {
+    for j in 0..n { s = (s + j) % 1000003 }
+  }
+  return s
+}
+print(spin(N))
+"""
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_a_deadline_stops_a_nest_also_where_the_inner_loop_is_skipped(n: int) -> None:
+    # n = 0: the `while` never enters the `for`, so its own header's tick
+    # is what stops it; n = 3: either header's
+    log: list[str] = []
+    vm = VM(stdout=io.StringIO(), jit="native-eager", jit_log=log.append, timeout=0.2)
+    t0 = time.perf_counter()
+    with pytest.raises(Exception, match="timeout"):
+        vm.run_source(SPIN.replace("N", str(n)), "t.tl")
+    assert time.perf_counter() - t0 < 5
+    assert native("spin", log) and any(
+        "deopt at t.tl:" in x and x.endswith("deadline or interrupt") for x in log
+    ), log
