@@ -123,3 +123,28 @@ def module_texts(src: str, monkeypatch: Any, **vm: Any) -> list[str]:
     monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
     VM(stdout=io.StringIO(), jit="native-eager", **vm).run_source(src, "t.tl")
     return texts
+
+
+GC_STRESS_MODES = [  # (the collector modes allocation tests run under, with GC stress and the verifier)
+    ("--gc-stress", "--gc-verify"),
+    ("--gc-stress", "--gc", "incremental", "--gc-verify"),
+    ("--gc-stress", "--gc", "generational", "--gc-verify"),
+    ("--gc", "incremental", "--gc-verify"),
+    ("--gc", "generational", "--gc-verify"),
+]
+
+
+def at_limit(src: str, max_memory: int) -> list[tuple[str, int]]:
+    """(output with the guest's error as a last "error: ..." line, fuel used)
+    of src on a metered VM with `max_memory`, on the interpreter, the Python
+    JIT and native-eager, in that order."""
+    got = []
+    for jit in ("off", "eager", "native-eager"):
+        out = io.StringIO()
+        vm = VM(jit=jit, stdout=out, meter_fuel=True, max_memory=max_memory)
+        try:
+            vm.run_source(src)
+        except Exception as e:  # noqa: BLE001 - the guest's MemoryError, compared by the caller
+            out.write(f"error: {e}\n")
+        got.append((out.getvalue(), vm.machine.limits.fuel_used))
+    return got

@@ -21,7 +21,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import cli, native, same
+from native_helpers import at_limit, cli, native, same
 
 from tinyvm.api import VM
 
@@ -188,17 +188,9 @@ def test_the_memory_limit_with_fuel_counts_the_same_fuel() -> None:
     # pending collection at once, as the interpreter's chunk end does. (It
     # used to fail at the Python JIT's push, 28 units of fuel later, the
     # interpreter running on to its chunk end first.)
-    got = []
-    for jit in ("off", "eager", "native-eager"):
-        out = io.StringIO()
-        vm = VM(jit=jit, stdout=out, meter_fuel=True, max_memory=2 << 20)
-        try:
-            vm.run_source(LIMIT)
-        except Exception as e:  # noqa: BLE001 - the guest's MemoryError, compared below
-            err = str(e)
-        got.append((out.getvalue(), err, vm.machine.limits.fuel_used))
+    got = at_limit(LIMIT, 2 << 20)
     assert got[2] == got[0]
-    assert got[1][:2] == got[0][:2] and "out of memory" in got[0][1]
+    assert got[1][0] == got[0][0] and "out of memory" in got[0][0]
 
 
 GC_MODES = [("--gc-stress", "--gc-verify"), ("--gc-stress", "--gc", "incremental", "--gc-verify"),

@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree, heap_after, native, used
+from native_helpers import GC_STRESS_MODES, agree, at_limit, heap_after, native, used
 
 from tinyvm.api import VM
 from tinyvm.heap.objects import Iterator
@@ -196,15 +196,7 @@ def test_the_memory_limit_at_the_get_iter_counts_the_same_fuel() -> None:
     # The Python JIT is the reference for the fuel (as in test_range.py):
     # the interpreter keeps dead locals reachable, so its fill loop's
     # emergency mark may find a push fewer fits; output and error agree.
-    got = []
-    for jit in ("off", "eager", "native-eager"):
-        out = io.StringIO()
-        vm = VM(jit=jit, stdout=out, meter_fuel=True, max_memory=256 << 10)
-        try:
-            vm.run_source(FULL)
-        except Exception as e:  # noqa: BLE001 - the guest's MemoryError, compared below
-            out.write(f"error: {e}\n")
-        got.append((out.getvalue(), vm.machine.limits.fuel_used))
+    got = at_limit(FULL, 256 << 10)
     assert got[2] == got[1] and got[2][0] == got[0][0], got
     assert "64 more bytes requested" in got[0][0]
 
@@ -215,13 +207,7 @@ def test_fuel_is_the_interpreters() -> None:
     assert got[:2] == want[:2] and native("copied", got[2])
 
 
-GC_MODES = [
-    ("--gc-stress", "--gc-verify"),
-    ("--gc-stress", "--gc", "incremental", "--gc-verify"),
-    ("--gc-stress", "--gc", "generational", "--gc-verify"),
-    ("--gc", "incremental", "--gc-verify"),
-    ("--gc", "generational", "--gc-verify"),
-]
+GC_MODES = GC_STRESS_MODES
 
 
 @pytest.mark.parametrize("mode", GC_MODES, ids=lambda m: " ".join(m))

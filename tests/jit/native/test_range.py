@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree, native, used
+from native_helpers import GC_STRESS_MODES, agree, native, used
 
 from tinyvm.api import VM
 from tinyvm.heap.objects import Range
@@ -190,13 +190,7 @@ def test_pushes_leaving_inside_the_loop_resume_it() -> None:
     assert any("native grow deopt" in x for x in log) or native("grow", log), log
 
 
-GC_MODES = [
-    ("--gc-stress", "--gc-verify"),
-    ("--gc-stress", "--gc", "incremental", "--gc-verify"),
-    ("--gc-stress", "--gc", "generational", "--gc-verify"),
-    ("--gc", "incremental", "--gc-verify"),
-    ("--gc", "generational", "--gc-verify"),
-]
+GC_MODES = GC_STRESS_MODES
 
 
 @pytest.mark.parametrize("mode", GC_MODES, ids=lambda m: " ".join(m))
