@@ -13,6 +13,9 @@ import re
 import time
 
 import pytest
+
+pytest.importorskip("llvmlite")
+
 from native_helpers import native, same
 
 from tinyvm.api import VM
