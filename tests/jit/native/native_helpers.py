@@ -106,23 +106,36 @@ def outcome(src: str, jit: str, countdown: int | None = None, **vm: Any) -> tupl
         return (out.getvalue(), f"{type(e).__name__}: {e}"), log
 
 
-def module_texts(src: str, monkeypatch: Any, **vm: Any) -> list[str]:
-    """The LLVM IR texts (before LLVM's passes) of the modules compiled
-    natively for src (native-eager, the disk cache off)."""
+def prepared(src: str, monkeypatch: Any, errors: bool = True, **vm: Any) -> tuple[list[Any], VM]:
+    """(every module engine.prepare made for src on native-eager, in order
+    (each a Prepared: LLVM IR text before LLVM's passes, exit table), the
+    VM), the disk cache off. errors=False: a guest error ending src is
+    swallowed (the caller compares outputs elsewhere)."""
     from tinyvm.jit.native import engine
 
-    texts: list[str] = []
+    got: list[Any] = []
     orig = engine.prepare
 
     def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
         prep = orig(group, codegen, phases)
-        texts.append(prep.text)
+        got.append(prep)
         return prep
 
     monkeypatch.setattr(engine, "prepare", prepare)
     monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
-    VM(stdout=io.StringIO(), jit="native-eager", **vm).run_source(src, "t.tl")
-    return texts
+    m = VM(stdout=io.StringIO(), jit="native-eager", **vm)
+    try:
+        m.run_source(src, "t.tl")
+    except Exception:
+        if errors:
+            raise
+    return got, m
+
+
+def module_texts(src: str, monkeypatch: Any, **vm: Any) -> list[str]:
+    """The LLVM IR texts (before LLVM's passes) of the modules compiled
+    natively for src (native-eager, the disk cache off)."""
+    return [p.text for p in prepared(src, monkeypatch, **vm)[0]]
 
 
 GC_STRESS_MODES = [  # (the collector modes allocation tests run under, with GC stress and the verifier)

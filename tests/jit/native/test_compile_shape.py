@@ -16,37 +16,22 @@ came in by.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, native, same
+from native_helpers import both, native, prepared, same
 
-from tinyvm.api import VM
 from tinyvm.jit.native import engine
 
 
 def modules(src: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, engine.Prepared]:
     """Run src on native-eager; the Prepared (LLVM IR text, exit table) of each root compiled."""
-    got: dict[str, engine.Prepared] = {}
-    orig = engine.prepare
-
-    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
-        prep = orig(group, codegen, phases)
-        got[prep.code.name] = prep
-        return prep
-
-    monkeypatch.setattr(engine, "prepare", prepare)
-    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
-    vm = VM(stdout=io.StringIO(), jit="native-eager")
-    with contextlib.suppress(Exception):  # (the programs end with a guest error: same() compares it)
-        vm.run_source(src, "t.tl")
+    preps, vm = prepared(src, monkeypatch, errors=False)  # (the programs end with a guest error: same() compares it)
     modules.stats = vm.machine.jit.native.stats  # type: ignore[attr-defined]
-    return got
+    return {p.code.name: p for p in preps}
 
 
 def function(text: str, name: str) -> str:

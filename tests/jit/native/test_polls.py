@@ -16,10 +16,9 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import native, same
+from native_helpers import native, prepared, same
 
 from tinyvm.api import VM
-from tinyvm.jit.native import engine
 
 NEST = """
 fn mandel(w: int, h: int, maxit: int) -> int {
@@ -51,18 +50,7 @@ print(mandel(12, 10, 30), mandel(0, 5, 3), mandel(5, 0, 3), rec(20))
 
 
 def texts(src: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    got: dict[str, str] = {}
-    orig = engine.prepare
-
-    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
-        prep = orig(group, codegen, phases)
-        got[prep.code.name] = prep.text
-        return prep
-
-    monkeypatch.setattr(engine, "prepare", prepare)
-    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
-    VM(stdout=io.StringIO(), jit="native-eager").run_source(src, "t.tl")
-    return got
+    return {p.code.name: p.text for p in prepared(src, monkeypatch)[0]}
 
 
 def polls(text: str) -> int:
