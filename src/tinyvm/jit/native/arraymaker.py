@@ -165,7 +165,7 @@ def _inline(em: Any, op: str, a: str, b: str) -> str:
     L.append(f"  {o2} = or i1 {o1}, {off}")
     L.append(f"  br i1 {o2}, label %{slow}, label %{fast}")
     em.label(fast)
-    items, arr, bad, bad2, r, bad3 = em.tmp("amit"), em.tmp("amarr"), em.tmp(), em.tmp(), em.tmp(), em.tmp()
+    items, arr, bad, bad2 = em.tmp("amit"), em.tmp("amarr"), em.tmp(), em.tmp()
     fail, ok1, ok2 = em.tmp("amfail")[1:], em.tmp("amok")[1:], em.tmp("amok")[1:]
     L.append(f"  {items} = call i64 @PySequence_Repeat(i64 {src}, i64 {times})")
     L.append(f"  {bad} = icmp eq i64 {items}, 0")
@@ -177,20 +177,8 @@ def _inline(em: Any, op: str, a: str, b: str) -> str:
     L.append(f"  {bad2} = icmp eq i64 {arr}, 0")
     L.append(f"  br i1 {bad2}, label %{fail}, label %{ok2}")
     em.label(ok2)
-    mark = _word(em, NEWMARK)
-    low.incref(mark)
-    low.store(arr, 16, mark)  # (HeapObject.mark: _fast checked the offset)
     low.store(arr, lay.array_items, items)  # (the list's reference: the Array's now)
-    L.append(f"  {r} = call i32 @PyList_Append(i64 {objs}, i64 {arr})")
-    L.append(f"  call void @tvm.decref(i64 {arr})")  # (heap.objects holds it; PyList_Append failing: freed, items with it)
-    L.append(f"  {bad3} = icmp ne i32 {r}, 0")
-    good = em.tmp("amgood")[1:]
-    L.append(f"  br i1 {bad3}, label %{fail}, label %{good}")
-    em.label(good)
-    b1, bp = em.tmp("ambud"), em.tmp("amp")
-    L.append(f"  {b1} = sub i64 {budget}, {s2}")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  store i64 {b1}, i64* {bp}")
+    good = admit(em, arr, objs, budget, s2, fail)  # (PyList_Append failing: freed, items with it)
     L.append(f"  br label %{done}")
     em.label(fail)
     L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
@@ -205,6 +193,34 @@ def _inline(em: Any, op: str, a: str, b: str) -> str:
     out = em.tmp("amres")
     L.append(f"  {out} = phi i64 [{arr}, %{good}], [{r2}, %{end}]")
     return out
+
+
+def admit(em: Any, obj: str, objs: str, budget: str, size: str, fail: str) -> str:
+    """The end of `Heap.alloc` done inline, for a new object `obj` (our
+    reference, its other slots set): its mark (`heap.new_mark`, ctx word
+    NEWMARK; HeapObject.mark at 16, checked by the callers' probes),
+    `heap.objects.append(obj)` (`objs`, ctx word OBJECTS), our reference
+    dropped (the list holds it; if the append failed the object is freed,
+    with what its slots hold: then on to label `fail`), and `size` bytes
+    taken from the push budget (`budget`, ctx word 5). Returns the label of
+    the block it leaves open, the allocation done."""
+    L = em.lines
+    low = em._arrays()
+    mark = _word(em, NEWMARK)
+    low.incref(mark)
+    low.store(obj, 16, mark)
+    r, bad = em.tmp(), em.tmp()
+    L.append(f"  {r} = call i32 @PyList_Append(i64 {objs}, i64 {obj})")
+    L.append(f"  call void @tvm.decref(i64 {obj})")
+    L.append(f"  {bad} = icmp ne i32 {r}, 0")
+    good = em.tmp("amgood")[1:]
+    L.append(f"  br i1 {bad}, label %{fail}, label %{good}")
+    em.label(good)
+    b1, bp = em.tmp("ambud"), em.tmp("amp")
+    L.append(f"  {b1} = sub i64 {budget}, {size}")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  store i64 {b1}, i64* {bp}")
+    return good
 
 
 def _word(em: Any, k: int) -> str:

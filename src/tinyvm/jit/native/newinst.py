@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arraymaker import NEWMARK, OBJECTS
+from .arraymaker import OBJECTS, _word, admit
 
 
 class Inline:
@@ -135,21 +135,7 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
     low.incref(c)
     low.store(inst, flay.instance_cls, c)
     low.store(inst, flay.instance, d)  # (the copy's reference: the instance's now)
-    mark = _word(em, NEWMARK)
-    low.incref(mark)
-    low.store(inst, 16, mark)  # (HeapObject.mark: _fits checked the offset)
-    r, bad3, good = em.tmp(), em.tmp(), em.tmp("nigood")[1:]
-    L.append(f"  {r} = call i32 @PyList_Append(i64 {objs}, i64 {inst})")
-    L.append(
-        f"  call void @tvm.decref(i64 {inst})"
-    )  # (heap.objects holds it; PyList_Append failing: freed, its dict and class reference with it)
-    L.append(f"  {bad3} = icmp ne i32 {r}, 0")
-    L.append(f"  br i1 {bad3}, label %{fail}, label %{good}")
-    em.label(good)
-    b1, bp = em.tmp("nibud"), em.tmp("nip")
-    L.append(f"  {b1} = sub i64 {budget}, {size}")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  store i64 {b1}, i64* {bp}")
+    good = admit(em, inst, objs, budget, str(size), fail)  # (the mark: _fits checked its offset; a failed append frees the dict and class reference with it)
     L.append(f"  br label %{done}")
     em.label(fail2)
     L.append(f"  call void @tvm.decref(i64 {d})")  # (the copy nobody holds)
@@ -162,9 +148,3 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
     em.label(slow)
     return Inline(inst, good, done)
 
-
-def _word(em: Any, k: int) -> str:
-    p, w = em.tmp("nip"), em.tmp("niw")
-    em.lines.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
-    em.lines.append(f"  {w} = load i64, i64* {p}")
-    return w
