@@ -1,6 +1,6 @@
 """Are We Fast Yet: TinyVM beside CPython, Lua, LuaJIT and C++ on the same nine benchmarks.
 
-    python -m benchmarks.awfy [--quick] [--outer N] [--tiers fused,plain,metered,jit,native] [--markdown] [NAMES...]
+    python -m benchmarks.awfy [--quick] [--outer N] [--warmup S] [--tiers fused,plain,metered,jit,native] [--markdown] [NAMES...]
 
 Each runtime runs its own version of the suite through the suite's own harness,
 one process per benchmark, with the same outer and inner iteration counts:
@@ -28,10 +28,20 @@ divided by the inner count), and the steady state, the mean of the others
 (warm-up excluded) per inner iteration. The table gives both per runtime, and
 then TinyVM / X for every other runtime X, with the geometric means.
 ``--outer N`` gives every benchmark N outer iterations (inner counts as
-before): the native tier compiles on a background thread, and a large group
-(Bounce.benchmark, ~70 ms of LLVM) can still be compiling during the second
-and third outer iterations of the default counts, which the steady mean
-then includes.
+before).
+
+Steady state and warm-up: TinyVM's JIT tiers compile on a background thread
+while the program runs, and a short benchmark's second and third outer
+iterations (3 ms each for Bounce on the native tier) ran while its code was
+still compiling (~250 ms of LLVM and the Python JIT for Bounce): the steady
+mean of the default counts held them (Bounce 510x C++ "steady", ~22x once
+compiled). So TinyVM runs get a warm-up, ``--warmup S`` seconds (default 1;
+0 turns it off): after the first outer iteration, run.tl runs the inner loop
+unreported, each run verified, until S seconds have passed since the start,
+then the other outer iterations (the "first" column is still the first
+iteration, compilation included). The reference runtimes keep the suite's
+harness as it is: CPython and Lua have no JIT, C++ none to warm, and
+LuaJIT's traces compile within its first iteration.
 
 Mandelbrot and NBody are verified by the suite only at some sizes (Mandelbrot
 1, 500, 750; NBody 1, 250000), so their inner counts are fixed by that.
@@ -76,6 +86,7 @@ QUICK = {
 }
 
 RUNTIME_LINE = re.compile(r"^(\w+): iterations=1 runtime: (\d+(?:\.\d+)?)(us|ms)\s*$")
+WARMUP_LINE = re.compile(r"^(\w+): warm-up runs=(\d+) time: \d+us\s*$")
 UNIT_US = {"us": 1.0, "ms": 1000.0}
 TIMEOUT_S = 900
 
@@ -95,6 +106,15 @@ def parse_runtimes(output: str, name: str) -> list[float]:
     return times
 
 
+def parse_warmup(output: str, name: str) -> Optional[int]:
+    """The number of warm-up runs run.tl reported for NAME, or None (no warm-up line)."""
+    for line in output.splitlines():
+        m = WARMUP_LINE.match(line.strip())
+        if m and m.group(1) == name:
+            return int(m.group(2))
+    return None
+
+
 @dataclass
 class Measurement:
     """One runtime on one benchmark: times per inner iteration, in microseconds."""
@@ -104,6 +124,7 @@ class Measurement:
     inner: int
     times_us: list[float] = field(default_factory=list)
     error: str = ""
+    warmup_runs: Optional[int] = None  # (unreported inner-loop runs after the first iteration: run.tl's warm-up line)
 
     @property
     def first(self) -> Optional[float]:
@@ -130,18 +151,21 @@ class Runtime:
     argv: list[str]
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
+    warms_up: bool = False  # (takes a fourth argument, the warm-up in ms: TinyVM's run.tl)
 
-    def run(self, name: str, outer: int, inner: int) -> Measurement:
+    def run(self, name: str, outer: int, inner: int, warmup_s: float = 0.0) -> Measurement:
         m = Measurement(self.label, name, inner)
         env = {**os.environ, **self.env}
+        warmup = [str(round(warmup_s * 1000))] if self.warms_up and warmup_s > 0 else []
         try:
             proc = subprocess.run(
-                [*self.argv, name, str(outer), str(inner)], cwd=self.cwd, env=env,
+                [*self.argv, name, str(outer), str(inner), *warmup], cwd=self.cwd, env=env,
                 capture_output=True, text=True, timeout=TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             m.error = f"{type(exc).__name__}: {exc}"
             return m
         m.times_us = parse_runtimes(proc.stdout, name)
+        m.warmup_runs = parse_warmup(proc.stdout, name)
         if proc.returncode != 0 or len(m.times_us) != outer:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             m.error = f"exit {proc.returncode}, {len(m.times_us)}/{outer} iterations: " + " | ".join(tail)
@@ -157,7 +181,7 @@ def tinyvm_runtime(tier: str) -> Runtime:
             "run", "--max-memory", "1G", str(PORTS / "run.tl")]
     jit = {"jit": "on", "native": "native"}.get(base, "off")  # (native: the llvmlite tier, docs/native.md)
     env = {"TVM_TIER": "" if base in ("fused", "jit", "native") else base, "TVM_JIT": jit, "TVM_GC": gc_mode}
-    return Runtime(f"tinyvm-{tier}", argv, REPO, env)
+    return Runtime(f"tinyvm-{tier}", argv, REPO, env, warms_up=True)
 
 
 def build_cpp(out: Optional[Path] = None) -> Path:
@@ -223,7 +247,7 @@ def table(results: dict[str, dict[str, Measurement]], tiers: list[str], refs: li
     """The report: times per runtime, then TinyVM-tier / reference ratios with geomeans."""
     names = list(results)
     runtimes = [f"tinyvm-{t}" for t in tiers] + refs
-    lines = ["time per inner iteration: steady state (mean after the first outer iteration) / first iteration"]
+    lines = ["time per inner iteration: steady state (mean after the first outer iteration and, for TinyVM, the warm-up) / first iteration"]
     width = max(12, *(len(r) for r in runtimes)) + 2
     lines.append("benchmark".ljust(12) + "".join(r.rjust(width + 10) for r in runtimes))
     for n in names:
@@ -302,10 +326,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--tiers", default="fused", help="TinyVM tiers, comma-separated, of fused,plain,metered,jit,native (default fused); TIER+MODE runs it with the collector MODE (stw, incremental, generational)")
     ap.add_argument("--no-reference", action="store_true", help="TinyVM only: no CPython, Lua or C++")
     ap.add_argument("--markdown", action="store_true", help="also print the results as one Markdown table (steady times and ratios)")
-    ap.add_argument("--outer", type=int, metavar="N", help="N outer iterations for every benchmark (inner counts unchanged): a longer steady window, e.g. past the native tier's background compilations")
+    ap.add_argument("--outer", type=int, metavar="N", help="N outer iterations for every benchmark (inner counts unchanged): a longer steady window")
+    ap.add_argument("--warmup", type=float, default=1.0, metavar="S", help="TinyVM runs: after the first outer iteration, unreported inner-loop runs until S seconds have passed since the start, so the JIT tiers' background compilations are done before the steady iterations (default 1; 0: none)")
     args = ap.parse_args(argv)
     if args.outer is not None and args.outer < 2:
         ap.error("--outer needs at least 2 (the first iteration is warm-up)")
+    if not 0 <= args.warmup <= 600:
+        ap.error("--warmup takes seconds, 0 to 600")
     unknown = [n for n in args.names if n not in NAMES]
     tiers = [t for t in args.tiers.split(",") if t]
     bad_tiers = [t for t in tiers if t.partition("+")[0] not in TIERS or t.partition("+")[2] not in ("", *GC_MODES)]
@@ -330,9 +357,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         outer, inner = counts[name]
         results[name] = {}
         for rt in runtimes + refs:
-            m = rt.run(name, outer, inner)
+            m = rt.run(name, outer, inner, args.warmup)
             results[name][rt.label] = m
             status = f"FAILED: {m.error}" if m.error else f"steady {fmt_us(m.steady)}, first {fmt_us(m.first)}"
+            if m.warmup_runs is not None:
+                status += f", {m.warmup_runs} warm-up runs"
             log(f"{name} {outer}x{inner} {rt.label}: {status}")
             failed |= bool(m.error)
     print(table(results, tiers, [r.label for r in refs]))
@@ -340,7 +369,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print()
         print(markdown(results, tiers, [r.label for r in refs]))
     print(f"\nouter x inner iterations: {', '.join(f'{n} {counts[n][0]}x{counts[n][1]}' for n in results)}; "
-          f"wall {time.perf_counter() - start:.0f} s", flush=True)
+          f"TinyVM warm-up {args.warmup:g} s after the first iteration; wall {time.perf_counter() - start:.0f} s", flush=True)
     return 1 if failed else 0
 
 

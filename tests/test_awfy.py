@@ -188,9 +188,9 @@ def test_outer_sets_every_benchmarks_outer_count_and_keeps_inner(monkeypatch: py
     seen: list[tuple[str, int, int]] = []
 
     class Fake(h.Runtime):
-        def run(self, name: str, outer: int, inner: int) -> h.Measurement:
+        def run(self, name: str, outer: int, inner: int, warmup_s: float = 0.0) -> h.Measurement:
             seen.append((name, outer, inner))
-            return super().run(name, outer, inner)
+            return super().run(name, outer, inner, warmup_s)
 
     monkeypatch.setattr(h, "tinyvm_runtime", lambda t: Fake("tinyvm-" + t, [sys.executable, "-c", script], Path.cwd()))
     assert h.main(["--no-reference", "--outer", "7", "Bounce", "Mandelbrot"]) == 0
@@ -198,3 +198,39 @@ def test_outer_sets_every_benchmarks_outer_count_and_keeps_inner(monkeypatch: py
     assert "Bounce 7x15, Mandelbrot 7x500" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         h.main(["--outer", "1", "Bounce"])
+
+
+def test_run_tl_warms_up_after_the_first_iteration_until_the_time_has_passed() -> None:
+    # Sieve on the interpreter: ~5 ms a run, so 300 ms of warm-up is many
+    # unreported runs; the reported iterations are still the outer count.
+    status, out, err = run_tl("Sieve", "3", "1", "300")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert len(h.parse_runtimes(out, "Sieve")) == 3
+    runs = h.parse_warmup(out, "Sieve")
+    assert runs is not None and runs > 3
+    # The warm-up line comes after the first iteration's and before the second's.
+    warm = next(i for i, line in enumerate(lines) if "warm-up runs=" in line)
+    timed = [i for i, line in enumerate(lines) if "iterations=1 runtime:" in line]
+    assert timed[0] < warm < timed[1]
+    status, out, _ = run_tl("Sieve", "2", "1")
+    assert status == 0 and h.parse_warmup(out, "Sieve") is None
+
+
+def test_warmup_goes_to_tinyvm_runs_only_and_is_reported(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # Fake runtimes that print the arguments they got: TinyVM's get the
+    # warm-up in ms as a fourth argument, the references the suite's three.
+    script = ("import sys; n, o = sys.argv[1], int(sys.argv[2]); print(f'{n}: iterations=1 runtime: 10us');"
+              "[print(f'{n}: warm-up runs={a} time: 5us') for a in sys.argv[4:]];"
+              "[print(f'{n}: iterations=1 runtime: 10us') for i in range(o - 1)]")
+    argv = [sys.executable, "-c", script]
+    monkeypatch.setattr(h, "tinyvm_runtime", lambda t: h.Runtime("tinyvm-" + t, argv, Path.cwd(), warms_up=True))
+    monkeypatch.setattr(h, "reference_runtimes", lambda log: [h.Runtime("cpython", argv, Path.cwd())])
+    assert h.main(["--warmup", "2.5", "Sieve"]) == 0
+    err = capsys.readouterr().err
+    assert "Sieve 5x30 tinyvm-fused: steady 0.3us, first 0.3us, 2500 warm-up runs\n" in err  # (the fake prints the ms it got as its runs)
+    assert "Sieve 5x30 cpython: steady 0.3us, first 0.3us\n" in err
+    assert h.main(["--warmup", "0", "--no-reference", "Sieve"]) == 0
+    assert "warm-up runs" not in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        h.main(["--warmup", "-1", "Sieve"])
