@@ -62,7 +62,8 @@ SIZES = {
 def charge(em: Any, i: Any, op: int, a: str, b: str) -> None:
     """LLVM IR charging op's object for instruction i: inline, else through
     `make` (a, b: its words); refused -> a failure exit at i."""
-    from .arraymaker import OBJECTS, _make, _word
+    from .arraymaker import OBJECTS, _word
+    from .outofline import make as out_of_line
 
     size = SIZES[op]
     L = em.lines
@@ -84,7 +85,7 @@ def charge(em: Any, i: Any, op: int, a: str, b: str) -> None:
     L.append(f"  store i64 {b1}, i64* {bp}")
     L.append(f"  br label %{done}")
     em.label(slow)
-    r = _make(em, str(op), a, b)
+    r = out_of_line(em, str(op), a, b)  # (one call, compiled once per process: outofline.py)
     z = em.tmp("rgref")
     L.append(f"  {z} = icmp eq i64 {r}, 0")
     em.fail_if(
