@@ -11,7 +11,9 @@ module does that for arrays:
 
 - ctx words MAKER (the bound method `ArrayMaker.make`, kept alive here)
   and OP, A, B (its operands: alloc.py's op code and two words) are
-  appended to the engine's ctx array. Native code stores the operands,
+  appended to the engine's ctx array. Native code calls `tvm.make`
+  (outofline.py: compiled once per process, one call site instead of the
+  stores, the call and the reference's drop), which stores the operands,
   then calls `PyObject_Vectorcall(make, &ctx[A], nargs, 0)`: for MUL the
   source Array's address is ctx[A], so it is passed as the call's one
   argument (no address-to-object conversion in Python); LIT and FILL pass

@@ -18,7 +18,8 @@ are in "For-range loops").
   pushes and inline literals are: alloc.py, arraymaker.py) covers the size
   and the heap is a plain `Heap` without snapshot numbering (arraymaker.py's
   ctx word OBJECTS non-zero): a compare, a subtract, a store. Else
-  `ArrayMaker.make` with the object's op (RANGE, RANGE_INCL, ITER: alloc.py's
+  `ArrayMaker.make`, through one call of `tvm.make` (outofline.py), with the
+  object's op (RANGE, RANGE_INCL, ITER: alloc.py's
   `HeapBridge._make` hands them to `make` here); refused, native code leaves
   before the instruction (its frame state: the operands on the stack) and
   the interpreter runs it: marks, fails with its MemoryError and trace, or
