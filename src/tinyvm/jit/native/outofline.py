@@ -56,7 +56,7 @@ def make(em: Any, op: str, a: str, b: str, nargs: int = 0) -> str:
 
 def calls(text: str) -> bool:
     """Whether the module of LLVM IR `text` calls `tvm.make`."""
-    return f"@{NAME}(i64* %ctx" in text
+    return f"call i64 @{NAME}(" in text
 
 
 def _text() -> str:
