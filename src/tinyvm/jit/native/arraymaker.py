@@ -11,7 +11,9 @@ module does that for arrays:
 
 - ctx words MAKER (the bound method `ArrayMaker.make`, kept alive here)
   and OP, A, B (its operands: alloc.py's op code and two words) are
-  appended to the engine's ctx array. Native code stores the operands,
+  appended to the engine's ctx array. Native code calls `tvm.make`
+  (outofline.py: compiled once per process, one call site instead of the
+  stores, the call and the reference's drop), which stores the operands,
   then calls `PyObject_Vectorcall(make, &ctx[A], nargs, 0)`: for MUL the
   source Array's address is ctx[A], so it is passed as the call's one
   argument (no address-to-object conversion in Python); LIT and FILL pass
@@ -231,22 +233,9 @@ def _word(em: Any, k: int) -> str:
 
 
 def _make(em: Any, op: str, a: str, b: str) -> str:
-    """The call of `ArrayMaker.make` (module docstring)."""
-    from .objects import NONE
+    """The call of `ArrayMaker.make`: one call of `tvm.make`, compiled once per
+    process (outofline.py: the words' stores, the call, the reference dropped,
+    None as 0)."""
+    from .outofline import make
 
-    L = em.lines
-    words = [(OP, op), (A, a), (B, b)]
-    for k, w in words:
-        p = em.tmp("amp")
-        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
-        L.append(f"  store i64 {w}, i64* {p}")
-    fp, f, ap, r, none, out = em.tmp("amf"), em.tmp("amf"), em.tmp("ama"), em.tmp("amr"), em.tmp("amn"), em.tmp("amo")
-    L.append(f"  {fp} = getelementptr i64, i64* %ctx, i64 {MAKER}")
-    L.append(f"  {f} = load i64, i64* {fp}")
-    L.append(f"  {ap} = getelementptr i64, i64* %ctx, i64 {A}")
-    nargs = 1 if op == str(MUL) else 0
-    L.append(f"  {r} = call i64 @PyObject_Vectorcall(i64 {f}, i64* {ap}, i64 {nargs}, i64 0)")
-    L.append(f"  call void @tvm.decref(i64 {r})")  # (the heap's allocation list holds it; None is immortal enough: ours was a new reference)
-    L.append(f"  {none} = icmp eq i64 {r}, {NONE}")
-    L.append(f"  {out} = select i1 {none}, i64 0, i64 {r}")
-    return out
+    return make(em, op, a, b, 1 if op == str(MUL) else 0)

@@ -18,7 +18,8 @@ are in "For-range loops").
   pushes and inline literals are: alloc.py, arraymaker.py) covers the size
   and the heap is a plain `Heap` without snapshot numbering (arraymaker.py's
   ctx word OBJECTS non-zero): a compare, a subtract, a store. Else
-  `ArrayMaker.make` with the object's op (RANGE, RANGE_INCL, ITER: alloc.py's
+  `ArrayMaker.make`, through one call of `tvm.make` (outofline.py), with the
+  object's op (RANGE, RANGE_INCL, ITER: alloc.py's
   `HeapBridge._make` hands them to `make` here); refused, native code leaves
   before the instruction (its frame state: the operands on the stack) and
   the interpreter runs it: marks, fails with its MemoryError and trace, or
@@ -62,7 +63,8 @@ SIZES = {
 def charge(em: Any, i: Any, op: int, a: str, b: str) -> None:
     """LLVM IR charging op's object for instruction i: inline, else through
     `make` (a, b: its words); refused -> a failure exit at i."""
-    from .arraymaker import OBJECTS, _make, _word
+    from .arraymaker import OBJECTS, _word
+    from .outofline import make as out_of_line
 
     size = SIZES[op]
     L = em.lines
@@ -84,7 +86,7 @@ def charge(em: Any, i: Any, op: int, a: str, b: str) -> None:
     L.append(f"  store i64 {b1}, i64* {bp}")
     L.append(f"  br label %{done}")
     em.label(slow)
-    r = _make(em, str(op), a, b)
+    r = out_of_line(em, str(op), a, b)  # (one call, compiled once per process: outofline.py)
     z = em.tmp("rgref")
     L.append(f"  {z} = icmp eq i64 {r}, 0")
     em.fail_if(

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from . import nearcalls
+from . import nearcalls, outofline
 
 _llvm: Any = None
 
@@ -72,9 +72,17 @@ def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = 
 
 
 def _tinyvm_version() -> str:
-    # (from the installed distribution: this layer may not import the
-    # top-level package, tests/unit/test_layers.py; the IR text in the
-    # cache key already pins what TinyVM asked LLVM to compile)
+    # (the root package's own `__version__`: imported before any of its
+    # subpackages, so this reads it, never imports it -- this layer may not
+    # import upward, tests/unit/test_layers.py; the IR text in the cache key
+    # already pins what TinyVM asked LLVM to compile.) It was
+    # `importlib.metadata.version("tinyvm")`, which scans every sys.path
+    # entry: 30-120 ms on this machine, paid by each VM's Codegen at its
+    # first compilation ("Compile time" in docs/native.md). That stays the
+    # fallback (a copy of this module loaded outside its package).
+    got = getattr(sys.modules.get("tinyvm"), "__version__", None)
+    if isinstance(got, str):
+        return got
     from importlib import metadata
 
     try:
@@ -142,6 +150,7 @@ class Codegen:
                 f"passes {self.passes_text}",
                 f"codegen O{CODEGEN_OPT}",
                 nearcalls.RULE,
+                outofline.VERSION,
             ]
         )
 

@@ -55,6 +55,7 @@ from . import (
     construct,
     fields,
     objects,
+    outofline,
     pops,
     ranges,
     stores,
@@ -783,6 +784,7 @@ def emit_module(
         parts.append(stores.PRELUDE)
         parts.append(objects.PRELUDE)
         parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
+        parts.append(outofline.DECLARE)  # (slow paths compiled once per process)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group)  # (pops.py: lists shrink)

@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, nearcalls, objects, stores
+from . import arraymaker, construct, fields, nearcalls, objects, outofline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -291,6 +291,8 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         objects.register(codegen.llvm)
         construct.register(codegen.llvm)
         arraymaker.register(codegen.llvm)
+        if outofline.calls(prep.text):
+            outofline.register(codegen.llvm)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -368,6 +370,7 @@ class NativeTier:
         # Stops the worker when the tier is collected or the process exits
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
+        self.warm_up = warmup.start(self.worker) if background else None  # (LLVM's first-use costs on the worker: warmup.py)
         self.ctx = (ctypes.c_int64 * 19)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that

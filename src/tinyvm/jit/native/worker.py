@@ -43,11 +43,12 @@ class Job:
     both are written before `done` is set (an Event: its set/is_set are
     the memory barrier between the two threads)."""
 
-    __slots__ = ("_done", "cancelled", "error", "fn", "name", "result")
+    __slots__ = ("_done", "cancelled", "error", "fn", "idle", "name", "result")
 
-    def __init__(self, fn: Callable[[], Any], name: str = "") -> None:
+    def __init__(self, fn: Callable[[], Any], name: str = "", *, idle: bool = False) -> None:
         self.fn = fn
         self.name = name
+        self.idle = idle  # (work nobody waits for: close() drops it unless it runs: warmup.py)
         self.result: Any = None
         self.error: BaseException | None = None
         self._done = threading.Event()
@@ -95,7 +96,7 @@ class CompileWorker:
             if self._closed:
                 return False
             self._queue.append(job)
-            self.stats["jobs"] += 1
+            self.stats["jobs"] += not job.idle
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
                 self.stats["threads"] += 1
@@ -130,11 +131,21 @@ class CompileWorker:
             jobs = list(self._queue) + ([self.running] if self.running is not None else [])
         return all(j.wait(timeout) for j in jobs)
 
+    @property
+    def closing(self) -> bool:
+        """close() was called (a running idle job stops at its next step)."""
+        return self._closed
+
     def close(self) -> None:
         """Stop: no new jobs; the queued ones finish (for up to JOIN seconds;
-        those still queued then are cancelled); the thread ends."""
+        those still queued then are cancelled), but idle ones, which are
+        cancelled at once; the thread ends."""
         with self._lock:
             self._closed = True
+            for j in [j for j in self._queue if j.idle]:
+                self._queue.remove(j)
+                j.cancelled = True
+                j._done.set()
             t = self._thread
             self._wake.notify_all()
         if t is not None and t is not threading.current_thread():

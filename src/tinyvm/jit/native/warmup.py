@@ -1,0 +1,63 @@
+"""LLVM warmed up on the worker thread when a `--jit=native` VM starts.
+
+The first compilation of a process paid ~6 ms more than the next ones
+(docs/native.md, "Compile time": LLVM's one-time start-up, its pass
+registries and code generator tables made at their first use). In
+`native` mode that compilation runs on the worker already, but with the hot
+function waiting for it. So when the tier starts, the worker gets an
+*idle* job (worker.py) doing that work ahead: a target machine, the pass
+list run once, the out-of-line helper `tvm.make`
+(outofline.py, which a module with a Range charge or an array allocation
+calls: its compilation exercises the pass list and the code generator as a
+real module does, and is then done).
+
+The warm-up must not delay a short run's exit: `close()` drops it while it
+is queued, and between its steps it stops when the worker is closing, so at
+most one step (a few ms) is waited for. `native-eager` (tests, the
+benchmarks' in-process compilations) has no worker and no warm-up: its
+first compilation pays as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .worker import CompileWorker, Job
+
+
+def _steps() -> list:
+    from . import codegen, outofline
+
+    llvm = codegen.load_llvm()
+
+    def passes() -> None:
+        # (the pass list on a throwaway copy of the helper: its first run in
+        # a process builds the pass manager's tables)
+        if not outofline._made:
+            codegen.optimize(
+                llvm.parse_assembly(outofline._text()), codegen._target_machine()
+            )
+
+    return [passes, lambda: outofline.compile_once(llvm)]
+
+
+def start(worker: CompileWorker) -> Job:
+    """Queue the warm-up on worker (module docstring); its Job."""
+
+    def run() -> int:
+        done = 0
+        for step in _steps():
+            if worker.closing:
+                break
+            step()
+            done += 1
+        return done
+
+    job = Job(run, "warm-up", idle=True)
+    worker.submit(job)
+    return job
+
+
+def ran(job: Any) -> int:
+    """How many steps the warm-up ran (tests): 0 when it was dropped."""
+    return 0 if job is None or job.cancelled or not job.done else int(job.result or 0)
