@@ -297,13 +297,13 @@ class Incremental:
                 if child is None:  # (the tests in Heap.trace's order, and its type set)
                     continue
                 t = type(child)
-                if t in heap_types:
+                if t is int:
+                    if not -5 <= child <= 256:
+                        total += INT_BYTES
+                elif t in heap_types:
                     if child.mark < grey:
                         child.mark = grey
                         push(child)
-                elif t is int:
-                    if not -5 <= child <= 256:
-                        total += INT_BYTES
                 elif t is str:
                     i = id(child)
                     if i not in seen_str:
