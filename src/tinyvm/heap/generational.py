@@ -236,17 +236,18 @@ class Generational:
         forget = h.seqs is not None or h.tracks_sites
         moved: list[list[HeapObject]] = []
         for lst in lists:
-            keep: list[HeapObject] = []
-            for o in lst:
-                if o.mark == M:
-                    keep.append(o)
-                else:
-                    freed += 1
-                    freed_bytes += o.size()
-                    o.mark = FREED
-                    o.free()
-                    if forget:
-                        h.forget(o)
+            # (survivors by a comprehension, the dead in a second pass when
+            # there are some: as Heap.sweep)
+            keep = [o for o in lst if o.mark == M]
+            if len(keep) < len(lst):
+                for o in lst:
+                    if o.mark != M:
+                        freed += 1
+                        freed_bytes += o.size()
+                        o.mark = FREED
+                        o.free()
+                        if forget:
+                            h.forget(o)
             moved.append(keep)
         promoted = moved.pop()
         h.objects = []

@@ -251,6 +251,7 @@ class Incremental:
         gray, partial = self.gray, self.partial
         pop, push = gray.pop, gray.append
         seen_str = self.seen_str
+        heap_types = h.heap_types
         objects = h.objects
         work = 0
         total = 0
@@ -293,10 +294,16 @@ class Incremental:
                 self.atomic()
                 return
             for child in chunk:
+                if child is None:  # (the tests in Heap.trace's order, and its type set)
+                    continue
                 t = type(child)
                 if t is int:
                     if not -5 <= child <= 256:
                         total += INT_BYTES
+                elif t in heap_types:
+                    if child.mark < grey:
+                        child.mark = grey
+                        push(child)
                 elif t is str:
                     i = id(child)
                     if i not in seen_str:
@@ -304,11 +311,11 @@ class Incremental:
                         total += str_bytes(child)
                 elif t is float:
                     total += FLOAT_BYTES
-                elif t is bool or child is None:
-                    continue
-                elif isinstance(child, HeapObject) and child.mark < grey:
-                    child.mark = grey
-                    push(child)
+                elif t is not bool and isinstance(child, HeapObject):
+                    heap_types.add(t)
+                    if child.mark < grey:
+                        child.mark = grey
+                        push(child)
         self.work += work
         self.total += total
 

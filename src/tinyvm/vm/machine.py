@@ -32,6 +32,7 @@ import functools
 import gc
 import os
 import sys
+import threading
 from typing import Any, Callable
 
 from ..bytecode.code import Code, ModuleCode
@@ -64,6 +65,41 @@ ERROR_CLASSES = (
 ).split()
 
 CHUNK = 4096  # dispatches between safe points
+
+
+# CPython's cyclic GC while VMs run (Machine._run_outermost): its generation-0
+# threshold at least HOST_GC_GEN0 container allocations, generation 1 collected
+# every HOST_GC_GEN1 generation-0 passes at most. Every guest object is a
+# container that survives the passes until the guest sweep frees it, so a
+# generation-1 pass traverses every guest object made since the last one: on
+# a heap of a million live arrays (benchmarks/gc_bench.py's live heap) 6
+# such passes took 0.8-1.1 s of a 13 s run, one pass at 100 (docs/native.md,
+# "Collections and native code's allocations"). Host cycles the guest sweep
+# does not break (few: the VM's own structures) wait longer to be freed.
+HOST_GC_GEN0 = 100000
+HOST_GC_GEN1 = 100
+# The thresholds are the process's own: the first run to start (of any VM, on
+# any thread) saves the host's and the last to end restores them, so that VMs
+# running at once on several threads leave nothing behind. (This count is the
+# one piece of process-wide state: the setting it guards is process-wide.)
+_host_gc_lock = threading.Lock()
+_host_gc_state: list[Any] = [0, None]  # [runs active, the host's thresholds]
+
+
+def host_gc_enter() -> None:
+    with _host_gc_lock:
+        if _host_gc_state[0] == 0:
+            saved = _host_gc_state[1] = gc.get_threshold()
+            gc.set_threshold(max(saved[0], HOST_GC_GEN0), max(saved[1], HOST_GC_GEN1), *saved[2:])
+        _host_gc_state[0] += 1
+
+
+def host_gc_leave() -> None:
+    with _host_gc_lock:
+        _host_gc_state[0] -= 1
+        if _host_gc_state[0] == 0:
+            gc.set_threshold(*_host_gc_state[1])
+            _host_gc_state[1] = None
 
 
 class Halt(Exception):
@@ -341,8 +377,8 @@ class Machine(Calls, ObjectOps, Modules):
         # VM's sweep, which breaks their cycles), yet traverses every live
         # one: at 20000, AWFY Storage on the native tier spent 17% of its
         # time in it (10.2-13.0 ms per 5 iterations; 6.7-10.3 at 100000).
-        threshold = gc.get_threshold()
-        gc.set_threshold(max(threshold[0], 100000), *threshold[1:])
+        # (host_gc_enter: the thresholds, and why gen 1's too)
+        host_gc_enter()
         try:
             return self._loop(fb, op, sched)
         except (GuestException, HostIOError):
@@ -353,7 +389,7 @@ class Machine(Calls, ObjectOps, Modules):
             self.teardown()
             raise
         finally:
-            gc.set_threshold(*threshold)
+            host_gc_leave()
             self.running = False
             sched.main = None
 
