@@ -103,6 +103,40 @@ print(go(50))
 """
 
 
+LOOP_GROWS = """
+fn reads(a: [int], n: int) -> int {
+  var s = a[0]
+  for k in 0..n {
+    s += a[len(a) - 1] + len(a)
+    a.push(k * 3)
+  }
+  return s + a[len(a) - 1]
+}
+fn go(n: int) -> int {
+  var s = 0
+  for i in 0..n { s += reads([5], 40 + i % 7) }
+  return s
+}
+print(go(60))
+"""
+
+
+def test_a_push_in_the_loop_between_reads() -> None:
+    # The loop's reads are dominated by the read before the loop, but the
+    # function calls (push): each read loads the list's words again.
+    (code, out, err), _ = agree_log(LOOP_GROWS, "go")
+    assert (code, err) == (0, ""), err
+    want = 0
+    for i in range(60):
+        a, n = [5], 40 + i % 7
+        s = a[0]
+        for k in range(n):
+            s += a[-1] + len(a)
+            a.append(k * 3)
+        want += s + a[-1]
+    assert out.strip() == str(want)
+
+
 def test_a_callee_growing_the_list_between_reads() -> None:
     (code, out, err), log = agree_log(GROWS, "go")  # (reads and grow: in go's group)
     assert (code, err) == (0, ""), err
