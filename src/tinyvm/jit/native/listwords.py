@@ -7,7 +7,7 @@ GVN, no LICM: "Compile time" in docs/native.md) neither the IR passes nor
 the code generator merged them: the code generator can hoist an
 `!invariant.load` only when it also knows the address dereferenceable,
 which an `inttoptr` never is. Sieve's inner loop reloaded all three per
-store, Permute's `swap` six times for four accesses of one array.
+store, Permute's `swap` at each of its four accesses of `self.v`.
 
 `ListWords.get` gives an access the registers an earlier access of the
 same array value loaded, when that earlier load still holds:
@@ -21,8 +21,9 @@ same array value loaded, when that earlier load still holds:
   regions and copies included), when no instruction of the whole function
   clobbers (then nothing on any path between the two does).
 
-The words cannot change otherwise: an Array's list is never replaced, and
-a list is resized only by a push, a pop or code run by a call (a native
+The words cannot change otherwise: an Array's list is replaced only when
+the heap frees it (unreachable then) and a list is resized, cleared or
+reordered only by a push, a pop or code run by a call (a native
 callee's pushes and pops are calls of this function too); the poll runs no
 guest code (arrays.py's `!invariant.load` rests on the same facts). The
 loads an access reuses were made on its block's straight path (arrays.py
