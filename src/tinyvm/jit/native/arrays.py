@@ -92,6 +92,7 @@ class ArrayLowering:
     def __init__(self, em: Any, lay: Layout) -> None:
         self.em = em
         self.lay = lay
+        self.shared: Any = None  # (listwords.ListWords, made at the first access)
 
     def load(self, addr: str, off: int, t: str = "i64", invariant: bool = False) -> str:
         """The `t` at byte `off` of the object at address `addr` (an i64).
@@ -121,16 +122,29 @@ class ArrayLowering:
     def list_of(self, arr: Instr) -> str:
         return self.load(self.em.val(arr), self.lay.array_items, invariant=True)
 
+    def words(self, arr: Instr, at: Instr) -> tuple[str, str, str]:
+        """(list, ob_size, ob_item) of `arr` for the access `at`: loaded
+        once where they still hold (listwords.py)."""
+        lay = self.lay
+
+        def load() -> tuple[str, str, str]:
+            lst = self.list_of(arr)
+            return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True)
+
+        if self.shared is None:
+            from .listwords import ListWords
+
+            self.shared = ListWords(self.em)
+        return self.shared.get(arr, at, load)
+
     def slot(self, arr: Instr, index: Instr, at: Instr) -> str:
         """The address of element `index` (bounds-checked: a failure exit at `at`)."""
-        em, lay = self.em, self.lay
-        lst = self.list_of(arr)
-        n = self.load(lst, lay.list_size, invariant=True)
+        em = self.em
+        _, n, items = self.words(arr, at)
         idx = em.val(index)
         oob = em.tmp("oob")
         em.lines.append(f"  {oob} = icmp uge i64 {idx}, {n}")
         em.fail_if(oob, at)
-        items = self.load(lst, lay.list_item, invariant=True)
         off, a = em.tmp(), em.tmp()
         em.lines.append(f"  {off} = shl i64 {idx}, 3")
         em.lines.append(f"  {a} = add i64 {items}, {off}")
@@ -143,8 +157,7 @@ class ArrayLowering:
         if op == "builtin":
             return  # `len`: no machine value, its call reads ob_size
         if op in ("call", "call_method"):
-            arr = i.args[-1]
-            n = self.load(self.list_of(arr), self.lay.list_size, invariant=True)
+            _, n, _ = self.words(i.args[-1], i)
             em.lines.append(f"  %v{i.id} = add i64 {n}, 0")
             return
         kind = ty[i.args[0]][1]
@@ -317,7 +330,10 @@ class ArrayLowering:
         (anyval.py). Room: an int of |ob_size| digits has that many (at
         least one: CPython 3.11's _PyLong_New), so v fits when it needs no
         more digits than old has; the result is normalised (ob_size counts
-        v's digits, 0 for 0). |v| < 2^60 only (two digits); beyond, a box."""
+        v's digits, 0 for 0). |v| < 2^60 only (two digits); beyond, a box.
+        A slot that holds v's cached small int already is left as it is
+        (no count moves: CPython's insertdict leaves a dict entry storing
+        the same object unchanged too)."""
         em, lay = self.em, self.lay
         L = em.lines
         room, box = em.tmp("room")[1:], em.tmp("box")[1:]
@@ -358,6 +374,18 @@ class ArrayLowering:
         self.store(old, lay.long_digit + 4, d1w, "i32")
         L.append(f"  br label %{done}")
         em.label(box)
+        # The slot holding the cached small int of v already: nothing changes
+        # (Permute's `swap` moves zeros: [0] * 6), as for bools in write().
+        u, small, off, obj, eq, same = (em.tmp() for _ in range(6))
+        L.append(f"  {u} = add i64 {v}, 5")
+        L.append(f"  {small} = icmp ult i64 {u}, 262")
+        L.append(f"  {off} = mul i64 {u}, {lay.small_stride}")
+        L.append(f"  {obj} = add i64 {off}, add (i64 ptrtoint (i8* @_PyRuntime to i64), i64 {lay.small_ints})")
+        L.append(f"  {eq} = icmp eq i64 {obj}, {old}")
+        L.append(f"  {same} = and i1 {small}, {eq}")
+        other = em.tmp("box")[1:]
+        L.append(f"  br i1 {same}, label %{done}, label %{other}")
+        em.label(other)
         return self.box_int(i, v)
 
     def box_int(self, i: Instr, v: str) -> str:

@@ -1,0 +1,179 @@
+"""An array's list words loaded once where they hold (jit/native/listwords.py),
+and int stores that find the same cached small int (arrays.py store_int).
+
+The IR of a call-free function loads a list's `ob_size` and `ob_item` once
+for all accesses of one array (in one block or a dominating one); a call
+between two accesses (which may push and resize the list) makes the second
+load them again, and the results stay the interpreter's when a callee
+grows the list between reads. Stores of small ints that the slot holds
+already keep every count exact.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import re
+import sys
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from native_helpers import agree_log, module_texts, native
+
+from tinyvm.api import VM
+
+
+def _list_loads(body: str) -> int:
+    """Invariant loads through a pointer register: an Array's list, its size, its vector."""
+    return len(re.findall(r"= load i64, i64\* %p\.\d+, !invariant\.load", body))
+
+
+SIEVE = """
+fn sieve(flags: [bool], size: int) -> int {
+  var count = 0
+  for i in 2..=size {
+    if flags[i - 1] {
+      count += 1
+      var k = i + i
+      while k <= size {
+        flags[k - 1] = false
+        k += i
+      }
+    }
+  }
+  return count
+}
+print(sieve([true] * 100, 100))
+"""
+
+
+def test_one_load_of_each_word_in_a_call_free_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "\n".join(module_texts(SIEVE, monkeypatch))
+    # The read in the outer loop loads the list, ob_size and ob_item; the
+    # store in the inner loop (a block it dominates) takes its registers.
+    assert _list_loads(body) == 3, body
+
+
+SWAP = """
+fn swap(a: [int], i: int, j: int) {
+  let t = a[i]
+  a[i] = a[j]
+  a[j] = t
+}
+fn go(a: [int], n: int) -> int {
+  for k in 0..n { swap(a, k % 4, (k + 1) % 4) }
+  return a[0] * 1000 + a[1] * 100 + a[2] * 10 + a[3]
+}
+print(go([1, 2, 3, 4], 7))
+"""
+
+
+def test_four_accesses_one_set_of_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = module_texts(SWAP, monkeypatch)
+    bodies = [b for t in texts for b in re.findall(r"(define internal .*?\n\})", t, re.DOTALL) if "%v3)" in b.splitlines()[0]]
+    assert bodies, texts
+    # swap: four accesses of `a` in one block and no call: one list, one
+    # ob_size, one ob_item (each access loaded all three before).
+    assert [_list_loads(b) for b in bodies] == [3], bodies
+
+
+GROWS = """
+var log: [int] = []
+fn grow(a: [int], n: int) -> int {
+  for k in 0..n { a.push(k) }
+  return n
+}
+fn reads(a: [int]) -> int {
+  let x = a[0]
+  let y = grow(a, 100)
+  let z = a[len(a) - 1] + a[1] + len(a)
+  return x + y + z
+}
+fn go(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    var a = [7, 8]
+    s += reads(a)
+  }
+  return s
+}
+print(go(50))
+"""
+
+
+LOOP_GROWS = """
+fn reads(a: [int], n: int) -> int {
+  var s = a[0]
+  for k in 0..n {
+    s += a[len(a) - 1] + len(a)
+    a.push(k * 3)
+  }
+  return s + a[len(a) - 1]
+}
+fn go(n: int) -> int {
+  var s = 0
+  for i in 0..n { s += reads([5], 40 + i % 7) }
+  return s
+}
+print(go(60))
+"""
+
+
+def test_a_push_in_the_loop_between_reads() -> None:
+    # The loop's reads are dominated by the read before the loop, but the
+    # function calls (push): each read loads the list's words again.
+    (code, out, err), _ = agree_log(LOOP_GROWS, "go")
+    assert (code, err) == (0, ""), err
+    want = 0
+    for i in range(60):
+        a, n = [5], 40 + i % 7
+        s = a[0]
+        for k in range(n):
+            s += a[-1] + len(a)
+            a.append(k * 3)
+        want += s + a[-1]
+    assert out.strip() == str(want)
+
+
+def test_a_callee_growing_the_list_between_reads() -> None:
+    (code, out, err), log = agree_log(GROWS, "go")  # (reads and grow: in go's group)
+    assert (code, err) == (0, ""), err
+    assert out.strip() == str(50 * (7 + 100 + 99 + 8 + 102))
+    assert any("3 functions" in x for x in log), log
+
+
+def test_same_small_int_stores_keep_counts_exact() -> None:
+    log: list[str] = []
+    vm = VM(stdout=io.StringIO(), jit="native-eager", jit_log=log.append)
+    vm.run_source(
+        """
+var xs = [0, 0, 256, 257, -5, -6, 1000000, 0]
+fn sw(a: [int], n: int) -> int {
+  for k in 0..n {
+    let i = k % 8
+    let j = (k * 3 + 1) % 8
+    let t = a[i]
+    a[i] = a[j]
+    a[j] = t
+    a[7] = a[7]
+  }
+  return a[0]
+}
+fn go(n: int) -> int { return sw(xs, n) }
+""",
+        "t.tl",
+    )
+    items = vm.globals._ns.get("xs").items
+    vm.call("go", 8)  # (compiled now: compiling keeps what it keeps)
+    gc.collect()
+    vals = (0, 256, -5)
+    want = sorted(int(str(e)) for e in items)  # (copies: no reference to the elements)
+    before = [sys.getrefcount(v) - sum(1 for e in items if e is v) for v in vals]
+    vm.call("go", 10_001)
+    gc.collect()
+    after = [sys.getrefcount(v) - sum(1 for e in items if e is v) for v in vals]
+    assert after == before
+    assert sorted(items) == want
+    assert native("sw", log), log
