@@ -43,6 +43,7 @@ from .layout import array_of
 from .select import NotEligible
 
 CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM makes (select.py)
+_CALLS = frozenset(("call", "call_global", "call_method", "call_method_typed"))  # (an "o" result of one: a call out's, callouts.py)
 
 # Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant,
 # nil, a built-in (by name: the VM's own object).
@@ -110,6 +111,8 @@ def exit_state(
             out.slots.append((BUILTIN, v.attrs[0]))  # (len too: "L" holds no word)
         elif types.get(v) == "C":
             out.slots.append((CONST, types[v].cls))  # (a class global: construct.py)
+        elif types.get(v) == "o" and v.op in _CALLS and reason != "osr":
+            out.slots.append((NIL,))  # (a call out's result native code never holds: this exit is on a dead path after it, callouts.py)
         elif types.get(v) == "it":
             out.slots.append((ITER,))
             out.values += [v, v]  # (emit.exit_to writes the array, then the position)

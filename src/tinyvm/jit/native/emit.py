@@ -586,7 +586,7 @@ class _FnEmitter:
         if i.op == "builtin":
             return self.ty.types.get(i) == "L"
         if i.op == "call":
-            return self.ty.types.get(i.args[0]) == "L"
+            return self.ty.types.get(i.args[0]) == "L" and i not in self.ty.effects  # (len of a string: a call out, callouts.py)
         return True
 
     def instr(self, i: Instr) -> None:
@@ -690,7 +690,8 @@ class _FnEmitter:
             # A call out (select.py, engine.group_of): leave for the VM, which
             # makes the call and goes on (the rest of this path is dead here).
             self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))
-            L.append(f"  {r} = {_DUMMY[ty[i]]}")
+            if ty[i] != "o":  # ("o": a result native code never holds, callouts.py)
+                L.append(f"  {r} = {_DUMMY[ty[i]]}")
             return
         if op == "call_global":
             self.native_call(i, r, self.names[self.ty.callees[i.attrs[0]]])

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import anyval, construct, fields, objects, opaque, pops, ranges
+from . import anyval, callouts, construct, fields, objects, opaque, pops, ranges
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -126,6 +126,8 @@ class Typed:
     allocs: bool = False
     # Constructions (jit/native/construct.py): call instr -> plan (None: a call out).
     ctors: dict = field(default_factory=dict)
+    # value -> the instructions using it (callouts.py, built when a call out's used result is typed).
+    users: dict = field(default_factory=dict)
 
 
 def scalar(t: Any) -> str | None:
@@ -209,7 +211,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
         for i in b.all() if b not in throws else b.phis:
-            if i.op != "call" and any(types.get(x) == "o" for x in i.args):
+            if i.op not in ("call", "call_global") and any(types.get(x) == "o" for x in i.args):  # (call_global: a call out, group_of)
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
                 if types.get(x) == "L" and (i.op != "call" or k != 0):
@@ -280,6 +282,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return fields.method_type(i, a, ty, uses)
     if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
         return fields.type_op(i, a, ty)
+    if op == "call" and i in uses and callouts.builtin_name(i) not in (None, "len", "Array", *fields.BUILTINS):
+        return callouts.call_out(i, ty)  # (a used result of a built-in native code does not compute: callouts.py)
     if "p" in a and op != "call_global":
         raise NotEligible(f"{op} of an object")
     if pops.is_pop(i) and a and a[0] in pops.SCALAR_ARRAYS:
@@ -294,6 +298,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         t = _array_type(i, a, ty)
         if t is not None:
             return t
+    if op == "call" and i in uses and a[0] == "L" and len(a) == 2 and a[1] == "o":
+        return callouts.call_out(i, ty)  # (len of a string: callouts.py)
     if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
         raise NotEligible(f"{op} of an array")
     if "n" in a and op not in ("call_global", "call", "eq", "ne"):  # (call: nil passed to a call out)
@@ -345,6 +351,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         slot = i.attrs[0]
         callee = callee_of(slot)
         ret = result_type(getattr(callee, "ret_type", None)) if callee is not None else None
+        if ret is None and i in uses:
+            return callouts.call_out(i, ty, getattr(callee, "ret_type", None))  # (a used result: callouts.py)
         if ret is None and i not in uses:
             # A call native code cannot make whose result it never uses: a
             # call out, through the VM (native code deoptimises there).
