@@ -179,3 +179,67 @@ print(tag(100), tag(7))
 """
     code, out, _ = agree(src, "tag")
     assert code == 0 and out.splitlines()[-1] == "4953 23"
+
+
+FUNCTION_VALUES = """
+let triple = fn(x: int) -> int { return x * 3 }
+fn shout(n: int) -> string { return "!" + str(n) }
+fn apply(f: fn(int) -> int, n: int) -> int {
+  var s = 0
+  for i in 0..n { s += 1; if i % 100 == 0 { s += f(i) } }
+  return s
+}
+fn viaglobal(n: int) -> int {
+  var s = 0
+  for i in 0..n { s += 2; if i % 64 == 0 { s += triple(i) } }
+  return s
+}
+fn words(g: fn(int) -> string, n: int) -> int {
+  var s = 0
+  for i in 0..n { s += i % 5; if i % 128 == 0 { s += len(g(i)); g(s) } }
+  return s
+}
+print(apply(triple, 1000), apply(fn(x: int) -> int => x - 1, 700), viaglobal(1000), words(shout, 1000))
+"""
+
+
+def test_calls_of_function_values_are_calls_out() -> None:
+    """A parameter of function type and a global holding a closure, called:
+    calls out (the VM calls them), the loop native between the calls."""
+    (code, out, err), log = agree_log(FUNCTION_VALUES, "apply", "viaglobal", "words")
+    assert code == 0 and err == "" and out == "14500 2793 25040 2030\n"
+    assert not any(" off: " in x for x in log), log
+    assert used(FUNCTION_VALUES, "native-eager")[:2] == used(FUNCTION_VALUES, "off")[:2]
+
+
+def test_an_error_in_a_called_function_value_has_the_interpreters_trace() -> None:
+    src = """
+fn apply(f: fn(int) -> int, n: int) -> int {
+  var s = 0
+  for i in 0..n { s += 1; if i == 50 { s += f(i) } }
+  return s
+}
+print(apply(fn(x: int) -> int => x / (x - 50), 40))
+print(apply(fn(x: int) -> int => x / (x - 50), 60))
+"""
+    code, out, err = agree(src, "apply")
+    assert code == 1 and out == "40\n" and "ZeroDivisionError" in err
+    assert "at <lambda> (" in err and "at apply (" in err
+
+
+def test_a_global_reassigned_between_calls_is_the_one_called() -> None:
+    """A `var` global holding a function: each call out loads it again (an
+    exit rebuilds the loaded value from the global, deopt.py GLOBAL)."""
+    src = """
+var op = fn(x: int) -> int => x + 1
+fn run(n: int) -> int {
+  var s = 0
+  for i in 0..n { s += 1; if i % 10 == 0 { s += op(i) } }
+  return s
+}
+print(run(100))
+op = fn(x: int) -> int => x * 100
+print(run(100))
+"""
+    code, out, _ = agree(src, "run")
+    assert code == 0 and out == "560\n45100\n"

@@ -65,8 +65,11 @@ _ARITH = frozenset(
     )
 )
 _BOOL = frozenset(("branch", "not", "check_bool"))
-_CALLS = frozenset(("call", "call_global", "call_method", "call_method_typed"))
+_CALLS = frozenset(
+    ("call", "call_typed", "call_global", "call_method", "call_method_typed")
+)
 _SCALARS = {"int": "i", "float": "f", "bool": "b"}
+GLOBAL = "g"  # a global's value only called (called_global): no machine value, rebuilt from the global
 
 
 def users(ty: Any, v: Instr) -> list[Instr]:
@@ -131,6 +134,53 @@ def call_out(i: Instr, ty: Any, declared: Any = None) -> str:
     if i not in ty.effects:
         ty.effects.append(i)
     return result_type(i, ty, declared)
+
+
+def is_function(t: Any) -> bool:
+    """Whether the declared type t is a function type (`fn(int) -> int`, or optional)."""
+    from ...bytecode.types import FnT
+    from .objects import strip
+
+    return isinstance(strip(t), FnT) if t is not None else False
+
+
+def declared_result(f: Instr, ty: Any) -> Any:
+    """The declared result type of the function value f calls: a parameter's
+    function type's, or the code in the global f loads (None: unknown)."""
+    from ...bytecode.types import FnT
+    from .objects import strip
+
+    t = strip(f.type) if f.type is not None else None
+    if isinstance(t, FnT):
+        return t.ret
+    if f.op == "load_global":
+        glob = getattr(ty.field_type, "glob", None)
+        g = glob(f.attrs[0]) if glob is not None else None
+        return getattr(getattr(g, "code", None), "ret_type", None)
+    return None
+
+
+def function_call(i: Instr, ty: Any, used: bool) -> str:
+    """A `call` of a function value (a parameter of function type, a global
+    holding a closure): always a call out, the VM makes it."""
+    t = call_out(i, ty, declared_result(i.args[0], ty))
+    return t if used else "i"  # (unused: the dead path's dummy)
+
+
+def called_global(i: Instr, ty: Any) -> str:
+    """The machine type of a `load_global` of something other than a class:
+    GLOBAL when every use calls it (a call out), else NotEligible. Native
+    code never holds it: an exit rebuilds it from the global (deopt.py GLOBAL:
+    native code stores no global, so the slot still holds what was loaded)."""
+    from .select import NotEligible
+
+    us = users(ty, i)
+    if not us or any(
+        u.op not in ("call", "call_typed") or u.args[0] is not i or i in u.args[1:]
+        for u in us
+    ):
+        raise NotEligible("uses load_global (of something else than a class)")
+    return GLOBAL
 
 
 def is_call_out_result(v: Instr, ty: Any) -> bool:

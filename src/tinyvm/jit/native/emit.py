@@ -686,7 +686,7 @@ class _FnEmitter:
         if op == "check_bool":
             L.append(f"  {r} = xor i1 {self.val(a[0])}, false")
             return
-        if op in ("call_global", "call") and i in self.ty.effects:
+        if op in ("call_global", "call", "call_typed") and i in self.ty.effects:
             # A call out (select.py, engine.group_of): leave for the VM, which
             # makes the call and goes on (the rest of this path is dead here).
             self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))

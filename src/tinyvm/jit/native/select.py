@@ -161,7 +161,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     for p in fn.params[1:]:
         m = param_type(p.type)
         if m is None:
-            if p in used and not fields.object_type(p.type):
+            if p in used and not fields.object_type(p.type) and not callouts.is_function(p.type):  # (a function value: only called out, callouts.py)
                 raise NotEligible(f"parameter of type {p.type}")
             m = fields.param_machine_type(p.type) if p in used else "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
@@ -211,7 +211,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
         for i in b.all() if b not in throws else b.phis:
-            if i.op not in ("call", "call_global") and any(types.get(x) == "o" for x in i.args):  # (call_global: a call out, group_of)
+            if i.op not in ("call", "call_global", "call_typed") and any(types.get(x) in ("o", callouts.GLOBAL) for x in i.args):  # (call_global: a call out, group_of)
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
                 if types.get(x) == "L" and (i.op != "call" or k != 0):
@@ -278,6 +278,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     t = construct.type_op(i, a, ty) or opaque.type_op(i, a, ty)  # (literals of references: opaque.py)
     if t is not None:
         return t
+    if op in ("call", "call_typed") and a and a[0] in ("p", callouts.GLOBAL):
+        return callouts.function_call(i, ty, i in uses)  # (a function value called: callouts.py)
     if op in fields.METHOD_CALLS and a and a[0] == "p":
         return fields.method_type(i, a, ty, uses)
     if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
