@@ -290,6 +290,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         raise NotEligible(f"{op} of an object")
     if pops.is_pop(i) and a and a[0] in pops.SCALAR_ARRAYS:
         return pops.type_op(i, a, ty)  # (xs.pop() of an array of scalars: pops.py)
+    if pops.is_pop(i) and a == [fields.OBJ_ARRAY] and i.args[0] in ty.objs:
+        return pops.object_type_op(i, a, ty)  # (of an array of objects of a known class: pops.py)
     if op in _ALLOC_OPS:
         from .alloc import alloc_type
 
