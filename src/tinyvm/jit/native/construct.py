@@ -434,12 +434,12 @@ def _push(em: Any, i: Instr) -> None:
 
 
 MAKER, ARGS = 9, 10  # ctx words: InstanceMaker.make (a Python callable), the one-word argument array of its call
-PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\ndeclare i64 @PyDict_Copy(i64)\n"
+PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\ndeclare i64 @PyDict_Copy(i64)\ndeclare i32 @PyList_Insert(i64, i64, i64)\n"
 
 
 def register(llvm: Any) -> None:
     """The C API function a construction calls (resolved by MCJIT by name)."""
-    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy"):  # (PyDict_Copy: newinst.py)
+    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy", "PyList_Insert"):  # (PyDict_Copy: newinst.py; PyList_Insert: inserts.py)
         llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
 
 

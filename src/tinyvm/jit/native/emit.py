@@ -54,6 +54,7 @@ from . import (
     calls,
     construct,
     fields,
+    inserts,
     objects,
     pops,
     ranges,
@@ -610,6 +611,9 @@ class _FnEmitter:
         if pops.handles(i, self.ty.types):
             pops.lower(self, i)  # (xs.pop() of an array of scalars: pops.py)
             return
+        if inserts.handles(i, self.ty.types):
+            inserts.lower(self, i)  # (xs.insert(k, v) into an array of scalars: inserts.py)
+            return
         if op in _ALLOC_OPS and self.ty.allocs:
             from . import alloc
 
@@ -786,7 +790,7 @@ def emit_module(
         parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
     if table is None:
         table = []
-    grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group)  # (pops.py: lists shrink)
+    grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group) or inserts.group_inserts(group)  # (pops.py: lists shrink; inserts.py: grow)
     # On-stack replacement entries into the root's loops: inside the root
     # where its blocks from the loop on are entered through the loop header
     # only (osr.py), else a copy (emit_osr).

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import anyval, callouts, construct, fields, objects, opaque, pops, ranges
+from . import anyval, callouts, construct, fields, inserts, objects, opaque, pops, ranges
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -292,6 +292,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return pops.type_op(i, a, ty)  # (xs.pop() of an array of scalars: pops.py)
     if pops.is_pop(i) and a == [fields.OBJ_ARRAY] and i.args[0] in ty.objs:
         return pops.object_type_op(i, a, ty)  # (of an array of objects of a known class: pops.py)
+    if inserts.is_insert(i) and a and a[0] in inserts.SCALAR_ARRAYS:
+        return inserts.type_op(i, a, ty)  # (xs.insert(k, v) into an array of scalars: inserts.py)
     if op in _ALLOC_OPS:
         from .alloc import alloc_type
 
