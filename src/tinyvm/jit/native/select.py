@@ -13,8 +13,10 @@ fail leaves at its exact pc, deopt.py). A function is *eligible* when
 - every instruction is in `WHITELIST` with operand types its rule accepts;
 - every `call_global` names a hoisted top-level function (TinyLang makes those
   bindings constant: `f = 3` is a compile error) that is itself eligible, or
-  its result is unused: then it is a call out (Typed.effects), as a call of a
-  built-in other than `len` whose result is unused (`print`).
+  else it is a call out (Typed.effects), as a call of a built-in other than
+  `len` (`print`) or of a function value; a call out's used result gets a
+  machine type native code never computes (callouts.py: the OSR entry after
+  the call checks it).
 
 Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
 "ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
@@ -61,17 +63,17 @@ WHITELIST = {
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result no instruction uses (a for-range loop's Range: its bytes charged as the interpreter allocates them, ranges.py)",
     "range_incl": "as range (`a..=b`)",
-    "call_global": "a hoisted function that is itself eligible (native call), or any other whose result is unused: a call out through the VM",
+    "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM (a used result: callouts.py)",
     # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
     "get_index": "array x int (bounds-checked; the element's type is checked as it is read)",
     "set_index": "array x int x element (bounds-checked; an effect)",
     "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
-    "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
+    "call": "len(array) (native), or of another built-in or a function value: a call out through the VM (a used result: callouts.py)",
     # Fields (scalar-typed fields of instances and records; jit/native/fields.py lowers them):
     "get_field": "an object x a field of declared type int, float, bool, [int]/[float]/[bool] or a class/record",
     "set_field_proven": "an object x an int, float or bool field (an effect)",
     "set_field": "as set_field_proven, of a record (records have no field checks)",
-    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), array.pop() of scalars (pops.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
+    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), array.pop() of scalars or objects (pops.py), insert into scalars (inserts.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
     "call_method_typed": "as call_method",
     "get_iter": "an array of objects or scalars (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
     # narrays: arrays native code makes (jit/native/alloc.py): literals of
