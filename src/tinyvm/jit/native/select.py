@@ -43,7 +43,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import anyval, callouts, construct, fields, inserts, objects, opaque, pops, ranges
+from . import (
+    anyval,
+    callouts,
+    construct,
+    fields,
+    inserts,
+    objects,
+    opaque,
+    pops,
+    ranges,
+)
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
