@@ -243,3 +243,27 @@ print(run(100))
 """
     code, out, _ = agree(src, "run")
     assert code == 0 and out == "560\n45100\n"
+
+
+def test_methods_of_strings_made_by_calls_out_are_calls_out() -> None:
+    """`t.len()` and `t.contains(..)` of a string `str(..)` made: calls out
+    of a value native code never holds, their results used."""
+    src = """
+fn lens(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += 1
+    if i % 50 == 0 {
+      let t = str(i * 7)
+      s += t.len()
+      if t.contains("7") { s += 100 }
+    }
+  }
+  return s
+}
+print(lens(1000), lens(3))
+"""
+    (code, out, err), log = agree_log(src, "lens")
+    assert (code, out, err) == (0, "1275 4\n", "")
+    assert not any(" off: " in x for x in log), log
+    assert used(src, "native-eager")[:2] == used(src, "off")[:2]

@@ -167,6 +167,31 @@ def function_call(i: Instr, ty: Any, used: bool) -> str:
     return t if used else "i"  # (unused: the dead path's dummy)
 
 
+# Methods of values native code does not hold ("o": strings, maps...) whose result's type is known.
+METHOD_RESULT = {
+    "len": "i",
+    "upper": "o",
+    "lower": "o",
+    "trim": "o",
+    "contains": "b",
+    "starts_with": "b",
+    "ends_with": "b",
+    "find": "i",
+}
+
+
+def method_call(i: Instr, ty: Any, used: bool) -> str:
+    """`s.m(...)` of an "o" value (a string made by a call out...): a call
+    out, the VM looks the method up and calls it; its used result typed by
+    METHOD_RESULT or guessed."""
+    if i not in ty.effects:
+        ty.effects.append(i)
+    if not used:
+        return "i"  # (the dead path's dummy)
+    t = METHOD_RESULT.get(i.attrs[0] if i.attrs else "")
+    return t if t is not None else guess(i, ty)
+
+
 def called_global(i: Instr, ty: Any) -> str:
     """The machine type of a `load_global` of something other than a class:
     GLOBAL when every use calls it (a call out), else NotEligible. Native

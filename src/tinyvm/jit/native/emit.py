@@ -620,6 +620,11 @@ class _FnEmitter:
             if alloc.handles(i, self.ty.types):
                 alloc.AllocLowering(self, self._arrays()).lower(i)
                 return
+        if op in fields.METHOD_CALLS and i in self.ty.effects and self.ty.types.get(i.args[0]) == "o":
+            self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))  # (a method of a value native code does not hold: callouts.py)
+            if self.ty.types[i] != "o":
+                self.lines.append(f"  %v{i.id} = {_DUMMY[self.ty.types[i]]}")
+            return
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
             return

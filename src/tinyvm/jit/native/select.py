@@ -223,7 +223,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
         for i in b.all() if b not in throws else b.phis:
-            if i.op not in ("call", "call_global", "call_typed") and any(types.get(x) in ("o", callouts.GLOBAL) for x in i.args):  # (call_global: a call out, group_of)
+            if i.op not in ("call", "call_global", "call_typed") and not (i.op in fields.METHOD_CALLS and types.get(i.args[0]) == "o") and any(types.get(x) in ("o", callouts.GLOBAL) for x in i.args):  # (call_global: a call out, group_of; a method of an "o": callouts.py)
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
                 if types.get(x) == "L" and (i.op != "call" or k != 0):
@@ -292,6 +292,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return t
     if op in ("call", "call_typed") and a and a[0] in ("p", callouts.GLOBAL):
         return callouts.function_call(i, ty, i in uses)  # (a function value called: callouts.py)
+    if op in fields.METHOD_CALLS and a and a[0] == "o":
+        return callouts.method_call(i, ty, i in uses)  # (a method of a string or another value native code does not hold: callouts.py)
     if op in fields.METHOD_CALLS and a and a[0] == "p":
         return fields.method_type(i, a, ty, uses)
     if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
