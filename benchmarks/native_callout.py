@@ -9,6 +9,10 @@
     rare(n)      a call out every 1000 iterations: native code leaves there,
                  the VM makes the call, and the loop header's OSR entry
                  takes the loop back into native code
+    used(n)      as rare, the call's result used (`untyped` has no declared
+                 types: it is not native and its result is `any`): native
+                 between the calls since helper ncov5 (callouts.py), not
+                 native at all before
     pure(n)      the loop without the call (all native), for scale
 
 Each line: best of `--repeat` in-process calls after a warm-up call (which
@@ -44,6 +48,15 @@ fn rare(n: int) -> int {
   }
   return s
 }
+fn untyped(n) { return n % 7 }
+fn used(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += (i + 1) % 7
+    if i % 1000 == 0 { s += untyped(i) }
+  }
+  return s
+}
 fn pure(n: int) -> int {
   var s = 0
   for i in 0..n { s += (i + 1) % 7 }
@@ -71,7 +84,7 @@ def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv and argv[0].isdigit() else 200000
     repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
     print(f"{'function':<10} {'n':>8} {'eager s':>10} {'native s':>10} {'native/eager':>13}")
-    for fn, k in (("loop", n), ("short", n // 5), ("rare", n), ("pure", n)):
+    for fn, k in (("loop", n), ("short", n // 5), ("rare", n), ("used", n), ("pure", n)):
         te, re_ = best("eager", fn, k, repeat)
         tn, rn = best("native-eager", fn, k, repeat)
         assert re_ == rn, (fn, re_, rn)

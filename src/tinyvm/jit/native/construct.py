@@ -33,7 +33,9 @@ native code can construct instances. This module types and lowers:
   (else the interpreter makes the call and raises StackOverflowError where
   it would) and that each object argument
   is an instance of exactly the class init declares (else the interpreter
-  runs the call: its checks, a subclass). Arity is checked here, at compile
+  runs the call: its checks, a subclass). An object argument whose class
+  native code does not know (an element of an `[any]` array) is guarded
+  against the class init declares for it (`_declared_param`). Arity is checked here, at compile
   time: a class whose init does not take these arguments is a call out.
 - **Fallback**: a native init (the Error classes), an init with free
   variables or defaults, or an init/`$fields` that is not native with
@@ -135,7 +137,9 @@ def type_op(i: Instr, a: list, ty: Any) -> str | None:
     if op == "load_global":
         c = _global(ty, i.attrs[0])
         if type(c) is not Class:
-            raise NotEligible("uses load_global (of something else than a class)")
+            from .callouts import called_global
+
+            return called_global(i, ty)  # (a function in a global, only called: calls out, callouts.py)
         return class_word(c)
     if op in CTOR_OPS and a and a[0] == CLASS:
         return _construct_type(i, a, ty)
@@ -183,9 +187,11 @@ def _construct_type(i: Instr, a: list, ty: Any) -> str:
     elif init is not None or n:
         ok = False  # (a native init, or arguments without init: the interpreter's error)
     want: list = []
-    for x, v in zip(a[1:], i.args[1:]):
+    for j, (x, v) in enumerate(zip(a[1:], i.args[1:])):
         if x == "p":
             t = ty.objs.get(v)
+            if t is None and ok and type(init) is Function:
+                t = _declared_param(init, j)  # (an argument of no known class: init's declared one, guarded at run time)
             c = ty.field_type.cls(t.name) if isinstance(t, ClassT) and ty.field_type is not None else None
             if c is None:
                 ok = False
@@ -200,6 +206,21 @@ def _construct_type(i: Instr, a: list, ty: Any) -> str:
         return "p"
     ty.ctors[i] = (cls, init, want, fis)
     return "p"
+
+
+def _declared_param(init: Any, j: int) -> Any:
+    """The class type init declares for its argument j (0: the first after
+    `self`), or None. An argument whose class native code does not know
+    (an element of an `[any]` array) is guarded against it as any object
+    argument is (exactly that class, else the VM constructs)."""
+    from ...bytecode.types import ClassT, parse_type_text
+    from .objects import strip
+
+    types = init.code.local_types
+    if j + 2 >= len(types) or not types[j + 2]:
+        return None
+    t = strip(parse_type_text(types[j + 2]))
+    return t if isinstance(t, ClassT) else None
 
 
 def add_callees(ty: Any, typed: Any, seen: dict, group: list) -> None:
@@ -432,12 +453,12 @@ def _push(em: Any, i: Instr) -> None:
 
 
 MAKER, ARGS = 9, 10  # ctx words: InstanceMaker.make (a Python callable), the one-word argument array of its call
-PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\ndeclare i64 @PyDict_Copy(i64)\n"
+PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @PyList_Append(i64, i64)\ndeclare i64 @PyDict_Copy(i64)\ndeclare i32 @PyList_Insert(i64, i64, i64)\n"
 
 
 def register(llvm: Any) -> None:
     """The C API function a construction calls (resolved by MCJIT by name)."""
-    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy"):  # (PyDict_Copy: newinst.py)
+    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy", "PyList_Insert"):  # (PyDict_Copy: newinst.py; PyList_Insert: inserts.py)
         llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
 
 

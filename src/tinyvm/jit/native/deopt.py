@@ -43,10 +43,12 @@ from .layout import array_of
 from .select import NotEligible
 
 CALL_OUT = "a call out of native code"  # ExitState.reason of a call the VM makes (select.py)
+_CALLS = frozenset(("call", "call_typed", "call_global", "call_method", "call_method_typed"))  # (an "o" result of one: a call out's, callouts.py)
 
 # Slot kinds of an ExitState: a word of machine type "i"/"f"/"b", a constant,
 # nil, a built-in (by name: the VM's own object).
 WORD, CONST, NIL, BUILTIN = 0, 1, 2, 3
+GLOBAL = 5  # a global's value (a function only called out: callouts.py), read from G at the rebuild
 ITER = 4  # an array iterator native code keeps as two words, the array and the position (fields.py): rebuilt as an Iterator
 
 
@@ -110,6 +112,10 @@ def exit_state(
             out.slots.append((BUILTIN, v.attrs[0]))  # (len too: "L" holds no word)
         elif types.get(v) == "C":
             out.slots.append((CONST, types[v].cls))  # (a class global: construct.py)
+        elif types.get(v) == "o" and v.op in _CALLS and reason != "osr":
+            out.slots.append((NIL,))  # (a call out's result native code never holds: this exit is on a dead path after it, callouts.py)
+        elif types.get(v) == "g" and v.op == "load_global":
+            out.slots.append((GLOBAL, v.attrs[0]))  # (native code stores no global: G still holds it)
         elif types.get(v) == "it":
             out.slots.append((ITER,))
             out.values += [v, v]  # (emit.exit_to writes the array, then the position)
@@ -144,7 +150,7 @@ def _float(w: int) -> float:
     return struct.unpack("<d", struct.pack("<q", w))[0]
 
 
-def read_records(words: list[int], table: list[ExitState], builtins: dict, made: list | None = None) -> list[tuple[ExitState, list]]:
+def read_records(words: list[int], table: list[ExitState], builtins: dict, made: list | None = None, G: list | None = None) -> list[tuple[ExitState, list]]:
     """The buffer's records, boxed: [(exit, L[1:] values)], innermost frame
     first; `made` gets the iterators made (the caller puts them on the heap)."""
     out = []
@@ -165,6 +171,8 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict, made:
                 vals.append(s[1])
             elif kind == BUILTIN:
                 vals.append(builtins[s[1]])
+            elif kind == GLOBAL:
+                vals.append(G[s[1]] if G is not None else None)
             elif kind == ITER:
                 from ...heap.objects import Iterator
 

@@ -54,6 +54,7 @@ from . import (
     calls,
     construct,
     fields,
+    inserts,
     objects,
     outofline,
     pops,
@@ -587,7 +588,7 @@ class _FnEmitter:
         if i.op == "builtin":
             return self.ty.types.get(i) == "L"
         if i.op == "call":
-            return self.ty.types.get(i.args[0]) == "L"
+            return self.ty.types.get(i.args[0]) == "L" and i not in self.ty.effects  # (len of a string: a call out, callouts.py)
         return True
 
     def instr(self, i: Instr) -> None:
@@ -611,12 +612,20 @@ class _FnEmitter:
         if pops.handles(i, self.ty.types):
             pops.lower(self, i)  # (xs.pop() of an array of scalars: pops.py)
             return
+        if inserts.handles(i, self.ty.types):
+            inserts.lower(self, i)  # (xs.insert(k, v) into an array of scalars: inserts.py)
+            return
         if op in _ALLOC_OPS and self.ty.allocs:
             from . import alloc
 
             if alloc.handles(i, self.ty.types):
                 alloc.AllocLowering(self, self._arrays()).lower(i)
                 return
+        if op in fields.METHOD_CALLS and i in self.ty.effects and self.ty.types.get(i.args[0]) == "o":
+            self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))  # (a method of a value native code does not hold: callouts.py)
+            if self.ty.types[i] != "o":
+                self.lines.append(f"  %v{i.id} = {_DUMMY[self.ty.types[i]]}")
+            return
         if op in _ARRAY_OPS and self._is_array_op(i):
             self._arrays().lower(i)
             return
@@ -687,11 +696,12 @@ class _FnEmitter:
         if op == "check_bool":
             L.append(f"  {r} = xor i1 {self.val(a[0])}, false")
             return
-        if op in ("call_global", "call") and i in self.ty.effects:
+        if op in ("call_global", "call", "call_typed") and i in self.ty.effects:
             # A call out (select.py, engine.group_of): leave for the VM, which
             # makes the call and goes on (the rest of this path is dead here).
             self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))
-            L.append(f"  {r} = {_DUMMY[ty[i]]}")
+            if ty[i] != "o":  # ("o": a result native code never holds, callouts.py)
+                L.append(f"  {r} = {_DUMMY[ty[i]]}")
             return
         if op == "call_global":
             self.native_call(i, r, self.names[self.ty.callees[i.attrs[0]]])
@@ -787,7 +797,7 @@ def emit_module(
         parts.append(outofline.DECLARE)  # (slow paths compiled once per process)
     if table is None:
         table = []
-    grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group)  # (pops.py: lists shrink)
+    grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group) or inserts.group_inserts(group)  # (pops.py: lists shrink; inserts.py: grow)
     # On-stack replacement entries into the root's loops: inside the root
     # where its blocks from the loop on are entered through the loop header
     # only (osr.py), else a copy (emit_osr).

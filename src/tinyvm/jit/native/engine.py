@@ -798,7 +798,7 @@ class NativeTier:
         stats = self.stats
         stats["deopts"] += 1
         made: list = []
-        records = read_records(words, comp.table, self.vm.builtins, made)
+        records = read_records(words, comp.table, self.vm.builtins, made, G)
         vm = self.vm
         op = rebuild(fb, records, G, vm.decoded, vm)
         for it in made:  # (iterators native code kept as words, their bytes charged: on the guest heap now, in their frames)

@@ -67,7 +67,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...ir.nodes import Instr
-from . import charges, objects, pops
+from . import charges, inserts, objects, pops
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
 OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): get_index, len, set_index (stores.py)
@@ -393,7 +393,7 @@ def calls_out_each_call(group: list) -> None:
     for b in ty.fn.blocks:
         for i in b.instrs:
             # (a push of a scalar onto an array is native code: alloc.py)
-            if i.op in METHOD_CALLS and i in ty.effects and not is_push(i) and not pops.handles(i, ty.types):  # (nor a pop: pops.py)
+            if i.op in METHOD_CALLS and i in ty.effects and not is_push(i) and not pops.handles(i, ty.types) and not inserts.handles(i, ty.types):  # (nor a pop: pops.py, nor an insert: inserts.py)
                 raise NotEligible(f"calls out at {i.op} of '{i.attrs[0]}' on every call (no loop to come back at)")
 
 

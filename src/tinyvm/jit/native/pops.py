@@ -26,6 +26,18 @@ Native code does the same on the guest's own list (arrays.py's layout):
   below its capacity is an ordinary list, and the next push uses the room.
 - No fuel rule: the interpreter charges nothing for `pop` beyond the
   instruction.
+
+**Arrays of objects** (`[Ball]`, `[Node?]`: fields.py's "ap" whose element
+class is known) pop the same way, the element not unboxed: the result is
+the object's address ("p" of the element's class, or nil, as `xs[i]` of
+the array gives: fields.py), borrowed after the list's reference is
+dropped. That is safe because an element of such an array is a guest heap
+object (an Instance, a Record, an Array: the heap's lists hold each until
+a collection, which never runs inside native code) or None, never freed
+by the decref; an exit or the result hands the interpreter a new
+reference (deopt.py, objects.py), as its frame gets the popped value.
+`[any]` arrays (opaque.py) are not popped natively: their elements may be
+ints or strings the list alone holds.
 """
 
 from __future__ import annotations
@@ -37,6 +49,22 @@ SCALAR_ARRAYS = ("ai", "af", "ab")
 
 def is_pop(i: Any) -> bool:
     return i.op == "call_method" and i.attrs[:1] == ("pop",) and len(i.args) == 1
+
+
+def object_type_op(i: Any, a: list[str], ty: Any) -> str:
+    """select.py's machine type of a pop of an array of objects of a known class ("p")."""
+    from .objects import strip
+    from .select import NotEligible
+
+    t = ty.objs.get(i.args[0])
+    elem = getattr(t, "elem", None)
+    if elem is None:
+        raise NotEligible("pop of an array of objects of unknown type")
+    ty.objs[i] = strip(elem)
+    ty.heap = True
+    if i not in ty.effects:
+        ty.effects.append(i)  # (the array shrinks: the VM sees it)
+    return "p"
 
 
 def type_op(i: Any, a: list[str], ty: Any) -> str | None:
@@ -51,7 +79,7 @@ def type_op(i: Any, a: list[str], ty: Any) -> str | None:
 
 def handles(i: Any, types: dict) -> bool:
     """Whether emit.py hands i to `lower`."""
-    return is_pop(i) and types.get(i.args[0]) in SCALAR_ARRAYS
+    return is_pop(i) and (types.get(i.args[0]) in SCALAR_ARRAYS or types.get(i.args[0]) == "ap" and types.get(i) == "p")
 
 
 def group_pops(group: list) -> bool:
@@ -77,8 +105,11 @@ def lower(em: Any, i: Any) -> None:
     L.append(f"  {off} = shl i64 {n1}, 3")
     L.append(f"  {a} = add i64 {items}, {off}")
     e = low.load(a, 0)
-    low.read(
-        i, kind, e
-    )  # (unboxed while the list still holds it; another type fails here)
+    if kind == "p":  # (an object: its address, alive in the heap's lists: module docstring)
+        L.append(f"  %v{i.id} = add i64 {e}, 0")
+    else:
+        low.read(
+            i, kind, e
+        )  # (unboxed while the list still holds it; another type fails here)
     low.store(lst, lay.list_size, n1)
     L.append(f"  call void @tvm.decref(i64 {e})")  # (the list's reference)

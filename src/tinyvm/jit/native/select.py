@@ -13,8 +13,10 @@ fail leaves at its exact pc, deopt.py). A function is *eligible* when
 - every instruction is in `WHITELIST` with operand types its rule accepts;
 - every `call_global` names a hoisted top-level function (TinyLang makes those
   bindings constant: `f = 3` is a compile error) that is itself eligible, or
-  its result is unused: then it is a call out (Typed.effects), as a call of a
-  built-in other than `len` whose result is unused (`print`).
+  else it is a call out (Typed.effects), as a call of a built-in other than
+  `len` (`print`) or of a function value; a call out's used result gets a
+  machine type native code never computes (callouts.py: the OSR entry after
+  the call checks it).
 
 Machine types: "i" (int64), "f" (IEEE double), "b" (bool, i1); "ai", "af",
 "ab" for `[int]`, `[float]`, `[bool]` parameters (the guest Array's address:
@@ -41,7 +43,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Function, Instr
-from . import anyval, construct, fields, objects, opaque, pops, ranges
+from . import (
+    anyval,
+    callouts,
+    construct,
+    fields,
+    inserts,
+    objects,
+    opaque,
+    pops,
+    ranges,
+)
 
 # IR op -> what it may be given (checked in `_type_of`).
 WHITELIST = {
@@ -61,17 +73,17 @@ WHITELIST = {
     "not": "bool", "check_bool": "bool",
     "range": "int x int whose result no instruction uses (a for-range loop's Range: its bytes charged as the interpreter allocates them, ranges.py)",
     "range_incl": "as range (`a..=b`)",
-    "call_global": "a hoisted function that is itself eligible (native call), or any other whose result is unused: a call out through the VM",
+    "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM (a used result: callouts.py)",
     # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
     "get_index": "array x int (bounds-checked; the element's type is checked as it is read)",
     "set_index": "array x int x element (bounds-checked; an effect)",
     "builtin": "`len`, called on an array; any other built-in only called (by calls out) and named by frame states",
-    "call": "len(array) (native), or of another built-in, its result unused: a call out through the VM",
+    "call": "len(array) (native), or of another built-in or a function value: a call out through the VM (a used result: callouts.py)",
     # Fields (scalar-typed fields of instances and records; jit/native/fields.py lowers them):
     "get_field": "an object x a field of declared type int, float, bool, [int]/[float]/[bool] or a class/record",
     "set_field_proven": "an object x an int, float or bool field (an effect)",
     "set_field": "as set_field_proven, of a record (records have no field checks)",
-    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), array.pop() of scalars (pops.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
+    "call_method": "array.len(), array.push(v) (jit/native/alloc.py), array.pop() of scalars or objects (pops.py), insert into scalars (inserts.py), or a method of an object whose class is known (a native call, the class guarded), or a call out",
     "call_method_typed": "as call_method",
     "get_iter": "an array of objects or scalars (no iterator allocated: fields.py)", "for_iter": "its iterator", "iter_done": "a for_iter",
     # narrays: arrays native code makes (jit/native/alloc.py): literals of
@@ -126,6 +138,8 @@ class Typed:
     allocs: bool = False
     # Constructions (jit/native/construct.py): call instr -> plan (None: a call out).
     ctors: dict = field(default_factory=dict)
+    # value -> the instructions using it (callouts.py, built when a call out's used result is typed).
+    users: dict = field(default_factory=dict)
 
 
 def scalar(t: Any) -> str | None:
@@ -159,7 +173,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     for p in fn.params[1:]:
         m = param_type(p.type)
         if m is None:
-            if p in used and not fields.object_type(p.type):
+            if p in used and not fields.object_type(p.type) and not callouts.is_function(p.type):  # (a function value: only called out, callouts.py)
                 raise NotEligible(f"parameter of type {p.type}")
             m = fields.param_machine_type(p.type) if p in used else "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
@@ -209,7 +223,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
         for i in b.all() if b not in throws else b.phis:
-            if i.op != "call" and any(types.get(x) == "o" for x in i.args):
+            if i.op not in ("call", "call_global", "call_typed") and not (i.op in fields.METHOD_CALLS and types.get(i.args[0]) == "o") and any(types.get(x) in ("o", callouts.GLOBAL) for x in i.args):  # (call_global: a call out, group_of; a method of an "o": callouts.py)
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
                 if types.get(x) == "L" and (i.op != "call" or k != 0):
@@ -276,14 +290,24 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
     t = construct.type_op(i, a, ty) or opaque.type_op(i, a, ty)  # (literals of references: opaque.py)
     if t is not None:
         return t
+    if op in ("call", "call_typed") and a and a[0] in ("p", callouts.GLOBAL):
+        return callouts.function_call(i, ty, i in uses)  # (a function value called: callouts.py)
+    if op in fields.METHOD_CALLS and a and a[0] == "o":
+        return callouts.method_call(i, ty, i in uses)  # (a method of a string or another value native code does not hold: callouts.py)
     if op in fields.METHOD_CALLS and a and a[0] == "p":
         return fields.method_type(i, a, ty, uses)
     if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
         return fields.type_op(i, a, ty)
+    if op == "call" and i in uses and callouts.builtin_name(i) not in (None, "len", "Array", *fields.BUILTINS):
+        return callouts.call_out(i, ty)  # (a used result of a built-in native code does not compute: callouts.py)
     if "p" in a and op != "call_global":
         raise NotEligible(f"{op} of an object")
     if pops.is_pop(i) and a and a[0] in pops.SCALAR_ARRAYS:
         return pops.type_op(i, a, ty)  # (xs.pop() of an array of scalars: pops.py)
+    if pops.is_pop(i) and a == [fields.OBJ_ARRAY] and i.args[0] in ty.objs:
+        return pops.object_type_op(i, a, ty)  # (of an array of objects of a known class: pops.py)
+    if inserts.is_insert(i) and a and a[0] in inserts.SCALAR_ARRAYS:
+        return inserts.type_op(i, a, ty)  # (xs.insert(k, v) into an array of scalars: inserts.py)
     if op in _ALLOC_OPS:
         from .alloc import alloc_type
 
@@ -294,6 +318,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         t = _array_type(i, a, ty)
         if t is not None:
             return t
+    if op == "call" and i in uses and a[0] == "L" and len(a) == 2 and a[1] == "o":
+        return callouts.call_out(i, ty)  # (len of a string: callouts.py)
     if "L" in a or any(x in ARRAYS for x in a) and op != "call_global":
         raise NotEligible(f"{op} of an array")
     if "n" in a and op not in ("call_global", "call", "eq", "ne"):  # (call: nil passed to a call out)
@@ -345,6 +371,8 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         slot = i.attrs[0]
         callee = callee_of(slot)
         ret = result_type(getattr(callee, "ret_type", None)) if callee is not None else None
+        if ret is None and i in uses:
+            return callouts.call_out(i, ty, getattr(callee, "ret_type", None))  # (a used result: callouts.py)
         if ret is None and i not in uses:
             # A call native code cannot make whose result it never uses: a
             # call out, through the VM (native code deoptimises there).
