@@ -322,6 +322,22 @@ class AllocLowering:
         emit_push(em, low, i, em.val(arr), ch, grow, lambda: self.box(i, v, k))
 
 
+def take_budget(em: Any, i: Instr, charge: str) -> tuple[str, str]:
+    """`charge` bytes taken from the heap budget (ctx word 5) for instruction
+    i: a failure exit when they are more than it holds (the interpreter
+    charges them: maybe a collection, the memory limit). Returns (the word's
+    address, the budget left), for the caller to store once it has made the
+    object (`store i64 left, i64* address`)."""
+    L = em.lines
+    bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
+    L.append(f"  {b0} = load i64, i64* {bp}")
+    L.append(f"  {b1} = sub i64 {b0}, {charge}")
+    L.append(f"  {out} = icmp slt i64 {b1}, 0")
+    em.fail_if(out, i)
+    return bp, b1
+
+
 def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable[[str], None], new: Callable[[], str]) -> None:
     """A push's code, for scalars (ArrayLowering.push) and objects
     (construct.py): `charge` bytes taken from the budget (ctx word 5; short:
@@ -330,12 +346,7 @@ def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable
     `grow(list)` (CPython grows the vector)."""
     L = em.lines
     lay = low.lay
-    bp, b0, b1, out = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  {b0} = load i64, i64* {bp}")
-    L.append(f"  {b1} = sub i64 {b0}, {charge}")
-    L.append(f"  {out} = icmp slt i64 {b1}, 0")
-    em.fail_if(out, i)  # (the interpreter charges it: maybe a collection, the limit)
+    bp, b1 = take_budget(em, i, charge)
     lst = low.load(arr, lay.array_items, invariant=True)
     n = low.load(lst, lay.list_size)
     cap = low.load(lst, lay.list_item + 8)  # (list.allocated follows ob_item: checked by list_allocated_offset)

@@ -73,7 +73,7 @@ def group_inserts(group: list) -> bool:
 
 def lower(em: Any, i: Any) -> None:
     """LLVM IR of an insert (module docstring)."""
-    from .alloc import AllocLowering
+    from .alloc import AllocLowering, take_budget
 
     low = em._arrays()
     lay = low.lay
@@ -109,12 +109,7 @@ def lower(em: Any, i: Any) -> None:
         )
     else:
         ch = str(ELEMENT + (FLOAT_BYTES if k == "f" else 0))
-    bp, b0, b1, over = em.tmp("bp"), em.tmp("bud"), em.tmp("bud"), em.tmp("over")
-    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 5")
-    L.append(f"  {b0} = load i64, i64* {bp}")
-    L.append(f"  {b1} = sub i64 {b0}, {ch}")
-    L.append(f"  {over} = icmp slt i64 {b1}, 0")
-    em.fail_if(over, i)  # (the interpreter charges it: maybe a collection, the limit)
+    bp, b1 = take_budget(em, i, ch)
     new = AllocLowering(em, low).box(i, v, k)
     r, bad = em.tmp("ins"), em.tmp("insfail")
     L.append(f"  {r} = call i32 @PyList_Insert(i64 {lst}, i64 {x}, i64 {new})")
