@@ -19,10 +19,12 @@ no code names word 0 otherwise) goes to `%cd.slot`, an alloca of the entry
 block that starts as ctx[0]; and memory is made the truth again wherever
 control leaves the function's own code:
 
-- before every call (but LLVM's intrinsics, `@llvm.*`, which touch no
-  memory of ours) the slot is stored to ctx[0], and after it ctx[0] is
-  loaded back into the slot (what the callee, a helper, the poll or a
-  nested entry did to it);
+- before every call the slot is stored to ctx[0], and after it ctx[0]
+  is loaded back into the slot (what the callee, a helper, the poll or a
+  nested entry did to it); but for LLVM's intrinsics (`@llvm.*`, which
+  touch no memory of ours) and calls.py's leaves (they call nothing and
+  are passed a budget of 0: they never read the countdown, and a function
+  with loops called them without touching ctx[0] before either);
 - before every `ret` (a return, and the shared `bail` of the exits: the
   engine counts ticks by ctx[0] and the deopt path leaves it as it is).
 
@@ -43,9 +45,12 @@ SLOT = "%cd.slot"
 _CALL = re.compile(r"^  (?:%[\w.]+ = )?(?:tail )?call [^@%;]*([@%][-\w.$]+)\(")  # (a call line and its callee)
 
 
-def in_slot(text: str) -> str:
+def in_slot(text: str, leaves: frozenset[str] | set[str] = frozenset()) -> str:
     """`text`, one function's LLVM IR (`define ... {` to `}`), with ctx[0]
-    kept in `%cd.slot` between its calls and returns (see above)."""
+    kept in `%cd.slot` between its calls and returns (see above); `leaves`,
+    the LLVM names of functions that neither read nor write ctx[0]
+    (calls.leaves: they call nothing, their budget is 0), are called
+    without it, as before (no memory touched at all)."""
     first = text.index(":\n", text.index("{\n")) + 2  # (the end of the entry block's label line: the slot made there)
     out = [text[:first] + f"  {SLOT} = alloca i64\n  %cd.init = load i64, i64* %ctx\n  store i64 %cd.init, i64* {SLOT}"]
     add = out.append
@@ -56,7 +61,7 @@ def in_slot(text: str) -> str:
         elif line.startswith("  ret "):
             n += 1
             add(f"  %cd.r{n} = load i64, i64* {SLOT}\n  store i64 %cd.r{n}, i64* %ctx\n{line}")
-        elif "call " in line and (m := _CALL.match(line)) is not None and not m.group(1).startswith("@llvm."):
+        elif "call " in line and (m := _CALL.match(line)) is not None and not m.group(1).startswith("@llvm.") and m.group(1)[1:] not in leaves:
             n += 1
             add(f"  %cd.c{n} = load i64, i64* {SLOT}\n  store i64 %cd.c{n}, i64* %ctx\n{line}")
             add(f"  %cd.a{n} = load i64, i64* %ctx\n  store i64 %cd.a{n}, i64* {SLOT}")

@@ -808,7 +808,7 @@ def emit_module(
                 em.leaves = leaves
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
-                fparts.append(countdown.in_slot(em.emit()) if names[ty.code] not in reg and back_edge_targets(ty.fn) else em.emit())  # (countdown.py)
+                fparts.append(countdown.in_slot(em.emit(), leaves) if names[ty.code] not in reg and back_edge_targets(ty.fn) else em.emit())  # (countdown.py)
             break
         except Missing as e:  # (again, that header without an entry inside)
             skip.add(e.h)
@@ -836,7 +836,7 @@ def emit_module(
                 del table[n:]
                 continue
             osr[h.pc] = es
-            parts.append(countdown.in_slot(text))  # (countdown.py)
+            parts.append(countdown.in_slot(text, leaves))  # (countdown.py)
             wrappers.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
     merged = [r.h.pc for r in regs]
     if tags is not None and can_fold(len(osr or ()), names[root.code] in reg):
