@@ -364,7 +364,9 @@ class _FnEmitter:
         return exit_blocks(self)
 
     def tick(self, es: ExitState) -> None:
-        """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
+        """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es).
+        (In a function with loops these loads and stores of ctx[0] become a
+        register's: countdown.py.)"""
         c0, c1, z = self.tmp("cd"), self.tmp("cd"), self.tmp("cz")
         L = self.lines
         L.append(f"  {c0} = load i64, i64* %ctx")
