@@ -4,8 +4,9 @@ Every native function polls (engine.py `_poll`: deadlines, interrupts,
 another fiber waiting, a debugger) when the countdown runs out, so that
 neither loops nor recursion run unbounded, and leaves at a call when the
 native depth is used up (the interpreter makes the call). A function with a
-loop (emit.py `tick`) decrements the countdown, ctx[0], in memory at its
-entry and loop headers, and takes the depth left in a register (`%depth`).
+loop (emit.py `tick`) decrements the countdown, ctx[0], at its entry and
+loop headers (in a register between its calls and returns: countdown.py),
+and takes the depth left in a register (`%depth`).
 Done at every call of a small recursive function, that load and store is a
 dependency chain through memory from each call to the next (a store then a
 load of the same word: ~5 cycles of store forwarding): fib(30) spent 5.3 ms

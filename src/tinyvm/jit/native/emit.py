@@ -53,6 +53,7 @@ from . import (
     arraymaker,
     calls,
     construct,
+    countdown,
     fields,
     inserts,
     objects,
@@ -364,7 +365,9 @@ class _FnEmitter:
         return exit_blocks(self)
 
     def tick(self, es: ExitState) -> None:
-        """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es)."""
+        """Decrement the countdown; at 0 ask the poll callback (0: deoptimise to es).
+        (In a function with loops these loads and stores of ctx[0] become a
+        register's: countdown.py.)"""
         c0, c1, z = self.tmp("cd"), self.tmp("cd"), self.tmp("cz")
         L = self.lines
         L.append(f"  {c0} = load i64, i64* %ctx")
@@ -817,7 +820,7 @@ def emit_module(
                 em.leaves = leaves
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
-                fparts.append(em.emit())
+                fparts.append(countdown.in_slot(em.emit(), leaves) if names[ty.code] not in reg and back_edge_targets(ty.fn) else em.emit())  # (countdown.py)
             break
         except Missing as e:  # (again, that header without an entry inside)
             skip.add(e.h)
@@ -845,7 +848,7 @@ def emit_module(
                 del table[n:]
                 continue
             osr[h.pc] = es
-            parts.append(text)
+            parts.append(countdown.in_slot(text, leaves))  # (countdown.py)
             wrappers.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
     merged = [r.h.pc for r in regs]
     if tags is not None and can_fold(len(osr or ()), names[root.code] in reg):
@@ -878,7 +881,7 @@ def emit_module(
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
     parts.append('!1 = !{!"rsp"}\n')  # (calls.py: the native depth by the stack pointer)
-    return inline_once(fold_root("\n".join(parts), names[root.code])), names
+    return inline_once(countdown.hoist(fold_root("\n".join(parts), names[root.code]))), names
 
 
 INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)

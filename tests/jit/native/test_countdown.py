@@ -1,0 +1,126 @@
+"""The countdown in a register inside functions with loops (jit/native/countdown.py).
+
+Structure (the LLVM IR after LLVM's passes, never time): a Sieve-like loop
+nest reads and writes ctx[0] only where control leaves its own code (a
+call, the poll, an exit, the return), never in a loop body that makes no
+call. Behaviour: the polls come exactly every `countdown` ticks, through
+loops, calls of functions with loops and calls of loop-free ones.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import re
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from native_helpers import module_texts, native, same
+
+from tinyvm.api import VM
+
+SIEVE = """
+fn sieve(flags: [bool], size: int) -> int {
+  var count = 0
+  for i in 2..=size {
+    if flags[i - 1] {
+      count += 1
+      var k = i + i
+      while k <= size {
+        flags[k - 1] = false
+        k += i
+      }
+    }
+  }
+  return count
+}
+print(sieve([true] * 5000, 5000))
+"""
+
+_CTX0 = re.compile(r"(?:load i64, ptr %(?:ent\.)?ctx\b|store i64 [^,]+, ptr %(?:ent\.)?ctx\b)")  # (word 0: the others are at a getelementptr)
+_CALL = re.compile(r"\bcall\b[^@%;]*([@%][-\w.$]+)\(")
+
+
+def _blocks(text: str) -> list[tuple[str, list[str]]]:
+    """(label, lines) of every block of every function of an LLVM module."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("define "):
+            out.append(("<first>", []))
+        elif out and re.match(r"^[\w.]+:", line):
+            out.append((line.split(":")[0], []))
+        elif out and line.startswith("  "):
+            out[-1][1].append(line.strip())
+    return out
+
+
+def test_a_sieve_loop_keeps_the_countdown_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyvm.jit.native.codegen import Codegen
+
+    (text,) = [t for t in module_texts(SIEVE, monkeypatch) if "@entry" in t]
+    assert "%cd.slot = alloca i64" in text, text
+    after = Codegen().object_code(text, {}, keep_text=True)[1]
+    assert "%cd.slot" not in after.replace("%cd.slot.", ""), after  # (promoted: sroa)
+    ticks = 0
+    for label, lines in _blocks(after):
+        ticks += sum(1 for x in lines if re.search(r"= add i64 %cd\.slot\.\d+, -1$", x))
+        if not any(_CTX0.search(x) for x in lines):
+            continue
+        calls = [m.group(1) for x in lines for m in [_CALL.search(x)] if m and not m.group(1).startswith("@llvm.")]
+        ends = lines[-1].split()[0] in ("ret", "unreachable")
+        # Only where control leaves: the entry, a block that calls, a return.
+        assert label in ("<first>", "entry") or calls or ends, (label, lines)
+    assert ticks == 2, after  # (both loop headers tick on an SSA value)
+
+
+NEST = """
+fn inner(m: int) -> int {
+  var t = 0
+  for j in 0..m { t += j }
+  return t
+}
+fn leaf(x: int) -> int { return x * 2 + 1 }
+fn outer(n: int) -> int {
+  var s = 0
+  for i in 0..n {
+    s += inner(i %% 7) + leaf(i)
+  }
+  return s + inner(3)
+}
+print(outer(%d))
+"""
+
+
+def _polls(src: str, countdown: int) -> tuple[str, int, list[str]]:
+    from tinyvm.jit.native.engine import _POLL
+
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+    tier = vm.machine.jit.native
+    tier.countdown = countdown
+    polls = []
+
+    def poll() -> int:
+        polls.append(1)
+        return countdown
+
+    cb = _POLL(poll)
+    tier.ctx[2] = ctypes.cast(cb, ctypes.c_void_p).value
+    vm.run_source(src, "t.tl")
+    return out.getvalue(), len(polls), log
+
+
+@pytest.mark.parametrize("countdown", [1, 7, 100])
+def test_polls_come_every_countdown_ticks_through_loops_and_calls(countdown: int) -> None:
+    n = 700
+    src = NEST % n
+    got, polls, log = _polls(src, countdown)
+    assert got == same(src)[1] and native("outer", log), log
+    # Ticks: outer's entry (it calls) and header (n + 1); each call of inner
+    # its header (m + 1: no entry tick, it calls nothing); leaf none (the
+    # register convention ticks at calls it makes: none).
+    ticks = 1 + (n + 1) + sum(i % 7 + 1 for i in range(n)) + (3 + 1)
+    assert polls == ticks // countdown, (polls, ticks)
