@@ -267,3 +267,34 @@ fn run(v: int, w: int) -> int { return c.put(v, w) }
     )  # (before the assert: pytest's rewritten asserts keep their operands)
     assert rc == 2  # (the dict's, the argument)
     assert native("C.put", log), log
+
+
+def test_a_small_int_boxed_by_the_helper_is_the_fields_own() -> None:
+    # (fieldslow.py: -5..256 in an int object of its own, not CPython's
+    # cached one, so the next store writes it in place)
+    log: list[str] = []
+    vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append)
+    vm.run_source("""
+class C {
+  var x: int
+  fn init() { self.x = 3 }
+  fn put(v: int) -> int { self.x = v; return self.x }
+}
+let c = C()
+fn run(v: int) -> int { return c.put(v) }
+""")
+    d = vm.globals._ns.get("c").fields
+    vm.call("run", 4)  # (compiled now)
+    d["x"] = int("3")  # (the cached 3: shared, so no store writes it in place)
+    assert vm.call("run", 5) == 5
+    assert native("C.put", log), log
+    xid = id(d["x"])
+    assert d["x"] == 5 and d["x"] is not int(
+        "5"
+    )  # (boxed through tvm.fset.i: its own 5)
+    for v in (7, -5, 256, 0, 1):
+        assert (
+            vm.call("run", v) == v and d["x"] == v and id(d["x"]) == xid
+        )  # (in place)
+    rc = sys.getrefcount(d["x"])
+    assert rc == 2  # (the dict's, the argument)

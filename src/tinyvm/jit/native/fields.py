@@ -740,50 +740,9 @@ class FieldLowering:
             em.label(box)
             fieldslow.call(em, i, fieldslow.FLOAT, d, ent, key, v)
         else:
-            type(arr).store_int(_BoxByCall(arr, lambda _i, x: self.small_or_call(i, d, ent, key, x, old, done)), i, old, v, done)
+            type(arr).store_int(_BoxByCall(arr, lambda _i, x: fieldslow.call(em, i, fieldslow.INT, d, ent, key, x)), i, old, v, done)
         L.append(f"  br label %{done}")
         em.label(done)
-
-    def small_or_call(self, i: Instr, d: str, ent: str, key: str, v: str, old: str, done: str) -> None:
-        """The int store's slow path (no in-place write): v's cached small
-        int (-5..256: Bounce's coordinates and velocities, shared, so never
-        written in place) into the entry inline when there is one and the old
-        value keeps a reference after (as stores.dict_set); anything else one
-        call of `tvm.fset.i` (fieldslow.py). Then on to label `done`."""
-        from . import fieldslow
-        from .stores import _MA_VERSION
-
-        em, arr = self.em, self.arr
-        lay = arr.lay
-        L = em.lines
-        if ent != "0":
-            u, small, has, kept, ok = (em.tmp() for _ in range(5))
-            rc = arr.load(old, lay.refcnt)
-            L.append(f"  {u} = add i64 {v}, 5")
-            L.append(f"  {small} = icmp ult i64 {u}, 262")
-            L.append(f"  {has} = icmp ne i64 {ent}, 0")
-            L.append(f"  {kept} = icmp sgt i64 {rc}, 1")
-            L.append(f"  {ok} = and i1 {small}, {has}")
-            inl, call, ok2 = em.tmp("sinl")[1:], em.tmp("scall")[1:], em.tmp()
-            L.append(f"  {ok2} = and i1 {ok}, {kept}")
-            L.append(f"  br i1 {ok2}, label %{inl}, label %{call}")
-            em.label(inl)
-            off, obj = em.tmp(), em.tmp("obj")
-            L.append(f"  {off} = mul i64 {u}, {lay.small_stride}")
-            L.append(f"  {obj} = add i64 {off}, add (i64 ptrtoint (i8* @_PyRuntime to i64), i64 {lay.small_ints})")
-            arr.incref(obj)
-            arr.store(ent, 8, obj)  # (me_value)
-            v0, v1 = em.tmp("dver"), em.tmp("dver")
-            L.append(f'  {v0} = load i64, i64* @"tvm.stores.dictver"')
-            L.append(f"  {v1} = add i64 {v0}, 1")
-            L.append(f'  store i64 {v1}, i64* @"tvm.stores.dictver"')
-            arr.store(d, _MA_VERSION, v1)  # (a modification: a new version, as insertdict gives)
-            c, c1 = arr.load(old, lay.refcnt), em.tmp()  # (loaded again: the small int may be old)
-            L.append(f"  {c1} = sub i64 {c}, 1")
-            arr.store(old, lay.refcnt, c1)  # (never 0 here: count > 1 before)
-            L.append(f"  br label %{done}")
-            em.label(call)
-        fieldslow.call(em, i, fieldslow.INT, d, ent, key, v)
 
     def method_call(self, i: Instr) -> None:
         """A native call of the receiver's class's method (select: method_type),

@@ -12,8 +12,12 @@ failure check: ~10 LLVM blocks a store, which the code generator pays for
 by the block (Ball.bounce: 277 blocks, ~27 ms of codegen; docs/native.md,
 "Compile time", round 6). Now it is one call and one failure check:
 
-- `i32 tvm.fset.i(dict, entry, key, i64 v)`: v boxed (`PyLong_FromLongLong`,
-  which returns CPython's cached small ints itself), then `put`;
+- `i32 tvm.fset.i(dict, entry, key, i64 v)`: v boxed, then `put`; a
+  value of -5..256 in an int object of its own (`_PyLong_New(1)`, its size
+  and digit set), not CPython's shared cached one, so that the field's
+  next store writes it in place (Bounce's coordinates and velocities: the
+  box path once per field, not once per store; nothing can tell, the
+  in-place write makes such ints already), others by `PyLong_FromLongLong`;
 - `i32 tvm.fset.f(dict, entry, key, double v)`: `PyFloat_FromDouble`, `put`;
 - `i32 tvm.fset.o(dict, entry, key, obj)`: obj (borrowed) gets a reference,
   `put`.
@@ -45,12 +49,13 @@ import ctypes
 import threading
 from typing import Any
 
-VERSION = "field stores out of line 1"  # (Codegen.identity: bump when a helper's semantics change)
+VERSION = "field stores out of line 2"  # (Codegen.identity: bump when a helper's semantics change)
 INT, FLOAT, OBJ = "tvm.fset.i", "tvm.fset.f", "tvm.fset.o"
 _ARG = {INT: "i64", FLOAT: "double", OBJ: "i64"}
 DECLARE = "".join(f'declare i32 @"{n}"(i64, i64, i64, {t})\n' for n, t in _ARG.items())
 _C_API = (
     "PyLong_FromLongLong",
+    "_PyLong_New",
     "PyFloat_FromDouble",
     "PyDict_SetItem",
     "Py_IncRef",
@@ -79,20 +84,54 @@ def calls(text: str) -> bool:
 
 
 def _text() -> str:
+    from .layout import probe
     from .stores import _MA_VERSION
 
+    lay = probe()[0]
     boxes = {
-        INT: "call i64 @PyLong_FromLongLong(i64 %v)",
+        INT: "call i64 @tvm.fset.box(i64 %v)",
         FLOAT: "call i64 @PyFloat_FromDouble(double %v)",
     }
     out = [
         '@"tvm.stores.dictver" = external global i64',
         "declare i64 @PyLong_FromLongLong(i64)",
+        "declare i64 @_PyLong_New(i64)",
         "declare i64 @PyFloat_FromDouble(double)",
         "declare i32 @PyDict_SetItem(i64, i64, i64)",
         "declare void @Py_IncRef(i64)",
         "declare void @Py_DecRef(i64)",
         f"""
+define internal i64 @tvm.fset.box(i64 %v) {{
+  %u = add i64 %v, 5
+  %small = icmp ult i64 %u, 262
+  br i1 %small, label %own, label %any
+own:
+  %o = call i64 @_PyLong_New(i64 1)
+  %null = icmp eq i64 %o, 0
+  br i1 %null, label %out, label %set
+set:
+  %neg = icmp slt i64 %v, 0
+  %nv = sub i64 0, %v
+  %mag = select i1 %neg, i64 %nv, i64 %v
+  %zero = icmp eq i64 %v, 0
+  %sg = select i1 %neg, i64 -1, i64 1
+  %sz = select i1 %zero, i64 0, i64 %sg
+  %ps = add i64 %o, {lay.long_size}
+  %pps = inttoptr i64 %ps to i64*
+  store i64 %sz, i64* %pps
+  %d0 = trunc i64 %mag to i32
+  %pd = add i64 %o, {lay.long_digit}
+  %ppd = inttoptr i64 %pd to i32*
+  store i32 %d0, i32* %ppd
+  br label %out
+any:
+  %b = call i64 @PyLong_FromLongLong(i64 %v)
+  br label %out
+out:
+  %r = phi i64 [ 0, %own ], [ %o, %set ], [ %b, %any ]
+  ret i64 %r
+}}
+
 define internal i32 @"tvm.fset.put"(i64 %d, i64 %ent, i64 %key, i64 %new) {{
   %has = icmp ne i64 %ent, 0
   br i1 %has, label %inl, label %call
