@@ -344,6 +344,10 @@ class ArrayLowering:
         L.append(f"  {sneg} = icmp slt i64 {size}, 0")
         L.append(f"  {neg_s} = sub i64 0, {size}")
         L.append(f"  {cap} = select i1 {sneg}, i64 {neg_s}, i64 {size}")
+        cap0, capz = em.tmp(), cap
+        cap = em.tmp()
+        L.append(f"  {cap0} = icmp eq i64 {capz}, 0")
+        L.append(f"  {cap} = select i1 {cap0}, i64 1, i64 {capz}")  # (a zero written in place: CPython 3.11 allocated it one digit, _PyLong_New)
         L.append(f"  {neg} = icmp slt i64 {v}, 0")
         L.append(f"  {nv} = sub i64 0, {v}")
         L.append(f"  {mag} = select i1 {neg}, i64 {nv}, i64 {v}")  # (INT64_MIN: 2^63 unsigned, no room)

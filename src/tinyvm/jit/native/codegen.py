@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from . import nearcalls, outofline
+from . import fieldslow, nearcalls, outofline
 
 _llvm: Any = None
 
@@ -155,6 +155,7 @@ class Codegen:
                 f"codegen O{CODEGEN_OPT}",
                 nearcalls.RULE,
                 outofline.VERSION,
+                fieldslow.VERSION,
             ]
         )
 

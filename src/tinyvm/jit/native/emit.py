@@ -798,6 +798,9 @@ def emit_module(
         parts.append(objects.PRELUDE)
         parts.append(arraymaker.PRELUDE)  # (the inline allocation path's C API)
         parts.append(outofline.DECLARE)  # (slow paths compiled once per process)
+        from .fieldslow import DECLARE as FIELD_SLOW
+
+        parts.append(FIELD_SLOW)  # (field stores' slow paths, the same way)
     if table is None:
         table = []
     grows = any(ty.allocs for ty in group) and group_grows(group) or pops.group_pops(group) or inserts.group_inserts(group)  # (pops.py: lists shrink; inserts.py: grow)

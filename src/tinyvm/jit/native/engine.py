@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, nearcalls, objects, outofline, stores, warmup
+from . import arraymaker, construct, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -293,6 +293,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         arraymaker.register(codegen.llvm)
         if outofline.calls(prep.text):
             outofline.register(codegen.llvm)
+        fieldslow.register(codegen.llvm, prep.text)  # (field stores' slow paths, if it calls one)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)

@@ -39,10 +39,12 @@ exit, the interpreter raises or, for an open class, adds it); a float
 whose only reference is the dict's (count 1) is overwritten in place (no
 one else can see that object: NBody-like updates then allocate nothing),
 as is an int of count 1 with room for the new digits (arrays.store_int);
-otherwise the value is boxed (PyFloat_FromDouble, a cached small int or
-PyLong_FromLongLong, a bool singleton) and replaces the old one in the
-entry the inline lookup found (`stores.dict_set`; `PyDict_SetItem` when
-the lookup called), reference counts exact. Stores of object references
+otherwise the value is boxed and replaces the old one in the entry the
+inline lookup found (`PyDict_SetItem` when the lookup called), reference
+counts exact: one call of a helper compiled once per process
+(fieldslow.py: `tvm.fset.i`, `tvm.fset.f`); a bool singleton goes into
+the entry inline when the old value keeps a reference (`stores.dict_set`),
+else through `tvm.fset.o`. Stores of object references
 are stores.py's, with the write barrier (barrier.py).
 
 GC: a scalar is no heap object: the
@@ -470,6 +472,20 @@ def is_native_builtin(i: Instr, types: dict) -> bool:
 # ---------------------------------------------------------------- emit.py
 
 
+class _BoxByCall:
+    """An ArrayLowering whose `box_int` is another emitter: arrays.store_int's
+    in-place int store with its slow path (box, replace) one helper call
+    (fieldslow.py). A stand-in rather than a parameter of store_int: that
+    function is another helper's to change this round (narr)."""
+
+    def __init__(self, arr: Any, box: Callable[[Instr, str], None]) -> None:
+        self._arr = arr
+        self.box_int = box
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._arr, name)
+
+
 class FieldLowering:
     """The field ops of one function (`em` is its emit._FnEmitter)."""
 
@@ -700,23 +716,31 @@ class FieldLowering:
 
             store_field(self, i, d, key, old)  # (a reference: stores.py)
             return
+        from . import fieldslow
+        from .stores import _version_ok, dict_set
+
         v = em.val(i.args[1])
-        done = em.tmp("stored")[1:]
-        if m == "f":
-            new = arr.store_float(old, v, done)
-        elif m == "b":
+        if m == "b":  # (a singleton, borrowed: into the entry inline, else a call)
             new = em.tmp("new")
             L.append(f"  {new} = select i1 {v}, i64 ptrtoint (i8* @_Py_TrueStruct to i64), i64 ptrtoint (i8* @_Py_FalseStruct to i64)")
-            arr.incref(new)
-        else:
-            new = arr.store_int(i, old, v, done)
-        if m == "f":  # (box_int checks its own call; a bool is a singleton)
-            null = em.tmp("null")
-            L.append(f"  {null} = icmp eq i64 {new}, 0")
-            em.fail_if(null, i)  # (out of memory: the interpreter's store raises it)
-        from .stores import dict_set
+            dict_set(self, i, d, key, new, old)
+            return
+        # In place inline (the value's only reference is the entry's); a new
+        # box and the entry's update one call of a helper compiled once per
+        # process (fieldslow.py: ~10 blocks less a store).
+        ent = getattr(self, "entry", "0") if _version_ok() else "0"
+        done = em.tmp("stored")[1:]
+        if m == "f":
+            from .arrays import _FLOAT_T
 
-        dict_set(self, i, d, key, new, old, owned=True)  # (into the entry found, which takes our reference, else PyDict_SetItem: stores.py)
+            inplace, box = em.tmp("inpl")[1:], em.tmp("box")[1:]
+            arr._if_sole(old, _FLOAT_T, inplace, box)  # (arrays.store_float's fast path)
+            arr.store(old, arr.lay.float_val, v, "double")
+            L.append(f"  br label %{done}")
+            em.label(box)
+            fieldslow.call(em, i, fieldslow.FLOAT, d, ent, key, v)
+        else:
+            type(arr).store_int(_BoxByCall(arr, lambda _i, x: fieldslow.call(em, i, fieldslow.INT, d, ent, key, x)), i, old, v, done)
         L.append(f"  br label %{done}")
         em.label(done)
 

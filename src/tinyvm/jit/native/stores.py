@@ -132,39 +132,42 @@ def store_field(fl: Any, i: Instr, d: str, key: str, old: str) -> None:
     emit_barrier(em, em.val(i.args[0]), new)
 
 
-def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str, owned: bool = False) -> None:
+def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
     """`d[key] = new` (new borrowed) for a key d holds with value `old`:
     into the entry the inline lookup found (fl.entry: a reference to new
-    added, old's dropped, as insertdict does), else by PyDict_SetItem.
-    `owned`: new is a reference the caller gives away (a scalar fields.py
-    boxed): the entry takes it, or it is dropped after PyDict_SetItem."""
+    added, old's dropped, as insertdict does) when old keeps a reference
+    after (count > 1: nothing freed, no `_Py_Dealloc` block); else one call
+    of `tvm.fset.o` (fieldslow.py, compiled once per process: the same
+    entry write with old's drop, or PyDict_SetItem when the lookup called)."""
+    from . import fieldslow
+
     em = fl.em
     low = fl.arr
     L = em.lines
     ent = getattr(fl, "entry", "0") if _version_ok() else "0"
     done = em.tmp("dset")[1:]
     if ent != "0":
-        has, inl, call = em.tmp(), em.tmp("dinl")[1:], em.tmp("dcall")[1:]
+        rc = low.load(old, low.lay.refcnt)
+        has, kept, ok = em.tmp(), em.tmp(), em.tmp()
+        inl, call = em.tmp("dinl")[1:], em.tmp("dcall")[1:]
         L.append(f"  {has} = icmp ne i64 {ent}, 0")
-        L.append(f"  br i1 {has}, label %{inl}, label %{call}")
+        L.append(f"  {kept} = icmp sgt i64 {rc}, 1")
+        L.append(f"  {ok} = and i1 {has}, {kept}")
+        L.append(f"  br i1 {ok}, label %{inl}, label %{call}")
         em.label(inl)
-        if not owned:
-            low.incref(new)
+        low.incref(new)
         low.store(ent, 8, new)  # (me_value)
         v0, v1 = em.tmp("dver"), em.tmp("dver")
         L.append(f'  {v0} = load i64, i64* @"tvm.stores.dictver"')
         L.append(f"  {v1} = add i64 {v0}, 1")
         L.append(f'  store i64 {v1}, i64* @"tvm.stores.dictver"')
         low.store(d, _MA_VERSION, v1)  # (a modification: a new version, as insertdict gives)
-        low.decref(old)  # (inline: arrays.ArrayLowering.decref)
+        c, c1 = low.load(old, low.lay.refcnt), em.tmp()  # (loaded again: new may be old)
+        L.append(f"  {c1} = sub i64 {c}, 1")
+        low.store(old, low.lay.refcnt, c1)  # (never 0 here: count > 1 before)
         L.append(f"  br label %{done}")
         em.label(call)
-    r, bad = em.tmp("set"), em.tmp("setf")
-    L.append(f"  {r} = call i32 @PyDict_SetItem(i64 {d}, i64 {key}, i64 {new})")  # (a reference to new, the old one's dropped)
-    L.append(f"  {bad} = icmp ne i32 {r}, 0")
-    em.fail_if(bad, i)  # (never for an existing key: no resize; the dict is then unchanged)
-    if owned:
-        L.append(f"  call void @tvm.decref(i64 {new})")  # (the dict holds its own reference)
+    fieldslow.call(em, i, fieldslow.OBJ, d, ent, key, new)  # (a reference to new, the old one's dropped)
     L.append(f"  br label %{done}")
     em.label(done)
 

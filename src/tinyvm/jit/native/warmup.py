@@ -28,7 +28,7 @@ from .worker import CompileWorker, Job
 
 
 def _steps() -> list:
-    from . import codegen, outofline
+    from . import codegen, fieldslow, outofline
 
     llvm = codegen.load_llvm()
 
@@ -40,7 +40,7 @@ def _steps() -> list:
                 llvm.parse_assembly(outofline._text()), codegen._target_machine()
             )
 
-    return [passes, lambda: outofline.compile_once(llvm)]
+    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm))]
 
 
 def start(worker: CompileWorker) -> Job:

@@ -1,0 +1,209 @@
+"""Slow paths of field stores compiled once per process and called by name: `tvm.fset.i`, `.f`, `.o`.
+
+A field store's fast path stays inline (fields.py, stores.py): a float or
+an int the dict entry alone holds is overwritten in place, a reference (or
+a bool singleton) written into the entry the inline lookup found when the
+old value keeps a reference (count > 1: dropping ours frees nothing). What
+is left was the bulk of a field-heavy method's code: the new value boxed
+(`PyFloat_FromDouble`, the small-int cache or `PyLong_FromLongLong`, a null
+check), the entry write with the dict's version tag, the old value's drop
+and its `_Py_Dealloc`, `PyDict_SetItem` when the lookup called and its
+failure check: ~10 LLVM blocks a store, which the code generator pays for
+by the block (Ball.bounce: 277 blocks, ~27 ms of codegen; docs/native.md,
+"Compile time", round 6). Now it is one call and one failure check:
+
+- `i32 tvm.fset.i(dict, entry, key, i64 v)`: v boxed, then `put`; a
+  value of -5..256 in an int object of its own (`_PyLong_New(1)`, its size
+  and digit set), not CPython's shared cached one, so that the field's
+  next store writes it in place (Bounce's coordinates and velocities: the
+  box path once per field, not once per store; nothing can tell, the
+  in-place write makes such ints already), others by `PyLong_FromLongLong`;
+- `i32 tvm.fset.f(dict, entry, key, double v)`: `PyFloat_FromDouble`, `put`;
+- `i32 tvm.fset.o(dict, entry, key, obj)`: obj (borrowed) gets a reference,
+  `put`.
+
+`put` (of a new reference the helper owns) is what stores.dict_set did
+inline: with the entry's address (not 0: the inline lookup found it, and
+the dict's version tag is where stores.py writes it), the entry gets the
+value, the dict a new version from stores.py's counter
+(`tvm.stores.dictver`: a modification, as insertdict gives; why an entry
+write is exact at all: "Stores of references and the write barrier") and
+the old value its reference dropped (`Py_DecRef`: may free it); with 0,
+`PyDict_SetItem` (the dict takes its own reference, ours is dropped). The
+result is 0, or not 0 when boxing ran out of memory or PyDict_SetItem
+failed (never for an existing key): the caller's failure exit at the
+store's exact pc, before anything is stored (the interpreter's store runs
+again and raises). Reference counts are the inline code's exactly.
+
+Bound by name (`llvm.add_symbol`, as outofline.py's `tvm.make`) before
+MCJIT links an object that calls one (engine.finish: `register`), so a
+cached object holds no address and stays valid in another process; one
+tiny module per process (`_made`), compiled at the first load that needs
+it or by the worker's warm-up (warmup.py). Its semantics are part of
+`Codegen.identity` (`VERSION`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Any
+
+VERSION = "field stores out of line 2"  # (Codegen.identity: bump when a helper's semantics change)
+INT, FLOAT, OBJ = "tvm.fset.i", "tvm.fset.f", "tvm.fset.o"
+_ARG = {INT: "i64", FLOAT: "double", OBJ: "i64"}
+DECLARE = "".join(f'declare i32 @"{n}"(i64, i64, i64, {t})\n' for n, t in _ARG.items())
+_C_API = (
+    "PyLong_FromLongLong",
+    "_PyLong_New",
+    "PyFloat_FromDouble",
+    "PyDict_SetItem",
+    "Py_IncRef",
+    "Py_DecRef",
+)
+
+_lock = threading.Lock()
+_made: list = []  # [MCJIT engine] once compiled in this process
+
+
+def call(em: Any, i: Any, name: str, d: str, ent: str, key: str, v: str) -> None:
+    """LLVM IR calling helper `name` for the store i of v (its type the
+    helper's) into field key of dict d (ent: the entry's address or 0),
+    and the failure exit at i when it fails."""
+    r, bad = em.tmp("fset"), em.tmp("fsetf")
+    em.lines.append(
+        f'  {r} = call i32 @"{name}"(i64 {d}, i64 {ent}, i64 {key}, {_ARG[name]} {v})'
+    )
+    em.lines.append(f"  {bad} = icmp ne i32 {r}, 0")
+    em.fail_if(bad, i)  # (out of memory, or PyDict_SetItem failed: nothing stored)
+
+
+def calls(text: str) -> bool:
+    """Whether the module of LLVM IR `text` calls one of the helpers."""
+    return any(f'call i32 @"{n}"(' in text for n in _ARG)
+
+
+def _text() -> str:
+    from .layout import probe
+    from .stores import _MA_VERSION
+
+    lay = probe()[0]
+    boxes = {
+        INT: "call i64 @tvm.fset.box(i64 %v)",
+        FLOAT: "call i64 @PyFloat_FromDouble(double %v)",
+    }
+    out = [
+        '@"tvm.stores.dictver" = external global i64',
+        "declare i64 @PyLong_FromLongLong(i64)",
+        "declare i64 @_PyLong_New(i64)",
+        "declare i64 @PyFloat_FromDouble(double)",
+        "declare i32 @PyDict_SetItem(i64, i64, i64)",
+        "declare void @Py_IncRef(i64)",
+        "declare void @Py_DecRef(i64)",
+        f"""
+define internal i64 @tvm.fset.box(i64 %v) {{
+  %u = add i64 %v, 5
+  %small = icmp ult i64 %u, 262
+  br i1 %small, label %own, label %any
+own:
+  %o = call i64 @_PyLong_New(i64 1)
+  %null = icmp eq i64 %o, 0
+  br i1 %null, label %out, label %set
+set:
+  %neg = icmp slt i64 %v, 0
+  %nv = sub i64 0, %v
+  %mag = select i1 %neg, i64 %nv, i64 %v
+  %zero = icmp eq i64 %v, 0
+  %sg = select i1 %neg, i64 -1, i64 1
+  %sz = select i1 %zero, i64 0, i64 %sg
+  %ps = add i64 %o, {lay.long_size}
+  %pps = inttoptr i64 %ps to i64*
+  store i64 %sz, i64* %pps
+  %d0 = trunc i64 %mag to i32
+  %pd = add i64 %o, {lay.long_digit}
+  %ppd = inttoptr i64 %pd to i32*
+  store i32 %d0, i32* %ppd
+  br label %out
+any:
+  %b = call i64 @PyLong_FromLongLong(i64 %v)
+  br label %out
+out:
+  %r = phi i64 [ 0, %own ], [ %o, %set ], [ %b, %any ]
+  ret i64 %r
+}}
+
+define internal i32 @"tvm.fset.put"(i64 %d, i64 %ent, i64 %key, i64 %new) {{
+  %has = icmp ne i64 %ent, 0
+  br i1 %has, label %inl, label %call
+inl:
+  %a = add i64 %ent, 8
+  %pv = inttoptr i64 %a to i64*
+  %old = load i64, i64* %pv
+  store i64 %new, i64* %pv
+  %v0 = load i64, i64* @"tvm.stores.dictver"
+  %v1 = add i64 %v0, 1
+  store i64 %v1, i64* @"tvm.stores.dictver"
+  %t = add i64 %d, {_MA_VERSION}
+  %pt = inttoptr i64 %t to i64*
+  store i64 %v1, i64* %pt
+  call void @Py_DecRef(i64 %old)
+  ret i32 0
+call:
+  %r = call i32 @PyDict_SetItem(i64 %d, i64 %key, i64 %new)
+  call void @Py_DecRef(i64 %new)
+  ret i32 %r
+}}""",
+    ]
+    for name, box in boxes.items():
+        out.append(f"""
+define i32 @"{name}"(i64 %d, i64 %ent, i64 %key, {_ARG[name]} %v) {{
+  %new = {box}
+  %null = icmp eq i64 %new, 0
+  br i1 %null, label %fail, label %put
+fail:
+  ret i32 -1
+put:
+  %r = call i32 @"tvm.fset.put"(i64 %d, i64 %ent, i64 %key, i64 %new)
+  ret i32 %r
+}}""")
+    out.append(f"""
+define i32 @"{OBJ}"(i64 %d, i64 %ent, i64 %key, i64 %v) {{
+  call void @Py_IncRef(i64 %v)
+  %r = call i32 @"tvm.fset.put"(i64 %d, i64 %ent, i64 %key, i64 %v)
+  ret i32 %r
+}}
+""")
+    return "\n".join(out)
+
+
+def compile_once(llvm: Any) -> list:
+    """The helpers' addresses in this process (name, address), compiled at
+    the first call (thread-safe: the worker's warm-up and the VM thread may race)."""
+    with _lock:
+        if not _made:
+            from . import stores
+            from .codegen import _target_machine
+
+            for name in _C_API:
+                llvm.add_symbol(
+                    name,
+                    ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value,
+                )
+            stores.register(llvm)  # (the version counter the entry write takes from)
+            mod = llvm.parse_assembly(_text())
+            mod.verify()
+            engine = llvm.create_mcjit_compiler(mod, _target_machine())
+            engine.finalize_object()
+            addrs = [(n, engine.get_function_address(n)) for n in _ARG]
+            if not all(a for _, a in addrs):
+                raise RuntimeError("a field store helper is missing from its module")
+            _made.append((engine, addrs))
+        return _made[0][1]
+
+
+def register(llvm: Any, text: str) -> None:
+    """Bind the helpers for MCJIT when the module `text` calls one (module
+    docstring), compiling them if need be."""
+    if calls(text):
+        for name, addr in compile_once(llvm):
+            llvm.add_symbol(name, addr)
