@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from tinyvm.api import VM
@@ -161,3 +165,37 @@ def at_limit(src: str, max_memory: int) -> list[tuple[str, int]]:
             out.write(f"error: {e}\n")
         got.append((out.getvalue(), vm.machine.limits.fuel_used))
     return got
+
+
+# AWFY Sieve's loop nest (a function with an inner while loop over a [bool]).
+SIEVE_FN = """
+fn sieve(flags: [bool], size: int) -> int {
+  var count = 0
+  for i in 2..=size {
+    if flags[i - 1] {
+      count += 1
+      var k = i + i
+      while k <= size {
+        flags[k - 1] = false
+        k += i
+      }
+    }
+  }
+  return count
+}
+"""
+
+
+def sieve_program(n: int) -> str:
+    """SIEVE_FN and a call printing the primes up to n."""
+    return SIEVE_FN + f"print(sieve([true] * {n}, {n}))\n"
+
+
+def fresh_processes(src: str, cache: Path, *opts: str, runs: int = 2) -> list[subprocess.CompletedProcess]:
+    """`tvm run --jit=native-eager --jit-log OPTS -e src` in `runs` fresh
+    processes, one after the other, sharing the disk cache folder `cache`:
+    the first compiles, the others load its objects (cache hits)."""
+    env = dict(os.environ, TVM_NATIVE_CACHE=str(cache))
+    code = "import sys; from tinyvm.cli.main import tvm_main; sys.argv[0] = 'tvm'; tvm_main()"
+    argv = [sys.executable, "-c", code, "run", "--jit=native-eager", "--jit-log", *opts, "-e", src]
+    return [subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False) for _ in range(runs)]

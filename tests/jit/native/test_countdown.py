@@ -17,27 +17,11 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import module_texts, native, same
+from native_helpers import module_texts, native, same, sieve_program
 
 from tinyvm.api import VM
 
-SIEVE = """
-fn sieve(flags: [bool], size: int) -> int {
-  var count = 0
-  for i in 2..=size {
-    if flags[i - 1] {
-      count += 1
-      var k = i + i
-      while k <= size {
-        flags[k - 1] = false
-        k += i
-      }
-    }
-  }
-  return count
-}
-print(sieve([true] * 5000, 5000))
-"""
+SIEVE = sieve_program(5000)
 
 _CTX0 = re.compile(r"(?:load i64, ptr %(?:ent\.)?ctx\b|store i64 [^,]+, ptr %(?:ent\.)?ctx\b)")  # (word 0: the others are at a getelementptr)
 _CALL = re.compile(r"\bcall\b[^@%;]*([@%][-\w.$]+)\(")

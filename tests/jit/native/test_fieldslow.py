@@ -15,15 +15,13 @@ from __future__ import annotations
 import ctypes
 import gc
 import io
-import os
-import subprocess
 import sys
 
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree, module_texts, native
+from native_helpers import agree, cli, fresh_processes, module_texts, native
 
 from tinyvm.api import VM
 from tinyvm.jit.native import fieldslow
@@ -206,31 +204,8 @@ fn run(v: int) -> int { return c.put(v) }
 
 
 def test_a_cached_object_calls_the_helpers_in_a_new_process(tmp_path) -> None:
-    env = dict(os.environ, TVM_NATIVE_CACHE=str(tmp_path / "cache"))
-    code = "import sys; from tinyvm.cli.main import tvm_main; sys.argv[0] = 'tvm'; tvm_main()"
-    argv = [
-        sys.executable,
-        "-c",
-        code,
-        "run",
-        "--jit=native-eager",
-        "--jit-log",
-        "-e",
-        SLOW,
-    ]
-    runs = [
-        subprocess.run(
-            argv, capture_output=True, text=True, env=env, timeout=120, check=False
-        )
-        for _ in range(2)
-    ]
-    want = subprocess.run(
-        [*argv[:4], "--jit=off", "-e", SLOW],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    ).stdout
+    runs = fresh_processes(SLOW, tmp_path / "cache")
+    _, want, _ = cli(["run", "--jit=off", "-e", SLOW])
     for p in runs:
         assert p.returncode == 0 and p.stdout == want, p.stderr
     assert any(

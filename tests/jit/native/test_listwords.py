@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree_log, module_texts, native
+from native_helpers import agree_log, module_texts, native, sieve_program
 
 from tinyvm.api import VM
 
@@ -30,23 +30,7 @@ def _list_loads(body: str) -> int:
     return len(re.findall(r"= load i64, i64\* %p\.\d+, !invariant\.load", body))
 
 
-SIEVE = """
-fn sieve(flags: [bool], size: int) -> int {
-  var count = 0
-  for i in 2..=size {
-    if flags[i - 1] {
-      count += 1
-      var k = i + i
-      while k <= size {
-        flags[k - 1] = false
-        k += i
-      }
-    }
-  }
-  return count
-}
-print(sieve([true] * 100, 100))
-"""
+SIEVE = sieve_program(100)
 
 
 def test_one_load_of_each_word_in_a_call_free_function(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,16 +13,13 @@ drops it while queued, so a short run's exit never waits for it.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
 
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import module_texts, native, same
+from native_helpers import fresh_processes, module_texts, native, same
 
 from tinyvm.api import VM
 from tinyvm.jit.native import outofline, warmup
@@ -93,26 +90,7 @@ def test_with_snapshot_numbering_the_helper_makes_the_ranges() -> None:
 
 
 def test_a_cached_object_calls_the_helper_in_a_new_process(tmp_path) -> None:
-    env = dict(os.environ, TVM_NATIVE_CACHE=str(tmp_path / "cache"))
-    code = "import sys; from tinyvm.cli.main import tvm_main; sys.argv[0] = 'tvm'; tvm_main()"
-    argv = [
-        sys.executable,
-        "-c",
-        code,
-        "run",
-        "--jit=native-eager",
-        "--jit-log",
-        "--max-memory",
-        "60000",
-        "-e",
-        LOOPS,
-    ]
-    runs = [
-        subprocess.run(
-            argv, capture_output=True, text=True, env=env, timeout=120, check=False
-        )
-        for _ in range(2)
-    ]
+    runs = fresh_processes(LOOPS, tmp_path / "cache", "--max-memory", "60000")
     assert (
         runs[0].stdout == runs[1].stdout == "92490\n"
         and runs[0].returncode == runs[1].returncode == 0
