@@ -67,12 +67,12 @@ def test_exit_blocks_grow_with_the_reads_not_the_checks(monkeypatch: pytest.Monk
         # the receiver's type is checked once: it dominates the other reads
         assert f.count('load i64, i64* @"tvm.ty.Instance"') == 1, f
     for n, (blocks, branches, ids) in shape.items():
-        # each read has several checks (receiver, missing field, value
-        # type or a big int: one branch, arrays.py): they exit with the
-        # same words, so share one block and one exit id; each `+`
-        # (overflow) has one more
-        assert branches >= 3 * n, shape
-        assert blocks <= 2 * n + 2 and 3 * blocks <= 2 * branches, shape
+        # each read has one exit of its own (the receiver's check is
+        # shared; a missing field, another type or a big int are one
+        # helper call's failure, fieldslow.py `tvm.fget.i`), each `+`
+        # (overflow) one more; equal words share one block and exit id
+        assert branches >= 2 * n, shape
+        assert blocks <= 2 * n + 2 and blocks < branches, shape
         assert ids <= 2 * n + 2, shape
     # linear: twice the reads, at most twice the exit blocks (plus a constant)
     assert shape[16][0] - shape[8][0] <= shape[8][0] - shape[4][0] + 2 * 4 + 2, shape
@@ -209,8 +209,9 @@ def test_decref_is_cpythons_not_a_function_of_each_module(monkeypatch: pytest.Mo
 
 
 def lookups(f: str) -> int:
-    """The dict lookups a function's text makes (each has one call, its miss path)."""
-    return f.count("call i64 @_PyDict_GetItem_KnownHash(")
+    """The dict lookups a function's text makes (each has one call, its miss
+    path: a scalar read's is its helper's, fieldslow.py `tvm.fget.*`)."""
+    return f.count("call i64 @_PyDict_GetItem_KnownHash(") + len(re.findall(r'call \{\w+, i64\} @"tvm\.fget\.', f))
 
 
 def test_reads_of_one_receiver_load_its_dict_and_keys_table_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,6 +91,7 @@ _KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
 _WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
 _CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
 _COPY = {"i64": "add i64 {}, 0", "double": "fadd double {}, -0.0", "i1": "or i1 {}, false"}  # (a copy of an SSA value: x + -0.0 is x, also -0.0 and nan)
+LL = {"i": "i64", "f": "double", "b": "i1"}  # (a scalar's LLVM type)
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
 
 
@@ -591,6 +592,9 @@ class FieldLowering:
             return
         d, key, h = self.dict_of(i)
         L = em.lines
+        if i.op == "get_field" and m in ("i", "f", "b"):  # (a scalar read: its slow paths one call, fieldslow.py)
+            self.found[i] = (d, key, self.scalar_read(i, m, d, key), self.entry)
+            return
         old = self.lookup(i, d, key, h)
         null = em.tmp("fnull")
         L.append(f"  {null} = icmp eq i64 {old}, 0")
@@ -616,23 +620,7 @@ class FieldLowering:
             L.append(f"  {old} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {self.hash_of(i)})")
             self.entry = "0"  # (no entry address: a store calls PyDict_SetItem, stores.py)
             return old
-        # The keys table's words, once per receiver where they dominate
-        # (share_of): whether the inline read applies (a combined table of
-        # unicode keys), its entry count, and where its entries start.
-        tab = self.share_of(("keys", i.args[0], d))
-        if tab is None:
-            keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
-            kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
-            c1, c2, usable, lz, sh, e0, base = (em.tmp() for _ in range(7))
-            L.append(f"  {c1} = icmp eq i64 {vals}, 0")
-            L.append(f"  {c2} = icmp eq i8 {kind}, 1")
-            L.append(f"  {usable} = and i1 {c1}, {c2}")
-            L.append(f"  {lz} = zext i8 {lib} to i64")
-            L.append(f"  {sh} = shl i64 1, {lz}")
-            L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-            L.append(f"  {base} = add i64 {e0}, {sh}")
-            tab = self.share(("keys", i.args[0], d), (usable, nent, base))
-        usable, nent, base = tab
+        usable, nent, base = self.table(i, d)
         # Two branches, the entry's loads behind the first: on the hot path
         # they depend on nothing but the table's start (a linked list's
         # `x = x.next`: the select form, one branch, made each step wait
@@ -661,6 +649,128 @@ class FieldLowering:
         self.entry = em.tmp("fent")  # (the entry's address, 0 when the call found it: a store's, stores.py)
         L.append(f"  {self.entry} = phi i64 [ {ent}, %{fast} ], [ 0, %{slow} ]")
         return old
+
+    def scalar_read(self, i: Instr, m: str, d: str, key: str) -> str:
+        """%v<i> = field i's value of machine type m (i, f, b) in dict d, and
+        the object it was read from (borrowed; self.entry: its entry's
+        address, or 0), for a store that follows. One branch inline: the
+        entry at the field's template index (as lookup) holds the key and a
+        value of that type (an int of at most two digits); anything else,
+        one call of fieldslow's `tvm.fget.<m>` (the lookup by hash, the
+        type check and the unboxing) and its failure exit at i: ~4 blocks a
+        read where the lookup's call, the missing field's exit and a big
+        int's unboxing took ~7 (docs/native.md, "Compile time", round 7)."""
+        from . import fieldslow
+        from .arrays import _FALSE, _FLOAT_T, _INT_T, _TRUE
+
+        em, arr = self.em, self.arr
+        lay = arr.lay
+        L = em.lines
+        r = f"%v{i.id}"
+        k = field_index(em.ty, i.args[0], i.attrs[0]) if self.lay.fast else None
+        if k is None:
+            v, o = fieldslow.get(em, i, m, d, key, self.hash_of(i))
+            L.append(f"  {r} = trunc i64 {v} to i1" if m == "b" else f"  {r} = {_COPY[LL[m]].format(v)}")
+            self.entry = "0"
+            return o
+        usable, nent, base = self.table(i, d)
+        c3, ok, ent = em.tmp(), em.tmp(), em.tmp("fent")
+        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
+        L.append(f"  {ok} = and i1 {usable}, {c3}")
+        probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
+        L.append(f"  br i1 {ok}, label %{probe}, label %{slow}")
+        em.label(probe)
+        L.append(f"  {ent} = add i64 {base}, {16 * k}")
+        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        same, good = em.tmp(), em.tmp("fok")
+        L.append(f"  {same} = icmp eq i64 {ek}, {key}")
+        if m == "b":
+            t, f, tf = em.tmp(), em.tmp(), em.tmp()
+            L.append(f"  {t} = icmp eq i64 {ev}, {_TRUE}")
+            L.append(f"  {f} = icmp eq i64 {ev}, {_FALSE}")
+            L.append(f"  {tf} = or i1 {t}, {f}")
+            L.append(f"  {good} = and i1 {same}, {tf}")
+            x = t
+        else:
+            # A missing entry (another key, or none) is read as `tvm.notint`
+            # (arrays.py: an int of 3 digits, no float), which takes the call.
+            some, hit, e = em.tmp(), em.tmp(), em.tmp("fo")
+            L.append(f"  {some} = icmp ne i64 {ev}, 0")
+            L.append(f"  {hit} = and i1 {same}, {some}")
+            L.append(f'  {e} = select i1 {hit}, i64 {ev}, i64 ptrtoint ([8 x i64]* @"tvm.notint" to i64)')
+            typ = arr.load(e, lay.type)
+            if m == "f":
+                L.append(f"  {good} = icmp eq i64 {typ}, {_FLOAT_T}")
+                x = arr.load(e, lay.float_val, "double")
+            else:
+                x = self._small_int(e, typ, good, _INT_T)
+        fast = em.cur
+        L.append(f"  br i1 {good}, label %{join}, label %{slow}")
+        em.label(slow)
+        v, o = fieldslow.get(em, i, m, d, key, self.hash_of(i))
+        if m == "b":
+            vb = em.tmp()
+            L.append(f"  {vb} = trunc i64 {v} to i1")
+            v = vb
+        back = em.cur
+        L.append(f"  br label %{join}")
+        em.label(join)
+        L.append(f"  {r} = phi {LL[m]} [ {x}, %{fast} ], [ {v}, %{back} ]")
+        old = em.tmp("fv")
+        L.append(f"  {old} = phi i64 [ {ev}, %{fast} ], [ {o}, %{back} ]")
+        self.entry = em.tmp("fent")  # (0 when the call found it: a store's, stores.py)
+        L.append(f"  {self.entry} = phi i64 [ {ent}, %{fast} ], [ 0, %{back} ]")
+        return old
+
+    def _small_int(self, e: str, typ: str, good: str, int_t: str) -> str:
+        """The value of int object e (of type typ) when it has at most two
+        digits (then `good`), as arrays.read's fast path; another type's
+        object is read as `tvm.notint` (3 digits: not good)."""
+        em, arr = self.em, self.arr
+        lay = arr.lay
+        L = em.lines
+        isint, o = em.tmp(), em.tmp("int")
+        L.append(f"  {isint} = icmp eq i64 {typ}, {int_t}")
+        L.append(f'  {o} = select i1 {isint}, i64 {e}, i64 ptrtoint ([8 x i64]* @"tvm.notint" to i64)')
+        sz = arr.load(o, lay.long_size)
+        d0, d1 = arr.load(o, lay.long_digit, "i32"), arr.load(o, lay.long_digit + 4, "i32")
+        neg, nsz, mag, x0, x1, s1, two, m1, zero, mm, nm, fast, v = (em.tmp() for _ in range(13))
+        L.append(f"  {neg} = icmp slt i64 {sz}, 0")
+        L.append(f"  {nsz} = sub i64 0, {sz}")
+        L.append(f"  {mag} = select i1 {neg}, i64 {nsz}, i64 {sz}")
+        L.append(f"  {x0} = zext i32 {d0} to i64")
+        L.append(f"  {x1} = zext i32 {d1} to i64")
+        L.append(f"  {s1} = shl i64 {x1}, {lay.digit_bits}")
+        L.append(f"  {two} = or i64 {x0}, {s1}")
+        L.append(f"  {m1} = icmp eq i64 {mag}, 2")
+        L.append(f"  {mm} = select i1 {m1}, i64 {two}, i64 {x0}")
+        L.append(f"  {zero} = icmp eq i64 {mag}, 0")
+        L.append(f"  {nm} = sub i64 0, {mm}")
+        L.append(f"  {fast} = select i1 {neg}, i64 {nm}, i64 {mm}")
+        L.append(f"  {v} = select i1 {zero}, i64 0, i64 {fast}")
+        L.append(f"  {good} = icmp ule i64 {mag}, 2")
+        return v
+
+    def table(self, i: Instr, d: str) -> tuple:
+        """The keys table's words, once per receiver where they dominate
+        (share_of): whether the inline read applies (a combined table of
+        unicode keys), its entry count, and where its entries start."""
+        em, arr = self.em, self.arr
+        L = em.lines
+        tab = self.share_of(("keys", i.args[0], d))
+        if tab is None:
+            keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
+            kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
+            c1, c2, usable, lz, sh, e0, base = (em.tmp() for _ in range(7))
+            L.append(f"  {c1} = icmp eq i64 {vals}, 0")
+            L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+            L.append(f"  {usable} = and i1 {c1}, {c2}")
+            L.append(f"  {lz} = zext i8 {lib} to i64")
+            L.append(f"  {sh} = shl i64 1, {lz}")
+            L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+            L.append(f"  {base} = add i64 {e0}, {sh}")
+            tab = self.share(("keys", i.args[0], d), (usable, nent, base))
+        return tab
 
     def dict_of(self, i: Instr) -> tuple[str, str, str]:
         """The receiver's fields dict (its type checked), the field name's

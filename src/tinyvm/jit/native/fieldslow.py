@@ -49,10 +49,19 @@ import ctypes
 import threading
 from typing import Any
 
-VERSION = "field stores out of line 2"  # (Codegen.identity: bump when a helper's semantics change)
+VERSION = "field stores and reads out of line 3"  # (Codegen.identity: bump when a helper's semantics change)
 INT, FLOAT, OBJ = "tvm.fset.i", "tvm.fset.f", "tvm.fset.o"
 _ARG = {INT: "i64", FLOAT: "double", OBJ: "i64"}
-DECLARE = "".join(f'declare i32 @"{n}"(i64, i64, i64, {t})\n' for n, t in _ARG.items())
+# Reads' slow paths (`get`): the value's machine type -> the helper's name and its result's LLVM type.
+GET = {
+    "i": ("tvm.fget.i", "i64"),
+    "f": ("tvm.fget.f", "double"),
+    "b": ("tvm.fget.b", "i64"),
+}
+_NAMES = tuple(_ARG) + tuple(n for n, _ in GET.values())
+DECLARE = "".join(
+    f'declare i32 @"{n}"(i64, i64, i64, {t})\n' for n, t in _ARG.items()
+) + "".join(f'declare {{{t}, i64}} @"{n}"(i64, i64, i64)\n' for n, t in GET.values())
 _C_API = (
     "PyLong_FromLongLong",
     "_PyLong_New",
@@ -60,6 +69,14 @@ _C_API = (
     "PyDict_SetItem",
     "Py_IncRef",
     "Py_DecRef",
+    "_PyDict_GetItem_KnownHash",
+    "PyLong_AsLongLongAndOverflow",
+)
+_TYPES = (
+    ("PyLong_Type", int),
+    ("PyFloat_Type", float),
+    ("_Py_TrueStruct", True),
+    ("_Py_FalseStruct", False),
 )
 
 _lock = threading.Lock()
@@ -78,9 +95,28 @@ def call(em: Any, i: Any, name: str, d: str, ent: str, key: str, v: str) -> None
     em.fail_if(bad, i)  # (out of memory, or PyDict_SetItem failed: nothing stored)
 
 
+def get(em: Any, i: Any, m: str, d: str, key: str, h: str) -> tuple[str, str]:
+    """LLVM IR calling the read helper of machine type m for field key
+    (hash h) of dict d, and the failure exit at i when it fails: the
+    value unboxed and the object (borrowed) it was read from."""
+    name, t = GET[m]
+    r, v, o, bad = em.tmp("fget"), em.tmp("fgv"), em.tmp("fgo"), em.tmp("fgf")
+    L = em.lines
+    L.append(f'  {r} = call {{{t}, i64}} @"{name}"(i64 {d}, i64 {key}, i64 {h})')
+    L.append(f"  {v} = extractvalue {{{t}, i64}} {r}, 0")
+    L.append(f"  {o} = extractvalue {{{t}, i64}} {r}, 1")
+    L.append(f"  {bad} = icmp eq i64 {o}, 0")
+    em.fail_if(
+        bad, i
+    )  # (missing, another type, an int beyond int64: the interpreter runs the read again)
+    return v, o
+
+
 def calls(text: str) -> bool:
     """Whether the module of LLVM IR `text` calls one of the helpers."""
-    return any(f'call i32 @"{n}"(' in text for n in _ARG)
+    return any(f'call i32 @"{n}"(' in text for n in _ARG) or any(
+        f'call {{{t}, i64}} @"{n}"(' in text for n, t in GET.values()
+    )
 
 
 def _text() -> str:
@@ -173,7 +209,83 @@ define i32 @"{OBJ}"(i64 %d, i64 %ent, i64 %key, i64 %v) {{
   ret i32 %r
 }}
 """)
+    out.append(_reads(lay))
     return "\n".join(out)
+
+
+def _reads(lay: Any) -> str:
+    """The read helpers (module docstring): `{value, object}`, object 0 to fail."""
+    head = """
+declare i64 @_PyDict_GetItem_KnownHash(i64, i64, i64)
+declare i64 @PyLong_AsLongLongAndOverflow(i64, i32*)
+@PyLong_Type = external global i8
+@PyFloat_Type = external global i8
+@_Py_TrueStruct = external global i8
+@_Py_FalseStruct = external global i8
+"""
+    # Each: the lookup (0: missing), the exact type (a subclass or another
+    # type fails, as the inline checks), then the value.
+    find = """  %o = call i64 @_PyDict_GetItem_KnownHash(i64 %d, i64 %key, i64 %h)
+  %none = icmp eq i64 %o, 0
+  br i1 %none, label %fail, label %found
+found:"""
+    typ = f"""  %tp = add i64 %o, {lay.type}
+  %pt = inttoptr i64 %tp to i64*
+  %t = load i64, i64* %pt"""
+    return (
+        head
+        + f"""
+define {{i64, i64}} @"{GET["i"][0]}"(i64 %d, i64 %key, i64 %h) {{
+  %ovf = alloca i32
+{find}
+{typ}
+  %isint = icmp eq i64 %t, ptrtoint (i8* @PyLong_Type to i64)
+  br i1 %isint, label %int, label %fail
+int:
+  %v = call i64 @PyLong_AsLongLongAndOverflow(i64 %o, i32* %ovf)
+  %f = load i32, i32* %ovf
+  %big = icmp ne i32 %f, 0
+  br i1 %big, label %fail, label %ok
+ok:
+  %r0 = insertvalue {{i64, i64}} undef, i64 %v, 0
+  %r1 = insertvalue {{i64, i64}} %r0, i64 %o, 1
+  ret {{i64, i64}} %r1
+fail:
+  ret {{i64, i64}} zeroinitializer
+}}
+
+define {{double, i64}} @"{GET["f"][0]}"(i64 %d, i64 %key, i64 %h) {{
+{find}
+{typ}
+  %isf = icmp eq i64 %t, ptrtoint (i8* @PyFloat_Type to i64)
+  br i1 %isf, label %ok, label %fail
+ok:
+  %fp = add i64 %o, {lay.float_val}
+  %pf = inttoptr i64 %fp to double*
+  %v = load double, double* %pf
+  %r0 = insertvalue {{double, i64}} undef, double %v, 0
+  %r1 = insertvalue {{double, i64}} %r0, i64 %o, 1
+  ret {{double, i64}} %r1
+fail:
+  ret {{double, i64}} zeroinitializer
+}}
+
+define {{i64, i64}} @"{GET["b"][0]}"(i64 %d, i64 %key, i64 %h) {{
+{find}
+  %t = icmp eq i64 %o, ptrtoint (i8* @_Py_TrueStruct to i64)
+  %f = icmp eq i64 %o, ptrtoint (i8* @_Py_FalseStruct to i64)
+  %either = or i1 %t, %f
+  br i1 %either, label %ok, label %fail
+ok:
+  %v = zext i1 %t to i64
+  %r0 = insertvalue {{i64, i64}} undef, i64 %v, 0
+  %r1 = insertvalue {{i64, i64}} %r0, i64 %o, 1
+  ret {{i64, i64}} %r1
+fail:
+  ret {{i64, i64}} zeroinitializer
+}}
+"""
+    )
 
 
 def compile_once(llvm: Any) -> list:
@@ -189,14 +301,16 @@ def compile_once(llvm: Any) -> list:
                     name,
                     ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value,
                 )
+            for name, obj in _TYPES:
+                llvm.add_symbol(name, id(obj))
             stores.register(llvm)  # (the version counter the entry write takes from)
             mod = llvm.parse_assembly(_text())
             mod.verify()
             engine = llvm.create_mcjit_compiler(mod, _target_machine())
             engine.finalize_object()
-            addrs = [(n, engine.get_function_address(n)) for n in _ARG]
+            addrs = [(n, engine.get_function_address(n)) for n in _NAMES]
             if not all(a for _, a in addrs):
-                raise RuntimeError("a field store helper is missing from its module")
+                raise RuntimeError("a field helper is missing from its module")
             _made.append((engine, addrs))
         return _made[0][1]
 
