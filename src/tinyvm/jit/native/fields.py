@@ -31,7 +31,13 @@ than a per-class slot layout):
   method or raises its own TypeError with its trace;
 - the value is unboxed as arrays.py does for elements (the same code:
   compact ints inline, floats' ob_fval, bools by address), a value of
-  another type being a failure exit there too.
+  another type being a failure exit there too;
+- a scalar read (int, float, bool: `scalar_read`) keeps only its fast path
+  inline (the entry found, a value of the field's type, an int of at most
+  two digits); the lookup's call, the missing field, another type and a
+  big int's unboxing are one call of `tvm.fget.i`/`.f`/`.b` (fieldslow.py,
+  compiled once per process) returning the value and the object it read
+  (0: fail at the get_field), which a store that follows takes over.
 
 Writes (`set_field_proven`: the checker proved the value's type; an effect
 in Typed.effects): the old value is looked up as above (missing: a failure

@@ -1,4 +1,4 @@
-"""Slow paths of field stores compiled once per process and called by name: `tvm.fset.i`, `.f`, `.o`.
+"""Slow paths of field stores and reads compiled once per process and called by name: `tvm.fset.i`, `.f`, `.o`, `tvm.fget.i`, `.f`, `.b`.
 
 A field store's fast path stays inline (fields.py, stores.py): a float or
 an int the dict entry alone holds is overwritten in place, a reference (or
@@ -34,6 +34,27 @@ result is 0, or not 0 when boxing ran out of memory or PyDict_SetItem
 failed (never for an existing key): the caller's failure exit at the
 store's exact pc, before anything is stored (the interpreter's store runs
 again and raises). Reference counts are the inline code's exactly.
+
+Field reads' slow paths the same way (fields.scalar_read): the inline
+read keeps the entry at the field's template index when it holds the key
+and a value of the field's type (an int of at most two digits); anything
+else (the entry not there, another layout, a missing field, another type,
+an int of more digits) is one call returning `{value, object}`:
+
+- `{i64, i64} tvm.fget.i(dict, key, hash)`: `_PyDict_GetItem_KnownHash`,
+  an exact int (`PyLong_Type`: a bool is not one, as the inline check),
+  `PyLong_AsLongLongAndOverflow`;
+- `{double, i64} tvm.fget.f(...)`: an exact float, its ob_fval;
+- `{i64, i64} tvm.fget.b(...)`: True (1) or False (0) by address.
+
+The object is the value's (borrowed, as the inline read's), 0 when the
+field is missing, of another type or beyond int64: the caller's failure
+exit at the get_field (the interpreter reads again and raises or makes a
+bound method, as before). A store after the read takes the object over
+with entry 0 (its helper then calls PyDict_SetItem: exact, rare). The
+helpers take no reference and raise nothing (an exact int's or float's
+conversion cannot fail otherwise), so reference counts are the inline
+code's.
 
 Bound by name (`llvm.add_symbol`, as outofline.py's `tvm.make`) before
 MCJIT links an object that calls one (engine.finish: `register`), so a
