@@ -106,6 +106,17 @@ def test_fuel_identical_on_three_tiers() -> None:
     assert any(line.startswith("jit: native run in") for line in got[2]), got[2]
 
 
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ("--gc-stress", "--gc-verify"),
+        ("--gc", "incremental", "--gc-stress", "--gc-verify"),
+    ],
+)
+def test_constructions_under_gc_stress(mode: tuple[str, ...]) -> None:
+    same(POINTS.replace("run(300)", "run(40)"), "run", extra=mode)
+
+
 def test_defaults_that_are_expressions_run_on_the_interpreter() -> None:
     # b's default names a (LOAD_MISSING at the call site): that call runs g on
     # the interpreter, which evaluates the default; the calls passing both
