@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
+from . import arraymaker, construct, defaults, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -121,6 +121,7 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
             meter(fn, code)
     except Unsupported as e:
         raise NotEligible(str(e)) from None
+    defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
     ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
