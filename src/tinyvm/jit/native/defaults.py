@@ -31,9 +31,9 @@ A call that does leave a parameter out never reaches this code:
   interpreter runs the call, its default evaluated by the bytecode --
   expressions, earlier parameters, side effects, errors and fuel exactly
   its own;
-- from native code, a `missing` argument is `any`, so the call does not
-  match the callee's parameter types (objects.call_matches, construct.py's
-  arity and argument checks) and is a call out.
+- from native code: a caller that passes the marker (`missing`, LOAD_MISSING)
+  is not native (select.py: "a call leaves out a parameter whose default is
+  not a constant"); the interpreter or the Python JIT runs it.
 
 Other defaulted parameters (objects, strings, `any`, nilable types) stay
 `any` and the function is not native, as before ("parameter of type any");
