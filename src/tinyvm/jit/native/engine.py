@@ -100,10 +100,14 @@ MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves
 # folded) redo them. Measured (docs/native.md, "Compile time"): without them
 # the machine code of all 33 functions AWFY compiles was byte for byte the same
 # but for gvn's (Towers.benchmark: 48 bytes more, run once per iteration), and
-# they were 0.5-1 ms of a Mandelbrot loop's 3.9 ms of TinyVM IR work. (licm
-# stays: LLVM's pass list has no loop pass; range removes overflow checks
-# LLVM cannot; prune-states, escape and dce shape what native code supports.)
-NATIVE_SKIPS = ("sccp", "copy-prop", "gvn")
+# they were 0.5-1 ms of a Mandelbrot loop's 3.9 ms of TinyVM IR work. licm
+# too (session 28, helper ncomp6): the code generator's MachineLICM hoists
+# what it hoisted; without it the machine code of the 24 functions AWFY
+# compiles and of benchmarks.native_compile's 8 was byte for byte the same,
+# and it was 0.2-0.6 ms of the Mandelbrot loop's. (range stays: it removes
+# overflow checks LLVM cannot, fib's code differs without it; prune-states,
+# escape and dce shape what native code supports.)
+NATIVE_SKIPS = ("sccp", "copy-prop", "gvn", "licm")
 
 
 def jit_pipeline_plain() -> list[str]:
