@@ -22,7 +22,16 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, cli, module_texts, native, outcome, same, used
+from native_helpers import (
+    both,
+    cli,
+    fresh_processes,
+    module_texts,
+    native,
+    outcome,
+    same,
+    used,
+)
 
 from tinyvm.api import VM
 
@@ -57,7 +66,8 @@ def test_loop_free_functions_take_the_countdown_in_a_register() -> None:
     assert code == 0, out
     out = out.split("--- LLVM IR after optimization")[0]
     assert "define internal {i64, i64} @f0(i64* %ctx, i64 %cd, i64 %v1)" in out  # (no depth: the budget and the stack, calls.py)
-    assert "load i64, i64* %ctx\n" not in out.split("define internal i64 @budget")[0]  # (no countdown in memory inside fib, only in its slow path)
+    assert "load i64, i64* %ctx\n" not in out.split("define i32 @entry")[0]  # (no countdown in memory inside fib, only in its slow path, tvm.budget)
+    assert "@budget(" not in out and out.count("= call i64 %bfn.") == 4  # (the slow path is tvm.budget, once per process, through ctx[BUDGET]: a call per call site of fib and of its inlined copy)
     out = cli(["jit-dump", "--native", "-e", MIXED])[1]
     tri = out.split("--- fn tri: native ---")[1].split("--- fn ")[0]
     assert "{i64, i64} @f0(" not in tri and "%ctx = bitcast i64* %ent.ctx" in tri  # (tri has loops: ctx[0]; its body is @entry's, entries.py)
@@ -251,3 +261,27 @@ def test_the_stack_measure_never_allows_more_than_the_guest_depth(n: int) -> Non
     assert got["off"] == got["native-eager"], got
     assert ("StackOverflow" in got["off"][1]) == (n > 185), got  # (185 frames of the chain and fib(12)'s 13 fit in 200)
     assert native("go", log), log
+
+
+def test_the_budget_helper_runs_from_cached_code_in_a_fresh_process(tmp_path) -> None:
+    # tvm.budget (calls.py) is compiled once per process and reached through
+    # ctx[BUDGET]: a cache hit in a new process must set it too. fib(27)'s
+    # 630k calls and the sums' depths run out of the budget (the poll, the
+    # depth measured by the stack): the result, then the interpreter's
+    # overflow at the same frame.
+    src = FIB + """
+fn sum(n: int) -> int {
+  if n == 0 { return 0 }
+  return n + sum(n - 1)
+}
+print(fib(27))
+print(sum(300))
+print(sum(5000))
+"""
+    want = cli(["run", "--max-depth", "1000", "-e", src])
+    runs = fresh_processes(src, tmp_path / "cache", "--max-depth", "1000")
+    for r in runs:
+        rest = "".join(x + "\n" for x in r.stderr.splitlines() if not x.startswith("jit: "))
+        assert (r.returncode, r.stdout, rest) == want, r
+    assert want[1] == "196418\n45150\n" and "overflow" in want[2].lower(), want
+    assert any(x.startswith("jit: native sum in ") and "cache hit" in x for x in runs[1].stderr.splitlines()), runs[1].stderr

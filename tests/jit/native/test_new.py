@@ -222,8 +222,9 @@ def test_field_initialisers_count_the_interpreters_fuel(n: int) -> None:
 
 
 def test_falls_back_for_non_native_initialisers_and_defaults() -> None:
-    # An init with a default parameter and a `$fields` that is not native
-    # (a string default): the construction is a call out, the VM makes it.
+    # A `$fields` that is not native (a string default): the construction
+    # is a call out, the VM makes it. (D's init with a default parameter was
+    # one too; it is native now: defaults.py, test_native_defaults.py.)
     src = """
 class F { var a: int = 3
   var s: string = "x" + "y" }

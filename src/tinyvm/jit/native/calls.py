@@ -29,8 +29,8 @@ block's value is known from its predecessors').
 Where it ticks: at each native *call* such a function makes (`call_tick`:
 `dec; jle`), not at its entry. What the register does not hold is in
 memory: ctx[0] keeps the rest of the countdown (countdown = ctx[0] +
-budget) and ctx[STACK] a stack limit. At 0, `@budget` (out of line, one per
-module) asks the poll when the countdown is out, measures the depth left
+budget) and ctx[STACK] a stack limit. At 0, `tvm.budget` (out of line, one per
+process, called through ctx[BUDGET]) asks the poll when the countdown is out, measures the depth left
 for the callee by the stack pointer (`room`, a lower bound: see `levels`
 and docs/native.md "The budget"), leaves to the frame state of the call
 when either is used up (the interpreter makes the call again), and else
@@ -58,6 +58,7 @@ exits: exact); the copy's calls test the base case themselves (peel.py).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ...ir.nodes import Block, Instr
@@ -232,15 +233,27 @@ def room(em: Any) -> str:
     return r
 
 
-def budget_text(g: int) -> str:
-    """`i64 @budget(ctx, b)`, the slow path of call_tick, once per module
-    (out of line: each call site only tests the budget and calls it): the
-    countdown (ctx[0] + b) at 0 asks the poll callback; then the native
-    depth left for the callee, measured by the stack pointer (`room`; the
+BUDGET = 19  # (ctx word: the address of `tvm.budget`, the per-process slow path of call_tick)
+BUDGET_VERSION = "budget 1"  # (Codegen.identity: bump when what tvm.budget does changes)
+
+_budget_lock = threading.Lock()
+_budget_made: list = []  # [(MCJIT engine, address)] once compiled in this process
+
+
+def budget_text() -> str:
+    """`i64 tvm.budget(ctx, b, g)`, the slow path of call_tick, compiled once
+    per process (`budget_address`) and called through ctx[BUDGET], not by
+    name, so a module calling it keeps the small code model (nearcalls.py):
+    each module's own `@budget` function cost the code generator ~0.3 ms
+    (docs/native.md "Compile time", round 6). The countdown (ctx[0] + b) at
+    0 asks the poll callback; then the native depth left for the callee,
+    measured by the stack pointer with the module's G = `g` (`room`; the
     helper's own frame makes it smaller still: safe). Returns the new
     budget, min(countdown, room), its rest of the countdown in ctx[0]; or
     <= 0: leave (the poll said stop, or no depth is left)."""
-    return f"""define internal i64 @budget(i64* %ctx, i64 %b1) noinline optnone {{  ; (not `cold`: that section would need a relocation, nearcalls.py; `optnone`: the code generator's O0 path for a function run every ~10000 calls, -0.7 ms of fib's compilation)
+    return f"""declare i64 @llvm.read_register.i64(metadata)
+
+define i64 @tvm.budget(i64* %ctx, i64 %b1, i64 %g) noinline {{
 entry:
   %x = load i64, i64* %ctx
   %c = add i64 %x, %b1
@@ -259,7 +272,7 @@ have:
   %c2 = phi i64 [ %c, %entry ], [ %npv, %poll ]
   store i64 %c2, i64* %ctx
   %sp = call i64 @llvm.read_register.i64(metadata !1)
-  %gs = mul i64 %sp, {g}
+  %gs = mul i64 %sp, %g
   %lp = getelementptr i64, i64* %ctx, i64 {STACK}
   %lim = load i64, i64* %lp
   %d = sub i64 %gs, %lim
@@ -273,7 +286,33 @@ ok:
   store i64 %rest, i64* %ctx
   ret i64 %b2
 }}
+
+!1 = !{{!"rsp"}}
 """
+
+
+def uses_budget(text: str) -> bool:
+    """Whether the module of LLVM IR `text` calls `tvm.budget` (call_tick)."""
+    return "%bfn." in text
+
+
+def budget_address(llvm: Any) -> int:
+    """The address of `tvm.budget` in this process, compiled at the first
+    call (thread-safe: the worker and the VM thread may race). Per process,
+    as outofline.py's `tvm.make`: the engine holding it lives as long."""
+    with _budget_lock:
+        if not _budget_made:
+            from .codegen import _target_machine
+
+            mod = llvm.parse_assembly(budget_text())
+            mod.verify()
+            engine = llvm.create_mcjit_compiler(mod, _target_machine())
+            engine.finalize_object()
+            addr = engine.get_function_address("tvm.budget")
+            if not addr:
+                raise RuntimeError("no tvm.budget in its module")
+            _budget_made.append((engine, addr))
+        return _budget_made[0][1]
 
 
 def call_tick(em: Any, i: Instr) -> None:
@@ -291,8 +330,11 @@ def call_tick(em: Any, i: Instr) -> None:
     pre = em.cur
     L.append(f"  br i1 {z}, label %{slow}, label %{cont}, !prof !0")
     em.label(slow)
-    b2 = em.tmp("cd")
-    L.append(f"  {b2} = call i64 @budget(i64* %ctx, i64 {b1})")
+    b2, bp, bw, bf = em.tmp("cd"), em.tmp(), em.tmp(), em.tmp("bfn")
+    L.append(f"  {bp} = getelementptr i64, i64* %ctx, i64 {BUDGET}")
+    L.append(f"  {bw} = load i64, i64* {bp}")
+    L.append(f"  {bf} = inttoptr i64 {bw} to i64 (i64*, i64, i64)*")
+    L.append(f"  {b2} = call i64 {bf}(i64* %ctx, i64 {b1}, i64 {levels(em.names)})")
     em.exit_if_stop(b2, exit_state(i.state, em.ty.types, reason="poll or native depth at a call"))
     back = em.cur
     L.append(f"  br label %{cont}")

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from . import fieldslow, nearcalls, outofline
+from . import calls, fieldslow, nearcalls, outofline
 
 _llvm: Any = None
 
@@ -156,6 +156,7 @@ class Codegen:
                 nearcalls.RULE,
                 outofline.VERSION,
                 fieldslow.VERSION,
+                calls.BUDGET_VERSION,
             ]
         )
 

@@ -38,7 +38,9 @@ native code can construct instances. This module types and lowers:
   against the class init declares for it (`_declared_param`). Arity is checked here, at compile
   time: a class whose init does not take these arguments is a call out.
 - **Fallback**: a native init (the Error classes), an init with free
-  variables or defaults, or an init/`$fields` that is not native with
+  variables or a default native code does not assume passed (an object,
+  string or optional parameter: defaults.py; a scalar or array default
+  is typed as declared, the call site passing every argument), or an init/`$fields` that is not native with
   these argument types: the construction is a *call out* (Typed.effects: native code
   leaves before it, the VM constructs, and the function comes back in at
   its next loop header). Its result is still typed "p": the code after a

@@ -829,8 +829,6 @@ def emit_module(
             skip.add(e.h)
             del table[n0:]
     parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
-    if reg:
-        parts.append(calls.budget_text(calls.levels(names)))
     wrappers = []  # (the OSR wrappers, unless @entry takes their entries: entries.py)
     for r in regs:
         osr[r.h.pc] = r.es

@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, construct, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
+from . import arraymaker, calls, construct, defaults, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -100,10 +100,14 @@ MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves
 # folded) redo them. Measured (docs/native.md, "Compile time"): without them
 # the machine code of all 33 functions AWFY compiles was byte for byte the same
 # but for gvn's (Towers.benchmark: 48 bytes more, run once per iteration), and
-# they were 0.5-1 ms of a Mandelbrot loop's 3.9 ms of TinyVM IR work. (licm
-# stays: LLVM's pass list has no loop pass; range removes overflow checks
-# LLVM cannot; prune-states, escape and dce shape what native code supports.)
-NATIVE_SKIPS = ("sccp", "copy-prop", "gvn")
+# they were 0.5-1 ms of a Mandelbrot loop's 3.9 ms of TinyVM IR work. licm
+# too (session 28, helper ncomp6): the code generator's MachineLICM hoists
+# what it hoisted; without it the machine code of the 24 functions AWFY
+# compiles and of benchmarks.native_compile's 8 was byte for byte the same,
+# and it was 0.2-0.6 ms of the Mandelbrot loop's. (range stays: it removes
+# overflow checks LLVM cannot, fib's code differs without it; prune-states,
+# escape and dce shape what native code supports.)
+NATIVE_SKIPS = ("sccp", "copy-prop", "gvn", "licm")
 
 
 def jit_pipeline_plain() -> list[str]:
@@ -121,6 +125,7 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
             meter(fn, code)
     except Unsupported as e:
         raise NotEligible(str(e)) from None
+    defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
     ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
@@ -193,6 +198,7 @@ class Compiled:
     cache: str = "off"  # "hit", "miss" or "off" (no disk cache)
     background: bool = False
     allocs: bool = False  # (Prepared.allocs)
+    budget: int = 0  # the address of tvm.budget when its code calls it (ctx[calls.BUDGET]: calls.py)
     osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
 
     @property
@@ -294,6 +300,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
         if outofline.calls(prep.text):
             outofline.register(codegen.llvm)
         fieldslow.register(codegen.llvm, prep.text)  # (field stores' slow paths, if it calls one)
+    budget = calls.budget_address(codegen.llvm) if calls.uses_budget(prep.text) else 0  # (ctx[calls.BUDGET], set by _done)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -308,6 +315,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     comp.osr = osr
     comp.osr_tags = prep.osr_tags
     comp.allocs = prep.allocs
+    comp.budget = budget
     return comp
 
 
@@ -372,7 +380,7 @@ class NativeTier:
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
         self.warm_up = warmup.start(self.worker) if background else None  # (LLVM's first-use costs on the worker: warmup.py)
-        self.ctx = (ctypes.c_int64 * 19)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit)
+        self.ctx = (ctypes.c_int64 * 20)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit, tvm.budget)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -476,6 +484,8 @@ class NativeTier:
         if need > len(self.buf):
             self.buf = (ctypes.c_int64 * need)()
         self.compiled[comp.code] = comp
+        if comp.budget:
+            self.ctx[calls.BUDGET] = comp.budget  # (the address of tvm.budget, which its call_ticks call: calls.py)
         self.stats["native"] += 1
         if comp.cache == "hit":
             self.stats["cache_hits"] += 1

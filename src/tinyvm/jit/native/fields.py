@@ -665,7 +665,7 @@ class FieldLowering:
         one call of fieldslow's `tvm.fget.<m>` (the lookup by hash, the
         type check and the unboxing) and its failure exit at i: ~4 blocks a
         read where the lookup's call, the missing field's exit and a big
-        int's unboxing took ~7 (docs/native.md, "Compile time", round 7)."""
+        int's unboxing took ~7 (docs/native.md, "Compile time", round 8)."""
         from . import fieldslow
         from .arrays import _FALSE, _FLOAT_T, _INT_T, _TRUE
 

@@ -278,6 +278,8 @@ def _array_type(i: Instr, a: list, ty: Typed) -> str | None:
 def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str:
     op = i.op
     a = [types[x] for x in i.args]
+    if op == "missing":  # (LOAD_MISSING: the callee evaluates the default, on the interpreter: defaults.py)
+        raise NotEligible("a call leaves out a parameter whose default is not a constant")
     if op not in WHITELIST or op in ("phi", "param"):
         raise NotEligible(f"uses {op}")
     if op in ("eq", "ne") and objects.compare_type(i, a, ty) is not None:

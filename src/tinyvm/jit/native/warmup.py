@@ -28,7 +28,7 @@ from .worker import CompileWorker, Job
 
 
 def _steps() -> list:
-    from . import codegen, fieldslow, outofline
+    from . import calls, codegen, fieldslow, outofline
 
     llvm = codegen.load_llvm()
 
@@ -40,7 +40,7 @@ def _steps() -> list:
                 llvm.parse_assembly(outofline._text()), codegen._target_machine()
             )
 
-    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm))]
+    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm), calls.budget_address(llvm))]
 
 
 def start(worker: CompileWorker) -> Job:
