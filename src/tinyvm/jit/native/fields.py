@@ -687,7 +687,8 @@ class FieldLowering:
         L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
         L.append(f"  {ok} = and i1 {usable}, {c3}")
         probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
-        L.append(f"  br i1 {ok}, label %{probe}, label %{slow}")
+        L.append(f"  {ok}.n = xor i1 {ok}, true")
+        L.append(f"  br i1 {ok}.n, label %{slow}, label %{probe}, !prof !0")  # (the slow path unlikely: out of the hot path's way)
         em.label(probe)
         L.append(f"  {ent} = add i64 {base}, {16 * k}")
         ek, ev = arr.load(ent, 0), arr.load(ent, 8)
@@ -704,7 +705,8 @@ class FieldLowering:
             some, hit, typed = em.tmp(), em.tmp(), em.tmp("ftype")[1:]
             L.append(f"  {some} = icmp ne i64 {ev}, 0")
             L.append(f"  {hit} = and i1 {same}, {some}")
-            L.append(f"  br i1 {hit}, label %{typed}, label %{slow}")
+            L.append(f"  {hit}.n = xor i1 {hit}, true")
+            L.append(f"  br i1 {hit}.n, label %{slow}, label %{typed}, !prof !0")  # (the slow path unlikely: out of the hot path's way)
             em.label(typed)
             typ = arr.load(ev, lay.type)
             if m == "f":
@@ -713,7 +715,8 @@ class FieldLowering:
             else:
                 x = self._small_int(ev, typ, good, _INT_T)
         fast = em.cur
-        L.append(f"  br i1 {good}, label %{join}, label %{slow}")
+        L.append(f"  {good}.n = xor i1 {good}, true")
+        L.append(f"  br i1 {good}.n, label %{slow}, label %{join}, !prof !0")  # (the slow path unlikely: out of the hot path's way)
         em.label(slow)
         v, o = fieldslow.get(em, i, m, d, key, self.hash_of(i))
         if m == "b":
