@@ -659,9 +659,10 @@ class FieldLowering:
     def scalar_read(self, i: Instr, m: str, d: str, key: str) -> str:
         """%v<i> = field i's value of machine type m (i, f, b) in dict d, and
         the object it was read from (borrowed; self.entry: its entry's
-        address, or 0), for a store that follows. One branch inline: the
-        entry at the field's template index (as lookup) holds the key and a
-        value of that type (an int of at most two digits); anything else,
+        address, or 0), for a store that follows. Inline, the fast path
+        only (its branches to the call marked unlikely): the entry at the
+        field's template index (as lookup) holds the key and a value of
+        that type (an int of at most two digits); anything else,
         one call of fieldslow's `tvm.fget.<m>` (the lookup by hash, the
         type check and the unboxing) and its failure exit at i: ~4 blocks a
         read where the lookup's call, the missing field's exit and a big
