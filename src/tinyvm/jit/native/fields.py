@@ -635,7 +635,8 @@ class FieldLowering:
         L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
         L.append(f"  {ok} = and i1 {usable}, {c3}")
         probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
-        L.append(f"  br i1 {ok}, label %{probe}, label %{slow}")
+        L.append(f"  {ok}.n = xor i1 {ok}, true")
+        L.append(f"  br i1 {ok}.n, label %{slow}, label %{probe}, !prof !0")  # (the call unlikely: out of the hot path's way, as scalar_read's)
         em.label(probe)
         L.append(f"  {ent} = add i64 {base}, {16 * k}")
         ek, ev = arr.load(ent, 0), arr.load(ent, 8)
@@ -644,7 +645,8 @@ class FieldLowering:
         L.append(f"  {some} = icmp ne i64 {ev}, 0")
         L.append(f"  {hit} = and i1 {same}, {some}")
         fast = em.cur
-        L.append(f"  br i1 {hit}, label %{join}, label %{slow}")
+        L.append(f"  {hit}.n = xor i1 {hit}, true")
+        L.append(f"  br i1 {hit}.n, label %{slow}, label %{join}, !prof !0")  # (the call unlikely: out of the hot path's way, as scalar_read's)
         em.label(slow)
         called = em.tmp("fv")
         L.append(f"  {called} = call i64 @_PyDict_GetItem_KnownHash(i64 {d}, i64 {key}, i64 {self.hash_of(i)})")
