@@ -196,27 +196,7 @@ class ArrayLowering:
         # type's object is read as `tvm.notint`, whose size (3 digits) takes
         # the slow path with big ints, where it overflows (PRELUDE): one
         # branch for both checks ("Compile time" in docs/native.md).
-        isint, o = em.tmp(), em.tmp("int")
-        L.append(f"  {isint} = icmp eq i64 {typ}, {_INT_T}")
-        L.append(f'  {o} = select i1 {isint}, i64 {e}, i64 ptrtoint ([8 x i64]* @"tvm.notint" to i64)')
-        e = o
-        sz = self.load(e, lay.long_size)
-        d0, d1 = self.load(e, lay.long_digit, "i32"), self.load(e, lay.long_digit + 4, "i32")
-        neg, nsz, mag, x0, x1, s1, two, m1, zero, m, nm, fast = (em.tmp() for _ in range(12))
-        L.append(f"  {neg} = icmp slt i64 {sz}, 0")
-        L.append(f"  {nsz} = sub i64 0, {sz}")
-        L.append(f"  {mag} = select i1 {neg}, i64 {nsz}, i64 {sz}")
-        L.append(f"  {x0} = zext i32 {d0} to i64")
-        L.append(f"  {x1} = zext i32 {d1} to i64")
-        L.append(f"  {s1} = shl i64 {x1}, {lay.digit_bits}")
-        L.append(f"  {two} = or i64 {x0}, {s1}")
-        L.append(f"  {m1} = icmp eq i64 {mag}, 2")
-        L.append(f"  {m} = select i1 {m1}, i64 {two}, i64 {x0}")
-        L.append(f"  {zero} = icmp eq i64 {mag}, 0")
-        L.append(f"  {nm} = sub i64 0, {m}")
-        L.append(f"  {fast} = select i1 {neg}, i64 {nm}, i64 {m}")
-        v0 = em.tmp()
-        L.append(f"  {v0} = select i1 {zero}, i64 0, i64 {fast}")
+        v0, mag, e = self.small_int(e, typ)
         big = em.tmp("big")
         L.append(f"  {big} = icmp ugt i64 {mag}, 2")
         slow, join = em.tmp("slow")[1:], em.tmp("join")[1:]
@@ -233,6 +213,35 @@ class ArrayLowering:
         L.append(f"  br label %{join}")
         em.label(join)
         L.append(f"  {r} = phi i64 [ {v0}, %{here} ], [ {sv}, %{back} ]")
+
+    def small_int(self, e: str, typ: str, int_t: str = _INT_T) -> tuple[str, str, str]:
+        """Int object e (of type typ: int_t when it is an int) read inline:
+        (its value when it has at most two digits, its digit count, the
+        object read -- e, or `tvm.notint` for another type's, whose 3 digits
+        send it to the caller's slow path). Shared by element reads (read)
+        and field reads (fields.py)."""
+        em, lay = self.em, self.lay
+        L = em.lines
+        isint, o = em.tmp(), em.tmp("int")
+        L.append(f"  {isint} = icmp eq i64 {typ}, {int_t}")
+        L.append(f'  {o} = select i1 {isint}, i64 {e}, i64 ptrtoint ([8 x i64]* @"tvm.notint" to i64)')
+        sz = self.load(o, lay.long_size)
+        d0, d1 = self.load(o, lay.long_digit, "i32"), self.load(o, lay.long_digit + 4, "i32")
+        neg, nsz, mag, x0, x1, s1, two, m1, zero, m, nm, fast, v = (em.tmp() for _ in range(13))
+        L.append(f"  {neg} = icmp slt i64 {sz}, 0")
+        L.append(f"  {nsz} = sub i64 0, {sz}")
+        L.append(f"  {mag} = select i1 {neg}, i64 {nsz}, i64 {sz}")
+        L.append(f"  {x0} = zext i32 {d0} to i64")
+        L.append(f"  {x1} = zext i32 {d1} to i64")
+        L.append(f"  {s1} = shl i64 {x1}, {lay.digit_bits}")
+        L.append(f"  {two} = or i64 {x0}, {s1}")
+        L.append(f"  {m1} = icmp eq i64 {mag}, 2")
+        L.append(f"  {m} = select i1 {m1}, i64 {two}, i64 {x0}")
+        L.append(f"  {zero} = icmp eq i64 {mag}, 0")
+        L.append(f"  {nm} = sub i64 0, {m}")
+        L.append(f"  {fast} = select i1 {neg}, i64 {nm}, i64 {m}")
+        L.append(f"  {v} = select i1 {zero}, i64 0, i64 {fast}")
+        return v, mag, o
 
     def write(self, i: Instr, kind: str, a: str, value: Instr) -> None:
         """Store `value` (kind i/f/b) at slot address `a`, reference counts exact."""

@@ -740,29 +740,8 @@ class FieldLowering:
         """The value of int object e (of type typ) when it has at most two
         digits (then `good`), as arrays.read's fast path; another type's
         object is read as `tvm.notint` (3 digits: not good)."""
-        em, arr = self.em, self.arr
-        lay = arr.lay
-        L = em.lines
-        isint, o = em.tmp(), em.tmp("int")
-        L.append(f"  {isint} = icmp eq i64 {typ}, {int_t}")
-        L.append(f'  {o} = select i1 {isint}, i64 {e}, i64 ptrtoint ([8 x i64]* @"tvm.notint" to i64)')
-        sz = arr.load(o, lay.long_size)
-        d0, d1 = arr.load(o, lay.long_digit, "i32"), arr.load(o, lay.long_digit + 4, "i32")
-        neg, nsz, mag, x0, x1, s1, two, m1, zero, mm, nm, fast, v = (em.tmp() for _ in range(13))
-        L.append(f"  {neg} = icmp slt i64 {sz}, 0")
-        L.append(f"  {nsz} = sub i64 0, {sz}")
-        L.append(f"  {mag} = select i1 {neg}, i64 {nsz}, i64 {sz}")
-        L.append(f"  {x0} = zext i32 {d0} to i64")
-        L.append(f"  {x1} = zext i32 {d1} to i64")
-        L.append(f"  {s1} = shl i64 {x1}, {lay.digit_bits}")
-        L.append(f"  {two} = or i64 {x0}, {s1}")
-        L.append(f"  {m1} = icmp eq i64 {mag}, 2")
-        L.append(f"  {mm} = select i1 {m1}, i64 {two}, i64 {x0}")
-        L.append(f"  {zero} = icmp eq i64 {mag}, 0")
-        L.append(f"  {nm} = sub i64 0, {mm}")
-        L.append(f"  {fast} = select i1 {neg}, i64 {nm}, i64 {mm}")
-        L.append(f"  {v} = select i1 {zero}, i64 0, i64 {fast}")
-        L.append(f"  {good} = icmp ule i64 {mag}, 2")
+        v, mag, _ = self.arr.small_int(e, typ, int_t)
+        self.em.lines.append(f"  {good} = icmp ule i64 {mag}, 2")
         return v
 
     def table(self, i: Instr, d: str) -> tuple:
