@@ -618,7 +618,7 @@ class FieldLowering:
         index in the record type); the entry's key is compared with the
         interned name (the guard). Anything else (another layout, a split
         table, another class's or record's order) takes the call."""
-        em, arr = self.em, self.arr
+        em = self.em
         L = em.lines
         k = field_index(em.ty, i.args[0], i.attrs[0]) if self.lay.fast else None
         if k is None:
@@ -631,15 +631,7 @@ class FieldLowering:
         # they depend on nothing but the table's start (a linked list's
         # `x = x.next`: the select form, one branch, made each step wait
         # for the table's checks, List 13% slower).
-        c3, ok, ent = em.tmp(), em.tmp(), em.tmp("fent")
-        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
-        L.append(f"  {ok} = and i1 {usable}, {c3}")
-        probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
-        L.append(f"  {ok}.n = xor i1 {ok}, true")
-        L.append(f"  br i1 {ok}.n, label %{slow}, label %{probe}, !prof !0")  # (the call unlikely: out of the hot path's way, as scalar_read's)
-        em.label(probe)
-        L.append(f"  {ent} = add i64 {base}, {16 * k}")
-        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        ent, ek, ev, slow, join = self._entry_at(k, usable, nent, base)
         same, some, hit = em.tmp(), em.tmp(), em.tmp()
         L.append(f"  {same} = icmp eq i64 {ek}, {key}")
         L.append(f"  {some} = icmp ne i64 {ev}, 0")
@@ -686,15 +678,7 @@ class FieldLowering:
         # lookup's two branches (the entry's loads behind the first, the
         # value's behind the second: the select forms, one branch, made the
         # loads wait for the checks, NBody ~10% slower), then the type's.
-        c3, ok, ent = em.tmp(), em.tmp(), em.tmp("fent")
-        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
-        L.append(f"  {ok} = and i1 {usable}, {c3}")
-        probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
-        L.append(f"  {ok}.n = xor i1 {ok}, true")
-        L.append(f"  br i1 {ok}.n, label %{slow}, label %{probe}, !prof !0")  # (the slow path unlikely: out of the hot path's way)
-        em.label(probe)
-        L.append(f"  {ent} = add i64 {base}, {16 * k}")
-        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        ent, ek, ev, slow, join = self._entry_at(k, usable, nent, base)
         same, good = em.tmp(), em.tmp("fok")
         L.append(f"  {same} = icmp eq i64 {ek}, {key}")
         if m == "b":
@@ -743,6 +727,25 @@ class FieldLowering:
         v, mag, _ = self.arr.small_int(e, typ, int_t)
         self.em.lines.append(f"  {good} = icmp ule i64 {mag}, 2")
         return v
+
+    def _entry_at(self, k: int, usable: str, nent: str, base: str) -> tuple[str, str, str, str, str]:
+        """The first of a field probe's two branches: to a new block `slow`
+        (marked unlikely: out of the hot path's way) when the table is not
+        usable or has no entry k, else on to the entry's loads. Returns (the
+        entry's address, its key, its value, the slow label, a label for the
+        caller's join); the caller emits `slow` and `join`."""
+        em, arr = self.em, self.arr
+        L = em.lines
+        c3, ok, ent = em.tmp(), em.tmp(), em.tmp("fent")
+        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
+        L.append(f"  {ok} = and i1 {usable}, {c3}")
+        probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
+        L.append(f"  {ok}.n = xor i1 {ok}, true")
+        L.append(f"  br i1 {ok}.n, label %{slow}, label %{probe}, !prof !0")
+        em.label(probe)
+        L.append(f"  {ent} = add i64 {base}, {16 * k}")
+        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        return ent, ek, ev, slow, join
 
     def table(self, i: Instr, d: str) -> tuple:
         """The keys table's words, once per receiver where they dominate
