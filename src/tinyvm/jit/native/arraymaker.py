@@ -101,10 +101,9 @@ class ArrayMaker:
 
 def register(llvm: Any) -> None:
     """The C API functions of the inline path (resolved by MCJIT by name)."""
-    import ctypes
+    from .codegen import bind_c_api
 
-    for name in ("PySequence_Repeat", "PyType_GenericAlloc", "PyErr_Clear"):
-        llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
+    bind_c_api(llvm, ("PySequence_Repeat", "PyType_GenericAlloc", "PyErr_Clear"))
 
 
 _FAST: list = []

@@ -58,7 +58,6 @@ exits: exact); the copy's calls test the base case themselves (peel.py).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from ...ir.nodes import Block, Instr
@@ -236,8 +235,7 @@ def room(em: Any) -> str:
 BUDGET = 19  # (ctx word: the address of `tvm.budget`, the per-process slow path of call_tick)
 BUDGET_VERSION = "budget 1"  # (Codegen.identity: bump when what tvm.budget does changes)
 
-_budget_lock = threading.Lock()
-_budget_made: list = []  # [(MCJIT engine, address)] once compiled in this process
+_budget_made: list = []  # [(MCJIT engine, [(name, address)])] once compiled in this process (codegen.helper_module)
 
 
 def budget_text() -> str:
@@ -298,21 +296,11 @@ def uses_budget(text: str) -> bool:
 
 def budget_address(llvm: Any) -> int:
     """The address of `tvm.budget` in this process, compiled at the first
-    call (thread-safe: the worker and the VM thread may race). Per process,
-    as outofline.py's `tvm.make`: the engine holding it lives as long."""
-    with _budget_lock:
-        if not _budget_made:
-            from .codegen import _target_machine
+    call (codegen.helper_module: the worker and the VM thread may race). Per
+    process, as outofline.py's `tvm.make`: the engine holding it lives as long."""
+    from .codegen import helper_module
 
-            mod = llvm.parse_assembly(budget_text())
-            mod.verify()
-            engine = llvm.create_mcjit_compiler(mod, _target_machine())
-            engine.finalize_object()
-            addr = engine.get_function_address("tvm.budget")
-            if not addr:
-                raise RuntimeError("no tvm.budget in its module")
-            _budget_made.append((engine, addr))
-        return _budget_made[0][1]
+    return helper_module(llvm, _budget_made, budget_text(), ("tvm.budget",))[0][1]
 
 
 def call_tick(em: Any, i: Instr) -> None:

@@ -59,6 +59,41 @@ def _target_machine(cpu: str = "", features: str = "", codemodel: str = "jitdefa
     return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=CODEGEN_OPT, jit=True, codemodel=codemodel)
 
 
+def bind_c_api(llvm: Any, names: tuple[str, ...] | list[str]) -> None:
+    """Bind C API functions by name for MCJIT (`llvm.add_symbol`), so that
+    object code calling them holds no address of this process."""
+    import ctypes
+
+    for name in names:
+        llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
+
+
+# The per-process helper modules (outofline.py's `tvm.make`, fieldslow.py's
+# field helpers, calls.py's `tvm.budget`): one lock for all, since the
+# worker's warm-up and the VM thread may race to compile the same one.
+_helpers_lock = threading.RLock()
+
+
+def helper_module(llvm: Any, made: list, text: str, names: tuple[str, ...]) -> list[tuple[str, int]]:
+    """The (name, address) of each function `names` of LLVM IR `text`,
+    compiled at the first call and kept in the caller's list `made` (one
+    entry: the MCJIT engine that holds the code, for the process's life,
+    and the addresses); later calls return the same addresses. The symbols
+    `text` uses must be bound before (`bind_c_api`, `llvm.add_symbol`)."""
+    with _helpers_lock:
+        if not made:
+            mod = llvm.parse_assembly(text)
+            mod.verify()
+            engine = llvm.create_mcjit_compiler(mod, _target_machine())
+            engine.finalize_object()
+            addrs = [(n, engine.get_function_address(n)) for n in names]
+            missing = [n for n, a in addrs if not a]
+            if missing:
+                raise RuntimeError(f"{', '.join(missing)} missing from its helper module")
+            made.append((engine, addrs))
+        return made[0][1]
+
+
 def optimize(mod: Any, tm: Any, pb: Any = None, passes: tuple[str, ...] | str = PIPELINE) -> None:
     """passes (PIPELINE; "O2": LLVM's default O2 module pipeline, for
     comparison in benchmarks/native_compile.py) on mod. No fast-math flags

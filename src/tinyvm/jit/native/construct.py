@@ -65,7 +65,6 @@ a `$fields` for those not run yet.
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
 from ...heap.objects import Instance
@@ -460,8 +459,9 @@ PRELUDE = "declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)\ndeclare i32 @P
 
 def register(llvm: Any) -> None:
     """The C API function a construction calls (resolved by MCJIT by name)."""
-    for name in ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy", "PyList_Insert"):  # (PyDict_Copy: newinst.py; PyList_Insert: inserts.py)
-        llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
+    from .codegen import bind_c_api
+
+    bind_c_api(llvm, ("PyObject_Vectorcall", "PyList_Append", "PyDict_Copy", "PyList_Insert"))  # (PyDict_Copy: newinst.py; PyList_Insert: inserts.py)
 
 
 class InstanceMaker:

@@ -166,9 +166,9 @@ def field_layout() -> FieldLayout:
 
 def register(llvm: Any) -> None:
     """The C API functions field code calls (resolved by MCJIT by name)."""
-    api = ctypes.pythonapi
-    for name in ("_PyDict_GetItem_KnownHash", "PyDict_SetItem"):
-        llvm.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    from .codegen import bind_c_api
+
+    bind_c_api(llvm, ("_PyDict_GetItem_KnownHash", "PyDict_SetItem"))
     llvm.add_symbol("PyList_Type", id(list))
 
 

@@ -66,8 +66,6 @@ it or by the worker's warm-up (warmup.py). Its semantics are part of
 
 from __future__ import annotations
 
-import ctypes
-import threading
 from typing import Any
 
 VERSION = "field stores and reads out of line 3"  # (Codegen.identity: bump when a helper's semantics change)
@@ -100,8 +98,7 @@ _TYPES = (
     ("_Py_FalseStruct", False),
 )
 
-_lock = threading.Lock()
-_made: list = []  # [MCJIT engine] once compiled in this process
+_made: list = []  # [(MCJIT engine, [(name, address)])] once compiled in this process (codegen.helper_module)
 
 
 def call(em: Any, i: Any, name: str, d: str, ent: str, key: str, v: str) -> None:
@@ -311,29 +308,16 @@ fail:
 
 def compile_once(llvm: Any) -> list:
     """The helpers' addresses in this process (name, address), compiled at
-    the first call (thread-safe: the worker's warm-up and the VM thread may race)."""
-    with _lock:
-        if not _made:
-            from . import stores
-            from .codegen import _target_machine
+    the first call (codegen.helper_module: the worker's warm-up and the VM
+    thread may race)."""
+    from . import stores
+    from .codegen import bind_c_api, helper_module
 
-            for name in _C_API:
-                llvm.add_symbol(
-                    name,
-                    ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value,
-                )
-            for name, obj in _TYPES:
-                llvm.add_symbol(name, id(obj))
-            stores.register(llvm)  # (the version counter the entry write takes from)
-            mod = llvm.parse_assembly(_text())
-            mod.verify()
-            engine = llvm.create_mcjit_compiler(mod, _target_machine())
-            engine.finalize_object()
-            addrs = [(n, engine.get_function_address(n)) for n in _NAMES]
-            if not all(a for _, a in addrs):
-                raise RuntimeError("a field helper is missing from its module")
-            _made.append((engine, addrs))
-        return _made[0][1]
+    bind_c_api(llvm, _C_API)
+    for name, obj in _TYPES:
+        llvm.add_symbol(name, id(obj))
+    stores.register(llvm)  # (the version counter the entry write takes from)
+    return helper_module(llvm, _made, _text(), _NAMES)
 
 
 def register(llvm: Any, text: str) -> None:

@@ -33,16 +33,13 @@ Mandelbrot loop: ~0.6-1 ms less code generation).
 
 from __future__ import annotations
 
-import ctypes
-import threading
 from typing import Any
 
 VERSION = "out of line 1"  # (Codegen.identity: bump when what tvm.make does changes)
 NAME = "tvm.make"
 DECLARE = f"declare i64 @{NAME}(i64*, i64, i64, i64, i64)\n"
 
-_lock = threading.Lock()
-_made: list = []  # [(MCJIT engine, address)] once compiled in this process
+_made: list = []  # [(MCJIT engine, [(name, address)])] once compiled in this process (codegen.helper_module)
 
 
 def make(em: Any, op: str, a: str, b: str, nargs: int = 0) -> str:
@@ -85,25 +82,11 @@ define i64 @{NAME}(i64* %ctx, i64 %op, i64 %a, i64 %b, i64 %nargs) {{
 
 def compile_once(llvm: Any) -> int:
     """The address of `tvm.make` in this process, compiled at the first
-    call (thread-safe: the worker's warm-up and the VM thread may race)."""
-    with _lock:
-        if not _made:
-            from .codegen import _target_machine
+    call (codegen.helper_module: the worker's warm-up and the VM thread may race)."""
+    from .codegen import bind_c_api, helper_module
 
-            for name in ("PyObject_Vectorcall", "Py_DecRef"):
-                llvm.add_symbol(
-                    name,
-                    ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value,
-                )
-            mod = llvm.parse_assembly(_text())
-            mod.verify()
-            engine = llvm.create_mcjit_compiler(mod, _target_machine())
-            engine.finalize_object()
-            addr = engine.get_function_address(NAME)
-            if not addr:
-                raise RuntimeError(f"no {NAME} in the out-of-line module")
-            _made.append((engine, addr))
-        return _made[0][1]
+    bind_c_api(llvm, ("PyObject_Vectorcall", "Py_DecRef"))
+    return helper_module(llvm, _made, _text(), (NAME,))[0][1]
 
 
 def register(llvm: Any) -> None:
