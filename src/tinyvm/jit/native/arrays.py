@@ -310,18 +310,30 @@ class ArrayLowering:
         L.append(f"  {new} = call i64 @PyFloat_FromDouble(double {v})")
         return new
 
-    def _if_sole(self, old: str, typ: str, yes: str, no: str) -> None:
+    def _if_sole(self, old: str, typ: str, yes: str, no: str, *, typed: bool = False, likely: bool = False) -> None:
         """Branch to label `yes` (opened here) when `old` is of type `typ`
         and its only reference is the slot's (count 1: no one else can see
-        it change), else to `no` (opened by the caller)."""
+        it change), else to `no` (opened by the caller). `typed`: the caller
+        knows old is of type typ (a field store after a read of that field
+        checked it: fields.py), so only the count is tested. `likely`: `no`
+        marked unlikely, so the code generator lays its call out of the hot
+        path (NBody's float fields: in place every time after the first)."""
         em = self.em
-        t = self.load(old, self.lay.type)
+        t = None if typed else self.load(old, self.lay.type)
         rc = self.load(old, self.lay.refcnt)
-        same, one, mine = em.tmp(), em.tmp(), em.tmp()
-        em.lines.append(f"  {same} = icmp eq i64 {t}, {typ}")
-        em.lines.append(f"  {one} = icmp eq i64 {rc}, 1")
-        em.lines.append(f"  {mine} = and i1 {same}, {one}")
-        em.lines.append(f"  br i1 {mine}, label %{yes}, label %{no}")
+        one, mine = em.tmp(), em.tmp()
+        if t is None:
+            em.lines.append(f"  {mine} = icmp eq i64 {rc}, 1")
+        else:
+            same = em.tmp()
+            em.lines.append(f"  {same} = icmp eq i64 {t}, {typ}")
+            em.lines.append(f"  {one} = icmp eq i64 {rc}, 1")
+            em.lines.append(f"  {mine} = and i1 {same}, {one}")
+        if likely:
+            em.lines.append(f"  {mine}.n = xor i1 {mine}, true")
+            em.lines.append(f"  br i1 {mine}.n, label %{no}, label %{yes}, !prof !0")
+        else:
+            em.lines.append(f"  br i1 {mine}, label %{yes}, label %{no}")
         em.label(yes)
 
     def store_int(self, i: Instr, old: str, v: str, done: str) -> str:

@@ -594,7 +594,9 @@ class FieldLowering:
                 return
         elif prev is not None:
             d, key, old, self.entry = self.found[prev]  # (the receiver checked, the field found: by that read)
-            self.write(i, m, d, key, old)
+            # (a float read checked the object's type, inline or in tvm.fget.f,
+            # and an object's type never changes: the store tests its count only)
+            self.write(i, m, d, key, old, typed=m == "f" and em.ty.types.get(prev) == "f")
             return
         d, key, h = self.dict_of(i)
         L = em.lines
@@ -814,7 +816,7 @@ class FieldLowering:
             arr.check_array(i, e)
         L.append(f"  %v{i.id} = add i64 {e}, 0")
 
-    def write(self, i: Instr, m: str, d: str, key: str, old: str) -> None:
+    def write(self, i: Instr, m: str, d: str, key: str, old: str, typed: bool = False) -> None:
         em, arr = self.em, self.arr
         L = em.lines
         if m not in ("i", "f", "b"):
@@ -840,7 +842,7 @@ class FieldLowering:
             from .arrays import _FLOAT_T
 
             inplace, box = em.tmp("inpl")[1:], em.tmp("box")[1:]
-            arr._if_sole(old, _FLOAT_T, inplace, box)  # (arrays.store_float's fast path)
+            arr._if_sole(old, _FLOAT_T, inplace, box, typed=typed, likely=True)  # (arrays.store_float's fast path; a new box only the first time a shared float is replaced)
             arr.store(old, arr.lay.float_val, v, "double")
             L.append(f"  br label %{done}")
             em.label(box)
