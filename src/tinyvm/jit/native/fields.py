@@ -536,11 +536,54 @@ class FieldLowering:
                 if x.op in _WRITERS and not (x.op in OPS and x.attrs[0] != name) and not is_native_builtin(x, em.ty.types):
                     return None
             if len(b.preds) != 1 or b.preds[0] in seen:
-                return None
+                return self._invariant(i) if i.op == "get_field" else None
             b = b.preds[0]
             seen.add(b)
             instrs = b.instrs
             k = len(instrs)
+
+    def _invariant(self, i: Instr) -> Instr | None:
+        """For a read i that `earlier`'s walk (straight-line paths only)
+        did not reach: a read of the same field of the same receiver in a
+        block dominating i's, when nothing in the whole function may change
+        that field (`untouched`), so no path between the two, loops'
+        back edges included, does. NBody's `advance` reads `self.bodies`
+        at each step of its inner loop (`self.bodies[j]`, `len(...)`): the
+        read of the outer loop's header block is that value, and the array's
+        list words (listwords.py: `same_as`) are loaded once there too."""
+        em = self.em
+        name, recv = i.attrs[0], i.args[0]
+        if not self.untouched(name):
+            return None
+        best = None
+        for x in self.found:
+            if x.op == "get_field" and x.args[0] is recv and x.attrs[0] == name and x.block is not i.block and em._dominates(x.block, i.block):
+                best = x
+                break
+        return best
+
+    def untouched(self, name: str) -> bool:
+        """Whether no instruction of this function may change field `name`
+        of any object: no store of a field of that name, and no call but
+        the built-ins native code computes itself (abs, sqrt) and `len`
+        (listwords._clobbers): anything else may run guest code. The poll
+        runs none, an allocation none (a collection waits for native code's
+        exit), and an exit leaves the function (an OSR entry comes back at
+        a loop header, where `_dominates` keeps regions apart)."""
+        got = self._untouched.get(name) if hasattr(self, "_untouched") else None
+        if got is None:
+            from .listwords import _clobbers
+
+            types = self.em.ty.types
+            got = True
+            for x in self.em.ty.fn.values():
+                if (x.op in OPS and x.op != "get_field" and x.attrs[0] == name) or _clobbers(x, types):
+                    got = False
+                    break
+            if not hasattr(self, "_untouched"):
+                self._untouched: dict[str, bool] = {}
+            self._untouched[name] = got
+        return got
 
     def share_of(self, key: tuple) -> Any:
         """SSA names made for `key` (a receiver's dict, its keys table, a

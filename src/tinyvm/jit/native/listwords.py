@@ -42,11 +42,14 @@ from ...ir.nodes import Instr
 
 def _clobbers(i: Instr, types: dict) -> bool:
     """Whether instruction i may run guest code or resize a list: any call
-    but `len` (arrays.py reads ob_size for it)."""
+    but `len` (arrays.py reads ob_size for it) and the built-ins native code
+    computes itself (`sqrt`, `abs`: fields.is_native_builtin; NBody's loops)."""
     if "call" not in i.op:
         return False
     if i.op == "call":
-        return types.get(i.args[0]) != "L"
+        from .fields import is_native_builtin
+
+        return types.get(i.args[0]) != "L" and not is_native_builtin(i, types)
     return not (i.op == "call_method" and i.attrs[:1] == ("len",) and len(i.args) == 1)
 
 
