@@ -75,7 +75,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...ir.nodes import Instr
-from . import charges, inserts, objects, pops
+from . import charges, inserts, invariant, objects, pops
 
 OPS = frozenset(("get_field", "set_field_proven", "set_field"))  # (set_field: of a record only, which has no field checks)
 OBJ_ARRAY = "ap"  # an array of instances or records (`[Body]`): get_index, len, set_index (stores.py)
@@ -502,6 +502,8 @@ class FieldLowering:
         self.lay = field_layout()
         self.found: dict[Instr, tuple[str, str, str, str]] = {}  # get_field -> its lookup's (dict, key, value object (borrowed), entry): `earlier`
         self.shared: dict[tuple, list[tuple[Any, Any]]] = {}  # (what, ...) -> [(IR block, its SSA names)]: share_of
+        self.pre: dict[Instr, list[tuple]] = {}  # receiver -> its probes made before a loop (invariant.prefetch)
+        self.covered: dict[str, int] = {}  # a table's `usable` -> the last entry index it tested the count for
 
     def earlier(self, i: Instr) -> Instr | None:
         """An earlier get_field of the same field of the same receiver whose
@@ -536,54 +538,11 @@ class FieldLowering:
                 if x.op in _WRITERS and not (x.op in OPS and x.attrs[0] != name) and not is_native_builtin(x, em.ty.types):
                     return None
             if len(b.preds) != 1 or b.preds[0] in seen:
-                return self._invariant(i) if i.op == "get_field" else None
+                return invariant.across(self, i) if i.op == "get_field" else None  # (loops: invariant.py)
             b = b.preds[0]
             seen.add(b)
             instrs = b.instrs
             k = len(instrs)
-
-    def _invariant(self, i: Instr) -> Instr | None:
-        """For a read i that `earlier`'s walk (straight-line paths only)
-        did not reach: a read of the same field of the same receiver in a
-        block dominating i's, when nothing in the whole function may change
-        that field (`untouched`), so no path between the two, loops'
-        back edges included, does. NBody's `advance` reads `self.bodies`
-        at each step of its inner loop (`self.bodies[j]`, `len(...)`): the
-        read of the outer loop's header block is that value, and the array's
-        list words (listwords.py: `same_as`) are loaded once there too."""
-        em = self.em
-        name, recv = i.attrs[0], i.args[0]
-        if not self.untouched(name):
-            return None
-        best = None
-        for x in self.found:
-            if x.op == "get_field" and x.args[0] is recv and x.attrs[0] == name and x.block is not i.block and em._dominates(x.block, i.block):
-                best = x
-                break
-        return best
-
-    def untouched(self, name: str) -> bool:
-        """Whether no instruction of this function may change field `name`
-        of any object: no store of a field of that name, and no call but
-        the built-ins native code computes itself (abs, sqrt) and `len`
-        (listwords._clobbers): anything else may run guest code. The poll
-        runs none, an allocation none (a collection waits for native code's
-        exit), and an exit leaves the function (an OSR entry comes back at
-        a loop header, where `_dominates` keeps regions apart)."""
-        got = self._untouched.get(name) if hasattr(self, "_untouched") else None
-        if got is None:
-            from .listwords import _clobbers
-
-            types = self.em.ty.types
-            got = True
-            for x in self.em.ty.fn.values():
-                if (x.op in OPS and x.op != "get_field" and x.attrs[0] == name) or _clobbers(x, types):
-                    got = False
-                    break
-            if not hasattr(self, "_untouched"):
-                self._untouched: dict[str, bool] = {}
-            self._untouched[name] = got
-        return got
 
     def share_of(self, key: tuple) -> Any:
         """SSA names made for `key` (a receiver's dict, its keys table, a
@@ -625,6 +584,7 @@ class FieldLowering:
             a = self.arr.slot(i.args[0], i.args[1], i)
             e = self.arr.load(a, 0)
             em.lines.append(f"  %v{i.id} = add i64 {e}, 0")
+            invariant.prefetch(self, i)  # (its reads inside a loop it is not in: their probes made here once)
             return
         m = em.ty.types[i] if i.op == "get_field" else em.ty.types[i.args[1]]
         prev = self.earlier(i)
@@ -723,9 +683,15 @@ class FieldLowering:
         # lookup's two branches (the entry's loads behind the first, the
         # value's behind the second: the select forms, one branch, made the
         # loads wait for the checks, NBody ~10% slower), then the type's.
-        ent, ek, ev, slow, join = self._entry_at(k, usable, nent, base)
+        # A receiver prefetched before the loop (invariant.py) had its
+        # entries' keys and count checked there: `allok` is the first branch.
+        pre = invariant.prefetched(self, i.args[0])
+        ent, ek, ev, slow, join = self._entry_at(k, usable, nent, base, pre[1] if pre is not None else None)
         same, good = em.tmp(), em.tmp("fok")
-        L.append(f"  {same} = icmp eq i64 {ek}, {key}")
+        if ek is None:
+            L.append(f"  {same} = or i1 true, true")
+        else:
+            L.append(f"  {same} = icmp eq i64 {ek}, {key}")
         if m == "b":
             t, f, tf = em.tmp(), em.tmp(), em.tmp()
             L.append(f"  {t} = icmp eq i64 {ev}, {_TRUE}")
@@ -773,23 +739,32 @@ class FieldLowering:
         self.em.lines.append(f"  {good} = icmp ule i64 {mag}, 2")
         return v
 
-    def _entry_at(self, k: int, usable: str, nent: str, base: str) -> tuple[str, str, str, str, str]:
+    def _entry_at(self, k: int, usable: str, nent: str, base: str, allok: str | None = None) -> tuple[str, str | None, str, str, str]:
         """The first of a field probe's two branches: to a new block `slow`
         (marked unlikely: out of the hot path's way) when the table is not
         usable or has no entry k, else on to the entry's loads. Returns (the
         entry's address, its key, its value, the slow label, a label for the
-        caller's join); the caller emits `slow` and `join`."""
+        caller's join); the caller emits `slow` and `join`. With `allok`
+        (invariant.prefetch: the count and the entries' keys checked before
+        the loop) the branch is on it, and the key is not loaded (None)."""
         em, arr = self.em, self.arr
         L = em.lines
-        c3, ok, ent = em.tmp(), em.tmp(), em.tmp("fent")
-        L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
-        L.append(f"  {ok} = and i1 {usable}, {c3}")
+        ok, ent = em.tmp(), em.tmp("fent")
+        if allok is not None:
+            L.append(f"  {ok} = or i1 {allok}, false")
+        elif k <= self.covered.get(usable, -1):  # (table tested the count for this entry: `usable` is enough)
+            L.append(f"  {ok} = or i1 {usable}, false")
+        else:
+            c3 = em.tmp()
+            L.append(f"  {c3} = icmp sgt i64 {nent}, {k}")
+            L.append(f"  {ok} = and i1 {usable}, {c3}")
         probe, slow, join = em.tmp("fprobe")[1:], em.tmp("fslow")[1:], em.tmp("fgot")[1:]
         L.append(f"  {ok}.n = xor i1 {ok}, true")
         L.append(f"  br i1 {ok}.n, label %{slow}, label %{probe}, !prof !0")
         em.label(probe)
         L.append(f"  {ent} = add i64 {base}, {16 * k}")
-        ek, ev = arr.load(ent, 0), arr.load(ent, 8)
+        ek = arr.load(ent, 0) if allok is None else None
+        ev = arr.load(ent, 8)
         return ent, ek, ev, slow, join
 
     def table(self, i: Instr, d: str) -> tuple:
@@ -805,7 +780,15 @@ class FieldLowering:
             c1, c2, usable, lz, sh, e0, base = (em.tmp() for _ in range(7))
             L.append(f"  {c1} = icmp eq i64 {vals}, 0")
             L.append(f"  {c2} = icmp eq i8 {kind}, 1")
-            L.append(f"  {usable} = and i1 {c1}, {c2}")
+            kmax = invariant.last_entry(self, i.args[0])
+            if kmax is None:
+                L.append(f"  {usable} = and i1 {c1}, {c2}")
+            else:  # (every entry the function reads of this receiver there: one test here, none per read, _entry_at)
+                c3, c12 = em.tmp(), em.tmp()
+                L.append(f"  {c3} = icmp sgt i64 {nent}, {kmax}")
+                L.append(f"  {c12} = and i1 {c1}, {c2}")
+                L.append(f"  {usable} = and i1 {c12}, {c3}")
+                self.covered[usable] = kmax
             L.append(f"  {lz} = zext i8 {lib} to i64")
             L.append(f"  {sh} = shl i64 1, {lz}")
             L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
@@ -824,9 +807,14 @@ class FieldLowering:
         rec = isinstance(em.ty.objs.get(i.args[0]), RecordT)
         want = f'@"tvm.ty.{"Record" if rec else "Instance"}"'
         if not em.checked((i.args[0], want)):  # (an object's type never changes: one check where it dominates, emit.py)
-            t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-            L.append(f"  {w} = load i64, i64* {want}, !invariant.load !90")
-            L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+            pre = None if rec else invariant.prefetched(self, i.args[0])
+            bad = em.tmp("bt")
+            if pre is not None:  # (the type compared before the loop: fail here, at this read, as below)
+                L.append(f"  {bad} = xor i1 {pre[0]}, true")
+            else:
+                t, w = arr.load(recv, arr.lay.type), em.tmp("cls")
+                L.append(f"  {w} = load i64, i64* {want}, !invariant.load !90")
+                L.append(f"  {bad} = icmp ne i64 {t}, {w}")
             em.fail_if(bad, i)
         d = self.share_of(("dict", i.args[0]))  # (its fields slot never changes while native code runs)
         if d is None:
