@@ -52,6 +52,7 @@ from . import (
     anyval,
     arraymaker,
     calls,
+    coldcc,
     construct,
     countdown,
     fields,
@@ -384,14 +385,8 @@ class _FnEmitter:
         self.label(cont)
 
     def poll(self) -> str:
-        """Call the poll callback (ctx word 2): the new countdown, <= 0 to stop."""
-        L = self.lines
-        pp, pf, fp, npv = self.tmp(), self.tmp(), self.tmp(), self.tmp()
-        L.append(f"  {pp} = getelementptr i64, i64* %ctx, i64 2")
-        L.append(f"  {pf} = load i64, i64* {pp}")
-        L.append(f"  {fp} = inttoptr i64 {pf} to i64 ()*")
-        L.append(f"  {npv} = call i64 {fp}()")
-        return npv
+        """Call the poll callback (ctx word 2, through coldcc.py's `tvm.poll`): the new countdown, <= 0 to stop."""
+        return coldcc.poll(self)  # (through `tvm.poll`, preserve_mostcc: a cold call that splits no live range)
 
     def exit_if_stop(self, npv: str, es: ExitState) -> None:
         """Leave to es when the poll's answer npv says stop (<= 0)."""
