@@ -64,7 +64,7 @@ from . import (
     stores,
 )
 from .alloc import group_grows
-from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .deopt import CALL_OUT, ExitState, entry_state, exit_state, start_state, word_slots
 from .entries import can_fold, fold_root, folded_entry
 from .exits import exit_blocks
 from .osr import Merged, Missing
@@ -517,14 +517,9 @@ class _FnEmitter:
         # once (a value may be in several slots; the interpreter may have
         # left a slot the IR still names but never reads nil: engine.py
         # reads a value from the first of its slots holding its type).
-        slots_of: dict[Instr, list[int]] = {}
         if any(ty.types[v] == "it" for v in es.values):
             raise NotEligible(f"no OSR entry at pc {h.pc}: an iterator native code keeps as words (fields.py)")
-        k = 0
-        for j, sl in enumerate(es.slots):
-            if sl[0] == WORD:
-                slots_of.setdefault(es.values[k], []).append(j + 1)
-                k += 1
+        slots_of = word_slots(es)  # (its WORD slot and the AGAIN slots naming it: deopt.py)
         entry = ["entry:", "  %cur = getelementptr i64, i64* %ctx, i64 3", "  %fuel = getelementptr i64, i64* %ctx, i64 4", "  %d1 = sub i64 %depth, 1"]
         given: dict[Instr, str] = {}
         for v, js in slots_of.items():
