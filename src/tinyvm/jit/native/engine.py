@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, calls, coldcc, construct, defaults, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
+from . import arraymaker, calls, coldcc, construct, defaults, elemreads, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -128,6 +128,8 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
     ty = analyze(fn, code, callee_of, field_type)
+    if elemreads.merge(fn, ty.types):  # (a scalar element read again in its block: the first read's value, elemreads.py)
+        ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
         _heap_allowed(ty)
     return ty
