@@ -50,7 +50,7 @@ def test_a_slow_path_is_one_call_of_the_helper(monkeypatch: pytest.MonkeyPatch) 
         t for t in texts if "i64 16, i64 0" in t
     )  # (RANGE's op with its first word)
     assert (
-        tri.count(f"call i64 @{outofline.NAME}(") == 2
+        tri.count(f"call preserve_mostcc i64 @{outofline.NAME}(") == 2
     )  # (each loop run's Range: two loops)
     fill = next(t for t in texts if t is not tri and outofline.calls(t))
     for t in (tri, fill):

@@ -50,6 +50,15 @@ _CALLS = frozenset(("call", "call_typed", "call_global", "call_method", "call_me
 WORD, CONST, NIL, BUILTIN = 0, 1, 2, 3
 GLOBAL = 5  # a global's value (a function only called out: callouts.py), read from G at the rebuild
 ITER = 4  # an array iterator native code keeps as two words, the array and the position (fields.py): rebuilt as an Iterator
+# A scalar (int, float, bool) the record already holds in an earlier slot:
+# (AGAIN, j), the value of slot j. A frame state often names one SSA value
+# in several slots (a parameter and a for-range's hidden end, a variable and
+# its copy on the stack); each word is a store in every exit block writing
+# it, and exit stores are much of the code generator's time ("Compile time",
+# round 9), so the record holds it once. Not objects' words (arrays, "p"):
+# each stays a word of its own, as before.
+AGAIN = 6
+_ONCE = frozenset(("i", "f", "b"))
 
 
 @dataclass
@@ -103,8 +112,11 @@ def exit_state(
         op, _ = decode(st.code)[st.pc]
         out.callee = waiting.attrs[0]
         out.ret_pc = st.pc + OPCODES[op].size
+    first: dict[Instr, int] = {}  # (a scalar's first slot: AGAIN)
     for v in vals + stack:
-        if v is None or (defined is not None and v not in defined):
+        if v is not None and v in first:
+            out.slots.append((AGAIN, first[v]))
+        elif v is None or (defined is not None and v not in defined):
             out.slots.append((NIL,))
         elif v.op == "const":
             out.slots.append((CONST, v.attrs[0]))
@@ -122,8 +134,27 @@ def exit_state(
         elif v.op in ("range", "range_incl") or v not in types or types[v] in ("L", "v", "o", "qi", "qf", "qb"):  # (q*: an optional scalar, objects.py)
             raise NotEligible(f"the frame state at pc {st.pc} names v{v.id} ({v.op}), which native code does not hold")
         else:
+            if types[v] in _ONCE:
+                first[v] = len(out.slots)
             out.slots.append((WORD, types[v]))
             out.values.append(v)
+    return out
+
+
+def word_slots(es: ExitState) -> dict[Instr, list[int]]:
+    """Each value es's words hold, with the L indexes (1-based) of every
+    slot holding it: its WORD slot and the AGAIN slots naming that one."""
+    out: dict[Instr, list[int]] = {}
+    at: dict[int, Instr] = {}
+    k = 0
+    for j, sl in enumerate(es.slots):
+        if sl[0] == WORD:
+            v = es.values[k]
+            k += 1
+            at[j] = v
+            out.setdefault(v, []).append(j + 1)
+        elif sl[0] == AGAIN:
+            out[at[sl[1]]].append(j + 1)
     return out
 
 
@@ -167,6 +198,8 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict, made:
                 k += 1
                 m = s[1]
                 vals.append(w if m == "i" else _float(w) if m == "f" else w != 0 if m == "b" else None if m == "n" else array_of(w))
+            elif kind == AGAIN:
+                vals.append(vals[s[1]])
             elif kind == CONST:
                 vals.append(s[1])
             elif kind == BUILTIN:

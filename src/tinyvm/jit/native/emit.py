@@ -52,6 +52,7 @@ from . import (
     anyval,
     arraymaker,
     calls,
+    coldcc,
     construct,
     countdown,
     fields,
@@ -63,7 +64,7 @@ from . import (
     stores,
 )
 from .alloc import group_grows
-from .deopt import CALL_OUT, WORD, ExitState, entry_state, exit_state, start_state
+from .deopt import CALL_OUT, ExitState, entry_state, exit_state, start_state, word_slots
 from .entries import can_fold, fold_root, folded_entry
 from .exits import exit_blocks
 from .osr import Merged, Missing
@@ -384,14 +385,8 @@ class _FnEmitter:
         self.label(cont)
 
     def poll(self) -> str:
-        """Call the poll callback (ctx word 2): the new countdown, <= 0 to stop."""
-        L = self.lines
-        pp, pf, fp, npv = self.tmp(), self.tmp(), self.tmp(), self.tmp()
-        L.append(f"  {pp} = getelementptr i64, i64* %ctx, i64 2")
-        L.append(f"  {pf} = load i64, i64* {pp}")
-        L.append(f"  {fp} = inttoptr i64 {pf} to i64 ()*")
-        L.append(f"  {npv} = call i64 {fp}()")
-        return npv
+        """Call the poll callback (ctx word 2, through coldcc.py's `tvm.poll`): the new countdown, <= 0 to stop."""
+        return coldcc.poll(self)  # (through `tvm.poll`, preserve_mostcc: a cold call that splits no live range)
 
     def exit_if_stop(self, npv: str, es: ExitState) -> None:
         """Leave to es when the poll's answer npv says stop (<= 0)."""
@@ -522,14 +517,9 @@ class _FnEmitter:
         # once (a value may be in several slots; the interpreter may have
         # left a slot the IR still names but never reads nil: engine.py
         # reads a value from the first of its slots holding its type).
-        slots_of: dict[Instr, list[int]] = {}
         if any(ty.types[v] == "it" for v in es.values):
             raise NotEligible(f"no OSR entry at pc {h.pc}: an iterator native code keeps as words (fields.py)")
-        k = 0
-        for j, sl in enumerate(es.slots):
-            if sl[0] == WORD:
-                slots_of.setdefault(es.values[k], []).append(j + 1)
-                k += 1
+        slots_of = word_slots(es)  # (its WORD slot and the AGAIN slots naming it: deopt.py)
         entry = ["entry:", "  %cur = getelementptr i64, i64* %ctx, i64 3", "  %fuel = getelementptr i64, i64* %ctx, i64 4", "  %d1 = sub i64 %depth, 1"]
         given: dict[Instr, str] = {}
         for v, js in slots_of.items():

@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, calls, construct, defaults, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
+from . import arraymaker, calls, coldcc, construct, defaults, elemreads, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -128,6 +128,8 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
     ty = analyze(fn, code, callee_of, field_type)
+    if elemreads.merge(fn, ty.types):  # (a scalar element read again in its block: the first read's value, elemreads.py)
+        ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
         _heap_allowed(ty)
     return ty
@@ -199,6 +201,7 @@ class Compiled:
     background: bool = False
     allocs: bool = False  # (Prepared.allocs)
     budget: int = 0  # the address of tvm.budget when its code calls it (ctx[calls.BUDGET]: calls.py)
+    poll: int = 0  # the address of tvm.poll when its code calls it (ctx[coldcc.POLL]: coldcc.py)
     osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
 
     @property
@@ -301,6 +304,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
             outofline.register(codegen.llvm)
         fieldslow.register(codegen.llvm, prep.text)  # (field stores' slow paths, if it calls one)
     budget = calls.budget_address(codegen.llvm) if calls.uses_budget(prep.text) else 0  # (ctx[calls.BUDGET], set by _done)
+    poll = calls.poll_address(codegen.llvm) if coldcc.uses_poll(prep.text) else 0  # (ctx[coldcc.POLL], set by _done)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -316,6 +320,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     comp.osr_tags = prep.osr_tags
     comp.allocs = prep.allocs
     comp.budget = budget
+    comp.poll = poll
     return comp
 
 
@@ -380,7 +385,7 @@ class NativeTier:
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
         self.warm_up = warmup.start(self.worker) if background else None  # (LLVM's first-use costs on the worker: warmup.py)
-        self.ctx = (ctypes.c_int64 * 20)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit, tvm.budget)
+        self.ctx = (ctypes.c_int64 * 21)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit, tvm.budget; coldcc.py: tvm.poll)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -486,6 +491,8 @@ class NativeTier:
         self.compiled[comp.code] = comp
         if comp.budget:
             self.ctx[calls.BUDGET] = comp.budget  # (the address of tvm.budget, which its call_ticks call: calls.py)
+        if comp.poll:
+            self.ctx[coldcc.POLL] = comp.poll  # (the address of tvm.poll, which its ticks call: coldcc.py)
         self.stats["native"] += 1
         if comp.cache == "hit":
             self.stats["cache_hits"] += 1

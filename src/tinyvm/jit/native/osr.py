@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...ir.nodes import Block, Function, Instr
-from .deopt import WORD, ExitState, exit_state, start_state
+from .deopt import ExitState, exit_state, start_state, word_slots
 from .select import NotEligible
 
 
@@ -164,15 +164,7 @@ class Merged:
     def given(self, r: Region) -> dict[Instr, list[int]]:
         """The values of r's header state the entry loads: each (once) with
         the L indexes of its slots: the header's phis and the renamed values."""
-        slots_of: dict[Instr, list[int]] = {}
-        k = 0
-        for j, sl in enumerate(r.es.slots):
-            if sl[0] == WORD:
-                v = r.es.values[k]
-                if v in r.h.phis or v in r.renamed:
-                    slots_of.setdefault(v, []).append(j + 1)
-                k += 1
-        return slots_of
+        return {v: js for v, js in word_slots(r.es).items() if v in r.h.phis or v in r.renamed}  # (AGAIN slots too: deopt.py)
 
     def osr_blocks(self, em: Any, lltype: dict) -> list[str]:
         """One block per header: its words loaded from %oargs (their order

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 from typing import Any
 
-VERSION = "out of line 1"  # (Codegen.identity: bump when what tvm.make does changes)
+from .coldcc import CC
+
+VERSION = "out of line 2"  # (Codegen.identity: bump when what tvm.make does changes; 2: coldcc.CC)
 NAME = "tvm.make"
-DECLARE = f"declare i64 @{NAME}(i64*, i64, i64, i64, i64)\n"
+DECLARE = f"declare {CC} i64 @{NAME}(i64*, i64, i64, i64, i64)\n"  # (preserve_mostcc: a slow path's call splitting no live range of its caller, coldcc.py)
 
 _made: list = []  # [(MCJIT engine, [(name, address)])] once compiled in this process (codegen.helper_module)
 
@@ -46,14 +48,14 @@ def make(em: Any, op: str, a: str, b: str, nargs: int = 0) -> str:
     """LLVM IR calling `tvm.make` (module docstring): the result (0: refused)."""
     r = em.tmp("amr")
     em.lines.append(
-        f"  {r} = call i64 @{NAME}(i64* %ctx, i64 {op}, i64 {a}, i64 {b}, i64 {nargs})"
+        f"  {r} = call {CC} i64 @{NAME}(i64* %ctx, i64 {op}, i64 {a}, i64 {b}, i64 {nargs})"
     )
     return r
 
 
 def calls(text: str) -> bool:
     """Whether the module of LLVM IR `text` calls `tvm.make`."""
-    return f"call i64 @{NAME}(" in text
+    return f"call {CC} i64 @{NAME}(" in text
 
 
 def _text() -> str:
@@ -62,7 +64,7 @@ def _text() -> str:
     return f"""declare i64 @PyObject_Vectorcall(i64, i64*, i64, i64)
 declare void @Py_DecRef(i64)
 
-define i64 @{NAME}(i64* %ctx, i64 %op, i64 %a, i64 %b, i64 %nargs) {{
+define {CC} i64 @{NAME}(i64* %ctx, i64 %op, i64 %a, i64 %b, i64 %nargs) {{
   %po = getelementptr i64, i64* %ctx, i64 {OP}
   store i64 %op, i64* %po
   %pa = getelementptr i64, i64* %ctx, i64 {A}
