@@ -152,9 +152,11 @@ STACK = 18  # (ctx word: the stack limit of the native depth, scaled: `limit`)
 def levels(names: dict) -> int:
     """G, an upper bound of the guest frames one machine frame of the
     module of `names` holds: LLVM inlines a function called from one place
-    into its caller (emit.py `inline_once`), each function at most once in
-    a chain, and self_inline doubles one (its peeled base case, peel.py, is
-    the guest frame of the call it makes, not one more); plus one, spare.
+    into its caller, and a small one in no cycle of calls at each of its
+    call sites (inlining.py), so each function is at most once in a chain
+    of inlined calls, and self_inline doubles one (its peeled base case,
+    peel.py, is the guest frame of the call it makes, not one more); plus
+    one, spare.
 
     The stack measure (`room`, `limit_lines`): every machine frame that
     calls keeps its stack pointer 16-aligned at its calls (the x86-64 ABI;

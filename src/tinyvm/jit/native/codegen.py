@@ -41,9 +41,11 @@ def load_llvm() -> Any:
 # ran 1.5x and Mandelbrot 2.8x slower.
 # Two cheap passes around them cut the code generator's work (it costs
 # ~0.4 ms per function, however small): `always-inline` folds the functions
-# emit.py marks `alwaysinline` (a root only @entry calls, an OSR copy only
-# its wrapper calls) into their one caller, and `globaldce` drops what is
-# then unused (those, and the prelude's helpers a module does not call).
+# inlining.py marks `alwaysinline` (a root only @entry calls, an OSR copy only
+# its wrapper calls, any small function called once, and a small
+# non-recursive one at each of its call sites) into their callers, and
+# `globaldce` drops what is then unused (those, and the prelude's helpers a
+# module does not call).
 # `sroa`, after always-inline, promotes the countdown's stack slot of each
 # function with loops (countdown.py: ctx[0] in a register between calls,
 # phis at the loop headers; an inlined function's slot in its caller):

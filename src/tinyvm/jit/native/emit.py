@@ -41,7 +41,6 @@ bools 0/1), so Python calls it through one ctypes prototype.
 
 from __future__ import annotations
 
-import re
 import struct
 from typing import Any
 
@@ -67,6 +66,7 @@ from .alloc import group_grows
 from .deopt import CALL_OUT, ExitState, entry_state, exit_state, start_state, word_slots
 from .entries import can_fold, fold_root, folded_entry
 from .exits import exit_blocks
+from .inlining import SITE, every_pass, mark_inline
 from .osr import Merged, Missing
 from .osr import regions as osr_regions
 from .osr import result_lines as osr_result_lines
@@ -177,6 +177,7 @@ class _FnEmitter:
         # uses its own blocks' checks only.
         self.checks: dict[tuple, list[Block]] = {}
         self.idom: dict[Block, Block] | None = None
+        self.every: set | None = None  # (inlining.every_pass, when a native call asks)
         self.copy = False
         # The countdown in a register (calls.py): the names of the module's
         # functions that take it so, and, in one of them, its SSA value now
@@ -720,9 +721,18 @@ class _FnEmitter:
             self.fail_if(dz, i)
         extra = ", i64 0, i64* null" if fname in self.ext else ""  # (osr.py: a call, not an OSR entry)
         s, agg, z, after = calls.call(self, fname, rt, i, extra, args)
+        if self._every_pass(i.block):  # (inlining.py may inline the callee at this site)
+            k = max(k for k, x in enumerate(L) if x.startswith(f"  {s} = call "))
+            L[k] += SITE
         self.fail_if(z, i, waiting=True)
         L += after
         L.append(f"  {r} = extractvalue {agg} {s}, 0")
+
+    def _every_pass(self, b: Block) -> bool:
+        """Whether b runs on every pass of its loop or function (inlining.py)."""
+        if self.every is None:
+            self.every = every_pass(self.ty.fn)
+        return b in self.every
 
     def _shift(self, i: Instr) -> None:
         """`<<` and `>>` as runtime/arith.py: a count outside 0..63 fails (a
@@ -872,25 +882,4 @@ def emit_module(
     parts.append(fields.globals_for("\n".join(parts)))  # (the field keys the code names: fields.bind fills them)
     parts.append('!0 = !{!"branch_weights", i32 1, i32 100000}\n')
     parts.append('!1 = !{!"rsp"}\n')  # (calls.py: the native depth by the stack pointer)
-    return inline_once(countdown.hoist(fold_root("\n".join(parts), names[root.code]))), names
-
-
-INLINE_LINES = 400  # (inline_once: the largest function it inlines, in lines of LLVM IR)
-_DEFINE = re.compile(r"^(define internal \{[^}]*\} @(f\d+(?:_osr\d+)?)\([^)]*\)) \{$", re.MULTILINE)
-
-
-def inline_once(text: str) -> str:
-    """Mark `alwaysinline` each function of the module called from one
-    place only (a root that neither recurses nor is called by the group:
-    @entry calls it; an OSR copy: its wrapper), so that LLVM's always-inline
-    pass makes the two one function: the code generator's fixed cost per
-    function (~0.4 ms) is paid once ("Compile time", docs/native.md). Only
-    a small one: inlining costs LLVM ~1 ms per 1000 lines, more than it
-    saves for a big function (NBody's `advance`: +7 ms)."""
-
-    def mark(m: re.Match) -> str:
-        calls = len(re.findall(r"call \{[^}]*\} @" + m.group(2) + r"\(", text))
-        lines = text.count("\n", m.start(), text.find("\n}\n", m.start()))
-        return f"{m.group(1)} alwaysinline {{" if calls == 1 and lines <= INLINE_LINES else m.group(0)
-
-    return _DEFINE.sub(mark, text)
+    return mark_inline(countdown.hoist(fold_root("\n".join(parts), names[root.code]))), names  # (what LLVM inlines: inlining.py)

@@ -6,7 +6,7 @@ OSR entry, `@osr<pc>(ctx, args, out)` (engine.py installs it as the op at
 that header). Each was a function of its own, and LLVM's code generator
 pays ~0.7 ms for every function however small: on gcd, dropping its one
 OSR wrapper cut the codegen from 4.2 to 3.6 ms, and with the root then
-inlined into @entry (it has one caller left: emit.py `inline_once`) to
+inlined into @entry (it has one caller left: inlining.py's once rule) to
 2.7 ms.
 
 Here the OSR entries are folded into @entry. Which entry a call takes
@@ -22,7 +22,7 @@ The root entered at a header inside it (osr.py: the `%osr` mode and the
 `%oargs` words) and the call entry share one call of the root (phis choose
 its mode, words and parameters), so that its one call site still lets
 `fold_root` move its body into @entry; an OSR copy of a loop (emit.py
-`emit_osr`) has a call of its own, also its only one (`inline_once`
+`emit_osr`) has a call of its own, also its only one (inlining.py's once rule
 inlines it when small). The call entry's parameters are loaded from args
 on its own path only: an OSR entry's args holds the header's words, maybe
 fewer.
@@ -121,7 +121,7 @@ def fold_root(text: str, root_name: str) -> str:
     """The module text with the root's body moved into @entry, in place of
     @entry's one call of it, when nothing else calls the root (else text as
     it is). LLVM's always-inline pass did that for a small root (emit.py
-    `inline_once`, up to 400 lines: it cost ~1 ms per 1000 lines); done on
+    inlining.py's once rule, up to 400 lines: it cost ~1 ms per 1000 lines); done on
     the text, it costs LLVM nothing, for a root of any size: the `opt` phase
     0.1-0.4 ms shorter (gcd, Mandelbrot, a loop over two arrays, Ball.bounce),
     at ~0.1 ms of Python for Ball.bounce's 1600 lines.
