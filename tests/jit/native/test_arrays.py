@@ -462,7 +462,7 @@ print(isum([1, 2, 4611686018427387904]))
 
 @pytest.mark.parametrize("mode", [(), ("--gc-stress", "--gc-verify"), ("--gc", "generational", "--gc-verify")], ids=lambda m: " ".join(m) or "default")
 def test_for_in_over_arrays_of_scalars_agrees_with_the_interpreter(mode: tuple) -> None:
-    # `for x in xs` over [int]/[float]/[bool] (fields._iter_type): no iterator
+    # `for x in xs` over [int]/[float]/[bool] (fieldtypes._iter_type): no iterator
     # allocated, each element unboxed as xs[i] is, the length read at every
     # step (grow's pushes are seen); the overflow at the third element of the
     # last call leaves at the exact pc with a real Iterator rebuilt.

@@ -1,8 +1,8 @@
-"""Slow-path calls under preserve_mostcc (jit/native/coldcc.py): the poll and `tvm.make`.
+"""Slow-path calls under preserve_mostcc (jit/native/polls.py): the poll and `tvm.make`.
 
 Structure (the LLVM IR before LLVM's passes, never time): every poll of a
 loop nest is a `preserve_mostcc` call of `tvm.poll` through ctx word
-`coldcc.POLL`, none a C-convention call of the callback; `tvm.make` is
+`polls.POLL`, none a C-convention call of the callback; `tvm.make` is
 declared and called with the same convention. Behaviour: with a poll at
 every tick (a Python callback, which clobbers every caller-saved register)
 and a collection's charges due at every Range (`gc_stress`: `tvm.make` at
@@ -24,7 +24,7 @@ pytest.importorskip("llvmlite")
 from native_helpers import native, prepared, same
 
 from tinyvm.api import VM
-from tinyvm.jit.native import coldcc, outofline
+from tinyvm.jit.native import outofline, polls
 
 # (ints and floats live across every poll and every Range's charge: the
 # parameters, six accumulators, the outer loop's variables)
@@ -57,13 +57,13 @@ print(mix(NN, 9, 0.75))
 
 def test_polls_and_make_are_preserve_most_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     text = next(p.text for p in prepared(LIVE.replace("NN", "5"), monkeypatch)[0] if p.code.name == "mix")
-    pollcalls = re.findall(rf"^  %t\.\d+ = call {coldcc.CC} i64 %t\.\d+\(i64\* %ctx\)$", text, re.MULTILINE)
+    pollcalls = re.findall(rf"^  %t\.\d+ = call {polls.CC} i64 %t\.\d+\(i64\* %ctx\)$", text, re.MULTILINE)
     assert len(pollcalls) == 3, text  # (three loop headers: the function makes no call, no tick at entry)
-    assert f"getelementptr i64, i64* %ctx, i64 {coldcc.POLL}" in text
+    assert f"getelementptr i64, i64* %ctx, i64 {polls.POLL}" in text
     assert not re.search(r"= call i64 %t\.\d+\(\)", text), text  # (no C-convention call of the callback left)
-    assert text.count(f"call {coldcc.CC} i64 @{outofline.NAME}(") == 2, text  # (each for-range's charge)
-    assert f"declare {coldcc.CC} i64 @{outofline.NAME}(" in text
-    assert coldcc.uses_poll(text) and outofline.calls(text)
+    assert text.count(f"call {polls.CC} i64 @{outofline.NAME}(") == 2, text  # (each for-range's charge)
+    assert f"declare {polls.CC} i64 @{outofline.NAME}(" in text
+    assert polls.uses_poll(text) and outofline.calls(text)
 
 
 @pytest.mark.parametrize("n", [7, 60])

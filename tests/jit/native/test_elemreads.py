@@ -1,8 +1,8 @@
-"""A scalar element read again in its block is the first read's value (jit/native/elemreads.py).
+"""A scalar element read again in its block is the first read's value (jit/native/listwords.py).
 
 Structure: the two-array loop's second `a[i]` goes (one int read and one
 float read left), while a store, a push or a call between two reads keeps
-both (counted by elemreads.merge's result). Behaviour: the three tiers agree -- output, errors, traces -- where a
+both (counted by listwords.merge's result). Behaviour: the three tiers agree -- output, errors, traces -- where a
 read is merged, where a store, a call or a push comes between, where the
 first read fails (an int beyond the inline read's two digits, a
 three-digit one: the helper path; out of range: the interpreter's error),
@@ -19,7 +19,7 @@ pytest.importorskip("llvmlite")
 
 from native_helpers import agree_log, used
 
-from tinyvm.jit.native import elemreads
+from tinyvm.jit.native import listwords
 
 PROGRAM = """
 fn asum(a: [int], b: [float]) -> float {
@@ -77,14 +77,14 @@ print(twice([2, 9, 4], 3))
 
 def _merged(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     got: dict[str, int] = {}
-    orig = elemreads.merge
+    orig = listwords.merge
 
     def merge(fn: Any, types: dict) -> int:
         n = orig(fn, types)
         got[fn.name] = n  # (per typing: a function may be typed more than once)
         return n
 
-    monkeypatch.setattr(elemreads, "merge", merge)
+    monkeypatch.setattr(listwords, "merge", merge)
     return got
 
 

@@ -54,7 +54,7 @@ def texts(src: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def polls(text: str) -> int:
-    """The poll callback's calls (through `tvm.poll`, coldcc.py: `tick`)."""
+    """The poll callback's calls (through `tvm.poll`, polls.py: `tick`)."""
     return len(re.findall(r"^  %t\.\d+ = call preserve_mostcc i64 %t\.\d+\(i64\* %ctx\)$", text, re.MULTILINE))
 
 

@@ -61,7 +61,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...ir.nodes import Block, Instr
-from . import coldcc
+from . import polls
 from .deopt import exit_state
 from .peel import peeled
 
@@ -236,7 +236,7 @@ def room(em: Any) -> str:
 
 
 BUDGET = 19  # (ctx word: the address of `tvm.budget`, the per-process slow path of call_tick)
-BUDGET_VERSION = "budget 2"  # (Codegen.identity: bump when what tvm.budget or coldcc.py's tvm.poll, its module's, does; 2: tvm.poll)
+BUDGET_VERSION = "budget 2"  # (Codegen.identity: bump when what tvm.budget or polls.py's tvm.poll, its module's, does; 2: tvm.poll)
 
 _budget_made: list = []  # [(MCJIT engine, [(name, address)])] once compiled in this process (codegen.helper_module)
 
@@ -303,11 +303,11 @@ def budget_address(llvm: Any) -> int:
     process, as outofline.py's `tvm.make`: the engine holding it lives as long."""
     from .codegen import helper_module
 
-    return helper_module(llvm, _budget_made, budget_text() + coldcc.TEXT, ("tvm.budget", coldcc.NAME))[0][1]
+    return helper_module(llvm, _budget_made, budget_text() + polls.TEXT, ("tvm.budget", polls.NAME))[0][1]
 
 
 def poll_address(llvm: Any) -> int:
-    """The address of coldcc.py's `tvm.poll` in this process: compiled in
+    """The address of polls.py's `tvm.poll` in this process: compiled in
     one helper module with `tvm.budget` (`budget_address`), so that a process
     pays one such module for both."""
     budget_address(llvm)

@@ -51,13 +51,14 @@ from . import (
     anyval,
     arraymaker,
     calls,
-    coldcc,
     construct,
     countdown,
     fields,
+    fieldtypes,
     inserts,
     objects,
     outofline,
+    polls,
     pops,
     ranges,
     stores,
@@ -72,7 +73,6 @@ from .osr import regions as osr_regions
 from .osr import result_lines as osr_result_lines
 from .osr import wrapper as osr_wrapper
 from .osr import wrapper_text as osr_wrapper_text
-from .polls import ticks_at_entry
 from .select import WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
@@ -386,8 +386,8 @@ class _FnEmitter:
         self.label(cont)
 
     def poll(self) -> str:
-        """Call the poll callback (ctx word 2, through coldcc.py's `tvm.poll`): the new countdown, <= 0 to stop."""
-        return coldcc.poll(self)  # (through `tvm.poll`, preserve_mostcc: a cold call that splits no live range)
+        """Call the poll callback (ctx word 2, through polls.py's `tvm.poll`): the new countdown, <= 0 to stop."""
+        return polls.poll(self)  # (through `tvm.poll`, preserve_mostcc: a cold call that splits no live range)
 
     def exit_if_stop(self, npv: str, es: ExitState) -> None:
         """Leave to es when the poll's answer npv says stop (<= 0)."""
@@ -423,7 +423,7 @@ class _FnEmitter:
         self.lines = out
         self.cur = "start" if merged is not None else "entry"
         self.fcur = None
-        if self.cd is None and ticks_at_entry(fn):  # (the register convention ticks at calls instead: calls.py)
+        if self.cd is None and polls.ticks_at_entry(fn):  # (the register convention ticks at calls instead: calls.py)
             self.tick(exit_state(entry_state(ty.code, fn.params[1:]), ty.types, reason="poll at entry"))
         out.append(f"  br label %B{fn.entry.label}")
         phis = merged.phis(self, exits, LLTYPE) if merged is not None else None
@@ -593,12 +593,12 @@ class _FnEmitter:
         if op in _CONSTRUCT_OPS and construct.handles(i, self.ty):
             construct.lower(self, i)
             return
-        if op == "set_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
+        if op == "set_index" and self.ty.types[i.args[0]] == fieldtypes.OBJ_ARRAY:
             from .stores import store_index
 
             store_index(self, i)  # (a reference into an array of objects: stores.py)
             return
-        if op in fields.OPS or op == "call" and fields.is_native_builtin(i, self.ty.types) or op in fields.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fields.OBJ_ARRAY:
+        if op in fieldtypes.OPS or op == "call" and fieldtypes.is_native_builtin(i, self.ty.types) or op in fieldtypes.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fieldtypes.OBJ_ARRAY:
             if getattr(self, "_field_lowering", None) is None:
                 self._field_lowering = fields.FieldLowering(self)
             self._field_lowering.lower(i)
@@ -615,7 +615,7 @@ class _FnEmitter:
             if alloc.handles(i, self.ty.types):
                 alloc.AllocLowering(self, self._arrays()).lower(i)
                 return
-        if op in fields.METHOD_CALLS and i in self.ty.effects and self.ty.types.get(i.args[0]) == "o":
+        if op in fieldtypes.METHOD_CALLS and i in self.ty.effects and self.ty.types.get(i.args[0]) == "o":
             self.exit_to("true", exit_state(i.state, self.ty.types, reason=CALL_OUT))  # (a method of a value native code does not hold: callouts.py)
             if self.ty.types[i] != "o":
                 self.lines.append(f"  %v{i.id} = {_DUMMY[self.ty.types[i]]}")

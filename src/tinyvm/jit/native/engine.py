@@ -67,7 +67,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, calls, coldcc, construct, defaults, elemreads, fields, fieldslow, nearcalls, objects, outofline, stores, warmup
+from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, listwords, nearcalls, objects, outofline, polls, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -128,7 +128,7 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
     ty = analyze(fn, code, callee_of, field_type)
-    if elemreads.merge(fn, ty.types):  # (a scalar element read again in its block: the first read's value, elemreads.py)
+    if listwords.merge(fn, ty.types):  # (a scalar element read again in its block: the first read's value, listwords.py)
         ty = analyze(fn, code, callee_of, field_type)
     if ty.heap:
         _heap_allowed(ty)
@@ -162,7 +162,7 @@ def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
         construct.add_callees(ty, typed, seen, group)  # (the inits of its constructions)
         for b in ty.fn.blocks:
             for i in b.instrs:
-                if i.op not in ("call_global", *fields.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
+                if i.op not in ("call_global", *fieldtypes.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
                     continue
                 callee = ty.callees[i.attrs[0] if i.op == "call_global" else i]  # (a method: fields.py)
                 if callee not in seen:
@@ -201,7 +201,7 @@ class Compiled:
     background: bool = False
     allocs: bool = False  # (Prepared.allocs)
     budget: int = 0  # the address of tvm.budget when its code calls it (ctx[calls.BUDGET]: calls.py)
-    poll: int = 0  # the address of tvm.poll when its code calls it (ctx[coldcc.POLL]: coldcc.py)
+    poll: int = 0  # the address of tvm.poll when its code calls it (ctx[polls.POLL]: polls.py)
     osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
 
     @property
@@ -304,7 +304,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
             outofline.register(codegen.llvm)
         fieldslow.register(codegen.llvm, prep.text)  # (field stores' slow paths, if it calls one)
     budget = calls.budget_address(codegen.llvm) if calls.uses_budget(prep.text) else 0  # (ctx[calls.BUDGET], set by _done)
-    poll = calls.poll_address(codegen.llvm) if coldcc.uses_poll(prep.text) else 0  # (ctx[coldcc.POLL], set by _done)
+    poll = calls.poll_address(codegen.llvm) if polls.uses_poll(prep.text) else 0  # (ctx[polls.POLL], set by _done)
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
@@ -385,7 +385,7 @@ class NativeTier:
         # (the finalizer holds the worker, not the tier).
         self._finalizer = weakref.finalize(self, self.worker.close)
         self.warm_up = warmup.start(self.worker) if background else None  # (LLVM's first-use costs on the worker: warmup.py)
-        self.ctx = (ctypes.c_int64 * 21)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit, tvm.budget; coldcc.py: tvm.poll)
+        self.ctx = (ctypes.c_int64 * 21)()  # (emit.py: countdown, depth, poll, deopt cursor, fuel; alloc.py: heap budget, allocation callback; barrier.py: watch, slow path; construct.py: instance maker, its argument; arraymaker.py: array maker, its op and two words, heap.objects, heap.new_mark, a [None]; calls.py: the stack limit, tvm.budget; polls.py: tvm.poll)
         self.metered = bool(vm.limits.metered)
         # The deopt buffer (deopt.py): records of the native frames that
         # left, innermost first, at most one per native frame; ctx[3] is its
@@ -450,7 +450,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fields.field_types_of(G))
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G))
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -465,9 +465,9 @@ class NativeTier:
         t0 = time.perf_counter()
         try:
             group = group_of(code, lambda c: self._typed(c, G))
-            fields.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
+            fieldtypes.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
             if self.background:
-                fields.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
+                fieldtypes.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}
             prep = prepare(group, self.codegen, phases)
             prep.perf = self.perf
@@ -492,7 +492,7 @@ class NativeTier:
         if comp.budget:
             self.ctx[calls.BUDGET] = comp.budget  # (the address of tvm.budget, which its call_ticks call: calls.py)
         if comp.poll:
-            self.ctx[coldcc.POLL] = comp.poll  # (the address of tvm.poll, which its ticks call: coldcc.py)
+            self.ctx[polls.POLL] = comp.poll  # (the address of tvm.poll, which its ticks call: polls.py)
         self.stats["native"] += 1
         if comp.cache == "hit":
             self.stats["cache_hits"] += 1

@@ -76,7 +76,7 @@ def _in_loop_without(u: Block, b: Block) -> bool:
 def _fields_read(fl: Any, v: Instr) -> list[tuple[int, str]] | None:
     """(template index, name) of each field the function reads or writes of
     object v, when it should be prefetched at v's definition; else None."""
-    from .fields import OPS, field_index
+    from .fieldtypes import OPS, field_index
 
     em = fl.em
     b = v.block
@@ -185,7 +185,7 @@ def across(fl: Any, i: Instr) -> Instr | None:
     step of its inner loop (`self.bodies[j]`, `len(...)`): the read before
     the outer loop is that value, and the array's list words are loaded
     once there too (listwords.py `same_as`)."""
-    from .fields import OPS
+    from .fieldtypes import OPS
 
     em = fl.em
     name, recv = i.attrs[0], i.args[0]
@@ -205,7 +205,7 @@ def untouched(fl: Any, name: str) -> bool:
     none (a collection waits for native code's exit), and an exit leaves
     the function (an OSR entry comes back at a loop header, where emit.py's
     `_dominates` keeps the regions apart). Cached on fl."""
-    from .fields import OPS
+    from .fieldtypes import OPS
     from .listwords import _clobbers
 
     cache = fl.__dict__.setdefault("_untouched", {})
@@ -224,7 +224,7 @@ def last_entry(fl: Any, v: Instr) -> int | None:
     (fields.table), so that each probe tests only `usable`. A dict with
     fewer entries takes every read's slow path, as a dict without that
     entry did; one receiver's dict never changes size in native code."""
-    from .fields import OPS, field_index
+    from .fieldtypes import OPS, field_index
 
     cache = fl.__dict__.setdefault("_last_entry", {})
     if v not in cache:

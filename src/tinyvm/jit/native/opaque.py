@@ -42,7 +42,7 @@ from typing import Any
 
 from ...ir.nodes import Instr
 
-OPAQUE = "ap"  # (fields.OBJ_ARRAY: the same machine value, an Array's address)
+OPAQUE = "ap"  # (fieldtypes.OBJ_ARRAY: the same machine value, an Array's address)
 _REFS = frozenset(("p", "n", "ap", "ai", "af", "ab"))  # values that are (nil: become) a reference
 
 
@@ -66,7 +66,7 @@ def result_type(t: Any) -> str | None:
     if is_any_array(t):
         return OPAQUE
     from ...bytecode.types import parse_type_text
-    from .fields import object_type
+    from .fieldtypes import object_type
 
     try:
         tt = parse_type_text(t) if isinstance(t, str) and t else t

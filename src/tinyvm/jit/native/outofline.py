@@ -35,11 +35,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .coldcc import CC
+from .polls import CC
 
-VERSION = "out of line 2"  # (Codegen.identity: bump when what tvm.make does changes; 2: coldcc.CC)
+VERSION = "out of line 2"  # (Codegen.identity: bump when what tvm.make does changes; 2: polls.CC)
 NAME = "tvm.make"
-DECLARE = f"declare {CC} i64 @{NAME}(i64*, i64, i64, i64, i64)\n"  # (preserve_mostcc: a slow path's call splitting no live range of its caller, coldcc.py)
+DECLARE = f"declare {CC} i64 @{NAME}(i64*, i64, i64, i64, i64)\n"  # (preserve_mostcc: a slow path's call splitting no live range of its caller, polls.py)
 
 _made: list = []  # [(MCJIT engine, [(name, address)])] once compiled in this process (codegen.helper_module)
 

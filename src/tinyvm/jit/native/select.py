@@ -47,7 +47,7 @@ from . import (
     anyval,
     callouts,
     construct,
-    fields,
+    fieldtypes,
     inserts,
     objects,
     opaque,
@@ -100,7 +100,7 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 # Arrays of scalars: the machine value is the address of the guest Array
 # object (borrowed: the frame keeps it alive), "a" + the element's type.
 _ARRAY = {"[int]": "ai", "[float]": "af", "[bool]": "ab"}
-ARRAYS = frozenset(_ARRAY.values()) | {fields.OBJ_ARRAY}  # ("ap": an array of objects: fields.py, stores.py)
+ARRAYS = frozenset(_ARRAY.values()) | {fieldtypes.OBJ_ARRAY}  # ("ap": an array of objects: fields.py, stores.py)
 WORDS = ARRAYS | {"p"}  # machine values that are an object's address (i64)
 
 
@@ -173,9 +173,9 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     for p in fn.params[1:]:
         m = param_type(p.type)
         if m is None:
-            if p in used and not fields.object_type(p.type) and not callouts.is_function(p.type):  # (a function value: only called out, callouts.py)
+            if p in used and not fieldtypes.object_type(p.type) and not callouts.is_function(p.type):  # (a function value: only called out, callouts.py)
                 raise NotEligible(f"parameter of type {p.type}")
-            m = fields.param_machine_type(p.type) if p in used else "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
+            m = fieldtypes.param_machine_type(p.type) if p in used else "p"  # (unused, e.g. a method's `self`: passed through for frame states only)
         params.append(m)
     ret = result_type(fn.ret)
     if ret is None:
@@ -184,7 +184,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     types = ty.types
     for p, m in zip(fn.params[1:], params):
         types[p] = m
-        if m in ("p", fields.OBJ_ARRAY) and fields.object_type(p.type):
+        if m in ("p", fieldtypes.OBJ_ARRAY) and fieldtypes.object_type(p.type):
             ty.objs[p] = objects.strip(p.type)  # (an object whose fields native code may read: fields.py)
     uses: set[Instr] = {a for b in fn.blocks for i in b.all() for a in i.args}
     throws = objects.throw_blocks(fn)  # (failure exits, not typed: objects.py)
@@ -223,7 +223,7 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
     ret = objects.init_result(ty, ret)  # (an init returns self, declared nil)
     for b in fn.blocks:
         for i in b.all() if b not in throws else b.phis:
-            if i.op not in ("call", "call_global", "call_typed") and not (i.op in fields.METHOD_CALLS and types.get(i.args[0]) == "o") and any(types.get(x) in ("o", callouts.GLOBAL) for x in i.args):  # (call_global: a call out, group_of; a method of an "o": callouts.py)
+            if i.op not in ("call", "call_global", "call_typed") and not (i.op in fieldtypes.METHOD_CALLS and types.get(i.args[0]) == "o") and any(types.get(x) in ("o", callouts.GLOBAL) for x in i.args):  # (call_global: a call out, group_of; a method of an "o": callouts.py)
                 raise NotEligible(f"{i.op} of a built-in or string (native code only passes them to calls out)")
             for k, x in enumerate(i.args):
                 if types.get(x) == "L" and (i.op != "call" or k != 0):
@@ -294,19 +294,19 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
         return t
     if op in ("call", "call_typed") and a and a[0] in ("p", callouts.GLOBAL):
         return callouts.function_call(i, ty, i in uses)  # (a function value called: callouts.py)
-    if op in fields.METHOD_CALLS and a and a[0] == "o":
+    if op in fieldtypes.METHOD_CALLS and a and a[0] == "o":
         return callouts.method_call(i, ty, i in uses)  # (a method of a string or another value native code does not hold: callouts.py)
-    if op in fields.METHOD_CALLS and a and a[0] == "p":
-        return fields.method_type(i, a, ty, uses)
-    if op in fields.OPS or op in fields.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fields.BUILTINS or op in ("get_index", "set_index") and a[0] == fields.OBJ_ARRAY:
-        return fields.type_op(i, a, ty)
-    if op == "call" and i in uses and callouts.builtin_name(i) not in (None, "len", "Array", *fields.BUILTINS):
+    if op in fieldtypes.METHOD_CALLS and a and a[0] == "p":
+        return fieldtypes.method_type(i, a, ty, uses)
+    if op in fieldtypes.OPS or op in fieldtypes.ITER_OPS or op == "call" and i.args[0].op == "builtin" and i.args[0].attrs[0] in fieldtypes.BUILTINS or op in ("get_index", "set_index") and a[0] == fieldtypes.OBJ_ARRAY:
+        return fieldtypes.type_op(i, a, ty)
+    if op == "call" and i in uses and callouts.builtin_name(i) not in (None, "len", "Array", *fieldtypes.BUILTINS):
         return callouts.call_out(i, ty)  # (a used result of a built-in native code does not compute: callouts.py)
     if "p" in a and op != "call_global":
         raise NotEligible(f"{op} of an object")
     if pops.is_pop(i) and a and a[0] in pops.SCALAR_ARRAYS:
         return pops.type_op(i, a, ty)  # (xs.pop() of an array of scalars: pops.py)
-    if pops.is_pop(i) and a == [fields.OBJ_ARRAY] and i.args[0] in ty.objs:
+    if pops.is_pop(i) and a == [fieldtypes.OBJ_ARRAY] and i.args[0] in ty.objs:
         return pops.object_type_op(i, a, ty)  # (of an array of objects of a known class: pops.py)
     if inserts.is_insert(i) and a and a[0] in inserts.SCALAR_ARRAYS:
         return inserts.type_op(i, a, ty)  # (xs.insert(k, v) into an array of scalars: inserts.py)

@@ -40,7 +40,7 @@ def _steps() -> list:
                 llvm.parse_assembly(outofline._text()), codegen._target_machine()
             )
 
-    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm), calls.budget_address(llvm))]  # (with coldcc.py's tvm.poll: one module)
+    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm), calls.budget_address(llvm))]  # (with polls.py's tvm.poll: one module)
 
 
 def start(worker: CompileWorker) -> Job:
