@@ -435,6 +435,21 @@ class Heap:
         # The survivors by a comprehension, then a second pass over the list
         # for the dead only when there are some: a sweep that frees nothing
         # (most of a large live heap's batches) is one comprehension.
+        fast = self.native_sweep
+        if fast is not None and self.seqs is None and not self.tracks_sites:
+            # The same loop in machine code (jit/native/sweep.py: a VM with
+            # the native tier sets it): Arrays freed there, the other dead
+            # objects left in `rest` for their own free(), in list order.
+            live, rest = [], []
+            try:
+                ok = fast(objects, colour, live, rest) == 0
+            except Exception:  # noqa: BLE001 (an append out of memory: the loop below redoes it all)
+                ok = False
+            if ok:
+                for obj in rest:
+                    obj.mark = FREED
+                    obj.free()
+                return live, len(objects) - len(live)
         live = [obj for obj in objects if obj.mark == colour]
         freed = len(objects) - len(live)
         if freed:
@@ -454,6 +469,10 @@ class Heap:
     # An allocation-site table keyed by id(obj) (heap/sites.py) must drop the
     # freed: subclasses that keep one set this and extend `forget`.
     tracks_sites = False
+    # `sweep`'s loop in machine code, `f(objects, colour, live, rest)` (0:
+    # done), or None: the Python loop. The native tier sets it on its VM's
+    # heap (jit/native/sweep.py); heap/ never imports it.
+    native_sweep: Callable[[list, int, list, list], int] | None = None
 
     def forget(self, obj: Any) -> None:
         """A freed object's entries in id-keyed tables (its id may be reused)."""
