@@ -58,7 +58,7 @@ from time import perf_counter
 from typing import Any, Callable, Iterable
 
 from .gcstats import GCStats
-from .objects import FLOAT_BYTES, INT_BYTES, HeapObject, str_bytes
+from .objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES, SLOT, Array, HeapObject, str_bytes
 from .tuning import MODES, Tuning
 from .weak import clear_weak, trace_ephemerons
 
@@ -401,8 +401,22 @@ class Heap:
                 push(child)
         while stack:
             obj = pop()
-            total += obj.size()
-            for child in obj.refs():
+            if type(obj) is Array:
+                # An Array's size() and refs() inline, and an array of
+                # nils (AWFY Storage's leaves: three quarters of its live
+                # objects) done by one C-level count: ~40% less time per
+                # live object on Storage's trees (docs/native.md, "The
+                # mark's arrays").
+                items = obj.items
+                n = len(items)
+                total += ARRAY_BASE + SLOT * n + (n >> 3)
+                if n and items[0] is None and items.count(None) == n:
+                    continue  # (count only then: it compares an int with None slowly)
+                children = items
+            else:
+                total += obj.size()
+                children = obj.refs()
+            for child in children:
                 if child is None:
                     continue
                 t = type(child)

@@ -264,3 +264,57 @@ def test_only_a_literal_nothing_else_reads_is_shared(monkeypatch: pytest.MonkeyP
     assert dead.count("call i64 @PySequence_Repeat") == 1
     read = "".join(module_texts(src.replace("TAIL", " + len(a)"), monkeypatch))
     assert read.count("call i64 @PySequence_Repeat") == 2
+
+
+def _reference_bytes(roots: list) -> int:
+    """What Heap.trace counts, the plain way: each reached object's size()
+    and the scalars its refs() hold (strings once, ints outside -5..256)."""
+    from tinyvm.heap.objects import FLOAT_BYTES, INT_BYTES, str_bytes
+
+    seen: set[int] = set()
+    strs: set[int] = set()
+    total = 0
+    todo = list(roots)
+    while todo:
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += o.size()
+        for c in o.refs():
+            if isinstance(c, HeapObject):
+                todo.append(c)
+            elif type(c) is int and not -5 <= c <= 256:
+                total += INT_BYTES
+            elif type(c) is float:
+                total += FLOAT_BYTES
+            elif type(c) is str and id(c) not in strs:
+                strs.add(id(c))
+                total += str_bytes(c)
+    return total
+
+
+def test_the_marks_arrays_count_what_size_and_refs_say() -> None:
+    # Heap.trace's inline Array case (its size, an all-nil array skipped by
+    # one count) reaches and counts exactly what size() and refs() give.
+    inner = Array([None] * 7)
+    mixed = [
+        inner,
+        Array([]),
+        Array([None, None, 1000, "abc", 2.5, None]),
+        Array([None, inner, None]),
+        Array([None] * 3 + [Cell(10**9)]),
+        Array([1, 2, 300, "abc"]),
+        Array([Array([None]), Array([None] * 9), Record({"a": Array([None, 5000])})]),
+    ]
+    root = Array(list(mixed))
+    todo = [root]
+    while todo:  # (every object unmarked: mark 0)
+        o = todo.pop()
+        o.mark = 0
+        todo.extend(c for c in o.refs() if isinstance(c, HeapObject))
+    h = Heap()
+    for c in (1, 2):
+        assert h.trace([root], c) == _reference_bytes([root])
+    assert all(o.mark == 2 for o in mixed) and mixed[4].items[3].mark == 2
+    assert mixed[6].items[2].fields["a"].mark == 2
