@@ -399,6 +399,9 @@ class Heap:
             if isinstance(child, HeapObject) and child.mark != colour:
                 child.mark = colour
                 push(child)
+        fast = self.native_mark
+        if fast is not None:
+            total += self._trace_native(fast, stack, colour, seen_str)
         while stack:
             obj = pop()
             if type(obj) is Array:
@@ -441,6 +444,51 @@ class Heap:
                         push(child)
         if self.weak:  # WeakMap values whose keys were reached (heap/weak.py)
             total += trace_ephemerons(self.weak, colour, seen_str)
+        return total
+
+    def _trace_native(self, fast: Callable[[list, int, list, list], int], stack: list, colour: int, seen_str: set[int]) -> int:
+        """trace's loop with `native_mark` (jit/native/sweep.py): machine
+        code drains the stack of Arrays (their bytes, their nil, int, float
+        and bool elements, their Array elements marked and pushed) and
+        leaves the other objects it popped in `objs` and the elements of
+        other types in `kids`, which this loop visits as `trace` does
+        (pushing what they reach), until nothing is left. The same marks
+        and bytes: a sum does not depend on the order."""
+        heap_types = self.heap_types
+        push = stack.append
+        objs: list = []
+        kids: list = []
+        total = 0
+        while stack:
+            total += fast(stack, colour, objs, kids)
+            for obj in objs:
+                total += obj.size()
+                kids.extend(obj.refs())
+            objs.clear()
+            for child in kids:
+                if child is None:
+                    continue
+                t = type(child)
+                if t is int:
+                    if not -5 <= child <= 256:
+                        total += INT_BYTES
+                elif t in heap_types:
+                    if child.mark != colour:
+                        child.mark = colour
+                        push(child)
+                elif t is str:
+                    i = id(child)
+                    if i not in seen_str:
+                        seen_str.add(i)
+                        total += str_bytes(child)
+                elif t is float:
+                    total += FLOAT_BYTES
+                elif t is not bool and isinstance(child, HeapObject):
+                    heap_types.add(t)
+                    if child.mark != colour:
+                        child.mark = colour
+                        push(child)
+            kids.clear()
         return total
 
     def sweep(self, objects: list[HeapObject], colour: int) -> tuple[list[HeapObject], int]:
@@ -487,6 +535,8 @@ class Heap:
     # done), or None: the Python loop. The native tier sets it on its VM's
     # heap (jit/native/sweep.py); heap/ never imports it.
     native_sweep: Callable[[list, int, list, list], int] | None = None
+    # And `trace`'s loop over Arrays (`_trace_native`), set with it.
+    native_mark: Callable[[list, int, list, list], int] | None = None
 
     def forget(self, obj: Any) -> None:
         """A freed object's entries in id-keyed tables (its id may be reused)."""

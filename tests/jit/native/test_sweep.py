@@ -183,7 +183,7 @@ def test_collections_of_a_native_vm_use_the_machine_sweep(mode: str, monkeypatch
     vm.run_source(PROGRAM)
     h = vm.machine.heap
     assert native("build", log), log
-    assert h.native_sweep is counted
+    assert h.native_sweep is counted and h.native_mark is not None
     assert h.stats.freed_objects > 10000
     # (generational: minor collections sweep in their own Python loop, which
     # also sums the dead's bytes; only a major one calls Heap.sweep)
@@ -294,9 +294,16 @@ def _reference_bytes(roots: list) -> int:
     return total
 
 
-def test_the_marks_arrays_count_what_size_and_refs_say() -> None:
+@pytest.mark.parametrize("machine", [False, True])
+def test_the_marks_arrays_count_what_size_and_refs_say(machine: bool) -> None:
     # Heap.trace's inline Array case (its size, an all-nil array skipped by
-    # one count) reaches and counts exactly what size() and refs() give.
+    # one count) and the machine-code mark (sweep.py's tvm.mark, with the
+    # Python loop for what it leaves) reach and count exactly what size()
+    # and refs() give: ints at the small-int cache's edges, one string in
+    # many arrays (counted once), bools, floats, Arrays under Records.
+    from tinyvm.jit.native.sweep import marker
+
+    edges = [-6, -5, 0, 256, 257, 1 << 30, -(1 << 30), (1 << 30) - 1, 1 << 62, -(1 << 62), True, False, 0.5, "abc", None]
     inner = Array([None] * 7)
     mixed = [
         inner,
@@ -306,6 +313,8 @@ def test_the_marks_arrays_count_what_size_and_refs_say() -> None:
         Array([None] * 3 + [Cell(10**9)]),
         Array([1, 2, 300, "abc"]),
         Array([Array([None]), Array([None] * 9), Record({"a": Array([None, 5000])})]),
+        Array(list(edges)),
+        Array([Array(edges[::-1]), "abc", Cell("abc"), Array([inner, inner])]),
     ]
     root = Array(list(mixed))
     todo = [root]
@@ -314,7 +323,10 @@ def test_the_marks_arrays_count_what_size_and_refs_say() -> None:
         o.mark = 0
         todo.extend(c for c in o.refs() if isinstance(c, HeapObject))
     h = Heap()
-    for c in (1, 2):
+    if machine:
+        h.native_mark = marker()
+        assert h.native_mark is not None
+    for c in (1, 2, 1000, 1001):
         assert h.trace([root], c) == _reference_bytes([root])
-    assert all(o.mark == 2 for o in mixed) and mixed[4].items[3].mark == 2
-    assert mixed[6].items[2].fields["a"].mark == 2
+    assert all(o.mark == 1001 for o in mixed) and mixed[4].items[3].mark == 1001
+    assert mixed[6].items[2].fields["a"].mark == 1001 and mixed[8].items[0].mark == 1001

@@ -84,9 +84,10 @@ class ArrayMaker:
             # (jit/native/sweep.py: the guest sweep's loop in machine code,
             # for every collection of this heap from now on, whatever the
             # tier; the offsets it needs are the inline path's, `_fast`)
-            from .sweep import sweeper
+            from .sweep import marker, sweeper
 
             heap.native_sweep = sweeper()
+            heap.native_mark = marker()
 
     def make(self, src: Any = None) -> Any:
         """HeapBridge's leave, _make and enter (inline: this is the hot path)."""
