@@ -176,14 +176,14 @@ def test_collections_of_a_native_vm_use_the_machine_sweep(mode: str, monkeypatch
         calls.append(len(objects))
         return real(objects, colour, live, rest)
 
-    monkeypatch.setattr(sweep_mod, "sweeper", lambda: counted)
+    monkeypatch.setattr(sweep_mod, "lazy_sweep", counted)
     out = io.StringIO()
     log: list[str] = []
     vm = VM(jit="native-eager", stdout=out, jit_log=log.append, gc=mode, gc_verify=True, max_memory=1 << 20)
     vm.run_source(PROGRAM)
     h = vm.machine.heap
     assert native("build", log), log
-    assert h.native_sweep is counted and h.native_mark is not None
+    assert h.native_sweep is counted and h.native_mark is sweep_mod.lazy_mark
     assert h.stats.freed_objects > 10000
     # (generational: minor collections sweep in their own Python loop, which
     # also sums the dead's bytes; only a major one calls Heap.sweep)
@@ -330,3 +330,23 @@ def test_the_marks_arrays_count_what_size_and_refs_say(machine: bool) -> None:
         assert h.trace([root], c) == _reference_bytes([root])
     assert all(o.mark == 1001 for o in mixed) and mixed[4].items[3].mark == 1001
     assert mixed[6].items[2].fields["a"].mark == 1001 and mixed[8].items[0].mark == 1001
+
+
+def test_the_lazy_entries_fall_back_to_python_without_machine_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the native tier sets (lazy_sweep, lazy_mark) compiles at the
+    # first collection; when there is no machine code, the Python loops do
+    # the whole work, with the same result.
+    from tinyvm.jit.native import sweep as sweep_mod
+
+    monkeypatch.setattr(sweep_mod, "_fn", [(None, None)])
+    inner = Array([None, 1000, "x"])
+    root = Array([inner, Array([None] * 4), Cell(inner), 2.5])
+    for o in (inner, root, root.items[1], root.items[2]):
+        o.mark = 0
+    h = Heap()
+    h.native_sweep, h.native_mark = sweep_mod.lazy_sweep, sweep_mod.lazy_mark
+    assert h.trace([root], 5) == _reference_bytes([root])
+    dead = Array([None])
+    dead.mark = 0
+    live, freed = h.sweep([root, dead, inner], 5)
+    assert live == [root, inner] and freed == 1 and dead.items is _POISON and dead.mark == FREED

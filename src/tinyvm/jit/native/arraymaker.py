@@ -84,10 +84,10 @@ class ArrayMaker:
             # (jit/native/sweep.py: the guest sweep's loop in machine code,
             # for every collection of this heap from now on, whatever the
             # tier; the offsets it needs are the inline path's, `_fast`)
-            from .sweep import marker, sweeper
+            from .sweep import lazy_mark, lazy_sweep
 
-            heap.native_sweep = sweeper()
-            heap.native_mark = marker()
+            heap.native_sweep = lazy_sweep
+            heap.native_mark = lazy_mark
 
     def make(self, src: Any = None) -> Any:
         """HeapBridge's leave, _make and enter (inline: this is the hot path)."""
