@@ -38,6 +38,7 @@ FIELD = 64  # a field of a record or instance (a small dict's entry)
 INT_BYTES = 32  # an int outside CPython's small-int cache
 FLOAT_BYTES = 24
 STR_HEADER = 56  # a str object before its characters (49, rounded as malloc does)
+ARRAY_BASE = HEADER + CONTAINER  # an Array before its slots (Array.size, Heap.trace)
 
 
 def str_bytes(s: str) -> int:
@@ -100,7 +101,7 @@ class Array(HeapObject):
 
     def size(self) -> int:
         n = len(self.items)
-        return HEADER + CONTAINER + SLOT * n + (n >> 3)  # (a list over-allocates by 1/8 as it grows)
+        return ARRAY_BASE + SLOT * n + (n >> 3)  # (a list over-allocates by 1/8 as it grows; Heap.trace has a copy)
 
     def free(self) -> None:
         self.items = _POISON

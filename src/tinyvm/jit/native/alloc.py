@@ -224,6 +224,31 @@ class AllocLowering:
         L.append(f"  {r} = call i64 {f}(i64 {op}, i64 {a}, i64 {b})")
         return r
 
+    def operand_only(self, i: Instr) -> bool:
+        """Whether literal i is `[nil]` whose one use is as the left operand
+        of `[nil] * n` (AWFY Storage's idiom) and which no frame state holds
+        in a local: then no code can reach its list but that product (which
+        copies it) or, after an exit, the interpreter's MUL of it (which
+        reads it), so arraymaker.py may give it the ctx's shared `[None]`
+        instead of a list of its own ("Shared operand lists" in
+        docs/native.md). The Array itself is made and counted as before."""
+        if len(i.args) != 1 or i.args[0].op != "const" or i.args[0].attrs[:1] != (None,):
+            return False
+        from .callouts import users
+
+        ty = self.em.ty
+        us = users(ty, i)
+        if len(us) != 1 or us[0].op != "mul" or us[0].args[0] is not i or i in us[0].args[1:]:
+            return False
+        for b in ty.fn.blocks:
+            for x in b.all():
+                st = x.state
+                while st is not None:
+                    if any(v is i for v in st.locals):
+                        return False
+                    st = st.parent
+        return True
+
     def word(self, v: Instr, k: str) -> str:
         """v (of kind k) as an i64 word: floats by their bits, bools 0/1."""
         em = self.em
@@ -272,6 +297,11 @@ class AllocLowering:
             return
         if i.op == "array":
             n = len(i.args)
+            if self.operand_only(i):
+                r = arraymaker.call(em, str(LIT), "1", "0", shared=True)
+                self.refused(r, i)
+                L.append(f"  {res} = add i64 {r}, 0")
+                return
             r = self.call(str(LIT), str(n), "0")
             self.refused(r, i)
             if n:

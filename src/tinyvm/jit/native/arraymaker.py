@@ -80,6 +80,14 @@ class ArrayMaker:
         ctx = self.ctx
         ctx[OBJECTS] = id(heap.objects) if heap.seqs is None and type(heap) is Heap and _fast() else 0
         ctx[NEWMARK] = id(heap.new_mark)
+        if heap.native_sweep is None and ctx[OBJECTS]:
+            # (jit/native/sweep.py: the guest sweep's loop in machine code,
+            # for every collection of this heap from now on, whatever the
+            # tier; the offsets it needs are the inline path's, `_fast`)
+            from .sweep import lazy_mark, lazy_sweep
+
+            heap.native_sweep = lazy_sweep
+            heap.native_mark = lazy_mark
 
     def make(self, src: Any = None) -> Any:
         """HeapBridge's leave, _make and enter (inline: this is the hot path)."""
@@ -123,16 +131,18 @@ def _fast() -> bool:
     return _FAST[0]
 
 
-def call(em: Any, op: str, a: str, b: str) -> str:
+def call(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
     """LLVM IR of alloc.py's allocation `op` (LIT, MUL, FILL + k) with words
     a, b: inline (module docstring) or through the maker; the new Array's
-    address, or 0 when refused."""
+    address, or 0 when refused. `shared`: a `[nil]` literal only read
+    (alloc.py `operand_only`) gets ctx word NONES's list as its items
+    instead of a copy (the maker's slow path makes a list as before)."""
     if op == str(LIT) or op == str(MUL) and not em.metered:
-        return _inline(em, op, a, b)
+        return _inline(em, op, a, b, shared)
     return _make(em, op, a, b)
 
 
-def _inline(em: Any, op: str, a: str, b: str) -> str:
+def _inline(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
     """The inline path with `_make` as its slow path; the result's phi."""
     from ...heap.objects import CONTAINER, HEADER, SLOT
 
@@ -168,7 +178,11 @@ def _inline(em: Any, op: str, a: str, b: str) -> str:
     em.label(fast)
     items, arr, bad, bad2 = em.tmp("amit"), em.tmp("amarr"), em.tmp(), em.tmp()
     fail, ok1, ok2 = em.tmp("amfail")[1:], em.tmp("amok")[1:], em.tmp("amok")[1:]
-    L.append(f"  {items} = call i64 @PySequence_Repeat(i64 {src}, i64 {times})")
+    if shared:  # (the `[None]` itself, a new reference to it: alloc.py operand_only)
+        low.incref(src)
+        L.append(f"  {items} = add i64 {src}, 0")
+    else:
+        L.append(f"  {items} = call i64 @PySequence_Repeat(i64 {src}, i64 {times})")
     L.append(f"  {bad} = icmp eq i64 {items}, 0")
     L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
     em.label(ok1)

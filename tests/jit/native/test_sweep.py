@@ -1,0 +1,352 @@
+"""The guest sweep in machine code (jit/native/sweep.py) and `[nil] * n`'s
+shared operand list (alloc.py `operand_only`; docs/native.md, "The sweep in
+machine code and shared operand lists").
+
+The machine-code sweep must leave exactly what `Heap.sweep`'s Python loop
+leaves: the same survivors in the same order, the same freed count, every
+dead object marked FREED and poisoned, other types' `free()` run in list
+order; marks compared as Python compares ints (equal values in distinct
+objects, big and negative ones). The shared `[None]` must never be reachable
+by code that could change it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from native_helpers import heap_after, module_texts, native
+
+from tinyvm.api import VM
+from tinyvm.heap.heap import FREED, Heap
+from tinyvm.heap.objects import _POISON, Array, Cell, HeapObject, Map, Record
+from tinyvm.jit.native.sweep import sweeper
+
+
+class Logged(HeapObject):
+    """A heap object whose free() says when it ran (the order of `rest`)."""
+
+    __slots__ = ("name", "log")
+
+    def __init__(self, name: str, log: list) -> None:
+        self.name = name
+        self.log = log
+
+    def free(self) -> None:
+        self.log.append(self.name)
+
+
+def _objects(colour: int, log: list) -> list:
+    """A list as a sweep meets it: live and dead Arrays, Cells, Maps, Records
+    and Logged objects; marks that are `colour` itself, an equal int made
+    apart, a neighbour, big and negative ints."""
+    same = int(str(colour))  # (equal, another object when colour > 256)
+    marks = [colour, same, colour - 1, colour + 1, -11, -7, 0, 1 << 40, -(1 << 40), colour + (1 << 30)]
+    out = []
+    for k in range(60):
+        m = marks[k % len(marks)]
+        kind = k % 5
+        if kind == 0:
+            o = Array([None] * (k % 4) + [k, "s", 1.5])
+        elif kind == 1:
+            o = Cell(k)
+        elif kind == 2:
+            o = Map({k: k})
+        elif kind == 3:
+            o = Record({"a": k})
+        else:
+            o = Logged(f"o{k}", log)
+        o.mark = m
+        out.append(o)
+    return out
+
+
+def _state(o: object) -> tuple:
+    return (type(o).__name__, o.mark, getattr(o, "items", None) is _POISON, getattr(o, "value", None) is _POISON)
+
+
+@pytest.mark.parametrize("colour", [3, 256, 257, 1000, 1 << 31, -11, -13])
+def test_the_machine_sweep_leaves_what_the_python_sweep_leaves(colour: int) -> None:
+    fast = sweeper()
+    assert fast is not None
+    log_py: list = []
+    log_nt: list = []
+    a, b = _objects(colour, log_py), _objects(colour, log_nt)
+    h_py, h_nt = Heap(), Heap()
+    h_nt.native_sweep = fast
+    live_py, freed_py = h_py.sweep(a, colour)
+    live_nt, freed_nt = h_nt.sweep(b, colour)
+    assert freed_nt == freed_py > 0
+    assert [a.index(o) for o in live_py] == [b.index(o) for o in live_nt]
+    assert [_state(o) for o in a] == [_state(o) for o in b]
+    assert all(o.mark == FREED for o in b if o not in live_nt)
+    assert all(o.items is _POISON for o in b if type(o) is Array and o.mark == FREED)
+    assert log_nt == log_py and log_nt  # (the others' free(), in list order)
+
+
+def test_a_sweep_frees_the_lists_of_dead_arrays() -> None:
+    # The poisoned Array drops its list (and what only the list held):
+    # nothing is leaked or kept alive by the machine-code loop.
+    import sys
+    import weakref
+
+    class Box:
+        pass
+
+    fast = sweeper()
+    boxes = [Box() for _ in range(50)]
+    refs = [weakref.ref(x) for x in boxes]
+    objs = []
+    for x in boxes:
+        arr = Array([x, None])
+        arr.mark = 1
+        objs.append(arr)
+    del boxes, x
+    mark = 10**6 + 1  # (a big int: its count must come back to where it was)
+    for arr in objs:
+        arr.mark = mark
+    before = sys.getrefcount(mark)
+    h = Heap()
+    h.native_sweep = fast
+    live, freed = h.sweep(objs, 2)
+    assert (live, freed) == ([], 50)
+    assert all(r() is None for r in refs)
+    assert sys.getrefcount(mark) == before - 50
+
+
+def test_an_object_with_no_mark_takes_the_python_loop() -> None:
+    # The machine loop stops (-2) at a mark slot never set; the Python loop
+    # then runs over the whole list and raises as it always did.
+    h = Heap()
+    h.native_sweep = sweeper()
+    a = Array([None])
+    a.mark = 0
+    with pytest.raises(AttributeError):
+        h.sweep([a, Array([None])], 1)
+
+
+PROGRAM = """
+fn build(depth: int) -> [any] {
+  if depth == 1 {
+    let leaf: [any] = [nil] * (depth + 2)
+    return leaf
+  }
+  let arr: [any] = [nil] * 4
+  var i = 0
+  while i < 4 {
+    arr[i] = build(depth - 1)
+    i += 1
+  }
+  return arr
+}
+fn count(t: [any], depth: int) -> int {
+  if depth == 1 { return len(t) }
+  var s = 1
+  var i = 0
+  while i < 4 {
+    let sub: [any] = t[i]
+    s += count(sub, depth - 1)
+    i += 1
+  }
+  return s
+}
+var total = 0
+var k = 0
+while k < 60 {
+  total += count(build(5), 5)
+  k += 1
+}
+print(total)
+"""
+
+
+@pytest.mark.parametrize("mode", ["stw", "incremental", "generational"])
+def test_collections_of_a_native_vm_use_the_machine_sweep(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A VM with the native tier sweeps in machine code (counted here) in
+    # every collector mode, with the verifier on, and runs as the
+    # interpreter does.
+    from tinyvm.jit.native import sweep as sweep_mod
+
+    calls: list[int] = []
+    real = sweeper()
+
+    def counted(objects: list, colour: int, live: list, rest: list) -> int:
+        calls.append(len(objects))
+        return real(objects, colour, live, rest)
+
+    monkeypatch.setattr(sweep_mod, "lazy_sweep", counted)
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(jit="native-eager", stdout=out, jit_log=log.append, gc=mode, gc_verify=True, max_memory=1 << 20)
+    vm.run_source(PROGRAM)
+    h = vm.machine.heap
+    assert native("build", log), log
+    assert h.native_sweep is counted and h.native_mark is sweep_mod.lazy_mark
+    assert h.stats.freed_objects > 10000
+    # (generational: minor collections sweep in their own Python loop, which
+    # also sums the dead's bytes; only a major one calls Heap.sweep)
+    assert len(calls) >= 3 or mode == "generational"
+    want = io.StringIO()
+    VM(stdout=want, gc=mode, max_memory=1 << 20).run_source(PROGRAM)
+    assert out.getvalue() == want.getvalue()
+
+
+def test_nil_operand_lists_are_shared_and_accounted() -> None:
+    # `[nil] * k`'s literal gets the maker's own `[None]` (no list made);
+    # the Array is still made, listed and charged: bytes and object counts
+    # are the interpreter's.
+    vm = VM(jit="native-eager", stdout=io.StringIO(), max_memory=1 << 30)
+    src = PROGRAM.replace("k < 60", "k < 2")
+    vm.run_source(src)
+    nones = vm.machine.jit.native.arrays.nones
+    assert nones == [None]
+    shared = [o for o in vm.machine.heap.objects if type(o) is Array and o.items is nones]
+    assert len(shared) > 100
+    assert heap_after(src, "native-eager") == heap_after(src, "off")
+
+
+HELD = """
+fn f(n: int) -> int {
+  let a: [any] = [nil]
+  let b: [any] = a * n
+  a.push(7)
+  let c: [any] = [nil] * n
+  return len(a) * 100 + len(b) * 10 + len(c)
+}
+fn g(n: int) -> [any] {
+  let a: [any] = [nil]
+  let b: [any] = a * n
+  return a
+}
+var s = 0
+var k = 0
+while k < 50 {
+  s += f(3)
+  let t = g(2)
+  t.push(1)
+  s += len(t)
+  k += 1
+}
+let last: [any] = [nil] * 3
+print(s, len(last), last[0] == nil, last[2] == nil)
+"""
+
+
+def test_a_literal_held_in_a_local_gets_a_list_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A literal a local holds (later pushed to, or returned) is not shared:
+    # the shared `[None]` stays `[None]`, and products of it stay all nil.
+    out = io.StringIO()
+    log: list[str] = []
+    vm = VM(jit="native-eager", stdout=out, jit_log=log.append)
+    vm.run_source(HELD)
+    assert native("f", log) and native("g", log), log
+    want = io.StringIO()
+    VM(stdout=want).run_source(HELD)
+    assert out.getvalue() == want.getvalue() == "11750 3 true true\n"
+    assert vm.machine.jit.native.arrays.nones == [None]
+
+
+def test_the_shared_literal_makes_no_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The IR of `[nil] * k` repeats a list once (the product), not twice.
+    one = "fn h(k: int) -> [any] {\n  let x: [any] = [nil] * k\n  return x\n}\nvar i = 0\nwhile i < 3 {\n  h(2)\n  i += 1\n}\n"
+    t = "".join(module_texts(one, monkeypatch))
+    assert t.count("call i64 @PySequence_Repeat") == 1
+
+
+def test_only_a_literal_nothing_else_reads_is_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `let a = [nil]` then `a * n`: when a is dead after the product (the
+    # exits' frame states drop dead locals), its list is shared; when a is
+    # read again, it gets a list of its own (PySequence_Repeat as before).
+    src = "fn q(n: int) -> int {\n  let a: [any] = [nil]\n  let b: [any] = a * n\n  return len(b)TAIL\n}\nvar i = 0\nwhile i < 3 {\n  q(2)\n  i += 1\n}\n"
+    dead = "".join(module_texts(src.replace("TAIL", ""), monkeypatch))
+    assert dead.count("call i64 @PySequence_Repeat") == 1
+    read = "".join(module_texts(src.replace("TAIL", " + len(a)"), monkeypatch))
+    assert read.count("call i64 @PySequence_Repeat") == 2
+
+
+def _reference_bytes(roots: list) -> int:
+    """What Heap.trace counts, the plain way: each reached object's size()
+    and the scalars its refs() hold (strings once, ints outside -5..256)."""
+    from tinyvm.heap.objects import FLOAT_BYTES, INT_BYTES, str_bytes
+
+    seen: set[int] = set()
+    strs: set[int] = set()
+    total = 0
+    todo = list(roots)
+    while todo:
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += o.size()
+        for c in o.refs():
+            if isinstance(c, HeapObject):
+                todo.append(c)
+            elif type(c) is int and not -5 <= c <= 256:
+                total += INT_BYTES
+            elif type(c) is float:
+                total += FLOAT_BYTES
+            elif type(c) is str and id(c) not in strs:
+                strs.add(id(c))
+                total += str_bytes(c)
+    return total
+
+
+@pytest.mark.parametrize("machine", [False, True])
+def test_the_marks_arrays_count_what_size_and_refs_say(machine: bool) -> None:
+    # Heap.trace's inline Array case (its size, an all-nil array skipped by
+    # one count) and the machine-code mark (sweep.py's tvm.mark, with the
+    # Python loop for what it leaves) reach and count exactly what size()
+    # and refs() give: ints at the small-int cache's edges, one string in
+    # many arrays (counted once), bools, floats, Arrays under Records.
+    from tinyvm.jit.native.sweep import marker
+
+    edges = [-6, -5, 0, 256, 257, 1 << 30, -(1 << 30), (1 << 30) - 1, 1 << 62, -(1 << 62), True, False, 0.5, "abc", None]
+    inner = Array([None] * 7)
+    mixed = [
+        inner,
+        Array([]),
+        Array([None, None, 1000, "abc", 2.5, None]),
+        Array([None, inner, None]),
+        Array([None] * 3 + [Cell(10**9)]),
+        Array([1, 2, 300, "abc"]),
+        Array([Array([None]), Array([None] * 9), Record({"a": Array([None, 5000])})]),
+        Array(list(edges)),
+        Array([Array(edges[::-1]), "abc", Cell("abc"), Array([inner, inner])]),
+    ]
+    root = Array(list(mixed))
+    todo = [root]
+    while todo:  # (every object unmarked: mark 0)
+        o = todo.pop()
+        o.mark = 0
+        todo.extend(c for c in o.refs() if isinstance(c, HeapObject))
+    h = Heap()
+    if machine:
+        h.native_mark = marker()
+        assert h.native_mark is not None
+    for c in (1, 2, 1000, 1001):
+        assert h.trace([root], c) == _reference_bytes([root])
+    assert all(o.mark == 1001 for o in mixed) and mixed[4].items[3].mark == 1001
+    assert mixed[6].items[2].fields["a"].mark == 1001 and mixed[8].items[0].mark == 1001
+
+
+def test_the_lazy_entries_fall_back_to_python_without_machine_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the native tier sets (lazy_sweep, lazy_mark) compiles at the
+    # first collection; when there is no machine code, the Python loops do
+    # the whole work, with the same result.
+    from tinyvm.jit.native import sweep as sweep_mod
+
+    monkeypatch.setattr(sweep_mod, "_fn", [(None, None)])
+    inner = Array([None, 1000, "x"])
+    root = Array([inner, Array([None] * 4), Cell(inner), 2.5])
+    for o in (inner, root, root.items[1], root.items[2]):
+        o.mark = 0
+    h = Heap()
+    h.native_sweep, h.native_mark = sweep_mod.lazy_sweep, sweep_mod.lazy_mark
+    assert h.trace([root], 5) == _reference_bytes([root])
+    dead = Array([None])
+    dead.mark = 0
+    live, freed = h.sweep([root, dead, inner], 5)
+    assert live == [root, inner] and freed == 1 and dead.items is _POISON and dead.mark == FREED
