@@ -508,3 +508,53 @@ def test_the_sweep_leaves_the_reference_counts_the_python_sweep_leaves() -> None
         del live
     assert counts[0] == counts[1]
     assert counts[0][1][3] < 0  # (the old marks' references were dropped)
+
+
+AT_THE_LIMIT = """
+fn mk(n: int, x: int) -> [any] {
+  let a: [any] = [nil] * n
+  var i = 0
+  while i < n {
+    if i % 2 == 0 { a[i] = x * 1000000000000 + i }
+    i += 1
+  }
+  return a
+}
+var keep: [any] = []
+var k = 0
+var caught = ""
+try {
+  while k < 100000 {
+    let t = mk(8, k)
+    if k % 3 == 0 { keep.push(t) }
+    k += 1
+  }
+} catch e {
+  caught = "caught"
+}
+print(k, len(keep), caught)
+"""
+
+
+@pytest.mark.parametrize("mode", ["stw", "incremental", "generational"])
+def test_emergency_marks_at_the_limit_are_the_same(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A program that runs into a 1 MiB limit (emergency marks through
+    # `Heap.trace` with the machine mark, the verifier on): the same
+    # MemoryError point, heap and statistics with the machine loops on and off.
+    from tinyvm.jit.native import sweep as sweep_mod
+
+    def run() -> tuple:
+        out = io.StringIO()
+        vm = VM(jit="native-eager", stdout=out, gc=mode, max_memory=1 << 20, gc_verify=True)
+        vm.run_source(AT_THE_LIMIT)
+        h = vm.machine.heap
+        s = h.stats
+        return h.native_mark is not None, (out.getvalue(), h.bytes, h.count, s.collections, s.emergencies, s.freed_objects, s.freed_bytes)
+
+    on, got = run()
+    monkeypatch.setattr(sweep_mod, "sweeper", lambda: None)
+    monkeypatch.setattr(sweep_mod, "marker", lambda: None)
+    off, want = run()
+    assert on and not off
+    assert got == want
+    assert got[0].endswith(" caught\n") and got[4] >= 1  # (the limit was reached)
