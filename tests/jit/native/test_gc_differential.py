@@ -558,3 +558,30 @@ def test_emergency_marks_at_the_limit_are_the_same(mode: str, monkeypatch: pytes
     assert on and not off
     assert got == want
     assert got[0].endswith(" caught\n") and got[4] >= 1  # (the limit was reached)
+
+
+@pytest.mark.parametrize("shape", ["chain", "self", "wide"])
+def test_deep_wide_and_self_referencing_arrays(shape: str) -> None:
+    # A 50,000-deep chain (no recursion in either loop), an Array holding
+    # itself, a 200,000-element array of mixed elements.
+    def make() -> tuple[list, Array]:
+        if shape == "chain":
+            objs = [Array([None, k, 2**40 + k]) for k in range(50_000)]
+            for a, b in zip(objs, objs[1:]):
+                a.items[0] = b
+        elif shape == "self":
+            objs = [Array([None, 300])]
+            objs[0].items += [objs[0], objs[0]]
+        else:
+            leaf = Array([1.5])
+            vals = [None, 7, 1000, 2**62, -(2**63), 0.25, True, "w", leaf]
+            objs = [Array([vals[k % len(vals)] for k in range(200_000)]), leaf]
+        for o in objs:
+            o.mark = 0
+        return objs, objs[0]
+
+    (a, ra), (b, rb) = make(), make()
+    py, nt = heaps()
+    assert nt.trace([rb], 1) == py.trace([ra], 1)
+    assert marks(b, 1) == marks(a, 1)
+    assert py.sweep(a, 1)[1] == nt.sweep(b, 1)[1] == 0
