@@ -4,7 +4,8 @@ An instance of a TinyLang class has a copy of its class's template as its
 dict, whose keys table has the template's index size: the probe compares
 the table's `dk_log2_index_bytes` with that constant and computes where
 the entries start from it, so the entry's loads wait for the keys pointer
-only (AWFY Bounce, docs/native.md "Bounce's field probes"). The tests check
+only (AWFY Bounce, docs/native.md "Bounce's field probes"); an int field's
+digits are read behind a branch on its type. The tests check
 that shape of the IR, and that a dict with a larger index table (grown
 from the host) takes the slow path with the interpreter's results.
 """
@@ -74,6 +75,17 @@ def test_a_class_instances_probe_tests_the_index_size_and_adds_a_constant(monkey
     assert re.search(r"= icmp eq i8 %\S+, 3\n", body), body[:2000]
     assert re.search(r"= add i64 %\S+, 40\n", body)
     assert "shl i64 1, " not in body
+
+
+def test_an_int_field_reads_digits_behind_its_own_type_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An int field's value is read from the object itself behind a branch
+    # on its type (not from a select of the object or `tvm.notint`, which
+    # made the digits' loads wait for the type's load).
+    body = "\n".join(t for t in module_texts(BALL + MAIN, monkeypatch) if '@"tvm.fk.vy" = global' in t)
+    assert re.search(r"br i1 %\S+\.n, label %fslow\.\d+, label %fint\.\d+, !prof !0", body)
+    # (small_int's select then compares the int type with itself: LLVM
+    # folds it to the object)
+    assert re.search(r"= icmp eq i64 (ptrtoint \(i8\* @PyLong_Type to i64\)), \1\n  %int\.\d+ = select", body)
 
 
 def test_the_tiers_agree_on_the_balls() -> None:

@@ -472,8 +472,13 @@ class FieldLowering:
             if m == "f":
                 L.append(f"  {good} = icmp eq i64 {typ}, {_FLOAT_T}")
                 x = arr.load(ev, lay.float_val, "double")
-            else:
-                x = self._small_int(ev, typ, good, _INT_T)
+            else:  # (the type's own branch, not small_int's select of the object: the digits' loads then wait for the object's address only, not for its type's load too)
+                isint, intok = em.tmp(), em.tmp("fint")[1:]
+                L.append(f"  {isint} = icmp eq i64 {typ}, {_INT_T}")
+                L.append(f"  {isint}.n = xor i1 {isint}, true")
+                L.append(f"  br i1 {isint}.n, label %{slow}, label %{intok}, !prof !0")
+                em.label(intok)
+                x = self._small_int(ev, _INT_T, good, _INT_T)
         fast = em.cur
         L.append(f"  {good}.n = xor i1 {good}, true")
         L.append(f"  br i1 {good}.n, label %{slow}, label %{join}, !prof !0")  # (the slow path unlikely: out of the hot path's way)
