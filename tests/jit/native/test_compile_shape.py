@@ -216,11 +216,12 @@ def lookups(f: str) -> int:
 
 def test_reads_of_one_receiver_load_its_dict_and_keys_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # (fields.py share_of) n reads of self: the dict and the keys table are
-    # loaded and the table's kind checked once (the first read's block
-    # dominates the others'), each read only probes its entry
+    # loaded and the table's kind and index size (fields.py index_bytes)
+    # checked once (the first read's block dominates the others'), each
+    # read only probes its entry
     for n in (4, 8):
         f = function(modules(sums(n), monkeypatch)["P.sum"].text, "f0")
-        assert f.count("icmp eq i8") == 1, f
+        assert f.count("icmp eq i8") == 2, f
         assert len(re.findall(r"^fprobe\.\d+:", f, re.MULTILINE)) == n and lookups(f) == n, f
         code, out, _ = same(sums(n), "P.sum")
         assert code == 0 and out == f"{n * (n - 1) // 2}\n"

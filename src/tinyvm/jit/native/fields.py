@@ -149,6 +149,36 @@ def _find(obj: Any, d: Any) -> int:
     raise LookupError(f"no fields slot in {type(obj).__name__}")
 
 
+def index_bytes(ty: Any, recv: Instr) -> int | None:
+    """log2 of the index table's bytes (dk_log2_index_bytes) in the keys
+    of a copy of `recv`'s class's template, as every instance of a TinyLang
+    class gets (`dict(cls.template)`: CPython clones the template's keys,
+    their size with them), or None (a record, an unknown class, an open
+    one, whose dicts may grow). FieldLowering.table compares the table's
+    byte with it and computes the entries' start from the constant: the
+    entry loads then depend on the keys pointer only, so the CPU starts
+    them while the header's checks are still loading (Bounce: the first
+    probe of each ball waited for the header's cache miss, then the
+    entry's). A dict with another size fails the test and takes the call,
+    as any other layout does."""
+    from ...bytecode.types import ClassT
+
+    t = ty.objs.get(recv)
+    if not isinstance(t, ClassT) or ty.field_type is None or getattr(ty.field_type, "cls", None) is None:
+        return None
+    c = ty.field_type.cls(t.name)
+    if c is None or getattr(c, "open", True):
+        return None
+    try:
+        d = dict(c.template)
+        keys = ctypes.c_int64.from_address(id(d) + _MA_KEYS).value
+        if ctypes.c_int64.from_address(id(d) + _MA_VALUES).value != 0:
+            return None
+        return ctypes.c_uint8.from_address(keys + _DK_LOG2_INDEX).value
+    except Exception:  # noqa: BLE001 - an unexpected class object: the loaded size
+        return None
+
+
 _LAYOUT: list = []
 
 
@@ -442,8 +472,13 @@ class FieldLowering:
             if m == "f":
                 L.append(f"  {good} = icmp eq i64 {typ}, {_FLOAT_T}")
                 x = arr.load(ev, lay.float_val, "double")
-            else:
-                x = self._small_int(ev, typ, good, _INT_T)
+            else:  # (the type's own branch, not small_int's select of the object: the digits' loads then wait for the object's address only, not for its type's load too)
+                isint, intok = em.tmp(), em.tmp("fint")[1:]
+                L.append(f"  {isint} = icmp eq i64 {typ}, {_INT_T}")
+                L.append(f"  {isint}.n = xor i1 {isint}, true")
+                L.append(f"  br i1 {isint}.n, label %{slow}, label %{intok}, !prof !0")
+                em.label(intok)
+                x = self._small_int(ev, _INT_T, good, _INT_T)
         fast = em.cur
         L.append(f"  {good}.n = xor i1 {good}, true")
         L.append(f"  br i1 {good}.n, label %{slow}, label %{join}, !prof !0")  # (the slow path unlikely: out of the hot path's way)
@@ -512,6 +547,12 @@ class FieldLowering:
             c1, c2, usable, lz, sh, e0, base = (em.tmp() for _ in range(7))
             L.append(f"  {c1} = icmp eq i64 {vals}, 0")
             L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+            known = index_bytes(em.ty, i.args[0])
+            if known is not None:  # (the template copy's index size: tested, not used, so the entries' address waits for no load of the table's header)
+                c0, c2k = em.tmp(), em.tmp()
+                L.append(f"  {c0} = icmp eq i8 {lib}, {known}")
+                L.append(f"  {c2k} = and i1 {c2}, {c0}")
+                c2 = c2k
             kmax = invariant.last_entry(self, i.args[0])
             if kmax is None:
                 L.append(f"  {usable} = and i1 {c1}, {c2}")
@@ -521,10 +562,13 @@ class FieldLowering:
                 L.append(f"  {c12} = and i1 {c1}, {c2}")
                 L.append(f"  {usable} = and i1 {c12}, {c3}")
                 self.covered[usable] = kmax
-            L.append(f"  {lz} = zext i8 {lib} to i64")
-            L.append(f"  {sh} = shl i64 1, {lz}")
-            L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-            L.append(f"  {base} = add i64 {e0}, {sh}")
+            if known is not None:
+                L.append(f"  {base} = add i64 {keys}, {_DK_INDICES + (1 << known)}")
+            else:
+                L.append(f"  {lz} = zext i8 {lib} to i64")
+                L.append(f"  {sh} = shl i64 1, {lz}")
+                L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+                L.append(f"  {base} = add i64 {e0}, {sh}")
             tab = self.share(("keys", i.args[0], d), (usable, nent, base))
         return tab
 
