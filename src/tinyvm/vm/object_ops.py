@@ -21,6 +21,7 @@ from typing import Any
 
 from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, Tuple, unmap_key
+from ..heap.packed import PackedArray
 from ..runtime.enums import get_static
 from ..runtime.errors import RtError
 from ..runtime.memory import entry_charge, value_bytes
@@ -135,6 +136,13 @@ class ObjectOps:
             return v
         if t is Tuple:
             return tuples.get_index(obj, i)
+        if t is PackedArray:  # (heap/packed.py: read in place, the array stays packed)
+            if type(i) is not int:
+                raise RtError("TypeError", f"array index must be int, got {typeof(i)}")
+            n = obj.length()
+            if not 0 <= i < n:
+                raise RtError("IndexError", f"index {i} out of range for length {n}")
+            return obj.get(i)
         raise RtError("TypeError", f"{typeof(obj)} is not indexable")
 
     def set_index(self, obj: Any, i: Any, value: Any) -> None:
@@ -162,6 +170,16 @@ class ObjectOps:
             return
         if t is Tuple:
             raise RtError("TypeError", tuples.IMMUTABLE)
+        if t is PackedArray:
+            if type(i) is not int:
+                raise RtError("TypeError", f"array index must be int, got {typeof(i)}")
+            n = obj.length()
+            if not 0 <= i < n:
+                raise RtError("IndexError", f"index {i} out of range for length {n}")
+            obj.set(i, value)
+            if type(obj) is Array and obj.mark == self.heap.watch:  # (unpacked by a value of another kind)
+                self.heap.barrier(obj, value)
+            return
         raise RtError("TypeError", f"{typeof(obj)} does not support item assignment")
 
     def make_iter(self, v: Any) -> Iterator:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..bytecode import opcodes as O
 from ..heap.objects import INT_MAX, INT_MIN
+from ..heap.packed import repeat
 from ..runtime.errors import RtError
 from ..runtime.values import NeedsGuest, to_str, typeof
 from .ops import builder, unary  # noqa: F401
@@ -152,6 +153,6 @@ def install(vm: Any) -> None:
         if fuel is not None:
             fuel(n)
         heap.reserve(array_bytes(n))
-        return heap.alloc(Array([fill] * n))
+        return heap.alloc(repeat([fill], n))
 
     vm.builtins["Array"] = heap.alloc(Native("Array", array_, 2))
