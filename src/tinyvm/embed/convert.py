@@ -56,6 +56,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..heap.packed import PackedArray
 from ..runtime.enums import enum_name, is_enum_value
 from ..runtime.sets import SetObject, host_set_to_guest
 from ..runtime.values import check_key, typeof
@@ -296,6 +297,14 @@ class Converter:
             made = memo.get(id(v))
             if made is None:
                 made = memo[id(v)] = tuple(self._out(x, memo, work) for x in v.items)
+            return made
+        if t is PackedArray:
+            # Scalars of one kind: the list at once (bools as bool, ints as
+            # int, floats as float), and the guest array stays packed. The
+            # memo keeps one list for an array met twice, as for lists.
+            made = memo.get(id(v))
+            if made is None:
+                made = memo[id(v)] = v.values()
             return made
         if t is Array or t is Map or t is Record:
             made = memo.get(id(v))

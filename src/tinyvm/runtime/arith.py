@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from ..bytecode import opcodes as O
 from ..heap.objects import INT_MAX, INT_MIN, Array, Class, Instance, Range
-from ..heap.packed import repeat
+from ..heap.packed import PackedArray, repeat
 from .errors import RtError
 from .values import compare, equals, typeof
 
@@ -52,6 +52,13 @@ def add(a: Any, b: Any) -> Any:
     if ta is Array and tb is Array:
         # Not yet on the heap: the ADD handler allocates any Array result.
         return Array(a.items + b.items)
+    if (ta is PackedArray or ta is Array) and (tb is PackedArray or tb is Array):
+        # heap/packed.py: two packed arrays of one kind make a packed one
+        # (the buffers joined); otherwise a list, the operands read without
+        # unpacking them.
+        if ta is tb and a.packed.typecode == b.packed.typecode:
+            return PackedArray(a.packed + b.packed)
+        return Array((a.values() if ta is PackedArray else a.items) + (b.values() if tb is PackedArray else b.items))
     raise bad_operands("+", a, b)
 
 
@@ -76,6 +83,10 @@ def mul(a: Any, b: Any) -> Any:
         if b < 0:
             raise RtError("ValueError", f"repeat count must not be negative, got {b}")
         return a * b if ta is str else repeat(a.items, b)
+    if ta is PackedArray and type(b) is int:  # (what repeat would make of its values: packed, of its kind)
+        if b < 0:
+            raise RtError("ValueError", f"repeat count must not be negative, got {b}")
+        return PackedArray(a.packed * b)
     raise bad_operands("*", a, b)
 
 

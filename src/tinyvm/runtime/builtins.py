@@ -56,6 +56,7 @@ from typing import Any, Callable
 from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
+from ..heap.packed import PackedArray
 from .enums import is_enum_value
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
 from .methods import sort_by_keys
@@ -63,6 +64,7 @@ from .tuples import Tuple, enumerate_array, zip_arrays
 from .values import (
     _instance_fields,
     format_float,
+    is_array,
     quote_string,
     repr_value,
     to_str,
@@ -308,11 +310,23 @@ def _extreme(name: str, args: tuple, want_max: bool) -> Any:
     n = len(args)
     if n == 1:
         a = args[0]
-        if type(a) is not Array:
+        ta = type(a)
+        if ta is PackedArray:
+            buf = a.packed
+            if not buf:
+                raise RtError("ValueError", f"{name} of empty array")
+            if buf.typecode != "b":
+                # One kind of number: Python's max/min keep the first of
+                # equal values and replace on a strict > / <, as the loop
+                # below does (-0.0 against 0.0, nan first or later alike).
+                return max(buf) if want_max else min(buf)
+            vals = a.values()  # (bools: the loop's TypeError)
+        elif ta is not Array:
             raise RtError("TypeError", f"{name} expects an array or at least 2 arguments, got {typeof(a)}")
-        vals = a.items
-        if not vals:
-            raise RtError("ValueError", f"{name} of empty array")
+        else:
+            vals = a.items
+            if not vals:
+                raise RtError("ValueError", f"{name} of empty array")
     elif n == 0:
         raise arg_count_error(name, "at least 1", 0)
     else:
@@ -380,6 +394,8 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             return len(x)
         if t is Array or t is Map:
             return len(x.items)
+        if t is PackedArray:
+            return x.length()
         if t is Record:
             return len(x.fields)
         if t is Tuple:
@@ -485,7 +501,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         """How format_value must treat v: "array", "map", "record", "instance",
         "strinst" (instance with a str method) or "leaf" (print with __repr_scalar)."""
         t = type(v)
-        if t is Array:
+        if t is Array or t is PackedArray:
             return "array"
         if t is Map:
             return "map"
@@ -521,7 +537,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         if len(args) != 2:
             raise arg_count_error("__sort_by_keys", 2, len(args))
         arr, keys = args
-        if type(arr) is not Array or type(keys) is not Array:
+        if not is_array(arr) or not is_array(keys):
             raise RtError("TypeError", "__sort_by_keys expects two arrays")
         sort_by_keys(arr, keys)
         heap = vm.heap

@@ -45,10 +45,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Range, str_size_bound
+from ..heap.packed import PackedArray
 from .builtins import _extreme, _parse_float, _parse_int, arg_count_error
 from .errors import STREAM_ERRORS, HostIOError, RtError
 from .memory import array_bytes, charge_long, element_charge, entry_charge
-from .values import NeedsGuest, check_key, equals, to_str, typeof
+from .values import NeedsGuest, array_elements, check_key, equals, is_array, to_str, typeof
 
 __all__ = ["BUILTIN_NAMES", "install", "more_methods"]
 
@@ -79,10 +80,13 @@ def _no_args(name: str, args: tuple) -> None:
 
 
 def _values(name: str, xs: Any) -> list | range:
-    """The elements of an array or range argument."""
+    """The elements of an array or range argument (read-only: a packed
+    array's are a copy, and it stays packed)."""
     t = type(xs)
     if t is Array:
         return xs.items
+    if t is PackedArray:
+        return xs.values()
     if t is Range:
         return xs.values()
     raise RtError("TypeError", f"{name} expects an array or range, got {typeof(xs)}")
@@ -144,7 +148,7 @@ def array_count(arr: Array, *args: Any) -> int:
     if len(args) != 1:
         raise _argc("array.count", 1, len(args))
     v = args[0]
-    return sum(1 for x in arr.items if equals(x, v))
+    return sum(1 for x in array_elements(arr) if equals(x, v))
 
 
 def array_min(arr: Array, *args: Any) -> Any:
@@ -189,16 +193,22 @@ def more_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
         if len(args) != 1:
             raise _argc("array.extend", 1, len(args))
         ys = args[0]
-        if type(ys) is not Array:
+        if not is_array(ys):
             raise RtError("TypeError", f"array.extend expects an array, got {typeof(ys)}")
-        new = list(ys.items)  # (a copy: ys may be arr itself)
+        new = ys.values() if type(ys) is PackedArray else list(ys.items)  # (a copy: ys may be arr itself; a packed ys stays packed)
         heap.charge(sum(element_charge(v, heap) for v in new))
-        arr.items.extend(new)
+        if type(arr) is PackedArray and type(ys) is PackedArray and ys.packed.typecode == arr.packed.typecode:
+            arr.packed.extend(ys.packed[:])  # (one kind: stays packed; a copy, as ys may be arr)
+        else:
+            arr.items.extend(new)
         if arr.mark == heap.watch:  # (values stored: the write barrier, docs/gc.md)
             heap.barrier_all(arr)
 
     def array_clear(arr: Array, *args: Any) -> None:
         _no_args("array.clear", args)
+        if type(arr) is PackedArray:
+            del arr.packed[:]  # (still packed: a later push of its kind stays in the buffer)
+            return
         arr.items.clear()  # (references dropped only: no barrier)
 
     def map_set_default(m: Map, *args: Any) -> Any:
@@ -263,6 +273,14 @@ def _sum(*args: Any) -> Any:
     xs = args[0]
     if type(xs) is Range:
         vals: Any = xs.values()
+    elif type(xs) is PackedArray and xs.packed.typecode == "q":
+        # Ints: an exact sum whatever the order, checked once at the end as
+        # the loop below is. (Floats keep the loop: the order of the
+        # additions is the result's, and builtin sum may compensate.)
+        total = sum(xs.packed)
+        if not INT_MIN <= total <= INT_MAX:
+            raise RtError("OverflowError", "integer overflow")
+        return total
     else:
         vals = _values("sum", xs)
     total: Any = 0

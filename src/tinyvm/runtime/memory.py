@@ -28,6 +28,7 @@ from ..heap.objects import (
     Array,
     str_bytes,
 )
+from ..heap.packed import PackedArray
 
 ELEMENT = SLOT + 1  # an array element: its slot and the list's 1/8 spare room (Array.size)
 
@@ -72,6 +73,11 @@ def array_bytes(n: int) -> int:
     return HEADER + CONTAINER + SLOT * n + (n >> 3)
 
 
+def _length(a: Array) -> int:
+    # (an array of either representation, heap/packed.py: not unpacked)
+    return a.length() if type(a) is PackedArray else len(a.items)
+
+
 def element_charge(v: Any, heap: Any) -> int:
     """A push or insert of v."""
     t = type(v)
@@ -107,8 +113,8 @@ def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]], fuel
                 if n >= SMALL_STR:
                     charge(concat_bytes(a, b))
             return a + b
-        if ta is Array and type(b) is Array:
-            n = len(a.items) + len(b.items)
+        if (ta is Array or ta is PackedArray) and (type(b) is Array or type(b) is PackedArray):
+            n = _length(a) + _length(b)
             if fuel is not None:
                 fuel(n)
             reserve(array_bytes(n))  # (alloc accounts it)
@@ -119,11 +125,11 @@ def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]], fuel
     def mul_checked(a: Any, b: Any) -> Any:
         # tlexpr: `s * n` / `xs * n` is refused before it is built, as `+` is.
         ta = type(a)
-        if (ta is str or ta is Array) and type(b) is int and b > 0:
-            n = (len(a) if ta is str else len(a.items)) * b
+        if (ta is str or ta is Array or ta is PackedArray) and type(b) is int and b > 0:
+            n = (len(a) if ta is str else _length(a)) * b
             if fuel is not None and n >= per_unit:
                 fuel(n)
-            if ta is Array:
+            if ta is not str:
                 reserve(array_bytes(n))
             elif n >= SMALL_STR:
                 charge(STR_HEADER + (n if a.isascii() else 4 * n))

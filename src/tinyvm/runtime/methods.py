@@ -37,16 +37,25 @@ Decisions (the spec is silent):
   type, or a mix, is a TypeError "cannot compare string and int" (offending
   element's type first, then the first element's). Arrays of 0 or 1 elements
   sort without checks. The sort is stable.
+
+Packed arrays (heap/packed.py): the reading methods (`len`, `index_of`,
+`contains`, `join`, `slice`, the fuel count) read a packed array without
+unpacking it; `push` and `pop` of its own kind, `reverse` and the sorts
+(ints or floats) work on the buffer; `insert`, `remove`, and a store of
+another kind unpack it (`.items`). `slice` of a packed array is packed.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..heap.objects import Array, Map, Tuple, str_size_bound, unmap_key
+from array import array
+
+from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Tuple, str_size_bound, unmap_key
+from ..heap.packed import PackedArray
 from .errors import RtError
 from .memory import array_bytes, charge_long, element_charge, join_checked
-from .values import check_key, equals, repr_value, to_str, typeof
+from .values import array_elements, array_length, check_key, equals, is_array, repr_value, to_str, typeof
 
 __all__ = ["make_methods", "sort_by_keys", "sort_array", "PRELUDE_METHODS", "GUEST_FALLBACKS"]
 
@@ -131,8 +140,22 @@ def _check_sortable(vals: list) -> None:
             raise RtError("TypeError", f"cannot compare {typeof(x)} and {typeof(first)}")
 
 
+def _fits(code: str, v: Any) -> bool:
+    """v can be stored in a buffer of typecode `code` (PackedArray.set's test)."""
+    t = type(v)
+    return (t is int and code == "q" and INT_MIN <= v <= INT_MAX) or (t is float and code == "d") or (t is bool and code == "b")
+
+
 def sort_array(arr: Array) -> None:
     """`arr.sort()`: in place, stable, numbers or strings."""
+    if type(arr) is PackedArray:
+        buf = arr.packed
+        if buf.typecode != "b":  # (bools: the TypeError below, after unpacking)
+            if len(buf) > 1:
+                # The same comparisons on the same values as the list's
+                # sort: the same order (stable; nan and -0.0 as a list has them).
+                buf[:] = array(buf.typecode, sorted(buf))
+            return
     items = arr.items
     if len(items) > 1:
         _check_sortable(items)
@@ -144,8 +167,17 @@ def sort_array(arr: Array) -> None:
 def sort_by_keys(arr: Array, keys: Array) -> None:
     """Sort arr in place by the parallel array of keys (stable). Used by the
     prelude's `array_sort_key`, which computed the keys with guest calls."""
+    ks = array_elements(keys)
+    if type(arr) is PackedArray:
+        buf = arr.packed
+        if len(ks) != len(buf):
+            raise RtError("ValueError", "array changed size during sort")
+        if len(buf) < 2:
+            return
+        _check_sortable(ks)
+        buf[:] = array(buf.typecode, [buf[i] for i in sorted(range(len(buf)), key=ks.__getitem__)])
+        return
     items = arr.items
-    ks = keys.items
     n = len(items)
     if len(ks) != n:
         raise RtError("ValueError", "array changed size during sort")
@@ -163,6 +195,12 @@ def sort_by_keys(arr: Array, keys: Array) -> None:
 def array_pop(arr: Array, *args: Any) -> Any:
     if args:
         raise _argc("array.pop", 0, len(args))
+    if type(arr) is PackedArray:
+        buf = arr.packed
+        if not buf:
+            raise RtError("IndexError", "pop from empty array")
+        v = buf.pop()
+        return (v == 1) if buf.typecode == "b" else v
     items = arr.items
     if not items:
         raise RtError("IndexError", "pop from empty array")
@@ -207,21 +245,43 @@ def _index_of(items: list, v: Any) -> int:
     return -1
 
 
+def _packed_index_of(arr: PackedArray, v: Any) -> int:
+    buf = arr.packed
+    if _fits(buf.typecode, v):
+        # A value of the array's own kind: the buffer's C search, whose ==
+        # is the spec's here (ints exactly, doubles by IEEE: a nan is never
+        # found, as in a list; a bool as 0/1 among 0/1).
+        try:
+            return buf.index(v)
+        except ValueError:
+            return -1
+    if (type(v) is int or type(v) is float) and buf.typecode != "b":
+        return _index_of(arr.values(), v)  # (an int against floats or back: promoted, as `==`)
+    return -1  # (another kind: no element can be equal)
+
+
 def array_index_of(arr: Array, *args: Any) -> int:
     if len(args) != 1:
         raise _argc("array.index_of", 1, len(args))
+    if type(arr) is PackedArray:
+        return _packed_index_of(arr, args[0])
     return _index_of(arr.items, args[0])
 
 
 def array_contains(arr: Array, *args: Any) -> bool:
     if len(args) != 1:
         raise _argc("array.contains", 1, len(args))
+    if type(arr) is PackedArray:
+        return _packed_index_of(arr, args[0]) >= 0
     return _index_of(arr.items, args[0]) >= 0
 
 
 def array_reverse(arr: Array, *args: Any) -> None:
     if args:
         raise _argc("array.reverse", 0, len(args))
+    if type(arr) is PackedArray:
+        arr.packed.reverse()
+        return None
     arr.items.reverse()
     return None
 
@@ -250,7 +310,7 @@ def _join_sep(args: tuple) -> str:
 def array_len(arr: Array, *args: Any) -> int:
     if args:
         raise _argc("array.len", 0, len(args))
-    return len(arr.items)
+    return array_length(arr)
 
 
 # ---------------------------------------------------------------------------
@@ -285,9 +345,9 @@ def _join_list(args: tuple) -> list:
     if len(args) != 1:
         raise _argc("string.join", 1, len(args))
     lst = args[0]
-    if type(lst) is not Array:
+    if not is_array(lst):
         raise RtError("TypeError", f"string.join expects an array, got {typeof(lst)}")
-    return lst.items
+    return array_elements(lst)
 
 
 def string_contains(s: str, *args: Any) -> bool:
@@ -380,6 +440,13 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             raise _argc("array.push", 1, len(args))
         v = args[0]
         charge(element_charge(v, heap))
+        if type(arr) is PackedArray:
+            buf = arr.packed
+            if _fits(buf.typecode, v):
+                buf.append(v)
+                if arr.mark == heap.watch:  # (a scalar: kept only for the collectors' bookkeeping to match a list's push)
+                    heap.barrier(arr, v)
+                return
         arr.items.append(v)
         if arr.mark == heap.watch:  # (the write barrier: docs/gc.md)
             heap.barrier(arr, v)
@@ -408,7 +475,7 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
             heap.barrier_all(arr)
 
     def array_join(arr: Array, *args: Any) -> str:
-        return join(_join_sep(args), arr.items)
+        return join(_join_sep(args), array_elements(arr))
 
     def string_join(s: str, *args: Any) -> str:
         return join(s, _join_list(args))
@@ -430,6 +497,11 @@ def make_methods(vm: Any) -> dict[str, dict[str, Callable[..., Any]]]:
         return charge_str(_string_slice(s, *args))
 
     def array_slice(arr: Array, *args: Any) -> Array:
+        if type(arr) is PackedArray:  # (a packed slice of the buffer: the source stays packed)
+            buf = arr.packed
+            a, b = _slice_bounds("array.slice", len(buf), args)
+            heap.reserve(array_bytes(max(b - a, 0)))
+            return alloc(PackedArray(buf[a:b]))
         items = arr.items
         a, b = _slice_bounds("array.slice", len(items), args)
         heap.reserve(array_bytes(max(b - a, 0)))
@@ -534,7 +606,8 @@ def _charging(vm: Any, tables: dict[str, dict[str, Callable[..., Any]]]) -> dict
 
     def wrap(fn: Callable[..., Any], sort: bool) -> Callable[..., Any]:
         def method(recv: Any, *args: Any) -> Any:
-            n = len(recv) if type(recv) is str else len(recv.items)
+            t = type(recv)
+            n = len(recv) if t is str else recv.length() if t is PackedArray else len(recv.items)
             if n >= 64:
                 charge(n * n.bit_length() if sort else n)
             return fn(recv, *args)

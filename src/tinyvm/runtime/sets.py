@@ -39,6 +39,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..heap.packed import PackedArray
 from .errors import RtError
 from .memory import array_bytes, entry_charge
 from .values import check_key, repr_value, typeof
@@ -101,6 +102,8 @@ def install(vm: Any) -> None:
         t = type(xs)
         if t is Array:
             return new_set(heap, xs.items)
+        if t is PackedArray:  # (read: it stays packed)
+            return new_set(heap, xs.values())
         if t is Range:
             heap.reserve(array_bytes(len(xs.values())))
             return new_set(heap, xs.values())

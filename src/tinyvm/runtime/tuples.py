@@ -27,8 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..heap.objects import Array, Map, Tuple, unmap_key
+from ..heap.packed import PackedArray
 from .errors import RtError
-from .values import typeof
+from .values import array_elements, array_length, is_array, typeof
 
 __all__ = ["IMMUTABLE", "enumerate_array", "get_element", "get_index", "pairs", "unpack_check", "zip_arrays"]
 
@@ -64,10 +65,11 @@ def unpack_check(v: Any, n: int, kind: int) -> Any:
     of the pattern's kind; returned unchanged."""
     t = type(v)
     if kind == UNPACK_ARRAY:
-        if t is not Array:
+        if t is not Array and t is not PackedArray:
             raise RtError("TypeError", f"cannot destructure {typeof(v)} as an array")
-        if len(v.items) != n:
-            raise RtError("ValueError", f"cannot destructure an array of length {len(v.items)} into {n} names")
+        m = array_length(v)
+        if m != n:
+            raise RtError("ValueError", f"cannot destructure an array of length {m} into {n} names")
         return v
     if t is not Tuple:
         raise RtError("TypeError", f"cannot destructure {typeof(v)} as a tuple")
@@ -83,20 +85,20 @@ def pairs(v: Any, alloc: Any) -> Array:
     t = type(v)
     if t is Map:
         return alloc(Array([alloc(Tuple((unmap_key(k), x))) for k, x in v.items.items()]))
-    if t is Array:
+    if t is Array or t is PackedArray:
         return enumerate_array(v, alloc)
     raise RtError("TypeError", f"cannot iterate over {typeof(v)} with two loop variables (a map or an array is needed)")
 
 
 def enumerate_array(xs: Any, alloc: Any) -> Array:
-    if type(xs) is not Array:
+    if not is_array(xs):
         raise RtError("TypeError", f"enumerate expects an array, got {typeof(xs)}")
-    return alloc(Array([alloc(Tuple((i, x))) for i, x in enumerate(xs.items)]))
+    return alloc(Array([alloc(Tuple((i, x))) for i, x in enumerate(array_elements(xs))]))
 
 
 def zip_arrays(a: Any, b: Any, alloc: Any) -> Array:
     """Tuples of the elements at the same index: as long as the shorter array."""
     for i, x in enumerate((a, b)):
-        if type(x) is not Array:
+        if not is_array(x):
             raise RtError("TypeError", f"argument {i + 1} of zip: expected an array, got {typeof(x)}")
-    return alloc(Array([alloc(Tuple(p)) for p in zip(a.items, b.items)]))
+    return alloc(Array([alloc(Tuple(p)) for p in zip(array_elements(a), array_elements(b))]))

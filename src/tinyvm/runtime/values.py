@@ -63,6 +63,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..heap.packed import PackedArray
 from ..bytecode.opcodes import PRINT_CLOX, PRINT_STR
 from .errors import RtError
 from .enums import enum_label, is_enum_value
@@ -82,6 +83,10 @@ __all__ = [
     "PRINT_CLOX",
     "format_c_number",
     "to_str_clox",
+    "is_array",
+    "array_elements",
+    "array_length",
+    "array_head",
 ]
 
 _NoneType = type(None)
@@ -130,6 +135,43 @@ def typeof(v: Any) -> str:
         return v.cls.name
     name = getattr(t, "type_name", None)
     return name if name is not None else t.__name__
+
+
+# ---------------------------------------------------------------------------
+# Arrays of either representation (heap/packed.py)
+#
+# A PackedArray is an Array whose class is not `Array`, so every `type(x) is
+# Array` test needs a second arm. Code that only READS an array's elements
+# goes through these helpers, which leave a packed array packed (reading
+# `.items` would unpack it for good: a print must not change how an array is
+# stored, nor what later stores cost).
+
+
+def is_array(v: Any) -> bool:
+    """True for an array in either representation."""
+    t = type(v)
+    return t is Array or t is PackedArray
+
+
+def array_elements(a: Array) -> list:
+    """The elements of array a, for reading only: an Array's own list (the
+    caller must not change it), a fresh list for a PackedArray (which stays
+    packed; bools come back as bools)."""
+    return a.values() if type(a) is PackedArray else a.items
+
+
+def array_length(a: Array) -> int:
+    """len(a), without unpacking."""
+    return a.length() if type(a) is PackedArray else len(a.items)
+
+
+def array_head(a: Array, k: int) -> list:
+    """The first k elements of a (fewer when shorter), without copying the
+    rest of a packed array (snapshots and previews of long arrays)."""
+    if type(a) is PackedArray:
+        buf = a.packed[:k]
+        return [x == 1 for x in buf] if buf.typecode == "b" else buf.tolist()
+    return a.items[:k]
 
 
 # ---------------------------------------------------------------------------
@@ -197,6 +239,20 @@ def _module_repr(m: ModuleObject) -> str:
     return "<module " + m.name + ">"
 
 
+def _packed_repr(a: PackedArray) -> str:
+    # A packed array holds only scalars of one kind: a leaf, printed straight
+    # from its buffer (no stack, no cycle check, no unpacking). The same text
+    # as the list form: int.__repr__ / float.__repr__ (-0.0, nan, inf), and
+    # true/false for the 0/1 of a bool buffer.
+    buf = a.packed
+    if not buf:
+        return "[]"
+    code = buf.typecode
+    if code == "b":
+        return "[" + ", ".join(["true" if x else "false" for x in buf]) + "]"
+    return "[" + ", ".join(map(_int_repr if code == "q" else _float_repr, buf)) + "]"
+
+
 def _range_repr(r: Range) -> str:
     # Ranges are stored half-open: `a..=b` is Range(a, b + 1, inclusive=True).
     if r.step != 1:  # (1.1: printed as it is written)
@@ -219,6 +275,7 @@ _LEAF: dict[type, Callable[[Any], str]] = {
     Class: _class_repr,
     ModuleObject: _module_repr,
     Range: _range_repr,
+    PackedArray: _packed_repr,  # (a leaf: scalars only)
 }
 
 _CONTAINERS = (Array, Map, Record, Instance, Tuple)
@@ -459,6 +516,8 @@ def equals(a: Any, b: Any) -> bool:
             return a == b
         if ta is Array or ta is Map or ta is Record or ta is Tuple:
             return _deep_equals(a, b)
+        if ta is PackedArray:
+            return _packed_equals(a, b)
         if ta is Range:
             return _range_equals(a, b)
         # bool/nil (identity already failed: unequal), instances, functions...
@@ -467,7 +526,22 @@ def equals(a: Any, b: Any) -> bool:
         return tb is float and float(a) == b
     if ta is float:
         return tb is int and a == float(b)
+    if ta is PackedArray or tb is PackedArray:  # a packed array and a list: the list rule
+        return (ta is Array or tb is Array) and _deep_equals(a, b)
     return False
+
+
+def _packed_equals(a: PackedArray, b: PackedArray) -> bool:
+    # One kind on both sides: the buffers' own comparison is the list rule
+    # (ints exactly; doubles by IEEE ==, so nan is unequal and -0.0 == 0.0;
+    # bools as 0/1 against 0/1). Two kinds (an int and a float array, or
+    # bools against numbers) go element by element, as lists do: ints are
+    # promoted to float against floats, and bools are never numbers.
+    x = a.packed
+    y = b.packed
+    if x.typecode == y.typecode:
+        return x == y
+    return _deep_equals(a, b)
 
 
 def _range_equals(a: Range, b: Range) -> bool:
@@ -495,9 +569,11 @@ def _deep_equals(a: Any, b: Any) -> bool:
             continue
         seen.add(key)
         t = type(x)
-        if t is Array or t is Tuple:
-            xs = x.items
-            ys = y.items
+        if t is Array or t is Tuple or t is PackedArray:
+            # (x and y are of one type, or one Array and one PackedArray:
+            # equals; a packed one is read without unpacking)
+            xs = x.values() if t is PackedArray else x.items
+            ys = y.values() if type(y) is PackedArray else y.items
             if len(xs) != len(ys):
                 return False
             pairs: Any = zip(xs, ys)

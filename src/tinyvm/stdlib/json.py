@@ -49,6 +49,7 @@ from typing import Any
 from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Native, Record, Tuple, map_key, str_bytes, unmap_key
 from ..runtime.builtins import arg_count_error
 from ..runtime.errors import RtError
+from ..heap.packed import PackedArray
 from ..runtime.values import format_float, repr_value, to_str, typeof
 
 __all__ = ["make_json_module", "json_parse", "json_stringify"]
@@ -285,6 +286,10 @@ def json_stringify(root: Any) -> str:
         t = type(v)
         if t is Array or t is Tuple:  # (a tuple is written as an array: 1.1)
             entries: Any = iter(v.items)
+            is_obj = False
+            out.append("[")
+        elif t is PackedArray:  # (read without unpacking it: heap/packed.py)
+            entries = iter(v.values())
             is_obj = False
             out.append("[")
         elif t is Map:

@@ -41,6 +41,9 @@ from ..heap.objects import (
     unmap_key,
 )
 
+from ..heap.packed import PackedArray
+from ..runtime.values import array_head, array_length
+
 __all__ = ["ObjectInfo", "Snapshot", "Diff", "take_snapshot", "diff"]
 
 MAX_SLOTS = 64  # slots kept per object (an array's first items)
@@ -209,10 +212,9 @@ def _children(obj: HeapObject) -> Any:
 
 def _slots(obj: HeapObject, text: Any) -> dict[str, str]:
     t = type(obj)
-    if t is Array:
-        items = obj.items
-        out = {str(i): text(v) for i, v in enumerate(items[:MAX_SLOTS])}
-        out["len"] = str(len(items))
+    if t is Array or t is PackedArray:  # (a packed array read as it is: heap/packed.py)
+        out = {str(i): text(v) for i, v in enumerate(array_head(obj, MAX_SLOTS))}
+        out["len"] = str(array_length(obj))
         return out
     if t is Map:
         out = {}
@@ -236,9 +238,10 @@ def _slots(obj: HeapObject, text: Any) -> dict[str, str]:
 
 def _summary(obj: HeapObject, text: Any) -> str:
     t = type(obj)
-    if t is Array:
-        head = ", ".join(text(v) for v in obj.items[:5])
-        return f"array[{len(obj.items)}] [{head}{', ...' if len(obj.items) > 5 else ''}]"
+    if t is Array or t is PackedArray:
+        n = array_length(obj)
+        head = ", ".join(text(v) for v in array_head(obj, 5))
+        return f"array[{n}] [{head}{', ...' if n > 5 else ''}]"
     if t is Map:
         return f"map{{{len(obj.items)}}}"
     if t is Tuple:

@@ -28,6 +28,7 @@ import os
 from typing import Any, NamedTuple, Self, TextIO
 
 from ..bytecode.disasm import Instruction, instructions, render_const
+from ..heap.packed import PackedArray
 
 DEFAULT_LIMIT = 10000
 REPR_WIDTH = 24  # characters of one stack value's repr
@@ -69,8 +70,9 @@ def short_repr(v: Any, width: int = REPR_WIDTH) -> str:
     else:
         name = getattr(v, "type_name", None) or type(v).__name__
         if name == "array":
-            items = getattr(v, "items", [])
-            text = f"[{len(items)} item{'s' if len(items) != 1 else ''}]"
+            # (the length only: reading `items` would unpack a packed array, heap/packed.py)
+            n = v.length() if type(v) is PackedArray else len(getattr(v, "items", []))
+            text = f"[{n} item{'s' if n != 1 else ''}]"
         elif name == "map":
             text = "{map}"
         elif name == "instance":

@@ -31,7 +31,8 @@ from ...heap.objects import (
     Record,
     unmap_key,
 )
-from ...runtime.values import typeof
+from ...heap.packed import PackedArray
+from ...runtime.values import array_elements, typeof
 
 PREVIEW = 80  # characters of a value's one-line preview
 
@@ -220,8 +221,9 @@ def preview(v: Any, budget: int = PREVIEW, depth: int = 0, lox: bool = False) ->
         return s if len(s) <= budget else s[: budget - 4] + '..."'
     if depth > 2:
         return "..."
-    if t is Array:
-        inner = _join((preview(x, budget, depth + 1, lox) for x in v.items), budget)
+    if t is Array or t is PackedArray:
+        # (a packed array is read as it is, not unpacked: heap/packed.py)
+        inner = _join((preview(x, budget, depth + 1, lox) for x in array_elements(v)), budget)
         return f"[{inner}]"
     if t is Map:
         inner = _join((f"{preview(unmap_key(k), budget, depth + 1, lox)}: {preview(x, budget, depth + 1, lox)}" for k, x in v.items.items()), budget)
@@ -259,8 +261,8 @@ def _join(parts: Any, budget: int) -> str:
 def children(v: Any) -> list[tuple[str, Any]] | None:
     """(name, value) of what expanding v shows; None for a value without parts."""
     t = type(v)
-    if t is Array:
-        return [(str(i), x) for i, x in enumerate(v.items)]
+    if t is Array or t is PackedArray:
+        return [(str(i), x) for i, x in enumerate(array_elements(v))]
     if t is Map:
         return [(preview(unmap_key(k)), x) for k, x in v.items.items()]
     if t is Record or t is Instance:
@@ -274,15 +276,15 @@ def children(v: Any) -> list[tuple[str, Any]] | None:
 
 def expandable(v: Any) -> bool:
     t = type(v)
-    return t in (Array, Map, Record, Instance, Class) or (t is ModuleObject and v.code is not None)
+    return t in (Array, PackedArray, Map, Record, Instance, Class) or (t is ModuleObject and v.code is not None)
 
 
 def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
     """Write part `name` of container v (as `children` names it); with
     `heap`, then the write barrier (docs/gc.md)."""
     t = type(v)
-    if t is Array:
-        v.items[int(name)] = value
+    if t is Array or t is PackedArray:
+        v.items[int(name)] = value  # (a store: a packed array unpacks, as a store of another kind does)
     elif t is Map:
         for k in v.items:
             if preview(unmap_key(k)) == name:

@@ -38,7 +38,9 @@ from ...heap.objects import (
     Record,
     unmap_key,
 )
+from ...heap.packed import PackedArray
 from ...heap.snapshot import describe
+from ...runtime.values import array_head, array_length
 from ..debugger.inspect import (
     Frame,
     fiber_frames,
@@ -232,8 +234,8 @@ class Graph:
 
 def _label(obj: Any, label: str) -> str:
     t = type(obj)
-    if t is Array:
-        return f"array ({len(obj.items)})"
+    if t is Array or t is PackedArray:
+        return f"array ({array_length(obj)})"
     if t is Map:
         return f"map ({len(obj.items)})"
     if t is Record:
@@ -252,8 +254,8 @@ def _fields(obj: Any) -> list[tuple[str, Any]]:
     an object's fields, a closure's captured variables (cells: a variable two
     closures share is one node both point at)."""
     t = type(obj)
-    if t is Array:
-        return [(str(i), x) for i, x in enumerate(obj.items)]
+    if t is Array or t is PackedArray:  # (the shown part only, and a packed array is not unpacked)
+        return [(str(i), x) for i, x in enumerate(array_head(obj, MAX_FIELDS))]
     if t is Map:
         return [(preview(unmap_key(k), PREVIEW_CHARS), x) for k, x in obj.items.items()]
     if t is Record or t is Instance:
