@@ -230,6 +230,8 @@ def test_debugger_views_read_without_unpacking(unpacks):
     assert all(type(v) is bool for _, v in inspect.children(b))
     assert inspect.expandable(b) and inspect.type_name(b) == "array"
     assert unpacks == [] and type(b) is PackedArray
+    inspect.set_child(b, "0", True)  # (of its kind: stays packed)
+    assert type(b) is PackedArray and b.values() == [True, False, True, False]
     inspect.set_child(b, "1", 5)  # (a store of another kind: unpacks, as a guest store would)
     assert type(b) is Array and b.items == [True, 5, True, False]
 

@@ -283,8 +283,10 @@ def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
     """Write part `name` of container v (as `children` names it); with
     `heap`, then the write barrier (docs/gc.md)."""
     t = type(v)
-    if t is Array or t is PackedArray:
-        v.items[int(name)] = value  # (a store: a packed array unpacks, as a store of another kind does)
+    if t is PackedArray and 0 <= int(name) < v.length():
+        v.set(int(name), value)  # (as a guest store: packed while the value has the array's kind, else unpacked)
+    elif t is Array or t is PackedArray:
+        v.items[int(name)] = value
     elif t is Map:
         for k in v.items:
             if preview(unmap_key(k)) == name:
