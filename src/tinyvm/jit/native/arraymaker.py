@@ -56,7 +56,8 @@ OBJECTS, NEWMARK, NONES = 15, 16, 17  # ctx words of the inline path: heap.objec
 LIT = 0  # (alloc.LIT)
 
 PRELUDE = "declare i64 @PySequence_Repeat(i64, i64)\ndeclare i64 @PyType_GenericAlloc(i64, i64)\ndeclare void @PyErr_Clear()\n"
-MUL = 1  # (alloc.MUL: the one op with an object operand)
+MUL = 1  # (alloc.MUL: an op with an object operand)
+MULK = 8  # (alloc.MULK: MUL of an array of scalars, packed by the maker; the other one)
 
 
 class ArrayMaker:
@@ -251,4 +252,4 @@ def _make(em: Any, op: str, a: str, b: str) -> str:
     None as 0)."""
     from .outofline import make
 
-    return make(em, op, a, b, 1 if op == str(MUL) else 0)
+    return make(em, op, a, b, 1 if op in (str(MUL), str(MULK)) else 0)
