@@ -334,3 +334,45 @@ print(st([1] * 3, [0.5] * 3, [true] * 3, 1, 700))
         assert "call" not in body and "refcnt" not in body, body
         assert len(re.findall(r"^\s+store ", body, re.MULTILINE)) == 1, body
     assert {re.search(r"store (\w+) ", b).group(1) for b in stores} == {"i64", "double", "i8"}
+
+
+def test_packed_arrays_are_made_inline_with_the_interpreters_values_and_bytes() -> None:
+    # `[x] * n` of a one-element literal and Array(n, fill) make their
+    # PackedArray inline (arraymaker.packed_inline: no call of the maker),
+    # zeros and non-zeros alike (-0.0 is not zero: its bits), n = 0 too,
+    # and the heap is charged what the interpreter charges.
+    src = """
+fn mk(n: int, x: int, y: float, z: bool) -> int {
+  var t = 0
+  for r in 0..50 {
+    let a = [x] * n
+    let b = [y] * n
+    let c = [z] * n
+    let d = Array(n, x + 1)
+    let e = Array(n, -0.0)
+    let f = [0] * n
+    t += a.len() + b.len() + c.len() + d.len() + e.len() + f.len()
+  }
+  return t
+}
+fn keep(n: int) -> [float] { return [-0.0] * n }
+fn keepb(n: int) -> [bool] { return Array(n, true) }
+fn keepi(n: int) -> [int] { return [-9223372036854775807 - 1] * n }
+print(mk(5, 7, 2.5, true), mk(0, 0, 0.0, false), mk(3, 0, -0.0, false))
+var k = keep(3)
+var kb = keepb(4)
+var ki = keepi(2)
+print(1.0 / k[2], kb[3], ki[1])
+"""
+    runs = {}
+    for jit in ("off", "native-eager"):
+        out, log = io.StringIO(), []
+        vm = VM(stdout=out, jit=jit, jit_log=log.append)
+        vm.run_source(src, "t.tl")
+        runs[jit] = (out.getvalue(), vm.machine.heap.bytes, vm.memory_used, vm)
+    assert runs["native-eager"][:3] == runs["off"][:3], (runs["native-eager"][:3], runs["off"][:3])
+    assert runs["off"][0] == "1500 0 900\n-inf true -9223372036854775808\n"
+    vm = runs["native-eager"][3]
+    assert vm.machine.jit.native.arrays.calls == 0, vm.machine.jit.native.arrays.calls  # (every one inline)
+    ns = vm.globals._ns
+    assert [(type(ns.get(g)), ns.get(g).packed.typecode) for g in ("k", "kb", "ki")] == [(PackedArray, "d"), (PackedArray, "b"), (PackedArray, "q")]

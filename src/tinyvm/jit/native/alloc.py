@@ -326,15 +326,32 @@ class AllocLowering:
             cnt = em.val(i.args[1])
             L.append(f"  {neg} = icmp slt i64 {cnt}, 0")
             em.fail_if(neg, i)  # (the interpreter's ValueError)
-            r = self.call(str(MULK if ty[i][1] in KINDS else MUL), em.val(i.args[0]), cnt)
+            src = i.args[0]
+            k = ty[i][1]
+            if k in KINDS and self.inline_packed() and src.op == "array" and len(src.args) == 1 and ty.get(src.args[0]) == k:
+                # `[x] * n`, the common case (Sieve, Queens, Permute): the
+                # PackedArray made inline, the maker its slow path.
+                r = arraymaker.packed_inline(em, k, em.val(src.args[0]), cnt, lambda: self.call(str(MULK), em.val(src), cnt))
+            else:
+                r = self.call(str(MULK if k in KINDS else MUL), em.val(src), cnt)
         else:  # Array(n, fill)
             k = ty[i][1]
             cnt = em.val(i.args[1])
             L.append(f"  {neg} = icmp slt i64 {cnt}, 0")
             em.fail_if(neg, i)
-            r = self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k))
+            if self.inline_packed():
+                r = arraymaker.packed_inline(em, k, em.val(i.args[2]), cnt, lambda: self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k)))
+            else:
+                r = self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k))
         self.refused(r, i)
         L.append(f"  {res} = add i64 {r}, 0")
+
+    def inline_packed(self) -> bool:
+        """Whether PackedArrays are made inline (arraymaker.packed_inline):
+        packed arrays on (layout.probe_packed), the inline path's offsets
+        (arraymaker._fast), and no fuel to count (a metered VM's maker
+        refuses `xs * n` and `Array(n, fill)`: Limits.charge_items)."""
+        return self.low.pk is not None and not self.em.metered and arraymaker._fast()
 
     def push(self, i: Instr, kind: str | None = None) -> None:
         em, low = self.em, self.low

@@ -86,6 +86,9 @@ PRELUDE = """@"tvm.ty.Instance" = global i64 0
 @"tvm.pk.i" = global i64 0
 @"tvm.pk.f" = global i64 0
 @"tvm.pk.b" = global i64 0
+@"tvm.pk0.i" = global i64 0
+@"tvm.pk0.f" = global i64 0
+@"tvm.pk0.b" = global i64 0
 @PyList_Type = external global i8
 declare i64 @_PyDict_GetItem_KnownHash(i64, i64, i64)
 declare i32 @PyDict_SetItem(i64, i64, i64)
@@ -218,7 +221,10 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
 
     pk = probe_packed()[0]
     if pk is not None:
-        for name, v in (("ty.Packed", pk.type), ("pk.i", pk.descrs["q"]), ("pk.f", pk.descrs["d"]), ("pk.b", pk.descrs["b"])):
+        from .arraymaker import protos
+
+        zero = protos()  # (arraymaker.packed_inline's one-zero buffers)
+        for name, v in (("ty.Packed", pk.type), ("pk.i", pk.descrs["q"]), ("pk.f", pk.descrs["d"]), ("pk.b", pk.descrs["b"]), ("pk0.i", id(zero["q"])), ("pk0.f", id(zero["d"])), ("pk0.b", id(zero["b"]))):
             addr = engine.get_global_value_address(f"tvm.{name}")
             if addr:
                 ctypes.c_int64.from_address(addr).value = v
