@@ -376,3 +376,40 @@ print(1.0 / k[2], kb[3], ki[1])
     assert vm.machine.jit.native.arrays.calls == 0, vm.machine.jit.native.arrays.calls  # (every one inline)
     ns = vm.globals._ns
     assert [(type(ns.get(g)), ns.get(g).packed.typecode) for g in ("k", "kb", "ki")] == [(PackedArray, "d"), (PackedArray, "b"), (PackedArray, "q")]
+
+
+def test_the_machine_sweep_frees_dead_packed_arrays_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # sweep.py frees a dead PackedArray as PackedArray.free does (class
+    # Array, items POISON, the buffer's and the mark's references dropped)
+    # without handing it to Python's loop; a live one stays as it was.
+    import sys
+    from array import array
+
+    from tinyvm.heap.heap import FREED, Heap
+    from tinyvm.heap.objects import _POISON
+    from tinyvm.jit.native.sweep import sweeper
+
+    fast = sweeper()
+    if fast is None:
+        pytest.skip("no machine-code sweep on this interpreter")
+    mark = 10**6 + 3
+    bufs = [array("q", [i, 1 << 40]) for i in range(40)]
+    objs = [PackedArray(b) for b in bufs]
+    for k, a in enumerate(objs):
+        a.mark = 2 if k % 4 == 0 else mark  # (every fourth live: colour 2)
+    counts = [sys.getrefcount(b) for b in bufs]
+    h = Heap()
+    h.native_sweep = fast
+    called: list = []
+    monkeypatch.setattr(PackedArray, "free", lambda self: called.append(self))  # (Python's free: must not run)
+    pk_refs, before = sys.getrefcount(PackedArray), sys.getrefcount(mark)
+    live, freed = h.sweep(objs, 2)
+    assert freed == 30 and live == objs[::4] and called == []
+    for k, a in enumerate(objs):
+        if k % 4 == 0:
+            assert type(a) is PackedArray and a.packed is bufs[k]
+        else:
+            assert type(a) is Array and Array.__dict__["items"].__get__(a, Array) is _POISON and a.mark is FREED
+            assert sys.getrefcount(bufs[k]) == counts[k] - 1
+    assert sys.getrefcount(mark) == before - 30
+    assert sys.getrefcount(PackedArray) == pk_refs - 30
