@@ -225,8 +225,8 @@ fn s(a: [int], b: [bool]) -> int {
   }
   return t
 }
-var a = [7] * 50
-var b = [true] * 3
+var a = Array(50, 7)
+var b = Array(3, true)
 print(s(a, b), s(a, b), a[49])
 """
     want = used(src, "off")
@@ -244,7 +244,8 @@ fn sum(a: [int]) -> int {
   for i in 0..a.len() { s += a[i]; a[i] = i }
   return s
 }
-var a = [5] * 4
+fn mk() -> [int] { return [5] * 4 }
+var a = mk()
 print(sum(a))
 var b: any = a
 b[1] = 2.5
@@ -272,9 +273,9 @@ fn mix(a: [int], f: [float], b: [bool]) -> float {
   }
   return s
 }
-var a = [3] * 6
+var a = Array(6, 3)
 var f = Array(6, 0.5)
-var b = [true] * 6
+var b = Array(6, true)
 print(mix(a, f, b), mix(a, f, b), a[5], f[5], b[5])
 """
     got = tiers(src)
@@ -293,7 +294,7 @@ def test_operations_on_lists_only_leave_or_unpack_a_packed_array() -> None:
     # interpreter does not yet push onto a packed array itself.)
     template = """
 fn grow(n: int) -> int {
-  var a = [n] * n
+  var a = $g
   a.push(n + 1)
   a.push(100000000000)
   var s = 0
@@ -306,11 +307,11 @@ fn it(f: [float], b: [bool]) -> float {
   for y in b { if y { s = s + 1.0 } }
   return s
 }
-var f = $f
-var b = $b
-print(grow(3), grow(5), it(f, b))
+fn mkf() -> [float] { return $f }
+fn mkb() -> [bool] { return $b }
+print(grow(3), grow(5), it(mkf(), mkb()))
 """
-    packed_vs_list(template, "grow", "it", f=("1.25", 4), b=("true", 3))
+    packed_vs_list(template, "grow", "it", f=("1.25", 4), b=("true", 3), g=("n", 3))
 
 
 def test_a_packed_store_moves_no_reference_count(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,15 +365,23 @@ var kb = keepb(4)
 var ki = keepi(2)
 print(1.0 / k[2], kb[3], ki[1])
 """
+    from tinyvm.jit.native import alloc
+
     runs = {}
-    for jit in ("off", "native-eager"):
-        out, log = io.StringIO(), []
-        vm = VM(stdout=out, jit=jit, jit_log=log.append)
-        vm.run_source(src, "t.tl")
-        runs[jit] = (out.getvalue(), vm.machine.heap.bytes, vm.memory_used, vm)
-    assert runs["native-eager"][:3] == runs["off"][:3], (runs["native-eager"][:3], runs["off"][:3])
-    assert runs["off"][0] == "1500 0 900\n-inf true -9223372036854775808\n"
-    vm = runs["native-eager"][3]
+    for how in ("maker", "inline"):
+        # "maker": every packed array through the maker's Python call,
+        # `Heap.alloc(repeat(...))` as the interpreter allocates it.
+        with pytest.MonkeyPatch.context() as mp:
+            if how == "maker":
+                mp.setattr(alloc.AllocLowering, "inline_packed", lambda self: False)
+            out, log = io.StringIO(), []
+            vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+            vm.run_source(src, "t.tl")
+        runs[how] = (out.getvalue(), vm.machine.heap.bytes, vm.memory_used, vm)
+    assert runs["inline"][:3] == runs["maker"][:3], (runs["inline"][:3], runs["maker"][:3])
+    assert runs["maker"][0] == "1500 0 900\n-inf true -9223372036854775808\n"
+    assert runs["maker"][3].machine.jit.native.arrays.calls > 0
+    vm = runs["inline"][3]
     assert vm.machine.jit.native.arrays.calls == 0, vm.machine.jit.native.arrays.calls  # (every one inline)
     ns = vm.globals._ns
     assert [(type(ns.get(g)), ns.get(g).packed.typecode) for g in ("k", "kb", "ki")] == [(PackedArray, "d"), (PackedArray, "b"), (PackedArray, "q")]
