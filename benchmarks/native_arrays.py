@@ -10,7 +10,8 @@ loops over N elements, in nanoseconds per element:
     ifill    a[i] = i * 7           [int] writes: a new int object per store
     fscale   a[i] = a[i] * 1.5      [float] writes: in place (the old float is the list's only reference)
 
-    native        VM(jit="native-eager"), compiled by a warm-up call, best of --repeat
+    native        VM(jit="native-eager"), compiled by a warm-up call, best of --repeat,
+                  on lists and on PackedArrays (heap/packed.py: what `[x] * n` makes)
     python-jit    VM(jit="eager"), one run
     cpython       the same loop in Python over a list
     c (packed)    the same loop in C over int64_t[] / double[] / unsigned char[],
@@ -94,9 +95,18 @@ def fresh(kernel: str, n: int) -> list:
     return [(i % 10) * 0.5 for i in range(n)]
 
 
-def tinyvm(jit: str, n: int, repeat: int) -> dict:
+def tinyvm(jit: str, n: int, repeat: int, packed: bool = False) -> dict:
+    """Seconds per kernel on a VM of tier `jit`; `packed`: the arrays are
+    PackedArrays (heap/packed.py: what `[x] * n` makes), else lists."""
+    from array import array
+
     from tinyvm.api import VM
     from tinyvm.heap.objects import Array
+    from tinyvm.heap.packed import PackedArray, kind_of
+
+    def make(k: str) -> Array:
+        items = fresh(k, n)
+        return PackedArray(array(kind_of(items) or "q", [int(x) if type(x) is bool else x for x in items])) if packed else Array(items)
 
     log: list[str] = []
     vm = VM(stdout=io.StringIO(), jit=jit, jit_log=log.append)
@@ -105,7 +115,7 @@ def tinyvm(jit: str, n: int, repeat: int) -> dict:
     out = {}
     for k in KERNELS:
         vm.call(k, fresh(k, 4))  # (compiles, in the eager modes)
-        out[k] = best_of(repeat, lambda arr, k=k: vm.call(k, arr), lambda k=k: machine.heap.alloc(Array(fresh(k, n))))[0]
+        out[k] = best_of(repeat, lambda arr, k=k: vm.call(k, arr), lambda k=k: machine.heap.alloc(make(k)))[0]
     out["native"] = sum(1 for line in log if line.startswith("jit: native ") and " in " in line)
     return out
 
@@ -159,7 +169,8 @@ def main(argv: list[str]) -> int:
     n, repeat = parse_args(argv, 1_000_000, 5)
     rows: list[tuple[str, dict | str]] = [("c (packed, gcc -O2)", c(n, repeat))]
     missing = llvmlite_missing()
-    rows.append(("native", missing if missing is not None else tinyvm("native-eager", n, repeat)))
+    rows.append(("native (lists)", missing if missing is not None else tinyvm("native-eager", n, repeat)))
+    rows.append(("native (packed)", missing if missing is not None else tinyvm("native-eager", n, repeat, packed=True)))
     rows.append(("python-jit (eager)", tinyvm("eager", n, 1)))
     rows.append(("cpython", cpython(n)))
     print(f"ns per element, N={n} (native and C: best of {repeat}; the others: 1 run)")

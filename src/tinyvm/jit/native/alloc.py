@@ -66,6 +66,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
+from ...heap.packed import PackedArray, repeat
+from .layout import probe_packed
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
 from . import arraymaker, charges
@@ -73,6 +75,10 @@ from .opaque import new_ref
 
 # Callback operations (the first argument).
 LIT, MUL, FILL, PUSH = 0, 1, 2, 5  # FILL + k, PUSH + k for k in KINDS order
+# `xs * n` of an array of scalars: packed as the interpreter's (heap/packed.py
+# `repeat`: by contents), where MUL's `[any]` product stays a list (an "ap"
+# value is never a PackedArray: arrays.py). Through the maker, never inline.
+MULK = 8
 KINDS = "ifb"
 
 _SCALAR = {"int": "i", "float": "f", "bool": "b"}
@@ -215,7 +221,7 @@ class AllocLowering:
     def call(self, op: str, a: str, b: str) -> str:
         em = self.em
         L = em.lines
-        if int(op) < PUSH:
+        if int(op) < PUSH or int(op) == MULK:
             return arraymaker.call(em, op, a, b)  # (a Python call from C: cheaper than this ctypes callback)
         p, w, f, r = em.tmp("cbp"), em.tmp("cbw"), em.tmp("cbf"), em.tmp("cbr")
         L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 6")
@@ -320,15 +326,32 @@ class AllocLowering:
             cnt = em.val(i.args[1])
             L.append(f"  {neg} = icmp slt i64 {cnt}, 0")
             em.fail_if(neg, i)  # (the interpreter's ValueError)
-            r = self.call(str(MUL), em.val(i.args[0]), cnt)
+            src = i.args[0]
+            k = ty[i][1]
+            if k in KINDS and self.inline_packed() and src.op == "array" and len(src.args) == 1 and ty.get(src.args[0]) == k:
+                # `[x] * n`, the common case (Sieve, Queens, Permute): the
+                # PackedArray made inline, the maker its slow path.
+                r = arraymaker.packed_inline(em, k, em.val(src.args[0]), cnt, lambda: self.call(str(MULK), em.val(src), cnt))
+            else:
+                r = self.call(str(MULK if k in KINDS else MUL), em.val(src), cnt)
         else:  # Array(n, fill)
             k = ty[i][1]
             cnt = em.val(i.args[1])
             L.append(f"  {neg} = icmp slt i64 {cnt}, 0")
             em.fail_if(neg, i)
-            r = self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k))
+            if self.inline_packed():
+                r = arraymaker.packed_inline(em, k, em.val(i.args[2]), cnt, lambda: self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k)))
+            else:
+                r = self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k))
         self.refused(r, i)
         L.append(f"  {res} = add i64 {r}, 0")
+
+    def inline_packed(self) -> bool:
+        """Whether PackedArrays are made inline (arraymaker.packed_inline):
+        packed arrays on (layout.probe_packed), the inline path's offsets
+        (arraymaker._fast), and no fuel to count (a metered VM's maker
+        refuses `xs * n` and `Array(n, fill)`: Limits.charge_items)."""
+        return self.low.pk is not None and not self.em.metered and arraymaker._fast()
 
     def push(self, i: Instr, kind: str | None = None) -> None:
         em, low = self.em, self.low
@@ -349,7 +372,7 @@ class AllocLowering:
             r = self.call(str(PUSH + KINDS.index(k)), em.val(arr), self.word(v, k))
             self.refused(r, i)
 
-        emit_push(em, low, i, em.val(arr), ch, grow, lambda: self.box(i, v, k))
+        emit_push(em, low, i, em.val(arr), ch, grow, lambda: self.box(i, v, k), scalars=True)
 
 
 def take_budget(em: Any, i: Instr, charge: str) -> tuple[str, str]:
@@ -368,7 +391,7 @@ def take_budget(em: Any, i: Instr, charge: str) -> tuple[str, str]:
     return bp, b1
 
 
-def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable[[str], None], new: Callable[[], str]) -> None:
+def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable[[str], None], new: Callable[[], str], scalars: bool = False) -> None:
     """A push's code, for scalars (ArrayLowering.push) and objects
     (construct.py): `charge` bytes taken from the budget (ctx word 5; short:
     a failure exit before the push, the interpreter charges), then the element
@@ -382,6 +405,15 @@ def emit_push(em: Any, low: Any, i: Instr, arr: str, charge: str, grow: Callable
     cap = low.load(lst, lay.list_item + 8)  # (list.allocated follows ob_item: checked by list_allocated_offset)
     full = em.tmp("full")
     L.append(f"  {full} = icmp sge i64 {n}, {cap}")
+    if scalars and low.pk is not None:
+        # A PackedArray (an array of scalars may be one: arrays.py) takes the
+        # callback's `items.append`, which unpacks it: its buffer holds no
+        # object to store, and nothing is lost (the charge is the same).
+        t, w, isp, f2 = low.load(arr, lay.type), em.tmp("pkty"), em.tmp("packed"), em.tmp("full")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+        L.append(f"  {isp} = icmp eq i64 {t}, {w}")
+        L.append(f"  {f2} = or i1 {full}, {isp}")
+        full = f2
     fast, slow, done = em.tmp("room")[1:], em.tmp("grow")[1:], em.tmp("pushed")[1:]
     L.append(f"  br i1 {full}, label %{slow}, label %{fast}")
     em.label(slow)
@@ -463,7 +495,7 @@ class HeapBridge:
 
     def _callback(self, op: int, a: int, b: int) -> int:
         try:
-            if op >= PUSH:  # (charged by native code already; the budget stays)
+            if PUSH <= op < PUSH + len(KINDS):  # (charged by native code already; the budget stays)
                 arr = ctypes.cast(a, ctypes.py_object).value
                 arr.items.append(_unpack(KINDS[op - PUSH], b))
                 return 1
@@ -477,7 +509,7 @@ class HeapBridge:
     def _alloc(self, op: int, a: int, b: int) -> int:
         """A new Array for LIT (a elements), MUL (Array at a, times b) or
         FILL + k (a copies of word b), through Heap.alloc; 0: refused."""
-        src = ctypes.cast(a, ctypes.py_object).value if op == MUL else None
+        src = ctypes.cast(a, ctypes.py_object).value if op in (MUL, MULK) else None
         arr = self._make(op, src, a, b)
         return id(arr) if arr is not None else 0
 
@@ -488,10 +520,22 @@ class HeapBridge:
         if op >= charges.FIRST:
             return charges.make(vm, op, a, b)  # (a for-range loop's Range, a for-in loop's Iterator: charges.py)
         heap = vm.heap
-        n = len(src.items) * b if src is not None else a
+        # (a PackedArray source is read, never unpacked: `length`, `values`)
+        n = (src.length() if type(src) is PackedArray else len(src.items)) * b if src is not None else a
         if op != LIT and vm.limits.metered:
             return None  # (Limits.charge_items: the interpreter counts that fuel)
         if heap.stress or heap.bytes + array_bytes(n) > heap.next_gc:
             return None  # (the interpreter allocates it: a collection, the limit)
-        items = [None] * n if op == LIT else src.items * b if src is not None else [_unpack(KINDS[op - FILL], b)] * n
-        return heap.alloc(Array(items))
+        if op == LIT:
+            return heap.alloc(Array([None] * n))
+        if op == MUL:
+            return heap.alloc(Array(src.items * b))  # ("ap": a list, as the Array values of objects must be)
+        # `xs * n` of scalars and `Array(n, fill)`: packed when the interpreter
+        # packs (repeat: one scalar kind), with the same accounting.
+        if op == MULK:
+            arr = PackedArray(src.packed * b) if type(src) is PackedArray else repeat(src.items, b)
+        else:
+            arr = repeat([_unpack(KINDS[op - FILL], b)], n)
+        if type(arr) is PackedArray and probe_packed()[0] is None:
+            arr.unpack()  # (native code reads no PackedArray on this interpreter: a list, invisibly)
+        return heap.alloc(arr)

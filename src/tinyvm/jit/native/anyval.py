@@ -48,6 +48,7 @@ from ...ir.nodes import Instr
 
 _SCALARS = {"int": "i", "float": "f", "bool": "b"}
 _ANY_ARRAY = "[any]"
+_PACKABLE = {"[int]": "i", "[float]": "f", "[bool]": "b"}  # (array types whose value may be packed: arrays.py check_array)
 # Ops that may stand between a read and its unboxing check without the
 # slot's element being dropped (no store, no call, no allocation).
 _PURE = frozenset(("const", "get_index", "check_type", "builtin", "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "not", "neg"))
@@ -194,7 +195,7 @@ def lower(em: Any, i: Instr) -> None:
         if k is not None:
             arr.read(i, k, x)  # (a failure exit at the check's pc: the interpreter converts or raises)
             return
-        arr.check_array(i, x)
+        arr.check_array(i, x, _PACKABLE.get(_target(i)))  # (an array of scalars may be a PackedArray of that kind)
         L.append(f"  %v{i.id} = add i64 {x}, 0")
         return
     if i.op == "set_index":

@@ -56,7 +56,8 @@ OBJECTS, NEWMARK, NONES = 15, 16, 17  # ctx words of the inline path: heap.objec
 LIT = 0  # (alloc.LIT)
 
 PRELUDE = "declare i64 @PySequence_Repeat(i64, i64)\ndeclare i64 @PyType_GenericAlloc(i64, i64)\ndeclare void @PyErr_Clear()\n"
-MUL = 1  # (alloc.MUL: the one op with an object operand)
+MUL = 1  # (alloc.MUL: an op with an object operand)
+MULK = 8  # (alloc.MULK: MUL of an array of scalars, packed by the maker; the other one)
 
 
 class ArrayMaker:
@@ -251,4 +252,124 @@ def _make(em: Any, op: str, a: str, b: str) -> str:
     None as 0)."""
     from .outofline import make
 
-    return make(em, op, a, b, 1 if op == str(MUL) else 0)
+    return make(em, op, a, b, 1 if op in (str(MUL), str(MULK)) else 0)
+
+
+# ---------------------------------------------------------------- packed arrays
+
+# The typecode of the PackedArray `[x] * n` / `Array(n, fill)` makes for a
+# scalar x of each machine type (heap/packed.py kind_of: an int is int64 in
+# the language, so 'q'), the LLVM type of its elements and their size.
+PACKED_KIND = {"i": ("q", "i64", 8), "f": ("d", "double", 8), "b": ("b", "i8", 1)}
+_PROTOS: dict = {}  # typecode -> array(code, [0]): what PySequence_Repeat copies (kept alive here)
+
+
+def protos() -> dict:
+    """The one-zero buffers of each typecode (bound to `tvm.pk0.<k>` by
+    fields.bind), made once per process."""
+    if not _PROTOS:
+        from array import array
+
+        for code in ("q", "d", "b"):
+            _PROTOS[code] = array(code, [0])
+    return _PROTOS
+
+
+def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
+    """A new PackedArray of n copies of scalar x (machine type k; its
+    register, an i1 for a bool) made inline, as `_inline` makes a list's
+    Array: `PySequence_Repeat` of a one-zero `array.array` (n zeros, one
+    allocation and a memset in C), the copies stored over them when x is
+    not zero, `PyType_GenericAlloc` of PackedArray, its buffer in the items
+    slot, then `admit` (mark, heap.objects, the budget) -- with the heap
+    charged `array_bytes(n)` as for a list (PackedArray.size is Array's
+    formula) and the same refusal rule (the budget, ctx OBJECTS off). Any
+    failure or refusal takes `slow()` (the maker's call, which makes it
+    through `repeat`). Returns the new array's address (0: refused)."""
+    from ...heap.objects import CONTAINER, HEADER, SLOT
+
+    L = em.lines
+    low = em._arrays()
+    lay = low.lay
+    code, lt, size = PACKED_KIND[k]
+    fast, slowl, done = em.tmp("pmfast")[1:], em.tmp("pmslow")[1:], em.tmp("pmdone")[1:]
+    objs, budget = em.tmp("amobj"), em.tmp("ambud")
+    for w, kk in ((objs, OBJECTS), (budget, 5)):
+        p = em.tmp("amp")
+        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {kk}")
+        L.append(f"  {w} = load i64, i64* {p}")
+    big, size0, size1, s1, s2, over, off, o1, o2 = (em.tmp() for _ in range(9))
+    L.append(f"  {big} = icmp ugt i64 {n}, 1099511627776")  # (2**40: no overflow below; the budget never covers it)
+    L.append(f"  {size0} = mul i64 {n}, {SLOT}")
+    L.append(f"  {size1} = lshr i64 {n}, 3")
+    L.append(f"  {s1} = add i64 {size0}, {HEADER + CONTAINER}")
+    L.append(f"  {s2} = add i64 {s1}, {size1}")  # (array_bytes(n): runtime/memory.py, what the list would be charged)
+    L.append(f"  {over} = icmp ugt i64 {s2}, {budget}")
+    L.append(f"  {off} = icmp eq i64 {objs}, 0")
+    L.append(f"  {o1} = or i1 {big}, {over}")
+    L.append(f"  {o2} = or i1 {o1}, {off}")
+    L.append(f"  br i1 {o2}, label %{slowl}, label %{fast}")
+    em.label(fast)
+    proto, buf, bad = em.tmp("pmproto"), em.tmp("pmbuf"), em.tmp()
+    fail, ok1 = em.tmp("pmfail")[1:], em.tmp("pmok")[1:]
+    L.append(f'  {proto} = load i64, i64* @"tvm.pk0.{k}", !invariant.load !90')
+    L.append(f"  {buf} = call i64 @PySequence_Repeat(i64 {proto}, i64 {n})")
+    L.append(f"  {bad} = icmp eq i64 {buf}, 0")
+    L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
+    em.label(ok1)
+    # The copies of x over the zeros (none to write for a zero: ints 0,
+    # floats +0.0 -- bits 0, not -0.0 --, false).
+    word = em.tmp()
+    if k == "f":
+        L.append(f"  {word} = bitcast double {x} to i64")
+    elif k == "b":
+        L.append(f"  {word} = zext i1 {x} to i64")
+    else:
+        L.append(f"  {word} = add i64 {x}, 0")
+    nz, head, body, filled = em.tmp(), em.tmp("pmh")[1:], em.tmp("pmb")[1:], em.tmp("pmf")[1:]
+    L.append(f"  {nz} = icmp ne i64 {word}, 0")
+    vec = low.load(buf, lay.list_item)
+    entry = em.cur
+    L.append(f"  br i1 {nz}, label %{head}, label %{filled}")
+    em.label(head)
+    j, j1, more, off8, a, pp = em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {j} = phi i64 [ 0, %{entry} ], [ {j1}, %{body} ]")
+    L.append(f"  {more} = icmp slt i64 {j}, {n}")
+    L.append(f"  br i1 {more}, label %{body}, label %{filled}")
+    em.label(body)
+    L.append(f"  {off8} = mul i64 {j}, {size}")
+    L.append(f"  {a} = add i64 {vec}, {off8}")
+    L.append(f"  {pp} = inttoptr i64 {a} to {lt}*")
+    v = x
+    if k == "b":
+        v = em.tmp()
+        L.append(f"  {v} = zext i1 {x} to i8")
+    L.append(f"  store {lt} {v}, {lt}* {pp}")
+    L.append(f"  {j1} = add i64 {j}, 1")
+    L.append(f"  br label %{head}")
+    em.label(filled)
+    t, arr, bad2, ok2, freebuf = em.tmp("pmty"), em.tmp("pmarr"), em.tmp(), em.tmp("pmok")[1:], em.tmp("pmfree")[1:]
+    L.append(f'  {t} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+    L.append(f"  {arr} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
+    L.append(f"  {bad2} = icmp eq i64 {arr}, 0")
+    L.append(f"  br i1 {bad2}, label %{freebuf}, label %{ok2}")
+    em.label(freebuf)
+    L.append(f"  call void @tvm.decref(i64 {buf})")
+    L.append(f"  br label %{fail}")
+    em.label(ok2)
+    low.store(arr, lay.array_items, buf)  # (the buffer's reference: the PackedArray's now)
+    good = admit(em, arr, objs, budget, s2, fail)
+    L.append(f"  br label %{done}")
+    em.label(fail)
+    L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
+    L.append(f"  br label %{slowl}")
+    em.label(slowl)
+    r2 = slow()
+    end = em.tmp("pmend")[1:]
+    L.append(f"  br label %{end}")
+    em.label(end)
+    L.append(f"  br label %{done}")
+    em.label(done)
+    out = em.tmp("pmres")
+    L.append(f"  {out} = phi i64 [{arr}, %{good}], [{r2}, %{end}]")
+    return out

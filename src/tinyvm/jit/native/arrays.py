@@ -93,6 +93,12 @@ class ArrayLowering:
         self.em = em
         self.lay = lay
         self.shared: Any = None  # (listwords.ListWords, made at the first access)
+        from .layout import probe_packed
+
+        # PackedArray's layout (layout.probe_packed), or None: then every
+        # access takes the list path alone and a PackedArray never gets
+        # here (the entry checks and check_array refuse it).
+        self.pk = probe_packed()[0]
 
     def load(self, addr: str, off: int, t: str = "i64", invariant: bool = False) -> str:
         """The `t` at byte `off` of the object at address `addr` (an i64).
@@ -119,28 +125,48 @@ class ArrayLowering:
         em.lines.append(f"  {q} = inttoptr i64 {p} to {t}*")
         em.lines.append(f"  store {t} {value}, {t}* {q}")
 
-    def list_of(self, arr: Instr) -> str:
-        return self.load(self.em.val(arr), self.lay.array_items, invariant=True)
+    def list_of(self, arr: Instr, invariant: bool = True) -> str:
+        return self.load(self.em.val(arr), self.lay.array_items, invariant=invariant)
 
-    def words(self, arr: Instr, at: Instr) -> tuple[str, str, str]:
-        """(list, ob_size, ob_item) of `arr` for the access `at`: loaded
-        once where they still hold (listwords.py)."""
+    def words(self, arr: Instr, at: Instr) -> tuple[str, str, str, str | None]:
+        """(items, ob_size, ob_item, packed) of `arr` for the access `at`:
+        loaded once where they still hold (listwords.py). `items` is the
+        object in the `items` slot -- a list, or a PackedArray's
+        `array.array` buffer, whose ob_size and ob_item are at a list's
+        offsets (layout.probe_packed) -- and `packed` the i1 saying which
+        (None when packed arrays are off). The class is read with the
+        words because a PackedArray becomes an Array (its buffer a list)
+        when code that wants a list touches it: only in a call, which
+        listwords.py counts as a clobber (the words are loaded again)."""
         lay = self.lay
-
-        def load() -> tuple[str, str, str]:
-            lst = self.list_of(arr)
-            return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True)
 
         if self.shared is None:
             from .listwords import ListWords
 
             self.shared = ListWords(self.em)
+        # (The slot is the same while no call runs; with calls in the
+        # function a PackedArray's may be replaced: no !invariant.load then.)
+        quiet = self.shared.quiet
+
+        def load() -> tuple[str, str, str, str | None]:
+            packed = None
+            if self.pk is not None:
+                em = self.em
+                t = self.load(em.val(arr), lay.type)
+                w, packed = em.tmp("pkty"), em.tmp("packed")
+                em.lines.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+                em.lines.append(f"  {packed} = icmp eq i64 {t}, {w}")
+            lst = self.list_of(arr, quiet or self.pk is None)
+            return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True), packed
+
         return self.shared.get(arr, at, load)
 
     def slot(self, arr: Instr, index: Instr, at: Instr) -> str:
-        """The address of element `index` (bounds-checked: a failure exit at `at`)."""
+        """The address of element `index` (bounds-checked: a failure exit at
+        `at`) of an array of objects ("ap": anyval.py, fields.py, stores.py),
+        which is never a PackedArray (check_array, the entry checks)."""
         em = self.em
-        _, n, items = self.words(arr, at)
+        _, n, items, _ = self.words(arr, at)
         idx = em.val(index)
         oob = em.tmp("oob")
         em.lines.append(f"  {oob} = icmp uge i64 {idx}, {n}")
@@ -150,6 +176,72 @@ class ArrayLowering:
         em.lines.append(f"  {a} = add i64 {items}, {off}")
         return a
 
+    def element(self, i: Instr, kind: str) -> None:
+        """get_index / set_index of an array of scalars (kind i/f/b): the
+        bounds check, then one branch on the representation -- a
+        PackedArray's element is one load or store of the raw value at
+        `ob_item + index * itemsize` (no object, no reference count, no
+        barrier: scalars), a list's goes through its boxed element (read,
+        write) as before."""
+        em, L = self.em, self.em.lines
+        _, n, vec, packed = self.words(i.args[0], i)
+        idx = em.val(i.args[1])
+        oob = em.tmp("oob")
+        L.append(f"  {oob} = icmp uge i64 {idx}, {n}")
+        em.fail_if(oob, i)
+        ls = em.tmp("list")[1:]
+        if packed is not None:
+            pk, join = em.tmp("pk")[1:], em.tmp("pkj")[1:]
+            L.append(f"  br i1 {packed}, label %{pk}, label %{ls}")
+            em.label(pk)
+            t = {"i": "i64", "f": "double", "b": "i8"}[kind]
+            pa, pp = em.tmp(), em.tmp()
+            if kind == "b":
+                L.append(f"  {pa} = add i64 {vec}, {idx}")
+            else:
+                off = em.tmp()
+                L.append(f"  {off} = shl i64 {idx}, 3")
+                L.append(f"  {pa} = add i64 {vec}, {off}")
+            L.append(f"  {pp} = inttoptr i64 {pa} to {t}*")
+            if i.op == "get_index":
+                raw = em.tmp("pkv")
+                L.append(f"  {raw} = load {t}, {t}* {pp}")
+                pv = raw
+                if kind == "b":
+                    pv = em.tmp("pkv")
+                    L.append(f"  {pv} = icmp ne i8 {raw}, 0")
+            else:
+                v = em.val(i.args[2])
+                if kind == "b":
+                    v8 = em.tmp()
+                    L.append(f"  {v8} = zext i1 {v} to i8")
+                    v = v8
+                L.append(f"  store {t} {v}, {t}* {pp}")
+            L.append(f"  br label %{join}")
+            em.label(ls)
+        else:
+            L.append(f"  br label %{ls}")
+            em.label(ls)
+        off, a = em.tmp(), em.tmp()
+        L.append(f"  {off} = shl i64 {idx}, 3")
+        L.append(f"  {a} = add i64 {vec}, {off}")
+        if i.op == "get_index":
+            if packed is None:
+                self.read(i, kind, self.load(a, 0))
+                return
+            lv = em.tmp("lsv")
+            self.read(i, kind, self.load(a, 0), lv)
+        else:
+            self.write(i, kind, a, i.args[2])
+        if packed is None:
+            return
+        back = em.cur
+        L.append(f"  br label %{join}")
+        em.label(join)
+        if i.op == "get_index":
+            mt = {"i": "i64", "f": "double", "b": "i1"}[kind]
+            L.append(f"  %v{i.id} = phi {mt} [ {pv}, %{pk} ], [ {lv}, %{back} ]")
+
     def lower(self, i: Instr) -> None:
         em = self.em
         op = i.op
@@ -157,15 +249,10 @@ class ArrayLowering:
         if op == "builtin":
             return  # `len`: no machine value, its call reads ob_size
         if op in ("call", "call_method"):
-            _, n, _ = self.words(i.args[-1], i)
+            _, n, _, _ = self.words(i.args[-1], i)  # (ob_size: a list's and an array.array's alike)
             em.lines.append(f"  %v{i.id} = add i64 {n}, 0")
             return
-        kind = ty[i.args[0]][1]
-        a = self.slot(i.args[0], i.args[1], i)
-        if op == "get_index":
-            self.read(i, kind, self.load(a, 0))
-        else:
-            self.write(i, kind, a, i.args[2])
+        self.element(i, ty[i.args[0]][1])
 
     def read(self, i: Instr, kind: str, e: str, r: str = "") -> None:
         """%v<i> (or `r`) = the unboxed element `e` (a PyObject address) of
@@ -279,18 +366,47 @@ class ArrayLowering:
             return
         self.replace(i, a, old, new)
 
-    def check_array(self, i: Instr, x: str) -> None:
+    def check_array(self, i: Instr, x: str, kind: str | None = None) -> None:
         """Fail at i unless x is a guest Array whose items are a list (what an
-        array parameter's entry check proves; None fails: its type is not Array)."""
+        array parameter's entry check proves; None fails: its type is not
+        Array) or, for an array of scalars (`kind` i/f/b), a PackedArray of
+        that kind: its buffer's `ob_descr` is the typecode's ('q', 'd',
+        'b'). Element types are not checked at run time, so a `[int]` may
+        be a packed 'd' array through `any`: refused here, the interpreter
+        runs it. A PackedArray's kind never changes (a store of another
+        kind unpacks it: heap/packed.py), so this check holds for good."""
         em, L = self.em, self.em.lines
         t, w, bad = self.load(x, self.lay.type), em.tmp("cls"), em.tmp("bt")
         L.append(f'  {w} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
-        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
-        em.fail_if(bad, i)
-        items = self.load(x, self.lay.array_items)
+        items = None
+        if kind is not None and self.pk is not None:
+            isa, pw, isp, ok, go, done = em.tmp(), em.tmp("pkty"), em.tmp(), em.tmp(), em.tmp("pkchk")[1:], em.tmp("arrok")[1:]
+            L.append(f"  {isa} = icmp eq i64 {t}, {w}")
+            L.append(f'  {pw} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+            L.append(f"  {isp} = icmp eq i64 {t}, {pw}")
+            L.append(f"  {ok} = or i1 {isa}, {isp}")
+            L.append(f"  {bad} = xor i1 {ok}, true")
+            em.fail_if(bad, i)
+            items = self.load(x, self.lay.array_items)
+            lst = em.tmp("list")[1:]
+            L.append(f"  br i1 {isp}, label %{go}, label %{lst}")
+            em.label(go)
+            d, want, wrong = self.load(items, self.pk.descr), em.tmp("pkd"), em.tmp("bt")
+            L.append(f'  {want} = load i64, i64* @"tvm.pk.{kind}", !invariant.load !90')
+            L.append(f"  {wrong} = icmp ne i64 {d}, {want}")
+            em.fail_if(wrong, i)
+            L.append(f"  br label %{done}")
+            em.label(lst)
+        else:
+            L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+            em.fail_if(bad, i)
+            items = self.load(x, self.lay.array_items)
         lt, bad2 = self.load(items, self.lay.type), em.tmp("bt")
         L.append(f"  {bad2} = icmp ne i64 {lt}, ptrtoint (i8* @PyList_Type to i64)")
         em.fail_if(bad2, i)
+        if kind is not None and self.pk is not None:
+            L.append(f"  br label %{done}")
+            em.label(done)
 
     def store_float(self, old: str, v: str, done: str) -> str:
         """Store double v over `old`, the object a slot (an array's or a

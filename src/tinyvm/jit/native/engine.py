@@ -61,6 +61,11 @@ from typing import Any, Callable
 
 from ...bytecode.code import Code
 from ...heap.objects import Array
+from ...heap.packed import PackedArray
+
+# The typecode of a PackedArray an array parameter of each machine type
+# accepts (arrays.py reads it in place); "ap" (objects) takes lists only.
+_PACKED_CODE = {"ai": "q", "af": "d", "ab": "b"}
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build, decode
 from ...ir.passes import PassContext, run_pipeline
@@ -133,6 +138,15 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     if ty.heap:
         _heap_allowed(ty)
     return ty
+
+
+def _packed_type() -> type | None:
+    """PackedArray when native code reads packed arrays (layout.probe_packed),
+    else None: then an array parameter takes lists only, a PackedArray
+    goes to the interpreter."""
+    from .layout import probe_packed
+
+    return PackedArray if probe_packed()[0] is not None else None
 
 
 def _heap_allowed(ty: Typed) -> None:
@@ -605,6 +619,7 @@ class NativeTier:
         tier = self
         name = code.name
         kinds = [(k + 1, p) for k, p in enumerate(params)]
+        packed_t = _packed_type()
         lim = self.vm.limits
         metered = self.metered
         mcell = lim.meter
@@ -652,6 +667,8 @@ class NativeTier:
                     args[k - 1] = 1 if x else 0
                 elif p in ARRAYS and t is Array and type(x.items) is list:
                     args[k - 1] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                elif t is packed_t and _PACKED_CODE.get(p) == x.packed.typecode:
+                    args[k - 1] = id(x)  # (a PackedArray of the parameter's kind: arrays.py reads its buffer)
                 elif p == "p":
                     args[k - 1] = id(x)  # (an unused parameter, e.g. self: only deopt boxes it back)
                 else:
@@ -722,6 +739,7 @@ class NativeTier:
         mcell = lim.meter
         reserve = self.vm.chunk * MAX_WEIGHT
         kinds = list(enumerate(words))
+        packed_t = _packed_type()
         calls_out = comp.calls_out
         allocs = comp.allocs
         bridge = self.bridge
@@ -756,6 +774,8 @@ class NativeTier:
                         args[k] = 1 if x else 0
                     elif p in ARRAYS and t is Array and type(x.items) is list:
                         args[k] = id(x)  # (borrowed: the frame holds it; arrays.py)
+                    elif t is packed_t and _PACKED_CODE.get(p) == x.packed.typecode:
+                        args[k] = id(x)  # (a PackedArray of the parameter's kind: arrays.py)
                     elif p == "p" or p == "n" and x is None:
                         args[k] = id(x) if p == "p" else 0  # (p: only deopt boxes it back; n: always nil)
                     else:

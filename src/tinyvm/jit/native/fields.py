@@ -82,6 +82,13 @@ from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_bui
 PRELUDE = """@"tvm.ty.Instance" = global i64 0
 @"tvm.ty.Record" = global i64 0
 @"tvm.ty.Array" = global i64 0
+@"tvm.ty.Packed" = global i64 0
+@"tvm.pk.i" = global i64 0
+@"tvm.pk.f" = global i64 0
+@"tvm.pk.b" = global i64 0
+@"tvm.pk0.i" = global i64 0
+@"tvm.pk0.f" = global i64 0
+@"tvm.pk0.b" = global i64 0
 @PyList_Type = external global i8
 declare i64 @_PyDict_GetItem_KnownHash(i64, i64, i64)
 declare i32 @PyDict_SetItem(i64, i64, i64)
@@ -92,6 +99,7 @@ _KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
 _WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
 _CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
 _COPY = {"i64": "add i64 {}, 0", "double": "fadd double {}, -0.0", "i1": "or i1 {}, false"}  # (a copy of an SSA value: x + -0.0 is x, also -0.0 and nan)
+_LLT = {"i": "i64", "f": "double", "b": "i1"}
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
 
 
@@ -206,6 +214,20 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
         addr = engine.get_global_value_address(f"tvm.ty.{name}")
         if addr:
             ctypes.c_int64.from_address(addr).value = id(cls)
+    # PackedArray and its buffers' descriptors per kind (layout.probe_packed;
+    # left 0 when packed arrays are off: no object has type 0, so native
+    # code then takes every array for a list or refuses it)
+    from .layout import probe_packed
+
+    pk = probe_packed()[0]
+    if pk is not None:
+        from .arraymaker import protos
+
+        zero = protos()  # (arraymaker.packed_inline's one-zero buffers)
+        for name, v in (("ty.Packed", pk.type), ("pk.i", pk.descrs["q"]), ("pk.f", pk.descrs["d"]), ("pk.b", pk.descrs["b"]), ("pk0.i", id(zero["q"])), ("pk0.f", id(zero["d"])), ("pk0.b", id(zero["b"]))):
+            addr = engine.get_global_value_address(f"tvm.{name}")
+            if addr:
+                ctypes.c_int64.from_address(addr).value = v
     for g, c in (classes or {}).items():
         addr = engine.get_global_value_address(g)
         if addr:
@@ -620,7 +642,7 @@ class FieldLowering:
         # a list, as the entry checks of a parameter) or an instance/record
         # (its type is checked where it is used).
         if m in ("ai", "af", "ab", OBJ_ARRAY):
-            arr.check_array(i, e)
+            arr.check_array(i, e, m[1] if m != OBJ_ARRAY else None)  # (an array of scalars may be packed: arrays.py)
         L.append(f"  %v{i.id} = add i64 {e}, 0")
 
     def write(self, i: Instr, m: str, d: str, key: str, old: str, typed: bool = False) -> None:
@@ -706,7 +728,7 @@ class FieldLowering:
         it = i.args[0]
         p = em.tmp("pos")
         L.append(f"  {p} = load i64, i64* %it{it.id}")
-        items = arr.load(em.val(it), lay.array_items, invariant=True)
+        items = arr.load(em.val(it), lay.array_items, invariant=arr.pk is None)  # (a PackedArray's slot changes when a call unpacks it)
         n = arr.load(items, lay.list_size, invariant=True)
         done = em.tmp("end")
         L.append(f"  {done} = icmp sge i64 {p}, {n}")
@@ -717,12 +739,45 @@ class FieldLowering:
         off, a, p1 = em.tmp(), em.tmp(), em.tmp()
         L.append(f"  {off} = mul i64 {p}, 8")
         L.append(f"  {a} = add i64 {vec}, {off}")
-        e = arr.load(a, 0)
         kind = em.ty.types[i]
-        if kind != "p":  # (a scalar, unboxed before the position moves: a wrong type fails at this FOR_ITER, which the interpreter runs again)
+        if kind != "p" and arr.pk is not None:
+            # An array of scalars may be a PackedArray (its buffer's ob_size
+            # and ob_item are where a list's are: layout.probe_packed): its
+            # element is one load of the raw value. An array of objects
+            # ("p") never is (check_array, the entry checks).
+            t, w, isp = arr.load(em.val(it), lay.type), em.tmp("pkty"), em.tmp("packed")
+            L.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+            L.append(f"  {isp} = icmp eq i64 {t}, {w}")
+            pk, ls, both = em.tmp("pk")[1:], em.tmp("list")[1:], em.tmp("pkj")[1:]
+            L.append(f"  br i1 {isp}, label %{pk}, label %{ls}")
+            em.label(pk)
+            lt = {"i": "i64", "f": "double", "b": "i8"}[kind]
+            pa, pp, raw = em.tmp(), em.tmp(), em.tmp("pkv")
+            if kind == "b":
+                L.append(f"  {pa} = add i64 {vec}, {p}")
+            else:
+                L.append(f"  {pa} = add i64 {vec}, {off}")
+            L.append(f"  {pp} = inttoptr i64 {pa} to {lt}*")
+            L.append(f"  {raw} = load {lt}, {lt}* {pp}")
+            pv = raw
+            if kind == "b":
+                pv = em.tmp("pkv")
+                L.append(f"  {pv} = icmp ne i8 {raw}, 0")
+            L.append(f"  br label %{both}")
+            em.label(ls)
             x = em.tmp("el")
-            arr.read(i, kind, e, x)
+            arr.read(i, kind, arr.load(a, 0), x)
+            back = em.cur
+            L.append(f"  br label %{both}")
+            em.label(both)
+            e = em.tmp("el")
+            L.append(f"  {e} = phi {_LLT[kind]} [ {pv}, %{pk} ], [ {x}, %{back} ]")
+        elif kind != "p":  # (a scalar, unboxed before the position moves: a wrong type fails at this FOR_ITER, which the interpreter runs again)
+            x = em.tmp("el")
+            arr.read(i, kind, arr.load(a, 0), x)
             e = x
+        else:
+            e = arr.load(a, 0)
         L.append(f"  {p1} = add i64 {p}, 1")
         L.append(f"  store i64 {p1}, i64* %it{it.id}")
         got = em.cur

@@ -81,6 +81,11 @@ def lower(em: Any, i: Any) -> None:
     arr, idx, v = i.args
     k = em.ty.types[arr][1]
     x = em.val(idx)
+    if low.pk is not None:  # (a PackedArray, possible for an array of scalars: the interpreter inserts, unpacking it)
+        t, w, isp = low.load(em.val(arr), lay.type), em.tmp("pkty"), em.tmp("packed")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+        L.append(f"  {isp} = icmp eq i64 {t}, {w}")
+        em.fail_if(isp, i)
     lst = low.load(em.val(arr), lay.array_items, invariant=True)
     n = low.load(lst, lay.list_size)
     out = em.tmp("outside")

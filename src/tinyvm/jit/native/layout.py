@@ -172,3 +172,82 @@ def array_of(addr: int) -> object:
     """The guest Array at `addr` (a native array value), for deopt and tests.
     Only valid while something else keeps the Array alive (the frame does)."""
     return ctypes.cast(addr, ctypes.py_object).value
+
+
+@dataclass(frozen=True)
+class PackedLayout:
+    """A PackedArray (heap/packed.py) as native code sees it, measured by
+    probe_packed(): the class's address, and of its `array.array` buffer
+    (in the same `items` slot an Array's list is in) the words native code
+    reads -- `ob_size` and `ob_item` (a `char *` to the raw elements) at the
+    offsets a list has them (so an array's words are loaded the same way
+    for both representations: arrays.py), and `ob_descr`, whose value says
+    the typecode ('q', 'd', 'b': one static descriptor per typecode)."""
+
+    type: int  # id(PackedArray)
+    size: int  # ob_size in an array.array (== Layout.list_size)
+    item: int  # ob_item (char *) in an array.array (== Layout.list_item)
+    descr: int  # ob_descr in an array.array
+    descrs: dict  # typecode -> the ob_descr pointer of that typecode
+
+
+_packed_cache: list = []  # [(PackedLayout | None, reason)] once per process
+
+
+def probe_packed() -> tuple[PackedLayout | None, str]:
+    """PackedArray's layout, or (None, why native code treats every
+    PackedArray as a failure exit: correct, the interpreter runs it)."""
+    if _packed_cache:
+        return _packed_cache[0]
+    try:
+        got = _probe_packed()
+    except Exception as e:  # noqa: BLE001 - any surprise turns packed support off, never the VM
+        got = (None, f"probe failed: {type(e).__name__}: {e}")
+    _packed_cache.append(got)
+    return got
+
+
+def _probe_packed() -> tuple[PackedLayout | None, str]:
+    from array import array
+
+    from ...heap.packed import PackedArray
+
+    lay, why = probe()
+    if lay is None:
+        return None, why
+    if PackedArray.__basicsize__ != type(PackedArray.__mro__[1]([])).__basicsize__ or PackedArray.__slots__ != ():
+        return None, "PackedArray does not have Array's layout"
+    descrs: dict = {}
+    descr = None
+    for code, vals in (("q", [5, -(1 << 63), (1 << 63) - 1, 0, -1]), ("d", [1.5, -0.0, float("inf"), -2.25, 3.0]), ("b", [1, 0, 0, 1, 1])):
+        buf = array(code, vals)
+        pa = PackedArray(buf)
+        if _word(id(pa), lay.type) != id(PackedArray) or _word(id(pa), lay.array_items) != id(buf):
+            return None, "a PackedArray's buffer is not in the items slot"
+        if _word(id(buf), lay.list_size) != len(vals):
+            return None, "array.array's ob_size is not where a list's is"
+        raw = _word(id(buf), lay.list_item)
+        if raw != buf.buffer_info()[0]:
+            return None, "array.array's ob_item is not where a list's is"
+        size = buf.itemsize
+        if size != (1 if code == "b" else 8):
+            return None, f"array('{code}') has {size}-byte items"
+        ctype = {"q": ctypes.c_int64, "d": ctypes.c_double, "b": ctypes.c_int8}[code]
+        if [ctype.from_address(raw + k * size).value for k in range(len(vals))] != vals:
+            return None, f"array('{code}')'s elements are not where expected"
+        # ob_descr: the word after ob_item and allocated that is the same for
+        # two arrays of one typecode and differs between typecodes.
+        other = array(code, vals[:2])
+        if descr is None:
+            for off in range(lay.list_item + WORD, type(buf).__basicsize__, WORD):
+                w = _word(id(buf), off)
+                if w and w == _word(id(other), off) and w != len(vals) and w != raw:
+                    descr = off
+                    break
+            if descr is None:
+                return None, "no ob_descr in array.array"
+        d = _word(id(buf), descr)
+        if d != _word(id(other), descr) or d in descrs.values():
+            return None, "array.array's ob_descr does not tell the typecodes apart"
+        descrs[code] = d
+    return PackedLayout(id(PackedArray), lay.list_size, lay.list_item, descr, descrs), ""

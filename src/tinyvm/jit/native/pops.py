@@ -94,6 +94,11 @@ def lower(em: Any, i: Any) -> None:
     lay = low.lay
     L = em.lines
     kind = em.ty.types[i]
+    if low.pk is not None and kind != "p":  # (a PackedArray, possible for an array of scalars: the interpreter pops it; its buffer holds no objects)
+        t, w, isp = low.load(em.val(i.args[0]), lay.type), em.tmp("pkty"), em.tmp("packed")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+        L.append(f"  {isp} = icmp eq i64 {t}, {w}")
+        em.fail_if(isp, i)
     lst = low.load(em.val(i.args[0]), lay.array_items, invariant=True)
     n = low.load(lst, lay.list_size)
     empty = em.tmp("empty")

@@ -10,7 +10,7 @@ frees ~11,000 Arrays an iteration, so the sweep was ~1 ms of its 2.2 ms
 that is CPython deallocating the Arrays and their lists, which stays; the
 rest is the interpreter's loop, which this module replaces:
 
-    i64 tvm.sweep(objects, colour, live, rest, FREED, Array, POISON, int)
+    i64 tvm.sweep(objects, colour, live, rest, FREED, Array, POISON, int, PackedArray)
 
 walks `objects` (a Python list of heap objects) in order and
 
@@ -18,7 +18,8 @@ walks `objects` (a Python list of heap objects) in order and
   `colour` (as Python's `==` of two ints: the same object, or two ints of
   one digit with the same value; anything else asks
   `PyObject_RichCompareBool`);
-- for a dead object of type exactly `Array` does `Array.free` inline: the
+- for a dead object of type exactly `Array` or `PackedArray` (whose class
+  becomes `Array` first, as PackedArray.free does) does `Array.free` inline: the
   mark FREED, the items slot POISON (the old mark's and the list's
   references dropped: the list and its elements are freed there, as by
   the Python assignment);
@@ -68,7 +69,7 @@ NAME = "tvm.sweep"
 MARK_NAME = "tvm.mark"
 _made: list = []  # [(MCJIT engine, [(name, address)])] (codegen.helper_module)
 _fn: list = []  # [the ctypes function], once made in this process
-_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 8))
+_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 9))
 _MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
 
 # Offsets (CPython 3.11, x86-64): the refcount, the type, a PyLong's ob_size
@@ -158,7 +159,7 @@ no:
   ret i32 0
 }}
 
-define i64 @{NAME}(i64 %objs, i64 %colour, i64 %live, i64 %rest, i64 %freed, i64 %arrty, i64 %poison, i64 %long) {{
+define i64 @{NAME}(i64 %objs, i64 %colour, i64 %live, i64 %rest, i64 %freed, i64 %arrty, i64 %poison, i64 %long, i64 %pkty) {{
 entry:
   br label %loop
 loop:
@@ -184,7 +185,17 @@ keep:
 dead:
   %t = call i64 @sw.word(i64 %o, i64 8)
   %isarr = icmp eq i64 %t, %arrty
-  br i1 %isarr, label %poisonit, label %other
+  br i1 %isarr, label %poisonit, label %packed
+packed:
+  %ispk = icmp eq i64 %t, %pkty
+  br i1 %ispk, label %unpk, label %other
+unpk:
+  call void @sw.inc(i64 %arrty)
+  %pty = add i64 %o, 8
+  %qty = inttoptr i64 %pty to i64*
+  store i64 %arrty, i64* %qty
+  call void @sw.dec(i64 %pkty)
+  br label %poisonit
 poisonit:
   call void @sw.inc(i64 %freed)
   %pmk = add i64 %o, {MARK}
@@ -393,8 +404,18 @@ def _compiled() -> tuple[Any, Any]:
     raw_sweep = _PROTO(addrs[NAME])
     raw_mark = _MARK_PROTO(addrs[MARK_NAME])
 
+    from ...heap.packed import PackedArray
+    from .layout import probe_packed
+
+    # A dead PackedArray is freed inline too (PackedArray.free: its class
+    # Array -- the heap type's counts moved as `__class__ =` moves them --,
+    # then the Array's poisoning; its buffer's reference dropped): AWFY
+    # Queens frees four per solve. None (no type's address) when native
+    # code does not know PackedArray's layout: Python's free() then.
+    pk = PackedArray if probe_packed()[0] is not None else None
+
     def sweep(objects: list, colour: Any, live: list, rest: list) -> int:
-        return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int)
+        return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int, pk)
 
     def mark(stack: list, colour: Any, objs: list, kids: list) -> int:
         return raw_mark(stack, colour, objs, kids, Array, int, float, bool, list, None)
