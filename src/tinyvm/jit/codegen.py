@@ -50,6 +50,7 @@ from typing import Any
 from ..bytecode import opcodes as O
 from ..bytecode.opcodes import OPCODES, eval_effect
 from ..bytecode.types import BOOL, FLOAT, INT, TupleT
+from ..heap.objects import INT_MAX, INT_MIN
 from ..ir.build import OPS, decode
 from ..ir.nodes import Block, FrameState, Function, Instr
 from ..ir.passes.prune import live_locals
@@ -805,6 +806,18 @@ class _Gen:
             out.append((test, f"{v} = {a[0]}.items[{a[1]}]" if op == "get_index" else f"{a[0]}.items[{a[1]}] = {a[2]}" + _barrier(ins, a, 2)))
             if op == "get_index":  # (tljit: a tuple's element, as runtime/tuples.py get_index)
                 out.append((test.replace("_Array", "_Tuple", 1), f"{v} = {a[0]}.items[{a[1]}]"))
+            # A packed array (heap/packed.py) read or written in place, as
+            # the interpreter's b_get_index/b_set_index: a bool read back
+            # from 0/1; a store of a scalar of the buffer's kind only (no
+            # barrier: no reference), anything else steps (set_index
+            # unpacks the array, then runs the barrier).
+            ptest = f"type({a[0]}) is _Packed and type({a[1]}) is int and 0 <= {a[1]} < len(_pb := {a[0]}.packed)"
+            if op == "get_index":
+                out.append((ptest, f"{v} = _pb[{a[1]}] if _pb.typecode != 'b' else _pb[{a[1]}] == 1"))
+            else:
+                fits = _packed_fits(ins.args[2], a[2])
+                if fits is not None:
+                    out.append((f"{ptest} and {fits}", f"_pb[{a[1]}] = {a[2]}"))
             return out
         if not self.int_fast or len(a) > 2:
             return out
@@ -937,6 +950,33 @@ def _barrier(ins: Instr, a: list, k: int) -> str:
     return f"\nif {a[0]}.mark == _heap.watch: _heap.barrier({a[0]}, {a[k]})"
 
 
+def _packed_fits(x: Instr, name: str) -> str | None:
+    """The test that value x (named `name`) can be stored in place in the
+    packed buffer `_pb` (heap/packed.py: 'b' bool, 'd' float, 'q' int64),
+    by x's IR type or constant when known; None when it never can."""
+    if x.op == "const" and x.attrs:
+        k = x.attrs[0]
+        t = type(k)
+        if t is bool:
+            return "_pb.typecode == 'b'"
+        if t is float:
+            return "_pb.typecode == 'd'"
+        if t is int:
+            return "_pb.typecode == 'q'" if INT_MIN <= k <= INT_MAX else None
+        if t in _SCALAR_CONSTS:
+            return None
+    if x.type == BOOL:
+        return "_pb.typecode == 'b'"
+    if x.type == FLOAT:
+        return "_pb.typecode == 'd'"
+    if x.type == INT:  # (an IR int is an int64: the language's checked arithmetic)
+        return "_pb.typecode == 'q'"
+    return (
+        f"(({name} is True or {name} is False) and _pb.typecode == 'b' or type({name}) is float and _pb.typecode == 'd'"
+        f" or type({name}) is int and _pb.typecode == 'q' and _MIN <= {name} <= _MAX)"
+    )
+
+
 def _fast_paths_v11(ins: Instr, op: str, a: list, v: str, code: Any, int_fast: bool) -> list[tuple[str, str]] | None:
     """Fast paths of TinyLang 1.1's instructions (issue 18, helper tljit), as
     `_Gen.fast_paths` (None: not one of them). None of them raises or
@@ -963,7 +1003,10 @@ def _fast_paths_v11(ins: Instr, op: str, a: list, v: str, code: Any, int_fast: b
         if kind == 0 and isinstance(t, TupleT) and len(t.elems) == n:
             return [("True", f"{v} = {a[0]}")]
         cls = "_Tuple" if kind == 0 else "_Array"
-        return [(f"type({a[0]}) is {cls} and len({a[0]}.items) == {n}", f"{v} = {a[0]}")]
+        out = [(f"type({a[0]}) is {cls} and len({a[0]}.items) == {n}", f"{v} = {a[0]}")]
+        if kind != 0:  # (a packed array's length without unpacking it: heap/packed.py)
+            out.append((f"type({a[0]}) is _Packed and len({a[0]}.packed) == {n}", f"{v} = {a[0]}"))
+        return out
     if op == "pow":
         if not int_fast:
             return []
