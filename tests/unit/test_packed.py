@@ -289,9 +289,11 @@ def test_guest_programs_agree_packed_or_not(fill, n, stores):
 @pytest.mark.parametrize("kw", TIERS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
 def test_the_inline_paths_take_packed_arrays(kw, monkeypatch):
     """The tiers' inline GET_INDEX/SET_INDEX (vm/ops_values.py, vm/blocks.py,
-    jit/codegen.py) read and store a kind-preserving element themselves:
-    the generic get_index/set_index are never called with a packed array
-    (a slower path, and the one that would hide a missing fast path)."""
+    jit/codegen.py) read and store a kind-preserving element themselves,
+    and FOR_ITER (vm/ops_flow.py, codegen's for_iter) steps a packed
+    array's iterator: the generic get_index/set_index/next_item are never
+    called with a packed array (slower paths, and the ones that would hide
+    a missing fast path)."""
     from tinyvm.vm.object_ops import ObjectOps
 
     calls: list = []
@@ -307,8 +309,16 @@ def test_the_inline_paths_take_packed_arrays(kw, monkeypatch):
             calls.append(("set", i, v))
         return real_set(self, obj, i, v)
 
+    real_next = ObjectOps.next_item
+
+    def next_spy(self, it):
+        if type(it.source) is PackedArray:
+            calls.append(("next", it.pos))
+        return real_next(self, it)
+
     monkeypatch.setattr(ObjectOps, "get_index", get_spy)
     monkeypatch.setattr(ObjectOps, "set_index", set_spy)
+    monkeypatch.setattr(ObjectOps, "next_item", next_spy)
     out, _ = run(KEEP_PACKED, **kw)
     assert out.startswith(str(6 * (17 + sum(i * 1000000007 % 7 for i in range(50)) + 50 + 10)))
     assert calls == []
