@@ -1009,8 +1009,8 @@ def _packed_fits(x: Instr, name: str) -> str | None:
     if x.type == INT:  # (an IR int is an int64: the language's checked arithmetic)
         return _packed_kind("q")
     return (
-        f"(({name} is True or {name} is False) and {_packed_kind('b')} or type({name}) is float and {_packed_kind('d')}"
-        f" or type({name}) is int and {_packed_kind('q')} and _MIN <= {name} <= _MAX)"
+        f"(type({name}) is int and {_packed_kind('q')} and _MIN <= {name} <= _MAX"
+        f" or ({name} is True or {name} is False) and {_packed_kind('b')} or type({name}) is float and {_packed_kind('d')})"
     )
 
 

@@ -306,9 +306,11 @@ def _packed_fits(g: _Gen, v: str, b: str) -> str:
         if t is int and -9223372036854775808 <= k <= 9223372036854775807:
             return f"{b}.typecode == 'q'"
         return "False"
+    # (the typecode read once, ints first: the getter is a call)
+    k = g.temp()
     return (
-        f"(({v} is True or {v} is False) and {b}.typecode == 'b' or type({v}) is float and {b}.typecode == 'd'"
-        f" or type({v}) is int and {b}.typecode == 'q' and -9223372036854775808 <= {v} <= 9223372036854775807)"
+        f"(({k} := {b}.typecode) == 'q' and type({v}) is int and -9223372036854775808 <= {v} <= 9223372036854775807"
+        f" or {k} == 'b' and ({v} is True or {v} is False) or {k} == 'd' and type({v}) is float)"
     )
 
 
