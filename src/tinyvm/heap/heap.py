@@ -59,6 +59,7 @@ from typing import Any, Callable, Iterable
 
 from .gcstats import GCStats
 from .objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES, SLOT, Array, HeapObject, str_bytes
+from .packed import PackedArray
 from .tuning import MODES, Tuning
 from .weak import clear_weak, trace_ephemerons
 
@@ -418,6 +419,11 @@ class Heap:
                 children = items
             else:
                 total += obj.size()
+                if type(obj) is PackedArray:
+                    # (heap/packed.py: no references; its elements' bytes,
+                    # as the loop below would count them in the list)
+                    total += obj.child_bytes()
+                    continue
                 children = obj.refs()
             for child in children:
                 if child is None:
@@ -469,6 +475,9 @@ class Heap:
             total += fast(stack, colour, objs, kids)
             for obj in objs:
                 total += obj.size()
+                if type(obj) is PackedArray:  # (the native mark takes exact Arrays only: as trace)
+                    total += obj.child_bytes()
+                    continue
                 kids.extend(obj.refs())
             objs.clear()
             for child in kids:

@@ -53,6 +53,7 @@ from typing import Any
 
 from .heap import FREED, NO_WATCH
 from .objects import FLOAT_BYTES, INT_BYTES, Array, HeapObject, str_bytes
+from .packed import PackedArray
 from .weak import clear_weak, trace_ephemerons
 
 IDLE, MARK, SWEEP = "idle", "mark", "sweep"
@@ -266,14 +267,26 @@ class Incremental:
                 size = obj.size()
                 total += size
                 work += size
-                if type(obj) is Array and len(obj.items) > CHUNK:
-                    partial.append([obj, 0])
-                    continue
-                chunk = obj.refs()
+                if type(obj) is Array:
+                    if len(obj.items) > CHUNK:
+                        partial.append([obj, 0])
+                        continue
+                    chunk = obj.items
+                elif type(obj) is PackedArray:
+                    # (heap/packed.py) Its buffer, read as the list's
+                    # elements would be: the same bytes (a bool array's
+                    # 0/1 are small ints: nothing, as bools), chunked as
+                    # the list would be, so slices and cycles match.
+                    chunk = obj.packed
+                    if len(chunk) > CHUNK:
+                        partial.append([obj, 0])
+                        continue
+                else:
+                    chunk = obj.refs()
             elif partial:
                 entry = partial[-1]
                 obj, pos = entry
-                items = obj.items
+                items = obj.packed if type(obj) is PackedArray else obj.items  # (no unpacking: as above)
                 if obj.mark != black or pos >= len(items):
                     partial.pop()
                     continue

@@ -159,7 +159,13 @@ def repeat(items: list, n: int) -> Array:
     """`xs * n` / `Array(n, fill)` for `items` (xs's elements, or [fill]):
     packed when they are of one scalar kind (kind_of), else a list. Not yet
     on the heap (the caller allocates it)."""
-    code = kind_of(items)
+    code = kind_of(items) if PACK else None
     if code is None:
         return Array(items * n)
     return PackedArray(array(code, items) * n)
+
+
+# Whether `repeat` packs (True: the VM's behaviour). A switch for tests
+# (tests/gc/test_packed_accounting.py) that run one program with packing on
+# and off and compare the collector's accounting; read at each call.
+PACK = True

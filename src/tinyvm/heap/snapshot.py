@@ -62,6 +62,7 @@ from .objects import (
 from .objects import (
     Iterator as IterObj,
 )
+from .packed import PackedArray
 from .weak import WeakMap, WeakRef, weak_edges
 
 # V8's node and edge kinds (the `.heapsnapshot` meta lists them in this order).
@@ -227,6 +228,8 @@ def named_refs(obj: Any) -> list[tuple[str, Any, Any]]:
         out = [("element", i, v) for i, v in enumerate(obj.buf)]
         out.extend(("internal", f"pending send[{i}]", v) for i, (_, v, _) in enumerate(obj.sendq))
         return out
+    if t is PackedArray:  # (heap/packed.py: shown, and sized, as the list it stands for; no unpacking)
+        return [("element", i, v) for i, v in enumerate(obj.values())]
     return [("element", i, v) for i, v in enumerate(obj.refs())]
 
 

@@ -49,6 +49,7 @@ from .objects import (
     HeapObject,
     str_bytes,
 )
+from .packed import PackedArray
 
 __all__ = ["WeakRef", "WeakMap", "new_weakref", "new_weakmap", "trace_ephemerons", "clear_weak", "weak_edges"]
 
@@ -173,6 +174,9 @@ def trace_ephemerons(registry: list, epoch: int, seen_str: set[int]) -> int:
             total += obj.size()
             if type(obj) is WeakMap:  # reached only now: its entries join in
                 scan(obj)
+            elif type(obj) is PackedArray:  # (heap/packed.py: no references, its elements' bytes)
+                total += obj.child_bytes()
+                continue
             pending.extend(obj.refs())
     return total
 

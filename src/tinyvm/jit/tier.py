@@ -38,6 +38,7 @@ from ..bytecode import opcodes as O
 from ..bytecode.code import Code
 from ..bytecode.opcodes import OPCODES
 from ..heap.objects import INT_MAX, INT_MIN, MISSING, UNINIT, Array, Instance, Tuple
+from ..heap.packed import PackedArray
 from ..ir.build import Unsupported, build, decode
 from ..ir.passes import PassContext, default_pipeline, run_pipeline
 from ..runtime.errors import RtError, Throw
@@ -592,6 +593,7 @@ class Jit:
             "_typeof": typeof,
             "_Instance": Instance,
             "_Array": Array,
+            "_Packed": PackedArray,  # (heap/packed.py: codegen's get/set_index and unpack_check fast paths)
             "_UNINIT": UNINIT, "_ERRORS": _ERRORS, "_LINES": gen.lines, "_fail": fail, "_deopt": deopt,
             "_Tuple": Tuple, "_fpow": float_power,  # (tljit: TinyLang 1.1's fast paths, codegen._fast_paths_v11)
             "_MISSING": MISSING,  # (tldjit: the `passed` test of a parameter's value)

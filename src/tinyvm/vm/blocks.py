@@ -257,7 +257,7 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     src = f"def make(alloc, heap, {', '.join(g.params)}):\n    fuel = 0\n    def f(fb):\n        nonlocal fuel\n        L = fb.L\n{body}\n    return f\n"
     factory = _cache.get(src)
     if factory is None:
-        env: dict[str, Any] = {"Array": Array, "Instance": Instance, "UNINIT": UNINIT, "undefined": undefined_global, "cond_error": _cond_error}
+        env: dict[str, Any] = {"Array": Array, "PackedArray": PackedArray, "Instance": Instance, "UNINIT": UNINIT, "undefined": undefined_global, "cond_error": _cond_error}
         exec(compile(src, "<tinyvm block>", "exec"), env)
         factory = env["make"]
         _cache[src] = factory
@@ -289,6 +289,29 @@ def _emit_barrier(g: _Gen, x: str, v: str) -> None:
     if v in ("None", "True", "False") or (v in g.consts and isinstance(g.consts[v], _SCALARS)):
         return
     g.emit(f"    if {x}.mark == heap.watch: heap.barrier({x}, {v})")
+
+
+def _packed_fits(g: _Gen, v: str, b: str) -> str:
+    """The test that value v can be stored in place in the packed array
+    buffer b (heap/packed.py: 'b' a bool, 'd' a float, 'q' an int64): for
+    a constant of the block, only the buffer's typecode (or False: the
+    constant has no packed kind)."""
+    if v in ("True", "False"):
+        return f"{b}.typecode == 'b'"
+    if v in g.consts:
+        k = g.consts[v]
+        t = type(k)
+        if t is float:
+            return f"{b}.typecode == 'd'"
+        if t is int and -9223372036854775808 <= k <= 9223372036854775807:
+            return f"{b}.typecode == 'q'"
+        return "False"
+    # (the typecode read once, ints first: the getter is a call)
+    k = g.temp()
+    return (
+        f"(({k} := {b}.typecode) == 'q' and type({v}) is int and -9223372036854775808 <= {v} <= 9223372036854775807"
+        f" or {k} == 'b' and ({v} is True or {v} is False) or {k} == 'd' and type({v}) is float)"
+    )
 
 
 def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
@@ -384,6 +407,9 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             r = g.temp()
             get = g.param(decoder.vm.get_index)
             g.emit(f"if type({x}) is Array and type({i}) is int and 0 <= {i} < len({x}.items): {r} = {x}.items[{i}]")
+            # A packed array (heap/packed.py) read in place: a bool comes back from 0/1.
+            b = g.temp()
+            g.emit(f"elif type({x}) is PackedArray and type({i}) is int and 0 <= {i} < len({b} := {x}.packed): {r} = {b}[{i}] if {b}.typecode != 'b' else {b}[{i}] == 1")
             g.emit(f"else: fb.epc = {g.param(pc)}; {r} = {get}({x}, {i})")
             g.stack.append(r)
         elif opc == O.SET_INDEX:
@@ -394,6 +420,11 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             g.emit(f"if type({x}) is Array and type({i}) is int and 0 <= {i} < len({x}.items):")
             g.emit(f"    {x}.items[{i}] = {v}")
             _emit_barrier(g, x, v)
+            # A packed array takes a scalar of its kind in place (no barrier:
+            # it holds no reference); any other value goes to set_index,
+            # which unpacks it first and runs the barrier.
+            b = g.temp()
+            g.emit(f"elif type({x}) is PackedArray and type({i}) is int and 0 <= {i} < len({b} := {x}.packed) and {_packed_fits(g, v, b)}: {b}[{i}] = {v}")
             g.emit(f"else: fb.epc = {g.param(pc)}; {put}({x}, {i}, {v})")
         elif opc == O.NEG:
             x = g.pop()
@@ -422,7 +453,7 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
                 g.emit("else:")
                 g.emit(f"    fb.epc = {pcp}; {r} = {slow}({x}, {y})")
                 if opc == O.ADD or opc == O.MUL:  # (array `+` and 1.1's `xs * n` make a new array)
-                    g.emit(f"    if type({r}) is Array: alloc({r})")
+                    g.emit(f"    if type({r}) is Array or type({r}) is PackedArray: alloc({r})")  # (`xs * n` may pack)
             elif opc in _CMP:
                 if int_fast:
                     g.emit(f"if {both_int}: {r} = {x} {_CMP[opc]} {y}")
@@ -455,7 +486,10 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             x = g.pop()
             n, kind = args
             cls = g.param(Tuple if kind == tuples.UNPACK_TUPLE else Array)
-            g.emit(f"if not (type({x}) is {cls} and len({x}.items) == {g.param(n)}): fb.epc = {g.param(pc)}; {g.param(tuples.unpack_check)}({x}, {g.param(n)}, {g.param(kind)})")
+            ok = f"type({x}) is {cls} and len({x}.items) == {g.param(n)}"
+            if kind != tuples.UNPACK_TUPLE:  # (a packed array's length without unpacking it)
+                ok = f"{ok} or type({x}) is PackedArray and len({x}.packed) == {g.param(n)}"
+            g.emit(f"if not ({ok}): fb.epc = {g.param(pc)}; {g.param(tuples.unpack_check)}({x}, {g.param(n)}, {g.param(kind)})")
             g.stack.append(x)
         else:
             end = (pc, opc, args)
@@ -499,3 +533,4 @@ def _emit_exit(g: _Gen, decoder: Any, code: Any, ops_p: str, block: list, end: A
             g.emit(f"fb.epc = {g.param(pc)}; raise cond_error({v})")
 
 from ..heap.objects import UNINIT, Array, Instance  # noqa: E402  (used by the generated code)
+from ..heap.packed import PackedArray  # noqa: E402

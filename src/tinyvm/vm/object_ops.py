@@ -40,6 +40,11 @@ ITER_GEN, ITER_CHAN = 4, 5
 # A range with a step other than 1 (1.1 `range(a, b, step)`): its own kind, so
 # the `a..b` iterator's path stays as it was.
 ITER_STEP = -1
+# A packed array (heap/packed.py): its own kind, read element by element in
+# `next_item` (`get`), so a `for x in xs` leaves the array packed; ITER_ARRAY's
+# inline path (FOR_ITER, the JIT's for_iter) reads `source.items`, which
+# would unpack it, and stays as it was for lists.
+ITER_PACKED = -2
 
 
 class ObjectOps:
@@ -186,6 +191,8 @@ class ObjectOps:
         t = type(v)
         if t is Array:
             it = Iterator(ITER_ARRAY, v)
+        elif t is PackedArray:
+            it = Iterator(ITER_PACKED, v)
         elif t is Range:
             it = Iterator(ITER_RANGE if v.step == 1 else ITER_STEP, v)
             it.pos = v.start
@@ -231,6 +238,22 @@ class ObjectOps:
             if it.pos < src.stop if step > 0 else it.pos > src.stop:
                 it.pos += step
                 return it.pos - step
+            return UNINIT
+        if kind == ITER_PACKED:
+            src = it.source
+            pos = it.pos
+            if type(src) is PackedArray:
+                if pos < src.length():
+                    it.pos = pos + 1
+                    return src.get(pos)
+                return UNINIT
+            # (unpacked during the loop, e.g. by a push or a store of another
+            # kind: the same array, now a list; the length is read each step,
+            # as ITER_ARRAY's)
+            items = src.items
+            if pos < len(items):
+                it.pos = pos + 1
+                return items[pos]
             return UNINIT
         items = it.source.items  # ITER_MAP: an array of keys
         if it.pos < len(items):

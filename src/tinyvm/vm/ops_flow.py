@@ -14,6 +14,7 @@ from ..heap.objects import (
     UNINIT,
     Array,
 )
+from ..heap.packed import PackedArray
 from ..runtime.errors import STREAM_ERRORS, HostIOError, RtError
 from ..runtime.values import NeedsGuest, to_str, to_str_clox, typeof
 from .blocks import bind_fuel
@@ -101,6 +102,15 @@ def b_for_iter(d, code, ops, pc, args, k):
             if pos < len(items):
                 it.pos = pos + 1
                 L.append(items[pos])
+                return ops[k]
+            L.pop()
+            return ops[t]
+        if it.kind == -2 and type(it.source) is PackedArray:  # (ITER_PACKED: vm/object_ops.py; in place, it stays packed)
+            buf = it.source.packed
+            pos = it.pos
+            if pos < len(buf):
+                it.pos = pos + 1
+                L.append(buf[pos] if buf.typecode != "b" else buf[pos] == 1)
                 return ops[k]
             L.pop()
             return ops[t]

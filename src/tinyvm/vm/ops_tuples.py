@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..bytecode import opcodes as O
 from ..heap.objects import Tuple
+from ..heap.packed import PackedArray
 from ..runtime import tuples
 from .ops import builder
 
@@ -44,6 +45,8 @@ def b_unpack_check(d, code, ops, pc, args, k):
         t = type(v)
         if t is Tuple and kind == tuples.UNPACK_TUPLE and len(v.items) == n:
             return ops[k]
+        if t is PackedArray and kind != tuples.UNPACK_TUPLE and v.length() == n:
+            return ops[k]  # (heap/packed.py: its length without unpacking it)
         check(v, n, kind)
         return ops[k]
 

@@ -23,11 +23,16 @@ from ..heap.objects import (
     Map,
     Record,
 )
+from ..heap.packed import PackedArray
 from ..runtime import arith
 from ..runtime.errors import RtError, undefined_global
 from ..runtime.memory import SMALL_STR
 from ..runtime.values import check_key, typeof
 from .ops import BUILDERS, builder, push_value, unary
+
+# The buffer typecode that takes a value of each scalar type in place
+# (heap/packed.py: 'q' int64, 'd' double, 'b' bool).
+_PACKED_KIND = {int: "q", float: "d", bool: "b"}
 
 _ARITH_OPS = {O.ADD: "+", O.SUB: "-", O.MUL: "*"}
 _CMP_OPS = {O.LT: "<", O.LE: "<=", O.GT: ">", O.GE: ">=", O.EQ: "==", O.NE: "!="}
@@ -270,7 +275,7 @@ def make(ops, k, slow, alloc):
             L[-1] = x {OP} y
             return ops[k]
         r = slow(x, y)
-        if type(r) is Array:
+        if type(r) is Array or type(r) is PackedArray:  # (`xs * n` may pack: heap/packed.py)
             alloc(r)
         L[-1] = r
         return ops[k]
@@ -287,7 +292,7 @@ def make(ops, k, slow, alloc):
             L[-1] = x {OP} y
             return ops[k]
         r = slow(x, y)
-        if type(r) is Array:
+        if type(r) is Array or type(r) is PackedArray:  # (`xs * n` may pack: heap/packed.py)
             alloc(r)
         L[-1] = r
         return ops[k]
@@ -341,7 +346,7 @@ def _stack_factory(opcode: int, int_fast: bool, cmp: dict[int, str]) -> Callable
             src = _STACK_CMP_FLOAT.replace("{EXPR}", cmp[opcode].format(x="x", y="y"))
     else:
         src = _STACK_OTHER
-    env: dict[str, Any] = {"Array": Array}
+    env: dict[str, Any] = {"Array": Array, "PackedArray": PackedArray}
     exec(compile(src, f"<tinyvm {O.OPCODES[opcode].name}>", "exec"), env)
     return env["make"]
 
@@ -586,6 +591,12 @@ def b_get_index(d, code, ops, pc, args, k):
             if 0 <= i < len(items):
                 L[-1] = items[i]
                 return ops[k]
+        elif type(obj) is PackedArray and type(i) is int:
+            # (heap/packed.py: the buffer read in place, a bool back from 0/1)
+            buf = obj.packed
+            if 0 <= i < len(buf):
+                L[-1] = buf[i] if buf.typecode != "b" else buf[i] == 1
+                return ops[k]
         L[-1] = get_index(obj, i)
         return ops[k]
 
@@ -608,6 +619,14 @@ def b_set_index(d, code, ops, pc, args, k):
                 items[i] = v
                 if obj.mark == heap.watch:
                     heap.barrier(obj, v)
+                return ops[k]
+        elif type(obj) is PackedArray and type(i) is int:
+            # A scalar of the buffer's kind stored in place (no barrier: a
+            # packed array holds no reference); anything else goes to
+            # set_index, which unpacks the array first and runs the barrier.
+            buf = obj.packed
+            if 0 <= i < len(buf) and _PACKED_KIND.get(type(v)) == buf.typecode and (type(v) is not int or -9223372036854775808 <= v <= 9223372036854775807):
+                buf[i] = v
                 return ops[k]
         set_index(obj, i, v)
         return ops[k]

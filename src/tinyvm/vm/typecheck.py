@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD
 from ..heap.objects import MISSING, Array, BoundMethod, Class, Function, Instance, Map, Native, Record, Tuple
+from ..heap.packed import PackedArray
 from ..bytecode.types import (
     ANY,
     BOOL,
@@ -128,9 +129,10 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
     if core is NIL:
         return lambda v: v if v is None else fail(v)
     if isinstance(core, ArrayT):
+        # (a packed array is an array: heap/packed.py; tested second, lists first)
         if nil_ok:
-            return lambda v: v if type(v) is Array or v is None else fail(v)
-        return lambda v: v if type(v) is Array else fail(v)
+            return lambda v: v if type(v) is Array or type(v) is PackedArray or v is None else fail(v)
+        return lambda v: v if type(v) is Array or type(v) is PackedArray else fail(v)
     if isinstance(core, MapT):
         if nil_ok:
             return lambda v: v if type(v) is Map or v is None else fail(v)
