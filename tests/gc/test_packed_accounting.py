@@ -5,7 +5,7 @@ Packing is a representation: every byte the heap accounts -- at allocation,
 in each collector's mark (Heap.trace and its native-mark loop, the
 incremental slices with their chunked scan of large arrays, the ephemeron
 fixpoint, minor and major collections), in heap snapshots -- must be the
-same with `packed.PACK` on and off. These tests run the same heaps and the
+same with `Heap.packs` on and off. These tests run the same heaps and the
 same random programs both ways and compare the numbers; and GC stress
 (a collection at every allocation, with the heap verifier) runs programs
 whose packed arrays are read, written, unpacked and iterated.
@@ -38,14 +38,14 @@ FILLS = [True, False, 0, 1, 256, 257, -5, -6, 10**12, -(2**63), 0.0, -0.0, 2.5, 
 def build(spec: list, pack: bool) -> tuple[Heap, list]:
     """A heap holding, for each (fill, n, held) of spec, `repeat([fill], n)`
     (packed or not), held in one list Array root when `held`."""
-    packed.PACK = pack
+    Heap.packs = pack
     try:
         heap = Heap(limit=1 << 40)
-        arrays = [heap.alloc(repeat([fill], n)) for fill, n, _ in spec]
+        arrays = [heap.alloc(repeat([fill], n, pack)) for fill, n, _ in spec]
         root = heap.alloc(Array([a for a, (_, _, held) in zip(arrays, spec) if held]))
         return heap, [root]
     finally:
-        packed.PACK = True
+        Heap.packs = False
 
 
 specs = st.lists(st.tuples(st.sampled_from(FILLS), st.integers(0, 3 * CHUNK), st.booleans()), max_size=12)
@@ -126,15 +126,15 @@ def test_ephemeron_values_count_packed_arrays_as_lists():
     for fill in (3000, 2.5, True):
         totals = []
         for pack in (True, False):
-            packed.PACK = pack
+            Heap.packs = pack
             try:
                 heap = Heap(limit=1 << 40)
                 key = heap.alloc(Array([]))
                 wm = new_weakmap(heap)
-                wm.items[key] = heap.alloc(repeat([fill], 40))
+                wm.items[key] = heap.alloc(repeat([fill], 40, pack))
                 totals.append(heap.trace([key, wm], 77))
             finally:
-                packed.PACK = True
+                Heap.packs = False
         assert totals[0] == totals[1], fill
 
 
@@ -169,7 +169,7 @@ def program(draw) -> str:
 
 
 def measure(src: str, pack: bool, **kw) -> tuple:
-    packed.PACK = pack
+    Heap.packs = pack
     try:
         out = io.StringIO()
         vm = VM(stdout=out, gc_tuning={"stepsize": 512, "nursery": 8192, "promote_after": 2}, **kw)
@@ -180,7 +180,7 @@ def measure(src: str, pack: bool, **kw) -> tuple:
         stats.pop("pause")
         return out.getvalue(), h.bytes, h.live, h.high, stats
     finally:
-        packed.PACK = True
+        Heap.packs = False
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -252,13 +252,13 @@ def test_snapshot_sizes_and_elements_match_the_lists():
     src = "var keep = [[3000] * 5, [2.5] * 3, [true] * 4, [7] * 2]\n"
     snaps = []
     for pack in (True, False):
-        packed.PACK = pack
+        Heap.packs = pack
         try:
             vm = VM(stdout=io.StringIO())
             vm.run_source(src)
             s = take_snapshot(vm.machine)
         finally:
-            packed.PACK = True
+            Heap.packs = False
         arrays = sorted((s.self_size[i], s.name[i]) for i in range(len(s.kind)) if s.type[i] == "array")
         snaps.append((arrays, sum(s.self_size), len(s.kind), len(s.edge_to)))
     assert snaps[0] == snaps[1]

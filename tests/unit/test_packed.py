@@ -23,8 +23,17 @@ from hypothesis import strategies as st
 
 from tinyvm.api import VM
 from tinyvm.heap import packed
+from tinyvm.heap.heap import Heap
 from tinyvm.heap.objects import FLOAT_BYTES, INT_BYTES, INT_MAX, INT_MIN, Array
 from tinyvm.heap.packed import PackedArray, kind_of, repeat
+
+
+@pytest.fixture(autouse=True)
+def _packing_on(monkeypatch):
+    """These tests are about the interpreter's and the Python tier's packed
+    paths: every VM here packs (Heap.packs; outside tests only a VM with
+    the native tier does, jit/tier.py)."""
+    monkeypatch.setattr(Heap, "packs", True)
 
 # ---------------------------------------------------------------- the object
 
@@ -218,7 +227,7 @@ def test_packing_off_gives_the_same_output_on_every_tier(monkeypatch):
     outs = set()
     for kw in TIERS:
         for pack in (True, False):
-            monkeypatch.setattr(packed, "PACK", pack)
+            monkeypatch.setattr(Heap, "packs", pack)
             outs.add(run(KEEP_PACKED, **kw)[0])
     assert len(outs) == 1
 
@@ -277,12 +286,12 @@ def test_guest_programs_agree_packed_or_not(fill, n, stores):
     src = "\n".join(lines)
     outs = []
     for pack in (True, False):
-        packed.PACK = pack
+        Heap.packs = pack
         try:
             outs.append(run(src)[0])
             outs.append(run(src, jit="eager")[0])
         finally:
-            packed.PACK = True
+            Heap.packs = False
     assert len(set(outs)) == 1, outs
 
 

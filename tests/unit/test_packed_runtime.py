@@ -18,12 +18,21 @@ import math
 import pytest
 
 from tinyvm.api import VM
+from tinyvm.heap.heap import Heap
 from tinyvm.heap.objects import Array
 from tinyvm.heap.packed import PackedArray, repeat
 from tinyvm.runtime import values
 from tinyvm.tools import snapshot, trace
 from tinyvm.tools.debugger import inspect
 from tinyvm.tools.ide import views
+
+
+@pytest.fixture(autouse=True)
+def _packing_on(monkeypatch):
+    """These tests are about the interpreter's and the Python tier's packed
+    paths: every VM here packs (Heap.packs; outside tests only a VM with
+    the native tier does, jit/tier.py)."""
+    monkeypatch.setattr(Heap, "packs", True)
 
 
 def run(src: str, **kw) -> tuple[str, VM]:
@@ -64,6 +73,7 @@ def unpacks(monkeypatch):
 
 READERS = """
 import json
+
 let q = [3, 1, 2] * 2
 let d = Array(3, -0.0)
 let b = [true, false] * 1

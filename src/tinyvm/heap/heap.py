@@ -102,6 +102,13 @@ def format_size(n: int) -> str:
 
 
 class Heap:
+    # Whether `xs * n` and `Array(n, fill)` of one scalar kind make
+    # PackedArrays (heap/packed.py): set on the instance by the native tier
+    # when it attaches (jit/tier.py), the only tier whose code gains from
+    # them. (A class attribute, so that a test can turn packing on for the
+    # interpreter's own packed paths: tests/unit/test_packed.py.)
+    packs = False
+
     def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
         # The allocation list: every object in "stw" mode; in "incremental"
         # mode every object but those a sweep has not reached yet; in

@@ -16,10 +16,19 @@ The representation is invisible to the guest and to the tiers:
   `Array`, for good), then returns it. So code that knows nothing of packed
   arrays stays correct; code that knows reads `packed` (the buffer) or calls
   `get`/`set`, which keep the array packed while the values fit.
-- **Made only from contents.** `repeat(items, n)` (`xs * n`, `Array(n, fill)`)
-  packs when every element of `items` is of one scalar kind, on every tier
-  alike; array literals, `[]`, `push`-built arrays and builtins' results are
-  lists. A store of a value of another kind (an int into a `[float]`'s
+- **Made only from contents, by VMs that run native code.** `repeat(items,
+  n)` (`xs * n`, `Array(n, fill)`) packs when every element of `items` is of
+  one scalar kind and the VM's heap says so (`Heap.packs`: set when the
+  native tier attaches and its layout probe accepts packed buffers,
+  jit/tier.py). The other modes keep lists: CPython reads and writes an
+  `array.array` element about 2x slower than a list's (it boxes on every
+  read), so the interpreter and the Python JIT were 7-20% slower on AWFY
+  Sieve, Permute and Queens with packed arrays, and only machine code gains
+  from them (docs/memory.md, "Packed arrays"). Every tier of a native VM
+  handles both representations (an uncompiled function, a deopt), and
+  what a program prints, its errors, fuel and accounting are the same
+  either way. Array literals, `[]`, `push`-built arrays and builtins'
+  results are lists. A store of a value of another kind (an int into a `[float]`'s
   buffer, a string anywhere) unpacks first, as V8 moves an array to a more
   general elements kind; nothing packs an array again.
 - **The same accounting.** `size()` and the bytes the collector adds for
@@ -155,17 +164,13 @@ class PackedArray(Array):
         _SLOT.__set__(self, _POISON)
 
 
-def repeat(items: list, n: int) -> Array:
+def repeat(items: list, n: int, pack: bool = True) -> Array:
     """`xs * n` / `Array(n, fill)` for `items` (xs's elements, or [fill]):
-    packed when they are of one scalar kind (kind_of), else a list. Not yet
-    on the heap (the caller allocates it)."""
-    code = kind_of(items) if PACK else None
+    packed when `pack` (the VM's `heap.packs`) and they are of one scalar
+    kind (kind_of), else a list. Not yet on the heap (the caller allocates
+    it)."""
+    code = kind_of(items) if pack else None
     if code is None:
         return Array(items * n)
     return PackedArray(array(code, items) * n)
 
-
-# Whether `repeat` packs (True: the VM's behaviour). A switch for tests
-# (tests/gc/test_packed_accounting.py) that run one program with packing on
-# and off and compare the collector's accounting; read at each call.
-PACK = True

@@ -180,6 +180,11 @@ class Jit:
             from .native.engine import NativeTier
 
             self.native = NativeTier(vm, log, background=background)
+            # Machine code reads packed arrays in place (jit/native/layout.py
+            # probe_packed): this VM makes them (heap/packed.py).
+            from .native.engine import _packed_type
+
+            vm.heap.packs = _packed_type() is not None
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks

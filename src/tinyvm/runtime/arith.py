@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from ..bytecode import opcodes as O
 from ..heap.objects import INT_MAX, INT_MIN, Array, Class, Instance, Range
-from ..heap.packed import PackedArray, repeat
+from ..heap.packed import PackedArray
 from .errors import RtError
 from .values import compare, equals, typeof
 
@@ -82,7 +82,7 @@ def mul(a: Any, b: Any) -> Any:
     if (ta is str or ta is Array) and type(b) is int:
         if b < 0:
             raise RtError("ValueError", f"repeat count must not be negative, got {b}")
-        return a * b if ta is str else repeat(a.items, b)
+        return a * b if ta is str else Array(a.items * b)  # (packing is the VM's choice: memory.checked_binary)
     if ta is PackedArray and type(b) is int:  # (what repeat would make of its values: packed, of its kind)
         if b < 0:
             raise RtError("ValueError", f"repeat count must not be negative, got {b}")

@@ -28,7 +28,7 @@ from ..heap.objects import (
     Array,
     str_bytes,
 )
-from ..heap.packed import PackedArray
+from ..heap.packed import PackedArray, repeat
 
 ELEMENT = SLOT + 1  # an array element: its slot and the list's 1/8 spare room (Array.size)
 
@@ -133,6 +133,8 @@ def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]], fuel
                 reserve(array_bytes(n))
             elif n >= SMALL_STR:
                 charge(STR_HEADER + (n if a.isascii() else 4 * n))
+        if ta is Array and heap.packs and type(b) is int and b >= 0:
+            return repeat(a.items, b)  # (a VM that runs native code packs one-kind scalars: heap/packed.py)
         return mul(a, b)
 
     out = dict(binary)

@@ -153,6 +153,6 @@ def install(vm: Any) -> None:
         if fuel is not None:
             fuel(n)
         heap.reserve(array_bytes(n))
-        return heap.alloc(repeat([fill], n))
+        return heap.alloc(repeat([fill], n, heap.packs))
 
     vm.builtins["Array"] = heap.alloc(Native("Array", array_, 2))

@@ -67,7 +67,6 @@ from typing import Any
 
 from ...heap.objects import FLOAT_BYTES, INT_BYTES, Array
 from ...heap.packed import PackedArray, repeat
-from .layout import probe_packed
 from ...ir.nodes import Function, Instr
 from ...runtime.memory import ELEMENT, array_bytes
 from . import arraymaker, charges
@@ -532,10 +531,10 @@ class HeapBridge:
             return heap.alloc(Array(src.items * b))  # ("ap": a list, as the Array values of objects must be)
         # `xs * n` of scalars and `Array(n, fill)`: packed when the interpreter
         # packs (repeat: one scalar kind), with the same accounting.
+        # (heap.packs: False when layout.probe_packed refused packed buffers
+        # on this interpreter, jit/tier.py: then lists, invisibly.)
         if op == MULK:
-            arr = PackedArray(src.packed * b) if type(src) is PackedArray else repeat(src.items, b)
+            arr = PackedArray(src.packed * b) if type(src) is PackedArray else repeat(src.items, b, heap.packs)
         else:
-            arr = repeat([_unpack(KINDS[op - FILL], b)], n)
-        if type(arr) is PackedArray and probe_packed()[0] is None:
-            arr.unpack()  # (native code reads no PackedArray on this interpreter: a list, invisibly)
+            arr = repeat([_unpack(KINDS[op - FILL], b)], n, heap.packs)
         return heap.alloc(arr)
