@@ -916,25 +916,22 @@ class _Gen:
         key = self.state_key(st)
         v = _name(ins)
         it = _name(ins.args[0])
-        # An array's iterator, as the interpreter's FOR_ITER does it inline (vm/ops_flow.py).
-        self.emit(ind, f"if {it}.kind == 0:", key)
-        self.emit(ind + 1, f"_p = {it}.pos")
-        self.emit(ind + 1, f"_i = {it}.source.items")
-        self.emit(ind + 1, "if _p < len(_i):")
-        self.emit(ind + 2, f"{it}.pos = _p + 1")
-        self.emit(ind + 2, f"{v} = _i[_p]")
-        self.emit(ind + 1, "else:")
-        self.emit(ind + 2, f"{v} = _DONE")
-        # A packed array's iterator (ITER_PACKED, vm/object_ops.py), as the
-        # interpreter's FOR_ITER: its buffer read in place.
-        self.emit(ind, f"elif {it}.kind == -2 and type({it}.source) is _Packed:", key)
-        self.emit(ind + 1, f"_p = {it}.pos")
-        self.emit(ind + 1, f"_pb = {it}.source.packed")
-        self.emit(ind + 1, "if _p < len(_pb):")
-        self.emit(ind + 2, f"{it}.pos = _p + 1")
-        self.emit(ind + 2, f"{v} = _pb[_p] if _pb.typecode != 'b' else _pb[_p] == 1")
-        self.emit(ind + 1, "else:")
-        self.emit(ind + 2, f"{v} = _DONE")
+        # An array's iterator, as the interpreter's FOR_ITER does it inline
+        # (vm/ops_flow.py); then a packed array's (ITER_PACKED,
+        # vm/object_ops.py): its buffer read in place.
+        steps = (
+            ("if", f"{it}.kind == 0", "_i", "items", "_i[_p]"),
+            ("elif", f"{it}.kind == -2 and type({it}.source) is _Packed", "_pb", "packed", "_pb[_p] if _pb.typecode != 'b' else _pb[_p] == 1"),
+        )
+        for word, test, seq, slot, read in steps:
+            self.emit(ind, f"{word} {test}:", key)
+            self.emit(ind + 1, f"_p = {it}.pos")
+            self.emit(ind + 1, f"{seq} = {it}.source.{slot}")
+            self.emit(ind + 1, f"if _p < len({seq}):")
+            self.emit(ind + 2, f"{it}.pos = _p + 1")
+            self.emit(ind + 2, f"{v} = {read}")
+            self.emit(ind + 1, "else:")
+            self.emit(ind + 2, f"{v} = _DONE")
         self.emit(ind, "else:")
         ind += 1
         self.emit(ind, self.write_back(st), key)

@@ -55,7 +55,7 @@ from ..heap.objects import INT_MAX, INT_MIN, Array, Map, Tuple, str_size_bound, 
 from ..heap.packed import PackedArray
 from .errors import RtError
 from .memory import array_bytes, charge_long, element_charge, join_checked
-from .values import array_elements, array_length, check_key, equals, is_array, repr_value, to_str, typeof
+from .values import array_elements, check_key, equals, is_array, repr_value, to_str, typeof
 
 __all__ = ["make_methods", "sort_by_keys", "sort_array", "PRELUDE_METHODS", "GUEST_FALLBACKS"]
 

@@ -135,7 +135,7 @@ def b_format(d, code, ops, pc, args, k):
 def install(vm: Any) -> None:
     """The built-in `Array(n, fill)`: an array of n elements, each `fill`
     (the same value: `Array(3, [])` holds one array three times)."""
-    from ..heap.objects import Array, Native
+    from ..heap.objects import Native
     from ..runtime.memory import array_bytes
 
     heap = vm.heap

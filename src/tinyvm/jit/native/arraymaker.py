@@ -145,8 +145,6 @@ def call(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
 
 def _inline(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
     """The inline path with `_make` as its slow path; the result's phi."""
-    from ...heap.objects import CONTAINER, HEADER, SLOT
-
     L = em.lines
     low = em._arrays()
     lay = low.lay
@@ -163,20 +161,7 @@ def _inline(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
         cnt = low.load(src, lay.list_size)
         n, times = em.tmp("amn"), b
         L.append(f"  {n} = mul i64 {cnt}, {b}")  # (bounded below: checked with the budget)
-    big, size0, size1, size, over, off = em.tmp(), em.tmp(), em.tmp(), em.tmp("amsz"), em.tmp(), em.tmp()
-    L.append(f"  {big} = icmp ugt i64 {n}, 1099511627776")  # (2**40: no overflow below; the budget never covers it)
-    L.append(f"  {size0} = mul i64 {n}, {SLOT}")
-    L.append(f"  {size1} = lshr i64 {n}, 3")
-    L.append(f"  {size} = add i64 {size0}, {HEADER + CONTAINER}")
-    s2 = em.tmp("amsz")
-    L.append(f"  {s2} = add i64 {size}, {size1}")  # (array_bytes(n): runtime/memory.py)
-    L.append(f"  {over} = icmp ugt i64 {s2}, {budget}")
-    L.append(f"  {off} = icmp eq i64 {objs}, 0")
-    o1, o2 = em.tmp(), em.tmp()
-    L.append(f"  {o1} = or i1 {big}, {over}")
-    L.append(f"  {o2} = or i1 {o1}, {off}")
-    L.append(f"  br i1 {o2}, label %{slow}, label %{fast}")
-    em.label(fast)
+    s2 = _within_budget(em, n, objs, budget, slow, fast)
     items, arr, bad, bad2 = em.tmp("amit"), em.tmp("amarr"), em.tmp(), em.tmp()
     fail, ok1, ok2 = em.tmp("amfail")[1:], em.tmp("amok")[1:], em.tmp("amok")[1:]
     if shared:  # (the `[None]` itself, a new reference to it: alloc.py operand_only)
@@ -195,12 +180,43 @@ def _inline(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
     em.label(ok2)
     low.store(arr, lay.array_items, items)  # (the list's reference: the Array's now)
     good = admit(em, arr, objs, budget, s2, fail)  # (PyList_Append failing: freed, items with it)
+    return _or_maker(em, good, arr, fail, slow, done, lambda: _make(em, op, a, b))
+
+
+def _within_budget(em: Any, n: str, objs: str, budget: str, slow: str, fast: str) -> str:
+    """Branch to `slow` unless an array of n elements fits the budget
+    (`array_bytes(n)`: runtime/memory.py) and objects are admitted inline
+    (`objs` not 0), else on to `fast`; the size's register."""
+    from ...heap.objects import CONTAINER, HEADER, SLOT
+
+    L = em.lines
+    big, size0, size1, s1, s2, over, off, o1, o2 = (em.tmp() for _ in range(9))
+    L.append(f"  {big} = icmp ugt i64 {n}, 1099511627776")  # (2**40: no overflow below; the budget never covers it)
+    L.append(f"  {size0} = mul i64 {n}, {SLOT}")
+    L.append(f"  {size1} = lshr i64 {n}, 3")
+    L.append(f"  {s1} = add i64 {size0}, {HEADER + CONTAINER}")
+    L.append(f"  {s2} = add i64 {s1}, {size1}")
+    L.append(f"  {over} = icmp ugt i64 {s2}, {budget}")
+    L.append(f"  {off} = icmp eq i64 {objs}, 0")
+    L.append(f"  {o1} = or i1 {big}, {over}")
+    L.append(f"  {o2} = or i1 {o1}, {off}")
+    L.append(f"  br i1 {o2}, label %{slow}, label %{fast}")
+    em.label(fast)
+    return s2
+
+
+def _or_maker(em: Any, good: str, arr: str, fail: str, slow: str, done: str, make: Any) -> str:
+    """The end of an inline maker: its array `arr` made in block `good`, or
+    (a C call failed at `fail`: the error cleared, the maker tries again
+    and refuses if it fails too; or over budget: `slow`) the maker's result
+    `make()`; the register of whichever it was."""
+    L = em.lines
     L.append(f"  br label %{done}")
     em.label(fail)
-    L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
+    L.append("  call void @PyErr_Clear()")
     L.append(f"  br label %{slow}")
     em.label(slow)
-    r2 = _make(em, op, a, b)
+    r2 = make()
     end = em.tmp("amend")[1:]
     L.append(f"  br label %{end}")
     em.label(end)
@@ -286,8 +302,6 @@ def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
     formula) and the same refusal rule (the budget, ctx OBJECTS off). Any
     failure or refusal takes `slow()` (the maker's call, which makes it
     through `repeat`). Returns the new array's address (0: refused)."""
-    from ...heap.objects import CONTAINER, HEADER, SLOT
-
     L = em.lines
     low = em._arrays()
     lay = low.lay
@@ -298,18 +312,7 @@ def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
         p = em.tmp("amp")
         L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {kk}")
         L.append(f"  {w} = load i64, i64* {p}")
-    big, size0, size1, s1, s2, over, off, o1, o2 = (em.tmp() for _ in range(9))
-    L.append(f"  {big} = icmp ugt i64 {n}, 1099511627776")  # (2**40: no overflow below; the budget never covers it)
-    L.append(f"  {size0} = mul i64 {n}, {SLOT}")
-    L.append(f"  {size1} = lshr i64 {n}, 3")
-    L.append(f"  {s1} = add i64 {size0}, {HEADER + CONTAINER}")
-    L.append(f"  {s2} = add i64 {s1}, {size1}")  # (array_bytes(n): runtime/memory.py, what the list would be charged)
-    L.append(f"  {over} = icmp ugt i64 {s2}, {budget}")
-    L.append(f"  {off} = icmp eq i64 {objs}, 0")
-    L.append(f"  {o1} = or i1 {big}, {over}")
-    L.append(f"  {o2} = or i1 {o1}, {off}")
-    L.append(f"  br i1 {o2}, label %{slowl}, label %{fast}")
-    em.label(fast)
+    s2 = _within_budget(em, n, objs, budget, slowl, fast)  # (what the list would be charged)
     proto, buf, bad = em.tmp("pmproto"), em.tmp("pmbuf"), em.tmp()
     fail, ok1 = em.tmp("pmfail")[1:], em.tmp("pmok")[1:]
     L.append(f'  {proto} = load i64, i64* @"tvm.pk0.{k}", !invariant.load !90')
@@ -359,17 +362,4 @@ def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
     em.label(ok2)
     low.store(arr, lay.array_items, buf)  # (the buffer's reference: the PackedArray's now)
     good = admit(em, arr, objs, budget, s2, fail)
-    L.append(f"  br label %{done}")
-    em.label(fail)
-    L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
-    L.append(f"  br label %{slowl}")
-    em.label(slowl)
-    r2 = slow()
-    end = em.tmp("pmend")[1:]
-    L.append(f"  br label %{end}")
-    em.label(end)
-    L.append(f"  br label %{done}")
-    em.label(done)
-    out = em.tmp("pmres")
-    L.append(f"  {out} = phi i64 [{arr}, %{good}], [{r2}, %{end}]")
-    return out
+    return _or_maker(em, good, arr, fail, slowl, done, slow)

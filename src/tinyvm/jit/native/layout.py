@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
 from dataclasses import dataclass
 
 WORD = 8
@@ -66,13 +67,19 @@ def _word(addr: int, off: int) -> int:
 
 def probe() -> tuple[Layout | None, str]:
     """The layout, or (None, why native array support is off)."""
-    if _cache:
-        return _cache[0]
+    return _once(_cache, _probe)
+
+
+def _once(cache: list, measure: Any) -> Any:
+    """measure()'s result, measured once per process (the layout is the
+    interpreter's); any surprise turns the feature off, never the VM."""
+    if cache:
+        return cache[0]
     try:
-        got = _probe()
+        got = measure()
     except Exception as e:  # noqa: BLE001 - any surprise turns the feature off, never the VM
         got = (None, f"probe failed: {type(e).__name__}: {e}")
-    _cache.append(got)
+    cache.append(got)
     return got
 
 
@@ -197,14 +204,7 @@ _packed_cache: list = []  # [(PackedLayout | None, reason)] once per process
 def probe_packed() -> tuple[PackedLayout | None, str]:
     """PackedArray's layout, or (None, why native code treats every
     PackedArray as a failure exit: correct, the interpreter runs it)."""
-    if _packed_cache:
-        return _packed_cache[0]
-    try:
-        got = _probe_packed()
-    except Exception as e:  # noqa: BLE001 - any surprise turns packed support off, never the VM
-        got = (None, f"probe failed: {type(e).__name__}: {e}")
-    _packed_cache.append(got)
-    return got
+    return _once(_packed_cache, _probe_packed)
 
 
 def _probe_packed() -> tuple[PackedLayout | None, str]:
