@@ -63,6 +63,10 @@ TIERS: dict[str, dict[str, str]] = {
     "gc-incremental": {"TVM_GC": "incremental"},
     "gc-generational": {"TVM_GC": "generational"},
     "gc-stress": {"TVM_GC_STRESS": "1"},
+    # The collector checking its invariants as it runs (barriers, colours,
+    # remembered sets): a packed array changing kind under a collection.
+    "gc-incremental-verify": {"TVM_GC": "incremental", "TVM_GC_VERIFY": "1"},
+    "gc-generational-verify": {"TVM_GC": "generational", "TVM_GC_VERIFY": "1"},
 }
 if HAVE_NATIVE:
     TIERS["native-eager"] = {"TVM_JIT": "native-eager"}
@@ -370,6 +374,74 @@ print(rep(1, 9223372036854775807))
         ("rep", "arr", "kinds", "repi", "repf", "repb"),
         ("repi", "repf", "repb"),
     ),
+    "wrong_kind_through_any": (
+        """
+fn dyn(x) { return x }
+fn t(f) {
+  try {
+    print(f())
+  } catch e {
+    print(typeof(e), e.message)
+  }
+}
+fn isum(xs: [int]) -> int {
+  var s = 0
+  for i in 0..len(xs) { s = s + xs[i] }
+  return s
+}
+fn fsum(xs: [float]) -> float {
+  var s = 0.0
+  for i in 0..len(xs) { s = s + xs[i] }
+  return s
+}
+fn bcount(xs: [bool]) -> int {
+  var c = 0
+  for i in 0..len(xs) { if xs[i] { c = c + 1 } }
+  return c
+}
+fn iset(xs: [int], v: int) { for i in 0..len(xs) { xs[i] = v } }
+fn fset(xs: [float], v: float) { for i in 0..len(xs) { xs[i] = v } }
+fn bset(xs: [bool], v: bool) { for i in 0..len(xs) { xs[i] = v } }
+var w = 0.0
+for r in 0..30 {
+  w = w + isum([r] * 5) + fsum([r * 0.5] * 5) + bcount([r % 2 == 0] * 5)
+  let a = [0] * 3
+  iset(a, r)
+  let b = [0.0] * 3
+  fset(b, r * 0.25)
+  let c = [false] * 3
+  bset(c, r > 10)
+  w = w + isum(a) + fsum(b) + bcount(c)
+}
+print(w)
+t(fn() => isum(dyn([1.5] * 3)))
+t(fn() => fsum(dyn([2] * 3)))
+t(fn() => fsum(dyn([9223372036854775807] * 2)))
+t(fn() => bcount(dyn([1] * 2)))
+t(fn() => bcount(dyn([1.0] * 2)))
+t(fn() => fsum(dyn([true] * 2)))
+t(fn() => isum(dyn([false] * 2)))
+let fa = dyn([0.5] * 3)
+iset(fa, 7)
+let ia = dyn([1] * 3)
+fset(ia, -0.0)
+let ba = dyn([1] * 2)
+bset(ba, true)
+let ib = dyn([true] * 2)
+iset(ib, 3)
+let fb = dyn([false] * 2)
+fset(fb, 1e300)
+let big = dyn([0.0] * 2)
+iset(big, -9223372036854775807 - 1)
+print(fa, ia, ba, ib, fb, big)
+print(typeof(fa[0]), typeof(ia[0]), typeof(ba[0]), typeof(ib[0]), typeof(fb[0]), typeof(big[0]))
+print(isum(fa) + isum(ib), fsum(ia) + fsum(fb), bcount(ba), big[1])
+t(fn() => isum(big) + isum(big))
+print(isum(dyn(Array(2, 1.5))))
+""",
+        ("isum", "fsum", "bcount", "iset", "fset", "bset"),
+        ("isum", "fsum", "bcount", "iset", "fset", "bset"),
+    ),
     "index_error_in_compiled_code": (
         """
 fn at(xs: [float], i: int) -> float { return xs[i] }
@@ -398,7 +470,7 @@ def _compiled(log: list[str], name: str, native: bool) -> bool:
     return any(x.startswith(f"jit: compiled {name} in ") for x in log)
 
 
-@pytest.mark.parametrize("tier", ["plain", "metered", "jit", "jit-stress", "jit-on", "gc-incremental", "gc-generational", "gc-stress", *(["native-eager", "native-on"] if HAVE_NATIVE else [])])
+@pytest.mark.parametrize("tier", ["plain", "metered", "optimized", "jit", "jit-stress", "jit-on", "gc-incremental", "gc-generational", "gc-stress", *(["native-eager", "native-on"] if HAVE_NATIVE else [])])
 @pytest.mark.parametrize("prog", sorted(HOT))
 def test_hot_program_agrees_on_every_tier(prog: str, tier: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src, jit_names, native_names = HOT[prog]
