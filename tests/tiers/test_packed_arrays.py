@@ -1087,3 +1087,105 @@ def test_generated_operations_treat_a_packed_array_as_its_twin_list(tmp_path: Pa
     for tier in GEN_TIERS:
         got = run_cli(tmp_path, "gen.tl", TIERS[tier], monkeypatch)
         assert got == want, f"{tier} differs\n--- program ---\n{src}\n--- interpreter ---\n{want}\n--- {tier} ---\n{got}"
+
+
+# --------------------------------------------------------------------------- the same run with packing switched off
+
+# heap/packed.py may offer `PACK`, a switch read at each `repeat` (True: the
+# VM's behaviour): with it off, `[x] * n` makes a list, so one program can be
+# run both ways on the same tier and everything it shows compared exactly --
+# output, fuel, the collector's statistics in every mode with collections
+# forced often, memory-limit failures. Where the switch does not exist (main:
+# no packed arrays) both runs are the same run and the tests pass trivially.
+
+
+def packing(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
+    try:
+        from tinyvm.heap import packed  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    if hasattr(packed, "PACK"):
+        monkeypatch.setattr(packed, "PACK", on)
+
+
+TWIN_GC_PROGRAM = """
+var keep = []
+for i in 0..301 {
+  let a: any = Array(n, v)
+  let b: any = [v, v] * (n / 4)
+  if i % 3 == 0 { keep.push(a) }
+  if i % 4 == 0 { keep.push(b.slice(0, 10)) }
+  if i % 5 == 0 { a[1] = "x" }
+  if i % 7 == 0 { a.push(i) }
+  if i % 11 == 0 { keep = [] }
+}
+print(len(keep), keep[0][1], keep[1])
+"""
+TWIN_GC_KEYS = ("collections", "by_kind", "cycles", "allocated_bytes", "freed_bytes", "promoted_bytes", "freed_objects", "heap_bytes", "peak_bytes", "live_bytes", "live_objects", "objects", "generations")
+# Collections often: a small nursery and steps, a 2 MiB limit.
+TWIN_TUNING = "pause=110,stepmul=200,stepsize=4K,nursery=128K,promote_after=1,major_mul=20"
+
+
+def twin_gc_run(monkeypatch: pytest.MonkeyPatch, on: bool, gc: str, jit: str, v: Any) -> tuple[str, dict[str, Any]]:
+    packing(monkeypatch, on)
+    out = io.StringIO()
+    vm = VM(stdout=out, gc=gc, jit=jit, max_memory=2 << 20, gc_tuning=TWIN_TUNING)
+    vm.globals["v"] = v
+    vm.globals["n"] = 4000
+    vm.run_source(TWIN_GC_PROGRAM, "twin.tl")
+    s = vm.gc_stats()
+    return out.getvalue(), {k: s.get(k) for k in TWIN_GC_KEYS}
+
+
+@pytest.mark.parametrize("jit", EMBED_JITS)
+@pytest.mark.parametrize("gc", ["stw", "incremental", "generational"])
+@pytest.mark.parametrize("value", [1000, 0.5, True], ids=["int", "float", "bool"])
+def test_gc_stats_are_the_same_with_packing_off(value: Any, gc: str, jit: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    off = twin_gc_run(monkeypatch, False, gc, jit, value)
+    on = twin_gc_run(monkeypatch, True, gc, jit, value)
+    assert off[1]["collections"] >= 3, off  # (the tuning makes the collector work)
+    assert on == off, f"packing on\n{on}\npacking off\n{off}"
+
+
+@pytest.mark.parametrize("value", [1000, 1, 0.5, True], ids=["int", "small-int", "float", "bool"])
+def test_a_memory_limit_fails_the_same_with_packing_off(value: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, kw in LIMIT_VMS.items():
+        for maker in ("repeat", "Array", "repeat of a packed array"):
+            packing(monkeypatch, False)
+            off = limit_run(value, maker, **kw)
+            packing(monkeypatch, True)
+            on = limit_run(value, maker, **kw)
+            assert "MemoryError" in off[0]
+            assert on == off, f"{maker} on {name}\n--- packing off ---\n{off}\n--- on ---\n{on}"
+
+
+@pytest.mark.parametrize("jit", list(FUEL_VMS))
+@pytest.mark.parametrize("prog", sorted(HOT))
+def test_hot_programs_fuel_and_output_are_the_same_with_packing_off(prog: str, jit: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(on: bool) -> tuple[int, str, str]:
+        packing(monkeypatch, on)
+        out = io.StringIO()
+        vm = VM(meter_fuel=True, stdout=out, max_memory=64 << 20, **FUEL_VMS[jit])
+        try:
+            vm.run_source(HOT[prog][0], "hot.tl")
+            end = ""
+        except GuestException as e:
+            end = f"{e.class_name}: {e.message}"
+        return vm.fuel_used, out.getvalue(), end
+
+    off = run(False)
+    assert run(True) == off
+
+
+@pytest.mark.parametrize("gc", ["stw", "incremental", "generational"])
+def test_heap_after_the_heap_program_is_the_same_with_packing_off(gc: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(on: bool) -> dict[str, Any]:
+        packing(monkeypatch, on)
+        vm = VM(stdout=io.StringIO(), gc=gc, max_memory=1 << 30)
+        vm.run_source(HEAP_PROGRAM + GC_STATS_PROGRAM.replace("import gc\n", "import gc as g\n").replace("gc.collect()", "g.collect()"), "heap.tl")
+        view = heap_view(vm)
+        s = vm.gc_stats()
+        view["stats"] = {k: s.get(k) for k in TWIN_GC_KEYS}
+        return view
+
+    assert run(True) == run(False)
