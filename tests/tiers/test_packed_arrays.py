@@ -1189,3 +1189,39 @@ def test_heap_after_the_heap_program_is_the_same_with_packing_off(gc: str, monke
         return view
 
     assert run(True) == run(False)
+
+
+PROF_PROGRAM = """
+fn mk(n) { return [1000] * n }
+var keep = []
+for i in 0..50 {
+  let a: any = mk(100)
+  if i % 2 == 0 { a[0] = "s" }
+  a.push(0.5)
+  keep.push(a.slice(0, 10))
+  keep.push(Array(20, i * 0.5) + [1] * 2)
+  let b: any = [true] * 30
+  b.sort_by(fn(p, q) => 0)
+}
+print(len(keep))
+"""
+
+
+@pytest.mark.parametrize("mode", [["--alloc", "--lines"], ["--interval", "50", "--lines"]], ids=["alloc", "samples"])
+def test_profiles_are_the_same_with_packing_off(mode: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "p.tl").write_text(PROF_PROGRAM)
+
+    def prof(on: bool) -> tuple[int, str]:
+        packing(monkeypatch, on)
+        out, err = io.StringIO(), io.StringIO()
+        old = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            code = main(["prof", *mode, "--format", "folded", "-o", "-", "p.tl"], stdin=io.StringIO(""), stdout=out, stderr=err)
+        finally:
+            os.chdir(old)
+        return code, out.getvalue()
+
+    off = prof(False)
+    assert off[0] == 0 and "mk (p.tl:2)" in off[1], off
+    assert prof(True) == off
