@@ -442,6 +442,42 @@ print(isum(dyn(Array(2, 1.5))))
         ("isum", "fsum", "bcount", "iset", "fset", "bset"),
         ("isum", "fsum", "bcount", "iset", "fset", "bset"),
     ),
+    "store_kinds_vary_between_calls": (
+        """
+fn dyn(x) { return x }
+fn put_last(x, v) {
+  x[len(x) - 1] = v
+  return x
+}
+fn put_first(x, v) {
+  x[0] = v
+  return x
+}
+fn put_at(x, i, v) {
+  x[i] = v
+  return x
+}
+fn put_all(x, v) {
+  for i in 0..len(x) { x[i] = v }
+  return x
+}
+fn bump_last(x) {
+  x[len(x) - 1] += 1
+  return x
+}
+let vals = [0, 1.5, true, -0.0, 9223372036854775807, "s", nil, false, 2, [1] * 1]
+for round in 0..3 {
+  for v in vals {
+    print(put_last(dyn([1] * 3), v), put_first(dyn([0.5] * 2), v), put_at(dyn([true] * 2), 1, v), put_all(dyn([7] * 2), v))
+    print(put_last(dyn(Array(2, 0.5)), v), put_last(dyn([false] * 2), v), put_at(dyn([3] * 2), len(vals) % 2, v))
+  }
+}
+print(bump_last(dyn([1] * 2)), bump_last(dyn([1.5] * 2)), bump_last(dyn([1, 2.5] * 1)))
+print(bump_last(dyn([9223372036854775807] * 2)))
+""",
+        ("put_last", "put_first", "put_at", "put_all", "bump_last"),
+        (),
+    ),
     "index_error_in_compiled_code": (
         """
 fn at(xs: [float], i: int) -> float { return xs[i] }
