@@ -472,6 +472,18 @@ for round in 0..3 {
     print(put_last(dyn(Array(2, 0.5)), v), put_last(dyn([false] * 2), v), put_at(dyn([3] * 2), len(vals) % 2, v))
   }
 }
+// (each called first with a value of the array's own kind, then others)
+fn put_last_f(x, v) {
+  x[len(x) - 1] = v
+  return x
+}
+fn put_last_b(x, v) {
+  x[len(x) - 1] = v
+  return x
+}
+for v in [1.5, 2, true, -0.0, "s", 0, false] {
+  print(put_last_f(dyn([0.5] * 2), v), put_last_b(dyn([false] * 2), v == 1.5 ? true : v), typeof(put_last_f(dyn([0.5] * 1), v)[0]))
+}
 print(bump_last(dyn([1] * 2)), bump_last(dyn([1.5] * 2)), bump_last(dyn([1, 2.5] * 1)))
 print(bump_last(dyn([9223372036854775807] * 2)))
 """,
