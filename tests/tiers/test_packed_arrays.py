@@ -1139,21 +1139,19 @@ def test_generated_operations_treat_a_packed_array_as_its_twin_list(tmp_path: Pa
 
 # --------------------------------------------------------------------------- the same run with packing switched off
 
-# heap/packed.py may offer `PACK`, a switch read at each `repeat` (True: the
-# VM's behaviour): with it off, `[x] * n` makes a list, so one program can be
-# run both ways on the same tier and everything it shows compared exactly --
-# output, fuel, the collector's statistics in every mode with collections
-# forced often, memory-limit failures. Where the switch does not exist (main:
-# no packed arrays) both runs are the same run and the tests pass trivially.
+# `Heap.packs` (heap/heap.py) says whether `repeat` packs: a class attribute
+# (False: the interpreter's and the Python JIT's VMs make lists) that the
+# native tier sets on its VM's heap. Setting the class attribute makes every
+# non-native VM pack, so one program can be run both ways on the same tier and
+# everything it shows compared exactly -- output, fuel, the collector's
+# statistics in every mode with collections forced often, memory-limit
+# failures. (A native VM packs either way: there both runs are packed.)
 
 
 def packing(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
-    try:
-        from tinyvm.heap import packed  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    if hasattr(packed, "PACK"):
-        monkeypatch.setattr(packed, "PACK", on)
+    from tinyvm.heap.heap import Heap
+
+    monkeypatch.setattr(Heap, "packs", on)
 
 
 TWIN_GC_PROGRAM = """
