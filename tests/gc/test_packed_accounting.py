@@ -38,14 +38,14 @@ FILLS = [True, False, 0, 1, 256, 257, -5, -6, 10**12, -(2**63), 0.0, -0.0, 2.5, 
 def build(spec: list, pack: bool) -> tuple[Heap, list]:
     """A heap holding, for each (fill, n, held) of spec, `repeat([fill], n)`
     (packed or not), held in one list Array root when `held`."""
-    Heap.packs = pack
+    Heap.packs = "qdb" if pack else ""
     try:
         heap = Heap(limit=1 << 40)
-        arrays = [heap.alloc(repeat([fill], n, pack)) for fill, n, _ in spec]
+        arrays = [heap.alloc(repeat([fill], n, "qdb" if pack else "")) for fill, n, _ in spec]
         root = heap.alloc(Array([a for a, (_, _, held) in zip(arrays, spec) if held]))
         return heap, [root]
     finally:
-        Heap.packs = False
+        Heap.packs = ""
 
 
 specs = st.lists(st.tuples(st.sampled_from(FILLS), st.integers(0, 3 * CHUNK), st.booleans()), max_size=12)
@@ -126,15 +126,15 @@ def test_ephemeron_values_count_packed_arrays_as_lists():
     for fill in (3000, 2.5, True):
         totals = []
         for pack in (True, False):
-            Heap.packs = pack
+            Heap.packs = "qdb" if pack else ""
             try:
                 heap = Heap(limit=1 << 40)
                 key = heap.alloc(Array([]))
                 wm = new_weakmap(heap)
-                wm.items[key] = heap.alloc(repeat([fill], 40, pack))
+                wm.items[key] = heap.alloc(repeat([fill], 40, "qdb" if pack else ""))
                 totals.append(heap.trace([key, wm], 77))
             finally:
-                Heap.packs = False
+                Heap.packs = ""
         assert totals[0] == totals[1], fill
 
 
@@ -169,7 +169,7 @@ def program(draw) -> str:
 
 
 def measure(src: str, pack: bool, **kw) -> tuple:
-    Heap.packs = pack
+    Heap.packs = "qdb" if pack else ""
     try:
         out = io.StringIO()
         vm = VM(stdout=out, gc_tuning={"stepsize": 512, "nursery": 8192, "promote_after": 2}, **kw)
@@ -180,7 +180,7 @@ def measure(src: str, pack: bool, **kw) -> tuple:
         stats.pop("pause")
         return out.getvalue(), h.bytes, h.live, h.high, stats
     finally:
-        Heap.packs = False
+        Heap.packs = ""
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -252,13 +252,13 @@ def test_snapshot_sizes_and_elements_match_the_lists():
     src = "var keep = [[3000] * 5, [2.5] * 3, [true] * 4, [7] * 2]\n"
     snaps = []
     for pack in (True, False):
-        Heap.packs = pack
+        Heap.packs = "qdb" if pack else ""
         try:
             vm = VM(stdout=io.StringIO())
             vm.run_source(src)
             s = take_snapshot(vm.machine)
         finally:
-            Heap.packs = False
+            Heap.packs = ""
         arrays = sorted((s.self_size[i], s.name[i]) for i in range(len(s.kind)) if s.type[i] == "array")
         snaps.append((arrays, sum(s.self_size), len(s.kind), len(s.edge_to)))
     assert snaps[0] == snaps[1]

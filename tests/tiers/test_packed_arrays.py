@@ -1150,8 +1150,9 @@ def test_generated_operations_treat_a_packed_array_as_its_twin_list(tmp_path: Pa
 
 def packing(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
     from tinyvm.heap.heap import Heap
+    from tinyvm.heap.packed import PACKED
 
-    monkeypatch.setattr(Heap, "packs", on)
+    monkeypatch.setattr(Heap, "packs", PACKED if on else "")
 
 
 TWIN_GC_PROGRAM = """

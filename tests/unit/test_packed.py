@@ -33,22 +33,22 @@ def _packing_on(monkeypatch):
     """These tests are about the interpreter's and the Python tier's packed
     paths: every VM here packs (Heap.packs; outside tests only a VM with
     the native tier does, jit/tier.py)."""
-    monkeypatch.setattr(Heap, "packs", True)
+    monkeypatch.setattr(Heap, "packs", "qdb")  # (floats too: every buffer kind's paths)
 
 # ---------------------------------------------------------------- the object
 
 
 def test_repeat_packs_one_scalar_kind_only():
-    assert type(repeat([True], 3)) is PackedArray and repeat([True], 3).packed.typecode == "b"
-    assert type(repeat([7], 3)) is PackedArray and repeat([7], 3).packed.typecode == "q"
-    assert type(repeat([1.5], 3)) is PackedArray and repeat([1.5], 3).packed.typecode == "d"
+    assert type(repeat([True], 3, "qdb")) is PackedArray and repeat([True], 3, "qdb").packed.typecode == "b"
+    assert type(repeat([7], 3, "qdb")) is PackedArray and repeat([7], 3, "qdb").packed.typecode == "q"
+    assert type(repeat([1.5], 3, "qdb")) is PackedArray and repeat([1.5], 3, "qdb").packed.typecode == "d"
     for items in ([], [1, 2.0], [True, 1], ["s"], [None], [INT_MAX + 1], [[1]]):
         assert type(repeat(items, 2)) is Array, items
     assert kind_of([1, True]) is None  # (a bool is not an int here)
 
 
 def test_values_leaves_it_packed_items_unpacks_for_good():
-    a = repeat([True, False], 2)
+    a = repeat([True, False], 2, "qdb")
     assert a.values() == [True, False, True, False]
     assert all(type(x) is bool for x in a.values())
     assert type(a) is PackedArray and a.length() == 4
@@ -58,7 +58,7 @@ def test_values_leaves_it_packed_items_unpacks_for_good():
 
 
 def test_floats_keep_their_bits():
-    a = repeat([-0.0, math.inf, math.nan], 1)
+    a = repeat([-0.0, math.inf, math.nan], 1, "qdb")
     v = a.values()
     assert math.copysign(1.0, v[0]) == -1.0 and v[1] == math.inf and math.isnan(v[2])
     a.set(0, 2.5)
@@ -66,7 +66,7 @@ def test_floats_keep_their_bits():
 
 
 def test_int64_edges_stay_packed_and_a_wider_int_unpacks():
-    a = repeat([INT_MIN, INT_MAX], 1)
+    a = repeat([INT_MIN, INT_MAX], 1, "qdb")
     assert type(a) is PackedArray and a.values() == [INT_MIN, INT_MAX]
     a.set(0, INT_MAX + 1)  # (not a guest value, but the object must stay correct)
     assert type(a) is Array and a.items == [INT_MAX + 1, INT_MAX]
@@ -74,7 +74,7 @@ def test_int64_edges_stay_packed_and_a_wider_int_unpacks():
 
 def test_size_and_child_bytes_are_the_lists():
     for fill, n in ((True, 9), (3, 5), (1000, 5), (-6, 4), (2.5, 7)):
-        p, l = repeat([fill], n), Array([fill] * n)
+        p, l = repeat([fill], n, "qdb"), Array([fill] * n)
         assert p.size() == l.size()
         per = FLOAT_BYTES if type(fill) is float else (INT_BYTES if type(fill) is int and type(fill) is not bool and not -5 <= fill <= 256 else 0)
         assert p.child_bytes() == per * n
@@ -122,7 +122,7 @@ def _same(x, y) -> bool:
 @given(scenario())
 def test_a_packed_array_and_its_list_agree_step_by_step(case):
     fill, n, steps = case
-    a = repeat([fill], n)
+    a = repeat([fill], n, "qdb")
     model = [fill] * n
     assert (type(a) is PackedArray) == (n > 0 or True)  # (repeat packs by the fill's kind, even for n == 0)
     unpacked = False
@@ -227,7 +227,7 @@ def test_packing_off_gives_the_same_output_on_every_tier(monkeypatch):
     outs = set()
     for kw in TIERS:
         for pack in (True, False):
-            monkeypatch.setattr(Heap, "packs", pack)
+            monkeypatch.setattr(Heap, "packs", "qdb" if pack else "")
             outs.add(run(KEEP_PACKED, **kw)[0])
     assert len(outs) == 1
 
@@ -286,12 +286,12 @@ def test_guest_programs_agree_packed_or_not(fill, n, stores):
     src = "\n".join(lines)
     outs = []
     for pack in (True, False):
-        Heap.packs = pack
+        Heap.packs = "qdb" if pack else ""
         try:
             outs.append(run(src)[0])
             outs.append(run(src, jit="eager")[0])
         finally:
-            Heap.packs = False
+            Heap.packs = ""
     assert len(set(outs)) == 1, outs
 
 

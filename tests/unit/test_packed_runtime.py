@@ -32,7 +32,7 @@ def _packing_on(monkeypatch):
     """These tests are about the interpreter's and the Python tier's packed
     paths: every VM here packs (Heap.packs; outside tests only a VM with
     the native tier does, jit/tier.py)."""
-    monkeypatch.setattr(Heap, "packs", True)
+    monkeypatch.setattr(Heap, "packs", "qdb")  # (floats too: every buffer kind's paths)
 
 
 def run(src: str, **kw) -> tuple[str, VM]:
@@ -188,15 +188,15 @@ def test_sort_of_packed_floats_is_the_lists_order_with_nan_and_signed_zeros():
 
 def test_equality_between_representations():
     eq = values.equals
-    assert eq(repeat([0], 3), Array([0, 0, 0])) and eq(Array([0, 0, 0]), repeat([0], 3))
-    assert eq(repeat([1], 2), Array([1.0, 1.0])) and eq(repeat([1], 2), repeat([1.0], 2))
-    assert not eq(repeat([True], 1), Array([1])) and not eq(repeat([True], 1), repeat([1], 1))
-    assert eq(repeat([True], 0), repeat([1.0], 0))
-    assert not eq(repeat([math.nan], 1), repeat([math.nan], 1))
-    assert eq(repeat([-0.0], 1), repeat([0.0], 1)) and eq(repeat([-0.0], 1), Array([0]))
-    assert eq(repeat([2**53 + 1], 1), repeat([2.0**53], 1))  # (promoted, as `==` on numbers)
-    assert not eq(repeat([1], 2), Array([1]))
-    assert eq(Array([repeat([7], 2)]), Array([Array([7, 7])]))
+    assert eq(repeat([0], 3, "qdb"), Array([0, 0, 0])) and eq(Array([0, 0, 0]), repeat([0], 3, "qdb"))
+    assert eq(repeat([1], 2, "qdb"), Array([1.0, 1.0])) and eq(repeat([1], 2, "qdb"), repeat([1.0], 2, "qdb"))
+    assert not eq(repeat([True], 1, "qdb"), Array([1])) and not eq(repeat([True], 1, "qdb"), repeat([1], 1, "qdb"))
+    assert eq(repeat([True], 0, "qdb"), repeat([1.0], 0, "qdb"))
+    assert not eq(repeat([math.nan], 1, "qdb"), repeat([math.nan], 1, "qdb"))
+    assert eq(repeat([-0.0], 1, "qdb"), repeat([0.0], 1, "qdb")) and eq(repeat([-0.0], 1, "qdb"), Array([0]))
+    assert eq(repeat([2**53 + 1], 1, "qdb"), repeat([2.0**53], 1, "qdb"))  # (promoted, as `==` on numbers)
+    assert not eq(repeat([1], 2, "qdb"), Array([1]))
+    assert eq(Array([repeat([7], 2, "qdb")]), Array([Array([7, 7])]))
 
 
 # ---------------------------------------------------------------- embedding
@@ -236,8 +236,8 @@ def test_a_host_function_receives_a_packed_array_as_a_list():
 
 
 def test_debugger_views_read_without_unpacking(unpacks):
-    b = repeat([True, False], 2)
-    d = repeat([-0.0, math.inf], 1)
+    b = repeat([True, False], 2, "qdb")
+    d = repeat([-0.0, math.inf], 1, "qdb")
     assert inspect.preview(b) == "[true, false, true, false]"
     assert inspect.preview(d) == "[-0.0, inf]"
     assert inspect.children(b) == [("0", True), ("1", False), ("2", True), ("3", False)]
@@ -251,11 +251,11 @@ def test_debugger_views_read_without_unpacking(unpacks):
 
 
 def test_ide_views_and_snapshots_read_without_unpacking(unpacks):
-    q = repeat([7], 100)
+    q = repeat([7], 100, "qdb")
     assert views._label(q, "array") == "array (100)"
     fields = views._fields(q)
     assert len(fields) == views.MAX_FIELDS and fields[0] == ("0", 7)
-    b = repeat([False], 3)
+    b = repeat([False], 3, "qdb")
     assert views._fields(b) == [("0", False), ("1", False), ("2", False)]
     slots = snapshot._slots(q, lambda v: repr(v))
     assert slots["len"] == "100" and slots["0"] == "7" and len(slots) == snapshot.MAX_SLOTS + 1

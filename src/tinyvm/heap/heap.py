@@ -107,7 +107,7 @@ class Heap:
     # when it attaches (jit/tier.py), the only tier whose code gains from
     # them. (A class attribute, so that a test can turn packing on for the
     # interpreter's own packed paths: tests/unit/test_packed.py.)
-    packs = False
+    packs = ""  # (the typecodes packed: heap/packed.py PACKED, or "" for none)
 
     def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
         # The allocation list: every object in "stw" mode; in "incremental"

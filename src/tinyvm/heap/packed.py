@@ -18,7 +18,8 @@ The representation is invisible to the guest and to the tiers:
   `get`/`set`, which keep the array packed while the values fit.
 - **Made only from contents, by VMs that run native code.** `repeat(items,
   n)` (`xs * n`, `Array(n, fill)`) packs when every element of `items` is of
-  one scalar kind and the VM's heap says so (`Heap.packs`: set when the
+  one scalar kind -- ints or bools (`PACKED`: not floats, below) -- and the
+  VM's heap says so (`Heap.packs`: set when the
   native tier attaches and its layout probe accepts packed buffers,
   jit/tier.py). The other modes keep lists: CPython reads and writes an
   `array.array` element about 2x slower than a list's (it boxes on every
@@ -164,13 +165,24 @@ class PackedArray(Array):
         _SLOT.__set__(self, _POISON)
 
 
-def repeat(items: list, n: int, pack: bool = True) -> Array:
+# The kinds a VM with the native tier packs (Heap.packs). Not floats:
+# CPython's containers compare an element by identity before `==`, so a list
+# holding one nan object n times finds it again (`contains`, `index_of`, a
+# set or a map keyed by the elements holds it once:
+# tests/lang/13_v1_1/packed_edges/nan_keys.tl), and a buffer cannot keep a
+# float's identity (each read makes a new float). Every path handles a 'd'
+# buffer (tests pack floats through Heap.packs = "qdb") for the day nan
+# keys have a meaning of their own; AWFY's arrays are bools and ints.
+PACKED = "qb"
+
+
+def repeat(items: list, n: int, kinds: str = PACKED) -> Array:
     """`xs * n` / `Array(n, fill)` for `items` (xs's elements, or [fill]):
-    packed when `pack` (the VM's `heap.packs`) and they are of one scalar
-    kind (kind_of), else a list. Not yet on the heap (the caller allocates
-    it)."""
-    code = kind_of(items) if pack else None
-    if code is None:
+    packed when they are of one scalar kind (kind_of) among `kinds` (the
+    VM's `heap.packs`: "" packs nothing), else a list. Not yet on the heap
+    (the caller allocates it)."""
+    code = kind_of(items) if kinds else None
+    if code is None or code not in kinds:
         return Array(items * n)
     return PackedArray(array(code, items) * n)
 

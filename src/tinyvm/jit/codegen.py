@@ -999,12 +999,10 @@ def _packed_fits(x: Instr, name: str) -> str | None:
             return _packed_kind("q") if INT_MIN <= k <= INT_MAX else None
         if t in _SCALAR_CONSTS:
             return None
-    if x.type == BOOL:
-        return _packed_kind("b")
-    if x.type == FLOAT:
-        return _packed_kind("d")
-    if x.type == INT:  # (an IR int is an int64: the language's checked arithmetic)
-        return _packed_kind("q")
+    # Not by x's IR type: a type the specializer took from the values it saw
+    # is not checked at every entry of the compiled code (a parameter typed
+    # int here may hold a float on a later call: a list does not care, a
+    # buffer does), so the value's own type is tested at run time.
     return (
         f"(type({name}) is int and {_packed_kind('q')} and _MIN <= {name} <= _MAX"
         f" or ({name} is True or {name} is False) and {_packed_kind('b')} or type({name}) is float and {_packed_kind('d')})"

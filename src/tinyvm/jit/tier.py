@@ -182,9 +182,10 @@ class Jit:
             self.native = NativeTier(vm, log, background=background)
             # Machine code reads packed arrays in place (jit/native/layout.py
             # probe_packed): this VM makes them (heap/packed.py).
+            from ..heap.packed import PACKED
             from .native.engine import _packed_type
 
-            vm.heap.packs = _packed_type() is not None
+            vm.heap.packs = PACKED if _packed_type() is not None else ""
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks

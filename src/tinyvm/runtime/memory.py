@@ -134,7 +134,7 @@ def checked_binary(heap: Any, binary: dict[int, Callable[[Any, Any], Any]], fuel
             elif n >= SMALL_STR:
                 charge(STR_HEADER + (n if a.isascii() else 4 * n))
         if ta is Array and heap.packs and type(b) is int and b >= 0:
-            return repeat(a.items, b)  # (a VM that runs native code packs one-kind scalars: heap/packed.py)
+            return repeat(a.items, b, heap.packs)  # (a VM that runs native code packs one-kind scalars: heap/packed.py)
         return mul(a, b)
 
     out = dict(binary)

@@ -79,6 +79,7 @@ LIT, MUL, FILL, PUSH = 0, 1, 2, 5  # FILL + k, PUSH + k for k in KINDS order
 # value is never a PackedArray: arrays.py). Through the maker, never inline.
 MULK = 8
 KINDS = "ifb"
+PACKED_KINDS = "ib"  # (heap/packed.py PACKED, "qb", in machine kinds: ints and bools, not floats)
 
 _SCALAR = {"int": "i", "float": "f", "bool": "b"}
 _ARRAY = {"[int]": "i", "[float]": "f", "[bool]": "b"}
@@ -327,7 +328,7 @@ class AllocLowering:
             em.fail_if(neg, i)  # (the interpreter's ValueError)
             src = i.args[0]
             k = ty[i][1]
-            if k in KINDS and self.inline_packed() and src.op == "array" and len(src.args) == 1 and ty.get(src.args[0]) == k:
+            if k in PACKED_KINDS and self.inline_packed() and src.op == "array" and len(src.args) == 1 and ty.get(src.args[0]) == k:
                 # `[x] * n`, the common case (Sieve, Queens, Permute): the
                 # PackedArray made inline, the maker its slow path.
                 r = arraymaker.packed_inline(em, k, em.val(src.args[0]), cnt, lambda: self.call(str(MULK), em.val(src), cnt))
@@ -338,7 +339,7 @@ class AllocLowering:
             cnt = em.val(i.args[1])
             L.append(f"  {neg} = icmp slt i64 {cnt}, 0")
             em.fail_if(neg, i)
-            if self.inline_packed():
+            if k in PACKED_KINDS and self.inline_packed():
                 r = arraymaker.packed_inline(em, k, em.val(i.args[2]), cnt, lambda: self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k)))
             else:
                 r = self.call(str(FILL + KINDS.index(k)), cnt, self.word(i.args[2], k))
@@ -531,7 +532,7 @@ class HeapBridge:
             return heap.alloc(Array(src.items * b))  # ("ap": a list, as the Array values of objects must be)
         # `xs * n` of scalars and `Array(n, fill)`: packed when the interpreter
         # packs (repeat: one scalar kind), with the same accounting.
-        # (heap.packs: False when layout.probe_packed refused packed buffers
+        # (heap.packs: "" when layout.probe_packed refused packed buffers
         # on this interpreter, jit/tier.py: then lists, invisibly.)
         if op == MULK:
             arr = PackedArray(src.packed * b) if type(src) is PackedArray else repeat(src.items, b, heap.packs)
