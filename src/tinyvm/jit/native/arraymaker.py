@@ -149,11 +149,7 @@ def _inline(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
     low = em._arrays()
     lay = low.lay
     fast, slow, done = em.tmp("amfast")[1:], em.tmp("amslow")[1:], em.tmp("amdone")[1:]
-    objs, budget = em.tmp("amobj"), em.tmp("ambud")
-    for w, k in ((objs, OBJECTS), (budget, 5)):
-        p = em.tmp("amp")
-        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
-        L.append(f"  {w} = load i64, i64* {p}")
+    objs, budget = _admission(em)
     if op == str(LIT):
         src, n, times = _word(em, NONES), a, a
     else:
@@ -181,6 +177,18 @@ def _inline(em: Any, op: str, a: str, b: str, shared: bool = False) -> str:
     low.store(arr, lay.array_items, items)  # (the list's reference: the Array's now)
     good = admit(em, arr, objs, budget, s2, fail)  # (PyList_Append failing: freed, items with it)
     return _or_maker(em, good, arr, fail, slow, done, lambda: _make(em, op, a, b))
+
+
+def _admission(em: Any) -> tuple[str, str]:
+    """The ctx words an inline maker reads: heap.objects (0: objects are
+    not admitted inline) and the bytes left before the next collection."""
+    L = em.lines
+    objs, budget = em.tmp("amobj"), em.tmp("ambud")
+    for w, k in ((objs, OBJECTS), (budget, 5)):
+        p = em.tmp("amp")
+        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {k}")
+        L.append(f"  {w} = load i64, i64* {p}")
+    return objs, budget
 
 
 def _within_budget(em: Any, n: str, objs: str, budget: str, slow: str, fast: str) -> str:
@@ -307,11 +315,7 @@ def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
     lay = low.lay
     code, lt, size = PACKED_KIND[k]
     fast, slowl, done = em.tmp("pmfast")[1:], em.tmp("pmslow")[1:], em.tmp("pmdone")[1:]
-    objs, budget = em.tmp("amobj"), em.tmp("ambud")
-    for w, kk in ((objs, OBJECTS), (budget, 5)):
-        p = em.tmp("amp")
-        L.append(f"  {p} = getelementptr i64, i64* %ctx, i64 {kk}")
-        L.append(f"  {w} = load i64, i64* {p}")
+    objs, budget = _admission(em)
     s2 = _within_budget(em, n, objs, budget, slowl, fast)  # (what the list would be charged)
     proto, buf, bad = em.tmp("pmproto"), em.tmp("pmbuf"), em.tmp()
     fail, ok1 = em.tmp("pmfail")[1:], em.tmp("pmok")[1:]
