@@ -108,6 +108,10 @@ class Heap:
     # them. (A class attribute, so that a test can turn packing on for the
     # interpreter's own packed paths: tests/unit/test_packed.py.)
     packs = ""  # (the typecodes packed: heap/packed.py PACKED, or "" for none)
+    # Whether instances of closed classes keep their fields in slots
+    # (heap/layout.py SlotInstance): set by the native tier when it
+    # attaches, as `packs` is; a class attribute for the tests likewise.
+    lays_out = False
 
     def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
         # The allocation list: every object in "stw" mode; in "incremental"
@@ -115,6 +119,9 @@ class Heap:
         # "generational" mode the nursery (objects younger than one minor
         # collection). `all_objects()` is every listed object in any mode.
         self.objects: list[HeapObject] = []
+        # Field-name tuple -> shape type (heap/layout.py): shared by classes
+        # with the same fields, made once per heap.
+        self.shapes: dict[tuple[str, ...], type] = {}
         self.bytes = 0
         self.stress = stress
         self.threshold = threshold

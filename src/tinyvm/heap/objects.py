@@ -336,7 +336,7 @@ class Class(HeapObject):
     `interfaces`: the names of the TinyLang interfaces it implements, inherited
     ones included; `interface`: it is one (`v is I` tests `interfaces`)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics", "layout")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -359,6 +359,9 @@ class Class(HeapObject):
         # 18, runtime/enums.py), set by SET_STATIC; the parent's are found
         # through `parent` (inherited).
         self.statics: dict[str, Any] = {}
+        # The shape of its instances (heap/layout.py shape_of): None until
+        # the first is made, False when they keep a dict.
+        self.layout: Any = None
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self

@@ -1,0 +1,223 @@
+"""Instance layouts: an instance's fields in slots of its own, not in a dict ("shapes").
+
+An `Instance` keeps its fields in a Python dict (`fields`): a read is a
+hash probe, and the object is three CPython allocations (the instance, the
+dict, the dict's keys). A `SlotInstance` keeps them in slots of the object
+itself, one per field, at fixed offsets: machine code reads a field with
+one load after one check of the object's type (jit/native/fields.py), and
+the object is one allocation.
+
+- **Shapes.** The Python type of a laid-out instance is its *shape*: a
+  subclass of `SlotInstance` with one slot per field, `_0`, `_1`, ... in the
+  order of the class's `template` (inherited fields first, heap/objects.py
+  `Class`). A shape is made for a tuple of field names and shared by every
+  class with those names in that order (V8's hidden classes, without
+  transitions: the field set of a closed class never changes). Field `i` of
+  every shape is at the same offset (`SLOT_BASE + 8 * i`), so a subclass's
+  instances keep their inherited fields where the parent's have them.
+  Shapes are cached per heap (`Heap.shapes`), so their number is bounded by
+  the distinct field lists of the program's classes, not by how many
+  classes a program makes at run time (a class declared in a function body
+  is a new Class per call, with the same shape).
+- **Which instances.** Instances of closed classes (every TinyLang class;
+  not Lox classes, whose instances take new fields at any time:
+  `Class.open`) made by a VM whose heap lays out (`Heap.lays_out`, set when
+  the native tier attaches, jit/tier.py; tests turn it on for the other
+  tiers, as with packed arrays). `new_instance` is the one place that
+  chooses; every tier, the embedding API and the stdlib make instances
+  through it.
+- **The same object to the rest of the VM.** `fields` is a property that
+  returns a `FieldView`, a mutable mapping over the slots with the dict's
+  order and contents (a field not initialised yet holds `UNINIT` in both).
+  Code written for the dict -- printers, converters, the debugger,
+  snapshots -- reads and writes through it unchanged. What it cannot do is
+  add or remove a field: a closed class has no such operation, and the view
+  raises `KeyError` (an internal error) if a VM bug tries. Hot paths read
+  the slots directly: `get`, `put`, `values_list`.
+- **The same accounting.** `size()` is `Instance.size()`'s formula for the
+  same number of fields, so memory limits, collections and GC statistics
+  do not depend on the representation.
+- **The danger.** `type(x) is Instance` is False for a laid-out instance;
+  sites test `isinstance(x, Instance)` or `type(x).__base__ is SlotInstance`
+  (`is_instance_type`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from operator import attrgetter
+from typing import Any
+
+from .objects import _POISON, CONTAINER, FIELD, HEADER, UNINIT, Instance
+
+# The `fields` slot's own descriptor (Instance's): a SlotInstance leaves it
+# None, and its `fields` is the property below.
+_DICT_SLOT = Instance.__dict__["fields"]
+
+
+class SlotInstance(Instance):
+    """An instance whose fields are slots of its shape (a generated subclass).
+
+    Class attributes each shape sets: NAMES (the field names, slot order),
+    INDEX (name -> slot index), ATTRS (the slots' attribute names, `_i`),
+    DESCS (the slots' member descriptors), SIZE (the accounted size),
+    ALL (an attrgetter of every slot: a tuple, or one value for one field)."""
+
+    __slots__ = ()
+    NAMES: tuple[str, ...] = ()
+    INDEX: dict[str, int] = {}
+    ATTRS: tuple[str, ...] = ()
+    DESCS: tuple[Any, ...] = ()
+    SIZE = HEADER + CONTAINER
+
+    @property  # type: ignore[override]
+    def fields(self) -> FieldView:  # type: ignore[override]
+        return FieldView(self)
+
+    def get(self, name: str, default: Any = UNINIT) -> Any:
+        """The field's value, or default when the shape has no such field
+        (a field not initialised yet is UNINIT, as in the dict)."""
+        i = type(self).INDEX.get(name)
+        if i is None:
+            return default
+        return type(self).DESCS[i].__get__(self)
+
+    def put(self, name: str, value: Any) -> bool:
+        """Store into an existing field; False when there is none."""
+        i = type(self).INDEX.get(name)
+        if i is None:
+            return False
+        type(self).DESCS[i].__set__(self, value)
+        return True
+
+    def values_list(self) -> list[Any]:
+        """Every field's value, in the dict's order."""
+        t = type(self)
+        n = len(t.NAMES)
+        if n == 0:
+            return []
+        if n == 1:
+            return [t.ALL(self)]
+        return list(t.ALL(self))
+
+    def refs(self) -> list[Any]:
+        out = self.values_list()
+        out.append(self.cls)
+        return out
+
+    def size(self) -> int:
+        return type(self).SIZE
+
+    def free(self) -> None:
+        for d in type(self).DESCS:
+            d.__set__(self, _POISON)
+        self.cls = _POISON
+
+
+class FieldView(MutableMapping):
+    """A SlotInstance's fields as the dict `Instance.fields` would be."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: SlotInstance) -> None:
+        self.obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        i = type(self.obj).INDEX.get(name)
+        if i is None:
+            raise KeyError(name)
+        return type(self.obj).DESCS[i].__get__(self.obj)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.obj.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in type(self.obj).INDEX
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if not self.obj.put(name, value):
+            # (a closed class's instance never gains a field: a VM bug)
+            raise KeyError(f"laid-out instance of {self.obj.cls.name} has no field {name!r} to add")
+
+    def __delitem__(self, name: str) -> None:
+        raise KeyError(f"a field of a laid-out instance cannot be removed: {name!r}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(type(self.obj).NAMES)
+
+    def __len__(self) -> int:
+        return len(type(self.obj).NAMES)
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        return self.obj.values_list()
+
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        return list(zip(type(self.obj).NAMES, self.obj.values_list()))
+
+    def keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return type(self.obj).NAMES
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __repr__(self) -> str:
+        return f"FieldView({dict(self.items())!r})"
+
+
+def make_shape(names: tuple[str, ...]) -> type[SlotInstance]:
+    """A new shape type for these field names (Heap.shape caches them)."""
+    attrs = tuple(f"_{i}" for i in range(len(names)))
+    shape = type("SlotInstance", (SlotInstance,), {"__slots__": attrs})
+    shape.NAMES = names
+    shape.INDEX = {n: i for i, n in enumerate(names)}
+    shape.ATTRS = attrs
+    shape.DESCS = tuple(shape.__dict__[a] for a in attrs)
+    shape.SIZE = HEADER + CONTAINER + FIELD * len(names)  # (Instance.size's formula)
+    if attrs:
+        shape.ALL = attrgetter(*attrs)  # type: ignore[attr-defined]
+    return shape
+
+
+# Where slot `_0` of every shape is, in bytes from the object's start: after
+# the Instance part (header, `mark`, `cls`, `fields`). Slot i is at
+# SLOT_BASE + 8 * i. (jit/native/layout.py probes it on live objects.)
+SLOT_BASE = SlotInstance.__basicsize__
+
+
+def is_instance_type(t: type) -> bool:
+    """`t` is Instance or a shape: a guest instance's Python type."""
+    return t is Instance or t.__base__ is SlotInstance
+
+
+def shape_of(heap: Any, cls: Any) -> type[SlotInstance] | None:
+    """The shape of `cls`'s instances in this heap, or None when they keep a
+    dict (an open class, or a heap that does not lay out)."""
+    shape = cls.layout
+    if shape is not None:
+        return shape if shape is not False else None
+    if cls.open or not heap.lays_out:
+        cls.layout = False
+        return None
+    names = tuple(cls.template)
+    shape = heap.shapes.get(names)
+    if shape is None:
+        shape = heap.shapes[names] = make_shape(names)
+    cls.layout = shape
+    return shape
+
+
+def new_instance(heap: Any, cls: Any) -> Instance:
+    """A new instance of cls (not yet allocated: the caller passes it to
+    `heap.alloc` or `heap.admit`), its fields the class template's values:
+    laid out when the heap and the class allow (`shape_of`), else a dict."""
+    shape = cls.layout
+    if shape is None:
+        shape = shape_of(heap, cls)
+    if not shape:
+        return Instance(cls, dict(cls.template))
+    obj = shape.__new__(shape)
+    obj.cls = cls
+    _DICT_SLOT.__set__(obj, None)
+    for d, v in zip(shape.DESCS, cls.template.values()):
+        d.__set__(obj, v)
+    return obj
