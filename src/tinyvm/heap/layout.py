@@ -8,7 +8,7 @@ one load after one check of the object's type (jit/native/fields.py), and
 the object is one allocation.
 
 - **Shapes.** The Python type of a laid-out instance is its *shape*: a
-  subclass of `SlotInstance` with one slot per field, `_0`, `_1`, ... (zero-padded to one width: make_shape) in the
+  subclass of `SlotInstance` with one slot per field, `slot_name(0)`, `slot_name(1)`, ... in the
   order of the class's `template` (inherited fields first, heap/objects.py
   `Class`). A shape is made for a tuple of field names and shared by every
   class with those names in that order (V8's hidden classes, without
@@ -59,7 +59,7 @@ class SlotInstance(Instance):
     """An instance whose fields are slots of its shape (a generated subclass).
 
     Class attributes each shape sets: NAMES (the field names, slot order),
-    INDEX (name -> slot index), ATTRS (the slots' attribute names, `_i`),
+    INDEX (name -> slot index), ATTRS (the slots' attribute names, `slot_name(i)`),
     DESCS (the slots' member descriptors), SIZE (the accounted size),
     ALL (an attrgetter of every slot: a tuple, or one value for one field)."""
 
@@ -164,13 +164,20 @@ class FieldView(MutableMapping):
         return f"FieldView({dict(self.items())!r})"
 
 
+def slot_name(i: int) -> str:
+    """The attribute name of slot i, the same in every shape.
+
+    CPython sorts a type's __slots__ by name before it lays them out, so the
+    name starts with the index's digit count: `_15` (slot 5) sorts before
+    `_210` (slot 10), and slot i is the i-th in memory (SLOT_BASE + 8 * i),
+    as native code assumes, in a shape of any size."""
+    d = str(i)
+    return f"_{len(d)}{d}"
+
+
 def make_shape(names: tuple[str, ...]) -> type[SlotInstance]:
     """A new shape type for these field names (Heap.shape caches them)."""
-    # CPython sorts a type's __slots__ by name before it lays them out, so
-    # the names are zero-padded to one width: `_07` before `_10`, and slot i
-    # is the i-th in memory (SLOT_BASE + 8 * i), as native code assumes.
-    width = len(str(max(len(names) - 1, 0)))
-    attrs = tuple(f"_{i:0{width}d}" for i in range(len(names)))
+    attrs = tuple(slot_name(i) for i in range(len(names)))
     shape = type("SlotInstance", (SlotInstance,), {"__slots__": attrs})
     shape.NAMES = names
     shape.INDEX = {n: i for i, n in enumerate(names)}
