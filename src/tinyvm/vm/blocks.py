@@ -53,6 +53,7 @@ from ..bytecode import opcodes as O
 from ..runtime.errors import RtError, undefined_global
 from .typecheck import inline_test
 from ..heap.objects import Tuple
+from ..heap.layout import SlotInstance
 from ..runtime import tuples
 from .ops_tlexpr import float_power, power
 from ..runtime.values import typeof
@@ -112,6 +113,7 @@ class _Gen:
         self.ntemp = 0
         self.popped = 0  # values taken from the frame's real stack
         self.consts: dict[str, Any] = {}  # parameter name -> constant operand value
+        self.sites: list[_SlotSite] = []  # field sites' caches of laid-out instances
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -265,6 +267,10 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     last = len(covered) - (tail is not None) - (end is not None)
     positions = {pc: n for n, (pc, _, _) in enumerate(covered[:last])}
     fn = factory(decoder.vm.heap.alloc, decoder.vm.heap, *g.args)
+    if g.sites:
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        for site in g.sites:
+            site.bind(cells)
     if metered and len(covered) > 1:
         fn = bind_fuel(fn, decoder.vm.limits.meter)
     return fn, len(covered), positions
@@ -280,6 +286,42 @@ def bind_fuel(fn: Callable, cell: Any) -> Callable:
     cells = tuple(cell if name == "fuel" else c for name, c in zip(code.co_freevars, fn.__closure__ or ()))
     return FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, cells)
 
+
+
+class _SlotSite:
+    """The cache of one fused field access for laid-out instances
+    (heap/layout.py): two parameters of the block, `s` (the last shape seen
+    with the field; None at first) and `a` (its slot's name), read by the
+    generated code as free variables (`getattr(x, a) if type(x) is s`), and
+    `m`, the access's slow path, called on a miss, which refills them.
+
+    The generated text is the same whatever the shape (the slot name is a
+    variable, not text), so blocks stay shared by source (`_cache`); the
+    cache is per VM, as each VM's closure has its own cells. A site that
+    sees several shapes in turn refills on each change: correct, slower."""
+
+    __slots__ = ("s", "a", "m", "slow", "cs", "ca")
+
+    def __init__(self, g: _Gen, slow: Callable) -> None:
+        self.s = g.param(None)
+        self.a = g.param("")
+        self.m = g.param(self.miss)
+        self.slow = slow
+        self.cs: Any = None
+        self.ca: Any = None
+        g.sites.append(self)
+
+    def bind(self, cells: dict) -> None:
+        self.cs, self.ca = cells[self.s], cells[self.a]
+
+    def miss(self, x: Any, name: str, *value: Any) -> Any:
+        t = type(x)
+        if t.__base__ is SlotInstance and self.cs is not None:
+            i = t.INDEX.get(name)
+            if i is not None:
+                self.cs.cell_contents = t
+                self.ca.cell_contents = t.ATTRS[i]
+        return self.slow(x, name, *value)
 
 
 def _emit_barrier(g: _Gen, x: str, v: str) -> None:
@@ -367,9 +409,11 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             r = g.temp()
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
-            get = g.param(rules.get_field)
-            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else UNINIT")
-            g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {get}({x}, {name})")
+            # A laid-out instance (heap/layout.py): the slot this site saw
+            # last (_SlotSite), after the dict's path, which is unchanged.
+            site = _SlotSite(g, rules.get_field)
+            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else getattr({x}, {site.a}) if type({x}) is {site.s} else UNINIT")
+            g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {site.m}({x}, {name})")
             g.stack.append(r)
         elif opc == O.SET_FIELD or opc == O.SET_FIELD_PROVEN:
             # Inline for an instance of a class without typed fields (or when
@@ -380,15 +424,23 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
             # An open instance (Lox) takes a new field inline too.
+            # A laid-out instance: the slot this site saw last, on the same
+            # condition (no field checks of its class, for SET_FIELD).
             if opc == O.SET_FIELD:
-                put = g.param(rules.set_field)
+                site = _SlotSite(g, rules.set_field)
                 g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
+                g.emit(f"    {x}.fields[{name}] = {v}")
+                _emit_barrier(g, x, v)
+                g.emit(f"elif type({x}) is {site.s} and {x}.cls.field_checks is None:")
             else:
-                put = g.param(rules.set_field_proven)
+                site = _SlotSite(g, rules.set_field_proven)
                 g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open):")
-            g.emit(f"    {x}.fields[{name}] = {v}")
+                g.emit(f"    {x}.fields[{name}] = {v}")
+                _emit_barrier(g, x, v)
+                g.emit(f"elif type({x}) is {site.s}:")
+            g.emit(f"    setattr({x}, {site.a}, {v})")
             _emit_barrier(g, x, v)
-            g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
+            g.emit(f"else: fb.epc = {pcp}; {site.m}({x}, {name}, {v})")
         elif opc == O.CHECK_TYPE:
             x = g.pop()
             r = g.temp()

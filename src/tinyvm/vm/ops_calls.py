@@ -20,6 +20,7 @@ from ..heap.objects import (
     Instance,
     Native,
 )
+from ..heap.layout import SlotInstance
 from ..runtime.errors import RtError, Throw, stack_overflow
 from ..runtime.values import NeedsGuest, typeof
 from ..sched.fiber import DONE, Fiber
@@ -183,24 +184,25 @@ def b_call_method(d, code, ops, pc, args, k):
                 del L[m:]
                 L.append(result)
                 return ops[k]
-        else:
-            meth = recv.cls.methods.get(name)
-            if type(meth) is Function and meth.arity == n + 1:
-                frames = fb.frames
-                if len(frames) >= limit:
-                    raise stack_overflow()
-                new = L[m:]
-                new.insert(0, meth)
-                checks = meth.checks
-                if checks is not None and checks.sig is not want:  # as in CALL
-                    for i, check in checks.items:
-                        new[i] = check(new[i])
-                del L[m:]
-                if meth.nlocals > n + 2:
-                    new += meth.code_pad
-                frames.append((L, ops[k]))
-                fb.L = new
-                return meth.entry
+            if t.__base__ is not SlotInstance:  # (a laid-out instance: the instance path below)
+                return method_slow(fb, recv, name, n, ops[k])
+        meth = recv.cls.methods.get(name)
+        if type(meth) is Function and meth.arity == n + 1:
+            frames = fb.frames
+            if len(frames) >= limit:
+                raise stack_overflow()
+            new = L[m:]
+            new.insert(0, meth)
+            checks = meth.checks
+            if checks is not None and checks.sig is not want:  # as in CALL
+                for i, check in checks.items:
+                    new[i] = check(new[i])
+            del L[m:]
+            if meth.nlocals > n + 2:
+                new += meth.code_pad
+            frames.append((L, ops[k]))
+            fb.L = new
+            return meth.entry
         return method_slow(fb, recv, name, n, ops[k])
 
     if (name == "send" and n == 1) or (name == "recv" and n == 0):
@@ -222,7 +224,8 @@ def _call_method_fields_first(d, code, ops, pc, args, k):
     def f(fb):
         L = fb.L
         recv = L[m]
-        if type(recv) is Instance and name not in recv.fields:
+        t = type(recv)
+        if (t is Instance and name not in recv.fields) or (t.__base__ is SlotInstance and name not in t.INDEX):
             meth = recv.cls.methods.get(name)
             if type(meth) is Function and meth.arity == n + 1 and meth.checks is None:
                 frames = fb.frames
