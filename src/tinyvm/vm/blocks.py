@@ -412,7 +412,7 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             # A laid-out instance (heap/layout.py): the slot this site saw
             # last (_SlotSite), after the dict's path, which is unchanged.
             site = _SlotSite(g, rules.get_field)
-            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else getattr({x}, {site.a}) if type({x}) is {site.s} else UNINIT")
+            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if ({r} := type({x})) is Instance else getattr({x}, {site.a}) if {r} is {site.s} else UNINIT")
             g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {site.m}({x}, {name})")
             g.stack.append(r)
         elif opc == O.SET_FIELD or opc == O.SET_FIELD_PROVEN:

@@ -9,6 +9,8 @@ machine's call paths (vm/calls.py), which know every callable kind.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..bytecode import opcodes as O
 from ..bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, Code
 from ..heap.objects import (
@@ -164,12 +166,14 @@ def b_call_method(d, code, ops, pc, args, k):
     native_method = vm.native_method
     fallback = vm._method_fallback
     natives: dict = {}  # receiver type -> its plain native for this call, or None
+    shape: Any = None  # the last laid-out instance type seen (heap/layout.py)
 
     def f(fb):
+        nonlocal shape
         L = fb.L
         recv = L[m]
         t = type(recv)
-        if t is not Instance:
+        if t is not Instance and t is not shape:
             try:
                 meth = natives[t]
             except KeyError:
@@ -184,8 +188,9 @@ def b_call_method(d, code, ops, pc, args, k):
                 del L[m:]
                 L.append(result)
                 return ops[k]
-            if t.__base__ is not SlotInstance:  # (a laid-out instance: the instance path below)
+            if t.__base__ is not SlotInstance:
                 return method_slow(fb, recv, name, n, ops[k])
+            shape = t  # (a laid-out instance: the instance path, next time at once)
         meth = recv.cls.methods.get(name)
         if type(meth) is Function and meth.arity == n + 1:
             frames = fb.frames
