@@ -343,3 +343,21 @@ def test_memory_accounting_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _laid_out(slot_vm) >= 2000
     assert slot_vm.memory_used == dict_vm.memory_used
     assert slot_vm.memory_peak == dict_vm.memory_peak
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_the_generated_maker_makes_new_instances_object(n: int) -> None:
+    """new_instance_fast (construct's maker) and the generated refs/free of
+    a shape: the same as new_instance and SlotInstance's loops."""
+    from tinyvm.heap.layout import _POISON, new_instance_fast
+
+    h = _heap(True)
+    c = _cls("P", {f"f{i}": [i] for i in range(n)})
+    a, b = new_instance(h, c), new_instance_fast(h, c)
+    assert type(a) is type(b) and a.cls is b.cls is c and a.fields.copy() == b.fields.copy()
+    assert a.refs() == b.refs() == [*([i] for i in range(n)), c]
+    assert a.size() == b.size() == Instance(c, dict(c.template)).size()
+    b.free()
+    assert b.cls is _POISON and all(v is _POISON for v in b.values_list())
+    d = _cls("D", {"x": 1})
+    assert type(new_instance_fast(_heap(False), d)) is Instance

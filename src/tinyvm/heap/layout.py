@@ -247,7 +247,16 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
         lines.append(f"    {', '.join(f'o.{a}' for a in shape.ATTRS)}, = cls.template.values()")
     lines.append("    return o")
     ns: dict[str, Any] = {"new": shape.__new__, "S": shape, "dset": _DICT_SLOT.__set__}
+    # The collector's per-object methods, generated too (the same results
+    # as SlotInstance's loops over the descriptors, without the loops): a
+    # trace calls refs() and a sweep free() on every instance it visits.
+    slots = [f"self.{a}" for a in shape.ATTRS]
+    lines += ["def refs(self):", f"    return [{', '.join([*slots, 'self.cls'])}]"]
+    lines += ["def free(self):", f"    {' = '.join([*slots, 'self.cls'])} = POISON"]
+    ns["POISON"] = _POISON
     exec("\n".join(lines), ns)  # noqa: S102 - our text: slot names _0.._n only
+    shape.refs = ns["refs"]  # type: ignore[method-assign]
+    shape.free = ns["free"]  # type: ignore[method-assign]
     make = shape.MAKE = ns["make"]  # type: ignore[attr-defined]
     return make
 

@@ -426,20 +426,27 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             # An open instance (Lox) takes a new field inline too.
             # A laid-out instance: the slot this site saw last, on the same
             # condition (no field checks of its class, for SET_FIELD).
+            # An instance of either kind the inline paths leave (a typed
+            # field's check, a missing field) goes to the VM's path at once;
+            # anything else through the site's miss, which learns shapes.
+            tt = g.temp()
             if opc == O.SET_FIELD:
+                put = g.param(rules.set_field)
                 site = _SlotSite(g, rules.set_field)
-                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
+                g.emit(f"if ({tt} := type({x})) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
                 g.emit(f"    {x}.fields[{name}] = {v}")
                 _emit_barrier(g, x, v)
-                g.emit(f"elif type({x}) is {site.s} and {x}.cls.field_checks is None:")
+                g.emit(f"elif {tt} is {site.s} and {x}.cls.field_checks is None:")
             else:
+                put = g.param(rules.set_field_proven)
                 site = _SlotSite(g, rules.set_field_proven)
-                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open):")
+                g.emit(f"if ({tt} := type({x})) is Instance and ({name} in {x}.fields or {x}.cls.open):")
                 g.emit(f"    {x}.fields[{name}] = {v}")
                 _emit_barrier(g, x, v)
-                g.emit(f"elif type({x}) is {site.s}:")
+                g.emit(f"elif {tt} is {site.s}:")
             g.emit(f"    setattr({x}, {site.a}, {v})")
             _emit_barrier(g, x, v)
+            g.emit(f"elif {tt} is Instance or {tt} is {site.s}: fb.epc = {pcp}; {put}({x}, {name}, {v})")
             g.emit(f"else: fb.epc = {pcp}; {site.m}({x}, {name}, {v})")
         elif opc == O.CHECK_TYPE:
             x = g.pop()
