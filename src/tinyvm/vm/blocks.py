@@ -26,6 +26,10 @@ heap's write barrier (`if x.mark == heap.watch: heap.barrier(x, v)`; docs/gc.md,
 "Write barriers"), except when the value stored is a scalar constant; their
 slow paths are the VM's, which barrier themselves.
 
+Laid-out instances (heap/layout.py) take their own inline path after the
+dict instance's, unchanged: a test of the shape the site saw last and one
+slot access (`_SlotSite`).
+
 Type checks (vm/typecheck.py): SET_FIELD stays inline only for instances of
 classes without typed fields, and otherwise calls the VM's `set_field`, which
 runs the field's check; SET_FIELD_PROVEN stays inline for every instance;
