@@ -27,7 +27,7 @@ from .errors import RtError
 
 def is_enum_value(v: Any) -> bool:
     """True when v is a value of an enum (an instance of a CLASS_ENUM class)."""
-    if type(v) is not Instance:
+    if not isinstance(v, Instance):  # (dict or laid out: heap/layout.py)
         return False
     info = v.cls.info
     return info is not None and bool(info.flags & CLASS_ENUM)
