@@ -167,12 +167,14 @@ def test_heap_snapshot_and_embedding():
         vm.run_source("p.x = 99")
     assert vm_a.eval("p.x") == vm_b.eval("p.x") == 99
     assert vm_a.eval("str(q)") == vm_b.eval("str(q)")
-    assert vm_a.call("typeof", vm_a.globals["q"]) == vm_b.call("typeof", vm_b.globals["q"]) == "Q"
+    for vm in (vm_a, vm_b):
+        vm.run_source("fn kind(v: any) -> string { return typeof(v) }")
+    assert vm_a.call("kind", vm_a.globals["q"]) == vm_b.call("kind", vm_b.globals["q"]) == "Q"  # (a proxy passed back)
 
 
 @needs_vm
 def test_host_error_is_laid_out_and_catchable():
-    src = "try { fail() } catch e { print(typeof(e), e.message, e is Error) }"
+    src = "var err: any = nil\ntry { fail() } catch e { err = e; print(typeof(e), e.message, e is Error) }"
     outs = []
     for lays_out in (False, True):
         saved = Heap.lays_out
@@ -187,6 +189,8 @@ def test_host_error_is_laid_out_and_catchable():
 
             vm.run_source(src)
             outs.append(out.getvalue())
+            # (api.py makes it through new_instance: laid out like any other)
+            assert isinstance(vm.get("err"), SlotInstance) == lays_out
         finally:
             Heap.lays_out = saved
     assert outs[0] == outs[1] == "HostError host says no true\n"
