@@ -163,6 +163,22 @@ def test_prelude_natives_kind_and_fields(vm):
     assert values.to_str(fields(s)) == values.to_str(fields(d)) == '[["x", 3], ["y", "a"], ["next", nil], ["z", 2.5]]'
 
 
+def test_enum_name_crosses_to_the_host(vm):
+    from tinyvm.runtime.enums import enum_name
+
+    d, s = _enum_pair(vm, "Red")
+    assert enum_name(s) == enum_name(d) == "Red"
+    assert vm.to_host(s) == vm.to_host(d) == "Red"  # (embed/convert.py: an enum value crosses as its name)
+    assert vm.to_host(Map({values.check_key(s): Array([s])})) == {"Red": ["Red"]}
+
+
+def test_trace_short_repr(vm):
+    from tinyvm.tools import trace
+
+    d, s = _pair(vm, "Q")
+    assert trace.short_repr(s) == trace.short_repr(d) == "<Q instance>"
+
+
 def test_json_refuses_an_instance_by_its_class_name(vm):
     d, s = _pair(vm, "P")
     msgs = []
