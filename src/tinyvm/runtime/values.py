@@ -117,7 +117,7 @@ _SCALAR_TYPE_NAMES: dict[type, str] = {
 def kind_of_type(t: type) -> str | None:
     """typeof() of every value of Python type t, when the type alone decides it
     (not for Instance or a shape, heap/layout.py, whose typeof is the class
-    name: both answer "instance" here, the kind their methods are under)."""
+    name: for both it answers their `type_name`, "instance")."""
     return _SCALAR_TYPE_NAMES.get(t) or getattr(t, "type_name", None)
 
 
