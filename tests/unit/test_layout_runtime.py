@@ -280,14 +280,16 @@ def test_host_error_instance(vm):
     """api.py makes HostError instances through new_instance: laid out on a
     heap that lays out, with the same fields and printing."""
     heap = vm.machine.heap
-    d = vm._host_error(ValueError("boom"))
-    saved = heap.lays_out
     cls = vm._host_error_cls
-    heap.lays_out, cls.layout = True, None
+    saved = heap.lays_out, cls.layout
     try:
+        # (each decided afresh: the suite may run with Heap.lays_out forced)
+        heap.lays_out, cls.layout = False, None
+        d = vm._host_error(ValueError("boom"))
+        heap.lays_out, cls.layout = True, None
         s = vm._host_error(ValueError("boom"))
     finally:
-        heap.lays_out, cls.layout = saved, None
+        heap.lays_out, cls.layout = saved
         vm._host_errors.clear()
     assert type(d) is Instance and isinstance(s, SlotInstance)
     assert dict(s.fields.items()) == dict(d.fields.items()) == {"message": "boom", "stack": ""}
