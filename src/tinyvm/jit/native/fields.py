@@ -76,7 +76,7 @@ from typing import Any
 
 from ...ir.nodes import Instr
 from . import charges, invariant, objects
-from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_builtin
+from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_builtin, shape_index
 
 
 PRELUDE = """@"tvm.ty.Instance" = global i64 0
@@ -98,6 +98,7 @@ _KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
 # What may change an object's fields between two reads (a field store, any call).
 _WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
 _CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
+_SHAPE = re.compile(r'@"tvm\.sh\.([A-Za-z_][A-Za-z0-9_]*)"')  # (a class's shape: slot_check)
 _COPY = {"i64": "add i64 {}, 0", "double": "fadd double {}, -0.0", "i1": "or i1 {}, false"}  # (a copy of an SSA value: x + -0.0 is x, also -0.0 and nan)
 _LLT = {"i": "i64", "f": "double", "b": "i1"}
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
@@ -231,7 +232,11 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
     for g, c in (classes or {}).items():
         addr = engine.get_global_value_address(g)
         if addr:
-            ctypes.c_int64.from_address(addr).value = id(c)
+            if g.startswith("tvm.sh."):  # (the class's shape; 0, no object's type, when its instances keep dicts here: every check takes the call)
+                shape = getattr(c, "layout", None)
+                ctypes.c_int64.from_address(addr).value = id(shape) if shape else 0
+            else:
+                ctypes.c_int64.from_address(addr).value = id(c)
     for name in set(_KEY.findall(text)):
         addr = engine.get_global_value_address(f"tvm.fk.{name}")
         if not addr:
@@ -244,7 +249,8 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
 def globals_for(text: str) -> str:
     """The key and class globals a module's text names (one definition each)."""
     keys = "".join(f'@"tvm.fk.{n}" = global [2 x i64] zeroinitializer\n' for n in sorted(set(_KEY.findall(text))))
-    return keys + "".join(f'@"tvm.cls.{n}" = global i64 0\n' for n in sorted(set(_CLS.findall(text))))
+    shapes = "".join(f'@"tvm.sh.{n}" = global i64 0\n' for n in sorted(set(_SHAPE.findall(text))))
+    return keys + shapes + "".join(f'@"tvm.cls.{n}" = global i64 0\n' for n in sorted(set(_CLS.findall(text))))
 
 
 # ---------------------------------------------------------------- select.py
@@ -284,6 +290,9 @@ class FieldLowering:
         self.em = em
         self.arr = em._arrays()  # (loads, stores, unboxing and boxing: arrays.py)
         self.lay = field_layout()
+        from .layout import probe_slots
+
+        self.slots = probe_slots()[0]  # (laid-out instances' slots: slot_access; None: dict reads only)
         self.found: dict[Instr, tuple[str, str, str, str]] = {}  # get_field -> its lookup's (dict, key, value object (borrowed), entry): `earlier`
         self.shared: dict[tuple, list[tuple[Any, Any]]] = {}  # (what, ...) -> [(IR block, its SSA names)]: share_of
         self.pre: dict[Instr, list[tuple]] = {}  # receiver -> its probes made before a loop (invariant.prefetch)
@@ -385,6 +394,10 @@ class FieldLowering:
             # and an object's type never changes: the store tests its count only)
             self.write(i, m, d, key, old, typed=m == "f" and em.ty.types.get(prev) == "f")
             return
+        sk = shape_index(em.ty, i.args[0], i.attrs[0]) if self.slots is not None else None
+        if sk is not None:  # (a laid-out class: its slot, no dict)
+            self.slot_access(i, m, *sk)
+            return
         d, key, h = self.dict_of(i)
         L = em.lines
         if i.op == "get_field" and m in ("i", "f", "b"):  # (a scalar read: its slow paths one call, fieldslow.py)
@@ -399,6 +412,70 @@ class FieldLowering:
             self.read(i, m, old)
         else:
             self.write(i, m, d, key, old)
+
+    def slot_access(self, i: Instr, m: str, cls: Any, k: int) -> None:
+        """get_field / set_field_proven of field slot k of a receiver whose
+        declared class `cls` lays its instances out (heap/layout.py): the
+        receiver's check (`slot_check`, once per receiver where it
+        dominates), then ONE load of the value at SLOT_BASE + 8k. Its
+        "entry" (fields.py's word before the value: a dict entry's key) is
+        the slot's address less 8, so the stores' code (in place, inline
+        entry write, fieldslow's helpers) writes the slot as it writes a
+        dict entry's value; the dict is "0" (no version tag to bump, no
+        PyDict_SetItem: the entry is always known). The value's unboxing
+        and type check are a dict read's (an UNINIT field fails it)."""
+        em, arr = self.em, self.arr
+        self.slot_check(i, cls)
+        ent = em.tmp("sent")
+        em.lines.append(f"  {ent} = add i64 {em.val(i.args[0])}, {self.slots.base + 8 * k - 8}")
+        old = arr.load(ent, 8)  # (not invariant: a store or a call may replace it)
+        self.entry = ent
+        if i.op == "get_field":
+            self.found[i] = ("0", "0", old, ent)
+            self.read(i, m, old)
+        else:
+            self.write(i, m, "0", "0", old)
+
+    def slot_check(self, i: Instr, cls: Any) -> None:
+        """The receiver of field op i is an instance of `cls` or of a
+        subclass, laid out, else a failure exit at i (the interpreter runs
+        it: nil, a dict instance). Inline: its type is cls's shape
+        (`@"tvm.sh.<cls>"`, filled by `bind`; 0 where the class is not laid
+        out: never equal); else one call of fieldslow's `tvm.fslot`
+        (a subclass's shape, which has cls's fields at the same slots: a
+        class's template starts with its parent's). Once per receiver
+        where the check dominates (an object's type never changes)."""
+        from .select import NotEligible
+
+        em, arr = self.em, self.arr
+        recv = i.args[0]
+        if self.share_of(("shape", recv)) is not None:
+            return
+        L = em.lines
+        for g in (f"tvm.sh.{cls.name}", f"tvm.cls.{cls.name}"):
+            if em.ty.classes.setdefault(g, cls) is not cls:
+                raise NotEligible(f"two classes named {cls.name}")
+        v = em.val(recv)
+        t, w, same = arr.load(v, arr.lay.type), em.tmp("shape"), em.tmp("same")
+        L.append(f'  {w} = load i64, i64* @"tvm.sh.{cls.name}", !invariant.load !90')
+        L.append(f"  {same} = icmp eq i64 {t}, {w}")
+        slow, join = em.tmp("sslow")[1:], em.tmp("sok")[1:]
+        start = em.cur
+        L.append(f"  {same}.n = xor i1 {same}, true")
+        L.append(f"  br i1 {same}.n, label %{slow}, label %{join}, !prof !0")  # (a subclass's instance: the call, out of the hot path's way)
+        em.label(slow)
+        c, r, fits = em.tmp("cls"), em.tmp("fslot"), em.tmp("fits")
+        L.append(f'  {c} = load i64, i64* @"tvm.cls.{cls.name}", !invariant.load !90')
+        L.append(f'  {r} = call i64 @"tvm.fslot"(i64 {v}, i64 {c})')
+        L.append(f"  {fits} = icmp ne i64 {r}, 0")
+        back = em.cur
+        L.append(f"  br label %{join}")
+        em.label(join)
+        good, bad = em.tmp("sgood"), em.tmp("sbad")
+        L.append(f"  {good} = phi i1 [ true, %{start} ], [ {fits}, %{back} ]")
+        L.append(f"  {bad} = xor i1 {good}, true")
+        em.fail_if(bad, i)
+        self.share(("shape", recv), good)
 
     def lookup(self, i: Instr, d: str, key: str, h: str) -> str:
         """The value of the field in dict d (borrowed; 0: missing). Inline
@@ -665,7 +742,7 @@ class FieldLowering:
         # In place inline (the value's only reference is the entry's); a new
         # box and the entry's update one call of a helper compiled once per
         # process (fieldslow.py: ~10 blocks less a store).
-        ent = getattr(self, "entry", "0") if _version_ok() else "0"
+        ent = getattr(self, "entry", "0") if _version_ok() or d == "0" else "0"  # (d "0": a slot, slot_access)
         done = em.tmp("stored")[1:]
         if m == "f":
             from .arrays import _FLOAT_T
