@@ -158,6 +158,44 @@ def _find(obj: Any, d: Any) -> int:
     raise LookupError(f"no fields slot in {type(obj).__name__}")
 
 
+def shape_for(em: Any, cls: Any) -> Any:
+    """The shape of `cls`'s instances (heap/layout.py) when native code
+    reads them as slots (fieldtypes.field_types_of's `shape`: the VM's
+    heap lays out, layout.probe_slots accepted), else None."""
+    from ...heap.objects import Class
+
+    ft = em.ty.field_type
+    f = getattr(ft, "shape", None)
+    if f is None or cls is None:
+        return None
+    if type(cls) is Class and ft.cls(cls.name) is not cls:  # (a class object, or a declared type naming one: objects.guard_args)
+        return None
+    return f(cls.name)
+
+
+def is_instance_of(em: Any, t: str, cls: Any) -> str:
+    """An i1: the type word `t` is one `cls`'s instances may have (Instance,
+    or cls's shape: `@"tvm.sh.<cls>"`); the caller compares the class word
+    too (a shape is shared by the classes with the same fields)."""
+    from .select import NotEligible
+
+    L = em.lines
+    w, isi = em.tmp("cls"), em.tmp("isi")
+    L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
+    L.append(f"  {isi} = icmp eq i64 {t}, {w}")
+    if shape_for(em, cls) is None:
+        return isi
+    g = f"tvm.sh.{cls.name}"
+    obj = em.ty.field_type.cls(cls.name)
+    if em.ty.classes.setdefault(g, obj) is not obj:
+        raise NotEligible(f"two classes named {cls.name}")
+    s, iss, either = em.tmp("shape"), em.tmp("iss"), em.tmp("isi")
+    L.append(f'  {s} = load i64, i64* @"{g}", !invariant.load !90')
+    L.append(f"  {iss} = icmp eq i64 {t}, {s}")
+    L.append(f"  {either} = or i1 {isi}, {iss}")
+    return either
+
+
 def index_bytes(ty: Any, recv: Instr) -> int | None:
     """log2 of the index table's bytes (dk_log2_index_bytes) in the keys
     of a copy of `recv`'s class's template, as every instance of a TinyLang
@@ -775,9 +813,8 @@ class FieldLowering:
             return
         c, meth = ty.methods[i]
         recv = em.val(i.args[0])
-        t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        t, bad = arr.load(recv, arr.lay.type), em.tmp("bt")
+        L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
         cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
         L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
         L.append(f"  {other} = icmp ne i64 {cl}, {want}")

@@ -91,6 +91,10 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
 
     if getattr(cls, "open", True) or not _fits(flay):
         return None
+    from .fields import shape_for
+
+    if shape_for(em, cls) is not None or getattr(cls, "layout", None):  # (laid out: the maker's new_instance)
+        return None
     try:
         tpl_off = _find(cls, cls.template)
         size = Instance(cls, dict(cls.template)).size()
