@@ -264,6 +264,7 @@ class SlotLayout:
     cls: int  # the cls word (== fields.FieldLayout.instance_cls)
     fields: int  # the fields word (None in a shape)
     base: int  # slot _0
+    tp_base: int  # PyTypeObject.tp_base: a shape's is SlotInstance (objects.py's `==`: an instance by identity)
 
 
 _slots_cache: list = []  # [(SlotLayout | None, reason)] once per process
@@ -320,4 +321,14 @@ def _probe_slots() -> tuple[SlotLayout | None, str]:
         shape.DESCS[0].__set__(obj, None)
         if _word(id(marker), lay.refcnt) != before:
             return None, "a slot store does not drop the old reference"
-    return SlotLayout(cls_off, fields_off, SLOT_BASE), ""
+    # tp_base: the word of a shape's type object that is SlotInstance's
+    # address, and of SlotInstance's that is Instance's
+    shape = make_shape(("a",))
+    tp_base = None
+    for off in range(2 * WORD, type.__basicsize__, WORD):
+        if _word(id(shape), off) == id(SlotInstance) and _word(id(SlotInstance), off) == id(Instance) and _word(id(Instance), off) != id(SlotInstance):
+            tp_base = off
+            break
+    if tp_base is None:
+        return None, "no tp_base in a type object"
+    return SlotLayout(cls_off, fields_off, SLOT_BASE, tp_base), ""
