@@ -308,7 +308,7 @@ def _construct(em: Any, i: Instr) -> None:
         if c is None:
             continue
         x = em.val(v)
-        from .fields import is_instance_of
+        from .slots import is_instance_of
 
         t, bad = arr.load(x, arr.lay.type), em.tmp("bt")
         L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)

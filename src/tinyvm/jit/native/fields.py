@@ -60,6 +60,14 @@ reference) have nothing to do for a scalar store, so none is called there. Insta
 their size (their field count does not change), so the heap's accounting
 is untouched too.
 
+Laid-out instances (heap/layout.py "shapes", `heap.lays_out`): when the
+receiver's declared class is laid out, `slot_access` replaces all of the
+above with a check of the receiver's type against the class's shape (once
+per receiver; a subclass's shape by one call of fieldslow's `tvm.fslot`)
+and one load of the slot; stores go through the same code as a dict
+entry's, the slot's address less 8 standing for the entry and "0" for the
+dict (docs/native.md, "Instances: the data representation (shapes)").
+
 The field's machine type comes from its declared type: a record type says
 it (`{x: int}`), a class is looked up by name among the VM's globals (the
 class object, its `info.field_types` and its parents'). Nothing depends
@@ -156,44 +164,6 @@ def _find(obj: Any, d: Any) -> int:
         if ctypes.c_int64.from_address(id(obj) + off).value == id(d):
             return off
     raise LookupError(f"no fields slot in {type(obj).__name__}")
-
-
-def shape_for(em: Any, cls: Any) -> Any:
-    """The shape of `cls`'s instances (heap/layout.py) when native code
-    reads them as slots (fieldtypes.field_types_of's `shape`: the VM's
-    heap lays out, layout.probe_slots accepted), else None."""
-    from ...heap.objects import Class
-
-    ft = em.ty.field_type
-    f = getattr(ft, "shape", None)
-    if f is None or cls is None:
-        return None
-    if type(cls) is Class and ft.cls(cls.name) is not cls:  # (a class object, or a declared type naming one: objects.guard_args)
-        return None
-    return f(cls.name)
-
-
-def is_instance_of(em: Any, t: str, cls: Any) -> str:
-    """An i1: the type word `t` is one `cls`'s instances may have (Instance,
-    or cls's shape: `@"tvm.sh.<cls>"`); the caller compares the class word
-    too (a shape is shared by the classes with the same fields)."""
-    from .select import NotEligible
-
-    L = em.lines
-    w, isi = em.tmp("cls"), em.tmp("isi")
-    L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-    L.append(f"  {isi} = icmp eq i64 {t}, {w}")
-    if shape_for(em, cls) is None:
-        return isi
-    g = f"tvm.sh.{cls.name}"
-    obj = em.ty.field_type.cls(cls.name)
-    if em.ty.classes.setdefault(g, obj) is not obj:
-        raise NotEligible(f"two classes named {cls.name}")
-    s, iss, either = em.tmp("shape"), em.tmp("iss"), em.tmp("isi")
-    L.append(f'  {s} = load i64, i64* @"{g}", !invariant.load !90')
-    L.append(f"  {iss} = icmp eq i64 {t}, {s}")
-    L.append(f"  {either} = or i1 {isi}, {iss}")
-    return either
 
 
 def index_bytes(ty: Any, recv: Instr) -> int | None:
@@ -434,7 +404,9 @@ class FieldLowering:
             return
         sk = shape_index(em.ty, i.args[0], i.attrs[0]) if self.slots is not None else None
         if sk is not None:  # (a laid-out class: its slot, no dict)
-            self.slot_access(i, m, *sk)
+            from .slots import slot_access
+
+            slot_access(self, i, m, *sk)
             return
         d, key, h = self.dict_of(i)
         L = em.lines
@@ -450,70 +422,6 @@ class FieldLowering:
             self.read(i, m, old)
         else:
             self.write(i, m, d, key, old)
-
-    def slot_access(self, i: Instr, m: str, cls: Any, k: int) -> None:
-        """get_field / set_field_proven of field slot k of a receiver whose
-        declared class `cls` lays its instances out (heap/layout.py): the
-        receiver's check (`slot_check`, once per receiver where it
-        dominates), then ONE load of the value at SLOT_BASE + 8k. Its
-        "entry" (fields.py's word before the value: a dict entry's key) is
-        the slot's address less 8, so the stores' code (in place, inline
-        entry write, fieldslow's helpers) writes the slot as it writes a
-        dict entry's value; the dict is "0" (no version tag to bump, no
-        PyDict_SetItem: the entry is always known). The value's unboxing
-        and type check are a dict read's (an UNINIT field fails it)."""
-        em, arr = self.em, self.arr
-        self.slot_check(i, cls)
-        ent = em.tmp("sent")
-        em.lines.append(f"  {ent} = add i64 {em.val(i.args[0])}, {self.slots.base + 8 * k - 8}")
-        old = arr.load(ent, 8)  # (not invariant: a store or a call may replace it)
-        self.entry = ent
-        if i.op == "get_field":
-            self.found[i] = ("0", "0", old, ent)
-            self.read(i, m, old)
-        else:
-            self.write(i, m, "0", "0", old)
-
-    def slot_check(self, i: Instr, cls: Any) -> None:
-        """The receiver of field op i is an instance of `cls` or of a
-        subclass, laid out, else a failure exit at i (the interpreter runs
-        it: nil, a dict instance). Inline: its type is cls's shape
-        (`@"tvm.sh.<cls>"`, filled by `bind`; 0 where the class is not laid
-        out: never equal); else one call of fieldslow's `tvm.fslot`
-        (a subclass's shape, which has cls's fields at the same slots: a
-        class's template starts with its parent's). Once per receiver
-        where the check dominates (an object's type never changes)."""
-        from .select import NotEligible
-
-        em, arr = self.em, self.arr
-        recv = i.args[0]
-        if self.share_of(("shape", recv)) is not None:
-            return
-        L = em.lines
-        for g in (f"tvm.sh.{cls.name}", f"tvm.cls.{cls.name}"):
-            if em.ty.classes.setdefault(g, cls) is not cls:
-                raise NotEligible(f"two classes named {cls.name}")
-        v = em.val(recv)
-        t, w, same = arr.load(v, arr.lay.type), em.tmp("shape"), em.tmp("same")
-        L.append(f'  {w} = load i64, i64* @"tvm.sh.{cls.name}", !invariant.load !90')
-        L.append(f"  {same} = icmp eq i64 {t}, {w}")
-        slow, join = em.tmp("sslow")[1:], em.tmp("sok")[1:]
-        start = em.cur
-        L.append(f"  {same}.n = xor i1 {same}, true")
-        L.append(f"  br i1 {same}.n, label %{slow}, label %{join}, !prof !0")  # (a subclass's instance: the call, out of the hot path's way)
-        em.label(slow)
-        c, r, fits = em.tmp("cls"), em.tmp("fslot"), em.tmp("fits")
-        L.append(f'  {c} = load i64, i64* @"tvm.cls.{cls.name}", !invariant.load !90')
-        L.append(f'  {r} = call i64 @"tvm.fslot"(i64 {v}, i64 {c})')
-        L.append(f"  {fits} = icmp ne i64 {r}, 0")
-        back = em.cur
-        L.append(f"  br label %{join}")
-        em.label(join)
-        good, bad = em.tmp("sgood"), em.tmp("sbad")
-        L.append(f"  {good} = phi i1 [ true, %{start} ], [ {fits}, %{back} ]")
-        L.append(f"  {bad} = xor i1 {good}, true")
-        em.fail_if(bad, i)
-        self.share(("shape", recv), good)
 
     def lookup(self, i: Instr, d: str, key: str, h: str) -> str:
         """The value of the field in dict d (borrowed; 0: missing). Inline
@@ -814,6 +722,8 @@ class FieldLowering:
         c, meth = ty.methods[i]
         recv = em.val(i.args[0])
         t, bad = arr.load(recv, arr.lay.type), em.tmp("bt")
+        from .slots import is_instance_of
+
         L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
         cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
         L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')

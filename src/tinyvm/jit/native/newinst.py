@@ -91,7 +91,7 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
 
     if getattr(cls, "open", True) or not _fits(flay):
         return None
-    from .fields import shape_for
+    from .slots import shape_for
 
     shape = shape_for(em, cls)
     if shape is not None:

@@ -415,7 +415,7 @@ def guard_args(em: Any, i: Instr, meth: Any, es: Any) -> None:
         inst, isi, cl, want, same, ok = em.tmp("cls"), em.tmp("isi"), em.tmp("oc"), em.tmp("want"), em.tmp("same"), em.tmp("argok")
         # (an object's class word is read only once it is known to be an Instance)
         tw = arr.load(w, arr.lay.type)
-        from .fields import is_instance_of
+        from .slots import is_instance_of
 
         L.append(f"  {isi} = or i1 {is_instance_of(em, tw, c)}, false")  # (an Instance or c's shape)
         lbl, join = em.tmp("argcls")[1:], em.tmp("argj")[1:]
