@@ -8,7 +8,7 @@ one load after one check of the object's type (jit/native/fields.py), and
 the object is one allocation.
 
 - **Shapes.** The Python type of a laid-out instance is its *shape*: a
-  subclass of `SlotInstance` with one slot per field, `_0`, `_1`, ... in the
+  subclass of `SlotInstance` with one slot per field, `_0`, `_1`, ... (zero-padded to one width: make_shape) in the
   order of the class's `template` (inherited fields first, heap/objects.py
   `Class`). A shape is made for a tuple of field names and shared by every
   class with those names in that order (V8's hidden classes, without
@@ -166,7 +166,11 @@ class FieldView(MutableMapping):
 
 def make_shape(names: tuple[str, ...]) -> type[SlotInstance]:
     """A new shape type for these field names (Heap.shape caches them)."""
-    attrs = tuple(f"_{i}" for i in range(len(names)))
+    # CPython sorts a type's __slots__ by name before it lays them out, so
+    # the names are zero-padded to one width: `_07` before `_10`, and slot i
+    # is the i-th in memory (SLOT_BASE + 8 * i), as native code assumes.
+    width = len(str(max(len(names) - 1, 0)))
+    attrs = tuple(f"_{i:0{width}d}" for i in range(len(names)))
     shape = type("SlotInstance", (SlotInstance,), {"__slots__": attrs})
     shape.NAMES = names
     shape.INDEX = {n: i for i, n in enumerate(names)}
@@ -178,7 +182,7 @@ def make_shape(names: tuple[str, ...]) -> type[SlotInstance]:
     return shape
 
 
-# Where slot `_0` of every shape is, in bytes from the object's start: after
+# Where the first slot of every shape is, in bytes from the object's start: after
 # the Instance part (header, `mark`, `cls`, `fields`). Slot i is at
 # SLOT_BASE + 8 * i. (jit/native/layout.py probes it on live objects.)
 SLOT_BASE = SlotInstance.__basicsize__
