@@ -295,7 +295,7 @@ def _probe_slots() -> tuple[SlotLayout | None, str]:
     plain = Instance(cls, {})  # type: ignore[arg-type]
     cls_off = _find(id(plain), Instance.__basicsize__, id(cls), 2 * WORD)
     fields_off = _find(id(plain), Instance.__basicsize__, id(plain.fields), 2 * WORD)
-    for n in (1, 2, 5, 9):
+    for n in (1, 2, 5, 9, 11, 12, 40):  # (past 10: CPython lays __slots__ out sorted by name)
         names = tuple(f"f{k}" for k in range(n))
         shape = make_shape(names)
         if shape.__basicsize__ != SLOT_BASE + WORD * n or shape.__dictoffset__ or shape.__weakrefoffset__:
