@@ -323,3 +323,24 @@ print s;
     want = cli(["run", str(f)])
     got = cli(["run", "--jit=native-eager", str(f)])
     assert want == got and want[1] == "2600\n", (want, got)
+
+
+def test_a_class_of_more_than_ten_fields_reads_each_slot() -> None:
+    # (CPython lays __slots__ out sorted by name: slot `_10` before `_2`
+    # unless the names sort as their indices; probe_slots checks 40 fields)
+    fields = "\n".join(f"  var f{k}: int = {k * 3}" for k in range(14))
+    src = f"""
+class W {{
+{fields}
+  fn total() -> int {{
+    var s = 0
+    for r in 0..3 {{ s += self.f0 + self.f2 * 10 + self.f9 * 100 + self.f10 * 1000 + self.f11 * 10000 + self.f13 * 100000 }}
+    self.f12 = s
+    return self.f12 + self.f1
+  }}
+}}
+let w = W()
+print(w.total(), w.f12, w.f10, w.f2)
+"""
+    want, _ = agree_log(src, "W.total")
+    assert want[1].split()[0] == str(3 * (0 + 60 + 2700 + 30000 + 330000 + 3900000) + 3)
