@@ -52,7 +52,8 @@ from .embed.convert import Converter, GuestObject, Pins
 from .embed.handles import Handle, HandleMethods
 from .embed.hostfn import AsyncRunner, HostFunction
 from .embed.namespace import Namespace
-from .heap.objects import Class, Instance, ModuleObject
+from .heap.layout import new_instance
+from .heap.objects import Class, ModuleObject
 from .lang.driver import Languages
 from .lang.loader import Loader
 from .lang.sources import file_policy, source_policy, vm_policy
@@ -504,7 +505,10 @@ class VM:
     def _host_error(self, exc: BaseException) -> Any:
         """The guest HostError for an exception a host function raised."""
         cls = self._host_error_cls
-        inst = self.machine.heap.alloc(Instance(cls, dict(cls.template)))
+        # (new_instance: laid out or not as the heap decides, heap/layout.py;
+        # `message` is in the template of every Error class, vm/machine.py,
+        # so the view's store never needs to add a field)
+        inst = self.machine.heap.alloc(new_instance(self.machine.heap, cls))
         inst.fields["message"] = str(exc) or type(exc).__name__
         self._host_errors[id(inst)] = (inst, exc)
         return inst

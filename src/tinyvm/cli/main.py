@@ -975,6 +975,16 @@ class _Cli:
         vm.machine.stderr = self.stderr  # (eprint's stream, runtime/library.py)
         if self.on_vm is not None:  # tvm record / replay: attach to the VM before it runs
             self.on_vm(vm)
+        if tier == "shapes":
+            # The native VM's data representation without native code:
+            # instances laid out in slots (heap/layout.py) and packed arrays
+            # (heap/packed.py) on the interpreter and the Python JIT. Set
+            # before the program runs, so every class of it decides on a
+            # laid-out heap (Class.layout is decided at its first instance).
+            from ..heap.packed import PACKED
+
+            vm.machine.heap.lays_out = True
+            vm.machine.heap.packs = PACKED
         if tier == "stepped":
             # Every instruction stepped, with line, call and return hooks (what
             # a debugger installs, docs/hooks.md): the run must not change.

@@ -62,6 +62,7 @@ from .objects import (
 from .objects import (
     Iterator as IterObj,
 )
+from .layout import SlotInstance
 from .packed import PackedArray
 from .weak import WeakMap, WeakRef, weak_edges
 
@@ -129,7 +130,7 @@ class HeapSnapshot:
 def describe(obj: Any) -> tuple[str, str, str]:
     """(V8 kind, guest type, name) of a heap object."""
     t = type(obj)
-    if t is Instance:
+    if t is Instance or t.__base__ is SlotInstance:  # (dict or laid out: one node, heap/layout.py)
         return "object", obj.cls.name, obj.cls.name
     if isinstance(obj, Function):
         return "closure", "function", obj.name or "(anonymous)"
@@ -176,6 +177,13 @@ def named_refs(obj: Any) -> list[tuple[str, Any, Any]]:
     t = type(obj)
     if t is Instance:
         out = [("property", k, v) for k, v in obj.fields.items()]
+        out.append(("internal", "class", obj.cls))
+        return out
+    if t.__base__ is SlotInstance:
+        # A laid-out instance (heap/layout.py): the same edges, in the same
+        # order as SlotInstance.refs (its slots, then the class), read from
+        # the slots at once (a snapshot walks every instance: no view).
+        out = [("property", k, v) for k, v in zip(t.NAMES, obj.values_list())]
         out.append(("internal", "class", obj.cls))
         return out
     if t is Record:

@@ -131,6 +131,7 @@ class _Gen:
         self.sites: list[tuple[int, str]] = []
         self.consts: list = []
         self.nlocals = code.nlocals
+        self.shapes: list = []  # (generate: the heap's shapes, for field access)
 
     # -- analysis --------------------------------------------------------------
 
@@ -796,6 +797,21 @@ class _Gen:
                 out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
             else:
                 out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
+            # Laid-out instances (heap/layout.py), after the dict's path: one
+            # test of the shape and one slot access, by name in the text, for
+            # each shape with the field that exists when this is compiled (a
+            # hot function's classes have made their instances by then); a
+            # shape made later takes the step, which has its own cache.
+            field = self.code.names[args[0]]
+            for shape in [t for t in self.shapes if field in t.INDEX][:_MAX_SHAPES]:
+                slot = f"{a[0]}.{shape.ATTRS[shape.INDEX[field]]}"
+                guard = f"type({a[0]}) is {self.const(shape)}"
+                if op == "get_field":
+                    out.append((f"{guard} and ({v} := {slot}) is not _UNINIT", "pass"))
+                elif op == "set_field_proven":
+                    out.append((guard, f"{slot} = {a[1]}" + _barrier(ins, a, 1)))
+                else:  # (the checks are the instance's class's: classes share shapes)
+                    out.append((f"{guard} and {a[0]}.cls.field_checks is None", f"{slot} = {a[1]}" + _barrier(ins, a, 1)))
             return out
         if op == "check_type":
             k = self.code.consts[args[0]]
@@ -947,6 +963,9 @@ class _Gen:
 # IR types whose values are scalars (never heap references): a store of one
 # needs no write barrier.
 _SCALAR_TYPES = (INT, FLOAT, BOOL)
+# The most shapes one field access is compiled for (codegen fast_paths): a
+# site sees one or two in practice; each extra one costs a test on a miss.
+_MAX_SHAPES = 4
 _SCALAR_CONSTS = (int, float, bool, str, type(None))
 
 
@@ -1055,7 +1074,10 @@ def _fast_paths_v11(ins: Instr, op: str, a: list, v: str, code: Any, int_fast: b
     return None
 
 
-def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False, metered: bool = False) -> Generated:
+def generate(fn: Function, code: Any, *, int_fast: bool, stress: bool = False, metered: bool = False, shapes: Any = ()) -> Generated:
     """The Python source of fn (raises NotCompilable); `metered`: the code
-    counts fuel (jit/fuel.py)."""
-    return _Gen(fn, code, int_fast=int_fast, stress=stress, metered=metered).run()
+    counts fuel (jit/fuel.py); `shapes`: the instance shapes of the VM's
+    heap so far (heap/layout.py; Heap.shapes.values()), for field access."""
+    g = _Gen(fn, code, int_fast=int_fast, stress=stress, metered=metered)
+    g.shapes = list(shapes)
+    return g.run()

@@ -186,6 +186,14 @@ class Jit:
             from .native.engine import _packed_type
 
             vm.heap.packs = PACKED if _packed_type() is not None else ""
+            # Instances laid out in slots (heap/layout.py) when machine code
+            # can read them: native/layout.py's probe_slots checked the
+            # slot offsets on live objects. (A build without the probe
+            # keeps dict instances: the representation native code knows.)
+            from .native import layout as native_layout
+
+            probe_slots = getattr(native_layout, "probe_slots", None)
+            vm.heap.lays_out = bool(probe_slots is not None and probe_slots())
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks
@@ -466,6 +474,7 @@ class Jit:
                 int_fast=bool(rules is not None and rules.int_fast),
                 stress=self.stress is not None,
                 metered=self.metered,
+                shapes=self.vm.heap.shapes.values(),  # (heap/layout.py: laid-out instances' types)
             )
         except NotCompilable as e:
             self._not_compiled(code, str(e))

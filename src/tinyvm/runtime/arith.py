@@ -186,7 +186,7 @@ def is_(a: Any, b: Any) -> bool:
         raise RtError("TypeError", f"right operand of 'is' must be a class, got {typeof(b)}")
     if b.interface:  # TinyLang 1.1: `v is Shape`, `v is Comparable`
         return implements(a, b.name)
-    return type(a) is Instance and a.cls.is_subclass_of(b)
+    return isinstance(a, Instance) and a.cls.is_subclass_of(b)  # (either layout: heap/layout.py)
 
 
 # The built-in interface the scalars implement (spec 13, Comparable).
@@ -196,7 +196,7 @@ _COMPARABLE_SCALARS = (int, float, str)
 def implements(v: Any, name: str) -> bool:
     """Does v implement the interface called name? An instance when its class
     (or an ancestor) declared it; an int, float or string for Comparable."""
-    if type(v) is Instance:
+    if isinstance(v, Instance):
         return name in v.cls.interfaces
     return name == "Comparable" and type(v) in _COMPARABLE_SCALARS
 

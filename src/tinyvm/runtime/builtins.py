@@ -56,6 +56,7 @@ from typing import Any, Callable
 from ..bytecode.code import PRIVATE_BUILTIN_PREFIX
 from ..heap.heap import FREED
 from ..heap.objects import INT_MAX, INT_MIN, Array, Instance, Map, Native, Range, Record
+from ..heap.layout import SlotInstance
 from ..heap.packed import PackedArray
 from .enums import is_enum_value
 from .errors import STREAM_ERRORS, HostIOError, RtError, host_reason
@@ -509,7 +510,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
             return "record"
         if t is Tuple:
             return "tuple"
-        if t is Instance:
+        if t is Instance or t.__base__ is SlotInstance:  # (a laid-out instance: heap/layout.py)
             if is_enum_value(v):  # printed as `Color.Red` (runtime/enums.py)
                 return "leaf"
             return "strinst" if "str" in v.cls.methods else "instance"
@@ -526,7 +527,7 @@ def make_builtins(vm: Any) -> dict[str, Any]:
         t = type(v)
         if t is Record:
             pairs = list(v.fields.items())
-        elif t is Instance:
+        elif t is Instance or t.__base__ is SlotInstance:
             names, values = _instance_fields(v)
             pairs = list(zip(names, values))
         else:

@@ -21,13 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..bytecode.code import CLASS_ENUM
+from ..heap.layout import SlotInstance
 from ..heap.objects import UNINIT, Class, Instance
 from .errors import RtError
 
 
 def is_enum_value(v: Any) -> bool:
     """True when v is a value of an enum (an instance of a CLASS_ENUM class)."""
-    if type(v) is not Instance:
+    if not isinstance(v, Instance):  # (dict or laid out: heap/layout.py)
         return False
     info = v.cls.info
     return info is not None and bool(info.flags & CLASS_ENUM)
@@ -39,12 +40,20 @@ def is_enum_class(c: Any) -> bool:
 
 def enum_label(v: Instance) -> str:
     """`Color.Red`: how an enum value prints, everywhere."""
-    return f"{v.cls.name}.{v.fields.get('name')}"
+    return f"{v.cls.name}.{_member_name(v)}"
 
 
 def enum_name(v: Instance) -> str:
     """The member's name (`Red`): what the value is in Python."""
-    return str(v.fields.get("name"))
+    return str(_member_name(v))
+
+
+def _member_name(v: Instance) -> Any:
+    # (printing a laid-out enum value reads its slot, heap/layout.py: no
+    # FieldView made per label; a value always has the field)
+    if type(v).__base__ is SlotInstance:
+        return v.get("name", None)
+    return v.fields.get("name")
 
 
 def find_static(cls: Class, name: str) -> Any:

@@ -153,7 +153,9 @@ def lox_rules(vm: Any) -> Rules:
     call_slow = vm.call_slow
 
     def get_field(obj: Any, name: str) -> Any:
-        if type(obj) is not Instance:
+        # (isinstance: a TinyLang instance met by Lox rules may be laid out,
+        # heap/layout.py; a Lox class's are open, so always dicts)
+        if not isinstance(obj, Instance):
             raise RtError("TypeError", "Only instances have properties.")
         v = obj.fields.get(name, UNINIT)
         if v is not UNINIT:
@@ -164,7 +166,7 @@ def lox_rules(vm: Any) -> Rules:
         return alloc(BoundMethod(obj, meth))
 
     def set_field(obj: Any, name: str, value: Any) -> None:
-        if type(obj) is not Instance:
+        if not isinstance(obj, Instance):
             raise RtError("TypeError", "Only instances have fields.")
         # An open instance takes any field; a TinyLang one only its own (typed
         # fields checked), as TinyLang's SET_FIELD does.
@@ -176,7 +178,7 @@ def lox_rules(vm: Any) -> Rules:
         vm.set_field(obj, name, value)
 
     def call_method_slow(fb: Any, recv: Any, name: str, n: int, ret: Any) -> Any:
-        if type(recv) is not Instance:
+        if not isinstance(recv, Instance):
             if type(recv) in WEAK_TYPES:  # WeakRef / WeakMap natives' objects: their methods
                 return vm.call_method_slow(fb, recv, name, n, ret)
             raise RtError("TypeError", "Only instances have methods.")

@@ -63,6 +63,7 @@ from ..heap.objects import (
     map_key,
     unmap_key,
 )
+from ..heap.layout import SlotInstance
 from ..heap.packed import PackedArray
 from ..bytecode.opcodes import PRINT_CLOX, PRINT_STR
 from .errors import RtError
@@ -115,7 +116,8 @@ _SCALAR_TYPE_NAMES: dict[type, str] = {
 
 def kind_of_type(t: type) -> str | None:
     """typeof() of every value of Python type t, when the type alone decides it
-    (not for Instance, whose typeof is its class name)."""
+    (not for Instance or a shape, heap/layout.py, whose typeof is the class
+    name: for both it answers their `type_name`, "instance")."""
     return _SCALAR_TYPE_NAMES.get(t) or getattr(t, "type_name", None)
 
 
@@ -131,7 +133,7 @@ def typeof(v: Any) -> str:
     name = _SCALAR_TYPE_NAMES.get(t)
     if name is not None:
         return name
-    if t is Instance:
+    if t is Instance or t.__base__ is SlotInstance:  # (a laid-out instance: heap/layout.py)
         return v.cls.name
     name = getattr(t, "type_name", None)
     return name if name is not None else t.__name__
@@ -278,6 +280,8 @@ _LEAF: dict[type, Callable[[Any], str]] = {
     PackedArray: _packed_repr,  # (a leaf: scalars only)
 }
 
+# (A laid-out instance's type is a shape, not Instance: heap/layout.py.
+# Sites test `t.__base__ is SlotInstance` after the common cases.)
 _CONTAINERS = (Array, Map, Record, Instance, Tuple)
 
 
@@ -285,7 +289,7 @@ def _key_repr(k: Any) -> str:
     """A map key in printed form: a scalar, an enum value, or a tuple of keys (check_key)."""
     if type(k) is Tuple:
         return _tuple_text([_key_repr(x) for x in k.items])
-    if type(k) is Instance:
+    if isinstance(k, Instance):  # (an enum value, dict or laid out)
         return enum_label(k)
     return _LEAF[type(k)](k)
 
@@ -297,7 +301,7 @@ def _tuple_text(parts: list[str]) -> str:
 
 def has_guest_str(v: Any) -> bool:
     """True when v is an instance whose class defines a `str` method."""
-    return type(v) is Instance and "str" in v.cls.methods
+    return isinstance(v, Instance) and "str" in v.cls.methods
 
 
 # ---------------------------------------------------------------------------
@@ -335,6 +339,11 @@ def _other_repr(v: Any) -> str:
 def _instance_fields(x: Instance) -> tuple[list[str], list[Any]]:
     """Field names and values of an instance in its class's template order
     (inherited fields first); fields missing from the template come last."""
+    t = type(x)
+    if t.__base__ is SlotInstance:
+        # A shape's slots are the template's fields in its order, and a
+        # closed class's instance has no others (heap/layout.py): no view.
+        return list(t.NAMES), x.values_list()
     fields = x.fields
     names = [n for n in x.cls.template if n in fields]
     if len(names) != len(fields):
@@ -354,7 +363,9 @@ def _render(root: Any) -> str:
     or string can be mistaken for a marker.
     """
     t = type(root)
-    if t not in _CONTAINERS:
+    if t.__base__ is SlotInstance:
+        t = Instance  # (a laid-out instance prints as the dict one: below, `else`)
+    elif t not in _CONTAINERS:
         return _other_repr(root)
     if t is Instance and is_enum_value(root):  # (a leaf: issue 18, runtime/enums.py)
         return enum_label(root)
@@ -427,10 +438,10 @@ def _render(root: Any) -> str:
             f = leaf.get(te)
             if f is not None:
                 seg.append(f(e))
-            elif te is Instance and is_enum_value(e):
+            elif (te is Instance or te.__base__ is SlotInstance) and is_enum_value(e):
                 seg.append(enum_label(e))
-            elif te is Array or te is Map or te is Record or te is Instance or te is Tuple:
-                if te is Instance and "str" in e.cls.methods:
+            elif te is Array or te is Map or te is Record or te is Instance or te is Tuple or te.__base__ is SlotInstance:
+                if (te is Instance or te.__base__ is SlotInstance) and "str" in e.cls.methods:
                     raise NeedsGuest(e)
                 seg.append(e)
                 nested = True
@@ -478,7 +489,7 @@ def to_str_clox(v: Any) -> str:
         return "nil"
     if t is bool:
         return "true" if v else "false"
-    if t is Instance:
+    if t is Instance or t.__base__ is SlotInstance:
         return v.cls.name + " instance"
     if t is BoundMethod:
         v = v.method
@@ -654,6 +665,6 @@ def check_key(k: Any) -> Any:
         for x in k.items:
             check_key(x)
         return map_key(k)
-    if t is Instance and is_enum_value(k):  # (unique values: keys by identity)
+    if isinstance(k, Instance) and is_enum_value(k):  # (unique values: keys by identity; either layout)
         return k
     raise RtError("TypeError", f"invalid map key type: {typeof(k)}")

@@ -133,7 +133,8 @@ def make_lox_gc(vm: Any) -> Any:
     methods, `gc.collect()`, `gc.stats()` (an instance with the report's
     numbers as fields, plus `mode`) and `gc.mode()`; the same functions as
     TinyLang's module, each taking the object as its receiver."""
-    from ..heap.objects import Class, Instance
+    from ..heap.layout import new_instance
+    from ..heap.objects import Class
 
     exports = make_gc_module(vm)
     alloc = vm.heap.alloc
@@ -157,8 +158,13 @@ def make_lox_gc(vm: Any) -> Any:
         # long as the report does (a class held by this closure alone would
         # be no root's, and collected).
         cls = alloc(Class("GCStats", None, None))
+        # Open (a Lox object: fields come and go), so new_instance gives it a
+        # dict (heap/layout.py: open classes are never laid out), filled here;
+        # the accounting is Instance.size's for these fields, as before.
         cls.open = True
-        return alloc(Instance(cls, fields))
+        inst = new_instance(vm.heap, cls)
+        inst.fields.update(fields)
+        return alloc(inst)
 
     def lox_mode(_self: Any, *args: Any) -> Any:
         return mode_fn(*args)
@@ -170,4 +176,11 @@ def make_lox_gc(vm: Any) -> Any:
         ("mode", alloc(Native("mode", lox_mode, -1))),
     ):
         cls.methods[name] = cls.own_methods[name] = native
-    return alloc(Instance(cls, {}))
+    # A special object: a namespace of natives with no fields, made once when
+    # the Lox globals are set up. It keeps a dict ON PURPOSE (layout False):
+    # what it is must not depend on whether the heap lays out instances yet
+    # (Heap.lays_out is set when the native tier attaches, maybe later), and
+    # nothing reads its fields in a hot path. A field write still fails as
+    # on any closed instance ("gc has no field 'x'"), size is the same.
+    cls.layout = False
+    return alloc(new_instance(vm.heap, cls))

@@ -41,6 +41,7 @@ from ..heap.objects import (
     unmap_key,
 )
 
+from ..heap.layout import SlotInstance
 from ..heap.packed import PackedArray
 from ..runtime.values import array_head, array_length
 
@@ -226,6 +227,8 @@ def _slots(obj: HeapObject, text: Any) -> dict[str, str]:
         return out
     if t is Instance or t is Record:
         return {k: text(v) for k, v in list(obj.fields.items())[:MAX_SLOTS]}
+    if t.__base__ is SlotInstance:  # a laid-out instance (heap/layout.py): the same slots, no view
+        return {k: text(v) for k, v in list(zip(t.NAMES, obj.values_list()))[:MAX_SLOTS]}
     if t is Cell:
         return {"value": text(obj.value)}
     if t is ModuleObject:
@@ -246,7 +249,7 @@ def _summary(obj: HeapObject, text: Any) -> str:
         return f"map{{{len(obj.items)}}}"
     if t is Tuple:
         return f"tuple({len(obj.items)}) ({', '.join(text(v) for v in obj.items[:5])}{', ...' if len(obj.items) > 5 else ''})"
-    if t is Instance:
+    if t is Instance or t.__base__ is SlotInstance:
         inner = ", ".join(f"{k}: {text(v)}" for k, v in list(obj.fields.items())[:4])
         return f"{obj.cls.name} {{{inner}}}"
     if t is Record:

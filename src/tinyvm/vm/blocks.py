@@ -26,6 +26,10 @@ heap's write barrier (`if x.mark == heap.watch: heap.barrier(x, v)`; docs/gc.md,
 "Write barriers"), except when the value stored is a scalar constant; their
 slow paths are the VM's, which barrier themselves.
 
+Laid-out instances (heap/layout.py) take their own inline path after the
+dict instance's, unchanged: a test of the shape the site saw last and one
+slot access (`_SlotSite`).
+
 Type checks (vm/typecheck.py): SET_FIELD stays inline only for instances of
 classes without typed fields, and otherwise calls the VM's `set_field`, which
 runs the field's check; SET_FIELD_PROVEN stays inline for every instance;
@@ -50,9 +54,11 @@ from types import FunctionType
 from typing import Any, Callable
 
 from ..bytecode import opcodes as O
+from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN, ClassInfo, Code
 from ..runtime.errors import RtError, undefined_global
 from .typecheck import inline_test
 from ..heap.objects import Tuple
+from ..heap.layout import SlotInstance
 from ..runtime import tuples
 from .ops_tlexpr import float_power, power
 from ..runtime.values import typeof
@@ -112,6 +118,7 @@ class _Gen:
         self.ntemp = 0
         self.popped = 0  # values taken from the frame's real stack
         self.consts: dict[str, Any] = {}  # parameter name -> constant operand value
+        self.sites: list[_SlotSite] = []  # field sites' caches of laid-out instances
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -265,6 +272,10 @@ def compile_block(decoder: Any, code: Any, ops: list, instrs: list, start: int, 
     last = len(covered) - (tail is not None) - (end is not None)
     positions = {pc: n for n, (pc, _, _) in enumerate(covered[:last])}
     fn = factory(decoder.vm.heap.alloc, decoder.vm.heap, *g.args)
+    if g.sites:
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        for site in g.sites:
+            site.bind(cells)
     if metered and len(covered) > 1:
         fn = bind_fuel(fn, decoder.vm.limits.meter)
     return fn, len(covered), positions
@@ -280,6 +291,83 @@ def bind_fuel(fn: Callable, cell: Any) -> Callable:
     cells = tuple(cell if name == "fuel" else c for name, c in zip(code.co_freevars, fn.__closure__ or ()))
     return FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, cells)
 
+
+
+class _SlotSite:
+    """The cache of one fused field access for laid-out instances
+    (heap/layout.py): two parameters of the block, `s` (the last shape seen
+    with the field; None at first) and `a` (its slot's name), read by the
+    generated code as free variables, and `m`, the access's slow path,
+    called on a miss, which refills them.
+
+    The slot is named in the text (`x._2`, an attribute load: half the cost
+    of the dict probe; `getattr(x, a)` costs about the probe) when the
+    module's own classes say where the field is: `_slot_guess`. The cache
+    then only takes shapes with the field at that slot, others take the
+    slow path. Without a guess the text reads `getattr(x, a)` and takes any
+    shape. Either way the text does not depend on the shape, so blocks
+    stay shared by source (`_cache`); the cache is per VM, as each VM's
+    closure has its own cells. A site that sees several shapes in turn
+    refills on each change: correct, slower."""
+
+    __slots__ = ("s", "a", "m", "slow", "cs", "ca", "index")
+
+    def __init__(self, g: _Gen, slow: Callable, field: str, decoder: Any) -> None:
+        self.s = g.param(None)
+        self.a = g.param("")
+        self.m = g.param(self.miss)
+        self.slow = slow
+        self.cs: Any = None
+        self.ca: Any = None
+        self.index = _slot_guess(decoder, field)
+        g.sites.append(self)
+
+    def read(self, x: str) -> str:
+        return f"getattr({x}, {self.a})" if self.index is None else f"{x}._{self.index}"
+
+    def write(self, x: str, v: str) -> str:
+        return f"setattr({x}, {self.a}, {v})" if self.index is None else f"{x}._{self.index} = {v}"
+
+    def bind(self, cells: dict) -> None:
+        self.cs, self.ca = cells[self.s], cells.get(self.a)
+
+    def miss(self, x: Any, name: str, *value: Any) -> Any:
+        t = type(x)
+        if t.__base__ is SlotInstance and self.cs is not None:
+            i = t.INDEX.get(name)
+            if i is not None and (self.index is None or i == self.index):
+                self.cs.cell_contents = t
+                if self.ca is not None:
+                    self.ca.cell_contents = t.ATTRS[i]
+        return self.slow(x, name, *value)
+
+
+def _slot_guess(decoder: Any, field: str) -> int | None:
+    """The slot of `field` in the shapes of the decoded module's classes,
+    when its root classes (no `extends`: their own fields are the whole
+    template, in order) that declare it agree on one position; else None.
+    A guess only: the site's cache admits a shape only where it holds."""
+    guesses = getattr(decoder, "_slot_guesses", None)
+    if guesses is None:
+        positions: dict[str, set[int]] = {}
+        code = getattr(decoder.module.code, "init", None)  # (a ModuleCode's top-level Code)
+        stack = [code] if code is not None else []
+        seen: set[int] = set()
+        while stack:
+            c = stack.pop()
+            if id(c) in seen:
+                continue
+            seen.add(id(c))
+            for k in getattr(c, "consts", ()):
+                if isinstance(k, ClassInfo):
+                    if not k.flags & (CLASS_EXTENDS | CLASS_OPEN):
+                        for i, n in enumerate(dict.fromkeys(k.fields)):
+                            positions.setdefault(n, set()).add(i)
+                elif isinstance(k, Code):
+                    stack.append(k)
+        guesses = {n: next(iter(p)) for n, p in positions.items() if len(p) == 1}
+        decoder._slot_guesses = guesses
+    return guesses.get(field)
 
 
 def _emit_barrier(g: _Gen, x: str, v: str) -> None:
@@ -367,9 +455,11 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             r = g.temp()
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
-            get = g.param(rules.get_field)
-            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if type({x}) is Instance else UNINIT")
-            g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {get}({x}, {name})")
+            # A laid-out instance (heap/layout.py): the slot this site saw
+            # last (_SlotSite), after the dict's path, which is unchanged.
+            site = _SlotSite(g, rules.get_field, code.names[args[0]], decoder)
+            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if ({r} := type({x})) is Instance else {site.read(x)} if {r} is {site.s} else UNINIT")
+            g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {site.m}({x}, {name})")
             g.stack.append(r)
         elif opc == O.SET_FIELD or opc == O.SET_FIELD_PROVEN:
             # Inline for an instance of a class without typed fields (or when
@@ -380,15 +470,30 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
             # An open instance (Lox) takes a new field inline too.
+            # A laid-out instance: the slot this site saw last, on the same
+            # condition (no field checks of its class, for SET_FIELD).
+            # An instance of either kind the inline paths leave (a typed
+            # field's check, a missing field) goes to the VM's path at once;
+            # anything else through the site's miss, which learns shapes.
+            tt = g.temp()
             if opc == O.SET_FIELD:
                 put = g.param(rules.set_field)
-                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
+                site = _SlotSite(g, rules.set_field, code.names[args[0]], decoder)
+                g.emit(f"if ({tt} := type({x})) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
+                g.emit(f"    {x}.fields[{name}] = {v}")
+                _emit_barrier(g, x, v)
+                g.emit(f"elif {tt} is {site.s} and {x}.cls.field_checks is None:")
             else:
                 put = g.param(rules.set_field_proven)
-                g.emit(f"if type({x}) is Instance and ({name} in {x}.fields or {x}.cls.open):")
-            g.emit(f"    {x}.fields[{name}] = {v}")
+                site = _SlotSite(g, rules.set_field_proven, code.names[args[0]], decoder)
+                g.emit(f"if ({tt} := type({x})) is Instance and ({name} in {x}.fields or {x}.cls.open):")
+                g.emit(f"    {x}.fields[{name}] = {v}")
+                _emit_barrier(g, x, v)
+                g.emit(f"elif {tt} is {site.s}:")
+            g.emit(f"    {site.write(x, v)}")
             _emit_barrier(g, x, v)
-            g.emit(f"else: fb.epc = {pcp}; {put}({x}, {name}, {v})")
+            g.emit(f"elif {tt} is Instance or {tt} is {site.s}: fb.epc = {pcp}; {put}({x}, {name}, {v})")
+            g.emit(f"else: fb.epc = {pcp}; {site.m}({x}, {name}, {v})")
         elif opc == O.CHECK_TYPE:
             x = g.pop()
             r = g.temp()

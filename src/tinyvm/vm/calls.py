@@ -34,6 +34,7 @@ from ..runtime.values import NeedsGuest, kind_of_type, to_str, typeof
 from ..sched.concurrency import BlockingNative
 from ..sched.fiber import Fiber
 from ..sched.generators import FINISHED, Gen
+from ..heap.layout import SlotInstance, new_instance_fast
 from .blocks import BLOCK_PC
 
 # op_info's answer for an op with no place in the code (a continuation such as
@@ -105,7 +106,7 @@ class Calls:
         at, or raises GuestException when no guest frame catches it."""
         frames = self.trace_frames(fb, op)
         trace = trace_lines(frames)
-        if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
+        if isinstance(value, Instance) and value.cls.is_subclass_of(self.error_classes["Error"]):
             if not value.fields.get("stack"):
                 value.fields["stack"] = "\n".join(trace)
         code, pc = self.where(fb, op)
@@ -138,7 +139,7 @@ class Calls:
     def uncaught(self, value: Any, trace: list[str], frames: list[TraceFrame] | None = None) -> GuestException:
         # `frames` are those of the last unwinding (for a rethrown error, where
         # it was rethrown); `trace` prefers the error's recorded `stack`.
-        if type(value) is Instance and value.cls.is_subclass_of(self.error_classes["Error"]):
+        if isinstance(value, Instance) and value.cls.is_subclass_of(self.error_classes["Error"]):
             stack = value.fields.get("stack") or ""
             lines = stack.split("\n") if stack else trace
             return GuestException(value, value.cls.name, to_str_safe(value.fields.get("message", "")), lines, frames)
@@ -244,7 +245,7 @@ class Calls:
         """`Cls(args)`: a new instance from the class template, then its `$fields`
         methods (root class first) and `init`, each as a guest frame."""
         L = fb.L
-        inst = self.heap.alloc(Instance(cls, dict(cls.template)))
+        inst = self.heap.alloc(new_instance_fast(self.heap, cls))  # (heap/layout.py: new_instance, by the shape's maker)
         args = L[len(L) - n :]
         del L[len(L) - n - 1 :]
         init = cls.init
@@ -281,7 +282,7 @@ class Calls:
     def call_method_slow(self, fb: Fiber, recv: Any, name: str, n: int, ret: Any) -> Any:
         L = fb.L
         t = type(recv)
-        if t is Instance:
+        if t is Instance or t.__base__ is SlotInstance:  # (a shape's `fields` is a view: heap/layout.py)
             meth = recv.cls.methods.get(name)
             if meth is not None:
                 L.insert(len(L) - n - 1, meth)
@@ -336,7 +337,7 @@ class Calls:
         type t (not Instance, Record or module, whose members vary), when it is
         a plain host call: not blocking, not written in the prelude. Call sites
         cache it per receiver type (vm/predecode.py)."""
-        if t is Instance or t is Record or t is ModuleObject:
+        if t is Instance or t is Record or t is ModuleObject or t.__base__ is SlotInstance:
             return None
         kind = kind_of_type(t)
         if kind is None or name in self.blocking_methods.get(kind, ()) or self.prelude_method(kind, name, n):

@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import Code, ModuleCode
 from ..heap.heap import Heap
+from ..heap.layout import new_instance
 from ..heap.tuning import check_mode, tuning_from
 from ..heap.objects import AsyncFunction, Class, Function, Instance, ModuleObject, Native
 from ..runtime.dialects import DEFAULT_MAX_DEPTH, LOX, Rules, make_rules
@@ -654,7 +655,7 @@ class Machine(Calls, ObjectOps, Modules):
         for f in self._lost:
             # Cancelled fibers (at the end of the program, say) failed on purpose.
             err = f.result  # (the error, as it failed)
-            if not f.observed and type(err) is Instance and not (f.cancelled and err.cls.name == "Cancelled"):
+            if not f.observed and isinstance(err, Instance) and not (f.cancelled and err.cls.name == "Cancelled"):
                 msg = to_str_safe(err.fields.get("message", ""))
                 self.warnings.append(f"warning: {self.sched.describe(f)} failed and was never awaited: {err.cls.name}: {msg}")
         self._lost = []
@@ -727,7 +728,7 @@ class Machine(Calls, ObjectOps, Modules):
     def make_error(self, cls_name: str, message: str) -> Instance:
         cls = self.error_classes.get(cls_name) or self.error_classes["Error"]
         # (admit: an error must be made even at the memory limit, MemoryError first.)
-        inst = self.heap.admit(Instance(cls, dict(cls.template)))
+        inst = self.heap.admit(new_instance(self.heap, cls))
         inst.fields["message"] = message
         return inst
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, Tuple, unmap_key
+from ..heap.layout import SlotInstance
 from ..heap.packed import PackedArray
 from ..runtime.enums import get_static
 from ..runtime.errors import RtError
@@ -65,6 +66,14 @@ class ObjectOps:
             if v is UNINIT:
                 raise RtError("TypeError", f"record has no field '{name}'")
             return v
+        if t.__base__ is SlotInstance:  # a laid-out instance (heap/layout.py): as the dict's
+            v = obj.get(name)
+            if v is not UNINIT:
+                return v
+            meth = obj.cls.methods.get(name)
+            if meth is not None:
+                return self.heap.alloc(BoundMethod(obj, meth))
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'", "no_field", {"cls": obj.cls.name, "name": name})
         if t is ModuleObject:
             return self.module_get(obj, name)
         if t is Tuple:
@@ -100,6 +109,23 @@ class ObjectOps:
                     heap.barrier(obj, value)
                 return
             raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+        if t.__base__ is SlotInstance:
+            # A laid-out instance: its class is closed (never open), so a
+            # field it lacks is an error, as for a closed dict instance. The
+            # check is the class's (two classes may share a shape, not checks).
+            i = t.INDEX.get(name)
+            if i is None:
+                raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
+            checks = obj.cls.field_checks
+            if checks is not None:
+                check = checks.get(name)
+                if check is not None:
+                    value = check(value)
+            t.DESCS[i].__set__(obj, value)
+            heap = self.heap
+            if obj.mark == heap.watch:
+                heap.barrier(obj, value)
+            return
         self.set_field_proven(obj, name, value)
 
     def set_field_proven(self, obj: Any, name: str, value: Any) -> None:
@@ -121,6 +147,13 @@ class ObjectOps:
                     heap.barrier(obj, value)
                 return
             raise RtError("TypeError", f"record has no field '{name}'")
+        if t.__base__ is SlotInstance:  # (closed: no new fields)
+            if obj.put(name, value):
+                heap = self.heap
+                if obj.mark == heap.watch:
+                    heap.barrier(obj, value)
+                return
+            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'")
         if t is Tuple:
             raise RtError("TypeError", tuples.IMMUTABLE)
         raise RtError("TypeError", f"cannot set field '{name}' on {typeof(obj)}")

@@ -9,6 +9,8 @@ machine's call paths (vm/calls.py), which know every callable kind.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..bytecode import opcodes as O
 from ..bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, Code
 from ..heap.objects import (
@@ -20,6 +22,7 @@ from ..heap.objects import (
     Instance,
     Native,
 )
+from ..heap.layout import SlotInstance
 from ..runtime.errors import RtError, Throw, stack_overflow
 from ..runtime.values import NeedsGuest, typeof
 from ..sched.fiber import DONE, Fiber
@@ -163,12 +166,14 @@ def b_call_method(d, code, ops, pc, args, k):
     native_method = vm.native_method
     fallback = vm._method_fallback
     natives: dict = {}  # receiver type -> its plain native for this call, or None
+    shape: Any = None  # the last laid-out instance type seen (heap/layout.py)
 
     def f(fb):
+        nonlocal shape
         L = fb.L
         recv = L[m]
         t = type(recv)
-        if t is not Instance:
+        if t is not Instance and t is not shape:
             try:
                 meth = natives[t]
             except KeyError:
@@ -183,24 +188,26 @@ def b_call_method(d, code, ops, pc, args, k):
                 del L[m:]
                 L.append(result)
                 return ops[k]
-        else:
-            meth = recv.cls.methods.get(name)
-            if type(meth) is Function and meth.arity == n + 1:
-                frames = fb.frames
-                if len(frames) >= limit:
-                    raise stack_overflow()
-                new = L[m:]
-                new.insert(0, meth)
-                checks = meth.checks
-                if checks is not None and checks.sig is not want:  # as in CALL
-                    for i, check in checks.items:
-                        new[i] = check(new[i])
-                del L[m:]
-                if meth.nlocals > n + 2:
-                    new += meth.code_pad
-                frames.append((L, ops[k]))
-                fb.L = new
-                return meth.entry
+            if t.__base__ is not SlotInstance:
+                return method_slow(fb, recv, name, n, ops[k])
+            shape = t  # (a laid-out instance: the instance path, next time at once)
+        meth = recv.cls.methods.get(name)
+        if type(meth) is Function and meth.arity == n + 1:
+            frames = fb.frames
+            if len(frames) >= limit:
+                raise stack_overflow()
+            new = L[m:]
+            new.insert(0, meth)
+            checks = meth.checks
+            if checks is not None and checks.sig is not want:  # as in CALL
+                for i, check in checks.items:
+                    new[i] = check(new[i])
+            del L[m:]
+            if meth.nlocals > n + 2:
+                new += meth.code_pad
+            frames.append((L, ops[k]))
+            fb.L = new
+            return meth.entry
         return method_slow(fb, recv, name, n, ops[k])
 
     if (name == "send" and n == 1) or (name == "recv" and n == 0):
@@ -222,7 +229,8 @@ def _call_method_fields_first(d, code, ops, pc, args, k):
     def f(fb):
         L = fb.L
         recv = L[m]
-        if type(recv) is Instance and name not in recv.fields:
+        t = type(recv)
+        if (t is Instance and name not in recv.fields) or (t.__base__ is SlotInstance and name not in t.INDEX):
             meth = recv.cls.methods.get(name)
             if type(meth) is Function and meth.arity == n + 1 and meth.checks is None:
                 frames = fb.frames

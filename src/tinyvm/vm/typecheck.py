@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from ..bytecode.code import FLAG_METHOD
 from ..heap.objects import MISSING, Array, BoundMethod, Class, Function, Instance, Map, Native, Record, Tuple
+from ..heap.layout import SlotInstance
 from ..heap.packed import PackedArray
 from ..bytecode.types import (
     ANY,
@@ -172,7 +173,8 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
         name = core.name
 
         def check_instance(v: Any) -> Any:
-            if type(v) is Instance:
+            t = type(v)
+            if t is Instance or t.__base__ is SlotInstance:  # (dict or laid out: heap/layout.py)
                 cls = v.cls
                 # (an interface's name: the class or an ancestor implements it)
                 if cls.name == name or name in cls.interfaces or _has_class_named(cls.parent, name):
@@ -190,7 +192,7 @@ def compile_type(t: Type, type_text: str, place: str) -> Checker:
         want = _GENERIC_TYPE_NAMES.get(core.name, core.name.lower())
 
         def check_generic(v: Any) -> Any:
-            if getattr(type(v), "type_name", None) == want and type(v) is not Instance:
+            if getattr(type(v), "type_name", None) == want and not isinstance(v, Instance):
                 return v
             if v is None and nil_ok:
                 return v

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...heap.objects import Instance
+from ...heap.layout import new_instance
 from ...ir.nodes import FrameState, Instr
 from ...runtime.memory import ELEMENT
 from . import calls
@@ -308,9 +308,10 @@ def _construct(em: Any, i: Instr) -> None:
         if c is None:
             continue
         x = em.val(v)
-        t, w, bad = arr.load(x, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        from .slots import is_instance_of
+
+        t, bad = arr.load(x, arr.lay.type), em.tmp("bt")
+        L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
         cl, other, either = arr.load(x, lay.instance_cls), em.tmp("oc"), em.tmp("bad")
         L.append(f"  {other} = icmp ne i64 {cl}, {_class_addr(em, c)}")
         L.append(f"  {either} = or i1 {bad}, {other}")
@@ -486,11 +487,11 @@ class InstanceMaker:
         bytes. The bridge's leave/enter inline: what native code charged is
         settled first, the budget handed back after."""
         try:
-            size = self.sizes.get(cls)
-            if size is None:
-                size = self.sizes[cls] = Instance(cls, dict(cls.template)).size()
             bridge = self.bridge
             heap = bridge.vm.heap
+            size = self.sizes.get(cls)
+            if size is None:
+                size = self.sizes[cls] = new_instance(heap, cls).size()  # (a shape's SIZE is Instance.size's formula)
             ctx = self.ctx
             used = bridge.given - ctx[5]
             if used:
@@ -498,7 +499,7 @@ class InstanceMaker:
             bridge.given = ctx[5]
             if heap.stress or heap.bytes + size > heap.next_gc:
                 return cls  # (the interpreter allocates it: a collection, the limit)
-            inst = heap.alloc(Instance(cls, dict(cls.template)))
+            inst = heap.alloc(new_instance(heap, cls))  # (laid out when the heap and class allow: heap/layout.py)
             ctx[5] = bridge.given = heap.next_gc - heap.bytes  # (not negative: checked before the alloc)
             return inst
         except BaseException:  # noqa: BLE001 (never unwinds through machine code: refused, the interpreter redoes it)

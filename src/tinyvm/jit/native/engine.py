@@ -140,13 +140,16 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
     return ty
 
 
-def _packed_type() -> type | None:
+def packed_type() -> type | None:
     """PackedArray when native code reads packed arrays (layout.probe_packed),
     else None: then an array parameter takes lists only, a PackedArray
     goes to the interpreter."""
     from .layout import probe_packed
 
     return PackedArray if probe_packed()[0] is not None else None
+
+
+_packed_type = packed_type  # (the old name: jit/tier.py imports it; remove once it uses packed_type)
 
 
 def _heap_allowed(ty: Typed) -> None:
@@ -464,7 +467,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G))
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G, self.vm.heap))
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -619,7 +622,7 @@ class NativeTier:
         tier = self
         name = code.name
         kinds = [(k + 1, p) for k, p in enumerate(params)]
-        packed_t = _packed_type()
+        packed_t = packed_type()
         lim = self.vm.limits
         metered = self.metered
         mcell = lim.meter
@@ -739,7 +742,7 @@ class NativeTier:
         mcell = lim.meter
         reserve = self.vm.chunk * MAX_WEIGHT
         kinds = list(enumerate(words))
-        packed_t = _packed_type()
+        packed_t = packed_type()
         calls_out = comp.calls_out
         allocs = comp.allocs
         bridge = self.bridge

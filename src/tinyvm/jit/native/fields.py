@@ -60,6 +60,14 @@ reference) have nothing to do for a scalar store, so none is called there. Insta
 their size (their field count does not change), so the heap's accounting
 is untouched too.
 
+Laid-out instances (heap/layout.py "shapes", `heap.lays_out`): when the
+receiver's declared class is laid out, `slot_access` replaces all of the
+above with a check of the receiver's type against the class's shape (once
+per receiver; a subclass's shape by one call of fieldslow's `tvm.fslot`)
+and one load of the slot; stores go through the same code as a dict
+entry's, the slot's address less 8 standing for the entry and "0" for the
+dict (docs/native.md, "Instances: the data representation (shapes)").
+
 The field's machine type comes from its declared type: a record type says
 it (`{x: int}`), a class is looked up by name among the VM's globals (the
 class object, its `info.field_types` and its parents'). Nothing depends
@@ -76,7 +84,7 @@ from typing import Any
 
 from ...ir.nodes import Instr
 from . import charges, invariant, objects
-from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_builtin
+from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_builtin, shape_index
 
 
 PRELUDE = """@"tvm.ty.Instance" = global i64 0
@@ -98,6 +106,7 @@ _KEY = re.compile(r'@"tvm\.fk\.([A-Za-z_][A-Za-z0-9_]*)"')
 # What may change an object's fields between two reads (a field store, any call).
 _WRITERS = frozenset(("set_field", "set_field_proven", "call", "call_global", "call_method", "call_method_typed", "call_typed", "super_call"))
 _CLS = re.compile(r'@"tvm\.cls\.([A-Za-z_][A-Za-z0-9_]*)"')
+_SHAPE = re.compile(r'@"tvm\.sh\.([A-Za-z_][A-Za-z0-9_]*)"')  # (a class's shape: slot_check)
 _COPY = {"i64": "add i64 {}, 0", "double": "fadd double {}, -0.0", "i1": "or i1 {}, false"}  # (a copy of an SSA value: x + -0.0 is x, also -0.0 and nan)
 _LLT = {"i": "i64", "f": "double", "b": "i1"}
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
@@ -231,7 +240,11 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
     for g, c in (classes or {}).items():
         addr = engine.get_global_value_address(g)
         if addr:
-            ctypes.c_int64.from_address(addr).value = id(c)
+            if g.startswith("tvm.sh."):  # (the class's shape; 0, no object's type, when its instances keep dicts here: every check takes the call)
+                shape = getattr(c, "layout", None)
+                ctypes.c_int64.from_address(addr).value = id(shape) if shape else 0
+            else:
+                ctypes.c_int64.from_address(addr).value = id(c)
     for name in set(_KEY.findall(text)):
         addr = engine.get_global_value_address(f"tvm.fk.{name}")
         if not addr:
@@ -244,7 +257,8 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
 def globals_for(text: str) -> str:
     """The key and class globals a module's text names (one definition each)."""
     keys = "".join(f'@"tvm.fk.{n}" = global [2 x i64] zeroinitializer\n' for n in sorted(set(_KEY.findall(text))))
-    return keys + "".join(f'@"tvm.cls.{n}" = global i64 0\n' for n in sorted(set(_CLS.findall(text))))
+    shapes = "".join(f'@"tvm.sh.{n}" = global i64 0\n' for n in sorted(set(_SHAPE.findall(text))))
+    return keys + shapes + "".join(f'@"tvm.cls.{n}" = global i64 0\n' for n in sorted(set(_CLS.findall(text))))
 
 
 # ---------------------------------------------------------------- select.py
@@ -284,6 +298,9 @@ class FieldLowering:
         self.em = em
         self.arr = em._arrays()  # (loads, stores, unboxing and boxing: arrays.py)
         self.lay = field_layout()
+        from .layout import probe_slots
+
+        self.slots = probe_slots()[0]  # (laid-out instances' slots: slot_access; None: dict reads only)
         self.found: dict[Instr, tuple[str, str, str, str]] = {}  # get_field -> its lookup's (dict, key, value object (borrowed), entry): `earlier`
         self.shared: dict[tuple, list[tuple[Any, Any]]] = {}  # (what, ...) -> [(IR block, its SSA names)]: share_of
         self.pre: dict[Instr, list[tuple]] = {}  # receiver -> its probes made before a loop (invariant.prefetch)
@@ -384,6 +401,12 @@ class FieldLowering:
             # (a float read checked the object's type, inline or in tvm.fget.f,
             # and an object's type never changes: the store tests its count only)
             self.write(i, m, d, key, old, typed=m == "f" and em.ty.types.get(prev) == "f")
+            return
+        sk = shape_index(em.ty, i.args[0], i.attrs[0]) if self.slots is not None else None
+        if sk is not None:  # (a laid-out class: its slot, no dict)
+            from .slots import slot_access
+
+            slot_access(self, i, m, *sk)
             return
         d, key, h = self.dict_of(i)
         L = em.lines
@@ -665,7 +688,7 @@ class FieldLowering:
         # In place inline (the value's only reference is the entry's); a new
         # box and the entry's update one call of a helper compiled once per
         # process (fieldslow.py: ~10 blocks less a store).
-        ent = getattr(self, "entry", "0") if _version_ok() else "0"
+        ent = getattr(self, "entry", "0") if _version_ok() or d == "0" else "0"  # (d "0": a slot, slot_access)
         done = em.tmp("stored")[1:]
         if m == "f":
             from .arrays import _FLOAT_T
@@ -698,9 +721,10 @@ class FieldLowering:
             return
         c, meth = ty.methods[i]
         recv = em.val(i.args[0])
-        t, w, bad = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("bt")
-        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-        L.append(f"  {bad} = icmp ne i64 {t}, {w}")
+        t, bad = arr.load(recv, arr.lay.type), em.tmp("bt")
+        from .slots import is_instance_of
+
+        L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
         cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
         L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
         L.append(f"  {other} = icmp ne i64 {cl}, {want}")

@@ -68,7 +68,7 @@ from __future__ import annotations
 
 from typing import Any
 
-VERSION = "field stores and reads out of line 3"  # (Codegen.identity: bump when a helper's semantics change)
+VERSION = "field stores and reads out of line 4 (slots)"  # (Codegen.identity: bump when a helper's semantics change)
 INT, FLOAT, OBJ = "tvm.fset.i", "tvm.fset.f", "tvm.fset.o"
 _ARG = {INT: "i64", FLOAT: "double", OBJ: "i64"}
 # Reads' slow paths (`get`): the value's machine type -> the helper's name and its result's LLVM type.
@@ -77,8 +77,9 @@ GET = {
     "f": ("tvm.fget.f", "double"),
     "b": ("tvm.fget.b", "i64"),
 }
-_NAMES = tuple(_ARG) + tuple(n for n, _ in GET.values())
-DECLARE = "".join(
+SLOT = "tvm.fslot"  # (a laid-out receiver of a subclass: fields.slot_check)
+_NAMES = tuple(_ARG) + tuple(n for n, _ in GET.values()) + (SLOT,)
+DECLARE = f'declare i64 @"{SLOT}"(i64, i64)\n' + "".join(
     f'declare i32 @"{n}"(i64, i64, i64, {t})\n' for n, t in _ARG.items()
 ) + "".join(f'declare {{{t}, i64}} @"{n}"(i64, i64, i64)\n' for n, t in GET.values())
 _C_API = (
@@ -90,6 +91,8 @@ _C_API = (
     "Py_DecRef",
     "_PyDict_GetItem_KnownHash",
     "PyLong_AsLongLongAndOverflow",
+    "PyObject_CallFunctionObjArgs",
+    "PyErr_Clear",
 )
 _TYPES = (
     ("PyLong_Type", int),
@@ -132,7 +135,7 @@ def get(em: Any, i: Any, m: str, d: str, key: str, h: str) -> tuple[str, str]:
 
 def calls(text: str) -> bool:
     """Whether the module of LLVM IR `text` calls one of the helpers."""
-    return any(f'call i32 @"{n}"(' in text for n in _ARG) or any(
+    return f'call i64 @"{SLOT}"(' in text or any(f'call i32 @"{n}"(' in text for n in _ARG) or any(
         f'call {{{t}, i64}} @"{n}"(' in text for n, t in GET.values()
     )
 
@@ -194,6 +197,12 @@ inl:
   %pv = inttoptr i64 %a to i64*
   %old = load i64, i64* %pv
   store i64 %new, i64* %pv
+  %slot = icmp eq i64 %d, 0
+  br i1 %slot, label %dropped, label %ver
+dropped:
+  call void @Py_DecRef(i64 %old)
+  ret i32 0
+ver:
   %v0 = load i64, i64* @"tvm.stores.dictver"
   %v1 = add i64 %v0, 1
   store i64 %v1, i64* @"tvm.stores.dictver"
@@ -228,7 +237,51 @@ define i32 @"{OBJ}"(i64 %d, i64 %ent, i64 %key, i64 %v) {{
 }}
 """)
     out.append(_reads(lay))
+    out.append(f"""
+declare i64 @PyObject_CallFunctionObjArgs(i64, ...)
+declare void @PyErr_Clear()
+@tvm_slot_fits = external global i8
+define i64 @"{SLOT}"(i64 %o, i64 %cls) {{
+  %r = call i64 (i64, ...) @PyObject_CallFunctionObjArgs(i64 ptrtoint (i8* @tvm_slot_fits to i64), i64 %o, i64 %cls, i64 0)
+  %null = icmp eq i64 %r, 0
+  br i1 %null, label %err, label %ok
+err:
+  call void @PyErr_Clear()
+  ret i64 0
+ok:
+  %f = icmp eq i64 %r, ptrtoint (i8* @_Py_TrueStruct to i64)
+  call void @Py_DecRef(i64 %r)
+  %v = zext i1 %f to i64
+  ret i64 %v
+}}""")
     return "\n".join(out)
+
+
+_FITS: dict = {}  # (shape, the class's shape) -> whether the first has the second's slots
+
+
+def slot_fits(obj: Any, cls: Any) -> bool:
+    """`tvm.fslot`'s answer (called from machine code: never raises): obj
+    is a laid-out instance whose shape has every field of cls's shape at
+    the same slot (cls's own shape, or a subclass's: its template starts
+    with cls's fields, heap/objects.py Class), so a read of cls's field k
+    is the load of slot k."""
+    from ...heap.layout import SlotInstance
+
+    try:
+        t = type(obj)
+        if t.__base__ is not SlotInstance:
+            return False
+        want = cls.layout
+        if not want:
+            return False
+        got = _FITS.get((t, want))
+        if got is None:
+            n = len(want.NAMES)
+            got = _FITS[(t, want)] = t.NAMES[:n] == want.NAMES
+        return got
+    except Exception:  # noqa: BLE001 - anything unexpected: not a fit (a failure exit, the interpreter reads)
+        return False
 
 
 def _reads(lay: Any) -> str:
@@ -316,6 +369,7 @@ def compile_once(llvm: Any) -> list:
     bind_c_api(llvm, _C_API)
     for name, obj in _TYPES:
         llvm.add_symbol(name, id(obj))
+    llvm.add_symbol("tvm_slot_fits", id(slot_fits))  # (a module-level function: alive as long as the process)
     stores.register(llvm)  # (the version counter the entry write takes from)
     return helper_module(llvm, _made, _text(), _NAMES)
 

@@ -26,9 +26,12 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b", "[int]": "ai", "[float]": "af"
 LL = {"i": "i64", "f": "double", "b": "i1"}  # (a scalar's LLVM type)
 
 
-def field_types_of(G: list) -> Callable[[str, str], str | None]:
+def field_types_of(G: list, heap: Any = None) -> Callable[[str, str], str | None]:
     """`(class name, field) -> declared type text`, from the classes in G;
-    its `.cls(name)` is the class object itself (method calls)."""
+    its `.cls(name)` is the class object itself (method calls), its
+    `.shape(name)` the shape of that class's instances in `heap` (fields.py
+    reads their slots) or None (dict instances, no heap given, or native
+    code does not know the shapes' layout: layout.probe_slots)."""
     from ...heap.objects import Class
 
     def cls(cname: str) -> Any:
@@ -49,7 +52,21 @@ def field_types_of(G: list) -> Callable[[str, str], str | None]:
                 return None
         return None
 
+    def shape(cname: str) -> Any:
+        c = cls(cname)
+        if c is None or heap is None or not getattr(heap, "lays_out", False):
+            return None
+        from ...heap.layout import shape_of
+        from .layout import probe_slots
+
+        if probe_slots()[0] is None:
+            return None
+        # (decides the class's layout now if no instance made it yet: the
+        # same decision new_instance makes with this heap)
+        return shape_of(heap, c)
+
     lookup.cls = cls  # type: ignore[attr-defined]
+    lookup.shape = shape  # type: ignore[attr-defined]
     lookup.glob = lambda slot: G[slot] if 0 <= slot < len(G) else None  # type: ignore[attr-defined]  # (a class global: construct.py)
     return lookup
 
@@ -95,6 +112,24 @@ def field_machine_type(ty: Any, recv: Instr, name: str) -> str | None:
     if object_type(ft):
         return ("ap:" if object_type(ft) == "array" else "p:") + text
     return None
+
+
+def shape_index(ty: Any, recv: Instr, name: str) -> tuple[Any, int] | None:
+    """(the class, the slot of field `name`) when `recv`'s declared class
+    lays its instances out (fields.py: one load at SLOT_BASE + 8 * slot
+    after a check of the object's type against the class's shape), else
+    None (a record, a dict instance, an unknown class or field)."""
+    from ...bytecode.types import ClassT
+
+    t = ty.objs.get(recv)
+    ft = ty.field_type
+    if not isinstance(t, ClassT) or ft is None or getattr(ft, "shape", None) is None:
+        return None
+    shape = ft.shape(t.name)
+    if shape is None:
+        return None
+    k = shape.INDEX.get(name)
+    return None if k is None else (ft.cls(t.name), k)
 
 
 def field_index(ty: Any, recv: Instr, name: str) -> int | None:

@@ -112,6 +112,10 @@ def prefetch(fl: Any, v: Instr) -> None:
     got = _fields_read(fl, v)
     if got is None:
         return
+    from .fieldtypes import shape_index
+
+    if fl.slots is not None and shape_index(em.ty, v, got[0][1]) is not None:
+        return  # (a laid-out class: its reads load their slots, fields.slot_access; nothing to hoist but one type check)
     L = em.lines
     recv = em.val(v)
     t, w, inst = arr.load(recv, arr.lay.type), em.tmp("cls"), em.tmp("pinst")

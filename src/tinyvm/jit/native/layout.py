@@ -251,3 +251,84 @@ def _probe_packed() -> tuple[PackedLayout | None, str]:
             return None, "array.array's ob_descr does not tell the typecodes apart"
         descrs[code] = d
     return PackedLayout(id(PackedArray), lay.list_size, lay.list_item, descr, descrs), ""
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """Laid-out instances (heap/layout.py `SlotInstance`, "shapes") as native
+    code sees them, measured by probe_slots(): the `cls` and `fields` words
+    where an `Instance` has them, slot i of every shape at `base + 8 * i`
+    (`heap.layout.SLOT_BASE`), each slot a plain object pointer holding its
+    own reference (a member descriptor of type T_OBJECT_EX)."""
+
+    cls: int  # the cls word (== fields.FieldLayout.instance_cls)
+    fields: int  # the fields word (None in a shape)
+    base: int  # slot _0
+    tp_base: int  # PyTypeObject.tp_base: a shape's is SlotInstance (objects.py's `==`: an instance by identity)
+
+
+_slots_cache: list = []  # [(SlotLayout | None, reason)] once per process
+
+
+def probe_slots() -> tuple[SlotLayout | None, str]:
+    """The shapes' layout, or (None, why native code must not read slots):
+    then `jit/tier.py` leaves `heap.lays_out` off and every instance keeps
+    its dict (native code refuses nothing: it reads dicts as before)."""
+    return _once(_slots_cache, _probe_slots)
+
+
+def probe_slots_ok() -> bool:
+    """`probe_slots()` accepted the layout (the check jit/tier.py makes)."""
+    return probe_slots()[0] is not None
+
+
+def _probe_slots() -> tuple[SlotLayout | None, str]:
+    from ...heap.layout import SLOT_BASE, SlotInstance, make_shape
+    from ...heap.objects import Instance
+
+    lay, why = probe()
+    if lay is None:
+        return None, why
+    if SlotInstance.__slots__ != () or Instance.__slots__ != ("cls", "fields"):
+        return None, "SlotInstance adds slots of its own"
+    cls, marker = object(), object()
+    plain = Instance(cls, {})  # type: ignore[arg-type]
+    cls_off = _find(id(plain), Instance.__basicsize__, id(cls), 2 * WORD)
+    fields_off = _find(id(plain), Instance.__basicsize__, id(plain.fields), 2 * WORD)
+    for n in (1, 2, 5, 9, 11, 12, 40):  # (past 10: CPython lays __slots__ out sorted by name)
+        names = tuple(f"f{k}" for k in range(n))
+        shape = make_shape(names)
+        if shape.__basicsize__ != SLOT_BASE + WORD * n or shape.__dictoffset__ or shape.__weakrefoffset__:
+            return None, f"a shape of {n} fields is not {n} words after SLOT_BASE"
+        obj = shape.__new__(shape)
+        if _word(id(obj), lay.type) != id(shape):
+            return None, "a shape's ob_type is not the second word"
+        obj.cls = cls
+        Instance.__dict__["fields"].__set__(obj, None)
+        vals = [object() for _ in range(n)]
+        for d, v in zip(shape.DESCS, vals):
+            d.__set__(obj, v)
+        if _word(id(obj), cls_off) != id(cls) or _word(id(obj), fields_off) != id(None):
+            return None, "a shape's cls or fields word is not an Instance's"
+        for k, v in enumerate(vals):
+            if _word(id(obj), SLOT_BASE + WORD * k) != id(v):
+                return None, f"slot {k} is not at SLOT_BASE + {WORD * k}"
+        # a slot holds a reference of its own (native stores drop the old one)
+        before = _word(id(marker), lay.refcnt)
+        shape.DESCS[0].__set__(obj, marker)
+        if _word(id(marker), lay.refcnt) != before + 1 or _word(id(obj), SLOT_BASE) != id(marker):
+            return None, "a slot store does not take a reference"
+        shape.DESCS[0].__set__(obj, None)
+        if _word(id(marker), lay.refcnt) != before:
+            return None, "a slot store does not drop the old reference"
+    # tp_base: the word of a shape's type object that is SlotInstance's
+    # address, and of SlotInstance's that is Instance's
+    shape = make_shape(("a",))
+    tp_base = None
+    for off in range(2 * WORD, type.__basicsize__, WORD):
+        if _word(id(shape), off) == id(SlotInstance) and _word(id(SlotInstance), off) == id(Instance) and _word(id(Instance), off) != id(SlotInstance):
+            tp_base = off
+            break
+    if tp_base is None:
+        return None, "no tp_base in a type object"
+    return SlotLayout(cls_off, fields_off, SLOT_BASE, tp_base), ""

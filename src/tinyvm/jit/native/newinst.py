@@ -91,6 +91,13 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
 
     if getattr(cls, "open", True) or not _fits(flay):
         return None
+    from .slots import shape_for
+
+    shape = shape_for(em, cls)
+    if shape is not None:
+        return inline_shape(em, cls, shape, c)
+    if getattr(cls, "layout", None):  # (laid out, but native code does not read its slots: the maker's new_instance)
+        return None
     try:
         tpl_off = _find(cls, cls.template)
         size = Instance(cls, dict(cls.template)).size()
@@ -148,3 +155,88 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
     em.label(slow)
     return Inline(inst, good, done)
 
+
+
+def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
+    """The inline path for a laid-out class (heap/layout.py `new_instance`
+    and `Heap.alloc`, as `inline_instance` for a dict): `PyType_GenericAlloc`
+    of the class's shape (`@"tvm.sh.<cls>"`, fields.bind; 0 here means
+    not laid out in this process: the maker), its `cls` (a new reference
+    to the class), its `fields` None (a reference to None), each slot k the
+    template's value k (a new reference: the template is a combined dict
+    of unicode keys whose entry k is field k -- checked each time, its
+    entry count being the shape's field count, else the maker), then
+    `admit` (the mark, heap.objects, the budget) with the shape's size
+    (`SIZE`: Instance.size's formula). Anything else takes the maker."""
+    from .fields import _DK_INDICES, _DK_KIND, _DK_LOG2_INDEX, _DK_NENTRIES, _MA_KEYS, _MA_VALUES, _find, field_layout
+    from .layout import probe_slots
+    from .objects import NONE
+    from .select import NotEligible
+
+    slots = probe_slots()[0]
+    flay = field_layout()
+    if slots is None or not flay.fast:
+        return None
+    try:
+        tpl_off = _find(cls, cls.template)
+        n, size = len(shape.NAMES), shape.SIZE
+    except Exception:  # noqa: BLE001 - an unexpected class object: the maker only
+        return None
+    g = f"tvm.sh.{cls.name}"
+    if em.ty.classes.setdefault(g, cls) is not cls:
+        raise NotEligible(f"two classes named {cls.name}")
+    L = em.lines
+    low = em._arrays()
+    objs, budget = _word(em, OBJECTS), _word(em, 5)
+    fast, tab, slow, done = em.tmp("nsfast")[1:], em.tmp("nstab")[1:], em.tmp("nsslow")[1:], em.tmp("nsdone")[1:]
+    t = em.tmp("nsty")
+    over, off, no, zt, no2 = em.tmp(), em.tmp(), em.tmp(), em.tmp(), em.tmp()
+    L.append(f'  {t} = load i64, i64* @"{g}", !invariant.load !90')
+    L.append(f"  {over} = icmp ugt i64 {size}, {budget}")
+    L.append(f"  {off} = icmp eq i64 {objs}, 0")
+    L.append(f"  {zt} = icmp eq i64 {t}, 0")
+    L.append(f"  {no} = or i1 {over}, {off}")
+    L.append(f"  {no2} = or i1 {no}, {zt}")
+    L.append(f"  br i1 {no2}, label %{slow}, label %{tab}")
+    em.label(tab)
+    tpl = em.tmp("nstpl")
+    L.append(f"  {tpl} = add i64 {low.load(c, tpl_off)}, 0")  # (Class.template: the class's own, read each time)
+    keys, vals = low.load(tpl, _MA_KEYS), low.load(tpl, _MA_VALUES)
+    kind, nent = low.load(keys, _DK_KIND, "i8"), low.load(keys, _DK_NENTRIES)
+    c1, c2, c3, ok12, ok = (em.tmp() for _ in range(5))
+    L.append(f"  {c1} = icmp eq i64 {vals}, 0")
+    L.append(f"  {c2} = icmp eq i8 {kind}, 1")
+    L.append(f"  {c3} = icmp eq i64 {nent}, {n}")
+    L.append(f"  {ok12} = and i1 {c1}, {c2}")
+    L.append(f"  {ok} = and i1 {ok12}, {c3}")
+    L.append(f"  br i1 {ok}, label %{fast}, label %{slow}")
+    em.label(fast)
+    inst, bad, ok2, fail = em.tmp("nsinst"), em.tmp(), em.tmp("nsok")[1:], em.tmp("nsfail")[1:]
+    L.append(f"  {inst} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
+    L.append(f"  {bad} = icmp eq i64 {inst}, 0")
+    L.append(f"  br i1 {bad}, label %{fail}, label %{ok2}")
+    em.label(ok2)
+    low.incref(c)
+    low.store(inst, slots.cls, c)
+    none = em.tmp("none")
+    L.append(f"  {none} = add i64 {NONE}, 0")
+    low.incref(none)
+    low.store(inst, slots.fields, none)
+    if n:
+        lib = low.load(keys, _DK_LOG2_INDEX, "i8")
+        lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsent")
+        L.append(f"  {lz} = zext i8 {lib} to i64")
+        L.append(f"  {sh} = shl i64 1, {lz}")
+        L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+        L.append(f"  {base} = add i64 {e0}, {sh}")
+        for k in range(n):
+            v = low.load(base, 16 * k + 8)
+            low.incref(v)
+            low.store(inst, slots.base + 8 * k, v)
+    good = admit(em, inst, objs, budget, str(size), fail)  # (a failed append frees the instance, and with it what its slots hold)
+    L.append(f"  br label %{done}")
+    em.label(fail)
+    L.append("  call void @PyErr_Clear()")  # (the maker tries again, and refuses if it fails too)
+    L.append(f"  br label %{slow}")
+    em.label(slow)
+    return Inline(inst, good, done)

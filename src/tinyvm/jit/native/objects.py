@@ -58,7 +58,7 @@ from ...ir.nodes import Function, Instr
 # bound by `register` (not `_Py_NoneStruct`, which another module's prelude
 # may declare too: one module cannot declare a global twice).
 NONE = "ptrtoint (i8* @tvm_obj_none to i64)"
-PRELUDE = "@tvm_obj_none = external global i8\ndeclare i32 @tvm_obj_equals(i64, i64)\n"
+PRELUDE = "@tvm_obj_none = external global i8\n@tvm_obj_slotinstance = external global i8\ndeclare i32 @tvm_obj_equals(i64, i64)\n"
 THROW = "a throw (the interpreter throws)"  # ExitState.reason of a throwing block
 OPT = {"qi": "i", "qf": "f", "qb": "b"}  # optional scalars and their scalar
 LLOPT = {"qi": "{i64, i1}", "qf": "{double, i1}", "qb": "{i1, i1}"}
@@ -85,6 +85,9 @@ def register(llvm: Any) -> None:
     """None's address and the equality callback, for MCJIT (by name, as
     fields.register: the code holds no address of the process that made it)."""
     llvm.add_symbol("tvm_obj_none", id(None))
+    from ...heap.layout import SlotInstance
+
+    llvm.add_symbol("tvm_obj_slotinstance", id(SlotInstance))  # (the base of every shape: `==`)
     llvm.add_symbol("tvm_obj_equals", ctypes.cast(_EQUALS, ctypes.c_void_p).value)
 
 
@@ -367,6 +370,14 @@ def compare(em: Any, i: Instr) -> bool:
         L.append(f"  {isnone} = icmp eq i64 {w}, {NONE}")
         c = em.tmp("isi")
         L.append(f"  {c} = icmp eq i64 {t}, {inst}")
+        from .layout import probe_slots
+
+        sl = probe_slots()[0]
+        if sl is not None:  # (a laid-out instance, any shape: its type's base is SlotInstance; identity too)
+            base, isl, c2 = arr.load(t, sl.tp_base), em.tmp("isl"), em.tmp("isi")
+            L.append(f'  {isl} = icmp eq i64 {base}, ptrtoint (i8* @tvm_obj_slotinstance to i64)')
+            L.append(f"  {c2} = or i1 {c}, {isl}")
+            c = c2
         L.append(f"  {ok} = or i1 {c}, {isnone}")
         oks.append(ok)
     both, same, slow, join, called, deep = em.tmp(), em.tmp("same"), em.tmp("deq")[1:], em.tmp("eqj")[1:], em.tmp("deep"), em.tmp("deep")
@@ -404,8 +415,9 @@ def guard_args(em: Any, i: Instr, meth: Any, es: Any) -> None:
         inst, isi, cl, want, same, ok = em.tmp("cls"), em.tmp("isi"), em.tmp("oc"), em.tmp("want"), em.tmp("same"), em.tmp("argok")
         # (an object's class word is read only once it is known to be an Instance)
         tw = arr.load(w, arr.lay.type)
-        L.append(f'  {inst} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-        L.append(f"  {isi} = icmp eq i64 {tw}, {inst}")
+        from .slots import is_instance_of
+
+        L.append(f"  {isi} = or i1 {is_instance_of(em, tw, c)}, false")  # (an Instance or c's shape)
         lbl, join = em.tmp("argcls")[1:], em.tmp("argj")[1:]
         start = em.cur
         L.append(f"  br i1 {isi}, label %{lbl}, label %{join}")

@@ -144,7 +144,7 @@ def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
     em = fl.em
     low = fl.arr
     L = em.lines
-    ent = getattr(fl, "entry", "0") if _version_ok() else "0"
+    ent = getattr(fl, "entry", "0") if _version_ok() or d == "0" else "0"  # (d "0": a laid-out instance's slot, fields.slot_access: its entry always known, no version tag)
     done = em.tmp("dset")[1:]
     if ent != "0":
         rc = low.load(old, low.lay.refcnt)
@@ -157,11 +157,12 @@ def dict_set(fl: Any, i: Instr, d: str, key: str, new: str, old: str) -> None:
         em.label(inl)
         low.incref(new)
         low.store(ent, 8, new)  # (me_value)
-        v0, v1 = em.tmp("dver"), em.tmp("dver")
-        L.append(f'  {v0} = load i64, i64* @"tvm.stores.dictver"')
-        L.append(f"  {v1} = add i64 {v0}, 1")
-        L.append(f'  store i64 {v1}, i64* @"tvm.stores.dictver"')
-        low.store(d, _MA_VERSION, v1)  # (a modification: a new version, as insertdict gives)
+        if d != "0":
+            v0, v1 = em.tmp("dver"), em.tmp("dver")
+            L.append(f'  {v0} = load i64, i64* @"tvm.stores.dictver"')
+            L.append(f"  {v1} = add i64 {v0}, 1")
+            L.append(f'  store i64 {v1}, i64* @"tvm.stores.dictver"')
+            low.store(d, _MA_VERSION, v1)  # (a modification: a new version, as insertdict gives)
         c, c1 = low.load(old, low.lay.refcnt), em.tmp()  # (loaded again: new may be old)
         L.append(f"  {c1} = sub i64 {c}, 1")
         low.store(old, low.lay.refcnt, c1)  # (never 0 here: count > 1 before)

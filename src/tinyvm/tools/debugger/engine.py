@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ...heap.objects import UNINIT
+from ...heap.objects import UNINIT, Instance
 from .breakpoints import Breakpoints
 from .evaluate import evaluate, visible_names, write_name
 from .history import ENTRY, SAME, History
@@ -425,7 +425,8 @@ class Engine:
             if not hasattr(v, "refs") or id(v) in seen:
                 continue
             seen.add(id(v))
-            t = type_name(v) if type(v).__name__ != "Instance" else "instance"
+            # (every instance, dict or laid out -- heap/layout.py -- under one kind)
+            t = "instance" if isinstance(v, Instance) else type_name(v)
             slot = by_type.setdefault(t, [0, 0])
             slot[0] += 1
             try:

@@ -31,6 +31,7 @@ from ...heap.objects import (
     Record,
     unmap_key,
 )
+from ...heap.layout import SlotInstance
 from ...heap.packed import PackedArray
 from ...runtime.values import array_elements, typeof
 
@@ -231,7 +232,7 @@ def preview(v: Any, budget: int = PREVIEW, depth: int = 0, lox: bool = False) ->
     if t is Record:
         inner = _join((f"{k}: {preview(x, budget, depth + 1, lox)}" for k, x in v.fields.items()), budget)
         return "{" + inner + "}"
-    if t is Instance:
+    if t is Instance or t.__base__ is SlotInstance:  # (a laid-out instance: heap/layout.py)
         inner = _join((f"{k}: {preview(x, budget, depth + 1, lox)}" for k, x in v.fields.items()), budget)
         return f"{v.cls.name}({inner})"
     if t is Cell:
@@ -265,8 +266,8 @@ def children(v: Any) -> list[tuple[str, Any]] | None:
         return [(str(i), x) for i, x in enumerate(array_elements(v))]
     if t is Map:
         return [(preview(unmap_key(k)), x) for k, x in v.items.items()]
-    if t is Record or t is Instance:
-        return list(v.fields.items())
+    if t is Record or t is Instance or t.__base__ is SlotInstance:
+        return list(v.fields.items())  # (a shape's view: the dict's order)
     if t is Class:
         return [(f"{k}()", m) for k, m in v.methods.items()]
     if t is ModuleObject and v.code is not None:
@@ -276,7 +277,7 @@ def children(v: Any) -> list[tuple[str, Any]] | None:
 
 def expandable(v: Any) -> bool:
     t = type(v)
-    return t in (Array, PackedArray, Map, Record, Instance, Class) or (t is ModuleObject and v.code is not None)
+    return t in (Array, PackedArray, Map, Record, Instance, Class) or t.__base__ is SlotInstance or (t is ModuleObject and v.code is not None)
 
 
 def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
@@ -294,7 +295,8 @@ def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
                 break
         else:
             raise EvalError(f"the map has no key {name}")
-    elif t is Record or t is Instance:
+    elif t is Record or t is Instance or t.__base__ is SlotInstance:
+        # (the `in` test first: a laid-out instance's view cannot add a field)
         if name not in v.fields:
             raise EvalError(f"no field '{name}'")
         v.fields[name] = value

@@ -38,6 +38,7 @@ from ...heap.objects import (
     Record,
     unmap_key,
 )
+from ...heap.layout import SlotInstance
 from ...heap.packed import PackedArray
 from ...heap.snapshot import describe
 from ...runtime.values import array_head, array_length
@@ -260,6 +261,8 @@ def _fields(obj: Any) -> list[tuple[str, Any]]:
         return [(preview(unmap_key(k), PREVIEW_CHARS), x) for k, x in obj.items.items()]
     if t is Record or t is Instance:
         return list(obj.fields.items())
+    if t.__base__ is SlotInstance:  # a laid-out instance (heap/layout.py): its slots, in the dict's order
+        return list(zip(t.NAMES, obj.values_list()))
     if t is Cell:
         return [("value", obj.value)]
     if isinstance(obj, Function):
