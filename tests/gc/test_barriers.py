@@ -75,7 +75,7 @@ class Probe:
 
     def stored(self, obj_type: type, tag: str) -> list[tuple[object, object]]:
         """The recorded stores of an array `[tag]` into an old object of obj_type."""
-        return [(o, v) for o, v in self.stores if type(o) is obj_type and o.mark == P and _tagged(v, tag)]
+        return [(o, v) for o, v in self.stores if isinstance(o, obj_type) and o.mark == P and _tagged(v, tag)]  # (isinstance: a laid-out instance is a subclass, heap/layout.py)
 
     def unrecorded(self) -> list[str]:
         """Old objects holding a new heap object without a recorded store of it:
@@ -370,7 +370,7 @@ try { await b } catch e { print(e) }
 """
     p = run(tier, src)
     # (recorded while the task still ran: its resume_error, not its result)
-    errors = [o for (o, v), state in zip(p.stores, p.states) if type(o) is Fiber and o.mark == P and state is not DONE and type(v) is Instance and v.cls.name == "Cancelled"]
+    errors = [o for (o, v), state in zip(p.stores, p.states) if type(o) is Fiber and o.mark == P and state is not DONE and isinstance(v, Instance) and v.cls.name == "Cancelled"]
     assert len(errors) == 2 and errors[0] is not errors[1]
 
 

@@ -2,7 +2,7 @@
 
 The same programs run on dict instances and on laid-out ones (Heap.lays_out
 on, with packed arrays: the data representation of a VM with the native
-tier, `TVM_TIER=shapes`), on the fused interpreter, the plain one (no
+tier, `TVM_TIER=packed`), on the fused interpreter, the plain one (no
 superinstructions), a metered VM (fuel counted), a stepped one (line, call
 and return hooks on every instruction, as a debugger) and the Python JIT
 (eager; and on, with OSR early). For each: the same stdout, the same error

@@ -975,16 +975,18 @@ class _Cli:
         vm.machine.stderr = self.stderr  # (eprint's stream, runtime/library.py)
         if self.on_vm is not None:  # tvm record / replay: attach to the VM before it runs
             self.on_vm(vm)
-        if tier == "shapes":
+        if tier == "packed":
             # The native VM's data representation without native code:
-            # instances laid out in slots (heap/layout.py) and packed arrays
-            # (heap/packed.py) on the interpreter and the Python JIT. Set
-            # before the program runs, so every class of it decides on a
-            # laid-out heap (Class.layout is decided at its first instance).
+            # packed arrays (heap/packed.py) on the interpreter and the
+            # Python JIT. (Instances are laid out in every VM: heap/layout.py.)
             from ..heap.packed import PACKED
 
-            vm.machine.heap.lays_out = True
             vm.machine.heap.packs = PACKED
+        elif tier == "dicts":
+            # Instances keep dicts (heap/layout.py): what a VM does when the
+            # native tier's probe refuses the shapes' layout (jit/tier.py).
+            # Set before the program runs: a class decides at its first instance.
+            vm.machine.heap.lays_out = False
         if tier == "stepped":
             # Every instruction stepped, with line, call and return hooks (what
             # a debugger installs, docs/hooks.md): the run must not change.

@@ -109,9 +109,11 @@ class Heap:
     # interpreter's own packed paths: tests/unit/test_packed.py.)
     packs = ""  # (the typecodes packed: heap/packed.py PACKED, or "" for none)
     # Whether instances of closed classes keep their fields in slots
-    # (heap/layout.py SlotInstance): set by the native tier when it
-    # attaches, as `packs` is; a class attribute for the tests likewise.
-    lays_out = False
+    # (heap/layout.py SlotInstance). On in every VM: the interpreter and the
+    # Python JIT are not slower on them and they take ~0.4x the memory
+    # (docs/memory.md, "Instance layouts"); off on a native VM whose layout
+    # probe refuses them (jit/tier.py), and in tests of the dict path.
+    lays_out = True
 
     def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
         # The allocation list: every object in "stw" mode; in "incremental"

@@ -69,6 +69,7 @@ class SlotInstance(Instance):
     ATTRS: tuple[str, ...] = ()
     DESCS: tuple[Any, ...] = ()
     SIZE = HEADER + CONTAINER
+    MAKE: Any = None  # (shape_maker's `make(cls)`)
 
     @property  # type: ignore[override]
     def fields(self) -> FieldView:  # type: ignore[override]
@@ -186,6 +187,7 @@ def make_shape(names: tuple[str, ...]) -> type[SlotInstance]:
     shape.SIZE = HEADER + CONTAINER + FIELD * len(names)  # (Instance.size's formula)
     if attrs:
         shape.ALL = attrgetter(*attrs)  # type: ignore[attr-defined]
+    shape_maker(shape)
     return shape
 
 
@@ -226,32 +228,23 @@ def new_instance(heap: Any, cls: Any) -> Instance:
         shape = shape_of(heap, cls)
     if not shape:
         return Instance(cls, dict(cls.template))
-    obj = shape.__new__(shape)
-    obj.cls = cls
-    _DICT_SLOT.__set__(obj, None)
-    for d, v in zip(shape.DESCS, cls.template.values()):
-        d.__set__(obj, v)
-    return obj
+    return shape.MAKE(cls)
 
 
 # --------------------------------------------------------------------------
-# A faster maker (helper lvm): `new_instance`'s shape branch sets the slots
-# one descriptor call at a time (~2 us for four fields, three times the
-# dict instance's `Instance(cls, dict(template))`), which allocation-heavy
-# programs (AWFY List, Storage, Bounce) pay per object. `shape_maker`
-# generates, once per shape, a function that stores every slot in one
-# unpacking of the template's values (the template's order is the shape's:
-# shape_of keys shapes by `tuple(cls.template)`). Same object as
-# new_instance makes, field for field.
-
-SlotInstance.MAKE = None  # type: ignore[attr-defined]  # (a shape's maker, once made)
+# Each shape's maker (helper lvm): setting the slots one descriptor call at a
+# time costs ~2 us for four fields, three times the dict instance's
+# `Instance(cls, dict(template))`, which allocation-heavy programs (AWFY
+# List, Storage, Bounce) pay per object. `shape_maker` generates, once per
+# shape (make_shape), a function that stores every slot in one unpacking of
+# the template's values (the template's order is the shape's: shape_of keys
+# shapes by `tuple(cls.template)`), and the shape's refs() and free().
 
 
 def shape_maker(shape: type[SlotInstance]) -> Any:
-    """The shape's maker `make(cls) -> instance` (not allocated), cached on it."""
-    make = shape.__dict__.get("MAKE")
-    if make is not None:
-        return make
+    """Generate the shape's maker `make(cls) -> instance` (not allocated: the
+    same object the descriptor loop would make, field for field), refs() and
+    free(); set them on the shape and return the maker."""
     n = len(shape.NAMES)
     lines = ["def make(cls):", "    o = new(S)", "    o.cls = cls", "    dset(o, None)"]
     if n:
@@ -268,18 +261,5 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
     exec("\n".join(lines), ns)  # noqa: S102 - our text: slot names _0.._n only
     shape.refs = ns["refs"]  # type: ignore[method-assign]
     shape.free = ns["free"]  # type: ignore[method-assign]
-    make = shape.MAKE = ns["make"]  # type: ignore[attr-defined]
+    make = shape.MAKE = ns["make"]
     return make
-
-
-def new_instance_fast(heap: Any, cls: Any) -> Instance:
-    """`new_instance`, the same object, made by the shape's generated maker."""
-    shape = cls.layout
-    if shape is None:
-        shape = shape_of(heap, cls)
-    if not shape:
-        return Instance(cls, dict(cls.template))
-    make = shape.MAKE
-    if make is None:
-        make = shape_maker(shape)
-    return make(cls)

@@ -183,17 +183,15 @@ class Jit:
             # Machine code reads packed arrays in place (jit/native/layout.py
             # probe_packed): this VM makes them (heap/packed.py).
             from ..heap.packed import PACKED
-            from .native.engine import _packed_type
+            from .native.engine import packed_type
+            from .native.layout import probe_slots_ok
 
-            vm.heap.packs = PACKED if _packed_type() is not None else ""
+            vm.heap.packs = PACKED if packed_type() is not None else ""
             # Instances laid out in slots (heap/layout.py) when machine code
-            # can read them: native/layout.py's probe_slots checked the
-            # slot offsets on live objects. (A build without the probe
-            # keeps dict instances: the representation native code knows.)
-            from .native import layout as native_layout
-
-            probe_slots = getattr(native_layout, "probe_slots", None)
-            vm.heap.lays_out = bool(probe_slots is not None and probe_slots())
+            # can read them: probe_slots checked the slot offsets on live
+            # objects once per process; otherwise dict instances, which
+            # native code also reads.
+            vm.heap.lays_out = probe_slots_ok()
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks

@@ -58,7 +58,7 @@ from ..bytecode.code import CLASS_EXTENDS, CLASS_OPEN, ClassInfo, Code
 from ..runtime.errors import RtError, undefined_global
 from .typecheck import inline_test
 from ..heap.objects import Tuple
-from ..heap.layout import SlotInstance
+from ..heap.layout import SlotInstance, slot_name
 from ..runtime import tuples
 from .ops_tlexpr import float_power, power
 from ..runtime.values import typeof
@@ -300,7 +300,7 @@ class _SlotSite:
     generated code as free variables, and `m`, the access's slow path,
     called on a miss, which refills them.
 
-    The slot is named in the text (`x._2`, an attribute load: half the cost
+    The slot is named in the text (`x._12`: heap/layout.py slot_name, an attribute load: half the cost
     of the dict probe; `getattr(x, a)` costs about the probe) when the
     module's own classes say where the field is: `_slot_guess`. The cache
     then only takes shapes with the field at that slot, others take the
@@ -323,10 +323,10 @@ class _SlotSite:
         g.sites.append(self)
 
     def read(self, x: str) -> str:
-        return f"getattr({x}, {self.a})" if self.index is None else f"{x}._{self.index}"
+        return f"getattr({x}, {self.a})" if self.index is None else f"{x}.{slot_name(self.index)}"
 
     def write(self, x: str, v: str) -> str:
-        return f"setattr({x}, {self.a}, {v})" if self.index is None else f"{x}._{self.index} = {v}"
+        return f"setattr({x}, {self.a}, {v})" if self.index is None else f"{x}.{slot_name(self.index)} = {v}"
 
     def bind(self, cells: dict) -> None:
         self.cs, self.ca = cells[self.s], cells.get(self.a)

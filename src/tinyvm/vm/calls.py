@@ -34,7 +34,7 @@ from ..runtime.values import NeedsGuest, kind_of_type, to_str, typeof
 from ..sched.concurrency import BlockingNative
 from ..sched.fiber import Fiber
 from ..sched.generators import FINISHED, Gen
-from ..heap.layout import SlotInstance, new_instance_fast
+from ..heap.layout import SlotInstance, new_instance
 from .blocks import BLOCK_PC
 
 # op_info's answer for an op with no place in the code (a continuation such as
@@ -245,7 +245,7 @@ class Calls:
         """`Cls(args)`: a new instance from the class template, then its `$fields`
         methods (root class first) and `init`, each as a guest frame."""
         L = fb.L
-        inst = self.heap.alloc(new_instance_fast(self.heap, cls))  # (heap/layout.py: new_instance, by the shape's maker)
+        inst = self.heap.alloc(new_instance(self.heap, cls))  # (heap/layout.py: by the shape's maker)
         args = L[len(L) - n :]
         del L[len(L) - n - 1 :]
         init = cls.init

@@ -52,6 +52,7 @@ from typing import Any
 
 from ..bytecode.code import Code
 from ..bytecode.opcodes import NUM_OPCODES, OPCODES
+from ..heap.objects import Instance
 from .blocks import BLOCK_PC
 from .calls import to_str_safe
 
@@ -371,8 +372,8 @@ class Hooks:
         self._unwound = True  # (the stepper's return events)
         if not self.on_exception:
             return
-        fields = getattr(value, "fields", None)
-        if isinstance(fields, dict) and "message" in fields:  # an Error instance: "Class: message"
+        fields = value.fields if isinstance(value, Instance) else None  # (a dict, or a laid-out instance's view)
+        if fields is not None and "message" in fields:  # an Error instance: "Class: message"
             message = f"{value.cls.name}: {to_str_safe(fields['message'])}"
         else:
             message = to_str_safe(value)

@@ -149,9 +149,6 @@ def packed_type() -> type | None:
     return PackedArray if probe_packed()[0] is not None else None
 
 
-_packed_type = packed_type  # (the old name: jit/tier.py imports it; remove once it uses packed_type)
-
-
 def _heap_allowed(ty: Typed) -> None:
     """Array code needs CPython's layout verified (layout.py) and, when it
     stores, exact-pc deopt (re-running a call that stored is not exact)."""
