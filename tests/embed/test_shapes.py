@@ -97,18 +97,6 @@ def _run(src: str, lays_out: bool, **kw):
         Heap.lays_out = saved
 
 
-def _vm_makes_shapes() -> bool:
-    """Whether this build's vm/ makes laid-out instances and reads them
-    (the vm/ and jit/ helpers' side of the change): until it does, these
-    programs would fail for reasons outside runtime/, tools/ and the API."""
-    try:
-        out, vm = _run("class P { var x: int = 0 }\nlet p = P()\np.x = 2\nprint(p.x)", True)
-        return out == "2\n" and isinstance(vm.get("p"), SlotInstance)
-    except Exception:  # noqa: BLE001
-        return False
-
-
-needs_vm = pytest.mark.skipif(not _vm_makes_shapes(), reason="this build's vm/ does not make laid-out instances yet (vm/calls.py construct)")
 
 
 def _both(src: str, **kw):
@@ -131,7 +119,6 @@ def _has(vm: VM, name: str) -> bool:
     return True
 
 
-@needs_vm
 def test_output_errors_and_accounting():
     # (a small heap: the loop's garbage makes collections, whose counts and
     # bytes must not depend on the representation either)
@@ -146,14 +133,12 @@ def test_output_errors_and_accounting():
         assert sb[k] == sa[k], k
 
 
-@needs_vm
 def test_uncaught_error_and_trace():
     src = CLASSES + "\nfn f(q: Q) { throw Boom(\"deep ${q.x}\") }\nlet q = Q(5, \"f\")\nf(q)\n"
     (a, _), (b, _) = _both(src)
     assert "!! Boom: deep 5" in a and b == a
 
 
-@needs_vm
 def test_heap_snapshot_and_embedding():
     (a, vm_a), (b, vm_b) = _both(PROGRAM)
     sa, sb = vm_a.heap_snapshot(), vm_b.heap_snapshot()
@@ -172,7 +157,6 @@ def test_heap_snapshot_and_embedding():
     assert vm_a.call("kind", vm_a.globals["q"]) == vm_b.call("kind", vm_b.globals["q"]) == "Q"  # (a proxy passed back)
 
 
-@needs_vm
 def test_host_error_is_laid_out_and_catchable():
     src = "var err: any = nil\ntry { fail() } catch e { err = e; print(typeof(e), e.message, e is Error) }"
     outs = []

@@ -298,18 +298,6 @@ def test_host_error_instance(vm):
     assert s.size() == d.size()
 
 
-def _vm_sets_fields() -> bool:
-    """Whether this build's vm/ stores into a laid-out instance
-    (vm/object_ops.py `set_field`, which Lox's rules call for a closed
-    class's instance: the vm/ helper's side of the change)."""
-    v = VM(stdout=io.StringIO())
-    v.run_source(SRC)
-    _, s = _pair(v, "P")
-    try:
-        v.machine.set_field(s, "x", 2)
-    except RtError:
-        return False
-    return s.get("x") == 2
 
 
 def test_lox_rules_read_a_laid_out_instance(vm):
@@ -324,7 +312,6 @@ def test_lox_rules_read_a_laid_out_instance(vm):
             rules.get_field(v, "nope")
 
 
-@pytest.mark.skipif(not _vm_sets_fields(), reason="this build's vm/ does not store into laid-out instances yet (vm/object_ops.py)")
 def test_lox_rules_write_a_laid_out_instance(vm):
     from tinyvm.runtime.lox_rules import lox_rules
 

@@ -21,3 +21,16 @@ def _native_cache_of_the_session() -> object:
         os.environ.pop("TVM_NATIVE_CACHE", None)
     else:
         os.environ["TVM_NATIVE_CACHE"] = old
+
+
+@pytest.fixture
+def dict_instances(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VMs made in the test keep dict instances, native ones too: the tests
+    of native code's dict path (open Lox classes, and every class on a VM
+    whose layout probe refuses shapes: jit/tier.py). Every VM lays out
+    instances of closed classes otherwise (heap/layout.py)."""
+    from tinyvm.heap.heap import Heap
+    from tinyvm.jit.native import layout
+
+    monkeypatch.setattr(Heap, "lays_out", False)
+    monkeypatch.setattr(layout, "probe_slots_ok", lambda: False)

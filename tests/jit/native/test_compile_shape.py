@@ -26,6 +26,10 @@ from native_helpers import both, native, prepared, same
 
 from tinyvm.jit.native import engine
 
+# The dict path of native field code (conftest.py `dict_instances`):
+# instances of closed classes are laid out in slots otherwise.
+pytestmark = pytest.mark.usefixtures("dict_instances")
+
 
 def modules(src: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, engine.Prepared]:
     """Run src on native-eager; the Prepared (LLVM IR text, exit table) of each root compiled."""

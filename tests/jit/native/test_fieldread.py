@@ -72,6 +72,7 @@ print(c.go(70 - 8), c.a, c.g, c.b)
 """
 
 
+@pytest.mark.usefixtures("dict_instances")  # (the dict path: conftest.py)
 def test_a_scalar_reads_slow_path_is_one_helper_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,6 +23,10 @@ from native_helpers import agree, module_texts
 
 from tinyvm.api import VM
 
+# The dict path of native field code (conftest.py `dict_instances`):
+# instances of closed classes are laid out in slots otherwise.
+pytestmark = pytest.mark.usefixtures("dict_instances")
+
 BALL = """
 class Ball {
   var x: int

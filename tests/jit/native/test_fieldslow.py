@@ -174,6 +174,7 @@ def test_reference_counts_stay_flat_through_the_helpers() -> None:
     )  # (the dict dropped the old one; the new one is the dict's and the argument's)
 
 
+@pytest.mark.usefixtures("dict_instances")  # (the dict path: conftest.py)
 def test_a_store_through_the_helper_gives_the_dict_a_new_version() -> None:
     log: list[str] = []
     vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append)

@@ -25,6 +25,10 @@ from native_helpers import agree_log, module_texts
 
 from tinyvm.api import VM
 
+# The dict path of native field code (conftest.py `dict_instances`):
+# instances of closed classes are laid out in slots otherwise.
+pytestmark = pytest.mark.usefixtures("dict_instances")
+
 PAIRS = """
 class Body {
   var x: float

@@ -272,6 +272,7 @@ def test_instances_made_inline_agree_and_skip_the_maker(
     )  # (a while loop: a for-range's Range differs, "What issue 16 still needs")
 
 
+@pytest.mark.usefixtures("dict_instances")  # (the dict path: conftest.py)
 def test_instances_made_inline_are_whole_objects() -> None:
     """Each field, the class and the mark are set, the dict is a copy of
     the template (not the template), reference counts exact."""

@@ -408,6 +408,7 @@ def test_awfy_towers_moves_its_disks_natively(gc_mode: str) -> None:
     assert not any("deopt" in x and "Towers" in x for x in log), log
 
 
+@pytest.mark.usefixtures("dict_instances")  # (the dict path: conftest.py)
 def test_an_inline_dict_store_gives_the_dict_a_new_version() -> None:
     # PEP 509: ma_version_tag changes at every modification (stores.py writes
     # the field's dict entry itself, and a version of its own range).

@@ -412,7 +412,7 @@ def guard_args(em: Any, i: Instr, meth: Any, es: Any) -> None:
         t = parse_type_text(meth.code.local_types[k + 1])
         c = strip(t)
         w = em.val(x)
-        inst, isi, cl, want, same, ok = em.tmp("cls"), em.tmp("isi"), em.tmp("oc"), em.tmp("want"), em.tmp("same"), em.tmp("argok")
+        isi, cl, want, same, ok = em.tmp("isi"), em.tmp("oc"), em.tmp("want"), em.tmp("same"), em.tmp("argok")
         # (an object's class word is read only once it is known to be an Instance)
         tw = arr.load(w, arr.lay.type)
         from .slots import is_instance_of
