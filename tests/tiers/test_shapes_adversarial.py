@@ -47,6 +47,7 @@ from test_packed_arrays import (
     TIERS,
     TWIN_GC_KEYS,
     TWIN_TUNING,
+    _ide_client,
     _native_cache_of_the_module,  # noqa: F401  (an autouse fixture: this module's own native cache)
     run_cli,
     split_log,
@@ -107,9 +108,8 @@ def test_the_native_tier_compiles_the_hot_typed_program(monkeypatch: pytest.Monk
     # the native runs above compare the interpreter with itself).
     got = run_cli(LANG, "hot_typed.tl", TIERS["native-eager"], monkeypatch, "--jit-log")
     _, log = split_log(got[2])
-    compiled = " ".join(x for x in log if "native" in x)
-    for fn in ("bounce", "towers", "energy", "grow"):
-        assert f" {fn}" in compiled or f"{fn} " in compiled, (fn, log)
+    for fn in ("bounce", "Ball.step", "Ball.init", "towers", "energy", "grow"):
+        assert any(x.startswith(f"jit: native {fn} in ") for x in log), (fn, log)
 
 
 # --------------------------------------------------------------------------- the layouts are really there
@@ -457,6 +457,26 @@ def test_the_debuggers_previews_children_and_writes_are_the_same(monkeypatch: py
     off = view(False)
     assert off[0][0] == "P(x: 1, y: 2)" and off[-1] == 'P(x: 41, y: 2) Sub(x: 1, y: 2, z: "zz") 42', off
     assert view(True) == off
+
+
+def test_the_ides_state_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    def state(on: bool) -> Any:
+        layouts(monkeypatch, on)
+        c = _ide_client()
+        r = c.post("/api/run", json={"language": "tinylang", "source": PROBE})
+        assert r.status_code == 200, r.text
+        run = r.json()
+        assert run["status"] == "ok", run
+        st = c.get(f"/api/session/{run['session']}/state", params={"step": run["steps"]})
+        assert st.status_code == 200, st.text
+        out = st.json()
+        out.pop("session", None)
+        return out
+
+    off = state(False)
+    nodes = {n["label"] for n in off["heap"]["nodes"]}
+    assert any(x.startswith("Sub") for x in nodes), nodes
+    assert state(True) == off
 
 
 # --------------------------------------------------------------------------- embedding
