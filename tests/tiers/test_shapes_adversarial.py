@@ -160,6 +160,26 @@ def test_closed_classes_are_laid_out_and_shapes_are_shared(jit: str, monkeypatch
     assert dict(p.fields) == {"x": 1, "y": 2} and list(s.fields) == ["x", "y", "z"]
 
 
+@pytest.mark.parametrize("n", [1, 2, 10, 11, 12, 40, 101])
+def test_slot_i_is_at_slot_base_plus_8i(n: int) -> None:
+    # heap/layout.py's promise that machine code relies on (one load at a
+    # fixed offset). CPython sorts `__slots__` names when it makes a type:
+    # `_10` sorts before `_2`, so slot names that do not sort in index order
+    # put field 10 of an 11-field shape at slot 2's offset.
+    import ctypes
+
+    from tinyvm.heap.layout import SLOT_BASE, make_shape
+
+    shape = make_shape(tuple(f"f{i}" for i in range(n)))
+    obj = shape.__new__(shape)
+    marks = [object() for _ in range(n)]
+    for d, m in zip(shape.DESCS, marks):
+        d.__set__(obj, m)
+    at = [ctypes.c_ssize_t.from_address(id(obj) + SLOT_BASE + 8 * i).value for i in range(n)]
+    assert at == [id(m) for m in marks], [at.index(id(m)) if id(m) in at else None for m in marks]
+    assert shape.__basicsize__ == SLOT_BASE + 8 * n
+
+
 def test_without_layouts_instances_keep_their_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
     layouts(monkeypatch, False)
     vm = VM(stdout=io.StringIO())
