@@ -66,6 +66,12 @@ FILES = sorted(p.name for p in LANG.glob("*.tl") if not p.name.startswith("_"))
 # representation of a native VM, no native code; where it does not exist yet
 # it is the default tier, which is harmless).
 SHAPE_TIERS: dict[str, dict[str, str]] = {**TIERS, "stepped": {"TVM_TIER": "stepped"}, "shapes": {"TVM_TIER": "shapes"}}
+if HAVE_NATIVE:
+    # Machine code storing into slots under each collector, which checks its
+    # invariants as it runs (barriers, colours, remembered sets).
+    for _gc in ("incremental", "generational"):
+        SHAPE_TIERS[f"native-{_gc}-verify"] = {"TVM_JIT": "native-eager", "TVM_GC": _gc, "TVM_GC_VERIFY": "1"}
+    SHAPE_TIERS["native-gc-stress"] = {"TVM_JIT": "native-eager", "TVM_GC_STRESS": "1"}
 
 
 def layouts(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
