@@ -157,7 +157,7 @@ def test_closed_classes_are_laid_out_and_shapes_are_shared(jit: str, monkeypatch
         assert isinstance(obj, SlotInstance) and is_instance_type(type(obj)), type(obj)
         assert obj.size() == Instance(obj.cls, dict(obj.fields.items())).size()
     # One shape per field list: P, Q and every L (a new class per call) share one.
-    assert type(p) is type(q) is type(ls[0]) is type(ls[49])
+    assert type(p) is type(q) is type(ls.items[0]) is type(ls.items[49])
     assert type(s) is not type(p) and type(s).NAMES == ("x", "y", "z")
     # Inherited fields at the parent's slot (what machine code relies on).
     assert type(s).INDEX["x"] == type(p).INDEX["x"] == 0 and type(s).INDEX["y"] == 1
