@@ -1254,20 +1254,25 @@ print(len(keep))
 """
 
 
+def cli_in(folder: Path, args: list[str]) -> tuple[int, str]:
+    """(exit status, stdout) of `tvm ARGS` run in-process from folder."""
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        code = main(args, stdin=io.StringIO(""), stdout=out, stderr=err)
+    finally:
+        os.chdir(old)
+    return code, out.getvalue()
+
+
 @pytest.mark.parametrize("mode", [["--alloc", "--lines"], ["--interval", "50", "--lines"]], ids=["alloc", "samples"])
 def test_profiles_are_the_same_with_packing_off(mode: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "p.tl").write_text(PROF_PROGRAM)
 
     def prof(on: bool) -> tuple[int, str]:
         packing(monkeypatch, on)
-        out, err = io.StringIO(), io.StringIO()
-        old = os.getcwd()
-        os.chdir(tmp_path)
-        try:
-            code = main(["prof", *mode, "--format", "folded", "-o", "-", "p.tl"], stdin=io.StringIO(""), stdout=out, stderr=err)
-        finally:
-            os.chdir(old)
-        return code, out.getvalue()
+        return cli_in(tmp_path, ["prof", *mode, "--format", "folded", "-o", "-", "p.tl"])
 
     off = prof(False)
     assert off[0] == 0 and "mk (p.tl:2)" in off[1], off

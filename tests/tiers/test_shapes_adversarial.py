@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 from test_packed_arrays import (
+    cli_in,
     EMBED_JITS,
     FUEL_VMS,
     HAVE_NATIVE,
@@ -51,7 +52,6 @@ from test_packed_arrays import (
 )
 
 from tinyvm import VM, GuestException
-from tinyvm.cli.main import main
 from tinyvm.heap.heap import Heap
 from tinyvm.heap.objects import Instance
 
@@ -466,14 +466,7 @@ def test_profiles_are_the_same_with_layouts(mode: list[str], tmp_path: Path, mon
         layouts(monkeypatch, on)
         for k in SWITCHES:
             monkeypatch.delenv(k, raising=False)
-        out, err = io.StringIO(), io.StringIO()
-        old = os.getcwd()
-        os.chdir(tmp_path)
-        try:
-            code = main(["prof", *mode, "--format", "folded", "-o", "-", "w.tl"], stdin=io.StringIO(""), stdout=out, stderr=err)
-        finally:
-            os.chdir(old)
-        return code, out.getvalue()
+        return cli_in(tmp_path, ["prof", *mode, "--format", "folded", "-o", "-", "w.tl"])
 
     off = prof(False)
     assert off[0] == 0 and "churn (w.tl:" in off[1], off

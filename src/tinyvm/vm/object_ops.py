@@ -53,8 +53,8 @@ class ObjectOps:
 
     def get_field(self, obj: Any, name: str) -> Any:
         t = type(obj)
-        if t is Instance:
-            v = obj.fields.get(name, UNINIT)
+        if t is Instance or t.__base__ is SlotInstance:  # (a dict, or laid out: heap/layout.py)
+            v = obj.fields.get(name, UNINIT) if t is Instance else obj.get(name)
             if v is not UNINIT:
                 return v
             meth = obj.cls.methods.get(name)
@@ -66,14 +66,6 @@ class ObjectOps:
             if v is UNINIT:
                 raise RtError("TypeError", f"record has no field '{name}'")
             return v
-        if t.__base__ is SlotInstance:  # a laid-out instance (heap/layout.py): as the dict's
-            v = obj.get(name)
-            if v is not UNINIT:
-                return v
-            meth = obj.cls.methods.get(name)
-            if meth is not None:
-                return self.heap.alloc(BoundMethod(obj, meth))
-            raise RtError("TypeError", f"{obj.cls.name} has no field '{name}'", "no_field", {"cls": obj.cls.name, "name": name})
         if t is ModuleObject:
             return self.module_get(obj, name)
         if t is Tuple:
