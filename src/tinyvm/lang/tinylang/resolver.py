@@ -320,8 +320,11 @@ class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
                 self.bag.error(f.line, f.col, f"'{f.name}' is already declared in this class")
             seen[f.name] = "field"
         # Non-constant field defaults (`var items = []`) are evaluated for each new
-        # instance by a synthetic `$fields` method, run before `init`.
-        dynamic = [f for f in s.fields if not constant_value(f.default)[0]]
+        # instance by a synthetic `$fields` method, run before `init`. In a
+        # subclass, constant defaults too: the parent's `$fields` runs first
+        # (root first) and may set a field this class redeclares, whose own
+        # default must win, as it does over a parent's constant (the template).
+        dynamic = [f for f in s.fields if f.default is not None and (s.parent is not None or not constant_value(f.default)[0])]
         if dynamic and not any(m.name == "$fields" for m in s.methods):
             body = [A.Assign(f.line, f.col, A.Field(f.line, f.col, A.SelfExpr(f.line, f.col), f.name), "=", f.default) for f in dynamic]
             s.methods.append(A.FnDecl(s.line, s.col, "$fields", [], None, A.Block(s.line, s.col, body)))
