@@ -353,3 +353,22 @@ def test_weak_edges_retain_nothing():
     kinds = sorted((kind, name) for kind, name, _ in s.edges(wm))
     assert kinds == [("internal", "value 0"), ("weak", "key 0")]
     assert s.retained[box] >= s.self_size[box]
+
+
+def test_static_members_and_enum_values_are_in_the_snapshot():
+    # A class's statics (`static let`, an enum's values: issue 18) are
+    # references the collector follows (Class.refs): the snapshot must
+    # reach them too, or its total falls short of the live bytes.
+    vm = VM(stdout=io.StringIO())
+    vm.run_source(
+        "enum Color { Red, Green }\n"
+        "class K { static let names = [\"static-list-kept\", \"b\"] }\n"
+        "let g = Color.Green\n",
+        path="statics.tl",
+    )
+    m = vm.machine
+    m.collect()
+    s = take_snapshot(m)
+    assert s.total_size() == m.heap.live
+    names = {s.name[t] for i in range(s.node_count) for _k, _n, t in s.edges(i)}
+    assert "static-list-kept" in names

@@ -215,6 +215,10 @@ def named_refs(obj: Any) -> list[tuple[str, Any, Any]]:
         out = [("property", k, v) for k, v in obj.methods.items()]
         out.extend(("internal", f"default {k}", v) for k, v in obj.template.items())
         out.extend(("internal", f"field_init[{i}]", v) for i, v in enumerate(obj.field_inits))
+        # (static members and an enum's values: Class.refs lists them, so the
+        # collector counts what they hold; without these edges a snapshot
+        # missed those bytes)
+        out.extend(("property", f"static {k}", v) for k, v in obj.statics.items())
         if obj.parent is not None:
             out.append(("internal", "parent", obj.parent))
         return out
