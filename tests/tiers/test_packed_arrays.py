@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_differential import TIERS as DIFFERENTIAL_TIERS
 
 from tinyvm import VM, GuestException
 from tinyvm.cli.main import main
@@ -51,15 +52,11 @@ except ImportError:
 LANG = Path(__file__).resolve().parent.parent / "lang" / "13_v1_1" / "packed_edges"
 FILES = sorted(p.name for p in LANG.glob("*.tl") if not p.name.startswith("_"))
 
-# name -> the environment `tvm run` reads (as tests/tiers/test_differential.py).
-# The reference is the default tier (fused interpreter, stop-the-world GC).
+# name -> the environment `tvm run` reads: tests/tiers/test_differential.py's
+# tiers, and the collectors. The reference is the default tier (fused
+# interpreter, stop-the-world GC).
 TIERS: dict[str, dict[str, str]] = {
-    "plain": {"TVM_TIER": "plain"},
-    "metered": {"TVM_TIER": "metered"},
-    "optimized": {"TVM_OPT": "1"},
-    "jit": {"TVM_JIT": "eager"},
-    "jit-stress": {"TVM_JIT": "eager", "TVM_JIT_STRESS": "1"},
-    "jit-on": {"TVM_JIT": "on", "TVM_JIT_THRESHOLD": "2,3"},
+    **{name: env for name, env in DIFFERENTIAL_TIERS.items() if name != "fused"},
     "gc-incremental": {"TVM_GC": "incremental"},
     "gc-generational": {"TVM_GC": "generational"},
     "gc-stress": {"TVM_GC_STRESS": "1"},
