@@ -58,7 +58,7 @@ def test_the_next_call_starts_at_once_after_a_timeout() -> None:
         vm.call("recv", timeout=0.1)  # leaves a fiber sleeping 60 s: dropped
     start = time.monotonic()
     assert vm.call("nap_for", 1) == "woke"
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0  # (a leftover sleep would take 9.5 s or more; 3 s leaves room for CI load)
 
 
 def test_bad_timeouts_are_refused() -> None:

@@ -53,7 +53,7 @@ def test_interrupt_stops_the_call_soon(pipe_vm, name: str) -> None:
     assert latency(vm, name) < 0.5  # (the bounds are 10 and 50 ms: benchmarks/interrupt_latency.py)
     start = time.monotonic()
     assert vm.call("nap_for", 20) == "woke"  # nothing of the stopped call is left
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0  # (a leftover sleep would take 9.5 s or more; 3 s leaves room for CI load)
 
 
 def test_an_interrupt_without_a_run_does_not_stop_the_next(pipe_vm) -> None:

@@ -63,7 +63,7 @@ def test_a_limit_drops_the_runs_fibers_without_running_them() -> None:
     assert_clean(vm)
     start = time.monotonic()
     assert vm.call("quick") == 42  # no 9.5 s sleep left behind
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0  # (a leftover sleep would take 9.5 s or more; 3 s leaves room for CI load)
     assert out.getvalue() == ""  # no finally ran
 
 

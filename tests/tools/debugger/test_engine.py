@@ -5,6 +5,7 @@ evaluate and setVariable, fibers, with the JIT off and eager."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -279,9 +280,19 @@ print(await t)
 
 def test_pause_a_running_program(program, session):
     s = session(program("var n = 0\nwhile true {\n    n += 1\n}\n"))
-    timer = threading.Timer(0.3, s.eng.pause)
-    timer.start()
+
+    def pause_once_looping() -> None:
+        # Pause only once the loop has run: a fixed delay raced the start-up
+        # under CI load (the pause landed on line 1, before the loop began).
+        deadline = time.monotonic() + 30
+        while len(s.eng.history) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        s.eng.pause()
+
+    pauser = threading.Thread(target=pause_once_looping, daemon=True)
+    pauser.start()
     st = s.eng.start()
+    pauser.join()
     assert st.reason == "pause" and st.line in (2, 3)
     assert int(s.scope("Globals")["n"]["value"]) > 0
 

@@ -320,11 +320,15 @@ class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
                 self.bag.error(f.line, f.col, f"'{f.name}' is already declared in this class")
             seen[f.name] = "field"
         # Non-constant field defaults (`var items = []`) are evaluated for each new
-        # instance by a synthetic `$fields` method, run before `init`. In a
-        # subclass, constant defaults too: the parent's `$fields` runs first
-        # (root first) and may set a field this class redeclares, whose own
-        # default must win, as it does over a parent's constant (the template).
-        dynamic = [f for f in s.fields if f.default is not None and (s.parent is not None or not constant_value(f.default)[0])]
+        # instance by a synthetic `$fields` method, run before `init`. A constant
+        # default that redeclares a field an ancestor's `$fields` sets goes there
+        # too: the ancestors' `$fields` run first (root first) and would
+        # overwrite the template's constant, yet the subclass's default must win.
+        inherited = _set_by_ancestors(parent_var)
+        dynamic = [
+            f for f in s.fields
+            if f.default is not None and (not constant_value(f.default)[0] or inherited is None or f.name in inherited)
+        ]
         if dynamic and not any(m.name == "$fields" for m in s.methods):
             body = [A.Assign(f.line, f.col, A.Field(f.line, f.col, A.SelfExpr(f.line, f.col), f.name), "=", f.default) for f in dynamic]
             s.methods.append(A.FnDecl(s.line, s.col, "$fields", [], None, A.Block(s.line, s.col, body)))
@@ -594,3 +598,28 @@ class Resolver(ResolveRules):  # tlexpr: the 1.1 expressions (nilexpr.py)
             self.bag.error(e.line, e.col, "an async function cannot yield")
         else:
             fn.has_yield = True
+
+
+def _set_by_ancestors(parent_var: Var | None) -> set[str] | None:
+    """The fields the ancestors' `$fields` methods may set (those with a
+    non-constant default), or None when an ancestor's declaration is not
+    known here (the caller then assumes any field may be set)."""
+    names: set[str] = set()
+    var = parent_var
+    for _ in range(10_000):  # (a cycle is an error reported elsewhere)
+        if var is None or var.kind == BUILTIN:
+            return names  # (built-in classes have no `$fields`)
+        decl = var.decl
+        if not isinstance(decl, A.ClassDecl):
+            return None
+        names.update(f.name for f in decl.fields if f.default is not None and not constant_value(f.default)[0])
+        if decl.parent is None:
+            return names
+        ref = getattr(decl.parent, "ref", None)
+        if ref is None:
+            return None  # (a parent declared further down: not resolved yet)
+        if ref.kind == BUILTIN:
+            return names
+        var = ref.var
+    return None
+
