@@ -21,11 +21,12 @@ the object is one allocation.
   is a new Class per call, with the same shape).
 - **Which instances.** Instances of closed classes (every TinyLang class;
   not Lox classes, whose instances take new fields at any time:
-  `Class.open`) made by a VM whose heap lays out (`Heap.lays_out`, set when
-  the native tier attaches, jit/tier.py; tests turn it on for the other
-  tiers, as with packed arrays). `new_instance` is the one place that
-  chooses; every tier, the embedding API and the stdlib make instances
-  through it.
+  `Class.open`) made by a VM whose heap lays out (`Heap.lays_out`: on in
+  every VM; a VM with the native tier turns it off when
+  jit/native/layout.probe_slots refuses the layout, jit/tier.py, and
+  `TVM_TIER=dicts` turns it off to test that fallback). `new_instance` is
+  the one place that chooses; every tier, the embedding API and the stdlib
+  make instances through it.
 - **The same object to the rest of the VM.** `fields` is a property that
   returns a `FieldView`, a mutable mapping over the slots with the dict's
   order and contents (a field not initialised yet holds `UNINIT` in both).

@@ -791,17 +791,13 @@ class _Gen:
             return v11
         if op in ("get_field", "set_field", "set_field_proven"):
             name = repr(self.code.names[args[0]])
-            if op == "get_field":
-                out.append((f"type({a[0]}) is _Instance and ({v} := {a[0]}.fields.get({name}, _UNINIT)) is not _UNINIT", "pass"))
-            elif op == "set_field_proven":  # (the checker proved the value's type: no field check, as b_set_field_proven)
-                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
-            else:
-                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
-            # Laid-out instances (heap/layout.py), after the dict's path: one
-            # test of the shape and one slot access, by name in the text, for
-            # each shape with the field that exists when this is compiled (a
-            # hot function's classes have made their instances by then); a
-            # shape made later takes the step, which has its own cache.
+            # Laid-out instances (heap/layout.py) first, as every TinyLang
+            # instance is one: one test of the shape and one slot access, by
+            # name in the text, for each shape with the field that exists
+            # when this is compiled (a hot function's classes have made
+            # their instances by then); a shape made later takes the step,
+            # which has its own cache. Then dict instances (Lox's, or every
+            # instance when the heap does not lay out).
             field = self.code.names[args[0]]
             for shape in [t for t in self.shapes if field in t.INDEX][:_MAX_SHAPES]:
                 slot = f"{a[0]}.{shape.ATTRS[shape.INDEX[field]]}"
@@ -812,6 +808,12 @@ class _Gen:
                     out.append((guard, f"{slot} = {a[1]}" + _barrier(ins, a, 1)))
                 else:  # (the checks are the instance's class's: classes share shapes)
                     out.append((f"{guard} and {a[0]}.cls.field_checks is None", f"{slot} = {a[1]}" + _barrier(ins, a, 1)))
+            if op == "get_field":
+                out.append((f"type({a[0]}) is _Instance and ({v} := {a[0]}.fields.get({name}, _UNINIT)) is not _UNINIT", "pass"))
+            elif op == "set_field_proven":  # (the checker proved the value's type: no field check, as b_set_field_proven)
+                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
+            else:
+                out.append((f"type({a[0]}) is _Instance and {name} in {a[0]}.fields and {a[0]}.cls.field_checks is None", f"{a[0]}.fields[{name}] = {a[1]}" + _barrier(ins, a, 1)))
             return out
         if op == "check_type":
             k = self.code.consts[args[0]]

@@ -179,7 +179,7 @@ def make_lox_gc(vm: Any) -> Any:
     # A special object: a namespace of natives with no fields, made once when
     # the Lox globals are set up. It keeps a dict ON PURPOSE (layout False):
     # what it is must not depend on whether the heap lays out instances yet
-    # (Heap.lays_out is set when the native tier attaches, maybe later), and
+    # (the native tier, attached maybe later, may turn Heap.lays_out off), and
     # nothing reads its fields in a hot path. A field write still fails as
     # on any closed instance ("gc has no field 'x'"), size is the same.
     cls.layout = False

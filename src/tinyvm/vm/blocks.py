@@ -455,10 +455,10 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             r = g.temp()
             name = g.param(code.names[args[0]])
             pcp = g.param(pc)
-            # A laid-out instance (heap/layout.py): the slot this site saw
-            # last (_SlotSite), after the dict's path, which is unchanged.
+            # A laid-out instance (heap/layout.py; every TinyLang instance):
+            # the slot this site saw last (_SlotSite); then a dict instance.
             site = _SlotSite(g, rules.get_field, code.names[args[0]], decoder)
-            g.emit(f"{r} = {x}.fields.get({name}, UNINIT) if ({r} := type({x})) is Instance else {site.read(x)} if {r} is {site.s} else UNINIT")
+            g.emit(f"{r} = {site.read(x)} if ({r} := type({x})) is {site.s} else {x}.fields.get({name}, UNINIT) if {r} is Instance else UNINIT")
             g.emit(f"if {r} is UNINIT: fb.epc = {pcp}; {r} = {site.m}({x}, {name})")
             g.stack.append(r)
         elif opc == O.SET_FIELD or opc == O.SET_FIELD_PROVEN:
@@ -476,21 +476,22 @@ def _emit_body(g: _Gen, decoder: Any, code: Any, block: list) -> Any:
             # field's check, a missing field) goes to the VM's path at once;
             # anything else through the site's miss, which learns shapes.
             tt = g.temp()
+            # (The laid-out path first, as for GET_FIELD.)
             if opc == O.SET_FIELD:
                 put = g.param(rules.set_field)
                 site = _SlotSite(g, rules.set_field, code.names[args[0]], decoder)
-                g.emit(f"if ({tt} := type({x})) is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
-                g.emit(f"    {x}.fields[{name}] = {v}")
+                g.emit(f"if ({tt} := type({x})) is {site.s} and {x}.cls.field_checks is None:")
+                g.emit(f"    {site.write(x, v)}")
                 _emit_barrier(g, x, v)
-                g.emit(f"elif {tt} is {site.s} and {x}.cls.field_checks is None:")
+                g.emit(f"elif {tt} is Instance and ({name} in {x}.fields or {x}.cls.open) and {x}.cls.field_checks is None:")
             else:
                 put = g.param(rules.set_field_proven)
                 site = _SlotSite(g, rules.set_field_proven, code.names[args[0]], decoder)
-                g.emit(f"if ({tt} := type({x})) is Instance and ({name} in {x}.fields or {x}.cls.open):")
-                g.emit(f"    {x}.fields[{name}] = {v}")
+                g.emit(f"if ({tt} := type({x})) is {site.s}:")
+                g.emit(f"    {site.write(x, v)}")
                 _emit_barrier(g, x, v)
-                g.emit(f"elif {tt} is {site.s}:")
-            g.emit(f"    {site.write(x, v)}")
+                g.emit(f"elif {tt} is Instance and ({name} in {x}.fields or {x}.cls.open):")
+            g.emit(f"    {x}.fields[{name}] = {v}")
             _emit_barrier(g, x, v)
             g.emit(f"elif {tt} is Instance or {tt} is {site.s}: fb.epc = {pcp}; {put}({x}, {name}, {v})")
             g.emit(f"else: fb.epc = {pcp}; {site.m}({x}, {name}, {v})")

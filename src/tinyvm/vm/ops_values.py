@@ -516,7 +516,8 @@ def b_get_field(d, code, ops, pc, args, k):
     # A laid-out instance (heap/layout.py) is read through this
     # instruction's cache: the last shape seen with the field, and the
     # field's slot name in it (a getattr of a slot, ~15% faster than the
-    # dict probe). A dict instance takes the path it always took, first.
+    # dict probe). It is tested first: every TinyLang instance is laid out;
+    # a dict instance (Lox's, or any when the heap does not lay out) next.
     shape: Any = None
     slot = ""
 
@@ -525,13 +526,13 @@ def b_get_field(d, code, ops, pc, args, k):
         L = fb.L
         obj = L[-1]
         t = type(obj)
-        if t is Instance:
-            v = obj.fields.get(name, UNINIT)
+        if t is shape:
+            v = getattr(obj, slot)
             if v is not UNINIT:
                 L[-1] = v
                 return ops[k]
-        elif t is shape:
-            v = getattr(obj, slot)
+        elif t is Instance:
+            v = obj.fields.get(name, UNINIT)
             if v is not UNINIT:
                 L[-1] = v
                 return ops[k]
@@ -572,6 +573,21 @@ def b_set_field(d, code, ops, pc, args, k):
         v = L.pop()
         obj = L.pop()
         t = type(obj)
+        if t is not shape and t is not Instance:
+            s = _shape_slot(t, name)
+            if s is not None:
+                shape, slot = t, s
+        if t is shape:
+            # (the checks are the instance's class's: classes share shapes)
+            checks = obj.cls.field_checks
+            if checks is not None:
+                check = checks.get(name)
+                if check is not None:
+                    v = check(v)
+            setattr(obj, slot, v)
+            if obj.mark == heap.watch:
+                heap.barrier(obj, v)
+            return ops[k]
         if t is Instance:
             fields = obj.fields
             if name in fields:
@@ -581,22 +597,6 @@ def b_set_field(d, code, ops, pc, args, k):
                     if check is not None:
                         v = check(v)
                 fields[name] = v
-                if obj.mark == heap.watch:
-                    heap.barrier(obj, v)
-                return ops[k]
-        else:
-            if t is not shape:
-                s = _shape_slot(t, name)
-                if s is not None:
-                    shape, slot = t, s
-            if t is shape:
-                # (the checks are the instance's class's: classes share shapes)
-                checks = obj.cls.field_checks
-                if checks is not None:
-                    check = checks.get(name)
-                    if check is not None:
-                        v = check(v)
-                setattr(obj, slot, v)
                 if obj.mark == heap.watch:
                     heap.barrier(obj, v)
                 return ops[k]
@@ -620,20 +620,19 @@ def b_set_field_proven(d, code, ops, pc, args, k):
         v = L.pop()
         obj = L.pop()
         t = type(obj)
+        if t is not shape and t is not Instance:
+            s = _shape_slot(t, name)
+            if s is not None:
+                shape, slot = t, s
+        if t is shape:
+            setattr(obj, slot, v)
+            if obj.mark == heap.watch:
+                heap.barrier(obj, v)
+            return ops[k]
         if t is Instance:
             fields = obj.fields
             if name in fields:
                 fields[name] = v
-                if obj.mark == heap.watch:
-                    heap.barrier(obj, v)
-                return ops[k]
-        else:
-            if t is not shape:
-                s = _shape_slot(t, name)
-                if s is not None:
-                    shape, slot = t, s
-            if t is shape:
-                setattr(obj, slot, v)
                 if obj.mark == heap.watch:
                     heap.barrier(obj, v)
                 return ops[k]

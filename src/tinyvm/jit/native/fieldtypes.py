@@ -54,7 +54,7 @@ def field_types_of(G: list, heap: Any = None) -> Callable[[str, str], str | None
 
     def shape(cname: str) -> Any:
         c = cls(cname)
-        if c is None or heap is None or not getattr(heap, "lays_out", False):
+        if c is None or heap is None or not heap.lays_out:
             return None
         from ...heap.layout import shape_of
         from .layout import probe_slots

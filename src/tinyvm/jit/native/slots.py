@@ -1,8 +1,8 @@
 """Fields of laid-out instances in native code: the receiver's shape check and the slot's load (fields.py calls these).
 
 heap/layout.py lays an instance of a closed class out in slots of its
-shape when the heap lays out (`Heap.lays_out`: the native tier attached
-and `layout.probe_slots` accepted the layout). A field op on a receiver
+shape when the heap lays out (`Heap.lays_out`: kept on when the native
+tier attaches only if `layout.probe_slots` accepts the layout). A field op on a receiver
 whose declared class is laid out (fieldtypes.shape_index) is then:
 
 - `slot_check`: the receiver's type compared with the class's shape
