@@ -271,6 +271,9 @@ class _Options:
             return text or "function"
 
         self.native_dump = Option(("--native",), "native", "the native tier instead (docs/native.md): LLVM IR before and after its passes and the machine code; needs llvmlite")
+        self.dump_run = Option(
+            ("--run",), "run", "with --native: run the program first (--jit=native-eager, its output on stderr, --timeout default 30s) and show what the tier made of each function with the running VM's classes"
+        )
         # The collector's statistics, heap snapshots, allocation sites (docs/gc.md).
         self.gc_tools = [
             Option(("--gc-stats",), "gc_stats", "print GC statistics on stderr at exit (=json: as one JSON object)", OPTIONAL, "json", gc_stats_format),
@@ -289,7 +292,7 @@ class _Options:
             "check": [self.help, self.lang, self.code, self.allow[0], self.any_uses, self.json],
             "disasm": [self.help, self.lang, self.code, self.allow[0], self.optimize, self.passes, self.stats],
             "ir": [self.help, self.lang, self.code, self.allow[0], self.passes, self.after],
-            "jit-dump": [self.help, self.lang, self.code, self.passes, self.native_dump, self.allow[0]],
+            "jit-dump": [self.help, self.lang, self.code, self.passes, self.native_dump, self.dump_run, self.limits[1], *self.allow],
             "prof": [self.help, self.lang, self.code, *self.prof, *vm, *self.limits, *self.jit, *self.allow, self.optimize, self.passes],
             "repl": [self.help, repl_lang, *vm, *self.allow],
             # record: run's options and -o (tools/record.py); replay: a .tvmrec file.
@@ -466,7 +469,8 @@ def _command_help(langs: "Languages", command: str) -> str:
                 "generated Python source; or why a function stays interpreted.",
             ],
             [(f"tvm jit-dump fib{ext}", "the default pipeline"), (f"tvm jit-dump --passes none fib{ext}", "no passes: the IR as built"),
-             (f"tvm jit-dump --native fib{ext}", "the native tier: LLVM IR and machine code")],
+             (f"tvm jit-dump --native fib{ext}", "the native tier: LLVM IR and machine code"),
+             (f"tvm jit-dump --native --run prog{ext}", "the same after a run, with its classes")],
         ),
         "prof": (
             ["tvm prof [options] FILE [args...]", "tvm prof [options] -e CODE [args...]"],
@@ -1275,14 +1279,51 @@ class _Cli:
                 require()
             except NativeUnavailable as e:
                 raise UsageError(str(e)) from None
-            from ..jit.native.engine import dump_native
+            if opts.get("run"):
+                return self._native_run_dump(words, opts)
+            from ..jit.native.dump import dump_native
 
             return self._listing("jit-dump", words, opts, dump_native)
+        if opts.get("run"):
+            raise UsageError("--run needs --native (the Python JIT's dump is static: --passes)")
         try:
             passes = parse_passes(opts.get("passes") or "default")
         except PassError as e:
             raise UsageError(str(e)) from None
         return self._listing("jit-dump", words, opts, lambda m: dump_module(m, passes))
+
+    def _native_run_dump(self, words: list[str], opts: Parsed) -> int:
+        """`jit-dump --native --run`: run the program as `tvm run
+        --jit=native-eager` would (its output on stderr, so stdout is the
+        dump alone), then print what the native tier made of every function
+        (jit/native/dump.py). The exit status is the run's."""
+        from ..jit.native.dump import dump_run
+
+        if opts.get("timeout") is None:
+            opts.values["timeout"] = 30.0  # (a dump must end: the program may not)
+        opts.values["jit"] = "native-eager"
+        seen: list[Any] = []
+
+        def attach(vm: Any) -> None:
+            tier = vm.machine.jit.native
+            tier.keep_text = True
+            tier.cache = None  # (a cache hit has no IR text)
+            seen.append((vm.machine, tier))
+
+        saved = self.on_vm, self.stdout
+        self.on_vm, self.stdout = attach, self.stderr
+        try:
+            status = self.run(words, opts)
+        finally:
+            self.on_vm, self.stdout = saved
+        if not seen:  # (it did not compile: run reported why)
+            return status
+        machine, tier = seen[0]
+        self.out(dump_run(machine, tier), end="")
+        failed = self.flush_out()
+        if failed is not None:
+            raise failed
+        return status
 
     def _listing(self, command: str, words: list[str], opts: Parsed, format_module: Any) -> int:
         """disasm and ir: compile or load one program, print each of its modules."""

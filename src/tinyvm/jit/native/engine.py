@@ -67,7 +67,7 @@ from ...heap.packed import PackedArray
 # accepts (arrays.py reads it in place); "ap" (objects) takes lists only.
 _PACKED_CODE = {"ai": "q", "af": "d", "ab": "b"}
 from ...heap.objects import Function as GuestFunction
-from ...ir.build import Unsupported, build, decode
+from ...ir.build import Unsupported, build
 from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
@@ -217,6 +217,7 @@ class Compiled:
     budget: int = 0  # the address of tvm.budget when its code calls it (ctx[calls.BUDGET]: calls.py)
     poll: int = 0  # the address of tvm.poll when its code calls it (ctx[polls.POLL]: polls.py)
     osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
+    group: list = field(default_factory=list)  # (Prepared.group)
 
     @property
     def calls_out(self) -> bool:
@@ -248,6 +249,7 @@ class Prepared:
     names: list = field(default_factory=list)  # the group's guest function names (f0, f1, ...: perfmap.py)
     perf: Any = None  # the perf map (perfmap.PerfMap) when TVM_PERF_MAP is set
     osr_tags: dict = field(default_factory=dict)  # loop header pc -> what its OSR op adds to out: @entry takes it (entries.py); absent: `osr<pc>`
+    group: list = field(default_factory=list)  # the group's Code objects, root first (dump.py)
 
 
 # The phases of a compilation, in order, as the log names them (ms each):
@@ -276,6 +278,7 @@ def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | Non
     heap = any(ty.heap for ty in group)
     prep = Prepared(root.code, root.params, root.ret, len(group), text, key, phases, table, osr, heap, any(ty.allocs for ty in group), [ty.code.name for ty in group])
     prep.osr_tags = tags
+    prep.group = [ty.code for ty in group]
     prep.classes = {k: c for ty in group for k, c in ty.classes.items()}  # type: ignore[attr-defined]  # (method guards: fields.bind)
     return prep
 
@@ -332,6 +335,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     comp = Compiled(prep.code, prep.params, prep.ret, cfunc, engine, ms, prep.nfuncs, prep.text if keep_text else "", after, prep.table, phases=phases, cache=state)
     comp.osr = osr
     comp.osr_tags = prep.osr_tags
+    comp.group = prep.group
     comp.allocs = prep.allocs
     comp.budget = budget
     comp.poll = poll
@@ -387,6 +391,8 @@ class NativeTier:
         self.passes = jit_pipeline_plain()
         self.typed: dict[Code, Typed | NotEligible] = {}
         self.compiled: dict[Code, Compiled] = {}
+        self.refused: dict[Code, str] = {}  # why a function is not native (`tvm jit-dump --native --run`: dump.py)
+        self.keep_text = False  # keep each compilation's LLVM IR (dump.py; the disk cache is off then: a hit has none)
         self.stats = {"native": 0, "not_native": 0, "native_calls": 0, "osr_calls": 0, "deopts": 0, "cache_hits": 0, "background": 0}
         self._codegen: Codegen | None = None  # (made at the first compilation: ~2 ms)
         # The disk cache (jit/native/cache.py): from the environment unless given.
@@ -494,6 +500,7 @@ class NativeTier:
 
     def _not_native(self, code: Code, why: str) -> None:
         self.stats["not_native"] += 1
+        self.refused[code] = why
         if self.log is not None:
             self.log(f"jit: not native {code.name}: {why}")
 
@@ -522,7 +529,7 @@ class NativeTier:
         if prep is None:
             return None
         try:
-            comp = finish(prep, self.codegen, self.cache, lookup(prep, self.cache))
+            comp = finish(prep, self.codegen, self.cache, lookup(prep, self.cache), keep_text=self.keep_text)
         except Exception as e:  # noqa: BLE001 - an LLVM bug: the other tiers run it
             self._not_native(code, f"internal error: {type(e).__name__}: {e}")
             return None
@@ -543,12 +550,12 @@ class NativeTier:
         try:
             obj = lookup(prep, self.cache)
             if obj is not None:
-                return self._done(finish(prep, self.codegen, self.cache, obj))
+                return self._done(finish(prep, self.codegen, self.cache, obj, keep_text=self.keep_text))
         except Exception as e:  # noqa: BLE001 - an LLVM bug: the other tiers run it
             self._not_native(code, f"internal error: {type(e).__name__}: {e}")
             return None
-        codegen, cache = self.codegen, self.cache
-        job = Job(lambda: finish(prep, codegen, cache), code.name)
+        codegen, cache, keep_text = self.codegen, self.cache, self.keep_text
+        job = Job(lambda: finish(prep, codegen, cache, keep_text=keep_text), code.name)
         if not self.worker.submit(job):
             job.run()
             return self.collect(code, job, background=False)
@@ -871,62 +878,3 @@ class NativeTier:
                 sched.ready.append(fb)
                 raise Switch
         return op
-
-
-def dump_native(m: Any) -> str:
-    """`tvm jit-dump --native`: for each function of a module, the LLVM IR
-    before and after LLVM's passes and the machine code, or why it is not
-    eligible. Static: callees are the hoisted functions the module's top
-    level stores in its globals."""
-    from ...ir.text import _codes
-
-    parts = [f"=== module {m.path} ({m.lang}) ==="]
-    slots: dict[int, Code] = {}
-    try:
-        init = build(m.init)
-        ins = decode(m.init)
-        for b in init.blocks:
-            for i in b.instrs:
-                v = i.args[0] if i.op == "store_global" and i.args else None
-                if v is not None and v.op == "closure" and not v.args and v.pc in ins:
-                    slots[i.attrs[0]] = m.init.consts[ins[v.pc][1][0]]
-    except Unsupported:
-        pass
-    passes = jit_pipeline_plain()
-    cache: dict[Code, Typed | NotEligible] = {}
-
-    def typed(c: Code) -> Typed:
-        if c not in cache:
-            try:
-                cache[c] = typed_ir(c, slots.get, passes)
-            except NotEligible as e:
-                cache[c] = e
-        got = cache[c]
-        if isinstance(got, NotEligible):
-            raise got
-        return got
-
-    llvm = load_llvm()
-    codegen = Codegen()
-    for c in _codes(m.init):
-        if c is m.init:
-            continue
-        parts.append(f"--- fn {c.name}: native ---")
-        try:
-            group = group_of(c, typed)
-        except NotEligible as e:
-            parts.append(f"not eligible: {e}")
-            continue
-        comp = compile_group(group, keep_text=True, codegen=codegen)
-        parts.append(f"; compiled in {comp.ms:.1f} ms ({describe(comp)})")
-        parts.append("--- LLVM IR before optimization ---")
-        parts.append(comp.ir_before.rstrip("\n"))
-        parts.append(f"--- LLVM IR after optimization ({PIPELINE_TEXT}) ---")
-        parts.append(comp.ir_after.rstrip("\n"))
-        parts.append("--- machine code ---")
-        mod = llvm.parse_assembly(comp.ir_after)
-        with codegen.lock:
-            tm = nearcalls.pick(mod, comp.ir_before, codegen.tm_small, codegen.tm)[0]  # (the code model the tier used)
-            parts.append(f"; code model: {'small (direct calls, nearcalls.py)' if tm is codegen.tm_small else 'large'}")
-            parts.append(tm.emit_assembly(mod).rstrip("\n"))
-    return "\n".join(parts) + "\n"
