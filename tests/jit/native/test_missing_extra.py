@@ -40,6 +40,8 @@ def test_tvm_jit_environment_variable_says_it_too(no_llvmlite, monkeypatch) -> N
 def test_jit_dump_native_says_it_too(no_llvmlite) -> None:
     code, _, err = cli(["jit-dump", "--native", "-e", SRC])
     assert code == 64 and MISSING in err
+    code, out, err = cli(["jit-dump", "--native", "--run", "-e", SRC])  # (before running anything)
+    assert code == 64 and MISSING in err and out == ""
 
 
 def test_the_api_raises_native_unavailable(no_llvmlite) -> None:
