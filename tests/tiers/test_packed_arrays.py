@@ -1276,23 +1276,30 @@ def test_profiles_are_the_same_with_packing_off(mode: list[str], tmp_path: Path,
     assert prof(True) == off
 
 
-@pytest.mark.parametrize("opt", [[], ["-O"]], ids=["plain", "optimized"])
-@pytest.mark.parametrize("name", FILES)
-def test_edge_program_compiled_to_a_tvm_file_runs_alike(name: str, opt: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # tvmc writes the bytecode (constants included) to a .tvm file; running
-    # it must give what running the source gives (traces name the source).
+def compile_tvm(folder: Path, name: str, opt: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`tvmc [-O] -o TMP/NAME.tvm NAME` in folder, with no tier switch set
+    (the program's imports resolve from there); the .tvm file's path."""
     from tinyvm.cli.main import tvmc_main
 
     for k in SWITCHES:
         monkeypatch.delenv(k, raising=False)
     out_file = tmp_path / (name[:-3] + ".tvm")
     old = os.getcwd()
-    os.chdir(LANG)
+    os.chdir(folder)
     try:
         err = io.StringIO()
         assert tvmc_main([*opt, "-o", str(out_file), name], stderr=err, stdout=io.StringIO()) == 0, err.getvalue()
     finally:
         os.chdir(old)
+    return out_file
+
+
+@pytest.mark.parametrize("opt", [[], ["-O"]], ids=["plain", "optimized"])
+@pytest.mark.parametrize("name", FILES)
+def test_edge_program_compiled_to_a_tvm_file_runs_alike(name: str, opt: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tvmc writes the bytecode (constants included) to a .tvm file; running
+    # it must give what running the source gives (traces name the source).
+    out_file = compile_tvm(LANG, name, opt, tmp_path, monkeypatch)
     want = reference(name, monkeypatch)
     got = run_cli(tmp_path, out_file.name, {}, monkeypatch)
     assert got[:2] == want[:2], (got, want)

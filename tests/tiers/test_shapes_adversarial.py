@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 from test_packed_arrays import (
     cli_in,
+    compile_tvm,
     EMBED_JITS,
     FUEL_VMS,
     HAVE_NATIVE,
@@ -590,19 +591,8 @@ def test_instances_cross_the_embedding_api_alike(jit: str, monkeypatch: pytest.M
 def test_shape_program_compiled_to_a_tvm_file_runs_alike(name: str, opt: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # (gc_weak_fibers imports ./_gc, which a .tvm file in another folder
     # cannot find; its bytecode is the same kind as the others'.)
-    from tinyvm.cli.main import tvmc_main
-
     want = reference(name, monkeypatch)
-    for k in SWITCHES:
-        monkeypatch.delenv(k, raising=False)
-    out_file = tmp_path / (name[:-3] + ".tvm")
-    old = os.getcwd()
-    os.chdir(LANG)
-    try:
-        err = io.StringIO()
-        assert tvmc_main([*opt, "-o", str(out_file), name], stderr=err, stdout=io.StringIO()) == 0, err.getvalue()
-    finally:
-        os.chdir(old)
+    out_file = compile_tvm(LANG, name, opt, tmp_path, monkeypatch)
     layouts(monkeypatch, True)
     got = run_cli(tmp_path, out_file.name, {}, monkeypatch)
     assert got[:2] == want[:2], (got, want)
