@@ -29,15 +29,10 @@ from typing import Any
 
 from ...bytecode.code import Code
 from ...ir.build import Unsupported, build, decode
+from ...ir.text import _codes
 from .codegen import PIPELINE_TEXT, Codegen, load_llvm
 from .engine import Compiled, NotEligible, Typed, compile_group, describe, group_of, jit_pipeline_plain, typed_ir
 from . import nearcalls
-
-
-def _codes(code: Code) -> list[Code]:
-    from ...ir.text import _codes as codes
-
-    return codes(code)
 
 
 def _listing(codegen: Codegen, comp: Compiled) -> list[str]:
