@@ -173,7 +173,7 @@ def b_call_method(d, code, ops, pc, args, k):
         L = fb.L
         recv = L[m]
         t = type(recv)
-        if t is not Instance and t is not shape:
+        if t is not shape and t is not Instance:  # (a laid-out instance first: every TinyLang instance is one)
             try:
                 meth = natives[t]
             except KeyError:
