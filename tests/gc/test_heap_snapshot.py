@@ -90,7 +90,8 @@ def test_named_edges_are_the_collectors_edges():
         named = [child for _, _, child in named_refs(obj)]
         refs = list(obj.refs())
         assert len(named) == len(refs), type(obj)
-        assert all(a is b for a, b in zip(named, refs)), type(obj)
+        # (the same objects; a raw int slot, heap/layout.py, boxes its int at each read)
+        assert all(a is b or (type(a) is int and type(b) is int and a == b) for a, b in zip(named, refs)), type(obj)
 
 
 def edges_of(s, i):

@@ -487,7 +487,9 @@ def test_the_debuggers_previews_children_and_writes_are_the_same(monkeypatch: py
         for v in (p, s, e, ls.items[7], vm.get("kept"), vm.get("ea")):
             got.append((preview(v), preview(v, budget=8), expandable(v), [(n, preview(c)) for n, c in children(v) or []]))
         set_child(p, "x", 41, heap)
-        set_child(s, "z", "zz", heap)
+        set_child(s, "z", 2.5, heap)
+        with pytest.raises(EvalError, match="field 'z' of Sub: expected float, got string"):
+            set_child(s, "z", "zz", heap)  # (the field's declared type, as a guest store checks it)
         for bad in ("nope", "__init__", "_0", "fields"):
             with pytest.raises(EvalError):
                 set_child(s, bad, 1, heap)
@@ -496,7 +498,7 @@ def test_the_debuggers_previews_children_and_writes_are_the_same(monkeypatch: py
         return got
 
     off = view(False)
-    assert off[0][0] == "P(x: 1, y: 2)" and off[-1] == 'P(x: 41, y: 2) Sub(x: 1, y: 2, z: "zz") 42', off
+    assert off[0][0] == "P(x: 1, y: 2)" and off[-1] == 'P(x: 41, y: 2) Sub(x: 1, y: 2, z: 2.5) 42', off
     assert view(True) == off
 
 

@@ -679,18 +679,19 @@ def test_verifier_local_types():
 
 
 def test_tvm_round_trip_of_field_types():
-    info = ClassInfo("P", ("x", "y", "z"), (0, None, 1.5), (), line=3, field_types=("int", "", "float?"))
+    info = ClassInfo("P", ("x", "y", "z"), (0, None, 1.5), (), line=3, field_types=("int", "", "float?"), early=("y",))
     plain = ClassInfo("Q", ("a",), (None,), ())
     ops = [("LOAD_NIL",), ("MAKE_CLASS", 0, 0), ("POP",), ("LOAD_NIL",), ("MAKE_CLASS", 1, 0), ("POP",)]
     ops += [("LOAD_NIL",), ("CHECK_TYPE", 2), ("RETURN",)]
     init = asm("m", ops, consts=(info, plain, ("int?", "value of x")), flags=FLAG_MODULE, path="m.tl")
     b = Bundle("m", {"m": ModuleCode("m.tl", "00" * 32, (), (), (), init)})
     data = dump_bundle(b)
-    assert int.from_bytes(data[4:6], "big") == FORMAT_VERSION == 6
+    assert int.from_bytes(data[4:6], "big") == FORMAT_VERSION == 7
     loaded = load_bundle(data)
     assert same(loaded, b)
     got = loaded.modules["m"].init.consts
     assert got[0].field_types == ("int", "", "float?") and got[1].field_types == ()
+    assert got[0].early == ("y",) and got[1].early == ()
     assert dump_bundle(loaded) == data
 
 

@@ -140,7 +140,7 @@ def test_dump_rejects_unserialisable_constant():
 def test_header_layout():
     data = dump_bundle(sample_bundle())
     assert data[:4] == b"TVM\x00"
-    assert struct.unpack(">H", data[4:6]) == (6,)
+    assert struct.unpack(">H", data[4:6]) == (7,)
     assert data[6:38] == hashlib.sha256(data[38:]).digest()
     assert HEADER_SIZE == 38
 
@@ -159,10 +159,12 @@ def test_truncated_header():
 
 def test_unsupported_version():
     data = dump_bundle(sample_bundle())
-    assert load_error(data[:4] + b"\x00\x07" + data[6:], "version") == "bad .tvm file: unsupported format version 7 (this TinyVM reads version 6: recompile the program with tvmc)"
-    # tldefault: a file of the previous version (code objects without
-    # `required`) is rejected with the same clear message.
-    assert load_error(data[:4] + b"\x00\x05" + data[6:], "version") == "bad .tvm file: unsupported format version 5 (this TinyVM reads version 6: recompile the program with tvmc)"
+    assert load_error(data[:4] + b"\x00\x08" + data[6:], "version") == "bad .tvm file: unsupported format version 8 (this TinyVM reads version 7: recompile the program with tvmc)"
+    # A file of an earlier version (version 6: class constants without
+    # `early`; 5: code objects without `required`) is rejected with the
+    # same clear message.
+    for old in (5, 6):
+        assert load_error(data[:4] + bytes([0, old]) + data[6:], "version") == f"bad .tvm file: unsupported format version {old} (this TinyVM reads version 7: recompile the program with tvmc)"
 
 
 def test_checksum_mismatch():

@@ -112,7 +112,7 @@ def test_verifier_and_tvm_round_trip() -> None:
         verify_module(module([("LOAD_NIL",), ("PRINT", 2)] + END).modules["m"])
     with pytest.raises(VerifyError, match="unknown language 'cobol'"):
         verify_module(module(END, lang="cobol").modules["m"])
-    bad_flags = module([("LOAD_NIL",), ("MAKE_CLASS", 0, 0), ("POP",)] + END, consts=(ClassInfo("C", (), (), (), flags=16),))  # (4 is CLASS_INTERFACE, 8 CLASS_ENUM: TinyLang 1.1)
+    bad_flags = module([("LOAD_NIL",), ("MAKE_CLASS", 0, 0), ("POP",)] + END, consts=(ClassInfo("C", (), (), (), flags=32),))  # (4 is CLASS_INTERFACE, 8 CLASS_ENUM: TinyLang 1.1; 16 CLASS_EARLY_SUPER)
     with pytest.raises(VerifyError, match="malformed class info"):
         verify_module(bad_flags.modules["m"])
     flagged = module([("LOAD_NIL",), ("MAKE_CLASS", 0, 0), ("POP",)] + END, consts=(ClassInfo("C", (), (), (), flags=CLASS_OPEN | CLASS_EXTENDS),))

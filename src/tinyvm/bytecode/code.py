@@ -39,6 +39,9 @@ CLASS_INTERFACE = 4  # a TinyLang 1.1 interface: only `v is I` and type checks u
 # enum's values: they print as `Color.Red`, are map keys, cross to Python as
 # their name (runtime/enums.py).
 CLASS_ENUM = 8
+# The class's init calls `super.init(...)` before anything can see `self`
+# (ClassInfo.early): the parent's early fields are early in this class too.
+CLASS_EARLY_SUPER = 16
 
 # ModuleCode.lang values: the dialect of the module's code, which selects the
 # run-time rules (operator type rules, error messages, frame limit) the VM
@@ -151,6 +154,12 @@ class ClassInfo:
     class implements (its ancestors' too).
     CLASS_EXTENDS says the class was declared with a superclass, so a nil
     parent is an error rather than "no parent".
+    `early` names the fields the class's own init assigns before anything
+    can see `self` (lang/tinylang/definite.py `early_fields`; with
+    CLASS_EARLY_SUPER, the parent's too): heap/layout.py keeps such a field
+    of type int in a raw int64 slot. A wrong list is a wrong value (0 for
+    nil while init runs), never a crash: every store into a raw slot is
+    checked or proven an int.
     """
 
     name: str
@@ -163,6 +172,7 @@ class ClassInfo:
     # The names of the interfaces the class implements, its parent's included
     # (TinyLang 1.1): `v is I` and run-time checks of an interface type test them.
     interfaces: tuple[str, ...] = ()
+    early: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)

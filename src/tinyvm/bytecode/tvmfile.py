@@ -7,7 +7,7 @@ as hostile: whatever the bytes, it either returns a verified `Bundle` or raises
 `LoadError` -- never another exception, never an allocation driven by an
 unchecked length, never unbounded recursion.
 
-File layout (version 6)
+File layout (version 7)
 -----------------------
 
 Version 2 (issue 3) added `field_types` to class constants; version 3 (issue
@@ -17,13 +17,15 @@ and ASSIGN_GLOBAL instructions (numbered after all earlier ones), `flags` on
 class constants, and the module language "lox". Version 5 (issue 18, TinyLang 1.1) added
 `interfaces` to class constants. Version 6 (issue 18, helper tldefault) added
 `required` to code objects and the JUMP_IF_PASSED and LOAD_MISSING
-instructions (parameter defaults evaluated by the callee).
+instructions (parameter defaults evaluated by the callee). Version 7
+(issue 16) added `early` to class constants (the fields init assigns
+before `self` is seen: raw int slots, heap/layout.py).
 Files of other versions are rejected (recompile them with `tvmc`).
 
 Header, fixed 38 bytes::
 
     magic     4 bytes   b"TVM\\x00"
-    version   u16       big-endian, currently 6
+    version   u16       big-endian, currently 7
     checksum  32 bytes  sha256 of the payload (everything after the header)
 
 Primitive encodings used by the payload:
@@ -80,7 +82,7 @@ Payload::
     7 code     code
     8 class    str name, strs fields, uvarint count + `const` per default,
                strs methods, svarint line, strs field_types, svarint flags,
-               strs interfaces
+               strs interfaces, strs early
 
 The reader is strict, so that every accepted file is byte-for-byte what
 `dump_bundle` would write for its content: varints must be canonical (no zero
@@ -104,7 +106,7 @@ from .verifier import VerifyError, verify_module
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_DEPTH", "dump_bundle", "load_bundle", "write_file", "read_file"]
 
 MAGIC = b"TVM\x00"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 _CHECKSUM_SIZE = 32  # sha256 digest
 HEADER_SIZE = len(MAGIC) + 2 + _CHECKSUM_SIZE
 # Maximum nesting of tuple/code/class constants: the format's one nesting
@@ -196,6 +198,7 @@ class _Writer:
             self.strings(v.field_types)
             self.svarint(v.flags)
             self.strings(v.interfaces)
+            self.strings(v.early)
         else:
             raise TypeError(f"cannot serialise constant of type {type(v).__name__}")
 
@@ -383,7 +386,8 @@ class _Reader:
             field_types = self.strings("class field types")
             flags = self.svarint("class flags")
             interfaces = self.strings("class interfaces")
-            return ClassInfo(name, fields, defaults, methods, line, field_types, flags, interfaces)
+            early = self.strings("class early fields")
+            return ClassInfo(name, fields, defaults, methods, line, field_types, flags, interfaces, early)
         raise _bad(f"unknown constant tag {tag} at byte {at}")
 
     def code(self, depth: int) -> Code:

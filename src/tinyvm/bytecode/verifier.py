@@ -50,6 +50,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from .code import (
+    CLASS_EARLY_SUPER,
     CLASS_ENUM,
     CLASS_EXTENDS,
     CLASS_INTERFACE,
@@ -251,8 +252,9 @@ class _Verifier:
                 and _is_int(v.line)
                 and _is_str_tuple(v.field_types)
                 and _is_int(v.flags)
-                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS | CLASS_INTERFACE | CLASS_ENUM) == 0
+                and v.flags & ~(CLASS_OPEN | CLASS_EXTENDS | CLASS_INTERFACE | CLASS_ENUM | CLASS_EARLY_SUPER) == 0
                 and _is_str_tuple(v.interfaces)
+                and _is_str_tuple(v.early)
             )
             if not ok:
                 raise self.fail(f"constant {index}: malformed class info")

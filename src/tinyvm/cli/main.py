@@ -991,6 +991,10 @@ class _Cli:
             # native tier's probe refuses the shapes' layout (jit/tier.py).
             # Set before the program runs: a class decides at its first instance.
             vm.machine.heap.lays_out = False
+        elif tier == "boxed":
+            # Laid out, every field a reference: no raw int slots
+            # (heap/layout.py), the representation before them.
+            vm.machine.heap.unboxes = False
         if tier == "stepped":
             # Every instruction stepped, with line, call and return hooks (what
             # a debugger installs, docs/hooks.md): the run must not change.

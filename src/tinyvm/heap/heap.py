@@ -114,6 +114,11 @@ class Heap:
     # (docs/memory.md, "Instance layouts"); off on a native VM whose layout
     # probe refuses them (jit/tier.py), and in tests of the dict path.
     lays_out = True
+    # Whether a laid-out instance keeps its fields of type int that are
+    # never seen holding anything else as raw int64 slots (heap/layout.py
+    # "Raw int slots"). Off in the tests of the boxed path, and with
+    # TVM_TIER=boxed (cli/main.py).
+    unboxes = True
 
     def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
         # The allocation list: every object in "stw" mode; in "incremental"
@@ -121,9 +126,9 @@ class Heap:
         # "generational" mode the nursery (objects younger than one minor
         # collection). `all_objects()` is every listed object in any mode.
         self.objects: list[HeapObject] = []
-        # Field-name tuple -> shape type (heap/layout.py): shared by classes
-        # with the same fields, made once per heap.
-        self.shapes: dict[tuple[str, ...], type] = {}
+        # (field names, raw int slots) -> shape type (heap/layout.py):
+        # shared by classes with the same fields, made once per heap.
+        self.shapes: dict[tuple, type] = {}
         self.bytes = 0
         self.stress = stress
         self.threshold = threshold

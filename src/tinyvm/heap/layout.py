@@ -45,6 +45,7 @@ the object is one allocation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, MutableMapping
 from operator import attrgetter
 from typing import Any
@@ -62,7 +63,8 @@ class SlotInstance(Instance):
     Class attributes each shape sets: NAMES (the field names, slot order),
     INDEX (name -> slot index), ATTRS (the slots' attribute names, `slot_name(i)`),
     DESCS (the slots' member descriptors), SIZE (the accounted size),
-    ALL (an attrgetter of every slot: a tuple, or one value for one field)."""
+    ALL (an attrgetter of every slot: a tuple, or one value for one field),
+    RAW (per slot: a raw int64, not an object reference)."""
 
     __slots__ = ()
     NAMES: tuple[str, ...] = ()
@@ -71,6 +73,7 @@ class SlotInstance(Instance):
     DESCS: tuple[Any, ...] = ()
     SIZE = HEADER + CONTAINER
     MAKE: Any = None  # (shape_maker's `make(cls)`)
+    RAW: tuple[bool, ...] = ()
 
     @property  # type: ignore[override]
     def fields(self) -> FieldView:  # type: ignore[override]
@@ -103,7 +106,7 @@ class SlotInstance(Instance):
         return list(t.ALL(self))
 
     def refs(self) -> list[Any]:
-        out = self.values_list()
+        out = self.values_list()  # (a raw int slot's value too, as a dict instance's refs have it: heap/snapshot.py's edges)
         out.append(self.cls)
         return out
 
@@ -111,8 +114,10 @@ class SlotInstance(Instance):
         return type(self).SIZE
 
     def free(self) -> None:
-        for d in type(self).DESCS:
-            d.__set__(self, _POISON)
+        t = type(self)
+        for d, r in zip(t.DESCS, t.RAW):
+            if not r:
+                d.__set__(self, _POISON)
         self.cls = _POISON
 
 
@@ -177,13 +182,19 @@ def slot_name(i: int) -> str:
     return f"_{len(d)}{d}"
 
 
-def make_shape(names: tuple[str, ...]) -> type[SlotInstance]:
-    """A new shape type for these field names (Heap.shape caches them)."""
+def make_shape(names: tuple[str, ...], raw: tuple[bool, ...] = ()) -> type[SlotInstance]:
+    """A new shape type for these field names (Heap.shape caches them);
+    `raw[i]` keeps field i as a raw int64 (see "Raw int slots" below)."""
     attrs = tuple(slot_name(i) for i in range(len(names)))
-    shape = type("SlotInstance", (SlotInstance,), {"__slots__": attrs})
+    raw = raw if any(raw) else ()
+    if raw:
+        shape = _raw_shape(attrs, raw)
+    else:
+        shape = type("SlotInstance", (SlotInstance,), {"__slots__": attrs})
     shape.NAMES = names
     shape.INDEX = {n: i for i, n in enumerate(names)}
     shape.ATTRS = attrs
+    shape.RAW = raw or (False,) * len(names)
     shape.DESCS = tuple(shape.__dict__[a] for a in attrs)
     shape.SIZE = HEADER + CONTAINER + FIELD * len(names)  # (Instance.size's formula)
     if attrs:
@@ -213,9 +224,11 @@ def shape_of(heap: Any, cls: Any) -> type[SlotInstance] | None:
         cls.layout = False
         return None
     names = tuple(cls.template)
-    shape = heap.shapes.get(names)
+    u = cls.unboxed if heap.unboxes else None
+    raw = tuple(n in u for n in names) if u else ()
+    shape = heap.shapes.get((names, raw))
     if shape is None:
-        shape = heap.shapes[names] = make_shape(names)
+        shape = heap.shapes[(names, raw)] = make_shape(names, raw)
     cls.layout = shape
     return shape
 
@@ -248,8 +261,11 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
     free(); set them on the shape and return the maker."""
     n = len(shape.NAMES)
     lines = ["def make(cls):", "    o = new(S)", "    o.cls = cls", "    dset(o, None)"]
-    if n:
+    if n and not any(shape.RAW):
         lines.append(f"    {', '.join(f'o.{a}' for a in shape.ATTRS)}, = cls.template.values()")
+    elif n:  # (a raw slot's nil, a field init assigns before anyone reads it, is 0)
+        lines.append(f"    {', '.join(f'v{k}' for k in range(n))}, = cls.template.values()")
+        lines += [f"    o.{a} = v{k}" + (" or 0" if r else "") for k, (a, r) in enumerate(zip(shape.ATTRS, shape.RAW))]
     lines.append("    return o")
     ns: dict[str, Any] = {"new": shape.__new__, "S": shape, "dset": _DICT_SLOT.__set__}
     # The collector's per-object methods, generated too (the same results
@@ -257,10 +273,86 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
     # trace calls refs() and a sweep free() on every instance it visits.
     slots = [f"self.{a}" for a in shape.ATTRS]
     lines += ["def refs(self):", f"    return [{', '.join([*slots, 'self.cls'])}]"]
-    lines += ["def free(self):", f"    {' = '.join([*slots, 'self.cls'])} = POISON"]
+    held = [s for s, r in zip(slots, shape.RAW) if not r]  # (a raw int slot holds no reference: nothing to poison)
+    lines += ["def free(self):", f"    {' = '.join([*held, 'self.cls'])} = POISON"]
     ns["POISON"] = _POISON
     exec("\n".join(lines), ns)  # noqa: S102 - our text: slot names _0.._n only
     shape.refs = ns["refs"]  # type: ignore[method-assign]
     shape.free = ns["free"]  # type: ignore[method-assign]
     make = shape.MAKE = ns["make"]
     return make
+
+
+
+# --------------------------------------------------------------------------
+# Raw int slots. A field declared `int` that nothing ever sees holding
+# anything but an int (vm/object_ops.py `unboxed_fields`: a constant int
+# default, or assigned by init before the instance can be seen) is kept as a
+# C int64 in its slot, not a reference to an int object: native code reads
+# and writes it with one load or store (no type check, no unboxing, no
+# reference count, no allocation for a new value, no write barrier: an int
+# is no heap object). CPython's `__slots__` can only hold references, so
+# such a shape is made with the C API (`PyType_FromSpecWithBases`, through
+# ctypes), with a T_LONGLONG member for a raw slot and T_OBJECT_EX for the
+# others, at the same offsets a `__slots__` shape has (SLOT_BASE + 8 * i).
+# The interpreter and the Python JIT read and write it through the same
+# member descriptors (`getattr` boxes, `setattr` unboxes), so they run on it
+# unchanged. CPython's collector visits only the T_OBJECT_EX members; the
+# type's traverse, clear and dealloc are SlotInstance's own (subtype_*).
+# A store of anything but an int64 raises, and CPython has then written -1
+# into the slot: every store into one is checked (SET_FIELD, the debugger's
+# set_child) or proven (SET_FIELD_PROVEN, native code) an int first, and a
+# TinyLang int is an int64 (runtime/values: overflow is an error).
+# Floats stay boxed: native code's in-place update of a float nothing else
+# references already allocates nothing (NBody), and a double slot would
+# hand the interpreter a new float object at every read.
+
+_T_OBJECT_EX, _T_LONGLONG = 16, 17
+_TP_CLEAR, _TP_DEALLOC, _TP_MEMBERS, _TP_TRAVERSE = 51, 52, 72, 71
+_HAVE_VERSION_TAG, _HAVE_GC = 1 << 18, 1 << 14
+
+
+def _raw_shape(attrs: tuple[str, ...], raw: tuple[bool, ...]) -> type[SlotInstance]:
+    import ctypes
+
+    MemberDef, Slot, Spec, api = _capi()
+    names = [a.encode() for a in attrs]  # (the type keeps pointers to them: kept alive on the shape)
+    members = (MemberDef * (len(attrs) + 1))()
+    for i, (name, r) in enumerate(zip(names, raw)):
+        members[i] = MemberDef(name, _T_LONGLONG if r else _T_OBJECT_EX, SLOT_BASE + 8 * i, 0, None)
+    slots = (Slot * 5)()
+    slots[0] = Slot(_TP_MEMBERS, ctypes.cast(members, ctypes.c_void_p))
+    for k, which in enumerate((_TP_TRAVERSE, _TP_CLEAR, _TP_DEALLOC), 1):
+        slots[k] = Slot(which, api.PyType_GetSlot(_PLAIN, which))
+    spec = Spec(b"tinyvm.heap.layout.SlotInstance", SLOT_BASE + 8 * len(attrs), 0, _HAVE_VERSION_TAG | _HAVE_GC, slots)
+    shape = api.PyType_FromSpecWithBases(ctypes.byref(spec), (SlotInstance,))
+    shape._keep = (names, members)  # type: ignore[attr-defined]
+    return shape
+
+
+@functools.cache
+def _capi() -> tuple:
+    """The C structures and functions _raw_shape uses (once per process:
+    ctypes is imported only when a program has a raw int slot)."""
+    import ctypes
+
+    class MemberDef(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_int), ("offset", ctypes.c_ssize_t), ("flags", ctypes.c_int), ("doc", ctypes.c_char_p)]
+
+    class Slot(ctypes.Structure):
+        _fields_ = [("slot", ctypes.c_int), ("pfunc", ctypes.c_void_p)]
+
+    class Spec(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_char_p), ("basicsize", ctypes.c_int), ("itemsize", ctypes.c_int), ("flags", ctypes.c_uint), ("slots", ctypes.POINTER(Slot))]
+
+    api = ctypes.pythonapi
+    api.PyType_GetSlot.restype = ctypes.c_void_p
+    api.PyType_GetSlot.argtypes = [ctypes.py_object, ctypes.c_int]
+    api.PyType_FromSpecWithBases.restype = ctypes.py_object
+    api.PyType_FromSpecWithBases.argtypes = [ctypes.POINTER(Spec), ctypes.py_object]
+    return MemberDef, Slot, Spec, api
+
+
+# A `__slots__` shape: its traverse, clear and dealloc are CPython's
+# subtype_* functions, which a raw shape takes (they walk the members).
+_PLAIN = type("SlotInstance", (SlotInstance,), {"__slots__": ("_10",)})

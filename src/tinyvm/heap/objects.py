@@ -336,7 +336,7 @@ class Class(HeapObject):
     `interfaces`: the names of the TinyLang interfaces it implements, inherited
     ones included; `interface`: it is one (`v is I` tests `interfaces`)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics", "layout")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics", "layout", "early", "unboxed")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -362,6 +362,12 @@ class Class(HeapObject):
         # The shape of its instances (heap/layout.py shape_of): None until
         # the first is made, False when they keep a dict.
         self.layout: Any = None
+        # The fields its init assigns before anything sees the instance
+        # (ClassInfo.early; the parent's when it declares no init), and the
+        # fields a shape keeps as raw int64 slots (heap/layout.py), both
+        # decided by the VM when it makes the class (vm/object_ops.py).
+        self.early: frozenset[str] = parent.early if parent else frozenset()
+        self.unboxed: frozenset[str] = frozenset()
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self

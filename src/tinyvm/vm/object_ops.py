@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..bytecode.code import CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
+from ..bytecode.code import CLASS_EARLY_SUPER, CLASS_EXTENDS, CLASS_INTERFACE, CLASS_OPEN
 from ..heap.objects import UNINIT, Array, BoundMethod, Class, Instance, Iterator, Map, ModuleObject, Native, Range, Record, Tuple, unmap_key
 from ..heap.layout import SlotInstance
 from ..heap.packed import PackedArray
@@ -322,8 +322,36 @@ class ObjectOps:
                 merged.pop(name, None)
             merged.update(own)
             cls.field_checks = merged or None
+        if "init" in cls.own_methods:
+            cls.early = frozenset(info.early) | (parent.early if parent is not None and info.flags & CLASS_EARLY_SUPER else frozenset())
+        cls.unboxed = unboxed_fields(cls)
         # The class was filled after its allocation: a collector that
         # allocates in its marking colour must see what it now holds.
         if cls.mark == heap.watch:
             heap.barrier_all(cls)
         return cls
+
+
+def unboxed_fields(cls: Class) -> frozenset[str]:
+    """The fields of cls's instances a shape keeps as raw int64 slots
+    (heap/layout.py): declared `int` by every class of the chain that
+    declares them (so every store into one is checked, or proven, an int),
+    and never seen holding anything else. That is, a constant int default,
+    or no default and assigned by init before anything can see the
+    instance (`Class.early`; only when no `$fields` method runs first: it
+    could read the field before init assigns it)."""
+    if cls.open:
+        return frozenset()
+    out = []
+    for name, value in cls.template.items():
+        if type(value) is int or (value is None and not cls.field_inits and name in cls.early):
+            c = cls
+            while c is not None:
+                info = c.info
+                if info is not None and name in info.fields and (not info.field_types or info.field_types[info.fields.index(name)] != "int"):
+                    break
+                c = c.parent
+            else:
+                out.append(name)
+    return frozenset(out)
+

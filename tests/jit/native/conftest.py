@@ -34,3 +34,16 @@ def dict_instances(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Heap, "lays_out", False)
     monkeypatch.setattr(layout, "probe_slots_ok", lambda: False)
+
+
+@pytest.fixture
+def boxed_ints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VMs made in the test, and `tvm` processes it starts, keep every
+    field of a laid-out instance as a reference (TVM_TIER=boxed): the tests
+    of native code's boxed int stores (in place, the helpers, reference
+    counts), which a field kept as a raw int64 (heap/layout.py "Raw int
+    slots") never takes."""
+    from tinyvm.heap.heap import Heap
+
+    monkeypatch.setattr(Heap, "unboxes", False)
+    monkeypatch.setenv("TVM_TIER", "boxed")

@@ -235,6 +235,7 @@ print(t, kept[0].f, kept[39].b)
     assert code == 0 and err == "", err
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_reference_counts_stay_flat_over_a_million_writes() -> None:
     log: list[str] = []
     vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append)

@@ -98,6 +98,7 @@ print(rec({y: 0.25, x: 4}, 5), rec({x: 1, y: 2.5}, 3))
 """
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_a_field_stores_slow_path_is_one_helper_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -215,6 +216,7 @@ def test_a_cached_object_calls_the_helpers_in_a_new_process(tmp_path) -> None:
     ), runs[1].stderr
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_an_int_zeroed_in_place_takes_the_next_value_in_place_too() -> None:
     # (arrays.store_int: an int of ob_size 0 written in place has the one
     # digit CPython 3.11 allocates every int, so Bounce's `self.x = 0` is not
@@ -245,6 +247,7 @@ fn run(v: int, w: int) -> int { return c.put(v, w) }
     assert native("C.put", log), log
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_a_small_int_boxed_by_the_helper_is_the_fields_own() -> None:
     # (fieldslow.py: -5..256 in an int object of its own, not CPython's
     # cached one, so the next store writes it in place)

@@ -57,6 +57,7 @@ print(p.big)
 """
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_stores_drop_the_old_reference_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     text = modules(SWAP, monkeypatch)["P.run"].text
     for name in re.findall(r"^define [^@]*@(f\d+)\(", text, re.MULTILINE):
@@ -87,6 +88,7 @@ def test_swap_count_flags_and_big_ints_agree_with_the_interpreter() -> None:
     )
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_reference_counts_and_blocks_exact_over_many_stores() -> None:
     """Old values lose exactly one reference each (the bools' counts come
     back, the values the fields and lists hold have exactly theirs) and
@@ -171,6 +173,7 @@ def test_ints_stored_in_place_keep_every_value_and_every_other_holder() -> None:
     same(WALK, "walk", "bump")
 
 
+@pytest.mark.usefixtures("boxed_ints")  # (int fields boxed: raw int slots never take this path)
 def test_an_int_only_the_slot_holds_changes_in_place_and_one_held_elsewhere_does_not() -> (
     None
 ):

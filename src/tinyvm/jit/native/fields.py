@@ -388,6 +388,7 @@ class FieldLowering:
             invariant.prefetch(self, i)  # (its reads inside a loop it is not in: their probes made here once)
             return
         m = em.ty.types[i] if i.op == "get_field" else em.ty.types[i.args[1]]
+        sk = shape_index(em.ty, i.args[0], i.attrs[0]) if self.slots is not None else None
         prev = self.earlier(i)
         if prev is not None and i.op == "get_field":
             from .emit import LLTYPE
@@ -396,13 +397,12 @@ class FieldLowering:
             if copy is not None:  # (its value, unboxed and checked by that read, or the value that store stored)
                 em.lines.append(f"  %v{i.id} = {copy.format(em.val(prev if prev.op == 'get_field' else prev.args[1]))}")
                 return
-        elif prev is not None:
+        elif prev is not None and not (sk is not None and sk[2]):  # (a raw slot's store is one store: slot_access)
             d, key, old, self.entry = self.found[prev]  # (the receiver checked, the field found: by that read)
             # (a float read checked the object's type, inline or in tvm.fget.f,
             # and an object's type never changes: the store tests its count only)
             self.write(i, m, d, key, old, typed=m == "f" and em.ty.types.get(prev) == "f")
             return
-        sk = shape_index(em.ty, i.args[0], i.attrs[0]) if self.slots is not None else None
         if sk is not None:  # (a laid-out class: its slot, no dict)
             from .slots import slot_access
 

@@ -278,7 +278,7 @@ def slot_fits(obj: Any, cls: Any) -> bool:
         got = _FITS.get((t, want))
         if got is None:
             n = len(want.NAMES)
-            got = _FITS[(t, want)] = t.NAMES[:n] == want.NAMES
+            got = _FITS[(t, want)] = t.NAMES[:n] == want.NAMES and t.RAW[:n] == want.RAW  # (a raw slot read as a reference, or the reverse, would be a wrong value)
         return got
     except Exception:  # noqa: BLE001 - anything unexpected: not a fit (a failure exit, the interpreter reads)
         return False

@@ -114,11 +114,12 @@ def field_machine_type(ty: Any, recv: Instr, name: str) -> str | None:
     return None
 
 
-def shape_index(ty: Any, recv: Instr, name: str) -> tuple[Any, int] | None:
-    """(the class, the slot of field `name`) when `recv`'s declared class
-    lays its instances out (fields.py: one load at SLOT_BASE + 8 * slot
-    after a check of the object's type against the class's shape), else
-    None (a record, a dict instance, an unknown class or field)."""
+def shape_index(ty: Any, recv: Instr, name: str) -> tuple[Any, int, bool] | None:
+    """(the class, the slot of field `name`, whether the slot is a raw
+    int64) when `recv`'s declared class lays its instances out (fields.py:
+    one load at SLOT_BASE + 8 * slot after a check of the object's type
+    against the class's shape), else None (a record, a dict instance, an
+    unknown class or field)."""
     from ...bytecode.types import ClassT
 
     t = ty.objs.get(recv)
@@ -129,7 +130,7 @@ def shape_index(ty: Any, recv: Instr, name: str) -> tuple[Any, int] | None:
     if shape is None:
         return None
     k = shape.INDEX.get(name)
-    return None if k is None else (ft.cls(t.name), k)
+    return None if k is None else (ft.cls(t.name), k, shape.RAW[k])
 
 
 def field_index(ty: Any, recv: Instr, name: str) -> int | None:

@@ -156,6 +156,44 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
     return Inline(inst, good, done)
 
 
+def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, slow: str) -> dict[int, str]:
+    """The int64 of each raw slot k of a new instance (heap/layout.py "Raw
+    int slots"), from the template's entry k, in a block of its own before
+    the allocation, which ends the block ok's test is in: nil (a field init
+    assigns) is 0, an int of at most two digits its value (arrays.small_int);
+    anything else -- a bigger int -- takes the maker (`slow`), which nothing
+    was allocated for yet. {k: SSA name}."""
+    from .fields import _DK_INDICES, _DK_LOG2_INDEX
+    from .objects import NONE
+
+    L = em.lines
+    rawb = em.tmp("nsraw")[1:]
+    L.append(f"  br i1 {ok}, label %{rawb}, label %{slow}")
+    em.label(rawb)
+    lib = low.load(keys, _DK_LOG2_INDEX, "i8")
+    lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsrent")
+    L.append(f"  {lz} = zext i8 {lib} to i64")
+    L.append(f"  {sh} = shl i64 1, {lz}")
+    L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+    L.append(f"  {base} = add i64 {e0}, {sh}")
+    out: dict[int, str] = {}
+    good = "true"
+    for k, raw in enumerate(shape.RAW):
+        if not raw:
+            continue
+        e = low.load(base, 16 * k + 8)
+        v, mag, _ = low.small_int(e, low.load(e, low.lay.type))
+        nil, small, fits, val, both = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsraw"), em.tmp()
+        L.append(f"  {nil} = icmp eq i64 {e}, {NONE}")
+        L.append(f"  {small} = icmp ule i64 {mag}, 2")
+        L.append(f"  {fits} = or i1 {nil}, {small}")
+        L.append(f"  {val} = select i1 {nil}, i64 0, i64 {v}")
+        L.append(f"  {both} = and i1 {good}, {fits}")
+        good, out[k] = both, val
+    L.append(f"  br i1 {good}, label %{fast}, label %{slow}")
+    return out
+
+
 
 def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     """The inline path for a laid-out class (heap/layout.py `new_instance`
@@ -209,7 +247,9 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     L.append(f"  {c3} = icmp eq i64 {nent}, {n}")
     L.append(f"  {ok12} = and i1 {c1}, {c2}")
     L.append(f"  {ok} = and i1 {ok12}, {c3}")
-    L.append(f"  br i1 {ok}, label %{fast}, label %{slow}")
+    raws = _raw_defaults(em, low, shape, keys, ok, fast, slow) if any(shape.RAW) else {}
+    if not raws:
+        L.append(f"  br i1 {ok}, label %{fast}, label %{slow}")
     em.label(fast)
     inst, bad, ok2, fail = em.tmp("nsinst"), em.tmp(), em.tmp("nsok")[1:], em.tmp("nsfail")[1:]
     L.append(f"  {inst} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
@@ -230,6 +270,9 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
         L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
         L.append(f"  {base} = add i64 {e0}, {sh}")
         for k in range(n):
+            if k in raws:  # (a raw int slot: the int64, heap/layout.py)
+                low.store(inst, slots.base + 8 * k, raws[k])
+                continue
             v = low.load(base, 16 * k + 8)
             low.incref(v)
             low.store(inst, slots.base + 8 * k, v)

@@ -62,7 +62,7 @@ class LoopCtx:
 class ControlEmitter(_Base):
     def s_Return(self, s: A.Return) -> None:
         if self.scope.kind == "init":
-            self.emit(O.LOAD_LOCAL, 1)
+            self.load_self_of_init()
         elif s.value is None:
             self.emit(O.LOAD_NIL)
         else:

@@ -481,3 +481,48 @@ def check_module(mod: A.Module, bag: DiagnosticBag) -> None:
             Locals(bag).run(fn.body.stmts, {}, fn)
     for c in classes:
         check_fields(bag, c)
+
+
+# --------------------------------------------------------------------------- early fields
+
+
+def early_fields(c: A.ClassDecl) -> tuple[tuple[str, ...], bool]:
+    """The fields the class's own `init` assigns before anything can see
+    `self`, and whether it then calls `super.init(...)` first thing.
+
+    An instance whose class has no `$fields` is seen by no one until its
+    init lets `self` out, so a field assigned by then is never observed
+    with its template's nil. heap/layout.py keeps such a field of type
+    int unboxed (a raw int64 slot cannot hold nil). The scan is of init's
+    statements in order, and stops at the first that may let `self` out:
+
+    - `self.f = e`, e not mentioning `self` or `super`: f is early;
+    - a statement mentioning neither, and not returning: skipped (a call
+      of another object's method cannot reach an instance nobody has);
+    - `super.init(args)`, no arg mentioning `self`: the parent's init's
+      early fields are early too (the second result: the VM adds them,
+      it knows the parent class at run time); the scan ends there;
+    - anything else (a `self` anywhere, a lambda capturing it, a
+      `return`): the scan ends.
+
+    A parameter default mentioning `self` ends it before it starts."""
+    init = next((m for m in c.methods if m.name == "init"), None)
+    if init is None or c.is_interface or any(p.default is not None and _sees_self(p.default) for p in init.params):
+        return (), False
+    early: list[str] = []
+    for s in init.body.stmts:
+        if type(s) is A.Assign and s.op == "=" and type(s.target) is A.Field and type(s.target.obj) is A.SelfExpr:
+            if _sees_self(s.value):
+                break
+            if s.target.name not in early:
+                early.append(s.target.name)
+            continue
+        if type(s) is A.ExprStmt and type(s.expr) is A.Call and type(s.expr.callee) is A.SuperField and s.expr.callee.name == "init":
+            return tuple(early), not any(_sees_self(a) for a in s.expr.args)
+        if _sees_self(s) or any(type(n) is A.Return for n in walk(s, into_functions=False)):
+            break
+    return tuple(early), False
+
+
+def _sees_self(node: object) -> bool:
+    return any(type(n) is A.SelfExpr or type(n) is A.SuperField for n in walk(node))

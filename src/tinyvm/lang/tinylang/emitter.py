@@ -31,7 +31,7 @@ import math
 from typing import Any
 
 from ...bytecode import opcodes as O
-from ...bytecode.code import CLASS_INTERFACE, FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
+from ...bytecode.code import CLASS_EARLY_SUPER, CLASS_INTERFACE, FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD, FLAG_MODULE, ClassInfo, Code
 from ..diagnostics import DiagnosticBag
 from ...bytecode.code import INT_MAX, INT_MIN
 from . import ast as A
@@ -39,6 +39,7 @@ from . import enums
 from ...bytecode.assembler import Handler, Instr, Label, assemble
 from ..nesting import MAX_COUNT, type_text_problem
 from .control import ControlEmitter, LoopCtx, TryCtx
+from .definite import early_fields
 from .arguments import DefaultEmit
 from .nilexpr import EmitRules
 from .resolver import constant_value
@@ -242,9 +243,15 @@ class FunctionEmitter(ControlEmitter, EmitRules, DefaultEmit):  # tlexpr: EmitRu
     def _end_pos(self, body: A.Block) -> tuple[int, int]:
         return (body.stmts[-1].line, body.stmts[-1].col) if body.stmts else (body.line, body.col)
 
+    def load_self_of_init(self) -> None:
+        """init's result, `self` (slot 1): through its cell when a closure
+        made in init captured it (the slot then holds the cell)."""
+        var = self.scope.slot_vars[1]
+        self.emit(O.LOAD_CELL if var is not None and var.kind == CELL else O.LOAD_LOCAL, 1)
+
     def implicit_return(self) -> None:
         if self.scope.kind == "init":
-            self.emit(O.LOAD_LOCAL, 1)
+            self.load_self_of_init()
         else:
             self.emit(O.LOAD_NIL)
         self.emit(O.RETURN)
@@ -365,8 +372,9 @@ class FunctionEmitter(ControlEmitter, EmitRules, DefaultEmit):  # tlexpr: EmitRu
             self.at(m)
             self.emit(O.MAKE_CLOSURE, self.const(code))
             names.append(m.name)
-        flags = (CLASS_INTERFACE if s.is_interface else 0) | enums.class_flags(s)
-        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or (), flags, tuple(s.interfaces or ()))
+        early, after_super = early_fields(s)  # (raw int slots: heap/layout.py)
+        flags = (CLASS_INTERFACE if s.is_interface else 0) | (CLASS_EARLY_SUPER if after_super else 0) | enums.class_flags(s)
+        info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or (), flags, tuple(s.interfaces or ()), early)
         self.at(s)
         self.emit(O.MAKE_CLASS, self.const(info), len(names))
         self.declare(s.ref)

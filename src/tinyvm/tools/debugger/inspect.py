@@ -33,6 +33,7 @@ from ...heap.objects import (
 )
 from ...heap.layout import SlotInstance
 from ...heap.packed import PackedArray
+from ...runtime.errors import RtError
 from ...runtime.values import array_elements, typeof
 
 PREVIEW = 80  # characters of a value's one-line preview
@@ -299,6 +300,13 @@ def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
         # (the `in` test first: a laid-out instance's view cannot add a field)
         if name not in v.fields:
             raise EvalError(f"no field '{name}'")
+        checks = getattr(v.cls, "field_checks", None) if t is not Record else None
+        check = checks.get(name) if checks is not None else None
+        if check is not None:  # (the field's declared type, as a guest store checks it; a raw int slot, heap/layout.py, holds only ints)
+            try:
+                value = check(value)
+            except RtError as e:
+                raise EvalError(e.message) from None
         v.fields[name] = value
     else:
         raise EvalError(f"a {type_name(v)} has no parts to set")
