@@ -6,7 +6,8 @@ qualify (the early-assignment analysis, lang/tinylang/definite.py
 `early_fields`, and the run-time rules: every declaration `int`, no
 `$fields` first), that a raw shape is what the rest of the VM expects
 (its refs, free, size, view, CPython's collector), and the debugger's
-field writes. The language-level behaviour, on every tier and on dict
+field writes. Raw slots are made in a VM with the native tier and under
+TVM_TIER=packed (`Heap.unboxes`); elsewhere every field is boxed. The language-level behaviour, on every tier and on dict
 instances, is tests/lang/06_classes/int_fields_unboxed.tl's.
 """
 
@@ -112,9 +113,11 @@ def test_a_raw_shape_is_a_shape_to_the_vm() -> None:
     SlotInstance.free(obj)  # (the reference loop: skips the raw slot too)
 
 
-def test_the_debugger_sets_a_raw_field_only_to_an_int() -> None:
+def test_the_debugger_sets_a_raw_field_only_to_an_int(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyvm.heap.heap import Heap
     from tinyvm.tools.debugger.inspect import EvalError, set_child
 
+    monkeypatch.setattr(Heap, "unboxes", True)  # (as in a VM with the native tier)
     vm = VM(stdout=io.StringIO())
     vm.run_source("class C { var n: int = 1\n var s: string = \"x\" }\nlet c = C()", "t.tl")
     c = vm.get("c")
@@ -126,3 +129,28 @@ def test_the_debugger_sets_a_raw_field_only_to_an_int() -> None:
     with pytest.raises(EvalError, match="expected string, got int"):
         set_child(c, "s", 3)  # (the declared type, on any field)
     assert c.fields["n"] == 7 and c.fields["s"] == "x"
+
+
+def test_only_a_native_vm_or_the_packed_tier_keeps_them_raw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyvm.cli.main import main
+    from tinyvm.heap import layout
+
+    src = "class C { var n: int = 1 }\nlet c = C()\n"
+    vm = VM(stdout=io.StringIO())
+    vm.run_source(src, "t.tl")
+    assert type(vm.get("c")).RAW == (False,)  # (the interpreter boxes at each access: boxed)
+    (tmp_path / "t.tl").write_text(src + "print(c.n + 1)\n")
+    seen: list = []
+    orig = layout.make_shape
+    monkeypatch.setattr(layout, "make_shape", lambda names, raw=(): seen.append(raw) or orig(names, raw))
+    monkeypatch.setenv("TVM_TIER", "packed")
+    out = io.StringIO()
+    assert main(["run", str(tmp_path / "t.tl")], stdout=out, stderr=io.StringIO()) == 0
+    assert out.getvalue() == "2\n" and (True,) in seen
+    pytest.importorskip("llvmlite")
+    from tinyvm.jit.native.layout import probe_raw_ok
+
+    if probe_raw_ok():
+        vm = VM(stdout=io.StringIO(), jit="native")
+        vm.run_source(src, "t.tl")
+        assert type(vm.get("c")).RAW == (True,)

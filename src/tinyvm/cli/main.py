@@ -981,20 +981,18 @@ class _Cli:
             self.on_vm(vm)
         if tier == "packed":
             # The native VM's data representation without native code:
-            # packed arrays (heap/packed.py) on the interpreter and the
-            # Python JIT. (Instances are laid out in every VM: heap/layout.py.)
+            # packed arrays (heap/packed.py) and raw int slots
+            # (heap/layout.py) on the interpreter and the Python JIT.
+            # (Instances are laid out in every VM.)
             from ..heap.packed import PACKED
 
             vm.machine.heap.packs = PACKED
+            vm.machine.heap.unboxes = vm.machine.heap.lays_out
         elif tier == "dicts":
             # Instances keep dicts (heap/layout.py): what a VM does when the
             # native tier's probe refuses the shapes' layout (jit/tier.py).
             # Set before the program runs: a class decides at its first instance.
             vm.machine.heap.lays_out = False
-        elif tier == "boxed":
-            # Laid out, every field a reference: no raw int slots
-            # (heap/layout.py), the representation before them.
-            vm.machine.heap.unboxes = False
         if tier == "stepped":
             # Every instruction stepped, with line, call and return hooks (what
             # a debugger installs, docs/hooks.md): the run must not change.

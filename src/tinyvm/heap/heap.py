@@ -116,9 +116,10 @@ class Heap:
     lays_out = True
     # Whether a laid-out instance keeps its fields of type int that are
     # never seen holding anything else as raw int64 slots (heap/layout.py
-    # "Raw int slots"). Off in the tests of the boxed path, and with
-    # TVM_TIER=boxed (cli/main.py).
-    unboxes = True
+    # "Raw int slots"): on in a VM with the native tier (jit/tier.py: one
+    # load or store in machine code, a box at each access in the
+    # interpreter), and under TVM_TIER=packed (cli/main.py).
+    unboxes = False
 
     def __init__(self, stress: bool = False, threshold: int = DEFAULT_THRESHOLD, limit: int | None = None, mode: str = "stw", verify: bool = False, tuning: Tuning | None = None) -> None:
         # The allocation list: every object in "stw" mode; in "incremental"

@@ -10,8 +10,9 @@ the object is one allocation.
 - **Shapes.** The Python type of a laid-out instance is its *shape*: a
   subclass of `SlotInstance` with one slot per field, `slot_name(0)`, `slot_name(1)`, ... in the
   order of the class's `template` (inherited fields first, heap/objects.py
-  `Class`). A shape is made for a tuple of field names and shared by every
-  class with those names in that order (V8's hidden classes, without
+  `Class`). A shape is made for a tuple of field names (and which of them
+  are raw int slots: "Raw int slots" below) and shared by every class
+  with those names in that order (V8's hidden classes, without
   transitions: the field set of a closed class never changes). Field `i` of
   every shape is at the same offset (`SLOT_BASE + 8 * i`), so a subclass's
   instances keep their inherited fields where the parent's have them.
@@ -313,6 +314,8 @@ _HAVE_VERSION_TAG, _HAVE_GC = 1 << 18, 1 << 14
 
 
 def _raw_shape(attrs: tuple[str, ...], raw: tuple[bool, ...]) -> type[SlotInstance]:
+    """A shape type whose slot i is a raw int64 where raw[i], made with the
+    C API (the comment above); make_shape sets its class attributes."""
     import ctypes
 
     MemberDef, Slot, Spec, api = _capi()

@@ -184,7 +184,7 @@ class Jit:
             # probe_packed): this VM makes them (heap/packed.py).
             from ..heap.packed import PACKED
             from .native.engine import packed_type
-            from .native.layout import probe_slots_ok
+            from .native.layout import probe_raw_ok, probe_slots_ok
 
             vm.heap.packs = PACKED if packed_type() is not None else ""
             # Instances laid out in slots (heap/layout.py) when machine code
@@ -192,6 +192,11 @@ class Jit:
             # objects once per process; otherwise dict instances, which
             # native code also reads.
             vm.heap.lays_out = probe_slots_ok()
+            # Fields of type int never seen holding anything else as raw
+            # int64s (heap/layout.py "Raw int slots"): one load or store in
+            # machine code; the interpreter boxes at each access (Bounce
+            # ~12% slower on it), so only a VM with this tier keeps them.
+            vm.heap.unboxes = vm.heap.lays_out and probe_raw_ok()
         vm.jit = self
 
     # ------------------------------------------------------------------ hooks

@@ -38,12 +38,21 @@ def dict_instances(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def boxed_ints(monkeypatch: pytest.MonkeyPatch) -> None:
-    """VMs made in the test, and `tvm` processes it starts, keep every
-    field of a laid-out instance as a reference (TVM_TIER=boxed): the tests
-    of native code's boxed int stores (in place, the helpers, reference
-    counts), which a field kept as a raw int64 (heap/layout.py "Raw int
-    slots") never takes."""
+    """VMs made in the test keep every field of a laid-out instance as a
+    reference, native ones too (as when `layout.probe_raw_ok` refuses raw
+    int slots): the tests of native code's boxed int stores (in place, the
+    helpers, reference counts), which a field kept as a raw int64
+    (heap/layout.py "Raw int slots") never takes."""
+    from tinyvm.jit.native import layout
+
+    monkeypatch.setattr(layout, "probe_raw_ok", lambda: False)
+
+
+@pytest.fixture
+def laid_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VMs made in the test lay instances out (heap/layout.py), and native
+    code compiles afresh (the disk cache off): the tests of shapes."""
     from tinyvm.heap.heap import Heap
 
-    monkeypatch.setattr(Heap, "unboxes", False)
-    monkeypatch.setenv("TVM_TIER", "boxed")
+    monkeypatch.setattr(Heap, "lays_out", True)
+    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")

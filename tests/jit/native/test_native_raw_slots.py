@@ -18,17 +18,13 @@ pytest.importorskip("llvmlite")
 from native_helpers import GC_STRESS_MODES, agree, agree_log, module_texts
 
 from tinyvm.api import VM
-from tinyvm.heap.heap import Heap
 from tinyvm.jit.native.layout import probe_slots
 
 
-pytestmark = pytest.mark.skipif(probe_slots()[0] is None, reason=f"shapes' layout not verified here: {probe_slots()[1]}")
-
-
-@pytest.fixture(autouse=True)
-def lays_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Heap, "lays_out", True)
-    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
+pytestmark = [
+    pytest.mark.skipif(probe_slots()[0] is None, reason=f"shapes' layout not verified here: {probe_slots()[1]}"),
+    pytest.mark.usefixtures("laid_out"),
+]
 
 
 BALL = """

@@ -260,7 +260,7 @@ class SlotLayout:
     where an `Instance` has them, slot i of every shape at `base + 8 * i`
     (`heap.layout.SLOT_BASE`), each slot a plain object pointer holding its
     own reference (a member descriptor of type T_OBJECT_EX), or a raw int64
-    (T_LONGLONG: a shape's RAW says which)."""
+    (T_LONGLONG: a shape's RAW says which; probe_raw_ok)."""
 
     cls: int  # the cls word (== fields.FieldLayout.instance_cls)
     fields: int  # the fields word (None in a shape)
@@ -322,20 +322,6 @@ def _probe_slots() -> tuple[SlotLayout | None, str]:
         shape.DESCS[0].__set__(obj, None)
         if _word(id(marker), lay.refcnt) != before:
             return None, "a slot store does not drop the old reference"
-    # a raw int slot (heap/layout.py "Raw int slots"): an int64 in place,
-    # read and written by native code without boxing
-    raw = make_shape(("a", "b", "c"), (False, True, False))
-    if raw.__basicsize__ != SLOT_BASE + 3 * WORD or raw.__base__ is not SlotInstance or raw.__dictoffset__:
-        return None, "a shape with a raw int slot is not laid out as the others"
-    obj = raw.__new__(raw)
-    for k, v in ((0, marker), (1, -(2**63)), (2, cls)):
-        raw.DESCS[k].__set__(obj, v)
-    if _word(id(obj), SLOT_BASE) != id(marker) or _word(id(obj), SLOT_BASE + WORD) != -(2**63) or _word(id(obj), SLOT_BASE + 2 * WORD) != id(cls):
-        return None, "a raw int slot is not an int64 at its slot"
-    ctypes.c_int64.from_address(id(obj) + SLOT_BASE + WORD).value = 2**63 - 1
-    if raw.DESCS[1].__get__(obj) != 2**63 - 1:
-        return None, "a raw int slot does not read the int64 written there"
-    del obj
     # tp_base: the word of a shape's type object that is SlotInstance's
     # address, and of SlotInstance's that is Instance's
     shape = make_shape(("a",))
@@ -347,3 +333,34 @@ def _probe_slots() -> tuple[SlotLayout | None, str]:
     if tp_base is None:
         return None, "no tp_base in a type object"
     return SlotLayout(cls_off, fields_off, SLOT_BASE, tp_base), ""
+
+
+_raw_cache: list = []  # [(True | None, reason)] once per process
+
+
+def probe_raw_ok() -> bool:
+    """Whether a shape's raw int slots (heap/layout.py "Raw int slots") are
+    int64s where native code reads them: then a VM with this tier keeps
+    such fields raw (jit/tier.py `Heap.unboxes`); else boxed, as every
+    other VM does."""
+    return probe_slots()[0] is not None and _once(_raw_cache, _probe_raw)[0] is not None
+
+
+def _probe_raw() -> tuple[bool | None, str]:
+    from ...heap.layout import SLOT_BASE, SlotInstance, make_shape
+    from ...heap.objects import Instance
+
+    raw = make_shape(("a", "b", "c"), (False, True, False))
+    if raw.__basicsize__ != SLOT_BASE + 3 * WORD or raw.__base__ is not SlotInstance or raw.__dictoffset__:
+        return None, "a shape with a raw int slot is not laid out as the others"
+    obj = raw.__new__(raw)
+    Instance.__dict__["fields"].__set__(obj, None)
+    marker, other = object(), object()
+    for k, v in ((0, marker), (1, -(2**63)), (2, other)):
+        raw.DESCS[k].__set__(obj, v)
+    if _word(id(obj), SLOT_BASE) != id(marker) or _word(id(obj), SLOT_BASE + WORD) != -(2**63) or _word(id(obj), SLOT_BASE + 2 * WORD) != id(other):
+        return None, "a raw int slot is not an int64 at its slot"
+    ctypes.c_int64.from_address(id(obj) + SLOT_BASE + WORD).value = 2**63 - 1
+    if raw.DESCS[1].__get__(obj) != 2**63 - 1:
+        return None, "a raw int slot does not read the int64 written there"
+    return True, ""

@@ -163,20 +163,14 @@ def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, 
     assigns) is 0, an int of at most two digits its value (arrays.small_int);
     anything else -- a bigger int -- takes the maker (`slow`), which nothing
     was allocated for yet. {k: SSA name}."""
-    from .fields import _DK_INDICES, _DK_LOG2_INDEX
     from .objects import NONE
 
     L = em.lines
     rawb = em.tmp("nsraw")[1:]
     L.append(f"  br i1 {ok}, label %{rawb}, label %{slow}")
     em.label(rawb)
-    lib = low.load(keys, _DK_LOG2_INDEX, "i8")
-    lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsrent")
-    L.append(f"  {lz} = zext i8 {lib} to i64")
-    L.append(f"  {sh} = shl i64 1, {lz}")
-    L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-    L.append(f"  {base} = add i64 {e0}, {sh}")
-    out: dict[int, str] = {}
+    base = _entries(em, low, keys)
+    out: dict[int, str] = {-1: base}  # (-1: the entries' start, which the fast path's slot loop reuses)
     good = "true"
     for k, raw in enumerate(shape.RAW):
         if not raw:
@@ -194,6 +188,21 @@ def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, 
     return out
 
 
+def _entries(em: Any, low: Any, keys: str) -> str:
+    """The address of entry 0 of a combined dict's keys object: after its
+    header and its index table of 2**dk_log2_index_bytes bytes."""
+    from .fields import _DK_INDICES, _DK_LOG2_INDEX
+
+    L = em.lines
+    lib = low.load(keys, _DK_LOG2_INDEX, "i8")
+    lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsent")
+    L.append(f"  {lz} = zext i8 {lib} to i64")
+    L.append(f"  {sh} = shl i64 1, {lz}")
+    L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+    L.append(f"  {base} = add i64 {e0}, {sh}")
+    return base
+
+
 
 def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     """The inline path for a laid-out class (heap/layout.py `new_instance`
@@ -206,7 +215,7 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     entry count being the shape's field count, else the maker), then
     `admit` (the mark, heap.objects, the budget) with the shape's size
     (`SIZE`: Instance.size's formula). Anything else takes the maker."""
-    from .fields import _DK_INDICES, _DK_KIND, _DK_LOG2_INDEX, _DK_NENTRIES, _MA_KEYS, _MA_VALUES, _find, field_layout
+    from .fields import _DK_KIND, _DK_NENTRIES, _MA_KEYS, _MA_VALUES, _find, field_layout
     from .layout import probe_slots
     from .objects import NONE
     from .select import NotEligible
@@ -263,12 +272,7 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     low.incref(none)
     low.store(inst, slots.fields, none)
     if n:
-        lib = low.load(keys, _DK_LOG2_INDEX, "i8")
-        lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsent")
-        L.append(f"  {lz} = zext i8 {lib} to i64")
-        L.append(f"  {sh} = shl i64 1, {lz}")
-        L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-        L.append(f"  {base} = add i64 {e0}, {sh}")
+        base = raws.get(-1) or _entries(em, low, keys)
         for k in range(n):
             if k in raws:  # (a raw int slot: the int64, heap/layout.py)
                 low.store(inst, slots.base + 8 * k, raws[k])
