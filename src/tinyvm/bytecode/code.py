@@ -157,9 +157,9 @@ class ClassInfo:
     `early` names the fields the class's own init assigns before anything
     can see `self` (lang/tinylang/definite.py `early_fields`; with
     CLASS_EARLY_SUPER, the parent's too): heap/layout.py keeps such a field
-    of type int in a raw int64 slot. A wrong list is a wrong value (0 for
-    nil while init runs), never a crash: every store into a raw slot is
-    checked or proven an int.
+    of type int (bool) in a raw int64 (byte) slot. A wrong list is a wrong
+    value (0 or false for nil while init runs), never a crash: every store
+    into a raw slot is checked or proven of the field's type.
     """
 
     name: str

@@ -19,7 +19,7 @@ class constants, and the module language "lox". Version 5 (issue 18, TinyLang 1.
 `required` to code objects and the JUMP_IF_PASSED and LOAD_MISSING
 instructions (parameter defaults evaluated by the callee). Version 7
 (issue 16) added `early` to class constants (the fields init assigns
-before `self` is seen: raw int slots, heap/layout.py).
+before `self` is seen: raw slots, heap/layout.py).
 Files of other versions are rejected (recompile them with `tvmc`).
 
 Header, fixed 38 bytes::

@@ -981,7 +981,7 @@ class _Cli:
             self.on_vm(vm)
         if tier == "packed":
             # The native VM's data representation without native code:
-            # packed arrays (heap/packed.py) and raw int slots
+            # packed arrays (heap/packed.py) and raw int and bool slots
             # (heap/layout.py) on the interpreter and the Python JIT.
             # (Instances are laid out in every VM.)
             from ..heap.packed import PACKED

@@ -114,9 +114,9 @@ class Heap:
     # (docs/memory.md, "Instance layouts"); off on a native VM whose layout
     # probe refuses them (jit/tier.py), and in tests of the dict path.
     lays_out = True
-    # Whether a laid-out instance keeps its fields of type int that are
-    # never seen holding anything else as raw int64 slots (heap/layout.py
-    # "Raw int slots"): on in a VM with the native tier (jit/tier.py: one
+    # Whether a laid-out instance keeps its fields of type int (bool) that
+    # are never seen holding anything else as raw int64s (bytes) in their
+    # slots (heap/layout.py "Raw slots"): on in a VM with the native tier (jit/tier.py: one
     # load or store in machine code, a box at each access in the
     # interpreter), and under TVM_TIER=packed (cli/main.py).
     unboxes = False
@@ -127,7 +127,7 @@ class Heap:
         # "generational" mode the nursery (objects younger than one minor
         # collection). `all_objects()` is every listed object in any mode.
         self.objects: list[HeapObject] = []
-        # (field names, raw int slots) -> shape type (heap/layout.py):
+        # (field names, raw slot kinds) -> shape type (heap/layout.py):
         # shared by classes with the same fields, made once per heap.
         self.shapes: dict[tuple, type] = {}
         self.bytes = 0

@@ -11,7 +11,7 @@ the object is one allocation.
   subclass of `SlotInstance` with one slot per field, `slot_name(0)`, `slot_name(1)`, ... in the
   order of the class's `template` (inherited fields first, heap/objects.py
   `Class`). A shape is made for a tuple of field names (and which of them
-  are raw int slots: "Raw int slots" below) and shared by every class
+  are raw int or bool slots: "Raw slots" below) and shared by every class
   with those names in that order (V8's hidden classes, without
   transitions: the field set of a closed class never changes). Field `i` of
   every shape is at the same offset (`SLOT_BASE + 8 * i`), so a subclass's
@@ -65,7 +65,7 @@ class SlotInstance(Instance):
     INDEX (name -> slot index), ATTRS (the slots' attribute names, `slot_name(i)`),
     DESCS (the slots' member descriptors), SIZE (the accounted size),
     ALL (an attrgetter of every slot: a tuple, or one value for one field),
-    RAW (per slot: a raw int64, not an object reference)."""
+    RAW (per slot: "i" a raw int64, "b" a raw bool, "" an object reference)."""
 
     __slots__ = ()
     NAMES: tuple[str, ...] = ()
@@ -74,7 +74,7 @@ class SlotInstance(Instance):
     DESCS: tuple[Any, ...] = ()
     SIZE = HEADER + CONTAINER
     MAKE: Any = None  # (shape_maker's `make(cls)`)
-    RAW: tuple[bool, ...] = ()
+    RAW: tuple[str, ...] = ()
 
     @property  # type: ignore[override]
     def fields(self) -> FieldView:  # type: ignore[override]
@@ -107,7 +107,7 @@ class SlotInstance(Instance):
         return list(t.ALL(self))
 
     def refs(self) -> list[Any]:
-        out = self.values_list()  # (a raw int slot's value too, as a dict instance's refs have it: heap/snapshot.py's edges)
+        out = self.values_list()  # (a raw slot's value too, as a dict instance's refs have it: heap/snapshot.py's edges)
         out.append(self.cls)
         return out
 
@@ -183,9 +183,10 @@ def slot_name(i: int) -> str:
     return f"_{len(d)}{d}"
 
 
-def make_shape(names: tuple[str, ...], raw: tuple[bool, ...] = ()) -> type[SlotInstance]:
+def make_shape(names: tuple[str, ...], raw: tuple[str, ...] = ()) -> type[SlotInstance]:
     """A new shape type for these field names (Heap.shape caches them);
-    `raw[i]` keeps field i as a raw int64 (see "Raw int slots" below)."""
+    `raw[i]` keeps field i as a raw int64 ("i") or bool ("b"), "" as a
+    reference (see "Raw slots" below)."""
     attrs = tuple(slot_name(i) for i in range(len(names)))
     raw = raw if any(raw) else ()
     if raw:
@@ -195,7 +196,7 @@ def make_shape(names: tuple[str, ...], raw: tuple[bool, ...] = ()) -> type[SlotI
     shape.NAMES = names
     shape.INDEX = {n: i for i, n in enumerate(names)}
     shape.ATTRS = attrs
-    shape.RAW = raw or (False,) * len(names)
+    shape.RAW = raw or ("",) * len(names)
     shape.DESCS = tuple(shape.__dict__[a] for a in attrs)
     shape.SIZE = HEADER + CONTAINER + FIELD * len(names)  # (Instance.size's formula)
     if attrs:
@@ -226,7 +227,7 @@ def shape_of(heap: Any, cls: Any) -> type[SlotInstance] | None:
         return None
     names = tuple(cls.template)
     u = cls.unboxed if heap.unboxes else None
-    raw = tuple(n in u for n in names) if u else ()
+    raw = tuple(u.get(n, "") for n in names) if u else ()
     shape = heap.shapes.get((names, raw))
     if shape is None:
         shape = heap.shapes[(names, raw)] = make_shape(names, raw)
@@ -264,9 +265,9 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
     lines = ["def make(cls):", "    o = new(S)", "    o.cls = cls", "    dset(o, None)"]
     if n and not any(shape.RAW):
         lines.append(f"    {', '.join(f'o.{a}' for a in shape.ATTRS)}, = cls.template.values()")
-    elif n:  # (a raw slot's nil, a field init assigns before anyone reads it, is 0)
+    elif n:  # (a raw slot's nil, a field init assigns before anyone reads it, is 0 or false)
         lines.append(f"    {', '.join(f'v{k}' for k in range(n))}, = cls.template.values()")
-        lines += [f"    o.{a} = v{k}" + (" or 0" if r else "") for k, (a, r) in enumerate(zip(shape.ATTRS, shape.RAW))]
+        lines += [f"    o.{a} = v{k}" + _RAW_NIL[r] for k, (a, r) in enumerate(zip(shape.ATTRS, shape.RAW))]
     lines.append("    return o")
     ns: dict[str, Any] = {"new": shape.__new__, "S": shape, "dset": _DICT_SLOT.__set__}
     # The collector's per-object methods, generated too (the same results
@@ -274,7 +275,7 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
     # trace calls refs() and a sweep free() on every instance it visits.
     slots = [f"self.{a}" for a in shape.ATTRS]
     lines += ["def refs(self):", f"    return [{', '.join([*slots, 'self.cls'])}]"]
-    held = [s for s, r in zip(slots, shape.RAW) if not r]  # (a raw int slot holds no reference: nothing to poison)
+    held = [s for s, r in zip(slots, shape.RAW) if not r]  # (a raw slot holds no reference: nothing to poison)
     lines += ["def free(self):", f"    {' = '.join([*held, 'self.cls'])} = POISON"]
     ns["POISON"] = _POISON
     exec("\n".join(lines), ns)  # noqa: S102 - our text: slot names _0.._n only
@@ -286,43 +287,48 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
 
 
 # --------------------------------------------------------------------------
-# Raw int slots. A field declared `int` that nothing ever sees holding
-# anything but an int (vm/object_ops.py `unboxed_fields`: a constant int
-# default, or assigned by init before the instance can be seen) is kept as a
-# C int64 in its slot, not a reference to an int object: native code reads
-# and writes it with one load or store (no type check, no unboxing, no
-# reference count, no allocation for a new value, no write barrier: an int
-# is no heap object). CPython's `__slots__` can only hold references, so
-# such a shape is made with the C API (`PyType_FromSpecWithBases`, through
-# ctypes), with a T_LONGLONG member for a raw slot and T_OBJECT_EX for the
-# others, at the same offsets a `__slots__` shape has (SLOT_BASE + 8 * i).
-# The interpreter and the Python JIT read and write it through the same
-# member descriptors (`getattr` boxes, `setattr` unboxes), so they run on it
-# unchanged. CPython's collector visits only the T_OBJECT_EX members; the
-# type's traverse, clear and dealloc are SlotInstance's own (subtype_*).
-# A store of anything but an int64 raises, and CPython has then written -1
-# into the slot: every store into one is checked (SET_FIELD, the debugger's
-# set_child) or proven (SET_FIELD_PROVEN, native code) an int first, and a
-# TinyLang int is an int64 (runtime/values: overflow is an error).
-# Floats stay boxed: native code's in-place update of a float nothing else
-# references already allocates nothing (NBody), and a double slot would
-# hand the interpreter a new float object at every read.
+# Raw slots. A field declared `int` (or `bool`) that nothing ever sees
+# holding anything but an int (a bool) -- vm/object_ops.py `unboxed_fields`:
+# a constant default of its type, or assigned by init before the instance
+# can be seen -- is kept as a C int64 (a bool's byte) in its slot, not a
+# reference to an object: native code reads and writes it with one load or
+# store (no type check, no unboxing, no reference count, no allocation for
+# a new value, no write barrier: an int or a bool is no heap object).
+# CPython's `__slots__` can only hold references, so such a shape is made
+# with the C API (`PyType_FromSpecWithBases`, through ctypes), with a
+# T_LONGLONG (T_BOOL) member for a raw slot and T_OBJECT_EX for the others,
+# at the same offsets a `__slots__` shape has (SLOT_BASE + 8 * i; a bool
+# uses the slot's first byte). The interpreter and the Python JIT read and
+# write it through the same member descriptors (`getattr` boxes, `setattr`
+# unboxes), so they run on it unchanged. CPython's collector visits only
+# the T_OBJECT_EX members; the type's traverse, clear and dealloc are those
+# of a `__slots__` shape (subtype_*). A store of anything but an int64
+# into an int slot raises, and CPython has then written -1 there (a bool
+# slot checks first): every store into one is checked (SET_FIELD, the
+# debugger's set_child) or proven (SET_FIELD_PROVEN, native code) of the
+# field's type first, and a TinyLang int is an int64 (overflow is an
+# error). Floats stay boxed: native code's in-place update of a float
+# nothing else references already allocates nothing (NBody), and a double
+# slot would hand the interpreter a new float object at every read.
 
-_T_OBJECT_EX, _T_LONGLONG = 16, 17
+_T_OBJECT_EX, _T_LONGLONG, _T_BOOL = 16, 17, 14
+_MEMBER = {"": _T_OBJECT_EX, "i": _T_LONGLONG, "b": _T_BOOL}
+_RAW_NIL = {"": "", "i": " or 0", "b": " or False"}
 _TP_CLEAR, _TP_DEALLOC, _TP_MEMBERS, _TP_TRAVERSE = 51, 52, 72, 71
 _HAVE_VERSION_TAG, _HAVE_GC = 1 << 18, 1 << 14
 
 
-def _raw_shape(attrs: tuple[str, ...], raw: tuple[bool, ...]) -> type[SlotInstance]:
-    """A shape type whose slot i is a raw int64 where raw[i], made with the
-    C API (the comment above); make_shape sets its class attributes."""
+def _raw_shape(attrs: tuple[str, ...], raw: tuple[str, ...]) -> type[SlotInstance]:
+    """A shape type whose slot i is a raw int64 or bool where raw[i] says
+    so, made with the C API (the comment above); make_shape sets its class
+    attributes."""
     import ctypes
 
     MemberDef, Slot, Spec, api = _capi()
     names = [a.encode() for a in attrs]  # (the type keeps pointers to them: kept alive on the shape)
     members = (MemberDef * (len(attrs) + 1))()
     for i, (name, r) in enumerate(zip(names, raw)):
-        members[i] = MemberDef(name, _T_LONGLONG if r else _T_OBJECT_EX, SLOT_BASE + 8 * i, 0, None)
+        members[i] = MemberDef(name, _MEMBER[r], SLOT_BASE + 8 * i, 0, None)
     slots = (Slot * 5)()
     slots[0] = Slot(_TP_MEMBERS, ctypes.cast(members, ctypes.c_void_p))
     for k, which in enumerate((_TP_TRAVERSE, _TP_CLEAR, _TP_DEALLOC), 1):
@@ -336,7 +342,7 @@ def _raw_shape(attrs: tuple[str, ...], raw: tuple[bool, ...]) -> type[SlotInstan
 @functools.cache
 def _capi() -> tuple:
     """The C structures and functions _raw_shape uses (once per process:
-    ctypes is imported only when a program has a raw int slot)."""
+    ctypes is imported only when a program has a raw slot)."""
     import ctypes
 
     class MemberDef(ctypes.Structure):

@@ -364,10 +364,10 @@ class Class(HeapObject):
         self.layout: Any = None
         # The fields its init assigns before anything sees the instance
         # (ClassInfo.early; the parent's when it declares no init), and the
-        # fields a shape keeps as raw int64 slots (heap/layout.py), both
+        # fields a shape keeps as raw slots, name -> kind (heap/layout.py), both
         # decided by the VM when it makes the class (vm/object_ops.py).
         self.early: frozenset[str] = parent.early if parent else frozenset()
-        self.unboxed: frozenset[str] = frozenset()
+        self.unboxed: dict[str, str] = {}
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self

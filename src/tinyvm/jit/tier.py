@@ -192,8 +192,8 @@ class Jit:
             # objects once per process; otherwise dict instances, which
             # native code also reads.
             vm.heap.lays_out = probe_slots_ok()
-            # Fields of type int never seen holding anything else as raw
-            # int64s (heap/layout.py "Raw int slots"): one load or store in
+            # Fields of type int (bool) never seen holding anything else
+            # as raw int64s (bytes) (heap/layout.py "Raw slots"): one load or store in
             # machine code; the interpreter boxes at each access (Bounce
             # ~12% slower on it), so only a VM with this tier keeps them.
             vm.heap.unboxes = vm.heap.lays_out and probe_raw_ok()

@@ -332,26 +332,38 @@ class ObjectOps:
         return cls
 
 
-def unboxed_fields(cls: Class) -> frozenset[str]:
-    """The fields of cls's instances a shape keeps as raw int64 slots
-    (heap/layout.py): declared `int` by every class of the chain that
-    declares them (so every store into one is checked, or proven, an int),
-    and never seen holding anything else. That is, a constant int default,
-    or no default and assigned by init before anything can see the
-    instance (`Class.early`; only when no `$fields` method runs first: it
-    could read the field before init assigns it)."""
-    if cls.open:
-        return frozenset()
-    out = []
-    for name, value in cls.template.items():
-        if type(value) is int or (value is None and not cls.field_inits and name in cls.early):
-            c = cls
-            while c is not None:
-                info = c.info
-                if info is not None and name in info.fields and (not info.field_types or info.field_types[info.fields.index(name)] != "int"):
-                    break
-                c = c.parent
-            else:
-                out.append(name)
-    return frozenset(out)
+_RAW_KINDS = {"int": ("i", int), "bool": ("b", bool)}  # declared type -> (raw slot kind, the template value's exact type)
 
+
+def unboxed_fields(cls: Class) -> dict[str, str]:
+    """The fields of cls's instances a shape keeps as raw slots
+    (heap/layout.py "Raw slots"), name -> kind ("i": an int64, "b": a
+    bool's byte): declared `int` (or `bool`) by every class of the chain
+    that declares them (so every store into one is checked, or proven, of
+    that type), and never seen holding anything else. That is, a constant
+    default of the type, or no default and assigned by init before
+    anything can see the instance (`Class.early`; only when no `$fields`
+    method runs first: it could read the field before init assigns it)."""
+    if cls.open:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in cls.template.items():
+        if value is not None and type(value) not in (int, bool):
+            continue
+        if value is None and (cls.field_inits or name not in cls.early):
+            continue
+        kind = None
+        c = cls
+        while c is not None:
+            info = c.info
+            if info is not None and name in info.fields:
+                text = info.field_types[info.fields.index(name)] if info.field_types else ""
+                k = _RAW_KINDS.get(text)
+                if k is None or (kind is not None and k != kind) or (value is not None and type(value) is not k[1]):
+                    break
+                kind = k
+            c = c.parent
+        else:
+            if kind is not None:
+                out[name] = kind[0]
+    return out

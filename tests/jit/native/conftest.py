@@ -42,7 +42,7 @@ def boxed_ints(monkeypatch: pytest.MonkeyPatch) -> None:
     reference, native ones too (as when `layout.probe_raw_ok` refuses raw
     int slots): the tests of native code's boxed int stores (in place, the
     helpers, reference counts), which a field kept as a raw int64
-    (heap/layout.py "Raw int slots") never takes."""
+    (heap/layout.py "Raw slots") never takes."""
     from tinyvm.jit.native import layout
 
     monkeypatch.setattr(layout, "probe_raw_ok", lambda: False)

@@ -260,7 +260,8 @@ class SlotLayout:
     where an `Instance` has them, slot i of every shape at `base + 8 * i`
     (`heap.layout.SLOT_BASE`), each slot a plain object pointer holding its
     own reference (a member descriptor of type T_OBJECT_EX), or a raw int64
-    (T_LONGLONG: a shape's RAW says which; probe_raw_ok)."""
+    (T_LONGLONG), or a raw bool's byte (T_BOOL): a shape's RAW says which;
+    probe_raw_ok)."""
 
     cls: int  # the cls word (== fields.FieldLayout.instance_cls)
     fields: int  # the fields word (None in a shape)
@@ -339,10 +340,10 @@ _raw_cache: list = []  # [(True | None, reason)] once per process
 
 
 def probe_raw_ok() -> bool:
-    """Whether a shape's raw int slots (heap/layout.py "Raw int slots") are
-    int64s where native code reads them: then a VM with this tier keeps
-    such fields raw (jit/tier.py `Heap.unboxes`); else boxed, as every
-    other VM does."""
+    """Whether a shape's raw slots (heap/layout.py "Raw slots") are where
+    native code reads them (an int64, a bool's byte): then a VM with this
+    tier keeps such fields raw (jit/tier.py `Heap.unboxes`); else boxed,
+    as every other VM does."""
     return probe_slots()[0] is not None and _once(_raw_cache, _probe_raw)[0] is not None
 
 
@@ -350,17 +351,20 @@ def _probe_raw() -> tuple[bool | None, str]:
     from ...heap.layout import SLOT_BASE, SlotInstance, make_shape
     from ...heap.objects import Instance
 
-    raw = make_shape(("a", "b", "c"), (False, True, False))
-    if raw.__basicsize__ != SLOT_BASE + 3 * WORD or raw.__base__ is not SlotInstance or raw.__dictoffset__:
-        return None, "a shape with a raw int slot is not laid out as the others"
+    raw = make_shape(("a", "b", "c", "d"), ("", "i", "", "b"))
+    if raw.__basicsize__ != SLOT_BASE + 4 * WORD or raw.__base__ is not SlotInstance or raw.__dictoffset__:
+        return None, "a shape with raw slots is not laid out as the others"
     obj = raw.__new__(raw)
     Instance.__dict__["fields"].__set__(obj, None)
     marker, other = object(), object()
-    for k, v in ((0, marker), (1, -(2**63)), (2, other)):
+    for k, v in ((0, marker), (1, -(2**63)), (2, other), (3, True)):
         raw.DESCS[k].__set__(obj, v)
     if _word(id(obj), SLOT_BASE) != id(marker) or _word(id(obj), SLOT_BASE + WORD) != -(2**63) or _word(id(obj), SLOT_BASE + 2 * WORD) != id(other):
         return None, "a raw int slot is not an int64 at its slot"
+    if _word(id(obj), SLOT_BASE + 3 * WORD) != 1:  # (the byte 1, the slot's other bytes 0 since the allocation)
+        return None, "a raw bool slot is not a byte at its slot"
     ctypes.c_int64.from_address(id(obj) + SLOT_BASE + WORD).value = 2**63 - 1
-    if raw.DESCS[1].__get__(obj) != 2**63 - 1:
-        return None, "a raw int slot does not read the int64 written there"
+    ctypes.c_int8.from_address(id(obj) + SLOT_BASE + 3 * WORD).value = 0
+    if raw.DESCS[1].__get__(obj) != 2**63 - 1 or raw.DESCS[3].__get__(obj) is not False:
+        return None, "a raw slot does not read the value written there"
     return True, ""

@@ -157,12 +157,14 @@ def inline_instance(em: Any, cls: Any, c: str, flay: Any) -> Inline | None:
 
 
 def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, slow: str) -> dict[int, str]:
-    """The int64 of each raw slot k of a new instance (heap/layout.py "Raw
-    int slots"), from the template's entry k, in a block of its own before
-    the allocation, which ends the block ok's test is in: nil (a field init
-    assigns) is 0, an int of at most two digits its value (arrays.small_int);
-    anything else -- a bigger int -- takes the maker (`slow`), which nothing
-    was allocated for yet. {k: SSA name}."""
+    """The value of each raw slot k of a new instance (heap/layout.py "Raw
+    slots"), from the template's entry k, in a block of its own before the
+    allocation, which ends the block ok's test is in: nil (a field init
+    assigns) is 0 (false), an int of at most two digits its value
+    (arrays.small_int), a bool its byte; anything else -- a bigger int --
+    takes the maker (`slow`), which nothing was allocated for yet.
+    {k: SSA name (an i64, or an i8 for a bool)}."""
+    from .arrays import _FALSE, _TRUE
     from .objects import NONE
 
     L = em.lines
@@ -176,12 +178,21 @@ def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, 
         if not raw:
             continue
         e = low.load(base, 16 * k + 8)
-        v, mag, _ = low.small_int(e, low.load(e, low.lay.type))
-        nil, small, fits, val, both = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsraw"), em.tmp()
+        nil, fits, val, both = em.tmp(), em.tmp(), em.tmp("nsraw"), em.tmp()
         L.append(f"  {nil} = icmp eq i64 {e}, {NONE}")
-        L.append(f"  {small} = icmp ule i64 {mag}, 2")
-        L.append(f"  {fits} = or i1 {nil}, {small}")
-        L.append(f"  {val} = select i1 {nil}, i64 0, i64 {v}")
+        if raw == "i":
+            v, mag, _ = low.small_int(e, low.load(e, low.lay.type))
+            small = em.tmp()
+            L.append(f"  {small} = icmp ule i64 {mag}, 2")
+            L.append(f"  {fits} = or i1 {nil}, {small}")
+            L.append(f"  {val} = select i1 {nil}, i64 0, i64 {v}")
+        else:
+            t, f, tf = em.tmp(), em.tmp(), em.tmp()
+            L.append(f"  {t} = icmp eq i64 {e}, {_TRUE}")
+            L.append(f"  {f} = icmp eq i64 {e}, {_FALSE}")
+            L.append(f"  {tf} = or i1 {t}, {f}")
+            L.append(f"  {fits} = or i1 {nil}, {tf}")
+            L.append(f"  {val} = zext i1 {t} to i8")
         L.append(f"  {both} = and i1 {good}, {fits}")
         good, out[k] = both, val
     L.append(f"  br i1 {good}, label %{fast}, label %{slow}")
@@ -274,8 +285,8 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     if n:
         base = raws.get(-1) or _entries(em, low, keys)
         for k in range(n):
-            if k in raws:  # (a raw int slot: the int64, heap/layout.py)
-                low.store(inst, slots.base + 8 * k, raws[k])
+            if k in raws:  # (a raw slot: the int64 or the bool's byte, heap/layout.py)
+                low.store(inst, slots.base + 8 * k, raws[k], "i64" if shape.RAW[k] == "i" else "i8")
                 continue
             v = low.load(base, 16 * k + 8)
             low.incref(v)

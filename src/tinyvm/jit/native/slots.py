@@ -62,7 +62,7 @@ def is_instance_of(em: Any, t: str, cls: Any) -> str:
     return either
 
 
-def slot_access(fl: Any, i: Instr, m: str, cls: Any, k: int, raw: bool = False) -> None:
+def slot_access(fl: Any, i: Instr, m: str, cls: Any, k: int, raw: str = "") -> None:
     """get_field / set_field_proven of field slot k of a receiver whose
     declared class `cls` lays its instances out (heap/layout.py): the
     receiver's check (`slot_check`, once per receiver where it
@@ -74,23 +74,33 @@ def slot_access(fl: Any, i: Instr, m: str, cls: Any, k: int, raw: bool = False) 
     PyDict_SetItem: the entry is always known). The value's unboxing
     and type check are a dict read's (an UNINIT field fails it).
 
-    A raw slot (`raw`: an int64, heap/layout.py "Raw int slots") is read
-    with that one load and written with one store: no type check, no
-    unboxing, no reference count, no allocation, no write barrier."""
+    A raw slot (`raw`: "i" an int64, "b" a bool's byte; heap/layout.py
+    "Raw slots") is read with that one load and written with one store:
+    no type check, no unboxing, no reference count, no allocation, no
+    write barrier."""
     from .select import NotEligible
 
     em, arr = fl.em, fl.arr
-    if raw and m != "i":
-        raise NotEligible(f"field {i.attrs[0]} of {cls.name} is a raw int slot, used as {m}")
+    if raw and m != raw:
+        raise NotEligible(f"field {i.attrs[0]} of {cls.name} is a raw slot of kind {raw}, used as {m}")
     slot_check(fl, i, cls)
     ent = em.tmp("sent")
     em.lines.append(f"  {ent} = add i64 {em.val(i.args[0])}, {fl.slots.base + 8 * k - 8}")
-    if raw:
+    if raw == "i":
         if i.op == "get_field":
             em.lines.append(f"  %v{i.id} = add i64 {arr.load(ent, 8)}, 0")
             fl.found[i] = ("0", "0", "0", ent)  # (for `earlier`: a later read is this value)
         else:
             arr.store(ent, 8, em.val(i.args[1]))
+        return
+    if raw == "b":  # (T_BOOL: the slot's first byte, 0 or 1)
+        if i.op == "get_field":
+            em.lines.append(f"  %v{i.id} = icmp ne i8 {arr.load(ent, 8, 'i8')}, 0")
+            fl.found[i] = ("0", "0", "0", ent)
+        else:
+            byte = em.tmp("rawb")
+            em.lines.append(f"  {byte} = zext i1 {em.val(i.args[1])} to i8")
+            arr.store(ent, 8, byte, "i8")
         return
     old = arr.load(ent, 8)  # (not invariant: a store or a call may replace it)
     fl.entry = ent

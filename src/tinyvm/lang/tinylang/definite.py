@@ -493,7 +493,7 @@ def early_fields(c: A.ClassDecl) -> tuple[tuple[str, ...], bool]:
     An instance whose class has no `$fields` is seen by no one until its
     init lets `self` out, so a field assigned by then is never observed
     with its template's nil. heap/layout.py keeps such a field of type
-    int unboxed (a raw int64 slot cannot hold nil). The scan is of init's
+    int or bool unboxed (a raw slot cannot hold nil). The scan is of init's
     statements in order, and stops at the first that may let `self` out:
 
     - `self.f = e`, e not mentioning `self` or `super`: f is early;

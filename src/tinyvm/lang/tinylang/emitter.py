@@ -372,7 +372,7 @@ class FunctionEmitter(ControlEmitter, EmitRules, DefaultEmit):  # tlexpr: EmitRu
             self.at(m)
             self.emit(O.MAKE_CLOSURE, self.const(code))
             names.append(m.name)
-        early, after_super = early_fields(s)  # (raw int slots: heap/layout.py)
+        early, after_super = early_fields(s)  # (raw slots: heap/layout.py)
         flags = (CLASS_INTERFACE if s.is_interface else 0) | (CLASS_EARLY_SUPER if after_super else 0) | enums.class_flags(s)
         info = ClassInfo(s.name, tuple(f.name for f in s.fields), tuple(defaults), tuple(names), s.line, s.field_types or (), flags, tuple(s.interfaces or ()), early)
         self.at(s)

@@ -302,7 +302,7 @@ def set_child(v: Any, name: str, value: Any, heap: Any = None) -> None:
             raise EvalError(f"no field '{name}'")
         checks = getattr(v.cls, "field_checks", None) if t is not Record else None
         check = checks.get(name) if checks is not None else None
-        if check is not None:  # (the field's declared type, as a guest store checks it; a raw int slot, heap/layout.py, holds only ints)
+        if check is not None:  # (the field's declared type, as a guest store checks it; a raw slot, heap/layout.py, holds only its type's values)
             try:
                 value = check(value)
             except RtError as e:
