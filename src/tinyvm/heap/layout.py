@@ -285,7 +285,6 @@ def shape_maker(shape: type[SlotInstance]) -> Any:
     return make
 
 
-
 # --------------------------------------------------------------------------
 # Raw slots. A field declared `int` (or `bool`) that nothing ever sees
 # holding anything but an int (a bool) -- vm/object_ops.py `unboxed_fields`:
