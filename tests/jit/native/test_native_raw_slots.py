@@ -18,11 +18,11 @@ pytest.importorskip("llvmlite")
 from native_helpers import GC_STRESS_MODES, agree, agree_log, module_texts
 
 from tinyvm.api import VM
-from tinyvm.jit.native.layout import probe_slots
+from tinyvm.jit.native.layout import probe_raw_ok, probe_slots
 
 
 pytestmark = [
-    pytest.mark.skipif(probe_slots()[0] is None, reason=f"shapes' layout not verified here: {probe_slots()[1]}"),
+    pytest.mark.skipif(not probe_raw_ok(), reason=f"raw slots' layout not verified here: {probe_slots()[1] or 'probe_raw_ok refused'}"),
     pytest.mark.usefixtures("laid_out"),
 ]
 
