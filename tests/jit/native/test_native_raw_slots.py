@@ -93,7 +93,7 @@ def test_raw_reads_and_writes_are_a_load_and_a_store(monkeypatch: pytest.MonkeyP
 
 def test_the_tiers_agree_and_nothing_deopts() -> None:
     want, log = agree_log(BALL + "print(run(5000))\nlet b = Ball(1, 2)\nprint(b.bounce(), b.x, b.y, b.vx, b.vy)\n", "run")
-    assert want[1].splitlines()[0] == str(int(want[1].splitlines()[0]))
+    assert want[1] == "139276283\nfalse 3 0 2 -2\n"  # (the interpreter's on dict instances too: TVM_TIER=dicts)
     assert not any("deopt" in x for x in log), log
 
 

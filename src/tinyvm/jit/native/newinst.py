@@ -214,7 +214,6 @@ def _entries(em: Any, low: Any, keys: str) -> str:
     return base
 
 
-
 def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     """The inline path for a laid-out class (heap/layout.py `new_instance`
     and `Heap.alloc`, as `inline_instance` for a dict): `PyType_GenericAlloc`
