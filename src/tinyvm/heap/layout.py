@@ -323,7 +323,7 @@ def _raw_shape(attrs: tuple[str, ...], raw: tuple[str, ...]) -> type[SlotInstanc
     attributes."""
     import ctypes
 
-    MemberDef, Slot, Spec, api = _capi()
+    MemberDef, Slot, Spec, api, plain = _capi()
     names = [a.encode() for a in attrs]  # (the type keeps pointers to them: kept alive on the shape)
     members = (MemberDef * (len(attrs) + 1))()
     for i, (name, r) in enumerate(zip(names, raw)):
@@ -331,7 +331,7 @@ def _raw_shape(attrs: tuple[str, ...], raw: tuple[str, ...]) -> type[SlotInstanc
     slots = (Slot * 5)()
     slots[0] = Slot(_TP_MEMBERS, ctypes.cast(members, ctypes.c_void_p))
     for k, which in enumerate((_TP_TRAVERSE, _TP_CLEAR, _TP_DEALLOC), 1):
-        slots[k] = Slot(which, api.PyType_GetSlot(_PLAIN, which))
+        slots[k] = Slot(which, api.PyType_GetSlot(plain, which))
     spec = Spec(b"tinyvm.heap.layout.SlotInstance", SLOT_BASE + 8 * len(attrs), 0, _HAVE_VERSION_TAG | _HAVE_GC, slots)
     shape = api.PyType_FromSpecWithBases(ctypes.byref(spec), (SlotInstance,))
     shape._keep = (names, members)  # type: ignore[attr-defined]
@@ -340,8 +340,10 @@ def _raw_shape(attrs: tuple[str, ...], raw: tuple[str, ...]) -> type[SlotInstanc
 
 @functools.cache
 def _capi() -> tuple:
-    """The C structures and functions _raw_shape uses (once per process:
-    ctypes is imported only when a program has a raw slot)."""
+    """The C structures and functions _raw_shape uses, and a `__slots__`
+    shape whose traverse, clear and dealloc (CPython's subtype_*, which
+    walk the members) a raw shape takes: made once per process, when a
+    program first has a raw slot (ctypes is not imported before)."""
     import ctypes
 
     class MemberDef(ctypes.Structure):
@@ -358,9 +360,5 @@ def _capi() -> tuple:
     api.PyType_GetSlot.argtypes = [ctypes.py_object, ctypes.c_int]
     api.PyType_FromSpecWithBases.restype = ctypes.py_object
     api.PyType_FromSpecWithBases.argtypes = [ctypes.POINTER(Spec), ctypes.py_object]
-    return MemberDef, Slot, Spec, api
-
-
-# A `__slots__` shape: its traverse, clear and dealloc are CPython's
-# subtype_* functions, which a raw shape takes (they walk the members).
-_PLAIN = type("SlotInstance", (SlotInstance,), {"__slots__": ("_10",)})
+    plain = type("SlotInstance", (SlotInstance,), {"__slots__": ("_10",)})
+    return MemberDef, Slot, Spec, api, plain
