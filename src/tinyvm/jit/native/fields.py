@@ -159,6 +159,19 @@ def _dict_layout_ok() -> bool:
         return False
 
 
+def entries_start(em: Any, keys: str, lib: str) -> str:
+    """LLVM IR: the address of entry 0 of a combined dict's keys object
+    `keys`, after its header and its index table of 2**lib bytes (lib: the
+    i8 dk_log2_index_bytes, loaded)."""
+    L = em.lines
+    lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp()
+    L.append(f"  {lz} = zext i8 {lib} to i64")
+    L.append(f"  {sh} = shl i64 1, {lz}")
+    L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
+    L.append(f"  {base} = add i64 {e0}, {sh}")
+    return base
+
+
 def _find(obj: Any, d: Any) -> int:
     for off in range(16, type(obj).__basicsize__, 8):
         if ctypes.c_int64.from_address(id(obj) + off).value == id(d):
@@ -589,7 +602,7 @@ class FieldLowering:
         if tab is None:
             keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
             kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
-            c1, c2, usable, lz, sh, e0, base = (em.tmp() for _ in range(7))
+            c1, c2, usable = (em.tmp() for _ in range(3))
             L.append(f"  {c1} = icmp eq i64 {vals}, 0")
             L.append(f"  {c2} = icmp eq i8 {kind}, 1")
             known = index_bytes(em.ty, i.args[0])
@@ -608,12 +621,10 @@ class FieldLowering:
                 L.append(f"  {usable} = and i1 {c12}, {c3}")
                 self.covered[usable] = kmax
             if known is not None:
+                base = em.tmp()
                 L.append(f"  {base} = add i64 {keys}, {_DK_INDICES + (1 << known)}")
             else:
-                L.append(f"  {lz} = zext i8 {lib} to i64")
-                L.append(f"  {sh} = shl i64 1, {lz}")
-                L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-                L.append(f"  {base} = add i64 {e0}, {sh}")
+                base = entries_start(em, keys, lib)
             tab = self.share(("keys", i.args[0], d), (usable, nent, base))
         return tab
 

@@ -114,9 +114,10 @@ def field_machine_type(ty: Any, recv: Instr, name: str) -> str | None:
     return None
 
 
-def shape_index(ty: Any, recv: Instr, name: str) -> tuple[Any, int, bool] | None:
-    """(the class, the slot of field `name`, whether the slot is a raw
-    int64) when `recv`'s declared class lays its instances out (fields.py:
+def shape_index(ty: Any, recv: Instr, name: str) -> tuple[Any, int, str] | None:
+    """(the class, the slot of field `name`, the slot's raw kind: "i", "b"
+    or "" for a reference, heap/layout.py "Raw slots") when `recv`'s
+    declared class lays its instances out (fields.py:
     one load at SLOT_BASE + 8 * slot after a check of the object's type
     against the class's shape), else None (a record, a dict instance, an
     unknown class or field)."""

@@ -100,7 +100,7 @@ def prefetch(fl: Any, v: Instr) -> None:
     """At the definition of object v (an element of an array of objects):
     its type, dict, keys table and `allok` (above), recorded for its reads
     (fl.pre[v]) and shared as fields.py's `share_of` shares a read's."""
-    from .fields import _DK_INDICES, _DK_KIND, _DK_LOG2_INDEX, _DK_NENTRIES, _MA_KEYS, _MA_VALUES
+    from .fields import _DK_KIND, _DK_LOG2_INDEX, _DK_NENTRIES, _MA_KEYS, _MA_VALUES, entries_start
 
     em, arr = fl.em, fl.arr
     if em.block is None or em.copy or not fl.lay.fast or em.ty.types.get(v) != "p" or not quiet(fl):
@@ -129,14 +129,11 @@ def prefetch(fl: Any, v: Instr) -> None:
     d = arr.load(recv, fl.lay.instance)
     keys, vals = arr.load(d, _MA_KEYS), arr.load(d, _MA_VALUES)
     kind, lib, nent = arr.load(keys, _DK_KIND, "i8"), arr.load(keys, _DK_LOG2_INDEX, "i8"), arr.load(keys, _DK_NENTRIES)
-    c1, c2, usable, lz, sh, e0, base, c3, tabok = (em.tmp() for _ in range(9))
+    c1, c2, usable, c3, tabok = (em.tmp() for _ in range(5))
     L.append(f"  {c1} = icmp eq i64 {vals}, 0")
     L.append(f"  {c2} = icmp eq i8 {kind}, 1")
     L.append(f"  {usable} = and i1 {c1}, {c2}")
-    L.append(f"  {lz} = zext i8 {lib} to i64")
-    L.append(f"  {sh} = shl i64 1, {lz}")
-    L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-    L.append(f"  {base} = add i64 {e0}, {sh}")
+    base = entries_start(em, keys, lib)
     L.append(f"  {c3} = icmp sgt i64 {nent}, {got[-1][0]}")
     L.append(f"  {tabok} = and i1 {usable}, {c3}")
     b1 = em.cur

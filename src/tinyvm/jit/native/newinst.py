@@ -165,13 +165,14 @@ def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, 
     takes the maker (`slow`), which nothing was allocated for yet.
     {k: SSA name (an i64, or an i8 for a bool)}."""
     from .arrays import _FALSE, _TRUE
+    from .fields import _DK_LOG2_INDEX, entries_start
     from .objects import NONE
 
     L = em.lines
     rawb = em.tmp("nsraw")[1:]
     L.append(f"  br i1 {ok}, label %{rawb}, label %{slow}")
     em.label(rawb)
-    base = _entries(em, low, keys)
+    base = entries_start(em, keys, low.load(keys, _DK_LOG2_INDEX, "i8"))
     out: dict[int, str] = {-1: base}  # (-1: the entries' start, which the fast path's slot loop reuses)
     good = "true"
     for k, raw in enumerate(shape.RAW):
@@ -199,21 +200,6 @@ def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, 
     return out
 
 
-def _entries(em: Any, low: Any, keys: str) -> str:
-    """The address of entry 0 of a combined dict's keys object: after its
-    header and its index table of 2**dk_log2_index_bytes bytes."""
-    from .fields import _DK_INDICES, _DK_LOG2_INDEX
-
-    L = em.lines
-    lib = low.load(keys, _DK_LOG2_INDEX, "i8")
-    lz, sh, e0, base = em.tmp(), em.tmp(), em.tmp(), em.tmp("nsent")
-    L.append(f"  {lz} = zext i8 {lib} to i64")
-    L.append(f"  {sh} = shl i64 1, {lz}")
-    L.append(f"  {e0} = add i64 {keys}, {_DK_INDICES}")
-    L.append(f"  {base} = add i64 {e0}, {sh}")
-    return base
-
-
 def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     """The inline path for a laid-out class (heap/layout.py `new_instance`
     and `Heap.alloc`, as `inline_instance` for a dict): `PyType_GenericAlloc`
@@ -225,10 +211,11 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     entry count being the shape's field count, else the maker), then
     `admit` (the mark, heap.objects, the budget) with the shape's size
     (`SIZE`: Instance.size's formula). Anything else takes the maker."""
-    from .fields import _DK_KIND, _DK_NENTRIES, _MA_KEYS, _MA_VALUES, _find, field_layout
+    from .fields import _DK_KIND, _DK_LOG2_INDEX, _DK_NENTRIES, _MA_KEYS, _MA_VALUES, _find, entries_start, field_layout
     from .layout import probe_slots
     from .objects import NONE
     from .select import NotEligible
+    from .slots import RAW_LLTYPE
 
     slots = probe_slots()[0]
     flay = field_layout()
@@ -282,10 +269,10 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     low.incref(none)
     low.store(inst, slots.fields, none)
     if n:
-        base = raws.get(-1) or _entries(em, low, keys)
+        base = raws.get(-1) or entries_start(em, keys, low.load(keys, _DK_LOG2_INDEX, "i8"))
         for k in range(n):
             if k in raws:  # (a raw slot: the int64 or the bool's byte, heap/layout.py)
-                low.store(inst, slots.base + 8 * k, raws[k], "i64" if shape.RAW[k] == "i" else "i8")
+                low.store(inst, slots.base + 8 * k, raws[k], RAW_LLTYPE[shape.RAW[k]])
                 continue
             v = low.load(base, 16 * k + 8)
             low.incref(v)

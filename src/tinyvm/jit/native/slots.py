@@ -24,6 +24,11 @@ from typing import Any
 from ...ir.nodes import Instr
 
 
+# The LLVM type of a raw slot's value in memory, per kind (heap/layout.py
+# "Raw slots": T_LONGLONG, T_BOOL).
+RAW_LLTYPE = {"i": "i64", "b": "i8"}
+
+
 def shape_for(em: Any, cls: Any) -> Any:
     """The shape of `cls`'s instances (heap/layout.py) when native code
     reads them as slots (fieldtypes.field_types_of's `shape`: the VM's
@@ -86,21 +91,19 @@ def slot_access(fl: Any, i: Instr, m: str, cls: Any, k: int, raw: str = "") -> N
     slot_check(fl, i, cls)
     ent = em.tmp("sent")
     em.lines.append(f"  {ent} = add i64 {em.val(i.args[0])}, {fl.slots.base + 8 * k - 8}")
-    if raw == "i":
+    if raw:  # (T_LONGLONG: an int64; T_BOOL: the slot's first byte, 0 or 1)
+        t = RAW_LLTYPE[raw]
         if i.op == "get_field":
-            em.lines.append(f"  %v{i.id} = add i64 {arr.load(ent, 8)}, 0")
+            x = arr.load(ent, 8, t)
+            em.lines.append(f"  %v{i.id} = " + (f"add i64 {x}, 0" if raw == "i" else f"icmp ne i8 {x}, 0"))
             fl.found[i] = ("0", "0", "0", ent)  # (for `earlier`: a later read is this value)
         else:
-            arr.store(ent, 8, em.val(i.args[1]))
-        return
-    if raw == "b":  # (T_BOOL: the slot's first byte, 0 or 1)
-        if i.op == "get_field":
-            em.lines.append(f"  %v{i.id} = icmp ne i8 {arr.load(ent, 8, 'i8')}, 0")
-            fl.found[i] = ("0", "0", "0", ent)
-        else:
-            byte = em.tmp("rawb")
-            em.lines.append(f"  {byte} = zext i1 {em.val(i.args[1])} to i8")
-            arr.store(ent, 8, byte, "i8")
+            v = em.val(i.args[1])
+            if raw == "b":
+                byte = em.tmp("rawb")
+                em.lines.append(f"  {byte} = zext i1 {v} to i8")
+                v = byte
+            arr.store(ent, 8, v, t)
         return
     old = arr.load(ent, 8)  # (not invariant: a store or a call may replace it)
     fl.entry = ent
