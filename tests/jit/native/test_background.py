@@ -156,3 +156,57 @@ def test_the_cli_in_native_mode_logs_background_compiles(monkeypatch: pytest.Mon
     code, out, err = cli(["run", "--jit=native", "--jit-log", "--jit-threshold=5", "-e", DEFS + HOT])
     assert code == 0 and out == interpreted(DEFS + HOT)
     assert "jit: native poly in" in err and "background" in err
+
+
+def test_a_running_job_shortens_the_switch_interval_and_the_last_puts_it_back() -> None:
+    # While a compilation the VM waits for runs, the process's switch
+    # interval is worker.HURRY (the VM thread hands the GIL back to each
+    # returning llvmlite call sooner); an idle job leaves it; two workers
+    # (two VMs) share one count; the old value comes back after the last.
+    import sys
+
+    from tinyvm.jit.native import worker
+    from tinyvm.jit.native.worker import CompileWorker, Job
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
+    try:
+        seen: dict[str, float] = {}
+        a_go, b_go, b_started = threading.Event(), threading.Event(), threading.Event()
+
+        def a_body() -> None:
+            seen["a"] = sys.getswitchinterval()
+            a_go.wait(30)
+
+        def b_body() -> None:
+            b_started.set()
+            b_go.wait(30)
+            seen["b after a"] = sys.getswitchinterval()
+
+        w1, w2 = CompileWorker("t1"), CompileWorker("t2")
+        idle = Job(lambda: seen.setdefault("idle", sys.getswitchinterval()), "idle", idle=True)
+        w1.submit(idle)
+        assert idle.wait(30)
+        a, b = Job(a_body, "a"), Job(b_body, "b")
+        w1.submit(a)
+        w2.submit(b)
+        assert b_started.wait(30)
+        a_go.set()
+        assert a.wait(30)
+        assert sys.getswitchinterval() == worker.HURRY  # (b still runs)
+        b_go.set()
+        assert b.wait(30)
+        w1.close()
+        w2.close()
+        assert seen == {"idle": 0.004, "a": worker.HURRY, "b after a": worker.HURRY}
+        assert sys.getswitchinterval() == 0.004
+        # a host's interval shorter than HURRY is left as it is
+        sys.setswitchinterval(worker.HURRY / 2)
+        w3 = CompileWorker("t3")
+        c = Job(lambda: seen.setdefault("c", sys.getswitchinterval()), "c")
+        w3.submit(c)
+        assert c.wait(30)
+        w3.close()
+        assert seen["c"] == worker.HURRY / 2 == sys.getswitchinterval()
+    finally:
+        sys.setswitchinterval(old)

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from tinyvm.api import VM
 from tinyvm.heap.heap import FREED, Heap
+from tinyvm.heap.layout import make_shape
 from tinyvm.heap.objects import _POISON, Array, Cell, HeapObject, Instance, Map, Record, Tuple
 from tinyvm.jit.native.sweep import marker, sweeper
 
@@ -109,7 +110,12 @@ def _scalar(k: int) -> object:
 # "c" = an int equal to the colour made apart, "c+1"/"c-1" its neighbours.
 MARKS = ["C", "c", "c+1", "c-1", 0, 1, 2, 255, 256, 257, 2**30, 2**31, 2**40, -7, -9, -11, -13, -(2**40), 10**25]
 COLOURS = [1, 2, 5, 255, 256, 257, 300, 2**30 - 1, 2**30, 2**31, 2**62, 10**20, -11, -13, -15, -(2**31)]
-KINDS = ["array", "array", "array", "nils", "empty", "ints", "sharedlist", "subarray", "poisoned", "cell", "map", "record", "instance", "tuple", "boxed", "logged"]
+KINDS = ["array", "array", "array", "nils", "empty", "ints", "sharedlist", "subarray", "poisoned", "cell", "map", "record", "instance", "slots", "rawslots", "tuple", "boxed", "logged"]
+
+# Laid-out instances (heap/layout.py): one shape of references, one with a
+# raw int and a raw bool between them (the sweep frees both in machine code).
+SLOTS = make_shape(("p", "q", "r"))
+RAW_SLOTS = make_shape(("p", "n", "q", "b"), ("", "i", "", "b"))
 
 element = st.one_of(
     st.tuples(st.just("v"), st.integers(0, N_SCALARS + 1)),
@@ -156,6 +162,9 @@ def build(spec: tuple) -> tuple[list, int, list, list]:
             objs.append(Record({}))
         elif kind == "instance":
             objs.append(Instance(None, {}))  # (cls set below: any heap object traces)
+        elif kind in ("slots", "rawslots"):
+            shape = SLOTS if kind == "slots" else RAW_SLOTS
+            objs.append(shape.__new__(shape))
         elif kind == "tuple":
             objs.append(Tuple(()))
         elif kind == "boxed":
@@ -191,6 +200,14 @@ def build(spec: tuple) -> tuple[list, int, list, list]:
             o.fields = {f"f{k}": v for k, v in enumerate(vals)}
             if kind == "instance":
                 o.cls = objs[other % n]
+        elif kind in ("slots", "rawslots"):
+            Instance.__dict__["fields"].__set__(o, None)
+            o.cls = objs[other % n]
+            refs = [*vals, None, None, None]  # (every slot set, as the shape's maker sets them: refs() reads them all)
+            for a, v in zip(("_10", "_11", "_12") if kind == "slots" else ("_10", "_12"), refs):
+                setattr(o, a, v)
+            if kind == "rawslots":
+                o._11, o._13 = -(2**63) + other, bool(other % 2)
         elif kind == "tuple":
             o.items = tuple(vals)
         if kind == "logged":
@@ -204,6 +221,9 @@ def marks(objs: list, colour: int) -> list:
 
 
 def state(o: object) -> tuple:
+    if type(o) in (SLOTS, RAW_SLOTS):  # (each slot: POISON or not; a raw one its value)
+        vals = tuple(getattr(o, a) for a in type(o).ATTRS)
+        return (type(o).__name__, repr(o.mark), o.cls is _POISON, tuple(v if k else v is _POISON for v, k in zip(vals, type(o).RAW)))
     slot = {Cell: "value", Record: "fields", Instance: "fields"}.get(type(o), "items")
     return (type(o).__name__, repr(o.mark), getattr(o, slot, None) is _POISON)
 

@@ -11,6 +11,7 @@ by code that could change it."""
 
 from __future__ import annotations
 
+import functools
 import io
 
 import pytest
@@ -125,6 +126,83 @@ def test_an_object_with_no_mark_takes_the_python_loop() -> None:
     a.mark = 0
     with pytest.raises(AttributeError):
         h.sweep([a, Array([None])], 1)
+
+
+@functools.cache
+def _shapes() -> tuple:
+    from tinyvm.heap.layout import make_shape
+
+    return make_shape(("a", "b", "c")), make_shape(("n", "o", "f"), ("i", "", "b")), make_shape(())
+
+
+def _instances(colour: int) -> list:
+    """Laid-out instances of three shapes (references only; raw int, object,
+    raw bool; none), live and dead, a slot never set among them."""
+    plain, raw, empty = _shapes()
+    cls = Box(-1)
+    out = []
+    for k in range(30):
+        shape = (plain, raw, empty)[k % 3]
+        o = shape.__new__(shape)
+        o.cls = cls
+        if shape is plain:
+            o._10, o._11 = Box(k), [k]
+            if k % 2:
+                o._12 = "s"  # (else never set: a NULL slot)
+        elif shape is raw:
+            o._10, o._11, o._12 = k - (1 << 40), Box(k), bool(k % 2)
+        o.mark = colour if k % 4 == 0 else colour + 1
+        out.append(o)
+    return out
+
+
+class Box:
+    """A value a weak reference can watch."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+
+def _slots(o: object) -> tuple:
+    t = type(o)
+    vals = (d.__get__(o) if hasattr(o, a) else "unset" for a, d in zip(t.ATTRS, t.DESCS))
+    return (o.mark, type(o.cls), tuple(("box", v.k) if type(v) is Box else v for v in vals))
+
+
+def test_dead_laid_out_instances_are_freed_in_machine_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # heap/layout.py's generated free(), done by the machine loop (its
+    # reference slots found in the type's tp_members, layout.probe_members):
+    # every reference slot and `cls` POISON, raw slots left, mark FREED, the
+    # old references dropped; no instance reaches the Python free().
+    import sys
+    import weakref
+
+    from tinyvm.jit.native.layout import probe_members
+
+    assert probe_members() is not None
+    for colour in (3, 1000):
+        a, b = _instances(colour), _instances(colour)
+        held = [(weakref.ref(x), o.mark != colour) for o in b for x in (getattr(o, n, None) for n in type(o).ATTRS) if type(x) is Box]
+        cls = b[0].cls
+        before = sys.getrefcount(cls)
+        live_py, freed_py = Heap().sweep(a, colour)
+        called: list = []
+        for shape in _shapes():
+            monkeypatch.setattr(shape, "free", lambda self: called.append(self))
+        h = Heap()
+        h.native_sweep = sweeper()
+        live_nt, freed_nt = h.sweep(b, colour)
+        monkeypatch.undo()
+        assert called == []
+        assert freed_nt == freed_py == 22
+        assert [a.index(o) for o in live_py] == [b.index(o) for o in live_nt]
+        assert [_slots(o) for o in a] == [_slots(o) for o in b]
+        dead = [o for o in b if o not in live_nt]
+        assert all(o.mark == FREED and o.cls is _POISON for o in dead)
+        assert [o.values_list()[0] for o in dead if type(o) is _shapes()[1]] == [k - (1 << 40) for k in range(30) if k % 3 == 1 and k % 4]  # (raw slots keep their values)
+        # what only the dead held is freed, what the live hold is not
+        assert [r() is None for r, _ in held] == [d for _, d in held] and any(d for _, d in held)
+        assert sys.getrefcount(cls) == before - 22
 
 
 PROGRAM = """

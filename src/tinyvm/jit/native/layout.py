@@ -368,3 +368,48 @@ def _probe_raw() -> tuple[bool | None, str]:
     if raw.DESCS[1].__get__(obj) != 2**63 - 1 or raw.DESCS[3].__get__(obj) is not False:
         return None, "a raw slot does not read the value written there"
     return True, ""
+
+
+_members_cache: list = []  # [(int | None, reason)] once per process
+
+
+def probe_members() -> int | None:
+    """The offset of `tp_members` in a type object, where the machine-code
+    sweep (sweep.py) finds which slots of a dead shape's instance hold
+    references, or None (its Python `free()` then): checked on a
+    `__slots__` shape of twelve fields and a raw one, each member a
+    PyMemberDef (name, type, offset, ...: MEMBER_SIZE bytes) at
+    MEMBER_TYPE/MEMBER_OFFSET, the list ending at a NULL name."""
+    return _once(_members_cache, _probe_members)[0] if probe_slots_ok() else None
+
+
+MEMBER_SIZE, MEMBER_TYPE, MEMBER_OFFSET = 40, 8, 16  # (PyMemberDef: char *name; int type; Py_ssize_t offset; int flags; char *doc)
+T_OBJECT_EX = 16  # (structmember.h: a reference slot; raw ones are T_LONGLONG 17, T_BOOL 14)
+
+
+def _members(addr: int) -> dict[int, tuple[str, int]]:
+    out = {}
+    while (name := _word(addr, 0)) != 0:
+        out[_word(addr, MEMBER_OFFSET)] = (ctypes.string_at(name).decode(), ctypes.c_int32.from_address(addr + MEMBER_TYPE).value)
+        addr += MEMBER_SIZE
+    return out
+
+
+def _probe_members() -> tuple[int | None, str]:
+    from ...heap.layout import SLOT_BASE, make_shape, slot_name
+
+    plain = make_shape(tuple(f"f{k}" for k in range(12)))
+    want = {SLOT_BASE + WORD * k: (slot_name(k), T_OBJECT_EX) for k in range(12)}
+    if type.__itemsize__ != MEMBER_SIZE:
+        return None, "a PyMemberDef is not 40 bytes"
+    try:  # (a heap type keeps its members right after itself: the word that points there)
+        found = _find(id(plain), type.__basicsize__, id(plain) + type.__basicsize__, 2 * WORD)
+    except LookupError:
+        return None, "no tp_members in a shape's type object"
+    if _members(_word(id(plain), found)) != want:
+        return None, "no tp_members in a shape's type object"
+    raw = make_shape(("a", "b", "c", "d"), ("", "i", "", "b"))
+    kinds = (T_OBJECT_EX, 17, T_OBJECT_EX, 14)
+    if _members(_word(id(raw), found)) != {SLOT_BASE + WORD * k: (slot_name(k), t) for k, t in enumerate(kinds)}:
+        return None, "a raw shape's tp_members are not its slots"
+    return found, ""

@@ -65,11 +65,13 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Callable
 
+from .layout import MEMBER_OFFSET, MEMBER_SIZE, MEMBER_TYPE, T_OBJECT_EX
+
 NAME = "tvm.sweep"
 MARK_NAME = "tvm.mark"
 _made: list = []  # [(MCJIT engine, [(name, address)])] (codegen.helper_module)
 _fn: list = []  # [the ctypes function], once made in this process
-_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 9))
+_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
 _MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
 
 # Offsets (CPython 3.11, x86-64): the refcount, the type, a PyLong's ob_size
@@ -79,7 +81,68 @@ _MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
 MARK, ITEMS = 16, 24
 
 
-def _text(list_size: int, list_item: int) -> str:
+def _shape_free(shapes: tuple[int, int, int] | None) -> str:
+    """The sweep's free() of a dead laid-out instance (heap/layout.py's
+    generated `free`: every reference slot and `cls` POISON, the old
+    references dropped; raw slots left as they are), for a type whose
+    tp_base is SlotInstance; its reference slots are the T_OBJECT_EX
+    members of its tp_members (layout.probe_members). `shapes` is
+    (tp_base, tp_members, the cls word) or None: every other object goes
+    to `rest`."""
+    if shapes is None:
+        return "  br label %torest"
+    tp_base, tp_members, cls = shapes
+    return f"""  %tb = call i64 @sw.word(i64 %t, i64 {tp_base})
+  %isshape = icmp eq i64 %tb, %slotinst
+  br i1 %isshape, label %shape, label %torest
+shape:
+  %mem0 = call i64 @sw.word(i64 %t, i64 {tp_members})
+  br label %member
+member:
+  %mem = phi i64 [%mem0, %shape], [%mem1, %mnext]
+  %mname = call i64 @sw.word(i64 %mem, i64 0)
+  %mend = icmp eq i64 %mname, 0
+  br i1 %mend, label %shcls, label %mtype
+mtype:
+  %ptyp = add i64 %mem, {MEMBER_TYPE}
+  %qtyp = inttoptr i64 %ptyp to i32*
+  %typ = load i32, i32* %qtyp
+  %isref = icmp eq i32 %typ, {T_OBJECT_EX}
+  br i1 %isref, label %mref, label %mnext
+mref:
+  %moff = call i64 @sw.word(i64 %mem, i64 {MEMBER_OFFSET})
+  %mold = call i64 @sw.word(i64 %o, i64 %moff)
+  call void @sw.inc(i64 %poison)
+  %pslot = add i64 %o, %moff
+  %qslot = inttoptr i64 %pslot to i64*
+  store i64 %poison, i64* %qslot
+  %mheld = icmp ne i64 %mold, 0
+  br i1 %mheld, label %mdec, label %mnext
+mdec:
+  call void @sw.dec(i64 %mold)
+  br label %mnext
+mnext:
+  %mem1 = add i64 %mem, {MEMBER_SIZE}
+  br label %member
+shcls:
+  %cold = call i64 @sw.word(i64 %o, i64 {cls})
+  call void @sw.inc(i64 %poison)
+  %pcls = add i64 %o, {cls}
+  %qcls = inttoptr i64 %pcls to i64*
+  store i64 %poison, i64* %qcls
+  call void @sw.inc(i64 %freed)
+  %pmk2 = add i64 %o, {MARK}
+  %qmk2 = inttoptr i64 %pmk2 to i64*
+  store i64 %freed, i64* %qmk2
+  call void @sw.dec(i64 %m)
+  %cheld = icmp ne i64 %cold, 0
+  br i1 %cheld, label %cdec, label %next
+cdec:
+  call void @sw.dec(i64 %cold)
+  br label %next"""
+
+
+def _text(list_size: int, list_item: int, shapes: tuple[int, int, int] | None) -> str:
     from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES
 
     return f"""declare i32 @PyList_Append(i64, i64)
@@ -159,7 +222,7 @@ no:
   ret i32 0
 }}
 
-define i64 @{NAME}(i64 %objs, i64 %colour, i64 %live, i64 %rest, i64 %freed, i64 %arrty, i64 %poison, i64 %long, i64 %pkty) {{
+define i64 @{NAME}(i64 %objs, i64 %colour, i64 %live, i64 %rest, i64 %freed, i64 %arrty, i64 %poison, i64 %long, i64 %pkty, i64 %slotinst) {{
 entry:
   br label %loop
 loop:
@@ -213,6 +276,8 @@ decit:
   call void @sw.dec(i64 %it)
   br label %next
 other:
+{_shape_free(shapes)}
+torest:
   %r2 = call i32 @PyList_Append(i64 %rest, i64 %o)
   %b2 = icmp ne i32 %r2, 0
   br i1 %b2, label %err, label %next, !prof !0
@@ -392,7 +457,7 @@ def _compiled() -> tuple[Any, Any]:
     from ...heap.objects import _POISON, Array
     from .arraymaker import _fast
     from .codegen import bind_c_api, helper_module, load_llvm
-    from .layout import probe
+    from .layout import probe, probe_members, probe_slots
 
     lay = probe()[0]
     if not _fast() or lay is None:
@@ -400,10 +465,14 @@ def _compiled() -> tuple[Any, Any]:
         return _fn[0]
     llvm = load_llvm()
     bind_c_api(llvm, ("PyList_Append", "_Py_Dealloc", "PyObject_RichCompareBool"))
-    addrs = dict(helper_module(llvm, _made, _text(lay.list_size, lay.list_item), (NAME, MARK_NAME)))
+    tp_members = probe_members()
+    slots = probe_slots()[0]
+    shapes = None if tp_members is None or slots is None else (slots.tp_base, tp_members, slots.cls)
+    addrs = dict(helper_module(llvm, _made, _text(lay.list_size, lay.list_item, shapes), (NAME, MARK_NAME)))
     raw_sweep = _PROTO(addrs[NAME])
     raw_mark = _MARK_PROTO(addrs[MARK_NAME])
 
+    from ...heap.layout import SlotInstance
     from ...heap.packed import PackedArray
     from .layout import probe_packed
 
@@ -415,7 +484,7 @@ def _compiled() -> tuple[Any, Any]:
     pk = PackedArray if probe_packed()[0] is not None else None
 
     def sweep(objects: list, colour: Any, live: list, rest: list) -> int:
-        return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int, pk)
+        return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int, pk, SlotInstance)
 
     def mark(stack: list, colour: Any, objs: list, kids: list) -> int:
         return raw_mark(stack, colour, objs, kids, Array, int, float, bool, list, None)

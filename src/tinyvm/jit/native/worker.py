@@ -28,12 +28,47 @@ are deterministic.
 from __future__ import annotations
 
 import collections
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 IDLE = 2.0  # seconds without a job before the thread ends (the next job starts it again)
 JOIN = 10.0  # seconds close() waits for the queued jobs (those left then are cancelled)
+
+# The GIL while a job runs. Each llvmlite call releases the GIL and takes it
+# back when LLVM returns; the VM thread, running Python, gives it up only
+# when asked and the interpreter's switch interval (5 ms by default) has
+# passed. A compilation makes dozens of such calls (parse, each pass added,
+# the run, code generation, loading, symbol lookups), so with the VM busy a
+# 15 ms compilation of AWFY Towers' `move_top_disk` took 150-640 ms of wall
+# time, nearly all of it waiting for the GIL (its log line's phases). While
+# a job the VM waits for runs, the interval is HURRY instead: the same job
+# took 32 ms (docs/native.md, "Background compilation"). The interval is
+# the process's, so this is counted across every worker of the process
+# (many VMs): lowered by the first running job, put back as it was by the
+# last; never raised (a host that set a shorter one keeps it).
+HURRY = 0.0005
+_hurry_lock = threading.Lock()
+_hurry = {"jobs": 0, "saved": None}
+
+
+def _hurry_begin() -> None:
+    with _hurry_lock:
+        _hurry["jobs"] += 1
+        if _hurry["jobs"] == 1:
+            now = sys.getswitchinterval()
+            if now > HURRY:
+                _hurry["saved"] = now
+                sys.setswitchinterval(HURRY)
+
+
+def _hurry_end() -> None:
+    with _hurry_lock:
+        _hurry["jobs"] -= 1
+        if _hurry["jobs"] == 0 and _hurry["saved"] is not None:
+            sys.setswitchinterval(_hurry["saved"])
+            _hurry["saved"] = None
 
 
 class Job:
@@ -121,7 +156,14 @@ class CompileWorker:
                     return
                 job = self._queue.popleft()
                 self.running = job
-            job.run()
+            if job.idle:
+                job.run()
+            else:
+                _hurry_begin()
+                try:
+                    job.run()
+                finally:
+                    _hurry_end()
             with self._lock:
                 self.running = None
 
