@@ -33,6 +33,7 @@ its id alone.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,9 +182,11 @@ def _float(w: int) -> float:
     return struct.unpack("<d", struct.pack("<q", w))[0]
 
 
-def read_records(words: list[int], table: list[ExitState], builtins: dict, made: list | None = None, G: list | None = None) -> list[tuple[ExitState, list]]:
+def read_records(words: list[int], table: list[ExitState], builtins: dict, made: list | None = None, globals_of: Callable[[Any], list] | None = None) -> list[tuple[ExitState, list]]:
     """The buffer's records, boxed: [(exit, L[1:] values)], innermost frame
-    first; `made` gets the iterators made (the caller puts them on the heap)."""
+    first; `made` gets the iterators made (the caller puts them on the heap);
+    `globals_of(code)`: the globals of a frame's function (its own module's:
+    a group's functions may come from several)."""
     out = []
     k = 0
     n = len(words)
@@ -205,7 +208,7 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict, made:
             elif kind == BUILTIN:
                 vals.append(builtins[s[1]])
             elif kind == GLOBAL:
-                vals.append(G[s[1]] if G is not None else None)
+                vals.append(globals_of(es.code)[s[1]] if globals_of is not None else None)
             elif kind == ITER:
                 from ...heap.objects import Iterator
 
@@ -221,9 +224,10 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict, made:
     return out
 
 
-def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: dict, vm: Any = None) -> Any:
+def rebuild(fb: Any, records: list[tuple[ExitState, list]], globals_of: Callable[[Any], list], decoded: dict, vm: Any = None) -> Any:
     """Rebuild the interpreter frames of `records` (innermost first; the last
-    is the root, whose frame is fb.L) and return the op to run next."""
+    is the root, whose frame is fb.L) and return the op to run next;
+    `globals_of(code)` as for read_records."""
     records = records[::-1]
     frames = fb.frames
     L = fb.L
@@ -236,7 +240,7 @@ def rebuild(fb: Any, records: list[tuple[ExitState, list]], G: list, decoded: di
             es = nxt
             continue
         frames.append((L, decoded[es.code][es.ret_pc]))
-        L = [G[es.callee] if type(es.callee) is int else es.callee, *nvals]  # (a method: its Function, fields.py)
+        L = [globals_of(es.code)[es.callee] if type(es.callee) is int else es.callee, *nvals]  # (a global slot of the caller's module; a method: its Function, fields.py)
         es = nxt
     fb.L = L
     return decoded[es.code][es.pc]

@@ -461,9 +461,23 @@ class NativeTier:
 
     # ------------------------------------------------------------------ compiling
 
+    def globals_of(self, code: Code, G: list | None = None) -> list | None:
+        """The globals `code` reads: its own module's (a group's callee may
+        come from another module: a method of an imported class, an
+        imported function), G when the VM has not decoded it. Every
+        function value's code was decoded when its closure was made
+        (MAKE_CLOSURE decodes its code), so a callee found through a
+        Function always has its module here."""
+        dec = self.vm.decoders.get(code)
+        return dec.G if dec is not None else G
+
     def _typed(self, code: Code, G: list) -> Typed:
         got = self.typed.get(code)
         if got is None:
+            # (the callee's own module: its globals give its call_global
+            # callees and its classes; the root's G would resolve another
+            # module's slot to whatever the root keeps there)
+            G = self.globals_of(code, G)
 
             def callee_of(slot: int) -> Code | None:
                 f = G[slot] if 0 <= slot < len(G) else None
@@ -843,9 +857,10 @@ class NativeTier:
         stats = self.stats
         stats["deopts"] += 1
         made: list = []
-        records = read_records(words, comp.table, self.vm.builtins, made, G)
+        globals_of = self.globals_of
+        records = read_records(words, comp.table, self.vm.builtins, made, lambda code: globals_of(code, G))
         vm = self.vm
-        op = rebuild(fb, records, G, vm.decoded, vm)
+        op = rebuild(fb, records, lambda code: globals_of(code, G), vm.decoded, vm)
         for it in made:  # (iterators native code kept as words, their bytes charged: on the guest heap now, in their frames)
             adopt(vm.heap, it)
         if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:
