@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bytecode import opcodes as O
-from ..bytecode.code import Code
+from ..bytecode.code import FLAG_METHOD, Code
 from ..bytecode.opcodes import OPCODES
 from ..heap.objects import INT_MAX, INT_MIN, MISSING, UNINIT, Array, Instance, Tuple
 from ..heap.packed import PackedArray
@@ -54,6 +54,20 @@ MODES = ("off", "on", "eager", "native", "native-eager")
 NATIVE_MODES = {"native": "on", "native-eager": "eager"}
 # (nil: no result, docs/native.md, e.g. a method updating fields; arrays of scalars: jit/native/alloc.py)
 _SCALAR_RESULTS = ("int", "float", "bool", "nil", "[int]", "[float]", "[bool]")
+
+
+def _receiver(code: Code, fb: Any) -> Any:
+    """The class of `self` in the frame a method got hot in, when it is a
+    subclass of the class declaring the method (None otherwise): the native
+    tier compiles the method for that class (jit/native/engine.py
+    `_prepare`), whose entries then check it."""
+    if fb is None or not code.flags & FLAG_METHOD or len(fb.L) < 2:
+        return None
+    owner = getattr(fb.L[0], "owner", None)
+    cls = getattr(fb.L[1], "cls", None)
+    if owner is None or type(cls) is not type(owner) or cls is owner:
+        return None
+    return cls
 
 
 def _object_result(ret_type: str) -> bool:
@@ -333,9 +347,10 @@ class Jit:
                 out[key] = typeof(L[i])
         return out
 
-    def _native_entry(self, st: CodeState, comp: Any = None) -> Callable | None:
+    def _native_entry(self, st: CodeState, comp: Any = None, receiver: Any = None) -> Callable | None:
         """The native tier's pc-0 op for st.code (of comp, a background
-        compilation's result, or compiled now), or None (jit/native/engine.py).
+        compilation's result, or compiled now for `receiver`: `_receiver`),
+        or None (jit/native/engine.py).
         Its fallback (a bail: the same call re-run from its entry state) is
         the Python JIT's entry when there is one, else the interpreter."""
         dec = self.vm.decoders.get(st.code)
@@ -352,7 +367,7 @@ class Jit:
             return self._other_tiers(st, fb)
 
         # (resume0: where a deopt back at the call's pc 0 goes on, the interpreter's own op)
-        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, comp, resume0=st.orig0)
+        op = self.native.entry(st.code, dec.G, dec.max_depth, fallback, comp, resume0=st.orig0, receiver=receiver)
         if op is not None:
             self._register(op, None, st.code, 0)
         return op
@@ -385,7 +400,7 @@ class Jit:
             st.ops[pc] = entry
             st.native_osr.add(pc)
 
-    def _native_background(self, st: CodeState) -> Callable | None:
+    def _native_background(self, st: CodeState, receiver: Any = None) -> Callable | None:
         """`--jit=native`: start compiling st.code on the native tier's worker
         (jit/native/worker.py). A cache hit is installed at once (the native
         entry op is returned); otherwise a *pending* entry is installed as
@@ -398,7 +413,7 @@ class Jit:
         if dec is None or rules is None or not rules.int_fast:
             return None
         native = self.native
-        got = native.submit(st.code, dec.G)
+        got = native.submit(st.code, dec.G, receiver)
         if got is None:
             return None
         from .native.worker import Job
@@ -433,7 +448,8 @@ class Jit:
         if self.native is not None and not st.native_tried:
             st.native_tried = True
             # (in the background: a pending entry, and the other tiers meanwhile)
-            op = self._native_background(st) if self.native.background else self._native_entry(st)
+            receiver = _receiver(st.code, fb)
+            op = self._native_background(st, receiver) if self.native.background else self._native_entry(st, receiver=receiver)
             if op is not None:
                 st.native = op
                 st.entry0 = op

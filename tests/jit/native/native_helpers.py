@@ -30,6 +30,24 @@ def both(src: str, *extra: str) -> tuple[tuple[int, str, str], tuple[int, str, s
     return want, (code, out, rest)
 
 
+def groups(log: list[str]) -> list[set[str]]:
+    """The functions of each native module the log reports: its root and
+    the callees compiled into it ("; with A, B" at the end of the line)."""
+    out = []
+    for line in log:
+        if line.startswith("jit: native ") and " in " in line and line.endswith(")"):
+            root = line[len("jit: native ") :].split(" in ", 1)[0]
+            tail = line[:-1].rsplit("; with ", 1)
+            out.append({root, *(tail[1].split(", ") if len(tail) == 2 else ())})
+    return out
+
+
+def in_one_module(log: list[str], *names: str) -> bool:
+    """Whether one native module of the log holds every function of `names`
+    (as its root or compiled into it: native calls between them)."""
+    return any(set(names) <= g for g in groups(log))
+
+
 def native(name: str, log: list[str]) -> bool:
     return any(line.startswith(f"jit: native {name} in ") for line in log)
 

@@ -42,7 +42,8 @@ reference (array stores are scalars, arrays.py); the arrays it reads are
 borrowed from interpreter frames. No write barrier or safe point is needed; a
 collection cannot start while it runs (the only Python code it calls is the
 poll, which allocates nothing on the guest heap). Code touching Python
-objects is called holding the GIL (`_PROTO_GIL`).
+objects is called holding the GIL, and so is all native code (`_PROTO`:
+PYFUNCTYPE; docs/native.md "Native code holds the GIL").
 
 Fuel: on a VM that counts fuel, native code counts it per bytecode block
 (emit.py; ctx word 4 holds what it may spend, docs/native.md "Fuel").
@@ -121,9 +122,10 @@ def jit_pipeline_plain() -> list[str]:
     return [p for p in jit_pipeline() if p not in NATIVE_SKIPS]
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None) -> Typed:
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None, receiver: Any = None) -> Typed:
     """Build, optimize (no speculation) and type one code object, or raise
-    NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts fuel)."""
+    NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts
+    fuel); `receiver`: the class of `self` in a method (select.analyze)."""
     try:
         fn = build(code)
         if metered:
@@ -132,9 +134,9 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
         raise NotEligible(str(e)) from None
     defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
-    ty = analyze(fn, code, callee_of, field_type)
+    ty = analyze(fn, code, callee_of, field_type, receiver)
     if listwords.merge(fn, ty.types):  # (a scalar element read again in its block: the first read's value, listwords.py)
-        ty = analyze(fn, code, callee_of, field_type)
+        ty = analyze(fn, code, callee_of, field_type, receiver)
     if ty.heap:
         _heap_allowed(ty)
     return ty
@@ -218,6 +220,7 @@ class Compiled:
     poll: int = 0  # the address of tvm.poll when its code calls it (ctx[polls.POLL]: polls.py)
     osr_tags: dict = field(default_factory=dict)  # (Prepared.osr_tags)
     group: list = field(default_factory=list)  # (Prepared.group)
+    receiver: Any = None  # (Prepared.receiver)
 
     @property
     def calls_out(self) -> bool:
@@ -250,6 +253,7 @@ class Prepared:
     perf: Any = None  # the perf map (perfmap.PerfMap) when TVM_PERF_MAP is set
     osr_tags: dict = field(default_factory=dict)  # loop header pc -> what its OSR op adds to out: @entry takes it (entries.py); absent: `osr<pc>`
     group: list = field(default_factory=list)  # the group's Code objects, root first (dump.py)
+    receiver: Any = None  # the class the root method is specialised on (its entries check self's): `_prepare`
 
 
 # The phases of a compilation, in order, as the log names them (ms each):
@@ -258,9 +262,13 @@ class Prepared:
 # code), store (the cache write), load (MCJIT links the object in memory).
 PHASES = ("ir", "emit", "lookup", "parse", "opt", "codegen", "store", "load")
 
-_PROTO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-# Code touching Python objects (arrays) must hold the GIL: PYFUNCTYPE keeps it.
-_PROTO_GIL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+# Every entry holds the GIL (PYFUNCTYPE). Code touching Python objects
+# must; scalar code released it (CFUNCTYPE) until that starved every other
+# thread: released and retaken at each of thousands of short calls a
+# second, the GIL never stays with one thread for a switch interval, the
+# only time a waiting thread may ask for it (docs/native.md, "Native code
+# holds the GIL"). Other threads get it at returns and polls.
+_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
 
 
@@ -325,9 +333,8 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     engine, addr = codegen.load(obj)
     if prep.heap:
         fields.bind(engine, prep.text, getattr(prep, "classes", {}))  # (the field keys and class addresses of this process)
-    proto = _PROTO_GIL if prep.heap else _PROTO  # (OSR entries touch the same heap: same prototype)
-    cfunc = proto(addr)
-    osr = {pc: (cfunc if pc in prep.osr_tags else proto(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
+    cfunc = _PROTO(addr)
+    osr = {pc: (cfunc if pc in prep.osr_tags else _PROTO(_address(engine, f"osr{pc}")), es) for pc, es in prep.osr.items()}
     if prep.perf is not None:
         prep.perf.add(engine, obj, prep.names)  # (perf's map of this process: perfmap.py)
     phases["load"] = (time.perf_counter() - t0) * 1000
@@ -336,6 +343,7 @@ def finish(prep: Prepared, codegen: Codegen, cache: NativeCache | None, obj: byt
     comp.osr = osr
     comp.osr_tags = prep.osr_tags
     comp.group = prep.group
+    comp.receiver = prep.receiver
     comp.allocs = prep.allocs
     comp.budget = budget
     comp.poll = poll
@@ -366,11 +374,18 @@ def compile_group(group: list[Typed], *, keep_text: bool = False, codegen: Codeg
 
 
 def describe(comp: Compiled) -> str:
-    """The log line's parenthesis: functions, phases, cache, pipeline."""
+    """The log line's parenthesis: functions, phases, cache, pipeline, then
+    the class a method is compiled for (`_prepare`'s receiver) and the other
+    functions compiled into the module (native calls), by name."""
     n = comp.nfuncs
     ph = " + ".join(f"{k} {comp.phases[k]:.1f}" for k in PHASES if k in comp.phases)
     how = "background" if comp.background else "synchronous"
-    return f"{n} function{'s' if n != 1 else ''}; {ph} ms; cache {comp.cache}; {how}; LLVM {PIPELINE_TEXT}, codegen O{CODEGEN_OPT}, MCJIT"
+    text = f"{n} function{'s' if n != 1 else ''}; {ph} ms; cache {comp.cache}; {how}; LLVM {PIPELINE_TEXT}, codegen O{CODEGEN_OPT}, MCJIT"
+    if comp.receiver is not None:
+        text += f"; self: {comp.receiver.name}"
+    if len(comp.group) > 1:
+        text += f"; with {', '.join(c.name for c in comp.group[1:])}"
+    return text
 
 
 def _pack_float(x: float) -> int:
@@ -471,8 +486,9 @@ class NativeTier:
         dec = self.vm.decoders.get(code)
         return dec.G if dec is not None else G
 
-    def _typed(self, code: Code, G: list) -> Typed:
-        got = self.typed.get(code)
+    def _typed(self, code: Code, G: list, receiver: Any = None) -> Typed:
+        key = code if receiver is None else (code, receiver)
+        got = self.typed.get(key)
         if got is None:
             # (the callee's own module: its globals give its call_global
             # callees and its classes; the root's G would resolve another
@@ -484,27 +500,39 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G, self.vm.heap))
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G, self.vm.heap, receiver), receiver=receiver)
             except NotEligible as e:
                 got = e
             except RecursionError:
                 got = NotEligible("nested too deeply")
-            self.typed[code] = got
+            self.typed[key] = got
         if isinstance(got, NotEligible):
             raise got
         return got
 
-    def _prepare(self, code: Code, G: list) -> Prepared | None:
-        """The IR of code's group, typed and emitted (VM thread), or None (logged)."""
+    def _prepare(self, code: Code, G: list, receiver: Any = None) -> Prepared | None:
+        """The IR of code's group, typed and emitted (VM thread), or None
+        (logged). `receiver`: the class of the `self` a method was called
+        with when it got hot, when that is a subclass of the declaring class
+        (jit/tier.py): the group is typed with `self` of that class, so its
+        calls of methods on self are native calls of the subclass's methods
+        (AWFY's `Benchmark.inner_benchmark_loop` calling `benchmark()`,
+        declared `-> R`, then `verify_result`), and the entry ops run it only
+        for a `self` of that class (the other tiers run the rest). Not when
+        the module knows another class of the same name (classes are found
+        by name)."""
         t0 = time.perf_counter()
+        if receiver is not None and any(getattr(c, "name", None) == receiver.name and c is not receiver for c in self.globals_of(code, G) if type(c) is type(receiver)):
+            receiver = None
         try:
-            group = group_of(code, lambda c: self._typed(c, G))
+            group = group_of(code, lambda c: self._typed(c, G, receiver if c is code else None))
             fieldtypes.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
             if self.background:
                 fieldtypes.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}
             prep = prepare(group, self.codegen, phases)
             prep.perf = self.perf
+            prep.receiver = receiver
             return prep
         except NotEligible as e:
             self._not_native(code, str(e))
@@ -535,11 +563,12 @@ class NativeTier:
             self.log(f"jit: native {comp.code.name} in {comp.ms:.1f} ms ({describe(comp)})")
         return comp
 
-    def compile(self, code: Code, G: list) -> Compiled | None:
-        """Machine code for code, synchronously, or None (logged with the reason)."""
+    def compile(self, code: Code, G: list, receiver: Any = None) -> Compiled | None:
+        """Machine code for code, synchronously, or None (logged with the
+        reason); `receiver` as for `_prepare`."""
         if code in self.compiled:
             return self.compiled[code]
-        prep = self._prepare(code, G)
+        prep = self._prepare(code, G, receiver)
         if prep is None:
             return None
         try:
@@ -549,7 +578,7 @@ class NativeTier:
             return None
         return self._done(comp)
 
-    def submit(self, code: Code, G: list) -> Compiled | Job | None:
+    def submit(self, code: Code, G: list, receiver: Any = None) -> Compiled | Job | None:
         """`--jit=native`: a cache hit is loaded now (a Compiled); a miss
         becomes a Job on the worker, which the VM thread collects with
         `collect` at a safe point; None when code does not compile (logged).
@@ -558,7 +587,7 @@ class NativeTier:
             return self.compiled[code]
         if code in self.pending:
             return self.pending[code]
-        prep = self._prepare(code, G)
+        prep = self._prepare(code, G, receiver)
         if prep is None:
             return None
         try:
@@ -616,13 +645,14 @@ class NativeTier:
         fallback: Callable[[Any], Any],
         comp: Compiled | None = None,
         resume0: Callable | None = None,
+        receiver: Any = None,
     ) -> Callable | None:
-        """The pc-0 op that runs code natively (comp, or compiled now), or
-        None when it does not compile. `resume0`: the interpreter's own op at
-        pc 0, where a deopt at the call's very start goes on (the function's
-        pc-0 op is this entry op)."""
+        """The pc-0 op that runs code natively (comp, or compiled now, for
+        `receiver`: `_prepare`), or None when it does not compile.
+        `resume0`: the interpreter's own op at pc 0, where a deopt at the
+        call's very start goes on (the function's pc-0 op is this entry op)."""
         if comp is None:
-            comp = self.compile(code, G)
+            comp = self.compile(code, G, receiver)
         if comp is None:
             return None
         params = comp.params
@@ -655,6 +685,7 @@ class NativeTier:
         bridge = self.bridge
         heap = self.vm.heap
         vm = self.vm
+        receiver = comp.receiver
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -677,6 +708,8 @@ class NativeTier:
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
+            if receiver is not None and getattr(L[1], "cls", None) is not receiver:
+                return back(fb)  # (compiled for a `self` of another class: _prepare)
             for k, p in kinds:
                 x = L[k]
                 t = type(x)
@@ -766,6 +799,7 @@ class NativeTier:
         bridge = self.bridge
         heap = self.vm.heap
         vm = self.vm
+        receiver = comp.receiver
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -783,6 +817,8 @@ class NativeTier:
             if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
+            if receiver is not None and getattr(L[1], "cls", None) is not receiver:
+                return back(fb)  # (as at the entry op)
             for k, (p, js) in kinds:
                 for j in js:
                     x = L[j]

@@ -26,22 +26,26 @@ _SCALAR = {"int": "i", "float": "f", "bool": "b", "[int]": "ai", "[float]": "af"
 LL = {"i": "i64", "f": "double", "b": "i1"}  # (a scalar's LLVM type)
 
 
-def field_types_of(G: list, heap: Any = None) -> Callable[[str, str], str | None]:
-    """`(class name, field) -> declared type text`, from the classes in G;
-    its `.cls(name)` is the class object itself (method calls), its
-    `.shape(name)` the shape of that class's instances in `heap` (fields.py
-    reads their slots) or None (dict instances, no heap given, or native
-    code does not know the shapes' layout: layout.probe_slots)."""
+def field_types_of(G: list, heap: Any = None, receiver: Any = None) -> Callable[[str, str], str | None]:
+    """`(class name, field) -> declared type text`, from the classes in G
+    (and `receiver`, the class a method is specialised on, which may come
+    from another module: engine.py `_prepare`); its `.cls(name)` is the
+    class object itself (method calls), its `.shape(name)` the shape of
+    that class's instances in `heap` (fields.py reads their slots) or None
+    (dict instances, no heap given, or native code does not know the
+    shapes' layout: layout.probe_slots)."""
     from ...heap.objects import Class
 
+    known = [receiver, *G] if receiver is not None else G
+
     def cls(cname: str) -> Any:
-        for c in G:
+        for c in known:
             if type(c) is Class and c.name == cname:
                 return c
         return None
 
     def lookup(cname: str, fname: str) -> str | None:
-        for c in G:
+        for c in known:
             if type(c) is Class and c.name == cname:
                 while c is not None:
                     info = c.info

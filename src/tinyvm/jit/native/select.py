@@ -42,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...bytecode.code import FLAG_METHOD
 from ...ir.nodes import Function, Instr
 from . import (
     anyval,
@@ -163,11 +164,13 @@ def const_type(v: Any) -> str | None:
     return "b" if t is bool else "i" if t is int else "f" if t is float else None
 
 
-def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> Typed:
+def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None, receiver: Any = None) -> Typed:
     """Type every value of fn (optimized IR, no speculation) or raise NotEligible.
 
     `callee_of(slot)` returns the Code of the hoisted function in global
-    `slot`, or None when the slot holds anything else now."""
+    `slot`, or None when the slot holds anything else now. `receiver`: for
+    a method, the class `self` is taken to be (a subclass of the one that
+    declares it: the entry op checks it, engine.py `_prepare`)."""
     params = []
     used = {a for b in fn.blocks for i in b.all() for a in i.args}
     for p in fn.params[1:]:
@@ -186,6 +189,10 @@ def analyze(fn: Function, code: Any, callee_of: Any, field_type: Any = None) -> 
         types[p] = m
         if m in ("p", fieldtypes.OBJ_ARRAY) and fieldtypes.object_type(p.type):
             ty.objs[p] = objects.strip(p.type)  # (an object whose fields native code may read: fields.py)
+    if receiver is not None and code.flags & FLAG_METHOD and len(fn.params) > 1:
+        from ...bytecode.types import ClassT
+
+        ty.objs[fn.params[1]] = ClassT(receiver.name)  # (self: the receiver's class, not the declaring one)
     uses: set[Instr] = {a for b in fn.blocks for i in b.all() for a in i.args}
     throws = objects.throw_blocks(fn)  # (failure exits, not typed: objects.py)
     for b in fn.blocks:
