@@ -111,34 +111,18 @@ mtype:
   br i1 %isref, label %mref, label %mnext
 mref:
   %moff = call i64 @sw.word(i64 %mem, i64 {MEMBER_OFFSET})
-  %mold = call i64 @sw.word(i64 %o, i64 %moff)
-  call void @sw.inc(i64 %poison)
-  %pslot = add i64 %o, %moff
-  %qslot = inttoptr i64 %pslot to i64*
-  store i64 %poison, i64* %qslot
-  %mheld = icmp ne i64 %mold, 0
-  br i1 %mheld, label %mdec, label %mnext
-mdec:
-  call void @sw.dec(i64 %mold)
+  call void @sw.poison(i64 %o, i64 %moff, i64 %poison)
   br label %mnext
 mnext:
   %mem1 = add i64 %mem, {MEMBER_SIZE}
   br label %member
 shcls:
-  %cold = call i64 @sw.word(i64 %o, i64 {cls})
-  call void @sw.inc(i64 %poison)
-  %pcls = add i64 %o, {cls}
-  %qcls = inttoptr i64 %pcls to i64*
-  store i64 %poison, i64* %qcls
+  call void @sw.poison(i64 %o, i64 {cls}, i64 %poison)
   call void @sw.inc(i64 %freed)
   %pmk2 = add i64 %o, {MARK}
   %qmk2 = inttoptr i64 %pmk2 to i64*
   store i64 %freed, i64* %qmk2
   call void @sw.dec(i64 %m)
-  %cheld = icmp ne i64 %cold, 0
-  br i1 %cheld, label %cdec, label %next
-cdec:
-  call void @sw.dec(i64 %cold)
   br label %next"""
 
 
@@ -167,6 +151,23 @@ entry:
   br i1 %z, label %free, label %done, !prof !0
 free:
   call void @_Py_Dealloc(i64 %o)
+  br label %done
+done:
+  ret void
+}}
+
+; the slot at %o + %off gets POISON (a new reference), its old object (if any) loses one
+define internal void @sw.poison(i64 %o, i64 %off, i64 %poison) alwaysinline {{
+entry:
+  %a = add i64 %o, %off
+  %p = inttoptr i64 %a to i64*
+  %old = load i64, i64* %p
+  call void @sw.inc(i64 %poison)
+  store i64 %poison, i64* %p
+  %held = icmp ne i64 %old, 0
+  br i1 %held, label %drop, label %done
+drop:
+  call void @sw.dec(i64 %old)
   br label %done
 done:
   ret void
@@ -265,15 +266,7 @@ poisonit:
   %qmk = inttoptr i64 %pmk to i64*
   store i64 %freed, i64* %qmk
   call void @sw.dec(i64 %m)
-  %it = call i64 @sw.word(i64 %o, i64 {ITEMS})
-  call void @sw.inc(i64 %poison)
-  %pit = add i64 %o, {ITEMS}
-  %qit = inttoptr i64 %pit to i64*
-  store i64 %poison, i64* %qit
-  %hasit = icmp ne i64 %it, 0
-  br i1 %hasit, label %decit, label %next
-decit:
-  call void @sw.dec(i64 %it)
+  call void @sw.poison(i64 %o, i64 {ITEMS}, i64 %poison)
   br label %next
 other:
 {_shape_free(shapes)}
