@@ -127,6 +127,7 @@ class CodeState:
         self.py_entry0: Callable | None = None  # the Python JIT's compiled pc-0 entry
         self.native: Callable | None = None  # the native tier's pc-0 entry
         self.native_tried = False
+        self.job: Any = None  # `--jit=native`: the background compilation not installed yet (worker.Job)
         self.native_osr: set[int] = set()  # loop header pcs whose op enters native code
         self.python_ok = True  # `on` mode: the Python JIT compiles only code with loops worth it
         self.orig0: Callable | None = None
@@ -302,10 +303,18 @@ class Jit:
 
         def header(fb: Any) -> Any:
             n = loops[h] = loops[h] + 1
-            if n >= threshold and not st.tried:
-                jit.compile(st, fb, h)
-                if ops[h] is not header:
-                    return ops[h](fb)
+            if n >= threshold:
+                if not st.tried:
+                    jit.compile(st, fb, h)
+                    if ops[h] is not header:
+                        return ops[h](fb)
+                elif st.job is not None and st.job.done:
+                    # (a background compilation done while this call's loop
+                    # runs: its OSR entry takes the loop from here, rather
+                    # than the function's next call, which may never come)
+                    jit._collect_background(st)
+                    if ops[h] is not header:
+                        return ops[h](fb)
             if plain:
                 fb.epc = h
             try:
@@ -420,17 +429,13 @@ class Jit:
 
         if not isinstance(got, Job):
             return self._native_entry(st, got)
-        job = got
+        job = st.job = got
         jit = self
 
         def pending(fb: Any) -> Any:
-            if job.done and st.native is pending:
-                comp = native.collect(st.code, job)
-                op = jit._native_entry(st, comp) if comp is not None else None
-                st.native = op
-                st.entry0 = op or st.py_entry0
+            if job.done and st.job is job:
+                op = jit._collect_background(st)
                 if op is not None:
-                    jit._install_native_osr(st, op)  # (as `compile` does for a synchronous one)
                     return op(fb)
             return jit._other_tiers(st, fb)
 
@@ -438,6 +443,20 @@ class Jit:
         st.native = pending
         st.entry0 = pending
         return None
+
+    def _collect_background(self, st: CodeState) -> Callable | None:
+        """Install the finished background compilation of st.code (VM
+        thread, at a safe point: a call's start, or a loop header the
+        running call reaches): its entry op and OSR entries, as `compile`
+        does for a synchronous one; the entry op, or None (not native)."""
+        job, st.job = st.job, None
+        comp = self.native.collect(st.code, job)
+        op = self._native_entry(st, comp) if comp is not None else None
+        st.native = op
+        st.entry0 = op or st.py_entry0
+        if op is not None:
+            self._install_native_osr(st, op)
+        return op
 
     def close(self) -> None:
         """The VM is done: stop the native tier's worker (jit/native/worker.py)."""

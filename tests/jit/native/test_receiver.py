@@ -110,6 +110,33 @@ print(c.bump(100), c.bump(5))
     assert "self:" not in line, line
 
 
+def test_a_method_calling_nothing_on_self_is_compiled_for_every_receiver() -> None:
+    # Fields and `self` passed on only: compiled for the declaring class
+    # (engine.py `_calls_on_self`), its entry taken by every receiver, not
+    # only by the first subclass met.
+    src = """
+class Base {
+  var n: int = 0
+  fn grow(k: int) -> int {
+    for i in 0..k { self.n += 1 }
+    return self.n
+  }
+}
+class A extends Base { }
+class B extends Base { var extra: int = 5 }
+let a = A()
+let b = B()
+print(a.grow(100), b.grow(50), a.grow(1), b.grow(2))
+"""
+    want = agree(src)[1]
+    assert want == "100 50 101 52\n"
+    out, log, stats = _run(src)
+    assert out == want
+    line = next(x for x in log if x.startswith("jit: native Base.grow in "))
+    assert "self:" not in line, line
+    assert stats["native_calls"] == 4  # (an A's calls and a B's: no receiver check)
+
+
 def test_every_native_entry_holds_the_gil() -> None:
     # Scalar-only code too (engine.py `_PROTO`): released and retaken at
     # each short call, the GIL starved every other thread of the process,

@@ -486,6 +486,21 @@ class NativeTier:
         dec = self.vm.decoders.get(code)
         return dec.G if dec is not None else G
 
+    def _calls_on_self(self, code: Code, G: list) -> bool:
+        """Whether a method calls methods on `self` (or does not compile for
+        its own class): only then is it compiled for its receiver's class
+        (`_prepare`). Compiled for the class declaring it, such calls are
+        guarded to that class and leave native code at each call with a
+        subclass's `self`; a method that only reads fields or passes `self`
+        on runs natively for every receiver as it is, which one compiled
+        for a single class would not."""
+        try:
+            fn = self._typed(code, G).fn
+        except NotEligible:
+            return True
+        me = fn.params[1] if len(fn.params) > 1 else None
+        return any(i.op in fieldtypes.METHOD_CALLS and i.args and i.args[0] is me for b in fn.blocks for i in b.instrs)
+
     def _typed(self, code: Code, G: list, receiver: Any = None) -> Typed:
         key = code if receiver is None else (code, receiver)
         got = self.typed.get(key)
@@ -522,7 +537,7 @@ class NativeTier:
         the module knows another class of the same name (classes are found
         by name)."""
         t0 = time.perf_counter()
-        if receiver is not None and any(getattr(c, "name", None) == receiver.name and c is not receiver for c in self.globals_of(code, G) if type(c) is type(receiver)):
+        if receiver is not None and (not self._calls_on_self(code, G) or any(getattr(c, "name", None) == receiver.name and c is not receiver for c in self.globals_of(code, G) if type(c) is type(receiver))):
             receiver = None
         try:
             group = group_of(code, lambda c: self._typed(c, G, receiver if c is code else None))
