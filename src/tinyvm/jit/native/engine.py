@@ -533,12 +533,15 @@ class NativeTier:
         calls of methods on self are native calls of the subclass's methods
         (AWFY's `Benchmark.inner_benchmark_loop` calling `benchmark()`,
         declared `-> R`, then `verify_result`), and the entry ops run it only
-        for a `self` of that class (the other tiers run the rest). Not when
+        for a `self` of that class (the other tiers run the rest). Only for a
+        method that calls methods on self (`_calls_on_self`), and not when
         the module knows another class of the same name (classes are found
         by name)."""
         t0 = time.perf_counter()
-        if receiver is not None and (not self._calls_on_self(code, G) or any(getattr(c, "name", None) == receiver.name and c is not receiver for c in self.globals_of(code, G) if type(c) is type(receiver))):
-            receiver = None
+        if receiver is not None:
+            same_name = any(type(c) is type(receiver) and c.name == receiver.name and c is not receiver for c in self.globals_of(code, G))
+            if same_name or not self._calls_on_self(code, G):
+                receiver = None
         try:
             group = group_of(code, lambda c: self._typed(c, G, receiver if c is code else None))
             fieldtypes.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
@@ -909,9 +912,13 @@ class NativeTier:
         stats["deopts"] += 1
         made: list = []
         globals_of = self.globals_of
-        records = read_records(words, comp.table, self.vm.builtins, made, lambda code: globals_of(code, G))
+
+        def frame_globals(code: Code) -> list:
+            return globals_of(code, G)
+
+        records = read_records(words, comp.table, self.vm.builtins, made, frame_globals)
         vm = self.vm
-        op = rebuild(fb, records, lambda code: globals_of(code, G), vm.decoded, vm)
+        op = rebuild(fb, records, frame_globals, vm.decoded, vm)
         for it in made:  # (iterators native code kept as words, their bytes charged: on the guest heap now, in their frames)
             adopt(vm.heap, it)
         if len(records) == 1 and records[0][0].pc == entry_pc and resume0 is not None:

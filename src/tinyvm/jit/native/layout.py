@@ -407,7 +407,7 @@ def _probe_members() -> tuple[int | None, str]:
     except LookupError:
         return None, "no tp_members in a shape's type object"
     if _members(_word(id(plain), found)) != want:
-        return None, "no tp_members in a shape's type object"
+        return None, "a shape's tp_members are not its slots"
     raw = make_shape(("a", "b", "c", "d"), ("", "i", "", "b"))
     kinds = (T_OBJECT_EX, 17, T_OBJECT_EX, 14)
     if _members(_word(id(raw), found)) != {SLOT_BASE + WORD * k: (slot_name(k), t) for k, t in enumerate(kinds)}:

@@ -10,7 +10,7 @@ frees ~11,000 Arrays an iteration, so the sweep was ~1 ms of its 2.2 ms
 that is CPython deallocating the Arrays and their lists, which stays; the
 rest is the interpreter's loop, which this module replaces:
 
-    i64 tvm.sweep(objects, colour, live, rest, FREED, Array, POISON, int, PackedArray)
+    i64 tvm.sweep(objects, colour, live, rest, FREED, Array, POISON, int, PackedArray, SlotInstance)
 
 walks `objects` (a Python list of heap objects) in order and
 
@@ -23,6 +23,11 @@ walks `objects` (a Python list of heap objects) in order and
   mark FREED, the items slot POISON (the old mark's and the list's
   references dropped: the list and its elements are freed there, as by
   the Python assignment);
+- for a dead laid-out instance (a type whose `tp_base` is SlotInstance:
+  heap/layout.py) does its generated `free()` inline: the mark FREED,
+  `cls` and every reference slot POISON (the T_OBJECT_EX members of its
+  type's `tp_members`, layout.probe_members; raw int and bool slots keep
+  their values), the old references dropped;
 - appends every other dead object to `rest`, in list order, for
   `Heap.sweep` to free in Python (its own `free()`: a socket's closes,
   a Record's poisons; their order among themselves is kept, and an
@@ -111,18 +116,14 @@ mtype:
   br i1 %isref, label %mref, label %mnext
 mref:
   %moff = call i64 @sw.word(i64 %mem, i64 {MEMBER_OFFSET})
-  call void @sw.poison(i64 %o, i64 %moff, i64 %poison)
+  call void @sw.replace(i64 %o, i64 %moff, i64 %poison)
   br label %mnext
 mnext:
   %mem1 = add i64 %mem, {MEMBER_SIZE}
   br label %member
 shcls:
-  call void @sw.poison(i64 %o, i64 {cls}, i64 %poison)
-  call void @sw.inc(i64 %freed)
-  %pmk2 = add i64 %o, {MARK}
-  %qmk2 = inttoptr i64 %pmk2 to i64*
-  store i64 %freed, i64* %qmk2
-  call void @sw.dec(i64 %m)
+  call void @sw.replace(i64 %o, i64 {cls}, i64 %poison)
+  call void @sw.replace(i64 %o, i64 {MARK}, i64 %freed)
   br label %next"""
 
 
@@ -156,14 +157,14 @@ done:
   ret void
 }}
 
-; the slot at %o + %off gets POISON (a new reference), its old object (if any) loses one
-define internal void @sw.poison(i64 %o, i64 %off, i64 %poison) alwaysinline {{
+; the slot at %o + %off gets %new (a new reference: POISON, FREED), its old object (if any) loses one
+define internal void @sw.replace(i64 %o, i64 %off, i64 %new) alwaysinline {{
 entry:
   %a = add i64 %o, %off
   %p = inttoptr i64 %a to i64*
   %old = load i64, i64* %p
-  call void @sw.inc(i64 %poison)
-  store i64 %poison, i64* %p
+  call void @sw.inc(i64 %new)
+  store i64 %new, i64* %p
   %held = icmp ne i64 %old, 0
   br i1 %held, label %drop, label %done
 drop:
@@ -261,12 +262,8 @@ unpk:
   call void @sw.dec(i64 %pkty)
   br label %poisonit
 poisonit:
-  call void @sw.inc(i64 %freed)
-  %pmk = add i64 %o, {MARK}
-  %qmk = inttoptr i64 %pmk to i64*
-  store i64 %freed, i64* %qmk
-  call void @sw.dec(i64 %m)
-  call void @sw.poison(i64 %o, i64 {ITEMS}, i64 %poison)
+  call void @sw.replace(i64 %o, i64 {MARK}, i64 %freed)
+  call void @sw.replace(i64 %o, i64 {ITEMS}, i64 %poison)
   br label %next
 other:
 {_shape_free(shapes)}

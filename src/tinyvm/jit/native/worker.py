@@ -43,10 +43,9 @@ JOIN = 10.0  # seconds close() waits for the queued jobs (those left then are ca
 # the run, code generation, loading, symbol lookups), so with the VM busy a
 # 15 ms compilation of AWFY Towers' `move_top_disk` took 150-640 ms of wall
 # time, nearly all of it waiting for the GIL (its log line's phases). While
-# a job runs, the interval is HURRY instead: the same job
-# took 32 ms (docs/native.md, "Background compilation"). The warm-up
-# (warmup.py) too: a compilation queued behind it waits for it (AWFY-like
-# programs ended before their first function was compiled). The interval
+# a job runs, the interval is HURRY instead: the same job took 32 ms
+# (docs/native.md, "Background compilation"). The warm-up job (warmup.py)
+# hurries too: a compilation queued behind it waits for it. The interval
 # is the process's, so this is counted across every worker of the process
 # (many VMs): lowered by the first running job, put back as it was by the
 # last; never raised (a host that set a shorter one keeps it).
