@@ -138,8 +138,8 @@ def prepared(src: str, monkeypatch: Any, errors: bool = True, **vm: Any) -> tupl
     got: list[Any] = []
     orig = engine.prepare
 
-    def prepare(group, codegen, phases=None):  # type: ignore[no-untyped-def]
-        prep = orig(group, codegen, phases)
+    def prepare(group, codegen, phases=None, receiver=None):  # type: ignore[no-untyped-def]
+        prep = orig(group, codegen, phases, receiver)
         got.append(prep)
         return prep
 

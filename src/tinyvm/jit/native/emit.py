@@ -66,6 +66,7 @@ from . import (
 from .alloc import group_grows
 from .deopt import CALL_OUT, ExitState, entry_state, exit_state, start_state, word_slots
 from .entries import can_fold, fold_root, folded_entry
+from .exactself import exact_selves
 from .exits import exit_blocks
 from .inlining import SITE, every_pass, mark_inline
 from .osr import Merged, Missing
@@ -147,6 +148,7 @@ class _FnEmitter:
         self.refs: set[Instr] = set()  # the values the emitted code names (emit_osr checks them)
         self.state_refs: set[Instr] = set()  # ... and those only exit records name
         self.in_exit = False
+        self.exact_self: Any = None  # the class of self every way into this function proved (emit_module: exactself.py)
         # Fuel (a VM that counts it: the IR has jit/fuel.py's `fuel[n]` ops).
         # ctx[4] is the fuel native code may still spend; each `fuel[n]`
         # takes its block's n whole, or leaves at the block's start when
@@ -780,13 +782,17 @@ def emit_module(
     table: list[ExitState] | None = None,
     osr: dict[int, ExitState] | None = None,
     tags: dict[int, int] | None = None,
+    receiver: Any = None,
 ) -> tuple[str, dict]:
     """LLVM IR text for root and every function it reaches, plus the @entry
     wrapper; `table` gets the module's exit states (exit id: index); `osr`,
     when given, the loop headers of root with an OSR entry `@osr<pc>`
     (their frame states: which words the entry takes); `tags`, when given,
-    @entry takes those entries itself (entries.py): header pc -> its tag."""
+    @entry takes those entries itself (entries.py): header pc -> its tag;
+    `receiver`: the class root is compiled for, whose entries check it
+    (engine.py `_prepare`; exactself.py)."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
+    exact = exact_selves(group, receiver)  # (each method's class of self, where every way in proves it)
     parts = [_INTRINSICS]
     if any(ty.heap for ty in group):
         from .arrays import PRELUDE
@@ -817,6 +823,7 @@ def emit_module(
         try:
             for ty in group:
                 em = _FnEmitter(ty, names, table)
+                em.exact_self = exact.get(ty.code)
                 em.grows = grows
                 em.ext = ext
                 em.reg = reg
@@ -840,6 +847,7 @@ def emit_module(
             n = len(table)
             try:
                 em = _FnEmitter(root, names, table)
+                em.exact_self = exact.get(root.code)  # (an OSR op checks the receiver as the entry op does)
                 em.grows = grows
                 em.ext = ext
                 em.reg = reg

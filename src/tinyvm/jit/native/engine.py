@@ -272,15 +272,16 @@ _PROTO = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, cty
 _POLL = ctypes.CFUNCTYPE(ctypes.c_int64)
 
 
-def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | None = None) -> Prepared:
-    """The LLVM IR text of a group and its cache key (VM thread: reads the IR)."""
+def prepare(group: list[Typed], codegen: Codegen, phases: dict[str, float] | None = None, receiver: Any = None) -> Prepared:
+    """The LLVM IR text of a group and its cache key (VM thread: reads the
+    IR); `receiver`: the class the root is compiled for (`_prepare`)."""
     phases = {} if phases is None else phases
     t0 = time.perf_counter()
     root = group[0]
     table: list = []
     osr: dict = {}
     tags: dict = {}
-    text, _ = emit_module(group, root, table, osr, tags)
+    text, _ = emit_module(group, root, table, osr, tags, receiver)
     key = make_key(text, codegen.identity)
     phases["emit"] = (time.perf_counter() - t0) * 1000
     heap = any(ty.heap for ty in group)
@@ -548,7 +549,7 @@ class NativeTier:
             if self.background:
                 fieldtypes.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)
             phases = {"ir": (time.perf_counter() - t0) * 1000}
-            prep = prepare(group, self.codegen, phases)
+            prep = prepare(group, self.codegen, phases, receiver)
             prep.perf = self.perf
             prep.receiver = receiver
             return prep

@@ -84,6 +84,7 @@ from typing import Any
 
 from ...ir.nodes import Instr
 from . import charges, invariant, objects
+from .exactself import is_exact_self
 from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_builtin, shape_index
 
 
@@ -731,16 +732,17 @@ class FieldLowering:
             L.append(f"  {r} = {_DUMMY[ty.types[i]]}")
             return
         c, meth = ty.methods[i]
-        recv = em.val(i.args[0])
-        t, bad = arr.load(recv, arr.lay.type), em.tmp("bt")
-        from .slots import is_instance_of
+        if not is_exact_self(em, i.args[0], c):  # (self, whose class every way into this function proved: exactself.py)
+            recv = em.val(i.args[0])
+            t, bad = arr.load(recv, arr.lay.type), em.tmp("bt")
+            from .slots import is_instance_of
 
-        L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
-        cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
-        L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
-        L.append(f"  {other} = icmp ne i64 {cl}, {want}")
-        L.append(f"  {either} = or i1 {bad}, {other}")
-        em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
+            L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
+            cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
+            L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
+            L.append(f"  {other} = icmp ne i64 {cl}, {want}")
+            L.append(f"  {either} = or i1 {bad}, {other}")
+            em.exit_to(either, exit_state(i.state, ty.types, reason=CALL_OUT))  # (another class: the VM calls)
         objects.guard_args(em, i, meth, exit_state(i.state, ty.types, reason=CALL_OUT))  # (object arguments: objects.py)
         em.native_call(i, r, em.names[meth.code])
         em.table[-1].callee = meth  # (the waiting frame's callee: this Function, not a global: deopt.rebuild)
