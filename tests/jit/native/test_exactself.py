@@ -50,6 +50,11 @@ def _function(text: str, name: str) -> str:
     return m.group(0)
 
 
+def _shape_checks(text: str) -> int:
+    """Loads of T's shape word (slots.py `slot_check`) in LLVM IR text."""
+    return len(re.findall(r'= load i64, i64\* @"tvm\.sh\.T"', text))
+
+
 def _checks(text: str) -> int:
     """The method calls' receiver class compares in LLVM IR text (fields.py
     `method_call`'s `%oc.N`)."""
@@ -67,6 +72,11 @@ def test_calls_on_self_leave_out_the_check_where_every_way_in_proved_the_class(m
     assert {"T.rec", "T.step"} <= set(names), names
     assert _checks(_function(prep.text, names["T.run"])) == 1
     assert _checks(_function(prep.text, names["T.rec"])) == 0
+    # Its field reads: run's self gets the shape check (fields.py slot_check:
+    # its type word against T's shape), step's none (an exact T's type is
+    # T's shape: every instance of a class takes the one layout decided).
+    assert _shape_checks(_function(prep.text, names["T.run"])) == 2  # (and its call's receiver check: Instance or T's shape)
+    assert _shape_checks(_function(prep.text, names["T.step"])) == 0
     got, log = outcome(RECURSION, "native-eager")
     assert got == outcome(RECURSION, "off")[0] == ("10\n", ""), got
     assert any(x.startswith("jit: native T.run in ") for x in log), log

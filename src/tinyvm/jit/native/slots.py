@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...ir.nodes import Instr
+from .exactself import is_exact_self
 
 
 # The LLVM type of a raw slot's value in memory, per kind (heap/layout.py
@@ -128,6 +129,11 @@ def slot_check(fl: Any, i: Instr, cls: Any) -> None:
     em, arr = fl.em, fl.arr
     recv = i.args[0]
     if fl.share_of(("shape", recv)) is not None:
+        return
+    if is_exact_self(em, recv, cls) and shape_for(em, cls) is not None:
+        # (self, of exactly cls on every way in (exactself.py): its type is
+        # cls's shape, since a class's instances all take the layout
+        # decided for it once, heap/layout.py shape_of)
         return
     L = em.lines
     for g in (f"tvm.sh.{cls.name}", f"tvm.cls.{cls.name}"):
