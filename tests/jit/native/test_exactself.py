@@ -43,7 +43,7 @@ print(T().run())
 def _function(text: str, name: str) -> str:
     """The LLVM IR of function `name` (f0, the root, may be folded into
     @entry: entries.py)."""
-    m = re.search(rf"^define [^\n]*@{name}\(.*?^}}$", text, re.M | re.S)
+    m = re.search(rf"^define [^\n]*@{name}\(.*?^}}$", text, re.MULTILINE | re.DOTALL)
     if m is None and name == "f0":
         return _function(text, "entry")
     assert m, (name, text)
@@ -58,7 +58,7 @@ def _shape_checks(text: str) -> int:
 def _checks(text: str) -> int:
     """The method calls' receiver class compares in LLVM IR text (fields.py
     `method_call`'s `%oc.N`)."""
-    return len(re.findall(r"^\s*%oc\.\d+ = icmp ne", text, re.M))
+    return len(re.findall(r"^\s*%oc\.\d+ = icmp ne", text, re.MULTILINE))
 
 
 def test_calls_on_self_leave_out_the_check_where_every_way_in_proved_the_class(monkeypatch: pytest.MonkeyPatch) -> None:

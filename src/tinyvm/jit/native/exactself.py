@@ -27,10 +27,19 @@ this module is entered:
   it with another class, a construction (`init`, `$fields`: construct.py),
   or a call of it as a global function leaves it without K.
 
-The emitter (fields.py `method_call`) then leaves out the receiver's check
-of a method call whose receiver is the function's own `self` parameter and
-whose class is K: the callee is the one the check would have let through.
-Everything else about the call stays (object arguments' checks, the
+The emitter then leaves out, where the receiver is the function's own
+`self` parameter and the class is K:
+
+- a method call's receiver check (fields.py `method_call`): the callee is
+  the one the check would have let through;
+- a field op's shape check (slots.py `slot_check`) when K is laid out: a
+  class's instances all take the one layout decided for it
+  (heap/layout.py `shape_of` caches it in `cls.layout`), so an exact K's
+  type word is K's shape. LLVM inlines callees after the emitter shared
+  such checks within each function, so Towers' `move_top_disk` made it
+  three times a move (itself, the inlined `pop_disk_from` and `push_disk`).
+
+Everything else about a call stays (object arguments' checks, the
 budget's tick, the depth, exits and their frame states), so fuel, traces
 and deoptimisation are unchanged. The result is per module: a function
 compiled into two modules may have a K in one and none in the other
@@ -83,10 +92,4 @@ def is_exact_self(em: Any, recv: Any, cls: Any) -> bool:
     parameter and every way into the function proved `self.cls is cls`
     (emit_module sets `em.exact_self` from `exact_selves`)."""
     fn = em.ty.fn
-    return (
-        cls is not None
-        and em.exact_self is cls
-        and em.ty.code.flags & FLAG_METHOD
-        and len(fn.params) > 1
-        and recv is fn.params[1]
-    )
+    return bool(cls is not None and em.exact_self is cls and em.ty.code.flags & FLAG_METHOD and len(fn.params) > 1 and recv is fn.params[1])

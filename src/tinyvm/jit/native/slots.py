@@ -24,7 +24,6 @@ from typing import Any
 from ...ir.nodes import Instr
 from .exactself import is_exact_self
 
-
 # The LLVM type of a raw slot's value in memory, per kind (heap/layout.py
 # "Raw slots": T_LONGLONG, T_BOOL).
 RAW_LLTYPE = {"i": "i64", "b": "i8"}
