@@ -303,18 +303,16 @@ class Jit:
 
         def header(fb: Any) -> Any:
             n = loops[h] = loops[h] + 1
-            if n >= threshold:
-                if not st.tried:
-                    jit.compile(st, fb, h)
-                    if ops[h] is not header:
-                        return ops[h](fb)
-                elif st.job is not None and st.job.done:
+            if n >= threshold and (not st.tried or st.job is not None and st.job.done):
+                if st.tried:
                     # (a background compilation done while this call's loop
                     # runs: its OSR entry takes the loop from here, rather
                     # than the function's next call, which may never come)
                     jit._collect_background(st)
-                    if ops[h] is not header:
-                        return ops[h](fb)
+                else:
+                    jit.compile(st, fb, h)
+                if ops[h] is not header:
+                    return ops[h](fb)
             if plain:
                 fb.epc = h
             try:

@@ -130,7 +130,8 @@ def outcome(src: str, jit: str, countdown: int | None = None, **vm: Any) -> tupl
 
 def prepared(src: str, monkeypatch: Any, errors: bool = True, **vm: Any) -> tuple[list[Any], VM]:
     """(every module engine.prepare made for src on native-eager, in order
-    (each a Prepared: LLVM IR text before LLVM's passes, exit table), the
+    (each a Prepared: LLVM IR text before LLVM's passes, exit table; its
+    `typed`, the group's Typed functions), the
     VM), the disk cache off. errors=False: a guest error ending src is
     swallowed (the caller compares outputs elsewhere)."""
     from tinyvm.jit.native import engine
@@ -140,6 +141,7 @@ def prepared(src: str, monkeypatch: Any, errors: bool = True, **vm: Any) -> tupl
 
     def prepare(group, codegen, phases=None, receiver=None):  # type: ignore[no-untyped-def]
         prep = orig(group, codegen, phases, receiver)
+        prep.typed = list(group)  # (the group's typed functions, root first: tests of what emit sees)
         got.append(prep)
         return prep
 

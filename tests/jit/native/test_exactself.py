@@ -85,28 +85,15 @@ def test_calls_on_self_leave_out_the_check_where_every_way_in_proved_the_class(m
 
 
 def test_exact_selves_of_a_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The analysis itself on the captured groups: the root without a receiver
+    # The analysis itself on the captured group: the root without a receiver
     # has no class; with T as its receiver it has T, as rec and step have.
-    from tinyvm.jit.native import engine
-
-    groups: list = []
-    orig = engine.prepare
-
-    def prepare(group, codegen, phases=None, receiver=None):  # type: ignore[no-untyped-def]
-        groups.append((list(group), receiver))
-        return orig(group, codegen, phases, receiver)
-
-    monkeypatch.setattr(engine, "prepare", prepare)
-    monkeypatch.setenv("TVM_NATIVE_CACHE", "off")
-    from tinyvm.api import VM
-
-    VM(jit="native-eager", stdout=__import__("io").StringIO()).run_source(RECURSION, "t.tl")
-    group, receiver = next((g, r) for g, r in groups if g[0].code.name == "T.run")
-    assert receiver is None
-    got = {code.name: cls.name for code, cls in exact_selves(group).items()}
-    assert got == {"T.rec": "T", "T.step": "T"}, got
-    t = next(cls for code, cls in exact_selves(group).items())
-    assert {code.name for code in exact_selves(group, t)} == {"T.run", "T.rec", "T.step"}
+    preps, _ = prepared(RECURSION, monkeypatch)
+    prep = next(p for p in preps if p.group[0].name == "T.run")
+    assert prep.receiver is None
+    got = exact_selves(prep.typed)
+    assert {code.name: cls.name for code, cls in got.items()} == {"T.rec": "T", "T.step": "T"}, got
+    t = next(iter(got.values()))  # (T itself)
+    assert {code.name for code in exact_selves(prep.typed, t)} == {"T.run", "T.rec", "T.step"}
 
 
 TWO_CLASSES = """

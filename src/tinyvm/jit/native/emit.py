@@ -814,6 +814,18 @@ def emit_module(
     # where its blocks from the loop on are entered through the loop header
     # only (osr.py), else a copy (emit_osr).
     n0, skip = len(table), set()
+
+    def emitter(ty: Typed) -> _FnEmitter:
+        # (what every function's emitter of this module shares: the values
+        # the loop below settles, read when the emitter is made)
+        em = _FnEmitter(ty, names, table)
+        em.exact_self = exact.get(ty.code)  # (the root's OSR copies too: its OSR ops check the receiver as its entry op does)
+        em.grows = grows
+        em.ext = ext
+        em.reg = reg
+        em.leaves = leaves
+        return em
+
     while True:
         regs = osr_regions(root.fn, root.types, back_edge_targets(root.fn), skip) if osr is not None else []
         ext = {names[root.code]} if regs else set()
@@ -822,12 +834,7 @@ def emit_module(
         fparts = []
         try:
             for ty in group:
-                em = _FnEmitter(ty, names, table)
-                em.exact_self = exact.get(ty.code)
-                em.grows = grows
-                em.ext = ext
-                em.reg = reg
-                em.leaves = leaves
+                em = emitter(ty)
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
                 fparts.append(countdown.in_slot(em.emit(), leaves) if names[ty.code] not in reg and back_edge_targets(ty.fn) else em.emit())  # (countdown.py)
@@ -846,13 +853,7 @@ def emit_module(
                 continue
             n = len(table)
             try:
-                em = _FnEmitter(root, names, table)
-                em.exact_self = exact.get(root.code)  # (an OSR op checks the receiver as the entry op does)
-                em.grows = grows
-                em.ext = ext
-                em.reg = reg
-                em.leaves = leaves
-                text, es = em.emit_osr(h)
+                text, es = emitter(root).emit_osr(h)
             except NotEligible:
                 del table[n:]
                 continue
