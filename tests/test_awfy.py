@@ -234,3 +234,37 @@ def test_warmup_goes_to_tinyvm_runs_only_and_is_reported(monkeypatch: pytest.Mon
     assert "warm-up runs" not in capsys.readouterr().err
     with pytest.raises(SystemExit):
         h.main(["--warmup", "-1", "Sieve"])
+
+
+def test_processes_runs_each_runtime_k_times_in_turns_and_keeps_the_fastest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # Fake runtimes whose steady time is the k-th entry of a list per runtime:
+    # the report keeps each runtime's fastest process, and the runtimes ran in
+    # turns (a, b, a, b, a, b), not each K times in a row.
+    order: list[str] = []
+    speeds = {"tinyvm-fused": [30, 10, 20], "cpython": [5, 7, 4]}
+
+    class Fake(h.Runtime):
+        def run(self, name: str, outer: int, inner: int, warmup_s: float = 0.0) -> h.Measurement:
+            order.append(self.label)
+            us = speeds[self.label][sum(1 for o in order if o == self.label) - 1]
+            return h.Measurement(self.label, name, inner, [100.0] + [float(us * inner)] * (outer - 1))
+
+    monkeypatch.setattr(h, "tinyvm_runtime", lambda t: Fake("tinyvm-" + t, [], Path.cwd()))
+    monkeypatch.setattr(h, "reference_runtimes", lambda log: [Fake("cpython", [], Path.cwd())])
+    assert h.main(["--processes", "3", "--warmup", "0", "Sieve"]) == 0
+    assert order == ["tinyvm-fused", "cpython"] * 3
+    out, err = capsys.readouterr()
+    assert "Sieve 5x30 tinyvm-fused: steady 10.0us, first 3.3us (best of 3 processes: 30.0us, 10.0us, 20.0us)" in err
+    assert "Sieve 5x30 cpython: steady 4.0us" in err
+    assert "2.50x" in out.split("ratio TinyVM / X, steady")[1]  # 10 / 4: each runtime's best
+    assert "the fastest of 3 processes per runtime and benchmark" in out
+    with pytest.raises(SystemExit):
+        h.main(["--processes", "0", "Sieve"])
+
+
+def test_best_of_reports_a_failed_process() -> None:
+    ok = h.Measurement("c++", "Sieve", 1, [5.0, 5.0])
+    bad = h.Measurement("c++", "Sieve", 1, [5.0], error="exit 1, 1/2 iterations")
+    assert h.best_of([ok, bad]) is bad
+    fast, slow = h.Measurement("c++", "Sieve", 1, [9.0, 2.0]), h.Measurement("c++", "Sieve", 1, [1.0, 3.0])
+    assert h.best_of([slow, fast]) is fast and fast.processes == [3.0, 2.0]
