@@ -391,6 +391,37 @@ print(1.0 / k[2], kb[3], ki[1])
     assert [(type(ns.get(g)), ns.get(g).packed.typecode) for g in ("kb", "ki")] == [(PackedArray, "b"), (PackedArray, "q")]
 
 
+def test_bool_arrays_are_repeats_of_a_one_true_or_one_zero_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `[b] * n` of a bool repeats the one-true (`tvm.pk1.b`) or the one-zero
+    # buffer (CPython's memset): no store loop in the module, and every byte
+    # is exactly the interpreter's 1 or 0 -- for a constant and for a bool
+    # only known at run time, n = 0 and a large n alike.
+    src = """
+fn mk(n: int, v: bool) -> [bool] { return [v] * n }
+fn mkt(n: int) -> [bool] { return [true] * n }
+fn count(a: [bool]) -> int {
+  var c = 0
+  for i in 0..len(a) { if a[i] { c += 1 } }
+  return c
+}
+var out = []
+for r in 0..3 {
+  out.push(mk(5, r != 1))
+  out.push(mkt(r * 3000))
+}
+print(count(out[0]), count(out[1]), count(out[2]), count(out[3]), count(out[4]), count(out[5]))
+"""
+    preps, vm = prepared(src, monkeypatch)
+    texts = {p.typed[0].fn.name: p.text for p in preps}
+    for name in ("mk", "mkt"):
+        assert '@"tvm.pk1.b"' in texts[name] and "pmh" not in texts[name], name
+    arrays = vm.globals._ns.get("out").items
+    assert all(type(a) is PackedArray and a.packed.typecode == "b" for a in arrays)
+    assert [bytes(a.packed.tobytes()) for a in arrays] == [b"\x01" * 5, b"", b"\x00" * 5, b"\x01" * 3000, b"\x01" * 5, b"\x01" * 6000]
+    interp, nat = both(src)
+    assert nat == interp == (0, "5 0 0 3000 5 6000\n", "")  # (r = 1: mk(5, false))
+
+
 def test_the_machine_sweep_frees_dead_packed_arrays_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     # sweep.py frees a dead PackedArray as PackedArray.free does (class
     # Array, items POISON, the buffer's and the mark's references dropped)

@@ -285,55 +285,34 @@ def _make(em: Any, op: str, a: str, b: str) -> str:
 # scalar x of each machine type (heap/packed.py kind_of: an int is int64 in
 # the language, so 'q'), the LLVM type of its elements and their size.
 PACKED_KIND = {"i": ("q", "i64", 8), "f": ("d", "double", 8), "b": ("b", "i8", 1)}
-_PROTOS: dict = {}  # typecode -> array(code, [0]): what PySequence_Repeat copies (kept alive here)
+_PROTOS: dict = {}  # typecode -> array(code, [0]), "b1" -> array("b", [1]): what PySequence_Repeat copies (kept alive here)
 
 
 def protos() -> dict:
     """The one-zero buffers of each typecode (bound to `tvm.pk0.<k>` by
-    fields.bind), made once per process."""
+    fields.bind) and the one-true buffer of bools (`tvm.pk1.b`), made once
+    per process."""
     if not _PROTOS:
         from array import array
 
         for code in ("q", "d", "b"):
             _PROTOS[code] = array(code, [0])
+        _PROTOS["b1"] = array("b", [1])
     return _PROTOS
 
 
-def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
-    """A new PackedArray of n copies of scalar x (machine type k; its
-    register, an i1 for a bool) made inline, as `_inline` makes a list's
-    Array: `PySequence_Repeat` of a one-zero `array.array` (n zeros, one
-    allocation and a memset in C), the copies stored over them when x is
-    not zero, `PyType_GenericAlloc` of PackedArray, its buffer in the items
-    slot, then `admit` (mark, heap.objects, the budget) -- with the heap
-    charged `array_bytes(n)` as for a list (PackedArray.size is Array's
-    formula) and the same refusal rule (the budget, ctx OBJECTS off). Any
-    failure or refusal takes `slow()` (the maker's call, which makes it
-    through `repeat`). Returns the new array's address (0: refused)."""
+def _fill(em: Any, low: Any, lay: Any, k: str, x: str, n: str, buf: str, filled: str) -> None:
+    """The copies of int or float x over the n zeros of buffer `buf`, one
+    store a pass (none to write for a zero: ints 0, floats +0.0 -- bits 0,
+    not -0.0 --), then a branch to `filled`."""
     L = em.lines
-    low = em._arrays()
-    lay = low.lay
-    code, lt, size = PACKED_KIND[k]
-    fast, slowl, done = em.tmp("pmfast")[1:], em.tmp("pmslow")[1:], em.tmp("pmdone")[1:]
-    objs, budget = _admission(em)
-    s2 = _within_budget(em, n, objs, budget, slowl, fast)  # (what the list would be charged)
-    proto, buf, bad = em.tmp("pmproto"), em.tmp("pmbuf"), em.tmp()
-    fail, ok1 = em.tmp("pmfail")[1:], em.tmp("pmok")[1:]
-    L.append(f'  {proto} = load i64, i64* @"tvm.pk0.{k}", !invariant.load !90')
-    L.append(f"  {buf} = call i64 @PySequence_Repeat(i64 {proto}, i64 {n})")
-    L.append(f"  {bad} = icmp eq i64 {buf}, 0")
-    L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
-    em.label(ok1)
-    # The copies of x over the zeros (none to write for a zero: ints 0,
-    # floats +0.0 -- bits 0, not -0.0 --, false).
+    _code, lt, size = PACKED_KIND[k]
     word = em.tmp()
     if k == "f":
         L.append(f"  {word} = bitcast double {x} to i64")
-    elif k == "b":
-        L.append(f"  {word} = zext i1 {x} to i64")
     else:
         L.append(f"  {word} = add i64 {x}, 0")
-    nz, head, body, filled = em.tmp(), em.tmp("pmh")[1:], em.tmp("pmb")[1:], em.tmp("pmf")[1:]
+    nz, head, body = em.tmp(), em.tmp("pmh")[1:], em.tmp("pmb")[1:]
     L.append(f"  {nz} = icmp ne i64 {word}, 0")
     vec = low.load(buf, lay.list_item)
     entry = em.cur
@@ -347,13 +326,50 @@ def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
     L.append(f"  {off8} = mul i64 {j}, {size}")
     L.append(f"  {a} = add i64 {vec}, {off8}")
     L.append(f"  {pp} = inttoptr i64 {a} to {lt}*")
-    v = x
-    if k == "b":
-        v = em.tmp()
-        L.append(f"  {v} = zext i1 {x} to i8")
-    L.append(f"  store {lt} {v}, {lt}* {pp}")
+    L.append(f"  store {lt} {x}, {lt}* {pp}")
     L.append(f"  {j1} = add i64 {j}, 1")
     L.append(f"  br label %{head}")
+
+
+def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
+    """A new PackedArray of n copies of scalar x (machine type k; its
+    register, an i1 for a bool) made inline, as `_inline` makes a list's
+    Array: `PySequence_Repeat` of a one-zero `array.array` (n zeros, one
+    allocation and a memset in C), the copies stored over them when x is
+    not zero (`_fill`; a bool repeats the one-true buffer instead),
+    `PyType_GenericAlloc` of PackedArray, its buffer in the items
+    slot, then `admit` (mark, heap.objects, the budget) -- with the heap
+    charged `array_bytes(n)` as for a list (PackedArray.size is Array's
+    formula) and the same refusal rule (the budget, ctx OBJECTS off). Any
+    failure or refusal takes `slow()` (the maker's call, which makes it
+    through `repeat`). Returns the new array's address (0: refused)."""
+    L = em.lines
+    low = em._arrays()
+    lay = low.lay
+    fast, slowl, done = em.tmp("pmfast")[1:], em.tmp("pmslow")[1:], em.tmp("pmdone")[1:]
+    objs, budget = _admission(em)
+    s2 = _within_budget(em, n, objs, budget, slowl, fast)  # (what the list would be charged)
+    proto, buf, bad = em.tmp("pmproto"), em.tmp("pmbuf"), em.tmp()
+    fail, ok1 = em.tmp("pmfail")[1:], em.tmp("pmok")[1:]
+    L.append(f'  {proto} = load i64, i64* @"tvm.pk0.{k}", !invariant.load !90')
+    if k == "b":
+        # A bool's copies come from the one-true or the one-zero buffer:
+        # array.array's repeat of a one-byte buffer is a memset (CPython's
+        # array_repeat), where a store loop as _fill's wrote a byte a pass
+        # (Sieve's `[true] * 5000`: ~10% of its samples, docs/native.md).
+        one, pick = em.tmp("pmone"), em.tmp("pmproto")
+        L.append(f'  {one} = load i64, i64* @"tvm.pk1.b", !invariant.load !90')
+        L.append(f"  {pick} = select i1 {x}, i64 {one}, i64 {proto}")
+        proto = pick
+    L.append(f"  {buf} = call i64 @PySequence_Repeat(i64 {proto}, i64 {n})")
+    L.append(f"  {bad} = icmp eq i64 {buf}, 0")
+    L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
+    em.label(ok1)
+    filled = em.tmp("pmf")[1:]
+    if k == "b":
+        L.append(f"  br label %{filled}")
+    else:
+        _fill(em, low, lay, k, x, n, buf, filled)
     em.label(filled)
     t, arr, bad2, ok2, freebuf = em.tmp("pmty"), em.tmp("pmarr"), em.tmp(), em.tmp("pmok")[1:], em.tmp("pmfree")[1:]
     L.append(f'  {t} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')

@@ -98,6 +98,7 @@ PRELUDE = """@"tvm.ty.Instance" = global i64 0
 @"tvm.pk0.i" = global i64 0
 @"tvm.pk0.f" = global i64 0
 @"tvm.pk0.b" = global i64 0
+@"tvm.pk1.b" = global i64 0
 @PyList_Type = external global i8
 declare i64 @_PyDict_GetItem_KnownHash(i64, i64, i64)
 declare i32 @PyDict_SetItem(i64, i64, i64)
@@ -247,7 +248,7 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
         from .arraymaker import protos
 
         zero = protos()  # (arraymaker.packed_inline's one-zero buffers)
-        for name, v in (("ty.Packed", pk.type), ("pk.i", pk.descrs["q"]), ("pk.f", pk.descrs["d"]), ("pk.b", pk.descrs["b"]), ("pk0.i", id(zero["q"])), ("pk0.f", id(zero["d"])), ("pk0.b", id(zero["b"]))):
+        for name, v in (("ty.Packed", pk.type), ("pk.i", pk.descrs["q"]), ("pk.f", pk.descrs["d"]), ("pk.b", pk.descrs["b"]), ("pk0.i", id(zero["q"])), ("pk0.f", id(zero["d"])), ("pk0.b", id(zero["b"])), ("pk1.b", id(zero["b1"]))):
             addr = engine.get_global_value_address(f"tvm.{name}")
             if addr:
                 ctypes.c_int64.from_address(addr).value = v
