@@ -448,3 +448,24 @@ def test_a_counted_loop_keeps_for_range_when_a_pass_dropped_its_range(monkeypatc
     listing = format_code(f)
     assert listing.count("FOR_RANGE") == 2 and "RANGE_INCL" in listing
     assert printed(new) == run(src)[1] == "1200\n"
+
+
+def test_an_inclusive_counted_loop_ending_at_int64_max_keeps_for_range() -> None:
+    # `for i in a..=MAX`: the interpreter's FOR_RANGE leaves the loop after
+    # i = MAX (its counter MAX + 1 a Python int); the IR's step is a checked
+    # add (ir/build.py), which ADD would lower to an OverflowError. So the
+    # lowering gives the loop its FOR_RANGE back -- also when gvn made the
+    # step's 1 the function's one constant 1 (`n += 1` shares it) -- and
+    # refuses the loop without it (the code object keeps its bytecode).
+    from tinyvm.bytecode.disasm import format_code
+
+    src = "fn f(a: int, b: int) -> int { var n = 0\n for i in a..=b { n += 1 }\n return n }\nprint(f(9223372036854775805, 9223372036854775807), f(1, 3))\n"
+    stats = OptStats()
+    new = optimize_bundle(compile_program("p.tl", source=src), None, stats)
+    assert stats.kept == {} and stats.lowered == 2  # (f and the module: nothing kept its bytecode)
+    f = next(k for k in new.modules[new.main].init.consts if isinstance(k, Code))
+    assert "FOR_RANGE" in format_code(f) and "ADD" in format_code(f)
+    assert printed(new) == run(src)[1] == "3 3\n"
+    code = next(k for k in compile_program("p.tl", source=src).modules["p"].init.consts if isinstance(k, Code))
+    with pytest.raises(Refused, match="inclusive counted loop"):
+        lower(build(code), code, for_range=False)

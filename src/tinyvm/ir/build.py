@@ -585,8 +585,17 @@ class _Builder:
                 counter = locs[i]
                 more = self.emit(block, "le" if incl else "lt", [counter, locs[i + 1]], (), BOOL, pc)
                 one = self.emit(block, "const", [], (1,), INT, pc)
-                # Wrapping (unchecked): it only reaches the body, where counter < bound.
+                # An exclusive range's step is unchecked: it only reaches the
+                # body, where counter < bound <= int64's max. An inclusive
+                # range's is checked: its last counter may be the max, and the
+                # interpreter's FOR_RANGE then holds max + 1 (a Python int) and
+                # leaves the loop; int64 code would wrap to the min and go on.
+                # Checked, the step's overflow deoptimises at this pc with the
+                # counter at the max, and the interpreter runs FOR_RANGE itself
+                # (the range pass clears the check where the bound is below
+                # the max).
                 step = self.emit(block, "add", [counter, one], (), INT, pc)
+                step.checked = bool(incl)
                 # Neither raises (the verifier proved both locals ints), but the
                 # loop header is where OSR enters and a guard would deoptimise.
                 more.state = self.state(pc, locs, stack)

@@ -157,6 +157,14 @@ class _Lowerer(StackShape, SlotAllocation):
         self.loop_at: dict[Block, _Loop] = {}  # by the loop header
         if self.use_for_range:
             self.find_for_ranges()
+        # An inclusive counted loop's step the range pass left checked (the
+        # builder's `add` at a FOR_RANGE's pc) needs its FOR_RANGE: lowered
+        # as ADD, its last pass at int64's max would raise OverflowError
+        # where FOR_RANGE leaves the loop (ir/build.py).
+        for b in fn.blocks:
+            for ins in b.instrs:
+                if ins.op == "add" and ins.checked and ins not in self.silent and ins.pc in self.orig and OPCODES[self.orig[ins.pc][0]].name == "FOR_RANGE":
+                    raise Refused("an inclusive counted loop without its FOR_RANGE")
         # The exceptional-edge operand of each handler phi, per catching instruction.
         self.catch_args: dict[Instr, list[tuple[Instr, Instr]]] = {}  # catching ins -> [(phi, arg)]
         catch_arg_values: set[Instr] = set()

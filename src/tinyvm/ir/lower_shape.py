@@ -75,7 +75,9 @@ class StackShape:
             step = steps[0]
             one = step.args[1]
             visible = [i for i in h.instrs if not (i.op == "const" and i is one)]
-            if visible != [more, step] or one.op != "const" or one.attrs != (1,) or self.uses.get(one) != 1:
+            # (`one` may have other uses -- gvn shares a function's constants --:
+            # a constant is emitted again at each use, lower.py.)
+            if visible != [more, step] or one.op != "const" or one.attrs != (1,):
                 continue
             body, exit_ = t.targets
             if body.preds != [h] or body is exit_:

@@ -95,6 +95,8 @@ from .layout import array_of
 from .select import ARRAYS, WORDS, NotEligible, Typed, analyze
 from .worker import CompileWorker, Job
 
+_MIN, _MAX = -(2**63), 2**63 - 1  # (int64: what an OSR entry can hand native code in a slot of machine type i)
+
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
 CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does not
@@ -843,6 +845,11 @@ class NativeTier:
                     x = L[j]
                     t = type(x)
                     if p == "i" and t is int:
+                        if not _MIN <= x <= _MAX:
+                            # (an inclusive for-range's counter past its
+                            # last value, int64's max + 1: FOR_RANGE leaves
+                            # the loop with it; ctypes would store it wrapped)
+                            return back(fb)
                         args[k] = x
                     elif p == "f" and t is float:
                         args[k] = _pack_float(x)
