@@ -16,7 +16,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_helpers import native, tiers
+from native_helpers import cli, native, tiers
 from test_native_differential import FLOATS, INTS, programs
 
 
@@ -78,3 +78,43 @@ def test_generated_functions_agree_on_all_three_tiers(src: str) -> None:
     got = agree(src)
     assert native("ff", got["native"][1]), got["native"][1]
     assert any(x.startswith("jit: compiled ff in ") for x in got["python-jit"][1]), got["python-jit"][1]
+
+
+@st.composite
+def counted_loops(draw) -> str:
+    """Counted loops whose ends sit at or near int64's edges, inclusive and
+    exclusive, entered many times (a loop body of integer work, a step over
+    the edge left to the counter): the last pass of `a..=MAX` ends the loop
+    on every tier (ir/build.py: the step's overflow deoptimises where the
+    interpreter leaves it), and the -O lowering agrees."""
+    edge = st.sampled_from(["9223372036854775807", "(-9223372036854775807 - 1)", "0"])
+    loops = draw(st.lists(st.tuples(edge, st.integers(-3, 3), edge, st.integers(-3, 3), st.booleans()), min_size=1, max_size=4))
+    lines = [
+        "fn walk(a: int, b: int, incl: bool) -> int {",
+        "  var n = 0",
+        "  var h = 0",
+        "  if incl {",
+        "    for i in a..=b { n += 1\n h = (h * 31 + i % 1009) % 1000003\n if n > 40 { return -n } }",
+        "  } else {",
+        "    for i in a..b { n += 1\n h = (h * 31 + i % 1009) % 1000003\n if n > 40 { return -n } }",
+        "  }",
+        "  return n * 1000003 + h",
+        "}",
+    ]
+    calls = []
+    for a, da, b, db, incl in loops:
+        # (an end moved inwards from its edge, so that every end is an int64)
+        sa = "-" if a.startswith("9") else "+"
+        sb = "-" if b.startswith("9") else "+"
+        calls.append(f"walk({a} {sa} {abs(da)}, {b} {sb} {abs(db)}, {'true' if incl else 'false'})")
+    lines.append("for r in 0..3 { print(" + ", ".join(calls) + ") }")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(counted_loops())
+def test_counted_loops_at_int64_edges_agree_on_all_tiers_and_optimized(src: str) -> None:
+    got = agree(src)
+    assert got["interpreter"][0][0] == 0, got["interpreter"][0]
+    assert native("walk", got["native"][1]), got["native"][1]
+    assert cli(["run", "-O", "-e", src]) == got["interpreter"][0]
