@@ -81,6 +81,23 @@ def test_a_laid_out_classs_field_reads_load_the_slot_not_the_dict(monkeypatch: p
     assert any('@"tvm.fk.f"' in t for t in plain) and not any('@"tvm.sh.' in t for t in plain)
 
 
+def test_the_shape_checks_fast_path_is_a_compare_and_a_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A receiver not of the class's shape takes `tvm.fslot` and, unfit,
+    # the exit -- from the slow block itself: the fast path joins with no
+    # flag to test again (a phi of true and the call's answer left a test
+    # and a branch on every read in the machine code: slots.slot_check).
+    import re
+
+    src = CLASSES + "let p = P(1, 1.5, true)\nprint(mix(p, p))\n"
+    texts = [t for t in module_texts(src, monkeypatch) if '@"tvm.sh.P"' in t]
+    assert texts
+    slows = [b for t in texts for b in re.findall(r"^(sslow[\w.]*):\n((?:  .*\n)+)", t, re.MULTILINE)]
+    assert slows
+    for label, body in slows:
+        assert '@"tvm.fslot"(' in body and re.search(r"br i1 %unfit[\w.]*, label %X", body), (label, body)  # (the exit's branch in the slow block)
+    assert not any(re.search(r"phi i1 \[ true, %[\w.]+ \], \[ %fits", t) for t in texts)
+
+
 def test_reads_and_writes_agree_on_instances_and_subclass_instances() -> None:
     src = CLASSES + """
 let p = P(3, 1.5, true)
