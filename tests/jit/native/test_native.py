@@ -236,5 +236,5 @@ def test_jit_dump_native_shows_llvm_ir_and_machine_code() -> None:
     code, out, _ = cli(["jit-dump", "--native", "-e", FIB + "fn s(n: int) -> string { return str(n) }\n"])
     assert code == 0
     assert "--- LLVM IR before optimization ---" in out and "llvm.sadd.with.overflow.i64" in out
-    assert "--- LLVM IR after optimization (always-inline,sroa,instcombine,simplifycfg,globaldce) ---" in out and "--- machine code ---" in out
+    assert "--- LLVM IR after optimization (always-inline,sroa,instcombine,simplifycfg,jump-threading,simplifycfg,globaldce) ---" in out and "--- machine code ---" in out
     assert "not eligible: result type string" in out

@@ -50,8 +50,15 @@ def load_llvm() -> Any:
 # function with loops (countdown.py: ctx[0] in a register between calls,
 # phis at the loop headers; an inlined function's slot in its caller):
 # ~0.05-0.1 ms of `opt` ("Numbers", "The countdown in functions with loops").
-PIPELINE = ("always_inliner", "sroa", "instruction_combine", "simplify_cfg", "global_dead_code_eliminate")
-PIPELINE_TEXT = "always-inline,sroa,instcombine,simplifycfg,globaldce"
+# `jump-threading` (then simplifycfg again to merge what it leaves), since
+# session 36: a value merged from two paths and branched on after the join
+# -- an array element read from a list or from a packed buffer, then
+# tested; a slow path's answer beside a fast path's constant -- costs a
+# set, a jump and a test on the fast path; threaded, each path branches
+# itself (Permute -6%, Towers -6%, Bounce -4%, Queens -3%, for +0.1-0.4 ms
+# of `opt`: docs/native.md "Compile time").
+PIPELINE = ("always_inliner", "sroa", "instruction_combine", "simplify_cfg", "jump_threading", "simplify_cfg", "global_dead_code_eliminate")
+PIPELINE_TEXT = "always-inline,sroa,instcombine,simplifycfg,jump-threading,simplifycfg,globaldce"
 CODEGEN_OPT = 2
 CACHE_FORMAT = 4  # (part of the cache key: bump when what an object file means changes; 2: OSR entries, array code; 3: tvm.decref bound by name; 4: OSR entries folded into @entry, entries.py)
 
