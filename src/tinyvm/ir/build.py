@@ -677,7 +677,7 @@ def mapping_table() -> str:
         "jump": "terminator",
         "branch": "`branch`; the Lox forms test `truthy` first",
         "for_iter": "`for_iter`, `iter_done`, `branch`",
-        "for_range": "`lt`/`le`, `add` (wrapping) of the counter, `branch`",
+        "for_range": "`lt`/`le`, `add` of the counter (wrapping for `..`, checked for `..=`: its last counter may be the max), `branch`",
         "passed": "`passed[slot]` of the slot's value (not the MISSING marker), `branch`",
         "return": "terminator",
         "throw": "terminator, with a frame state",
