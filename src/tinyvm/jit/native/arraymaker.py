@@ -301,20 +301,20 @@ def protos() -> dict:
     return _PROTOS
 
 
-def _fill(em: Any, low: Any, lay: Any, k: str, x: str, n: str, buf: str, filled: str) -> None:
+def _fill(em: Any, low: Any, k: str, x: str, n: str, buf: str) -> None:
     """The copies of int or float x over the n zeros of buffer `buf`, one
     store a pass (none to write for a zero: ints 0, floats +0.0 -- bits 0,
-    not -0.0 --), then a branch to `filled`."""
+    not -0.0 --); the code after it goes on in a block of its own."""
     L = em.lines
-    _code, lt, size = PACKED_KIND[k]
+    _, lt, size = PACKED_KIND[k]
     word = em.tmp()
     if k == "f":
         L.append(f"  {word} = bitcast double {x} to i64")
     else:
         L.append(f"  {word} = add i64 {x}, 0")
-    nz, head, body = em.tmp(), em.tmp("pmh")[1:], em.tmp("pmb")[1:]
+    nz, head, body, filled = em.tmp(), em.tmp("pmh")[1:], em.tmp("pmb")[1:], em.tmp("pmf")[1:]
     L.append(f"  {nz} = icmp ne i64 {word}, 0")
-    vec = low.load(buf, lay.list_item)
+    vec = low.load(buf, low.lay.list_item)
     entry = em.cur
     L.append(f"  br i1 {nz}, label %{head}, label %{filled}")
     em.label(head)
@@ -329,6 +329,7 @@ def _fill(em: Any, low: Any, lay: Any, k: str, x: str, n: str, buf: str, filled:
     L.append(f"  store {lt} {x}, {lt}* {pp}")
     L.append(f"  {j1} = add i64 {j}, 1")
     L.append(f"  br label %{head}")
+    em.label(filled)
 
 
 def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
@@ -365,12 +366,8 @@ def packed_inline(em: Any, k: str, x: str, n: str, slow: Any) -> str:
     L.append(f"  {bad} = icmp eq i64 {buf}, 0")
     L.append(f"  br i1 {bad}, label %{fail}, label %{ok1}")
     em.label(ok1)
-    filled = em.tmp("pmf")[1:]
-    if k == "b":
-        L.append(f"  br label %{filled}")
-    else:
-        _fill(em, low, lay, k, x, n, buf, filled)
-    em.label(filled)
+    if k != "b":
+        _fill(em, low, k, x, n, buf)
     t, arr, bad2, ok2, freebuf = em.tmp("pmty"), em.tmp("pmarr"), em.tmp(), em.tmp("pmok")[1:], em.tmp("pmfree")[1:]
     L.append(f'  {t} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
     L.append(f"  {arr} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")

@@ -60,7 +60,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ...bytecode.code import Code
+from ...bytecode.code import INT_MAX, INT_MIN, Code
 from ...heap.objects import Array
 from ...heap.packed import PackedArray
 
@@ -94,8 +94,6 @@ from .emit import emit_module
 from .layout import array_of
 from .select import ARRAYS, WORDS, NotEligible, Typed, analyze
 from .worker import CompileWorker, Job
-
-_MIN, _MAX = -(2**63), 2**63 - 1  # (int64: what an OSR entry can hand native code in a slot of machine type i)
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
@@ -845,7 +843,7 @@ class NativeTier:
                     x = L[j]
                     t = type(x)
                     if p == "i" and t is int:
-                        if not _MIN <= x <= _MAX:
+                        if not INT_MIN <= x <= INT_MAX:
                             # (an inclusive for-range's counter past its
                             # last value, int64's max + 1: FOR_RANGE leaves
                             # the loop with it; ctypes would store it wrapped)
