@@ -102,26 +102,39 @@ def test_a_read_failing_exits_at_its_pc_with_the_interpreters_error() -> None:
     assert got[0] != 0 and "OverflowError" in got[2], got
 
 
+@pytest.mark.usefixtures("dict_instances")  # (the helpers read dicts)
 def test_reference_counts_stay_flat_through_the_read_helpers() -> None:
+    # p.a has three digits and r is a record in another order than rec's
+    # type: both take the helpers (tvm.fget.i, .f, .b), 14,007 times each.
     log: list[str] = []
     vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append)
     vm.run_source(
         READS.split("let big")[0]
-        + "let p = P(1152921504606846976)\nfn run(n: int) -> int { return p.sum(n) }\n"
+        + "let p = P(1152921504606846976)\n"
+        + "let r = {z: true, y: 0.25, x: 1152921504606846977}\n"
+        + "fn run(n: int) -> float { return rec(r, n) + p.sum(n) }\n"
     )
     vm.call("run", 2)  # (compiled now)
-    assert native("P.sum", log), log
+    assert native("P.sum", log) and native("rec", log), log
     d = vm.globals._ns.get("p").fields
-    gc.collect()
-    before = [sys.getrefcount(d[k]) for k in ("a", "f")], sys.getrefcount(True)
-    vm.call("run", 7)
-    for _ in range(2000):
+    r = vm.globals._ns.get("r").fields
+
+    def counts() -> tuple[list[int], int]:
+        gc.collect()
+        mine = [sys.getrefcount(d[k]) for k in ("a", "f")]
+        return mine + [sys.getrefcount(r[k]) for k in ("x", "y")], sys.getrefcount(True)
+
+    before = counts()
+    for _ in range(2001):
         vm.call("run", 7)
-    gc.collect()
-    assert (
-        [sys.getrefcount(d[k]) for k in ("a", "f")],
-        sys.getrefcount(True),
-    ) == before
+    after = counts()
+    # The fields' values are this test's own objects: their counts are exact.
+    assert after[0] == before[0]
+    # True is shared by the whole process, and other threads in this worker
+    # (an earlier test's background compilation, objects it frees) move its
+    # count by tens (CI saw -52). A helper that leaked or over-released True
+    # once per read, or even once per call, would move it by 2001 or more.
+    assert abs(after[1] - before[1]) < 1000, (after, before)
 
 
 def test_a_cached_object_calls_the_read_helpers_in_a_new_process(tmp_path) -> None:
