@@ -314,7 +314,9 @@ fn go_wrb(n: int) -> int { return wrb(bs, n) }
     t1 = sys.getrefcount(True) - bs.count(True)
     f1 = sys.getrefcount(False) - bs.count(False)
     # (measured before any assert: pytest's rewritten asserts keep their results, True or False)
-    assert (t1, f1) == (t0, f0)
+    # True and False are process-wide: other threads in the worker move their
+    # counts by tens. A leak or a lost reference per store moves them by 10,001.
+    assert abs(t1 - t0) < 1000 and abs(f1 - f0) < 1000, (t0, t1, f0, f1)
     assert bs == [False, True, True]
     for name in ("rd", "rdi", "wr", "wri", "wrb"):
         assert native(name, log), log

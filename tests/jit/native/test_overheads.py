@@ -114,7 +114,9 @@ def test_reference_counts_and_blocks_exact_over_many_stores() -> None:
     t1 = sys.getrefcount(True) - flags.count(True)
     f1 = sys.getrefcount(False) - flags.count(False)
     # (measured before any assert: pytest's rewritten asserts keep their results)
-    assert (t1, f1) == (t0, f0)
+    # True and False are process-wide: other threads in the worker move their
+    # counts by tens. A leak or a lost reference per swap moves them by 20,000.
+    assert abs(t1 - t0) < 1000 and abs(f1 - f0) < 1000, (t0, t1, f0, f1)
     assert blocks1 - blocks0 < 100, (
         blocks0,
         blocks1,
