@@ -70,6 +70,43 @@ def in_slot(text: str, leaves: frozenset[str] | set[str] = frozenset()) -> str:
     return "\n".join(out)
 
 
+def untouched(texts: dict[str, str]) -> set[str]:
+    """The functions of `texts` (LLVM name -> its IR text, before `in_slot`)
+    that never read or write ctx[0], whatever they run: no load or store of
+    ctx[0] and no call but LLVM's intrinsics and other such functions (the
+    least fixed point: a cycle of calls is never one). A caller keeping its
+    countdown in the slot calls them without the store before and the load
+    after: once LLVM inlines such a callee into a loop (Bounce's
+    `ball.bounce()`, which only reads and writes fields and calls nothing),
+    the pair would stay in the loop as memory traffic, a store and a reload
+    of ctx[0] on every pass, since the callee's field stores may alias
+    ctx[0] for all LLVM can tell. Any other call (a helper, the poll, a
+    callout that may run guest code and so enter native code again, a
+    pointer) makes its caller touch ctx[0], and so its callers too."""
+    calls: dict[str, set[str]] = {}
+    for name, text in texts.items():
+        callees: set[str] = set()
+        for line in text.split("\n"):
+            if line.endswith(", i64* %ctx") and not line.lstrip().startswith("define"):
+                callees = {""}  # (touches ctx[0] itself: never quiet)
+                break
+            if "call " in line and line.startswith("  ") and not line.startswith("  ;"):
+                m = _CALL.match(line)
+                callee = m.group(1) if m else ""
+                if not callee.startswith("@llvm."):
+                    callees.add(callee[1:] if callee.startswith("@") else "")
+        calls[name] = callees
+    quiet: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for name, callees in calls.items():
+            if name not in quiet and callees <= quiet:
+                quiet.add(name)
+                grew = True
+    return quiet
+
+
 def _quiet(line: str, leaves: frozenset[str] | set[str]) -> bool:
     """A call line that needs no sync: an LLVM intrinsic or a leaf. A call
     whose callee the pattern cannot name (no such line is emitted today:

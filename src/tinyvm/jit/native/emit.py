@@ -837,11 +837,16 @@ def emit_module(
                 em = emitter(ty)
                 if ty is root and regs:
                     em.merged = Merged(root.fn, regs)
-                fparts.append(countdown.in_slot(em.emit(), leaves) if names[ty.code] not in reg and back_edge_targets(ty.fn) else em.emit())  # (countdown.py)
+                fparts.append(em.emit())
             break
         except Missing as e:  # (again, that header without an entry inside)
             skip.add(e.h)
             del table[n0:]
+    # Functions with loops keep the countdown in a slot (countdown.py), synced
+    # with ctx[0] around calls of callees that may touch it: not leaves, nor
+    # callees that touch no ctx[0] whatever they run (`untouched`).
+    quiet = leaves | countdown.untouched({names[ty.code]: t for ty, t in zip(group, fparts)})
+    fparts = [countdown.in_slot(t, quiet) if names[ty.code] not in reg and back_edge_targets(ty.fn) else t for ty, t in zip(group, fparts)]
     parts += calls.self_inline(group, names, reg, fparts)  # (one level of a small self-recursion: calls.py)
     wrappers = []  # (the OSR wrappers, unless @entry takes their entries: entries.py)
     for r in regs:
@@ -858,7 +863,7 @@ def emit_module(
                 del table[n:]
                 continue
             osr[h.pc] = es
-            parts.append(countdown.in_slot(text, leaves))  # (countdown.py)
+            parts.append(countdown.in_slot(text, quiet))  # (countdown.py)
             wrappers.append(calls.with_limit(_osr_wrapper(h.pc, f"{names[root.code]}_osr{h.pc}", root.ret), calls.levels(names)))
     merged = [r.h.pc for r in regs]
     if tags is not None and can_fold(len(osr or ()), names[root.code] in reg):
