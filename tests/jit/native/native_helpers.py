@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,34 @@ def fresh_processes(src: str, cache: Path, *opts: str, runs: int = 2) -> list[su
     code = "import sys; from tinyvm.cli.main import tvm_main; sys.argv[0] = 'tvm'; tvm_main()"
     argv = [sys.executable, "-c", code, "run", "--jit=native-eager", "--jit-log", *opts, "-e", src]
     return [subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False) for _ in range(runs)]
+
+
+def llvm_blocks(text: str) -> list[tuple[str, list[str]]]:
+    """(label, lines) of every block of every function of an LLVM module."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("define "):
+            out.append(("<first>", []))
+        elif out and re.match(r"^[\w.]+:", line):
+            out.append((line.split(":")[0], []))
+        elif out and line.startswith("  "):
+            out[-1][1].append(line.strip())
+    return out
+
+
+def blocks_in_cycles(blocks: list[tuple[str, list[str]]]) -> set[str]:
+    """The labels of the blocks on a cycle of the CFG (loop bodies), from
+    the branches' and switches' targets."""
+    succ = {label: {t for x in lines for t in re.findall(r"label %([\w.]+)", x)} for label, lines in blocks}
+    out = set()
+    for start in succ:
+        seen, work = set(), list(succ[start])
+        while work:
+            b = work.pop()
+            if b == start:
+                out.add(start)
+                break
+            if b not in seen:
+                seen.add(b)
+                work += succ.get(b, ())
+    return out

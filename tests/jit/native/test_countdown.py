@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import module_texts, native, same, sieve_program
+from native_helpers import blocks_in_cycles, llvm_blocks, module_texts, native, same, sieve_program
 
 from tinyvm.api import VM
 
@@ -25,37 +25,6 @@ SIEVE = sieve_program(5000)
 
 _CTX0 = re.compile(r"(?:load i64, ptr %(?:ent\.)?ctx\b|store i64 [^,]+, ptr %(?:ent\.)?ctx\b)")  # (word 0: the others are at a getelementptr)
 _CALL = re.compile(r"\bcall\b[^@%;]*([@%][-\w.$]+)\(")
-
-
-def _blocks(text: str) -> list[tuple[str, list[str]]]:
-    """(label, lines) of every block of every function of an LLVM module."""
-    out: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        if line.startswith("define "):
-            out.append(("<first>", []))
-        elif out and re.match(r"^[\w.]+:", line):
-            out.append((line.split(":")[0], []))
-        elif out and line.startswith("  "):
-            out[-1][1].append(line.strip())
-    return out
-
-
-def _in_cycles(blocks: list[tuple[str, list[str]]]) -> set[str]:
-    """The labels of the blocks on a cycle of the CFG (loop bodies), from
-    the branches' and switches' targets."""
-    succ = {label: {t for x in lines for t in re.findall(r"label %([\w.]+)", x)} for label, lines in blocks}
-    out = set()
-    for start in succ:
-        seen, work = set(), list(succ[start])
-        while work:
-            b = work.pop()
-            if b == start:
-                out.add(start)
-                break
-            if b not in seen:
-                seen.add(b)
-                work += succ.get(b, ())
-    return out
 
 
 def test_a_sieve_loop_keeps_the_countdown_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,8 +35,8 @@ def test_a_sieve_loop_keeps_the_countdown_out_of_memory(monkeypatch: pytest.Monk
     after = Codegen().object_code(text, {}, keep_text=True)[1]
     assert "%cd.slot" not in after.replace("%cd.slot.", ""), after  # (promoted: sroa)
     ticks = 0
-    blocks = _blocks(after)
-    loops = _in_cycles(blocks)
+    blocks = llvm_blocks(after)
+    loops = blocks_in_cycles(blocks)
     assert loops, after
     for label, lines in blocks:
         ticks += sum(1 for x in lines if re.search(r"= add i64 %cd\.slot\.\d+, -1$", x))
@@ -121,8 +90,8 @@ def test_a_loop_calling_a_callee_that_never_touches_the_countdown_keeps_it_out_o
 
     (text,) = [t for t in module_texts(BALLS % 40, monkeypatch) if "@entry" in t and "alwaysinline" in t]
     after = Codegen().object_code(text, {}, keep_text=True)[1]
-    blocks = _blocks(after)
-    loops = _in_cycles(blocks)
+    blocks = llvm_blocks(after)
+    loops = blocks_in_cycles(blocks)
     assert loops, after
     for label, lines in blocks:
         calls = [m.group(1) for x in lines for m in [_CALL.search(x)] if m and not m.group(1).startswith("@llvm.")]

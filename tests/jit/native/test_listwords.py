@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree_log, module_texts, native, sieve_program
+from native_helpers import agree_log, blocks_in_cycles, llvm_blocks, module_texts, native, sieve_program
 
 from tinyvm.api import VM
 
@@ -161,3 +161,65 @@ fn go(n: int) -> int { return sw(xs, n) }
     assert after == before
     assert sorted(items) == want
     assert native("sw", log), log
+
+
+# Words loaded at the array's definition (ListWords.prefetch): a parameter
+# or a field read whose accesses sit in a loop of a call-free function.
+PREFETCH = """
+fn count(flags: [bool], size: int) -> int {
+  var n = 0
+  for i in 2..=size {
+    if flags[i - 1] {
+      n += 1
+      var k = i + i
+      while k <= size { flags[k - 1] = false; k += i }
+    }
+  }
+  return n
+}
+class Box {
+  var xs: [int] = []
+  fn total(n: int) -> int {
+    let xs = self.xs
+    var s = 0
+    for k in 0..n { s += xs[k % len(xs)] }
+    return s
+  }
+}
+fn run(n: int) -> int {
+  let b = Box()
+  var ys: [int] = []
+  for k in 0..7 { ys.push(k * k) }
+  b.xs = ys
+  var listy: [bool] = []
+  for k in 0..n { listy.push(true) }
+  return count([true] * n, n) * 1000 + count(listy, n) * 100 + count([true] * 3, 0) + b.total(n)
+}
+print(run(100), run(1), run(0))
+"""
+
+
+def test_a_parameters_and_a_fields_words_are_loaded_once_before_the_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    # count and Box.total (callees of run: no OSR region) load their arrays'
+    # words (each load tests the type word against PackedArray's type)
+    # outside their loops, none inside.
+    checked = 0
+    for t in module_texts(PREFETCH, monkeypatch):
+        for body in re.findall(r"(define internal .*?\n\})", t, re.DOTALL):
+            blocks = llvm_blocks(body)
+            loops = blocks_in_cycles(blocks)
+            loads = {label for label, lines in blocks if any('load i64, i64* @"tvm.ty.Packed"' in x for x in lines)}
+            if loops and loads:
+                assert not loads & loops, body
+                checked += 1
+    assert checked >= 2
+
+
+def test_prefetched_words_agree_on_three_tiers() -> None:
+    # Packed and list arrays, a loop that never runs, a field's array.
+    (code, out, err), log = agree_log(PREFETCH, "run")
+    assert any("with Box.$fields, count, Box.total" in x for x in log), log
+    assert (code, err) == (0, ""), err
+    primes = sum(all(p % d for d in range(2, p)) for p in range(2, 101))  # (25)
+    total = sum((k % 7) ** 2 for k in range(100))
+    assert out.split() == [str(primes * 1000 + primes * 100 + total), "0", "0"], out

@@ -144,22 +144,32 @@ class ArrayLowering:
             from .listwords import ListWords
 
             self.shared = ListWords(self.em)
+        return self.shared.get(arr, at, lambda: self._load_words(arr))
+
+    def _load_words(self, arr: Instr) -> tuple[str, str, str, str | None]:
+        """`words`' loads, made where the code is now emitted."""
+        lay, em = self.lay, self.em
+        packed = None
+        if self.pk is not None:
+            t = self.load(em.val(arr), lay.type)
+            w, packed = em.tmp("pkty"), em.tmp("packed")
+            em.lines.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
+            em.lines.append(f"  {packed} = icmp eq i64 {t}, {w}")
         # (The slot is the same while no call runs; with calls in the
         # function a PackedArray's may be replaced: no !invariant.load then.)
-        quiet = self.shared.quiet
+        lst = self.list_of(arr, self.shared.quiet or self.pk is None)
+        return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True), packed
 
-        def load() -> tuple[str, str, str, str | None]:
-            packed = None
-            if self.pk is not None:
-                em = self.em
-                t = self.load(em.val(arr), lay.type)
-                w, packed = em.tmp("pkty"), em.tmp("packed")
-                em.lines.append(f'  {w} = load i64, i64* @"tvm.ty.Packed", !invariant.load !90')
-                em.lines.append(f"  {packed} = icmp eq i64 {t}, {w}")
-            lst = self.list_of(arr, quiet or self.pk is None)
-            return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True), packed
+    def prefetch(self, arr: Instr) -> None:
+        """At the definition of array `arr` (a parameter at the top of the
+        entry block, or the instruction just lowered): its words, loaded
+        here once when its accesses inside a loop would load them on every
+        pass (listwords.ListWords.prefetch decides)."""
+        if self.shared is None:
+            from .listwords import ListWords
 
-        return self.shared.get(arr, at, load)
+            self.shared = ListWords(self.em)
+        self.shared.prefetch(arr, lambda: self._load_words(arr))
 
     def slot(self, arr: Instr, index: Instr, at: Instr) -> str:
         """The address of element `index` (bounds-checked: a failure exit at

@@ -74,7 +74,7 @@ from .osr import regions as osr_regions
 from .osr import result_lines as osr_result_lines
 from .osr import wrapper as osr_wrapper
 from .osr import wrapper_text as osr_wrapper_text
-from .select import WORDS, NotEligible, Typed
+from .select import ARRAYS, WORDS, NotEligible, Typed
 
 # Every failure exit deoptimises to its exact pc (deopt.py), so functions with
 # effects the VM can see (Typed.effects) may compile: other helpers read this.
@@ -471,8 +471,14 @@ class _FnEmitter:
                 body[b] = self.lines
                 exits[b] = self.cur
                 continue
+            if b is fn.entry and not b.preds:
+                for p in fn.params:
+                    if ty.types.get(p) in ARRAYS:
+                        self._arrays().prefetch(p)  # (its words, when loops would load them: listwords.py)
             for i in b.instrs:
                 self.instr(i)
+                if i.op == "get_field" and ty.types.get(i) in ARRAYS:
+                    self._arrays().prefetch(i)  # (checked an array by the read: fields.py)
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
             calls.block_end(self, b)

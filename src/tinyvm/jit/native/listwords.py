@@ -138,6 +138,47 @@ class ListWords:
         made.append((em.defined, b, em.lines, k, words))
         return words
 
+    def prefetch(self, arr: Instr, load: Callable[[], tuple]) -> None:
+        """At the definition of `arr` (the emitter is at it: a parameter
+        before the entry block's first instruction, else right after the
+        instruction), `load()`'s words recorded for every later access, when
+        the whole function is quiet (then the words hold from here on:
+        above), this is the function's own body (an OSR copy is entered at
+        a loop header, after any definition) and an access of `arr` sits on
+        a loop that avoids the definition's block. Sieve's outer loop read
+        `flags[i - 1]` with the array's four words loaded again on every
+        pass (its inner loop shared them from that read, which dominates
+        it); loaded at the parameter, no pass loads them."""
+        em = self.em
+        b = em.block
+        if not self.quiet or em.copy or b is None:
+            return
+        home = arr.block if arr.op != "param" else b
+        if home is not b or self.same_as(arr) is not arr:
+            return
+        far = [self.where[u][0] for u in self._accesses(arr) if self.where[u][0] is not b]
+        if not any(_in_loop_without(u, b) and em._dominates(b, u) for u in far):
+            return  # (no access the words would serve: an OSR region's blocks load their own, emit.py `_dominates`)
+        k = self.where[arr][1] if arr in self.where else -1
+        self.seen.setdefault((arr, em.val(arr)), []).append((em.defined, b, em.lines, k, load()))
+
+    def _accesses(self, arr: Instr) -> list[Instr]:
+        """The instructions of the function that take `arr` as their array."""
+        return [x for x in self.where if x.op in _ACCESS and arr in x.args[:2]]
+
+
+# (the ops whose operands name the array whose words they load, first or
+# after the callee: arrays.py; `len(xs)` is a call)
+_ACCESS = frozenset(("get_index", "set_index", "call_method", "call"))
+
+
+def _in_loop_without(u: Any, b: Any) -> bool:
+    """Whether block u is on a cycle of the CFG that avoids block b."""
+    from .invariant import _in_loop_without as cycle
+
+    return cycle(u, b)
+
+
 _SCALARS = frozenset(("i", "f", "b"))  # (machine types: select.py)
 _ARRAYS = frozenset(("ai", "af", "ab"))
 # Ops that compute from their operands alone when these are scalars
