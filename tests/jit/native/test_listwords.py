@@ -223,3 +223,50 @@ def test_prefetched_words_agree_on_three_tiers() -> None:
     primes = sum(all(p % d for d in range(2, p)) for p in range(2, 101))  # (25)
     total = sum((k % 7) ** 2 for k in range(100))
     assert out.split() == [str(primes * 1000 + primes * 100 + total), "0", "0"], out
+
+
+FIELD_READS = """
+class Rows {
+  var free: [bool] = []
+  var ids: [int] = []
+  fn get(r: int) -> bool { return self.free[r] and self.ids[r] > 0 }
+  fn put(r: int, v: bool) { self.free[r] = v }
+}
+fn run(n: int) -> int {
+  let rows = Rows()
+  rows.free = [true] * 8
+  var ids: [int] = []
+  for k in 0..8 { ids.push(k - 2) }
+  rows.ids = ids
+  var s = 0
+  for i in 0..n {
+    if rows.get(i % 8) { s += 1 }
+    rows.put((i * 3) % 8, i % 5 != 0)
+  }
+  return s
+}
+print(run(1000))
+"""
+
+
+def test_an_array_field_read_hands_its_checked_words_to_the_access(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fields.py's read checks the array (its type word, its items) and
+    # arrays.py `checked` records those loads: the access after it in the
+    # block loads neither again (one type word test per field read, where
+    # the access added a second).
+    funcs = [b for t in module_texts(FIELD_READS, monkeypatch) for b in re.findall(r"(define internal .*?\n\})", t, re.DOTALL)]
+    tested = 0
+    for body in funcs:
+        if "load i8" not in body and "store i8" not in body or "GenericAlloc" in body:
+            continue  # (not get or put: $fields and run make arrays, whose code loads Array's type too)
+        reads = body.count('load i64, i64* @"tvm.ty.Array"')  # (one per array field read: check_array)
+        assert reads and body.count('load i64, i64* @"tvm.ty.Packed"') == reads, body
+        tested += 1
+    assert tested == 2, funcs  # (get: two reads, put: one)
+    (code, out, err), _ = agree_log(FIELD_READS, "run")
+    want = 0
+    free, ids = [True] * 8, [k - 2 for k in range(8)]
+    for i in range(1000):
+        want += free[i % 8] and ids[i % 8] > 0
+        free[(i * 3) % 8] = i % 5 != 0
+    assert (code, out.strip(), err) == (0, str(want), "")

@@ -161,10 +161,9 @@ class ArrayLowering:
         return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True), packed
 
     def prefetch(self, arr: Instr) -> None:
-        """At the definition of array `arr` (a parameter at the top of the
-        entry block, or the instruction just lowered): its words, loaded
-        here once when its accesses inside a loop would load them on every
-        pass (listwords.ListWords.prefetch decides)."""
+        """At the top of the entry block, for parameter `arr`: its words,
+        loaded here once when its accesses inside a loop would load them on
+        every pass (listwords.ListWords.prefetch decides)."""
         if self.shared is None:
             from .listwords import ListWords
 
@@ -376,7 +375,7 @@ class ArrayLowering:
             return
         self.replace(i, a, old, new)
 
-    def check_array(self, i: Instr, x: str, kind: str | None = None) -> None:
+    def check_array(self, i: Instr, x: str, kind: str | None = None) -> tuple[str, str | None]:
         """Fail at i unless x is a guest Array whose items are a list (what an
         array parameter's entry check proves; None fails: its type is not
         Array) or, for an array of scalars (`kind` i/f/b), a PackedArray of
@@ -384,7 +383,9 @@ class ArrayLowering:
         'b'). Element types are not checked at run time, so a `[int]` may
         be a packed 'd' array through `any`: refused here, the interpreter
         runs it. A PackedArray's kind never changes (a store of another
-        kind unpacks it: heap/packed.py), so this check holds for good."""
+        kind unpacks it: heap/packed.py), so this check holds for good.
+        Returns what it loaded of `words`: (the items, the is-packed i1, or
+        "false" when it refused PackedArrays, None when they are off)."""
         em, L = self.em, self.em.lines
         t, w, bad = self.load(x, self.lay.type), em.tmp("cls"), em.tmp("bt")
         L.append(f'  {w} = load i64, i64* @"tvm.ty.Array", !invariant.load !90')
@@ -417,6 +418,21 @@ class ArrayLowering:
         if kind is not None and self.pk is not None:
             L.append(f"  br label %{done}")
             em.label(done)
+            return items, isp
+        return items, (None if self.pk is None else "false")
+
+    def checked(self, arr: Instr, items: str, packed: str | None) -> None:
+        """`arr` was just read and checked (check_array's loads, `items` and
+        `packed`): its words completed with ob_size and ob_item and recorded
+        for its accesses (listwords.ListWords.record), which then load
+        neither the type word nor the items again. Queens'
+        `self.free_rows[r]` loaded both twice."""
+        if self.shared is None:
+            from .listwords import ListWords
+
+            self.shared = ListWords(self.em)
+        lay = self.lay
+        self.shared.record(arr, (items, self.load(items, lay.list_size, invariant=True), self.load(items, lay.list_item, invariant=True), packed))
 
     def store_float(self, old: str, v: str, done: str) -> str:
         """Store double v over `old`, the object a slot (an array's or a

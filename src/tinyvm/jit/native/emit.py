@@ -477,8 +477,6 @@ class _FnEmitter:
                         self._arrays().prefetch(p)  # (its words, when loops would load them: listwords.py)
             for i in b.instrs:
                 self.instr(i)
-                if i.op == "get_field" and ty.types.get(i) in ARRAYS:
-                    self._arrays().prefetch(i)  # (checked an array by the read: fields.py)
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
             calls.block_end(self, b)

@@ -678,7 +678,10 @@ class FieldLowering:
         # a list, as the entry checks of a parameter) or an instance/record
         # (its type is checked where it is used).
         if m in ("ai", "af", "ab", OBJ_ARRAY):
-            arr.check_array(i, e, m[1] if m != OBJ_ARRAY else None)  # (an array of scalars may be packed: arrays.py)
+            items, packed = arr.check_array(i, e, m[1] if m != OBJ_ARRAY else None)  # (an array of scalars may be packed: arrays.py)
+            L.append(f"  %v{i.id} = add i64 {e}, 0")
+            arr.checked(i, items, packed)  # (its words for its accesses: listwords.py)
+            return
         L.append(f"  %v{i.id} = add i64 {e}, 0")
 
     def write(self, i: Instr, m: str, d: str, key: str, old: str, typed: bool = False) -> None:

@@ -138,29 +138,37 @@ class ListWords:
         made.append((em.defined, b, em.lines, k, words))
         return words
 
+    def record(self, arr: Instr, words: tuple) -> None:
+        """The words of `arr`, loaded by the code just emitted for `arr`'s
+        own instruction (fields.py's read of an array field, which checks
+        it: arrays.py `checked`), for the accesses after it in its block and,
+        in a call-free function, in the blocks it dominates (`get`)."""
+        em = self.em
+        pos = self.where.get(arr)
+        if em.block is None or pos is None or pos[0] is not em.block or self.same_as(arr) is not arr:
+            return
+        self.seen.setdefault((arr, em.val(arr)), []).append((em.defined, em.block, em.lines, pos[1], words))
+
     def prefetch(self, arr: Instr, load: Callable[[], tuple]) -> None:
-        """At the definition of `arr` (the emitter is at it: a parameter
-        before the entry block's first instruction, else right after the
-        instruction), `load()`'s words recorded for every later access, when
-        the whole function is quiet (then the words hold from here on:
-        above), this is the function's own body (an OSR copy is entered at
-        a loop header, after any definition) and an access of `arr` sits on
-        a loop that avoids the definition's block. Sieve's outer loop read
-        `flags[i - 1]` with the array's four words loaded again on every
-        pass (its inner loop shared them from that read, which dominates
-        it); loaded at the parameter, no pass loads them."""
+        """At the top of the entry block, for parameter `arr`: `load()`'s
+        words recorded for every later access, when the whole function is
+        quiet (then the words hold from here on: above), this is the
+        function's own body (an OSR copy is entered at a loop header) and
+        an access of `arr` the entry block dominates (not one in an OSR
+        region of a root: emit.py `_dominates`) sits on a loop. Sieve's
+        outer loop read `flags[i - 1]` with the array's four words loaded
+        again on every pass (its inner loop shared them from that read,
+        which dominates it); loaded at the parameter, no pass loads them.
+        (An array read from a field has its words recorded at the read:
+        `record`.)"""
         em = self.em
         b = em.block
         if not self.quiet or em.copy or b is None:
             return
-        home = arr.block if arr.op != "param" else b
-        if home is not b or self.same_as(arr) is not arr:
-            return
         far = [self.where[u][0] for u in self._accesses(arr) if self.where[u][0] is not b]
         if not any(_in_loop_without(u, b) and em._dominates(b, u) for u in far):
-            return  # (no access the words would serve: an OSR region's blocks load their own, emit.py `_dominates`)
-        k = self.where[arr][1] if arr in self.where else -1
-        self.seen.setdefault((arr, em.val(arr)), []).append((em.defined, b, em.lines, k, load()))
+            return  # (no access the words would serve)
+        self.seen.setdefault((arr, em.val(arr)), []).append((em.defined, b, em.lines, -1, load()))
 
     def _accesses(self, arr: Instr) -> list[Instr]:
         """The instructions of the function that take `arr` as their array."""
