@@ -89,6 +89,10 @@ def test_a_loop_calling_a_callee_that_never_touches_the_countdown_keeps_it_out_o
     from tinyvm.jit.native.codegen import Codegen
 
     (text,) = [t for t in module_texts(BALLS % 40, monkeypatch) if "@entry" in t and "alwaysinline" in t]
+    # step() calls only `abs`, which native code computes: a leaf
+    # (calls.leaves), called with a budget of 0 and no countdown moved.
+    (step,) = re.findall(r"define internal \{i1, i64\} @(\w+)\(i64\* %ctx, i64 %cd, i64 %v1\)", text)
+    assert re.search(rf"= call \{{i1, i64\}} @{step}\(i64\* %ctx, i64 0, i64 %v\d+\)", text), text
     after = Codegen().object_code(text, {}, keep_text=True)[1]
     blocks = llvm_blocks(after)
     loops = blocks_in_cycles(blocks)

@@ -91,10 +91,15 @@ def in_register(group: list, names: dict, lltype: dict, has_loops: Any) -> set[s
 def leaves(group: list, names: dict, reg: set[str]) -> set[str]:
     """The register-convention functions of `group` that call nothing
     (no call of any kind in their IR: `array.len()` counts too, to be
-    safe): they never spend or read the budget, only return it, so a
-    function with loops calls them with a budget of 0 and leaves ctx[0]
-    alone (`call`)."""
-    return {names[ty.code] for ty in group if names[ty.code] in reg and not any("call" in x.op for x in ty.fn.values())}
+    safe; but `abs` and `sqrt` of scalars, which native code computes
+    inline, fieldtypes.is_native_builtin): they never spend or read the
+    budget, only return it, so a function with loops calls them with a
+    budget of 0 and leaves ctx[0] alone (`call`). (Bounce's
+    `ball.bounce()`, which calls `abs`, took min(ctx[0], depth) out of the
+    countdown and put it back at every ball.)"""
+    from .fieldtypes import is_native_builtin
+
+    return {names[ty.code] for ty in group if names[ty.code] in reg and not any("call" in x.op and not is_native_builtin(x, ty.types) for x in ty.fn.values())}
 
 
 def result_type(em: Any, rt: str) -> str:
