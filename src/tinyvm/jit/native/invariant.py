@@ -58,7 +58,7 @@ def quiet(fl: Any) -> bool:
     return got
 
 
-def _in_loop_without(u: Block, b: Block) -> bool:
+def in_loop_without(u: Block, b: Block) -> bool:
     """Whether block u is on a cycle of the CFG that avoids block b."""
     seen: set[Block] = set()
     todo = [p for p in list(u.preds) + list(u.catch_preds) if p is not b]
@@ -89,7 +89,7 @@ def _fields_read(fl: Any, v: Instr) -> list[tuple[int, str]] | None:
         if k is None:
             return None
         names[x.attrs[0]] = k
-        if x.block is not b and not far and _in_loop_without(x.block, b):
+        if x.block is not b and not far and in_loop_without(x.block, b):
             far = True
     if not far or not names:
         return None

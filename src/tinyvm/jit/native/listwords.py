@@ -166,7 +166,9 @@ class ListWords:
         if not self.quiet or em.copy or b is None:
             return
         far = [self.where[u][0] for u in self._accesses(arr) if self.where[u][0] is not b]
-        if not any(_in_loop_without(u, b) and em._dominates(b, u) for u in far):
+        from .invariant import in_loop_without
+
+        if not any(in_loop_without(u, b) and em._dominates(b, u) for u in far):
             return  # (no access the words would serve)
         self.seen.setdefault((arr, em.val(arr)), []).append((em.defined, b, em.lines, -1, load()))
 
@@ -178,13 +180,6 @@ class ListWords:
 # (the ops whose operands name the array whose words they load, first or
 # after the callee: arrays.py; `len(xs)` is a call)
 _ACCESS = frozenset(("get_index", "set_index", "call_method", "call"))
-
-
-def _in_loop_without(u: Any, b: Any) -> bool:
-    """Whether block u is on a cycle of the CFG that avoids block b."""
-    from .invariant import _in_loop_without as cycle
-
-    return cycle(u, b)
 
 
 _SCALARS = frozenset(("i", "f", "b"))  # (machine types: select.py)
