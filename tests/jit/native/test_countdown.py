@@ -3,8 +3,10 @@
 Structure (the LLVM IR after LLVM's passes, never time): a Sieve-like loop
 nest reads and writes ctx[0] only where control leaves its own code (a
 call, the poll, an exit, the return), never in a loop body that makes no
-call. Behaviour: the polls come exactly every `countdown` ticks, through
-loops, calls of functions with loops and calls of loop-free ones.
+call, nor around a callee that never touches ctx[0] (`untouched`) once
+LLVM inlined it into the loop. Behaviour: the polls come exactly every
+`countdown` ticks, through loops, calls of functions with loops and calls
+of loop-free ones, inlined or not.
 """
 
 from __future__ import annotations

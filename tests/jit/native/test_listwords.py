@@ -6,7 +6,10 @@ for all accesses of one array (in one block or a dominating one); a call
 between two accesses (which may push and resize the list) makes the second
 load them again, and the results stay the interpreter's when a callee
 grows the list between reads. Stores of small ints that the slot holds
-already keep every count exact.
+already keep every count exact. Words loaded where the array is defined
+(session 37): a parameter's before the loops of a call-free function, an
+array field's at the read that checks it, and the results agree on three
+tiers.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree_log, blocks_in_cycles, llvm_blocks, module_texts, native, sieve_program
+from native_helpers import SIEVE_FN, agree_log, blocks_in_cycles, llvm_blocks, module_texts, native, sieve_program
 
 from tinyvm.api import VM
 
@@ -165,18 +168,7 @@ fn go(n: int) -> int { return sw(xs, n) }
 
 # Words loaded at the array's definition (ListWords.prefetch): a parameter
 # or a field read whose accesses sit in a loop of a call-free function.
-PREFETCH = """
-fn count(flags: [bool], size: int) -> int {
-  var n = 0
-  for i in 2..=size {
-    if flags[i - 1] {
-      n += 1
-      var k = i + i
-      while k <= size { flags[k - 1] = false; k += i }
-    }
-  }
-  return n
-}
+PREFETCH = SIEVE_FN + """
 class Box {
   var xs: [int] = []
   fn total(n: int) -> int {
@@ -193,14 +185,14 @@ fn run(n: int) -> int {
   b.xs = ys
   var listy: [bool] = []
   for k in 0..n { listy.push(true) }
-  return count([true] * n, n) * 1000 + count(listy, n) * 100 + count([true] * 3, 0) + b.total(n)
+  return sieve([true] * n, n) * 1000 + sieve(listy, n) * 100 + sieve([true] * 3, 0) + b.total(n)
 }
 print(run(100), run(1), run(0))
 """
 
 
 def test_a_parameters_and_a_fields_words_are_loaded_once_before_the_loops(monkeypatch: pytest.MonkeyPatch) -> None:
-    # count and Box.total (callees of run: no OSR region) load their arrays'
+    # sieve and Box.total (callees of run: no OSR region) load their arrays'
     # words (each load tests the type word against PackedArray's type)
     # outside their loops, none inside.
     checked = 0
@@ -218,7 +210,7 @@ def test_a_parameters_and_a_fields_words_are_loaded_once_before_the_loops(monkey
 def test_prefetched_words_agree_on_three_tiers() -> None:
     # Packed and list arrays, a loop that never runs, a field's array.
     (code, out, err), log = agree_log(PREFETCH, "run")
-    assert any("with Box.$fields, count, Box.total" in x for x in log), log
+    assert any("with Box.$fields, sieve, Box.total" in x for x in log), log
     assert (code, err) == (0, ""), err
     primes = sum(all(p % d for d in range(2, p)) for p in range(2, 101))  # (25)
     total = sum((k % 7) ** 2 for k in range(100))
