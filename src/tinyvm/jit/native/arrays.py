@@ -140,11 +140,19 @@ class ArrayLowering:
         listwords.py counts as a clobber (the words are loaded again)."""
         lay = self.lay
 
+        return self._shared().get(arr, at, lambda: self._load_words(arr))
+
+    def _shared(self) -> Any:
+        """This function's listwords.ListWords, made at its first use."""
         if self.shared is None:
             from .listwords import ListWords
 
             self.shared = ListWords(self.em)
-        return self.shared.get(arr, at, lambda: self._load_words(arr))
+        return self.shared
+
+    def _vector(self, lst: str) -> tuple[str, str]:
+        """(ob_size, ob_item) of the list or buffer `lst` (an Array's items)."""
+        return self.load(lst, self.lay.list_size, invariant=True), self.load(lst, self.lay.list_item, invariant=True)
 
     def _load_words(self, arr: Instr) -> tuple[str, str, str, str | None]:
         """`words`' loads, made where the code is now emitted."""
@@ -157,18 +165,14 @@ class ArrayLowering:
             em.lines.append(f"  {packed} = icmp eq i64 {t}, {w}")
         # (The slot is the same while no call runs; with calls in the
         # function a PackedArray's may be replaced: no !invariant.load then.)
-        lst = self.list_of(arr, self.shared.quiet or self.pk is None)
-        return lst, self.load(lst, lay.list_size, invariant=True), self.load(lst, lay.list_item, invariant=True), packed
+        lst = self.list_of(arr, self._shared().quiet or self.pk is None)
+        return (lst, *self._vector(lst), packed)
 
     def prefetch(self, arr: Instr) -> None:
         """At the top of the entry block, for parameter `arr`: its words,
         loaded here once when its accesses inside a loop would load them on
         every pass (listwords.ListWords.prefetch decides)."""
-        if self.shared is None:
-            from .listwords import ListWords
-
-            self.shared = ListWords(self.em)
-        self.shared.prefetch(arr, lambda: self._load_words(arr))
+        self._shared().prefetch(arr, lambda: self._load_words(arr))
 
     def slot(self, arr: Instr, index: Instr, at: Instr) -> str:
         """The address of element `index` (bounds-checked: a failure exit at
@@ -427,12 +431,7 @@ class ArrayLowering:
         for its accesses (listwords.ListWords.record), which then load
         neither the type word nor the items again. Queens'
         `self.free_rows[r]` loaded both twice."""
-        if self.shared is None:
-            from .listwords import ListWords
-
-            self.shared = ListWords(self.em)
-        lay = self.lay
-        self.shared.record(arr, (items, self.load(items, lay.list_size, invariant=True), self.load(items, lay.list_item, invariant=True), packed))
+        self._shared().record(arr, (items, *self._vector(items), packed))
 
     def store_float(self, old: str, v: str, done: str) -> str:
         """Store double v over `old`, the object a slot (an array's or a

@@ -24,7 +24,8 @@ control leaves the function's own code:
   nested entry did to it); but for LLVM's intrinsics (`@llvm.*`, which
   touch no memory of ours) and calls.py's leaves (they call nothing and
   are passed a budget of 0: they never read the countdown, and a function
-  with loops called them without touching ctx[0] before either);
+  with loops called them without touching ctx[0] before either) and the
+  functions `untouched` finds (no ctx[0] access in anything they run);
 - before every `ret` (a return, and the shared `bail` of the exits: the
   engine counts ticks by ctx[0] and the deopt path leaves it as it is).
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 import re
 
 SLOT = "%cd.slot"
+_CTX0 = ", i64* %ctx"  # (how a load or store of ctx[0] ends: no code names word 0 otherwise)
 _CALL = re.compile(r"^  (?:%[\w.]+ = )?(?:tail )?call [^@%;]*([@%][-\w.$]+)\(")  # (a call line and its callee)
 
 
@@ -49,19 +51,19 @@ def in_slot(text: str, leaves: frozenset[str] | set[str] = frozenset()) -> str:
     """`text`, one function's LLVM IR (`define ... {` to `}`), with ctx[0]
     kept in `%cd.slot` between its calls and returns (see above); `leaves`,
     the LLVM names of functions that neither read nor write ctx[0]
-    (calls.leaves: they call nothing, their budget is 0), are called
-    without it, as before (no memory touched at all)."""
+    (calls.leaves: they call nothing, their budget is 0; `untouched`), are
+    called without it (no memory touched at all)."""
     first = text.index(":\n", text.index("{\n")) + 2  # (the end of the entry block's label line: the slot made there)
     out = [text[:first] + f"  {SLOT} = alloca i64\n  %cd.init = load i64, i64* %ctx\n  store i64 %cd.init, i64* {SLOT}"]
     add = out.append
     n = 0
     for line in text[first:].split("\n"):
-        if line.endswith(", i64* %ctx"):  # (a load or store of ctx[0]: other words are at a getelementptr)
+        if line.endswith(_CTX0):  # (a load or store of ctx[0]: other words are at a getelementptr)
             add(line[:-4] + SLOT)
         elif line.startswith("  ret "):
             n += 1
             add(f"  %cd.r{n} = load i64, i64* {SLOT}\n  store i64 %cd.r{n}, i64* %ctx\n{line}")
-        elif "call " in line and line.startswith("  ") and not line.startswith("  ;") and not _quiet(line, leaves):
+        elif (callee := _callee(line)) is not None and not _quiet(callee, leaves):
             n += 1
             add(f"  %cd.c{n} = load i64, i64* {SLOT}\n  store i64 %cd.c{n}, i64* %ctx\n{line}")
             add(f"  %cd.a{n} = load i64, i64* %ctx\n  store i64 %cd.a{n}, i64* {SLOT}")
@@ -85,17 +87,12 @@ def untouched(texts: dict[str, str]) -> set[str]:
     pointer) makes its caller touch ctx[0], and so its callers too."""
     calls: dict[str, set[str]] = {}
     for name, text in texts.items():
-        callees: set[str] = set()
-        for line in text.split("\n"):
-            if line.endswith(", i64* %ctx") and not line.lstrip().startswith("define"):
-                callees = {""}  # (touches ctx[0] itself: never quiet)
-                break
-            if "call " in line and line.startswith("  ") and not line.startswith("  ;"):
-                m = _CALL.match(line)
-                callee = m.group(1) if m else ""
-                if not callee.startswith("@llvm."):
-                    callees.add(callee[1:] if callee.startswith("@") else "")
-        calls[name] = callees
+        lines = text.split("\n")
+        if any(line.endswith(_CTX0) for line in lines):
+            calls[name] = {""}  # (touches ctx[0] itself: never quiet; "" names no function)
+            continue
+        callees = (_callee(line) for line in lines)
+        calls[name] = {c[1:] if c.startswith("@") else "" for c in callees if c is not None and not c.startswith("@llvm.")}
     quiet: set[str] = set()
     grew = True
     while grew:
@@ -107,12 +104,21 @@ def untouched(texts: dict[str, str]) -> set[str]:
     return quiet
 
 
-def _quiet(line: str, leaves: frozenset[str] | set[str]) -> bool:
-    """A call line that needs no sync: an LLVM intrinsic or a leaf. A call
-    whose callee the pattern cannot name (no such line is emitted today:
-    AWFY's modules have none) is synced, never left with a stale ctx[0]."""
+def _callee(line: str) -> str | None:
+    """The callee of a call line (`@name`, or `%reg` for a call through a
+    pointer; "" when the pattern cannot name it), or None for any other line."""
+    if "call " not in line or not line.startswith("  ") or line.startswith("  ;"):
+        return None
     m = _CALL.match(line)
-    return m is not None and (m.group(1).startswith("@llvm.") or m.group(1)[1:] in leaves)
+    return m.group(1) if m else ""
+
+
+def _quiet(callee: str, leaves: frozenset[str] | set[str]) -> bool:
+    """A call of `callee` (`_callee`) needs no sync: an LLVM intrinsic or one
+    of `leaves`. A call whose callee the pattern cannot name (no such line
+    is emitted today: AWFY's modules have none) is synced, never left with a
+    stale ctx[0]."""
+    return callee.startswith("@llvm.") or callee.startswith("@") and callee[1:] in leaves
 
 
 def hoist(text: str) -> str:

@@ -65,6 +65,7 @@ from typing import Any
 
 from ...ir.nodes import Function, Instr, replace_uses
 from ...ir.passes.facts import is_deterministic, remove_instr
+from .invariant import in_loop_without
 
 
 def _clobbers(i: Instr, types: dict) -> bool:
@@ -166,8 +167,6 @@ class ListWords:
         if not self.quiet or em.copy or b is None:
             return
         far = [self.where[u][0] for u in self._accesses(arr) if self.where[u][0] is not b]
-        from .invariant import in_loop_without
-
         if not any(in_loop_without(u, b) and em._dominates(b, u) for u in far):
             return  # (no access the words would serve)
         self.seen.setdefault((arr, em.val(arr)), []).append((em.defined, b, em.lines, -1, load()))
