@@ -47,6 +47,10 @@ class FrameState:
     stack: list["Instr"]
     code: Any = None  # the bytecode Code object (None in IR parsed from text)
     parent: "FrameState | None" = None
+    # A parent state's callee, when the inliner knows the function object the
+    # frame waits for (a method inlined by the native tier: jit/native/
+    # selfinline.py); a deopt rebuilds the callee's frame around it.
+    callee: Any = None
 
     def values(self) -> list["Instr"]:
         """Every value the state names, its parents' included."""

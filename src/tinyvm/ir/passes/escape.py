@@ -56,7 +56,7 @@ def _escapes(rec: Instr, users: list[Instr], named_by: list[Instr], virtual: boo
 
 
 def _copy_chain(st: FrameState) -> FrameState:
-    return FrameState(st.pc, list(st.locals), list(st.stack), st.code, _copy_chain(st.parent) if st.parent is not None else None)
+    return FrameState(st.pc, list(st.locals), list(st.stack), st.code, _copy_chain(st.parent) if st.parent is not None else None, st.callee)
 
 
 def _virtualise(fn: Function, rec: Instr, fields: _Fields, named_by: list[Instr]) -> int:

@@ -45,6 +45,8 @@ limit; recursion is never inlined, so the depth differs by a bounded amount.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...bytecode.code import (
     FLAG_ASYNC,
     FLAG_GENERATOR,
@@ -61,7 +63,7 @@ from ..text import _codes
 from . import PassContext, register
 from .typespec import retype
 
-__all__ = ["module_resolver", "run"]
+__all__ = ["module_resolver", "run", "splice"]
 
 _CALLS = frozenset({"call_global", "call"})
 # Ops that depend on the running function object (its upvalues, class, nested code).
@@ -202,9 +204,23 @@ def _inline(fn: Function, call: Instr, code: Code, callee: Function) -> Instr:
         # call's place among its block's catching instructions, edge and all.
         func.catch, call.catch = handler, None
         block.instrs.insert(at, func)
-        at += 1
         args = list(call.args)
-    parent = FrameState(st.pc, list(st.locals), st.stack[: len(st.stack) - len(call.args)], st.code, st.parent)
+    return splice(fn, call, callee, func, args, handler=handler, edge=edge)
+
+
+def splice(fn: Function, call: Instr, callee: Function, func: Instr, args: list[Instr], *, callee_object: Any = None, handler: Block | None = None, edge: list[Instr] | None = None) -> Instr:
+    """Splice callee's blocks in place of `call` (in its block, with no
+    exceptional edge left: `handler` and its phis' operands `edge` are the
+    edge it had), its parameters bound to `func` (slot 0) and `args`; return
+    the value that replaces the call's result (the caller makes the
+    replacement). Every frame state of the callee gets the caller's state
+    at the call as its outermost parent, with `callee_object`: the function
+    the caller's frame waits for, when the caller knows it (FrameState.callee)."""
+    block = call.block
+    at = block.instrs.index(call)
+    st = call.state
+    edge = edge or []
+    parent = FrameState(st.pc, list(st.locals), st.stack[: len(st.stack) - len(call.args)], st.code, st.parent, callee_object)
     # Fresh ids and labels, then the parameters become the arguments.
     for v in callee.values():
         if v.type is not None and not v.is_terminator and v.op != "param":

@@ -77,6 +77,11 @@ class ExitState:
     # An OSR entry's state (emit.py emit_osr): the words it takes, in order,
     # each (machine type, the L indexes that may hold the value).
     osr: list[tuple[str, list[int]]] = field(default_factory=list)
+    # The frame of an inlined callee (selfinline.py) is this one; `outer` is
+    # its caller's, waiting for it (callee: the method), whose words follow
+    # this frame's in the same record: `values` holds both frames' words,
+    # `slots` this frame's only, and `read_records` gives one per frame.
+    outer: ExitState | None = None
 
     @property
     def words(self) -> int:
@@ -100,8 +105,10 @@ def exit_state(
     `defined` (a block-start state, Function.entries, which prune-states
     leaves alone): the values the function still defines; a value the passes
     deleted had no use left, so its slot is dead there and is rebuilt nil."""
-    if st is None or st.parent is not None or st.code is None:
+    if st is None or st.code is None:
         raise NotEligible(f"no frame state to deoptimise to ({reason})")
+    if st.parent is not None:
+        return _inlined(st, types, reason, waiting, defined)
     vals = list(st.locals[1:])
     stack = list(st.stack)
     out = ExitState(st.code, st.pc, [], reason=reason)
@@ -140,6 +147,24 @@ def exit_state(
             out.slots.append((WORD, types[v]))
             out.values.append(v)
     return out
+
+
+def _inlined(st: FrameState, types: dict, reason: str, waiting: Instr | None, defined: set | None) -> ExitState:
+    """The ExitState of a frame state of inlined code (selfinline.py): its
+    own frame's, then, in `outer`, the caller's frame waiting at the call
+    (the parent state: the caller's stack below the call's operands)."""
+    up = st.parent
+    assert up is not None
+    if up.parent is not None or up.callee is None or up.code is None:
+        raise NotEligible(f"no frame state to deoptimise to ({reason}): inlined twice, or an unknown callee")
+    inner = exit_state(FrameState(st.pc, st.locals, st.stack, st.code), types, reason=reason, waiting=waiting, defined=defined)
+    outer = exit_state(FrameState(up.pc, up.locals, up.stack, up.code), types, reason=reason)
+    op, _ = decode(up.code)[up.pc]
+    outer.callee = up.callee
+    outer.ret_pc = up.pc + OPCODES[op].size
+    inner.outer = outer
+    inner.values = inner.values + outer.values
+    return inner
 
 
 def word_slots(es: ExitState) -> dict[Instr, list[int]]:
@@ -190,9 +215,12 @@ def read_records(words: list[int], table: list[ExitState], builtins: dict, made:
     out = []
     k = 0
     n = len(words)
+    frame: ExitState | None = None
     while k < n:
-        es = table[words[k]]
-        k += 1
+        if frame is None:
+            frame = table[words[k]]
+            k += 1
+        es, frame = frame, frame.outer  # (an inlined callee's record goes on with its caller's frame)
         vals: list = []
         for s in es.slots:
             kind = s[0]

@@ -345,7 +345,8 @@ class _FnEmitter:
         key = None
         if es.callee is None:
             try:
-                key = (id(es.code), es.pc, tuple(es.slots), tuple(v.id for v in es.values), es.reason, es.refund)
+                up = es.outer  # (an inlined callee's exit: its caller's frame too, deopt.py)
+                key = (id(es.code), es.pc, tuple(es.slots), tuple(v.id for v in es.values), es.reason, es.refund, up and (id(up.code), up.pc, tuple(up.slots), id(up.callee)))
                 hash(key)
             except TypeError:  # (an unhashable constant: its own id)
                 key = None
@@ -471,6 +472,9 @@ class _FnEmitter:
                 body[b] = self.lines
                 exits[b] = self.cur
                 continue
+            call = ty.inline_sites.get(b)
+            if call is not None:  # (a leaf method's body inlined in place of call: selfinline.py)
+                self._before_call(call)
             if b is fn.entry and not b.preds:
                 for p in fn.params:
                     if ty.types.get(p) in ARRAYS:
@@ -717,14 +721,7 @@ class _FnEmitter:
         L = self.lines
         rt = LLTYPE[ty[i]]
         args = "".join(f", i64 {objects.NONE}" if ty[x] == "n" else f", {LLTYPE[ty[x]]} {self.val(x)}" for x in i.args)  # (nil to an object parameter: objects.py)
-        if self.cd is not None:
-            calls.call_tick(self, i)  # (the budget in a register, the depth by the stack: calls.py)
-        else:
-            # Out of native depth: the interpreter makes this call (and raises
-            # StackOverflowError where the guest limit is reached).
-            dz = self.tmp("dz")
-            L.append(f"  {dz} = icmp sle i64 %d1, 0")
-            self.fail_if(dz, i)
+        self._before_call(i)
         extra = ", i64 0, i64* null" if fname in self.ext else ""  # (osr.py: a call, not an OSR entry)
         s, agg, z, after = calls.call(self, fname, rt, i, extra, args)
         if self._every_pass(i.block):  # (inlining.py may inline the callee at this site)
@@ -733,6 +730,21 @@ class _FnEmitter:
         self.fail_if(z, i, waiting=True)
         L += after
         L.append(f"  {r} = extractvalue {agg} {s}, 0")
+
+    def _before_call(self, i: Instr) -> None:
+        """What a native call does before it calls, leaving at call i when
+        it fails: a register-convention caller's tick (the budget in a
+        register, the depth by the stack: calls.py), the others' native
+        depth check (the interpreter then makes the call and raises
+        StackOverflowError where the guest limit is reached). Also where a
+        leaf method was inlined in place of i (selfinline.py): as the call
+        would, so ticks, polls and stack overflows stay where they were."""
+        if self.cd is not None:
+            calls.call_tick(self, i)
+            return
+        dz = self.tmp("dz")
+        self.lines.append(f"  {dz} = icmp sle i64 %d1, 0")
+        self.fail_if(dz, i)
 
     def _every_pass(self, b: Block) -> bool:
         """Whether b runs on every pass of its loop or function (inlining.py)."""

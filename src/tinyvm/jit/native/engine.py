@@ -73,7 +73,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, listwords, nearcalls, objects, outofline, polls, stores, warmup
+from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, listwords, nearcalls, objects, outofline, polls, selfinline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -91,6 +91,7 @@ from .codegen import (  # noqa: F401 - re-exported: benchmarks and tests name th
 )
 from .deopt import CALL_OUT, read_records, rebuild
 from .emit import emit_module
+from .exactself import exact_selves
 from .layout import array_of
 from .select import ARRAYS, WORDS, NotEligible, Typed, analyze
 from .worker import CompileWorker, Job
@@ -122,10 +123,12 @@ def jit_pipeline_plain() -> list[str]:
     return [p for p in jit_pipeline() if p not in NATIVE_SKIPS]
 
 
-def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None, receiver: Any = None) -> Typed:
+def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[str], *, metered: bool = False, field_type: Callable | None = None, receiver: Any = None, exact: Any = None) -> Typed:
     """Build, optimize (no speculation) and type one code object, or raise
     NotEligible; `metered`: with jit/fuel.py's fuel ops (a VM that counts
-    fuel); `receiver`: the class of `self` in a method (select.analyze)."""
+    fuel); `receiver`: the class of `self` in a method (select.analyze);
+    `exact`: the class `self` is exactly an instance of, whose leaf methods
+    called on `self` are inlined (selfinline.py; not when metered)."""
     try:
         fn = build(code)
         if metered:
@@ -134,9 +137,11 @@ def typed_ir(code: Code, callee_of: Callable[[int], Code | None], passes: list[s
         raise NotEligible(str(e)) from None
     defaults.assume_passed(fn, code)  # (defaulted parameters: every argument passed, defaults.py)
     run_pipeline(fn, passes, PassContext(speculate=False))
+    sites = selfinline.inline_leaves(fn, code, exact, passes) if exact is not None and not metered else {}
     ty = analyze(fn, code, callee_of, field_type, receiver)
     if listwords.merge(fn, ty.types):  # (a scalar element read again in its block: the first read's value, listwords.py)
         ty = analyze(fn, code, callee_of, field_type, receiver)
+    ty.inline_sites = sites
     if ty.heap:
         _heap_allowed(ty)
     return ty
@@ -164,36 +169,55 @@ def _heap_allowed(ty: Typed) -> None:
         raise NotEligible("stores into an array: needs exact-pc deopt")
 
 
-def group_of(root: Code, typed: Callable[[Code], Typed]) -> list[Typed]:
+def group_of(root: Code, typed: Callable[[Code], Typed], inlined: Callable[[Code, Any], Typed | None] | None = None, receiver: Any = None) -> list[Typed]:
     """root and every function it reaches through native calls: eligible,
     with matching argument types; every other call becomes a call out
-    (Typed.effects: native code deoptimises there and the VM makes it)."""
+    (Typed.effects: native code deoptimises there and the VM makes it).
+    `inlined(code, cls)`: code typed with the leaf methods it calls on its
+    `self` inlined (selfinline.py), or None when it has none, for each
+    method of the group whose `self` is exactly an instance of cls on every
+    native way in (exactself.py; `receiver`: the root's class, as for
+    emit_module). Inlining only takes calls away, so that stays true."""
     first = typed(root)
     group = [first]
     seen = {root: first}
     k = 0
     while k < len(group):
-        ty = group[k]
+        _link(group[k], typed, seen, group)
         k += 1
-        construct.add_callees(ty, typed, seen, group)  # (the inits of its constructions)
-        for b in ty.fn.blocks:
-            for i in b.instrs:
-                if i.op not in ("call_global", *fieldtypes.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
-                    continue
-                callee = ty.callees[i.attrs[0] if i.op == "call_global" else i]  # (a method: fields.py)
-                if callee not in seen:
-                    try:
-                        seen[callee] = typed(callee)
-                    except NotEligible:
-                        seen[callee] = None
-                    else:
-                        group.append(seen[callee])
-                cty = seen[callee]
-                if cty is None or not objects.call_matches(ty, i, cty):
-                    # Not native (or not with these argument types): native
-                    # code calls out through the VM there (deopt.py).
-                    ty.effects.append(i)
+    if inlined is not None:
+        exact = exact_selves(group, receiver)
+        for k, ty in enumerate(list(group)):
+            cls = exact.get(ty.code)
+            if cls is not None and selfinline.candidates(ty.fn, ty.code):
+                got = inlined(ty.code, cls)
+                if got is not None:
+                    group[k] = seen[ty.code] = got
+                    _link(got, typed, seen, group)
     return group
+
+
+def _link(ty: Typed, typed: Callable[[Code], Typed], seen: dict, group: list[Typed]) -> None:
+    """Add ty's native callees to the group (typed once each); its other
+    calls become calls out (Typed.effects)."""
+    construct.add_callees(ty, typed, seen, group)  # (the inits of its constructions)
+    for b in ty.fn.blocks:
+        for i in b.instrs:
+            if i.op not in ("call_global", *fieldtypes.METHOD_CALLS) or i in ty.effects or i.op != "call_global" and i not in ty.callees:
+                continue
+            callee = ty.callees[i.attrs[0] if i.op == "call_global" else i]  # (a method: fields.py)
+            if callee not in seen:
+                try:
+                    seen[callee] = typed(callee)
+                except NotEligible:
+                    seen[callee] = None
+                else:
+                    group.append(seen[callee])
+            cty = seen[callee]
+            if cty is None or not objects.call_matches(ty, i, cty):
+                # Not native (or not with these argument types): native
+                # code calls out through the VM there (deopt.py).
+                ty.effects.append(i)
 
 
 @dataclass
@@ -502,8 +526,8 @@ class NativeTier:
         me = fn.params[1] if len(fn.params) > 1 else None
         return any(i.op in fieldtypes.METHOD_CALLS and i.args and i.args[0] is me for b in fn.blocks for i in b.instrs)
 
-    def _typed(self, code: Code, G: list, receiver: Any = None) -> Typed:
-        key = code if receiver is None else (code, receiver)
+    def _typed(self, code: Code, G: list, receiver: Any = None, exact: Any = None) -> Typed:
+        key = code if receiver is None and exact is None else (code, receiver, exact)
         got = self.typed.get(key)
         if got is None:
             # (the callee's own module: its globals give its call_global
@@ -516,7 +540,7 @@ class NativeTier:
                 return f.code if type(f) is GuestFunction and not f.upvals else None
 
             try:
-                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G, self.vm.heap, receiver), receiver=receiver)
+                got = typed_ir(code, callee_of, self.passes, metered=self.metered, field_type=fieldtypes.field_types_of(G, self.vm.heap, receiver), receiver=receiver, exact=exact)
             except NotEligible as e:
                 got = e
             except RecursionError:
@@ -525,6 +549,18 @@ class NativeTier:
         if isinstance(got, NotEligible):
             raise got
         return got
+
+    def _inlined(self, code: Code, G: list, cls: Any, receiver: Any) -> Typed | None:
+        """code typed with the leaf methods it calls on its `self`, exactly
+        a `cls`, inlined (group_of, selfinline.py), or None: none inlined,
+        or that typing is not eligible (the plain one stays)."""
+        if self.metered:
+            return None
+        try:
+            got = self._typed(code, G, receiver, cls)
+        except NotEligible:
+            return None
+        return got if got.inline_sites else None
 
     def _prepare(self, code: Code, G: list, receiver: Any = None) -> Prepared | None:
         """The IR of code's group, typed and emitted (VM thread), or None
@@ -544,7 +580,7 @@ class NativeTier:
             if same_name or not self._calls_on_self(code, G):
                 receiver = None
         try:
-            group = group_of(code, lambda c: self._typed(c, G, receiver if c is code else None))
+            group = group_of(code, lambda c: self._typed(c, G, receiver if c is code else None), lambda c, cls: self._inlined(c, G, cls, receiver if c is code else None), receiver)
             fieldtypes.calls_out_each_call(group)  # (NotEligible: a loop-free method leaving at a method call every time)
             if self.background:
                 fieldtypes.worth_a_native_call(group)  # (NotEligible for a loop-free leaf of field reads: the Python JIT's is cheaper)

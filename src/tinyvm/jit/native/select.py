@@ -141,6 +141,8 @@ class Typed:
     ctors: dict = field(default_factory=dict)
     # value -> the instructions using it (callouts.py, built when a call out's used result is typed).
     users: dict = field(default_factory=dict)
+    # An inlined leaf method's entry block -> the call it replaced (selfinline.py).
+    inline_sites: dict = field(default_factory=dict)
 
 
 def scalar(t: Any) -> str | None:
