@@ -53,6 +53,7 @@ from . import (
     calls,
     construct,
     countdown,
+    effects,
     fields,
     fieldtypes,
     inserts,
@@ -809,6 +810,7 @@ def emit_module(
     (engine.py `_prepare`; exactself.py)."""
     names = {ty.code: f"f{k}" for k, ty in enumerate(group)}
     exact = exact_selves(group, receiver)  # (each method's class of self, where every way in proves it)
+    summaries = effects.summaries(group)  # (what each native call may change: effects.py)
     parts = [_INTRINSICS]
     if any(ty.heap for ty in group):
         from .arrays import PRELUDE
@@ -836,6 +838,7 @@ def emit_module(
         # the loop below settles, read when the emitter is made)
         em = _FnEmitter(ty, names, table)
         em.exact_self = exact.get(ty.code)  # (the root's OSR copies too: its OSR ops check the receiver as its entry op does)
+        em.summaries = summaries
         em.grows = grows
         em.ext = ext
         em.reg = reg

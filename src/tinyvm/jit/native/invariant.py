@@ -10,8 +10,8 @@ dominates, but a receiver defined outside a loop and first read inside it
 (NBody's `i_body = self.bodies[i]`, read in the `j` loop) paid all of it at
 every step, seven times a step for the seven fields.
 
-In a call-free function (`quiet`: no call but `len`, `abs` and `sqrt`,
-listwords._clobbers), nothing native code runs adds a key to a dict, removes
+In a call-free function (`quiet`: no call but `len`, `abs`, `sqrt` and
+native calls whose callees resize no list, listwords._clobbers), nothing native code runs adds a key to a dict, removes
 one or replaces its keys table (a field store replaces the value of an
 existing entry: fields.py, stores.py; the poll runs no guest code; a missing
 field is a failure exit, which leaves the function). So `prefetch`, at the
@@ -53,7 +53,7 @@ def quiet(fl: Any) -> bool:
         from .listwords import _clobbers
 
         types = fl.em.ty.types
-        got = not any(_clobbers(x, types) for x in fl.em.ty.fn.values())
+        got = not any(_clobbers(x, types, fl.em) for x in fl.em.ty.fn.values())
         fl._quiet = got
     return got
 
@@ -198,10 +198,22 @@ def across(fl: Any, i: Instr) -> Instr | None:
     return None
 
 
+def stores(em: Any, x: Instr, name: str) -> bool:
+    """Whether x is a native call whose callees may store a field `name`
+    (effects.py; other calls: listwords._clobbers)."""
+    if "call" not in x.op:
+        return False
+    from .effects import call_effects
+
+    eff = call_effects(em, x)
+    return eff is not None and name in eff.stores
+
+
 def untouched(fl: Any, name: str) -> bool:
     """Whether no instruction of fl's function may change field `name` of
     any object: no store of a field of that name, and no call but the
-    built-ins native code computes itself and `len` (listwords._clobbers):
+    built-ins native code computes itself, `len` and native calls whose
+    callees store no field of that name (listwords._clobbers, `stores`):
     anything else may run guest code. The poll runs none, an allocation
     none (a collection waits for native code's exit), and an exit leaves
     the function (an OSR entry comes back at a loop header, where emit.py's
@@ -213,7 +225,7 @@ def untouched(fl: Any, name: str) -> bool:
     got = cache.get(name)
     if got is None:
         types = fl.em.ty.types
-        got = not any((x.op in OPS and x.op != "get_field" and x.attrs[0] == name) or _clobbers(x, types) for x in fl.em.ty.fn.values())
+        got = not any((x.op in OPS and x.op != "get_field" and x.attrs[0] == name) or _clobbers(x, types, fl.em) or stores(fl.em, x, name) for x in fl.em.ty.fn.values())
         cache[name] = got
     return got
 

@@ -16,7 +16,8 @@ same array value loaded, when that earlier load still holds:
   one is that one's value: `same_as`);
 - in the same emission of the same IR block, with no instruction between
   the two that may run guest code or resize a list (a call of any kind,
-  `push` and `pop` among them: `_clobbers`);
+  `push` and `pop` among them, but a native call whose callees resize no
+  list: effects.py; `_clobbers`);
 - in an IR block that dominates this one (emit.py's `_dominates`: OSR
   regions and copies included), when no instruction of the whole function
   clobbers (then nothing on any path between the two does).
@@ -65,15 +66,22 @@ from typing import Any
 
 from ...ir.nodes import Function, Instr, replace_uses
 from ...ir.passes.facts import is_deterministic, remove_instr
+from .effects import call_effects
 from .invariant import in_loop_without
 
 
-def _clobbers(i: Instr, types: dict) -> bool:
+def _clobbers(i: Instr, types: dict, em: Any = None) -> bool:
     """Whether instruction i may run guest code or resize a list: any call
-    but `len` (arrays.py reads ob_size for it) and the built-ins native code
-    computes itself (`sqrt`, `abs`: fieldtypes.is_native_builtin; NBody's loops)."""
+    but `len` (arrays.py reads ob_size for it), the built-ins native code
+    computes itself (`sqrt`, `abs`: fieldtypes.is_native_builtin; NBody's
+    loops) and, given the emitter `em`, a native call whose callees resize
+    no list (effects.py: Permute's recursive `permute`)."""
     if "call" not in i.op:
         return False
+    if em is not None:
+        eff = call_effects(em, i)
+        if eff is not None and not eff.resizes:
+            return False
     if i.op == "call":
         from .fieldtypes import is_native_builtin
 
@@ -93,7 +101,7 @@ class ListWords:
         for b in em.ty.fn.blocks:
             for k, i in enumerate(b.instrs):
                 self.where[i] = (b, k)
-                if _clobbers(i, types):
+                if _clobbers(i, types, em):
                     self.clob.setdefault(b, []).append(k)
         self.quiet = not self.clob
         # (array, its register name) -> [(pass, block, lines, index, words)]
