@@ -193,28 +193,32 @@ class T {
     return s
   }
   fn calls(i: int) -> int { return self.ok(i) }
-  fn obj(p: P) -> int { return p.x }
-  fn go(p: P) -> int { return self.ok(0) + self.loops(3) + self.calls(0) + self.obj(p) }
+  fn obj(p: P) -> int { return p.x + 2 }
+  fn unchecked(p: P) -> int { return p.x + 3 }
+  fn go(p: P, u) -> int { return self.ok(0) + self.loops(3) + self.calls(0) + self.obj(p) + self.unchecked(u) }
 }
-print(T().go(P()))
+print(T().go(P(), P()))
 """
 
 
 def test_what_is_a_leaf() -> None:
-    # Of go's calls on self, only ok's method is a leaf: a loop, a call or
-    # an object parameter keeps the others out.
+    # Of go's calls on self, ok's and obj's methods are leaves (obj's
+    # argument has the parameter's static type: proven); a loop or a call
+    # keeps the others out, and a call passing an `any` (`u`) is no
+    # candidate at all.
     vm = VM(stdout=io.StringIO())
     vm.run_source(LEAVES, "t.tl")
     T = vm.globals._ns.get("T")
     go = build(T.methods["go"].code)
     calls = {c.attrs[0]: c for c in selfinline.candidates(go, T.methods["go"].code)}
-    assert set(calls) == {"ok", "loops", "calls", "obj"}
+    assert set(calls) == {"ok", "loops", "calls", "obj"}  # (unchecked(u): a call_method, whose argument the VM checks)
     passes = jit_pipeline_plain()
-    meth, body = selfinline.leaf(T, calls["ok"], passes)
-    assert meth is T.methods["ok"] and body.name == "T.ok"
-    for name in ("loops", "calls", "obj"):
+    for name in ("ok", "obj"):
+        meth, body = selfinline.leaf(T, calls[name], passes)
+        assert meth is T.methods[name] and body.name == f"T.{name}"
+    for name in ("loops", "calls"):
         assert selfinline.leaf(T, calls[name], passes) is None, name
-    assert agree(LEAVES)[1] == "7\n"
+    assert agree(LEAVES)[1] == "12\n"
 
 
 def test_an_inlined_exit_record_reads_as_two_frames() -> None:
@@ -280,3 +284,63 @@ def test_inlined_exits_alike_but_for_the_call_leave_at_their_own(left: str, line
     # resumes at its own call: the division by zero's trace names its line.
     got = agree(BRANCHES.replace("LEFT", left), "D.main")
     assert "ZeroDivisionError" in got[2] and re.search(rf"at D\.run \([^)]*:{line}:", got[2]), got
+
+
+PILES = """
+class Disk {
+  var size: int
+  var next: Disk? = nil
+  fn init(size: int) { self.size = size }
+}
+class Piles {
+  var piles: [Disk?] = [nil, nil]
+  var moves: int = 0
+  fn push(disk: Disk, pile: int) {
+    let top = self.piles[pile]
+    if top != nil and disk.size >= top.size {
+      throw Error("Cannot put a big disk on a smaller one")
+    }
+    disk.next = top
+    self.piles[pile] = disk
+  }
+  fn pop(pile: int) -> Disk {
+    let top = self.piles[pile]
+    if top == nil {
+      throw Error("Attempting to remove a disk from an empty pile")
+    }
+    self.piles[pile] = top.next
+    top.next = nil
+    return top
+  }
+  fn move(a: int, b: int) {
+    self.push(self.pop(a), b)
+    self.moves += 1
+  }
+  fn run(n: int) -> int {
+    for i in 0..n { self.move(i % 2, (i + 1) % 2) }
+    return self.moves
+  }
+  fn main(n: int) -> int { return self.run(n) }
+}
+let p = Piles()
+p.push(Disk(3), 0)
+print(p.main(6))
+print(p.main(N))
+"""
+
+
+def test_leaves_taking_objects_and_throwing() -> None:
+    # push takes a Disk (the argument's static type: no check to skip),
+    # pop throws on an empty pile: both are inlined into move.
+    assert agree(PILES.replace("N", "10"), "Piles.main") == (0, "6\n16\n", "")
+
+
+EMPTY = PILES.replace("p.push(Disk(3), 0)\n", "")
+
+
+def test_a_throw_inside_an_inlined_leaf_has_both_frames() -> None:
+    # The throw's block leaves native code in pop's frame, move's waiting
+    # for it, and the interpreter throws the error there.
+    got = agree(EMPTY.replace("print(p.main(N))\n", ""), "Piles.main")
+    assert got[0] != 0 and "Attempting to remove a disk from an empty pile" in got[2], got
+    assert re.search(r"at Piles\.pop .*\n  at Piles\.move .*\n  at Piles\.run ", got[2]), got[2]

@@ -14,12 +14,15 @@ the caller's `self`) in a method whose `self` is an instance of exactly
 one class `cls` on every native way in (exactself.py: the engine asks only
 then), of `cls`'s method m when m is
 
-- a plain guest function (no captures) with scalar parameters (the
-  compiler proved the arguments' types; an object argument's class is
-  checked by the VM at the call, which inlined code would skip);
+- a plain guest function (no captures) whose parameters take arguments
+  of their own static types, scalars or classes (the compiler proved
+  them: the VM's check of an object argument at the call would pass);
 - a leaf: no call of any kind, no loop, no exception handler, no
   allocation (`LEAF_OPS`), at most `MAX_SIZE` instructions after TinyVM's
-  passes.
+  passes, not counting blocks that end in `throw` (never run natively:
+  a failure exit at their first frame state, objects.py `throw_exit`,
+  where the interpreter builds the error in the callee's frame and throws
+  it).
 
 A leaf makes no native call, so it has no ticks and no frames of its own
 in native code; its callers' code keeps what a native call does first
@@ -45,7 +48,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...bytecode.code import FLAG_ASYNC, FLAG_GENERATOR, FLAG_INIT, FLAG_METHOD
-from ...bytecode.types import BOOL, FLOAT, INT
+from ...bytecode.types import BOOL, FLOAT, INT, ClassT, OptionalT
 from ...heap.objects import Function as GuestFunction
 from ...ir.build import Unsupported, build
 from ...ir.nodes import Block, Function, Instr, replace_uses
@@ -90,7 +93,7 @@ def leaf(cls: Any, call: Instr, passes: list[str]) -> tuple[Any, Function] | Non
         callee = build(meth.code)
     except Unsupported:
         return None
-    if any(p.type not in _SCALARS for p in callee.params[2:]) or any(a.type != p.type for a, p in zip(call.args[1:], callee.params[2:])):
+    if not all(_passes(a, p) for a, p in zip(call.args[1:], callee.params[2:])):
         return None
     defaults.assume_passed(callee, meth.code)
     run_pipeline(callee, passes, PassContext(speculate=False))
@@ -100,6 +103,8 @@ def leaf(cls: Any, call: Instr, passes: list[str]) -> tuple[Any, Function] | Non
     for b in callee.blocks:
         if b.catch_preds:
             return None
+        if b.terminator is not None and b.terminator.op == "throw":
+            continue  # (a failure exit at its first state: the interpreter builds the error and throws it, objects.py `throw_exit`)
         for i in b.all():
             if i.op not in LEAF_OPS or i.catch is not None:
                 return None
@@ -107,6 +112,18 @@ def leaf(cls: Any, call: Instr, passes: list[str]) -> tuple[Any, Function] | Non
     if size > MAX_SIZE or not any(b.terminator is not None and b.terminator.op == "return" for b in callee.blocks):
         return None
     return meth, callee
+
+
+def _passes(arg: Instr, param: Instr) -> bool:
+    """Whether argument `arg` goes to `param` unchecked: both of one scalar
+    type, or of one class type (`C`, `C?`), which the compiler proved (a
+    call passing a value of another static type is left to the VM, which
+    checks it at the call)."""
+    t = param.type
+    if t in _SCALARS:
+        return arg.type == t
+    c = t.inner if isinstance(t, OptionalT) else t
+    return isinstance(c, ClassT) and str(arg.type) == str(t)
 
 
 def _acyclic(fn: Function) -> bool:
