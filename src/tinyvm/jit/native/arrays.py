@@ -138,8 +138,6 @@ class ArrayLowering:
         words because a PackedArray becomes an Array (its buffer a list)
         when code that wants a list touches it: only in a call, which
         listwords.py counts as a clobber (the words are loaded again)."""
-        lay = self.lay
-
         return self._shared().get(arr, at, lambda: self._load_words(arr))
 
     def _shared(self) -> Any:

@@ -28,7 +28,9 @@ and no collection runs inside native code (alloc.py).
 included: Permute's `permute` calls itself), or None for one that may
 change anything that way (a call whose callee is not known). `call_effects(em, i)`
 is the summary of call instruction i's callee in the function `em` emits,
-or None for a call that may change anything or leaves native code.
+or None for a call that may change anything or leaves native code;
+`stores_field(em, i, name)` says of such a call whether it may store a
+field of that name (fields.py's reads, invariant.py's `untouched`).
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _resizes(ty: Any, i: Instr) -> bool:
 def summaries(group: list[Any]) -> dict[Any, Effects | None]:
     """Code -> the Effects of that function of the group and every native
     callee it reaches, or None (module docstring)."""
-    direct: dict[Any, Effects | None] = {}
+    summ: dict[Any, Effects | None] = {}  # (each function's own effects first, then its callees' gathered)
     edges: dict[Any, list[Any]] = {}
     for ty in group:
         stores: set[str] = set()
@@ -100,24 +102,23 @@ def summaries(group: list[Any]) -> dict[Any, Effects | None]:
                 elif _resizes(ty, i):
                     resizes = True
                 elif i.op in _CALLS or i in ty.ctors:
-                    got = callees(ty, i)
-                    if got is None and i not in ty.effects:
+                    codes = callees(ty, i)
+                    if codes is None and i not in ty.effects:
                         known = False
-                    out += got or []
-        direct[ty.code] = Effects(frozenset(stores), resizes) if known else None
+                    out += codes or []
+        summ[ty.code] = Effects(frozenset(stores), resizes) if known else None
         edges[ty.code] = out
-    got = dict(direct)
     changed = True
     while changed:
         changed = False
-        for code, eff in got.items():
+        for code, eff in summ.items():
             if eff is None:
                 continue
             stores, resizes = set(eff.stores), eff.resizes
             for c in edges[code]:
-                ce = got.get(c)
+                ce = summ.get(c)
                 if ce is None:
-                    got[code] = None
+                    summ[code] = None
                     changed = True
                     break
                 stores |= ce.stores
@@ -125,9 +126,9 @@ def summaries(group: list[Any]) -> dict[Any, Effects | None]:
             else:
                 new = Effects(frozenset(stores), resizes)
                 if new != eff:
-                    got[code] = new
+                    summ[code] = new
                     changed = True
-    return got
+    return summ
 
 
 def call_effects(em: Any, i: Instr) -> Effects | None:
@@ -148,3 +149,11 @@ def call_effects(em: Any, i: Instr) -> Effects | None:
         stores |= e.stores
         resizes = resizes or e.resizes
     return Effects(frozenset(stores), resizes)
+
+
+def stores_field(em: Any, i: Instr, name: str) -> bool | None:
+    """Whether the native callees of call i may store a field `name` (of
+    any object); None when i is no native call of known effects
+    (`call_effects`: it may change anything, or leaves native code)."""
+    eff = call_effects(em, i)
+    return None if eff is None else name in eff.stores

@@ -84,7 +84,7 @@ from typing import Any
 
 from ...ir.nodes import Instr
 from . import charges, invariant, objects
-from .effects import call_effects
+from .effects import stores_field
 from .exactself import is_exact_self
 from .fieldtypes import ITER_OPS, LL, OBJ_ARRAY, OPS, field_index, is_native_builtin, shape_index
 
@@ -113,13 +113,6 @@ _SHAPE = re.compile(r'@"tvm\.sh\.([A-Za-z_][A-Za-z0-9_]*)"')  # (a class's shape
 _COPY = {"i64": "add i64 {}, 0", "double": "fadd double {}, -0.0", "i1": "or i1 {}, false"}  # (a copy of an SSA value: x + -0.0 is x, also -0.0 and nan)
 _LLT = {"i": "i64", "f": "double", "b": "i1"}
 _KEEP: dict[str, str] = {}  # the interned field names the bound globals point to (kept alive)
-
-
-def _keeps(em: Any, x: Instr, name: str) -> bool:
-    """Whether call x is a native call whose callees store no field `name`
-    (effects.py): the field holds what it held before the call."""
-    eff = call_effects(em, x)
-    return eff is not None and name not in eff.stores
 
 
 class FieldLayout:
@@ -359,7 +352,7 @@ class FieldLowering:
                 if i.op == "get_field" and x.op in OPS and x.op != "get_field" and x.args[0] is recv and x.attrs[0] == name and em.ty.types.get(x.args[1]) == em.ty.types.get(i):
                     # (a read after a store of that field: the value stored)
                     return x if x.block is i.block or em._dominates(x.block, i.block) else None
-                if x.op in _WRITERS and not (x.op in OPS and x.attrs[0] != name) and not is_native_builtin(x, em.ty.types) and not _keeps(em, x, name):
+                if x.op in _WRITERS and not (x.op in OPS and x.attrs[0] != name) and not is_native_builtin(x, em.ty.types) and stores_field(em, x, name) is not False:  # (False: a native call whose callees store no field of that name, effects.py)
                     return None
             if len(b.preds) != 1 or b.preds[0] in seen:
                 return invariant.across(self, i) if i.op == "get_field" else None  # (loops: invariant.py)

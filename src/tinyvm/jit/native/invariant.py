@@ -198,26 +198,17 @@ def across(fl: Any, i: Instr) -> Instr | None:
     return None
 
 
-def stores(em: Any, x: Instr, name: str) -> bool:
-    """Whether x is a native call whose callees may store a field `name`
-    (effects.py; other calls: listwords._clobbers)."""
-    if "call" not in x.op:
-        return False
-    from .effects import call_effects
-
-    eff = call_effects(em, x)
-    return eff is not None and name in eff.stores
-
-
 def untouched(fl: Any, name: str) -> bool:
     """Whether no instruction of fl's function may change field `name` of
     any object: no store of a field of that name, and no call but the
     built-ins native code computes itself, `len` and native calls whose
-    callees store no field of that name (listwords._clobbers, `stores`):
+    callees store no field of that name (listwords._clobbers,
+    effects.stores_field):
     anything else may run guest code. The poll runs none, an allocation
     none (a collection waits for native code's exit), and an exit leaves
     the function (an OSR entry comes back at a loop header, where emit.py's
     `_dominates` keeps the regions apart). Cached on fl."""
+    from .effects import stores_field
     from .fieldtypes import OPS
     from .listwords import _clobbers
 
@@ -225,7 +216,7 @@ def untouched(fl: Any, name: str) -> bool:
     got = cache.get(name)
     if got is None:
         types = fl.em.ty.types
-        got = not any((x.op in OPS and x.op != "get_field" and x.attrs[0] == name) or _clobbers(x, types, fl.em) or stores(fl.em, x, name) for x in fl.em.ty.fn.values())
+        got = not any((x.op in OPS and x.op != "get_field" and x.attrs[0] == name) or _clobbers(x, types, fl.em) or ("call" in x.op and stores_field(fl.em, x, name) is True) for x in fl.em.ty.fn.values())
         cache[name] = got
     return got
 

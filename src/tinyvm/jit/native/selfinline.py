@@ -56,6 +56,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...ir.passes.inline import splice
 from ...ir.passes.typespec import retype
 from . import defaults
+from .emit import back_edge_targets
 
 # The callee's instructions after TinyVM's passes: arithmetic, compares,
 # fields and array elements, control flow without loops. No call (a frame
@@ -97,7 +98,7 @@ def leaf(cls: Any, call: Instr, passes: list[str]) -> tuple[Any, Function] | Non
         return None
     defaults.assume_passed(callee, meth.code)
     run_pipeline(callee, passes, PassContext(speculate=False))
-    if not _acyclic(callee):
+    if back_edge_targets(callee):  # (a loop)
         return None
     size = 0
     for b in callee.blocks:
@@ -124,25 +125,6 @@ def _passes(arg: Instr, param: Instr) -> bool:
         return arg.type == t
     c = t.inner if isinstance(t, OptionalT) else t
     return isinstance(c, ClassT) and str(arg.type) == str(t)
-
-
-def _acyclic(fn: Function) -> bool:
-    """Whether fn's control-flow graph has no cycle (no loop)."""
-    state: dict[Block, int] = {}  # 1: on the DFS path, 2: done
-    stack = [(fn.entry, iter(fn.entry.succs))]
-    state[fn.entry] = 1
-    while stack:
-        b, it = stack[-1]
-        nxt = next(it, None)
-        if nxt is None:
-            state[b] = 2
-            stack.pop()
-        elif state.get(nxt) == 1:
-            return False
-        elif nxt not in state:
-            state[nxt] = 1
-            stack.append((nxt, iter(nxt.succs)))
-    return True
 
 
 def inline_leaves(fn: Function, code: Any, cls: Any, passes: list[str]) -> dict[Block, Instr]:
