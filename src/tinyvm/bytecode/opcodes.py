@@ -102,8 +102,8 @@ _TABLE: list[tuple] = [
     ("GT", (), "2", 1, "a > b"),
     ("GE", (), "2", 1, "a >= b"),
     ("IS", (), "2", 1, "a is an instance of class b or a subclass"),
-    ("RANGE", (), "2", 1, "the half-open int range a..b"),
-    ("RANGE_INCL", (), "2", 1, "the closed int range a..=b"),
+    ("RANGE", (), "2", 1, "the half-open int range a..b (when the next instruction is POP, as before a for-range loop: only the check that a and b are ints; no object is made or charged)"),
+    ("RANGE_INCL", (), "2", 1, "the closed int range a..=b (followed by POP: as RANGE)"),
     ("CHECK_BOOL", (), "1", 1, "TypeError unless the top of stack is a bool"),
     ("CHECK_TYPE", (CONST,), "1", 1, "consts[a] is (type, place): TypeError \"place: expected type, got T\" unless the top of stack fits the type (a shallow check); an int is converted to float where float is expected"),
     ("TO_STR", (), "1", 1, "convert the top of stack to its string form (may call str())"),
@@ -195,6 +195,17 @@ def stack_effect(op: OpInfo, operands: tuple[int, ...] | list[int], branch: bool
         assert op.branch is not None
         return eval_effect(op.branch, operands)
     return op.pushes - eval_effect(op.pops, operands)
+
+
+def drops_range(code: list[int], pc: int) -> bool:
+    """Is the instruction at pc a RANGE (RANGE_INCL) whose value the next
+    instruction, POP, drops? (`for i in a..b` compiles to that pair: the
+    Range only checks that both ends are ints.) Such a Range is seen by
+    nobody, so no tier makes it or charges its bytes to the heap: the rule
+    is this one test of the bytecode, the same on every tier, so the heap's
+    accounting (when collections run, where `--max-memory` fails) agrees
+    (docs/native.md, "For-range loops")."""
+    return code[pc] in (RANGE, RANGE_INCL) and pc + 1 < len(code) and code[pc + 1] == POP  # type: ignore[name-defined]
 
 
 def markdown_table() -> str:

@@ -44,11 +44,11 @@ from ..bytecode.code import Code
 from ..bytecode.dataflow import INT as K_INT
 from ..bytecode.dataflow import STR as K_STR
 from ..bytecode.dataflow import check_kinds, first_handlers, stack_kinds
-from ..bytecode.opcodes import BY_NAME, OPCODES, eval_effect
+from ..bytecode.opcodes import BY_NAME, OPCODES, drops_range, eval_effect
 from ..bytecode.types import ANY, BOOL, FLOAT, INT, NIL, STRING, ArrayT, MapT, TupleT, Type, TypeTextError, parse_type_text
 from .nodes import Block, FrameState, Function, Instr, fold_trivial_phis, replace_uses, set_terminator
 
-__all__ = ["OPS", "OpSpec", "Unsupported", "build"]
+__all__ = ["DROP", "OPS", "OpSpec", "Unsupported", "build"]
 
 
 class Unsupported(Exception):
@@ -85,6 +85,10 @@ def _v(ir: str, raises: bool = True, result: str = "any", checked: bool = False)
 
 
 _STACK = OpSpec("stack")
+# The attribute of a `range`/`range_incl` whose value the next instruction,
+# POP, drops (bytecode/opcodes.py `drops_range`): it checks its operands
+# only, and no tier makes or charges a Range for it.
+DROP = "drop"
 _NO = OpSpec("unsupported")
 # The one mapping table: every opcode of bytecode/opcodes.py has a row (a test
 # checks it), and docs/ir.md's table is generated from it.
@@ -534,6 +538,8 @@ class _Builder:
                 del stack[len(stack) - n :]
                 # (A count that sets how many values it pops is the operands' number.)
                 attrs = tuple(_attr(k, a, code) for k, a, letter in zip(info.operands, args, "abc") if k != "count" or letter not in info.pops)
+                if drops_range(code.code, pc):
+                    attrs = (DROP,)  # (a for-range loop's Range, which POP drops: checked, never made)
                 ins = self.emit(block, spec.ir, operands, attrs, _result_type(spec.result, spec.ir, operands, attrs), pc)
                 ins.checked = spec.checked
                 ins.state = st

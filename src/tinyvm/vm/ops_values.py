@@ -409,6 +409,24 @@ def b_check_type(d, code, ops, pc, args, k):
 def b_range(d, code, ops, pc, args, k):
     inclusive = code.code[pc] == O.RANGE_INCL
     alloc = d.vm.heap.alloc
+    if O.drops_range(code.code, pc):
+        # `for i in a..b`: the POP after drops the Range at once, so it is
+        # checked and made but not allocated -- not listed, not charged
+        # (O.drops_range: the rule every tier keeps). It is still a real
+        # Range for the one instruction it lives, for a debugger stopped at
+        # the POP; its mark is a new object's, so a collection run there
+        # (a debugger's expression) traces it as any live object.
+        make = arith.make_range
+        heap = d.vm.heap
+
+        def f_dropped(fb):
+            L = fb.L
+            y = L.pop()
+            r = L[-1] = make(L[-1], y, inclusive)
+            r.mark = heap.new_mark
+            return ops[k]
+
+        return f_dropped
 
     def f(fb):
         L = fb.L

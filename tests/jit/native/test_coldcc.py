@@ -38,6 +38,8 @@ fn mix(n: int, m: int, k: float) -> float {
   var h = k
   for i in 0..n {
     for j in 0..m {
+      let ki = 0..i  // (two kept Ranges, never read: each charged, tvm.make the slow path)
+      let kj = 0..j
       a = (a * 31 + i + j) % 1000003
       b = (b + a * 7) % 999983
       c = (c ^ (a + b)) % 65521
@@ -61,7 +63,7 @@ def test_polls_and_make_are_preserve_most_calls(monkeypatch: pytest.MonkeyPatch)
     assert len(pollcalls) == 3, text  # (three loop headers: the function makes no call, no tick at entry)
     assert f"getelementptr i64, i64* %ctx, i64 {polls.POLL}" in text
     assert not re.search(r"= call i64 %t\.\d+\(\)", text), text  # (no C-convention call of the callback left)
-    assert text.count(f"call {polls.CC} i64 @{outofline.NAME}(") == 2, text  # (each for-range's charge)
+    assert text.count(f"call {polls.CC} i64 @{outofline.NAME}(") == 2, text  # (each kept Range's charge)
     assert f"declare {polls.CC} i64 @{outofline.NAME}(" in text
     assert polls.uses_poll(text) and outofline.calls(text)
 

@@ -100,14 +100,16 @@ def test_an_incremental_cycle_runs_its_slices_at_the_entry() -> None:
     assert got[3].machine.heap.bytes == want[3].machine.heap.bytes
 
 
-# Queens' shape: recursion whose every level runs a for-range loop (the
-# only allocation: each loop run's Range). With a small threshold the
-# Ranges' bytes ask for collections deep inside native recursion.
+# Queens' shape: recursion whose every level runs a loop, here with a
+# Range kept in each turn (the only allocation; a for-range loop's own
+# Range is never made or charged). With a small threshold the Ranges'
+# bytes ask for collections deep inside native recursion.
 SEARCH = """
 fn place(c: int, n: int) -> int {
   if c == n { return 1 }
   var found = 0
   for r in 0..n {
+    let kept = 0..r
     if (r + c) % 3 != 0 { found += place(c + 1, n) }
   }
   return found

@@ -1,15 +1,19 @@
-"""The Range of a native for-range loop (jit/native/ranges.py; docs/native.md, "For-range loops").
+"""The Range of a for-range loop and of a Range kept but never read (jit/native/ranges.py; docs/native.md, "For-range loops").
 
-`for i in a..b` makes a guest Range per loop run in the interpreter, which
-drops it at once; native code charges its bytes against the heap (inline
-within the push budget, else through `ArrayMaker.make`) and makes no
-object. Checked against the interpreter and the Python JIT: heap bytes
-after nested loops (the object count differs by exactly the interpreter's
-Ranges, none after a collection); the memory limit refusing at the same
-RANGE with the same message, trace and fuel; pushes that leave native code
-inside a for-range loop (the interpreter resumes the loop); GC stress with
-the verifier under the three collectors; a collection requested by a
-Range's bytes running at the next native entry; reference counts flat.
+`for i in a..b` compiles to `RANGE; POP`: a Range that the next instruction
+drops. No tier makes or charges it (bytecode/opcodes.py `drops_range`): the
+interpreter only checks its ends, the IR marks it `drop`, native code emits
+nothing. A Range that is kept (`let r = 0..j`, never read) is made by the
+interpreter and the Python JIT; native code charges its bytes against the
+heap (inline within the push budget, else through `ArrayMaker.make`) and
+makes no object. Checked against the interpreter and the Python JIT: heap
+bytes after nested loops (the object count differs by exactly the
+interpreter's kept Ranges, none after a collection; no tier lists a
+for-range loop's); the memory limit refusing at the same RANGE with the
+same message, trace and fuel; pushes that leave native code inside a
+for-range loop (the interpreter resumes the loop); GC stress with the
+verifier under the three collectors; a collection requested by a Range's
+bytes running at the next native entry; reference counts flat.
 """
 
 from __future__ import annotations
@@ -43,16 +47,27 @@ fn grow(a: [int], n: int) -> int {
   }
   return t
 }
+fn kept(n: int) -> int {
+  var s = 0
+  var j = 0
+  while j < n {
+    let r = 0..j  // (kept in the frame, never read: made, or charged natively)
+    s += j
+    j += 1
+  }
+  return s
+}
 """
 PROGRAM = (
     NESTED
     + """
 var r = 0
 let a: [int] = []
-while r < 30 { print(tri(r * 7), grow(a, r * 3)); r += 1 }
+while r < 30 { print(tri(r * 7), grow(a, r * 3), kept(r)); r += 1 }
 print(len(a))
 """
 )
+KEPT = sum(range(30))  # kept's Ranges in PROGRAM: one per turn of its loop
 
 
 def _heap_after(
@@ -76,20 +91,41 @@ def _heap_after(
 @pytest.mark.parametrize("mode", ["stw", "incremental", "generational"])
 def test_heap_bytes_are_the_interpreters(mode: str) -> None:
     want, _ = _heap_after(PROGRAM, "off", mode)
-    assert len(want[2]) > 400  # (one Range per loop run, none collected)
+    # The interpreter's heap lists kept's Ranges only (none collected): the
+    # for-range loops of tri and grow made none (and tri's `0..=j` would be
+    # an inclusive one).
+    assert sorted(want[2]) == sorted((0, j, False, 1) for r in range(30) for j in range(r))
+    assert len(want[2]) == KEPT
     assert _heap_after(PROGRAM, "eager", mode)[0] == want
     got, log = _heap_after(PROGRAM, "native-eager", mode)
     # The bytes (what decides collections and the memory limit) and the
-    # output are the interpreter's. Native code makes no Range object (its
+    # output are the interpreter's. Native code makes no kept Range (its
     # bytes are charged: ranges.py), so until a collection the heap lists
-    # one object fewer per native loop run: all of the interpreter's Ranges
-    # here, since tri and grow run natively from their first call.
+    # one object fewer per kept Range: all of the interpreter's here, since
+    # kept runs natively from its first call.
     assert (got[0], got[3]) == (want[0], want[3])
-    assert got[2] == [] and got[1] == want[1] - len(want[2]), (
-        got[1],
-        want[1],
-        len(want[2]),
-    )
+    assert got[2] == [] and got[1] == want[1] - KEPT, (got[1], want[1])
+    assert native("tri", log) and native("grow", log) and native("kept", log), log
+
+
+LOOPS_ONLY = NESTED + """
+var r = 0
+let a: [int] = []
+while r < 30 { print(tri(r * 7), grow(a, r * 3)); r += 1 }
+"""
+
+
+@pytest.mark.parametrize("numbered", [False, True])
+def test_for_range_loops_make_and_charge_nothing(numbered: bool) -> None:
+    # Only for-range loops: every tier's heap is the same object for object
+    # (bytes, count, allocation numbers), and none lists a Range.
+    # (Native bytes equal to the interpreter's, which made no Range: native
+    # code charged none either.)
+    want, _ = _heap_after(LOOPS_ONLY, "off", "stw", numbered=numbered)
+    assert want[2] == []
+    assert _heap_after(LOOPS_ONLY, "eager", "stw", numbered=numbered)[0] == want
+    got, log = _heap_after(LOOPS_ONLY, "native-eager", "stw", numbered=numbered)
+    assert got == want
     assert native("tri", log) and native("grow", log), log
 
 
@@ -122,8 +158,11 @@ def test_collections_free_them_alike() -> None:
 FULL = """
 fn sum(n: int) -> int {
   var s = 0
-  for j in 0..n {
+  var j = 0
+  while j < n {
+    let r = 0..j  // (a kept Range: the only request of sum)
     for i in 0..j { s += i }
+    j += 1
   }
   return s
 }
@@ -136,7 +175,8 @@ print(sum(50))
 
 def test_the_memory_limit_refuses_at_the_range() -> None:
     # The heap full to the byte: the next request of the program is sum's
-    # RANGE (64 bytes). Native code that made no Range ran on and printed.
+    # kept RANGE (64 bytes; its for-range loop asks for nothing). Native
+    # code that made no Range ran on and printed.
     code, out, err = agree(FULL, "sum", extra=("--max-memory", "256K"))
     assert code != 0 and out == "19600\nMemoryError\n", (code, out, err)
     assert "(64 more bytes requested)" in err and "at sum (" in err, err
@@ -214,7 +254,7 @@ def test_reference_counts_stay_flat() -> None:
     # (Small ints are immortal here: their counts move by one or two.)
     log: list[str] = []
     vm = VM(jit="native-eager", stdout=io.StringIO(), jit_log=log.append)
-    vm.run_source(NESTED + "fn go(n: int) -> int { return tri(n) }\n")
+    vm.run_source(NESTED + "fn go(n: int) -> int { return tri(n) + kept(n) }\n")
     objs = [True, False]
     seen = []
     for _ in range(4):

@@ -119,7 +119,11 @@ def test_speedscope_imports_an_allocation_profile(importer: Path, tmp_path: Path
 
 def test_speedscope_imports_an_allocation_profile_of_fibers(importer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "fibers.tl").write_text(FIBERS)
+    # (Each worker allocates an array: a for-range loop's own Range is
+    # never allocated, and a fiber that allocates nothing has no profile.)
+    box = "  let box = [s, n]\n  out.send(box[0])\n"
+    (tmp_path / "fibers.tl").write_text(FIBERS.replace("  out.send(s)\n", box))
+    assert box in (tmp_path / "fibers.tl").read_text()
     assert tvm(["prof", "--alloc", "--lines", "--format", "speedscope", "fibers.tl"])[0] == 0
     doc = json.loads((tmp_path / "fibers.speedscope.json").read_text())
     got = load(importer, tmp_path / "fibers.speedscope.json")

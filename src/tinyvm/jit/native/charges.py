@@ -1,8 +1,8 @@
 """Objects native code charges but does not make: their bytes, as `Heap.alloc` counts them.
 
 Two guest objects that the interpreter allocates and native code does not
-need: the `Range` of a for-range loop (ranges.py: made and dropped at once)
-and the `Iterator` of a `for x in xs` loop over an array (fields.py
+need: a `Range` kept but never read (ranges.py; a for-range loop's own
+Range, dropped at once, is made and charged by no tier) and the `Iterator` of a `for x in xs` loop over an array (fields.py
 `iterate`: native code keeps it as two words, the array and the position,
 and a deopt rebuilds the real one: deopt.py ITER). What either leaves
 behind in the interpreter is the heap's accounting: `heap.bytes` (when the

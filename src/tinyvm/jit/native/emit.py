@@ -639,8 +639,8 @@ class _FnEmitter:
             return
         ty = self.ty.types
         L = self.lines
-        if op in ("const", "range", "builtin"):
-            return  # constants are literals at their uses; `range` is dead; a built-in is only called out
+        if op in ("const", "range", "range_incl", "builtin"):
+            return  # constants are literals at their uses; a dropped `range` is two ints checked by select; a built-in is only called out
         if op == "fuel":
             self.fuel(i)
             return

@@ -1,14 +1,18 @@
-"""The Range of a native for-range loop: its bytes charged as the interpreter's allocation charges them.
+"""The Range a native function makes and drops: its bytes charged as the interpreter's allocation charges them.
 
 `for i in a..b` compiles to `RANGE` (`..=`: `RANGE_INCL`) then `POP`, then
-`FOR_RANGE` over two hidden locals (the counter and the end): the
-interpreter allocates a guest `Range` per loop run (vm/ops_values.py,
-`heap.alloc(arith.make_range(a, b, inclusive))`) and drops it at once. The
-IR's loop lowering (ir/lower_shape.py) keeps the counter a machine int; the
-`range` / `range_incl` instruction stays in the loop's preheader with no
-use. What the Range leaves behind is the heap's accounting: `heap.bytes`
+`FOR_RANGE` over two hidden locals (the counter and the end). That Range
+is made and charged by no tier since session 39 (bytecode/opcodes.py
+`drops_range`; the IR's `range["drop"]`, `dropped` below): native code
+emits nothing for it. What this module charges is a Range the interpreter
+does keep though nothing reads it (`let r = 0..j`): the interpreter
+allocates a guest `Range` (vm/ops_values.py, `heap.alloc(arith.make_range(a,
+b, inclusive))`); the IR's `range` / `range_incl` has no use. What the
+Range leaves behind is the heap's accounting: `heap.bytes`
 (when the next collection is due, where `--max-memory` fails), the object
-count until the next collection, heap snapshots' numbering.
+count until the next collection, heap snapshots' numbering. (Before
+session 39 every for-range loop's Range took this path; the measurements
+below are of that time.)
 
 **Decision: charge its bytes, make no object** (docs/native.md, "For-range
 loops"). Branch nrange made the very object inline (`PyType_GenericAlloc`,
@@ -58,6 +62,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...ir.build import DROP
 from .charges import RANGE, RANGE_INCL, SIZES, charge
 
 _OPS = {"range": RANGE, "range_incl": RANGE_INCL}
@@ -72,12 +77,19 @@ def type_op(i: Any, a: list[str], uses: Any, ty: Any) -> str | None:
 
     if a != ["i", "i"] or i in uses:
         raise NotEligible("a range value that is used")
-    ty.heap = ty.allocs = True
-    return "i"  # (no machine value: only its bytes; never named by a frame state)
+    if not dropped(i):
+        ty.heap = ty.allocs = True
+    return "i"  # (no machine value: only its bytes, if any; never named by a frame state)
+
+
+def dropped(i: Any) -> bool:
+    """A Range that POP drops at once (ir/build.py DROP): two ints are all
+    it checks, so native code has nothing to do for it."""
+    return DROP in i.attrs
 
 
 def handles(i: Any) -> bool:
-    return i.op in _OPS
+    return i.op in _OPS and not dropped(i)
 
 
 def lower(em: Any, i: Any) -> None:

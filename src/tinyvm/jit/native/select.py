@@ -72,7 +72,7 @@ WHITELIST = {
     "lt": "int x int or float x float", "le": "as lt", "gt": "as lt", "ge": "as lt",
     "eq": "two values of one machine type", "ne": "as eq",
     "not": "bool", "check_bool": "bool",
-    "range": "int x int whose result no instruction uses (a for-range loop's Range: its bytes charged as the interpreter allocates them, ranges.py)",
+    "range": "int x int whose result no instruction uses (a for-range loop's, range[\"drop\"]: nothing to do; a Range kept but never read: its bytes charged as the interpreter allocates them, ranges.py)",
     "range_incl": "as range (`a..=b`)",
     "call_global": "a hoisted function that is itself eligible (native call), or any other: a call out through the VM (a used result: callouts.py)",
     # Arrays ([int], [float], [bool] parameters; jit/native/arrays.py lowers them):
@@ -367,7 +367,7 @@ def _type_of(i: Instr, types: dict, uses: set, callee_of: Any, ty: Typed) -> str
             raise NotEligible(f"{op} of {_NAMES[a[0]]}")
         return "b"
     if op in ("range", "range_incl"):
-        return ranges.type_op(i, a, uses, ty)  # (the loop's Range: its bytes charged, ranges.py)
+        return ranges.type_op(i, a, uses, ty)  # (nothing, or a kept Range's bytes charged: ranges.py)
     if op == "builtin":
         # Not a machine value ("o"): native code never holds it, only calls
         # out with it (checked in analyze); a deopt rebuilds it by name (deopt.py).
