@@ -26,10 +26,11 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import GC_STRESS_MODES, agree, native, used
+from native_helpers import GC_STRESS_MODES, agree, native, prepared, used
 
 from tinyvm.api import VM
 from tinyvm.heap.objects import Range
+from tinyvm.jit.native import outofline
 
 NESTED = """
 fn tri(n: int) -> int {
@@ -265,3 +266,18 @@ def test_reference_counts_stay_flat() -> None:
         seen.append([sys.getrefcount(o) for o in objs])
     assert seen[3] == seen[2], seen
     assert native("go", log), log
+
+
+def test_only_the_kept_range_is_charged_in_native_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tri's loops are for-range loops only: its module has no charge, no
+    # slow path and no heap budget (it no longer allocates); kept's one
+    # Range is charged inline (ctx word 5, the push budget) with tvm.make
+    # as the slow path.
+    src = NESTED + "print(tri(5), kept(5))\n"
+    got = {p.code.name: p for p in prepared(src, monkeypatch)[0]}
+    budget = "getelementptr i64, i64* %ctx, i64 5"
+    tri, kept = got["tri"], got["kept"]
+    assert not outofline.calls(tri.text) and budget not in tri.text, tri.text
+    assert not tri.allocs and not tri.heap  # (no budget handed over around its calls)
+    assert outofline.calls(kept.text) and budget in kept.text, kept.text
+    assert kept.allocs
