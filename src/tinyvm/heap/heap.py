@@ -58,7 +58,7 @@ from time import perf_counter
 from typing import Any, Callable, Iterable
 
 from .gcstats import GCStats
-from .objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES, SLOT, Array, HeapObject, str_bytes
+from .objects import _POISON, ARRAY_BASE, FLOAT_BYTES, INT_BYTES, SLOT, Array, HeapObject, str_bytes
 from .packed import PackedArray
 from .tuning import MODES, Tuning
 from .weak import clear_weak, trace_ephemerons
@@ -535,10 +535,14 @@ class Heap:
         # for the dead only when there are some: a sweep that frees nothing
         # (most of a large live heap's batches) is one comprehension.
         fast = self.native_sweep
+        dropped = 0
         if fast is not None and self.seqs is None and not self.tracks_sites:
             # The same loop in machine code (jit/native/sweep.py: a VM with
-            # the native tier sets it): Arrays freed there, the other dead
-            # objects left in `rest` for their own free(), in list order.
+            # the native tier sets it): Arrays and laid-out instances freed
+            # there (deallocated at once when only `objects` holds them:
+            # their entries become POISON), the other dead objects left in
+            # `rest` for their own free(), in list order. The caller drops
+            # `objects` after the sweep, as it always did.
             live, rest = [], []
             try:
                 ok = fast(objects, colour, live, rest) == 0
@@ -549,8 +553,13 @@ class Heap:
                     obj.mark = FREED
                     obj.free()
                 return live, len(objects) - len(live)
+            # The machine loop deallocates a dead object only the list holds
+            # on the spot, leaving POISON in its entry: those are freed already.
+            dropped = sum(1 for obj in objects if obj is _POISON)  # (identity: no __eq__ runs)
+            if dropped:
+                objects = [obj for obj in objects if obj is not _POISON]
         live = [obj for obj in objects if obj.mark == colour]
-        freed = len(objects) - len(live)
+        freed = len(objects) - len(live) + dropped
         if freed:
             if self.seqs is not None or self.tracks_sites:
                 for obj in objects:

@@ -264,16 +264,27 @@ def outcome(f: object) -> object:
 @given(heap_spec)
 def test_the_machine_sweep_leaves_what_the_python_sweep_leaves(spec: tuple) -> None:
     # The marks as the spec left them (no trace): every mark against the colour.
+    # Every object held by `keep` too: the machine loop poisons the dead as
+    # Python's does (it deallocates at once only what the list alone holds).
     (a, ca, _, la), (b, cb, _, lb) = build(spec), build(spec)
+    keep = list(b)
     py, nt = heaps()
     live_a, freed_a = py.sweep(a, ca)
     live_b, freed_b = nt.sweep(b, cb)
-    assert freed_b == freed_a
+    assert freed_b == freed_a and b == keep
     assert [b.index(o) for o in live_b] == [a.index(o) for o in live_a]
     assert [state(o) for o in b] == [state(o) for o in a]
     assert lb == la  # (free() of the other types: the same, in list order)
     # The survivors are exactly the objects whose mark == colour; the rest FREED.
     assert all((o.mark == cb) != (o.mark == FREED) or cb == FREED for o in b)
+    # Held by the list alone: a dead object may be deallocated on the spot
+    # (its entry POISON); everything else is as above.
+    (c, cc, _, lc) = build(spec)
+    live_c, freed_c = heaps()[1].sweep(c, cc)
+    assert freed_c == freed_a and lc == la
+    assert [c.index(o) for o in live_c] == [a.index(o) for o in live_a]
+    assert [state(o) for o, p in zip(c, a) if o is not _POISON] == [state(p) for o, p in zip(c, a) if o is not _POISON]
+    assert all(p.mark == FREED for o, p in zip(c, a) if o is _POISON)
 
 
 @SETTINGS
@@ -528,18 +539,33 @@ def test_the_sweep_leaves_the_reference_counts_the_python_sweep_leaves() -> None
 
     from tinyvm.heap import heap as heap_mod
 
+    # (`keep` holds the objects too: the machine loop poisons them, as
+    # Python's loop does. Without it, the dead the list alone holds are
+    # deallocated in the loop: once the lists are gone, every count is
+    # back where it was, for both loops.)
+    def counts_of(colour: int, old: int) -> tuple:
+        return (sys.getrefcount(heap_mod.FREED), sys.getrefcount(_POISON), sys.getrefcount(colour), sys.getrefcount(old))
+
     counts = []
-    for h in heaps():
-        colour = int(str(10**12))
-        old = int(str(10**13))
-        objs = [Array([None, k]) for k in range(30)] + [Cell(1) for _ in range(5)]
-        for k, o in enumerate(objs):
-            o.mark = colour if k % 3 == 0 else old
-        before = (sys.getrefcount(heap_mod.FREED), sys.getrefcount(_POISON), sys.getrefcount(colour), sys.getrefcount(old))
-        live, freed = h.sweep(objs, colour)
-        after = (sys.getrefcount(heap_mod.FREED), sys.getrefcount(_POISON), sys.getrefcount(colour), sys.getrefcount(old))
-        counts.append((freed, [a - b for a, b in zip(after, before)]))
-        del live
+    for keeping in (True, False):
+        for h in heaps():
+            colour = int(str(10**12))
+            old = int(str(10**13))
+            objs = [Array([None, k]) for k in range(30)] + [Cell(1) for _ in range(5)]
+            for k in range(len(objs)):  # (no loop variable left holding one)
+                objs[k].mark = colour if k % 3 == 0 else old
+            keep = list(objs) if keeping else []
+            before = counts_of(colour, old)
+            live, freed = h.sweep(objs, colour)
+            after = counts_of(colour, old)
+            if keeping:
+                counts.append((freed, [a - b for a, b in zip(after, before)]))
+            del live, objs, keep
+            gone = counts_of(colour, old)
+            if not keeping:
+                n_live = sum(1 for k in range(35) if k % 3 == 0)
+                assert freed == 35 - n_live and gone[:2] == before[:2], (gone, before)
+                assert (gone[2], gone[3]) == (before[2] - n_live, before[3] - freed), (gone, before)  # (each mark's reference gone with its object)
     assert counts[0] == counts[1]
     assert counts[0][1][3] < 0  # (the old marks' references were dropped)
 
