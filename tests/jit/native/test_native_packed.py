@@ -422,10 +422,13 @@ print(count(out[0]), count(out[1]), count(out[2]), count(out[3]), count(out[4]),
     assert nat == interp == (0, "5 0 0 3000 5 6000\n", "")  # (r = 1: mk(5, false))
 
 
-def test_the_machine_sweep_frees_dead_packed_arrays_inline(monkeypatch: pytest.MonkeyPatch) -> None:
-    # sweep.py frees a dead PackedArray as PackedArray.free does (class
-    # Array, items POISON, the buffer's and the mark's references dropped)
-    # without handing it to Python's loop; a live one stays as it was.
+@pytest.mark.parametrize("held", [True, False], ids=["held elsewhere", "the list alone"])
+def test_the_machine_sweep_frees_dead_packed_arrays_inline(held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sweep.py frees a dead PackedArray without handing it to Python's
+    # loop; a live one stays as it was. Held elsewhere too, it is freed as
+    # PackedArray.free does (class Array, items POISON, the buffer's and
+    # the mark's references dropped); held by the list alone, it is
+    # deallocated there (its entry POISON, its buffer gone with it).
     import sys
     from array import array
 
@@ -441,7 +444,7 @@ def test_the_machine_sweep_frees_dead_packed_arrays_inline(monkeypatch: pytest.M
     objs = [PackedArray(b) for b in bufs]
     for k in range(len(objs)):
         objs[k].mark = 2 if k % 4 == 0 else mark  # (every fourth live: colour 2)
-    keep = list(objs)  # (held twice: poisoned; the list alone: the next test)
+    keep = list(objs) if held else []
     counts = [sys.getrefcount(b) for b in bufs]
     h = Heap()
     h.native_sweep = fast
@@ -449,46 +452,15 @@ def test_the_machine_sweep_frees_dead_packed_arrays_inline(monkeypatch: pytest.M
     monkeypatch.setattr(PackedArray, "free", lambda self: called.append(self))  # (Python's free: must not run)
     pk_refs, before = sys.getrefcount(PackedArray), sys.getrefcount(mark)
     live, freed = h.sweep(objs, 2)
-    assert freed == 30 and live == objs[::4] and called == []
+    assert freed == 30 and called == [] and [a.packed for a in live] == bufs[::4]
     for k, a in enumerate(objs):
         if k % 4 == 0:
-            assert type(a) is PackedArray and a.packed is bufs[k]
-        else:
+            assert type(a) is PackedArray and a.packed is bufs[k] and a in live
+        elif held:
             assert type(a) is Array and Array.__dict__["items"].__get__(a, Array) is _POISON and a.mark is FREED
-            assert sys.getrefcount(bufs[k]) == counts[k] - 1
+        else:
+            assert a is _POISON
+        assert sys.getrefcount(bufs[k]) == counts[k] - (k % 4 != 0)
     assert sys.getrefcount(mark) == before - 30
     assert sys.getrefcount(PackedArray) == pk_refs - 30
-    assert objs == keep
-
-
-def test_dead_packed_arrays_only_the_list_holds_are_deallocated(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Held by the list alone, a dead PackedArray is deallocated in the
-    # machine loop: its entry POISON, its buffer and its mark's reference
-    # gone with it; Python's free() never runs.
-    import sys
-    from array import array
-
-    from tinyvm.heap.heap import Heap
-    from tinyvm.heap.objects import _POISON
-    from tinyvm.jit.native.sweep import sweeper
-
-    fast = sweeper()
-    if fast is None:
-        pytest.skip("no machine-code sweep on this interpreter")
-    mark = 10**6 + 5
-    bufs = [array("q", [i, 1 << 40]) for i in range(40)]
-    objs = [PackedArray(b) for b in bufs]
-    for k in range(len(objs)):
-        objs[k].mark = 2 if k % 4 == 0 else mark
-    counts = [sys.getrefcount(b) for b in bufs]
-    h = Heap()
-    h.native_sweep = fast
-    called: list = []
-    monkeypatch.setattr(PackedArray, "free", lambda self: called.append(self))
-    pk_refs, before = sys.getrefcount(PackedArray), sys.getrefcount(mark)
-    live, freed = h.sweep(objs, 2)
-    assert freed == 30 and called == [] and [a.packed for a in live] == bufs[::4]
-    assert [k for k, a in enumerate(objs) if a is _POISON] == [k for k in range(40) if k % 4]
-    assert [sys.getrefcount(b) for b in bufs] == [c if k % 4 == 0 else c - 1 for k, c in enumerate(counts)]
-    assert sys.getrefcount(mark) == before - 30
-    assert sys.getrefcount(PackedArray) == pk_refs - 30
+    assert (objs == keep) == held

@@ -223,23 +223,25 @@ def _slots(o: object) -> tuple:
     return (o.mark, type(o.cls), tuple(("box", v.k) if type(v) is Box else v for v in vals))
 
 
-def test_dead_laid_out_instances_are_freed_in_machine_code(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("held", [True, False], ids=["held elsewhere", "the list alone"])
+def test_dead_laid_out_instances_are_freed_in_machine_code(held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     # heap/layout.py's generated free(), done by the machine loop (its
     # reference slots found in the type's tp_members, layout.probe_members):
-    # every reference slot and `cls` POISON, raw slots left, mark FREED, the
-    # old references dropped; no instance reaches the Python free().
+    # held elsewhere too, every reference slot and `cls` POISON, raw slots
+    # left, mark FREED; held by the list alone, deallocated there (its entry
+    # POISON). Either way the old references are dropped and no instance
+    # reaches the Python free().
     import sys
     import weakref
 
     from tinyvm.jit.native.layout import probe_members
 
-    # (`keep` holds every instance too, so the dead are poisoned, not
-    # deallocated: the sole-held case is the test after this one.)
     assert probe_members() is not None
     for colour in (3, 1000):
         a, b = _instances(colour), _instances(colour)
-        keep = list(b)
-        held = [(weakref.ref(x), o.mark != colour) for o in b for x in (getattr(o, n, None) for n in type(o).ATTRS) if type(x) is Box]
+        keep = list(b) if held else []
+        held_boxes = [(weakref.ref(x), o.mark != colour) for o in b for x in (getattr(o, n, None) for n in type(o).ATTRS) if type(x) is Box]
+        dead_at = [k for k, o in enumerate(b) if o.mark != colour]
         cls = b[0].cls
         before = sys.getrefcount(cls)
         live_py, freed_py = Heap().sweep(a, colour)
@@ -250,42 +252,20 @@ def test_dead_laid_out_instances_are_freed_in_machine_code(monkeypatch: pytest.M
         h.native_sweep = sweeper()
         live_nt, freed_nt = h.sweep(b, colour)
         monkeypatch.undo()
-        assert called == [] and b == keep
-        assert freed_nt == freed_py == 22
-        assert [a.index(o) for o in live_py] == [b.index(o) for o in live_nt]
-        assert [_slots(o) for o in a] == [_slots(o) for o in b]
-        dead = [o for o in b if o not in live_nt]
-        assert all(o.mark == FREED and o.cls is _POISON for o in dead)
-        assert [o.values_list()[0] for o in dead if type(o) is _shapes()[1]] == [k - (1 << 40) for k in range(30) if k % 3 == 1 and k % 4]  # (raw slots keep their values)
+        assert called == []
+        assert freed_nt == freed_py == len(dead_at) == 22
+        assert [_slots(o) for o in live_py] == [_slots(o) for o in live_nt]
+        if held:
+            assert b == keep
+            assert [a.index(o) for o in live_py] == [b.index(o) for o in live_nt]
+            assert [_slots(o) for o in a] == [_slots(o) for o in b]
+            dead = [o for o in b if o not in live_nt]
+            assert all(o.mark == FREED and o.cls is _POISON for o in dead)
+            assert [o.values_list()[0] for o in dead if type(o) is _shapes()[1]] == [k - (1 << 40) for k in range(30) if k % 3 == 1 and k % 4]  # (raw slots keep their values)
+        else:
+            assert [k for k, o in enumerate(b) if o is _POISON] == dead_at
         # what only the dead held is freed, what the live hold is not
-        assert [r() is None for r, _ in held] == [d for _, d in held] and any(d for _, d in held)
-        assert sys.getrefcount(cls) == before - 22
-
-
-def test_dead_laid_out_instances_only_the_list_holds_are_deallocated(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Held by the list alone, the dead instances are deallocated in the
-    # loop: their entries POISON, what only they held freed with them (their
-    # slots' Boxes, their references to the class), no free() called.
-    import sys
-    import weakref
-
-    for colour in (3, 1000):
-        b = _instances(colour)
-        held = [(weakref.ref(x), o.mark != colour) for o in b for x in (getattr(o, n, None) for n in type(o).ATTRS) if type(x) is Box]
-        dead_at = [k for k, o in enumerate(b) if o.mark != colour]
-        cls = b[0].cls
-        before = sys.getrefcount(cls)
-        called: list = []
-        for shape in _shapes():
-            monkeypatch.setattr(shape, "free", lambda self: called.append(self))
-        h = Heap()
-        h.native_sweep = sweeper()
-        live, freed = h.sweep(b, colour)
-        monkeypatch.undo()
-        assert called == [] and freed == len(dead_at) == 22
-        assert [k for k, o in enumerate(b) if o is _POISON] == dead_at
-        assert all(o.mark == colour for o in live) and len(live) == 8
-        assert [r() is None for r, _ in held] == [d for _, d in held] and any(d for _, d in held)
+        assert [r() is None for r, _ in held_boxes] == [d for _, d in held_boxes] and any(d for _, d in held_boxes)
         assert sys.getrefcount(cls) == before - 22
 
 
