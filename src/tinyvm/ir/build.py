@@ -89,6 +89,7 @@ _STACK = OpSpec("stack")
 # POP, drops (bytecode/opcodes.py `drops_range`): it checks its operands
 # only, and no tier makes or charges a Range for it.
 DROP = "drop"
+_RANGES = ("range", "range_incl")
 _NO = OpSpec("unsupported")
 # The one mapping table: every opcode of bytecode/opcodes.py has a row (a test
 # checks it), and docs/ir.md's table is generated from it.
@@ -538,7 +539,7 @@ class _Builder:
                 del stack[len(stack) - n :]
                 # (A count that sets how many values it pops is the operands' number.)
                 attrs = tuple(_attr(k, a, code) for k, a, letter in zip(info.operands, args, "abc") if k != "count" or letter not in info.pops)
-                if drops_range(code.code, pc):
+                if spec.ir in _RANGES and drops_range(code.code, pc):  # (the test only for ranges: it runs per value instruction)
                     attrs = (DROP,)  # (a for-range loop's Range, which POP drops: checked, never made)
                 ins = self.emit(block, spec.ir, operands, attrs, _result_type(spec.result, spec.ir, operands, attrs), pc)
                 ins.checked = spec.checked

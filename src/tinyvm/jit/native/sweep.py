@@ -104,13 +104,11 @@ def _shape_free(shapes: tuple[int, int, int] | None) -> str:
     tp_base is SlotInstance; its reference slots are the T_OBJECT_EX
     members of its tp_members (layout.probe_members). `shapes` is
     (tp_base, tp_members, the cls word) or None: every other object goes
-    to `rest`."""
+    to `rest`. `%isshape` is the `dead` block's (`_is_shape`)."""
     if shapes is None:
         return "  br label %torest"
-    tp_base, tp_members, cls = shapes
-    return f"""  %tb = call i64 @sw.word(i64 %t, i64 {tp_base})
-  %isshape = icmp eq i64 %tb, %slotinst
-  br i1 %isshape, label %shape, label %torest
+    _, tp_members, cls = shapes
+    return f"""  br i1 %isshape, label %shape, label %torest
 shape:
   %mem0 = call i64 @sw.word(i64 %t, i64 {tp_members})
   br label %member
@@ -138,14 +136,13 @@ shcls:
   br label %next"""
 
 
-def _sole_shape(shapes: tuple[int, int, int] | None) -> str:
-    """A dead laid-out instance that only the list holds is deallocated at
-    once, as a dead Array is (`drop`); without the layout, the other paths."""
+def _is_shape(shapes: tuple[int, int, int] | None) -> str:
+    """`%isshape`: is the type `%t` a laid-out instance's (its tp_base
+    SlotInstance)? Always false without the layout (`_shape_free`)."""
     if shapes is None:
-        return "  br label %kinds"
-    return f"""  %stb = call i64 @sw.word(i64 %t, i64 {shapes[0]})
-  %sshape = icmp eq i64 %stb, %slotinst
-  br i1 %sshape, label %drop, label %kinds"""
+        return "  %isshape = icmp eq i64 0, 1"
+    return f"""  %tb = call i64 @sw.word(i64 %t, i64 {shapes[0]})
+  %isshape = icmp eq i64 %tb, %slotinst"""
 
 
 def _text(list_size: int, list_item: int, shapes: tuple[int, int, int] | None) -> str:
@@ -270,16 +267,15 @@ keep:
   br i1 %b1, label %err, label %next, !prof !0
 dead:
   %t = call i64 @sw.word(i64 %o, i64 8)
-  %rc = call i64 @sw.word(i64 %o, i64 0)
-  %sole = icmp eq i64 %rc, 1
-  br i1 %sole, label %soleq, label %kinds
-soleq:
+{_is_shape(shapes)}
   %qa = icmp eq i64 %t, %arrty
   %qp = icmp eq i64 %t, %pkty
   %qap = or i1 %qa, %qp
-  br i1 %qap, label %drop, label %soleshape
-soleshape:
-{_sole_shape(shapes)}
+  %ours = or i1 %qap, %isshape
+  %rc = call i64 @sw.word(i64 %o, i64 0)
+  %sole = icmp eq i64 %rc, 1
+  %dropit = and i1 %ours, %sole
+  br i1 %dropit, label %drop, label %kinds
 drop:
   %slot = add i64 %vec, %off
   call void @sw.replace(i64 %slot, i64 0, i64 %poison)
