@@ -93,7 +93,9 @@ def helper_module(llvm: Any, made: list, text: str, names: tuple[str, ...]) -> l
         if not made:
             mod = llvm.parse_assembly(text)
             mod.verify()
-            engine = llvm.create_mcjit_compiler(mod, _target_machine())
+            tm = _target_machine()
+            optimize(mod, tm)  # (the module pipeline: without it no `alwaysinline` helper is inlined, and every word load was a call)
+            engine = llvm.create_mcjit_compiler(mod, tm)
             engine.finalize_object()
             addrs = [(n, engine.get_function_address(n)) for n in names]
             missing = [n for n, a in addrs if not a]
