@@ -87,7 +87,8 @@ def helper_module(llvm: Any, made: list, text: str, names: tuple[str, ...]) -> l
     """The (name, address) of each function `names` of LLVM IR `text`,
     compiled at the first call and kept in the caller's list `made` (one
     entry: the MCJIT engine that holds the code, for the process's life,
-    and the addresses); later calls return the same addresses. The symbols
+    the addresses, and the IR after the module pipeline); later calls
+    return the same addresses. The symbols
     `text` uses must be bound before (`bind_c_api`, `llvm.add_symbol`)."""
     with _helpers_lock:
         if not made:
@@ -101,7 +102,7 @@ def helper_module(llvm: Any, made: list, text: str, names: tuple[str, ...]) -> l
             missing = [n for n, a in addrs if not a]
             if missing:
                 raise RuntimeError(f"{', '.join(missing)} missing from its helper module")
-            made.append((engine, addrs))
+            made.append((engine, addrs, str(mod)))  # (the optimized IR: tests read it)
         return made[0][1]
 
 
