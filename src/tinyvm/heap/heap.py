@@ -130,6 +130,9 @@ class Heap:
         # (field names, raw slot kinds) -> shape type (heap/layout.py):
         # shared by classes with the same fields, made once per heap.
         self.shapes: dict[tuple, type] = {}
+        # The Class.recycle lists the last machine sweep put dead instances
+        # on (each once), for the next to empty (`sweep`).
+        self.bins: list[list] = []
         self.bytes = 0
         self.stress = stress
         self.threshold = threshold
@@ -543,9 +546,14 @@ class Heap:
             # their entries become POISON), the other dead objects left in
             # `rest` for their own free(), in list order. The caller drops
             # `objects` after the sweep, as it always did.
+            # The lists it filled at the last sweep (Class.recycle) are
+            # emptied first: dead instances kept for native code to reuse
+            # are at most one sweep's, so the host holds no more than it
+            # did before that sweep (jit/native/sweep.py, "recycling").
+            self.release_bins()
             live, rest = [], []
             try:
-                ok = fast(objects, colour, live, rest) == 0
+                ok = fast(objects, colour, live, rest, self.bins) == 0
             except Exception:  # noqa: BLE001 (an append out of memory: the loop below redoes it all)
                 ok = False
             if ok:
@@ -580,7 +588,7 @@ class Heap:
     # `sweep`'s loop in machine code, `f(objects, colour, live, rest)` (0:
     # done), or None: the Python loop. The native tier sets it on its VM's
     # heap (jit/native/sweep.py); heap/ never imports it.
-    native_sweep: Callable[[list, int, list, list], int] | None = None
+    native_sweep: Callable[[list, int, list, list, list], int] | None = None
     # And `trace`'s loop over Arrays (`_trace_native`), set with it.
     native_mark: Callable[[list, int, list, list], int] | None = None
 
@@ -592,9 +600,19 @@ class Heap:
     def collect(self, roots: Iterable[Any]) -> int:
         """A full collection now, in any mode: mark everything reachable from
         `roots`, free the rest; returns objects freed."""
-        if self.gc is not None:
-            return self.gc.full(roots)
-        return self.full(roots)
+        freed = self.gc.full(roots) if self.gc is not None else self.full(roots)
+        self.release_bins()  # (asked for: the host gets back what the sweep kept to reuse)
+        return freed
+
+    def release_bins(self) -> None:
+        """Empty the lists of dead instances the last machine sweep kept
+        for native code to reuse (`bins`): their memory goes back to the
+        host. The next sweep does it first, so they never hold more than
+        one sweep's garbage."""
+        bins = self.bins
+        for b in bins:
+            b.clear()
+        bins.clear()
 
     def full(self, roots: Iterable[Any], kind: str = "full") -> int:
         """The stop-the-world mark-sweep over `self.objects`."""

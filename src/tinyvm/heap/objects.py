@@ -336,7 +336,7 @@ class Class(HeapObject):
     `interfaces`: the names of the TinyLang interfaces it implements, inherited
     ones included; `interface`: it is one (`v is I` tests `interfaces`)."""
 
-    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics", "layout", "early", "unboxed")
+    __slots__ = ("name", "parent", "methods", "own_methods", "template", "field_inits", "init", "info", "field_checks", "open", "interfaces", "interface", "statics", "layout", "early", "unboxed", "recycle")
     type_name = "class"
 
     def __init__(self, name: str, parent: "Class | None", info: Any) -> None:
@@ -368,6 +368,11 @@ class Class(HeapObject):
         # decided by the VM when it makes the class (vm/object_ops.py).
         self.early: frozenset[str] = parent.early if parent else frozenset()
         self.unboxed: dict[str, str] = {}
+        # Host memory, not the guest's: dead instances of its shape that the
+        # machine sweep kept for native code to reuse (a list, set where
+        # native code makes its instances inline), or None. Not a reference
+        # of the guest's: no refs(), no size() (jit/native/sweep.py, "Recycling").
+        self.recycle: list | None = None
 
     def is_subclass_of(self, other: "Class") -> bool:
         c: Class | None = self
@@ -391,6 +396,7 @@ class Class(HeapObject):
 
     def free(self) -> None:
         self.methods = _POISON
+        self.recycle = None
 
 
 class Instance(HeapObject):

@@ -281,6 +281,72 @@ def test_dead_laid_out_instances_are_freed_in_machine_code(held: bool, monkeypat
         assert sys.getrefcount(cls) == before - 22
 
 
+@pytest.mark.parametrize("how", ["recycled", "held elsewhere", "no list", "not a Class", "no bins"])
+def test_dead_instances_only_the_list_holds_are_kept_for_reuse(how: str) -> None:
+    # A dead laid-out instance only the list holds, of a Class with a
+    # recycle list (fields.bind makes one where native code makes its
+    # instances inline), goes on that list emptied: every reference slot,
+    # cls and mark NULL (what PyType_GenericAlloc returns), its old
+    # references dropped; the list goes on `bins` once, and the next sweep
+    # (or an explicit collection) empties it. Held elsewhere, of a class
+    # without a list, of a cls that is not a Class, or with no bins: as
+    # before (poisoned, or deallocated).
+    import sys
+    import weakref
+
+    from tinyvm.heap.objects import Class
+
+    colour = 1000
+    klass = Class("K", None, None)
+    if how != "no list":
+        klass.recycle = []
+    b = _instances(colour)
+    if how != "not a Class":
+        for k in range(len(b)):
+            b[k].cls = klass
+    keep = list(b) if how == "held elsewhere" else []
+    dead_at = [k for k, o in enumerate(b) if o.mark != colour]
+    dead_ids = [id(b[k]) for k in dead_at]
+    boxes = [(weakref.ref(x), o.mark != colour) for o in b for x in (getattr(o, n, None) for n in type(o).ATTRS) if type(x) is Box]
+    before = sys.getrefcount(klass)
+    h = Heap()
+    h.native_sweep = sweeper() if how != "no bins" else (lambda objs, c, live, rest, bins: sweeper()(objs, c, live, rest, None))
+    live, freed = h.sweep(b, colour)
+    assert freed == len(dead_at) == 22 and live == [o for o in b if o is not _POISON and o.mark == colour]
+    if how == "recycled":
+        assert [k for k, o in enumerate(b) if o is _POISON] == dead_at
+        assert h.bins == [klass.recycle] and h.bins[0] is klass.recycle
+        assert [id(o) for o in klass.recycle] == dead_ids
+        for o in klass.recycle:
+            assert sys.getrefcount(o) == 3  # (the list's, o's, getrefcount's)
+            for name in ("cls", "mark", *(a for a, r in zip(type(o).ATTRS, type(o).RAW) if not r)):
+                assert not hasattr(o, name), name
+            assert o.__class__.__base__.__name__ == "SlotInstance"
+        del o
+        assert sys.getrefcount(klass) == before - 22
+        h.sweep([], colour)  # (the next sweep empties the bins first)
+        assert klass.recycle == [] and h.bins == []
+    else:
+        assert h.bins == [] and not klass.recycle
+        if how == "held elsewhere":
+            assert b == keep and all(b[k].mark == FREED and b[k].cls is _POISON for k in dead_at)
+        else:
+            assert [k for k, o in enumerate(b) if o is _POISON] == dead_at
+    # what only the dead held is freed, what the live hold is not
+    assert [r() is None for r, _ in boxes] == [d for _, d in boxes] and any(d for _, d in boxes)
+
+
+def test_an_explicit_collection_gives_the_recycled_back() -> None:
+    from tinyvm.heap.objects import Class
+
+    h = Heap()
+    klass = Class("K", None, None)
+    klass.recycle = [object(), object()]
+    h.bins.append(klass.recycle)
+    h.collect([])
+    assert klass.recycle == [] and h.bins == []
+
+
 PROGRAM = """
 fn build(depth: int) -> [any] {
   if depth == 1 {
@@ -326,9 +392,9 @@ def test_collections_of_a_native_vm_use_the_machine_sweep(mode: str, monkeypatch
     calls: list[int] = []
     real = sweeper()
 
-    def counted(objects: list, colour: int, live: list, rest: list) -> int:
+    def counted(objects: list, colour: int, live: list, rest: list, bins: list | None = None) -> int:
         calls.append(len(objects))
-        return real(objects, colour, live, rest)
+        return real(objects, colour, live, rest, bins)
 
     monkeypatch.setattr(sweep_mod, "lazy_sweep", counted)
     out = io.StringIO()

@@ -254,6 +254,10 @@ def bind(engine: Any, text: str, classes: dict | None = None) -> None:
             if addr:
                 ctypes.c_int64.from_address(addr).value = v
     for g, c in (classes or {}).items():
+        if g.startswith("tvm.rc."):  # (a class this module makes instances of inline: the machine sweep may keep its dead ones, newinst.py)
+            if getattr(c, "recycle", False) is None:
+                c.recycle = []
+            continue
         addr = engine.get_global_value_address(g)
         if addr:
             if g.startswith("tvm.sh."):  # (the class's shape; 0, no object's type, when its instances keep dicts here: every check takes the call)

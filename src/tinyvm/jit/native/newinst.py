@@ -200,6 +200,52 @@ def _raw_defaults(em: Any, low: Any, shape: Any, keys: str, ok: str, fast: str, 
     return out
 
 
+def _reuse_or_alloc(em: Any, low: Any, c: str, t: str, rc_off: int, fail: str) -> str:
+    """A new instance of shape `t` for class `c` (our reference; label
+    `fail` when none could be made): the last one of the class's recycle
+    list (`Class.recycle`, a list when fields.bind made one: the machine
+    sweep's dead instances, emptied -- every reference slot, `cls`,
+    `fields` and `mark` NULL, as PyType_GenericAlloc leaves them; the raw
+    slots' stale words are overwritten by the caller's stores), popped
+    without a call, else PyType_GenericAlloc's. The list's other checks
+    (its type: None until bound) cost a load and a test per allocation."""
+    from .layout import probe
+
+    lay = probe()[0]
+    L = em.lines
+    rl, rt, isl, n, has = em.tmp("rcl"), em.tmp("rct"), em.tmp("rcisl"), em.tmp("rcn"), em.tmp("rchas")
+    chk, pop, new, got = (em.tmp(x)[1:] for x in ("rcchk", "rcpop", "rcnew", "rcgot"))
+    L.append(f"  {rl} = add i64 {low.load(c, rc_off)}, 0")
+    L.append(f"  {rt} = add i64 {low.load(rl, 8)}, 0")
+    L.append(f"  {isl} = icmp eq i64 {rt}, ptrtoint (i8* @PyList_Type to i64)")
+    L.append(f"  br i1 {isl}, label %{chk}, label %{new}")
+    em.label(chk)
+    L.append(f"  {n} = add i64 {low.load(rl, lay.list_size)}, 0")
+    L.append(f"  {has} = icmp sgt i64 {n}, 0")
+    L.append(f"  br i1 {has}, label %{pop}, label %{new}")
+    em.label(pop)
+    n1, old = em.tmp("rcn1"), em.tmp("rcobj")
+    L.append(f"  {n1} = sub i64 {n}, 1")
+    low.store(rl, lay.list_size, n1)  # (ob_size down: the list's reference is ours now)
+    vec = low.load(rl, lay.list_item)
+    p8, pp = em.tmp(), em.tmp()
+    L.append(f"  {p8} = shl i64 {n1}, 3")
+    L.append(f"  {pp} = add i64 {vec}, {p8}")
+    L.append(f"  {old} = add i64 {low.load(pp, 0)}, 0")
+    L.append(f"  br label %{got}")
+    em.label(new)
+    fresh, bad, ok = em.tmp("nsinst"), em.tmp(), em.tmp("nsok")[1:]
+    L.append(f"  {fresh} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
+    L.append(f"  {bad} = icmp eq i64 {fresh}, 0")
+    L.append(f"  br i1 {bad}, label %{fail}, label %{ok}")
+    em.label(ok)
+    L.append(f"  br label %{got}")
+    em.label(got)
+    inst = em.tmp("nsinst")
+    L.append(f"  {inst} = phi i64 [{old}, %{pop}], [{fresh}, %{ok}]")
+    return inst
+
+
 def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     """The inline path for a laid-out class (heap/layout.py `new_instance`
     and `Heap.alloc`, as `inline_instance` for a dict): `PyType_GenericAlloc`
@@ -216,6 +262,7 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     from .objects import NONE
     from .select import NotEligible
     from .slots import RAW_LLTYPE
+    from .sweep import recycle_offset
 
     slots = probe_slots()[0]
     flay = field_layout()
@@ -223,12 +270,14 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
         return None
     try:
         tpl_off = _find(cls, cls.template)
+        rc_off = recycle_offset()
         n, size = len(shape.NAMES), shape.SIZE
     except Exception:  # noqa: BLE001 - an unexpected class object: the maker only
         return None
     g = f"tvm.sh.{cls.name}"
     if em.ty.classes.setdefault(g, cls) is not cls:
         raise NotEligible(f"two classes named {cls.name}")
+    em.ty.classes[f"tvm.rc.{cls.name}"] = cls  # (fields.bind gives it a recycle list)
     L = em.lines
     low = em._arrays()
     objs, budget = _word(em, OBJECTS), _word(em, 5)
@@ -257,11 +306,8 @@ def inline_shape(em: Any, cls: Any, shape: Any, c: str) -> Inline | None:
     if not raws:
         L.append(f"  br i1 {ok}, label %{fast}, label %{slow}")
     em.label(fast)
-    inst, bad, ok2, fail = em.tmp("nsinst"), em.tmp(), em.tmp("nsok")[1:], em.tmp("nsfail")[1:]
-    L.append(f"  {inst} = call i64 @PyType_GenericAlloc(i64 {t}, i64 0)")
-    L.append(f"  {bad} = icmp eq i64 {inst}, 0")
-    L.append(f"  br i1 {bad}, label %{fail}, label %{ok2}")
-    em.label(ok2)
+    fail = em.tmp("nsfail")[1:]
+    inst = _reuse_or_alloc(em, low, c, t, rc_off, fail)
     low.incref(c)
     low.store(inst, slots.cls, c)
     none = em.tmp("none")

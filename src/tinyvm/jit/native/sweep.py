@@ -10,7 +10,7 @@ frees ~11,000 Arrays an iteration, so the sweep was ~1 ms of its 2.2 ms
 that is CPython deallocating the Arrays and their lists, which stays; the
 rest is the interpreter's loop, which this module replaces:
 
-    i64 tvm.sweep(objects, colour, live, rest, FREED, Array, POISON, int, PackedArray, SlotInstance)
+    i64 tvm.sweep(objects, colour, live, rest, FREED, Array, POISON, int, PackedArray, SlotInstance, bins, Class, list)
 
 walks `objects` (a Python list of heap objects) in order and
 
@@ -38,6 +38,10 @@ walks `objects` (a Python list of heap objects) in order and
   ~10,400 dead instances a collection: a collection's p50 650 -> 450 us).
   An object something else still holds (a test's list, a generation's)
   is poisoned as above, so a stale reference still finds POISON;
+- and of those, a laid-out instance whose class keeps a recycle list
+  (`Class.recycle`: fields.bind makes one for each class native code makes
+  instances of inline) is not deallocated but kept for reuse
+  ("recycling", below);
 - appends every other dead object to `rest`, in list order, for
   `Heap.sweep` to free in Python (its own `free()`: a socket's closes,
   a Record's poisons; their order among themselves is kept, and an
@@ -67,6 +71,23 @@ with a Python error set (an append without memory: raised, as the Python
 loop's own append would). 209 -> 33 ns per live object on Storage's
 trees (microbenchmark).
 
+Recycling. Bounce makes and drops 100 Balls a run; a collection found
+~10,400 dead and deallocated each (~18 ns apiece once the helpers were
+inlined), and native code then allocated as many again through
+PyType_GenericAlloc. Now the sweep empties such an instance -- every
+reference slot, `cls`, `fields` and `mark` NULL, the old references
+dropped: what PyType_GenericAlloc returns but for the raw slots' stale
+words, which every maker overwrites -- and appends it to its class's
+recycle list (~9 ns); newinst.py's inline path pops from that list before
+it allocates. The guest sees nothing: the object was dead to it, counted
+freed, its bytes released, and a popped one is charged, marked and listed
+as a new one. Only objects the list alone holds are recycled, so no
+reference to a recycled object exists anywhere else. The host keeps at
+most one sweep's garbage: each list the sweep appends to goes on the
+`bins` argument (the heap's `Heap.bins`) once, and `Heap.sweep` empties
+those lists before the next sweep (`Heap.collect`, an explicit
+collection, right after its own). `bins` None (tests) recycles nothing.
+
 Both are used only where the slot offsets are what arraymaker.py's inline
 path probed (`_fast`: `mark` at 16, `items` at 24); the sweep not for a
 heap with snapshot numbering or an allocation-site table (those forget
@@ -79,7 +100,7 @@ exception), ~1 us a call.
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .layout import MEMBER_OFFSET, MEMBER_SIZE, MEMBER_TYPE, T_OBJECT_EX
 
@@ -87,7 +108,7 @@ NAME = "tvm.sweep"
 MARK_NAME = "tvm.mark"
 _made: list = []  # [(MCJIT engine, [(name, address)])] (codegen.helper_module)
 _fn: list = []  # [the ctypes function], once made in this process
-_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
+_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 13))
 _MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
 
 # Offsets (CPython 3.11, x86-64): the refcount, the type, a PyLong's ob_size
@@ -97,58 +118,131 @@ _MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
 MARK, ITEMS = 16, 24
 
 
-def _shape_free(shapes: tuple[int, int, int] | None) -> str:
+class Shapes(NamedTuple):
+    """What the sweep needs of laid-out instances: the type's tp_base and
+    tp_members offsets (layout.probe_members), an instance's `cls` and
+    `fields` slots (layout.probe_slots), a Class's `recycle` slot, a list's
+    ob_size."""
+
+    tp_base: int
+    tp_members: int
+    cls: int
+    fields: int
+    recycle: int
+    list_size: int
+
+
+def _members(p: str, tp_members: int, action: str, after: str) -> str:
+    """A loop over the T_OBJECT_EX members of the type `%t` (its
+    tp_members: layout.probe_members), from label `{p}shape`: `action` on
+    each one's offset `%{p}moff`, then a branch to label `after`. Labels
+    and values are prefixed with `p` (two loops in one function)."""
+    return f"""{p}shape:
+  %{p}mem0 = call i64 @sw.word(i64 %t, i64 {tp_members})
+  br label %{p}member
+{p}member:
+  %{p}mem = phi i64 [%{p}mem0, %{p}shape], [%{p}mem1, %{p}mnext]
+  %{p}mname = call i64 @sw.word(i64 %{p}mem, i64 0)
+  %{p}mend = icmp eq i64 %{p}mname, 0
+  br i1 %{p}mend, label %{after}, label %{p}mtype
+{p}mtype:
+  %{p}ptyp = add i64 %{p}mem, {MEMBER_TYPE}
+  %{p}qtyp = inttoptr i64 %{p}ptyp to i32*
+  %{p}typ = load i32, i32* %{p}qtyp
+  %{p}isref = icmp eq i32 %{p}typ, {T_OBJECT_EX}
+  br i1 %{p}isref, label %{p}mref, label %{p}mnext
+{p}mref:
+  %{p}moff = call i64 @sw.word(i64 %{p}mem, i64 {MEMBER_OFFSET})
+  {action}
+  br label %{p}mnext
+{p}mnext:
+  %{p}mem1 = add i64 %{p}mem, {MEMBER_SIZE}
+  br label %{p}member"""
+
+
+def _shape_free(shapes: Shapes | None) -> str:
     """The sweep's free() of a dead laid-out instance (heap/layout.py's
     generated `free`: every reference slot and `cls` POISON, the old
     references dropped; raw slots left as they are), for a type whose
     tp_base is SlotInstance; its reference slots are the T_OBJECT_EX
     members of its tp_members (layout.probe_members). `shapes` is
-    (tp_base, tp_members, the cls word) or None: every other object goes
-    to `rest`. `%isshape` is the `dead` block's (`_is_shape`)."""
+    None when native code does not know the layout: every other object
+    goes to `rest`. `%isshape` is the `dead` block's (`_is_shape`)."""
     if shapes is None:
         return "  br label %torest"
-    _, tp_members, cls = shapes
+    loop = _members("", shapes.tp_members, "call void @sw.replace(i64 %o, i64 %moff, i64 %poison)", "shcls")
     return f"""  br i1 %isshape, label %shape, label %torest
-shape:
-  %mem0 = call i64 @sw.word(i64 %t, i64 {tp_members})
-  br label %member
-member:
-  %mem = phi i64 [%mem0, %shape], [%mem1, %mnext]
-  %mname = call i64 @sw.word(i64 %mem, i64 0)
-  %mend = icmp eq i64 %mname, 0
-  br i1 %mend, label %shcls, label %mtype
-mtype:
-  %ptyp = add i64 %mem, {MEMBER_TYPE}
-  %qtyp = inttoptr i64 %ptyp to i32*
-  %typ = load i32, i32* %qtyp
-  %isref = icmp eq i32 %typ, {T_OBJECT_EX}
-  br i1 %isref, label %mref, label %mnext
-mref:
-  %moff = call i64 @sw.word(i64 %mem, i64 {MEMBER_OFFSET})
-  call void @sw.replace(i64 %o, i64 %moff, i64 %poison)
-  br label %mnext
-mnext:
-  %mem1 = add i64 %mem, {MEMBER_SIZE}
-  br label %member
+{loop}
 shcls:
-  call void @sw.replace(i64 %o, i64 {cls}, i64 %poison)
+  call void @sw.replace(i64 %o, i64 {shapes.cls}, i64 %poison)
   call void @sw.replace(i64 %o, i64 {MARK}, i64 %freed)
   br label %next"""
 
 
-def _is_shape(shapes: tuple[int, int, int] | None) -> str:
+def _recycle(shapes: Shapes | None) -> str:
+    """From label `drop` (a dead object only the list holds): a laid-out
+    instance whose class keeps a list to recycle into (`Class.recycle`;
+    the class an exact Class, the list an exact list) goes on that list
+    emptied -- every reference slot, `cls`, `fields` and `mark` NULL, the
+    old references dropped: what PyType_GenericAlloc returns, but for its
+    raw slots' stale words, which the maker's stores overwrite -- and the
+    list goes on `bins` (once: when it was empty) for `Heap.sweep` to
+    empty at the next sweep. Then, or for anything else, on to label
+    `dealloc`, which drops the list entry's reference (the last one, but
+    for the recycle list's). An append that fails (no memory) is
+    forgotten: the object is deallocated as before."""
+    if shapes is None:
+        return "  br label %dealloc"
+    loop = _members("rc", shapes.tp_members, "call void @sw.clear(i64 %o, i64 %rcmoff)", "rcslots")
+    return f"""  %rcon = and i1 %isshape, %binning
+  br i1 %rcon, label %rccls, label %dealloc
+rccls:
+  %rcc = call i64 @sw.word(i64 %o, i64 {shapes.cls})
+  %rcct = call i64 @sw.word(i64 %rcc, i64 8)
+  %rcisc = icmp eq i64 %rcct, %classty
+  br i1 %rcisc, label %rclist, label %dealloc
+rclist:
+  %rl = call i64 @sw.word(i64 %rcc, i64 {shapes.recycle})
+  %rlt = call i64 @sw.word(i64 %rl, i64 8)
+  %rlok = icmp eq i64 %rlt, %listty
+  br i1 %rlok, label %rcn, label %dealloc
+rcn:
+  %rln = call i64 @sw.word(i64 %rl, i64 {shapes.list_size})
+  %rcfirst = icmp eq i64 %rln, 0
+  br i1 %rcfirst, label %rcbin, label %rcput
+rcbin:
+  %rcb = call i32 @PyList_Append(i64 %bins, i64 %rl)
+  %rcbf = icmp ne i32 %rcb, 0
+  br i1 %rcbf, label %rcfail, label %rcput, !prof !0
+rcput:
+  %rcp = call i32 @PyList_Append(i64 %rl, i64 %o)
+  %rcpf = icmp ne i32 %rcp, 0
+  br i1 %rcpf, label %rcfail, label %rcshape, !prof !0
+rcfail:
+  call void @PyErr_Clear()
+  br label %dealloc
+{loop}
+rcslots:
+  call void @sw.clear(i64 %o, i64 {shapes.cls})
+  call void @sw.clear(i64 %o, i64 {shapes.fields})
+  call void @sw.clear(i64 %o, i64 {MARK})
+  br label %dealloc"""
+
+
+def _is_shape(shapes: Shapes | None) -> str:
     """`%isshape`: is the type `%t` a laid-out instance's (its tp_base
     SlotInstance)? Always false without the layout (`_shape_free`)."""
     if shapes is None:
         return "  %isshape = icmp eq i64 0, 1"
-    return f"""  %tb = call i64 @sw.word(i64 %t, i64 {shapes[0]})
+    return f"""  %tb = call i64 @sw.word(i64 %t, i64 {shapes.tp_base})
   %isshape = icmp eq i64 %tb, %slotinst"""
 
 
-def _text(list_size: int, list_item: int, shapes: tuple[int, int, int] | None) -> str:
+def _text(list_size: int, list_item: int, shapes: Shapes | None) -> str:
     from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES
 
     return f"""declare i32 @PyList_Append(i64, i64)
+declare void @PyErr_Clear()
 declare void @_Py_Dealloc(i64)
 declare i32 @PyObject_RichCompareBool(i64, i64, i32)
 
@@ -183,6 +277,22 @@ entry:
   %old = load i64, i64* %p
   call void @sw.inc(i64 %new)
   store i64 %new, i64* %p
+  %held = icmp ne i64 %old, 0
+  br i1 %held, label %drop, label %done
+drop:
+  call void @sw.dec(i64 %old)
+  br label %done
+done:
+  ret void
+}}
+
+; the slot at %o + %off emptied (NULL, as a new object's), its old object (if any) losing one
+define internal void @sw.clear(i64 %o, i64 %off) alwaysinline {{
+entry:
+  %a = add i64 %o, %off
+  %p = inttoptr i64 %a to i64*
+  %old = load i64, i64* %p
+  store i64 0, i64* %p
   %held = icmp ne i64 %old, 0
   br i1 %held, label %drop, label %done
 drop:
@@ -242,8 +352,10 @@ no:
   ret i32 0
 }}
 
-define i64 @{NAME}(i64 %objs, i64 %colour, i64 %live, i64 %rest, i64 %freed, i64 %arrty, i64 %poison, i64 %long, i64 %pkty, i64 %slotinst) {{
+define i64 @{NAME}(i64 %objs, i64 %colour, i64 %live, i64 %rest, i64 %freed, i64 %arrty, i64 %poison, i64 %long, i64 %pkty, i64 %slotinst, i64 %bins, i64 %classty, i64 %listty) {{
 entry:
+  %binty = call i64 @sw.word(i64 %bins, i64 8)
+  %binning = icmp eq i64 %binty, %listty
   br label %loop
 loop:
   %i = phi i64 [0, %entry], [%i1, %next]
@@ -277,6 +389,8 @@ dead:
   %dropit = and i1 %ours, %sole
   br i1 %dropit, label %drop, label %kinds
 drop:
+{_recycle(shapes)}
+dealloc:
   %slot = add i64 %vec, %off
   call void @sw.replace(i64 %slot, i64 0, i64 %poison)
   br label %next
@@ -439,8 +553,8 @@ err:
 """
 
 
-def sweeper() -> Callable[[list, Any, list, list], int] | None:
-    """The machine-code sweep as `f(objects, colour, live, rest) -> status`
+def sweeper() -> Callable[..., int] | None:
+    """The machine-code sweep as `f(objects, colour, live, rest, bins=None) -> status`
     (module docstring), compiled at the first call in this process; None
     when the layout is not the one probed (the Python loop then)."""
     return _compiled()[0]
@@ -452,13 +566,13 @@ def marker() -> Callable[[list, Any, list, list], int] | None:
     return _compiled()[1]
 
 
-def lazy_sweep(objects: list, colour: Any, live: list, rest: list) -> int:
+def lazy_sweep(objects: list, colour: Any, live: list, rest: list, bins: list | None = None) -> int:
     """`sweeper()`'s function, compiled at the first collection that needs
     it rather than at the first native entry (~17 ms of LLVM once per
     process, which a program that never collects should not pay); -2 (the
     Python loop) if it cannot be."""
     f = _compiled()[0]
-    return f(objects, colour, live, rest) if f is not None else -2
+    return f(objects, colour, live, rest, bins) if f is not None else -2
 
 
 def lazy_mark(stack: list, colour: Any, objs: list, kids: list) -> int:
@@ -472,11 +586,22 @@ def lazy_mark(stack: list, colour: Any, objs: list, kids: list) -> int:
     return 0
 
 
+def recycle_offset() -> int:
+    """The offset of `Class.recycle` in a Class (found as fields._find
+    finds `template`: the slot that holds a known object)."""
+    from ...heap.objects import Class
+    from .fields import _find
+
+    probe = Class("probe", None, None)
+    probe.recycle = []
+    return _find(probe, probe.recycle)
+
+
 def _compiled() -> tuple[Any, Any]:
     if _fn:
         return _fn[0]
     from ...heap.heap import FREED
-    from ...heap.objects import _POISON, Array
+    from ...heap.objects import _POISON, Array, Class
     from .arraymaker import _fast
     from .codegen import bind_c_api, helper_module, load_llvm
     from .layout import probe, probe_members, probe_slots
@@ -486,10 +611,10 @@ def _compiled() -> tuple[Any, Any]:
         _fn.append((None, None))
         return _fn[0]
     llvm = load_llvm()
-    bind_c_api(llvm, ("PyList_Append", "_Py_Dealloc", "PyObject_RichCompareBool"))
+    bind_c_api(llvm, ("PyList_Append", "PyErr_Clear", "_Py_Dealloc", "PyObject_RichCompareBool"))
     tp_members = probe_members()
     slots = probe_slots()[0]
-    shapes = None if tp_members is None or slots is None else (slots.tp_base, tp_members, slots.cls)
+    shapes = None if tp_members is None or slots is None else Shapes(slots.tp_base, tp_members, slots.cls, slots.fields, recycle_offset(), lay.list_size)
     addrs = dict(helper_module(llvm, _made, _text(lay.list_size, lay.list_item, shapes), (NAME, MARK_NAME)))
     raw_sweep = _PROTO(addrs[NAME])
     raw_mark = _MARK_PROTO(addrs[MARK_NAME])
@@ -505,8 +630,8 @@ def _compiled() -> tuple[Any, Any]:
     # code does not know PackedArray's layout: Python's free() then.
     pk = PackedArray if probe_packed()[0] is not None else None
 
-    def sweep(objects: list, colour: Any, live: list, rest: list) -> int:
-        return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int, pk, SlotInstance)
+    def sweep(objects: list, colour: Any, live: list, rest: list, bins: list | None = None) -> int:
+        return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int, pk, SlotInstance, bins, Class, list)
 
     def mark(stack: list, colour: Any, objs: list, kids: list) -> int:
         return raw_mark(stack, colour, objs, kids, Array, int, float, bool, list, None)
