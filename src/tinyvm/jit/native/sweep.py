@@ -1,4 +1,4 @@
-"""The guest collector's two inner loops in machine code: `Heap.sweep` and `Heap.trace`'s Arrays, for a VM with the native tier.
+"""The guest collector's two inner loops in machine code: `Heap.sweep` here, `Heap.trace`'s in mark.py, for a VM with the native tier.
 
 `Heap.sweep` (heap/heap.py) keeps the objects of a list marked with the
 collection's colour and frees the rest: each dead one gets the mark FREED
@@ -55,21 +55,12 @@ already freed have mark FREED, not `colour`: they are dead to it too, and
 poisoning twice is poisoning; the entries already deallocated are POISON,
 which it leaves out and counts as freed).
 
-    i64 tvm.mark(stack, colour, objs, kids, Array, int, float, bool, list, None)
+    i64 tvm.mark(stack, colour, objs, kids, Array, int, float, bool, list, None, ...)
 
-is `Heap.trace`'s loop for Arrays (`Heap._trace_native`): it pops the
-stack (a Python list of marked objects) until it is empty; an Array whose
-items are a list adds `array_bytes` (ARRAY_BASE + 8n + n/8, objects.py's
-`Array.size`) and visits its elements: None and bools nothing, an int
-INT_BYTES unless -5..256 (one digit and its sign), a float FLOAT_BYTES,
-an Array not yet `colour` is painted and pushed; any other element (a
-string: counted once per object by the Python loop's set; an instance, a
-record, a function...) goes to `kids`, any other popped object to `objs`,
-for the Python loop to visit as `trace` always did (it may push more: the
-machine loop then runs again). It returns the bytes it counted, or -1
-with a Python error set (an append without memory: raised, as the Python
-loop's own append would). 209 -> 33 ns per live object on Storage's
-trees (microbenchmark).
+is `Heap.trace`'s loop (`Heap._trace_native`) for the objects whose size
+and references it knows: mark.py, compiled in the same module. (It knew
+Arrays only until session 40: 209 -> 33 ns per live object on Storage's
+trees, microbenchmark.)
 
 Recycling. Bounce makes and drops 100 Balls a run; a collection found
 ~10,400 dead and deallocated each (~18 ns apiece once the helpers were
@@ -102,14 +93,15 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Callable, NamedTuple
 
+from . import mark as mark_mod
 from .layout import MEMBER_OFFSET, MEMBER_SIZE, MEMBER_TYPE, T_OBJECT_EX
 
 NAME = "tvm.sweep"
-MARK_NAME = "tvm.mark"
+MARK_NAME = mark_mod.NAME
 _made: list = []  # [(MCJIT engine, [(name, address)])] (codegen.helper_module)
 _fn: list = []  # [the ctypes function], once made in this process
 _PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 13))
-_MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 10))
+_MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 15))
 
 # Offsets (CPython 3.11, x86-64): the refcount, the type, a PyLong's ob_size
 # and first digit, a heap object's `mark` and an Array's `items` (the two
@@ -238,8 +230,7 @@ def _is_shape(shapes: Shapes | None) -> str:
   %isshape = icmp eq i64 %tb, %slotinst"""
 
 
-def _text(list_size: int, list_item: int, shapes: Shapes | None) -> str:
-    from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES
+def _text(list_size: int, list_item: int, shapes: Shapes | None, mark_text: str) -> str:
 
     return f"""declare i32 @PyList_Append(i64, i64)
 declare void @PyErr_Clear()
@@ -428,127 +419,7 @@ unmarked:
   ret i64 -2
 }}
 
-define i64 @{MARK_NAME}(i64 %stack, i64 %colour, i64 %objs, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %list, i64 %none) {{
-entry:
-  br label %loop
-loop:
-  %tot = phi i64 [0, %entry], [%tot, %defer], [%tot2, %done]
-  %n = call i64 @sw.word(i64 %stack, i64 {list_size})
-  %empty = icmp eq i64 %n, 0
-  br i1 %empty, label %end, label %pop
-pop:
-  %vec = call i64 @sw.word(i64 %stack, i64 {list_item})
-  %n1 = sub i64 %n, 1
-  %off = shl i64 %n1, 3
-  %o = call i64 @sw.word(i64 %vec, i64 %off)
-  %ps = add i64 %stack, {list_size}
-  %qs = inttoptr i64 %ps to i64*
-  store i64 %n1, i64* %qs
-  %t = call i64 @sw.word(i64 %o, i64 8)
-  %isarr = icmp eq i64 %t, %arrty
-  br i1 %isarr, label %items, label %defer
-items:
-  %it = call i64 @sw.word(i64 %o, i64 {ITEMS})
-  %hasit = icmp ne i64 %it, 0
-  br i1 %hasit, label %itype, label %defer
-itype:
-  %ti = call i64 @sw.word(i64 %it, i64 8)
-  %islist = icmp eq i64 %ti, %list
-  br i1 %islist, label %array, label %defer
-defer:
-  %r0 = call i32 @PyList_Append(i64 %objs, i64 %o)
-  call void @sw.dec(i64 %o)
-  %b0 = icmp ne i32 %r0, 0
-  br i1 %b0, label %err, label %loop, !prof !0
-array:
-  %k = call i64 @sw.word(i64 %it, i64 {list_size})
-  %kv = call i64 @sw.word(i64 %it, i64 {list_item})
-  %k8 = shl i64 %k, 3
-  %k3 = lshr i64 %k, 3
-  %sz0 = add i64 %k8, {ARRAY_BASE}
-  %sz = add i64 %sz0, %k3
-  %tot1 = add i64 %tot, %sz
-  br label %each
-each:
-  %j = phi i64 [0, %array], [%j1, %step]
-  %acc = phi i64 [%tot1, %array], [%acc2, %step]
-  %more = icmp slt i64 %j, %k
-  br i1 %more, label %child, label %done
-child:
-  %joff = shl i64 %j, 3
-  %c = call i64 @sw.word(i64 %kv, i64 %joff)
-  %isnone = icmp eq i64 %c, %none
-  br i1 %isnone, label %step0, label %ctype
-ctype:
-  %tc = call i64 @sw.word(i64 %c, i64 8)
-  %tarr = icmp eq i64 %tc, %arrty
-  br i1 %tarr, label %arr, label %ct1
-ct1:
-  %tint = icmp eq i64 %tc, %long
-  br i1 %tint, label %int, label %ct2
-ct2:
-  %tflt = icmp eq i64 %tc, %float
-  br i1 %tflt, label %flt, label %ct3
-ct3:
-  %tbool = icmp eq i64 %tc, %bool
-  br i1 %tbool, label %step0, label %other
-int:
-  %isz = call i64 @sw.word(i64 %c, i64 16)
-  %iz = icmp eq i64 %isz, 0
-  br i1 %iz, label %step0, label %int1
-int1:
-  %pd = add i64 %c, 24
-  %qd = inttoptr i64 %pd to i32*
-  %d = load i32, i32* %qd
-  %pos = icmp eq i64 %isz, 1
-  %neg = icmp eq i64 %isz, -1
-  %dsmallp = icmp ule i32 %d, 256
-  %dsmalln = icmp ule i32 %d, 5
-  %sp = and i1 %pos, %dsmallp
-  %sn = and i1 %neg, %dsmalln
-  %small = or i1 %sp, %sn
-  %iadd = select i1 %small, i64 0, i64 {INT_BYTES}
-  br label %step
-flt:
-  br label %step
-arr:
-  %m = call i64 @sw.word(i64 %c, i64 {MARK})
-  %nomark = icmp eq i64 %m, 0
-  br i1 %nomark, label %other, label %cmp, !prof !0
-cmp:
-  %s = call i32 @sw.same(i64 %m, i64 %colour, i64 %long)
-  switch i32 %s, label %err [ i32 1, label %step0
-                              i32 0, label %paint ]
-paint:
-  call void @sw.inc(i64 %colour)
-  %pm = add i64 %c, {MARK}
-  %qm = inttoptr i64 %pm to i64*
-  store i64 %colour, i64* %qm
-  call void @sw.dec(i64 %m)
-  %r1 = call i32 @PyList_Append(i64 %stack, i64 %c)
-  %b1 = icmp ne i32 %r1, 0
-  br i1 %b1, label %err, label %step0, !prof !0
-other:
-  %r2 = call i32 @PyList_Append(i64 %kids, i64 %c)
-  %b2 = icmp ne i32 %r2, 0
-  br i1 %b2, label %err, label %step0, !prof !0
-step0:
-  br label %step
-step:
-  %add = phi i64 [0, %step0], [%iadd, %int1], [{FLOAT_BYTES}, %flt]
-  %acc2 = add i64 %acc, %add
-  %j1 = add i64 %j, 1
-  br label %each
-done:
-  %tot2 = add i64 %acc, 0
-  call void @sw.dec(i64 %o)
-  br label %loop
-end:
-  ret i64 %tot
-err:
-  ret i64 -1
-}}
-
+{mark_text}
 !0 = !{{!"branch_weights", i32 1, i32 2000}}
 """
 
@@ -615,9 +486,11 @@ def _compiled() -> tuple[Any, Any]:
     tp_members = probe_members()
     slots = probe_slots()[0]
     shapes = None if tp_members is None or slots is None else Shapes(slots.tp_base, tp_members, slots.cls, slots.fields, recycle_offset(), lay.list_size)
-    addrs = dict(helper_module(llvm, _made, _text(lay.list_size, lay.list_item, shapes), (NAME, MARK_NAME)))
+    marks = mark_mod.text(lay.list_size, lay.list_item, mark_mod.kinds(), slots.cls if slots is not None else 0)
+    addrs = dict(helper_module(llvm, _made, _text(lay.list_size, lay.list_item, shapes, marks), (NAME, MARK_NAME)))
     raw_sweep = _PROTO(addrs[NAME])
     raw_mark = _MARK_PROTO(addrs[MARK_NAME])
+    mark_args = mark_mod.args()
 
     from ...heap.layout import SlotInstance
     from ...heap.packed import PackedArray
@@ -634,7 +507,7 @@ def _compiled() -> tuple[Any, Any]:
         return raw_sweep(objects, colour, live, rest, FREED, Array, _POISON, int, pk, SlotInstance, bins, Class, list)
 
     def mark(stack: list, colour: Any, objs: list, kids: list) -> int:
-        return raw_mark(stack, colour, objs, kids, Array, int, float, bool, list, None)
+        return raw_mark(stack, colour, objs, kids, *mark_args)
 
     _fn.append((sweep, mark))
     return _fn[0]

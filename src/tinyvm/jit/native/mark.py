@@ -1,0 +1,402 @@
+"""`Heap.trace`'s loop in machine code (`tvm.mark`), for a VM with the native tier: the heap objects whose size and references it knows.
+
+    i64 tvm.mark(stack, colour, objs, kids, Array, int, float, bool, list, None,
+                 Function, ModuleObject, Native, SlotInstance, tuple)
+
+pops the stack (a Python list of marked objects: `Heap._trace_native`)
+until it is empty. For each object it knows -- the kinds below -- it adds
+the bytes `size()` says and visits the references `refs()` gives, in
+machine code; any other object goes to `objs`, for the Python loop to
+visit as `trace` always did. Its return is the bytes it counted, or -1
+with a Python error set (an append without memory: raised, as the Python
+loop's own append would).
+
+The objects it knows, and what their Python methods say (heap/objects.py,
+heap/layout.py; `tests/jit/native/test_gc_differential.py` compares the
+two on random heaps of every kind):
+
+- an exact `Array` whose items are a list: ARRAY_BASE + 8n + n/8, its
+  elements;
+- a `Function` (exact, or a subclass adding no slot and keeping its
+  methods: AsyncFunction, GeneratorFunction): HEADER + CONTAINER + SLOT *
+  (10 + upvals + code_pad), its upvals (a tuple), `module`, `owner` unless
+  None;
+- a `ModuleObject` (exact) whose globals are a list: HEADER + CONTAINER +
+  SLOT * n, its globals;
+- a `Native` (exact, or BlockingNative): HEADER, nothing;
+- a laid-out instance (its type's tp_base SlotInstance: heap/layout.py):
+  HEADER + CONTAINER + FIELD per slot, each slot (a reference slot's
+  object; a raw int slot's int, INT_BYTES unless -5..256; a raw bool
+  nothing), then `cls`.
+
+A reference (`visit`) is treated as `trace`'s loop treats it: None and
+bools nothing, an int INT_BYTES unless -5..256 (one digit and its sign), a
+float FLOAT_BYTES; an object of a kind above not yet `colour` is painted
+and pushed (its mark at 16: every HeapObject's); anything else (a string:
+counted once per object by the Python loop's set; a Class, a Map, a
+Record...) goes to `kids`. The Python loop then visits `objs` and `kids`
+(it may push more: the machine loop runs again).
+
+Why: after the sweep went to machine code, tracing the program's own
+objects -- its functions, natives, modules and the instances alive at the
+collection -- was half of a Bounce collection (~100 us for ~260 objects
+and ~800 references, ~340 ns an object in Python); Classes (their dicts)
+stay in Python. A type table rather than a test per kind would need a
+dict lookup per object: these five tests are loads of the type word.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .layout import MEMBER_OFFSET, MEMBER_SIZE, MEMBER_TYPE, T_OBJECT_EX
+
+NAME = "tvm.mark"
+MARK, ITEMS = 16, 24  # (sweep.py's: HeapObject.mark, Array.items)
+T_LONGLONG, T_BOOL = 17, 14  # (a raw int slot, a raw bool slot: layout.py)
+TUPLE_SIZE, TUPLE_ITEMS = 16, 24  # (a tuple's ob_size; its items inline)
+
+
+class Kinds(NamedTuple):
+    """The offsets the mark reads beyond an Array's: a type's tp_base and
+    tp_members, a Function's upvals, code_pad, module and owner slots, a
+    ModuleObject's globals slot."""
+
+    tp_base: int
+    tp_members: int
+    fn_upvals: int
+    fn_pad: int
+    fn_module: int
+    fn_owner: int
+    mod_globals: int
+
+
+def kinds() -> Kinds | None:
+    """The offsets, read from the types' own tp_members (layout.py's
+    probe), or None when they cannot be: the mark then knows Arrays only."""
+    from ...heap.objects import Function, ModuleObject
+    from .layout import _members, _word, probe_members, probe_slots
+
+    tp_members, slots = probe_members(), probe_slots()[0]
+    if tp_members is None or slots is None:
+        return None
+    try:
+        fn = {name: off for off, (name, t) in _members(_word(id(Function), tp_members)).items() if t == T_OBJECT_EX}
+        mod = {name: off for off, (name, t) in _members(_word(id(ModuleObject), tp_members)).items() if t == T_OBJECT_EX}
+        return Kinds(slots.tp_base, tp_members, fn["upvals"], fn["code_pad"], fn["module"], fn["owner"], mod["globals"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _dispatch(k: Kinds | None) -> str:
+    """From label `other` of the popped object `%o` (type `%t`, not an
+    Array with a list): the kinds' tests, on to their blocks or `defer`."""
+    if k is None:
+        return "  br label %defer"
+    return f"""  %tb = call i64 @sw.word(i64 %t, i64 {k.tp_base})
+  %fn1 = icmp eq i64 %t, %fnty
+  %fn2 = icmp eq i64 %tb, %fnty
+  %isfn = or i1 %fn1, %fn2
+  br i1 %isfn, label %func, label %kd2
+kd2:
+  %ismod = icmp eq i64 %t, %modty
+  br i1 %ismod, label %module, label %kd3
+kd3:
+  %nat1 = icmp eq i64 %t, %natty
+  %nat2 = icmp eq i64 %tb, %natty
+  %isnat = or i1 %nat1, %nat2
+  br i1 %isnat, label %native, label %kd4
+kd4:
+  %isshape = icmp eq i64 %tb, %slotinst
+  br i1 %isshape, label %shape, label %defer"""
+
+
+def _kinds_blocks(k: Kinds | None, list_size: int, list_item: int) -> str:
+    """The blocks of the kinds `_dispatch` sends objects to; each ends at
+    `done` with `%kb` (its bytes) or at `err`."""
+    if k is None:
+        return ""
+    from ...heap.objects import CONTAINER, FIELD, HEADER, INT_BYTES, SLOT
+
+    return f"""func:
+  %up = call i64 @sw.word(i64 %o, i64 {k.fn_upvals})
+  %pad = call i64 @sw.word(i64 %o, i64 {k.fn_pad})
+  %upt = call i64 @sw.word(i64 %up, i64 8)
+  %padt = call i64 @sw.word(i64 %pad, i64 8)
+  %upok = icmp eq i64 %upt, %tuplety
+  %padok = icmp eq i64 %padt, %list
+  %fnok = and i1 %upok, %padok
+  br i1 %fnok, label %func1, label %defer
+func1:
+  %nu = call i64 @sw.word(i64 %up, i64 {TUPLE_SIZE})
+  %np = call i64 @sw.word(i64 %pad, i64 {list_size})
+  %nup = add i64 %nu, %np
+  %nup8 = shl i64 %nup, 3
+  %fsz = add i64 %nup8, {HEADER + CONTAINER + SLOT * 10}
+  %upv = add i64 %up, {TUPLE_ITEMS}
+  %fb1 = call i64 @mk.items(i64 %upv, i64 %nu, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %fe1 = icmp slt i64 %fb1, 0
+  br i1 %fe1, label %err, label %func2, !prof !0
+func2:
+  %fmod = call i64 @sw.word(i64 %o, i64 {k.fn_module})
+  %fb2 = call i64 @mk.visit(i64 %fmod, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %fown = call i64 @sw.word(i64 %o, i64 {k.fn_owner})
+  %fb3 = call i64 @mk.visit(i64 %fown, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %fe2 = icmp slt i64 %fb2, 0
+  %fe3 = icmp slt i64 %fb3, 0
+  %fe = or i1 %fe2, %fe3
+  %fs1 = add i64 %fsz, %fb1
+  %fs2 = add i64 %fs1, %fb2
+  %fs3 = add i64 %fs2, %fb3
+  br i1 %fe, label %err, label %done, !prof !0
+module:
+  %gl = call i64 @sw.word(i64 %o, i64 {k.mod_globals})
+  %glt = call i64 @sw.word(i64 %gl, i64 8)
+  %glok = icmp eq i64 %glt, %list
+  br i1 %glok, label %module1, label %defer
+module1:
+  %ng = call i64 @sw.word(i64 %gl, i64 {list_size})
+  %gv = call i64 @sw.word(i64 %gl, i64 {list_item})
+  %ng8 = shl i64 %ng, 3
+  %msz = add i64 %ng8, {HEADER + CONTAINER}
+  %mb = call i64 @mk.items(i64 %gv, i64 %ng, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %me = icmp slt i64 %mb, 0
+  %ms = add i64 %msz, %mb
+  br i1 %me, label %err, label %done, !prof !0
+native:
+  br label %done
+shape:
+  %mem0 = call i64 @sw.word(i64 %t, i64 {k.tp_members})
+  br label %member
+member:
+  %mem = phi i64 [%mem0, %shape], [%mem1, %mnext]
+  %sacc = phi i64 [{HEADER + CONTAINER}, %shape], [%sacc1, %mnext]
+  %mname = call i64 @sw.word(i64 %mem, i64 0)
+  %mend = icmp eq i64 %mname, 0
+  br i1 %mend, label %scls, label %mtype
+mtype:
+  %ptyp = add i64 %mem, {MEMBER_TYPE}
+  %qtyp = inttoptr i64 %ptyp to i32*
+  %typ = load i32, i32* %qtyp
+  %moff = call i64 @sw.word(i64 %mem, i64 {MEMBER_OFFSET})
+  %isref = icmp eq i32 %typ, {T_OBJECT_EX}
+  br i1 %isref, label %mref, label %mraw
+mref:
+  %mv = call i64 @sw.word(i64 %o, i64 %moff)
+  %mvb = call i64 @mk.visit(i64 %mv, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %mve = icmp slt i64 %mvb, 0
+  br i1 %mve, label %err, label %mnext, !prof !0
+mraw:
+  %isint = icmp eq i32 %typ, {T_LONGLONG}
+  %raw = call i64 @sw.word(i64 %o, i64 %moff)
+  %rlo = icmp sge i64 %raw, -5
+  %rhi = icmp sle i64 %raw, 256
+  %rsmall = and i1 %rlo, %rhi
+  %rbig = xor i1 %rsmall, 1
+  %rcount = and i1 %isint, %rbig
+  %rb = select i1 %rcount, i64 {INT_BYTES}, i64 0
+  br label %mnext
+mnext:
+  %madd = phi i64 [%mvb, %mref], [%rb, %mraw]
+  %sacc0 = add i64 %sacc, {FIELD}
+  %sacc1 = add i64 %sacc0, %madd
+  %mem1 = add i64 %mem, {MEMBER_SIZE}
+  br label %member
+scls:
+  %scl = call i64 @sw.word(i64 %o, i64 {{cls}})
+  %sb = call i64 @mk.visit(i64 %scl, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %se = icmp slt i64 %sb, 0
+  %ss = add i64 %sacc, %sb
+  br i1 %se, label %err, label %done, !prof !0"""
+
+
+def text(list_size: int, list_item: int, k: Kinds | None, cls_off: int) -> str:
+    """`tvm.mark` and its helpers (the sweep's `sw.*` helpers are defined in
+    the same module: sweep.py's `_text`)."""
+    from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES
+
+    from ...heap.objects import HEADER
+
+    kinds_done = "" if k is None else f", [%fs3, %func2], [%ms, %module1], [{HEADER}, %native], [%ss, %scls]"
+    args = "i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst"
+    blocks = _kinds_blocks(k, list_size, list_item).replace("{cls}", str(cls_off))
+    return f"""
+; a reference met by the mark: its bytes (>= 0), or -1 with an error set
+define internal i64 @mk.visit(i64 %c, {args}) alwaysinline {{
+entry:
+  %isnone = icmp eq i64 %c, %none
+  %isnull = icmp eq i64 %c, 0
+  %nothing = or i1 %isnone, %isnull
+  br i1 %nothing, label %zero, label %ctype
+ctype:
+  %tc = call i64 @sw.word(i64 %c, i64 8)
+  %tarr = icmp eq i64 %tc, %arrty
+  br i1 %tarr, label %obj, label %ct1
+ct1:
+  %tint = icmp eq i64 %tc, %long
+  br i1 %tint, label %int, label %ct2
+ct2:
+  %tflt = icmp eq i64 %tc, %float
+  br i1 %tflt, label %flt, label %ct3
+ct3:
+  %tbool = icmp eq i64 %tc, %bool
+  br i1 %tbool, label %zero, label %ct4
+ct4:
+{_paintable(k)}
+int:
+  %isz = call i64 @sw.word(i64 %c, i64 16)
+  %iz = icmp eq i64 %isz, 0
+  br i1 %iz, label %zero, label %int1
+int1:
+  %pd = add i64 %c, 24
+  %qd = inttoptr i64 %pd to i32*
+  %d = load i32, i32* %qd
+  %pos = icmp eq i64 %isz, 1
+  %neg = icmp eq i64 %isz, -1
+  %dsmallp = icmp ule i32 %d, 256
+  %dsmalln = icmp ule i32 %d, 5
+  %sp = and i1 %pos, %dsmallp
+  %sn = and i1 %neg, %dsmalln
+  %small = or i1 %sp, %sn
+  %iadd = select i1 %small, i64 0, i64 {INT_BYTES}
+  ret i64 %iadd
+flt:
+  ret i64 {FLOAT_BYTES}
+obj:
+  %m = call i64 @sw.word(i64 %c, i64 {MARK})
+  %nomark = icmp eq i64 %m, 0
+  br i1 %nomark, label %other, label %cmp, !prof !0
+cmp:
+  %s = call i32 @sw.same(i64 %m, i64 %colour, i64 %long)
+  switch i32 %s, label %err [ i32 1, label %zero
+                              i32 0, label %paint ]
+paint:
+  call void @sw.inc(i64 %colour)
+  %pm = add i64 %c, {MARK}
+  %qm = inttoptr i64 %pm to i64*
+  store i64 %colour, i64* %qm
+  call void @sw.dec(i64 %m)
+  %r1 = call i32 @PyList_Append(i64 %stack, i64 %c)
+  %b1 = icmp ne i32 %r1, 0
+  br i1 %b1, label %err, label %zero, !prof !0
+other:
+  %r2 = call i32 @PyList_Append(i64 %kids, i64 %c)
+  %b2 = icmp ne i32 %r2, 0
+  br i1 %b2, label %err, label %zero, !prof !0
+zero:
+  ret i64 0
+err:
+  ret i64 -1
+}}
+
+; the n references at %kv (a list's or a tuple's items): their bytes, or -1
+define internal i64 @mk.items(i64 %kv, i64 %n, {args}) alwaysinline {{
+entry:
+  br label %each
+each:
+  %j = phi i64 [0, %entry], [%j1, %step]
+  %acc = phi i64 [0, %entry], [%acc1, %step]
+  %more = icmp slt i64 %j, %n
+  br i1 %more, label %child, label %end
+child:
+  %joff = shl i64 %j, 3
+  %c = call i64 @sw.word(i64 %kv, i64 %joff)
+  %b = call i64 @mk.visit(i64 %c, {args})
+  %bad = icmp slt i64 %b, 0
+  br i1 %bad, label %err, label %step, !prof !0
+step:
+  %acc1 = add i64 %acc, %b
+  %j1 = add i64 %j, 1
+  br label %each
+end:
+  ret i64 %acc
+err:
+  ret i64 -1
+}}
+
+define i64 @{NAME}(i64 %stack, i64 %colour, i64 %objs, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %list, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst, i64 %tuplety) {{
+entry:
+  br label %loop
+loop:
+  %tot = phi i64 [0, %entry], [%tot, %defer], [%tot2, %done]
+  %n = call i64 @sw.word(i64 %stack, i64 {list_size})
+  %empty = icmp eq i64 %n, 0
+  br i1 %empty, label %end, label %pop
+pop:
+  %vec = call i64 @sw.word(i64 %stack, i64 {list_item})
+  %n1 = sub i64 %n, 1
+  %off = shl i64 %n1, 3
+  %o = call i64 @sw.word(i64 %vec, i64 %off)
+  %ps = add i64 %stack, {list_size}
+  %qs = inttoptr i64 %ps to i64*
+  store i64 %n1, i64* %qs
+  %t = call i64 @sw.word(i64 %o, i64 8)
+  %isarr = icmp eq i64 %t, %arrty
+  br i1 %isarr, label %items, label %other
+items:
+  %it = call i64 @sw.word(i64 %o, i64 {ITEMS})
+  %hasit = icmp ne i64 %it, 0
+  br i1 %hasit, label %itype, label %defer
+itype:
+  %ti = call i64 @sw.word(i64 %it, i64 8)
+  %islist = icmp eq i64 %ti, %list
+  br i1 %islist, label %array, label %defer
+other:
+{_dispatch(k)}
+defer:
+  %r0 = call i32 @PyList_Append(i64 %objs, i64 %o)
+  call void @sw.dec(i64 %o)
+  %b0 = icmp ne i32 %r0, 0
+  br i1 %b0, label %err, label %loop, !prof !0
+array:
+  %k = call i64 @sw.word(i64 %it, i64 {list_size})
+  %kv = call i64 @sw.word(i64 %it, i64 {list_item})
+  %k8 = shl i64 %k, 3
+  %k3 = lshr i64 %k, 3
+  %sz0 = add i64 %k8, {ARRAY_BASE}
+  %sz = add i64 %sz0, %k3
+  %ab = call i64 @mk.items(i64 %kv, i64 %k, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %ae = icmp slt i64 %ab, 0
+  %as = add i64 %sz, %ab
+  br i1 %ae, label %err, label %done, !prof !0
+{blocks}
+done:
+  %kb = phi i64 [%as, %array]{kinds_done}
+  %tot2 = add i64 %tot, %kb
+  call void @sw.dec(i64 %o)
+  br label %loop
+end:
+  ret i64 %tot
+err:
+  ret i64 -1
+}}
+"""
+
+
+def _paintable(k: Kinds | None) -> str:
+    """From `ct4` of `mk.visit`: a reference of a kind the mark knows
+    (beyond Array, tested before) to label `obj`, anything else to
+    `other` (`kids`)."""
+    if k is None:
+        return "  br label %other"
+    return f"""  %ctb = call i64 @sw.word(i64 %tc, i64 {k.tp_base})
+  %p1 = icmp eq i64 %tc, %fnty
+  %p2 = icmp eq i64 %ctb, %fnty
+  %p3 = icmp eq i64 %tc, %modty
+  %p4 = icmp eq i64 %tc, %natty
+  %p5 = icmp eq i64 %ctb, %natty
+  %p6 = icmp eq i64 %ctb, %slotinst
+  %p12 = or i1 %p1, %p2
+  %p34 = or i1 %p3, %p4
+  %p56 = or i1 %p5, %p6
+  %p1234 = or i1 %p12, %p34
+  %pall = or i1 %p1234, %p56
+  br i1 %pall, label %obj, label %other"""
+
+
+def args() -> tuple[Any, ...]:
+    """The types `tvm.mark` takes after (stack, colour, objs, kids)."""
+    from ...heap.layout import SlotInstance
+    from ...heap.objects import Array, Function, ModuleObject, Native
+
+    return (Array, int, float, bool, list, None, Function, ModuleObject, Native, SlotInstance, tuple)
