@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from tinyvm.api import VM
 from tinyvm.heap.heap import FREED, Heap
 from tinyvm.heap.layout import make_shape
-from tinyvm.heap.objects import _POISON, Array, AsyncFunction, Cell, Function, HeapObject, Instance, Map, ModuleObject, Native, Record, Tuple
+from tinyvm.heap.objects import _POISON, Array, AsyncFunction, Cell, Class, Function, HeapObject, Instance, Map, ModuleObject, Native, Record, Tuple
 from tinyvm.sched.concurrency import BlockingNative
 from tinyvm.jit.native.sweep import marker, sweeper
 
@@ -111,7 +111,7 @@ def _scalar(k: int) -> object:
 # "c" = an int equal to the colour made apart, "c+1"/"c-1" its neighbours.
 MARKS = ["C", "c", "c+1", "c-1", 0, 1, 2, 255, 256, 257, 2**30, 2**31, 2**40, -7, -9, -11, -13, -(2**40), 10**25]
 COLOURS = [1, 2, 5, 255, 256, 257, 300, 2**30 - 1, 2**30, 2**31, 2**62, 10**20, -11, -13, -15, -(2**31)]
-KINDS = ["array", "array", "array", "nils", "empty", "ints", "sharedlist", "subarray", "poisoned", "cell", "map", "record", "instance", "slots", "rawslots", "tuple", "boxed", "logged", "function", "asyncfn", "listupvals", "module", "native", "blocking"]
+KINDS = ["array", "array", "array", "nils", "empty", "ints", "sharedlist", "subarray", "poisoned", "cell", "map", "record", "instance", "slots", "rawslots", "tuple", "boxed", "logged", "function", "asyncfn", "listupvals", "module", "native", "blocking", "class", "oddclass"]
 FUNCTIONS = {"function": Function, "asyncfn": AsyncFunction, "listupvals": Function}
 
 # Laid-out instances (heap/layout.py): one shape of references, one with a
@@ -175,6 +175,8 @@ def build(spec: tuple) -> tuple[list, int, list, list]:
             objs.append(ModuleObject.__new__(ModuleObject))
         elif kind in ("native", "blocking"):
             objs.append((Native if kind == "native" else BlockingNative)("n", len, 1))
+        elif kind in ("class", "oddclass"):
+            objs.append(Class(f"C{len(objs)}", None, None))
         elif kind == "boxed":
             objs.append(Boxed([]))
         else:
@@ -228,6 +230,21 @@ def build(spec: tuple) -> tuple[list, int, list, list]:
             o.code_pad = [None] * (other % 4)
         elif kind == "module":
             o.globals = vals
+        elif kind in ("class", "oddclass"):
+            # (methods, template and statics' values, field_inits, parent
+            # traced; its size counts methods, own_methods and template. An
+            # odd class keeps a dict with a non-string key, a general
+            # table, which the machine mark reads too, and a deleted entry)
+            o.methods = {f"m{k}": v for k, v in enumerate(vals)}
+            o.own_methods = dict(list(o.methods.items())[: other % 3])
+            o.template = {f"f{k}": v for k, v in enumerate(vals[1:])}
+            o.field_inits = list(vals[2:])
+            o.statics = {"s": vals[0]} if vals else {}
+            o.parent = objs[other % n] if other % 2 else None
+            if kind == "oddclass":
+                o.methods[7] = vals[-1] if vals else None
+                o.template["gone"] = 1
+                del o.template["gone"]
         if kind == "logged":
             o.name = f"L{i}"
     roots = [objs[r % n] for r in root_ix] + [_scalar(k) for k in scalar_roots]
@@ -668,9 +685,7 @@ def test_deep_wide_and_self_referencing_arrays(shape: str) -> None:
 
 def test_the_machine_mark_visits_functions_modules_natives_and_instances_itself() -> None:
     # (mark.py: the kinds whose size and references it knows never reach
-    # the Python loop: `objs` stays empty; a string and a Class do)
-    from tinyvm.heap.objects import Class
-
+    # the Python loop: `objs` stays empty; a string and a Cell go to kids)
     klass = Class("K", None, None)
     mod = ModuleObject.__new__(ModuleObject)
     fn = AsyncFunction.__new__(AsyncFunction)
@@ -685,8 +700,8 @@ def test_the_machine_mark_visits_functions_modules_natives_and_instances_itself(
     mod.mark = 1
     total = FAST_MARK(stack, 1, objs, kids)
     assert objs == [] and total > 0
-    assert sorted(map(id, kids)) == sorted(map(id, ["text", klass, fn.upvals[0]]))  # (a string, a Class, a Cell: the Python loop's)
-    assert all(o.mark == 1 for o in (mod, fn, inst, mod.globals[1], inst._10))
+    assert sorted(map(id, kids)) == sorted(map(id, ["text", fn.upvals[0]]))  # (a string, a Cell: the Python loop's)
+    assert all(o.mark == 1 for o in (mod, fn, inst, mod.globals[1], inst._10, klass))
     nt = Heap()
     nt.native_mark = FAST_MARK
     for o in (klass, mod, fn, inst, *mod.globals[1:2], fn.upvals[0], inst._10):

@@ -1,7 +1,7 @@
 """`Heap.trace`'s loop in machine code (`tvm.mark`), for a VM with the native tier: the heap objects whose size and references it knows.
 
     i64 tvm.mark(stack, colour, objs, kids, Array, int, float, bool, list, None,
-                 Function, ModuleObject, Native, SlotInstance, tuple)
+                 Function, ModuleObject, Native, SlotInstance, tuple, Class, dict)
 
 pops the stack (a Python list of marked objects: `Heap._trace_native`)
 until it is empty. For each object it knows -- the kinds below -- it adds
@@ -27,22 +27,27 @@ two on random heaps of every kind):
 - a laid-out instance (its type's tp_base SlotInstance: heap/layout.py):
   HEADER + CONTAINER + FIELD per slot, each slot (a reference slot's
   object; a raw int slot's int, INT_BYTES unless -5..256; a raw bool
-  nothing), then `cls`.
+  nothing), then `cls`;
+- a `Class` (exact) whose methods, own_methods, template and statics are
+  exact dicts with combined tables (fields.py's probed layout; unicode or
+  general keys) and field_inits a list: HEADER + 4 * CONTAINER + FIELD *
+  (methods + own_methods + template entries), the values of methods,
+  template and statics, field_inits, `parent` unless None.
 
 A reference (`visit`) is treated as `trace`'s loop treats it: None and
 bools nothing, an int INT_BYTES unless -5..256 (one digit and its sign), a
 float FLOAT_BYTES; an object of a kind above not yet `colour` is painted
 and pushed (its mark at 16: every HeapObject's); anything else (a string:
 counted once per object by the Python loop's set; a Class, a Map, a
-Record...) goes to `kids`. The Python loop then visits `objs` and `kids`
+Record, a Cell...) goes to `kids`. The Python loop then visits `objs` and `kids`
 (it may push more: the machine loop runs again).
 
 Why: after the sweep went to machine code, tracing the program's own
-objects -- its functions, natives, modules and the instances alive at the
-collection -- was half of a Bounce collection (~100 us for ~260 objects
-and ~800 references, ~340 ns an object in Python); Classes (their dicts)
-stay in Python. A type table rather than a test per kind would need a
-dict lookup per object: these five tests are loads of the type word.
+objects -- its functions, natives, classes, modules and the instances
+alive at the collection -- was half of a Bounce collection (~100 us for
+~260 objects and ~800 references, ~340 ns an object in Python). A type
+table rather than a test per kind would need a dict lookup per object:
+these tests are loads of the type word.
 """
 
 from __future__ import annotations
@@ -52,9 +57,13 @@ from typing import Any, NamedTuple
 from .layout import MEMBER_OFFSET, MEMBER_SIZE, MEMBER_TYPE, T_OBJECT_EX
 
 NAME = "tvm.mark"
+# What mk.visit and mk.items take beyond their own operands (the colour,
+# the stack and kids lists, the types they test).
+ARGS = "i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst, i64 %classty"
 MARK, ITEMS = 16, 24  # (sweep.py's: HeapObject.mark, Array.items)
 T_LONGLONG, T_BOOL = 17, 14  # (a raw int slot, a raw bool slot: layout.py)
 TUPLE_SIZE, TUPLE_ITEMS = 16, 24  # (a tuple's ob_size; its items inline)
+DICT_USED = 16  # (PyDictObject.ma_used: len(d); fields.py's probe checks the rest of the layout)
 
 
 class Kinds(NamedTuple):
@@ -69,21 +78,31 @@ class Kinds(NamedTuple):
     fn_module: int
     fn_owner: int
     mod_globals: int
+    cls_methods: int
+    cls_own: int
+    cls_template: int
+    cls_inits: int
+    cls_statics: int
+    cls_parent: int
 
 
 def kinds() -> Kinds | None:
     """The offsets, read from the types' own tp_members (layout.py's
     probe), or None when they cannot be: the mark then knows Arrays only."""
-    from ...heap.objects import Function, ModuleObject
+    from ...heap.objects import Class, Function, ModuleObject
+    from .fields import _dict_layout_ok
     from .layout import _members, _word, probe_members, probe_slots
 
     tp_members, slots = probe_members(), probe_slots()[0]
-    if tp_members is None or slots is None:
+    if tp_members is None or slots is None or not _dict_layout_ok():
         return None
+
+    def offsets(t: type) -> dict[str, int]:
+        return {name: off for off, (name, kind) in _members(_word(id(t), tp_members)).items() if kind == T_OBJECT_EX}
+
     try:
-        fn = {name: off for off, (name, t) in _members(_word(id(Function), tp_members)).items() if t == T_OBJECT_EX}
-        mod = {name: off for off, (name, t) in _members(_word(id(ModuleObject), tp_members)).items() if t == T_OBJECT_EX}
-        return Kinds(slots.tp_base, tp_members, fn["upvals"], fn["code_pad"], fn["module"], fn["owner"], mod["globals"])
+        fn, mod, c = offsets(Function), offsets(ModuleObject), offsets(Class)
+        return Kinds(slots.tp_base, tp_members, fn["upvals"], fn["code_pad"], fn["module"], fn["owner"], mod["globals"], c["methods"], c["own_methods"], c["template"], c["field_inits"], c["statics"], c["parent"])
     except (KeyError, ValueError):
         return None
 
@@ -108,7 +127,10 @@ kd3:
   br i1 %isnat, label %native, label %kd4
 kd4:
   %isshape = icmp eq i64 %tb, %slotinst
-  br i1 %isshape, label %shape, label %defer"""
+  br i1 %isshape, label %shape, label %kd5
+kd5:
+  %iscls = icmp eq i64 %t, %classty
+  br i1 %iscls, label %class, label %defer"""
 
 
 def _kinds_blocks(k: Kinds | None, list_size: int, list_item: int) -> str:
@@ -134,14 +156,14 @@ func1:
   %nup8 = shl i64 %nup, 3
   %fsz = add i64 %nup8, {HEADER + CONTAINER + SLOT * 10}
   %upv = add i64 %up, {TUPLE_ITEMS}
-  %fb1 = call i64 @mk.items(i64 %upv, i64 %nu, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %fb1 = call i64 @mk.items(i64 %upv, i64 %nu, {{A}})
   %fe1 = icmp slt i64 %fb1, 0
   br i1 %fe1, label %err, label %func2, !prof !0
 func2:
   %fmod = call i64 @sw.word(i64 %o, i64 {k.fn_module})
-  %fb2 = call i64 @mk.visit(i64 %fmod, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %fb2 = call i64 @mk.visit(i64 %fmod, {{A}})
   %fown = call i64 @sw.word(i64 %o, i64 {k.fn_owner})
-  %fb3 = call i64 @mk.visit(i64 %fown, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %fb3 = call i64 @mk.visit(i64 %fown, {{A}})
   %fe2 = icmp slt i64 %fb2, 0
   %fe3 = icmp slt i64 %fb3, 0
   %fe = or i1 %fe2, %fe3
@@ -159,7 +181,7 @@ module1:
   %gv = call i64 @sw.word(i64 %gl, i64 {list_item})
   %ng8 = shl i64 %ng, 3
   %msz = add i64 %ng8, {HEADER + CONTAINER}
-  %mb = call i64 @mk.items(i64 %gv, i64 %ng, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %mb = call i64 @mk.items(i64 %gv, i64 %ng, {{A}})
   %me = icmp slt i64 %mb, 0
   %ms = add i64 %msz, %mb
   br i1 %me, label %err, label %done, !prof !0
@@ -183,7 +205,7 @@ mtype:
   br i1 %isref, label %mref, label %mraw
 mref:
   %mv = call i64 @sw.word(i64 %o, i64 %moff)
-  %mvb = call i64 @mk.visit(i64 %mv, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %mvb = call i64 @mk.visit(i64 %mv, {{A}})
   %mve = icmp slt i64 %mvb, 0
   br i1 %mve, label %err, label %mnext, !prof !0
 mraw:
@@ -204,22 +226,67 @@ mnext:
   br label %member
 scls:
   %scl = call i64 @sw.word(i64 %o, i64 {{cls}})
-  %sb = call i64 @mk.visit(i64 %scl, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %sb = call i64 @mk.visit(i64 %scl, {{A}})
   %se = icmp slt i64 %sb, 0
   %ss = add i64 %sacc, %sb
-  br i1 %se, label %err, label %done, !prof !0"""
+  br i1 %se, label %err, label %done, !prof !0
+class:
+  %cm = call i64 @sw.word(i64 %o, i64 {k.cls_methods})
+  %co = call i64 @sw.word(i64 %o, i64 {k.cls_own})
+  %ct = call i64 @sw.word(i64 %o, i64 {k.cls_template})
+  %cs = call i64 @sw.word(i64 %o, i64 {k.cls_statics})
+  %cf = call i64 @sw.word(i64 %o, i64 {k.cls_inits})
+  %ok1 = call i1 @mk.plain(i64 %cm, i64 %dictty)
+  %ok2 = call i1 @mk.plain(i64 %co, i64 %dictty)
+  %ok3 = call i1 @mk.plain(i64 %ct, i64 %dictty)
+  %ok4 = call i1 @mk.plain(i64 %cs, i64 %dictty)
+  %cft = call i64 @sw.word(i64 %cf, i64 8)
+  %ok5 = icmp eq i64 %cft, %list
+  %ok12 = and i1 %ok1, %ok2
+  %ok34 = and i1 %ok3, %ok4
+  %ok1234 = and i1 %ok12, %ok34
+  %okall = and i1 %ok1234, %ok5
+  br i1 %okall, label %class1, label %defer
+class1:
+  %um = call i64 @sw.word(i64 %cm, i64 {DICT_USED})
+  %uo = call i64 @sw.word(i64 %co, i64 {DICT_USED})
+  %ut = call i64 @sw.word(i64 %ct, i64 {DICT_USED})
+  %u1 = add i64 %um, %uo
+  %u2 = add i64 %u1, %ut
+  %u3 = mul i64 %u2, {FIELD}
+  %csz = add i64 %u3, {HEADER + 4 * CONTAINER}
+  %cb1 = call i64 @mk.dict(i64 %cm, {{A}})
+  %cb2 = call i64 @mk.dict(i64 %ct, {{A}})
+  %cb3 = call i64 @mk.dict(i64 %cs, {{A}})
+  %nfi = call i64 @sw.word(i64 %cf, i64 {list_size})
+  %vfi = call i64 @sw.word(i64 %cf, i64 {list_item})
+  %cb4 = call i64 @mk.items(i64 %vfi, i64 %nfi, {{A}})
+  %cpar = call i64 @sw.word(i64 %o, i64 {k.cls_parent})
+  %cb5 = call i64 @mk.visit(i64 %cpar, {{A}})
+  %ce12 = or i64 %cb1, %cb2
+  %ce34 = or i64 %cb3, %cb4
+  %ce1234 = or i64 %ce12, %ce34
+  %ceall = or i64 %ce1234, %cb5
+  %ce = icmp slt i64 %ceall, 0
+  %cs1 = add i64 %csz, %cb1
+  %cs2 = add i64 %cs1, %cb2
+  %cs3 = add i64 %cs2, %cb3
+  %cs4 = add i64 %cs3, %cb4
+  %cs5 = add i64 %cs4, %cb5
+  br i1 %ce, label %err, label %done, !prof !0"""
 
 
 def text(list_size: int, list_item: int, k: Kinds | None, cls_off: int) -> str:
     """`tvm.mark` and its helpers (the sweep's `sw.*` helpers are defined in
     the same module: sweep.py's `_text`)."""
     from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES
+    from .fields import _DK_INDICES as DK_INDICES, _DK_KIND as DK_KIND, _DK_LOG2_INDEX as DK_LOG2_INDEX, _DK_NENTRIES as DK_NENTRIES, _MA_KEYS as MA_KEYS, _MA_VALUES as MA_VALUES
 
     from ...heap.objects import HEADER
 
-    kinds_done = "" if k is None else f", [%fs3, %func2], [%ms, %module1], [{HEADER}, %native], [%ss, %scls]"
-    args = "i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst"
-    blocks = _kinds_blocks(k, list_size, list_item).replace("{cls}", str(cls_off))
+    kinds_done = "" if k is None else f", [%fs3, %func2], [%ms, %module1], [{HEADER}, %native], [%ss, %scls], [%cs5, %class1]"
+    args = ARGS
+    blocks = _kinds_blocks(k, list_size, list_item).replace("{cls}", str(cls_off)).replace("{A}", ARGS)
     return f"""
 ; a reference met by the mark: its bytes (>= 0), or -1 with an error set
 define internal i64 @mk.visit(i64 %c, {args}) alwaysinline {{
@@ -289,6 +356,68 @@ err:
   ret i64 -1
 }}
 
+; an exact dict with a combined table of unicode (16-byte entries) or general
+; (24-byte) keys: what `values()` of it reads directly (others: the Python loop)
+define internal i1 @mk.plain(i64 %d, i64 %dictty) alwaysinline {{
+entry:
+  %t = call i64 @sw.word(i64 %d, i64 8)
+  %isd = icmp eq i64 %t, %dictty
+  br i1 %isd, label %table, label %no
+table:
+  %vals = call i64 @sw.word(i64 %d, i64 {MA_VALUES})
+  %comb = icmp eq i64 %vals, 0
+  %keys = call i64 @sw.word(i64 %d, i64 {MA_KEYS})
+  %pk = add i64 %keys, {DK_KIND}
+  %qk = inttoptr i64 %pk to i8*
+  %kind = load i8, i8* %qk
+  %small = icmp ule i8 %kind, 1
+  %ok = and i1 %comb, %small
+  ret i1 %ok
+no:
+  ret i1 0
+}}
+
+; the values of a dict `mk.plain` accepted: their bytes, or -1
+define internal i64 @mk.dict(i64 %d, {args}) alwaysinline {{
+entry:
+  %keys = call i64 @sw.word(i64 %d, i64 {MA_KEYS})
+  %pk = add i64 %keys, {DK_KIND}
+  %qk = inttoptr i64 %pk to i8*
+  %kind = load i8, i8* %qk
+  %pl = add i64 %keys, {DK_LOG2_INDEX}
+  %ql = inttoptr i64 %pl to i8*
+  %lib = load i8, i8* %ql
+  %lz = zext i8 %lib to i64
+  %isz = shl i64 1, %lz
+  %e0 = add i64 %keys, {DK_INDICES}
+  %ent = add i64 %e0, %isz
+  %uni = icmp eq i8 %kind, 1
+  %stride = select i1 %uni, i64 16, i64 24
+  %voff = select i1 %uni, i64 8, i64 16
+  %n = call i64 @sw.word(i64 %keys, i64 {DK_NENTRIES})
+  br label %each
+each:
+  %j = phi i64 [0, %entry], [%j1, %step]
+  %acc = phi i64 [0, %entry], [%acc1, %step]
+  %more = icmp slt i64 %j, %n
+  br i1 %more, label %entry1, label %end
+entry1:
+  %eo = mul i64 %j, %stride
+  %ea = add i64 %ent, %eo
+  %v = call i64 @sw.word(i64 %ea, i64 %voff)
+  %b = call i64 @mk.visit(i64 %v, {args})
+  %bad = icmp slt i64 %b, 0
+  br i1 %bad, label %err, label %step, !prof !0
+step:
+  %acc1 = add i64 %acc, %b
+  %j1 = add i64 %j, 1
+  br label %each
+end:
+  ret i64 %acc
+err:
+  ret i64 -1
+}}
+
 ; the n references at %kv (a list's or a tuple's items): their bytes, or -1
 define internal i64 @mk.items(i64 %kv, i64 %n, {args}) alwaysinline {{
 entry:
@@ -314,7 +443,7 @@ err:
   ret i64 -1
 }}
 
-define i64 @{NAME}(i64 %stack, i64 %colour, i64 %objs, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %list, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst, i64 %tuplety) {{
+define i64 @{NAME}(i64 %stack, i64 %colour, i64 %objs, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %list, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst, i64 %tuplety, i64 %classty, i64 %dictty) {{
 entry:
   br label %loop
 loop:
@@ -355,7 +484,7 @@ array:
   %k3 = lshr i64 %k, 3
   %sz0 = add i64 %k8, {ARRAY_BASE}
   %sz = add i64 %sz0, %k3
-  %ab = call i64 @mk.items(i64 %kv, i64 %k, i64 %colour, i64 %stack, i64 %kids, i64 %arrty, i64 %long, i64 %float, i64 %bool, i64 %none, i64 %fnty, i64 %modty, i64 %natty, i64 %slotinst)
+  %ab = call i64 @mk.items(i64 %kv, i64 %k, {args})
   %ae = icmp slt i64 %ab, 0
   %as = add i64 %sz, %ab
   br i1 %ae, label %err, label %done, !prof !0
@@ -388,15 +517,17 @@ def _paintable(k: Kinds | None) -> str:
   %p6 = icmp eq i64 %ctb, %slotinst
   %p12 = or i1 %p1, %p2
   %p34 = or i1 %p3, %p4
+  %p7 = icmp eq i64 %tc, %classty
   %p56 = or i1 %p5, %p6
+  %p567 = or i1 %p56, %p7
   %p1234 = or i1 %p12, %p34
-  %pall = or i1 %p1234, %p56
+  %pall = or i1 %p1234, %p567
   br i1 %pall, label %obj, label %other"""
 
 
 def args() -> tuple[Any, ...]:
     """The types `tvm.mark` takes after (stack, colour, objs, kids)."""
     from ...heap.layout import SlotInstance
-    from ...heap.objects import Array, Function, ModuleObject, Native
+    from ...heap.objects import Array, Class, Function, ModuleObject, Native
 
-    return (Array, int, float, bool, list, None, Function, ModuleObject, Native, SlotInstance, tuple)
+    return (Array, int, float, bool, list, None, Function, ModuleObject, Native, SlotInstance, tuple, Class, dict)

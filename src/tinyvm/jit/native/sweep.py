@@ -101,7 +101,7 @@ MARK_NAME = mark_mod.NAME
 _made: list = []  # [(MCJIT engine, [(name, address)])] (codegen.helper_module)
 _fn: list = []  # [the ctypes function], once made in this process
 _PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 13))
-_MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * 15))
+_MARK_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int64, *([ctypes.py_object] * (4 + len(mark_mod.args()))))
 
 # Offsets (CPython 3.11, x86-64): the refcount, the type, a PyLong's ob_size
 # and first digit, a heap object's `mark` and an Array's `items` (the two
