@@ -395,31 +395,19 @@ entry:
   %stride = select i1 %uni, i64 16, i64 24
   %voff = select i1 %uni, i64 8, i64 16
   %n = call i64 @sw.word(i64 %keys, i64 {DK_NENTRIES})
-  br label %each
-each:
-  %j = phi i64 [0, %entry], [%j1, %step]
-  %acc = phi i64 [0, %entry], [%acc1, %step]
-  %more = icmp slt i64 %j, %n
-  br i1 %more, label %entry1, label %end
-entry1:
-  %eo = mul i64 %j, %stride
-  %ea = add i64 %ent, %eo
-  %v = call i64 @sw.word(i64 %ea, i64 %voff)
-  %b = call i64 @mk.visit(i64 %v, {args})
-  %bad = icmp slt i64 %b, 0
-  br i1 %bad, label %err, label %step, !prof !0
-step:
-  %acc1 = add i64 %acc, %b
-  %j1 = add i64 %j, 1
-  br label %each
-end:
-  ret i64 %acc
-err:
-  ret i64 -1
+  %vals = add i64 %ent, %voff
+  %b = call i64 @mk.each(i64 %vals, i64 %n, i64 %stride, {args})
+  ret i64 %b
 }}
 
 ; the n references at %kv (a list's or a tuple's items): their bytes, or -1
 define internal i64 @mk.items(i64 %kv, i64 %n, {args}) alwaysinline {{
+  %b = call i64 @mk.each(i64 %kv, i64 %n, i64 8, {args})
+  ret i64 %b
+}}
+
+; the n references at %kv, %kv + stride, ...: their bytes, or -1
+define internal i64 @mk.each(i64 %kv, i64 %n, i64 %stride, {args}) alwaysinline {{
 entry:
   br label %each
 each:
@@ -428,7 +416,7 @@ each:
   %more = icmp slt i64 %j, %n
   br i1 %more, label %child, label %end
 child:
-  %joff = shl i64 %j, 3
+  %joff = mul i64 %j, %stride
   %c = call i64 @sw.word(i64 %kv, i64 %joff)
   %b = call i64 @mk.visit(i64 %c, {args})
   %bad = icmp slt i64 %b, 0

@@ -260,30 +260,26 @@ done:
   ret void
 }}
 
-; the slot at %o + %off gets %new (a new reference: POISON, FREED), its old object (if any) loses one
+; the slot at %o + %off gets %new (a new reference: POISON, FREED), its old object (if any) losing one
 define internal void @sw.replace(i64 %o, i64 %off, i64 %new) alwaysinline {{
-entry:
-  %a = add i64 %o, %off
-  %p = inttoptr i64 %a to i64*
-  %old = load i64, i64* %p
   call void @sw.inc(i64 %new)
-  store i64 %new, i64* %p
-  %held = icmp ne i64 %old, 0
-  br i1 %held, label %drop, label %done
-drop:
-  call void @sw.dec(i64 %old)
-  br label %done
-done:
+  call void @sw.put(i64 %o, i64 %off, i64 %new)
   ret void
 }}
 
 ; the slot at %o + %off emptied (NULL, as a new object's), its old object (if any) losing one
 define internal void @sw.clear(i64 %o, i64 %off) alwaysinline {{
+  call void @sw.put(i64 %o, i64 %off, i64 0)
+  ret void
+}}
+
+; the slot at %o + %off gets %new (its reference given), its old object (if any) losing one
+define internal void @sw.put(i64 %o, i64 %off, i64 %new) alwaysinline {{
 entry:
   %a = add i64 %o, %off
   %p = inttoptr i64 %a to i64*
   %old = load i64, i64* %p
-  store i64 0, i64* %p
+  store i64 %new, i64* %p
   %held = icmp ne i64 %old, 0
   br i1 %held, label %drop, label %done
 drop:
