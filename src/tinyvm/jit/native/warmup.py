@@ -7,7 +7,8 @@ by the first module that calls it (a Range charge, an array allocation).
 In `native` mode compilations run on the worker already, but with the hot
 function waiting for them. So when the tier starts, the worker gets an
 *idle* job (worker.py) doing that work ahead: a target machine, the pass
-list run once, `tvm.make` compiled. Measured (docs/native.md, "Compile
+list run once, `tvm.make` and the other call helpers compiled, then the
+collector's machine loops (sweep.py). Measured (docs/native.md, "Compile
 time", round 5): the first module's `load` drops from 7.8-8.0 to 1.0-1.2
 ms (the helper is ready); the code generator's slower first runs (15-19 ms
 against ~7 steady for Mandelbrot's loop) are not cut -- they are not a
@@ -28,7 +29,7 @@ from .worker import CompileWorker, Job
 
 
 def _steps() -> list:
-    from . import calls, codegen, fieldslow, outofline
+    from . import calls, codegen, fieldslow, outofline, sweep
 
     llvm = codegen.load_llvm()
 
@@ -40,7 +41,10 @@ def _steps() -> list:
                 llvm.parse_assembly(outofline._text()), codegen._target_machine()
             )
 
-    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm), calls.budget_address(llvm))]  # (with polls.py's tvm.poll: one module)
+    # The collector's machine loops (sweep.py, mark.py: ~75 ms of LLVM, the
+    # largest helper module) last: compiled here, the first collection of
+    # the VM does not pause for them.
+    return [passes, lambda: (outofline.compile_once(llvm), fieldslow.compile_once(llvm), calls.budget_address(llvm)), sweep.sweeper]  # (with polls.py's tvm.poll: one module)
 
 
 def start(worker: CompileWorker) -> Job:
