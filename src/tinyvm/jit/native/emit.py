@@ -377,7 +377,11 @@ class _FnEmitter:
         c0, c1, z = self.tmp("cd"), self.tmp("cd"), self.tmp("cz")
         L = self.lines
         L.append(f"  {c0} = load i64, i64* %ctx")
-        L.append(f"  {c1} = sub i64 {c0}, 1")
+        # (nsw: a countdown is at most engine.COUNTDOWN and a poll's answer
+        # <= 0 leaves at once, so this never wraps; knowing it, LLVM branches
+        # on the `dec`'s own flags: `dec; jle` instead of `dec; test; jle`,
+        # one instruction of every loop's back edge -- Sieve -4%)
+        L.append(f"  {c1} = sub nsw i64 {c0}, 1")
         L.append(f"  store i64 {c1}, i64* %ctx")
         L.append(f"  {z} = icmp sle i64 {c1}, 0")
         poll, cont = self.tmp("poll")[1:], self.tmp("go")[1:]
