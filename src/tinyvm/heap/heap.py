@@ -549,7 +549,7 @@ class Heap:
             # The lists it filled at the last sweep (Class.recycle) are
             # emptied first: dead instances kept for native code to reuse
             # are at most one sweep's, so the host holds no more than it
-            # did before that sweep (jit/native/sweep.py, "recycling").
+            # did before that sweep (jit/native/sweep.py, "Recycling").
             self.release_bins()
             live, rest = [], []
             try:
@@ -585,11 +585,11 @@ class Heap:
     # An allocation-site table keyed by id(obj) (heap/sites.py) must drop the
     # freed: subclasses that keep one set this and extend `forget`.
     tracks_sites = False
-    # `sweep`'s loop in machine code, `f(objects, colour, live, rest)` (0:
-    # done), or None: the Python loop. The native tier sets it on its VM's
+    # `sweep`'s loop in machine code, `f(objects, colour, live, rest, bins)`
+    # (0: done), or None: the Python loop. The native tier sets it on its VM's
     # heap (jit/native/sweep.py); heap/ never imports it.
     native_sweep: Callable[[list, int, list, list, list], int] | None = None
-    # And `trace`'s loop over Arrays (`_trace_native`), set with it.
+    # And `trace`'s loop over the objects it knows (`_trace_native`), set with it.
     native_mark: Callable[[list, int, list, list], int] | None = None
 
     def forget(self, obj: Any) -> None:

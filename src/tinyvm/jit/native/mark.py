@@ -68,11 +68,13 @@ DICT_USED = 16  # (PyDictObject.ma_used: len(d); fields.py's probe checks the re
 
 class Kinds(NamedTuple):
     """The offsets the mark reads beyond an Array's: a type's tp_base and
-    tp_members, a Function's upvals, code_pad, module and owner slots, a
-    ModuleObject's globals slot."""
+    tp_members, a laid-out instance's `cls` slot, a Function's upvals,
+    code_pad, module and owner slots, a ModuleObject's globals slot, a
+    Class's dicts, field_inits and parent."""
 
     tp_base: int
     tp_members: int
+    cls: int
     fn_upvals: int
     fn_pad: int
     fn_module: int
@@ -102,7 +104,7 @@ def kinds() -> Kinds | None:
 
     try:
         fn, mod, c = offsets(Function), offsets(ModuleObject), offsets(Class)
-        return Kinds(slots.tp_base, tp_members, fn["upvals"], fn["code_pad"], fn["module"], fn["owner"], mod["globals"], c["methods"], c["own_methods"], c["template"], c["field_inits"], c["statics"], c["parent"])
+        return Kinds(slots.tp_base, tp_members, slots.cls, fn["upvals"], fn["code_pad"], fn["module"], fn["owner"], mod["globals"], c["methods"], c["own_methods"], c["template"], c["field_inits"], c["statics"], c["parent"])
     except (KeyError, ValueError):
         return None
 
@@ -156,14 +158,14 @@ func1:
   %nup8 = shl i64 %nup, 3
   %fsz = add i64 %nup8, {HEADER + CONTAINER + SLOT * 10}
   %upv = add i64 %up, {TUPLE_ITEMS}
-  %fb1 = call i64 @mk.items(i64 %upv, i64 %nu, {{A}})
+  %fb1 = call i64 @mk.items(i64 %upv, i64 %nu, {ARGS})
   %fe1 = icmp slt i64 %fb1, 0
   br i1 %fe1, label %err, label %func2, !prof !0
 func2:
   %fmod = call i64 @sw.word(i64 %o, i64 {k.fn_module})
-  %fb2 = call i64 @mk.visit(i64 %fmod, {{A}})
+  %fb2 = call i64 @mk.visit(i64 %fmod, {ARGS})
   %fown = call i64 @sw.word(i64 %o, i64 {k.fn_owner})
-  %fb3 = call i64 @mk.visit(i64 %fown, {{A}})
+  %fb3 = call i64 @mk.visit(i64 %fown, {ARGS})
   %fe2 = icmp slt i64 %fb2, 0
   %fe3 = icmp slt i64 %fb3, 0
   %fe = or i1 %fe2, %fe3
@@ -181,7 +183,7 @@ module1:
   %gv = call i64 @sw.word(i64 %gl, i64 {list_item})
   %ng8 = shl i64 %ng, 3
   %msz = add i64 %ng8, {HEADER + CONTAINER}
-  %mb = call i64 @mk.items(i64 %gv, i64 %ng, {{A}})
+  %mb = call i64 @mk.items(i64 %gv, i64 %ng, {ARGS})
   %me = icmp slt i64 %mb, 0
   %ms = add i64 %msz, %mb
   br i1 %me, label %err, label %done, !prof !0
@@ -205,7 +207,7 @@ mtype:
   br i1 %isref, label %mref, label %mraw
 mref:
   %mv = call i64 @sw.word(i64 %o, i64 %moff)
-  %mvb = call i64 @mk.visit(i64 %mv, {{A}})
+  %mvb = call i64 @mk.visit(i64 %mv, {ARGS})
   %mve = icmp slt i64 %mvb, 0
   br i1 %mve, label %err, label %mnext, !prof !0
 mraw:
@@ -225,8 +227,8 @@ mnext:
   %mem1 = add i64 %mem, {MEMBER_SIZE}
   br label %member
 scls:
-  %scl = call i64 @sw.word(i64 %o, i64 {{cls}})
-  %sb = call i64 @mk.visit(i64 %scl, {{A}})
+  %scl = call i64 @sw.word(i64 %o, i64 {k.cls})
+  %sb = call i64 @mk.visit(i64 %scl, {ARGS})
   %se = icmp slt i64 %sb, 0
   %ss = add i64 %sacc, %sb
   br i1 %se, label %err, label %done, !prof !0
@@ -255,14 +257,14 @@ class1:
   %u2 = add i64 %u1, %ut
   %u3 = mul i64 %u2, {FIELD}
   %csz = add i64 %u3, {HEADER + 4 * CONTAINER}
-  %cb1 = call i64 @mk.dict(i64 %cm, {{A}})
-  %cb2 = call i64 @mk.dict(i64 %ct, {{A}})
-  %cb3 = call i64 @mk.dict(i64 %cs, {{A}})
+  %cb1 = call i64 @mk.dict(i64 %cm, {ARGS})
+  %cb2 = call i64 @mk.dict(i64 %ct, {ARGS})
+  %cb3 = call i64 @mk.dict(i64 %cs, {ARGS})
   %nfi = call i64 @sw.word(i64 %cf, i64 {list_size})
   %vfi = call i64 @sw.word(i64 %cf, i64 {list_item})
-  %cb4 = call i64 @mk.items(i64 %vfi, i64 %nfi, {{A}})
+  %cb4 = call i64 @mk.items(i64 %vfi, i64 %nfi, {ARGS})
   %cpar = call i64 @sw.word(i64 %o, i64 {k.cls_parent})
-  %cb5 = call i64 @mk.visit(i64 %cpar, {{A}})
+  %cb5 = call i64 @mk.visit(i64 %cpar, {ARGS})
   %ce12 = or i64 %cb1, %cb2
   %ce34 = or i64 %cb3, %cb4
   %ce1234 = or i64 %ce12, %ce34
@@ -276,20 +278,17 @@ class1:
   br i1 %ce, label %err, label %done, !prof !0"""
 
 
-def text(list_size: int, list_item: int, k: Kinds | None, cls_off: int) -> str:
+def text(list_size: int, list_item: int, k: Kinds | None) -> str:
     """`tvm.mark` and its helpers (the sweep's `sw.*` helpers are defined in
     the same module: sweep.py's `_text`)."""
-    from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, INT_BYTES
+    from ...heap.objects import ARRAY_BASE, FLOAT_BYTES, HEADER, INT_BYTES
     from .fields import _DK_INDICES as DK_INDICES, _DK_KIND as DK_KIND, _DK_LOG2_INDEX as DK_LOG2_INDEX, _DK_NENTRIES as DK_NENTRIES, _MA_KEYS as MA_KEYS, _MA_VALUES as MA_VALUES
 
-    from ...heap.objects import HEADER
-
     kinds_done = "" if k is None else f", [%fs3, %func2], [%ms, %module1], [{HEADER}, %native], [%ss, %scls], [%cs5, %class1]"
-    args = ARGS
-    blocks = _kinds_blocks(k, list_size, list_item).replace("{cls}", str(cls_off)).replace("{A}", ARGS)
+    blocks = _kinds_blocks(k, list_size, list_item)
     return f"""
 ; a reference met by the mark: its bytes (>= 0), or -1 with an error set
-define internal i64 @mk.visit(i64 %c, {args}) alwaysinline {{
+define internal i64 @mk.visit(i64 %c, {ARGS}) alwaysinline {{
 entry:
   %isnone = icmp eq i64 %c, %none
   %isnull = icmp eq i64 %c, 0
@@ -378,7 +377,7 @@ no:
 }}
 
 ; the values of a dict `mk.plain` accepted: their bytes, or -1
-define internal i64 @mk.dict(i64 %d, {args}) alwaysinline {{
+define internal i64 @mk.dict(i64 %d, {ARGS}) alwaysinline {{
 entry:
   %keys = call i64 @sw.word(i64 %d, i64 {MA_KEYS})
   %pk = add i64 %keys, {DK_KIND}
@@ -396,18 +395,18 @@ entry:
   %voff = select i1 %uni, i64 8, i64 16
   %n = call i64 @sw.word(i64 %keys, i64 {DK_NENTRIES})
   %vals = add i64 %ent, %voff
-  %b = call i64 @mk.each(i64 %vals, i64 %n, i64 %stride, {args})
+  %b = call i64 @mk.each(i64 %vals, i64 %n, i64 %stride, {ARGS})
   ret i64 %b
 }}
 
 ; the n references at %kv (a list's or a tuple's items): their bytes, or -1
-define internal i64 @mk.items(i64 %kv, i64 %n, {args}) alwaysinline {{
-  %b = call i64 @mk.each(i64 %kv, i64 %n, i64 8, {args})
+define internal i64 @mk.items(i64 %kv, i64 %n, {ARGS}) alwaysinline {{
+  %b = call i64 @mk.each(i64 %kv, i64 %n, i64 8, {ARGS})
   ret i64 %b
 }}
 
 ; the n references at %kv, %kv + stride, ...: their bytes, or -1
-define internal i64 @mk.each(i64 %kv, i64 %n, i64 %stride, {args}) alwaysinline {{
+define internal i64 @mk.each(i64 %kv, i64 %n, i64 %stride, {ARGS}) alwaysinline {{
 entry:
   br label %each
 each:
@@ -418,7 +417,7 @@ each:
 child:
   %joff = mul i64 %j, %stride
   %c = call i64 @sw.word(i64 %kv, i64 %joff)
-  %b = call i64 @mk.visit(i64 %c, {args})
+  %b = call i64 @mk.visit(i64 %c, {ARGS})
   %bad = icmp slt i64 %b, 0
   br i1 %bad, label %err, label %step, !prof !0
 step:
@@ -472,7 +471,7 @@ array:
   %k3 = lshr i64 %k, 3
   %sz0 = add i64 %k8, {ARRAY_BASE}
   %sz = add i64 %sz0, %k3
-  %ab = call i64 @mk.items(i64 %kv, i64 %k, {args})
+  %ab = call i64 @mk.items(i64 %kv, i64 %k, {ARGS})
   %ae = icmp slt i64 %ab, 0
   %as = add i64 %sz, %ab
   br i1 %ae, label %err, label %done, !prof !0

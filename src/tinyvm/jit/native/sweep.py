@@ -91,6 +91,7 @@ exception), ~1 us a call.
 from __future__ import annotations
 
 import ctypes
+import functools
 from typing import Any, Callable, NamedTuple
 
 from . import mark as mark_mod
@@ -231,7 +232,6 @@ def _is_shape(shapes: Shapes | None) -> str:
 
 
 def _text(list_size: int, list_item: int, shapes: Shapes | None, mark_text: str) -> str:
-
     return f"""declare i32 @PyList_Append(i64, i64)
 declare void @PyErr_Clear()
 declare void @_Py_Dealloc(i64)
@@ -435,8 +435,9 @@ def marker() -> Callable[[list, Any, list, list], int] | None:
 
 def lazy_sweep(objects: list, colour: Any, live: list, rest: list, bins: list | None = None) -> int:
     """`sweeper()`'s function, compiled at the first collection that needs
-    it rather than at the first native entry (~17 ms of LLVM once per
-    process, which a program that never collects should not pay); -2 (the
+    it rather than at the first native entry (~75 ms of LLVM once per
+    process, which a program that never collects should not pay; a
+    `native` VM's warm-up compiles it on the worker, warmup.py); -2 (the
     Python loop) if it cannot be."""
     f = _compiled()[0]
     return f(objects, colour, live, rest, bins) if f is not None else -2
@@ -453,9 +454,11 @@ def lazy_mark(stack: list, colour: Any, objs: list, kids: list) -> int:
     return 0
 
 
+@functools.cache
 def recycle_offset() -> int:
     """The offset of `Class.recycle` in a Class (found as fields._find
-    finds `template`: the slot that holds a known object)."""
+    finds `template`: the slot that holds a known object); once per
+    process, as every inline allocation of an instance asks for it."""
     from ...heap.objects import Class
     from .fields import _find
 
@@ -482,7 +485,7 @@ def _compiled() -> tuple[Any, Any]:
     tp_members = probe_members()
     slots = probe_slots()[0]
     shapes = None if tp_members is None or slots is None else Shapes(slots.tp_base, tp_members, slots.cls, slots.fields, recycle_offset(), lay.list_size)
-    marks = mark_mod.text(lay.list_size, lay.list_item, mark_mod.kinds(), slots.cls if slots is not None else 0)
+    marks = mark_mod.text(lay.list_size, lay.list_item, mark_mod.kinds())
     addrs = dict(helper_module(llvm, _made, _text(lay.list_size, lay.list_item, shapes, marks), (NAME, MARK_NAME)))
     raw_sweep = _PROTO(addrs[NAME])
     raw_mark = _MARK_PROTO(addrs[MARK_NAME])
