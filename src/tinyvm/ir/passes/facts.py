@@ -207,11 +207,13 @@ def dom_children(fn: Function) -> tuple[dict[Block, Block], dict[Block, list[Blo
     return idom, kids
 
 
-def natural_loops(fn: Function) -> list[tuple[Block, set[Block]]]:
+def natural_loops(fn: Function, idom: dict[Block, Block] | None = None) -> list[tuple[Block, set[Block]]]:
     """Natural loops as (header, body including the header), innermost (the
     smallest) first. The back edges of one header form one loop. Exceptional
-    edges count: a handler inside a loop is part of it."""
-    idom = dominators(fn)
+    edges count: a handler inside a loop is part of it. `idom`: fn's
+    dominators, when the caller has them."""
+    if idom is None:
+        idom = dominators(fn)
     bodies: dict[Block, set[Block]] = {}
     for b in idom:
         for h in b.succs:

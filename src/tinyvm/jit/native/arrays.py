@@ -197,9 +197,10 @@ class ArrayLowering:
         em, L = self.em, self.em.lines
         _, n, vec, packed = self.words(i.args[0], i)
         idx = em.val(i.args[1])
-        oob = em.tmp("oob")
-        L.append(f"  {oob} = icmp uge i64 {idx}, {n}")
-        em.fail_if(oob, i)
+        if i not in em.inbounds:  # (proved at its loop's entry: loopguards.py)
+            oob = em.tmp("oob")
+            L.append(f"  {oob} = icmp uge i64 {idx}, {n}")
+            em.fail_if(oob, i)
         ls = em.tmp("list")[1:]
         if packed is not None:
             pk, join = em.tmp("pk")[1:], em.tmp("pkj")[1:]

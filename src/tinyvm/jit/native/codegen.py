@@ -12,9 +12,11 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import calls, fieldslow, nearcalls, outofline
+from .loopguards import NO_LSR
 
 _llvm: Any = None
 
@@ -77,6 +79,31 @@ def bind_c_api(llvm: Any, names: tuple[str, ...] | list[str]) -> None:
         llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
 
 
+# LLVM's loop strength reduction (LSR), chosen per module: a module whose
+# loops access arrays of scalars says so in its text (loopguards.NO_LSR) and
+# is made without it. There LSR turned each element address into a pointer
+# stepped by the loop, one for a PackedArray's bytes and one for a list's
+# slots, though a pass takes only one of the two paths: an add more a pass
+# and registers spilled around the loop (Sieve with its loop entry checks
+# 8.6 -> 9.9 us a run; without LSR 7.4). Elsewhere it pays (Mandelbrot is
+# 10% slower without it): docs/native.md, "Loop entry checks". The option is
+# LLVM's process-wide `-disable-lsr`, set before each object file is made
+# and held by `_flags_lock` meanwhile (llvmlite serialises LLVM's calls
+# anyway, so compilations of several VMs lose nothing by it).
+_flags_lock = threading.Lock()
+_lsr_on = [True]
+
+
+def with_lsr(on: bool, make: Callable[[], Any]) -> Any:
+    """make()'s result, with LLVM's loop strength reduction `on` or off
+    while it runs (it makes machine code)."""
+    with _flags_lock:
+        if _lsr_on[0] != on:
+            load_llvm().set_option("tinyvm", f"-disable-lsr={'false' if on else 'true'}")
+            _lsr_on[0] = on
+        return make()
+
+
 # The per-process helper modules (outofline.py's `tvm.make`, fieldslow.py's
 # field helpers, calls.py's `tvm.budget`): one lock for all, since the
 # worker's warm-up and the VM thread may race to compile the same one.
@@ -97,7 +124,7 @@ def helper_module(llvm: Any, made: list, text: str, names: tuple[str, ...]) -> l
             tm = _target_machine()
             optimize(mod, tm)  # (the module pipeline: without it no `alwaysinline` helper is inlined, and every word load was a call)
             engine = llvm.create_mcjit_compiler(mod, tm)
-            engine.finalize_object()
+            with_lsr(True, engine.finalize_object)
             addrs = [(n, engine.get_function_address(n)) for n in names]
             missing = [n for n, a in addrs if not a]
             if missing:
@@ -218,7 +245,7 @@ class Codegen:
             optimize(mod, self.tm, self.pb, self.passes)
             t2 = time.perf_counter()
             after = str(mod) if keep_text else ""
-            obj = nearcalls.emit(mod, text, self.tm_small, self.tm)
+            obj = with_lsr(NO_LSR not in text, lambda: nearcalls.emit(mod, text, self.tm_small, self.tm))
             t3 = time.perf_counter()
         phases["parse"] = (t1 - t0) * 1000
         phases["opt"] = (t2 - t1) * 1000

@@ -57,6 +57,7 @@ from . import (
     fields,
     fieldtypes,
     inserts,
+    loopguards,
     objects,
     outofline,
     polls,
@@ -189,6 +190,12 @@ class _FnEmitter:
         self.leaves: set[str] = set()  # (those of reg that call nothing: calls.leaves)
         self.cd: str | None = None
         self.cd_out: dict[Block, str] = {}
+        # Loop entry checks (loopguards.py): preheader -> its plans, and what
+        # they prove: element accesses inside their array, arithmetic that
+        # cannot overflow.
+        self.plan_at: dict[Block, list] = {}
+        self.inbounds: set[Instr] = set()
+        self.nowrap: set[Instr] = set()
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
@@ -418,6 +425,7 @@ class _FnEmitter:
         head = f"define internal {calls.result_type(self, rt)} @{name}(i64* %ctx{depth}{extra}{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         self.defined = set(fn.values())
+        self._plan_loops({r.h for r in merged.regions} if merged is not None else set())
         body, exits = self._emit_blocks(fn.blocks, headers)
         out = [head, "entry:"]
         # (the depth is checked by the caller, before the call: deopt.py)
@@ -486,6 +494,8 @@ class _FnEmitter:
                         self._arrays().prefetch(p)  # (its words, when loops would load them: listwords.py)
             for i in b.instrs:
                 self.instr(i)
+            if b in self.plan_at:  # (a preheader: its loop's entry checks)
+                loopguards.emit_checks(self, self.plan_at[b], self._plan_exit)
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
             calls.block_end(self, b)
@@ -512,6 +522,7 @@ class _FnEmitter:
         headers = back_edge_targets(fn)
         defined = self.defined = set(fn.values())
         self.copy = True
+        self._plan_loops({h})
         es = exit_state(start_state(fn, h.pc, h), ty.types, reason="osr", defined=defined)
         reach: list[Block] = []
         seen = {h}
@@ -577,6 +588,32 @@ class _FnEmitter:
         out.append(f"  ret {{{rt}, i1}} {{{rt} {_ZERO[ty.ret]}, i1 true}}")
         out.append("}")
         return "\n".join(out) + "\n", es
+
+    def _plan_loops(self, entered: set) -> None:
+        """The loop entry checks of this emission (loopguards.py): none in a
+        function that counts fuel, nor for a loop an OSR entry (`entered`)
+        jumps into, nor where the header's state is not known."""
+        self.plan_at, self.inbounds, self.nowrap = {}, set(), set()
+        if self.metered:
+            return
+        if self.idom is None:
+            self.idom = dominators(self.ty.fn)  # (kept: _dominates reads it too)
+        for pl in loopguards.plan(self.ty.fn, self.ty.types, entered, self.idom):
+            try:
+                self._plan_exit(pl)
+            except NotEligible:
+                continue
+            self.plan_at.setdefault(pl.pre, []).append(pl)
+            self.inbounds.update(pl.accesses)
+            self.nowrap.update(pl.exact)
+
+    def _plan_exit(self, pl: Any) -> ExitState:
+        """Where a loop's failed entry checks leave: its header's pc, with
+        the header's state on the way in from the preheader."""
+        st = start_state(self.ty.fn, pl.header.pc, pl.header)
+        if st is None or st.parent is not None:
+            raise NotEligible("no state at the loop header")
+        return exit_state(loopguards.entry_state(pl, st), self.ty.types, reason="a loop's entry checks fail", defined=self.defined)
 
     def _arrays(self) -> Any:
         """The array lowering of this function (jit/native/arrays.py)."""
@@ -665,7 +702,7 @@ class _FnEmitter:
                 self.fail_if(bad, i)
                 L.append(f"  {r} = {'sdiv' if op == 'div' else 'srem'} i64 {x}, {y}")
                 return
-            if not i.checked:
+            if not i.checked or i in self.nowrap:  # (nowrap: loopguards.py)
                 L.append(f"  {r} = {op} i64 {x}, {y}")
                 return
             s, o = self.tmp("ov"), self.tmp("of")
@@ -816,6 +853,8 @@ def emit_module(
     exact = exact_selves(group, receiver)  # (each method's class of self, where every way in proves it)
     summaries = effects.summaries(group)  # (what each native call may change: effects.py)
     parts = [_INTRINSICS]
+    if loopguards.lsr_off([(ty.fn, ty.types) for ty in group]):
+        parts.insert(0, loopguards.NO_LSR + "\n")  # (codegen.py `with_lsr`)
     if any(ty.heap for ty in group):
         from .arrays import PRELUDE
 

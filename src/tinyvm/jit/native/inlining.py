@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ...ir.passes.facts import natural_loops
 from ...ir.verify import dominates, dominators
 
 ONCE_LINES = 500  # (the largest function inlined into its one caller, in lines of LLVM IR; 400 before packed arrays added ~25% to a function of array accesses: Queens.get_row_column 370 -> 469)
@@ -62,18 +63,7 @@ def every_pass(fn: Any) -> set:
     or, outside loops, on every invocation that returns (they dominate each
     returning block): a call there runs as often as its loop or function."""
     idom = dominators(fn)
-    loops: dict = {}  # header -> (body, latches)
-    for p in idom:
-        for h in p.succs:
-            if h in idom and dominates(idom, h, p):
-                body, latches = loops.setdefault(h, ({h}, []))
-                latches.append(p)
-                todo = [p]
-                while todo:
-                    x = todo.pop()
-                    if x not in body:
-                        body.add(x)
-                        todo += x.preds + x.catch_preds
+    loops = {h: (body, [p for p in h.preds if p in body]) for h, body in natural_loops(fn)}  # header -> (body, latches)
     rets = [b for b in idom if b.terminator is not None and b.terminator.op == "return"]
     out = set()
     for b in idom:
