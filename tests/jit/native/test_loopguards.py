@@ -52,12 +52,13 @@ def test_the_sieve_loops_are_planned(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_planned_access_has_no_bounds_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    # native-eager gives the root's outer loop an OSR entry (osr.py), so
-    # only the inner loop is planned: of the two accesses, only the outer
-    # loop's read still compares its index with the size.
+    # The root's outer loop has an OSR entry inside the function (osr.py):
+    # its checks are made on that path too. Three places check, and no
+    # access compares its index with the size.
     (text,) = module_texts(sieve_program(100), monkeypatch)
-    assert len([x for x in text.splitlines() if x.startswith("  %lgf.")]) == 1, text  # (one loop's entry checks)
-    assert len([x for x in text.splitlines() if "= icmp uge i64" in x and "%oob." in x]) == 1, text
+    assert len([x for x in text.splitlines() if x.startswith("  %lgf.")]) == 3, text  # (two preheaders, one OSR path)
+    assert "osrgo" in text, text
+    assert [x for x in text.splitlines() if "= icmp uge i64" in x and "%oob." in x] == [], text
 
 
 NOT_PLANNED = {
@@ -158,3 +159,58 @@ def test_the_lsr_choice_changes_the_machine_code(monkeypatch: pytest.MonkeyPatch
     with_it, _ = cg.object_code(text[len(loopguards.NO_LSR) + 1 :], {})
     again, _ = cg.object_code(text, {})
     assert without != with_it and without == again
+
+
+WALK = """
+fn walk(a: [int], n: int) -> int {
+  var t = 0
+  var k = 0
+  while k < n {
+    t += a[k]
+    a[k] = t % 7
+    k += 1
+  }
+  return t
+}
+print(walk([3] * 3000, 3000))
+print(walk([1, 2, 3, 4, 5], 6))
+"""
+
+
+def test_an_osr_entry_checks_and_stops_entering_when_they_keep_failing() -> None:
+    # walk's loop is entered at its header by the interpreter (the OSR
+    # entry op) after the second call's entry checks fail: those fail there
+    # too, REFUSALS times, then the interpreter runs the loop to its error.
+    from tinyvm.jit.native.engine import REFUSALS
+
+    (code, out, err), log = agree_log(WALK, "walk")
+    assert (code, out) == (1, "9000\n") and "IndexError: index 5 out of range for length 5" in err
+    assert _left(log) == 1 + REFUSALS, log
+
+
+def test_a_fiber_switch_comes_back_through_the_osr_path_checks() -> None:
+    # Another fiber ready makes the poll leave walk's loop; the fiber comes
+    # back at the loop header through its OSR entry, whose checks pass.
+    import io
+
+    from tinyvm.api import VM
+
+    src = WALK.split("print(")[0] + """
+var order = []
+fn fa() { order.push(walk([3] * 40000, 40000)) }
+fn fb() { order.push(walk([2] * 30000, 29999)) }
+let x = spawn fa()
+let y = spawn fb()
+await x
+await y
+print(order)
+"""
+    want = io.StringIO()
+    VM(stdout=want).run_source(src, "t.tl")
+    out, log = io.StringIO(), []
+    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+    vm.machine.jit.native.countdown = 1000
+    vm.run_source(src, "t.tl")
+    assert out.getvalue() == want.getvalue()
+    assert any(x.endswith("another fiber is ready") for x in log), log
+    assert vm.machine.jit.native.stats["osr_calls"] >= 2 and _left(log) == 0, (vm.machine.jit.native.stats, log)

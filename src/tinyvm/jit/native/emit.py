@@ -196,12 +196,16 @@ class _FnEmitter:
         self.plan_at: dict[Block, list] = {}
         self.inbounds: set[Instr] = set()
         self.nowrap: set[Instr] = set()
+        self.osr_names: dict[Instr, str] | None = None  # (while an OSR path's checks are emitted: osr_checks)
 
     def tmp(self, base: str = "t") -> str:
         self.n += 1
         return f"%{base}.{self.n}"
 
     def val(self, v: Instr) -> str:
+        if self.osr_names is not None and v.op != "const":  # (an OSR path: its words, or 0 for a dead slot: osr.py)
+            self.state_refs.add(v)
+            return self.osr_names.get(v) or _ZERO[self.ty.types[v]]
         if v.op == "const":
             x = v.attrs[0]
             t = self.ty.types[v]
@@ -425,7 +429,9 @@ class _FnEmitter:
         head = f"define internal {calls.result_type(self, rt)} @{name}(i64* %ctx{depth}{extra}{', ' + params if params else ''}) {{"
         headers = back_edge_targets(fn)
         self.defined = set(fn.values())
-        self._plan_loops({r.h for r in merged.regions} if merged is not None else set())
+        self._plan_loops(set())
+        if merged is not None:  # (a region's header is entered past its preheader: its OSR path checks too)
+            merged.checked = {r.h for r in merged.regions if any(pl.header is r.h for pls in self.plan_at.values() for pl in pls)}
         body, exits = self._emit_blocks(fn.blocks, headers)
         out = [head, "entry:"]
         # (the depth is checked by the caller, before the call: deopt.py)
@@ -494,8 +500,8 @@ class _FnEmitter:
                         self._arrays().prefetch(p)  # (its words, when loops would load them: listwords.py)
             for i in b.instrs:
                 self.instr(i)
-            if b in self.plan_at:  # (a preheader: its loop's entry checks)
-                loopguards.emit_checks(self, self.plan_at[b], self._plan_exit)
+            for pl in self.plan_at.get(b, ()):  # (a preheader: its loops' entry checks)
+                loopguards.emit_checks(self, pl, self._plan_exit(pl))
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
             calls.block_end(self, b)
@@ -607,13 +613,30 @@ class _FnEmitter:
             self.inbounds.update(pl.accesses)
             self.nowrap.update(pl.exact)
 
-    def _plan_exit(self, pl: Any) -> ExitState:
+    def _plan_exit(self, pl: Any, osr: bool = False) -> ExitState:
         """Where a loop's failed entry checks leave: its header's pc, with
-        the header's state on the way in from the preheader."""
+        the header's state on the way in from the preheader (`osr`: from
+        its OSR entry, the header phis the entry's words)."""
         st = start_state(self.ty.fn, pl.header.pc, pl.header)
         if st is None or st.parent is not None:
             raise NotEligible("no state at the loop header")
-        return exit_state(loopguards.entry_state(pl, st), self.ty.types, reason="a loop's entry checks fail", defined=self.defined)
+        return exit_state(st if osr else loopguards.entry_state(pl, st), self.ty.types, reason=loopguards.REASON, defined=self.defined)
+
+    def osr_checks(self, r: Any, names: dict[Instr, str], out: list[str]) -> None:
+        """The entry checks of region r's loop on its OSR path, appended to
+        `out` (osr.py `osr_blocks`): every value named by the entry's word
+        (`names`; the counter's first value is its header phi's word)."""
+        pl = next(pl for pls in self.plan_at.values() for pl in pls if pl.header is r.h)
+        for v in (pl.counter, pl.bound, pl.step, *(a for a, _ in pl.bounds)):
+            if v.op != "const" and v not in names:  # (not a word of the entry: emit_module makes no entry here)
+                raise Missing(r.h, v)
+        saved = self.lines, self.cur, self.block
+        self.lines, self.cur, self.block, self.osr_names = out, f"osr{r.h.pc}", None, names
+        try:
+            loopguards.emit_checks(self, pl, self._plan_exit(pl, osr=True), first=pl.counter)
+        finally:
+            self.osr_names = None
+            self.lines, self.cur, self.block = saved
 
     def _arrays(self) -> Any:
         """The array lowering of this function (jit/native/arrays.py)."""

@@ -73,7 +73,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, listwords, nearcalls, objects, outofline, polls, selfinline, stores, warmup
+from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, listwords, loopguards, nearcalls, objects, outofline, polls, selfinline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -98,6 +98,7 @@ from .worker import CompileWorker, Job
 
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
+REFUSALS = 3  # (an OSR entry op whose loop's entry checks failed this often stays the interpreter's: `_osr_op`)
 CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does not
 FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
@@ -741,6 +742,13 @@ class NativeTier:
         heap = self.vm.heap
         vm = self.vm
         receiver = comp.receiver
+        # Native code leaving right here because its loop's entry checks
+        # failed (loopguards.py): the interpreter runs the pass and comes
+        # back to this op at the next, where they fail again while the
+        # loop runs (it would fail at its end, or its stride misses the
+        # bound). After REFUSALS such exits the op stays the interpreter's.
+        refused = [0]
+        table = comp.table
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -760,7 +768,7 @@ class NativeTier:
                 # leaves it set), the call would go to the other tiers
                 # (docs/native.md "The safe point at native entry").
                 vm.gc_step()
-            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
+            if hooks.stepping or comp.off or allocs and heap.pending or refused[0] >= REFUSALS:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             if receiver is not None and getattr(L[1], "cls", None) is not receiver:
@@ -855,6 +863,13 @@ class NativeTier:
         heap = self.vm.heap
         vm = self.vm
         receiver = comp.receiver
+        # Native code leaving right here because its loop's entry checks
+        # failed (loopguards.py): the interpreter runs the pass and comes
+        # back to this op at the next, where they fail again while the
+        # loop runs (it would fail at its end, or its stride misses the
+        # bound). After REFUSALS such exits the op stays the interpreter's.
+        refused = [0]
+        table = comp.table
 
         def back(fb: Any) -> Any:
             # The op this one replaced. On a VM that counts fuel, dispatched
@@ -869,7 +884,7 @@ class NativeTier:
         def osr(fb: Any) -> Any:
             if allocs and heap.pending and not (hooks.stepping or comp.off):
                 vm.gc_step()  # (a loop header of the interpreter's frame: a safe point, as at the entry op)
-            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
+            if hooks.stepping or comp.off or allocs and heap.pending or refused[0] >= REFUSALS:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             if receiver is not None and getattr(L[1], "cls", None) is not receiver:
@@ -925,6 +940,9 @@ class NativeTier:
             if metered:
                 mcell.cell_contents += fuel - ctx[4] - 1
             if st:
+                first = table[buf[0]]
+                if first.pc == pc and first.code is comp.code and first.reason == loopguards.REASON and first.outer is None:
+                    refused[0] += 1
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in WORDS else bool(w)  # (an object, "p": a new reference, objects.py)

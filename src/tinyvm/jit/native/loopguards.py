@@ -52,8 +52,13 @@ control flow (`_QUIET`): no call of any kind (a call out could resize a
 list: `push`, `pop`), no field access, no allocation. The poll at the
 header runs no guest code. Not in a function that counts fuel (the exit at
 the preheader would sit between two of its fuel blocks: the checked code
-is kept there), nor for a loop entered by an OSR entry (osr.py: the entry
-jumps to the header past the preheader's checks; `entered`).
+is kept there). An OSR entry inside the function (osr.py) jumps to the
+header past the preheader, so it makes the same checks on its own path
+(emit.py `osr_checks`, the counter's first value its header phi's word);
+an OSR copy (a function entered at a header: `entered`) plans only the
+loops inside it. A failed check at an OSR entry sends the pass to the
+interpreter, which comes back to the entry at the next pass: the entry op
+stops entering after a few (engine.py `REFUSALS`).
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ from typing import Any
 from ...ir.nodes import Block, FrameState, Function, Instr
 from ...ir.passes.facts import natural_loops
 from ...ir.verify import dominates, dominators
+
+# The reason of the exit a failed entry check takes (deopt.py records; the
+# engine's OSR entry op counts them: engine.py `_osr_op`).
+REASON = "a loop's entry checks fail"
 
 # Instructions a planned loop may hold (others make no plan): arithmetic and
 # comparisons (typed int/float/bool by select.py, checked below), element
@@ -231,60 +240,60 @@ def entry_state(pl: Plan, st: FrameState) -> FrameState:
     return FrameState(st.pc, [m.get(v, v) if v is not None else None for v in st.locals], [m.get(v, v) for v in st.stack], st.code, st.parent, st.callee)
 
 
-def emit_checks(em: Any, plans: list[Plan], es_of: Any) -> None:
-    """At the end of a preheader (before its jump), the checks of each plan
-    that enters there; a failure deoptimises to es_of(plan)."""
+def emit_checks(em: Any, pl: Plan, es: Any, first: Instr | None = None) -> None:
+    """The checks of plan pl where its loop is entered (the end of its
+    preheader; its OSR path, with `first` the value the counter enters
+    with there); a failure deoptimises to `es`."""
     L = em.lines
-    for pl in plans:
-        v = em.val
-        n, k0 = v(pl.bound), v(pl.first)
-        bad = []
-        ovs = []
-        if pl.off:
-            s0, hi0 = em.tmp("lgo"), em.tmp("lg")
-            L.append(f"  {s0} = call {{i64, i1}} @llvm.sadd.with.overflow.i64(i64 {n}, i64 {pl.off})")
-            L.append(f"  {hi0} = extractvalue {{i64, i1}} {s0}, 0")
-            ovs.append(s0)
-            n = hi0
-        runs = em.tmp("lgr")
-        L.append(f"  {runs} = icmp sle i64 {k0}, {n}")  # (k0 > n: the body never runs, nothing to check)
+    v = em.val
+    n, k0 = v(pl.bound), v(first if first is not None else pl.first)
+    bad = []
+    ovs = []
+    if pl.off:
+        s0, hi0 = em.tmp("lgo"), em.tmp("lg")
+        L.append(f"  {s0} = call {{i64, i1}} @llvm.sadd.with.overflow.i64(i64 {n}, i64 {pl.off})")
+        L.append(f"  {hi0} = extractvalue {{i64, i1}} {s0}, 0")
+        ovs.append(s0)
+        n = hi0
+    runs = em.tmp("lgr")
+    L.append(f"  {runs} = icmp sle i64 {k0}, {n}")  # (k0 > n: the body never runs, nothing to check)
 
-        def over(x: str, y: str) -> str:
-            s, r = em.tmp("lgo"), em.tmp("lg")
-            L.append(f"  {s} = call {{i64, i1}} @llvm.sadd.with.overflow.i64(i64 {x}, i64 {y})")
-            L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
-            ovs.append(s)
-            return r
+    def over(x: str, y: str) -> str:
+        s, r = em.tmp("lgo"), em.tmp("lg")
+        L.append(f"  {s} = call {{i64, i1}} @llvm.sadd.with.overflow.i64(i64 {x}, i64 {y})")
+        L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
+        ovs.append(s)
+        return r
 
-        if pl.step.op != "const":
-            neg = em.tmp("lg")
-            L.append(f"  {neg} = icmp slt i64 {v(pl.step)}, 0")
-            bad.append(neg)
-        if pl.steps_exact:
-            over(n, v(pl.step))
-        for c in sorted(pl.lows):
-            lo, low = over(k0, str(c)), em.tmp("lg")
-            L.append(f"  {low} = icmp slt i64 {lo}, 0")
-            bad.append(low)
-        seen = set()
-        for arr, c in pl.bounds:
-            if (arr, c) in seen:
-                continue
-            seen.add((arr, c))
-            top = over(n, str(c))
-            size = em._arrays().words(arr, pl.pre.instrs[-1] if pl.pre.instrs else arr)[1]
-            out = em.tmp("lg")
-            L.append(f"  {out} = icmp sge i64 {top}, {size}")
-            bad.append(out)
-        for s in ovs:
-            o = em.tmp("lg")
-            L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
-            bad.append(o)
-        acc = "false"
-        for b in bad:
-            x = em.tmp("lg")
-            L.append(f"  {x} = or i1 {acc}, {b}")
-            acc = x
-        fail = em.tmp("lgf")
-        L.append(f"  {fail} = and i1 {runs}, {acc}")
-        em.exit_to(fail, es_of(pl))
+    if pl.step.op != "const":
+        neg = em.tmp("lg")
+        L.append(f"  {neg} = icmp slt i64 {v(pl.step)}, 0")
+        bad.append(neg)
+    if pl.steps_exact:
+        over(n, v(pl.step))
+    for c in sorted(pl.lows):
+        lo, low = over(k0, str(c)), em.tmp("lg")
+        L.append(f"  {low} = icmp slt i64 {lo}, 0")
+        bad.append(low)
+    seen = set()
+    for arr, c in pl.bounds:
+        if (arr, c) in seen:
+            continue
+        seen.add((arr, c))
+        top = over(n, str(c))
+        size = em._arrays().words(arr, pl.pre.instrs[-1] if pl.pre.instrs else arr)[1]
+        out = em.tmp("lg")
+        L.append(f"  {out} = icmp sge i64 {top}, {size}")
+        bad.append(out)
+    for s in ovs:
+        o = em.tmp("lg")
+        L.append(f"  {o} = extractvalue {{i64, i1}} {s}, 1")
+        bad.append(o)
+    acc = "false"
+    for b in bad:
+        x = em.tmp("lg")
+        L.append(f"  {x} = or i1 {acc}, {b}")
+        acc = x
+    fail = em.tmp("lgf")
+    L.append(f"  {fail} = and i1 {runs}, {acc}")
+    em.exit_to(fail, es)

@@ -103,6 +103,13 @@ class Merged:
     def __init__(self, fn: Function, regs: list[Region]) -> None:
         self.regions = regs
         self.where: dict[Instr, Block] = {v: b for b in fn.blocks for v in b.phis + b.instrs}
+        # Headers whose entry checks (loopguards.py) the OSR path makes too:
+        # its block then ends at `osrgo<pc>`, the header phis' predecessor.
+        self.checked: set[Block] = set()
+
+    def into(self, h: Block) -> str:
+        """The label the OSR path into header h jumps to h from."""
+        return f"osrgo{h.pc}" if h in self.checked else f"osr{h.pc}"
 
     def name(self, v: Instr, b: Block | None, in_exit: bool) -> str | None:
         """The name of v used in block b: a region's phi, or None (v itself)."""
@@ -137,7 +144,7 @@ class Merged:
                         em.block = pred
                         inc.append(f"[ {em.phi_operand(p, k, exits[pred])}, %{exits[pred]} ]")
                     if r is not None:
-                        inc.append(f"[ %o{b.pc}.{p.id}, %osr{b.pc} ]" if p in self.given(r) else f"[ undef, %osr{b.pc} ]")
+                        inc.append(f"[ %o{b.pc}.{p.id}, %{self.into(b)} ]" if p in self.given(r) else f"[ undef, %{self.into(b)} ]")
                     lines.append(f"  %v{p.id} = phi {lltype[ty.types[p]]} {', '.join(inc)}")
                 if r is not None:
                     given = self.given(r)
@@ -150,11 +157,11 @@ class Merged:
                             inc.append(f"[ {em.val(v)}, %{exits[pred]} ]")
                         em.in_exit = False
                         if v in given:
-                            inc.append(f"[ %o{b.pc}.{v.id}, %osr{b.pc} ]")
+                            inc.append(f"[ %o{b.pc}.{v.id}, %{self.into(b)} ]")
                         elif r.renamed[v]:
                             raise Missing(b, v)
                         else:
-                            inc.append(f"[ {'0.0' if m == 'f' else 'false' if lltype[m] == 'i1' else '0'}, %osr{b.pc} ]")
+                            inc.append(f"[ {'0.0' if m == 'f' else 'false' if lltype[m] == 'i1' else '0'}, %{self.into(b)} ]")
                         lines.append(f"  %h{b.label}.{v.id} = phi {lltype[m]} {', '.join(inc)}")
                 out[b] = lines
             em.block = None
@@ -168,7 +175,9 @@ class Merged:
 
     def osr_blocks(self, em: Any, lltype: dict) -> list[str]:
         """One block per header: its words loaded from %oargs (their order
-        is es.osr's, which engine.py fills), then the jump to the header."""
+        is es.osr's, which engine.py fills), then its loop's entry checks
+        when it has a plan (`checked`: emit.py `osr_checks`), then the jump
+        to the header."""
         out: list[str] = []
         for r in self.regions:
             pc = r.h.pc
@@ -183,6 +192,9 @@ class Merged:
                 else:
                     out.append(f"  %ow{pc}.{k} = load i64, i64* %oa{pc}.{k}")
                     out.append(f"  %o{pc}.{v.id} = {'bitcast i64' if m == 'f' else 'trunc i64'} %ow{pc}.{k} to {lltype[m]}")
+            if r.h in self.checked:
+                em.osr_checks(r, {v: f"%o{pc}.{v.id}" for v in self.given(r)}, out)
+                out += [f"  br label %osrgo{pc}", f"osrgo{pc}:"]
             out.append(f"  br label %B{r.h.label}")
         return out
 
