@@ -742,13 +742,6 @@ class NativeTier:
         heap = self.vm.heap
         vm = self.vm
         receiver = comp.receiver
-        # Native code leaving right here because its loop's entry checks
-        # failed (loopguards.py): the interpreter runs the pass and comes
-        # back to this op at the next, where they fail again while the
-        # loop runs (it would fail at its end, or its stride misses the
-        # bound). After REFUSALS such exits the op stays the interpreter's.
-        refused = [0]
-        table = comp.table
 
         def back(fb: Any) -> Any:
             # The other tiers run the call. On a VM that counts fuel, the
@@ -768,7 +761,7 @@ class NativeTier:
                 # leaves it set), the call would go to the other tiers
                 # (docs/native.md "The safe point at native entry").
                 vm.gc_step()
-            if hooks.stepping or comp.off or allocs and heap.pending or refused[0] >= REFUSALS:  # (pending: alloc.py, the safe point first)
+            if hooks.stepping or comp.off or allocs and heap.pending:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             if receiver is not None and getattr(L[1], "cls", None) is not receiver:
@@ -868,7 +861,7 @@ class NativeTier:
         # back to this op at the next, where they fail again while the
         # loop runs (it would fail at its end, or its stride misses the
         # bound). After REFUSALS such exits the op stays the interpreter's.
-        refused = [0]
+        refusals = [0]
         table = comp.table
 
         def back(fb: Any) -> Any:
@@ -884,7 +877,7 @@ class NativeTier:
         def osr(fb: Any) -> Any:
             if allocs and heap.pending and not (hooks.stepping or comp.off):
                 vm.gc_step()  # (a loop header of the interpreter's frame: a safe point, as at the entry op)
-            if hooks.stepping or comp.off or allocs and heap.pending or refused[0] >= REFUSALS:  # (pending: alloc.py, the safe point first)
+            if hooks.stepping or comp.off or allocs and heap.pending or refusals[0] >= REFUSALS:  # (pending: alloc.py, the safe point first)
                 return back(fb)
             L = fb.L
             if receiver is not None and getattr(L[1], "cls", None) is not receiver:
@@ -942,7 +935,7 @@ class NativeTier:
             if st:
                 first = table[buf[0]]
                 if first.pc == pc and first.code is comp.code and first.reason == loopguards.REASON and first.outer is None:
-                    refused[0] += 1
+                    refusals[0] += 1
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value
             v = w if ret == "i" else _unpack_float(w) if ret == "f" else None if ret == "n" else array_of(w) if ret in WORDS else bool(w)  # (an object, "p": a new reference, objects.py)
