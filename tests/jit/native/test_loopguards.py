@@ -56,7 +56,10 @@ def test_a_planned_access_has_no_bounds_check(monkeypatch: pytest.MonkeyPatch) -
     # its checks are made on that path too. Three places check, and no
     # access compares its index with the size.
     (text,) = module_texts(sieve_program(100), monkeypatch)
-    assert len([x for x in text.splitlines() if x.startswith("  %lgf.")]) == 3, text  # (two preheaders, one OSR path)
+    # (two preheaders and one OSR path; the inner loop's stride `i` makes
+    # it check again with the counter's last value when the first fail)
+    assert len([x for x in text.splitlines() if x.startswith("  %lgf.")]) == 4, text
+    assert len([x for x in text.splitlines() if " = srem i64 " in x]) == 1, text
     assert "osrgo" in text, text
     assert [x for x in text.splitlines() if "= icmp uge i64" in x and "%oob." in x] == [], text
 
@@ -107,6 +110,9 @@ print(g())
 
 CASES = {
     "fits": ("int", "[0, 1, 2, 3, 4, 5, 6, 7]", 8, 1, 1, -1, "<=", False),
+    "pairs": ("int", "[1, 2, 3, 4, 5, 6]", 6, 0, 2, 1, "<", False),
+    "strided, short of the bound": ("float", "[0.5] * 7", 8, 0, 3, 0, "<=", False),
+    "strided, past the end": ("bool", "[true] * 7", 9, 1, 3, 0, "<", True),
     "fits packed": ("float", "[0.5] * 9", 9, 0, 2, 0, "<", False),
     "never runs": ("int", "[]", -1, 0, 1, 0, "<=", False),
     "past the end": ("bool", "[true] * 5", 6, 0, 1, 0, "<=", True),

@@ -34,17 +34,18 @@ accesses in the plan lose their bounds check (arrays.py `element`), and the
 index arithmetic and counter steps in the plan lose their overflow check.
 When the loop would not run at all (`k0 > n`), nothing is checked.
 
-Exactness is by construction; what is *not* exact is only how often the
-entry leaves: a failed condition always means the loop as written would
-fail -- or, for the bounds, *could*: the counter's last value is the
-largest `k0 + j*s <= n`, which is below `n` when `s > 1` -- but only when
-the loop reaches its end, so a plan is made only for loops whose one exit
-is the header's test and whose accesses run on every pass (their block
-dominates the loop's latch); a loop that would fail leaves at its entry
-instead of at the failing pass, and the interpreter then runs it to the
-same error. (A `break`, a `return` inside the loop, or an access under an
-`if` makes no plan: the loop may end before the access goes out of range,
-and the entry would leave for nothing on every call.)
+Exactness is by construction; what the design keeps exact as well is
+how often the entry leaves: a failed condition means the loop as written
+would fail when it reaches its end. So a plan is made only for loops
+whose one exit is the header's test and whose accesses run on every pass
+(their block dominates the loop's latch), and the bounds are checked
+against the counter's last value: `n` first, and, when that fails with a
+stride other than 1, the largest `k0 + j*s <= n` (`emit_checks`). A loop
+that would fail leaves at its entry instead of at the failing pass, and
+the interpreter then runs it to the same error. (A `break`, a `return`
+inside the loop, or an access under an `if` makes no plan: the loop may
+end before the access goes out of range, and the entry would leave for
+nothing on every call.)
 
 What a loop may contain to get a plan: only instructions that compute
 from scalars, read or write elements of arrays of scalars, and its own
@@ -243,47 +244,74 @@ def entry_state(pl: Plan, st: FrameState) -> FrameState:
 def emit_checks(em: Any, pl: Plan, es: Any, first: Instr | None = None) -> None:
     """The checks of plan pl where its loop is entered (the end of its
     preheader; its OSR path, with `first` the value the counter enters
-    with there); a failure deoptimises to `es`."""
+    with there); a failure deoptimises to `es`.
+
+    They are made against `N = n + off`, the counter's bound. With a
+    stride other than 1 the counter's last value may lie below it (`k +=
+    2` over pairs, `a[k + 1]`, with `k < len(a)`): when they fail with N,
+    they are made again, off the fast path, with that last value,
+    `N - (N - k0) % s`, so that only a loop that would fail leaves."""
     L = em.lines
-    v = em.val
-    n, k0 = v(pl.bound), v(first if first is not None else pl.first)
-    bad = []
-    ovs = []
+    k0 = em.val(first if first is not None else pl.first)
+    ovs: list[str] = []
+    hi = em.val(pl.bound)
     if pl.off:
-        s0, hi0 = em.tmp("lgo"), em.tmp("lg")
-        L.append(f"  {s0} = call {{i64, i1}} @llvm.sadd.with.overflow.i64(i64 {n}, i64 {pl.off})")
-        L.append(f"  {hi0} = extractvalue {{i64, i1}} {s0}, 0")
-        ovs.append(s0)
-        n = hi0
+        hi = _add(em, hi, str(pl.off), ovs)
     runs = em.tmp("lgr")
-    L.append(f"  {runs} = icmp sle i64 {k0}, {n}")  # (k0 > n: the body never runs, nothing to check)
+    L.append(f"  {runs} = icmp sle i64 {k0}, {hi}")  # (k0 > N: the body never runs, nothing to check)
+    at = pl.pre.instrs[-1] if pl.pre.instrs else None
+    sizes = {arr: em._arrays().words(arr, at if at is not None else arr)[1] for arr, _ in pl.bounds}
+    fail = _failing(em, pl, k0, hi, runs, sizes, ovs)
+    if pl.step.op == "const" and pl.step.attrs[0] == 1 or not (pl.bounds or pl.steps_exact):
+        em.exit_to(fail, es)  # (the last value is N, or nothing depends on it)
+        return
+    again, go = em.tmp("lgx")[1:], em.tmp("lgok")[1:]
+    L.append(f"  br i1 {fail}, label %{again}, label %{go}, !prof !0")
+    em.label(again)
+    st = em.val(pl.step)
+    pos, div, r, low, last = em.tmp("lg"), em.tmp("lg"), em.tmp("lg"), em.tmp("lg"), em.tmp("lg")
+    ovs2: list[str] = list(ovs)
+    d = _add(em, hi, k0, ovs2, "ssub")  # (N - k0 >= 0 here: the loop runs)
+    L.append(f"  {pos} = icmp sgt i64 {st}, 0")
+    L.append(f"  {div} = select i1 {pos}, i64 {st}, i64 1")  # (s <= 0: s < 0 fails anyway, s == 0 stays at k0)
+    L.append(f"  {r} = srem i64 {d}, {div}")
+    L.append(f"  {low} = sub i64 {hi}, {r}")
+    L.append(f"  {last} = select i1 {pos}, i64 {low}, i64 {k0}")
+    em.exit_to(_failing(em, pl, k0, last, runs, sizes, ovs2), es)
+    L.append(f"  br label %{go}")
+    em.label(go)
 
-    def over(x: str, y: str) -> str:
-        s, r = em.tmp("lgo"), em.tmp("lg")
-        L.append(f"  {s} = call {{i64, i1}} @llvm.sadd.with.overflow.i64(i64 {x}, i64 {y})")
-        L.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
-        ovs.append(s)
-        return r
 
+def _add(em: Any, x: str, y: str, ovs: list[str], op: str = "sadd") -> str:
+    """x + y (op ssub: x - y), its overflow flag's struct added to `ovs`."""
+    s, r = em.tmp("lgo"), em.tmp("lg")
+    em.lines.append(f"  {s} = call {{i64, i1}} @llvm.{op}.with.overflow.i64(i64 {x}, i64 {y})")
+    em.lines.append(f"  {r} = extractvalue {{i64, i1}} {s}, 0")
+    ovs.append(s)
+    return r
+
+
+def _failing(em: Any, pl: Plan, k0: str, hi: str, runs: str, sizes: dict, ovs: list[str]) -> str:
+    """The i1 saying that pl's loop runs and one of its conditions fails,
+    with `hi` the counter's largest value: a negative step, `hi + s`
+    overflowing, `k0 + c < 0`, `hi + c >= len(a)`, or an overflow in
+    computing them (`ovs`: the structs of those computed before)."""
+    L = em.lines
+    ovs = list(ovs)
+    bad = []
     if pl.step.op != "const":
         neg = em.tmp("lg")
-        L.append(f"  {neg} = icmp slt i64 {v(pl.step)}, 0")
+        L.append(f"  {neg} = icmp slt i64 {em.val(pl.step)}, 0")
         bad.append(neg)
     if pl.steps_exact:
-        over(n, v(pl.step))
+        _add(em, hi, em.val(pl.step), ovs)
     for c in sorted(pl.lows):
-        lo, low = over(k0, str(c)), em.tmp("lg")
+        lo, low = _add(em, k0, str(c), ovs), em.tmp("lg")
         L.append(f"  {low} = icmp slt i64 {lo}, 0")
         bad.append(low)
-    seen = set()
-    for arr, c in pl.bounds:
-        if (arr, c) in seen:
-            continue
-        seen.add((arr, c))
-        top = over(n, str(c))
-        size = em._arrays().words(arr, pl.pre.instrs[-1] if pl.pre.instrs else arr)[1]
-        out = em.tmp("lg")
-        L.append(f"  {out} = icmp sge i64 {top}, {size}")
+    for arr, c in dict.fromkeys(pl.bounds):
+        top, out = _add(em, hi, str(c), ovs), em.tmp("lg")
+        L.append(f"  {out} = icmp sge i64 {top}, {sizes[arr]}")
         bad.append(out)
     for s in ovs:
         o = em.tmp("lg")
@@ -296,4 +324,4 @@ def emit_checks(em: Any, pl: Plan, es: Any, first: Instr | None = None) -> None:
         acc = x
     fail = em.tmp("lgf")
     L.append(f"  {fail} = and i1 {runs}, {acc}")
-    em.exit_to(fail, es)
+    return fail
