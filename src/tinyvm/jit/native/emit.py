@@ -597,8 +597,10 @@ class _FnEmitter:
 
     def _plan_loops(self, entered: set) -> None:
         """The loop entry checks of this emission (loopguards.py): none in a
-        function that counts fuel, nor for a loop an OSR entry (`entered`)
-        jumps into, nor where the header's state is not known."""
+        function that counts fuel, nor for a loop holding the header an OSR
+        copy is entered at (`entered`: emit_osr), nor where the header's
+        state is not known. (An OSR entry inside the function makes its
+        loop's checks on its own path: osr_checks.)"""
         self.plan_at, self.inbounds, self.nowrap = {}, set(), set()
         if self.metered:
             return

@@ -156,8 +156,8 @@ def _offset(x: Instr, k: Instr) -> int | None:
 
 def plan(fn: Function, types: dict, entered: set[Block] = frozenset(), idom: dict | None = None) -> list[Plan]:
     """The plans of fn's loops (module docstring); `entered`: blocks an OSR
-    entry jumps to (a loop holding one gets no plan); `idom`: fn's
-    dominators, when the caller has them."""
+    copy is entered at, past any preheader (a loop holding one gets no
+    plan); `idom`: fn's dominators, when the caller has them."""
     if idom is None:
         idom = dominators(fn)
     where = {v: b for b in fn.blocks for v in b.phis + b.instrs}
