@@ -56,6 +56,7 @@ from . import (
     effects,
     fields,
     fieldtypes,
+    hoist,
     inserts,
     loopguards,
     objects,
@@ -194,6 +195,9 @@ class _FnEmitter:
         # they prove: element accesses inside their array, arithmetic that
         # cannot overflow.
         self.plan_at: dict[Block, list] = {}
+        self.hoisted: dict[Block, list[Instr]] = {}  # (preheader -> field reads made at its end: hoist.py)
+        self.osr_hoisted: dict[Block, dict[Instr, Instr]] = {}  # (header -> each read's twin on its OSR path)
+        self.hoisted_reads: set[Instr] = set()  # (both kinds: their exits' reason)
         self.inbounds: set[Instr] = set()
         self.nowrap: set[Instr] = set()
         self.osr_names: dict[Instr, str] | None = None  # (while an OSR path's checks are emitted: osr_checks)
@@ -275,7 +279,7 @@ class _FnEmitter:
         runs, so the interpreter runs `at` again and fails the same way), or,
         `waiting` (at is a call whose native callee left), the frame waiting
         for the callee to return."""
-        why = "a callee left" if waiting else f"{at.op} fails"
+        why = "a callee left" if waiting else hoist.REASON if at in self.hoisted_reads else f"{at.op} fails"
         es = exit_state(at.state, self.ty.types, reason=why, waiting=at if waiting else None)
         self.exit_to(cond, es)
 
@@ -431,7 +435,8 @@ class _FnEmitter:
         self.defined = set(fn.values())
         self._plan_loops(set())
         if merged is not None:  # (a region's header is entered past its preheader: its OSR path checks too)
-            merged.checked = {r.h for r in merged.regions if any(pl.header is r.h for pls in self.plan_at.values() for pl in pls)}
+            merged.checked = {r.h for r in merged.regions if r.h in self.osr_hoisted or any(pl.header is r.h for pls in self.plan_at.values() for pl in pls)}
+            merged.made = {c: o for made in self.osr_hoisted.values() for c, o in made.items()}
         body, exits = self._emit_blocks(fn.blocks, headers)
         out = [head, "entry:"]
         # (the depth is checked by the caller, before the call: deopt.py)
@@ -500,6 +505,8 @@ class _FnEmitter:
                         self._arrays().prefetch(p)  # (its words, when loops would load them: listwords.py)
             for i in b.instrs:
                 self.instr(i)
+            for c in self.hoisted.get(b, ()):  # (a preheader: its loops' array fields of self, hoist.py)
+                self.instr(c)
             for pl in self.plan_at.get(b, ()):  # (a preheader: its loops' entry checks)
                 loopguards.emit_checks(self, pl, self._plan_exit(pl))
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
@@ -541,7 +548,7 @@ class _FnEmitter:
                     seen.add(t)
                     todo.append(t)
         order = [b for b in fn.blocks if b in seen]
-        inside = {v for b in order for v in b.phis + b.instrs}
+        inside = {v for b in order for v in b.phis + b.instrs} | {c for cs in self.hoisted.values() for c in cs}
         for v in es.values:
             if v in inside and v not in h.phis:
                 raise NotEligible(f"no OSR entry at pc {h.pc}: v{v.id} is defined in the loop")
@@ -602,6 +609,9 @@ class _FnEmitter:
         state is not known. (An OSR entry inside the function makes its
         loop's checks on its own path: osr_checks.)"""
         self.plan_at, self.inbounds, self.nowrap = {}, set(), set()
+        self.hoisted = hoist.plan(self, entered)  # (array fields of self read before their loop: hoist.py)
+        if self.merged is not None:
+            self.merged.where.update((c, pre) for pre, cs in self.hoisted.items() for c in cs)
         if self.metered:
             return
         if self.idom is None:
@@ -622,23 +632,35 @@ class _FnEmitter:
         st = start_state(self.ty.fn, pl.header.pc, pl.header)
         if st is None or st.parent is not None:
             raise NotEligible("no state at the loop header")
-        return exit_state(st if osr else loopguards.entry_state(pl, st), self.ty.types, reason=loopguards.REASON, defined=self.defined)
+        return exit_state(st if osr else loopguards.entry_state(pl.header, pl.pre, st), self.ty.types, reason=loopguards.REASON, defined=self.defined)
 
     def osr_checks(self, r: Any, names: dict[Instr, str], out: list[str]) -> None:
-        """The entry checks of region r's loop on its OSR path, appended to
-        `out` (osr.py `osr_blocks`): every value named by the entry's word
+        """The entry checks of region r's loop and its hoisted field reads
+        (hoist.py, each read's twin) on its OSR path, appended to `out`
+        (osr.py `osr_blocks`): every value named by the entry's word
         (`names`; the counter's first value is its header phi's word)."""
-        pl = next(pl for pls in self.plan_at.values() for pl in pls if pl.header is r.h)
-        for v in (pl.counter, pl.bound, pl.step, *(a for a, _ in pl.bounds)):
+        pls = [pl for pls in self.plan_at.values() for pl in pls if pl.header is r.h]
+        made = self.osr_hoisted.get(r.h, {})
+        need = [v for pl in pls for v in (pl.counter, pl.bound, pl.step, *(a for a, _ in pl.bounds))] + [o.args[0] for o in made.values()]
+        for v in need:
             if v.op != "const" and v not in names:  # (not a word of the entry: emit_module makes no entry here)
                 raise Missing(r.h, v)
         saved = self.lines, self.cur, self.block
-        self.lines, self.cur, self.block, self.osr_names = out, f"osr{r.h.pc}", None, names
+        self.lines, self.cur, self.block, self.osr_names = out, f"osr{r.h.pc}", None, names | {o: f"%v{o.id}" for o in made.values()}
         try:
-            loopguards.emit_checks(self, pl, self._plan_exit(pl, osr=True), first=pl.counter)
+            for pl in pls:
+                loopguards.emit_checks(self, pl, self._plan_exit(pl, osr=True), first=pl.counter)
+            for o in made.values():
+                self.instr(o)  # (its value: the header's renamed phi of the preheader's read takes it, osr.py)
         finally:
             self.osr_names = None
             self.lines, self.cur, self.block = saved
+
+    def _fields(self) -> Any:
+        """The field lowering of this function (jit/native/fields.py)."""
+        if getattr(self, "_field_lowering", None) is None:
+            self._field_lowering = fields.FieldLowering(self)
+        return self._field_lowering
 
     def _arrays(self) -> Any:
         """The array lowering of this function (jit/native/arrays.py)."""
@@ -676,9 +698,7 @@ class _FnEmitter:
             store_index(self, i)  # (a reference into an array of objects: stores.py)
             return
         if op in fieldtypes.OPS or op == "call" and fieldtypes.is_native_builtin(i, self.ty.types) or op in fieldtypes.ITER_OPS or i in self.ty.methods or op == "get_index" and self.ty.types[i.args[0]] == fieldtypes.OBJ_ARRAY:
-            if getattr(self, "_field_lowering", None) is None:
-                self._field_lowering = fields.FieldLowering(self)
-            self._field_lowering.lower(i)
+            self._fields().lower(i)
             return
         if pops.handles(i, self.ty.types):
             pops.lower(self, i)  # (xs.pop() of an array of scalars: pops.py)

@@ -73,7 +73,7 @@ from ...ir.passes import PassContext, run_pipeline
 from ...sched.scheduler import Switch
 from ...vm.blocks import MAX_WEIGHT
 from ..fuel import meter
-from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, listwords, loopguards, nearcalls, objects, outofline, polls, selfinline, stores, warmup
+from . import arraymaker, calls, construct, defaults, fields, fieldslow, fieldtypes, hoist, listwords, loopguards, nearcalls, objects, outofline, polls, selfinline, stores, warmup
 from .alloc import HeapBridge
 from .arraymaker import ArrayMaker
 from .barrier import WATCH, BarrierBridge
@@ -99,6 +99,7 @@ from .worker import CompileWorker, Job
 COUNTDOWN = 1_000_000  # loop iterations and calls between two polls
 CALLOUT_TRIES = 64  # calls out of a function before deciding whether native code pays
 REFUSALS = 3  # (an OSR entry op whose loop's entry checks failed this often stays the interpreter's: `_osr_op`)
+_AT_ENTRY = frozenset((loopguards.REASON, hoist.REASON))  # (those exits: a loop's entry checks, its hoisted field reads)
 CALLOUT_TICKS = 16  # loop iterations and calls per call out below which it does not
 FUEL_UNLIMITED = 1 << 62  # a VM that counts fuel without a limit: native code never runs out
 MAX_NATIVE_DEPTH = 10_000  # native frames (C stack); deeper, native code leaves at the call and the interpreter makes it
@@ -857,7 +858,7 @@ class NativeTier:
         vm = self.vm
         receiver = comp.receiver
         # Native code leaving right here because its loop's entry checks
-        # failed (loopguards.py): the interpreter runs the pass and comes
+        # failed (loopguards.py), or a field read made before it (hoist.py): the interpreter runs the pass and comes
         # back to this op at the next, where they fail again while the
         # loop runs (it would fail at its end, or its stride misses the
         # bound). After REFUSALS such exits the op stays the interpreter's.
@@ -934,7 +935,7 @@ class NativeTier:
                 mcell.cell_contents += fuel - ctx[4] - 1
             if st:
                 first = table[buf[0]]
-                if first.pc == pc and first.code is comp.code and first.reason == loopguards.REASON and first.outer is None:
+                if first.pc == pc and first.code is comp.code and first.reason in _AT_ENTRY and first.outer is None:
                     refusals[0] += 1
                 return tier.deoptimise(fb, comp, G, buf[: (ctx[3] - base) >> 3], name, prev, pc)
             w = out.value

@@ -345,8 +345,10 @@ class FieldLowering:
         em = self.em
         name, recv = i.attrs[0], i.args[0]
         b = i.block
+        if b is None:
+            return None  # (a hoisted read's twin on an OSR path: hoist.py; nothing comes before it there)
         instrs = b.instrs
-        k = instrs.index(i)
+        k = instrs.index(i) if i in instrs else len(instrs)  # (not there: a read hoisted to the end of its loop's preheader, hoist.py)
         seen = {b}
         while True:
             for j in range(k - 1, -1, -1):

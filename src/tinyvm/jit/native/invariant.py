@@ -43,6 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...ir.nodes import Block, Instr
+from ...ir.verify import dominates
 
 
 def quiet(fl: Any) -> bool:
@@ -192,9 +193,14 @@ def across(fl: Any, i: Instr) -> Instr | None:
     name, recv = i.attrs[0], i.args[0]
     if not untouched(fl, name):
         return None
+    made = em.merged.made if em.merged is not None else {}
     for x in fl.found:
-        if x.op in OPS and x.op == "get_field" and x.args[0] is recv and x.attrs[0] == name and x.block is not i.block and em._dominates(x.block, i.block):
-            return x
+        if x.op in OPS and x.op == "get_field" and x.args[0] is recv and x.attrs[0] == name and x.block is not i.block and x.block is not None:
+            # (a read hoist.py made before a loop whose header an OSR entry
+            # enters: its twin on that path gives the header's renamed phi
+            # of it its value there, so its value reaches the loop either way)
+            if em._dominates(x.block, i.block) or x in made and dominates(em.idom, x.block, i.block):
+                return x
     return None
 
 

@@ -103,6 +103,9 @@ class ListWords:
                 self.where[i] = (b, k)
                 if _clobbers(i, types, em):
                     self.clob.setdefault(b, []).append(k)
+        for b, cs in getattr(em, "hoisted", {}).items():  # (field reads made at the end of a preheader: hoist.py)
+            for c in cs:
+                self.where[c] = (b, len(b.instrs))
         self.quiet = not self.clob
         # (array, its register name) -> [(pass, block, lines, index, words)]
         self.seen: dict[tuple[Instr, str], list[tuple]] = {}

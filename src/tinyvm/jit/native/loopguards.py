@@ -233,11 +233,11 @@ def _plan(h: Block, body: set[Block], latches: list[Block], types: dict, where: 
     return pl
 
 
-def entry_state(pl: Plan, st: FrameState) -> FrameState:
+def entry_state(header: Block, pre: Block, st: FrameState) -> FrameState:
     """The header's frame state `st` as it is on the way in from the
-    preheader: each header phi its preheader operand."""
-    k = pl.header.preds.index(pl.pre)
-    m = {ph: ph.args[k] for ph in pl.header.phis}
+    preheader `pre`: each header phi its preheader operand (also hoist.py's)."""
+    k = header.preds.index(pre)
+    m = {ph: ph.args[k] for ph in header.phis}
     return FrameState(st.pc, [m.get(v, v) if v is not None else None for v in st.locals], [m.get(v, v) for v in st.stack], st.code, st.parent, st.callee)
 
 

@@ -106,6 +106,10 @@ class Merged:
         # Headers whose entry checks (loopguards.py) the OSR path makes too:
         # its block then ends at `osrgo<pc>`, the header phis' predecessor.
         self.checked: set[Block] = set()
+        # Field reads hoist.py made at a region header's preheader -> their
+        # twins on its OSR path (emit.py `osr_checks`), whose values the
+        # header's renamed phis take from that path.
+        self.made: dict[Instr, Instr] = {}
 
     def into(self, h: Block) -> str:
         """The label the OSR path into header h jumps to h from."""
@@ -158,6 +162,8 @@ class Merged:
                         em.in_exit = False
                         if v in given:
                             inc.append(f"[ %o{b.pc}.{v.id}, %{self.into(b)} ]")
+                        elif v in self.made:
+                            inc.append(f"[ %v{self.made[v].id}, %{self.into(b)} ]")
                         elif r.renamed[v]:
                             raise Missing(b, v)
                         else:
@@ -192,7 +198,7 @@ class Merged:
                 else:
                     out.append(f"  %ow{pc}.{k} = load i64, i64* %oa{pc}.{k}")
                     out.append(f"  %o{pc}.{v.id} = {'bitcast i64' if m == 'f' else 'trunc i64'} %ow{pc}.{k} to {lltype[m]}")
-            if r.h in self.checked:
+            if r.h in self.checked:  # (entry checks or hoisted reads: emit.py `osr_checks`)
                 em.osr_checks(r, {v: f"%o{pc}.{v.id}" for v in self.given(r)}, out)
                 out += [f"  br label %osrgo{pc}", f"osrgo{pc}:"]
             out.append(f"  br label %B{r.h.label}")
