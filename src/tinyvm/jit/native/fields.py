@@ -418,6 +418,8 @@ class FieldLowering:
             copy = _COPY.get(LLTYPE.get(m, ""))
             if copy is not None:  # (its value, unboxed and checked by that read, or the value that store stored)
                 em.lines.append(f"  %v{i.id} = {copy.format(em.val(prev if prev.op == 'get_field' else prev.args[1]))}")
+                if i in em.hoisted_reads and prev in self.found:
+                    self.found[i] = self.found[prev]  # (a read hoist.py made before a loop: the loop's reads take it, invariant.across)
                 return
         elif prev is not None and not (sk is not None and sk[2]):  # (a raw slot's store is one store: slot_access)
             d, key, old, self.entry = self.found[prev]  # (the receiver checked, the field found: by that read)

@@ -104,8 +104,8 @@ def plan(em: Any, entered: set[Block]) -> dict[Block, list[Instr]]:
         if not names:
             continue
         st = start_state(fn, h.pc, h)
-        if st is None or st.parent is not None:
-            continue
+        if st is None or st.parent is not None or h in merged and me not in st.locals:
+            continue  # (an OSR entry's reads need self among its words: else osr.py would drop the entry, Missing)
         state = entry_state(h, pre, st)
         try:
             exit_state(state, types, reason=REASON, defined=em.defined)

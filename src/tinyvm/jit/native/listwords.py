@@ -118,6 +118,8 @@ class ListWords:
         fl = getattr(self.em, "_field_lowering", None)
         seen = 0
         while fl is not None and arr.op == "get_field" and seen < 8:
+            if arr in self.em.hoisted_reads:
+                break  # (a read hoist.py made before a loop: an OSR entry at the loop gives it a value of its own there)
             prev = fl.earlier(arr)
             if prev is None:
                 break
