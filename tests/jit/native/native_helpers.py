@@ -106,6 +106,23 @@ def agree(src: str, *names: str, extra: tuple = ()) -> tuple[int, str, str]:
     return agree_log(src, *names, extra=extra)[0]
 
 
+def two_fibers(prelude: str, a: str, b: str) -> tuple[str, str, list[str], VM]:
+    """`prelude`, then two fibers running `a` and `b` (statements that push
+    onto `order`), spawned and awaited, and `order` printed. Run on the
+    interpreter and on native-eager with a countdown of 1000, so that the
+    poll in native code sees the other fiber ready: (the interpreter's
+    output, native-eager's, its JIT log, that VM). The fibers start at
+    line `prelude.count("\\n") + 3` of t.tl."""
+    src = prelude + f"\nvar order = []\nfn fa() {{ {a} }}\nfn fb() {{ {b} }}\nlet x = spawn fa()\nlet y = spawn fb()\nawait x\nawait y\nprint(order)\n"
+    want = io.StringIO()
+    VM(stdout=want).run_source(src, "t.tl")
+    out, log = io.StringIO(), []
+    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
+    vm.machine.jit.native.countdown = 1000
+    vm.run_source(src, "t.tl")
+    return want.getvalue(), out.getvalue(), log, vm
+
+
 def heap_after(src: str, jit: str) -> tuple[int, int]:
     """(heap bytes, heap objects) after running src on a VM with `jit`
     (a 1 GiB limit: the accounting is compared, not the limit)."""

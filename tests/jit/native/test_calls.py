@@ -30,6 +30,7 @@ from native_helpers import (
     native,
     outcome,
     same,
+    two_fibers,
     used,
 )
 
@@ -86,27 +87,8 @@ def test_a_deadline_stops_a_deep_recursion_without_loops() -> None:
 
 
 def test_another_fiber_preempts_a_deep_recursion_without_loops() -> None:
-    src = (
-        FIB
-        + """
-var order = []
-fn fa() { let r = fib(27); order.push(r) }
-fn fb() { order.push("b") }
-let x = spawn fa()
-let y = spawn fb()
-await x
-await y
-print(order)
-"""
-    )
-    want = io.StringIO()
-    VM(stdout=want).run_source(src, "t.tl")
-    out = io.StringIO()
-    log: list[str] = []
-    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
-    vm.machine.jit.native.countdown = 1000
-    vm.run_source(src, "t.tl")
-    assert out.getvalue() == want.getvalue() == '["b", 196418]\n'
+    want, out, log, _ = two_fibers(FIB, "let r = fib(27); order.push(r)", 'order.push("b")')
+    assert out == want == '["b", 196418]\n'
     # The poll at a call left with every native frame rebuilt, the
     # interpreter made that call, and fib ran natively again.
     assert native("fib", log) and any(" native frames): another fiber is ready" in x for x in log), log

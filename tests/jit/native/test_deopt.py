@@ -18,7 +18,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from native_helpers import both, cli, same  # noqa: E402
+from native_helpers import both, cli, same, two_fibers  # noqa: E402
 
 from tinyvm.api import VM  # noqa: E402
 
@@ -108,26 +108,11 @@ def test_deep_native_recursion_past_the_native_depth_cap_continues() -> None:
 
 
 def test_a_fiber_switch_resumes_a_native_loop_at_its_header() -> None:
-    src = """
-var order = []
-fn spin(n: int) -> int { var i = 0; var s = 0; while i < n { s = (s + i) % 1000; i += 1 }; return s }
-fn fa() { let r = spin(300000); order.push(r) }
-fn fb() { order.push("b") }
-let x = spawn fa()
-let y = spawn fb()
-await x
-await y
-print(order)
-"""
-    want = io.StringIO()
-    VM(stdout=want).run_source(src, "t.tl")
-    out = io.StringIO()
-    log: list[str] = []
-    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
-    vm.machine.jit.native.countdown = 1000
-    vm.run_source(src, "t.tl")
-    assert out.getvalue() == want.getvalue()
-    assert any(" deopt at t.tl:3 " in x and x.endswith("another fiber is ready") for x in log), log
+    # (spin on line 2 of t.tl: native_helpers.two_fibers)
+    spin = "\nfn spin(n: int) -> int { var i = 0; var s = 0; while i < n { s = (s + i) % 1000; i += 1 }; return s }"
+    want, out, log, _ = two_fibers(spin, "let r = spin(300000); order.push(r)", 'order.push("b")')
+    assert out == want
+    assert any(" deopt at t.tl:2 " in x and x.endswith("another fiber is ready") for x in log), log
 
 
 def test_floats_and_bools_are_boxed_back_by_machine_type() -> None:

@@ -10,7 +10,6 @@ on three tiers.
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
@@ -18,7 +17,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from native_helpers import agree_log, blocks_in_cycles, in_one_module, llvm_blocks, prepared
+from native_helpers import agree_log, blocks_in_cycles, in_one_module, llvm_blocks, prepared, two_fibers
 
 from tinyvm.jit.native import hoist
 from tinyvm.jit.native.engine import REFUSALS
@@ -195,11 +194,7 @@ def test_a_fiber_switch_comes_back_through_the_osr_path_reads() -> None:
     # Another fiber ready makes the poll leave `run`'s loop; the fiber comes
     # back at the loop header through its OSR entry, whose own reads of
     # `self.xs` (the preheader's twins) give the loop its array.
-    import io
-
-    from tinyvm.api import VM
-
-    src = """
+    acc = """
 class Acc {
   var xs: [int] = []
   fn bump(k: int) -> int { return k % 3 }
@@ -210,27 +205,8 @@ class Acc {
     }
     return t
   }
-}
-var order = []
-fn fa() { let a = Acc()
-  a.xs = [1, 2, 3, 4]
-  order.push(a.run(40000)) }
-fn fb() { let a = Acc()
-  a.xs = [5, 6, 7, 8]
-  order.push(a.run(30000)) }
-let x = spawn fa()
-let y = spawn fb()
-await x
-await y
-print(order)
-"""
-    want = io.StringIO()
-    VM(stdout=want).run_source(src, "t.tl")
-    assert want.getvalue() == "[225000, 139999]\n"
-    out, log = io.StringIO(), []
-    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
-    vm.machine.jit.native.countdown = 1000
-    vm.run_source(src, "t.tl")
-    assert out.getvalue() == want.getvalue()
+}"""
+    want, out, log, vm = two_fibers(acc, "let a = Acc(); a.xs = [1, 2, 3, 4]; order.push(a.run(40000))", "let a = Acc(); a.xs = [5, 6, 7, 8]; order.push(a.run(30000))")
+    assert out == want == "[225000, 139999]\n"
     assert any(x.endswith("another fiber is ready") for x in log), log
     assert vm.machine.jit.native.stats["osr_calls"] >= 2 and _hoisted(log) == 0, (vm.machine.jit.native.stats, log)

@@ -18,7 +18,7 @@ pytest.importorskip("llvmlite")
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from native_helpers import agree_log, in_one_module, module_texts, prepared, sieve_program
+from native_helpers import agree_log, in_one_module, module_texts, prepared, sieve_program, two_fibers
 
 from tinyvm.jit.native import loopguards
 from tinyvm.jit.native.emit import back_edge_targets
@@ -197,26 +197,7 @@ def test_an_osr_entry_checks_and_stops_entering_when_they_keep_failing() -> None
 def test_a_fiber_switch_comes_back_through_the_osr_path_checks() -> None:
     # Another fiber ready makes the poll leave walk's loop; the fiber comes
     # back at the loop header through its OSR entry, whose checks pass.
-    import io
-
-    from tinyvm.api import VM
-
-    src = WALK.split("print(")[0] + """
-var order = []
-fn fa() { order.push(walk([3] * 40000, 40000)) }
-fn fb() { order.push(walk([2] * 30000, 29999)) }
-let x = spawn fa()
-let y = spawn fb()
-await x
-await y
-print(order)
-"""
-    want = io.StringIO()
-    VM(stdout=want).run_source(src, "t.tl")
-    out, log = io.StringIO(), []
-    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
-    vm.machine.jit.native.countdown = 1000
-    vm.run_source(src, "t.tl")
-    assert out.getvalue() == want.getvalue()
+    want, out, log, vm = two_fibers(WALK.split("print(")[0], "order.push(walk([3] * 40000, 40000))", "order.push(walk([2] * 30000, 29999))")
+    assert out == want
     assert any(x.endswith("another fiber is ready") for x in log), log
     assert vm.machine.jit.native.stats["osr_calls"] >= 2 and _left(log) == 0, (vm.machine.jit.native.stats, log)

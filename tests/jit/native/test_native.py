@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, cli, native, same  # noqa: E402
+from native_helpers import both, cli, native, same, two_fibers  # noqa: E402
 
 from tinyvm.api import VM  # noqa: E402
 
@@ -186,25 +186,9 @@ print(spin(7))
 
 
 def test_a_busy_native_call_lets_other_fibers_run() -> None:
-    src = """
-var order = []
-fn spin(n: int) -> int { var i = 0; var s = 0; while i < n { s = (s + i) % 1000; i += 1 }; return s }
-fn fa() { let r = spin(300000); order.push("a") }
-fn fb() { order.push("b") }
-let x = spawn fa()
-let y = spawn fb()
-await x
-await y
-print(order)
-"""
-    want = io.StringIO()
-    VM(stdout=want).run_source(src, "t.tl")
-    out = io.StringIO()
-    log: list[str] = []
-    vm = VM(stdout=out, jit="native-eager", jit_log=log.append)
-    vm.machine.jit.native.countdown = 1000
-    vm.run_source(src, "t.tl")
-    assert out.getvalue() == want.getvalue() == '["b", "a"]\n'
+    spin = "fn spin(n: int) -> int { var i = 0; var s = 0; while i < n { s = (s + i) % 1000; i += 1 }; return s }"
+    want, out, log, _ = two_fibers(spin, 'let r = spin(300000); order.push("a")', 'order.push("b")')
+    assert out == want == '["b", "a"]\n'
     assert native("spin", log) and any(x.endswith(": another fiber is ready") for x in log), log
 
 
