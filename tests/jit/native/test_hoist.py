@@ -10,7 +10,6 @@ on three tiers.
 
 from __future__ import annotations
 
-
 import pytest
 
 pytest.importorskip("llvmlite")
