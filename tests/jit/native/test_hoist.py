@@ -209,3 +209,59 @@ class Acc {
     assert out == want == "[225000, 139999]\n"
     assert any(x.endswith("another fiber is ready") for x in log), log
     assert vm.machine.jit.native.stats["osr_calls"] >= 2 and _hoisted(log) == 0, (vm.machine.jit.native.stats, log)
+
+
+STMTS = [
+    "t += self.a[i % {la}]",
+    "if self.b[i % 3] {{ t += 1 }}",
+    "t += self.touch(i)",
+    "if i > {k} {{ t += self.a[0] }}",
+    "self.n += 1",
+    "self.a[i % 3] = t % 5",
+    "if self.b[0] {{ self.b[i % 3] = not self.b[i % 3] }}",
+]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(st.integers(0, len(STMTS) - 1), min_size=1, max_size=5),
+    st.integers(2, 4),
+    st.integers(0, 6),
+    st.integers(0, 9),
+    st.sampled_from(["[1, 2, 3]", "[4] * 3", "x", "[5, 6, 7, 8]"]),
+    st.booleans(),
+)
+def test_three_tiers_agree_on_random_loops_over_fields(picks: list[int], la: int, k: int, m: int, a: str, replaces: bool) -> None:
+    # A loop reading, writing and testing self's array fields, calling a
+    # method that may replace one of them; `x` is a bool buffer through
+    # `any` in an [int] field (a failing hoisted read), an index past the
+    # end an IndexError. Output, errors and traces agree on three tiers.
+    body = "\n      ".join(STMTS[p].format(la=la, k=k) for p in picks)
+    src = f"""
+class C {{
+  var a: [int] = []
+  var b: [bool] = []
+  var n: int = 0
+  fn touch(k: int) -> int {{
+    {"if k == 2 { self.a = [k, k + 1, k + 2] }" if replaces else ""}
+    return k % 2
+  }}
+  fn run(m: int) -> int {{
+    var t = 0
+    for i in 0..m {{
+      {body}
+    }}
+    return t
+  }}
+}}
+fn main() -> string {{
+  let c = C()
+  let x: any = [true] * 3
+  c.a = {a}
+  c.b = [true, false, true]
+  let r = c.run({m})
+  return str(r) + " " + str(c.a) + " " + str(c.b) + " " + str(c.n)
+}}
+print(main())
+"""
+    agree_log(src)

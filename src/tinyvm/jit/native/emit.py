@@ -195,6 +195,7 @@ class _FnEmitter:
         # they prove: element accesses inside their array, arithmetic that
         # cannot overflow.
         self.plan_at: dict[Block, list] = {}
+        self.plan_es: dict[Any, ExitState] = {}  # (each plan's exit: _plan_exit, made once)
         self.hoisted: dict[Block, list[Instr]] = {}  # (preheader -> field reads made at its end: hoist.py)
         self.osr_hoisted: dict[Block, dict[Instr, Instr]] = {}  # (header -> each read's twin on its OSR path)
         self.hoisted_reads: set[Instr] = set()  # (both kinds: their exits' reason)
@@ -508,7 +509,7 @@ class _FnEmitter:
             for c in self.hoisted.get(b, ()):  # (a preheader: its loops' array fields of self, hoist.py)
                 self.instr(c)
             for pl in self.plan_at.get(b, ()):  # (a preheader: its loops' entry checks)
-                loopguards.emit_checks(self, pl, self._plan_exit(pl))
+                loopguards.emit_checks(self, pl, self.plan_es[pl])
             objects.pair_edges(self, b)  # (optional scalars its successors' phis take)
             self.term(b.terminator)
             calls.block_end(self, b)
@@ -618,7 +619,7 @@ class _FnEmitter:
             self.idom = dominators(self.ty.fn)  # (kept: _dominates reads it too)
         for pl in loopguards.plan(self.ty.fn, self.ty.types, entered, self.idom):
             try:
-                self._plan_exit(pl)
+                self.plan_es[pl] = self._plan_exit(pl)  # (kept for the checks: one exit state per plan)
             except NotEligible:
                 continue
             self.plan_at.setdefault(pl.pre, []).append(pl)
