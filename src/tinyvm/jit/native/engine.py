@@ -858,10 +858,12 @@ class NativeTier:
         vm = self.vm
         receiver = comp.receiver
         # Native code leaving right here because its loop's entry checks
-        # failed (loopguards.py), or a field read made before it (hoist.py): the interpreter runs the pass and comes
-        # back to this op at the next, where they fail again while the
-        # loop runs (it would fail at its end, or its stride misses the
-        # bound). After REFUSALS such exits the op stays the interpreter's.
+        # failed (loopguards.py), or an array field read before it did
+        # (hoist.py): the interpreter runs the pass and comes back to this
+        # op at the next, where they fail again while the loop runs (it
+        # would fail at its end, its stride misses the bound, the field
+        # holds what its type does not allow). After REFUSALS such exits
+        # the op stays the interpreter's.
         refusals = [0]
         table = comp.table
 

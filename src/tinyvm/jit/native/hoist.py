@@ -1,6 +1,7 @@
-"""Array fields of `self` read once before a loop that calls (docs/native.md, "Array fields read before the loop").
+"""Array fields of `self` read once before a loop (docs/native.md, "Array fields of self read before the loop").
 
-Queens' `place_queen` runs
+A loop that calls (so that no entry check of loopguards.py is made) is
+where it matters most. Queens' `place_queen` runs
 
     for r in 0..8 {
       if self.get_row_column(r, c) {   // self.free_rows[r] and self.free_maxs[c + r] and ...
