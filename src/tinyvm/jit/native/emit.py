@@ -549,7 +549,7 @@ class _FnEmitter:
                     seen.add(t)
                     todo.append(t)
         order = [b for b in fn.blocks if b in seen]
-        inside = {v for b in order for v in b.phis + b.instrs} | {c for cs in self.hoisted.values() for c in cs}
+        inside = {v for b in order for v in b.phis + b.instrs}
         for v in es.values:
             if v in inside and v not in h.phis:
                 raise NotEligible(f"no OSR entry at pc {h.pc}: v{v.id} is defined in the loop")
@@ -610,13 +610,13 @@ class _FnEmitter:
         state is not known. (An OSR entry inside the function makes its
         loop's checks on its own path: osr_checks.)"""
         self.plan_at, self.inbounds, self.nowrap = {}, set(), set()
-        self.hoisted = hoist.plan(self, entered)  # (array fields of self read before their loop: hoist.py)
-        if self.merged is not None:
-            self.merged.where.update((c, pre) for pre, cs in self.hoisted.items() for c in cs)
         if self.metered:
             return
         if self.idom is None:
             self.idom = dominators(self.ty.fn)  # (kept: _dominates reads it too)
+        self.hoisted = hoist.plan(self, entered)  # (array fields of self read before their loop: hoist.py)
+        if self.merged is not None:
+            self.merged.where.update((c, pre) for pre, cs in self.hoisted.items() for c in cs)
         for pl in loopguards.plan(self.ty.fn, self.ty.types, entered, self.idom):
             try:
                 self.plan_es[pl] = self._plan_exit(pl)  # (kept for the checks: one exit state per plan)

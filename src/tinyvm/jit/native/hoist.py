@@ -63,7 +63,8 @@ REASON = "an array field read before its loop fails its check"
 
 def plan(em: Any, entered: set[Block]) -> dict[Block, list[Instr]]:
     """Preheader -> the field reads hoisted to its end (module docstring),
-    each a new Instr emit.py lowers after the preheader's own."""
+    each a new Instr emit.py lowers after the preheader's own (`em.idom`:
+    the function's dominators, which emit.py's `_plan_loops` has made)."""
     from .deopt import exit_state, start_state  # (not at import: deopt -> select -> calls -> deopt)
     from .select import ARRAYS, NotEligible
 
@@ -79,10 +80,6 @@ def plan(em: Any, entered: set[Block]) -> dict[Block, list[Instr]]:
     from .invariant import untouched
 
     fl = em._fields()
-    if em.idom is None:
-        from ...ir.verify import dominators
-
-        em.idom = dominators(fn)  # (kept: _dominates reads it too)
     where = {v: b for b in fn.blocks for v in b.phis + b.instrs}
     order = {b: k for k, b in enumerate(fn.blocks)}
     merged = {r.h for r in em.merged.regions} if em.merged is not None else set()
