@@ -268,3 +268,27 @@ def blocks_in_cycles(blocks: list[tuple[str, list[str]]]) -> set[str]:
                 seen.add(b)
                 work += succ.get(b, ())
     return out
+
+
+def global_reads(text: str, g: str) -> list[str]:
+    """The lines of LLVM IR `text` that read the invariant global @"g" at
+    their place: its loads, or, in a function with loops, the copies of
+    the one load at its entry (hoist.globals_to_entry: `%gl.K`), which
+    stand where the loads were."""
+    load = f'load i64, i64* @"{g}", !invariant.load !90'
+    out: list[str] = []
+    hoisted: set[str] = set()
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("define "):
+            hoisted = set()  # (each function numbers its own)
+        elif load in s:
+            if s.startswith("%gl."):
+                hoisted.add(s.split()[0])
+            else:
+                out.append(s)
+        else:
+            m = re.match(r"%[\w.]+ = add i64 (%gl\.\d+), 0$", s)
+            if m and m.group(1) in hoisted:
+                out.append(s)
+    return out

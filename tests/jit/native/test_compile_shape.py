@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import both, native, prepared, same
+from native_helpers import both, global_reads, native, prepared, same
 
 from tinyvm.jit.native import engine
 
@@ -69,7 +69,7 @@ def test_exit_blocks_grow_with_the_reads_not_the_checks(monkeypatch: pytest.Monk
         branches = len(re.findall(r"label %X\d+", f))
         shape[n] = (blocks, branches, len(prep.table))
         # the receiver's type is checked once: it dominates the other reads
-        assert f.count('load i64, i64* @"tvm.ty.Instance"') == 1, f
+        assert len(global_reads(f, "tvm.ty.Instance")) == 1, f
     for n, (blocks, branches, ids) in shape.items():
         # each read has one exit of its own (the receiver's check is
         # shared; a missing field, another type or a big int are one
@@ -195,7 +195,7 @@ def test_a_receiver_check_before_a_loop_with_an_entry_inside_is_made_again_in_it
     prep = modules(CHECKED, monkeypatch)["g"]
     assert "switch i64 %osr" in prep.text
     f = function(prep.text, "f0")
-    assert f.count('load i64, i64* @"tvm.ty.Instance"') == 3, f
+    assert len(global_reads(f, "tvm.ty.Instance")) == 3, f
     code, out, _ = same(CHECKED, "g")
     assert code == 0 and out == "99\n199\n756\n"
 

@@ -311,7 +311,7 @@ def _construct(em: Any, i: Instr) -> None:
         from .slots import is_instance_of
 
         t, bad = arr.load(x, arr.lay.type), em.tmp("bt")
-        L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
+        L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (c's shape, or Instance when c is not laid out)
         cl, other, either = arr.load(x, lay.instance_cls), em.tmp("oc"), em.tmp("bad")
         L.append(f"  {other} = icmp ne i64 {cl}, {_class_addr(em, c)}")
         L.append(f"  {either} = or i1 {bad}, {other}")

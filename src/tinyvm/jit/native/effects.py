@@ -85,6 +85,24 @@ def _resizes(ty: Any, i: Instr) -> bool:
     return i.op in METHOD_CALLS and (is_push(i) or pops.handles(i, ty.types) or inserts.handles(i, ty.types))
 
 
+def _throws(b: Any) -> bool:
+    """Whether block b ends in `throw`: native code leaves at its start (a
+    failure exit, objects.throw_exit), so none of its instructions runs in
+    native code."""
+    return b is not None and b.terminator is not None and b.terminator.op == "throw"
+
+
+def leaves(ty: Any, i: Instr) -> bool:
+    """Whether native code has left function ty when i would run: i is in
+    a block ending in `throw` (AWFY Towers' `Error("...")` constructions),
+    or i is a call out, an unconditional exit (select.py, Typed.effects;
+    emit.py, fields.py, construct.py lower each as `exit_to("true", ...)`;
+    every call in `ty.effects` is one but a push, a pop or an insert, which
+    native code makes itself). Either way native code runs nothing after
+    it on its path: what i may do changes nothing native code reads."""
+    return _throws(i.block) or i.op in _CALLS and i in ty.effects and not _resizes(ty, i)
+
+
 def summaries(group: list[Any]) -> dict[Any, Effects | None]:
     """Code -> the Effects of that function of the group and every native
     callee it reaches, or None (module docstring)."""
@@ -96,7 +114,7 @@ def summaries(group: list[Any]) -> dict[Any, Effects | None]:
         out: list[Any] = []
         known = True
         for b in ty.fn.blocks:
-            for i in b.instrs:
+            for i in b.instrs if not _throws(b) else ():  # (native code has left before a throw block: `leaves`)
                 if i.op in _STORES and i.attrs:
                     stores.add(i.attrs[0])
                 elif _resizes(ty, i):

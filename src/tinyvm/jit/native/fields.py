@@ -750,7 +750,7 @@ class FieldLowering:
             t, bad = arr.load(recv, arr.lay.type), em.tmp("bt")
             from .slots import is_instance_of
 
-            L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (an Instance or c's shape)
+            L.append(f"  {bad} = xor i1 {is_instance_of(em, t, c)}, true")  # (c's shape, or Instance when c is not laid out)
             cl, want, other, either = arr.load(recv, self.lay.instance_cls), em.tmp("cls"), em.tmp("oc"), em.tmp("bad")
             L.append(f'  {want} = load i64, i64* @"tvm.cls.{c.name}", !invariant.load !90')
             L.append(f"  {other} = icmp ne i64 {cl}, {want}")
@@ -771,6 +771,14 @@ class FieldLowering:
             charges.charge(em, i, charges.ITER, em.val(i.args[0]), "0")  # (the interpreter's Iterator: its bytes, no object)
             L.append(f"  store i64 0, i64* %it{i.id}")
             L.append(f"  {r} = add i64 {em.val(i.args[0])}, 0")
+            if em.ty.types.get(i.args[0]) == OBJ_ARRAY:
+                # The Array's list, read here, before the loop, once: an
+                # array of references is never packed (check_array) and an
+                # Array's list is only ever replaced by its free(), which
+                # nothing reachable gets. LLVM hoists no load out of a loop
+                # (its pipeline has no LICM: codegen.py), so the for_iter
+                # read it at every step (AWFY Bounce: a load per ball).
+                L.append(f"  %itl{i.id} = add i64 {arr.load(r, lay.array_items, invariant=True)}, 0")
             return
         if i.op == "iter_done":
             L.append(f"  {r} = or i1 %done{i.args[0].id}, false")
@@ -778,7 +786,11 @@ class FieldLowering:
         it = i.args[0]
         p = em.tmp("pos")
         L.append(f"  {p} = load i64, i64* %it{it.id}")
-        items = arr.load(em.val(it), lay.array_items, invariant=arr.pk is None)  # (a PackedArray's slot changes when a call unpacks it)
+        kind = em.ty.types[i]
+        if kind == "p":
+            items = f"%itl{it.id}"  # (read by the get_iter)
+        else:
+            items = arr.load(em.val(it), lay.array_items, invariant=arr.pk is None)  # (a PackedArray's slot changes when a call unpacks it)
         n = arr.load(items, lay.list_size, invariant=True)
         done = em.tmp("end")
         L.append(f"  {done} = icmp sge i64 {p}, {n}")
@@ -789,7 +801,6 @@ class FieldLowering:
         off, a, p1 = em.tmp(), em.tmp(), em.tmp()
         L.append(f"  {off} = mul i64 {p}, 8")
         L.append(f"  {a} = add i64 {vec}, {off}")
-        kind = em.ty.types[i]
         if kind != "p" and arr.pk is not None:
             # An array of scalars may be a PackedArray (its buffer's ob_size
             # and ob_item are where a list's are: layout.probe_packed): its

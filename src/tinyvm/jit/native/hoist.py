@@ -50,6 +50,7 @@ field a loop's clone reads is not read again before the loops inside it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...bytecode.code import FLAG_METHOD
@@ -123,3 +124,32 @@ def plan(em: Any, entered: set[Block]) -> dict[Block, list[Instr]]:
                 em.hoisted_reads.add(o)
         done.append((tuple(names), body))
     return out
+
+
+# An address native code loads from a global that the module's binding
+# fills once and nothing changes after (`!invariant.load`): a class's shape
+# and class object, the VM's heap types (fields.bind, objects.py).
+_GLOBAL_LOAD = re.compile(r'^  (%[\w.]+) = load i64, i64\* @"(tvm\.(?:sh|cls|ty)\.[\w.$]+)", !invariant\.load !90$')
+
+
+def globals_to_entry(body: dict[Block, list[str]], headers: set[Block]) -> list[str]:
+    """The loads of invariant globals of a function with loops, moved to its
+    entry block: each global loaded once there, each load in the body
+    replaced by a copy of that value (instcombine folds it). Returns the
+    entry's lines. LLVM may hoist an `!invariant.load` out of a loop but
+    does not (its pipeline here has no LICM: codegen.py), so a check in a
+    loop loaded the global at every pass: AWFY Bounce's per-ball class
+    check two `movabs` and two loads. A function without loops keeps its
+    loads where they are (a load at entry would cost every call a load its
+    path may not need)."""
+    if not headers:
+        return []
+    names: dict[str, str] = {}
+    for lines in body.values():
+        for k, line in enumerate(lines):
+            m = _GLOBAL_LOAD.match(line)
+            if m is None:
+                continue
+            g = names.setdefault(m.group(2), f"%gl.{len(names)}")
+            lines[k] = f"  {m.group(1)} = add i64 {g}, 0"
+    return [f'  {v} = load i64, i64* @"{g}", !invariant.load !90' for g, v in names.items()]

@@ -66,7 +66,7 @@ from typing import Any
 
 from ...ir.nodes import Function, Instr, replace_uses
 from ...ir.passes.facts import is_deterministic, remove_instr
-from .effects import call_effects
+from .effects import call_effects, leaves
 from .invariant import in_loop_without
 
 
@@ -75,10 +75,19 @@ def _clobbers(i: Instr, types: dict, em: Any = None) -> bool:
     but `len` (arrays.py reads ob_size for it), the built-ins native code
     computes itself (`sqrt`, `abs`: fieldtypes.is_native_builtin; NBody's
     loops) and, given the emitter `em`, a native call whose callees resize
-    no list (effects.py: Permute's recursive `permute`)."""
+    no list (effects.py: Permute's recursive `permute`) and a call native
+    code never makes (effects.leaves: a call out, or a call in a block
+    ending in `throw`; native code leaves there, and what follows on its
+    path is dead; it comes back, if at all, through an OSR entry at a loop
+    header, which starts a region of its own: emit.py `_dominates`). AWFY
+    Towers' `pop_disk_from` throws an Error on an empty pile: that
+    construction, never made in native code, made every read of
+    `self.piles` in `move_top_disk` load and check the field again."""
     if "call" not in i.op:
         return False
     if em is not None:
+        if leaves(em.ty, i):
+            return False
         eff = call_effects(em, i)
         if eff is not None and not eff.resizes:
             return False

@@ -417,7 +417,7 @@ def guard_args(em: Any, i: Instr, meth: Any, es: Any) -> None:
         tw = arr.load(w, arr.lay.type)
         from .slots import is_instance_of
 
-        L.append(f"  {isi} = or i1 {is_instance_of(em, tw, c)}, false")  # (an Instance or c's shape)
+        L.append(f"  {isi} = or i1 {is_instance_of(em, tw, c)}, false")  # (c's shape, or Instance when c is not laid out)
         lbl, join = em.tmp("argcls")[1:], em.tmp("argj")[1:]
         start = em.cur
         L.append(f"  br i1 {isi}, label %{lbl}, label %{join}")

@@ -12,7 +12,8 @@ whose declared class is laid out (fieldtypes.shape_index) is then:
 - `slot_access`: one load of the slot, then a dict read's unboxing, or a
   dict store's code with the slot standing for the entry;
 - `is_instance_of`: the exact-class checks (method calls, object
-  arguments) accept the class's shape as well as Instance.
+  arguments) compare the type with the class's shape (Instance for a
+  class that is not laid out).
 
 docs/native.md, "Instances: the data representation (shapes)".
 """
@@ -45,26 +46,30 @@ def shape_for(em: Any, cls: Any) -> Any:
 
 
 def is_instance_of(em: Any, t: str, cls: Any) -> str:
-    """An i1: the type word `t` is one `cls`'s instances may have (Instance,
-    or cls's shape: `@"tvm.sh.<cls>"`); the caller compares the class word
-    too (a shape is shared by the classes with the same fields)."""
+    """An i1: the type word `t` is the one `cls`'s instances have: cls's
+    shape (`@"tvm.sh.<cls>"`) when the class is laid out, else Instance.
+    Never both: a class's layout is decided once, at its first instance
+    (heap/layout.py `shape_of`), and every instance is made by
+    `new_instance` after it, so no instance of a laid-out class keeps a
+    dict (one compare less per check: AWFY Bounce's loop makes one per
+    ball). The caller compares the class word too (a shape is shared by
+    the classes with the same fields)."""
     from .select import NotEligible
 
     L = em.lines
-    w, isi = em.tmp("cls"), em.tmp("isi")
-    L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
-    L.append(f"  {isi} = icmp eq i64 {t}, {w}")
     if shape_for(em, cls) is None:
+        w, isi = em.tmp("cls"), em.tmp("isi")
+        L.append(f'  {w} = load i64, i64* @"tvm.ty.Instance", !invariant.load !90')
+        L.append(f"  {isi} = icmp eq i64 {t}, {w}")
         return isi
     g = f"tvm.sh.{cls.name}"
     obj = em.ty.field_type.cls(cls.name)
     if em.ty.classes.setdefault(g, obj) is not obj:
         raise NotEligible(f"two classes named {cls.name}")
-    s, iss, either = em.tmp("shape"), em.tmp("iss"), em.tmp("isi")
+    s, iss = em.tmp("shape"), em.tmp("iss")
     L.append(f'  {s} = load i64, i64* @"{g}", !invariant.load !90')
     L.append(f"  {iss} = icmp eq i64 {t}, {s}")
-    L.append(f"  {either} = or i1 {isi}, {iss}")
-    return either
+    return iss
 
 
 def slot_access(fl: Any, i: Instr, m: str, cls: Any, k: int, raw: str = "") -> None:
