@@ -292,3 +292,49 @@ def global_reads(text: str, g: str) -> list[str]:
             if m and m.group(1) in hoisted:
                 out.append(s)
     return out
+
+
+# AWFY Towers' piles (test_selfinline.py, test_effects.py): push and pop are
+# leaves inlined into move, each throwing an Error that native code never
+# constructs; run(N) makes N moves between two piles.
+PILES = """
+class Disk {
+  var size: int
+  var next: Disk? = nil
+  fn init(size: int) { self.size = size }
+}
+class Piles {
+  var piles: [Disk?] = [nil, nil]
+  var moves: int = 0
+  fn push(disk: Disk, pile: int) {
+    let top = self.piles[pile]
+    if top != nil and disk.size >= top.size {
+      throw Error("Cannot put a big disk on a smaller one")
+    }
+    disk.next = top
+    self.piles[pile] = disk
+  }
+  fn pop(pile: int) -> Disk {
+    let top = self.piles[pile]
+    if top == nil {
+      throw Error("Attempting to remove a disk from an empty pile")
+    }
+    self.piles[pile] = top.next
+    top.next = nil
+    return top
+  }
+  fn move(a: int, b: int) {
+    self.push(self.pop(a), b)
+    self.moves += 1
+  }
+  fn run(n: int) -> int {
+    for i in 0..n { self.move(i % 2, (i + 1) % 2) }
+    return self.moves
+  }
+  fn main(n: int) -> int { return self.run(n) }
+}
+let p = Piles()
+p.push(Disk(3), 0)
+print(p.main(6))
+print(p.main(N))
+"""

@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree, global_reads, prepared
+from native_helpers import PILES, agree, global_reads, prepared
 
 from tinyvm.jit.native import effects
 
@@ -196,62 +196,10 @@ def test_an_element_stored_by_a_callee_is_read_again() -> None:
     assert agree(ELEMENTS, "E.main")[1] == f"{want}\n"
 
 
-# Towers' piles: pop throws on an empty pile; move calls push, which throws
-# on a bigger disk. Neither throw is ever made in native code (a block ending
-# in `throw` is a failure exit at its start).
-PILES = """
-class Disk {
-  var size: int
-  var next: Disk? = nil
-  fn init(size: int) { self.size = size }
-}
-
-class Piles {
-  var piles: [Disk?] = [nil, nil, nil]
-  var moves: int = 0
-
-  fn push(disk: Disk, p: int) {
-    let top = self.piles[p]
-    if top != nil and disk.size >= top.size { throw Error("too big") }
-    disk.next = top
-    self.piles[p] = disk
-  }
-
-  fn pop(p: int) -> Disk {
-    let top = self.piles[p]
-    if top == nil { throw Error("empty pile " + str(p)) }
-    self.piles[p] = top.next
-    top.next = nil
-    return top
-  }
-
-  fn move(a: int, b: int) {
-    self.push(self.pop(a), b)
-    self.moves += 1
-  }
-}
-
-fn run(n: int) -> int {
-  let t = Piles()
-  var i = n
-  while i > 0 {
-    t.push(Disk(i), 0)
-    i -= 1
-  }
-  for k in 0..n { t.move(k % 3, (k + 1) % 3) }
-  return t.moves
-}
-print(run(6))
-print(run(0))
-let t = Piles()
-t.move(2, 1)
-"""
-
-
 def _piles_checks(monkeypatch: pytest.MonkeyPatch) -> int:
     """Array checks in Piles.push's LLVM IR."""
-    preps, _ = prepared(PILES, monkeypatch, errors=False)
-    prep = next(p for p in preps if p.group[0].name == "run")
+    preps, _ = prepared(PILES.replace("N", "10"), monkeypatch)
+    prep = next(p for p in preps if p.group[0].name == "Piles.main")
     name = {c.name: f"f{k}" for k, c in enumerate(prep.group)}["Piles.push"]
     return len(global_reads(_function(prep.text, name), "tvm.ty.Array"))
 
@@ -267,16 +215,15 @@ def test_a_throw_native_code_never_makes_changes_nothing_it_reads(monkeypatch: p
 
     monkeypatch.setattr(listwords, "leaves", lambda ty, i: False)
     assert (shared, _piles_checks(monkeypatch)) == (1, 2)
-    code, out, err = agree(PILES, "run")
-    assert code != 0 and out == "6\n0\n" and "empty pile 2" in err
+    assert agree(PILES.replace("N", "10"), "Piles.main") == (0, "6\n16\n", "")
 
 
 def test_a_callee_whose_only_calls_are_before_throws_has_known_effects(monkeypatch: pytest.MonkeyPatch) -> None:
     # push and pop construct an Error only in blocks ending in throw: their
     # summaries are what they store (effects.summaries skips those blocks),
     # so a native call of either shares its caller's reads of other fields
-    preps, _ = prepared(PILES, monkeypatch, errors=False)
-    prep = next(p for p in preps if p.group[0].name == "run")
+    preps, _ = prepared(PILES.replace("N", "10"), monkeypatch)
+    prep = next(p for p in preps if p.group[0].name == "Piles.main")
     summ = effects.summaries(prep.typed)
     by_name = {c.name: summ[c] for c in prep.group}
     assert by_name["Piles.push"] == effects.Effects(frozenset({"next"}), False)

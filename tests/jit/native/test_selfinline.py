@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from native_helpers import agree, outcome, prepared, used
+from native_helpers import PILES, agree, outcome, prepared, used
 
 from tinyvm.api import VM
 from tinyvm.ir.build import build
@@ -285,48 +285,6 @@ def test_inlined_exits_alike_but_for_the_call_leave_at_their_own(left: str, line
     got = agree(BRANCHES.replace("LEFT", left), "D.main")
     assert "ZeroDivisionError" in got[2] and re.search(rf"at D\.run \([^)]*:{line}:", got[2]), got
 
-
-PILES = """
-class Disk {
-  var size: int
-  var next: Disk? = nil
-  fn init(size: int) { self.size = size }
-}
-class Piles {
-  var piles: [Disk?] = [nil, nil]
-  var moves: int = 0
-  fn push(disk: Disk, pile: int) {
-    let top = self.piles[pile]
-    if top != nil and disk.size >= top.size {
-      throw Error("Cannot put a big disk on a smaller one")
-    }
-    disk.next = top
-    self.piles[pile] = disk
-  }
-  fn pop(pile: int) -> Disk {
-    let top = self.piles[pile]
-    if top == nil {
-      throw Error("Attempting to remove a disk from an empty pile")
-    }
-    self.piles[pile] = top.next
-    top.next = nil
-    return top
-  }
-  fn move(a: int, b: int) {
-    self.push(self.pop(a), b)
-    self.moves += 1
-  }
-  fn run(n: int) -> int {
-    for i in 0..n { self.move(i % 2, (i + 1) % 2) }
-    return self.moves
-  }
-  fn main(n: int) -> int { return self.run(n) }
-}
-let p = Piles()
-p.push(Disk(3), 0)
-print(p.main(6))
-print(p.main(N))
-"""
 
 
 def test_leaves_taking_objects_and_throwing() -> None:
