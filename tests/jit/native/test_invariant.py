@@ -9,7 +9,9 @@ after a read of that field tests only the old float's count, its boxing
 branch unlikely. The tests check that shape of the IR, and that the three
 tiers agree when the assumptions fail: a subclass whose fields sit at other
 entries, shared floats (boxing stores), an error inside the loop, a
-function with a call (nothing shared across its loop).
+function with a call in its loop: a call out (native code leaves there),
+a native callee storing a field of the same name or resizing a list
+(nothing shared across the loop).
 """
 
 from __future__ import annotations
@@ -74,9 +76,13 @@ print(total(s))
 
 
 # `one()` in the inner loop: guest code native code calls out to (a
-# function using a map is not native), or a native callee.
+# function using a map is not native), a native callee, a native callee
+# that stores a field named `bodies` (of an object of its own), or one that
+# resizes a list.
 GUEST_ONE = 'fn one() -> float {\n  let m = ["a": 1.0]\n  return m["a"]\n}\n'
 NATIVE_ONE = "fn one() -> float { return 1.0 }\n"
+STORING_ONE = "class Holder {\n  var bodies: [Body] = []\n}\nfn one() -> float {\n  let h = Holder()\n  h.bodies = []\n  return 1.0\n}\n"
+PUSHING_ONE = "fn one() -> float {\n  var xs: [float] = []\n  xs.push(1.0)\n  return xs[0]\n}\n"
 
 
 def _step_module(texts: list[str]) -> str:
@@ -102,15 +108,20 @@ def test_a_field_nothing_changes_is_probed_once_in_a_call_free_function(monkeypa
     # of them; the outer loop's header has an OSR entry, whose region the
     # function's start is not in, so that entry's path reads it on its own
     # (hoist.py's twin of the read made before the loop) and every read
-    # after the header takes the header's phi of the two: 2. With a call
-    # of guest code in the inner loop (a call out: `one` is not native),
-    # nothing is hoisted and the outer loop's body, the inner loop and the
-    # for-in read it again: 4. A native callee storing no field and
-    # resizing no list (effects.py) changes nothing: 2.
-    quiet = _probes(_step(monkeypatch), "bodies")
-    called = _probes(_step_module(module_texts(PAIRS.replace("BODY_EXTRA", "* one()") + GUEST_ONE + MAIN, monkeypatch)), "bodies")
-    native = _probes(_step_module(module_texts(PAIRS.replace("BODY_EXTRA", "* one()") + NATIVE_ONE + MAIN, monkeypatch)), "bodies")
-    assert (quiet, called, native) == (2, 4, 2)
+    # after the header takes the header's phi of the two: 2. A call of
+    # guest code in the inner loop is a call out: native code leaves there
+    # and comes back at a loop header's OSR entry, so it changes nothing
+    # native code goes on reading (effects.leaves): 2. So does a native
+    # callee storing no field and resizing no list (effects.py): 2. A
+    # native callee storing a field named `bodies` may change this one:
+    # nothing is hoisted, and the outer loop's body, the inner loop and the
+    # for-in read it again: 4, and the module also holds that callee's
+    # store and Holder's `$fields` store of its own `bodies`: 6.
+    def probes(extra: str, one: str) -> int:
+        return _probes(_step_module(module_texts(PAIRS.replace("BODY_EXTRA", extra) + one + MAIN, monkeypatch)), "bodies")
+
+    got = (probes("", ""), probes("* one()", GUEST_ONE), probes("* one()", NATIVE_ONE), probes("* one()", STORING_ONE))
+    assert got == (2, 2, 2, 6)
 
 
 def test_a_loop_invariant_receivers_reads_load_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,11 +143,21 @@ def test_a_float_store_after_its_read_tests_the_count_only(monkeypatch: pytest.M
     assert len(tests) == 3, tests
 
 
-def test_a_call_in_the_function_prefetches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A call of guest code in the loop may change any field or dict.
-    src = PAIRS.replace("BODY_EXTRA", "* one()") + GUEST_ONE + MAIN
-    body = _step_module(module_texts(src, monkeypatch))
-    assert "%pinst." not in body and "%pa." not in body
+def test_a_call_that_may_resize_a_list_prefetches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A native callee that pushes (resizes a list) makes the function not
+    # quiet: no receiver is prefetched. A call out does not (native code
+    # leaves at it): the loop's receiver is prefetched as in a call-free
+    # function.
+    pushing = _step_module(module_texts(PAIRS.replace("BODY_EXTRA", "* one()") + PUSHING_ONE + MAIN, monkeypatch))
+    assert "%pinst." not in pushing and "%pa." not in pushing
+    called = _step_module(module_texts(PAIRS.replace("BODY_EXTRA", "* one()") + GUEST_ONE + MAIN, monkeypatch))
+    assert len(re.findall(r"%pinst\.\d+ = icmp eq", called)) == 1
+
+
+@pytest.mark.parametrize("one", [GUEST_ONE, STORING_ONE, PUSHING_ONE], ids=["call-out", "storing", "pushing"])
+def test_the_tiers_agree_with_a_call_in_the_inner_loop(one: str) -> None:
+    out, _ = agree_log(PAIRS.replace("BODY_EXTRA", "* one()") + one + MAIN, "Sys.step")
+    assert out[0] == 0 and out[1].strip(), out
 
 
 def test_the_tiers_agree_on_the_pairs_loop() -> None:
