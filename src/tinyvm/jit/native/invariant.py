@@ -10,8 +10,10 @@ dominates, but a receiver defined outside a loop and first read inside it
 (NBody's `i_body = self.bodies[i]`, read in the `j` loop) paid all of it at
 every step, seven times a step for the seven fields.
 
-In a call-free function (`quiet`: no call but `len`, `abs`, `sqrt` and
-native calls whose callees resize no list, listwords._clobbers), nothing native code runs adds a key to a dict, removes
+In a call-free function (`quiet`: no call but `len`, `abs`, `sqrt`,
+native calls whose callees resize no list, and calls native code never
+makes -- calls out and calls in blocks ending in `throw`, where native code
+leaves: effects.leaves; listwords._clobbers), nothing native code runs adds a key to a dict, removes
 one or replaces its keys table (a field store replaces the value of an
 existing entry: fields.py, stores.py; the poll runs no guest code; a missing
 field is a failure exit, which leaves the function). So `prefetch`, at the
