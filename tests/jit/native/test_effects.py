@@ -20,7 +20,7 @@ pytest.importorskip("llvmlite")
 
 from native_helpers import PILES, agree, global_reads, prepared
 
-from tinyvm.jit.native import effects
+from tinyvm.jit.native import effects, listwords
 
 GROUP = """
 class P {
@@ -211,8 +211,6 @@ def test_a_throw_native_code_never_makes_changes_nothing_it_reads(monkeypatch: p
     # push may store `piles`. Counting that construction as a call that may
     # change anything, push checks the array twice.
     shared = _piles_checks(monkeypatch)
-    from tinyvm.jit.native import listwords
-
     monkeypatch.setattr(listwords, "leaves", lambda ty, i: False)
     assert (shared, _piles_checks(monkeypatch)) == (1, 2)
     assert agree(PILES.replace("N", "10"), "Piles.main") == (0, "6\n16\n", "")

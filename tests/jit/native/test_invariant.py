@@ -85,6 +85,11 @@ STORING_ONE = "class Holder {\n  var bodies: [Body] = []\n}\nfn one() -> float {
 PUSHING_ONE = "fn one() -> float {\n  var xs: [float] = []\n  xs.push(1.0)\n  return xs[0]\n}\n"
 
 
+def _with_one(one: str) -> str:
+    """PAIRS calling `one()` in its inner loop (one: GUEST_ONE...), and MAIN."""
+    return PAIRS.replace("BODY_EXTRA", "* one()") + one + MAIN
+
+
 def _step_module(texts: list[str]) -> str:
     """The module compiled for Sys.step: the only one reading both `bodies`
     and `m` (Body.init stores m; total reads bodies, x and v)."""
@@ -117,10 +122,10 @@ def test_a_field_nothing_changes_is_probed_once_in_a_call_free_function(monkeypa
     # nothing is hoisted, and the outer loop's body, the inner loop and the
     # for-in read it again: 4, and the module also holds that callee's
     # store and Holder's `$fields` store of its own `bodies`: 6.
-    def probes(extra: str, one: str) -> int:
-        return _probes(_step_module(module_texts(PAIRS.replace("BODY_EXTRA", extra) + one + MAIN, monkeypatch)), "bodies")
+    def probes(one: str) -> int:
+        return _probes(_step_module(module_texts(_with_one(one), monkeypatch)), "bodies")
 
-    got = (probes("", ""), probes("* one()", GUEST_ONE), probes("* one()", NATIVE_ONE), probes("* one()", STORING_ONE))
+    got = (_probes(_step(monkeypatch), "bodies"), probes(GUEST_ONE), probes(NATIVE_ONE), probes(STORING_ONE))
     assert got == (2, 2, 2, 6)
 
 
@@ -148,15 +153,15 @@ def test_a_call_that_may_resize_a_list_prefetches_nothing(monkeypatch: pytest.Mo
     # quiet: no receiver is prefetched. A call out does not (native code
     # leaves at it): the loop's receiver is prefetched as in a call-free
     # function.
-    pushing = _step_module(module_texts(PAIRS.replace("BODY_EXTRA", "* one()") + PUSHING_ONE + MAIN, monkeypatch))
+    pushing = _step_module(module_texts(_with_one(PUSHING_ONE), monkeypatch))
     assert "%pinst." not in pushing and "%pa." not in pushing
-    called = _step_module(module_texts(PAIRS.replace("BODY_EXTRA", "* one()") + GUEST_ONE + MAIN, monkeypatch))
+    called = _step_module(module_texts(_with_one(GUEST_ONE), monkeypatch))
     assert len(re.findall(r"%pinst\.\d+ = icmp eq", called)) == 1
 
 
 @pytest.mark.parametrize("one", [GUEST_ONE, STORING_ONE, PUSHING_ONE], ids=["call-out", "storing", "pushing"])
 def test_the_tiers_agree_with_a_call_in_the_inner_loop(one: str) -> None:
-    out, _ = agree_log(PAIRS.replace("BODY_EXTRA", "* one()") + one + MAIN, "Sys.step")
+    out, _ = agree_log(_with_one(one), "Sys.step")
     assert out[0] == 0 and out[1].strip(), out
 
 

@@ -98,7 +98,7 @@ def test_a_loop_over_objects_checks_each_receivers_shape_and_class_only(monkeypa
 
 
 def test_a_subclass_receiver_in_the_loop_runs_its_own_method_on_every_tier() -> None:
-    (code, out, err), log = agree_log(BALLS + MAIN, "run")
+    (code, out, err), _ = agree_log(BALLS + MAIN, "run")
     assert code == 0 and err == ""
     first, second = out.splitlines()
     assert int(first) > 0 and second.split()[1] == str(3 + 2 * 30)

@@ -555,7 +555,7 @@ class _FnEmitter:
             if v in inside and v not in h.phis:
                 raise NotEligible(f"no OSR entry at pc {h.pc}: v{v.id} is defined in the loop")
         body, exits = self._emit_blocks(order, headers)
-        hoisted = hoist.globals_to_entry(body, headers)
+        globals_at_entry = hoist.globals_to_entry(body, headers)
         # The words the entry takes: each value of the state the copy names,
         # once (a value may be in several slots; the interpreter may have
         # left a slot the IR still names but never reads nil: engine.py
@@ -579,7 +579,7 @@ class _FnEmitter:
                 entry.append(f"  %ow{k} = load i64, i64* %oa{k}")
                 entry.append(f"  {dst} = {'bitcast i64' if m == 'f' else 'trunc i64'} %ow{k} to {LLTYPE[m]}")
             given[v] = dst
-        entry += fields.entry_lines(self) + hoisted
+        entry += fields.entry_lines(self) + globals_at_entry
         entry.append(f"  br label %B{h.label}")
         out = [f"define internal {{{rt}, i1}} @{name}_osr{h.pc}(i64* %ctx, i64 %depth, i64* %args) {{", *entry]
         for b in order:

@@ -787,8 +787,8 @@ class FieldLowering:
         p = em.tmp("pos")
         L.append(f"  {p} = load i64, i64* %it{it.id}")
         kind = em.ty.types[i]
-        if kind == "p":
-            items = f"%itl{it.id}"  # (read by the get_iter)
+        if em.ty.types.get(it.args[0]) == OBJ_ARRAY:
+            items = f"%itl{it.id}"  # (read by the get_iter, under the same test)
         else:
             items = arr.load(em.val(it), lay.array_items, invariant=arr.pk is None)  # (a PackedArray's slot changes when a call unpacks it)
         n = arr.load(items, lay.list_size, invariant=True)
